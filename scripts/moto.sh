@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Local AWS emulator for plinth's tests and demo.
+#
+#   scripts/moto.sh install      create .venv-moto with moto[server] if it is missing
+#   scripts/moto.sh start DIR [PARENT_PID]
+#                                start moto on a free loopback port; writes DIR/port and DIR/pid,
+#                                prints the endpoint URL once the server answers. With PARENT_PID,
+#                                the server stops by itself when that process ends.
+#   scripts/moto.sh stop DIR     stop the server started with DIR
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="${PLINTH_MOTO_VENV:-$root/.venv-moto}"
+moto_version="5.1.22"
+
+install() {
+  if [ -x "$venv/bin/moto_server" ]; then return 0; fi
+  echo "installing moto[server]==$moto_version into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "moto[server]==$moto_version" >&2
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  local dir=$1 parent=${2:-}
+  install
+  mkdir -p "$dir"
+  local port
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+    echo $! >"$dir/pid"
+    for _ in $(seq 1 100); do
+      if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then
+        echo "$port" >"$dir/port"
+        if [ -n "$parent" ]; then watch_parent "$parent" "$(cat "$dir/pid")" & fi
+        echo "http://127.0.0.1:$port"
+        return 0
+      fi
+      kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$(cat "$dir/pid")" 2>/dev/null || true
+  done
+  echo "moto server did not start; see $dir/moto.log" >&2
+  return 1
+}
+
+# Stops the server once the process that asked for it is gone (a test run that ended or died).
+watch_parent() {
+  local parent=$1 server=$2
+  exec </dev/null >/dev/null 2>&1
+  while kill -0 "$parent" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1; done
+  kill "$server" 2>/dev/null || true
+}
+
+stop() {
+  local dir=$1
+  if [ -f "$dir/pid" ]; then
+    kill "$(cat "$dir/pid")" 2>/dev/null || true
+    rm -f "$dir/pid" "$dir/port"
+  fi
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "${2:?usage: moto.sh start DIR [PARENT_PID]}" "${3:-}" ;;
+  stop) stop "${2:?usage: moto.sh stop DIR}" ;;
+  *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,252 @@
+//! The executor: carries out a plan exactly as planned, in dependency order, concurrently.
+//!
+//! It makes no decisions the plan did not make. A step that fails takes its dependents down
+//! with it (they are skipped); independent steps go on. The report says what was done, what
+//! failed and what was skipped, so a second `plinth apply` can finish the job.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::aws::iam::{ownership_tags, RoleConfig};
+use crate::aws::{Aws, AwsError};
+use crate::model::{Address, Attributes, Kind, Value};
+use crate::plan::{fill_pending, Action, Plan, ResourceChange};
+use crate::spec::template::Reference;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Steps in flight at once.
+    pub parallelism: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallelism: 16 }
+    }
+}
+
+/// How apply tells the outside world what it is doing; only the CLI draws anything.
+pub trait Progress: Send + Sync {
+    fn started(&self, change: &ResourceChange);
+    fn finished(&self, outcome: &StepOutcome);
+}
+
+/// Reports nothing, for library callers and tests.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn started(&self, _: &ResourceChange) {}
+    fn finished(&self, _: &StepOutcome) {}
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub address: Address,
+    pub action: Action,
+    pub status: StepStatus,
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum StepStatus {
+    Done,
+    Failed { error: String, hint: Option<String> },
+    /// Not attempted because a step it depends on failed.
+    Skipped { because: Address },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub outcomes: Vec<StepOutcome>,
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(|o| matches!(o.status, StepStatus::Done))
+    }
+
+    fn count(&self, action: Action) -> usize {
+        self.outcomes.iter().filter(|o| o.action == action && matches!(o.status, StepStatus::Done)).count()
+    }
+
+    /// `Apply complete: 7 added, 1 changed, 0 replaced, 0 destroyed in 3.2 s.`
+    pub fn summary_line(&self) -> String {
+        let counts = format!(
+            "{} added, {} changed, {} replaced, {} destroyed in {:.1} s.",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Replace),
+            self.count(Action::Delete),
+            self.elapsed.as_secs_f64()
+        );
+        if self.succeeded() {
+            format!("Apply complete: {counts}")
+        } else {
+            let failed = self.outcomes.iter().filter(|o| matches!(o.status, StepStatus::Failed { .. })).count();
+            let skipped = self.outcomes.iter().filter(|o| matches!(o.status, StepStatus::Skipped { .. })).count();
+            format!("Apply failed: {failed} failed, {skipped} skipped; {counts}")
+        }
+    }
+}
+
+/// Runs every change of `plan` that is not a no-op.
+pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn Progress) -> ApplyReport {
+    let started = Instant::now();
+    let steps: BTreeMap<&Address, &ResourceChange> =
+        plan.changes.iter().filter(|c| c.is_change()).map(|c| (&c.address, c)).collect();
+    let waits_for = schedule(&steps);
+
+    let mut outcomes: BTreeMap<Address, StepOutcome> = BTreeMap::new();
+    let mut exports: BTreeMap<Address, BTreeMap<String, String>> = BTreeMap::new();
+    let mut running = FuturesUnordered::new();
+    let mut pending: BTreeSet<&Address> = steps.keys().copied().collect();
+
+    loop {
+        // Skip what can no longer run, start what is ready.
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for address in pending.clone() {
+                let deps = &waits_for[address];
+                if let Some(failed) = deps.iter().find(|d| outcomes.get(**d).is_some_and(|o| !matches!(o.status, StepStatus::Done))) {
+                    let change = steps[address];
+                    let outcome = StepOutcome {
+                        address: address.clone(),
+                        action: change.action,
+                        status: StepStatus::Skipped { because: (*failed).clone() },
+                        elapsed: Duration::ZERO,
+                    };
+                    progress.finished(&outcome);
+                    outcomes.insert(address.clone(), outcome);
+                    pending.remove(address);
+                    progressed = true;
+                } else if running.len() < options.parallelism.max(1) && deps.iter().all(|d| outcomes.contains_key(*d)) {
+                    let change = steps[address];
+                    pending.remove(address);
+                    progress.started(change);
+                    let filled = fill(change, &exports);
+                    running.push(async move {
+                        let t = Instant::now();
+                        let result = match filled {
+                            Ok(change) => execute(aws, plan, &change).await,
+                            Err(e) => Err(e),
+                        };
+                        (change, result, t.elapsed())
+                    });
+                    progressed = true;
+                }
+            }
+        }
+        let Some((change, result, elapsed)) = running.next().await else { break };
+        let status = match result {
+            Ok(exported) => {
+                exports.insert(change.address.clone(), exported);
+                StepStatus::Done
+            }
+            Err(e) => StepStatus::Failed { error: e.to_string(), hint: e.hint.clone() },
+        };
+        let outcome = StepOutcome { address: change.address.clone(), action: change.action, status, elapsed };
+        progress.finished(&outcome);
+        outcomes.insert(change.address.clone(), outcome);
+    }
+    ApplyReport { outcomes: outcomes.into_values().collect(), elapsed: started.elapsed() }
+}
+
+/// What each step waits for. Creates and updates wait for the resources they refer to;
+/// deletes wait until everything that might still refer to the deleted resource has changed.
+fn schedule<'a>(steps: &BTreeMap<&'a Address, &'a ResourceChange>) -> BTreeMap<&'a Address, Vec<&'a Address>> {
+    let builds: Vec<&Address> = steps.values().filter(|c| c.action != Action::Delete).map(|c| &c.address).collect();
+    steps
+        .values()
+        .map(|c| {
+            let deps = if c.action == Action::Delete {
+                builds.clone()
+            } else {
+                c.depends_on.iter().filter_map(|d| steps.get_key_value(d).map(|(k, _)| *k)).collect()
+            };
+            (&c.address, deps)
+        })
+        .collect()
+}
+
+/// Fills in the values that were only known after the resources they refer to were created.
+fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, String>>) -> Result<ResourceChange, AwsError> {
+    let lookup = |r: &Reference| match r {
+        Reference::Resource { address, attribute } => exports.get(address).and_then(|e| e.get(attribute)).cloned(),
+        _ => None,
+    };
+    let fill_value = |v: &Value| -> Result<Value, String> {
+        match v {
+            Value::Unknown(p) => fill_pending(p, lookup),
+            Value::Map(m) => Ok(Value::Map(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), match v {
+                        Value::Unknown(p) => fill_pending(p, lookup)?,
+                        other => other.clone(),
+                    })))
+                    .collect::<Result<_, String>>()?,
+            )),
+            other => Ok(other.clone()),
+        }
+    };
+    let mut filled = change.clone();
+    if let Some(desired) = &mut filled.desired {
+        for (name, value) in desired.iter_mut() {
+            *value = fill_value(value).map_err(|e| AwsError {
+                operation: format!("resolve {}.{name}", change.address),
+                code: None,
+                message: e,
+                hint: Some("a value this resource refers to was not produced by its creator".into()),
+            })?;
+        }
+    }
+    Ok(filled)
+}
+
+/// Carries out one change; returns the resource's exports when it was created.
+async fn execute(aws: &Aws, plan: &Plan, change: &ResourceChange) -> Result<BTreeMap<String, String>, AwsError> {
+    let invalid = |message: String| AwsError {
+        operation: format!("apply {}", change.address),
+        code: None,
+        message,
+        hint: Some("the plan is not one plinth makes; plan again".into()),
+    };
+    let ownership = ownership_tags(&plan.stack, &change.address);
+    match change.address.kind {
+        Kind::Role => {
+            let desired = |attrs: &Option<Attributes>| -> Result<RoleConfig, AwsError> {
+                let attrs = attrs.as_ref().ok_or_else(|| invalid("no desired attributes".into()))?;
+                RoleConfig::from_attributes(attrs, &ownership).map_err(invalid)
+            };
+            match change.action {
+                Action::Create => aws.iam.create_role(&desired(&change.desired)?).await,
+                Action::Update => {
+                    let after = desired(&change.desired)?;
+                    let live = change.live.as_ref().ok_or_else(|| invalid("no live attributes".into()))?;
+                    let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                    let before = RoleConfig::from_attributes(live, &before_ownership).map_err(invalid)?;
+                    aws.iam.update_role(&before, &after).await.map(|()| BTreeMap::new())
+                }
+                Action::Replace => {
+                    let old = change.replaces.as_deref().unwrap_or(&change.physical_id);
+                    aws.iam.delete_role(old).await?;
+                    aws.iam.create_role(&desired(&change.desired)?).await
+                }
+                Action::Delete => aws.iam.delete_role(&change.physical_id).await.map(|()| BTreeMap::new()),
+                Action::NoOp => Ok(BTreeMap::new()),
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The command line: flags declared once (clap derive), each command a few lines of glue over
+//! the library. Data goes to stdout, progress and diagnostics to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::apply::{self, ApplyOptions, Progress, StepOutcome, StepStatus};
+use crate::aws::{Aws, AwsError, ConnectOptions};
+use crate::diag::Diagnostics;
+use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
+use crate::render;
+use crate::spec::{self, LoadOptions, Spec};
+use crate::workflow::{plan_stack, PlanError};
+
+#[derive(Debug, Parser)]
+#[command(name = "plinth", version, about = "Plan and apply the AWS setup that data platforms ask for, from a desired-state TOML spec")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// When to colour output (NO_COLOR in the environment also turns it off)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Log AWS calls and internal steps to stderr (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec without contacting AWS
+    Validate(SpecArgs),
+    /// Show what apply would change in the live account
+    Plan(PlanArgs),
+    /// Plan, confirm, and carry out the plan
+    Apply(ApplyArgs),
+    /// Delete everything the stack owns
+    Destroy(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The spec file
+    #[arg(short = 'f', long = "file", value_name = "SPEC", default_value = "plinth.toml")]
+    pub spec: PathBuf,
+    /// Set a variable declared in [vars] (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// AWS region (default: AWS_REGION or the profile's region)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from the AWS config and credentials files
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send all AWS requests to this URL (also AWS_ENDPOINT_URL), e.g. a local emulator
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Assume this role before doing anything
+    #[arg(long, value_name = "ARN")]
+    pub assume_role_arn: Option<String>,
+    /// Session name for --assume-role-arn
+    #[arg(long, default_value = "plinth", requires = "assume_role_arn")]
+    pub role_session_name: String,
+    /// Source identity for --assume-role-arn, recorded by CloudTrail
+    #[arg(long, requires = "assume_role_arn")]
+    pub source_identity: Option<String>,
+    /// Attempts per AWS request for throttling and transient errors
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+}
+
+impl AwsArgs {
+    fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            assume_role_arn: self.assume_role_arn.clone(),
+            role_session_name: self.role_session_name.clone(),
+            source_identity: self.source_identity.clone(),
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Exit 0 for no changes, 2 for changes, 3 for changes that widen access, 1 for errors
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the deletion of everything the stack owns
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Apply without asking for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How many changes may be in flight at once
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+/// What went wrong, for the one place that prints errors and picks the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    Diagnostics(Diagnostics),
+    Aws(AwsError),
+    Message { message: String, hint: Option<String> },
+}
+
+impl From<PlanError> for Failure {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Spec(d) => Failure::Diagnostics(d),
+            PlanError::Aws(e) => Failure::Aws(e),
+        }
+    }
+}
+
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        Failure::Aws(e)
+    }
+}
+
+struct Ui {
+    color_stdout: bool,
+    color_stderr: bool,
+}
+
+impl Ui {
+    fn new(choice: ColorChoice) -> Self {
+        let allowed = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let pick = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => allowed && tty,
+        };
+        Ui { color_stdout: pick(std::io::stdout().is_terminal()), color_stderr: pick(std::io::stderr().is_terminal()) }
+    }
+
+    /// Writes to stdout; a closed pipe (`plinth plan | head`) is not an error.
+    fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    }
+
+    fn err(&self, text: &str) {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
+    fn report(&self, failure: &Failure) {
+        match failure {
+            Failure::Diagnostics(d) => {
+                self.err(&d.render(self.color_stderr));
+                let n = d.errors();
+                self.err(&format!("\n{n} error{} found; nothing was sent to AWS.\n", if n == 1 { "" } else { "s" }));
+            }
+            Failure::Aws(e) => {
+                self.err(&format!("error: {e}\n"));
+                if let Some(h) = &e.hint {
+                    self.err(&format!("hint: {h}\n"));
+                }
+            }
+            Failure::Message { message, hint } => {
+                self.err(&format!("error: {message}\n"));
+                if let Some(h) = hint {
+                    self.err(&format!("hint: {h}\n"));
+                }
+            }
+        }
+    }
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let ui = Ui::new(cli.color);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            ui.err(&format!("error: cannot start the async runtime: {e}\n"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, &ui)) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            ui.report(&failure);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "plinth=debug,info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLINTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+}
+
+async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
+    match command {
+        Command::Validate(args) => {
+            let spec = load(&args, ui)?;
+            ui.out(&format!(
+                "{}: stack `{}` is valid ({} resource{}).\n",
+                spec.file.name,
+                spec.stack.name,
+                spec.resources.len(),
+                if spec.resources.len() == 1 { "" } else { "s" }
+            ));
+            Ok(0)
+        }
+        Command::Plan(args) => {
+            let spec = load(&args.spec, ui)?;
+            let aws = Aws::connect(&args.aws.options()).await?;
+            let plan = plan_stack(&aws, &spec, PlanOptions { destroy: args.destroy }).await?;
+            ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
+            Ok(match (args.detailed_exitcode, plan.is_empty(), plan.summary().widens_access) {
+                (false, _, _) | (true, true, _) => 0,
+                (true, false, false) => 2,
+                (true, false, true) => 3,
+            })
+        }
+        Command::Apply(args) => apply_command(args, false, ui).await,
+        Command::Destroy(args) => apply_command(args, true, ui).await,
+    }
+}
+
+fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
+    let spec = spec::load(&args.spec, &LoadOptions { var_overrides: args.vars.clone() }).map_err(Failure::Diagnostics)?;
+    if !spec.warnings.0.is_empty() {
+        ui.err(&spec.warnings.render(ui.color_stderr));
+        ui.err("\n");
+    }
+    Ok(spec)
+}
+
+async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
+    let spec = load(&args.spec, ui)?;
+    let aws = Aws::connect(&args.aws.options()).await?;
+    let plan = plan_stack(&aws, &spec, PlanOptions { destroy }).await?;
+    ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
+    if plan.is_empty() {
+        return Ok(0);
+    }
+    confirm(&plan, args.auto_approve, ui)?;
+    let progress = LineProgress;
+    let report = apply::apply(&aws, &plan, ApplyOptions { parallelism: args.parallelism }, &progress).await;
+    print_report(&report, ui);
+    Ok(if report.succeeded() { 0 } else { 1 })
+}
+
+fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), Failure> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Message {
+            message: "apply needs confirmation, and there is no terminal to ask on".into(),
+            hint: Some("review the plan above and pass --auto-approve".into()),
+        });
+    }
+    let n = plan.changes.iter().filter(|c| c.is_change()).count();
+    ui.err(&format!("\nplinth will make {n} change{} to stack `{}`. Only 'yes' will be accepted.\nApply? ", if n == 1 { "" } else { "s" }, plan.stack));
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Message { message: format!("cannot read the answer: {e}"), hint: None })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Failure::Message { message: "apply cancelled; nothing was changed".into(), hint: None })
+    }
+}
+
+/// One plain line per started and finished step, for logs and pipelines.
+struct LineProgress;
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "destroying",
+        Action::NoOp => "checking",
+    }
+}
+
+impl Progress for LineProgress {
+    fn started(&self, change: &ResourceChange) {
+        eprintln!("{}: {}...", change.address, verb(change.action));
+    }
+
+    fn finished(&self, o: &StepOutcome) {
+        match &o.status {
+            StepStatus::Done => eprintln!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
+            StepStatus::Failed { error, .. } => eprintln!("{}: {} failed after {}: {error}", o.address, verb(o.action), secs(o.elapsed)),
+            StepStatus::Skipped { because } => eprintln!("{}: skipped because {because} failed", o.address),
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn print_report(report: &apply::ApplyReport, ui: &Ui) {
+    let failed: Vec<_> = report.outcomes.iter().filter(|o| !matches!(o.status, StepStatus::Done)).collect();
+    if !failed.is_empty() {
+        ui.err("\nNot done:\n");
+        for o in failed {
+            match &o.status {
+                StepStatus::Failed { error, hint } => {
+                    ui.err(&format!("  {} ({}): failed: {error}\n", o.address, o.action.as_str()));
+                    if let Some(h) = hint {
+                        ui.err(&format!("    hint: {h}\n"));
+                    }
+                }
+                StepStatus::Skipped { because } => {
+                    ui.err(&format!("  {} ({}): skipped, because {because} failed\n", o.address, o.action.as_str()))
+                }
+                StepStatus::Done => {}
+            }
+        }
+        ui.err("Run `plinth apply` again to finish; `plinth plan` shows what remains.\n");
+    }
+    ui.err(&format!("\n{}\n", report.summary_line()));
+}

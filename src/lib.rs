@@ -1,0 +1,18 @@
+//! plinth: desired-state provisioning of the AWS resources data platforms ask their customers
+//! to prepare.
+//!
+//! The pipeline is `spec` (load + validate) → `live` (read AWS into a snapshot) → `plan` (a
+//! pure diff) → `render` (views) / `apply` (the executor). See ARCHITECTURE.md.
+
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod diag;
+pub mod graph;
+pub mod live;
+pub mod model;
+pub mod plan;
+pub mod policy;
+pub mod render;
+pub mod spec;
+pub mod workflow;

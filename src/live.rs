@@ -1,0 +1,115 @@
+//! The live side of a plan: what AWS holds for the resources a spec names or a stack owns.
+
+use std::collections::BTreeMap;
+
+use futures::{stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{sts::Account, Aws, AwsError};
+use crate::model::{Address, Attributes, Kind, STACK_TAG};
+use crate::spec::{ResourceBody, Spec};
+
+/// The tag that records which address of the stack a resource was created for, so a resource
+/// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
+pub const ADDRESS_TAG: &str = "plinth:address";
+
+/// Everything the planner needs from AWS, read up front so that planning is a pure function.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    pub account: Option<Account>,
+    /// What exists under the physical names the spec declares, keyed by spec address,
+    /// whoever owns it.
+    pub by_address: BTreeMap<Address, LiveResource>,
+    /// Every resource tagged as owned by the stack, wherever it is in the spec (or not).
+    pub owned: Vec<LiveResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResource {
+    pub kind: Kind,
+    /// The name AWS knows the resource by (a role name, a queue name, a key id).
+    pub physical_id: String,
+    /// The `plinth:stack` tag, if any.
+    pub owner: Option<String>,
+    /// The `plinth:address` tag, if any.
+    pub address_tag: Option<Address>,
+    pub attributes: Attributes,
+    /// Values other resources may reference (`arn`, `unique_id`, ...).
+    pub exports: BTreeMap<String, String>,
+}
+
+impl LiveResource {
+    pub fn is_owned_by(&self, stack: &str) -> bool {
+        self.owner.as_deref() == Some(stack)
+    }
+}
+
+/// What the spec wants read for one resource: its physical name, and whether the attributes
+/// that cost extra calls are declared.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    pub address: Address,
+    pub physical_id: String,
+    pub with_inline_policies: bool,
+    pub with_attached_policies: bool,
+}
+
+/// How many reads run at once.
+pub const READ_CONCURRENCY: usize = 16;
+
+/// Reads the live state of everything `spec` names or the stack owns.
+///
+/// `physical_ids` are the resolved physical names, by address (the planner's resolver computes
+/// them from the spec and the account).
+pub async fn read(
+    aws: &Aws,
+    spec: &Spec,
+    account: Account,
+    physical_ids: &BTreeMap<Address, String>,
+) -> Result<LiveSnapshot, AwsError> {
+    let requests: Vec<ReadRequest> = spec
+        .resources
+        .values()
+        .filter_map(|r| {
+            let physical_id = physical_ids.get(&r.address)?.clone();
+            Some(match &r.body {
+                ResourceBody::Role(role) => ReadRequest {
+                    address: r.address.clone(),
+                    physical_id,
+                    with_inline_policies: role.policies.is_some(),
+                    with_attached_policies: role.managed_policies.is_some(),
+                },
+            })
+        })
+        .collect();
+
+    let named = stream::iter(requests)
+        .map(|req| async move {
+            let found = match req.address.kind {
+                Kind::Role => aws.iam.read_role(&req).await?,
+            };
+            Ok::<_, AwsError>(found.map(|f| (req.address, f)))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect::<Vec<_>>();
+    let owned = aws.iam.owned_roles(&spec.stack.name);
+    let (named, owned) = futures::try_join!(named, owned)?;
+    Ok(LiveSnapshot { account: Some(account), by_address: named.into_iter().flatten().collect(), owned })
+}
+
+/// Splits AWS tags into plinth's ownership tags and the user's own.
+pub fn split_tags(tags: impl IntoIterator<Item = (String, String)>) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
+    let mut owner = None;
+    let mut address = None;
+    let mut user = BTreeMap::new();
+    for (k, v) in tags {
+        match k.as_str() {
+            STACK_TAG => owner = Some(v),
+            ADDRESS_TAG => address = Address::try_from(v).ok(),
+            _ => {
+                user.insert(k, v);
+            }
+        }
+    }
+    (owner, address, user)
+}

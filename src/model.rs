@@ -1,0 +1,227 @@
+//! The vocabulary shared by spec, live, plan and apply: resource kinds, addresses and values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::PolicyDocument;
+
+/// The tag that marks a resource as owned by a stack: `plinth:stack = NAME`.
+pub const STACK_TAG: &str = "plinth:stack";
+
+/// A kind of resource, as written in the spec (`[role.NAME]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Role,
+}
+
+impl Kind {
+    pub const ALL: &'static [Kind] = &[Kind::Role];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Role => "role",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
+    /// The attributes other resources may reference as `${KIND.NAME.ATTR}`.
+    pub fn exported_attributes(self) -> &'static [&'static str] {
+        match self {
+            Kind::Role => &["arn", "name", "path", "unique_id"],
+        }
+    }
+
+    /// Attributes AWS cannot change in place: a change replaces the resource.
+    pub fn forces_replacement(self, attribute: &str) -> bool {
+        match self {
+            Kind::Role => matches!(attribute, "name" | "path"),
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A resource's address in its stack: `role.lambda`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Address {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        Self { kind, name: name.into() }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.name)
+    }
+}
+
+impl From<Address> for String {
+    fn from(a: Address) -> String {
+        a.to_string()
+    }
+}
+
+impl TryFrom<String> for Address {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let (kind, name) = s.split_once('.').ok_or_else(|| format!("`{s}` is not KIND.NAME"))?;
+        let kind = Kind::parse(kind).ok_or_else(|| format!("unknown resource kind `{kind}`"))?;
+        Ok(Address::new(kind, name))
+    }
+}
+
+/// The value of one attribute, desired or live.
+///
+/// Policies are held parsed, so that comparing two of them is semantic; values that only exist
+/// once another resource has been created are [`Value::Unknown`] until apply fills them in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    /// An ordered list.
+    List(Vec<Value>),
+    /// An unordered collection, kept sorted and without duplicates.
+    Set(Vec<String>),
+    Map(BTreeMap<String, Value>),
+    #[serde(with = "policy_as_json")]
+    Policy(Box<PolicyDocument>),
+    /// Known after apply.
+    Unknown(Pending),
+}
+
+/// A value that depends on something created by the same apply: its template with every
+/// reference known at plan time already filled in, e.g. `${key.sqs.arn}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub template: String,
+    /// The template is a policy document (JSON whose strings hold the references).
+    pub policy: bool,
+}
+
+impl Value {
+    pub fn set<I, S>(items: I) -> Value
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut v: Vec<String> = items.into_iter().map(Into::into).collect();
+        v.sort();
+        v.dedup();
+        Value::Set(v)
+    }
+
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// Equality as AWS means it: policies compare semantically.
+    pub fn equivalent(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Policy(a), Value::Policy(b)) => a.equivalent(b),
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.equivalent(vb))
+            }
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equivalent(y))
+            }
+            _ => self == other,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_policy(&self) -> Option<&PolicyDocument> {
+        match self {
+            Value::Policy(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Value::Unknown(_) => true,
+            Value::List(items) => items.iter().any(Value::is_unknown),
+            Value::Map(m) => m.values().any(Value::is_unknown),
+            _ => false,
+        }
+    }
+
+    /// A one-line rendering for plans: strings quoted, collections inline.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Str(s) => format!("{s:?}"),
+            Value::List(items) => {
+                format!("[{}]", items.iter().map(Value::display).collect::<Vec<_>>().join(", "))
+            }
+            Value::Set(items) => {
+                format!("[{}]", items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+            }
+            Value::Map(m) => format!(
+                "{{ {} }}",
+                m.iter().map(|(k, v)| format!("{k} = {}", v.display())).collect::<Vec<_>>().join(", ")
+            ),
+            Value::Policy(p) => p.to_compact(),
+            Value::Unknown(_) => "(known after apply)".to_string(),
+        }
+    }
+
+    /// The value as plain JSON, for machine-readable output.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Str(s) => J::String(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Set(items) => J::Array(items.iter().cloned().map(J::String).collect()),
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Policy(p) => p.canonical(),
+            Value::Unknown(p) => serde_json::json!({ "known_after_apply": p.template }),
+        }
+    }
+}
+
+/// The attributes of one resource, by name, in a stable order.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// Policies are stored in saved plans as their canonical JSON and parsed again when read.
+mod policy_as_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::policy::PolicyDocument;
+
+    pub fn serialize<S: Serializer>(doc: &PolicyDocument, s: S) -> Result<S::Ok, S::Error> {
+        doc.canonical().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<PolicyDocument>, D::Error> {
+        let json = serde_json::Value::deserialize(d)?;
+        PolicyDocument::from_value(&json).map(Box::new).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}

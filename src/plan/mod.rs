@@ -1,0 +1,172 @@
+//! The plan: a plain value saying what apply will do, computed without any I/O.
+//!
+//! `plan()` takes a loaded spec and a snapshot of live state and returns a [`Plan`]. It is
+//! specific enough that apply has no choices left: every change carries the full desired
+//! attributes and the live attributes it was computed against.
+
+mod planner;
+mod resolve;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::sts::Account;
+use crate::model::{Address, Attributes, Value};
+use crate::policy::{self, AccessChange};
+
+pub use planner::{physical_ids, plan, PlanOptions};
+pub use resolve::{fill_pending, Resolver};
+
+/// Bumped whenever the serialized shape of [`Plan`] changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub account: Account,
+    /// One entry per resource in the spec or owned by the stack, in address order.
+    pub changes: Vec<ResourceChange>,
+    pub outputs: Vec<(String, Value)>,
+    /// Warnings found while planning, already rendered (they point into spec files).
+    pub warnings: Vec<String>,
+}
+
+/// The closed set of things apply can do to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub action: Action,
+    /// Why, for people; it never drives behaviour.
+    pub reason: Option<String>,
+    /// The name AWS knows the resource by after apply (before, for a delete).
+    pub physical_id: String,
+    /// For a replace, the physical name of the resource being replaced.
+    pub replaces: Option<String>,
+    /// The attributes that differ (all the declared ones for a create or delete).
+    pub attributes: Vec<AttributeChange>,
+    /// Everything the spec declares, resolved; `None` for a delete.
+    pub desired: Option<Attributes>,
+    /// What AWS held at plan time; `None` for a create.
+    pub live: Option<Attributes>,
+    /// Tag the resource as this stack's (a create, or an adopted resource).
+    pub take_ownership: bool,
+    /// Resources this one refers to; apply creates them first and deletes them last.
+    pub depends_on: Vec<Address>,
+}
+
+impl ResourceChange {
+    pub fn is_change(&self) -> bool {
+        self.action != Action::NoOp
+    }
+
+    /// Policy attributes among the changes, with their statement-level diffs.
+    pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
+        self.attributes.iter().flat_map(AttributeChange::policy_diffs).collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// AWS cannot change this attribute in place.
+    pub forces_replacement: bool,
+}
+
+impl AttributeChange {
+    /// The policy diffs inside this change: the attribute itself, or each policy of a map of
+    /// policies (a role's inline policies), named `attribute.key`.
+    pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
+        fn map(v: &Option<Value>) -> Option<&Attributes> {
+            match v {
+                Some(Value::Map(m)) => Some(m),
+                _ => None,
+            }
+        }
+        fn policy(v: Option<&Value>) -> Option<&policy::PolicyDocument> {
+            v.and_then(Value::as_policy)
+        }
+        let pairs: Vec<(String, Option<&policy::PolicyDocument>, Option<&policy::PolicyDocument>)> =
+            match (map(&self.before), map(&self.after)) {
+                (None, None) => vec![(self.name.clone(), policy(self.before.as_ref()), policy(self.after.as_ref()))],
+                (before, after) => {
+                    let keys: std::collections::BTreeSet<&String> =
+                        before.into_iter().chain(after).flat_map(|m| m.keys()).collect();
+                    keys.into_iter()
+                        .map(|k| {
+                            let b = before.and_then(|m| m.get(k));
+                            let a = after.and_then(|m| m.get(k));
+                            (format!("{}.{k}", self.name), policy(b), policy(a))
+                        })
+                        .collect()
+                }
+            };
+        pairs
+            .into_iter()
+            .filter(|(_, b, a)| b.is_some() || a.is_some())
+            .map(|(name, b, a)| (name, policy::diff(b, a)))
+            .filter(|(_, d)| !d.is_empty())
+            .collect()
+    }
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    /// Some change grants access that was not granted before.
+    pub widens_access: bool,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        !self.changes.iter().any(ResourceChange::is_change)
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+            if c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed)) {
+                s.widens_access = true;
+            }
+        }
+        s
+    }
+
+    pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
+        self.changes.iter().find(|c| &c.address == address)
+    }
+}

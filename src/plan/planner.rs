@@ -1,0 +1,286 @@
+//! The planner: spec + live snapshot → plan. Pure: no I/O, no clock, no randomness.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::resolve::Resolver;
+use super::{Action, AttributeChange, Plan, ResourceChange, FORMAT_VERSION};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::live::{LiveResource, LiveSnapshot};
+use crate::model::{Address, Attributes, Pending, Value};
+use crate::spec::template::Reference;
+use crate::spec::{Resource, ResourceBody, Spec};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Plan the deletion of everything the stack owns.
+    pub destroy: bool,
+}
+
+/// Computes the plan. Errors (a name taken by a resource the stack does not own, a protected
+/// resource about to be destroyed, a policy that resolves to something invalid) come back
+/// together; warnings travel inside the plan.
+pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Plan, Diagnostics> {
+    let account = live.account.clone().ok_or_else(|| {
+        Diagnostics(vec![Diagnostic::error("plan::no-account", "the live snapshot does not say which account it is")])
+    })?;
+    let resolver = Resolver::new(spec, &account, Some(live));
+    let stack = spec.stack.name.as_str();
+    let mut diags = Diagnostics::default();
+    let mut changes = Vec::new();
+    // Physical resources matched to a spec address; everything else the stack owns is deleted.
+    let mut claimed: BTreeSet<(crate::model::Kind, String)> = BTreeSet::new();
+
+    for resource in spec.resources.values() {
+        let desired = desired_attributes(resource, &resolver, &mut diags);
+        let depends_on = dependencies(resource);
+        let physical_id = desired.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let by_name = live.by_address.get(&resource.address);
+        if let Some(found) = by_name {
+            claimed.insert((found.kind, found.physical_id.clone()));
+        }
+        let renamed_from = || {
+            live.owned.iter().find(|o| o.address_tag.as_ref() == Some(&resource.address) && o.physical_id != physical_id)
+        };
+        let change = if options.destroy {
+            match by_name.filter(|l| l.is_owned_by(stack)) {
+                Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
+                None => continue,
+            }
+        } else {
+            match by_name {
+                Some(found) if found.is_owned_by(stack) => compare(resource, desired, found, depends_on, false),
+                Some(found) if found.owner.is_none() && resource.adopt => compare(resource, desired, found, depends_on, true),
+                Some(found) => {
+                    diags.push(conflict(resource, found));
+                    continue;
+                }
+                None => match renamed_from() {
+                    Some(old) => {
+                        claimed.insert((old.kind, old.physical_id.clone()));
+                        let mut change = compare(resource, desired, old, depends_on, false);
+                        change.action = Action::Replace;
+                        change.replaces = Some(old.physical_id.clone());
+                        change.reason = Some(format!("the name changed from `{}`", old.physical_id));
+                        change
+                    }
+                    None => create_change(resource, desired, depends_on),
+                },
+            }
+        };
+        if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
+            diags.push(
+                Diagnostic::error(
+                    "plan::prevent-destroy",
+                    format!("{} has prevent_destroy = true, but this plan would {} it", resource.address, change.action.as_str()),
+                )
+                .at_location(Some(resource.location.clone()))
+                .hint("remove prevent_destroy if destroying it is really intended"),
+            );
+        }
+        changes.push(change);
+    }
+
+    // Resources the stack owns that no spec resource claims: delete them.
+    let spec_addresses: BTreeSet<&Address> = spec.resources.keys().collect();
+    let mut seen = BTreeSet::new();
+    let owned = live.owned.iter().chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
+    for found in owned {
+        let id = (found.kind, found.physical_id.clone());
+        if claimed.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let address = match &found.address_tag {
+            Some(a) if a.kind == found.kind && !spec_addresses.contains(a) => a.clone(),
+            _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
+        };
+        let reason = if options.destroy { "destroying the stack" } else { "no longer in the spec" };
+        changes.push(delete_change(address, found, Some(reason)));
+    }
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+
+    let outputs = spec.outputs.iter().map(|(k, t)| (k.clone(), resolver.value(t))).collect();
+    if diags.has_errors() {
+        return Err(diags.sorted());
+    }
+    let mut warnings: Vec<String> = spec.warnings.0.iter().map(|d| d.render(false)).collect();
+    warnings.extend(diags.0.iter().map(|d| d.render(false)));
+    Ok(Plan { format_version: FORMAT_VERSION, stack: stack.to_string(), account, changes, outputs, warnings })
+}
+
+fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
+    let (message, hint) = match &found.owner {
+        None => (
+            format!("{} `{}` already exists and no stack owns it", resource.kind(), found.physical_id),
+            format!("set `adopt = true` on [{}] to take it over (plinth tags it on apply), or choose another name", resource.address),
+        ),
+        Some(other) => (
+            format!("{} `{}` already exists and belongs to stack `{other}`", resource.kind(), found.physical_id),
+            format!("remove it from stack `{other}` first, or choose another name"),
+        ),
+    };
+    Diagnostic::error("plan::conflict", message).at_location(Some(resource.location.clone())).hint(hint)
+}
+
+/// The spec's declared attributes, resolved. Attributes the spec leaves out are absent, so
+/// whatever AWS fills in for them is never a difference.
+fn desired_attributes(resource: &Resource, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    let mut attrs = Attributes::new();
+    let mut policy = |template| match r.policy(template) {
+        Ok(v) => v,
+        Err(d) => {
+            diags.push(d);
+            Value::Unknown(Pending { template: String::new(), policy: true })
+        }
+    };
+    match &resource.body {
+        ResourceBody::Role(role) => {
+            attrs.insert("name".into(), r.value(&role.name));
+            if let Some(p) = &role.path {
+                attrs.insert("path".into(), r.value(p));
+            }
+            if let Some(d) = &role.description {
+                attrs.insert("description".into(), r.value(d));
+            }
+            if let Some((h, _)) = &role.max_session_hours {
+                attrs.insert("max_session_hours".into(), Value::Int(*h));
+            }
+            attrs.insert("trust".into(), policy(&role.trust));
+            if let Some(arns) = &role.managed_policies {
+                let values: Option<Vec<String>> = arns.iter().map(|a| r.text(a)).collect();
+                let value = values.map_or_else(
+                    || Value::Unknown(Pending { template: arns.iter().map(|a| a.raw.as_str()).collect::<Vec<_>>().join(", "), policy: false }),
+                    Value::set,
+                );
+                attrs.insert("managed_policies".into(), value);
+            }
+            if let Some(policies) = &role.policies {
+                let map = policies.iter().map(|(name, p)| (name.clone(), policy(p))).collect();
+                attrs.insert("policies".into(), Value::Map(map));
+            }
+            if let Some(b) = &role.permissions_boundary {
+                attrs.insert("permissions_boundary".into(), r.value(b));
+            }
+            if let Some(tags) = &role.tags {
+                attrs.insert("tags".into(), Value::Map(tags.iter().map(|(k, v)| (k.clone(), r.value(v))).collect()));
+            }
+        }
+    }
+    attrs
+}
+
+fn dependencies(resource: &Resource) -> Vec<Address> {
+    let deps: BTreeSet<Address> = resource
+        .references()
+        .into_iter()
+        .filter_map(|(r, _)| match r {
+            Reference::Resource { address, .. } if *address != resource.address => Some(address.clone()),
+            _ => None,
+        })
+        .collect();
+    deps.into_iter().collect()
+}
+
+fn create_change(resource: &Resource, desired: Attributes, depends_on: Vec<Address>) -> ResourceChange {
+    ResourceChange {
+        address: resource.address.clone(),
+        action: Action::Create,
+        reason: None,
+        physical_id: desired.get("name").map(|v| v.as_str().unwrap_or("(known after apply)").to_string()).unwrap_or_default(),
+        replaces: None,
+        attributes: desired
+            .iter()
+            .map(|(k, v)| AttributeChange { name: k.clone(), before: None, after: Some(v.clone()), forces_replacement: false })
+            .collect(),
+        desired: Some(desired),
+        live: None,
+        take_ownership: true,
+        depends_on,
+    }
+}
+
+fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -> ResourceChange {
+    ResourceChange {
+        address,
+        action: Action::Delete,
+        reason: reason.map(str::to_string),
+        physical_id: found.physical_id.clone(),
+        replaces: None,
+        attributes: found
+            .attributes
+            .iter()
+            .map(|(k, v)| AttributeChange { name: k.clone(), before: Some(v.clone()), after: None, forces_replacement: false })
+            .collect(),
+        desired: None,
+        live: Some(found.attributes.clone()),
+        take_ownership: false,
+        depends_on: Vec::new(),
+    }
+}
+
+/// Compares declared attributes with live ones.
+fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depends_on: Vec<Address>, adopt: bool) -> ResourceChange {
+    let kind = resource.kind();
+    let attributes: Vec<AttributeChange> = desired
+        .iter()
+        .filter_map(|(name, want)| {
+            let have = found.attributes.get(name);
+            if have.is_some_and(|h| h.equivalent(want)) {
+                return None;
+            }
+            Some(AttributeChange {
+                name: name.clone(),
+                before: have.cloned(),
+                after: Some(want.clone()),
+                forces_replacement: kind.forces_replacement(name),
+            })
+        })
+        .collect();
+    let (action, reason) = if let Some(forcing) = attributes.iter().find(|a| a.forces_replacement) {
+        (Action::Replace, Some(format!("`{}` cannot be changed in place", forcing.name)))
+    } else if !attributes.is_empty() {
+        (Action::Update, adopt.then(|| "adopting an existing resource".to_string()))
+    } else if adopt {
+        (Action::Update, Some("adopting an existing resource: it will be tagged as this stack's".to_string()))
+    } else {
+        (Action::NoOp, None)
+    };
+    ResourceChange {
+        address: resource.address.clone(),
+        action,
+        reason,
+        physical_id: desired.get("name").and_then(Value::as_str).unwrap_or(&found.physical_id).to_string(),
+        replaces: (action == Action::Replace).then(|| found.physical_id.clone()),
+        attributes,
+        desired: Some(desired),
+        live: Some(found.attributes.clone()),
+        take_ownership: adopt || action == Action::Replace,
+        depends_on,
+    }
+}
+
+/// Physical names the live read needs, by address. Names that depend on values only known
+/// after apply are errors: a resource must be findable before it exists.
+pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Address, String>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut out = BTreeMap::new();
+    for resource in spec.resources.values() {
+        let name = match &resource.body {
+            ResourceBody::Role(role) => &role.name,
+        };
+        match resolver.text(name) {
+            Some(n) => {
+                out.insert(resource.address.clone(), n);
+            }
+            None => diags.push(
+                Diagnostic::error("plan::unknown-name", format!("the name of {} depends on a value known only after apply", resource.address))
+                    .at_location(Some(name.location.clone()))
+                    .hint("build names from variables and account facts only"),
+            ),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}

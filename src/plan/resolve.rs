@@ -1,0 +1,158 @@
+//! Turning spec templates into values: variables, account facts and other resources'
+//! attributes. Deterministic attributes (an ARN built from a name) are known before anything
+//! exists; the rest come from live state or are "known after apply".
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::aws::sts::Account;
+use crate::diag::Diagnostic;
+use crate::live::LiveSnapshot;
+use crate::model::{Address, Pending, Value};
+use crate::policy::PolicyDocument;
+use crate::spec::template::{self, AwsFact, Reference};
+use crate::spec::{PolicyTemplate, ResourceBody, Spec, Text};
+
+pub struct Resolver<'a> {
+    spec: &'a Spec,
+    account: &'a Account,
+    live: Option<&'a LiveSnapshot>,
+    /// Exports computed so far; references between resources are acyclic (the loader checks).
+    exports: RefCell<BTreeMap<(Address, String), Option<String>>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(spec: &'a Spec, account: &'a Account, live: Option<&'a LiveSnapshot>) -> Self {
+        Self { spec, account, live, exports: RefCell::default() }
+    }
+
+    /// The value of one reference, or `None` when it is known only after apply.
+    pub fn lookup(&self, reference: &Reference) -> Option<String> {
+        match reference {
+            Reference::Var(name) => self.spec.vars.get(name).map(|v| v.value.clone()),
+            Reference::Aws(AwsFact::AccountId) => Some(self.account.account_id.clone()),
+            Reference::Aws(AwsFact::Region) => Some(self.account.region.clone()),
+            Reference::Aws(AwsFact::Partition) => Some(self.account.partition.clone()),
+            Reference::Resource { address, attribute } => self.export(address, attribute),
+        }
+    }
+
+    fn export(&self, address: &Address, attribute: &str) -> Option<String> {
+        let key = (address.clone(), attribute.to_string());
+        if let Some(v) = self.exports.borrow().get(&key) {
+            return v.clone();
+        }
+        let value = self.compute_export(address, attribute);
+        self.exports.borrow_mut().insert(key, value.clone());
+        value
+    }
+
+    fn compute_export(&self, address: &Address, attribute: &str) -> Option<String> {
+        let resource = self.spec.resources.get(address)?;
+        match &resource.body {
+            ResourceBody::Role(role) => {
+                let name = self.text(&role.name)?;
+                let path = match &role.path {
+                    Some(p) => self.text(p)?,
+                    None => "/".to_string(),
+                };
+                match attribute {
+                    "name" => Some(name),
+                    "path" => Some(path),
+                    "arn" => Some(format!(
+                        "arn:{}:iam::{}:role{path}{name}",
+                        self.account.partition, self.account.account_id
+                    )),
+                    // Assigned by IAM: known only once the role exists under that name.
+                    _ => self
+                        .live
+                        .and_then(|l| l.by_address.get(address))
+                        .filter(|l| l.physical_id == name)
+                        .and_then(|l| l.exports.get(attribute).cloned()),
+                }
+            }
+        }
+    }
+
+    /// A template's text, if every reference in it is known.
+    pub fn text(&self, text: &Text) -> Option<String> {
+        template::render(&text.pieces, |r| self.lookup(r))
+    }
+
+    /// A template as a plan value: a string, or pending until apply.
+    pub fn value(&self, text: &Text) -> Value {
+        match template::render_partial(&text.pieces, |r| self.lookup(r)) {
+            (_, true) => Value::Str(self.text(text).unwrap_or_default()),
+            (template, false) => Value::Unknown(Pending { template, policy: false }),
+        }
+    }
+
+    /// A policy with its references filled in and parsed. A document whose substituted values
+    /// break the policy grammar is an error that points at the policy.
+    pub fn policy(&self, policy: &PolicyTemplate) -> Result<Value, Diagnostic> {
+        let mut complete = true;
+        let mut partial = |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
+            None => s.replace("${", "$${"),
+            Some((_, pieces)) => {
+                let (text, known) = template::render_partial(pieces, |r| self.lookup(r));
+                complete &= known;
+                text
+            }
+        };
+        let partial_json = substitute(&policy.json, &mut partial);
+        if !complete {
+            let template = serde_json::to_string(&partial_json).unwrap_or_default();
+            return Ok(Value::Unknown(Pending { template, policy: true }));
+        }
+        let json = substitute(&policy.json, &mut |s: &str| {
+            match policy.templated.iter().find(|(raw, _)| raw == s) {
+                None => s.to_string(),
+                Some((_, pieces)) => template::render(pieces, |r| self.lookup(r)).unwrap_or_default(),
+            }
+        });
+        policy_value(&json).map(|d| Value::Policy(Box::new(d))).map_err(|e| {
+            Diagnostic::error("policy::invalid", format!("after substituting references, the policy is invalid: {}", e.message))
+                .at_location(Some(policy.location.clone()))
+                .hint("check the values of the variables and references used in this policy")
+        })
+    }
+}
+
+fn policy_value(json: &serde_json::Value) -> Result<PolicyDocument, crate::policy::PolicyError> {
+    PolicyDocument::from_value(json)
+}
+
+/// Fills a pending value in once the resources it refers to exist; `lookup` answers for
+/// resource attributes (everything else was filled in at plan time).
+pub fn fill_pending(pending: &Pending, lookup: impl Fn(&Reference) -> Option<String>) -> Result<Value, String> {
+    let render = |s: &str| -> Result<String, String> {
+        let pieces = template::parse(s).map_err(|e| e.message)?;
+        template::render(&pieces, &lookup).ok_or_else(|| format!("`{s}` is still not known"))
+    };
+    if !pending.policy {
+        return render(&pending.template).map(Value::Str);
+    }
+    let json: serde_json::Value = serde_json::from_str(&pending.template).map_err(|e| e.to_string())?;
+    let mut failure = None;
+    let filled = substitute(&json, &mut |s: &str| {
+        render(s).unwrap_or_else(|e| {
+            failure.get_or_insert(e);
+            s.to_string()
+        })
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    policy_value(&filled).map(|d| Value::Policy(Box::new(d))).map_err(|e| e.message)
+}
+
+/// Rebuilds a JSON value with every string (keys included) passed through `f`.
+fn substitute(json: &serde_json::Value, f: &mut impl FnMut(&str) -> String) -> serde_json::Value {
+    use serde_json::Value as J;
+    match json {
+        J::String(s) => J::String(f(s)),
+        J::Array(items) => J::Array(items.iter().map(|i| substitute(i, f)).collect()),
+        J::Object(m) => J::Object(m.iter().map(|(k, v)| (f(k), substitute(v, f))).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,352 @@
+//! Statements as sets of requests, and whether one set of statements grants more than another.
+//!
+//! A statement covers the requests whose principal, action and resource fall in its three
+//! sets and whose context meets its conditions. To compare statement lists we split each
+//! statement into atoms (one principal entry, one action pattern, one resource pattern, the
+//! statement's conditions) and ask whether a single statement on the other side covers each
+//! atom. That is exact for the common shapes and errs towards "not covered" otherwise, which
+//! reads as "may widen": the safe answer for a reviewer.
+
+use super::diff::AccessChange;
+use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
+use super::pattern;
+
+/// A kind of thing a statement element lists: action or resource patterns, or principals.
+pub(super) trait Element {
+    /// Every request `other` admits is admitted by `self`.
+    fn covers(&self, other: &Self) -> bool;
+    /// Some request is admitted by both.
+    fn overlaps(&self, other: &Self) -> bool;
+    fn is_universal(&self) -> bool;
+}
+
+/// Action and resource patterns; actions are compared after normalization lowercased them.
+impl Element for String {
+    fn covers(&self, other: &Self) -> bool {
+        pattern::is_subset(other, self)
+    }
+
+    fn overlaps(&self, other: &Self) -> bool {
+        pattern::overlaps(self, other)
+    }
+
+    fn is_universal(&self) -> bool {
+        pattern::is_universal(self)
+    }
+}
+
+/// An account's root principal stands for every principal of that account (the account
+/// delegates through its own policies); otherwise principals are compared literally.
+impl Element for Principal {
+    fn covers(&self, other: &Self) -> bool {
+        if self == other {
+            return true;
+        }
+        self.kind == PrincipalKind::Aws
+            && other.kind == PrincipalKind::Aws
+            && root_account(&self.id).is_some_and(|account| aws_account(&other.id) == Some(account))
+    }
+
+    fn overlaps(&self, other: &Self) -> bool {
+        self.covers(other) || other.covers(self)
+    }
+
+    fn is_universal(&self) -> bool {
+        self.kind == PrincipalKind::Aws && self.id == "*"
+    }
+}
+
+/// The account of an AWS principal given as an account id or an ARN.
+pub(super) fn aws_account(id: &str) -> Option<&str> {
+    if super::canon::is_account_id(id) {
+        return Some(id);
+    }
+    let mut fields = id.strip_prefix("arn:")?.split(':');
+    fields.nth(3).filter(|account| !account.is_empty())
+}
+
+fn root_account(id: &str) -> Option<&str> {
+    id.ends_with(":root").then(|| aws_account(id)).flatten()
+}
+
+/// The values one element of a statement admits.
+pub(super) enum Set<'a, T> {
+    All,
+    Only(&'a [T]),
+    AllBut(&'a [T]),
+}
+
+/// One dimension of an atom: everything, one listed value, or a complement.
+pub(super) enum Part<'a, T> {
+    All,
+    One(&'a T),
+    AllBut(&'a [T]),
+}
+
+// Derived Clone/Copy would needlessly require `T: Copy`; a part only holds references.
+impl<T> Clone for Part<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Part<'_, T> {}
+
+impl<'a, T: Element> Set<'a, T> {
+    /// An absent element admits everything: an identity policy's principal is whoever holds
+    /// it, and a trust policy's resource is the role it is attached to.
+    fn of(clause: Option<&'a Clause<Vec<T>>>) -> Set<'a, T> {
+        match clause {
+            None => Set::All,
+            Some(Clause::Is(values)) => Set::Only(values),
+            Some(Clause::Not(values)) => Set::AllBut(values),
+        }
+    }
+
+    pub(super) fn covers(&self, part: &Part<T>) -> bool {
+        match (self, part) {
+            (Set::All, _) => true,
+            (Set::Only(outer), Part::One(value)) => outer.iter().any(|o| o.covers(value)),
+            // Only a universal pattern surely covers everything or a complement.
+            (Set::Only(outer), _) => outer.iter().any(T::is_universal),
+            (Set::AllBut(excluded), Part::One(value)) => {
+                excluded.iter().all(|e| !e.overlaps(value))
+            }
+            (Set::AllBut(_), Part::All) => false,
+            (Set::AllBut(excluded), Part::AllBut(inner_excluded)) => excluded
+                .iter()
+                .all(|e| inner_excluded.iter().any(|i| i.covers(e))),
+        }
+    }
+
+    fn parts(&self) -> Vec<Part<'a, T>> {
+        match self {
+            Set::All => vec![Part::All],
+            Set::Only(values) => values.iter().map(Part::One).collect(),
+            Set::AllBut(values) => vec![Part::AllBut(values)],
+        }
+    }
+}
+
+pub(super) fn principal_set(statement: &Statement) -> Set<'_, Principal> {
+    match &statement.principal {
+        None | Some(Clause::Is(Principals::Everyone)) => Set::All,
+        Some(Clause::Is(Principals::Listed(listed))) => Set::Only(listed),
+        // NotPrincipal "*" excludes everyone.
+        Some(Clause::Not(Principals::Everyone)) => Set::Only(&[]),
+        Some(Clause::Not(Principals::Listed(listed))) => Set::AllBut(listed),
+    }
+}
+
+pub(super) fn action_set(statement: &Statement) -> Set<'_, String> {
+    Set::of(Some(&statement.action))
+}
+
+pub(super) fn resource_set(statement: &Statement) -> Set<'_, String> {
+    Set::of(statement.resource.as_ref())
+}
+
+struct Atom<'a> {
+    principal: Part<'a, Principal>,
+    action: Part<'a, String>,
+    resource: Part<'a, String>,
+    condition: &'a [Condition],
+}
+
+fn atoms(statement: &Statement) -> Vec<Atom<'_>> {
+    let principals = principal_set(statement).parts();
+    let actions = action_set(statement).parts();
+    let resources = resource_set(statement).parts();
+    let mut atoms = Vec::new();
+    for &principal in &principals {
+        for &action in &actions {
+            for &resource in &resources {
+                atoms.push(Atom {
+                    principal,
+                    action,
+                    resource,
+                    condition: &statement.condition,
+                });
+            }
+        }
+    }
+    atoms
+}
+
+fn statement_covers(outer: &Statement, atom: &Atom) -> bool {
+    principal_set(outer).covers(&atom.principal)
+        && action_set(outer).covers(&atom.action)
+        && resource_set(outer).covers(&atom.resource)
+        && conditions_no_stricter(&outer.condition, atom.condition)
+}
+
+/// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must appear in
+/// `inner` with values that admit no more: fewer values for positive operators, more for
+/// negated ones. Any other difference counts as "may not hold".
+fn conditions_no_stricter(outer: &[Condition], inner: &[Condition]) -> bool {
+    outer.iter().all(|o| {
+        inner.iter().any(|i| {
+            i.operator == o.operator
+                && i.key == o.key
+                && if o.is_negated() {
+                    o.values.iter().all(|v| i.values.contains(v))
+                } else {
+                    i.values.iter().all(|v| o.values.contains(v))
+                }
+        })
+    })
+}
+
+fn with_effect<'a>(statements: &[&'a Statement], effect: Effect) -> Vec<&'a Statement> {
+    statements
+        .iter()
+        .copied()
+        .filter(|s| s.effect == effect)
+        .collect()
+}
+
+/// Does some statement of `outer` cover every atom of every statement of `inner`?
+fn all_covered(inner: &[&Statement], outer: &[&Statement]) -> bool {
+    inner
+        .iter()
+        .flat_map(|statement| atoms(statement))
+        .all(|atom| {
+            outer
+                .iter()
+                .any(|statement| statement_covers(statement, &atom))
+        })
+}
+
+/// How access changes from `old` to `new`, both lists of normalized statements. Access
+/// is gained when a new Allow is not covered by the old Allows or an old Deny is not covered
+/// by the new Denies, and lost in the mirror cases.
+pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessChange {
+    let (old_allows, new_allows) = (
+        with_effect(old, Effect::Allow),
+        with_effect(new, Effect::Allow),
+    );
+    let (old_denies, new_denies) = (
+        with_effect(old, Effect::Deny),
+        with_effect(new, Effect::Deny),
+    );
+    let gained = !all_covered(&new_allows, &old_allows) || !all_covered(&old_denies, &new_denies);
+    let lost = !all_covered(&old_allows, &new_allows) || !all_covered(&new_denies, &old_denies);
+    AccessChange::from_gained_lost(gained, lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::PolicyDocument;
+    use super::*;
+
+    /// Compares two statement lists given as JSON statement arrays.
+    fn check(old: &str, new: &str, expected: AccessChange) {
+        let parse = |statements: &str| {
+            PolicyDocument::parse(&format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#
+            ))
+            .unwrap_or_else(|e| panic!("{statements}: {e}"))
+            .normalized()
+        };
+        let (old_doc, new_doc) = (parse(old), parse(new));
+        let old: Vec<&Statement> = old_doc.statements().iter().collect();
+        let new: Vec<&Statement> = new_doc.statements().iter().collect();
+        assert_eq!(
+            access_change(&old, &new),
+            expected,
+            "\nold: {old_doc:?}\nnew: {new_doc:?}"
+        );
+    }
+
+    const GET: &str =
+        r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tonic-data/*"}"#;
+
+    #[test]
+    #[rustfmt::skip]
+    fn access_changes() {
+        let cases: &[(&str, &str, AccessChange)] = &[
+            (GET, GET, AccessChange::NoChange),
+            (GET, r#"{"Effect": "Allow", "Action": "s3:*Object", "Resource": "arn:aws:s3:::tonic-data/*"}"#, AccessChange::Widens),
+            (GET, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tonic-*"}"#, AccessChange::Widens),
+            (r#"{"Effect": "Allow", "Action": "s3:*Object", "Resource": "arn:aws:s3:::tonic-*"}"#, GET, AccessChange::Narrows),
+            (GET, r#"{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::tonic-data/*"}"#, AccessChange::Mixed),
+            // Moving an action between statements with the same resource changes nothing.
+            (
+                r#"{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"}, {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}, {"Effect": "Allow", "Action": ["s3:DeleteObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"}"#,
+                AccessChange::NoChange,
+            ),
+            // Deny removed or narrowed widens; added narrows.
+            (&format!(r#"{GET}, {{"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {{"Bool": {{"aws:SecureTransport": "false"}}}}}}"#), GET, AccessChange::Widens),
+            (&format!(r#"{GET}, {{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}}"#), &format!(r#"{GET}, {{"Effect": "Deny", "Action": "s3:Get*", "Resource": "*"}}"#), AccessChange::Widens),
+            (GET, &format!(r#"{GET}, {{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}}"#), AccessChange::Narrows),
+            // Conditions: removing or loosening widens, adding narrows.
+            (
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#,
+                AccessChange::Widens,
+            ),
+            (
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": ["vpc-1", "vpc-2"]}}}"#,
+                AccessChange::Widens,
+            ),
+            (
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-1"}}}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringNotEquals": {"aws:SourceVpc": ["vpc-1", "vpc-2"]}}}"#,
+                AccessChange::Narrows,
+            ),
+            (
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}"#,
+                AccessChange::Narrows,
+            ),
+            // Principals: an account root covers the account's roles.
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/app"}, "Action": "sqs:SendMessage", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sqs:SendMessage", "Resource": "*"}"#,
+                AccessChange::Widens,
+            ),
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sqs:SendMessage", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}"#,
+                AccessChange::Widens,
+            ),
+            // NotAction: excluding less widens.
+            (
+                r#"{"Effect": "Allow", "NotAction": ["iam:*", "kms:*"], "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}"#,
+                AccessChange::Widens,
+            ),
+            (
+                r#"{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#,
+                AccessChange::Narrows,
+            ),
+            (
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::secret/*"}"#,
+                AccessChange::Narrows,
+            ),
+            // Effect flips.
+            (GET, &GET.replace("Allow", "Deny"), AccessChange::Narrows),
+            (&GET.replace("Allow", "Deny"), GET, AccessChange::Widens),
+        ];
+        for (old, new, expected) in cases {
+            check(old, new, *expected);
+        }
+    }
+
+    #[test]
+    fn principal_coverage() {
+        let root = Principal::aws("arn:aws:iam::123456789012:root");
+        assert!(root.covers(&Principal::aws("arn:aws:iam::123456789012:role/app")));
+        assert!(root.covers(&Principal::aws(
+            "arn:aws:sts::123456789012:assumed-role/app/s"
+        )));
+        assert!(root.covers(&Principal::aws("123456789012")));
+        assert!(!root.covers(&Principal::aws("arn:aws:iam::210987654321:role/app")));
+        assert!(!root.covers(&Principal::service("123456789012")));
+        assert!(!Principal::aws("arn:aws:iam::123456789012:role/app").covers(&root));
+    }
+}

@@ -1,0 +1,662 @@
+//! Lints: things IAM accepts that a reviewer should look at. Codes and severities are stable
+//! (users silence lints by code), and every rule is listed in [`LINT_RULES`].
+
+use serde::Serialize;
+
+use super::access::{action_set, aws_account, Part};
+use super::model::{
+    Clause, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement, Version,
+};
+use super::{canon, is_unique_id, pattern, statement_label};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LintRule {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+/// Declares each rule as a constant and lists them all in `LINT_RULES`.
+macro_rules! lint_rules {
+    ($($name:ident = $code:literal, $severity:ident, $summary:literal;)*) => {
+        $(const $name: LintRule = LintRule { code: $code, severity: Severity::$severity, summary: $summary };)*
+        pub const LINT_RULES: &[LintRule] = &[$($name),*];
+    };
+}
+
+lint_rules! {
+    WRITE_ON_ANY_RESOURCE = "P001", Warning, "identity policy allows write or permissions-management actions on Resource \"*\"";
+    PUBLIC_WITHOUT_CONDITION = "P002", Error, "Allow to Principal \"*\" without a Condition";
+    WILDCARD_ACTION = "P003", Warning, "Allow of \"*\" or \"service:*\"";
+    NEGATED_ALLOW = "P004", Warning, "Allow with NotAction, NotResource or NotPrincipal";
+    WEB_IDENTITY_WITHOUT_AUDIENCE = "P005", Error, "web-identity trust without an audience (aud) condition";
+    WEB_IDENTITY_WILDCARD_SUBJECT = "P006", Warning, "wildcard in a web-identity subject (sub) condition";
+    UNKNOWN_ACCOUNT = "P007", Warning, "AWS principal in an account that is not among the known accounts";
+    MALFORMED_ARN = "P008", Error, "malformed ARN in Resource or Principal";
+    LEGACY_VERSION = "P009", Info, "Version missing or 2008-10-17";
+    LITERAL_POLICY_VARIABLE = "P010", Warning, "policy variable under Version 2008-10-17, where it is matched literally";
+    DUPLICATE_SID = "P011", Error, "duplicate Sid";
+    UNIQUE_ID_PRINCIPAL = "P012", Warning, "principal is an IAM unique id: the role or user it named was deleted";
+    ELEMENT_MISFITS_KIND = "P013", Error, "Principal or Resource missing, or not allowed in this kind of document";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourcePolicyKind {
+    KmsKey,
+    SqsQueue,
+    S3Bucket,
+}
+
+impl ResourcePolicyKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ResourcePolicyKind::KmsKey => "a KMS key policy",
+            ResourcePolicyKind::SqsQueue => "an SQS queue policy",
+            ResourcePolicyKind::S3Bucket => "an S3 bucket policy",
+        }
+    }
+}
+
+/// What a document is attached to, which decides what its statements must contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// Attached to a role, user or group: no Principal, Resource required.
+    Identity,
+    /// A role's trust policy: Principal required, no Resource.
+    Trust,
+    /// Attached to a resource: Principal and Resource required.
+    Resource(ResourcePolicyKind),
+}
+
+#[derive(Clone, Copy)]
+enum Presence {
+    Required,
+    Forbidden,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintContext {
+    pub kind: DocumentKind,
+    /// The own account and the accounts named by variables; principals elsewhere are linted.
+    pub known_accounts: Vec<String>,
+    /// `(Sid or Statement[i], code)` silences a lint on one statement, `(None, code)` on the
+    /// whole document.
+    pub silenced: Vec<(Option<String>, String)>,
+}
+
+impl LintContext {
+    pub fn new(kind: DocumentKind) -> LintContext {
+        LintContext {
+            kind,
+            known_accounts: Vec::new(),
+            silenced: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lint {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// The Sid or `Statement[i]`; `None` for the document as a whole.
+    pub statement: Option<String>,
+    /// One line, no trailing period.
+    pub message: String,
+}
+
+/// Lints a document: document-wide findings first, then each statement's in order.
+pub fn lint(doc: &PolicyDocument, ctx: &LintContext) -> Vec<Lint> {
+    let mut lints = Vec::new();
+    let legacy_version = doc.version() != Some(Version::V2012_10_17);
+    if legacy_version {
+        let written = doc.version().map_or("missing", Version::as_str);
+        report(
+            &mut lints,
+            LEGACY_VERSION,
+            None,
+            format!("Version is {written}; use 2012-10-17"),
+        );
+    }
+    let mut sids_seen: Vec<&str> = Vec::new();
+    for (index, statement) in doc.statements().iter().enumerate() {
+        let label = statement_label(statement, index);
+        let checker = StatementChecker {
+            statement,
+            normalized: statement.normalized(),
+            label: &label,
+            ctx,
+        };
+        checker.check(&mut lints);
+        if legacy_version {
+            checker.check_policy_variables(&mut lints);
+        }
+        if let Some(sid) = &statement.sid {
+            if sids_seen.contains(&sid.as_str()) {
+                report(
+                    &mut lints,
+                    DUPLICATE_SID,
+                    Some(&label),
+                    format!("Sid {sid:?} is used by an earlier statement"),
+                );
+            }
+            sids_seen.push(sid);
+        }
+    }
+    lints.retain(|lint| {
+        !ctx.silenced.iter().any(|(scope, code)| {
+            code == lint.code && (scope.is_none() || scope.as_deref() == lint.statement.as_deref())
+        })
+    });
+    lints
+}
+
+fn report(lints: &mut Vec<Lint>, rule: LintRule, statement: Option<&str>, message: String) {
+    lints.push(Lint {
+        code: rule.code,
+        severity: rule.severity,
+        statement: statement.map(str::to_string),
+        message,
+    });
+}
+
+struct StatementChecker<'a> {
+    /// As written, for messages in the user's spelling.
+    statement: &'a Statement,
+    /// For the checks, which rely on normalized case and principal forms.
+    normalized: Statement,
+    label: &'a str,
+    ctx: &'a LintContext,
+}
+
+impl StatementChecker<'_> {
+    fn report(&self, lints: &mut Vec<Lint>, rule: LintRule, message: String) {
+        report(lints, rule, Some(self.label), message);
+    }
+
+    fn check(&self, lints: &mut Vec<Lint>) {
+        self.check_kind(lints);
+        if self.statement.effect == Effect::Allow {
+            self.check_write_on_any_resource(lints);
+            self.check_public(lints);
+            self.check_wildcard_actions(lints);
+            self.check_negated(lints);
+            self.check_web_identity(lints);
+            self.check_accounts(lints);
+        }
+        self.check_arns(lints);
+        for principal in self.aws_principals() {
+            if is_unique_id(&principal.id) {
+                let message = format!("principal {} is a unique id: the role or user it named was deleted, so the grant no longer applies to any name", principal.id);
+                self.report(lints, UNIQUE_ID_PRINCIPAL, message);
+            }
+        }
+    }
+
+    fn check_kind(&self, lints: &mut Vec<Lint>) {
+        use Presence::{Forbidden, Required};
+        let (principal, resource, document) = match self.ctx.kind {
+            DocumentKind::Identity => (Forbidden, Required, "an identity policy"),
+            DocumentKind::Trust => (Required, Forbidden, "a trust policy"),
+            DocumentKind::Resource(kind) => (Required, Required, kind.describe()),
+        };
+        let elements = [
+            ("Principal", principal, self.statement.principal.is_some()),
+            ("Resource", resource, self.statement.resource.is_some()),
+        ];
+        for (element, presence, present) in elements {
+            let problem = match (presence, present) {
+                (Required, false) => "is required in",
+                (Forbidden, true) => "is not allowed in",
+                _ => continue,
+            };
+            self.report(
+                lints,
+                ELEMENT_MISFITS_KIND,
+                format!("{element} {problem} {document}"),
+            );
+        }
+    }
+
+    /// In resource policies `"*"` means the resource the policy is attached to, so this only
+    /// applies to identity policies.
+    fn check_write_on_any_resource(&self, lints: &mut Vec<Lint>) {
+        let any_resource = matches!(&self.statement.resource, Some(Clause::Is(resources)) if resources.iter().any(|r| r == "*"));
+        let Clause::Is(actions) = &self.statement.action else {
+            return;
+        };
+        if self.ctx.kind != DocumentKind::Identity || !any_resource {
+            return;
+        }
+        let writes: Vec<&str> = actions
+            .iter()
+            .filter(|action| is_write_action(&action.to_lowercase()))
+            .map(String::as_str)
+            .collect();
+        if !writes.is_empty() {
+            let message = format!(
+                "write actions {} are allowed on Resource \"*\"",
+                writes.join(", ")
+            );
+            self.report(lints, WRITE_ON_ANY_RESOURCE, message);
+        }
+    }
+
+    fn check_public(&self, lints: &mut Vec<Lint>) {
+        if self.normalized.principal == Some(Clause::Is(Principals::Everyone))
+            && self.normalized.condition.is_empty()
+        {
+            let message =
+                "Principal \"*\" without a Condition allows anyone, including anonymous callers"
+                    .to_string();
+            self.report(lints, PUBLIC_WITHOUT_CONDITION, message);
+        }
+    }
+
+    fn check_wildcard_actions(&self, lints: &mut Vec<Lint>) {
+        let Clause::Is(actions) = &self.statement.action else {
+            return;
+        };
+        for action in actions {
+            let name = action
+                .split_once(':')
+                .map_or(action.as_str(), |(_, name)| name);
+            if pattern::is_universal(name) {
+                let message =
+                    format!("action {action:?} allows every present and future action it covers");
+                self.report(lints, WILDCARD_ACTION, message);
+            }
+        }
+    }
+
+    fn check_negated(&self, lints: &mut Vec<Lint>) {
+        let negated: Vec<&str> = [
+            (
+                "NotPrincipal",
+                matches!(self.statement.principal, Some(Clause::Not(_))),
+            ),
+            ("NotAction", self.statement.action.is_negated()),
+            (
+                "NotResource",
+                matches!(self.statement.resource, Some(Clause::Not(_))),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        if !negated.is_empty() {
+            let message = format!(
+                "Allow with {} allows everything not listed, including what is added later",
+                negated.join(" and ")
+            );
+            self.report(lints, NEGATED_ALLOW, message);
+        }
+    }
+
+    /// Without an audience condition, a token the provider issued to any application can
+    /// assume the role; Google and Cognito issue tokens to anyone who asks.
+    fn check_web_identity(&self, lints: &mut Vec<Lint>) {
+        let web_identity = "sts:assumerolewithwebidentity".to_string();
+        if !action_set(&self.normalized).covers(&Part::One(&web_identity)) {
+            return;
+        }
+        let Some(Clause::Is(Principals::Listed(listed))) = &self.normalized.principal else {
+            return;
+        };
+        for provider in listed.iter().filter(|p| p.kind == PrincipalKind::Federated) {
+            let Some(key_prefix) = web_identity_key_prefix(&provider.id) else {
+                continue;
+            };
+            let audience_key = format!("{key_prefix}:aud").to_lowercase();
+            let has_audience = self.normalized.condition.iter().any(|condition| {
+                condition.key == audience_key
+                    && !condition.is_negated()
+                    && !condition
+                        .values
+                        .iter()
+                        .any(|value| pattern::has_wildcard(value))
+            });
+            if !has_audience {
+                let message = format!("web-identity trust of {} has no {audience_key} condition, so tokens issued to any application are accepted", provider.id);
+                self.report(lints, WEB_IDENTITY_WITHOUT_AUDIENCE, message);
+            }
+            let subject_key = format!("{key_prefix}:sub").to_lowercase();
+            for condition in self
+                .normalized
+                .condition
+                .iter()
+                .filter(|c| c.key == subject_key && !c.is_negated())
+            {
+                for value in condition
+                    .values
+                    .iter()
+                    .filter(|value| pattern::has_wildcard(value))
+                {
+                    let message = format!("{subject_key} matches {value:?}, which admits every subject the wildcard covers");
+                    self.report(lints, WEB_IDENTITY_WILDCARD_SUBJECT, message);
+                }
+            }
+        }
+    }
+
+    fn check_accounts(&self, lints: &mut Vec<Lint>) {
+        if matches!(self.statement.principal, Some(Clause::Not(_))) {
+            return; // NotPrincipal lists whom the statement does not apply to
+        }
+        for principal in self.aws_principals() {
+            let Some(account) = aws_account(&principal.id) else {
+                continue;
+            };
+            // An account given by a plinth variable is resolved against the context later.
+            if account.contains("${")
+                || self.ctx.known_accounts.iter().any(|known| known == account)
+            {
+                continue;
+            }
+            let message = format!(
+                "principal {} is in account {account}, which is not a known account",
+                principal.id
+            );
+            self.report(lints, UNKNOWN_ACCOUNT, message);
+        }
+    }
+
+    fn check_arns(&self, lints: &mut Vec<Lint>) {
+        if let Some(resource) = &self.statement.resource {
+            for value in resource.value().iter().filter(|value| *value != "*") {
+                if let Some(problem) = arn_problem(value) {
+                    self.report(
+                        lints,
+                        MALFORMED_ARN,
+                        format!("resource {value:?} {problem}"),
+                    );
+                }
+            }
+        }
+        let listed = self.statement.listed_principals();
+        for principal in listed {
+            let checked = match principal.kind {
+                PrincipalKind::Aws => {
+                    principal.id != "*"
+                        && !canon::is_account_id(&principal.id)
+                        && !is_unique_id(&principal.id)
+                }
+                PrincipalKind::Federated => principal.id.starts_with("arn:"),
+                PrincipalKind::Service | PrincipalKind::CanonicalUser => false,
+            };
+            if let Some(problem) = checked.then(|| arn_problem(&principal.id)).flatten() {
+                self.report(
+                    lints,
+                    MALFORMED_ARN,
+                    format!("principal {:?} {problem}", principal.id),
+                );
+            }
+        }
+    }
+
+    fn check_policy_variables(&self, lints: &mut Vec<Lint>) {
+        let resources = self.statement.resource.iter().flat_map(|r| r.value());
+        let condition_values = self.statement.condition.iter().flat_map(|c| &c.values);
+        if let Some(value) = resources
+            .chain(condition_values)
+            .find(|value| pattern::has_policy_variable(value))
+        {
+            let message = format!(
+                "{value:?} uses a policy variable, which Version 2008-10-17 matches literally"
+            );
+            self.report(lints, LITERAL_POLICY_VARIABLE, message);
+        }
+    }
+
+    /// AWS principals as written, whether in Principal or NotPrincipal.
+    fn aws_principals(&self) -> impl Iterator<Item = &Principal> {
+        let listed = self.statement.listed_principals().iter();
+        listed.filter(|p| p.kind == PrincipalKind::Aws && p.id != "*")
+    }
+}
+
+/// The provider prefix of web-identity condition keys (`accounts.google.com:aud`,
+/// `token.actions.githubusercontent.com:sub`), or `None` if the principal is not a
+/// web-identity provider.
+fn web_identity_key_prefix(federated: &str) -> Option<&str> {
+    match federated {
+        "accounts.google.com" | "cognito-identity.amazonaws.com" => Some(federated),
+        arn => arn.split_once(":oidc-provider/").map(|(_, host)| host),
+    }
+}
+
+/// Verbs that start the names of actions that change resources or permissions.
+const WRITE_VERBS: &[&str] = &[
+    "add",
+    "associate",
+    "attach",
+    "change",
+    "create",
+    "delete",
+    "deregister",
+    "detach",
+    "disable",
+    "disassociate",
+    "enable",
+    "import",
+    "invoke",
+    "modify",
+    "pass",
+    "put",
+    "register",
+    "remove",
+    "replace",
+    "reset",
+    "restore",
+    "revoke",
+    "run",
+    "schedule",
+    "send",
+    "set",
+    "start",
+    "stop",
+    "tag",
+    "terminate",
+    "untag",
+    "update",
+    "upload",
+    "write",
+];
+
+/// Can this lowercased action pattern match an action named with a write verb? Only the part
+/// after the service prefix is compared, so `s3:get*` is read-only while `s3:*object` and
+/// `*` are not.
+fn is_write_action(action: &str) -> bool {
+    let name = action.split_once(':').map_or(action, |(_, name)| name);
+    WRITE_VERBS
+        .iter()
+        .any(|verb| pattern::overlaps(name, &format!("{verb}*")))
+}
+
+/// What is wrong with an ARN pattern, worded to follow the value in a message. Wildcards are
+/// allowed anywhere and `${...}` variables count as wildcards.
+fn arn_problem(value: &str) -> Option<String> {
+    if value.contains('<') && value.contains('>') {
+        return Some("looks like an unfilled placeholder".to_string());
+    }
+    let masked = pattern::mask_variables(value);
+    // A value that is only a variable, such as `${role.app.arn}`, is checked once resolved.
+    if pattern::is_universal(&masked) {
+        return None;
+    }
+    let Some(rest) = masked.strip_prefix("arn:") else {
+        return Some("is not an ARN (arn:partition:service:region:account:resource)".to_string());
+    };
+    let fields: Vec<&str> = rest.splitn(5, ':').collect();
+    let [partition, service, region, account, resource] = fields[..] else {
+        return Some(
+            "has fewer than six ARN fields (arn:partition:service:region:account:resource)"
+                .to_string(),
+        );
+    };
+    let is_name = |field: &str| {
+        field
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-*?".contains(c))
+    };
+    let account_ok = account.is_empty()
+        || account == "aws"
+        || (account
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '?')
+            && (account.len() == 12 || pattern::has_wildcard(account)));
+    let bad_field = if partition.is_empty() || !is_name(partition) {
+        Some(("partition", partition))
+    } else if service.is_empty() || !is_name(service) {
+        Some(("service", service))
+    } else if !is_name(region) {
+        Some(("region", region))
+    } else if !account_ok {
+        Some(("account", account))
+    } else if resource.is_empty() {
+        Some(("resource", resource))
+    } else {
+        None
+    };
+    bad_field.map(|(name, field)| format!("has an invalid {name} field {field:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: &str = "123456789012";
+
+    /// The `(statement, code)` pairs linted for `statements` in a document of `kind`.
+    fn check(kind: DocumentKind, statements: &str, expected: &[(&str, &str)]) {
+        let doc = PolicyDocument::parse(&format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{statements}: {e}"));
+        let ctx = LintContext {
+            known_accounts: vec![OWN.to_string()],
+            ..LintContext::new(kind)
+        };
+        let lints = lint(&doc, &ctx);
+        let actual: Vec<(&str, &str)> = lints
+            .iter()
+            .map(|l| (l.statement.as_deref().unwrap_or("-"), l.code))
+            .collect();
+        assert_eq!(actual, expected, "{statements}\n{lints:#?}");
+        for lint in &lints {
+            assert!(
+                !lint.message.ends_with('.') && !lint.message.contains('\n'),
+                "{lint:?}"
+            );
+            assert!(LINT_RULES
+                .iter()
+                .any(|rule| rule.code == lint.code && rule.severity == lint.severity));
+        }
+    }
+
+    const IDENTITY: DocumentKind = DocumentKind::Identity;
+    const TRUST: DocumentKind = DocumentKind::Trust;
+    const BUCKET: DocumentKind = DocumentKind::Resource(ResourcePolicyKind::S3Bucket);
+
+    #[test]
+    #[rustfmt::skip]
+    fn rules() {
+        type Case = (DocumentKind, &'static str, &'static [(&'static str, &'static str)]);
+        let cases: &[Case] = &[
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": ["s3:Get*", "s3:*Object", "iam:PassRole"], "Resource": "*"}"#, &[("Statement[0]", "P001")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            (BUCKET, r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P002")]),
+            (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}"#, &[]),
+            (BUCKET, r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            (IDENTITY, r#"{"Sid": "All", "Effect": "Allow", "Action": ["*", "kms:*", "s3:Get*"], "Resource": "arn:aws:s3:::b"}"#, &[("All", "P003"), ("All", "P003")]),
+            (IDENTITY, r#"{"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::b"}"#, &[("Statement[0]", "P004")]),
+            (IDENTITY, r#"{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*"}"#, &[]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}"#, &[("Statement[0]", "P005")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"accounts.google.com:aud": "1234"}}}"#, &[]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringLike": {"cognito-identity.amazonaws.com:aud": "*"}}}"#, &[("Statement[0]", "P005")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}}"#, &[("Statement[0]", "P006")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/a", "210987654321", "arn:aws:iam::${account.partner}:root"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P007")]),
+            (TRUST, r#"{"Effect": "Deny", "Principal": {"AWS": "210987654321"}, "Action": "sts:AssumeRole"}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["arn:aws:s3:::b", "arn:aws:sqs:*:${aws.account_id}:q", "arn:aws:logs:*:*:*", "arn:aws:iam::aws:policy/x", "<ARN to AWS KMS key>", "s3://b", "arn:aws:sqs:us-east-1:12345:q", "arn:aws:s3:::", "arn:aws:sqs:q"]}"#, &[("Statement[0]", "P008"), ("Statement[0]", "P008"), ("Statement[0]", "P008"), ("Statement[0]", "P008"), ("Statement[0]", "P008")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "role/app", "Federated": "arn:aws:iam::123456789012:saml-provider/x"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P008")]),
+            (IDENTITY, r#"{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Sid": "A", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}"#, &[("A", "P011")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P012")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "s3:GetObject"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
+            (TRUST, r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
+            (BUCKET, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P013")]),
+        ];
+        for (kind, statements, expected) in cases {
+            check(*kind, statements, expected);
+        }
+    }
+
+    #[test]
+    fn version_lints_and_silencing() {
+        let doc = PolicyDocument::parse(
+            r#"{"Statement": [{"Sid": "Home", "Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${aws:username}/*"}, {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}"#,
+        )
+        .unwrap();
+        let mut ctx = LintContext::new(DocumentKind::Identity);
+        let codes = |ctx: &LintContext| {
+            lint(&doc, ctx)
+                .into_iter()
+                .map(|l| (l.statement, l.code))
+                .collect::<Vec<_>>()
+        };
+        let home = || Some("Home".to_string());
+        let second = || Some("Statement[1]".to_string());
+        assert_eq!(
+            codes(&ctx),
+            [
+                (None, "P009"),
+                (home(), "P003"),
+                (home(), "P010"),
+                (second(), "P001"),
+                (second(), "P003")
+            ]
+        );
+        ctx.silenced = vec![
+            (None, "P009".into()),
+            (home(), "P003".into()),
+            (second(), "P001".into()),
+        ];
+        assert_eq!(codes(&ctx), [(home(), "P010"), (second(), "P003")]);
+    }
+
+    #[test]
+    fn rule_table_is_consistent() {
+        for (index, rule) in LINT_RULES.iter().enumerate() {
+            assert_eq!(rule.code, format!("P{:03}", index + 1));
+            assert!(!rule.summary.ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn messages() {
+        let doc = PolicyDocument::parse(
+            r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}}"#,
+        )
+        .unwrap();
+        let lints = lint(&doc, &LintContext::new(DocumentKind::Trust));
+        insta::assert_snapshot!(serde_json::to_string_pretty(&lints).unwrap(), @r#"
+        [
+          {
+            "code": "P005",
+            "severity": "error",
+            "statement": "Statement[0]",
+            "message": "web-identity trust of accounts.google.com has no accounts.google.com:aud condition, so tokens issued to any application are accepted"
+          }
+        ]
+        "#);
+    }
+}

@@ -1,0 +1,18 @@
+//! Views of a plan. Computing a plan and showing it are separate: every view renders the same
+//! [`Plan`] value, and the same plan always renders to the same bytes.
+
+pub mod text;
+
+use crate::plan::{Plan, Summary};
+
+/// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        s.add, s.change, s.replace, s.destroy
+    )
+}
+
+pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
+    plan.is_empty().then_some("No changes. The live account matches the spec.")
+}

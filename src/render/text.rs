@@ -1,0 +1,158 @@
+//! The plan as people read it in a terminal: readable without colour (`+ ~ -/+ -`), attribute
+//! diffs, policy diffs per statement with their access label, summary last.
+
+use std::fmt::Write as _;
+
+use owo_colors::{OwoColorize, Style};
+
+use super::summary_line;
+use crate::model::Value;
+use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
+use crate::policy::{AccessChange, PolicyDiff};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    pub color: bool,
+}
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, s: &str, style: Style) -> String {
+        if self.color {
+            s.style(style).to_string()
+        } else {
+            s.to_string()
+        }
+    }
+    fn action(&self, a: Action) -> String {
+        let (sym, style) = match a {
+            Action::Create => ("+", Style::new().green()),
+            Action::Update => ("~", Style::new().yellow()),
+            Action::Replace => ("-/+", Style::new().magenta()),
+            Action::Delete => ("-", Style::new().red()),
+            Action::NoOp => (" ", Style::new()),
+        };
+        self.paint(sym, style)
+    }
+    fn diff_line(&self, line: &str) -> String {
+        match line.chars().next() {
+            Some('+') => self.paint(line, Style::new().green()),
+            Some('-') => self.paint(line, Style::new().red()),
+            Some('@') => self.paint(line, Style::new().cyan()),
+            _ => line.to_string(),
+        }
+    }
+    fn access(&self, access: &AccessChange) -> String {
+        match access {
+            AccessChange::Widens => self.paint("widens access", Style::new().red().bold()),
+            AccessChange::Mixed => self.paint("widens and narrows access", Style::new().red().bold()),
+            AccessChange::Narrows => self.paint("narrows access", Style::new().green()),
+            AccessChange::NoChange => "no change in access".to_string(),
+        }
+    }
+}
+
+pub fn render(plan: &Plan, options: TextOptions) -> String {
+    let p = Painter { color: options.color };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Stack `{}` in account {} ({}):\n",
+        plan.stack, plan.account.account_id, plan.account.region
+    );
+    for warning in &plan.warnings {
+        out.push_str(warning);
+        out.push('\n');
+    }
+    if let Some(message) = super::is_empty_message(plan) {
+        let _ = writeln!(out, "{message}");
+        return out;
+    }
+    for change in plan.changes.iter().filter(|c| c.is_change()) {
+        resource(&mut out, &p, change);
+        out.push('\n');
+    }
+    let summary = plan.summary();
+    if summary.widens_access {
+        let _ = writeln!(out, "{}", p.paint("This plan widens access: review the policy changes marked above.", Style::new().red().bold()));
+    }
+    let _ = writeln!(out, "{}", summary_line(&summary));
+    out
+}
+
+fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
+    let what = match c.action {
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => "must be replaced".to_string(),
+        Action::Delete => "will be destroyed".to_string(),
+        Action::NoOp => "is unchanged".to_string(),
+    };
+    let _ = write!(out, "  {} {} {what}", p.action(c.action), p.paint(&c.address.to_string(), Style::new().bold()));
+    if let Some(reason) = &c.reason {
+        let _ = write!(out, " ({reason})");
+    }
+    out.push('\n');
+    if c.action == Action::Delete {
+        let _ = writeln!(out, "      {} = {:?}", "physical name", c.physical_id);
+        return;
+    }
+    let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for a in &c.attributes {
+        attribute(out, p, c.action, a, width);
+    }
+}
+
+fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange, width: usize) {
+    let name = format!("{:width$}", a.name);
+    let forces = if a.forces_replacement { p.paint(" # forces replacement", Style::new().magenta()) } else { String::new() };
+    let diffs = a.policy_diffs();
+    if action != Action::Create && !diffs.is_empty() {
+        for (label, diff) in diffs {
+            policy_diff(out, p, &label, &diff);
+        }
+        return;
+    }
+    match (&a.before, &a.after) {
+        (None, Some(after)) => {
+            let _ = writeln!(out, "      {} {name} = {}", p.action(Action::Create), multiline(after, 8));
+        }
+        (Some(before), None) => {
+            let _ = writeln!(out, "      {} {name} = {}", p.action(Action::Delete), multiline(before, 8));
+        }
+        (Some(before), Some(after)) => {
+            let _ = writeln!(out, "      {} {name} = {} -> {}{forces}", p.action(Action::Update), before.display(), after.display());
+        }
+        (None, None) => {}
+    }
+}
+
+/// Policies and maps of policies are shown as canonical pretty JSON; everything else inline.
+fn multiline(v: &Value, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Policy(doc) => doc.to_pretty().trim_end().replace('\n', &format!("\n{pad}")),
+        Value::Map(m) if m.values().any(|v| matches!(v, Value::Policy(_))) => {
+            let mut s = String::from("{");
+            for (k, v) in m {
+                let _ = write!(s, "\n{pad}  {k} = {}", multiline(v, indent + 4));
+            }
+            let _ = write!(s, "\n{pad}}}");
+            s
+        }
+        other => other.display(),
+    }
+}
+
+fn policy_diff(out: &mut String, p: &Painter, label: &str, diff: &PolicyDiff) {
+    let _ = writeln!(out, "      {} {label} ({})", p.action(Action::Update), p.access(&diff.access));
+    for st in &diff.statements {
+        let _ = writeln!(out, "          statement {}: {}", st.label, p.access(&st.access));
+        for line in st.unified.lines() {
+            let _ = writeln!(out, "            {}", p.diff_line(line));
+        }
+    }
+}

@@ -1,0 +1,778 @@
+//! Reading a spec file: TOML with spans → typed spec, collecting every problem on the way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use super::template::{self, reference_text, Reference};
+use super::{
+    rules, InputFile, PolicyTemplate, Resource, ResourceBody, RoleSpec, Spec, StackConfig, Text, Var,
+};
+use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
+use crate::model::{Address, Kind};
+use crate::policy::PolicyDocument;
+
+/// Specs and the files they include are small; anything bigger is a mistake or an attack.
+pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// `--var NAME=VALUE`: overrides a variable declared in `[vars]`.
+    pub var_overrides: Vec<(String, String)>,
+}
+
+/// Loads and validates the spec at `path`. Errors come back all together, sorted by position.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
+    let name = path.display().to_string();
+    let file = read_source(path, &name, None)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut loader = Loader {
+        file: Arc::clone(&file),
+        dir: if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir },
+        diags: Diagnostics::default(),
+        inputs: vec![InputFile { path: name, sha256: sha256_hex(file.text.as_bytes()) }],
+    };
+    let spec = loader.load(options);
+    let diags = std::mem::take(&mut loader.diags).sorted();
+    match spec {
+        Some(mut spec) if !diags.has_errors() => {
+            spec.warnings = diags;
+            Ok(spec)
+        }
+        _ => Err(diags),
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Reads a UTF-8 file of bounded size. `cited_at` is where the spec names the file, so that a
+/// missing include points at the line that asked for it.
+fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Arc<SourceFile>, Diagnostics> {
+    let fail = |d: Diagnostic| Err(Diagnostics(vec![d.at_location(cited_at.clone())]));
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let hint = if cited_at.is_some() {
+                "paths are relative to the directory of the spec file".to_string()
+            } else {
+                "pass the spec with -f PATH, or run plinth where plinth.toml is".to_string()
+            };
+            return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint));
+        }
+    };
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return fail(
+            Diagnostic::error(
+                "spec::too-large",
+                format!("`{name}` is {} bytes; plinth reads files of at most {MAX_FILE_BYTES} bytes", meta.len()),
+            )
+            .hint("a spec or policy this large is almost certainly not the file you meant"),
+        );
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}"))),
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(name, text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let file = SourceFile::new(name, lossy);
+            Err(Diagnostics(vec![Diagnostic::error("spec::encoding", format!("`{name}` is not valid UTF-8"))
+                .at(&file, valid..valid + 1)
+                .label("this byte is not UTF-8")
+                .hint("save the file as UTF-8")]))
+        }
+    }
+}
+
+struct Loader {
+    file: Arc<SourceFile>,
+    dir: PathBuf,
+    diags: Diagnostics,
+    inputs: Vec<InputFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStack {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    name: Spanned<String>,
+    path: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
+    max_session_hours: Option<Spanned<i64>>,
+    trust: Spanned<toml::Value>,
+    managed_policies: Option<Vec<Spanned<String>>>,
+    policies: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    permissions_boundary: Option<Spanned<String>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
+
+impl Loader {
+    fn err(&mut self, code: &'static str, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(code, message).at(&self.file, span));
+        self.diags.0.last_mut().expect("just pushed")
+    }
+
+    fn load(&mut self, options: &LoadOptions) -> Option<Spec> {
+        let file = Arc::clone(&self.file);
+        let (root, errors) = DeTable::parse_recoverable(&file.text);
+        if !errors.is_empty() {
+            for e in errors {
+                let span = e.span().unwrap_or(0..0);
+                self.err("spec::syntax", format!("invalid TOML: {}", e.message().trim()), span)
+                    .set_hint("see https://toml.io for the syntax");
+            }
+            return None;
+        }
+        let root_span = root.span();
+        let root = root.into_inner();
+        let mut entries: Vec<_> = root.into_iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+
+        let mut stack = None;
+        let mut vars = BTreeMap::new();
+        let mut raw_outputs = Vec::new();
+        let mut resources = BTreeMap::new();
+        for (key, value) in entries {
+            let key_span = key.span();
+            match key.get_ref().as_ref() {
+                "stack" => stack = self.deserialize::<RawStack>(value),
+                "vars" => vars = self.vars(value),
+                "outputs" => raw_outputs = self.string_table(value, "outputs"),
+                other => match Kind::parse(other) {
+                    Some(kind) => self.resources(kind, value, &mut resources),
+                    None => {
+                        let known: Vec<&str> =
+                            TOP_LEVEL.iter().copied().chain(Kind::ALL.iter().map(|k| k.as_str())).collect();
+                        let d = self.err("spec::unknown-table", format!("unknown table `[{other}]`"), key_span);
+                        d.hint = Some(did_you_mean(other, &known).unwrap_or_else(|| {
+                            format!("the spec has [stack], [vars], [outputs] and resources: {}", known[3..].join(", "))
+                        }));
+                    }
+                },
+            }
+        }
+        self.apply_overrides(&mut vars, options);
+
+        let Some(raw_stack) = stack else {
+            if !self.diags.has_errors() {
+                self.err("spec::no-stack", "the spec has no [stack] table", root_span.start..root_span.start)
+                    .set_hint("add `[stack]` with `name = \"...\"`: every resource is tagged with the stack's name");
+            }
+            return None;
+        };
+        let stack_name = raw_stack.name.get_ref().clone();
+        if let Err(msg) = rules::stack_name(&stack_name) {
+            self.err("spec::invalid-name", msg, raw_stack.name.span())
+                .set_hint("letters, digits, `-` and `_`, at most 64 characters");
+        }
+        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()) };
+
+        let outputs: BTreeMap<String, Text> =
+            raw_outputs.into_iter().filter_map(|(k, v)| Some((k, self.text(&v)?))).collect();
+
+        let resources: BTreeMap<Address, Resource> =
+            resources.into_iter().filter_map(|(a, r)| Some((a, r?))).collect();
+
+        let spec = Spec {
+            file,
+            dir: self.dir.clone(),
+            stack,
+            vars,
+            resources,
+            outputs,
+            inputs: std::mem::take(&mut self.inputs),
+            warnings: Diagnostics::default(),
+        };
+        self.check_references(&spec);
+        self.check_cycles(&spec);
+        for resource in spec.resources.values() {
+            rules::check_resource(resource, &spec.vars, &mut self.diags);
+        }
+        Some(spec)
+    }
+
+    /// Deserializes one TOML value, turning a serde error into a located diagnostic.
+    fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let message = e.message().trim().to_string();
+                let (code, hint) = explain_serde_error(&message);
+                let d = self.err(code, message, e.span().unwrap_or(0..0));
+                d.hint = hint;
+                None
+            }
+        }
+    }
+
+    fn vars(&mut self, value: Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
+        let mut out = BTreeMap::new();
+        for (name, value) in self.string_table(value, "vars") {
+            if value.get_ref().contains("${") {
+                self.err("spec::var-reference", format!("variable `{name}` contains a reference"), value.span())
+                    .set_hint("variables are plain values; put the reference where the variable is used");
+            }
+            out.insert(
+                name,
+                Var { value: value.get_ref().clone(), location: Some(Location::new(&self.file, value.span())) },
+            );
+        }
+        out
+    }
+
+    /// A table of scalars, each turned into its string form.
+    fn string_table(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Spanned<String>)> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err("spec::type", format!("`{what}` must be a table"), span);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in table {
+            let vspan = v.span();
+            let text = match v.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                DeValue::Integer(i) => i.as_str().to_string(),
+                DeValue::Float(f) => f.as_str().to_string(),
+                DeValue::Boolean(b) => b.to_string(),
+                other => {
+                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), other.type_str()), vspan);
+                    continue;
+                }
+            };
+            out.push((k.get_ref().to_string(), Spanned::new(vspan, text)));
+        }
+        out.sort_by_key(|(_, v)| v.span().start);
+        out
+    }
+
+    fn apply_overrides(&mut self, vars: &mut BTreeMap<String, Var>, options: &LoadOptions) {
+        for (name, value) in &options.var_overrides {
+            match vars.get_mut(name) {
+                Some(var) => {
+                    var.value = value.clone();
+                    var.location = None;
+                }
+                None => {
+                    let known: Vec<&str> = vars.keys().map(String::as_str).collect();
+                    let mut d = Diagnostic::error(
+                        "spec::unknown-var",
+                        format!("--var {name}: the spec declares no variable `{name}` in [vars]"),
+                    );
+                    d.hint = Some(did_you_mean(name, &known).unwrap_or_else(|| "declare it in [vars] first".into()));
+                    self.diags.push(d);
+                }
+            }
+        }
+    }
+
+    fn resources(
+        &mut self,
+        kind: Kind,
+        value: Spanned<DeValue<'_>>,
+        out: &mut BTreeMap<Address, Option<Resource>>,
+    ) {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err("spec::type", format!("`{kind}` must be a table of resources, as in [{kind}.NAME]"), span);
+            return;
+        };
+        let mut entries: Vec<_> = table.into_iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (name, body) in entries {
+            let address = Address::new(kind, name.get_ref().as_ref());
+            if let Err(msg) = rules::logical_name(&address.name) {
+                self.err("spec::invalid-name", msg, name.span())
+                    .set_hint("a resource's logical name is letters, digits, `-` and `_`");
+            }
+            let body_span = body.span();
+            let resource = match kind {
+                Kind::Role => self.deserialize::<RawRole>(body).and_then(|raw| self.role(address.clone(), body_span, raw)),
+            };
+            out.insert(address, resource);
+        }
+    }
+
+    fn role(&mut self, address: Address, span: Range<usize>, raw: RawRole) -> Option<Resource> {
+        // A field that fails to load is reported and replaced by a stand-in, so the checks
+        // on the other fields still run; the spec as a whole is rejected anyway.
+        let body = RoleSpec {
+            name: self.text_or_stand_in(&raw.name),
+            path: raw.path.as_ref().map(|p| self.text_or_stand_in(p)),
+            description: raw.description.as_ref().map(|d| self.text_or_stand_in(d)),
+            max_session_hours: raw.max_session_hours.map(|h| (*h.get_ref(), Location::new(&self.file, h.span()))),
+            trust: self.policy_or_stand_in(&raw.trust),
+            managed_policies: raw.managed_policies.as_ref().map(|v| v.iter().map(|m| self.text_or_stand_in(m)).collect()),
+            policies: raw
+                .policies
+                .as_ref()
+                .map(|ps| ps.iter().map(|(n, p)| (n.clone(), self.policy_or_stand_in(p))).collect()),
+            permissions_boundary: raw.permissions_boundary.as_ref().map(|p| self.text_or_stand_in(p)),
+            tags: raw.tags.as_ref().map(|t| {
+                t.iter().map(|(k, v)| (k.get_ref().clone(), self.text_or_stand_in(v))).collect()
+            }),
+        };
+        if let Some(tags) = &raw.tags {
+            for key in tags.keys() {
+                if let Err(msg) = rules::tag_key(key.get_ref()) {
+                    self.err("spec::invalid-tag", msg, key.span());
+                }
+            }
+        }
+        Some(Resource {
+            address,
+            location: Location::new(&self.file, span),
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+            body: ResourceBody::Role(body),
+        })
+    }
+
+    fn text_or_stand_in(&mut self, s: &Spanned<String>) -> Text {
+        self.text(s).unwrap_or_else(|| Text {
+            raw: s.get_ref().clone(),
+            pieces: Vec::new(),
+            location: Location::new(&self.file, s.span()),
+        })
+    }
+
+    fn policy_or_stand_in(&mut self, value: &Spanned<toml::Value>) -> PolicyTemplate {
+        self.policy(value).unwrap_or_else(|| PolicyTemplate {
+            json: serde_json::Value::Null,
+            templated: Vec::new(),
+            location: Location::new(&self.file, value.span()),
+        })
+    }
+
+    /// A spec string, with its references parsed.
+    fn text(&mut self, s: &Spanned<String>) -> Option<Text> {
+        let span = s.span();
+        let content = string_content_start(&self.file.text, span.clone());
+        match template::parse(s.get_ref()) {
+            Ok(pieces) => {
+                self.warn_placeholder(s.get_ref(), content, span.clone());
+                Some(Text { raw: s.get_ref().clone(), pieces, location: Location::new(&self.file, span) })
+            }
+            Err(e) => {
+                let at = content.map_or(span, |c| c + e.span.start..c + e.span.end);
+                let d = self.err("spec::reference", e.message, at);
+                d.hint = e.hint;
+                None
+            }
+        }
+    }
+
+    /// Setup pages are full of placeholders like `<aws account id>`; one left in a spec is
+    /// almost always a value the user forgot to fill in.
+    fn warn_placeholder(&mut self, s: &str, content: Option<usize>, span: Range<usize>) {
+        if let Some(start) = s.find('<') {
+            if let Some(len) = s[start..].find('>') {
+                let inner = &s[start + 1..start + len];
+                if !inner.is_empty() && inner.chars().all(|c| c.is_alphanumeric() || " _-".contains(c)) {
+                    let at = content.map_or(span, |c| c + start..c + start + len + 1);
+                    self.diags.push(
+                        Diagnostic::warning("spec::placeholder", format!("`<{inner}>` looks like a placeholder that was never filled in"))
+                            .at(&self.file, at)
+                            .hint("use a reference such as `${aws.account_id}` or `${var.NAME}`"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
+    fn policy(&mut self, value: &Spanned<toml::Value>) -> Option<PolicyTemplate> {
+        let span = value.span();
+        match value.get_ref() {
+            toml::Value::String(text) => {
+                let content = string_content_start(&self.file.text, span.clone());
+                let file = Arc::clone(&self.file);
+                self.policy_text(&file, text, content, span)
+            }
+            toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
+                let Some(rel) = t["file"].as_str() else {
+                    self.err("spec::type", "`file` must be a path string", span);
+                    return None;
+                };
+                let path = self.dir.join(rel);
+                let name = path.display().to_string();
+                let cited = Location::new(&self.file, span.clone());
+                match read_source(&path, &name, Some(cited)) {
+                    Ok(file) => {
+                        self.inputs.push(InputFile { path: name, sha256: sha256_hex(file.text.as_bytes()) });
+                        let whole = 0..file.text.len();
+                        self.policy_text(&file, &file.text.clone(), Some(0), whole)
+                    }
+                    Err(d) => {
+                        self.diags.extend(d);
+                        None
+                    }
+                }
+            }
+            toml::Value::Table(t) => {
+                let json = toml_to_json(&toml::Value::Table(t.clone()));
+                let file = Arc::clone(&self.file);
+                self.policy_json(&file, json, span, None)
+            }
+            other => {
+                self.err("spec::type", format!("a policy cannot be a {}", other.type_str()), span)
+                    .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
+                None
+            }
+        }
+    }
+
+    fn policy_text(
+        &mut self,
+        file: &Arc<SourceFile>,
+        text: &str,
+        content: Option<usize>,
+        span: Range<usize>,
+    ) -> Option<PolicyTemplate> {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(json) => self.policy_json(file, json, span, content.map(|c| (c, text))),
+            Err(e) => {
+                let at = content
+                    .map(|c| c + json_offset(text, e.line(), e.column()))
+                    .map_or(span, |o| o..o + 1);
+                self.diags.push(
+                    Diagnostic::error("policy::json", format!("policy is not valid JSON: {e}"))
+                        .at(file, at)
+                        .label("here")
+                        .hint("IAM policies are JSON documents; check quotes, commas and brackets (placeholders like <ARN> must be replaced with quoted values)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks a policy's grammar and the references in its strings. `raw` is the JSON text and
+    /// its offset in `file`, when the policy was written as text.
+    fn policy_json(
+        &mut self,
+        file: &Arc<SourceFile>,
+        json: serde_json::Value,
+        span: Range<usize>,
+        raw: Option<(usize, &str)>,
+    ) -> Option<PolicyTemplate> {
+        let location = Location::new(file, span.clone());
+        let mut ok = true;
+        if let Err(e) = PolicyDocument::from_value(&json) {
+            let at = raw
+                .and_then(|(c, text)| locate_json_path(text, &e.path).map(|o| c + o..c + o + 1))
+                .unwrap_or(span.clone());
+            let path = if e.path.is_empty() { String::new() } else { format!(" at {}", e.path) };
+            self.diags.push(
+                Diagnostic::error("policy::invalid", format!("invalid policy{path}: {}", e.message))
+                    .at(file, at)
+                    .hint("see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]"),
+            );
+            ok = false;
+        }
+        let mut templated = Vec::new();
+        let mut strings = Vec::new();
+        collect_strings(&json, &mut strings);
+        for s in strings {
+            let search_from = raw.map_or(span.start, |(c, _)| c);
+            let found = file.text[search_from.min(file.text.len())..].find(s.as_str()).map(|i| search_from + i);
+            if s.contains("${") {
+                match template::parse(&s) {
+                    Ok(pieces) => templated.push((s.clone(), pieces)),
+                    Err(e) => {
+                        let at = found.map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
+                        let mut d = Diagnostic::error("spec::reference", e.message).at(file, at);
+                        d.hint = e.hint;
+                        self.diags.push(d);
+                        ok = false;
+                    }
+                }
+            }
+            if s.contains('<') {
+                let file_is_spec = Arc::ptr_eq(file, &self.file);
+                if file_is_spec {
+                    self.warn_placeholder(&s, found, span.clone());
+                }
+            }
+        }
+        ok.then_some(PolicyTemplate { json, templated, location })
+    }
+
+    fn check_references(&mut self, spec: &Spec) {
+        let mut texts: Vec<(&Reference, &Location)> = Vec::new();
+        for r in spec.resources.values() {
+            texts.extend(r.references());
+        }
+        for t in spec.outputs.values() {
+            texts.extend(t.references().map(|r| (r, &t.location)));
+        }
+        for (reference, location) in texts {
+            let problem = match reference {
+                Reference::Var(name) if !spec.vars.contains_key(name) => {
+                    let known: Vec<&str> = spec.vars.keys().map(String::as_str).collect();
+                    Some((
+                        format!("`${{var.{name}}}` names no variable"),
+                        did_you_mean(name, &known).unwrap_or_else(|| "declare it in [vars]".into()),
+                    ))
+                }
+                Reference::Resource { address, attribute } => {
+                    if !spec.resources.contains_key(address) {
+                        let known: Vec<String> = spec.resources.keys().map(Address::to_string).collect();
+                        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                        Some((
+                            format!("`${{{address}.{attribute}}}` refers to `{address}`, which this spec does not declare"),
+                            did_you_mean(&address.to_string(), &known)
+                                .unwrap_or_else(|| format!("declare [{address}], or fix the name")),
+                        ))
+                    } else if !address.kind.exported_attributes().contains(&attribute.as_str()) {
+                        Some((
+                            format!("a {} has no attribute `{attribute}`", address.kind),
+                            format!("a {} exports: {}", address.kind, address.kind.exported_attributes().join(", ")),
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            if let Some((message, hint)) = problem {
+                let at = find_in(location, &reference_text(reference));
+                self.diags.push(Diagnostic::error("spec::dangling-reference", message).at_location(Some(at)).hint(hint));
+            }
+        }
+    }
+
+    /// Resources that reference each other in a circle can never be created in order.
+    fn check_cycles(&mut self, spec: &Spec) {
+        let edges: BTreeMap<&Address, BTreeSet<&Address>> = spec
+            .resources
+            .iter()
+            .map(|(a, r)| {
+                let deps = r
+                    .references()
+                    .into_iter()
+                    .filter_map(|(reference, _)| match reference {
+                        Reference::Resource { address, .. } if address != a && spec.resources.contains_key(address) => {
+                            Some(address)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                (a, deps)
+            })
+            .collect();
+        for cycle in crate::graph::cycles(&edges) {
+            let first = cycle[0];
+            let next = cycle[1 % cycle.len()];
+            let resource = &spec.resources[first];
+            let location = resource
+                .references()
+                .into_iter()
+                .find(|(r, _)| matches!(r, Reference::Resource { address, .. } if address == next))
+                .map(|(r, l)| find_in(l, &reference_text(r)))
+                .unwrap_or_else(|| resource.location.clone());
+            let path: Vec<String> = cycle.iter().chain(std::iter::once(&first)).map(|a| a.to_string()).collect();
+            self.diags.push(
+                Diagnostic::error("spec::reference-cycle", format!("reference cycle: {}", path.join(" → ")))
+                    .at_location(Some(location))
+                    .hint("resources in a cycle can never be created in order; break the cycle by writing one ARN out in full"),
+            );
+        }
+    }
+}
+
+
+/// Narrows a location to the first occurrence of `needle` inside it.
+fn find_in(location: &Location, needle: &str) -> Location {
+    let text = &location.file.text;
+    let range = location.span.clone();
+    match text.get(range.clone()).and_then(|s| s.find(needle)) {
+        Some(i) => Location::new(&location.file, range.start + i..range.start + i + needle.len()),
+        None => location.clone(),
+    }
+}
+
+/// Byte offset where a TOML string's content starts, when the content maps one to one onto the
+/// source (no escapes), so positions inside the value can be shown exactly.
+fn string_content_start(source: &str, span: Range<usize>) -> Option<usize> {
+    let raw = source.get(span.clone())?;
+    let (open, escapes) = if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else {
+        return None;
+    };
+    if escapes && raw.contains('\\') {
+        return None;
+    }
+    let mut start = span.start + open;
+    // A newline right after a multi-line opening delimiter is not part of the value.
+    if open == 3 {
+        if source[start..].starts_with("\r\n") {
+            start += 2;
+        } else if source[start..].starts_with('\n') {
+            start += 1;
+        }
+    }
+    Some(start)
+}
+
+/// serde_json reports one-based line and column; turn them into a byte offset.
+fn json_offset(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    (line_start + column.saturating_sub(1)).min(text.len().saturating_sub(1))
+}
+
+/// Finds roughly where a JSON path like `Statement[1].Effect` is in the text: the last named
+/// key of the path, searched after the position of the statement it belongs to.
+fn locate_json_path(text: &str, path: &str) -> Option<usize> {
+    let mut from = 0;
+    for segment in path.split('.') {
+        let (key, index) = match segment.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        if key.is_empty() {
+            continue;
+        }
+        from += text[from..].find(&format!("\"{key}\""))?;
+        if let Some(index) = index {
+            // Skip to the index-th `{` after the key: the start of that statement.
+            let mut seen = 0;
+            let mut depth = 0i32;
+            for (i, c) in text[from..].char_indices() {
+                match c {
+                    '{' => {
+                        if depth == 1 {
+                            if seen == index {
+                                from += i;
+                                break;
+                            }
+                            seen += 1;
+                        }
+                        depth += 1;
+                    }
+                    '[' if depth == 0 => depth = 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Some(from)
+}
+
+fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                collect_strings(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
+}
+
+/// Turns serde's messages into a stable code and a hint.
+fn explain_serde_error(message: &str) -> (&'static str, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let hint = did_you_mean(field, &expected)
+            .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
+        return ("spec::unknown-field", Some(hint));
+    }
+    if message.starts_with("missing field") {
+        return ("spec::missing-field", Some("add the field; see the README's reference for this kind".into()));
+    }
+    if message.starts_with("invalid type") {
+        return ("spec::type", None);
+    }
+    ("spec::invalid", None)
+}
+
+pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_start_skips_delimiters_and_first_newline() {
+        let src = "a = '''\n{x}'''\nb = \"q\"";
+        let a = src.find("'''").unwrap();
+        assert_eq!(string_content_start(src, a..a + 13), Some(a + 4));
+        let b = src.find("\"q\"").unwrap();
+        assert_eq!(string_content_start(src, b..b + 3), Some(b + 1));
+        let esc = "c = \"a\\nb\"";
+        assert_eq!(string_content_start(esc, 4..10), None);
+    }
+
+    #[test]
+    fn json_offsets_follow_lines() {
+        let text = "{\n  \"a\": x\n}";
+        assert_eq!(&text[json_offset(text, 2, 8)..json_offset(text, 2, 8) + 1], "x");
+    }
+
+    #[test]
+    fn suggestions_only_for_close_words() {
+        assert_eq!(did_you_mean("nmae", &["name", "path"]).as_deref(), Some("did you mean `name`?"));
+        assert_eq!(did_you_mean("zzzzzz", &["name", "path"]), None);
+    }
+
+    #[test]
+    fn json_paths_locate_the_statement_key() {
+        let text = r#"{"Statement":[{"Effect":"Allow"},{"Effect":"Maybe"}]}"#;
+        let at = locate_json_path(text, "Statement[1].Effect").unwrap();
+        assert!(text[at..].starts_with("\"Effect\":\"Maybe\""), "{}", &text[at..]);
+    }
+}

@@ -1,0 +1,159 @@
+//! The desired-state spec: loading, validation and the typed model the planner reads.
+//!
+//! Loading never talks to AWS. Every problem is collected as a [`Diagnostic`] with the file,
+//! line and column it comes from, so one run reports all of them.
+
+mod load;
+pub mod rules;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::diag::{Diagnostics, Location, SourceFile};
+use crate::model::{Address, Kind};
+
+pub use load::{load, LoadOptions};
+use template::{Piece, Reference};
+
+/// A loaded, validated spec.
+#[derive(Debug)]
+pub struct Spec {
+    pub file: Arc<SourceFile>,
+    /// The directory relative paths in the spec are resolved against.
+    pub dir: PathBuf,
+    pub stack: StackConfig,
+    pub vars: BTreeMap<String, Var>,
+    /// Resources in address order.
+    pub resources: BTreeMap<Address, Resource>,
+    pub outputs: BTreeMap<String, Text>,
+    /// Every file the spec is made of, with its SHA-256, spec first.
+    pub inputs: Vec<InputFile>,
+    /// Warnings found while loading (errors make loading fail).
+    pub warnings: Diagnostics,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug)]
+pub struct StackConfig {
+    pub name: String,
+    pub location: Location,
+}
+
+#[derive(Debug)]
+pub struct Var {
+    pub value: String,
+    pub location: Option<Location>,
+}
+
+/// A string from the spec that may contain `${...}` references.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub raw: String,
+    /// Empty for a non-empty `raw` whose references could not be parsed (already reported).
+    pub pieces: Vec<Piece>,
+    pub location: Location,
+}
+
+impl Text {
+    /// The references could not be parsed; the error is already reported.
+    pub fn is_broken(&self) -> bool {
+        self.pieces.is_empty() && !self.raw.is_empty()
+    }
+
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        template::references(&self.pieces).map(|(r, _)| r)
+    }
+
+    /// The literal value, when the text has no references.
+    pub fn literal(&self) -> Option<&str> {
+        match self.pieces.as_slice() {
+            [] => Some(""),
+            [Piece::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A policy document as written: JSON whose strings may hold `${...}` references.
+#[derive(Debug, Clone)]
+pub struct PolicyTemplate {
+    pub json: serde_json::Value,
+    /// Every string in the document that holds a reference, parsed.
+    pub templated: Vec<(String, Vec<Piece>)>,
+    pub location: Location,
+}
+
+impl PolicyTemplate {
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        self.templated.iter().flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
+    }
+}
+
+#[derive(Debug)]
+pub struct Resource {
+    pub address: Address,
+    /// The resource's table in the spec.
+    pub location: Location,
+    /// Take over a resource of the same name that no stack owns (tagging it on apply).
+    pub adopt: bool,
+    /// Refuse any plan that would delete or replace this resource.
+    pub prevent_destroy: bool,
+    pub body: ResourceBody,
+}
+
+#[derive(Debug)]
+pub enum ResourceBody {
+    Role(RoleSpec),
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        self.address.kind
+    }
+
+    /// Every reference the resource makes, with where it is made.
+    pub fn references(&self) -> Vec<(&Reference, &Location)> {
+        let mut out = Vec::new();
+        match &self.body {
+            ResourceBody::Role(r) => {
+                let texts = [&r.name]
+                    .into_iter()
+                    .chain(r.path.iter())
+                    .chain(r.description.iter())
+                    .chain(r.permissions_boundary.iter())
+                    .chain(r.managed_policies.iter().flatten())
+                    .chain(r.tags.iter().flat_map(|t| t.values()));
+                for t in texts {
+                    out.extend(t.references().map(|x| (x, &t.location)));
+                }
+                let policies = std::iter::once(&r.trust).chain(r.policies.iter().flat_map(|p| p.values()));
+                for p in policies {
+                    out.extend(p.references().map(|x| (x, &p.location)));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+pub struct RoleSpec {
+    pub name: Text,
+    pub path: Option<Text>,
+    pub description: Option<Text>,
+    pub max_session_hours: Option<(i64, Location)>,
+    pub trust: PolicyTemplate,
+    /// ARNs of managed policies to attach; `None` leaves attachments unmanaged.
+    pub managed_policies: Option<Vec<Text>>,
+    /// Inline policies by name; `None` leaves inline policies unmanaged.
+    pub policies: Option<BTreeMap<String, PolicyTemplate>>,
+    pub permissions_boundary: Option<Text>,
+    pub tags: Option<BTreeMap<String, Text>>,
+}

@@ -1,0 +1,128 @@
+//! Test support: one moto server per test binary, and a runner for the real plinth binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The endpoint of this test binary's moto server, started on first use. It stops by itself
+/// when the test process ends.
+pub fn moto() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir").keep();
+        let out = Command::new("bash")
+            .arg(root().join("scripts/moto.sh"))
+            .arg("start")
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/moto.sh");
+        assert!(out.status.success(), "moto did not start; see {}", dir.display());
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    })
+}
+
+/// A unique name for one test's stack and resources: moto isolates nothing between tests.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs plinth from the project root with no AWS credentials or settings from the machine.
+pub fn plinth(args: &[&str]) -> Run {
+    Run::from(command(args).output().expect("run plinth"))
+}
+
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_plinth"));
+    cmd.args(args).current_dir(root()).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k == "NO_COLOR" || k == "PLINTH_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// Runs plinth against the test's moto server.
+pub fn plinth_aws(args: &[&str]) -> Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--endpoint-url", moto()]);
+    plinth(&all)
+}
+
+/// An SDK config pointing at moto, for tests that look at or change the account directly.
+pub async fn sdk() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "plinth-tests"))
+        .load()
+        .await
+}
+
+/// A spec written to a fresh temporary directory (with any extra files), for one test.
+pub struct TempSpec {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempSpec {
+    pub fn new(spec: &str) -> TempSpec {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("plinth.toml"), spec).expect("write spec");
+        TempSpec { dir }
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> &Self {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("plinth.toml")
+    }
+
+    pub fn arg(&self) -> String {
+        self.path().display().to_string()
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}

@@ -1,0 +1,108 @@
+//! `plinth validate`: good specs pass, every class of bad input gets a located diagnostic,
+//! exit code 1, and nothing is sent to AWS.
+
+use crate::support::{plinth, root};
+
+/// Runs validate with an endpoint that refuses every connection: if anything tried to reach
+/// AWS, the run would fail differently.
+fn validate(path: &str) -> crate::support::Run {
+    let mut cmd = crate::support::command(&["validate", "-f", path]);
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let out = cmd.output().expect("run plinth");
+    crate::support::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn every_bad_spec_is_rejected_with_a_located_diagnostic() {
+    let mut seen = 0;
+    insta::glob!("../../fixtures/bad", "*.toml", |path| {
+        let rel = path.strip_prefix(root()).unwrap().display().to_string();
+        let run = validate(&rel);
+        assert_eq!(run.code, 1, "{rel}: exit code\n{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{rel}: nothing on stdout");
+        assert!(!run.stderr.contains("panicked"), "{rel}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{rel}:")) || run.stderr.contains("fixtures/bad/policies/"),
+            "{rel}: the diagnostic names the file with line and column\n{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("nothing was sent to AWS"), "{rel}");
+        insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(run.stderr);
+        });
+        seen += 1;
+    });
+    assert!(seen >= 15, "the corpus is all there ({seen} files)");
+}
+
+#[test]
+fn all_errors_are_reported_in_one_run() {
+    let run = validate("fixtures/bad/many-errors.toml");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("unknown field `descripton`"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean `description`?"), "{}", run.stderr);
+    assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
+    assert!(run.stderr.contains("`role.four`"), "{}", run.stderr);
+    assert!(run.stderr.contains("contains `/`"), "{}", run.stderr);
+    assert!(run.stderr.contains("4 errors found"), "{}", run.stderr);
+}
+
+#[test]
+fn example_stacks_are_valid() {
+    for entry in std::fs::read_dir(root().join("plans")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let rel = path.strip_prefix(root()).unwrap().display().to_string();
+            let run = validate(&rel).ok();
+            assert!(run.stdout.contains("is valid"), "{rel}: {}", run.stdout);
+            assert!(run.stderr.is_empty(), "{rel}: no warnings expected\n{}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn without_a_file_plinth_reads_plinth_toml_in_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plinth.toml"),
+        "[stack]\nname = \"here\"\n\n[role.r]\nname = \"r\"\ntrust = { Statement = [{ Effect = \"Allow\", Principal = { Service = \"ec2.amazonaws.com\" }, Action = \"sts:AssumeRole\" }] }\n",
+    )
+    .unwrap();
+    let mut cmd = crate::support::command(&["validate"]);
+    let out = cmd.current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut cmd = crate::support::command(&["validate"]);
+    let out = cmd.current_dir(root().join("fixtures")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot read `plinth.toml`") && stderr.contains("help: pass the spec with -f PATH"), "{stderr}");
+}
+
+#[test]
+fn unfilled_placeholders_are_warnings() {
+    let spec = crate::support::TempSpec::new(
+        r#"[stack]
+name = "placeholders"
+
+[role.r]
+name = "tonic-r"
+trust = '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::<aws account id>:root"}, "Action": "sts:AssumeRole"}]}'
+"#,
+    );
+    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(run.stderr.contains("spec::placeholder") && run.stderr.contains("⚠"), "{}", run.stderr);
+    assert!(run.stderr.contains("`<aws account id>` looks like a placeholder"), "{}", run.stderr);
+    assert!(run.stderr.contains("${aws.account_id}"), "{}", run.stderr);
+}
+
+#[test]
+fn var_overrides_must_name_declared_variables() {
+    let run = plinth(&["validate", "-f", "plans/example-roles.toml", "--var", "vendor_acount=1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("did you mean `vendor_account`?"), "{}", run.stderr);
+    plinth(&["validate", "-f", "plans/example-roles.toml", "--var", "vendor_account=210987654321"]).ok();
+}
