@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod diag;
 pub mod graph;
+pub mod kinds;
 pub mod live;
 pub mod model;
 pub mod plan;

@@ -1,13 +1,14 @@
 //! The live side of a plan: what AWS holds for the resources a spec names or a stack owns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{sts::Account, Aws, AwsError};
 use crate::model::{Address, Attributes, Kind, STACK_TAG};
-use crate::spec::{ResourceBody, Spec};
+use crate::diag::Diagnostics;
+use crate::spec::Spec;
 
 /// The tag that records which address of the stack a resource was created for, so a resource
 /// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
@@ -44,14 +45,13 @@ impl LiveResource {
     }
 }
 
-/// What the spec wants read for one resource: its physical name, and whether the attributes
-/// that cost extra calls are declared.
+/// What the spec wants read for one resource: its physical name, and the attributes it
+/// declares (some cost extra calls, made only when declared).
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
     pub address: Address,
     pub physical_id: String,
-    pub with_inline_policies: bool,
-    pub with_attached_policies: bool,
+    pub declared: BTreeSet<String>,
 }
 
 /// How many reads run at once.
@@ -67,34 +67,30 @@ pub async fn read(
     account: Account,
     physical_ids: &BTreeMap<Address, String>,
 ) -> Result<LiveSnapshot, AwsError> {
+    let resolver = crate::plan::Resolver::new(spec, &account, None);
     let requests: Vec<ReadRequest> = spec
         .resources
         .values()
         .filter_map(|r| {
-            let physical_id = physical_ids.get(&r.address)?.clone();
-            Some(match &r.body {
-                ResourceBody::Role(role) => ReadRequest {
-                    address: r.address.clone(),
-                    physical_id,
-                    with_inline_policies: role.policies.is_some(),
-                    with_attached_policies: role.managed_policies.is_some(),
-                },
-            })
+            let declared = r.body.desired(&resolver, &mut Diagnostics::default()).into_keys().collect();
+            Some(ReadRequest { address: r.address.clone(), physical_id: physical_ids.get(&r.address)?.clone(), declared })
         })
         .collect();
 
     let named = stream::iter(requests)
-        .map(|req| async move {
-            let found = match req.address.kind {
-                Kind::Role => aws.iam.read_role(&req).await?,
-            };
-            Ok::<_, AwsError>(found.map(|f| (req.address, f)))
-        })
+        .map(|req| async move { Ok::<_, AwsError>(aws.read(&req).await?.map(|found| (req.address, found))) })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>();
-    let owned = aws.iam.owned_roles(&spec.stack.name);
+    let owned = stream::iter(Kind::ALL)
+        .map(|kind| aws.owned(*kind, &spec.stack.name))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect::<Vec<_>>();
     let (named, owned) = futures::try_join!(named, owned)?;
-    Ok(LiveSnapshot { account: Some(account), by_address: named.into_iter().flatten().collect(), owned })
+    Ok(LiveSnapshot {
+        account: Some(account),
+        by_address: named.into_iter().flatten().collect(),
+        owned: owned.into_iter().flatten().collect(),
+    })
 }
 
 /// Splits AWS tags into plinth's ownership tags and the user's own.

@@ -11,9 +11,8 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::aws::iam::{ownership_tags, RoleConfig};
 use crate::aws::{Aws, AwsError};
-use crate::model::{Address, Attributes, Kind, Value};
+use crate::model::{Address, Value};
 use crate::plan::{fill_pending, Action, Plan, ResourceChange};
 use crate::spec::template::Reference;
 
@@ -217,36 +216,5 @@ fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, St
 
 /// Carries out one change; returns the resource's exports when it was created.
 async fn execute(aws: &Aws, plan: &Plan, change: &ResourceChange) -> Result<BTreeMap<String, String>, AwsError> {
-    let invalid = |message: String| AwsError {
-        operation: format!("apply {}", change.address),
-        code: None,
-        message,
-        hint: Some("the plan is not one plinth makes; plan again".into()),
-    };
-    let ownership = ownership_tags(&plan.stack, &change.address);
-    match change.address.kind {
-        Kind::Role => {
-            let desired = |attrs: &Option<Attributes>| -> Result<RoleConfig, AwsError> {
-                let attrs = attrs.as_ref().ok_or_else(|| invalid("no desired attributes".into()))?;
-                RoleConfig::from_attributes(attrs, &ownership).map_err(invalid)
-            };
-            match change.action {
-                Action::Create => aws.iam.create_role(&desired(&change.desired)?).await,
-                Action::Update => {
-                    let after = desired(&change.desired)?;
-                    let live = change.live.as_ref().ok_or_else(|| invalid("no live attributes".into()))?;
-                    let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
-                    let before = RoleConfig::from_attributes(live, &before_ownership).map_err(invalid)?;
-                    aws.iam.update_role(&before, &after).await.map(|()| BTreeMap::new())
-                }
-                Action::Replace => {
-                    let old = change.replaces.as_deref().unwrap_or(&change.physical_id);
-                    aws.iam.delete_role(old).await?;
-                    aws.iam.create_role(&desired(&change.desired)?).await
-                }
-                Action::Delete => aws.iam.delete_role(&change.physical_id).await.map(|()| BTreeMap::new()),
-                Action::NoOp => Ok(BTreeMap::new()),
-            }
-        }
-    }
+    aws.apply(&plan.stack, change).await
 }

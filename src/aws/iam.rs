@@ -9,9 +9,10 @@ use aws_config::SdkConfig;
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{not_found_as_none, AwsError};
-use crate::live::{split_tags, LiveResource, ReadRequest, ADDRESS_TAG, READ_CONCURRENCY};
-use crate::model::{Address, Attributes, Kind, Value, STACK_TAG};
+use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
 #[derive(Clone, Debug)]
@@ -119,10 +120,10 @@ impl Iam {
         )?;
         let Some(role) = got.and_then(|o| o.role) else { return Ok(None) };
         let mut live = role_resource(&role);
-        if req.with_inline_policies {
+        if req.declared.contains("policies") {
             live.attributes.insert("policies".into(), Value::Map(self.inline_policies(&req.physical_id).await?));
         }
-        if req.with_attached_policies {
+        if req.declared.contains("managed_policies") {
             live.attributes.insert("managed_policies".into(), Value::set(self.attached_policies(&req.physical_id).await?));
         }
         Ok(Some(live))
@@ -223,7 +224,7 @@ impl Iam {
     }
 
     /// Creates the role with its policies; returns its exports (`arn`, `unique_id`, ...).
-    pub async fn create_role(&self, role: &RoleConfig) -> Result<BTreeMap<String, String>, AwsError> {
+    pub async fn create_role(&self, role: &RoleConfig) -> Result<Exports, AwsError> {
         let out = self.client
             .create_role()
             .role_name(&role.name)
@@ -451,7 +452,30 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
     }
 }
 
-/// The ownership tags plinth puts on every resource it creates or adopts.
-pub fn ownership_tags(stack: &str, address: &Address) -> BTreeMap<String, String> {
-    BTreeMap::from([(STACK_TAG.to_string(), stack.to_string()), (ADDRESS_TAG.to_string(), address.to_string())])
+impl Iam {
+    /// Carries out one planned change to a role; returns the role's exports when created.
+    pub async fn apply_role(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
+        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<RoleConfig, AwsError> {
+            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+            RoleConfig::from_attributes(attrs, ownership).map_err(invalid)
+        };
+        match change.action {
+            Action::Create => self.create_role(&config(&change.desired, &ownership)?).await,
+            Action::Update => {
+                let after = config(&change.desired, &ownership)?;
+                // An adopted role carries no ownership tags yet.
+                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before = config(&change.live, &before_ownership)?;
+                self.update_role(&before, &after).await.map(|()| Exports::new())
+            }
+            Action::Replace => {
+                self.delete_role(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                self.create_role(&config(&change.desired, &ownership)?).await
+            }
+            Action::Delete => self.delete_role(&change.physical_id).await.map(|()| Exports::new()),
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 pub mod iam;
 pub mod sts;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::live::{LiveResource, ReadRequest, ADDRESS_TAG};
+use crate::model::{Address, Kind, STACK_TAG};
+use crate::plan::ResourceChange;
 
 /// How to reach AWS: the same options the AWS CLI and most AWS connectors take.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +77,38 @@ impl Aws {
     pub fn from_config(config: SdkConfig) -> Aws {
         Aws { iam: iam::Iam::new(&config), sts: sts::Sts::new(&config), config }
     }
+}
+
+/// Values a resource exports to references (`arn`, `unique_id`, `key_id`, ...).
+pub type Exports = BTreeMap<String, String>;
+
+/// The one place that routes a kind to its service adapter.
+impl Aws {
+    /// Reads one resource by its physical name; `None` when it does not exist.
+    pub async fn read(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        match request.address.kind {
+            Kind::Role => self.iam.read_role(request).await,
+        }
+    }
+
+    /// Every resource of `kind` tagged as owned by `stack`.
+    pub async fn owned(&self, kind: Kind, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        match kind {
+            Kind::Role => self.iam.owned_roles(stack).await,
+        }
+    }
+
+    /// Carries out one planned change; returns the resource's exports when it was created.
+    pub async fn apply(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        match change.address.kind {
+            Kind::Role => self.iam.apply_role(stack, change).await,
+        }
+    }
+}
+
+/// The ownership tags plinth puts on every resource it creates or adopts.
+pub fn ownership_tags(stack: &str, address: &Address) -> BTreeMap<String, String> {
+    BTreeMap::from([(STACK_TAG.to_string(), stack.to_string()), (ADDRESS_TAG.to_string(), address.to_string())])
 }
 
 /// Credentials for `--assume-role-arn`. aws-config's assume-role provider does it all, except
@@ -137,6 +174,16 @@ impl AwsError {
 
     pub fn config(message: &str, hint: &str) -> AwsError {
         AwsError { operation: "configure AWS".into(), code: None, message: message.into(), hint: Some(hint.into()) }
+    }
+
+    /// A plan that plinth would not make (hand-edited, or from another version).
+    pub fn invalid_plan(address: &Address, message: String) -> AwsError {
+        AwsError {
+            operation: format!("apply {address}"),
+            code: None,
+            message,
+            hint: Some("the plan is not one plinth makes; plan again".into()),
+        }
     }
 
     pub fn is_code(&self, code: &str) -> bool {

@@ -6,9 +6,9 @@ use super::resolve::Resolver;
 use super::{Action, AttributeChange, Plan, ResourceChange, FORMAT_VERSION};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
-use crate::model::{Address, Attributes, Pending, Value};
+use crate::model::{Address, Attributes, Value};
 use crate::spec::template::Reference;
-use crate::spec::{Resource, ResourceBody, Spec};
+use crate::spec::{Resource, Spec};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
@@ -31,7 +31,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let mut claimed: BTreeSet<(crate::model::Kind, String)> = BTreeSet::new();
 
     for resource in spec.resources.values() {
-        let desired = desired_attributes(resource, &resolver, &mut diags);
+        let desired = resource.body.desired(&resolver, &mut diags);
         let depends_on = dependencies(resource);
         let physical_id = desired.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         let by_name = live.by_address.get(&resource.address);
@@ -119,53 +119,6 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
         ),
     };
     Diagnostic::error("plan::conflict", message).at_location(Some(resource.location.clone())).hint(hint)
-}
-
-/// The spec's declared attributes, resolved. Attributes the spec leaves out are absent, so
-/// whatever AWS fills in for them is never a difference.
-fn desired_attributes(resource: &Resource, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
-    let mut attrs = Attributes::new();
-    let mut policy = |template| match r.policy(template) {
-        Ok(v) => v,
-        Err(d) => {
-            diags.push(d);
-            Value::Unknown(Pending { template: String::new(), policy: true })
-        }
-    };
-    match &resource.body {
-        ResourceBody::Role(role) => {
-            attrs.insert("name".into(), r.value(&role.name));
-            if let Some(p) = &role.path {
-                attrs.insert("path".into(), r.value(p));
-            }
-            if let Some(d) = &role.description {
-                attrs.insert("description".into(), r.value(d));
-            }
-            if let Some((h, _)) = &role.max_session_hours {
-                attrs.insert("max_session_hours".into(), Value::Int(*h));
-            }
-            attrs.insert("trust".into(), policy(&role.trust));
-            if let Some(arns) = &role.managed_policies {
-                let values: Option<Vec<String>> = arns.iter().map(|a| r.text(a)).collect();
-                let value = values.map_or_else(
-                    || Value::Unknown(Pending { template: arns.iter().map(|a| a.raw.as_str()).collect::<Vec<_>>().join(", "), policy: false }),
-                    Value::set,
-                );
-                attrs.insert("managed_policies".into(), value);
-            }
-            if let Some(policies) = &role.policies {
-                let map = policies.iter().map(|(name, p)| (name.clone(), policy(p))).collect();
-                attrs.insert("policies".into(), Value::Map(map));
-            }
-            if let Some(b) = &role.permissions_boundary {
-                attrs.insert("permissions_boundary".into(), r.value(b));
-            }
-            if let Some(tags) = &role.tags {
-                attrs.insert("tags".into(), Value::Map(tags.iter().map(|(k, v)| (k.clone(), r.value(v))).collect()));
-            }
-        }
-    }
-    attrs
 }
 
 fn dependencies(resource: &Resource) -> Vec<Address> {
@@ -264,9 +217,7 @@ pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Add
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
     for resource in spec.resources.values() {
-        let name = match &resource.body {
-            ResourceBody::Role(role) => &role.name,
-        };
+        let name = resource.body.physical_name();
         match resolver.text(name) {
             Some(n) => {
                 out.insert(resource.address.clone(), n);

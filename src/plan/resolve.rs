@@ -6,12 +6,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::aws::sts::Account;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::LiveSnapshot;
 use crate::model::{Address, Pending, Value};
 use crate::policy::PolicyDocument;
 use crate::spec::template::{self, AwsFact, Reference};
-use crate::spec::{PolicyTemplate, ResourceBody, Spec, Text};
+use crate::spec::{PolicyTemplate, Spec, Text};
 
 pub struct Resolver<'a> {
     spec: &'a Spec,
@@ -49,29 +49,12 @@ impl<'a> Resolver<'a> {
 
     fn compute_export(&self, address: &Address, attribute: &str) -> Option<String> {
         let resource = self.spec.resources.get(address)?;
-        match &resource.body {
-            ResourceBody::Role(role) => {
-                let name = self.text(&role.name)?;
-                let path = match &role.path {
-                    Some(p) => self.text(p)?,
-                    None => "/".to_string(),
-                };
-                match attribute {
-                    "name" => Some(name),
-                    "path" => Some(path),
-                    "arn" => Some(format!(
-                        "arn:{}:iam::{}:role{path}{name}",
-                        self.account.partition, self.account.account_id
-                    )),
-                    // Assigned by IAM: known only once the role exists under that name.
-                    _ => self
-                        .live
-                        .and_then(|l| l.by_address.get(address))
-                        .filter(|l| l.physical_id == name)
-                        .and_then(|l| l.exports.get(attribute).cloned()),
-                }
-            }
-        }
+        let live = self.live.and_then(|l| l.by_address.get(address));
+        resource.body.export(attribute, self, live)
+    }
+
+    pub fn account(&self) -> &Account {
+        self.account
     }
 
     /// A template's text, if every reference in it is known.
@@ -115,6 +98,32 @@ impl<'a> Resolver<'a> {
                 .at_location(Some(policy.location.clone()))
                 .hint("check the values of the variables and references used in this policy")
         })
+    }
+}
+
+impl Resolver<'_> {
+    /// A policy value; a policy that resolves to something invalid is reported in `diags`.
+    pub fn policy_or_report(&self, policy: &PolicyTemplate, diags: &mut Diagnostics) -> Value {
+        self.policy(policy).unwrap_or_else(|d| {
+            diags.push(d);
+            Value::Unknown(Pending { template: String::new(), policy: true })
+        })
+    }
+
+    /// A list of templates as an unordered set; pending if any member is.
+    pub fn set(&self, items: &[Text]) -> Value {
+        match items.iter().map(|t| self.text(t)).collect::<Option<Vec<String>>>() {
+            Some(values) => Value::set(values),
+            None => Value::Unknown(Pending {
+                template: items.iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(", "),
+                policy: false,
+            }),
+        }
+    }
+
+    /// A map of templates (tags, environment variables).
+    pub fn map(&self, items: &BTreeMap<String, Text>) -> Value {
+        Value::Map(items.iter().map(|(k, v)| (k.clone(), self.value(v))).collect())
     }
 }
 

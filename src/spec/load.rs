@@ -11,9 +11,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::template::{self, reference_text, Reference};
-use super::{
-    rules, InputFile, PolicyTemplate, Resource, ResourceBody, RoleSpec, Spec, StackConfig, Text, Var,
-};
+use super::{rules, InputFile, PolicyTemplate, Resource, Spec, StackConfig, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -95,7 +93,7 @@ fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Ar
     }
 }
 
-struct Loader {
+pub(crate) struct Loader {
     file: Arc<SourceFile>,
     dir: PathBuf,
     diags: Diagnostics,
@@ -108,28 +106,10 @@ struct RawStack {
     name: Spanned<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRole {
-    name: Spanned<String>,
-    path: Option<Spanned<String>>,
-    description: Option<Spanned<String>>,
-    max_session_hours: Option<Spanned<i64>>,
-    trust: Spanned<toml::Value>,
-    managed_policies: Option<Vec<Spanned<String>>>,
-    policies: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    permissions_boundary: Option<Spanned<String>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
-    #[serde(default)]
-    adopt: bool,
-    #[serde(default)]
-    prevent_destroy: bool,
-}
-
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
 
 impl Loader {
-    fn err(&mut self, code: &'static str, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
+    pub(crate) fn err(&mut self, code: &'static str, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(code, message).at(&self.file, span));
         self.diags.0.last_mut().expect("just pushed")
     }
@@ -208,13 +188,13 @@ impl Loader {
         self.check_references(&spec);
         self.check_cycles(&spec);
         for resource in spec.resources.values() {
-            rules::check_resource(resource, &spec.vars, &mut self.diags);
+            resource.body.check(&rules::Checker::new(&spec.vars), &mut self.diags);
         }
         Some(spec)
     }
 
     /// Deserializes one TOML value, turning a serde error into a located diagnostic.
-    fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
+    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -307,50 +287,37 @@ impl Loader {
                 self.err("spec::invalid-name", msg, name.span())
                     .set_hint("a resource's logical name is letters, digits, `-` and `_`");
             }
-            let body_span = body.span();
-            let resource = match kind {
-                Kind::Role => self.deserialize::<RawRole>(body).and_then(|raw| self.role(address.clone(), body_span, raw)),
-            };
+            let location = Location::new(&self.file, body.span());
+            let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
+                address: address.clone(),
+                location,
+                adopt: options.adopt,
+                prevent_destroy: options.prevent_destroy,
+                body,
+            });
             out.insert(address, resource);
         }
     }
 
-    fn role(&mut self, address: Address, span: Range<usize>, raw: RawRole) -> Option<Resource> {
-        // A field that fails to load is reported and replaced by a stand-in, so the checks
-        // on the other fields still run; the spec as a whole is rejected anyway.
-        let body = RoleSpec {
-            name: self.text_or_stand_in(&raw.name),
-            path: raw.path.as_ref().map(|p| self.text_or_stand_in(p)),
-            description: raw.description.as_ref().map(|d| self.text_or_stand_in(d)),
-            max_session_hours: raw.max_session_hours.map(|h| (*h.get_ref(), Location::new(&self.file, h.span()))),
-            trust: self.policy_or_stand_in(&raw.trust),
-            managed_policies: raw.managed_policies.as_ref().map(|v| v.iter().map(|m| self.text_or_stand_in(m)).collect()),
-            policies: raw
-                .policies
-                .as_ref()
-                .map(|ps| ps.iter().map(|(n, p)| (n.clone(), self.policy_or_stand_in(p))).collect()),
-            permissions_boundary: raw.permissions_boundary.as_ref().map(|p| self.text_or_stand_in(p)),
-            tags: raw.tags.as_ref().map(|t| {
-                t.iter().map(|(k, v)| (k.get_ref().clone(), self.text_or_stand_in(v))).collect()
-            }),
-        };
-        if let Some(tags) = &raw.tags {
-            for key in tags.keys() {
-                if let Err(msg) = rules::tag_key(key.get_ref()) {
-                    self.err("spec::invalid-tag", msg, key.span());
-                }
-            }
-        }
-        Some(Resource {
-            address,
-            location: Location::new(&self.file, span),
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-            body: ResourceBody::Role(body),
-        })
+    pub(crate) fn location(&self, span: Range<usize>) -> Location {
+        Location::new(&self.file, span)
     }
 
-    fn text_or_stand_in(&mut self, s: &Spanned<String>) -> Text {
+    /// User tags: keys checked against AWS's rules, values as templates.
+    pub(crate) fn tags(&mut self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> BTreeMap<String, Text> {
+        let mut out = BTreeMap::new();
+        for (key, value) in tags {
+            if let Err(msg) = rules::tag_key(key.get_ref()) {
+                self.err("spec::invalid-tag", msg, key.span());
+            }
+            out.insert(key.get_ref().clone(), self.text_or_stand_in(value));
+        }
+        out
+    }
+
+    /// A spec string; one that fails to load is reported and replaced by a stand-in, so the
+    /// checks on the other fields still run (the spec as a whole is rejected anyway).
+    pub(crate) fn text_or_stand_in(&mut self, s: &Spanned<String>) -> Text {
         self.text(s).unwrap_or_else(|| Text {
             raw: s.get_ref().clone(),
             pieces: Vec::new(),
@@ -358,7 +325,7 @@ impl Loader {
         })
     }
 
-    fn policy_or_stand_in(&mut self, value: &Spanned<toml::Value>) -> PolicyTemplate {
+    pub(crate) fn policy_or_stand_in(&mut self, value: &Spanned<toml::Value>) -> PolicyTemplate {
         self.policy(value).unwrap_or_else(|| PolicyTemplate {
             json: serde_json::Value::Null,
             templated: Vec::new(),

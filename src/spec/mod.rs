@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use crate::diag::{Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
+pub use crate::kinds::ResourceBody;
 
+pub(crate) use load::Loader;
 pub use load::{load, LoadOptions};
 use template::{Piece, Reference};
 
@@ -108,11 +110,6 @@ pub struct Resource {
     pub body: ResourceBody,
 }
 
-#[derive(Debug)]
-pub enum ResourceBody {
-    Role(RoleSpec),
-}
-
 impl Resource {
     pub fn kind(&self) -> Kind {
         self.address.kind
@@ -121,39 +118,12 @@ impl Resource {
     /// Every reference the resource makes, with where it is made.
     pub fn references(&self) -> Vec<(&Reference, &Location)> {
         let mut out = Vec::new();
-        match &self.body {
-            ResourceBody::Role(r) => {
-                let texts = [&r.name]
-                    .into_iter()
-                    .chain(r.path.iter())
-                    .chain(r.description.iter())
-                    .chain(r.permissions_boundary.iter())
-                    .chain(r.managed_policies.iter().flatten())
-                    .chain(r.tags.iter().flat_map(|t| t.values()));
-                for t in texts {
-                    out.extend(t.references().map(|x| (x, &t.location)));
-                }
-                let policies = std::iter::once(&r.trust).chain(r.policies.iter().flat_map(|p| p.values()));
-                for p in policies {
-                    out.extend(p.references().map(|x| (x, &p.location)));
-                }
-            }
+        for t in self.body.texts() {
+            out.extend(t.references().map(|x| (x, &t.location)));
+        }
+        for p in self.body.policies() {
+            out.extend(p.references().map(|x| (x, &p.location)));
         }
         out
     }
-}
-
-#[derive(Debug)]
-pub struct RoleSpec {
-    pub name: Text,
-    pub path: Option<Text>,
-    pub description: Option<Text>,
-    pub max_session_hours: Option<(i64, Location)>,
-    pub trust: PolicyTemplate,
-    /// ARNs of managed policies to attach; `None` leaves attachments unmanaged.
-    pub managed_policies: Option<Vec<Text>>,
-    /// Inline policies by name; `None` leaves inline policies unmanaged.
-    pub policies: Option<BTreeMap<String, PolicyTemplate>>,
-    pub permissions_boundary: Option<Text>,
-    pub tags: Option<BTreeMap<String, Text>>,
 }

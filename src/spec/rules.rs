@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Resource, ResourceBody, Text, Var};
-use crate::diag::{Diagnostic, Diagnostics};
+use super::{Text, Var};
+use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::STACK_TAG;
 
 pub fn stack_name(name: &str) -> Result<(), String> {
@@ -77,53 +77,59 @@ pub fn tag_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Substitutes variables, the only references known before AWS is read. `None` when the text
-/// still depends on AWS or another resource.
-fn with_vars(text: &Text, vars: &BTreeMap<String, Var>) -> Option<String> {
-    if text.is_broken() {
-        return None;
-    }
-    super::template::render(&text.pieces, |r| match r {
-        super::template::Reference::Var(n) => vars.get(n).map(|v| v.value.clone()),
-        _ => None,
-    })
+/// Checks spec values against AWS's rules, once variables (the only references known before
+/// AWS is read) are substituted; a value that still depends on AWS or another resource is
+/// checked at plan time instead.
+pub struct Checker<'a> {
+    vars: &'a BTreeMap<String, Var>,
 }
 
-pub fn check_resource(resource: &Resource, vars: &BTreeMap<String, Var>, diags: &mut Diagnostics) {
-    let mut check = |text: &Text, rule: &dyn Fn(&str) -> Result<(), String>, hint: &str| {
-        if let Some(value) = with_vars(text, vars) {
+impl<'a> Checker<'a> {
+    pub fn new(vars: &'a BTreeMap<String, Var>) -> Self {
+        Self { vars }
+    }
+
+    fn with_vars(&self, text: &Text) -> Option<String> {
+        if text.is_broken() {
+            return None;
+        }
+        super::template::render(&text.pieces, |r| match r {
+            super::template::Reference::Var(n) => self.vars.get(n).map(|v| v.value.clone()),
+            _ => None,
+        })
+    }
+
+    /// Applies `rule` to a text's value; a violation points at the text, with `hint`.
+    pub fn text(&self, text: &Text, rule: impl Fn(&str) -> Result<(), String>, hint: &str, diags: &mut Diagnostics) {
+        if let Some(value) = self.with_vars(text) {
             if let Err(message) = rule(&value) {
                 diags.push(Diagnostic::error("spec::invalid-value", message).at_location(Some(text.location.clone())).hint(hint));
             }
         }
-    };
-    match &resource.body {
-        ResourceBody::Role(role) => {
-            check(&role.name, &|v| iam_name(v, 64), "role names are letters, digits and `_+=,.@-`, at most 64 characters");
-            if let Some(path) = &role.path {
-                check(path, &iam_path, "write a path like `/` or `/tonic/`");
-            }
-            if let Some(d) = &role.description {
-                check(d, &|v| {
-                    if v.chars().count() > 1000 {
-                        Err("a role description is at most 1000 characters".into())
-                    } else {
-                        Ok(())
-                    }
-                }, "shorten the description");
-            }
-            for value in role.tags.iter().flat_map(|t| t.values()) {
-                check(value, &tag_value, "shorten the tag value");
-            }
-            if let Some((hours, location)) = &role.max_session_hours {
-                if !(1..=12).contains(hours) {
-                    diags.push(
-                        Diagnostic::error("spec::invalid-value", format!("max_session_hours is {hours}; IAM allows 1 to 12"))
-                            .at_location(Some(location.clone()))
-                            .hint("set a whole number of hours from 1 to 12"),
-                    );
-                }
-            }
+    }
+
+    /// Checks a whole number against an inclusive range.
+    pub fn range(&self, what: &str, value: &(i64, Location), range: std::ops::RangeInclusive<i64>, diags: &mut Diagnostics) {
+        if !range.contains(&value.0) {
+            diags.push(
+                Diagnostic::error(
+                    "spec::invalid-value",
+                    format!("{what} is {}; AWS allows {} to {}", value.0, range.start(), range.end()),
+                )
+                .at_location(Some(value.1.clone()))
+                .hint(format!("set {what} to a whole number from {} to {}", range.start(), range.end())),
+            );
+        }
+    }
+}
+
+/// A length limit, in characters.
+pub fn max_chars(what: &'static str, max: usize) -> impl Fn(&str) -> Result<(), String> {
+    move |v: &str| {
+        if v.chars().count() > max {
+            Err(format!("{what} is at most {max} characters"))
+        } else {
+            Ok(())
         }
     }
 }
