@@ -14,7 +14,7 @@ use crate::diag::Diagnostics;
 use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
 use crate::render;
 use crate::spec::{self, LoadOptions, Spec};
-use crate::workflow::{plan_stack, PlanError};
+use crate::workflow::{plan_stack, read_live, PlanError};
 
 #[derive(Debug, Parser)]
 #[command(name = "plinth", version, about = "Plan and apply the AWS setup that data platforms ask for, from a desired-state TOML spec")]
@@ -46,6 +46,16 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything the stack owns
     Destroy(ApplyArgs),
+    /// Print the live state plinth reads for a spec, as JSON (for bug reports and test fixtures)
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +268,14 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 (true, false, false) => 2,
                 (true, false, true) => 3,
             })
+        }
+        Command::Snapshot(args) => {
+            let spec = load(&args.spec, ui)?;
+            let aws = Aws::connect(&args.aws.options()).await?;
+            let snapshot = read_live(&aws, &spec).await?;
+            let json = serde_json::to_string_pretty(&snapshot).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
+            ui.out(&format!("{json}\n"));
+            Ok(0)
         }
         Command::Apply(args) => apply_command(args, false, ui).await,
         Command::Destroy(args) => apply_command(args, true, ui).await,

@@ -210,14 +210,16 @@ impl Value {
 /// The attributes of one resource, by name, in a stable order.
 pub type Attributes = BTreeMap<String, Value>;
 
-/// Policies are stored in saved plans as their canonical JSON and parsed again when read.
+/// Policies are stored (in saved plans, snapshots) as written, so that nothing of how they were
+/// spelled is lost, and parsed again when read.
 mod policy_as_json {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use crate::policy::PolicyDocument;
 
     pub fn serialize<S: Serializer>(doc: &PolicyDocument, s: S) -> Result<S::Ok, S::Error> {
-        doc.canonical().serialize(s)
+        let json: serde_json::Value = serde_json::from_str(&doc.to_aws_json()).map_err(serde::ser::Error::custom)?;
+        json.serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<PolicyDocument>, D::Error> {

@@ -2,7 +2,7 @@
 
 use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
-use crate::live;
+use crate::live::{self, LiveSnapshot};
 use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
 use crate::spec::Spec;
 
@@ -20,10 +20,16 @@ impl From<Diagnostics> for PlanError {
     }
 }
 
-/// Reads the live state `spec` concerns and plans against it.
-pub async fn plan_stack(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+/// Reads the live state `spec` concerns: the account, the resources it names and those the
+/// stack owns.
+pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError> {
     let account = aws.sts.account().await?;
     let ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
-    let snapshot = live::read(aws, spec, account, &ids).await?;
+    Ok(live::read(aws, spec, account, &ids).await?)
+}
+
+/// Reads the live state `spec` concerns and plans against it.
+pub async fn plan_stack(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+    let snapshot = read_live(aws, spec).await?;
     Ok(plan::plan(spec, &snapshot, options)?)
 }

@@ -6,6 +6,8 @@
 
 mod planner;
 mod resolve;
+#[cfg(test)]
+mod tests;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,108 @@
+//! The planner on recorded live state, with no AWS: every action, conflicts and protection.
+
+use std::path::Path;
+
+use super::{plan, Action, PlanOptions};
+use crate::live::LiveSnapshot;
+use crate::model::Address;
+use crate::render::text::{render, TextOptions};
+use crate::spec::{self, LoadOptions, Spec};
+
+fn fixture(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+}
+
+fn spec(name: &str) -> Spec {
+    let path = fixture("specs").join(name);
+    spec::load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)))
+}
+
+fn live(name: &str) -> LiveSnapshot {
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("live/{name}"))).unwrap()).unwrap()
+}
+
+fn action(plan: &super::Plan, address: &str) -> Action {
+    let address = Address::try_from(address.to_string()).unwrap();
+    plan.change(&address).unwrap_or_else(|| panic!("no change for {address}")).action
+}
+
+#[test]
+fn every_action_on_recorded_live_state() {
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    assert_eq!(action(&plan, "role.unchanged"), Action::NoOp);
+    assert_eq!(action(&plan, "role.drifted"), Action::Update);
+    assert_eq!(action(&plan, "role.new"), Action::Create);
+    assert_eq!(action(&plan, "role.moved"), Action::Replace);
+    assert_eq!(action(&plan, "role.renamed"), Action::Replace);
+    assert_eq!(action(&plan, "role.adopted"), Action::Update);
+    assert_eq!(action(&plan, "role.gone"), Action::Delete);
+    let drifted = plan.changes.iter().find(|c| c.address.name == "drifted").unwrap();
+    let names: Vec<&str> = drifted.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["description", "max_session_hours", "policies", "tags"], "trust is equivalent, so unchanged");
+    let summary = plan.summary();
+    assert_eq!((summary.add, summary.change, summary.replace, summary.destroy), (1, 2, 2, 1));
+    assert!(summary.widens_access);
+    insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("planner_every_action", render(&plan, TextOptions::default()));
+    });
+}
+
+#[test]
+fn the_same_inputs_render_the_same_bytes() {
+    let a = render(&plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap(), TextOptions::default());
+    let b = render(&plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap(), TextOptions::default());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_name_owned_by_no_stack_is_a_conflict_unless_adopted() {
+    let mut snapshot = live("planner.json");
+    let unchanged = Address::try_from("role.unchanged".to_string()).unwrap();
+    snapshot.by_address.get_mut(&unchanged).unwrap().owner = None;
+    let errors = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap_err();
+    let text = errors.render(false);
+    assert_eq!(errors.errors(), 1, "{text}");
+    assert!(text.contains("role `fx-unchanged` already exists and no stack owns it"), "{text}");
+    assert!(text.contains("set `adopt = true` on [role.unchanged]"), "{text}");
+}
+
+#[test]
+fn a_name_owned_by_another_stack_is_a_conflict_even_with_adopt() {
+    let mut snapshot = live("planner.json");
+    let adopted = Address::try_from("role.adopted".to_string()).unwrap();
+    snapshot.by_address.get_mut(&adopted).unwrap().owner = Some("someone-else".into());
+    let text = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap_err().render(false);
+    assert!(text.contains("belongs to stack `someone-else`"), "{text}");
+}
+
+#[test]
+fn destroy_deletes_only_what_the_stack_owns() {
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions { destroy: true }).unwrap();
+    let deleted: Vec<String> =
+        plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.physical_id.clone()).collect();
+    assert_eq!(deleted, ["fx-drifted", "fx-gone", "fx-moved", "fx-renamed-v1", "fx-unchanged"]);
+    assert!(plan.changes.iter().all(|c| c.action == Action::Delete), "an unowned role is not touched by destroy");
+}
+
+#[test]
+fn prevent_destroy_stops_a_replacing_plan() {
+    let spec_text = std::fs::read_to_string(fixture("specs/planner.toml"))
+        .unwrap()
+        .replace("[role.moved]\n", "[role.moved]\nprevent_destroy = true\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planner.toml");
+    std::fs::write(&path, spec_text.replace("../policies/", &format!("{}/", fixture("policies").display()))).unwrap();
+    let spec = spec::load(&path, &LoadOptions::default()).unwrap();
+    let text = plan(&spec, &live("planner.json"), PlanOptions::default()).unwrap_err().render(false);
+    assert!(text.contains("role.moved has prevent_destroy = true, but this plan would replace it"), "{text}");
+}
+
+#[test]
+fn an_empty_account_creates_everything() {
+    let mut snapshot = live("planner.json");
+    snapshot.by_address.clear();
+    snapshot.owned.clear();
+    let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(plan.summary().add, 6);
+}
