@@ -142,19 +142,17 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("iam:ListRolePolicies", &e))?;
         stream::iter(names)
             .map(|name| async move {
-                let out = self
-                    .client
-                    .get_role_policy()
-                    .role_name(role)
-                    .policy_name(&name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("iam:GetRolePolicy", &e))?;
-                Ok((name, decode_document(out.policy_document())))
+                let out = not_found_as_none(
+                    self.client.get_role_policy().role_name(role).policy_name(&name).send().await,
+                    "iam:GetRolePolicy",
+                    &["NoSuchEntity"],
+                )?;
+                Ok::<_, AwsError>(out.map(|out| (name, decode_document(out.policy_document()))))
             })
             .buffer_unordered(READ_CONCURRENCY)
-            .try_collect()
+            .try_collect::<Vec<_>>()
             .await
+            .map(|found| found.into_iter().flatten().collect())
     }
 
     async fn attached_policies(&self, role: &str) -> Result<Vec<String>, AwsError> {
@@ -185,23 +183,20 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("iam:ListRoles", &e))?;
         let tagged = stream::iter(roles)
             .map(|role| async move {
-                let tags: Vec<Tag> = self
-                    .client
-                    .list_role_tags()
-                    .role_name(role.role_name())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("iam:ListRoleTags", &e))?;
-                Ok::<_, AwsError>((role, tags))
+                // A role deleted between the listing and this call is simply not there.
+                let tags = not_found_as_none::<Vec<Tag>, _>(
+                    self.client.list_role_tags().role_name(role.role_name()).into_paginator().items().send().try_collect().await,
+                    "iam:ListRoleTags",
+                    &["NoSuchEntity"],
+                )?;
+                Ok::<_, AwsError>(tags.map(|tags| (role, tags)))
             })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
         let mut owned: Vec<LiveResource> = tagged
             .into_iter()
+            .flatten()
             .filter(|(_, tags)| tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack))
             .map(|(role, tags)| {
                 let role = aws_sdk_iam::types::Role::builder()

@@ -107,13 +107,6 @@ impl TempSpec {
         TempSpec { dir }
     }
 
-    pub fn write(&self, name: &str, text: &str) -> &Self {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-        self
-    }
-
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("plinth.toml")
     }
