@@ -2,7 +2,8 @@
 //!
 //! A template is a string that may name variables (`${var.NAME}`), facts about the account
 //! (`${aws.account_id}`, `${aws.region}`, `${aws.partition}`) and attributes of other resources
-//! (`${role.lambda.arn}`). `$${` writes a literal `${`.
+//! (`${role.lambda.arn}`). `$${` writes a literal `${`. IAM's own policy variables
+//! (`${aws:username}`: they always hold a `:`) are left as they are.
 
 use std::ops::Range;
 
@@ -69,6 +70,13 @@ pub fn parse(template: &str) -> Result<Vec<Piece>, TemplateError> {
         };
         let expr = &after[..close];
         let end = start + 2 + close + 1;
+        if expr.contains(':') {
+            // An IAM policy variable (`${aws:username}`, `${s3:prefix}`): IAM's, not plinth's.
+            text.push_str(&rest[i..i + 2 + close + 1]);
+            rest = &after[close + 1..];
+            offset = end;
+            continue;
+        }
         let reference = parse_reference(expr).map_err(|(message, hint)| TemplateError {
             message,
             hint,
@@ -216,6 +224,15 @@ mod tests {
                 0..18
             )]
         );
+    }
+
+    #[test]
+    fn iam_policy_variables_are_left_alone() {
+        let pieces = parse("arn:aws:s3:::b/${aws:username}/*").unwrap();
+        assert_eq!(pieces, vec![Piece::Text("arn:aws:s3:::b/${aws:username}/*".into())]);
+        let (text, complete) = render_partial(&pieces, |_| None);
+        assert!(complete);
+        assert_eq!(render(&parse(&text).unwrap(), |_| None).unwrap(), "arn:aws:s3:::b/${aws:username}/*");
     }
 
     #[test]
