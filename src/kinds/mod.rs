@@ -13,6 +13,7 @@ use crate::diag::Diagnostics;
 use crate::live::LiveResource;
 use crate::model::{Attributes, Kind};
 use crate::plan::Resolver;
+use crate::policy::DocumentKind;
 use crate::spec::rules::Checker;
 use crate::spec::{PolicyTemplate, Text};
 
@@ -49,6 +50,13 @@ impl ResourceBody {
     pub fn policies(&self) -> Vec<&PolicyTemplate> {
         match self {
             ResourceBody::Role(r) => r.policies(),
+        }
+    }
+
+    /// Each policy document with the name plans use for it and what kind of document it is.
+    pub fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        match self {
+            ResourceBody::Role(r) => r.policy_documents(),
         }
     }
 

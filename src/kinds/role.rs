@@ -12,6 +12,7 @@ use crate::diag::{Diagnostics, Location};
 use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
 use crate::plan::Resolver;
+use crate::policy::DocumentKind;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
 
@@ -82,6 +83,11 @@ impl RoleSpec {
 
     pub(super) fn policies(&self) -> Vec<&PolicyTemplate> {
         std::iter::once(&self.trust).chain(self.policies.iter().flat_map(|p| p.values())).collect()
+    }
+
+    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        let inline = self.policies.iter().flatten().map(|(n, p)| (format!("policies.{n}"), p, DocumentKind::Identity));
+        std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust)).chain(inline).collect()
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {

@@ -76,6 +76,31 @@ pub struct ResourceChange {
     pub take_ownership: bool,
     /// Resources this one refers to; apply creates them first and deletes them last.
     pub depends_on: Vec<Address>,
+    /// Findings about this resource's policies, desired and live.
+    #[serde(default)]
+    pub lints: Vec<PolicyFinding>,
+}
+
+/// A policy lint (or a warning about a live policy) attached to the resource it concerns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyFinding {
+    /// The policy attribute: `trust`, `policies.NAME`, `policy`, ...
+    pub policy: String,
+    pub code: String,
+    pub severity: policy::Severity,
+    pub statement: Option<String>,
+    pub message: String,
+}
+
+/// The value at a policy's name: `trust` is an attribute, `policies.NAME` an entry of a map.
+pub fn attribute_at<'a>(attributes: &'a Attributes, name: &str) -> Option<&'a Value> {
+    match name.split_once('.') {
+        None => attributes.get(name),
+        Some((map, key)) => match attributes.get(map)? {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        },
+    }
 }
 
 impl ResourceChange {

@@ -3,10 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolver;
-use super::{Action, AttributeChange, Plan, ResourceChange, FORMAT_VERSION};
+use super::{attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
+use crate::policy;
 use crate::spec::template::Reference;
 use crate::spec::{Resource, Spec};
 
@@ -24,6 +25,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         Diagnostics(vec![Diagnostic::error("plan::no-account", "the live snapshot does not say which account it is")])
     })?;
     let resolver = Resolver::new(spec, &account, Some(live));
+    let known_accounts: Vec<String> = std::iter::once(account.account_id.clone())
+        .chain(spec.vars.values().map(|v| v.value.clone()).filter(|v| v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())))
+        .collect();
     let stack = spec.stack.name.as_str();
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
@@ -67,6 +71,8 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
                 },
             }
         };
+        let mut change = change;
+        change.lints = policy_findings(resource, &change, &known_accounts, &mut diags);
         if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
             diags.push(
                 Diagnostic::error(
@@ -105,6 +111,57 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let mut warnings: Vec<String> = spec.warnings.0.iter().map(|d| d.render(false)).collect();
     warnings.extend(diags.0.iter().map(|d| d.render(false)));
     Ok(Plan { format_version: FORMAT_VERSION, stack: stack.to_string(), account, changes, outputs, warnings })
+}
+
+/// Lints the resolved policies; lint errors stop the plan, the rest ride along with the change.
+/// A live policy naming a deleted principal (IAM rewrote its ARN to a unique id) is a finding
+/// of its own, so it is not mistaken for an ordinary edit.
+fn policy_findings(
+    resource: &Resource,
+    change: &ResourceChange,
+    known_accounts: &[String],
+    diags: &mut Diagnostics,
+) -> Vec<PolicyFinding> {
+    let mut findings = Vec::new();
+    for (name, template, kind) in resource.body.policy_documents() {
+        let desired = change.desired.as_ref().and_then(|d| attribute_at(d, &name)).and_then(Value::as_policy);
+        if let Some(doc) = desired {
+            let context = policy::LintContext {
+                kind,
+                known_accounts: known_accounts.to_vec(),
+                silenced: resource.silenced_for(&name),
+            };
+            for lint in policy::lint(doc, &context) {
+                if lint.severity == policy::Severity::Error {
+                    if let Some(d) = crate::spec::lint_diagnostic(&resource.address, &name, &lint, &template.location) {
+                        diags.push(d);
+                    }
+                }
+                findings.push(PolicyFinding {
+                    policy: name.clone(),
+                    code: lint.code.to_string(),
+                    severity: lint.severity,
+                    statement: lint.statement,
+                    message: lint.message,
+                });
+            }
+        }
+        let live = change.live.as_ref().and_then(|l| attribute_at(l, &name)).and_then(Value::as_policy);
+        let ids = live.map(policy::unique_id_principals).unwrap_or_default();
+        if !ids.is_empty() {
+            findings.push(PolicyFinding {
+                policy: name.clone(),
+                code: "P012".into(),
+                severity: policy::Severity::Warning,
+                statement: None,
+                message: format!(
+                    "the live {name} names {}: IAM replaced the ARN of a principal that was deleted with its unique id, and a principal recreated under that name is not trusted until the ARN is written back",
+                    ids.join(", ")
+                ),
+            });
+        }
+    }
+    findings
 }
 
 fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
@@ -148,6 +205,7 @@ fn create_change(resource: &Resource, desired: Attributes, depends_on: Vec<Addre
         live: None,
         take_ownership: true,
         depends_on,
+        lints: Vec::new(),
     }
 }
 
@@ -167,6 +225,7 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
         live: Some(found.attributes.clone()),
         take_ownership: false,
         depends_on: Vec::new(),
+        lints: Vec::new(),
     }
 }
 
@@ -208,6 +267,7 @@ fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depen
         live: Some(found.attributes.clone()),
         take_ownership: adopt || action == Action::Replace,
         depends_on,
+        lints: Vec::new(),
     }
 }
 

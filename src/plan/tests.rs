@@ -106,3 +106,36 @@ fn an_empty_account_creates_everything() {
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
     assert_eq!(plan.summary().add, 6);
 }
+
+#[test]
+fn a_deleted_principal_rewritten_to_a_unique_id_is_its_own_finding() {
+    let mut snapshot = live("planner.json");
+    let unchanged = Address::try_from("role.unchanged".to_string()).unwrap();
+    let trust = crate::policy::PolicyDocument::parse(
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}]}"#,
+    )
+    .unwrap();
+    snapshot.by_address.get_mut(&unchanged).unwrap().attributes.insert("trust".into(), crate::model::Value::Policy(Box::new(trust)));
+    let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
+    let change = plan.change(&unchanged).unwrap();
+    assert_eq!(change.action, Action::Update, "writing the spec's trust back is still planned");
+    let finding = change.lints.iter().find(|f| f.code == "P012").expect("a P012 finding");
+    assert_eq!(finding.policy, "trust");
+    assert!(finding.message.contains("AROADBQP57FF2AEXAMPLE"), "{}", finding.message);
+    let text = render(&plan, TextOptions::default());
+    assert!(text.contains("! P012 warning in trust: the live trust names AROADBQP57FF2AEXAMPLE"), "{text}");
+}
+
+#[test]
+fn lints_run_on_resolved_policies_and_ride_along_with_the_change() {
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let new = plan.change(&Address::try_from("role.new".to_string()).unwrap()).unwrap();
+    // The vendor account is named by a variable, so its principal is not an unknown account;
+    // without the variable it would be.
+    assert!(new.lints.iter().all(|f| f.code != "P007"), "{:?}", new.lints);
+    let doc = crate::plan::attribute_at(new.desired.as_ref().unwrap(), "trust").and_then(crate::model::Value::as_policy).unwrap();
+    let unknown = crate::policy::lint(doc, &crate::policy::LintContext::new(crate::policy::DocumentKind::Trust));
+    assert!(unknown.iter().any(|l| l.code == "P007"), "{unknown:?}");
+}

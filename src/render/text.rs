@@ -8,7 +8,7 @@ use owo_colors::{OwoColorize, Style};
 use super::summary_line;
 use crate::model::Value;
 use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
-use crate::policy::{AccessChange, PolicyDiff};
+use crate::policy::{AccessChange, PolicyDiff, Severity};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
@@ -75,6 +75,12 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         resource(&mut out, &p, change);
         out.push('\n');
     }
+    // Unchanged resources are not listed, but what is wrong with their live policies is.
+    for change in plan.changes.iter().filter(|c| !c.is_change() && c.lints.iter().any(|f| f.severity != Severity::Info)) {
+        let _ = writeln!(out, "  {} is unchanged, but:", p.paint(&change.address.to_string(), Style::new().bold()));
+        findings(&mut out, &p, change);
+        out.push('\n');
+    }
     let summary = plan.summary();
     if summary.widens_access {
         let _ = writeln!(out, "{}", p.paint("This plan widens access: review the policy changes marked above.", Style::new().red().bold()));
@@ -97,12 +103,29 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     }
     out.push('\n');
     if c.action == Action::Delete {
-        let _ = writeln!(out, "      {} = {:?}", "physical name", c.physical_id);
+        let _ = writeln!(out, "      physical name = {:?}", c.physical_id);
         return;
     }
     let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for a in &c.attributes {
         attribute(out, p, c.action, a, width);
+    }
+    findings(out, p, c);
+}
+
+fn findings(out: &mut String, p: &Painter, c: &ResourceChange) {
+    for f in c.lints.iter().filter(|f| f.severity != Severity::Info) {
+        let statement = f.statement.as_deref().map(|s| format!(" statement {s}")).unwrap_or_default();
+        let label = p.paint(&format!("! {} {}", f.code, severity(f.severity)), Style::new().yellow());
+        let _ = writeln!(out, "      {label} in {}{statement}: {}", f.policy, f.message);
+    }
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
     }
 }
 

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::template::{self, reference_text, Reference};
-use super::{rules, InputFile, PolicyTemplate, Resource, Spec, StackConfig, Text, Var};
+use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -190,6 +190,9 @@ impl Loader {
         for resource in spec.resources.values() {
             resource.body.check(&rules::Checker::new(&spec.vars), &mut self.diags);
         }
+        if !self.diags.has_errors() {
+            self.lint_policies(&spec);
+        }
         Some(spec)
     }
 
@@ -288,14 +291,67 @@ impl Loader {
                     .set_hint("a resource's logical name is letters, digits, `-` and `_`");
             }
             let location = Location::new(&self.file, body.span());
+            let (body, silenced) = self.take_silences(body);
             let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
                 address: address.clone(),
                 location,
                 adopt: options.adopt,
                 prevent_destroy: options.prevent_destroy,
+                silenced,
                 body,
             });
             out.insert(address, resource);
+        }
+    }
+
+    /// `silence` is common to every kind: it is taken out of the resource's table before the
+    /// kind reads the rest.
+    fn take_silences<'i>(&mut self, body: Spanned<DeValue<'i>>) -> (Spanned<DeValue<'i>>, Vec<Silence>) {
+        let span = body.span();
+        let DeValue::Table(mut table) = body.into_inner() else {
+            return (Spanned::new(span.clone(), DeValue::Table(Default::default())), Vec::new());
+        };
+        let key = table.keys().find(|k| k.get_ref().as_ref() == "silence").cloned();
+        let Some(value) = key.and_then(|k| table.remove(&k)) else {
+            return (Spanned::new(span, DeValue::Table(table)), Vec::new());
+        };
+        let silences: Vec<Spanned<Silence>> = self.deserialize(value).unwrap_or_default();
+        let known: Vec<&str> = crate::policy::LINT_RULES.iter().map(|r| r.code).collect();
+        let mut out = Vec::new();
+        for s in silences {
+            if !known.contains(&s.get_ref().lint.as_str()) {
+                self.err("spec::unknown-lint", format!("`{}` is not a policy lint", s.get_ref().lint), s.span())
+                    .set_hint(format!("the lints are {}", known.join(", ")));
+            }
+            out.push(s.into_inner());
+        }
+        (Spanned::new(span, DeValue::Table(table)), out)
+    }
+
+    /// Lints every policy with what is known before AWS is read: variables are filled in,
+    /// other references stay as `${...}`, which the lints treat as unknown values.
+    fn lint_policies(&mut self, spec: &Spec) {
+        let known_accounts: Vec<String> =
+            spec.vars.values().map(|v| v.value.clone()).filter(|v| is_account_id(v)).collect();
+        for resource in spec.resources.values() {
+            for (name, template, kind) in resource.body.policy_documents() {
+                let Some(doc) = template.with(|r| match r {
+                    Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                    _ => None,
+                }) else {
+                    continue;
+                };
+                let context = crate::policy::LintContext {
+                    kind,
+                    known_accounts: known_accounts.clone(),
+                    silenced: resource.silenced_for(&name),
+                };
+                for lint in crate::policy::lint(&doc, &context) {
+                    if let Some(d) = lint_diagnostic(&resource.address, &name, &lint, &template.location) {
+                        self.diags.push(d);
+                    }
+                }
+            }
         }
     }
 
@@ -707,6 +763,38 @@ pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min()
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A policy lint as a diagnostic pointing at the statement (by its Sid) or the policy. Info
+/// lints are left to the plan's machine-readable output.
+pub(crate) fn lint_diagnostic(
+    address: &Address,
+    policy: &str,
+    lint: &crate::policy::Lint,
+    at: &Location,
+) -> Option<Diagnostic> {
+    use crate::policy::Severity as S;
+    let statement = lint.statement.as_deref().map(|s| format!(", statement {s}")).unwrap_or_default();
+    let message = format!("{address} {policy}{statement}: {} [{}]", lint.message, lint.code);
+    let diagnostic = match lint.severity {
+        S::Error => Diagnostic::error("policy::lint", message),
+        S::Warning => Diagnostic::warning("policy::lint", message),
+        S::Info => return None,
+    };
+    let location = lint
+        .statement
+        .as_deref()
+        .filter(|s| !s.starts_with("Statement["))
+        .map(|sid| find_in(at, &format!("\"{sid}\"")))
+        .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
+    Some(diagnostic.at_location(Some(location)).hint(format!(
+        "fix the statement, or accept it with [[{address}.silence]] lint = \"{}\", policy = \"{policy}\", reason = \"...\"",
+        lint.code
+    )))
 }
 
 #[cfg(test)]

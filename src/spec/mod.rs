@@ -15,7 +15,7 @@ use crate::diag::{Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 pub use crate::kinds::ResourceBody;
 
-pub(crate) use load::Loader;
+pub(crate) use load::{lint_diagnostic, Loader};
 pub use load::{load, LoadOptions};
 use template::{Piece, Reference};
 
@@ -96,6 +96,33 @@ impl PolicyTemplate {
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
         self.templated.iter().flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
     }
+
+    /// The document with the references `lookup` knows filled in and the others left as
+    /// `${...}`; `None` for a stand-in of a policy that failed to load.
+    pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<crate::policy::PolicyDocument> {
+        let json = substitute_strings(&self.json, &mut |s| match self.templated.iter().find(|(raw, _)| raw == s) {
+            Some((_, pieces)) => Some(template::render_lenient(pieces, &lookup)),
+            None => Some(s.to_string()),
+        })?;
+        crate::policy::PolicyDocument::from_value(&json).ok()
+    }
+}
+
+/// Rebuilds a JSON value with every string (keys included) passed through `f`.
+pub(crate) fn substitute_strings(
+    json: &serde_json::Value,
+    f: &mut impl FnMut(&str) -> Option<String>,
+) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    Some(match json {
+        J::Null => return None,
+        J::String(s) => J::String(f(s)?),
+        J::Array(items) => J::Array(items.iter().map(|i| substitute_strings(i, f)).collect::<Option<_>>()?),
+        J::Object(m) => J::Object(
+            m.iter().map(|(k, v)| Some((f(k)?, substitute_strings(v, f)?))).collect::<Option<_>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 #[derive(Debug)]
@@ -107,7 +134,34 @@ pub struct Resource {
     pub adopt: bool,
     /// Refuse any plan that would delete or replace this resource.
     pub prevent_destroy: bool,
+    /// Policy lints the spec accepts for this resource, each with a reason.
+    pub silenced: Vec<Silence>,
     pub body: ResourceBody,
+}
+
+/// `[[KIND.NAME.silence]]`: a policy lint accepted on purpose.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Silence {
+    /// The lint's code, e.g. `P003`.
+    pub lint: String,
+    /// Which policy of the resource (`trust`, `policies.NAME`, `policy`); all when absent.
+    pub policy: Option<String>,
+    /// The statement's Sid (or `Statement[i]`); the whole policy when absent.
+    pub statement: Option<String>,
+    /// Why the finding is acceptable; required, so the decision is recorded.
+    pub reason: String,
+}
+
+impl Resource {
+    /// The `(Sid, code)` pairs `policy::LintContext` takes, for one of this resource's policies.
+    pub fn silenced_for(&self, policy: &str) -> Vec<(Option<String>, String)> {
+        self.silenced
+            .iter()
+            .filter(|s| s.policy.as_deref().is_none_or(|p| p == policy))
+            .map(|s| (s.statement.clone(), s.lint.clone()))
+            .collect()
+    }
 }
 
 impl Resource {

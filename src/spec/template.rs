@@ -178,6 +178,19 @@ pub fn render_partial(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Op
     (out, complete)
 }
 
+/// Renders what is known and writes the rest as the reference it is (`${role.x.arn}`), for
+/// checks that treat unknown values as opaque; unlike [`render_partial`], the result is text,
+/// not a template.
+pub fn render_lenient(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Option<String>) -> String {
+    pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => t.clone(),
+            Piece::Ref(r, _) => lookup(r).unwrap_or_else(|| reference_text(r)),
+        })
+        .collect()
+}
+
 /// A reference as it is written in a spec.
 pub fn reference_text(r: &Reference) -> String {
     match r {

@@ -83,7 +83,21 @@ fn without_a_file_plinth_reads_plinth_toml_in_the_current_directory() {
 }
 
 #[test]
-fn unfilled_placeholders_are_warnings() {
+fn unfilled_placeholders_are_warnings_and_in_an_arn_errors() {
+    let spec = crate::support::TempSpec::new(
+        r#"[stack]
+name = "placeholders"
+
+[role.r]
+name = "tonic-r"
+description = "Read by <team name>"
+trust = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+"#,
+    );
+    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(run.stderr.contains("spec::placeholder") && run.stderr.contains("⚠"), "{}", run.stderr);
+    assert!(run.stderr.contains("`<team name>` looks like a placeholder"), "{}", run.stderr);
+
     let spec = crate::support::TempSpec::new(
         r#"[stack]
 name = "placeholders"
@@ -93,10 +107,11 @@ name = "tonic-r"
 trust = '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::<aws account id>:root"}, "Action": "sts:AssumeRole"}]}'
 "#,
     );
-    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
-    assert!(run.stderr.contains("spec::placeholder") && run.stderr.contains("⚠"), "{}", run.stderr);
+    let run = plinth(&["validate", "-f", &spec.arg()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("`<aws account id>` looks like a placeholder"), "{}", run.stderr);
     assert!(run.stderr.contains("${aws.account_id}"), "{}", run.stderr);
+    assert!(run.stderr.contains("[P008]"), "{}", run.stderr);
 }
 
 #[test]
@@ -105,4 +120,40 @@ fn var_overrides_must_name_declared_variables() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("did you mean `vendor_account`?"), "{}", run.stderr);
     plinth(&["validate", "-f", "plans/example-roles.toml", "--var", "vendor_account=210987654321"]).ok();
+}
+
+#[test]
+fn policy_lints_warn_and_can_be_silenced_per_statement_with_a_reason() {
+    let body = r#"[stack]
+name = "lints"
+
+[role.ops]
+name = "tonic-ops"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+
+[role.ops.policies.queues]
+Version = "2012-10-17"
+Statement = [
+  { Sid = "AllQueueActions", Effect = "Allow", Action = "sqs:*", Resource = "arn:aws:sqs:*:${aws.account_id}:tonic-*" },
+  { Sid = "Read", Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::tonic-data/*" },
+]
+"#;
+    let spec = crate::support::TempSpec::new(body);
+    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(run.stderr.contains("role.ops policies.queues, statement AllQueueActions"), "{}", run.stderr);
+    assert!(run.stderr.contains("[P003]"), "{}", run.stderr);
+    assert!(run.stderr.contains("⚠"), "a warning, not an error: {}", run.stderr);
+
+    let silenced = format!(
+        "{body}\n[[role.ops.silence]]\nlint = \"P003\"\npolicy = \"policies.queues\"\nstatement = \"AllQueueActions\"\nreason = \"the worker creates and deletes its own queues\"\n"
+    );
+    let spec = crate::support::TempSpec::new(&silenced);
+    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    // A silence for another statement does not hide this one.
+    let elsewhere = silenced.replace("statement = \"AllQueueActions\"", "statement = \"Read\"");
+    let spec = crate::support::TempSpec::new(&elsewhere);
+    let run = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(run.stderr.contains("[P003]"), "{}", run.stderr);
 }
