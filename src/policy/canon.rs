@@ -580,7 +580,7 @@ mod tests {
         #[test]
         fn parse_never_panics(text in ".{0,200}") {
             if let Err(error) = PolicyDocument::parse(&text) {
-                prop_assert!(error.offset.map_or(true, |offset| text.is_char_boundary(offset)));
+                prop_assert!(error.offset.is_none_or(|offset| text.is_char_boundary(offset)));
             }
         }
 
@@ -590,7 +590,7 @@ mod tests {
             let at = cut.index(text.len());
             let damaged = format!("{}{}{}", &text[..at], insert, &text[(at + 3).min(text.len())..]);
             if let Err(error) = PolicyDocument::parse(&damaged) {
-                prop_assert!(error.offset.map_or(true, |offset| damaged.is_char_boundary(offset)));
+                prop_assert!(error.offset.is_none_or(|offset| damaged.is_char_boundary(offset)));
             }
         }
     }
