@@ -13,6 +13,7 @@ use crate::aws::{Aws, AwsError, ConnectOptions};
 use crate::diag::Diagnostics;
 use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
 use crate::render;
+use crate::saved::{SavedPlan, SavedPlanError};
 use crate::spec::{self, LoadOptions, Spec};
 use crate::workflow::{plan_stack, read_live, PlanError};
 
@@ -48,6 +49,38 @@ pub enum Command {
     Destroy(ApplyArgs),
     /// Print the live state plinth reads for a spec, as JSON (for bug reports and test fixtures)
     Snapshot(SnapshotArgs),
+    /// Render a saved plan file
+    Show(ShowArgs),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Most characters a Markdown plan may have (GitHub comments hold 65,536)
+    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_name = "CHARS")]
+    pub markdown_budget: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `plinth plan --out`
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub render: RenderArgs,
 }
 
 #[derive(Debug, Args)]
@@ -119,10 +152,18 @@ pub struct PlanArgs {
     /// Plan the deletion of everything the stack owns
     #[arg(long)]
     pub destroy: bool,
+    /// Also write the plan to FILE, for `plinth apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub render: RenderArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// Apply this saved plan (from `plinth plan --out`) exactly, without asking
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]
@@ -262,7 +303,13 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             let spec = load(&args.spec, ui)?;
             let aws = Aws::connect(&args.aws.options()).await?;
             let plan = plan_stack(&aws, &spec, PlanOptions { destroy: args.destroy }).await?;
-            ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
+            if let Some(path) = &args.out {
+                SavedPlan::new(&spec, &args.spec.vars, &plan).write(path).map_err(|e| Failure::Message {
+                    message: format!("cannot write the plan file `{}`: {e}", path.display()),
+                    hint: None,
+                })?;
+            }
+            ui.out(&show(&plan, &args.render, ui));
             Ok(match (args.detailed_exitcode, plan.is_empty(), plan.summary().widens_access) {
                 (false, _, _) | (true, true, _) => 0,
                 (true, false, false) => 2,
@@ -275,6 +322,17 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             let snapshot = read_live(&aws, &spec).await?;
             let json = serde_json::to_string_pretty(&snapshot).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
             ui.out(&format!("{json}\n"));
+            Ok(0)
+        }
+        Command::Show(args) => {
+            let saved = SavedPlan::read(&args.plan).map_err(saved_plan_failure)?;
+            ui.out(&show(&saved.plan, &args.render, ui));
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "plinth", &mut out);
+            ui.out(&String::from_utf8_lossy(&out));
             Ok(0)
         }
         Command::Apply(args) => apply_command(args, false, ui).await,
@@ -291,15 +349,68 @@ fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
     Ok(spec)
 }
 
-async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
-    let spec = load(&args.spec, ui)?;
+fn show(plan: &Plan, args: &RenderArgs, ui: &Ui) -> String {
+    match args.format {
+        Format::Text => render::text::render(plan, render::text::TextOptions { color: ui.color_stdout }),
+        Format::Json => render::json::render(plan),
+        Format::Markdown => render::markdown::render(plan, render::markdown::MarkdownOptions { budget: args.markdown_budget }),
+    }
+}
+
+fn saved_plan_failure(e: SavedPlanError) -> Failure {
+    let hint = match e {
+        SavedPlanError::Tampered(_) => "plan again; a plan file must not be edited",
+        SavedPlanError::Version { .. } => "plan again with this version of plinth",
+        SavedPlanError::Unreadable { .. } => "pass the file written by `plinth plan --out`",
+    };
+    Failure::Message { message: e.to_string(), hint: Some(hint.into()) }
+}
+
+/// Loads a saved plan and checks it still holds: same files, same account, same live state.
+async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result<(Aws, Plan), Failure> {
+    let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
+    let changed = saved.changed_inputs();
+    if !changed.is_empty() {
+        return Err(Failure::Message {
+            message: format!("the spec changed since the plan was made: {}", changed.join(", ")),
+            hint: Some("plan again and review the new plan".into()),
+        });
+    }
+    let spec_args = SpecArgs { spec: PathBuf::from(&saved.spec), vars: saved.var_overrides.clone() };
+    let spec = load(&spec_args, ui)?;
     let aws = Aws::connect(&args.aws.options()).await?;
-    let plan = plan_stack(&aws, &spec, PlanOptions { destroy }).await?;
+    let account = aws.sts.account().await?;
+    let now = plan_stack(&aws, &spec, PlanOptions { destroy: saved.plan.destroy }).await?;
+    let differences = saved.differences(&account, &now);
+    if !differences.is_empty() {
+        return Err(Failure::Message {
+            message: format!(
+                "the account no longer matches the saved plan, so none of it was applied:\n  {}",
+                differences.join("\n  ")
+            ),
+            hint: Some("plan again and review the new plan".into()),
+        });
+    }
+    Ok((aws, saved.plan))
+}
+
+async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
+    let (aws, plan) = match &args.plan {
+        Some(path) => saved_plan(path, &args, ui).await?,
+        None => {
+            let spec = load(&args.spec, ui)?;
+            let aws = Aws::connect(&args.aws.options()).await?;
+            let plan = plan_stack(&aws, &spec, PlanOptions { destroy }).await?;
+            (aws, plan)
+        }
+    };
     ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
     if plan.is_empty() {
         return Ok(0);
     }
-    confirm(&plan, args.auto_approve, ui)?;
+    if args.plan.is_none() {
+        confirm(&plan, args.auto_approve, ui)?;
+    }
     let progress = LineProgress;
     let report = apply::apply(&aws, &plan, ApplyOptions { parallelism: args.parallelism }, &progress).await;
     print_report(&report, ui);

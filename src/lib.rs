@@ -15,5 +15,6 @@ pub mod model;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod saved;
 pub mod spec;
 pub mod workflow;

@@ -26,6 +26,9 @@ pub struct Plan {
     pub format_version: u32,
     pub stack: String,
     pub account: Account,
+    /// Planned with `--destroy`: everything the stack owns is deleted.
+    #[serde(default)]
+    pub destroy: bool,
     /// One entry per resource in the spec or owned by the stack, in address order.
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<(String, Value)>,

@@ -110,7 +110,15 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     }
     let mut warnings: Vec<String> = spec.warnings.0.iter().map(|d| d.render(false)).collect();
     warnings.extend(diags.0.iter().map(|d| d.render(false)));
-    Ok(Plan { format_version: FORMAT_VERSION, stack: stack.to_string(), account, changes, outputs, warnings })
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        stack: stack.to_string(),
+        account,
+        destroy: options.destroy,
+        changes,
+        outputs,
+        warnings,
+    })
 }
 
 /// Lints the resolved policies; lint errors stop the plan, the rest ride along with the change.

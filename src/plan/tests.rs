@@ -139,3 +139,43 @@ fn lints_run_on_resolved_policies_and_ride_along_with_the_change() {
     let unknown = crate::policy::lint(doc, &crate::policy::LintContext::new(crate::policy::DocumentKind::Trust));
     assert!(unknown.iter().any(|l| l.code == "P007"), "{unknown:?}");
 }
+
+#[test]
+fn json_and_markdown_views_of_every_action() {
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let json = crate::render::json::render(&plan);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["format_version"], 1);
+    assert_eq!(parsed["summary"]["widens_access"], true);
+    let drifted = parsed["resources"].as_array().unwrap().iter().find(|r| r["address"] == "role.drifted").unwrap();
+    assert_eq!(drifted["action"], "update");
+    let access = drifted["policy_changes"].as_array().unwrap().iter().find(|p| p["policy"] == "policies.access").unwrap();
+    assert_eq!(access["access"], "widens");
+    let markdown = crate::render::markdown::render(&plan, Default::default());
+    assert!(markdown.contains("#### Risks"), "{markdown}");
+    assert!(markdown.contains("**destroys** `role.gone`"), "{markdown}");
+    assert!(markdown.contains("**widens access**: `role.drifted` policies.access"), "{markdown}");
+    insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("planner_every_action_json", json);
+        insta::assert_snapshot!("planner_every_action_markdown", markdown);
+    });
+}
+
+#[test]
+fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let full = crate::render::markdown::render(&plan, Default::default());
+    let budget = full.len() / 2;
+    let short = crate::render::markdown::render(&plan, crate::render::markdown::MarkdownOptions { budget });
+    assert!(short.len() <= budget, "{} > {budget}\n{short}", short.len());
+    let risk_lines: Vec<&str> = full.lines().filter(|l| l.starts_with("- **")).collect();
+    assert!(risk_lines.len() >= 4, "{full}");
+    for line in risk_lines {
+        assert!(short.contains(line), "lost risk line {line}\n{short}");
+    }
+    assert!(short.contains("are left out"), "{short}");
+    // Every resource is still named.
+    for c in plan.changes.iter().filter(|c| c.is_change()) {
+        assert!(short.contains(&format!("{}", c.address)), "{short}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Views of a plan. Computing a plan and showing it are separate: every view renders the same
 //! [`Plan`] value, and the same plan always renders to the same bytes.
 
+pub mod json;
+pub mod markdown;
 pub mod text;
 
 use crate::plan::{Plan, Summary};

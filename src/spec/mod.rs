@@ -16,7 +16,7 @@ use crate::model::{Address, Kind};
 pub use crate::kinds::ResourceBody;
 
 pub(crate) use load::{lint_diagnostic, Loader};
-pub use load::{load, LoadOptions};
+pub use load::{load, sha256_hex, LoadOptions};
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.
@@ -36,7 +36,7 @@ pub struct Spec {
     pub warnings: Diagnostics,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     pub path: String,
     pub sha256: String,

@@ -3,5 +3,6 @@
 
 mod policies;
 mod roles;
+mod saved;
 mod support;
 mod validate;

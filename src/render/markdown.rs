@@ -1,0 +1,224 @@
+//! The plan as a pull-request comment: a summary and the risks first, then each resource in a
+//! collapsible block with its diff. It fits a size budget (GitHub's comment limit is 65,536
+//! characters): detail is collapsed before anything else, and a risk line is never cut.
+
+use std::fmt::Write as _;
+
+use super::summary_line;
+use crate::model::Value;
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::policy::{AccessChange, Severity};
+
+pub const DEFAULT_BUDGET: usize = 60_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct MarkdownOptions {
+    /// The most characters the comment may have.
+    pub budget: usize,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        Self { budget: DEFAULT_BUDGET }
+    }
+}
+
+pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
+    let head = head(plan);
+    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
+    let details: Vec<String> = changes.iter().map(|c| detail(c)).collect();
+    let full: usize = head.len() + details.iter().map(String::len).sum::<usize>();
+    if full <= options.budget {
+        return head + &details.concat();
+    }
+    // Over budget: keep the head (summary and every risk line), then as many full blocks as
+    // fit, risky resources first; the rest become one-line summaries.
+    let mut out = head;
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_by_key(|&i| !is_risky(changes[i]));
+    let mut full_detail = vec![false; changes.len()];
+    let mut used = out.len() + changes.iter().map(|c| summary_block(c).len()).sum::<usize>() + 200;
+    for i in order {
+        let extra = details[i].len().saturating_sub(summary_block(changes[i]).len());
+        if used + extra <= options.budget {
+            full_detail[i] = true;
+            used += extra;
+        }
+    }
+    let left_out = full_detail.iter().filter(|f| !**f).count();
+    for (i, c) in changes.iter().enumerate() {
+        out.push_str(if full_detail[i] { &details[i] } else { "" });
+        if !full_detail[i] {
+            out.push_str(&summary_block(c));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n_The full plan is larger than this comment allows: the diffs of {left_out} resource{} are left out. Run `plinth show` on the plan file for everything._",
+        if left_out == 1 { "" } else { "s" }
+    );
+    out
+}
+
+fn symbol(a: Action) -> &'static str {
+    match a {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::NoOp => " ",
+    }
+}
+
+fn is_risky(c: &ResourceChange) -> bool {
+    matches!(c.action, Action::Delete | Action::Replace)
+        || c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
+        || c.lints.iter().any(|l| l.severity <= Severity::Warning)
+}
+
+fn head(plan: &Plan) -> String {
+    let mut out = String::new();
+    let summary = plan.summary();
+    let _ = writeln!(out, "### plinth plan: stack `{}`, account {} ({})\n", plan.stack, plan.account.account_id, plan.account.region);
+    if plan.is_empty() {
+        let _ = writeln!(out, "**No changes.** The live account matches the spec.");
+        return out;
+    }
+    let _ = write!(out, "**{}**", summary_line(&summary));
+    if summary.widens_access {
+        out.push_str(" **This plan widens access.**");
+    }
+    out.push_str("\n\n");
+    let risks = risks(plan);
+    if !risks.is_empty() {
+        out.push_str("#### Risks\n\n");
+        for r in risks {
+            let _ = writeln!(out, "- {r}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn risks(plan: &Plan) -> Vec<String> {
+    let mut risks = Vec::new();
+    for c in &plan.changes {
+        for (name, d) in c.policy_diffs() {
+            if matches!(d.access, AccessChange::Widens | AccessChange::Mixed) {
+                let statements: Vec<String> = d
+                    .statements
+                    .iter()
+                    .filter(|s| matches!(s.access, AccessChange::Widens | AccessChange::Mixed))
+                    .map(|s| format!("`{}`", s.label))
+                    .collect();
+                risks.push(format!("**widens access**: `{}` {name} (statements {})", c.address, statements.join(", ")));
+            }
+        }
+        match c.action {
+            Action::Delete => risks.push(format!("**destroys** `{}` (`{}`)", c.address, c.physical_id)),
+            Action::Replace => risks.push(format!(
+                "**replaces** `{}`{}",
+                c.address,
+                c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            )),
+            _ => {}
+        }
+        for l in c.lints.iter().filter(|l| l.severity <= Severity::Warning) {
+            let statement = l.statement.as_deref().map(|s| format!(" statement `{s}`")).unwrap_or_default();
+            risks.push(format!("**{}** `{}` {}{statement}: {}", l.code, c.address, l.policy, l.message));
+        }
+    }
+    risks
+}
+
+fn summary_block(c: &ResourceChange) -> String {
+    format!("- `{} {}` {}\n", symbol(c.action), c.address, verb(c.action))
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::NoOp => "is unchanged",
+    }
+}
+
+fn detail(c: &ResourceChange) -> String {
+    let mut out = String::new();
+    let reason = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<details><summary><code>{} {}</code> {}{}</summary>\n",
+        symbol(c.action),
+        c.address,
+        verb(c.action),
+        html_escape(&reason)
+    );
+    let mut body = String::new();
+    diff_body(&mut body, c);
+    if body.is_empty() {
+        out.push_str("No attribute changes: plinth only adds its ownership tags.\n\n</details>\n\n");
+    } else {
+        let _ = write!(out, "```diff\n{body}```\n\n</details>\n\n");
+    }
+    out
+}
+
+fn diff_body(out: &mut String, c: &ResourceChange) {
+    if c.action == Action::Delete {
+        let _ = writeln!(out, "- physical name = {:?}", c.physical_id);
+    } else {
+        let policy_diffs = c.policy_diffs();
+        for a in &c.attributes {
+            let diffs: Vec<_> = policy_diffs.iter().filter(|(n, _)| n == &a.name || n.starts_with(&format!("{}.", a.name))).collect();
+            if c.action != Action::Create && !diffs.is_empty() {
+                for (name, d) in diffs {
+                    let _ = writeln!(out, "# {name}: {}", access(&d.access));
+                    for s in &d.statements {
+                        let _ = writeln!(out, "# statement {}: {}", s.label, access(&s.access));
+                        out.push_str(&s.unified);
+                        if !s.unified.ends_with('\n') {
+                            out.push('\n');
+                        }
+                    }
+                }
+                continue;
+            }
+            let forces = if a.forces_replacement { "  # forces replacement" } else { "" };
+            if let Some(before) = &a.before {
+                let _ = writeln!(out, "- {} = {}{forces}", a.name, lines(before, "- "));
+            }
+            if let Some(after) = &a.after {
+                let _ = writeln!(out, "+ {} = {}{forces}", a.name, lines(after, "+ "));
+            }
+        }
+    }
+    for l in &c.lints {
+        let statement = l.statement.as_deref().map(|s| format!(" statement {s}")).unwrap_or_default();
+        let _ = writeln!(out, "! {} in {}{statement}: {}", l.code, l.policy, l.message);
+    }
+}
+
+/// Multi-line values (policies) keep their diff marker on every line.
+fn lines(v: &Value, marker: &str) -> String {
+    let text = match v {
+        Value::Policy(doc) => doc.to_pretty().trim_end().to_string(),
+        other => other.display(),
+    };
+    text.replace('\n', &format!("\n{marker}"))
+}
+
+fn access(a: &AccessChange) -> &'static str {
+    match a {
+        AccessChange::Widens => "widens access",
+        AccessChange::Narrows => "narrows access",
+        AccessChange::NoChange => "no change in access",
+        AccessChange::Mixed => "widens and narrows access",
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

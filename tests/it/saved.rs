@@ -1,0 +1,103 @@
+//! Saved plans in a pipeline: plan --out on a pull request, apply FILE after review.
+
+use crate::support::{plinth, plinth_aws, runtime, sdk, unique, TempSpec};
+
+fn spec(stack: &str, prefix: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[role.worker]
+name = "{prefix}-worker"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[role.reader]
+name = "{prefix}-reader"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ AWS = "${{role.worker.arn}}" }}, Action = "sts:AssumeRole" }}] }}
+"#
+    )
+}
+
+fn role_exists(name: &str) -> bool {
+    runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await).get_role().role_name(name).send().await.is_ok() })
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_without_a_prompt() {
+    let (stack, prefix) = (unique("saved"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    let file = spec.dir.path().join("plan.json");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
+    assert!(!role_exists(&format!("{prefix}-worker")), "planning changes nothing");
+
+    let shown = plinth(&["show", file, "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(json["summary"]["add"], 2);
+
+    let apply = plinth_aws(&["apply", file]).ok();
+    assert!(apply.stderr.contains("Apply complete: 2 added"), "{}", apply.stderr);
+    assert!(role_exists(&format!("{prefix}-reader")));
+    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn a_saved_plan_is_refused_whole_when_the_account_moved() {
+    let (stack, prefix) = (unique("moved"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    // The reviewed change: tag the reader.
+    std::fs::write(spec.path(), spec_text_with_extra_tag(&spec.path())).unwrap();
+    let file = spec.dir.path().join("plan.json");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
+
+    // After the review, someone widens the worker's trust by hand.
+    let client = runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        client
+            .update_assume_role_policy()
+            .role_name(format!("{prefix}-worker"))
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .unwrap();
+    });
+    let apply = plinth_aws(&["apply", file]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("none of it was applied"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("role.worker: was planned as no-op, now needs update"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("hint: plan again"), "{}", apply.stderr);
+    runtime().block_on(async {
+        let reader = client.get_role().role_name(format!("{prefix}-reader")).send().await.unwrap().role.unwrap();
+        assert!(reader.tags().iter().all(|t| t.key() != "team"), "the reviewed tag change was not applied either");
+    });
+}
+
+#[test]
+fn an_edited_plan_file_or_spec_is_refused() {
+    let (stack, prefix) = (unique("edited"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    let file = spec.dir.path().join("plan.json");
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file.to_str().unwrap()]).ok();
+
+    let original = std::fs::read_to_string(&file).unwrap();
+    let edited = original.replace("ec2.amazonaws.com", "lambda.amazonaws.com");
+    assert_ne!(original, edited);
+    std::fs::write(&file, &edited).unwrap();
+    let apply = plinth_aws(&["apply", file.to_str().unwrap()]);
+    assert_eq!(apply.code, 1);
+    assert!(apply.stderr.contains("was modified after plinth wrote it"), "{}", apply.stderr);
+    assert!(!role_exists(&format!("{prefix}-worker")));
+
+    std::fs::write(&file, &original).unwrap();
+    std::fs::write(spec.path(), spec_text_with_extra_tag(&spec.path())).unwrap();
+    let apply = plinth_aws(&["apply", file.to_str().unwrap()]);
+    assert_eq!(apply.code, 1);
+    assert!(apply.stderr.contains("the spec changed since the plan was made"), "{}", apply.stderr);
+    assert!(!role_exists(&format!("{prefix}-worker")));
+}
+
+fn spec_text_with_extra_tag(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap().replace("[role.reader]\n", "[role.reader]\ntags = { team = \"data\" }\n")
+}
