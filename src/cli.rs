@@ -150,8 +150,11 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan the deletion of everything the stack owns
-    #[arg(long)]
+    #[arg(long, conflicts_with = "refresh_only")]
     pub destroy: bool,
+    /// Only report drift: how resources the stack owns differ from the spec, changing nothing
+    #[arg(long)]
+    pub refresh_only: bool,
     /// Also write the plan to FILE, for `plinth apply FILE`
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -302,7 +305,8 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         Command::Plan(args) => {
             let spec = load(&args.spec, ui)?;
             let aws = Aws::connect(&args.aws.options()).await?;
-            let plan = plan_stack(&aws, &spec, PlanOptions { destroy: args.destroy }).await?;
+            let options = PlanOptions { destroy: args.destroy, refresh_only: args.refresh_only };
+            let plan = plan_stack(&aws, &spec, options).await?;
             if let Some(path) = &args.out {
                 SavedPlan::new(&spec, &args.spec.vars, &plan).write(path).map_err(|e| Failure::Message {
                     message: format!("cannot write the plan file `{}`: {e}", path.display()),
@@ -380,7 +384,13 @@ async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result
     let spec = load(&spec_args, ui)?;
     let aws = Aws::connect(&args.aws.options()).await?;
     let account = aws.sts.account().await?;
-    let now = plan_stack(&aws, &spec, PlanOptions { destroy: saved.plan.destroy }).await?;
+    if saved.plan.refresh_only {
+        return Err(Failure::Message {
+            message: format!("`{}` is a drift report (--refresh-only), not a plan to apply", path.display()),
+            hint: Some("make a plan without --refresh-only".into()),
+        });
+    }
+    let now = plan_stack(&aws, &spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
     let differences = saved.differences(&account, &now);
     if !differences.is_empty() {
         return Err(Failure::Message {
@@ -400,7 +410,7 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         None => {
             let spec = load(&args.spec, ui)?;
             let aws = Aws::connect(&args.aws.options()).await?;
-            let plan = plan_stack(&aws, &spec, PlanOptions { destroy }).await?;
+            let plan = plan_stack(&aws, &spec, PlanOptions { destroy, refresh_only: false }).await?;
             (aws, plan)
         }
     };

@@ -29,6 +29,9 @@ pub struct Plan {
     /// Planned with `--destroy`: everything the stack owns is deleted.
     #[serde(default)]
     pub destroy: bool,
+    /// Planned with `--refresh-only`: a report of drift, not something to apply.
+    #[serde(default)]
+    pub refresh_only: bool,
     /// One entry per resource in the spec or owned by the stack, in address order.
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<(String, Value)>,

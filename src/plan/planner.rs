@@ -15,6 +15,9 @@ use crate::spec::{Resource, Spec};
 pub struct PlanOptions {
     /// Plan the deletion of everything the stack owns.
     pub destroy: bool,
+    /// Report only how owned resources that exist differ from the spec (drift): no creates,
+    /// no deletes.
+    pub refresh_only: bool,
 }
 
 /// Computes the plan. Errors (a name taken by a resource the stack does not own, a protected
@@ -45,6 +48,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         let renamed_from = || {
             live.owned.iter().find(|o| o.address_tag.as_ref() == Some(&resource.address) && o.physical_id != physical_id)
         };
+        if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
+            // Drift is about resources the stack owns and that exist under their names.
+            continue;
+        }
         let change = if options.destroy {
             match by_name.filter(|l| l.is_owned_by(stack)) {
                 Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
@@ -92,7 +99,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let owned = live.owned.iter().chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
-        if claimed.contains(&id) || !seen.insert(id) {
+        if options.refresh_only || claimed.contains(&id) || !seen.insert(id) {
             continue;
         }
         let address = match &found.address_tag {
@@ -103,6 +110,14 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         changes.push(delete_change(address, found, Some(reason)));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
+    if options.refresh_only {
+        for c in changes.iter_mut().filter(|c| c.is_change()) {
+            c.reason = Some(match &c.reason {
+                Some(r) => format!("the live resource differs from the spec; {r}"),
+                None => "the live resource differs from the spec".into(),
+            });
+        }
+    }
 
     let outputs = spec.outputs.iter().map(|(k, t)| (k.clone(), resolver.value(t))).collect();
     if diags.has_errors() {
@@ -115,6 +130,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         stack: stack.to_string(),
         account,
         destroy: options.destroy,
+        refresh_only: options.refresh_only,
         changes,
         outputs,
         warnings,

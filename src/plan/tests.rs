@@ -77,7 +77,7 @@ fn a_name_owned_by_another_stack_is_a_conflict_even_with_adopt() {
 
 #[test]
 fn destroy_deletes_only_what_the_stack_owns() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions { destroy: true }).unwrap();
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions { destroy: true, ..Default::default() }).unwrap();
     let deleted: Vec<String> =
         plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.physical_id.clone()).collect();
     assert_eq!(deleted, ["fx-drifted", "fx-gone", "fx-moved", "fx-renamed-v1", "fx-unchanged"]);
@@ -178,4 +178,17 @@ fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
     for c in plan.changes.iter().filter(|c| c.is_change()) {
         assert!(short.contains(&format!("{}", c.address)), "{short}");
     }
+}
+
+#[test]
+fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
+    let options = PlanOptions { refresh_only: true, ..Default::default() };
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), options).unwrap();
+    let changed: Vec<(String, Action)> =
+        plan.changes.iter().filter(|c| c.is_change()).map(|c| (c.address.to_string(), c.action)).collect();
+    assert_eq!(changed, [("role.drifted".to_string(), Action::Update), ("role.moved".to_string(), Action::Replace)]);
+    let text = render(&plan, TextOptions::default());
+    assert!(text.starts_with("Stack `fixture` in account 123456789012 (us-east-1):\n\nDrift report"), "{text}");
+    assert!(text.contains("Drift: 2 resources differ from the spec."), "{text}");
+    assert!(!text.contains("Plan:"), "{text}");
 }

@@ -22,6 +22,7 @@ pub fn document(plan: &Plan) -> J {
         "format_version": JSON_FORMAT_VERSION,
         "plinth_version": env!("CARGO_PKG_VERSION"),
         "stack": plan.stack,
+        "mode": if plan.refresh_only { "refresh_only" } else if plan.destroy { "destroy" } else { "normal" },
         "account": { "account_id": plan.account.account_id, "region": plan.account.region },
         "summary": summary,
         "resources": plan.changes.iter().map(resource).collect::<Vec<_>>(),

@@ -16,5 +16,9 @@ pub fn summary_line(s: &Summary) -> String {
 }
 
 pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
-    plan.is_empty().then_some("No changes. The live account matches the spec.")
+    match (plan.is_empty(), plan.refresh_only) {
+        (false, _) => None,
+        (true, false) => Some("No changes. The live account matches the spec."),
+        (true, true) => Some("No drift. The resources the stack owns match the spec."),
+    }
 }

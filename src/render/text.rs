@@ -67,6 +67,9 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         out.push_str(warning);
         out.push('\n');
     }
+    if plan.refresh_only {
+        let _ = writeln!(out, "Drift report: resources of the stack whose live state differs from the spec. Nothing will be changed.\n");
+    }
     if let Some(message) = super::is_empty_message(plan) {
         let _ = writeln!(out, "{message}");
         return out;
@@ -82,6 +85,11 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         out.push('\n');
     }
     let summary = plan.summary();
+    if plan.refresh_only {
+        let n = summary.change + summary.replace;
+        let _ = writeln!(out, "Drift: {n} resource{} differ{} from the spec.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" });
+        return out;
+    }
     if summary.widens_access {
         let _ = writeln!(out, "{}", p.paint("This plan widens access: review the policy changes marked above.", Style::new().red().bold()));
     }
