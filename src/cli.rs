@@ -51,11 +51,30 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Render a saved plan file
     Show(ShowArgs),
+    /// Print the stack's [outputs] from the live account (as an env file or JSON)
+    Outputs(OutputsArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct OutputsArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Env)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// NAME=value lines, quoted for a shell or an env file
+    Env,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -333,6 +352,25 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             ui.out(&show(&saved.plan, &args.render, ui));
             Ok(0)
         }
+        Command::Outputs(args) => {
+            let spec = load(&args.spec, ui)?;
+            let aws = Aws::connect(&args.aws.options()).await?;
+            let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
+            let values: Vec<(String, Option<String>)> = plan
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), (!v.is_unknown()).then(|| v.as_str().map(str::to_string).unwrap_or_else(|| v.display()))))
+                .collect();
+            let missing: Vec<&str> = values.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect();
+            if !missing.is_empty() {
+                return Err(Failure::Message {
+                    message: format!("no value yet for {}: the resources they come from do not exist", missing.join(", ")),
+                    hint: Some("run `plinth apply` first".into()),
+                });
+            }
+            ui.out(&format_outputs(&values, args.format));
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "plinth", &mut out);
@@ -421,10 +459,41 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
     if args.plan.is_none() {
         confirm(&plan, args.auto_approve, ui)?;
     }
-    let progress = LineProgress;
-    let report = apply::apply(&aws, &plan, ApplyOptions { parallelism: args.parallelism }, &progress).await;
+    let steps = plan.changes.iter().filter(|c| c.is_change()).count();
+    let progress: Box<dyn Progress> =
+        if std::io::stderr().is_terminal() { Box::new(BarProgress::new(steps)) } else { Box::new(LineProgress) };
+    let report = apply::apply(&aws, &plan, ApplyOptions { parallelism: args.parallelism }, progress.as_ref()).await;
+    drop(progress);
     print_report(&report, ui);
+    let outputs = apply::outputs(&plan, &report);
+    if report.succeeded() && !outputs.is_empty() && !plan.destroy {
+        ui.err("\nOutputs:\n");
+        ui.out(&format_outputs(&outputs, OutputFormat::Env));
+    }
     Ok(if report.succeeded() { 0 } else { 1 })
+}
+
+fn format_outputs(values: &[(String, Option<String>)], format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Env => values
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}\n", shell_quote(v))))
+            .collect(),
+        OutputFormat::Json => {
+            let map: serde_json::Map<String, serde_json::Value> =
+                values.iter().map(|(k, v)| (k.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String))).collect();
+            format!("{}\n", serde_json::to_string_pretty(&map).unwrap_or_default())
+        }
+    }
+}
+
+/// Values that need no quoting stay bare, so the file also reads as a Docker env file.
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,".contains(c)) {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
 }
 
 fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), Failure> {
@@ -472,6 +541,54 @@ impl Progress for LineProgress {
             StepStatus::Failed { error, .. } => eprintln!("{}: {} failed after {}: {error}", o.address, verb(o.action), secs(o.elapsed)),
             StepStatus::Skipped { because } => eprintln!("{}: skipped because {because} failed", o.address),
         }
+    }
+}
+
+/// A live progress bar on a terminal: finished steps scroll above it.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+    running: std::sync::Mutex<Vec<String>>,
+}
+
+impl BarProgress {
+    fn new(steps: usize) -> Self {
+        let bar = indicatif::ProgressBar::new(steps as u64).with_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar, running: Default::default() }
+    }
+
+    fn refresh(&self, running: &[String]) {
+        self.bar.set_message(running.join(", "));
+    }
+}
+
+impl Drop for BarProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for BarProgress {
+    fn started(&self, change: &ResourceChange) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.push(format!("{} {}", verb(change.action), change.address));
+        self.refresh(&running);
+    }
+
+    fn finished(&self, o: &StepOutcome) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let label = format!("{} {}", verb(o.action), o.address);
+        running.retain(|r| r != &label);
+        self.refresh(&running);
+        self.bar.inc(1);
+        self.bar.println(match &o.status {
+            StepStatus::Done => format!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
+            StepStatus::Failed { error, .. } => format!("{}: {} failed: {error}", o.address, verb(o.action)),
+            StepStatus::Skipped { because } => format!("{}: skipped because {because} failed", o.address),
+        });
     }
 }
 

@@ -67,6 +67,8 @@ pub enum StepStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {
     pub outcomes: Vec<StepOutcome>,
+    /// What each resource created by this apply exported (`arn`, `key_id`, ...).
+    pub exports: BTreeMap<Address, crate::aws::Exports>,
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
 }
@@ -160,7 +162,26 @@ pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn
         progress.finished(&outcome);
         outcomes.insert(change.address.clone(), outcome);
     }
-    ApplyReport { outcomes: outcomes.into_values().collect(), elapsed: started.elapsed() }
+    ApplyReport { outcomes: outcomes.into_values().collect(), exports, elapsed: started.elapsed() }
+}
+
+/// The plan's outputs with the values created by this apply filled in; `None` for an output
+/// whose resource was not created.
+pub fn outputs(plan: &Plan, report: &ApplyReport) -> Vec<(String, Option<String>)> {
+    let lookup = |r: &Reference| match r {
+        Reference::Resource { address, attribute } => report.exports.get(address).and_then(|e| e.get(attribute)).cloned(),
+        _ => None,
+    };
+    plan.outputs
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::Unknown(p) => fill_pending(p, lookup).ok().and_then(|v| v.as_str().map(str::to_string)),
+                other => other.as_str().map(str::to_string).or_else(|| Some(other.display())),
+            };
+            (name.clone(), text)
+        })
+        .collect()
 }
 
 /// What each step waits for. Creates and updates wait for the resources they refer to;
