@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
@@ -219,8 +220,13 @@ impl Iam {
     }
 
     /// Creates the role with its policies; returns its exports (`arn`, `unique_id`, ...).
+    ///
+    /// CreateRole has no idempotency token: when a response is lost and the SDK retries, the
+    /// retry finds the role the first attempt made. A role carrying this resource's ownership
+    /// tags is that role, and the create carries on with it; any other is a real conflict.
     pub async fn create_role(&self, role: &RoleConfig) -> Result<Exports, AwsError> {
-        let out = self.client
+        let created = self
+            .client
             .create_role()
             .role_name(&role.name)
             .set_path(role.path.clone())
@@ -230,15 +236,27 @@ impl Iam {
             .set_permissions_boundary(role.permissions_boundary.clone())
             .set_tags(Some(tags_of(&role.all_tags(None))))
             .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:CreateRole", &e))?;
+            .await;
+        let made = match created {
+            Ok(out) => out.role,
+            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                let existing = self.client.get_role().role_name(&role.name).send().await.ok().and_then(|o| o.role);
+                match existing.filter(|r| {
+                    role.ownership.iter().all(|(k, v)| r.tags().iter().any(|t| t.key() == k && t.value() == v))
+                }) {
+                    Some(ours) => Some(ours),
+                    None => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+                }
+            }
+            Err(e) => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+        };
         for (name, doc) in role.inline_policies.iter().flatten() {
             self.put_role_policy(&role.name, name, doc).await?;
         }
         for arn in role.managed_policies.iter().flatten() {
             self.attach(&role.name, arn).await?;
         }
-        Ok(out.role.map(|r| role_resource(&r).exports).unwrap_or_default())
+        Ok(made.map(|r| role_resource(&r).exports).unwrap_or_default())
     }
 
     /// Brings an existing role from `before` to `after`, one call per difference.
@@ -273,13 +291,12 @@ impl Iam {
                 }
             }
             for policy in current.keys().filter(|p| !wanted.contains_key(*p)) {
-                self.client
-                    .delete_role_policy()
-                    .role_name(name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("iam:DeleteRolePolicy", &e))?;
+                // Gone already (a retry whose first response was lost) is done.
+                not_found_as_none(
+                    self.client.delete_role_policy().role_name(name).policy_name(policy).send().await,
+                    "iam:DeleteRolePolicy",
+                    &["NoSuchEntity"],
+                )?;
             }
         }
         if let Some(wanted) = &after.managed_policies {
@@ -288,13 +305,11 @@ impl Iam {
                 self.attach(name, arn).await?;
             }
             for arn in current.difference(wanted) {
-                self.client
-                    .detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("iam:DetachRolePolicy", &e))?;
+                not_found_as_none(
+                    self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
+                    "iam:DetachRolePolicy",
+                    &["NoSuchEntity"],
+                )?;
             }
         }
         match (&before.permissions_boundary, &after.permissions_boundary) {

@@ -2,7 +2,9 @@
 //! is involved. One test binary, so the AWS SDK is linked once.
 
 mod apply;
+mod faults;
 mod policies;
+mod proxy;
 mod roles;
 mod saved;
 mod support;

@@ -1,0 +1,117 @@
+//! Apply under the faults real AWS produces, through the fault-injecting proxy.
+
+use std::time::{Duration, Instant};
+
+use crate::proxy::{Fault, FaultProxy, Faults};
+use crate::support::{moto, plinth, runtime, sdk, unique, TempSpec};
+
+fn stack(stack: &str, prefix: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[role.lambda]
+name = "{prefix}-lambda"
+description = "Assumed by the Lambda function"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+managed_policies = ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+tags = {{ team = "data" }}
+
+[role.lambda.policies.access]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage"], Resource = "arn:aws:sqs:*:${{aws.account_id}}:{prefix}-*" }}]
+
+[role.server]
+name = "{prefix}-server"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[role.server.policies.pass]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = "iam:PassRole", Resource = "${{role.lambda.arn}}" }}]
+"#
+    )
+}
+
+fn via(proxy: &FaultProxy, args: &[&str]) -> crate::support::Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--endpoint-url", &proxy.url]);
+    plinth(&all)
+}
+
+fn owned_roles(prefix: &str) -> Vec<String> {
+    runtime().block_on(async {
+        let client = aws_sdk_iam::Client::new(&sdk().await);
+        let roles: Vec<_> = client.list_roles().into_paginator().items().send().try_collect().await.unwrap();
+        let mut names: Vec<String> =
+            roles.iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(prefix)).collect();
+        names.sort();
+        names
+    })
+}
+
+#[test]
+fn faults_have_the_shapes_aws_uses_and_are_reported_when_retries_run_out() {
+    let proxy = FaultProxy::start(moto(), Faults { rate: 1.0, kinds: vec![Fault::Throttle], ..Faults::none() });
+    let spec = TempSpec::new(&stack(&unique("shape"), &unique("tonic")));
+    let run = via(&proxy, &["plan", "-f", &spec.arg(), "--max-attempts", "1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("Throttling"), "the SDK parsed the injected error: {}", run.stderr);
+    proxy.set_faults(Faults::none());
+    proxy.reset_counts();
+    via(&proxy, &["plan", "-f", &spec.arg()]).ok();
+    let counts = proxy.counts();
+    assert_eq!(counts.by_operation.get("sts:GetCallerIdentity"), Some(&1), "{:?}", counts.by_operation);
+    assert_eq!(counts.by_operation.get("iam:GetRole"), Some(&2), "{:?}", counts.by_operation);
+}
+
+#[test]
+fn apply_converges_under_twenty_seeded_fault_schedules() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let mut injected = 0;
+    for seed in 1..=20u64 {
+        let (name, prefix) = (unique("faults"), unique("tonic"));
+        let spec = TempSpec::new(&stack(&name, &prefix));
+        // A look-alike nobody owns must come through untouched.
+        let lookalike = format!("{prefix}-lookalike");
+        runtime().block_on(async {
+            aws_sdk_iam::Client::new(&sdk().await)
+                .create_role()
+                .role_name(&lookalike)
+                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+                .send()
+                .await
+                .unwrap();
+        });
+        proxy.set_faults(Faults { seed, rate: 0.2, ..Faults::none() });
+        proxy.reset_counts();
+        let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+        let counts = proxy.counts();
+        injected += counts.faults.values().sum::<usize>();
+        assert_eq!(run.code, 0, "seed {seed}: faults {:?}\n{}\n{}", counts.faults, run.stdout, run.stderr);
+
+        proxy.set_faults(Faults::none());
+        let plan = via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "seed {seed}: converged\n{}", plan.stdout);
+        assert_eq!(owned_roles(&prefix), [format!("{prefix}-lambda"), lookalike.clone(), format!("{prefix}-server")]);
+        runtime().block_on(async {
+            let role = aws_sdk_iam::Client::new(&sdk().await).get_role().role_name(&lookalike).send().await.unwrap().role.unwrap();
+            assert!(role.tags().is_empty(), "seed {seed}: the look-alike was not tagged");
+        });
+    }
+    assert!(injected >= 20, "the schedules injected faults ({injected})");
+}
+
+#[test]
+fn apply_waits_out_a_burst_of_total_throttling() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("burst"), unique("tonic"));
+    let spec = TempSpec::new(&stack(&name, &prefix));
+    proxy.set_faults(Faults { throttle_until: Some(Instant::now() + Duration::from_secs(3)), ..Faults::none() });
+    let started = Instant::now();
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert!(proxy.counts().faults.get("Throttle").copied().unwrap_or(0) > 0);
+    proxy.set_faults(Faults::none());
+    assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+}

@@ -1,0 +1,286 @@
+//! A fault-injecting HTTP proxy between plinth and moto.
+//!
+//! moto answers every request at once and never throttles; real AWS throttles, fails with 5xx,
+//! drops connections and is slow. The proxy forwards each request to moto, and with a seeded
+//! random generator answers a chosen fraction of them with a fault instead: the throttling
+//! error each protocol really returns, a 500 or 503, or a connection reset before or after the
+//! request reaches moto (so the request may or may not have happened). It can add latency to
+//! every call, and counts requests by operation.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Throttle,
+    InternalError,
+    Unavailable,
+    /// Close the connection without forwarding: the request never happened.
+    ResetBefore,
+    /// Forward, then close the connection without answering: the request happened, the
+    /// client does not know.
+    ResetAfter,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [Fault::Throttle, Fault::InternalError, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter];
+}
+
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub seed: u64,
+    /// Fraction of requests answered with a fault, 0.0 to 1.0.
+    pub rate: f64,
+    pub kinds: Vec<Fault>,
+    /// Added before every forwarded request.
+    pub latency: Duration,
+    /// Until then, every request is throttled.
+    pub throttle_until: Option<Instant>,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults { seed: 0, rate: 0.0, kinds: Fault::ALL.to_vec(), latency: Duration::ZERO, throttle_until: None }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    /// Requests per operation (`iam:CreateRole`), faulted or not.
+    pub by_operation: BTreeMap<String, usize>,
+    pub faults: BTreeMap<String, usize>,
+}
+
+struct State {
+    faults: Faults,
+    rng: SplitMix64,
+    counts: Counts,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    // Dropping the runtime stops the proxy.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let state = Arc::new(Mutex::new(State { rng: SplitMix64(faults.seed), faults, counts: Counts::default() }));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let upstream: Arc<str> = upstream.trim_end_matches('/').into();
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let shared = Arc::clone(&state);
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (state, upstream, client) = (Arc::clone(&shared), Arc::clone(&upstream), client.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(req, Arc::clone(&state), Arc::clone(&upstream), client.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy { url: format!("http://{addr}"), state, _runtime: runtime }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        let mut state = self.state.lock().unwrap();
+        state.rng = SplitMix64(faults.seed);
+        state.faults = faults;
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.state.lock().unwrap().counts.clone()
+    }
+
+    pub fn reset_counts(&self) {
+        self.state.lock().unwrap().counts = Counts::default();
+    }
+}
+
+/// The connection is dropped when the service fails: that is how a reset is simulated.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+    upstream: Arc<str>,
+    client: Client,
+) -> Result<Response<Full<Bytes>>, Reset> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map_err(|_| Reset)?.to_bytes();
+    let operation = operation(&parts, &body);
+    let protocol = Protocol::of(&operation, &parts);
+    let (fault, latency) = {
+        let mut s = state.lock().unwrap();
+        *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
+        let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
+        let roll = s.rng.next_f64();
+        let fault = if throttling {
+            Some(Fault::Throttle)
+        } else if roll < s.faults.rate && !s.faults.kinds.is_empty() {
+            let i = (s.rng.next_u64() % s.faults.kinds.len() as u64) as usize;
+            Some(s.faults.kinds[i])
+        } else {
+            None
+        };
+        if let Some(f) = fault {
+            *s.counts.faults.entry(format!("{f:?}")).or_default() += 1;
+        }
+        (fault, s.faults.latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::ResetBefore) => return Err(Reset),
+        Some(Fault::Throttle) => return Ok(protocol.throttle()),
+        Some(Fault::InternalError) => return Ok(protocol.server_error(StatusCode::INTERNAL_SERVER_ERROR)),
+        Some(Fault::Unavailable) => return Ok(protocol.server_error(StatusCode::SERVICE_UNAVAILABLE)),
+        Some(Fault::ResetAfter) | None => {}
+    }
+    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in &parts.headers {
+        forward = forward.header(k, v);
+    }
+    let response = client.request(forward.body(Full::new(body)).map_err(|_| Reset)?).await.map_err(|_| Reset)?;
+    let (rparts, rbody) = response.into_parts();
+    let rbody = rbody.collect().await.map_err(|_| Reset)?.to_bytes();
+    if fault == Some(Fault::ResetAfter) {
+        return Err(Reset);
+    }
+    Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// `service:Operation`, from the signing scope and the protocol's way of naming operations.
+fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
+    let service = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string();
+    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return format!("{service}:{}", target.rsplit('.').next().unwrap_or(target));
+    }
+    if let Some(action) = form_action(body) {
+        return format!("{service}:{action}");
+    }
+    // REST protocols (Lambda, S3): the method and the shape of the path.
+    let path: Vec<&str> = parts.uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let shape = match service.as_str() {
+        "lambda" => path.iter().skip(1).step_by(2).copied().collect::<Vec<_>>().join("/"),
+        _ => parts.uri.query().unwrap_or("").split('&').map(|q| q.split('=').next().unwrap_or("")).collect::<Vec<_>>().join("&"),
+    };
+    format!("{service}:{} {shape}", parts.method)
+}
+
+fn form_action(body: &Bytes) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
+}
+
+enum Protocol {
+    Query,
+    Json(&'static str),
+    RestJson,
+    RestXml,
+}
+
+impl Protocol {
+    fn of(operation: &str, parts: &hyper::http::request::Parts) -> Protocol {
+        let service = operation.split(':').next().unwrap_or("");
+        match service {
+            "iam" | "sts" => Protocol::Query,
+            "lambda" => Protocol::RestJson,
+            "s3" => Protocol::RestXml,
+            _ => match parts.headers.get("content-type").and_then(|v| v.to_str().ok()) {
+                Some(ct) if ct.contains("json-1.0") => Protocol::Json("application/x-amz-json-1.0"),
+                Some(ct) if ct.contains("json") => Protocol::Json("application/x-amz-json-1.1"),
+                _ => Protocol::Query,
+            },
+        }
+    }
+
+    /// The throttling error each protocol really returns.
+    fn throttle(&self) -> Response<Full<Bytes>> {
+        match self {
+            Protocol::Query => xml(StatusCode::BAD_REQUEST, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>plinth-fault</RequestId></ErrorResponse>"),
+            Protocol::Json(ct) => json(StatusCode::BAD_REQUEST, ct, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+            Protocol::RestJson => {
+                let mut r = json(StatusCode::TOO_MANY_REQUESTS, "application/json", r#"{"Type":"User","message":"Rate exceeded","Reason":"CallerRateLimitExceeded"}"#);
+                r.headers_mut().insert("x-amzn-errortype", "TooManyRequestsException".parse().unwrap());
+                r
+            }
+            Protocol::RestXml => xml(StatusCode::SERVICE_UNAVAILABLE, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>plinth-fault</RequestId></Error>"),
+        }
+    }
+
+    fn server_error(&self, status: StatusCode) -> Response<Full<Bytes>> {
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE { "ServiceUnavailable" } else { "InternalFailure" };
+        match self {
+            Protocol::Query => xml(status, &format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>injected</Message></Error><RequestId>plinth-fault</RequestId></ErrorResponse>")),
+            Protocol::Json(ct) => json(status, ct, &format!(r#"{{"__type":"{code}","message":"injected"}}"#)),
+            Protocol::RestJson => {
+                let mut r = json(status, "application/json", r#"{"message":"injected"}"#);
+                r.headers_mut().insert("x-amzn-errortype", code.parse().unwrap());
+                r
+            }
+            Protocol::RestXml => xml(status, &format!("<Error><Code>{code}</Code><Message>injected</Message></Error>")),
+        }
+    }
+}
+
+fn xml(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    Response::builder().status(status).header("content-type", "text/xml").body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn json(status: StatusCode, content_type: &str, body: &str) -> Response<Full<Bytes>> {
+    Response::builder().status(status).header("content-type", content_type).body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+/// A small seeded generator: the same seed gives the same fault schedule.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
