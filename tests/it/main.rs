@@ -1,6 +1,7 @@
 //! plinth's integration tests: the real binary, against a real AWS emulator (moto) where AWS
 //! is involved. One test binary, so the AWS SDK is linked once.
 
+mod kinds_sqs_lambda_s3;
 mod roles;
 mod support;
 mod validate;
