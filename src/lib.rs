@@ -5,6 +5,7 @@
 //! pure diff) → `render` (views) / `apply` (the executor). See ARCHITECTURE.md.
 
 pub mod apply;
+pub mod archive;
 pub mod aws;
 pub mod cli;
 pub mod diag;

@@ -6,7 +6,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{sts::Account, Aws, AwsError};
-use crate::model::{Address, Attributes, Kind, STACK_TAG};
+use crate::model::{Address, Attributes, Kind, Sensitive, Value, STACK_TAG};
 use crate::diag::Diagnostics;
 use crate::spec::Spec;
 
@@ -68,17 +68,25 @@ pub async fn read(
     physical_ids: &BTreeMap<Address, String>,
 ) -> Result<LiveSnapshot, AwsError> {
     let resolver = crate::plan::Resolver::new(spec, &account, None);
-    let requests: Vec<ReadRequest> = spec
+    let requests: Vec<(ReadRequest, Attributes)> = spec
         .resources
         .values()
         .filter_map(|r| {
-            let declared = r.body.desired(&resolver, &mut Diagnostics::default()).into_keys().collect();
-            Some(ReadRequest { address: r.address.clone(), physical_id: physical_ids.get(&r.address)?.clone(), declared })
+            let desired = r.body.desired(&resolver, &mut Diagnostics::default());
+            let declared = desired.keys().cloned().collect();
+            let request = ReadRequest { address: r.address.clone(), physical_id: physical_ids.get(&r.address)?.clone(), declared };
+            Some((request, desired))
         })
         .collect();
 
     let named = stream::iter(requests)
-        .map(|req| async move { Ok::<_, AwsError>(aws.read(&req).await?.map(|found| (req.address, found))) })
+        .map(|(req, desired)| async move {
+            let found = aws.read(&req).await?;
+            Ok::<_, AwsError>(found.map(|mut found| {
+                mask_sensitive(&desired, &mut found.attributes);
+                (req.address, found)
+            }))
+        })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let owned = stream::iter(Kind::ALL)
@@ -91,6 +99,23 @@ pub async fn read(
         by_address: named.into_iter().flatten().collect(),
         owned: owned.into_iter().flatten().collect(),
     })
+}
+
+/// Hides the live value of everything the spec marks secret, keeping only its hash, so no
+/// snapshot, plan or view ever holds it.
+fn mask_sensitive(desired: &Attributes, live: &mut Attributes) {
+    for (name, want) in desired {
+        let Some(have) = live.get_mut(name) else { continue };
+        match (want, &*have) {
+            (Value::Sensitive(_), Value::Str(s)) => *have = Value::Sensitive(Sensitive::masked(s)),
+            (Value::Map(want), Value::Map(_)) => {
+                if let Value::Map(have) = have {
+                    mask_sensitive(want, have);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Splits AWS tags into plinth's ownership tags and the user's own.

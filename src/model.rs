@@ -15,14 +15,20 @@ pub const STACK_TAG: &str = "plinth:stack";
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Role,
+    Queue,
+    Function,
+    Bucket,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Role];
+    pub const ALL: &'static [Kind] = &[Kind::Role, Kind::Queue, Kind::Function, Kind::Bucket];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Role => "role",
+            Kind::Queue => "queue",
+            Kind::Function => "function",
+            Kind::Bucket => "bucket",
         }
     }
 
@@ -34,6 +40,8 @@ impl Kind {
     pub fn exported_attributes(self) -> &'static [&'static str] {
         match self {
             Kind::Role => &["arn", "name", "path", "unique_id"],
+            Kind::Queue => &["arn", "url", "name"],
+            Kind::Function | Kind::Bucket => &["arn", "name"],
         }
     }
 
@@ -41,6 +49,18 @@ impl Kind {
     pub fn forces_replacement(self, attribute: &str) -> bool {
         match self {
             Kind::Role => matches!(attribute, "name" | "path"),
+            Kind::Queue => attribute == "name",
+            Kind::Function => matches!(attribute, "name" | "package_type"),
+            Kind::Bucket => attribute == "name",
+        }
+    }
+
+    /// Attributes AWS never returns (where a function's code comes from): apply needs them,
+    /// the planner never compares them.
+    pub fn write_only(self, attribute: &str) -> bool {
+        match self {
+            Kind::Function => attribute == "code_path",
+            Kind::Role | Kind::Queue | Kind::Bucket => false,
         }
     }
 }
@@ -105,6 +125,62 @@ pub enum Value {
     Policy(Box<PolicyDocument>),
     /// Known after apply.
     Unknown(Pending),
+    /// A secret: never shown, compared by its SHA-256.
+    Sensitive(Sensitive),
+}
+
+/// A value that must never be printed (a secret environment variable). Plans, views and
+/// serialized plans show `(sensitive)`; equality is by hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive {
+    /// The secret itself, present when it came from the spec; a live value, or one read back
+    /// from a serialized plan, carries only its hash.
+    value: Option<String>,
+    sha256: String,
+}
+
+impl Sensitive {
+    /// A secret from the spec, kept so that apply can send it.
+    pub fn new(value: impl Into<String>) -> Sensitive {
+        let value = value.into();
+        Sensitive { sha256: sha256_hex(&value), value: Some(value) }
+    }
+
+    /// A live value that the spec marks secret: only its hash is kept.
+    pub fn masked(value: &str) -> Sensitive {
+        Sensitive { sha256: sha256_hex(value), value: None }
+    }
+
+    /// The secret, for the one place that sends it to AWS.
+    pub fn reveal(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sensitive(..)")
+    }
+}
+
+/// Neither the secret nor its hash (a short secret's hash is easily reversed) is written out;
+/// a plan read back holds secrets it cannot apply, and apply refuses them.
+impl Serialize for Sensitive {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("(sensitive)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Sensitive {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Sensitive, D::Error> {
+        String::deserialize(d)?;
+        Ok(Sensitive { value: None, sha256: String::new() })
+    }
 }
 
 /// A value that depends on something created by the same apply: its template with every
@@ -136,6 +212,7 @@ impl Value {
     pub fn equivalent(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Policy(a), Value::Policy(b)) => a.equivalent(b),
+            (Value::Sensitive(a), Value::Sensitive(b)) => !a.sha256.is_empty() && a.sha256 == b.sha256,
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
                     && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.equivalent(vb))
@@ -188,6 +265,7 @@ impl Value {
             ),
             Value::Policy(p) => p.to_compact(),
             Value::Unknown(_) => "(known after apply)".to_string(),
+            Value::Sensitive(_) => "(sensitive)".to_string(),
         }
     }
 
@@ -203,6 +281,7 @@ impl Value {
             Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
             Value::Policy(p) => p.canonical(),
             Value::Unknown(p) => serde_json::json!({ "known_after_apply": p.template }),
+            Value::Sensitive(_) => serde_json::json!({ "sensitive": true }),
         }
     }
 }

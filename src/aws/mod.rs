@@ -5,11 +5,15 @@
 //! plinth's own types: [`crate::live`] values going up, [`crate::plan`] changes coming down.
 
 pub mod iam;
+pub mod lambda;
+pub mod s3;
+pub mod sqs;
 pub mod sts;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -40,6 +44,9 @@ pub struct ConnectOptions {
 pub struct Aws {
     pub config: SdkConfig,
     pub iam: iam::Iam,
+    pub sqs: sqs::Sqs,
+    pub lambda: lambda::Lambda,
+    pub s3: s3::S3,
     pub sts: sts::Sts,
 }
 
@@ -75,7 +82,65 @@ impl Aws {
     }
 
     pub fn from_config(config: SdkConfig) -> Aws {
-        Aws { iam: iam::Iam::new(&config), sts: sts::Sts::new(&config), config }
+        Aws::with_patience(config, Patience::default())
+    }
+
+    /// Clients that wait out AWS's eventual consistency for at most `patience` (tests
+    /// shorten it).
+    pub fn with_patience(config: SdkConfig, patience: Patience) -> Aws {
+        Aws {
+            iam: iam::Iam::new(&config),
+            sqs: sqs::Sqs::new(&config, patience),
+            lambda: lambda::Lambda::new(&config, patience),
+            s3: s3::S3::new(&config),
+            sts: sts::Sts::new(&config),
+            config,
+        }
+    }
+}
+
+/// How long to keep retrying an error that only time cures: a queue name reused within 60 s
+/// of its deletion, a role Lambda cannot assume until IAM has propagated it, a function still
+/// busy with its previous update.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// Give up once this much time has passed since the first attempt.
+    pub limit: Duration,
+    /// The first wait; each next one doubles, up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for Patience {
+    /// SQS asks for 60 s between deleting a queue and reusing its name; IAM usually
+    /// propagates within seconds, rarely more than a minute.
+    fn default() -> Self {
+        Patience { limit: Duration::from_secs(90), first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(10) }
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with an error `transient` does not accept, or
+/// `patience` runs out (then the last error is returned).
+pub(crate) async fn retry_transient<T, F, Fut>(
+    patience: Patience,
+    transient: impl Fn(&AwsError) -> bool,
+    mut attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let started = Instant::now();
+    let mut delay = patience.first_delay;
+    loop {
+        match attempt().await {
+            Err(e) if transient(&e) && started.elapsed() + delay <= patience.limit => {
+                tracing::debug!("{e}; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(patience.max_delay);
+            }
+            result => return result,
+        }
     }
 }
 
@@ -88,6 +153,9 @@ impl Aws {
     pub async fn read(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         match request.address.kind {
             Kind::Role => self.iam.read_role(request).await,
+            Kind::Queue => self.sqs.read_queue(request).await,
+            Kind::Function => self.lambda.read_function(request).await,
+            Kind::Bucket => self.s3.read_bucket(request).await,
         }
     }
 
@@ -95,6 +163,9 @@ impl Aws {
     pub async fn owned(&self, kind: Kind, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
         match kind {
             Kind::Role => self.iam.owned_roles(stack).await,
+            Kind::Queue => self.sqs.owned_queues(stack).await,
+            Kind::Function => self.lambda.owned_functions(stack).await,
+            Kind::Bucket => self.s3.owned_buckets(stack).await,
         }
     }
 
@@ -102,6 +173,9 @@ impl Aws {
     pub async fn apply(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
         match change.address.kind {
             Kind::Role => self.iam.apply_role(stack, change).await,
+            Kind::Queue => self.sqs.apply_queue(stack, change).await,
+            Kind::Function => self.lambda.apply_function(stack, change).await,
+            Kind::Bucket => self.s3.apply_bucket(stack, change).await,
         }
     }
 }
@@ -200,5 +274,53 @@ where
         Ok(v) => Ok(Some(v)),
         Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
         Err(e) => Err(AwsError::from_sdk(operation, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn error(code: &str) -> AwsError {
+        AwsError { operation: "test".into(), code: Some(code.into()), message: "m".into(), hint: None }
+    }
+
+    fn quick(limit_ms: u64) -> Patience {
+        Patience { limit: Duration::from_millis(limit_ms), first_delay: Duration::from_millis(1), max_delay: Duration::from_millis(4) }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_until_they_pass() {
+        let calls = Cell::new(0);
+        let result = retry_transient(quick(5_000), |e| e.is_code("QueueDeletedRecently"), || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move { if n < 3 { Err(error("QueueDeletedRecently")) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn other_errors_fail_at_once() {
+        let calls = Cell::new(0);
+        let result: Result<(), _> = retry_transient(quick(5_000), |e| e.is_code("QueueDeletedRecently"), || {
+            calls.set(calls.get() + 1);
+            async { Err(error("AccessDenied")) }
+        })
+        .await;
+        assert!(result.unwrap_err().is_code("AccessDenied"));
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn patience_runs_out() {
+        let started = Instant::now();
+        let result: Result<(), _> =
+            retry_transient(quick(30), |_| true, || async { Err(error("QueueDeletedRecently")) }).await;
+        assert!(result.unwrap_err().is_code("QueueDeletedRecently"));
+        assert!(started.elapsed() < Duration::from_secs(1), "bounded by the limit, not by a fixed count");
     }
 }

@@ -4,16 +4,19 @@
 //! Adding a kind means a module here, an adapter in `aws/`, a variant of [`Kind`] and of
 //! [`ResourceBody`], and one arm in each `match` below and in `aws::dispatch`.
 
+pub mod bucket;
+pub mod function;
+pub mod queue;
 pub mod role;
 
 use toml::de::DeValue;
 use toml::Spanned;
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Location};
 use crate::live::LiveResource;
 use crate::model::{Attributes, Kind};
 use crate::plan::Resolver;
-use crate::policy::DocumentKind;
+use crate::policy::{DocumentKind, ResourcePolicyKind};
 use crate::spec::rules::Checker;
 use crate::spec::{PolicyTemplate, Text};
 
@@ -27,16 +30,29 @@ pub struct Lifecycle {
 }
 
 /// One resource's kind-specific spec.
+// One value per resource in the spec, built once: boxing the larger kinds would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ResourceBody {
     Role(role::RoleSpec),
+    Queue(queue::QueueSpec),
+    Function(function::FunctionSpec),
+    Bucket(bucket::BucketSpec),
 }
 
 /// Loads one `[KIND.NAME]` table.
 pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: Spanned<DeValue<'_>>) -> Option<(ResourceBody, Lifecycle)> {
     match kind {
         Kind::Role => role::load(loader, value).map(|(b, l)| (ResourceBody::Role(b), l)),
+        Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
+        Kind::Function => function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l)),
+        Kind::Bucket => bucket::load(loader, value).map(|(b, l)| (ResourceBody::Bucket(b), l)),
     }
+}
+
+/// A whole number from the spec, with where it was written (for range errors).
+fn int(loader: &crate::spec::Loader, value: &Option<Spanned<i64>>) -> Option<(i64, Location)> {
+    value.as_ref().map(|v| (*v.get_ref(), loader.location(v.span())))
 }
 
 impl ResourceBody {
@@ -44,19 +60,23 @@ impl ResourceBody {
     pub fn texts(&self) -> Vec<&Text> {
         match self {
             ResourceBody::Role(r) => r.texts(),
+            ResourceBody::Queue(q) => q.texts(),
+            ResourceBody::Function(f) => f.texts(),
+            ResourceBody::Bucket(b) => b.texts(),
         }
     }
 
     pub fn policies(&self) -> Vec<&PolicyTemplate> {
-        match self {
-            ResourceBody::Role(r) => r.policies(),
-        }
+        self.policy_documents().into_iter().map(|(_, p, _)| p).collect()
     }
 
     /// Each policy document with the name plans use for it and what kind of document it is.
     pub fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
         match self {
             ResourceBody::Role(r) => r.policy_documents(),
+            ResourceBody::Queue(q) => q.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::SqsQueue))).collect(),
+            ResourceBody::Function(_) => Vec::new(),
+            ResourceBody::Bucket(b) => b.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::S3Bucket))).collect(),
         }
     }
 
@@ -64,6 +84,9 @@ impl ResourceBody {
     pub fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics) {
         match self {
             ResourceBody::Role(r) => r.check(checker, diags),
+            ResourceBody::Queue(q) => q.check(checker, diags),
+            ResourceBody::Function(f) => f.check(checker, diags),
+            ResourceBody::Bucket(b) => b.check(checker, diags),
         }
     }
 
@@ -71,6 +94,17 @@ impl ResourceBody {
     pub fn physical_name(&self) -> &Text {
         match self {
             ResourceBody::Role(r) => &r.name,
+            ResourceBody::Queue(q) => &q.name,
+            ResourceBody::Function(f) => &f.name,
+            ResourceBody::Bucket(b) => &b.name,
+        }
+    }
+
+    /// The resource is not plinth's to create: plan fails if it does not exist.
+    pub fn must_exist(&self) -> bool {
+        match self {
+            ResourceBody::Bucket(b) => b.existing,
+            ResourceBody::Role(_) | ResourceBody::Queue(_) | ResourceBody::Function(_) => false,
         }
     }
 
@@ -79,6 +113,9 @@ impl ResourceBody {
     pub fn desired(&self, resolver: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         match self {
             ResourceBody::Role(r) => r.desired(resolver, diags),
+            ResourceBody::Queue(q) => q.desired(resolver, diags),
+            ResourceBody::Function(f) => f.desired(resolver, diags),
+            ResourceBody::Bucket(b) => b.desired(resolver, diags),
         }
     }
 
@@ -87,6 +124,9 @@ impl ResourceBody {
     pub fn export(&self, attribute: &str, resolver: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
         match self {
             ResourceBody::Role(r) => r.export(attribute, resolver, live),
+            ResourceBody::Queue(q) => q.export(attribute, resolver, live),
+            ResourceBody::Function(f) => f.export(attribute, resolver, live),
+            ResourceBody::Bucket(b) => b.export(attribute, resolver),
         }
     }
 }

@@ -81,10 +81,6 @@ impl RoleSpec {
             .collect()
     }
 
-    pub(super) fn policies(&self) -> Vec<&PolicyTemplate> {
-        std::iter::once(&self.trust).chain(self.policies.iter().flat_map(|p| p.values())).collect()
-    }
-
     pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
         let inline = self.policies.iter().flatten().map(|(n, p)| (format!("policies.{n}"), p, DocumentKind::Identity));
         std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust)).chain(inline).collect()

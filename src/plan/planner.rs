@@ -65,6 +65,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
                     diags.push(conflict(resource, found));
                     continue;
                 }
+                None if resource.body.must_exist() => {
+                    diags.push(missing_existing(resource, &physical_id));
+                    continue;
+                }
                 None => match renamed_from() {
                     Some(old) => {
                         claimed.insert((old.kind, old.physical_id.clone()));
@@ -202,6 +206,16 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
     Diagnostic::error("plan::conflict", message).at_location(Some(resource.location.clone())).hint(hint)
 }
 
+/// A resource the spec says exists already (a bucket with `existing = true`) that does not.
+fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
+    Diagnostic::error(
+        "plan::missing-existing",
+        format!("{} `{physical_id}` does not exist, and `existing = true` says plinth must not create it", resource.kind()),
+    )
+    .at_location(Some(resource.location.clone()))
+    .hint("fix the name, or remove `existing = true` to have plinth create and own it")
+}
+
 fn dependencies(resource: &Resource) -> Vec<Address> {
     let deps: BTreeSet<Address> = resource
         .references()
@@ -258,6 +272,7 @@ fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depen
     let kind = resource.kind();
     let attributes: Vec<AttributeChange> = desired
         .iter()
+        .filter(|(name, _)| !kind.write_only(name))
         .filter_map(|(name, want)| {
             let have = found.attributes.get(name);
             if have.is_some_and(|h| h.equivalent(want)) {
@@ -300,10 +315,24 @@ fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depen
 pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Address, String>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
+    // Two blocks for one AWS resource would fight over it on every apply.
+    let mut first_claim: BTreeMap<(crate::model::Kind, String), &Resource> = BTreeMap::new();
     for resource in spec.resources.values() {
         let name = resource.body.physical_name();
         match resolver.text(name) {
             Some(n) => {
+                if let Some(first) = first_claim.get(&(resource.kind(), n.clone())) {
+                    diags.push(
+                        Diagnostic::error(
+                            "plan::duplicate-name",
+                            format!("{} and {} both name {} `{n}`", first.address, resource.address, resource.kind()),
+                        )
+                        .at_location(Some(name.location.clone()))
+                        .hint(format!("declare each {} once; merge the settings into [{}]", resource.kind(), first.address)),
+                    );
+                } else {
+                    first_claim.insert((resource.kind(), n.clone()), resource);
+                }
                 out.insert(resource.address.clone(), n);
             }
             None => diags.push(

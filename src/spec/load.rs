@@ -355,6 +355,16 @@ impl Loader {
         }
     }
 
+    /// A path the spec names, relative to the spec's directory.
+    pub(crate) fn local_path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// Records a file (or an archive made from a directory) that the spec is made of.
+    pub(crate) fn record_input(&mut self, path: &Path, bytes: &[u8]) {
+        self.inputs.push(InputFile { path: path.display().to_string(), sha256: sha256_hex(bytes) });
+    }
+
     pub(crate) fn location(&self, span: Range<usize>) -> Location {
         Location::new(&self.file, span)
     }

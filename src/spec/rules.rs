@@ -89,6 +89,11 @@ impl<'a> Checker<'a> {
         Self { vars }
     }
 
+    /// A text's value when it holds no references other than variables.
+    pub fn resolve(&self, text: &Text) -> Option<String> {
+        self.with_vars(text)
+    }
+
     fn with_vars(&self, text: &Text) -> Option<String> {
         if text.is_broken() {
             return None;

@@ -107,6 +107,14 @@ impl TempSpec {
         TempSpec { dir }
     }
 
+    /// Writes a file next to the spec (a policy, function code).
+    pub fn write(&self, name: &str, text: &str) -> &Self {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a file in the spec's directory")).expect("create directories");
+        std::fs::write(path, text).expect("write file");
+        self
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("plinth.toml")
     }

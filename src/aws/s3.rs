@@ -1,0 +1,619 @@
+//! S3: buckets and the bucket settings plinth manages (notifications, CORS, policy, public
+//! access block, default encryption, tags).
+//!
+//! A bucket plinth only configures (`existing = true`) carries plinth's ownership tags plus
+//! `plinth:manages`, the settings the spec listed, so that removing the block later removes
+//! exactly those settings and leaves the bucket. An owned bucket records `force_destroy` in
+//! `plinth:force-destroy`, because deleting a bucket that left the spec must still honour it.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, Event, FilterRule, FilterRuleName,
+    LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter, ObjectIdentifier,
+    PublicAccessBlockConfiguration, QueueConfiguration, S3KeyFilter, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+};
+use futures::{stream, StreamExt, TryStreamExt};
+
+use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use crate::kinds::bucket::{self as spec, MANAGED_SETTINGS};
+use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::plan::{Action, ResourceChange};
+use crate::policy::PolicyDocument;
+
+#[derive(Clone, Debug)]
+pub struct S3 {
+    client: aws_sdk_s3::Client,
+    region: String,
+}
+
+/// The settings plinth manages on an existing bucket, space-separated.
+pub const MANAGES_TAG: &str = "plinth:manages";
+/// Present (`true`) on an owned bucket whose objects plinth may delete with it.
+pub const FORCE_DESTROY_TAG: &str = "plinth:force-destroy";
+
+const NO_BUCKET: &[&str] = &["NoSuchBucket"];
+
+impl S3 {
+    pub fn new(config: &SdkConfig) -> Self {
+        let mut builder = aws_sdk_s3::config::Builder::from(config);
+        // Emulators answer on one host: bucket names go in the path, not the host name.
+        if config.endpoint_url().is_some() {
+            builder = builder.force_path_style(true);
+        }
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        Self { client: aws_sdk_s3::Client::from_conf(builder.build()), region }
+    }
+
+    /// GetBucketTagging (existence and ownership), plus one Get call per setting the spec
+    /// declares, run together.
+    pub async fn read_bucket(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        let name = &req.physical_id;
+        let Some(tags) = self.tags(name).await? else { return Ok(None) };
+        let mut live = bucket_resource(name, tags);
+        let declared = |a: &str| req.declared.contains(a);
+        let (policy, cors, block, encryption, notifications) = futures::try_join!(
+            async { if declared("policy") { self.policy(name).await } else { Ok(None) } },
+            async { if declared("cors") { self.cors(name).await.map(Some) } else { Ok(None) } },
+            async { if declared("public_access_block") { self.public_access_block(name).await.map(Some) } else { Ok(None) } },
+            async { if declared("encryption") { self.encryption(name).await } else { Ok(None) } },
+            async { if declared("notifications") { self.notifications(name).await.map(Some) } else { Ok(None) } },
+        )?;
+        for (attribute, value) in
+            [("policy", policy), ("cors", cors), ("public_access_block", block), ("encryption", encryption), ("notifications", notifications)]
+        {
+            if let Some(v) = value {
+                live.attributes.insert(attribute.into(), v);
+            }
+        }
+        Ok(Some(live))
+    }
+
+    /// The bucket's tags; `None` when the bucket does not exist.
+    async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        match self.client.get_bucket_tagging().bucket(name).send().await {
+            Ok(out) => Ok(Some(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())),
+            Err(e) => match ProvideErrorMetadata::code(&e) {
+                Some("NoSuchTagSet") => Ok(Some(BTreeMap::new())),
+                Some(c) if NO_BUCKET.contains(&c) => Ok(None),
+                _ => Err(AwsError::from_sdk("s3:GetBucketTagging", &e)),
+            },
+        }
+    }
+
+    async fn policy(&self, name: &str) -> Result<Option<Value>, AwsError> {
+        let out = not_found_as_none(self.client.get_bucket_policy().bucket(name).send().await, "s3:GetBucketPolicy", &["NoSuchBucketPolicy"])?;
+        Ok(out.and_then(|o| o.policy).map(|text| {
+            // A policy S3 accepted but plinth cannot parse is still shown, never silently equal.
+            PolicyDocument::parse(&text).map_or_else(|_| Value::Str(text.clone()), |d| Value::Policy(Box::new(d)))
+        }))
+    }
+
+    async fn cors(&self, name: &str) -> Result<Value, AwsError> {
+        let out = not_found_as_none(self.client.get_bucket_cors().bucket(name).send().await, "s3:GetBucketCors", &["NoSuchCORSConfiguration"])?;
+        let rules = out.map(|o| o.cors_rules.unwrap_or_default()).unwrap_or_default();
+        Ok(Value::List(
+            rules
+                .iter()
+                .map(|r| {
+                    spec::cors_rule(&spec::CorsRule {
+                        id: r.id().map(str::to_string),
+                        allowed_origins: r.allowed_origins().to_vec(),
+                        allowed_methods: r.allowed_methods().to_vec(),
+                        allowed_headers: r.allowed_headers().to_vec(),
+                        expose_headers: r.expose_headers().to_vec(),
+                        max_age: r.max_age_seconds().map(i64::from),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// No configuration at all means every switch is off.
+    async fn public_access_block(&self, name: &str) -> Result<Value, AwsError> {
+        let out = not_found_as_none(
+            self.client.get_public_access_block().bucket(name).send().await,
+            "s3:GetPublicAccessBlock",
+            &["NoSuchPublicAccessBlockConfiguration"],
+        )?;
+        let c = out.and_then(|o| o.public_access_block_configuration);
+        let on = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| c.as_ref().and_then(f).unwrap_or(false);
+        Ok(spec::public_access_block(
+            on(PublicAccessBlockConfiguration::block_public_acls),
+            on(PublicAccessBlockConfiguration::ignore_public_acls),
+            on(PublicAccessBlockConfiguration::block_public_policy),
+            on(PublicAccessBlockConfiguration::restrict_public_buckets),
+        ))
+    }
+
+    async fn encryption(&self, name: &str) -> Result<Option<Value>, AwsError> {
+        let out = not_found_as_none(
+            self.client.get_bucket_encryption().bucket(name).send().await,
+            "s3:GetBucketEncryption",
+            &["ServerSideEncryptionConfigurationNotFoundError"],
+        )?;
+        let Some(rule) = out.and_then(|o| o.server_side_encryption_configuration).and_then(|c| c.rules.into_iter().next()) else {
+            return Ok(None);
+        };
+        let default = rule.apply_server_side_encryption_by_default();
+        let sse = match default.map(|d| d.sse_algorithm()) {
+            Some(ServerSideEncryption::AwsKms) => "kms",
+            Some(ServerSideEncryption::Aes256) => "s3",
+            Some(other) => other.as_str(),
+            None => return Ok(None),
+        };
+        let mut map = BTreeMap::from([
+            ("sse".to_string(), Value::str(sse)),
+            ("bucket_key".to_string(), Value::Bool(rule.bucket_key_enabled().unwrap_or(false))),
+        ]);
+        if let Some(key) = default.and_then(|d| d.kms_master_key_id()) {
+            map.insert("kms_key".into(), Value::str(key));
+        }
+        Ok(Some(Value::Map(map)))
+    }
+
+    async fn notifications(&self, name: &str) -> Result<Value, AwsError> {
+        let out = match self.client.get_bucket_notification_configuration().bucket(name).send().await {
+            Ok(out) => out,
+            // S3 answers `<NotificationConfiguration/>` when there is none; moto answers an
+            // empty body, which the SDK cannot parse. Both mean no notifications.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().is_success() && r.body().bytes() == Some(b"")) => {
+                return Ok(spec::notifications_value(Vec::new()));
+            }
+            Err(e) => return Err(AwsError::from_sdk("s3:GetBucketNotificationConfiguration", &e)),
+        };
+        let filter = |f: Option<&NotificationConfigurationFilter>, which: FilterRuleName| {
+            f.and_then(|f| f.key())
+                .and_then(|k| k.filter_rules().iter().find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case(which.as_str()))))
+                .and_then(|r| r.value().map(str::to_string))
+        };
+        let events = |events: &[Event]| events.iter().map(|e| e.as_str().to_string()).collect::<Vec<_>>();
+        let mut entries = Vec::new();
+        for q in out.queue_configurations() {
+            entries.push(spec::notification(
+                "queue",
+                Value::str(q.queue_arn()),
+                events(q.events()),
+                filter(q.filter(), FilterRuleName::Prefix),
+                filter(q.filter(), FilterRuleName::Suffix),
+            ));
+        }
+        for l in out.lambda_function_configurations() {
+            entries.push(spec::notification(
+                "function",
+                Value::str(l.lambda_function_arn()),
+                events(l.events()),
+                filter(l.filter(), FilterRuleName::Prefix),
+                filter(l.filter(), FilterRuleName::Suffix),
+            ));
+        }
+        // plinth writes the whole document: what else is there shows up, to be removed.
+        for t in out.topic_configurations() {
+            entries.push(spec::notification(
+                "topic",
+                Value::str(t.topic_arn()),
+                events(t.events()),
+                filter(t.filter(), FilterRuleName::Prefix),
+                filter(t.filter(), FilterRuleName::Suffix),
+            ));
+        }
+        if out.event_bridge_configuration().is_some() {
+            entries.push(Value::Map(BTreeMap::from([("eventbridge".to_string(), Value::Bool(true))])));
+        }
+        Ok(spec::notifications_value(entries))
+    }
+
+    /// Every bucket in this region tagged as owned by `stack`. S3 cannot filter by tag, so
+    /// this lists the region's buckets and reads each one's tags.
+    pub async fn owned_buckets(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let buckets: Vec<_> = self
+            .client
+            .list_buckets()
+            .bucket_region(&self.region)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:ListBuckets", &e))?;
+        let tagged: Vec<(String, BTreeMap<String, String>)> = stream::iter(buckets)
+            .map(|b| async move {
+                let name = b.name().unwrap_or_default().to_string();
+                Ok::<_, AwsError>(self.tags(&name).await?.map(|tags| (name, tags)))
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await?;
+        let mut owned: Vec<LiveResource> = tagged
+            .into_iter()
+            .filter(|(_, tags)| tags.get(STACK_TAG).is_some_and(|s| s == stack))
+            .map(|(name, tags)| bucket_resource(&name, tags))
+            .collect();
+        owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
+        Ok(owned)
+    }
+
+    /// CreateBucket, then its tags and every declared setting.
+    pub async fn create_bucket(&self, b: &BucketConfig) -> Result<Exports, AwsError> {
+        // us-east-1 is the one region that takes no location constraint.
+        let location = (self.region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(self.region.as_str())).build()
+        });
+        self.client
+            .create_bucket()
+            .bucket(&b.name)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))?;
+        self.put_tags(&b.name, &b.all_tags(None)).await?;
+        self.put_settings(b, None).await?;
+        Ok(b.exports())
+    }
+
+    /// Writes every declared setting that differs from `before` (all of them without it). The
+    /// public access block goes first: it decides whether a public policy is accepted.
+    async fn put_settings(&self, b: &BucketConfig, before: Option<&BucketConfig>) -> Result<(), AwsError> {
+        let name = &b.name;
+        let differs = |after: &Option<Value>, pick: fn(&BucketConfig) -> &Option<Value>| {
+            after.is_some() && before.map_or(true, |before| !pick(before).as_ref().zip(after.as_ref()).is_some_and(|(x, y)| x.equivalent(y)))
+        };
+        if differs(&b.public_access_block, |c| &c.public_access_block) {
+            let m = b.public_access_block.as_ref().and_then(map).cloned().unwrap_or_default();
+            let on = |k: &str| matches!(m.get(k), Some(Value::Bool(true)));
+            let config = PublicAccessBlockConfiguration::builder()
+                .block_public_acls(on("block_public_acls"))
+                .ignore_public_acls(on("ignore_public_acls"))
+                .block_public_policy(on("block_public_policy"))
+                .restrict_public_buckets(on("restrict_public_buckets"))
+                .build();
+            self.client
+                .put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(config)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:PutPublicAccessBlock", &e))?;
+        }
+        if differs(&b.encryption, |c| &c.encryption) {
+            let m = b.encryption.as_ref().and_then(map).cloned().unwrap_or_default();
+            let kms = m.get("sse").and_then(Value::as_str) == Some("kms");
+            let default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(if kms { ServerSideEncryption::AwsKms } else { ServerSideEncryption::Aes256 })
+                .set_kms_master_key_id(m.get("kms_key").and_then(Value::as_str).map(str::to_string))
+                .build()
+                .map_err(|e| invalid_config(name, e))?;
+            let rule = ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(default)
+                .bucket_key_enabled(matches!(m.get("bucket_key"), Some(Value::Bool(true))))
+                .build();
+            let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| invalid_config(name, e))?;
+            self.client
+                .put_bucket_encryption()
+                .bucket(name)
+                .server_side_encryption_configuration(config)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:PutBucketEncryption", &e))?;
+        }
+        if differs(&b.cors, |c| &c.cors) {
+            let rules = match &b.cors {
+                Some(Value::List(rules)) => rules.iter().filter_map(map).map(|r| cors_rule(name, r)).collect::<Result<Vec<_>, _>>()?,
+                _ => Vec::new(),
+            };
+            if rules.is_empty() {
+                self.client.delete_bucket_cors().bucket(name).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteBucketCors", &e))?;
+            } else {
+                let config = CorsConfiguration::builder().set_cors_rules(Some(rules)).build().map_err(|e| invalid_config(name, e))?;
+                self.client.put_bucket_cors().bucket(name).cors_configuration(config).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketCors", &e))?;
+            }
+        }
+        if differs(&b.policy, |c| &c.policy) {
+            let policy = b.policy.as_ref().and_then(Value::as_policy).map(PolicyDocument::to_aws_json).unwrap_or_default();
+            self.client.put_bucket_policy().bucket(name).policy(policy).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", &e))?;
+        }
+        if differs(&b.notifications, |c| &c.notifications) {
+            let entries = match &b.notifications {
+                Some(Value::List(entries)) => entries.iter().filter_map(map).collect(),
+                _ => Vec::new(),
+            };
+            self.put_notifications(name, &entries).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the whole notification document (an empty one removes every notification).
+    async fn put_notifications(&self, name: &str, entries: &[&Attributes]) -> Result<(), AwsError> {
+        let mut config = NotificationConfiguration::builder();
+        for entry in entries {
+            let events: Vec<Event> = match entry.get("events") {
+                Some(Value::Set(events)) => events.iter().map(|e| Event::from(e.as_str())).collect(),
+                _ => Vec::new(),
+            };
+            let rules: Vec<FilterRule> = [("prefix", FilterRuleName::Prefix), ("suffix", FilterRuleName::Suffix)]
+                .into_iter()
+                .filter_map(|(k, rule)| Some(FilterRule::builder().name(rule).value(entry.get(k)?.as_str()?).build()))
+                .collect();
+            let filter = (!rules.is_empty())
+                .then(|| NotificationConfigurationFilter::builder().key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build()).build());
+            if let Some(arn) = entry.get("queue").and_then(Value::as_str) {
+                let q = QueueConfiguration::builder().queue_arn(arn).set_events(Some(events)).set_filter(filter).build();
+                config = config.queue_configurations(q.map_err(|e| invalid_config(name, e))?);
+            } else if let Some(arn) = entry.get("function").and_then(Value::as_str) {
+                let l = LambdaFunctionConfiguration::builder().lambda_function_arn(arn).set_events(Some(events)).set_filter(filter).build();
+                config = config.lambda_function_configurations(l.map_err(|e| invalid_config(name, e))?);
+            }
+        }
+        self.client
+            .put_bucket_notification_configuration()
+            .bucket(name)
+            .notification_configuration(config.build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:PutBucketNotificationConfiguration", &e))?;
+        Ok(())
+    }
+
+    /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
+    async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        if tags.is_empty() {
+            self.client.delete_bucket_tagging().bucket(name).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteBucketTagging", &e))?;
+            return Ok(());
+        }
+        let set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid_config(name, e))?;
+        let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| invalid_config(name, e))?;
+        self.client.put_bucket_tagging().bucket(name).tagging(tagging).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &e))?;
+        Ok(())
+    }
+
+    pub async fn update_bucket(&self, before: &BucketConfig, after: &BucketConfig) -> Result<(), AwsError> {
+        self.put_settings(after, Some(before)).await?;
+        let current = before.all_tags(None);
+        let wanted = after.all_tags(before.tags.as_ref());
+        if current != wanted {
+            self.put_tags(&after.name, &wanted).await?;
+        }
+        Ok(())
+    }
+
+    /// An owned bucket is deleted (emptied first only with force_destroy); on an existing
+    /// bucket, only the settings plinth managed are removed, and its own tags.
+    pub async fn delete_bucket(&self, b: &BucketConfig, force_destroy: bool) -> Result<(), AwsError> {
+        let name = &b.name;
+        if b.existing {
+            return self.release_existing(b).await;
+        }
+        if force_destroy {
+            self.empty(name).await?;
+        }
+        match self.client.delete_bucket().bucket(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match ProvideErrorMetadata::code(&e) {
+                Some(c) if NO_BUCKET.contains(&c) => Ok(()),
+                Some("BucketNotEmpty") => Err(AwsError {
+                    operation: "s3:DeleteBucket".into(),
+                    code: Some("BucketNotEmpty".into()),
+                    message: format!("bucket `{name}` still holds objects, and plinth deletes them only with force_destroy = true"),
+                    hint: Some("empty the bucket yourself, or set force_destroy = true on it and apply before removing it".into()),
+                }),
+                _ => Err(AwsError::from_sdk("s3:DeleteBucket", &e)),
+            },
+        }
+    }
+
+    async fn release_existing(&self, b: &BucketConfig) -> Result<(), AwsError> {
+        let name = &b.name;
+        for setting in &b.manages {
+            match setting.as_str() {
+                "cors" => not_found_as_none(self.client.delete_bucket_cors().bucket(name).send().await, "s3:DeleteBucketCors", NO_BUCKET).map(|_| ())?,
+                "encryption" => not_found_as_none(
+                    self.client.delete_bucket_encryption().bucket(name).send().await,
+                    "s3:DeleteBucketEncryption",
+                    NO_BUCKET,
+                )
+                .map(|_| ())?,
+                "notifications" => self.put_notifications(name, &[]).await?,
+                "policy" => {
+                    not_found_as_none(self.client.delete_bucket_policy().bucket(name).send().await, "s3:DeleteBucketPolicy", NO_BUCKET).map(|_| ())?
+                }
+                "public_access_block" => not_found_as_none(
+                    self.client.delete_public_access_block().bucket(name).send().await,
+                    "s3:DeletePublicAccessBlock",
+                    NO_BUCKET,
+                )
+                .map(|_| ())?,
+                // The user's tags stay: the bucket is someone else's.
+                _ => {}
+            }
+        }
+        self.put_tags(name, &b.tags.clone().unwrap_or_default()).await
+    }
+
+    /// Deletes every object version and delete marker, a thousand at a time.
+    async fn empty(&self, name: &str) -> Result<(), AwsError> {
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(name)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:ListObjectVersions", &e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let objects = versions
+                .chain(markers)
+                .filter_map(|(key, version)| {
+                    // Unversioned objects are listed with the version id "null".
+                    let version = version.filter(|v| *v != "null").map(str::to_string);
+                    ObjectIdentifier::builder().key(key?).set_version_id(version).build().ok()
+                })
+                .collect::<Vec<_>>();
+            if !objects.is_empty() {
+                let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| invalid_config(name, e))?;
+                self.client.delete_objects().bucket(name).delete(delete).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteObjects", &e))?;
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+    }
+
+    /// Carries out one planned change to a bucket; returns its exports when created.
+    pub async fn apply_bucket(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
+        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<BucketConfig, AwsError> {
+            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+            BucketConfig::from_attributes(attrs, ownership).map_err(invalid)
+        };
+        match change.action {
+            Action::Create => self.create_bucket(&config(&change.desired, &ownership)?).await,
+            Action::Update => {
+                let after = config(&change.desired, &ownership)?;
+                // An adopted bucket carries no ownership tags yet.
+                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before = config(&change.live, &before_ownership)?;
+                self.update_bucket(&before, &after).await.map(|()| Exports::new())
+            }
+            Action::Replace => {
+                let before = config(&change.live, &ownership)?;
+                let mut old = before.clone();
+                old.name = change.replaces.clone().unwrap_or_else(|| change.physical_id.clone());
+                let after = config(&change.desired, &ownership)?;
+                self.delete_bucket(&old, before.force_destroy || after.force_destroy).await?;
+                self.create_bucket(&after).await
+            }
+            Action::Delete => {
+                let before = config(&change.live, &ownership)?;
+                self.delete_bucket(&before, before.force_destroy).await.map(|()| Exports::new())
+            }
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
+}
+
+fn map(v: &Value) -> Option<&Attributes> {
+    match v {
+        Value::Map(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn invalid_config(bucket: &str, e: impl std::fmt::Display) -> AwsError {
+    AwsError { operation: format!("configure bucket `{bucket}`"), code: None, message: e.to_string(), hint: Some("plan again".into()) }
+}
+
+fn cors_rule(bucket: &str, m: &Attributes) -> Result<CorsRule, AwsError> {
+    let list = |k: &str| match m.get(k) {
+        Some(Value::Set(items)) => Some(items.clone()),
+        _ => None,
+    };
+    CorsRule::builder()
+        .set_id(m.get("id").and_then(Value::as_str).map(str::to_string))
+        .set_allowed_origins(list("allowed_origins"))
+        .set_allowed_methods(list("allowed_methods"))
+        .set_allowed_headers(list("allowed_headers"))
+        .set_expose_headers(list("expose_headers"))
+        .set_max_age_seconds(match m.get("max_age") {
+            Some(Value::Int(age)) => i32::try_from(*age).ok(),
+            _ => None,
+        })
+        .build()
+        .map_err(|e| invalid_config(bucket, e))
+}
+
+/// A bucket as plinth wants it (or found it), from a plan's attributes. Settings are kept as
+/// plan values (`None`: unmanaged) and turned into S3's types only when sent.
+#[derive(Debug, Clone)]
+pub struct BucketConfig {
+    pub name: String,
+    pub existing: bool,
+    /// On an existing bucket: the settings plinth manages.
+    pub manages: Vec<String>,
+    pub force_destroy: bool,
+    pub policy: Option<Value>,
+    pub cors: Option<Value>,
+    pub public_access_block: Option<Value>,
+    pub encryption: Option<Value>,
+    pub notifications: Option<Value>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub ownership: BTreeMap<String, String>,
+}
+
+impl BucketConfig {
+    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<BucketConfig, String> {
+        let name = attrs.get("name").and_then(Value::as_str).ok_or("a bucket needs a name")?.to_string();
+        let flag = |k: &str| matches!(attrs.get(k), Some(Value::Bool(true)));
+        let tags = match attrs.get("tags") {
+            Some(Value::Map(m)) => Some(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .collect::<Result<BTreeMap<_, _>, String>>()?,
+            ),
+            _ => None,
+        };
+        Ok(BucketConfig {
+            name,
+            existing: flag("existing"),
+            manages: match attrs.get("manages") {
+                Some(Value::Set(s)) => s.clone(),
+                _ => Vec::new(),
+            },
+            force_destroy: flag("force_destroy"),
+            policy: attrs.get("policy").cloned(),
+            cors: attrs.get("cors").cloned(),
+            public_access_block: attrs.get("public_access_block").cloned(),
+            encryption: attrs.get("encryption").cloned(),
+            notifications: attrs.get("notifications").cloned(),
+            tags,
+            ownership: ownership.clone(),
+        })
+    }
+
+    /// The whole tag set: the user's (or, when unmanaged, those it has), plinth's ownership
+    /// tags, and what plinth must remember about the bucket.
+    fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        all.extend(self.ownership.clone());
+        if self.existing {
+            all.insert(MANAGES_TAG.into(), self.manages.join(" "));
+        } else if self.force_destroy {
+            all.insert(FORCE_DESTROY_TAG.into(), "true".into());
+        }
+        all
+    }
+
+    fn exports(&self) -> Exports {
+        Exports::from([("name".into(), self.name.clone())])
+    }
+}
+
+/// What a bucket's tags say, in plinth's terms.
+fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
+    let manages = tags.get(MANAGES_TAG).cloned();
+    let force_destroy = tags.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true");
+    let (owner, address_tag, mut user_tags) = split_tags(tags);
+    user_tags.remove(MANAGES_TAG);
+    user_tags.remove(FORCE_DESTROY_TAG);
+    let mut attributes = Attributes::new();
+    attributes.insert("name".into(), Value::str(name));
+    attributes.insert("existing".into(), Value::Bool(manages.is_some()));
+    attributes.insert("force_destroy".into(), Value::Bool(force_destroy));
+    if let Some(m) = manages {
+        attributes.insert("manages".into(), Value::set(m.split_whitespace().filter(|s| MANAGED_SETTINGS.contains(s))));
+    }
+    attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+    let exports = BTreeMap::from([("name".to_string(), name.to_string())]);
+    LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports }
+}

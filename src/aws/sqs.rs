@@ -1,0 +1,444 @@
+//! SQS: queues, their attributes (all strings on the wire), policies and tags.
+//!
+//! SQS addresses a queue by URL, not name; the URL is looked up with GetQueueUrl. Attribute
+//! values come back as strings and are parsed here; policies are parsed into documents so
+//! nothing above this module compares policy text.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName as A;
+use futures::{stream, StreamExt, TryStreamExt};
+
+use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
+use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::plan::{Action, ResourceChange};
+use crate::policy::PolicyDocument;
+
+#[derive(Clone, Debug)]
+pub struct Sqs {
+    client: aws_sdk_sqs::Client,
+    patience: Patience,
+}
+
+/// SQS's not-found codes (the JSON protocol's and the query protocol's).
+const NO_QUEUE: &[&str] = &["QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"];
+
+/// Integer attributes: plinth's name and SQS's.
+const INT_ATTRIBUTES: &[(&str, A)] = &[
+    ("visibility_timeout", A::VisibilityTimeout),
+    ("message_retention", A::MessageRetentionPeriod),
+    ("delay", A::DelaySeconds),
+    ("max_message_size", A::MaximumMessageSize),
+    ("receive_wait", A::ReceiveMessageWaitTimeSeconds),
+    ("kms_data_key_reuse", A::KmsDataKeyReusePeriodSeconds),
+];
+
+const BOOL_ATTRIBUTES: &[(&str, A)] =
+    &[("content_based_deduplication", A::ContentBasedDeduplication), ("sqs_managed_sse", A::SqsManagedSseEnabled)];
+
+/// Declared attributes that need GetQueueAttributes; `name` and `tags` do not.
+fn needs_attributes(req: &ReadRequest) -> bool {
+    req.declared.iter().any(|a| a != "name" && a != "tags")
+}
+
+impl Sqs {
+    pub fn new(config: &SdkConfig, patience: Patience) -> Self {
+        Self { client: aws_sdk_sqs::Client::new(config), patience }
+    }
+
+    async fn url(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let out = not_found_as_none(self.client.get_queue_url().queue_name(name).send().await, "sqs:GetQueueUrl", NO_QUEUE)?;
+        Ok(out.and_then(|o| o.queue_url))
+    }
+
+    /// GetQueueUrl and ListQueueTags, plus GetQueueAttributes when the spec declares any
+    /// attribute besides the name and tags.
+    pub async fn read_queue(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        let Some(url) = self.url(&req.physical_id).await? else { return Ok(None) };
+        let attributes = async {
+            if needs_attributes(req) {
+                self.attributes(&url).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (attributes, tags) = futures::try_join!(attributes, self.tags(&url))?;
+        Ok(Some(queue_resource(&req.physical_id, &url, attributes.as_ref(), tags)))
+    }
+
+    async fn attributes(&self, url: &str) -> Result<HashMap<A, String>, AwsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::All)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:GetQueueAttributes", &e))?;
+        Ok(out.attributes.unwrap_or_default())
+    }
+
+    async fn tags(&self, url: &str) -> Result<HashMap<String, String>, AwsError> {
+        let out = self
+            .client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:ListQueueTags", &e))?;
+        Ok(out.tags.unwrap_or_default())
+    }
+
+    /// Every queue tagged as owned by `stack`. SQS cannot filter by tag, so this lists queues
+    /// and reads each one's tags.
+    pub async fn owned_queues(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let urls: Vec<String> = self
+            .client
+            .list_queues()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:ListQueues", &e))?;
+        let tagged: Vec<(String, HashMap<String, String>)> = stream::iter(urls)
+            .map(|url| async move {
+                // A queue deleted since the listing is simply not there.
+                match self.tags(&url).await {
+                    Ok(tags) => Ok(Some((url, tags))),
+                    Err(e) if NO_QUEUE.iter().any(|c| e.is_code(c)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await?;
+        let mut owned: Vec<LiveResource> = tagged
+            .into_iter()
+            .filter(|(_, tags)| tags.get(STACK_TAG).is_some_and(|s| s == stack))
+            .map(|(url, tags)| {
+                let name = url.rsplit('/').next().unwrap_or_default().to_string();
+                queue_resource(&name, &url, None, tags)
+            })
+            .collect();
+        owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
+        Ok(owned)
+    }
+
+    /// CreateQueue with its attributes and tags, waiting out SQS's refusal to reuse a name
+    /// deleted less than 60 s ago. Returns the queue's exports.
+    pub async fn create_queue(&self, queue: &QueueConfig) -> Result<Exports, AwsError> {
+        let mut attributes = queue.wire_attributes(None);
+        if queue.name.ends_with(".fifo") {
+            attributes.insert(A::FifoQueue, "true".into());
+        }
+        let tags: HashMap<String, String> = queue.all_tags(None).into_iter().collect();
+        let out = retry_transient(self.patience, |e| e.code.as_deref().is_some_and(|c| c.ends_with("QueueDeletedRecently")), || {
+            let request = self.client.create_queue().queue_name(&queue.name).set_attributes(Some(attributes.clone())).set_tags(Some(tags.clone()));
+            async move { request.send().await.map_err(|e| AwsError::from_sdk("sqs:CreateQueue", &e)) }
+        })
+        .await?;
+        let url = out.queue_url.unwrap_or_default();
+        let arn = self.attributes_named(&url, A::QueueArn).await?;
+        Ok(Exports::from([("arn".into(), arn), ("name".into(), queue.name.clone()), ("url".into(), url)]))
+    }
+
+    async fn attributes_named(&self, url: &str, name: A) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:GetQueueAttributes", &e))?;
+        Ok(out.attributes.and_then(|mut a| a.remove(&name)).unwrap_or_default())
+    }
+
+    /// One SetQueueAttributes with every attribute that differs, then TagQueue/UntagQueue.
+    pub async fn update_queue(&self, before: &QueueConfig, after: &QueueConfig) -> Result<(), AwsError> {
+        let url = self.url(&after.name).await?.ok_or_else(|| AwsError {
+            operation: "sqs:GetQueueUrl".into(),
+            code: None,
+            message: format!("queue `{}` no longer exists", after.name),
+            hint: Some("plan again".into()),
+        })?;
+        let changed = after.wire_attributes(Some(before));
+        if !changed.is_empty() {
+            self.client
+                .set_queue_attributes()
+                .queue_url(&url)
+                .set_attributes(Some(changed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:SetQueueAttributes", &e))?;
+        }
+        let current = before.all_tags(None);
+        let wanted = after.all_tags(before.tags.as_ref());
+        let added: HashMap<String, String> =
+            wanted.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if !added.is_empty() {
+            self.client
+                .tag_queue()
+                .queue_url(&url)
+                .set_tags(Some(added))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))?;
+        }
+        let removed: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        if !removed.is_empty() {
+            self.client
+                .untag_queue()
+                .queue_url(&url)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the queue; already gone counts as done.
+    pub async fn delete_queue(&self, name: &str) -> Result<(), AwsError> {
+        let Some(url) = self.url(name).await? else { return Ok(()) };
+        not_found_as_none(self.client.delete_queue().queue_url(url).send().await, "sqs:DeleteQueue", NO_QUEUE)?;
+        Ok(())
+    }
+
+    /// Carries out one planned change to a queue; returns the queue's exports when created.
+    pub async fn apply_queue(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
+        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<QueueConfig, AwsError> {
+            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+            QueueConfig::from_attributes(attrs, ownership).map_err(invalid)
+        };
+        match change.action {
+            Action::Create => self.create_queue(&config(&change.desired, &ownership)?).await,
+            Action::Update => {
+                let after = config(&change.desired, &ownership)?;
+                // An adopted queue carries no ownership tags yet.
+                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before = config(&change.live, &before_ownership)?;
+                self.update_queue(&before, &after).await.map(|()| Exports::new())
+            }
+            Action::Replace => {
+                self.delete_queue(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                self.create_queue(&config(&change.desired, &ownership)?).await
+            }
+            Action::Delete => self.delete_queue(&change.physical_id).await.map(|()| Exports::new()),
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
+}
+
+/// A queue as plinth wants it (or found it), taken from a plan's attributes. Every field but
+/// the name is `None` when unmanaged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueConfig {
+    pub name: String,
+    /// Integer and boolean attributes by plinth's name, as SQS's strings.
+    pub scalars: BTreeMap<&'static str, String>,
+    pub kms_key: Option<String>,
+    pub policy: Option<PolicyDocument>,
+    /// The dead-letter queue's ARN and the receive count.
+    pub redrive: Option<(String, i64)>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub ownership: BTreeMap<String, String>,
+}
+
+impl QueueConfig {
+    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<QueueConfig, String> {
+        let mut scalars = BTreeMap::new();
+        for (name, _) in INT_ATTRIBUTES {
+            match attrs.get(*name) {
+                Some(Value::Int(i)) => {
+                    scalars.insert(*name, i.to_string());
+                }
+                None => {}
+                Some(other) => return Err(format!("attribute `{name}` is {}, not a number", other.display())),
+            }
+        }
+        for (name, _) in BOOL_ATTRIBUTES {
+            match attrs.get(*name) {
+                Some(Value::Bool(b)) => {
+                    scalars.insert(*name, b.to_string());
+                }
+                None => {}
+                Some(other) => return Err(format!("attribute `{name}` is {}, not a boolean", other.display())),
+            }
+        }
+        let text = |k: &str| -> Result<Option<String>, String> {
+            match attrs.get(k) {
+                None => Ok(None),
+                Some(Value::Str(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!("attribute `{k}` is {}, not a string", other.display())),
+            }
+        };
+        let policy = match attrs.get("policy") {
+            None => None,
+            Some(v) => Some(v.as_policy().cloned().ok_or("the queue policy is not a resolved policy")?),
+        };
+        let redrive = match attrs.get("redrive") {
+            None => None,
+            Some(Value::Map(m)) => match (m.get("queue"), m.get("max_receive_count")) {
+                (Some(Value::Str(q)), Some(Value::Int(n))) => Some((q.clone(), *n)),
+                _ => return Err("redrive needs a resolved queue ARN and max_receive_count".into()),
+            },
+            Some(other) => return Err(format!("redrive is {}, not a table", other.display())),
+        };
+        let tags = match attrs.get("tags") {
+            Some(Value::Map(m)) => Some(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .collect::<Result<BTreeMap<_, _>, String>>()?,
+            ),
+            _ => None,
+        };
+        Ok(QueueConfig {
+            name: text("name")?.ok_or("a queue needs a name")?,
+            scalars,
+            kms_key: text("kms_key")?,
+            policy,
+            redrive,
+            tags,
+            ownership: ownership.clone(),
+        })
+    }
+
+    /// The managed attributes as SQS names them; with `before`, only those that differ, plus
+    /// the policy whenever it is managed (see below).
+    fn wire_attributes(&self, before: Option<&QueueConfig>) -> HashMap<A, String> {
+        let mut out = HashMap::new();
+        for (name, wire) in INT_ATTRIBUTES.iter().chain(BOOL_ATTRIBUTES) {
+            if let Some(v) = self.scalars.get(name) {
+                if before.map_or(true, |b| b.scalars.get(name) != Some(v)) {
+                    out.insert(wire.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(key) = &self.kms_key {
+            if before.map_or(true, |b| b.kms_key.as_ref() != Some(key)) {
+                out.insert(A::KmsMasterKeyId, key.clone());
+            }
+        }
+        if let Some((arn, count)) = &self.redrive {
+            if before.map_or(true, |b| b.redrive.as_ref() != Some(&(arn.clone(), *count))) {
+                let json = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
+                out.insert(A::RedrivePolicy, json.to_string());
+            }
+        }
+        // Sent even when unchanged if anything else changes: SQS keeps it either way, and
+        // some emulators (moto) drop a policy that a SetQueueAttributes call leaves out.
+        if let Some(policy) = &self.policy {
+            let changed = before.map_or(true, |b| !b.policy.as_ref().is_some_and(|p| p.equivalent(policy)));
+            if changed || !out.is_empty() {
+                out.insert(A::Policy, policy.to_aws_json());
+            }
+        }
+        out
+    }
+
+    /// Every tag the queue carries: the user's (or, when unmanaged, those it has) and plinth's.
+    fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        all.extend(self.ownership.clone());
+        all
+    }
+}
+
+/// A queue's attributes in plinth's terms. Without `attributes` (not read), only the name and
+/// tags are known.
+fn queue_resource(name: &str, url: &str, attributes: Option<&HashMap<A, String>>, tags: HashMap<String, String>) -> LiveResource {
+    let (owner, address_tag, user_tags) = split_tags(tags);
+    let mut live = Attributes::new();
+    live.insert("name".into(), Value::str(name));
+    live.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+    let mut exports = Exports::from([("name".to_string(), name.to_string()), ("url".to_string(), url.to_string())]);
+    if let Some(attributes) = attributes {
+        for (plinth, wire) in INT_ATTRIBUTES {
+            if let Some(v) = attributes.get(wire).and_then(|v| v.parse::<i64>().ok()) {
+                live.insert((*plinth).into(), Value::Int(v));
+            }
+        }
+        for (plinth, wire) in BOOL_ATTRIBUTES {
+            if let Some(v) = attributes.get(wire) {
+                live.insert((*plinth).into(), Value::Bool(v == "true"));
+            }
+        }
+        if let Some(key) = attributes.get(&A::KmsMasterKeyId).filter(|k| !k.is_empty()) {
+            live.insert("kms_key".into(), Value::str(key));
+        }
+        if let Some(policy) = attributes.get(&A::Policy).filter(|p| !p.is_empty()) {
+            live.insert(
+                "policy".into(),
+                // A policy SQS accepted but plinth cannot parse is still shown, never silently equal.
+                PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), |d| Value::Policy(Box::new(d))),
+            );
+        }
+        if let Some(redrive) = attributes.get(&A::RedrivePolicy).and_then(|r| parse_redrive(r)) {
+            live.insert("redrive".into(), redrive);
+        }
+        if let Some(arn) = attributes.get(&A::QueueArn) {
+            exports.insert("arn".into(), arn.clone());
+        }
+    }
+    LiveResource { kind: Kind::Queue, physical_id: name.to_string(), owner, address_tag, attributes: live, exports }
+}
+
+/// SQS's redrive policy JSON; `maxReceiveCount` comes back as a number or a string.
+fn parse_redrive(json: &str) -> Option<Value> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let queue = v.get("deadLetterTargetArn")?.as_str()?.to_string();
+    let count = match v.get("maxReceiveCount")? {
+        serde_json::Value::Number(n) => n.as_i64()?,
+        serde_json::Value::String(s) => s.parse().ok()?,
+        _ => return None,
+    };
+    Some(Value::Map(BTreeMap::from([
+        ("queue".to_string(), Value::Str(queue)),
+        ("max_receive_count".to_string(), Value::Int(count)),
+    ])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redrive_counts_parse_as_numbers_or_strings() {
+        let expected = Value::Map(BTreeMap::from([
+            ("queue".to_string(), Value::str("arn:aws:sqs:us-east-1:123456789012:dlq")),
+            ("max_receive_count".to_string(), Value::Int(5)),
+        ]));
+        let arn = "arn:aws:sqs:us-east-1:123456789012:dlq";
+        assert_eq!(parse_redrive(&format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":5}}"#)), Some(expected.clone()));
+        assert_eq!(parse_redrive(&format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"5"}}"#)), Some(expected));
+        assert_eq!(parse_redrive("{}"), None);
+    }
+
+    #[test]
+    fn an_update_sends_only_what_differs_and_the_policy_with_it() {
+        let policy = PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}]}"#).unwrap();
+        let base = QueueConfig {
+            name: "q".into(),
+            scalars: BTreeMap::from([("visibility_timeout", "30".to_string()), ("delay", "0".to_string())]),
+            kms_key: None,
+            policy: Some(policy),
+            redrive: None,
+            tags: None,
+            ownership: BTreeMap::new(),
+        };
+        assert!(base.wire_attributes(Some(&base)).is_empty(), "nothing differs, nothing is sent");
+        let mut after = base.clone();
+        after.scalars.insert("visibility_timeout", "60".into());
+        let sent = after.wire_attributes(Some(&base));
+        assert_eq!(sent.get(&A::VisibilityTimeout).map(String::as_str), Some("60"));
+        assert!(sent.contains_key(&A::Policy));
+        assert!(!sent.contains_key(&A::DelaySeconds));
+    }
+}

@@ -1,0 +1,375 @@
+//! `[bucket.NAME]`: an S3 bucket the stack creates and owns, or, with `existing = true`, a
+//! bucket someone else owns on which plinth manages only the settings the spec lists: event
+//! notifications to queues and functions, CORS, the bucket policy, the public access block,
+//! default encryption and tags.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Lifecycle;
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::model::{Attributes, Value};
+use crate::plan::Resolver;
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, PolicyTemplate, Text};
+
+#[derive(Debug)]
+pub struct BucketSpec {
+    pub name: Text,
+    /// Someone else's bucket: never created or deleted, only the listed settings are managed.
+    pub existing: bool,
+    /// Deleting the bucket deletes every object in it first.
+    pub force_destroy: bool,
+    pub policy: Option<PolicyTemplate>,
+    pub cors: Option<Vec<CorsRule>>,
+    pub public_access_block: Option<PublicAccessBlock>,
+    pub encryption: Option<Encryption>,
+    /// The whole notification document; `None` leaves notifications unmanaged.
+    pub notifications: Option<Vec<Notification>>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<i64>,
+}
+
+/// S3's four switches; each one left out is off, as S3 has it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicAccessBlock {
+    #[serde(default)]
+    pub block_public_acls: bool,
+    #[serde(default)]
+    pub ignore_public_acls: bool,
+    #[serde(default)]
+    pub block_public_policy: bool,
+    #[serde(default)]
+    pub restrict_public_buckets: bool,
+}
+
+#[derive(Debug)]
+pub struct Encryption {
+    /// `"s3"` (SSE-S3) or `"kms"` (SSE-KMS).
+    pub sse: Spanned<String>,
+    /// The KMS key (ARN, id or alias), usually `${key.NAME.arn}`; without it, SSE-KMS uses
+    /// the account's `aws/s3` key.
+    pub kms_key: Option<Text>,
+    pub bucket_key: bool,
+    pub location: Location,
+}
+
+#[derive(Debug)]
+pub struct Notification {
+    pub target: NotificationTarget,
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug)]
+pub enum NotificationTarget {
+    /// An SQS queue ARN.
+    Queue(Text),
+    /// A Lambda function ARN.
+    Function(Text),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBucket {
+    name: Spanned<String>,
+    #[serde(default)]
+    existing: bool,
+    #[serde(default)]
+    force_destroy: Option<Spanned<bool>>,
+    policy: Option<Spanned<toml::Value>>,
+    cors: Option<Vec<CorsRule>>,
+    public_access_block: Option<PublicAccessBlock>,
+    encryption: Option<Spanned<RawEncryption>>,
+    notification: Option<Vec<Spanned<RawNotification>>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncryption {
+    sse: Spanned<String>,
+    kms_key: Option<Spanned<String>>,
+    #[serde(default)]
+    bucket_key: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotification {
+    queue: Option<Spanned<String>>,
+    function: Option<Spanned<String>>,
+    events: Vec<String>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(BucketSpec, Lifecycle)> {
+    let raw: RawBucket = loader.deserialize(value)?;
+    if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
+        loader
+            .err("spec::invalid-value", "force_destroy does not apply to an existing bucket: plinth never deletes it", force.span())
+            .set_hint("remove force_destroy");
+    }
+    let notifications = raw.notification.map(|notifications| {
+        notifications
+            .into_iter()
+            .filter_map(|n| {
+                let span = n.span();
+                let n = n.into_inner();
+                let target = match (&n.queue, &n.function) {
+                    (Some(q), None) => NotificationTarget::Queue(loader.text_or_stand_in(q)),
+                    (None, Some(f)) => NotificationTarget::Function(loader.text_or_stand_in(f)),
+                    _ => {
+                        loader
+                            .err("spec::invalid-value", "a notification goes to exactly one queue or function", span)
+                            .set_hint("write queue = \"${queue.NAME.arn}\" or function = \"${function.NAME.arn}\"");
+                        return None;
+                    }
+                };
+                Some(Notification { target, events: n.events, prefix: n.prefix, suffix: n.suffix, location: loader.location(span) })
+            })
+            .collect()
+    });
+    let spec = BucketSpec {
+        name: loader.text_or_stand_in(&raw.name),
+        existing: raw.existing,
+        force_destroy: raw.force_destroy.as_ref().is_some_and(|f| *f.get_ref()),
+        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        cors: raw.cors,
+        public_access_block: raw.public_access_block,
+        encryption: raw.encryption.map(|e| {
+            let location = loader.location(e.span());
+            let e = e.into_inner();
+            Encryption { kms_key: e.kms_key.as_ref().map(|k| loader.text_or_stand_in(k)), sse: e.sse, bucket_key: e.bucket_key, location }
+        }),
+        notifications,
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    // An existing bucket is by definition not this stack's yet: taking over its settings is
+    // adopting it.
+    Some((spec, Lifecycle { adopt: raw.adopt || raw.existing, prevent_destroy: raw.prevent_destroy }))
+}
+
+/// S3 bucket names: 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with
+/// a letter or digit.
+pub fn bucket_name(name: &str) -> Result<(), String> {
+    if !(3..=63).contains(&name.len()) {
+        return Err(format!("`{name}` is {} characters; S3 allows 3 to 63", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.')) {
+        return Err(format!("`{name}` contains `{c}`; S3 bucket names are lowercase letters, digits, `-` and `.`"));
+    }
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !edge(name.chars().next()) || !edge(name.chars().last()) {
+        return Err(format!("`{name}` must begin and end with a letter or digit"));
+    }
+    Ok(())
+}
+
+/// The settings a bucket block manages, as recorded on an existing bucket so that removing
+/// the block later removes exactly those.
+pub const MANAGED_SETTINGS: &[&str] = &["cors", "encryption", "notifications", "policy", "public_access_block", "tags"];
+
+impl BucketSpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.encryption.iter().flat_map(|e| e.kms_key.iter()))
+            .chain(self.notifications.iter().flatten().map(|n| match &n.target {
+                NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
+            }))
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.name, bucket_name, "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`", diags);
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+        if let Some(e) = &self.encryption {
+            match (e.sse.get_ref().as_str(), &e.kms_key) {
+                ("kms", _) | ("s3", None) => {}
+                ("s3", Some(key)) => diags.push(
+                    Diagnostic::error("spec::invalid-value", "a KMS key applies only to sse = \"kms\"")
+                        .at_location(Some(key.location.clone()))
+                        .hint("set sse = \"kms\", or remove kms_key"),
+                ),
+                (other, _) => diags.push(
+                    Diagnostic::error("spec::invalid-value", format!("`{other}` is not a kind of default encryption"))
+                        .at_location(Some(e.location.clone()))
+                        .hint("write sse = \"s3\" (S3-managed keys) or sse = \"kms\" (a KMS key)"),
+                ),
+            }
+        }
+        for n in self.notifications.iter().flatten() {
+            if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", "a notification needs events like \"s3:ObjectCreated:*\"")
+                        .at_location(Some(n.location.clone()))
+                        .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
+                );
+            }
+        }
+        for rule in self.cors.iter().flatten() {
+            if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", "every CORS rule needs allowed_origins and allowed_methods")
+                        .at_location(Some(self.name.location.clone()))
+                        .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
+                );
+            }
+        }
+    }
+
+    /// The settings this block declares, by their attribute names.
+    fn managed(&self) -> Vec<&'static str> {
+        let declared = [
+            self.cors.is_some(),
+            self.encryption.is_some(),
+            self.notifications.is_some(),
+            self.policy.is_some(),
+            self.public_access_block.is_some(),
+            self.tags.is_some(),
+        ];
+        MANAGED_SETTINGS.iter().zip(declared).filter(|(_, d)| *d).map(|(s, _)| *s).collect()
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("name".into(), r.value(&self.name));
+        attrs.insert("existing".into(), Value::Bool(self.existing));
+        if self.existing {
+            attrs.insert("manages".into(), Value::set(self.managed()));
+        } else {
+            attrs.insert("force_destroy".into(), Value::Bool(self.force_destroy));
+        }
+        if let Some(p) = &self.policy {
+            attrs.insert("policy".into(), r.policy_or_report(p, diags));
+        }
+        if let Some(rules) = &self.cors {
+            attrs.insert("cors".into(), Value::List(rules.iter().map(cors_rule).collect()));
+        }
+        if let Some(b) = &self.public_access_block {
+            attrs.insert(
+                "public_access_block".into(),
+                public_access_block(b.block_public_acls, b.ignore_public_acls, b.block_public_policy, b.restrict_public_buckets),
+            );
+        }
+        if let Some(e) = &self.encryption {
+            let mut map = BTreeMap::from([
+                ("sse".to_string(), Value::str(e.sse.get_ref())),
+                ("bucket_key".to_string(), Value::Bool(e.bucket_key)),
+            ]);
+            if let Some(key) = &e.kms_key {
+                map.insert("kms_key".into(), r.value(key));
+            }
+            attrs.insert("encryption".into(), Value::Map(map));
+        }
+        if let Some(notifications) = &self.notifications {
+            let entries = notifications
+                .iter()
+                .map(|n| {
+                    let (kind, target) = match &n.target {
+                        NotificationTarget::Queue(t) => ("queue", t),
+                        NotificationTarget::Function(t) => ("function", t),
+                    };
+                    notification(kind, r.value(target), n.events.iter().cloned(), n.prefix.clone(), n.suffix.clone())
+                })
+                .collect();
+            attrs.insert("notifications".into(), notifications_value(entries));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>) -> Option<String> {
+        let name = r.text(&self.name)?;
+        match attribute {
+            "name" => Some(name),
+            "arn" => Some(format!("arn:{}:s3:::{name}", r.account().partition)),
+            _ => None,
+        }
+    }
+}
+
+/// One CORS rule as plinth compares it: lists as sets, empty ones left out (S3 omits them).
+pub fn cors_rule(rule: &CorsRule) -> Value {
+    let mut map = BTreeMap::from([
+        ("allowed_origins".to_string(), Value::set(rule.allowed_origins.iter().cloned())),
+        ("allowed_methods".to_string(), Value::set(rule.allowed_methods.iter().cloned())),
+    ]);
+    for (name, list) in [("allowed_headers", &rule.allowed_headers), ("expose_headers", &rule.expose_headers)] {
+        if !list.is_empty() {
+            map.insert(name.to_string(), Value::set(list.iter().cloned()));
+        }
+    }
+    if let Some(id) = &rule.id {
+        map.insert("id".into(), Value::str(id));
+    }
+    if let Some(age) = rule.max_age {
+        map.insert("max_age".into(), Value::Int(age));
+    }
+    Value::Map(map)
+}
+
+pub fn public_access_block(block_acls: bool, ignore_acls: bool, block_policy: bool, restrict_buckets: bool) -> Value {
+    Value::Map(BTreeMap::from([
+        ("block_public_acls".to_string(), Value::Bool(block_acls)),
+        ("ignore_public_acls".to_string(), Value::Bool(ignore_acls)),
+        ("block_public_policy".to_string(), Value::Bool(block_policy)),
+        ("restrict_public_buckets".to_string(), Value::Bool(restrict_buckets)),
+    ]))
+}
+
+/// One notification as plinth compares it. `kind` is `queue`, `function` or (read from AWS
+/// only) `topic`; S3's generated ids are left out.
+pub fn notification(
+    kind: &str,
+    target: Value,
+    events: impl IntoIterator<Item = String>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+) -> Value {
+    let mut map = BTreeMap::from([(kind.to_string(), target), ("events".to_string(), Value::set(events))]);
+    if let Some(p) = prefix {
+        map.insert("prefix".into(), Value::Str(p));
+    }
+    if let Some(s) = suffix {
+        map.insert("suffix".into(), Value::Str(s));
+    }
+    Value::Map(map)
+}
+
+/// The notification document is unordered: entries are kept sorted so that order never shows
+/// up as a difference.
+pub fn notifications_value(mut entries: Vec<Value>) -> Value {
+    entries.sort_by_key(|e| e.to_json().to_string());
+    Value::List(entries)
+}

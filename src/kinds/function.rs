@@ -1,0 +1,510 @@
+//! `[function.NAME]`: a Lambda function, its code (a local directory, a zip file, an S3 object
+//! or a container image), its configuration, environment (with secret values), tags, and the
+//! SQS queues that trigger it (`[[function.NAME.trigger]]`, Lambda's event source mappings).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::{int, Lifecycle};
+use crate::archive;
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::live::LiveResource;
+use crate::model::{Attributes, Sensitive, Value};
+use crate::plan::Resolver;
+use crate::spec::rules::{self, Checker};
+use crate::spec::template::Reference;
+use crate::spec::{Loader, Text};
+
+#[derive(Debug)]
+pub struct FunctionSpec {
+    pub name: Text,
+    pub role: Text,
+    pub runtime: Option<Text>,
+    pub handler: Option<Text>,
+    pub code: Code,
+    pub timeout: Option<(i64, Location)>,
+    pub memory: Option<(i64, Location)>,
+    /// Variables by name; `None` leaves the environment unmanaged.
+    pub environment: Option<BTreeMap<String, EnvValue>>,
+    pub description: Option<Text>,
+    pub architectures: Option<(Vec<String>, Location)>,
+    pub ephemeral_storage: Option<(i64, Location)>,
+    pub reserved_concurrency: Option<(i64, Location)>,
+    /// SQS triggers; `None` leaves the function's event source mappings unmanaged.
+    pub triggers: Option<Vec<Trigger>>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+/// Where the function's code comes from.
+#[derive(Debug)]
+pub enum Code {
+    /// A directory zipped deterministically; `sha256` is the archive's, as Lambda reports it.
+    Directory { path: PathBuf, sha256: String },
+    /// A zip file as it is.
+    ZipFile { path: PathBuf, sha256: String },
+    S3 { bucket: Text, key: Text, version: Option<Text>, location: Location },
+    Image { uri: Text },
+    /// Could not be read; already reported.
+    Broken,
+}
+
+#[derive(Debug)]
+pub enum EnvValue {
+    Plain(Text),
+    /// Never shown; compared by hash.
+    Secret(Text),
+}
+
+impl EnvValue {
+    fn text(&self) -> &Text {
+        match self {
+            EnvValue::Plain(t) | EnvValue::Secret(t) => t,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Trigger {
+    /// The queue's ARN, usually `${queue.NAME.arn}`.
+    pub queue: Text,
+    pub batch_size: Option<(i64, Location)>,
+    pub batching_window: Option<(i64, Location)>,
+    pub enabled: bool,
+    pub function_response_types: Vec<(String, Location)>,
+}
+
+/// What Lambda uses when a trigger leaves a setting out; a mapping belongs wholly to its
+/// function's spec, so these are what the spec means by leaving it out.
+const DEFAULT_BATCH_SIZE: i64 = 10;
+const DEFAULT_BATCHING_WINDOW: i64 = 0;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    name: Spanned<String>,
+    role: Spanned<String>,
+    runtime: Option<Spanned<String>>,
+    handler: Option<Spanned<String>>,
+    code: Spanned<RawCode>,
+    timeout: Option<Spanned<i64>>,
+    memory: Option<Spanned<i64>>,
+    environment: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    description: Option<Spanned<String>>,
+    architectures: Option<Spanned<Vec<String>>>,
+    ephemeral_storage: Option<Spanned<i64>>,
+    reserved_concurrency: Option<Spanned<i64>>,
+    trigger: Option<Vec<RawTrigger>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCode {
+    dir: Option<String>,
+    zip: Option<String>,
+    s3_bucket: Option<Spanned<String>>,
+    s3_key: Option<Spanned<String>>,
+    s3_object_version: Option<Spanned<String>>,
+    image: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    queue: Spanned<String>,
+    batch_size: Option<Spanned<i64>>,
+    batching_window: Option<Spanned<i64>>,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    #[serde(default)]
+    function_response_types: Vec<Spanned<String>>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(FunctionSpec, Lifecycle)> {
+    let raw: RawFunction = loader.deserialize(value)?;
+    let spec = FunctionSpec {
+        name: loader.text_or_stand_in(&raw.name),
+        role: loader.text_or_stand_in(&raw.role),
+        runtime: raw.runtime.as_ref().map(|r| loader.text_or_stand_in(r)),
+        handler: raw.handler.as_ref().map(|h| loader.text_or_stand_in(h)),
+        code: load_code(loader, &raw.code),
+        timeout: int(loader, &raw.timeout),
+        memory: int(loader, &raw.memory),
+        environment: raw.environment.as_ref().map(|env| {
+            env.iter().filter_map(|(k, v)| Some((k.clone(), load_env_value(loader, k, v)?))).collect()
+        }),
+        description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
+        architectures: raw.architectures.as_ref().map(|a| (a.get_ref().clone(), loader.location(a.span()))),
+        ephemeral_storage: int(loader, &raw.ephemeral_storage),
+        reserved_concurrency: int(loader, &raw.reserved_concurrency),
+        triggers: raw.trigger.map(|triggers| {
+            triggers
+                .into_iter()
+                .map(|t| Trigger {
+                    queue: loader.text_or_stand_in(&t.queue),
+                    batch_size: int(loader, &t.batch_size),
+                    batching_window: int(loader, &t.batching_window),
+                    enabled: t.enabled,
+                    function_response_types: t
+                        .function_response_types
+                        .iter()
+                        .map(|f| (f.get_ref().clone(), loader.location(f.span())))
+                        .collect(),
+                })
+                .collect()
+        }),
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+fn load_code(loader: &mut Loader, code: &Spanned<RawCode>) -> Code {
+    let span = code.span();
+    let raw = code.get_ref();
+    let forms = [raw.dir.is_some(), raw.zip.is_some(), raw.s3_bucket.is_some() || raw.s3_key.is_some(), raw.image.is_some()];
+    if forms.iter().filter(|f| **f).count() != 1 {
+        loader
+            .err("spec::invalid-value", "`code` must name exactly one source", span)
+            .set_hint("write code = { dir = \"src/\" }, { zip = \"f.zip\" }, { s3_bucket = \"...\", s3_key = \"...\" } or { image = \"URI\" }");
+        return Code::Broken;
+    }
+    if let Some(dir) = &raw.dir {
+        let path = loader.local_path(dir);
+        return match archive::zip_directory(&path) {
+            Ok(bytes) => code_archive(loader, path, &bytes, span, true),
+            Err(e) => {
+                loader
+                    .err("spec::read", format!("cannot zip `{}`: {e}", path.display()), span)
+                    .set_hint("paths are relative to the directory of the spec file");
+                Code::Broken
+            }
+        };
+    }
+    if let Some(zip) = &raw.zip {
+        let path = loader.local_path(zip);
+        return match std::fs::read(&path) {
+            Ok(bytes) => code_archive(loader, path, &bytes, span, false),
+            Err(e) => {
+                loader
+                    .err("spec::read", format!("cannot read `{}`: {e}", path.display()), span)
+                    .set_hint("paths are relative to the directory of the spec file");
+                Code::Broken
+            }
+        };
+    }
+    if let Some(image) = &raw.image {
+        return Code::Image { uri: loader.text_or_stand_in(image) };
+    }
+    match (&raw.s3_bucket, &raw.s3_key) {
+        (Some(bucket), Some(key)) => Code::S3 {
+            bucket: loader.text_or_stand_in(bucket),
+            key: loader.text_or_stand_in(key),
+            version: raw.s3_object_version.as_ref().map(|v| loader.text_or_stand_in(v)),
+            location: loader.location(span),
+        },
+        _ => {
+            loader.err("spec::missing-field", "code from S3 needs both s3_bucket and s3_key", span);
+            Code::Broken
+        }
+    }
+}
+
+/// Records the archive as an input of the spec and keeps its hash.
+fn code_archive(loader: &mut Loader, path: PathBuf, bytes: &[u8], span: std::ops::Range<usize>, directory: bool) -> Code {
+    if bytes.len() > archive::MAX_INLINE_ZIP_BYTES {
+        loader
+            .err(
+                "spec::too-large",
+                format!("the code archive is {} bytes; Lambda takes at most {} inline", bytes.len(), archive::MAX_INLINE_ZIP_BYTES),
+                span,
+            )
+            .set_hint("upload the archive to S3 and use code = { s3_bucket = \"...\", s3_key = \"...\" }");
+        return Code::Broken;
+    }
+    loader.record_input(&path, bytes);
+    let sha256 = archive::code_sha256(bytes);
+    if directory {
+        Code::Directory { path, sha256 }
+    } else {
+        Code::ZipFile { path, sha256 }
+    }
+}
+
+/// `"value"`, or `{ secret = "value" }` for a value that must never be shown.
+fn load_env_value(loader: &mut Loader, name: &str, value: &Spanned<toml::Value>) -> Option<EnvValue> {
+    let span = value.span();
+    match value.get_ref() {
+        toml::Value::String(s) => Some(EnvValue::Plain(loader.text_or_stand_in(&Spanned::new(span, s.clone())))),
+        toml::Value::Table(t) if t.len() == 1 && t.get("secret").is_some_and(toml::Value::is_str) => {
+            let secret = t["secret"].as_str().unwrap_or_default().to_string();
+            Some(EnvValue::Secret(loader.text_or_stand_in(&Spanned::new(span, secret))))
+        }
+        other => {
+            loader
+                .err("spec::type", format!("environment variable `{name}` cannot be a {}", other.type_str()), span)
+                .set_hint("write a string, or { secret = \"...\" } for a value plinth must never show");
+            None
+        }
+    }
+}
+
+/// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
+pub fn function_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(format!("`{name}` is {} characters; Lambda allows 1 to 64", name.chars().count()));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!("`{name}` contains `{c}`, which Lambda does not allow in a function name"));
+    }
+    Ok(())
+}
+
+impl FunctionSpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        let code: Vec<&Text> = match &self.code {
+            Code::S3 { bucket, key, version, .. } => [bucket, key].into_iter().chain(version.iter()).collect(),
+            Code::Image { uri } => vec![uri],
+            Code::Directory { .. } | Code::ZipFile { .. } | Code::Broken => Vec::new(),
+        };
+        [&self.name, &self.role]
+            .into_iter()
+            .chain(self.runtime.iter())
+            .chain(self.handler.iter())
+            .chain(code)
+            .chain(self.description.iter())
+            .chain(self.environment.iter().flat_map(|e| e.values().map(EnvValue::text)))
+            .chain(self.triggers.iter().flatten().map(|t| &t.queue))
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.name, function_name, "function names are letters, digits, `-` and `_`, at most 64 characters", diags);
+        if let Some(v) = &self.timeout {
+            c.range("timeout", v, 1..=900, diags);
+        }
+        if let Some(v) = &self.memory {
+            c.range("memory", v, 128..=10_240, diags);
+        }
+        if let Some(v) = &self.ephemeral_storage {
+            c.range("ephemeral_storage", v, 512..=10_240, diags);
+        }
+        if let Some(v) = &self.reserved_concurrency {
+            c.range("reserved_concurrency", v, 0..=1_000_000, diags);
+        }
+        if let Some(d) = &self.description {
+            c.text(d, rules::max_chars("a function description", 256), "shorten the description", diags);
+        }
+        if let Some((archs, at)) = &self.architectures {
+            if !matches!(archs.as_slice(), [a] if a == "x86_64" || a == "arm64") {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", "a function has exactly one architecture: x86_64 or arm64")
+                        .at_location(Some(at.clone()))
+                        .hint("write architectures = [\"arm64\"] or [\"x86_64\"]"),
+                );
+            }
+        }
+        let image = matches!(self.code, Code::Image { .. });
+        match (&self.runtime, &self.handler, image) {
+            (Some(t), _, true) | (_, Some(t), true) => diags.push(
+                Diagnostic::error("spec::invalid-value", "a function from a container image takes its runtime and handler from the image")
+                    .at_location(Some(t.location.clone()))
+                    .hint("remove runtime and handler"),
+            ),
+            (None, _, false) | (_, None, false) if !matches!(self.code, Code::Broken) => {
+                let missing = if self.runtime.is_none() { "runtime" } else { "handler" };
+                diags.push(
+                    Diagnostic::error("spec::missing-field", format!("a function from a zip archive needs a {missing}"))
+                        .at_location(Some(self.name.location.clone()))
+                        .hint("add runtime = \"python3.12\" and handler = \"main.handler\", for example"),
+                );
+            }
+            _ => {}
+        }
+        if let Code::S3 { bucket, key, version, location } = &self.code {
+            if let (Some(b), Some(k)) = (c.resolve(bucket), c.resolve(key)) {
+                let source = s3_source(&b, &k, version.as_ref().and_then(|v| c.resolve(v)).as_deref());
+                if source.chars().count() > 256 {
+                    diags.push(
+                        Diagnostic::error("spec::invalid-value", "the S3 location of the code is longer than 256 characters")
+                            .at_location(Some(location.clone()))
+                            .hint("plinth records where the code came from in a tag, which holds 256 characters; use a shorter key"),
+                    );
+                }
+            }
+        }
+        for (name, value) in self.environment.iter().flatten() {
+            if let EnvValue::Secret(text) = value {
+                if text.references().any(|r| matches!(r, Reference::Resource { .. })) {
+                    diags.push(
+                        Diagnostic::error("spec::invalid-value", format!("secret `{name}` refers to another resource"))
+                            .at_location(Some(text.location.clone()))
+                            .hint("a secret must be known when planning: use a variable, e.g. { secret = \"${var.api_key}\" }"),
+                    );
+                }
+            }
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+        for trigger in self.triggers.iter().flatten() {
+            trigger.check(c, diags);
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("name".into(), r.value(&self.name));
+        attrs.insert("role".into(), r.value(&self.role));
+        for (name, text) in [("runtime", &self.runtime), ("handler", &self.handler), ("description", &self.description)] {
+            if let Some(t) = text {
+                attrs.insert(name.into(), r.value(t));
+            }
+        }
+        let package_type = if matches!(self.code, Code::Image { .. }) { "Image" } else { "Zip" };
+        attrs.insert("package_type".into(), Value::str(package_type));
+        match &self.code {
+            Code::Directory { path, sha256 } | Code::ZipFile { path, sha256 } => {
+                let form = if matches!(self.code, Code::Directory { .. }) { "dir" } else { "zip" };
+                attrs.insert("code".into(), Value::str(format!("sha256:{sha256}")));
+                attrs.insert("code_path".into(), Value::Map(BTreeMap::from([(form.to_string(), Value::str(path.display().to_string()))])));
+            }
+            Code::S3 { bucket, key, version, .. } => {
+                let value = match (r.text(bucket), r.text(key), version.as_ref().map(|v| r.text(v))) {
+                    (Some(b), Some(k), None) => Value::str(s3_source(&b, &k, None)),
+                    (Some(b), Some(k), Some(Some(v))) => Value::str(s3_source(&b, &k, Some(&v))),
+                    _ => r.value(key),
+                };
+                attrs.insert("code".into(), value);
+            }
+            Code::Image { uri } => {
+                attrs.insert("code".into(), match r.value(uri) {
+                    Value::Str(uri) => Value::str(format!("image:{uri}")),
+                    pending => pending,
+                });
+            }
+            Code::Broken => {}
+        }
+        let ints = [
+            ("timeout", &self.timeout),
+            ("memory", &self.memory),
+            ("ephemeral_storage", &self.ephemeral_storage),
+            ("reserved_concurrency", &self.reserved_concurrency),
+        ];
+        for (name, value) in ints {
+            if let Some((v, _)) = value {
+                attrs.insert(name.into(), Value::Int(*v));
+            }
+        }
+        if let Some((archs, _)) = &self.architectures {
+            attrs.insert("architectures".into(), Value::List(archs.iter().map(Value::str).collect()));
+        }
+        if let Some(env) = &self.environment {
+            let map = env
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        EnvValue::Plain(t) => r.value(t),
+                        EnvValue::Secret(t) => match r.text(t) {
+                            Some(secret) => Value::Sensitive(Sensitive::new(secret)),
+                            // Reported by check: secrets refer to nothing created later.
+                            None => Value::Sensitive(Sensitive::new(String::new())),
+                        },
+                    };
+                    (k.clone(), value)
+                })
+                .collect();
+            attrs.insert("environment".into(), Value::Map(map));
+        }
+        if let Some(triggers) = &self.triggers {
+            let mut map = BTreeMap::new();
+            for trigger in triggers {
+                let Some(queue) = r.text(&trigger.queue) else {
+                    diags.push(
+                        Diagnostic::error("plan::unknown-trigger", "the trigger's queue ARN is known only after apply")
+                            .at_location(Some(trigger.queue.location.clone()))
+                            .hint("refer to the queue as ${queue.NAME.arn}, which is known before the queue exists"),
+                    );
+                    continue;
+                };
+                map.insert(queue, trigger.desired());
+            }
+            attrs.insert("triggers".into(), Value::Map(map));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+        let name = r.text(&self.name)?;
+        let account = r.account();
+        match attribute {
+            "name" => Some(name),
+            "arn" => Some(format!("arn:{}:lambda:{}:{}:function:{name}", account.partition, account.region, account.account_id)),
+            _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
+        }
+    }
+}
+
+impl Trigger {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        if let Some(v) = &self.batch_size {
+            c.range("batch_size", v, 1..=10_000, diags);
+            let window = self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
+            if v.0 > 10 && window < 1 {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
+                        .at_location(Some(v.1.clone()))
+                        .hint("set batching_window = 1 (seconds) or more"),
+                );
+            }
+        }
+        if let Some(v) = &self.batching_window {
+            c.range("batching_window", v, 0..=300, diags);
+        }
+        for (t, at) in &self.function_response_types {
+            if t != "ReportBatchItemFailures" {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", format!("`{t}` is not a function response type"))
+                        .at_location(Some(at.clone()))
+                        .hint("the only function response type is \"ReportBatchItemFailures\""),
+                );
+            }
+        }
+    }
+
+    fn desired(&self) -> Value {
+        Value::Map(BTreeMap::from([
+            ("batch_size".to_string(), Value::Int(self.batch_size.as_ref().map_or(DEFAULT_BATCH_SIZE, |b| b.0))),
+            (
+                "batching_window".to_string(),
+                Value::Int(self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0)),
+            ),
+            ("enabled".to_string(), Value::Bool(self.enabled)),
+            ("function_response_types".to_string(), Value::set(self.function_response_types.iter().map(|(t, _)| t.clone()))),
+        ]))
+    }
+}
+
+/// Where code in S3 comes from, as plinth records it: `s3://BUCKET/KEY[?versionId=VERSION]`.
+pub fn s3_source(bucket: &str, key: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("s3://{bucket}/{key}?versionId={v}"),
+        None => format!("s3://{bucket}/{key}"),
+    }
+}

@@ -1,0 +1,224 @@
+//! `[queue.NAME]`: an SQS queue, standard or FIFO (a name ending in `.fifo`), with its
+//! timings, encryption, access policy, dead-letter queue and tags.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::{int, Lifecycle};
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::live::LiveResource;
+use crate::model::{Attributes, Value};
+use crate::plan::Resolver;
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, PolicyTemplate, Text};
+
+#[derive(Debug)]
+pub struct QueueSpec {
+    pub name: Text,
+    pub content_based_deduplication: Option<(bool, Location)>,
+    pub visibility_timeout: Option<(i64, Location)>,
+    pub message_retention: Option<(i64, Location)>,
+    pub delay: Option<(i64, Location)>,
+    pub max_message_size: Option<(i64, Location)>,
+    pub receive_wait: Option<(i64, Location)>,
+    pub kms_key: Option<Text>,
+    pub kms_data_key_reuse: Option<(i64, Location)>,
+    pub sqs_managed_sse: Option<(bool, Location)>,
+    pub policy: Option<PolicyTemplate>,
+    pub redrive: Option<Redrive>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+/// Where messages go after `max_receive_count` failed receives.
+#[derive(Debug)]
+pub struct Redrive {
+    /// The dead-letter queue's ARN, usually `${queue.dlq.arn}`.
+    pub queue: Text,
+    pub max_receive_count: (i64, Location),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    name: Spanned<String>,
+    content_based_deduplication: Option<Spanned<bool>>,
+    visibility_timeout: Option<Spanned<i64>>,
+    message_retention: Option<Spanned<i64>>,
+    delay: Option<Spanned<i64>>,
+    max_message_size: Option<Spanned<i64>>,
+    receive_wait: Option<Spanned<i64>>,
+    kms_key: Option<Spanned<String>>,
+    kms_data_key_reuse: Option<Spanned<i64>>,
+    sqs_managed_sse: Option<Spanned<bool>>,
+    policy: Option<Spanned<toml::Value>>,
+    redrive: Option<RawRedrive>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedrive {
+    queue: Spanned<String>,
+    max_receive_count: Spanned<i64>,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(QueueSpec, Lifecycle)> {
+    let raw: RawQueue = loader.deserialize(value)?;
+    let flag = |loader: &Loader, b: &Option<Spanned<bool>>| b.as_ref().map(|b| (*b.get_ref(), loader.location(b.span())));
+    let spec = QueueSpec {
+        name: loader.text_or_stand_in(&raw.name),
+        content_based_deduplication: flag(loader, &raw.content_based_deduplication),
+        visibility_timeout: int(loader, &raw.visibility_timeout),
+        message_retention: int(loader, &raw.message_retention),
+        delay: int(loader, &raw.delay),
+        max_message_size: int(loader, &raw.max_message_size),
+        receive_wait: int(loader, &raw.receive_wait),
+        kms_key: raw.kms_key.as_ref().map(|k| loader.text_or_stand_in(k)),
+        kms_data_key_reuse: int(loader, &raw.kms_data_key_reuse),
+        sqs_managed_sse: flag(loader, &raw.sqs_managed_sse),
+        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        redrive: raw.redrive.as_ref().map(|r| Redrive {
+            queue: loader.text_or_stand_in(&r.queue),
+            max_receive_count: (*r.max_receive_count.get_ref(), loader.location(r.max_receive_count.span())),
+        }),
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+/// SQS queue names: letters, digits, `-` and `_`, at most 80 characters including `.fifo`.
+pub fn queue_name(name: &str) -> Result<(), String> {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(format!("`{name}` is {} characters; SQS allows 1 to 80", name.chars().count()));
+    }
+    if let Some(c) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!("`{name}` contains `{c}`, which SQS does not allow in a queue name"));
+    }
+    Ok(())
+}
+
+impl QueueSpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.kms_key.iter())
+            .chain(self.redrive.iter().map(|r| &r.queue))
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    /// Whether the queue is FIFO, when the name is known before AWS is read.
+    fn fifo(&self, c: &Checker<'_>) -> Option<bool> {
+        c.resolve(&self.name).map(|n| n.ends_with(".fifo"))
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
+        if let Some(v) = &self.visibility_timeout {
+            c.range("visibility_timeout", v, 0..=43_200, diags);
+        }
+        if let Some(v) = &self.message_retention {
+            c.range("message_retention", v, 60..=1_209_600, diags);
+        }
+        if let Some(v) = &self.delay {
+            c.range("delay", v, 0..=900, diags);
+        }
+        if let Some(v) = &self.max_message_size {
+            c.range("max_message_size", v, 1024..=1_048_576, diags);
+        }
+        if let Some(v) = &self.receive_wait {
+            c.range("receive_wait", v, 0..=20, diags);
+        }
+        if let Some(v) = &self.kms_data_key_reuse {
+            c.range("kms_data_key_reuse", v, 60..=86_400, diags);
+        }
+        if let Some(r) = &self.redrive {
+            c.range("max_receive_count", &r.max_receive_count, 1..=1000, diags);
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+        if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
+            diags.push(
+                Diagnostic::error("spec::invalid-value", "content_based_deduplication applies only to FIFO queues")
+                    .at_location(Some(at.clone()))
+                    .hint("end the queue name with `.fifo`, or remove content_based_deduplication"),
+            );
+        }
+        if let (Some(key), Some((true, _))) = (&self.kms_key, &self.sqs_managed_sse) {
+            diags.push(
+                Diagnostic::error("spec::invalid-value", "a queue is encrypted with a KMS key or with SQS-managed keys, not both")
+                    .at_location(Some(key.location.clone()))
+                    .hint("remove `sqs_managed_sse = true`, or remove kms_key"),
+            );
+        }
+        if let (Some((_, at)), None) = (&self.kms_data_key_reuse, &self.kms_key) {
+            diags.push(
+                Diagnostic::error("spec::invalid-value", "kms_data_key_reuse applies only to queues encrypted with kms_key")
+                    .at_location(Some(at.clone()))
+                    .hint("set kms_key, or remove kms_data_key_reuse"),
+            );
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("name".into(), r.value(&self.name));
+        if let Some((b, _)) = self.content_based_deduplication {
+            attrs.insert("content_based_deduplication".into(), Value::Bool(b));
+        }
+        let ints = [
+            ("visibility_timeout", &self.visibility_timeout),
+            ("message_retention", &self.message_retention),
+            ("delay", &self.delay),
+            ("max_message_size", &self.max_message_size),
+            ("receive_wait", &self.receive_wait),
+            ("kms_data_key_reuse", &self.kms_data_key_reuse),
+        ];
+        for (name, value) in ints {
+            if let Some((v, _)) = value {
+                attrs.insert(name.into(), Value::Int(*v));
+            }
+        }
+        if let Some(k) = &self.kms_key {
+            attrs.insert("kms_key".into(), r.value(k));
+        }
+        if let Some((b, _)) = self.sqs_managed_sse {
+            attrs.insert("sqs_managed_sse".into(), Value::Bool(b));
+        }
+        if let Some(p) = &self.policy {
+            attrs.insert("policy".into(), r.policy_or_report(p, diags));
+        }
+        if let Some(redrive) = &self.redrive {
+            let map = BTreeMap::from([
+                ("queue".to_string(), r.value(&redrive.queue)),
+                ("max_receive_count".to_string(), Value::Int(redrive.max_receive_count.0)),
+            ]);
+            attrs.insert("redrive".into(), Value::Map(map));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+        let name = r.text(&self.name)?;
+        let account = r.account();
+        match attribute {
+            "name" => Some(name),
+            "arn" => Some(format!("arn:{}:sqs:{}:{}:{name}", account.partition, account.region, account.account_id)),
+            // The URL's host depends on the endpoint: known once the queue exists.
+            _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
+        }
+    }
+}
