@@ -15,14 +15,22 @@ pub const STACK_TAG: &str = "plinth:stack";
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Role,
+    Policy,
+    InstanceProfile,
+    OidcProvider,
+    Key,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Role];
+    pub const ALL: &'static [Kind] = &[Kind::Role, Kind::Policy, Kind::InstanceProfile, Kind::OidcProvider, Kind::Key];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Role => "role",
+            Kind::Policy => "policy",
+            Kind::InstanceProfile => "instance_profile",
+            Kind::OidcProvider => "oidc_provider",
+            Kind::Key => "key",
         }
     }
 
@@ -34,6 +42,10 @@ impl Kind {
     pub fn exported_attributes(self) -> &'static [&'static str] {
         match self {
             Kind::Role => &["arn", "name", "path", "unique_id"],
+            Kind::Policy => &["arn", "name"],
+            Kind::InstanceProfile => &["arn", "name"],
+            Kind::OidcProvider => &["arn"],
+            Kind::Key => &["arn", "key_id"],
         }
     }
 
@@ -41,7 +53,18 @@ impl Kind {
     pub fn forces_replacement(self, attribute: &str) -> bool {
         match self {
             Kind::Role => matches!(attribute, "name" | "path"),
+            Kind::Policy => matches!(attribute, "name" | "path" | "description"),
+            Kind::InstanceProfile => matches!(attribute, "name" | "path"),
+            Kind::OidcProvider => attribute == "url",
+            Kind::Key => matches!(attribute, "key_usage" | "key_spec"),
         }
+    }
+
+    /// Whether the spec names the resource. A KMS key has only the id AWS assigns: when its
+    /// first alias finds nothing (it declares none, or an apply stopped before creating the
+    /// alias), the key is the one tagged with its address.
+    pub fn has_name(self) -> bool {
+        self != Kind::Key
     }
 }
 

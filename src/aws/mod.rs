@@ -5,6 +5,8 @@
 //! plinth's own types: [`crate::live`] values going up, [`crate::plan`] changes coming down.
 
 pub mod iam;
+pub mod kms;
+mod planned;
 pub mod sts;
 
 use std::collections::BTreeMap;
@@ -40,6 +42,7 @@ pub struct ConnectOptions {
 pub struct Aws {
     pub config: SdkConfig,
     pub iam: iam::Iam,
+    pub kms: kms::Kms,
     pub sts: sts::Sts,
 }
 
@@ -75,7 +78,7 @@ impl Aws {
     }
 
     pub fn from_config(config: SdkConfig) -> Aws {
-        Aws { iam: iam::Iam::new(&config), sts: sts::Sts::new(&config), config }
+        Aws { iam: iam::Iam::new(&config), kms: kms::Kms::new(&config), sts: sts::Sts::new(&config), config }
     }
 }
 
@@ -88,6 +91,10 @@ impl Aws {
     pub async fn read(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         match request.address.kind {
             Kind::Role => self.iam.read_role(request).await,
+            Kind::Policy => self.iam.read_managed_policy(request).await,
+            Kind::InstanceProfile => self.iam.read_instance_profile(request).await,
+            Kind::OidcProvider => self.iam.read_oidc_provider(request).await,
+            Kind::Key => self.kms.read_key(request).await,
         }
     }
 
@@ -95,6 +102,10 @@ impl Aws {
     pub async fn owned(&self, kind: Kind, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
         match kind {
             Kind::Role => self.iam.owned_roles(stack).await,
+            Kind::Policy => self.iam.owned_managed_policies(stack).await,
+            Kind::InstanceProfile => self.iam.owned_instance_profiles(stack).await,
+            Kind::OidcProvider => self.iam.owned_oidc_providers(stack).await,
+            Kind::Key => self.kms.owned_keys(stack).await,
         }
     }
 
@@ -102,6 +113,10 @@ impl Aws {
     pub async fn apply(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
         match change.address.kind {
             Kind::Role => self.iam.apply_role(stack, change).await,
+            Kind::Policy => self.iam.apply_managed_policy(stack, change).await,
+            Kind::InstanceProfile => self.iam.apply_instance_profile(stack, change).await,
+            Kind::OidcProvider => self.iam.apply_oidc_provider(stack, change).await,
+            Kind::Key => self.kms.apply_key(stack, change).await,
         }
     }
 }
