@@ -527,6 +527,14 @@ impl ManagedPolicyConfig {
     }
 }
 
+/// The roles, users and groups a managed policy is attached to.
+#[derive(Debug, Default)]
+struct PolicyAttachments {
+    roles: Vec<String>,
+    users: Vec<String>,
+    groups: Vec<String>,
+}
+
 /// IAM keeps at most this many versions of a managed policy.
 const POLICY_VERSION_LIMIT: usize = 5;
 
@@ -697,7 +705,8 @@ impl Iam {
 
     /// Detaches the policy from every role, user and group (IAM refuses to delete an attached
     /// policy), deletes its other versions, then the policy. Already gone counts as done.
-    async fn delete_managed_policy(&self, arn: &str) -> Result<(), AwsError> {
+    /// Returns what it was attached to.
+    async fn delete_managed_policy(&self, arn: &str) -> Result<PolicyAttachments, AwsError> {
         let gone = ["NoSuchEntity"];
         let Some(pages) = not_found_as_none::<Vec<_>, _>(
             self.client.list_entities_for_policy().policy_arn(arn).into_paginator().send().try_collect().await,
@@ -705,30 +714,33 @@ impl Iam {
             &gone,
         )?
         else {
-            return Ok(());
+            return Ok(PolicyAttachments::default());
         };
-        for page in &pages {
-            for role in page.policy_roles().iter().filter_map(|r| r.role_name()) {
-                not_found_as_none(
-                    self.client.detach_role_policy().role_name(role).policy_arn(arn).send().await,
-                    "iam:DetachRolePolicy",
-                    &gone,
-                )?;
-            }
-            for user in page.policy_users().iter().filter_map(|u| u.user_name()) {
-                not_found_as_none(
-                    self.client.detach_user_policy().user_name(user).policy_arn(arn).send().await,
-                    "iam:DetachUserPolicy",
-                    &gone,
-                )?;
-            }
-            for group in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-                not_found_as_none(
-                    self.client.detach_group_policy().group_name(group).policy_arn(arn).send().await,
-                    "iam:DetachGroupPolicy",
-                    &gone,
-                )?;
-            }
+        let attachments = PolicyAttachments {
+            roles: pages.iter().flat_map(|p| p.policy_roles()).filter_map(|r| r.role_name().map(str::to_string)).collect(),
+            users: pages.iter().flat_map(|p| p.policy_users()).filter_map(|u| u.user_name().map(str::to_string)).collect(),
+            groups: pages.iter().flat_map(|p| p.policy_groups()).filter_map(|g| g.group_name().map(str::to_string)).collect(),
+        };
+        for role in &attachments.roles {
+            not_found_as_none(
+                self.client.detach_role_policy().role_name(role).policy_arn(arn).send().await,
+                "iam:DetachRolePolicy",
+                &gone,
+            )?;
+        }
+        for user in &attachments.users {
+            not_found_as_none(
+                self.client.detach_user_policy().user_name(user).policy_arn(arn).send().await,
+                "iam:DetachUserPolicy",
+                &gone,
+            )?;
+        }
+        for group in &attachments.groups {
+            not_found_as_none(
+                self.client.detach_group_policy().group_name(group).policy_arn(arn).send().await,
+                "iam:DetachGroupPolicy",
+                &gone,
+            )?;
         }
         let versions = not_found_as_none(
             self.client.list_policy_versions().policy_arn(arn).send().await,
@@ -745,6 +757,32 @@ impl Iam {
             )?;
         }
         not_found_as_none(self.client.delete_policy().policy_arn(arn).send().await, "iam:DeletePolicy", &gone)?;
+        Ok(attachments)
+    }
+
+    /// Attaches a replacement policy wherever the policy it replaces was attached.
+    async fn reattach_managed_policy(&self, arn: &str, attachments: &PolicyAttachments) -> Result<(), AwsError> {
+        for role in &attachments.roles {
+            self.attach(role, arn).await?;
+        }
+        for user in &attachments.users {
+            self.client
+                .attach_user_policy()
+                .user_name(user)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:AttachUserPolicy", &e))?;
+        }
+        for group in &attachments.groups {
+            self.client
+                .attach_group_policy()
+                .group_name(group)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:AttachGroupPolicy", &e))?;
+        }
         Ok(())
     }
 
@@ -764,10 +802,14 @@ impl Iam {
                 Ok(Exports::new())
             }
             Action::Replace => {
-                self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_managed_policy(&config(&change.desired)?, &ownership).await
+                // IAM has no way to change a policy's name, path or description but to delete it:
+                // what it was attached to is attached to its replacement.
+                let attachments = self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                let exports = self.create_managed_policy(&config(&change.desired)?, &ownership).await?;
+                self.reattach_managed_policy(exports.get("arn").map_or(change.physical_id.as_str(), String::as_str), &attachments).await?;
+                Ok(exports)
             }
-            Action::Delete => self.delete_managed_policy(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self.delete_managed_policy(&change.physical_id).await.map(|_| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
