@@ -38,15 +38,19 @@ pub struct LiveResource {
     pub attributes: Attributes,
     /// Values other resources may reference (`arn`, `unique_id`, ...).
     pub exports: BTreeMap<String, String>,
-    /// AWS deletes the resource when a waiting period ends (a KMS key scheduled for deletion):
-    /// it is not deleted again, and declaring it again recovers it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pending_deletion: bool,
+    /// When AWS deletes the resource, if it is already scheduled for deletion (a KMS key in its
+    /// waiting period): it is not deleted again, and declaring it again recovers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<String>,
 }
 
 impl LiveResource {
     pub fn is_owned_by(&self, stack: &str) -> bool {
         self.owner.as_deref() == Some(stack)
+    }
+
+    pub fn is_pending_deletion(&self) -> bool {
+        self.deletion_date.is_some()
     }
 }
 
@@ -96,8 +100,12 @@ pub async fn read(
     let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
     let found_by_tag: Vec<(Address, LiveResource)> = unnamed
         .filter_map(|address| {
-            // A live one before one pending deletion (an earlier copy being retired).
-            let tagged = owned.iter().filter(|o| o.address_tag.as_ref() == Some(address)).min_by_key(|o| o.pending_deletion);
+            // One in use before one pending deletion (a copy being retired); among those pending
+            // deletion, the one scheduled last, which the spec declared last.
+            let tagged = owned
+                .iter()
+                .filter(|o| o.address_tag.as_ref() == Some(address))
+                .min_by_key(|o| (o.is_pending_deletion(), std::cmp::Reverse(o.deletion_date.clone())));
             tagged.map(|found| (address.clone(), found.clone()))
         })
         .collect();

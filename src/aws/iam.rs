@@ -450,7 +450,7 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
         address_tag,
         attributes,
         exports,
-        pending_deletion: false,
+        deletion_date: None,
     }
 }
 
@@ -580,7 +580,7 @@ impl Iam {
             address_tag,
             attributes,
             exports: BTreeMap::from([("arn".to_string(), arn.to_string()), ("name".to_string(), name.to_string())]),
-            pending_deletion: false,
+            deletion_date: None,
         })
     }
 
@@ -861,7 +861,7 @@ fn instance_profile_resource(profile: &aws_sdk_iam::types::InstanceProfile) -> L
             ("arn".to_string(), profile.arn().to_string()),
             ("name".to_string(), profile.instance_profile_name().to_string()),
         ]),
-        pending_deletion: false,
+        deletion_date: None,
     }
 }
 
@@ -1076,7 +1076,7 @@ impl Iam {
             address_tag,
             attributes,
             exports: BTreeMap::from([("arn".to_string(), arn.to_string())]),
-            pending_deletion: false,
+            deletion_date: None,
         }))
     }
 

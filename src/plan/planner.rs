@@ -45,7 +45,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             })
         };
         let change = if options.destroy {
-            match by_name.filter(|l| l.is_owned_by(stack) && !l.pending_deletion) {
+            match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
                 Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
                 None => continue,
             }
@@ -92,7 +92,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
         // One pending deletion is already being deleted.
-        if claimed.contains(&id) || !seen.insert(id) || found.pending_deletion {
+        if claimed.contains(&id) || !seen.insert(id) || found.is_pending_deletion() {
             continue;
         }
         let address = match &found.address_tag {
@@ -207,8 +207,8 @@ fn compare(
         .collect();
     let (action, reason) = if let Some(forcing) = attributes.iter().find(|a| a.forces_replacement) {
         (Action::Replace, Some(format!("`{}` cannot be changed in place", forcing.name)))
-    } else if found.pending_deletion {
-        (Action::Update, Some("it is scheduled for deletion: the deletion will be cancelled".to_string()))
+    } else if let Some(date) = &found.deletion_date {
+        (Action::Update, Some(format!("scheduled for deletion on {date}: it will be recovered")))
     } else if !attributes.is_empty() {
         (Action::Update, adopt.then(|| "adopting an existing resource".to_string()))
     } else if adopt {

@@ -305,3 +305,237 @@ fn an_oidc_provider_updates_thumbprints_in_place_and_is_replaced_for_a_new_url()
         assert!(client.get_open_id_connect_provider().open_id_connect_provider_arn(&theirs_arn).send().await.is_ok(), "the look-alike is untouched");
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// KMS keys
+
+/// A key with everything declared, and a role whose inline policy refers to the key's ARN
+/// (known only once the key exists).
+fn key_spec(stack: &str, prefix: &str, key_body: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[key.data]
+{key_body}
+deletion_window_days = 7
+policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::${{aws.account_id}}:root" }}, Action = "kms:*", Resource = "*" }}, {{ Sid = "App", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::${{aws.account_id}}:role/{prefix}-app" }}, Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = "*" }}] }}
+
+[role.app]
+name = "{prefix}-app"
+trust = '{EC2_TRUST}'
+
+[role.app.policies.keys]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = "${{key.data.arn}}" }}]
+"#
+    )
+}
+
+struct KeyState {
+    key_id: String,
+    arn: String,
+    state: String,
+    description: String,
+    key_spec: String,
+    rotation: bool,
+    aliases: BTreeSet<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// The key an alias or key id names, as KMS describes it.
+fn key_state(client: &aws_sdk_kms::Client, id: &str) -> Option<KeyState> {
+    runtime().block_on(async {
+        let meta = client.describe_key().key_id(id).send().await.ok()?.key_metadata?;
+        let key_id = meta.key_id().to_string();
+        let aliases = client.list_aliases().key_id(&key_id).send().await.unwrap();
+        let tags = client.list_resource_tags().key_id(&key_id).send().await.unwrap();
+        let rotation = client.get_key_rotation_status().key_id(&key_id).send().await.map(|r| r.key_rotation_enabled).unwrap_or(false);
+        Some(KeyState {
+            arn: meta.arn().unwrap().to_string(),
+            state: meta.key_state().unwrap().as_str().to_string(),
+            description: meta.description().unwrap_or_default().to_string(),
+            key_spec: meta.key_spec().unwrap().as_str().to_string(),
+            rotation,
+            aliases: aliases.aliases().iter().filter_map(|a| a.alias_name().map(str::to_string)).collect(),
+            tags: tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
+            key_id,
+        })
+    })
+}
+
+/// The resource of the role's inline policy `keys`.
+fn role_key_resource(client: &aws_sdk_iam::Client, role: &str) -> String {
+    runtime().block_on(async {
+        let doc = client.get_role_policy().role_name(role).policy_name("keys").send().await.unwrap().policy_document;
+        let doc = percent_encoding::percent_decode_str(&doc).decode_utf8_lossy().into_owned();
+        let json: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        let resource = &json["Statement"][0]["Resource"];
+        // plinth writes every element list as an array.
+        resource.as_str().or_else(|| resource[0].as_str()).unwrap().to_string()
+    })
+}
+
+#[test]
+fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
+    let (stack, prefix) = (unique("keys"), unique("tonic"));
+    let client = kms();
+    let roles = iam();
+    let alias = format!("alias/{prefix}-data");
+    let role = format!("{prefix}-app");
+    // Someone else's key with the same description: a key is never found by its description.
+    let theirs = runtime().block_on(async {
+        let key = client.create_key().description(format!("{prefix} data key")).send().await.unwrap().key_metadata.unwrap();
+        client.create_alias().alias_name(format!("alias/{prefix}-data-theirs")).target_key_id(key.key_id()).send().await.unwrap();
+        key.key_id().to_string()
+    });
+
+    let first = format!(
+        "description = \"{prefix} data key\"\naliases = [\"{alias}\", \"alias/{prefix}-data-2\"]\nrotation = true\ntags = {{ team = \"data\" }}"
+    );
+    let spec = TempSpec::new(&key_spec(&stack, &prefix, &first));
+    let plan = plan_with_changes(&spec);
+    assert_eq!(headlines(&plan), ["+ role.app will be created", "+ key.data will be created"], "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let created = key_state(&client, &alias).expect("found by its first alias");
+    assert_ne!(created.key_id, theirs);
+    assert_eq!(created.state, "Enabled");
+    assert!(created.rotation);
+    assert_eq!(created.aliases, BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-2")]));
+    for tag in [("plinth:stack", stack.as_str()), ("plinth:address", "key.data"), ("plinth:deletion-window-days", "7"), ("team", "data")] {
+        assert!(created.tags.contains(&(tag.0.to_string(), tag.1.to_string())), "{tag:?} in {:?}", created.tags);
+    }
+    assert_eq!(role_key_resource(&roles, &role), created.arn, "the role's policy got the key's ARN once the key existed");
+
+    // Description, rotation, state, aliases and tags all change in place.
+    let second = format!(
+        "description = \"{prefix} data key, v2\"\naliases = [\"{alias}\", \"alias/{prefix}-data-3\"]\nrotation = false\nenabled = false\ntags = {{ team = \"platform\" }}"
+    );
+    std::fs::write(spec.path(), key_spec(&stack, &prefix, &second)).unwrap();
+    let plan = plan_with_changes(&spec);
+    assert_eq!(headlines(&plan), ["~ key.data will be updated in place"], "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let updated = key_state(&client, &alias).unwrap();
+    assert_eq!(updated.key_id, created.key_id);
+    assert_eq!(updated.description, format!("{prefix} data key, v2"));
+    assert_eq!(updated.state, "Disabled");
+    assert!(!updated.rotation);
+    assert_eq!(updated.aliases, BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-3")]));
+    assert!(updated.tags.contains(&("team".to_string(), "platform".to_string())));
+
+    // A new key spec is a new key: the aliases move to it, the old key is scheduled for
+    // deletion, and the role's policy follows the new ARN.
+    let third = format!("key_spec = \"RSA_2048\"\naliases = [\"{alias}\"]");
+    std::fs::write(spec.path(), key_spec(&stack, &prefix, &third)).unwrap();
+    let plan = plan_with_changes(&spec);
+    assert_eq!(headlines(&plan), ["~ role.app will be updated in place", "-/+ key.data must be replaced (`key_spec` cannot be changed in place)"], "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let replacement = key_state(&client, &alias).unwrap();
+    assert_ne!(replacement.key_id, created.key_id);
+    assert_eq!(replacement.key_spec, "RSA_2048");
+    assert_eq!(role_key_resource(&roles, &role), replacement.arn);
+    let old = key_state(&client, &created.key_id).unwrap();
+    assert_eq!(old.state, "PendingDeletion");
+    assert!(old.aliases.is_empty(), "{:?}", old.aliases);
+
+    // Removed from the spec: its aliases go and it is scheduled for deletion, once.
+    let without_key = key_spec(&stack, &prefix, "").split("[role.app]").nth(1).unwrap().replace("${key.data.arn}", "*");
+    std::fs::write(spec.path(), format!("[stack]\nname = \"{stack}\"\n\n[role.app]{without_key}")).unwrap();
+    let plan = plan_with_changes(&spec);
+    assert_eq!(headlines(&plan), ["~ role.app will be updated in place", "- key.data will be destroyed (no longer in the spec)"], "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let removed = key_state(&client, &replacement.key_id).unwrap();
+    assert_eq!(removed.state, "PendingDeletion");
+    assert!(removed.aliases.is_empty());
+
+    // Back in the spec within the window: recovered, not created again.
+    std::fs::write(spec.path(), key_spec(&stack, &prefix, &third)).unwrap();
+    let plan = plan_with_changes(&spec);
+    let key_line = headlines(&plan).into_iter().find(|l| l.contains("key.data")).unwrap().to_string();
+    assert!(key_line.starts_with("~ key.data will be updated in place (scheduled for deletion on "), "{plan}");
+    assert!(key_line.ends_with(": it will be recovered)"), "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let recovered = key_state(&client, &alias).unwrap();
+    assert_eq!(recovered.key_id, replacement.key_id);
+    assert_eq!(recovered.state, "Enabled");
+
+    let theirs = key_state(&client, &theirs).unwrap();
+    assert_eq!(theirs.state, "Enabled", "the look-alike is untouched");
+    assert_eq!(theirs.aliases, BTreeSet::from([format!("alias/{prefix}-data-theirs")]));
+}
+
+#[test]
+fn a_key_without_aliases_is_found_by_its_address_tag_and_its_default_policy_is_no_difference() {
+    let (stack, prefix) = (unique("plainkey"), unique("tonic"));
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[key.plain]
+description = "{prefix} key without aliases"
+
+[role.reader]
+name = "{prefix}-reader"
+trust = '{EC2_TRUST}'
+
+[role.reader.policies.keys]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = "kms:Decrypt", Resource = "${{key.plain.arn}}" }}]
+"#
+    ));
+    let plan = plan_with_changes(&spec);
+    assert!(plan.contains("+ key.plain will be created"), "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+    let client = kms();
+    let resource = role_key_resource(&iam(), &format!("{prefix}-reader"));
+    let key = key_state(&client, &resource).expect("the role's policy names the key");
+    assert_eq!(key.description, format!("{prefix} key without aliases"));
+    assert!(key.aliases.is_empty());
+}
+
+#[test]
+fn a_key_left_by_an_interrupted_apply_is_taken_over_instead_of_created_again() {
+    use plinth::aws::Aws;
+    let (stack, prefix) = (unique("interrupted"), unique("tonic"));
+    let alias = format!("alias/{prefix}-solo");
+    let spec = TempSpec::new(&format!("[stack]\nname = \"{stack}\"\n\n[key.solo]\naliases = [\"{alias}\"]\n"));
+    let loaded = plinth::spec::load(&spec.path(), &Default::default()).unwrap();
+    let client = kms();
+    runtime().block_on(async {
+        let aws = Aws::from_config(sdk().await);
+        let plan = plinth::workflow::plan_stack(&aws, &loaded, Default::default()).await.unwrap();
+        assert_eq!(plan.changes[0].action, plinth::plan::Action::Create);
+
+        // An earlier apply created the key and stopped before creating its alias.
+        let tag = |k: &str, v: &str| aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().unwrap();
+        let earlier = client
+            .create_key()
+            .tags(tag("plinth:stack", &stack))
+            .tags(tag("plinth:address", "key.solo"))
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+
+        let report = plinth::apply::apply(&aws, &plan, Default::default(), &plinth::apply::Silent).await;
+        assert!(report.succeeded(), "{}", report.summary_line());
+        let described = client.describe_key().key_id(&alias).send().await.unwrap().key_metadata.unwrap();
+        assert_eq!(described.key_id(), earlier.key_id(), "the alias went to the key the earlier apply made");
+        let mut tagged = 0;
+        for key in client.list_keys().send().await.unwrap().keys() {
+            let tags = client.list_resource_tags().key_id(key.key_id().unwrap()).send().await.unwrap();
+            if tags.tags().iter().any(|t| t.tag_key() == "plinth:stack" && t.tag_value() == stack) {
+                tagged += 1;
+            }
+        }
+        assert_eq!(tagged, 1, "no second key");
+    });
+    assert_no_changes(&spec);
+}
