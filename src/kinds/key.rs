@@ -166,9 +166,9 @@ impl KeySpec {
             (_, Some(usages)) if KEY_USAGES.contains(&self.key_usage()) && !usages.contains(&self.key_usage()) => {
                 let where_ = self.key_usage.as_ref().or(self.key_spec.as_ref()).map_or(self.location.clone(), at);
                 diags.push(invalid(
-                    format!("a {} key cannot be used for {}", self.key_spec(), self.key_usage()),
+                    format!("key_spec {} does not support key_usage {}", self.key_spec(), self.key_usage()),
                     &where_,
-                    format!("a {} key supports: {}", self.key_spec(), usages.join(", ")),
+                    format!("{} supports: {}", self.key_spec(), usages.join(", ")),
                 ));
             }
             _ => {}
