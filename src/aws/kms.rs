@@ -18,7 +18,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use super::planned::{all_tags, tag_changes, Planned};
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
 use crate::kinds::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
-use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::live::{split_tags, LiveResource, ReadRequest, ADDRESS_TAG, READ_CONCURRENCY};
 use crate::model::{Address, Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
@@ -296,7 +296,7 @@ impl Kms {
         let candidates = self
             .tagged_keys(|tags| {
                 tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
-                    && tags.iter().any(|(k, v)| k == crate::live::ADDRESS_TAG && *v == address)
+                    && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
             })
             .await?;
         Ok(candidates.into_iter().find(|c| {
@@ -314,7 +314,7 @@ impl Kms {
         let mine = self
             .tagged_keys(|tags| {
                 tags.iter().any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
-                    && tags.iter().any(|(k, v)| k == crate::live::ADDRESS_TAG && *v == address)
+                    && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
             })
             .await?;
         Ok(mine.into_iter().next())
@@ -342,7 +342,12 @@ impl Kms {
                 .await;
             match result {
                 Ok(out) => {
-                    let meta = out.key_metadata.ok_or_else(|| AwsError::invalid_plan(address, "CreateKey returned no key".into()))?;
+                    let meta = out.key_metadata.ok_or_else(|| AwsError {
+                        operation: "kms:CreateKey".into(),
+                        code: None,
+                        message: "KMS answered without describing the key it created".into(),
+                        hint: None,
+                    })?;
                     return Ok((meta.key_id().to_string(), meta.arn().unwrap_or_default().to_string()));
                 }
                 Err(e) if outcome_unknown(&e) && attempts < CREATE_ATTEMPTS => {

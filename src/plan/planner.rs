@@ -95,6 +95,13 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         if claimed.contains(&id) || !seen.insert(id) || found.is_pending_deletion() {
             continue;
         }
+        // A second key tagged with an address the spec declares was left by an apply that
+        // stopped while creating or replacing that key; apply takes it over when it next
+        // creates or replaces the key, so it must not be deleted in the same plan.
+        let copy_of_declared = !found.kind.has_name() && found.address_tag.as_ref().is_some_and(|a| spec_addresses.contains(a));
+        if copy_of_declared && !options.destroy {
+            continue;
+        }
         let address = match &found.address_tag {
             Some(a) if a.kind == found.kind && !spec_addresses.contains(a) => a.clone(),
             _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),

@@ -332,7 +332,7 @@ Statement = [{{ Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"
     )
 }
 
-struct KeyState {
+struct DescribedKey {
     key_id: String,
     arn: String,
     state: String,
@@ -344,14 +344,14 @@ struct KeyState {
 }
 
 /// The key an alias or key id names, as KMS describes it.
-fn key_state(client: &aws_sdk_kms::Client, id: &str) -> Option<KeyState> {
+fn key_state(client: &aws_sdk_kms::Client, id: &str) -> Option<DescribedKey> {
     runtime().block_on(async {
         let meta = client.describe_key().key_id(id).send().await.ok()?.key_metadata?;
         let key_id = meta.key_id().to_string();
         let aliases = client.list_aliases().key_id(&key_id).send().await.unwrap();
         let tags = client.list_resource_tags().key_id(&key_id).send().await.unwrap();
         let rotation = client.get_key_rotation_status().key_id(&key_id).send().await.map(|r| r.key_rotation_enabled).unwrap_or(false);
-        Some(KeyState {
+        Some(DescribedKey {
             arn: meta.arn().unwrap().to_string(),
             state: meta.key_state().unwrap().as_str().to_string(),
             description: meta.description().unwrap_or_default().to_string(),
