@@ -19,7 +19,8 @@ pub const ADDRESS_TAG: &str = "plinth:address";
 pub struct LiveSnapshot {
     pub account: Option<Account>,
     /// What exists under the physical names the spec declares, keyed by spec address,
-    /// whoever owns it.
+    /// whoever owns it. A resource with no name of its own (a KMS key) that its name does not
+    /// find is the one the stack tagged with its address.
     pub by_address: BTreeMap<Address, LiveResource>,
     /// Every resource tagged as owned by the stack, wherever it is in the spec (or not).
     pub owned: Vec<LiveResource>,
@@ -37,11 +38,19 @@ pub struct LiveResource {
     pub attributes: Attributes,
     /// Values other resources may reference (`arn`, `unique_id`, ...).
     pub exports: BTreeMap<String, String>,
+    /// When AWS deletes the resource, if it is already scheduled for deletion (a KMS key in its
+    /// waiting period): it is not deleted again, and declaring it again recovers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<String>,
 }
 
 impl LiveResource {
     pub fn is_owned_by(&self, stack: &str) -> bool {
         self.owner.as_deref() == Some(stack)
+    }
+
+    pub fn is_pending_deletion(&self) -> bool {
+        self.deletion_date.is_some()
     }
 }
 
@@ -94,11 +103,22 @@ pub async fn read(
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let (named, owned) = futures::try_join!(named, owned)?;
-    Ok(LiveSnapshot {
-        account: Some(account),
-        by_address: named.into_iter().flatten().collect(),
-        owned: owned.into_iter().flatten().collect(),
-    })
+    let mut by_address: BTreeMap<Address, LiveResource> = named.into_iter().flatten().collect();
+    let owned: Vec<LiveResource> = owned.into_iter().flatten().collect();
+    let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
+    let found_by_tag: Vec<(Address, LiveResource)> = unnamed
+        .filter_map(|address| {
+            // One in use before one pending deletion (a copy being retired); among those pending
+            // deletion, the one scheduled last, which the spec declared last.
+            let tagged = owned
+                .iter()
+                .filter(|o| o.address_tag.as_ref() == Some(address))
+                .min_by_key(|o| (o.is_pending_deletion(), std::cmp::Reverse(o.deletion_date.clone())));
+            tagged.map(|found| (address.clone(), found.clone()))
+        })
+        .collect();
+    by_address.extend(found_by_tag);
+    Ok(LiveSnapshot { account: Some(account), by_address, owned })
 }
 
 /// Hides the live value of everything the spec marks secret, keeping only its hash, so no

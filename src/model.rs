@@ -18,10 +18,23 @@ pub enum Kind {
     Queue,
     Function,
     Bucket,
+    Policy,
+    InstanceProfile,
+    OidcProvider,
+    Key,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Role, Kind::Queue, Kind::Function, Kind::Bucket];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Role,
+        Kind::Policy,
+        Kind::InstanceProfile,
+        Kind::OidcProvider,
+        Kind::Key,
+        Kind::Queue,
+        Kind::Function,
+        Kind::Bucket,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +42,10 @@ impl Kind {
             Kind::Queue => "queue",
             Kind::Function => "function",
             Kind::Bucket => "bucket",
+            Kind::Policy => "policy",
+            Kind::InstanceProfile => "instance_profile",
+            Kind::OidcProvider => "oidc_provider",
+            Kind::Key => "key",
         }
     }
 
@@ -42,6 +59,10 @@ impl Kind {
             Kind::Role => &["arn", "name", "path", "unique_id"],
             Kind::Queue => &["arn", "url", "name"],
             Kind::Function | Kind::Bucket => &["arn", "name"],
+            Kind::Policy => &["arn", "name"],
+            Kind::InstanceProfile => &["arn", "name"],
+            Kind::OidcProvider => &["arn"],
+            Kind::Key => &["arn", "key_id"],
         }
     }
 
@@ -52,6 +73,10 @@ impl Kind {
             Kind::Queue => attribute == "name",
             Kind::Function => matches!(attribute, "name" | "package_type"),
             Kind::Bucket => attribute == "name",
+            Kind::Policy => matches!(attribute, "name" | "path" | "description"),
+            Kind::InstanceProfile => matches!(attribute, "name" | "path"),
+            Kind::OidcProvider => attribute == "url",
+            Kind::Key => matches!(attribute, "key_usage" | "key_spec"),
         }
     }
 
@@ -60,8 +85,15 @@ impl Kind {
     pub fn write_only(self, attribute: &str) -> bool {
         match self {
             Kind::Function => attribute == "code_path",
-            Kind::Role | Kind::Queue | Kind::Bucket => false,
+            _ => false,
         }
+    }
+
+    /// Whether the spec names the resource. A KMS key has only the id AWS assigns: when its
+    /// first alias finds nothing (it declares none, or an apply stopped before creating the
+    /// alias), the key is the one tagged with its address.
+    pub fn has_name(self) -> bool {
+        self != Kind::Key
     }
 }
 

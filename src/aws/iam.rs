@@ -1,4 +1,5 @@
-//! IAM: roles, their trust and inline policies, managed-policy attachments and tags.
+//! IAM: roles (with their trust and inline policies, managed-policy attachments and tags),
+//! customer-managed policies, instance profiles and OpenID Connect providers.
 //!
 //! IAM returns policy documents URL-encoded; they are decoded and parsed here so that nothing
 //! above this module ever compares policy text.
@@ -10,6 +11,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::planned::{all_tags, tag_changes, Planned};
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
 use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
@@ -305,6 +307,7 @@ impl Iam {
                 self.attach(name, arn).await?;
             }
             for arn in current.difference(wanted) {
+                // A policy deleted (or replaced) by this apply has already been detached.
                 not_found_as_none(
                     self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
                     "iam:DetachRolePolicy",
@@ -459,6 +462,7 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
         address_tag,
         attributes,
         exports,
+        deletion_date: None,
     }
 }
 
@@ -485,6 +489,730 @@ impl Iam {
                 self.create_role(&config(&change.desired, &ownership)?).await
             }
             Action::Delete => self.delete_role(&change.physical_id).await.map(|()| Exports::new()),
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
+}
+
+/// The user's tags and plinth's ownership tags, split out of IAM's tag list.
+fn split_iam_tags(tags: &[Tag]) -> (Option<String>, Option<crate::model::Address>, Value) {
+    let (owner, address_tag, user) = split_tags(tags.iter().map(|t| (t.key().to_string(), t.value().to_string())));
+    (owner, address_tag, Value::Map(user.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()))
+}
+
+/// The ownership tags the resource carries before this change: none yet for an adopted one.
+fn ownership_before(change: &ResourceChange, ownership: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if change.take_ownership {
+        BTreeMap::new()
+    } else {
+        ownership.clone()
+    }
+}
+
+fn planned<'a>(change: &ResourceChange, attrs: &'a Option<Attributes>) -> Result<Planned<'a>, AwsError> {
+    attrs.as_ref().map(Planned).ok_or_else(|| AwsError::invalid_plan(&change.address, "attributes missing from the plan".into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer-managed policies
+
+/// A managed policy as plinth wants it, taken from a plan's resolved attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedPolicyConfig {
+    pub name: String,
+    pub path: Option<String>,
+    pub description: Option<String>,
+    pub document: PolicyDocument,
+    /// The user's tags; `None` leaves them unmanaged.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl ManagedPolicyConfig {
+    pub fn from_attributes(attrs: &Planned<'_>) -> Result<ManagedPolicyConfig, String> {
+        Ok(ManagedPolicyConfig {
+            name: attrs.required_str("name")?,
+            path: attrs.str("path")?,
+            description: attrs.str("description")?,
+            document: attrs.policy("document")?.ok_or("a managed policy needs a document")?,
+            tags: attrs.tags()?,
+        })
+    }
+}
+
+/// The roles, users and groups a managed policy is attached to.
+#[derive(Debug, Default)]
+struct PolicyAttachments {
+    roles: Vec<String>,
+    users: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// IAM keeps at most this many versions of a managed policy.
+const POLICY_VERSION_LIMIT: usize = 5;
+
+impl Iam {
+    /// GetPolicy by ARN, with its default version's document and its tags.
+    pub async fn read_managed_policy(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        let got = not_found_as_none(
+            self.client.get_policy().policy_arn(&req.physical_id).send().await,
+            "iam:GetPolicy",
+            &["NoSuchEntity"],
+        )?;
+        match got.and_then(|o| o.policy) {
+            Some(policy) => Ok(Some(self.managed_policy_resource(&policy).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn managed_policy_resource(&self, policy: &aws_sdk_iam::types::Policy) -> Result<LiveResource, AwsError> {
+        let arn = policy.arn().unwrap_or_default();
+        let version = self
+            .client
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(policy.default_version_id().unwrap_or("v1"))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:GetPolicyVersion", &e))?;
+        let tags = self.managed_policy_tags(arn).await?;
+        let (owner, address_tag, user_tags) = split_iam_tags(&tags);
+        let name = policy.policy_name().unwrap_or_default();
+        let mut attributes = Attributes::new();
+        attributes.insert("name".into(), Value::str(name));
+        attributes.insert("path".into(), Value::str(policy.path().unwrap_or("/")));
+        attributes.insert("description".into(), Value::str(policy.description().unwrap_or_default()));
+        if let Some(doc) = version.policy_version.as_ref().and_then(|v| v.document()) {
+            attributes.insert("document".into(), decode_document(doc));
+        }
+        attributes.insert("tags".into(), user_tags);
+        Ok(LiveResource {
+            kind: Kind::Policy,
+            physical_id: arn.to_string(),
+            owner,
+            address_tag,
+            attributes,
+            exports: BTreeMap::from([("arn".to_string(), arn.to_string()), ("name".to_string(), name.to_string())]),
+            deletion_date: None,
+        })
+    }
+
+    async fn managed_policy_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
+        self.client
+            .list_policy_tags()
+            .policy_arn(arn)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListPolicyTags", &e))
+    }
+
+    /// Every customer-managed policy tagged as owned by `stack` (ListPolicies cannot filter by
+    /// tag, so each policy's tags are read).
+    pub async fn owned_managed_policies(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let policies: Vec<_> = self
+            .client
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListPolicies", &e))?;
+        let owned: Vec<Option<LiveResource>> = stream::iter(policies)
+            .map(|policy| async move {
+                let tags = self.managed_policy_tags(policy.arn().unwrap_or_default()).await?;
+                if !tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
+                    return Ok(None);
+                }
+                self.managed_policy_resource(&policy).await.map(Some)
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut owned: Vec<LiveResource> = owned.into_iter().flatten().collect();
+        owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
+        Ok(owned)
+    }
+
+    async fn create_managed_policy(&self, policy: &ManagedPolicyConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+        let out = self
+            .client
+            .create_policy()
+            .policy_name(&policy.name)
+            .set_path(policy.path.clone())
+            .set_description(policy.description.clone())
+            .policy_document(policy.document.to_aws_json())
+            .set_tags(Some(tags_of(&all_tags(policy.tags.as_ref(), None, ownership))))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:CreatePolicy", &e))?;
+        let arn = out.policy.as_ref().and_then(|p| p.arn()).unwrap_or_default();
+        Ok(BTreeMap::from([("arn".to_string(), arn.to_string()), ("name".to_string(), policy.name.clone())]))
+    }
+
+    /// A new document becomes a new default version; when IAM's five versions are used up, the
+    /// oldest version that is not the default makes room first.
+    async fn update_managed_policy(
+        &self,
+        arn: &str,
+        (before, before_ownership): (&ManagedPolicyConfig, &BTreeMap<String, String>),
+        (after, ownership): (&ManagedPolicyConfig, &BTreeMap<String, String>),
+    ) -> Result<(), AwsError> {
+        if !after.document.equivalent(&before.document) {
+            let versions = self
+                .client
+                .list_policy_versions()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:ListPolicyVersions", &e))?
+                .versions
+                .unwrap_or_default();
+            if versions.len() >= POLICY_VERSION_LIMIT {
+                let oldest = versions.iter().filter(|v| !v.is_default_version()).min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
+                if let Some(id) = oldest.and_then(|v| v.version_id()) {
+                    self.client
+                        .delete_policy_version()
+                        .policy_arn(arn)
+                        .version_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:DeletePolicyVersion", &e))?;
+                }
+            }
+            self.client
+                .create_policy_version()
+                .policy_arn(arn)
+                .policy_document(after.document.to_aws_json())
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:CreatePolicyVersion", &e))?;
+        }
+        let current = all_tags(before.tags.as_ref(), None, before_ownership);
+        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        if !set.is_empty() {
+            self.client
+                .tag_policy()
+                .policy_arn(arn)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagPolicy", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_policy()
+                .policy_arn(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagPolicy", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Detaches the policy from every role, user and group (IAM refuses to delete an attached
+    /// policy), deletes its other versions, then the policy. Already gone counts as done.
+    /// Returns what it was attached to.
+    async fn delete_managed_policy(&self, arn: &str) -> Result<PolicyAttachments, AwsError> {
+        let gone = ["NoSuchEntity"];
+        let Some(pages) = not_found_as_none::<Vec<_>, _>(
+            self.client.list_entities_for_policy().policy_arn(arn).into_paginator().send().try_collect().await,
+            "iam:ListEntitiesForPolicy",
+            &gone,
+        )?
+        else {
+            return Ok(PolicyAttachments::default());
+        };
+        let attachments = PolicyAttachments {
+            roles: pages.iter().flat_map(|p| p.policy_roles()).filter_map(|r| r.role_name().map(str::to_string)).collect(),
+            users: pages.iter().flat_map(|p| p.policy_users()).filter_map(|u| u.user_name().map(str::to_string)).collect(),
+            groups: pages.iter().flat_map(|p| p.policy_groups()).filter_map(|g| g.group_name().map(str::to_string)).collect(),
+        };
+        for role in &attachments.roles {
+            not_found_as_none(
+                self.client.detach_role_policy().role_name(role).policy_arn(arn).send().await,
+                "iam:DetachRolePolicy",
+                &gone,
+            )?;
+        }
+        for user in &attachments.users {
+            not_found_as_none(
+                self.client.detach_user_policy().user_name(user).policy_arn(arn).send().await,
+                "iam:DetachUserPolicy",
+                &gone,
+            )?;
+        }
+        for group in &attachments.groups {
+            not_found_as_none(
+                self.client.detach_group_policy().group_name(group).policy_arn(arn).send().await,
+                "iam:DetachGroupPolicy",
+                &gone,
+            )?;
+        }
+        let versions = not_found_as_none(
+            self.client.list_policy_versions().policy_arn(arn).send().await,
+            "iam:ListPolicyVersions",
+            &gone,
+        )?
+        .and_then(|o| o.versions)
+        .unwrap_or_default();
+        for version in versions.iter().filter(|v| !v.is_default_version()) {
+            not_found_as_none(
+                self.client.delete_policy_version().policy_arn(arn).set_version_id(version.version_id().map(str::to_string)).send().await,
+                "iam:DeletePolicyVersion",
+                &gone,
+            )?;
+        }
+        not_found_as_none(self.client.delete_policy().policy_arn(arn).send().await, "iam:DeletePolicy", &gone)?;
+        Ok(attachments)
+    }
+
+    /// Attaches a replacement policy wherever the policy it replaces was attached.
+    async fn reattach_managed_policy(&self, arn: &str, attachments: &PolicyAttachments) -> Result<(), AwsError> {
+        for role in &attachments.roles {
+            self.attach(role, arn).await?;
+        }
+        for user in &attachments.users {
+            self.client
+                .attach_user_policy()
+                .user_name(user)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:AttachUserPolicy", &e))?;
+        }
+        for group in &attachments.groups {
+            self.client
+                .attach_group_policy()
+                .group_name(group)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:AttachGroupPolicy", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Carries out one planned change to a managed policy; returns its exports when created.
+    pub async fn apply_managed_policy(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let config = |attrs: &Option<Attributes>| {
+            ManagedPolicyConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+        };
+        match change.action {
+            Action::Create => self.create_managed_policy(&config(&change.desired)?, &ownership).await,
+            Action::Update => {
+                let before = config(&change.live)?;
+                let after = config(&change.desired)?;
+                let before_ownership = ownership_before(change, &ownership);
+                self.update_managed_policy(&change.physical_id, (&before, &before_ownership), (&after, &ownership)).await?;
+                Ok(Exports::new())
+            }
+            Action::Replace => {
+                // IAM has no way to change a policy's name, path or description but to delete it:
+                // what it was attached to is attached to its replacement.
+                let attachments = self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                let exports = self.create_managed_policy(&config(&change.desired)?, &ownership).await?;
+                self.reattach_managed_policy(exports.get("arn").map_or(change.physical_id.as_str(), String::as_str), &attachments).await?;
+                Ok(exports)
+            }
+            Action::Delete => self.delete_managed_policy(&change.physical_id).await.map(|_| Exports::new()),
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instance profiles
+
+/// An instance profile as plinth wants it, taken from a plan's resolved attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceProfileConfig {
+    pub name: String,
+    pub path: Option<String>,
+    /// The role it holds; `None` leaves the membership unmanaged.
+    pub role: Option<String>,
+    /// The user's tags; `None` leaves them unmanaged.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl InstanceProfileConfig {
+    pub fn from_attributes(attrs: &Planned<'_>) -> Result<InstanceProfileConfig, String> {
+        Ok(InstanceProfileConfig {
+            name: attrs.required_str("name")?,
+            path: attrs.str("path")?,
+            role: attrs.str("role")?,
+            tags: attrs.tags()?,
+        })
+    }
+}
+
+/// The attributes GetInstanceProfile returns, in plinth's terms.
+fn instance_profile_resource(profile: &aws_sdk_iam::types::InstanceProfile) -> LiveResource {
+    let (owner, address_tag, user_tags) = split_iam_tags(profile.tags());
+    let mut attributes = Attributes::new();
+    attributes.insert("name".into(), Value::str(profile.instance_profile_name()));
+    attributes.insert("path".into(), Value::str(profile.path()));
+    // IAM allows one role per profile.
+    if let Some(role) = profile.roles().first() {
+        attributes.insert("role".into(), Value::str(role.role_name()));
+    }
+    attributes.insert("tags".into(), user_tags);
+    LiveResource {
+        kind: Kind::InstanceProfile,
+        physical_id: profile.instance_profile_name().to_string(),
+        owner,
+        address_tag,
+        attributes,
+        exports: BTreeMap::from([
+            ("arn".to_string(), profile.arn().to_string()),
+            ("name".to_string(), profile.instance_profile_name().to_string()),
+        ]),
+        deletion_date: None,
+    }
+}
+
+impl Iam {
+    pub async fn read_instance_profile(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        self.instance_profile(&req.physical_id).await
+    }
+
+    async fn instance_profile(&self, name: &str) -> Result<Option<LiveResource>, AwsError> {
+        let got = not_found_as_none(
+            self.client.get_instance_profile().instance_profile_name(name).send().await,
+            "iam:GetInstanceProfile",
+            &["NoSuchEntity"],
+        )?;
+        Ok(got.and_then(|o| o.instance_profile).map(|p| instance_profile_resource(&p)))
+    }
+
+    /// Every instance profile tagged as owned by `stack`. ListInstanceProfiles leaves tags out,
+    /// so each profile is read with GetInstanceProfile.
+    pub async fn owned_instance_profiles(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let profiles: Vec<_> = self
+            .client
+            .list_instance_profiles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListInstanceProfiles", &e))?;
+        let read: Vec<Option<LiveResource>> = stream::iter(profiles)
+            .map(|p| async move { self.instance_profile(p.instance_profile_name()).await })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut owned: Vec<LiveResource> = read.into_iter().flatten().filter(|p| p.is_owned_by(stack)).collect();
+        owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
+        Ok(owned)
+    }
+
+    async fn create_instance_profile(&self, profile: &InstanceProfileConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+        let out = self
+            .client
+            .create_instance_profile()
+            .instance_profile_name(&profile.name)
+            .set_path(profile.path.clone())
+            .set_tags(Some(tags_of(&all_tags(profile.tags.as_ref(), None, ownership))))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))?;
+        if let Some(role) = &profile.role {
+            self.add_role_to_instance_profile(&profile.name, role).await?;
+        }
+        Ok(out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default())
+    }
+
+    async fn add_role_to_instance_profile(&self, profile: &str, role: &str) -> Result<(), AwsError> {
+        self.client
+            .add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:AddRoleToInstanceProfile", &e))?;
+        Ok(())
+    }
+
+    async fn update_instance_profile(
+        &self,
+        (before, before_ownership): (&InstanceProfileConfig, &BTreeMap<String, String>),
+        (after, ownership): (&InstanceProfileConfig, &BTreeMap<String, String>),
+    ) -> Result<(), AwsError> {
+        let name = &after.name;
+        if after.role.is_some() && after.role != before.role {
+            // A profile holds one role: the old one leaves before the new one joins.
+            if let Some(old) = &before.role {
+                not_found_as_none(
+                    self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(old).send().await,
+                    "iam:RemoveRoleFromInstanceProfile",
+                    &["NoSuchEntity"],
+                )?;
+            }
+            if let Some(new) = &after.role {
+                self.add_role_to_instance_profile(name, new).await?;
+            }
+        }
+        let current = all_tags(before.tags.as_ref(), None, before_ownership);
+        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        if !set.is_empty() {
+            self.client
+                .tag_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagInstanceProfile", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_instance_profile()
+                .instance_profile_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagInstanceProfile", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the profile's roles (IAM refuses to delete a profile that holds one), then the
+    /// profile. Already gone counts as done.
+    async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError> {
+        let gone = ["NoSuchEntity"];
+        let got = not_found_as_none(
+            self.client.get_instance_profile().instance_profile_name(name).send().await,
+            "iam:GetInstanceProfile",
+            &gone,
+        )?;
+        let Some(profile) = got.and_then(|o| o.instance_profile) else { return Ok(()) };
+        for role in profile.roles() {
+            not_found_as_none(
+                self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(role.role_name()).send().await,
+                "iam:RemoveRoleFromInstanceProfile",
+                &gone,
+            )?;
+        }
+        not_found_as_none(
+            self.client.delete_instance_profile().instance_profile_name(name).send().await,
+            "iam:DeleteInstanceProfile",
+            &gone,
+        )?;
+        Ok(())
+    }
+
+    /// Carries out one planned change to an instance profile; returns its exports when created.
+    pub async fn apply_instance_profile(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let config = |attrs: &Option<Attributes>| {
+            InstanceProfileConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+        };
+        match change.action {
+            Action::Create => self.create_instance_profile(&config(&change.desired)?, &ownership).await,
+            Action::Update => {
+                let before = config(&change.live)?;
+                let after = config(&change.desired)?;
+                let before_ownership = ownership_before(change, &ownership);
+                self.update_instance_profile((&before, &before_ownership), (&after, &ownership)).await?;
+                Ok(Exports::new())
+            }
+            Action::Replace => {
+                self.delete_instance_profile(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                self.create_instance_profile(&config(&change.desired)?, &ownership).await
+            }
+            Action::Delete => self.delete_instance_profile(&change.physical_id).await.map(|()| Exports::new()),
+            Action::NoOp => Ok(Exports::new()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenID Connect providers
+
+/// An OIDC provider as plinth wants it, taken from a plan's resolved attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcProviderConfig {
+    pub url: String,
+    /// `None` leaves the audiences unmanaged.
+    pub client_ids: Option<BTreeSet<String>>,
+    /// `None` leaves the thumbprints to IAM.
+    pub thumbprints: Option<Vec<String>>,
+    /// The user's tags; `None` leaves them unmanaged.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl OidcProviderConfig {
+    pub fn from_attributes(attrs: &Planned<'_>) -> Result<OidcProviderConfig, String> {
+        Ok(OidcProviderConfig {
+            url: attrs.required_str("url")?,
+            client_ids: attrs.set("client_ids")?,
+            thumbprints: attrs.strings("thumbprints")?,
+            tags: attrs.tags()?,
+        })
+    }
+}
+
+impl Iam {
+    /// GetOpenIDConnectProvider by ARN. IAM returns the URL without its scheme; plinth shows it
+    /// as written in specs, with `https://`.
+    pub async fn read_oidc_provider(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        self.oidc_provider(&req.physical_id).await
+    }
+
+    async fn oidc_provider(&self, arn: &str) -> Result<Option<LiveResource>, AwsError> {
+        let got = not_found_as_none(
+            self.client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await,
+            "iam:GetOpenIDConnectProvider",
+            &["NoSuchEntity"],
+        )?;
+        let Some(provider) = got else { return Ok(None) };
+        let (owner, address_tag, user_tags) = split_iam_tags(provider.tags());
+        let mut attributes = Attributes::new();
+        attributes.insert("url".into(), Value::Str(format!("https://{}", provider.url().unwrap_or_default())));
+        attributes.insert("client_ids".into(), Value::set(provider.client_id_list().iter().cloned()));
+        attributes.insert(
+            "thumbprints".into(),
+            Value::List(provider.thumbprint_list().iter().map(|t| Value::Str(t.to_ascii_lowercase())).collect()),
+        );
+        attributes.insert("tags".into(), user_tags);
+        Ok(Some(LiveResource {
+            kind: Kind::OidcProvider,
+            physical_id: arn.to_string(),
+            owner,
+            address_tag,
+            attributes,
+            exports: BTreeMap::from([("arn".to_string(), arn.to_string())]),
+            deletion_date: None,
+        }))
+    }
+
+    /// Every OIDC provider tagged as owned by `stack`; each is read for its tags.
+    pub async fn owned_oidc_providers(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+        let listed = self
+            .client
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListOpenIDConnectProviders", &e))?;
+        let arns: Vec<String> = listed.open_id_connect_provider_list().iter().filter_map(|p| p.arn().map(str::to_string)).collect();
+        let read: Vec<Option<LiveResource>> = stream::iter(arns)
+            .map(|arn| async move { self.oidc_provider(&arn).await })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut owned: Vec<LiveResource> = read.into_iter().flatten().filter(|p| p.is_owned_by(stack)).collect();
+        owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
+        Ok(owned)
+    }
+
+    async fn create_oidc_provider(&self, provider: &OidcProviderConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+        let out = self
+            .client
+            .create_open_id_connect_provider()
+            .url(&provider.url)
+            .set_client_id_list(provider.client_ids.as_ref().map(|ids| ids.iter().cloned().collect()))
+            .set_thumbprint_list(provider.thumbprints.clone())
+            .set_tags(Some(tags_of(&all_tags(provider.tags.as_ref(), None, ownership))))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:CreateOpenIDConnectProvider", &e))?;
+        Ok(out.open_id_connect_provider_arn.map(|arn| BTreeMap::from([("arn".to_string(), arn)])).unwrap_or_default())
+    }
+
+    async fn update_oidc_provider(
+        &self,
+        arn: &str,
+        (before, before_ownership): (&OidcProviderConfig, &BTreeMap<String, String>),
+        (after, ownership): (&OidcProviderConfig, &BTreeMap<String, String>),
+    ) -> Result<(), AwsError> {
+        if let Some(wanted) = &after.client_ids {
+            let current = before.client_ids.clone().unwrap_or_default();
+            for id in wanted.difference(&current) {
+                self.client
+                    .add_client_id_to_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .client_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:AddClientIDToOpenIDConnectProvider", &e))?;
+            }
+            for id in current.difference(wanted) {
+                self.client
+                    .remove_client_id_from_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .client_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:RemoveClientIDFromOpenIDConnectProvider", &e))?;
+            }
+        }
+        if after.thumbprints.is_some() && after.thumbprints != before.thumbprints {
+            self.client
+                .update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(arn)
+                .set_thumbprint_list(after.thumbprints.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
+        }
+        let current = all_tags(before.tags.as_ref(), None, before_ownership);
+        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        if !set.is_empty() {
+            self.client
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagOpenIDConnectProvider", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagOpenIDConnectProvider", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_oidc_provider(&self, arn: &str) -> Result<(), AwsError> {
+        not_found_as_none(
+            self.client.delete_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await,
+            "iam:DeleteOpenIDConnectProvider",
+            &["NoSuchEntity"],
+        )?;
+        Ok(())
+    }
+
+    /// Carries out one planned change to an OIDC provider; returns its exports when created.
+    pub async fn apply_oidc_provider(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        let ownership = ownership_tags(stack, &change.address);
+        let config = |attrs: &Option<Attributes>| {
+            OidcProviderConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+        };
+        match change.action {
+            Action::Create => self.create_oidc_provider(&config(&change.desired)?, &ownership).await,
+            Action::Update => {
+                let before = config(&change.live)?;
+                let after = config(&change.desired)?;
+                let before_ownership = ownership_before(change, &ownership);
+                self.update_oidc_provider(&change.physical_id, (&before, &before_ownership), (&after, &ownership)).await?;
+                Ok(Exports::new())
+            }
+            Action::Replace => {
+                self.delete_oidc_provider(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
+                self.create_oidc_provider(&config(&change.desired)?, &ownership).await
+            }
+            Action::Delete => self.delete_oidc_provider(&change.physical_id).await.map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }

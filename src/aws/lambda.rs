@@ -681,5 +681,5 @@ fn function_resource(f: &FunctionConfiguration, tags: BTreeMap<String, String>) 
         ("arn".to_string(), f.function_arn().unwrap_or_default().to_string()),
         ("name".to_string(), name.clone()),
     ]);
-    LiveResource { kind: Kind::Function, physical_id: name, owner, address_tag, attributes, exports }
+    LiveResource { kind: Kind::Function, physical_id: name, owner, address_tag, attributes, exports, deletion_date: None }
 }

@@ -8,6 +8,8 @@ pub mod iam;
 pub mod lambda;
 pub mod s3;
 pub mod sqs;
+pub mod kms;
+mod planned;
 pub mod sts;
 
 use std::collections::BTreeMap;
@@ -47,6 +49,7 @@ pub struct Aws {
     pub sqs: sqs::Sqs,
     pub lambda: lambda::Lambda,
     pub s3: s3::S3,
+    pub kms: kms::Kms,
     pub sts: sts::Sts,
 }
 
@@ -93,6 +96,7 @@ impl Aws {
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
             s3: s3::S3::new(&config),
+            kms: kms::Kms::new(&config),
             sts: sts::Sts::new(&config),
             config,
         }
@@ -156,6 +160,10 @@ impl Aws {
             Kind::Queue => self.sqs.read_queue(request).await,
             Kind::Function => self.lambda.read_function(request).await,
             Kind::Bucket => self.s3.read_bucket(request).await,
+            Kind::Policy => self.iam.read_managed_policy(request).await,
+            Kind::InstanceProfile => self.iam.read_instance_profile(request).await,
+            Kind::OidcProvider => self.iam.read_oidc_provider(request).await,
+            Kind::Key => self.kms.read_key(request).await,
         }
     }
 
@@ -166,6 +174,10 @@ impl Aws {
             Kind::Queue => self.sqs.owned_queues(stack).await,
             Kind::Function => self.lambda.owned_functions(stack).await,
             Kind::Bucket => self.s3.owned_buckets(stack).await,
+            Kind::Policy => self.iam.owned_managed_policies(stack).await,
+            Kind::InstanceProfile => self.iam.owned_instance_profiles(stack).await,
+            Kind::OidcProvider => self.iam.owned_oidc_providers(stack).await,
+            Kind::Key => self.kms.owned_keys(stack).await,
         }
     }
 
@@ -176,6 +188,10 @@ impl Aws {
             Kind::Queue => self.sqs.apply_queue(stack, change).await,
             Kind::Function => self.lambda.apply_function(stack, change).await,
             Kind::Bucket => self.s3.apply_bucket(stack, change).await,
+            Kind::Policy => self.iam.apply_managed_policy(stack, change).await,
+            Kind::InstanceProfile => self.iam.apply_instance_profile(stack, change).await,
+            Kind::OidcProvider => self.iam.apply_oidc_provider(stack, change).await,
+            Kind::Key => self.kms.apply_key(stack, change).await,
         }
     }
 }

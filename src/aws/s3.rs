@@ -615,5 +615,5 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
     }
     attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
     let exports = BTreeMap::from([("name".to_string(), name.to_string())]);
-    LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports }
+    LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports, deletion_date: None }
 }

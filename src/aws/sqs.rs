@@ -387,7 +387,7 @@ fn queue_resource(name: &str, url: &str, attributes: Option<&HashMap<A, String>>
             exports.insert("arn".into(), arn.clone());
         }
     }
-    LiveResource { kind: Kind::Queue, physical_id: name.to_string(), owner, address_tag, attributes: live, exports }
+    LiveResource { kind: Kind::Queue, physical_id: name.to_string(), owner, address_tag, attributes: live, exports, deletion_date: None }
 }
 
 /// SQS's redrive policy JSON; `maxReceiveCount` comes back as a number or a string.

@@ -7,6 +7,10 @@
 pub mod bucket;
 pub mod function;
 pub mod queue;
+pub mod instance_profile;
+pub mod key;
+pub mod oidc_provider;
+pub mod policy;
 pub mod role;
 
 use toml::de::DeValue;
@@ -38,6 +42,10 @@ pub enum ResourceBody {
     Queue(queue::QueueSpec),
     Function(function::FunctionSpec),
     Bucket(bucket::BucketSpec),
+    Policy(policy::PolicySpec),
+    InstanceProfile(instance_profile::InstanceProfileSpec),
+    OidcProvider(oidc_provider::OidcProviderSpec),
+    Key(key::KeySpec),
 }
 
 /// Loads one `[KIND.NAME]` table.
@@ -47,6 +55,10 @@ pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: Spanned<
         Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
         Kind::Function => function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l)),
         Kind::Bucket => bucket::load(loader, value).map(|(b, l)| (ResourceBody::Bucket(b), l)),
+        Kind::Policy => policy::load(loader, value).map(|(b, l)| (ResourceBody::Policy(b), l)),
+        Kind::InstanceProfile => instance_profile::load(loader, value).map(|(b, l)| (ResourceBody::InstanceProfile(b), l)),
+        Kind::OidcProvider => oidc_provider::load(loader, value).map(|(b, l)| (ResourceBody::OidcProvider(b), l)),
+        Kind::Key => key::load(loader, value).map(|(b, l)| (ResourceBody::Key(b), l)),
     }
 }
 
@@ -63,6 +75,10 @@ impl ResourceBody {
             ResourceBody::Queue(q) => q.texts(),
             ResourceBody::Function(f) => f.texts(),
             ResourceBody::Bucket(b) => b.texts(),
+            ResourceBody::Policy(p) => p.texts(),
+            ResourceBody::InstanceProfile(p) => p.texts(),
+            ResourceBody::OidcProvider(p) => p.texts(),
+            ResourceBody::Key(k) => k.texts(),
         }
     }
 
@@ -77,6 +93,9 @@ impl ResourceBody {
             ResourceBody::Queue(q) => q.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::SqsQueue))).collect(),
             ResourceBody::Function(_) => Vec::new(),
             ResourceBody::Bucket(b) => b.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::S3Bucket))).collect(),
+            ResourceBody::Policy(p) => p.policy_documents(),
+            ResourceBody::InstanceProfile(_) | ResourceBody::OidcProvider(_) => Vec::new(),
+            ResourceBody::Key(k) => k.policy_documents(),
         }
     }
 
@@ -87,16 +106,27 @@ impl ResourceBody {
             ResourceBody::Queue(q) => q.check(checker, diags),
             ResourceBody::Function(f) => f.check(checker, diags),
             ResourceBody::Bucket(b) => b.check(checker, diags),
+            ResourceBody::Policy(p) => p.check(checker, diags),
+            ResourceBody::InstanceProfile(p) => p.check(checker, diags),
+            ResourceBody::OidcProvider(p) => p.check(checker, diags),
+            ResourceBody::Key(k) => k.check(checker, diags),
         }
     }
 
-    /// The name AWS knows the resource by; it must be known before apply.
-    pub fn physical_name(&self) -> &Text {
+    /// The id the live read finds the resource by, before AWS has assigned anything: a role's
+    /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
+    /// name (a key without aliases: it is found by its address tag); `Err` with the text that
+    /// depends on a value known only after apply.
+    pub fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text> {
         match self {
-            ResourceBody::Role(r) => &r.name,
-            ResourceBody::Queue(q) => &q.name,
-            ResourceBody::Function(f) => &f.name,
-            ResourceBody::Bucket(b) => &b.name,
+            ResourceBody::Role(r) => resolver.text(&r.name).map(Some).ok_or(&r.name),
+            ResourceBody::Queue(q) => resolver.text(&q.name).map(Some).ok_or(&q.name),
+            ResourceBody::Function(f) => resolver.text(&f.name).map(Some).ok_or(&f.name),
+            ResourceBody::Bucket(b) => resolver.text(&b.name).map(Some).ok_or(&b.name),
+            ResourceBody::Policy(p) => p.physical_id(resolver).map(Some),
+            ResourceBody::InstanceProfile(p) => resolver.text(&p.name).map(Some).ok_or(&p.name),
+            ResourceBody::OidcProvider(p) => p.physical_id(resolver).map(Some),
+            ResourceBody::Key(k) => k.physical_id(resolver),
         }
     }
 
@@ -104,7 +134,7 @@ impl ResourceBody {
     pub fn must_exist(&self) -> bool {
         match self {
             ResourceBody::Bucket(b) => b.existing,
-            ResourceBody::Role(_) | ResourceBody::Queue(_) | ResourceBody::Function(_) => false,
+            _ => false,
         }
     }
 
@@ -116,6 +146,10 @@ impl ResourceBody {
             ResourceBody::Queue(q) => q.desired(resolver, diags),
             ResourceBody::Function(f) => f.desired(resolver, diags),
             ResourceBody::Bucket(b) => b.desired(resolver, diags),
+            ResourceBody::Policy(p) => p.desired(resolver, diags),
+            ResourceBody::InstanceProfile(p) => p.desired(resolver, diags),
+            ResourceBody::OidcProvider(p) => p.desired(resolver, diags),
+            ResourceBody::Key(k) => k.desired(resolver, diags),
         }
     }
 
@@ -127,6 +161,10 @@ impl ResourceBody {
             ResourceBody::Queue(q) => q.export(attribute, resolver, live),
             ResourceBody::Function(f) => f.export(attribute, resolver, live),
             ResourceBody::Bucket(b) => b.export(attribute, resolver),
+            ResourceBody::Policy(p) => p.export(attribute, resolver, live),
+            ResourceBody::InstanceProfile(p) => p.export(attribute, resolver, live),
+            ResourceBody::OidcProvider(p) => p.export(attribute, resolver, live),
+            ResourceBody::Key(k) => k.export(attribute, resolver, live),
         }
     }
 }

@@ -40,45 +40,50 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     for resource in spec.resources.values() {
         let desired = resource.body.desired(&resolver, &mut diags);
         let depends_on = dependencies(resource);
-        let physical_id = desired.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        // Known for every kind but a key without aliases (the read found names, or failed).
+        let physical_id = resource.body.physical_id(&resolver).ok().flatten();
         let by_name = live.by_address.get(&resource.address);
         if let Some(found) = by_name {
             claimed.insert((found.kind, found.physical_id.clone()));
         }
         let renamed_from = || {
-            live.owned.iter().find(|o| o.address_tag.as_ref() == Some(&resource.address) && o.physical_id != physical_id)
+            live.owned.iter().find(|o| {
+                o.address_tag.as_ref() == Some(&resource.address) && Some(&o.physical_id) != physical_id.as_ref()
+            })
         };
         if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
             // Drift is about resources the stack owns and that exist under their names.
             continue;
         }
         let change = if options.destroy {
-            match by_name.filter(|l| l.is_owned_by(stack)) {
+            match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
                 Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
                 None => continue,
             }
         } else {
             match by_name {
-                Some(found) if found.is_owned_by(stack) => compare(resource, desired, found, depends_on, false),
-                Some(found) if found.owner.is_none() && resource.adopt => compare(resource, desired, found, depends_on, true),
+                Some(found) if found.is_owned_by(stack) => compare(resource, desired, physical_id, found, depends_on, false),
+                Some(found) if found.owner.is_none() && resource.adopt => {
+                    compare(resource, desired, physical_id, found, depends_on, true)
+                }
                 Some(found) => {
                     diags.push(conflict(resource, found));
                     continue;
                 }
                 None if resource.body.must_exist() => {
-                    diags.push(missing_existing(resource, &physical_id));
+                    diags.push(missing_existing(resource, physical_id.as_deref().unwrap_or_default()));
                     continue;
                 }
                 None => match renamed_from() {
                     Some(old) => {
                         claimed.insert((old.kind, old.physical_id.clone()));
-                        let mut change = compare(resource, desired, old, depends_on, false);
+                        let mut change = compare(resource, desired, physical_id, old, depends_on, false);
                         change.action = Action::Replace;
                         change.replaces = Some(old.physical_id.clone());
                         change.reason = Some(format!("the name changed from `{}`", old.physical_id));
                         change
                     }
-                    None => create_change(resource, desired, depends_on),
+                    None => create_change(resource, desired, physical_id, depends_on),
                 },
             }
         };
@@ -103,7 +108,15 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let owned = live.owned.iter().chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
-        if options.refresh_only || claimed.contains(&id) || !seen.insert(id) {
+        // One pending deletion is already being deleted.
+        if options.refresh_only || claimed.contains(&id) || !seen.insert(id) || found.is_pending_deletion() {
+            continue;
+        }
+        // A second key tagged with an address the spec declares was left by an apply that
+        // stopped while creating or replacing that key; apply takes it over when it next
+        // creates or replaces the key, so it must not be deleted in the same plan.
+        let copy_of_declared = !found.kind.has_name() && found.address_tag.as_ref().is_some_and(|a| spec_addresses.contains(a));
+        if copy_of_declared && !options.destroy {
             continue;
         }
         let address = match &found.address_tag {
@@ -228,12 +241,15 @@ fn dependencies(resource: &Resource) -> Vec<Address> {
     deps.into_iter().collect()
 }
 
-fn create_change(resource: &Resource, desired: Attributes, depends_on: Vec<Address>) -> ResourceChange {
+/// The physical id of a resource not created yet whose id AWS assigns.
+const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+fn create_change(resource: &Resource, desired: Attributes, physical_id: Option<String>, depends_on: Vec<Address>) -> ResourceChange {
     ResourceChange {
         address: resource.address.clone(),
         action: Action::Create,
         reason: None,
-        physical_id: desired.get("name").map(|v| v.as_str().unwrap_or("(known after apply)").to_string()).unwrap_or_default(),
+        physical_id: physical_id.unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
         replaces: None,
         attributes: desired
             .iter()
@@ -267,8 +283,16 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
     }
 }
 
-/// Compares declared attributes with live ones.
-fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depends_on: Vec<Address>, adopt: bool) -> ResourceChange {
+/// Compares declared attributes with live ones. `physical_id` is the one the spec gives the
+/// resource, which a replacement takes.
+fn compare(
+    resource: &Resource,
+    desired: Attributes,
+    physical_id: Option<String>,
+    found: &LiveResource,
+    depends_on: Vec<Address>,
+    adopt: bool,
+) -> ResourceChange {
     let kind = resource.kind();
     let attributes: Vec<AttributeChange> = desired
         .iter()
@@ -288,6 +312,8 @@ fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depen
         .collect();
     let (action, reason) = if let Some(forcing) = attributes.iter().find(|a| a.forces_replacement) {
         (Action::Replace, Some(format!("`{}` cannot be changed in place", forcing.name)))
+    } else if let Some(date) = &found.deletion_date {
+        (Action::Update, Some(format!("scheduled for deletion on {date}: it will be recovered")))
     } else if !attributes.is_empty() {
         (Action::Update, adopt.then(|| "adopting an existing resource".to_string()))
     } else if adopt {
@@ -299,7 +325,10 @@ fn compare(resource: &Resource, desired: Attributes, found: &LiveResource, depen
         address: resource.address.clone(),
         action,
         reason,
-        physical_id: desired.get("name").and_then(Value::as_str).unwrap_or(&found.physical_id).to_string(),
+        physical_id: match action {
+            Action::Replace => physical_id.unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
+            _ => found.physical_id.clone(),
+        },
         replaces: (action == Action::Replace).then(|| found.physical_id.clone()),
         attributes,
         desired: Some(desired),
@@ -318,24 +347,24 @@ pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Add
     // Two blocks for one AWS resource would fight over it on every apply.
     let mut first_claim: BTreeMap<(crate::model::Kind, String), &Resource> = BTreeMap::new();
     for resource in spec.resources.values() {
-        let name = resource.body.physical_name();
-        match resolver.text(name) {
-            Some(n) => {
-                if let Some(first) = first_claim.get(&(resource.kind(), n.clone())) {
+        match resource.body.physical_id(resolver) {
+            Ok(Some(id)) => {
+                if let Some(first) = first_claim.get(&(resource.kind(), id.clone())) {
                     diags.push(
                         Diagnostic::error(
                             "plan::duplicate-name",
-                            format!("{} and {} both name {} `{n}`", first.address, resource.address, resource.kind()),
+                            format!("{} and {} both name {} `{id}`", first.address, resource.address, resource.kind()),
                         )
-                        .at_location(Some(name.location.clone()))
+                        .at_location(Some(resource.location.clone()))
                         .hint(format!("declare each {} once; merge the settings into [{}]", resource.kind(), first.address)),
                     );
                 } else {
-                    first_claim.insert((resource.kind(), n.clone()), resource);
+                    first_claim.insert((resource.kind(), id.clone()), resource);
                 }
-                out.insert(resource.address.clone(), n);
+                out.insert(resource.address.clone(), id);
             }
-            None => diags.push(
+            Ok(None) => {}
+            Err(name) => diags.push(
                 Diagnostic::error("plan::unknown-name", format!("the name of {} depends on a value known only after apply", resource.address))
                     .at_location(Some(name.location.clone()))
                     .hint("build names from variables and account facts only"),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::STACK_TAG;
+const PLINTH_TAG_PREFIX: &str = "plinth:";
 
 pub fn stack_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
@@ -61,8 +61,10 @@ pub fn tag_key(key: &str) -> Result<(), String> {
     if key.to_ascii_lowercase().starts_with("aws:") {
         return Err(format!("tag key `{key}` uses the reserved `aws:` prefix"));
     }
-    if key == STACK_TAG {
-        return Err(format!("tag key `{STACK_TAG}` is set by plinth itself"));
+    // plinth keeps its own records in tags (`plinth:stack`, `plinth:address`, a key's deletion
+    // window); a user tag among them would be overwritten or read as one of plinth's.
+    if key.starts_with(PLINTH_TAG_PREFIX) {
+        return Err(format!("tag key `{key}` uses the `{PLINTH_TAG_PREFIX}` prefix, which plinth keeps for its own tags"));
     }
     if let Some(c) = key.chars().find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c))) {
         return Err(format!("tag key `{key}` contains `{c}`, which AWS does not allow"));
@@ -142,6 +144,7 @@ pub fn max_chars(what: &'static str, max: usize) -> impl Fn(&str) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::STACK_TAG;
 
     #[test]
     fn iam_names() {
@@ -168,6 +171,7 @@ mod tests {
         assert!(tag_key("team").is_ok());
         assert!(tag_key("aws:foo").is_err());
         assert!(tag_key(STACK_TAG).is_err());
+        assert!(tag_key("plinth:deletion-window-days").is_err());
         assert!(tag_key("a*b").is_err());
     }
 }

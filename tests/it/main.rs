@@ -3,6 +3,7 @@
 
 mod apply;
 mod faults;
+mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
 mod policies;
 mod proxy;

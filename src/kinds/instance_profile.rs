@@ -1,0 +1,109 @@
+//! `[instance_profile.NAME]`: an IAM instance profile, the container that hands a role to EC2
+//! instances.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Lifecycle;
+use crate::diag::Diagnostics;
+use crate::live::LiveResource;
+use crate::model::Attributes;
+use crate::plan::Resolver;
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, Text};
+
+#[derive(Debug)]
+pub struct InstanceProfileSpec {
+    pub name: Text,
+    pub path: Option<Text>,
+    /// The name of the role the profile holds (IAM allows one); `None` leaves it unmanaged.
+    pub role: Option<Text>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstanceProfile {
+    name: Spanned<String>,
+    path: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(InstanceProfileSpec, Lifecycle)> {
+    let raw: RawInstanceProfile = loader.deserialize(value)?;
+    let spec = InstanceProfileSpec {
+        name: loader.text_or_stand_in(&raw.name),
+        path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
+        role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+impl InstanceProfileSpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.path.iter())
+            .chain(self.role.iter())
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(
+            &self.name,
+            |v| rules::iam_name(v, 128),
+            "instance profile names are letters, digits and `_+=,.@-`, at most 128 characters",
+            diags,
+        );
+        if let Some(path) = &self.path {
+            c.text(path, rules::iam_path, "write a path like `/` or `/tonic/`", diags);
+        }
+        if let Some(role) = &self.role {
+            c.text(role, |v| rules::iam_name(v, 64), "give the role's name (not its ARN), e.g. \"${role.server.name}\"", diags);
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("name".into(), r.value(&self.name));
+        if let Some(p) = &self.path {
+            attrs.insert("path".into(), r.value(p));
+        }
+        if let Some(role) = &self.role {
+            attrs.insert("role".into(), r.value(role));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+        let name = r.text(&self.name)?;
+        match attribute {
+            "name" => Some(name),
+            "arn" => {
+                let path = match &self.path {
+                    Some(p) => r.text(p)?,
+                    None => "/".to_string(),
+                };
+                Some(format!("arn:{}:iam::{}:instance-profile{path}{name}", r.account().partition, r.account().account_id))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! `[key.NAME]`: a KMS customer-managed key with its key policy, rotation, state and aliases.
+//!
+//! A key has no name of its own: AWS assigns its id. plinth finds it by its first alias, or,
+//! without one, by its `plinth:address` tag. It is never deleted at once: deleting schedules the
+//! deletion after `deletion_window_days`, and a key that returns to the spec in that window is
+//! recovered.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Lifecycle;
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::live::LiveResource;
+use crate::model::{Attributes, Value};
+use crate::plan::Resolver;
+use crate::policy::{DocumentKind, ResourcePolicyKind};
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, PolicyTemplate, Text};
+
+pub const DEFAULT_KEY_USAGE: &str = "ENCRYPT_DECRYPT";
+pub const DEFAULT_KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
+/// AWS's own default, and the longest it allows: the most time to notice a mistake.
+pub const DEFAULT_DELETION_WINDOW_DAYS: i64 = 30;
+
+/// Each key spec KMS offers, with the usages it supports.
+const KEY_SPECS: &[(&str, &[&str])] = &[
+    ("SYMMETRIC_DEFAULT", &["ENCRYPT_DECRYPT"]),
+    ("RSA_2048", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("RSA_3072", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("RSA_4096", &["ENCRYPT_DECRYPT", "SIGN_VERIFY"]),
+    ("ECC_NIST_P256", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_NIST_P384", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_NIST_P521", &["SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ECC_SECG_P256K1", &["SIGN_VERIFY"]),
+    ("ECC_NIST_EDWARDS25519", &["SIGN_VERIFY"]),
+    ("HMAC_224", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_256", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_384", &["GENERATE_VERIFY_MAC"]),
+    ("HMAC_512", &["GENERATE_VERIFY_MAC"]),
+    ("SM2", &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"]),
+    ("ML_DSA_44", &["SIGN_VERIFY"]),
+    ("ML_DSA_65", &["SIGN_VERIFY"]),
+    ("ML_DSA_87", &["SIGN_VERIFY"]),
+    ("ML_KEM_512", &["ENCAPSULATE_DECAPSULATE"]),
+    ("ML_KEM_768", &["ENCAPSULATE_DECAPSULATE"]),
+    ("ML_KEM_1024", &["ENCAPSULATE_DECAPSULATE"]),
+];
+
+const KEY_USAGES: &[&str] =
+    &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"];
+
+#[derive(Debug)]
+pub struct KeySpec {
+    pub description: Option<Text>,
+    /// The key policy; `None` leaves it to KMS (its default policy is never a difference).
+    pub policy: Option<PolicyTemplate>,
+    pub key_usage: Option<Spanned<String>>,
+    pub key_spec: Option<Spanned<String>>,
+    /// Automatic yearly rotation; `None` leaves it unmanaged.
+    pub rotation: Option<Spanned<bool>>,
+    pub enabled: Option<bool>,
+    /// `alias/...` names; the first is how plinth finds the key. `None` leaves them unmanaged.
+    pub aliases: Option<Vec<Text>>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+    pub deletion_window_days: Option<(i64, Location)>,
+    /// The key's table, for problems that concern several fields.
+    pub location: Location,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    description: Option<Spanned<String>>,
+    policy: Option<Spanned<toml::Value>>,
+    key_usage: Option<Spanned<String>>,
+    key_spec: Option<Spanned<String>>,
+    rotation: Option<Spanned<bool>>,
+    enabled: Option<bool>,
+    aliases: Option<Vec<Spanned<String>>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    deletion_window_days: Option<Spanned<i64>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(KeySpec, Lifecycle)> {
+    let location = loader.location(value.span());
+    let raw: RawKey = loader.deserialize(value)?;
+    let spec = KeySpec {
+        description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
+        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        key_usage: raw.key_usage,
+        key_spec: raw.key_spec,
+        rotation: raw.rotation,
+        enabled: raw.enabled,
+        aliases: raw.aliases.as_ref().map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        deletion_window_days: raw.deletion_window_days.map(|d| (*d.get_ref(), loader.location(d.span()))),
+        location,
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+/// What KMS accepts as an alias name for a customer key.
+fn alias_name(alias: &str) -> Result<(), String> {
+    let Some(rest) = alias.strip_prefix("alias/") else {
+        return Err(format!("`{alias}` does not begin with `alias/`"));
+    };
+    if rest.is_empty() {
+        return Err("an alias needs a name after `alias/`".into());
+    }
+    if rest.starts_with("aws/") {
+        return Err(format!("`{alias}` uses the `alias/aws/` prefix, which AWS keeps for its own keys"));
+    }
+    if let Some(c) = rest.chars().find(|c| !(c.is_ascii_alphanumeric() || "/_-".contains(*c))) {
+        return Err(format!("`{alias}` contains `{c}`; an alias is letters, digits, `/`, `_` and `-`"));
+    }
+    if alias.len() > 256 {
+        return Err("an alias is at most 256 characters".into());
+    }
+    Ok(())
+}
+
+impl KeySpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        self.description
+            .iter()
+            .chain(self.aliases.iter().flatten())
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        self.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::KmsKey))).collect()
+    }
+
+    fn key_usage(&self) -> &str {
+        self.key_usage.as_ref().map_or(DEFAULT_KEY_USAGE, |u| u.get_ref())
+    }
+
+    fn key_spec(&self) -> &str {
+        self.key_spec.as_ref().map_or(DEFAULT_KEY_SPEC, |s| s.get_ref())
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        let invalid = |message: String, at: &Location, hint: String| {
+            Diagnostic::error("spec::invalid-value", message).at_location(Some(at.clone())).hint(hint)
+        };
+        let at = |s: &Spanned<String>| Location::new(&self.location.file, s.span());
+        if let Some(usage) = &self.key_usage {
+            if !KEY_USAGES.contains(&usage.get_ref().as_str()) {
+                diags.push(invalid(format!("`{}` is not a KMS key usage", usage.get_ref()), &at(usage), format!("use one of: {}", KEY_USAGES.join(", "))));
+            }
+        }
+        let spec_usages = KEY_SPECS.iter().find(|(spec, _)| *spec == self.key_spec()).map(|(_, usages)| *usages);
+        match (&self.key_spec, spec_usages) {
+            (Some(spec), None) => {
+                let specs: Vec<&str> = KEY_SPECS.iter().map(|(s, _)| *s).collect();
+                diags.push(invalid(format!("`{}` is not a KMS key spec", spec.get_ref()), &at(spec), format!("use one of: {}", specs.join(", "))));
+            }
+            (_, Some(usages)) if KEY_USAGES.contains(&self.key_usage()) && !usages.contains(&self.key_usage()) => {
+                let where_ = self.key_usage.as_ref().or(self.key_spec.as_ref()).map_or(self.location.clone(), at);
+                diags.push(invalid(
+                    format!("key_spec {} does not support key_usage {}", self.key_spec(), self.key_usage()),
+                    &where_,
+                    format!("{} supports: {}", self.key_spec(), usages.join(", ")),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(rotation) = &self.rotation {
+            if *rotation.get_ref() && self.key_spec() != DEFAULT_KEY_SPEC {
+                diags.push(invalid(
+                    format!("KMS rotates only symmetric encryption keys, and this key is {}", self.key_spec()),
+                    &Location::new(&self.location.file, rotation.span()),
+                    "remove `rotation`, or use key_spec = \"SYMMETRIC_DEFAULT\"".into(),
+                ));
+            }
+        }
+        if let Some(d) = &self.description {
+            c.text(d, rules::max_chars("a key description", 8192), "shorten the description", diags);
+        }
+        let mut seen = BTreeSet::new();
+        for alias in self.aliases.iter().flatten() {
+            c.text(alias, alias_name, "write an alias like `alias/tonic-sqs`", diags);
+            if !alias.raw.is_empty() && !seen.insert(alias.raw.as_str()) {
+                diags.push(invalid(format!("alias `{}` is listed twice", alias.raw), &alias.location, "list each alias once".into()));
+            }
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+        if let Some(days) = &self.deletion_window_days {
+            c.range("deletion_window_days", days, 7..=30, diags);
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        if let Some(d) = &self.description {
+            attrs.insert("description".into(), r.value(d));
+        }
+        if let Some(p) = &self.policy {
+            attrs.insert("policy".into(), r.policy_or_report(p, diags));
+        }
+        attrs.insert("key_usage".into(), Value::str(self.key_usage()));
+        attrs.insert("key_spec".into(), Value::str(self.key_spec()));
+        if let Some(rotation) = &self.rotation {
+            attrs.insert("rotation".into(), Value::Bool(*rotation.get_ref()));
+        }
+        if let Some(enabled) = self.enabled {
+            attrs.insert("enabled".into(), Value::Bool(enabled));
+        }
+        if let Some(aliases) = &self.aliases {
+            attrs.insert("aliases".into(), r.set(aliases));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        let days = self.deletion_window_days.as_ref().map_or(DEFAULT_DELETION_WINDOW_DAYS, |(d, _)| *d);
+        attrs.insert("deletion_window_days".into(), Value::Int(days));
+        attrs
+    }
+
+    /// The first alias: a key with one is found by it.
+    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        match self.aliases.as_ref().and_then(|a| a.first()) {
+            Some(alias) => r.text(alias).map(Some).ok_or(alias),
+            None => Ok(None),
+        }
+    }
+
+    /// Everything a key exports is assigned by KMS: known once it exists, unless it is about to
+    /// be replaced by a new key.
+    pub(super) fn export(&self, attribute: &str, _r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+        let same_key = |l: &&LiveResource| {
+            l.attributes.get("key_usage") == Some(&Value::str(self.key_usage()))
+                && l.attributes.get("key_spec") == Some(&Value::str(self.key_spec()))
+        };
+        live.filter(same_key).and_then(|l| l.exports.get(attribute).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names() {
+        assert!(alias_name("alias/tonic-sqs").is_ok());
+        assert!(alias_name("alias/team/data_keys").is_ok());
+        assert!(alias_name("tonic-sqs").unwrap_err().contains("alias/"));
+        assert!(alias_name("alias/").is_err());
+        assert!(alias_name("alias/aws/s3").unwrap_err().contains("alias/aws/"));
+        assert!(alias_name("alias/a b").unwrap_err().contains("` `"));
+    }
+}

@@ -1,0 +1,191 @@
+//! `[oidc_provider.NAME]`: an IAM OpenID Connect identity provider, which web-identity trust
+//! policies name as their federated principal (GitHub Actions, EKS, a data platform's issuer).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Lifecycle;
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::live::LiveResource;
+use crate::model::{Attributes, Value};
+use crate::plan::Resolver;
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, Text};
+
+/// IAM's limits on one provider.
+const MAX_CLIENT_IDS: usize = 100;
+const MAX_THUMBPRINTS: usize = 5;
+
+#[derive(Debug)]
+pub struct OidcProviderSpec {
+    /// The issuer, `https://HOST[/PATH]`; it determines the provider's ARN.
+    pub url: Text,
+    /// The audiences (`aud` claims) it accepts; `None` leaves them unmanaged.
+    pub client_ids: Option<(Vec<Text>, Location)>,
+    /// SHA-1 thumbprints of the issuer's certificate; `None` leaves them to IAM.
+    pub thumbprints: Option<(Vec<Text>, Location)>,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOidcProvider {
+    url: Spanned<String>,
+    client_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    thumbprints: Option<Spanned<Vec<Spanned<String>>>>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(OidcProviderSpec, Lifecycle)> {
+    let raw: RawOidcProvider = loader.deserialize(value)?;
+    let mut list = |items: &Option<Spanned<Vec<Spanned<String>>>>| {
+        items.as_ref().map(|l| (l.get_ref().iter().map(|t| loader.text_or_stand_in(t)).collect(), loader.location(l.span())))
+    };
+    let client_ids = list(&raw.client_ids);
+    let thumbprints = list(&raw.thumbprints);
+    let spec = OidcProviderSpec {
+        url: loader.text_or_stand_in(&raw.url),
+        client_ids,
+        thumbprints,
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+/// What IAM accepts as a provider URL.
+fn issuer_url(url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!("`{url}` does not begin with `https://`"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{url}` has no host"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(format!("`{url}` has a query or fragment; IAM takes only a host and a path"));
+    }
+    if url.chars().count() > 255 {
+        return Err("a provider URL is at most 255 characters".into());
+    }
+    Ok(())
+}
+
+fn thumbprint(value: &str) -> Result<(), String> {
+    if value.len() != 40 || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{value}` is not a SHA-1 thumbprint (40 hexadecimal digits)"));
+    }
+    Ok(())
+}
+
+impl OidcProviderSpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        [&self.url]
+            .into_iter()
+            .chain(self.client_ids.iter().flat_map(|(l, _)| l))
+            .chain(self.thumbprints.iter().flat_map(|(l, _)| l))
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.url, issuer_url, "write the issuer URL, e.g. `https://token.actions.githubusercontent.com`", diags);
+        let too_many = |what: &str, count: usize, max: usize, at: &Location, diags: &mut Diagnostics| {
+            if count > max {
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", format!("{count} {what}; IAM allows at most {max}"))
+                        .at_location(Some(at.clone()))
+                        .hint(format!("keep at most {max} {what}")),
+                );
+            }
+        };
+        if let Some((ids, at)) = &self.client_ids {
+            too_many("client ids", ids.len(), MAX_CLIENT_IDS, at, diags);
+            for id in ids {
+                c.text(id, rules::max_chars("a client id", 255), "shorten the client id", diags);
+            }
+        }
+        if let Some((prints, at)) = &self.thumbprints {
+            too_many("thumbprints", prints.len(), MAX_THUMBPRINTS, at, diags);
+            for print in prints {
+                c.text(print, thumbprint, "a thumbprint is the hex SHA-1 of the issuer's top certificate, without colons", diags);
+            }
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("url".into(), r.value(&self.url));
+        if let Some((ids, _)) = &self.client_ids {
+            attrs.insert("client_ids".into(), r.set(ids));
+        }
+        if let Some((prints, _)) = &self.thumbprints {
+            // Hex case carries no meaning; IAM keeps what it is given.
+            let lower = |v: Value| match v {
+                Value::Str(s) => Value::Str(s.to_ascii_lowercase()),
+                other => other,
+            };
+            attrs.insert("thumbprints".into(), Value::List(prints.iter().map(|t| lower(r.value(t))).collect()));
+        }
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    /// IAM names a provider by an ARN made of its URL's host and path.
+    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+        let url = r.text(&self.url).ok_or(&self.url)?;
+        Ok(provider_arn(&r.account().partition, &r.account().account_id, &url))
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+        match attribute {
+            "arn" => self.physical_id(r).ok(),
+            _ => None,
+        }
+    }
+}
+
+fn provider_arn(partition: &str, account_id: &str, url: &str) -> String {
+    let issuer = url.strip_prefix("https://").unwrap_or(url);
+    format!("arn:{partition}:iam::{account_id}:oidc-provider/{issuer}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_urls() {
+        assert!(issuer_url("https://token.actions.githubusercontent.com").is_ok());
+        assert!(issuer_url("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").is_ok());
+        assert!(issuer_url("http://example.com").unwrap_err().contains("https://"));
+        assert!(issuer_url("https://").unwrap_err().contains("no host"));
+        assert!(issuer_url("https://example.com/?a=b").unwrap_err().contains("query"));
+    }
+
+    #[test]
+    fn thumbprints() {
+        assert!(thumbprint("6938fd4d98bab03faadb97b34396831e3780aea1").is_ok());
+        assert!(thumbprint("6938FD4D98BAB03FAADB97B34396831E3780AEA1").is_ok());
+        assert!(thumbprint("69:38:FD").is_err());
+    }
+
+    #[test]
+    fn the_arn_is_the_url_without_its_scheme() {
+        assert_eq!(
+            provider_arn("aws", "123456789012", "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"),
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
+        );
+    }
+}

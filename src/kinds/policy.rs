@@ -1,0 +1,115 @@
+//! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
+//! (`managed_policies = ["${policy.NAME.arn}"]`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Lifecycle;
+use crate::diag::Diagnostics;
+use crate::live::LiveResource;
+use crate::model::Attributes;
+use crate::plan::Resolver;
+use crate::policy::DocumentKind;
+use crate::spec::rules::{self, Checker};
+use crate::spec::{Loader, PolicyTemplate, Text};
+
+#[derive(Debug)]
+pub struct PolicySpec {
+    pub name: Text,
+    pub path: Option<Text>,
+    pub description: Option<Text>,
+    pub document: PolicyTemplate,
+    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
+    pub tags: Option<BTreeMap<String, Text>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Spanned<String>,
+    path: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
+    document: Spanned<toml::Value>,
+    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    adopt: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
+}
+
+pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(PolicySpec, Lifecycle)> {
+    let raw: RawPolicy = loader.deserialize(value)?;
+    let spec = PolicySpec {
+        name: loader.text_or_stand_in(&raw.name),
+        path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
+        description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
+        document: loader.policy_or_stand_in(&raw.document),
+        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+    };
+    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+}
+
+impl PolicySpec {
+    pub(super) fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.path.iter())
+            .chain(self.description.iter())
+            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .collect()
+    }
+
+    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        vec![("document".to_string(), &self.document, DocumentKind::Identity)]
+    }
+
+    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.name, |v| rules::iam_name(v, 128), "policy names are letters, digits and `_+=,.@-`, at most 128 characters", diags);
+        if let Some(path) = &self.path {
+            c.text(path, rules::iam_path, "write a path like `/` or `/tonic/`", diags);
+        }
+        if let Some(d) = &self.description {
+            c.text(d, rules::max_chars("a policy description", 1000), "shorten the description", diags);
+        }
+        for value in self.tags.iter().flat_map(|t| t.values()) {
+            c.text(value, rules::tag_value, "shorten the tag value", diags);
+        }
+    }
+
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+        let mut attrs = Attributes::new();
+        attrs.insert("name".into(), r.value(&self.name));
+        if let Some(p) = &self.path {
+            attrs.insert("path".into(), r.value(p));
+        }
+        if let Some(d) = &self.description {
+            attrs.insert("description".into(), r.value(d));
+        }
+        attrs.insert("document".into(), r.policy_or_report(&self.document, diags));
+        if let Some(tags) = &self.tags {
+            attrs.insert("tags".into(), r.map(tags));
+        }
+        attrs
+    }
+
+    /// The policy's ARN, which is how IAM finds it: built from its path and name.
+    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+        let name = r.text(&self.name).ok_or(&self.name)?;
+        let path = match &self.path {
+            Some(p) => r.text(p).ok_or(p)?,
+            None => "/".to_string(),
+        };
+        Ok(format!("arn:{}:iam::{}:policy{path}{name}", r.account().partition, r.account().account_id))
+    }
+
+    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+        match attribute {
+            "name" => r.text(&self.name),
+            "arn" => self.physical_id(r).ok(),
+            _ => None,
+        }
+    }
+}
