@@ -261,7 +261,7 @@ impl S3 {
     async fn put_settings(&self, b: &BucketConfig, before: Option<&BucketConfig>) -> Result<(), AwsError> {
         let name = &b.name;
         let differs = |after: &Option<Value>, pick: fn(&BucketConfig) -> &Option<Value>| {
-            after.is_some() && before.map_or(true, |before| !pick(before).as_ref().zip(after.as_ref()).is_some_and(|(x, y)| x.equivalent(y)))
+            after.is_some() && before.is_none_or(|before| !pick(before).as_ref().zip(after.as_ref()).is_some_and(|(x, y)| x.equivalent(y)))
         };
         if differs(&b.public_access_block, |c| &c.public_access_block) {
             let m = b.public_access_block.as_ref().and_then(map).cloned().unwrap_or_default();

@@ -316,18 +316,18 @@ impl QueueConfig {
         let mut out = HashMap::new();
         for (name, wire) in INT_ATTRIBUTES.iter().chain(BOOL_ATTRIBUTES) {
             if let Some(v) = self.scalars.get(name) {
-                if before.map_or(true, |b| b.scalars.get(name) != Some(v)) {
+                if before.is_none_or(|b| b.scalars.get(name) != Some(v)) {
                     out.insert(wire.clone(), v.clone());
                 }
             }
         }
         if let Some(key) = &self.kms_key {
-            if before.map_or(true, |b| b.kms_key.as_ref() != Some(key)) {
+            if before.is_none_or(|b| b.kms_key.as_ref() != Some(key)) {
                 out.insert(A::KmsMasterKeyId, key.clone());
             }
         }
         if let Some((arn, count)) = &self.redrive {
-            if before.map_or(true, |b| b.redrive.as_ref() != Some(&(arn.clone(), *count))) {
+            if before.is_none_or(|b| b.redrive.as_ref() != Some(&(arn.clone(), *count))) {
                 let json = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
                 out.insert(A::RedrivePolicy, json.to_string());
             }
@@ -335,7 +335,7 @@ impl QueueConfig {
         // Sent even when unchanged if anything else changes: SQS keeps it either way, and
         // some emulators (moto) drop a policy that a SetQueueAttributes call leaves out.
         if let Some(policy) = &self.policy {
-            let changed = before.map_or(true, |b| !b.policy.as_ref().is_some_and(|p| p.equivalent(policy)));
+            let changed = before.is_none_or(|b| !b.policy.as_ref().is_some_and(|p| p.equivalent(policy)));
             if changed || !out.is_empty() {
                 out.insert(A::Policy, policy.to_aws_json());
             }
