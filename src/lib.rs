@@ -12,6 +12,7 @@ pub mod diag;
 pub mod graph;
 pub mod kinds;
 pub mod live;
+pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -617,3 +617,52 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
     let exports = BTreeMap::from([("name".to_string(), name.to_string())]);
     LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports, deletion_date: None }
 }
+
+/// Small objects for plinth's own use (the stack lock).
+impl S3 {
+    /// Creates `bucket/key` only if no such object exists (a conditional write, atomic in S3).
+    /// `Ok(false)` when it already exists.
+    pub async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, AwsError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(body.into())
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("s3:PutObject", &e)),
+        }
+    }
+
+    /// The object's content, or `None` when there is no such object.
+    pub async fn get_text(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
+        let Some(out) = not_found_as_none(self.client.get_object().bucket(bucket).key(key).send().await, "s3:GetObject", &["NoSuchKey"])?
+        else {
+            return Ok(None);
+        };
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            operation: "s3:GetObject".into(),
+            code: None,
+            message: e.to_string(),
+            hint: None,
+        })?;
+        Ok(Some(String::from_utf8_lossy(&bytes.into_bytes()).into_owned()))
+    }
+
+    pub async fn delete_key(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:DeleteObject", &e))?;
+        Ok(())
+    }
+}

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::template::{self, reference_text, Reference};
-use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
+use super::{rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -104,6 +104,14 @@ pub(crate) struct Loader {
 #[serde(deny_unknown_fields)]
 struct RawStack {
     name: Spanned<String>,
+    lock: Option<RawLock>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLock {
+    bucket: Spanned<String>,
+    key: Option<Spanned<String>>,
 }
 
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
@@ -167,7 +175,11 @@ impl Loader {
             self.err("spec::invalid-name", msg, raw_stack.name.span())
                 .set_hint("letters, digits, `-` and `_`, at most 64 characters");
         }
-        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()) };
+        let lock = raw_stack.lock.map(|l| LockConfig {
+            bucket: l.bucket.into_inner(),
+            key: l.key.map_or_else(|| format!("plinth/locks/{stack_name}.lock"), Spanned::into_inner),
+        });
+        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()), lock };
 
         let outputs: BTreeMap<String, Text> =
             raw_outputs.into_iter().filter_map(|(k, v)| Some((k, self.text(&v)?))).collect();

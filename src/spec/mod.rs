@@ -46,6 +46,16 @@ pub struct InputFile {
 pub struct StackConfig {
     pub name: String,
     pub location: Location,
+    /// Where applies of this stack take their lock, if anywhere.
+    pub lock: Option<LockConfig>,
+}
+
+/// `[stack] lock = { bucket = "...", key = "..." }`: an S3 object that exists while an apply
+/// runs, created with a conditional write so two applies can never both hold it.
+#[derive(Debug, Clone)]
+pub struct LockConfig {
+    pub bucket: String,
+    pub key: String,
 }
 
 #[derive(Debug)]

@@ -5,6 +5,7 @@ mod apply;
 mod faults;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
+mod lock;
 mod policies;
 mod proxy;
 mod roles;
