@@ -9,8 +9,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::apply::{self, ApplyOptions, Progress, StepOutcome, StepStatus};
-use crate::aws::{Aws, AwsError, ConnectOptions};
+use crate::aws::{Aws, AwsError, ConnectOptions, Patience};
 use crate::diag::Diagnostics;
+use crate::model::Address;
 use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
 use crate::render;
 use crate::lock::{self, LockError, StackLock};
@@ -154,6 +155,10 @@ pub struct AwsArgs {
     /// Attempts per AWS request for throttling and transient errors
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub max_attempts: u32,
+    /// Longest a step waits for AWS to catch up (IAM propagation, a queue name deleted
+    /// recently) before it fails
+    #[arg(long, default_value_t = 90, value_name = "SECONDS")]
+    pub max_wait: u64,
 }
 
 impl AwsArgs {
@@ -166,6 +171,7 @@ impl AwsArgs {
             role_session_name: self.role_session_name.clone(),
             source_identity: self.source_identity.clone(),
             max_attempts: self.max_attempts,
+            patience: Patience { limit: Duration::from_secs(self.max_wait), ..Patience::default() },
         }
     }
 }
@@ -590,6 +596,10 @@ impl Progress for LineProgress {
         eprintln!("{}: {}...", change.address, verb(change.action));
     }
 
+    fn waiting(&self, address: &Address, notice: &str) {
+        eprintln!("{address}: {notice}");
+    }
+
     fn finished(&self, o: &StepOutcome) {
         match &o.status {
             StepStatus::Done => eprintln!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
@@ -631,6 +641,10 @@ impl Progress for BarProgress {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         running.push(format!("{} {}", verb(change.action), change.address));
         self.refresh(&running);
+    }
+
+    fn waiting(&self, address: &Address, notice: &str) {
+        self.bar.println(format!("{address}: {notice}"));
     }
 
     fn finished(&self, o: &StepOutcome) {

@@ -66,6 +66,12 @@ impl Kind {
         }
     }
 
+    /// Whether an exported attribute is known before the resource exists (computed from its
+    /// name, like most ARNs) rather than assigned by AWS when it is created.
+    pub fn known_before_creation(self, attribute: &str) -> bool {
+        !matches!((self, attribute), (Kind::Role, "unique_id") | (Kind::Key, _) | (Kind::Queue, "url"))
+    }
+
     /// Attributes AWS cannot change in place: a change replaces the resource.
     pub fn forces_replacement(self, attribute: &str) -> bool {
         match self {

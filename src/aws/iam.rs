@@ -7,12 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
-use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::planned::{all_tags, tag_changes, Planned};
-use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use super::{not_found_as_none, retry_transient, Patience, ownership_tags, AwsError, Exports};
 use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
@@ -21,6 +20,13 @@ use crate::policy::PolicyDocument;
 #[derive(Clone, Debug)]
 pub struct Iam {
     client: aws_sdk_iam::Client,
+    patience: Patience,
+}
+
+/// A trust policy naming a principal created a moment ago is rejected until IAM has
+/// propagated it.
+fn principal_not_seen_yet(e: &AwsError) -> bool {
+    e.is_code("MalformedPolicyDocument") && e.message.contains("Invalid principal")
 }
 
 /// A role as plinth wants it, taken from a plan's resolved attributes.
@@ -110,8 +116,8 @@ fn decode_document(raw: &str) -> Value {
 }
 
 impl Iam {
-    pub fn new(config: &SdkConfig) -> Self {
-        Self { client: aws_sdk_iam::Client::new(config) }
+    pub fn new(config: &SdkConfig, patience: Patience) -> Self {
+        Self { client: aws_sdk_iam::Client::new(config), patience }
     }
 
     /// GetRole, plus the inline and attached policies when the spec manages them.
@@ -227,30 +233,33 @@ impl Iam {
     /// retry finds the role the first attempt made. A role carrying this resource's ownership
     /// tags is that role, and the create carries on with it; any other is a real conflict.
     pub async fn create_role(&self, role: &RoleConfig) -> Result<Exports, AwsError> {
-        let created = self
-            .client
-            .create_role()
-            .role_name(&role.name)
-            .set_path(role.path.clone())
-            .set_description(role.description.clone())
-            .set_max_session_duration(role.max_session_hours.map(|h| (h * 3600) as i32))
-            .assume_role_policy_document(role.trust.to_aws_json())
-            .set_permissions_boundary(role.permissions_boundary.clone())
-            .set_tags(Some(tags_of(&role.all_tags(None))))
-            .send()
-            .await;
+        let created = retry_transient(self.patience, principal_not_seen_yet, || async {
+            self.client
+                .create_role()
+                .role_name(&role.name)
+                .set_path(role.path.clone())
+                .set_description(role.description.clone())
+                .set_max_session_duration(role.max_session_hours.map(|h| (h * 3600) as i32))
+                .assume_role_policy_document(role.trust.to_aws_json())
+                .set_permissions_boundary(role.permissions_boundary.clone())
+                .set_tags(Some(tags_of(&role.all_tags(None))))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:CreateRole", &e))
+        })
+        .await;
         let made = match created {
             Ok(out) => out.role,
-            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+            Err(e) if e.is_code("EntityAlreadyExists") => {
                 let existing = self.client.get_role().role_name(&role.name).send().await.ok().and_then(|o| o.role);
                 match existing.filter(|r| {
                     role.ownership.iter().all(|(k, v)| r.tags().iter().any(|t| t.key() == k && t.value() == v))
                 }) {
                     Some(ours) => Some(ours),
-                    None => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+                    None => return Err(e),
                 }
             }
-            Err(e) => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+            Err(e) => return Err(e),
         };
         for (name, doc) in role.inline_policies.iter().flatten() {
             self.put_role_policy(&role.name, name, doc).await?;
@@ -277,13 +286,16 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:UpdateRole", &e))?;
         }
         if !after.trust.equivalent(&before.trust) {
-            self.client
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(after.trust.to_aws_json())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))?;
+            retry_transient(self.patience, principal_not_seen_yet, || async {
+                self.client
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(after.trust.to_aws_json())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))
+            })
+            .await?;
         }
         if let Some(wanted) = &after.inline_policies {
             let current = before.inline_policies.clone().unwrap_or_default();

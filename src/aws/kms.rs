@@ -360,7 +360,7 @@ impl Kms {
                 Err(e) => {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     match waits.next() {
-                        Some(wait) if new_principal_not_seen_yet(&err) => tokio::time::sleep(*wait).await,
+                        Some(delay) if new_principal_not_seen_yet(&err) => super::wait(*delay, &err).await,
                         _ => return Err(err),
                     }
                 }
@@ -506,7 +506,7 @@ impl Kms {
             match result.map_err(|e| AwsError::from_sdk("kms:PutKeyPolicy", &e)) {
                 Ok(_) => return Ok(()),
                 Err(e) => match waits.next() {
-                    Some(wait) if new_principal_not_seen_yet(&e) => tokio::time::sleep(*wait).await,
+                    Some(delay) if new_principal_not_seen_yet(&e) => super::wait(*delay, &e).await,
                     _ => return Err(e),
                 },
             }

@@ -39,6 +39,8 @@ pub struct ConnectOptions {
     pub source_identity: Option<String>,
     /// Attempts per request, including the first, for transient errors and throttling.
     pub max_attempts: u32,
+    /// How long one step may wait for AWS's eventual consistency.
+    pub patience: Patience,
 }
 
 /// Clients for every service plinth manages, built from one shared configuration.
@@ -81,7 +83,7 @@ impl Aws {
             None => base,
             Some(role) => assume_role(&base, role, options).await?,
         };
-        Ok(Aws::from_config(config))
+        Ok(Aws::with_patience(config, options.patience))
     }
 
     pub fn from_config(config: SdkConfig) -> Aws {
@@ -92,7 +94,7 @@ impl Aws {
     /// shorten it).
     pub fn with_patience(config: SdkConfig, patience: Patience) -> Aws {
         Aws {
-            iam: iam::Iam::new(&config),
+            iam: iam::Iam::new(&config, patience),
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
             s3: s3::S3::new(&config),
@@ -123,6 +125,26 @@ impl Default for Patience {
     }
 }
 
+tokio::task_local! {
+    /// Where the step being applied wants to hear about waits, so progress can show them.
+    pub static WAIT_NOTICES: WaitNotices;
+}
+
+/// A channel for "waiting for AWS" notices from the step running on this task.
+#[derive(Clone)]
+pub struct WaitNotices {
+    pub address: Address,
+    pub sender: tokio::sync::mpsc::UnboundedSender<(Address, String)>,
+}
+
+/// Sleeps out a wait that only time cures, telling the step's progress why and for how long.
+pub(crate) async fn wait(delay: Duration, because: &AwsError) {
+    tracing::debug!("{because}; retrying in {delay:?}");
+    let notice = format!("waiting {:.0} s: {because}", delay.as_secs_f64().max(1.0));
+    let _ = WAIT_NOTICES.try_with(|n| n.sender.send((n.address.clone(), notice)));
+    tokio::time::sleep(delay).await;
+}
+
 /// Runs `attempt` until it succeeds, fails with an error `transient` does not accept, or
 /// `patience` runs out (then the last error is returned).
 pub(crate) async fn retry_transient<T, F, Fut>(
@@ -139,8 +161,7 @@ where
     loop {
         match attempt().await {
             Err(e) if transient(&e) && started.elapsed() + delay <= patience.limit => {
-                tracing::debug!("{e}; retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
+                wait(delay, &e).await;
                 delay = (delay * 2).min(patience.max_delay);
             }
             result => return result,

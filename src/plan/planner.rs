@@ -8,7 +8,6 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
 use crate::policy;
-use crate::spec::template::Reference;
 use crate::spec::{Resource, Spec};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -230,14 +229,7 @@ fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
 }
 
 fn dependencies(resource: &Resource) -> Vec<Address> {
-    let deps: BTreeSet<Address> = resource
-        .references()
-        .into_iter()
-        .filter_map(|(r, _)| match r {
-            Reference::Resource { address, .. } if *address != resource.address => Some(address.clone()),
-            _ => None,
-        })
-        .collect();
+    let deps: BTreeSet<Address> = resource.dependencies().into_iter().map(|(a, _)| a.clone()).collect();
     deps.into_iter().collect()
 }
 

@@ -615,14 +615,10 @@ impl Loader {
             .iter()
             .map(|(a, r)| {
                 let deps = r
-                    .references()
+                    .dependencies()
                     .into_iter()
-                    .filter_map(|(reference, _)| match reference {
-                        Reference::Resource { address, .. } if address != a && spec.resources.contains_key(address) => {
-                            Some(address)
-                        }
-                        _ => None,
-                    })
+                    .map(|(address, _)| address)
+                    .filter(|address| spec.resources.contains_key(*address))
                     .collect();
                 (a, deps)
             })

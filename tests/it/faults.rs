@@ -115,3 +115,34 @@ fn apply_waits_out_a_burst_of_total_throttling() {
     proxy.set_faults(Faults::none());
     assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
 }
+
+fn queue_stack(stack: &str, prefix: &str) -> String {
+    format!("[stack]\nname = \"{stack}\"\n\n[queue.work]\nname = \"{prefix}-work\"\nvisibility_timeout = 60\n")
+}
+
+#[test]
+fn eventual_consistency_gets_a_bounded_visible_wait() {
+    const DELETED_RECENTLY: Fault = Fault::Error {
+        status: 400,
+        code: "QueueDeletedRecently",
+        message: "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+    };
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("waits"), unique("tonic"));
+    let spec = TempSpec::new(&queue_stack(&name, &prefix));
+    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 2, DELETED_RECENTLY)], ..Faults::none() });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work: waiting 1 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work: waiting 2 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+
+    // The wait is bounded: with no patience the step fails with the AWS error and a report.
+    let (name, prefix) = (unique("waits"), unique("tonic"));
+    let spec = TempSpec::new(&queue_stack(&name, &prefix));
+    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 1, DELETED_RECENTLY)], ..Faults::none() });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--max-wait", "0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work (create): failed: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    proxy.set_faults(Faults::none());
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
