@@ -55,6 +55,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the stack's [outputs] from the live account (as an env file or JSON)
     Outputs(OutputsArgs),
+    /// Print the JSON Schema of the spec format, for TOML editors
+    Schema,
     /// Remove the stack's apply lock, e.g. one left by a process that was killed
     Unlock(UnlockArgs),
     /// Print shell completions
@@ -386,6 +388,10 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 });
             }
             ui.out(&format_outputs(&values, args.format));
+            Ok(0)
+        }
+        Command::Schema => {
+            ui.out(&crate::spec::schema::json_schema());
             Ok(0)
         }
         Command::Unlock(args) => {

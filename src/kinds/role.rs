@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostics, Location};
@@ -32,25 +32,28 @@ pub struct RoleSpec {
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawRole {
-    name: Spanned<String>,
-    path: Option<Spanned<String>>,
-    description: Option<Spanned<String>>,
-    max_session_hours: Option<Spanned<i64>>,
-    trust: Spanned<toml::Value>,
-    managed_policies: Option<Vec<Spanned<String>>>,
-    policies: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    permissions_boundary: Option<Spanned<String>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+#[schemars(rename = "Role")]
+pub(crate) struct RawRole {
+    name: Located<String>,
+    path: Option<Located<String>>,
+    description: Option<Located<String>>,
+    max_session_hours: Option<Located<i64>>,
+    #[schemars(with = "PolicyField")]
+    trust: Located<toml::Value>,
+    managed_policies: Option<Vec<Located<String>>>,
+    #[schemars(with = "Option<BTreeMap<String, PolicyField>>")]
+    policies: Option<BTreeMap<String, Located<toml::Value>>>,
+    permissions_boundary: Option<Located<String>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(RoleSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(RoleSpec, Lifecycle)> {
     let raw: RawRole = loader.deserialize(value)?;
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),

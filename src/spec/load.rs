@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
-use toml::Spanned;
+use crate::spec::Located;
 
 use super::template::{self, reference_text, Reference};
 use super::{rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
@@ -100,18 +100,20 @@ pub(crate) struct Loader {
     inputs: Vec<InputFile>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawStack {
-    name: Spanned<String>,
+#[schemars(rename = "Stack")]
+pub(crate) struct RawStack {
+    name: Located<String>,
     lock: Option<RawLock>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawLock {
-    bucket: Spanned<String>,
-    key: Option<Spanned<String>>,
+#[schemars(rename = "Lock")]
+pub(crate) struct RawLock {
+    bucket: Located<String>,
+    key: Option<Located<String>>,
 }
 
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
@@ -177,7 +179,7 @@ impl Loader {
         }
         let lock = raw_stack.lock.map(|l| LockConfig {
             bucket: l.bucket.into_inner(),
-            key: l.key.map_or_else(|| format!("plinth/locks/{stack_name}.lock"), Spanned::into_inner),
+            key: l.key.map_or_else(|| format!("plinth/locks/{stack_name}.lock"), Located::into_inner),
         });
         let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()), lock };
 
@@ -209,7 +211,7 @@ impl Loader {
     }
 
     /// Deserializes one TOML value, turning a serde error into a located diagnostic.
-    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
+    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: toml::Spanned<DeValue<'_>>) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -222,7 +224,7 @@ impl Loader {
         }
     }
 
-    fn vars(&mut self, value: Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
+    fn vars(&mut self, value: toml::Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
         let mut out = BTreeMap::new();
         for (name, value) in self.string_table(value, "vars") {
             if value.get_ref().contains("${") {
@@ -238,7 +240,7 @@ impl Loader {
     }
 
     /// A table of scalars, each turned into its string form.
-    fn string_table(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Spanned<String>)> {
+    fn string_table(&mut self, value: toml::Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Located<String>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
             self.err("spec::type", format!("`{what}` must be a table"), span);
@@ -257,7 +259,7 @@ impl Loader {
                     continue;
                 }
             };
-            out.push((k.get_ref().to_string(), Spanned::new(vspan, text)));
+            out.push((k.get_ref().to_string(), Located::new(vspan, text)));
         }
         out.sort_by_key(|(_, v)| v.span().start);
         out
@@ -286,7 +288,7 @@ impl Loader {
     fn resources(
         &mut self,
         kind: Kind,
-        value: Spanned<DeValue<'_>>,
+        value: toml::Spanned<DeValue<'_>>,
         out: &mut BTreeMap<Address, Option<Resource>>,
     ) {
         let span = value.span();
@@ -318,16 +320,16 @@ impl Loader {
 
     /// `silence` is common to every kind: it is taken out of the resource's table before the
     /// kind reads the rest.
-    fn take_silences<'i>(&mut self, body: Spanned<DeValue<'i>>) -> (Spanned<DeValue<'i>>, Vec<Silence>) {
+    fn take_silences<'i>(&mut self, body: toml::Spanned<DeValue<'i>>) -> (toml::Spanned<DeValue<'i>>, Vec<Silence>) {
         let span = body.span();
         let DeValue::Table(mut table) = body.into_inner() else {
-            return (Spanned::new(span.clone(), DeValue::Table(Default::default())), Vec::new());
+            return (toml::Spanned::new(span.clone(), DeValue::Table(Default::default())), Vec::new());
         };
         let key = table.keys().find(|k| k.get_ref().as_ref() == "silence").cloned();
         let Some(value) = key.and_then(|k| table.remove(&k)) else {
-            return (Spanned::new(span, DeValue::Table(table)), Vec::new());
+            return (toml::Spanned::new(span, DeValue::Table(table)), Vec::new());
         };
-        let silences: Vec<Spanned<Silence>> = self.deserialize(value).unwrap_or_default();
+        let silences: Vec<Located<Silence>> = self.deserialize(value).unwrap_or_default();
         let known: Vec<&str> = crate::policy::LINT_RULES.iter().map(|r| r.code).collect();
         let mut out = Vec::new();
         for s in silences {
@@ -337,7 +339,7 @@ impl Loader {
             }
             out.push(s.into_inner());
         }
-        (Spanned::new(span, DeValue::Table(table)), out)
+        (toml::Spanned::new(span, DeValue::Table(table)), out)
     }
 
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -382,7 +384,7 @@ impl Loader {
     }
 
     /// User tags: keys checked against AWS's rules, values as templates.
-    pub(crate) fn tags(&mut self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> BTreeMap<String, Text> {
+    pub(crate) fn tags(&mut self, tags: &BTreeMap<Located<String>, Located<String>>) -> BTreeMap<String, Text> {
         let mut out = BTreeMap::new();
         for (key, value) in tags {
             if let Err(msg) = rules::tag_key(key.get_ref()) {
@@ -395,7 +397,7 @@ impl Loader {
 
     /// A spec string; one that fails to load is reported and replaced by a stand-in, so the
     /// checks on the other fields still run (the spec as a whole is rejected anyway).
-    pub(crate) fn text_or_stand_in(&mut self, s: &Spanned<String>) -> Text {
+    pub(crate) fn text_or_stand_in(&mut self, s: &Located<String>) -> Text {
         self.text(s).unwrap_or_else(|| Text {
             raw: s.get_ref().clone(),
             pieces: Vec::new(),
@@ -403,7 +405,7 @@ impl Loader {
         })
     }
 
-    pub(crate) fn policy_or_stand_in(&mut self, value: &Spanned<toml::Value>) -> PolicyTemplate {
+    pub(crate) fn policy_or_stand_in(&mut self, value: &Located<toml::Value>) -> PolicyTemplate {
         self.policy(value).unwrap_or_else(|| PolicyTemplate {
             json: serde_json::Value::Null,
             templated: Vec::new(),
@@ -412,7 +414,7 @@ impl Loader {
     }
 
     /// A spec string, with its references parsed.
-    fn text(&mut self, s: &Spanned<String>) -> Option<Text> {
+    fn text(&mut self, s: &Located<String>) -> Option<Text> {
         let span = s.span();
         let content = string_content_start(&self.file.text, span.clone());
         match template::parse(s.get_ref()) {
@@ -448,7 +450,7 @@ impl Loader {
     }
 
     /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
-    fn policy(&mut self, value: &Spanned<toml::Value>) -> Option<PolicyTemplate> {
+    fn policy(&mut self, value: &Located<toml::Value>) -> Option<PolicyTemplate> {
         let span = value.span();
         match value.get_ref() {
             toml::Value::String(text) => {

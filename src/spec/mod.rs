@@ -4,7 +4,9 @@
 //! line and column it comes from, so one run reports all of them.
 
 mod load;
+mod located;
 pub mod rules;
+pub mod schema;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ pub use crate::kinds::ResourceBody;
 
 pub(crate) use load::{lint_diagnostic, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
+pub use located::{Located, PolicyField};
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.
@@ -36,7 +39,7 @@ pub struct Spec {
     pub warnings: Diagnostics,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct InputFile {
     pub path: String,
     pub sha256: String,
@@ -182,7 +185,7 @@ pub struct Resource {
 }
 
 /// `[[KIND.NAME.silence]]`: a policy lint accepted on purpose.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The lint's code, e.g. `P003`.

@@ -157,3 +157,15 @@ Statement = [
     let run = plinth(&["validate", "-f", &spec.arg()]).ok();
     assert!(run.stderr.contains("[P003]"), "{}", run.stderr);
 }
+
+#[test]
+fn schema_and_completions_come_from_the_definitions() {
+    let run = plinth(&["schema"]).ok();
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(schema["title"], "plinth spec");
+    let role = &schema["$defs"]["RoleByName"]["additionalProperties"];
+    assert_eq!(role["additionalProperties"], false, "{role}");
+    assert!(role["required"].as_array().unwrap().iter().any(|r| r == "trust"), "{role}");
+    let run = plinth(&["completions", "bash"]).ok();
+    assert!(run.stdout.contains("plinth") && run.stdout.contains("--detailed-exitcode"), "{}", run.stdout);
+}
