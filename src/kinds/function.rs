@@ -463,7 +463,8 @@ impl FunctionSpec {
     }
 }
 
-/// The settings a function exports, which only the spec can give (see `declares_export`).
+/// Whether the function has a value for `attribute`: the settings it exports (`timeout`,
+/// `memory`) have one only when the spec sets them.
 pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
     match attribute {
         "timeout" => spec.timeout.is_some(),
