@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod archive;
 pub mod aws;
+pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod graph;

@@ -57,8 +57,9 @@ impl Kind {
     pub fn exported_attributes(self) -> &'static [&'static str] {
         match self {
             Kind::Role => &["arn", "name", "path", "unique_id"],
-            Kind::Queue => &["arn", "url", "name"],
-            Kind::Function | Kind::Bucket => &["arn", "name"],
+            Kind::Queue => &["arn", "url", "name", "visibility_timeout"],
+            Kind::Function => &["arn", "name", "timeout", "memory"],
+            Kind::Bucket => &["arn", "name"],
             Kind::Policy => &["arn", "name"],
             Kind::InstanceProfile => &["arn", "name"],
             Kind::OidcProvider => &["arn"],

@@ -460,8 +460,20 @@ impl FunctionSpec {
         match attribute {
             "name" => Some(name),
             "arn" => Some(format!("arn:{}:lambda:{}:{}:function:{name}", account.partition, account.region, account.account_id)),
+            "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
+            "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),
             _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
         }
+    }
+}
+
+/// Whether the function has a value for `attribute`: the settings it exports (`timeout`,
+/// `memory`) have one only when the spec sets them.
+pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
+    match attribute {
+        "timeout" => spec.timeout.is_some(),
+        "memory" => spec.memory.is_some(),
+        _ => true,
     }
 }
 

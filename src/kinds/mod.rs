@@ -153,6 +153,17 @@ impl ResourceBody {
         }
     }
 
+    /// Whether the resource has a value for an exported attribute that is one of its settings
+    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
+    /// change under plinth, so a reference to it is refused rather than guessed.
+    pub fn declares_export(&self, attribute: &str) -> bool {
+        match self {
+            ResourceBody::Function(f) => function::declares_export(f, attribute),
+            ResourceBody::Queue(q) => attribute != "visibility_timeout" || q.visibility_timeout.is_some(),
+            _ => true,
+        }
+    }
+
     /// An attribute other resources reference, if it is known before apply: deterministic
     /// ones from the spec, assigned ones from `live` (the resource as it exists now).
     pub fn export(&self, attribute: &str, resolver: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {

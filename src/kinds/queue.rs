@@ -220,6 +220,7 @@ impl QueueSpec {
         match attribute {
             "name" => Some(name),
             "arn" => Some(format!("arn:{}:sqs:{}:{}:{name}", account.partition, account.region, account.account_id)),
+            "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.
             _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
         }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolver;
 use super::{attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION};
+use crate::checks;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
@@ -132,6 +133,16 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
                 Some(r) => format!("the live resource differs from the spec; {r}"),
                 None => "the live resource differs from the spec".into(),
             });
+        }
+    }
+
+    if !options.destroy && !options.refresh_only {
+        // Validate ran the checks it could; one it ran reports the same finding again here.
+        let reported = |d: &Diagnostic| spec.warnings.0.iter().any(|w| w.code == d.code && w.message == d.message);
+        for finding in checks::check(spec, |r| resolver.lookup(r)).0 {
+            if !reported(&finding) {
+                diags.push(finding);
+            }
         }
     }
 

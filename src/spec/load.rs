@@ -206,6 +206,11 @@ impl Loader {
         }
         if !self.diags.has_errors() {
             self.lint_policies(&spec);
+            // Before AWS is read, only variables are known; checks needing more wait for plan.
+            self.diags.extend(crate::checks::check(&spec, |r| match r {
+                Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                _ => None,
+            }));
         }
         Some(spec)
     }
@@ -393,6 +398,22 @@ impl Loader {
             out.insert(key.get_ref().clone(), self.text_or_stand_in(value));
         }
         out
+    }
+
+    /// A string value found inside `within` (a table whose inner spans TOML did not keep),
+    /// located at its quoted occurrence so diagnostics point at it; at `within` if not found.
+    /// A table written as a `[header]` spans only its header: its body runs to the next one.
+    pub(crate) fn string_within(&self, within: Range<usize>, value: String) -> Located<String> {
+        let source = &self.file.text;
+        let end = match source.get(within.clone()) {
+            Some(t) if t.starts_with('[') => source[within.end..].find("\n[").map_or(source.len(), |i| within.end + i),
+            _ => within.end,
+        };
+        let text = source.get(within.start..end).unwrap_or_default();
+        let found = ['"', '\'']
+            .iter()
+            .find_map(|q| text.find(&format!("{q}{value}{q}")).map(|i| within.start + i..within.start + i + value.len() + 2));
+        Located::new(found.unwrap_or(within), value)
     }
 
     /// A spec string; one that fails to load is reported and replaced by a stand-in, so the
@@ -596,6 +617,11 @@ impl Loader {
                         Some((
                             format!("a {} has no attribute `{attribute}`", address.kind),
                             format!("a {} exports: {}", address.kind, address.kind.exported_attributes().join(", ")),
+                        ))
+                    } else if !spec.resources[address].body.declares_export(attribute) {
+                        Some((
+                            format!("`${{{address}.{attribute}}}` refers to a setting that [{address}] leaves out"),
+                            format!("set `{attribute}` in [{address}]: a setting the spec leaves out is unmanaged, so plinth has no value to give"),
                         ))
                     } else {
                         None

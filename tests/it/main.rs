@@ -10,5 +10,6 @@ mod policies;
 mod proxy;
 mod roles;
 mod saved;
+mod stacks;
 mod support;
 mod validate;
