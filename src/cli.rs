@@ -477,14 +477,22 @@ async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<Pl
             hint: Some("plan again and review the new plan".into()),
         });
     }
-    Ok(saved.plan)
+    // The new plan is the saved plan (checked above), and it holds the secrets in hand.
+    Ok(now)
 }
 
 async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
     let spec_args = match &args.plan {
         Some(path) => {
             let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
-            SpecArgs { spec: PathBuf::from(&saved.spec), vars: saved.var_overrides.clone() }
+            let differences = saved.var_differences(&args.spec.vars);
+            if !differences.is_empty() {
+                return Err(Failure::Message {
+                    message: format!("the variables differ from the plan's, so none of it was applied:\n  {}", differences.join("\n  ")),
+                    hint: Some("pass the same --var options as to `plinth plan`, or plan again".into()),
+                });
+            }
+            SpecArgs { spec: PathBuf::from(&saved.spec), vars: args.spec.vars.clone() }
         }
         None => SpecArgs { spec: args.spec.spec.clone(), vars: args.spec.vars.clone() },
     };

@@ -194,6 +194,17 @@ impl Sensitive {
     pub fn reveal(&self) -> Option<&str> {
         self.value.as_deref()
     }
+
+    /// `SALT:HASH` with HASH the SHA-256 of the salt and the secret, for a saved plan to hold
+    /// without holding the secret; `None` for a secret not in hand.
+    pub fn salted_hash(&self, salt: &str) -> Option<String> {
+        self.value.as_ref().map(|v| format!("{salt}:{}", sha256_hex(&format!("{salt}{v}"))))
+    }
+
+    /// Whether this secret is the one a saved `SALT:HASH` was made from.
+    pub fn matches_salted_hash(&self, salted: &str) -> bool {
+        salted.split_once(':').is_some_and(|(salt, _)| self.salted_hash(salt).as_deref() == Some(salted))
+    }
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -207,8 +218,8 @@ impl fmt::Debug for Sensitive {
     }
 }
 
-/// Neither the secret nor its hash (a short secret's hash is easily reversed) is written out;
-/// a plan read back holds secrets it cannot apply, and apply refuses them.
+/// Neither the secret nor its plain hash (a short secret's hash is easily reversed) is written
+/// out; saved plans keep a salted hash of each secret beside the plan (`saved.rs`).
 impl Serialize for Sensitive {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("(sensitive)")
