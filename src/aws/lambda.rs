@@ -564,7 +564,7 @@ impl FunctionConfig {
         }
         let planned = code.strip_prefix("sha256:").ok_or_else(|| fail(format!("unknown code `{code}`"), "plan again"))?;
         let (form, path) = self.code_path.as_ref().ok_or_else(|| fail("the plan names no code path".into(), "plan again"))?;
-        let bytes = if form == "dir" { archive::zip_directory(path) } else { std::fs::read(path) }
+        let bytes = if form == "dir" { archive::zip_directory(path) } else { archive::read_at_most(path, archive::MAX_INLINE_ZIP_BYTES as u64) }
             .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display()), "check the path and plan again"))?;
         if archive::code_sha256(&bytes) != planned {
             return Err(fail(
