@@ -13,6 +13,7 @@ pub mod graph;
 pub mod kinds;
 pub mod live;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod render;

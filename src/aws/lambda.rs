@@ -22,6 +22,28 @@ use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 
+/// See [`super::KindActions`]. Creating or updating a function also needs `iam:PassRole` on
+/// its role, which `plinth permissions` grants on the roles the spec names.
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:PutFunctionConcurrency",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+        "lambda:DeleteFunction",
+    ],
+    account_wide: &["lambda:ListFunctions", "lambda:ListTags", "lambda:ListEventSourceMappings"],
+    // Event source mappings are authorized on the mapping, whose id Lambda assigns.
+    by_condition: &["lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    scope_key: "lambda:FunctionArn",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Lambda {
     client: aws_sdk_lambda::Client,

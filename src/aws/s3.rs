@@ -25,6 +25,40 @@ use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// See [`super::KindActions`]. IAM names some S3 actions differently from the API calls:
+/// CORS calls are `s3:*BucketCORS`, encryption `s3:*EncryptionConfiguration`, the public
+/// access block `s3:*BucketPublicAccessBlock`, notifications `s3:*BucketNotification`, the
+/// deletes of those settings and of tags are their `Put` actions, `ListObjectVersions` is
+/// `s3:ListBucketVersions`, and `DeleteObjects` is `s3:DeleteObject` plus
+/// `s3:DeleteObjectVersion` on the objects (`BUCKET/*`).
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "s3:PutBucketTagging",
+        "s3:CreateBucket",
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:GetBucketCORS",
+        "s3:PutBucketCORS",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:DeleteBucket",
+    ],
+    // Finding the buckets a stack owns reads the tags of every bucket in the region.
+    account_wide: &["s3:ListAllMyBuckets", "s3:GetBucketTagging"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct S3 {
     client: aws_sdk_s3::Client,

@@ -3,10 +3,12 @@
 
 mod apply;
 mod faults;
+mod fuzz;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
 mod policies;
 mod proxy;
+mod reliability;
 mod roles;
 mod saved;
 mod support;
