@@ -35,6 +35,8 @@ pub const ACTIONS: super::KindActions = super::KindActions {
     on_resource: &[
         "s3:PutBucketTagging",
         "s3:CreateBucket",
+        // Tagging a bucket as CreateBucket makes it.
+        "s3:TagResource",
         "s3:GetBucketPolicy",
         "s3:PutBucketPolicy",
         "s3:DeleteBucketPolicy",
@@ -273,19 +275,24 @@ impl S3 {
     }
 
     /// CreateBucket, then its tags and every declared setting.
+    ///
+    /// The bucket is tagged as it is created, so that an apply killed right after CreateBucket
+    /// does not leave a bucket the next plan must treat as someone else's. Tags are put again
+    /// after, for endpoints that ignore them at creation (moto does).
     pub async fn create_bucket(&self, b: &BucketConfig) -> Result<Exports, AwsError> {
+        let tags = b.all_tags(None);
+        let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid_config(&b.name, e))?;
         // us-east-1 is the one region that takes no location constraint.
-        let location = (self.region != "us-east-1").then(|| {
-            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(self.region.as_str())).build()
-        });
+        let location = (self.region != "us-east-1").then(|| BucketLocationConstraint::from(self.region.as_str()));
+        let configuration = CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(Some(tag_set)).build();
         self.client
             .create_bucket()
             .bucket(&b.name)
-            .set_create_bucket_configuration(location)
+            .create_bucket_configuration(configuration)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))?;
-        self.put_tags(&b.name, &b.all_tags(None)).await?;
+        self.put_tags(&b.name, &tags).await?;
         self.put_settings(b, None).await?;
         Ok(b.exports())
     }
