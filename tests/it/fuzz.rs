@@ -23,7 +23,7 @@ fn config() -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(QUICK_CASES);
     // Shrunk failures are kept under tests/it/, next to this file, to be turned into
     // regression tests.
-    Config { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))), ..Config::default() }
+    Config { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..Config::default() }
 }
 
 /// Every specification the fuzzers start from: the example stacks and the planner's specs.
