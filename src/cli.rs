@@ -59,6 +59,8 @@ pub enum Command {
     Schema,
     /// Remove the stack's apply lock, e.g. one left by a process that was killed
     Unlock(UnlockArgs),
+    /// Print the IAM policy the identity running plinth needs for a spec (least privilege)
+    Permissions(PermissionsArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -82,6 +84,21 @@ pub struct OutputsArgs {
     pub aws: AwsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Env)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The account the policy is for (default: any, `*`)
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// The region the policy is for (default: any, `*`)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS partition
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -410,6 +427,19 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 )),
                 None => ui.err(&format!("Stack `{}` was not locked.\n", spec.stack.name)),
             }
+            Ok(0)
+        }
+        Command::Permissions(args) => {
+            let spec = load(&args.spec, ui)?;
+            let defaults = crate::permissions::Target::default();
+            let target = crate::permissions::Target {
+                partition: args.partition,
+                account_id: args.account_id.unwrap_or(defaults.account_id),
+                region: args.region.unwrap_or(defaults.region),
+            };
+            let policy = crate::permissions::policy(&spec, &target);
+            let json = serde_json::to_string_pretty(&policy).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
+            ui.out(&format!("{json}\n"));
             Ok(0)
         }
         Command::Completions { shell } => {

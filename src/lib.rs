@@ -15,6 +15,7 @@ pub mod kinds;
 pub mod live;
 pub mod lock;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod render;

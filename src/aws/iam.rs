@@ -17,6 +17,100 @@ use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// See [`super::KindActions`].
+pub const ROLE_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole",
+    ],
+    account_wide: &["iam:ListRoles", "iam:ListRoleTags"],
+    by_condition: &[],
+    scope_key: "",
+    // Deleting a role takes it out of whatever instance profiles hold it; the call is
+    // authorized on the profile.
+    elsewhere: &[("iam:RemoveRoleFromInstanceProfile", "instance-profile/*")],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const MANAGED_POLICY_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:CreatePolicy",
+        "iam:CreatePolicyVersion",
+        "iam:ListPolicyVersions",
+        "iam:DeletePolicyVersion",
+        "iam:TagPolicy",
+        "iam:UntagPolicy",
+        "iam:ListEntitiesForPolicy",
+        "iam:DeletePolicy",
+    ],
+    account_wide: &["iam:ListPolicies", "iam:ListPolicyTags"],
+    // Replacing or deleting a policy detaches it from (and reattaches it to) whoever holds it:
+    // calls authorized on those roles, users and groups.
+    by_condition: &[
+        "iam:AttachRolePolicy",
+        "iam:AttachUserPolicy",
+        "iam:AttachGroupPolicy",
+        "iam:DetachRolePolicy",
+        "iam:DetachUserPolicy",
+        "iam:DetachGroupPolicy",
+    ],
+    scope_key: "iam:PolicyARN",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const INSTANCE_PROFILE_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+        "iam:TagInstanceProfile",
+        "iam:UntagInstanceProfile",
+        "iam:DeleteInstanceProfile",
+    ],
+    account_wide: &["iam:ListInstanceProfiles", "iam:GetInstanceProfile"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const OIDC_PROVIDER_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:CreateOpenIDConnectProvider",
+        "iam:AddClientIDToOpenIDConnectProvider",
+        "iam:RemoveClientIDFromOpenIDConnectProvider",
+        "iam:UpdateOpenIDConnectProviderThumbprint",
+        "iam:TagOpenIDConnectProvider",
+        "iam:UntagOpenIDConnectProvider",
+        "iam:DeleteOpenIDConnectProvider",
+    ],
+    account_wide: &["iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Iam {
     client: aws_sdk_iam::Client,

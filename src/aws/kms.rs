@@ -40,6 +40,34 @@ const NEW_PRINCIPAL_WAITS: [Duration; 3] = [Duration::from_secs(2), Duration::fr
 /// Attempts at CreateKey when the call fails in a way that may have created a key anyway.
 const CREATE_ATTEMPTS: usize = 3;
 
+/// See [`super::KindActions`]. A key has no name to scope a grant by before KMS assigns its
+/// id, so the calls on a key are granted on the account's keys tagged with the stack, and
+/// creating one (with its tags) on `*`.
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:PutKeyPolicy",
+        "kms:EnableKeyRotation",
+        "kms:DisableKeyRotation",
+        "kms:EnableKey",
+        "kms:DisableKey",
+        "kms:UpdateKeyDescription",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ],
+    account_wide: &["kms:ListKeys", "kms:ListAliases", "kms:ListResourceTags"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &["kms:CreateKey", "kms:TagResource"],
+};
+
 #[derive(Clone, Debug)]
 pub struct Kms {
     client: aws_sdk_kms::Client,

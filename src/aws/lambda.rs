@@ -22,6 +22,28 @@ use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 
+/// See [`super::KindActions`]. Creating or updating a function also needs `iam:PassRole` on
+/// its role, which `plinth permissions` grants on the roles the spec names.
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:PutFunctionConcurrency",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+        "lambda:DeleteFunction",
+    ],
+    account_wide: &["lambda:ListFunctions", "lambda:ListTags", "lambda:ListEventSourceMappings"],
+    // Event source mappings are authorized on the mapping, whose id Lambda assigns.
+    by_condition: &["lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    scope_key: "lambda:FunctionArn",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Lambda {
     client: aws_sdk_lambda::Client,
@@ -564,7 +586,7 @@ impl FunctionConfig {
         }
         let planned = code.strip_prefix("sha256:").ok_or_else(|| fail(format!("unknown code `{code}`"), "plan again"))?;
         let (form, path) = self.code_path.as_ref().ok_or_else(|| fail("the plan names no code path".into(), "plan again"))?;
-        let bytes = if form == "dir" { archive::zip_directory(path) } else { std::fs::read(path) }
+        let bytes = if form == "dir" { archive::zip_directory(path) } else { archive::read_at_most(path, archive::MAX_INLINE_ZIP_BYTES as u64) }
             .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display()), "check the path and plan again"))?;
         if archive::code_sha256(&bytes) != planned {
             return Err(fail(

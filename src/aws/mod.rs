@@ -169,6 +169,43 @@ where
     }
 }
 
+/// The IAM actions behind the calls an adapter makes for one kind. Each adapter keeps its
+/// lists next to the calls, so that `plinth permissions` cannot drift from them unnoticed (a
+/// test applies through a proxy that counts every call and checks each against these lists).
+#[derive(Debug)]
+pub struct KindActions {
+    /// Calls on the resource itself, grantable on the ARNs of the resources a spec names.
+    pub on_resource: &'static [&'static str],
+    /// Listings, and the reads of every resource of the kind that find which the stack owns
+    /// (their tags): granted on `*`.
+    pub account_wide: &'static [&'static str],
+    /// Calls authorized on resources plinth cannot name in advance (the roles a managed
+    /// policy is attached to, a function's event source mappings): granted on `*` only where
+    /// the condition key `scope_key` names one of the spec's resources of this kind.
+    pub by_condition: &'static [&'static str],
+    pub scope_key: &'static str,
+    /// IAM calls authorized on another type of IAM resource, with the resource pattern
+    /// (`instance-profile/*`) they are granted on.
+    pub elsewhere: &'static [(&'static str, &'static str)],
+    /// Creating a resource that cannot be named before it exists (a KMS key): granted on `*`,
+    /// only for requests that tag it as the stack's.
+    pub before_creation: &'static [&'static str],
+}
+
+/// The IAM actions plinth needs for a kind.
+pub fn actions(kind: Kind) -> &'static KindActions {
+    match kind {
+        Kind::Role => &iam::ROLE_ACTIONS,
+        Kind::Policy => &iam::MANAGED_POLICY_ACTIONS,
+        Kind::InstanceProfile => &iam::INSTANCE_PROFILE_ACTIONS,
+        Kind::OidcProvider => &iam::OIDC_PROVIDER_ACTIONS,
+        Kind::Queue => &sqs::ACTIONS,
+        Kind::Function => &lambda::ACTIONS,
+        Kind::Bucket => &s3::ACTIONS,
+        Kind::Key => &kms::ACTIONS,
+    }
+}
+
 /// Values a resource exports to references (`arn`, `unique_id`, `key_id`, ...).
 pub type Exports = BTreeMap<String, String>;
 

@@ -231,6 +231,14 @@ impl BucketSpec {
             }
         }
         for n in self.notifications.iter().flatten() {
+            match &n.target {
+                NotificationTarget::Queue(q) => {
+                    c.text(q, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags)
+                }
+                NotificationTarget::Function(f) => {
+                    c.text(f, rules::arn(rules::FUNCTION_ARN), "write the function's ARN, usually \"${function.NAME.arn}\"", diags)
+                }
+            }
             if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
                 diags.push(
                     Diagnostic::error("spec::invalid-value", "a notification needs events like \"s3:ObjectCreated:*\"")

@@ -199,7 +199,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     }
     if let Some(zip) = &raw.zip {
         let path = loader.local_path(zip);
-        return match std::fs::read(&path) {
+        return match archive::read_at_most(&path, archive::MAX_INLINE_ZIP_BYTES as u64) {
             Ok(bytes) => code_archive(loader, path, &bytes, span, false),
             Err(e) => {
                 loader
@@ -258,7 +258,7 @@ fn load_env_value(loader: &mut Loader, name: &str, value: &Located<toml::Value>)
         }
         other => {
             loader
-                .err("spec::type", format!("environment variable `{name}` cannot be a {}", other.type_str()), span)
+                .err("spec::type", format!("environment variable `{name}` cannot be {}", crate::spec::with_article(other.type_str())), span)
                 .set_hint("write a string, or { secret = \"...\" } for a value plinth must never show");
             None
         }
@@ -297,6 +297,7 @@ impl FunctionSpec {
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, function_name, "function names are letters, digits, `-` and `_`, at most 64 characters", diags);
+        c.text(&self.role, rules::arn(rules::ROLE_ARN), "write the execution role's ARN, usually \"${role.NAME.arn}\"", diags);
         if let Some(v) = &self.timeout {
             c.range("timeout", v, 1..=900, diags);
         }
@@ -479,6 +480,7 @@ pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
 
 impl Trigger {
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.queue, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags);
         if let Some(v) = &self.batch_size {
             c.range("batch_size", v, 1..=10_000, diags);
             let window = self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);

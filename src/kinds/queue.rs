@@ -145,6 +145,7 @@ impl QueueSpec {
             c.range("kms_data_key_reuse", v, 60..=86_400, diags);
         }
         if let Some(r) = &self.redrive {
+            c.text(&r.queue, rules::arn(rules::QUEUE_ARN), "write the dead-letter queue's ARN, usually \"${queue.NAME.arn}\"", diags);
             c.range("max_receive_count", &r.max_receive_count, 1..=1000, diags);
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {

@@ -147,6 +147,14 @@ impl RoleSpec {
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
         }
+        for arn in self.managed_policies.iter().flatten().chain(self.permissions_boundary.iter()) {
+            c.text(
+                arn,
+                rules::arn(rules::MANAGED_POLICY_ARN),
+                "write the policy's ARN, e.g. \"arn:aws:iam::aws:policy/ReadOnlyAccess\" or \"${policy.NAME.arn}\"",
+                diags,
+            );
+        }
         if let Some(hours) = &self.max_session_hours {
             c.range("max_session_hours", hours, 1..=12, diags);
         }

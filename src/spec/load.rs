@@ -1,6 +1,7 @@
 //! Reading a spec file: TOML with spans → typed spec, collecting every problem on the way.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,11 +53,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads a UTF-8 file of bounded size. `cited_at` is where the spec names the file, so that a
-/// missing include points at the line that asked for it.
+/// missing include points at the line that asked for it. At most one byte more than the limit
+/// is read, so a huge file, a device (`/dev/zero`) or a pipe cannot exhaust memory.
 fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Arc<SourceFile>, Diagnostics> {
     let fail = |d: Diagnostic| Err(Diagnostics(vec![d.at_location(cited_at.clone())]));
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let bytes = match read {
+        Ok(b) => b,
         Err(e) => {
             let hint = if cited_at.is_some() {
                 "paths are relative to the directory of the spec file".to_string()
@@ -66,19 +72,13 @@ fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Ar
             return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint));
         }
     };
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return fail(
-            Diagnostic::error(
-                "spec::too-large",
-                format!("`{name}` is {} bytes; plinth reads files of at most {MAX_FILE_BYTES} bytes", meta.len()),
-            )
-            .hint("a spec or policy this large is almost certainly not the file you meant"),
-        );
+    if bytes.len() > MAX_FILE_BYTES {
+        let d = Diagnostic::error("spec::too-large", format!("`{name}` is larger than {MAX_FILE_BYTES} bytes, the most plinth reads"))
+            .hint("a spec or policy this large is almost certainly not the file you meant");
+        // The file itself is where the problem is, when no spec line names it.
+        let at = cited_at.clone().unwrap_or_else(|| Location::new(&SourceFile::new(name, ""), 0..0));
+        return Err(Diagnostics(vec![d.at_location(Some(at))]));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}"))),
-    };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
         Err(e) => {
@@ -203,6 +203,7 @@ impl Loader {
         self.check_cycles(&spec);
         for resource in spec.resources.values() {
             resource.body.check(&rules::Checker::new(&spec.vars), &mut self.diags);
+            self.check_policy_sizes(resource);
         }
         if !self.diags.has_errors() {
             self.lint_policies(&spec);
@@ -220,7 +221,7 @@ impl Loader {
         match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some(v),
             Err(e) => {
-                let message = e.message().trim().to_string();
+                let message = in_toml_terms(e.message().trim());
                 let (code, hint) = explain_serde_error(&message);
                 let d = self.err(code, message, e.span().unwrap_or(0..0));
                 d.hint = hint;
@@ -260,7 +261,7 @@ impl Loader {
                 DeValue::Float(f) => f.as_str().to_string(),
                 DeValue::Boolean(b) => b.to_string(),
                 other => {
-                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), other.type_str()), vspan);
+                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), with_article(other.type_str())), vspan);
                     continue;
                 }
             };
@@ -309,8 +310,16 @@ impl Loader {
                 self.err("spec::invalid-name", msg, name.span())
                     .set_hint("a resource's logical name is letters, digits, `-` and `_`");
             }
-            let location = Location::new(&self.file, body.span());
-            let (body, silenced) = self.take_silences(body);
+            let span = body.span();
+            let location = Location::new(&self.file, span.clone());
+            let type_name = body.get_ref().type_str();
+            let DeValue::Table(table) = body.into_inner() else {
+                self.err("spec::type", format!("`{address}` must be a table, not {}", with_article(type_name)), span)
+                    .set_hint(format!("write the resource as a table: [{address}] followed by its fields"));
+                continue;
+            };
+            let (table, silenced) = self.take_silences(table);
+            let body = toml::Spanned::new(span, DeValue::Table(table));
             let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
                 address: address.clone(),
                 location,
@@ -325,14 +334,10 @@ impl Loader {
 
     /// `silence` is common to every kind: it is taken out of the resource's table before the
     /// kind reads the rest.
-    fn take_silences<'i>(&mut self, body: toml::Spanned<DeValue<'i>>) -> (toml::Spanned<DeValue<'i>>, Vec<Silence>) {
-        let span = body.span();
-        let DeValue::Table(mut table) = body.into_inner() else {
-            return (toml::Spanned::new(span.clone(), DeValue::Table(Default::default())), Vec::new());
-        };
+    fn take_silences<'i>(&mut self, mut table: DeTable<'i>) -> (DeTable<'i>, Vec<Silence>) {
         let key = table.keys().find(|k| k.get_ref().as_ref() == "silence").cloned();
         let Some(value) = key.and_then(|k| table.remove(&k)) else {
-            return (toml::Spanned::new(span, DeValue::Table(table)), Vec::new());
+            return (table, Vec::new());
         };
         let silences: Vec<Located<Silence>> = self.deserialize(value).unwrap_or_default();
         let known: Vec<&str> = crate::policy::LINT_RULES.iter().map(|r| r.code).collect();
@@ -344,7 +349,7 @@ impl Loader {
             }
             out.push(s.into_inner());
         }
-        (toml::Spanned::new(span, DeValue::Table(table)), out)
+        (table, out)
     }
 
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -371,6 +376,73 @@ impl Loader {
                     }
                 }
             }
+        }
+    }
+
+    /// AWS refuses policy documents over its size limits, so a spec that would hit one fails
+    /// here rather than half way through an apply. References are counted as written: the
+    /// values they stand for are rarely much longer.
+    fn check_policy_sizes(&mut self, resource: &Resource) {
+        use rules::policy_size as size;
+        let present = |p: &PolicyTemplate| !p.json.is_null();
+        // The start of the document: a whole policy underlined says nothing more.
+        let start = |p: &PolicyTemplate| Location::new(&p.location.file, p.location.span.start..p.location.span.start + 1);
+        let mut inline_total = 0;
+        let mut inline_first = None;
+        for (name, template, _) in resource.body.policy_documents() {
+            if !present(template) {
+                continue;
+            }
+            let chars = size::of(&template.json);
+            let limit = match (resource.kind(), name.as_str()) {
+                (Kind::Role, "trust") => {
+                    if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "spec::policy-size",
+                                format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
+                            )
+                            .at_location(Some(start(template)))
+                            .hint(format!("fine if the account's quota was raised (up to {}); otherwise shorten the policy", size::TRUST_MAX)),
+                        );
+                    }
+                    size::TRUST_MAX
+                }
+                (Kind::Role, _) => {
+                    inline_total += chars;
+                    inline_first.get_or_insert_with(|| start(template));
+                    continue;
+                }
+                (Kind::Policy, _) => size::MANAGED,
+                (Kind::Queue, _) => size::QUEUE,
+                (Kind::Bucket, _) => size::BUCKET,
+                (Kind::Key, _) => size::KEY,
+                _ => continue,
+            };
+            if chars > limit {
+                self.diags.push(
+                    Diagnostic::error(
+                        "spec::policy-size",
+                        format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
+                    )
+                    .at_location(Some(start(template)))
+                    .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
+                );
+            }
+        }
+        if let Some(at) = inline_first.filter(|_| inline_total > size::ROLE_INLINE_TOTAL) {
+            self.diags.push(
+                Diagnostic::error(
+                    "spec::policy-size",
+                    format!(
+                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {} per role (white space not counted)",
+                        resource.address,
+                        size::ROLE_INLINE_TOTAL
+                    ),
+                )
+                .at_location(Some(at))
+                .hint("move some statements into a managed policy ([policy.NAME]) and attach it with managed_policies"),
+            );
         }
     }
 
@@ -505,7 +577,7 @@ impl Loader {
                 self.policy_json(&file, json, span, None)
             }
             other => {
-                self.err("spec::type", format!("a policy cannot be a {}", other.type_str()), span)
+                self.err("spec::type", format!("a policy cannot be {}", with_article(other.type_str())), span)
                     .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
                 None
             }
@@ -782,6 +854,33 @@ pub(crate) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
     }
+}
+
+/// "a table", "an integer": TOML's type names with their article.
+pub(crate) fn with_article(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {type_name}")
+}
+
+/// serde names the Rust types a value was read into; a spec's author knows TOML's.
+fn in_toml_terms(message: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start..].find([',', '\n']).map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "expected a table");
+    }
+    for (rust, toml) in [
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: map", "invalid type: table"),
+    ] {
+        out = out.replace(rust, toml);
+    }
+    out
 }
 
 /// Turns serde's messages into a stable code and a hint.

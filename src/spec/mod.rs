@@ -17,7 +17,7 @@ use crate::diag::{Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 pub use crate::kinds::ResourceBody;
 
-pub(crate) use load::{lint_diagnostic, Loader};
+pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
 pub use located::{Located, PolicyField};
 use template::{Piece, Reference};
