@@ -178,6 +178,9 @@ pub struct AwsArgs {
     /// recently) before it fails
     #[arg(long, default_value_t = 90, value_name = "SECONDS")]
     pub max_wait: u64,
+    /// The first retry's backoff in milliseconds (doubled, with jitter, for each next one)
+    #[arg(long, value_name = "MS")]
+    pub retry_backoff_ms: Option<u64>,
 }
 
 impl AwsArgs {
@@ -191,6 +194,7 @@ impl AwsArgs {
             source_identity: self.source_identity.clone(),
             max_attempts: self.max_attempts,
             patience: Patience { limit: Duration::from_secs(self.max_wait), ..Patience::default() },
+            retry_backoff: self.retry_backoff_ms.map(Duration::from_millis),
         }
     }
 }

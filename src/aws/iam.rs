@@ -659,8 +659,36 @@ const POLICY_VERSION_LIMIT: usize = 5;
 impl Iam {
     /// GetPolicy by ARN, with its default version's document and its tags.
     pub async fn read_managed_policy(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        self.read_managed_policy_arn(&req.physical_id).await
+    }
+
+    /// A create without an idempotency token whose first attempt succeeded but whose response
+    /// was lost meets its own result on the retry (`EntityAlreadyExists`): a resource carrying
+    /// this resource's ownership tags is that result, and counts as created. `existing` reads
+    /// the resource under the planned name; it runs only when the create failed so.
+    async fn adopt_own_create(
+        &self,
+        created: Result<Exports, AwsError>,
+        existing: impl std::future::Future<Output = Result<Option<LiveResource>, AwsError>>,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<Exports, AwsError> {
+        match created {
+            Err(e) if e.is_code("EntityAlreadyExists") => match existing.await {
+                Ok(Some(found))
+                    if ownership.get(STACK_TAG) == found.owner.as_ref()
+                        && ownership.get(crate::live::ADDRESS_TAG) == found.address_tag.as_ref().map(ToString::to_string).as_ref() =>
+                {
+                    Ok(found.exports)
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn read_managed_policy_arn(&self, arn: &str) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_policy().policy_arn(&req.physical_id).send().await,
+            self.client.get_policy().policy_arn(arn).send().await,
             "iam:GetPolicy",
             &["NoSuchEntity"],
         )?;
@@ -911,7 +939,7 @@ impl Iam {
             ManagedPolicyConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_managed_policy(&config(&change.desired)?, &ownership).await,
+            Action::Create => self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await,
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
@@ -923,7 +951,7 @@ impl Iam {
                 // IAM has no way to change a policy's name, path or description but to delete it:
                 // what it was attached to is attached to its replacement.
                 let attachments = self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                let exports = self.create_managed_policy(&config(&change.desired)?, &ownership).await?;
+                let exports = self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await?;
                 self.reattach_managed_policy(exports.get("arn").map_or(change.physical_id.as_str(), String::as_str), &attachments).await?;
                 Ok(exports)
             }
@@ -1020,7 +1048,7 @@ impl Iam {
     }
 
     async fn create_instance_profile(&self, profile: &InstanceProfileConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
-        let out = self
+        let created = self
             .client
             .create_instance_profile()
             .instance_profile_name(&profile.name)
@@ -1028,11 +1056,17 @@ impl Iam {
             .set_tags(Some(tags_of(&all_tags(profile.tags.as_ref(), None, ownership))))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))?;
+            .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))
+            .map(|out| out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default());
+        // A profile an earlier attempt created (its response lost) may already hold the role.
+        let exports = self.adopt_own_create(created, self.instance_profile(&profile.name), ownership).await?;
         if let Some(role) = &profile.role {
-            self.add_role_to_instance_profile(&profile.name, role).await?;
+            let held = self.instance_profile(&profile.name).await?.and_then(|p| p.attributes.get("role").cloned());
+            if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
+                self.add_role_to_instance_profile(&profile.name, role).await?;
+            }
         }
-        Ok(out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default())
+        Ok(exports)
     }
 
     async fn add_role_to_instance_profile(&self, profile: &str, role: &str) -> Result<(), AwsError> {
@@ -1306,7 +1340,7 @@ impl Iam {
             OidcProviderConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_oidc_provider(&config(&change.desired)?, &ownership).await,
+            Action::Create => self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await,
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
@@ -1316,7 +1350,7 @@ impl Iam {
             }
             Action::Replace => {
                 self.delete_oidc_provider(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_oidc_provider(&config(&change.desired)?, &ownership).await
+                self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await
             }
             Action::Delete => self.delete_oidc_provider(&change.physical_id).await.map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),

@@ -491,13 +491,16 @@ impl Kms {
                 // during a replacement that is disruptive anyway: the old key stops decrypting.
                 not_found_as_none(self.client.delete_alias().alias_name(alias).send().await, "kms:DeleteAlias", NOT_FOUND)?;
             }
-            self.client
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(key_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))?;
+            let created = self.client.create_alias().alias_name(alias).target_key_id(key_id).send().await;
+            if let Err(e) = created {
+                let e = AwsError::from_sdk("kms:CreateAlias", &e);
+                // An alias an earlier attempt created (its response lost) already names this key.
+                let named = self.client.describe_key().key_id(alias).send().await.ok();
+                let ours = named.and_then(|o| o.key_metadata).is_some_and(|m| m.key_id() == key_id);
+                if !(e.is_code("AlreadyExistsException") && ours) {
+                    return Err(e);
+                }
+            }
         }
         if after.aliases.is_some() {
             for alias in current.difference(&wanted) {

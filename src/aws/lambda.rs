@@ -64,7 +64,12 @@ fn not_yet_propagated(e: &AwsError) -> bool {
 
 /// A function (or mapping) still busy with its previous change.
 fn busy(e: &AwsError) -> bool {
-    e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException")
+    (e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException")) && !already_exists(e)
+}
+
+/// A create whose first attempt succeeded but whose response was lost meets its own result.
+fn already_exists(e: &AwsError) -> bool {
+    e.is_code("ResourceConflictException") && e.message.contains("already exist")
 }
 
 impl Lambda {
@@ -185,14 +190,30 @@ impl Lambda {
                 .set_tags(Some(tags.clone()));
             async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateFunction", &e)) }
         })
-        .await?;
+        .await;
+        // CreateFunction has no idempotency token: a function carrying this resource's
+        // ownership tags is the one an attempt whose response was lost created.
+        let arn = match out {
+            Ok(out) => out.function_arn().unwrap_or_default().to_string(),
+            Err(e) if already_exists(&e) => {
+                let existing = self.client.get_function().function_name(&f.name).send().await.ok();
+                let ours = existing.as_ref().is_some_and(|o| {
+                    let theirs = o.tags();
+                    f.ownership.iter().all(|(k, v)| theirs.and_then(|t| t.get(k)) == Some(v))
+                });
+                match existing.and_then(|o| o.configuration).filter(|_| ours) {
+                    Some(config) => config.function_arn().unwrap_or_default().to_string(),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(n) = f.reserved_concurrency {
             self.put_concurrency(&f.name, n).await?;
         }
         for (queue, trigger) in f.triggers.iter().flatten() {
             self.create_mapping(&f.name, queue, trigger).await?;
         }
-        let arn = out.function_arn().unwrap_or_default().to_string();
         Ok(Exports::from([("arn".into(), arn), ("name".into(), f.name.clone())]))
     }
 
@@ -208,7 +229,7 @@ impl Lambda {
     }
 
     async fn create_mapping(&self, function: &str, queue: &str, t: &TriggerConfig) -> Result<(), AwsError> {
-        retry_transient(self.patience, |e| not_yet_propagated(e) || busy(e), || {
+        let result = retry_transient(self.patience, |e| not_yet_propagated(e) || busy(e), || {
             let request = self
                 .client
                 .create_event_source_mapping()
@@ -220,8 +241,12 @@ impl Lambda {
                 .set_function_response_types(Some(t.response_types()));
             async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateEventSourceMapping", &e)) }
         })
-        .await?;
-        Ok(())
+        .await;
+        match result {
+            // A mapping of this function to this queue exists: an earlier attempt made it.
+            Err(e) if already_exists(&e) => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its

@@ -41,6 +41,9 @@ pub struct ConnectOptions {
     pub max_attempts: u32,
     /// How long one step may wait for AWS's eventual consistency.
     pub patience: Patience,
+    /// The first retry's backoff, doubled (with jitter) for each next one; `None` keeps the
+    /// SDK's default of one second.
+    pub retry_backoff: Option<Duration>,
 }
 
 /// Clients for every service plinth manages, built from one shared configuration.
@@ -57,7 +60,10 @@ pub struct Aws {
 
 impl Aws {
     pub async fn connect(options: &ConnectOptions) -> Result<Aws, AwsError> {
-        let retry = RetryConfig::standard().with_max_attempts(options.max_attempts.max(1));
+        let mut retry = RetryConfig::standard().with_max_attempts(options.max_attempts.max(1));
+        if let Some(backoff) = options.retry_backoff {
+            retry = retry.with_initial_backoff(backoff);
+        }
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
             .operation_attempt_timeout(Duration::from_secs(60))

@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use crate::support::{plinth_aws, root, runtime, sdk, unique, Run};
 
 /// A copy of `plans/` whose stack `file` is renamed to `stack`.
-struct ShippedStack {
+pub(crate) struct ShippedStack {
     dir: tempfile::TempDir,
     file: &'static str,
     vars: Vec<String>,
 }
 
 impl ShippedStack {
-    fn new(file: &'static str, stack: &str, vars: &[(&str, &str)]) -> ShippedStack {
+    pub(crate) fn new(file: &'static str, stack: &str, vars: &[(&str, &str)]) -> ShippedStack {
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&root().join("plans"), dir.path());
         let path = dir.path().join(file);
@@ -30,8 +30,14 @@ impl ShippedStack {
         ShippedStack { dir, file, vars }
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join(self.file)
+    }
+
+    pub(crate) fn args<'a>(&'a self, path: &'a str) -> Vec<&'a str> {
+        let mut args = vec!["-f", path];
+        args.extend(self.vars.iter().map(String::as_str));
+        args
     }
 
     fn run(&self, command: &str, extra: &[&str]) -> Run {
