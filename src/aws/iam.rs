@@ -757,11 +757,18 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("iam:ListPolicies", &e))?;
         let owned: Vec<Option<LiveResource>> = stream::iter(policies)
             .map(|policy| async move {
-                let tags = self.managed_policy_tags(policy.arn().unwrap_or_default()).await?;
+                // A policy deleted since the listing (by another actor) is simply not there.
+                let tags = match self.managed_policy_tags(policy.arn().unwrap_or_default()).await {
+                    Err(e) if e.is_code("NoSuchEntity") => return Ok(None),
+                    other => other?,
+                };
                 if !tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
                     return Ok(None);
                 }
-                self.managed_policy_resource(&policy).await.map(Some)
+                match self.managed_policy_resource(&policy).await {
+                    Err(e) if e.is_code("NoSuchEntity") => Ok(None),
+                    other => other.map(Some),
+                }
             })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()

@@ -229,7 +229,7 @@ impl Kms {
     }
 
     async fn tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let tags: Vec<Tag> = self
+        let tags: Result<Vec<Tag>, AwsError> = self
             .client
             .list_resource_tags()
             .key_id(key_id)
@@ -238,7 +238,12 @@ impl Kms {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("kms:ListResourceTags", &e))?;
+            .map_err(|e| AwsError::from_sdk("kms:ListResourceTags", &e));
+        // A key deleted since it was listed has no tags, so it is nobody's.
+        let tags = match tags {
+            Err(e) if e.is_code("NotFoundException") => Vec::new(),
+            other => other?,
+        };
         Ok(tags.into_iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect())
     }
 
