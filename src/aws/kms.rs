@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
+use aws_sdk_kms::config::http::HttpResponse;
 use aws_sdk_kms::error::SdkError;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -37,8 +38,6 @@ const NOT_FOUND: &[&str] = &["NotFoundException"];
 /// How long to wait before each new attempt at a call KMS refused because a principal in the
 /// key policy was created moments ago and has not reached KMS yet.
 const NEW_PRINCIPAL_WAITS: [Duration; 3] = [Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(8)];
-/// Attempts at CreateKey when the call fails in a way that may have created a key anyway.
-const CREATE_ATTEMPTS: usize = 3;
 
 /// See [`super::KindActions`]. A key has no name to scope a grant by before KMS assigns its
 /// id, so the calls on a key are granted on the account's keys tagged with the stack, and
@@ -73,6 +72,10 @@ pub struct Kms {
     client: aws_sdk_kms::Client,
     /// Tagged on every key this process creates.
     create_token: String,
+    /// Attempts at CreateKey and the first wait between them: the SDK's retry settings
+    /// (`--max-attempts`, `--retry-backoff-ms`), which CreateKey cannot use as they are.
+    create_attempts: u32,
+    create_backoff: Duration,
 }
 
 /// A key as plinth wants it, taken from a plan's resolved attributes.
@@ -126,15 +129,18 @@ fn tags_of(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().expect("key and value are set")).collect()
 }
 
-/// Whether a failed call may still have been carried out (its answer was lost, or KMS failed
-/// internally), as opposed to a refusal.
-fn outcome_unknown<E, R>(err: &SdkError<E, R>) -> bool
+/// Whether a failed call may still have been carried out (its answer was lost, or AWS failed
+/// on its side or throttled it), as opposed to a refusal. KMS's own codes for these
+/// (`KMSInternalException`, `DependencyTimeoutException`) and the generic ones a front end
+/// answers with (`ServiceUnavailable`, `InternalFailure`) all come with a 5xx status.
+fn outcome_unknown<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: ProvideErrorMetadata,
 {
     match err {
         SdkError::ServiceError(e) => {
-            matches!(e.err().code(), Some("KMSInternalException" | "DependencyTimeoutException" | "ThrottlingException"))
+            let status = e.raw().status().as_u16();
+            status >= 500 || status == 429 || matches!(e.err().code(), Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded"))
         }
         SdkError::ConstructionFailure(_) => false,
         _ => true,
@@ -152,6 +158,8 @@ impl Kms {
         Self {
             client: aws_sdk_kms::Client::new(config),
             create_token: format!("{}-{:x}", std::process::id(), now.as_nanos()),
+            create_attempts: config.retry_config().map_or(3, |r| r.max_attempts()).max(1),
+            create_backoff: config.retry_config().map_or(Duration::from_secs(1), |r| r.initial_backoff()),
         }
     }
 
@@ -383,12 +391,13 @@ impl Kms {
                     })?;
                     return Ok((meta.key_id().to_string(), meta.arn().unwrap_or_default().to_string()));
                 }
-                Err(e) if outcome_unknown(&e) && attempts < CREATE_ATTEMPTS => {
+                Err(e) if outcome_unknown(&e) && attempts < self.create_attempts => {
                     tracing::debug!(%address, "kms:CreateKey failed with an unknown outcome, looking for the key: {e}");
                     if let Some(found) = self.key_created_by_this_apply(address).await? {
                         return Ok((found.physical_id.clone(), found.exports.get("arn").cloned().unwrap_or_default()));
                     }
-                    tokio::time::sleep(Duration::from_secs(1 << attempts)).await;
+                    let err = AwsError::from_sdk("kms:CreateKey", &e);
+                    super::wait(self.create_backoff * (1 << attempts.min(4)), &err).await;
                 }
                 Err(e) => {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);

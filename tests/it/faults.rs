@@ -147,6 +147,47 @@ fn eventual_consistency_gets_a_bounded_visible_wait() {
     via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
 
+/// Live keys whose description is `description`.
+fn keys_described(description: &str) -> usize {
+    runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let keys: Vec<_> = kms.list_keys().into_paginator().items().send().try_collect().await.unwrap();
+        let mut found = 0;
+        for key in keys {
+            let meta = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
+            if meta.description() == Some(description) && meta.key_state() != Some(&aws_sdk_kms::types::KeyState::PendingDeletion) {
+                found += 1;
+            }
+        }
+        found
+    })
+}
+
+/// CreateKey is not idempotent, so plinth makes it without the SDK's retries. A refusal from
+/// AWS's side (a 503 before the call ran, a 500, an answer lost after the key was made) is
+/// still retried, after looking for the key the lost answer may have created: one key results.
+#[test]
+fn a_key_create_that_fails_on_the_aws_side_is_retried_without_making_two_keys() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("keyfaults"), unique("tonic"));
+    let description = format!("{prefix} key");
+    let spec = TempSpec::new(&format!("[stack]\nname = \"{name}\"\n\n[key.data]\ndescription = \"{description}\"\naliases = [\"alias/{prefix}\"]\n"));
+    proxy.set_faults(Faults {
+        scripted: vec![
+            ("kms:CreateKey".into(), 1, Fault::Unavailable),
+            ("kms:CreateKey".into(), 1, Fault::ResetAfter),
+            ("kms:CreateKey".into(), 1, Fault::InternalError),
+        ],
+        ..Faults::none()
+    });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--retry-backoff-ms", "20", "--max-attempts", "4"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(proxy.counts().faults.values().sum::<usize>(), 2, "the key the lost answer made was found, not made again");
+    assert_eq!(keys_described(&description), 1);
+    proxy.set_faults(Faults::none());
+    assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+}
+
 /// How many fault schedules each shipped stack is applied under.
 const SCHEDULES_PER_STACK: u64 = 4;
 
