@@ -16,7 +16,7 @@ endpoint=$(scripts/moto.sh start "$state" $$)
 trap 'scripts/moto.sh stop "$state"; rm -rf "$state"' EXIT
 
 cargo build --quiet
-plinth=target/debug/plinth
+plinth="${CARGO_TARGET_DIR:-target}/debug/plinth"
 
 # The emulator accepts any credentials; keep the machine's own AWS settings out of the demo.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION

@@ -5,7 +5,7 @@
 //! zip epoch (1980-01-01), and permissions are reduced to 0644, or 0755 for executables (a
 //! custom runtime's `bootstrap` must stay executable). File contents are all that matter.
 
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -16,10 +16,16 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 /// through S3.
 pub const MAX_INLINE_ZIP_BYTES: usize = 50 * 1024 * 1024;
 
+/// Lambda's limit on a function's code unzipped; a directory holding more is not code.
+pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+
 /// Zips every file under `dir` (following symbolic links), with paths relative to `dir`.
+/// Refuses a directory that links back into itself, holds anything but files and directories
+/// (a device or a pipe could be read forever), or more than [`MAX_UNZIPPED_BYTES`].
 pub fn zip_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
-    let mut files = Vec::new();
-    collect_files(dir, dir, &mut files)?;
+    let mut walk = Walk { root: dir, ancestors: Vec::new(), total: 0, files: Vec::new() };
+    walk.collect(dir)?;
+    let mut files = walk.files;
     files.sort();
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     for relative in files {
@@ -31,21 +37,58 @@ pub fn zip_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
             .unix_permissions(if executable { 0o755 } else { 0o644 });
         let name: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         zip.start_file(name.join("/"), options).map_err(std::io::Error::other)?;
-        zip.write_all(&std::fs::read(&path)?)?;
+        zip.write_all(&read_at_most(&path, MAX_UNZIPPED_BYTES)?)?;
     }
     Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if std::fs::metadata(&path)?.is_dir() {
-            collect_files(root, &path, out)?;
-        } else {
-            out.push(path.strip_prefix(root).expect("walked from root").to_path_buf());
-        }
+/// Reads a file, failing once it is longer than `limit` bytes instead of reading on.
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("`{}` is larger than {limit} bytes", path.display())));
     }
-    Ok(())
+    Ok(bytes)
+}
+
+/// A walk of a code directory: the files found so far, their total size, and the real paths
+/// of the directories being walked, to notice a symbolic link back into one of them.
+struct Walk<'a> {
+    root: &'a Path,
+    ancestors: Vec<PathBuf>,
+    total: u64,
+    files: Vec<PathBuf>,
+}
+
+impl Walk<'_> {
+    fn collect(&mut self, dir: &Path) -> std::io::Result<()> {
+        let real = std::fs::canonicalize(dir)?;
+        if self.ancestors.contains(&real) {
+            return Err(std::io::Error::other(format!("`{}` links back to a directory that contains it", dir.display())));
+        }
+        self.ancestors.push(real);
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                self.collect(&path)?;
+            } else if meta.is_file() {
+                self.total += meta.len();
+                if self.total > MAX_UNZIPPED_BYTES {
+                    return Err(std::io::Error::other(format!(
+                        "the files under `{}` are more than {MAX_UNZIPPED_BYTES} bytes, Lambda's limit for code unzipped",
+                        self.root.display()
+                    )));
+                }
+                self.files.push(path.strip_prefix(self.root).map_err(std::io::Error::other)?.to_path_buf());
+            } else {
+                return Err(std::io::Error::other(format!("`{}` is neither a file nor a directory", path.display())));
+            }
+        }
+        self.ancestors.pop();
+        Ok(())
+    }
 }
 
 #[cfg(unix)]
@@ -103,6 +146,25 @@ mod tests {
         let archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         let names: Vec<&str> = archive.file_names().collect();
         assert_eq!(names, ["a/z.txt", "b.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_linking_back_into_itself_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "main.py", "x", SystemTime::now());
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("again")).unwrap();
+        let error = zip_directory(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("links back to a directory that contains it"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_refused_and_reads_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        assert!(zip_directory(dir.path()).unwrap_err().to_string().contains("neither a file nor a directory"));
+        assert!(read_at_most(Path::new("/dev/zero"), 1024).unwrap_err().to_string().contains("larger than 1024 bytes"));
     }
 
     #[test]

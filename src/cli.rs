@@ -9,10 +9,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::apply::{self, ApplyOptions, Progress, StepOutcome, StepStatus};
-use crate::aws::{Aws, AwsError, ConnectOptions};
+use crate::aws::{Aws, AwsError, ConnectOptions, Patience};
 use crate::diag::Diagnostics;
+use crate::model::Address;
 use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
 use crate::render;
+use crate::lock::{self, LockError, StackLock};
 use crate::saved::{SavedPlan, SavedPlanError};
 use crate::spec::{self, LoadOptions, Spec};
 use crate::workflow::{plan_stack, read_live, PlanError};
@@ -53,11 +55,25 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the stack's [outputs] from the live account (as an env file or JSON)
     Outputs(OutputsArgs),
+    /// Print the JSON Schema of the spec format, for TOML editors
+    Schema,
+    /// Remove the stack's apply lock, e.g. one left by a process that was killed
+    Unlock(UnlockArgs),
+    /// Print the IAM policy the identity running plinth needs for a spec (least privilege)
+    Permissions(PermissionsArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +84,21 @@ pub struct OutputsArgs {
     pub aws: AwsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Env)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The account the policy is for (default: any, `*`)
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// The region the policy is for (default: any, `*`)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The AWS partition
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,6 +174,13 @@ pub struct AwsArgs {
     /// Attempts per AWS request for throttling and transient errors
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub max_attempts: u32,
+    /// Longest a step waits for AWS to catch up (IAM propagation, a queue name deleted
+    /// recently) before it fails
+    #[arg(long, default_value_t = 90, value_name = "SECONDS")]
+    pub max_wait: u64,
+    /// The first retry's backoff in milliseconds (doubled, with jitter, for each next one)
+    #[arg(long, value_name = "MS")]
+    pub retry_backoff_ms: Option<u64>,
 }
 
 impl AwsArgs {
@@ -155,6 +193,8 @@ impl AwsArgs {
             role_session_name: self.role_session_name.clone(),
             source_identity: self.source_identity.clone(),
             max_attempts: self.max_attempts,
+            patience: Patience { limit: Duration::from_secs(self.max_wait), ..Patience::default() },
+            retry_backoff: self.retry_backoff_ms.map(Duration::from_millis),
         }
     }
 }
@@ -371,6 +411,41 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             ui.out(&format_outputs(&values, args.format));
             Ok(0)
         }
+        Command::Schema => {
+            ui.out(&crate::spec::schema::json_schema());
+            Ok(0)
+        }
+        Command::Unlock(args) => {
+            let spec = load(&args.spec, ui)?;
+            let Some(config) = &spec.stack.lock else {
+                return Err(Failure::Message {
+                    message: format!("stack `{}` has no lock configured", spec.stack.name),
+                    hint: Some("configure one with [stack] lock = { bucket = \"...\" }".into()),
+                });
+            };
+            let aws = Aws::connect(&args.aws.options()).await?;
+            match lock::force_unlock(&aws, config).await? {
+                Some(holder) => ui.err(&format!(
+                    "Removed the lock of stack `{}` held by {} ({} pid {} on {}).\n",
+                    spec.stack.name, holder.holder, holder.operation, holder.pid, holder.host
+                )),
+                None => ui.err(&format!("Stack `{}` was not locked.\n", spec.stack.name)),
+            }
+            Ok(0)
+        }
+        Command::Permissions(args) => {
+            let spec = load(&args.spec, ui)?;
+            let defaults = crate::permissions::Target::default();
+            let target = crate::permissions::Target {
+                partition: args.partition,
+                account_id: args.account_id.unwrap_or(defaults.account_id),
+                region: args.region.unwrap_or(defaults.region),
+            };
+            let policy = crate::permissions::policy(&spec, &target);
+            let json = serde_json::to_string_pretty(&policy).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
+            ui.out(&format!("{json}\n"));
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "plinth", &mut out);
@@ -409,7 +484,7 @@ fn saved_plan_failure(e: SavedPlanError) -> Failure {
 }
 
 /// Loads a saved plan and checks it still holds: same files, same account, same live state.
-async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result<(Aws, Plan), Failure> {
+async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<Plan, Failure> {
     let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
     let changed = saved.changed_inputs();
     if !changed.is_empty() {
@@ -418,9 +493,6 @@ async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result
             hint: Some("plan again and review the new plan".into()),
         });
     }
-    let spec_args = SpecArgs { spec: PathBuf::from(&saved.spec), vars: saved.var_overrides.clone() };
-    let spec = load(&spec_args, ui)?;
-    let aws = Aws::connect(&args.aws.options()).await?;
     let account = aws.sts.account().await?;
     if saved.plan.refresh_only {
         return Err(Failure::Message {
@@ -428,7 +500,7 @@ async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result
             hint: Some("make a plan without --refresh-only".into()),
         });
     }
-    let now = plan_stack(&aws, &spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
+    let now = plan_stack(aws, spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
     let differences = saved.differences(&account, &now);
     if !differences.is_empty() {
         return Err(Failure::Message {
@@ -439,18 +511,55 @@ async fn saved_plan(path: &std::path::Path, args: &ApplyArgs, ui: &Ui) -> Result
             hint: Some("plan again and review the new plan".into()),
         });
     }
-    Ok((aws, saved.plan))
+    // The new plan is the saved plan (checked above), and it holds the secrets in hand.
+    Ok(now)
 }
 
 async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
-    let (aws, plan) = match &args.plan {
-        Some(path) => saved_plan(path, &args, ui).await?,
-        None => {
-            let spec = load(&args.spec, ui)?;
-            let aws = Aws::connect(&args.aws.options()).await?;
-            let plan = plan_stack(&aws, &spec, PlanOptions { destroy, refresh_only: false }).await?;
-            (aws, plan)
+    let spec_args = match &args.plan {
+        Some(path) => {
+            let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
+            let differences = saved.var_differences(&args.spec.vars);
+            if !differences.is_empty() {
+                return Err(Failure::Message {
+                    message: format!("the variables differ from the plan's, so none of it was applied:\n  {}", differences.join("\n  ")),
+                    hint: Some("pass the same --var options as to `plinth plan`, or plan again".into()),
+                });
+            }
+            SpecArgs { spec: PathBuf::from(&saved.spec), vars: args.spec.vars.clone() }
         }
+        None => SpecArgs { spec: args.spec.spec.clone(), vars: args.spec.vars.clone() },
+    };
+    let spec = load(&spec_args, ui)?;
+    let aws = Aws::connect(&args.aws.options()).await?;
+    // The lock is taken before the live state is read, so the plan cannot go stale under us.
+    let lock = match &spec.stack.lock {
+        Some(config) => {
+            let caller = aws.sts.account().await?.caller_arn;
+            let operation = if destroy { "destroy" } else { "apply" };
+            Some(StackLock::acquire(&aws, config, &spec.stack.name, &caller, operation).await.map_err(|e| match e {
+                LockError::Aws(e) => Failure::Aws(e),
+                held => Failure::Message {
+                    message: held.to_string(),
+                    hint: Some("wait for it to finish; if that process is gone, run `plinth unlock`".into()),
+                },
+            })?)
+        }
+        None => None,
+    };
+    let result = apply_locked(&aws, spec, &args, destroy, ui).await;
+    if let Some(lock) = lock {
+        if let Err(e) = lock.release(&aws).await {
+            ui.err(&format!("warning: the stack lock could not be released ({e}); run `plinth unlock`\n"));
+        }
+    }
+    result
+}
+
+async fn apply_locked(aws: &Aws, spec: Spec, args: &ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
+    let plan = match &args.plan {
+        Some(path) => saved_plan(path, aws, &spec).await?,
+        None => plan_stack(aws, &spec, PlanOptions { destroy, refresh_only: false }).await?,
     };
     ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
     if plan.is_empty() {
@@ -462,7 +571,7 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
     let steps = plan.changes.iter().filter(|c| c.is_change()).count();
     let progress: Box<dyn Progress> =
         if std::io::stderr().is_terminal() { Box::new(BarProgress::new(steps)) } else { Box::new(LineProgress) };
-    let report = apply::apply(&aws, &plan, ApplyOptions { parallelism: args.parallelism }, progress.as_ref()).await;
+    let report = apply::apply(aws, &plan, ApplyOptions { parallelism: args.parallelism }, progress.as_ref()).await;
     drop(progress);
     print_report(&report, ui);
     let outputs = apply::outputs(&plan, &report);
@@ -535,6 +644,10 @@ impl Progress for LineProgress {
         eprintln!("{}: {}...", change.address, verb(change.action));
     }
 
+    fn waiting(&self, address: &Address, notice: &str) {
+        eprintln!("{address}: {notice}");
+    }
+
     fn finished(&self, o: &StepOutcome) {
         match &o.status {
             StepStatus::Done => eprintln!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
@@ -576,6 +689,10 @@ impl Progress for BarProgress {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         running.push(format!("{} {}", verb(change.action), change.address));
         self.refresh(&running);
+    }
+
+    fn waiting(&self, address: &Address, notice: &str) {
+        self.bar.println(format!("{address}: {notice}"));
     }
 
     fn finished(&self, o: &StepOutcome) {

@@ -7,12 +7,15 @@
 pub mod apply;
 pub mod archive;
 pub mod aws;
+pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod graph;
 pub mod kinds;
 pub mod live;
+pub mod lock;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod render;

@@ -57,13 +57,20 @@ impl Kind {
     pub fn exported_attributes(self) -> &'static [&'static str] {
         match self {
             Kind::Role => &["arn", "name", "path", "unique_id"],
-            Kind::Queue => &["arn", "url", "name"],
-            Kind::Function | Kind::Bucket => &["arn", "name"],
+            Kind::Queue => &["arn", "url", "name", "visibility_timeout"],
+            Kind::Function => &["arn", "name", "timeout", "memory"],
+            Kind::Bucket => &["arn", "name"],
             Kind::Policy => &["arn", "name"],
             Kind::InstanceProfile => &["arn", "name"],
             Kind::OidcProvider => &["arn"],
             Kind::Key => &["arn", "key_id"],
         }
+    }
+
+    /// Whether an exported attribute is known before the resource exists (computed from its
+    /// name, like most ARNs) rather than assigned by AWS when it is created.
+    pub fn known_before_creation(self, attribute: &str) -> bool {
+        !matches!((self, attribute), (Kind::Role, "unique_id") | (Kind::Key, _) | (Kind::Queue, "url"))
     }
 
     /// Attributes AWS cannot change in place: a change replaces the resource.
@@ -187,6 +194,17 @@ impl Sensitive {
     pub fn reveal(&self) -> Option<&str> {
         self.value.as_deref()
     }
+
+    /// `SALT:HASH` with HASH the SHA-256 of the salt and the secret, for a saved plan to hold
+    /// without holding the secret; `None` for a secret not in hand.
+    pub fn salted_hash(&self, salt: &str) -> Option<String> {
+        self.value.as_ref().map(|v| format!("{salt}:{}", sha256_hex(&format!("{salt}{v}"))))
+    }
+
+    /// Whether this secret is the one a saved `SALT:HASH` was made from.
+    pub fn matches_salted_hash(&self, salted: &str) -> bool {
+        salted.split_once(':').is_some_and(|(salt, _)| self.salted_hash(salt).as_deref() == Some(salted))
+    }
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -200,8 +218,8 @@ impl fmt::Debug for Sensitive {
     }
 }
 
-/// Neither the secret nor its hash (a short secret's hash is easily reversed) is written out;
-/// a plan read back holds secrets it cannot apply, and apply refuses them.
+/// Neither the secret nor its plain hash (a short secret's hash is easily reversed) is written
+/// out; saved plans keep a salted hash of each secret beside the plan (`saved.rs`).
 impl Serialize for Sensitive {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("(sensitive)")

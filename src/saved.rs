@@ -8,9 +8,12 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::aws::sts::Account;
+use crate::model::{Sensitive, Value};
 use crate::plan::Plan;
 use crate::spec::{self, InputFile, Spec};
 
@@ -26,9 +29,14 @@ pub struct SavedPlan {
     pub spec: String,
     /// Every file the spec is made of, with its SHA-256.
     pub inputs: Vec<InputFile>,
-    /// `--var` overrides given when planning; apply uses the same ones.
+    /// `--var` overrides given when planning, as `(NAME, SALT:HASH)`: a variable may carry a
+    /// secret, so apply takes the same `--var`s again and checks them against these.
     pub var_overrides: Vec<(String, String)>,
     pub plan: Plan,
+    /// A salted hash of each secret in the plan, by where it is (`ADDRESS ATTRIBUTE KEY`): apply
+    /// reads the secret again from its source and checks that it is still the one reviewed.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
     /// SHA-256 of the document without this field.
     #[serde(default)]
     pub checksum: String,
@@ -56,8 +64,12 @@ impl SavedPlan {
             created_at,
             spec: spec.file.name.clone(),
             inputs: spec.inputs.clone(),
-            var_overrides: var_overrides.to_vec(),
+            var_overrides: var_overrides
+                .iter()
+                .filter_map(|(name, value)| Some((name.clone(), Sensitive::new(value.clone()).salted_hash(&new_salt())?)))
+                .collect(),
             plan: plan.clone(),
+            secrets: secrets(plan).into_iter().filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?))).collect(),
             checksum: String::new(),
         };
         saved.checksum = saved.compute_checksum();
@@ -93,21 +105,53 @@ impl SavedPlan {
         Ok(saved)
     }
 
+    /// Why the `--var`s given to apply are not those the plan was made with.
+    pub fn var_differences(&self, given: &[(String, String)]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, salted) in &self.var_overrides {
+            match given.iter().rev().find(|(n, _)| n == name) {
+                None => out.push(format!("the plan was made with --var {name}=...; pass it again")),
+                Some((_, value)) if !Sensitive::new(value.clone()).matches_salted_hash(salted) => {
+                    out.push(format!("--var {name} has another value than when the plan was made"))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, _) in given {
+            if !self.var_overrides.iter().any(|(n, _)| n == name) {
+                out.push(format!("--var {name} was not given when the plan was made"));
+            }
+        }
+        out
+    }
+
     /// Spec files whose content is not what it was when planning.
     pub fn changed_inputs(&self) -> Vec<String> {
         self.inputs
             .iter()
-            .filter(|input| match std::fs::read(&input.path) {
-                Ok(bytes) => spec::sha256_hex(&bytes) != input.sha256,
-                Err(_) => true,
+            .filter(|input| {
+                // A code directory is recorded as the hash of its deterministic archive.
+                let path = Path::new(&input.path);
+                let bytes = if path.is_dir() { crate::archive::zip_directory(path) } else { std::fs::read(path) };
+                bytes.map_or(true, |b| spec::sha256_hex(&b) != input.sha256)
             })
             .map(|input| input.path.clone())
             .collect()
     }
 
     /// Why `now` (a plan made just before applying) is not the saved plan, resource by resource.
+    /// Secrets are serialized as `(sensitive)`; each is checked against its salted hash.
     pub fn differences(&self, account: &Account, now: &Plan) -> Vec<String> {
         let mut out = Vec::new();
+        let now_secrets = secrets(now);
+        for (at, salted) in &self.secrets {
+            if !now_secrets.get(at).is_some_and(|s| s.matches_salted_hash(salted)) {
+                out.push(format!("{at}: the secret is not the one in the plan"));
+            }
+        }
+        for at in now_secrets.keys().filter(|at| !self.secrets.contains_key(*at)) {
+            out.push(format!("{at}: a secret that is not in the plan"));
+        }
         let saved = &self.plan;
         if saved.account.account_id != account.account_id || saved.account.region != account.region {
             out.push(format!(
@@ -138,4 +182,38 @@ impl SavedPlan {
         }
         out
     }
+}
+
+/// Every secret in a plan's desired attributes, by `ADDRESS ATTRIBUTE[ KEY]`.
+fn secrets(plan: &Plan) -> BTreeMap<String, &Sensitive> {
+    fn walk<'a>(at: String, value: &'a Value, out: &mut BTreeMap<String, &'a Sensitive>) {
+        match value {
+            Value::Sensitive(s) => {
+                out.insert(at, s);
+            }
+            Value::Map(m) => m.iter().for_each(|(k, v)| walk(format!("{at} {k}"), v, out)),
+            Value::List(items) => items.iter().enumerate().for_each(|(i, v)| walk(format!("{at} {i}"), v, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    for change in &plan.changes {
+        for (name, value) in change.desired.iter().flatten() {
+            walk(format!("{} {name}", change.address), value, &mut out);
+        }
+    }
+    out
+}
+
+/// A fresh random salt, so that equal secrets hash differently and no table of precomputed
+/// hashes applies.
+fn new_salt() -> String {
+    let mut bytes = [0u8; 16];
+    // Without the OS's randomness the salt is still unique to this moment and process.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        bytes[..8].copy_from_slice(&now.as_nanos().to_le_bytes()[..8]);
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    hex::encode(bytes)
 }

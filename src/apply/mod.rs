@@ -11,7 +11,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, WaitNotices, WAIT_NOTICES};
 use crate::model::{Address, Value};
 use crate::plan::{fill_pending, Action, Plan, ResourceChange};
 use crate::spec::template::Reference;
@@ -31,6 +31,8 @@ impl Default for ApplyOptions {
 /// How apply tells the outside world what it is doing; only the CLI draws anything.
 pub trait Progress: Send + Sync {
     fn started(&self, change: &ResourceChange);
+    /// A step waits for AWS to catch up (IAM propagation, a queue name deleted recently).
+    fn waiting(&self, address: &Address, notice: &str);
     fn finished(&self, outcome: &StepOutcome);
 }
 
@@ -39,6 +41,7 @@ pub struct Silent;
 
 impl Progress for Silent {
     fn started(&self, _: &ResourceChange) {}
+    fn waiting(&self, _: &Address, _: &str) {}
     fn finished(&self, _: &StepOutcome) {}
 }
 
@@ -113,6 +116,7 @@ pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn
     let mut exports: BTreeMap<Address, BTreeMap<String, String>> = BTreeMap::new();
     let mut running = FuturesUnordered::new();
     let mut pending: BTreeSet<&Address> = steps.keys().copied().collect();
+    let (notices, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
 
     loop {
         // Skip what can no longer run, start what is ready.
@@ -138,19 +142,27 @@ pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn
                     pending.remove(address);
                     progress.started(change);
                     let filled = fill(change, &exports);
-                    running.push(async move {
+                    let waits = WaitNotices { address: change.address.clone(), sender: notices.clone() };
+                    running.push(WAIT_NOTICES.scope(waits, async move {
                         let t = Instant::now();
                         let result = match filled {
                             Ok(change) => execute(aws, plan, &change).await,
                             Err(e) => Err(e),
                         };
                         (change, result, t.elapsed())
-                    });
+                    }));
                     progressed = true;
                 }
             }
         }
-        let Some((change, result, elapsed)) = running.next().await else { break };
+        let next = tokio::select! {
+            done = running.next() => done,
+            Some((address, notice)) = notice_rx.recv() => {
+                progress.waiting(&address, &notice);
+                continue;
+            }
+        };
+        let Some((change, result, elapsed)) = next else { break };
         let status = match result {
             Ok(exported) => {
                 exports.insert(change.address.clone(), exported);

@@ -7,20 +7,120 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
-use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::planned::{all_tags, tag_changes, Planned};
-use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use super::{not_found_as_none, retry_transient, Patience, ownership_tags, AwsError, Exports};
 use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// See [`super::KindActions`].
+pub const ROLE_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole",
+    ],
+    account_wide: &["iam:ListRoles", "iam:ListRoleTags"],
+    by_condition: &[],
+    scope_key: "",
+    // Deleting a role takes it out of whatever instance profiles hold it; the call is
+    // authorized on the profile.
+    elsewhere: &[("iam:RemoveRoleFromInstanceProfile", "instance-profile/*")],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const MANAGED_POLICY_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:CreatePolicy",
+        "iam:CreatePolicyVersion",
+        "iam:ListPolicyVersions",
+        "iam:DeletePolicyVersion",
+        "iam:TagPolicy",
+        "iam:UntagPolicy",
+        "iam:ListEntitiesForPolicy",
+        "iam:DeletePolicy",
+    ],
+    account_wide: &["iam:ListPolicies", "iam:ListPolicyTags"],
+    // Replacing or deleting a policy detaches it from (and reattaches it to) whoever holds it:
+    // calls authorized on those roles, users and groups.
+    by_condition: &[
+        "iam:AttachRolePolicy",
+        "iam:AttachUserPolicy",
+        "iam:AttachGroupPolicy",
+        "iam:DetachRolePolicy",
+        "iam:DetachUserPolicy",
+        "iam:DetachGroupPolicy",
+    ],
+    scope_key: "iam:PolicyARN",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const INSTANCE_PROFILE_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+        "iam:TagInstanceProfile",
+        "iam:UntagInstanceProfile",
+        "iam:DeleteInstanceProfile",
+    ],
+    account_wide: &["iam:ListInstanceProfiles", "iam:GetInstanceProfile"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
+/// See [`super::KindActions`].
+pub const OIDC_PROVIDER_ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "iam:CreateOpenIDConnectProvider",
+        "iam:AddClientIDToOpenIDConnectProvider",
+        "iam:RemoveClientIDFromOpenIDConnectProvider",
+        "iam:UpdateOpenIDConnectProviderThumbprint",
+        "iam:TagOpenIDConnectProvider",
+        "iam:UntagOpenIDConnectProvider",
+        "iam:DeleteOpenIDConnectProvider",
+    ],
+    account_wide: &["iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Iam {
     client: aws_sdk_iam::Client,
+    patience: Patience,
+}
+
+/// A trust policy naming a principal created a moment ago is rejected until IAM has
+/// propagated it.
+fn principal_not_seen_yet(e: &AwsError) -> bool {
+    e.is_code("MalformedPolicyDocument") && e.message.contains("Invalid principal")
 }
 
 /// A role as plinth wants it, taken from a plan's resolved attributes.
@@ -110,8 +210,8 @@ fn decode_document(raw: &str) -> Value {
 }
 
 impl Iam {
-    pub fn new(config: &SdkConfig) -> Self {
-        Self { client: aws_sdk_iam::Client::new(config) }
+    pub fn new(config: &SdkConfig, patience: Patience) -> Self {
+        Self { client: aws_sdk_iam::Client::new(config), patience }
     }
 
     /// GetRole, then the inline and attached policies when the spec manages them, read
@@ -234,30 +334,33 @@ impl Iam {
     /// retry finds the role the first attempt made. A role carrying this resource's ownership
     /// tags is that role, and the create carries on with it; any other is a real conflict.
     pub async fn create_role(&self, role: &RoleConfig) -> Result<Exports, AwsError> {
-        let created = self
-            .client
-            .create_role()
-            .role_name(&role.name)
-            .set_path(role.path.clone())
-            .set_description(role.description.clone())
-            .set_max_session_duration(role.max_session_hours.map(|h| (h * 3600) as i32))
-            .assume_role_policy_document(role.trust.to_aws_json())
-            .set_permissions_boundary(role.permissions_boundary.clone())
-            .set_tags(Some(tags_of(&role.all_tags(None))))
-            .send()
-            .await;
+        let created = retry_transient(self.patience, principal_not_seen_yet, || async {
+            self.client
+                .create_role()
+                .role_name(&role.name)
+                .set_path(role.path.clone())
+                .set_description(role.description.clone())
+                .set_max_session_duration(role.max_session_hours.map(|h| (h * 3600) as i32))
+                .assume_role_policy_document(role.trust.to_aws_json())
+                .set_permissions_boundary(role.permissions_boundary.clone())
+                .set_tags(Some(tags_of(&role.all_tags(None))))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:CreateRole", &e))
+        })
+        .await;
         let made = match created {
             Ok(out) => out.role,
-            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+            Err(e) if e.is_code("EntityAlreadyExists") => {
                 let existing = self.client.get_role().role_name(&role.name).send().await.ok().and_then(|o| o.role);
                 match existing.filter(|r| {
                     role.ownership.iter().all(|(k, v)| r.tags().iter().any(|t| t.key() == k && t.value() == v))
                 }) {
                     Some(ours) => Some(ours),
-                    None => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+                    None => return Err(e),
                 }
             }
-            Err(e) => return Err(AwsError::from_sdk("iam:CreateRole", &e)),
+            Err(e) => return Err(e),
         };
         for (name, doc) in role.inline_policies.iter().flatten() {
             self.put_role_policy(&role.name, name, doc).await?;
@@ -284,13 +387,16 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:UpdateRole", &e))?;
         }
         if !after.trust.equivalent(&before.trust) {
-            self.client
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(after.trust.to_aws_json())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))?;
+            retry_transient(self.patience, principal_not_seen_yet, || async {
+                self.client
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(after.trust.to_aws_json())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))
+            })
+            .await?;
         }
         if let Some(wanted) = &after.inline_policies {
             let current = before.inline_policies.clone().unwrap_or_default();
@@ -560,8 +666,36 @@ const POLICY_VERSION_LIMIT: usize = 5;
 impl Iam {
     /// GetPolicy by ARN, with its default version's document and its tags.
     pub async fn read_managed_policy(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        self.read_managed_policy_arn(&req.physical_id).await
+    }
+
+    /// A create without an idempotency token whose first attempt succeeded but whose response
+    /// was lost meets its own result on the retry (`EntityAlreadyExists`): a resource carrying
+    /// this resource's ownership tags is that result, and counts as created. `existing` reads
+    /// the resource under the planned name; it runs only when the create failed so.
+    async fn adopt_own_create(
+        &self,
+        created: Result<Exports, AwsError>,
+        existing: impl std::future::Future<Output = Result<Option<LiveResource>, AwsError>>,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<Exports, AwsError> {
+        match created {
+            Err(e) if e.is_code("EntityAlreadyExists") => match existing.await {
+                Ok(Some(found))
+                    if ownership.get(STACK_TAG) == found.owner.as_ref()
+                        && ownership.get(crate::live::ADDRESS_TAG) == found.address_tag.as_ref().map(ToString::to_string).as_ref() =>
+                {
+                    Ok(found.exports)
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn read_managed_policy_arn(&self, arn: &str) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_policy().policy_arn(&req.physical_id).send().await,
+            self.client.get_policy().policy_arn(arn).send().await,
             "iam:GetPolicy",
             &["NoSuchEntity"],
         )?;
@@ -634,11 +768,18 @@ impl Iam {
         let unnamed = policies.into_iter().filter(|p| !p.arn().is_some_and(|arn| named.contains(arn)));
         let owned: Vec<Option<LiveResource>> = stream::iter(unnamed)
             .map(|policy| async move {
-                let tags = self.managed_policy_tags(policy.arn().unwrap_or_default()).await?;
+                // A policy deleted since the listing (by another actor) is simply not there.
+                let tags = match self.managed_policy_tags(policy.arn().unwrap_or_default()).await {
+                    Err(e) if e.is_code("NoSuchEntity") => return Ok(None),
+                    other => other?,
+                };
                 if !tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
                     return Ok(None);
                 }
-                self.managed_policy_resource(&policy).await.map(Some)
+                match self.managed_policy_resource(&policy).await {
+                    Err(e) if e.is_code("NoSuchEntity") => Ok(None),
+                    other => other.map(Some),
+                }
             })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
@@ -816,7 +957,7 @@ impl Iam {
             ManagedPolicyConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_managed_policy(&config(&change.desired)?, &ownership).await,
+            Action::Create => self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await,
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
@@ -828,7 +969,7 @@ impl Iam {
                 // IAM has no way to change a policy's name, path or description but to delete it:
                 // what it was attached to is attached to its replacement.
                 let attachments = self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                let exports = self.create_managed_policy(&config(&change.desired)?, &ownership).await?;
+                let exports = self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await?;
                 self.reattach_managed_policy(exports.get("arn").map_or(change.physical_id.as_str(), String::as_str), &attachments).await?;
                 Ok(exports)
             }
@@ -926,7 +1067,7 @@ impl Iam {
     }
 
     async fn create_instance_profile(&self, profile: &InstanceProfileConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
-        let out = self
+        let created = self
             .client
             .create_instance_profile()
             .instance_profile_name(&profile.name)
@@ -934,11 +1075,17 @@ impl Iam {
             .set_tags(Some(tags_of(&all_tags(profile.tags.as_ref(), None, ownership))))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))?;
+            .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))
+            .map(|out| out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default());
+        // A profile an earlier attempt created (its response lost) may already hold the role.
+        let exports = self.adopt_own_create(created, self.instance_profile(&profile.name), ownership).await?;
         if let Some(role) = &profile.role {
-            self.add_role_to_instance_profile(&profile.name, role).await?;
+            let held = self.instance_profile(&profile.name).await?.and_then(|p| p.attributes.get("role").cloned());
+            if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
+                self.add_role_to_instance_profile(&profile.name, role).await?;
+            }
         }
-        Ok(out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default())
+        Ok(exports)
     }
 
     async fn add_role_to_instance_profile(&self, profile: &str, role: &str) -> Result<(), AwsError> {
@@ -1217,7 +1364,7 @@ impl Iam {
             OidcProviderConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_oidc_provider(&config(&change.desired)?, &ownership).await,
+            Action::Create => self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await,
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
@@ -1227,7 +1374,7 @@ impl Iam {
             }
             Action::Replace => {
                 self.delete_oidc_provider(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_oidc_provider(&config(&change.desired)?, &ownership).await
+                self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await
             }
             Action::Delete => self.delete_oidc_provider(&change.physical_id).await.map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),

@@ -40,6 +40,34 @@ const NEW_PRINCIPAL_WAITS: [Duration; 3] = [Duration::from_secs(2), Duration::fr
 /// Attempts at CreateKey when the call fails in a way that may have created a key anyway.
 const CREATE_ATTEMPTS: usize = 3;
 
+/// See [`super::KindActions`]. A key has no name to scope a grant by before KMS assigns its
+/// id, so the calls on a key are granted on the account's keys tagged with the stack, and
+/// creating one (with its tags) on `*`.
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:PutKeyPolicy",
+        "kms:EnableKeyRotation",
+        "kms:DisableKeyRotation",
+        "kms:EnableKey",
+        "kms:DisableKey",
+        "kms:UpdateKeyDescription",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ],
+    account_wide: &["kms:ListKeys", "kms:ListAliases", "kms:ListResourceTags"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &["kms:CreateKey", "kms:TagResource"],
+};
+
 #[derive(Clone, Debug)]
 pub struct Kms {
     client: aws_sdk_kms::Client,
@@ -217,7 +245,7 @@ impl Kms {
     }
 
     async fn tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let tags: Vec<Tag> = self
+        let tags: Result<Vec<Tag>, AwsError> = self
             .client
             .list_resource_tags()
             .key_id(key_id)
@@ -226,7 +254,12 @@ impl Kms {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("kms:ListResourceTags", &e))?;
+            .map_err(|e| AwsError::from_sdk("kms:ListResourceTags", &e));
+        // A key deleted since it was listed has no tags, so it is nobody's.
+        let tags = match tags {
+            Err(e) if e.is_code("NotFoundException") => Vec::new(),
+            other => other?,
+        };
         Ok(tags.into_iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect())
     }
 
@@ -382,7 +415,7 @@ impl Kms {
                 Err(e) => {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     match waits.next() {
-                        Some(wait) if new_principal_not_seen_yet(&err) => tokio::time::sleep(*wait).await,
+                        Some(delay) if new_principal_not_seen_yet(&err) => super::wait(*delay, &err).await,
                         _ => return Err(err),
                     }
                 }
@@ -485,13 +518,16 @@ impl Kms {
                 // during a replacement that is disruptive anyway: the old key stops decrypting.
                 not_found_as_none(self.client.delete_alias().alias_name(alias).send().await, "kms:DeleteAlias", NOT_FOUND)?;
             }
-            self.client
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(key_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))?;
+            let created = self.client.create_alias().alias_name(alias).target_key_id(key_id).send().await;
+            if let Err(e) = created {
+                let e = AwsError::from_sdk("kms:CreateAlias", &e);
+                // An alias an earlier attempt created (its response lost) already names this key.
+                let named = self.client.describe_key().key_id(alias).send().await.ok();
+                let ours = named.and_then(|o| o.key_metadata).is_some_and(|m| m.key_id() == key_id);
+                if !(e.is_code("AlreadyExistsException") && ours) {
+                    return Err(e);
+                }
+            }
         }
         if after.aliases.is_some() {
             for alias in current.difference(&wanted) {
@@ -528,7 +564,7 @@ impl Kms {
             match result.map_err(|e| AwsError::from_sdk("kms:PutKeyPolicy", &e)) {
                 Ok(_) => return Ok(()),
                 Err(e) => match waits.next() {
-                    Some(wait) if new_principal_not_seen_yet(&e) => tokio::time::sleep(*wait).await,
+                    Some(delay) if new_principal_not_seen_yet(&e) => super::wait(*delay, &e).await,
                     _ => return Err(e),
                 },
             }

@@ -22,6 +22,28 @@ use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 
+/// See [`super::KindActions`]. Creating or updating a function also needs `iam:PassRole` on
+/// its role, which `plinth permissions` grants on the roles the spec names.
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:PutFunctionConcurrency",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+        "lambda:DeleteFunction",
+    ],
+    account_wide: &["lambda:ListFunctions", "lambda:ListTags", "lambda:ListEventSourceMappings"],
+    // Event source mappings are authorized on the mapping, whose id Lambda assigns.
+    by_condition: &["lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    scope_key: "lambda:FunctionArn",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Lambda {
     client: aws_sdk_lambda::Client,
@@ -42,7 +64,12 @@ fn not_yet_propagated(e: &AwsError) -> bool {
 
 /// A function (or mapping) still busy with its previous change.
 fn busy(e: &AwsError) -> bool {
-    e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException")
+    (e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException")) && !already_exists(e)
+}
+
+/// A create whose first attempt succeeded but whose response was lost meets its own result.
+fn already_exists(e: &AwsError) -> bool {
+    e.is_code("ResourceConflictException") && e.message.contains("already exist")
 }
 
 impl Lambda {
@@ -164,14 +191,30 @@ impl Lambda {
                 .set_tags(Some(tags.clone()));
             async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateFunction", &e)) }
         })
-        .await?;
+        .await;
+        // CreateFunction has no idempotency token: a function carrying this resource's
+        // ownership tags is the one an attempt whose response was lost created.
+        let arn = match out {
+            Ok(out) => out.function_arn().unwrap_or_default().to_string(),
+            Err(e) if already_exists(&e) => {
+                let existing = self.client.get_function().function_name(&f.name).send().await.ok();
+                let ours = existing.as_ref().is_some_and(|o| {
+                    let theirs = o.tags();
+                    f.ownership.iter().all(|(k, v)| theirs.and_then(|t| t.get(k)) == Some(v))
+                });
+                match existing.and_then(|o| o.configuration).filter(|_| ours) {
+                    Some(config) => config.function_arn().unwrap_or_default().to_string(),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(n) = f.reserved_concurrency {
             self.put_concurrency(&f.name, n).await?;
         }
         for (queue, trigger) in f.triggers.iter().flatten() {
             self.create_mapping(&f.name, queue, trigger).await?;
         }
-        let arn = out.function_arn().unwrap_or_default().to_string();
         Ok(Exports::from([("arn".into(), arn), ("name".into(), f.name.clone())]))
     }
 
@@ -187,7 +230,7 @@ impl Lambda {
     }
 
     async fn create_mapping(&self, function: &str, queue: &str, t: &TriggerConfig) -> Result<(), AwsError> {
-        retry_transient(self.patience, |e| not_yet_propagated(e) || busy(e), || {
+        let result = retry_transient(self.patience, |e| not_yet_propagated(e) || busy(e), || {
             let request = self
                 .client
                 .create_event_source_mapping()
@@ -199,8 +242,12 @@ impl Lambda {
                 .set_function_response_types(Some(t.response_types()));
             async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateEventSourceMapping", &e)) }
         })
-        .await?;
-        Ok(())
+        .await;
+        match result {
+            // A mapping of this function to this queue exists: an earlier attempt made it.
+            Err(e) if already_exists(&e) => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its
@@ -565,7 +612,7 @@ impl FunctionConfig {
         }
         let planned = code.strip_prefix("sha256:").ok_or_else(|| fail(format!("unknown code `{code}`"), "plan again"))?;
         let (form, path) = self.code_path.as_ref().ok_or_else(|| fail("the plan names no code path".into(), "plan again"))?;
-        let bytes = if form == "dir" { archive::zip_directory(path) } else { std::fs::read(path) }
+        let bytes = if form == "dir" { archive::zip_directory(path) } else { archive::read_at_most(path, archive::MAX_INLINE_ZIP_BYTES as u64) }
             .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display()), "check the path and plan again"))?;
         if archive::code_sha256(&bytes) != planned {
             return Err(fail(

@@ -39,6 +39,11 @@ pub struct ConnectOptions {
     pub source_identity: Option<String>,
     /// Attempts per request, including the first, for transient errors and throttling.
     pub max_attempts: u32,
+    /// How long one step may wait for AWS's eventual consistency.
+    pub patience: Patience,
+    /// The first retry's backoff, doubled (with jitter) for each next one; `None` keeps the
+    /// SDK's default of one second.
+    pub retry_backoff: Option<Duration>,
 }
 
 /// Clients for every service plinth manages, built from one shared configuration.
@@ -55,7 +60,10 @@ pub struct Aws {
 
 impl Aws {
     pub async fn connect(options: &ConnectOptions) -> Result<Aws, AwsError> {
-        let retry = RetryConfig::standard().with_max_attempts(options.max_attempts.max(1));
+        let mut retry = RetryConfig::standard().with_max_attempts(options.max_attempts.max(1));
+        if let Some(backoff) = options.retry_backoff {
+            retry = retry.with_initial_backoff(backoff);
+        }
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
             .operation_attempt_timeout(Duration::from_secs(60))
@@ -81,7 +89,7 @@ impl Aws {
             None => base,
             Some(role) => assume_role(&base, role, options).await?,
         };
-        Ok(Aws::from_config(config))
+        Ok(Aws::with_patience(config, options.patience))
     }
 
     pub fn from_config(config: SdkConfig) -> Aws {
@@ -92,7 +100,7 @@ impl Aws {
     /// shorten it).
     pub fn with_patience(config: SdkConfig, patience: Patience) -> Aws {
         Aws {
-            iam: iam::Iam::new(&config),
+            iam: iam::Iam::new(&config, patience),
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
             s3: s3::S3::new(&config),
@@ -123,6 +131,26 @@ impl Default for Patience {
     }
 }
 
+tokio::task_local! {
+    /// Where the step being applied wants to hear about waits, so progress can show them.
+    pub static WAIT_NOTICES: WaitNotices;
+}
+
+/// A channel for "waiting for AWS" notices from the step running on this task.
+#[derive(Clone)]
+pub struct WaitNotices {
+    pub address: Address,
+    pub sender: tokio::sync::mpsc::UnboundedSender<(Address, String)>,
+}
+
+/// Sleeps out a wait that only time cures, telling the step's progress why and for how long.
+pub(crate) async fn wait(delay: Duration, because: &AwsError) {
+    tracing::debug!("{because}; retrying in {delay:?}");
+    let notice = format!("waiting {:.0} s: {because}", delay.as_secs_f64().max(1.0));
+    let _ = WAIT_NOTICES.try_with(|n| n.sender.send((n.address.clone(), notice)));
+    tokio::time::sleep(delay).await;
+}
+
 /// Runs `attempt` until it succeeds, fails with an error `transient` does not accept, or
 /// `patience` runs out (then the last error is returned).
 pub(crate) async fn retry_transient<T, F, Fut>(
@@ -139,12 +167,48 @@ where
     loop {
         match attempt().await {
             Err(e) if transient(&e) && started.elapsed() + delay <= patience.limit => {
-                tracing::debug!("{e}; retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
+                wait(delay, &e).await;
                 delay = (delay * 2).min(patience.max_delay);
             }
             result => return result,
         }
+    }
+}
+
+/// The IAM actions behind the calls an adapter makes for one kind. Each adapter keeps its
+/// lists next to the calls, so that `plinth permissions` cannot drift from them unnoticed (a
+/// test applies through a proxy that counts every call and checks each against these lists).
+#[derive(Debug)]
+pub struct KindActions {
+    /// Calls on the resource itself, grantable on the ARNs of the resources a spec names.
+    pub on_resource: &'static [&'static str],
+    /// Listings, and the reads of every resource of the kind that find which the stack owns
+    /// (their tags): granted on `*`.
+    pub account_wide: &'static [&'static str],
+    /// Calls authorized on resources plinth cannot name in advance (the roles a managed
+    /// policy is attached to, a function's event source mappings): granted on `*` only where
+    /// the condition key `scope_key` names one of the spec's resources of this kind.
+    pub by_condition: &'static [&'static str],
+    pub scope_key: &'static str,
+    /// IAM calls authorized on another type of IAM resource, with the resource pattern
+    /// (`instance-profile/*`) they are granted on.
+    pub elsewhere: &'static [(&'static str, &'static str)],
+    /// Creating a resource that cannot be named before it exists (a KMS key): granted on `*`,
+    /// only for requests that tag it as the stack's.
+    pub before_creation: &'static [&'static str],
+}
+
+/// The IAM actions plinth needs for a kind.
+pub fn actions(kind: Kind) -> &'static KindActions {
+    match kind {
+        Kind::Role => &iam::ROLE_ACTIONS,
+        Kind::Policy => &iam::MANAGED_POLICY_ACTIONS,
+        Kind::InstanceProfile => &iam::INSTANCE_PROFILE_ACTIONS,
+        Kind::OidcProvider => &iam::OIDC_PROVIDER_ACTIONS,
+        Kind::Queue => &sqs::ACTIONS,
+        Kind::Function => &lambda::ACTIONS,
+        Kind::Bucket => &s3::ACTIONS,
+        Kind::Key => &kms::ACTIONS,
     }
 }
 

@@ -25,6 +25,42 @@ use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// See [`super::KindActions`]. IAM names some S3 actions differently from the API calls:
+/// CORS calls are `s3:*BucketCORS`, encryption `s3:*EncryptionConfiguration`, the public
+/// access block `s3:*BucketPublicAccessBlock`, notifications `s3:*BucketNotification`, the
+/// deletes of those settings and of tags are their `Put` actions, `ListObjectVersions` is
+/// `s3:ListBucketVersions`, and `DeleteObjects` is `s3:DeleteObject` plus
+/// `s3:DeleteObjectVersion` on the objects (`BUCKET/*`).
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "s3:PutBucketTagging",
+        "s3:CreateBucket",
+        // Tagging a bucket as CreateBucket makes it.
+        "s3:TagResource",
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:GetBucketCORS",
+        "s3:PutBucketCORS",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:DeleteBucket",
+    ],
+    // Finding the buckets a stack owns reads the tags of every bucket in the region.
+    account_wide: &["s3:ListAllMyBuckets", "s3:GetBucketTagging"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct S3 {
     client: aws_sdk_s3::Client,
@@ -240,19 +276,24 @@ impl S3 {
     }
 
     /// CreateBucket, then its tags and every declared setting.
+    ///
+    /// The bucket is tagged as it is created, so that an apply killed right after CreateBucket
+    /// does not leave a bucket the next plan must treat as someone else's. Tags are put again
+    /// after, for endpoints that ignore them at creation (moto does).
     pub async fn create_bucket(&self, b: &BucketConfig) -> Result<Exports, AwsError> {
+        let tags = b.all_tags(None);
+        let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid_config(&b.name, e))?;
         // us-east-1 is the one region that takes no location constraint.
-        let location = (self.region != "us-east-1").then(|| {
-            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(self.region.as_str())).build()
-        });
+        let location = (self.region != "us-east-1").then(|| BucketLocationConstraint::from(self.region.as_str()));
+        let configuration = CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(Some(tag_set)).build();
         self.client
             .create_bucket()
             .bucket(&b.name)
-            .set_create_bucket_configuration(location)
+            .create_bucket_configuration(configuration)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))?;
-        self.put_tags(&b.name, &b.all_tags(None)).await?;
+        self.put_tags(&b.name, &tags).await?;
         self.put_settings(b, None).await?;
         Ok(b.exports())
     }
@@ -617,4 +658,53 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
     attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
     let exports = BTreeMap::from([("name".to_string(), name.to_string())]);
     LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports, deletion_date: None }
+}
+
+/// Small objects for plinth's own use (the stack lock).
+impl S3 {
+    /// Creates `bucket/key` only if no such object exists (a conditional write, atomic in S3).
+    /// `Ok(false)` when it already exists.
+    pub async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, AwsError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(body.into())
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("s3:PutObject", &e)),
+        }
+    }
+
+    /// The object's content, or `None` when there is no such object.
+    pub async fn get_text(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
+        let Some(out) = not_found_as_none(self.client.get_object().bucket(bucket).key(key).send().await, "s3:GetObject", &["NoSuchKey"])?
+        else {
+            return Ok(None);
+        };
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            operation: "s3:GetObject".into(),
+            code: None,
+            message: e.to_string(),
+            hint: None,
+        })?;
+        Ok(Some(String::from_utf8_lossy(&bytes.into_bytes()).into_owned()))
+    }
+
+    pub async fn delete_key(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:DeleteObject", &e))?;
+        Ok(())
+    }
 }

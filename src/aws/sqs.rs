@@ -16,6 +16,24 @@ use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// See [`super::KindActions`].
+pub const ACTIONS: super::KindActions = super::KindActions {
+    on_resource: &[
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "sqs:CreateQueue",
+        "sqs:SetQueueAttributes",
+        "sqs:TagQueue",
+        "sqs:UntagQueue",
+        "sqs:DeleteQueue",
+    ],
+    account_wide: &["sqs:ListQueues", "sqs:ListQueueTags"],
+    by_condition: &[],
+    scope_key: "",
+    elsewhere: &[],
+    before_creation: &[],
+};
+
 #[derive(Clone, Debug)]
 pub struct Sqs {
     client: aws_sdk_sqs::Client,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -33,7 +33,7 @@ pub struct BucketSpec {
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorsRule {
     pub id: Option<String>,
@@ -47,7 +47,7 @@ pub struct CorsRule {
 }
 
 /// S3's four switches; each one left out is off, as S3 has it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicAccessBlock {
     #[serde(default)]
@@ -63,7 +63,7 @@ pub struct PublicAccessBlock {
 #[derive(Debug)]
 pub struct Encryption {
     /// `"s3"` (SSE-S3) or `"kms"` (SSE-KMS).
-    pub sse: Spanned<String>,
+    pub sse: Located<String>,
     /// The KMS key (ARN, id or alias), usually `${key.NAME.arn}`; without it, SSE-KMS uses
     /// the account's `aws/s3` key.
     pub kms_key: Option<Text>,
@@ -88,46 +88,50 @@ pub enum NotificationTarget {
     Function(Text),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawBucket {
-    name: Spanned<String>,
+#[schemars(rename = "Bucket")]
+pub(crate) struct RawBucket {
+    name: Located<String>,
     #[serde(default)]
     existing: bool,
     #[serde(default)]
-    force_destroy: Option<Spanned<bool>>,
-    policy: Option<Spanned<toml::Value>>,
+    force_destroy: Option<Located<bool>>,
+    #[schemars(with = "Option<PolicyField>")]
+    policy: Option<Located<toml::Value>>,
     cors: Option<Vec<CorsRule>>,
     public_access_block: Option<PublicAccessBlock>,
-    encryption: Option<Spanned<RawEncryption>>,
-    notification: Option<Vec<Spanned<RawNotification>>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    encryption: Option<Located<RawEncryption>>,
+    notification: Option<Vec<Located<RawNotification>>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Encryption")]
 struct RawEncryption {
-    sse: Spanned<String>,
-    kms_key: Option<Spanned<String>>,
+    sse: Located<String>,
+    kms_key: Option<Located<String>>,
     #[serde(default)]
     bucket_key: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Notification")]
 struct RawNotification {
-    queue: Option<Spanned<String>>,
-    function: Option<Spanned<String>>,
+    queue: Option<Located<String>>,
+    function: Option<Located<String>>,
     events: Vec<String>,
     prefix: Option<String>,
     suffix: Option<String>,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(BucketSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(BucketSpec, Lifecycle)> {
     let raw: RawBucket = loader.deserialize(value)?;
     if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
         loader
@@ -227,6 +231,14 @@ impl BucketSpec {
             }
         }
         for n in self.notifications.iter().flatten() {
+            match &n.target {
+                NotificationTarget::Queue(q) => {
+                    c.text(q, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags)
+                }
+                NotificationTarget::Function(f) => {
+                    c.text(f, rules::arn(rules::FUNCTION_ARN), "write the function's ARN, usually \"${function.NAME.arn}\"", diags)
+                }
+            }
             if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
                 diags.push(
                     Diagnostic::error("spec::invalid-value", "a notification needs events like \"s3:ObjectCreated:*\"")

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::Located;
 
 use super::{int, Lifecycle};
 use crate::archive;
@@ -83,57 +83,61 @@ pub struct Trigger {
 const DEFAULT_BATCH_SIZE: i64 = 10;
 const DEFAULT_BATCHING_WINDOW: i64 = 0;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawFunction {
-    name: Spanned<String>,
-    role: Spanned<String>,
-    runtime: Option<Spanned<String>>,
-    handler: Option<Spanned<String>>,
-    code: Spanned<RawCode>,
-    timeout: Option<Spanned<i64>>,
-    memory: Option<Spanned<i64>>,
-    environment: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    description: Option<Spanned<String>>,
-    architectures: Option<Spanned<Vec<String>>>,
-    ephemeral_storage: Option<Spanned<i64>>,
-    reserved_concurrency: Option<Spanned<i64>>,
+#[schemars(rename = "Function")]
+pub(crate) struct RawFunction {
+    name: Located<String>,
+    role: Located<String>,
+    runtime: Option<Located<String>>,
+    handler: Option<Located<String>>,
+    code: Located<RawCode>,
+    timeout: Option<Located<i64>>,
+    memory: Option<Located<i64>>,
+    #[schemars(with = "Option<BTreeMap<String, EnvValueField>>")]
+    environment: Option<BTreeMap<String, Located<toml::Value>>>,
+    description: Option<Located<String>>,
+    architectures: Option<Located<Vec<String>>>,
+    ephemeral_storage: Option<Located<i64>>,
+    reserved_concurrency: Option<Located<i64>>,
     trigger: Option<Vec<RawTrigger>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Code")]
 struct RawCode {
     dir: Option<String>,
     zip: Option<String>,
-    s3_bucket: Option<Spanned<String>>,
-    s3_key: Option<Spanned<String>>,
-    s3_object_version: Option<Spanned<String>>,
-    image: Option<Spanned<String>>,
+    s3_bucket: Option<Located<String>>,
+    s3_key: Option<Located<String>>,
+    s3_object_version: Option<Located<String>>,
+    image: Option<Located<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Trigger")]
 struct RawTrigger {
-    queue: Spanned<String>,
-    batch_size: Option<Spanned<i64>>,
-    batching_window: Option<Spanned<i64>>,
+    queue: Located<String>,
+    batch_size: Option<Located<i64>>,
+    batching_window: Option<Located<i64>>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     #[serde(default)]
-    function_response_types: Vec<Spanned<String>>,
+    function_response_types: Vec<Located<String>>,
 }
 
 fn enabled_by_default() -> bool {
     true
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(FunctionSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(FunctionSpec, Lifecycle)> {
     let raw: RawFunction = loader.deserialize(value)?;
     let spec = FunctionSpec {
         name: loader.text_or_stand_in(&raw.name),
@@ -171,7 +175,7 @@ pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(
     Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
 }
 
-fn load_code(loader: &mut Loader, code: &Spanned<RawCode>) -> Code {
+fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     let span = code.span();
     let raw = code.get_ref();
     let forms = [raw.dir.is_some(), raw.zip.is_some(), raw.s3_bucket.is_some() || raw.s3_key.is_some(), raw.image.is_some()];
@@ -195,7 +199,7 @@ fn load_code(loader: &mut Loader, code: &Spanned<RawCode>) -> Code {
     }
     if let Some(zip) = &raw.zip {
         let path = loader.local_path(zip);
-        return match std::fs::read(&path) {
+        return match archive::read_at_most(&path, archive::MAX_INLINE_ZIP_BYTES as u64) {
             Ok(bytes) => code_archive(loader, path, &bytes, span, false),
             Err(e) => {
                 loader
@@ -244,17 +248,17 @@ fn code_archive(loader: &mut Loader, path: PathBuf, bytes: &[u8], span: std::ops
 }
 
 /// `"value"`, or `{ secret = "value" }` for a value that must never be shown.
-fn load_env_value(loader: &mut Loader, name: &str, value: &Spanned<toml::Value>) -> Option<EnvValue> {
+fn load_env_value(loader: &mut Loader, name: &str, value: &Located<toml::Value>) -> Option<EnvValue> {
     let span = value.span();
     match value.get_ref() {
-        toml::Value::String(s) => Some(EnvValue::Plain(loader.text_or_stand_in(&Spanned::new(span, s.clone())))),
+        toml::Value::String(s) => Some(EnvValue::Plain(loader.text_or_stand_in(&Located::new(span, s.clone())))),
         toml::Value::Table(t) if t.len() == 1 && t.get("secret").is_some_and(toml::Value::is_str) => {
             let secret = t["secret"].as_str().unwrap_or_default().to_string();
-            Some(EnvValue::Secret(loader.text_or_stand_in(&Spanned::new(span, secret))))
+            Some(EnvValue::Secret(loader.text_or_stand_in(&Located::new(span, secret))))
         }
         other => {
             loader
-                .err("spec::type", format!("environment variable `{name}` cannot be a {}", other.type_str()), span)
+                .err("spec::type", format!("environment variable `{name}` cannot be {}", crate::spec::with_article(other.type_str())), span)
                 .set_hint("write a string, or { secret = \"...\" } for a value plinth must never show");
             None
         }
@@ -293,6 +297,7 @@ impl FunctionSpec {
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, function_name, "function names are letters, digits, `-` and `_`, at most 64 characters", diags);
+        c.text(&self.role, rules::arn(rules::ROLE_ARN), "write the execution role's ARN, usually \"${role.NAME.arn}\"", diags);
         if let Some(v) = &self.timeout {
             c.range("timeout", v, 1..=900, diags);
         }
@@ -456,13 +461,26 @@ impl FunctionSpec {
         match attribute {
             "name" => Some(name),
             "arn" => Some(format!("arn:{}:lambda:{}:{}:function:{name}", account.partition, account.region, account.account_id)),
+            "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
+            "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),
             _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
         }
     }
 }
 
+/// Whether the function has a value for `attribute`: the settings it exports (`timeout`,
+/// `memory`) have one only when the spec sets them.
+pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
+    match attribute {
+        "timeout" => spec.timeout.is_some(),
+        "memory" => spec.memory.is_some(),
+        _ => true,
+    }
+}
+
 impl Trigger {
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        c.text(&self.queue, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags);
         if let Some(v) = &self.batch_size {
             c.range("batch_size", v, 1..=10_000, diags);
             let window = self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
@@ -506,5 +524,23 @@ pub fn s3_source(bucket: &str, key: &str, version: Option<&str>) -> String {
     match version {
         Some(v) => format!("s3://{bucket}/{key}?versionId={v}"),
         None => format!("s3://{bucket}/{key}"),
+    }
+}
+
+/// The schema of an environment value: a string, or `{ secret = "..." }` for one never shown.
+struct EnvValueField;
+
+impl schemars::JsonSchema for EnvValueField {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EnvironmentValue".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "string" },
+                { "type": "object", "properties": { "secret": { "type": "string" } }, "required": ["secret"], "additionalProperties": false }
+            ]
+        })
     }
 }

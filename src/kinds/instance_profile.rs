@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::Located;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
@@ -25,20 +25,21 @@ pub struct InstanceProfileSpec {
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawInstanceProfile {
-    name: Spanned<String>,
-    path: Option<Spanned<String>>,
-    role: Option<Spanned<String>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+#[schemars(rename = "InstanceProfile")]
+pub(crate) struct RawInstanceProfile {
+    name: Located<String>,
+    path: Option<Located<String>>,
+    role: Option<Located<String>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(InstanceProfileSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(InstanceProfileSpec, Lifecycle)> {
     let raw: RawInstanceProfile = loader.deserialize(value)?;
     let spec = InstanceProfileSpec {
         name: loader.text_or_stand_in(&raw.name),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -57,10 +57,10 @@ pub struct KeySpec {
     pub description: Option<Text>,
     /// The key policy; `None` leaves it to KMS (its default policy is never a difference).
     pub policy: Option<PolicyTemplate>,
-    pub key_usage: Option<Spanned<String>>,
-    pub key_spec: Option<Spanned<String>>,
+    pub key_usage: Option<Located<String>>,
+    pub key_spec: Option<Located<String>>,
     /// Automatic yearly rotation; `None` leaves it unmanaged.
-    pub rotation: Option<Spanned<bool>>,
+    pub rotation: Option<Located<bool>>,
     pub enabled: Option<bool>,
     /// `alias/...` names; the first is how plinth finds the key. `None` leaves them unmanaged.
     pub aliases: Option<Vec<Text>>,
@@ -71,25 +71,27 @@ pub struct KeySpec {
     pub location: Location,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawKey {
-    description: Option<Spanned<String>>,
-    policy: Option<Spanned<toml::Value>>,
-    key_usage: Option<Spanned<String>>,
-    key_spec: Option<Spanned<String>>,
-    rotation: Option<Spanned<bool>>,
+#[schemars(rename = "Key")]
+pub(crate) struct RawKey {
+    description: Option<Located<String>>,
+    #[schemars(with = "Option<PolicyField>")]
+    policy: Option<Located<toml::Value>>,
+    key_usage: Option<Located<String>>,
+    key_spec: Option<Located<String>>,
+    rotation: Option<Located<bool>>,
     enabled: Option<bool>,
-    aliases: Option<Vec<Spanned<String>>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
-    deletion_window_days: Option<Spanned<i64>>,
+    aliases: Option<Vec<Located<String>>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    deletion_window_days: Option<Located<i64>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(KeySpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(KeySpec, Lifecycle)> {
     let location = loader.location(value.span());
     let raw: RawKey = loader.deserialize(value)?;
     let spec = KeySpec {
@@ -152,7 +154,7 @@ impl KeySpec {
         let invalid = |message: String, at: &Location, hint: String| {
             Diagnostic::error("spec::invalid-value", message).at_location(Some(at.clone())).hint(hint)
         };
-        let at = |s: &Spanned<String>| Location::new(&self.location.file, s.span());
+        let at = |s: &Located<String>| Location::new(&self.location.file, s.span());
         if let Some(usage) = &self.key_usage {
             if !KEY_USAGES.contains(&usage.get_ref().as_str()) {
                 diags.push(invalid(format!("`{}` is not a KMS key usage", usage.get_ref()), &at(usage), format!("use one of: {}", KEY_USAGES.join(", "))));

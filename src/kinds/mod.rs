@@ -14,7 +14,7 @@ pub mod policy;
 pub mod role;
 
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::Located;
 
 use crate::diag::{Diagnostics, Location};
 use crate::live::LiveResource;
@@ -49,7 +49,7 @@ pub enum ResourceBody {
 }
 
 /// Loads one `[KIND.NAME]` table.
-pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: Spanned<DeValue<'_>>) -> Option<(ResourceBody, Lifecycle)> {
+pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(ResourceBody, Lifecycle)> {
     match kind {
         Kind::Role => role::load(loader, value).map(|(b, l)| (ResourceBody::Role(b), l)),
         Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
@@ -63,7 +63,7 @@ pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: Spanned<
 }
 
 /// A whole number from the spec, with where it was written (for range errors).
-fn int(loader: &crate::spec::Loader, value: &Option<Spanned<i64>>) -> Option<(i64, Location)> {
+fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i64, Location)> {
     value.as_ref().map(|v| (*v.get_ref(), loader.location(v.span())))
 }
 
@@ -150,6 +150,17 @@ impl ResourceBody {
             ResourceBody::InstanceProfile(p) => p.desired(resolver, diags),
             ResourceBody::OidcProvider(p) => p.desired(resolver, diags),
             ResourceBody::Key(k) => k.desired(resolver, diags),
+        }
+    }
+
+    /// Whether the resource has a value for an exported attribute that is one of its settings
+    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
+    /// change under plinth, so a reference to it is refused rather than guessed.
+    pub fn declares_export(&self, attribute: &str) -> bool {
+        match self {
+            ResourceBody::Function(f) => function::declares_export(f, attribute),
+            ResourceBody::Queue(q) => attribute != "visibility_timeout" || q.visibility_timeout.is_some(),
+            _ => true,
         }
     }
 

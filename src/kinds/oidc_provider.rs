@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::Located;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -31,22 +31,23 @@ pub struct OidcProviderSpec {
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawOidcProvider {
-    url: Spanned<String>,
-    client_ids: Option<Spanned<Vec<Spanned<String>>>>,
-    thumbprints: Option<Spanned<Vec<Spanned<String>>>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+#[schemars(rename = "OidcProvider")]
+pub(crate) struct RawOidcProvider {
+    url: Located<String>,
+    client_ids: Option<Located<Vec<Located<String>>>>,
+    thumbprints: Option<Located<Vec<Located<String>>>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(OidcProviderSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(OidcProviderSpec, Lifecycle)> {
     let raw: RawOidcProvider = loader.deserialize(value)?;
-    let mut list = |items: &Option<Spanned<Vec<Spanned<String>>>>| {
+    let mut list = |items: &Option<Located<Vec<Located<String>>>>| {
         items.as_ref().map(|l| (l.get_ref().iter().map(|t| loader.text_or_stand_in(t)).collect(), loader.location(l.span())))
     };
     let client_ids = list(&raw.client_ids);

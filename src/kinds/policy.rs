@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
@@ -26,21 +26,23 @@ pub struct PolicySpec {
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawPolicy {
-    name: Spanned<String>,
-    path: Option<Spanned<String>>,
-    description: Option<Spanned<String>>,
-    document: Spanned<toml::Value>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+#[schemars(rename = "ManagedPolicy")]
+pub(crate) struct RawPolicy {
+    name: Located<String>,
+    path: Option<Located<String>>,
+    description: Option<Located<String>>,
+    #[schemars(with = "PolicyField")]
+    document: Located<toml::Value>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(PolicySpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(PolicySpec, Lifecycle)> {
     let raw: RawPolicy = loader.deserialize(value)?;
     let spec = PolicySpec {
         name: loader.text_or_stand_in(&raw.name),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::{int, Lifecycle};
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -41,38 +41,41 @@ pub struct Redrive {
     pub max_receive_count: (i64, Location),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawQueue {
-    name: Spanned<String>,
-    content_based_deduplication: Option<Spanned<bool>>,
-    visibility_timeout: Option<Spanned<i64>>,
-    message_retention: Option<Spanned<i64>>,
-    delay: Option<Spanned<i64>>,
-    max_message_size: Option<Spanned<i64>>,
-    receive_wait: Option<Spanned<i64>>,
-    kms_key: Option<Spanned<String>>,
-    kms_data_key_reuse: Option<Spanned<i64>>,
-    sqs_managed_sse: Option<Spanned<bool>>,
-    policy: Option<Spanned<toml::Value>>,
+#[schemars(rename = "Queue")]
+pub(crate) struct RawQueue {
+    name: Located<String>,
+    content_based_deduplication: Option<Located<bool>>,
+    visibility_timeout: Option<Located<i64>>,
+    message_retention: Option<Located<i64>>,
+    delay: Option<Located<i64>>,
+    max_message_size: Option<Located<i64>>,
+    receive_wait: Option<Located<i64>>,
+    kms_key: Option<Located<String>>,
+    kms_data_key_reuse: Option<Located<i64>>,
+    sqs_managed_sse: Option<Located<bool>>,
+    #[schemars(with = "Option<PolicyField>")]
+    policy: Option<Located<toml::Value>>,
     redrive: Option<RawRedrive>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Redrive")]
 struct RawRedrive {
-    queue: Spanned<String>,
-    max_receive_count: Spanned<i64>,
+    queue: Located<String>,
+    max_receive_count: Located<i64>,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(QueueSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(QueueSpec, Lifecycle)> {
     let raw: RawQueue = loader.deserialize(value)?;
-    let flag = |loader: &Loader, b: &Option<Spanned<bool>>| b.as_ref().map(|b| (*b.get_ref(), loader.location(b.span())));
+    let flag = |loader: &Loader, b: &Option<Located<bool>>| b.as_ref().map(|b| (*b.get_ref(), loader.location(b.span())));
     let spec = QueueSpec {
         name: loader.text_or_stand_in(&raw.name),
         content_based_deduplication: flag(loader, &raw.content_based_deduplication),
@@ -142,6 +145,7 @@ impl QueueSpec {
             c.range("kms_data_key_reuse", v, 60..=86_400, diags);
         }
         if let Some(r) = &self.redrive {
+            c.text(&r.queue, rules::arn(rules::QUEUE_ARN), "write the dead-letter queue's ARN, usually \"${queue.NAME.arn}\"", diags);
             c.range("max_receive_count", &r.max_receive_count, 1..=1000, diags);
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
@@ -217,6 +221,7 @@ impl QueueSpec {
         match attribute {
             "name" => Some(name),
             "arn" => Some(format!("arn:{}:sqs:{}:{}:{name}", account.partition, account.region, account.account_id)),
+            "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.
             _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
         }

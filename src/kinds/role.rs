@@ -1,19 +1,24 @@
 //! `[role.NAME]`: an IAM role with its trust policy, inline policies, managed-policy
 //! attachments, permissions boundary and tags.
+//!
+//! An inline policy written as a table may carry `when = "${var.NAME}"`: it exists only while
+//! the variable is `true`. Setup pages often list permissions "only needed if you use X"; a
+//! switch on the policy keeps one stack for both cases, and turning it off deletes the policy.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::de::DeValue;
-use toml::Spanned;
+use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
-use crate::diag::{Diagnostics, Location};
+use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
 use crate::plan::Resolver;
 use crate::policy::DocumentKind;
 use crate::spec::rules::{self, Checker};
+use crate::spec::template::{self, Reference};
 use crate::spec::{Loader, PolicyTemplate, Text};
 
 #[derive(Debug)]
@@ -26,31 +31,50 @@ pub struct RoleSpec {
     /// ARNs of managed policies to attach; `None` leaves attachments unmanaged.
     pub managed_policies: Option<Vec<Text>>,
     /// Inline policies by name; `None` leaves inline policies unmanaged.
-    pub policies: Option<BTreeMap<String, PolicyTemplate>>,
+    pub policies: Option<BTreeMap<String, InlinePolicy>>,
     pub permissions_boundary: Option<Text>,
     /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
-#[derive(Deserialize)]
+/// One inline policy of a role.
+#[derive(Debug)]
+pub struct InlinePolicy {
+    pub document: PolicyTemplate,
+    /// `when = "${var.NAME}"`: the policy exists only while this is `true`.
+    pub when: Option<Text>,
+}
+
+impl InlinePolicy {
+    /// Whether the policy is part of the role, given the values `lookup` knows (variables are
+    /// always known, and `when` may refer to nothing else).
+    pub fn is_enabled(&self, lookup: impl FnMut(&Reference) -> Option<String>) -> bool {
+        self.when.as_ref().is_none_or(|w| template::render(&w.pieces, lookup).as_deref() == Some("true"))
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawRole {
-    name: Spanned<String>,
-    path: Option<Spanned<String>>,
-    description: Option<Spanned<String>>,
-    max_session_hours: Option<Spanned<i64>>,
-    trust: Spanned<toml::Value>,
-    managed_policies: Option<Vec<Spanned<String>>>,
-    policies: Option<BTreeMap<String, Spanned<toml::Value>>>,
-    permissions_boundary: Option<Spanned<String>>,
-    tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+#[schemars(rename = "Role")]
+pub(crate) struct RawRole {
+    name: Located<String>,
+    path: Option<Located<String>>,
+    description: Option<Located<String>>,
+    max_session_hours: Option<Located<i64>>,
+    #[schemars(with = "PolicyField")]
+    trust: Located<toml::Value>,
+    managed_policies: Option<Vec<Located<String>>>,
+    #[schemars(with = "Option<BTreeMap<String, PolicyField>>")]
+    policies: Option<BTreeMap<String, Located<toml::Value>>>,
+    permissions_boundary: Option<Located<String>>,
+    tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(RoleSpec, Lifecycle)> {
+pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(RoleSpec, Lifecycle)> {
     let raw: RawRole = loader.deserialize(value)?;
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),
@@ -61,15 +85,39 @@ pub(super) fn load(loader: &mut Loader, value: Spanned<DeValue<'_>>) -> Option<(
         managed_policies: raw.managed_policies.as_ref().map(|v| v.iter().map(|m| loader.text_or_stand_in(m)).collect()),
         policies: raw
             .policies
-            .as_ref()
-            .map(|ps| ps.iter().map(|(n, p)| (n.clone(), loader.policy_or_stand_in(p))).collect()),
+            .map(|ps| ps.into_iter().map(|(n, p)| (n, load_inline_policy(loader, p))).collect()),
         permissions_boundary: raw.permissions_boundary.as_ref().map(|p| loader.text_or_stand_in(p)),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
     Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
 }
 
+/// An inline policy in any of the policy forms; a table may also hold `when`.
+fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> InlinePolicy {
+    let span = value.span();
+    let mut value = value.into_inner();
+    let when = match &mut value {
+        toml::Value::Table(table) => table.remove("when"),
+        _ => None,
+    };
+    let when = when.and_then(|w| match w {
+        toml::Value::String(s) => Some(loader.text_or_stand_in(&loader.string_within(span.clone(), s))),
+        other => {
+            loader
+                .err("spec::type", format!("`when` must be a string, not a {}", other.type_str()), span.clone())
+                .set_hint("write when = \"${var.NAME}\" with a variable that is true or false");
+            None
+        }
+    });
+    InlinePolicy { document: loader.policy_or_stand_in(&Located::new(span, value)), when }
+}
+
 impl RoleSpec {
+    /// The inline policies that are part of the role: the declared ones whose `when` holds.
+    pub fn enabled_policies(&self, mut lookup: impl FnMut(&Reference) -> Option<String>) -> impl Iterator<Item = (&String, &PolicyTemplate)> {
+        self.policies.iter().flatten().filter(move |(_, p)| p.is_enabled(&mut lookup)).map(|(n, p)| (n, &p.document))
+    }
+
     pub(super) fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
@@ -77,12 +125,14 @@ impl RoleSpec {
             .chain(self.description.iter())
             .chain(self.permissions_boundary.iter())
             .chain(self.managed_policies.iter().flatten())
+            .chain(self.policies.iter().flatten().filter_map(|(_, p)| p.when.as_ref()))
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
     }
 
     pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        let inline = self.policies.iter().flatten().map(|(n, p)| (format!("policies.{n}"), p, DocumentKind::Identity));
+        // Every declared policy, switched off or not: both settings of a switch must be valid.
+        let inline = self.policies.iter().flatten().map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
         std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust)).chain(inline).collect()
     }
 
@@ -97,8 +147,21 @@ impl RoleSpec {
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
         }
+        for arn in self.managed_policies.iter().flatten().chain(self.permissions_boundary.iter()) {
+            c.text(
+                arn,
+                rules::arn(rules::MANAGED_POLICY_ARN),
+                "write the policy's ARN, e.g. \"arn:aws:iam::aws:policy/ReadOnlyAccess\" or \"${policy.NAME.arn}\"",
+                diags,
+            );
+        }
         if let Some(hours) = &self.max_session_hours {
             c.range("max_session_hours", hours, 1..=12, diags);
+        }
+        for (name, policy) in self.policies.iter().flatten() {
+            if let Some(when) = &policy.when {
+                check_when(name, when, c, diags);
+            }
         }
     }
 
@@ -118,8 +181,8 @@ impl RoleSpec {
         if let Some(arns) = &self.managed_policies {
             attrs.insert("managed_policies".into(), r.set(arns));
         }
-        if let Some(policies) = &self.policies {
-            let map = policies.iter().map(|(name, p)| (name.clone(), r.policy_or_report(p, diags))).collect();
+        if self.policies.is_some() {
+            let map = self.enabled_policies(|x| r.lookup(x)).map(|(name, p)| (name.clone(), r.policy_or_report(p, diags))).collect();
             attrs.insert("policies".into(), Value::Map(map));
         }
         if let Some(b) = &self.permissions_boundary {
@@ -144,5 +207,28 @@ impl RoleSpec {
             // Assigned by IAM: known only once the role exists under that name.
             _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
         }
+    }
+}
+
+/// A switch is decided before AWS is read, so it may refer only to variables, and it must be
+/// exactly `true` or `false`: anything else is more likely a typo than a meaning.
+fn check_when(policy: &str, when: &Text, c: &Checker<'_>, diags: &mut Diagnostics) {
+    if when.is_broken() {
+        return;
+    }
+    let error = |message: String, hint: &str| Diagnostic::error("spec::invalid-when", message).at_location(Some(when.location.clone())).hint(hint);
+    if when.references().any(|r| !matches!(r, Reference::Var(_))) {
+        diags.push(error(
+            format!("`when` of policy `{policy}` refers to something other than a variable"),
+            "a switch is decided before AWS is read: write when = \"${var.NAME}\"",
+        ));
+        return;
+    }
+    match c.resolve(when).as_deref() {
+        Some("true" | "false") | None => {}
+        Some(other) => diags.push(error(
+            format!("`when` of policy `{policy}` is `{other}`, which is neither true nor false"),
+            "set the variable to true or false, in [vars] or with --var NAME=true",
+        )),
     }
 }

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolver;
 use super::{attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION};
+use crate::checks;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
 use crate::policy;
-use crate::spec::template::Reference;
 use crate::spec::{Resource, Spec};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -136,6 +136,16 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         }
     }
 
+    if !options.destroy && !options.refresh_only {
+        // Validate ran the checks it could; one it ran reports the same finding again here.
+        let reported = |d: &Diagnostic| spec.warnings.0.iter().any(|w| w.code == d.code && w.message == d.message);
+        for finding in checks::check(spec, |r| resolver.lookup(r)).0 {
+            if !reported(&finding) {
+                diags.push(finding);
+            }
+        }
+    }
+
     let outputs = spec.outputs.iter().map(|(k, t)| (k.clone(), resolver.value(t))).collect();
     if diags.has_errors() {
         return Err(diags.sorted());
@@ -230,14 +240,7 @@ fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
 }
 
 fn dependencies(resource: &Resource) -> Vec<Address> {
-    let deps: BTreeSet<Address> = resource
-        .references()
-        .into_iter()
-        .filter_map(|(r, _)| match r {
-            Reference::Resource { address, .. } if *address != resource.address => Some(address.clone()),
-            _ => None,
-        })
-        .collect();
+    let deps: BTreeSet<Address> = resource.dependencies().into_iter().map(|(a, _)| a.clone()).collect();
     deps.into_iter().collect()
 }
 

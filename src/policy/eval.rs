@@ -1,12 +1,14 @@
 //! Answers "would these policies allow this request", the way IAM evaluates them within one
 //! account: an explicit Deny wins, otherwise any Allow allows, otherwise the request is
-//! implicitly denied. Conditions are not evaluated (the request context is unknown), so a
-//! conditional statement can only make the answer "allowed if conditions hold".
+//! implicitly denied. Conditions are evaluated only on the context keys a caller supplies
+//! (`is_allowed_in`) and only for string and ARN operators; any other condition is unknown, so a
+//! statement holding one can only make the answer "allowed if conditions hold".
 
 use serde::Serialize;
 
 use super::access::{action_set, principal_set, resource_set, Part, Set};
-use super::model::{Effect, PolicyDocument, Principal, Statement};
+use super::model::{Condition, Effect, PolicyDocument, Principal, Statement};
+use super::pattern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,10 +35,24 @@ pub fn is_allowed(
     action: &str,
     resource: &str,
 ) -> Decision {
+    is_allowed_in(policies, principal, action, resource, &[])
+}
+
+/// [`is_allowed`] for a request whose context holds `context`'s keys with those values (for
+/// example `aws:SourceArn`, which S3 sets to the bucket's ARN when it sends an event). A
+/// condition on one of these keys is decided; conditions on other keys stay unknown.
+pub fn is_allowed_in(
+    policies: &[&PolicyDocument],
+    principal: Option<&Principal>,
+    action: &str,
+    resource: &str,
+    context: &[(&str, &str)],
+) -> Decision {
     let request = Request {
         principal,
         action: action.to_lowercase(),
         resource: resource.to_string(),
+        context: context.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect(),
     };
     let (mut allowed, mut allowed_unconditionally, mut conditional_deny) = (false, false, false);
     for policy in policies {
@@ -45,7 +61,12 @@ pub fn is_allowed(
             if !request.matches(&statement) {
                 continue;
             }
-            match (statement.effect, statement.condition.is_empty()) {
+            let unconditional = match request.conditions_hold(&statement.condition) {
+                ConditionsHold::No => continue,
+                ConditionsHold::Yes => true,
+                ConditionsHold::Unknown => false,
+            };
+            match (statement.effect, unconditional) {
                 (Effect::Deny, true) => return Decision::ExplicitDeny,
                 (Effect::Deny, false) => conditional_deny = true,
                 (Effect::Allow, true) => allowed_unconditionally = true,
@@ -62,11 +83,19 @@ pub fn is_allowed(
     }
 }
 
+enum ConditionsHold {
+    Yes,
+    No,
+    Unknown,
+}
+
 struct Request<'a> {
     principal: Option<&'a Principal>,
     /// Lowercased, as normalized statements spell actions.
     action: String,
     resource: String,
+    /// Context keys (lowercased, as normalized conditions spell them) with their values.
+    context: Vec<(String, &'a str)>,
 }
 
 impl Request<'_> {
@@ -80,6 +109,44 @@ impl Request<'_> {
         principal_matches
             && action_set(statement).covers(&Part::One(&self.action))
             && resource_set(statement).covers(&Part::One(&self.resource))
+    }
+
+    /// Whether a statement's condition blocks all hold: a block that fails makes the statement
+    /// not apply; one that cannot be decided leaves the statement conditional.
+    fn conditions_hold(&self, conditions: &[Condition]) -> ConditionsHold {
+        let mut all_known = true;
+        for condition in conditions {
+            match self.condition_holds(condition) {
+                Some(false) => return ConditionsHold::No,
+                Some(true) => {}
+                None => all_known = false,
+            }
+        }
+        if all_known {
+            ConditionsHold::Yes
+        } else {
+            ConditionsHold::Unknown
+        }
+    }
+
+    /// Decides one condition block on a single-valued context key with a string or ARN
+    /// operator; `None` for anything else (other operators, set operators, policy variables).
+    fn condition_holds(&self, condition: &Condition) -> Option<bool> {
+        let (_, value) = self.context.iter().find(|(key, _)| *key == condition.key)?;
+        if condition.operator.starts_with("For") || condition.values.iter().any(|v| v.contains("${")) {
+            return None;
+        }
+        let any = |test: &dyn Fn(&str) -> bool| condition.values.iter().any(|v| test(v));
+        let held = match condition.base_operator() {
+            "StringEquals" | "StringNotEquals" => any(&|v| v == *value),
+            "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => any(&|v| v.eq_ignore_ascii_case(value)),
+            // IAM matches wildcards in both ARN operators.
+            "StringLike" | "StringNotLike" | "ArnEquals" | "ArnNotEquals" | "ArnLike" | "ArnNotLike" => {
+                any(&|v| pattern::matches(v, value))
+            }
+            _ => return None,
+        };
+        Some(held != condition.is_negated())
     }
 }
 
@@ -124,6 +191,37 @@ mod tests {
             let policy = doc(statements);
             assert_eq!(is_allowed(&[&policy], *principal, action, resource), *expected, "{statements} {action}");
         }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn conditions_on_context_keys_are_decided() {
+        let s3 = Principal::service("s3.amazonaws.com");
+        let bucket = "arn:aws:s3:::tonic-uploads";
+        let context: &[(&str, &str)] = &[("aws:SourceArn", bucket), ("aws:SourceAccount", "123456789012")];
+        let send = |condition: &str| format!(r#"{{"Effect": "Allow", "Principal": {{"Service": "s3.amazonaws.com"}}, "Action": "sqs:SendMessage", "Resource": "*", "Condition": {condition}}}"#);
+        let cases: &[(&str, Decision)] = &[
+            (r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::tonic-uploads"}}"#, Decision::Allowed),
+            (r#"{"ArnEquals": {"AWS:SOURCEARN": "arn:aws:s3:::tonic-*"}}"#, Decision::Allowed),
+            (r#"{"ArnLike": {"aws:SourceArn": ["arn:aws:s3:::other", "arn:aws:s3:::tonic-uploads"]}}"#, Decision::Allowed),
+            (r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::other"}}"#, Decision::ImplicitDeny),
+            (r#"{"ArnNotLike": {"aws:SourceArn": "arn:aws:s3:::other"}}"#, Decision::Allowed),
+            (r#"{"StringEquals": {"aws:SourceAccount": "123456789012"}}"#, Decision::Allowed),
+            (r#"{"StringEquals": {"aws:SourceAccount": "210987654321"}}"#, Decision::ImplicitDeny),
+            (r#"{"StringEquals": {"aws:SourceAccount": "123456789012"}, "Bool": {"aws:SecureTransport": "true"}}"#, Decision::AllowedIfConditions),
+            (r#"{"ForAnyValue:StringEquals": {"aws:SourceAccount": "123456789012"}}"#, Decision::AllowedIfConditions),
+            (r#"{"StringEquals": {"aws:PrincipalTag/team": "data"}}"#, Decision::AllowedIfConditions),
+        ];
+        for (condition, expected) in cases {
+            let policy = doc(&send(condition));
+            assert_eq!(is_allowed_in(&[&policy], Some(&s3), "sqs:SendMessage", QUEUE, context), *expected, "{condition}");
+        }
+        // Without the context, every one of them is only allowed if its conditions hold.
+        let policy = doc(&send(r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::other"}}"#));
+        assert_eq!(is_allowed(&[&policy], Some(&s3), "sqs:SendMessage", QUEUE), Decision::AllowedIfConditions);
+        // A Deny whose condition holds is a Deny.
+        let denied = doc(&format!("{}, {}", send("{}").replace(r#", "Condition": {}"#, ""), r#"{"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"ArnNotLike": {"aws:SourceArn": "arn:aws:s3:::other"}}}"#));
+        assert_eq!(is_allowed_in(&[&denied], Some(&s3), "sqs:SendMessage", QUEUE, context), Decision::ExplicitDeny);
     }
 
     #[test]

@@ -228,13 +228,16 @@ impl StatementChecker<'_> {
     }
 
     /// In resource policies `"*"` means the resource the policy is attached to, so this only
-    /// applies to identity policies.
+    /// applies to identity policies. Some actions have no resource to name (creating a KMS
+    /// key, a Lambda event source mapping); a condition that names the resources in another
+    /// way (their tags, the function or policy concerned) narrows them as a Resource would.
     fn check_write_on_any_resource(&self, lints: &mut Vec<Lint>) {
         let any_resource = matches!(&self.statement.resource, Some(Clause::Is(resources)) if resources.iter().any(|r| r == "*"));
         let Clause::Is(actions) = &self.statement.action else {
             return;
         };
-        if self.ctx.kind != DocumentKind::Identity || !any_resource {
+        let narrowed = self.statement.condition.iter().any(|c| names_resources(&c.key) && !c.operator.ends_with("IfExists"));
+        if self.ctx.kind != DocumentKind::Identity || !any_resource || narrowed {
             return;
         }
         let writes: Vec<&str> = actions
@@ -472,6 +475,12 @@ const WRITE_VERBS: &[&str] = &[
     "write",
 ];
 
+/// Condition keys that pick out the resources an action may touch.
+fn names_resources(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.starts_with("aws:requesttag/") || key.starts_with("aws:resourcetag/") || key.ends_with(":functionarn") || key.ends_with(":policyarn")
+}
+
 /// Can this lowercased action pattern match an action named with a write verb? Only the part
 /// after the service prefix is compared, so `s3:get*` is read-only while `s3:*object` and
 /// `*` are not.
@@ -575,6 +584,9 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": ["s3:Get*", "s3:*Object", "iam:PassRole"], "Resource": "*"}"#, &[("Statement[0]", "P001")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestTag/team": "data"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*", "Condition": {"StringEqualsIfExists": {"aws:RequestTag/team": "data"}}}"#, &[("Statement[0]", "P001")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}"#, &[("Statement[0]", "P001")]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P002")]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}"#, &[]),
             (BUCKET, r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}"#, &[]),

@@ -1,6 +1,7 @@
 //! Reading a spec file: TOML with spans → typed spec, collecting every problem on the way.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,10 +9,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
-use toml::Spanned;
+use crate::spec::Located;
 
 use super::template::{self, reference_text, Reference};
-use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
+use super::{rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -52,11 +53,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads a UTF-8 file of bounded size. `cited_at` is where the spec names the file, so that a
-/// missing include points at the line that asked for it.
+/// missing include points at the line that asked for it. At most one byte more than the limit
+/// is read, so a huge file, a device (`/dev/zero`) or a pipe cannot exhaust memory.
 fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Arc<SourceFile>, Diagnostics> {
     let fail = |d: Diagnostic| Err(Diagnostics(vec![d.at_location(cited_at.clone())]));
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let bytes = match read {
+        Ok(b) => b,
         Err(e) => {
             let hint = if cited_at.is_some() {
                 "paths are relative to the directory of the spec file".to_string()
@@ -66,19 +72,13 @@ fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Ar
             return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint));
         }
     };
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return fail(
-            Diagnostic::error(
-                "spec::too-large",
-                format!("`{name}` is {} bytes; plinth reads files of at most {MAX_FILE_BYTES} bytes", meta.len()),
-            )
-            .hint("a spec or policy this large is almost certainly not the file you meant"),
-        );
+    if bytes.len() > MAX_FILE_BYTES {
+        let d = Diagnostic::error("spec::too-large", format!("`{name}` is larger than {MAX_FILE_BYTES} bytes, the most plinth reads"))
+            .hint("a spec or policy this large is almost certainly not the file you meant");
+        // The file itself is where the problem is, when no spec line names it.
+        let at = cited_at.clone().unwrap_or_else(|| Location::new(&SourceFile::new(name, ""), 0..0));
+        return Err(Diagnostics(vec![d.at_location(Some(at))]));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}"))),
-    };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
         Err(e) => {
@@ -100,10 +100,20 @@ pub(crate) struct Loader {
     inputs: Vec<InputFile>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawStack {
-    name: Spanned<String>,
+#[schemars(rename = "Stack")]
+pub(crate) struct RawStack {
+    name: Located<String>,
+    lock: Option<RawLock>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Lock")]
+pub(crate) struct RawLock {
+    bucket: Located<String>,
+    key: Option<Located<String>>,
 }
 
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
@@ -167,7 +177,11 @@ impl Loader {
             self.err("spec::invalid-name", msg, raw_stack.name.span())
                 .set_hint("letters, digits, `-` and `_`, at most 64 characters");
         }
-        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()) };
+        let lock = raw_stack.lock.map(|l| LockConfig {
+            bucket: l.bucket.into_inner(),
+            key: l.key.map_or_else(|| format!("plinth/locks/{stack_name}.lock"), Located::into_inner),
+        });
+        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()), lock };
 
         let outputs: BTreeMap<String, Text> =
             raw_outputs.into_iter().filter_map(|(k, v)| Some((k, self.text(&v)?))).collect();
@@ -189,19 +203,25 @@ impl Loader {
         self.check_cycles(&spec);
         for resource in spec.resources.values() {
             resource.body.check(&rules::Checker::new(&spec.vars), &mut self.diags);
+            self.check_policy_sizes(resource);
         }
         if !self.diags.has_errors() {
             self.lint_policies(&spec);
+            // Before AWS is read, only variables are known; checks needing more wait for plan.
+            self.diags.extend(crate::checks::check(&spec, |r| match r {
+                Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                _ => None,
+            }));
         }
         Some(spec)
     }
 
     /// Deserializes one TOML value, turning a serde error into a located diagnostic.
-    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
+    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: toml::Spanned<DeValue<'_>>) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some(v),
             Err(e) => {
-                let message = e.message().trim().to_string();
+                let message = in_toml_terms(e.message().trim());
                 let (code, hint) = explain_serde_error(&message);
                 let d = self.err(code, message, e.span().unwrap_or(0..0));
                 d.hint = hint;
@@ -210,7 +230,7 @@ impl Loader {
         }
     }
 
-    fn vars(&mut self, value: Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
+    fn vars(&mut self, value: toml::Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
         let mut out = BTreeMap::new();
         for (name, value) in self.string_table(value, "vars") {
             if value.get_ref().contains("${") {
@@ -226,7 +246,7 @@ impl Loader {
     }
 
     /// A table of scalars, each turned into its string form.
-    fn string_table(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Spanned<String>)> {
+    fn string_table(&mut self, value: toml::Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Located<String>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
             self.err("spec::type", format!("`{what}` must be a table"), span);
@@ -241,11 +261,11 @@ impl Loader {
                 DeValue::Float(f) => f.as_str().to_string(),
                 DeValue::Boolean(b) => b.to_string(),
                 other => {
-                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), other.type_str()), vspan);
+                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), with_article(other.type_str())), vspan);
                     continue;
                 }
             };
-            out.push((k.get_ref().to_string(), Spanned::new(vspan, text)));
+            out.push((k.get_ref().to_string(), Located::new(vspan, text)));
         }
         out.sort_by_key(|(_, v)| v.span().start);
         out
@@ -274,7 +294,7 @@ impl Loader {
     fn resources(
         &mut self,
         kind: Kind,
-        value: Spanned<DeValue<'_>>,
+        value: toml::Spanned<DeValue<'_>>,
         out: &mut BTreeMap<Address, Option<Resource>>,
     ) {
         let span = value.span();
@@ -290,8 +310,16 @@ impl Loader {
                 self.err("spec::invalid-name", msg, name.span())
                     .set_hint("a resource's logical name is letters, digits, `-` and `_`");
             }
-            let location = Location::new(&self.file, body.span());
-            let (body, silenced) = self.take_silences(body);
+            let span = body.span();
+            let location = Location::new(&self.file, span.clone());
+            let type_name = body.get_ref().type_str();
+            let DeValue::Table(table) = body.into_inner() else {
+                self.err("spec::type", format!("`{address}` must be a table, not {}", with_article(type_name)), span)
+                    .set_hint(format!("write the resource as a table: [{address}] followed by its fields"));
+                continue;
+            };
+            let (table, silenced) = self.take_silences(table);
+            let body = toml::Spanned::new(span, DeValue::Table(table));
             let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
                 address: address.clone(),
                 location,
@@ -306,16 +334,12 @@ impl Loader {
 
     /// `silence` is common to every kind: it is taken out of the resource's table before the
     /// kind reads the rest.
-    fn take_silences<'i>(&mut self, body: Spanned<DeValue<'i>>) -> (Spanned<DeValue<'i>>, Vec<Silence>) {
-        let span = body.span();
-        let DeValue::Table(mut table) = body.into_inner() else {
-            return (Spanned::new(span.clone(), DeValue::Table(Default::default())), Vec::new());
-        };
+    fn take_silences<'i>(&mut self, mut table: DeTable<'i>) -> (DeTable<'i>, Vec<Silence>) {
         let key = table.keys().find(|k| k.get_ref().as_ref() == "silence").cloned();
         let Some(value) = key.and_then(|k| table.remove(&k)) else {
-            return (Spanned::new(span, DeValue::Table(table)), Vec::new());
+            return (table, Vec::new());
         };
-        let silences: Vec<Spanned<Silence>> = self.deserialize(value).unwrap_or_default();
+        let silences: Vec<Located<Silence>> = self.deserialize(value).unwrap_or_default();
         let known: Vec<&str> = crate::policy::LINT_RULES.iter().map(|r| r.code).collect();
         let mut out = Vec::new();
         for s in silences {
@@ -325,7 +349,7 @@ impl Loader {
             }
             out.push(s.into_inner());
         }
-        (Spanned::new(span, DeValue::Table(table)), out)
+        (table, out)
     }
 
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -355,6 +379,73 @@ impl Loader {
         }
     }
 
+    /// AWS refuses policy documents over its size limits, so a spec that would hit one fails
+    /// here rather than half way through an apply. References are counted as written: the
+    /// values they stand for are rarely much longer.
+    fn check_policy_sizes(&mut self, resource: &Resource) {
+        use rules::policy_size as size;
+        let present = |p: &PolicyTemplate| !p.json.is_null();
+        // The start of the document: a whole policy underlined says nothing more.
+        let start = |p: &PolicyTemplate| Location::new(&p.location.file, p.location.span.start..p.location.span.start + 1);
+        let mut inline_total = 0;
+        let mut inline_first = None;
+        for (name, template, _) in resource.body.policy_documents() {
+            if !present(template) {
+                continue;
+            }
+            let chars = size::of(&template.json);
+            let limit = match (resource.kind(), name.as_str()) {
+                (Kind::Role, "trust") => {
+                    if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "spec::policy-size",
+                                format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
+                            )
+                            .at_location(Some(start(template)))
+                            .hint(format!("fine if the account's quota was raised (up to {}); otherwise shorten the policy", size::TRUST_MAX)),
+                        );
+                    }
+                    size::TRUST_MAX
+                }
+                (Kind::Role, _) => {
+                    inline_total += chars;
+                    inline_first.get_or_insert_with(|| start(template));
+                    continue;
+                }
+                (Kind::Policy, _) => size::MANAGED,
+                (Kind::Queue, _) => size::QUEUE,
+                (Kind::Bucket, _) => size::BUCKET,
+                (Kind::Key, _) => size::KEY,
+                _ => continue,
+            };
+            if chars > limit {
+                self.diags.push(
+                    Diagnostic::error(
+                        "spec::policy-size",
+                        format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
+                    )
+                    .at_location(Some(start(template)))
+                    .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
+                );
+            }
+        }
+        if let Some(at) = inline_first.filter(|_| inline_total > size::ROLE_INLINE_TOTAL) {
+            self.diags.push(
+                Diagnostic::error(
+                    "spec::policy-size",
+                    format!(
+                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {} per role (white space not counted)",
+                        resource.address,
+                        size::ROLE_INLINE_TOTAL
+                    ),
+                )
+                .at_location(Some(at))
+                .hint("move some statements into a managed policy ([policy.NAME]) and attach it with managed_policies"),
+            );
+        }
+    }
+
     /// A path the spec names, relative to the spec's directory.
     pub(crate) fn local_path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
@@ -370,7 +461,7 @@ impl Loader {
     }
 
     /// User tags: keys checked against AWS's rules, values as templates.
-    pub(crate) fn tags(&mut self, tags: &BTreeMap<Spanned<String>, Spanned<String>>) -> BTreeMap<String, Text> {
+    pub(crate) fn tags(&mut self, tags: &BTreeMap<Located<String>, Located<String>>) -> BTreeMap<String, Text> {
         let mut out = BTreeMap::new();
         for (key, value) in tags {
             if let Err(msg) = rules::tag_key(key.get_ref()) {
@@ -381,9 +472,25 @@ impl Loader {
         out
     }
 
+    /// A string value found inside `within` (a table whose inner spans TOML did not keep),
+    /// located at its quoted occurrence so diagnostics point at it; at `within` if not found.
+    /// A table written as a `[header]` spans only its header: its body runs to the next one.
+    pub(crate) fn string_within(&self, within: Range<usize>, value: String) -> Located<String> {
+        let source = &self.file.text;
+        let end = match source.get(within.clone()) {
+            Some(t) if t.starts_with('[') => source[within.end..].find("\n[").map_or(source.len(), |i| within.end + i),
+            _ => within.end,
+        };
+        let text = source.get(within.start..end).unwrap_or_default();
+        let found = ['"', '\'']
+            .iter()
+            .find_map(|q| text.find(&format!("{q}{value}{q}")).map(|i| within.start + i..within.start + i + value.len() + 2));
+        Located::new(found.unwrap_or(within), value)
+    }
+
     /// A spec string; one that fails to load is reported and replaced by a stand-in, so the
     /// checks on the other fields still run (the spec as a whole is rejected anyway).
-    pub(crate) fn text_or_stand_in(&mut self, s: &Spanned<String>) -> Text {
+    pub(crate) fn text_or_stand_in(&mut self, s: &Located<String>) -> Text {
         self.text(s).unwrap_or_else(|| Text {
             raw: s.get_ref().clone(),
             pieces: Vec::new(),
@@ -391,7 +498,7 @@ impl Loader {
         })
     }
 
-    pub(crate) fn policy_or_stand_in(&mut self, value: &Spanned<toml::Value>) -> PolicyTemplate {
+    pub(crate) fn policy_or_stand_in(&mut self, value: &Located<toml::Value>) -> PolicyTemplate {
         self.policy(value).unwrap_or_else(|| PolicyTemplate {
             json: serde_json::Value::Null,
             templated: Vec::new(),
@@ -400,7 +507,7 @@ impl Loader {
     }
 
     /// A spec string, with its references parsed.
-    fn text(&mut self, s: &Spanned<String>) -> Option<Text> {
+    fn text(&mut self, s: &Located<String>) -> Option<Text> {
         let span = s.span();
         let content = string_content_start(&self.file.text, span.clone());
         match template::parse(s.get_ref()) {
@@ -436,7 +543,7 @@ impl Loader {
     }
 
     /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
-    fn policy(&mut self, value: &Spanned<toml::Value>) -> Option<PolicyTemplate> {
+    fn policy(&mut self, value: &Located<toml::Value>) -> Option<PolicyTemplate> {
         let span = value.span();
         match value.get_ref() {
             toml::Value::String(text) => {
@@ -470,7 +577,7 @@ impl Loader {
                 self.policy_json(&file, json, span, None)
             }
             other => {
-                self.err("spec::type", format!("a policy cannot be a {}", other.type_str()), span)
+                self.err("spec::type", format!("a policy cannot be {}", with_article(other.type_str())), span)
                     .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
                 None
             }
@@ -583,6 +690,11 @@ impl Loader {
                             format!("a {} has no attribute `{attribute}`", address.kind),
                             format!("a {} exports: {}", address.kind, address.kind.exported_attributes().join(", ")),
                         ))
+                    } else if !spec.resources[address].body.declares_export(attribute) {
+                        Some((
+                            format!("`${{{address}.{attribute}}}` refers to a setting that [{address}] leaves out"),
+                            format!("set `{attribute}` in [{address}]: a setting the spec leaves out is unmanaged, so plinth has no value to give"),
+                        ))
                     } else {
                         None
                     }
@@ -603,14 +715,10 @@ impl Loader {
             .iter()
             .map(|(a, r)| {
                 let deps = r
-                    .references()
+                    .dependencies()
                     .into_iter()
-                    .filter_map(|(reference, _)| match reference {
-                        Reference::Resource { address, .. } if address != a && spec.resources.contains_key(address) => {
-                            Some(address)
-                        }
-                        _ => None,
-                    })
+                    .map(|(address, _)| address)
+                    .filter(|address| spec.resources.contains_key(*address))
                     .collect();
                 (a, deps)
             })
@@ -746,6 +854,33 @@ pub(crate) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
     }
+}
+
+/// "a table", "an integer": TOML's type names with their article.
+pub(crate) fn with_article(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {type_name}")
+}
+
+/// serde names the Rust types a value was read into; a spec's author knows TOML's.
+fn in_toml_terms(message: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start..].find([',', '\n']).map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "expected a table");
+    }
+    for (rust, toml) in [
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: map", "invalid type: table"),
+    ] {
+        out = out.replace(rust, toml);
+    }
+    out
 }
 
 /// Turns serde's messages into a stable code and a hint.

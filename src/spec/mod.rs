@@ -4,7 +4,9 @@
 //! line and column it comes from, so one run reports all of them.
 
 mod load;
+mod located;
 pub mod rules;
+pub mod schema;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -15,8 +17,9 @@ use crate::diag::{Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 pub use crate::kinds::ResourceBody;
 
-pub(crate) use load::{lint_diagnostic, Loader};
+pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
+pub use located::{Located, PolicyField};
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.
@@ -36,7 +39,7 @@ pub struct Spec {
     pub warnings: Diagnostics,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct InputFile {
     pub path: String,
     pub sha256: String,
@@ -46,6 +49,16 @@ pub struct InputFile {
 pub struct StackConfig {
     pub name: String,
     pub location: Location,
+    /// Where applies of this stack take their lock, if anywhere.
+    pub lock: Option<LockConfig>,
+}
+
+/// `[stack] lock = { bucket = "...", key = "..." }`: an S3 object that exists while an apply
+/// runs, created with a conditional write so two applies can never both hold it.
+#[derive(Debug, Clone)]
+pub struct LockConfig {
+    pub bucket: String,
+    pub key: String,
 }
 
 #[derive(Debug)]
@@ -97,6 +110,29 @@ impl PolicyTemplate {
         self.templated.iter().flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
     }
 
+    /// References made inside Principal or NotPrincipal elements, whose targets AWS requires
+    /// to exist.
+    pub fn principal_references(&self) -> impl Iterator<Item = &Reference> {
+        let mut principal_strings = Vec::new();
+        if let Some(statements) = self.json.get("Statement") {
+            let statements: Vec<&serde_json::Value> = match statements {
+                serde_json::Value::Array(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            for statement in statements {
+                for key in ["Principal", "NotPrincipal"] {
+                    if let Some(p) = statement.get(key) {
+                        collect_strings(p, &mut principal_strings);
+                    }
+                }
+            }
+        }
+        self.templated
+            .iter()
+            .filter(move |(raw, _)| principal_strings.contains(raw))
+            .flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
+    }
+
     /// The document with the references `lookup` knows filled in and the others left as
     /// `${...}`; `None` for a stand-in of a policy that failed to load.
     pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<crate::policy::PolicyDocument> {
@@ -105,6 +141,15 @@ impl PolicyTemplate {
             None => Some(s.to_string()),
         })?;
         crate::policy::PolicyDocument::from_value(&json).ok()
+    }
+}
+
+fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
     }
 }
 
@@ -140,7 +185,7 @@ pub struct Resource {
 }
 
 /// `[[KIND.NAME.silence]]`: a policy lint accepted on purpose.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The lint's code, e.g. `P003`.
@@ -167,6 +212,43 @@ impl Resource {
 impl Resource {
     pub fn kind(&self) -> Kind {
         self.address.kind
+    }
+
+    /// The resources this one must be created after, with where the reference is made.
+    ///
+    /// Not every reference orders: an ARN inside a policy's Resource or Condition is known
+    /// before the resource it names exists and AWS does not check it, so a queue policy can
+    /// name the bucket that notifies the queue. A reference orders when its value exists only
+    /// after the other resource is created (a key's ARN), when AWS checks that the resource
+    /// exists (a policy Principal, a function's role, a trigger's queue: every reference
+    /// outside a policy document), or both.
+    pub fn dependencies(&self) -> Vec<(&Address, &Location)> {
+        let mut ordering: Vec<(&Reference, &Location)> = Vec::new();
+        for t in self.body.texts() {
+            ordering.extend(t.references().map(|r| (r, &t.location)));
+        }
+        for p in self.body.policies() {
+            for r in p.references() {
+                let orders = match r {
+                    Reference::Resource { address, attribute } => {
+                        !address.kind.known_before_creation(attribute) || p.principal_references().any(|x| x == r)
+                    }
+                    _ => false,
+                };
+                if orders {
+                    ordering.push((r, &p.location));
+                }
+            }
+        }
+        let mut out: Vec<(&Address, &Location)> = Vec::new();
+        for (r, location) in ordering {
+            if let Reference::Resource { address, .. } = r {
+                if *address != self.address && !out.iter().any(|(a, _)| *a == address) {
+                    out.push((address, location));
+                }
+            }
+        }
+        out
     }
 
     /// Every reference the resource makes, with where it is made.

@@ -79,6 +79,78 @@ pub fn tag_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What an ARN must look like where a field takes one: the service, whether the ARN names a
+/// region (IAM's are global), and the resource type it starts with (`role/`, `function:`).
+#[derive(Debug, Clone, Copy)]
+pub struct ArnShape {
+    pub service: &'static str,
+    pub regional: bool,
+    pub resource_prefix: &'static str,
+    /// What the field is for, as messages name it.
+    pub what: &'static str,
+}
+
+pub const ROLE_ARN: ArnShape = ArnShape { service: "iam", regional: false, resource_prefix: "role/", what: "an IAM role ARN" };
+pub const MANAGED_POLICY_ARN: ArnShape =
+    ArnShape { service: "iam", regional: false, resource_prefix: "policy/", what: "a managed policy ARN" };
+pub const QUEUE_ARN: ArnShape = ArnShape { service: "sqs", regional: true, resource_prefix: "", what: "an SQS queue ARN" };
+pub const FUNCTION_ARN: ArnShape =
+    ArnShape { service: "lambda", regional: true, resource_prefix: "function:", what: "a Lambda function ARN" };
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, checked as far as the field's shape says.
+pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
+    move |value: &str| {
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+            return Err(format!("`{value}` is not {}: an ARN is arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", shape.what));
+        };
+        let problem = if *prefix != "arn" {
+            "it does not start with `arn:`".to_string()
+        } else if !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc") {
+            format!("`{partition}` is not an AWS partition")
+        } else if *service != shape.service {
+            format!("it is an ARN of `{service}`, not of `{}`", shape.service)
+        } else if shape.regional && region.is_empty() {
+            "it names no region".to_string()
+        } else if !shape.regional && !region.is_empty() {
+            format!("{} names no region, but it has `{region}`", shape.what)
+        // AWS managed policies are owned by the account `aws`.
+        } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) && *account != "aws" {
+            format!("`{account}` is not a 12-digit account id")
+        } else if resource.is_empty() {
+            "the resource part is empty".to_string()
+        } else if resource.len() <= shape.resource_prefix.len() || !resource.starts_with(shape.resource_prefix) {
+            format!("the resource part `{resource}` does not start with `{}` and a name", shape.resource_prefix)
+        } else {
+            return Ok(());
+        };
+        Err(format!("`{value}` is not {}: {problem}", shape.what))
+    }
+}
+
+/// The most characters IAM and the resource services accept in one policy document, not
+/// counting white space (as IAM counts). Limits that apply to several documents together (a
+/// role's inline policies) are checked by the loader.
+pub mod policy_size {
+    /// A role's trust policy: 2,048 by default, raisable by quota to 4,096.
+    pub const TRUST_DEFAULT: usize = 2_048;
+    pub const TRUST_MAX: usize = 4_096;
+    /// All of one role's inline policies together.
+    pub const ROLE_INLINE_TOTAL: usize = 10_240;
+    /// A customer-managed policy.
+    pub const MANAGED: usize = 6_144;
+    /// An SQS queue policy and an S3 bucket policy: 20 KB.
+    pub const QUEUE: usize = 20_480;
+    pub const BUCKET: usize = 20_480;
+    /// A KMS key policy: 32 KB.
+    pub const KEY: usize = 32_768;
+
+    /// A document's size as AWS counts it: its characters, white space left out.
+    pub fn of(json: &serde_json::Value) -> usize {
+        json.to_string().chars().filter(|c| !c.is_whitespace()).count()
+    }
+}
+
 /// Checks spec values against AWS's rules, once variables (the only references known before
 /// AWS is read) are substituted; a value that still depends on AWS or another resource is
 /// checked at plan time instead.
@@ -164,6 +236,33 @@ mod tests {
         assert!(iam_path("/tonic").is_err());
         assert!(iam_path("/a//b/").is_err());
         assert!(iam_path("/a b/").is_err());
+    }
+
+    #[test]
+    fn arns_by_shape() {
+        let role = arn(ROLE_ARN);
+        assert!(role("arn:aws:iam::123456789012:role/tonic/lambda").is_ok());
+        assert!(role("arn:aws-cn:iam::123456789012:role/x").is_ok());
+        assert!(role("tonic-lambda").unwrap_err().contains("arn:PARTITION:SERVICE"));
+        assert!(role("arn:aws:iam::123456789012:user/x").unwrap_err().contains("`role/`"));
+        assert!(role("arn:aws:iam:us-east-1:123456789012:role/x").unwrap_err().contains("names no region"));
+        assert!(role("arn:aws:iam::123456789012:role/").is_err());
+        let policy = arn(MANAGED_POLICY_ARN);
+        assert!(policy("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole").is_ok());
+        assert!(policy("arn:aws:iam::12345:policy/x").unwrap_err().contains("12-digit"));
+        let queue = arn(QUEUE_ARN);
+        assert!(queue("arn:aws:sqs:us-east-1:123456789012:work.fifo").is_ok());
+        assert!(queue("arn:aws:sqs::123456789012:work").unwrap_err().contains("names no region"));
+        assert!(queue("arn:aws:sqs:us-east-1:123456789012:").unwrap_err().contains("empty"));
+        assert!(queue("arn:aws:sns:us-east-1:123456789012:t").unwrap_err().contains("`sns`"));
+        assert!(queue("arn:nope:sqs:us-east-1:123456789012:t").unwrap_err().contains("partition"));
+        assert!(arn(FUNCTION_ARN)("arn:aws:lambda:us-east-1:123456789012:function:worker").is_ok());
+    }
+
+    #[test]
+    fn policy_sizes_leave_white_space_out() {
+        let json: serde_json::Value = serde_json::from_str(r#"{ "Statement": [ { "Sid": "a b" } ] }"#).unwrap();
+        assert_eq!(policy_size::of(&json), r#"{"Statement":[{"Sid":"ab"}]}"#.len());
     }
 
     #[test]

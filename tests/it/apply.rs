@@ -114,3 +114,88 @@ fn destroy_deletes_what_the_stack_owns_and_leaves_the_rest() {
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
     assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
 }
+
+/// Role → key (its policy names the role) → queue (encrypted with the key) → function (the
+/// role, a trigger on the queue) → bucket (notifies the queue).
+fn pipeline(stack: &str, prefix: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}"
+
+[role.lambda]
+name = "{prefix}-lambda"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[role.lambda.policies.queue]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = "${{queue.work.arn}}" }}]
+
+[key.sqs]
+description = "Encrypts the work queue"
+aliases = ["alias/{prefix}-sqs"]
+deletion_window_days = 7
+policy = '''
+{{ "Version": "2012-10-17", "Statement": [
+  {{ "Sid": "Account", "Effect": "Allow", "Principal": {{ "AWS": "arn:aws:iam::${{aws.account_id}}:root" }}, "Action": "kms:*", "Resource": "*" }},
+  {{ "Sid": "Lambda", "Effect": "Allow", "Principal": {{ "AWS": "${{role.lambda.arn}}" }}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*" }},
+  {{ "Sid": "S3Notifications", "Effect": "Allow", "Principal": {{ "Service": "s3.amazonaws.com" }}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*" }}
+] }}
+'''
+
+[[key.sqs.silence]]
+lint = "P003"
+policy = "policy"
+statement = "Account"
+reason = "a key policy must let the account administer the key"
+
+[queue.work]
+name = "{prefix}-work"
+visibility_timeout = 120
+kms_key = "${{key.sqs.arn}}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "S3", Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "sqs:SendMessage", Resource = "${{queue.work.arn}}", Condition = {{ ArnLike = {{ "aws:SourceArn" = "${{bucket.uploads.arn}}" }} }} }}] }}
+
+[function.worker]
+name = "{prefix}-worker"
+role = "${{role.lambda.arn}}"
+runtime = "python3.12"
+handler = "main.handler"
+code = {{ dir = "src" }}
+timeout = 60
+
+[[function.worker.trigger]]
+queue = "${{queue.work.arn}}"
+
+[bucket.uploads]
+name = "{prefix}-uploads"
+
+[[bucket.uploads.notification]]
+queue = "${{queue.work.arn}}"
+events = ["s3:ObjectCreated:*"]
+"#
+    )
+}
+
+#[test]
+fn a_whole_pipeline_applies_from_empty_in_dependency_order() {
+    let (stack, prefix) = (unique("order"), unique("tonic"));
+    let spec = TempSpec::new(&pipeline(&stack, &prefix));
+    spec.write("src/main.py", "def handler(event, context):\n    return None\n");
+    let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert!(run.stderr.contains("Apply complete: 5 added"), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let position = |needle: &str| {
+        lines.iter().position(|l| l.starts_with(needle)).unwrap_or_else(|| panic!("no line {needle:?} in\n{}", run.stderr))
+    };
+    let done = |address: &str| position(&format!("{address}: creating done"));
+    let started = |address: &str| position(&format!("{address}: creating..."));
+    for (before, after) in [
+        ("role.lambda", "key.sqs"),
+        ("key.sqs", "queue.work"),
+        ("role.lambda", "function.worker"),
+        ("queue.work", "function.worker"),
+        ("queue.work", "bucket.uploads"),
+    ] {
+        assert!(done(before) < started(after), "{before} must be created before {after} starts\n{}", run.stderr);
+    }
+    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+}

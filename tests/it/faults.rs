@@ -84,7 +84,7 @@ fn apply_converges_under_twenty_seeded_fault_schedules() {
         });
         proxy.set_faults(Faults { seed, rate: 0.2, ..Faults::none() });
         proxy.reset_counts();
-        let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+        let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--retry-backoff-ms", "20"]);
         let counts = proxy.counts();
         injected += counts.faults.values().sum::<usize>();
         assert_eq!(run.code, 0, "seed {seed}: faults {:?}\n{}\n{}", counts.faults, run.stdout, run.stderr);
@@ -114,4 +114,102 @@ fn apply_waits_out_a_burst_of_total_throttling() {
     assert!(proxy.counts().faults.get("Throttle").copied().unwrap_or(0) > 0);
     proxy.set_faults(Faults::none());
     assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+}
+
+fn queue_stack(stack: &str, prefix: &str) -> String {
+    format!("[stack]\nname = \"{stack}\"\n\n[queue.work]\nname = \"{prefix}-work\"\nvisibility_timeout = 60\n")
+}
+
+#[test]
+fn eventual_consistency_gets_a_bounded_visible_wait() {
+    const DELETED_RECENTLY: Fault = Fault::Error {
+        status: 400,
+        code: "QueueDeletedRecently",
+        message: "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+    };
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("waits"), unique("tonic"));
+    let spec = TempSpec::new(&queue_stack(&name, &prefix));
+    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 2, DELETED_RECENTLY)], ..Faults::none() });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work: waiting 1 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work: waiting 2 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+
+    // The wait is bounded: with no patience the step fails with the AWS error and a report.
+    let (name, prefix) = (unique("waits"), unique("tonic"));
+    let spec = TempSpec::new(&queue_stack(&name, &prefix));
+    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 1, DELETED_RECENTLY)], ..Faults::none() });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--max-wait", "0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("queue.work (create): failed: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    proxy.set_faults(Faults::none());
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
+
+/// How many fault schedules each shipped stack is applied under.
+const SCHEDULES_PER_STACK: u64 = 4;
+
+#[test]
+fn every_shipped_stack_converges_under_fault_schedules() {
+    use crate::stacks::ShippedStack;
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let mut seed = 100;
+    let mut schedules = 0;
+    for file in ["example-roles.toml", "tonic-structural-redshift.toml", "ganymede-s3.toml", "gretel-hybrid.toml", "openmetadata-glue.toml"] {
+        for _ in 0..SCHEDULES_PER_STACK {
+            seed += 1;
+            // Tonic's policies are scoped to `tonic-*` names, as its setup page requires.
+            let (stack, prefix) = (unique("shipped"), unique("tonic"));
+            let bucket = unique("lab-data");
+            let vars: Vec<(&str, &str)> = match file {
+                "tonic-structural-redshift.toml" => vec![("prefix", &prefix), ("previous_process", "true")],
+                "ganymede-s3.toml" => {
+                    runtime().block_on(async {
+                        let config = sdk().await;
+                        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+                        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+                    });
+                    vec![("prefix", &prefix), ("bucket", &bucket)]
+                }
+                "gretel-hybrid.toml" => vec![("prefix", &prefix), ("s3_source", "true"), ("s3_sink", "true")],
+                "openmetadata-glue.toml" => vec![("role_name", &prefix)],
+                _ => vec![],
+            };
+            let shipped = ShippedStack::new(file, &stack, &vars);
+            let path = shipped.path().display().to_string();
+            let args = shipped.args(&path);
+            let with = |command: &str, extra: &[&str]| {
+                let mut all = vec![command];
+                all.extend(args.iter().copied());
+                all.extend(extra);
+                all.extend(["--retry-backoff-ms", "20"]);
+                via(&proxy, &all)
+            };
+
+            proxy.set_faults(Faults { seed, rate: 0.2, ..Faults::none() });
+            let run = with("apply", &["--auto-approve"]);
+            schedules += 1;
+            assert_eq!(run.code, 0, "{file}, seed {seed}: faults {:?}\n{}\n{}", proxy.counts().faults, run.stdout, run.stderr);
+
+            proxy.set_faults(Faults::none());
+            let plan = with("plan", &["--detailed-exitcode"]);
+            assert_eq!(plan.code, 0, "{file}, seed {seed}: converged\n{}\n{}\napply:\n{}", plan.stdout, plan.stderr, run.stderr);
+            // Nothing duplicated: each address of the stack is held by exactly one resource.
+            let snapshot: serde_json::Value = serde_json::from_str(&with("snapshot", &[]).ok().stdout).unwrap();
+            let mut addresses: Vec<String> = snapshot["owned"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["deletion_date"].is_null())
+                .map(|r| r["address_tag"].as_str().unwrap_or("untagged").to_string())
+                .collect();
+            let total = addresses.len();
+            addresses.sort();
+            addresses.dedup();
+            assert_eq!(addresses.len(), total, "{file}, seed {seed}: a resource was duplicated: {snapshot}");
+            with("destroy", &["--auto-approve"]).ok();
+        }
+    }
+    assert_eq!(schedules, 20);
 }

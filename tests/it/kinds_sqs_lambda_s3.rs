@@ -138,6 +138,7 @@ name = "{stack}"
 [role.lambda]
 name = "{prefix}-lambda"
 trust = '{LAMBDA_TRUST}'
+policies = {{ queue = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = "${{queue.work.arn}}" }}] }} }}
 
 [queue.work]
 name = "{prefix}-work"

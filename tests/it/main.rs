@@ -3,11 +3,15 @@
 
 mod apply;
 mod faults;
+mod fuzz;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
+mod lock;
 mod policies;
 mod proxy;
+mod reliability;
 mod roles;
 mod saved;
+mod stacks;
 mod support;
 mod validate;

@@ -27,6 +27,9 @@ pub enum Fault {
     /// Forward, then close the connection without answering: the request happened, the
     /// client does not know.
     ResetAfter,
+    /// A specific AWS error, in the protocol's shape (for errors only real AWS produces, such
+    /// as SQS's QueueDeletedRecently or Lambda's role-propagation error).
+    Error { status: u16, code: &'static str, message: &'static str },
 }
 
 impl Fault {
@@ -43,11 +46,13 @@ pub struct Faults {
     pub latency: Duration,
     /// Until then, every request is throttled.
     pub throttle_until: Option<Instant>,
+    /// The next N requests of an operation get this fault: (operation, N, fault).
+    pub scripted: Vec<(String, usize, Fault)>,
 }
 
 impl Faults {
     pub fn none() -> Faults {
-        Faults { seed: 0, rate: 0.0, kinds: Fault::ALL.to_vec(), latency: Duration::ZERO, throttle_until: None }
+        Faults { seed: 0, rate: 0.0, kinds: Fault::ALL.to_vec(), latency: Duration::ZERO, throttle_until: None, scripted: Vec::new() }
     }
 }
 
@@ -141,7 +146,13 @@ async fn handle(
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
-        let fault = if throttling {
+        let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| *op == operation && *left > 0).map(|(_, left, f)| {
+            *left -= 1;
+            *f
+        });
+        let fault = if let Some(f) = scripted {
+            Some(f)
+        } else if throttling {
             Some(Fault::Throttle)
         } else if roll < s.faults.rate && !s.faults.kinds.is_empty() {
             let i = (s.rng.next_u64() % s.faults.kinds.len() as u64) as usize;
@@ -150,7 +161,11 @@ async fn handle(
             None
         };
         if let Some(f) = fault {
-            *s.counts.faults.entry(format!("{f:?}")).or_default() += 1;
+            let name = match f {
+                Fault::Error { code, .. } => code.to_string(),
+                other => format!("{other:?}"),
+            };
+            *s.counts.faults.entry(name).or_default() += 1;
         }
         (fault, s.faults.latency)
     };
@@ -162,6 +177,7 @@ async fn handle(
         Some(Fault::Throttle) => return Ok(protocol.throttle()),
         Some(Fault::InternalError) => return Ok(protocol.server_error(StatusCode::INTERNAL_SERVER_ERROR)),
         Some(Fault::Unavailable) => return Ok(protocol.server_error(StatusCode::SERVICE_UNAVAILABLE)),
+        Some(Fault::Error { status, code, message }) => return Ok(protocol.error(status, code, message)),
         Some(Fault::ResetAfter) | None => {}
     }
     let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
@@ -241,6 +257,20 @@ impl Protocol {
                 r
             }
             Protocol::RestXml => xml(StatusCode::SERVICE_UNAVAILABLE, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>plinth-fault</RequestId></Error>"),
+        }
+    }
+
+    fn error(&self, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        match self {
+            Protocol::Query => xml(status, &format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>plinth-fault</RequestId></ErrorResponse>")),
+            Protocol::Json(ct) => json(status, ct, &format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+            Protocol::RestJson => {
+                let mut r = json(status, "application/json", &format!(r#"{{"Type":"User","message":"{message}"}}"#));
+                r.headers_mut().insert("x-amzn-errortype", code.parse().unwrap());
+                r
+            }
+            Protocol::RestXml => xml(status, &format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>")),
         }
     }
 

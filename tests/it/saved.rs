@@ -101,3 +101,62 @@ fn an_edited_plan_file_or_spec_is_refused() {
 fn spec_text_with_extra_tag(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap().replace("[role.reader]\n", "[role.reader]\ntags = { team = \"data\" }\n")
 }
+
+#[test]
+fn a_saved_plan_holds_no_secret_and_checks_it_again_at_apply() {
+    let (stack, prefix) = (unique("secret"), unique("tonic"));
+    let secret = "s3cr3t-token-7f1c9a";
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[vars]
+token = "placeholder"
+
+[role.lambda]
+name = "{prefix}-lambda"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[function.worker]
+name = "{prefix}-worker"
+role = "${{role.lambda.arn}}"
+runtime = "python3.12"
+handler = "main.handler"
+code = {{ dir = "src" }}
+
+[function.worker.environment]
+API_TOKEN = {{ secret = "${{var.token}}" }}
+"#
+    ));
+    spec.write("src/main.py", "def handler(event, context):\n    return None\n");
+    let file = spec.dir.path().join("plan.json");
+    let file = file.to_str().unwrap();
+    let var = format!("token={secret}");
+    plinth_aws(&["plan", "-f", &spec.arg(), "--var", &var, "--out", file]).ok();
+    let saved = std::fs::read_to_string(file).unwrap();
+    assert!(!saved.contains(secret), "the plan file holds the secret");
+
+    let missing = plinth_aws(&["apply", file]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("the plan was made with --var token=...; pass it again"), "{}", missing.stderr);
+    let other = plinth_aws(&["apply", file, "--var", "token=another-value"]);
+    assert_eq!(other.code, 1);
+    assert!(other.stderr.contains("--var token has another value than when the plan was made"), "{}", other.stderr);
+    assert!(!role_exists(&format!("{prefix}-lambda")), "nothing was applied");
+
+    let run = plinth_aws(&["apply", file, "--var", &var]).ok();
+    assert!(run.stderr.contains("Apply complete: 2 added"), "{}", run.stderr);
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    runtime().block_on(async {
+        let config = aws_sdk_lambda::Client::new(&sdk().await)
+            .get_function_configuration()
+            .function_name(format!("{prefix}-worker"))
+            .send()
+            .await
+            .unwrap();
+        let env = config.environment().and_then(|e| e.variables()).unwrap();
+        assert_eq!(env.get("API_TOKEN").map(String::as_str), Some(secret));
+    });
+}

@@ -36,7 +36,24 @@ fn every_bad_spec_is_rejected_with_a_located_diagnostic() {
         });
         seen += 1;
     });
-    assert!(seen >= 15, "the corpus is all there ({seen} files)");
+    assert!(seen >= 40, "the corpus is all there ({seen} files)");
+}
+
+/// Too big to commit: a 10 MB spec, made here. It is refused from its size alone, and so is a
+/// device that never ends; neither is read whole.
+#[test]
+fn oversize_and_endless_files_are_refused_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.toml");
+    let line = format!("# {}\n", "x".repeat(1022));
+    std::fs::write(&huge, format!("[stack]\nname = \"huge\"\n{}", line.repeat(10 * 1024))).unwrap();
+    for path in [huge.display().to_string(), "/dev/zero".to_string()] {
+        let run = validate(&path);
+        assert_eq!(run.code, 1, "{path}: {}", run.stderr);
+        assert!(run.stderr.contains("spec::too-large"), "{path}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("{path}:1:1")), "{path}: located\n{}", run.stderr);
+        assert!(run.stderr.contains("nothing was sent to AWS"), "{path}");
+    }
 }
 
 #[test]
@@ -156,4 +173,16 @@ Statement = [
     let spec = crate::support::TempSpec::new(&elsewhere);
     let run = plinth(&["validate", "-f", &spec.arg()]).ok();
     assert!(run.stderr.contains("[P003]"), "{}", run.stderr);
+}
+
+#[test]
+fn schema_and_completions_come_from_the_definitions() {
+    let run = plinth(&["schema"]).ok();
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(schema["title"], "plinth spec");
+    let role = &schema["$defs"]["RoleByName"]["additionalProperties"];
+    assert_eq!(role["additionalProperties"], false, "{role}");
+    assert!(role["required"].as_array().unwrap().iter().any(|r| r == "trust"), "{role}");
+    let run = plinth(&["completions", "bash"]).ok();
+    assert!(run.stdout.contains("plinth") && run.stdout.contains("--detailed-exitcode"), "{}", run.stdout);
 }

@@ -1,0 +1,557 @@
+//! Cross-resource checks: what one resource needs of another, which no single kind can see.
+//! A queue that triggers a function must hide a received message for as long as the function
+//! may run; the function's role must trust Lambda and read the queue; a bucket that notifies a
+//! queue needs the queue's policy, and the policy of the key that encrypts the queue, to let S3
+//! in; a role that creates a function must be allowed to pass the function's role.
+//!
+//! The checks run twice: at validate, on what is known before AWS is read (the spec and its
+//! variables), and at plan, on resolved values. A check needing a value that is not known yet
+//! (an ARN holds the account id) is left for the plan, never guessed. Pure: the values come
+//! through a lookup, and nothing here performs I/O.
+//!
+//! Checks the kinds or the loader already make are not repeated here: a function's timeout and
+//! memory ranges (`kinds::function`), references to undeclared resources
+//! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
+
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::kinds::bucket::NotificationTarget;
+use crate::kinds::function::FunctionSpec;
+use crate::kinds::queue::QueueSpec;
+use crate::kinds::role::RoleSpec;
+use crate::model::{Address, Kind};
+use crate::policy::eval::{is_allowed, is_allowed_in, Decision};
+use crate::policy::{PolicyDocument, Principal};
+use crate::spec::template::{self, AwsFact, Piece, Reference};
+use crate::spec::{PolicyTemplate, Resource, ResourceBody, Spec, Text};
+
+/// What SQS hides a received message for when a queue leaves `visibility_timeout` unset.
+pub const SQS_DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
+/// How long Lambda lets a function run when it leaves `timeout` unset.
+pub const LAMBDA_DEFAULT_TIMEOUT: i64 = 3;
+
+/// What a function's role needs on each queue that triggers it (Lambda polls for it).
+const TRIGGER_QUEUE_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+/// What S3 needs on the key of an encrypted queue to deliver events to it.
+const NOTIFICATION_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"];
+
+/// Runs every check on `spec`; `lookup` answers the references whose values are known.
+pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diagnostics {
+    let known = Known { spec, lookup: &lookup };
+    let mut diags = Diagnostics::default();
+    for resource in spec.resources.values() {
+        match &resource.body {
+            ResourceBody::Function(function) => {
+                known.check_function(resource, function, &mut diags);
+            }
+            ResourceBody::Bucket(bucket) => {
+                for notification in bucket.notifications.iter().flatten() {
+                    if let NotificationTarget::Queue(queue) = &notification.target {
+                        known.check_notification(resource, queue, &notification.location, &mut diags);
+                    }
+                }
+            }
+            ResourceBody::Role(role) => known.check_pass_role(resource, role, &mut diags),
+            _ => {}
+        }
+    }
+    diags
+}
+
+/// The spec and the values known so far.
+struct Known<'a> {
+    spec: &'a Spec,
+    lookup: &'a dyn Fn(&Reference) -> Option<String>,
+}
+
+/// A role's identity policies: the inline ones in force and the managed ones the spec
+/// declares. `partial` when it also attaches managed policies from outside the spec, whose
+/// contents plinth cannot see: a missing permission may come from one of them.
+struct IdentityPolicies<'a> {
+    documents: Vec<(PolicyDocument, &'a Location)>,
+    partial: bool,
+}
+
+impl IdentityPolicies<'_> {
+    fn allow(&self, action: &str, resource: &str) -> bool {
+        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| d).collect();
+        allows(is_allowed(&documents, None, action, resource))
+    }
+
+    /// Where the first policy that alone allows the request is written.
+    fn granted_at(&self, action: &str, resource: &str) -> Option<&Location> {
+        self.documents.iter().find(|(d, _)| allows(is_allowed(&[d], None, action, resource))).map(|(_, at)| *at)
+    }
+}
+
+/// A request that conditions may still allow is taken as allowed: the checks report what is
+/// surely missing, not what depends on the request's context.
+fn allows(decision: Decision) -> bool {
+    matches!(decision, Decision::Allowed | Decision::AllowedIfConditions)
+}
+
+impl<'a> Known<'a> {
+    fn text(&self, text: &Text) -> Option<String> {
+        if text.is_broken() {
+            return None;
+        }
+        template::render(&text.pieces, self.lookup)
+    }
+
+    /// The document with every reference filled in, if all of them are known.
+    fn policy(&self, policy: &PolicyTemplate) -> Option<PolicyDocument> {
+        if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
+            return None;
+        }
+        policy.with(self.lookup)
+    }
+
+    fn export(&self, address: &Address, attribute: &str) -> Option<String> {
+        (self.lookup)(&Reference::Resource { address: address.clone(), attribute: attribute.to_string() })
+    }
+
+    fn account_id(&self) -> Option<String> {
+        (self.lookup)(&Reference::Aws(AwsFact::AccountId))
+    }
+
+    /// The spec's resource of `kind` that `text` names: by its reference (`${queue.work.arn}`)
+    /// before values are known, by its resolved ARN (or a key's id) after.
+    fn target(&self, text: &Text, kind: Kind) -> Option<&'a Resource> {
+        if let [Piece::Ref(Reference::Resource { address, .. }, _)] = text.pieces.as_slice() {
+            if address.kind == kind {
+                return self.spec.resources.get(address);
+            }
+        }
+        let value = self.text(text)?;
+        self.spec.resources.values().filter(|r| r.kind() == kind).find(|r| {
+            let ids: &[&str] = if kind == Kind::Key { &["arn", "key_id"] } else { &["arn"] };
+            ids.iter().any(|attribute| self.export(&r.address, attribute).as_deref() == Some(value.as_str()))
+        })
+    }
+
+    fn identity_policies(&self, role: &'a RoleSpec) -> Option<IdentityPolicies<'a>> {
+        let mut documents = Vec::new();
+        for (_, template) in role.enabled_policies(self.lookup) {
+            documents.push((self.policy(template)?, &template.location));
+        }
+        let mut partial = false;
+        for arn in role.managed_policies.iter().flatten() {
+            match self.target(arn, Kind::Policy).map(|r| &r.body) {
+                Some(ResourceBody::Policy(policy)) => documents.push((self.policy(&policy.document)?, &policy.document.location)),
+                _ => partial = true,
+            }
+        }
+        Some(IdentityPolicies { documents, partial })
+    }
+
+    fn role_of(&self, function: &FunctionSpec) -> Option<(&'a Resource, &'a RoleSpec)> {
+        let resource = self.target(&function.role, Kind::Role)?;
+        match &resource.body {
+            ResourceBody::Role(role) => Some((resource, role)),
+            _ => None,
+        }
+    }
+
+    fn check_function(&self, resource: &Resource, function: &FunctionSpec, diags: &mut Diagnostics) {
+        let role = self.role_of(function);
+        if let Some((role_resource, role)) = role {
+            self.check_function_trust(resource, role_resource, role, diags);
+        }
+        for trigger in function.triggers.iter().flatten() {
+            let Some(queue_resource) = self.target(&trigger.queue, Kind::Queue) else { continue };
+            let ResourceBody::Queue(queue) = &queue_resource.body else { continue };
+            check_visibility_timeout(resource, function, queue_resource, queue, &trigger.queue.location, diags);
+            if let Some((role_resource, role)) = role {
+                self.check_trigger_access(resource, role_resource, role, queue_resource, &trigger.queue.location, diags);
+            }
+        }
+    }
+
+    /// Lambda runs the function as its role, so the role must trust the Lambda service.
+    fn check_function_trust(&self, function: &Resource, role_resource: &Resource, role: &RoleSpec, diags: &mut Diagnostics) {
+        let Some(trust) = self.policy(&role.trust) else { return };
+        let lambda = Principal::service("lambda.amazonaws.com");
+        // A trust policy has no Resource: its statements apply to the role they are attached to.
+        if !allows(is_allowed(&[&trust], Some(&lambda), "sts:AssumeRole", "*")) {
+            diags.push(
+                Diagnostic::error(
+                    "check::function-role-trust",
+                    format!(
+                        "{} runs as {}, whose trust policy does not let lambda.amazonaws.com assume it",
+                        function.address, role_resource.address
+                    ),
+                )
+                .at_location(Some(role.trust.location.clone()))
+                .label("the trust policy of the function's role")
+                .hint("allow { \"Service\": \"lambda.amazonaws.com\" } the action sts:AssumeRole in this trust policy; Lambda refuses to create a function with a role it cannot assume"),
+            );
+        }
+    }
+
+    /// Lambda polls the queue as the function's role.
+    fn check_trigger_access(
+        &self,
+        function: &Resource,
+        role_resource: &Resource,
+        role: &'a RoleSpec,
+        queue: &Resource,
+        at: &Location,
+        diags: &mut Diagnostics,
+    ) {
+        let (Some(policies), Some(queue_arn)) = (self.identity_policies(role), self.export(&queue.address, "arn")) else { return };
+        let missing: Vec<&str> = TRIGGER_QUEUE_ACTIONS.iter().copied().filter(|a| !policies.allow(a, &queue_arn)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        let message = format!(
+            "{} is triggered by {}, but its role {} is not allowed {} on `{queue_arn}`",
+            function.address,
+            queue.address,
+            role_resource.address,
+            missing.join(", ")
+        );
+        diags.push(
+            identity_finding("check::function-queue-access", message, &policies)
+                .at_location(Some(at.clone()))
+                .label("the trigger")
+                .hint(format!(
+                    "allow {} on the queue in a policy of [{}]; Lambda polls the queue as the function's role",
+                    TRIGGER_QUEUE_ACTIONS.join(", "),
+                    role_resource.address
+                )),
+        );
+    }
+
+    fn check_notification(&self, bucket: &Resource, queue_text: &Text, at: &Location, diags: &mut Diagnostics) {
+        let Some(queue_resource) = self.target(queue_text, Kind::Queue) else { return };
+        let ResourceBody::Queue(queue) = &queue_resource.body else { return };
+        let Some(policy) = &queue.policy else {
+            diags.push(
+                Diagnostic::error(
+                    "check::notification-queue-policy",
+                    format!("{} sends events to {}, which has no policy letting s3.amazonaws.com send messages", bucket.address, queue_resource.address),
+                )
+                .at_location(Some(at.clone()))
+                .label("the notification")
+                .hint(format!(
+                    "give [{}] a policy that allows {{ \"Service\": \"s3.amazonaws.com\" }} sqs:SendMessage on the queue, with the condition ArnLike aws:SourceArn = \"${{{}.arn}}\"; S3 refuses to notify a queue it cannot send to",
+                    queue_resource.address, bucket.address
+                )),
+            );
+            return;
+        };
+        let (Some(document), Some(bucket_arn), Some(queue_arn), Some(account)) =
+            (self.policy(policy), self.export(&bucket.address, "arn"), self.export(&queue_resource.address, "arn"), self.account_id())
+        else {
+            return;
+        };
+        let s3 = Principal::service("s3.amazonaws.com");
+        // What S3 puts in the request context when it sends a bucket's event.
+        let context: [(&str, &str); 2] = [("aws:SourceArn", &bucket_arn), ("aws:SourceAccount", &account)];
+        if !allows(is_allowed_in(&[&document], Some(&s3), "sqs:SendMessage", &queue_arn, &context)) {
+            diags.push(
+                Diagnostic::error(
+                    "check::notification-queue-policy",
+                    format!(
+                        "{} sends events to {}, but the queue's policy does not let s3.amazonaws.com send messages from `{bucket_arn}`",
+                        bucket.address, queue_resource.address
+                    ),
+                )
+                .at_location(Some(policy.location.clone()))
+                .label("the queue's policy")
+                .hint(format!(
+                    "allow {{ \"Service\": \"s3.amazonaws.com\" }} sqs:SendMessage on the queue, with the condition ArnLike aws:SourceArn = \"${{{}.arn}}\"",
+                    bucket.address
+                )),
+            );
+        } else if is_allowed(&[&document], Some(&s3), "sqs:SendMessage", &queue_arn) == Decision::Allowed {
+            diags.push(
+                Diagnostic::warning(
+                    "check::notification-queue-policy",
+                    format!(
+                        "{}'s policy lets s3.amazonaws.com send messages without naming a bucket: any bucket, in any account, can send to it",
+                        queue_resource.address
+                    ),
+                )
+                .at_location(Some(policy.location.clone()))
+                .label("the queue's policy")
+                .hint(format!("scope the statement with the condition ArnLike aws:SourceArn = \"${{{}.arn}}\"", bucket.address)),
+            );
+        }
+        if let Some(key_text) = &queue.kms_key {
+            self.check_notification_key(bucket, queue_resource, key_text, diags);
+        }
+    }
+
+    /// S3 encrypts the events it sends to an encrypted queue with the queue's key; without
+    /// the key policy's leave, delivery fails silently.
+    fn check_notification_key(&self, bucket: &Resource, queue_resource: &Resource, key_text: &Text, diags: &mut Diagnostics) {
+        let Some(key_resource) = self.target(key_text, Kind::Key) else { return };
+        let ResourceBody::Key(key) = &key_resource.body else { return };
+        let Some(policy) = &key.policy else {
+            diags.push(
+                Diagnostic::error(
+                    "check::notification-key-policy",
+                    format!(
+                        "{} sends events to {}, encrypted with {}, whose default key policy does not let s3.amazonaws.com use it",
+                        bucket.address, queue_resource.address, key_resource.address
+                    ),
+                )
+                .at_location(Some(key.location.clone()))
+                .label("the queue's key")
+                .hint("give the key a policy with a statement allowing { \"Service\": \"s3.amazonaws.com\" } kms:GenerateDataKey and kms:Decrypt on \"*\"; without it S3 drops the events without an error"),
+            );
+            return;
+        };
+        let Some(document) = self.policy(policy) else { return };
+        // A key policy's statements concern its own key. Before the key exists its ARN is
+        // unknown; a Resource of "*" (what key policies write) or one covering every key of
+        // the account still matches this stand-in.
+        let key_arn = match self.export(&key_resource.address, "arn") {
+            Some(arn) => arn,
+            None => match (
+                (self.lookup)(&Reference::Aws(AwsFact::Partition)),
+                (self.lookup)(&Reference::Aws(AwsFact::Region)),
+                self.account_id(),
+            ) {
+                (Some(partition), Some(region), Some(account)) => format!("arn:{partition}:kms:{region}:{account}:key/*"),
+                _ => return,
+            },
+        };
+        let s3 = Principal::service("s3.amazonaws.com");
+        let missing: Vec<&str> =
+            NOTIFICATION_KEY_ACTIONS.iter().copied().filter(|a| !allows(is_allowed(&[&document], Some(&s3), a, &key_arn))).collect();
+        if !missing.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "check::notification-key-policy",
+                    format!(
+                        "{} sends events to {}, encrypted with {}, whose key policy does not allow s3.amazonaws.com {}",
+                        bucket.address,
+                        queue_resource.address,
+                        key_resource.address,
+                        missing.join(", ")
+                    ),
+                )
+                .at_location(Some(policy.location.clone()))
+                .label("the key policy")
+                .hint("add a statement allowing { \"Service\": \"s3.amazonaws.com\" } kms:GenerateDataKey and kms:Decrypt on \"*\"; without it S3 drops the events without an error"),
+            );
+        }
+    }
+
+    /// CreateFunction with a role needs iam:PassRole on that role.
+    fn check_pass_role(&self, creator: &Resource, role: &'a RoleSpec, diags: &mut Diagnostics) {
+        let Some(policies) = self.identity_policies(role) else { return };
+        for function_resource in self.spec.resources.values() {
+            let ResourceBody::Function(function) = &function_resource.body else { continue };
+            let (Some((role_resource, _)), Some(function_arn)) = (self.role_of(function), self.export(&function_resource.address, "arn")) else {
+                continue;
+            };
+            let Some(role_arn) = self.export(&role_resource.address, "arn") else { continue };
+            let Some(granted_at) = policies.granted_at("lambda:CreateFunction", &function_arn) else { continue };
+            if policies.allow("iam:PassRole", &role_arn) {
+                continue;
+            }
+            let message = format!(
+                "{} may create {} (lambda:CreateFunction), but may not pass it its role {} (iam:PassRole on `{role_arn}`)",
+                creator.address, function_resource.address, role_resource.address
+            );
+            diags.push(
+                identity_finding("check::pass-role", message, &policies)
+                    .at_location(Some(granted_at.clone()))
+                    .label("allows lambda:CreateFunction")
+                    .hint(format!(
+                        "allow iam:PassRole on \"${{{}.arn}}\" next to lambda:CreateFunction; Lambda refuses to create a function with a role its creator cannot pass",
+                        role_resource.address
+                    )),
+            );
+        }
+    }
+}
+
+/// A permission missing from a role's policies is an error, or a warning when the role also
+/// attaches managed policies from outside the spec that may grant it.
+fn identity_finding(code: &'static str, message: String, policies: &IdentityPolicies<'_>) -> Diagnostic {
+    if policies.partial {
+        Diagnostic::warning(code, format!("{message}, unless a managed policy from outside this spec allows it"))
+    } else {
+        Diagnostic::error(code, message)
+    }
+}
+
+/// Lambda refuses an SQS trigger whose queue would hand a message to another poller while the
+/// function may still be working on it.
+fn check_visibility_timeout(
+    function_resource: &Resource,
+    function: &FunctionSpec,
+    queue_resource: &Resource,
+    queue: &QueueSpec,
+    trigger_at: &Location,
+    diags: &mut Diagnostics,
+) {
+    let (timeout, timeout_source) = match &function.timeout {
+        Some((t, _)) => (*t, String::new()),
+        None => (LAMBDA_DEFAULT_TIMEOUT, ", Lambda's default".to_string()),
+    };
+    let (visibility, at, visibility_source) = match &queue.visibility_timeout {
+        Some((v, at)) => (*v, at, String::new()),
+        None => (SQS_DEFAULT_VISIBILITY_TIMEOUT, trigger_at, ", SQS's default".to_string()),
+    };
+    if visibility >= timeout {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "check::visibility-timeout",
+            format!(
+                "{} triggers {}, but hides a received message for {visibility} s{visibility_source}, less than the function's timeout of {timeout} s{timeout_source}",
+                queue_resource.address, function_resource.address
+            ),
+        )
+        .at_location(Some(at.clone()))
+        .label(if queue.visibility_timeout.is_some() { "the queue's visibility timeout" } else { "the trigger" })
+        .hint(format!(
+            "set visibility_timeout = {timeout} or more in [{}] (AWS suggests six times the function's timeout); Lambda refuses a trigger whose queue's visibility timeout is shorter than the function's timeout",
+            queue_resource.address
+        )),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::aws::sts::Account;
+    use crate::live::LiveSnapshot;
+    use crate::plan::{plan, PlanOptions};
+    use crate::spec::{self, LoadOptions};
+
+    fn fixture(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+    }
+
+    /// What validate and then a plan into an empty account report, rendered; `edit` turns the
+    /// fixture into its fixed twin.
+    fn findings(path: &str, edit: Option<(&str, &str)>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = std::fs::read_to_string(fixture(path)).unwrap();
+        if let Some((from, to)) = edit {
+            assert!(text.contains(from), "{path} holds `{from}`");
+            text = text.replace(from, to);
+        }
+        let file = dir.path().join(Path::new(path).file_name().unwrap());
+        std::fs::write(&file, text).unwrap();
+        let spec = match spec::load(&file, &LoadOptions::default()) {
+            Ok(spec) => spec,
+            Err(diags) => return render(&diags.render(false), dir.path()),
+        };
+        let live = LiveSnapshot {
+            account: Some(Account {
+                account_id: "123456789012".into(),
+                region: "us-east-1".into(),
+                partition: "aws".into(),
+                caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
+            }),
+            ..LiveSnapshot::default()
+        };
+        let rendered = match plan(&spec, &live, PlanOptions::default()) {
+            Ok(plan) => plan.warnings.join("\n"),
+            Err(diags) => diags.render(false),
+        };
+        render(&format!("{}{rendered}", spec.warnings.render(false)), dir.path())
+    }
+
+    fn render(text: &str, dir: &Path) -> String {
+        text.replace(&dir.display().to_string(), "DIR")
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn each_check_fails_on_its_broken_spec_and_passes_on_the_fixed_one() {
+        // (fixture, its check's code, the edit that fixes it)
+        let cases: &[(&str, &str, (&str, &str))] = &[
+            ("bad/visibility-timeout-shorter-than-function-timeout.toml", "check::visibility-timeout", ("name = \"tonic-work\"\n", "name = \"tonic-work\"\nvisibility_timeout = 60\n")),
+            ("bad/function-role-without-lambda-trust.toml", "check::function-role-trust", ("ec2.amazonaws.com", "lambda.amazonaws.com")),
+            ("checks/function-queue-access.toml", "check::function-queue-access", ("\"sqs:GetQueueAttributes\"]", "\"sqs:GetQueueAttributes\", \"sqs:DeleteMessage\"]")),
+            ("checks/notification-queue-policy.toml", "check::notification-queue-policy", ("arn:aws:s3:::tonic-other", "arn:aws:s3:::tonic-data")),
+            ("checks/notification-queue-unscoped.toml", "check::notification-queue-policy", ("Resource = \"${queue.work.arn}\" }", "Resource = \"${queue.work.arn}\", Condition = { ArnLike = { \"aws:SourceArn\" = \"${bucket.data.arn}\" } } }")),
+            ("checks/notification-key-policy.toml", "check::notification-key-policy", ("\"Resource\": \"*\"\n    }]", "\"Resource\": \"*\"\n    }, {\n        \"Effect\": \"Allow\", \"Principal\": { \"Service\": \"s3.amazonaws.com\" },\n        \"Action\": [\"kms:Decrypt\", \"kms:GenerateDataKey\"], \"Resource\": \"*\"\n    }]")),
+            ("checks/pass-role.toml", "check::pass-role", ("\"lambda:GetFunctionConfiguration\"], Resource = \"arn:aws:lambda:*:*:function:tonic-*\" },", "\"lambda:GetFunctionConfiguration\"], Resource = \"arn:aws:lambda:*:*:function:tonic-*\" },\n  { Effect = \"Allow\", Action = \"iam:PassRole\", Resource = \"${role.lambda.arn}\" },")),
+        ];
+        for (path, code, fix) in cases {
+            let broken = findings(path, None);
+            assert!(broken.contains(code), "{path}: expected {code} in\n{broken}");
+            let name = Path::new(path).file_stem().unwrap().to_string_lossy().into_owned();
+            insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+                insta::assert_snapshot!(format!("check@{name}"), broken);
+            });
+            let fixed = findings(path, Some(*fix));
+            assert!(!fixed.contains("check::"), "{path}: the fixed spec passes every check, but\n{fixed}");
+        }
+    }
+
+    #[test]
+    fn a_missing_permission_that_a_managed_policy_from_elsewhere_may_grant_is_a_warning() {
+        let attached = ("[role.lambda.policies.queue]", "managed_policies = [\"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole\"]\n\n[role.lambda.policies.queue]");
+        let found = findings("checks/function-queue-access.toml", Some(attached));
+        assert!(found.contains("⚠") && found.contains("check::function-queue-access"), "{found}");
+        assert!(found.contains("unless a managed policy"), "{found}");
+    }
+
+    #[test]
+    fn a_notified_queue_without_a_policy_and_a_key_with_the_default_policy_are_errors() {
+        let unscoped = std::fs::read_to_string(fixture("checks/notification-queue-unscoped.toml")).unwrap();
+        let queue_policy = unscoped.lines().find(|l| l.starts_with("policy = ")).unwrap();
+        let found = findings("checks/notification-queue-unscoped.toml", Some((queue_policy, "")));
+        assert!(found.contains("× bucket.data sends events to queue.work, which has no policy"), "{found}");
+
+        let key = std::fs::read_to_string(fixture("checks/notification-key-policy.toml")).unwrap();
+        let key_policy = &key[key.find("policy = '''").unwrap()..key.find("[[key.sqs.silence]]").unwrap()];
+        let found = findings("checks/notification-key-policy.toml", Some((key_policy, "")));
+        assert!(found.contains("check::notification-key-policy") && found.contains("whose default key policy"), "{found}");
+    }
+
+    #[test]
+    fn unset_timeouts_are_compared_as_aws_defaults() {
+        // Lambda's 3 s fits in SQS's 30 s.
+        let fits = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(("timeout = 60\n", "")));
+        assert!(!fits.contains("check::"), "{fits}");
+        let too_short = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(("name = \"tonic-work\"\n", "name = \"tonic-work\"\nvisibility_timeout = 2\n")));
+        assert!(too_short.contains("hides a received message for 2 s"), "{too_short}");
+    }
+
+    #[test]
+    fn a_queue_named_by_its_arn_written_out_is_checked_at_plan() {
+        let written_out = ("queue = \"${queue.work.arn}\"", "queue = \"arn:aws:sqs:${aws.region}:${aws.account_id}:tonic-work\"");
+        let found = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(written_out));
+        assert!(found.contains("check::visibility-timeout"), "{found}");
+        // Before AWS is read the ARN is unknown, so validate lets the spec through.
+        assert!(!found.contains("nothing was sent"), "{found}");
+    }
+
+    #[test]
+    fn the_shipped_stacks_pass_every_check_either_way_their_switches_are_set() {
+        let plans = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+        for (stack, switches) in [
+            ("tonic-structural-redshift.toml", &["previous_process"][..]),
+            ("gretel-hybrid.toml", &["s3_source", "s3_sink"][..]),
+            ("ganymede-s3.toml", &[][..]),
+            ("openmetadata-glue.toml", &[][..]),
+        ] {
+            for value in ["true", "false"] {
+                let var_overrides = switches.iter().map(|s| (s.to_string(), value.to_string())).collect();
+                let spec = spec::load(&plans.join(stack), &LoadOptions { var_overrides })
+                    .unwrap_or_else(|d| panic!("{stack}: {}", d.render(false)));
+                let account = Account {
+                    account_id: "123456789012".into(),
+                    region: "us-east-1".into(),
+                    partition: "aws".into(),
+                    caller_arn: String::new(),
+                };
+                let resolver = crate::plan::Resolver::new(&spec, &account, None);
+                let found = super::check(&spec, |r| resolver.lookup(r));
+                assert!(found.0.is_empty(), "{stack} with {value}: {}", found.render(false));
+            }
+        }
+    }
+}

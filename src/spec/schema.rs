@@ -1,0 +1,92 @@
+//! `plinth schema`: a JSON Schema of the spec format, for TOML editors (taplo / Even Better
+//! TOML) to complete and check specs. It is generated from the very structs the loader
+//! deserializes each table into, so the two cannot drift apart.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use super::load::RawStack;
+use super::Silence;
+use crate::kinds::{bucket, function, instance_profile, key, oidc_provider, policy, queue, role};
+
+/// The whole spec file. Each resource table also takes `silence` (taken out before the kind
+/// reads the table), added by [`Resources`].
+#[derive(JsonSchema)]
+#[schemars(title = "plinth spec", deny_unknown_fields)]
+#[allow(dead_code)]
+struct SpecFile {
+    stack: RawStack,
+    /// Plain values, overridable with `--var NAME=VALUE`; used as `${var.NAME}`.
+    vars: Option<BTreeMap<String, Scalar>>,
+    /// Values printed after apply and by `plinth outputs`, usually `${KIND.NAME.ATTRIBUTE}`.
+    outputs: Option<BTreeMap<String, String>>,
+    role: Option<Resources<role::RawRole>>,
+    policy: Option<Resources<policy::RawPolicy>>,
+    instance_profile: Option<Resources<instance_profile::RawInstanceProfile>>,
+    oidc_provider: Option<Resources<oidc_provider::RawOidcProvider>>,
+    key: Option<Resources<key::RawKey>>,
+    queue: Option<Resources<queue::RawQueue>>,
+    function: Option<Resources<function::RawFunction>>,
+    bucket: Option<Resources<bucket::RawBucket>>,
+}
+
+/// A table of resources of one kind, by logical name.
+struct Resources<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Resources<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("{}ByName", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut resource = T::json_schema(generator);
+        let silence = generator.subschema_for::<Vec<Silence>>();
+        if let Some(properties) = resource.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            properties.insert("silence".into(), silence.to_value());
+        }
+        schemars::json_schema!({ "type": "object", "additionalProperties": resource })
+    }
+}
+
+/// A variable: a string, number or boolean.
+struct Scalar;
+
+impl JsonSchema for Scalar {
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// The JSON Schema of the spec format, pretty-printed.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(SpecFile);
+    let mut out = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+
+    #[test]
+    fn every_kind_and_its_fields_are_in_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for kind in Kind::ALL {
+            assert!(properties.contains_key(kind.as_str()), "{kind} is missing from the schema");
+        }
+        let text = json_schema();
+        for field in ["max_session_hours", "deletion_window_days", "visibility_timeout", "batching_window", "public_access_block", "silence", "lock"] {
+            assert!(text.contains(&format!("\"{field}\"")), "{field} is missing from the schema");
+        }
+        assert_eq!(schema["additionalProperties"], false, "unknown tables are errors");
+    }
+}
