@@ -22,7 +22,8 @@ pub struct LiveSnapshot {
     /// whoever owns it. A resource with no name of its own (a KMS key) that its name does not
     /// find is the one the stack tagged with its address.
     pub by_address: BTreeMap<Address, LiveResource>,
-    /// Every resource tagged as owned by the stack, wherever it is in the spec (or not).
+    /// Every resource tagged as owned by the stack, wherever it is in the spec (or not). Those
+    /// found by name are also in `by_address`.
     pub owned: Vec<LiveResource>,
 }
 
@@ -98,13 +99,24 @@ pub async fn read(
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>();
+    // Discovery leaves out what the spec names: the reads by name above find those, and tell
+    // their owner, so discovery reading their tags too would double the calls of a plan.
+    let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    for (address, id) in physical_ids {
+        names.entry(address.kind).or_default().insert(id.clone());
+    }
+    let no_names = BTreeSet::new();
+    let names = &names;
+    let no_names = &no_names;
     let owned = stream::iter(Kind::ALL)
-        .map(|kind| aws.owned(*kind, &spec.stack.name))
+        .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(no_names)))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let (named, owned) = futures::try_join!(named, owned)?;
     let mut by_address: BTreeMap<Address, LiveResource> = named.into_iter().flatten().collect();
-    let owned: Vec<LiveResource> = owned.into_iter().flatten().collect();
+    let mut owned: Vec<LiveResource> = owned.into_iter().flatten().collect();
+    // ... and they join the owned ones here, so `owned` still holds everything the stack owns.
+    owned.extend(by_address.values().filter(|found| found.is_owned_by(&spec.stack.name)).cloned());
     let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
     let found_by_tag: Vec<(Address, LiveResource)> = unnamed
         .filter_map(|address| {

@@ -214,7 +214,9 @@ impl Iam {
         Self { client: aws_sdk_iam::Client::new(config), patience }
     }
 
-    /// GetRole, plus the inline and attached policies when the spec manages them.
+    /// GetRole, then the inline and attached policies when the spec manages them, read
+    /// together: they are independent, and waiting for one before asking for the other would
+    /// add a round trip to every role's read.
     pub async fn read_role(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
             self.client.get_role().role_name(&req.physical_id).send().await,
@@ -223,11 +225,16 @@ impl Iam {
         )?;
         let Some(role) = got.and_then(|o| o.role) else { return Ok(None) };
         let mut live = role_resource(&role);
-        if req.declared.contains("policies") {
-            live.attributes.insert("policies".into(), Value::Map(self.inline_policies(&req.physical_id).await?));
+        let name = &req.physical_id;
+        let (inline, attached) = futures::try_join!(
+            async { if req.declared.contains("policies") { self.inline_policies(name).await.map(Some) } else { Ok(None) } },
+            async { if req.declared.contains("managed_policies") { self.attached_policies(name).await.map(Some) } else { Ok(None) } },
+        )?;
+        if let Some(inline) = inline {
+            live.attributes.insert("policies".into(), Value::Map(inline));
         }
-        if req.declared.contains("managed_policies") {
-            live.attributes.insert("managed_policies".into(), Value::set(self.attached_policies(&req.physical_id).await?));
+        if let Some(attached) = attached {
+            live.attributes.insert("managed_policies".into(), Value::set(attached));
         }
         Ok(Some(live))
     }
@@ -274,8 +281,8 @@ impl Iam {
 
     /// Every role tagged as owned by `stack`. IAM cannot filter by tag, so this lists roles and
     /// reads each one's tags.
-    pub async fn owned_roles(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
-        let roles: Vec<_> = self
+    pub async fn owned_roles(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+        let roles: Vec<aws_sdk_iam::types::Role> = self
             .client
             .list_roles()
             .into_paginator()
@@ -284,7 +291,7 @@ impl Iam {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListRoles", &e))?;
-        let tagged = stream::iter(roles)
+        let tagged = stream::iter(roles.into_iter().filter(|r| !named.contains(r.role_name())))
             .map(|role| async move {
                 // A role deleted between the listing and this call is simply not there.
                 let tags = not_found_as_none::<Vec<Tag>, _>(
@@ -700,15 +707,18 @@ impl Iam {
 
     async fn managed_policy_resource(&self, policy: &aws_sdk_iam::types::Policy) -> Result<LiveResource, AwsError> {
         let arn = policy.arn().unwrap_or_default();
-        let version = self
-            .client
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(policy.default_version_id().unwrap_or("v1"))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:GetPolicyVersion", &e))?;
-        let tags = self.managed_policy_tags(arn).await?;
+        // The document and the tags are independent: asked for together, they cost one round
+        // trip, not two.
+        let version = async {
+            self.client
+                .get_policy_version()
+                .policy_arn(arn)
+                .version_id(policy.default_version_id().unwrap_or("v1"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:GetPolicyVersion", &e))
+        };
+        let (version, tags) = futures::try_join!(version, self.managed_policy_tags(arn))?;
         let (owner, address_tag, user_tags) = split_iam_tags(&tags);
         let name = policy.policy_name().unwrap_or_default();
         let mut attributes = Attributes::new();
@@ -744,8 +754,8 @@ impl Iam {
 
     /// Every customer-managed policy tagged as owned by `stack` (ListPolicies cannot filter by
     /// tag, so each policy's tags are read).
-    pub async fn owned_managed_policies(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
-        let policies: Vec<_> = self
+    pub async fn owned_managed_policies(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+        let policies: Vec<aws_sdk_iam::types::Policy> = self
             .client
             .list_policies()
             .scope(aws_sdk_iam::types::PolicyScopeType::Local)
@@ -755,7 +765,8 @@ impl Iam {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListPolicies", &e))?;
-        let owned: Vec<Option<LiveResource>> = stream::iter(policies)
+        let unnamed = policies.into_iter().filter(|p| !p.arn().is_some_and(|arn| named.contains(arn)));
+        let owned: Vec<Option<LiveResource>> = stream::iter(unnamed)
             .map(|policy| async move {
                 // A policy deleted since the listing (by another actor) is simply not there.
                 let tags = match self.managed_policy_tags(policy.arn().unwrap_or_default()).await {
@@ -1034,8 +1045,8 @@ impl Iam {
 
     /// Every instance profile tagged as owned by `stack`. ListInstanceProfiles leaves tags out,
     /// so each profile is read with GetInstanceProfile.
-    pub async fn owned_instance_profiles(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
-        let profiles: Vec<_> = self
+    pub async fn owned_instance_profiles(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+        let profiles: Vec<aws_sdk_iam::types::InstanceProfile> = self
             .client
             .list_instance_profiles()
             .into_paginator()
@@ -1044,7 +1055,8 @@ impl Iam {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListInstanceProfiles", &e))?;
-        let read: Vec<Option<LiveResource>> = stream::iter(profiles)
+        let unnamed = profiles.into_iter().filter(|p| !named.contains(p.instance_profile_name()));
+        let read: Vec<Option<LiveResource>> = stream::iter(unnamed)
             .map(|p| async move { self.instance_profile(p.instance_profile_name()).await })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
@@ -1240,14 +1252,19 @@ impl Iam {
     }
 
     /// Every OIDC provider tagged as owned by `stack`; each is read for its tags.
-    pub async fn owned_oidc_providers(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_oidc_providers(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
         let listed = self
             .client
             .list_open_id_connect_providers()
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListOpenIDConnectProviders", &e))?;
-        let arns: Vec<String> = listed.open_id_connect_provider_list().iter().filter_map(|p| p.arn().map(str::to_string)).collect();
+        let arns: Vec<String> = listed
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| p.arn().map(str::to_string))
+            .filter(|arn| !named.contains(arn))
+            .collect();
         let read: Vec<Option<LiveResource>> = stream::iter(arns)
             .map(|arn| async move { self.oidc_provider(&arn).await })
             .buffer_unordered(READ_CONCURRENCY)

@@ -163,58 +163,74 @@ impl Kms {
         }
     }
 
-    /// DescribeKey by the first alias, then the key's tags, aliases, policy and rotation.
+    /// DescribeKey by the first alias, then the key's tags and aliases, and its policy and
+    /// rotation when the spec declares them.
     pub async fn read_key(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
-        self.key(&req.physical_id).await
+        self.key(&req.physical_id, Some(&req.declared)).await
     }
 
-    /// A key by its id, ARN or alias; `None` when there is no such key.
-    async fn key(&self, id: &str) -> Result<Option<LiveResource>, AwsError> {
+    /// A key by its id, ARN or alias; `None` when there is no such key. The policy and the
+    /// rotation are read only when `declared` names them (or is `None`): an attribute the spec
+    /// leaves unmanaged is never compared, so a call for it would be wasted.
+    async fn key(&self, id: &str, declared: Option<&BTreeSet<String>>) -> Result<Option<LiveResource>, AwsError> {
+        let wanted = |attribute: &str| declared.is_none_or(|d| d.contains(attribute));
         let described = not_found_as_none(self.client.describe_key().key_id(id).send().await, "kms:DescribeKey", NOT_FOUND)?;
         let Some(meta) = described.and_then(|d| d.key_metadata) else { return Ok(None) };
         let key_id = meta.key_id().to_string();
-        let tags = self.tags(&key_id).await?;
-        let aliases = self.aliases(Some(&key_id)).await?;
-        let policy = self
-            .client
-            .get_key_policy()
-            .key_id(&key_id)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))?
-            .policy
-            .unwrap_or_default();
         let key_spec = meta.key_spec().map_or(DEFAULT_KEY_SPEC, |s| s.as_str());
-        // KMS rotates symmetric encryption keys only, and refuses to answer for the others.
-        let rotation = if key_spec == DEFAULT_KEY_SPEC {
+        // The four reads need only the key id, so they go out together: one round trip after
+        // DescribeKey instead of four.
+        let policy = async {
+            if !wanted("policy") {
+                return Ok(None);
+            }
+            self.client
+                .get_key_policy()
+                .key_id(&key_id)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
+                .map(|out| Some(out.policy.unwrap_or_default()))
+        };
+        let rotation = async {
+            if !wanted("rotation") {
+                return Ok(None);
+            }
+            // KMS rotates symmetric encryption keys only, and refuses to answer for the others.
+            if key_spec != DEFAULT_KEY_SPEC {
+                return Ok(Some(false));
+            }
             self.client
                 .get_key_rotation_status()
                 .key_id(&key_id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("kms:GetKeyRotationStatus", &e))?
-                .key_rotation_enabled
-        } else {
-            false
+                .map_err(|e| AwsError::from_sdk("kms:GetKeyRotationStatus", &e))
+                .map(|out| Some(out.key_rotation_enabled))
         };
+        let (tags, aliases, policy, rotation) = futures::try_join!(self.tags(&key_id), self.aliases(Some(&key_id)), policy, rotation)?;
 
         let (owner, address_tag, mut user_tags) = split_tags(tags);
         user_tags.remove(CREATE_TOKEN_TAG);
         let window = user_tags.remove(DELETION_WINDOW_TAG).and_then(|d| d.parse::<i64>().ok());
         let mut attributes = Attributes::new();
         attributes.insert("description".into(), Value::str(meta.description().unwrap_or_default()));
-        attributes.insert(
-            "policy".into(),
-            match PolicyDocument::parse(&policy) {
-                Ok(doc) => Value::Policy(Box::new(doc)),
-                // A policy KMS accepted but plinth cannot parse is still shown, never silently equal.
-                Err(_) => Value::Str(policy),
-            },
-        );
+        if let Some(policy) = policy {
+            attributes.insert(
+                "policy".into(),
+                match PolicyDocument::parse(&policy) {
+                    Ok(doc) => Value::Policy(Box::new(doc)),
+                    // A policy KMS accepted but plinth cannot parse is still shown, never silently equal.
+                    Err(_) => Value::Str(policy),
+                },
+            );
+        }
         attributes.insert("key_usage".into(), Value::str(meta.key_usage().map_or(DEFAULT_KEY_USAGE, |u| u.as_str())));
         attributes.insert("key_spec".into(), Value::str(key_spec));
-        attributes.insert("rotation".into(), Value::Bool(rotation));
+        if let Some(rotation) = rotation {
+            attributes.insert("rotation".into(), Value::Bool(rotation));
+        }
         attributes.insert("enabled".into(), Value::Bool(meta.key_state() == Some(&KeyState::Enabled)));
         attributes.insert("aliases".into(), Value::set(aliases));
         attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
@@ -283,14 +299,20 @@ impl Kms {
     /// Every key tagged as owned by `stack`, including those pending deletion. KMS cannot
     /// filter by tag: this lists the account's keys, skips those AWS manages for its services
     /// (they carry `alias/aws/...` aliases) and reads the tags of the rest.
-    pub async fn owned_keys(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
-        self.tagged_keys(|tags| tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)).await
+    ///
+    /// A key with an alias in `named` is left out: the spec reads it by that alias.
+    pub async fn owned_keys(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+        self.tagged_keys(named, |tags| tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)).await
     }
 
-    async fn tagged_keys(&self, wanted: impl Fn(&[(String, String)]) -> bool) -> Result<Vec<LiveResource>, AwsError> {
+    /// Keys, other than AWS's and those with an alias in `skip`, whose tags are `wanted`.
+    async fn tagged_keys(&self, skip: &BTreeSet<String>, wanted: impl Fn(&[(String, String)]) -> bool) -> Result<Vec<LiveResource>, AwsError> {
         let aliases = self.aliases_by_key(None).await?;
-        let aws_managed: BTreeSet<&String> =
-            aliases.iter().filter(|(_, names)| names.iter().any(|n| n.starts_with(AWS_ALIAS_PREFIX))).map(|(k, _)| k).collect();
+        let skipped: BTreeSet<&String> = aliases
+            .iter()
+            .filter(|(_, names)| names.iter().any(|n| n.starts_with(AWS_ALIAS_PREFIX) || skip.contains(n)))
+            .map(|(k, _)| k)
+            .collect();
         let keys: Vec<String> = self
             .client
             .list_keys()
@@ -302,7 +324,7 @@ impl Kms {
             .map_err(|e| AwsError::from_sdk("kms:ListKeys", &e))?
             .into_iter()
             .filter_map(|k| k.key_id)
-            .filter(|id| !aws_managed.contains(id))
+            .filter(|id| !skipped.contains(id))
             .collect();
         let wanted = &wanted;
         let found: Vec<Option<LiveResource>> = stream::iter(keys)
@@ -320,7 +342,7 @@ impl Kms {
                 if !wanted(&tags) {
                     return Ok(None);
                 }
-                self.key(&key_id).await
+                self.key(&key_id, None).await
             })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
@@ -335,7 +357,7 @@ impl Kms {
     async fn unfinished_key(&self, stack: &str, address: &Address, key: &KeyConfig, except: Option<&str>) -> Result<Option<LiveResource>, AwsError> {
         let address = address.to_string();
         let candidates = self
-            .tagged_keys(|tags| {
+            .tagged_keys(&BTreeSet::new(), |tags| {
                 tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
                     && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
             })
@@ -353,7 +375,7 @@ impl Kms {
     async fn key_created_by_this_apply(&self, address: &Address) -> Result<Option<LiveResource>, AwsError> {
         let address = address.to_string();
         let mine = self
-            .tagged_keys(|tags| {
+            .tagged_keys(&BTreeSet::new(), |tags| {
                 tags.iter().any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
                     && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
             })

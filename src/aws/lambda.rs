@@ -5,7 +5,7 @@
 //! (`CodeSha256`), the image URI, or, for code taken from S3 (whose origin Lambda does not
 //! report), the `s3://` location plinth records in the `plinth:code` tag.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use aws_config::SdkConfig;
@@ -128,7 +128,7 @@ impl Lambda {
 
     /// Every function tagged as owned by `stack`. Lambda cannot filter by tag, so this lists
     /// functions and reads each one's tags.
-    pub async fn owned_functions(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_functions(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
         let functions: Vec<FunctionConfiguration> = self
             .client
             .list_functions()
@@ -138,7 +138,8 @@ impl Lambda {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("lambda:ListFunctions", &e))?;
-        let tagged: Vec<(FunctionConfiguration, HashMap<String, String>)> = stream::iter(functions)
+        let unnamed = functions.into_iter().filter(|f| !f.function_name().is_some_and(|n| named.contains(n)));
+        let tagged: Vec<(FunctionConfiguration, HashMap<String, String>)> = stream::iter(unnamed)
             .map(|f| async move {
                 let out = not_found_as_none(
                     self.client.list_tags().resource(f.function_arn().unwrap_or_default()).send().await,

@@ -12,7 +12,7 @@ pub mod kms;
 mod planned;
 pub mod sts;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -231,17 +231,19 @@ impl Aws {
         }
     }
 
-    /// Every resource of `kind` tagged as owned by `stack`.
-    pub async fn owned(&self, kind: Kind, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+    /// Every resource of `kind` tagged as owned by `stack`, except those under a name in
+    /// `named` (physical ids; for keys, aliases): the spec reads those by name, which tells
+    /// their owner too, so reading their tags here as well would be a second call for nothing.
+    pub async fn owned(&self, kind: Kind, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
         match kind {
-            Kind::Role => self.iam.owned_roles(stack).await,
-            Kind::Queue => self.sqs.owned_queues(stack).await,
-            Kind::Function => self.lambda.owned_functions(stack).await,
-            Kind::Bucket => self.s3.owned_buckets(stack).await,
-            Kind::Policy => self.iam.owned_managed_policies(stack).await,
-            Kind::InstanceProfile => self.iam.owned_instance_profiles(stack).await,
-            Kind::OidcProvider => self.iam.owned_oidc_providers(stack).await,
-            Kind::Key => self.kms.owned_keys(stack).await,
+            Kind::Role => self.iam.owned_roles(stack, named).await,
+            Kind::Queue => self.sqs.owned_queues(stack, named).await,
+            Kind::Function => self.lambda.owned_functions(stack, named).await,
+            Kind::Bucket => self.s3.owned_buckets(stack, named).await,
+            Kind::Policy => self.iam.owned_managed_policies(stack, named).await,
+            Kind::InstanceProfile => self.iam.owned_instance_profiles(stack, named).await,
+            Kind::OidcProvider => self.iam.owned_oidc_providers(stack, named).await,
+            Kind::Key => self.kms.owned_keys(stack, named).await,
         }
     }
 

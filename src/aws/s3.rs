@@ -6,7 +6,7 @@
 //! exactly those settings and leaves the bucket. An owned bucket records `force_destroy` in
 //! `plinth:force-destroy`, because deleting a bucket that left the spec must still honour it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -245,7 +245,7 @@ impl S3 {
 
     /// Every bucket in this region tagged as owned by `stack`. S3 cannot filter by tag, so
     /// this lists the region's buckets and reads each one's tags.
-    pub async fn owned_buckets(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_buckets(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
         let buckets: Vec<_> = self
             .client
             .list_buckets()
@@ -256,7 +256,8 @@ impl S3 {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("s3:ListBuckets", &e))?;
-        let tagged: Vec<(String, BTreeMap<String, String>)> = stream::iter(buckets)
+        let unnamed = buckets.into_iter().filter(|b| !b.name().is_some_and(|n| named.contains(n)));
+        let tagged: Vec<(String, BTreeMap<String, String>)> = stream::iter(unnamed)
             .map(|b| async move {
                 let name = b.name().unwrap_or_default().to_string();
                 Ok::<_, AwsError>(self.tags(&name).await?.map(|tags| (name, tags)))

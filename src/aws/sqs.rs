@@ -4,7 +4,7 @@
 //! values come back as strings and are parsed here; policies are parsed into documents so
 //! nothing above this module compares policy text.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName as A;
@@ -55,6 +55,11 @@ const INT_ATTRIBUTES: &[(&str, A)] = &[
 
 const BOOL_ATTRIBUTES: &[(&str, A)] =
     &[("content_based_deduplication", A::ContentBasedDeduplication), ("sqs_managed_sse", A::SqsManagedSseEnabled)];
+
+/// A queue's name: the last segment of its URL.
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or_default()
+}
 
 /// Declared attributes that need GetQueueAttributes; `name` and `tags` do not.
 fn needs_attributes(req: &ReadRequest) -> bool {
@@ -111,7 +116,7 @@ impl Sqs {
 
     /// Every queue tagged as owned by `stack`. SQS cannot filter by tag, so this lists queues
     /// and reads each one's tags.
-    pub async fn owned_queues(&self, stack: &str) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_queues(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
         let urls: Vec<String> = self
             .client
             .list_queues()
@@ -121,7 +126,8 @@ impl Sqs {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("sqs:ListQueues", &e))?;
-        let tagged: Vec<(String, HashMap<String, String>)> = stream::iter(urls)
+        let unnamed = urls.into_iter().filter(|url| !named.contains(queue_name(url)));
+        let tagged: Vec<(String, HashMap<String, String>)> = stream::iter(unnamed)
             .map(|url| async move {
                 // A queue deleted since the listing is simply not there.
                 match self.tags(&url).await {
@@ -138,7 +144,7 @@ impl Sqs {
             .into_iter()
             .filter(|(_, tags)| tags.get(STACK_TAG).is_some_and(|s| s == stack))
             .map(|(url, tags)| {
-                let name = url.rsplit('/').next().unwrap_or_default().to_string();
+                let name = queue_name(&url).to_string();
                 queue_resource(&name, &url, None, tags)
             })
             .collect();

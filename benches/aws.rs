@@ -1,0 +1,438 @@
+//! plinth against a real round trip: the AWS calls a plan makes per resource kind, plan and
+//! apply time of generated stacks against their lower bound, and start-up time.
+//!
+//! Run by hand, in a release build (docs/benchmarks.md):
+//!
+//! ```text
+//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N]
+//! ```
+//!
+//! With no section named, all four run (`peer` only when Ansible is installed, see
+//! scripts/bench-ansible.sh). Every call goes through the test suite's loopback
+//! proxy (tests/it/proxy.rs), which counts calls by operation and adds a fixed latency, to a
+//! moto server started for the section (a fresh one per stack size, so each stack meets an
+//! account holding nothing else).
+
+#[path = "common/stack.rs"]
+mod stack;
+// Shared with the integration tests, which use more of them than the benchmarks do.
+#[allow(dead_code)]
+#[path = "../tests/it/proxy.rs"]
+mod proxy;
+#[allow(dead_code)]
+#[path = "../tests/it/support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use proxy::{FaultProxy, Faults};
+
+/// The round trip every call pays in the stack benchmarks.
+const LATENCY: Duration = Duration::from_millis(25);
+/// plinth's default: reads in flight (`live::READ_CONCURRENCY`) and apply's `--parallelism`.
+const PARALLELISM: usize = 16;
+/// moto's account.
+const ACCOUNT: &str = "123456789012";
+
+struct Options {
+    calls: bool,
+    stacks: bool,
+    startup: bool,
+    peer: bool,
+    sizes: Vec<usize>,
+    seed: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "calls" => o.calls = true,
+            "stacks" => o.stacks = true,
+            "startup" => o.startup = true,
+            "peer" => o.peer = true,
+            "--sizes" => {
+                let sizes = args.next().expect("--sizes takes a list: 20,200,1000");
+                o.sizes = sizes.split(',').map(|s| s.parse().expect("a resource count")).collect();
+            }
+            "--seed" => o.seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes a number"),
+            // cargo bench passes --bench to every benchmark binary.
+            "--bench" => {}
+            other => panic!("unknown argument `{other}`; see the top of benches/aws.rs"),
+        }
+    }
+    if !(o.calls || o.stacks || o.startup || o.peer) {
+        (o.calls, o.stacks, o.startup, o.peer) = (true, true, true, true);
+    }
+    o
+}
+
+fn main() {
+    let o = options();
+    println!("machine: {} cores; plinth {}", std::thread::available_parallelism().map_or(0, |n| n.get()), env!("CARGO_BIN_EXE_plinth"));
+    if o.calls {
+        calls();
+    }
+    if o.stacks {
+        for &size in &o.sizes {
+            stack_times(size, o.seed);
+        }
+    }
+    if o.startup {
+        startup();
+    }
+    if o.peer {
+        peer(o.sizes[0], o.seed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulator and the binary
+
+/// A moto server of its own, stopped when dropped.
+struct Moto {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let dir = tempfile::Builder::new().prefix("plinth-bench-moto-").tempdir().expect("temp dir");
+        let out = Command::new("bash")
+            .arg(support::root().join("scripts/moto.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .arg(std::process::id().to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/moto.sh");
+        assert!(out.status.success(), "moto did not start");
+        Moto { url: String::from_utf8(out.stdout).expect("utf-8").trim().to_string(), dir }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(support::root().join("scripts/moto.sh")).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+/// Runs plinth through `proxy`; returns the wall time and the calls it made by operation.
+fn timed(proxy: &FaultProxy, args: &[&str]) -> (Duration, BTreeMap<String, usize>) {
+    proxy.reset_counts();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--endpoint-url", &proxy.url]);
+    let started = Instant::now();
+    let out = support::command(&all).output().expect("run plinth");
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success() || out.status.code() == Some(2),
+        "plinth {args:?} failed\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (elapsed, proxy.counts().by_operation)
+}
+
+fn total(counts: &BTreeMap<String, usize>) -> usize {
+    counts.values().sum()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Calls per resource kind
+
+/// One resource of a kind, declaring the attributes a vendor's setup page usually asks for,
+/// and the calls those attributes need at the least, with why.
+struct KindCase {
+    kind: &'static str,
+    body: String,
+    minimal: usize,
+    why: &'static str,
+}
+
+fn kind_cases(p: &str) -> Vec<KindCase> {
+    let trust = r#"{ Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }"#;
+    vec![
+        KindCase {
+            kind: "role",
+            body: format!(
+                "[role.r]\nname = \"{p}-role\"\ndescription = \"bench\"\ntrust = {trust}\nmanaged_policies = [\"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\"]\ntags = {{ team = \"data\" }}\n\n[role.r.policies.access]\nVersion = \"2012-10-17\"\nStatement = [{{ Effect = \"Allow\", Action = \"sqs:SendMessage\", Resource = \"arn:aws:sqs:*:{ACCOUNT}:{p}-*\" }}]\n"
+            ),
+            minimal: 4,
+            why: "GetRole (trust, description, tags); ListRolePolicies + GetRolePolicy per policy (inline policies, extras to delete); ListAttachedRolePolicies",
+        },
+        KindCase {
+            kind: "policy",
+            body: format!(
+                "[policy.p]\nname = \"{p}-policy\"\ndocument = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"s3:GetObject\", Resource = \"arn:aws:s3:::{p}-*/*\" }}] }}\ntags = {{ team = \"data\" }}\n"
+            ),
+            minimal: 2,
+            why: "GetPolicy (name, default version; AWS documents tags in its answer) + GetPolicyVersion (document)",
+        },
+        KindCase {
+            kind: "instance_profile",
+            body: format!("[instance_profile.i]\nname = \"{p}-profile\"\nrole = \"{p}-role\"\ntags = {{ team = \"data\" }}\n"),
+            minimal: 1,
+            why: "GetInstanceProfile (roles and tags included)",
+        },
+        KindCase {
+            kind: "oidc_provider",
+            body: format!(
+                "[oidc_provider.o]\nurl = \"https://{p}.example.com\"\nclient_ids = [\"sts.amazonaws.com\"]\ntags = {{ team = \"data\" }}\n"
+            ),
+            minimal: 1,
+            why: "GetOpenIDConnectProvider (client ids, thumbprints and tags included)",
+        },
+        KindCase {
+            kind: "key",
+            body: format!("[key.k]\ndescription = \"bench\"\nrotation = true\naliases = [\"alias/{p}-key\"]\ntags = {{ team = \"data\" }}\n"),
+            minimal: 4,
+            why: "DescribeKey by alias; ListResourceTags (ownership); ListAliases (extras); GetKeyRotationStatus. GetKeyPolicy only when `policy` is declared",
+        },
+        KindCase {
+            kind: "queue",
+            body: format!("[queue.q]\nname = \"{p}-queue\"\nvisibility_timeout = 120\ntags = {{ team = \"data\" }}\n"),
+            minimal: 3,
+            why: "GetQueueUrl; GetQueueAttributes; ListQueueTags",
+        },
+        KindCase {
+            kind: "function",
+            body: format!(
+                "[function.f]\nname = \"{p}-function\"\nrole = \"arn:aws:iam::{ACCOUNT}:role/{p}-role\"\nruntime = \"python3.12\"\nhandler = \"main.handler\"\ncode = {{ dir = \"lambda\" }}\ntimeout = 60\n\n[[function.f.trigger]]\nqueue = \"arn:aws:sqs:us-east-1:{ACCOUNT}:{p}-queue\"\nbatch_size = 5\n"
+            ),
+            minimal: 2,
+            why: "GetFunction (configuration, code, tags, concurrency); ListEventSourceMappings (triggers)",
+        },
+        KindCase {
+            kind: "bucket",
+            body: format!(
+                "[bucket.b]\nname = \"{p}-bucket\"\nencryption = {{ sse = \"s3\" }}\npublic_access_block = {{ block_public_acls = true, ignore_public_acls = true, block_public_policy = true, restrict_public_buckets = true }}\ntags = {{ team = \"data\" }}\n"
+            ),
+            minimal: 3,
+            why: "GetBucketTagging (existence, ownership); GetBucketEncryption; GetPublicAccessBlock",
+        },
+    ]
+}
+
+fn ops(counts: &BTreeMap<String, usize>) -> String {
+    counts.iter().map(|(op, n)| if *n == 1 { op.clone() } else { format!("{op} ×{n}") }).collect::<Vec<_>>().join(", ")
+}
+
+/// Calls in `a` beyond those in `b`, by operation.
+fn minus(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    a.iter()
+        .filter_map(|(op, n)| {
+            let extra = n.saturating_sub(b.get(op).copied().unwrap_or(0));
+            (extra > 0).then(|| (op.clone(), extra))
+        })
+        .collect()
+}
+
+/// The fastest of `runs` plans of `spec`, with its calls.
+fn fastest_of(runs: usize, proxy: &FaultProxy, spec: &str) -> (Duration, BTreeMap<String, usize>) {
+    (0..runs).map(|_| timed(proxy, &["plan", "-f", spec])).min_by_key(|(t, _)| *t).expect("at least one run")
+}
+
+fn calls() {
+    println!("\n== 1. AWS calls to plan one resource of each kind (fresh moto, counted by the proxy)");
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.url, Faults::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("lambda")).expect("mkdir");
+    std::fs::write(dir.path().join("lambda/main.py"), "def handler(event, context):\n    return None\n").expect("write code");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write spec");
+        path.display().to_string()
+    };
+
+    // Discovery alone: a spec that declares nothing, in an account that holds nothing.
+    let empty = write("empty.toml", "[stack]\nname = \"calls-empty\"\n");
+    let (_, discovery_empty) = timed(&proxy, &["plan", "-f", &empty]);
+    let sts: BTreeMap<String, usize> = BTreeMap::from([("sts:GetCallerIdentity".to_string(), 1)]);
+    let discovery_empty = minus(&discovery_empty, &sts);
+    println!("discovery in an empty account: {} calls: {}", total(&discovery_empty), ops(&discovery_empty));
+
+    println!("\n{:<17} {:>5} {:>7} {:>9} {:>6}  read calls (plan, less discovery)", "kind", "read", "minimal", "plan rtt", "apply");
+    let mut notes = Vec::new();
+    for case in kind_cases("calls") {
+        let stack = format!("calls-{}", case.kind.replace('_', "-"));
+        let spec = write(&format!("{}.toml", case.kind), &format!("[stack]\nname = \"{stack}\"\n\n{}", case.body));
+        let nothing = write(&format!("{}-empty.toml", case.kind), &format!("[stack]\nname = \"{stack}\"\n"));
+        // Discovery of the account as it is before this resource exists: the plan after the
+        // apply costs that, plus reading the resource by name (discovery skips what the spec
+        // names).
+        let (_, discovery) = timed(&proxy, &["plan", "-f", &nothing]);
+        let (_, plan_create) = timed(&proxy, &["plan", "-f", &spec]);
+        let (_, apply) = timed(&proxy, &["apply", "-f", &spec, "--auto-approve"]);
+        let apply_only = minus(&apply, &plan_create);
+        let (t0, plan) = fastest_of(3, &proxy, &spec);
+        let read = minus(&plan, &discovery);
+        proxy.set_faults(Faults { latency: LATENCY, ..Faults::none() });
+        let (t25, _) = fastest_of(3, &proxy, &spec);
+        proxy.set_faults(Faults::none());
+        // Every sequential round trip adds the latency once: the difference counts them.
+        let round_trips = (t25.saturating_sub(t0)).as_secs_f64() / LATENCY.as_secs_f64();
+        println!("{:<17} {:>5} {:>7} {:>9.1} {:>6}  {}", case.kind, total(&read), case.minimal, round_trips, total(&apply_only), ops(&read));
+        notes.push(format!("{:<17} minimal: {}", case.kind, case.why));
+        notes.push(format!("{:<17} apply (create): {}", "", ops(&apply_only)));
+    }
+    println!("(plan rtt: sequential round trips of the whole plan, sts and discovery included: the fastest of 3 plans at 25 ms less the fastest of 3 at 0 ms, over 25 ms)");
+    for note in notes {
+        println!("{note}");
+    }
+    let all = write("all-empty.toml", "[stack]\nname = \"calls-none\"\n");
+    let (_, discovery_full) = timed(&proxy, &["plan", "-f", &all]);
+    let discovery_full = minus(&discovery_full, &sts);
+    println!(
+        "\ndiscovery in the account now (one of each kind, owned by other stacks): {} calls: {}",
+        total(&discovery_full),
+        ops(&discovery_full)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Plan and apply of generated stacks, against the lower bound
+
+/// Sequential calls in one read of a kind the generated stack uses (see src/aws/*.rs):
+/// role GetRole → ListRolePolicies → GetRolePolicy (ListAttachedRolePolicies alongside);
+/// key DescribeKey → its tags, aliases, policy and rotation together; queue GetQueueUrl →
+/// attributes and tags together; function GetFunction → ListEventSourceMappings.
+const READ_CHAIN: usize = 3;
+
+/// Pages of a listing of `n` items.
+fn pages(n: usize, page: usize) -> usize {
+    n.div_ceil(page).max(1)
+}
+
+/// The longest chain of dependent calls in a plan of `units` units, in an account that holds
+/// only the stack: GetCallerIdentity, then the longest of the reads by name and of the
+/// discovery listings (each page after the one before; KMS's aliases before its keys). The
+/// spec names every resource, so discovery reads no tags.
+fn plan_chain(units: usize) -> usize {
+    let roles = pages(2 * units, 100);
+    let keys = pages(units, 50) + pages(units, 100);
+    let functions = pages(units, 50);
+    1 + READ_CHAIN.max(roles).max(keys).max(functions)
+}
+
+/// The longest chain in creating the stack: key → queue → function role → function.
+/// A key's create first looks for a copy an interrupted apply left (ListAliases, ListKeys,
+/// ListResourceTags), then CreateKey, DescribeKey, EnableKeyRotation, CreateAlias; a queue's
+/// is CreateQueue, GetQueueAttributes (its ARN); a role's CreateRole, PutRolePolicy,
+/// AttachRolePolicy; a function's CreateFunction, CreateEventSourceMapping.
+const CREATE_CHAIN: usize = 7 + 2 + 3 + 2;
+
+fn bound(chain: usize, calls: usize) -> Duration {
+    let by_chain = LATENCY * chain as u32;
+    let by_calls = LATENCY * calls as u32 / PARALLELISM as u32;
+    by_chain.max(by_calls)
+}
+
+fn report(what: &str, elapsed: Duration, chain: usize, calls: usize, unlatent: Option<Duration>) {
+    let b = bound(chain, calls);
+    let at_zero = unlatent.map(|d| format!("; at 0 ms {:.0} ms", ms(d))).unwrap_or_default();
+    println!(
+        "  {what:<22} {:>8.0} ms   bound {:>6.0} ms (chain {chain} × 25 ms, {calls} calls × 25 ms / {PARALLELISM})   {:.2}×{at_zero}",
+        ms(elapsed),
+        ms(b),
+        elapsed.as_secs_f64() / b.as_secs_f64()
+    );
+}
+
+fn stack_times(size: usize, seed: u64) {
+    let units = size / stack::UNIT;
+    println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.url, Faults::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = stack::write(dir.path(), seed, &format!("bench-{size}"), &format!("b{size}"), units).display().to_string();
+
+    let (t0_create, _) = timed(&proxy, &["plan", "-f", &spec]);
+    proxy.set_faults(Faults { latency: LATENCY, ..Faults::none() });
+    let (t_create, c_create) = timed(&proxy, &["plan", "-f", &spec]);
+    report("plan (all to create)", t_create, plan_chain(0), total(&c_create), Some(t0_create));
+    let (t_apply, c_apply) = timed(&proxy, &["apply", "-f", &spec, "--auto-approve"]);
+    report("apply", t_apply, plan_chain(0) + CREATE_CHAIN, total(&c_apply), None);
+    let (t_plan, c_plan) = timed(&proxy, &["plan", "-f", &spec, "--detailed-exitcode"]);
+    proxy.set_faults(Faults::none());
+    let (t0_plan, _) = timed(&proxy, &["plan", "-f", &spec]);
+    report("plan (no changes)", t_plan, plan_chain(units), total(&c_plan), Some(t0_plan));
+    println!("  plan calls:  {}", ops(&c_plan));
+    println!("  apply calls: {}", ops(&c_apply));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Start-up
+
+fn startup() {
+    println!("\n== 4. Start-up (mean and fastest of 50 runs; `hyperfine` gives the same with spread)");
+    let example = support::root().join("plans/example-roles.toml").display().to_string();
+    for args in [vec!["--help"], vec!["validate", "-f", example.as_str()]] {
+        let mut times = Vec::new();
+        for _ in 0..50 {
+            let started = Instant::now();
+            let out = support::command(&args).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run plinth");
+            times.push(started.elapsed());
+            assert!(out.success(), "plinth {args:?} failed");
+        }
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        let fastest = times.iter().min().copied().unwrap_or_default();
+        println!("  plinth {:<40} mean {:>5.1} ms, fastest {:>5.1} ms   (goal < 20 ms)", args.join(" ").replace(&*support::root().display().to_string(), "."), ms(mean), ms(fastest));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. A peer: Ansible's AWS modules in check mode over the same resources
+
+fn peer(size: usize, seed: u64) {
+    let units = size / stack::UNIT;
+    println!("\n== 5. plinth plan next to ansible-playbook --check, {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
+    let script = support::root().join("scripts/bench-ansible.sh");
+    let venv = std::env::var("PLINTH_ANSIBLE_VENV").map_or_else(|_| support::root().join(".venv-ansible"), Into::into);
+    if !venv.join("bin/ansible-playbook").exists() {
+        println!("  skipped: no Ansible in {}; `scripts/bench-ansible.sh install` makes one", venv.display());
+        return;
+    }
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.url, Faults::none());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = stack::write(dir.path(), seed, &format!("peer-{size}"), &format!("p{size}"), units).display().to_string();
+    timed(&proxy, &["apply", "-f", &spec, "--auto-approve"]);
+    let mut snapshot = support::command(&["snapshot", "-f", &spec, "--endpoint-url", &proxy.url]);
+    let out = snapshot.output().expect("run plinth snapshot");
+    assert!(out.status.success(), "plinth snapshot failed: {}", String::from_utf8_lossy(&out.stderr));
+    let snapshot_path = dir.path().join("snapshot.json");
+    std::fs::write(&snapshot_path, &out.stdout).expect("write snapshot");
+
+    proxy.set_faults(Faults { latency: LATENCY, ..Faults::none() });
+    let (t_plan, c_plan) = timed(&proxy, &["plan", "-f", &spec]);
+    proxy.reset_counts();
+    let started = Instant::now();
+    let ansible = Command::new("bash")
+        .arg(&script)
+        .arg("run")
+        .arg(&proxy.url)
+        .arg(&snapshot_path)
+        .arg(dir.path().join("lambda"))
+        .env("PLINTH_ANSIBLE_VENV", &venv)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/bench-ansible.sh");
+    let t_ansible = started.elapsed();
+    let c_ansible = proxy.counts().by_operation;
+    if !ansible.status.success() {
+        println!("  ansible-playbook failed (its log is above)");
+        return;
+    }
+    println!("  plinth plan              {:>8.0} ms, {} calls", ms(t_plan), total(&c_plan));
+    println!("  ansible-playbook --check {:>8.0} ms, {} calls", ms(t_ansible), total(&c_ansible));
+    println!("  ansible calls: {}", ops(&c_ansible));
+}
