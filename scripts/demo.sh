@@ -2,12 +2,12 @@
 # The main job, end to end on this machine: start a local AWS emulator, then plan, apply and
 # plan again (which must show no changes) for a stack, then stop the emulator.
 #
-#   scripts/demo.sh [SPEC] [-- extra plinth flags]     (default SPEC: plans/example-roles.toml)
+#   scripts/demo.sh [SPEC] [-- extra plinth flags]     (default SPEC: plans/tonic-structural-redshift.toml)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-spec=${1:-plans/example-roles.toml}
+spec=${1:-plans/tonic-structural-redshift.toml}
 shift $(( $# > 0 ? 1 : 0 ))
 [ "${1:-}" = "--" ] && shift
 
