@@ -13,13 +13,16 @@
 //! memory ranges (`kinds::function`), references to undeclared resources
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::kinds::bucket::NotificationTarget;
 use crate::kinds::function::FunctionSpec;
 use crate::kinds::queue::QueueSpec;
 use crate::kinds::role::RoleSpec;
 use crate::model::{Address, Kind};
-use crate::policy::eval::{is_allowed, is_allowed_in, Decision};
+use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision};
 use crate::policy::{PolicyDocument, Principal};
 use crate::spec::template::{self, AwsFact, Piece, Reference};
 use crate::spec::{PolicyTemplate, Resource, ResourceBody, Spec, Text};
@@ -36,7 +39,16 @@ const NOTIFICATION_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"
 
 /// Runs every check on `spec`; `lookup` answers the references whose values are known.
 pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diagnostics {
-    let known = Known { spec, lookup: &lookup };
+    check_resolved(spec, lookup, Resolved::new())
+}
+
+/// Policies already filled in with the same lookup, by the address of their template in the
+/// spec (the planner resolves every policy before the checks run).
+pub type Resolved = HashMap<usize, Option<PolicyDocument>>;
+
+/// [`check`], given policies already filled in with `lookup`, so they are not parsed again.
+pub fn check_resolved(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>, resolved: Resolved) -> Diagnostics {
+    let known = Known { spec, lookup: &lookup, by_value: OnceCell::new(), policies: RefCell::new(resolved) };
     let mut diags = Diagnostics::default();
     for resource in spec.resources.values() {
         match &resource.body {
@@ -61,6 +73,12 @@ pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diag
 struct Known<'a> {
     spec: &'a Spec,
     lookup: &'a dyn Fn(&Reference) -> Option<String>,
+    /// The spec's resources by kind and the known values that name them (an ARN, a key's id),
+    /// built on first use so that finding a resource by value is not a walk over the spec.
+    by_value: OnceCell<HashMap<(Kind, String), &'a Resource>>,
+    /// Policies filled in so far, by the address of their template in the spec: a role's
+    /// policies are asked for by every check of every function it serves.
+    policies: RefCell<Resolved>,
 }
 
 /// A role's identity policies: the inline ones in force and the managed ones the spec
@@ -75,6 +93,12 @@ impl IdentityPolicies<'_> {
     fn allow(&self, action: &str, resource: &str) -> bool {
         let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| d).collect();
         allows(is_allowed(&documents, None, action, resource))
+    }
+
+    /// False when no statement could allow `action` on any resource, so no resource need be asked about.
+    fn may_allow(&self, action: &str) -> bool {
+        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| d).collect();
+        may_allow_action(&documents, action)
     }
 
     /// Where the first policy that alone allows the request is written.
@@ -99,10 +123,17 @@ impl<'a> Known<'a> {
 
     /// The document with every reference filled in, if all of them are known.
     fn policy(&self, policy: &PolicyTemplate) -> Option<PolicyDocument> {
-        if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
-            return None;
+        let key = policy as *const PolicyTemplate as usize;
+        if let Some(done) = self.policies.borrow().get(&key) {
+            return done.clone();
         }
-        policy.with(self.lookup)
+        let document = if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
+            None
+        } else {
+            policy.with(self.lookup)
+        };
+        self.policies.borrow_mut().insert(key, document.clone());
+        document
     }
 
     fn export(&self, address: &Address, attribute: &str) -> Option<String> {
@@ -122,10 +153,20 @@ impl<'a> Known<'a> {
             }
         }
         let value = self.text(text)?;
-        self.spec.resources.values().filter(|r| r.kind() == kind).find(|r| {
-            let ids: &[&str] = if kind == Kind::Key { &["arn", "key_id"] } else { &["arn"] };
-            ids.iter().any(|attribute| self.export(&r.address, attribute).as_deref() == Some(value.as_str()))
-        })
+        let index = self.by_value.get_or_init(|| {
+            let mut index = HashMap::new();
+            for r in self.spec.resources.values() {
+                let ids: &[&str] = if r.kind() == Kind::Key { &["arn", "key_id"] } else { &["arn"] };
+                for attribute in ids {
+                    if let Some(id) = self.export(&r.address, attribute) {
+                        // The first resource in address order wins, as a walk over the spec would find it.
+                        index.entry((r.kind(), id)).or_insert(r);
+                    }
+                }
+            }
+            index
+        });
+        index.get(&(kind, value)).copied()
     }
 
     fn identity_policies(&self, role: &'a RoleSpec) -> Option<IdentityPolicies<'a>> {
@@ -342,6 +383,9 @@ impl<'a> Known<'a> {
     /// CreateFunction with a role needs iam:PassRole on that role.
     fn check_pass_role(&self, creator: &Resource, role: &'a RoleSpec, diags: &mut Diagnostics) {
         let Some(policies) = self.identity_policies(role) else { return };
+        if !policies.may_allow("lambda:CreateFunction") {
+            return;
+        }
         for function_resource in self.spec.resources.values() {
             let ResourceBody::Function(function) = &function_resource.body else { continue };
             let (Some((role_resource, _)), Some(function_arn)) = (self.role_of(function), self.export(&function_resource.address, "arn")) else {

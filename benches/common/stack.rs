@@ -58,52 +58,55 @@ fn quoted(items: &[&str]) -> String {
 /// runs can share one account.
 pub fn spec(seed: u64, stack: &str, prefix: &str, units: usize) -> String {
     let mut rng = Rng::new(seed);
-    // Tables follow each other without blank lines, and the managed policy is a variable, so a
-    // 10,000-resource spec stays under the 2 MiB plinth reads.
+    // Tables follow each other without blank lines, keys meet their values without spaces, and
+    // the managed policy is a variable, so a 10,000-resource spec stays under the 2 MiB plinth
+    // reads.
     let mut out = format!(
         "[stack]\nname = \"{stack}\"\n[vars]\nbasic_execution = \"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\"\n"
     );
     for i in 0..units {
         let p = format!("{prefix}-{i}");
-        let function_actions = quoted(&rng.some(FUNCTION_ACTIONS, 3));
+        // All that Lambda needs to poll the queue (check::function-queue-access), in a seeded order.
+        let function_actions = quoted(&rng.some(FUNCTION_ACTIONS, FUNCTION_ACTIONS.len()));
         let server_actions = quoted(&rng.some(SERVER_ACTIONS, 3));
-        let visibility = rng.pick(&[60, 120, 300, 900]);
         let timeout = rng.pick(&[30, 60, 300]);
+        // The queue outlasts its function, as Lambda requires of a trigger (check::visibility-timeout).
+        let visibility = timeout * rng.pick(&[1, 2, 6]);
         let memory = rng.pick(&[256, 512, 1024]);
         let batch = rng.pick(&[1, 5, 10]);
         out.push_str(&format!(
             r#"[role.fn{i}]
-name = "{p}-fn"
-trust = {{ file = "lambda-trust.json" }}
-managed_policies = ["${{var.basic_execution}}"]
+name="{p}-fn"
+trust={{ file="lambda-trust.json" }}
+managed_policies=["${{var.basic_execution}}"]
 [role.fn{i}.policies.access]
-Version = "2012-10-17"
-Statement = [{{ Effect = "Allow", Action = [{function_actions}], Resource = "${{queue.q{i}.arn}}" }},
-{{ Effect = "Allow", Action = "kms:Decrypt", Resource = "${{key.k{i}.arn}}" }}]
+Version="2012-10-17"
+Statement=[{{ Effect="Allow", Action=[{function_actions}], Resource="${{queue.q{i}.arn}}" }},
+{{ Effect="Allow", Action="kms:Decrypt", Resource="${{key.k{i}.arn}}" }}]
 [key.k{i}]
-rotation = true
-aliases = ["alias/{p}"]
+rotation=true
+aliases=["alias/{p}"]
 [queue.q{i}]
-name = "{p}-work"
-visibility_timeout = {visibility}
-kms_key = "${{key.k{i}.arn}}"
+name="{p}-work"
+visibility_timeout={visibility}
+kms_key="${{key.k{i}.arn}}"
 [function.f{i}]
-name = "{p}-job"
-role = "${{role.fn{i}.arn}}"
-runtime = "python3.12"
-handler = "main.handler"
-code = {{ dir = "lambda" }}
-timeout = {timeout}
-memory = {memory}
+name="{p}-job"
+role="${{role.fn{i}.arn}}"
+runtime="python3.12"
+handler="main.handler"
+code={{ dir="lambda" }}
+timeout={timeout}
+memory={memory}
 [[function.f{i}.trigger]]
-queue = "${{queue.q{i}.arn}}"
-batch_size = {batch}
+queue="${{queue.q{i}.arn}}"
+batch_size={batch}
 [role.s{i}]
-name = "{p}-srv"
-trust = {{ file = "ec2-trust.json" }}
+name="{p}-srv"
+trust={{ file="ec2-trust.json" }}
 [role.s{i}.policies.queue]
-Version = "2012-10-17"
-Statement = [{{ Effect = "Allow", Action = [{server_actions}], Resource = "${{queue.q{i}.arn}}" }}]
+Version="2012-10-17"
+Statement=[{{ Effect="Allow", Action=[{server_actions}], Resource="${{queue.q{i}.arn}}" }}]
 "#
         ));
     }

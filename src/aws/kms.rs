@@ -76,6 +76,10 @@ pub struct Kms {
     /// (`--max-attempts`, `--retry-backoff-ms`), which CreateKey cannot use as they are.
     create_attempts: u32,
     create_backoff: Duration,
+    /// The stack's keys that some other process created, read at this process's first
+    /// CreateKey: the keys an interrupted earlier apply may have left. Read once, not once per
+    /// key, so creating many keys does not list the account's keys again and again.
+    earlier_keys: tokio::sync::OnceCell<(String, Vec<LiveResource>)>,
 }
 
 /// A key as plinth wants it, taken from a plan's resolved attributes.
@@ -160,6 +164,7 @@ impl Kms {
             create_token: format!("{}-{:x}", std::process::id(), now.as_nanos()),
             create_attempts: config.retry_config().map_or(3, |r| r.max_attempts()).max(1),
             create_backoff: config.retry_config().map_or(Duration::from_secs(1), |r| r.initial_backoff()),
+            earlier_keys: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -355,19 +360,30 @@ impl Kms {
     /// A key an earlier apply created for `address` and did not finish setting up: it carries
     /// the address tag but its alias was never created, so the plan did not see it.
     async fn unfinished_key(&self, stack: &str, address: &Address, key: &KeyConfig, except: Option<&str>) -> Result<Option<LiveResource>, AwsError> {
-        let address = address.to_string();
-        let candidates = self
-            .tagged_keys(&BTreeSet::new(), |tags| {
-                tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
-                    && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
-            })
-            .await?;
-        Ok(candidates.into_iter().find(|c| {
-            !c.is_pending_deletion()
+        let read = || async {
+            let keys = self
+                .tagged_keys(&BTreeSet::new(), |tags| {
+                    tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
+                        && !tags.iter().any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
+                })
+                .await?;
+            Ok::<_, AwsError>((stack.to_string(), keys))
+        };
+        let (read_for, earlier) = self.earlier_keys.get_or_try_init(read).await?;
+        let fresh;
+        let earlier = if read_for == stack {
+            earlier
+        } else {
+            fresh = read().await?.1;
+            &fresh
+        };
+        Ok(earlier.iter().find(|c| {
+            c.address_tag.as_ref() == Some(address)
+                && !c.is_pending_deletion()
                 && Some(c.physical_id.as_str()) != except
                 && c.attributes.get("key_usage") == Some(&Value::str(&key.key_usage))
                 && c.attributes.get("key_spec") == Some(&Value::str(&key.key_spec))
-        }))
+        }).cloned())
     }
 
     /// The key this process created for `address`, if a CreateKey whose answer was lost did

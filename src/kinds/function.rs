@@ -187,7 +187,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     }
     if let Some(dir) = &raw.dir {
         let path = loader.local_path(dir);
-        return match archive::zip_directory(&path) {
+        return match loader.zip_directory(&path) {
             Ok(bytes) => code_archive(loader, path, &bytes, span, true),
             Err(e) => {
                 loader

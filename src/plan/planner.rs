@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
 use crate::policy;
-use crate::spec::{Resource, Spec};
+use crate::spec::{PolicyTemplate, Resource, Spec};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
@@ -36,70 +36,15 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let mut changes = Vec::new();
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
     let mut claimed: BTreeSet<(crate::model::Kind, String)> = BTreeSet::new();
+    // Every policy resolved here, so the checks need not parse it again.
+    let mut resolved = checks::Resolved::new();
 
-    for resource in spec.resources.values() {
-        let desired = resource.body.desired(&resolver, &mut diags);
-        let depends_on = dependencies(resource);
-        // Known for every kind but a key without aliases (the read found names, or failed).
-        let physical_id = resource.body.physical_id(&resolver).ok().flatten();
-        let by_name = live.by_address.get(&resource.address);
-        if let Some(found) = by_name {
-            claimed.insert((found.kind, found.physical_id.clone()));
-        }
-        let renamed_from = || {
-            live.owned.iter().find(|o| {
-                o.address_tag.as_ref() == Some(&resource.address) && Some(&o.physical_id) != physical_id.as_ref()
-            })
-        };
-        if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
-            // Drift is about resources the stack owns and that exist under their names.
-            continue;
-        }
-        let change = if options.destroy {
-            match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
-                Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
-                None => continue,
-            }
-        } else {
-            match by_name {
-                Some(found) if found.is_owned_by(stack) => compare(resource, desired, physical_id, found, depends_on, false),
-                Some(found) if found.owner.is_none() && resource.adopt => {
-                    compare(resource, desired, physical_id, found, depends_on, true)
-                }
-                Some(found) => {
-                    diags.push(conflict(resource, found));
-                    continue;
-                }
-                None if resource.body.must_exist() => {
-                    diags.push(missing_existing(resource, physical_id.as_deref().unwrap_or_default()));
-                    continue;
-                }
-                None => match renamed_from() {
-                    Some(old) => {
-                        claimed.insert((old.kind, old.physical_id.clone()));
-                        let mut change = compare(resource, desired, physical_id, old, depends_on, false);
-                        change.action = Action::Replace;
-                        change.replaces = Some(old.physical_id.clone());
-                        change.reason = Some(format!("the name changed from `{}`", old.physical_id));
-                        change
-                    }
-                    None => create_change(resource, desired, physical_id, depends_on),
-                },
-            }
-        };
-        let mut change = change;
-        change.lints = policy_findings(resource, &change, &known_accounts, &mut diags);
-        if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
-            diags.push(
-                Diagnostic::error(
-                    "plan::prevent-destroy",
-                    format!("{} has prevent_destroy = true, but this plan would {} it", resource.address, change.action.as_str()),
-                )
-                .at_location(Some(resource.location.clone()))
-                .hint("remove prevent_destroy if destroying it is really intended"),
-            );
-        }
-        changes.push(change);
+    let context = Context { spec, live, account: &account, stack, known_accounts: &known_accounts, options };
+    for planned in plan_resources(&context) {
+        diags.extend(planned.diags);
+        claimed.extend(planned.claimed);
+        resolved.extend(planned.resolved);
+        changes.extend(planned.change);
     }
 
     // Resources the stack owns that no spec resource claims: delete them.
@@ -138,9 +83,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
 
     if !options.destroy && !options.refresh_only {
         // Validate ran the checks it could; one it ran reports the same finding again here.
-        let reported = |d: &Diagnostic| spec.warnings.0.iter().any(|w| w.code == d.code && w.message == d.message);
-        for finding in checks::check(spec, |r| resolver.lookup(r)).0 {
-            if !reported(&finding) {
+        let reported: BTreeSet<(&str, &str)> = spec.warnings.0.iter().map(|w| (w.code, w.message.as_str())).collect();
+        for finding in checks::check_resolved(spec, |r| resolver.lookup(r), resolved).0 {
+            if !reported.contains(&(finding.code, finding.message.as_str())) {
                 diags.push(finding);
             }
         }
@@ -162,6 +107,105 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         outputs,
         warnings,
     })
+}
+
+/// What the planner needs of every resource's plan.
+struct Context<'a> {
+    spec: &'a Spec,
+    live: &'a LiveSnapshot,
+    account: &'a crate::aws::sts::Account,
+    stack: &'a str,
+    known_accounts: &'a [String],
+    options: PlanOptions,
+}
+
+/// One resource's part of the plan: its change (if any), the physical resources it claims,
+/// its findings and the policies it resolved.
+#[derive(Default)]
+struct Planned {
+    change: Option<ResourceChange>,
+    claimed: Vec<(crate::model::Kind, String)>,
+    diags: Diagnostics,
+    resolved: Vec<(usize, Option<policy::PolicyDocument>)>,
+}
+
+/// Plans every resource of the spec, in the spec's order.
+fn plan_resources(context: &Context<'_>) -> Vec<Planned> {
+    let resolver = Resolver::new(context.spec, context.account, Some(context.live));
+    context.spec.resources.values().map(|r| plan_resource(r, &resolver, context)).collect()
+}
+
+fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context<'_>) -> Planned {
+    let Context { live, stack, known_accounts, options, .. } = *context;
+    let mut out = Planned::default();
+    let desired = resource.body.desired(resolver, &mut out.diags);
+    for (name, template, _) in resource.body.policy_documents() {
+        if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_policy) {
+            out.resolved.push((template as *const PolicyTemplate as usize, Some(doc.clone())));
+        }
+    }
+    let depends_on = dependencies(resource);
+    // Known for every kind but a key without aliases (the read found names, or failed).
+    let physical_id = resource.body.physical_id(resolver).ok().flatten();
+    let by_name = live.by_address.get(&resource.address);
+    if let Some(found) = by_name {
+        out.claimed.push((found.kind, found.physical_id.clone()));
+    }
+    let renamed_from = || {
+        live.owned.iter().find(|o| {
+            o.address_tag.as_ref() == Some(&resource.address) && Some(&o.physical_id) != physical_id.as_ref()
+        })
+    };
+    if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
+        // Drift is about resources the stack owns and that exist under their names.
+        return out;
+    }
+    let change = if options.destroy {
+        match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
+            Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
+            None => return out,
+        }
+    } else {
+        match by_name {
+            Some(found) if found.is_owned_by(stack) => compare(resource, desired, physical_id, found, depends_on, false),
+            Some(found) if found.owner.is_none() && resource.adopt => {
+                compare(resource, desired, physical_id, found, depends_on, true)
+            }
+            Some(found) => {
+                out.diags.push(conflict(resource, found));
+                return out;
+            }
+            None if resource.body.must_exist() => {
+                out.diags.push(missing_existing(resource, physical_id.as_deref().unwrap_or_default()));
+                return out;
+            }
+            None => match renamed_from() {
+                Some(old) => {
+                    out.claimed.push((old.kind, old.physical_id.clone()));
+                    let mut change = compare(resource, desired, physical_id, old, depends_on, false);
+                    change.action = Action::Replace;
+                    change.replaces = Some(old.physical_id.clone());
+                    change.reason = Some(format!("the name changed from `{}`", old.physical_id));
+                    change
+                }
+                None => create_change(resource, desired, physical_id, depends_on),
+            },
+        }
+    };
+    let mut change = change;
+    change.lints = policy_findings(resource, &change, known_accounts, &mut out.diags);
+    if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
+        out.diags.push(
+            Diagnostic::error(
+                "plan::prevent-destroy",
+                format!("{} has prevent_destroy = true, but this plan would {} it", resource.address, change.action.as_str()),
+            )
+            .at_location(Some(resource.location.clone()))
+            .hint("remove prevent_destroy if destroying it is really intended"),
+        );
+    }
+    out.change = Some(change);
+    out
 }
 
 /// Lints the resolved policies; lint errors stop the plan, the rest ride along with the change.

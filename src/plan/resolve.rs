@@ -73,26 +73,24 @@ impl<'a> Resolver<'a> {
     /// A policy with its references filled in and parsed. A document whose substituted values
     /// break the policy grammar is an error that points at the policy.
     pub fn policy(&self, policy: &PolicyTemplate) -> Result<Value, Diagnostic> {
+        // Usually every reference is known: one pass fills them in. Otherwise a second pass
+        // writes the pending form, with the known ones filled in and the others kept.
         let mut complete = true;
-        let mut partial = |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
-            None => s.replace("${", "$${"),
-            Some((_, pieces)) => {
-                let (text, known) = template::render_partial(pieces, |r| self.lookup(r));
-                complete &= known;
-                text
-            }
-        };
-        let partial_json = substitute(&policy.json, &mut partial);
+        let json = substitute(&policy.json, &mut |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
+            None => s.to_string(),
+            Some((_, pieces)) => template::render(pieces, |r| self.lookup(r)).unwrap_or_else(|| {
+                complete = false;
+                String::new()
+            }),
+        });
         if !complete {
+            let partial_json = substitute(&policy.json, &mut |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
+                None => s.replace("${", "$${"),
+                Some((_, pieces)) => template::render_partial(pieces, |r| self.lookup(r)).0,
+            });
             let template = serde_json::to_string(&partial_json).unwrap_or_default();
             return Ok(Value::Unknown(Pending { template, policy: true }));
         }
-        let json = substitute(&policy.json, &mut |s: &str| {
-            match policy.templated.iter().find(|(raw, _)| raw == s) {
-                None => s.to_string(),
-                Some((_, pieces)) => template::render(pieces, |r| self.lookup(r)).unwrap_or_default(),
-            }
-        });
         policy_value(&json).map(|d| Value::Policy(Box::new(d))).map_err(|e| {
             Diagnostic::error("policy::invalid", format!("after substituting references, the policy is invalid: {}", e.message))
                 .at_location(Some(policy.location.clone()))

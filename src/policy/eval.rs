@@ -83,6 +83,19 @@ pub fn is_allowed_in(
     }
 }
 
+/// Could these identity policies allow `action` on some resource? False only when no Allow
+/// statement that applies to the policies' holder names the action, so a caller can skip asking
+/// [`is_allowed`] about every resource one by one.
+pub fn may_allow_action(policies: &[&PolicyDocument], action: &str) -> bool {
+    let action = action.to_lowercase();
+    policies.iter().flat_map(|p| p.statements()).any(|statement| {
+        let statement = statement.normalized();
+        statement.effect == Effect::Allow
+            && matches!(principal_set(&statement), Set::All)
+            && action_set(&statement).covers(&Part::One(&action))
+    })
+}
+
 enum ConditionsHold {
     Yes,
     No,
@@ -240,5 +253,28 @@ mod tests {
             is_allowed(&[], None, "s3:GetObject", "arn:aws:s3:::b/k"),
             Decision::ImplicitDeny
         );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn an_action_no_allow_names_is_never_allowed_on_any_resource() {
+        let cases: &[(&str, &str, bool)] = &[
+            (r#"{"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "arn:aws:lambda:*:*:function:tonic-*"}"#, "Lambda:createfunction", true),
+            (r#"{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", true),
+            (r#"{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}"#, "lambda:CreateFunction", true),
+            (r#"{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
+            (r#"{"Effect": "Deny", "Action": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
+            // A statement for named principals is a resource policy's, not the holder's.
+            (r#"{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
+        ];
+        for (statements, action, expected) in cases {
+            let policy = doc(statements);
+            assert_eq!(may_allow_action(&[&policy], action), *expected, "{statements} {action}");
+            // Never false where some resource is allowed.
+            let decision = is_allowed(&[&policy], None, action, "arn:aws:lambda:us-east-1:123456789012:function:tonic-x");
+            if matches!(decision, Decision::Allowed | Decision::AllowedIfConditions) {
+                assert!(may_allow_action(&[&policy], action), "{statements}");
+            }
+        }
     }
 }

@@ -36,6 +36,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
         dir: if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir },
         diags: Diagnostics::default(),
         inputs: vec![InputFile { path: name, sha256: sha256_hex(file.text.as_bytes()) }],
+        zipped: BTreeMap::new(),
     };
     let spec = loader.load(options);
     let diags = std::mem::take(&mut loader.diags).sorted();
@@ -98,6 +99,9 @@ pub(crate) struct Loader {
     dir: PathBuf,
     diags: Diagnostics,
     inputs: Vec<InputFile>,
+    /// Code directories zipped so far, or why they could not be: functions that share a
+    /// directory share its archive, zipped once.
+    zipped: BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -452,8 +456,20 @@ impl Loader {
     }
 
     /// Records a file (or an archive made from a directory) that the spec is made of.
+    /// Records a file the spec read, once however many resources name it.
     pub(crate) fn record_input(&mut self, path: &Path, bytes: &[u8]) {
-        self.inputs.push(InputFile { path: path.display().to_string(), sha256: sha256_hex(bytes) });
+        let path = path.display().to_string();
+        if !self.inputs.iter().any(|i| i.path == path) {
+            self.inputs.push(InputFile { path, sha256: sha256_hex(bytes) });
+        }
+    }
+
+    /// The archive of a code directory, zipped on first use.
+    pub(crate) fn zip_directory(&mut self, path: &Path) -> Result<Arc<[u8]>, String> {
+        self.zipped
+            .entry(path.to_path_buf())
+            .or_insert_with(|| crate::archive::zip_directory(path).map(Arc::from).map_err(|e| e.to_string()))
+            .clone()
     }
 
     pub(crate) fn location(&self, span: Range<usize>) -> Location {

@@ -254,3 +254,26 @@ fn every_shipped_stack_converges_under_fault_schedules() {
     }
     assert_eq!(schedules, 20);
 }
+
+#[test]
+fn creating_many_keys_looks_for_keys_left_by_an_interrupted_apply_once() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (stack, prefix) = (unique("keys"), unique("tonic"));
+    let mut text = format!("[stack]\nname = \"{stack}\"\n");
+    for i in 0..6 {
+        text.push_str(&format!("\n[key.k{i}]\naliases = [\"alias/{prefix}-{i}\"]\n"));
+    }
+    let spec = TempSpec::new(&text);
+    let list_keys = |args: &[&str]| {
+        proxy.reset_counts();
+        via(&proxy, args).ok();
+        proxy.counts().by_operation.get("kms:ListKeys").copied().unwrap_or(0)
+    };
+    // The pages of one listing of the shared emulator's keys.
+    let pages = list_keys(&["plan", "-f", &spec.arg()]);
+    assert!(pages >= 1);
+    // The apply's own plan lists them, and the first CreateKey once more; not once per key.
+    let listed = list_keys(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert!(listed <= 2 * pages + 1, "{listed} listings of the keys for 6 keys ({pages} pages each)");
+    assert!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code == 0, "the keys were all made");
+}
