@@ -192,7 +192,8 @@ impl Plan {
                 Action::Delete => s.destroy += 1,
                 Action::NoOp => {}
             }
-            if c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed)) {
+            // Diffing policies is the costly part; one widening is enough to know.
+            if !s.widens_access && c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed)) {
                 s.widens_access = true;
             }
         }

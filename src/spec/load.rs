@@ -519,6 +519,7 @@ impl Loader {
             json: serde_json::Value::Null,
             templated: Vec::new(),
             location: Location::new(&self.file, value.span()),
+            fixed: None,
         })
     }
 
@@ -635,7 +636,8 @@ impl Loader {
     ) -> Option<PolicyTemplate> {
         let location = Location::new(file, span.clone());
         let mut ok = true;
-        if let Err(e) = PolicyDocument::from_value(&json) {
+        let parsed = PolicyDocument::from_value(&json);
+        if let Err(e) = &parsed {
             let at = raw
                 .and_then(|(c, text)| locate_json_path(text, &e.path).map(|o| c + o..c + o + 1))
                 .unwrap_or(span.clone());
@@ -672,7 +674,8 @@ impl Loader {
                 }
             }
         }
-        ok.then_some(PolicyTemplate { json, templated, location })
+        let fixed = if templated.is_empty() { parsed.ok() } else { None };
+        ok.then_some(PolicyTemplate { json, templated, location, fixed })
     }
 
     fn check_references(&mut self, spec: &Spec) {
