@@ -60,19 +60,32 @@ pub(super) fn is_universal(pattern: &str) -> bool {
 
 /// Does `pattern` match the literal `text`?
 pub(super) fn matches(pattern: &str, text: &str) -> bool {
+    if !has_wildcard(pattern) {
+        return pattern == text;
+    }
+    // Policy strings are nearly always ASCII, where a byte is a character.
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
+    glob(&pattern, &text, '*', '?')
+}
+
+/// Glob matching over characters (or bytes of ASCII text): `star` matches any run, `any`
+/// one character.
+fn glob<T: Copy + PartialEq>(pattern: &[T], text: &[T], star: T, any: T) -> bool {
     let (mut p, mut t) = (0, 0);
     // The last `*` seen and how much text it has absorbed so far; on a mismatch it absorbs
     // one more character. Revisiting only the last star is enough for glob patterns.
     let mut last_star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&c) if c == star => {
                 last_star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == '?' || c == text[t] => {
+            Some(&c) if c == any || c == text[t] => {
                 p += 1;
                 t += 1;
             }
@@ -86,7 +99,7 @@ pub(super) fn matches(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == star)
 }
 
 /// Past this many explored states `is_subset` gives up and answers `false`, which callers
@@ -253,6 +266,12 @@ mod tests {
             ("", "", true),
             ("a*b*c", "aXbYbZc", true),
             ("a*b*c", "aXbYbZ", false),
+            // A character beyond ASCII is one character to `?`.
+            ("caf?", "café", true),
+            ("*é", "café", true),
+            ("caf?", "cafée", false),
+            ("exact", "exact", true),
+            ("exact", "exacts", false),
         ];
         for (pattern, text, expected) in cases {
             assert_eq!(matches(pattern, text), expected, "{pattern} ~ {text}");
