@@ -14,6 +14,7 @@
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
 use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -44,7 +45,7 @@ pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diag
 
 /// Policies already filled in with the same lookup, by the address of their template in the
 /// spec (the planner resolves every policy before the checks run).
-pub type Resolved = HashMap<usize, Option<PolicyDocument>>;
+pub type Resolved = HashMap<usize, Option<Rc<PolicyDocument>>>;
 
 /// [`check`], given policies already filled in with `lookup`, so they are not parsed again.
 pub fn check_resolved(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>, resolved: Resolved) -> Diagnostics {
@@ -85,19 +86,19 @@ struct Known<'a> {
 /// declares. `partial` when it also attaches managed policies from outside the spec, whose
 /// contents plinth cannot see: a missing permission may come from one of them.
 struct IdentityPolicies<'a> {
-    documents: Vec<(PolicyDocument, &'a Location)>,
+    documents: Vec<(Rc<PolicyDocument>, &'a Location)>,
     partial: bool,
 }
 
 impl IdentityPolicies<'_> {
     fn allow(&self, action: &str, resource: &str) -> bool {
-        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| d).collect();
+        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| &**d).collect();
         allows(is_allowed(&documents, None, action, resource))
     }
 
     /// False when no statement could allow `action` on any resource, so no resource need be asked about.
     fn may_allow(&self, action: &str) -> bool {
-        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| d).collect();
+        let documents: Vec<&PolicyDocument> = self.documents.iter().map(|(d, _)| &**d).collect();
         may_allow_action(&documents, action)
     }
 
@@ -122,7 +123,7 @@ impl<'a> Known<'a> {
     }
 
     /// The document with every reference filled in, if all of them are known.
-    fn policy(&self, policy: &PolicyTemplate) -> Option<PolicyDocument> {
+    fn policy(&self, policy: &PolicyTemplate) -> Option<Rc<PolicyDocument>> {
         let key = policy as *const PolicyTemplate as usize;
         if let Some(done) = self.policies.borrow().get(&key) {
             return done.clone();
@@ -130,7 +131,7 @@ impl<'a> Known<'a> {
         let document = if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
             None
         } else {
-            policy.with(self.lookup)
+            policy.with(self.lookup).map(Rc::new)
         };
         self.policies.borrow_mut().insert(key, document.clone());
         document

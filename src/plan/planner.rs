@@ -39,8 +39,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     // Every policy resolved here, so the checks need not parse it again.
     let mut resolved = checks::Resolved::new();
 
-    let context = Context { spec, live, account: &account, stack, known_accounts: &known_accounts, options };
-    for planned in plan_resources(&context) {
+    let context = Context { live, stack, known_accounts: &known_accounts, options };
+    // One resolver for the resources and the checks, so exports are computed once.
+    for planned in spec.resources.values().map(|r| plan_resource(r, &resolver, &context)) {
         diags.extend(planned.diags);
         claimed.extend(planned.claimed);
         resolved.extend(planned.resolved);
@@ -111,9 +112,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
 
 /// What the planner needs of every resource's plan.
 struct Context<'a> {
-    spec: &'a Spec,
     live: &'a LiveSnapshot,
-    account: &'a crate::aws::sts::Account,
     stack: &'a str,
     known_accounts: &'a [String],
     options: PlanOptions,
@@ -126,13 +125,7 @@ struct Planned {
     change: Option<ResourceChange>,
     claimed: Vec<(crate::model::Kind, String)>,
     diags: Diagnostics,
-    resolved: Vec<(usize, Option<policy::PolicyDocument>)>,
-}
-
-/// Plans every resource of the spec, in the spec's order.
-fn plan_resources(context: &Context<'_>) -> Vec<Planned> {
-    let resolver = Resolver::new(context.spec, context.account, Some(context.live));
-    context.spec.resources.values().map(|r| plan_resource(r, &resolver, context)).collect()
+    resolved: Vec<(usize, Option<std::rc::Rc<policy::PolicyDocument>>)>,
 }
 
 fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context<'_>) -> Planned {
@@ -141,7 +134,7 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let desired = resource.body.desired(resolver, &mut out.diags);
     for (name, template, _) in resource.body.policy_documents() {
         if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_policy) {
-            out.resolved.push((template as *const PolicyTemplate as usize, Some(doc.clone())));
+            out.resolved.push((template as *const PolicyTemplate as usize, Some(std::rc::Rc::new(doc.clone()))));
         }
     }
     let depends_on = dependencies(resource);

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::access::{action_set, principal_set, resource_set, Part, Set};
-use super::model::{Condition, Effect, PolicyDocument, Principal, Statement};
+use super::model::{Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement};
 use super::pattern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,12 +87,22 @@ pub fn is_allowed_in(
 /// statement that applies to the policies' holder names the action, so a caller can skip asking
 /// [`is_allowed`] about every resource one by one.
 pub fn may_allow_action(policies: &[&PolicyDocument], action: &str) -> bool {
+    // Asked of every role in a spec, so it reads the statements as written instead of
+    // normalizing them: actions compare without case, and `{"AWS": "*"}` is everyone.
     let action = action.to_lowercase();
+    let names = |patterns: &[String]| patterns.iter().any(|p| pattern::matches(&p.to_lowercase(), &action));
     policies.iter().flat_map(|p| p.statements()).any(|statement| {
-        let statement = statement.normalized();
+        let for_holder = match &statement.principal {
+            None | Some(Clause::Is(Principals::Everyone)) => true,
+            Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| p.kind == PrincipalKind::Aws && p.id == "*"),
+            Some(Clause::Not(_)) => false,
+        };
         statement.effect == Effect::Allow
-            && matches!(principal_set(&statement), Set::All)
-            && action_set(&statement).covers(&Part::One(&action))
+            && for_holder
+            && match &statement.action {
+                Clause::Is(patterns) => names(patterns),
+                Clause::Not(patterns) => !names(patterns),
+            }
     })
 }
 
@@ -262,6 +272,8 @@ mod tests {
             (r#"{"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "arn:aws:lambda:*:*:function:tonic-*"}"#, "Lambda:createfunction", true),
             (r#"{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", true),
             (r#"{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}"#, "lambda:CreateFunction", true),
+            (r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "LAMBDA:Create*", "Resource": "*"}"#, "lambda:CreateFunction", true),
+            (r#"{"Effect": "Allow", "NotAction": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
             (r#"{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
             (r#"{"Effect": "Deny", "Action": "lambda:*", "Resource": "*"}"#, "lambda:CreateFunction", false),
             // A statement for named principals is a resource policy's, not the holder's.
