@@ -73,8 +73,23 @@ impl<'a> Resolver<'a> {
     /// A policy with its references filled in and parsed. A document whose substituted values
     /// break the policy grammar is an error that points at the policy.
     pub fn policy(&self, policy: &PolicyTemplate) -> Result<Value, Diagnostic> {
-        if let Some(fixed) = &policy.fixed {
-            return Ok(Value::Policy(Box::new(fixed.clone())));
+        if let Some(parsed) = &policy.parsed {
+            if policy.templated.is_empty() {
+                return Ok(Value::Policy(Box::new(parsed.clone())));
+            }
+            let rendered: Option<Vec<(&str, String)>> = policy
+                .templated
+                .iter()
+                .map(|(raw, pieces)| Some((raw.as_str(), template::render(pieces, |r| self.lookup(r))?)))
+                .collect();
+            // A reference not known yet, or a value the grammar refuses: the general path
+            // below says which.
+            let filled = rendered.and_then(|rendered| {
+                parsed.map_values(|s| rendered.iter().find(|(raw, _)| *raw == s).map_or_else(|| s.to_string(), |(_, v)| v.clone()))
+            });
+            if let Some(doc) = filled {
+                return Ok(Value::Policy(Box::new(doc)));
+            }
         }
         // Usually every reference is known: one pass fills them in. Otherwise a second pass
         // writes the pending form, with the known ones filled in and the others kept.

@@ -32,6 +32,7 @@ pub use model::{
     Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement,
     Version,
 };
+pub(crate) use model::strings_outside_values;
 
 /// Why a policy document was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -279,6 +279,117 @@ impl PolicyDocument {
     }
 }
 
+impl PolicyDocument {
+    /// The document with `f` applied to the values a statement's shape does not depend on:
+    /// the patterns of Resource and NotResource, the ids of principals and the values of
+    /// conditions. `None` when `f` leaves a pattern or an id empty, which the grammar forbids.
+    /// Equal to parsing the JSON with `f` applied to the same strings, which
+    /// [`strings_outside_values`] lets a caller make sure of.
+    pub(crate) fn map_values(&self, f: impl Fn(&str) -> String) -> Option<PolicyDocument> {
+        let list = |items: &[String]| -> Option<Vec<String>> {
+            items.iter().map(|i| Some(f(i)).filter(|s| !s.is_empty())).collect()
+        };
+        let clause = |c: &Clause<Vec<String>>| -> Option<Clause<Vec<String>>> {
+            Some(match c {
+                Clause::Is(items) => Clause::Is(list(items)?),
+                Clause::Not(items) => Clause::Not(list(items)?),
+            })
+        };
+        let principals = |p: &Principals| -> Option<Principals> {
+            Some(match p {
+                Principals::Everyone => Principals::Everyone,
+                Principals::Listed(listed) => Principals::Listed(
+                    listed
+                        .iter()
+                        .map(|p| Some(Principal { kind: p.kind, id: Some(f(&p.id)).filter(|s| !s.is_empty())? }))
+                        .collect::<Option<_>>()?,
+                ),
+            })
+        };
+        let statements = self
+            .statements
+            .iter()
+            .map(|s| {
+                Some(Statement {
+                    sid: s.sid.clone(),
+                    effect: s.effect,
+                    principal: match &s.principal {
+                        None => None,
+                        Some(Clause::Is(p)) => Some(Clause::Is(principals(p)?)),
+                        Some(Clause::Not(p)) => Some(Clause::Not(principals(p)?)),
+                    },
+                    action: s.action.clone(),
+                    resource: match &s.resource {
+                        None => None,
+                        Some(c) => Some(clause(c)?),
+                    },
+                    condition: s
+                        .condition
+                        .iter()
+                        .map(|c| Condition {
+                            operator: c.operator.clone(),
+                            key: c.key.clone(),
+                            values: c.values.iter().map(|v| f(v)).collect(),
+                        })
+                        .collect(),
+                })
+            })
+            .collect::<Option<_>>()?;
+        Some(PolicyDocument { version: self.version, id: self.id.clone(), statements })
+    }
+}
+
+/// The strings of a policy's JSON (object keys included) that are not values
+/// [`PolicyDocument::map_values`] replaces: everything but Resource and NotResource patterns,
+/// principal ids and condition values.
+pub(crate) fn strings_outside_values(json: &Value) -> Vec<&str> {
+    fn all<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::String(s) => out.push(s),
+            Value::Array(items) => items.iter().for_each(|i| all(i, out)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| {
+                out.push(k);
+                all(v, out);
+            }),
+            _ => {}
+        }
+    }
+    fn statement<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        let Value::Object(map) = value else { return all(value, out) };
+        for (key, value) in map {
+            out.push(key);
+            match (key.as_str(), value) {
+                ("Resource" | "NotResource", Value::String(_) | Value::Array(_)) => {}
+                ("Principal" | "NotPrincipal", Value::Object(kinds)) => out.extend(kinds.keys().map(String::as_str)),
+                ("Condition", Value::Object(operators)) => {
+                    for (operator, block) in operators {
+                        out.push(operator);
+                        match block {
+                            Value::Object(keys) => out.extend(keys.keys().map(String::as_str)),
+                            other => all(other, out),
+                        }
+                    }
+                }
+                _ => all(value, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let Value::Object(map) = json else {
+        all(json, &mut out);
+        return out;
+    };
+    for (key, value) in map {
+        out.push(key);
+        match (key.as_str(), value) {
+            ("Statement", Value::Array(items)) => items.iter().for_each(|s| statement(s, &mut out)),
+            ("Statement", single) => statement(single, &mut out),
+            _ => all(value, &mut out),
+        }
+    }
+    out
+}
+
 fn parse_statement(value: &Value, path: &str) -> Result<Statement, PolicyError> {
     let object = as_object(value, path)?;
     reject_unknown_keys(
@@ -616,6 +727,42 @@ impl<'de> Visitor<'de> for StrictJsonVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_filled_in_the_parsed_document_equal_parsing_the_filled_in_json() {
+        let template = r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": ["sqs:ReceiveMessage"], "Resource": ["${queue}", "arn:aws:sqs:*:*:fixed"]},
+            {"Effect": "Allow", "Principal": {"AWS": ["${role}"], "Service": "lambda.amazonaws.com"}, "Action": "kms:Decrypt",
+             "NotResource": "${queue}",
+             "Condition": {"ArnLike": {"aws:SourceArn": "${bucket}"}, "StringEquals": {"aws:SourceAccount": ["${account}", "1"]}}}]}"#;
+        let json: Value = serde_json::from_str(template).unwrap();
+        assert!(strings_outside_values(&json).iter().all(|s| !s.contains("${")));
+        let values = [
+            ("${queue}", "arn:aws:sqs:us-east-1:123456789012:q"),
+            ("${role}", "arn:aws:iam::123456789012:role/r"),
+            ("${bucket}", "arn:aws:s3:::b"),
+            ("${account}", "123456789012"),
+        ];
+        let f = |s: &str| values.iter().find(|(k, _)| *k == s).map_or_else(|| s.to_string(), |(_, v)| v.to_string());
+        let mut filled = template.to_string();
+        for (k, v) in values {
+            filled = filled.replace(&format!("\"{k}\""), &format!("\"{v}\""));
+        }
+        let parsed = PolicyDocument::from_value(&json).unwrap();
+        assert_eq!(parsed.map_values(f), Some(PolicyDocument::parse(&filled).unwrap()));
+        // An empty resource is refused by the grammar: the caller takes the JSON path, which says so.
+        assert_eq!(parsed.map_values(|s| if s == "${queue}" { String::new() } else { s.to_string() }), None);
+        // References anywhere else are outside the values.
+        let elsewhere: Value = serde_json::from_str(
+            r#"{"Statement": {"Sid": "${sid}", "Effect": "Allow", "Action": "sqs:${action}", "Resource": "*",
+                "Principal": "${everyone}", "Condition": {"StringEquals": {"${key}": "v"}}}}"#,
+        )
+        .unwrap();
+        let outside = strings_outside_values(&elsewhere);
+        for s in ["${sid}", "sqs:${action}", "${key}", "${everyone}"] {
+            assert!(outside.contains(&s), "{s} in {outside:?}");
+        }
+    }
 
     /// Asserts that `json` is rejected at `path` with a message containing `message`.
     fn check_rejected(json: &str, path: &str, message: &str) {

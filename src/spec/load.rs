@@ -519,7 +519,7 @@ impl Loader {
             json: serde_json::Value::Null,
             templated: Vec::new(),
             location: Location::new(&self.file, value.span()),
-            fixed: None,
+            parsed: None,
         })
     }
 
@@ -674,8 +674,9 @@ impl Loader {
                 }
             }
         }
-        let fixed = if templated.is_empty() { parsed.ok() } else { None };
-        ok.then_some(PolicyTemplate { json, templated, location, fixed })
+        let in_values_only = crate::policy::strings_outside_values(&json).iter().all(|s| !s.contains("${"));
+        let parsed = parsed.ok().filter(|_| in_values_only);
+        ok.then_some(PolicyTemplate { json, templated, location, parsed })
     }
 
     fn check_references(&mut self, spec: &Spec) {

@@ -103,9 +103,10 @@ pub struct PolicyTemplate {
     /// Every string in the document that holds a reference, parsed.
     pub templated: Vec<(String, Vec<Piece>)>,
     pub location: Location,
-    /// The document, parsed once at load, when no string in it holds a reference: filling it
-    /// in would give the same document every time.
-    pub fixed: Option<crate::policy::PolicyDocument>,
+    /// The document as written, parsed once at load, when its references are only in values
+    /// (resources, principal ids, condition values): filling them in is then
+    /// `PolicyDocument::map_values`, with no JSON to rebuild and parse again.
+    pub parsed: Option<crate::policy::PolicyDocument>,
 }
 
 impl PolicyTemplate {
@@ -139,8 +140,8 @@ impl PolicyTemplate {
     /// The document with the references `lookup` knows filled in and the others left as
     /// `${...}`; `None` for a stand-in of a policy that failed to load.
     pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<crate::policy::PolicyDocument> {
-        if let Some(fixed) = &self.fixed {
-            return Some(fixed.clone());
+        if let (Some(parsed), true) = (&self.parsed, self.templated.is_empty()) {
+            return Some(parsed.clone());
         }
         let json = substitute_strings(&self.json, &mut |s| match self.templated.iter().find(|(raw, _)| raw == s) {
             Some((_, pieces)) => Some(template::render_lenient(pieces, &lookup)),
