@@ -174,7 +174,7 @@ fn kind_cases(p: &str) -> Vec<KindCase> {
                 "[policy.p]\nname = \"{p}-policy\"\ndocument = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"s3:GetObject\", Resource = \"arn:aws:s3:::{p}-*/*\" }}] }}\ntags = {{ team = \"data\" }}\n"
             ),
             minimal: 2,
-            why: "GetPolicy (name, default version; AWS documents tags in its answer) + GetPolicyVersion (document)",
+            why: "GetPolicy (name, default version, tags) + GetPolicyVersion (document)",
         },
         KindCase {
             kind: "instance_profile",

@@ -700,25 +700,26 @@ impl Iam {
             &["NoSuchEntity"],
         )?;
         match got.and_then(|o| o.policy) {
-            Some(policy) => Ok(Some(self.managed_policy_resource(&policy).await?)),
+            // GetPolicy answers with the tags (ListPolicies does not).
+            Some(policy) => {
+                let tags = policy.tags().to_vec();
+                Ok(Some(self.managed_policy_resource(&policy, tags).await?))
+            }
             None => Ok(None),
         }
     }
 
-    async fn managed_policy_resource(&self, policy: &aws_sdk_iam::types::Policy) -> Result<LiveResource, AwsError> {
+    /// The policy as a live resource, from GetPolicy's or ListPolicies' answer and its tags.
+    async fn managed_policy_resource(&self, policy: &aws_sdk_iam::types::Policy, tags: Vec<Tag>) -> Result<LiveResource, AwsError> {
         let arn = policy.arn().unwrap_or_default();
-        // The document and the tags are independent: asked for together, they cost one round
-        // trip, not two.
-        let version = async {
-            self.client
-                .get_policy_version()
-                .policy_arn(arn)
-                .version_id(policy.default_version_id().unwrap_or("v1"))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:GetPolicyVersion", &e))
-        };
-        let (version, tags) = futures::try_join!(version, self.managed_policy_tags(arn))?;
+        let version = self
+            .client
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(policy.default_version_id().unwrap_or("v1"))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:GetPolicyVersion", &e))?;
         let (owner, address_tag, user_tags) = split_iam_tags(&tags);
         let name = policy.policy_name().unwrap_or_default();
         let mut attributes = Attributes::new();
@@ -776,7 +777,7 @@ impl Iam {
                 if !tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
                     return Ok(None);
                 }
-                match self.managed_policy_resource(&policy).await {
+                match self.managed_policy_resource(&policy, tags).await {
                     Err(e) if e.is_code("NoSuchEntity") => Ok(None),
                     other => other.map(Some),
                 }

@@ -98,6 +98,17 @@ fn a_managed_policy_is_created_attached_versioned_replaced_and_deleted() {
         assert!(tags.contains(&("team", "data")), "{tags:?}");
     });
 
+    // A tag changed outside plinth is drift, seen in GetPolicy's answer, and put back.
+    runtime().block_on(async {
+        let tag = aws_sdk_iam::types::Tag::builder().key("team").value("other").build().unwrap();
+        client.tag_policy().policy_arn(&arn).tags(tag).send().await.unwrap();
+    });
+    let plan = plan_with_changes(&spec);
+    assert_eq!(headlines(&plan), ["~ policy.access will be updated in place"], "{plan}");
+    assert!(plan.contains("other"), "{plan}");
+    apply(&spec);
+    assert_no_changes(&spec);
+
     // Each new document is a new default version; IAM keeps five, so the oldest goes first.
     let documents = [r#""s3:GetObject", "s3:PutObject""#, r#""s3:PutObject""#, r#""s3:DeleteObject""#, r#""s3:ListBucket""#, r#""s3:GetObjectVersion""#];
     for (i, actions) in documents.iter().enumerate() {
