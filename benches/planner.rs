@@ -8,7 +8,9 @@
 #[path = "common/stack.rs"]
 mod stack;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +26,7 @@ use plinth::policy::PolicyDocument;
 use plinth::render::text::{render, TextOptions};
 use plinth::spec::{self, LoadOptions, Spec};
 
-/// The system allocator, counting the bytes in use and their peak.
+/// The allocator the binary uses (mimalloc), counting the bytes in use and their peak.
 struct PeakAlloc;
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
@@ -32,7 +34,7 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for PeakAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
+        let ptr = MiMalloc.alloc(layout);
         if !ptr.is_null() {
             let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
@@ -41,7 +43,7 @@ unsafe impl GlobalAlloc for PeakAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        MiMalloc.dealloc(ptr, layout);
         IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 }
@@ -151,7 +153,7 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
             physical_id: name.clone(),
             owner: Some(STACK.into()),
             address_tag: Some(address.clone()),
-            attributes: BTreeMap::from([("name".to_string(), Value::str(&name)), ("trust".to_string(), Value::Policy(Box::new(trust)))]),
+            attributes: BTreeMap::from([("name".to_string(), Value::str(&name)), ("trust".to_string(), Value::Policy(std::sync::Arc::new(trust)))]),
             exports: exports(&address, &name),
             deletion_date: None,
         });

@@ -14,7 +14,7 @@
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
 use std::cell::{OnceCell, RefCell};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -45,7 +45,7 @@ pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diag
 
 /// Policies already filled in with the same lookup, by the address of their template in the
 /// spec (the planner resolves every policy before the checks run).
-pub type Resolved = HashMap<usize, Option<Rc<PolicyDocument>>>;
+pub type Resolved = HashMap<usize, Option<Arc<PolicyDocument>>>;
 
 /// [`check`], given policies already filled in with `lookup`, so they are not parsed again.
 pub fn check_resolved(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>, resolved: Resolved) -> Diagnostics {
@@ -86,7 +86,7 @@ struct Known<'a> {
 /// declares. `partial` when it also attaches managed policies from outside the spec, whose
 /// contents plinth cannot see: a missing permission may come from one of them.
 struct IdentityPolicies<'a> {
-    documents: Vec<(Rc<PolicyDocument>, &'a Location)>,
+    documents: Vec<(Arc<PolicyDocument>, &'a Location)>,
     partial: bool,
 }
 
@@ -123,7 +123,7 @@ impl<'a> Known<'a> {
     }
 
     /// The document with every reference filled in, if all of them are known.
-    fn policy(&self, policy: &PolicyTemplate) -> Option<Rc<PolicyDocument>> {
+    fn policy(&self, policy: &PolicyTemplate) -> Option<Arc<PolicyDocument>> {
         let key = policy as *const PolicyTemplate as usize;
         if let Some(done) = self.policies.borrow().get(&key) {
             return done.clone();
@@ -131,7 +131,7 @@ impl<'a> Known<'a> {
         let document = if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
             None
         } else {
-            policy.with(self.lookup).map(Rc::new)
+            policy.with(self.lookup)
         };
         self.policies.borrow_mut().insert(key, document.clone());
         document

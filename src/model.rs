@@ -161,7 +161,8 @@ pub enum Value {
     Set(Vec<String>),
     Map(BTreeMap<String, Value>),
     #[serde(with = "policy_as_json")]
-    Policy(Box<PolicyDocument>),
+    /// Shared: a policy parsed once (at load, or when read) is cloned into many places.
+    Policy(std::sync::Arc<PolicyDocument>),
     /// Known after apply.
     Unknown(Pending),
     /// A secret: never shown, compared by its SHA-256.
@@ -281,6 +282,14 @@ impl Value {
         }
     }
 
+    /// The shared document itself, to hand on without copying it.
+    pub fn as_shared_policy(&self) -> Option<&std::sync::Arc<PolicyDocument>> {
+        match self {
+            Value::Policy(p) => Some(p),
+            _ => None,
+        }
+    }
+
     pub fn as_policy(&self) -> Option<&PolicyDocument> {
         match self {
             Value::Policy(p) => Some(p),
@@ -351,8 +360,8 @@ mod policy_as_json {
         json.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<PolicyDocument>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::sync::Arc<PolicyDocument>, D::Error> {
         let json = serde_json::Value::deserialize(d)?;
-        PolicyDocument::from_value(&json).map(Box::new).map_err(|e| serde::de::Error::custom(e.message))
+        PolicyDocument::from_value(&json).map(std::sync::Arc::new).map_err(|e| serde::de::Error::custom(e.message))
     }
 }

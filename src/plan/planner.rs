@@ -125,7 +125,7 @@ struct Planned {
     change: Option<ResourceChange>,
     claimed: Vec<(crate::model::Kind, String)>,
     diags: Diagnostics,
-    resolved: Vec<(usize, Option<std::rc::Rc<policy::PolicyDocument>>)>,
+    resolved: Vec<(usize, Option<std::sync::Arc<policy::PolicyDocument>>)>,
 }
 
 fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context<'_>) -> Planned {
@@ -133,8 +133,8 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let mut out = Planned::default();
     let desired = resource.body.desired(resolver, &mut out.diags);
     for (name, template, _) in resource.body.policy_documents() {
-        if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_policy) {
-            out.resolved.push((template as *const PolicyTemplate as usize, Some(std::rc::Rc::new(doc.clone()))));
+        if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_shared_policy) {
+            out.resolved.push((template as *const PolicyTemplate as usize, Some(std::sync::Arc::clone(doc))));
         }
     }
     let depends_on = dependencies(resource);

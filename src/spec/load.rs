@@ -675,7 +675,7 @@ impl Loader {
             }
         }
         let in_values_only = crate::policy::strings_outside_values(&json).iter().all(|s| !s.contains("${"));
-        let parsed = parsed.ok().filter(|_| in_values_only);
+        let parsed = parsed.ok().filter(|_| in_values_only).map(std::sync::Arc::new);
         ok.then_some(PolicyTemplate { json, templated, location, parsed })
     }
 

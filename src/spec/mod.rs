@@ -106,7 +106,7 @@ pub struct PolicyTemplate {
     /// The document as written, parsed once at load, when its references are only in values
     /// (resources, principal ids, condition values): filling them in is then
     /// `PolicyDocument::map_values`, with no JSON to rebuild and parse again.
-    pub parsed: Option<crate::policy::PolicyDocument>,
+    pub parsed: Option<std::sync::Arc<crate::policy::PolicyDocument>>,
 }
 
 impl PolicyTemplate {
@@ -139,7 +139,7 @@ impl PolicyTemplate {
 
     /// The document with the references `lookup` knows filled in and the others left as
     /// `${...}`; `None` for a stand-in of a policy that failed to load.
-    pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<crate::policy::PolicyDocument> {
+    pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<std::sync::Arc<crate::policy::PolicyDocument>> {
         if let (Some(parsed), true) = (&self.parsed, self.templated.is_empty()) {
             return Some(parsed.clone());
         }
@@ -147,7 +147,7 @@ impl PolicyTemplate {
             Some((_, pieces)) => Some(template::render_lenient(pieces, &lookup)),
             None => Some(s.to_string()),
         })?;
-        crate::policy::PolicyDocument::from_value(&json).ok()
+        crate::policy::PolicyDocument::from_value(&json).ok().map(std::sync::Arc::new)
     }
 }
 
