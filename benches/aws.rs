@@ -10,8 +10,9 @@
 //! With no section named, all four run (`peer` only when Ansible is installed, see
 //! scripts/bench-ansible.sh). Every call goes through the test suite's loopback
 //! proxy (tests/it/proxy.rs), which counts calls by operation and adds a fixed latency, to a
-//! moto server started for the section (a fresh one per stack size, so each stack meets an
-//! account holding nothing else).
+//! moto server started for the section (fresh ones per stack size, so each stack meets an
+//! account holding nothing else). The stack runs are also replayed from a recording of moto's
+//! answers (common/replay.rs), to time plinth without the emulator's own processing.
 
 #[path = "common/stack.rs"]
 mod stack;
@@ -22,12 +23,15 @@ mod proxy;
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
+#[path = "common/replay.rs"]
+mod replay;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proxy::{FaultProxy, Faults};
+use replay::Recorder;
 
 /// The round trip every call pays in the stack benchmarks.
 const LATENCY: Duration = Duration::from_millis(25);
@@ -317,15 +321,17 @@ fn pages(n: usize, page: usize) -> usize {
     n.div_ceil(page).max(1)
 }
 
-/// The longest chain of dependent calls in a plan of `units` units, in an account that holds
-/// only the stack: GetCallerIdentity, then the longest of the reads by name and of the
-/// discovery listings (each page after the one before; KMS's aliases before its keys). The
-/// spec names every resource, so discovery reads no tags.
-fn plan_chain(units: usize) -> usize {
-    let roles = pages(2 * units, 100);
-    let keys = pages(units, 50) + pages(units, 100);
-    let functions = pages(units, 50);
-    1 + READ_CHAIN.max(roles).max(keys).max(functions)
+/// The longest chain of dependent calls in a plan of a stack of `units` units, in an account
+/// that holds only the stack's `existing` units: GetCallerIdentity, then the longest of the
+/// reads by name (one call when the resource does not exist) and of the discovery listings
+/// (each page after the one before; KMS's aliases before its keys). The spec names every
+/// resource, so discovery reads no tags.
+fn plan_chain(existing: usize) -> usize {
+    let read = if existing == 0 { 1 } else { READ_CHAIN };
+    let roles = pages(2 * existing, 100);
+    let keys = pages(existing, 50) + pages(existing, 100);
+    let functions = pages(existing, 50);
+    1 + read.max(roles).max(keys).max(functions)
 }
 
 /// The longest chain in creating the stack: key → queue → function role → function.
@@ -341,33 +347,41 @@ fn bound(chain: usize, calls: usize) -> Duration {
     by_chain.max(by_calls)
 }
 
-/// Prints a time next to its lower bound and, when the same run without added latency is
-/// known, next to the larger of the bound and that run: the emulator runs on this machine's
-/// cores and takes its own time over every call, which no client can go below.
-fn report(what: &str, elapsed: Duration, chain: usize, calls: usize, unlatent: Option<Duration>) {
+/// Prints a replayed run's time next to its lower bound, and the same run replayed with no
+/// latency (plinth's own time), against the emulator with the same latency, and against the
+/// emulator with none: the emulator runs on this machine's cores and takes its own time over
+/// every call, which the replay does not.
+fn report(what: &str, chain: usize, [replayed, own, emulated, unlatent]: [&Run; 4]) {
+    let calls = total(&replayed.1);
     let b = bound(chain, calls);
-    let with_emulator = unlatent
-        .map(|d| format!("; at 0 ms {:.0} ms, {:.2}× the larger", ms(d), elapsed.as_secs_f64() / b.max(d).as_secs_f64()))
-        .unwrap_or_default();
+    let ratio = |d: Duration| d.as_secs_f64() / b.as_secs_f64();
     println!(
-        "  {what:<20} {:>7.0} ms   bound {:>6.0} ms (chain {chain} × 25 ms, {calls} calls × 25 ms / {PARALLELISM})   {:.2}×{with_emulator}",
-        ms(elapsed),
+        "  {what:<20} replayed {:>6.0} ms, {:.2}× the bound {:>6.0} ms (chain {chain} × 25 ms, {calls} calls × 25 ms / {PARALLELISM}); replayed at 0 ms {:>5.0} ms;   moto +25 ms {:>6.0} ms ({:.2}×, {} calls), moto at 0 ms {:>6.0} ms",
+        ms(replayed.0),
+        ratio(replayed.0),
         ms(b),
-        elapsed.as_secs_f64() / b.as_secs_f64()
+        ms(own.0),
+        ms(emulated.0),
+        ratio(emulated.0),
+        total(&emulated.1),
+        ms(unlatent.0),
     );
 }
 
+/// A timed run and its calls by operation.
+type Run = (Duration, BTreeMap<String, usize>);
+
 /// Plan (everything to create), apply, and plan again (no changes) of one stack, each timed
-/// with the calls it made, against a fresh moto through a proxy adding `latency` per call.
-/// A first plan, not timed, wakes the emulator (moto loads each service on its first call).
-fn stack_runs(spec: &str, latency: Duration) -> [(Duration, BTreeMap<String, usize>); 3] {
-    let moto = Moto::start();
-    let proxy = FaultProxy::start(&moto.url, Faults::none());
-    timed(&proxy, &["plan", "-f", spec]);
+/// with the calls it made, through `proxy` adding `latency` per call, against an account that
+/// holds nothing yet. A first plan, not timed, wakes the emulator (moto loads each service on
+/// its first call).
+fn stack_runs(proxy: &FaultProxy, spec: &str, latency: Duration) -> [Run; 3] {
+    proxy.set_faults(Faults::none());
+    timed(proxy, &["plan", "-f", spec]);
     proxy.set_faults(Faults { latency, ..Faults::none() });
-    let create = timed(&proxy, &["plan", "-f", spec]);
-    let apply = timed(&proxy, &["apply", "-f", spec, "--auto-approve"]);
-    let plan = timed(&proxy, &["plan", "-f", spec, "--detailed-exitcode"]);
+    let create = timed(proxy, &["plan", "-f", spec]);
+    let apply = timed(proxy, &["apply", "-f", spec, "--auto-approve"]);
+    let plan = timed(proxy, &["plan", "-f", spec, "--detailed-exitcode"]);
     [create, apply, plan]
 }
 
@@ -376,15 +390,37 @@ fn stack_times(size: usize, seed: u64) {
     println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = stack::write(dir.path(), seed, &format!("bench-{size}"), &format!("b{size}"), units).display().to_string();
-    // The same runs twice, each on its own emulator: without added latency (the emulator's
-    // own time and plinth's), then with 25 ms on every call.
-    let [(t0_create, _), (t0_apply, _), (t0_plan, _)] = stack_runs(&spec, Duration::ZERO);
-    let [(t_create, c_create), (t_apply, c_apply), (t_plan, c_plan)] = stack_runs(&spec, LATENCY);
-    report("plan (all to create)", t_create, plan_chain(0), total(&c_create), Some(t0_create));
-    report("apply", t_apply, plan_chain(0) + CREATE_CHAIN, total(&c_apply), Some(t0_apply));
-    report("plan (no changes)", t_plan, plan_chain(units), total(&c_plan), Some(t0_plan));
-    println!("  plan calls:  {}", ops(&c_plan));
-    println!("  apply calls: {}", ops(&c_apply));
+    // The same runs three times: against a fresh emulator with no added latency, recording
+    // every answer; answered from that recording with 25 ms on every call (the emulator's time
+    // taken out, as against AWS); and against another fresh emulator with 25 ms on every call.
+    let moto = Moto::start();
+    let recorder = Recorder::start(&moto.url);
+    let proxy = FaultProxy::start(&recorder.url, Faults::none());
+    let unlatent = stack_runs(&proxy, &spec, Duration::ZERO);
+    recorder.replay();
+    let replayed = stack_runs(&proxy, &spec, LATENCY);
+    let (mut unmatched, mut miscounted) = (recorder.unmatched(), recorder.miscounted());
+    // Once more with no latency at all: plinth's own time, and the proxies'.
+    recorder.replay();
+    let own = stack_runs(&proxy, &spec, Duration::ZERO);
+    unmatched += recorder.unmatched();
+    miscounted.extend(recorder.miscounted());
+    drop((proxy, recorder, moto));
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.url, Faults::none());
+    let emulated = stack_runs(&proxy, &spec, LATENCY);
+    let chains = [plan_chain(0), plan_chain(0) + CREATE_CHAIN, plan_chain(units)];
+    for (i, what) in ["plan (all to create)", "apply", "plan (no changes)"].into_iter().enumerate() {
+        report(what, chains[i], [&replayed[i], &own[i], &emulated[i], &unlatent[i]]);
+    }
+    if unmatched > 0 || !miscounted.is_empty() {
+        println!("  NOT A FAITHFUL REPLAY: {unmatched} requests of the replayed runs were not recorded and went to moto; made a different number of times:");
+        for (request, recorded, replayed) in miscounted {
+            println!("    replayed {replayed} times, recorded {recorded}: {request}");
+        }
+    }
+    println!("  plan calls:  {}", ops(&replayed[2].1));
+    println!("  apply calls: {}", ops(&replayed[1].1));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+//! A recording HTTP server between the test proxy and moto, for timing plinth against a round
+//! trip that costs nothing but its latency.
+//!
+//! moto runs on the benchmark machine's own cores and spends milliseconds of processor time on
+//! every call, so a run against it times the emulator as much as plinth. The recorder first
+//! forwards every request to moto and keeps each answer, keyed by the request (method, path,
+//! query and body); switched to replay, it answers the same requests from memory, in the order
+//! they were recorded, without asking moto. The same commands run again then take only
+//! plinth's own time plus whatever latency the proxy in front adds, as against AWS.
+//!
+//! A request that was not recorded is forwarded to moto and counted: a replayed run that needed
+//! any is not a faithful replay, and the benchmark says so.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+/// Per process: KMS keys are tagged with the creating apply's token, which no two runs share.
+const VOLATILE_TAGS: [&str; 1] = ["plinth:create-token"];
+
+struct Recorded {
+    parts: hyper::http::response::Parts,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Tape {
+    replaying: bool,
+    /// Answers to each request, in the order they came; a replay hands them out in turn and
+    /// repeats the last once they run out (a poll that took one more round).
+    answers: HashMap<Vec<u8>, (Vec<Recorded>, usize)>,
+    unmatched: usize,
+}
+
+pub struct Recorder {
+    pub url: String,
+    tape: Arc<Mutex<Tape>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+impl Recorder {
+    /// Starts recording what `upstream` answers.
+    pub fn start(upstream: &str) -> Recorder {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let tape = Arc::new(Mutex::new(Tape::default()));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let upstream: Arc<str> = upstream.trim_end_matches('/').into();
+        let client: Client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let shared = Arc::clone(&tape);
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (tape, upstream, client) = (Arc::clone(&shared), Arc::clone(&upstream), client.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| answer(req, Arc::clone(&tape), Arc::clone(&upstream), client.clone()));
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        Recorder { url: format!("http://{addr}"), tape, _runtime: runtime }
+    }
+
+    /// From now on, answers recorded requests from the recording, from its first answer.
+    pub fn replay(&self) {
+        let mut tape = self.tape.lock().unwrap();
+        tape.replaying = true;
+        tape.unmatched = 0;
+        for (_, next) in tape.answers.values_mut() {
+            *next = 0;
+        }
+    }
+
+    /// Requests of the replay that were not recorded (and went to moto).
+    pub fn unmatched(&self) -> usize {
+        self.tape.lock().unwrap().unmatched
+    }
+
+    /// Requests the replay made a different number of times than the recording, with both
+    /// counts: a replay that polled once more or once less than the recorded run.
+    pub fn miscounted(&self) -> Vec<(String, usize, usize)> {
+        let tape = self.tape.lock().unwrap();
+        let mut out: Vec<_> = tape
+            .answers
+            .iter()
+            .filter(|(_, (answers, next))| answers.len() != *next)
+            .map(|(key, (answers, next))| (String::from_utf8_lossy(&key[..key.len().min(400)]).escape_debug().to_string(), answers.len(), *next))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    tape: Arc<Mutex<Tape>>,
+    upstream: Arc<str>,
+    client: Client,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let key = request_key(&parts, &body);
+    {
+        let mut tape = tape.lock().unwrap();
+        if tape.replaying {
+            if let Some((answers, next)) = tape.answers.get_mut(&key) {
+                let recorded = &answers[(*next).min(answers.len() - 1)];
+                *next += 1;
+                return Ok(Response::from_parts(recorded.parts.clone(), Full::new(recorded.body.clone())));
+            }
+            tape.unmatched += 1;
+        }
+    }
+    let uri = format!("{upstream}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in &parts.headers {
+        forward = forward.header(k, v);
+    }
+    let forward = forward.body(Full::new(body)).expect("a request moto can take");
+    let response = match client.request(forward).await {
+        Ok(r) => r,
+        Err(e) => panic!("moto did not answer: {e}"),
+    };
+    let (rparts, rbody) = response.into_parts();
+    let rbody = rbody.collect().await?.to_bytes();
+    let mut tape = tape.lock().unwrap();
+    if !tape.replaying {
+        let entry = tape.answers.entry(key).or_default();
+        entry.0.push(Recorded { parts: rparts.clone(), body: rbody.clone() });
+    }
+    Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+/// What identifies a request across runs: its method, path, query, operation header and body.
+/// Other headers differ between runs (signatures, dates, invocation ids); a JSON body is put in
+/// a canonical form, since the SDK writes maps in hash order, and the values of per-process
+/// tags are blanked out.
+fn request_key(parts: &hyper::http::request::Parts, body: &[u8]) -> Vec<u8> {
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut key = format!("{} {} {target}\n", parts.method, parts.uri.path_and_query().map_or("/", |p| p.as_str())).into_bytes();
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => key.extend(canonical(json).to_string().into_bytes()),
+        Err(_) => key.extend(body),
+    }
+    key
+}
+
+/// `json` with every object's members sorted and the value of each volatile tag blanked.
+fn canonical(json: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match json {
+        Value::Object(map) => {
+            let volatile = map.get("TagKey").and_then(Value::as_str).is_some_and(|k| VOLATILE_TAGS.contains(&k));
+            let mut members: Vec<(String, Value)> = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if volatile && k == "TagValue" { Value::Null } else { canonical(v) };
+                    (k, v)
+                })
+                .collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(members.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
