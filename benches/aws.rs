@@ -390,9 +390,10 @@ fn stack_times(size: usize, seed: u64) {
     println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = stack::write(dir.path(), seed, &format!("bench-{size}"), &format!("b{size}"), units).display().to_string();
-    // The same runs three times: against a fresh emulator with no added latency, recording
+    // The same runs four times: against a fresh emulator with no added latency, recording
     // every answer; answered from that recording with 25 ms on every call (the emulator's time
-    // taken out, as against AWS); and against another fresh emulator with 25 ms on every call.
+    // taken out, as against AWS), then with none (plinth's own time); and against another
+    // fresh emulator with 25 ms on every call.
     let moto = Moto::start();
     let recorder = Recorder::start(&moto.url);
     let proxy = FaultProxy::start(&recorder.url, Faults::none());
@@ -400,7 +401,6 @@ fn stack_times(size: usize, seed: u64) {
     recorder.replay();
     let replayed = stack_runs(&proxy, &spec, LATENCY);
     let (mut unmatched, mut miscounted) = (recorder.unmatched(), recorder.miscounted());
-    // Once more with no latency at all: plinth's own time, and the proxies'.
     recorder.replay();
     let own = stack_runs(&proxy, &spec, Duration::ZERO);
     unmatched += recorder.unmatched();

@@ -9,12 +9,12 @@
 mod stack;
 
 use std::alloc::{GlobalAlloc, Layout};
-
-use mimalloc::MiMalloc;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+use mimalloc::MiMalloc;
 
 use plinth::aws::sts::Account;
 use plinth::diag::Diagnostics;
@@ -153,7 +153,7 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
             physical_id: name.clone(),
             owner: Some(STACK.into()),
             address_tag: Some(address.clone()),
-            attributes: BTreeMap::from([("name".to_string(), Value::str(&name)), ("trust".to_string(), Value::Policy(std::sync::Arc::new(trust)))]),
+            attributes: BTreeMap::from([("name".to_string(), Value::str(&name)), ("trust".to_string(), Value::policy(trust))]),
             exports: exports(&address, &name),
             deletion_date: None,
         });

@@ -14,8 +14,8 @@
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
 use std::cell::{OnceCell, RefCell};
-use std::sync::Arc;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::kinds::bucket::NotificationTarget;
@@ -124,7 +124,7 @@ impl<'a> Known<'a> {
 
     /// The document with every reference filled in, if all of them are known.
     fn policy(&self, policy: &PolicyTemplate) -> Option<Arc<PolicyDocument>> {
-        let key = policy as *const PolicyTemplate as usize;
+        let key = policy.key();
         if let Some(done) = self.policies.borrow().get(&key) {
             return done.clone();
         }

@@ -259,6 +259,10 @@ impl Value {
         Value::Str(s.into())
     }
 
+    pub fn policy(doc: PolicyDocument) -> Value {
+        Value::Policy(std::sync::Arc::new(doc))
+    }
+
     /// Equality as AWS means it: policies compare semantically.
     pub fn equivalent(&self, other: &Value) -> bool {
         match (self, other) {
@@ -291,10 +295,7 @@ impl Value {
     }
 
     pub fn as_policy(&self) -> Option<&PolicyDocument> {
-        match self {
-            Value::Policy(p) => Some(p),
-            _ => None,
-        }
+        self.as_shared_policy().map(|p| &**p)
     }
 
     pub fn is_unknown(&self) -> bool {

@@ -12,13 +12,14 @@
 //! any is not a faithful replay, and the benchmark says so.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+
+use crate::proxy::{self, Client, Reset};
 
 /// Per process: KMS keys are tagged with the creating apply's token, which no two runs share.
 const VOLATILE_TAGS: [&str; 1] = ["plinth:create-token"];
@@ -43,29 +44,15 @@ pub struct Recorder {
     _runtime: tokio::runtime::Runtime,
 }
 
-type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
 impl Recorder {
     /// Starts recording what `upstream` answers.
     pub fn start(upstream: &str) -> Recorder {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let tape = Arc::new(Mutex::new(Tape::default()));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
-        let client: Client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let client = proxy::client();
         let shared = Arc::clone(&tape);
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (tape, upstream, client) = (Arc::clone(&shared), Arc::clone(&upstream), client.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| answer(req, Arc::clone(&tape), Arc::clone(&upstream), client.clone()));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
-                });
-            }
-        });
-        Recorder { url: format!("http://{addr}"), tape, _runtime: runtime }
+        let (url, runtime) = proxy::serve(move |req| answer(req, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
+        Recorder { url, tape, _runtime: runtime }
     }
 
     /// From now on, answers recorded requests from the recording, from its first answer.
@@ -103,9 +90,9 @@ async fn answer(
     tape: Arc<Mutex<Tape>>,
     upstream: Arc<str>,
     client: Client,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+) -> Result<Response<Full<Bytes>>, Reset> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let body = body.collect().await.map_err(|_| Reset)?.to_bytes();
     let key = request_key(&parts, &body);
     {
         let mut tape = tape.lock().unwrap();
@@ -118,18 +105,8 @@ async fn answer(
             tape.unmatched += 1;
         }
     }
-    let uri = format!("{upstream}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-    let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
-    for (k, v) in &parts.headers {
-        forward = forward.header(k, v);
-    }
-    let forward = forward.body(Full::new(body)).expect("a request moto can take");
-    let response = match client.request(forward).await {
-        Ok(r) => r,
-        Err(e) => panic!("moto did not answer: {e}"),
-    };
-    let (rparts, rbody) = response.into_parts();
-    let rbody = rbody.collect().await?.to_bytes();
+    // A request moto did not answer drops plinth's connection, and its run fails.
+    let (rparts, rbody) = proxy::forward(&client, &upstream, &parts, body).await?;
     let mut tape = tape.lock().unwrap();
     if !tape.replaying {
         let entry = tape.answers.entry(key).or_default();

@@ -203,7 +203,7 @@ fn tags_of(map: &BTreeMap<String, String>) -> Vec<Tag> {
 fn decode_document(raw: &str) -> Value {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned();
     match PolicyDocument::parse(&decoded) {
-        Ok(doc) => Value::Policy(std::sync::Arc::new(doc)),
+        Ok(doc) => Value::policy(doc),
         // A document IAM accepted but plinth cannot parse is still shown, never silently equal.
         Err(_) => Value::Str(decoded),
     }

@@ -225,7 +225,7 @@ impl Kms {
             attributes.insert(
                 "policy".into(),
                 match PolicyDocument::parse(&policy) {
-                    Ok(doc) => Value::Policy(std::sync::Arc::new(doc)),
+                    Ok(doc) => Value::policy(doc),
                     // A policy KMS accepted but plinth cannot parse is still shown, never silently equal.
                     Err(_) => Value::Str(policy),
                 },

@@ -125,7 +125,7 @@ impl S3 {
         let out = not_found_as_none(self.client.get_bucket_policy().bucket(name).send().await, "s3:GetBucketPolicy", &["NoSuchBucketPolicy"])?;
         Ok(out.and_then(|o| o.policy).map(|text| {
             // A policy S3 accepted but plinth cannot parse is still shown, never silently equal.
-            PolicyDocument::parse(&text).map_or_else(|_| Value::Str(text.clone()), |d| Value::Policy(std::sync::Arc::new(d)))
+            PolicyDocument::parse(&text).map_or_else(|_| Value::Str(text.clone()), Value::policy)
         }))
     }
 

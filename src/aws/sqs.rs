@@ -401,7 +401,7 @@ fn queue_resource(name: &str, url: &str, attributes: Option<&HashMap<A, String>>
             live.insert(
                 "policy".into(),
                 // A policy SQS accepted but plinth cannot parse is still shown, never silently equal.
-                PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), |d| Value::Policy(std::sync::Arc::new(d))),
+                PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), Value::policy),
             );
         }
         if let Some(redrive) = attributes.get(&A::RedrivePolicy).and_then(|r| parse_redrive(r)) {

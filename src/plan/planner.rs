@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Value};
 use crate::policy;
-use crate::spec::{PolicyTemplate, Resource, Spec};
+use crate::spec::{Resource, Spec};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
@@ -134,7 +134,7 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let desired = resource.body.desired(resolver, &mut out.diags);
     for (name, template, _) in resource.body.policy_documents() {
         if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_shared_policy) {
-            out.resolved.push((template as *const PolicyTemplate as usize, Some(std::sync::Arc::clone(doc))));
+            out.resolved.push((template.key(), Some(std::sync::Arc::clone(doc))));
         }
     }
     let depends_on = dependencies(resource);

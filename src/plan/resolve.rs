@@ -88,7 +88,7 @@ impl<'a> Resolver<'a> {
                 parsed.map_values(|s| rendered.iter().find(|(raw, _)| *raw == s).map_or_else(|| s.to_string(), |(_, v)| v.clone()))
             });
             if let Some(doc) = filled {
-                return Ok(Value::Policy(std::sync::Arc::new(doc)));
+                return Ok(Value::policy(doc));
             }
         }
         // Usually every reference is known: one pass fills them in. Otherwise a second pass
@@ -109,7 +109,7 @@ impl<'a> Resolver<'a> {
             let template = serde_json::to_string(&partial_json).unwrap_or_default();
             return Ok(Value::Unknown(Pending { template, policy: true }));
         }
-        policy_value(&json).map(|d| Value::Policy(std::sync::Arc::new(d))).map_err(|e| {
+        policy_value(&json).map(Value::policy).map_err(|e| {
             Diagnostic::error("policy::invalid", format!("after substituting references, the policy is invalid: {}", e.message))
                 .at_location(Some(policy.location.clone()))
                 .hint("check the values of the variables and references used in this policy")
@@ -168,7 +168,7 @@ pub fn fill_pending(pending: &Pending, lookup: impl Fn(&Reference) -> Option<Str
     if let Some(e) = failure {
         return Err(e);
     }
-    policy_value(&filled).map(|d| Value::Policy(std::sync::Arc::new(d))).map_err(|e| e.message)
+    policy_value(&filled).map(Value::policy).map_err(|e| e.message)
 }
 
 /// Rebuilds a JSON value with every string (keys included) passed through `f`.

@@ -117,7 +117,7 @@ fn a_deleted_principal_rewritten_to_a_unique_id_is_its_own_finding() {
             {"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}]}"#,
     )
     .unwrap();
-    snapshot.by_address.get_mut(&unchanged).unwrap().attributes.insert("trust".into(), crate::model::Value::Policy(std::sync::Arc::new(trust)));
+    snapshot.by_address.get_mut(&unchanged).unwrap().attributes.insert("trust".into(), crate::model::Value::policy(trust));
     let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
     let change = plan.change(&unchanged).unwrap();
     assert_eq!(change.action, Action::Update, "writing the spec's trust back is still planned");

@@ -455,8 +455,8 @@ impl Loader {
         self.dir.join(relative)
     }
 
-    /// Records a file (or an archive made from a directory) that the spec is made of.
-    /// Records a file the spec read, once however many resources name it.
+    /// Records a file (or an archive made from a directory) that the spec is made of, once
+    /// however many resources name it.
     pub(crate) fn record_input(&mut self, path: &Path, bytes: &[u8]) {
         let path = path.display().to_string();
         if !self.inputs.iter().any(|i| i.path == path) {

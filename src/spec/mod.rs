@@ -110,6 +110,12 @@ pub struct PolicyTemplate {
 }
 
 impl PolicyTemplate {
+    /// Identifies this template in its loaded spec (by address), to keep what was computed
+    /// from it while the spec is alive.
+    pub(crate) fn key(&self) -> usize {
+        self as *const PolicyTemplate as usize
+    }
+
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
         self.templated.iter().flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
     }

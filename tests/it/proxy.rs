@@ -78,28 +78,12 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let state = Arc::new(Mutex::new(State { rng: SplitMix64(faults.seed), faults, counts: Counts::default() }));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let client = client();
         let shared = Arc::clone(&state);
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (state, upstream, client) = (Arc::clone(&shared), Arc::clone(&upstream), client.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        handle(req, Arc::clone(&state), Arc::clone(&upstream), client.clone())
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        FaultProxy { url: format!("http://{addr}"), state, _runtime: runtime }
+        let (url, runtime) = serve(move |req| handle(req, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
+        FaultProxy { url, state, _runtime: runtime }
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -117,9 +101,57 @@ impl FaultProxy {
     }
 }
 
+/// An HTTP/1 server on a free loopback port, answering every request with `answer`; it stops
+/// when the runtime returned with its address is dropped.
+pub fn serve<A, F>(answer: A) -> (String, tokio::runtime::Runtime)
+where
+    A: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Result<Response<Full<Bytes>>, Reset>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let service = hyper::service::service_fn(answer.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), runtime)
+}
+
+/// The HTTP client that forwards requests upstream.
+pub fn client() -> Client {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>()
+}
+
+/// Sends a request as it came, headers and all, to the same path on `upstream`; returns the
+/// answer, whole.
+pub async fn forward(
+    client: &Client,
+    upstream: &str,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<(hyper::http::response::Parts, Bytes), Reset> {
+    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in &parts.headers {
+        forward = forward.header(k, v);
+    }
+    let response = client.request(forward.body(Full::new(body)).map_err(|_| Reset)?).await.map_err(|_| Reset)?;
+    let (rparts, rbody) = response.into_parts();
+    let rbody = rbody.collect().await.map_err(|_| Reset)?.to_bytes();
+    Ok((rparts, rbody))
+}
+
 /// The connection is dropped when the service fails: that is how a reset is simulated.
 #[derive(Debug)]
-struct Reset;
+pub struct Reset;
 
 impl std::fmt::Display for Reset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,7 +161,7 @@ impl std::fmt::Display for Reset {
 
 impl std::error::Error for Reset {}
 
-type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 async fn handle(
     req: Request<Incoming>,
@@ -180,14 +212,7 @@ async fn handle(
         Some(Fault::Error { status, code, message }) => return Ok(protocol.error(status, code, message)),
         Some(Fault::ResetAfter) | None => {}
     }
-    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
-    for (k, v) in &parts.headers {
-        forward = forward.header(k, v);
-    }
-    let response = client.request(forward.body(Full::new(body)).map_err(|_| Reset)?).await.map_err(|_| Reset)?;
-    let (rparts, rbody) = response.into_parts();
-    let rbody = rbody.collect().await.map_err(|_| Reset)?.to_bytes();
+    let (rparts, rbody) = forward(&client, &upstream, &parts, body).await?;
     if fault == Some(Fault::ResetAfter) {
         return Err(Reset);
     }
