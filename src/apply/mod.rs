@@ -196,15 +196,23 @@ pub fn outputs(plan: &Plan, report: &ApplyReport) -> Vec<(String, Option<String>
         .collect()
 }
 
-/// What each step waits for. Creates and updates wait for the resources they refer to;
-/// deletes wait until everything that might still refer to the deleted resource has changed.
+/// What each step waits for. Creates and updates wait for the resources they refer to.
+/// Deletes wait until everything that might still refer to the deleted resource has changed:
+/// every create, update and replace, and the deletes of the resources that refer to it.
 fn schedule<'a>(steps: &BTreeMap<&'a Address, &'a ResourceChange>) -> BTreeMap<&'a Address, Vec<&'a Address>> {
     let builds: Vec<&Address> = steps.values().filter(|c| c.action != Action::Delete).map(|c| &c.address).collect();
+    let mut referrers: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for c in steps.values().filter(|c| c.action == Action::Delete) {
+        for d in &c.depends_on {
+            referrers.entry(d).or_default().push(&c.address);
+        }
+    }
     steps
         .values()
         .map(|c| {
             let deps = if c.action == Action::Delete {
-                builds.clone()
+                let referring = referrers.get(&c.address).into_iter().flatten().copied();
+                builds.iter().copied().chain(referring).collect()
             } else {
                 c.depends_on.iter().filter_map(|d| steps.get_key_value(d).map(|(k, _)| *k)).collect()
             };
@@ -250,4 +258,47 @@ fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, St
 /// Carries out one change; returns the resource's exports when it was created.
 async fn execute(aws: &Aws, plan: &Plan, change: &ResourceChange) -> Result<BTreeMap<String, String>, AwsError> {
     aws.apply(&plan.stack, change).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(address: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
+        let parse = |a: &str| Address::try_from(a.to_string()).unwrap();
+        ResourceChange {
+            address: parse(address),
+            action,
+            reason: None,
+            physical_id: String::new(),
+            replaces: None,
+            attributes: Vec::new(),
+            desired: None,
+            live: None,
+            take_ownership: false,
+            depends_on: depends_on.iter().map(|a| parse(a)).collect(),
+            lints: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn deletes_wait_for_every_build_and_for_the_deletes_that_refer_to_them() {
+        let changes = [
+            change("role.kept", Action::Update, &["queue.kept"]),
+            change("queue.kept", Action::Create, &[]),
+            change("function.old", Action::Delete, &["role.old"]),
+            change("role.old", Action::Delete, &["policy.old"]),
+            change("policy.old", Action::Delete, &[]),
+        ];
+        let steps: BTreeMap<&Address, &ResourceChange> = changes.iter().map(|c| (&c.address, c)).collect();
+        let waits: BTreeMap<String, Vec<String>> = schedule(&steps)
+            .into_iter()
+            .map(|(a, deps)| (a.to_string(), deps.into_iter().map(ToString::to_string).collect()))
+            .collect();
+        assert_eq!(waits["queue.kept"], Vec::<String>::new());
+        assert_eq!(waits["role.kept"], ["queue.kept"]);
+        assert_eq!(waits["function.old"], ["role.kept", "queue.kept"]);
+        assert_eq!(waits["role.old"], ["role.kept", "queue.kept", "function.old"]);
+        assert_eq!(waits["policy.old"], ["role.kept", "queue.kept", "role.old"]);
+    }
 }

@@ -874,7 +874,9 @@ impl Iam {
     async fn delete_managed_policy(&self, arn: &str) -> Result<PolicyAttachments, AwsError> {
         let gone = ["NoSuchEntity"];
         let Some(pages) = not_found_as_none::<Vec<_>, _>(
-            self.client.list_entities_for_policy().policy_arn(arn).into_paginator().send().try_collect().await,
+            // The largest page IAM serves. (moto looks only at the first page of the account's
+            // roles, whatever the marker, so its default of 100 misses attachments.)
+            self.client.list_entities_for_policy().policy_arn(arn).max_items(1000).into_paginator().send().try_collect().await,
             "iam:ListEntitiesForPolicy",
             &gone,
         )?

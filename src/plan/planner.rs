@@ -7,7 +7,7 @@ use super::{attribute_at, Action, AttributeChange, Plan, PolicyFinding, Resource
 use crate::checks;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
-use crate::model::{Address, Attributes, Value};
+use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy;
 use crate::spec::{Resource, Spec};
 
@@ -35,7 +35,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
-    let mut claimed: BTreeSet<(crate::model::Kind, String)> = BTreeSet::new();
+    let mut claimed: BTreeSet<(Kind, String)> = BTreeSet::new();
     // Every policy resolved here, so the checks need not parse it again.
     let mut resolved = checks::Resolved::new();
 
@@ -73,6 +73,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         changes.push(delete_change(address, found, Some(reason)));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
+    order_deletes(&mut changes, spec, live);
     if options.refresh_only {
         for c in changes.iter_mut().filter(|c| c.is_change()) {
             c.reason = Some(match &c.reason {
@@ -123,7 +124,7 @@ struct Context<'a> {
 #[derive(Default)]
 struct Planned {
     change: Option<ResourceChange>,
-    claimed: Vec<(crate::model::Kind, String)>,
+    claimed: Vec<(Kind, String)>,
     diags: Diagnostics,
     resolved: Vec<(usize, Option<std::sync::Arc<policy::PolicyDocument>>)>,
 }
@@ -323,6 +324,77 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
     }
 }
 
+/// Deletes run in reverse dependency order: a resource goes before the ones it refers to.
+/// What a deleted resource refers to comes from the live resource itself (an ARN among its
+/// attributes, such as a function's role) and, when the stack is destroyed, from the spec
+/// that still declares it. References inside policy documents order nothing: a policy may
+/// name anything, and AWS deletes either side first.
+///
+/// Roles also go before managed policies whatever they are known to hold: a role left out of
+/// the spec was found by its tags alone, without its attachments, and IAM must never see a
+/// policy deleted while a role holds it (AWS refuses; an emulator may delete it and leave the
+/// role unable to be deleted). Should these sources ever disagree into a cycle, the resources
+/// on it are deleted concurrently, as they would be without any order.
+fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapshot) {
+    let index: BTreeMap<(Kind, &str), &LiveResource> = live
+        .by_address
+        .values()
+        .chain(&live.owned)
+        .map(|l| ((l.kind, l.physical_id.as_str()), l))
+        .collect();
+    let deleted: BTreeMap<&Address, &LiveResource> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .filter_map(|c| index.get(&(c.address.kind, c.physical_id.as_str())).map(|l| (&c.address, *l)))
+        .collect();
+    let arns: BTreeMap<&str, &Address> = deleted
+        .iter()
+        .flat_map(|(address, l)| {
+            l.exports.values().chain(std::iter::once(&l.physical_id)).filter(|v| v.starts_with("arn:")).map(|v| (v.as_str(), *address))
+        })
+        .collect();
+
+    let mut edges: BTreeMap<&Address, BTreeSet<&Address>> = BTreeMap::new();
+    for (&address, found) in &deleted {
+        let mut strings = Vec::new();
+        for value in found.attributes.values() {
+            reference_strings(value, &mut strings);
+        }
+        let from_live = strings.into_iter().filter_map(|s| arns.get(s).copied());
+        let from_spec = spec
+            .resources
+            .get(address)
+            .map(|r| r.dependencies().into_iter().map(|(a, _)| a).filter(|a| deleted.contains_key(a)).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let held = deleted.keys().copied().filter(|a| address.kind == Kind::Role && a.kind == Kind::Policy);
+        let refers: BTreeSet<&Address> = from_live.chain(from_spec).chain(held).filter(|a| *a != address).collect();
+        edges.insert(address, refers);
+    }
+    for cycle in crate::graph::cycles(&edges) {
+        for &node in &cycle {
+            if let Some(refers) = edges.get_mut(node) {
+                refers.retain(|a| !cycle.contains(a));
+            }
+        }
+    }
+    let edges: BTreeMap<Address, Vec<Address>> =
+        edges.into_iter().map(|(a, refers)| (a.clone(), refers.into_iter().cloned().collect())).collect();
+    for change in changes.iter_mut().filter(|c| c.action == Action::Delete) {
+        change.depends_on = edges.get(&change.address).cloned().unwrap_or_default();
+    }
+}
+
+/// The strings of a live attribute that may name another resource; policy documents excluded.
+fn reference_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Str(s) => out.push(s),
+        Value::Set(items) => out.extend(items.iter().map(String::as_str)),
+        Value::List(items) => items.iter().for_each(|v| reference_strings(v, out)),
+        Value::Map(entries) => entries.values().for_each(|v| reference_strings(v, out)),
+        Value::Bool(_) | Value::Int(_) | Value::Policy(_) | Value::Unknown(_) | Value::Sensitive(_) => {}
+    }
+}
+
 /// Compares declared attributes with live ones. `physical_id` is the one the spec gives the
 /// resource, which a replacement takes.
 fn compare(
@@ -385,7 +457,7 @@ pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Add
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
     // Two blocks for one AWS resource would fight over it on every apply.
-    let mut first_claim: BTreeMap<(crate::model::Kind, String), &Resource> = BTreeMap::new();
+    let mut first_claim: BTreeMap<(Kind, String), &Resource> = BTreeMap::new();
     for resource in spec.resources.values() {
         match resource.body.physical_id(resolver) {
             Ok(Some(id)) => {

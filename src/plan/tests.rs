@@ -192,3 +192,51 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
     assert!(text.contains("Drift: 2 resources differ from the spec."), "{text}");
     assert!(!text.contains("Plan:"), "{text}");
 }
+
+/// A resource the stack owns but the spec no longer declares, as discovery finds it.
+fn orphan(kind: &str, physical_id: &str, arn: &str, attributes: serde_json::Value) -> crate::live::LiveResource {
+    serde_json::from_value(serde_json::json!({
+        "kind": kind,
+        "physical_id": physical_id,
+        "owner": "fixture",
+        "address_tag": null,
+        "attributes": attributes,
+        "exports": { "arn": arn },
+    }))
+    .unwrap()
+}
+
+fn depends_on(plan: &super::Plan, address: &str) -> Vec<String> {
+    let address = Address::try_from(address.to_string()).unwrap();
+    plan.change(&address).unwrap().depends_on.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn deletes_go_before_what_they_refer_to() {
+    let mut snapshot = live("planner.json");
+    let policy_arn = "arn:aws:iam::123456789012:policy/fx-shared";
+    snapshot.owned.push(orphan("policy", policy_arn, policy_arn, serde_json::json!({})));
+    // The function names the role that is deleted too (`role.gone`), and a queue by its ARN.
+    snapshot.owned.push(orphan(
+        "function",
+        "fx-worker",
+        "arn:aws:lambda:us-east-1:123456789012:function:fx-worker",
+        serde_json::json!({ "role": { "str": "arn:aws:iam::123456789012:role/fx-gone" },
+                            "triggers": { "list": [{ "map": { "queue": { "str": "arn:aws:sqs:us-east-1:123456789012:fx-work" } } }] } }),
+    ));
+    snapshot.owned.push(orphan("queue", "fx-work", "arn:aws:sqs:us-east-1:123456789012:fx-work", serde_json::json!({})));
+    let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
+    assert_eq!(depends_on(&plan, "function.function#fx-worker"), ["role.gone", "queue.queue#fx-work"]);
+    // A role goes before every managed policy: discovery does not read what it holds.
+    assert_eq!(depends_on(&plan, "role.gone"), ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]);
+    assert!(depends_on(&plan, "queue.queue#fx-work").is_empty());
+
+    // Destroying the stack orders what the spec declares the same way; a cycle of references
+    // orders nothing on it and keeps the rest.
+    let loop_arn = "arn:aws:lambda:us-east-1:123456789012:function:fx-worker";
+    let gone = snapshot.owned.iter_mut().find(|o| o.physical_id == "fx-gone").unwrap();
+    gone.attributes.insert("note".into(), crate::model::Value::Str(loop_arn.into()));
+    let plan = super::plan(&spec("planner.toml"), &snapshot, PlanOptions { destroy: true, ..Default::default() }).unwrap();
+    assert_eq!(depends_on(&plan, "function.function#fx-worker"), ["queue.queue#fx-work"]);
+    assert_eq!(depends_on(&plan, "role.gone"), ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]);
+}

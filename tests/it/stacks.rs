@@ -174,7 +174,12 @@ fn ganymede_s3_applies_one_role_per_environment_to_an_existing_bucket() {
     assert_eq!(outputs, expected);
 
     // The bucket is the customer's: destroying releases it, and planning again takes it over.
-    shipped.destroy_then_plan(&["policy.bucket_access", "role.production", "role.development"], &["bucket.data"]);
+    let destroy = shipped.destroy_then_plan(&["policy.bucket_access", "role.production", "role.development"], &["bucket.data"]);
+    // Roles go first, so IAM never sees the policy deleted while a role holds it.
+    let at = |line: &str| destroy.stderr.find(line).unwrap_or_else(|| panic!("`{line}` in\n{}", destroy.stderr));
+    for env in ["production", "development"] {
+        assert!(at(&format!("role.{env}: destroying done")) < at("policy.bucket_access: destroying..."), "{}", destroy.stderr);
+    }
     runtime().block_on(async {
         let config = sdk().await;
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
