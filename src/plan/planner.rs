@@ -330,11 +330,15 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
 /// that still declares it. References inside policy documents order nothing: a policy may
 /// name anything, and AWS deletes either side first.
 ///
-/// Roles also go before managed policies whatever they are known to hold: a role left out of
-/// the spec was found by its tags alone, without its attachments, and IAM must never see a
-/// policy deleted while a role holds it (AWS refuses; an emulator may delete it and leave the
-/// role unable to be deleted). Should these sources ever disagree into a cycle, the resources
-/// on it are deleted concurrently, as they would be without any order.
+/// A holder also goes before what it may hold, whatever it is known to hold ([`HOLDS`]): a
+/// resource left out of the spec was found by its tags, without what it holds, and IAM must
+/// not see both sides of one attachment removed at once (AWS refuses to delete a policy a role
+/// holds; an emulator may delete it, and the role can then never be deleted). Should these
+/// sources ever disagree into a cycle, the resources on it are deleted concurrently, as they
+/// would be without any order.
+/// (holder, held): a role holds managed policies, an instance profile holds a role.
+const HOLDS: [(Kind, Kind); 2] = [(Kind::Role, Kind::Policy), (Kind::InstanceProfile, Kind::Role)];
+
 fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapshot) {
     let index: BTreeMap<(Kind, &str), &LiveResource> = live
         .by_address
@@ -366,7 +370,7 @@ fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapsho
             .get(address)
             .map(|r| r.dependencies().into_iter().map(|(a, _)| a).filter(|a| deleted.contains_key(a)).collect::<Vec<_>>())
             .unwrap_or_default();
-        let held = deleted.keys().copied().filter(|a| address.kind == Kind::Role && a.kind == Kind::Policy);
+        let held = deleted.keys().copied().filter(|a| HOLDS.contains(&(address.kind, a.kind)));
         let refers: BTreeSet<&Address> = from_live.chain(from_spec).chain(held).filter(|a| *a != address).collect();
         edges.insert(address, refers);
     }

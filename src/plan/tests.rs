@@ -225,10 +225,14 @@ fn deletes_go_before_what_they_refer_to() {
                             "triggers": { "list": [{ "map": { "queue": { "str": "arn:aws:sqs:us-east-1:123456789012:fx-work" } } }] } }),
     ));
     snapshot.owned.push(orphan("queue", "fx-work", "arn:aws:sqs:us-east-1:123456789012:fx-work", serde_json::json!({})));
+    // A profile holds its role by name, which orders nothing by itself.
+    let profile_arn = "arn:aws:iam::123456789012:instance-profile/fx-gone";
+    snapshot.owned.push(orphan("instance_profile", "fx-gone", profile_arn, serde_json::json!({ "role": { "str": "fx-gone" } })));
     let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
     assert_eq!(depends_on(&plan, "function.function#fx-worker"), ["role.gone", "queue.queue#fx-work"]);
-    // A role goes before every managed policy: discovery does not read what it holds.
+    // Holders go before what they may hold: discovery does not read what a role holds.
     assert_eq!(depends_on(&plan, "role.gone"), ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]);
+    assert_eq!(depends_on(&plan, "instance_profile.instance_profile#fx-gone"), ["role.gone"]);
     assert!(depends_on(&plan, "queue.queue#fx-work").is_empty());
 
     // Destroying the stack orders what the spec declares the same way; a cycle of references
