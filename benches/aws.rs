@@ -4,8 +4,11 @@
 //! Run by hand, in a release build (docs/benchmarks.md):
 //!
 //! ```text
-//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N]
+//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N] [--keep DIR]
 //! ```
+//!
+//! `--keep DIR` writes each generated stack to `DIR/SIZE/` and leaves it there, to run plinth
+//! on it by hand (a profiler, another latency).
 //!
 //! With no section named, all four run (`peer` only when Ansible is installed, see
 //! scripts/bench-ansible.sh). Every call goes through the test suite's loopback
@@ -47,10 +50,11 @@ struct Options {
     peer: bool,
     sizes: Vec<usize>,
     seed: u64,
+    keep: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
-    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3 };
+    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3, keep: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -63,6 +67,7 @@ fn options() -> Options {
                 o.sizes = sizes.split(',').map(|s| s.parse().expect("a resource count")).collect();
             }
             "--seed" => o.seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes a number"),
+            "--keep" => o.keep = Some(args.next().expect("--keep takes a directory").into()),
             // cargo bench passes --bench to every benchmark binary.
             "--bench" => {}
             other => panic!("unknown argument `{other}`; see the top of benches/aws.rs"),
@@ -82,7 +87,7 @@ fn main() {
     }
     if o.stacks {
         for &size in &o.sizes {
-            stack_times(size, o.seed);
+            stack_times(size, o.seed, o.keep.as_deref());
         }
     }
     if o.startup {
@@ -115,6 +120,23 @@ impl Moto {
             .expect("run scripts/moto.sh");
         assert!(out.status.success(), "moto did not start");
         Moto { url: String::from_utf8(out.stdout).expect("utf-8").trim().to_string(), dir }
+    }
+}
+
+impl Moto {
+    /// Creates a bucket in the emulator's account, as its owner would before plinth runs.
+    fn bucket(&self, name: &str) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&self.url)
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "bench"))
+                .load()
+                .await;
+            let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+            s3.create_bucket().bucket(name).send().await.expect("create the bucket");
+        });
     }
 }
 
@@ -334,6 +356,15 @@ fn plan_chain(existing: usize) -> usize {
     1 + read.max(roles).max(keys).max(functions)
 }
 
+/// A plan of a stack with an index lists nothing: GetCallerIdentity (the index is read
+/// alongside), then the longest read.
+const INDEXED_PLAN_CHAIN: usize = 1 + READ_CHAIN;
+
+/// What the stack's lock and index add to an apply's chain: taking the lock (after
+/// GetCallerIdentity), reading the index (after the lock), writing it before the first step and
+/// after the last, and releasing the lock.
+const LOCK_AND_INDEX: usize = 5;
+
 /// The longest chain in creating the stack: key → queue → function role → function.
 /// The first key's create looks for copies an interrupted apply left (ListAliases, ListKeys,
 /// ListResourceTags; once per apply), then CreateKey, DescribeKey, EnableKeyRotation, CreateAlias; a queue's
@@ -385,16 +416,20 @@ fn stack_runs(proxy: &FaultProxy, spec: &str, latency: Duration) -> [Run; 3] {
     [create, apply, plan]
 }
 
-fn stack_times(size: usize, seed: u64) {
+fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>) {
     let units = size / stack::UNIT;
     println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spec = stack::write(dir.path(), seed, &format!("bench-{size}"), &format!("b{size}"), units).display().to_string();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = keep.map_or_else(|| temp.path().to_path_buf(), |k| k.join(size.to_string()));
+    // The stack keeps its lock, and its index, in a bucket of its own.
+    let state = format!("b{size}-state");
+    let spec = stack::write(&dir, seed, &format!("bench-{size}"), &format!("b{size}"), units, Some(&state)).display().to_string();
     // The same runs four times: against a fresh emulator with no added latency, recording
     // every answer; answered from that recording with 25 ms on every call (the emulator's time
     // taken out, as against AWS), then with none (plinth's own time); and against another
     // fresh emulator with 25 ms on every call.
     let moto = Moto::start();
+    moto.bucket(&state);
     let recorder = Recorder::start(&moto.url);
     let proxy = FaultProxy::start(&recorder.url, Faults::none());
     let unlatent = stack_runs(&proxy, &spec, Duration::ZERO);
@@ -407,9 +442,10 @@ fn stack_times(size: usize, seed: u64) {
     miscounted.extend(recorder.miscounted());
     drop((proxy, recorder, moto));
     let moto = Moto::start();
+    moto.bucket(&state);
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let emulated = stack_runs(&proxy, &spec, LATENCY);
-    let chains = [plan_chain(0), plan_chain(0) + CREATE_CHAIN, plan_chain(units)];
+    let chains = [plan_chain(0), plan_chain(0) + LOCK_AND_INDEX + CREATE_CHAIN, INDEXED_PLAN_CHAIN];
     for (i, what) in ["plan (all to create)", "apply", "plan (no changes)"].into_iter().enumerate() {
         report(what, chains[i], [&replayed[i], &own[i], &emulated[i], &unlatent[i]]);
     }

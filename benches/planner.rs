@@ -68,7 +68,7 @@ fn account() -> Account {
 }
 
 fn load(dir: &Path) -> Spec {
-    let path = stack::write(dir, seed(), STACK, "t", RESOURCES / stack::UNIT);
+    let path = stack::write(dir, seed(), STACK, "t", RESOURCES / stack::UNIT, None);
     spec::load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)))
 }
 

@@ -17,7 +17,9 @@ use crate::render;
 use crate::lock::{self, LockError, StackLock};
 use crate::saved::{SavedPlan, SavedPlanError};
 use crate::spec::{self, LoadOptions, Spec};
-use crate::workflow::{plan_stack, read_live, PlanError};
+use crate::index::{self, StackIndex};
+use crate::live::LiveSnapshot;
+use crate::workflow::{plan_stack, plan_stack_live, read_live, PlanError};
 
 #[derive(Debug, Parser)]
 #[command(name = "plinth", version, about = "Plan and apply the AWS setup that data platforms ask for, from a desired-state TOML spec")]
@@ -484,7 +486,7 @@ fn saved_plan_failure(e: SavedPlanError) -> Failure {
 }
 
 /// Loads a saved plan and checks it still holds: same files, same account, same live state.
-async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<Plan, Failure> {
+async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<(Plan, LiveSnapshot), Failure> {
     let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
     let changed = saved.changed_inputs();
     if !changed.is_empty() {
@@ -500,7 +502,7 @@ async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<Pl
             hint: Some("make a plan without --refresh-only".into()),
         });
     }
-    let now = plan_stack(aws, spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
+    let (now, snapshot) = plan_stack_live(aws, spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
     let differences = saved.differences(&account, &now);
     if !differences.is_empty() {
         return Err(Failure::Message {
@@ -512,7 +514,7 @@ async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<Pl
         });
     }
     // The new plan is the saved plan (checked above), and it holds the secrets in hand.
-    Ok(now)
+    Ok((now, snapshot))
 }
 
 async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
@@ -557,16 +559,22 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
 }
 
 async fn apply_locked(aws: &Aws, spec: Spec, args: &ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
-    let plan = match &args.plan {
+    let (plan, snapshot) = match &args.plan {
         Some(path) => saved_plan(path, aws, &spec).await?,
-        None => plan_stack(aws, &spec, PlanOptions { destroy, refresh_only: false }).await?,
+        None => plan_stack_live(aws, &spec, PlanOptions { destroy, refresh_only: false }).await?,
     };
     ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
+    if args.plan.is_none() && !plan.is_empty() {
+        confirm(&plan, args.auto_approve, ui)?;
+    }
+    // The stack index names what the apply is about to create before it does (and is written
+    // even when there is nothing to do, for a stack that had a lock but no index yet).
+    let stack_index = StackIndex::of_owned(&spec.stack.name, &snapshot.owned).before_apply(&plan);
+    if let Some(lock) = spec.stack.lock.as_ref().filter(|_| snapshot.index.as_ref() != Some(&stack_index)) {
+        index::write(aws, lock, &stack_index).await?;
+    }
     if plan.is_empty() {
         return Ok(0);
-    }
-    if args.plan.is_none() {
-        confirm(&plan, args.auto_approve, ui)?;
     }
     let steps = plan.changes.iter().filter(|c| c.is_change()).count();
     let progress: Box<dyn Progress> =
@@ -574,6 +582,17 @@ async fn apply_locked(aws: &Aws, spec: Spec, args: &ApplyArgs, destroy: bool, ui
     let report = apply::apply(aws, &plan, ApplyOptions { parallelism: args.parallelism }, progress.as_ref()).await;
     drop(progress);
     print_report(&report, ui);
+    let after = stack_index.clone().after_apply(&plan, &report);
+    if let Some(lock) = spec.stack.lock.as_ref().filter(|_| after != stack_index) {
+        if let Err(e) = index::write(aws, lock, &after).await {
+            // The next plan lists the account rather than trusting an index that may lack a key.
+            let deleted = index::delete(aws, lock).await;
+            ui.err(&format!(
+                "warning: the stack index could not be updated ({e}){}\n",
+                if deleted.is_ok() { "; it was removed, and the next plan lists the account" } else { "" }
+            ));
+        }
+    }
     let outputs = apply::outputs(&plan, &report);
     if report.succeeded() && !outputs.is_empty() && !plan.destroy {
         ui.err("\nOutputs:\n");

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod graph;
+pub mod index;
 pub mod kinds;
 pub mod live;
 pub mod lock;

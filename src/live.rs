@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{sts::Account, Aws, AwsError};
 use crate::model::{Address, Attributes, Kind, Sensitive, Value, STACK_TAG};
 use crate::diag::Diagnostics;
+use crate::index::StackIndex;
 use crate::spec::Spec;
 
 /// The tag that records which address of the stack a resource was created for, so a resource
@@ -25,6 +26,9 @@ pub struct LiveSnapshot {
     /// Every resource tagged as owned by the stack, wherever it is in the spec (or not). Those
     /// found by name are also in `by_address`.
     pub owned: Vec<LiveResource>,
+    /// The stack's index as read, when the read used one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<StackIndex>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,12 +74,14 @@ pub const READ_CONCURRENCY: usize = 16;
 /// Reads the live state of everything `spec` names or the stack owns.
 ///
 /// `physical_ids` are the resolved physical names, by address (the planner's resolver computes
-/// them from the spec and the account).
+/// them from the spec and the account). With the stack's `index`, what the stack owns outside
+/// the spec is read by name from it; without, found by listing each kind.
 pub async fn read(
     aws: &Aws,
     spec: &Spec,
     account: Account,
     physical_ids: &BTreeMap<Address, String>,
+    index: Option<&StackIndex>,
 ) -> Result<LiveSnapshot, AwsError> {
     let resolver = crate::plan::Resolver::new(spec, &account, None);
     let requests: Vec<(ReadRequest, Attributes)> = spec
@@ -108,13 +114,44 @@ pub async fn read(
     let no_names = BTreeSet::new();
     let names = &names;
     let no_names = &no_names;
-    let owned = stream::iter(Kind::ALL)
-        .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(no_names)))
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect::<Vec<_>>();
-    let (named, owned) = futures::try_join!(named, owned)?;
-    let mut by_address: BTreeMap<Address, LiveResource> = named.into_iter().flatten().collect();
-    let mut owned: Vec<LiveResource> = owned.into_iter().flatten().collect();
+    let (by_address, mut owned) = match index {
+        None => {
+            let owned = stream::iter(Kind::ALL)
+                .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(no_names)))
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect::<Vec<_>>();
+            let (named, owned) = futures::try_join!(named, owned)?;
+            (named.into_iter().flatten().collect::<BTreeMap<_, _>>(), owned.into_iter().flatten().collect::<Vec<_>>())
+        }
+        Some(index) => {
+            let by_address: BTreeMap<Address, LiveResource> = named.await?.into_iter().flatten().collect();
+            // The rest of the index, once the reads by name have found what they find: a key
+            // the spec names by its alias is in the index under its id.
+            let found: BTreeSet<(Kind, &str)> = by_address.values().map(|l| (l.kind, l.physical_id.as_str())).collect();
+            let rest = index.entries().filter(|(kind, id)| {
+                let named = kind.has_name() && names.get(kind).is_some_and(|n| n.contains(*id));
+                !named && !found.contains(&(*kind, *id))
+            });
+            let owned: Vec<LiveResource> = stream::iter(rest)
+                .map(|(kind, id)| {
+                    let request = ReadRequest {
+                        address: Address::new(kind, format!("{kind}#{id}")),
+                        physical_id: id.to_string(),
+                        declared: BTreeSet::new(),
+                    };
+                    async move { aws.read(&request).await }
+                })
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await?
+                .into_iter()
+                .flatten()
+                .filter(|found| found.is_owned_by(&spec.stack.name))
+                .collect();
+            (by_address, owned)
+        }
+    };
+    let mut by_address = by_address;
     // ... and they join the owned ones here, so `owned` still holds everything the stack owns.
     owned.extend(by_address.values().filter(|found| found.is_owned_by(&spec.stack.name)).cloned());
     let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
@@ -130,7 +167,7 @@ pub async fn read(
         })
         .collect();
     by_address.extend(found_by_tag);
-    Ok(LiveSnapshot { account: Some(account), by_address, owned })
+    Ok(LiveSnapshot { account: Some(account), by_address, owned, index: index.cloned() })
 }
 
 /// Hides the live value of everything the spec marks secret, keeping only its hash, so no

@@ -76,6 +76,15 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
         "Action": listings,
         "Resource": "*",
     }));
+    if let Some(lock) = &spec.stack.lock {
+        let objects = [&lock.key, &crate::index::key_for(lock)].map(|key| format!("arn:{}:s3:::{}/{key}", target.partition, lock.bucket));
+        statements.push(json!({
+            "Sid": "StackLockAndIndex",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Resource": objects,
+        }));
+    }
     let passed: Vec<String> = passed_roles(spec, &arns);
     if !passed.is_empty() {
         statements.push(json!({

@@ -2,6 +2,7 @@
 
 use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
+use crate::index;
 use crate::live::{self, LiveSnapshot};
 use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
 use crate::spec::Spec;
@@ -21,15 +22,28 @@ impl From<Diagnostics> for PlanError {
 }
 
 /// Reads the live state `spec` concerns: the account, the resources it names and those the
-/// stack owns.
+/// stack owns. The stack's index, when it has one, is read alongside the account.
 pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError> {
-    let account = aws.sts.account().await?;
+    let stack_index = async {
+        match &spec.stack.lock {
+            Some(lock) => index::read(aws, lock, &spec.stack.name).await,
+            None => None,
+        }
+    };
+    let (account, stack_index) = futures::join!(aws.sts.account(), stack_index);
+    let account = account?;
     let ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
-    Ok(live::read(aws, spec, account, &ids).await?)
+    Ok(live::read(aws, spec, account, &ids, stack_index.as_ref()).await?)
 }
 
 /// Reads the live state `spec` concerns and plans against it.
 pub async fn plan_stack(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+    Ok(plan_stack_live(aws, spec, options).await?.0)
+}
+
+/// [`plan_stack`], with the live state it planned against.
+pub async fn plan_stack_live(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<(Plan, LiveSnapshot), PlanError> {
     let snapshot = read_live(aws, spec).await?;
-    Ok(plan::plan(spec, &snapshot, options)?)
+    let plan = plan::plan(spec, &snapshot, options)?;
+    Ok((plan, snapshot))
 }

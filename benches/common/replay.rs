@@ -23,6 +23,8 @@ use crate::proxy::{self, Client, Reset};
 
 /// Per process: KMS keys are tagged with the creating apply's token, which no two runs share.
 const VOLATILE_TAGS: [&str; 1] = ["plinth:create-token"];
+/// Per process: the stack lock says which process took it, and when.
+const VOLATILE_MEMBERS: [&str; 2] = ["pid", "since"];
 
 struct Recorded {
     parts: hyper::http::response::Parts,
@@ -129,7 +131,8 @@ fn request_key(parts: &hyper::http::request::Parts, body: &[u8]) -> Vec<u8> {
     key
 }
 
-/// `json` with every object's members sorted and the value of each volatile tag blanked.
+/// `json` with every object's members sorted and the value of each volatile tag and member
+/// blanked.
 fn canonical(json: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match json {
@@ -138,7 +141,7 @@ fn canonical(json: serde_json::Value) -> serde_json::Value {
             let mut members: Vec<(String, Value)> = map
                 .into_iter()
                 .map(|(k, v)| {
-                    let v = if volatile && k == "TagValue" { Value::Null } else { canonical(v) };
+                    let v = if (volatile && k == "TagValue") || VOLATILE_MEMBERS.contains(&k.as_str()) { Value::Null } else { canonical(v) };
                     (k, v)
                 })
                 .collect();

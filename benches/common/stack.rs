@@ -55,14 +55,16 @@ fn quoted(items: &[&str]) -> String {
 }
 
 /// The spec text of a stack of `units` units. Names start with `prefix`, so stacks of several
-/// runs can share one account.
-pub fn spec(seed: u64, stack: &str, prefix: &str, units: usize) -> String {
+/// runs can share one account. With `lock`, the stack takes its lock and keeps its index in that
+/// bucket.
+pub fn spec(seed: u64, stack: &str, prefix: &str, units: usize, lock: Option<&str>) -> String {
     let mut rng = Rng::new(seed);
     // Tables follow each other without blank lines, keys meet their values without spaces, and
     // the managed policy is a variable, so a 10,000-resource spec stays under the 2 MiB plinth
     // reads.
+    let lock = lock.map(|bucket| format!("lock={{ bucket=\"{bucket}\" }}\n")).unwrap_or_default();
     let mut out = format!(
-        "[stack]\nname = \"{stack}\"\n[vars]\nbasic_execution = \"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\"\n"
+        "[stack]\nname = \"{stack}\"\n{lock}[vars]\nbasic_execution = \"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\"\n"
     );
     for i in 0..units {
         let p = format!("{prefix}-{i}");
@@ -114,12 +116,12 @@ Statement=[{{ Effect="Allow", Action=[{server_actions}], Resource="${{queue.q{i}
 }
 
 /// Writes the stack's spec and the function code it names into `dir`; returns the spec's path.
-pub fn write(dir: &Path, seed: u64, stack: &str, prefix: &str, units: usize) -> PathBuf {
+pub fn write(dir: &Path, seed: u64, stack: &str, prefix: &str, units: usize, lock: Option<&str>) -> PathBuf {
     std::fs::create_dir_all(dir.join("lambda")).expect("create the spec directory");
     std::fs::write(dir.join("lambda/main.py"), "def handler(event, context):\n    return None\n").expect("write code");
     std::fs::write(dir.join("lambda-trust.json"), LAMBDA_TRUST).expect("write trust policy");
     std::fs::write(dir.join("ec2-trust.json"), EC2_TRUST).expect("write trust policy");
     let path = dir.join("plinth.toml");
-    std::fs::write(&path, spec(seed, stack, prefix, units)).expect("write spec");
+    std::fs::write(&path, spec(seed, stack, prefix, units, lock)).expect("write spec");
     path
 }

@@ -682,6 +682,20 @@ impl S3 {
         }
     }
 
+    /// Writes the object whatever was there.
+    pub async fn put_text(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:PutObject", &e))?;
+        Ok(())
+    }
+
     /// The object's content, or `None` when there is no such object.
     pub async fn get_text(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
         let Some(out) = not_found_as_none(self.client.get_object().bucket(bucket).key(key).send().await, "s3:GetObject", &["NoSuchKey"])?

@@ -11,6 +11,8 @@ use super::AwsError;
 pub struct Sts {
     client: aws_sdk_sts::Client,
     region: String,
+    /// The answer, once asked: the lock, the read and a saved plan's check all need it.
+    known: std::sync::Arc<tokio::sync::OnceCell<Account>>,
 }
 
 /// The account, region and identity a plan is made for.
@@ -28,10 +30,15 @@ impl Sts {
         Self {
             client: aws_sdk_sts::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            known: Default::default(),
         }
     }
 
     pub async fn account(&self) -> Result<Account, AwsError> {
+        self.known.get_or_try_init(|| self.caller_identity()).await.cloned()
+    }
+
+    async fn caller_identity(&self) -> Result<Account, AwsError> {
         let out = self
             .client
             .get_caller_identity()

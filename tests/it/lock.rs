@@ -1,13 +1,19 @@
-//! The stack lock: two applies of one stack never run at once.
+//! The stack lock (two applies of one stack never run at once) and the stack index kept beside
+//! it (a plan reads what the stack owns by name instead of listing the account).
 
 use std::time::Duration;
 
 use crate::proxy::{FaultProxy, Faults};
-use crate::support::{command, moto, plinth_aws, runtime, sdk, unique, Run, TempSpec};
+use crate::support::{command, moto, plinth, plinth_aws, runtime, sdk, unique, Run, TempSpec};
 
 fn spec(stack: &str, prefix: &str, bucket: &str) -> String {
+    roles(stack, prefix, bucket, 6)
+}
+
+/// A locked stack of `n` roles.
+fn roles(stack: &str, prefix: &str, bucket: &str, n: usize) -> String {
     let mut s = format!("[stack]\nname = \"{stack}\"\nlock = {{ bucket = \"{bucket}\" }}\n");
-    for i in 0..6 {
+    for i in 0..n {
         s.push_str(&format!(
             "\n[role.r{i}]\nname = \"{prefix}-{i}\"\ntrust = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Principal = {{ Service = \"ec2.amazonaws.com\" }}, Action = \"sts:AssumeRole\" }}] }}\n"
         ));
@@ -85,4 +91,86 @@ fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
     assert!(runs[1].stderr.contains("is locked: apply by"), "{}", runs[1].stderr);
     assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
     assert!(!lock_exists(&bucket, &stack));
+}
+
+fn index_of(bucket: &str, stack: &str) -> Option<serde_json::Value> {
+    runtime().block_on(async {
+        let config = sdk().await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let out = s3.get_object().bucket(bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.ok()?;
+        Some(serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap())
+    })
+}
+
+/// The calls that list a whole kind of the account.
+const LISTINGS: [&str; 8] = [
+    "iam:ListRoles",
+    "iam:ListPolicies",
+    "iam:ListInstanceProfiles",
+    "iam:ListOpenIDConnectProviders",
+    "kms:ListKeys",
+    "sqs:ListQueues",
+    "lambda:GET functions",
+    "s3:GET x-id&bucket-region",
+];
+
+#[test]
+fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
+    let (stack, prefix, bucket) = (unique("indexed"), unique("tonic"), lock_bucket());
+    // Six roles and a key without an alias, which only its tags tie to the stack.
+    let key = format!("\n[key.plain]\ndescription = \"{prefix} key\"\n");
+    let spec = TempSpec::new(&(roles(&stack, &prefix, &bucket, 6) + &key));
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let run = |args: &[&str]| {
+        let path = spec.arg();
+        let mut all = args.to_vec();
+        all.extend(["-f", &path, "--endpoint-url", &proxy.url]);
+        proxy.reset_counts();
+        let run = plinth(&all);
+        let listed: Vec<&str> = LISTINGS.into_iter().filter(|l| proxy.counts().by_operation.contains_key(*l)).collect();
+        (run, listed, proxy.counts().by_operation)
+    };
+
+    // No index yet: the first plan lists the account; the apply writes the index.
+    let (apply, listed, _) = run(&["apply", "--auto-approve"]);
+    assert!(apply.ok().stderr.contains("Apply complete: 7 added"));
+    assert_eq!(listed, LISTINGS);
+    let index = index_of(&bucket, &stack).expect("the apply wrote the index");
+    let names: Vec<String> = (0..6).map(|i| format!("{prefix}-{i}")).collect();
+    assert_eq!(index["stack"], stack.as_str());
+    assert_eq!(index["resources"]["role"], serde_json::json!(names));
+    let key_ids = index["resources"]["key"].clone();
+    assert_eq!(key_ids.as_array().map(Vec::len), Some(1), "{index}");
+
+    // With it, nothing is listed, and the plan is the same.
+    let (plan, listed, calls) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(listed.is_empty(), "{calls:?}");
+    assert_eq!(calls.get("kms:DescribeKey"), Some(&1), "the key is read by its id: {calls:?}");
+
+    // A role and the key leave the spec: the index still finds them. The apply drops the role
+    // from it; the key stays, pending deletion, until KMS deletes it.
+    spec.write("plinth.toml", &roles(&stack, &prefix, &bucket, 5));
+    let (plan, listed, calls) = run(&["plan"]);
+    let plan = plan.ok();
+    assert!(plan.stdout.contains("- role.r5 will be destroyed (no longer in the spec)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("- key.plain will be destroyed (no longer in the spec)"), "{}", plan.stdout);
+    assert!(listed.is_empty(), "{calls:?}");
+    run(&["apply", "--auto-approve"]).0.ok();
+    let index = index_of(&bucket, &stack).unwrap();
+    assert_eq!(index["resources"]["role"], serde_json::json!(names[..5]));
+    assert_eq!(index["resources"]["key"], key_ids);
+    let (plan, listed, calls) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "a key pending deletion is no change\n{}{}", plan.stdout, plan.stderr);
+    assert!(listed.is_empty(), "{calls:?}");
+
+    // Without the index, a plan lists the account again and comes to the same plan.
+    runtime().block_on(async {
+        let config = sdk().await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        s3.delete_object().bucket(&bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.unwrap();
+    });
+    let (plan, listed, _) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert_eq!(listed, LISTINGS);
 }
