@@ -141,3 +141,67 @@ pub async fn write(aws: &Aws, lock: &LockConfig, index: &StackIndex) -> Result<(
 pub async fn delete(aws: &Aws, lock: &LockConfig) -> Result<(), AwsError> {
     aws.s3.delete_key(&lock.bucket, &key_for(lock)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::apply::StepOutcome;
+    use crate::model::Address;
+    use crate::plan::{plan, PlanOptions};
+
+    fn fixture(path: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+    }
+
+    fn roles(index: &StackIndex) -> Vec<&str> {
+        index.resources.get(&Kind::Role).into_iter().flatten().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn an_apply_adds_the_names_it_creates_before_and_drops_what_it_deleted_after() {
+        let spec = crate::spec::load(&fixture("specs/planner.toml"), &Default::default()).unwrap();
+        let live: crate::live::LiveSnapshot =
+            serde_json::from_str(&std::fs::read_to_string(fixture("live/planner.json")).unwrap()).unwrap();
+        let plan = plan(&spec, &live, PlanOptions::default()).unwrap();
+
+        let owned = StackIndex::of_owned("fixture", &live.owned);
+        assert_eq!(roles(&owned), ["fx-drifted", "fx-gone", "fx-moved", "fx-renamed-v1", "fx-unchanged"]);
+        // Before: the new role and the renamed role's new name join.
+        let before = owned.before_apply(&plan);
+        assert_eq!(roles(&before), ["fx-drifted", "fx-gone", "fx-moved", "fx-new", "fx-renamed-v1", "fx-renamed-v2", "fx-unchanged"]);
+
+        // After: the deleted role and the renamed role's old name leave; a step that failed
+        // keeps what it might have left behind.
+        let outcome = |address: &Address, status: StepStatus| StepOutcome { address: address.clone(), action: Action::NoOp, status, elapsed: Duration::ZERO };
+        let report = |failed: &str| ApplyReport {
+            outcomes: plan
+                .changes
+                .iter()
+                .filter(|c| c.is_change())
+                .map(|c| {
+                    let status = if c.address.to_string() == failed {
+                        StepStatus::Failed { error: "AccessDenied".into(), hint: None }
+                    } else {
+                        StepStatus::Done
+                    };
+                    outcome(&c.address, status)
+                })
+                .collect(),
+            exports: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+        };
+        let after = before.clone().after_apply(&plan, &report(""));
+        assert_eq!(roles(&after), ["fx-drifted", "fx-moved", "fx-new", "fx-renamed-v2", "fx-unchanged"]);
+        let after = before.after_apply(&plan, &report("role.gone"));
+        assert_eq!(roles(&after), ["fx-drifted", "fx-gone", "fx-moved", "fx-new", "fx-renamed-v2", "fx-unchanged"]);
+    }
+
+    #[test]
+    fn the_index_lives_beside_the_lock() {
+        let lock = |key: &str| LockConfig { bucket: "state".into(), key: key.into() };
+        assert_eq!(key_for(&lock("plinth/locks/tonic.lock")), "plinth/locks/tonic.index.json");
+        assert_eq!(key_for(&lock("locks/tonic")), "locks/tonic.index.json");
+    }
+}
