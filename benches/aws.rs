@@ -343,22 +343,23 @@ fn pages(n: usize, page: usize) -> usize {
     n.div_ceil(page).max(1)
 }
 
-/// The longest chain of dependent calls in a plan of a stack of `units` units, in an account
-/// that holds only the stack's `existing` units: GetCallerIdentity, then the longest of the
-/// reads by name (one call when the resource does not exist) and of the discovery listings
-/// (each page after the one before; KMS's aliases before its keys). The spec names every
-/// resource, so discovery reads no tags.
+/// The longest chain of dependent calls in a plan of a stack of `units` units with no index,
+/// in an account that holds only the stack's `existing` units: the longest of the reads by
+/// name (one call when the resource does not exist; they need no account id, so they start at
+/// once) and of GetCallerIdentity followed by the discovery listings (each page after the one
+/// before; KMS's aliases before its keys). The spec names every resource, so discovery reads no
+/// tags.
 fn plan_chain(existing: usize) -> usize {
     let read = if existing == 0 { 1 } else { READ_CHAIN };
     let roles = pages(2 * existing, 100);
     let keys = pages(existing, 50) + pages(existing, 100);
     let functions = pages(existing, 50);
-    1 + read.max(roles).max(keys).max(functions)
+    read.max(1 + roles.max(keys).max(functions))
 }
 
-/// A plan of a stack with an index lists nothing: GetCallerIdentity (the index is read
-/// alongside), then the longest read.
-const INDEXED_PLAN_CHAIN: usize = 1 + READ_CHAIN;
+/// A plan of a stack with an index lists nothing, and reads the resources whose names need no
+/// account id while GetCallerIdentity and the index are asked for: the longest read.
+const INDEXED_PLAN_CHAIN: usize = READ_CHAIN;
 
 /// What the stack's lock and index add to an apply's chain: taking the lock (after
 /// GetCallerIdentity), reading the index (after the lock), writing it before the first step and

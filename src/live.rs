@@ -71,60 +71,78 @@ pub struct ReadRequest {
 /// How many reads run at once.
 pub const READ_CONCURRENCY: usize = 16;
 
+/// What a read needs to know of the account, which `GetCallerIdentity` tells: the account, the
+/// physical names resolved with it (by address), and the stack's index, read alongside.
+pub struct Known {
+    pub account: Account,
+    pub physical_ids: BTreeMap<Address, String>,
+    pub index: Option<StackIndex>,
+}
+
 /// Reads the live state of everything `spec` names or the stack owns.
 ///
-/// `physical_ids` are the resolved physical names, by address (the planner's resolver computes
-/// them from the spec and the account). With the stack's `index`, what the stack owns outside
-/// the spec is read by name from it; without, found by listing each kind.
-pub async fn read(
+/// `early` holds the physical names known before the account is (those that do not mention it):
+/// those resources are read while `known` (the account, every name, the index) is on its way;
+/// the rest once it is there. With the stack's index, what the stack owns outside the spec is
+/// read by name from it; without, found by listing each kind.
+pub async fn read<E: From<AwsError>>(
     aws: &Aws,
     spec: &Spec,
-    account: Account,
-    physical_ids: &BTreeMap<Address, String>,
-    index: Option<&StackIndex>,
-) -> Result<LiveSnapshot, AwsError> {
-    let resolver = crate::plan::Resolver::new(spec, &account, None);
-    let requests: Vec<(ReadRequest, Attributes)> = spec
-        .resources
-        .values()
-        .filter_map(|r| {
-            let desired = r.body.desired(&resolver, &mut Diagnostics::default());
-            let declared = desired.keys().cloned().collect();
-            let request = ReadRequest { address: r.address.clone(), physical_id: physical_ids.get(&r.address)?.clone(), declared };
-            Some((request, desired))
-        })
-        .collect();
-
-    let named = stream::iter(requests)
-        .map(|(req, desired)| async move {
-            let found = aws.read(&req).await?;
-            Ok::<_, AwsError>(found.map(|mut found| {
-                mask_sensitive(&desired, &mut found.attributes);
-                (req.address, found)
-            }))
-        })
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect::<Vec<_>>();
-    // Discovery leaves out what the spec names: the reads by name above find those, and tell
-    // their owner, so discovery reading their tags too would double the calls of a plan.
-    let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
-    for (address, id) in physical_ids {
-        names.entry(address.kind).or_default().insert(id.clone());
-    }
-    let no_names = BTreeSet::new();
-    let names = &names;
-    let no_names = &no_names;
-    let (by_address, mut owned) = match index {
-        None => {
-            let owned = stream::iter(Kind::ALL)
-                .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(no_names)))
-                .buffer_unordered(READ_CONCURRENCY)
-                .try_collect::<Vec<_>>();
-            let (named, owned) = futures::try_join!(named, owned)?;
-            (named.into_iter().flatten().collect::<BTreeMap<_, _>>(), owned.into_iter().flatten().collect::<Vec<_>>())
+    early: &BTreeMap<Address, String>,
+    known: impl std::future::Future<Output = Result<Known, E>>,
+) -> Result<LiveSnapshot, E> {
+    // Only the declared attributes' names and secrets are used here, which no account changes.
+    let unknown = Account::unknown(aws.sts.region());
+    let resolver = crate::plan::Resolver::new(spec, &unknown, None);
+    let desired: BTreeMap<&Address, Attributes> =
+        spec.resources.values().map(|r| (&r.address, r.body.desired(&resolver, &mut Diagnostics::default()))).collect();
+    let is_early = |address: &Address| early.contains_key(address);
+    let requests = |ids: &BTreeMap<Address, String>, early: bool| -> Vec<(ReadRequest, &Attributes)> {
+        desired
+            .iter()
+            .filter(|(address, _)| early || !is_early(address))
+            .filter_map(|(address, desired)| {
+                let request = ReadRequest {
+                    address: (*address).clone(),
+                    physical_id: ids.get(*address)?.clone(),
+                    declared: desired.keys().cloned().collect(),
+                };
+                Some((request, desired))
+            })
+            .collect()
+    };
+    // Reads by name share one limit, early or late.
+    let limit = tokio::sync::Semaphore::new(READ_CONCURRENCY);
+    let early_reads = read_named(aws, &limit, requests(early, true));
+    let rest = async {
+        let known = known.await?;
+        let late_reads = read_named(aws, &limit, requests(&known.physical_ids, false));
+        // Discovery leaves out what the spec names: the reads by name find those, and tell
+        // their owner, so discovery reading their tags too would double the calls of a plan.
+        let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+        for (address, id) in &known.physical_ids {
+            names.entry(address.kind).or_default().insert(id.clone());
         }
+        let discovery = async {
+            if known.index.is_some() {
+                return Ok(Vec::new());
+            }
+            let no_names = BTreeSet::new();
+            let owned = stream::iter(Kind::ALL)
+                .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(&no_names)))
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await?;
+            Ok::<_, AwsError>(owned.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let (late, discovered) = futures::try_join!(late_reads, discovery)?;
+        Ok::<_, E>((known, names, late, discovered))
+    };
+    let (early_found, (known, names, late_found, discovered)) = futures::try_join!(async { early_reads.await.map_err(E::from) }, rest)?;
+    let by_address: BTreeMap<Address, LiveResource> = early_found.into_iter().chain(late_found).flatten().collect();
+    let mut owned = match &known.index {
+        None => discovered,
         Some(index) => {
-            let by_address: BTreeMap<Address, LiveResource> = named.await?.into_iter().flatten().collect();
             // The rest of the index, once the reads by name have found what they find: a key
             // the spec names by its alias is in the index under its id.
             let found: BTreeSet<(Kind, &str)> = by_address.values().map(|l| (l.kind, l.physical_id.as_str())).collect();
@@ -132,7 +150,7 @@ pub async fn read(
                 let named = kind.has_name() && names.get(kind).is_some_and(|n| n.contains(*id));
                 !named && !found.contains(&(*kind, *id))
             });
-            let owned: Vec<LiveResource> = stream::iter(rest)
+            stream::iter(rest)
                 .map(|(kind, id)| {
                     let request = ReadRequest {
                         address: Address::new(kind, format!("{kind}#{id}")),
@@ -147,8 +165,7 @@ pub async fn read(
                 .into_iter()
                 .flatten()
                 .filter(|found| found.is_owned_by(&spec.stack.name))
-                .collect();
-            (by_address, owned)
+                .collect()
         }
     };
     let mut by_address = by_address;
@@ -167,7 +184,27 @@ pub async fn read(
         })
         .collect();
     by_address.extend(found_by_tag);
-    Ok(LiveSnapshot { account: Some(account), by_address, owned, index: index.cloned() })
+    Ok(LiveSnapshot { account: Some(known.account), by_address, owned, index: known.index })
+}
+
+/// Reads resources by name, as many at once as `limit` lets through.
+async fn read_named(
+    aws: &Aws,
+    limit: &tokio::sync::Semaphore,
+    requests: Vec<(ReadRequest, &Attributes)>,
+) -> Result<Vec<Option<(Address, LiveResource)>>, AwsError> {
+    stream::iter(requests)
+        .map(|(req, desired)| async move {
+            let _turn = limit.acquire().await.expect("the semaphore is never closed");
+            let found = aws.read(&req).await?;
+            Ok::<_, AwsError>(found.map(|mut found| {
+                mask_sensitive(desired, &mut found.attributes);
+                (req.address, found)
+            }))
+        })
+        .buffer_unordered(usize::MAX)
+        .try_collect()
+        .await
 }
 
 /// Hides the live value of everything the spec marks secret, keeping only its hash, so no

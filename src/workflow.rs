@@ -1,10 +1,14 @@
 //! The steps every command shares, in order: connect, learn the account, read live, plan.
 
+use std::collections::BTreeMap;
+
+use crate::aws::sts::Account;
 use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
 use crate::index;
 use crate::live::{self, LiveSnapshot};
 use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
+use crate::model::Address;
 use crate::spec::Spec;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,18 +26,32 @@ impl From<Diagnostics> for PlanError {
 }
 
 /// Reads the live state `spec` concerns: the account, the resources it names and those the
-/// stack owns. The stack's index, when it has one, is read alongside the account.
+/// stack owns. Resources whose names do not mention the account are read while
+/// `GetCallerIdentity` (and the stack's index, when it has one) are on their way.
 pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError> {
-    let stack_index = async {
-        match &spec.stack.lock {
-            Some(lock) => index::read(aws, lock, &spec.stack.name).await,
-            None => None,
-        }
+    let unknown = Account::unknown(aws.sts.region());
+    let resolver = Resolver::new(spec, &unknown, None);
+    let early: BTreeMap<Address, String> = spec
+        .resources
+        .values()
+        .filter_map(|r| match r.body.physical_id(&resolver) {
+            Ok(Some(id)) if !id.contains(Account::UNKNOWN) => Some((r.address.clone(), id)),
+            _ => None,
+        })
+        .collect();
+    let known = async {
+        let stack_index = async {
+            match &spec.stack.lock {
+                Some(lock) => index::read(aws, lock, &spec.stack.name).await,
+                None => None,
+            }
+        };
+        let (account, index) = futures::join!(aws.sts.account(), stack_index);
+        let account = account?;
+        let physical_ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
+        Ok::<_, PlanError>(live::Known { account, physical_ids, index })
     };
-    let (account, stack_index) = futures::join!(aws.sts.account(), stack_index);
-    let account = account?;
-    let ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
-    Ok(live::read(aws, spec, account, &ids, stack_index.as_ref()).await?)
+    live::read(aws, spec, &early, known).await
 }
 
 /// Reads the live state `spec` concerns and plans against it.

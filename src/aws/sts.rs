@@ -25,6 +25,21 @@ pub struct Account {
     pub caller_arn: String,
 }
 
+impl Account {
+    /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name
+    /// that contains it needs the real account.
+    pub const UNKNOWN: &'static str = "{unknown account}";
+
+    pub fn unknown(region: &str) -> Account {
+        Account {
+            account_id: Self::UNKNOWN.into(),
+            region: region.into(),
+            partition: Self::UNKNOWN.into(),
+            caller_arn: String::new(),
+        }
+    }
+}
+
 impl Sts {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
@@ -32,6 +47,11 @@ impl Sts {
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             known: Default::default(),
         }
+    }
+
+    /// The region every client works in, known without asking.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     pub async fn account(&self) -> Result<Account, AwsError> {

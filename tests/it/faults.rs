@@ -65,6 +65,27 @@ fn faults_have_the_shapes_aws_uses_and_are_reported_when_retries_run_out() {
 }
 
 #[test]
+fn reads_that_need_no_account_id_go_out_while_get_caller_identity_is_slow() {
+    let (stack_name, prefix) = (unique("early"), unique("tonic"));
+    // A role is read by its name; a managed policy by its ARN, which holds the account's id.
+    let policy = format!(
+        "\n[policy.access]\nname = \"{prefix}-access\"\ndocument = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sqs:SendMessage\", Resource = \"*\" }}] }}\n"
+    );
+    let spec = TempSpec::new(&(stack(&stack_name, &prefix) + &policy));
+    let slow = Duration::from_millis(600);
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults { scripted: vec![("sts:GetCallerIdentity".into(), 1, Fault::Slow(slow))], ..Faults::none() },
+    );
+    via(&proxy, &["plan", "-f", &spec.arg()]).ok();
+    let arrivals = proxy.counts().arrivals;
+    let at = |op: &str| arrivals.iter().find(|(o, _)| o == op).unwrap_or_else(|| panic!("no {op} in {arrivals:?}")).1;
+    let sts = at("sts:GetCallerIdentity");
+    assert!(at("iam:GetRole") < sts + slow / 2, "the role is read while the account is asked for: {arrivals:?}");
+    assert!(at("iam:GetPolicy") >= sts + slow, "the policy's ARN waits for the account: {arrivals:?}");
+}
+
+#[test]
 fn apply_converges_under_twenty_seeded_fault_schedules() {
     let proxy = FaultProxy::start(moto(), Faults::none());
     let mut injected = 0;

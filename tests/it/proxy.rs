@@ -30,6 +30,8 @@ pub enum Fault {
     /// A specific AWS error, in the protocol's shape (for errors only real AWS produces, such
     /// as SQS's QueueDeletedRecently or Lambda's role-propagation error).
     Error { status: u16, code: &'static str, message: &'static str },
+    /// Forward after this long, on top of the latency: one slow call among fast ones.
+    Slow(Duration),
 }
 
 impl Fault {
@@ -61,6 +63,8 @@ pub struct Counts {
     /// Requests per operation (`iam:CreateRole`), faulted or not.
     pub by_operation: BTreeMap<String, usize>,
     pub faults: BTreeMap<String, usize>,
+    /// Every request's operation and when it arrived, in order.
+    pub arrivals: Vec<(String, Instant)>,
 }
 
 struct State {
@@ -176,6 +180,7 @@ async fn handle(
     let (fault, latency) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
+        s.counts.arrivals.push((operation.clone(), Instant::now()));
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
         let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| *op == operation && *left > 0).map(|(_, left, f)| {
@@ -204,13 +209,16 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(Fault::Slow(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         Some(Fault::ResetBefore) => return Err(Reset),
         Some(Fault::Throttle) => return Ok(protocol.throttle()),
         Some(Fault::InternalError) => return Ok(protocol.server_error(StatusCode::INTERNAL_SERVER_ERROR)),
         Some(Fault::Unavailable) => return Ok(protocol.server_error(StatusCode::SERVICE_UNAVAILABLE)),
         Some(Fault::Error { status, code, message }) => return Ok(protocol.error(status, code, message)),
-        Some(Fault::ResetAfter) | None => {}
+        Some(Fault::ResetAfter | Fault::Slow(_)) | None => {}
     }
     let (rparts, rbody) = forward(&client, &upstream, &parts, body).await?;
     if fault == Some(Fault::ResetAfter) {
