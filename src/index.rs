@@ -135,7 +135,13 @@ pub async fn read(aws: &Aws, lock: &LockConfig, stack: &str) -> Option<StackInde
 
 pub async fn write(aws: &Aws, lock: &LockConfig, index: &StackIndex) -> Result<(), AwsError> {
     let body = serde_json::to_vec_pretty(index).expect("an index serializes");
-    aws.s3.put_text(&lock.bucket, &key_for(lock), body).await
+    let key = key_for(lock);
+    aws.s3.put_text(&lock.bucket, &key, body).await.map_err(|mut e| {
+        e.hint.get_or_insert_with(|| {
+            format!("the stack keeps its index in s3://{}/{key}, beside its lock; `plinth permissions` prints the grants it needs", lock.bucket)
+        });
+        e
+    })
 }
 
 pub async fn delete(aws: &Aws, lock: &LockConfig) -> Result<(), AwsError> {
