@@ -351,8 +351,8 @@ fn pages(n: usize, page: usize) -> usize {
 /// tags.
 fn plan_chain(existing: usize) -> usize {
     let read = if existing == 0 { 1 } else { READ_CHAIN };
-    let roles = pages(2 * existing, 100);
-    let keys = pages(existing, 50) + pages(existing, 100);
+    let roles = pages(2 * existing, 1000);
+    let keys = pages(existing, 100) + pages(existing, 1000);
     let functions = pages(existing, 50);
     read.max(1 + roles.max(keys).max(functions))
 }

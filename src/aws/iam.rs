@@ -17,6 +17,10 @@ use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 
+/// The largest page IAM's listings serve (their default is 100): an account of 1,000 roles is
+/// listed in one call instead of ten made one after another.
+const LIST_PAGE: i32 = 1000;
+
 /// See [`super::KindActions`].
 pub const ROLE_ACTIONS: super::KindActions = super::KindActions {
     on_resource: &[
@@ -285,6 +289,7 @@ impl Iam {
         let roles: Vec<aws_sdk_iam::types::Role> = self
             .client
             .list_roles()
+            .max_items(LIST_PAGE)
             .into_paginator()
             .items()
             .send()
@@ -760,6 +765,7 @@ impl Iam {
             .client
             .list_policies()
             .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .max_items(LIST_PAGE)
             .into_paginator()
             .items()
             .send()
@@ -874,9 +880,9 @@ impl Iam {
     async fn delete_managed_policy(&self, arn: &str) -> Result<PolicyAttachments, AwsError> {
         let gone = ["NoSuchEntity"];
         let Some(pages) = not_found_as_none::<Vec<_>, _>(
-            // The largest page IAM serves. (moto looks only at the first page of the account's
-            // roles, whatever the marker, so its default of 100 misses attachments.)
-            self.client.list_entities_for_policy().policy_arn(arn).max_items(1000).into_paginator().send().try_collect().await,
+            // moto looks only at the first page of the account's roles, whatever the marker, so
+            // its default page of 100 misses attachments.
+            self.client.list_entities_for_policy().policy_arn(arn).max_items(LIST_PAGE).into_paginator().send().try_collect().await,
             "iam:ListEntitiesForPolicy",
             &gone,
         )?
@@ -1052,6 +1058,7 @@ impl Iam {
         let profiles: Vec<aws_sdk_iam::types::InstanceProfile> = self
             .client
             .list_instance_profiles()
+            .max_items(LIST_PAGE)
             .into_paginator()
             .items()
             .send()

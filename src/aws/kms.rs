@@ -286,6 +286,8 @@ impl Kms {
             .client
             .list_aliases()
             .set_key_id(key_id.map(str::to_string))
+            // The largest pages KMS serves (the default is 50).
+            .limit(100)
             .into_paginator()
             .items()
             .send()
@@ -321,6 +323,7 @@ impl Kms {
         let keys: Vec<String> = self
             .client
             .list_keys()
+            .limit(1000)
             .into_paginator()
             .items()
             .send()

@@ -120,6 +120,8 @@ impl Sqs {
         let urls: Vec<String> = self
             .client
             .list_queues()
+            // Without a page size SQS returns the first 1,000 queues and no token for the rest.
+            .max_results(1000)
             .into_paginator()
             .items()
             .send()

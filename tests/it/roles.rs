@@ -1,6 +1,7 @@
 //! IAM roles end to end against moto: create, no-op, drift, delete, and ownership.
 
-use crate::support::{plinth_aws, runtime, sdk, unique, TempSpec};
+use crate::proxy::{FaultProxy, Faults};
+use crate::support::{plinth, plinth_aws, runtime, sdk, unique, PrivateMoto, TempSpec};
 
 const LAMBDA_TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
 
@@ -108,6 +109,25 @@ fn a_trust_policy_changed_out_of_band_shows_up_as_exactly_that_update() {
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let after = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(after.code, 0, "{}", after.stdout);
+}
+
+#[test]
+fn discovery_lists_a_large_account_in_the_largest_pages() {
+    // An account of its own, so that it holds more roles than IAM's default page of 100. (KMS
+    // pages its listings too, by 100 keys and 50 aliases, which moto does not.)
+    let moto = PrivateMoto::start();
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk().await);
+        for i in 0..101 {
+            iam.create_role().role_name(format!("other-{i}")).assume_role_policy_document(LAMBDA_TRUST).send().await.unwrap();
+        }
+    });
+    let spec = TempSpec::new(&two_roles(&unique("pages"), &unique("tonic")));
+    let proxy = FaultProxy::start(&moto.url, Faults::none());
+    plinth(&["plan", "-f", &spec.arg(), "--endpoint-url", &proxy.url]).ok();
+    let calls = proxy.counts().by_operation;
+    assert_eq!(calls.get("iam:ListRoles"), Some(&1), "one page: {calls:?}");
+    assert_eq!(calls.get("iam:ListRoleTags"), Some(&101), "the tags of every role the spec does not name: {calls:?}");
 }
 
 #[test]

@@ -12,19 +12,46 @@ pub fn root() -> &'static Path {
 /// when the test process ends.
 pub fn moto() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir").keep();
-        let out = Command::new("bash")
-            .arg(root().join("scripts/moto.sh"))
-            .arg("start")
-            .arg(&dir)
-            .arg(std::process::id().to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/moto.sh");
-        assert!(out.status.success(), "moto did not start; see {}", dir.display());
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
-    })
+    URL.get_or_init(|| start_moto(&tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir").keep()))
+}
+
+fn start_moto(dir: &Path) -> String {
+    let out = Command::new("bash")
+        .arg(root().join("scripts/moto.sh"))
+        .arg("start")
+        .arg(dir)
+        .arg(std::process::id().to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/moto.sh");
+    assert!(out.status.success(), "moto did not start; see {}", dir.display());
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+}
+
+/// A moto server for one test, for an account whose contents the test must know exactly
+/// (the shared server holds every other test's resources); stopped when dropped.
+pub struct PrivateMoto {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl PrivateMoto {
+    pub fn start() -> PrivateMoto {
+        let dir = tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir");
+        let url = start_moto(dir.path());
+        PrivateMoto { dir, url }
+    }
+
+    /// An SDK config pointing at this server.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        sdk_for(&self.url).await
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(root().join("scripts/moto.sh")).arg("stop").arg(self.dir.path()).status();
+    }
 }
 
 /// A unique name for one test's stack and resources: moto isolates nothing between tests.
@@ -87,8 +114,12 @@ pub fn plinth_aws(args: &[&str]) -> Run {
 
 /// An SDK config pointing at moto, for tests that look at or change the account directly.
 pub async fn sdk() -> aws_config::SdkConfig {
+    sdk_for(moto()).await
+}
+
+async fn sdk_for(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto())
+        .endpoint_url(url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "plinth-tests"))
         .load()
