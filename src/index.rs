@@ -59,10 +59,6 @@ impl StackIndex {
         }
     }
 
-    pub fn contains(&self, kind: Kind, id: &str) -> bool {
-        self.resources.get(&kind).is_some_and(|ids| ids.contains(id))
-    }
-
     pub fn entries(&self) -> impl Iterator<Item = (Kind, &str)> {
         self.resources.iter().flat_map(|(kind, ids)| ids.iter().map(move |id| (*kind, id.as_str())))
     }

@@ -96,11 +96,11 @@ pub async fn read<E: From<AwsError>>(
     let resolver = crate::plan::Resolver::new(spec, &unknown, None);
     let desired: BTreeMap<&Address, Attributes> =
         spec.resources.values().map(|r| (&r.address, r.body.desired(&resolver, &mut Diagnostics::default()))).collect();
-    let is_early = |address: &Address| early.contains_key(address);
-    let requests = |ids: &BTreeMap<Address, String>, early: bool| -> Vec<(ReadRequest, &Attributes)> {
+    // The reads of the names in `ids` that `done` has not read already.
+    let requests = |ids: &BTreeMap<Address, String>, done: &BTreeMap<Address, String>| -> Vec<(ReadRequest, &Attributes)> {
         desired
             .iter()
-            .filter(|(address, _)| early || !is_early(address))
+            .filter(|(address, _)| !done.contains_key(*address))
             .filter_map(|(address, desired)| {
                 let request = ReadRequest {
                     address: (*address).clone(),
@@ -113,10 +113,10 @@ pub async fn read<E: From<AwsError>>(
     };
     // Reads by name share one limit, early or late.
     let limit = tokio::sync::Semaphore::new(READ_CONCURRENCY);
-    let early_reads = read_named(aws, &limit, requests(early, true));
+    let early_reads = read_named(aws, &limit, requests(early, &BTreeMap::new()));
     let rest = async {
         let known = known.await?;
-        let late_reads = read_named(aws, &limit, requests(&known.physical_ids, false));
+        let late_reads = read_named(aws, &limit, requests(&known.physical_ids, early));
         // Discovery leaves out what the spec names: the reads by name find those, and tell
         // their owner, so discovery reading their tags too would double the calls of a plan.
         let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
@@ -139,7 +139,7 @@ pub async fn read<E: From<AwsError>>(
         Ok::<_, E>((known, names, late, discovered))
     };
     let (early_found, (known, names, late_found, discovered)) = futures::try_join!(async { early_reads.await.map_err(E::from) }, rest)?;
-    let by_address: BTreeMap<Address, LiveResource> = early_found.into_iter().chain(late_found).flatten().collect();
+    let mut by_address: BTreeMap<Address, LiveResource> = early_found.into_iter().chain(late_found).flatten().collect();
     let mut owned = match &known.index {
         None => discovered,
         Some(index) => {
@@ -150,25 +150,23 @@ pub async fn read<E: From<AwsError>>(
                 let named = kind.has_name() && names.get(kind).is_some_and(|n| n.contains(*id));
                 !named && !found.contains(&(*kind, *id))
             });
-            stream::iter(rest)
+            // Read for their tags alone: nothing is declared of them, so there is nothing to mask.
+            let nothing = Attributes::new();
+            let requests = rest
                 .map(|(kind, id)| {
-                    let request = ReadRequest {
-                        address: Address::new(kind, format!("{kind}#{id}")),
-                        physical_id: id.to_string(),
-                        declared: BTreeSet::new(),
-                    };
-                    async move { aws.read(&request).await }
+                    let address = Address::new(kind, format!("{kind}#{id}"));
+                    (ReadRequest { address, physical_id: id.to_string(), declared: BTreeSet::new() }, &nothing)
                 })
-                .buffer_unordered(READ_CONCURRENCY)
-                .try_collect::<Vec<_>>()
+                .collect();
+            read_named(aws, &limit, requests)
                 .await?
                 .into_iter()
                 .flatten()
+                .map(|(_, found)| found)
                 .filter(|found| found.is_owned_by(&spec.stack.name))
                 .collect()
         }
     };
-    let mut by_address = by_address;
     // ... and they join the owned ones here, so `owned` still holds everything the stack owns.
     owned.extend(by_address.values().filter(|found| found.is_owned_by(&spec.stack.name)).cloned());
     let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
