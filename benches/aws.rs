@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use proxy::{FaultProxy, Faults};
 use replay::Recorder;
+use support::PrivateMoto;
 
 /// The round trip every call pays in the stack benchmarks.
 const LATENCY: Duration = Duration::from_millis(25);
@@ -101,49 +102,13 @@ fn main() {
 // ---------------------------------------------------------------------------------------------
 // The emulator and the binary
 
-/// A moto server of its own, stopped when dropped.
-struct Moto {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let dir = tempfile::Builder::new().prefix("plinth-bench-moto-").tempdir().expect("temp dir");
-        let out = Command::new("bash")
-            .arg(support::root().join("scripts/moto.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .arg(std::process::id().to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/moto.sh");
-        assert!(out.status.success(), "moto did not start");
-        Moto { url: String::from_utf8(out.stdout).expect("utf-8").trim().to_string(), dir }
-    }
-}
-
-impl Moto {
-    /// Creates a bucket in the emulator's account, as its owner would before plinth runs.
-    fn bucket(&self, name: &str) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(&self.url)
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "bench"))
-                .load()
-                .await;
-            let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
-            s3.create_bucket().bucket(name).send().await.expect("create the bucket");
-        });
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("bash").arg(support::root().join("scripts/moto.sh")).arg("stop").arg(self.dir.path()).status();
-    }
+/// Creates a bucket in `moto`'s account, as its owner would before plinth runs.
+fn create_bucket(moto: &PrivateMoto, name: &str) {
+    support::runtime().block_on(async {
+        let config = moto.sdk().await;
+        let s3 = support::s3(&config);
+        s3.create_bucket().bucket(name).send().await.expect("create the bucket");
+    });
 }
 
 /// Runs plinth through `proxy`; returns the wall time and the calls it made by operation.
@@ -273,7 +238,7 @@ fn fastest_of_args(runs: usize, proxy: &FaultProxy, args: &[&str]) -> (Duration,
 
 fn calls() {
     println!("\n== 1. AWS calls to plan one resource of each kind (fresh moto, counted by the proxy)");
-    let moto = Moto::start();
+    let moto = PrivateMoto::start();
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("lambda")).expect("mkdir");
@@ -429,8 +394,8 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>) {
     // every answer; answered from that recording with 25 ms on every call (the emulator's time
     // taken out, as against AWS), then with none (plinth's own time); and against another
     // fresh emulator with 25 ms on every call.
-    let moto = Moto::start();
-    moto.bucket(&state);
+    let moto = PrivateMoto::start();
+    create_bucket(&moto, &state);
     let recorder = Recorder::start(&moto.url);
     let proxy = FaultProxy::start(&recorder.url, Faults::none());
     let unlatent = stack_runs(&proxy, &spec, Duration::ZERO);
@@ -442,8 +407,8 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>) {
     unmatched += recorder.unmatched();
     miscounted.extend(recorder.miscounted());
     drop((proxy, recorder, moto));
-    let moto = Moto::start();
-    moto.bucket(&state);
+    let moto = PrivateMoto::start();
+    create_bucket(&moto, &state);
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let emulated = stack_runs(&proxy, &spec, LATENCY);
     let chains = [plan_chain(0), plan_chain(0) + LOCK_AND_INDEX + CREATE_CHAIN, INDEXED_PLAN_CHAIN];
@@ -491,7 +456,7 @@ fn peer() {
         println!("  skipped: no Ansible in {}; `scripts/bench-ansible.sh install` makes one", venv.display());
         return;
     }
-    let moto = Moto::start();
+    let moto = PrivateMoto::start();
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = support::root().join("plans/tonic-structural-redshift.toml").display().to_string();

@@ -15,9 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
+use http_body_util::Full;
+use hyper::Response;
 
 use crate::proxy::{self, Client, Reset};
 
@@ -53,7 +52,8 @@ impl Recorder {
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
         let client = proxy::client();
         let shared = Arc::clone(&tape);
-        let (url, runtime) = proxy::serve(move |req| answer(req, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
+        let (url, runtime) =
+            proxy::serve(move |parts, body| answer(parts, body, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
         Recorder { url, tape, _runtime: runtime }
     }
 
@@ -88,13 +88,12 @@ impl Recorder {
 }
 
 async fn answer(
-    req: Request<Incoming>,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
     tape: Arc<Mutex<Tape>>,
     upstream: Arc<str>,
     client: Client,
 ) -> Result<Response<Full<Bytes>>, Reset> {
-    let (parts, body) = req.into_parts();
-    let body = body.collect().await.map_err(|_| Reset)?.to_bytes();
     let key = request_key(&parts, &body);
     {
         let mut tape = tape.lock().unwrap();

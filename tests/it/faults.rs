@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::proxy::{Fault, FaultProxy, Faults};
-use crate::support::{moto, plinth, runtime, sdk, unique, TempSpec};
+use crate::support::{moto, plinth, runtime, s3, sdk, unique, TempSpec};
 
 fn stack(stack: &str, prefix: &str) -> String {
     format!(
@@ -229,7 +229,7 @@ fn every_shipped_stack_converges_under_fault_schedules() {
                 "ganymede-s3.toml" => {
                     runtime().block_on(async {
                         let config = sdk().await;
-                        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+                        let s3 = s3(&config);
                         s3.create_bucket().bucket(&bucket).send().await.unwrap();
                     });
                     vec![("prefix", &prefix), ("bucket", &bucket)]

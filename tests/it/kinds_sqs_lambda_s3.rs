@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{plinth_aws, runtime, sdk, unique, Run, TempSpec};
+use crate::support::{self, plinth_aws, runtime, sdk, unique, Run, TempSpec};
 
 fn apply(spec: &TempSpec) -> Run {
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok()
@@ -306,7 +306,7 @@ function_response_types = ["Everything"]
 fn s3() -> aws_sdk_s3::Client {
     runtime().block_on(async {
         let config = sdk().await;
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
+        support::s3(&config)
     })
 }
 

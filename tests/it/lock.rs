@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::proxy::{FaultProxy, Faults};
-use crate::support::{command, moto, plinth, plinth_aws, runtime, sdk, unique, Run, TempSpec};
+use crate::support::{command, moto, plinth, plinth_aws, runtime, s3, sdk, unique, Run, TempSpec};
 
 fn spec(stack: &str, prefix: &str, bucket: &str) -> String {
     roles(stack, prefix, bucket, 6)
@@ -25,7 +25,7 @@ fn lock_bucket() -> String {
     let bucket = unique("plinth-locks");
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
     });
     bucket
@@ -34,7 +34,7 @@ fn lock_bucket() -> String {
 fn lock_exists(bucket: &str, stack: &str) -> bool {
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         s3.head_object().bucket(bucket).key(format!("plinth/locks/{stack}.lock")).send().await.is_ok()
     })
 }
@@ -46,7 +46,7 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     // A lock left by a process that was killed.
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         let body = r#"{"stack":"x","holder":"arn:aws:iam::123456789012:user/ci","operation":"apply","host":"runner-7","pid":4242,"since":0}"#;
         s3.put_object().bucket(&bucket).key(format!("plinth/locks/{stack}.lock")).body(body.as_bytes().to_vec().into()).send().await.unwrap();
     });
@@ -96,7 +96,7 @@ fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
 fn index_of(bucket: &str, stack: &str) -> Option<serde_json::Value> {
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         let out = s3.get_object().bucket(bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.ok()?;
         Some(serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap())
     })
@@ -167,7 +167,7 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
     // Without the index, a plan lists the account again and comes to the same plan.
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         s3.delete_object().bucket(&bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.unwrap();
     });
     let (plan, listed, _) = run(&["plan", "--detailed-exitcode"]);

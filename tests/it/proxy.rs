@@ -86,7 +86,8 @@ impl FaultProxy {
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
         let client = client();
         let shared = Arc::clone(&state);
-        let (url, runtime) = serve(move |req| handle(req, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
+        let (url, runtime) =
+            serve(move |parts, body| handle(parts, body, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
         FaultProxy { url, state, _runtime: runtime }
     }
 
@@ -105,11 +106,11 @@ impl FaultProxy {
     }
 }
 
-/// An HTTP/1 server on a free loopback port, answering every request with `answer`; it stops
-/// when the runtime returned with its address is dropped.
+/// An HTTP/1 server on a free loopback port, answering every request, read whole, with
+/// `answer`; it stops when the runtime returned with its address is dropped.
 pub fn serve<A, F>(answer: A) -> (String, tokio::runtime::Runtime)
 where
-    A: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    A: Fn(hyper::http::request::Parts, Bytes) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Result<Response<Full<Bytes>>, Reset>> + Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -118,7 +119,15 @@ where
     runtime.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            let service = hyper::service::service_fn(answer.clone());
+            let answer = answer.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let answer = answer.clone();
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body.collect().await.map_err(|_| Reset)?.to_bytes();
+                    answer(parts, body).await
+                }
+            });
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -168,13 +177,12 @@ impl std::error::Error for Reset {}
 pub type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 async fn handle(
-    req: Request<Incoming>,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
     state: Arc<Mutex<State>>,
     upstream: Arc<str>,
     client: Client,
 ) -> Result<Response<Full<Bytes>>, Reset> {
-    let (parts, body) = req.into_parts();
-    let body = body.collect().await.map_err(|_| Reset)?.to_bytes();
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
     let (fault, latency) = {

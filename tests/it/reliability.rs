@@ -4,7 +4,7 @@
 
 
 use crate::proxy::{FaultProxy, Faults};
-use crate::support::{command, moto, runtime, sdk, Run, TempSpec};
+use crate::support::{command, moto, runtime, s3, sdk, Run, TempSpec};
 
 const LAMBDA_TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
 
@@ -331,7 +331,7 @@ fn check_converged(stack: &str, prefix: &str, what: &str) {
         let mappings = lambda.list_event_source_mappings().function_name(format!("{prefix}-worker")).send().await.unwrap();
         assert_eq!(mappings.event_source_mappings().len(), 1, "{what}: one trigger");
 
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         for bucket in s3.list_buckets().send().await.unwrap().buckets() {
             let name = bucket.name().unwrap_or_default();
             if name.starts_with(prefix) {
@@ -352,7 +352,7 @@ fn untagged_bucket_left_by_moto(run: &Run, prefix: &str) -> bool {
     only_that
         && runtime().block_on(async {
             let config = sdk().await;
-            let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+            let s3 = s3(&config);
             s3.get_bucket_tagging().bucket(format!("{prefix}-data")).send().await.map_or(true, |t| t.tag_set.is_empty())
         })
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::{plinth_aws, root, runtime, sdk, unique, Run};
+use crate::support::{plinth_aws, root, runtime, s3, sdk, unique, Run};
 
 /// A copy of `plans/` whose stack `file` is renamed to `stack`.
 pub(crate) struct ShippedStack {
@@ -158,7 +158,7 @@ fn ganymede_s3_applies_one_role_per_environment_to_an_existing_bucket() {
     let (stack, prefix, bucket) = (unique("ganymede"), unique("ganymede"), unique("lab-data"));
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
     });
     let shipped = ShippedStack::new("ganymede-s3.toml", &stack, &[("prefix", &prefix), ("bucket", &bucket)]);
@@ -182,7 +182,7 @@ fn ganymede_s3_applies_one_role_per_environment_to_an_existing_bucket() {
     }
     runtime().block_on(async {
         let config = sdk().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = s3(&config);
         s3.head_bucket().bucket(&bucket).send().await.expect("the bucket outlives the stack");
     });
 }

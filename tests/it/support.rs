@@ -28,7 +28,7 @@ fn start_moto(dir: &Path) -> String {
     String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
 }
 
-/// A moto server for one test, for an account whose contents the test must know exactly
+/// A moto server for one test or benchmark, for an account whose contents it must know exactly
 /// (the shared server holds every other test's resources); stopped when dropped.
 pub struct PrivateMoto {
     dir: tempfile::TempDir,
@@ -124,6 +124,12 @@ async fn sdk_for(url: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "plinth-tests"))
         .load()
         .await
+}
+
+/// An S3 client for `config`'s moto, which serves buckets by path (there is no DNS for
+/// bucket-named hosts on loopback).
+pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
 }
 
 /// A spec written to a fresh temporary directory (with any extra files), for one test.
