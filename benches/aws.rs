@@ -4,11 +4,13 @@
 //! Run by hand, in a release build (docs/benchmarks.md):
 //!
 //! ```text
-//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N] [--keep DIR]
+//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N] [--keep DIR] [--runs N] [--timeline]
 //! ```
 //!
 //! `--keep DIR` writes each generated stack to `DIR/SIZE/` and leaves it there, to run plinth
-//! on it by hand (a profiler, another latency).
+//! on it by hand (a profiler, another latency). `--runs N` (5 by default) times each plan of a
+//! generated stack N times and reports the median. `--timeline` prints, for every run, when
+//! each of its calls reached the proxy.
 //!
 //! With no section named, all four run (`peer` only when Ansible is installed, see
 //! scripts/bench-ansible.sh). Every call goes through the test suite's loopback
@@ -52,10 +54,12 @@ struct Options {
     sizes: Vec<usize>,
     seed: u64,
     keep: Option<std::path::PathBuf>,
+    /// Plans per stack and variant; the report takes their median.
+    runs: usize,
 }
 
 fn options() -> Options {
-    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3, keep: None };
+    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3, keep: None, runs: 5 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -69,6 +73,8 @@ fn options() -> Options {
             }
             "--seed" => o.seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes a number"),
             "--keep" => o.keep = Some(args.next().expect("--keep takes a directory").into()),
+            "--timeline" => TIMELINE.store(true, std::sync::atomic::Ordering::Relaxed),
+            "--runs" => o.runs = args.next().and_then(|s| s.parse().ok()).filter(|&n| n > 0).expect("--runs takes a number above 0"),
             // cargo bench passes --bench to every benchmark binary.
             "--bench" => {}
             other => panic!("unknown argument `{other}`; see the top of benches/aws.rs"),
@@ -88,7 +94,7 @@ fn main() {
     }
     if o.stacks {
         for &size in &o.sizes {
-            stack_times(size, o.seed, o.keep.as_deref());
+            stack_times(size, o.seed, o.keep.as_deref(), o.runs);
         }
     }
     if o.startup {
@@ -125,7 +131,32 @@ fn timed(proxy: &FaultProxy, args: &[&str]) -> (Duration, BTreeMap<String, usize
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (elapsed, proxy.counts().by_operation)
+    let counts = proxy.counts();
+    if TIMELINE.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("    {} {}", args[0], timeline(&counts.arrivals, started, elapsed));
+    }
+    (elapsed, counts.by_operation)
+}
+
+/// Print every run's calls on a timeline (`--timeline`).
+static TIMELINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// When each call reached the proxy, in ms after plinth was started, in groups that arrived
+/// within 10 ms of each other: `12: GetRole GetRole ... | 42: ListRoles ...`, then the end.
+fn timeline(arrivals: &[(String, Instant)], started: Instant, elapsed: Duration) -> String {
+    let mut groups: Vec<String> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (operation, at) in arrivals {
+        let at = ms(at.duration_since(started));
+        if at - last > 10.0 {
+            groups.push(format!("{at:.0}:"));
+        }
+        last = at;
+        let op = operation.split_once(':').map_or(operation.as_str(), |(_, op)| op);
+        groups.last_mut().expect("a group").push_str(&format!(" {op}"));
+    }
+    groups.push(format!("ended {:.0}", ms(elapsed)));
+    groups.join(" | ")
 }
 
 fn total(counts: &BTreeMap<String, usize>) -> usize {
@@ -370,21 +401,29 @@ type Run = (Duration, BTreeMap<String, usize>);
 
 /// Plan (everything to create), apply, and plan again (no changes) of one stack, each timed
 /// with the calls it made, through `proxy` adding `latency` per call, against an account that
-/// holds nothing yet. A first plan, not timed, wakes the emulator (moto loads each service on
-/// its first call).
-fn stack_runs(proxy: &FaultProxy, spec: &str, latency: Duration) -> [Run; 3] {
+/// holds nothing yet. Each plan runs `runs` times and counts by its median (an apply runs once:
+/// it changes the account). A first plan, not timed, wakes the emulator (moto loads each
+/// service on its first call).
+fn stack_runs(proxy: &FaultProxy, spec: &str, latency: Duration, runs: usize) -> [Run; 3] {
     proxy.set_faults(Faults::none());
     timed(proxy, &["plan", "-f", spec]);
     proxy.set_faults(Faults { latency, ..Faults::none() });
-    let create = timed(proxy, &["plan", "-f", spec]);
+    let create = median_of(runs, proxy, &["plan", "-f", spec]);
     let apply = timed(proxy, &["apply", "-f", spec, "--auto-approve"]);
-    let plan = timed(proxy, &["plan", "-f", spec, "--detailed-exitcode"]);
+    let plan = median_of(runs, proxy, &["plan", "-f", spec, "--detailed-exitcode"]);
     [create, apply, plan]
 }
 
-fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>) {
+/// The run of median time of `runs` runs of plinth with `args` (all make the same calls).
+fn median_of(runs: usize, proxy: &FaultProxy, args: &[&str]) -> Run {
+    let mut all: Vec<Run> = (0..runs).map(|_| timed(proxy, args)).collect();
+    all.sort_by_key(|(t, _)| *t);
+    all.swap_remove(runs / 2)
+}
+
+fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>, runs: usize) {
     let units = size / stack::UNIT;
-    println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms", units * stack::UNIT);
+    println!("\n== 2. A generated stack of {} resources (seed {seed}), every call +25 ms; plans: median of {runs}", units * stack::UNIT);
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = keep.map_or_else(|| temp.path().to_path_buf(), |k| k.join(size.to_string()));
     // The stack keeps its lock, and its index, in a bucket of its own.
@@ -398,19 +437,19 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>) {
     create_bucket(&moto, &state);
     let recorder = Recorder::start(&moto.url);
     let proxy = FaultProxy::start(&recorder.url, Faults::none());
-    let unlatent = stack_runs(&proxy, &spec, Duration::ZERO);
+    let unlatent = stack_runs(&proxy, &spec, Duration::ZERO, runs);
     recorder.replay();
-    let replayed = stack_runs(&proxy, &spec, LATENCY);
+    let replayed = stack_runs(&proxy, &spec, LATENCY, runs);
     let (mut unmatched, mut miscounted) = (recorder.unmatched(), recorder.miscounted());
     recorder.replay();
-    let own = stack_runs(&proxy, &spec, Duration::ZERO);
+    let own = stack_runs(&proxy, &spec, Duration::ZERO, runs);
     unmatched += recorder.unmatched();
     miscounted.extend(recorder.miscounted());
     drop((proxy, recorder, moto));
     let moto = PrivateMoto::start();
     create_bucket(&moto, &state);
     let proxy = FaultProxy::start(&moto.url, Faults::none());
-    let emulated = stack_runs(&proxy, &spec, LATENCY);
+    let emulated = stack_runs(&proxy, &spec, LATENCY, runs);
     let chains = [plan_chain(0), plan_chain(0) + LOCK_AND_INDEX + CREATE_CHAIN, INDEXED_PLAN_CHAIN];
     for (i, what) in ["plan (all to create)", "apply", "plan (no changes)"].into_iter().enumerate() {
         report(what, chains[i], [&replayed[i], &own[i], &emulated[i], &unlatent[i]]);

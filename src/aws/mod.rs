@@ -46,6 +46,31 @@ pub struct ConnectOptions {
     pub retry_backoff: Option<Duration>,
 }
 
+/// The SDK's default HTTPS client (rustls with aws-lc, proxies from `HTTPS_PROXY` and the like),
+/// built once and shared by every service client and credentials provider.
+///
+/// Without it, each SDK client builds a default client of its own at construction, and each
+/// turns the system's trust roots into a store again: with six services and the credentials
+/// chain, that was most of the time before a plan's first request. Shared, the roots are
+/// turned once per timeout setting (the services' and the credentials providers'), and
+/// connections are pooled across services.
+fn https_client() -> aws_types::sdk_config::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    use aws_smithy_http_client::ConnectorBuilder;
+    // What aws-smithy-runtime's `default_https_client` builds for this behavior version; its
+    // public builder (`build_https`) would turn proxies off.
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 /// Clients for every service plinth manages, built from one shared configuration.
 #[derive(Clone)]
 pub struct Aws {
@@ -68,7 +93,10 @@ impl Aws {
             .connect_timeout(Duration::from_secs(10))
             .operation_attempt_timeout(Duration::from_secs(60))
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .http_client(https_client());
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
