@@ -221,15 +221,46 @@ impl Loader {
     }
 
     /// Deserializes one TOML value, turning a serde error into a located diagnostic.
+    ///
+    /// serde stops at the first error. To report every unknown field of a table in one run,
+    /// the setting an error points at is taken out of a copy of the value and the copy read
+    /// again, until it reads or [`MAX_ERRORS_PER_VALUE`] errors are reported. After any error
+    /// other than an unknown field, only unknown fields are reported: the copy lacks what was
+    /// taken out, and an error that follows from that (a required field now missing) is not
+    /// the author's. Nor is a missing field that an unknown one was taken for (`nmae`, "did
+    /// you mean `name`?"): that is one mistake, reported once.
     pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: toml::Spanned<DeValue<'_>>) -> Option<T> {
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let message = in_toml_terms(e.message().trim());
-                let (code, hint) = explain_serde_error(&message);
-                let d = self.err(code, message, e.span().unwrap_or(0..0));
+        let mut copy: Option<toml::Spanned<DeValue<'_>>> = None;
+        let (mut errors, mut only_unknown) = (0, false);
+        let mut suggested: Vec<String> = Vec::new();
+        loop {
+            let attempt = copy.as_ref().unwrap_or(&value).clone();
+            let e = match T::deserialize(ValueDeserializer::from(attempt)) {
+                Ok(v) => return (errors == 0).then_some(v),
+                Err(e) => e,
+            };
+            let message = in_toml_terms(e.message().trim());
+            let (code, hint) = explain_serde_error(&message);
+            if only_unknown && code != UNKNOWN_FIELD {
+                return None;
+            }
+            let span = e.span().unwrap_or(0..0);
+            let misspelt = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+            if misspelt.is_some_and(|field| suggested.iter().any(|s| s == field)) {
+                // Reported as the unknown field's "did you mean"; look on for other unknown ones.
+                only_unknown = true;
+            } else {
+                if let Some(field) = hint.as_deref().and_then(|h| h.strip_prefix("did you mean `")).and_then(|r| r.strip_suffix("`?")) {
+                    suggested.push(field.to_string());
+                }
+                let d = self.err(code, message, span.clone());
                 d.hint = hint;
-                None
+            }
+            errors += 1;
+            only_unknown |= code != UNKNOWN_FIELD;
+            let next = copy.get_or_insert_with(|| value.clone());
+            if errors == MAX_ERRORS_PER_VALUE || !remove_setting_at(next.get_mut(), &span) {
+                return None;
             }
         }
     }
@@ -903,6 +934,25 @@ fn in_toml_terms(message: &str) -> String {
     out
 }
 
+const UNKNOWN_FIELD: &str = "spec::unknown-field";
+/// Errors reported for one resource (or the stack table) before giving up on it.
+const MAX_ERRORS_PER_VALUE: usize = 20;
+
+/// Takes out of the table `value`, or out of any table inside it, the setting whose key or
+/// value is at `span`; false when there is none (the error is about the value as a whole).
+fn remove_setting_at(value: &mut DeValue<'_>, span: &Range<usize>) -> bool {
+    match value {
+        DeValue::Table(table) => {
+            match table.iter().find(|(key, value)| key.span() == *span || value.span() == *span).map(|(key, _)| key.clone()) {
+                Some(key) => table.remove(&key).is_some(),
+                None => table.iter_mut().any(|(_, v)| remove_setting_at(v.get_mut(), span)),
+            }
+        }
+        DeValue::Array(array) => array.iter_mut().any(|v| remove_setting_at(v.get_mut(), span)),
+        _ => false,
+    }
+}
+
 /// Turns serde's messages into a stable code and a hint.
 fn explain_serde_error(message: &str) -> (&'static str, Option<String>) {
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -910,7 +960,7 @@ fn explain_serde_error(message: &str) -> (&'static str, Option<String>) {
         let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
         let hint = did_you_mean(field, &expected)
             .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
-        return ("spec::unknown-field", Some(hint));
+        return (UNKNOWN_FIELD, Some(hint));
     }
     if message.starts_with("missing field") {
         return ("spec::missing-field", Some("add the field; see the README's reference for this kind".into()));
