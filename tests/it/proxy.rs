@@ -65,6 +65,8 @@ pub struct Counts {
     pub faults: BTreeMap<String, usize>,
     /// Every request's operation and when it arrived, in order.
     pub arrivals: Vec<(String, Instant)>,
+    /// Every request's operation and body, in order.
+    pub bodies: Vec<(String, Bytes)>,
 }
 
 struct State {
@@ -189,6 +191,7 @@ async fn handle(
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.arrivals.push((operation.clone(), Instant::now()));
+        s.counts.bodies.push((operation.clone(), body.clone()));
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
         let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| *op == operation && *left > 0).map(|(_, left, f)| {

@@ -113,8 +113,7 @@ fn a_trust_policy_changed_out_of_band_shows_up_as_exactly_that_update() {
 
 #[test]
 fn discovery_lists_a_large_account_in_the_largest_pages() {
-    // An account of its own, so that it holds more roles than IAM's default page of 100. (KMS
-    // pages its listings too, by 100 keys and 50 aliases, which moto does not.)
+    // An account of its own, so that it holds more roles than IAM's default page of 100.
     let moto = PrivateMoto::start();
     runtime().block_on(async {
         let iam = aws_sdk_iam::Client::new(&moto.sdk().await);
@@ -125,9 +124,24 @@ fn discovery_lists_a_large_account_in_the_largest_pages() {
     let spec = TempSpec::new(&two_roles(&unique("pages"), &unique("tonic")));
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     plinth(&["plan", "-f", &spec.arg(), "--endpoint-url", &proxy.url]).ok();
-    let calls = proxy.counts().by_operation;
+    let counts = proxy.counts();
+    let calls = &counts.by_operation;
     assert_eq!(calls.get("iam:ListRoles"), Some(&1), "one page: {calls:?}");
     assert_eq!(calls.get("iam:ListRoleTags"), Some(&101), "the tags of every role the spec does not name: {calls:?}");
+    // The listings moto does not page ask for the largest page too (their defaults: 100 keys,
+    // 50 aliases, 1,000 queues and then no more).
+    for (operation, parameter) in [
+        ("iam:ListRoles", "MaxItems=1000"),
+        ("iam:ListPolicies", "MaxItems=1000"),
+        ("iam:ListInstanceProfiles", "MaxItems=1000"),
+        ("kms:ListKeys", r#""Limit":1000"#),
+        ("kms:ListAliases", r#""Limit":100"#),
+        ("sqs:ListQueues", r#""MaxResults":1000"#),
+    ] {
+        let bodies: Vec<String> =
+            counts.bodies.iter().filter(|(op, _)| op == operation).map(|(_, b)| String::from_utf8_lossy(b).replace(' ', "")).collect();
+        assert!(!bodies.is_empty() && bodies.iter().all(|b| b.contains(parameter)), "{operation} asks for {parameter}: {bodies:?}");
+    }
 }
 
 #[test]
