@@ -133,8 +133,12 @@ pub async fn write(aws: &Aws, lock: &LockConfig, index: &StackIndex) -> Result<(
     let body = serde_json::to_vec_pretty(index).expect("an index serializes");
     let key = key_for(lock);
     aws.s3.put_text(&lock.bucket, &key, body).await.map_err(|mut e| {
-        e.hint.get_or_insert_with(|| {
-            format!("the stack keeps its index in s3://{}/{key}, beside its lock; `plinth permissions` prints the grants it needs", lock.bucket)
+        // Where the index lives comes first: an error's own hint (a missing permission) does
+        // not say which object plinth was writing, or why.
+        let place = format!("the stack keeps its index in s3://{}/{key}, beside its lock", lock.bucket);
+        e.hint = Some(match e.hint.take() {
+            Some(hint) => format!("{place}; {hint}"),
+            None => format!("{place}; `plinth permissions` prints the grants it needs"),
         });
         e
     })

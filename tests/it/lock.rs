@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::proxy::{FaultProxy, Faults};
+use crate::proxy::{Fault, FaultProxy, Faults};
 use crate::support::{command, moto, plinth, plinth_aws, runtime, s3, sdk, unique, Run, TempSpec};
 
 fn spec(stack: &str, prefix: &str, bucket: &str) -> String {
@@ -173,4 +173,61 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
     let (plan, listed, _) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     assert_eq!(listed, LISTINGS);
+}
+
+/// What AWS answers a PutObject the identity may not make.
+const DENIED: Fault = Fault::Error { status: 403, code: "AccessDenied", message: "Access Denied" };
+
+#[test]
+fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_removed_after_its_last() {
+    let (stack, prefix, bucket) = (unique("unwritable"), unique("tonic"), lock_bucket());
+    let spec = TempSpec::new(&roles(&stack, &prefix, &bucket, 2));
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let index_put = format!("s3:PUT x-id /{bucket}/plinth/locks/{stack}.index.json");
+    let deny_index_write = || proxy.set_faults(Faults { scripted: vec![(index_put.clone(), 1, DENIED)], ..Faults::none() });
+    let run = |args: &[&str]| {
+        let path = spec.arg();
+        let mut all = args.to_vec();
+        all.extend(["-f", &path, "--endpoint-url", &proxy.url]);
+        plinth(&all)
+    };
+
+    // Before the first step: the apply stops, says where the index lives and how to grant it,
+    // creates nothing and releases the lock.
+    deny_index_write();
+    let apply = run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("AccessDenied"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains(&format!("hint: the stack keeps its index in s3://{bucket}/plinth/locks/{stack}.index.json"))
+            && apply.stderr.contains("`plinth permissions`"),
+        "{}",
+        apply.stderr
+    );
+    assert!(!apply.stderr.contains("creating"), "no step ran\n{}", apply.stderr);
+    assert!(!lock_exists(&bucket, &stack), "the lock was released");
+    assert!(index_of(&bucket, &stack).is_none());
+    let apply = run(&["apply", "--auto-approve"]).ok();
+    assert!(apply.stderr.contains("Apply complete: 2 added"), "{}", apply.stderr);
+    assert!(index_of(&bucket, &stack).is_some());
+
+    // After the last step: a role left the spec, so only the index written after the apply
+    // changes, and it cannot be. The apply still succeeds, removes the index that no longer
+    // matches, and says so; the next plan lists the account and finds nothing to do.
+    spec.write("plinth.toml", &roles(&stack, &prefix, &bucket, 1));
+    deny_index_write();
+    let apply = run(&["apply", "--auto-approve"]).ok();
+    assert!(apply.stderr.contains("Apply complete: 0 added, 0 changed, 0 replaced, 1 destroyed"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("warning: the stack index could not be updated")
+            && apply.stderr.contains("it was removed, and the next plan lists the account"),
+        "{}",
+        apply.stderr
+    );
+    assert!(index_of(&bucket, &stack).is_none());
+    proxy.set_faults(Faults::none());
+    proxy.reset_counts();
+    let plan = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(proxy.counts().by_operation.contains_key("iam:ListRoles"), "listed again");
 }

@@ -48,7 +48,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Until then, every request is throttled.
     pub throttle_until: Option<Instant>,
-    /// The next N requests of an operation get this fault: (operation, N, fault).
+    /// The next N requests of an operation get this fault: (operation, N, fault). The
+    /// operation may name a path too (`s3:PUT x-id /bucket/key`), for one object among others.
     pub scripted: Vec<(String, usize, Fault)>,
 }
 
@@ -194,7 +195,8 @@ async fn handle(
         s.counts.bodies.push((operation.clone(), body.clone()));
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
-        let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| *op == operation && *left > 0).map(|(_, left, f)| {
+        let on_path = format!("{operation} {}", parts.uri.path());
+        let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| (*op == operation || *op == on_path) && *left > 0).map(|(_, left, f)| {
             *left -= 1;
             *f
         });
