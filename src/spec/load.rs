@@ -229,37 +229,31 @@ impl Loader {
     /// taken out, and an error that follows from that (a required field now missing) is not
     /// the author's. Nor is a missing field that an unknown one was taken for (`nmae`, "did
     /// you mean `name`?"): that is one mistake, reported once.
-    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: toml::Spanned<DeValue<'_>>) -> Option<T> {
-        let mut copy: Option<toml::Spanned<DeValue<'_>>> = None;
+    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, mut value: toml::Spanned<DeValue<'_>>) -> Option<T> {
         let (mut errors, mut only_unknown) = (0, false);
         let mut suggested: Vec<String> = Vec::new();
         loop {
-            let attempt = copy.as_ref().unwrap_or(&value).clone();
-            let e = match T::deserialize(ValueDeserializer::from(attempt)) {
+            let e = match T::deserialize(ValueDeserializer::from(value.clone())) {
                 Ok(v) => return (errors == 0).then_some(v),
                 Err(e) => e,
             };
             let message = in_toml_terms(e.message().trim());
-            let (code, hint) = explain_serde_error(&message);
+            let Explained { code, hint, suggested: near, missing } = explain_serde_error(&message);
             if only_unknown && code != UNKNOWN_FIELD {
                 return None;
             }
             let span = e.span().unwrap_or(0..0);
-            let misspelt = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-            if misspelt.is_some_and(|field| suggested.iter().any(|s| s == field)) {
+            if missing.is_some_and(|field| suggested.iter().any(|s| s == field)) {
                 // Reported as the unknown field's "did you mean"; look on for other unknown ones.
                 only_unknown = true;
             } else {
-                if let Some(field) = hint.as_deref().and_then(|h| h.strip_prefix("did you mean `")).and_then(|r| r.strip_suffix("`?")) {
-                    suggested.push(field.to_string());
-                }
+                suggested.extend(near.map(str::to_string));
                 let d = self.err(code, message, span.clone());
                 d.hint = hint;
             }
             errors += 1;
             only_unknown |= code != UNKNOWN_FIELD;
-            let next = copy.get_or_insert_with(|| value.clone());
-            if errors == MAX_ERRORS_PER_VALUE || !remove_setting_at(next.get_mut(), &span) {
+            if errors == MAX_ERRORS_PER_VALUE || !remove_setting_at(value.get_mut(), &span) {
                 return None;
             }
         }
@@ -953,31 +947,52 @@ fn remove_setting_at(value: &mut DeValue<'_>, span: &Range<usize>) -> bool {
     }
 }
 
+/// A serde message, understood: a stable code, a hint, and the fields it names.
+struct Explained<'m> {
+    code: &'static str,
+    hint: Option<String>,
+    /// For an unknown field, the field it is close to.
+    suggested: Option<&'m str>,
+    /// For a missing field, its name.
+    missing: Option<&'m str>,
+}
+
 /// Turns serde's messages into a stable code and a hint.
-fn explain_serde_error(message: &str) -> (&'static str, Option<String>) {
+fn explain_serde_error(message: &str) -> Explained<'_> {
+    let explained = |code, hint: Option<String>| Explained { code, hint, suggested: None, missing: None };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-        let hint = did_you_mean(field, &expected)
-            .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
-        return (UNKNOWN_FIELD, Some(hint));
+        let suggested = closest(field, &expected);
+        let hint = suggested.map(suggestion).unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
+        return Explained { suggested, ..explained(UNKNOWN_FIELD, Some(hint)) };
     }
-    if message.starts_with("missing field") {
-        return ("spec::missing-field", Some("add the field; see the README's reference for this kind".into()));
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let missing = rest.split('`').next();
+        return Explained { missing, ..explained("spec::missing-field", Some("add the field; see the README's reference for this kind".into())) };
     }
     if message.starts_with("invalid type") {
-        return ("spec::type", None);
+        return explained("spec::type", None);
     }
-    ("spec::invalid", None)
+    explained("spec::invalid", None)
 }
 
 pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    closest(word, candidates).map(suggestion)
+}
+
+/// The candidate a misspelt `word` most likely meant, if any is close enough.
+fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min()
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
+}
+
+fn suggestion(candidate: &str) -> String {
+    format!("did you mean `{candidate}`?")
 }
 
 fn is_account_id(s: &str) -> bool {
