@@ -133,7 +133,7 @@ fn timed(proxy: &FaultProxy, args: &[&str]) -> (Duration, BTreeMap<String, usize
     );
     let counts = proxy.counts();
     if TIMELINE.load(std::sync::atomic::Ordering::Relaxed) {
-        println!("    {} {}", args[0], timeline(&counts.arrivals, started, elapsed));
+        println!("    {} {}", args[0], timeline(&counts.requests, started, elapsed));
     }
     (elapsed, counts.by_operation)
 }
@@ -143,11 +143,11 @@ static TIMELINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// When each call reached the proxy, in ms after plinth was started, in groups that arrived
 /// within 10 ms of each other: `12: GetRole GetRole ... | 42: ListRoles ...`, then the end.
-fn timeline(arrivals: &[(String, Instant)], started: Instant, elapsed: Duration) -> String {
+fn timeline(requests: &[proxy::Seen], started: Instant, elapsed: Duration) -> String {
     let mut groups: Vec<String> = Vec::new();
     let mut last = f64::NEG_INFINITY;
-    for (operation, at) in arrivals {
-        let at = ms(at.duration_since(started));
+    for proxy::Seen { operation, arrived, .. } in requests {
+        let at = ms(arrived.duration_since(started));
         if at - last > 10.0 {
             groups.push(format!("{at:.0}:"));
         }

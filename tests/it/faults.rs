@@ -78,7 +78,7 @@ fn reads_that_need_no_account_id_go_out_while_get_caller_identity_is_slow() {
         Faults { scripted: vec![("sts:GetCallerIdentity".into(), 1, Fault::Slow(slow))], ..Faults::none() },
     );
     via(&proxy, &["plan", "-f", &spec.arg()]).ok();
-    let arrivals = proxy.counts().arrivals;
+    let arrivals: Vec<(String, std::time::Instant)> = proxy.counts().requests.into_iter().map(|r| (r.operation, r.arrived)).collect();
     let at = |op: &str| arrivals.iter().find(|(o, _)| o == op).unwrap_or_else(|| panic!("no {op} in {arrivals:?}")).1;
     let sts = at("sts:GetCallerIdentity");
     assert!(at("iam:GetRole") < sts + slow / 2, "the role is read while the account is asked for: {arrivals:?}");

@@ -64,10 +64,16 @@ pub struct Counts {
     /// Requests per operation (`iam:CreateRole`), faulted or not.
     pub by_operation: BTreeMap<String, usize>,
     pub faults: BTreeMap<String, usize>,
-    /// Every request's operation and when it arrived, in order.
-    pub arrivals: Vec<(String, Instant)>,
-    /// Every request's operation and body, in order.
-    pub bodies: Vec<(String, Bytes)>,
+    /// Every request, in the order they arrived.
+    pub requests: Vec<Seen>,
+}
+
+/// A request the proxy saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub operation: String,
+    pub arrived: Instant,
+    pub body: Bytes,
 }
 
 struct State {
@@ -191,8 +197,7 @@ async fn handle(
     let (fault, latency) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
-        s.counts.arrivals.push((operation.clone(), Instant::now()));
-        s.counts.bodies.push((operation.clone(), body.clone()));
+        s.counts.requests.push(Seen { operation: operation.clone(), arrived: Instant::now(), body: body.clone() });
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
         let on_path = format!("{operation} {}", parts.uri.path());

@@ -139,7 +139,7 @@ fn discovery_lists_a_large_account_in_the_largest_pages() {
         ("sqs:ListQueues", r#""MaxResults":1000"#),
     ] {
         let bodies: Vec<String> =
-            counts.bodies.iter().filter(|(op, _)| op == operation).map(|(_, b)| String::from_utf8_lossy(b).replace(' ', "")).collect();
+            counts.requests.iter().filter(|r| r.operation == operation).map(|r| String::from_utf8_lossy(&r.body).replace(' ', "")).collect();
         assert!(!bodies.is_empty() && bodies.iter().all(|b| b.contains(parameter)), "{operation} asks for {parameter}: {bodies:?}");
     }
 }
