@@ -25,11 +25,11 @@ mod stack;
 #[allow(dead_code)]
 #[path = "../tests/it/proxy.rs"]
 mod proxy;
+#[path = "common/replay.rs"]
+mod replay;
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
-#[path = "common/replay.rs"]
-mod replay;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -59,7 +59,16 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options { calls: false, stacks: false, startup: false, peer: false, sizes: vec![20, 200], seed: 3, keep: None, runs: 5 };
+    let mut o = Options {
+        calls: false,
+        stacks: false,
+        startup: false,
+        peer: false,
+        sizes: vec![20, 200],
+        seed: 3,
+        keep: None,
+        runs: 5,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -69,12 +78,26 @@ fn options() -> Options {
             "peer" => o.peer = true,
             "--sizes" => {
                 let sizes = args.next().expect("--sizes takes a list: 20,200,1000");
-                o.sizes = sizes.split(',').map(|s| s.parse().expect("a resource count")).collect();
+                o.sizes = sizes
+                    .split(',')
+                    .map(|s| s.parse().expect("a resource count"))
+                    .collect();
             }
-            "--seed" => o.seed = args.next().and_then(|s| s.parse().ok()).expect("--seed takes a number"),
+            "--seed" => {
+                o.seed = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--seed takes a number")
+            }
             "--keep" => o.keep = Some(args.next().expect("--keep takes a directory").into()),
             "--timeline" => TIMELINE.store(true, std::sync::atomic::Ordering::Relaxed),
-            "--runs" => o.runs = args.next().and_then(|s| s.parse().ok()).filter(|&n| n > 0).expect("--runs takes a number above 0"),
+            "--runs" => {
+                o.runs = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&n| n > 0)
+                    .expect("--runs takes a number above 0")
+            }
             // cargo bench passes --bench to every benchmark binary.
             "--bench" => {}
             other => panic!("unknown argument `{other}`; see the top of benches/aws.rs"),
@@ -88,7 +111,11 @@ fn options() -> Options {
 
 fn main() {
     let o = options();
-    println!("machine: {} cores; plinth {}", std::thread::available_parallelism().map_or(0, |n| n.get()), env!("CARGO_BIN_EXE_plinth"));
+    println!(
+        "machine: {} cores; plinth {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        env!("CARGO_BIN_EXE_plinth")
+    );
     if o.calls {
         calls();
     }
@@ -113,7 +140,11 @@ fn create_bucket(moto: &PrivateMoto, name: &str) {
     support::runtime().block_on(async {
         let config = moto.sdk().await;
         let s3 = support::s3(&config);
-        s3.create_bucket().bucket(name).send().await.expect("create the bucket");
+        s3.create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .expect("create the bucket");
     });
 }
 
@@ -133,7 +164,11 @@ fn timed(proxy: &FaultProxy, args: &[&str]) -> (Duration, BTreeMap<String, usize
     );
     let counts = proxy.counts();
     if TIMELINE.load(std::sync::atomic::Ordering::Relaxed) {
-        println!("    {} {}", args[0], timeline(&counts.requests, started, elapsed));
+        println!(
+            "    {} {}",
+            args[0],
+            timeline(&counts.requests, started, elapsed)
+        );
     }
     (elapsed, counts.by_operation)
 }
@@ -146,14 +181,22 @@ static TIMELINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 fn timeline(requests: &[proxy::Seen], started: Instant, elapsed: Duration) -> String {
     let mut groups: Vec<String> = Vec::new();
     let mut last = f64::NEG_INFINITY;
-    for proxy::Seen { operation, arrived, .. } in requests {
+    for proxy::Seen {
+        operation, arrived, ..
+    } in requests
+    {
         let at = ms(arrived.duration_since(started));
         if at - last > 10.0 {
             groups.push(format!("{at:.0}:"));
         }
         last = at;
-        let op = operation.split_once(':').map_or(operation.as_str(), |(_, op)| op);
-        groups.last_mut().expect("a group").push_str(&format!(" {op}"));
+        let op = operation
+            .split_once(':')
+            .map_or(operation.as_str(), |(_, op)| op);
+        groups
+            .last_mut()
+            .expect("a group")
+            .push_str(&format!(" {op}"));
     }
     groups.push(format!("ended {:.0}", ms(elapsed)));
     groups.join(" | ")
@@ -244,7 +287,17 @@ fn kind_cases(p: &str) -> Vec<KindCase> {
 }
 
 fn ops(counts: &BTreeMap<String, usize>) -> String {
-    counts.iter().map(|(op, n)| if *n == 1 { op.clone() } else { format!("{op} ×{n}") }).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(op, n)| {
+            if *n == 1 {
+                op.clone()
+            } else {
+                format!("{op} ×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Calls in `a` beyond those in `b`, by operation.
@@ -263,17 +316,30 @@ fn fastest_of(runs: usize, proxy: &FaultProxy, spec: &str) -> (Duration, BTreeMa
 }
 
 /// The fastest of `runs` runs of plinth with `args`, with its calls.
-fn fastest_of_args(runs: usize, proxy: &FaultProxy, args: &[&str]) -> (Duration, BTreeMap<String, usize>) {
-    (0..runs).map(|_| timed(proxy, args)).min_by_key(|(t, _)| *t).expect("at least one run")
+fn fastest_of_args(
+    runs: usize,
+    proxy: &FaultProxy,
+    args: &[&str],
+) -> (Duration, BTreeMap<String, usize>) {
+    (0..runs)
+        .map(|_| timed(proxy, args))
+        .min_by_key(|(t, _)| *t)
+        .expect("at least one run")
 }
 
 fn calls() {
-    println!("\n== 1. AWS calls to plan one resource of each kind (fresh moto, counted by the proxy)");
+    println!(
+        "\n== 1. AWS calls to plan one resource of each kind (fresh moto, counted by the proxy)"
+    );
     let moto = PrivateMoto::start();
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("lambda")).expect("mkdir");
-    std::fs::write(dir.path().join("lambda/main.py"), "def handler(event, context):\n    return None\n").expect("write code");
+    std::fs::write(
+        dir.path().join("lambda/main.py"),
+        "def handler(event, context):\n    return None\n",
+    )
+    .expect("write code");
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write spec");
@@ -285,14 +351,27 @@ fn calls() {
     let (_, discovery_empty) = timed(&proxy, &["plan", "-f", &empty]);
     let sts: BTreeMap<String, usize> = BTreeMap::from([("sts:GetCallerIdentity".to_string(), 1)]);
     let discovery_empty = minus(&discovery_empty, &sts);
-    println!("discovery in an empty account: {} calls: {}", total(&discovery_empty), ops(&discovery_empty));
+    println!(
+        "discovery in an empty account: {} calls: {}",
+        total(&discovery_empty),
+        ops(&discovery_empty)
+    );
 
-    println!("\n{:<17} {:>5} {:>7} {:>9} {:>6}  read calls (plan, less discovery)", "kind", "read", "minimal", "plan rtt", "apply");
+    println!(
+        "\n{:<17} {:>5} {:>7} {:>9} {:>6}  read calls (plan, less discovery)",
+        "kind", "read", "minimal", "plan rtt", "apply"
+    );
     let mut notes = Vec::new();
     for case in kind_cases("calls") {
         let stack = format!("calls-{}", case.kind.replace('_', "-"));
-        let spec = write(&format!("{}.toml", case.kind), &format!("[stack]\nname = \"{stack}\"\n\n{}", case.body));
-        let nothing = write(&format!("{}-empty.toml", case.kind), &format!("[stack]\nname = \"{stack}\"\n"));
+        let spec = write(
+            &format!("{}.toml", case.kind),
+            &format!("[stack]\nname = \"{stack}\"\n\n{}", case.body),
+        );
+        let nothing = write(
+            &format!("{}-empty.toml", case.kind),
+            &format!("[stack]\nname = \"{stack}\"\n"),
+        );
         // Discovery of the account as it is before this resource exists: the plan after the
         // apply costs that, plus reading the resource by name (discovery skips what the spec
         // names).
@@ -302,12 +381,23 @@ fn calls() {
         let apply_only = minus(&apply, &plan_create);
         let (t0, plan) = fastest_of(3, &proxy, &spec);
         let read = minus(&plan, &discovery);
-        proxy.set_faults(Faults { latency: LATENCY, ..Faults::none() });
+        proxy.set_faults(Faults {
+            latency: LATENCY,
+            ..Faults::none()
+        });
         let (t25, _) = fastest_of(3, &proxy, &spec);
         proxy.set_faults(Faults::none());
         // Every sequential round trip adds the latency once: the difference counts them.
         let round_trips = (t25.saturating_sub(t0)).as_secs_f64() / LATENCY.as_secs_f64();
-        println!("{:<17} {:>5} {:>7} {:>9.1} {:>6}  {}", case.kind, total(&read), case.minimal, round_trips, total(&apply_only), ops(&read));
+        println!(
+            "{:<17} {:>5} {:>7} {:>9.1} {:>6}  {}",
+            case.kind,
+            total(&read),
+            case.minimal,
+            round_trips,
+            total(&apply_only),
+            ops(&read)
+        );
         notes.push(format!("{:<17} minimal: {}", case.kind, case.why));
         notes.push(format!("{:<17} apply (create): {}", "", ops(&apply_only)));
     }
@@ -407,7 +497,10 @@ type Run = (Duration, BTreeMap<String, usize>);
 fn stack_runs(proxy: &FaultProxy, spec: &str, latency: Duration, runs: usize) -> [Run; 3] {
     proxy.set_faults(Faults::none());
     timed(proxy, &["plan", "-f", spec]);
-    proxy.set_faults(Faults { latency, ..Faults::none() });
+    proxy.set_faults(Faults {
+        latency,
+        ..Faults::none()
+    });
     let create = median_of(runs, proxy, &["plan", "-f", spec]);
     let apply = timed(proxy, &["apply", "-f", spec, "--auto-approve"]);
     let plan = median_of(runs, proxy, &["plan", "-f", spec, "--detailed-exitcode"]);
@@ -428,7 +521,16 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>, runs: usi
     let dir = keep.map_or_else(|| temp.path().to_path_buf(), |k| k.join(size.to_string()));
     // The stack keeps its lock, and its index, in a bucket of its own.
     let state = format!("b{size}-state");
-    let spec = stack::write(&dir, seed, &format!("bench-{size}"), &format!("b{size}"), units, Some(&state)).display().to_string();
+    let spec = stack::write(
+        &dir,
+        seed,
+        &format!("bench-{size}"),
+        &format!("b{size}"),
+        units,
+        Some(&state),
+    )
+    .display()
+    .to_string();
     // The same runs four times: against a fresh emulator with no added latency, recording
     // every answer; answered from that recording with 25 ms on every call (the emulator's time
     // taken out, as against AWS), then with none (plinth's own time); and against another
@@ -450,9 +552,20 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>, runs: usi
     create_bucket(&moto, &state);
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let emulated = stack_runs(&proxy, &spec, LATENCY, runs);
-    let chains = [plan_chain(0), plan_chain(0) + LOCK_AND_INDEX + CREATE_CHAIN, INDEXED_PLAN_CHAIN];
-    for (i, what) in ["plan (all to create)", "apply", "plan (no changes)"].into_iter().enumerate() {
-        report(what, chains[i], [&replayed[i], &own[i], &emulated[i], &unlatent[i]]);
+    let chains = [
+        plan_chain(0),
+        plan_chain(0) + LOCK_AND_INDEX + CREATE_CHAIN,
+        INDEXED_PLAN_CHAIN,
+    ];
+    for (i, what) in ["plan (all to create)", "apply", "plan (no changes)"]
+        .into_iter()
+        .enumerate()
+    {
+        report(
+            what,
+            chains[i],
+            [&replayed[i], &own[i], &emulated[i], &unlatent[i]],
+        );
     }
     if unmatched > 0 || !miscounted.is_empty() {
         println!("  NOT A FAITHFUL REPLAY: {unmatched} requests of the replayed runs were not recorded and went to moto; made a different number of times:");
@@ -468,19 +581,34 @@ fn stack_times(size: usize, seed: u64, keep: Option<&std::path::Path>, runs: usi
 // 4. Start-up
 
 fn startup() {
-    println!("\n== 4. Start-up (mean and fastest of 50 runs; `hyperfine` gives the same with spread)");
-    let example = support::root().join("plans/example-roles.toml").display().to_string();
+    println!(
+        "\n== 4. Start-up (mean and fastest of 50 runs; `hyperfine` gives the same with spread)"
+    );
+    let example = support::root()
+        .join("plans/example-roles.toml")
+        .display()
+        .to_string();
     for args in [vec!["--help"], vec!["validate", "-f", example.as_str()]] {
         let mut times = Vec::new();
         for _ in 0..50 {
             let started = Instant::now();
-            let out = support::command(&args).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run plinth");
+            let out = support::command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run plinth");
             times.push(started.elapsed());
             assert!(out.success(), "plinth {args:?} failed");
         }
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
         let fastest = times.iter().min().copied().unwrap_or_default();
-        println!("  plinth {:<40} mean {:>5.1} ms, fastest {:>5.1} ms   (goal < 20 ms)", args.join(" ").replace(&*support::root().display().to_string(), "."), ms(mean), ms(fastest));
+        println!(
+            "  plinth {:<40} mean {:>5.1} ms, fastest {:>5.1} ms   (goal < 20 ms)",
+            args.join(" ")
+                .replace(&*support::root().display().to_string(), "."),
+            ms(mean),
+            ms(fastest)
+        );
     }
 }
 
@@ -490,24 +618,44 @@ fn startup() {
 fn peer() {
     println!("\n== 5. plinth plan next to ansible-playbook --check: Tonic Structural's stack, every call +25 ms");
     let script = support::root().join("scripts/bench-ansible.sh");
-    let venv = std::env::var("PLINTH_ANSIBLE_VENV").map_or_else(|_| support::root().join(".venv-ansible"), Into::into);
+    let venv = std::env::var("PLINTH_ANSIBLE_VENV")
+        .map_or_else(|_| support::root().join(".venv-ansible"), Into::into);
     if !venv.join("bin/ansible-playbook").exists() {
-        println!("  skipped: no Ansible in {}; `scripts/bench-ansible.sh install` makes one", venv.display());
+        println!(
+            "  skipped: no Ansible in {}; `scripts/bench-ansible.sh install` makes one",
+            venv.display()
+        );
         return;
     }
     let moto = PrivateMoto::start();
     let proxy = FaultProxy::start(&moto.url, Faults::none());
     let dir = tempfile::tempdir().expect("temp dir");
-    let spec = support::root().join("plans/tonic-structural-redshift.toml").display().to_string();
+    let spec = support::root()
+        .join("plans/tonic-structural-redshift.toml")
+        .display()
+        .to_string();
     let args = ["-f", spec.as_str(), "--var", "previous_process=true"];
     timed(&proxy, &[&["apply", "--auto-approve"][..], &args].concat());
-    let mut snapshot = support::command(&[&["snapshot", "--endpoint-url", proxy.url.as_str()][..], &args].concat());
+    let mut snapshot = support::command(
+        &[
+            &["snapshot", "--endpoint-url", proxy.url.as_str()][..],
+            &args,
+        ]
+        .concat(),
+    );
     let out = snapshot.output().expect("run plinth snapshot");
-    assert!(out.status.success(), "plinth snapshot failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "plinth snapshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let snapshot_path = dir.path().join("snapshot.json");
     std::fs::write(&snapshot_path, &out.stdout).expect("write snapshot");
 
-    proxy.set_faults(Faults { latency: LATENCY, ..Faults::none() });
+    proxy.set_faults(Faults {
+        latency: LATENCY,
+        ..Faults::none()
+    });
     let (t_plan, c_plan) = fastest_of_args(3, &proxy, &[&["plan"][..], &args].concat());
     proxy.reset_counts();
     let started = Instant::now();
@@ -526,7 +674,15 @@ fn peer() {
         println!("  ansible-playbook failed (its log is above)");
         return;
     }
-    println!("  plinth plan              {:>8.0} ms, {} calls", ms(t_plan), total(&c_plan));
-    println!("  ansible-playbook --check {:>8.0} ms, {} calls", ms(t_ansible), total(&c_ansible));
+    println!(
+        "  plinth plan              {:>8.0} ms, {} calls",
+        ms(t_plan),
+        total(&c_plan)
+    );
+    println!(
+        "  ansible-playbook --check {:>8.0} ms, {} calls",
+        ms(t_ansible),
+        total(&c_ansible)
+    );
     println!("  ansible calls: {}", ops(&c_ansible));
 }

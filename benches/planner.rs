@@ -55,7 +55,10 @@ const RESOURCES: usize = 10_000;
 const STACK: &str = "bench";
 
 fn seed() -> u64 {
-    std::env::var("PLINTH_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
+    std::env::var("PLINTH_BENCH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
 }
 
 fn account() -> Account {
@@ -89,16 +92,30 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
             ("arn".to_string(), arn),
             ("name".to_string(), name.to_string()),
             ("key_id".to_string(), key_id(address)),
-            ("unique_id".to_string(), format!("AROA{:016}", address.name.len())),
-            ("url".to_string(), format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}")),
+            (
+                "unique_id".to_string(),
+                format!("AROA{:016}", address.name.len()),
+            ),
+            (
+                "url".to_string(),
+                format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
+            ),
         ])
     };
     // First the exports alone, so references to assigned values (a key's ARN) resolve.
-    let mut live = LiveSnapshot { account: Some(account.clone()), ..LiveSnapshot::default() };
-    let ids = plinth::plan::physical_ids(spec, &Resolver::new(spec, &account, None)).expect("names resolve");
+    let mut live = LiveSnapshot {
+        account: Some(account.clone()),
+        ..LiveSnapshot::default()
+    };
+    let ids = plinth::plan::physical_ids(spec, &Resolver::new(spec, &account, None))
+        .expect("names resolve");
     for address in spec.resources.keys() {
         let id = ids.get(address).cloned().unwrap_or_else(|| key_id(address));
-        let physical_id = if address.kind == Kind::Key { key_id(address) } else { id.clone() };
+        let physical_id = if address.kind == Kind::Key {
+            key_id(address)
+        } else {
+            id.clone()
+        };
         live.by_address.insert(
             address.clone(),
             LiveResource {
@@ -123,7 +140,9 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
     let mut rng = stack::Rng::new(seed());
     let mut attributes = BTreeMap::new();
     for resource in spec.resources.values() {
-        let mut desired = resource.body.desired(&resolver, &mut Diagnostics::default());
+        let mut desired = resource
+            .body
+            .desired(&resolver, &mut Diagnostics::default());
         match rng.next_u64() % 100 {
             0..=5 => drift(&mut desired),
             6..=11 => {
@@ -137,7 +156,12 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
     drop(resolver);
     for (address, attrs) in attributes {
         match attrs {
-            Some(attrs) => live.by_address.get_mut(&address).expect("inserted above").attributes = attrs,
+            Some(attrs) => {
+                live.by_address
+                    .get_mut(&address)
+                    .expect("inserted above")
+                    .attributes = attrs
+            }
             None => {
                 live.by_address.remove(&address);
             }
@@ -153,7 +177,10 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
             physical_id: name.clone(),
             owner: Some(STACK.into()),
             address_tag: Some(address.clone()),
-            attributes: BTreeMap::from([("name".to_string(), Value::str(&name)), ("trust".to_string(), Value::policy(trust))]),
+            attributes: BTreeMap::from([
+                ("name".to_string(), Value::str(&name)),
+                ("trust".to_string(), Value::policy(trust)),
+            ]),
             exports: exports(&address, &name),
             deletion_date: None,
         });
@@ -162,7 +189,14 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
 }
 
 fn key_id(address: &Address) -> String {
-    format!("00000000-0000-0000-0000-{:012}", address.name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().unwrap_or(0))
+    format!(
+        "00000000-0000-0000-0000-{:012}",
+        address
+            .name
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse::<u64>()
+            .unwrap_or(0)
+    )
 }
 
 /// One difference of the kind people make by hand in the console.
@@ -203,10 +237,19 @@ fn cold_run() {
     let s = plan.summary();
     println!("offline planner, {} resources (seed {}): {} to add, {} to change, {} to destroy; {} lines of plan", spec.resources.len(), seed(), s.add, s.change, s.destroy, text.lines().count());
     println!("  load spec        {:>8.1} ms", loaded.as_secs_f64() * 1e3);
-    println!("  (generate live)  {:>8.1} ms", generated.as_secs_f64() * 1e3);
+    println!(
+        "  (generate live)  {:>8.1} ms",
+        generated.as_secs_f64() * 1e3
+    );
     println!("  plan             {:>8.1} ms", planned.as_secs_f64() * 1e3);
-    println!("  render text      {:>8.1} ms", rendered.as_secs_f64() * 1e3);
-    println!("  plan + render    {:>8.1} ms   (goal < 150 ms)", (planned + rendered).as_secs_f64() * 1e3);
+    println!(
+        "  render text      {:>8.1} ms",
+        rendered.as_secs_f64() * 1e3
+    );
+    println!(
+        "  plan + render    {:>8.1} ms   (goal < 150 ms)",
+        (planned + rendered).as_secs_f64() * 1e3
+    );
     println!("  heap: spec + snapshot {:.1} MB, peak while planning and rendering {:.1} MB   (goal < 150 MB)", before as f64 / 1e6, peak as f64 / 1e6);
 }
 
@@ -253,13 +296,16 @@ mod policy {
 
     /// The largest vendor policy plinth ships as a seed: Tonic Structural's server policy.
     fn server_policy() -> PolicyDocument {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policies/seeds/tonic-server-pipeline-v2.json");
-        PolicyDocument::parse(&std::fs::read_to_string(path).expect("read seed policy")).expect("parse seed policy")
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/policies/seeds/tonic-server-pipeline-v2.json");
+        PolicyDocument::parse(&std::fs::read_to_string(path).expect("read seed policy"))
+            .expect("parse seed policy")
     }
 
     #[divan::bench]
     fn parse(bencher: divan::Bencher) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policies/seeds/tonic-server-pipeline-v2.json");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/policies/seeds/tonic-server-pipeline-v2.json");
         let text = std::fs::read_to_string(path).expect("read seed policy");
         bencher.bench(|| PolicyDocument::parse(divan::black_box(&text)).expect("parse"));
     }

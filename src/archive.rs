@@ -23,7 +23,12 @@ pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 /// Refuses a directory that links back into itself, holds anything but files and directories
 /// (a device or a pipe could be read forever), or more than [`MAX_UNZIPPED_BYTES`].
 pub fn zip_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
-    let mut walk = Walk { root: dir, ancestors: Vec::new(), total: 0, files: Vec::new() };
+    let mut walk = Walk {
+        root: dir,
+        ancestors: Vec::new(),
+        total: 0,
+        files: Vec::new(),
+    };
     walk.collect(dir)?;
     let mut files = walk.files;
     files.sort();
@@ -35,8 +40,12 @@ pub fn zip_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
             .compression_method(CompressionMethod::Deflated)
             .last_modified_time(DateTime::default())
             .unix_permissions(if executable { 0o755 } else { 0o644 });
-        let name: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        zip.start_file(name.join("/"), options).map_err(std::io::Error::other)?;
+        let name: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        zip.start_file(name.join("/"), options)
+            .map_err(std::io::Error::other)?;
         zip.write_all(&read_at_most(&path, MAX_UNZIPPED_BYTES)?)?;
     }
     Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
@@ -45,9 +54,14 @@ pub fn zip_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
 /// Reads a file, failing once it is longer than `limit` bytes instead of reading on.
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(std::io::Error::other(format!("`{}` is larger than {limit} bytes", path.display())));
+        return Err(std::io::Error::other(format!(
+            "`{}` is larger than {limit} bytes",
+            path.display()
+        )));
     }
     Ok(bytes)
 }
@@ -65,7 +79,10 @@ impl Walk<'_> {
     fn collect(&mut self, dir: &Path) -> std::io::Result<()> {
         let real = std::fs::canonicalize(dir)?;
         if self.ancestors.contains(&real) {
-            return Err(std::io::Error::other(format!("`{}` links back to a directory that contains it", dir.display())));
+            return Err(std::io::Error::other(format!(
+                "`{}` links back to a directory that contains it",
+                dir.display()
+            )));
         }
         self.ancestors.push(real);
         for entry in std::fs::read_dir(dir)? {
@@ -81,9 +98,16 @@ impl Walk<'_> {
                         self.root.display()
                     )));
                 }
-                self.files.push(path.strip_prefix(self.root).map_err(std::io::Error::other)?.to_path_buf());
+                self.files.push(
+                    path.strip_prefix(self.root)
+                        .map_err(std::io::Error::other)?
+                        .to_path_buf(),
+                );
             } else {
-                return Err(std::io::Error::other(format!("`{}` is neither a file nor a directory", path.display())));
+                return Err(std::io::Error::other(format!(
+                    "`{}` is neither a file nor a directory",
+                    path.display()
+                )));
             }
         }
         self.ancestors.pop();
@@ -116,7 +140,12 @@ mod tests {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
-        std::fs::File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
     }
 
     #[test]
@@ -125,15 +154,32 @@ mod tests {
         let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let new = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         // Written in a different order, at different times.
-        write(a.path(), "main.py", "def handler(event, context):\n    return 1\n", old);
+        write(
+            a.path(),
+            "main.py",
+            "def handler(event, context):\n    return 1\n",
+            old,
+        );
         write(a.path(), "lib/util.py", "X = 1\n", old);
         write(b.path(), "lib/util.py", "X = 1\n", new);
-        write(b.path(), "main.py", "def handler(event, context):\n    return 1\n", new);
-        let (za, zb) = (zip_directory(a.path()).unwrap(), zip_directory(b.path()).unwrap());
+        write(
+            b.path(),
+            "main.py",
+            "def handler(event, context):\n    return 1\n",
+            new,
+        );
+        let (za, zb) = (
+            zip_directory(a.path()).unwrap(),
+            zip_directory(b.path()).unwrap(),
+        );
         assert_eq!(code_sha256(&za), code_sha256(&zb));
 
         write(b.path(), "lib/util.py", "X = 2\n", new);
-        assert_ne!(code_sha256(&za), code_sha256(&zip_directory(b.path()).unwrap()), "content changes the hash");
+        assert_ne!(
+            code_sha256(&za),
+            code_sha256(&zip_directory(b.path()).unwrap()),
+            "content changes the hash"
+        );
     }
 
     #[test]
@@ -155,7 +201,12 @@ mod tests {
         write(dir.path(), "main.py", "x", SystemTime::now());
         std::os::unix::fs::symlink(dir.path(), dir.path().join("again")).unwrap();
         let error = zip_directory(dir.path()).unwrap_err();
-        assert!(error.to_string().contains("links back to a directory that contains it"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("links back to a directory that contains it"),
+            "{error}"
+        );
     }
 
     #[cfg(unix)]
@@ -163,12 +214,21 @@ mod tests {
     fn devices_are_refused_and_reads_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
-        assert!(zip_directory(dir.path()).unwrap_err().to_string().contains("neither a file nor a directory"));
-        assert!(read_at_most(Path::new("/dev/zero"), 1024).unwrap_err().to_string().contains("larger than 1024 bytes"));
+        assert!(zip_directory(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("neither a file nor a directory"));
+        assert!(read_at_most(Path::new("/dev/zero"), 1024)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than 1024 bytes"));
     }
 
     #[test]
     fn code_sha256_is_base64_like_lambdas() {
-        assert_eq!(code_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(
+            code_sha256(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 }

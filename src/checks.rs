@@ -34,7 +34,11 @@ pub const SQS_DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
 pub const LAMBDA_DEFAULT_TIMEOUT: i64 = 3;
 
 /// What a function's role needs on each queue that triggers it (Lambda polls for it).
-const TRIGGER_QUEUE_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+const TRIGGER_QUEUE_ACTIONS: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
 /// What S3 needs on the key of an encrypted queue to deliver events to it.
 const NOTIFICATION_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"];
 
@@ -48,8 +52,17 @@ pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diag
 pub type Resolved = HashMap<usize, Option<Arc<PolicyDocument>>>;
 
 /// [`check`], given policies already filled in with `lookup`, so they are not parsed again.
-pub fn check_resolved(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>, resolved: Resolved) -> Diagnostics {
-    let known = Known { spec, lookup: &lookup, by_value: OnceCell::new(), policies: RefCell::new(resolved) };
+pub fn check_resolved(
+    spec: &Spec,
+    lookup: impl Fn(&Reference) -> Option<String>,
+    resolved: Resolved,
+) -> Diagnostics {
+    let known = Known {
+        spec,
+        lookup: &lookup,
+        by_value: OnceCell::new(),
+        policies: RefCell::new(resolved),
+    };
     let mut diags = Diagnostics::default();
     for resource in spec.resources.values() {
         match &resource.body {
@@ -59,7 +72,12 @@ pub fn check_resolved(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>
             ResourceBody::Bucket(bucket) => {
                 for notification in bucket.notifications.iter().flatten() {
                     if let NotificationTarget::Queue(queue) = &notification.target {
-                        known.check_notification(resource, queue, &notification.location, &mut diags);
+                        known.check_notification(
+                            resource,
+                            queue,
+                            &notification.location,
+                            &mut diags,
+                        );
                     }
                 }
             }
@@ -104,7 +122,10 @@ impl IdentityPolicies<'_> {
 
     /// Where the first policy that alone allows the request is written.
     fn granted_at(&self, action: &str, resource: &str) -> Option<&Location> {
-        self.documents.iter().find(|(d, _)| allows(is_allowed(&[d], None, action, resource))).map(|(_, at)| *at)
+        self.documents
+            .iter()
+            .find(|(d, _)| allows(is_allowed(&[d], None, action, resource)))
+            .map(|(_, at)| *at)
     }
 }
 
@@ -128,17 +149,21 @@ impl<'a> Known<'a> {
         if let Some(done) = self.policies.borrow().get(&key) {
             return done.clone();
         }
-        let document = if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
-            None
-        } else {
-            policy.with(self.lookup)
-        };
+        let document =
+            if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
+                None
+            } else {
+                policy.with(self.lookup)
+            };
         self.policies.borrow_mut().insert(key, document.clone());
         document
     }
 
     fn export(&self, address: &Address, attribute: &str) -> Option<String> {
-        (self.lookup)(&Reference::Resource { address: address.clone(), attribute: attribute.to_string() })
+        (self.lookup)(&Reference::Resource {
+            address: address.clone(),
+            attribute: attribute.to_string(),
+        })
     }
 
     fn account_id(&self) -> Option<String> {
@@ -157,7 +182,11 @@ impl<'a> Known<'a> {
         let index = self.by_value.get_or_init(|| {
             let mut index = HashMap::new();
             for r in self.spec.resources.values() {
-                let ids: &[&str] = if r.kind() == Kind::Key { &["arn", "key_id"] } else { &["arn"] };
+                let ids: &[&str] = if r.kind() == Kind::Key {
+                    &["arn", "key_id"]
+                } else {
+                    &["arn"]
+                };
                 for attribute in ids {
                     if let Some(id) = self.export(&r.address, attribute) {
                         // The first resource in address order wins, as a walk over the spec would find it.
@@ -178,7 +207,9 @@ impl<'a> Known<'a> {
         let mut partial = false;
         for arn in role.managed_policies.iter().flatten() {
             match self.target(arn, Kind::Policy).map(|r| &r.body) {
-                Some(ResourceBody::Policy(policy)) => documents.push((self.policy(&policy.document)?, &policy.document.location)),
+                Some(ResourceBody::Policy(policy)) => {
+                    documents.push((self.policy(&policy.document)?, &policy.document.location))
+                }
                 _ => partial = true,
             }
         }
@@ -193,24 +224,55 @@ impl<'a> Known<'a> {
         }
     }
 
-    fn check_function(&self, resource: &Resource, function: &FunctionSpec, diags: &mut Diagnostics) {
+    fn check_function(
+        &self,
+        resource: &Resource,
+        function: &FunctionSpec,
+        diags: &mut Diagnostics,
+    ) {
         let role = self.role_of(function);
         if let Some((role_resource, role)) = role {
             self.check_function_trust(resource, role_resource, role, diags);
         }
         for trigger in function.triggers.iter().flatten() {
-            let Some(queue_resource) = self.target(&trigger.queue, Kind::Queue) else { continue };
-            let ResourceBody::Queue(queue) = &queue_resource.body else { continue };
-            check_visibility_timeout(resource, function, queue_resource, queue, &trigger.queue.location, diags);
+            let Some(queue_resource) = self.target(&trigger.queue, Kind::Queue) else {
+                continue;
+            };
+            let ResourceBody::Queue(queue) = &queue_resource.body else {
+                continue;
+            };
+            check_visibility_timeout(
+                resource,
+                function,
+                queue_resource,
+                queue,
+                &trigger.queue.location,
+                diags,
+            );
             if let Some((role_resource, role)) = role {
-                self.check_trigger_access(resource, role_resource, role, queue_resource, &trigger.queue.location, diags);
+                self.check_trigger_access(
+                    resource,
+                    role_resource,
+                    role,
+                    queue_resource,
+                    &trigger.queue.location,
+                    diags,
+                );
             }
         }
     }
 
     /// Lambda runs the function as its role, so the role must trust the Lambda service.
-    fn check_function_trust(&self, function: &Resource, role_resource: &Resource, role: &RoleSpec, diags: &mut Diagnostics) {
-        let Some(trust) = self.policy(&role.trust) else { return };
+    fn check_function_trust(
+        &self,
+        function: &Resource,
+        role_resource: &Resource,
+        role: &RoleSpec,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(trust) = self.policy(&role.trust) else {
+            return;
+        };
         let lambda = Principal::service("lambda.amazonaws.com");
         // A trust policy has no Resource: its statements apply to the role they are attached to.
         if !allows(is_allowed(&[&trust], Some(&lambda), "sts:AssumeRole", "*")) {
@@ -239,8 +301,17 @@ impl<'a> Known<'a> {
         at: &Location,
         diags: &mut Diagnostics,
     ) {
-        let (Some(policies), Some(queue_arn)) = (self.identity_policies(role), self.export(&queue.address, "arn")) else { return };
-        let missing: Vec<&str> = TRIGGER_QUEUE_ACTIONS.iter().copied().filter(|a| !policies.allow(a, &queue_arn)).collect();
+        let (Some(policies), Some(queue_arn)) = (
+            self.identity_policies(role),
+            self.export(&queue.address, "arn"),
+        ) else {
+            return;
+        };
+        let missing: Vec<&str> = TRIGGER_QUEUE_ACTIONS
+            .iter()
+            .copied()
+            .filter(|a| !policies.allow(a, &queue_arn))
+            .collect();
         if missing.is_empty() {
             return;
         }
@@ -263,9 +334,19 @@ impl<'a> Known<'a> {
         );
     }
 
-    fn check_notification(&self, bucket: &Resource, queue_text: &Text, at: &Location, diags: &mut Diagnostics) {
-        let Some(queue_resource) = self.target(queue_text, Kind::Queue) else { return };
-        let ResourceBody::Queue(queue) = &queue_resource.body else { return };
+    fn check_notification(
+        &self,
+        bucket: &Resource,
+        queue_text: &Text,
+        at: &Location,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(queue_resource) = self.target(queue_text, Kind::Queue) else {
+            return;
+        };
+        let ResourceBody::Queue(queue) = &queue_resource.body else {
+            return;
+        };
         let Some(policy) = &queue.policy else {
             diags.push(
                 Diagnostic::error(
@@ -281,15 +362,27 @@ impl<'a> Known<'a> {
             );
             return;
         };
-        let (Some(document), Some(bucket_arn), Some(queue_arn), Some(account)) =
-            (self.policy(policy), self.export(&bucket.address, "arn"), self.export(&queue_resource.address, "arn"), self.account_id())
-        else {
+        let (Some(document), Some(bucket_arn), Some(queue_arn), Some(account)) = (
+            self.policy(policy),
+            self.export(&bucket.address, "arn"),
+            self.export(&queue_resource.address, "arn"),
+            self.account_id(),
+        ) else {
             return;
         };
         let s3 = Principal::service("s3.amazonaws.com");
         // What S3 puts in the request context when it sends a bucket's event.
-        let context: [(&str, &str); 2] = [("aws:SourceArn", &bucket_arn), ("aws:SourceAccount", &account)];
-        if !allows(is_allowed_in(&[&document], Some(&s3), "sqs:SendMessage", &queue_arn, &context)) {
+        let context: [(&str, &str); 2] = [
+            ("aws:SourceArn", &bucket_arn),
+            ("aws:SourceAccount", &account),
+        ];
+        if !allows(is_allowed_in(
+            &[&document],
+            Some(&s3),
+            "sqs:SendMessage",
+            &queue_arn,
+            &context,
+        )) {
             diags.push(
                 Diagnostic::error(
                     "check::notification-queue-policy",
@@ -305,7 +398,9 @@ impl<'a> Known<'a> {
                     bucket.address
                 )),
             );
-        } else if is_allowed(&[&document], Some(&s3), "sqs:SendMessage", &queue_arn) == Decision::Allowed {
+        } else if is_allowed(&[&document], Some(&s3), "sqs:SendMessage", &queue_arn)
+            == Decision::Allowed
+        {
             diags.push(
                 Diagnostic::warning(
                     "check::notification-queue-policy",
@@ -326,9 +421,19 @@ impl<'a> Known<'a> {
 
     /// S3 encrypts the events it sends to an encrypted queue with the queue's key; without
     /// the key policy's leave, delivery fails silently.
-    fn check_notification_key(&self, bucket: &Resource, queue_resource: &Resource, key_text: &Text, diags: &mut Diagnostics) {
-        let Some(key_resource) = self.target(key_text, Kind::Key) else { return };
-        let ResourceBody::Key(key) = &key_resource.body else { return };
+    fn check_notification_key(
+        &self,
+        bucket: &Resource,
+        queue_resource: &Resource,
+        key_text: &Text,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(key_resource) = self.target(key_text, Kind::Key) else {
+            return;
+        };
+        let ResourceBody::Key(key) = &key_resource.body else {
+            return;
+        };
         let Some(policy) = &key.policy else {
             diags.push(
                 Diagnostic::error(
@@ -344,7 +449,9 @@ impl<'a> Known<'a> {
             );
             return;
         };
-        let Some(document) = self.policy(policy) else { return };
+        let Some(document) = self.policy(policy) else {
+            return;
+        };
         // A key policy's statements concern its own key. Before the key exists its ARN is
         // unknown; a Resource of "*" (what key policies write) or one covering every key of
         // the account still matches this stand-in.
@@ -355,13 +462,18 @@ impl<'a> Known<'a> {
                 (self.lookup)(&Reference::Aws(AwsFact::Region)),
                 self.account_id(),
             ) {
-                (Some(partition), Some(region), Some(account)) => format!("arn:{partition}:kms:{region}:{account}:key/*"),
+                (Some(partition), Some(region), Some(account)) => {
+                    format!("arn:{partition}:kms:{region}:{account}:key/*")
+                }
                 _ => return,
             },
         };
         let s3 = Principal::service("s3.amazonaws.com");
-        let missing: Vec<&str> =
-            NOTIFICATION_KEY_ACTIONS.iter().copied().filter(|a| !allows(is_allowed(&[&document], Some(&s3), a, &key_arn))).collect();
+        let missing: Vec<&str> = NOTIFICATION_KEY_ACTIONS
+            .iter()
+            .copied()
+            .filter(|a| !allows(is_allowed(&[&document], Some(&s3), a, &key_arn)))
+            .collect();
         if !missing.is_empty() {
             diags.push(
                 Diagnostic::error(
@@ -383,17 +495,29 @@ impl<'a> Known<'a> {
 
     /// CreateFunction with a role needs iam:PassRole on that role.
     fn check_pass_role(&self, creator: &Resource, role: &'a RoleSpec, diags: &mut Diagnostics) {
-        let Some(policies) = self.identity_policies(role) else { return };
+        let Some(policies) = self.identity_policies(role) else {
+            return;
+        };
         if !policies.may_allow("lambda:CreateFunction") {
             return;
         }
         for function_resource in self.spec.resources.values() {
-            let ResourceBody::Function(function) = &function_resource.body else { continue };
-            let (Some((role_resource, _)), Some(function_arn)) = (self.role_of(function), self.export(&function_resource.address, "arn")) else {
+            let ResourceBody::Function(function) = &function_resource.body else {
                 continue;
             };
-            let Some(role_arn) = self.export(&role_resource.address, "arn") else { continue };
-            let Some(granted_at) = policies.granted_at("lambda:CreateFunction", &function_arn) else { continue };
+            let (Some((role_resource, _)), Some(function_arn)) = (
+                self.role_of(function),
+                self.export(&function_resource.address, "arn"),
+            ) else {
+                continue;
+            };
+            let Some(role_arn) = self.export(&role_resource.address, "arn") else {
+                continue;
+            };
+            let Some(granted_at) = policies.granted_at("lambda:CreateFunction", &function_arn)
+            else {
+                continue;
+            };
             if policies.allow("iam:PassRole", &role_arn) {
                 continue;
             }
@@ -416,9 +540,16 @@ impl<'a> Known<'a> {
 
 /// A permission missing from a role's policies is an error, or a warning when the role also
 /// attaches managed policies from outside the spec that may grant it.
-fn identity_finding(code: &'static str, message: String, policies: &IdentityPolicies<'_>) -> Diagnostic {
+fn identity_finding(
+    code: &'static str,
+    message: String,
+    policies: &IdentityPolicies<'_>,
+) -> Diagnostic {
     if policies.partial {
-        Diagnostic::warning(code, format!("{message}, unless a managed policy from outside this spec allows it"))
+        Diagnostic::warning(
+            code,
+            format!("{message}, unless a managed policy from outside this spec allows it"),
+        )
     } else {
         Diagnostic::error(code, message)
     }
@@ -440,7 +571,11 @@ fn check_visibility_timeout(
     };
     let (visibility, at, visibility_source) = match &queue.visibility_timeout {
         Some((v, at)) => (*v, at, String::new()),
-        None => (SQS_DEFAULT_VISIBILITY_TIMEOUT, trigger_at, ", SQS's default".to_string()),
+        None => (
+            SQS_DEFAULT_VISIBILITY_TIMEOUT,
+            trigger_at,
+            ", SQS's default".to_string(),
+        ),
     };
     if visibility >= timeout {
         return;
@@ -472,7 +607,9 @@ mod tests {
     use crate::spec::{self, LoadOptions};
 
     fn fixture(path: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(path)
     }
 
     /// What validate and then a plan into an empty account report, rendered; `edit` turns the
@@ -503,7 +640,10 @@ mod tests {
             Ok(plan) => plan.warnings.join("\n"),
             Err(diags) => diags.render(false),
         };
-        render(&format!("{}{rendered}", spec.warnings.render(false)), dir.path())
+        render(
+            &format!("{}{rendered}", spec.warnings.render(false)),
+            dir.path(),
+        )
     }
 
     fn render(text: &str, dir: &Path) -> String {
@@ -539,36 +679,75 @@ mod tests {
     fn a_missing_permission_that_a_managed_policy_from_elsewhere_may_grant_is_a_warning() {
         let attached = ("[role.lambda.policies.queue]", "managed_policies = [\"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole\"]\n\n[role.lambda.policies.queue]");
         let found = findings("checks/function-queue-access.toml", Some(attached));
-        assert!(found.contains("⚠") && found.contains("check::function-queue-access"), "{found}");
+        assert!(
+            found.contains("⚠") && found.contains("check::function-queue-access"),
+            "{found}"
+        );
         assert!(found.contains("unless a managed policy"), "{found}");
     }
 
     #[test]
     fn a_notified_queue_without_a_policy_and_a_key_with_the_default_policy_are_errors() {
-        let unscoped = std::fs::read_to_string(fixture("checks/notification-queue-unscoped.toml")).unwrap();
-        let queue_policy = unscoped.lines().find(|l| l.starts_with("policy = ")).unwrap();
-        let found = findings("checks/notification-queue-unscoped.toml", Some((queue_policy, "")));
-        assert!(found.contains("× bucket.data sends events to queue.work, which has no policy"), "{found}");
+        let unscoped =
+            std::fs::read_to_string(fixture("checks/notification-queue-unscoped.toml")).unwrap();
+        let queue_policy = unscoped
+            .lines()
+            .find(|l| l.starts_with("policy = "))
+            .unwrap();
+        let found = findings(
+            "checks/notification-queue-unscoped.toml",
+            Some((queue_policy, "")),
+        );
+        assert!(
+            found.contains("× bucket.data sends events to queue.work, which has no policy"),
+            "{found}"
+        );
 
         let key = std::fs::read_to_string(fixture("checks/notification-key-policy.toml")).unwrap();
-        let key_policy = &key[key.find("policy = '''").unwrap()..key.find("[[key.sqs.silence]]").unwrap()];
-        let found = findings("checks/notification-key-policy.toml", Some((key_policy, "")));
-        assert!(found.contains("check::notification-key-policy") && found.contains("whose default key policy"), "{found}");
+        let key_policy =
+            &key[key.find("policy = '''").unwrap()..key.find("[[key.sqs.silence]]").unwrap()];
+        let found = findings(
+            "checks/notification-key-policy.toml",
+            Some((key_policy, "")),
+        );
+        assert!(
+            found.contains("check::notification-key-policy")
+                && found.contains("whose default key policy"),
+            "{found}"
+        );
     }
 
     #[test]
     fn unset_timeouts_are_compared_as_aws_defaults() {
         // Lambda's 3 s fits in SQS's 30 s.
-        let fits = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(("timeout = 60\n", "")));
+        let fits = findings(
+            "bad/visibility-timeout-shorter-than-function-timeout.toml",
+            Some(("timeout = 60\n", "")),
+        );
         assert!(!fits.contains("check::"), "{fits}");
-        let too_short = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(("name = \"tonic-work\"\n", "name = \"tonic-work\"\nvisibility_timeout = 2\n")));
-        assert!(too_short.contains("hides a received message for 2 s"), "{too_short}");
+        let too_short = findings(
+            "bad/visibility-timeout-shorter-than-function-timeout.toml",
+            Some((
+                "name = \"tonic-work\"\n",
+                "name = \"tonic-work\"\nvisibility_timeout = 2\n",
+            )),
+        );
+        assert!(
+            too_short.contains("hides a received message for 2 s"),
+            "{too_short}"
+        );
     }
 
     #[test]
     fn a_queue_named_by_its_arn_written_out_is_checked_at_plan() {
-        let written_out = ("queue = \"${queue.work.arn}\"", "queue = \"arn:aws:sqs:${aws.region}:${aws.account_id}:tonic-work\"");
-        let found = findings("bad/visibility-timeout-shorter-than-function-timeout.toml", Some(written_out));
+        let written_out = (
+            "queue = \"${queue.work.arn}\"",
+            "queue = \"arn:aws:sqs:${aws.region}:${aws.account_id}:tonic-work\"",
+        );
+        let found = findings(
+            "bad/visibility-timeout-shorter-than-function-timeout.toml",
+            Some(written_out),
+        );
         assert!(found.contains("check::visibility-timeout"), "{found}");
         // Before AWS is read the ARN is unknown, so validate lets the spec through.
         assert!(!found.contains("nothing was sent"), "{found}");
@@ -584,7 +763,10 @@ mod tests {
             ("openmetadata-glue.toml", &[][..]),
         ] {
             for value in ["true", "false"] {
-                let var_overrides = switches.iter().map(|s| (s.to_string(), value.to_string())).collect();
+                let var_overrides = switches
+                    .iter()
+                    .map(|s| (s.to_string(), value.to_string()))
+                    .collect();
                 let spec = spec::load(&plans.join(stack), &LoadOptions { var_overrides })
                     .unwrap_or_else(|d| panic!("{stack}: {}", d.render(false)));
                 let account = Account {
@@ -595,7 +777,11 @@ mod tests {
                 };
                 let resolver = crate::plan::Resolver::new(&spec, &account, None);
                 let found = super::check(&spec, |r| resolver.lookup(r));
-                assert!(found.0.is_empty(), "{stack} with {value}: {}", found.render(false));
+                assert!(
+                    found.0.is_empty(),
+                    "{stack} with {value}: {}",
+                    found.render(false)
+                );
             }
         }
     }

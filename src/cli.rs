@@ -11,18 +11,22 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::apply::{self, ApplyOptions, Progress, StepOutcome, StepStatus};
 use crate::aws::{Aws, AwsError, ConnectOptions, Patience};
 use crate::diag::Diagnostics;
+use crate::index::{self, StackIndex};
+use crate::live::LiveSnapshot;
+use crate::lock::{self, LockError, StackLock};
 use crate::model::Address;
 use crate::plan::{Action, Plan, PlanOptions, ResourceChange};
 use crate::render;
-use crate::lock::{self, LockError, StackLock};
 use crate::saved::{SavedPlan, SavedPlanError};
 use crate::spec::{self, LoadOptions, Spec};
-use crate::index::{self, StackIndex};
-use crate::live::LiveSnapshot;
 use crate::workflow::{plan_stack, plan_stack_live, read_live, PlanError};
 
 #[derive(Debug, Parser)]
-#[command(name = "plinth", version, about = "Plan and apply the AWS setup that data platforms ask for, from a desired-state TOML spec")]
+#[command(
+    name = "plinth",
+    version,
+    about = "Plan and apply the AWS setup that data platforms ask for, from a desired-state TOML spec"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -146,7 +150,12 @@ pub struct SnapshotArgs {
 #[derive(Debug, Args)]
 pub struct SpecArgs {
     /// The spec file
-    #[arg(short = 'f', long = "file", value_name = "SPEC", default_value = "plinth.toml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "SPEC",
+        default_value = "plinth.toml"
+    )]
     pub spec: PathBuf,
     /// Set a variable declared in [vars] (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -195,7 +204,10 @@ impl AwsArgs {
             role_session_name: self.role_session_name.clone(),
             source_identity: self.source_identity.clone(),
             max_attempts: self.max_attempts,
-            patience: Patience { limit: Duration::from_secs(self.max_wait), ..Patience::default() },
+            patience: Patience {
+                limit: Duration::from_secs(self.max_wait),
+                ..Patience::default()
+            },
             retry_backoff: self.retry_backoff_ms.map(Duration::from_millis),
         }
     }
@@ -251,7 +263,10 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 pub enum Failure {
     Diagnostics(Diagnostics),
     Aws(AwsError),
-    Message { message: String, hint: Option<String> },
+    Message {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl From<PlanError> for Failure {
@@ -282,13 +297,18 @@ impl Ui {
             ColorChoice::Never => false,
             ColorChoice::Auto => allowed && tty,
         };
-        Ui { color_stdout: pick(std::io::stdout().is_terminal()), color_stderr: pick(std::io::stderr().is_terminal()) }
+        Ui {
+            color_stdout: pick(std::io::stdout().is_terminal()),
+            color_stderr: pick(std::io::stderr().is_terminal()),
+        }
     }
 
     /// Writes to stdout; a closed pipe (`plinth plan | head`) is not an error.
     fn out(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
     }
 
     fn err(&self, text: &str) {
@@ -300,7 +320,10 @@ impl Ui {
             Failure::Diagnostics(d) => {
                 self.err(&d.render(self.color_stderr));
                 let n = d.errors();
-                self.err(&format!("\n{n} error{} found; nothing was sent to AWS.\n", if n == 1 { "" } else { "s" }));
+                self.err(&format!(
+                    "\n{n} error{} found; nothing was sent to AWS.\n",
+                    if n == 1 { "" } else { "s" }
+                ));
             }
             Failure::Aws(e) => {
                 self.err(&format!("error: {e}\n"));
@@ -327,7 +350,10 @@ pub fn main() -> ExitCode {
     // `run` returns (it spawns no tasks). A multi-threaded runtime ran that future on this
     // thread anyway and the connections on its workers, and paid for the hand-offs between
     // them: ten times the context switches and a third more processor time per plan.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             ui.err(&format!("error: cannot start the async runtime: {e}\n"));
@@ -351,7 +377,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLINTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
 }
 
 async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
@@ -370,26 +400,40 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         Command::Plan(args) => {
             let spec = load(&args.spec, ui)?;
             let aws = Aws::connect(&args.aws.options()).await?;
-            let options = PlanOptions { destroy: args.destroy, refresh_only: args.refresh_only };
+            let options = PlanOptions {
+                destroy: args.destroy,
+                refresh_only: args.refresh_only,
+            };
             let plan = plan_stack(&aws, &spec, options).await?;
             if let Some(path) = &args.out {
-                SavedPlan::new(&spec, &args.spec.vars, &plan).write(path).map_err(|e| Failure::Message {
-                    message: format!("cannot write the plan file `{}`: {e}", path.display()),
-                    hint: None,
-                })?;
+                SavedPlan::new(&spec, &args.spec.vars, &plan)
+                    .write(path)
+                    .map_err(|e| Failure::Message {
+                        message: format!("cannot write the plan file `{}`: {e}", path.display()),
+                        hint: None,
+                    })?;
             }
             ui.out(&show(&plan, &args.render, ui));
-            Ok(match (args.detailed_exitcode, plan.is_empty(), plan.summary().widens_access) {
-                (false, _, _) | (true, true, _) => 0,
-                (true, false, false) => 2,
-                (true, false, true) => 3,
-            })
+            Ok(
+                match (
+                    args.detailed_exitcode,
+                    plan.is_empty(),
+                    plan.summary().widens_access,
+                ) {
+                    (false, _, _) | (true, true, _) => 0,
+                    (true, false, false) => 2,
+                    (true, false, true) => 3,
+                },
+            )
         }
         Command::Snapshot(args) => {
             let spec = load(&args.spec, ui)?;
             let aws = Aws::connect(&args.aws.options()).await?;
             let snapshot = read_live(&aws, &spec).await?;
-            let json = serde_json::to_string_pretty(&snapshot).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
+            let json = serde_json::to_string_pretty(&snapshot).map_err(|e| Failure::Message {
+                message: e.to_string(),
+                hint: None,
+            })?;
             ui.out(&format!("{json}\n"));
             Ok(0)
         }
@@ -405,12 +449,28 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             let values: Vec<(String, Option<String>)> = plan
                 .outputs
                 .iter()
-                .map(|(k, v)| (k.clone(), (!v.is_unknown()).then(|| v.as_str().map(str::to_string).unwrap_or_else(|| v.display()))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        (!v.is_unknown()).then(|| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.display())
+                        }),
+                    )
+                })
                 .collect();
-            let missing: Vec<&str> = values.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect();
+            let missing: Vec<&str> = values
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.as_str())
+                .collect();
             if !missing.is_empty() {
                 return Err(Failure::Message {
-                    message: format!("no value yet for {}: the resources they come from do not exist", missing.join(", ")),
+                    message: format!(
+                        "no value yet for {}: the resources they come from do not exist",
+                        missing.join(", ")
+                    ),
                     hint: Some("run `plinth apply` first".into()),
                 });
             }
@@ -448,13 +508,21 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 region: args.region.unwrap_or(defaults.region),
             };
             let policy = crate::permissions::policy(&spec, &target);
-            let json = serde_json::to_string_pretty(&policy).map_err(|e| Failure::Message { message: e.to_string(), hint: None })?;
+            let json = serde_json::to_string_pretty(&policy).map_err(|e| Failure::Message {
+                message: e.to_string(),
+                hint: None,
+            })?;
             ui.out(&format!("{json}\n"));
             Ok(0)
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "plinth", &mut out);
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "plinth",
+                &mut out,
+            );
             ui.out(&String::from_utf8_lossy(&out));
             Ok(0)
         }
@@ -464,7 +532,13 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
 }
 
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
-    let spec = spec::load(&args.spec, &LoadOptions { var_overrides: args.vars.clone() }).map_err(Failure::Diagnostics)?;
+    let spec = spec::load(
+        &args.spec,
+        &LoadOptions {
+            var_overrides: args.vars.clone(),
+        },
+    )
+    .map_err(Failure::Diagnostics)?;
     if !spec.warnings.0.is_empty() {
         ui.err(&spec.warnings.render(ui.color_stderr));
         ui.err("\n");
@@ -474,9 +548,19 @@ fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
 
 fn show(plan: &Plan, args: &RenderArgs, ui: &Ui) -> String {
     match args.format {
-        Format::Text => render::text::render(plan, render::text::TextOptions { color: ui.color_stdout }),
+        Format::Text => render::text::render(
+            plan,
+            render::text::TextOptions {
+                color: ui.color_stdout,
+            },
+        ),
         Format::Json => render::json::render(plan),
-        Format::Markdown => render::markdown::render(plan, render::markdown::MarkdownOptions { budget: args.markdown_budget }),
+        Format::Markdown => render::markdown::render(
+            plan,
+            render::markdown::MarkdownOptions {
+                budget: args.markdown_budget,
+            },
+        ),
     }
 }
 
@@ -486,27 +570,48 @@ fn saved_plan_failure(e: SavedPlanError) -> Failure {
         SavedPlanError::Version { .. } => "plan again with this version of plinth",
         SavedPlanError::Unreadable { .. } => "pass the file written by `plinth plan --out`",
     };
-    Failure::Message { message: e.to_string(), hint: Some(hint.into()) }
+    Failure::Message {
+        message: e.to_string(),
+        hint: Some(hint.into()),
+    }
 }
 
 /// Loads a saved plan and checks it still holds: same files, same account, same live state.
-async fn saved_plan(path: &std::path::Path, aws: &Aws, spec: &Spec) -> Result<(Plan, LiveSnapshot), Failure> {
+async fn saved_plan(
+    path: &std::path::Path,
+    aws: &Aws,
+    spec: &Spec,
+) -> Result<(Plan, LiveSnapshot), Failure> {
     let saved = SavedPlan::read(path).map_err(saved_plan_failure)?;
     let changed = saved.changed_inputs();
     if !changed.is_empty() {
         return Err(Failure::Message {
-            message: format!("the spec changed since the plan was made: {}", changed.join(", ")),
+            message: format!(
+                "the spec changed since the plan was made: {}",
+                changed.join(", ")
+            ),
             hint: Some("plan again and review the new plan".into()),
         });
     }
     let account = aws.sts.account().await?;
     if saved.plan.refresh_only {
         return Err(Failure::Message {
-            message: format!("`{}` is a drift report (--refresh-only), not a plan to apply", path.display()),
+            message: format!(
+                "`{}` is a drift report (--refresh-only), not a plan to apply",
+                path.display()
+            ),
             hint: Some("make a plan without --refresh-only".into()),
         });
     }
-    let (now, snapshot) = plan_stack_live(aws, spec, PlanOptions { destroy: saved.plan.destroy, refresh_only: false }).await?;
+    let (now, snapshot) = plan_stack_live(
+        aws,
+        spec,
+        PlanOptions {
+            destroy: saved.plan.destroy,
+            refresh_only: false,
+        },
+    )
+    .await?;
     let differences = saved.differences(&account, &now);
     if !differences.is_empty() {
         return Err(Failure::Message {
@@ -528,13 +633,24 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
             let differences = saved.var_differences(&args.spec.vars);
             if !differences.is_empty() {
                 return Err(Failure::Message {
-                    message: format!("the variables differ from the plan's, so none of it was applied:\n  {}", differences.join("\n  ")),
-                    hint: Some("pass the same --var options as to `plinth plan`, or plan again".into()),
+                    message: format!(
+                        "the variables differ from the plan's, so none of it was applied:\n  {}",
+                        differences.join("\n  ")
+                    ),
+                    hint: Some(
+                        "pass the same --var options as to `plinth plan`, or plan again".into(),
+                    ),
                 });
             }
-            SpecArgs { spec: PathBuf::from(&saved.spec), vars: args.spec.vars.clone() }
+            SpecArgs {
+                spec: PathBuf::from(&saved.spec),
+                vars: args.spec.vars.clone(),
+            }
         }
-        None => SpecArgs { spec: args.spec.spec.clone(), vars: args.spec.vars.clone() },
+        None => SpecArgs {
+            spec: args.spec.spec.clone(),
+            vars: args.spec.vars.clone(),
+        },
     };
     let spec = load(&spec_args, ui)?;
     let aws = Aws::connect(&args.aws.options()).await?;
@@ -556,34 +672,73 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
     let result = apply_locked(&aws, spec, &args, destroy, ui).await;
     if let Some(lock) = lock {
         if let Err(e) = lock.release(&aws).await {
-            ui.err(&format!("warning: the stack lock could not be released ({e}); run `plinth unlock`\n"));
+            ui.err(&format!(
+                "warning: the stack lock could not be released ({e}); run `plinth unlock`\n"
+            ));
         }
     }
     result
 }
 
-async fn apply_locked(aws: &Aws, spec: Spec, args: &ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
+async fn apply_locked(
+    aws: &Aws,
+    spec: Spec,
+    args: &ApplyArgs,
+    destroy: bool,
+    ui: &Ui,
+) -> Result<u8, Failure> {
     let (plan, snapshot) = match &args.plan {
         Some(path) => saved_plan(path, aws, &spec).await?,
-        None => plan_stack_live(aws, &spec, PlanOptions { destroy, refresh_only: false }).await?,
+        None => {
+            plan_stack_live(
+                aws,
+                &spec,
+                PlanOptions {
+                    destroy,
+                    refresh_only: false,
+                },
+            )
+            .await?
+        }
     };
-    ui.out(&render::text::render(&plan, render::text::TextOptions { color: ui.color_stdout }));
+    ui.out(&render::text::render(
+        &plan,
+        render::text::TextOptions {
+            color: ui.color_stdout,
+        },
+    ));
     if args.plan.is_none() && !plan.is_empty() {
         confirm(&plan, args.auto_approve, ui)?;
     }
     // The stack index names what the apply is about to create before it does (and is written
     // even when there is nothing to do, for a stack that had a lock but no index yet).
     let stack_index = StackIndex::of_owned(&spec.stack.name, &snapshot.owned).before_apply(&plan);
-    if let Some(lock) = spec.stack.lock.as_ref().filter(|_| snapshot.index.as_ref() != Some(&stack_index)) {
+    if let Some(lock) = spec
+        .stack
+        .lock
+        .as_ref()
+        .filter(|_| snapshot.index.as_ref() != Some(&stack_index))
+    {
         index::write(aws, lock, &stack_index).await?;
     }
     if plan.is_empty() {
         return Ok(0);
     }
     let steps = plan.changes.iter().filter(|c| c.is_change()).count();
-    let progress: Box<dyn Progress> =
-        if std::io::stderr().is_terminal() { Box::new(BarProgress::new(steps)) } else { Box::new(LineProgress) };
-    let report = apply::apply(aws, &plan, ApplyOptions { parallelism: args.parallelism }, progress.as_ref()).await;
+    let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+        Box::new(BarProgress::new(steps))
+    } else {
+        Box::new(LineProgress)
+    };
+    let report = apply::apply(
+        aws,
+        &plan,
+        ApplyOptions {
+            parallelism: args.parallelism,
+        },
+        progress.as_ref(),
+    )
+    .await;
     drop(progress);
     print_report(&report, ui);
     let after = stack_index.clone().after_apply(&plan, &report);
@@ -593,7 +748,11 @@ async fn apply_locked(aws: &Aws, spec: Spec, args: &ApplyArgs, destroy: bool, ui
             let deleted = index::delete(aws, lock).await;
             ui.err(&format!(
                 "warning: the stack index could not be updated ({e}){}\n",
-                if deleted.is_ok() { "; it was removed, and the next plan lists the account" } else { "" }
+                if deleted.is_ok() {
+                    "; it was removed, and the next plan lists the account"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -612,16 +771,30 @@ fn format_outputs(values: &[(String, Option<String>)], format: OutputFormat) -> 
             .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}\n", shell_quote(v))))
             .collect(),
         OutputFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                values.iter().map(|(k, v)| (k.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String))).collect();
-            format!("{}\n", serde_json::to_string_pretty(&map).unwrap_or_default())
+            let map: serde_json::Map<String, serde_json::Value> = values
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.clone()
+                            .map_or(serde_json::Value::Null, serde_json::Value::String),
+                    )
+                })
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&map).unwrap_or_default()
+            )
         }
     }
 }
 
 /// Values that need no quoting stay bare, so the file also reads as a Docker env file.
 fn shell_quote(v: &str) -> String {
-    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,".contains(c)) {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,".contains(c))
+    {
         v.to_string()
     } else {
         format!("'{}'", v.replace('\'', "'\\''"))
@@ -639,13 +812,25 @@ fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), Failure> {
         });
     }
     let n = plan.changes.iter().filter(|c| c.is_change()).count();
-    ui.err(&format!("\nplinth will make {n} change{} to stack `{}`. Only 'yes' will be accepted.\nApply? ", if n == 1 { "" } else { "s" }, plan.stack));
+    ui.err(&format!(
+        "\nplinth will make {n} change{} to stack `{}`. Only 'yes' will be accepted.\nApply? ",
+        if n == 1 { "" } else { "s" },
+        plan.stack
+    ));
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Message { message: format!("cannot read the answer: {e}"), hint: None })?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::Message {
+            message: format!("cannot read the answer: {e}"),
+            hint: None,
+        })?;
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Failure::Message { message: "apply cancelled; nothing was changed".into(), hint: None })
+        Err(Failure::Message {
+            message: "apply cancelled; nothing was changed".into(),
+            hint: None,
+        })
     }
 }
 
@@ -673,9 +858,21 @@ impl Progress for LineProgress {
 
     fn finished(&self, o: &StepOutcome) {
         match &o.status {
-            StepStatus::Done => eprintln!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
-            StepStatus::Failed { error, .. } => eprintln!("{}: {} failed after {}: {error}", o.address, verb(o.action), secs(o.elapsed)),
-            StepStatus::Skipped { because } => eprintln!("{}: skipped because {because} failed", o.address),
+            StepStatus::Done => eprintln!(
+                "{}: {} done in {}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Failed { error, .. } => eprintln!(
+                "{}: {} failed after {}: {error}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Skipped { because } => {
+                eprintln!("{}: skipped because {because} failed", o.address)
+            }
         }
     }
 }
@@ -693,7 +890,10 @@ impl BarProgress {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
-        Self { bar, running: Default::default() }
+        Self {
+            bar,
+            running: Default::default(),
+        }
     }
 
     fn refresh(&self, running: &[String]) {
@@ -725,9 +925,18 @@ impl Progress for BarProgress {
         self.refresh(&running);
         self.bar.inc(1);
         self.bar.println(match &o.status {
-            StepStatus::Done => format!("{}: {} done in {}", o.address, verb(o.action), secs(o.elapsed)),
-            StepStatus::Failed { error, .. } => format!("{}: {} failed: {error}", o.address, verb(o.action)),
-            StepStatus::Skipped { because } => format!("{}: skipped because {because} failed", o.address),
+            StepStatus::Done => format!(
+                "{}: {} done in {}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Failed { error, .. } => {
+                format!("{}: {} failed: {error}", o.address, verb(o.action))
+            }
+            StepStatus::Skipped { because } => {
+                format!("{}: skipped because {because} failed", o.address)
+            }
         });
     }
 }
@@ -737,20 +946,30 @@ fn secs(d: Duration) -> String {
 }
 
 fn print_report(report: &apply::ApplyReport, ui: &Ui) {
-    let failed: Vec<_> = report.outcomes.iter().filter(|o| !matches!(o.status, StepStatus::Done)).collect();
+    let failed: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o.status, StepStatus::Done))
+        .collect();
     if !failed.is_empty() {
         ui.err("\nNot done:\n");
         for o in failed {
             match &o.status {
                 StepStatus::Failed { error, hint } => {
-                    ui.err(&format!("  {} ({}): failed: {error}\n", o.address, o.action.as_str()));
+                    ui.err(&format!(
+                        "  {} ({}): failed: {error}\n",
+                        o.address,
+                        o.action.as_str()
+                    ));
                     if let Some(h) = hint {
                         ui.err(&format!("    hint: {h}\n"));
                     }
                 }
-                StepStatus::Skipped { because } => {
-                    ui.err(&format!("  {} ({}): skipped, because {because} failed\n", o.address, o.action.as_str()))
-                }
+                StepStatus::Skipped { because } => ui.err(&format!(
+                    "  {} ({}): skipped, because {because} failed\n",
+                    o.address,
+                    o.action.as_str()
+                )),
                 StepStatus::Done => {}
             }
         }

@@ -20,7 +20,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self { name: name.into(), text: text.into() })
+        Arc::new(Self {
+            name: name.into(),
+            text: text.into(),
+        })
     }
 
     /// One-based line and column (in characters) of a byte offset.
@@ -59,7 +62,10 @@ impl Location {
         let len = file.text.len();
         let start = floor_char_boundary(&file.text, span.start.min(len));
         let end = floor_char_boundary(&file.text, span.end.clamp(start, len));
-        Self { file: Arc::clone(file), span: start..end }
+        Self {
+            file: Arc::clone(file),
+            span: start..end,
+        }
     }
 
     /// `file:line:col`, the form editors and terminals turn into links.
@@ -94,7 +100,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
     }
 
     pub fn at(mut self, file: &Arc<SourceFile>, span: Range<usize>) -> Self {
@@ -142,7 +151,10 @@ impl Diagnostic {
         let mut out = String::new();
         let view = MietteView {
             diagnostic: self,
-            source: self.location.as_ref().map(|l| miette::NamedSource::new(&l.file.name, l.file.text.clone())),
+            source: self
+                .location
+                .as_ref()
+                .map(|l| miette::NamedSource::new(&l.file.name, l.file.text.clone())),
         };
         if handler.render_report(&mut out, &view).is_err() {
             out = format!("{self}\n");
@@ -197,7 +209,10 @@ impl miette::Diagnostic for MietteView<'_> {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diagnostic.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -241,7 +256,9 @@ impl Diagnostics {
     pub fn sorted(mut self) -> Self {
         self.0.sort_by(|a, b| {
             let key = |d: &Diagnostic| {
-                d.location.as_ref().map(|l| (l.file.name.clone(), l.span.start, l.span.end))
+                d.location
+                    .as_ref()
+                    .map(|l| (l.file.name.clone(), l.span.start, l.span.end))
             };
             key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
         });
@@ -249,7 +266,11 @@ impl Diagnostics {
     }
 
     pub fn render(&self, color: bool) -> String {
-        self.0.iter().map(|d| d.render(color)).collect::<Vec<_>>().join("\n")
+        self.0
+            .iter()
+            .map(|d| d.render(color))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

@@ -25,7 +25,11 @@ pub fn cycles<'a, T: Ord>(edges: &BTreeMap<&'a T, BTreeSet<&'a T>>) -> Vec<Vec<&
                 Mark::OnPath => {
                     let start = path.iter().position(|n| *n == next).expect("on path");
                     let mut cycle = path[start..].to_vec();
-                    let min = cycle.iter().enumerate().min_by_key(|(_, n)| **n).map_or(0, |(i, _)| i);
+                    let min = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, n)| **n)
+                        .map_or(0, |(i, _)| i);
                     cycle.rotate_left(min);
                     found.insert(cycle);
                 }
@@ -50,7 +54,9 @@ pub fn cycles<'a, T: Ord>(edges: &BTreeMap<&'a T, BTreeSet<&'a T>>) -> Vec<Vec<&
 mod tests {
     use super::*;
 
-    fn graph<'a>(pairs: &[(&'a &'a str, &'a &'a str)]) -> BTreeMap<&'a &'a str, BTreeSet<&'a &'a str>> {
+    fn graph<'a>(
+        pairs: &[(&'a &'a str, &'a &'a str)],
+    ) -> BTreeMap<&'a &'a str, BTreeSet<&'a &'a str>> {
         let mut g: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
         for (a, b) in pairs {
             g.entry(*a).or_default().insert(*b);

@@ -6,9 +6,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{sts::Account, Aws, AwsError};
-use crate::model::{Address, Attributes, Kind, Sensitive, Value, STACK_TAG};
 use crate::diag::Diagnostics;
 use crate::index::StackIndex;
+use crate::model::{Address, Attributes, Kind, Sensitive, Value, STACK_TAG};
 use crate::spec::Spec;
 
 /// The tag that records which address of the stack a resource was created for, so a resource
@@ -94,10 +94,20 @@ pub async fn read<E: From<AwsError>>(
     // Only the declared attributes' names and secrets are used here, which no account changes.
     let unknown = Account::unknown(aws.sts.region());
     let resolver = crate::plan::Resolver::new(spec, &unknown, None);
-    let desired: BTreeMap<&Address, Attributes> =
-        spec.resources.values().map(|r| (&r.address, r.body.desired(&resolver, &mut Diagnostics::default()))).collect();
+    let desired: BTreeMap<&Address, Attributes> = spec
+        .resources
+        .values()
+        .map(|r| {
+            (
+                &r.address,
+                r.body.desired(&resolver, &mut Diagnostics::default()),
+            )
+        })
+        .collect();
     // The reads of the names in `ids` that `done` has not read already.
-    let requests = |ids: &BTreeMap<Address, String>, done: &BTreeMap<Address, String>| -> Vec<(ReadRequest, &Attributes)> {
+    let requests = |ids: &BTreeMap<Address, String>,
+                    done: &BTreeMap<Address, String>|
+     -> Vec<(ReadRequest, &Attributes)> {
         desired
             .iter()
             .filter(|(address, _)| !done.contains_key(*address))
@@ -129,7 +139,13 @@ pub async fn read<E: From<AwsError>>(
             }
             let no_names = BTreeSet::new();
             let owned = stream::iter(Kind::ALL)
-                .map(|kind| aws.owned(*kind, &spec.stack.name, names.get(kind).unwrap_or(&no_names)))
+                .map(|kind| {
+                    aws.owned(
+                        *kind,
+                        &spec.stack.name,
+                        names.get(kind).unwrap_or(&no_names),
+                    )
+                })
                 .buffer_unordered(READ_CONCURRENCY)
                 .try_collect::<Vec<_>>()
                 .await?;
@@ -138,14 +154,22 @@ pub async fn read<E: From<AwsError>>(
         let (late, discovered) = futures::try_join!(late_reads, discovery)?;
         Ok::<_, E>((known, names, late, discovered))
     };
-    let (early_found, (known, names, late_found, discovered)) = futures::try_join!(async { early_reads.await.map_err(E::from) }, rest)?;
-    let mut by_address: BTreeMap<Address, LiveResource> = early_found.into_iter().chain(late_found).flatten().collect();
+    let (early_found, (known, names, late_found, discovered)) =
+        futures::try_join!(async { early_reads.await.map_err(E::from) }, rest)?;
+    let mut by_address: BTreeMap<Address, LiveResource> = early_found
+        .into_iter()
+        .chain(late_found)
+        .flatten()
+        .collect();
     let mut owned = match &known.index {
         None => discovered,
         Some(index) => {
             // The rest of the index, once the reads by name have found what they find: a key
             // the spec names by its alias is in the index under its id.
-            let found: BTreeSet<(Kind, &str)> = by_address.values().map(|l| (l.kind, l.physical_id.as_str())).collect();
+            let found: BTreeSet<(Kind, &str)> = by_address
+                .values()
+                .map(|l| (l.kind, l.physical_id.as_str()))
+                .collect();
             let rest = index.entries().filter(|(kind, id)| {
                 let named = kind.has_name() && names.get(kind).is_some_and(|n| n.contains(*id));
                 !named && !found.contains(&(*kind, *id))
@@ -155,7 +179,14 @@ pub async fn read<E: From<AwsError>>(
             let requests = rest
                 .map(|(kind, id)| {
                     let address = Address::new(kind, format!("{kind}#{id}"));
-                    (ReadRequest { address, physical_id: id.to_string(), declared: BTreeSet::new() }, &nothing)
+                    (
+                        ReadRequest {
+                            address,
+                            physical_id: id.to_string(),
+                            declared: BTreeSet::new(),
+                        },
+                        &nothing,
+                    )
                 })
                 .collect();
             read_named(aws, &limit, requests)
@@ -168,8 +199,16 @@ pub async fn read<E: From<AwsError>>(
         }
     };
     // ... and they join the owned ones here, so `owned` still holds everything the stack owns.
-    owned.extend(by_address.values().filter(|found| found.is_owned_by(&spec.stack.name)).cloned());
-    let unnamed = spec.resources.keys().filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
+    owned.extend(
+        by_address
+            .values()
+            .filter(|found| found.is_owned_by(&spec.stack.name))
+            .cloned(),
+    );
+    let unnamed = spec
+        .resources
+        .keys()
+        .filter(|a| !a.kind.has_name() && !by_address.contains_key(*a));
     let found_by_tag: Vec<(Address, LiveResource)> = unnamed
         .filter_map(|address| {
             // One in use before one pending deletion (a copy being retired); among those pending
@@ -177,12 +216,22 @@ pub async fn read<E: From<AwsError>>(
             let tagged = owned
                 .iter()
                 .filter(|o| o.address_tag.as_ref() == Some(address))
-                .min_by_key(|o| (o.is_pending_deletion(), std::cmp::Reverse(o.deletion_date.clone())));
+                .min_by_key(|o| {
+                    (
+                        o.is_pending_deletion(),
+                        std::cmp::Reverse(o.deletion_date.clone()),
+                    )
+                });
             tagged.map(|found| (address.clone(), found.clone()))
         })
         .collect();
     by_address.extend(found_by_tag);
-    Ok(LiveSnapshot { account: Some(known.account), by_address, owned, index: known.index })
+    Ok(LiveSnapshot {
+        account: Some(known.account),
+        by_address,
+        owned,
+        index: known.index,
+    })
 }
 
 /// Reads resources by name, as many at once as `limit` lets through.
@@ -193,7 +242,10 @@ async fn read_named(
 ) -> Result<Vec<Option<(Address, LiveResource)>>, AwsError> {
     stream::iter(requests)
         .map(|(req, desired)| async move {
-            let _turn = limit.acquire().await.expect("the semaphore is never closed");
+            let _turn = limit
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             let found = aws.read(&req).await?;
             Ok::<_, AwsError>(found.map(|mut found| {
                 mask_sensitive(desired, &mut found.attributes);
@@ -209,7 +261,9 @@ async fn read_named(
 /// snapshot, plan or view ever holds it.
 fn mask_sensitive(desired: &Attributes, live: &mut Attributes) {
     for (name, want) in desired {
-        let Some(have) = live.get_mut(name) else { continue };
+        let Some(have) = live.get_mut(name) else {
+            continue;
+        };
         match (want, &*have) {
             (Value::Sensitive(_), Value::Str(s)) => *have = Value::Sensitive(Sensitive::masked(s)),
             (Value::Map(want), Value::Map(_)) => {
@@ -223,7 +277,9 @@ fn mask_sensitive(desired: &Attributes, live: &mut Attributes) {
 }
 
 /// Splits AWS tags into plinth's ownership tags and the user's own.
-pub fn split_tags(tags: impl IntoIterator<Item = (String, String)>) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
+pub fn split_tags(
+    tags: impl IntoIterator<Item = (String, String)>,
+) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
     let mut owner = None;
     let mut address = None;
     let mut user = BTreeMap::new();

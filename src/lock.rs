@@ -27,7 +27,10 @@ pub struct LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("stack `{stack}` is locked: {}", describe(.holder))]
-    Held { stack: String, holder: Option<LockInfo> },
+    Held {
+        stack: String,
+        holder: Option<LockInfo>,
+    },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -36,7 +39,14 @@ fn describe(holder: &Option<LockInfo>) -> String {
     match holder {
         Some(h) => {
             let age = now().saturating_sub(h.since);
-            format!("{} by {} (pid {} on {}) for {}", h.operation, h.holder, h.pid, h.host, duration(age))
+            format!(
+                "{} by {} (pid {} on {}) for {}",
+                h.operation,
+                h.holder,
+                h.pid,
+                h.host,
+                duration(age)
+            )
         }
         None => "by an apply that left no details".into(),
     }
@@ -51,7 +61,10 @@ fn duration(seconds: u64) -> String {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// A held lock; release it with [`StackLock::release`] (a lock that is never released stays
@@ -62,7 +75,13 @@ pub struct StackLock {
 }
 
 impl StackLock {
-    pub async fn acquire(aws: &Aws, config: &LockConfig, stack: &str, holder: &str, operation: &str) -> Result<StackLock, LockError> {
+    pub async fn acquire(
+        aws: &Aws,
+        config: &LockConfig,
+        stack: &str,
+        holder: &str,
+        operation: &str,
+    ) -> Result<StackLock, LockError> {
         let info = LockInfo {
             stack: stack.to_string(),
             holder: holder.to_string(),
@@ -72,21 +91,36 @@ impl StackLock {
             since: now(),
         };
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        if aws.s3.put_if_absent(&config.bucket, &config.key, body).await? {
-            return Ok(StackLock { config: config.clone() });
+        if aws
+            .s3
+            .put_if_absent(&config.bucket, &config.key, body)
+            .await?
+        {
+            return Ok(StackLock {
+                config: config.clone(),
+            });
         }
         let holder = holder_of(aws, config).await?;
-        Err(LockError::Held { stack: stack.to_string(), holder })
+        Err(LockError::Held {
+            stack: stack.to_string(),
+            holder,
+        })
     }
 
     pub async fn release(self, aws: &Aws) -> Result<(), AwsError> {
-        aws.s3.delete_key(&self.config.bucket, &self.config.key).await
+        aws.s3
+            .delete_key(&self.config.bucket, &self.config.key)
+            .await
     }
 }
 
 /// Who holds the lock, if anyone.
 pub async fn holder_of(aws: &Aws, config: &LockConfig) -> Result<Option<LockInfo>, AwsError> {
-    Ok(aws.s3.get_text(&config.bucket, &config.key).await?.and_then(|text| serde_json::from_str(&text).ok()))
+    Ok(aws
+        .s3
+        .get_text(&config.bucket, &config.key)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
 }
 
 /// Removes the lock whoever holds it; for a lock left by a process that was killed.

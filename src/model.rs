@@ -70,7 +70,10 @@ impl Kind {
     /// Whether an exported attribute is known before the resource exists (computed from its
     /// name, like most ARNs) rather than assigned by AWS when it is created.
     pub fn known_before_creation(self, attribute: &str) -> bool {
-        !matches!((self, attribute), (Kind::Role, "unique_id") | (Kind::Key, _) | (Kind::Queue, "url"))
+        !matches!(
+            (self, attribute),
+            (Kind::Role, "unique_id") | (Kind::Key, _) | (Kind::Queue, "url")
+        )
     }
 
     /// Attributes AWS cannot change in place: a change replaces the resource.
@@ -120,7 +123,10 @@ pub struct Address {
 
 impl Address {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into() }
+        Self {
+            kind,
+            name: name.into(),
+        }
     }
 }
 
@@ -139,7 +145,9 @@ impl From<Address> for String {
 impl TryFrom<String> for Address {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let (kind, name) = s.split_once('.').ok_or_else(|| format!("`{s}` is not KIND.NAME"))?;
+        let (kind, name) = s
+            .split_once('.')
+            .ok_or_else(|| format!("`{s}` is not KIND.NAME"))?;
         let kind = Kind::parse(kind).ok_or_else(|| format!("unknown resource kind `{kind}`"))?;
         Ok(Address::new(kind, name))
     }
@@ -183,12 +191,18 @@ impl Sensitive {
     /// A secret from the spec, kept so that apply can send it.
     pub fn new(value: impl Into<String>) -> Sensitive {
         let value = value.into();
-        Sensitive { sha256: sha256_hex(&value), value: Some(value) }
+        Sensitive {
+            sha256: sha256_hex(&value),
+            value: Some(value),
+        }
     }
 
     /// A live value that the spec marks secret: only its hash is kept.
     pub fn masked(value: &str) -> Sensitive {
-        Sensitive { sha256: sha256_hex(value), value: None }
+        Sensitive {
+            sha256: sha256_hex(value),
+            value: None,
+        }
     }
 
     /// The secret, for the one place that sends it to AWS.
@@ -199,12 +213,16 @@ impl Sensitive {
     /// `SALT:HASH` with HASH the SHA-256 of the salt and the secret, for a saved plan to hold
     /// without holding the secret; `None` for a secret not in hand.
     pub fn salted_hash(&self, salt: &str) -> Option<String> {
-        self.value.as_ref().map(|v| format!("{salt}:{}", sha256_hex(&format!("{salt}{v}"))))
+        self.value
+            .as_ref()
+            .map(|v| format!("{salt}:{}", sha256_hex(&format!("{salt}{v}"))))
     }
 
     /// Whether this secret is the one a saved `SALT:HASH` was made from.
     pub fn matches_salted_hash(&self, salted: &str) -> bool {
-        salted.split_once(':').is_some_and(|(salt, _)| self.salted_hash(salt).as_deref() == Some(salted))
+        salted
+            .split_once(':')
+            .is_some_and(|(salt, _)| self.salted_hash(salt).as_deref() == Some(salted))
     }
 }
 
@@ -230,7 +248,10 @@ impl Serialize for Sensitive {
 impl<'de> Deserialize<'de> for Sensitive {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Sensitive, D::Error> {
         String::deserialize(d)?;
-        Ok(Sensitive { value: None, sha256: String::new() })
+        Ok(Sensitive {
+            value: None,
+            sha256: String::new(),
+        })
     }
 }
 
@@ -267,10 +288,14 @@ impl Value {
     pub fn equivalent(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Policy(a), Value::Policy(b)) => a.equivalent(b),
-            (Value::Sensitive(a), Value::Sensitive(b)) => !a.sha256.is_empty() && a.sha256 == b.sha256,
+            (Value::Sensitive(a), Value::Sensitive(b)) => {
+                !a.sha256.is_empty() && a.sha256 == b.sha256
+            }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.equivalent(vb))
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.equivalent(vb))
             }
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equivalent(y))
@@ -314,14 +339,31 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Str(s) => format!("{s:?}"),
             Value::List(items) => {
-                format!("[{}]", items.iter().map(Value::display).collect::<Vec<_>>().join(", "))
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(Value::display)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
             Value::Set(items) => {
-                format!("[{}]", items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(|s| format!("{s:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
             Value::Map(m) => format!(
                 "{{ {} }}",
-                m.iter().map(|(k, v)| format!("{k} = {}", v.display())).collect::<Vec<_>>().join(", ")
+                m.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Value::Policy(p) => p.to_compact(),
             Value::Unknown(_) => "(known after apply)".to_string(),
@@ -357,12 +399,17 @@ mod policy_as_json {
     use crate::policy::PolicyDocument;
 
     pub fn serialize<S: Serializer>(doc: &PolicyDocument, s: S) -> Result<S::Ok, S::Error> {
-        let json: serde_json::Value = serde_json::from_str(&doc.to_aws_json()).map_err(serde::ser::Error::custom)?;
+        let json: serde_json::Value =
+            serde_json::from_str(&doc.to_aws_json()).map_err(serde::ser::Error::custom)?;
         json.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::sync::Arc<PolicyDocument>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::sync::Arc<PolicyDocument>, D::Error> {
         let json = serde_json::Value::deserialize(d)?;
-        PolicyDocument::from_value(&json).map(std::sync::Arc::new).map_err(|e| serde::de::Error::custom(e.message))
+        PolicyDocument::from_value(&json)
+            .map(std::sync::Arc::new)
+            .map_err(|e| serde::de::Error::custom(e.message))
     }
 }

@@ -23,7 +23,11 @@ pub struct Target {
 
 impl Default for Target {
     fn default() -> Self {
-        Target { partition: "aws".into(), account_id: "*".into(), region: "*".into() }
+        Target {
+            partition: "aws".into(),
+            account_id: "*".into(),
+            region: "*".into(),
+        }
     }
 }
 
@@ -50,7 +54,11 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
             }));
         }
         if !actions.elsewhere.is_empty() {
-            let resources: BTreeSet<String> = actions.elsewhere.iter().map(|(_, r)| arns.arn("iam", false, r)).collect();
+            let resources: BTreeSet<String> = actions
+                .elsewhere
+                .iter()
+                .map(|(_, r)| arns.arn("iam", false, r))
+                .collect();
             statements.push(json!({
                 "Sid": format!("{name}CallsOnOtherIamResources"),
                 "Effect": "Allow",
@@ -69,7 +77,10 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
         }
     }
     // Every plan looks for resources of every kind the stack owns, in the spec or not.
-    let listings: BTreeSet<&str> = Kind::ALL.iter().flat_map(|k| aws::actions(*k).account_wide.iter().copied()).collect();
+    let listings: BTreeSet<&str> = Kind::ALL
+        .iter()
+        .flat_map(|k| aws::actions(*k).account_wide.iter().copied())
+        .collect();
     statements.push(json!({
         "Sid": "FindWhatTheStackOwnsByListingEveryKind",
         "Effect": "Allow",
@@ -77,7 +88,8 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
         "Resource": "*",
     }));
     if let Some(lock) = &spec.stack.lock {
-        let objects = [&lock.key, &crate::index::key_for(lock)].map(|key| format!("arn:{}:s3:::{}/{key}", target.partition, lock.bucket));
+        let objects = [&lock.key, &crate::index::key_for(lock)]
+            .map(|key| format!("arn:{}:s3:::{}/{key}", target.partition, lock.bucket));
         statements.push(json!({
             "Sid": "StackLockAndIndex",
             "Effect": "Allow",
@@ -100,8 +112,15 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
 /// The grants on the resources themselves: those the spec names, and (where the service
 /// supports conditions on resource tags) any resource the stack owns, so that one that left
 /// the spec can still be deleted.
-fn on_resources(arns: &Arns<'_>, kind: Kind, name: &str, actions: &KindActions, addresses: &[&Address]) -> Vec<Json> {
-    let owned = json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): arns.spec.stack.name } });
+fn on_resources(
+    arns: &Arns<'_>,
+    kind: Kind,
+    name: &str,
+    actions: &KindActions,
+    addresses: &[&Address],
+) -> Vec<Json> {
+    let owned =
+        json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): arns.spec.stack.name } });
     let mut out = Vec::new();
     match kind {
         Kind::Key => {
@@ -168,9 +187,10 @@ fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> Vec<String> {
         .values()
         .filter_map(|r| match &r.body {
             ResourceBody::Function(f) => Some(arns.text(&f.role)),
-            ResourceBody::InstanceProfile(p) => {
-                p.role.as_ref().map(|role| arns.arn("iam", false, &format!("role/{}", arns.text(role))))
-            }
+            ResourceBody::InstanceProfile(p) => p
+                .role
+                .as_ref()
+                .map(|role| arns.arn("iam", false, &format!("role/{}", arns.text(role)))),
             _ => None,
         })
         .collect();
@@ -183,7 +203,10 @@ fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> Vec<String> {
 fn kind_sid(kind: Kind) -> String {
     let words = kind.as_str().split('_').map(|w| {
         let mut chars = w.chars();
-        chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
     });
     format!("Plinth{}", words.collect::<String>())
 }
@@ -196,8 +219,15 @@ struct Arns<'a> {
 
 impl Arns<'_> {
     fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
-        let region = if regional { self.target.region.as_str() } else { "" };
-        format!("arn:{}:{service}:{region}:{}:{resource}", self.target.partition, self.target.account_id)
+        let region = if regional {
+            self.target.region.as_str()
+        } else {
+            ""
+        };
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.target.partition, self.target.account_id
+        )
     }
 
     /// Every resource of a kind in the account.
@@ -223,17 +253,36 @@ impl Arns<'_> {
         let text = |t: &Text| self.text_at(t, depth + 1);
         let iam_path = |path: &Option<Text>| path.as_ref().map_or_else(|| "/".to_string(), text);
         Some(match &self.spec.resources.get(address)?.body {
-            ResourceBody::Role(r) => self.arn("iam", false, &format!("role{}{}", iam_path(&r.path), text(&r.name))),
-            ResourceBody::Policy(p) => self.arn("iam", false, &format!("policy{}{}", iam_path(&p.path), text(&p.name))),
-            ResourceBody::InstanceProfile(p) => {
-                self.arn("iam", false, &format!("instance-profile{}{}", iam_path(&p.path), text(&p.name)))
-            }
-            ResourceBody::OidcProvider(p) => {
-                self.arn("iam", false, &format!("oidc-provider/{}", text(&p.url).trim_start_matches("https://")))
-            }
+            ResourceBody::Role(r) => self.arn(
+                "iam",
+                false,
+                &format!("role{}{}", iam_path(&r.path), text(&r.name)),
+            ),
+            ResourceBody::Policy(p) => self.arn(
+                "iam",
+                false,
+                &format!("policy{}{}", iam_path(&p.path), text(&p.name)),
+            ),
+            ResourceBody::InstanceProfile(p) => self.arn(
+                "iam",
+                false,
+                &format!("instance-profile{}{}", iam_path(&p.path), text(&p.name)),
+            ),
+            ResourceBody::OidcProvider(p) => self.arn(
+                "iam",
+                false,
+                &format!(
+                    "oidc-provider/{}",
+                    text(&p.url).trim_start_matches("https://")
+                ),
+            ),
             ResourceBody::Queue(q) => self.arn("sqs", true, &text(&q.name)),
-            ResourceBody::Function(f) => self.arn("lambda", true, &format!("function:{}", text(&f.name))),
-            ResourceBody::Bucket(b) => format!("arn:{}:s3:::{}", self.target.partition, text(&b.name)),
+            ResourceBody::Function(f) => {
+                self.arn("lambda", true, &format!("function:{}", text(&f.name)))
+            }
+            ResourceBody::Bucket(b) => {
+                format!("arn:{}:s3:::{}", self.target.partition, text(&b.name))
+            }
             ResourceBody::Key(_) => return None,
         })
     }
@@ -264,7 +313,11 @@ impl Arns<'_> {
         }
         render(&text.pieces, |r| {
             Some(match r {
-                Reference::Var(name) => self.spec.vars.get(name).map_or_else(|| "*".to_string(), |v| v.value.clone()),
+                Reference::Var(name) => self
+                    .spec
+                    .vars
+                    .get(name)
+                    .map_or_else(|| "*".to_string(), |v| v.value.clone()),
                 Reference::Aws(AwsFact::AccountId) => self.target.account_id.clone(),
                 Reference::Aws(AwsFact::Region) => self.target.region.clone(),
                 Reference::Aws(AwsFact::Partition) => self.target.partition.clone(),

@@ -66,10 +66,18 @@ impl SavedPlan {
             inputs: spec.inputs.clone(),
             var_overrides: var_overrides
                 .iter()
-                .filter_map(|(name, value)| Some((name.clone(), Sensitive::new(value.clone()).salted_hash(&new_salt())?)))
+                .filter_map(|(name, value)| {
+                    Some((
+                        name.clone(),
+                        Sensitive::new(value.clone()).salted_hash(&new_salt())?,
+                    ))
+                })
                 .collect(),
             plan: plan.clone(),
-            secrets: secrets(plan).into_iter().filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?))).collect(),
+            secrets: secrets(plan)
+                .into_iter()
+                .filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?)))
+                .collect(),
             checksum: String::new(),
         };
         saved.checksum = saved.compute_checksum();
@@ -91,14 +99,22 @@ impl SavedPlan {
 
     pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
         let name = path.display().to_string();
-        let unreadable = |reason: String| SavedPlanError::Unreadable { path: name.clone(), reason };
+        let unreadable = |reason: String| SavedPlanError::Unreadable {
+            path: name.clone(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
-        let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
-        let found = raw.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+        let raw: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+        let found = raw
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
         if found != SAVED_FORMAT_VERSION {
             return Err(SavedPlanError::Version { path: name, found });
         }
-        let saved: SavedPlan = serde_json::from_value(raw).map_err(|_| SavedPlanError::Tampered(name.clone()))?;
+        let saved: SavedPlan =
+            serde_json::from_value(raw).map_err(|_| SavedPlanError::Tampered(name.clone()))?;
         if saved.checksum != saved.compute_checksum() {
             return Err(SavedPlanError::Tampered(name));
         }
@@ -110,9 +126,13 @@ impl SavedPlan {
         let mut out = Vec::new();
         for (name, salted) in &self.var_overrides {
             match given.iter().rev().find(|(n, _)| n == name) {
-                None => out.push(format!("the plan was made with --var {name}=...; pass it again")),
+                None => out.push(format!(
+                    "the plan was made with --var {name}=...; pass it again"
+                )),
                 Some((_, value)) if !Sensitive::new(value.clone()).matches_salted_hash(salted) => {
-                    out.push(format!("--var {name} has another value than when the plan was made"))
+                    out.push(format!(
+                        "--var {name} has another value than when the plan was made"
+                    ))
                 }
                 Some(_) => {}
             }
@@ -132,7 +152,11 @@ impl SavedPlan {
             .filter(|input| {
                 // A code directory is recorded as the hash of its deterministic archive.
                 let path = Path::new(&input.path);
-                let bytes = if path.is_dir() { crate::archive::zip_directory(path) } else { std::fs::read(path) };
+                let bytes = if path.is_dir() {
+                    crate::archive::zip_directory(path)
+                } else {
+                    std::fs::read(path)
+                };
                 bytes.map_or(true, |b| spec::sha256_hex(&b) != input.sha256)
             })
             .map(|input| input.path.clone())
@@ -145,15 +169,22 @@ impl SavedPlan {
         let mut out = Vec::new();
         let now_secrets = secrets(now);
         for (at, salted) in &self.secrets {
-            if !now_secrets.get(at).is_some_and(|s| s.matches_salted_hash(salted)) {
+            if !now_secrets
+                .get(at)
+                .is_some_and(|s| s.matches_salted_hash(salted))
+            {
                 out.push(format!("{at}: the secret is not the one in the plan"));
             }
         }
-        for at in now_secrets.keys().filter(|at| !self.secrets.contains_key(*at)) {
+        for at in now_secrets
+            .keys()
+            .filter(|at| !self.secrets.contains_key(*at))
+        {
             out.push(format!("{at}: a secret that is not in the plan"));
         }
         let saved = &self.plan;
-        if saved.account.account_id != account.account_id || saved.account.region != account.region {
+        if saved.account.account_id != account.account_id || saved.account.region != account.region
+        {
             out.push(format!(
                 "the plan is for account {} in {}, but plinth is connected to account {} in {}",
                 saved.account.account_id, saved.account.region, account.account_id, account.region
@@ -166,7 +197,11 @@ impl SavedPlan {
                 None => out.push(format!("{}: no longer part of the plan", change.address)),
                 Some(current) if as_json(current) != as_json(change) => {
                     let what = if current.action != change.action {
-                        format!("was planned as {}, now needs {}", change.action.as_str(), current.action.as_str())
+                        format!(
+                            "was planned as {}, now needs {}",
+                            change.action.as_str(),
+                            current.action.as_str()
+                        )
                     } else {
                         "its live state changed since the plan".to_string()
                     };
@@ -177,7 +212,11 @@ impl SavedPlan {
         }
         for change in &now.changes {
             if saved.change(&change.address).is_none() {
-                out.push(format!("{}: appeared since the plan ({})", change.address, change.action.as_str()));
+                out.push(format!(
+                    "{}: appeared since the plan ({})",
+                    change.address,
+                    change.action.as_str()
+                ));
             }
         }
         out
@@ -191,8 +230,13 @@ fn secrets(plan: &Plan) -> BTreeMap<String, &Sensitive> {
             Value::Sensitive(s) => {
                 out.insert(at, s);
             }
-            Value::Map(m) => m.iter().for_each(|(k, v)| walk(format!("{at} {k}"), v, out)),
-            Value::List(items) => items.iter().enumerate().for_each(|(i, v)| walk(format!("{at} {i}"), v, out)),
+            Value::Map(m) => m
+                .iter()
+                .for_each(|(k, v)| walk(format!("{at} {k}"), v, out)),
+            Value::List(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(format!("{at} {i}"), v, out)),
             _ => {}
         }
     }
@@ -211,7 +255,9 @@ fn new_salt() -> String {
     let mut bytes = [0u8; 16];
     // Without the OS's randomness the salt is still unique to this moment and process.
     if getrandom::fill(&mut bytes).is_err() {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         bytes[..8].copy_from_slice(&now.as_nanos().to_le_bytes()[..8]);
         bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }

@@ -7,8 +7,8 @@ use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
 use crate::index;
 use crate::live::{self, LiveSnapshot};
-use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
 use crate::model::Address;
+use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
 use crate::spec::Spec;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,11 @@ pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError
         let (account, index) = futures::join!(aws.sts.account(), stack_index);
         let account = account?;
         let physical_ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
-        Ok::<_, PlanError>(live::Known { account, physical_ids, index })
+        Ok::<_, PlanError>(live::Known {
+            account,
+            physical_ids,
+            index,
+        })
     };
     live::read(aws, spec, &early, known).await
 }
@@ -60,7 +64,11 @@ pub async fn plan_stack(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<
 }
 
 /// [`plan_stack`], with the live state it planned against.
-pub async fn plan_stack_live(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<(Plan, LiveSnapshot), PlanError> {
+pub async fn plan_stack_live(
+    aws: &Aws,
+    spec: &Spec,
+    options: PlanOptions,
+) -> Result<(Plan, LiveSnapshot), PlanError> {
     let snapshot = read_live(aws, spec).await?;
     let plan = plan::plan(spec, &snapshot, options)?;
     Ok((plan, snapshot))

@@ -52,9 +52,20 @@ impl Recorder {
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
         let client = proxy::client();
         let shared = Arc::clone(&tape);
-        let (url, runtime) =
-            proxy::serve(move |parts, body| answer(parts, body, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
-        Recorder { url, tape, _runtime: runtime }
+        let (url, runtime) = proxy::serve(move |parts, body| {
+            answer(
+                parts,
+                body,
+                Arc::clone(&shared),
+                Arc::clone(&upstream),
+                client.clone(),
+            )
+        });
+        Recorder {
+            url,
+            tape,
+            _runtime: runtime,
+        }
     }
 
     /// From now on, answers recorded requests from the recording, from its first answer.
@@ -80,7 +91,15 @@ impl Recorder {
             .answers
             .iter()
             .filter(|(_, (answers, next))| answers.len() != *next)
-            .map(|(key, (answers, next))| (String::from_utf8_lossy(&key[..key.len().min(400)]).escape_debug().to_string(), answers.len(), *next))
+            .map(|(key, (answers, next))| {
+                (
+                    String::from_utf8_lossy(&key[..key.len().min(400)])
+                        .escape_debug()
+                        .to_string(),
+                    answers.len(),
+                    *next,
+                )
+            })
             .collect();
         out.sort();
         out
@@ -101,7 +120,10 @@ async fn answer(
             if let Some((answers, next)) = tape.answers.get_mut(&key) {
                 let recorded = &answers[(*next).min(answers.len() - 1)];
                 *next += 1;
-                return Ok(Response::from_parts(recorded.parts.clone(), Full::new(recorded.body.clone())));
+                return Ok(Response::from_parts(
+                    recorded.parts.clone(),
+                    Full::new(recorded.body.clone()),
+                ));
             }
             tape.unmatched += 1;
         }
@@ -111,7 +133,10 @@ async fn answer(
     let mut tape = tape.lock().unwrap();
     if !tape.replaying {
         let entry = tape.answers.entry(key).or_default();
-        entry.0.push(Recorded { parts: rparts.clone(), body: rbody.clone() });
+        entry.0.push(Recorded {
+            parts: rparts.clone(),
+            body: rbody.clone(),
+        });
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
 }
@@ -121,8 +146,17 @@ async fn answer(
 /// a canonical form, since the SDK writes maps in hash order, and the values of per-process
 /// tags are blanked out.
 fn request_key(parts: &hyper::http::request::Parts, body: &[u8]) -> Vec<u8> {
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let mut key = format!("{} {} {target}\n", parts.method, parts.uri.path_and_query().map_or("/", |p| p.as_str())).into_bytes();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut key = format!(
+        "{} {} {target}\n",
+        parts.method,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    )
+    .into_bytes();
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(json) => key.extend(canonical(json).to_string().into_bytes()),
         Err(_) => key.extend(body),
@@ -136,11 +170,20 @@ fn canonical(json: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match json {
         Value::Object(map) => {
-            let volatile = map.get("TagKey").and_then(Value::as_str).is_some_and(|k| VOLATILE_TAGS.contains(&k));
+            let volatile = map
+                .get("TagKey")
+                .and_then(Value::as_str)
+                .is_some_and(|k| VOLATILE_TAGS.contains(&k));
             let mut members: Vec<(String, Value)> = map
                 .into_iter()
                 .map(|(k, v)| {
-                    let v = if (volatile && k == "TagValue") || VOLATILE_MEMBERS.contains(&k.as_str()) { Value::Null } else { canonical(v) };
+                    let v = if (volatile && k == "TagValue")
+                        || VOLATILE_MEMBERS.contains(&k.as_str())
+                    {
+                        Value::Null
+                    } else {
+                        canonical(v)
+                    };
                     (k, v)
                 })
                 .collect();

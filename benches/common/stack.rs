@@ -47,11 +47,25 @@ impl Rng {
 // The trust policies are files next to the spec, as a vendor's documented JSON usually is.
 const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const FUNCTION_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"];
-const SERVER_ACTIONS: &[&str] = &["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"];
+const FUNCTION_ACTIONS: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+];
+const SERVER_ACTIONS: &[&str] = &[
+    "sqs:SendMessage",
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+];
 
 fn quoted(items: &[&str]) -> String {
-    items.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The spec text of a stack of `units` units. Names start with `prefix`, so stacks of several
@@ -62,7 +76,9 @@ pub fn spec(seed: u64, stack: &str, prefix: &str, units: usize, lock: Option<&st
     // Tables follow each other without blank lines, keys meet their values without spaces, and
     // the managed policy is a variable, so a 10,000-resource spec stays under the 2 MiB plinth
     // reads.
-    let lock = lock.map(|bucket| format!("lock={{ bucket=\"{bucket}\" }}\n")).unwrap_or_default();
+    let lock = lock
+        .map(|bucket| format!("lock={{ bucket=\"{bucket}\" }}\n"))
+        .unwrap_or_default();
     let mut out = format!(
         "[stack]\nname = \"{stack}\"\n{lock}[vars]\nbasic_execution = \"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\"\n"
     );
@@ -116,9 +132,20 @@ Statement=[{{ Effect="Allow", Action=[{server_actions}], Resource="${{queue.q{i}
 }
 
 /// Writes the stack's spec and the function code it names into `dir`; returns the spec's path.
-pub fn write(dir: &Path, seed: u64, stack: &str, prefix: &str, units: usize, lock: Option<&str>) -> PathBuf {
+pub fn write(
+    dir: &Path,
+    seed: u64,
+    stack: &str,
+    prefix: &str,
+    units: usize,
+    lock: Option<&str>,
+) -> PathBuf {
     std::fs::create_dir_all(dir.join("lambda")).expect("create the spec directory");
-    std::fs::write(dir.join("lambda/main.py"), "def handler(event, context):\n    return None\n").expect("write code");
+    std::fs::write(
+        dir.join("lambda/main.py"),
+        "def handler(event, context):\n    return None\n",
+    )
+    .expect("write code");
     std::fs::write(dir.join("lambda-trust.json"), LAMBDA_TRUST).expect("write trust policy");
     std::fs::write(dir.join("ec2-trust.json"), EC2_TRUST).expect("write trust policy");
     let path = dir.join("plinth.toml");

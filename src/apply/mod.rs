@@ -62,9 +62,14 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum StepStatus {
     Done,
-    Failed { error: String, hint: Option<String> },
+    Failed {
+        error: String,
+        hint: Option<String>,
+    },
     /// Not attempted because a step it depends on failed.
-    Skipped { because: Address },
+    Skipped {
+        because: Address,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,11 +83,16 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.outcomes.iter().all(|o| matches!(o.status, StepStatus::Done))
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.status, StepStatus::Done))
     }
 
     fn count(&self, action: Action) -> usize {
-        self.outcomes.iter().filter(|o| o.action == action && matches!(o.status, StepStatus::Done)).count()
+        self.outcomes
+            .iter()
+            .filter(|o| o.action == action && matches!(o.status, StepStatus::Done))
+            .count()
     }
 
     /// `Apply complete: 7 added, 1 changed, 0 replaced, 0 destroyed in 3.2 s.`
@@ -98,18 +108,35 @@ impl ApplyReport {
         if self.succeeded() {
             format!("Apply complete: {counts}")
         } else {
-            let failed = self.outcomes.iter().filter(|o| matches!(o.status, StepStatus::Failed { .. })).count();
-            let skipped = self.outcomes.iter().filter(|o| matches!(o.status, StepStatus::Skipped { .. })).count();
+            let failed = self
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.status, StepStatus::Failed { .. }))
+                .count();
+            let skipped = self
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.status, StepStatus::Skipped { .. }))
+                .count();
             format!("Apply failed: {failed} failed, {skipped} skipped; {counts}")
         }
     }
 }
 
 /// Runs every change of `plan` that is not a no-op.
-pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn Progress) -> ApplyReport {
+pub async fn apply(
+    aws: &Aws,
+    plan: &Plan,
+    options: ApplyOptions,
+    progress: &dyn Progress,
+) -> ApplyReport {
     let started = Instant::now();
-    let steps: BTreeMap<&Address, &ResourceChange> =
-        plan.changes.iter().filter(|c| c.is_change()).map(|c| (&c.address, c)).collect();
+    let steps: BTreeMap<&Address, &ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.is_change())
+        .map(|c| (&c.address, c))
+        .collect();
     let waits_for = schedule(&steps);
 
     let mut outcomes: BTreeMap<Address, StepOutcome> = BTreeMap::new();
@@ -125,24 +152,35 @@ pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn
             progressed = false;
             for address in pending.clone() {
                 let deps = &waits_for[address];
-                if let Some(failed) = deps.iter().find(|d| outcomes.get(**d).is_some_and(|o| !matches!(o.status, StepStatus::Done))) {
+                if let Some(failed) = deps.iter().find(|d| {
+                    outcomes
+                        .get(**d)
+                        .is_some_and(|o| !matches!(o.status, StepStatus::Done))
+                }) {
                     let change = steps[address];
                     let outcome = StepOutcome {
                         address: address.clone(),
                         action: change.action,
-                        status: StepStatus::Skipped { because: (*failed).clone() },
+                        status: StepStatus::Skipped {
+                            because: (*failed).clone(),
+                        },
                         elapsed: Duration::ZERO,
                     };
                     progress.finished(&outcome);
                     outcomes.insert(address.clone(), outcome);
                     pending.remove(address);
                     progressed = true;
-                } else if running.len() < options.parallelism.max(1) && deps.iter().all(|d| outcomes.contains_key(*d)) {
+                } else if running.len() < options.parallelism.max(1)
+                    && deps.iter().all(|d| outcomes.contains_key(*d))
+                {
                     let change = steps[address];
                     pending.remove(address);
                     progress.started(change);
                     let filled = fill(change, &exports);
-                    let waits = WaitNotices { address: change.address.clone(), sender: notices.clone() };
+                    let waits = WaitNotices {
+                        address: change.address.clone(),
+                        sender: notices.clone(),
+                    };
                     running.push(WAIT_NOTICES.scope(waits, async move {
                         let t = Instant::now();
                         let result = match filled {
@@ -162,34 +200,57 @@ pub async fn apply(aws: &Aws, plan: &Plan, options: ApplyOptions, progress: &dyn
                 continue;
             }
         };
-        let Some((change, result, elapsed)) = next else { break };
+        let Some((change, result, elapsed)) = next else {
+            break;
+        };
         let status = match result {
             Ok(exported) => {
                 exports.insert(change.address.clone(), exported);
                 StepStatus::Done
             }
-            Err(e) => StepStatus::Failed { error: e.to_string(), hint: e.hint.clone() },
+            Err(e) => StepStatus::Failed {
+                error: e.to_string(),
+                hint: e.hint.clone(),
+            },
         };
-        let outcome = StepOutcome { address: change.address.clone(), action: change.action, status, elapsed };
+        let outcome = StepOutcome {
+            address: change.address.clone(),
+            action: change.action,
+            status,
+            elapsed,
+        };
         progress.finished(&outcome);
         outcomes.insert(change.address.clone(), outcome);
     }
-    ApplyReport { outcomes: outcomes.into_values().collect(), exports, elapsed: started.elapsed() }
+    ApplyReport {
+        outcomes: outcomes.into_values().collect(),
+        exports,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// The plan's outputs with the values created by this apply filled in; `None` for an output
 /// whose resource was not created.
 pub fn outputs(plan: &Plan, report: &ApplyReport) -> Vec<(String, Option<String>)> {
     let lookup = |r: &Reference| match r {
-        Reference::Resource { address, attribute } => report.exports.get(address).and_then(|e| e.get(attribute)).cloned(),
+        Reference::Resource { address, attribute } => report
+            .exports
+            .get(address)
+            .and_then(|e| e.get(attribute))
+            .cloned(),
         _ => None,
     };
     plan.outputs
         .iter()
         .map(|(name, value)| {
             let text = match value {
-                Value::Unknown(p) => fill_pending(p, lookup).ok().and_then(|v| v.as_str().map(str::to_string)),
-                other => other.as_str().map(str::to_string).or_else(|| Some(other.display())),
+                Value::Unknown(p) => fill_pending(p, lookup)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                other => other
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| Some(other.display())),
             };
             (name.clone(), text)
         })
@@ -199,8 +260,14 @@ pub fn outputs(plan: &Plan, report: &ApplyReport) -> Vec<(String, Option<String>
 /// What each step waits for. Creates and updates wait for the resources they refer to.
 /// Deletes wait until everything that might still refer to the deleted resource has changed:
 /// every create, update and replace, and the deletes of the resources that refer to it.
-fn schedule<'a>(steps: &BTreeMap<&'a Address, &'a ResourceChange>) -> BTreeMap<&'a Address, Vec<&'a Address>> {
-    let builds: Vec<&Address> = steps.values().filter(|c| c.action != Action::Delete).map(|c| &c.address).collect();
+fn schedule<'a>(
+    steps: &BTreeMap<&'a Address, &'a ResourceChange>,
+) -> BTreeMap<&'a Address, Vec<&'a Address>> {
+    let builds: Vec<&Address> = steps
+        .values()
+        .filter(|c| c.action != Action::Delete)
+        .map(|c| &c.address)
+        .collect();
     let mut referrers: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
     for c in steps.values().filter(|c| c.action == Action::Delete) {
         for d in &c.depends_on {
@@ -214,7 +281,10 @@ fn schedule<'a>(steps: &BTreeMap<&'a Address, &'a ResourceChange>) -> BTreeMap<&
                 let referring = referrers.get(&c.address).into_iter().flatten().copied();
                 builds.iter().copied().chain(referring).collect()
             } else {
-                c.depends_on.iter().filter_map(|d| steps.get_key_value(d).map(|(k, _)| *k)).collect()
+                c.depends_on
+                    .iter()
+                    .filter_map(|d| steps.get_key_value(d).map(|(k, _)| *k))
+                    .collect()
             };
             (&c.address, deps)
         })
@@ -222,9 +292,14 @@ fn schedule<'a>(steps: &BTreeMap<&'a Address, &'a ResourceChange>) -> BTreeMap<&
 }
 
 /// Fills in the values that were only known after the resources they refer to were created.
-fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, String>>) -> Result<ResourceChange, AwsError> {
+fn fill(
+    change: &ResourceChange,
+    exports: &BTreeMap<Address, BTreeMap<String, String>>,
+) -> Result<ResourceChange, AwsError> {
     let lookup = |r: &Reference| match r {
-        Reference::Resource { address, attribute } => exports.get(address).and_then(|e| e.get(attribute)).cloned(),
+        Reference::Resource { address, attribute } => {
+            exports.get(address).and_then(|e| e.get(attribute)).cloned()
+        }
         _ => None,
     };
     let fill_value = |v: &Value| -> Result<Value, String> {
@@ -232,10 +307,15 @@ fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, St
             Value::Unknown(p) => fill_pending(p, lookup),
             Value::Map(m) => Ok(Value::Map(
                 m.iter()
-                    .map(|(k, v)| Ok((k.clone(), match v {
-                        Value::Unknown(p) => fill_pending(p, lookup)?,
-                        other => other.clone(),
-                    })))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            match v {
+                                Value::Unknown(p) => fill_pending(p, lookup)?,
+                                other => other.clone(),
+                            },
+                        ))
+                    })
                     .collect::<Result<_, String>>()?,
             )),
             other => Ok(other.clone()),
@@ -248,7 +328,9 @@ fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, St
                 operation: format!("resolve {}.{name}", change.address),
                 code: None,
                 message: e,
-                hint: Some("a value this resource refers to was not produced by its creator".into()),
+                hint: Some(
+                    "a value this resource refers to was not produced by its creator".into(),
+                ),
             })?;
         }
     }
@@ -256,7 +338,11 @@ fn fill(change: &ResourceChange, exports: &BTreeMap<Address, BTreeMap<String, St
 }
 
 /// Carries out one change; returns the resource's exports when it was created.
-async fn execute(aws: &Aws, plan: &Plan, change: &ResourceChange) -> Result<BTreeMap<String, String>, AwsError> {
+async fn execute(
+    aws: &Aws,
+    plan: &Plan,
+    change: &ResourceChange,
+) -> Result<BTreeMap<String, String>, AwsError> {
     aws.apply(&plan.stack, change).await
 }
 
@@ -290,15 +376,24 @@ mod tests {
             change("role.old", Action::Delete, &["policy.old"]),
             change("policy.old", Action::Delete, &[]),
         ];
-        let steps: BTreeMap<&Address, &ResourceChange> = changes.iter().map(|c| (&c.address, c)).collect();
+        let steps: BTreeMap<&Address, &ResourceChange> =
+            changes.iter().map(|c| (&c.address, c)).collect();
         let waits: BTreeMap<String, Vec<String>> = schedule(&steps)
             .into_iter()
-            .map(|(a, deps)| (a.to_string(), deps.into_iter().map(ToString::to_string).collect()))
+            .map(|(a, deps)| {
+                (
+                    a.to_string(),
+                    deps.into_iter().map(ToString::to_string).collect(),
+                )
+            })
             .collect();
         assert_eq!(waits["queue.kept"], Vec::<String>::new());
         assert_eq!(waits["role.kept"], ["queue.kept"]);
         assert_eq!(waits["function.old"], ["role.kept", "queue.kept"]);
-        assert_eq!(waits["role.old"], ["role.kept", "queue.kept", "function.old"]);
+        assert_eq!(
+            waits["role.old"],
+            ["role.kept", "queue.kept", "function.old"]
+        );
         assert_eq!(waits["policy.old"], ["role.kept", "queue.kept", "role.old"]);
     }
 }

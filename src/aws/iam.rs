@@ -11,7 +11,7 @@ use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::planned::{all_tags, tag_changes, Planned};
-use super::{not_found_as_none, retry_transient, Patience, ownership_tags, AwsError, Exports};
+use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
 use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
@@ -108,7 +108,10 @@ pub const OIDC_PROVIDER_ACTIONS: super::KindActions = super::KindActions {
         "iam:UntagOpenIDConnectProvider",
         "iam:DeleteOpenIDConnectProvider",
     ],
-    account_wide: &["iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider"],
+    account_wide: &[
+        "iam:ListOpenIDConnectProviders",
+        "iam:GetOpenIDConnectProvider",
+    ],
     by_condition: &[],
     scope_key: "",
     elsewhere: &[],
@@ -147,21 +150,34 @@ pub struct RoleConfig {
 impl RoleConfig {
     /// Reads a role's configuration out of planned attributes. Fails only if the plan is not
     /// one the planner makes (a missing name or trust, or a value still unknown).
-    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<RoleConfig, String> {
+    pub fn from_attributes(
+        attrs: &Attributes,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<RoleConfig, String> {
         let text = |k: &str| -> Result<Option<String>, String> {
             match attrs.get(k) {
                 None => Ok(None),
                 Some(Value::Str(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("attribute `{k}` is {}, not a string", other.display())),
+                Some(other) => Err(format!(
+                    "attribute `{k}` is {}, not a string",
+                    other.display()
+                )),
             }
         };
         let policy = |v: &Value, what: &str| -> Result<PolicyDocument, String> {
-            v.as_policy().cloned().ok_or_else(|| format!("{what} is not a resolved policy"))
+            v.as_policy()
+                .cloned()
+                .ok_or_else(|| format!("{what} is not a resolved policy"))
         };
         let tags = match attrs.get("tags") {
             Some(Value::Map(m)) => Some(
                 m.iter()
-                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            v.as_str().ok_or("tag values are strings")?.to_string(),
+                        ))
+                    })
                     .collect::<Result<BTreeMap<_, _>, String>>()?,
             ),
             _ => None,
@@ -174,14 +190,19 @@ impl RoleConfig {
                 Some(Value::Int(h)) => Some(*h),
                 _ => None,
             },
-            trust: policy(attrs.get("trust").ok_or("a role needs a trust policy")?, "trust")?,
+            trust: policy(
+                attrs.get("trust").ok_or("a role needs a trust policy")?,
+                "trust",
+            )?,
             managed_policies: match attrs.get("managed_policies") {
                 Some(Value::Set(s)) => Some(s.iter().cloned().collect()),
                 _ => None,
             },
             inline_policies: match attrs.get("policies") {
                 Some(Value::Map(m)) => Some(
-                    m.iter().map(|(k, v)| Ok((k.clone(), policy(v, &format!("inline policy `{k}`"))?))).collect::<Result<_, String>>()?,
+                    m.iter()
+                        .map(|(k, v)| Ok((k.clone(), policy(v, &format!("inline policy `{k}`"))?)))
+                        .collect::<Result<_, String>>()?,
                 ),
                 _ => None,
             },
@@ -193,19 +214,34 @@ impl RoleConfig {
 
     /// Every tag the role carries: the user's (or, when unmanaged, those it has) and plinth's.
     fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        let mut all = self
+            .tags
+            .as_ref()
+            .or(unmanaged)
+            .cloned()
+            .unwrap_or_default();
         all.extend(self.ownership.clone());
         all
     }
 }
 
 fn tags_of(map: &BTreeMap<String, String>) -> Vec<Tag> {
-    map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
+    map.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect()
 }
 
 /// IAM hands policy documents back URL-encoded.
 fn decode_document(raw: &str) -> Value {
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned();
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
     match PolicyDocument::parse(&decoded) {
         Ok(doc) => Value::policy(doc),
         // A document IAM accepted but plinth cannot parse is still shown, never silently equal.
@@ -215,7 +251,10 @@ fn decode_document(raw: &str) -> Value {
 
 impl Iam {
     pub fn new(config: &SdkConfig, patience: Patience) -> Self {
-        Self { client: aws_sdk_iam::Client::new(config), patience }
+        Self {
+            client: aws_sdk_iam::Client::new(config),
+            patience,
+        }
     }
 
     /// GetRole, then the inline and attached policies when the spec manages them, read
@@ -223,22 +262,42 @@ impl Iam {
     /// add a round trip to every role's read.
     pub async fn read_role(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_role().role_name(&req.physical_id).send().await,
+            self.client
+                .get_role()
+                .role_name(&req.physical_id)
+                .send()
+                .await,
             "iam:GetRole",
             &["NoSuchEntity"],
         )?;
-        let Some(role) = got.and_then(|o| o.role) else { return Ok(None) };
+        let Some(role) = got.and_then(|o| o.role) else {
+            return Ok(None);
+        };
         let mut live = role_resource(&role);
         let name = &req.physical_id;
         let (inline, attached) = futures::try_join!(
-            async { if req.declared.contains("policies") { self.inline_policies(name).await.map(Some) } else { Ok(None) } },
-            async { if req.declared.contains("managed_policies") { self.attached_policies(name).await.map(Some) } else { Ok(None) } },
+            async {
+                if req.declared.contains("policies") {
+                    self.inline_policies(name).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if req.declared.contains("managed_policies") {
+                    self.attached_policies(name).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
         )?;
         if let Some(inline) = inline {
-            live.attributes.insert("policies".into(), Value::Map(inline));
+            live.attributes
+                .insert("policies".into(), Value::Map(inline));
         }
         if let Some(attached) = attached {
-            live.attributes.insert("managed_policies".into(), Value::set(attached));
+            live.attributes
+                .insert("managed_policies".into(), Value::set(attached));
         }
         Ok(Some(live))
     }
@@ -257,7 +316,12 @@ impl Iam {
         stream::iter(names)
             .map(|name| async move {
                 let out = not_found_as_none(
-                    self.client.get_role_policy().role_name(role).policy_name(&name).send().await,
+                    self.client
+                        .get_role_policy()
+                        .role_name(role)
+                        .policy_name(&name)
+                        .send()
+                        .await,
                     "iam:GetRolePolicy",
                     &["NoSuchEntity"],
                 )?;
@@ -285,7 +349,11 @@ impl Iam {
 
     /// Every role tagged as owned by `stack`. IAM cannot filter by tag, so this lists roles and
     /// reads each one's tags.
-    pub async fn owned_roles(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_roles(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let roles: Vec<aws_sdk_iam::types::Role> = self
             .client
             .list_roles()
@@ -300,7 +368,14 @@ impl Iam {
             .map(|role| async move {
                 // A role deleted between the listing and this call is simply not there.
                 let tags = not_found_as_none::<Vec<Tag>, _>(
-                    self.client.list_role_tags().role_name(role.role_name()).into_paginator().items().send().try_collect().await,
+                    self.client
+                        .list_role_tags()
+                        .role_name(role.role_name())
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                        .await,
                     "iam:ListRoleTags",
                     &["NoSuchEntity"],
                 )?;
@@ -312,7 +387,10 @@ impl Iam {
         let mut owned: Vec<LiveResource> = tagged
             .into_iter()
             .flatten()
-            .filter(|(_, tags)| tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack))
+            .filter(|(_, tags)| {
+                tags.iter()
+                    .any(|t| t.key() == STACK_TAG && t.value() == stack)
+            })
             .map(|(role, tags)| {
                 let role = aws_sdk_iam::types::Role::builder()
                     .set_path(Some(role.path().to_string()))
@@ -320,7 +398,9 @@ impl Iam {
                     .set_role_id(Some(role.role_id().to_string()))
                     .set_arn(Some(role.arn().to_string()))
                     .set_create_date(Some(*role.create_date()))
-                    .set_assume_role_policy_document(role.assume_role_policy_document().map(str::to_string))
+                    .set_assume_role_policy_document(
+                        role.assume_role_policy_document().map(str::to_string),
+                    )
                     .set_description(role.description().map(str::to_string))
                     .set_max_session_duration(role.max_session_duration())
                     .set_tags(Some(tags))
@@ -357,9 +437,18 @@ impl Iam {
         let made = match created {
             Ok(out) => out.role,
             Err(e) if e.is_code("EntityAlreadyExists") => {
-                let existing = self.client.get_role().role_name(&role.name).send().await.ok().and_then(|o| o.role);
+                let existing = self
+                    .client
+                    .get_role()
+                    .role_name(&role.name)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| o.role);
                 match existing.filter(|r| {
-                    role.ownership.iter().all(|(k, v)| r.tags().iter().any(|t| t.key() == k && t.value() == v))
+                    role.ownership
+                        .iter()
+                        .all(|(k, v)| r.tags().iter().any(|t| t.key() == k && t.value() == v))
                 }) {
                     Some(ours) => Some(ours),
                     None => return Err(e),
@@ -377,10 +466,15 @@ impl Iam {
     }
 
     /// Brings an existing role from `before` to `after`, one call per difference.
-    pub async fn update_role(&self, before: &RoleConfig, after: &RoleConfig) -> Result<(), AwsError> {
+    pub async fn update_role(
+        &self,
+        before: &RoleConfig,
+        after: &RoleConfig,
+    ) -> Result<(), AwsError> {
         let name = &after.name;
         if (after.description.is_some() && after.description != before.description)
-            || (after.max_session_hours.is_some() && after.max_session_hours != before.max_session_hours)
+            || (after.max_session_hours.is_some()
+                && after.max_session_hours != before.max_session_hours)
         {
             self.client
                 .update_role()
@@ -413,7 +507,12 @@ impl Iam {
             for policy in current.keys().filter(|p| !wanted.contains_key(*p)) {
                 // Gone already (a retry whose first response was lost) is done.
                 not_found_as_none(
-                    self.client.delete_role_policy().role_name(name).policy_name(policy).send().await,
+                    self.client
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .send()
+                        .await,
                     "iam:DeleteRolePolicy",
                     &["NoSuchEntity"],
                 )?;
@@ -427,7 +526,12 @@ impl Iam {
             for arn in current.difference(wanted) {
                 // A policy deleted (or replaced) by this apply has already been detached.
                 not_found_as_none(
-                    self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
+                    self.client
+                        .detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await,
                     "iam:DetachRolePolicy",
                     &["NoSuchEntity"],
                 )?;
@@ -448,7 +552,11 @@ impl Iam {
         let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
         let added: Vec<Tag> = tags_of(
-            &wanted.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            &wanted
+                .iter()
+                .filter(|(k, v)| current.get(*k) != Some(v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         );
         if !added.is_empty() {
             self.client
@@ -459,7 +567,11 @@ impl Iam {
                 .await
                 .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))?;
         }
-        let removed: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let removed: Vec<String> = current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         if !removed.is_empty() {
             self.client
                 .untag_role()
@@ -477,7 +589,14 @@ impl Iam {
     pub async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
         let gone = ["NoSuchEntity"];
         let Some(inline) = not_found_as_none::<Vec<String>, _>(
-            self.client.list_role_policies().role_name(name).into_paginator().items().send().try_collect().await,
+            self.client
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await,
             "iam:ListRolePolicies",
             &gone,
         )?
@@ -486,14 +605,24 @@ impl Iam {
         };
         for policy in inline {
             not_found_as_none(
-                self.client.delete_role_policy().role_name(name).policy_name(&policy).send().await,
+                self.client
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(&policy)
+                    .send()
+                    .await,
                 "iam:DeleteRolePolicy",
                 &gone,
             )?;
         }
         for arn in self.attached_policies(name).await? {
             not_found_as_none(
-                self.client.detach_role_policy().role_name(name).policy_arn(&arn).send().await,
+                self.client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(&arn)
+                    .send()
+                    .await,
                 "iam:DetachRolePolicy",
                 &gone,
             )?;
@@ -520,11 +649,20 @@ impl Iam {
                 &gone,
             )?;
         }
-        not_found_as_none(self.client.delete_role().role_name(name).send().await, "iam:DeleteRole", &gone)?;
+        not_found_as_none(
+            self.client.delete_role().role_name(name).send().await,
+            "iam:DeleteRole",
+            &gone,
+        )?;
         Ok(())
     }
 
-    async fn put_role_policy(&self, role: &str, name: &str, doc: &PolicyDocument) -> Result<(), AwsError> {
+    async fn put_role_policy(
+        &self,
+        role: &str,
+        name: &str,
+        doc: &PolicyDocument,
+    ) -> Result<(), AwsError> {
         self.client
             .put_role_policy()
             .role_name(role)
@@ -550,12 +688,18 @@ impl Iam {
 
 /// The attributes GetRole returns, in plinth's terms.
 fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
-    let (owner, address_tag, user_tags) =
-        split_tags(role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
+    let (owner, address_tag, user_tags) = split_tags(
+        role.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string())),
+    );
     let mut attributes = Attributes::new();
     attributes.insert("name".into(), Value::str(role.role_name()));
     attributes.insert("path".into(), Value::str(role.path()));
-    attributes.insert("description".into(), Value::str(role.description().unwrap_or_default()));
+    attributes.insert(
+        "description".into(),
+        Value::str(role.description().unwrap_or_default()),
+    );
     attributes.insert(
         "max_session_hours".into(),
         Value::Int(i64::from(role.max_session_duration().unwrap_or(3600)) / 3600),
@@ -563,10 +707,21 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
     if let Some(doc) = role.assume_role_policy_document() {
         attributes.insert("trust".into(), decode_document(doc));
     }
-    if let Some(b) = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
+    if let Some(b) = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+    {
         attributes.insert("permissions_boundary".into(), Value::str(b));
     }
-    attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+    attributes.insert(
+        "tags".into(),
+        Value::Map(
+            user_tags
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+    );
     let exports = BTreeMap::from([
         ("arn".to_string(), role.arn().to_string()),
         ("name".to_string(), role.role_name().to_string()),
@@ -586,27 +741,49 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
 
 impl Iam {
     /// Carries out one planned change to a role; returns the role's exports when created.
-    pub async fn apply_role(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_role(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<RoleConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+        let config = |attrs: &Option<Attributes>,
+                      ownership: &BTreeMap<String, String>|
+         -> Result<RoleConfig, AwsError> {
+            let attrs = attrs
+                .as_ref()
+                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
             RoleConfig::from_attributes(attrs, ownership).map_err(invalid)
         };
         match change.action {
-            Action::Create => self.create_role(&config(&change.desired, &ownership)?).await,
+            Action::Create => {
+                self.create_role(&config(&change.desired, &ownership)?)
+                    .await
+            }
             Action::Update => {
                 let after = config(&change.desired, &ownership)?;
                 // An adopted role carries no ownership tags yet.
-                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before_ownership = if change.take_ownership {
+                    BTreeMap::new()
+                } else {
+                    ownership.clone()
+                };
                 let before = config(&change.live, &before_ownership)?;
-                self.update_role(&before, &after).await.map(|()| Exports::new())
+                self.update_role(&before, &after)
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::Replace => {
-                self.delete_role(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_role(&config(&change.desired, &ownership)?).await
+                self.delete_role(change.replaces.as_deref().unwrap_or(&change.physical_id))
+                    .await?;
+                self.create_role(&config(&change.desired, &ownership)?)
+                    .await
             }
-            Action::Delete => self.delete_role(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self
+                .delete_role(&change.physical_id)
+                .await
+                .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
@@ -614,12 +791,22 @@ impl Iam {
 
 /// The user's tags and plinth's ownership tags, split out of IAM's tag list.
 fn split_iam_tags(tags: &[Tag]) -> (Option<String>, Option<crate::model::Address>, Value) {
-    let (owner, address_tag, user) = split_tags(tags.iter().map(|t| (t.key().to_string(), t.value().to_string())));
-    (owner, address_tag, Value::Map(user.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()))
+    let (owner, address_tag, user) = split_tags(
+        tags.iter()
+            .map(|t| (t.key().to_string(), t.value().to_string())),
+    );
+    (
+        owner,
+        address_tag,
+        Value::Map(user.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()),
+    )
 }
 
 /// The ownership tags the resource carries before this change: none yet for an adopted one.
-fn ownership_before(change: &ResourceChange, ownership: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn ownership_before(
+    change: &ResourceChange,
+    ownership: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     if change.take_ownership {
         BTreeMap::new()
     } else {
@@ -627,8 +814,13 @@ fn ownership_before(change: &ResourceChange, ownership: &BTreeMap<String, String
     }
 }
 
-fn planned<'a>(change: &ResourceChange, attrs: &'a Option<Attributes>) -> Result<Planned<'a>, AwsError> {
-    attrs.as_ref().map(Planned).ok_or_else(|| AwsError::invalid_plan(&change.address, "attributes missing from the plan".into()))
+fn planned<'a>(
+    change: &ResourceChange,
+    attrs: &'a Option<Attributes>,
+) -> Result<Planned<'a>, AwsError> {
+    attrs.as_ref().map(Planned).ok_or_else(|| {
+        AwsError::invalid_plan(&change.address, "attributes missing from the plan".into())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,7 +843,9 @@ impl ManagedPolicyConfig {
             name: attrs.required_str("name")?,
             path: attrs.str("path")?,
             description: attrs.str("description")?,
-            document: attrs.policy("document")?.ok_or("a managed policy needs a document")?,
+            document: attrs
+                .policy("document")?
+                .ok_or("a managed policy needs a document")?,
             tags: attrs.tags()?,
         })
     }
@@ -670,7 +864,10 @@ const POLICY_VERSION_LIMIT: usize = 5;
 
 impl Iam {
     /// GetPolicy by ARN, with its default version's document and its tags.
-    pub async fn read_managed_policy(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+    pub async fn read_managed_policy(
+        &self,
+        req: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError> {
         self.read_managed_policy_arn(&req.physical_id).await
     }
 
@@ -688,7 +885,8 @@ impl Iam {
             Err(e) if e.is_code("EntityAlreadyExists") => match existing.await {
                 Ok(Some(found))
                     if ownership.get(STACK_TAG) == found.owner.as_ref()
-                        && ownership.get(crate::live::ADDRESS_TAG) == found.address_tag.as_ref().map(ToString::to_string).as_ref() =>
+                        && ownership.get(crate::live::ADDRESS_TAG)
+                            == found.address_tag.as_ref().map(ToString::to_string).as_ref() =>
                 {
                     Ok(found.exports)
                 }
@@ -715,7 +913,11 @@ impl Iam {
     }
 
     /// The policy as a live resource, from GetPolicy's or ListPolicies' answer and its tags.
-    async fn managed_policy_resource(&self, policy: &aws_sdk_iam::types::Policy, tags: Vec<Tag>) -> Result<LiveResource, AwsError> {
+    async fn managed_policy_resource(
+        &self,
+        policy: &aws_sdk_iam::types::Policy,
+        tags: Vec<Tag>,
+    ) -> Result<LiveResource, AwsError> {
         let arn = policy.arn().unwrap_or_default();
         let version = self
             .client
@@ -730,7 +932,10 @@ impl Iam {
         let mut attributes = Attributes::new();
         attributes.insert("name".into(), Value::str(name));
         attributes.insert("path".into(), Value::str(policy.path().unwrap_or("/")));
-        attributes.insert("description".into(), Value::str(policy.description().unwrap_or_default()));
+        attributes.insert(
+            "description".into(),
+            Value::str(policy.description().unwrap_or_default()),
+        );
         if let Some(doc) = version.policy_version.as_ref().and_then(|v| v.document()) {
             attributes.insert("document".into(), decode_document(doc));
         }
@@ -741,7 +946,10 @@ impl Iam {
             owner,
             address_tag,
             attributes,
-            exports: BTreeMap::from([("arn".to_string(), arn.to_string()), ("name".to_string(), name.to_string())]),
+            exports: BTreeMap::from([
+                ("arn".to_string(), arn.to_string()),
+                ("name".to_string(), name.to_string()),
+            ]),
             deletion_date: None,
         })
     }
@@ -760,7 +968,11 @@ impl Iam {
 
     /// Every customer-managed policy tagged as owned by `stack` (ListPolicies cannot filter by
     /// tag, so each policy's tags are read).
-    pub async fn owned_managed_policies(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_managed_policies(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let policies: Vec<aws_sdk_iam::types::Policy> = self
             .client
             .list_policies()
@@ -772,15 +984,23 @@ impl Iam {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListPolicies", &e))?;
-        let unnamed = policies.into_iter().filter(|p| !p.arn().is_some_and(|arn| named.contains(arn)));
+        let unnamed = policies
+            .into_iter()
+            .filter(|p| !p.arn().is_some_and(|arn| named.contains(arn)));
         let owned: Vec<Option<LiveResource>> = stream::iter(unnamed)
             .map(|policy| async move {
                 // A policy deleted since the listing (by another actor) is simply not there.
-                let tags = match self.managed_policy_tags(policy.arn().unwrap_or_default()).await {
+                let tags = match self
+                    .managed_policy_tags(policy.arn().unwrap_or_default())
+                    .await
+                {
                     Err(e) if e.is_code("NoSuchEntity") => return Ok(None),
                     other => other?,
                 };
-                if !tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
+                if !tags
+                    .iter()
+                    .any(|t| t.key() == STACK_TAG && t.value() == stack)
+                {
                     return Ok(None);
                 }
                 match self.managed_policy_resource(&policy, tags).await {
@@ -796,7 +1016,11 @@ impl Iam {
         Ok(owned)
     }
 
-    async fn create_managed_policy(&self, policy: &ManagedPolicyConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+    async fn create_managed_policy(
+        &self,
+        policy: &ManagedPolicyConfig,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<Exports, AwsError> {
         let out = self
             .client
             .create_policy()
@@ -804,12 +1028,23 @@ impl Iam {
             .set_path(policy.path.clone())
             .set_description(policy.description.clone())
             .policy_document(policy.document.to_aws_json())
-            .set_tags(Some(tags_of(&all_tags(policy.tags.as_ref(), None, ownership))))
+            .set_tags(Some(tags_of(&all_tags(
+                policy.tags.as_ref(),
+                None,
+                ownership,
+            ))))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("iam:CreatePolicy", &e))?;
-        let arn = out.policy.as_ref().and_then(|p| p.arn()).unwrap_or_default();
-        Ok(BTreeMap::from([("arn".to_string(), arn.to_string()), ("name".to_string(), policy.name.clone())]))
+        let arn = out
+            .policy
+            .as_ref()
+            .and_then(|p| p.arn())
+            .unwrap_or_default();
+        Ok(BTreeMap::from([
+            ("arn".to_string(), arn.to_string()),
+            ("name".to_string(), policy.name.clone()),
+        ]))
     }
 
     /// A new document becomes a new default version; when IAM's five versions are used up, the
@@ -831,7 +1066,10 @@ impl Iam {
                 .versions
                 .unwrap_or_default();
             if versions.len() >= POLICY_VERSION_LIMIT {
-                let oldest = versions.iter().filter(|v| !v.is_default_version()).min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
+                let oldest = versions
+                    .iter()
+                    .filter(|v| !v.is_default_version())
+                    .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
                 if let Some(id) = oldest.and_then(|v| v.version_id()) {
                     self.client
                         .delete_policy_version()
@@ -852,7 +1090,10 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:CreatePolicyVersion", &e))?;
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        let (set, removed) = tag_changes(
+            &current,
+            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
+        );
         if !set.is_empty() {
             self.client
                 .tag_policy()
@@ -882,7 +1123,14 @@ impl Iam {
         let Some(pages) = not_found_as_none::<Vec<_>, _>(
             // moto looks only at the first page of the account's roles, whatever the marker, so
             // its default page of 100 misses attachments.
-            self.client.list_entities_for_policy().policy_arn(arn).max_items(LIST_PAGE).into_paginator().send().try_collect().await,
+            self.client
+                .list_entities_for_policy()
+                .policy_arn(arn)
+                .max_items(LIST_PAGE)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await,
             "iam:ListEntitiesForPolicy",
             &gone,
         )?
@@ -890,33 +1138,64 @@ impl Iam {
             return Ok(PolicyAttachments::default());
         };
         let attachments = PolicyAttachments {
-            roles: pages.iter().flat_map(|p| p.policy_roles()).filter_map(|r| r.role_name().map(str::to_string)).collect(),
-            users: pages.iter().flat_map(|p| p.policy_users()).filter_map(|u| u.user_name().map(str::to_string)).collect(),
-            groups: pages.iter().flat_map(|p| p.policy_groups()).filter_map(|g| g.group_name().map(str::to_string)).collect(),
+            roles: pages
+                .iter()
+                .flat_map(|p| p.policy_roles())
+                .filter_map(|r| r.role_name().map(str::to_string))
+                .collect(),
+            users: pages
+                .iter()
+                .flat_map(|p| p.policy_users())
+                .filter_map(|u| u.user_name().map(str::to_string))
+                .collect(),
+            groups: pages
+                .iter()
+                .flat_map(|p| p.policy_groups())
+                .filter_map(|g| g.group_name().map(str::to_string))
+                .collect(),
         };
         for role in &attachments.roles {
             not_found_as_none(
-                self.client.detach_role_policy().role_name(role).policy_arn(arn).send().await,
+                self.client
+                    .detach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
                 "iam:DetachRolePolicy",
                 &gone,
             )?;
         }
         for user in &attachments.users {
             not_found_as_none(
-                self.client.detach_user_policy().user_name(user).policy_arn(arn).send().await,
+                self.client
+                    .detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
                 "iam:DetachUserPolicy",
                 &gone,
             )?;
         }
         for group in &attachments.groups {
             not_found_as_none(
-                self.client.detach_group_policy().group_name(group).policy_arn(arn).send().await,
+                self.client
+                    .detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
                 "iam:DetachGroupPolicy",
                 &gone,
             )?;
         }
         let versions = not_found_as_none(
-            self.client.list_policy_versions().policy_arn(arn).send().await,
+            self.client
+                .list_policy_versions()
+                .policy_arn(arn)
+                .send()
+                .await,
             "iam:ListPolicyVersions",
             &gone,
         )?
@@ -924,17 +1203,30 @@ impl Iam {
         .unwrap_or_default();
         for version in versions.iter().filter(|v| !v.is_default_version()) {
             not_found_as_none(
-                self.client.delete_policy_version().policy_arn(arn).set_version_id(version.version_id().map(str::to_string)).send().await,
+                self.client
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .set_version_id(version.version_id().map(str::to_string))
+                    .send()
+                    .await,
                 "iam:DeletePolicyVersion",
                 &gone,
             )?;
         }
-        not_found_as_none(self.client.delete_policy().policy_arn(arn).send().await, "iam:DeletePolicy", &gone)?;
+        not_found_as_none(
+            self.client.delete_policy().policy_arn(arn).send().await,
+            "iam:DeletePolicy",
+            &gone,
+        )?;
         Ok(attachments)
     }
 
     /// Attaches a replacement policy wherever the policy it replaces was attached.
-    async fn reattach_managed_policy(&self, arn: &str, attachments: &PolicyAttachments) -> Result<(), AwsError> {
+    async fn reattach_managed_policy(
+        &self,
+        arn: &str,
+        attachments: &PolicyAttachments,
+    ) -> Result<(), AwsError> {
         for role in &attachments.roles {
             self.attach(role, arn).await?;
         }
@@ -960,29 +1252,67 @@ impl Iam {
     }
 
     /// Carries out one planned change to a managed policy; returns its exports when created.
-    pub async fn apply_managed_policy(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_managed_policy(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let config = |attrs: &Option<Attributes>| {
-            ManagedPolicyConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+            ManagedPolicyConfig::from_attributes(&planned(change, attrs)?)
+                .map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await,
+            Action::Create => {
+                self.adopt_own_create(
+                    self.create_managed_policy(&config(&change.desired)?, &ownership)
+                        .await,
+                    self.read_managed_policy_arn(&change.physical_id),
+                    &ownership,
+                )
+                .await
+            }
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
                 let before_ownership = ownership_before(change, &ownership);
-                self.update_managed_policy(&change.physical_id, (&before, &before_ownership), (&after, &ownership)).await?;
+                self.update_managed_policy(
+                    &change.physical_id,
+                    (&before, &before_ownership),
+                    (&after, &ownership),
+                )
+                .await?;
                 Ok(Exports::new())
             }
             Action::Replace => {
                 // IAM has no way to change a policy's name, path or description but to delete it:
                 // what it was attached to is attached to its replacement.
-                let attachments = self.delete_managed_policy(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                let exports = self.adopt_own_create(self.create_managed_policy(&config(&change.desired)?, &ownership).await, self.read_managed_policy_arn(&change.physical_id), &ownership).await?;
-                self.reattach_managed_policy(exports.get("arn").map_or(change.physical_id.as_str(), String::as_str), &attachments).await?;
+                let attachments = self
+                    .delete_managed_policy(
+                        change.replaces.as_deref().unwrap_or(&change.physical_id),
+                    )
+                    .await?;
+                let exports = self
+                    .adopt_own_create(
+                        self.create_managed_policy(&config(&change.desired)?, &ownership)
+                            .await,
+                        self.read_managed_policy_arn(&change.physical_id),
+                        &ownership,
+                    )
+                    .await?;
+                self.reattach_managed_policy(
+                    exports
+                        .get("arn")
+                        .map_or(change.physical_id.as_str(), String::as_str),
+                    &attachments,
+                )
+                .await?;
                 Ok(exports)
             }
-            Action::Delete => self.delete_managed_policy(&change.physical_id).await.map(|_| Exports::new()),
+            Action::Delete => self
+                .delete_managed_policy(&change.physical_id)
+                .await
+                .map(|_| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
@@ -1032,29 +1362,45 @@ fn instance_profile_resource(profile: &aws_sdk_iam::types::InstanceProfile) -> L
         attributes,
         exports: BTreeMap::from([
             ("arn".to_string(), profile.arn().to_string()),
-            ("name".to_string(), profile.instance_profile_name().to_string()),
+            (
+                "name".to_string(),
+                profile.instance_profile_name().to_string(),
+            ),
         ]),
         deletion_date: None,
     }
 }
 
 impl Iam {
-    pub async fn read_instance_profile(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+    pub async fn read_instance_profile(
+        &self,
+        req: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError> {
         self.instance_profile(&req.physical_id).await
     }
 
     async fn instance_profile(&self, name: &str) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_instance_profile().instance_profile_name(name).send().await,
+            self.client
+                .get_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await,
             "iam:GetInstanceProfile",
             &["NoSuchEntity"],
         )?;
-        Ok(got.and_then(|o| o.instance_profile).map(|p| instance_profile_resource(&p)))
+        Ok(got
+            .and_then(|o| o.instance_profile)
+            .map(|p| instance_profile_resource(&p)))
     }
 
     /// Every instance profile tagged as owned by `stack`. ListInstanceProfiles leaves tags out,
     /// so each profile is read with GetInstanceProfile.
-    pub async fn owned_instance_profiles(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_instance_profiles(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let profiles: Vec<aws_sdk_iam::types::InstanceProfile> = self
             .client
             .list_instance_profiles()
@@ -1065,40 +1411,68 @@ impl Iam {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("iam:ListInstanceProfiles", &e))?;
-        let unnamed = profiles.into_iter().filter(|p| !named.contains(p.instance_profile_name()));
+        let unnamed = profiles
+            .into_iter()
+            .filter(|p| !named.contains(p.instance_profile_name()));
         let read: Vec<Option<LiveResource>> = stream::iter(unnamed)
             .map(|p| async move { self.instance_profile(p.instance_profile_name()).await })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut owned: Vec<LiveResource> = read.into_iter().flatten().filter(|p| p.is_owned_by(stack)).collect();
+        let mut owned: Vec<LiveResource> = read
+            .into_iter()
+            .flatten()
+            .filter(|p| p.is_owned_by(stack))
+            .collect();
         owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
         Ok(owned)
     }
 
-    async fn create_instance_profile(&self, profile: &InstanceProfileConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+    async fn create_instance_profile(
+        &self,
+        profile: &InstanceProfileConfig,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<Exports, AwsError> {
         let created = self
             .client
             .create_instance_profile()
             .instance_profile_name(&profile.name)
             .set_path(profile.path.clone())
-            .set_tags(Some(tags_of(&all_tags(profile.tags.as_ref(), None, ownership))))
+            .set_tags(Some(tags_of(&all_tags(
+                profile.tags.as_ref(),
+                None,
+                ownership,
+            ))))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &e))
-            .map(|out| out.instance_profile.map(|p| instance_profile_resource(&p).exports).unwrap_or_default());
+            .map(|out| {
+                out.instance_profile
+                    .map(|p| instance_profile_resource(&p).exports)
+                    .unwrap_or_default()
+            });
         // A profile an earlier attempt created (its response lost) may already hold the role.
-        let exports = self.adopt_own_create(created, self.instance_profile(&profile.name), ownership).await?;
+        let exports = self
+            .adopt_own_create(created, self.instance_profile(&profile.name), ownership)
+            .await?;
         if let Some(role) = &profile.role {
-            let held = self.instance_profile(&profile.name).await?.and_then(|p| p.attributes.get("role").cloned());
+            let held = self
+                .instance_profile(&profile.name)
+                .await?
+                .and_then(|p| p.attributes.get("role").cloned());
             if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
-                self.add_role_to_instance_profile(&profile.name, role).await?;
+                self.add_role_to_instance_profile(&profile.name, role)
+                    .await?;
             }
         }
         Ok(exports)
     }
 
-    async fn add_role_to_instance_profile(&self, profile: &str, role: &str) -> Result<(), AwsError> {
+    async fn add_role_to_instance_profile(
+        &self,
+        profile: &str,
+        role: &str,
+    ) -> Result<(), AwsError> {
         self.client
             .add_role_to_instance_profile()
             .instance_profile_name(profile)
@@ -1119,7 +1493,12 @@ impl Iam {
             // A profile holds one role: the old one leaves before the new one joins.
             if let Some(old) = &before.role {
                 not_found_as_none(
-                    self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(old).send().await,
+                    self.client
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(name)
+                        .role_name(old)
+                        .send()
+                        .await,
                     "iam:RemoveRoleFromInstanceProfile",
                     &["NoSuchEntity"],
                 )?;
@@ -1129,7 +1508,10 @@ impl Iam {
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        let (set, removed) = tag_changes(
+            &current,
+            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
+        );
         if !set.is_empty() {
             self.client
                 .tag_instance_profile()
@@ -1156,20 +1538,35 @@ impl Iam {
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError> {
         let gone = ["NoSuchEntity"];
         let got = not_found_as_none(
-            self.client.get_instance_profile().instance_profile_name(name).send().await,
+            self.client
+                .get_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await,
             "iam:GetInstanceProfile",
             &gone,
         )?;
-        let Some(profile) = got.and_then(|o| o.instance_profile) else { return Ok(()) };
+        let Some(profile) = got.and_then(|o| o.instance_profile) else {
+            return Ok(());
+        };
         for role in profile.roles() {
             not_found_as_none(
-                self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(role.role_name()).send().await,
+                self.client
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(name)
+                    .role_name(role.role_name())
+                    .send()
+                    .await,
                 "iam:RemoveRoleFromInstanceProfile",
                 &gone,
             )?;
         }
         not_found_as_none(
-            self.client.delete_instance_profile().instance_profile_name(name).send().await,
+            self.client
+                .delete_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await,
             "iam:DeleteInstanceProfile",
             &gone,
         )?;
@@ -1177,25 +1574,41 @@ impl Iam {
     }
 
     /// Carries out one planned change to an instance profile; returns its exports when created.
-    pub async fn apply_instance_profile(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_instance_profile(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let config = |attrs: &Option<Attributes>| {
-            InstanceProfileConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+            InstanceProfileConfig::from_attributes(&planned(change, attrs)?)
+                .map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_instance_profile(&config(&change.desired)?, &ownership).await,
+            Action::Create => {
+                self.create_instance_profile(&config(&change.desired)?, &ownership)
+                    .await
+            }
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
                 let before_ownership = ownership_before(change, &ownership);
-                self.update_instance_profile((&before, &before_ownership), (&after, &ownership)).await?;
+                self.update_instance_profile((&before, &before_ownership), (&after, &ownership))
+                    .await?;
                 Ok(Exports::new())
             }
             Action::Replace => {
-                self.delete_instance_profile(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_instance_profile(&config(&change.desired)?, &ownership).await
+                self.delete_instance_profile(
+                    change.replaces.as_deref().unwrap_or(&change.physical_id),
+                )
+                .await?;
+                self.create_instance_profile(&config(&change.desired)?, &ownership)
+                    .await
             }
-            Action::Delete => self.delete_instance_profile(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self
+                .delete_instance_profile(&change.physical_id)
+                .await
+                .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
@@ -1230,24 +1643,43 @@ impl OidcProviderConfig {
 impl Iam {
     /// GetOpenIDConnectProvider by ARN. IAM returns the URL without its scheme; plinth shows it
     /// as written in specs, with `https://`.
-    pub async fn read_oidc_provider(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+    pub async fn read_oidc_provider(
+        &self,
+        req: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError> {
         self.oidc_provider(&req.physical_id).await
     }
 
     async fn oidc_provider(&self, arn: &str) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await,
+            self.client
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+                .await,
             "iam:GetOpenIDConnectProvider",
             &["NoSuchEntity"],
         )?;
         let Some(provider) = got else { return Ok(None) };
         let (owner, address_tag, user_tags) = split_iam_tags(provider.tags());
         let mut attributes = Attributes::new();
-        attributes.insert("url".into(), Value::Str(format!("https://{}", provider.url().unwrap_or_default())));
-        attributes.insert("client_ids".into(), Value::set(provider.client_id_list().iter().cloned()));
+        attributes.insert(
+            "url".into(),
+            Value::Str(format!("https://{}", provider.url().unwrap_or_default())),
+        );
+        attributes.insert(
+            "client_ids".into(),
+            Value::set(provider.client_id_list().iter().cloned()),
+        );
         attributes.insert(
             "thumbprints".into(),
-            Value::List(provider.thumbprint_list().iter().map(|t| Value::Str(t.to_ascii_lowercase())).collect()),
+            Value::List(
+                provider
+                    .thumbprint_list()
+                    .iter()
+                    .map(|t| Value::Str(t.to_ascii_lowercase()))
+                    .collect(),
+            ),
         );
         attributes.insert("tags".into(), user_tags);
         Ok(Some(LiveResource {
@@ -1262,7 +1694,11 @@ impl Iam {
     }
 
     /// Every OIDC provider tagged as owned by `stack`; each is read for its tags.
-    pub async fn owned_oidc_providers(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_oidc_providers(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let listed = self
             .client
             .list_open_id_connect_providers()
@@ -1280,23 +1716,43 @@ impl Iam {
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut owned: Vec<LiveResource> = read.into_iter().flatten().filter(|p| p.is_owned_by(stack)).collect();
+        let mut owned: Vec<LiveResource> = read
+            .into_iter()
+            .flatten()
+            .filter(|p| p.is_owned_by(stack))
+            .collect();
         owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
         Ok(owned)
     }
 
-    async fn create_oidc_provider(&self, provider: &OidcProviderConfig, ownership: &BTreeMap<String, String>) -> Result<Exports, AwsError> {
+    async fn create_oidc_provider(
+        &self,
+        provider: &OidcProviderConfig,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<Exports, AwsError> {
         let out = self
             .client
             .create_open_id_connect_provider()
             .url(&provider.url)
-            .set_client_id_list(provider.client_ids.as_ref().map(|ids| ids.iter().cloned().collect()))
+            .set_client_id_list(
+                provider
+                    .client_ids
+                    .as_ref()
+                    .map(|ids| ids.iter().cloned().collect()),
+            )
             .set_thumbprint_list(provider.thumbprints.clone())
-            .set_tags(Some(tags_of(&all_tags(provider.tags.as_ref(), None, ownership))))
+            .set_tags(Some(tags_of(&all_tags(
+                provider.tags.as_ref(),
+                None,
+                ownership,
+            ))))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("iam:CreateOpenIDConnectProvider", &e))?;
-        Ok(out.open_id_connect_provider_arn.map(|arn| BTreeMap::from([("arn".to_string(), arn)])).unwrap_or_default())
+        Ok(out
+            .open_id_connect_provider_arn
+            .map(|arn| BTreeMap::from([("arn".to_string(), arn)]))
+            .unwrap_or_default())
     }
 
     async fn update_oidc_provider(
@@ -1314,7 +1770,9 @@ impl Iam {
                     .client_id(id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:AddClientIDToOpenIDConnectProvider", &e))?;
+                    .map_err(|e| {
+                        AwsError::from_sdk("iam:AddClientIDToOpenIDConnectProvider", &e)
+                    })?;
             }
             for id in current.difference(wanted) {
                 self.client
@@ -1323,7 +1781,9 @@ impl Iam {
                     .client_id(id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:RemoveClientIDFromOpenIDConnectProvider", &e))?;
+                    .map_err(|e| {
+                        AwsError::from_sdk("iam:RemoveClientIDFromOpenIDConnectProvider", &e)
+                    })?;
             }
         }
         if after.thumbprints.is_some() && after.thumbprints != before.thumbprints {
@@ -1336,7 +1796,10 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership));
+        let (set, removed) = tag_changes(
+            &current,
+            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
+        );
         if !set.is_empty() {
             self.client
                 .tag_open_id_connect_provider()
@@ -1360,7 +1823,11 @@ impl Iam {
 
     async fn delete_oidc_provider(&self, arn: &str) -> Result<(), AwsError> {
         not_found_as_none(
-            self.client.delete_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await,
+            self.client
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+                .await,
             "iam:DeleteOpenIDConnectProvider",
             &["NoSuchEntity"],
         )?;
@@ -1368,25 +1835,55 @@ impl Iam {
     }
 
     /// Carries out one planned change to an OIDC provider; returns its exports when created.
-    pub async fn apply_oidc_provider(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_oidc_provider(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let config = |attrs: &Option<Attributes>| {
-            OidcProviderConfig::from_attributes(&planned(change, attrs)?).map_err(|e| AwsError::invalid_plan(&change.address, e))
+            OidcProviderConfig::from_attributes(&planned(change, attrs)?)
+                .map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await,
+            Action::Create => {
+                self.adopt_own_create(
+                    self.create_oidc_provider(&config(&change.desired)?, &ownership)
+                        .await,
+                    self.oidc_provider(&change.physical_id),
+                    &ownership,
+                )
+                .await
+            }
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
                 let before_ownership = ownership_before(change, &ownership);
-                self.update_oidc_provider(&change.physical_id, (&before, &before_ownership), (&after, &ownership)).await?;
+                self.update_oidc_provider(
+                    &change.physical_id,
+                    (&before, &before_ownership),
+                    (&after, &ownership),
+                )
+                .await?;
                 Ok(Exports::new())
             }
             Action::Replace => {
-                self.delete_oidc_provider(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.adopt_own_create(self.create_oidc_provider(&config(&change.desired)?, &ownership).await, self.oidc_provider(&change.physical_id), &ownership).await
+                self.delete_oidc_provider(
+                    change.replaces.as_deref().unwrap_or(&change.physical_id),
+                )
+                .await?;
+                self.adopt_own_create(
+                    self.create_oidc_provider(&config(&change.desired)?, &ownership)
+                        .await,
+                    self.oidc_provider(&change.physical_id),
+                    &ownership,
+                )
+                .await
             }
-            Action::Delete => self.delete_oidc_provider(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self
+                .delete_oidc_provider(&change.physical_id)
+                .await
+                .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }

@@ -37,7 +37,11 @@ const NOT_FOUND: &[&str] = &["NotFoundException"];
 
 /// How long to wait before each new attempt at a call KMS refused because a principal in the
 /// key policy was created moments ago and has not reached KMS yet.
-const NEW_PRINCIPAL_WAITS: [Duration; 3] = [Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(8)];
+const NEW_PRINCIPAL_WAITS: [Duration; 3] = [
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
 
 /// See [`super::KindActions`]. A key has no name to scope a grant by before KMS assigns its
 /// id, so the calls on a key are granted on the account's keys tagged with the stack, and
@@ -105,8 +109,12 @@ impl KeyConfig {
         Ok(KeyConfig {
             description: attrs.str("description")?,
             policy: attrs.policy("policy")?,
-            key_usage: attrs.str("key_usage")?.unwrap_or_else(|| DEFAULT_KEY_USAGE.to_string()),
-            key_spec: attrs.str("key_spec")?.unwrap_or_else(|| DEFAULT_KEY_SPEC.to_string()),
+            key_usage: attrs
+                .str("key_usage")?
+                .unwrap_or_else(|| DEFAULT_KEY_USAGE.to_string()),
+            key_spec: attrs
+                .str("key_spec")?
+                .unwrap_or_else(|| DEFAULT_KEY_SPEC.to_string()),
             rotation: attrs.bool("rotation")?,
             enabled: attrs.bool("enabled")?,
             aliases: attrs.set("aliases")?,
@@ -125,12 +133,21 @@ impl KeyConfig {
     }
 
     fn window(&self) -> i32 {
-        self.deletion_window_days.unwrap_or(DEFAULT_DELETION_WINDOW_DAYS) as i32
+        self.deletion_window_days
+            .unwrap_or(DEFAULT_DELETION_WINDOW_DAYS) as i32
     }
 }
 
 fn tags_of(map: &BTreeMap<String, String>) -> Vec<Tag> {
-    map.iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().expect("key and value are set")).collect()
+    map.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect()
 }
 
 /// Whether a failed call may still have been carried out (its answer was lost, or AWS failed
@@ -144,7 +161,12 @@ where
     match err {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
-            status >= 500 || status == 429 || matches!(e.err().code(), Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded"))
+            status >= 500
+                || status == 429
+                || matches!(
+                    e.err().code(),
+                    Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded")
+                )
         }
         SdkError::ConstructionFailure(_) => false,
         _ => true,
@@ -153,17 +175,25 @@ where
 
 /// KMS refuses a key policy naming a principal IAM created moments ago, until it propagates.
 fn new_principal_not_seen_yet(err: &AwsError) -> bool {
-    err.is_code("MalformedPolicyDocumentException") && err.message.to_ascii_lowercase().contains("invalid principal")
+    err.is_code("MalformedPolicyDocumentException")
+        && err
+            .message
+            .to_ascii_lowercase()
+            .contains("invalid principal")
 }
 
 impl Kms {
     pub fn new(config: &SdkConfig) -> Self {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         Self {
             client: aws_sdk_kms::Client::new(config),
             create_token: format!("{}-{:x}", std::process::id(), now.as_nanos()),
             create_attempts: config.retry_config().map_or(3, |r| r.max_attempts()).max(1),
-            create_backoff: config.retry_config().map_or(Duration::from_secs(1), |r| r.initial_backoff()),
+            create_backoff: config
+                .retry_config()
+                .map_or(Duration::from_secs(1), |r| r.initial_backoff()),
             earlier_keys: tokio::sync::OnceCell::new(),
         }
     }
@@ -177,10 +207,20 @@ impl Kms {
     /// A key by its id, ARN or alias; `None` when there is no such key. The policy and the
     /// rotation are read only when `declared` names them (or is `None`): an attribute the spec
     /// leaves unmanaged is never compared, so a call for it would be wasted.
-    async fn key(&self, id: &str, declared: Option<&BTreeSet<String>>) -> Result<Option<LiveResource>, AwsError> {
+    async fn key(
+        &self,
+        id: &str,
+        declared: Option<&BTreeSet<String>>,
+    ) -> Result<Option<LiveResource>, AwsError> {
         let wanted = |attribute: &str| declared.is_none_or(|d| d.contains(attribute));
-        let described = not_found_as_none(self.client.describe_key().key_id(id).send().await, "kms:DescribeKey", NOT_FOUND)?;
-        let Some(meta) = described.and_then(|d| d.key_metadata) else { return Ok(None) };
+        let described = not_found_as_none(
+            self.client.describe_key().key_id(id).send().await,
+            "kms:DescribeKey",
+            NOT_FOUND,
+        )?;
+        let Some(meta) = described.and_then(|d| d.key_metadata) else {
+            return Ok(None);
+        };
         let key_id = meta.key_id().to_string();
         let key_spec = meta.key_spec().map_or(DEFAULT_KEY_SPEC, |s| s.as_str());
         // The four reads need only the key id, so they go out together: one round trip after
@@ -214,13 +254,23 @@ impl Kms {
                 .map_err(|e| AwsError::from_sdk("kms:GetKeyRotationStatus", &e))
                 .map(|out| Some(out.key_rotation_enabled))
         };
-        let (tags, aliases, policy, rotation) = futures::try_join!(self.tags(&key_id), self.aliases(Some(&key_id)), policy, rotation)?;
+        let (tags, aliases, policy, rotation) = futures::try_join!(
+            self.tags(&key_id),
+            self.aliases(Some(&key_id)),
+            policy,
+            rotation
+        )?;
 
         let (owner, address_tag, mut user_tags) = split_tags(tags);
         user_tags.remove(CREATE_TOKEN_TAG);
-        let window = user_tags.remove(DELETION_WINDOW_TAG).and_then(|d| d.parse::<i64>().ok());
+        let window = user_tags
+            .remove(DELETION_WINDOW_TAG)
+            .and_then(|d| d.parse::<i64>().ok());
         let mut attributes = Attributes::new();
-        attributes.insert("description".into(), Value::str(meta.description().unwrap_or_default()));
+        attributes.insert(
+            "description".into(),
+            Value::str(meta.description().unwrap_or_default()),
+        );
         if let Some(policy) = policy {
             attributes.insert(
                 "policy".into(),
@@ -231,14 +281,28 @@ impl Kms {
                 },
             );
         }
-        attributes.insert("key_usage".into(), Value::str(meta.key_usage().map_or(DEFAULT_KEY_USAGE, |u| u.as_str())));
+        attributes.insert(
+            "key_usage".into(),
+            Value::str(meta.key_usage().map_or(DEFAULT_KEY_USAGE, |u| u.as_str())),
+        );
         attributes.insert("key_spec".into(), Value::str(key_spec));
         if let Some(rotation) = rotation {
             attributes.insert("rotation".into(), Value::Bool(rotation));
         }
-        attributes.insert("enabled".into(), Value::Bool(meta.key_state() == Some(&KeyState::Enabled)));
+        attributes.insert(
+            "enabled".into(),
+            Value::Bool(meta.key_state() == Some(&KeyState::Enabled)),
+        );
         attributes.insert("aliases".into(), Value::set(aliases));
-        attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+        attributes.insert(
+            "tags".into(),
+            Value::Map(
+                user_tags
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::Str(v)))
+                    .collect(),
+            ),
+        );
         if let Some(days) = window {
             attributes.insert("deletion_window_days".into(), Value::Int(days));
         }
@@ -273,15 +337,26 @@ impl Kms {
             Err(e) if e.is_code("NotFoundException") => Vec::new(),
             other => other?,
         };
-        Ok(tags.into_iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect())
+        Ok(tags
+            .into_iter()
+            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+            .collect())
     }
 
     /// Alias names, of one key or of every key, by key id.
     async fn aliases(&self, key_id: Option<&str>) -> Result<Vec<String>, AwsError> {
-        Ok(self.aliases_by_key(key_id).await?.into_values().flatten().collect())
+        Ok(self
+            .aliases_by_key(key_id)
+            .await?
+            .into_values()
+            .flatten()
+            .collect())
     }
 
-    async fn aliases_by_key(&self, key_id: Option<&str>) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
+    async fn aliases_by_key(
+        &self,
+        key_id: Option<&str>,
+    ) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
         let entries: Vec<_> = self
             .client
             .list_aliases()
@@ -297,7 +372,10 @@ impl Kms {
         let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for entry in entries {
             if let (Some(key), Some(name)) = (entry.target_key_id(), entry.alias_name()) {
-                by_key.entry(key.to_string()).or_default().push(name.to_string());
+                by_key
+                    .entry(key.to_string())
+                    .or_default()
+                    .push(name.to_string());
             }
         }
         Ok(by_key)
@@ -308,16 +386,31 @@ impl Kms {
     /// (they carry `alias/aws/...` aliases) and reads the tags of the rest.
     ///
     /// A key with an alias in `named` is left out: the spec reads it by that alias.
-    pub async fn owned_keys(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
-        self.tagged_keys(named, |tags| tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)).await
+    pub async fn owned_keys(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        self.tagged_keys(named, |tags| {
+            tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
+        })
+        .await
     }
 
     /// Keys, other than AWS's and those with an alias in `skip`, whose tags are `wanted`.
-    async fn tagged_keys(&self, skip: &BTreeSet<String>, wanted: impl Fn(&[(String, String)]) -> bool) -> Result<Vec<LiveResource>, AwsError> {
+    async fn tagged_keys(
+        &self,
+        skip: &BTreeSet<String>,
+        wanted: impl Fn(&[(String, String)]) -> bool,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let aliases = self.aliases_by_key(None).await?;
         let skipped: BTreeSet<&String> = aliases
             .iter()
-            .filter(|(_, names)| names.iter().any(|n| n.starts_with(AWS_ALIAS_PREFIX) || skip.contains(n)))
+            .filter(|(_, names)| {
+                names
+                    .iter()
+                    .any(|n| n.starts_with(AWS_ALIAS_PREFIX) || skip.contains(n))
+            })
             .map(|(k, _)| k)
             .collect();
         let keys: Vec<String> = self
@@ -362,12 +455,20 @@ impl Kms {
 
     /// A key an earlier apply created for `address` and did not finish setting up: it carries
     /// the address tag but its alias was never created, so the plan did not see it.
-    async fn unfinished_key(&self, stack: &str, address: &Address, key: &KeyConfig, except: Option<&str>) -> Result<Option<LiveResource>, AwsError> {
+    async fn unfinished_key(
+        &self,
+        stack: &str,
+        address: &Address,
+        key: &KeyConfig,
+        except: Option<&str>,
+    ) -> Result<Option<LiveResource>, AwsError> {
         let read = || async {
             let keys = self
                 .tagged_keys(&BTreeSet::new(), |tags| {
                     tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
-                        && !tags.iter().any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
+                        && !tags
+                            .iter()
+                            .any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
                 })
                 .await?;
             Ok::<_, AwsError>((stack.to_string(), keys))
@@ -380,22 +481,29 @@ impl Kms {
             fresh = read().await?.1;
             &fresh
         };
-        Ok(earlier.iter().find(|c| {
-            c.address_tag.as_ref() == Some(address)
-                && !c.is_pending_deletion()
-                && Some(c.physical_id.as_str()) != except
-                && c.attributes.get("key_usage") == Some(&Value::str(&key.key_usage))
-                && c.attributes.get("key_spec") == Some(&Value::str(&key.key_spec))
-        }).cloned())
+        Ok(earlier
+            .iter()
+            .find(|c| {
+                c.address_tag.as_ref() == Some(address)
+                    && !c.is_pending_deletion()
+                    && Some(c.physical_id.as_str()) != except
+                    && c.attributes.get("key_usage") == Some(&Value::str(&key.key_usage))
+                    && c.attributes.get("key_spec") == Some(&Value::str(&key.key_spec))
+            })
+            .cloned())
     }
 
     /// The key this process created for `address`, if a CreateKey whose answer was lost did
     /// create it.
-    async fn key_created_by_this_apply(&self, address: &Address) -> Result<Option<LiveResource>, AwsError> {
+    async fn key_created_by_this_apply(
+        &self,
+        address: &Address,
+    ) -> Result<Option<LiveResource>, AwsError> {
         let address = address.to_string();
         let mine = self
             .tagged_keys(&BTreeSet::new(), |tags| {
-                tags.iter().any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
+                tags.iter()
+                    .any(|(k, v)| k == CREATE_TOKEN_TAG && *v == self.create_token)
                     && tags.iter().any(|(k, v)| k == ADDRESS_TAG && *v == address)
             })
             .await?;
@@ -405,7 +513,12 @@ impl Kms {
     /// CreateKey, without the SDK's own retries: a retried CreateKey whose first answer was lost
     /// leaves two keys. After such a failure the key tagged with this apply's token is looked
     /// for before trying again.
-    async fn create_key_exactly_once(&self, address: &Address, key: &KeyConfig, tags: &BTreeMap<String, String>) -> Result<(String, String), AwsError> {
+    async fn create_key_exactly_once(
+        &self,
+        address: &Address,
+        key: &KeyConfig,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(String, String), AwsError> {
         let mut waits = NEW_PRINCIPAL_WAITS.iter();
         let mut attempts = 0;
         loop {
@@ -419,7 +532,9 @@ impl Kms {
                 .key_spec(KeySpec::from(key.key_spec.as_str()))
                 .set_tags(Some(tags_of(tags)))
                 .customize()
-                .config_override(aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled()))
+                .config_override(
+                    aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
                 .send()
                 .await;
             match result {
@@ -430,12 +545,18 @@ impl Kms {
                         message: "KMS answered without describing the key it created".into(),
                         hint: None,
                     })?;
-                    return Ok((meta.key_id().to_string(), meta.arn().unwrap_or_default().to_string()));
+                    return Ok((
+                        meta.key_id().to_string(),
+                        meta.arn().unwrap_or_default().to_string(),
+                    ));
                 }
                 Err(e) if outcome_unknown(&e) && attempts < self.create_attempts => {
                     tracing::debug!(%address, "kms:CreateKey failed with an unknown outcome, looking for the key: {e}");
                     if let Some(found) = self.key_created_by_this_apply(address).await? {
-                        return Ok((found.physical_id.clone(), found.exports.get("arn").cloned().unwrap_or_default()));
+                        return Ok((
+                            found.physical_id.clone(),
+                            found.exports.get("arn").cloned().unwrap_or_default(),
+                        ));
                     }
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     super::wait(self.create_backoff * (1 << attempts.min(4)), &err).await;
@@ -443,7 +564,9 @@ impl Kms {
                 Err(e) => {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     match waits.next() {
-                        Some(delay) if new_principal_not_seen_yet(&err) => super::wait(*delay, &err).await,
+                        Some(delay) if new_principal_not_seen_yet(&err) => {
+                            super::wait(*delay, &err).await
+                        }
                         _ => return Err(err),
                     }
                 }
@@ -461,9 +584,19 @@ impl Kms {
         replacing: Option<(&str, &KeyConfig)>,
     ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, address);
-        if let Some(found) = self.unfinished_key(stack, address, key, replacing.map(|(id, _)| id)).await? {
-            let before = KeyConfig::from_attributes(&Planned(&found.attributes)).map_err(|e| AwsError::invalid_plan(address, e))?;
-            self.update_key(&found.physical_id, (&before, &before.plinth_tags(&ownership)), (key, &ownership), replacing).await?;
+        if let Some(found) = self
+            .unfinished_key(stack, address, key, replacing.map(|(id, _)| id))
+            .await?
+        {
+            let before = KeyConfig::from_attributes(&Planned(&found.attributes))
+                .map_err(|e| AwsError::invalid_plan(address, e))?;
+            self.update_key(
+                &found.physical_id,
+                (&before, &before.plinth_tags(&ownership)),
+                (key, &ownership),
+                replacing,
+            )
+            .await?;
             return Ok(found.exports);
         }
         let mut tags = all_tags(key.tags.as_ref(), None, &key.plinth_tags(&ownership));
@@ -476,8 +609,17 @@ impl Kms {
             tags: key.tags.clone(),
             ..key.clone()
         };
-        self.update_key(&key_id, (&created, &key.plinth_tags(&ownership)), (key, &ownership), replacing).await?;
-        Ok(BTreeMap::from([("arn".to_string(), arn), ("key_id".to_string(), key_id)]))
+        self.update_key(
+            &key_id,
+            (&created, &key.plinth_tags(&ownership)),
+            (key, &ownership),
+            replacing,
+        )
+        .await?;
+        Ok(BTreeMap::from([
+            ("arn".to_string(), arn),
+            ("key_id".to_string(), key_id),
+        ]))
     }
 
     /// Brings a key from `before` to `after`, one call per difference. A key pending deletion
@@ -500,15 +642,29 @@ impl Kms {
             .key_metadata
             .and_then(|m| m.key_state);
         if state == Some(KeyState::PendingDeletion) {
-            self.client.cancel_key_deletion().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:CancelKeyDeletion", &e))?;
+            self.client
+                .cancel_key_deletion()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:CancelKeyDeletion", &e))?;
             // A recovered key comes back disabled; it was in use before it was deleted.
             enabled = Some(false);
             if after.enabled.is_none() {
-                self.client.enable_key().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:EnableKey", &e))?;
+                self.client
+                    .enable_key()
+                    .key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:EnableKey", &e))?;
                 enabled = Some(true);
             }
         }
-        if let Some(description) = after.description.as_ref().filter(|d| before.description.as_ref() != Some(*d)) {
+        if let Some(description) = after
+            .description
+            .as_ref()
+            .filter(|d| before.description.as_ref() != Some(*d))
+        {
             self.client
                 .update_key_description()
                 .key_id(key_id)
@@ -517,26 +673,52 @@ impl Kms {
                 .await
                 .map_err(|e| AwsError::from_sdk("kms:UpdateKeyDescription", &e))?;
         }
-        if let Some(policy) = after.policy.as_ref().filter(|p| !before.policy.as_ref().is_some_and(|b| b.equivalent(p))) {
+        if let Some(policy) = after
+            .policy
+            .as_ref()
+            .filter(|p| !before.policy.as_ref().is_some_and(|b| b.equivalent(p)))
+        {
             self.put_key_policy(key_id, policy).await?;
         }
         if let Some(rotation) = after.rotation.filter(|r| before.rotation != Some(*r)) {
             if rotation {
-                self.client.enable_key_rotation().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:EnableKeyRotation", &e))?;
+                self.client
+                    .enable_key_rotation()
+                    .key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:EnableKeyRotation", &e))?;
             } else {
-                self.client.disable_key_rotation().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:DisableKeyRotation", &e))?;
+                self.client
+                    .disable_key_rotation()
+                    .key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:DisableKeyRotation", &e))?;
             }
         }
         if let Some(wanted) = after.enabled.filter(|e| enabled != Some(*e)) {
             if wanted {
-                self.client.enable_key().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:EnableKey", &e))?;
+                self.client
+                    .enable_key()
+                    .key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:EnableKey", &e))?;
             } else {
-                self.client.disable_key().key_id(key_id).send().await.map_err(|e| AwsError::from_sdk("kms:DisableKey", &e))?;
+                self.client
+                    .disable_key()
+                    .key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:DisableKey", &e))?;
             }
         }
         // A replacement takes over the aliases of the key it replaces (all of them when the
         // spec leaves aliases unmanaged).
-        let moving: BTreeSet<String> = replacing.and_then(|(_, old)| old.aliases.clone()).unwrap_or_default();
+        let moving: BTreeSet<String> = replacing
+            .and_then(|(_, old)| old.aliases.clone())
+            .unwrap_or_default();
         let current = before.aliases.clone().unwrap_or_default();
         let wanted = after.aliases.clone().unwrap_or_else(|| moving.clone());
         for alias in wanted.difference(&current) {
@@ -544,14 +726,26 @@ impl Kms {
                 // Deleted and created again rather than moved with UpdateAlias, which moto (the
                 // test emulator) fails on every call. The alias is missing for one round trip,
                 // during a replacement that is disruptive anyway: the old key stops decrypting.
-                not_found_as_none(self.client.delete_alias().alias_name(alias).send().await, "kms:DeleteAlias", NOT_FOUND)?;
+                not_found_as_none(
+                    self.client.delete_alias().alias_name(alias).send().await,
+                    "kms:DeleteAlias",
+                    NOT_FOUND,
+                )?;
             }
-            let created = self.client.create_alias().alias_name(alias).target_key_id(key_id).send().await;
+            let created = self
+                .client
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(key_id)
+                .send()
+                .await;
             if let Err(e) = created {
                 let e = AwsError::from_sdk("kms:CreateAlias", &e);
                 // An alias an earlier attempt created (its response lost) already names this key.
                 let named = self.client.describe_key().key_id(alias).send().await.ok();
-                let ours = named.and_then(|o| o.key_metadata).is_some_and(|m| m.key_id() == key_id);
+                let ours = named
+                    .and_then(|o| o.key_metadata)
+                    .is_some_and(|m| m.key_id() == key_id);
                 if !(e.is_code("AlreadyExistsException") && ours) {
                     return Err(e);
                 }
@@ -559,11 +753,22 @@ impl Kms {
         }
         if after.aliases.is_some() {
             for alias in current.difference(&wanted) {
-                not_found_as_none(self.client.delete_alias().alias_name(alias).send().await, "kms:DeleteAlias", NOT_FOUND)?;
+                not_found_as_none(
+                    self.client.delete_alias().alias_name(alias).send().await,
+                    "kms:DeleteAlias",
+                    NOT_FOUND,
+                )?;
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_plinth_tags);
-        let (set, removed) = tag_changes(&current, &all_tags(after.tags.as_ref(), before.tags.as_ref(), &after.plinth_tags(ownership)));
+        let (set, removed) = tag_changes(
+            &current,
+            &all_tags(
+                after.tags.as_ref(),
+                before.tags.as_ref(),
+                &after.plinth_tags(ownership),
+            ),
+        );
         if !set.is_empty() {
             self.client
                 .tag_resource()
@@ -588,7 +793,14 @@ impl Kms {
     async fn put_key_policy(&self, key_id: &str, policy: &PolicyDocument) -> Result<(), AwsError> {
         let mut waits = NEW_PRINCIPAL_WAITS.iter();
         loop {
-            let result = self.client.put_key_policy().key_id(key_id).policy_name(POLICY_NAME).policy(policy.to_aws_json()).send().await;
+            let result = self
+                .client
+                .put_key_policy()
+                .key_id(key_id)
+                .policy_name(POLICY_NAME)
+                .policy(policy.to_aws_json())
+                .send()
+                .await;
             match result.map_err(|e| AwsError::from_sdk("kms:PutKeyPolicy", &e)) {
                 Ok(_) => return Ok(()),
                 Err(e) => match waits.next() {
@@ -602,10 +814,20 @@ impl Kms {
     /// Deletes the key's aliases and schedules the key's deletion after `window_days`. A key
     /// already gone or already scheduled counts as done, so a re-run finishes the job.
     async fn schedule_deletion(&self, key_id: &str, window_days: i32) -> Result<(), AwsError> {
-        let described = not_found_as_none(self.client.describe_key().key_id(key_id).send().await, "kms:DescribeKey", NOT_FOUND)?;
-        let Some(meta) = described.and_then(|d| d.key_metadata) else { return Ok(()) };
+        let described = not_found_as_none(
+            self.client.describe_key().key_id(key_id).send().await,
+            "kms:DescribeKey",
+            NOT_FOUND,
+        )?;
+        let Some(meta) = described.and_then(|d| d.key_metadata) else {
+            return Ok(());
+        };
         for alias in self.aliases(Some(key_id)).await? {
-            not_found_as_none(self.client.delete_alias().alias_name(&alias).send().await, "kms:DeleteAlias", NOT_FOUND)?;
+            not_found_as_none(
+                self.client.delete_alias().alias_name(&alias).send().await,
+                "kms:DeleteAlias",
+                NOT_FOUND,
+            )?;
         }
         if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
             return Ok(());
@@ -621,34 +843,63 @@ impl Kms {
     }
 
     /// Carries out one planned change to a key; returns its exports when it was created.
-    pub async fn apply_key(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_key(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let config = |attrs: &Option<Attributes>| -> Result<KeyConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| AwsError::invalid_plan(&change.address, "attributes missing from the plan".into()))?;
-            KeyConfig::from_attributes(&Planned(attrs)).map_err(|e| AwsError::invalid_plan(&change.address, e))
+            let attrs = attrs.as_ref().ok_or_else(|| {
+                AwsError::invalid_plan(&change.address, "attributes missing from the plan".into())
+            })?;
+            KeyConfig::from_attributes(&Planned(attrs))
+                .map_err(|e| AwsError::invalid_plan(&change.address, e))
         };
         match change.action {
-            Action::Create => self.create_key(stack, &change.address, &config(&change.desired)?, None).await,
+            Action::Create => {
+                self.create_key(stack, &change.address, &config(&change.desired)?, None)
+                    .await
+            }
             Action::Update => {
                 let before = config(&change.live)?;
                 let after = config(&change.desired)?;
                 // An adopted key carries no ownership tags yet.
-                let before_tags = if change.take_ownership { BTreeMap::new() } else { before.plinth_tags(&ownership) };
-                self.update_key(&change.physical_id, (&before, &before_tags), (&after, &ownership), None).await?;
+                let before_tags = if change.take_ownership {
+                    BTreeMap::new()
+                } else {
+                    before.plinth_tags(&ownership)
+                };
+                self.update_key(
+                    &change.physical_id,
+                    (&before, &before_tags),
+                    (&after, &ownership),
+                    None,
+                )
+                .await?;
                 Ok(Exports::new())
             }
             Action::Replace => {
-                let old_id = change.replaces.as_deref().ok_or_else(|| AwsError::invalid_plan(&change.address, "a replacement names no key to replace".into()))?;
+                let old_id = change.replaces.as_deref().ok_or_else(|| {
+                    AwsError::invalid_plan(
+                        &change.address,
+                        "a replacement names no key to replace".into(),
+                    )
+                })?;
                 let old = config(&change.live)?;
                 let new = config(&change.desired)?;
                 // The new key first: the old one keeps working until its aliases have moved.
-                let exports = self.create_key(stack, &change.address, &new, Some((old_id, &old))).await?;
+                let exports = self
+                    .create_key(stack, &change.address, &new, Some((old_id, &old)))
+                    .await?;
                 self.schedule_deletion(old_id, new.window()).await?;
                 Ok(exports)
             }
             Action::Delete => {
                 let live = config(&change.live)?;
-                self.schedule_deletion(&change.physical_id, live.window()).await.map(|()| Exports::new())
+                self.schedule_deletion(&change.physical_id, live.window())
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::NoOp => Ok(Exports::new()),
         }

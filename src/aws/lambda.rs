@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, EphemeralStorage, EventSourceMappingConfiguration, FunctionCode, FunctionConfiguration,
-    FunctionResponseType, PackageType, Runtime,
+    Architecture, Environment, EphemeralStorage, EventSourceMappingConfiguration, FunctionCode,
+    FunctionConfiguration, FunctionResponseType, PackageType, Runtime,
 };
 use futures::{stream, StreamExt, TryStreamExt};
 
@@ -36,9 +36,17 @@ pub const ACTIONS: super::KindActions = super::KindActions {
         "lambda:UntagResource",
         "lambda:DeleteFunction",
     ],
-    account_wide: &["lambda:ListFunctions", "lambda:ListTags", "lambda:ListEventSourceMappings"],
+    account_wide: &[
+        "lambda:ListFunctions",
+        "lambda:ListTags",
+        "lambda:ListEventSourceMappings",
+    ],
     // Event source mappings are authorized on the mapping, whose id Lambda assigns.
-    by_condition: &["lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    by_condition: &[
+        "lambda:CreateEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+    ],
     scope_key: "lambda:FunctionArn",
     elsewhere: &[],
     before_creation: &[],
@@ -59,12 +67,15 @@ const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 /// permissions have not propagated; both pass within seconds.
 fn not_yet_propagated(e: &AwsError) -> bool {
     e.is_code("InvalidParameterValueException")
-        && (e.message.contains("cannot be assumed by Lambda") || e.message.contains("execution role does not have permissions"))
+        && (e.message.contains("cannot be assumed by Lambda")
+            || e.message
+                .contains("execution role does not have permissions"))
 }
 
 /// A function (or mapping) still busy with its previous change.
 fn busy(e: &AwsError) -> bool {
-    (e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException")) && !already_exists(e)
+    (e.is_code("ResourceConflictException") || e.is_code("ResourceInUseException"))
+        && !already_exists(e)
 }
 
 /// A create whose first attempt succeeded but whose response was lost meets its own result.
@@ -74,42 +85,79 @@ fn already_exists(e: &AwsError) -> bool {
 
 impl Lambda {
     pub fn new(config: &SdkConfig, patience: Patience) -> Self {
-        Self { client: aws_sdk_lambda::Client::new(config), patience }
+        Self {
+            client: aws_sdk_lambda::Client::new(config),
+            patience,
+        }
     }
 
     /// GetFunction (configuration, code, tags and concurrency in one call), plus
     /// ListEventSourceMappings when the spec declares triggers.
     pub async fn read_function(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         let got = not_found_as_none(
-            self.client.get_function().function_name(&req.physical_id).send().await,
+            self.client
+                .get_function()
+                .function_name(&req.physical_id)
+                .send()
+                .await,
             "lambda:GetFunction",
             NOT_FOUND,
         )?;
         let Some(out) = got else { return Ok(None) };
-        let Some(config) = out.configuration() else { return Ok(None) };
-        let tags: BTreeMap<String, String> = out.tags().cloned().unwrap_or_default().into_iter().collect();
+        let Some(config) = out.configuration() else {
+            return Ok(None);
+        };
+        let tags: BTreeMap<String, String> = out
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let mut live = function_resource(config, tags);
-        let code = match (live.attributes.get("code"), out.code().and_then(|c| c.image_uri())) {
+        let code = match (
+            live.attributes.get("code"),
+            out.code().and_then(|c| c.image_uri()),
+        ) {
             (Some(Value::Str(tagged)), _) if tagged.starts_with("s3://") => None,
-            (_, Some(uri)) if config.package_type() == Some(&PackageType::Image) => Some(format!("image:{uri}")),
-            _ => Some(format!("sha256:{}", config.code_sha256().unwrap_or_default())),
+            (_, Some(uri)) if config.package_type() == Some(&PackageType::Image) => {
+                Some(format!("image:{uri}"))
+            }
+            _ => Some(format!(
+                "sha256:{}",
+                config.code_sha256().unwrap_or_default()
+            )),
         };
         if let Some(code) = code {
             live.attributes.insert("code".into(), Value::Str(code));
         }
-        if let Some(n) = out.concurrency().and_then(|c| c.reserved_concurrent_executions()) {
-            live.attributes.insert("reserved_concurrency".into(), Value::Int(n.into()));
+        if let Some(n) = out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions())
+        {
+            live.attributes
+                .insert("reserved_concurrency".into(), Value::Int(n.into()));
         }
         if req.declared.contains("triggers") {
             let mappings = self.sqs_mappings(&req.physical_id).await?;
-            let map = mappings.iter().map(|m| (m.event_source_arn().unwrap_or_default().to_string(), trigger_value(m))).collect();
+            let map = mappings
+                .iter()
+                .map(|m| {
+                    (
+                        m.event_source_arn().unwrap_or_default().to_string(),
+                        trigger_value(m),
+                    )
+                })
+                .collect();
             live.attributes.insert("triggers".into(), Value::Map(map));
         }
         Ok(Some(live))
     }
 
     /// The function's event source mappings from SQS queues, except those being deleted.
-    async fn sqs_mappings(&self, function: &str) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
+    async fn sqs_mappings(
+        &self,
+        function: &str,
+    ) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
         let all: Vec<EventSourceMappingConfiguration> = self
             .client
             .list_event_source_mappings()
@@ -122,13 +170,20 @@ impl Lambda {
             .map_err(|e| AwsError::from_sdk("lambda:ListEventSourceMappings", &e))?;
         Ok(all
             .into_iter()
-            .filter(|m| m.event_source_arn().is_some_and(|a| a.contains(":sqs:")) && m.state() != Some("Deleting"))
+            .filter(|m| {
+                m.event_source_arn().is_some_and(|a| a.contains(":sqs:"))
+                    && m.state() != Some("Deleting")
+            })
             .collect())
     }
 
     /// Every function tagged as owned by `stack`. Lambda cannot filter by tag, so this lists
     /// functions and reads each one's tags.
-    pub async fn owned_functions(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_functions(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let functions: Vec<FunctionConfiguration> = self
             .client
             .list_functions()
@@ -138,11 +193,17 @@ impl Lambda {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("lambda:ListFunctions", &e))?;
-        let unnamed = functions.into_iter().filter(|f| !f.function_name().is_some_and(|n| named.contains(n)));
+        let unnamed = functions
+            .into_iter()
+            .filter(|f| !f.function_name().is_some_and(|n| named.contains(n)));
         let tagged: Vec<(FunctionConfiguration, HashMap<String, String>)> = stream::iter(unnamed)
             .map(|f| async move {
                 let out = not_found_as_none(
-                    self.client.list_tags().resource(f.function_arn().unwrap_or_default()).send().await,
+                    self.client
+                        .list_tags()
+                        .resource(f.function_arn().unwrap_or_default())
+                        .send()
+                        .await,
                     "lambda:ListTags",
                     NOT_FOUND,
                 )?;
@@ -181,7 +242,11 @@ impl Lambda {
                 .set_runtime(f.runtime.as_deref().map(Runtime::from))
                 .set_handler(f.handler.clone())
                 .code(code.function_code())
-                .package_type(if f.package_type == "Image" { PackageType::Image } else { PackageType::Zip })
+                .package_type(if f.package_type == "Image" {
+                    PackageType::Image
+                } else {
+                    PackageType::Zip
+                })
                 .set_description(f.description.clone())
                 .set_timeout(f.timeout)
                 .set_memory_size(f.memory)
@@ -189,7 +254,12 @@ impl Lambda {
                 .set_architectures(f.architectures())
                 .set_ephemeral_storage(f.ephemeral_storage())
                 .set_tags(Some(tags.clone()));
-            async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateFunction", &e)) }
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("lambda:CreateFunction", &e))
+            }
         })
         .await;
         // CreateFunction has no idempotency token: a function carrying this resource's
@@ -197,10 +267,18 @@ impl Lambda {
         let arn = match out {
             Ok(out) => out.function_arn().unwrap_or_default().to_string(),
             Err(e) if already_exists(&e) => {
-                let existing = self.client.get_function().function_name(&f.name).send().await.ok();
+                let existing = self
+                    .client
+                    .get_function()
+                    .function_name(&f.name)
+                    .send()
+                    .await
+                    .ok();
                 let ours = existing.as_ref().is_some_and(|o| {
                     let theirs = o.tags();
-                    f.ownership.iter().all(|(k, v)| theirs.and_then(|t| t.get(k)) == Some(v))
+                    f.ownership
+                        .iter()
+                        .all(|(k, v)| theirs.and_then(|t| t.get(k)) == Some(v))
                 });
                 match existing.and_then(|o| o.configuration).filter(|_| ours) {
                     Some(config) => config.function_arn().unwrap_or_default().to_string(),
@@ -215,7 +293,10 @@ impl Lambda {
         for (queue, trigger) in f.triggers.iter().flatten() {
             self.create_mapping(&f.name, queue, trigger).await?;
         }
-        Ok(Exports::from([("arn".into(), arn), ("name".into(), f.name.clone())]))
+        Ok(Exports::from([
+            ("arn".into(), arn),
+            ("name".into(), f.name.clone()),
+        ]))
     }
 
     async fn put_concurrency(&self, name: &str, n: i32) -> Result<(), AwsError> {
@@ -229,19 +310,33 @@ impl Lambda {
         Ok(())
     }
 
-    async fn create_mapping(&self, function: &str, queue: &str, t: &TriggerConfig) -> Result<(), AwsError> {
-        let result = retry_transient(self.patience, |e| not_yet_propagated(e) || busy(e), || {
-            let request = self
-                .client
-                .create_event_source_mapping()
-                .function_name(function)
-                .event_source_arn(queue)
-                .batch_size(t.batch_size)
-                .maximum_batching_window_in_seconds(t.batching_window)
-                .enabled(t.enabled)
-                .set_function_response_types(Some(t.response_types()));
-            async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:CreateEventSourceMapping", &e)) }
-        })
+    async fn create_mapping(
+        &self,
+        function: &str,
+        queue: &str,
+        t: &TriggerConfig,
+    ) -> Result<(), AwsError> {
+        let result = retry_transient(
+            self.patience,
+            |e| not_yet_propagated(e) || busy(e),
+            || {
+                let request = self
+                    .client
+                    .create_event_source_mapping()
+                    .function_name(function)
+                    .event_source_arn(queue)
+                    .batch_size(t.batch_size)
+                    .maximum_batching_window_in_seconds(t.batching_window)
+                    .enabled(t.enabled)
+                    .set_function_response_types(Some(t.response_types()));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("lambda:CreateEventSourceMapping", &e))
+                }
+            },
+        )
         .await;
         match result {
             // A mapping of this function to this queue exists: an earlier attempt made it.
@@ -253,36 +348,75 @@ impl Lambda {
     /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its
     /// configuration (UpdateFunctionConfiguration, once the code update has settled),
     /// concurrency, tags and triggers, each only if it differs.
-    pub async fn update_function(&self, before: &FunctionConfig, after: &FunctionConfig) -> Result<(), AwsError> {
+    pub async fn update_function(
+        &self,
+        before: &FunctionConfig,
+        after: &FunctionConfig,
+    ) -> Result<(), AwsError> {
         let name = &after.name;
-        if after.code != before.code || (after.architectures.is_some() && after.architectures != before.architectures) {
+        if after.code != before.code
+            || (after.architectures.is_some() && after.architectures != before.architectures)
+        {
             let code = after.code_source()?;
             let request = code
                 .update(self.client.update_function_code().function_name(name))
                 .set_architectures(after.architectures());
-            request.send().await.map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionCode", &e))?;
+            request
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionCode", &e))?;
         }
         let changed = after.configuration_changes(before);
         if changed.any {
-            let environment = if changed.environment { after.environment_for_aws()? } else { None };
-            retry_transient(self.patience, |e| busy(e) || not_yet_propagated(e), || {
-                let request = self
-                    .client
-                    .update_function_configuration()
-                    .function_name(name)
-                    .set_role(changed.role.then(|| after.role.clone()))
-                    .set_runtime(changed.runtime.then(|| after.runtime.as_deref().map(Runtime::from)).flatten())
-                    .set_handler(changed.handler.then(|| after.handler.clone()).flatten())
-                    .set_description(changed.description.then(|| after.description.clone()).flatten())
-                    .set_timeout(changed.timeout.then_some(after.timeout).flatten())
-                    .set_memory_size(changed.memory.then_some(after.memory).flatten())
-                    .set_ephemeral_storage(changed.ephemeral_storage.then(|| after.ephemeral_storage()).flatten())
-                    .set_environment(environment.clone());
-                async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionConfiguration", &e)) }
-            })
+            let environment = if changed.environment {
+                after.environment_for_aws()?
+            } else {
+                None
+            };
+            retry_transient(
+                self.patience,
+                |e| busy(e) || not_yet_propagated(e),
+                || {
+                    let request = self
+                        .client
+                        .update_function_configuration()
+                        .function_name(name)
+                        .set_role(changed.role.then(|| after.role.clone()))
+                        .set_runtime(
+                            changed
+                                .runtime
+                                .then(|| after.runtime.as_deref().map(Runtime::from))
+                                .flatten(),
+                        )
+                        .set_handler(changed.handler.then(|| after.handler.clone()).flatten())
+                        .set_description(
+                            changed
+                                .description
+                                .then(|| after.description.clone())
+                                .flatten(),
+                        )
+                        .set_timeout(changed.timeout.then_some(after.timeout).flatten())
+                        .set_memory_size(changed.memory.then_some(after.memory).flatten())
+                        .set_ephemeral_storage(
+                            changed
+                                .ephemeral_storage
+                                .then(|| after.ephemeral_storage())
+                                .flatten(),
+                        )
+                        .set_environment(environment.clone());
+                    async move {
+                        request.send().await.map_err(|e| {
+                            AwsError::from_sdk("lambda:UpdateFunctionConfiguration", &e)
+                        })
+                    }
+                },
+            )
             .await?;
         }
-        if let Some(n) = after.reserved_concurrency.filter(|n| before.reserved_concurrency != Some(*n)) {
+        if let Some(n) = after
+            .reserved_concurrency
+            .filter(|n| before.reserved_concurrency != Some(*n))
+        {
             self.put_concurrency(name, n).await?;
         }
         let current = before.all_tags(None);
@@ -296,7 +430,12 @@ impl Lambda {
         Ok(())
     }
 
-    async fn retag(&self, name: &str, current: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    async fn retag(
+        &self,
+        name: &str,
+        current: &BTreeMap<String, String>,
+        wanted: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         let arn = self
             .client
             .get_function_configuration()
@@ -306,8 +445,11 @@ impl Lambda {
             .map_err(|e| AwsError::from_sdk("lambda:GetFunctionConfiguration", &e))?
             .function_arn
             .unwrap_or_default();
-        let added: HashMap<String, String> =
-            wanted.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let added: HashMap<String, String> = wanted
+            .iter()
+            .filter(|(k, v)| current.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if !added.is_empty() {
             self.client
                 .tag_resource()
@@ -317,7 +459,11 @@ impl Lambda {
                 .await
                 .map_err(|e| AwsError::from_sdk("lambda:TagResource", &e))?;
         }
-        let removed: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let removed: Vec<String> = current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         if !removed.is_empty() {
             self.client
                 .untag_resource()
@@ -332,10 +478,17 @@ impl Lambda {
 
     /// Matches the function's SQS mappings to the wanted triggers by queue ARN: creates the
     /// missing, updates the different, deletes the rest.
-    async fn sync_triggers(&self, function: &str, wanted: &BTreeMap<String, TriggerConfig>) -> Result<(), AwsError> {
+    async fn sync_triggers(
+        &self,
+        function: &str,
+        wanted: &BTreeMap<String, TriggerConfig>,
+    ) -> Result<(), AwsError> {
         let current = self.sqs_mappings(function).await?;
         for (queue, trigger) in wanted {
-            match current.iter().find(|m| m.event_source_arn() == Some(queue.as_str())) {
+            match current
+                .iter()
+                .find(|m| m.event_source_arn() == Some(queue.as_str()))
+            {
                 None => self.create_mapping(function, queue, trigger).await?,
                 Some(m) if trigger_value(m) != trigger.value() => {
                     retry_transient(self.patience, busy, || {
@@ -347,14 +500,21 @@ impl Lambda {
                             .maximum_batching_window_in_seconds(trigger.batching_window)
                             .enabled(trigger.enabled)
                             .set_function_response_types(Some(trigger.response_types()));
-                        async move { request.send().await.map_err(|e| AwsError::from_sdk("lambda:UpdateEventSourceMapping", &e)) }
+                        async move {
+                            request.send().await.map_err(|e| {
+                                AwsError::from_sdk("lambda:UpdateEventSourceMapping", &e)
+                            })
+                        }
                     })
                     .await?;
                 }
                 Some(_) => {}
             }
         }
-        for m in current.iter().filter(|m| !wanted.contains_key(m.event_source_arn().unwrap_or_default())) {
+        for m in current
+            .iter()
+            .filter(|m| !wanted.contains_key(m.event_source_arn().unwrap_or_default()))
+        {
             self.delete_mapping(m.uuid().unwrap_or_default()).await?;
         }
         Ok(())
@@ -364,7 +524,12 @@ impl Lambda {
         retry_transient(self.patience, busy, || {
             let request = self.client.delete_event_source_mapping().uuid(uuid);
             async move {
-                not_found_as_none(request.send().await, "lambda:DeleteEventSourceMapping", NOT_FOUND).map(|_| ())
+                not_found_as_none(
+                    request.send().await,
+                    "lambda:DeleteEventSourceMapping",
+                    NOT_FOUND,
+                )
+                .map(|_| ())
             }
         })
         .await
@@ -375,32 +540,62 @@ impl Lambda {
         for m in self.sqs_mappings(name).await? {
             self.delete_mapping(m.uuid().unwrap_or_default()).await?;
         }
-        not_found_as_none(self.client.delete_function().function_name(name).send().await, "lambda:DeleteFunction", NOT_FOUND)?;
+        not_found_as_none(
+            self.client
+                .delete_function()
+                .function_name(name)
+                .send()
+                .await,
+            "lambda:DeleteFunction",
+            NOT_FOUND,
+        )?;
         Ok(())
     }
 
     /// Carries out one planned change to a function; returns its exports when created.
-    pub async fn apply_function(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_function(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<FunctionConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+        let config = |attrs: &Option<Attributes>,
+                      ownership: &BTreeMap<String, String>|
+         -> Result<FunctionConfig, AwsError> {
+            let attrs = attrs
+                .as_ref()
+                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
             FunctionConfig::from_attributes(attrs, ownership).map_err(invalid)
         };
         match change.action {
-            Action::Create => self.create_function(&config(&change.desired, &ownership)?).await,
+            Action::Create => {
+                self.create_function(&config(&change.desired, &ownership)?)
+                    .await
+            }
             Action::Update => {
                 let after = config(&change.desired, &ownership)?;
                 // An adopted function carries no ownership tags yet.
-                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before_ownership = if change.take_ownership {
+                    BTreeMap::new()
+                } else {
+                    ownership.clone()
+                };
                 let before = config(&change.live, &before_ownership)?;
-                self.update_function(&before, &after).await.map(|()| Exports::new())
+                self.update_function(&before, &after)
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::Replace => {
-                self.delete_function(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_function(&config(&change.desired, &ownership)?).await
+                self.delete_function(change.replaces.as_deref().unwrap_or(&change.physical_id))
+                    .await?;
+                self.create_function(&config(&change.desired, &ownership)?)
+                    .await
             }
-            Action::Delete => self.delete_function(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self
+                .delete_function(&change.physical_id)
+                .await
+                .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
@@ -442,9 +637,13 @@ pub struct TriggerConfig {
 
 impl TriggerConfig {
     fn from_value(v: &Value) -> Result<TriggerConfig, String> {
-        let Value::Map(m) = v else { return Err("a trigger is not a table".into()) };
+        let Value::Map(m) = v else {
+            return Err("a trigger is not a table".into());
+        };
         let int = |k: &str| match m.get(k) {
-            Some(Value::Int(i)) => i32::try_from(*i).map_err(|_| format!("trigger {k} is out of range")),
+            Some(Value::Int(i)) => {
+                i32::try_from(*i).map_err(|_| format!("trigger {k} is out of range"))
+            }
             _ => Err(format!("trigger {k} is missing")),
         };
         Ok(TriggerConfig {
@@ -461,14 +660,23 @@ impl TriggerConfig {
     fn value(&self) -> Value {
         Value::Map(BTreeMap::from([
             ("batch_size".to_string(), Value::Int(self.batch_size.into())),
-            ("batching_window".to_string(), Value::Int(self.batching_window.into())),
+            (
+                "batching_window".to_string(),
+                Value::Int(self.batching_window.into()),
+            ),
             ("enabled".to_string(), Value::Bool(self.enabled)),
-            ("function_response_types".to_string(), Value::set(self.function_response_types.iter().cloned())),
+            (
+                "function_response_types".to_string(),
+                Value::set(self.function_response_types.iter().cloned()),
+            ),
         ]))
     }
 
     fn response_types(&self) -> Vec<FunctionResponseType> {
-        self.function_response_types.iter().map(|t| FunctionResponseType::from(t.as_str())).collect()
+        self.function_response_types
+            .iter()
+            .map(|t| FunctionResponseType::from(t.as_str()))
+            .collect()
     }
 }
 
@@ -478,7 +686,11 @@ fn trigger_value(m: &EventSourceMappingConfiguration) -> Value {
         batch_size: m.batch_size().unwrap_or(10),
         batching_window: m.maximum_batching_window_in_seconds().unwrap_or(0),
         enabled: !matches!(m.state(), Some("Disabled" | "Disabling")),
-        function_response_types: m.function_response_types().iter().map(|t| t.as_str().to_string()).collect(),
+        function_response_types: m
+            .function_response_types()
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect(),
     }
     .value()
 }
@@ -500,17 +712,29 @@ struct ConfigurationChanges {
 /// The code to send, read (and checked against the plan) at apply time.
 enum CodeSource {
     Zip(Vec<u8>),
-    S3 { bucket: String, key: String, version: Option<String> },
+    S3 {
+        bucket: String,
+        key: String,
+        version: Option<String>,
+    },
     Image(String),
 }
 
 impl CodeSource {
     fn function_code(&self) -> FunctionCode {
         match self {
-            CodeSource::Zip(bytes) => FunctionCode::builder().zip_file(Blob::new(bytes.clone())).build(),
-            CodeSource::S3 { bucket, key, version } => {
-                FunctionCode::builder().s3_bucket(bucket).s3_key(key).set_s3_object_version(version.clone()).build()
-            }
+            CodeSource::Zip(bytes) => FunctionCode::builder()
+                .zip_file(Blob::new(bytes.clone()))
+                .build(),
+            CodeSource::S3 {
+                bucket,
+                key,
+                version,
+            } => FunctionCode::builder()
+                .s3_bucket(bucket)
+                .s3_key(key)
+                .set_s3_object_version(version.clone())
+                .build(),
             CodeSource::Image(uri) => FunctionCode::builder().image_uri(uri).build(),
         }
     }
@@ -518,40 +742,67 @@ impl CodeSource {
     fn update(
         &self,
         request: aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder,
-    ) -> aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder {
+    ) -> aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder
+    {
         match self {
             CodeSource::Zip(bytes) => request.zip_file(Blob::new(bytes.clone())),
-            CodeSource::S3 { bucket, key, version } => request.s3_bucket(bucket).s3_key(key).set_s3_object_version(version.clone()),
+            CodeSource::S3 {
+                bucket,
+                key,
+                version,
+            } => request
+                .s3_bucket(bucket)
+                .s3_key(key)
+                .set_s3_object_version(version.clone()),
             CodeSource::Image(uri) => request.image_uri(uri),
         }
     }
 }
 
 impl FunctionConfig {
-    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<FunctionConfig, String> {
+    pub fn from_attributes(
+        attrs: &Attributes,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<FunctionConfig, String> {
         let text = |k: &str| -> Result<Option<String>, String> {
             match attrs.get(k) {
                 None => Ok(None),
                 Some(Value::Str(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("attribute `{k}` is {}, not a string", other.display())),
+                Some(other) => Err(format!(
+                    "attribute `{k}` is {}, not a string",
+                    other.display()
+                )),
             }
         };
         let int = |k: &str| -> Result<Option<i32>, String> {
             match attrs.get(k) {
                 None => Ok(None),
-                Some(Value::Int(i)) => i32::try_from(*i).map(Some).map_err(|_| format!("attribute `{k}` is out of range")),
-                Some(other) => Err(format!("attribute `{k}` is {}, not a number", other.display())),
+                Some(Value::Int(i)) => i32::try_from(*i)
+                    .map(Some)
+                    .map_err(|_| format!("attribute `{k}` is out of range")),
+                Some(other) => Err(format!(
+                    "attribute `{k}` is {}, not a number",
+                    other.display()
+                )),
             }
         };
         let code_path = match attrs.get("code_path") {
-            Some(Value::Map(m)) => m.iter().next().and_then(|(form, p)| Some((form.clone(), PathBuf::from(p.as_str()?)))),
+            Some(Value::Map(m)) => m
+                .iter()
+                .next()
+                .and_then(|(form, p)| Some((form.clone(), PathBuf::from(p.as_str()?)))),
             _ => None,
         };
         let string_map = |k: &str| -> Result<Option<BTreeMap<String, String>>, String> {
             match attrs.get(k) {
                 Some(Value::Map(m)) => m
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            v.as_str().ok_or("tag values are strings")?.to_string(),
+                        ))
+                    })
                     .collect::<Result<BTreeMap<_, _>, String>>()
                     .map(Some),
                 _ => Ok(None),
@@ -571,7 +822,12 @@ impl FunctionConfig {
             ephemeral_storage: int("ephemeral_storage")?,
             reserved_concurrency: int("reserved_concurrency")?,
             architectures: match attrs.get("architectures") {
-                Some(Value::List(items)) => Some(items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()),
+                Some(Value::List(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(str::to_string))
+                        .collect(),
+                ),
                 _ => None,
             },
             environment: match attrs.get("environment") {
@@ -580,7 +836,9 @@ impl FunctionConfig {
             },
             triggers: match attrs.get("triggers") {
                 Some(Value::Map(m)) => Some(
-                    m.iter().map(|(q, t)| Ok((q.clone(), TriggerConfig::from_value(t)?))).collect::<Result<_, String>>()?,
+                    m.iter()
+                        .map(|(q, t)| Ok((q.clone(), TriggerConfig::from_value(t)?)))
+                        .collect::<Result<_, String>>()?,
                 ),
                 _ => None,
             },
@@ -598,7 +856,10 @@ impl FunctionConfig {
             message,
             hint: Some(hint.into()),
         };
-        let code = self.code.as_deref().ok_or_else(|| fail("the plan names no code".into(), "plan again"))?;
+        let code = self
+            .code
+            .as_deref()
+            .ok_or_else(|| fail("the plan names no code".into(), "plan again"))?;
         if let Some(uri) = code.strip_prefix("image:") {
             return Ok(CodeSource::Image(uri.to_string()));
         }
@@ -607,16 +868,39 @@ impl FunctionConfig {
                 Some((p, v)) => (p, Some(v.to_string())),
                 None => (location, None),
             };
-            let (bucket, key) = path.split_once('/').ok_or_else(|| fail(format!("`{code}` is not s3://BUCKET/KEY"), "plan again"))?;
-            return Ok(CodeSource::S3 { bucket: bucket.into(), key: key.into(), version });
+            let (bucket, key) = path
+                .split_once('/')
+                .ok_or_else(|| fail(format!("`{code}` is not s3://BUCKET/KEY"), "plan again"))?;
+            return Ok(CodeSource::S3 {
+                bucket: bucket.into(),
+                key: key.into(),
+                version,
+            });
         }
-        let planned = code.strip_prefix("sha256:").ok_or_else(|| fail(format!("unknown code `{code}`"), "plan again"))?;
-        let (form, path) = self.code_path.as_ref().ok_or_else(|| fail("the plan names no code path".into(), "plan again"))?;
-        let bytes = if form == "dir" { archive::zip_directory(path) } else { archive::read_at_most(path, archive::MAX_INLINE_ZIP_BYTES as u64) }
-            .map_err(|e| fail(format!("cannot read `{}`: {e}", path.display()), "check the path and plan again"))?;
+        let planned = code
+            .strip_prefix("sha256:")
+            .ok_or_else(|| fail(format!("unknown code `{code}`"), "plan again"))?;
+        let (form, path) = self
+            .code_path
+            .as_ref()
+            .ok_or_else(|| fail("the plan names no code path".into(), "plan again"))?;
+        let bytes = if form == "dir" {
+            archive::zip_directory(path)
+        } else {
+            archive::read_at_most(path, archive::MAX_INLINE_ZIP_BYTES as u64)
+        }
+        .map_err(|e| {
+            fail(
+                format!("cannot read `{}`: {e}", path.display()),
+                "check the path and plan again",
+            )
+        })?;
         if archive::code_sha256(&bytes) != planned {
             return Err(fail(
-                format!("the code in `{}` changed after the plan was made", path.display()),
+                format!(
+                    "the code in `{}` changed after the plan was made",
+                    path.display()
+                ),
                 "plan again to review the new code",
             ));
         }
@@ -625,7 +909,9 @@ impl FunctionConfig {
 
     /// The environment as Lambda takes it, secrets revealed (the only place they are).
     fn environment_for_aws(&self) -> Result<Option<Environment>, AwsError> {
-        let Some(env) = &self.environment else { return Ok(None) };
+        let Some(env) = &self.environment else {
+            return Ok(None);
+        };
         let mut variables = HashMap::new();
         for (name, value) in env {
             let text = match value {
@@ -636,22 +922,31 @@ impl FunctionConfig {
                         operation: format!("set the environment of function `{}`", self.name),
                         code: None,
                         message: format!("the value of secret `{name}` is not in this plan"),
-                        hint: Some("secrets are never saved with a plan; plan and apply in one run".into()),
+                        hint: Some(
+                            "secrets are never saved with a plan; plan and apply in one run".into(),
+                        ),
                     })?
                     .to_string(),
                 other => other.display(),
             };
             variables.insert(name.clone(), text);
         }
-        Ok(Some(Environment::builder().set_variables(Some(variables)).build()))
+        Ok(Some(
+            Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        ))
     }
 
     fn architectures(&self) -> Option<Vec<Architecture>> {
-        self.architectures.as_ref().map(|a| a.iter().map(|s| Architecture::from(s.as_str())).collect())
+        self.architectures
+            .as_ref()
+            .map(|a| a.iter().map(|s| Architecture::from(s.as_str())).collect())
     }
 
     fn ephemeral_storage(&self) -> Option<EphemeralStorage> {
-        self.ephemeral_storage.and_then(|size| EphemeralStorage::builder().size(size).build().ok())
+        self.ephemeral_storage
+            .and_then(|size| EphemeralStorage::builder().size(size).build().ok())
     }
 
     fn configuration_changes(&self, before: &FunctionConfig) -> ConfigurationChanges {
@@ -660,7 +955,10 @@ impl FunctionConfig {
         }
         let environment = match (&self.environment, &before.environment) {
             (Some(after), Some(before)) => {
-                after.len() != before.len() || after.iter().any(|(k, v)| !before.get(k).is_some_and(|b| b.equivalent(v)))
+                after.len() != before.len()
+                    || after
+                        .iter()
+                        .any(|(k, v)| !before.get(k).is_some_and(|b| b.equivalent(v)))
             }
             (Some(after), None) => !after.is_empty(),
             (None, _) => false,
@@ -676,14 +974,26 @@ impl FunctionConfig {
             ephemeral_storage: differs(&self.ephemeral_storage, &before.ephemeral_storage),
             environment,
         };
-        c.any = c.role || c.runtime || c.handler || c.description || c.timeout || c.memory || c.ephemeral_storage || c.environment;
+        c.any = c.role
+            || c.runtime
+            || c.handler
+            || c.description
+            || c.timeout
+            || c.memory
+            || c.ephemeral_storage
+            || c.environment;
         c
     }
 
     /// Every tag the function carries: the user's (or, when unmanaged, those it has),
     /// plinth's, and where S3 code came from.
     fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        let mut all = self
+            .tags
+            .as_ref()
+            .or(unmanaged)
+            .cloned()
+            .unwrap_or_default();
         all.extend(self.ownership.clone());
         if let Some(code) = self.code.as_ref().filter(|c| c.starts_with("s3://")) {
             all.insert(CODE_TAG.into(), code.clone());
@@ -707,11 +1017,17 @@ fn function_resource(f: &FunctionConfiguration, tags: BTreeMap<String, String>) 
     if let Some(h) = f.handler() {
         attributes.insert("handler".into(), Value::str(h));
     }
-    attributes.insert("package_type".into(), Value::str(f.package_type().map_or("Zip", |p| p.as_str())));
+    attributes.insert(
+        "package_type".into(),
+        Value::str(f.package_type().map_or("Zip", |p| p.as_str())),
+    );
     if let Some(origin) = code_origin {
         attributes.insert("code".into(), Value::Str(origin));
     }
-    attributes.insert("description".into(), Value::str(f.description().unwrap_or_default()));
+    attributes.insert(
+        "description".into(),
+        Value::str(f.description().unwrap_or_default()),
+    );
     if let Some(t) = f.timeout() {
         attributes.insert("timeout".into(), Value::Int(t.into()));
     }
@@ -721,13 +1037,52 @@ fn function_resource(f: &FunctionConfiguration, tags: BTreeMap<String, String>) 
     if let Some(e) = f.ephemeral_storage() {
         attributes.insert("ephemeral_storage".into(), Value::Int(e.size().into()));
     }
-    attributes.insert("architectures".into(), Value::List(f.architectures().iter().map(|a| Value::str(a.as_str())).collect()));
-    let variables = f.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-    attributes.insert("environment".into(), Value::Map(variables.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
-    attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+    attributes.insert(
+        "architectures".into(),
+        Value::List(
+            f.architectures()
+                .iter()
+                .map(|a| Value::str(a.as_str()))
+                .collect(),
+        ),
+    );
+    let variables = f
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    attributes.insert(
+        "environment".into(),
+        Value::Map(
+            variables
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+    );
+    attributes.insert(
+        "tags".into(),
+        Value::Map(
+            user_tags
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+    );
     let exports = BTreeMap::from([
-        ("arn".to_string(), f.function_arn().unwrap_or_default().to_string()),
+        (
+            "arn".to_string(),
+            f.function_arn().unwrap_or_default().to_string(),
+        ),
         ("name".to_string(), name.clone()),
     ]);
-    LiveResource { kind: Kind::Function, physical_id: name, owner, address_tag, attributes, exports, deletion_date: None }
+    LiveResource {
+        kind: Kind::Function,
+        physical_id: name,
+        owner,
+        address_tag,
+        attributes,
+        exports,
+        deletion_date: None,
+    }
 }

@@ -5,11 +5,11 @@
 //! plinth's own types: [`crate::live`] values going up, [`crate::plan`] changes coming down.
 
 pub mod iam;
+pub mod kms;
 pub mod lambda;
+mod planned;
 pub mod s3;
 pub mod sqs;
-pub mod kms;
-mod planned;
 pub mod sts;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::live::{LiveResource, ReadRequest, ADDRESS_TAG};
 use crate::model::{Address, Kind, STACK_TAG};
@@ -61,7 +61,8 @@ fn https_client() -> aws_types::sdk_config::SharedHttpClient {
     // What aws-smithy-runtime's `default_https_client` builds for this behavior version; its
     // public builder (`build_https`) would turn proxies off.
     aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
@@ -155,7 +156,11 @@ impl Default for Patience {
     /// SQS asks for 60 s between deleting a queue and reusing its name; IAM usually
     /// propagates within seconds, rarely more than a minute.
     fn default() -> Self {
-        Patience { limit: Duration::from_secs(90), first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(10) }
+        Patience {
+            limit: Duration::from_secs(90),
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
@@ -262,7 +267,12 @@ impl Aws {
     /// Every resource of `kind` tagged as owned by `stack`, except those under a name in
     /// `named` (physical ids; for keys, aliases): the spec reads those by name, which tells
     /// their owner too, so reading their tags here as well would be a second call for nothing.
-    pub async fn owned(&self, kind: Kind, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned(
+        &self,
+        kind: Kind,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         match kind {
             Kind::Role => self.iam.owned_roles(stack, named).await,
             Kind::Queue => self.sqs.owned_queues(stack, named).await,
@@ -292,13 +302,20 @@ impl Aws {
 
 /// The ownership tags plinth puts on every resource it creates or adopts.
 pub fn ownership_tags(stack: &str, address: &Address) -> BTreeMap<String, String> {
-    BTreeMap::from([(STACK_TAG.to_string(), stack.to_string()), (ADDRESS_TAG.to_string(), address.to_string())])
+    BTreeMap::from([
+        (STACK_TAG.to_string(), stack.to_string()),
+        (ADDRESS_TAG.to_string(), address.to_string()),
+    ])
 }
 
 /// Credentials for `--assume-role-arn`. aws-config's assume-role provider does it all, except
 /// setting a source identity, for which plinth calls AssumeRole itself and lets the SDK's
 /// identity cache refresh the credentials.
-async fn assume_role(base: &SdkConfig, role: &str, options: &ConnectOptions) -> Result<SdkConfig, AwsError> {
+async fn assume_role(
+    base: &SdkConfig,
+    role: &str,
+    options: &ConnectOptions,
+) -> Result<SdkConfig, AwsError> {
     use aws_credential_types::provider::SharedCredentialsProvider;
     let provider = match &options.source_identity {
         None => SharedCredentialsProvider::new(
@@ -343,7 +360,10 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let code = err.code().map(str::to_string);
-        let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(err).to_string());
+        let message = err
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| DisplayErrorContext(err).to_string());
         let hint = match code.as_deref() {
             Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
                 Some("the identity running plinth lacks this permission; `plinth permissions` prints what it needs".into())
@@ -353,11 +373,21 @@ impl AwsError {
             }
             _ => None,
         };
-        AwsError { operation: operation.to_string(), code, message, hint }
+        AwsError {
+            operation: operation.to_string(),
+            code,
+            message,
+            hint,
+        }
     }
 
     pub fn config(message: &str, hint: &str) -> AwsError {
-        AwsError { operation: "configure AWS".into(), code: None, message: message.into(), hint: Some(hint.into()) }
+        AwsError {
+            operation: "configure AWS".into(),
+            code: None,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     /// A plan that plinth would not make (hand-edited, or from another version).
@@ -376,7 +406,11 @@ impl AwsError {
 }
 
 /// `Ok(None)` for the service's not-found error, so a missing resource is a value, not a failure.
-pub(crate) fn not_found_as_none<T, E>(result: Result<T, E>, operation: &str, codes: &[&str]) -> Result<Option<T>, AwsError>
+pub(crate) fn not_found_as_none<T, E>(
+    result: Result<T, E>,
+    operation: &str,
+    codes: &[&str],
+) -> Result<Option<T>, AwsError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -394,21 +428,40 @@ mod tests {
     use super::*;
 
     fn error(code: &str) -> AwsError {
-        AwsError { operation: "test".into(), code: Some(code.into()), message: "m".into(), hint: None }
+        AwsError {
+            operation: "test".into(),
+            code: Some(code.into()),
+            message: "m".into(),
+            hint: None,
+        }
     }
 
     fn quick(limit_ms: u64) -> Patience {
-        Patience { limit: Duration::from_millis(limit_ms), first_delay: Duration::from_millis(1), max_delay: Duration::from_millis(4) }
+        Patience {
+            limit: Duration::from_millis(limit_ms),
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+        }
     }
 
     #[tokio::test]
     async fn transient_errors_are_retried_until_they_pass() {
         let calls = Cell::new(0);
-        let result = retry_transient(quick(5_000), |e| e.is_code("QueueDeletedRecently"), || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move { if n < 3 { Err(error("QueueDeletedRecently")) } else { Ok(n) } }
-        })
+        let result = retry_transient(
+            quick(5_000),
+            |e| e.is_code("QueueDeletedRecently"),
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 3 {
+                        Err(error("QueueDeletedRecently"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
         .await;
         assert_eq!(result.unwrap(), 3);
     }
@@ -416,10 +469,14 @@ mod tests {
     #[tokio::test]
     async fn other_errors_fail_at_once() {
         let calls = Cell::new(0);
-        let result: Result<(), _> = retry_transient(quick(5_000), |e| e.is_code("QueueDeletedRecently"), || {
-            calls.set(calls.get() + 1);
-            async { Err(error("AccessDenied")) }
-        })
+        let result: Result<(), _> = retry_transient(
+            quick(5_000),
+            |e| e.is_code("QueueDeletedRecently"),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err(error("AccessDenied")) }
+            },
+        )
         .await;
         assert!(result.unwrap_err().is_code("AccessDenied"));
         assert_eq!(calls.get(), 1);
@@ -428,9 +485,16 @@ mod tests {
     #[tokio::test]
     async fn patience_runs_out() {
         let started = Instant::now();
-        let result: Result<(), _> =
-            retry_transient(quick(30), |_| true, || async { Err(error("QueueDeletedRecently")) }).await;
+        let result: Result<(), _> = retry_transient(
+            quick(30),
+            |_| true,
+            || async { Err(error("QueueDeletedRecently")) },
+        )
+        .await;
         assert!(result.unwrap_err().is_code("QueueDeletedRecently"));
-        assert!(started.elapsed() < Duration::from_secs(1), "bounded by the limit, not by a fixed count");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "bounded by the limit, not by a fixed count"
+        );
     }
 }

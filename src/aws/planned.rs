@@ -24,7 +24,8 @@ impl Planned<'_> {
     }
 
     pub fn required_str(&self, key: &str) -> Result<String, String> {
-        self.str(key)?.ok_or_else(|| format!("attribute `{key}` is missing"))
+        self.str(key)?
+            .ok_or_else(|| format!("attribute `{key}` is missing"))
     }
 
     pub fn bool(&self, key: &str) -> Result<Option<bool>, String> {
@@ -56,7 +57,11 @@ impl Planned<'_> {
             None => Ok(None),
             Some(Value::List(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| Self::wrong(key, v, "a string")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| Self::wrong(key, v, "a string"))
+                })
                 .collect::<Result<_, _>>()
                 .map(Some),
             Some(other) => Err(Self::wrong(key, other, "a list of strings")),
@@ -76,7 +81,14 @@ impl Planned<'_> {
             None => Ok(None),
             Some(Value::Map(m)) => m
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or_else(|| Self::wrong(k, v, "a string"))?.to_string())))
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        v.as_str()
+                            .ok_or_else(|| Self::wrong(k, v, "a string"))?
+                            .to_string(),
+                    ))
+                })
                 .collect::<Result<_, String>>()
                 .map(Some),
             Some(other) => Err(Self::wrong("tags", other, "a map of strings")),
@@ -85,9 +97,20 @@ impl Planned<'_> {
 }
 
 /// The tags to set and the keys to remove to bring `current` to `wanted`.
-pub fn tag_changes(current: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
-    let set = wanted.iter().filter(|(k, v)| current.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let removed = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+pub fn tag_changes(
+    current: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let removed = current
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
     (set, removed)
 }
 

@@ -9,13 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, Event, FilterRule, FilterRuleName,
-    LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter, ObjectIdentifier,
-    PublicAccessBlockConfiguration, QueueConfiguration, S3KeyFilter, ServerSideEncryption, ServerSideEncryptionByDefault,
+    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete,
+    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+    NotificationConfigurationFilter, ObjectIdentifier, PublicAccessBlockConfiguration,
+    QueueConfiguration, S3KeyFilter, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
@@ -82,26 +83,65 @@ impl S3 {
             builder = builder.force_path_style(true);
         }
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        Self { client: aws_sdk_s3::Client::from_conf(builder.build()), region }
+        Self {
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            region,
+        }
     }
 
     /// GetBucketTagging (existence and ownership), plus one Get call per setting the spec
     /// declares, run together.
     pub async fn read_bucket(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         let name = &req.physical_id;
-        let Some(tags) = self.tags(name).await? else { return Ok(None) };
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(None);
+        };
         let mut live = bucket_resource(name, tags);
         let declared = |a: &str| req.declared.contains(a);
         let (policy, cors, block, encryption, notifications) = futures::try_join!(
-            async { if declared("policy") { self.policy(name).await } else { Ok(None) } },
-            async { if declared("cors") { self.cors(name).await.map(Some) } else { Ok(None) } },
-            async { if declared("public_access_block") { self.public_access_block(name).await.map(Some) } else { Ok(None) } },
-            async { if declared("encryption") { self.encryption(name).await } else { Ok(None) } },
-            async { if declared("notifications") { self.notifications(name).await.map(Some) } else { Ok(None) } },
+            async {
+                if declared("policy") {
+                    self.policy(name).await
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if declared("cors") {
+                    self.cors(name).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if declared("public_access_block") {
+                    self.public_access_block(name).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if declared("encryption") {
+                    self.encryption(name).await
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if declared("notifications") {
+                    self.notifications(name).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
         )?;
-        for (attribute, value) in
-            [("policy", policy), ("cors", cors), ("public_access_block", block), ("encryption", encryption), ("notifications", notifications)]
-        {
+        for (attribute, value) in [
+            ("policy", policy),
+            ("cors", cors),
+            ("public_access_block", block),
+            ("encryption", encryption),
+            ("notifications", notifications),
+        ] {
             if let Some(v) = value {
                 live.attributes.insert(attribute.into(), v);
             }
@@ -112,7 +152,12 @@ impl S3 {
     /// The bucket's tags; `None` when the bucket does not exist.
     async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         match self.client.get_bucket_tagging().bucket(name).send().await {
-            Ok(out) => Ok(Some(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())),
+            Ok(out) => Ok(Some(
+                out.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
             Err(e) => match ProvideErrorMetadata::code(&e) {
                 Some("NoSuchTagSet") => Ok(Some(BTreeMap::new())),
                 Some(c) if NO_BUCKET.contains(&c) => Ok(None),
@@ -122,7 +167,11 @@ impl S3 {
     }
 
     async fn policy(&self, name: &str) -> Result<Option<Value>, AwsError> {
-        let out = not_found_as_none(self.client.get_bucket_policy().bucket(name).send().await, "s3:GetBucketPolicy", &["NoSuchBucketPolicy"])?;
+        let out = not_found_as_none(
+            self.client.get_bucket_policy().bucket(name).send().await,
+            "s3:GetBucketPolicy",
+            &["NoSuchBucketPolicy"],
+        )?;
         Ok(out.and_then(|o| o.policy).map(|text| {
             // A policy S3 accepted but plinth cannot parse is still shown, never silently equal.
             PolicyDocument::parse(&text).map_or_else(|_| Value::Str(text.clone()), Value::policy)
@@ -130,8 +179,14 @@ impl S3 {
     }
 
     async fn cors(&self, name: &str) -> Result<Value, AwsError> {
-        let out = not_found_as_none(self.client.get_bucket_cors().bucket(name).send().await, "s3:GetBucketCors", &["NoSuchCORSConfiguration"])?;
-        let rules = out.map(|o| o.cors_rules.unwrap_or_default()).unwrap_or_default();
+        let out = not_found_as_none(
+            self.client.get_bucket_cors().bucket(name).send().await,
+            "s3:GetBucketCors",
+            &["NoSuchCORSConfiguration"],
+        )?;
+        let rules = out
+            .map(|o| o.cors_rules.unwrap_or_default())
+            .unwrap_or_default();
         Ok(Value::List(
             rules
                 .iter()
@@ -152,12 +207,18 @@ impl S3 {
     /// No configuration at all means every switch is off.
     async fn public_access_block(&self, name: &str) -> Result<Value, AwsError> {
         let out = not_found_as_none(
-            self.client.get_public_access_block().bucket(name).send().await,
+            self.client
+                .get_public_access_block()
+                .bucket(name)
+                .send()
+                .await,
             "s3:GetPublicAccessBlock",
             &["NoSuchPublicAccessBlockConfiguration"],
         )?;
         let c = out.and_then(|o| o.public_access_block_configuration);
-        let on = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| c.as_ref().and_then(f).unwrap_or(false);
+        let on = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| {
+            c.as_ref().and_then(f).unwrap_or(false)
+        };
         Ok(spec::public_access_block(
             on(PublicAccessBlockConfiguration::block_public_acls),
             on(PublicAccessBlockConfiguration::ignore_public_acls),
@@ -168,11 +229,18 @@ impl S3 {
 
     async fn encryption(&self, name: &str) -> Result<Option<Value>, AwsError> {
         let out = not_found_as_none(
-            self.client.get_bucket_encryption().bucket(name).send().await,
+            self.client
+                .get_bucket_encryption()
+                .bucket(name)
+                .send()
+                .await,
             "s3:GetBucketEncryption",
             &["ServerSideEncryptionConfigurationNotFoundError"],
         )?;
-        let Some(rule) = out.and_then(|o| o.server_side_encryption_configuration).and_then(|c| c.rules.into_iter().next()) else {
+        let Some(rule) = out
+            .and_then(|o| o.server_side_encryption_configuration)
+            .and_then(|c| c.rules.into_iter().next())
+        else {
             return Ok(None);
         };
         let default = rule.apply_server_side_encryption_by_default();
@@ -184,7 +252,10 @@ impl S3 {
         };
         let mut map = BTreeMap::from([
             ("sse".to_string(), Value::str(sse)),
-            ("bucket_key".to_string(), Value::Bool(rule.bucket_key_enabled().unwrap_or(false))),
+            (
+                "bucket_key".to_string(),
+                Value::Bool(rule.bucket_key_enabled().unwrap_or(false)),
+            ),
         ]);
         if let Some(key) = default.and_then(|d| d.kms_master_key_id()) {
             map.insert("kms_key".into(), Value::str(key));
@@ -193,21 +264,45 @@ impl S3 {
     }
 
     async fn notifications(&self, name: &str) -> Result<Value, AwsError> {
-        let out = match self.client.get_bucket_notification_configuration().bucket(name).send().await {
+        let out = match self
+            .client
+            .get_bucket_notification_configuration()
+            .bucket(name)
+            .send()
+            .await
+        {
             Ok(out) => out,
             // S3 answers `<NotificationConfiguration/>` when there is none; moto answers an
             // empty body, which the SDK cannot parse. Both mean no notifications.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().is_success() && r.body().bytes() == Some(b"")) => {
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| r.status().is_success() && r.body().bytes() == Some(b"")) =>
+            {
                 return Ok(spec::notifications_value(Vec::new()));
             }
-            Err(e) => return Err(AwsError::from_sdk("s3:GetBucketNotificationConfiguration", &e)),
+            Err(e) => {
+                return Err(AwsError::from_sdk(
+                    "s3:GetBucketNotificationConfiguration",
+                    &e,
+                ))
+            }
         };
         let filter = |f: Option<&NotificationConfigurationFilter>, which: FilterRuleName| {
             f.and_then(|f| f.key())
-                .and_then(|k| k.filter_rules().iter().find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case(which.as_str()))))
+                .and_then(|k| {
+                    k.filter_rules().iter().find(|r| {
+                        r.name()
+                            .is_some_and(|n| n.as_str().eq_ignore_ascii_case(which.as_str()))
+                    })
+                })
                 .and_then(|r| r.value().map(str::to_string))
         };
-        let events = |events: &[Event]| events.iter().map(|e| e.as_str().to_string()).collect::<Vec<_>>();
+        let events = |events: &[Event]| {
+            events
+                .iter()
+                .map(|e| e.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
         let mut entries = Vec::new();
         for q in out.queue_configurations() {
             entries.push(spec::notification(
@@ -238,14 +333,21 @@ impl S3 {
             ));
         }
         if out.event_bridge_configuration().is_some() {
-            entries.push(Value::Map(BTreeMap::from([("eventbridge".to_string(), Value::Bool(true))])));
+            entries.push(Value::Map(BTreeMap::from([(
+                "eventbridge".to_string(),
+                Value::Bool(true),
+            )])));
         }
         Ok(spec::notifications_value(entries))
     }
 
     /// Every bucket in this region tagged as owned by `stack`. S3 cannot filter by tag, so
     /// this lists the region's buckets and reads each one's tags.
-    pub async fn owned_buckets(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_buckets(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let buckets: Vec<_> = self
             .client
             .list_buckets()
@@ -256,7 +358,9 @@ impl S3 {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("s3:ListBuckets", &e))?;
-        let unnamed = buckets.into_iter().filter(|b| !b.name().is_some_and(|n| named.contains(n)));
+        let unnamed = buckets
+            .into_iter()
+            .filter(|b| !b.name().is_some_and(|n| named.contains(n)));
         let tagged: Vec<(String, BTreeMap<String, String>)> = stream::iter(unnamed)
             .map(|b| async move {
                 let name = b.name().unwrap_or_default().to_string();
@@ -282,10 +386,18 @@ impl S3 {
     /// after, for endpoints that ignore them at creation (moto does).
     pub async fn create_bucket(&self, b: &BucketConfig) -> Result<Exports, AwsError> {
         let tags = b.all_tags(None);
-        let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid_config(&b.name, e))?;
+        let tag_set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid_config(&b.name, e))?;
         // us-east-1 is the one region that takes no location constraint.
-        let location = (self.region != "us-east-1").then(|| BucketLocationConstraint::from(self.region.as_str()));
-        let configuration = CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(Some(tag_set)).build();
+        let location = (self.region != "us-east-1")
+            .then(|| BucketLocationConstraint::from(self.region.as_str()));
+        let configuration = CreateBucketConfiguration::builder()
+            .set_location_constraint(location)
+            .set_tags(Some(tag_set))
+            .build();
         self.client
             .create_bucket()
             .bucket(&b.name)
@@ -300,13 +412,28 @@ impl S3 {
 
     /// Writes every declared setting that differs from `before` (all of them without it). The
     /// public access block goes first: it decides whether a public policy is accepted.
-    async fn put_settings(&self, b: &BucketConfig, before: Option<&BucketConfig>) -> Result<(), AwsError> {
+    async fn put_settings(
+        &self,
+        b: &BucketConfig,
+        before: Option<&BucketConfig>,
+    ) -> Result<(), AwsError> {
         let name = &b.name;
         let differs = |after: &Option<Value>, pick: fn(&BucketConfig) -> &Option<Value>| {
-            after.is_some() && before.is_none_or(|before| !pick(before).as_ref().zip(after.as_ref()).is_some_and(|(x, y)| x.equivalent(y)))
+            after.is_some()
+                && before.is_none_or(|before| {
+                    !pick(before)
+                        .as_ref()
+                        .zip(after.as_ref())
+                        .is_some_and(|(x, y)| x.equivalent(y))
+                })
         };
         if differs(&b.public_access_block, |c| &c.public_access_block) {
-            let m = b.public_access_block.as_ref().and_then(map).cloned().unwrap_or_default();
+            let m = b
+                .public_access_block
+                .as_ref()
+                .and_then(map)
+                .cloned()
+                .unwrap_or_default();
             let on = |k: &str| matches!(m.get(k), Some(Value::Bool(true)));
             let config = PublicAccessBlockConfiguration::builder()
                 .block_public_acls(on("block_public_acls"))
@@ -323,10 +450,19 @@ impl S3 {
                 .map_err(|e| AwsError::from_sdk("s3:PutPublicAccessBlock", &e))?;
         }
         if differs(&b.encryption, |c| &c.encryption) {
-            let m = b.encryption.as_ref().and_then(map).cloned().unwrap_or_default();
+            let m = b
+                .encryption
+                .as_ref()
+                .and_then(map)
+                .cloned()
+                .unwrap_or_default();
             let kms = m.get("sse").and_then(Value::as_str) == Some("kms");
             let default = ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(if kms { ServerSideEncryption::AwsKms } else { ServerSideEncryption::Aes256 })
+                .sse_algorithm(if kms {
+                    ServerSideEncryption::AwsKms
+                } else {
+                    ServerSideEncryption::Aes256
+                })
                 .set_kms_master_key_id(m.get("kms_key").and_then(Value::as_str).map(str::to_string))
                 .build()
                 .map_err(|e| invalid_config(name, e))?;
@@ -334,7 +470,10 @@ impl S3 {
                 .apply_server_side_encryption_by_default(default)
                 .bucket_key_enabled(matches!(m.get("bucket_key"), Some(Value::Bool(true))))
                 .build();
-            let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| invalid_config(name, e))?;
+            let config = ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| invalid_config(name, e))?;
             self.client
                 .put_bucket_encryption()
                 .bucket(name)
@@ -345,19 +484,48 @@ impl S3 {
         }
         if differs(&b.cors, |c| &c.cors) {
             let rules = match &b.cors {
-                Some(Value::List(rules)) => rules.iter().filter_map(map).map(|r| cors_rule(name, r)).collect::<Result<Vec<_>, _>>()?,
+                Some(Value::List(rules)) => rules
+                    .iter()
+                    .filter_map(map)
+                    .map(|r| cors_rule(name, r))
+                    .collect::<Result<Vec<_>, _>>()?,
                 _ => Vec::new(),
             };
             if rules.is_empty() {
-                self.client.delete_bucket_cors().bucket(name).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteBucketCors", &e))?;
+                self.client
+                    .delete_bucket_cors()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:DeleteBucketCors", &e))?;
             } else {
-                let config = CorsConfiguration::builder().set_cors_rules(Some(rules)).build().map_err(|e| invalid_config(name, e))?;
-                self.client.put_bucket_cors().bucket(name).cors_configuration(config).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketCors", &e))?;
+                let config = CorsConfiguration::builder()
+                    .set_cors_rules(Some(rules))
+                    .build()
+                    .map_err(|e| invalid_config(name, e))?;
+                self.client
+                    .put_bucket_cors()
+                    .bucket(name)
+                    .cors_configuration(config)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:PutBucketCors", &e))?;
             }
         }
         if differs(&b.policy, |c| &c.policy) {
-            let policy = b.policy.as_ref().and_then(Value::as_policy).map(PolicyDocument::to_aws_json).unwrap_or_default();
-            self.client.put_bucket_policy().bucket(name).policy(policy).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", &e))?;
+            let policy = b
+                .policy
+                .as_ref()
+                .and_then(Value::as_policy)
+                .map(PolicyDocument::to_aws_json)
+                .unwrap_or_default();
+            self.client
+                .put_bucket_policy()
+                .bucket(name)
+                .policy(policy)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", &e))?;
         }
         if differs(&b.notifications, |c| &c.notifications) {
             let entries = match &b.notifications {
@@ -374,21 +542,45 @@ impl S3 {
         let mut config = NotificationConfiguration::builder();
         for entry in entries {
             let events: Vec<Event> = match entry.get("events") {
-                Some(Value::Set(events)) => events.iter().map(|e| Event::from(e.as_str())).collect(),
+                Some(Value::Set(events)) => {
+                    events.iter().map(|e| Event::from(e.as_str())).collect()
+                }
                 _ => Vec::new(),
             };
-            let rules: Vec<FilterRule> = [("prefix", FilterRuleName::Prefix), ("suffix", FilterRuleName::Suffix)]
-                .into_iter()
-                .filter_map(|(k, rule)| Some(FilterRule::builder().name(rule).value(entry.get(k)?.as_str()?).build()))
-                .collect();
-            let filter = (!rules.is_empty())
-                .then(|| NotificationConfigurationFilter::builder().key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build()).build());
+            let rules: Vec<FilterRule> = [
+                ("prefix", FilterRuleName::Prefix),
+                ("suffix", FilterRuleName::Suffix),
+            ]
+            .into_iter()
+            .filter_map(|(k, rule)| {
+                Some(
+                    FilterRule::builder()
+                        .name(rule)
+                        .value(entry.get(k)?.as_str()?)
+                        .build(),
+                )
+            })
+            .collect();
+            let filter = (!rules.is_empty()).then(|| {
+                NotificationConfigurationFilter::builder()
+                    .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                    .build()
+            });
             if let Some(arn) = entry.get("queue").and_then(Value::as_str) {
-                let q = QueueConfiguration::builder().queue_arn(arn).set_events(Some(events)).set_filter(filter).build();
+                let q = QueueConfiguration::builder()
+                    .queue_arn(arn)
+                    .set_events(Some(events))
+                    .set_filter(filter)
+                    .build();
                 config = config.queue_configurations(q.map_err(|e| invalid_config(name, e))?);
             } else if let Some(arn) = entry.get("function").and_then(Value::as_str) {
-                let l = LambdaFunctionConfiguration::builder().lambda_function_arn(arn).set_events(Some(events)).set_filter(filter).build();
-                config = config.lambda_function_configurations(l.map_err(|e| invalid_config(name, e))?);
+                let l = LambdaFunctionConfiguration::builder()
+                    .lambda_function_arn(arn)
+                    .set_events(Some(events))
+                    .set_filter(filter)
+                    .build();
+                config =
+                    config.lambda_function_configurations(l.map_err(|e| invalid_config(name, e))?);
             }
         }
         self.client
@@ -404,16 +596,38 @@ impl S3 {
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
     async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         if tags.is_empty() {
-            self.client.delete_bucket_tagging().bucket(name).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteBucketTagging", &e))?;
+            self.client
+                .delete_bucket_tagging()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:DeleteBucketTagging", &e))?;
             return Ok(());
         }
-        let set = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid_config(name, e))?;
-        let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| invalid_config(name, e))?;
-        self.client.put_bucket_tagging().bucket(name).tagging(tagging).send().await.map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &e))?;
+        let set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid_config(name, e))?;
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(set))
+            .build()
+            .map_err(|e| invalid_config(name, e))?;
+        self.client
+            .put_bucket_tagging()
+            .bucket(name)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &e))?;
         Ok(())
     }
 
-    pub async fn update_bucket(&self, before: &BucketConfig, after: &BucketConfig) -> Result<(), AwsError> {
+    pub async fn update_bucket(
+        &self,
+        before: &BucketConfig,
+        after: &BucketConfig,
+    ) -> Result<(), AwsError> {
         self.put_settings(after, Some(before)).await?;
         let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
@@ -425,7 +639,11 @@ impl S3 {
 
     /// An owned bucket is deleted (emptied first only with force_destroy); on an existing
     /// bucket, only the settings plinth managed are removed, and its own tags.
-    pub async fn delete_bucket(&self, b: &BucketConfig, force_destroy: bool) -> Result<(), AwsError> {
+    pub async fn delete_bucket(
+        &self,
+        b: &BucketConfig,
+        force_destroy: bool,
+    ) -> Result<(), AwsError> {
         let name = &b.name;
         if b.existing {
             return self.release_existing(b).await;
@@ -452,19 +670,35 @@ impl S3 {
         let name = &b.name;
         for setting in &b.manages {
             match setting.as_str() {
-                "cors" => not_found_as_none(self.client.delete_bucket_cors().bucket(name).send().await, "s3:DeleteBucketCors", NO_BUCKET).map(|_| ())?,
+                "cors" => not_found_as_none(
+                    self.client.delete_bucket_cors().bucket(name).send().await,
+                    "s3:DeleteBucketCors",
+                    NO_BUCKET,
+                )
+                .map(|_| ())?,
                 "encryption" => not_found_as_none(
-                    self.client.delete_bucket_encryption().bucket(name).send().await,
+                    self.client
+                        .delete_bucket_encryption()
+                        .bucket(name)
+                        .send()
+                        .await,
                     "s3:DeleteBucketEncryption",
                     NO_BUCKET,
                 )
                 .map(|_| ())?,
                 "notifications" => self.put_notifications(name, &[]).await?,
-                "policy" => {
-                    not_found_as_none(self.client.delete_bucket_policy().bucket(name).send().await, "s3:DeleteBucketPolicy", NO_BUCKET).map(|_| ())?
-                }
+                "policy" => not_found_as_none(
+                    self.client.delete_bucket_policy().bucket(name).send().await,
+                    "s3:DeleteBucketPolicy",
+                    NO_BUCKET,
+                )
+                .map(|_| ())?,
                 "public_access_block" => not_found_as_none(
-                    self.client.delete_public_access_block().bucket(name).send().await,
+                    self.client
+                        .delete_public_access_block()
+                        .bucket(name)
+                        .send()
+                        .await,
                     "s3:DeletePublicAccessBlock",
                     NO_BUCKET,
                 )
@@ -473,7 +707,8 @@ impl S3 {
                 _ => {}
             }
         }
-        self.put_tags(name, &b.tags.clone().unwrap_or_default()).await
+        self.put_tags(name, &b.tags.clone().unwrap_or_default())
+            .await
     }
 
     /// Deletes every object version and delete marker, a thousand at a time.
@@ -490,18 +725,35 @@ impl S3 {
                 .await
                 .map_err(|e| AwsError::from_sdk("s3:ListObjectVersions", &e))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
             let objects = versions
                 .chain(markers)
                 .filter_map(|(key, version)| {
                     // Unversioned objects are listed with the version id "null".
                     let version = version.filter(|v| *v != "null").map(str::to_string);
-                    ObjectIdentifier::builder().key(key?).set_version_id(version).build().ok()
+                    ObjectIdentifier::builder()
+                        .key(key?)
+                        .set_version_id(version)
+                        .build()
+                        .ok()
                 })
                 .collect::<Vec<_>>();
             if !objects.is_empty() {
-                let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| invalid_config(name, e))?;
-                self.client.delete_objects().bucket(name).delete(delete).send().await.map_err(|e| AwsError::from_sdk("s3:DeleteObjects", &e))?;
+                let delete = Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| invalid_config(name, e))?;
+                self.client
+                    .delete_objects()
+                    .bucket(name)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:DeleteObjects", &e))?;
             }
             if page.is_truncated() != Some(true) {
                 return Ok(());
@@ -512,33 +764,56 @@ impl S3 {
     }
 
     /// Carries out one planned change to a bucket; returns its exports when created.
-    pub async fn apply_bucket(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_bucket(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<BucketConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+        let config = |attrs: &Option<Attributes>,
+                      ownership: &BTreeMap<String, String>|
+         -> Result<BucketConfig, AwsError> {
+            let attrs = attrs
+                .as_ref()
+                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
             BucketConfig::from_attributes(attrs, ownership).map_err(invalid)
         };
         match change.action {
-            Action::Create => self.create_bucket(&config(&change.desired, &ownership)?).await,
+            Action::Create => {
+                self.create_bucket(&config(&change.desired, &ownership)?)
+                    .await
+            }
             Action::Update => {
                 let after = config(&change.desired, &ownership)?;
                 // An adopted bucket carries no ownership tags yet.
-                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before_ownership = if change.take_ownership {
+                    BTreeMap::new()
+                } else {
+                    ownership.clone()
+                };
                 let before = config(&change.live, &before_ownership)?;
-                self.update_bucket(&before, &after).await.map(|()| Exports::new())
+                self.update_bucket(&before, &after)
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::Replace => {
                 let before = config(&change.live, &ownership)?;
                 let mut old = before.clone();
-                old.name = change.replaces.clone().unwrap_or_else(|| change.physical_id.clone());
+                old.name = change
+                    .replaces
+                    .clone()
+                    .unwrap_or_else(|| change.physical_id.clone());
                 let after = config(&change.desired, &ownership)?;
-                self.delete_bucket(&old, before.force_destroy || after.force_destroy).await?;
+                self.delete_bucket(&old, before.force_destroy || after.force_destroy)
+                    .await?;
                 self.create_bucket(&after).await
             }
             Action::Delete => {
                 let before = config(&change.live, &ownership)?;
-                self.delete_bucket(&before, before.force_destroy).await.map(|()| Exports::new())
+                self.delete_bucket(&before, before.force_destroy)
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::NoOp => Ok(Exports::new()),
         }
@@ -553,7 +828,12 @@ fn map(v: &Value) -> Option<&Attributes> {
 }
 
 fn invalid_config(bucket: &str, e: impl std::fmt::Display) -> AwsError {
-    AwsError { operation: format!("configure bucket `{bucket}`"), code: None, message: e.to_string(), hint: Some("plan again".into()) }
+    AwsError {
+        operation: format!("configure bucket `{bucket}`"),
+        code: None,
+        message: e.to_string(),
+        hint: Some("plan again".into()),
+    }
 }
 
 fn cors_rule(bucket: &str, m: &Attributes) -> Result<CorsRule, AwsError> {
@@ -594,13 +874,25 @@ pub struct BucketConfig {
 }
 
 impl BucketConfig {
-    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<BucketConfig, String> {
-        let name = attrs.get("name").and_then(Value::as_str).ok_or("a bucket needs a name")?.to_string();
+    pub fn from_attributes(
+        attrs: &Attributes,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<BucketConfig, String> {
+        let name = attrs
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("a bucket needs a name")?
+            .to_string();
         let flag = |k: &str| matches!(attrs.get(k), Some(Value::Bool(true)));
         let tags = match attrs.get("tags") {
             Some(Value::Map(m)) => Some(
                 m.iter()
-                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            v.as_str().ok_or("tag values are strings")?.to_string(),
+                        ))
+                    })
                     .collect::<Result<BTreeMap<_, _>, String>>()?,
             ),
             _ => None,
@@ -626,7 +918,12 @@ impl BucketConfig {
     /// The whole tag set: the user's (or, when unmanaged, those it has), plinth's ownership
     /// tags, and what plinth must remember about the bucket.
     fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        let mut all = self
+            .tags
+            .as_ref()
+            .or(unmanaged)
+            .cloned()
+            .unwrap_or_default();
         all.extend(self.ownership.clone());
         if self.existing {
             all.insert(MANAGES_TAG.into(), self.manages.join(" "));
@@ -653,18 +950,45 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
     attributes.insert("existing".into(), Value::Bool(manages.is_some()));
     attributes.insert("force_destroy".into(), Value::Bool(force_destroy));
     if let Some(m) = manages {
-        attributes.insert("manages".into(), Value::set(m.split_whitespace().filter(|s| MANAGED_SETTINGS.contains(s))));
+        attributes.insert(
+            "manages".into(),
+            Value::set(
+                m.split_whitespace()
+                    .filter(|s| MANAGED_SETTINGS.contains(s)),
+            ),
+        );
     }
-    attributes.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
+    attributes.insert(
+        "tags".into(),
+        Value::Map(
+            user_tags
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+    );
     let exports = BTreeMap::from([("name".to_string(), name.to_string())]);
-    LiveResource { kind: Kind::Bucket, physical_id: name.to_string(), owner, address_tag, attributes, exports, deletion_date: None }
+    LiveResource {
+        kind: Kind::Bucket,
+        physical_id: name.to_string(),
+        owner,
+        address_tag,
+        attributes,
+        exports,
+        deletion_date: None,
+    }
 }
 
 /// Small objects for plinth's own use (the stack lock).
 impl S3 {
     /// Creates `bucket/key` only if no such object exists (a conditional write, atomic in S3).
     /// `Ok(false)` when it already exists.
-    pub async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, AwsError> {
+    pub async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<bool, AwsError> {
         let put = self
             .client
             .put_object()
@@ -677,7 +1001,14 @@ impl S3 {
             .await;
         match put {
             Ok(_) => Ok(true),
-            Err(e) if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => Ok(false),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(AwsError::from_sdk("s3:PutObject", &e)),
         }
     }
@@ -698,7 +1029,16 @@ impl S3 {
 
     /// The object's content, or `None` when there is no such object.
     pub async fn get_text(&self, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
-        let Some(out) = not_found_as_none(self.client.get_object().bucket(bucket).key(key).send().await, "s3:GetObject", &["NoSuchKey"])?
+        let Some(out) = not_found_as_none(
+            self.client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await,
+            "s3:GetObject",
+            &["NoSuchKey"],
+        )?
         else {
             return Ok(None);
         };
@@ -708,7 +1048,9 @@ impl S3 {
             message: e.to_string(),
             hint: None,
         })?;
-        Ok(Some(String::from_utf8_lossy(&bytes.into_bytes()).into_owned()))
+        Ok(Some(
+            String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),
+        ))
     }
 
     pub async fn delete_key(&self, bucket: &str, key: &str) -> Result<(), AwsError> {

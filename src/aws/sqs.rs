@@ -41,7 +41,10 @@ pub struct Sqs {
 }
 
 /// SQS's not-found codes (the JSON protocol's and the query protocol's).
-const NO_QUEUE: &[&str] = &["QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"];
+const NO_QUEUE: &[&str] = &[
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+];
 
 /// Integer attributes: plinth's name and SQS's.
 const INT_ATTRIBUTES: &[(&str, A)] = &[
@@ -53,8 +56,10 @@ const INT_ATTRIBUTES: &[(&str, A)] = &[
     ("kms_data_key_reuse", A::KmsDataKeyReusePeriodSeconds),
 ];
 
-const BOOL_ATTRIBUTES: &[(&str, A)] =
-    &[("content_based_deduplication", A::ContentBasedDeduplication), ("sqs_managed_sse", A::SqsManagedSseEnabled)];
+const BOOL_ATTRIBUTES: &[(&str, A)] = &[
+    ("content_based_deduplication", A::ContentBasedDeduplication),
+    ("sqs_managed_sse", A::SqsManagedSseEnabled),
+];
 
 /// A queue's name: the last segment of its URL.
 fn queue_name(url: &str) -> &str {
@@ -68,18 +73,27 @@ fn needs_attributes(req: &ReadRequest) -> bool {
 
 impl Sqs {
     pub fn new(config: &SdkConfig, patience: Patience) -> Self {
-        Self { client: aws_sdk_sqs::Client::new(config), patience }
+        Self {
+            client: aws_sdk_sqs::Client::new(config),
+            patience,
+        }
     }
 
     async fn url(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let out = not_found_as_none(self.client.get_queue_url().queue_name(name).send().await, "sqs:GetQueueUrl", NO_QUEUE)?;
+        let out = not_found_as_none(
+            self.client.get_queue_url().queue_name(name).send().await,
+            "sqs:GetQueueUrl",
+            NO_QUEUE,
+        )?;
         Ok(out.and_then(|o| o.queue_url))
     }
 
     /// GetQueueUrl and ListQueueTags, plus GetQueueAttributes when the spec declares any
     /// attribute besides the name and tags.
     pub async fn read_queue(&self, req: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
-        let Some(url) = self.url(&req.physical_id).await? else { return Ok(None) };
+        let Some(url) = self.url(&req.physical_id).await? else {
+            return Ok(None);
+        };
         let attributes = async {
             if needs_attributes(req) {
                 self.attributes(&url).await.map(Some)
@@ -88,7 +102,12 @@ impl Sqs {
             }
         };
         let (attributes, tags) = futures::try_join!(attributes, self.tags(&url))?;
-        Ok(Some(queue_resource(&req.physical_id, &url, attributes.as_ref(), tags)))
+        Ok(Some(queue_resource(
+            &req.physical_id,
+            &url,
+            attributes.as_ref(),
+            tags,
+        )))
     }
 
     async fn attributes(&self, url: &str) -> Result<HashMap<A, String>, AwsError> {
@@ -116,7 +135,11 @@ impl Sqs {
 
     /// Every queue tagged as owned by `stack`. SQS cannot filter by tag, so this lists queues
     /// and reads each one's tags.
-    pub async fn owned_queues(&self, stack: &str, named: &BTreeSet<String>) -> Result<Vec<LiveResource>, AwsError> {
+    pub async fn owned_queues(
+        &self,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
         let urls: Vec<String> = self
             .client
             .list_queues()
@@ -128,7 +151,9 @@ impl Sqs {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("sqs:ListQueues", &e))?;
-        let unnamed = urls.into_iter().filter(|url| !named.contains(queue_name(url)));
+        let unnamed = urls
+            .into_iter()
+            .filter(|url| !named.contains(queue_name(url)));
         let tagged: Vec<(String, HashMap<String, String>)> = stream::iter(unnamed)
             .map(|url| async move {
                 // A queue deleted since the listing is simply not there.
@@ -162,14 +187,36 @@ impl Sqs {
             attributes.insert(A::FifoQueue, "true".into());
         }
         let tags: HashMap<String, String> = queue.all_tags(None).into_iter().collect();
-        let out = retry_transient(self.patience, |e| e.code.as_deref().is_some_and(|c| c.ends_with("QueueDeletedRecently")), || {
-            let request = self.client.create_queue().queue_name(&queue.name).set_attributes(Some(attributes.clone())).set_tags(Some(tags.clone()));
-            async move { request.send().await.map_err(|e| AwsError::from_sdk("sqs:CreateQueue", &e)) }
-        })
+        let out = retry_transient(
+            self.patience,
+            |e| {
+                e.code
+                    .as_deref()
+                    .is_some_and(|c| c.ends_with("QueueDeletedRecently"))
+            },
+            || {
+                let request = self
+                    .client
+                    .create_queue()
+                    .queue_name(&queue.name)
+                    .set_attributes(Some(attributes.clone()))
+                    .set_tags(Some(tags.clone()));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("sqs:CreateQueue", &e))
+                }
+            },
+        )
         .await?;
         let url = out.queue_url.unwrap_or_default();
         let arn = self.attributes_named(&url, A::QueueArn).await?;
-        Ok(Exports::from([("arn".into(), arn), ("name".into(), queue.name.clone()), ("url".into(), url)]))
+        Ok(Exports::from([
+            ("arn".into(), arn),
+            ("name".into(), queue.name.clone()),
+            ("url".into(), url),
+        ]))
     }
 
     async fn attributes_named(&self, url: &str, name: A) -> Result<String, AwsError> {
@@ -181,11 +228,18 @@ impl Sqs {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("sqs:GetQueueAttributes", &e))?;
-        Ok(out.attributes.and_then(|mut a| a.remove(&name)).unwrap_or_default())
+        Ok(out
+            .attributes
+            .and_then(|mut a| a.remove(&name))
+            .unwrap_or_default())
     }
 
     /// One SetQueueAttributes with every attribute that differs, then TagQueue/UntagQueue.
-    pub async fn update_queue(&self, before: &QueueConfig, after: &QueueConfig) -> Result<(), AwsError> {
+    pub async fn update_queue(
+        &self,
+        before: &QueueConfig,
+        after: &QueueConfig,
+    ) -> Result<(), AwsError> {
         let url = self.url(&after.name).await?.ok_or_else(|| AwsError {
             operation: "sqs:GetQueueUrl".into(),
             code: None,
@@ -204,8 +258,11 @@ impl Sqs {
         }
         let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
-        let added: HashMap<String, String> =
-            wanted.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let added: HashMap<String, String> = wanted
+            .iter()
+            .filter(|(k, v)| current.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if !added.is_empty() {
             self.client
                 .tag_queue()
@@ -215,7 +272,11 @@ impl Sqs {
                 .await
                 .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))?;
         }
-        let removed: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let removed: Vec<String> = current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         if !removed.is_empty() {
             self.client
                 .untag_queue()
@@ -230,33 +291,61 @@ impl Sqs {
 
     /// Deletes the queue; already gone counts as done.
     pub async fn delete_queue(&self, name: &str) -> Result<(), AwsError> {
-        let Some(url) = self.url(name).await? else { return Ok(()) };
-        not_found_as_none(self.client.delete_queue().queue_url(url).send().await, "sqs:DeleteQueue", NO_QUEUE)?;
+        let Some(url) = self.url(name).await? else {
+            return Ok(());
+        };
+        not_found_as_none(
+            self.client.delete_queue().queue_url(url).send().await,
+            "sqs:DeleteQueue",
+            NO_QUEUE,
+        )?;
         Ok(())
     }
 
     /// Carries out one planned change to a queue; returns the queue's exports when created.
-    pub async fn apply_queue(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+    pub async fn apply_queue(
+        &self,
+        stack: &str,
+        change: &ResourceChange,
+    ) -> Result<Exports, AwsError> {
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>, ownership: &BTreeMap<String, String>| -> Result<QueueConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| invalid("attributes missing from the plan".into()))?;
+        let config = |attrs: &Option<Attributes>,
+                      ownership: &BTreeMap<String, String>|
+         -> Result<QueueConfig, AwsError> {
+            let attrs = attrs
+                .as_ref()
+                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
             QueueConfig::from_attributes(attrs, ownership).map_err(invalid)
         };
         match change.action {
-            Action::Create => self.create_queue(&config(&change.desired, &ownership)?).await,
+            Action::Create => {
+                self.create_queue(&config(&change.desired, &ownership)?)
+                    .await
+            }
             Action::Update => {
                 let after = config(&change.desired, &ownership)?;
                 // An adopted queue carries no ownership tags yet.
-                let before_ownership = if change.take_ownership { BTreeMap::new() } else { ownership.clone() };
+                let before_ownership = if change.take_ownership {
+                    BTreeMap::new()
+                } else {
+                    ownership.clone()
+                };
                 let before = config(&change.live, &before_ownership)?;
-                self.update_queue(&before, &after).await.map(|()| Exports::new())
+                self.update_queue(&before, &after)
+                    .await
+                    .map(|()| Exports::new())
             }
             Action::Replace => {
-                self.delete_queue(change.replaces.as_deref().unwrap_or(&change.physical_id)).await?;
-                self.create_queue(&config(&change.desired, &ownership)?).await
+                self.delete_queue(change.replaces.as_deref().unwrap_or(&change.physical_id))
+                    .await?;
+                self.create_queue(&config(&change.desired, &ownership)?)
+                    .await
             }
-            Action::Delete => self.delete_queue(&change.physical_id).await.map(|()| Exports::new()),
+            Action::Delete => self
+                .delete_queue(&change.physical_id)
+                .await
+                .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
     }
@@ -278,7 +367,10 @@ pub struct QueueConfig {
 }
 
 impl QueueConfig {
-    pub fn from_attributes(attrs: &Attributes, ownership: &BTreeMap<String, String>) -> Result<QueueConfig, String> {
+    pub fn from_attributes(
+        attrs: &Attributes,
+        ownership: &BTreeMap<String, String>,
+    ) -> Result<QueueConfig, String> {
         let mut scalars = BTreeMap::new();
         for (name, _) in INT_ATTRIBUTES {
             match attrs.get(*name) {
@@ -286,7 +378,12 @@ impl QueueConfig {
                     scalars.insert(*name, i.to_string());
                 }
                 None => {}
-                Some(other) => return Err(format!("attribute `{name}` is {}, not a number", other.display())),
+                Some(other) => {
+                    return Err(format!(
+                        "attribute `{name}` is {}, not a number",
+                        other.display()
+                    ))
+                }
             }
         }
         for (name, _) in BOOL_ATTRIBUTES {
@@ -295,19 +392,31 @@ impl QueueConfig {
                     scalars.insert(*name, b.to_string());
                 }
                 None => {}
-                Some(other) => return Err(format!("attribute `{name}` is {}, not a boolean", other.display())),
+                Some(other) => {
+                    return Err(format!(
+                        "attribute `{name}` is {}, not a boolean",
+                        other.display()
+                    ))
+                }
             }
         }
         let text = |k: &str| -> Result<Option<String>, String> {
             match attrs.get(k) {
                 None => Ok(None),
                 Some(Value::Str(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("attribute `{k}` is {}, not a string", other.display())),
+                Some(other) => Err(format!(
+                    "attribute `{k}` is {}, not a string",
+                    other.display()
+                )),
             }
         };
         let policy = match attrs.get("policy") {
             None => None,
-            Some(v) => Some(v.as_policy().cloned().ok_or("the queue policy is not a resolved policy")?),
+            Some(v) => Some(
+                v.as_policy()
+                    .cloned()
+                    .ok_or("the queue policy is not a resolved policy")?,
+            ),
         };
         let redrive = match attrs.get("redrive") {
             None => None,
@@ -320,7 +429,12 @@ impl QueueConfig {
         let tags = match attrs.get("tags") {
             Some(Value::Map(m)) => Some(
                 m.iter()
-                    .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("tag values are strings")?.to_string())))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            v.as_str().ok_or("tag values are strings")?.to_string(),
+                        ))
+                    })
                     .collect::<Result<BTreeMap<_, _>, String>>()?,
             ),
             _ => None,
@@ -354,14 +468,16 @@ impl QueueConfig {
         }
         if let Some((arn, count)) = &self.redrive {
             if before.is_none_or(|b| b.redrive.as_ref() != Some(&(arn.clone(), *count))) {
-                let json = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
+                let json =
+                    serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
                 out.insert(A::RedrivePolicy, json.to_string());
             }
         }
         // Sent even when unchanged if anything else changes: SQS keeps it either way, and
         // some emulators (moto) drop a policy that a SetQueueAttributes call leaves out.
         if let Some(policy) = &self.policy {
-            let changed = before.is_none_or(|b| !b.policy.as_ref().is_some_and(|p| p.equivalent(policy)));
+            let changed =
+                before.is_none_or(|b| !b.policy.as_ref().is_some_and(|p| p.equivalent(policy)));
             if changed || !out.is_empty() {
                 out.insert(A::Policy, policy.to_aws_json());
             }
@@ -371,7 +487,12 @@ impl QueueConfig {
 
     /// Every tag the queue carries: the user's (or, when unmanaged, those it has) and plinth's.
     fn all_tags(&self, unmanaged: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-        let mut all = self.tags.as_ref().or(unmanaged).cloned().unwrap_or_default();
+        let mut all = self
+            .tags
+            .as_ref()
+            .or(unmanaged)
+            .cloned()
+            .unwrap_or_default();
         all.extend(self.ownership.clone());
         all
     }
@@ -379,12 +500,28 @@ impl QueueConfig {
 
 /// A queue's attributes in plinth's terms. Without `attributes` (not read), only the name and
 /// tags are known.
-fn queue_resource(name: &str, url: &str, attributes: Option<&HashMap<A, String>>, tags: HashMap<String, String>) -> LiveResource {
+fn queue_resource(
+    name: &str,
+    url: &str,
+    attributes: Option<&HashMap<A, String>>,
+    tags: HashMap<String, String>,
+) -> LiveResource {
     let (owner, address_tag, user_tags) = split_tags(tags);
     let mut live = Attributes::new();
     live.insert("name".into(), Value::str(name));
-    live.insert("tags".into(), Value::Map(user_tags.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()));
-    let mut exports = Exports::from([("name".to_string(), name.to_string()), ("url".to_string(), url.to_string())]);
+    live.insert(
+        "tags".into(),
+        Value::Map(
+            user_tags
+                .into_iter()
+                .map(|(k, v)| (k, Value::Str(v)))
+                .collect(),
+        ),
+    );
+    let mut exports = Exports::from([
+        ("name".to_string(), name.to_string()),
+        ("url".to_string(), url.to_string()),
+    ]);
     if let Some(attributes) = attributes {
         for (plinth, wire) in INT_ATTRIBUTES {
             if let Some(v) = attributes.get(wire).and_then(|v| v.parse::<i64>().ok()) {
@@ -406,14 +543,25 @@ fn queue_resource(name: &str, url: &str, attributes: Option<&HashMap<A, String>>
                 PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), Value::policy),
             );
         }
-        if let Some(redrive) = attributes.get(&A::RedrivePolicy).and_then(|r| parse_redrive(r)) {
+        if let Some(redrive) = attributes
+            .get(&A::RedrivePolicy)
+            .and_then(|r| parse_redrive(r))
+        {
             live.insert("redrive".into(), redrive);
         }
         if let Some(arn) = attributes.get(&A::QueueArn) {
             exports.insert("arn".into(), arn.clone());
         }
     }
-    LiveResource { kind: Kind::Queue, physical_id: name.to_string(), owner, address_tag, attributes: live, exports, deletion_date: None }
+    LiveResource {
+        kind: Kind::Queue,
+        physical_id: name.to_string(),
+        owner,
+        address_tag,
+        attributes: live,
+        exports,
+        deletion_date: None,
+    }
 }
 
 /// SQS's redrive policy JSON; `maxReceiveCount` comes back as a number or a string.
@@ -438,12 +586,25 @@ mod tests {
     #[test]
     fn redrive_counts_parse_as_numbers_or_strings() {
         let expected = Value::Map(BTreeMap::from([
-            ("queue".to_string(), Value::str("arn:aws:sqs:us-east-1:123456789012:dlq")),
+            (
+                "queue".to_string(),
+                Value::str("arn:aws:sqs:us-east-1:123456789012:dlq"),
+            ),
             ("max_receive_count".to_string(), Value::Int(5)),
         ]));
         let arn = "arn:aws:sqs:us-east-1:123456789012:dlq";
-        assert_eq!(parse_redrive(&format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":5}}"#)), Some(expected.clone()));
-        assert_eq!(parse_redrive(&format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"5"}}"#)), Some(expected));
+        assert_eq!(
+            parse_redrive(&format!(
+                r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":5}}"#
+            )),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            parse_redrive(&format!(
+                r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"5"}}"#
+            )),
+            Some(expected)
+        );
         assert_eq!(parse_redrive("{}"), None);
     }
 
@@ -452,18 +613,27 @@ mod tests {
         let policy = PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}]}"#).unwrap();
         let base = QueueConfig {
             name: "q".into(),
-            scalars: BTreeMap::from([("visibility_timeout", "30".to_string()), ("delay", "0".to_string())]),
+            scalars: BTreeMap::from([
+                ("visibility_timeout", "30".to_string()),
+                ("delay", "0".to_string()),
+            ]),
             kms_key: None,
             policy: Some(policy),
             redrive: None,
             tags: None,
             ownership: BTreeMap::new(),
         };
-        assert!(base.wire_attributes(Some(&base)).is_empty(), "nothing differs, nothing is sent");
+        assert!(
+            base.wire_attributes(Some(&base)).is_empty(),
+            "nothing differs, nothing is sent"
+        );
         let mut after = base.clone();
         after.scalars.insert("visibility_timeout", "60".into());
         let sent = after.wire_attributes(Some(&base));
-        assert_eq!(sent.get(&A::VisibilityTimeout).map(String::as_str), Some("60"));
+        assert_eq!(
+            sent.get(&A::VisibilityTimeout).map(String::as_str),
+            Some("60")
+        );
         assert!(sent.contains_key(&A::Policy));
         assert!(!sent.contains_key(&A::DelaySeconds));
     }

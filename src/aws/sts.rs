@@ -55,7 +55,10 @@ impl Sts {
     }
 
     pub async fn account(&self) -> Result<Account, AwsError> {
-        self.known.get_or_try_init(|| self.caller_identity()).await.cloned()
+        self.known
+            .get_or_try_init(|| self.caller_identity())
+            .await
+            .cloned()
     }
 
     async fn caller_identity(&self) -> Result<Account, AwsError> {
@@ -67,7 +70,12 @@ impl Sts {
             .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", &e))?;
         let caller_arn = out.arn().unwrap_or_default().to_string();
         // arn:PARTITION:sts::ACCOUNT:assumed-role/...
-        let partition = caller_arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
+        let partition = caller_arn
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_string();
         Ok(Account {
             account_id: out.account().unwrap_or_default().to_string(),
             region: self.region.clone(),
@@ -87,7 +95,12 @@ pub struct SourceIdentityProvider {
 }
 
 impl SourceIdentityProvider {
-    pub fn new(config: &SdkConfig, role_arn: &str, session_name: &str, source_identity: &str) -> Self {
+    pub fn new(
+        config: &SdkConfig,
+        role_arn: &str,
+        session_name: &str,
+        source_identity: &str,
+    ) -> Self {
         Self {
             client: aws_sdk_sts::Client::new(config),
             role_arn: role_arn.into(),
@@ -106,9 +119,9 @@ impl SourceIdentityProvider {
             .send()
             .await
             .map_err(provider::error::CredentialsError::provider_error)?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| provider::error::CredentialsError::not_loaded("AssumeRole returned no credentials"))?;
+        let c = out.credentials().ok_or_else(|| {
+            provider::error::CredentialsError::not_loaded("AssumeRole returned no credentials")
+        })?;
         let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
         Ok(Credentials::new(
             c.access_key_id(),

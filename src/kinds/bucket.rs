@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -131,11 +131,18 @@ struct RawNotification {
     suffix: Option<String>,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(BucketSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(BucketSpec, Lifecycle)> {
     let raw: RawBucket = loader.deserialize(value)?;
     if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
         loader
-            .err("spec::invalid-value", "force_destroy does not apply to an existing bucket: plinth never deletes it", force.span())
+            .err(
+                "spec::invalid-value",
+                "force_destroy does not apply to an existing bucket: plinth never deletes it",
+                force.span(),
+            )
             .set_hint("remove force_destroy");
     }
     let notifications = raw.notification.map(|notifications| {
@@ -168,50 +175,88 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         encryption: raw.encryption.map(|e| {
             let location = loader.location(e.span());
             let e = e.into_inner();
-            Encryption { kms_key: e.kms_key.as_ref().map(|k| loader.text_or_stand_in(k)), sse: e.sse, bucket_key: e.bucket_key, location }
+            Encryption {
+                kms_key: e.kms_key.as_ref().map(|k| loader.text_or_stand_in(k)),
+                sse: e.sse,
+                bucket_key: e.bucket_key,
+                location,
+            }
         }),
         notifications,
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
     // An existing bucket is by definition not this stack's yet: taking over its settings is
     // adopting it.
-    Some((spec, Lifecycle { adopt: raw.adopt || raw.existing, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt || raw.existing,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 /// S3 bucket names: 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with
 /// a letter or digit.
 pub fn bucket_name(name: &str) -> Result<(), String> {
     if !(3..=63).contains(&name.len()) {
-        return Err(format!("`{name}` is {} characters; S3 allows 3 to 63", name.len()));
+        return Err(format!(
+            "`{name}` is {} characters; S3 allows 3 to 63",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.')) {
-        return Err(format!("`{name}` contains `{c}`; S3 bucket names are lowercase letters, digits, `-` and `.`"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return Err(format!(
+            "`{name}` contains `{c}`; S3 bucket names are lowercase letters, digits, `-` and `.`"
+        ));
     }
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge(name.chars().next()) || !edge(name.chars().last()) {
-        return Err(format!("`{name}` must begin and end with a letter or digit"));
+        return Err(format!(
+            "`{name}` must begin and end with a letter or digit"
+        ));
     }
     Ok(())
 }
 
 /// The settings a bucket block manages, as recorded on an existing bucket so that removing
 /// the block later removes exactly those.
-pub const MANAGED_SETTINGS: &[&str] = &["cors", "encryption", "notifications", "policy", "public_access_block", "tags"];
+pub const MANAGED_SETTINGS: &[&str] = &[
+    "cors",
+    "encryption",
+    "notifications",
+    "policy",
+    "public_access_block",
+    "tags",
+];
 
 impl BucketSpec {
     pub(super) fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.encryption.iter().flat_map(|e| e.kms_key.iter()))
-            .chain(self.notifications.iter().flatten().map(|n| match &n.target {
-                NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
-            }))
+            .chain(
+                self.notifications
+                    .iter()
+                    .flatten()
+                    .map(|n| match &n.target {
+                        NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
+                    }),
+            )
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.name, bucket_name, "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`", diags);
+        c.text(
+            &self.name,
+            bucket_name,
+            "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`",
+            diags,
+        );
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
         }
@@ -219,31 +264,46 @@ impl BucketSpec {
             match (e.sse.get_ref().as_str(), &e.kms_key) {
                 ("kms", _) | ("s3", None) => {}
                 ("s3", Some(key)) => diags.push(
-                    Diagnostic::error("spec::invalid-value", "a KMS key applies only to sse = \"kms\"")
-                        .at_location(Some(key.location.clone()))
-                        .hint("set sse = \"kms\", or remove kms_key"),
+                    Diagnostic::error(
+                        "spec::invalid-value",
+                        "a KMS key applies only to sse = \"kms\"",
+                    )
+                    .at_location(Some(key.location.clone()))
+                    .hint("set sse = \"kms\", or remove kms_key"),
                 ),
                 (other, _) => diags.push(
-                    Diagnostic::error("spec::invalid-value", format!("`{other}` is not a kind of default encryption"))
-                        .at_location(Some(e.location.clone()))
-                        .hint("write sse = \"s3\" (S3-managed keys) or sse = \"kms\" (a KMS key)"),
+                    Diagnostic::error(
+                        "spec::invalid-value",
+                        format!("`{other}` is not a kind of default encryption"),
+                    )
+                    .at_location(Some(e.location.clone()))
+                    .hint("write sse = \"s3\" (S3-managed keys) or sse = \"kms\" (a KMS key)"),
                 ),
             }
         }
         for n in self.notifications.iter().flatten() {
             match &n.target {
-                NotificationTarget::Queue(q) => {
-                    c.text(q, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags)
-                }
-                NotificationTarget::Function(f) => {
-                    c.text(f, rules::arn(rules::FUNCTION_ARN), "write the function's ARN, usually \"${function.NAME.arn}\"", diags)
-                }
+                NotificationTarget::Queue(q) => c.text(
+                    q,
+                    rules::arn(rules::QUEUE_ARN),
+                    "write the queue's ARN, usually \"${queue.NAME.arn}\"",
+                    diags,
+                ),
+                NotificationTarget::Function(f) => c.text(
+                    f,
+                    rules::arn(rules::FUNCTION_ARN),
+                    "write the function's ARN, usually \"${function.NAME.arn}\"",
+                    diags,
+                ),
             }
             if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", "a notification needs events like \"s3:ObjectCreated:*\"")
-                        .at_location(Some(n.location.clone()))
-                        .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
+                    Diagnostic::error(
+                        "spec::invalid-value",
+                        "a notification needs events like \"s3:ObjectCreated:*\"",
+                    )
+                    .at_location(Some(n.location.clone()))
+                    .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
                 );
             }
         }
@@ -268,7 +328,12 @@ impl BucketSpec {
             self.public_access_block.is_some(),
             self.tags.is_some(),
         ];
-        MANAGED_SETTINGS.iter().zip(declared).filter(|(_, d)| *d).map(|(s, _)| *s).collect()
+        MANAGED_SETTINGS
+            .iter()
+            .zip(declared)
+            .filter(|(_, d)| *d)
+            .map(|(s, _)| *s)
+            .collect()
     }
 
     pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
@@ -284,12 +349,20 @@ impl BucketSpec {
             attrs.insert("policy".into(), r.policy_or_report(p, diags));
         }
         if let Some(rules) = &self.cors {
-            attrs.insert("cors".into(), Value::List(rules.iter().map(cors_rule).collect()));
+            attrs.insert(
+                "cors".into(),
+                Value::List(rules.iter().map(cors_rule).collect()),
+            );
         }
         if let Some(b) = &self.public_access_block {
             attrs.insert(
                 "public_access_block".into(),
-                public_access_block(b.block_public_acls, b.ignore_public_acls, b.block_public_policy, b.restrict_public_buckets),
+                public_access_block(
+                    b.block_public_acls,
+                    b.ignore_public_acls,
+                    b.block_public_policy,
+                    b.restrict_public_buckets,
+                ),
             );
         }
         if let Some(e) = &self.encryption {
@@ -310,7 +383,13 @@ impl BucketSpec {
                         NotificationTarget::Queue(t) => ("queue", t),
                         NotificationTarget::Function(t) => ("function", t),
                     };
-                    notification(kind, r.value(target), n.events.iter().cloned(), n.prefix.clone(), n.suffix.clone())
+                    notification(
+                        kind,
+                        r.value(target),
+                        n.events.iter().cloned(),
+                        n.prefix.clone(),
+                        n.suffix.clone(),
+                    )
                 })
                 .collect();
             attrs.insert("notifications".into(), notifications_value(entries));
@@ -334,10 +413,19 @@ impl BucketSpec {
 /// One CORS rule as plinth compares it: lists as sets, empty ones left out (S3 omits them).
 pub fn cors_rule(rule: &CorsRule) -> Value {
     let mut map = BTreeMap::from([
-        ("allowed_origins".to_string(), Value::set(rule.allowed_origins.iter().cloned())),
-        ("allowed_methods".to_string(), Value::set(rule.allowed_methods.iter().cloned())),
+        (
+            "allowed_origins".to_string(),
+            Value::set(rule.allowed_origins.iter().cloned()),
+        ),
+        (
+            "allowed_methods".to_string(),
+            Value::set(rule.allowed_methods.iter().cloned()),
+        ),
     ]);
-    for (name, list) in [("allowed_headers", &rule.allowed_headers), ("expose_headers", &rule.expose_headers)] {
+    for (name, list) in [
+        ("allowed_headers", &rule.allowed_headers),
+        ("expose_headers", &rule.expose_headers),
+    ] {
         if !list.is_empty() {
             map.insert(name.to_string(), Value::set(list.iter().cloned()));
         }
@@ -351,12 +439,20 @@ pub fn cors_rule(rule: &CorsRule) -> Value {
     Value::Map(map)
 }
 
-pub fn public_access_block(block_acls: bool, ignore_acls: bool, block_policy: bool, restrict_buckets: bool) -> Value {
+pub fn public_access_block(
+    block_acls: bool,
+    ignore_acls: bool,
+    block_policy: bool,
+    restrict_buckets: bool,
+) -> Value {
     Value::Map(BTreeMap::from([
         ("block_public_acls".to_string(), Value::Bool(block_acls)),
         ("ignore_public_acls".to_string(), Value::Bool(ignore_acls)),
         ("block_public_policy".to_string(), Value::Bool(block_policy)),
-        ("restrict_public_buckets".to_string(), Value::Bool(restrict_buckets)),
+        (
+            "restrict_public_buckets".to_string(),
+            Value::Bool(restrict_buckets),
+        ),
     ]))
 }
 
@@ -369,7 +465,10 @@ pub fn notification(
     prefix: Option<String>,
     suffix: Option<String>,
 ) -> Value {
-    let mut map = BTreeMap::from([(kind.to_string(), target), ("events".to_string(), Value::set(events))]);
+    let mut map = BTreeMap::from([
+        (kind.to_string(), target),
+        ("events".to_string(), Value::set(events)),
+    ]);
     if let Some(p) = prefix {
         map.insert("prefix".into(), Value::Str(p));
     }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::Located;
 
 use super::{int, Lifecycle};
 use crate::archive;
@@ -44,11 +44,24 @@ pub struct FunctionSpec {
 #[derive(Debug)]
 pub enum Code {
     /// A directory zipped deterministically; `sha256` is the archive's, as Lambda reports it.
-    Directory { path: PathBuf, sha256: String },
+    Directory {
+        path: PathBuf,
+        sha256: String,
+    },
     /// A zip file as it is.
-    ZipFile { path: PathBuf, sha256: String },
-    S3 { bucket: Text, key: Text, version: Option<Text>, location: Location },
-    Image { uri: Text },
+    ZipFile {
+        path: PathBuf,
+        sha256: String,
+    },
+    S3 {
+        bucket: Text,
+        key: Text,
+        version: Option<Text>,
+        location: Location,
+    },
+    Image {
+        uri: Text,
+    },
     /// Could not be read; already reported.
     Broken,
 }
@@ -137,7 +150,10 @@ fn enabled_by_default() -> bool {
     true
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(FunctionSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(FunctionSpec, Lifecycle)> {
     let raw: RawFunction = loader.deserialize(value)?;
     let spec = FunctionSpec {
         name: loader.text_or_stand_in(&raw.name),
@@ -148,10 +164,15 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         timeout: int(loader, &raw.timeout),
         memory: int(loader, &raw.memory),
         environment: raw.environment.as_ref().map(|env| {
-            env.iter().filter_map(|(k, v)| Some((k.clone(), load_env_value(loader, k, v)?))).collect()
+            env.iter()
+                .filter_map(|(k, v)| Some((k.clone(), load_env_value(loader, k, v)?)))
+                .collect()
         }),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
-        architectures: raw.architectures.as_ref().map(|a| (a.get_ref().clone(), loader.location(a.span()))),
+        architectures: raw
+            .architectures
+            .as_ref()
+            .map(|a| (a.get_ref().clone(), loader.location(a.span()))),
         ephemeral_storage: int(loader, &raw.ephemeral_storage),
         reserved_concurrency: int(loader, &raw.reserved_concurrency),
         triggers: raw.trigger.map(|triggers| {
@@ -172,13 +193,24 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         }),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     let span = code.span();
     let raw = code.get_ref();
-    let forms = [raw.dir.is_some(), raw.zip.is_some(), raw.s3_bucket.is_some() || raw.s3_key.is_some(), raw.image.is_some()];
+    let forms = [
+        raw.dir.is_some(),
+        raw.zip.is_some(),
+        raw.s3_bucket.is_some() || raw.s3_key.is_some(),
+        raw.image.is_some(),
+    ];
     if forms.iter().filter(|f| **f).count() != 1 {
         loader
             .err("spec::invalid-value", "`code` must name exactly one source", span)
@@ -191,7 +223,11 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Ok(bytes) => code_archive(loader, path, &bytes, span, true),
             Err(e) => {
                 loader
-                    .err("spec::read", format!("cannot zip `{}`: {e}", path.display()), span)
+                    .err(
+                        "spec::read",
+                        format!("cannot zip `{}`: {e}", path.display()),
+                        span,
+                    )
                     .set_hint("paths are relative to the directory of the spec file");
                 Code::Broken
             }
@@ -203,39 +239,64 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Ok(bytes) => code_archive(loader, path, &bytes, span, false),
             Err(e) => {
                 loader
-                    .err("spec::read", format!("cannot read `{}`: {e}", path.display()), span)
+                    .err(
+                        "spec::read",
+                        format!("cannot read `{}`: {e}", path.display()),
+                        span,
+                    )
                     .set_hint("paths are relative to the directory of the spec file");
                 Code::Broken
             }
         };
     }
     if let Some(image) = &raw.image {
-        return Code::Image { uri: loader.text_or_stand_in(image) };
+        return Code::Image {
+            uri: loader.text_or_stand_in(image),
+        };
     }
     match (&raw.s3_bucket, &raw.s3_key) {
         (Some(bucket), Some(key)) => Code::S3 {
             bucket: loader.text_or_stand_in(bucket),
             key: loader.text_or_stand_in(key),
-            version: raw.s3_object_version.as_ref().map(|v| loader.text_or_stand_in(v)),
+            version: raw
+                .s3_object_version
+                .as_ref()
+                .map(|v| loader.text_or_stand_in(v)),
             location: loader.location(span),
         },
         _ => {
-            loader.err("spec::missing-field", "code from S3 needs both s3_bucket and s3_key", span);
+            loader.err(
+                "spec::missing-field",
+                "code from S3 needs both s3_bucket and s3_key",
+                span,
+            );
             Code::Broken
         }
     }
 }
 
 /// Records the archive as an input of the spec and keeps its hash.
-fn code_archive(loader: &mut Loader, path: PathBuf, bytes: &[u8], span: std::ops::Range<usize>, directory: bool) -> Code {
+fn code_archive(
+    loader: &mut Loader,
+    path: PathBuf,
+    bytes: &[u8],
+    span: std::ops::Range<usize>,
+    directory: bool,
+) -> Code {
     if bytes.len() > archive::MAX_INLINE_ZIP_BYTES {
         loader
             .err(
                 "spec::too-large",
-                format!("the code archive is {} bytes; Lambda takes at most {} inline", bytes.len(), archive::MAX_INLINE_ZIP_BYTES),
+                format!(
+                    "the code archive is {} bytes; Lambda takes at most {} inline",
+                    bytes.len(),
+                    archive::MAX_INLINE_ZIP_BYTES
+                ),
                 span,
             )
-            .set_hint("upload the archive to S3 and use code = { s3_bucket = \"...\", s3_key = \"...\" }");
+            .set_hint(
+                "upload the archive to S3 and use code = { s3_bucket = \"...\", s3_key = \"...\" }",
+            );
         return Code::Broken;
     }
     loader.record_input(&path, bytes);
@@ -248,18 +309,37 @@ fn code_archive(loader: &mut Loader, path: PathBuf, bytes: &[u8], span: std::ops
 }
 
 /// `"value"`, or `{ secret = "value" }` for a value that must never be shown.
-fn load_env_value(loader: &mut Loader, name: &str, value: &Located<toml::Value>) -> Option<EnvValue> {
+fn load_env_value(
+    loader: &mut Loader,
+    name: &str,
+    value: &Located<toml::Value>,
+) -> Option<EnvValue> {
     let span = value.span();
     match value.get_ref() {
-        toml::Value::String(s) => Some(EnvValue::Plain(loader.text_or_stand_in(&Located::new(span, s.clone())))),
-        toml::Value::Table(t) if t.len() == 1 && t.get("secret").is_some_and(toml::Value::is_str) => {
+        toml::Value::String(s) => Some(EnvValue::Plain(
+            loader.text_or_stand_in(&Located::new(span, s.clone())),
+        )),
+        toml::Value::Table(t)
+            if t.len() == 1 && t.get("secret").is_some_and(toml::Value::is_str) =>
+        {
             let secret = t["secret"].as_str().unwrap_or_default().to_string();
-            Some(EnvValue::Secret(loader.text_or_stand_in(&Located::new(span, secret))))
+            Some(EnvValue::Secret(
+                loader.text_or_stand_in(&Located::new(span, secret)),
+            ))
         }
         other => {
             loader
-                .err("spec::type", format!("environment variable `{name}` cannot be {}", crate::spec::with_article(other.type_str())), span)
-                .set_hint("write a string, or { secret = \"...\" } for a value plinth must never show");
+                .err(
+                    "spec::type",
+                    format!(
+                        "environment variable `{name}` cannot be {}",
+                        crate::spec::with_article(other.type_str())
+                    ),
+                    span,
+                )
+                .set_hint(
+                    "write a string, or { secret = \"...\" } for a value plinth must never show",
+                );
             None
         }
     }
@@ -268,10 +348,18 @@ fn load_env_value(loader: &mut Loader, name: &str, value: &Located<toml::Value>)
 /// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
 pub fn function_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(format!("`{name}` is {} characters; Lambda allows 1 to 64", name.chars().count()));
+        return Err(format!(
+            "`{name}` is {} characters; Lambda allows 1 to 64",
+            name.chars().count()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(format!("`{name}` contains `{c}`, which Lambda does not allow in a function name"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "`{name}` contains `{c}`, which Lambda does not allow in a function name"
+        ));
     }
     Ok(())
 }
@@ -279,7 +367,12 @@ pub fn function_name(name: &str) -> Result<(), String> {
 impl FunctionSpec {
     pub(super) fn texts(&self) -> Vec<&Text> {
         let code: Vec<&Text> = match &self.code {
-            Code::S3 { bucket, key, version, .. } => [bucket, key].into_iter().chain(version.iter()).collect(),
+            Code::S3 {
+                bucket,
+                key,
+                version,
+                ..
+            } => [bucket, key].into_iter().chain(version.iter()).collect(),
             Code::Image { uri } => vec![uri],
             Code::Directory { .. } | Code::ZipFile { .. } | Code::Broken => Vec::new(),
         };
@@ -289,15 +382,29 @@ impl FunctionSpec {
             .chain(self.handler.iter())
             .chain(code)
             .chain(self.description.iter())
-            .chain(self.environment.iter().flat_map(|e| e.values().map(EnvValue::text)))
+            .chain(
+                self.environment
+                    .iter()
+                    .flat_map(|e| e.values().map(EnvValue::text)),
+            )
             .chain(self.triggers.iter().flatten().map(|t| &t.queue))
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.name, function_name, "function names are letters, digits, `-` and `_`, at most 64 characters", diags);
-        c.text(&self.role, rules::arn(rules::ROLE_ARN), "write the execution role's ARN, usually \"${role.NAME.arn}\"", diags);
+        c.text(
+            &self.name,
+            function_name,
+            "function names are letters, digits, `-` and `_`, at most 64 characters",
+            diags,
+        );
+        c.text(
+            &self.role,
+            rules::arn(rules::ROLE_ARN),
+            "write the execution role's ARN, usually \"${role.NAME.arn}\"",
+            diags,
+        );
         if let Some(v) = &self.timeout {
             c.range("timeout", v, 1..=900, diags);
         }
@@ -311,14 +418,22 @@ impl FunctionSpec {
             c.range("reserved_concurrency", v, 0..=1_000_000, diags);
         }
         if let Some(d) = &self.description {
-            c.text(d, rules::max_chars("a function description", 256), "shorten the description", diags);
+            c.text(
+                d,
+                rules::max_chars("a function description", 256),
+                "shorten the description",
+                diags,
+            );
         }
         if let Some((archs, at)) = &self.architectures {
             if !matches!(archs.as_slice(), [a] if a == "x86_64" || a == "arm64") {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", "a function has exactly one architecture: x86_64 or arm64")
-                        .at_location(Some(at.clone()))
-                        .hint("write architectures = [\"arm64\"] or [\"x86_64\"]"),
+                    Diagnostic::error(
+                        "spec::invalid-value",
+                        "a function has exactly one architecture: x86_64 or arm64",
+                    )
+                    .at_location(Some(at.clone()))
+                    .hint("write architectures = [\"arm64\"] or [\"x86_64\"]"),
                 );
             }
         }
@@ -339,9 +454,19 @@ impl FunctionSpec {
             }
             _ => {}
         }
-        if let Code::S3 { bucket, key, version, location } = &self.code {
+        if let Code::S3 {
+            bucket,
+            key,
+            version,
+            location,
+        } = &self.code
+        {
             if let (Some(b), Some(k)) = (c.resolve(bucket), c.resolve(key)) {
-                let source = s3_source(&b, &k, version.as_ref().and_then(|v| c.resolve(v)).as_deref());
+                let source = s3_source(
+                    &b,
+                    &k,
+                    version.as_ref().and_then(|v| c.resolve(v)).as_deref(),
+                );
                 if source.chars().count() > 256 {
                     diags.push(
                         Diagnostic::error("spec::invalid-value", "the S3 location of the code is longer than 256 characters")
@@ -353,7 +478,10 @@ impl FunctionSpec {
         }
         for (name, value) in self.environment.iter().flatten() {
             if let EnvValue::Secret(text) = value {
-                if text.references().any(|r| matches!(r, Reference::Resource { .. })) {
+                if text
+                    .references()
+                    .any(|r| matches!(r, Reference::Resource { .. }))
+                {
                     diags.push(
                         Diagnostic::error("spec::invalid-value", format!("secret `{name}` refers to another resource"))
                             .at_location(Some(text.location.clone()))
@@ -374,21 +502,48 @@ impl FunctionSpec {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         attrs.insert("role".into(), r.value(&self.role));
-        for (name, text) in [("runtime", &self.runtime), ("handler", &self.handler), ("description", &self.description)] {
+        for (name, text) in [
+            ("runtime", &self.runtime),
+            ("handler", &self.handler),
+            ("description", &self.description),
+        ] {
             if let Some(t) = text {
                 attrs.insert(name.into(), r.value(t));
             }
         }
-        let package_type = if matches!(self.code, Code::Image { .. }) { "Image" } else { "Zip" };
+        let package_type = if matches!(self.code, Code::Image { .. }) {
+            "Image"
+        } else {
+            "Zip"
+        };
         attrs.insert("package_type".into(), Value::str(package_type));
         match &self.code {
             Code::Directory { path, sha256 } | Code::ZipFile { path, sha256 } => {
-                let form = if matches!(self.code, Code::Directory { .. }) { "dir" } else { "zip" };
+                let form = if matches!(self.code, Code::Directory { .. }) {
+                    "dir"
+                } else {
+                    "zip"
+                };
                 attrs.insert("code".into(), Value::str(format!("sha256:{sha256}")));
-                attrs.insert("code_path".into(), Value::Map(BTreeMap::from([(form.to_string(), Value::str(path.display().to_string()))])));
+                attrs.insert(
+                    "code_path".into(),
+                    Value::Map(BTreeMap::from([(
+                        form.to_string(),
+                        Value::str(path.display().to_string()),
+                    )])),
+                );
             }
-            Code::S3 { bucket, key, version, .. } => {
-                let value = match (r.text(bucket), r.text(key), version.as_ref().map(|v| r.text(v))) {
+            Code::S3 {
+                bucket,
+                key,
+                version,
+                ..
+            } => {
+                let value = match (
+                    r.text(bucket),
+                    r.text(key),
+                    version.as_ref().map(|v| r.text(v)),
+                ) {
                     (Some(b), Some(k), None) => Value::str(s3_source(&b, &k, None)),
                     (Some(b), Some(k), Some(Some(v))) => Value::str(s3_source(&b, &k, Some(&v))),
                     _ => r.value(key),
@@ -396,10 +551,13 @@ impl FunctionSpec {
                 attrs.insert("code".into(), value);
             }
             Code::Image { uri } => {
-                attrs.insert("code".into(), match r.value(uri) {
-                    Value::Str(uri) => Value::str(format!("image:{uri}")),
-                    pending => pending,
-                });
+                attrs.insert(
+                    "code".into(),
+                    match r.value(uri) {
+                        Value::Str(uri) => Value::str(format!("image:{uri}")),
+                        pending => pending,
+                    },
+                );
             }
             Code::Broken => {}
         }
@@ -415,7 +573,10 @@ impl FunctionSpec {
             }
         }
         if let Some((archs, _)) = &self.architectures {
-            attrs.insert("architectures".into(), Value::List(archs.iter().map(Value::str).collect()));
+            attrs.insert(
+                "architectures".into(),
+                Value::List(archs.iter().map(Value::str).collect()),
+            );
         }
         if let Some(env) = &self.environment {
             let map = env
@@ -455,15 +616,25 @@ impl FunctionSpec {
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         let account = r.account();
         match attribute {
             "name" => Some(name),
-            "arn" => Some(format!("arn:{}:lambda:{}:{}:function:{name}", account.partition, account.region, account.account_id)),
+            "arn" => Some(format!(
+                "arn:{}:lambda:{}:{}:function:{name}",
+                account.partition, account.region, account.account_id
+            )),
             "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
             "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),
-            _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
+            _ => live
+                .filter(|l| l.physical_id == name)
+                .and_then(|l| l.exports.get(attribute).cloned()),
         }
     }
 }
@@ -480,10 +651,18 @@ pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
 
 impl Trigger {
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.queue, rules::arn(rules::QUEUE_ARN), "write the queue's ARN, usually \"${queue.NAME.arn}\"", diags);
+        c.text(
+            &self.queue,
+            rules::arn(rules::QUEUE_ARN),
+            "write the queue's ARN, usually \"${queue.NAME.arn}\"",
+            diags,
+        );
         if let Some(v) = &self.batch_size {
             c.range("batch_size", v, 1..=10_000, diags);
-            let window = self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
+            let window = self
+                .batching_window
+                .as_ref()
+                .map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
             if v.0 > 10 && window < 1 {
                 diags.push(
                     Diagnostic::error("spec::invalid-value", "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
@@ -498,9 +677,12 @@ impl Trigger {
         for (t, at) in &self.function_response_types {
             if t != "ReportBatchItemFailures" {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", format!("`{t}` is not a function response type"))
-                        .at_location(Some(at.clone()))
-                        .hint("the only function response type is \"ReportBatchItemFailures\""),
+                    Diagnostic::error(
+                        "spec::invalid-value",
+                        format!("`{t}` is not a function response type"),
+                    )
+                    .at_location(Some(at.clone()))
+                    .hint("the only function response type is \"ReportBatchItemFailures\""),
                 );
             }
         }
@@ -508,13 +690,23 @@ impl Trigger {
 
     fn desired(&self) -> Value {
         Value::Map(BTreeMap::from([
-            ("batch_size".to_string(), Value::Int(self.batch_size.as_ref().map_or(DEFAULT_BATCH_SIZE, |b| b.0))),
+            (
+                "batch_size".to_string(),
+                Value::Int(self.batch_size.as_ref().map_or(DEFAULT_BATCH_SIZE, |b| b.0)),
+            ),
             (
                 "batching_window".to_string(),
-                Value::Int(self.batching_window.as_ref().map_or(DEFAULT_BATCHING_WINDOW, |w| w.0)),
+                Value::Int(
+                    self.batching_window
+                        .as_ref()
+                        .map_or(DEFAULT_BATCHING_WINDOW, |w| w.0),
+                ),
             ),
             ("enabled".to_string(), Value::Bool(self.enabled)),
-            ("function_response_types".to_string(), Value::set(self.function_response_types.iter().map(|(t, _)| t.clone()))),
+            (
+                "function_response_types".to_string(),
+                Value::set(self.function_response_types.iter().map(|(t, _)| t.clone())),
+            ),
         ]))
     }
 }

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::Located;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
@@ -39,7 +39,10 @@ pub(crate) struct RawInstanceProfile {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(InstanceProfileSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(InstanceProfileSpec, Lifecycle)> {
     let raw: RawInstanceProfile = loader.deserialize(value)?;
     let spec = InstanceProfileSpec {
         name: loader.text_or_stand_in(&raw.name),
@@ -47,7 +50,13 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 impl InstanceProfileSpec {
@@ -68,10 +77,20 @@ impl InstanceProfileSpec {
             diags,
         );
         if let Some(path) = &self.path {
-            c.text(path, rules::iam_path, "write a path like `/` or `/tonic/`", diags);
+            c.text(
+                path,
+                rules::iam_path,
+                "write a path like `/` or `/tonic/`",
+                diags,
+            );
         }
         if let Some(role) = &self.role {
-            c.text(role, |v| rules::iam_name(v, 64), "give the role's name (not its ARN), e.g. \"${role.server.name}\"", diags);
+            c.text(
+                role,
+                |v| rules::iam_name(v, 64),
+                "give the role's name (not its ARN), e.g. \"${role.server.name}\"",
+                diags,
+            );
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
@@ -93,7 +112,12 @@ impl InstanceProfileSpec {
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        _live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
             "name" => Some(name),
@@ -102,7 +126,11 @@ impl InstanceProfileSpec {
                     Some(p) => r.text(p)?,
                     None => "/".to_string(),
                 };
-                Some(format!("arn:{}:iam::{}:instance-profile{path}{name}", r.account().partition, r.account().account_id))
+                Some(format!(
+                    "arn:{}:iam::{}:instance-profile{path}{name}",
+                    r.account().partition,
+                    r.account().account_id
+                ))
             }
             _ => None,
         }

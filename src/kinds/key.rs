@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -49,8 +49,13 @@ const KEY_SPECS: &[(&str, &[&str])] = &[
     ("ML_KEM_1024", &["ENCAPSULATE_DECAPSULATE"]),
 ];
 
-const KEY_USAGES: &[&str] =
-    &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"];
+const KEY_USAGES: &[&str] = &[
+    "ENCRYPT_DECRYPT",
+    "SIGN_VERIFY",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+    "ENCAPSULATE_DECAPSULATE",
+];
 
 #[derive(Debug)]
 pub struct KeySpec {
@@ -91,7 +96,10 @@ pub(crate) struct RawKey {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(KeySpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(KeySpec, Lifecycle)> {
     let location = loader.location(value.span());
     let raw: RawKey = loader.deserialize(value)?;
     let spec = KeySpec {
@@ -101,12 +109,23 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         key_spec: raw.key_spec,
         rotation: raw.rotation,
         enabled: raw.enabled,
-        aliases: raw.aliases.as_ref().map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
+        aliases: raw
+            .aliases
+            .as_ref()
+            .map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
-        deletion_window_days: raw.deletion_window_days.map(|d| (*d.get_ref(), loader.location(d.span()))),
+        deletion_window_days: raw
+            .deletion_window_days
+            .map(|d| (*d.get_ref(), loader.location(d.span()))),
         location,
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 /// What KMS accepts as an alias name for a customer key.
@@ -118,10 +137,17 @@ fn alias_name(alias: &str) -> Result<(), String> {
         return Err("an alias needs a name after `alias/`".into());
     }
     if rest.starts_with("aws/") {
-        return Err(format!("`{alias}` uses the `alias/aws/` prefix, which AWS keeps for its own keys"));
+        return Err(format!(
+            "`{alias}` uses the `alias/aws/` prefix, which AWS keeps for its own keys"
+        ));
     }
-    if let Some(c) = rest.chars().find(|c| !(c.is_ascii_alphanumeric() || "/_-".contains(*c))) {
-        return Err(format!("`{alias}` contains `{c}`; an alias is letters, digits, `/`, `_` and `-`"));
+    if let Some(c) = rest
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/_-".contains(*c)))
+    {
+        return Err(format!(
+            "`{alias}` contains `{c}`; an alias is letters, digits, `/`, `_` and `-`"
+        ));
     }
     if alias.len() > 256 {
         return Err("an alias is at most 256 characters".into());
@@ -139,37 +165,74 @@ impl KeySpec {
     }
 
     pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        self.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::KmsKey))).collect()
+        self.policy
+            .iter()
+            .map(|p| {
+                (
+                    "policy".to_string(),
+                    p,
+                    DocumentKind::Resource(ResourcePolicyKind::KmsKey),
+                )
+            })
+            .collect()
     }
 
     fn key_usage(&self) -> &str {
-        self.key_usage.as_ref().map_or(DEFAULT_KEY_USAGE, |u| u.get_ref())
+        self.key_usage
+            .as_ref()
+            .map_or(DEFAULT_KEY_USAGE, |u| u.get_ref())
     }
 
     fn key_spec(&self) -> &str {
-        self.key_spec.as_ref().map_or(DEFAULT_KEY_SPEC, |s| s.get_ref())
+        self.key_spec
+            .as_ref()
+            .map_or(DEFAULT_KEY_SPEC, |s| s.get_ref())
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         let invalid = |message: String, at: &Location, hint: String| {
-            Diagnostic::error("spec::invalid-value", message).at_location(Some(at.clone())).hint(hint)
+            Diagnostic::error("spec::invalid-value", message)
+                .at_location(Some(at.clone()))
+                .hint(hint)
         };
         let at = |s: &Located<String>| Location::new(&self.location.file, s.span());
         if let Some(usage) = &self.key_usage {
             if !KEY_USAGES.contains(&usage.get_ref().as_str()) {
-                diags.push(invalid(format!("`{}` is not a KMS key usage", usage.get_ref()), &at(usage), format!("use one of: {}", KEY_USAGES.join(", "))));
+                diags.push(invalid(
+                    format!("`{}` is not a KMS key usage", usage.get_ref()),
+                    &at(usage),
+                    format!("use one of: {}", KEY_USAGES.join(", ")),
+                ));
             }
         }
-        let spec_usages = KEY_SPECS.iter().find(|(spec, _)| *spec == self.key_spec()).map(|(_, usages)| *usages);
+        let spec_usages = KEY_SPECS
+            .iter()
+            .find(|(spec, _)| *spec == self.key_spec())
+            .map(|(_, usages)| *usages);
         match (&self.key_spec, spec_usages) {
             (Some(spec), None) => {
                 let specs: Vec<&str> = KEY_SPECS.iter().map(|(s, _)| *s).collect();
-                diags.push(invalid(format!("`{}` is not a KMS key spec", spec.get_ref()), &at(spec), format!("use one of: {}", specs.join(", "))));
-            }
-            (_, Some(usages)) if KEY_USAGES.contains(&self.key_usage()) && !usages.contains(&self.key_usage()) => {
-                let where_ = self.key_usage.as_ref().or(self.key_spec.as_ref()).map_or(self.location.clone(), at);
                 diags.push(invalid(
-                    format!("key_spec {} does not support key_usage {}", self.key_spec(), self.key_usage()),
+                    format!("`{}` is not a KMS key spec", spec.get_ref()),
+                    &at(spec),
+                    format!("use one of: {}", specs.join(", ")),
+                ));
+            }
+            (_, Some(usages))
+                if KEY_USAGES.contains(&self.key_usage())
+                    && !usages.contains(&self.key_usage()) =>
+            {
+                let where_ = self
+                    .key_usage
+                    .as_ref()
+                    .or(self.key_spec.as_ref())
+                    .map_or(self.location.clone(), at);
+                diags.push(invalid(
+                    format!(
+                        "key_spec {} does not support key_usage {}",
+                        self.key_spec(),
+                        self.key_usage()
+                    ),
                     &where_,
                     format!("{} supports: {}", self.key_spec(), usages.join(", ")),
                 ));
@@ -179,20 +242,37 @@ impl KeySpec {
         if let Some(rotation) = &self.rotation {
             if *rotation.get_ref() && self.key_spec() != DEFAULT_KEY_SPEC {
                 diags.push(invalid(
-                    format!("KMS rotates only symmetric encryption keys, and this key is {}", self.key_spec()),
+                    format!(
+                        "KMS rotates only symmetric encryption keys, and this key is {}",
+                        self.key_spec()
+                    ),
                     &Location::new(&self.location.file, rotation.span()),
                     "remove `rotation`, or use key_spec = \"SYMMETRIC_DEFAULT\"".into(),
                 ));
             }
         }
         if let Some(d) = &self.description {
-            c.text(d, rules::max_chars("a key description", 8192), "shorten the description", diags);
+            c.text(
+                d,
+                rules::max_chars("a key description", 8192),
+                "shorten the description",
+                diags,
+            );
         }
         let mut seen = BTreeSet::new();
         for alias in self.aliases.iter().flatten() {
-            c.text(alias, alias_name, "write an alias like `alias/tonic-sqs`", diags);
+            c.text(
+                alias,
+                alias_name,
+                "write an alias like `alias/tonic-sqs`",
+                diags,
+            );
             if !alias.raw.is_empty() && !seen.insert(alias.raw.as_str()) {
-                diags.push(invalid(format!("alias `{}` is listed twice", alias.raw), &alias.location, "list each alias once".into()));
+                diags.push(invalid(
+                    format!("alias `{}` is listed twice", alias.raw),
+                    &alias.location,
+                    "list each alias once".into(),
+                ));
             }
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
@@ -225,7 +305,10 @@ impl KeySpec {
         if let Some(tags) = &self.tags {
             attrs.insert("tags".into(), r.map(tags));
         }
-        let days = self.deletion_window_days.as_ref().map_or(DEFAULT_DELETION_WINDOW_DAYS, |(d, _)| *d);
+        let days = self
+            .deletion_window_days
+            .as_ref()
+            .map_or(DEFAULT_DELETION_WINDOW_DAYS, |(d, _)| *d);
         attrs.insert("deletion_window_days".into(), Value::Int(days));
         attrs
     }
@@ -240,12 +323,18 @@ impl KeySpec {
 
     /// Everything a key exports is assigned by KMS: known once it exists, unless it is about to
     /// be replaced by a new key.
-    pub(super) fn export(&self, attribute: &str, _r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        _r: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String> {
         let same_key = |l: &&LiveResource| {
             l.attributes.get("key_usage") == Some(&Value::str(self.key_usage()))
                 && l.attributes.get("key_spec") == Some(&Value::str(self.key_spec()))
         };
-        live.filter(same_key).and_then(|l| l.exports.get(attribute).cloned())
+        live.filter(same_key)
+            .and_then(|l| l.exports.get(attribute).cloned())
     }
 }
 
@@ -259,7 +348,9 @@ mod tests {
         assert!(alias_name("alias/team/data_keys").is_ok());
         assert!(alias_name("tonic-sqs").unwrap_err().contains("alias/"));
         assert!(alias_name("alias/").is_err());
-        assert!(alias_name("alias/aws/s3").unwrap_err().contains("alias/aws/"));
+        assert!(alias_name("alias/aws/s3")
+            .unwrap_err()
+            .contains("alias/aws/"));
         assert!(alias_name("alias/a b").unwrap_err().contains("` `"));
     }
 }

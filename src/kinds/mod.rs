@@ -6,15 +6,15 @@
 
 pub mod bucket;
 pub mod function;
-pub mod queue;
 pub mod instance_profile;
 pub mod key;
 pub mod oidc_provider;
 pub mod policy;
+pub mod queue;
 pub mod role;
 
-use toml::de::DeValue;
 use crate::spec::Located;
+use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
 use crate::live::LiveResource;
@@ -49,22 +49,33 @@ pub enum ResourceBody {
 }
 
 /// Loads one `[KIND.NAME]` table.
-pub(crate) fn load(kind: Kind, loader: &mut crate::spec::Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(ResourceBody, Lifecycle)> {
+pub(crate) fn load(
+    kind: Kind,
+    loader: &mut crate::spec::Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(ResourceBody, Lifecycle)> {
     match kind {
         Kind::Role => role::load(loader, value).map(|(b, l)| (ResourceBody::Role(b), l)),
         Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
-        Kind::Function => function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l)),
+        Kind::Function => {
+            function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l))
+        }
         Kind::Bucket => bucket::load(loader, value).map(|(b, l)| (ResourceBody::Bucket(b), l)),
         Kind::Policy => policy::load(loader, value).map(|(b, l)| (ResourceBody::Policy(b), l)),
-        Kind::InstanceProfile => instance_profile::load(loader, value).map(|(b, l)| (ResourceBody::InstanceProfile(b), l)),
-        Kind::OidcProvider => oidc_provider::load(loader, value).map(|(b, l)| (ResourceBody::OidcProvider(b), l)),
+        Kind::InstanceProfile => instance_profile::load(loader, value)
+            .map(|(b, l)| (ResourceBody::InstanceProfile(b), l)),
+        Kind::OidcProvider => {
+            oidc_provider::load(loader, value).map(|(b, l)| (ResourceBody::OidcProvider(b), l))
+        }
         Kind::Key => key::load(loader, value).map(|(b, l)| (ResourceBody::Key(b), l)),
     }
 }
 
 /// A whole number from the spec, with where it was written (for range errors).
 fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i64, Location)> {
-    value.as_ref().map(|v| (*v.get_ref(), loader.location(v.span())))
+    value
+        .as_ref()
+        .map(|v| (*v.get_ref(), loader.location(v.span())))
 }
 
 impl ResourceBody {
@@ -83,16 +94,39 @@ impl ResourceBody {
     }
 
     pub fn policies(&self) -> Vec<&PolicyTemplate> {
-        self.policy_documents().into_iter().map(|(_, p, _)| p).collect()
+        self.policy_documents()
+            .into_iter()
+            .map(|(_, p, _)| p)
+            .collect()
     }
 
     /// Each policy document with the name plans use for it and what kind of document it is.
     pub fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
         match self {
             ResourceBody::Role(r) => r.policy_documents(),
-            ResourceBody::Queue(q) => q.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::SqsQueue))).collect(),
+            ResourceBody::Queue(q) => q
+                .policy
+                .iter()
+                .map(|p| {
+                    (
+                        "policy".to_string(),
+                        p,
+                        DocumentKind::Resource(ResourcePolicyKind::SqsQueue),
+                    )
+                })
+                .collect(),
             ResourceBody::Function(_) => Vec::new(),
-            ResourceBody::Bucket(b) => b.policy.iter().map(|p| ("policy".to_string(), p, DocumentKind::Resource(ResourcePolicyKind::S3Bucket))).collect(),
+            ResourceBody::Bucket(b) => b
+                .policy
+                .iter()
+                .map(|p| {
+                    (
+                        "policy".to_string(),
+                        p,
+                        DocumentKind::Resource(ResourcePolicyKind::S3Bucket),
+                    )
+                })
+                .collect(),
             ResourceBody::Policy(p) => p.policy_documents(),
             ResourceBody::InstanceProfile(_) | ResourceBody::OidcProvider(_) => Vec::new(),
             ResourceBody::Key(k) => k.policy_documents(),
@@ -159,14 +193,21 @@ impl ResourceBody {
     pub fn declares_export(&self, attribute: &str) -> bool {
         match self {
             ResourceBody::Function(f) => function::declares_export(f, attribute),
-            ResourceBody::Queue(q) => attribute != "visibility_timeout" || q.visibility_timeout.is_some(),
+            ResourceBody::Queue(q) => {
+                attribute != "visibility_timeout" || q.visibility_timeout.is_some()
+            }
             _ => true,
         }
     }
 
     /// An attribute other resources reference, if it is known before apply: deterministic
     /// ones from the spec, assigned ones from `live` (the resource as it exists now).
-    pub fn export(&self, attribute: &str, resolver: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+    pub fn export(
+        &self,
+        attribute: &str,
+        resolver: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String> {
         match self {
             ResourceBody::Role(r) => r.export(attribute, resolver, live),
             ResourceBody::Queue(q) => q.export(attribute, resolver, live),

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::Located;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -45,10 +45,21 @@ pub(crate) struct RawOidcProvider {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(OidcProviderSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(OidcProviderSpec, Lifecycle)> {
     let raw: RawOidcProvider = loader.deserialize(value)?;
     let mut list = |items: &Option<Located<Vec<Located<String>>>>| {
-        items.as_ref().map(|l| (l.get_ref().iter().map(|t| loader.text_or_stand_in(t)).collect(), loader.location(l.span())))
+        items.as_ref().map(|l| {
+            (
+                l.get_ref()
+                    .iter()
+                    .map(|t| loader.text_or_stand_in(t))
+                    .collect(),
+                loader.location(l.span()),
+            )
+        })
     };
     let client_ids = list(&raw.client_ids);
     let thumbprints = list(&raw.thumbprints);
@@ -58,7 +69,13 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         thumbprints,
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 /// What IAM accepts as a provider URL.
@@ -70,7 +87,9 @@ fn issuer_url(url: &str) -> Result<(), String> {
         return Err(format!("`{url}` has no host"));
     }
     if rest.contains(['?', '#']) {
-        return Err(format!("`{url}` has a query or fragment; IAM takes only a host and a path"));
+        return Err(format!(
+            "`{url}` has a query or fragment; IAM takes only a host and a path"
+        ));
     }
     if url.chars().count() > 255 {
         return Err("a provider URL is at most 255 characters".into());
@@ -80,7 +99,9 @@ fn issuer_url(url: &str) -> Result<(), String> {
 
 fn thumbprint(value: &str) -> Result<(), String> {
     if value.len() != 40 || !value.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{value}` is not a SHA-1 thumbprint (40 hexadecimal digits)"));
+        return Err(format!(
+            "`{value}` is not a SHA-1 thumbprint (40 hexadecimal digits)"
+        ));
     }
     Ok(())
 }
@@ -96,26 +117,45 @@ impl OidcProviderSpec {
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.url, issuer_url, "write the issuer URL, e.g. `https://token.actions.githubusercontent.com`", diags);
-        let too_many = |what: &str, count: usize, max: usize, at: &Location, diags: &mut Diagnostics| {
-            if count > max {
-                diags.push(
-                    Diagnostic::error("spec::invalid-value", format!("{count} {what}; IAM allows at most {max}"))
+        c.text(
+            &self.url,
+            issuer_url,
+            "write the issuer URL, e.g. `https://token.actions.githubusercontent.com`",
+            diags,
+        );
+        let too_many =
+            |what: &str, count: usize, max: usize, at: &Location, diags: &mut Diagnostics| {
+                if count > max {
+                    diags.push(
+                        Diagnostic::error(
+                            "spec::invalid-value",
+                            format!("{count} {what}; IAM allows at most {max}"),
+                        )
                         .at_location(Some(at.clone()))
                         .hint(format!("keep at most {max} {what}")),
-                );
-            }
-        };
+                    );
+                }
+            };
         if let Some((ids, at)) = &self.client_ids {
             too_many("client ids", ids.len(), MAX_CLIENT_IDS, at, diags);
             for id in ids {
-                c.text(id, rules::max_chars("a client id", 255), "shorten the client id", diags);
+                c.text(
+                    id,
+                    rules::max_chars("a client id", 255),
+                    "shorten the client id",
+                    diags,
+                );
             }
         }
         if let Some((prints, at)) = &self.thumbprints {
             too_many("thumbprints", prints.len(), MAX_THUMBPRINTS, at, diags);
             for print in prints {
-                c.text(print, thumbprint, "a thumbprint is the hex SHA-1 of the issuer's top certificate, without colons", diags);
+                c.text(
+                    print,
+                    thumbprint,
+                    "a thumbprint is the hex SHA-1 of the issuer's top certificate, without colons",
+                    diags,
+                );
             }
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
@@ -135,7 +175,10 @@ impl OidcProviderSpec {
                 Value::Str(s) => Value::Str(s.to_ascii_lowercase()),
                 other => other,
             };
-            attrs.insert("thumbprints".into(), Value::List(prints.iter().map(|t| lower(r.value(t))).collect()));
+            attrs.insert(
+                "thumbprints".into(),
+                Value::List(prints.iter().map(|t| lower(r.value(t))).collect()),
+            );
         }
         if let Some(tags) = &self.tags {
             attrs.insert("tags".into(), r.map(tags));
@@ -146,10 +189,19 @@ impl OidcProviderSpec {
     /// IAM names a provider by an ARN made of its URL's host and path.
     pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
         let url = r.text(&self.url).ok_or(&self.url)?;
-        Ok(provider_arn(&r.account().partition, &r.account().account_id, &url))
+        Ok(provider_arn(
+            &r.account().partition,
+            &r.account().account_id,
+            &url,
+        ))
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        _live: Option<&LiveResource>,
+    ) -> Option<String> {
         match attribute {
             "arn" => self.physical_id(r).ok(),
             _ => None,
@@ -170,9 +222,13 @@ mod tests {
     fn issuer_urls() {
         assert!(issuer_url("https://token.actions.githubusercontent.com").is_ok());
         assert!(issuer_url("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").is_ok());
-        assert!(issuer_url("http://example.com").unwrap_err().contains("https://"));
+        assert!(issuer_url("http://example.com")
+            .unwrap_err()
+            .contains("https://"));
         assert!(issuer_url("https://").unwrap_err().contains("no host"));
-        assert!(issuer_url("https://example.com/?a=b").unwrap_err().contains("query"));
+        assert!(issuer_url("https://example.com/?a=b")
+            .unwrap_err()
+            .contains("query"));
     }
 
     #[test]
@@ -185,7 +241,11 @@ mod tests {
     #[test]
     fn the_arn_is_the_url_without_its_scheme() {
         assert_eq!(
-            provider_arn("aws", "123456789012", "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"),
+            provider_arn(
+                "aws",
+                "123456789012",
+                "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"
+            ),
             "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
         );
     }

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
@@ -42,7 +42,10 @@ pub(crate) struct RawPolicy {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(PolicySpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(PolicySpec, Lifecycle)> {
     let raw: RawPolicy = loader.deserialize(value)?;
     let spec = PolicySpec {
         name: loader.text_or_stand_in(&raw.name),
@@ -51,7 +54,13 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         document: loader.policy_or_stand_in(&raw.document),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 impl PolicySpec {
@@ -65,16 +74,35 @@ impl PolicySpec {
     }
 
     pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        vec![("document".to_string(), &self.document, DocumentKind::Identity)]
+        vec![(
+            "document".to_string(),
+            &self.document,
+            DocumentKind::Identity,
+        )]
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.name, |v| rules::iam_name(v, 128), "policy names are letters, digits and `_+=,.@-`, at most 128 characters", diags);
+        c.text(
+            &self.name,
+            |v| rules::iam_name(v, 128),
+            "policy names are letters, digits and `_+=,.@-`, at most 128 characters",
+            diags,
+        );
         if let Some(path) = &self.path {
-            c.text(path, rules::iam_path, "write a path like `/` or `/tonic/`", diags);
+            c.text(
+                path,
+                rules::iam_path,
+                "write a path like `/` or `/tonic/`",
+                diags,
+            );
         }
         if let Some(d) = &self.description {
-            c.text(d, rules::max_chars("a policy description", 1000), "shorten the description", diags);
+            c.text(
+                d,
+                rules::max_chars("a policy description", 1000),
+                "shorten the description",
+                diags,
+            );
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
@@ -104,10 +132,19 @@ impl PolicySpec {
             Some(p) => r.text(p).ok_or(p)?,
             None => "/".to_string(),
         };
-        Ok(format!("arn:{}:iam::{}:policy{path}{name}", r.account().partition, r.account().account_id))
+        Ok(format!(
+            "arn:{}:iam::{}:policy{path}{name}",
+            r.account().partition,
+            r.account().account_id
+        ))
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, _live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        _live: Option<&LiveResource>,
+    ) -> Option<String> {
         match attribute {
             "name" => r.text(&self.name),
             "arn" => self.physical_id(r).ok(),

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::{Located, PolicyField};
 
 use super::{int, Lifecycle};
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -73,9 +73,15 @@ struct RawRedrive {
     max_receive_count: Located<i64>,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(QueueSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(QueueSpec, Lifecycle)> {
     let raw: RawQueue = loader.deserialize(value)?;
-    let flag = |loader: &Loader, b: &Option<Located<bool>>| b.as_ref().map(|b| (*b.get_ref(), loader.location(b.span())));
+    let flag = |loader: &Loader, b: &Option<Located<bool>>| {
+        b.as_ref()
+            .map(|b| (*b.get_ref(), loader.location(b.span())))
+    };
     let spec = QueueSpec {
         name: loader.text_or_stand_in(&raw.name),
         content_based_deduplication: flag(loader, &raw.content_based_deduplication),
@@ -90,21 +96,38 @@ pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Op
         policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
         redrive: raw.redrive.as_ref().map(|r| Redrive {
             queue: loader.text_or_stand_in(&r.queue),
-            max_receive_count: (*r.max_receive_count.get_ref(), loader.location(r.max_receive_count.span())),
+            max_receive_count: (
+                *r.max_receive_count.get_ref(),
+                loader.location(r.max_receive_count.span()),
+            ),
         }),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 /// SQS queue names: letters, digits, `-` and `_`, at most 80 characters including `.fifo`.
 pub fn queue_name(name: &str) -> Result<(), String> {
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(format!("`{name}` is {} characters; SQS allows 1 to 80", name.chars().count()));
+        return Err(format!(
+            "`{name}` is {} characters; SQS allows 1 to 80",
+            name.chars().count()
+        ));
     }
-    if let Some(c) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(format!("`{name}` contains `{c}`, which SQS does not allow in a queue name"));
+    if let Some(c) = base
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "`{name}` contains `{c}`, which SQS does not allow in a queue name"
+        ));
     }
     Ok(())
 }
@@ -145,7 +168,12 @@ impl QueueSpec {
             c.range("kms_data_key_reuse", v, 60..=86_400, diags);
         }
         if let Some(r) = &self.redrive {
-            c.text(&r.queue, rules::arn(rules::QUEUE_ARN), "write the dead-letter queue's ARN, usually \"${queue.NAME.arn}\"", diags);
+            c.text(
+                &r.queue,
+                rules::arn(rules::QUEUE_ARN),
+                "write the dead-letter queue's ARN, usually \"${queue.NAME.arn}\"",
+                diags,
+            );
             c.range("max_receive_count", &r.max_receive_count, 1..=1000, diags);
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
@@ -153,23 +181,32 @@ impl QueueSpec {
         }
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
             diags.push(
-                Diagnostic::error("spec::invalid-value", "content_based_deduplication applies only to FIFO queues")
-                    .at_location(Some(at.clone()))
-                    .hint("end the queue name with `.fifo`, or remove content_based_deduplication"),
+                Diagnostic::error(
+                    "spec::invalid-value",
+                    "content_based_deduplication applies only to FIFO queues",
+                )
+                .at_location(Some(at.clone()))
+                .hint("end the queue name with `.fifo`, or remove content_based_deduplication"),
             );
         }
         if let (Some(key), Some((true, _))) = (&self.kms_key, &self.sqs_managed_sse) {
             diags.push(
-                Diagnostic::error("spec::invalid-value", "a queue is encrypted with a KMS key or with SQS-managed keys, not both")
-                    .at_location(Some(key.location.clone()))
-                    .hint("remove `sqs_managed_sse = true`, or remove kms_key"),
+                Diagnostic::error(
+                    "spec::invalid-value",
+                    "a queue is encrypted with a KMS key or with SQS-managed keys, not both",
+                )
+                .at_location(Some(key.location.clone()))
+                .hint("remove `sqs_managed_sse = true`, or remove kms_key"),
             );
         }
         if let (Some((_, at)), None) = (&self.kms_data_key_reuse, &self.kms_key) {
             diags.push(
-                Diagnostic::error("spec::invalid-value", "kms_data_key_reuse applies only to queues encrypted with kms_key")
-                    .at_location(Some(at.clone()))
-                    .hint("set kms_key, or remove kms_data_key_reuse"),
+                Diagnostic::error(
+                    "spec::invalid-value",
+                    "kms_data_key_reuse applies only to queues encrypted with kms_key",
+                )
+                .at_location(Some(at.clone()))
+                .hint("set kms_key, or remove kms_data_key_reuse"),
             );
         }
     }
@@ -205,7 +242,10 @@ impl QueueSpec {
         if let Some(redrive) = &self.redrive {
             let map = BTreeMap::from([
                 ("queue".to_string(), r.value(&redrive.queue)),
-                ("max_receive_count".to_string(), Value::Int(redrive.max_receive_count.0)),
+                (
+                    "max_receive_count".to_string(),
+                    Value::Int(redrive.max_receive_count.0),
+                ),
             ]);
             attrs.insert("redrive".into(), Value::Map(map));
         }
@@ -215,15 +255,25 @@ impl QueueSpec {
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         let account = r.account();
         match attribute {
             "name" => Some(name),
-            "arn" => Some(format!("arn:{}:sqs:{}:{}:{name}", account.partition, account.region, account.account_id)),
+            "arn" => Some(format!(
+                "arn:{}:sqs:{}:{}:{name}",
+                account.partition, account.region, account.account_id
+            )),
             "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.
-            _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
+            _ => live
+                .filter(|l| l.physical_id == name)
+                .and_then(|l| l.exports.get(attribute).cloned()),
         }
     }
 }

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
-use crate::spec::{Located, PolicyField};
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -49,7 +49,9 @@ impl InlinePolicy {
     /// Whether the policy is part of the role, given the values `lookup` knows (variables are
     /// always known, and `when` may refer to nothing else).
     pub fn is_enabled(&self, lookup: impl FnMut(&Reference) -> Option<String>) -> bool {
-        self.when.as_ref().is_none_or(|w| template::render(&w.pieces, lookup).as_deref() == Some("true"))
+        self.when
+            .as_ref()
+            .is_none_or(|w| template::render(&w.pieces, lookup).as_deref() == Some("true"))
     }
 }
 
@@ -74,22 +76,41 @@ pub(crate) struct RawRole {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(loader: &mut Loader, value: toml::Spanned<DeValue<'_>>) -> Option<(RoleSpec, Lifecycle)> {
+pub(super) fn load(
+    loader: &mut Loader,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<(RoleSpec, Lifecycle)> {
     let raw: RawRole = loader.deserialize(value)?;
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
-        max_session_hours: raw.max_session_hours.map(|h| (*h.get_ref(), loader.location(h.span()))),
+        max_session_hours: raw
+            .max_session_hours
+            .map(|h| (*h.get_ref(), loader.location(h.span()))),
         trust: loader.policy_or_stand_in(&raw.trust),
-        managed_policies: raw.managed_policies.as_ref().map(|v| v.iter().map(|m| loader.text_or_stand_in(m)).collect()),
-        policies: raw
-            .policies
-            .map(|ps| ps.into_iter().map(|(n, p)| (n, load_inline_policy(loader, p))).collect()),
-        permissions_boundary: raw.permissions_boundary.as_ref().map(|p| loader.text_or_stand_in(p)),
+        managed_policies: raw
+            .managed_policies
+            .as_ref()
+            .map(|v| v.iter().map(|m| loader.text_or_stand_in(m)).collect()),
+        policies: raw.policies.map(|ps| {
+            ps.into_iter()
+                .map(|(n, p)| (n, load_inline_policy(loader, p)))
+                .collect()
+        }),
+        permissions_boundary: raw
+            .permissions_boundary
+            .as_ref()
+            .map(|p| loader.text_or_stand_in(p)),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
-    Some((spec, Lifecycle { adopt: raw.adopt, prevent_destroy: raw.prevent_destroy }))
+    Some((
+        spec,
+        Lifecycle {
+            adopt: raw.adopt,
+            prevent_destroy: raw.prevent_destroy,
+        },
+    ))
 }
 
 /// An inline policy in any of the policy forms; a table may also hold `when`.
@@ -101,21 +122,37 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         _ => None,
     };
     let when = when.and_then(|w| match w {
-        toml::Value::String(s) => Some(loader.text_or_stand_in(&loader.string_within(span.clone(), s))),
+        toml::Value::String(s) => {
+            Some(loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
+        }
         other => {
             loader
-                .err("spec::type", format!("`when` must be a string, not a {}", other.type_str()), span.clone())
+                .err(
+                    "spec::type",
+                    format!("`when` must be a string, not a {}", other.type_str()),
+                    span.clone(),
+                )
                 .set_hint("write when = \"${var.NAME}\" with a variable that is true or false");
             None
         }
     });
-    InlinePolicy { document: loader.policy_or_stand_in(&Located::new(span, value)), when }
+    InlinePolicy {
+        document: loader.policy_or_stand_in(&Located::new(span, value)),
+        when,
+    }
 }
 
 impl RoleSpec {
     /// The inline policies that are part of the role: the declared ones whose `when` holds.
-    pub fn enabled_policies(&self, mut lookup: impl FnMut(&Reference) -> Option<String>) -> impl Iterator<Item = (&String, &PolicyTemplate)> {
-        self.policies.iter().flatten().filter(move |(_, p)| p.is_enabled(&mut lookup)).map(|(n, p)| (n, &p.document))
+    pub fn enabled_policies(
+        &self,
+        mut lookup: impl FnMut(&Reference) -> Option<String>,
+    ) -> impl Iterator<Item = (&String, &PolicyTemplate)> {
+        self.policies
+            .iter()
+            .flatten()
+            .filter(move |(_, p)| p.is_enabled(&mut lookup))
+            .map(|(n, p)| (n, &p.document))
     }
 
     pub(super) fn texts(&self) -> Vec<&Text> {
@@ -125,29 +162,60 @@ impl RoleSpec {
             .chain(self.description.iter())
             .chain(self.permissions_boundary.iter())
             .chain(self.managed_policies.iter().flatten())
-            .chain(self.policies.iter().flatten().filter_map(|(_, p)| p.when.as_ref()))
+            .chain(
+                self.policies
+                    .iter()
+                    .flatten()
+                    .filter_map(|(_, p)| p.when.as_ref()),
+            )
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
     }
 
     pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
         // Every declared policy, switched off or not: both settings of a switch must be valid.
-        let inline = self.policies.iter().flatten().map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
-        std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust)).chain(inline).collect()
+        let inline = self
+            .policies
+            .iter()
+            .flatten()
+            .map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
+        std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust))
+            .chain(inline)
+            .collect()
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        c.text(&self.name, |v| rules::iam_name(v, 64), "role names are letters, digits and `_+=,.@-`, at most 64 characters", diags);
+        c.text(
+            &self.name,
+            |v| rules::iam_name(v, 64),
+            "role names are letters, digits and `_+=,.@-`, at most 64 characters",
+            diags,
+        );
         if let Some(path) = &self.path {
-            c.text(path, rules::iam_path, "write a path like `/` or `/tonic/`", diags);
+            c.text(
+                path,
+                rules::iam_path,
+                "write a path like `/` or `/tonic/`",
+                diags,
+            );
         }
         if let Some(d) = &self.description {
-            c.text(d, rules::max_chars("a role description", 1000), "shorten the description", diags);
+            c.text(
+                d,
+                rules::max_chars("a role description", 1000),
+                "shorten the description",
+                diags,
+            );
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
         }
-        for arn in self.managed_policies.iter().flatten().chain(self.permissions_boundary.iter()) {
+        for arn in self
+            .managed_policies
+            .iter()
+            .flatten()
+            .chain(self.permissions_boundary.iter())
+        {
             c.text(
                 arn,
                 rules::arn(rules::MANAGED_POLICY_ARN),
@@ -182,7 +250,10 @@ impl RoleSpec {
             attrs.insert("managed_policies".into(), r.set(arns));
         }
         if self.policies.is_some() {
-            let map = self.enabled_policies(|x| r.lookup(x)).map(|(name, p)| (name.clone(), r.policy_or_report(p, diags))).collect();
+            let map = self
+                .enabled_policies(|x| r.lookup(x))
+                .map(|(name, p)| (name.clone(), r.policy_or_report(p, diags)))
+                .collect();
             attrs.insert("policies".into(), Value::Map(map));
         }
         if let Some(b) = &self.permissions_boundary {
@@ -194,7 +265,12 @@ impl RoleSpec {
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>, live: Option<&LiveResource>) -> Option<String> {
+    pub(super) fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         let path = match &self.path {
             Some(p) => r.text(p)?,
@@ -203,9 +279,15 @@ impl RoleSpec {
         match attribute {
             "name" => Some(name),
             "path" => Some(path),
-            "arn" => Some(format!("arn:{}:iam::{}:role{path}{name}", r.account().partition, r.account().account_id)),
+            "arn" => Some(format!(
+                "arn:{}:iam::{}:role{path}{name}",
+                r.account().partition,
+                r.account().account_id
+            )),
             // Assigned by IAM: known only once the role exists under that name.
-            _ => live.filter(|l| l.physical_id == name).and_then(|l| l.exports.get(attribute).cloned()),
+            _ => live
+                .filter(|l| l.physical_id == name)
+                .and_then(|l| l.exports.get(attribute).cloned()),
         }
     }
 }
@@ -216,7 +298,11 @@ fn check_when(policy: &str, when: &Text, c: &Checker<'_>, diags: &mut Diagnostic
     if when.is_broken() {
         return;
     }
-    let error = |message: String, hint: &str| Diagnostic::error("spec::invalid-when", message).at_location(Some(when.location.clone())).hint(hint);
+    let error = |message: String, hint: &str| {
+        Diagnostic::error("spec::invalid-when", message)
+            .at_location(Some(when.location.clone()))
+            .hint(hint)
+    };
     if when.references().any(|r| !matches!(r, Reference::Var(_))) {
         diags.push(error(
             format!("`when` of policy `{policy}` refers to something other than a variable"),

@@ -116,7 +116,10 @@ impl ResourceChange {
 
     /// Policy attributes among the changes, with their statement-level diffs.
     pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
-        self.attributes.iter().flat_map(AttributeChange::policy_diffs).collect()
+        self.attributes
+            .iter()
+            .flat_map(AttributeChange::policy_diffs)
+            .collect()
     }
 }
 
@@ -142,21 +145,31 @@ impl AttributeChange {
         fn policy(v: Option<&Value>) -> Option<&policy::PolicyDocument> {
             v.and_then(Value::as_policy)
         }
-        let pairs: Vec<(String, Option<&policy::PolicyDocument>, Option<&policy::PolicyDocument>)> =
-            match (map(&self.before), map(&self.after)) {
-                (None, None) => vec![(self.name.clone(), policy(self.before.as_ref()), policy(self.after.as_ref()))],
-                (before, after) => {
-                    let keys: std::collections::BTreeSet<&String> =
-                        before.into_iter().chain(after).flat_map(|m| m.keys()).collect();
-                    keys.into_iter()
-                        .map(|k| {
-                            let b = before.and_then(|m| m.get(k));
-                            let a = after.and_then(|m| m.get(k));
-                            (format!("{}.{k}", self.name), policy(b), policy(a))
-                        })
-                        .collect()
-                }
-            };
+        let pairs: Vec<(
+            String,
+            Option<&policy::PolicyDocument>,
+            Option<&policy::PolicyDocument>,
+        )> = match (map(&self.before), map(&self.after)) {
+            (None, None) => vec![(
+                self.name.clone(),
+                policy(self.before.as_ref()),
+                policy(self.after.as_ref()),
+            )],
+            (before, after) => {
+                let keys: std::collections::BTreeSet<&String> = before
+                    .into_iter()
+                    .chain(after)
+                    .flat_map(|m| m.keys())
+                    .collect();
+                keys.into_iter()
+                    .map(|k| {
+                        let b = before.and_then(|m| m.get(k));
+                        let a = after.and_then(|m| m.get(k));
+                        (format!("{}.{k}", self.name), policy(b), policy(a))
+                    })
+                    .collect()
+            }
+        };
         pairs
             .into_iter()
             .filter(|(_, b, a)| b.is_some() || a.is_some())
@@ -193,7 +206,11 @@ impl Plan {
                 Action::NoOp => {}
             }
             // Diffing policies is the costly part; one widening is enough to know.
-            if !s.widens_access && c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed)) {
+            if !s.widens_access
+                && c.policy_diffs()
+                    .iter()
+                    .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
+            {
                 s.widens_access = true;
             }
         }

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolver;
-use super::{attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION};
+use super::{
+    attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION,
+};
 use crate::checks;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::live::{LiveResource, LiveSnapshot};
@@ -25,11 +27,19 @@ pub struct PlanOptions {
 /// together; warnings travel inside the plan.
 pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Plan, Diagnostics> {
     let account = live.account.clone().ok_or_else(|| {
-        Diagnostics(vec![Diagnostic::error("plan::no-account", "the live snapshot does not say which account it is")])
+        Diagnostics(vec![Diagnostic::error(
+            "plan::no-account",
+            "the live snapshot does not say which account it is",
+        )])
     })?;
     let resolver = Resolver::new(spec, &account, Some(live));
     let known_accounts: Vec<String> = std::iter::once(account.account_id.clone())
-        .chain(spec.vars.values().map(|v| v.value.clone()).filter(|v| v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())))
+        .chain(
+            spec.vars
+                .values()
+                .map(|v| v.value.clone())
+                .filter(|v| v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())),
+        )
         .collect();
     let stack = spec.stack.name.as_str();
     let mut diags = Diagnostics::default();
@@ -39,9 +49,18 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     // Every policy resolved here, so the checks need not parse it again.
     let mut resolved = checks::Resolved::new();
 
-    let context = Context { live, stack, known_accounts: &known_accounts, options };
+    let context = Context {
+        live,
+        stack,
+        known_accounts: &known_accounts,
+        options,
+    };
     // One resolver for the resources and the checks, so exports are computed once.
-    for planned in spec.resources.values().map(|r| plan_resource(r, &resolver, &context)) {
+    for planned in spec
+        .resources
+        .values()
+        .map(|r| plan_resource(r, &resolver, &context))
+    {
         diags.extend(planned.diags);
         claimed.extend(planned.claimed);
         resolved.extend(planned.resolved);
@@ -51,17 +70,28 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     // Resources the stack owns that no spec resource claims: delete them.
     let spec_addresses: BTreeSet<&Address> = spec.resources.keys().collect();
     let mut seen = BTreeSet::new();
-    let owned = live.owned.iter().chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
+    let owned = live
+        .owned
+        .iter()
+        .chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
         // One pending deletion is already being deleted.
-        if options.refresh_only || claimed.contains(&id) || !seen.insert(id) || found.is_pending_deletion() {
+        if options.refresh_only
+            || claimed.contains(&id)
+            || !seen.insert(id)
+            || found.is_pending_deletion()
+        {
             continue;
         }
         // A second key tagged with an address the spec declares was left by an apply that
         // stopped while creating or replacing that key; apply takes it over when it next
         // creates or replaces the key, so it must not be deleted in the same plan.
-        let copy_of_declared = !found.kind.has_name() && found.address_tag.as_ref().is_some_and(|a| spec_addresses.contains(a));
+        let copy_of_declared = !found.kind.has_name()
+            && found
+                .address_tag
+                .as_ref()
+                .is_some_and(|a| spec_addresses.contains(a));
         if copy_of_declared && !options.destroy {
             continue;
         }
@@ -69,7 +99,11 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             Some(a) if a.kind == found.kind && !spec_addresses.contains(a) => a.clone(),
             _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
         };
-        let reason = if options.destroy { "destroying the stack" } else { "no longer in the spec" };
+        let reason = if options.destroy {
+            "destroying the stack"
+        } else {
+            "no longer in the spec"
+        };
         changes.push(delete_change(address, found, Some(reason)));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -85,7 +119,12 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
 
     if !options.destroy && !options.refresh_only {
         // Validate ran the checks it could; one it ran reports the same finding again here.
-        let reported: BTreeSet<(&str, &str)> = spec.warnings.0.iter().map(|w| (w.code, w.message.as_str())).collect();
+        let reported: BTreeSet<(&str, &str)> = spec
+            .warnings
+            .0
+            .iter()
+            .map(|w| (w.code, w.message.as_str()))
+            .collect();
         for finding in checks::check_resolved(spec, |r| resolver.lookup(r), resolved).0 {
             if !reported.contains(&(finding.code, finding.message.as_str())) {
                 diags.push(finding);
@@ -93,7 +132,11 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         }
     }
 
-    let outputs = spec.outputs.iter().map(|(k, t)| (k.clone(), resolver.value(t))).collect();
+    let outputs = spec
+        .outputs
+        .iter()
+        .map(|(k, t)| (k.clone(), resolver.value(t)))
+        .collect();
     if diags.has_errors() {
         return Err(diags.sorted());
     }
@@ -130,12 +173,19 @@ struct Planned {
 }
 
 fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context<'_>) -> Planned {
-    let Context { live, stack, known_accounts, options, .. } = *context;
+    let Context {
+        live,
+        stack,
+        known_accounts,
+        options,
+        ..
+    } = *context;
     let mut out = Planned::default();
     let desired = resource.body.desired(resolver, &mut out.diags);
     for (name, template, _) in resource.body.policy_documents() {
         if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_shared_policy) {
-            out.resolved.push((template.key(), Some(std::sync::Arc::clone(doc))));
+            out.resolved
+                .push((template.key(), Some(std::sync::Arc::clone(doc))));
         }
     }
     let depends_on = dependencies(resource);
@@ -147,7 +197,8 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     }
     let renamed_from = || {
         live.owned.iter().find(|o| {
-            o.address_tag.as_ref() == Some(&resource.address) && Some(&o.physical_id) != physical_id.as_ref()
+            o.address_tag.as_ref() == Some(&resource.address)
+                && Some(&o.physical_id) != physical_id.as_ref()
         })
     };
     if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
@@ -156,12 +207,18 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     }
     let change = if options.destroy {
         match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
-            Some(found) => delete_change(resource.address.clone(), found, Some("destroying the stack")),
+            Some(found) => delete_change(
+                resource.address.clone(),
+                found,
+                Some("destroying the stack"),
+            ),
             None => return out,
         }
     } else {
         match by_name {
-            Some(found) if found.is_owned_by(stack) => compare(resource, desired, physical_id, found, depends_on, false),
+            Some(found) if found.is_owned_by(stack) => {
+                compare(resource, desired, physical_id, found, depends_on, false)
+            }
             Some(found) if found.owner.is_none() && resource.adopt => {
                 compare(resource, desired, physical_id, found, depends_on, true)
             }
@@ -170,13 +227,17 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                 return out;
             }
             None if resource.body.must_exist() => {
-                out.diags.push(missing_existing(resource, physical_id.as_deref().unwrap_or_default()));
+                out.diags.push(missing_existing(
+                    resource,
+                    physical_id.as_deref().unwrap_or_default(),
+                ));
                 return out;
             }
             None => match renamed_from() {
                 Some(old) => {
                     out.claimed.push((old.kind, old.physical_id.clone()));
-                    let mut change = compare(resource, desired, physical_id, old, depends_on, false);
+                    let mut change =
+                        compare(resource, desired, physical_id, old, depends_on, false);
                     change.action = Action::Replace;
                     change.replaces = Some(old.physical_id.clone());
                     change.reason = Some(format!("the name changed from `{}`", old.physical_id));
@@ -192,7 +253,11 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         out.diags.push(
             Diagnostic::error(
                 "plan::prevent-destroy",
-                format!("{} has prevent_destroy = true, but this plan would {} it", resource.address, change.action.as_str()),
+                format!(
+                    "{} has prevent_destroy = true, but this plan would {} it",
+                    resource.address,
+                    change.action.as_str()
+                ),
             )
             .at_location(Some(resource.location.clone()))
             .hint("remove prevent_destroy if destroying it is really intended"),
@@ -213,7 +278,11 @@ fn policy_findings(
 ) -> Vec<PolicyFinding> {
     let mut findings = Vec::new();
     for (name, template, kind) in resource.body.policy_documents() {
-        let desired = change.desired.as_ref().and_then(|d| attribute_at(d, &name)).and_then(Value::as_policy);
+        let desired = change
+            .desired
+            .as_ref()
+            .and_then(|d| attribute_at(d, &name))
+            .and_then(Value::as_policy);
         if let Some(doc) = desired {
             let context = policy::LintContext {
                 kind,
@@ -222,7 +291,12 @@ fn policy_findings(
             };
             for lint in policy::lint(doc, &context) {
                 if lint.severity == policy::Severity::Error {
-                    if let Some(d) = crate::spec::lint_diagnostic(&resource.address, &name, &lint, &template.location) {
+                    if let Some(d) = crate::spec::lint_diagnostic(
+                        &resource.address,
+                        &name,
+                        &lint,
+                        &template.location,
+                    ) {
                         diags.push(d);
                     }
                 }
@@ -235,7 +309,11 @@ fn policy_findings(
                 });
             }
         }
-        let live = change.live.as_ref().and_then(|l| attribute_at(l, &name)).and_then(Value::as_policy);
+        let live = change
+            .live
+            .as_ref()
+            .and_then(|l| attribute_at(l, &name))
+            .and_then(Value::as_policy);
         let ids = live.map(policy::unique_id_principals).unwrap_or_default();
         if !ids.is_empty() {
             findings.push(PolicyFinding {
@@ -264,7 +342,9 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
             format!("remove it from stack `{other}` first, or choose another name"),
         ),
     };
-    Diagnostic::error("plan::conflict", message).at_location(Some(resource.location.clone())).hint(hint)
+    Diagnostic::error("plan::conflict", message)
+        .at_location(Some(resource.location.clone()))
+        .hint(hint)
 }
 
 /// A resource the spec says exists already (a bucket with `existing = true`) that does not.
@@ -278,14 +358,23 @@ fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
 }
 
 fn dependencies(resource: &Resource) -> Vec<Address> {
-    let deps: BTreeSet<Address> = resource.dependencies().into_iter().map(|(a, _)| a.clone()).collect();
+    let deps: BTreeSet<Address> = resource
+        .dependencies()
+        .into_iter()
+        .map(|(a, _)| a.clone())
+        .collect();
     deps.into_iter().collect()
 }
 
 /// The physical id of a resource not created yet whose id AWS assigns.
 const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
-fn create_change(resource: &Resource, desired: Attributes, physical_id: Option<String>, depends_on: Vec<Address>) -> ResourceChange {
+fn create_change(
+    resource: &Resource,
+    desired: Attributes,
+    physical_id: Option<String>,
+    depends_on: Vec<Address>,
+) -> ResourceChange {
     ResourceChange {
         address: resource.address.clone(),
         action: Action::Create,
@@ -294,7 +383,12 @@ fn create_change(resource: &Resource, desired: Attributes, physical_id: Option<S
         replaces: None,
         attributes: desired
             .iter()
-            .map(|(k, v)| AttributeChange { name: k.clone(), before: None, after: Some(v.clone()), forces_replacement: false })
+            .map(|(k, v)| AttributeChange {
+                name: k.clone(),
+                before: None,
+                after: Some(v.clone()),
+                forces_replacement: false,
+            })
             .collect(),
         desired: Some(desired),
         live: None,
@@ -314,7 +408,12 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
         attributes: found
             .attributes
             .iter()
-            .map(|(k, v)| AttributeChange { name: k.clone(), before: Some(v.clone()), after: None, forces_replacement: false })
+            .map(|(k, v)| AttributeChange {
+                name: k.clone(),
+                before: Some(v.clone()),
+                after: None,
+                forces_replacement: false,
+            })
             .collect(),
         desired: None,
         live: Some(found.attributes.clone()),
@@ -337,7 +436,10 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -
 /// sources ever disagree into a cycle, the resources on it are deleted concurrently, as they
 /// would be without any order.
 /// (holder, held): a role holds managed policies, an instance profile holds a role.
-const HOLDS: [(Kind, Kind); 2] = [(Kind::Role, Kind::Policy), (Kind::InstanceProfile, Kind::Role)];
+const HOLDS: [(Kind, Kind); 2] = [
+    (Kind::Role, Kind::Policy),
+    (Kind::InstanceProfile, Kind::Role),
+];
 
 fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapshot) {
     let index: BTreeMap<(Kind, &str), &LiveResource> = live
@@ -349,12 +451,20 @@ fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapsho
     let deleted: BTreeMap<&Address, &LiveResource> = changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .filter_map(|c| index.get(&(c.address.kind, c.physical_id.as_str())).map(|l| (&c.address, *l)))
+        .filter_map(|c| {
+            index
+                .get(&(c.address.kind, c.physical_id.as_str()))
+                .map(|l| (&c.address, *l))
+        })
         .collect();
     let arns: BTreeMap<&str, &Address> = deleted
         .iter()
         .flat_map(|(address, l)| {
-            l.exports.values().chain(std::iter::once(&l.physical_id)).filter(|v| v.starts_with("arn:")).map(|v| (v.as_str(), *address))
+            l.exports
+                .values()
+                .chain(std::iter::once(&l.physical_id))
+                .filter(|v| v.starts_with("arn:"))
+                .map(|v| (v.as_str(), *address))
         })
         .collect();
 
@@ -368,10 +478,23 @@ fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapsho
         let from_spec = spec
             .resources
             .get(address)
-            .map(|r| r.dependencies().into_iter().map(|(a, _)| a).filter(|a| deleted.contains_key(a)).collect::<Vec<_>>())
+            .map(|r| {
+                r.dependencies()
+                    .into_iter()
+                    .map(|(a, _)| a)
+                    .filter(|a| deleted.contains_key(a))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
-        let held = deleted.keys().copied().filter(|a| HOLDS.contains(&(address.kind, a.kind)));
-        let refers: BTreeSet<&Address> = from_live.chain(from_spec).chain(held).filter(|a| *a != address).collect();
+        let held = deleted
+            .keys()
+            .copied()
+            .filter(|a| HOLDS.contains(&(address.kind, a.kind)));
+        let refers: BTreeSet<&Address> = from_live
+            .chain(from_spec)
+            .chain(held)
+            .filter(|a| *a != address)
+            .collect();
         edges.insert(address, refers);
     }
     for cycle in crate::graph::cycles(&edges) {
@@ -381,8 +504,10 @@ fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapsho
             }
         }
     }
-    let edges: BTreeMap<Address, Vec<Address>> =
-        edges.into_iter().map(|(a, refers)| (a.clone(), refers.into_iter().cloned().collect())).collect();
+    let edges: BTreeMap<Address, Vec<Address>> = edges
+        .into_iter()
+        .map(|(a, refers)| (a.clone(), refers.into_iter().cloned().collect()))
+        .collect();
     for change in changes.iter_mut().filter(|c| c.action == Action::Delete) {
         change.depends_on = edges.get(&change.address).cloned().unwrap_or_default();
     }
@@ -395,7 +520,11 @@ fn reference_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
         Value::Set(items) => out.extend(items.iter().map(String::as_str)),
         Value::List(items) => items.iter().for_each(|v| reference_strings(v, out)),
         Value::Map(entries) => entries.values().for_each(|v| reference_strings(v, out)),
-        Value::Bool(_) | Value::Int(_) | Value::Policy(_) | Value::Unknown(_) | Value::Sensitive(_) => {}
+        Value::Bool(_)
+        | Value::Int(_)
+        | Value::Policy(_)
+        | Value::Unknown(_)
+        | Value::Sensitive(_) => {}
     }
 }
 
@@ -427,13 +556,27 @@ fn compare(
         })
         .collect();
     let (action, reason) = if let Some(forcing) = attributes.iter().find(|a| a.forces_replacement) {
-        (Action::Replace, Some(format!("`{}` cannot be changed in place", forcing.name)))
+        (
+            Action::Replace,
+            Some(format!("`{}` cannot be changed in place", forcing.name)),
+        )
     } else if let Some(date) = &found.deletion_date {
-        (Action::Update, Some(format!("scheduled for deletion on {date}: it will be recovered")))
+        (
+            Action::Update,
+            Some(format!(
+                "scheduled for deletion on {date}: it will be recovered"
+            )),
+        )
     } else if !attributes.is_empty() {
-        (Action::Update, adopt.then(|| "adopting an existing resource".to_string()))
+        (
+            Action::Update,
+            adopt.then(|| "adopting an existing resource".to_string()),
+        )
     } else if adopt {
-        (Action::Update, Some("adopting an existing resource: it will be tagged as this stack's".to_string()))
+        (
+            Action::Update,
+            Some("adopting an existing resource: it will be tagged as this stack's".to_string()),
+        )
     } else {
         (Action::NoOp, None)
     };
@@ -457,7 +600,10 @@ fn compare(
 
 /// Physical names the live read needs, by address. Names that depend on values only known
 /// after apply are errors: a resource must be findable before it exists.
-pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Address, String>, Diagnostics> {
+pub fn physical_ids(
+    spec: &Spec,
+    resolver: &Resolver<'_>,
+) -> Result<BTreeMap<Address, String>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
     // Two blocks for one AWS resource would fight over it on every apply.
@@ -469,10 +615,19 @@ pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Add
                     diags.push(
                         Diagnostic::error(
                             "plan::duplicate-name",
-                            format!("{} and {} both name {} `{id}`", first.address, resource.address, resource.kind()),
+                            format!(
+                                "{} and {} both name {} `{id}`",
+                                first.address,
+                                resource.address,
+                                resource.kind()
+                            ),
                         )
                         .at_location(Some(resource.location.clone()))
-                        .hint(format!("declare each {} once; merge the settings into [{}]", resource.kind(), first.address)),
+                        .hint(format!(
+                            "declare each {} once; merge the settings into [{}]",
+                            resource.kind(),
+                            first.address
+                        )),
                     );
                 } else {
                     first_claim.insert((resource.kind(), id.clone()), resource);
@@ -481,9 +636,15 @@ pub fn physical_ids(spec: &Spec, resolver: &Resolver<'_>) -> Result<BTreeMap<Add
             }
             Ok(None) => {}
             Err(name) => diags.push(
-                Diagnostic::error("plan::unknown-name", format!("the name of {} depends on a value known only after apply", resource.address))
-                    .at_location(Some(name.location.clone()))
-                    .hint("build names from variables and account facts only"),
+                Diagnostic::error(
+                    "plan::unknown-name",
+                    format!(
+                        "the name of {} depends on a value known only after apply",
+                        resource.address
+                    ),
+                )
+                .at_location(Some(name.location.clone()))
+                .hint("build names from variables and account facts only"),
             ),
         }
     }

@@ -23,7 +23,12 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     pub fn new(spec: &'a Spec, account: &'a Account, live: Option<&'a LiveSnapshot>) -> Self {
-        Self { spec, account, live, exports: RefCell::default() }
+        Self {
+            spec,
+            account,
+            live,
+            exports: RefCell::default(),
+        }
     }
 
     /// The value of one reference, or `None` when it is known only after apply.
@@ -66,7 +71,10 @@ impl<'a> Resolver<'a> {
     pub fn value(&self, text: &Text) -> Value {
         match template::render_partial(&text.pieces, |r| self.lookup(r)) {
             (_, true) => Value::Str(self.text(text).unwrap_or_default()),
-            (template, false) => Value::Unknown(Pending { template, policy: false }),
+            (template, false) => Value::Unknown(Pending {
+                template,
+                policy: false,
+            }),
         }
     }
 
@@ -80,12 +88,19 @@ impl<'a> Resolver<'a> {
             let rendered: Option<Vec<(&str, String)>> = policy
                 .templated
                 .iter()
-                .map(|(raw, pieces)| Some((raw.as_str(), template::render(pieces, |r| self.lookup(r))?)))
+                .map(|(raw, pieces)| {
+                    Some((raw.as_str(), template::render(pieces, |r| self.lookup(r))?))
+                })
                 .collect();
             // A reference not known yet, or a value the grammar refuses: the general path
             // below says which.
             let filled = rendered.and_then(|rendered| {
-                parsed.map_values(|s| rendered.iter().find(|(raw, _)| *raw == s).map_or_else(|| s.to_string(), |(_, v)| v.clone()))
+                parsed.map_values(|s| {
+                    rendered
+                        .iter()
+                        .find(|(raw, _)| *raw == s)
+                        .map_or_else(|| s.to_string(), |(_, v)| v.clone())
+                })
             });
             if let Some(doc) = filled {
                 return Ok(Value::policy(doc));
@@ -94,25 +109,44 @@ impl<'a> Resolver<'a> {
         // Usually every reference is known: one pass fills them in. Otherwise a second pass
         // writes the pending form, with the known ones filled in and the others kept.
         let mut complete = true;
-        let json = substitute(&policy.json, &mut |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
+        let json = substitute(&policy.json, &mut |s: &str| match policy
+            .templated
+            .iter()
+            .find(|(raw, _)| raw == s)
+        {
             None => s.to_string(),
-            Some((_, pieces)) => template::render(pieces, |r| self.lookup(r)).unwrap_or_else(|| {
-                complete = false;
-                String::new()
-            }),
+            Some((_, pieces)) => {
+                template::render(pieces, |r| self.lookup(r)).unwrap_or_else(|| {
+                    complete = false;
+                    String::new()
+                })
+            }
         });
         if !complete {
-            let partial_json = substitute(&policy.json, &mut |s: &str| match policy.templated.iter().find(|(raw, _)| raw == s) {
+            let partial_json = substitute(&policy.json, &mut |s: &str| match policy
+                .templated
+                .iter()
+                .find(|(raw, _)| raw == s)
+            {
                 None => s.replace("${", "$${"),
                 Some((_, pieces)) => template::render_partial(pieces, |r| self.lookup(r)).0,
             });
             let template = serde_json::to_string(&partial_json).unwrap_or_default();
-            return Ok(Value::Unknown(Pending { template, policy: true }));
+            return Ok(Value::Unknown(Pending {
+                template,
+                policy: true,
+            }));
         }
         policy_value(&json).map(Value::policy).map_err(|e| {
-            Diagnostic::error("policy::invalid", format!("after substituting references, the policy is invalid: {}", e.message))
-                .at_location(Some(policy.location.clone()))
-                .hint("check the values of the variables and references used in this policy")
+            Diagnostic::error(
+                "policy::invalid",
+                format!(
+                    "after substituting references, the policy is invalid: {}",
+                    e.message
+                ),
+            )
+            .at_location(Some(policy.location.clone()))
+            .hint("check the values of the variables and references used in this policy")
         })
     }
 }
@@ -122,16 +156,27 @@ impl Resolver<'_> {
     pub fn policy_or_report(&self, policy: &PolicyTemplate, diags: &mut Diagnostics) -> Value {
         self.policy(policy).unwrap_or_else(|d| {
             diags.push(d);
-            Value::Unknown(Pending { template: String::new(), policy: true })
+            Value::Unknown(Pending {
+                template: String::new(),
+                policy: true,
+            })
         })
     }
 
     /// A list of templates as an unordered set; pending if any member is.
     pub fn set(&self, items: &[Text]) -> Value {
-        match items.iter().map(|t| self.text(t)).collect::<Option<Vec<String>>>() {
+        match items
+            .iter()
+            .map(|t| self.text(t))
+            .collect::<Option<Vec<String>>>()
+        {
             Some(values) => Value::set(values),
             None => Value::Unknown(Pending {
-                template: items.iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(", "),
+                template: items
+                    .iter()
+                    .map(|t| t.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 policy: false,
             }),
         }
@@ -139,7 +184,12 @@ impl Resolver<'_> {
 
     /// A map of templates (tags, environment variables).
     pub fn map(&self, items: &BTreeMap<String, Text>) -> Value {
-        Value::Map(items.iter().map(|(k, v)| (k.clone(), self.value(v))).collect())
+        Value::Map(
+            items
+                .iter()
+                .map(|(k, v)| (k.clone(), self.value(v)))
+                .collect(),
+        )
     }
 }
 
@@ -149,7 +199,10 @@ fn policy_value(json: &serde_json::Value) -> Result<PolicyDocument, crate::polic
 
 /// Fills a pending value in once the resources it refers to exist; `lookup` answers for
 /// resource attributes (everything else was filled in at plan time).
-pub fn fill_pending(pending: &Pending, lookup: impl Fn(&Reference) -> Option<String>) -> Result<Value, String> {
+pub fn fill_pending(
+    pending: &Pending,
+    lookup: impl Fn(&Reference) -> Option<String>,
+) -> Result<Value, String> {
     let render = |s: &str| -> Result<String, String> {
         let pieces = template::parse(s).map_err(|e| e.message)?;
         template::render(&pieces, &lookup).ok_or_else(|| format!("`{s}` is still not known"))
@@ -157,7 +210,8 @@ pub fn fill_pending(pending: &Pending, lookup: impl Fn(&Reference) -> Option<Str
     if !pending.policy {
         return render(&pending.template).map(Value::Str);
     }
-    let json: serde_json::Value = serde_json::from_str(&pending.template).map_err(|e| e.to_string())?;
+    let json: serde_json::Value =
+        serde_json::from_str(&pending.template).map_err(|e| e.to_string())?;
     let mut failure = None;
     let filled = substitute(&json, &mut |s: &str| {
         render(s).unwrap_or_else(|e| {
@@ -168,7 +222,9 @@ pub fn fill_pending(pending: &Pending, lookup: impl Fn(&Reference) -> Option<Str
     if let Some(e) = failure {
         return Err(e);
     }
-    policy_value(&filled).map(Value::policy).map_err(|e| e.message)
+    policy_value(&filled)
+        .map(Value::policy)
+        .map_err(|e| e.message)
 }
 
 /// Rebuilds a JSON value with every string (keys included) passed through `f`.

@@ -9,7 +9,9 @@ use crate::render::text::{render, TextOptions};
 use crate::spec::{self, LoadOptions, Spec};
 
 fn fixture(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
 }
 
 fn spec(name: &str) -> Spec {
@@ -18,17 +20,25 @@ fn spec(name: &str) -> Spec {
 }
 
 fn live(name: &str) -> LiveSnapshot {
-    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("live/{name}"))).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("live/{name}"))).unwrap())
+        .unwrap()
 }
 
 fn action(plan: &super::Plan, address: &str) -> Action {
     let address = Address::try_from(address.to_string()).unwrap();
-    plan.change(&address).unwrap_or_else(|| panic!("no change for {address}")).action
+    plan.change(&address)
+        .unwrap_or_else(|| panic!("no change for {address}"))
+        .action
 }
 
 #[test]
 fn every_action_on_recorded_live_state() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let plan = plan(
+        &spec("planner.toml"),
+        &live("planner.json"),
+        PlanOptions::default(),
+    )
+    .unwrap();
     assert_eq!(action(&plan, "role.unchanged"), Action::NoOp);
     assert_eq!(action(&plan, "role.drifted"), Action::Update);
     assert_eq!(action(&plan, "role.new"), Action::Create);
@@ -36,11 +46,27 @@ fn every_action_on_recorded_live_state() {
     assert_eq!(action(&plan, "role.renamed"), Action::Replace);
     assert_eq!(action(&plan, "role.adopted"), Action::Update);
     assert_eq!(action(&plan, "role.gone"), Action::Delete);
-    let drifted = plan.changes.iter().find(|c| c.address.name == "drifted").unwrap();
+    let drifted = plan
+        .changes
+        .iter()
+        .find(|c| c.address.name == "drifted")
+        .unwrap();
     let names: Vec<&str> = drifted.attributes.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, ["description", "max_session_hours", "policies", "tags"], "trust is equivalent, so unchanged");
+    assert_eq!(
+        names,
+        ["description", "max_session_hours", "policies", "tags"],
+        "trust is equivalent, so unchanged"
+    );
     let summary = plan.summary();
-    assert_eq!((summary.add, summary.change, summary.replace, summary.destroy), (1, 2, 2, 1));
+    assert_eq!(
+        (
+            summary.add,
+            summary.change,
+            summary.replace,
+            summary.destroy
+        ),
+        (1, 2, 2, 1)
+    );
     assert!(summary.widens_access);
     insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("planner_every_action", render(&plan, TextOptions::default()));
@@ -49,8 +75,24 @@ fn every_action_on_recorded_live_state() {
 
 #[test]
 fn the_same_inputs_render_the_same_bytes() {
-    let a = render(&plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap(), TextOptions::default());
-    let b = render(&plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap(), TextOptions::default());
+    let a = render(
+        &plan(
+            &spec("planner.toml"),
+            &live("planner.json"),
+            PlanOptions::default(),
+        )
+        .unwrap(),
+        TextOptions::default(),
+    );
+    let b = render(
+        &plan(
+            &spec("planner.toml"),
+            &live("planner.json"),
+            PlanOptions::default(),
+        )
+        .unwrap(),
+        TextOptions::default(),
+    );
     assert_eq!(a, b);
 }
 
@@ -62,8 +104,14 @@ fn a_name_owned_by_no_stack_is_a_conflict_unless_adopted() {
     let errors = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap_err();
     let text = errors.render(false);
     assert_eq!(errors.errors(), 1, "{text}");
-    assert!(text.contains("role `fx-unchanged` already exists and no stack owns it"), "{text}");
-    assert!(text.contains("set `adopt = true` on [role.unchanged]"), "{text}");
+    assert!(
+        text.contains("role `fx-unchanged` already exists and no stack owns it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("set `adopt = true` on [role.unchanged]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -71,17 +119,43 @@ fn a_name_owned_by_another_stack_is_a_conflict_even_with_adopt() {
     let mut snapshot = live("planner.json");
     let adopted = Address::try_from("role.adopted".to_string()).unwrap();
     snapshot.by_address.get_mut(&adopted).unwrap().owner = Some("someone-else".into());
-    let text = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap_err().render(false);
+    let text = plan(&spec("planner.toml"), &snapshot, PlanOptions::default())
+        .unwrap_err()
+        .render(false);
     assert!(text.contains("belongs to stack `someone-else`"), "{text}");
 }
 
 #[test]
 fn destroy_deletes_only_what_the_stack_owns() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions { destroy: true, ..Default::default() }).unwrap();
-    let deleted: Vec<String> =
-        plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.physical_id.clone()).collect();
-    assert_eq!(deleted, ["fx-drifted", "fx-gone", "fx-moved", "fx-renamed-v1", "fx-unchanged"]);
-    assert!(plan.changes.iter().all(|c| c.action == Action::Delete), "an unowned role is not touched by destroy");
+    let plan = plan(
+        &spec("planner.toml"),
+        &live("planner.json"),
+        PlanOptions {
+            destroy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let deleted: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.physical_id.clone())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "fx-drifted",
+            "fx-gone",
+            "fx-moved",
+            "fx-renamed-v1",
+            "fx-unchanged"
+        ]
+    );
+    assert!(
+        plan.changes.iter().all(|c| c.action == Action::Delete),
+        "an unowned role is not touched by destroy"
+    );
 }
 
 #[test]
@@ -91,10 +165,22 @@ fn prevent_destroy_stops_a_replacing_plan() {
         .replace("[role.moved]\n", "[role.moved]\nprevent_destroy = true\n");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("planner.toml");
-    std::fs::write(&path, spec_text.replace("../policies/", &format!("{}/", fixture("policies").display()))).unwrap();
+    std::fs::write(
+        &path,
+        spec_text.replace(
+            "../policies/",
+            &format!("{}/", fixture("policies").display()),
+        ),
+    )
+    .unwrap();
     let spec = spec::load(&path, &LoadOptions::default()).unwrap();
-    let text = plan(&spec, &live("planner.json"), PlanOptions::default()).unwrap_err().render(false);
-    assert!(text.contains("role.moved has prevent_destroy = true, but this plan would replace it"), "{text}");
+    let text = plan(&spec, &live("planner.json"), PlanOptions::default())
+        .unwrap_err()
+        .render(false);
+    assert!(
+        text.contains("role.moved has prevent_destroy = true, but this plan would replace it"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -117,44 +203,98 @@ fn a_deleted_principal_rewritten_to_a_unique_id_is_its_own_finding() {
             {"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}]}"#,
     )
     .unwrap();
-    snapshot.by_address.get_mut(&unchanged).unwrap().attributes.insert("trust".into(), crate::model::Value::policy(trust));
+    snapshot
+        .by_address
+        .get_mut(&unchanged)
+        .unwrap()
+        .attributes
+        .insert("trust".into(), crate::model::Value::policy(trust));
     let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
     let change = plan.change(&unchanged).unwrap();
-    assert_eq!(change.action, Action::Update, "writing the spec's trust back is still planned");
-    let finding = change.lints.iter().find(|f| f.code == "P012").expect("a P012 finding");
+    assert_eq!(
+        change.action,
+        Action::Update,
+        "writing the spec's trust back is still planned"
+    );
+    let finding = change
+        .lints
+        .iter()
+        .find(|f| f.code == "P012")
+        .expect("a P012 finding");
     assert_eq!(finding.policy, "trust");
-    assert!(finding.message.contains("AROADBQP57FF2AEXAMPLE"), "{}", finding.message);
+    assert!(
+        finding.message.contains("AROADBQP57FF2AEXAMPLE"),
+        "{}",
+        finding.message
+    );
     let text = render(&plan, TextOptions::default());
-    assert!(text.contains("! P012 warning in trust: the live trust names AROADBQP57FF2AEXAMPLE"), "{text}");
+    assert!(
+        text.contains("! P012 warning in trust: the live trust names AROADBQP57FF2AEXAMPLE"),
+        "{text}"
+    );
 }
 
 #[test]
 fn lints_run_on_resolved_policies_and_ride_along_with_the_change() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
-    let new = plan.change(&Address::try_from("role.new".to_string()).unwrap()).unwrap();
+    let plan = plan(
+        &spec("planner.toml"),
+        &live("planner.json"),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let new = plan
+        .change(&Address::try_from("role.new".to_string()).unwrap())
+        .unwrap();
     // The vendor account is named by a variable, so its principal is not an unknown account;
     // without the variable it would be.
-    assert!(new.lints.iter().all(|f| f.code != "P007"), "{:?}", new.lints);
-    let doc = crate::plan::attribute_at(new.desired.as_ref().unwrap(), "trust").and_then(crate::model::Value::as_policy).unwrap();
-    let unknown = crate::policy::lint(doc, &crate::policy::LintContext::new(crate::policy::DocumentKind::Trust));
+    assert!(
+        new.lints.iter().all(|f| f.code != "P007"),
+        "{:?}",
+        new.lints
+    );
+    let doc = crate::plan::attribute_at(new.desired.as_ref().unwrap(), "trust")
+        .and_then(crate::model::Value::as_policy)
+        .unwrap();
+    let unknown = crate::policy::lint(
+        doc,
+        &crate::policy::LintContext::new(crate::policy::DocumentKind::Trust),
+    );
     assert!(unknown.iter().any(|l| l.code == "P007"), "{unknown:?}");
 }
 
 #[test]
 fn json_and_markdown_views_of_every_action() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let plan = plan(
+        &spec("planner.toml"),
+        &live("planner.json"),
+        PlanOptions::default(),
+    )
+    .unwrap();
     let json = crate::render::json::render(&plan);
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["format_version"], 1);
     assert_eq!(parsed["summary"]["widens_access"], true);
-    let drifted = parsed["resources"].as_array().unwrap().iter().find(|r| r["address"] == "role.drifted").unwrap();
+    let drifted = parsed["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "role.drifted")
+        .unwrap();
     assert_eq!(drifted["action"], "update");
-    let access = drifted["policy_changes"].as_array().unwrap().iter().find(|p| p["policy"] == "policies.access").unwrap();
+    let access = drifted["policy_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == "policies.access")
+        .unwrap();
     assert_eq!(access["access"], "widens");
     let markdown = crate::render::markdown::render(&plan, Default::default());
     assert!(markdown.contains("#### Risks"), "{markdown}");
     assert!(markdown.contains("**destroys** `role.gone`"), "{markdown}");
-    assert!(markdown.contains("**widens access**: `role.drifted` policies.access"), "{markdown}");
+    assert!(
+        markdown.contains("**widens access**: `role.drifted` policies.access"),
+        "{markdown}"
+    );
     insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("planner_every_action_json", json);
         insta::assert_snapshot!("planner_every_action_markdown", markdown);
@@ -163,10 +303,16 @@ fn json_and_markdown_views_of_every_action() {
 
 #[test]
 fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
-    let plan = plan(&spec("planner.toml"), &live("planner.json"), PlanOptions::default()).unwrap();
+    let plan = plan(
+        &spec("planner.toml"),
+        &live("planner.json"),
+        PlanOptions::default(),
+    )
+    .unwrap();
     let full = crate::render::markdown::render(&plan, Default::default());
     let budget = full.len() / 2;
-    let short = crate::render::markdown::render(&plan, crate::render::markdown::MarkdownOptions { budget });
+    let short =
+        crate::render::markdown::render(&plan, crate::render::markdown::MarkdownOptions { budget });
     assert!(short.len() <= budget, "{} > {budget}\n{short}", short.len());
     let risk_lines: Vec<&str> = full.lines().filter(|l| l.starts_with("- **")).collect();
     assert!(risk_lines.len() >= 4, "{full}");
@@ -182,19 +328,43 @@ fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
 
 #[test]
 fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
-    let options = PlanOptions { refresh_only: true, ..Default::default() };
+    let options = PlanOptions {
+        refresh_only: true,
+        ..Default::default()
+    };
     let plan = plan(&spec("planner.toml"), &live("planner.json"), options).unwrap();
-    let changed: Vec<(String, Action)> =
-        plan.changes.iter().filter(|c| c.is_change()).map(|c| (c.address.to_string(), c.action)).collect();
-    assert_eq!(changed, [("role.drifted".to_string(), Action::Update), ("role.moved".to_string(), Action::Replace)]);
+    let changed: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.is_change())
+        .map(|c| (c.address.to_string(), c.action))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("role.drifted".to_string(), Action::Update),
+            ("role.moved".to_string(), Action::Replace)
+        ]
+    );
     let text = render(&plan, TextOptions::default());
-    assert!(text.starts_with("Stack `fixture` in account 123456789012 (us-east-1):\n\nDrift report"), "{text}");
-    assert!(text.contains("Drift: 2 resources differ from the spec."), "{text}");
+    assert!(
+        text.starts_with("Stack `fixture` in account 123456789012 (us-east-1):\n\nDrift report"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Drift: 2 resources differ from the spec."),
+        "{text}"
+    );
     assert!(!text.contains("Plan:"), "{text}");
 }
 
 /// A resource the stack owns but the spec no longer declares, as discovery finds it.
-fn orphan(kind: &str, physical_id: &str, arn: &str, attributes: serde_json::Value) -> crate::live::LiveResource {
+fn orphan(
+    kind: &str,
+    physical_id: &str,
+    arn: &str,
+    attributes: serde_json::Value,
+) -> crate::live::LiveResource {
     serde_json::from_value(serde_json::json!({
         "kind": kind,
         "physical_id": physical_id,
@@ -208,14 +378,24 @@ fn orphan(kind: &str, physical_id: &str, arn: &str, attributes: serde_json::Valu
 
 fn depends_on(plan: &super::Plan, address: &str) -> Vec<String> {
     let address = Address::try_from(address.to_string()).unwrap();
-    plan.change(&address).unwrap().depends_on.iter().map(ToString::to_string).collect()
+    plan.change(&address)
+        .unwrap()
+        .depends_on
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
 fn deletes_go_before_what_they_refer_to() {
     let mut snapshot = live("planner.json");
     let policy_arn = "arn:aws:iam::123456789012:policy/fx-shared";
-    snapshot.owned.push(orphan("policy", policy_arn, policy_arn, serde_json::json!({})));
+    snapshot.owned.push(orphan(
+        "policy",
+        policy_arn,
+        policy_arn,
+        serde_json::json!({}),
+    ));
     // The function names the role that is deleted too (`role.gone`), and a queue by its ARN.
     snapshot.owned.push(orphan(
         "function",
@@ -224,23 +404,61 @@ fn deletes_go_before_what_they_refer_to() {
         serde_json::json!({ "role": { "str": "arn:aws:iam::123456789012:role/fx-gone" },
                             "triggers": { "list": [{ "map": { "queue": { "str": "arn:aws:sqs:us-east-1:123456789012:fx-work" } } }] } }),
     ));
-    snapshot.owned.push(orphan("queue", "fx-work", "arn:aws:sqs:us-east-1:123456789012:fx-work", serde_json::json!({})));
+    snapshot.owned.push(orphan(
+        "queue",
+        "fx-work",
+        "arn:aws:sqs:us-east-1:123456789012:fx-work",
+        serde_json::json!({}),
+    ));
     // A profile holds its role by name, which orders nothing by itself.
     let profile_arn = "arn:aws:iam::123456789012:instance-profile/fx-gone";
-    snapshot.owned.push(orphan("instance_profile", "fx-gone", profile_arn, serde_json::json!({ "role": { "str": "fx-gone" } })));
+    snapshot.owned.push(orphan(
+        "instance_profile",
+        "fx-gone",
+        profile_arn,
+        serde_json::json!({ "role": { "str": "fx-gone" } }),
+    ));
     let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
-    assert_eq!(depends_on(&plan, "function.function#fx-worker"), ["role.gone", "queue.queue#fx-work"]);
+    assert_eq!(
+        depends_on(&plan, "function.function#fx-worker"),
+        ["role.gone", "queue.queue#fx-work"]
+    );
     // Holders go before what they may hold: discovery does not read what a role holds.
-    assert_eq!(depends_on(&plan, "role.gone"), ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]);
-    assert_eq!(depends_on(&plan, "instance_profile.instance_profile#fx-gone"), ["role.gone"]);
+    assert_eq!(
+        depends_on(&plan, "role.gone"),
+        ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]
+    );
+    assert_eq!(
+        depends_on(&plan, "instance_profile.instance_profile#fx-gone"),
+        ["role.gone"]
+    );
     assert!(depends_on(&plan, "queue.queue#fx-work").is_empty());
 
     // Destroying the stack orders what the spec declares the same way; a cycle of references
     // orders nothing on it and keeps the rest.
     let loop_arn = "arn:aws:lambda:us-east-1:123456789012:function:fx-worker";
-    let gone = snapshot.owned.iter_mut().find(|o| o.physical_id == "fx-gone").unwrap();
-    gone.attributes.insert("note".into(), crate::model::Value::Str(loop_arn.into()));
-    let plan = super::plan(&spec("planner.toml"), &snapshot, PlanOptions { destroy: true, ..Default::default() }).unwrap();
-    assert_eq!(depends_on(&plan, "function.function#fx-worker"), ["queue.queue#fx-work"]);
-    assert_eq!(depends_on(&plan, "role.gone"), ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]);
+    let gone = snapshot
+        .owned
+        .iter_mut()
+        .find(|o| o.physical_id == "fx-gone")
+        .unwrap();
+    gone.attributes
+        .insert("note".into(), crate::model::Value::Str(loop_arn.into()));
+    let plan = super::plan(
+        &spec("planner.toml"),
+        &snapshot,
+        PlanOptions {
+            destroy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        depends_on(&plan, "function.function#fx-worker"),
+        ["queue.queue#fx-work"]
+    );
+    assert_eq!(
+        depends_on(&plan, "role.gone"),
+        ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]
+    );
 }

@@ -54,16 +54,27 @@ impl PolicyDocument {
         let mut statements: Vec<(String, Value)> = self
             .statements
             .iter()
-            .map(|statement| (statement.normalized().to_json().to_string(), statement.display_json()))
+            .map(|statement| {
+                (
+                    statement.normalized().to_json().to_string(),
+                    statement.display_json(),
+                )
+            })
             .collect();
         statements.sort_by(|a, b| a.0.cmp(&b.0));
         statements.dedup_by(|a, b| a.0 == b.0);
         let mut object = Map::new();
-        object.insert("Version".into(), self.version.unwrap_or(Version::V2008_10_17).as_str().into());
+        object.insert(
+            "Version".into(),
+            self.version.unwrap_or(Version::V2008_10_17).as_str().into(),
+        );
         if let Some(id) = &self.id {
             object.insert("Id".into(), id.as_str().into());
         }
-        object.insert("Statement".into(), Value::Array(statements.into_iter().map(|(_, json)| json).collect()));
+        object.insert(
+            "Statement".into(),
+            Value::Array(statements.into_iter().map(|(_, json)| json).collect()),
+        );
         format!("{:#}\n", Value::Object(object))
     }
 
@@ -142,8 +153,12 @@ impl Statement {
     /// The normalized statement as people read it: actions keep the spelling they were
     /// written with.
     pub fn display_json(&self) -> Value {
-        let spelled: std::collections::HashMap<String, &str> =
-            self.action.value().iter().map(|a| (a.to_lowercase(), a.as_str())).collect();
+        let spelled: std::collections::HashMap<String, &str> = self
+            .action
+            .value()
+            .iter()
+            .map(|a| (a.to_lowercase(), a.as_str()))
+            .collect();
         let mut json = self.normalized().to_json();
         for key in ["Action", "NotAction"] {
             if let Some(Value::Array(items)) = json.get_mut(key) {

@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use super::access::{action_set, principal_set, resource_set, Part, Set};
-use super::model::{Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement};
+use super::model::{
+    Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement,
+};
 use super::pattern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +54,10 @@ pub fn is_allowed_in(
         principal,
         action: action.to_lowercase(),
         resource: resource.to_string(),
-        context: context.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect(),
+        context: context
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), *v))
+            .collect(),
     };
     let (mut allowed, mut allowed_unconditionally, mut conditional_deny) = (false, false, false);
     for policy in policies {
@@ -90,20 +95,29 @@ pub fn may_allow_action(policies: &[&PolicyDocument], action: &str) -> bool {
     // Asked of every role in a spec, so it reads the statements as written instead of
     // normalizing them: actions compare without case, and `{"AWS": "*"}` is everyone.
     let action = action.to_lowercase();
-    let names = |patterns: &[String]| patterns.iter().any(|p| pattern::matches(&p.to_lowercase(), &action));
-    policies.iter().flat_map(|p| p.statements()).any(|statement| {
-        let for_holder = match &statement.principal {
-            None | Some(Clause::Is(Principals::Everyone)) => true,
-            Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| p.kind == PrincipalKind::Aws && p.id == "*"),
-            Some(Clause::Not(_)) => false,
-        };
-        statement.effect == Effect::Allow
-            && for_holder
-            && match &statement.action {
-                Clause::Is(patterns) => names(patterns),
-                Clause::Not(patterns) => !names(patterns),
-            }
-    })
+    let names = |patterns: &[String]| {
+        patterns
+            .iter()
+            .any(|p| pattern::matches(&p.to_lowercase(), &action))
+    };
+    policies
+        .iter()
+        .flat_map(|p| p.statements())
+        .any(|statement| {
+            let for_holder = match &statement.principal {
+                None | Some(Clause::Is(Principals::Everyone)) => true,
+                Some(Clause::Is(Principals::Listed(listed))) => listed
+                    .iter()
+                    .any(|p| p.kind == PrincipalKind::Aws && p.id == "*"),
+                Some(Clause::Not(_)) => false,
+            };
+            statement.effect == Effect::Allow
+                && for_holder
+                && match &statement.action {
+                    Clause::Is(patterns) => names(patterns),
+                    Clause::Not(patterns) => !names(patterns),
+                }
+        })
 }
 
 enum ConditionsHold {
@@ -156,17 +170,20 @@ impl Request<'_> {
     /// operator; `None` for anything else (other operators, set operators, policy variables).
     fn condition_holds(&self, condition: &Condition) -> Option<bool> {
         let (_, value) = self.context.iter().find(|(key, _)| *key == condition.key)?;
-        if condition.operator.starts_with("For") || condition.values.iter().any(|v| v.contains("${")) {
+        if condition.operator.starts_with("For")
+            || condition.values.iter().any(|v| v.contains("${"))
+        {
             return None;
         }
         let any = |test: &dyn Fn(&str) -> bool| condition.values.iter().any(|v| test(v));
         let held = match condition.base_operator() {
             "StringEquals" | "StringNotEquals" => any(&|v| v == *value),
-            "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => any(&|v| v.eq_ignore_ascii_case(value)),
-            // IAM matches wildcards in both ARN operators.
-            "StringLike" | "StringNotLike" | "ArnEquals" | "ArnNotEquals" | "ArnLike" | "ArnNotLike" => {
-                any(&|v| pattern::matches(v, value))
+            "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => {
+                any(&|v| v.eq_ignore_ascii_case(value))
             }
+            // IAM matches wildcards in both ARN operators.
+            "StringLike" | "StringNotLike" | "ArnEquals" | "ArnNotEquals" | "ArnLike"
+            | "ArnNotLike" => any(&|v| pattern::matches(v, value)),
             _ => return None,
         };
         Some(held != condition.is_negated())

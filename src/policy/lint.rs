@@ -236,7 +236,11 @@ impl StatementChecker<'_> {
         let Clause::Is(actions) = &self.statement.action else {
             return;
         };
-        let narrowed = self.statement.condition.iter().any(|c| names_resources(&c.key) && !c.operator.ends_with("IfExists"));
+        let narrowed = self
+            .statement
+            .condition
+            .iter()
+            .any(|c| names_resources(&c.key) && !c.operator.ends_with("IfExists"));
         if self.ctx.kind != DocumentKind::Identity || !any_resource || narrowed {
             return;
         }
@@ -478,7 +482,10 @@ const WRITE_VERBS: &[&str] = &[
 /// Condition keys that pick out the resources an action may touch.
 fn names_resources(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key.starts_with("aws:requesttag/") || key.starts_with("aws:resourcetag/") || key.ends_with(":functionarn") || key.ends_with(":policyarn")
+    key.starts_with("aws:requesttag/")
+        || key.starts_with("aws:resourcetag/")
+        || key.ends_with(":functionarn")
+        || key.ends_with(":policyarn")
 }
 
 /// Can this lowercased action pattern match an action named with a write verb? Only the part

@@ -28,11 +28,11 @@ pub use diff::{diff, AccessChange, ChangeKind, FieldChange, PolicyDiff, Statemen
 pub use lint::{
     lint, DocumentKind, Lint, LintContext, LintRule, ResourcePolicyKind, Severity, LINT_RULES,
 };
+pub(crate) use model::strings_outside_values;
 pub use model::{
     Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement,
     Version,
 };
-pub(crate) use model::strings_outside_values;
 
 /// Why a policy document was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -287,7 +287,10 @@ impl PolicyDocument {
     /// [`strings_outside_values`] lets a caller make sure of.
     pub(crate) fn map_values(&self, f: impl Fn(&str) -> String) -> Option<PolicyDocument> {
         let list = |items: &[String]| -> Option<Vec<String>> {
-            items.iter().map(|i| Some(f(i)).filter(|s| !s.is_empty())).collect()
+            items
+                .iter()
+                .map(|i| Some(f(i)).filter(|s| !s.is_empty()))
+                .collect()
         };
         let clause = |c: &Clause<Vec<String>>| -> Option<Clause<Vec<String>>> {
             Some(match c {
@@ -301,7 +304,12 @@ impl PolicyDocument {
                 Principals::Listed(listed) => Principals::Listed(
                     listed
                         .iter()
-                        .map(|p| Some(Principal { kind: p.kind, id: Some(f(&p.id)).filter(|s| !s.is_empty())? }))
+                        .map(|p| {
+                            Some(Principal {
+                                kind: p.kind,
+                                id: Some(f(&p.id)).filter(|s| !s.is_empty())?,
+                            })
+                        })
                         .collect::<Option<_>>()?,
                 ),
             })
@@ -335,7 +343,11 @@ impl PolicyDocument {
                 })
             })
             .collect::<Option<_>>()?;
-        Some(PolicyDocument { version: self.version, id: self.id.clone(), statements })
+        Some(PolicyDocument {
+            version: self.version,
+            id: self.id.clone(),
+            statements,
+        })
     }
 }
 
@@ -355,12 +367,16 @@ pub(crate) fn strings_outside_values(json: &Value) -> Vec<&str> {
         }
     }
     fn statement<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-        let Value::Object(map) = value else { return all(value, out) };
+        let Value::Object(map) = value else {
+            return all(value, out);
+        };
         for (key, value) in map {
             out.push(key);
             match (key.as_str(), value) {
                 ("Resource" | "NotResource", Value::String(_) | Value::Array(_)) => {}
-                ("Principal" | "NotPrincipal", Value::Object(kinds)) => out.extend(kinds.keys().map(String::as_str)),
+                ("Principal" | "NotPrincipal", Value::Object(kinds)) => {
+                    out.extend(kinds.keys().map(String::as_str))
+                }
                 ("Condition", Value::Object(operators)) => {
                     for (operator, block) in operators {
                         out.push(operator);
@@ -736,22 +752,39 @@ mod tests {
              "NotResource": "${queue}",
              "Condition": {"ArnLike": {"aws:SourceArn": "${bucket}"}, "StringEquals": {"aws:SourceAccount": ["${account}", "1"]}}}]}"#;
         let json: Value = serde_json::from_str(template).unwrap();
-        assert!(strings_outside_values(&json).iter().all(|s| !s.contains("${")));
+        assert!(strings_outside_values(&json)
+            .iter()
+            .all(|s| !s.contains("${")));
         let values = [
             ("${queue}", "arn:aws:sqs:us-east-1:123456789012:q"),
             ("${role}", "arn:aws:iam::123456789012:role/r"),
             ("${bucket}", "arn:aws:s3:::b"),
             ("${account}", "123456789012"),
         ];
-        let f = |s: &str| values.iter().find(|(k, _)| *k == s).map_or_else(|| s.to_string(), |(_, v)| v.to_string());
+        let f = |s: &str| {
+            values
+                .iter()
+                .find(|(k, _)| *k == s)
+                .map_or_else(|| s.to_string(), |(_, v)| v.to_string())
+        };
         let mut filled = template.to_string();
         for (k, v) in values {
             filled = filled.replace(&format!("\"{k}\""), &format!("\"{v}\""));
         }
         let parsed = PolicyDocument::from_value(&json).unwrap();
-        assert_eq!(parsed.map_values(f), Some(PolicyDocument::parse(&filled).unwrap()));
+        assert_eq!(
+            parsed.map_values(f),
+            Some(PolicyDocument::parse(&filled).unwrap())
+        );
         // An empty resource is refused by the grammar: the caller takes the JSON path, which says so.
-        assert_eq!(parsed.map_values(|s| if s == "${queue}" { String::new() } else { s.to_string() }), None);
+        assert_eq!(
+            parsed.map_values(|s| if s == "${queue}" {
+                String::new()
+            } else {
+                s.to_string()
+            }),
+            None
+        );
         // References anywhere else are outside the values.
         let elsewhere: Value = serde_json::from_str(
             r#"{"Statement": {"Sid": "${sid}", "Effect": "Allow", "Action": "sqs:${action}", "Resource": "*",

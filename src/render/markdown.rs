@@ -19,7 +19,9 @@ pub struct MarkdownOptions {
 
 impl Default for MarkdownOptions {
     fn default() -> Self {
-        Self { budget: DEFAULT_BUDGET }
+        Self {
+            budget: DEFAULT_BUDGET,
+        }
     }
 }
 
@@ -37,9 +39,16 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     let mut order: Vec<usize> = (0..changes.len()).collect();
     order.sort_by_key(|&i| !is_risky(changes[i]));
     let mut full_detail = vec![false; changes.len()];
-    let mut used = out.len() + changes.iter().map(|c| summary_block(c).len()).sum::<usize>() + 200;
+    let mut used = out.len()
+        + changes
+            .iter()
+            .map(|c| summary_block(c).len())
+            .sum::<usize>()
+        + 200;
     for i in order {
-        let extra = details[i].len().saturating_sub(summary_block(changes[i]).len());
+        let extra = details[i]
+            .len()
+            .saturating_sub(summary_block(changes[i]).len());
         if used + extra <= options.budget {
             full_detail[i] = true;
             used += extra;
@@ -72,14 +81,20 @@ fn symbol(a: Action) -> &'static str {
 
 fn is_risky(c: &ResourceChange) -> bool {
     matches!(c.action, Action::Delete | Action::Replace)
-        || c.policy_diffs().iter().any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
+        || c.policy_diffs()
+            .iter()
+            .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
         || c.lints.iter().any(|l| l.severity <= Severity::Warning)
 }
 
 fn head(plan: &Plan) -> String {
     let mut out = String::new();
     let summary = plan.summary();
-    let _ = writeln!(out, "### plinth plan: stack `{}`, account {} ({})\n", plan.stack, plan.account.account_id, plan.account.region);
+    let _ = writeln!(
+        out,
+        "### plinth plan: stack `{}`, account {} ({})\n",
+        plan.stack, plan.account.account_id, plan.account.region
+    );
     if plan.is_empty() {
         let _ = writeln!(out, "**No changes.** The live account matches the spec.");
         return out;
@@ -111,28 +126,50 @@ fn risks(plan: &Plan) -> Vec<String> {
                     .filter(|s| matches!(s.access, AccessChange::Widens | AccessChange::Mixed))
                     .map(|s| format!("`{}`", s.label))
                     .collect();
-                risks.push(format!("**widens access**: `{}` {name} (statements {})", c.address, statements.join(", ")));
+                risks.push(format!(
+                    "**widens access**: `{}` {name} (statements {})",
+                    c.address,
+                    statements.join(", ")
+                ));
             }
         }
         match c.action {
-            Action::Delete => risks.push(format!("**destroys** `{}` (`{}`)", c.address, c.physical_id)),
+            Action::Delete => risks.push(format!(
+                "**destroys** `{}` (`{}`)",
+                c.address, c.physical_id
+            )),
             Action::Replace => risks.push(format!(
                 "**replaces** `{}`{}",
                 c.address,
-                c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                c.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             )),
             _ => {}
         }
         for l in c.lints.iter().filter(|l| l.severity <= Severity::Warning) {
-            let statement = l.statement.as_deref().map(|s| format!(" statement `{s}`")).unwrap_or_default();
-            risks.push(format!("**{}** `{}` {}{statement}: {}", l.code, c.address, l.policy, l.message));
+            let statement = l
+                .statement
+                .as_deref()
+                .map(|s| format!(" statement `{s}`"))
+                .unwrap_or_default();
+            risks.push(format!(
+                "**{}** `{}` {}{statement}: {}",
+                l.code, c.address, l.policy, l.message
+            ));
         }
     }
     risks
 }
 
 fn summary_block(c: &ResourceChange) -> String {
-    format!("- `{} {}` {}\n", symbol(c.action), c.address, verb(c.action))
+    format!(
+        "- `{} {}` {}\n",
+        symbol(c.action),
+        c.address,
+        verb(c.action)
+    )
 }
 
 fn verb(a: Action) -> &'static str {
@@ -147,7 +184,11 @@ fn verb(a: Action) -> &'static str {
 
 fn detail(c: &ResourceChange) -> String {
     let mut out = String::new();
-    let reason = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let reason = c
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "<details><summary><code>{} {}</code> {}{}</summary>\n",
@@ -159,7 +200,9 @@ fn detail(c: &ResourceChange) -> String {
     let mut body = String::new();
     diff_body(&mut body, c);
     if body.is_empty() {
-        out.push_str("No attribute changes: plinth only adds its ownership tags.\n\n</details>\n\n");
+        out.push_str(
+            "No attribute changes: plinth only adds its ownership tags.\n\n</details>\n\n",
+        );
     } else {
         let _ = write!(out, "```diff\n{body}```\n\n</details>\n\n");
     }
@@ -172,7 +215,10 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
     } else {
         let policy_diffs = c.policy_diffs();
         for a in &c.attributes {
-            let diffs: Vec<_> = policy_diffs.iter().filter(|(n, _)| n == &a.name || n.starts_with(&format!("{}.", a.name))).collect();
+            let diffs: Vec<_> = policy_diffs
+                .iter()
+                .filter(|(n, _)| n == &a.name || n.starts_with(&format!("{}.", a.name)))
+                .collect();
             if c.action != Action::Create && !diffs.is_empty() {
                 for (name, d) in diffs {
                     let _ = writeln!(out, "# {name}: {}", access(&d.access));
@@ -186,7 +232,11 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
                 }
                 continue;
             }
-            let forces = if a.forces_replacement { "  # forces replacement" } else { "" };
+            let forces = if a.forces_replacement {
+                "  # forces replacement"
+            } else {
+                ""
+            };
             if let Some(before) = &a.before {
                 let _ = writeln!(out, "- {} = {}{forces}", a.name, lines(before, "- "));
             }
@@ -196,8 +246,16 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
         }
     }
     for l in &c.lints {
-        let statement = l.statement.as_deref().map(|s| format!(" statement {s}")).unwrap_or_default();
-        let _ = writeln!(out, "! {} in {}{statement}: {}", l.code, l.policy, l.message);
+        let statement = l
+            .statement
+            .as_deref()
+            .map(|s| format!(" statement {s}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "! {} in {}{statement}: {}",
+            l.code, l.policy, l.message
+        );
     }
 }
 
@@ -220,5 +278,7 @@ fn access(a: &AccessChange) -> &'static str {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -48,7 +48,9 @@ impl Painter {
     fn access(&self, access: &AccessChange) -> String {
         match access {
             AccessChange::Widens => self.paint("widens access", Style::new().red().bold()),
-            AccessChange::Mixed => self.paint("widens and narrows access", Style::new().red().bold()),
+            AccessChange::Mixed => {
+                self.paint("widens and narrows access", Style::new().red().bold())
+            }
             AccessChange::Narrows => self.paint("narrows access", Style::new().green()),
             AccessChange::NoChange => "no change in access".to_string(),
         }
@@ -56,7 +58,9 @@ impl Painter {
 }
 
 pub fn render(plan: &Plan, options: TextOptions) -> String {
-    let p = Painter { color: options.color };
+    let p = Painter {
+        color: options.color,
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -79,19 +83,39 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         out.push('\n');
     }
     // Unchanged resources are not listed, but what is wrong with their live policies is.
-    for change in plan.changes.iter().filter(|c| !c.is_change() && c.lints.iter().any(|f| f.severity != Severity::Info)) {
-        let _ = writeln!(out, "  {} is unchanged, but:", p.paint(&change.address.to_string(), Style::new().bold()));
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| !c.is_change() && c.lints.iter().any(|f| f.severity != Severity::Info))
+    {
+        let _ = writeln!(
+            out,
+            "  {} is unchanged, but:",
+            p.paint(&change.address.to_string(), Style::new().bold())
+        );
         findings(&mut out, &p, change);
         out.push('\n');
     }
     let summary = plan.summary();
     if plan.refresh_only {
         let n = summary.change + summary.replace;
-        let _ = writeln!(out, "Drift: {n} resource{} differ{} from the spec.", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" });
+        let _ = writeln!(
+            out,
+            "Drift: {n} resource{} differ{} from the spec.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" }
+        );
         return out;
     }
     if summary.widens_access {
-        let _ = writeln!(out, "{}", p.paint("This plan widens access: review the policy changes marked above.", Style::new().red().bold()));
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(
+                "This plan widens access: review the policy changes marked above.",
+                Style::new().red().bold()
+            )
+        );
     }
     let _ = writeln!(out, "{}", summary_line(&summary));
     out
@@ -105,7 +129,12 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         Action::Delete => "will be destroyed".to_string(),
         Action::NoOp => "is unchanged".to_string(),
     };
-    let _ = write!(out, "  {} {} {what}", p.action(c.action), p.paint(&c.address.to_string(), Style::new().bold()));
+    let _ = write!(
+        out,
+        "  {} {} {what}",
+        p.action(c.action),
+        p.paint(&c.address.to_string(), Style::new().bold())
+    );
     if let Some(reason) = &c.reason {
         let _ = write!(out, " ({reason})");
     }
@@ -123,9 +152,20 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
 
 fn findings(out: &mut String, p: &Painter, c: &ResourceChange) {
     for f in c.lints.iter().filter(|f| f.severity != Severity::Info) {
-        let statement = f.statement.as_deref().map(|s| format!(" statement {s}")).unwrap_or_default();
-        let label = p.paint(&format!("! {} {}", f.code, severity(f.severity)), Style::new().yellow());
-        let _ = writeln!(out, "      {label} in {}{statement}: {}", f.policy, f.message);
+        let statement = f
+            .statement
+            .as_deref()
+            .map(|s| format!(" statement {s}"))
+            .unwrap_or_default();
+        let label = p.paint(
+            &format!("! {} {}", f.code, severity(f.severity)),
+            Style::new().yellow(),
+        );
+        let _ = writeln!(
+            out,
+            "      {label} in {}{statement}: {}",
+            f.policy, f.message
+        );
     }
 }
 
@@ -139,7 +179,11 @@ fn severity(s: Severity) -> &'static str {
 
 fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange, width: usize) {
     let name = format!("{:width$}", a.name);
-    let forces = if a.forces_replacement { p.paint(" # forces replacement", Style::new().magenta()) } else { String::new() };
+    let forces = if a.forces_replacement {
+        p.paint(" # forces replacement", Style::new().magenta())
+    } else {
+        String::new()
+    };
     let diffs = a.policy_diffs();
     if action != Action::Create && !diffs.is_empty() {
         for (label, diff) in diffs {
@@ -149,13 +193,29 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
     }
     match (&a.before, &a.after) {
         (None, Some(after)) => {
-            let _ = writeln!(out, "      {} {name} = {}", p.action(Action::Create), multiline(after, 8));
+            let _ = writeln!(
+                out,
+                "      {} {name} = {}",
+                p.action(Action::Create),
+                multiline(after, 8)
+            );
         }
         (Some(before), None) => {
-            let _ = writeln!(out, "      {} {name} = {}", p.action(Action::Delete), multiline(before, 8));
+            let _ = writeln!(
+                out,
+                "      {} {name} = {}",
+                p.action(Action::Delete),
+                multiline(before, 8)
+            );
         }
         (Some(before), Some(after)) => {
-            let _ = writeln!(out, "      {} {name} = {} -> {}{forces}", p.action(Action::Update), before.display(), after.display());
+            let _ = writeln!(
+                out,
+                "      {} {name} = {} -> {}{forces}",
+                p.action(Action::Update),
+                before.display(),
+                after.display()
+            );
         }
         (None, None) => {}
     }
@@ -165,7 +225,10 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
 fn multiline(v: &Value, indent: usize) -> String {
     let pad = " ".repeat(indent);
     match v {
-        Value::Policy(doc) => doc.to_pretty().trim_end().replace('\n', &format!("\n{pad}")),
+        Value::Policy(doc) => doc
+            .to_pretty()
+            .trim_end()
+            .replace('\n', &format!("\n{pad}")),
         Value::Map(m) if m.values().any(|v| matches!(v, Value::Policy(_))) => {
             let mut s = String::from("{");
             for (k, v) in m {
@@ -179,9 +242,19 @@ fn multiline(v: &Value, indent: usize) -> String {
 }
 
 fn policy_diff(out: &mut String, p: &Painter, label: &str, diff: &PolicyDiff) {
-    let _ = writeln!(out, "      {} {label} ({})", p.action(Action::Update), p.access(&diff.access));
+    let _ = writeln!(
+        out,
+        "      {} {label} ({})",
+        p.action(Action::Update),
+        p.access(&diff.access)
+    );
     for st in &diff.statements {
-        let _ = writeln!(out, "          statement {}: {}", st.label, p.access(&st.access));
+        let _ = writeln!(
+            out,
+            "          statement {}: {}",
+            st.label,
+            p.access(&st.access)
+        );
         for line in st.unified.lines() {
             let _ = writeln!(out, "            {}", p.diff_line(line));
         }

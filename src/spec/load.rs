@@ -6,13 +6,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::spec::Located;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
-use crate::spec::Located;
 
 use super::template::{self, reference_text, Reference};
-use super::{rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var};
+use super::{
+    rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var,
+};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -33,9 +35,16 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = Loader {
         file: Arc::clone(&file),
-        dir: if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir },
+        dir: if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        },
         diags: Diagnostics::default(),
-        inputs: vec![InputFile { path: name, sha256: sha256_hex(file.text.as_bytes()) }],
+        inputs: vec![InputFile {
+            path: name,
+            sha256: sha256_hex(file.text.as_bytes()),
+        }],
         zipped: BTreeMap::new(),
     };
     let spec = loader.load(options);
@@ -56,11 +65,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Reads a UTF-8 file of bounded size. `cited_at` is where the spec names the file, so that a
 /// missing include points at the line that asked for it. At most one byte more than the limit
 /// is read, so a huge file, a device (`/dev/zero`) or a pipe cannot exhaust memory.
-fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Arc<SourceFile>, Diagnostics> {
+fn read_source(
+    path: &Path,
+    name: &str,
+    cited_at: Option<Location>,
+) -> Result<Arc<SourceFile>, Diagnostics> {
     let fail = |d: Diagnostic| Err(Diagnostics(vec![d.at_location(cited_at.clone())]));
     let read = std::fs::File::open(path).and_then(|file| {
         let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| bytes)
+        file.take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
     });
     let bytes = match read {
         Ok(b) => b,
@@ -70,14 +85,21 @@ fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Ar
             } else {
                 "pass the spec with -f PATH, or run plinth where plinth.toml is".to_string()
             };
-            return fail(Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint));
+            return fail(
+                Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint),
+            );
         }
     };
     if bytes.len() > MAX_FILE_BYTES {
-        let d = Diagnostic::error("spec::too-large", format!("`{name}` is larger than {MAX_FILE_BYTES} bytes, the most plinth reads"))
-            .hint("a spec or policy this large is almost certainly not the file you meant");
+        let d = Diagnostic::error(
+            "spec::too-large",
+            format!("`{name}` is larger than {MAX_FILE_BYTES} bytes, the most plinth reads"),
+        )
+        .hint("a spec or policy this large is almost certainly not the file you meant");
         // The file itself is where the problem is, when no spec line names it.
-        let at = cited_at.clone().unwrap_or_else(|| Location::new(&SourceFile::new(name, ""), 0..0));
+        let at = cited_at
+            .clone()
+            .unwrap_or_else(|| Location::new(&SourceFile::new(name, ""), 0..0));
         return Err(Diagnostics(vec![d.at_location(Some(at))]));
     }
     match String::from_utf8(bytes) {
@@ -86,10 +108,13 @@ fn read_source(path: &Path, name: &str, cited_at: Option<Location>) -> Result<Ar
             let valid = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
             let file = SourceFile::new(name, lossy);
-            Err(Diagnostics(vec![Diagnostic::error("spec::encoding", format!("`{name}` is not valid UTF-8"))
-                .at(&file, valid..valid + 1)
-                .label("this byte is not UTF-8")
-                .hint("save the file as UTF-8")]))
+            Err(Diagnostics(vec![Diagnostic::error(
+                "spec::encoding",
+                format!("`{name}` is not valid UTF-8"),
+            )
+            .at(&file, valid..valid + 1)
+            .label("this byte is not UTF-8")
+            .hint("save the file as UTF-8")]))
         }
     }
 }
@@ -123,8 +148,14 @@ pub(crate) struct RawLock {
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
 
 impl Loader {
-    pub(crate) fn err(&mut self, code: &'static str, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(code, message).at(&self.file, span));
+    pub(crate) fn err(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        span: Range<usize>,
+    ) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::error(code, message).at(&self.file, span));
         self.diags.0.last_mut().expect("just pushed")
     }
 
@@ -134,8 +165,12 @@ impl Loader {
         if !errors.is_empty() {
             for e in errors {
                 let span = e.span().unwrap_or(0..0);
-                self.err("spec::syntax", format!("invalid TOML: {}", e.message().trim()), span)
-                    .set_hint("see https://toml.io for the syntax");
+                self.err(
+                    "spec::syntax",
+                    format!("invalid TOML: {}", e.message().trim()),
+                    span,
+                )
+                .set_hint("see https://toml.io for the syntax");
             }
             return None;
         }
@@ -157,11 +192,21 @@ impl Loader {
                 other => match Kind::parse(other) {
                     Some(kind) => self.resources(kind, value, &mut resources),
                     None => {
-                        let known: Vec<&str> =
-                            TOP_LEVEL.iter().copied().chain(Kind::ALL.iter().map(|k| k.as_str())).collect();
-                        let d = self.err("spec::unknown-table", format!("unknown table `[{other}]`"), key_span);
+                        let known: Vec<&str> = TOP_LEVEL
+                            .iter()
+                            .copied()
+                            .chain(Kind::ALL.iter().map(|k| k.as_str()))
+                            .collect();
+                        let d = self.err(
+                            "spec::unknown-table",
+                            format!("unknown table `[{other}]`"),
+                            key_span,
+                        );
                         d.hint = Some(did_you_mean(other, &known).unwrap_or_else(|| {
-                            format!("the spec has [stack], [vars], [outputs] and resources: {}", known[3..].join(", "))
+                            format!(
+                                "the spec has [stack], [vars], [outputs] and resources: {}",
+                                known[3..].join(", ")
+                            )
                         }));
                     }
                 },
@@ -183,15 +228,26 @@ impl Loader {
         }
         let lock = raw_stack.lock.map(|l| LockConfig {
             bucket: l.bucket.into_inner(),
-            key: l.key.map_or_else(|| format!("plinth/locks/{stack_name}.lock"), Located::into_inner),
+            key: l.key.map_or_else(
+                || format!("plinth/locks/{stack_name}.lock"),
+                Located::into_inner,
+            ),
         });
-        let stack = StackConfig { name: stack_name, location: Location::new(&file, raw_stack.name.span()), lock };
+        let stack = StackConfig {
+            name: stack_name,
+            location: Location::new(&file, raw_stack.name.span()),
+            lock,
+        };
 
-        let outputs: BTreeMap<String, Text> =
-            raw_outputs.into_iter().filter_map(|(k, v)| Some((k, self.text(&v)?))).collect();
+        let outputs: BTreeMap<String, Text> = raw_outputs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, self.text(&v)?)))
+            .collect();
 
-        let resources: BTreeMap<Address, Resource> =
-            resources.into_iter().filter_map(|(a, r)| Some((a, r?))).collect();
+        let resources: BTreeMap<Address, Resource> = resources
+            .into_iter()
+            .filter_map(|(a, r)| Some((a, r?)))
+            .collect();
 
         let spec = Spec {
             file,
@@ -206,7 +262,9 @@ impl Loader {
         self.check_references(&spec);
         self.check_cycles(&spec);
         for resource in spec.resources.values() {
-            resource.body.check(&rules::Checker::new(&spec.vars), &mut self.diags);
+            resource
+                .body
+                .check(&rules::Checker::new(&spec.vars), &mut self.diags);
             self.check_policy_sizes(resource);
         }
         if !self.diags.has_errors() {
@@ -229,7 +287,10 @@ impl Loader {
     /// taken out, and an error that follows from that (a required field now missing) is not
     /// the author's. Nor is a missing field that an unknown one was taken for (`nmae`, "did
     /// you mean `name`?"): that is one mistake, reported once.
-    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, mut value: toml::Spanned<DeValue<'_>>) -> Option<T> {
+    pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        mut value: toml::Spanned<DeValue<'_>>,
+    ) -> Option<T> {
         let (mut errors, mut only_unknown) = (0, false);
         let mut suggested: Vec<String> = Vec::new();
         loop {
@@ -238,7 +299,12 @@ impl Loader {
                 Err(e) => e,
             };
             let message = in_toml_terms(e.message().trim());
-            let Explained { code, hint, suggested: near, missing } = explain_serde_error(&message);
+            let Explained {
+                code,
+                hint,
+                suggested: near,
+                missing,
+            } = explain_serde_error(&message);
             if only_unknown && code != UNKNOWN_FIELD {
                 return None;
             }
@@ -263,19 +329,32 @@ impl Loader {
         let mut out = BTreeMap::new();
         for (name, value) in self.string_table(value, "vars") {
             if value.get_ref().contains("${") {
-                self.err("spec::var-reference", format!("variable `{name}` contains a reference"), value.span())
-                    .set_hint("variables are plain values; put the reference where the variable is used");
+                self.err(
+                    "spec::var-reference",
+                    format!("variable `{name}` contains a reference"),
+                    value.span(),
+                )
+                .set_hint(
+                    "variables are plain values; put the reference where the variable is used",
+                );
             }
             out.insert(
                 name,
-                Var { value: value.get_ref().clone(), location: Some(Location::new(&self.file, value.span())) },
+                Var {
+                    value: value.get_ref().clone(),
+                    location: Some(Location::new(&self.file, value.span())),
+                },
             );
         }
         out
     }
 
     /// A table of scalars, each turned into its string form.
-    fn string_table(&mut self, value: toml::Spanned<DeValue<'_>>, what: &str) -> Vec<(String, Located<String>)> {
+    fn string_table(
+        &mut self,
+        value: toml::Spanned<DeValue<'_>>,
+        what: &str,
+    ) -> Vec<(String, Located<String>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
             self.err("spec::type", format!("`{what}` must be a table"), span);
@@ -290,7 +369,15 @@ impl Loader {
                 DeValue::Float(f) => f.as_str().to_string(),
                 DeValue::Boolean(b) => b.to_string(),
                 other => {
-                    self.err("spec::type", format!("`{what}.{}` must be a string, number or boolean, not {}", k.get_ref(), with_article(other.type_str())), vspan);
+                    self.err(
+                        "spec::type",
+                        format!(
+                            "`{what}.{}` must be a string, number or boolean, not {}",
+                            k.get_ref(),
+                            with_article(other.type_str())
+                        ),
+                        vspan,
+                    );
                     continue;
                 }
             };
@@ -313,7 +400,10 @@ impl Loader {
                         "spec::unknown-var",
                         format!("--var {name}: the spec declares no variable `{name}` in [vars]"),
                     );
-                    d.hint = Some(did_you_mean(name, &known).unwrap_or_else(|| "declare it in [vars] first".into()));
+                    d.hint = Some(
+                        did_you_mean(name, &known)
+                            .unwrap_or_else(|| "declare it in [vars] first".into()),
+                    );
                     self.diags.push(d);
                 }
             }
@@ -328,7 +418,11 @@ impl Loader {
     ) {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
-            self.err("spec::type", format!("`{kind}` must be a table of resources, as in [{kind}.NAME]"), span);
+            self.err(
+                "spec::type",
+                format!("`{kind}` must be a table of resources, as in [{kind}.NAME]"),
+                span,
+            );
             return;
         };
         let mut entries: Vec<_> = table.into_iter().collect();
@@ -343,8 +437,17 @@ impl Loader {
             let location = Location::new(&self.file, span.clone());
             let type_name = body.get_ref().type_str();
             let DeValue::Table(table) = body.into_inner() else {
-                self.err("spec::type", format!("`{address}` must be a table, not {}", with_article(type_name)), span)
-                    .set_hint(format!("write the resource as a table: [{address}] followed by its fields"));
+                self.err(
+                    "spec::type",
+                    format!(
+                        "`{address}` must be a table, not {}",
+                        with_article(type_name)
+                    ),
+                    span,
+                )
+                .set_hint(format!(
+                    "write the resource as a table: [{address}] followed by its fields"
+                ));
                 continue;
             };
             let (table, silenced) = self.take_silences(table);
@@ -364,7 +467,10 @@ impl Loader {
     /// `silence` is common to every kind: it is taken out of the resource's table before the
     /// kind reads the rest.
     fn take_silences<'i>(&mut self, mut table: DeTable<'i>) -> (DeTable<'i>, Vec<Silence>) {
-        let key = table.keys().find(|k| k.get_ref().as_ref() == "silence").cloned();
+        let key = table
+            .keys()
+            .find(|k| k.get_ref().as_ref() == "silence")
+            .cloned();
         let Some(value) = key.and_then(|k| table.remove(&k)) else {
             return (table, Vec::new());
         };
@@ -373,8 +479,12 @@ impl Loader {
         let mut out = Vec::new();
         for s in silences {
             if !known.contains(&s.get_ref().lint.as_str()) {
-                self.err("spec::unknown-lint", format!("`{}` is not a policy lint", s.get_ref().lint), s.span())
-                    .set_hint(format!("the lints are {}", known.join(", ")));
+                self.err(
+                    "spec::unknown-lint",
+                    format!("`{}` is not a policy lint", s.get_ref().lint),
+                    s.span(),
+                )
+                .set_hint(format!("the lints are {}", known.join(", ")));
             }
             out.push(s.into_inner());
         }
@@ -384,8 +494,12 @@ impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
     /// other references stay as `${...}`, which the lints treat as unknown values.
     fn lint_policies(&mut self, spec: &Spec) {
-        let known_accounts: Vec<String> =
-            spec.vars.values().map(|v| v.value.clone()).filter(|v| is_account_id(v)).collect();
+        let known_accounts: Vec<String> = spec
+            .vars
+            .values()
+            .map(|v| v.value.clone())
+            .filter(|v| is_account_id(v))
+            .collect();
         for resource in spec.resources.values() {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
@@ -400,7 +514,9 @@ impl Loader {
                     silenced: resource.silenced_for(&name),
                 };
                 for lint in crate::policy::lint(&doc, &context) {
-                    if let Some(d) = lint_diagnostic(&resource.address, &name, &lint, &template.location) {
+                    if let Some(d) =
+                        lint_diagnostic(&resource.address, &name, &lint, &template.location)
+                    {
                         self.diags.push(d);
                     }
                 }
@@ -415,7 +531,12 @@ impl Loader {
         use rules::policy_size as size;
         let present = |p: &PolicyTemplate| !p.json.is_null();
         // The start of the document: a whole policy underlined says nothing more.
-        let start = |p: &PolicyTemplate| Location::new(&p.location.file, p.location.span.start..p.location.span.start + 1);
+        let start = |p: &PolicyTemplate| {
+            Location::new(
+                &p.location.file,
+                p.location.span.start..p.location.span.start + 1,
+            )
+        };
         let mut inline_total = 0;
         let mut inline_first = None;
         for (name, template, _) in resource.body.policy_documents() {
@@ -485,7 +606,10 @@ impl Loader {
     pub(crate) fn record_input(&mut self, path: &Path, bytes: &[u8]) {
         let path = path.display().to_string();
         if !self.inputs.iter().any(|i| i.path == path) {
-            self.inputs.push(InputFile { path, sha256: sha256_hex(bytes) });
+            self.inputs.push(InputFile {
+                path,
+                sha256: sha256_hex(bytes),
+            });
         }
     }
 
@@ -493,7 +617,11 @@ impl Loader {
     pub(crate) fn zip_directory(&mut self, path: &Path) -> Result<Arc<[u8]>, String> {
         self.zipped
             .entry(path.to_path_buf())
-            .or_insert_with(|| crate::archive::zip_directory(path).map(Arc::from).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                crate::archive::zip_directory(path)
+                    .map(Arc::from)
+                    .map_err(|e| e.to_string())
+            })
             .clone()
     }
 
@@ -502,7 +630,10 @@ impl Loader {
     }
 
     /// User tags: keys checked against AWS's rules, values as templates.
-    pub(crate) fn tags(&mut self, tags: &BTreeMap<Located<String>, Located<String>>) -> BTreeMap<String, Text> {
+    pub(crate) fn tags(
+        &mut self,
+        tags: &BTreeMap<Located<String>, Located<String>>,
+    ) -> BTreeMap<String, Text> {
         let mut out = BTreeMap::new();
         for (key, value) in tags {
             if let Err(msg) = rules::tag_key(key.get_ref()) {
@@ -519,13 +650,16 @@ impl Loader {
     pub(crate) fn string_within(&self, within: Range<usize>, value: String) -> Located<String> {
         let source = &self.file.text;
         let end = match source.get(within.clone()) {
-            Some(t) if t.starts_with('[') => source[within.end..].find("\n[").map_or(source.len(), |i| within.end + i),
+            Some(t) if t.starts_with('[') => source[within.end..]
+                .find("\n[")
+                .map_or(source.len(), |i| within.end + i),
             _ => within.end,
         };
         let text = source.get(within.start..end).unwrap_or_default();
-        let found = ['"', '\'']
-            .iter()
-            .find_map(|q| text.find(&format!("{q}{value}{q}")).map(|i| within.start + i..within.start + i + value.len() + 2));
+        let found = ['"', '\''].iter().find_map(|q| {
+            text.find(&format!("{q}{value}{q}"))
+                .map(|i| within.start + i..within.start + i + value.len() + 2)
+        });
         Located::new(found.unwrap_or(within), value)
     }
 
@@ -555,7 +689,11 @@ impl Loader {
         match template::parse(s.get_ref()) {
             Ok(pieces) => {
                 self.warn_placeholder(s.get_ref(), content, span.clone());
-                Some(Text { raw: s.get_ref().clone(), pieces, location: Location::new(&self.file, span) })
+                Some(Text {
+                    raw: s.get_ref().clone(),
+                    pieces,
+                    location: Location::new(&self.file, span),
+                })
             }
             Err(e) => {
                 let at = content.map_or(span, |c| c + e.span.start..c + e.span.end);
@@ -572,12 +710,21 @@ impl Loader {
         if let Some(start) = s.find('<') {
             if let Some(len) = s[start..].find('>') {
                 let inner = &s[start + 1..start + len];
-                if !inner.is_empty() && inner.chars().all(|c| c.is_alphanumeric() || " _-".contains(c)) {
+                if !inner.is_empty()
+                    && inner
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || " _-".contains(c))
+                {
                     let at = content.map_or(span, |c| c + start..c + start + len + 1);
                     self.diags.push(
-                        Diagnostic::warning("spec::placeholder", format!("`<{inner}>` looks like a placeholder that was never filled in"))
-                            .at(&self.file, at)
-                            .hint("use a reference such as `${aws.account_id}` or `${var.NAME}`"),
+                        Diagnostic::warning(
+                            "spec::placeholder",
+                            format!(
+                                "`<{inner}>` looks like a placeholder that was never filled in"
+                            ),
+                        )
+                        .at(&self.file, at)
+                        .hint("use a reference such as `${aws.account_id}` or `${var.NAME}`"),
                     );
                 }
             }
@@ -603,7 +750,10 @@ impl Loader {
                 let cited = Location::new(&self.file, span.clone());
                 match read_source(&path, &name, Some(cited)) {
                     Ok(file) => {
-                        self.inputs.push(InputFile { path: name, sha256: sha256_hex(file.text.as_bytes()) });
+                        self.inputs.push(InputFile {
+                            path: name,
+                            sha256: sha256_hex(file.text.as_bytes()),
+                        });
                         let whole = 0..file.text.len();
                         self.policy_text(&file, &file.text.clone(), Some(0), whole)
                     }
@@ -666,7 +816,11 @@ impl Loader {
             let at = raw
                 .and_then(|(c, text)| locate_json_path(text, &e.path).map(|o| c + o..c + o + 1))
                 .unwrap_or(span.clone());
-            let path = if e.path.is_empty() { String::new() } else { format!(" at {}", e.path) };
+            let path = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", e.path)
+            };
             self.diags.push(
                 Diagnostic::error("policy::invalid", format!("invalid policy{path}: {}", e.message))
                     .at(file, at)
@@ -679,7 +833,9 @@ impl Loader {
         collect_strings(&json, &mut strings);
         for s in strings {
             let search_from = raw.map_or(span.start, |(c, _)| c);
-            let found = file.text[search_from.min(file.text.len())..].find(s.as_str()).map(|i| search_from + i);
+            let found = file.text[search_from.min(file.text.len())..]
+                .find(s.as_str())
+                .map(|i| search_from + i);
             if s.contains("${") {
                 match template::parse(&s) {
                     Ok(pieces) => templated.push((s.clone(), pieces)),
@@ -699,9 +855,19 @@ impl Loader {
                 }
             }
         }
-        let in_values_only = crate::policy::strings_outside_values(&json).iter().all(|s| !s.contains("${"));
-        let parsed = parsed.ok().filter(|_| in_values_only).map(std::sync::Arc::new);
-        ok.then_some(PolicyTemplate { json, templated, location, parsed })
+        let in_values_only = crate::policy::strings_outside_values(&json)
+            .iter()
+            .all(|s| !s.contains("${"));
+        let parsed = parsed
+            .ok()
+            .filter(|_| in_values_only)
+            .map(std::sync::Arc::new);
+        ok.then_some(PolicyTemplate {
+            json,
+            templated,
+            location,
+            parsed,
+        })
     }
 
     fn check_references(&mut self, spec: &Spec) {
@@ -723,17 +889,26 @@ impl Loader {
                 }
                 Reference::Resource { address, attribute } => {
                     if !spec.resources.contains_key(address) {
-                        let known: Vec<String> = spec.resources.keys().map(Address::to_string).collect();
+                        let known: Vec<String> =
+                            spec.resources.keys().map(Address::to_string).collect();
                         let known: Vec<&str> = known.iter().map(String::as_str).collect();
                         Some((
                             format!("`${{{address}.{attribute}}}` refers to `{address}`, which this spec does not declare"),
                             did_you_mean(&address.to_string(), &known)
                                 .unwrap_or_else(|| format!("declare [{address}], or fix the name")),
                         ))
-                    } else if !address.kind.exported_attributes().contains(&attribute.as_str()) {
+                    } else if !address
+                        .kind
+                        .exported_attributes()
+                        .contains(&attribute.as_str())
+                    {
                         Some((
                             format!("a {} has no attribute `{attribute}`", address.kind),
-                            format!("a {} exports: {}", address.kind, address.kind.exported_attributes().join(", ")),
+                            format!(
+                                "a {} exports: {}",
+                                address.kind,
+                                address.kind.exported_attributes().join(", ")
+                            ),
                         ))
                     } else if !spec.resources[address].body.declares_export(attribute) {
                         Some((
@@ -748,7 +923,11 @@ impl Loader {
             };
             if let Some((message, hint)) = problem {
                 let at = find_in(location, &reference_text(reference));
-                self.diags.push(Diagnostic::error("spec::dangling-reference", message).at_location(Some(at)).hint(hint));
+                self.diags.push(
+                    Diagnostic::error("spec::dangling-reference", message)
+                        .at_location(Some(at))
+                        .hint(hint),
+                );
             }
         }
     }
@@ -778,7 +957,11 @@ impl Loader {
                 .find(|(r, _)| matches!(r, Reference::Resource { address, .. } if address == next))
                 .map(|(r, l)| find_in(l, &reference_text(r)))
                 .unwrap_or_else(|| resource.location.clone());
-            let path: Vec<String> = cycle.iter().chain(std::iter::once(&first)).map(|a| a.to_string()).collect();
+            let path: Vec<String> = cycle
+                .iter()
+                .chain(std::iter::once(&first))
+                .map(|a| a.to_string())
+                .collect();
             self.diags.push(
                 Diagnostic::error("spec::reference-cycle", format!("reference cycle: {}", path.join(" → ")))
                     .at_location(Some(location))
@@ -788,13 +971,15 @@ impl Loader {
     }
 }
 
-
 /// Narrows a location to the first occurrence of `needle` inside it.
 fn find_in(location: &Location, needle: &str) -> Location {
     let text = &location.file.text;
     let range = location.span.clone();
     match text.get(range.clone()).and_then(|s| s.find(needle)) {
-        Some(i) => Location::new(&location.file, range.start + i..range.start + i + needle.len()),
+        Some(i) => Location::new(
+            &location.file,
+            range.start + i..range.start + i + needle.len(),
+        ),
         None => location.clone(),
     }
 }
@@ -831,7 +1016,11 @@ fn string_content_start(source: &str, span: Range<usize>) -> Option<usize> {
 
 /// serde_json reports one-based line and column; turn them into a byte offset.
 fn json_offset(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     (line_start + column.saturating_sub(1)).min(text.len().saturating_sub(1))
 }
 
@@ -897,13 +1086,21 @@ pub(crate) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
 /// "a table", "an integer": TOML's type names with their article.
 pub(crate) fn with_article(type_name: &str) -> String {
-    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!("{article} {type_name}")
 }
 
@@ -911,7 +1108,9 @@ pub(crate) fn with_article(type_name: &str) -> String {
 fn in_toml_terms(message: &str) -> String {
     let mut out = message.to_string();
     if let Some(start) = out.find("expected struct ") {
-        let end = out[start..].find([',', '\n']).map_or(out.len(), |i| start + i);
+        let end = out[start..]
+            .find([',', '\n'])
+            .map_or(out.len(), |i| start + i);
         out.replace_range(start..end, "expected a table");
     }
     for (rust, toml) in [
@@ -937,12 +1136,20 @@ const MAX_ERRORS_PER_VALUE: usize = 20;
 fn remove_setting_at(value: &mut DeValue<'_>, span: &Range<usize>) -> bool {
     match value {
         DeValue::Table(table) => {
-            match table.iter().find(|(key, value)| key.span() == *span || value.span() == *span).map(|(key, _)| key.clone()) {
+            match table
+                .iter()
+                .find(|(key, value)| key.span() == *span || value.span() == *span)
+                .map(|(key, _)| key.clone())
+            {
                 Some(key) => table.remove(&key).is_some(),
-                None => table.iter_mut().any(|(_, v)| remove_setting_at(v.get_mut(), span)),
+                None => table
+                    .iter_mut()
+                    .any(|(_, v)| remove_setting_at(v.get_mut(), span)),
             }
         }
-        DeValue::Array(array) => array.iter_mut().any(|v| remove_setting_at(v.get_mut(), span)),
+        DeValue::Array(array) => array
+            .iter_mut()
+            .any(|v| remove_setting_at(v.get_mut(), span)),
         _ => false,
     }
 }
@@ -959,17 +1166,33 @@ struct Explained<'m> {
 
 /// Turns serde's messages into a stable code and a hint.
 fn explain_serde_error(message: &str) -> Explained<'_> {
-    let explained = |code, hint: Option<String>| Explained { code, hint, suggested: None, missing: None };
+    let explained = |code, hint: Option<String>| Explained {
+        code,
+        hint,
+        suggested: None,
+        missing: None,
+    };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
         let suggested = closest(field, &expected);
-        let hint = suggested.map(suggestion).unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
-        return Explained { suggested, ..explained(UNKNOWN_FIELD, Some(hint)) };
+        let hint = suggested
+            .map(suggestion)
+            .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
+        return Explained {
+            suggested,
+            ..explained(UNKNOWN_FIELD, Some(hint))
+        };
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next();
-        return Explained { missing, ..explained("spec::missing-field", Some("add the field; see the README's reference for this kind".into())) };
+        return Explained {
+            missing,
+            ..explained(
+                "spec::missing-field",
+                Some("add the field; see the README's reference for this kind".into()),
+            )
+        };
     }
     if message.starts_with("invalid type") {
         return explained("spec::type", None);
@@ -1008,8 +1231,15 @@ pub(crate) fn lint_diagnostic(
     at: &Location,
 ) -> Option<Diagnostic> {
     use crate::policy::Severity as S;
-    let statement = lint.statement.as_deref().map(|s| format!(", statement {s}")).unwrap_or_default();
-    let message = format!("{address} {policy}{statement}: {} [{}]", lint.message, lint.code);
+    let statement = lint
+        .statement
+        .as_deref()
+        .map(|s| format!(", statement {s}"))
+        .unwrap_or_default();
+    let message = format!(
+        "{address} {policy}{statement}: {} [{}]",
+        lint.message, lint.code
+    );
     let diagnostic = match lint.severity {
         S::Error => Diagnostic::error("policy::lint", message),
         S::Warning => Diagnostic::warning("policy::lint", message),
@@ -1045,12 +1275,18 @@ mod tests {
     #[test]
     fn json_offsets_follow_lines() {
         let text = "{\n  \"a\": x\n}";
-        assert_eq!(&text[json_offset(text, 2, 8)..json_offset(text, 2, 8) + 1], "x");
+        assert_eq!(
+            &text[json_offset(text, 2, 8)..json_offset(text, 2, 8) + 1],
+            "x"
+        );
     }
 
     #[test]
     fn suggestions_only_for_close_words() {
-        assert_eq!(did_you_mean("nmae", &["name", "path"]).as_deref(), Some("did you mean `name`?"));
+        assert_eq!(
+            did_you_mean("nmae", &["name", "path"]).as_deref(),
+            Some("did you mean `name`?")
+        );
         assert_eq!(did_you_mean("zzzzzz", &["name", "path"]), None);
     }
 
@@ -1058,6 +1294,10 @@ mod tests {
     fn json_paths_locate_the_statement_key() {
         let text = r#"{"Statement":[{"Effect":"Allow"},{"Effect":"Maybe"}]}"#;
         let at = locate_json_path(text, "Statement[1].Effect").unwrap();
-        assert!(text[at..].starts_with("\"Effect\":\"Maybe\""), "{}", &text[at..]);
+        assert!(
+            text[at..].starts_with("\"Effect\":\"Maybe\""),
+            "{}",
+            &text[at..]
+        );
     }
 }

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostics, Location, SourceFile};
-use crate::model::{Address, Kind};
 pub use crate::kinds::ResourceBody;
+use crate::model::{Address, Kind};
 
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
@@ -39,7 +39,9 @@ pub struct Spec {
     pub warnings: Diagnostics,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct InputFile {
     pub path: String,
     pub sha256: String,
@@ -117,7 +119,9 @@ impl PolicyTemplate {
     }
 
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
-        self.templated.iter().flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
+        self.templated
+            .iter()
+            .flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
     }
 
     /// References made inside Principal or NotPrincipal elements, whose targets AWS requires
@@ -145,15 +149,24 @@ impl PolicyTemplate {
 
     /// The document with the references `lookup` knows filled in and the others left as
     /// `${...}`; `None` for a stand-in of a policy that failed to load.
-    pub fn with(&self, lookup: impl Fn(&Reference) -> Option<String>) -> Option<std::sync::Arc<crate::policy::PolicyDocument>> {
+    pub fn with(
+        &self,
+        lookup: impl Fn(&Reference) -> Option<String>,
+    ) -> Option<std::sync::Arc<crate::policy::PolicyDocument>> {
         if let (Some(parsed), true) = (&self.parsed, self.templated.is_empty()) {
             return Some(parsed.clone());
         }
-        let json = substitute_strings(&self.json, &mut |s| match self.templated.iter().find(|(raw, _)| raw == s) {
+        let json = substitute_strings(&self.json, &mut |s| match self
+            .templated
+            .iter()
+            .find(|(raw, _)| raw == s)
+        {
             Some((_, pieces)) => Some(template::render_lenient(pieces, &lookup)),
             None => Some(s.to_string()),
         })?;
-        crate::policy::PolicyDocument::from_value(&json).ok().map(std::sync::Arc::new)
+        crate::policy::PolicyDocument::from_value(&json)
+            .ok()
+            .map(std::sync::Arc::new)
     }
 }
 
@@ -175,9 +188,16 @@ pub(crate) fn substitute_strings(
     Some(match json {
         J::Null => return None,
         J::String(s) => J::String(f(s)?),
-        J::Array(items) => J::Array(items.iter().map(|i| substitute_strings(i, f)).collect::<Option<_>>()?),
+        J::Array(items) => J::Array(
+            items
+                .iter()
+                .map(|i| substitute_strings(i, f))
+                .collect::<Option<_>>()?,
+        ),
         J::Object(m) => J::Object(
-            m.iter().map(|(k, v)| Some((f(k)?, substitute_strings(v, f)?))).collect::<Option<_>>()?,
+            m.iter()
+                .map(|(k, v)| Some((f(k)?, substitute_strings(v, f)?)))
+                .collect::<Option<_>>()?,
         ),
         other => other.clone(),
     })
@@ -244,7 +264,8 @@ impl Resource {
             for r in p.references() {
                 let orders = match r {
                     Reference::Resource { address, attribute } => {
-                        !address.kind.known_before_creation(attribute) || p.principal_references().any(|x| x == r)
+                        !address.kind.known_before_creation(attribute)
+                            || p.principal_references().any(|x| x == r)
                     }
                     _ => false,
                 };

@@ -13,14 +13,23 @@ pub fn stack_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err(format!("stack name `{name}` must be 1 to 64 characters"));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("stack name `{name}` may hold only letters, digits, `-` and `_`"));
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "stack name `{name}` may hold only letters, digits, `-` and `_`"
+        ));
     }
     Ok(())
 }
 
 pub fn logical_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(format!("`{name}` is not a valid logical name"));
     }
     Ok(())
@@ -29,10 +38,18 @@ pub fn logical_name(name: &str) -> Result<(), String> {
 /// IAM role (and user, policy, instance profile) names: `[\w+=,.@-]{1,64}`.
 pub fn iam_name(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > max {
-        return Err(format!("`{name}` is {} characters; IAM allows 1 to {max}", name.chars().count()));
+        return Err(format!(
+            "`{name}` is {} characters; IAM allows 1 to {max}",
+            name.chars().count()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))) {
-        return Err(format!("`{name}` contains `{c}`, which IAM does not allow in a name"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c)))
+    {
+        return Err(format!(
+            "`{name}` contains `{c}`, which IAM does not allow in a name"
+        ));
     }
     Ok(())
 }
@@ -49,7 +66,9 @@ pub fn iam_path(path: &str) -> Result<(), String> {
         return Err(format!("IAM path `{path}` has an empty segment"));
     }
     if let Some(c) = path.chars().find(|c| !('\u{21}'..='\u{7e}').contains(c)) {
-        return Err(format!("IAM path `{path}` contains {c:?}; only printable ASCII without spaces is allowed"));
+        return Err(format!(
+            "IAM path `{path}` contains {c:?}; only printable ASCII without spaces is allowed"
+        ));
     }
     Ok(())
 }
@@ -66,8 +85,13 @@ pub fn tag_key(key: &str) -> Result<(), String> {
     if key.starts_with(PLINTH_TAG_PREFIX) {
         return Err(format!("tag key `{key}` uses the `{PLINTH_TAG_PREFIX}` prefix, which plinth keeps for its own tags"));
     }
-    if let Some(c) = key.chars().find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c))) {
-        return Err(format!("tag key `{key}` contains `{c}`, which AWS does not allow"));
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
+    {
+        return Err(format!(
+            "tag key `{key}` contains `{c}`, which AWS does not allow"
+        ));
     }
     Ok(())
 }
@@ -90,23 +114,54 @@ pub struct ArnShape {
     pub what: &'static str,
 }
 
-pub const ROLE_ARN: ArnShape = ArnShape { service: "iam", regional: false, resource_prefix: "role/", what: "an IAM role ARN" };
-pub const MANAGED_POLICY_ARN: ArnShape =
-    ArnShape { service: "iam", regional: false, resource_prefix: "policy/", what: "a managed policy ARN" };
-pub const QUEUE_ARN: ArnShape = ArnShape { service: "sqs", regional: true, resource_prefix: "", what: "an SQS queue ARN" };
-pub const FUNCTION_ARN: ArnShape =
-    ArnShape { service: "lambda", regional: true, resource_prefix: "function:", what: "a Lambda function ARN" };
+pub const ROLE_ARN: ArnShape = ArnShape {
+    service: "iam",
+    regional: false,
+    resource_prefix: "role/",
+    what: "an IAM role ARN",
+};
+pub const MANAGED_POLICY_ARN: ArnShape = ArnShape {
+    service: "iam",
+    regional: false,
+    resource_prefix: "policy/",
+    what: "a managed policy ARN",
+};
+pub const QUEUE_ARN: ArnShape = ArnShape {
+    service: "sqs",
+    regional: true,
+    resource_prefix: "",
+    what: "an SQS queue ARN",
+};
+pub const FUNCTION_ARN: ArnShape = ArnShape {
+    service: "lambda",
+    regional: true,
+    resource_prefix: "function:",
+    what: "a Lambda function ARN",
+};
 
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, checked as far as the field's shape says.
 pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
     move |value: &str| {
         let parts: Vec<&str> = value.splitn(6, ':').collect();
         let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-            return Err(format!("`{value}` is not {}: an ARN is arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", shape.what));
+            return Err(format!(
+                "`{value}` is not {}: an ARN is arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE",
+                shape.what
+            ));
         };
         let problem = if *prefix != "arn" {
             "it does not start with `arn:`".to_string()
-        } else if !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc") {
+        } else if !matches!(
+            *partition,
+            "aws"
+                | "aws-cn"
+                | "aws-us-gov"
+                | "aws-iso"
+                | "aws-iso-b"
+                | "aws-iso-e"
+                | "aws-iso-f"
+                | "aws-eusc"
+        ) {
             format!("`{partition}` is not an AWS partition")
         } else if *service != shape.service {
             format!("it is an ARN of `{service}`, not of `{}`", shape.service)
@@ -115,12 +170,19 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
         } else if !shape.regional && !region.is_empty() {
             format!("{} names no region, but it has `{region}`", shape.what)
         // AWS managed policies are owned by the account `aws`.
-        } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) && *account != "aws" {
+        } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+            && *account != "aws"
+        {
             format!("`{account}` is not a 12-digit account id")
         } else if resource.is_empty() {
             "the resource part is empty".to_string()
-        } else if resource.len() <= shape.resource_prefix.len() || !resource.starts_with(shape.resource_prefix) {
-            format!("the resource part `{resource}` does not start with `{}` and a name", shape.resource_prefix)
+        } else if resource.len() <= shape.resource_prefix.len()
+            || !resource.starts_with(shape.resource_prefix)
+        {
+            format!(
+                "the resource part `{resource}` does not start with `{}` and a name",
+                shape.resource_prefix
+            )
         } else {
             return Ok(());
         };
@@ -147,7 +209,10 @@ pub mod policy_size {
 
     /// A document's size as AWS counts it: its characters, white space left out.
     pub fn of(json: &serde_json::Value) -> usize {
-        json.to_string().chars().filter(|c| !c.is_whitespace()).count()
+        json.to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
     }
 }
 
@@ -179,24 +244,49 @@ impl<'a> Checker<'a> {
     }
 
     /// Applies `rule` to a text's value; a violation points at the text, with `hint`.
-    pub fn text(&self, text: &Text, rule: impl Fn(&str) -> Result<(), String>, hint: &str, diags: &mut Diagnostics) {
+    pub fn text(
+        &self,
+        text: &Text,
+        rule: impl Fn(&str) -> Result<(), String>,
+        hint: &str,
+        diags: &mut Diagnostics,
+    ) {
         if let Some(value) = self.with_vars(text) {
             if let Err(message) = rule(&value) {
-                diags.push(Diagnostic::error("spec::invalid-value", message).at_location(Some(text.location.clone())).hint(hint));
+                diags.push(
+                    Diagnostic::error("spec::invalid-value", message)
+                        .at_location(Some(text.location.clone()))
+                        .hint(hint),
+                );
             }
         }
     }
 
     /// Checks a whole number against an inclusive range.
-    pub fn range(&self, what: &str, value: &(i64, Location), range: std::ops::RangeInclusive<i64>, diags: &mut Diagnostics) {
+    pub fn range(
+        &self,
+        what: &str,
+        value: &(i64, Location),
+        range: std::ops::RangeInclusive<i64>,
+        diags: &mut Diagnostics,
+    ) {
         if !range.contains(&value.0) {
             diags.push(
                 Diagnostic::error(
                     "spec::invalid-value",
-                    format!("{what} is {}; AWS allows {} to {}", value.0, range.start(), range.end()),
+                    format!(
+                        "{what} is {}; AWS allows {} to {}",
+                        value.0,
+                        range.start(),
+                        range.end()
+                    ),
                 )
                 .at_location(Some(value.1.clone()))
-                .hint(format!("set {what} to a whole number from {} to {}", range.start(), range.end())),
+                .hint(format!(
+                    "set {what} to a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )),
             );
         }
     }
@@ -223,7 +313,9 @@ mod tests {
         assert!(iam_name("tonic-lambda-role", 64).is_ok());
         assert!(iam_name("a+b=c,d.e@f_g", 64).is_ok());
         assert!(iam_name(&"x".repeat(64), 64).is_ok());
-        assert!(iam_name(&"x".repeat(65), 64).unwrap_err().contains("65 characters"));
+        assert!(iam_name(&"x".repeat(65), 64)
+            .unwrap_err()
+            .contains("65 characters"));
         assert!(iam_name("has space", 64).unwrap_err().contains("` `"));
         assert!(iam_name("", 64).is_err());
     }
@@ -243,26 +335,46 @@ mod tests {
         let role = arn(ROLE_ARN);
         assert!(role("arn:aws:iam::123456789012:role/tonic/lambda").is_ok());
         assert!(role("arn:aws-cn:iam::123456789012:role/x").is_ok());
-        assert!(role("tonic-lambda").unwrap_err().contains("arn:PARTITION:SERVICE"));
-        assert!(role("arn:aws:iam::123456789012:user/x").unwrap_err().contains("`role/`"));
-        assert!(role("arn:aws:iam:us-east-1:123456789012:role/x").unwrap_err().contains("names no region"));
+        assert!(role("tonic-lambda")
+            .unwrap_err()
+            .contains("arn:PARTITION:SERVICE"));
+        assert!(role("arn:aws:iam::123456789012:user/x")
+            .unwrap_err()
+            .contains("`role/`"));
+        assert!(role("arn:aws:iam:us-east-1:123456789012:role/x")
+            .unwrap_err()
+            .contains("names no region"));
         assert!(role("arn:aws:iam::123456789012:role/").is_err());
         let policy = arn(MANAGED_POLICY_ARN);
         assert!(policy("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole").is_ok());
-        assert!(policy("arn:aws:iam::12345:policy/x").unwrap_err().contains("12-digit"));
+        assert!(policy("arn:aws:iam::12345:policy/x")
+            .unwrap_err()
+            .contains("12-digit"));
         let queue = arn(QUEUE_ARN);
         assert!(queue("arn:aws:sqs:us-east-1:123456789012:work.fifo").is_ok());
-        assert!(queue("arn:aws:sqs::123456789012:work").unwrap_err().contains("names no region"));
-        assert!(queue("arn:aws:sqs:us-east-1:123456789012:").unwrap_err().contains("empty"));
-        assert!(queue("arn:aws:sns:us-east-1:123456789012:t").unwrap_err().contains("`sns`"));
-        assert!(queue("arn:nope:sqs:us-east-1:123456789012:t").unwrap_err().contains("partition"));
+        assert!(queue("arn:aws:sqs::123456789012:work")
+            .unwrap_err()
+            .contains("names no region"));
+        assert!(queue("arn:aws:sqs:us-east-1:123456789012:")
+            .unwrap_err()
+            .contains("empty"));
+        assert!(queue("arn:aws:sns:us-east-1:123456789012:t")
+            .unwrap_err()
+            .contains("`sns`"));
+        assert!(queue("arn:nope:sqs:us-east-1:123456789012:t")
+            .unwrap_err()
+            .contains("partition"));
         assert!(arn(FUNCTION_ARN)("arn:aws:lambda:us-east-1:123456789012:function:worker").is_ok());
     }
 
     #[test]
     fn policy_sizes_leave_white_space_out() {
-        let json: serde_json::Value = serde_json::from_str(r#"{ "Statement": [ { "Sid": "a b" } ] }"#).unwrap();
-        assert_eq!(policy_size::of(&json), r#"{"Statement":[{"Sid":"ab"}]}"#.len());
+        let json: serde_json::Value =
+            serde_json::from_str(r#"{ "Statement": [ { "Sid": "a b" } ] }"#).unwrap();
+        assert_eq!(
+            policy_size::of(&json),
+            r#"{"Statement":[{"Sid":"ab"}]}"#.len()
+        );
     }
 
     #[test]

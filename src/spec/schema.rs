@@ -43,7 +43,10 @@ impl<T: JsonSchema> JsonSchema for Resources<T> {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut resource = T::json_schema(generator);
         let silence = generator.subschema_for::<Vec<Silence>>();
-        if let Some(properties) = resource.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        if let Some(properties) = resource
+            .get_mut("properties")
+            .and_then(|p| p.as_object_mut())
+        {
             properties.insert("silence".into(), silence.to_value());
         }
         schemars::json_schema!({ "type": "object", "additionalProperties": resource })
@@ -81,12 +84,29 @@ mod tests {
         let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
         let properties = schema["properties"].as_object().unwrap();
         for kind in Kind::ALL {
-            assert!(properties.contains_key(kind.as_str()), "{kind} is missing from the schema");
+            assert!(
+                properties.contains_key(kind.as_str()),
+                "{kind} is missing from the schema"
+            );
         }
         let text = json_schema();
-        for field in ["max_session_hours", "deletion_window_days", "visibility_timeout", "batching_window", "public_access_block", "silence", "lock"] {
-            assert!(text.contains(&format!("\"{field}\"")), "{field} is missing from the schema");
+        for field in [
+            "max_session_hours",
+            "deletion_window_days",
+            "visibility_timeout",
+            "batching_window",
+            "public_access_block",
+            "silence",
+            "lock",
+        ] {
+            assert!(
+                text.contains(&format!("\"{field}\"")),
+                "{field} is missing from the schema"
+            );
         }
-        assert_eq!(schema["additionalProperties"], false, "unknown tables are errors");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "unknown tables are errors"
+        );
     }
 }

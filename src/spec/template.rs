@@ -64,7 +64,9 @@ pub fn parse(template: &str) -> Result<Vec<Piece>, TemplateError> {
         let Some(close) = after.find('}') else {
             return Err(TemplateError {
                 message: "unterminated `${`".into(),
-                hint: Some("close the reference with `}`, or write `$${` for a literal `${`".into()),
+                hint: Some(
+                    "close the reference with `}`, or write `$${` for a literal `${`".into(),
+                ),
                 span: start..template.len(),
             });
         };
@@ -100,7 +102,9 @@ fn parse_reference(expr: &str) -> Result<Reference, (String, Option<String>)> {
     let expr = expr.trim();
     let parts: Vec<&str> = expr.split('.').collect();
     let valid_ident = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
     match parts.as_slice() {
         ["var", name] if valid_ident(name) => Ok(Reference::Var((*name).to_string())),
@@ -141,13 +145,19 @@ trait MapJoin {
 
 impl MapJoin for [&str] {
     fn map_join(&self, prefix: &str) -> String {
-        self.iter().map(|s| format!("{prefix}{s}")).collect::<Vec<_>>().join(", ")
+        self.iter()
+            .map(|s| format!("{prefix}{s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// Renders a parsed template, asking `lookup` for each reference's value; `None` means the
 /// value is not known yet (it is created by this apply).
-pub fn render(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Option<String>) -> Option<String> {
+pub fn render(
+    pieces: &[Piece],
+    mut lookup: impl FnMut(&Reference) -> Option<String>,
+) -> Option<String> {
     let mut out = String::new();
     for piece in pieces {
         match piece {
@@ -160,7 +170,10 @@ pub fn render(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Option<Str
 
 /// Renders what is known and leaves the rest as `${...}` (literal `${` escaped as `$${`), so
 /// the result is again a template. The flag says whether everything was known.
-pub fn render_partial(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Option<String>) -> (String, bool) {
+pub fn render_partial(
+    pieces: &[Piece],
+    mut lookup: impl FnMut(&Reference) -> Option<String>,
+) -> (String, bool) {
     let mut out = String::new();
     let mut complete = true;
     for piece in pieces {
@@ -181,7 +194,10 @@ pub fn render_partial(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Op
 /// Renders what is known and writes the rest as the reference it is (`${role.x.arn}`), for
 /// checks that treat unknown values as opaque; unlike [`render_partial`], the result is text,
 /// not a template.
-pub fn render_lenient(pieces: &[Piece], mut lookup: impl FnMut(&Reference) -> Option<String>) -> String {
+pub fn render_lenient(
+    pieces: &[Piece],
+    mut lookup: impl FnMut(&Reference) -> Option<String>,
+) -> String {
     pieces
         .iter()
         .map(|piece| match piece {
@@ -233,7 +249,10 @@ mod tests {
         assert_eq!(
             pieces,
             vec![Piece::Ref(
-                Reference::Resource { address: Address::new(Kind::Role, "lambda"), attribute: "arn".into() },
+                Reference::Resource {
+                    address: Address::new(Kind::Role, "lambda"),
+                    attribute: "arn".into()
+                },
                 0..18
             )]
         );
@@ -242,10 +261,16 @@ mod tests {
     #[test]
     fn iam_policy_variables_are_left_alone() {
         let pieces = parse("arn:aws:s3:::b/${aws:username}/*").unwrap();
-        assert_eq!(pieces, vec![Piece::Text("arn:aws:s3:::b/${aws:username}/*".into())]);
+        assert_eq!(
+            pieces,
+            vec![Piece::Text("arn:aws:s3:::b/${aws:username}/*".into())]
+        );
         let (text, complete) = render_partial(&pieces, |_| None);
         assert!(complete);
-        assert_eq!(render(&parse(&text).unwrap(), |_| None).unwrap(), "arn:aws:s3:::b/${aws:username}/*");
+        assert_eq!(
+            render(&parse(&text).unwrap(), |_| None).unwrap(),
+            "arn:aws:s3:::b/${aws:username}/*"
+        );
     }
 
     #[test]
@@ -262,7 +287,10 @@ mod tests {
         let e = parse("${bucket}").unwrap_err();
         assert!(e.message.contains("not a valid reference"), "{e:?}");
         let e = parse("${widget.q.arn}").unwrap_err();
-        assert!(e.message.contains("`widget` is not a resource kind"), "{e:?}");
+        assert!(
+            e.message.contains("`widget` is not a resource kind"),
+            "{e:?}"
+        );
         let e = parse("abc ${var.x").unwrap_err();
         assert_eq!(e.span, 4..11);
     }

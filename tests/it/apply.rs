@@ -33,9 +33,19 @@ INDEPENDENT_ROLE_NAME = "${{role.independent.name}}"
 fn role_names(prefix: &str) -> Vec<String> {
     runtime().block_on(async {
         let client = aws_sdk_iam::Client::new(&sdk().await);
-        let roles: Vec<_> = client.list_roles().into_paginator().items().send().try_collect().await.unwrap();
-        let mut names: Vec<String> =
-            roles.iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(prefix)).collect();
+        let roles: Vec<_> = client
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = roles
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
         names.sort();
         names
     })
@@ -48,10 +58,29 @@ fn a_failed_step_skips_exactly_its_dependents_and_a_rerun_finishes() {
     let spec = TempSpec::new(&three_roles(&stack, &prefix, missing));
     let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("role.base (create): failed: iam:AttachRolePolicy: NoSuchEntity"), "{}", run.stderr);
-    assert!(run.stderr.contains("role.dependent (create): skipped, because role.base failed"), "{}", run.stderr);
-    assert!(run.stderr.contains("role.independent: creating done"), "{}", run.stderr);
-    assert!(run.stderr.contains("Apply failed: 1 failed, 1 skipped; 1 added"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("role.base (create): failed: iam:AttachRolePolicy: NoSuchEntity"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("role.dependent (create): skipped, because role.base failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("role.independent: creating done"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("Apply failed: 1 failed, 1 skipped; 1 added"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("Outputs:"), "{}", run.stderr);
 
     // The role was created before its attachment failed: it is tagged, so the next plan finds
@@ -59,31 +88,62 @@ fn a_failed_step_skips_exactly_its_dependents_and_a_rerun_finishes() {
     let fixed = three_roles(&stack, &prefix, "arn:aws:iam::aws:policy/ReadOnlyAccess");
     std::fs::write(spec.path(), fixed).unwrap();
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(plan.stdout.contains("~ role.base will be updated in place"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("+ role.dependent will be created"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ role.base will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+ role.dependent will be created"),
+        "{}",
+        plan.stdout
+    );
     assert!(!plan.stdout.contains("role.independent"), "{}", plan.stdout);
 
     let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(run.stderr.contains("Apply complete: 1 added, 1 changed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Apply complete: 1 added, 1 changed"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         role_names(&prefix),
-        [format!("{prefix}-base"), format!("{prefix}-dependent"), format!("{prefix}-independent")]
+        [
+            format!("{prefix}-base"),
+            format!("{prefix}-dependent"),
+            format!("{prefix}-independent")
+        ]
     );
 }
 
 #[test]
 fn outputs_print_after_apply_and_later_from_the_live_account() {
     let (stack, prefix) = (unique("outputs"), unique("tonic"));
-    let spec = TempSpec::new(&three_roles(&stack, &prefix, "arn:aws:iam::aws:policy/ReadOnlyAccess"));
+    let spec = TempSpec::new(&three_roles(
+        &stack,
+        &prefix,
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ));
     let none_yet = plinth_aws(&["outputs", "-f", &spec.arg()]);
-    assert_eq!(none_yet.code, 0, "deterministic values are known before apply: {}", none_yet.stderr);
+    assert_eq!(
+        none_yet.code, 0,
+        "deterministic values are known before apply: {}",
+        none_yet.stderr
+    );
 
     let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let arn = format!("arn:aws:iam::123456789012:role/{prefix}-base");
-    assert!(run.stdout.contains(&format!("BASE_ROLE={arn}\n")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("BASE_ROLE={arn}\n")),
+        "{}",
+        run.stdout
+    );
 
     let env = plinth_aws(&["outputs", "-f", &spec.arg(), "--format", "env"]).ok();
-    assert_eq!(env.stdout, format!("BASE_ROLE={arn}\nINDEPENDENT_ROLE_NAME={prefix}-independent\n"));
+    assert_eq!(
+        env.stdout,
+        format!("BASE_ROLE={arn}\nINDEPENDENT_ROLE_NAME={prefix}-independent\n")
+    );
     let json = plinth_aws(&["outputs", "-f", &spec.arg(), "--format", "json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["BASE_ROLE"], arn.as_str());
@@ -92,7 +152,11 @@ fn outputs_print_after_apply_and_later_from_the_live_account() {
 #[test]
 fn destroy_deletes_what_the_stack_owns_and_leaves_the_rest() {
     let (stack, prefix) = (unique("destroy"), unique("tonic"));
-    let spec = TempSpec::new(&three_roles(&stack, &prefix, "arn:aws:iam::aws:policy/ReadOnlyAccess"));
+    let spec = TempSpec::new(&three_roles(
+        &stack,
+        &prefix,
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ));
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     runtime().block_on(async {
         aws_sdk_iam::Client::new(&sdk().await)
@@ -108,11 +172,26 @@ fn destroy_deletes_what_the_stack_owns_and_leaves_the_rest() {
     assert_eq!(role_names(&prefix).len(), 4);
 
     let run = plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(run.stdout.contains("Plan: 0 to add, 0 to change, 0 to replace, 3 to destroy."), "{}", run.stdout);
-    assert!(run.stderr.contains("Apply complete: 0 added, 0 changed, 0 replaced, 3 destroyed"), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to add, 0 to change, 0 to replace, 3 to destroy."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("Apply complete: 0 added, 0 changed, 0 replaced, 3 destroyed"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(role_names(&prefix), [format!("{prefix}-not-ours")]);
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
 }
 
 /// Role → key (its policy names the role) → queue (encrypted with the key) → function (the
@@ -179,12 +258,22 @@ events = ["s3:ObjectCreated:*"]
 fn a_whole_pipeline_applies_from_empty_in_dependency_order() {
     let (stack, prefix) = (unique("order"), unique("tonic"));
     let spec = TempSpec::new(&pipeline(&stack, &prefix));
-    spec.write("src/main.py", "def handler(event, context):\n    return None\n");
+    spec.write(
+        "src/main.py",
+        "def handler(event, context):\n    return None\n",
+    );
     let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(run.stderr.contains("Apply complete: 5 added"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Apply complete: 5 added"),
+        "{}",
+        run.stderr
+    );
     let lines: Vec<&str> = run.stderr.lines().collect();
     let position = |needle: &str| {
-        lines.iter().position(|l| l.starts_with(needle)).unwrap_or_else(|| panic!("no line {needle:?} in\n{}", run.stderr))
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no line {needle:?} in\n{}", run.stderr))
     };
     let done = |address: &str| position(&format!("{address}: creating done"));
     let started = |address: &str| position(&format!("{address}: creating..."));
@@ -195,7 +284,14 @@ fn a_whole_pipeline_applies_from_empty_in_dependency_order() {
         ("queue.work", "function.worker"),
         ("queue.work", "bucket.uploads"),
     ] {
-        assert!(done(before) < started(after), "{before} must be created before {after} starts\n{}", run.stderr);
+        assert!(
+            done(before) < started(after),
+            "{before} must be created before {after} starts\n{}",
+            run.stderr
+        );
     }
-    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
 }

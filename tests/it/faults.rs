@@ -41,9 +41,19 @@ fn via(proxy: &FaultProxy, args: &[&str]) -> crate::support::Run {
 fn owned_roles(prefix: &str) -> Vec<String> {
     runtime().block_on(async {
         let client = aws_sdk_iam::Client::new(&sdk().await);
-        let roles: Vec<_> = client.list_roles().into_paginator().items().send().try_collect().await.unwrap();
-        let mut names: Vec<String> =
-            roles.iter().map(|r| r.role_name().to_string()).filter(|n| n.starts_with(prefix)).collect();
+        let roles: Vec<_> = client
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = roles
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
         names.sort();
         names
     })
@@ -51,17 +61,38 @@ fn owned_roles(prefix: &str) -> Vec<String> {
 
 #[test]
 fn faults_have_the_shapes_aws_uses_and_are_reported_when_retries_run_out() {
-    let proxy = FaultProxy::start(moto(), Faults { rate: 1.0, kinds: vec![Fault::Throttle], ..Faults::none() });
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            rate: 1.0,
+            kinds: vec![Fault::Throttle],
+            ..Faults::none()
+        },
+    );
     let spec = TempSpec::new(&stack(&unique("shape"), &unique("tonic")));
     let run = via(&proxy, &["plan", "-f", &spec.arg(), "--max-attempts", "1"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("Throttling"), "the SDK parsed the injected error: {}", run.stderr);
+    assert!(
+        run.stderr.contains("Throttling"),
+        "the SDK parsed the injected error: {}",
+        run.stderr
+    );
     proxy.set_faults(Faults::none());
     proxy.reset_counts();
     via(&proxy, &["plan", "-f", &spec.arg()]).ok();
     let counts = proxy.counts();
-    assert_eq!(counts.by_operation.get("sts:GetCallerIdentity"), Some(&1), "{:?}", counts.by_operation);
-    assert_eq!(counts.by_operation.get("iam:GetRole"), Some(&2), "{:?}", counts.by_operation);
+    assert_eq!(
+        counts.by_operation.get("sts:GetCallerIdentity"),
+        Some(&1),
+        "{:?}",
+        counts.by_operation
+    );
+    assert_eq!(
+        counts.by_operation.get("iam:GetRole"),
+        Some(&2),
+        "{:?}",
+        counts.by_operation
+    );
 }
 
 #[test]
@@ -75,14 +106,34 @@ fn reads_that_need_no_account_id_go_out_while_get_caller_identity_is_slow() {
     let slow = Duration::from_millis(600);
     let proxy = FaultProxy::start(
         moto(),
-        Faults { scripted: vec![("sts:GetCallerIdentity".into(), 1, Fault::Slow(slow))], ..Faults::none() },
+        Faults {
+            scripted: vec![("sts:GetCallerIdentity".into(), 1, Fault::Slow(slow))],
+            ..Faults::none()
+        },
     );
     via(&proxy, &["plan", "-f", &spec.arg()]).ok();
-    let arrivals: Vec<(String, std::time::Instant)> = proxy.counts().requests.into_iter().map(|r| (r.operation, r.arrived)).collect();
-    let at = |op: &str| arrivals.iter().find(|(o, _)| o == op).unwrap_or_else(|| panic!("no {op} in {arrivals:?}")).1;
+    let arrivals: Vec<(String, std::time::Instant)> = proxy
+        .counts()
+        .requests
+        .into_iter()
+        .map(|r| (r.operation, r.arrived))
+        .collect();
+    let at = |op: &str| {
+        arrivals
+            .iter()
+            .find(|(o, _)| o == op)
+            .unwrap_or_else(|| panic!("no {op} in {arrivals:?}"))
+            .1
+    };
     let sts = at("sts:GetCallerIdentity");
-    assert!(at("iam:GetRole") < sts + slow / 2, "the role is read while the account is asked for: {arrivals:?}");
-    assert!(at("iam:GetPolicy") >= sts + slow, "the policy's ARN waits for the account: {arrivals:?}");
+    assert!(
+        at("iam:GetRole") < sts + slow / 2,
+        "the role is read while the account is asked for: {arrivals:?}"
+    );
+    assert!(
+        at("iam:GetPolicy") >= sts + slow,
+        "the policy's ARN waits for the account: {arrivals:?}"
+    );
 }
 
 #[test]
@@ -103,20 +154,55 @@ fn apply_converges_under_twenty_seeded_fault_schedules() {
                 .await
                 .unwrap();
         });
-        proxy.set_faults(Faults { seed, rate: 0.2, ..Faults::none() });
+        proxy.set_faults(Faults {
+            seed,
+            rate: 0.2,
+            ..Faults::none()
+        });
         proxy.reset_counts();
-        let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--retry-backoff-ms", "20"]);
+        let run = via(
+            &proxy,
+            &[
+                "apply",
+                "-f",
+                &spec.arg(),
+                "--auto-approve",
+                "--retry-backoff-ms",
+                "20",
+            ],
+        );
         let counts = proxy.counts();
         injected += counts.faults.values().sum::<usize>();
-        assert_eq!(run.code, 0, "seed {seed}: faults {:?}\n{}\n{}", counts.faults, run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "seed {seed}: faults {:?}\n{}\n{}",
+            counts.faults, run.stdout, run.stderr
+        );
 
         proxy.set_faults(Faults::none());
         let plan = via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
         assert_eq!(plan.code, 0, "seed {seed}: converged\n{}", plan.stdout);
-        assert_eq!(owned_roles(&prefix), [format!("{prefix}-lambda"), lookalike.clone(), format!("{prefix}-server")]);
+        assert_eq!(
+            owned_roles(&prefix),
+            [
+                format!("{prefix}-lambda"),
+                lookalike.clone(),
+                format!("{prefix}-server")
+            ]
+        );
         runtime().block_on(async {
-            let role = aws_sdk_iam::Client::new(&sdk().await).get_role().role_name(&lookalike).send().await.unwrap().role.unwrap();
-            assert!(role.tags().is_empty(), "seed {seed}: the look-alike was not tagged");
+            let role = aws_sdk_iam::Client::new(&sdk().await)
+                .get_role()
+                .role_name(&lookalike)
+                .send()
+                .await
+                .unwrap()
+                .role
+                .unwrap();
+            assert!(
+                role.tags().is_empty(),
+                "seed {seed}: the look-alike was not tagged"
+            );
         });
     }
     assert!(injected >= 20, "the schedules injected faults ({injected})");
@@ -127,14 +213,20 @@ fn apply_waits_out_a_burst_of_total_throttling() {
     let proxy = FaultProxy::start(moto(), Faults::none());
     let (name, prefix) = (unique("burst"), unique("tonic"));
     let spec = TempSpec::new(&stack(&name, &prefix));
-    proxy.set_faults(Faults { throttle_until: Some(Instant::now() + Duration::from_secs(3)), ..Faults::none() });
+    proxy.set_faults(Faults {
+        throttle_until: Some(Instant::now() + Duration::from_secs(3)),
+        ..Faults::none()
+    });
     let started = Instant::now();
     let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(started.elapsed() >= Duration::from_secs(3));
     assert!(proxy.counts().faults.get("Throttle").copied().unwrap_or(0) > 0);
     proxy.set_faults(Faults::none());
-    assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
 }
 
 fn queue_stack(stack: &str, prefix: &str) -> String {
@@ -151,19 +243,50 @@ fn eventual_consistency_gets_a_bounded_visible_wait() {
     let proxy = FaultProxy::start(moto(), Faults::none());
     let (name, prefix) = (unique("waits"), unique("tonic"));
     let spec = TempSpec::new(&queue_stack(&name, &prefix));
-    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 2, DELETED_RECENTLY)], ..Faults::none() });
+    proxy.set_faults(Faults {
+        scripted: vec![("sqs:CreateQueue".into(), 2, DELETED_RECENTLY)],
+        ..Faults::none()
+    });
     let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("queue.work: waiting 1 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
-    assert!(run.stderr.contains("queue.work: waiting 2 s: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("queue.work: waiting 1 s: sqs:CreateQueue: QueueDeletedRecently"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("queue.work: waiting 2 s: sqs:CreateQueue: QueueDeletedRecently"),
+        "{}",
+        run.stderr
+    );
 
     // The wait is bounded: with no patience the step fails with the AWS error and a report.
     let (name, prefix) = (unique("waits"), unique("tonic"));
     let spec = TempSpec::new(&queue_stack(&name, &prefix));
-    proxy.set_faults(Faults { scripted: vec![("sqs:CreateQueue".into(), 1, DELETED_RECENTLY)], ..Faults::none() });
-    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--max-wait", "0"]);
+    proxy.set_faults(Faults {
+        scripted: vec![("sqs:CreateQueue".into(), 1, DELETED_RECENTLY)],
+        ..Faults::none()
+    });
+    let run = via(
+        &proxy,
+        &[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--max-wait",
+            "0",
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("queue.work (create): failed: sqs:CreateQueue: QueueDeletedRecently"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("queue.work (create): failed: sqs:CreateQueue: QueueDeletedRecently"),
+        "{}",
+        run.stderr
+    );
     proxy.set_faults(Faults::none());
     via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
@@ -172,11 +295,27 @@ fn eventual_consistency_gets_a_bounded_visible_wait() {
 fn keys_described(description: &str) -> usize {
     runtime().block_on(async {
         let kms = aws_sdk_kms::Client::new(&sdk().await);
-        let keys: Vec<_> = kms.list_keys().into_paginator().items().send().try_collect().await.unwrap();
+        let keys: Vec<_> = kms
+            .list_keys()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
         let mut found = 0;
         for key in keys {
-            let meta = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
-            if meta.description() == Some(description) && meta.key_state() != Some(&aws_sdk_kms::types::KeyState::PendingDeletion) {
+            let meta = kms
+                .describe_key()
+                .key_id(key.key_id().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap();
+            if meta.description() == Some(description)
+                && meta.key_state() != Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+            {
                 found += 1;
             }
         }
@@ -201,12 +340,31 @@ fn a_key_create_that_fails_on_the_aws_side_is_retried_without_making_two_keys() 
         ],
         ..Faults::none()
     });
-    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve", "--retry-backoff-ms", "20", "--max-attempts", "4"]);
+    let run = via(
+        &proxy,
+        &[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--retry-backoff-ms",
+            "20",
+            "--max-attempts",
+            "4",
+        ],
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(proxy.counts().faults.values().sum::<usize>(), 2, "the key the lost answer made was found, not made again");
+    assert_eq!(
+        proxy.counts().faults.values().sum::<usize>(),
+        2,
+        "the key the lost answer made was found, not made again"
+    );
     assert_eq!(keys_described(&description), 1);
     proxy.set_faults(Faults::none());
-    assert_eq!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
 }
 
 /// How many fault schedules each shipped stack is applied under.
@@ -218,14 +376,22 @@ fn every_shipped_stack_converges_under_fault_schedules() {
     let proxy = FaultProxy::start(moto(), Faults::none());
     let mut seed = 100;
     let mut schedules = 0;
-    for file in ["example-roles.toml", "tonic-structural-redshift.toml", "ganymede-s3.toml", "gretel-hybrid.toml", "openmetadata-glue.toml"] {
+    for file in [
+        "example-roles.toml",
+        "tonic-structural-redshift.toml",
+        "ganymede-s3.toml",
+        "gretel-hybrid.toml",
+        "openmetadata-glue.toml",
+    ] {
         for _ in 0..SCHEDULES_PER_STACK {
             seed += 1;
             // Tonic's policies are scoped to `tonic-*` names, as its setup page requires.
             let (stack, prefix) = (unique("shipped"), unique("tonic"));
             let bucket = unique("lab-data");
             let vars: Vec<(&str, &str)> = match file {
-                "tonic-structural-redshift.toml" => vec![("prefix", &prefix), ("previous_process", "true")],
+                "tonic-structural-redshift.toml" => {
+                    vec![("prefix", &prefix), ("previous_process", "true")]
+                }
                 "ganymede-s3.toml" => {
                     runtime().block_on(async {
                         let config = sdk().await;
@@ -234,7 +400,11 @@ fn every_shipped_stack_converges_under_fault_schedules() {
                     });
                     vec![("prefix", &prefix), ("bucket", &bucket)]
                 }
-                "gretel-hybrid.toml" => vec![("prefix", &prefix), ("s3_source", "true"), ("s3_sink", "true")],
+                "gretel-hybrid.toml" => vec![
+                    ("prefix", &prefix),
+                    ("s3_source", "true"),
+                    ("s3_sink", "true"),
+                ],
                 "openmetadata-glue.toml" => vec![("role_name", &prefix)],
                 _ => vec![],
             };
@@ -249,16 +419,32 @@ fn every_shipped_stack_converges_under_fault_schedules() {
                 via(&proxy, &all)
             };
 
-            proxy.set_faults(Faults { seed, rate: 0.2, ..Faults::none() });
+            proxy.set_faults(Faults {
+                seed,
+                rate: 0.2,
+                ..Faults::none()
+            });
             let run = with("apply", &["--auto-approve"]);
             schedules += 1;
-            assert_eq!(run.code, 0, "{file}, seed {seed}: faults {:?}\n{}\n{}", proxy.counts().faults, run.stdout, run.stderr);
+            assert_eq!(
+                run.code,
+                0,
+                "{file}, seed {seed}: faults {:?}\n{}\n{}",
+                proxy.counts().faults,
+                run.stdout,
+                run.stderr
+            );
 
             proxy.set_faults(Faults::none());
             let plan = with("plan", &["--detailed-exitcode"]);
-            assert_eq!(plan.code, 0, "{file}, seed {seed}: converged\n{}\n{}\napply:\n{}", plan.stdout, plan.stderr, run.stderr);
+            assert_eq!(
+                plan.code, 0,
+                "{file}, seed {seed}: converged\n{}\n{}\napply:\n{}",
+                plan.stdout, plan.stderr, run.stderr
+            );
             // Nothing duplicated: each address of the stack is held by exactly one resource.
-            let snapshot: serde_json::Value = serde_json::from_str(&with("snapshot", &[]).ok().stdout).unwrap();
+            let snapshot: serde_json::Value =
+                serde_json::from_str(&with("snapshot", &[]).ok().stdout).unwrap();
             let mut addresses: Vec<String> = snapshot["owned"]
                 .as_array()
                 .unwrap()
@@ -269,7 +455,11 @@ fn every_shipped_stack_converges_under_fault_schedules() {
             let total = addresses.len();
             addresses.sort();
             addresses.dedup();
-            assert_eq!(addresses.len(), total, "{file}, seed {seed}: a resource was duplicated: {snapshot}");
+            assert_eq!(
+                addresses.len(),
+                total,
+                "{file}, seed {seed}: a resource was duplicated: {snapshot}"
+            );
             with("destroy", &["--auto-approve"]).ok();
         }
     }
@@ -282,19 +472,32 @@ fn creating_many_keys_looks_for_keys_left_by_an_interrupted_apply_once() {
     let (stack, prefix) = (unique("keys"), unique("tonic"));
     let mut text = format!("[stack]\nname = \"{stack}\"\n");
     for i in 0..6 {
-        text.push_str(&format!("\n[key.k{i}]\naliases = [\"alias/{prefix}-{i}\"]\n"));
+        text.push_str(&format!(
+            "\n[key.k{i}]\naliases = [\"alias/{prefix}-{i}\"]\n"
+        ));
     }
     let spec = TempSpec::new(&text);
     let list_keys = |args: &[&str]| {
         proxy.reset_counts();
         via(&proxy, args).ok();
-        proxy.counts().by_operation.get("kms:ListKeys").copied().unwrap_or(0)
+        proxy
+            .counts()
+            .by_operation
+            .get("kms:ListKeys")
+            .copied()
+            .unwrap_or(0)
     };
     // The pages of one listing of the shared emulator's keys.
     let pages = list_keys(&["plan", "-f", &spec.arg()]);
     assert!(pages >= 1);
     // The apply's own plan lists them, and the first CreateKey once more; not once per key.
     let listed = list_keys(&["apply", "-f", &spec.arg(), "--auto-approve"]);
-    assert!(listed <= 2 * pages + 1, "{listed} listings of the keys for 6 keys ({pages} pages each)");
-    assert!(via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code == 0, "the keys were all made");
+    assert!(
+        listed <= 2 * pages + 1,
+        "{listed} listings of the keys for 6 keys ({pages} pages each)"
+    );
+    assert!(
+        via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code == 0,
+        "the keys were all made"
+    );
 }

@@ -20,29 +20,87 @@ use crate::support::root;
 const QUICK_CASES: u32 = 256;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(QUICK_CASES);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(QUICK_CASES);
     // Shrunk failures are kept under tests/it/, next to this file, to be turned into
     // regression tests.
-    Config { cases, failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))), ..Config::default() }
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    }
 }
 
 /// Every specification the fuzzers start from: the example stacks and the planner's specs.
 fn seeds() -> Vec<String> {
-    ["plans/example-roles.toml", "fixtures/specs/planner.toml", "fixtures/specs/planner-before.toml"]
-        .iter()
-        .map(|p| std::fs::read_to_string(root().join(p)).expect("seed spec"))
-        .collect()
+    [
+        "plans/example-roles.toml",
+        "fixtures/specs/planner.toml",
+        "fixtures/specs/planner-before.toml",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root().join(p)).expect("seed spec"))
+    .collect()
 }
 
 /// Pieces of spec syntax, so that random sequences reach past the TOML parser.
 const TOKENS: &[&str] = &[
-    "[stack]", "name = ", "\"tonic\"", "[role.a]", "[queue.q]", "[function.f]", "[bucket.b]", "[key.k]",
-    "[policy.p]", "[instance_profile.i]", "[oidc_provider.o]", "[vars]", "[outputs]", "[[function.f.trigger]]",
-    "trust = ", "policy = ", "document = ", "'''", "'", "\"", "{", "}", "[", "]", ",", "=", "\n", " ",
-    "${", "${role.a.arn}", "${var.x}", "${aws.account_id}", "$${", "<aws account id>", "Statement",
-    "\"Effect\": \"Allow\"", "\"Action\": \"s3:*\"", "\"Principal\": {\"AWS\": \"*\"}", "\"Resource\": \"*\"",
-    "{ file = \"policies/tonic-lambda.json\" }", "tags = { team = \"x\" }", "silence", "arn:aws:iam::123456789012:role/r",
-    "1", "-1", "9999999999999999999", "true", "1979-05-27T07:32:00Z", "é", "\u{0}", "\u{feff}", "#",
+    "[stack]",
+    "name = ",
+    "\"tonic\"",
+    "[role.a]",
+    "[queue.q]",
+    "[function.f]",
+    "[bucket.b]",
+    "[key.k]",
+    "[policy.p]",
+    "[instance_profile.i]",
+    "[oidc_provider.o]",
+    "[vars]",
+    "[outputs]",
+    "[[function.f.trigger]]",
+    "trust = ",
+    "policy = ",
+    "document = ",
+    "'''",
+    "'",
+    "\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "=",
+    "\n",
+    " ",
+    "${",
+    "${role.a.arn}",
+    "${var.x}",
+    "${aws.account_id}",
+    "$${",
+    "<aws account id>",
+    "Statement",
+    "\"Effect\": \"Allow\"",
+    "\"Action\": \"s3:*\"",
+    "\"Principal\": {\"AWS\": \"*\"}",
+    "\"Resource\": \"*\"",
+    "{ file = \"policies/tonic-lambda.json\" }",
+    "tags = { team = \"x\" }",
+    "silence",
+    "arn:aws:iam::123456789012:role/r",
+    "1",
+    "-1",
+    "9999999999999999999",
+    "true",
+    "1979-05-27T07:32:00Z",
+    "é",
+    "\u{0}",
+    "\u{feff}",
+    "#",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -60,7 +118,8 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 1..40usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (any::<usize>(), proptest::sample::select(TOKENS)).prop_map(|(at, token)| Mutation::Insert { at, token }),
+        (any::<usize>(), proptest::sample::select(TOKENS))
+            .prop_map(|(at, token)| Mutation::Insert { at, token }),
         (any::<usize>(), 1..200usize).prop_map(|(at, len)| Mutation::Duplicate { at, len }),
         (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Replace { at, byte }),
     ]
@@ -116,10 +175,22 @@ fn check_located(diagnostics: &Diagnostics, dir: &Path) -> Result<(), TestCaseEr
         let location = d.location.as_ref();
         prop_assert!(location.is_some(), "{} has no location", d.message);
         let location = location.expect("checked");
-        prop_assert!(Path::new(&location.file.name).starts_with(dir), "{} points into `{}`", d.message, location.file.name);
+        prop_assert!(
+            Path::new(&location.file.name).starts_with(dir),
+            "{} points into `{}`",
+            d.message,
+            location.file.name
+        );
         let text = &location.file.text;
-        prop_assert!(location.span.start <= location.span.end && location.span.end <= text.len(), "{}: span {:?}", d.message, location.span);
-        prop_assert!(text.is_char_boundary(location.span.start) && text.is_char_boundary(location.span.end));
+        prop_assert!(
+            location.span.start <= location.span.end && location.span.end <= text.len(),
+            "{}: span {:?}",
+            d.message,
+            location.span
+        );
+        prop_assert!(
+            text.is_char_boundary(location.span.start) && text.is_char_boundary(location.span.end)
+        );
         // Rendering draws the snippet: it must not panic either.
         prop_assert!(!d.render(false).is_empty());
     }
@@ -130,7 +201,11 @@ fn check_located(diagnostics: &Diagnostics, dir: &Path) -> Result<(), TestCaseEr
 fn spec_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("policies")).expect("policies dir");
-    std::fs::copy(root().join("plans/policies/tonic-lambda.json"), dir.path().join("policies/tonic-lambda.json")).expect("copy policy");
+    std::fs::copy(
+        root().join("plans/policies/tonic-lambda.json"),
+        dir.path().join("policies/tonic-lambda.json"),
+    )
+    .expect("copy policy");
     dir
 }
 
@@ -167,22 +242,56 @@ fn policy_json() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::Bool),
         any::<i64>().prop_map(serde_json::Value::from),
-        proptest::sample::select(&[
-            "2012-10-17", "2008-10-17", "Allow", "Deny", "*", "s3:GetObject", "s3:*", "arn:aws:s3:::b/*",
-            "arn:aws:iam::123456789012:root", "lambda.amazonaws.com", "${aws:username}", "", "sts:AssumeRole",
-        ][..])
+        proptest::sample::select(
+            &[
+                "2012-10-17",
+                "2008-10-17",
+                "Allow",
+                "Deny",
+                "*",
+                "s3:GetObject",
+                "s3:*",
+                "arn:aws:s3:::b/*",
+                "arn:aws:iam::123456789012:root",
+                "lambda.amazonaws.com",
+                "${aws:username}",
+                "",
+                "sts:AssumeRole",
+            ][..]
+        )
         .prop_map(|s| serde_json::Value::String(s.to_string())),
     ];
     let keys = &[
-        "Version", "Id", "Statement", "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
-        "NotResource", "Condition", "AWS", "Service", "Federated", "CanonicalUser", "StringEquals", "ForAnyValue:StringLike",
-        "aws:SourceArn", "Bool", "NullIfExists",
+        "Version",
+        "Id",
+        "Statement",
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+        "AWS",
+        "Service",
+        "Federated",
+        "CanonicalUser",
+        "StringEquals",
+        "ForAnyValue:StringLike",
+        "aws:SourceArn",
+        "Bool",
+        "NullIfExists",
     ][..];
     leaf.prop_recursive(5, 64, 6, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
-            proptest::collection::btree_map(proptest::sample::select(keys), inner, 0..5)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            proptest::collection::btree_map(proptest::sample::select(keys), inner, 0..5).prop_map(
+                |m| serde_json::Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )
+            ),
         ]
     })
 }

@@ -36,20 +36,41 @@ fn assert_no_changes(spec: &TempSpec) {
 
 /// The lines of a plan that announce a change, trimmed.
 fn headlines(plan: &str) -> Vec<&str> {
-    plan.lines().map(str::trim).filter(|l| l.starts_with(['~', '+', '-']) && (l.contains(" will be ") || l.contains(" must be "))).collect()
+    plan.lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with(['~', '+', '-']) && (l.contains(" will be ") || l.contains(" must be "))
+        })
+        .collect()
 }
 
 fn account_id() -> String {
     runtime().block_on(async {
-        aws_sdk_sts::Client::new(&sdk().await).get_caller_identity().send().await.unwrap().account.unwrap()
+        aws_sdk_sts::Client::new(&sdk().await)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap()
+            .account
+            .unwrap()
     })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Managed policies
 
-fn policy_spec(stack: &str, prefix: &str, description: &str, actions: &str, attached: bool) -> String {
-    let managed = if attached { r#"managed_policies = ["${policy.access.arn}"]"# } else { "managed_policies = []" };
+fn policy_spec(
+    stack: &str,
+    prefix: &str,
+    description: &str,
+    actions: &str,
+    attached: bool,
+) -> String {
+    let managed = if attached {
+        r#"managed_policies = ["${policy.access.arn}"]"#
+    } else {
+        "managed_policies = []"
+    };
     format!(
         r#"[stack]
 name = "{stack}"
@@ -82,76 +103,204 @@ fn a_managed_policy_is_created_attached_versioned_replaced_and_deleted() {
         client.create_policy().policy_name(&theirs).path("/tonic/").policy_document(doc).send().await.unwrap();
     });
 
-    let spec = TempSpec::new(&policy_spec(&stack, &prefix, "v1", r#""s3:GetObject""#, true));
+    let spec = TempSpec::new(&policy_spec(
+        &stack,
+        &prefix,
+        "v1",
+        r#""s3:GetObject""#,
+        true,
+    ));
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["+ role.app will be created", "+ policy.access will be created"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        [
+            "+ role.app will be created",
+            "+ policy.access will be created"
+        ],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     runtime().block_on(async {
-        let attached = client.list_attached_role_policies().role_name(format!("{prefix}-app")).send().await.unwrap();
-        let arns: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
-        assert_eq!(arns, [arn.as_str()], "the role attaches the policy through `${{policy.access.arn}}`");
-        let tags = client.list_policy_tags().policy_arn(&arn).send().await.unwrap();
+        let attached = client
+            .list_attached_role_policies()
+            .role_name(format!("{prefix}-app"))
+            .send()
+            .await
+            .unwrap();
+        let arns: Vec<&str> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect();
+        assert_eq!(
+            arns,
+            [arn.as_str()],
+            "the role attaches the policy through `${{policy.access.arn}}`"
+        );
+        let tags = client
+            .list_policy_tags()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap();
         let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
         assert!(tags.contains(&("plinth:stack", stack.as_str())), "{tags:?}");
-        assert!(tags.contains(&("plinth:address", "policy.access")), "{tags:?}");
+        assert!(
+            tags.contains(&("plinth:address", "policy.access")),
+            "{tags:?}"
+        );
         assert!(tags.contains(&("team", "data")), "{tags:?}");
     });
 
     // A tag changed outside plinth is drift, seen in GetPolicy's answer, and put back.
     runtime().block_on(async {
-        let tag = aws_sdk_iam::types::Tag::builder().key("team").value("other").build().unwrap();
-        client.tag_policy().policy_arn(&arn).tags(tag).send().await.unwrap();
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key("team")
+            .value("other")
+            .build()
+            .unwrap();
+        client
+            .tag_policy()
+            .policy_arn(&arn)
+            .tags(tag)
+            .send()
+            .await
+            .unwrap();
     });
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ policy.access will be updated in place"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["~ policy.access will be updated in place"],
+        "{plan}"
+    );
     assert!(plan.contains("other"), "{plan}");
     apply(&spec);
     assert_no_changes(&spec);
 
     // Each new document is a new default version; IAM keeps five, so the oldest goes first.
-    let documents = [r#""s3:GetObject", "s3:PutObject""#, r#""s3:PutObject""#, r#""s3:DeleteObject""#, r#""s3:ListBucket""#, r#""s3:GetObjectVersion""#];
+    let documents = [
+        r#""s3:GetObject", "s3:PutObject""#,
+        r#""s3:PutObject""#,
+        r#""s3:DeleteObject""#,
+        r#""s3:ListBucket""#,
+        r#""s3:GetObjectVersion""#,
+    ];
     for (i, actions) in documents.iter().enumerate() {
-        std::fs::write(spec.path(), policy_spec(&stack, &prefix, "v1", actions, true)).unwrap();
+        std::fs::write(
+            spec.path(),
+            policy_spec(&stack, &prefix, "v1", actions, true),
+        )
+        .unwrap();
         let plan = plan_with_changes(&spec);
-        assert_eq!(headlines(&plan), ["~ policy.access will be updated in place"], "update {i}: {plan}");
+        assert_eq!(
+            headlines(&plan),
+            ["~ policy.access will be updated in place"],
+            "update {i}: {plan}"
+        );
         apply(&spec);
     }
     assert_no_changes(&spec);
     runtime().block_on(async {
-        let versions = client.list_policy_versions().policy_arn(&arn).send().await.unwrap();
-        let ids: BTreeSet<&str> = versions.versions().iter().filter_map(|v| v.version_id()).collect();
-        assert_eq!(ids, BTreeSet::from(["v2", "v3", "v4", "v5", "v6"]), "v1 made room for v6");
-        let policy = client.get_policy().policy_arn(&arn).send().await.unwrap().policy.unwrap();
+        let versions = client
+            .list_policy_versions()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let ids: BTreeSet<&str> = versions
+            .versions()
+            .iter()
+            .filter_map(|v| v.version_id())
+            .collect();
+        assert_eq!(
+            ids,
+            BTreeSet::from(["v2", "v3", "v4", "v5", "v6"]),
+            "v1 made room for v6"
+        );
+        let policy = client
+            .get_policy()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
         assert_eq!(policy.default_version_id(), Some("v6"));
     });
 
     // IAM cannot change a description: the policy is replaced, and stays attached to the role.
-    std::fs::write(spec.path(), policy_spec(&stack, &prefix, "v2", r#""s3:GetObjectVersion""#, true)).unwrap();
+    std::fs::write(
+        spec.path(),
+        policy_spec(&stack, &prefix, "v2", r#""s3:GetObjectVersion""#, true),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert!(plan.contains("-/+ policy.access must be replaced (`description` cannot be changed in place)"), "{plan}");
+    assert!(
+        plan.contains(
+            "-/+ policy.access must be replaced (`description` cannot be changed in place)"
+        ),
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     runtime().block_on(async {
-        let policy = client.get_policy().policy_arn(&arn).send().await.unwrap().policy.unwrap();
+        let policy = client
+            .get_policy()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
         assert_eq!(policy.description(), Some("v2"));
-        let attached = client.list_attached_role_policies().role_name(format!("{prefix}-app")).send().await.unwrap();
+        let attached = client
+            .list_attached_role_policies()
+            .role_name(format!("{prefix}-app"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(attached.attached_policies().len(), 1);
     });
 
     // Removed from the spec (and from the role): detached and deleted.
     let without = policy_spec(&stack, &prefix, "v2", "", false);
-    let without = without.split("[role.app]").nth(1).map(|role| format!("[stack]\nname = \"{stack}\"\n\n[role.app]{role}")).unwrap();
+    let without = without
+        .split("[role.app]")
+        .nth(1)
+        .map(|role| format!("[stack]\nname = \"{stack}\"\n\n[role.app]{role}"))
+        .unwrap();
     std::fs::write(spec.path(), without).unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ role.app will be updated in place", "- policy.access will be destroyed (no longer in the spec)"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        [
+            "~ role.app will be updated in place",
+            "- policy.access will be destroyed (no longer in the spec)"
+        ],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     runtime().block_on(async {
-        assert!(client.get_policy().policy_arn(&arn).send().await.is_err(), "the policy is gone");
+        assert!(
+            client.get_policy().policy_arn(&arn).send().await.is_err(),
+            "the policy is gone"
+        );
         let theirs_arn = format!("arn:aws:iam::{account}:policy/tonic/{theirs}");
-        let policy = client.get_policy().policy_arn(&theirs_arn).send().await.unwrap().policy.unwrap();
-        assert_eq!(policy.default_version_id(), Some("v1"), "the look-alike is untouched");
+        let policy = client
+            .get_policy()
+            .policy_arn(&theirs_arn)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
+        assert_eq!(
+            policy.default_version_id(),
+            Some("v1"),
+            "the look-alike is untouched"
+        );
     });
 }
 
@@ -187,12 +336,25 @@ fn an_instance_profile_changes_role_in_place_and_is_replaced_for_a_new_path() {
     let name = format!("{prefix}-server");
     let theirs = format!("{prefix}-server-theirs");
     runtime().block_on(async {
-        client.create_instance_profile().instance_profile_name(&theirs).send().await.unwrap();
+        client
+            .create_instance_profile()
+            .instance_profile_name(&theirs)
+            .send()
+            .await
+            .unwrap();
     });
     let profile = |name: &str| {
         let client = client.clone();
         let name = name.to_string();
-        runtime().block_on(async move { client.get_instance_profile().instance_profile_name(name).send().await.ok().and_then(|o| o.instance_profile) })
+        runtime().block_on(async move {
+            client
+                .get_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| o.instance_profile)
+        })
     };
 
     let spec = TempSpec::new(&profile_spec(&stack, &prefix, "/", "server", "data"));
@@ -201,23 +363,58 @@ fn an_instance_profile_changes_role_in_place_and_is_replaced_for_a_new_path() {
     let created = profile(&name).expect("created");
     let roles: Vec<&str> = created.roles().iter().map(|r| r.role_name()).collect();
     assert_eq!(roles, [name.as_str()]);
-    assert!(created.tags().iter().any(|t| t.key() == "plinth:address" && t.value() == "instance_profile.server"));
+    assert!(created
+        .tags()
+        .iter()
+        .any(|t| t.key() == "plinth:address" && t.value() == "instance_profile.server"));
 
     // Another role and another tag value: both in place.
-    std::fs::write(spec.path(), profile_spec(&stack, &prefix, "/", "worker", "platform")).unwrap();
+    std::fs::write(
+        spec.path(),
+        profile_spec(&stack, &prefix, "/", "worker", "platform"),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ instance_profile.server will be updated in place"], "{plan}");
-    assert!(plan.contains(&format!("~ role = \"{prefix}-server\" -> \"{prefix}-worker\"")), "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["~ instance_profile.server will be updated in place"],
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "~ role = \"{prefix}-server\" -> \"{prefix}-worker\""
+        )),
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let updated = profile(&name).unwrap();
-    assert_eq!(updated.roles().iter().map(|r| r.role_name()).collect::<Vec<_>>(), [format!("{prefix}-worker")]);
-    assert!(updated.tags().iter().any(|t| t.key() == "team" && t.value() == "platform"));
+    assert_eq!(
+        updated
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .collect::<Vec<_>>(),
+        [format!("{prefix}-worker")]
+    );
+    assert!(updated
+        .tags()
+        .iter()
+        .any(|t| t.key() == "team" && t.value() == "platform"));
 
     // A new path replaces the profile.
-    std::fs::write(spec.path(), profile_spec(&stack, &prefix, "/tonic/", "worker", "platform")).unwrap();
+    std::fs::write(
+        spec.path(),
+        profile_spec(&stack, &prefix, "/tonic/", "worker", "platform"),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert!(plan.contains("-/+ instance_profile.server must be replaced (`path` cannot be changed in place)"), "{plan}");
+    assert!(
+        plan.contains(
+            "-/+ instance_profile.server must be replaced (`path` cannot be changed in place)"
+        ),
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let replaced = profile(&name).unwrap();
@@ -225,10 +422,18 @@ fn an_instance_profile_changes_role_in_place_and_is_replaced_for_a_new_path() {
     assert_eq!(replaced.roles().len(), 1);
 
     // Removed from the spec: the role leaves it, then it is deleted.
-    let only_roles = profile_spec(&stack, &prefix, "/", "worker", "x").split("[instance_profile.server]").next().unwrap().to_string();
+    let only_roles = profile_spec(&stack, &prefix, "/", "worker", "x")
+        .split("[instance_profile.server]")
+        .next()
+        .unwrap()
+        .to_string();
     std::fs::write(spec.path(), only_roles).unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["- instance_profile.server will be destroyed (no longer in the spec)"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["- instance_profile.server will be destroyed (no longer in the spec)"],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     assert!(profile(&name).is_none(), "the profile is gone");
@@ -267,36 +472,78 @@ fn an_oidc_provider_updates_thumbprints_in_place_and_is_replaced_for_a_new_url()
     let host = format!("{prefix}.issuer.example.com");
     let theirs = format!("{prefix}.other.example.com");
     let theirs_arn = runtime().block_on(async {
-        client.create_open_id_connect_provider().url(format!("https://{theirs}")).client_id_list("sts.amazonaws.com").send().await.unwrap().open_id_connect_provider_arn.unwrap()
+        client
+            .create_open_id_connect_provider()
+            .url(format!("https://{theirs}"))
+            .client_id_list("sts.amazonaws.com")
+            .send()
+            .await
+            .unwrap()
+            .open_id_connect_provider_arn
+            .unwrap()
     });
     let provider = |host: &str| {
         let client = client.clone();
         let arn = format!("arn:aws:iam::{account}:oidc-provider/{host}");
-        runtime().block_on(async move { client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.ok() })
+        runtime().block_on(async move {
+            client
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+                .await
+                .ok()
+        })
     };
 
-    let spec = TempSpec::new(&oidc_spec(&stack, &prefix, &host, &format!("\"{THUMBPRINT_A}\""), "data"));
+    let spec = TempSpec::new(&oidc_spec(
+        &stack,
+        &prefix,
+        &host,
+        &format!("\"{THUMBPRINT_A}\""),
+        "data",
+    ));
     apply(&spec);
     assert_no_changes(&spec);
     let created = provider(&host).expect("created under the ARN its URL determines");
     assert_eq!(created.client_id_list(), ["sts.amazonaws.com"]);
-    assert!(created.tags().iter().any(|t| t.key() == "plinth:stack" && t.value() == stack));
+    assert!(created
+        .tags()
+        .iter()
+        .any(|t| t.key() == "plinth:stack" && t.value() == stack));
 
     // Thumbprints (written in upper case, which means the same) and tags change in place.
     let two = format!("\"{THUMBPRINT_A}\", \"{THUMBPRINT_B}\"");
-    std::fs::write(spec.path(), oidc_spec(&stack, &prefix, &host, &two, "platform")).unwrap();
+    std::fs::write(
+        spec.path(),
+        oidc_spec(&stack, &prefix, &host, &two, "platform"),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ oidc_provider.ci will be updated in place"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["~ oidc_provider.ci will be updated in place"],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let updated = provider(&host).unwrap();
-    assert_eq!(updated.thumbprint_list(), [THUMBPRINT_A.to_string(), THUMBPRINT_B.to_ascii_lowercase()]);
+    assert_eq!(
+        updated.thumbprint_list(),
+        [THUMBPRINT_A.to_string(), THUMBPRINT_B.to_ascii_lowercase()]
+    );
 
     // A new URL is a new provider; the role trusting it follows the new ARN.
     let new_host = format!("{prefix}.issuer2.example.com");
-    std::fs::write(spec.path(), oidc_spec(&stack, &prefix, &new_host, &two, "platform")).unwrap();
+    std::fs::write(
+        spec.path(),
+        oidc_spec(&stack, &prefix, &new_host, &two, "platform"),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert!(plan.contains("-/+ oidc_provider.ci must be replaced"), "{plan}");
+    assert!(
+        plan.contains("-/+ oidc_provider.ci must be replaced"),
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     assert!(provider(&host).is_none(), "the old provider is gone");
@@ -308,12 +555,24 @@ fn an_oidc_provider_updates_thumbprints_in_place_and_is_replaced_for_a_new_url()
     );
     std::fs::write(spec.path(), only_role).unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["- oidc_provider.ci will be destroyed (no longer in the spec)"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["- oidc_provider.ci will be destroyed (no longer in the spec)"],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     assert!(provider(&new_host).is_none());
     runtime().block_on(async {
-        assert!(client.get_open_id_connect_provider().open_id_connect_provider_arn(&theirs_arn).send().await.is_ok(), "the look-alike is untouched");
+        assert!(
+            client
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&theirs_arn)
+                .send()
+                .await
+                .is_ok(),
+            "the look-alike is untouched"
+        );
     });
 }
 
@@ -357,19 +616,44 @@ struct DescribedKey {
 /// The key an alias or key id names, as KMS describes it.
 fn key_state(client: &aws_sdk_kms::Client, id: &str) -> Option<DescribedKey> {
     runtime().block_on(async {
-        let meta = client.describe_key().key_id(id).send().await.ok()?.key_metadata?;
+        let meta = client
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .ok()?
+            .key_metadata?;
         let key_id = meta.key_id().to_string();
         let aliases = client.list_aliases().key_id(&key_id).send().await.unwrap();
-        let tags = client.list_resource_tags().key_id(&key_id).send().await.unwrap();
-        let rotation = client.get_key_rotation_status().key_id(&key_id).send().await.map(|r| r.key_rotation_enabled).unwrap_or(false);
+        let tags = client
+            .list_resource_tags()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap();
+        let rotation = client
+            .get_key_rotation_status()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map(|r| r.key_rotation_enabled)
+            .unwrap_or(false);
         Some(DescribedKey {
             arn: meta.arn().unwrap().to_string(),
             state: meta.key_state().unwrap().as_str().to_string(),
             description: meta.description().unwrap_or_default().to_string(),
             key_spec: meta.key_spec().unwrap().as_str().to_string(),
             rotation,
-            aliases: aliases.aliases().iter().filter_map(|a| a.alias_name().map(str::to_string)).collect(),
-            tags: tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
+            aliases: aliases
+                .aliases()
+                .iter()
+                .filter_map(|a| a.alias_name().map(str::to_string))
+                .collect(),
+            tags: tags
+                .tags()
+                .iter()
+                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+                .collect(),
             key_id,
         })
     })
@@ -378,12 +662,25 @@ fn key_state(client: &aws_sdk_kms::Client, id: &str) -> Option<DescribedKey> {
 /// The resource of the role's inline policy `keys`.
 fn role_key_resource(client: &aws_sdk_iam::Client, role: &str) -> String {
     runtime().block_on(async {
-        let doc = client.get_role_policy().role_name(role).policy_name("keys").send().await.unwrap().policy_document;
-        let doc = percent_encoding::percent_decode_str(&doc).decode_utf8_lossy().into_owned();
+        let doc = client
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("keys")
+            .send()
+            .await
+            .unwrap()
+            .policy_document;
+        let doc = percent_encoding::percent_decode_str(&doc)
+            .decode_utf8_lossy()
+            .into_owned();
         let json: serde_json::Value = serde_json::from_str(&doc).unwrap();
         let resource = &json["Statement"][0]["Resource"];
         // plinth writes every element list as an array.
-        resource.as_str().or_else(|| resource[0].as_str()).unwrap().to_string()
+        resource
+            .as_str()
+            .or_else(|| resource[0].as_str())
+            .unwrap()
+            .to_string()
     })
 }
 
@@ -396,8 +693,21 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     let role = format!("{prefix}-app");
     // Someone else's key with the same description: a key is never found by its description.
     let theirs = runtime().block_on(async {
-        let key = client.create_key().description(format!("{prefix} data key")).send().await.unwrap().key_metadata.unwrap();
-        client.create_alias().alias_name(format!("alias/{prefix}-data-theirs")).target_key_id(key.key_id()).send().await.unwrap();
+        let key = client
+            .create_key()
+            .description(format!("{prefix} data key"))
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        client
+            .create_alias()
+            .alias_name(format!("alias/{prefix}-data-theirs"))
+            .target_key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
         key.key_id().to_string()
     });
 
@@ -406,18 +716,40 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     );
     let spec = TempSpec::new(&key_spec(&stack, &prefix, &first));
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["+ role.app will be created", "+ key.data will be created"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["+ role.app will be created", "+ key.data will be created"],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let created = key_state(&client, &alias).expect("found by its first alias");
     assert_ne!(created.key_id, theirs);
     assert_eq!(created.state, "Enabled");
     assert!(created.rotation);
-    assert_eq!(created.aliases, BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-2")]));
-    for tag in [("plinth:stack", stack.as_str()), ("plinth:address", "key.data"), ("plinth:deletion-window-days", "7"), ("team", "data")] {
-        assert!(created.tags.contains(&(tag.0.to_string(), tag.1.to_string())), "{tag:?} in {:?}", created.tags);
+    assert_eq!(
+        created.aliases,
+        BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-2")])
+    );
+    for tag in [
+        ("plinth:stack", stack.as_str()),
+        ("plinth:address", "key.data"),
+        ("plinth:deletion-window-days", "7"),
+        ("team", "data"),
+    ] {
+        assert!(
+            created
+                .tags
+                .contains(&(tag.0.to_string(), tag.1.to_string())),
+            "{tag:?} in {:?}",
+            created.tags
+        );
     }
-    assert_eq!(role_key_resource(&roles, &role), created.arn, "the role's policy got the key's ARN once the key existed");
+    assert_eq!(
+        role_key_resource(&roles, &role),
+        created.arn,
+        "the role's policy got the key's ARN once the key existed"
+    );
 
     // Description, rotation, state, aliases and tags all change in place.
     let second = format!(
@@ -425,7 +757,11 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     );
     std::fs::write(spec.path(), key_spec(&stack, &prefix, &second)).unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ key.data will be updated in place"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        ["~ key.data will be updated in place"],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let updated = key_state(&client, &alias).unwrap();
@@ -433,15 +769,27 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     assert_eq!(updated.description, format!("{prefix} data key, v2"));
     assert_eq!(updated.state, "Disabled");
     assert!(!updated.rotation);
-    assert_eq!(updated.aliases, BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-3")]));
-    assert!(updated.tags.contains(&("team".to_string(), "platform".to_string())));
+    assert_eq!(
+        updated.aliases,
+        BTreeSet::from([alias.clone(), format!("alias/{prefix}-data-3")])
+    );
+    assert!(updated
+        .tags
+        .contains(&("team".to_string(), "platform".to_string())));
 
     // A new key spec is a new key: the aliases move to it, the old key is scheduled for
     // deletion, and the role's policy follows the new ARN.
     let third = format!("key_spec = \"RSA_2048\"\naliases = [\"{alias}\"]");
     std::fs::write(spec.path(), key_spec(&stack, &prefix, &third)).unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ role.app will be updated in place", "-/+ key.data must be replaced (`key_spec` cannot be changed in place)"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        [
+            "~ role.app will be updated in place",
+            "-/+ key.data must be replaced (`key_spec` cannot be changed in place)"
+        ],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let replacement = key_state(&client, &alias).unwrap();
@@ -453,10 +801,25 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     assert!(old.aliases.is_empty(), "{:?}", old.aliases);
 
     // Removed from the spec: its aliases go and it is scheduled for deletion, once.
-    let without_key = key_spec(&stack, &prefix, "").split("[role.app]").nth(1).unwrap().replace("${key.data.arn}", "*");
-    std::fs::write(spec.path(), format!("[stack]\nname = \"{stack}\"\n\n[role.app]{without_key}")).unwrap();
+    let without_key = key_spec(&stack, &prefix, "")
+        .split("[role.app]")
+        .nth(1)
+        .unwrap()
+        .replace("${key.data.arn}", "*");
+    std::fs::write(
+        spec.path(),
+        format!("[stack]\nname = \"{stack}\"\n\n[role.app]{without_key}"),
+    )
+    .unwrap();
     let plan = plan_with_changes(&spec);
-    assert_eq!(headlines(&plan), ["~ role.app will be updated in place", "- key.data will be destroyed (no longer in the spec)"], "{plan}");
+    assert_eq!(
+        headlines(&plan),
+        [
+            "~ role.app will be updated in place",
+            "- key.data will be destroyed (no longer in the spec)"
+        ],
+        "{plan}"
+    );
     apply(&spec);
     assert_no_changes(&spec);
     let removed = key_state(&client, &replacement.key_id).unwrap();
@@ -466,8 +829,15 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
     // Back in the spec within the window: recovered, not created again.
     std::fs::write(spec.path(), key_spec(&stack, &prefix, &third)).unwrap();
     let plan = plan_with_changes(&spec);
-    let key_line = headlines(&plan).into_iter().find(|l| l.contains("key.data")).unwrap().to_string();
-    assert!(key_line.starts_with("~ key.data will be updated in place (scheduled for deletion on "), "{plan}");
+    let key_line = headlines(&plan)
+        .into_iter()
+        .find(|l| l.contains("key.data"))
+        .unwrap()
+        .to_string();
+    assert!(
+        key_line.starts_with("~ key.data will be updated in place (scheduled for deletion on "),
+        "{plan}"
+    );
     assert!(key_line.ends_with(": it will be recovered)"), "{plan}");
     apply(&spec);
     assert_no_changes(&spec);
@@ -477,7 +847,10 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
 
     let theirs = key_state(&client, &theirs).unwrap();
     assert_eq!(theirs.state, "Enabled", "the look-alike is untouched");
-    assert_eq!(theirs.aliases, BTreeSet::from([format!("alias/{prefix}-data-theirs")]));
+    assert_eq!(
+        theirs.aliases,
+        BTreeSet::from([format!("alias/{prefix}-data-theirs")])
+    );
 }
 
 #[test]
@@ -515,16 +888,26 @@ fn a_key_left_by_an_interrupted_apply_is_taken_over_instead_of_created_again() {
     use plinth::aws::Aws;
     let (stack, prefix) = (unique("interrupted"), unique("tonic"));
     let alias = format!("alias/{prefix}-solo");
-    let spec = TempSpec::new(&format!("[stack]\nname = \"{stack}\"\n\n[key.solo]\naliases = [\"{alias}\"]\n"));
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[key.solo]\naliases = [\"{alias}\"]\n"
+    ));
     let loaded = plinth::spec::load(&spec.path(), &Default::default()).unwrap();
     let client = kms();
     runtime().block_on(async {
         let aws = Aws::from_config(sdk().await);
-        let plan = plinth::workflow::plan_stack(&aws, &loaded, Default::default()).await.unwrap();
+        let plan = plinth::workflow::plan_stack(&aws, &loaded, Default::default())
+            .await
+            .unwrap();
         assert_eq!(plan.changes[0].action, plinth::plan::Action::Create);
 
         // An earlier apply created the key and stopped before creating its alias.
-        let tag = |k: &str, v: &str| aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().unwrap();
+        let tag = |k: &str, v: &str| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .unwrap()
+        };
         let earlier = client
             .create_key()
             .tags(tag("plinth:stack", &stack))
@@ -535,14 +918,35 @@ fn a_key_left_by_an_interrupted_apply_is_taken_over_instead_of_created_again() {
             .key_metadata
             .unwrap();
 
-        let report = plinth::apply::apply(&aws, &plan, Default::default(), &plinth::apply::Silent).await;
+        let report =
+            plinth::apply::apply(&aws, &plan, Default::default(), &plinth::apply::Silent).await;
         assert!(report.succeeded(), "{}", report.summary_line());
-        let described = client.describe_key().key_id(&alias).send().await.unwrap().key_metadata.unwrap();
-        assert_eq!(described.key_id(), earlier.key_id(), "the alias went to the key the earlier apply made");
+        let described = client
+            .describe_key()
+            .key_id(&alias)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(
+            described.key_id(),
+            earlier.key_id(),
+            "the alias went to the key the earlier apply made"
+        );
         let mut tagged = 0;
         for key in client.list_keys().send().await.unwrap().keys() {
-            let tags = client.list_resource_tags().key_id(key.key_id().unwrap()).send().await.unwrap();
-            if tags.tags().iter().any(|t| t.tag_key() == "plinth:stack" && t.tag_value() == stack) {
+            let tags = client
+                .list_resource_tags()
+                .key_id(key.key_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.tag_key() == "plinth:stack" && t.tag_value() == stack)
+            {
                 tagged += 1;
             }
         }

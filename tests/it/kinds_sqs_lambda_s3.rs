@@ -21,7 +21,11 @@ fn assert_no_changes(spec: &TempSpec) {
 fn plan_contains(spec: &TempSpec, lines: &[&str]) -> Run {
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
     for line in lines {
-        assert!(plan.stdout.contains(line), "expected `{line}` in\n{}", plan.stdout);
+        assert!(
+            plan.stdout.contains(line),
+            "expected `{line}` in\n{}",
+            plan.stdout
+        );
     }
     plan
 }
@@ -33,7 +37,13 @@ fn sqs() -> aws_sdk_sqs::Client {
 fn queue_attributes(name: &str) -> Option<HashMap<String, String>> {
     let client = sqs();
     runtime().block_on(async {
-        let url = client.get_queue_url().queue_name(name).send().await.ok()?.queue_url?;
+        let url = client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .ok()?
+            .queue_url?;
         let out = client
             .get_queue_attributes()
             .queue_url(url)
@@ -41,7 +51,13 @@ fn queue_attributes(name: &str) -> Option<HashMap<String, String>> {
             .send()
             .await
             .unwrap();
-        Some(out.attributes.unwrap_or_default().into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect())
+        Some(
+            out.attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_string(), v))
+                .collect(),
+        )
     })
 }
 
@@ -73,33 +89,67 @@ fn queues_are_created_updated_replaced_and_deleted() {
     let (stack, prefix) = (unique("queues"), unique("tonic"));
     let stray = format!("{prefix}-stray");
     let client = sqs();
-    runtime().block_on(async { client.create_queue().queue_name(&stray).send().await.unwrap() });
+    runtime().block_on(async {
+        client
+            .create_queue()
+            .queue_name(&stray)
+            .send()
+            .await
+            .unwrap()
+    });
     let fifo = format!("{prefix}-ordered.fifo");
     let spec = TempSpec::new(&queues_spec(&stack, &prefix, 60, &fifo));
 
-    plan_contains(&spec, &["+ queue.work will be created", "+ queue.dlq will be created", "+ queue.ordered will be created"]);
+    plan_contains(
+        &spec,
+        &[
+            "+ queue.work will be created",
+            "+ queue.dlq will be created",
+            "+ queue.ordered will be created",
+        ],
+    );
     apply(&spec);
     // Retention, delay and the rest are SQS's defaults, which the spec leaves unmanaged.
     assert_no_changes(&spec);
     let work = queue_attributes(&format!("{prefix}-work")).unwrap();
     assert_eq!(work["VisibilityTimeout"], "60");
-    assert!(work["RedrivePolicy"].contains(&format!("{prefix}-dlq")), "{work:?}");
-    assert_eq!(queue_attributes(&fifo).unwrap()["ContentBasedDeduplication"], "true");
+    assert!(
+        work["RedrivePolicy"].contains(&format!("{prefix}-dlq")),
+        "{work:?}"
+    );
+    assert_eq!(
+        queue_attributes(&fifo).unwrap()["ContentBasedDeduplication"],
+        "true"
+    );
 
     // In place: one attribute and a tag.
-    let updated = queues_spec(&stack, &prefix, 120, &fifo).replace("team = \"data\"", "team = \"platform\"");
+    let updated =
+        queues_spec(&stack, &prefix, 120, &fifo).replace("team = \"data\"", "team = \"platform\"");
     std::fs::write(spec.path(), &updated).unwrap();
-    plan_contains(&spec, &["~ queue.work will be updated in place", "~ visibility_timeout = 60 -> 120", "Plan: 0 to add, 1 to change"]);
+    plan_contains(
+        &spec,
+        &[
+            "~ queue.work will be updated in place",
+            "~ visibility_timeout = 60 -> 120",
+            "Plan: 0 to add, 1 to change",
+        ],
+    );
     apply(&spec);
     let work = queue_attributes(&format!("{prefix}-work")).unwrap();
     assert_eq!(work["VisibilityTimeout"], "120");
-    assert!(work.contains_key("Policy"), "the policy survives an attribute update: {work:?}");
+    assert!(
+        work.contains_key("Policy"),
+        "the policy survives an attribute update: {work:?}"
+    );
     assert_no_changes(&spec);
 
     // A new name replaces the queue.
     let renamed = format!("{prefix}-sequence.fifo");
     std::fs::write(spec.path(), updated.replace(&fifo, &renamed)).unwrap();
-    plan_contains(&spec, &["-/+ queue.ordered must be replaced", "# forces replacement"]);
+    plan_contains(
+        &spec,
+        &["-/+ queue.ordered must be replaced", "# forces replacement"],
+    );
     apply(&spec);
     assert!(queue_attributes(&fifo).is_none());
     assert_eq!(queue_attributes(&renamed).unwrap()["FifoQueue"], "true");
@@ -108,11 +158,17 @@ fn queues_are_created_updated_replaced_and_deleted() {
     // Gone from the spec, gone from the account.
     let without_fifo = updated.split("[queue.ordered]").next().unwrap().to_string();
     std::fs::write(spec.path(), without_fifo).unwrap();
-    plan_contains(&spec, &["- queue.ordered will be destroyed (no longer in the spec)"]);
+    plan_contains(
+        &spec,
+        &["- queue.ordered will be destroyed (no longer in the spec)"],
+    );
     apply(&spec);
     assert!(queue_attributes(&renamed).is_none());
     assert_no_changes(&spec);
-    assert!(queue_attributes(&stray).is_some(), "a queue no stack owns is never touched");
+    assert!(
+        queue_attributes(&stray).is_some(),
+        "a queue no stack owns is never touched"
+    );
 }
 
 #[test]
@@ -122,15 +178,40 @@ fn queue_rules_are_checked_before_anything_is_sent() {
     );
     let run = crate::support::plinth(&["validate", "-f", &spec.arg()]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("content_based_deduplication applies only to FIFO queues"), "{}", run.stderr);
-    assert!(run.stderr.contains("visibility_timeout is 50000; AWS allows 0 to 43200"), "{}", run.stderr);
-    assert!(run.stderr.contains("kms_data_key_reuse applies only to queues encrypted with kms_key"), "{}", run.stderr);
-    assert!(run.stderr.contains("plinth.toml:"), "located: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("content_based_deduplication applies only to FIFO queues"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("visibility_timeout is 50000; AWS allows 0 to 43200"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("kms_data_key_reuse applies only to queues encrypted with kms_key"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("plinth.toml:"),
+        "located: {}",
+        run.stderr
+    );
 }
 
 const LAMBDA_TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
 
-fn function_spec(stack: &str, prefix: &str, function: &str, memory: u32, batch_size: u32) -> String {
+fn function_spec(
+    stack: &str,
+    prefix: &str,
+    function: &str,
+    memory: u32,
+    batch_size: u32,
+) -> String {
     format!(
         r#"[stack]
 name = "{stack}"
@@ -174,19 +255,35 @@ fn lambda() -> aws_sdk_lambda::Client {
 
 fn function_config(name: &str) -> Option<aws_sdk_lambda::types::FunctionConfiguration> {
     let client = lambda();
-    runtime().block_on(async { client.get_function_configuration().function_name(name).send().await.ok() }).map(|o| {
-        aws_sdk_lambda::types::FunctionConfiguration::builder()
-            .set_memory_size(o.memory_size)
-            .set_code_sha256(o.code_sha256)
-            .set_environment(o.environment)
-            .build()
-    })
+    runtime()
+        .block_on(async {
+            client
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .ok()
+        })
+        .map(|o| {
+            aws_sdk_lambda::types::FunctionConfiguration::builder()
+                .set_memory_size(o.memory_size)
+                .set_code_sha256(o.code_sha256)
+                .set_environment(o.environment)
+                .build()
+        })
 }
 
 fn mappings(function: &str) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
     let client = lambda();
     runtime().block_on(async {
-        client.list_event_source_mappings().function_name(function).send().await.unwrap().event_source_mappings.unwrap_or_default()
+        client
+            .list_event_source_mappings()
+            .function_name(function)
+            .send()
+            .await
+            .unwrap()
+            .event_source_mappings
+            .unwrap_or_default()
     })
 }
 
@@ -195,23 +292,49 @@ fn functions_with_code_secrets_and_triggers_are_created_updated_replaced_and_del
     let (stack, prefix) = (unique("functions"), unique("tonic"));
     let function = format!("{prefix}-worker");
     let spec = TempSpec::new(&function_spec(&stack, &prefix, &function, 1024, 10));
-    spec.write("src/main.py", "def handler(event, context):\n    return 1\n");
+    spec.write(
+        "src/main.py",
+        "def handler(event, context):\n    return 1\n",
+    );
 
     // A look-alike no stack owns, made with the same role.
     let stray = format!("{prefix}-stray");
-    let plan = plan_contains(&spec, &["+ function.worker will be created", "API_TOKEN = (sensitive)"]);
-    assert!(!plan.stdout.contains("hunter2") && !plan.stderr.contains("hunter2"), "a secret is never shown\n{}", plan.stdout);
+    let plan = plan_contains(
+        &spec,
+        &[
+            "+ function.worker will be created",
+            "API_TOKEN = (sensitive)",
+        ],
+    );
+    assert!(
+        !plan.stdout.contains("hunter2") && !plan.stderr.contains("hunter2"),
+        "a secret is never shown\n{}",
+        plan.stdout
+    );
     apply(&spec);
     let client = lambda();
     runtime().block_on(async {
-        let role = client.get_function_configuration().function_name(&function).send().await.unwrap().role.unwrap();
+        let role = client
+            .get_function_configuration()
+            .function_name(&function)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
         client
             .create_function()
             .function_name(&stray)
             .role(role)
             .runtime(aws_sdk_lambda::types::Runtime::Python312)
             .handler("main.handler")
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec())).build())
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                        b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec(),
+                    ))
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -223,29 +346,57 @@ fn functions_with_code_secrets_and_triggers_are_created_updated_replaced_and_del
     assert_eq!(live.memory_size(), Some(1024));
     let vars = live.environment().and_then(|e| e.variables()).unwrap();
     assert_eq!(vars["API_TOKEN"], "hunter2-the-secret");
-    assert!(vars["QUEUE_URL"].ends_with(&format!("{prefix}-work")), "{vars:?}");
+    assert!(
+        vars["QUEUE_URL"].ends_with(&format!("{prefix}-work")),
+        "{vars:?}"
+    );
     let m = mappings(&function);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].batch_size(), Some(10));
 
     // In place: memory, a secret, and the trigger's batch size.
-    let updated = function_spec(&stack, &prefix, &function, 2048, 100).replace("hunter2-the-secret", "correct-horse");
+    let updated = function_spec(&stack, &prefix, &function, 2048, 100)
+        .replace("hunter2-the-secret", "correct-horse");
     std::fs::write(spec.path(), &updated).unwrap();
-    let plan = plan_contains(&spec, &["~ function.worker will be updated in place", "~ memory", "Plan: 0 to add, 1 to change"]);
-    assert!(!plan.stdout.contains("hunter2") && !plan.stdout.contains("correct-horse"), "{}", plan.stdout);
+    let plan = plan_contains(
+        &spec,
+        &[
+            "~ function.worker will be updated in place",
+            "~ memory",
+            "Plan: 0 to add, 1 to change",
+        ],
+    );
+    assert!(
+        !plan.stdout.contains("hunter2") && !plan.stdout.contains("correct-horse"),
+        "{}",
+        plan.stdout
+    );
     apply(&spec);
     let live = function_config(&function).unwrap();
     assert_eq!(live.memory_size(), Some(2048));
-    assert_eq!(live.environment().and_then(|e| e.variables()).unwrap()["API_TOKEN"], "correct-horse");
+    assert_eq!(
+        live.environment().and_then(|e| e.variables()).unwrap()["API_TOKEN"],
+        "correct-horse"
+    );
     assert_eq!(mappings(&function)[0].batch_size(), Some(100));
     assert_no_changes(&spec);
 
     // New code is an in-place update of the code.
-    let before = function_config(&function).unwrap().code_sha256().unwrap().to_string();
-    spec.write("src/main.py", "def handler(event, context):\n    return 2\n");
+    let before = function_config(&function)
+        .unwrap()
+        .code_sha256()
+        .unwrap()
+        .to_string();
+    spec.write(
+        "src/main.py",
+        "def handler(event, context):\n    return 2\n",
+    );
     plan_contains(&spec, &["~ code = \"sha256:"]);
     apply(&spec);
-    assert_ne!(function_config(&function).unwrap().code_sha256().unwrap(), before);
+    assert_ne!(
+        function_config(&function).unwrap().code_sha256().unwrap(),
+        before
+    );
     assert_no_changes(&spec);
 
     // A new name replaces the function, trigger included.
@@ -254,7 +405,10 @@ fn functions_with_code_secrets_and_triggers_are_created_updated_replaced_and_del
     plan_contains(&spec, &["-/+ function.worker must be replaced"]);
     apply(&spec);
     assert!(function_config(&function).is_none());
-    assert!(mappings(&function).is_empty(), "the old function's trigger went with it");
+    assert!(
+        mappings(&function).is_empty(),
+        "the old function's trigger went with it"
+    );
     assert_eq!(mappings(&renamed).len(), 1);
     assert_no_changes(&spec);
 
@@ -262,12 +416,18 @@ fn functions_with_code_secrets_and_triggers_are_created_updated_replaced_and_del
     let without = updated.replace(&function, &renamed);
     let without = without.split("[function.worker]").next().unwrap();
     std::fs::write(spec.path(), without).unwrap();
-    plan_contains(&spec, &["- function.worker will be destroyed (no longer in the spec)"]);
+    plan_contains(
+        &spec,
+        &["- function.worker will be destroyed (no longer in the spec)"],
+    );
     apply(&spec);
     assert!(function_config(&renamed).is_none());
     assert!(mappings(&renamed).is_empty());
     assert_no_changes(&spec);
-    assert!(function_config(&stray).is_some(), "a function no stack owns is never touched");
+    assert!(
+        function_config(&stray).is_some(),
+        "a function no stack owns is never touched"
+    );
 }
 
 #[test]
@@ -299,7 +459,11 @@ function_response_types = ["Everything"]
         "batch_size above 10 needs a batching_window",
         "`Everything` is not a function response type",
     ] {
-        assert!(run.stderr.contains(expected), "expected `{expected}` in\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "expected `{expected}` in\n{}",
+            run.stderr
+        );
     }
 }
 
@@ -314,7 +478,13 @@ fn bucket_tags(name: &str) -> Option<HashMap<String, String>> {
     let client = s3();
     runtime().block_on(async {
         client.head_bucket().bucket(name).send().await.ok()?;
-        let tags = client.get_bucket_tagging().bucket(name).send().await.map(|o| o.tag_set).unwrap_or_default();
+        let tags = client
+            .get_bucket_tagging()
+            .bucket(name)
+            .send()
+            .await
+            .map(|o| o.tag_set)
+            .unwrap_or_default();
         Some(tags.into_iter().map(|t| (t.key, t.value)).collect())
     })
 }
@@ -330,8 +500,17 @@ fn cors_max_age(name: &str) -> Option<i32> {
 fn notification_queues(name: &str) -> Vec<String> {
     let client = s3();
     runtime().block_on(async {
-        match client.get_bucket_notification_configuration().bucket(name).send().await {
-            Ok(out) => out.queue_configurations().iter().map(|q| q.queue_arn().to_string()).collect(),
+        match client
+            .get_bucket_notification_configuration()
+            .bucket(name)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .queue_configurations()
+                .iter()
+                .map(|q| q.queue_arn().to_string())
+                .collect(),
             // moto answers an empty body (which the SDK cannot parse) when there are none.
             Err(e) if e.raw_response().is_some_and(|r| r.status().is_success()) => Vec::new(),
             Err(e) => panic!("{e:?}"),
@@ -381,13 +560,22 @@ suffix = ".csv"
 #[test]
 fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
     let (stack, prefix) = (unique("buckets"), unique("tonic"));
-    let (owned, theirs, stray) = (format!("{prefix}-data"), format!("{prefix}-theirs"), format!("{prefix}-stray"));
+    let (owned, theirs, stray) = (
+        format!("{prefix}-data"),
+        format!("{prefix}-theirs"),
+        format!("{prefix}-stray"),
+    );
     let spec = TempSpec::new(&buckets_spec(&stack, &prefix, &owned, &theirs, 3000));
 
     // An existing bucket is never created.
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
     assert_eq!(plan.code, 1, "{}", plan.stdout);
-    assert!(plan.stderr.contains(&format!("bucket `{theirs}` does not exist")), "{}", plan.stderr);
+    assert!(
+        plan.stderr
+            .contains(&format!("bucket `{theirs}` does not exist")),
+        "{}",
+        plan.stderr
+    );
 
     let client = s3();
     runtime().block_on(async {
@@ -395,29 +583,59 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
             client.create_bucket().bucket(name).send().await.unwrap();
         }
         let tagging = aws_sdk_s3::types::Tagging::builder()
-            .tag_set(aws_sdk_s3::types::Tag::builder().key("owner").value("them").build().unwrap())
+            .tag_set(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("owner")
+                    .value("them")
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
-        client.put_bucket_tagging().bucket(&theirs).tagging(tagging).send().await.unwrap();
+        client
+            .put_bucket_tagging()
+            .bucket(&theirs)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
     });
-    plan_contains(&spec, &["+ bucket.data will be created", "~ bucket.theirs will be updated in place (adopting an existing resource)"]);
+    plan_contains(
+        &spec,
+        &[
+            "+ bucket.data will be created",
+            "~ bucket.theirs will be updated in place (adopting an existing resource)",
+        ],
+    );
     apply(&spec);
     assert_no_changes(&spec);
     assert_eq!(cors_max_age(&owned), Some(3000));
     assert_eq!(notification_queues(&theirs).len(), 1);
-    assert_eq!(bucket_tags(&theirs).unwrap()["owner"], "them", "an existing bucket keeps its own tags");
+    assert_eq!(
+        bucket_tags(&theirs).unwrap()["owner"],
+        "them",
+        "an existing bucket keeps its own tags"
+    );
 
     // In place.
     let updated = buckets_spec(&stack, &prefix, &owned, &theirs, 600);
     std::fs::write(spec.path(), &updated).unwrap();
-    plan_contains(&spec, &["~ bucket.data will be updated in place", "Plan: 0 to add, 1 to change"]);
+    plan_contains(
+        &spec,
+        &[
+            "~ bucket.data will be updated in place",
+            "Plan: 0 to add, 1 to change",
+        ],
+    );
     apply(&spec);
     assert_eq!(cors_max_age(&owned), Some(600));
     assert_no_changes(&spec);
 
     // A new name replaces the owned bucket.
     let renamed = format!("{prefix}-archive");
-    let renamed_spec = updated.replace(&format!("\"{owned}\""), &format!("\"{renamed}\"")).replace(&format!(":::{owned}/"), &format!(":::{renamed}/"));
+    let renamed_spec = updated
+        .replace(&format!("\"{owned}\""), &format!("\"{renamed}\""))
+        .replace(&format!(":::{owned}/"), &format!(":::{renamed}/"));
     std::fs::write(spec.path(), &renamed_spec).unwrap();
     plan_contains(&spec, &["-/+ bucket.data must be replaced"]);
     apply(&spec);
@@ -428,14 +646,37 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
     // A bucket holding objects is deleted only with force_destroy.
     runtime().block_on(async {
         let body = aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n");
-        client.put_object().bucket(&renamed).key("incoming/x.csv").body(body).send().await.unwrap();
+        client
+            .put_object()
+            .bucket(&renamed)
+            .key("incoming/x.csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
     });
-    let only_queue = renamed_spec.split("[bucket.data]").next().unwrap().to_string();
+    let only_queue = renamed_spec
+        .split("[bucket.data]")
+        .next()
+        .unwrap()
+        .to_string();
     std::fs::write(spec.path(), &only_queue).unwrap();
-    plan_contains(&spec, &["- bucket.data will be destroyed", "- bucket.theirs will be destroyed"]);
+    plan_contains(
+        &spec,
+        &[
+            "- bucket.data will be destroyed",
+            "- bucket.theirs will be destroyed",
+        ],
+    );
     let refused = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("plinth deletes them only with force_destroy = true"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("plinth deletes them only with force_destroy = true"),
+        "{}",
+        refused.stderr
+    );
     assert!(bucket_tags(&renamed).is_some());
     // Releasing the existing bucket went ahead: its notification is gone, the bucket stays.
     assert!(notification_queues(&theirs).is_empty());
@@ -443,14 +684,25 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
     assert_eq!(tags.get("owner").map(String::as_str), Some("them"));
     assert!(!tags.contains_key("plinth:stack"), "{tags:?}");
 
-    std::fs::write(spec.path(), renamed_spec.replace("[bucket.data]\n", "[bucket.data]\nforce_destroy = true\n").split("[bucket.theirs]").next().unwrap()).unwrap();
+    std::fs::write(
+        spec.path(),
+        renamed_spec
+            .replace("[bucket.data]\n", "[bucket.data]\nforce_destroy = true\n")
+            .split("[bucket.theirs]")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     plan_contains(&spec, &["~ force_destroy = false -> true"]);
     apply(&spec);
     std::fs::write(spec.path(), &only_queue).unwrap();
     apply(&spec);
     assert!(bucket_tags(&renamed).is_none(), "emptied and deleted");
     assert_no_changes(&spec);
-    assert!(bucket_tags(&stray).is_some(), "a bucket no stack owns is never touched");
+    assert!(
+        bucket_tags(&stray).is_some(),
+        "a bucket no stack owns is never touched"
+    );
 }
 
 #[test]
@@ -461,6 +713,16 @@ fn two_blocks_for_one_bucket_are_refused() {
     ));
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
     assert_eq!(plan.code, 1, "{}", plan.stdout);
-    assert!(plan.stderr.contains(&format!("bucket.a and bucket.b both name bucket `{prefix}-b`")), "{}", plan.stderr);
-    assert!(plan.stderr.contains("plinth.toml:"), "located: {}", plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!(
+            "bucket.a and bucket.b both name bucket `{prefix}-b`"
+        )),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("plinth.toml:"),
+        "located: {}",
+        plan.stderr
+    );
 }

@@ -35,7 +35,12 @@ fn lock_exists(bucket: &str, stack: &str) -> bool {
     runtime().block_on(async {
         let config = sdk().await;
         let s3 = s3(&config);
-        s3.head_object().bucket(bucket).key(format!("plinth/locks/{stack}.lock")).send().await.is_ok()
+        s3.head_object()
+            .bucket(bucket)
+            .key(format!("plinth/locks/{stack}.lock"))
+            .send()
+            .await
+            .is_ok()
     })
 }
 
@@ -53,14 +58,33 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     let refused = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains(&format!("stack `{stack}` is locked: apply by arn:aws:iam::123456789012:user/ci (pid 4242 on runner-7)")), "{}", refused.stderr);
-    assert!(refused.stderr.contains("hint: wait for it to finish; if that process is gone, run `plinth unlock`"), "{}", refused.stderr);
-    assert!(refused.stdout.is_empty(), "nothing was planned: {}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("hint: wait for it to finish; if that process is gone, run `plinth unlock`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stdout.is_empty(),
+        "nothing was planned: {}",
+        refused.stdout
+    );
 
     let unlock = plinth_aws(&["unlock", "-f", &spec.arg()]).ok();
-    assert!(unlock.stderr.contains("held by arn:aws:iam::123456789012:user/ci"), "{}", unlock.stderr);
+    assert!(
+        unlock
+            .stderr
+            .contains("held by arn:aws:iam::123456789012:user/ci"),
+        "{}",
+        unlock.stderr
+    );
     assert!(!lock_exists(&bucket, &stack));
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(!lock_exists(&bucket, &stack), "a finished apply releases its lock");
+    assert!(
+        !lock_exists(&bucket, &stack),
+        "a finished apply releases its lock"
+    );
 }
 
 #[test]
@@ -68,10 +92,24 @@ fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
     let (stack, prefix, bucket) = (unique("race"), unique("tonic"), lock_bucket());
     let spec = TempSpec::new(&spec(&stack, &prefix, &bucket));
     // Latency stretches the apply so the two overlap.
-    let proxy = FaultProxy::start(moto(), Faults { latency: Duration::from_millis(40), ..Faults::none() });
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            latency: Duration::from_millis(40),
+            ..Faults::none()
+        },
+    );
     let start = || {
-        let mut cmd = command(&["apply", "-f", &spec.arg(), "--auto-approve", "--endpoint-url", &proxy.url]);
-        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut cmd = command(&[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--endpoint-url",
+            &proxy.url,
+        ]);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         cmd.spawn().unwrap()
     };
     let (a, b) = (start(), start());
@@ -86,10 +124,21 @@ fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
     let mut runs = [outcome(a), outcome(b)];
     runs.sort_by_key(|r| r.code);
     assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
-    assert!(runs[0].stderr.contains("Apply complete: 6 added"), "{}", runs[0].stderr);
+    assert!(
+        runs[0].stderr.contains("Apply complete: 6 added"),
+        "{}",
+        runs[0].stderr
+    );
     assert_eq!(runs[1].code, 1, "{}", runs[1].stderr);
-    assert!(runs[1].stderr.contains("is locked: apply by"), "{}", runs[1].stderr);
-    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert!(
+        runs[1].stderr.contains("is locked: apply by"),
+        "{}",
+        runs[1].stderr
+    );
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
     assert!(!lock_exists(&bucket, &stack));
 }
 
@@ -97,7 +146,13 @@ fn index_of(bucket: &str, stack: &str) -> Option<serde_json::Value> {
     runtime().block_on(async {
         let config = sdk().await;
         let s3 = s3(&config);
-        let out = s3.get_object().bucket(bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.ok()?;
+        let out = s3
+            .get_object()
+            .bucket(bucket)
+            .key(format!("plinth/locks/{stack}.index.json"))
+            .send()
+            .await
+            .ok()?;
         Some(serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap())
     })
 }
@@ -127,7 +182,10 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
         all.extend(["-f", &path, "--endpoint-url", &proxy.url]);
         proxy.reset_counts();
         let run = plinth(&all);
-        let listed: Vec<&str> = LISTINGS.into_iter().filter(|l| proxy.counts().by_operation.contains_key(*l)).collect();
+        let listed: Vec<&str> = LISTINGS
+            .into_iter()
+            .filter(|l| proxy.counts().by_operation.contains_key(*l))
+            .collect();
         (run, listed, proxy.counts().by_operation)
     };
 
@@ -146,29 +204,52 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
     let (plan, listed, calls) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     assert!(listed.is_empty(), "{calls:?}");
-    assert_eq!(calls.get("kms:DescribeKey"), Some(&1), "the key is read by its id: {calls:?}");
+    assert_eq!(
+        calls.get("kms:DescribeKey"),
+        Some(&1),
+        "the key is read by its id: {calls:?}"
+    );
 
     // A role and the key leave the spec: the index still finds them. The apply drops the role
     // from it; the key stays, pending deletion, until KMS deletes it.
     spec.write("plinth.toml", &roles(&stack, &prefix, &bucket, 5));
     let (plan, listed, calls) = run(&["plan"]);
     let plan = plan.ok();
-    assert!(plan.stdout.contains("- role.r5 will be destroyed (no longer in the spec)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("- key.plain will be destroyed (no longer in the spec)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("- role.r5 will be destroyed (no longer in the spec)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("- key.plain will be destroyed (no longer in the spec)"),
+        "{}",
+        plan.stdout
+    );
     assert!(listed.is_empty(), "{calls:?}");
     run(&["apply", "--auto-approve"]).0.ok();
     let index = index_of(&bucket, &stack).unwrap();
     assert_eq!(index["resources"]["role"], serde_json::json!(names[..5]));
     assert_eq!(index["resources"]["key"], key_ids);
     let (plan, listed, calls) = run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "a key pending deletion is no change\n{}{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        plan.code, 0,
+        "a key pending deletion is no change\n{}{}",
+        plan.stdout, plan.stderr
+    );
     assert!(listed.is_empty(), "{calls:?}");
 
     // Without the index, a plan lists the account again and comes to the same plan.
     runtime().block_on(async {
         let config = sdk().await;
         let s3 = s3(&config);
-        s3.delete_object().bucket(&bucket).key(format!("plinth/locks/{stack}.index.json")).send().await.unwrap();
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(format!("plinth/locks/{stack}.index.json"))
+            .send()
+            .await
+            .unwrap();
     });
     let (plan, listed, _) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
@@ -176,15 +257,25 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
 }
 
 /// What AWS answers a PutObject the identity may not make.
-const DENIED: Fault = Fault::Error { status: 403, code: "AccessDenied", message: "Access Denied" };
+const DENIED: Fault = Fault::Error {
+    status: 403,
+    code: "AccessDenied",
+    message: "Access Denied",
+};
 
 #[test]
-fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_removed_after_its_last() {
+fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_removed_after_its_last(
+) {
     let (stack, prefix, bucket) = (unique("unwritable"), unique("tonic"), lock_bucket());
     let spec = TempSpec::new(&roles(&stack, &prefix, &bucket, 2));
     let proxy = FaultProxy::start(moto(), Faults::none());
     let index_put = format!("s3:PUT x-id /{bucket}/plinth/locks/{stack}.index.json");
-    let deny_index_write = || proxy.set_faults(Faults { scripted: vec![(index_put.clone(), 1, DENIED)], ..Faults::none() });
+    let deny_index_write = || {
+        proxy.set_faults(Faults {
+            scripted: vec![(index_put.clone(), 1, DENIED)],
+            ..Faults::none()
+        })
+    };
     let run = |args: &[&str]| {
         let path = spec.arg();
         let mut all = args.to_vec();
@@ -199,16 +290,25 @@ fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_r
     assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
     assert!(apply.stderr.contains("AccessDenied"), "{}", apply.stderr);
     assert!(
-        apply.stderr.contains(&format!("hint: the stack keeps its index in s3://{bucket}/plinth/locks/{stack}.index.json"))
-            && apply.stderr.contains("`plinth permissions`"),
+        apply.stderr.contains(&format!(
+            "hint: the stack keeps its index in s3://{bucket}/plinth/locks/{stack}.index.json"
+        )) && apply.stderr.contains("`plinth permissions`"),
         "{}",
         apply.stderr
     );
-    assert!(!apply.stderr.contains("creating"), "no step ran\n{}", apply.stderr);
+    assert!(
+        !apply.stderr.contains("creating"),
+        "no step ran\n{}",
+        apply.stderr
+    );
     assert!(!lock_exists(&bucket, &stack), "the lock was released");
     assert!(index_of(&bucket, &stack).is_none());
     let apply = run(&["apply", "--auto-approve"]).ok();
-    assert!(apply.stderr.contains("Apply complete: 2 added"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        apply.stderr
+    );
     assert!(index_of(&bucket, &stack).is_some());
 
     // After the last step: a role left the spec, so only the index written after the apply
@@ -217,10 +317,20 @@ fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_r
     spec.write("plinth.toml", &roles(&stack, &prefix, &bucket, 1));
     deny_index_write();
     let apply = run(&["apply", "--auto-approve"]).ok();
-    assert!(apply.stderr.contains("Apply complete: 0 added, 0 changed, 0 replaced, 1 destroyed"), "{}", apply.stderr);
     assert!(
-        apply.stderr.contains("warning: the stack index could not be updated")
-            && apply.stderr.contains("it was removed, and the next plan lists the account"),
+        apply
+            .stderr
+            .contains("Apply complete: 0 added, 0 changed, 0 replaced, 1 destroyed"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("warning: the stack index could not be updated")
+            && apply
+                .stderr
+                .contains("it was removed, and the next plan lists the account"),
         "{}",
         apply.stderr
     );
@@ -229,5 +339,8 @@ fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_r
     proxy.reset_counts();
     let plan = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
-    assert!(proxy.counts().by_operation.contains_key("iam:ListRoles"), "listed again");
+    assert!(
+        proxy.counts().by_operation.contains_key("iam:ListRoles"),
+        "listed again"
+    );
 }

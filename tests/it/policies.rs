@@ -4,7 +4,11 @@
 use crate::support::{plinth_aws, root, unique, TempSpec};
 
 fn seed(name: &str) -> String {
-    root().join("fixtures/policies/seeds").join(name).display().to_string()
+    root()
+        .join("fixtures/policies/seeds")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -68,10 +72,18 @@ policies = {{ glue = {{ file = "{glue}" }} }}
     );
     let spec = TempSpec::new(&spec);
     let validate = crate::support::plinth(&["validate", "-f", &spec.arg()]).ok();
-    assert!(validate.stdout.contains("is valid (4 resources)"), "{}", validate.stdout);
+    assert!(
+        validate.stdout.contains("is valid (4 resources)"),
+        "{}",
+        validate.stdout
+    );
 
     let apply = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(apply.stderr.contains("Apply complete: 4 added"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 4 added"),
+        "{}",
+        apply.stderr
+    );
     let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);

@@ -29,13 +29,23 @@ pub enum Fault {
     ResetAfter,
     /// A specific AWS error, in the protocol's shape (for errors only real AWS produces, such
     /// as SQS's QueueDeletedRecently or Lambda's role-propagation error).
-    Error { status: u16, code: &'static str, message: &'static str },
+    Error {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
     /// Forward after this long, on top of the latency: one slow call among fast ones.
     Slow(Duration),
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [Fault::Throttle, Fault::InternalError, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter];
+    pub const ALL: [Fault; 5] = [
+        Fault::Throttle,
+        Fault::InternalError,
+        Fault::Unavailable,
+        Fault::ResetBefore,
+        Fault::ResetAfter,
+    ];
 }
 
 #[derive(Debug, Clone)]
@@ -55,7 +65,14 @@ pub struct Faults {
 
 impl Faults {
     pub fn none() -> Faults {
-        Faults { seed: 0, rate: 0.0, kinds: Fault::ALL.to_vec(), latency: Duration::ZERO, throttle_until: None, scripted: Vec::new() }
+        Faults {
+            seed: 0,
+            rate: 0.0,
+            kinds: Fault::ALL.to_vec(),
+            latency: Duration::ZERO,
+            throttle_until: None,
+            scripted: Vec::new(),
+        }
     }
 }
 
@@ -91,13 +108,28 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
-        let state = Arc::new(Mutex::new(State { rng: SplitMix64(faults.seed), faults, counts: Counts::default() }));
+        let state = Arc::new(Mutex::new(State {
+            rng: SplitMix64(faults.seed),
+            faults,
+            counts: Counts::default(),
+        }));
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
         let client = client();
         let shared = Arc::clone(&state);
-        let (url, runtime) =
-            serve(move |parts, body| handle(parts, body, Arc::clone(&shared), Arc::clone(&upstream), client.clone()));
-        FaultProxy { url, state, _runtime: runtime }
+        let (url, runtime) = serve(move |parts, body| {
+            handle(
+                parts,
+                body,
+                Arc::clone(&shared),
+                Arc::clone(&upstream),
+                client.clone(),
+            )
+        });
+        FaultProxy {
+            url,
+            state,
+            _runtime: runtime,
+        }
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -122,12 +154,20 @@ where
     A: Fn(hyper::http::request::Parts, Bytes) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Result<Response<Full<Bytes>>, Reset>> + Send + 'static,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     runtime.spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let answer = answer.clone();
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let answer = answer.clone();
@@ -149,7 +189,8 @@ where
 
 /// The HTTP client that forwards requests upstream.
 pub fn client() -> Client {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>()
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>()
 }
 
 /// Sends a request as it came, headers and all, to the same path on `upstream`; returns the
@@ -160,12 +201,22 @@ pub async fn forward(
     parts: &hyper::http::request::Parts,
     body: Bytes,
 ) -> Result<(hyper::http::response::Parts, Bytes), Reset> {
-    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let uri = format!(
+        "{upstream}{}",
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
     let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
     for (k, v) in &parts.headers {
         forward = forward.header(k, v);
     }
-    let response = client.request(forward.body(Full::new(body)).map_err(|_| Reset)?).await.map_err(|_| Reset)?;
+    let response = client
+        .request(forward.body(Full::new(body)).map_err(|_| Reset)?)
+        .await
+        .map_err(|_| Reset)?;
     let (rparts, rbody) = response.into_parts();
     let rbody = rbody.collect().await.map_err(|_| Reset)?.to_bytes();
     Ok((rparts, rbody))
@@ -183,7 +234,10 @@ impl std::fmt::Display for Reset {
 
 impl std::error::Error for Reset {}
 
-pub type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
 
 async fn handle(
     parts: hyper::http::request::Parts,
@@ -197,14 +251,23 @@ async fn handle(
     let (fault, latency) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
-        s.counts.requests.push(Seen { operation: operation.clone(), arrived: Instant::now(), body: body.clone() });
+        s.counts.requests.push(Seen {
+            operation: operation.clone(),
+            arrived: Instant::now(),
+            body: body.clone(),
+        });
         let throttling = s.faults.throttle_until.is_some_and(|t| Instant::now() < t);
         let roll = s.rng.next_f64();
         let on_path = format!("{operation} {}", parts.uri.path());
-        let scripted = s.faults.scripted.iter_mut().find(|(op, left, _)| (*op == operation || *op == on_path) && *left > 0).map(|(_, left, f)| {
-            *left -= 1;
-            *f
-        });
+        let scripted = s
+            .faults
+            .scripted
+            .iter_mut()
+            .find(|(op, left, _)| (*op == operation || *op == on_path) && *left > 0)
+            .map(|(_, left, f)| {
+                *left -= 1;
+                *f
+            });
         let fault = if let Some(f) = scripted {
             Some(f)
         } else if throttling {
@@ -233,9 +296,17 @@ async fn handle(
     match fault {
         Some(Fault::ResetBefore) => return Err(Reset),
         Some(Fault::Throttle) => return Ok(protocol.throttle()),
-        Some(Fault::InternalError) => return Ok(protocol.server_error(StatusCode::INTERNAL_SERVER_ERROR)),
-        Some(Fault::Unavailable) => return Ok(protocol.server_error(StatusCode::SERVICE_UNAVAILABLE)),
-        Some(Fault::Error { status, code, message }) => return Ok(protocol.error(status, code, message)),
+        Some(Fault::InternalError) => {
+            return Ok(protocol.server_error(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Some(Fault::Unavailable) => {
+            return Ok(protocol.server_error(StatusCode::SERVICE_UNAVAILABLE))
+        }
+        Some(Fault::Error {
+            status,
+            code,
+            message,
+        }) => return Ok(protocol.error(status, code, message)),
         Some(Fault::ResetAfter | Fault::Slow(_)) | None => {}
     }
     let (rparts, rbody) = forward(&client, &upstream, &parts, body).await?;
@@ -255,24 +326,47 @@ fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
         .and_then(|c| c.split('/').nth(3))
         .unwrap_or("unknown")
         .to_string();
-    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+    if let Some(target) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
         return format!("{service}:{}", target.rsplit('.').next().unwrap_or(target));
     }
     if let Some(action) = form_action(body) {
         return format!("{service}:{action}");
     }
     // REST protocols (Lambda, S3): the method and the shape of the path.
-    let path: Vec<&str> = parts.uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let path: Vec<&str> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let shape = match service.as_str() {
-        "lambda" => path.iter().skip(1).step_by(2).copied().collect::<Vec<_>>().join("/"),
-        _ => parts.uri.query().unwrap_or("").split('&').map(|q| q.split('=').next().unwrap_or("")).collect::<Vec<_>>().join("&"),
+        "lambda" => path
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .map(|q| q.split('=').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("&"),
     };
     format!("{service}:{} {shape}", parts.method)
 }
 
 fn form_action(body: &Bytes) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
+    text.split('&')
+        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
 }
 
 enum Protocol {
@@ -289,7 +383,11 @@ impl Protocol {
             "iam" | "sts" => Protocol::Query,
             "lambda" => Protocol::RestJson,
             "s3" => Protocol::RestXml,
-            _ => match parts.headers.get("content-type").and_then(|v| v.to_str().ok()) {
+            _ => match parts
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+            {
                 Some(ct) if ct.contains("json-1.0") => Protocol::Json("application/x-amz-json-1.0"),
                 Some(ct) if ct.contains("json") => Protocol::Json("application/x-amz-json-1.1"),
                 _ => Protocol::Query,
@@ -326,7 +424,11 @@ impl Protocol {
     }
 
     fn server_error(&self, status: StatusCode) -> Response<Full<Bytes>> {
-        let code = if status == StatusCode::SERVICE_UNAVAILABLE { "ServiceUnavailable" } else { "InternalFailure" };
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "ServiceUnavailable"
+        } else {
+            "InternalFailure"
+        };
         match self {
             Protocol::Query => xml(status, &format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>injected</Message></Error><RequestId>plinth-fault</RequestId></ErrorResponse>")),
             Protocol::Json(ct) => json(status, ct, &format!(r#"{{"__type":"{code}","message":"injected"}}"#)),
@@ -341,11 +443,19 @@ impl Protocol {
 }
 
 fn xml(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    Response::builder().status(status).header("content-type", "text/xml").body(Full::new(Bytes::from(body.to_string()))).unwrap()
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
 }
 
 fn json(status: StatusCode, content_type: &str, body: &str) -> Response<Full<Bytes>> {
-    Response::builder().status(status).header("content-type", content_type).body(Full::new(Bytes::from(body.to_string()))).unwrap()
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
 }
 
 /// A small seeded generator: the same seed gives the same fault schedule.
@@ -364,4 +474,3 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
-

@@ -2,7 +2,6 @@
 //! queue, a function with a trigger and a secret, a bucket. Secrets never leak into any output,
 //! and `plinth permissions` covers every call a real apply, plan and destroy make.
 
-
 use crate::proxy::{FaultProxy, Faults};
 use crate::support::{command, moto, runtime, s3, sdk, Run, TempSpec};
 
@@ -70,7 +69,10 @@ WORKER = "${{function.worker.arn}}"
 QUEUE = "${{queue.work.url}}"
 "#
     ));
-    spec.write("src/main.py", "def handler(event, context):\n    return 1\n");
+    spec.write(
+        "src/main.py",
+        "def handler(event, context):\n    return 1\n",
+    );
     spec
 }
 
@@ -82,7 +84,12 @@ fn verbose(proxy: &FaultProxy, args: &[&str]) -> Run {
         all.extend(["--endpoint-url", &proxy.url]);
     }
     all.push("-vv");
-    let out = command(&all).env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY).env("AWS_SESSION_TOKEN", SESSION_TOKEN).env("PLINTH_LOG", "trace").output().expect("run plinth");
+    let out = command(&all)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        .env("PLINTH_LOG", "trace")
+        .output()
+        .expect("run plinth");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -94,8 +101,15 @@ fn verbose(proxy: &FaultProxy, args: &[&str]) -> Run {
 fn assert_no_secret(what: &str, text: &str) {
     for secret in [SECRET, SESSION_TOKEN, SECRET_ACCESS_KEY] {
         if let Some(at) = text.find(secret) {
-            let from = text[..at].char_indices().rev().nth(300).map_or(0, |(i, _)| i);
-            panic!("{what} shows `{secret}`:\n...{}", &text[from..(at + secret.len() + 100).min(text.len())]);
+            let from = text[..at]
+                .char_indices()
+                .rev()
+                .nth(300)
+                .map_or(0, |(i, _)| i);
+            panic!(
+                "{what} shows `{secret}`:\n...{}",
+                &text[from..(at + secret.len() + 100).min(text.len())]
+            );
         }
     }
 }
@@ -103,7 +117,10 @@ fn assert_no_secret(what: &str, text: &str) {
 #[test]
 fn secrets_appear_in_no_output_of_any_command_at_the_most_verbose_logging() {
     let proxy = FaultProxy::start(moto(), Faults::none());
-    let (stack, prefix) = (crate::support::unique("secrets"), crate::support::unique("tonic"));
+    let (stack, prefix) = (
+        crate::support::unique("secrets"),
+        crate::support::unique("tonic"),
+    );
     let spec = full_stack(&stack, &prefix);
     let file = spec.arg();
     let saved = spec.dir.path().join("plan.plinth").display().to_string();
@@ -117,32 +134,60 @@ fn secrets_appear_in_no_output_of_any_command_at_the_most_verbose_logging() {
     };
     run("validate", &["validate", "-f", &file]);
     for format in ["text", "json", "markdown"] {
-        run(&format!("plan --format {format}"), &["plan", "-f", &file, "--format", format]);
+        run(
+            &format!("plan --format {format}"),
+            &["plan", "-f", &file, "--format", format],
+        );
     }
     run("plan --out", &["plan", "-f", &file, "--out", &saved]);
     let plan_file = std::fs::read_to_string(&saved).expect("plan file");
     assert_no_secret("the plan file", &plan_file);
     for format in ["text", "json", "markdown"] {
-        run(&format!("show --format {format}"), &["show", &saved, "--format", format]);
+        run(
+            &format!("show --format {format}"),
+            &["show", &saved, "--format", format],
+        );
     }
     let applied = run("apply", &["apply", "-f", &file, "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
     // The secret did reach AWS: the test would prove nothing if it had been dropped.
     let sent = runtime().block_on(async {
-        let config = aws_sdk_lambda::Client::new(&sdk().await).get_function_configuration().function_name(format!("{prefix}-worker")).send().await;
-        config.unwrap().environment.and_then(|e| e.variables).unwrap_or_default().remove("API_TOKEN")
+        let config = aws_sdk_lambda::Client::new(&sdk().await)
+            .get_function_configuration()
+            .function_name(format!("{prefix}-worker"))
+            .send()
+            .await;
+        config
+            .unwrap()
+            .environment
+            .and_then(|e| e.variables)
+            .unwrap_or_default()
+            .remove("API_TOKEN")
     });
     assert_eq!(sent.as_deref(), Some(SECRET));
     for format in ["text", "json", "markdown"] {
-        run(&format!("plan --format {format} (applied)"), &["plan", "-f", &file, "--format", format]);
+        run(
+            &format!("plan --format {format} (applied)"),
+            &["plan", "-f", &file, "--format", format],
+        );
     }
     run("outputs", &["outputs", "-f", &file]);
-    run("outputs --format json", &["outputs", "-f", &file, "--format", "json"]);
+    run(
+        "outputs --format json",
+        &["outputs", "-f", &file, "--format", "json"],
+    );
     run("snapshot", &["snapshot", "-f", &file]);
     run("permissions", &["permissions", "-f", &file]);
     let destroyed = run("destroy", &["destroy", "-f", &file, "--auto-approve"]);
-    assert_eq!(destroyed.code, 0, "{}\n{}", destroyed.stdout, destroyed.stderr);
-    assert!(runs.iter().all(|(_, code)| *code == 0), "every command succeeded: {runs:?}");
+    assert_eq!(
+        destroyed.code, 0,
+        "{}\n{}",
+        destroyed.stdout, destroyed.stderr
+    );
+    assert!(
+        runs.iter().all(|(_, code)| *code == 0),
+        "every command succeeded: {runs:?}"
+    );
 }
 
 /// The IAM action behind an operation the proxy counted. The query and JSON protocols name the
@@ -182,7 +227,9 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "s3:GET encryption" => "s3:GetEncryptionConfiguration",
         "s3:PUT encryption" | "s3:DELETE encryption" => "s3:PutEncryptionConfiguration",
         "s3:GET publicAccessBlock" => "s3:GetBucketPublicAccessBlock",
-        "s3:PUT publicAccessBlock" | "s3:DELETE publicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "s3:PUT publicAccessBlock" | "s3:DELETE publicAccessBlock" => {
+            "s3:PutBucketPublicAccessBlock"
+        }
         "s3:GET notification" => "s3:GetBucketNotification",
         "s3:PUT notification" => "s3:PutBucketNotification",
         "s3:GET versions" => "s3:ListBucketVersions",
@@ -194,19 +241,29 @@ fn iam_action(operation: &str) -> Option<&'static str> {
 #[test]
 fn the_printed_permissions_cover_every_call_of_apply_plan_and_destroy() {
     let proxy = FaultProxy::start(moto(), Faults::none());
-    let (stack, prefix) = (crate::support::unique("least"), crate::support::unique("tonic"));
+    let (stack, prefix) = (
+        crate::support::unique("least"),
+        crate::support::unique("tonic"),
+    );
     let spec = full_stack(&stack, &prefix);
     let file = spec.arg();
     let printed = crate::support::plinth(&["permissions", "-f", &file]).ok();
-    let policy = plinth::policy::PolicyDocument::parse(&printed.stdout).expect("the printed policy is a valid IAM policy");
+    let policy = plinth::policy::PolicyDocument::parse(&printed.stdout)
+        .expect("the printed policy is a valid IAM policy");
     let context = plinth::policy::LintContext {
         kind: plinth::policy::DocumentKind::Identity,
         known_accounts: Vec::new(),
         silenced: Vec::new(),
     };
-    let findings: Vec<_> =
-        plinth::policy::lint(&policy, &context).into_iter().filter(|l| l.severity != plinth::policy::Severity::Info).collect();
-    assert!(findings.is_empty(), "the printed policy lints clean: {findings:?}\n{}", printed.stdout);
+    let findings: Vec<_> = plinth::policy::lint(&policy, &context)
+        .into_iter()
+        .filter(|l| l.severity != plinth::policy::Severity::Info)
+        .collect();
+    assert!(
+        findings.is_empty(),
+        "the printed policy lints clean: {findings:?}\n{}",
+        printed.stdout
+    );
     let json: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
     let granted: std::collections::BTreeSet<String> = json["Statement"]
         .as_array()
@@ -214,12 +271,19 @@ fn the_printed_permissions_cover_every_call_of_apply_plan_and_destroy() {
         .iter()
         .flat_map(|s| match &s["Action"] {
             serde_json::Value::String(a) => vec![a.clone()],
-            serde_json::Value::Array(a) => a.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
             _ => Vec::new(),
         })
         .collect();
 
-    for args in [vec!["apply", "--auto-approve"], vec!["plan", "--detailed-exitcode"], vec!["destroy", "--auto-approve"]] {
+    for args in [
+        vec!["apply", "--auto-approve"],
+        vec!["plan", "--detailed-exitcode"],
+        vec!["destroy", "--auto-approve"],
+    ] {
         let mut all = args.clone();
         all.extend(["-f", &file, "--endpoint-url", &proxy.url]);
         let run = crate::support::plinth(&all);
@@ -238,8 +302,15 @@ fn the_printed_permissions_cover_every_call_of_apply_plan_and_destroy() {
             None => missing.push(format!("{operation} (no IAM action known to this test)")),
         }
     }
-    assert!(missing.is_empty(), "calls not covered by `plinth permissions`: {missing:#?}\ngranted: {granted:?}");
-    assert!(counts.by_operation.len() >= 30, "apply, plan and destroy made the calls of every kind: {:?}", counts.by_operation.keys());
+    assert!(
+        missing.is_empty(),
+        "calls not covered by `plinth permissions`: {missing:#?}\ngranted: {granted:?}"
+    );
+    assert!(
+        counts.by_operation.len() >= 30,
+        "apply, plan and destroy made the calls of every kind: {:?}",
+        counts.by_operation.keys()
+    );
 }
 
 /// A small seeded generator, so that each run's kill point can be replayed.
@@ -247,17 +318,27 @@ struct Seeded(u64);
 
 impl Seeded {
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % n.max(1) as u64) as usize
     }
 }
 
 fn apply_via(proxy: &FaultProxy, spec: &TempSpec) -> std::process::Child {
-    command(&["apply", "-f", &spec.arg(), "--auto-approve", "--endpoint-url", &proxy.url])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start plinth")
+    command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start plinth")
 }
 
 fn requests(proxy: &FaultProxy) -> usize {
@@ -286,57 +367,158 @@ fn apply_killed_after(spec: &TempSpec, after: usize) {
 /// carries the stack's tags.
 fn check_converged(stack: &str, prefix: &str, what: &str) {
     use aws_sdk_iam::types::Tag as IamTag;
-    let owned = |tags: &[(String, String)]| tags.iter().any(|(k, v)| k == "plinth:stack" && v == stack);
+    let owned =
+        |tags: &[(String, String)]| tags.iter().any(|(k, v)| k == "plinth:stack" && v == stack);
     runtime().block_on(async {
         let config = sdk().await;
         let iam = aws_sdk_iam::Client::new(&config);
-        let roles: Vec<_> = iam.list_roles().into_paginator().items().send().try_collect().await.unwrap();
+        let roles: Vec<_> = iam
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
         for role in roles.iter().filter(|r| r.role_name().starts_with(prefix)) {
-            let tags: Vec<IamTag> = iam.list_role_tags().role_name(role.role_name()).send().await.unwrap().tags;
+            let tags: Vec<IamTag> = iam
+                .list_role_tags()
+                .role_name(role.role_name())
+                .send()
+                .await
+                .unwrap()
+                .tags;
             let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
-            assert!(owned(&tags), "{what}: role {} is orphaned: {tags:?}", role.role_name());
+            assert!(
+                owned(&tags),
+                "{what}: role {} is orphaned: {tags:?}",
+                role.role_name()
+            );
         }
 
         let kms = aws_sdk_kms::Client::new(&config);
-        let keys: Vec<_> = kms.list_keys().into_paginator().items().send().try_collect().await.unwrap();
+        let keys: Vec<_> = kms
+            .list_keys()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
         let mut live_keys = 0;
         for key in keys {
-            let meta = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap().key_metadata.unwrap();
+            let meta = kms
+                .describe_key()
+                .key_id(key.key_id().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap();
             if meta.description() != Some(&format!("{prefix} data key")) {
                 continue;
             }
-            let tags = kms.list_resource_tags().key_id(meta.key_id()).send().await.unwrap().tags.unwrap_or_default();
-            let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect();
-            assert!(owned(&tags), "{what}: key {} is orphaned: {tags:?}", meta.key_id());
+            let tags = kms
+                .list_resource_tags()
+                .key_id(meta.key_id())
+                .send()
+                .await
+                .unwrap()
+                .tags
+                .unwrap_or_default();
+            let tags: Vec<(String, String)> =
+                tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect();
+            assert!(
+                owned(&tags),
+                "{what}: key {} is orphaned: {tags:?}",
+                meta.key_id()
+            );
             if meta.key_state() != Some(&aws_sdk_kms::types::KeyState::PendingDeletion) {
                 live_keys += 1;
             }
         }
-        assert_eq!(live_keys, 1, "{what}: exactly one key for key.data is in use");
+        assert_eq!(
+            live_keys, 1,
+            "{what}: exactly one key for key.data is in use"
+        );
 
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let urls = sqs.list_queues().queue_name_prefix(prefix).send().await.unwrap().queue_urls.unwrap_or_default();
+        let urls = sqs
+            .list_queues()
+            .queue_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap()
+            .queue_urls
+            .unwrap_or_default();
         assert_eq!(urls.len(), 1, "{what}: one queue: {urls:?}");
         for url in urls {
-            let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap().tags.unwrap_or_default();
-            assert!(owned(&tags.into_iter().collect::<Vec<_>>()), "{what}: queue {url} is orphaned");
+            let tags = sqs
+                .list_queue_tags()
+                .queue_url(&url)
+                .send()
+                .await
+                .unwrap()
+                .tags
+                .unwrap_or_default();
+            assert!(
+                owned(&tags.into_iter().collect::<Vec<_>>()),
+                "{what}: queue {url} is orphaned"
+            );
         }
 
         let lambda = aws_sdk_lambda::Client::new(&config);
-        let functions: Vec<_> = lambda.list_functions().into_paginator().items().send().try_collect().await.unwrap();
-        for f in functions.iter().filter(|f| f.function_name().is_some_and(|n| n.starts_with(prefix))) {
-            let tags = lambda.list_tags().resource(f.function_arn().unwrap()).send().await.unwrap().tags.unwrap_or_default();
-            assert!(owned(&tags.into_iter().collect::<Vec<_>>()), "{what}: function {:?} is orphaned", f.function_name());
+        let functions: Vec<_> = lambda
+            .list_functions()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        for f in functions
+            .iter()
+            .filter(|f| f.function_name().is_some_and(|n| n.starts_with(prefix)))
+        {
+            let tags = lambda
+                .list_tags()
+                .resource(f.function_arn().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .tags
+                .unwrap_or_default();
+            assert!(
+                owned(&tags.into_iter().collect::<Vec<_>>()),
+                "{what}: function {:?} is orphaned",
+                f.function_name()
+            );
         }
-        let mappings = lambda.list_event_source_mappings().function_name(format!("{prefix}-worker")).send().await.unwrap();
-        assert_eq!(mappings.event_source_mappings().len(), 1, "{what}: one trigger");
+        let mappings = lambda
+            .list_event_source_mappings()
+            .function_name(format!("{prefix}-worker"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            mappings.event_source_mappings().len(),
+            1,
+            "{what}: one trigger"
+        );
 
         let s3 = s3(&config);
         for bucket in s3.list_buckets().send().await.unwrap().buckets() {
             let name = bucket.name().unwrap_or_default();
             if name.starts_with(prefix) {
-                let tags = s3.get_bucket_tagging().bucket(name).send().await.map(|t| t.tag_set).unwrap_or_default();
-                let tags: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
+                let tags = s3
+                    .get_bucket_tagging()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map(|t| t.tag_set)
+                    .unwrap_or_default();
+                let tags: Vec<(String, String)> =
+                    tags.into_iter().map(|t| (t.key, t.value)).collect();
                 assert!(owned(&tags), "{what}: bucket {name} is orphaned: {tags:?}");
             }
         }
@@ -353,7 +535,11 @@ fn untagged_bucket_left_by_moto(run: &Run, prefix: &str) -> bool {
         && runtime().block_on(async {
             let config = sdk().await;
             let s3 = s3(&config);
-            s3.get_bucket_tagging().bucket(format!("{prefix}-data")).send().await.map_or(true, |t| t.tag_set.is_empty())
+            s3.get_bucket_tagging()
+                .bucket(format!("{prefix}-data"))
+                .send()
+                .await
+                .map_or(true, |t| t.tag_set.is_empty())
         })
 }
 
@@ -363,7 +549,10 @@ const KILLED_APPLIES: u64 = 10;
 #[test]
 fn an_apply_killed_at_any_moment_is_finished_by_the_next_without_duplicates_or_orphans() {
     // The number of requests a whole apply of the stack makes, to pick kill points among.
-    let (stack, prefix) = (crate::support::unique("kill"), crate::support::unique("tonic"));
+    let (stack, prefix) = (
+        crate::support::unique("kill"),
+        crate::support::unique("tonic"),
+    );
     let reference = full_stack(&stack, &prefix);
     let proxy = FaultProxy::start(moto(), Faults::none());
     let whole = apply_via(&proxy, &reference).wait().expect("apply");
@@ -371,30 +560,59 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_without_duplicates_or_o
     let total = requests(&proxy);
     assert!(total > 20, "{total} requests");
 
-    let seeds = std::env::var("PLINTH_KILLED_APPLIES").ok().and_then(|n| n.parse().ok()).unwrap_or(KILLED_APPLIES);
-    let runs: Vec<(u64, usize)> = (1..=seeds).map(|seed| (seed, 1 + Seeded(seed).below(total))).collect();
+    let seeds = std::env::var("PLINTH_KILLED_APPLIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(KILLED_APPLIES);
+    let runs: Vec<(u64, usize)> = (1..=seeds)
+        .map(|seed| (seed, 1 + Seeded(seed).below(total)))
+        .collect();
     // A few at a time: moto is one process, and the test machine may have two cores.
     for batch in runs.chunks(5) {
         std::thread::scope(|scope| {
             for &(seed, after) in batch {
-            scope.spawn(move || {
-                let (stack, prefix) = (crate::support::unique("kill"), crate::support::unique("tonic"));
-                let spec = full_stack(&stack, &prefix);
-                let what = format!("seed {seed}, killed after request {after} of {total}");
-                apply_killed_after(&spec, after);
-                let mut again = crate::support::plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
-                if again.code != 0 && untagged_bucket_left_by_moto(&again, &prefix) {
-                    // moto ignores the tags CreateBucket carries (AWS applies them with the
-                    // bucket), so a kill right after CreateBucket leaves, on moto only, a bucket
-                    // no stack owns. The plan names it as a conflict; adopting it finishes.
-                    let adopting = std::fs::read_to_string(spec.path()).unwrap().replace("[bucket.data]\n", "[bucket.data]\nadopt = true\n");
-                    std::fs::write(spec.path(), adopting).unwrap();
-                    again = crate::support::plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
-                }
-                assert_eq!(again.code, 0, "{what}: the next apply finishes\n{}\n{}", again.stdout, again.stderr);
-                let plan = crate::support::plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
-                assert_eq!(plan.code, 0, "{what}: converged\n{}\n{}", plan.stdout, plan.stderr);
-                check_converged(&stack, &prefix, &what);
+                scope.spawn(move || {
+                    let (stack, prefix) = (
+                        crate::support::unique("kill"),
+                        crate::support::unique("tonic"),
+                    );
+                    let spec = full_stack(&stack, &prefix);
+                    let what = format!("seed {seed}, killed after request {after} of {total}");
+                    apply_killed_after(&spec, after);
+                    let mut again =
+                        crate::support::plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+                    if again.code != 0 && untagged_bucket_left_by_moto(&again, &prefix) {
+                        // moto ignores the tags CreateBucket carries (AWS applies them with the
+                        // bucket), so a kill right after CreateBucket leaves, on moto only, a bucket
+                        // no stack owns. The plan names it as a conflict; adopting it finishes.
+                        let adopting = std::fs::read_to_string(spec.path())
+                            .unwrap()
+                            .replace("[bucket.data]\n", "[bucket.data]\nadopt = true\n");
+                        std::fs::write(spec.path(), adopting).unwrap();
+                        again = crate::support::plinth_aws(&[
+                            "apply",
+                            "-f",
+                            &spec.arg(),
+                            "--auto-approve",
+                        ]);
+                    }
+                    assert_eq!(
+                        again.code, 0,
+                        "{what}: the next apply finishes\n{}\n{}",
+                        again.stdout, again.stderr
+                    );
+                    let plan = crate::support::plinth_aws(&[
+                        "plan",
+                        "-f",
+                        &spec.arg(),
+                        "--detailed-exitcode",
+                    ]);
+                    assert_eq!(
+                        plan.code, 0,
+                        "{what}: converged\n{}\n{}",
+                        plan.stdout, plan.stderr
+                    );
+                    check_converged(&stack, &prefix, &what);
                 });
             }
         });

@@ -46,13 +46,36 @@ fn two_roles_apply_into_an_empty_account_then_plan_shows_no_changes() {
     let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     // New roles grant access that did not exist: exit code 3, and the summary says so.
     assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains("This plan widens access"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("+ role.lambda will be created"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("+ role.reader will be created"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("This plan widens access"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+ role.lambda will be created"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+ role.reader will be created"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
 
     let apply = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(apply.stderr.contains("Apply complete: 2 added, 0 changed, 0 replaced, 0 destroyed"), "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("Apply complete: 2 added, 0 changed, 0 replaced, 0 destroyed"),
+        "{}",
+        apply.stderr
+    );
 
     let again = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
@@ -61,17 +84,44 @@ fn two_roles_apply_into_an_empty_account_then_plan_shows_no_changes() {
     // What AWS holds is what the spec says, tagged as the stack's.
     let client = iam();
     runtime().block_on(async {
-        let role = client.get_role().role_name(format!("{prefix}-reader")).send().await.unwrap().role.unwrap();
+        let role = client
+            .get_role()
+            .role_name(format!("{prefix}-reader"))
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
         assert_eq!(role.path(), "/readers/");
         let tags: Vec<_> = role.tags().iter().map(|t| (t.key(), t.value())).collect();
         assert!(tags.contains(&("plinth:stack", stack.as_str())), "{tags:?}");
-        assert!(tags.contains(&("plinth:address", "role.reader")), "{tags:?}");
-        let lambda = client.get_role().role_name(format!("{prefix}-lambda")).send().await.unwrap().role.unwrap();
+        assert!(
+            tags.contains(&("plinth:address", "role.reader")),
+            "{tags:?}"
+        );
+        let lambda = client
+            .get_role()
+            .role_name(format!("{prefix}-lambda"))
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
         assert_eq!(lambda.max_session_duration(), Some(7200));
         assert_eq!(lambda.description(), Some("Assumed by the Lambda function"));
-        let attached = client.list_attached_role_policies().role_name(format!("{prefix}-lambda")).send().await.unwrap();
+        let attached = client
+            .list_attached_role_policies()
+            .role_name(format!("{prefix}-lambda"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(attached.attached_policies().len(), 1);
-        let inline = client.list_role_policies().role_name(format!("{prefix}-lambda")).send().await.unwrap();
+        let inline = client
+            .list_role_policies()
+            .role_name(format!("{prefix}-lambda"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(inline.policy_names(), ["access"]);
     });
 }
@@ -97,14 +147,27 @@ fn a_trust_policy_changed_out_of_band_shows_up_as_exactly_that_update() {
     let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     // Going back to the spec removes ec2 from the trust: that narrows access.
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
-    let changed: Vec<&str> = plan.stdout.lines().filter(|l| l.trim_start().starts_with(['~', '+', '-'])).collect();
+    let changed: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['~', '+', '-']))
+        .collect();
     assert_eq!(
         changed,
-        ["  ~ role.lambda will be updated in place", "      ~ trust (narrows access)", "            -      \"ec2.amazonaws.com\","],
+        [
+            "  ~ role.lambda will be updated in place",
+            "      ~ trust (narrows access)",
+            "            -      \"ec2.amazonaws.com\","
+        ],
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
 
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let after = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
@@ -118,7 +181,12 @@ fn discovery_lists_a_large_account_in_the_largest_pages() {
     runtime().block_on(async {
         let iam = aws_sdk_iam::Client::new(&moto.sdk().await);
         for i in 0..101 {
-            iam.create_role().role_name(format!("other-{i}")).assume_role_policy_document(LAMBDA_TRUST).send().await.unwrap();
+            iam.create_role()
+                .role_name(format!("other-{i}"))
+                .assume_role_policy_document(LAMBDA_TRUST)
+                .send()
+                .await
+                .unwrap();
         }
     });
     let spec = TempSpec::new(&two_roles(&unique("pages"), &unique("tonic")));
@@ -127,7 +195,11 @@ fn discovery_lists_a_large_account_in_the_largest_pages() {
     let counts = proxy.counts();
     let calls = &counts.by_operation;
     assert_eq!(calls.get("iam:ListRoles"), Some(&1), "one page: {calls:?}");
-    assert_eq!(calls.get("iam:ListRoleTags"), Some(&101), "the tags of every role the spec does not name: {calls:?}");
+    assert_eq!(
+        calls.get("iam:ListRoleTags"),
+        Some(&101),
+        "the tags of every role the spec does not name: {calls:?}"
+    );
     // The listings moto does not page ask for the largest page too (their defaults: 100 keys,
     // 50 aliases, 1,000 queues and then no more).
     for (operation, parameter) in [
@@ -138,9 +210,16 @@ fn discovery_lists_a_large_account_in_the_largest_pages() {
         ("kms:ListAliases", r#""Limit":100"#),
         ("sqs:ListQueues", r#""MaxResults":1000"#),
     ] {
-        let bodies: Vec<String> =
-            counts.requests.iter().filter(|r| r.operation == operation).map(|r| String::from_utf8_lossy(&r.body).replace(' ', "")).collect();
-        assert!(!bodies.is_empty() && bodies.iter().all(|b| b.contains(parameter)), "{operation} asks for {parameter}: {bodies:?}");
+        let bodies: Vec<String> = counts
+            .requests
+            .iter()
+            .filter(|r| r.operation == operation)
+            .map(|r| String::from_utf8_lossy(&r.body).replace(' ', ""))
+            .collect();
+        assert!(
+            !bodies.is_empty() && bodies.iter().all(|b| b.contains(parameter)),
+            "{operation} asks for {parameter}: {bodies:?}"
+        );
     }
 }
 
@@ -158,11 +237,24 @@ fn a_role_removed_from_the_spec_is_deleted() {
     std::fs::write(spec.path(), only_reader).unwrap();
     let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains("- role.lambda will be destroyed (no longer in the spec)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("- role.lambda will be destroyed (no longer in the spec)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy."),
+        "{}",
+        plan.stdout
+    );
 
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    assert!(!role_exists(&format!("{prefix}-lambda")), "the role, its inline policy and attachment are gone");
+    assert!(
+        !role_exists(&format!("{prefix}-lambda")),
+        "the role, its inline policy and attachment are gone"
+    );
     assert!(role_exists(&format!("{prefix}-reader")));
     let after = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(after.code, 0, "{}", after.stdout);
@@ -175,35 +267,80 @@ fn an_untagged_role_with_a_clashing_name_is_left_untouched_and_reported() {
     let theirs = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let client = iam();
     runtime().block_on(async {
-        client.create_role().role_name(&name).assume_role_policy_document(theirs).description("not plinth's").send().await.unwrap();
+        client
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(theirs)
+            .description("not plinth's")
+            .send()
+            .await
+            .unwrap();
     });
     let spec = TempSpec::new(&two_roles(&stack, &prefix));
 
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
     assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
-    assert!(plan.stderr.contains(&format!("role `{name}` already exists and no stack owns it")), "{}", plan.stderr);
-    assert!(plan.stderr.contains("set `adopt = true` on [role.lambda]"), "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!(
+            "role `{name}` already exists and no stack owns it"
+        )),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("set `adopt = true` on [role.lambda]"),
+        "{}",
+        plan.stderr
+    );
 
     let apply = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(apply.code, 1);
     runtime().block_on(async {
-        let role = client.get_role().role_name(&name).send().await.unwrap().role.unwrap();
+        let role = client
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
         assert_eq!(role.description(), Some("not plinth's"));
         assert!(role.tags().is_empty(), "{:?}", role.tags());
-        let doc = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap()).decode_utf8_lossy().into_owned();
+        let doc = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+            .decode_utf8_lossy()
+            .into_owned();
         assert!(doc.contains("ec2.amazonaws.com"), "{doc}");
     });
-    assert!(!role_exists(&format!("{prefix}-reader")), "a conflict stops the whole apply before anything is sent");
+    assert!(
+        !role_exists(&format!("{prefix}-reader")),
+        "a conflict stops the whole apply before anything is sent"
+    );
 
     // Adopting takes it over: tagged, then brought to the spec.
-    let adopted = two_roles(&stack, &prefix).replacen("[role.lambda]\n", "[role.lambda]\nadopt = true\n", 1);
+    let adopted =
+        two_roles(&stack, &prefix).replacen("[role.lambda]\n", "[role.lambda]\nadopt = true\n", 1);
     std::fs::write(spec.path(), adopted).unwrap();
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(plan.stdout.contains("~ role.lambda will be updated in place (adopting an existing resource)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ role.lambda will be updated in place (adopting an existing resource)"),
+        "{}",
+        plan.stdout
+    );
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     runtime().block_on(async {
-        let role = client.get_role().role_name(&name).send().await.unwrap().role.unwrap();
-        assert!(role.tags().iter().any(|t| t.key() == "plinth:stack" && t.value() == stack));
+        let role = client
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        assert!(role
+            .tags()
+            .iter()
+            .any(|t| t.key() == "plinth:stack" && t.value() == stack));
     });
     let after = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(after.code, 0, "{}", after.stdout);
@@ -215,8 +352,17 @@ fn apply_without_a_terminal_or_auto_approve_refuses() {
     let spec = TempSpec::new(&two_roles(&stack, &prefix));
     let run = plinth_aws(&["apply", "-f", &spec.arg()]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no terminal to ask on"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint: review the plan above and pass --auto-approve"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no terminal to ask on"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: review the plan above and pass --auto-approve"),
+        "{}",
+        run.stderr
+    );
     assert!(!role_exists(&format!("{prefix}-lambda")));
 }
 
@@ -225,15 +371,39 @@ fn changing_the_path_replaces_the_role() {
     let (stack, prefix) = (unique("replace"), unique("tonic"));
     let spec = TempSpec::new(&two_roles(&stack, &prefix));
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
-    std::fs::write(spec.path(), two_roles(&stack, &prefix).replace("path = \"/readers/\"", "path = \"/auditors/\"")).unwrap();
+    std::fs::write(
+        spec.path(),
+        two_roles(&stack, &prefix).replace("path = \"/readers/\"", "path = \"/auditors/\""),
+    )
+    .unwrap();
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(plan.stdout.contains("-/+ role.reader must be replaced (`path` cannot be changed in place)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ path = \"/readers/\" -> \"/auditors/\" # forces replacement"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("-/+ role.reader must be replaced (`path` cannot be changed in place)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("~ path = \"/readers/\" -> \"/auditors/\" # forces replacement"),
+        "{}",
+        plan.stdout
+    );
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let client = iam();
     runtime().block_on(async {
-        let role = client.get_role().role_name(format!("{prefix}-reader")).send().await.unwrap().role.unwrap();
+        let role = client
+            .get_role()
+            .role_name(format!("{prefix}-reader"))
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
         assert_eq!(role.path(), "/auditors/");
     });
-    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
 }

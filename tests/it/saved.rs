@@ -19,7 +19,14 @@ trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal =
 }
 
 fn role_exists(name: &str) -> bool {
-    runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await).get_role().role_name(name).send().await.is_ok() })
+    runtime().block_on(async {
+        aws_sdk_iam::Client::new(&sdk().await)
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .is_ok()
+    })
 }
 
 #[test]
@@ -29,16 +36,26 @@ fn a_saved_plan_applies_exactly_and_without_a_prompt() {
     let file = spec.dir.path().join("plan.json");
     let file = file.to_str().unwrap();
     plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
-    assert!(!role_exists(&format!("{prefix}-worker")), "planning changes nothing");
+    assert!(
+        !role_exists(&format!("{prefix}-worker")),
+        "planning changes nothing"
+    );
 
     let shown = plinth(&["show", file, "--format", "json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
     assert_eq!(json["summary"]["add"], 2);
 
     let apply = plinth_aws(&["apply", file]).ok();
-    assert!(apply.stderr.contains("Apply complete: 2 added"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        apply.stderr
+    );
     assert!(role_exists(&format!("{prefix}-reader")));
-    assert_eq!(plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
 }
 
 #[test]
@@ -65,12 +82,36 @@ fn a_saved_plan_is_refused_whole_when_the_account_moved() {
     });
     let apply = plinth_aws(&["apply", file]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
-    assert!(apply.stderr.contains("none of it was applied"), "{}", apply.stderr);
-    assert!(apply.stderr.contains("role.worker: was planned as no-op, now needs update"), "{}", apply.stderr);
-    assert!(apply.stderr.contains("hint: plan again"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("none of it was applied"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("role.worker: was planned as no-op, now needs update"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stderr.contains("hint: plan again"),
+        "{}",
+        apply.stderr
+    );
     runtime().block_on(async {
-        let reader = client.get_role().role_name(format!("{prefix}-reader")).send().await.unwrap().role.unwrap();
-        assert!(reader.tags().iter().all(|t| t.key() != "team"), "the reviewed tag change was not applied either");
+        let reader = client
+            .get_role()
+            .role_name(format!("{prefix}-reader"))
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        assert!(
+            reader.tags().iter().all(|t| t.key() != "team"),
+            "the reviewed tag change was not applied either"
+        );
     });
 }
 
@@ -87,19 +128,32 @@ fn an_edited_plan_file_or_spec_is_refused() {
     std::fs::write(&file, &edited).unwrap();
     let apply = plinth_aws(&["apply", file.to_str().unwrap()]);
     assert_eq!(apply.code, 1);
-    assert!(apply.stderr.contains("was modified after plinth wrote it"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("was modified after plinth wrote it"),
+        "{}",
+        apply.stderr
+    );
     assert!(!role_exists(&format!("{prefix}-worker")));
 
     std::fs::write(&file, &original).unwrap();
     std::fs::write(spec.path(), spec_text_with_extra_tag(&spec.path())).unwrap();
     let apply = plinth_aws(&["apply", file.to_str().unwrap()]);
     assert_eq!(apply.code, 1);
-    assert!(apply.stderr.contains("the spec changed since the plan was made"), "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("the spec changed since the plan was made"),
+        "{}",
+        apply.stderr
+    );
     assert!(!role_exists(&format!("{prefix}-worker")));
 }
 
 fn spec_text_with_extra_tag(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap().replace("[role.reader]\n", "[role.reader]\ntags = { team = \"data\" }\n")
+    std::fs::read_to_string(path).unwrap().replace(
+        "[role.reader]\n",
+        "[role.reader]\ntags = { team = \"data\" }\n",
+    )
 }
 
 #[test]
@@ -128,7 +182,10 @@ code = {{ dir = "src" }}
 API_TOKEN = {{ secret = "${{var.token}}" }}
 "#
     ));
-    spec.write("src/main.py", "def handler(event, context):\n    return None\n");
+    spec.write(
+        "src/main.py",
+        "def handler(event, context):\n    return None\n",
+    );
     let file = spec.dir.path().join("plan.json");
     let file = file.to_str().unwrap();
     let var = format!("token={secret}");
@@ -138,14 +195,33 @@ API_TOKEN = {{ secret = "${{var.token}}" }}
 
     let missing = plinth_aws(&["apply", file]);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("the plan was made with --var token=...; pass it again"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("the plan was made with --var token=...; pass it again"),
+        "{}",
+        missing.stderr
+    );
     let other = plinth_aws(&["apply", file, "--var", "token=another-value"]);
     assert_eq!(other.code, 1);
-    assert!(other.stderr.contains("--var token has another value than when the plan was made"), "{}", other.stderr);
-    assert!(!role_exists(&format!("{prefix}-lambda")), "nothing was applied");
+    assert!(
+        other
+            .stderr
+            .contains("--var token has another value than when the plan was made"),
+        "{}",
+        other.stderr
+    );
+    assert!(
+        !role_exists(&format!("{prefix}-lambda")),
+        "nothing was applied"
+    );
 
     let run = plinth_aws(&["apply", file, "--var", &var]).ok();
-    assert!(run.stderr.contains("Apply complete: 2 added"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        run.stderr
+    );
     for text in [&run.stdout, &run.stderr] {
         assert!(!text.contains(secret), "{text}");
     }

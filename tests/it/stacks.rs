@@ -23,10 +23,15 @@ impl ShippedStack {
         copy_dir(&root().join("plans"), dir.path());
         let path = dir.path().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        let (head, rest) = text.split_once("[stack]\nname = \"").expect("a [stack] table with its name first");
+        let (head, rest) = text
+            .split_once("[stack]\nname = \"")
+            .expect("a [stack] table with its name first");
         let (_, rest) = rest.split_once('"').unwrap();
         std::fs::write(&path, format!("{head}[stack]\nname = \"{stack}\"{rest}")).unwrap();
-        let vars = vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")]).collect();
+        let vars = vars
+            .iter()
+            .flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")])
+            .collect();
         ShippedStack { dir, file, vars }
     }
 
@@ -71,11 +76,18 @@ impl ShippedStack {
         let from_env: BTreeMap<String, String> = env
             .stdout
             .lines()
-            .map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or_else(|| panic!("`{l}` is not NAME=value")))
+            .map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .unwrap_or_else(|| panic!("`{l}` is not NAME=value"))
+            })
             .collect();
         let json = self.run("outputs", &["--format", "json"]).ok();
         let from_json: BTreeMap<String, String> = serde_json::from_str(&json.stdout).unwrap();
-        assert_eq!(from_env, from_json, "the env file and the JSON hold the same values");
+        assert_eq!(
+            from_env, from_json,
+            "the env file and the JSON hold the same values"
+        );
         from_env
     }
 
@@ -85,13 +97,31 @@ impl ShippedStack {
         let destroy = self.run("destroy", &["--auto-approve"]).ok();
         let plan = self.run("plan", &[]).ok();
         for address in created {
-            assert!(plan.stdout.contains(&format!("+ {address} will be created")), "{address} in\n{}", plan.stdout);
+            assert!(
+                plan.stdout
+                    .contains(&format!("+ {address} will be created")),
+                "{address} in\n{}",
+                plan.stdout
+            );
         }
         for address in updated {
-            assert!(plan.stdout.contains(&format!("~ {address} will be updated in place")), "{address} in\n{}", plan.stdout);
+            assert!(
+                plan.stdout
+                    .contains(&format!("~ {address} will be updated in place")),
+                "{address} in\n{}",
+                plan.stdout
+            );
         }
-        let summary = format!("Plan: {} to add, {} to change, 0 to replace, 0 to destroy.", created.len(), updated.len());
-        assert!(plan.stdout.contains(&summary), "{summary} in\n{}", plan.stdout);
+        let summary = format!(
+            "Plan: {} to add, {} to change, 0 to replace, 0 to destroy.",
+            created.len(),
+            updated.len()
+        );
+        assert!(
+            plan.stdout.contains(&summary),
+            "{summary} in\n{}",
+            plan.stdout
+        );
         destroy
     }
 }
@@ -112,26 +142,48 @@ fn copy_dir(from: &Path, to: &Path) {
 fn key_id_of_alias(alias: &str) -> String {
     runtime().block_on(async {
         let kms = aws_sdk_kms::Client::new(&sdk().await);
-        let key = kms.describe_key().key_id(alias).send().await.unwrap().key_metadata.unwrap();
+        let key = kms
+            .describe_key()
+            .key_id(alias)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
         key.key_id().to_string()
     })
 }
 
 #[test]
-fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the_previous_process() {
+fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the_previous_process()
+{
     let (stack, prefix) = (unique("tonic-structural"), unique("tonic"));
-    let previous = ShippedStack::new("tonic-structural-redshift.toml", &stack, &[("prefix", &prefix), ("previous_process", "true")]);
+    let previous = ShippedStack::new(
+        "tonic-structural-redshift.toml",
+        &stack,
+        &[("prefix", &prefix), ("previous_process", "true")],
+    );
     let apply = previous.apply(&[]);
-    assert!(apply.stderr.contains("Apply complete: 7 added, 0 changed"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 7 added, 0 changed"),
+        "{}",
+        apply.stderr
+    );
     previous.assert_no_changes(&[]);
 
     let outputs = previous.outputs();
     let expected: BTreeMap<String, String> = [
-        ("TONIC_LAMBDA_ROLE", format!("arn:aws:iam::123456789012:role/{prefix}-lambda")),
+        (
+            "TONIC_LAMBDA_ROLE",
+            format!("arn:aws:iam::123456789012:role/{prefix}-lambda"),
+        ),
         ("TONIC_LAMBDA_TIMEOUT", "30".to_string()),
         ("TONIC_LAMBDA_MEMORY_SIZE", "1024".to_string()),
         ("TONIC_LAMBDA_SQS_VISIBILITY_TIMEOUT", "180".to_string()),
-        ("TONIC_LAMBDA_KMS_MASTER_KEY", key_id_of_alias(&format!("alias/{prefix}-sqs"))),
+        (
+            "TONIC_LAMBDA_KMS_MASTER_KEY",
+            key_id_of_alias(&format!("alias/{prefix}-sqs")),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -139,17 +191,46 @@ fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the
     assert_eq!(outputs, expected);
 
     // Data Pipeline V2: the previous process's permissions leave the server's role.
-    let v2 = ShippedStack { vars: vec!["--var".into(), format!("prefix={prefix}")], ..previous };
+    let v2 = ShippedStack {
+        vars: vec!["--var".into(), format!("prefix={prefix}")],
+        ..previous
+    };
     let plan = v2.run("plan", &[]).ok();
-    assert!(plan.stdout.contains("~ role.server will be updated in place"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ policies.previous-process (narrows access)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ policies.kms (narrows access)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ role.server will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("~ policies.previous-process (narrows access)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("~ policies.kms (narrows access)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
     v2.apply(&[]);
     v2.assert_no_changes(&[]);
 
     // A key is never deleted at once: destroying schedules it, and the next plan recovers it.
-    let created = ["role.lambda", "role.server", "instance_profile.server", "queue.work", "function.worker", "bucket.data"];
+    let created = [
+        "role.lambda",
+        "role.server",
+        "instance_profile.server",
+        "queue.work",
+        "function.worker",
+        "bucket.data",
+    ];
     v2.destroy_then_plan(&created, &["key.sqs"]);
 }
 
@@ -161,29 +242,62 @@ fn ganymede_s3_applies_one_role_per_environment_to_an_existing_bucket() {
         let s3 = s3(&config);
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
     });
-    let shipped = ShippedStack::new("ganymede-s3.toml", &stack, &[("prefix", &prefix), ("bucket", &bucket)]);
+    let shipped = ShippedStack::new(
+        "ganymede-s3.toml",
+        &stack,
+        &[("prefix", &prefix), ("bucket", &bucket)],
+    );
     let apply = shipped.apply(&[]);
-    assert!(apply.stderr.contains("Apply complete: 3 added, 1 changed"), "the bucket is adopted, not created\n{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 3 added, 1 changed"),
+        "the bucket is adopted, not created\n{}",
+        apply.stderr
+    );
     shipped.assert_no_changes(&[]);
 
     let outputs = shipped.outputs();
     let expected: BTreeMap<String, String> = ["production", "development"]
-        .map(|env| (format!("{env}_aws_s3_role_arn"), format!("arn:aws:iam::123456789012:role/{prefix}-{env}")))
+        .map(|env| {
+            (
+                format!("{env}_aws_s3_role_arn"),
+                format!("arn:aws:iam::123456789012:role/{prefix}-{env}"),
+            )
+        })
         .into_iter()
         .collect();
     assert_eq!(outputs, expected);
 
     // The bucket is the customer's: destroying releases it, and planning again takes it over.
-    let destroy = shipped.destroy_then_plan(&["policy.bucket_access", "role.production", "role.development"], &["bucket.data"]);
+    let destroy = shipped.destroy_then_plan(
+        &[
+            "policy.bucket_access",
+            "role.production",
+            "role.development",
+        ],
+        &["bucket.data"],
+    );
     // Roles go first, so IAM never sees the policy deleted while a role holds it.
-    let at = |line: &str| destroy.stderr.find(line).unwrap_or_else(|| panic!("`{line}` in\n{}", destroy.stderr));
+    let at = |line: &str| {
+        destroy
+            .stderr
+            .find(line)
+            .unwrap_or_else(|| panic!("`{line}` in\n{}", destroy.stderr))
+    };
     for env in ["production", "development"] {
-        assert!(at(&format!("role.{env}: destroying done")) < at("policy.bucket_access: destroying..."), "{}", destroy.stderr);
+        assert!(
+            at(&format!("role.{env}: destroying done")) < at("policy.bucket_access: destroying..."),
+            "{}",
+            destroy.stderr
+        );
     }
     runtime().block_on(async {
         let config = sdk().await;
         let s3 = s3(&config);
-        s3.head_bucket().bucket(&bucket).send().await.expect("the bucket outlives the stack");
+        s3.head_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("the bucket outlives the stack");
     });
 }
 
@@ -193,15 +307,29 @@ fn gretel_hybrid_applies_the_credentials_key_and_the_worker_role() {
     let shipped = ShippedStack::new(
         "gretel-hybrid.toml",
         &stack,
-        &[("prefix", &prefix), ("s3_source", "true"), ("s3_sink", "true")],
+        &[
+            ("prefix", &prefix),
+            ("s3_source", "true"),
+            ("s3_sink", "true"),
+        ],
     );
     let apply = shipped.apply(&[]);
-    assert!(apply.stderr.contains("Apply complete: 2 added"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        apply.stderr
+    );
     shipped.assert_no_changes(&[]);
 
     let key_id = key_id_of_alias(&format!("alias/{prefix}-credentials"));
     let outputs = shipped.outputs();
-    assert_eq!(outputs, BTreeMap::from([("aws_kms_key_arn".to_string(), format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}"))]));
+    assert_eq!(
+        outputs,
+        BTreeMap::from([(
+            "aws_kms_key_arn".to_string(),
+            format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}")
+        )])
+    );
 
     shipped.destroy_then_plan(&["role.worker"], &["key.credentials"]);
 }
@@ -214,8 +342,14 @@ fn openmetadata_glue_applies_the_role_and_prints_the_connector_settings() {
     shipped.assert_no_changes(&[]);
     let outputs = shipped.outputs();
     let expected = BTreeMap::from([
-        ("assumeRoleArn".to_string(), format!("arn:aws:iam::123456789012:role/{role}")),
-        ("assumeRoleSessionName".to_string(), "OpenMetadataSession".to_string()),
+        (
+            "assumeRoleArn".to_string(),
+            format!("arn:aws:iam::123456789012:role/{role}"),
+        ),
+        (
+            "assumeRoleSessionName".to_string(),
+            "OpenMetadataSession".to_string(),
+        ),
         ("awsRegion".to_string(), "us-east-1".to_string()),
     ]);
     assert_eq!(outputs, expected);

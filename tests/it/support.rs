@@ -12,7 +12,15 @@ pub fn root() -> &'static Path {
 /// when the test process ends.
 pub fn moto() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| start_moto(&tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir").keep()))
+    URL.get_or_init(|| {
+        start_moto(
+            &tempfile::Builder::new()
+                .prefix("plinth-moto-")
+                .tempdir()
+                .expect("temp dir")
+                .keep(),
+        )
+    })
 }
 
 fn start_moto(dir: &Path) -> String {
@@ -24,8 +32,15 @@ fn start_moto(dir: &Path) -> String {
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/moto.sh");
-    assert!(out.status.success(), "moto did not start; see {}", dir.display());
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    assert!(
+        out.status.success(),
+        "moto did not start; see {}",
+        dir.display()
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }
 
 /// A moto server for one test or benchmark, for an account whose contents it must know exactly
@@ -37,7 +52,10 @@ pub struct PrivateMoto {
 
 impl PrivateMoto {
     pub fn start() -> PrivateMoto {
-        let dir = tempfile::Builder::new().prefix("plinth-moto-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("plinth-moto-")
+            .tempdir()
+            .expect("temp dir");
         let url = start_moto(dir.path());
         PrivateMoto { dir, url }
     }
@@ -50,7 +68,11 @@ impl PrivateMoto {
 
 impl Drop for PrivateMoto {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(root().join("scripts/moto.sh")).arg("stop").arg(self.dir.path()).status();
+        let _ = Command::new("bash")
+            .arg(root().join("scripts/moto.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -58,7 +80,11 @@ impl Drop for PrivateMoto {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id() % 100_000, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub struct Run {
@@ -78,7 +104,11 @@ impl Run {
 
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -121,7 +151,13 @@ async fn sdk_for(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "plinth-tests"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "plinth-tests",
+        ))
         .load()
         .await
 }
@@ -129,7 +165,11 @@ async fn sdk_for(url: &str) -> aws_config::SdkConfig {
 /// An S3 client for `config`'s moto, which serves buckets by path (there is no DNS for
 /// bucket-named hosts on loopback).
 pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// A spec written to a fresh temporary directory (with any extra files), for one test.
@@ -147,7 +187,8 @@ impl TempSpec {
     /// Writes a file next to the spec (a policy, function code).
     pub fn write(&self, name: &str, text: &str) -> &Self {
         let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("a file in the spec's directory")).expect("create directories");
+        std::fs::create_dir_all(path.parent().expect("a file in the spec's directory"))
+            .expect("create directories");
         std::fs::write(path, text).expect("write file");
         self
     }
@@ -162,5 +203,8 @@ impl TempSpec {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }

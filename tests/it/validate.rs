@@ -26,7 +26,8 @@ fn every_bad_spec_is_rejected_with_a_located_diagnostic() {
         assert!(run.stdout.is_empty(), "{rel}: nothing on stdout");
         assert!(!run.stderr.contains("panicked"), "{rel}: {}", run.stderr);
         assert!(
-            run.stderr.contains(&format!("{rel}:")) || run.stderr.contains("fixtures/bad/policies/"),
+            run.stderr.contains(&format!("{rel}:"))
+                || run.stderr.contains("fixtures/bad/policies/"),
             "{rel}: the diagnostic names the file with line and column\n{}",
             run.stderr
         );
@@ -46,12 +47,24 @@ fn oversize_and_endless_files_are_refused_without_reading_them_whole() {
     let dir = tempfile::tempdir().unwrap();
     let huge = dir.path().join("huge.toml");
     let line = format!("# {}\n", "x".repeat(1022));
-    std::fs::write(&huge, format!("[stack]\nname = \"huge\"\n{}", line.repeat(10 * 1024))).unwrap();
+    std::fs::write(
+        &huge,
+        format!("[stack]\nname = \"huge\"\n{}", line.repeat(10 * 1024)),
+    )
+    .unwrap();
     for path in [huge.display().to_string(), "/dev/zero".to_string()] {
         let run = validate(&path);
         assert_eq!(run.code, 1, "{path}: {}", run.stderr);
-        assert!(run.stderr.contains("spec::too-large"), "{path}: {}", run.stderr);
-        assert!(run.stderr.contains(&format!("{path}:1:1")), "{path}: located\n{}", run.stderr);
+        assert!(
+            run.stderr.contains("spec::too-large"),
+            "{path}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{path}:1:1")),
+            "{path}: located\n{}",
+            run.stderr
+        );
         assert!(run.stderr.contains("nothing was sent to AWS"), "{path}");
     }
 }
@@ -60,8 +73,16 @@ fn oversize_and_endless_files_are_refused_without_reading_them_whole() {
 fn all_errors_are_reported_in_one_run() {
     let run = validate("fixtures/bad/many-errors.toml");
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("unknown field `descripton`"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `description`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown field `descripton`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `description`?"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
     assert!(run.stderr.contains("`role.four`"), "{}", run.stderr);
     assert!(run.stderr.contains("contains `/`"), "{}", run.stderr);
@@ -76,7 +97,11 @@ fn example_stacks_are_valid() {
             let rel = path.strip_prefix(root()).unwrap().display().to_string();
             let run = validate(&rel).ok();
             assert!(run.stdout.contains("is valid"), "{rel}: {}", run.stdout);
-            assert!(run.stderr.is_empty(), "{rel}: no warnings expected\n{}", run.stderr);
+            assert!(
+                run.stderr.is_empty(),
+                "{rel}: no warnings expected\n{}",
+                run.stderr
+            );
         }
     }
 }
@@ -91,12 +116,21 @@ fn without_a_file_plinth_reads_plinth_toml_in_the_current_directory() {
     .unwrap();
     let mut cmd = crate::support::command(&["validate"]);
     let out = cmd.current_dir(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut cmd = crate::support::command(&["validate"]);
     let out = cmd.current_dir(root().join("fixtures")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot read `plinth.toml`") && stderr.contains("help: pass the spec with -f PATH"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read `plinth.toml`")
+            && stderr.contains("help: pass the spec with -f PATH"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -112,8 +146,17 @@ trust = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazon
 "#,
     );
     let run = plinth(&["validate", "-f", &spec.arg()]).ok();
-    assert!(run.stderr.contains("spec::placeholder") && run.stderr.contains("⚠"), "{}", run.stderr);
-    assert!(run.stderr.contains("`<team name>` looks like a placeholder"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("spec::placeholder") && run.stderr.contains("⚠"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("`<team name>` looks like a placeholder"),
+        "{}",
+        run.stderr
+    );
 
     let spec = crate::support::TempSpec::new(
         r#"[stack]
@@ -126,17 +169,39 @@ trust = '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::<
     );
     let run = plinth(&["validate", "-f", &spec.arg()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("`<aws account id>` looks like a placeholder"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`<aws account id>` looks like a placeholder"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("${aws.account_id}"), "{}", run.stderr);
     assert!(run.stderr.contains("[P008]"), "{}", run.stderr);
 }
 
 #[test]
 fn var_overrides_must_name_declared_variables() {
-    let run = plinth(&["validate", "-f", "plans/example-roles.toml", "--var", "vendor_acount=1"]);
+    let run = plinth(&[
+        "validate",
+        "-f",
+        "plans/example-roles.toml",
+        "--var",
+        "vendor_acount=1",
+    ]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("did you mean `vendor_account`?"), "{}", run.stderr);
-    plinth(&["validate", "-f", "plans/example-roles.toml", "--var", "vendor_account=210987654321"]).ok();
+    assert!(
+        run.stderr.contains("did you mean `vendor_account`?"),
+        "{}",
+        run.stderr
+    );
+    plinth(&[
+        "validate",
+        "-f",
+        "plans/example-roles.toml",
+        "--var",
+        "vendor_account=210987654321",
+    ])
+    .ok();
 }
 
 #[test]
@@ -157,9 +222,18 @@ Statement = [
 "#;
     let spec = crate::support::TempSpec::new(body);
     let run = plinth(&["validate", "-f", &spec.arg()]).ok();
-    assert!(run.stderr.contains("role.ops policies.queues, statement AllQueueActions"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("role.ops policies.queues, statement AllQueueActions"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("[P003]"), "{}", run.stderr);
-    assert!(run.stderr.contains("⚠"), "a warning, not an error: {}", run.stderr);
+    assert!(
+        run.stderr.contains("⚠"),
+        "a warning, not an error: {}",
+        run.stderr
+    );
 
     let silenced = format!(
         "{body}\n[[role.ops.silence]]\nlint = \"P003\"\npolicy = \"policies.queues\"\nstatement = \"AllQueueActions\"\nreason = \"the worker creates and deletes its own queues\"\n"
@@ -182,7 +256,18 @@ fn schema_and_completions_come_from_the_definitions() {
     assert_eq!(schema["title"], "plinth spec");
     let role = &schema["$defs"]["RoleByName"]["additionalProperties"];
     assert_eq!(role["additionalProperties"], false, "{role}");
-    assert!(role["required"].as_array().unwrap().iter().any(|r| r == "trust"), "{role}");
+    assert!(
+        role["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "trust"),
+        "{role}"
+    );
     let run = plinth(&["completions", "bash"]).ok();
-    assert!(run.stdout.contains("plinth") && run.stdout.contains("--detailed-exitcode"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("plinth") && run.stdout.contains("--detailed-exitcode"),
+        "{}",
+        run.stdout
+    );
 }
