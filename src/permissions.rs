@@ -10,6 +10,7 @@ use serde_json::{json, Value as Json};
 
 use crate::aws::{self, KindActions};
 use crate::model::{Address, Kind, STACK_TAG};
+use crate::spec::kinds::role::RoleSpec;
 use crate::spec::template::{render, AwsFact, Reference};
 use crate::spec::{ResourceBody, Spec, Text};
 
@@ -37,6 +38,7 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
     let mut statements = Vec::new();
     let mut kinds: Vec<Kind> = spec.resources.keys().map(|a| a.kind).collect();
     kinds.dedup();
+    let kinds_declared: BTreeSet<Kind> = kinds.iter().copied().collect();
     for kind in kinds {
         let actions = aws::actions(kind);
         let name = kind_sid(kind);
@@ -53,16 +55,29 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
                 "Condition": { "ArnLike": { actions.scope_key: scope } },
             }));
         }
-        if !actions.elsewhere.is_empty() {
-            let resources: BTreeSet<String> = actions
-                .elsewhere
-                .iter()
-                .map(|(_, r)| arns.arn("iam", false, r))
-                .collect();
+        // A call on another IAM resource is granted only where the spec declares resources of
+        // that type, on those and on the ones the stack owns: deleting a role takes it out of
+        // the stack's instance profiles, never out of anyone else's.
+        let elsewhere: Vec<&(&str, &str)> = actions
+            .elsewhere
+            .iter()
+            .filter(|(_, r)| other_kind(r).is_some_and(|k| kinds_declared.contains(&k)))
+            .collect();
+        if !elsewhere.is_empty() {
+            let mut resources: BTreeSet<String> = BTreeSet::new();
+            for (_, pattern) in &elsewhere {
+                let other = other_kind(pattern).expect("filtered above");
+                resources.extend(
+                    spec.resources
+                        .keys()
+                        .filter(|a| a.kind == other)
+                        .filter_map(|a| arns.of(a)),
+                );
+            }
             statements.push(json!({
                 "Sid": format!("{name}CallsOnOtherIamResources"),
                 "Effect": "Allow",
-                "Action": actions.elsewhere.iter().map(|(a, _)| *a).collect::<BTreeSet<_>>(),
+                "Action": elsewhere.iter().map(|(a, _)| *a).collect::<BTreeSet<_>>(),
                 "Resource": resources,
             }));
         }
@@ -97,13 +112,25 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
             "Resource": objects,
         }));
     }
-    let passed: Vec<String> = passed_roles(spec, &arns);
-    if !passed.is_empty() {
+    let (to_functions, to_profiles) = passed_roles(spec, &arns);
+    if !to_functions.is_empty() {
         statements.push(json!({
-            "Sid": "PassRolesToFunctionsAndInstanceProfiles",
+            "Sid": "PassRolesToLambda",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": passed,
+            "Resource": to_functions,
+            "Condition": { "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" } },
+        }));
+    }
+    if !to_profiles.is_empty() {
+        // AddRoleToInstanceProfile checks iam:PassRole on the role, and AWS documents no
+        // iam:PassedToService value for it: the grant names exactly the roles the spec's
+        // instance profiles hold instead.
+        statements.push(json!({
+            "Sid": "PassRolesToInstanceProfiles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": to_profiles,
         }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
@@ -150,12 +177,10 @@ fn on_resources(
                 }));
             }
         }
+        Kind::Role => out.extend(role_statements(arns, name, actions, addresses, owned)),
+        Kind::Bucket => out.extend(bucket_statements(arns, name, addresses)),
         _ => {
             let mut resources: Vec<String> = addresses.iter().filter_map(|a| arns.of(a)).collect();
-            if kind == Kind::Bucket {
-                // Emptying a bucket deletes its objects.
-                resources.extend(resources.clone().into_iter().map(|b| format!("{b}/*")));
-            }
             resources.sort();
             resources.dedup();
             out.push(json!({
@@ -164,39 +189,258 @@ fn on_resources(
                 "Action": actions.on_resource,
                 "Resource": resources,
             }));
-            // S3 cannot condition bucket calls on the bucket's tags: a bucket that left the
-            // spec is deleted with the grants of the spec that still named it.
-            if kind != Kind::Bucket {
-                out.push(json!({
-                    "Sid": format!("{name}OwnedByTheStack"),
-                    "Effect": "Allow",
-                    "Action": actions.on_resource,
-                    "Resource": arns.type_wide(kind),
-                    "Condition": owned,
-                }));
-            }
+            out.push(json!({
+                "Sid": format!("{name}OwnedByTheStack"),
+                "Effect": "Allow",
+                "Action": actions.on_resource,
+                "Resource": arns.type_wide(kind),
+                "Condition": owned,
+            }));
         }
     }
     out
 }
 
-/// The roles the spec's functions run as and its instance profiles hold.
-fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> Vec<String> {
-    let mut roles: Vec<String> = spec
-        .resources
-        .values()
-        .filter_map(|r| match &r.body {
-            ResourceBody::Function(f) => Some(arns.text(&f.role)),
-            ResourceBody::InstanceProfile(p) => p
-                .role
-                .as_ref()
-                .map(|role| arns.arn("iam", false, &format!("role/{}", arns.text(role)))),
+/// Role calls that give a role more access: granted only where the spec asks for them, and
+/// attachments and boundaries only of the policies it names.
+const ROLE_GRANTING: &[&str] = &[
+    "iam:AttachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+];
+
+/// Role calls that only a role in the spec needs; a role that left the spec is only read,
+/// stripped of its policies and deleted.
+const ROLE_SPEC_ONLY: &[&str] = &[
+    "iam:CreateRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+];
+
+fn role_statements(
+    arns: &Arns<'_>,
+    name: &str,
+    actions: &KindActions,
+    addresses: &[&Address],
+    owned: Json,
+) -> Vec<Json> {
+    let roles: Vec<&RoleSpec> = addresses
+        .iter()
+        .filter_map(|a| match &arns.spec.resources[*a].body {
+            ResourceBody::Role(r) => Some(r),
             _ => None,
         })
         .collect();
-    roles.sort();
-    roles.dedup();
-    roles
+    let arn_of = |role: &RoleSpec| {
+        let path = role
+            .path
+            .as_ref()
+            .map_or_else(|| "/".to_string(), |p| arns.text(p));
+        arns.arn(
+            "iam",
+            false,
+            &format!("role{path}{}", arns.text(&role.name)),
+        )
+    };
+    let sorted = |items: Vec<String>| items.into_iter().collect::<BTreeSet<String>>();
+    let plain = |keep: &dyn Fn(&str) -> bool| -> Vec<&str> {
+        actions
+            .on_resource
+            .iter()
+            .copied()
+            .filter(|a| !ROLE_GRANTING.contains(a) && keep(a))
+            .collect()
+    };
+    let mut out = vec![
+        json!({
+            "Sid": format!("{name}NamedInTheSpec"),
+            "Effect": "Allow",
+            "Action": plain(&|_| true),
+            "Resource": sorted(roles.iter().map(|r| arn_of(r)).collect()),
+        }),
+        json!({
+            "Sid": format!("{name}OwnedByTheStack"),
+            "Effect": "Allow",
+            "Action": plain(&|a| !ROLE_SPEC_ONLY.contains(&a)),
+            "Resource": arns.type_wide(Kind::Role),
+            "Condition": owned,
+        }),
+    ];
+    let with_inline: Vec<String> = roles
+        .iter()
+        .filter(|r| r.policies.as_ref().is_some_and(|p| !p.is_empty()))
+        .map(|r| arn_of(r))
+        .collect();
+    if !with_inline.is_empty() {
+        out.push(json!({
+            "Sid": format!("{name}InlinePolicies"),
+            "Effect": "Allow",
+            "Action": "iam:PutRolePolicy",
+            "Resource": sorted(with_inline),
+        }));
+    }
+    // Per role: the managed policies it attaches, and its permissions boundary.
+    let attached = |r: &RoleSpec| -> Vec<String> {
+        r.managed_policies
+            .iter()
+            .flatten()
+            .map(|p| arns.text(p))
+            .collect()
+    };
+    let boundary = |r: &RoleSpec| -> Vec<String> {
+        r.permissions_boundary
+            .iter()
+            .map(|p| arns.text(p))
+            .collect()
+    };
+    let granting: [(&str, &str, &str, &dyn Fn(&RoleSpec) -> Vec<String>); 2] = [
+        (
+            "iam:AttachRolePolicy",
+            "ManagedPolicyAttachments",
+            "iam:PolicyARN",
+            &attached,
+        ),
+        (
+            "iam:PutRolePermissionsBoundary",
+            "PermissionsBoundaries",
+            "iam:PermissionsBoundary",
+            &boundary,
+        ),
+    ];
+    for (action, sid, key, wanted) in granting {
+        let holders: Vec<&&RoleSpec> = roles.iter().filter(|r| !wanted(r).is_empty()).collect();
+        if holders.is_empty() {
+            continue;
+        }
+        let policies = sorted(holders.iter().flat_map(|r| wanted(r)).collect());
+        out.push(json!({
+            "Sid": format!("{name}{sid}"),
+            "Effect": "Allow",
+            "Action": action,
+            "Resource": sorted(holders.iter().map(|r| arn_of(r)).collect()),
+            "Condition": { "ArnLike": { key: policies } },
+        }));
+    }
+    out
+}
+
+/// A bucket's grants follow its block: the calls for the settings it declares, creating and
+/// deleting only a bucket the stack owns, and deleting objects only with `force_destroy`. S3
+/// cannot condition bucket calls on the bucket's tags: a bucket that left the spec is deleted
+/// with the grants of the spec that still named it.
+fn bucket_statements(arns: &Arns<'_>, name: &str, addresses: &[&Address]) -> Vec<Json> {
+    let mut by_actions: std::collections::BTreeMap<Vec<&str>, BTreeSet<String>> =
+        Default::default();
+    let mut object_deletion = BTreeSet::new();
+    for address in addresses {
+        let ResourceBody::Bucket(b) = &arns.spec.resources[*address].body else {
+            continue;
+        };
+        let Some(arn) = arns.of(address) else {
+            continue;
+        };
+        let mut actions = vec!["s3:PutBucketTagging", "s3:TagResource"];
+        let settings: [(bool, &[&str]); 5] = [
+            (
+                b.policy.is_some(),
+                &[
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                ],
+            ),
+            (b.cors.is_some(), &["s3:GetBucketCORS", "s3:PutBucketCORS"]),
+            (
+                b.encryption.is_some(),
+                &[
+                    "s3:GetEncryptionConfiguration",
+                    "s3:PutEncryptionConfiguration",
+                ],
+            ),
+            (
+                b.public_access_block.is_some(),
+                &[
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketPublicAccessBlock",
+                ],
+            ),
+            (
+                b.notifications.is_some(),
+                &["s3:GetBucketNotification", "s3:PutBucketNotification"],
+            ),
+        ];
+        for (declared, calls) in settings {
+            if declared {
+                actions.extend(calls);
+            }
+        }
+        if !b.existing {
+            actions.extend(["s3:CreateBucket", "s3:DeleteBucket"]);
+            if b.force_destroy {
+                actions.push("s3:ListBucketVersions");
+                object_deletion.insert(format!("{arn}/*"));
+            }
+        }
+        actions.sort();
+        by_actions.entry(actions).or_default().insert(arn);
+    }
+    let mut out: Vec<Json> = by_actions
+        .into_iter()
+        .enumerate()
+        .map(|(i, (actions, buckets))| {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
+            json!({
+                "Sid": format!("{name}NamedInTheSpec{suffix}"),
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": buckets,
+            })
+        })
+        .collect();
+    if !object_deletion.is_empty() {
+        out.push(json!({
+            "Sid": format!("{name}ObjectsOfForceDestroyedBuckets"),
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            "Resource": object_deletion,
+        }));
+    }
+    out
+}
+
+/// The roles the spec's functions run as, and those its instance profiles hold.
+fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut functions, mut profiles) = (BTreeSet::new(), BTreeSet::new());
+    for resource in spec.resources.values() {
+        match &resource.body {
+            ResourceBody::Function(f) => {
+                functions.insert(arns.text(&f.role));
+            }
+            ResourceBody::InstanceProfile(p) => {
+                if let Some(role) = &p.role {
+                    profiles.insert(arns.arn("iam", false, &format!("role/{}", arns.text(role))));
+                }
+            }
+            _ => {}
+        }
+    }
+    (functions, profiles)
+}
+
+/// The kind of IAM resource an `elsewhere` pattern (`instance-profile/*`) names.
+fn other_kind(pattern: &str) -> Option<Kind> {
+    match pattern.split('/').next()? {
+        "role" => Some(Kind::Role),
+        "policy" => Some(Kind::Policy),
+        "instance-profile" => Some(Kind::InstanceProfile),
+        "oidc-provider" => Some(Kind::OidcProvider),
+        _ => None,
+    }
 }
 
 /// `PlinthRole`, `PlinthInstanceProfile`: Sids are letters and digits only.
@@ -330,5 +574,266 @@ impl Arns<'_> {
             })
         })
         .unwrap_or_else(|| "*".to_string())
+    }
+}
+
+/// Which of plinth's operations need a statement of [`policy`], by its Sid, for
+/// `plinth permissions --explain`.
+pub fn needed_by(sid: &str) -> String {
+    let kind = Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| sid.starts_with(&kind_sid(*k)))
+        .map(|k| k.as_str().replace('_', " "));
+    let kind = kind.as_deref().unwrap_or("resource");
+    let rest = Kind::ALL
+        .iter()
+        .map(|k| kind_sid(*k))
+        .filter(|prefix| sid.starts_with(prefix.as_str()))
+        .max_by_key(String::len)
+        .map_or(sid, |prefix| &sid[prefix.len()..]);
+    let rest = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+    match (sid, rest) {
+        ("FindWhatTheStackOwnsByListingEveryKind", _) => "plan: without the stack's index, finding what the stack owns and the spec no longer names lists every kind and reads each one's tags".into(),
+        ("StackLockAndIndex", _) => "apply and destroy: taking and releasing the stack lock; plan and apply: reading and writing the stack index beside it".into(),
+        ("PassRolesToLambda", _) => "apply: creating and updating functions that run as these roles (Lambda checks iam:PassRole)".into(),
+        ("PassRolesToInstanceProfiles", _) => "apply: putting these roles in the spec's instance profiles (AddRoleToInstanceProfile checks iam:PassRole)".into(),
+        (_, "NamedInTheSpec") => format!("plan: reading each {kind} the spec names; apply: writing what its block declares, creating and deleting only what the stack owns"),
+        (_, "OwnedByTheStack") => format!("plan: reading a {kind} the stack owns (by its tag) that the spec no longer names; apply and destroy: deleting it"),
+        (_, "CallsOnResourcesWithoutKnownArns") => format!("apply and destroy: calls a {kind} needs on resources plinth cannot name in advance, limited by condition to those the spec names"),
+        (_, "CallsOnOtherIamResources") => format!("destroy and apply: deleting a {kind} takes it out of the stack's instance profiles"),
+        (_, "CreateTaggedBeforeItHasAnArn") => format!("apply: creating a {kind}, tagged as the stack's in the create call"),
+        (_, "Aliases") => "apply: creating and deleting the aliases the spec names".into(),
+        (_, "InlinePolicies") => "apply: writing the inline policies the spec declares on these roles".into(),
+        (_, "ManagedPolicyAttachments") => "apply: attaching the managed policies the spec names to these roles, and no other".into(),
+        (_, "PermissionsBoundaries") => "apply: setting the permissions boundaries the spec names on these roles".into(),
+        (_, "ObjectsOfForceDestroyedBuckets") => "destroy: emptying the buckets declared with force_destroy = true before deleting them".into(),
+        _ => format!("plinth's calls on the {kind} resources of the spec"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::eval::{is_allowed_in, Decision};
+    use crate::policy::PolicyDocument;
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn stack(name: &str) -> (Spec, PolicyDocument) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("plans")
+            .join(format!("{name}.toml"));
+        let spec = crate::spec::load(&path, &Default::default()).expect("a shipped stack loads");
+        let target = Target {
+            partition: "aws".into(),
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+        };
+        let printed = policy(&spec, &target).to_string();
+        (
+            spec,
+            PolicyDocument::parse(&printed).expect("the printed policy parses"),
+        )
+    }
+
+    fn decide(
+        policy: &PolicyDocument,
+        action: &str,
+        resource: &str,
+        context: &[(&str, &str)],
+    ) -> Decision {
+        is_allowed_in(&[policy], None, action, resource, context)
+    }
+
+    const STACKS: &[&str] = &[
+        "ganymede-s3",
+        "gretel-hybrid",
+        "openmetadata-glue",
+        "tonic-structural-redshift",
+    ];
+
+    #[test]
+    fn the_customers_bucket_cannot_be_deleted_emptied_or_created() {
+        let (spec, policy) = stack("ganymede-s3");
+        let bucket = format!("arn:aws:s3:::{}", spec.vars["bucket"].value);
+        for action in ["s3:DeleteBucket", "s3:CreateBucket", "s3:PutBucketPolicy"] {
+            assert_eq!(
+                decide(&policy, action, &bucket, &[]),
+                Decision::ImplicitDeny,
+                "{action}"
+            );
+        }
+        for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
+            let objects = format!("{bucket}/*");
+            assert_eq!(
+                decide(&policy, action, &objects, &[]),
+                Decision::ImplicitDeny,
+                "{action}"
+            );
+        }
+        // What the block declares, CORS and plinth's tags, is granted.
+        for action in [
+            "s3:PutBucketCORS",
+            "s3:GetBucketCORS",
+            "s3:PutBucketTagging",
+        ] {
+            assert_eq!(
+                decide(&policy, action, &bucket, &[]),
+                Decision::Allowed,
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bucket_the_stack_owns_is_created_and_deleted_but_emptied_only_with_force_destroy() {
+        let (spec, policy) = stack("tonic-structural-redshift");
+        let bucket = format!("arn:aws:s3:::{}-data", spec.vars["prefix"].value);
+        for action in [
+            "s3:CreateBucket",
+            "s3:DeleteBucket",
+            "s3:PutBucketNotification",
+        ] {
+            assert_eq!(
+                decide(&policy, action, &bucket, &[]),
+                Decision::Allowed,
+                "{action}"
+            );
+        }
+        // The block declares neither CORS nor a policy, nor force_destroy.
+        for action in [
+            "s3:PutBucketCORS",
+            "s3:PutBucketPolicy",
+            "s3:ListBucketVersions",
+        ] {
+            assert_eq!(
+                decide(&policy, action, &bucket, &[]),
+                Decision::ImplicitDeny,
+                "{action}"
+            );
+        }
+        let objects = format!("{bucket}/*");
+        assert_eq!(
+            decide(&policy, "s3:DeleteObject", &objects, &[]),
+            Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn no_stack_can_attach_an_arbitrary_managed_policy_to_its_roles() {
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        for name in STACKS {
+            let (spec, policy) = stack(name);
+            let attachable: Vec<String> = spec
+                .resources
+                .values()
+                .filter_map(|r| match &r.body {
+                    ResourceBody::Role(role) => role.managed_policies.clone(),
+                    _ => None,
+                })
+                .flatten()
+                .map(|p| render_name(&spec, &p))
+                .collect();
+            for address in spec.resources.keys().filter(|a| a.kind == Kind::Role) {
+                let ResourceBody::Role(role) = &spec.resources[address].body else {
+                    unreachable!()
+                };
+                let role_arn = format!(
+                    "arn:aws:iam::{ACCOUNT}:role/{}",
+                    render_name(&spec, &role.name)
+                );
+                let context = [("iam:PolicyARN", admin)];
+                assert_eq!(
+                    decide(&policy, "iam:AttachRolePolicy", &role_arn, &context),
+                    Decision::ImplicitDeny,
+                    "{name}: {role_arn}"
+                );
+                for wanted in &attachable {
+                    let context = [("iam:PolicyARN", wanted.as_str())];
+                    let decision = decide(&policy, "iam:AttachRolePolicy", &role_arn, &context);
+                    if role
+                        .managed_policies
+                        .as_ref()
+                        .is_some_and(|m| !m.is_empty())
+                    {
+                        assert_ne!(
+                            decision,
+                            Decision::ImplicitDeny,
+                            "{name}: {role_arn} {wanted}"
+                        );
+                    }
+                }
+                if role.policies.is_none() {
+                    assert_eq!(
+                        decide(&policy, "iam:PutRolePolicy", &role_arn, &[]),
+                        Decision::ImplicitDeny,
+                        "{name}: {role_arn} has no inline policies"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_function_role_is_passed_to_lambda_and_to_no_other_service() {
+        let (spec, policy) = stack("tonic-structural-redshift");
+        let role = format!(
+            "arn:aws:iam::{ACCOUNT}:role/{}-lambda",
+            spec.vars["prefix"].value
+        );
+        let to = |service: &str| {
+            decide(
+                &policy,
+                "iam:PassRole",
+                &role,
+                &[("iam:PassedToService", service)],
+            )
+        };
+        assert_eq!(to("lambda.amazonaws.com"), Decision::Allowed);
+        assert_eq!(to("ec2.amazonaws.com"), Decision::ImplicitDeny);
+        assert_eq!(to("glue.amazonaws.com"), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn roles_leave_only_the_stacks_instance_profiles() {
+        // Stacks without instance profiles may not touch any.
+        for name in ["ganymede-s3", "gretel-hybrid", "openmetadata-glue"] {
+            let (_, policy) = stack(name);
+            let profile = format!("arn:aws:iam::{ACCOUNT}:instance-profile/someone-elses");
+            assert_eq!(
+                decide(&policy, "iam:RemoveRoleFromInstanceProfile", &profile, &[]),
+                Decision::ImplicitDeny,
+                "{name}"
+            );
+        }
+        let (spec, policy) = stack("tonic-structural-redshift");
+        let ours = format!(
+            "arn:aws:iam::{ACCOUNT}:instance-profile/{}-server",
+            spec.vars["prefix"].value
+        );
+        assert_eq!(
+            decide(&policy, "iam:RemoveRoleFromInstanceProfile", &ours, &[]),
+            Decision::Allowed
+        );
+        let theirs = format!("arn:aws:iam::{ACCOUNT}:instance-profile/someone-elses");
+        assert_ne!(
+            decide(&policy, "iam:RemoveRoleFromInstanceProfile", &theirs, &[]),
+            Decision::Allowed,
+            "only with the stack's tag"
+        );
+    }
+
+    fn render_name(spec: &Spec, text: &Text) -> String {
+        let target = Target {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+        };
+        Arns {
+            spec,
+            target: &target,
+        }
+        .text(text)
     }
 }

@@ -211,7 +211,13 @@ impl Sqs {
         )
         .await?;
         let url = out.queue_url.unwrap_or_default();
-        let arn = self.attributes_named(&url, A::QueueArn).await?;
+        // The ARN follows from the URL (it names the account) and the region, as the planner
+        // already knew; only a URL of another shape costs a GetQueueAttributes.
+        let region = self.client.config().region().map(|r| r.to_string());
+        let arn = match region.and_then(|region| queue_arn(&url, &region)) {
+            Some(arn) => arn,
+            None => self.attributes_named(&url, A::QueueArn).await?,
+        };
         Ok(Exports::from([
             ("arn".into(), arn),
             ("name".into(), queue.name.clone()),
@@ -579,9 +585,73 @@ fn parse_redrive(json: &str) -> Option<Value> {
     ])))
 }
 
+/// A queue's ARN from its URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or an
+/// emulator's `http://HOST/ACCOUNT/NAME`) and its region, or `None` for a URL of another shape.
+fn queue_arn(url: &str, region: &str) -> Option<String> {
+    let path = url.split_once("://")?.1.split_once('/')?.1;
+    let (account, name) = path.trim_end_matches('/').split_once('/')?;
+    let valid = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    if !valid || name.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some(format!(
+        "arn:{}:sqs:{region}:{account}:{name}",
+        partition_of(region)
+    ))
+}
+
+/// The partition a region belongs to, by the prefixes AWS gives each partition's regions.
+fn partition_of(region: &str) -> &'static str {
+    const PARTITIONS: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PARTITIONS
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_arn_follows_from_its_url_and_region() {
+        let cases = [
+            (
+                "https://sqs.us-east-1.amazonaws.com/123456789012/tonic-q",
+                "us-east-1",
+                Some("arn:aws:sqs:us-east-1:123456789012:tonic-q"),
+            ),
+            (
+                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo",
+                "cn-north-1",
+                Some("arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo"),
+            ),
+            (
+                "http://127.0.0.1:5000/123456789012/q",
+                "us-gov-west-1",
+                Some("arn:aws-us-gov:sqs:us-gov-west-1:123456789012:q"),
+            ),
+            // Shapes that do not name the account ask SQS instead.
+            ("https://sqs.us-east-1.amazonaws.com/q", "us-east-1", None),
+            (
+                "https://example.com/queue/123456789012/q",
+                "us-east-1",
+                None,
+            ),
+            ("not a url", "us-east-1", None),
+        ];
+        for (url, region, arn) in cases {
+            assert_eq!(queue_arn(url, region).as_deref(), arn, "{url}");
+        }
+    }
 
     #[test]
     fn redrive_counts_parse_as_numbers_or_strings() {

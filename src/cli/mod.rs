@@ -14,8 +14,8 @@ use crate::render;
 use crate::saved::SavedPlan;
 use crate::spec::{self, LoadOptions, Spec};
 use crate::workflow::{
-    apply_stack, open_saved_plan, plan_stack, read_live, saved_plan_refusal, ApplyRequest,
-    WorkflowError,
+    apply_stack, open_saved_plan, plan_offline, plan_stack, read_live, saved_plan_refusal,
+    ApplyRequest, WorkflowError,
 };
 
 mod ui;
@@ -109,6 +109,18 @@ pub struct PermissionsArgs {
     /// The AWS partition
     #[arg(long, default_value = "aws")]
     pub partition: String,
+    /// `json`, the policy to attach; `text`, one statement a paragraph
+    #[arg(long, value_enum, default_value_t = PolicyFormat::Json)]
+    pub format: PolicyFormat,
+    /// Say which of plinth's operations need each statement
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFormat {
+    Json,
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -235,6 +247,10 @@ pub struct PlanArgs {
     /// Also write the plan to FILE, for `plinth apply FILE`
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Plan against FILE, written by `plinth snapshot`, instead of the live account: nothing is
+    /// sent to AWS, and the plan cannot be saved for apply
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub live_snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub render: RenderArgs,
 }
@@ -319,12 +335,17 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         }
         Command::Plan(args) => {
             let spec = load(&args.spec, ui)?;
-            let aws = Aws::connect(&args.aws.options()).await?;
             let options = PlanOptions {
                 destroy: args.destroy,
                 refresh_only: args.refresh_only,
             };
-            let plan = plan_stack(&aws, &spec, options).await?;
+            let plan = match &args.live_snapshot {
+                Some(file) => plan_offline(&spec, file, options)?,
+                None => {
+                    let aws = Aws::connect(&args.aws.options()).await?;
+                    plan_stack(&aws, &spec, options).await?
+                }
+            };
             if let Some(path) = &args.out {
                 SavedPlan::new(&spec, &args.spec.vars, &plan)
                     .write(path)
@@ -428,11 +449,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 region: args.region.unwrap_or(defaults.region),
             };
             let policy = crate::permissions::policy(&spec, &target);
-            let json = serde_json::to_string_pretty(&policy).map_err(|e| Failure::Refused {
-                message: e.to_string(),
-                hint: None,
-            })?;
-            ui.out(&format!("{json}\n"));
+            ui.out(&ui::format_permissions(&policy, args.format, args.explain));
             Ok(0)
         }
         Command::Completions { shell } => {

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use super::{ColorChoice, OutputFormat};
+use super::{ColorChoice, OutputFormat, PolicyFormat};
 use crate::apply::{ApplyReport, Progress, StepOutcome, StepStatus};
 use crate::model::Address;
 use crate::plan::{Action, Plan, ResourceChange};
@@ -315,5 +315,66 @@ impl ApplyView for TerminalApply<'_> {
 
     fn warn(&self, warning: &str) {
         self.ui.err(&format!("warning: {warning}\n"));
+    }
+}
+
+/// The policy `plinth permissions` prints: as JSON to attach (with `explain`, an object holding
+/// it and what needs each statement, by Sid), or as text, a paragraph a statement.
+pub fn format_permissions(
+    policy: &serde_json::Value,
+    format: PolicyFormat,
+    explain: bool,
+) -> String {
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    let sid = |s: &serde_json::Value| s["Sid"].as_str().unwrap_or_default().to_string();
+    match format {
+        PolicyFormat::Json if !explain => {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(policy).unwrap_or_default()
+            )
+        }
+        PolicyFormat::Json => {
+            let needed_by: serde_json::Map<String, serde_json::Value> = statements
+                .iter()
+                .map(|s| (sid(s), crate::permissions::needed_by(&sid(s)).into()))
+                .collect();
+            let both = serde_json::json!({ "policy": policy, "needed_by": needed_by });
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&both).unwrap_or_default()
+            )
+        }
+        PolicyFormat::Text => {
+            let list = |v: &serde_json::Value| match v {
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                serde_json::Value::String(one) => one.clone(),
+                other => other.to_string(),
+            };
+            let mut out = String::new();
+            for s in &statements {
+                out.push_str(&format!(
+                    "{}\n  actions:   {}\n  resources: {}\n",
+                    sid(s),
+                    list(&s["Action"]),
+                    list(&s["Resource"])
+                ));
+                if !s["Condition"].is_null() {
+                    out.push_str(&format!("  when:      {}\n", s["Condition"]));
+                }
+                if explain {
+                    out.push_str(&format!(
+                        "  needed by: {}\n",
+                        crate::permissions::needed_by(&sid(s))
+                    ));
+                }
+                out.push('\n');
+            }
+            out
+        }
     }
 }

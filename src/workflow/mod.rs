@@ -91,3 +91,30 @@ pub async fn plan_stack_live(
     let plan = plan::plan(spec, &snapshot, options)?;
     Ok((plan, snapshot))
 }
+
+/// Plans against a live state written by `plinth snapshot` instead of the account: to
+/// reproduce a colleague's plan, or for a bug report. Nothing is sent to AWS.
+pub fn plan_offline(
+    spec: &Spec,
+    snapshot_file: &std::path::Path,
+    options: PlanOptions,
+) -> Result<Plan, WorkflowError> {
+    let refused = |why: String| WorkflowError::Refused {
+        message: format!("cannot plan against `{}`: {why}", snapshot_file.display()),
+        hint: Some("pass a file written by `plinth snapshot -f SPEC > FILE`".into()),
+    };
+    let text = std::fs::read_to_string(snapshot_file).map_err(|e| refused(e.to_string()))?;
+    let snapshot: LiveSnapshot = serde_json::from_str(&text).map_err(|e| {
+        refused(format!(
+            "not a live snapshot (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if snapshot.account.is_none() {
+        return Err(refused(
+            "it does not say which account it was read from".into(),
+        ));
+    }
+    Ok(plan::plan(spec, &snapshot, options)?)
+}

@@ -726,3 +726,48 @@ fn two_blocks_for_one_bucket_are_refused() {
         plan.stderr
     );
 }
+
+/// Creating a queue is one `CreateQueue`: its ARN follows from the URL SQS returns, so apply
+/// asks for no attribute afterwards, and the ARN it reports is the queue's.
+#[test]
+fn creating_a_queue_makes_no_call_beyond_create_queue() {
+    use crate::proxy::{FaultProxy, Faults};
+    let (stack, name) = (unique("qcalls"), unique("tonic-q"));
+    let spec = TempSpec::new(&format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[queue.work]
+name = "{name}"
+visibility_timeout = 120
+
+[outputs]
+QUEUE_ARN = "${{queue.work.arn}}"
+"#
+    ));
+    let proxy = FaultProxy::start(support::moto(), Faults::none());
+    let apply = support::plinth(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ])
+    .ok();
+    let calls = proxy.counts().by_operation;
+    assert_eq!(calls.get("sqs:CreateQueue"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("sqs:GetQueueAttributes"), None, "{calls:?}");
+    assert!(
+        apply.stdout.contains(&format!(
+            "QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:{name}"
+        )),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(
+        queue_attributes(&name).unwrap()["QueueArn"],
+        format!("arn:aws:sqs:us-east-1:123456789012:{name}")
+    );
+}

@@ -618,3 +618,47 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_without_duplicates_or_o
         });
     }
 }
+
+/// `plinth permissions --explain` says, for every statement of the policy, which operations
+/// need it; `--format text` prints the same statements for a person.
+#[test]
+fn every_printed_permission_says_what_needs_it() {
+    let stack = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plans/tonic-structural-redshift.toml"
+    );
+    let plain = crate::support::plinth(&["permissions", "-f", stack]).ok();
+    let policy: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert!(sids.len() > 5, "{sids:?}");
+
+    let explained = crate::support::plinth(&["permissions", "-f", stack, "--explain"]).ok();
+    let explained: serde_json::Value = serde_json::from_str(&explained.stdout).unwrap();
+    assert_eq!(
+        explained["policy"], policy,
+        "--explain keeps the policy as it is"
+    );
+    for sid in &sids {
+        let why = explained["needed_by"][sid].as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("plan") || why.starts_with("apply") || why.starts_with("destroy"),
+            "{sid}: {why}"
+        );
+    }
+
+    let text =
+        crate::support::plinth(&["permissions", "-f", stack, "--format", "text", "--explain"]).ok();
+    for sid in &sids {
+        assert!(
+            text.stdout.contains(&format!("{sid}\n  actions:")),
+            "{sid}\n{}",
+            text.stdout
+        );
+    }
+    assert_eq!(text.stdout.matches("  needed by: ").count(), sids.len());
+}

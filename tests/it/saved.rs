@@ -236,3 +236,56 @@ API_TOKEN = {{ secret = "${{var.token}}" }}
         assert_eq!(env.get("API_TOKEN").map(String::as_str), Some(secret));
     });
 }
+
+/// `plan --live-snapshot FILE` plans against what `plinth snapshot` wrote, in every format, with
+/// no AWS at all (the endpoint given here refuses every connection), and refuses to save the
+/// plan for apply: it is bound to no live account.
+#[test]
+fn a_plan_against_a_snapshot_file_needs_no_aws_and_cannot_be_saved() {
+    let (stack, prefix) = (unique("offline"), unique("tonic"));
+    let spec_file = TempSpec::new(&spec(&stack, &prefix));
+    plinth_aws(&["apply", "-f", &spec_file.arg(), "--auto-approve"]).ok();
+    let snapshot = plinth_aws(&["snapshot", "-f", &spec_file.arg()]).ok();
+    spec_file.write("live.json", &snapshot.stdout);
+    let live = spec_file.dir.path().join("live.json");
+    // The reader's trust changes; the offline plan compares it with the live role as read.
+    let changed =
+        spec(&stack, &prefix).replace("${role.worker.arn}", "arn:aws:iam::123456789012:root");
+    std::fs::write(spec_file.path(), changed).unwrap();
+    let (spec_arg, live_arg) = (spec_file.arg(), live.display().to_string());
+    let offline = |extra: &[&str]| {
+        let mut args = vec!["plan", "-f", &spec_arg, "--live-snapshot", &live_arg];
+        args.extend(["--endpoint-url", "http://127.0.0.1:9"]);
+        args.extend(extra);
+        plinth(&args)
+    };
+    let text = offline(&["--detailed-exitcode"]);
+    assert_eq!(text.code, 3, "{}{}", text.stdout, text.stderr);
+    assert!(text.stdout.contains("role.reader"), "{}", text.stdout);
+    assert!(text.stdout.contains("1 to change"), "{}", text.stdout);
+    let json = offline(&["--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["summary"]["change"], 1);
+    assert_eq!(json["account"]["account_id"], "123456789012");
+    let markdown = offline(&["--format", "markdown"]).ok();
+    assert!(
+        markdown.stdout.contains("role.reader"),
+        "{}",
+        markdown.stdout
+    );
+
+    let out = spec_file.dir.path().join("plan.json");
+    let saved = offline(&["--out", out.to_str().unwrap()]);
+    assert_ne!(saved.code, 0);
+    assert!(saved.stderr.contains("--out"), "{}", saved.stderr);
+    assert!(!out.exists(), "no plan file is written");
+
+    std::fs::write(&live, "{\"by_address\": 7}").unwrap();
+    let broken = offline(&[]);
+    assert_eq!(broken.code, 1);
+    assert!(
+        broken.stderr.contains("not a live snapshot") && broken.stderr.contains("plinth snapshot"),
+        "{}",
+        broken.stderr
+    );
+}
