@@ -543,10 +543,9 @@ fn queue_resource(
                 PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), Value::policy),
             );
         }
-        if let Some(redrive) = attributes
-            .get(&A::RedrivePolicy)
-            .and_then(|r| parse_redrive(r))
-        {
+        if let Some(raw) = attributes.get(&A::RedrivePolicy).filter(|r| !r.is_empty()) {
+            // One plinth cannot read is kept as text: never absent, never silently equal.
+            let redrive = parse_redrive(raw).unwrap_or_else(|| Value::str(raw));
             live.insert("redrive".into(), redrive);
         }
         if let Some(arn) = attributes.get(&A::QueueArn) {

@@ -317,7 +317,7 @@ async fn handle(
 }
 
 /// `service:Operation`, from the signing scope and the protocol's way of naming operations.
-fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
+pub fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
     let service = parts
         .headers
         .get("authorization")
