@@ -15,5 +15,6 @@ mod replay;
 mod roles;
 mod saved;
 mod stacks;
+mod strict;
 mod support;
 mod validate;
