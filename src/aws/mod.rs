@@ -133,7 +133,7 @@ impl Aws {
             iam: iam::Iam::new(&config, patience),
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
-            s3: s3::S3::new(&config),
+            s3: s3::S3::new(&config).patient(patience),
             kms: kms::Kms::new(&config),
             sts: sts::Sts::new(&config),
             config,
@@ -181,7 +181,13 @@ pub struct WaitNotices {
 pub(crate) async fn wait(delay: Duration, because: &AwsError) {
     tracing::debug!("{because}; retrying in {delay:?}");
     let notice = format!("waiting {:.0} s: {because}", delay.as_secs_f64().max(1.0));
-    let _ = WAIT_NOTICES.try_with(|n| n.sender.send((n.address.clone(), notice)));
+    // Outside an apply's step (a plan's read), the notice goes to the log, shown by default.
+    if WAIT_NOTICES
+        .try_with(|n| n.sender.send((n.address.clone(), notice.clone())))
+        .is_err()
+    {
+        tracing::warn!("{notice}");
+    }
     tokio::time::sleep(delay).await;
 }
 
