@@ -530,6 +530,21 @@ fn lets_manage(policy: &str, caller: &str) -> bool {
         return false;
     };
     let account = caller.split(':').nth(4).unwrap_or_default().to_string();
+    // A policy names a user under `iam` (moto reports its user under `sts`) and an assumed
+    // role's session by its role.
+    let as_principal = match caller.split_once(":sts::") {
+        Some((head, tail)) => {
+            let (account, resource) = tail.split_once(':').unwrap_or_default();
+            match resource.strip_prefix("assumed-role/") {
+                Some(rest) => format!(
+                    "{head}:iam::{account}:role/{}",
+                    rest.split('/').next().unwrap_or_default()
+                ),
+                None => format!("{head}:iam::{account}:{resource}"),
+            }
+        }
+        None => caller.to_string(),
+    };
     statements(&value).iter().any(|s| {
         statement_allows(s, "kms:PutKeyPolicy")
             && aws_principals(&json!({ "Statement": [s] }))
@@ -537,6 +552,7 @@ fn lets_manage(policy: &str, caller: &str) -> bool {
                 .any(|p| {
                     p == "*"
                         || p == caller
+                        || *p == as_principal
                         || *p == account
                         || *p == format!("arn:aws:iam::{account}:root")
                 })
@@ -663,6 +679,14 @@ mod tests {
             caller
         ));
         assert!(!lets_manage(&policy(caller, "kms:Decrypt"), caller));
+        assert!(lets_manage(
+            &policy(caller, "kms:*"),
+            "arn:aws:sts::123456789012:user/moto"
+        ));
+        assert!(lets_manage(
+            &policy("arn:aws:iam::123456789012:role/deployer", "kms:*"),
+            "arn:aws:sts::123456789012:assumed-role/deployer/session"
+        ));
     }
 }
 
