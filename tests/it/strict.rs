@@ -16,7 +16,7 @@
 //! - `GetRoleLag`: GetRole answers NoSuchEntity for N s after CreateRole.
 //! - `OneMappingPerQueue`: Lambda refuses a second event source mapping of a queue to a function.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,8 @@ struct Seen {
     queue_policies: HashMap<String, (String, Instant)>,
     /// (function, queue ARN) pairs that have a mapping.
     mappings: BTreeSet<(String, String)>,
+    /// How many times each switch changed an answer.
+    fired: BTreeMap<Switch, usize>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -96,6 +98,11 @@ impl Strict {
             caller: caller.to_string(),
             seen: Arc::default(),
         }
+    }
+
+    /// How many times each switch changed an answer.
+    pub fn fired(&self) -> BTreeMap<Switch, usize> {
+        self.seen.lock().unwrap().fired.clone()
     }
 
     pub fn is_on(&self, switch: Switch) -> bool {
@@ -123,6 +130,7 @@ impl Strict {
             "iam:GetRole" if self.is_on(Switch::GetRoleLag) => {
                 let name = form(body).remove("RoleName").unwrap_or_default();
                 if young(&seen, &name) {
+                    *seen.fired.entry(Switch::GetRoleLag).or_default() += 1;
                     return answer_query(
                         404,
                         "NoSuchEntity",
@@ -140,6 +148,7 @@ impl Strict {
                     .cloned()
                     .unwrap_or_default();
                 if let Some(arn) = young_principal(&doc, |r| young(&seen, r)) {
+                    *seen.fired.entry(Switch::NewPrincipals).or_default() += 1;
                     return answer_query(
                         400,
                         "MalformedPolicyDocument",
@@ -153,6 +162,7 @@ impl Strict {
                 if self.is_on(Switch::NewPrincipals)
                     && young_principal(&policy, |r| young(&seen, r)).is_some()
                 {
+                    *seen.fired.entry(Switch::NewPrincipals).or_default() += 1;
                     return answer_json(
                         "application/x-amz-json-1.1",
                         400,
@@ -166,6 +176,7 @@ impl Strict {
                     && !bypass
                     && !lets_manage(&policy, &self.caller)
                 {
+                    *seen.fired.entry(Switch::KeyLockout).or_default() += 1;
                     return answer_json("application/x-amz-json-1.1", 400, "MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.");
                 }
             }
@@ -190,6 +201,7 @@ impl Strict {
                         "x-amzn-query-error",
                         "InvalidAttributeValue;Sender".parse().unwrap(),
                     );
+                    *seen.fired.entry(Switch::NewPrincipals).or_default() += 1;
                     return Before::Answer(r);
                 }
                 let url = request["QueueUrl"].as_str().unwrap_or_default().to_string();
@@ -214,6 +226,7 @@ impl Strict {
                     .to_string();
                 if let Some((old, until)) = seen.queues.get(&url).and_then(|q| q.stale.clone()) {
                     if now < until {
+                        *seen.fired.entry(Switch::StaleQueueReads).or_default() += 1;
                         return Before::Answer(raw(200, "application/x-amz-json-1.0", old));
                     }
                 }
@@ -221,6 +234,7 @@ impl Strict {
             "s3:PUT policy" if self.is_on(Switch::NewPrincipals) => {
                 let policy = String::from_utf8_lossy(body).into_owned();
                 if young_principal(&policy, |r| young(&seen, r)).is_some() {
+                    *seen.fired.entry(Switch::NewPrincipals).or_default() += 1;
                     return answer_xml(400, "MalformedPolicy", "Invalid principal in policy");
                 }
             }
@@ -232,6 +246,7 @@ impl Strict {
                         now >= *set + self.delay && lets_s3_send(policy)
                     });
                     if !allowed {
+                        *seen.fired.entry(Switch::S3Destinations).or_default() += 1;
                         return answer_xml(
                             400,
                             "InvalidArgument",
@@ -249,6 +264,7 @@ impl Strict {
                     .to_string();
                 let name = role.rsplit('/').next().unwrap_or_default();
                 if !role.is_empty() && young(&seen, name) {
+                    *seen.fired.entry(Switch::RolePropagation).or_default() += 1;
                     return answer_rest(
                         400,
                         "InvalidParameterValueException",
@@ -272,6 +288,7 @@ impl Strict {
                     } else {
                         format!("The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:{name}")
                     };
+                    *seen.fired.entry(Switch::FunctionStates).or_default() += 1;
                     return answer_rest(409, "ResourceConflictException", &message);
                 }
             }
@@ -287,6 +304,7 @@ impl Strict {
                 .unwrap_or_default()
                 .to_string();
             if seen.mappings.contains(&(function.clone(), queue.clone())) {
+                *seen.fired.entry(Switch::OneMappingPerQueue).or_default() += 1;
                 return answer_rest(409, "ResourceConflictException", &format!("An event source mapping with SQS arn (\" {queue} \") and function (\" {function} \") already exists. Please update or delete the existing mapping with UUID a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"));
             }
         }
@@ -338,7 +356,11 @@ impl Strict {
                         );
                     }
                 }
-                (out != text).then(|| Bytes::from(out))
+                if out == text {
+                    return None;
+                }
+                *seen.fired.entry(Switch::NormalPrincipals).or_default() += 1;
+                Some(Bytes::from(out))
             }
             "sqs:GetQueueAttributes" => {
                 let url = json_body(body)["QueueUrl"]
@@ -354,15 +376,15 @@ impl Strict {
                     .unwrap_or_default()
                     .to_string();
                 seen.functions.insert(name, ("Pending", now + self.delay));
-                self.function_state(&seen, answer)
+                self.function_state(&mut seen, answer)
             }
             "lambda:PUT functions/code" | "lambda:PUT functions/configuration" => {
                 seen.functions
                     .insert(function_in_path(parts), ("InProgress", now + self.delay));
-                self.function_state(&seen, answer)
+                self.function_state(&mut seen, answer)
             }
             "lambda:GET functions" | "lambda:GET functions/configuration" => {
-                self.function_state(&seen, answer)
+                self.function_state(&mut seen, answer)
             }
             "lambda:POST event-source-mappings" => {
                 let request = json_body(body);
@@ -392,7 +414,7 @@ impl Strict {
     }
 
     /// A function's configuration with the state and last update status AWS would report.
-    fn function_state(&self, seen: &Seen, answer: Bytes) -> Option<Bytes> {
+    fn function_state(&self, seen: &mut Seen, answer: Bytes) -> Option<Bytes> {
         if !self.is_on(Switch::FunctionStates) {
             return None;
         }
@@ -408,6 +430,9 @@ impl Strict {
             Some(("InProgress", until)) if Instant::now() < *until => ("Active", "InProgress"),
             _ => ("Active", "Successful"),
         };
+        if update == "InProgress" {
+            *seen.fired.entry(Switch::FunctionStates).or_default() += 1;
+        }
         config["State"] = json!(state);
         config["LastUpdateStatus"] = json!(update);
         Some(Bytes::from(value.to_string()))
@@ -718,14 +743,17 @@ mod against_moto {
         })
     }
 
-    pub(crate) fn strict_proxy(switches: &[Switch]) -> FaultProxy {
-        FaultProxy::start(
+    /// A proxy in front of moto with `switches` on, and its strict mode to ask what fired.
+    pub(crate) fn strict_proxy(switches: &[Switch]) -> (FaultProxy, Strict) {
+        let strict = Strict::new(switches, delay(), &caller());
+        let proxy = FaultProxy::start(
             moto(),
             Faults {
-                strict: Strict::new(switches, delay(), &caller()),
+                strict: strict.clone(),
                 ..Faults::none()
             },
-        )
+        );
+        (proxy, strict)
     }
 
     pub(crate) fn via(proxy: &FaultProxy, args: &[&str]) -> Run {
@@ -742,15 +770,22 @@ mod against_moto {
     /// Applies a shipped stack through `proxy`, then plans it at once: no changes.
     fn apply_then_plan(proxy: &FaultProxy, stack: &ShippedStack) -> Result<(), String> {
         let path = stack.path().display().to_string();
+        apply_then_plan_args(proxy, &stack.args(&path))
+    }
+
+    /// Applies `-f SPEC ...` through `proxy`, then plans it at once: no changes.
+    fn apply_then_plan_args(proxy: &FaultProxy, args: &[&str]) -> Result<(), String> {
+        let path = args.get(1).copied().unwrap_or_default();
+        let stack = args;
         let mut apply = vec!["apply"];
-        apply.extend(stack.args(&path));
+        apply.extend(stack);
         apply.push("--auto-approve");
         let run = via(proxy, &apply);
         if run.code != 0 {
             return Err(format!("apply {path}: {}\n{}", run.stdout, run.stderr));
         }
         let mut plan = vec!["plan", "--detailed-exitcode"];
-        plan.extend(stack.args(&path));
+        plan.extend(stack);
         let run = via(proxy, &plan);
         if run.code != 0 || !run.stdout.contains("No changes.") {
             return Err(format!(
@@ -765,7 +800,7 @@ mod against_moto {
     /// applied at once: each applies in one run and plans no changes right after.
     #[test]
     fn the_shipped_stacks_apply_in_one_run_and_replan_clean_with_every_switch_on() {
-        let proxy = strict_proxy(&Switch::ALL);
+        let (proxy, _) = strict_proxy(&Switch::ALL);
         let bucket = unique("lab-data");
         runtime().block_on(async {
             s3(&sdk().await)
@@ -824,5 +859,240 @@ mod against_moto {
         });
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));
         eprintln!("five stacks in strict mode: {:?}", started.elapsed());
+    }
+
+    /// Trust written as people write it: IAM hands it back in its normal form.
+    const NORMAL_FORM_SPEC: &str = r#"[stack]
+name = "STACK"
+
+[role.app]
+name = "ROLE"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { AWS = ["${aws.account_id}"], Service = ["lambda.amazonaws.com"] }, Action = ["sts:AssumeRole"] }] }
+"#;
+
+    /// Each switch alone, with the stack it affects most: the switch changes some answer, and
+    /// the stack still applies in one run and plans no changes right after.
+    #[test]
+    fn each_switch_alone_leaves_the_stack_it_affects_most_converged() {
+        let normal = crate::support::TempSpec::new(
+            &NORMAL_FORM_SPEC
+                .replace("STACK", &unique("normal-form"))
+                .replace("ROLE", &unique("normal-form")),
+        );
+        let tonic = |prefix: &str| {
+            ShippedStack::new(
+                "tonic-structural-redshift.toml",
+                &unique("tonic-structural"),
+                &[("prefix", prefix), ("previous_process", "true")],
+            )
+        };
+        let (p1, p2, p3) = (unique("tonic"), unique("tonic"), unique("tonic"));
+        let gretel = unique("gretel");
+        let glue = unique("openmetadata-glue");
+        let cases: Vec<(Switch, ShippedStack)> = vec![
+            (Switch::RolePropagation, tonic(&p1)),
+            (Switch::FunctionStates, tonic(&p2)),
+            (Switch::S3Destinations, tonic(&p3)),
+            (
+                Switch::NewPrincipals,
+                ShippedStack::new(
+                    "gretel-hybrid.toml",
+                    &unique("gretel"),
+                    &[("prefix", &gretel)],
+                ),
+            ),
+            (
+                Switch::GetRoleLag,
+                ShippedStack::new(
+                    "openmetadata-glue.toml",
+                    &unique("openmetadata"),
+                    &[("role_name", &glue)],
+                ),
+            ),
+        ];
+        let normal_path = normal.arg();
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let mut runs: Vec<_> = cases
+                .iter()
+                .map(|(switch, stack)| {
+                    scope.spawn(move || {
+                        let (proxy, strict) = strict_proxy(&[*switch]);
+                        apply_then_plan(&proxy, stack)?;
+                        fired(&strict, *switch)
+                    })
+                })
+                .collect();
+            runs.push(scope.spawn(|| {
+                let (proxy, strict) = strict_proxy(&[Switch::NormalPrincipals]);
+                apply_then_plan_args(&proxy, &["-f", &normal_path])?;
+                fired(&strict, Switch::NormalPrincipals)
+            }));
+            runs.into_iter()
+                .filter_map(|r| r.join().unwrap().err())
+                .collect()
+        });
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+
+    fn fired(strict: &Strict, switch: Switch) -> Result<(), String> {
+        match strict.fired().get(&switch) {
+            Some(n) if *n > 0 => Ok(()),
+            _ => Err(format!(
+                "{switch:?} never changed an answer: the test proves nothing"
+            )),
+        }
+    }
+
+    const QUEUE_SPEC: &str = r#"[stack]
+name = "STACK"
+
+[queue.work]
+name = "QUEUE"
+visibility_timeout = VISIBILITY
+"#;
+
+    /// SQS shows a change everywhere only after a while: the apply waits (and says so) until a
+    /// read shows what it wrote, so the plan right after shows no change.
+    #[test]
+    fn a_plan_right_after_a_queue_change_shows_no_change_while_sqs_propagates() {
+        let (proxy, strict) = strict_proxy(&[Switch::StaleQueueReads]);
+        let (stack, queue) = (unique("propagating"), unique("propagating"));
+        let spec = |visibility: &str| {
+            QUEUE_SPEC
+                .replace("STACK", &stack)
+                .replace("QUEUE", &queue)
+                .replace("VISIBILITY", visibility)
+        };
+        let first = crate::support::TempSpec::new(&spec("30"));
+        let path = first.arg();
+        let run = via(&proxy, &["apply", "-f", &path, "--auto-approve"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        // Reads the queue, so the proxy holds what it looked like before the change.
+        let run = via(&proxy, &["plan", "-f", &path, "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        first.write("plinth.toml", &spec("60"));
+        let run = via(&proxy, &["apply", "-f", &path, "--auto-approve"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("queue.work: waiting") && run.stderr.contains("not visible yet"),
+            "the wait is shown\n{}",
+            run.stderr
+        );
+        let run = via(&proxy, &["plan", "-f", &path, "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+        fired(&strict, Switch::StaleQueueReads).unwrap();
+    }
+
+    /// KMS's lockout safety check, before KMS: validate warns and plan refuses a key policy
+    /// that does not let the identity running plinth change it again; a bypass with a reason
+    /// silences both and reaches KMS, which then accepts the policy.
+    #[test]
+    fn the_lockout_check_fires_at_validate_and_plan_and_a_bypass_with_a_reason_silences_it() {
+        let someone_else = "arn:aws:iam::123456789012:user/someone-else";
+        let prefix = unique("gretel");
+        let stack = ShippedStack::new(
+            "gretel-hybrid.toml",
+            &unique("gretel"),
+            &[("prefix", &prefix), ("deployer", someone_else)],
+        );
+        let path = stack.path().display().to_string();
+        let mut validate = vec!["validate"];
+        validate.extend(stack.args(&path));
+        let run = crate::support::plinth(&validate);
+        assert_eq!(run.code, 0, "a warning only\n{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("check::key-lockout"), "{}", run.stderr);
+
+        let (proxy, strict) = strict_proxy(&[Switch::KeyLockout]);
+        let mut plan = vec!["plan"];
+        plan.extend(stack.args(&path));
+        let run = via(&proxy, &plan);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("check::key-lockout")
+                && run.stderr.contains("the identity running plinth")
+                && run.stderr.contains("bypass_lockout_check"),
+            "{}",
+            run.stderr
+        );
+
+        // A bypass without its reason is a spec error.
+        let text = std::fs::read_to_string(stack.path()).unwrap();
+        let without_reason = text.replace(
+            "[key.credentials]\n",
+            "[key.credentials]\nbypass_lockout_check = true\n",
+        );
+        std::fs::write(stack.path(), &without_reason).unwrap();
+        let run = crate::support::plinth(&validate);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("spec::bypass-without-reason"),
+            "{}",
+            run.stderr
+        );
+
+        let with_reason = text.replace(
+            "[key.credentials]\n",
+            "[key.credentials]\nbypass_lockout_check = true\nbypass_lockout_reason = \"someone-else administers this key\"\n",
+        );
+        std::fs::write(stack.path(), with_reason).unwrap();
+        let run = crate::support::plinth(&validate);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(!run.stderr.contains("check::key-lockout"), "{}", run.stderr);
+        apply_then_plan(&proxy, &stack).unwrap();
+        assert_eq!(
+            strict.fired().get(&Switch::KeyLockout),
+            None,
+            "KMS saw the bypass"
+        );
+    }
+
+    /// Lambda allows one mapping of a queue to a function: a create refused for a mapping the
+    /// plan did not see is a conflict with a hint, never success.
+    #[test]
+    fn a_second_mapping_refused_by_lambda_is_a_conflict_with_a_hint() {
+        let (proxy, strict) = strict_proxy(&[Switch::OneMappingPerQueue]);
+        let prefix = unique("tonic");
+        let stack = ShippedStack::new(
+            "tonic-structural-redshift.toml",
+            &unique("tonic-structural"),
+            &[("prefix", &prefix), ("previous_process", "true")],
+        );
+        apply_then_plan(&proxy, &stack).unwrap();
+        // Someone deletes the mapping behind the proxy's back and makes another, which Lambda
+        // (the proxy) still counts while the plan does not see it.
+        runtime().block_on(async {
+            let lambda = aws_sdk_lambda::Client::new(&sdk().await);
+            let function = format!("{prefix}-worker");
+            let mappings = lambda
+                .list_event_source_mappings()
+                .function_name(&function)
+                .send()
+                .await
+                .unwrap();
+            for m in mappings.event_source_mappings() {
+                lambda
+                    .delete_event_source_mapping()
+                    .uuid(m.uuid().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+        let path = stack.path().display().to_string();
+        let mut apply = vec!["apply"];
+        apply.extend(stack.args(&path));
+        apply.push("--auto-approve");
+        let run = via(&proxy, &apply);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("ResourceConflictException")
+                && run.stderr.contains("already exists")
+                && run.stderr.contains("plan` again"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("Apply complete"), "{}", run.stderr);
+        fired(&strict, Switch::OneMappingPerQueue).unwrap();
     }
 }
