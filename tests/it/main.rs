@@ -16,5 +16,6 @@ mod roles;
 mod saved;
 mod stacks;
 mod strict;
+mod strict_stacks;
 mod support;
 mod validate;
