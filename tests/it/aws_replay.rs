@@ -472,7 +472,6 @@ fn unknown_enum_values_in_undeclared_fields_are_ignored() {
         r#""LastUpdateStatus": "Successful""#,
         r#""LastUpdateStatus": "Deferred""#,
     )
-    .replace(r#""PackageType": "Zip""#, r#""PackageType": "Zip""#)
     .replace(r#""Mode": "PassThrough""#, r#""Mode": "Sampled""#)
     .replace(r#""LogFormat": "Text""#, r#""LogFormat": "Parquet""#);
     let mut routes = lambda_routes();

@@ -550,7 +550,7 @@ fn statements(policy: &Value) -> Vec<Value> {
 
 /// KMS's lockout safety check: the new policy must let the caller call PutKeyPolicy, itself or
 /// through the account (whose root principal delegates to IAM policies).
-fn lets_manage(policy: &str, caller: &str) -> bool {
+pub(crate) fn lets_manage(policy: &str, caller: &str) -> bool {
     let Ok(value) = serde_json::from_str::<Value>(policy) else {
         return false;
     };
@@ -600,7 +600,7 @@ fn lets_s3_send(policy: &str) -> bool {
 }
 
 /// IAM's normal form of principals: an account id as its root ARN, a list of one as a string.
-fn normalize_principals(policy: &mut Value) {
+pub(crate) fn normalize_principals(policy: &mut Value) {
     let statements = match &mut policy["Statement"] {
         Value::Array(list) => list.iter_mut().collect::<Vec<_>>(),
         one @ Value::Object(_) => vec![one],
@@ -672,45 +672,4 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn principals_take_iams_normal_form() {
-        let mut doc = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["123456789012"], "Service": ["lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
-        normalize_principals(&mut doc);
-        assert_eq!(
-            doc["Statement"][0]["Principal"],
-            json!({"AWS": "arn:aws:iam::123456789012:root", "Service": "lambda.amazonaws.com"})
-        );
-    }
-
-    #[test]
-    fn the_lockout_check_accepts_the_account_and_the_caller_only() {
-        let caller = "arn:aws:iam::123456789012:user/moto";
-        let policy = |principal: &str, action: &str| {
-            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": action, "Resource": "*"}]}).to_string()
-        };
-        assert!(lets_manage(
-            &policy("arn:aws:iam::123456789012:root", "kms:*"),
-            caller
-        ));
-        assert!(lets_manage(&policy(caller, "kms:Put*"), caller));
-        assert!(!lets_manage(
-            &policy("arn:aws:iam::123456789012:user/someone", "kms:*"),
-            caller
-        ));
-        assert!(!lets_manage(&policy(caller, "kms:Decrypt"), caller));
-        assert!(lets_manage(
-            &policy(caller, "kms:*"),
-            "arn:aws:sts::123456789012:user/moto"
-        ));
-        assert!(lets_manage(
-            &policy("arn:aws:iam::123456789012:role/deployer", "kms:*"),
-            "arn:aws:sts::123456789012:assumed-role/deployer/session"
-        ));
-    }
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::proxy::{FaultProxy, Faults};
 use crate::stacks::ShippedStack;
-use crate::strict::{Strict, Switch};
+use serde_json::json;
+
+use crate::strict::{lets_manage, normalize_principals, Strict, Switch};
 use crate::support::{command, moto, runtime, s3, sdk, unique, Run};
 
 /// N: `PLINTH_STRICT_DELAY` seconds (10 by hand), 2 by default to keep CI short.
@@ -387,4 +389,42 @@ fn a_second_mapping_refused_by_lambda_is_a_conflict_with_a_hint() {
     );
     assert!(!run.stderr.contains("Apply complete"), "{}", run.stderr);
     fired(&strict, Switch::OneMappingPerQueue).unwrap();
+}
+
+// The strict mode's own rules.
+
+#[test]
+fn principals_take_iams_normal_form() {
+    let mut doc = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["123456789012"], "Service": ["lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
+    normalize_principals(&mut doc);
+    assert_eq!(
+        doc["Statement"][0]["Principal"],
+        json!({"AWS": "arn:aws:iam::123456789012:root", "Service": "lambda.amazonaws.com"})
+    );
+}
+
+#[test]
+fn the_lockout_check_accepts_the_account_and_the_caller_only() {
+    let caller = "arn:aws:iam::123456789012:user/moto";
+    let policy = |principal: &str, action: &str| {
+        json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": action, "Resource": "*"}]}).to_string()
+    };
+    assert!(lets_manage(
+        &policy("arn:aws:iam::123456789012:root", "kms:*"),
+        caller
+    ));
+    assert!(lets_manage(&policy(caller, "kms:Put*"), caller));
+    assert!(!lets_manage(
+        &policy("arn:aws:iam::123456789012:user/someone", "kms:*"),
+        caller
+    ));
+    assert!(!lets_manage(&policy(caller, "kms:Decrypt"), caller));
+    assert!(lets_manage(
+        &policy(caller, "kms:*"),
+        "arn:aws:sts::123456789012:user/moto"
+    ));
+    assert!(lets_manage(
+        &policy("arn:aws:iam::123456789012:role/deployer", "kms:*"),
+        "arn:aws:sts::123456789012:assumed-role/deployer/session"
+    ));
 }
