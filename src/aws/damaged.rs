@@ -8,8 +8,8 @@
 //! resource. A document that is JSON but not one plinth's parser takes stays text and shows as
 //! a difference.
 
-use crate::live::LiveResource;
 use crate::model::{Kind, Value};
+use crate::state::LiveResource;
 
 use super::AwsError;
 
@@ -112,7 +112,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::live::LiveResource;
+    use crate::state::LiveResource;
 
     fn queue(attribute: &str, value: Value) -> LiveResource {
         LiveResource {

@@ -3,9 +3,9 @@
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{self, future, ProvideCredentials};
 use aws_credential_types::Credentials;
-use serde::{Deserialize, Serialize};
 
 use super::AwsError;
+use crate::state::Account;
 
 #[derive(Clone, Debug)]
 pub struct Sts {
@@ -13,48 +13,6 @@ pub struct Sts {
     region: String,
     /// The answer, once asked: the lock, the read and a saved plan's check all need it.
     known: std::sync::Arc<tokio::sync::OnceCell<Account>>,
-}
-
-/// The account, region and identity a plan is made for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub account_id: String,
-    pub region: String,
-    pub partition: String,
-    /// The ARN of the identity plinth runs as.
-    pub caller_arn: String,
-}
-
-impl Account {
-    /// The caller as a principal a policy can name: an assumed role's session
-    /// (`arn:aws:sts::ID:assumed-role/NAME/SESSION`) is its role (`arn:aws:iam::ID:role/NAME`;
-    /// a role under a path is not told apart), and a user reported under `sts` is under `iam`.
-    pub fn caller_principal(&self) -> String {
-        let parts: Vec<&str> = self.caller_arn.splitn(6, ':').collect();
-        let [_, partition, "sts", _, account, resource] = parts.as_slice() else {
-            return self.caller_arn.clone();
-        };
-        match resource.strip_prefix("assumed-role/") {
-            Some(rest) => {
-                let role = rest.split('/').next().unwrap_or(rest);
-                format!("arn:{partition}:iam::{account}:role/{role}")
-            }
-            None => format!("arn:{partition}:iam::{account}:{resource}"),
-        }
-    }
-
-    /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name
-    /// that contains it needs the real account.
-    pub const UNKNOWN: &'static str = "{unknown account}";
-
-    pub fn unknown(region: &str) -> Account {
-        Account {
-            account_id: Self::UNKNOWN.into(),
-            region: region.into(),
-            partition: Self::UNKNOWN.into(),
-            caller_arn: String::new(),
-        }
-    }
 }
 
 impl Sts {
