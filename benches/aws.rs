@@ -28,6 +28,9 @@ mod proxy;
 #[path = "common/replay.rs"]
 mod replay;
 #[allow(dead_code)]
+#[path = "../tests/it/strict.rs"]
+mod strict;
+#[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
 

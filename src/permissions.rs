@@ -565,6 +565,7 @@ impl Arns<'_> {
                 Reference::Aws(AwsFact::AccountId) => self.target.account_id.clone(),
                 Reference::Aws(AwsFact::Region) => self.target.region.clone(),
                 Reference::Aws(AwsFact::Partition) => self.target.partition.clone(),
+                Reference::Aws(AwsFact::CallerArn) => "*".to_string(),
                 Reference::Resource { address, attribute } => match attribute.as_str() {
                     "arn" => self.arn_of(address, depth),
                     "name" => self.name_of(address, depth),

@@ -19,6 +19,23 @@ pub struct Account {
 }
 
 impl Account {
+    /// The caller as a principal a policy can name: an assumed role's session
+    /// (`arn:aws:sts::ID:assumed-role/NAME/SESSION`) is its role (`arn:aws:iam::ID:role/NAME`;
+    /// a role under a path is not told apart), and a user reported under `sts` is under `iam`.
+    pub fn caller_principal(&self) -> String {
+        let parts: Vec<&str> = self.caller_arn.splitn(6, ':').collect();
+        let [_, partition, "sts", _, account, resource] = parts.as_slice() else {
+            return self.caller_arn.clone();
+        };
+        match resource.strip_prefix("assumed-role/") {
+            Some(rest) => {
+                let role = rest.split('/').next().unwrap_or(rest);
+                format!("arn:{partition}:iam::{account}:role/{role}")
+            }
+            None => format!("arn:{partition}:iam::{account}:{resource}"),
+        }
+    }
+
     /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name
     /// that contains it needs the real account.
     pub const UNKNOWN: &'static str = "{unknown account}";

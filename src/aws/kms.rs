@@ -102,6 +102,8 @@ pub struct KeyConfig {
     pub tags: Option<BTreeMap<String, String>>,
     /// `None` on a key plinth did not create (it has no window tag yet).
     pub deletion_window_days: Option<i64>,
+    /// Send the policy even if it would lock the caller out (the spec gives a reason).
+    pub bypass_lockout_check: bool,
 }
 
 impl KeyConfig {
@@ -120,6 +122,7 @@ impl KeyConfig {
             aliases: attrs.set("aliases")?,
             tags: attrs.tags()?,
             deletion_window_days: attrs.int("deletion_window_days")?,
+            bypass_lockout_check: attrs.bool("bypass_lockout_check")?.unwrap_or(false),
         })
     }
 
@@ -528,6 +531,7 @@ impl Kms {
                 .create_key()
                 .set_description(key.description.clone())
                 .set_policy(key.policy.as_ref().map(PolicyDocument::to_aws_json))
+                .bypass_policy_lockout_safety_check(key.bypass_lockout_check)
                 .key_usage(KeyUsageType::from(key.key_usage.as_str()))
                 .key_spec(KeySpec::from(key.key_spec.as_str()))
                 .set_tags(Some(tags_of(tags)))
@@ -678,7 +682,8 @@ impl Kms {
             .as_ref()
             .filter(|p| !before.policy.as_ref().is_some_and(|b| b.equivalent(p)))
         {
-            self.put_key_policy(key_id, policy).await?;
+            self.put_key_policy(key_id, policy, after.bypass_lockout_check)
+                .await?;
         }
         if let Some(rotation) = after.rotation.filter(|r| before.rotation != Some(*r)) {
             if rotation {
@@ -790,7 +795,12 @@ impl Kms {
         Ok(())
     }
 
-    async fn put_key_policy(&self, key_id: &str, policy: &PolicyDocument) -> Result<(), AwsError> {
+    async fn put_key_policy(
+        &self,
+        key_id: &str,
+        policy: &PolicyDocument,
+        bypass_lockout_check: bool,
+    ) -> Result<(), AwsError> {
         let mut waits = NEW_PRINCIPAL_WAITS.iter();
         loop {
             let result = self
@@ -799,6 +809,7 @@ impl Kms {
                 .key_id(key_id)
                 .policy_name(POLICY_NAME)
                 .policy(policy.to_aws_json())
+                .bypass_policy_lockout_safety_check(bypass_lockout_check)
                 .send()
                 .await;
             match result.map_err(|e| AwsError::from_sdk("kms:PutKeyPolicy", &e)) {

@@ -339,10 +339,35 @@ impl Lambda {
         )
         .await;
         match result {
-            // A mapping of this function to this queue exists: an earlier attempt made it.
-            Err(e) if already_exists(&e) => Ok(()),
+            Err(e) if already_exists(&e) => self.existing_mapping(function, queue, t, e).await,
             other => other.map(|_| ()),
         }
+    }
+
+    /// Lambda allows one mapping of a queue to a function. One that already exists with the
+    /// wanted settings is what an earlier attempt of this create made (its answer lost); one
+    /// with other settings is someone else's, or one the plan did not see: a conflict.
+    async fn existing_mapping(
+        &self,
+        function: &str,
+        queue: &str,
+        wanted: &TriggerConfig,
+        refused: AwsError,
+    ) -> Result<(), AwsError> {
+        let existing = self.sqs_mappings(function).await?;
+        let same = existing
+            .iter()
+            .find(|m| m.event_source_arn() == Some(queue))
+            .is_some_and(|m| trigger_value(m) == wanted.value());
+        if same {
+            return Ok(());
+        }
+        Err(AwsError {
+            hint: Some(format!(
+                "a mapping of `{queue}` to function `{function}` already exists with other settings; run `plinth plan` again to see and update it, or delete the mapping (aws lambda delete-event-source-mapping --uuid ...)"
+            )),
+            ..refused
+        })
     }
 
     /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its
@@ -358,13 +383,20 @@ impl Lambda {
             || (after.architectures.is_some() && after.architectures != before.architectures)
         {
             let code = after.code_source()?;
-            let request = code
-                .update(self.client.update_function_code().function_name(name))
-                .set_architectures(after.architectures());
-            request
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionCode", &e))?;
+            // A function still Pending after its create, or busy with an update, refuses
+            // another until it settles.
+            retry_transient(self.patience, busy, || {
+                let request = code
+                    .update(self.client.update_function_code().function_name(name))
+                    .set_architectures(after.architectures());
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionCode", &e))
+                }
+            })
+            .await?;
         }
         let changed = after.configuration_changes(before);
         if changed.any {

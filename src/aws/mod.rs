@@ -4,6 +4,7 @@
 //! URL-encoded documents, tag listings, not-found codes). Everything above this layer sees
 //! plinth's own types: [`crate::state`] values going up, [`crate::plan`] changes coming down.
 
+mod damaged;
 pub mod iam;
 pub mod index;
 pub mod kms;
@@ -133,7 +134,7 @@ impl Aws {
             iam: iam::Iam::new(&config, patience),
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
-            s3: s3::S3::new(&config),
+            s3: s3::S3::new(&config).patient(patience),
             kms: kms::Kms::new(&config),
             sts: sts::Sts::new(&config),
             config,
@@ -181,7 +182,13 @@ pub struct WaitNotices {
 pub(crate) async fn wait(delay: Duration, because: &AwsError) {
     tracing::debug!("{because}; retrying in {delay:?}");
     let notice = format!("waiting {:.0} s: {because}", delay.as_secs_f64().max(1.0));
-    let _ = WAIT_NOTICES.try_with(|n| n.sender.send((n.address.clone(), notice)));
+    // Outside an apply's step (a plan's read), the notice goes to the log, shown by default.
+    if WAIT_NOTICES
+        .try_with(|n| n.sender.send((n.address.clone(), notice.clone())))
+        .is_err()
+    {
+        tracing::warn!("{notice}");
+    }
     tokio::time::sleep(delay).await;
 }
 
@@ -252,7 +259,20 @@ pub type Exports = BTreeMap<String, String>;
 /// The one place that routes a kind to its service adapter.
 impl Aws {
     /// Reads one resource by its physical name; `None` when it does not exist.
+    /// A failed read, or one whose answer was damaged, names the resource.
     pub async fn read(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        let name = format!("{} {}", request.address, request.physical_id);
+        let found = self
+            .read_kind(request)
+            .await
+            .map_err(|e| damaged::reading(e, &name))?;
+        if let Some(found) = &found {
+            damaged::check(found, &name)?;
+        }
+        Ok(found)
+    }
+
+    async fn read_kind(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
         match request.address.kind {
             Kind::Role => self.iam.read_role(request).await,
             Kind::Queue => self.sqs.read_queue(request).await,
@@ -269,6 +289,19 @@ impl Aws {
     /// `named` (physical ids; for keys, aliases): the spec reads those by name, which tells
     /// their owner too, so reading their tags here as well would be a second call for nothing.
     pub async fn owned(
+        &self,
+        kind: Kind,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        let owned = self.owned_of_kind(kind, stack, named).await?;
+        for found in &owned {
+            damaged::check(found, &format!("{kind} {}", found.physical_id))?;
+        }
+        Ok(owned)
+    }
+
+    async fn owned_of_kind(
         &self,
         kind: Kind,
         stack: &str,
@@ -364,7 +397,7 @@ impl AwsError {
         let message = err
             .message()
             .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(err).to_string());
+            .unwrap_or_else(|| error_chain(err));
         let hint = match code.as_deref() {
             Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
                 Some("the identity running plinth lacks this permission; `plinth permissions` prints what it needs".into())
@@ -404,6 +437,24 @@ impl AwsError {
     pub fn is_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+}
+
+/// An error without AWS's own message (an answer that did not parse, a connection that
+/// failed) as one line: each cause's own words, outermost first, without the SDK's debug dump.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() {
+        return DisplayErrorContext(err).to_string();
+    }
+    parts.join(": ")
 }
 
 /// `Ok(None)` for the service's not-found error, so a missing resource is a value, not a failure.

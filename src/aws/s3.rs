@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
 use crate::model::bucket::{self as spec, MANAGED_SETTINGS};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
@@ -66,6 +66,29 @@ pub const ACTIONS: super::KindActions = super::KindActions {
 pub struct S3 {
     client: aws_sdk_s3::Client,
     region: String,
+    patience: Patience,
+}
+
+impl S3 {
+    /// Waits out AWS's eventual consistency for at most `patience`.
+    pub fn patient(mut self, patience: Patience) -> Self {
+        self.patience = patience;
+        self
+    }
+}
+
+/// S3 refuses a bucket policy naming a principal IAM created moments ago, until it propagates.
+fn principal_not_seen_yet(e: &AwsError) -> bool {
+    e.is_code("MalformedPolicy") && e.message.contains("Invalid principal")
+}
+
+/// S3 checks that it may send to each notification's destination, by the destination's
+/// policy as S3 sees it: a queue policy written moments ago (in the same apply) may not be
+/// seen yet. plinth's checks have already found any policy that does not let S3 send.
+fn destination_not_validated_yet(e: &AwsError) -> bool {
+    e.is_code("InvalidArgument")
+        && e.message
+            .contains("Unable to validate the following destination configurations")
 }
 
 /// The settings plinth manages on an existing bucket, space-separated.
@@ -86,6 +109,7 @@ impl S3 {
         Self {
             client: aws_sdk_s3::Client::from_conf(builder.build()),
             region,
+            patience: Patience::default(),
         }
     }
 
@@ -519,13 +543,16 @@ impl S3 {
                 .and_then(Value::as_policy)
                 .map(PolicyDocument::to_aws_json)
                 .unwrap_or_default();
-            self.client
-                .put_bucket_policy()
-                .bucket(name)
-                .policy(policy)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", &e))?;
+            retry_transient(self.patience, principal_not_seen_yet, || {
+                let request = self.client.put_bucket_policy().bucket(name).policy(&policy);
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", &e))
+                }
+            })
+            .await?;
         }
         if differs(&b.notifications, |c| &c.notifications) {
             let entries = match &b.notifications {
@@ -583,13 +610,21 @@ impl S3 {
                     config.lambda_function_configurations(l.map_err(|e| invalid_config(name, e))?);
             }
         }
-        self.client
-            .put_bucket_notification_configuration()
-            .bucket(name)
-            .notification_configuration(config.build())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:PutBucketNotificationConfiguration", &e))?;
+        let config = config.build();
+        retry_transient(self.patience, destination_not_validated_yet, || {
+            let request = self
+                .client
+                .put_bucket_notification_configuration()
+                .bucket(name)
+                .notification_configuration(config.clone());
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:PutBucketNotificationConfiguration", &e))
+            }
+        })
+        .await?;
         Ok(())
     }
 

@@ -193,6 +193,7 @@ impl Sqs {
                 e.code
                     .as_deref()
                     .is_some_and(|c| c.ends_with("QueueDeletedRecently"))
+                    || principal_not_seen_yet(e)
             },
             || {
                 let request = self
@@ -240,6 +241,41 @@ impl Sqs {
             .unwrap_or_default())
     }
 
+    /// SQS takes up to a minute to show changed attributes everywhere, and until then
+    /// GetQueueAttributes may answer with the old values: a plan right after the apply would
+    /// show the change again. Waits (bounded by the patience, and shown) until a read shows
+    /// what was written; once the patience runs out the apply's own work is still done.
+    async fn wait_until_visible(
+        &self,
+        url: &str,
+        written: &HashMap<A, String>,
+    ) -> Result<(), AwsError> {
+        let seen = retry_transient(
+            self.patience,
+            |e| e.is_code(PROPAGATING),
+            || async {
+                let live = self.attributes(url).await?;
+                match written
+                    .iter()
+                    .find(|(name, value)| !same_attribute(live.get(*name), value))
+                {
+                    None => Ok(()),
+                    Some((name, _)) => Err(AwsError {
+                        operation: "sqs:GetQueueAttributes".into(),
+                        code: Some(PROPAGATING.into()),
+                        message: format!("{} written to {url} is not visible yet", name.as_str()),
+                        hint: None,
+                    }),
+                }
+            },
+        )
+        .await;
+        match seen {
+            Err(e) if e.is_code(PROPAGATING) => Ok(()),
+            other => other,
+        }
+    }
+
     /// One SetQueueAttributes with every attribute that differs, then TagQueue/UntagQueue.
     pub async fn update_queue(
         &self,
@@ -254,13 +290,21 @@ impl Sqs {
         })?;
         let changed = after.wire_attributes(Some(before));
         if !changed.is_empty() {
-            self.client
-                .set_queue_attributes()
-                .queue_url(&url)
-                .set_attributes(Some(changed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:SetQueueAttributes", &e))?;
+            retry_transient(self.patience, principal_not_seen_yet, || {
+                let request = self
+                    .client
+                    .set_queue_attributes()
+                    .queue_url(&url)
+                    .set_attributes(Some(changed.clone()));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("sqs:SetQueueAttributes", &e))
+                }
+            })
+            .await?;
+            self.wait_until_visible(&url, &changed).await?;
         }
         let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
@@ -549,10 +593,9 @@ fn queue_resource(
                 PolicyDocument::parse(policy).map_or_else(|_| Value::str(policy), Value::policy),
             );
         }
-        if let Some(redrive) = attributes
-            .get(&A::RedrivePolicy)
-            .and_then(|r| parse_redrive(r))
-        {
+        if let Some(raw) = attributes.get(&A::RedrivePolicy).filter(|r| !r.is_empty()) {
+            // One plinth cannot read is kept as text: never absent, never silently equal.
+            let redrive = parse_redrive(raw).unwrap_or_else(|| Value::str(raw));
             live.insert("redrive".into(), redrive);
         }
         if let Some(arn) = attributes.get(&A::QueueArn) {
@@ -568,6 +611,38 @@ fn queue_resource(
         exports,
         deletion_date: None,
     }
+}
+
+/// The code of the wait for written attributes to show.
+const PROPAGATING: &str = "Propagating";
+
+/// SQS refuses a policy naming a principal IAM created moments ago as an invalid value of
+/// `Policy`, until the principal propagates; plinth has checked the policy itself before.
+fn principal_not_seen_yet(e: &AwsError) -> bool {
+    e.code
+        .as_deref()
+        .is_some_and(|c| c.ends_with("InvalidAttributeValue"))
+        && e.message.contains("Policy")
+}
+
+/// Whether a read shows what was written: the same text, or the same JSON (SQS may return a
+/// policy or redrive policy with other spacing, and a count as a number or a string).
+fn same_attribute(live: Option<&String>, written: &str) -> bool {
+    fn json(text: &str) -> Option<serde_json::Value> {
+        let mut value = serde_json::from_str(text).ok()?;
+        numbers_as_strings(&mut value);
+        Some(value)
+    }
+    fn numbers_as_strings(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Number(n) => *value = serde_json::Value::String(n.to_string()),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(numbers_as_strings),
+            serde_json::Value::Object(map) => map.values_mut().for_each(numbers_as_strings),
+            _ => {}
+        }
+    }
+    let live = live.map(String::as_str).unwrap_or_default();
+    live == written || matches!((json(live), json(written)), (Some(a), Some(b)) if a == b)
 }
 
 /// SQS's redrive policy JSON; `maxReceiveCount` comes back as a number or a string.
@@ -651,6 +726,15 @@ mod tests {
         for (url, region, arn) in cases {
             assert_eq!(queue_arn(url, region).as_deref(), arn, "{url}");
         }
+    }
+
+    #[test]
+    fn a_read_shows_what_was_written_whatever_its_spacing_and_number_form() {
+        let written = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":5}"#;
+        let live = r#"{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq", "maxReceiveCount": "5"}"#;
+        assert!(same_attribute(Some(&live.to_string()), written));
+        assert!(same_attribute(None, ""));
+        assert!(!same_attribute(Some(&"30".to_string()), "180"));
     }
 
     #[test]

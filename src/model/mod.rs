@@ -102,6 +102,8 @@ impl Kind {
     pub fn write_only(self, attribute: &str) -> bool {
         match self {
             Kind::Function => attribute == "code_path",
+            // An instruction for the call that sends the policy, not a setting of the key.
+            Kind::Key => attribute == "bypass_lockout_check",
             _ => false,
         }
     }

@@ -23,6 +23,7 @@ use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision}
 use crate::policy::{PolicyDocument, Principal};
 use crate::spec::kinds::bucket::NotificationTarget;
 use crate::spec::kinds::function::FunctionSpec;
+use crate::spec::kinds::key::KeySpec;
 use crate::spec::kinds::queue::QueueSpec;
 use crate::spec::kinds::role::RoleSpec;
 use crate::spec::template::{self, AwsFact, Piece, Reference};
@@ -82,11 +83,17 @@ pub fn check_resolved(
                 }
             }
             ResourceBody::Role(role) => known.check_pass_role(resource, role, &mut diags),
+            ResourceBody::Key(key) => known.check_key_lockout(resource, key, &mut diags),
             _ => {}
         }
     }
     diags
 }
+
+/// Stand-ins for the account and the caller before AWS is read, for the lockout check at
+/// validate: no real principal is either.
+const UNKNOWN_ACCOUNT: &str = "000000000000";
+const UNKNOWN_CALLER: &str = "arn:aws:iam::000000000000:user/the-identity-running-plinth";
 
 /// The spec and the values known so far.
 struct Known<'a> {
@@ -136,6 +143,89 @@ fn allows(decision: Decision) -> bool {
 }
 
 impl<'a> Known<'a> {
+    /// KMS refuses a key policy that would not let the identity sending it change the policy
+    /// again (its lockout safety check), at CreateKey and PutKeyPolicy: the caller must be
+    /// allowed `kms:PutKeyPolicy`, by name or through the account's root principal (which
+    /// delegates to IAM policies). At plan the caller is known (GetCallerIdentity): an error. At
+    /// validate only a policy that lets neither the account nor the caller (written
+    /// `${aws.caller_arn}`) change it can be told apart: a warning.
+    fn check_key_lockout(&self, resource: &Resource, key: &KeySpec, diags: &mut Diagnostics) {
+        if key.bypass_lockout_reason.is_some() {
+            return;
+        }
+        let Some(policy) = &key.policy else {
+            return;
+        };
+        let caller = (self.lookup)(&Reference::Aws(AwsFact::CallerArn));
+        let at_plan = caller.is_some();
+        let stand_in = |fact: AwsFact| match fact {
+            AwsFact::AccountId => UNKNOWN_ACCOUNT.to_string(),
+            AwsFact::Partition => "aws".to_string(),
+            AwsFact::Region => "us-east-1".to_string(),
+            AwsFact::CallerArn => UNKNOWN_CALLER.to_string(),
+        };
+        // Before the plan, unknown values get stand-ins; a reference to another resource
+        // cannot name the caller, so a stand-in that matches nothing will do.
+        let lookup = |r: &Reference| {
+            (self.lookup)(r).or_else(|| match r {
+                Reference::Aws(fact) => Some(stand_in(*fact)),
+                Reference::Var(name) => {
+                    let var = self.spec.vars.get(name)?;
+                    Some(AwsFact::of_var(&var.value).map_or_else(|| var.value.clone(), stand_in))
+                }
+                Reference::Resource { .. } => {
+                    Some("arn:aws:iam::000000000000:role/not-known-before-the-plan".to_string())
+                }
+            })
+        };
+        let Some(document) = policy.with(lookup) else {
+            return;
+        };
+        let caller = caller.unwrap_or_else(|| UNKNOWN_CALLER.to_string());
+        let account = self
+            .account_id()
+            .unwrap_or_else(|| UNKNOWN_ACCOUNT.to_string());
+        let partition =
+            (self.lookup)(&Reference::Aws(AwsFact::Partition)).unwrap_or_else(|| "aws".to_string());
+        let root = format!("arn:{partition}:iam::{account}:root");
+        let lets = |principal: &str| {
+            allows(is_allowed(
+                &[&document],
+                Some(&Principal::aws(principal)),
+                "kms:PutKeyPolicy",
+                "*",
+            ))
+        };
+        if lets(&caller) || lets(&root) {
+            return;
+        }
+        let message = if at_plan {
+            format!(
+                "{}'s policy does not let {caller}, the identity running plinth, change it again: KMS refuses such a policy (its lockout safety check)",
+                resource.address
+            )
+        } else {
+            format!(
+                "{}'s policy lets neither the account nor the identity running plinth change it again: KMS refuses it unless plinth runs as a principal it allows kms:PutKeyPolicy (checked at plan)",
+                resource.address
+            )
+        };
+        let diagnostic = if at_plan {
+            Diagnostic::error("check::key-lockout", message)
+        } else {
+            Diagnostic::warning("check::key-lockout", message)
+        };
+        diags.push(
+            diagnostic
+                .at_location(Some(policy.location.clone()))
+                .label("the key policy")
+                .hint(format!(
+                    "allow kms:PutKeyPolicy to the identity running plinth (`${{aws.caller_arn}}`) or to the account (`arn:${{aws.partition}}:iam::${{aws.account_id}}:root`); or, if it is meant, set `bypass_lockout_check = true` and `bypass_lockout_reason` on [{}]",
+                    resource.address
+                )),
+        );
+    }
+
     fn text(&self, text: &Text) -> Option<String> {
         if text.is_broken() {
             return None;

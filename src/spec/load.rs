@@ -272,7 +272,7 @@ impl Loader {
             // Before AWS is read, only variables are known; checks needing more wait for plan.
             self.diags
                 .extend(crate::spec::checks::check(&spec, |r| match r {
-                    Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                    Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
                     _ => None,
                 }));
         }
@@ -329,14 +329,17 @@ impl Loader {
     fn vars(&mut self, value: toml::Spanned<DeValue<'_>>) -> BTreeMap<String, Var> {
         let mut out = BTreeMap::new();
         for (name, value) in self.string_table(value, "vars") {
-            if value.get_ref().contains("${") {
+            // A default that is one fact about the account (`${aws.caller_arn}`) is allowed.
+            if value.get_ref().contains("${")
+                && template::AwsFact::of_var(value.get_ref()).is_none()
+            {
                 self.err(
                     "spec::var-reference",
                     format!("variable `{name}` contains a reference"),
                     value.span(),
                 )
                 .set_hint(
-                    "variables are plain values; put the reference where the variable is used",
+                    "variables are plain values, or one fact about the account (`${aws.caller_arn}`); put other references where the variable is used",
                 );
             }
             out.insert(
@@ -505,7 +508,7 @@ impl Loader {
         for resource in spec.resources.values() {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
-                    Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                    Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
                     _ => None,
                 }) else {
                     continue;

@@ -72,6 +72,17 @@ pub struct Var {
     pub location: Option<Location>,
 }
 
+impl Var {
+    /// The value, before AWS is read: `None` for a variable that stands for a fact about the
+    /// account (`${aws.caller_arn}`), known only at plan.
+    pub fn known(&self) -> Option<String> {
+        match template::AwsFact::of_var(&self.value) {
+            Some(_) => None,
+            None => Some(self.value.clone()),
+        }
+    }
+}
+
 /// A string from the spec that may contain `${...}` references.
 #[derive(Debug, Clone)]
 pub struct Text {

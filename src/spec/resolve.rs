@@ -34,7 +34,14 @@ impl<'a> Resolver<'a> {
     /// The value of one reference, or `None` when it is known only after apply.
     pub fn lookup(&self, reference: &Reference) -> Option<String> {
         match reference {
-            Reference::Var(name) => self.spec.vars.get(name).map(|v| v.value.clone()),
+            Reference::Var(name) => {
+                let var = self.spec.vars.get(name)?;
+                match AwsFact::of_var(&var.value) {
+                    Some(fact) => self.lookup(&Reference::Aws(fact)),
+                    None => Some(var.value.clone()),
+                }
+            }
+            Reference::Aws(AwsFact::CallerArn) => Some(self.account.caller_principal()),
             Reference::Aws(AwsFact::AccountId) => Some(self.account.account_id.clone()),
             Reference::Aws(AwsFact::Region) => Some(self.account.region.clone()),
             Reference::Aws(AwsFact::Partition) => Some(self.account.partition.clone()),

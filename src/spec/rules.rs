@@ -238,7 +238,7 @@ impl<'a> Checker<'a> {
             return None;
         }
         super::template::render(&text.pieces, |r| match r {
-            super::template::Reference::Var(n) => self.vars.get(n).map(|v| v.value.clone()),
+            super::template::Reference::Var(n) => self.vars.get(n).and_then(super::Var::known),
             _ => None,
         })
     }

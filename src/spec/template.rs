@@ -1,7 +1,7 @@
 //! `${...}` interpolation in spec strings.
 //!
 //! A template is a string that may name variables (`${var.NAME}`), facts about the account
-//! (`${aws.account_id}`, `${aws.region}`, `${aws.partition}`) and attributes of other resources
+//! (`${aws.account_id}`, `${aws.region}`, `${aws.partition}`, `${aws.caller_arn}`) and attributes of other resources
 //! (`${role.lambda.arn}`). `$${` writes a literal `${`. IAM's own policy variables
 //! (`${aws:username}`: they always hold a `:`) are left as they are.
 
@@ -21,10 +21,22 @@ pub enum AwsFact {
     AccountId,
     Region,
     Partition,
+    /// The identity running plinth, as a principal a policy can name: an assumed role's
+    /// session is its role.
+    CallerArn,
 }
 
 impl AwsFact {
-    pub const NAMES: &'static [&'static str] = &["account_id", "region", "partition"];
+    pub const NAMES: &'static [&'static str] = &["account_id", "region", "partition", "caller_arn"];
+
+    /// The fact a variable's whole value refers to (`deployer = "${aws.caller_arn}"`): such a
+    /// variable is known when the account is.
+    pub fn of_var(value: &str) -> Option<AwsFact> {
+        match parse(value).ok()?.as_slice() {
+            [Piece::Ref(Reference::Aws(fact), _)] => Some(*fact),
+            _ => None,
+        }
+    }
 }
 
 /// One piece of a parsed template.
@@ -112,6 +124,7 @@ fn parse_reference(expr: &str) -> Result<Reference, (String, Option<String>)> {
             "account_id" => Ok(Reference::Aws(AwsFact::AccountId)),
             "region" => Ok(Reference::Aws(AwsFact::Region)),
             "partition" => Ok(Reference::Aws(AwsFact::Partition)),
+            "caller_arn" => Ok(Reference::Aws(AwsFact::CallerArn)),
             other => Err((
                 format!("`aws.{other}` is not a known fact about the account"),
                 Some(format!("use one of: {}", AwsFact::NAMES.map_join("aws."))),

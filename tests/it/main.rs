@@ -2,6 +2,7 @@
 //! is involved. One test binary, so the AWS SDK is linked once.
 
 mod apply;
+mod aws_replay;
 mod faults;
 mod fuzz;
 mod kinds_iam_kms;
@@ -10,8 +11,11 @@ mod lock;
 mod policies;
 mod proxy;
 mod reliability;
+mod replay;
 mod roles;
 mod saved;
 mod stacks;
+mod strict;
+mod strict_stacks;
 mod support;
 mod validate;

@@ -5,7 +5,9 @@
 //! random generator answers a chosen fraction of them with a fault instead: the throttling
 //! error each protocol really returns, a 500 or 503, or a connection reset before or after the
 //! request reaches moto (so the request may or may not have happened). It can add latency to
-//! every call, and counts requests by operation.
+//! every call, and counts requests by operation. In strict mode (`strict.rs`) it also behaves as
+//! AWS does where moto is lenient: eventual consistency, function states, KMS's lockout check,
+//! S3's destination check, IAM's normal form of principals.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +18,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
+
+use crate::strict::{Before, Strict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -61,6 +65,8 @@ pub struct Faults {
     /// The next N requests of an operation get this fault: (operation, N, fault). The
     /// operation may name a path too (`s3:PUT x-id /bucket/key`), for one object among others.
     pub scripted: Vec<(String, usize, Fault)>,
+    /// AWS's behaviours that moto lacks, each behind its own switch (none by default).
+    pub strict: Strict,
 }
 
 impl Faults {
@@ -72,6 +78,7 @@ impl Faults {
             latency: Duration::ZERO,
             throttle_until: None,
             scripted: Vec::new(),
+            strict: Strict::default(),
         }
     }
 }
@@ -248,7 +255,7 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
-    let (fault, latency) = {
+    let (fault, latency, strict) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.requests.push(Seen {
@@ -285,7 +292,7 @@ async fn handle(
             };
             *s.counts.faults.entry(name).or_default() += 1;
         }
-        (fault, s.faults.latency)
+        (fault, s.faults.latency, s.faults.strict.clone())
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -309,15 +316,28 @@ async fn handle(
         }) => return Ok(protocol.error(status, code, message)),
         Some(Fault::ResetAfter | Fault::Slow(_)) | None => {}
     }
-    let (rparts, rbody) = forward(&client, &upstream, &parts, body).await?;
+    if let Before::Answer(answer) = strict.before(&operation, &parts, &body) {
+        return Ok(answer);
+    }
+    let (mut rparts, mut rbody) = forward(&client, &upstream, &parts, body.clone()).await?;
     if fault == Some(Fault::ResetAfter) {
         return Err(Reset);
+    }
+    if let Some(rewritten) = strict.after(
+        &operation,
+        &parts,
+        &body,
+        rparts.status.as_u16(),
+        rbody.clone(),
+    ) {
+        rparts.headers.remove("content-length");
+        rbody = rewritten;
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
 }
 
 /// `service:Operation`, from the signing scope and the protocol's way of naming operations.
-fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
+pub fn operation(parts: &hyper::http::request::Parts, body: &Bytes) -> String {
     let service = parts
         .headers
         .get("authorization")

@@ -342,7 +342,33 @@ impl Iam {
         for arn in role.managed_policies.iter().flatten() {
             self.attach(&role.name, arn).await?;
         }
+        self.wait_until_readable(&role.name).await?;
         Ok(made.map(|r| role_resource(&r).exports).unwrap_or_default())
+    }
+
+    /// IAM is eventually consistent: GetRole may answer NoSuchEntity for a while after
+    /// CreateRole succeeded. Waiting for it here (bounded by the patience, and shown) means a
+    /// plan right after the apply finds the role instead of planning to create it again; once
+    /// the patience runs out the apply's own work is still done.
+    async fn wait_until_readable(&self, name: &str) -> Result<(), AwsError> {
+        let read = retry_transient(
+            self.patience,
+            |e| e.is_code("NoSuchEntity"),
+            || async {
+                self.client
+                    .get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::from_sdk("iam:GetRole", &e))
+            },
+        )
+        .await;
+        match read {
+            Err(e) if e.is_code("NoSuchEntity") => Ok(()),
+            other => other,
+        }
     }
 
     /// Brings an existing role from `before` to `after`, one call per difference.

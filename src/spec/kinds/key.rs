@@ -69,6 +69,9 @@ pub struct KeySpec {
     /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
     pub tags: Option<BTreeMap<String, Text>>,
     pub deletion_window_days: Option<(i64, Location)>,
+    /// Why the policy may lock the identity running plinth out of the key: KMS's lockout
+    /// safety check is then skipped, and so is plinth's (`bypass_lockout_check = true`).
+    pub bypass_lockout_reason: Option<String>,
     /// The key's table, for problems that concern several fields.
     pub location: Location,
 }
@@ -87,6 +90,10 @@ pub(crate) struct RawKey {
     aliases: Option<Vec<Located<String>>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
     deletion_window_days: Option<Located<i64>>,
+    /// Skip KMS's lockout safety check (and plinth's); needs `bypass_lockout_reason`.
+    #[serde(default)]
+    bypass_lockout_check: Option<Located<bool>>,
+    bypass_lockout_reason: Option<Located<String>>,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -99,6 +106,7 @@ pub(super) fn load(
 ) -> Option<(KeySpec, Lifecycle)> {
     let location = loader.location(value.span());
     let raw: RawKey = loader.deserialize(value)?;
+    let bypass_lockout_reason = bypass_reason(loader, &raw);
     let spec = KeySpec {
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
@@ -114,6 +122,7 @@ pub(super) fn load(
         deletion_window_days: raw
             .deletion_window_days
             .map(|d| (*d.get_ref(), loader.location(d.span()))),
+        bypass_lockout_reason,
         location,
     };
     Some((
@@ -123,6 +132,38 @@ pub(super) fn load(
             prevent_destroy: raw.prevent_destroy,
         },
     ))
+}
+
+/// The reason given for `bypass_lockout_check = true`; one without a reason, or a reason
+/// without the bypass, is an error.
+fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
+    let bypass = raw.bypass_lockout_check.as_ref().filter(|b| *b.get_ref());
+    let reason = raw
+        .bypass_lockout_reason
+        .as_ref()
+        .filter(|r| !r.get_ref().trim().is_empty());
+    match (bypass, reason) {
+        (Some(_), Some(reason)) => Some(reason.get_ref().clone()),
+        (Some(b), None) => {
+            let d = loader.err(
+                "spec::bypass-without-reason",
+                "`bypass_lockout_check = true` needs a reason",
+                b.span(),
+            );
+            d.hint = Some("add `bypass_lockout_reason = \"...\"`: why this key's policy may lock the identity running plinth out of it".into());
+            None
+        }
+        (None, Some(r)) => {
+            let d = loader.err(
+                "spec::reason-without-bypass",
+                "`bypass_lockout_reason` is given but `bypass_lockout_check` is not true",
+                r.span(),
+            );
+            d.hint = Some("set `bypass_lockout_check = true`, or remove the reason".into());
+            None
+        }
+        (None, None) => None,
+    }
 }
 
 /// What KMS accepts as an alias name for a customer key.
@@ -307,6 +348,9 @@ impl KeySpec {
             .as_ref()
             .map_or(DEFAULT_DELETION_WINDOW_DAYS, |(d, _)| *d);
         attrs.insert("deletion_window_days".into(), Value::Int(days));
+        if self.bypass_lockout_reason.is_some() {
+            attrs.insert("bypass_lockout_check".into(), Value::Bool(true));
+        }
         attrs
     }
 
