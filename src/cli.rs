@@ -252,10 +252,61 @@ pub struct ApplyArgs {
     pub parallelism: usize,
 }
 
+/// `--var NAME=VALUE`. A value may be a secret, so an argument that is not of that form is
+/// never repeated in the error: at most the name it begins with is.
 fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+        .ok_or_else(|| malformed_var(s))
+}
+
+fn malformed_var(s: &str) -> String {
+    let first = s
+        .split(|c: char| c.is_whitespace() || c == ':')
+        .next()
+        .unwrap_or("");
+    let named = !first.is_empty()
+        && first.len() < s.trim_end().len()
+        && first
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if named {
+        format!("the --var for `{first}` has no `=` between the name and the value (the value is not shown)")
+    } else {
+        "a --var argument has no `=` between the name and the value (the argument is not shown)"
+            .into()
+    }
+}
+
+/// Parses the command line. clap repeats a rejected value in its error, and a `--var` value
+/// may be a secret, so that error is written here from parse_var's message alone. Usage
+/// errors exit 1, as every other error does: 2 means "changes" with `--detailed-exitcode`.
+fn parse_arguments() -> Result<Cli, ExitCode> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let error = match Cli::try_parse() {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if !error.use_stderr() {
+        // --help and --version.
+        let _ = error.print();
+        return Err(ExitCode::SUCCESS);
+    }
+    let about_var = matches!(
+        error.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(arg)) if arg.starts_with("--var")
+    );
+    if error.kind() == ErrorKind::ValueValidation && about_var {
+        let reason = std::error::Error::source(&error)
+            .map_or_else(|| malformed_var(""), ToString::to_string);
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {reason}\nhint: write --var NAME=VALUE, e.g. --var 'api_token=...'"
+        );
+    } else {
+        let _ = error.print();
+    }
+    Err(ExitCode::from(1))
 }
 
 /// What went wrong, for the one place that prints errors and picks the exit code.
@@ -343,7 +394,10 @@ impl Ui {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_arguments() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(cli.verbose);
     let ui = Ui::new(cli.color);
     // One thread: plinth's concurrency is requests in flight, all driven from the one future

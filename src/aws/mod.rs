@@ -4,6 +4,7 @@
 //! URL-encoded documents, tag listings, not-found codes). Everything above this layer sees
 //! plinth's own types: [`crate::live`] values going up, [`crate::plan`] changes coming down.
 
+mod failure;
 pub mod iam;
 pub mod kms;
 pub mod lambda;
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::live::{LiveResource, ReadRequest, ADDRESS_TAG};
@@ -108,6 +108,10 @@ impl Aws {
             loader = loader.endpoint_url(url);
         }
         let base = loader.load().await;
+        failure::set_destination(
+            options.endpoint_url.as_deref(),
+            base.region().map(|r| r.as_ref()),
+        );
         if base.region().is_none() {
             return Err(AwsError::config(
                 "no AWS region is configured",
@@ -262,6 +266,7 @@ impl Aws {
             Kind::OidcProvider => self.iam.read_oidc_provider(request).await,
             Kind::Key => self.kms.read_key(request).await,
         }
+        .map_err(|e| e.about(format_args!("{}, {}", request.address, request.physical_id)))
     }
 
     /// Every resource of `kind` tagged as owned by `stack`, except those under a name in
@@ -359,26 +364,28 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if err.code().is_none() && err.message().is_none() {
+            // No answer from AWS: the request was never sent, or no answer came back.
+            return failure::unanswered(operation, err);
+        }
         let code = err.code().map(str::to_string);
-        let message = err
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(err).to_string());
-        let hint = match code.as_deref() {
-            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
-                Some("the identity running plinth lacks this permission; `plinth permissions` prints what it needs".into())
-            }
-            Some("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId") => {
-                Some("refresh your AWS credentials".into())
-            }
-            _ => None,
-        };
+        let message = err.message().map(str::to_string).unwrap_or_default();
+        let hint = failure::hint_for_code(operation, code.as_deref(), &message);
         AwsError {
             operation: operation.to_string(),
             code,
             message,
             hint,
         }
+    }
+
+    /// Names the resource the failed call was about, after the operation:
+    /// `iam:GetRole (role.lambda, tonic-lambda-role)`.
+    pub fn about(mut self, resource: impl fmt::Display) -> AwsError {
+        if !self.operation.contains(" (") {
+            self.operation = format!("{} ({resource})", self.operation);
+        }
+        self
     }
 
     pub fn config(message: &str, hint: &str) -> AwsError {

@@ -125,6 +125,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             .iter()
             .map(|w| (w.code, w.message.as_str()))
             .collect();
+        check_resolved_values(spec, &resolver, &mut diags);
         for finding in checks::check_resolved(spec, |r| resolver.lookup(r), resolved).0 {
             if !reported.contains(&(finding.code, finding.message.as_str())) {
                 diags.push(finding);
@@ -652,5 +653,15 @@ pub fn physical_ids(
         Err(diags)
     } else {
         Ok(out)
+    }
+}
+
+/// AWS's rules on the values validate could not know: those made from other resources'
+/// attributes or the account (a role's ARN given where IAM takes its name).
+fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagnostics) {
+    let lookup = |r: &crate::spec::template::Reference| resolver.lookup(r);
+    let checker = crate::spec::rules::Checker::resolved(&spec.vars, &lookup);
+    for resource in spec.resources.values() {
+        resource.body.check(&checker, diags);
     }
 }
