@@ -138,6 +138,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         .iter()
         .map(|(k, t)| (k.clone(), resolver.value(t)))
         .collect();
+    crate::spec::redact_secrets(&spec.file, &mut diags);
     if diags.has_errors() {
         return Err(diags.sorted());
     }

@@ -48,7 +48,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
         zipped: BTreeMap::new(),
     };
     let spec = loader.load(options);
-    let diags = std::mem::take(&mut loader.diags).sorted();
+    let mut diags = std::mem::take(&mut loader.diags).sorted();
+    super::redact::redact_secrets(&file, &mut diags);
     match spec {
         Some(mut spec) if !diags.has_errors() => {
             spec.warnings = diags;

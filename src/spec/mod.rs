@@ -5,6 +5,7 @@
 
 mod load;
 mod located;
+mod redact;
 pub mod rules;
 pub mod schema;
 pub mod template;
@@ -20,6 +21,7 @@ use crate::model::{Address, Kind};
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
 pub use located::{Located, PolicyField};
+pub use redact::redact_secrets;
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.
