@@ -313,6 +313,8 @@ fn parse_arguments() -> Result<Cli, ExitCode> {
 #[derive(Debug)]
 pub enum Failure {
     Diagnostics(Diagnostics),
+    /// Diagnostics found once AWS was read (by the planner): something was sent after all.
+    Refused(Diagnostics),
     Aws(AwsError),
     Message {
         message: String,
@@ -323,7 +325,7 @@ pub enum Failure {
 impl From<PlanError> for Failure {
     fn from(e: PlanError) -> Self {
         match e {
-            PlanError::Spec(d) => Failure::Diagnostics(d),
+            PlanError::Spec(d) => Failure::Refused(d),
             PlanError::Aws(e) => Failure::Aws(e),
         }
     }
@@ -376,6 +378,10 @@ impl Ui {
                     if n == 1 { "" } else { "s" }
                 ));
             }
+            Failure::Refused(d) => {
+                self.err(&d.render(self.color_stderr));
+                self.err(&refused_summary(d.errors()));
+            }
             Failure::Aws(e) => {
                 self.err(&format!("error: {e}\n"));
                 if let Some(h) = &e.hint {
@@ -390,6 +396,14 @@ impl Ui {
             }
         }
     }
+}
+
+/// The last line of a plan refused after AWS was read: only reads were sent.
+fn refused_summary(errors: usize) -> String {
+    format!(
+        "\n{errors} error{} found; AWS was read, nothing was changed.\n",
+        if errors == 1 { "" } else { "s" }
+    )
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -425,7 +439,9 @@ pub fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // plinth's own warnings (retries among them); the SDK's warnings print its errors'
+        // Debug form, so only its errors show.
+        0 => "error,plinth=warn",
         1 => "plinth=debug,info",
         _ => "debug",
     };
@@ -434,6 +450,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .without_time()
         .try_init();
 }

@@ -79,6 +79,22 @@ pub(crate) fn unanswered(operation: &str, err: &(dyn Error + 'static)) -> AwsErr
     {
         return credentials_failure(operation, credentials, &chain);
     }
+    if let Some(gave_up) = chain
+        .iter()
+        .find_map(|e| e.downcast_ref::<super::transport::GaveUp>())
+    {
+        let hint = if gave_up.silent() {
+            "the endpoint accepts connections but does not answer: check --endpoint-url, --region, a proxy (HTTPS_PROXY) and the network"
+        } else {
+            "nothing listens there: check --endpoint-url, --region, a proxy (HTTPS_PROXY) and the network"
+        };
+        return AwsError {
+            operation: operation.to_string(),
+            code: None,
+            message: gave_up.to_string(),
+            hint: Some(hint.into()),
+        };
+    }
     let texts: Vec<String> = chain.iter().map(ToString::to_string).collect();
     let deepest = texts.last().cloned().unwrap_or_default();
     let said = |needle: &str| {
@@ -119,7 +135,7 @@ pub(crate) fn unanswered(operation: &str, err: &(dyn Error + 'static)) -> AwsErr
 }
 
 fn credentials_failure(
-    operation: &str,
+    _operation: &str,
     credentials: &CredentialsError,
     chain: &[&(dyn Error + 'static)],
 ) -> AwsError {
@@ -151,7 +167,7 @@ fn credentials_failure(
         let message = message.unwrap_or_default();
         let hint = match code.as_deref() {
             Some("AccessDenied") => Some(format!(
-                "{} may not assume the role: the role's trust policy must trust it, and its own policy must allow `sts:AssumeRole` on the role (needed for {operation})",
+                "{} may not assume the role: the role's trust policy must trust it, and its own policy must allow `sts:AssumeRole` on the role",
                 principal_in(&message).map_or_else(|| "the identity plinth starts as".to_string(), |p| format!("`{p}`"))
             )),
             other => hint_for_code("sts:AssumeRole", other, &message),
@@ -192,7 +208,7 @@ fn credentials_failure(
         ),
     };
     AwsError {
-        operation: format!("load credentials (for {operation})"),
+        operation: "load AWS credentials".into(),
         code: None,
         message,
         hint: Some(hint),

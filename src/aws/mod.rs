@@ -12,6 +12,7 @@ mod planned;
 pub mod s3;
 pub mod sqs;
 pub mod sts;
+pub mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -90,14 +91,16 @@ impl Aws {
         if let Some(backoff) = options.retry_backoff {
             retry = retry.with_initial_backoff(backoff);
         }
+        // Each request's own time limit, and the bound on an endpoint that does not answer,
+        // are kept by `transport`; the SDK's attempt timeout is only a backstop above them.
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(Duration::from_secs(60))
+            .connect_timeout(transport::CONNECT_TIMEOUT)
+            .operation_attempt_timeout(Duration::from_secs(600))
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry)
             .timeout_config(timeouts)
-            .http_client(https_client());
+            .http_client(transport::watched(https_client()));
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -382,7 +385,8 @@ impl AwsError {
     /// Names the resource the failed call was about, after the operation:
     /// `iam:GetRole (role.lambda, tonic-lambda-role)`.
     pub fn about(mut self, resource: impl fmt::Display) -> AwsError {
-        if !self.operation.contains(" (") {
+        // Credentials are loaded for whichever call asks first: they, not it, are the subject.
+        if !self.operation.contains(" (") && !self.operation.starts_with("load ") {
             self.operation = format!("{} ({resource})", self.operation);
         }
         self

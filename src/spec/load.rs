@@ -1208,7 +1208,24 @@ fn in_toml_terms(message: &str) -> String {
             .map_or(out.len(), |i| start + i);
         out.replace_range(start..end, "expected a table");
     }
+    // serde names the Rust type it tried ("integer `99999999999999999999` as i128"): a
+    // number TOML holds but no field takes.
+    for wide in ["` as i128", "` as u128"] {
+        if let Some(end) = out.find(wide) {
+            if let Some(start) = out[..end].rfind("integer `") {
+                let number = out[start + "integer `".len()..end].to_string();
+                return format!(
+                    "the number {number} is too large: whole numbers here are at most 9223372036854775807"
+                );
+            }
+        }
+    }
     for (rust, toml) in [
+        ("expected u64", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected f64", "expected a number"),
         ("expected i64", "expected a whole number"),
         ("expected i32", "expected a whole number"),
         ("expected u32", "expected a whole number"),
@@ -1374,6 +1391,20 @@ mod tests {
             &text[json_offset(text, 2, 8)..json_offset(text, 2, 8) + 1],
             "x"
         );
+    }
+
+    #[test]
+    fn serde_messages_name_no_rust_type() {
+        let said =
+            in_toml_terms("invalid type: integer `99999999999999999999` as i128, expected i64");
+        assert_eq!(
+            said,
+            "the number 99999999999999999999 is too large: whole numbers here are at most 9223372036854775807"
+        );
+        for rust in ["i128", "i64", "u32", "u64", "f64"] {
+            let said = in_toml_terms(&format!("invalid type: string \"x\", expected {rust}"));
+            assert!(!said.contains(rust), "{said}");
+        }
     }
 
     #[test]
