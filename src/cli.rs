@@ -398,6 +398,11 @@ impl Ui {
     }
 }
 
+/// Said by every apply and destroy of a stack without a lock: nothing stops a second one.
+fn unlocked_warning(stack: &str) -> String {
+    format!("warning: stack `{stack}` has no lock, so two applies at once can create a resource twice; add `lock = {{ bucket = \"...\" }}` to [stack] (README.md, \"Locking\")\n")
+}
+
 /// The last line of a plan refused after AWS was read: only reads were sent.
 fn refused_summary(errors: usize) -> String {
     format!(
@@ -738,7 +743,10 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
                 },
             })?)
         }
-        None => None,
+        None => {
+            ui.err(&unlocked_warning(&spec.stack.name));
+            None
+        }
     };
     let result = apply_locked(&aws, spec, &args, destroy, ui).await;
     if let Some(lock) = lock {

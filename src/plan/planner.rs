@@ -93,6 +93,14 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
                 .as_ref()
                 .is_some_and(|a| spec_addresses.contains(a));
         if copy_of_declared && !options.destroy {
+            // A replace in progress (killed after creating the new key) is finished by the
+            // next replace, which takes the new one over.
+            let replacing = changes.iter().any(|c: &ResourceChange| {
+                Some(&c.address) == found.address_tag.as_ref() && c.action == Action::Replace
+            });
+            if !replacing {
+                report_duplicate(found, live, &mut diags);
+            }
             continue;
         }
         let address = match &found.address_tag {
@@ -665,4 +673,33 @@ fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagn
     for resource in spec.resources.values() {
         resource.body.check(&checker, diags);
     }
+}
+
+/// A resource without a name (a KMS key) found by its address tag while the spec's address is
+/// already held by another live resource: two applies without a lock each created one. It is
+/// not the orphan of an interrupted apply (which apply takes over when it next creates the
+/// resource): both are live, and which one the stack means cannot be told, so the plan stops.
+fn report_duplicate(found: &LiveResource, live: &LiveSnapshot, diags: &mut Diagnostics) {
+    let Some(address) = &found.address_tag else {
+        return;
+    };
+    let Some(held) = live.by_address.get(address) else {
+        return;
+    };
+    if held.physical_id == found.physical_id || held.is_pending_deletion() {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "plan::duplicate",
+            format!(
+                "{address} is held by two {}s of this stack: `{}` (the one plinth manages) and `{}`, both tagged plinth:address = {address}",
+                found.kind, held.physical_id, found.physical_id
+            ),
+        )
+        .hint(format!(
+            "two applies ran at once without a lock; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then add a lock to [stack] (README.md, \"Locking\")",
+            held.physical_id, found.physical_id
+        )),
+    );
 }
