@@ -374,6 +374,8 @@ impl ReferenceWeb {
     /// Whether the spec must be refused: a name made from itself (through any chain of names),
     /// or resources whose strings refer to each other in a circle (any reference outside a
     /// policy orders creation, so such resources can never be created in order).
+    // Floyd–Warshall reads best with indices.
+    #[allow(clippy::needless_range_loop)]
     fn has_cycle(&self) -> bool {
         let mut edges = [[false; WEB_SIZE]; WEB_SIZE];
         for i in 0..WEB_SIZE {
