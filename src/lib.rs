@@ -7,13 +7,9 @@
 pub mod apply;
 pub mod archive;
 pub mod aws;
-pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod graph;
-pub mod index;
-pub mod kinds;
-pub mod live;
 pub mod lock;
 pub mod model;
 pub mod permissions;
@@ -22,4 +18,8 @@ pub mod policy;
 pub mod render;
 pub mod saved;
 pub mod spec;
+pub mod state;
 pub mod workflow;
+
+#[cfg(test)]
+mod layering;

@@ -20,11 +20,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
-use crate::kinds::bucket::{self as spec, MANAGED_SETTINGS};
-use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::model::bucket::{self as spec, MANAGED_SETTINGS};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
+use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`super::KindActions`]. IAM names some S3 actions differently from the API calls:
 /// CORS calls are `s3:*BucketCORS`, encryption `s3:*EncryptionConfiguration`, the public
@@ -411,7 +411,7 @@ impl S3 {
             // only if it carries this bucket's ownership tags (moto ignores tags at creation).
             let ours = e.is_code("BucketAlreadyOwnedByYou")
                 && self.tags(&b.name).await?.is_some_and(|found| {
-                    [STACK_TAG, crate::live::ADDRESS_TAG]
+                    [STACK_TAG, crate::model::ADDRESS_TAG]
                         .iter()
                         .all(|k| found.get(*k) == tags.get(*k))
                 });

@@ -279,13 +279,13 @@ impl Loader {
         if !self.diags.has_errors() {
             self.check_attribute_cycles(&spec);
         }
-        let stand_in_account = crate::aws::sts::Account {
+        let stand_in_account = crate::state::Account {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),
             partition: "aws".into(),
             caller_arn: String::new(),
         };
-        let stand_ins = crate::plan::Resolver::new(&spec, &stand_in_account, None);
+        let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
         let lookup = |r: &Reference| stand_ins.lookup(r);
         let checker = rules::Checker::with_stand_ins(&spec.vars, &lookup);
         for resource in spec.resources.values() {
@@ -295,10 +295,11 @@ impl Loader {
         if !self.diags.has_errors() {
             self.lint_policies(&spec);
             // Before AWS is read, only variables are known; checks needing more wait for plan.
-            self.diags.extend(crate::checks::check(&spec, |r| match r {
-                Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
-                _ => None,
-            }));
+            self.diags
+                .extend(crate::spec::checks::check(&spec, |r| match r {
+                    Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                    _ => None,
+                }));
         }
         Some(spec)
     }
@@ -477,14 +478,15 @@ impl Loader {
             };
             let (table, silenced) = self.take_silences(table);
             let body = toml::Spanned::new(span, DeValue::Table(table));
-            let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
-                address: address.clone(),
-                location,
-                adopt: options.adopt,
-                prevent_destroy: options.prevent_destroy,
-                silenced,
-                body,
-            });
+            let resource =
+                crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
+                    address: address.clone(),
+                    location,
+                    adopt: options.adopt,
+                    prevent_destroy: options.prevent_destroy,
+                    silenced,
+                    body,
+                });
             out.insert(address, resource);
         }
     }
@@ -1017,8 +1019,8 @@ impl Loader {
     /// references attribute by attribute and records the export it was asked for again while
     /// computing it.
     fn check_attribute_cycles(&mut self, spec: &Spec) {
-        let account = crate::aws::sts::Account::unknown("");
-        let resolver = crate::plan::Resolver::new(spec, &account, None);
+        let account = crate::state::Account::unknown("");
+        let resolver = crate::spec::resolve::Resolver::new(spec, &account, None);
         let mut reported = 0;
         // References to the resource itself first, so a cycle is shown where it closes.
         for own in [true, false] {
@@ -1221,6 +1223,7 @@ fn in_toml_terms(message: &str) -> String {
         }
     }
     for (rust, toml) in [
+        ("expected i128", "expected a whole number"),
         ("expected u64", "expected a whole number"),
         ("expected u8", "expected a whole number"),
         ("expected u16", "expected a whole number"),

@@ -425,7 +425,7 @@ fn reference_web() -> impl Strategy<Value = ReferenceWeb> {
 fn the_loader_refuses_names_made_from_themselves_and_resolves_the_rest() {
     use plinth::spec::template::Reference;
     let dir = spec_dir();
-    let account = plinth::aws::sts::Account {
+    let account = plinth::state::Account {
         account_id: "123456789012".into(),
         region: "us-east-1".into(),
         partition: "aws".into(),
@@ -438,7 +438,7 @@ fn the_loader_refuses_names_made_from_themselves_and_resolves_the_rest() {
         match load(&path, &LoadOptions::default()) {
             Ok(spec) => {
                 prop_assert!(!web.has_cycle(), "a cycle was let through:\n{text}");
-                let resolver = plinth::plan::Resolver::new(&spec, &account, None);
+                let resolver = plinth::spec::resolve::Resolver::new(&spec, &account, None);
                 for address in spec.resources.keys() {
                     for attribute in ["name", "arn"] {
                         let reference = Reference::Resource {
