@@ -40,7 +40,7 @@ pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) 
             let action = operation.split(' ').next().unwrap_or(operation);
             let principal = principal_in(message)
                 .map_or_else(|| "the identity running plinth".to_string(), |p| format!("`{p}`"));
-            format!("{principal} is not allowed `{action}`; `plinth permissions -f SPEC` prints the policy it needs")
+            format!("{principal} is not allowed `{action}`; `plinth permissions` prints the policy it needs (with -f SPEC)")
         }
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired" => {
             format!("the credentials have expired: {REFRESH}")
@@ -245,7 +245,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             hint,
-            "`arn:aws:iam::123456789012:user/ci` is not allowed `iam:GetRole`; `plinth permissions -f SPEC` prints the policy it needs"
+            "`arn:aws:iam::123456789012:user/ci` is not allowed `iam:GetRole`; `plinth permissions` prints the policy it needs (with -f SPEC)"
         );
     }
 
