@@ -5,6 +5,7 @@
 //! plinth's own types: [`crate::state`] values going up, [`crate::plan`] changes coming down.
 
 mod damaged;
+mod failure;
 pub mod iam;
 pub mod index;
 pub mod kms;
@@ -13,6 +14,7 @@ mod planned;
 pub mod s3;
 pub mod sqs;
 pub mod sts;
+pub mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::model::{Address, Kind, ADDRESS_TAG, STACK_TAG};
@@ -92,14 +93,16 @@ impl Aws {
         if let Some(backoff) = options.retry_backoff {
             retry = retry.with_initial_backoff(backoff);
         }
+        // Each request's own time limit, and the bound on an endpoint that does not answer,
+        // are kept by `transport`; the SDK's attempt timeout is only a backstop above them.
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(Duration::from_secs(60))
+            .connect_timeout(transport::CONNECT_TIMEOUT)
+            .operation_attempt_timeout(Duration::from_secs(600))
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry)
             .timeout_config(timeouts)
-            .http_client(https_client());
+            .http_client(transport::watched(https_client()));
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -110,6 +113,10 @@ impl Aws {
             loader = loader.endpoint_url(url);
         }
         let base = loader.load().await;
+        failure::set_destination(
+            options.endpoint_url.as_deref(),
+            base.region().map(|r| r.as_ref()),
+        );
         if base.region().is_none() {
             return Err(AwsError::config(
                 "no AWS region is configured",
@@ -283,6 +290,7 @@ impl Aws {
             Kind::OidcProvider => self.iam.read_oidc_provider(request).await,
             Kind::Key => self.kms.read_key(request).await,
         }
+        .map_err(|e| e.about(format_args!("{}, {}", request.address, request.physical_id)))
     }
 
     /// Every resource of `kind` tagged as owned by `stack`, except those under a name in
@@ -393,26 +401,32 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if err.code().is_none() && err.message().is_none() {
+            // No answer from AWS: the request was never sent, or no answer came back.
+            return failure::unanswered(operation, err);
+        }
         let code = err.code().map(str::to_string);
         let message = err
             .message()
             .map(str::to_string)
             .unwrap_or_else(|| error_chain(err));
-        let hint = match code.as_deref() {
-            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
-                Some("the identity running plinth lacks this permission; `plinth permissions` prints what it needs".into())
-            }
-            Some("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId") => {
-                Some("refresh your AWS credentials".into())
-            }
-            _ => None,
-        };
+        let hint = failure::hint_for_code(operation, code.as_deref(), &message);
         AwsError {
             operation: operation.to_string(),
             code,
             message,
             hint,
         }
+    }
+
+    /// Names the resource the failed call was about, after the operation:
+    /// `iam:GetRole (role.lambda, tonic-lambda-role)`.
+    pub fn about(mut self, resource: impl fmt::Display) -> AwsError {
+        // Credentials are loaded for whichever call asks first: they, not it, are the subject.
+        if !self.operation.contains(" (") && !self.operation.starts_with("load ") {
+            self.operation = format!("{} ({resource})", self.operation);
+        }
+        self
     }
 
     pub fn config(message: &str, hint: &str) -> AwsError {
@@ -452,7 +466,8 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     if parts.is_empty() {
-        return DisplayErrorContext(err).to_string();
+        // Never the Debug form: a person reads this.
+        return "AWS's answer gave no details".to_string();
     }
     parts.join(": ")
 }

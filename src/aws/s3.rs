@@ -422,13 +422,27 @@ impl S3 {
             .set_location_constraint(location)
             .set_tags(Some(tag_set))
             .build();
-        self.client
+        let created = self
+            .client
             .create_bucket()
             .bucket(&b.name)
             .create_bucket_configuration(configuration)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))?;
+            .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e));
+        if let Err(e) = created {
+            // Outside us-east-1 a retry after a lost answer meets its own bucket; it is ours
+            // only if it carries this bucket's ownership tags (moto ignores tags at creation).
+            let ours = e.is_code("BucketAlreadyOwnedByYou")
+                && self.tags(&b.name).await?.is_some_and(|found| {
+                    [STACK_TAG, crate::model::ADDRESS_TAG]
+                        .iter()
+                        .all(|k| found.get(*k) == tags.get(*k))
+                });
+            if !ours {
+                return Err(e);
+            }
+        }
         self.put_tags(&b.name, &tags).await?;
         self.put_settings(b, None).await?;
         Ok(b.exports())

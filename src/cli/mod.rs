@@ -1,6 +1,7 @@
 //! The command line: flags declared once (clap derive), each command a few lines of glue over
 //! the library. Data goes to stdout, progress and diagnostics to stderr.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -272,14 +273,68 @@ pub struct ApplyArgs {
     pub parallelism: usize,
 }
 
+/// `--var NAME=VALUE`. A value may be a secret, so an argument that is not of that form is
+/// never repeated in the error: at most the name it begins with is.
 fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+        .ok_or_else(|| malformed_var(s))
+}
+
+fn malformed_var(s: &str) -> String {
+    let first = s
+        .split(|c: char| c.is_whitespace() || c == ':')
+        .next()
+        .unwrap_or("");
+    let named = !first.is_empty()
+        && first.len() < s.trim_end().len()
+        && first
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if named {
+        format!("the --var for `{first}` has no `=` between the name and the value (the value is not shown)")
+    } else {
+        "a --var argument has no `=` between the name and the value (the argument is not shown)"
+            .into()
+    }
+}
+
+/// Parses the command line. clap repeats a rejected value in its error, and a `--var` value
+/// may be a secret, so that error is written here from parse_var's message alone. Usage
+/// errors exit 1, as every other error does: 2 means "changes" with `--detailed-exitcode`.
+fn parse_arguments() -> Result<Cli, ExitCode> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let error = match Cli::try_parse() {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if !error.use_stderr() {
+        // --help and --version.
+        let _ = error.print();
+        return Err(ExitCode::SUCCESS);
+    }
+    let about_var = matches!(
+        error.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(arg)) if arg.starts_with("--var")
+    );
+    if error.kind() == ErrorKind::ValueValidation && about_var {
+        let reason = std::error::Error::source(&error)
+            .map_or_else(|| malformed_var(""), ToString::to_string);
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {reason}\nhint: write --var NAME=VALUE, e.g. --var 'api_token=...'"
+        );
+    } else {
+        let _ = error.print();
+    }
+    Err(ExitCode::from(1))
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_arguments() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(cli.verbose);
     let ui = Ui::new(cli.color);
     // One thread: plinth's concurrency is requests in flight, all driven from the one future
@@ -307,7 +362,9 @@ pub fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // plinth's own warnings (retries among them); the SDK's warnings print its errors'
+        // Debug form, so only its errors show.
+        0 => "error,plinth=warn",
         1 => "plinth=debug,info",
         _ => "debug",
     };
@@ -316,6 +373,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .without_time()
         .try_init();
 }

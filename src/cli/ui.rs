@@ -52,6 +52,14 @@ impl Ui {
                     if n == 1 { "" } else { "s" }
                 ));
             }
+            WorkflowError::Planned(d) => {
+                self.err(&d.render(self.color_stderr));
+                let n = d.errors();
+                self.err(&format!(
+                    "\n{n} error{} found; AWS was read, nothing was changed.\n",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
             WorkflowError::Aws(e) => {
                 self.err(&format!("error: {e}\n"));
                 if let Some(h) = &e.hint {

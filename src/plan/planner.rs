@@ -94,6 +94,14 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
                 .as_ref()
                 .is_some_and(|a| spec_addresses.contains(a));
         if copy_of_declared && !options.destroy {
+            // A replace in progress (killed after creating the new key) is finished by the
+            // next replace, which takes the new one over.
+            let replacing = changes.iter().any(|c: &ResourceChange| {
+                Some(&c.address) == found.address_tag.as_ref() && c.action == Action::Replace
+            });
+            if !replacing {
+                report_duplicate(found, live, &mut diags);
+            }
             continue;
         }
         let address = match &found.address_tag {
@@ -125,6 +133,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             .iter()
             .map(|w| (w.code, w.message.as_str()))
             .collect();
+        check_resolved_values(spec, &resolver, &mut diags);
         for finding in checks::check_resolved(spec, |r| resolver.lookup(r), resolved).0 {
             if !reported.contains(&(finding.code, finding.message.as_str())) {
                 diags.push(finding);
@@ -137,6 +146,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         .iter()
         .map(|(k, t)| (k.clone(), resolver.value(t)))
         .collect();
+    crate::spec::redact_secrets(&spec.file, &mut diags);
     if diags.has_errors() {
         return Err(diags.sorted());
     }
@@ -651,4 +661,43 @@ pub fn physical_ids(
     } else {
         Ok(out)
     }
+}
+
+/// AWS's rules on the values validate could not know: those made from other resources'
+/// attributes or the account (a role's ARN given where IAM takes its name).
+fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagnostics) {
+    let lookup = |r: &crate::spec::template::Reference| resolver.lookup(r);
+    let checker = crate::spec::rules::Checker::resolved(&spec.vars, &lookup);
+    for resource in spec.resources.values() {
+        resource.body.check(&checker, diags);
+    }
+}
+
+/// A resource without a name (a KMS key) found by its address tag while the spec's address is
+/// already held by another live resource: two applies without a lock each created one. It is
+/// not the orphan of an interrupted apply (which apply takes over when it next creates the
+/// resource): both are live, and which one the stack means cannot be told, so the plan stops.
+fn report_duplicate(found: &LiveResource, live: &LiveSnapshot, diags: &mut Diagnostics) {
+    let Some(address) = &found.address_tag else {
+        return;
+    };
+    let Some(held) = live.by_address.get(address) else {
+        return;
+    };
+    if held.physical_id == found.physical_id || held.is_pending_deletion() {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "plan::duplicate",
+            format!(
+                "{address} is held by two {}s of this stack: `{}` (the one plinth manages) and `{}`, both tagged plinth:address = {address}",
+                found.kind, held.physical_id, found.physical_id
+            ),
+        )
+        .hint(format!(
+            "two applies ran at once without a lock; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then add a lock to [stack] (README.md, \"Locking\")",
+            held.physical_id, found.physical_id
+        )),
+    );
 }

@@ -462,3 +462,33 @@ fn deletes_go_before_what_they_refer_to() {
         ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]
     );
 }
+
+/// A value validate cannot know (it holds the account id) is checked against AWS's rules once
+/// it is filled in: an instance profile's role written as an ARN is refused by the plan, before
+/// IAM refuses it at apply, and the plan names the resource's name reference where one fits.
+#[test]
+fn values_made_from_the_account_or_other_resources_are_checked_once_filled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let trust = r#"'{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'"#;
+    std::fs::write(
+        &path,
+        format!(
+            "[stack]\nname = \"shapes\"\n\n[role.r]\nname = \"r\"\ntrust = {trust}\n\n\
+             [instance_profile.x]\nname = \"x\"\nrole = \"arn:aws:iam::${{aws.account_id}}:role/r\"\n"
+        ),
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default()).expect("validate cannot tell");
+    let mut snapshot = live("planner.json");
+    snapshot.by_address.clear();
+    snapshot.owned.clear();
+    let text = plan(&spec, &snapshot, PlanOptions::default())
+        .unwrap_err()
+        .render(false);
+    assert!(
+        text.contains("which IAM does not allow in a name"),
+        "{text}"
+    );
+    assert!(text.contains("plinth.toml:10:8"), "located: {text}");
+}

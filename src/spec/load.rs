@@ -48,7 +48,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
         zipped: BTreeMap::new(),
     };
     let spec = loader.load(options);
-    let diags = std::mem::take(&mut loader.diags).sorted();
+    let mut diags = std::mem::take(&mut loader.diags).sorted();
+    super::redact::redact_secrets(&file, &mut diags);
     match spec {
         Some(mut spec) if !diags.has_errors() => {
             spec.warnings = diags;
@@ -104,6 +105,20 @@ fn read_source(
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
+        Err(e) if cited_at.is_some() => {
+            fail({
+                // A file the spec names may not be a policy at all: none of it is shown, only
+                // where the first byte that is not UTF-8 is.
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+                let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                Diagnostic::error(
+                "spec::encoding",
+                format!("`{name}` is not valid UTF-8 (line {line}, byte {column} of the line)"),
+            )
+                .hint("a policy file is a UTF-8 JSON document; check the path, or save the file as UTF-8")
+            })
+        }
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -261,10 +276,20 @@ impl Loader {
         };
         self.check_references(&spec);
         self.check_cycles(&spec);
+        if !self.diags.has_errors() {
+            self.check_attribute_cycles(&spec);
+        }
+        let stand_in_account = crate::state::Account {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+            caller_arn: String::new(),
+        };
+        let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
+        let lookup = |r: &Reference| stand_ins.lookup(r);
+        let checker = rules::Checker::with_stand_ins(&spec.vars, &lookup);
         for resource in spec.resources.values() {
-            resource
-                .body
-                .check(&rules::Checker::new(&spec.vars), &mut self.diags);
+            resource.body.check(&checker, &mut self.diags);
             self.check_policy_sizes(resource);
         }
         if !self.diags.has_errors() {
@@ -753,7 +778,20 @@ impl Loader {
                 let path = self.dir.join(rel);
                 let name = path.display().to_string();
                 let cited = Location::new(&self.file, span.clone());
-                match read_source(&path, &name, Some(cited)) {
+                match read_source(&path, &name, Some(cited.clone())) {
+                    Ok(file) if !looks_like_policy(&file.text) => {
+                        // Any file can be named here (`/etc/passwd`, a key file): a diagnostic
+                        // inside it would print its lines, so the spec's line is shown instead.
+                        self.diags.push(
+                            Diagnostic::error(
+                                "policy::not-a-policy",
+                                format!("`{name}` is not a policy document (its content is not shown)"),
+                            )
+                            .at_location(Some(cited))
+                            .hint("a policy file holds one JSON object with a \"Statement\"; check the path"),
+                        );
+                        None
+                    }
                     Ok(file) => {
                         self.inputs.push(InputFile {
                             path: name,
@@ -976,6 +1014,63 @@ impl Loader {
     }
 }
 
+impl Loader {
+    /// A resource's attribute made from itself (`name = "${role.r.name}-x"` in `[role.r]`, or
+    /// its `arn`, which is made from its name) has no value. The resource-level cycle check
+    /// leaves out a resource's references to itself, since most of them are fine (a queue
+    /// policy naming the queue's own ARN); this one asks the resolver, which follows the
+    /// references attribute by attribute and records the export it was asked for again while
+    /// computing it.
+    fn check_attribute_cycles(&mut self, spec: &Spec) {
+        let account = crate::state::Account::unknown("");
+        let resolver = crate::spec::resolve::Resolver::new(spec, &account, None);
+        let mut reported = 0;
+        // References to the resource itself first, so a cycle is shown where it closes.
+        for own in [true, false] {
+            for resource in spec.resources.values() {
+                for (reference, location) in resource.references() {
+                    let Reference::Resource { address, .. } = reference else {
+                        continue;
+                    };
+                    if (*address == resource.address) != own {
+                        continue;
+                    }
+                    resolver.lookup(reference);
+                    let cycles = resolver.cycles();
+                    let Some((address, attribute)) = cycles.get(reported) else {
+                        continue;
+                    };
+                    reported = cycles.len();
+                    let text = reference_text(reference);
+                    self.diags.push(
+                        Diagnostic::error(
+                            "spec::reference-cycle",
+                            format!(
+                                "reference cycle: `{text}` in [{}] needs `{address}.{attribute}`, which is made from this reference",
+                                resource.address
+                            ),
+                        )
+                        .at_location(Some(find_in(location, &text)))
+                        .hint(format!(
+                            "`{address}.{attribute}` cannot be made from itself; write the value out, or use a variable"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether a file named as a policy is meant to be one: a JSON object that mentions
+/// `Statement`. Only then are its lines shown in diagnostics, which help fix a typo in a real
+/// policy and would leak the content of any other file.
+fn looks_like_policy(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+        && text.to_ascii_lowercase().contains("\"statement\"")
+}
+
 /// Narrows a location to the first occurrence of `needle` inside it.
 fn find_in(location: &Location, needle: &str) -> Location {
     let text = &location.file.text;
@@ -1118,7 +1213,25 @@ fn in_toml_terms(message: &str) -> String {
             .map_or(out.len(), |i| start + i);
         out.replace_range(start..end, "expected a table");
     }
+    // serde names the Rust type it tried ("integer `99999999999999999999` as i128"): a
+    // number TOML holds but no field takes.
+    for wide in ["` as i128", "` as u128"] {
+        if let Some(end) = out.find(wide) {
+            if let Some(start) = out[..end].rfind("integer `") {
+                let number = out[start + "integer `".len()..end].to_string();
+                return format!(
+                    "the number {number} is too large: whole numbers here are at most 9223372036854775807"
+                );
+            }
+        }
+    }
     for (rust, toml) in [
+        ("expected i128", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected f64", "expected a number"),
         ("expected i64", "expected a whole number"),
         ("expected i32", "expected a whole number"),
         ("expected u32", "expected a whole number"),
@@ -1284,6 +1397,20 @@ mod tests {
             &text[json_offset(text, 2, 8)..json_offset(text, 2, 8) + 1],
             "x"
         );
+    }
+
+    #[test]
+    fn serde_messages_name_no_rust_type() {
+        let said =
+            in_toml_terms("invalid type: integer `99999999999999999999` as i128, expected i64");
+        assert_eq!(
+            said,
+            "the number 99999999999999999999 is too large: whole numbers here are at most 9223372036854775807"
+        );
+        for rust in ["i128", "i64", "u32", "u64", "f64"] {
+            let said = in_toml_terms(&format!("invalid type: string \"x\", expected {rust}"));
+            assert!(!said.contains(rust), "{said}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod kinds;
 mod load;
 mod located;
+mod redact;
 pub mod resolve;
 pub mod rules;
 pub mod schema;
@@ -23,6 +24,7 @@ pub use crate::spec::kinds::ResourceBody;
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
 pub use located::{Located, PolicyField};
+pub use redact::redact_secrets;
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.

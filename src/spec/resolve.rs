@@ -3,7 +3,7 @@
 //! exists; the rest come from live state or are "known after apply".
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{Address, Pending, Value};
@@ -17,8 +17,12 @@ pub struct Resolver<'a> {
     spec: &'a Spec,
     account: &'a Account,
     live: Option<&'a LiveSnapshot>,
-    /// Exports computed so far; references between resources are acyclic (the loader checks).
+    /// Exports computed so far. The loader refuses cycles, but the resolver does not rely on
+    /// it: an export asked for while it is being computed is a cycle, answered as unknown and
+    /// recorded in `cycles`, never a recursion without end.
     exports: RefCell<BTreeMap<(Address, String), Option<String>>>,
+    computing: RefCell<BTreeSet<(Address, String)>>,
+    cycles: RefCell<Vec<(Address, String)>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -28,7 +32,15 @@ impl<'a> Resolver<'a> {
             account,
             live,
             exports: RefCell::default(),
+            computing: RefCell::default(),
+            cycles: RefCell::default(),
         }
+    }
+
+    /// The exports found to depend on themselves so far (`role.r`'s `name` made of
+    /// `${role.r.name}`), in the order they were found.
+    pub fn cycles(&self) -> Vec<(Address, String)> {
+        self.cycles.borrow().clone()
     }
 
     /// The value of one reference, or `None` when it is known only after apply.
@@ -54,7 +66,12 @@ impl<'a> Resolver<'a> {
         if let Some(v) = self.exports.borrow().get(&key) {
             return v.clone();
         }
+        if !self.computing.borrow_mut().insert(key.clone()) {
+            self.cycles.borrow_mut().push(key);
+            return None;
+        }
         let value = self.compute_export(address, attribute);
+        self.computing.borrow_mut().remove(&key);
         self.exports.borrow_mut().insert(key, value.clone());
         value
     }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::template::{reference_text, Reference};
 use super::{Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 const PLINTH_TAG_PREFIX: &str = "plinth:";
@@ -216,34 +217,73 @@ pub mod policy_size {
     }
 }
 
+/// Looks up a reference's value: a variable, a fact about the account, a resource's attribute.
+pub type Lookup<'a> = &'a dyn Fn(&Reference) -> Option<String>;
+
 /// Checks spec values against AWS's rules, once variables (the only references known before
 /// AWS is read) are substituted; a value that still depends on AWS or another resource is
-/// checked at plan time instead.
+/// checked at plan time instead ([`Checker::resolved`]).
 pub struct Checker<'a> {
     vars: &'a BTreeMap<String, Var>,
+    /// Before AWS is read: stand-ins for the account, so that a reference that gives the
+    /// wrong sort of value (a role's ARN where its name belongs) is found by validate.
+    stand_ins: Option<Lookup<'a>>,
+    /// At plan time: every reference's real value. Only values that hold a reference other
+    /// than a variable are checked then; validate checked the rest.
+    resolved: Option<Lookup<'a>>,
 }
 
 impl<'a> Checker<'a> {
     pub fn new(vars: &'a BTreeMap<String, Var>) -> Self {
-        Self { vars }
+        Self {
+            vars,
+            stand_ins: None,
+            resolved: None,
+        }
+    }
+
+    /// The loader's checker: variables, and `stand_ins` answering for the other references
+    /// with values of the right shape (an account id of 12 digits), used only to tell a name
+    /// from an ARN.
+    pub fn with_stand_ins(vars: &'a BTreeMap<String, Var>, stand_ins: Lookup<'a>) -> Self {
+        Self {
+            vars,
+            stand_ins: Some(stand_ins),
+            resolved: None,
+        }
+    }
+
+    /// The planner's checker: values with references to resources or the account, filled in.
+    pub fn resolved(vars: &'a BTreeMap<String, Var>, lookup: Lookup<'a>) -> Self {
+        Self {
+            vars,
+            stand_ins: None,
+            resolved: Some(lookup),
+        }
     }
 
     /// A text's value when it holds no references other than variables.
     pub fn resolve(&self, text: &Text) -> Option<String> {
-        self.with_vars(text)
+        match self.resolved {
+            Some(lookup) if has_other_references(text) => render_with(text, lookup),
+            Some(_) => None,
+            None => self.with_vars(text),
+        }
     }
 
     fn with_vars(&self, text: &Text) -> Option<String> {
         if text.is_broken() {
             return None;
         }
-        super::template::render(&text.pieces, |r| match r {
-            super::template::Reference::Var(n) => self.vars.get(n).and_then(super::Var::known),
+        render_with(text, &|r| match r {
+            Reference::Var(n) => self.vars.get(n).and_then(super::Var::known),
             _ => None,
         })
     }
 
-    /// Applies `rule` to a text's value; a violation points at the text, with `hint`.
+    /// Applies `rule` to a text's value; a violation points at the text, with `hint`. A
+    /// reference to a resource's `arn` where the rule wants a name (or its `name` where the
+    /// rule wants an ARN) is named as such, with the reference to write instead.
     pub fn text(
         &self,
         text: &Text,
@@ -251,13 +291,38 @@ impl<'a> Checker<'a> {
         hint: &str,
         diags: &mut Diagnostics,
     ) {
-        if let Some(value) = self.with_vars(text) {
+        let error = |message: String, hint: String| {
+            Diagnostic::error("spec::invalid-value", message)
+                .at_location(Some(text.location.clone()))
+                .hint(hint)
+        };
+        if let Some(value) = self.resolve(text) {
             if let Err(message) = rule(&value) {
-                diags.push(
-                    Diagnostic::error("spec::invalid-value", message)
-                        .at_location(Some(text.location.clone()))
-                        .hint(hint),
-                );
+                let lookup: Lookup<'_> = match self.resolved {
+                    Some(l) => l,
+                    None => &|r| match r {
+                        Reference::Var(n) => self.vars.get(n).map(|v| v.value.clone()),
+                        _ => None,
+                    },
+                };
+                diags.push(match swapped_attribute(text, lookup, &rule) {
+                    Some(swap) => error(swap.message(), swap.hint()),
+                    None => error(message, hint.to_string()),
+                });
+            }
+            return;
+        }
+        // Before AWS is read: only the name-for-ARN mistake is certain enough to report.
+        if let Some(stand_ins) = self.stand_ins {
+            let lookup = |r: &Reference| match r {
+                Reference::Var(n) => self.vars.get(n).map(|v| v.value.clone()),
+                other => stand_ins(other),
+            };
+            let failed = render_with(text, &lookup).is_some_and(|v| rule(&v).is_err());
+            if failed {
+                if let Some(swap) = swapped_attribute(text, &lookup, &rule) {
+                    diags.push(error(swap.message(), swap.hint()));
+                }
             }
         }
     }
@@ -290,6 +355,78 @@ impl<'a> Checker<'a> {
             );
         }
     }
+}
+
+fn render_with(text: &Text, lookup: Lookup<'_>) -> Option<String> {
+    if text.is_broken() {
+        return None;
+    }
+    super::template::render(&text.pieces, lookup)
+}
+
+/// Whether a text refers to something other than variables (a resource, the account).
+fn has_other_references(text: &Text) -> bool {
+    text.references().any(|r| !matches!(r, Reference::Var(_)))
+}
+
+/// A reference to one of a resource's identifiers where the field wants the other one.
+struct Swap {
+    written: String,
+    instead: String,
+    /// The field wants a name (`true`) or an ARN.
+    wants_name: bool,
+}
+
+impl Swap {
+    fn message(&self) -> String {
+        if self.wants_name {
+            format!("`{}` is an ARN, but this field takes a name", self.written)
+        } else {
+            format!("`{}` is a name, but this field takes an ARN", self.written)
+        }
+    }
+
+    fn hint(&self) -> String {
+        let what = if self.wants_name { "name" } else { "ARN" };
+        format!("write `{}`, the resource's {what}", self.instead)
+    }
+}
+
+/// The first reference to a resource's `arn` (or `name`) whose replacement by its `name` (or
+/// `arn`) makes the value pass `rule`, when the value as written fails it.
+fn swapped_attribute(
+    text: &Text,
+    lookup: Lookup<'_>,
+    rule: &impl Fn(&str) -> Result<(), String>,
+) -> Option<Swap> {
+    for reference in text.references() {
+        let Reference::Resource { address, attribute } = reference else {
+            continue;
+        };
+        let (other, wants_name) = match attribute.as_str() {
+            "arn" => ("name", true),
+            "name" => ("arn", false),
+            _ => continue,
+        };
+        if !address.kind.exported_attributes().contains(&other) {
+            continue;
+        }
+        let swapped = Reference::Resource {
+            address: address.clone(),
+            attribute: other.to_string(),
+        };
+        let value = super::template::render(&text.pieces, &|r: &Reference| {
+            lookup(if r == reference { &swapped } else { r })
+        });
+        if value.is_some_and(|v| rule(&v).is_ok()) {
+            return Some(Swap {
+                written: reference_text(reference),
+                instead: reference_text(&swapped),
+                wants_name,
+            });
+        }
+    }
+    None
 }
 
 /// A length limit, in characters.

@@ -86,7 +86,10 @@ pub async fn apply_stack(
                 })?;
             Some(lock)
         }
-        None => None,
+        None => {
+            view.warn(&unlocked_warning(&spec.stack.name));
+            None
+        }
     };
     let result = apply_locked(aws, spec, request, view).await;
     if let Some(lock) = lock {
@@ -235,4 +238,9 @@ async fn saved_plan(
     }
     // The new plan is the saved plan (checked above), and it holds the secrets in hand.
     Ok((now, snapshot))
+}
+
+/// Said by every apply and destroy of a stack without a lock: nothing stops a second one.
+fn unlocked_warning(stack: &str) -> String {
+    format!("stack `{stack}` has no lock, so two applies at once can create a resource twice; add `lock = {{ bucket = \"...\" }}` to [stack] (README.md, \"Locking\")")
 }

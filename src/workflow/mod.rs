@@ -31,6 +31,9 @@ pub enum WorkflowError {
         message: String,
         hint: Option<String>,
     },
+    /// Diagnostics the planner found once AWS was read: something was sent after all.
+    #[error("{0}")]
+    Planned(Diagnostics),
 }
 
 impl From<Diagnostics> for WorkflowError {
@@ -88,7 +91,7 @@ pub async fn plan_stack_live(
     options: PlanOptions,
 ) -> Result<(Plan, LiveSnapshot), WorkflowError> {
     let snapshot = read_live(aws, spec).await?;
-    let plan = plan::plan(spec, &snapshot, options)?;
+    let plan = plan::plan(spec, &snapshot, options).map_err(WorkflowError::Planned)?;
     Ok((plan, snapshot))
 }
 

@@ -501,3 +501,50 @@ fn creating_many_keys_looks_for_keys_left_by_an_interrupted_apply_once() {
         "the keys were all made"
     );
 }
+
+/// AddRoleToInstanceProfile is not idempotent: when its answer is lost after IAM added the
+/// role, the SDK's retry is refused (LimitExceeded: InstanceSessionsPerInstanceProfile). The
+/// refusal is decided by reading the profile back: it holds the role, so the step succeeded.
+#[test]
+fn a_lost_answer_to_add_role_to_instance_profile_is_read_back_not_failed() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("profile-lost"), unique("tonic"));
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{name}\"\n\n[role.server]\nname = \"{prefix}-server\"\n\
+         trust = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Principal = {{ Service = \"ec2.amazonaws.com\" }}, Action = \"sts:AssumeRole\" }}] }}\n\n\
+         [instance_profile.server]\nname = \"{prefix}-server\"\nrole = \"${{role.server.name}}\"\n"
+    ));
+    proxy.set_faults(Faults {
+        scripted: vec![("iam:AddRoleToInstanceProfile".into(), 1, Fault::ResetAfter)],
+        ..Faults::none()
+    });
+    let run = via(
+        &proxy,
+        &[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--retry-backoff-ms",
+            "20",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let counts = proxy.counts();
+    assert_eq!(
+        counts.faults.values().sum::<usize>(),
+        1,
+        "the answer was lost once"
+    );
+    assert_eq!(
+        counts.by_operation.get("iam:AddRoleToInstanceProfile"),
+        Some(&2),
+        "the SDK retried, and IAM refused the retry"
+    );
+    proxy.set_faults(Faults::none());
+    assert_eq!(
+        via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
+    via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]);
+}

@@ -308,3 +308,164 @@ fn the_policy_parser_survives_arbitrary_documents() {
         let _ = PolicyDocument::parse(&text);
     });
 }
+
+/// A spec of four roles and four managed policies whose names, descriptions and policy
+/// documents refer to each other (and to themselves) at random.
+#[derive(Debug, Clone)]
+struct ReferenceWeb {
+    /// Per resource (roles `role.r0..`, then policies `policy.p0..`): whose name its name is
+    /// made from, whose name or ARN its description holds (roles only), whose ARN its policy's
+    /// `Resource` names.
+    names: Vec<Option<usize>>,
+    descriptions: Vec<Option<(usize, bool)>>,
+    documents: Vec<Option<usize>>,
+}
+
+const WEB_ROLES: usize = 4;
+const WEB_SIZE: usize = 8;
+
+fn web_address(i: usize) -> String {
+    if i < WEB_ROLES {
+        format!("role.r{i}")
+    } else {
+        format!("policy.p{}", i - WEB_ROLES)
+    }
+}
+
+fn web_reference(target: Option<usize>, attribute: &str) -> String {
+    target.map_or(String::new(), |i| {
+        format!("${{{}.{attribute}}}", web_address(i))
+    })
+}
+
+impl ReferenceWeb {
+    fn toml(&self) -> String {
+        let mut out = String::from("[stack]\nname = \"web\"\n");
+        for i in 0..WEB_SIZE {
+            let name = format!("n{i}{}", web_reference(self.names[i], "name"));
+            let resource = match self.documents[i] {
+                Some(_) => web_reference(self.documents[i], "arn"),
+                None => "*".to_string(),
+            };
+            let statement = format!(
+                r#"{{"Statement": [{{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "{resource}"}}]}}"#
+            );
+            out.push_str(&format!("\n[{}]\nname = \"{name}\"\n", web_address(i)));
+            if i < WEB_ROLES {
+                let description = match self.descriptions[i] {
+                    Some((t, arn)) => web_reference(Some(t), if arn { "arn" } else { "name" }),
+                    None => String::new(),
+                };
+                out.push_str(&format!("description = \"d{description}\"\n"));
+                out.push_str(
+                    r#"trust = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'"#,
+                );
+                out.push_str(&format!(
+                    "\n[{}.policies]\ninline = '{statement}'\n",
+                    web_address(i)
+                ));
+            } else {
+                out.push_str(&format!("document = '{statement}'\n"));
+            }
+        }
+        out
+    }
+
+    /// Whether the spec must be refused: a name made from itself (through any chain of names),
+    /// or resources whose strings refer to each other in a circle (any reference outside a
+    /// policy orders creation, so such resources can never be created in order).
+    // Floyd–Warshall reads best with indices.
+    #[allow(clippy::needless_range_loop)]
+    fn has_cycle(&self) -> bool {
+        let mut edges = [[false; WEB_SIZE]; WEB_SIZE];
+        for i in 0..WEB_SIZE {
+            if let Some(t) = self.names[i] {
+                // A name made from its own name is a cycle; other self-references are not.
+                edges[i][t] = true;
+            }
+            if let Some((t, _)) = self.descriptions[i] {
+                // Only roles are given a description.
+                if t != i && i < WEB_ROLES {
+                    edges[i][t] = true;
+                }
+            }
+        }
+        // Transitive closure (Floyd–Warshall on eight nodes).
+        for k in 0..WEB_SIZE {
+            for i in 0..WEB_SIZE {
+                for j in 0..WEB_SIZE {
+                    edges[i][j] |= edges[i][k] && edges[k][j];
+                }
+            }
+        }
+        (0..WEB_SIZE).any(|i| edges[i][i])
+    }
+}
+
+fn reference_web() -> impl Strategy<Value = ReferenceWeb> {
+    let list = |t: BoxedStrategy<Option<usize>>| proptest::collection::vec(t, WEB_SIZE);
+    let target = || proptest::option::of(0..WEB_SIZE).boxed();
+    (
+        list(target()),
+        proptest::collection::vec(proptest::option::of((0..WEB_SIZE, any::<bool>())), WEB_SIZE),
+        list(target()),
+    )
+        .prop_map(|(names, descriptions, documents)| ReferenceWeb {
+            names,
+            descriptions,
+            documents,
+        })
+}
+
+/// Self- and mutual references never crash the loader or the resolver (a name made from
+/// itself used to recurse until the stack overflowed): a spec with a cycle is refused with
+/// located `spec::reference-cycle` diagnostics only, and one the loader accepts resolves every
+/// name and ARN without meeting a cycle.
+#[test]
+fn the_loader_refuses_names_made_from_themselves_and_resolves_the_rest() {
+    use plinth::spec::template::Reference;
+    let dir = spec_dir();
+    let account = plinth::state::Account {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+        partition: "aws".into(),
+        caller_arn: String::new(),
+    };
+    proptest!(config(), |(web in reference_web())| {
+        let text = web.toml();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, &text).expect("write spec");
+        match load(&path, &LoadOptions::default()) {
+            Ok(spec) => {
+                prop_assert!(!web.has_cycle(), "a cycle was let through:\n{text}");
+                let resolver = plinth::spec::resolve::Resolver::new(&spec, &account, None);
+                for address in spec.resources.keys() {
+                    for attribute in ["name", "arn"] {
+                        let reference = Reference::Resource {
+                            address: address.clone(),
+                            attribute: attribute.into(),
+                        };
+                        prop_assert!(
+                            resolver.lookup(&reference).is_some(),
+                            "{address}.{attribute} unknown:\n{text}"
+                        );
+                    }
+                }
+                prop_assert!(resolver.cycles().is_empty());
+            }
+            Err(diagnostics) => {
+                check_located(&diagnostics, dir.path())?;
+                prop_assert!(
+                    web.has_cycle(),
+                    "refused without a cycle:\n{text}\n{}",
+                    diagnostics.render(false)
+                );
+                prop_assert!(
+                    diagnostics.0.iter().all(|d| d.code == "spec::reference-cycle"),
+                    "{}",
+                    diagnostics.render(false)
+                );
+            }
+        }
+    });
+}

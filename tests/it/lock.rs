@@ -344,3 +344,83 @@ fn an_index_that_cannot_be_written_stops_the_apply_before_its_first_step_or_is_r
         "listed again"
     );
 }
+
+/// Without a lock nothing stops two applies: each warns about it, and when both create the
+/// stack's key (CreateKey is slowed so that neither finds the other's key first), the next plan
+/// reports the two keys carrying one address as a conflict, naming both, instead of "No
+/// changes". Destroy removes both.
+#[test]
+fn two_applies_without_a_lock_warn_and_the_next_plan_reports_the_duplicate_they_made() {
+    let stack = unique("nolock");
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[key.data]\ndescription = \"{stack} data\"\ndeletion_window_days = 7\n"
+    ));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![(
+                "kms:CreateKey".into(),
+                2,
+                Fault::Slow(Duration::from_secs(3)),
+            )],
+            ..Faults::none()
+        },
+    );
+    let start = || {
+        let mut cmd = command(&[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--endpoint-url",
+            &proxy.url,
+        ]);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("has no lock"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "one line: {stderr}");
+        assert!(
+            warnings[0].contains("\"Locking\""),
+            "names the README section: {stderr}"
+        );
+    }
+    let keys = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let mut ids = Vec::new();
+        for key in kms.list_keys().limit(1000).send().await.unwrap().keys() {
+            let id = key.key_id().unwrap_or_default().to_string();
+            let tags = kms.list_resource_tags().key_id(&id).send().await.unwrap();
+            if tags.tags().iter().any(|t| t.tag_value() == stack) {
+                ids.push(id);
+            }
+        }
+        ids
+    });
+    assert_eq!(keys.len(), 2, "the race made two keys: {keys:?}");
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("plan::duplicate"), "{}", plan.stderr);
+    for id in &keys {
+        assert!(
+            plan.stderr.contains(id.as_str()),
+            "names {id}: {}",
+            plan.stderr
+        );
+    }
+    assert!(
+        plan.stderr.contains("schedule-key-deletion"),
+        "says how: {}",
+        plan.stderr
+    );
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}

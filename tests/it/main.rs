@@ -2,6 +2,7 @@
 //! is involved. One test binary, so the AWS SDK is linked once.
 
 mod apply;
+mod aws_errors;
 mod aws_replay;
 mod faults;
 mod fuzz;

@@ -271,3 +271,29 @@ fn schema_and_completions_come_from_the_definitions() {
         run.stdout
     );
 }
+
+/// Every ready-made stack shows how to lock it, right under its name: without a lock two
+/// applies at once can create a resource twice.
+#[test]
+fn every_ready_made_stack_shows_the_lock_setting() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("plans")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stack = text.split("[stack]").nth(1).unwrap_or_default();
+        let table = stack.split("\n[").next().unwrap_or_default();
+        assert!(
+            table.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.starts_with("lock = {")
+            }) && table.contains("\"Locking\""),
+            "{}: [stack] shows `lock = {{ bucket = ... }}` and the README section",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen} stacks");
+}

@@ -180,14 +180,30 @@ impl Iam {
         profile: &str,
         role: &str,
     ) -> Result<(), AwsError> {
-        self.client
+        let added = self
+            .client
             .add_role_to_instance_profile()
             .instance_profile_name(profile)
             .role_name(role)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("iam:AddRoleToInstanceProfile", &e))?;
-        Ok(())
+            .map_err(|e| AwsError::from_sdk("iam:AddRoleToInstanceProfile", &e));
+        match added {
+            // A retry after a lost response meets its own result: the profile is full
+            // (LimitExceeded, InstanceSessionsPerInstanceProfile) or holds the role already.
+            Err(e) if e.is_code("LimitExceeded") || e.is_code("EntityAlreadyExists") => {
+                let held = self
+                    .instance_profile(profile)
+                    .await?
+                    .and_then(|p| p.attributes.get("role").cloned());
+                if held.as_ref().and_then(Value::as_str) == Some(role) {
+                    Ok(())
+                } else {
+                    Err(e.about(profile))
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     async fn update_instance_profile(

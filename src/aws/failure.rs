@@ -1,0 +1,260 @@
+//! AWS failures as a person reads them: one line with the operation, the resource, AWS's code
+//! and message, and one hint. Never the SDK's `Debug` output, and never a Rust type name: an
+//! error that AWS did not answer (no credentials, no connection, a timeout) is told from the
+//! chain of its causes' `Display` texts and the types plinth knows.
+
+use std::error::Error;
+use std::sync::OnceLock;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::AwsError;
+
+/// Where requests go, as messages name it: the `--endpoint-url`, or AWS in a region. Set once
+/// by `Aws::connect`.
+static DESTINATION: OnceLock<String> = OnceLock::new();
+
+pub(crate) fn set_destination(endpoint_url: Option<&str>, region: Option<&str>) {
+    let _ = DESTINATION.set(match (endpoint_url, region) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(region)) => format!("AWS in {region}"),
+        (None, None) => "AWS".to_string(),
+    });
+}
+
+pub(crate) fn destination() -> &'static str {
+    DESTINATION.get().map_or("AWS", String::as_str)
+}
+
+const CREDENTIAL_CHAIN: &str = "plinth looks for credentials as the AWS CLI does: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then the profile (--profile or AWS_PROFILE) in ~/.aws/credentials and ~/.aws/config (for SSO run `aws sso login`), then web identity (AWS_WEB_IDENTITY_TOKEN_FILE), then the container and EC2 instance metadata";
+
+const REFRESH: &str = "refresh your credentials (`aws sso login`, or new keys or a new session token in the environment or profile), then run plinth again";
+
+/// The hint for an error AWS answered with a code.
+pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
+    let code = code?;
+    Some(match code {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
+        | "UnauthorizedAccess" | "AuthorizationError" => {
+            let action = operation.split(' ').next().unwrap_or(operation);
+            let principal = principal_in(message)
+                .map_or_else(|| "the identity running plinth".to_string(), |p| format!("`{p}`"));
+            format!("{principal} is not allowed `{action}`; `plinth permissions` prints the policy it needs (with -f SPEC)")
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired" => {
+            format!("the credentials have expired: {REFRESH}")
+        }
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidSignatureException" => {
+            format!("AWS does not accept these credentials (wrong key, secret or session token, or keys of another partition): {REFRESH}")
+        }
+        "AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException" => {
+            format!("the request went to the wrong region for this resource: check --region (requests go to {})", destination())
+        }
+        "OptInRequired" | "InvalidRegion" => format!(
+            "the region is not enabled for this account, or does not exist: check --region (requests go to {})",
+            destination()
+        ),
+        _ => return None,
+    })
+}
+
+/// The principal an AccessDenied message names ("User: arn:aws:iam::1:user/x is not
+/// authorized to perform ...").
+fn principal_in(message: &str) -> Option<&str> {
+    let after = message.split_once("User: ")?.1;
+    after
+        .split_whitespace()
+        .next()
+        .filter(|p| p.starts_with("arn:"))
+}
+
+/// An error without an answer from AWS.
+pub(crate) fn unanswered(operation: &str, err: &(dyn Error + 'static)) -> AwsError {
+    let chain = causes(err);
+    if let Some(credentials) = chain
+        .iter()
+        .find_map(|e| e.downcast_ref::<CredentialsError>())
+    {
+        return credentials_failure(operation, credentials, &chain);
+    }
+    if let Some(gave_up) = chain
+        .iter()
+        .find_map(|e| e.downcast_ref::<super::transport::GaveUp>())
+    {
+        let hint = if gave_up.silent() {
+            "the endpoint accepts connections but does not answer: check --endpoint-url, --region, a proxy (HTTPS_PROXY) and the network"
+        } else {
+            "nothing listens there: check --endpoint-url, --region, a proxy (HTTPS_PROXY) and the network"
+        };
+        return AwsError {
+            operation: operation.to_string(),
+            code: None,
+            message: gave_up.to_string(),
+            hint: Some(hint.into()),
+        };
+    }
+    let texts: Vec<String> = chain.iter().map(ToString::to_string).collect();
+    let deepest = texts.last().cloned().unwrap_or_default();
+    let said = |needle: &str| {
+        texts
+            .iter()
+            .any(|t| t.to_ascii_lowercase().contains(needle))
+    };
+    let (message, hint) = if said("timed out") || said("timeout") {
+        (
+            format!("no answer from {} in time ({deepest})", destination()),
+            format!("the endpoint accepted the request but did not answer: check --endpoint-url, --region and the network (requests go to {})", destination()),
+        )
+    } else if said("refused")
+        || said("connect")
+        || said("dns")
+        || said("resolve")
+        || said("io error")
+    {
+        (
+            format!("cannot connect to {}: {deepest}", destination()),
+            format!(
+                "check --endpoint-url, --region and the network (requests go to {})",
+                destination()
+            ),
+        )
+    } else {
+        (
+            texts.join(": "),
+            format!("requests go to {}", destination()),
+        )
+    };
+    AwsError {
+        operation: operation.to_string(),
+        code: None,
+        message,
+        hint: Some(hint),
+    }
+}
+
+fn credentials_failure(
+    _operation: &str,
+    credentials: &CredentialsError,
+    chain: &[&(dyn Error + 'static)],
+) -> AwsError {
+    // A refused AssumeRole (--assume-role-arn) is the STS call's failure, not the call it was
+    // getting credentials for.
+    type AssumeRoleFailure = aws_sdk_sts::error::SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_sdk_sts::config::http::HttpResponse,
+    >;
+    let assume_role = chain.iter().find_map(|e| {
+        e.downcast_ref::<AssumeRoleFailure>()
+            .map(|f| {
+                (
+                    f.code().map(str::to_string),
+                    f.message().map(str::to_string),
+                )
+            })
+            .or_else(|| {
+                e.downcast_ref::<aws_sdk_sts::operation::assume_role::AssumeRoleError>()
+                    .map(|f| {
+                        (
+                            f.code().map(str::to_string),
+                            f.message().map(str::to_string),
+                        )
+                    })
+            })
+    });
+    if let Some((code, message)) = assume_role.filter(|(c, m)| c.is_some() || m.is_some()) {
+        let message = message.unwrap_or_default();
+        let hint = match code.as_deref() {
+            Some("AccessDenied") => Some(format!(
+                "{} may not assume the role: the role's trust policy must trust it, and its own policy must allow `sts:AssumeRole` on the role",
+                principal_in(&message).map_or_else(|| "the identity plinth starts as".to_string(), |p| format!("`{p}`"))
+            )),
+            other => hint_for_code("sts:AssumeRole", other, &message),
+        };
+        return AwsError {
+            operation: "sts:AssumeRole (--assume-role-arn)".into(),
+            code,
+            message,
+            hint,
+        };
+    }
+    let deepest = chain
+        .iter()
+        .skip_while(|e| e.downcast_ref::<CredentialsError>().is_none())
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let (message, hint) = match credentials {
+        CredentialsError::CredentialsNotLoaded(_) => (
+            "no AWS credentials were found".to_string(),
+            CREDENTIAL_CHAIN.to_string(),
+        ),
+        CredentialsError::ProviderTimedOut(_) => (
+            "loading AWS credentials timed out".to_string(),
+            format!("{CREDENTIAL_CHAIN}; a credential source that does not answer (instance metadata off EC2, an SSO portal) is waited for"),
+        ),
+        CredentialsError::InvalidConfiguration(_) => (
+            format!("the AWS credentials configuration is invalid: {deepest}"),
+            "check ~/.aws/config and ~/.aws/credentials for the profile in use".to_string(),
+        ),
+        _ if deepest.to_ascii_lowercase().contains("expired") => (
+            format!("the AWS credentials could not be loaded: {deepest}"),
+            format!("the credentials have expired: {REFRESH}"),
+        ),
+        _ => (
+            format!("the AWS credentials could not be loaded: {deepest}"),
+            CREDENTIAL_CHAIN.to_string(),
+        ),
+    };
+    AwsError {
+        operation: "load AWS credentials".into(),
+        code: None,
+        message,
+        hint: Some(hint),
+    }
+}
+
+/// The error and its causes, outermost first.
+fn causes<'e>(err: &'e (dyn Error + 'static)) -> Vec<&'e (dyn Error + 'static)> {
+    let mut out = vec![err];
+    let mut at = err;
+    while let Some(next) = at.source() {
+        // A cause that repeats its parent's text adds nothing.
+        if out.len() > 16 {
+            break;
+        }
+        out.push(next);
+        at = next;
+    }
+    out.dedup_by(|a, b| a.to_string() == b.to_string());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_names_the_action_and_the_principal() {
+        let hint = hint_for_code(
+            "iam:GetRole (role.r, r)",
+            Some("AccessDenied"),
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:GetRole on resource: role r",
+        )
+        .unwrap();
+        assert_eq!(
+            hint,
+            "`arn:aws:iam::123456789012:user/ci` is not allowed `iam:GetRole`; `plinth permissions` prints the policy it needs (with -f SPEC)"
+        );
+    }
+
+    #[test]
+    fn codes_without_a_hint_get_none() {
+        assert_eq!(
+            hint_for_code("sqs:CreateQueue", Some("QueueDeletedRecently"), ""),
+            None
+        );
+        assert_eq!(hint_for_code("sqs:CreateQueue", None, ""), None);
+    }
+}

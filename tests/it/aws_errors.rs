@@ -1,0 +1,250 @@
+//! What plinth says when AWS fails, and how long it takes to say it: every AWS error is one or
+//! two lines (the operation, the resource, AWS's code and message, a hint), never a debug dump;
+//! a dead or refused endpoint fails in bounded time, naming the endpoint, with a line on stderr
+//! for each retry.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::proxy::{Fault, FaultProxy, Faults};
+use crate::support::{command, moto, Run, TempSpec};
+
+const TRUST: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+
+fn one_role(stack: &str) -> TempSpec {
+    TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[role.app]\nname = \"{stack}-app\"\ntrust = '{TRUST}'\n"
+    ))
+}
+
+fn run(cmd: &mut std::process::Command) -> (Run, Duration) {
+    let started = Instant::now();
+    let out = cmd.output().expect("run plinth");
+    (
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        started.elapsed(),
+    )
+}
+
+/// What varies between runs (ports, stack names) replaced, for snapshots.
+fn stable(text: &str, replacements: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (from, to) in replacements {
+        out = out.replace(from, to);
+    }
+    out
+}
+
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+/// The error and hint lines, with the operation (which of the concurrent first calls met the
+/// failure is chance) left out.
+fn error_lines(stderr: &str, url: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("error:") || l.starts_with("hint:"))
+        .map(|l| match l.find(url) {
+            Some(at) if l.starts_with("error:") => format!("error: OPERATION: {}", &l[at..]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(url, "http://127.0.0.1:PORT")
+}
+
+/// A loopback server that accepts every connection and never answers, for `seconds`.
+fn silent_endpoint(seconds: u64) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let mut held = Vec::new();
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((connection, _)) => held.push(connection),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    url
+}
+
+/// A loopback address where nothing listens.
+fn refusing_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    url
+}
+
+#[track_caller]
+fn assert_short_and_plain(what: &str, stderr: &str) {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error:") || l.starts_with("hint:"))
+        .collect();
+    assert!(
+        (1..=2).contains(&errors.len()),
+        "{what}: one error line and a hint\n{stderr}"
+    );
+    for forbidden in [
+        "Error {",
+        "ErrorKind",
+        "Some(",
+        "source:",
+        "DispatchFailure",
+        "ConnectorError",
+        "ConstructionFailure",
+        "as i128",
+        "::",
+        "{ ",
+    ] {
+        let found = errors
+            .iter()
+            .find(|l| l.contains(forbidden) && !l.contains("arn:aws"));
+        assert!(found.is_none(), "{what}: `{forbidden}` in {found:?}");
+    }
+    assert!(
+        errors.iter().all(|l| l.len() < 400),
+        "{what}: a line a person reads\n{stderr}"
+    );
+}
+
+#[test]
+fn a_plan_against_an_endpoint_that_never_answers_fails_within_a_minute_naming_it() {
+    let url = silent_endpoint(120);
+    let spec = one_role(&crate::support::unique("silent"));
+    let (run, took) =
+        run(command(&["plan", "-f", &spec.arg(), "--endpoint-url", &url]).env("NO_COLOR", "1"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        took < Duration::from_secs(60),
+        "took {took:?}\n{}",
+        run.stderr
+    );
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&url) && error.contains("no answer"),
+        "{}",
+        run.stderr
+    );
+    assert!(error.contains("given up"), "says what was tried: {error}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("retrying") && l.contains(&url)),
+        "each retry is shown:\n{}",
+        run.stderr
+    );
+    assert_short_and_plain("a silent endpoint", &run.stderr);
+    snapshot("a_silent_endpoint", &error_lines(&run.stderr, &url));
+}
+
+#[test]
+fn a_refused_connection_fails_within_ten_seconds_naming_the_endpoint() {
+    let url = refusing_endpoint();
+    let spec = one_role(&crate::support::unique("refused"));
+    let (run, took) =
+        run(command(&["plan", "-f", &spec.arg(), "--endpoint-url", &url]).env("NO_COLOR", "1"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("connection refused") && run.stderr.contains(&url),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.lines().any(|l| l.contains("retrying")),
+        "{}",
+        run.stderr
+    );
+    assert_short_and_plain("a refused connection", &run.stderr);
+    snapshot("a_refused_connection", &error_lines(&run.stderr, &url));
+}
+
+#[test]
+fn missing_credentials_say_where_plinth_looked() {
+    let spec = one_role(&crate::support::unique("nocreds"));
+    let (run, _) = run(
+        command(&["plan", "-f", &spec.arg(), "--endpoint-url", moto()])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("HOME", "/nonexistent"),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_short_and_plain("no credentials", &run.stderr);
+    snapshot("no_credentials", &run.stderr);
+}
+
+/// AWS's own refusals, scripted by the proxy in each protocol's shape.
+#[test]
+fn aws_refusals_name_the_operation_the_resource_and_what_to_do() {
+    const DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:GetRole on resource: role app",
+    };
+    const EXPIRED: Fault = Fault::Error {
+        status: 403,
+        code: "ExpiredToken",
+        message: "The security token included in the request is expired",
+    };
+    const ASSUME_DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/deployer",
+    };
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let stack = crate::support::unique("refusals");
+    let spec = one_role(&stack);
+    let file = spec.arg();
+    let cases: [(&str, (&str, Fault), Vec<&str>); 3] = [
+        ("access_denied", ("iam:GetRole", DENIED), vec![]),
+        ("expired_token", ("sts:GetCallerIdentity", EXPIRED), vec![]),
+        (
+            "assume_role_denied",
+            ("sts:AssumeRole", ASSUME_DENIED),
+            vec![
+                "--assume-role-arn",
+                "arn:aws:iam::123456789012:role/deployer",
+            ],
+        ),
+    ];
+    for (name, (operation, fault), extra) in cases {
+        proxy.set_faults(Faults {
+            scripted: vec![(operation.into(), 100, fault)],
+            ..Faults::none()
+        });
+        let mut args = vec![
+            "plan",
+            "-f",
+            &file,
+            "--endpoint-url",
+            &proxy.url,
+            "--max-attempts",
+            "1",
+        ];
+        args.extend(extra);
+        let (run, _) = run(&mut command(&args));
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert_short_and_plain(name, &run.stderr);
+        snapshot(name, &stable(&run.stderr, &[(&stack, "STACK")]));
+    }
+}
