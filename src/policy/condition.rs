@@ -17,7 +17,10 @@ pub(super) fn implies(inner: &Condition, outer: &Condition) -> bool {
     if inner.key != outer.key {
         return false;
     }
-    let (inner_op, outer_op) = (Operator::parse(&inner.operator), Operator::parse(&outer.operator));
+    let (inner_op, outer_op) = (
+        Operator::parse(&inner.operator),
+        Operator::parse(&outer.operator),
+    );
     let (Some(inner_op), Some(outer_op)) = (inner_op, outer_op) else {
         return false;
     };
@@ -123,14 +126,12 @@ impl Operator<'_> {
             "NotIpAddress" => (Family::Ip, true),
             "Bool" | "Null" | "BinaryEquals" => (Family::Literal, false),
             other => {
-                let (numeric, name) = match (
-                    other.strip_prefix("Numeric"),
-                    other.strip_prefix("Date"),
-                ) {
-                    (Some(name), _) => (true, name),
-                    (_, Some(name)) => (false, name),
-                    _ => return None,
-                };
+                let (numeric, name) =
+                    match (other.strip_prefix("Numeric"), other.strip_prefix("Date")) {
+                        (Some(name), _) => (true, name),
+                        (_, Some(name)) => (false, name),
+                        _ => return None,
+                    };
                 let compare = match name {
                     "Equals" => Compare::Equals,
                     "NotEquals" => Compare::NotEquals,
@@ -182,9 +183,7 @@ impl StringSet<'_> {
             }
             (Match::Pattern, Match::Pattern) => pattern::is_subset(a, b),
             (Match::Pattern, Match::Exact) => !wild(a) && a == b,
-            (Match::Pattern, Match::IgnoreCase) => {
-                !wild(a) && a.to_lowercase() == b.to_lowercase()
-            }
+            (Match::Pattern, Match::IgnoreCase) => !wild(a) && a.to_lowercase() == b.to_lowercase(),
         }
     }
 
@@ -322,13 +321,25 @@ fn ranges_imply(
     outer: &[String],
     parse: fn(&str) -> Option<f64>,
 ) -> bool {
-    let parsed = |values: &[String]| values.iter().map(|v| parse(v)).collect::<Option<Vec<f64>>>();
+    let parsed = |values: &[String]| {
+        values
+            .iter()
+            .map(|v| parse(v))
+            .collect::<Option<Vec<f64>>>()
+    };
     let (Some(inner), Some(outer)) = (parsed(inner), parsed(outer)) else {
         return false;
     };
-    let intervals =
-        |op, values: &[f64]| values.iter().map(|&v| Interval::of(op, v)).collect::<Vec<_>>();
-    match (inner_op == Compare::NotEquals, outer_op == Compare::NotEquals) {
+    let intervals = |op, values: &[f64]| {
+        values
+            .iter()
+            .map(|&v| Interval::of(op, v))
+            .collect::<Vec<_>>()
+    };
+    match (
+        inner_op == Compare::NotEquals,
+        outer_op == Compare::NotEquals,
+    ) {
         (false, false) => {
             let outer = intervals(outer_op, &outer);
             intervals(inner_op, &inner)
@@ -481,7 +492,12 @@ fn mask(bits: u128, prefix: u32, width: u32) -> u128 {
 }
 
 fn ips_imply(inner: (bool, &[String]), outer: (bool, &[String])) -> bool {
-    let parsed = |values: &[String]| values.iter().map(|v| Cidr::parse(v)).collect::<Option<Vec<_>>>();
+    let parsed = |values: &[String]| {
+        values
+            .iter()
+            .map(|v| Cidr::parse(v))
+            .collect::<Option<Vec<_>>>()
+    };
     let (Some(inner_blocks), Some(outer_blocks)) = (parsed(inner.1), parsed(outer.1)) else {
         return false;
     };
@@ -516,8 +532,14 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some(0.0));
         assert_eq!(parse_date("1970-01-02T00:00:00Z"), Some(86_400.0));
         assert_eq!(parse_date("86400"), Some(86_400.0));
-        assert_eq!(parse_date("2026-03-01T01:00:00+01:00"), parse_date("2026-03-01"));
-        assert_eq!(parse_date("2026-03-01T00:00:00.5Z"), parse_date("2026-03-01").map(|s| s + 0.5));
+        assert_eq!(
+            parse_date("2026-03-01T01:00:00+01:00"),
+            parse_date("2026-03-01")
+        );
+        assert_eq!(
+            parse_date("2026-03-01T00:00:00.5Z"),
+            parse_date("2026-03-01").map(|s| s + 0.5)
+        );
         assert!(parse_date("2024-02-29") < parse_date("2024-03-01"));
         for bad in ["2026-13-01", "tomorrow", "2026-1-1", "2026-01-01T25:00Z"] {
             assert_eq!(parse_date(bad), None, "{bad}");

@@ -488,7 +488,9 @@ fn names_resources(key: &str) -> bool {
 /// Tagging? Decided by the IAM catalog; a pattern it knows nothing of (an unknown service,
 /// linted by P016) counts as write, the answer that asks for review.
 fn is_write_action(action: &str) -> bool {
-    let mut matched = super::catalog::catalog().actions_matching(action).peekable();
+    let mut matched = super::catalog::catalog()
+        .actions_matching(action)
+        .peekable();
     if matched.peek().is_none() {
         return true;
     }

@@ -25,7 +25,7 @@ mod diff;
 pub mod eval;
 mod lint;
 mod model;
-mod pattern;
+pub(crate) mod pattern;
 #[cfg(test)]
 mod seeds;
 
