@@ -119,12 +119,13 @@ struct Node<'a> {
 pub struct Stack<'a> {
     account_id: String,
     nodes: Vec<Node<'a>>,
+    by_arn: std::collections::HashMap<String, usize>,
 }
 
 impl<'a> Stack<'a> {
     pub fn from_plan(plan: &'a Plan, side: Side) -> Stack<'a> {
         let account = &plan.account;
-        let nodes = plan
+        let nodes: Vec<Node> = plan
             .changes
             .iter()
             .filter_map(|change| {
@@ -148,9 +149,15 @@ impl<'a> Stack<'a> {
                 })
             })
             .collect();
+        let by_arn = nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node): (usize, &Node)| (node.arn.clone(), index))
+            .collect();
         Stack {
             account_id: account.account_id.clone(),
             nodes,
+            by_arn,
         }
     }
 
@@ -160,7 +167,7 @@ impl<'a> Stack<'a> {
     }
 
     fn node_by_arn(&self, arn: &str) -> Option<&Node<'a>> {
-        self.nodes.iter().find(|n| n.arn == arn)
+        self.by_arn.get(arn).map(|&index| &self.nodes[index])
     }
 }
 
@@ -225,8 +232,13 @@ pub fn grants(stack: &Stack) -> Vec<Grant> {
     }
     let rows = through_assumed_roles(stack, rows);
     let mut rows = merge(rows);
-    rows.sort();
+    rows.sort_by(|a, b| order(a).cmp(&order(b)));
     rows
+}
+
+/// Riskiest first; for one principal, direct grants before those through assumed roles.
+fn order(g: &Grant) -> (Risk, &str, usize, &Grant) {
+    (g.risk, &g.principal, g.via.len(), g)
 }
 
 /// A principal as rows show it: a stack role by address, an account root by account id.
@@ -587,6 +599,16 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                             None => conditional = true,
                         }
                     }
+                    // Only actions of the resource's own service act on it.
+                    let arn = target.map_or(resource_pattern.as_str(), |n| n.arn.as_str());
+                    if let Some(service) =
+                        arn.strip_prefix("arn:").and_then(|a| a.split(':').nth(1))
+                    {
+                        actions.retain(|a| {
+                            let prefix = a.split(':').next().unwrap_or("");
+                            a.starts_with('*') || pattern::overlaps(prefix, service)
+                        });
+                    }
                     if let Some(node) = target {
                         let (kept, resource_conditional) =
                             resource_side(stack, node, role_arn, actions);
@@ -633,38 +655,51 @@ fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
 
 /// The rows a Resource pattern stands for: one per stack resource it names (with the part
 /// beyond the resource's ARN, such as a bucket's `/*`), and the pattern itself when it may
-/// name things outside the stack.
+/// name things outside the stack. An exact ARN is looked up; a wildcard is matched against
+/// the resources whose ARN starts with its literal beginning.
 fn targets<'s, 'a>(
     stack: &'s Stack<'a>,
     resource_pattern: &str,
 ) -> Vec<(String, Option<&'s Node<'a>>)> {
     let mut out = Vec::new();
+    if !pattern::has_wildcard(resource_pattern) {
+        if let Some(node) = stack.node_by_arn(resource_pattern) {
+            out.push((node.address.clone(), Some(node)));
+        } else if let Some((bucket, key)) = resource_pattern
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(":s3:::"))
+            .and_then(|(partition, rest)| {
+                rest.split_once('/')
+                    .map(|(b, k)| (format!("arn:{partition}:s3:::{b}"), k))
+            })
+        {
+            if let Some(node) = stack.node_by_arn(&bucket) {
+                out.push((format!("{}/{key}", node.address), Some(node)));
+            }
+        }
+        if out.is_empty() {
+            out.push((resource_pattern.to_string(), None));
+        }
+        return out;
+    }
+    let literal = &resource_pattern[..resource_pattern
+        .find(['*', '?'])
+        .unwrap_or(resource_pattern.len())];
     for node in &stack.nodes {
-        if !matches!(
-            node.kind,
-            Kind::Key | Kind::Queue | Kind::Bucket | Kind::Function | Kind::Role
-        ) {
+        if !node.arn.starts_with(literal) && !literal.starts_with(node.arn.as_str()) {
             continue;
         }
         if pattern::matches(resource_pattern, &node.arn)
             || pattern::overlaps(resource_pattern, &node.arn) && node.arn.ends_with('*')
         {
             out.push((node.address.clone(), Some(node)));
-        } else if node.kind == Kind::Bucket {
-            let objects = format!("{}/", node.arn);
-            if resource_pattern.starts_with(&objects) {
-                out.push((
-                    format!("{}/{}", node.address, &resource_pattern[objects.len()..]),
-                    Some(node),
-                ));
-            } else if pattern::overlaps(resource_pattern, &format!("{objects}*")) {
-                out.push((format!("{}/*", node.address), Some(node)));
-            }
+        } else if node.kind == Kind::Bucket
+            && pattern::overlaps(resource_pattern, &format!("{}/*", node.arn))
+        {
+            out.push((format!("{}/*", node.address), Some(node)));
         }
     }
-    if out.is_empty() || pattern::has_wildcard(resource_pattern) {
-        out.push((resource_pattern.to_string(), None));
-    }
+    out.push((resource_pattern.to_string(), None));
     out
 }
 
@@ -770,6 +805,10 @@ fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
                 .iter()
                 .any(|a| pattern::overlaps(a, "sts:assumerole*"))
     };
+    let mut held_by: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+    for row in &rows {
+        held_by.entry(row.principal.as_str()).or_default().push(row);
+    }
     let mut out = rows.clone();
     let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
     for _depth in 0..4 {
@@ -778,7 +817,7 @@ fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
             if assume.principal.ends_with(".amazonaws.com") {
                 continue;
             }
-            for held in rows.iter().filter(|g| g.principal == assume.resource) {
+            for &held in held_by.get(assume.resource.as_str()).into_iter().flatten() {
                 if held.principal == assume.principal || assume.via.contains(&held.via[0]) {
                     continue;
                 }
@@ -873,18 +912,34 @@ pub fn changes(plan: &Plan) -> Vec<GrantChange> {
     let mut out = Vec::new();
     difference(&after, &before, Change::Gained, &mut out);
     difference(&before, &after, Change::Lost, &mut out);
-    out.sort_by(|a, b| (a.grant.risk, a.change, &a.grant).cmp(&(b.grant.risk, b.change, &b.grant)));
+    out.sort_by(|a, b| (order(&a.grant), a.change).cmp(&(order(&b.grant), b.change)));
     out
 }
 
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
+    let index: std::collections::HashMap<(&str, &str, &[String], &[String]), &Grant> = other
+        .iter()
+        .map(|g| {
+            (
+                (
+                    g.principal.as_str(),
+                    g.resource.as_str(),
+                    &g.conditions[..],
+                    &g.via[..],
+                ),
+                g,
+            )
+        })
+        .collect();
     for grant in from {
-        let same = other.iter().find(|g| {
-            g.principal == grant.principal
-                && g.resource == grant.resource
-                && g.conditions == grant.conditions
-                && g.via == grant.via
-        });
+        let same = index
+            .get(&(
+                grant.principal.as_str(),
+                grant.resource.as_str(),
+                &grant.conditions[..],
+                &grant.via[..],
+            ))
+            .copied();
         let actions: Vec<String> = match same {
             Some(same) => grant
                 .actions
@@ -911,6 +966,23 @@ fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<Gra
                 ..grant.clone()
             },
         });
+    }
+}
+
+/// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row is at or above
+/// `threshold` (`None`: when some policy change widens access at all), 2 otherwise.
+pub fn detailed_exit_code(plan: &Plan, threshold: Option<Risk>) -> u8 {
+    if plan.is_empty() {
+        return 0;
+    }
+    let fails = match threshold {
+        None => plan.summary().widens_access,
+        Some(threshold) => gains_at_or_above(&changes(plan), threshold),
+    };
+    if fails {
+        3
+    } else {
+        2
     }
 }
 

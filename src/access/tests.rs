@@ -389,8 +389,75 @@ fn the_gate_fires_at_or_above_the_threshold() {
 }
 
 #[test]
+fn detailed_exit_code_with_each_threshold() {
+    let vendor = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"AWS": "111122223333"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+        )
+    ));
+    let lambda = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"Service": "lambda.amazonaws.com"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#
+        )
+    ));
+    let queue_only = inline(&format!("{ROLE_HEAD}{QUEUE}"));
+    let cases: &[(&Plan, Option<Risk>, u8)] = &[
+        (&vendor, Some(Risk::Public), 2),
+        (&vendor, Some(Risk::External), 3),
+        (&vendor, Some(Risk::Internal), 3),
+        (&vendor, None, 3),
+        // A new Lambda role reading the stack's own queue: data, below the default gate.
+        (&lambda, Some(Risk::External), 2),
+        (&lambda, Some(Risk::Escalation), 2),
+        (&lambda, Some(Risk::Data), 3),
+        (&lambda, None, 3),
+        // No policy at all: changes, but no access.
+        (&queue_only, Some(Risk::Internal), 2),
+        (&queue_only, None, 2),
+    ];
+    for (plan, threshold, expected) in cases {
+        assert_eq!(
+            detailed_exit_code(plan, *threshold),
+            *expected,
+            "{threshold:?}\n{:#?}",
+            changes(plan)
+        );
+    }
+}
+
+#[test]
 fn wildcards_are_counted_for_people() {
     let text = describe_actions(&["s3:get*".to_string(), "sts:assumerole".to_string()]);
     assert!(text.starts_with("s3:get* ("), "{text}");
     assert!(text.ends_with("actions), sts:AssumeRole"), "{text}");
+}
+
+#[test]
+fn text_and_markdown_sections() {
+    let plan = ready_made("openmetadata-glue.toml", &[]);
+    let changes = changes(&plan);
+    insta::assert_snapshot!(
+        "access_text_openmetadata",
+        crate::render::access::text_section(&changes)
+    );
+    insta::assert_snapshot!(
+        "access_markdown_openmetadata",
+        crate::render::access::markdown_section(&changes)
+    );
+    let risks = crate::render::access::markdown_risks(&changes).join("\n");
+    insta::assert_snapshot!("access_risks_openmetadata", risks);
+    let tonic = ready_made(
+        "tonic-structural-redshift.toml",
+        &[("previous_process", "true")],
+    );
+    insta::assert_snapshot!(
+        "access_text_tonic",
+        crate::render::access::text_section(&super::changes(&tonic))
+    );
 }

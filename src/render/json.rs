@@ -28,6 +28,7 @@ pub fn document(plan: &Plan) -> J {
         "resources": plan.changes.iter().map(resource).collect::<Vec<_>>(),
         "outputs": plan.outputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
         "warnings": plan.warnings,
+        "access_changes": crate::access::changes(plan),
     })
 }
 
