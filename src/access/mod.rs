@@ -916,8 +916,11 @@ pub fn changes(plan: &Plan) -> Vec<GrantChange> {
     out
 }
 
+/// What makes two rows the same row: principal, resource, conditions and path.
+type RowKey<'g> = (&'g str, &'g str, &'g [String], &'g [String]);
+
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
-    let index: std::collections::HashMap<(&str, &str, &[String], &[String]), &Grant> = other
+    let index: std::collections::HashMap<RowKey, &Grant> = other
         .iter()
         .map(|g| {
             (

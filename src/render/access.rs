@@ -7,10 +7,7 @@ use crate::access::{describe_actions, Change, Grant, GrantChange, Risk};
 
 /// Rows grouped by principal, groups ordered by their riskiest row, rows within a group in
 /// the order given.
-fn by_principal<'a, T>(
-    rows: &'a [T],
-    grant: impl Fn(&T) -> &Grant,
-) -> Vec<(&'a str, Risk, Vec<&'a T>)> {
+fn by_principal<T>(rows: &[T], grant: impl Fn(&T) -> &Grant) -> Vec<(&str, Risk, Vec<&T>)> {
     let mut groups: Vec<(&str, Risk, Vec<&T>)> = Vec::new();
     for row in rows {
         let g = grant(row);

@@ -126,15 +126,14 @@ impl StatementChecker<'_> {
                     self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
                     continue;
                 }
-            } else if catalog.service(prefix).is_some() {
-                if !self.some_action_supports(catalog, &key) {
-                    let message = format!(
-                        "condition key {:?} is supported by none of the statement's actions, so the condition never holds for them",
-                        written.key
-                    );
-                    self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
-                    continue;
-                }
+            } else if catalog.service(prefix).is_some() && !self.some_action_supports(catalog, &key)
+            {
+                let message = format!(
+                    "condition key {:?} is supported by none of the statement's actions, so the condition never holds for them",
+                    written.key
+                );
+                self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
+                continue;
             }
             if let Some(kind) = catalog.key_type(&key) {
                 if let Some(fits) = operator_fits(written.base_operator(), kind) {
@@ -189,13 +188,13 @@ impl StatementChecker<'_> {
                     );
                     self.report(lints, UNKNOWN_SERVICE_PRINCIPAL, message);
                 }
-                PrincipalKind::Aws if principal.id.starts_with("arn:") => {
-                    // A malformed ARN is P008's; this is about well-formed ARNs of other things.
-                    if arn_problem(&principal.id).is_none() {
-                        if let Some(problem) = principal_arn_problem(&principal.id) {
-                            let message = format!("principal {:?} {problem}", principal.id);
-                            self.report(lints, INVALID_PRINCIPAL_ARN, message);
-                        }
+                // A malformed ARN is P008's; this is about well-formed ARNs of other things.
+                PrincipalKind::Aws
+                    if principal.id.starts_with("arn:") && arn_problem(&principal.id).is_none() =>
+                {
+                    if let Some(problem) = principal_arn_problem(&principal.id) {
+                        let message = format!("principal {:?} {problem}", principal.id);
+                        self.report(lints, INVALID_PRINCIPAL_ARN, message);
                     }
                 }
                 _ => {}
