@@ -8,13 +8,9 @@ pub mod access;
 pub mod apply;
 pub mod archive;
 pub mod aws;
-pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod graph;
-pub mod index;
-pub mod kinds;
-pub mod live;
 pub mod lock;
 pub mod model;
 pub mod permissions;
@@ -23,4 +19,8 @@ pub mod policy;
 pub mod render;
 pub mod saved;
 pub mod spec;
+pub mod state;
 pub mod workflow;
+
+#[cfg(test)]
+mod layering;

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::*;
-use crate::live::LiveSnapshot;
 use crate::plan::{plan, PlanOptions};
 use crate::spec::{self, LoadOptions};
+use crate::state::LiveSnapshot;
 
 const ACCOUNT: &str = "123456789012";
 

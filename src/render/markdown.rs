@@ -131,7 +131,7 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
                 "**replaces** `{}`{}",
                 c.address,
                 c.reason
-                    .as_deref()
+                    .as_ref()
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             )),
@@ -175,7 +175,7 @@ fn detail(c: &ResourceChange) -> String {
     let mut out = String::new();
     let reason = c
         .reason
-        .as_deref()
+        .as_ref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     let _ = writeln!(
