@@ -4,6 +4,7 @@
 //! The pipeline is `spec` (load + validate) → `live` (read AWS into a snapshot) → `plan` (a
 //! pure diff) → `render` (views) / `apply` (the executor). See ARCHITECTURE.md.
 
+pub mod access;
 pub mod apply;
 pub mod archive;
 pub mod aws;

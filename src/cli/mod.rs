@@ -72,6 +72,8 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Print the IAM policy the identity running plinth needs for a spec (least privilege)
     Permissions(PermissionsArgs),
+    /// Print who can do what in the stack today, from the live account's policies
+    Access(AccessArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -95,6 +97,43 @@ pub struct OutputsArgs {
     pub aws: AwsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Env)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The lowest risk class of gained access that makes `--detailed-exitcode` return 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Public,
+    External,
+    Escalation,
+    Data,
+    Internal,
+    /// Any policy change that widens access, whoever gains it
+    Any,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<crate::access::Risk> {
+        use crate::access::Risk;
+        match self {
+            FailOn::Public => Some(Risk::Public),
+            FailOn::External => Some(Risk::External),
+            FailOn::Escalation => Some(Risk::Escalation),
+            FailOn::Data => Some(Risk::Data),
+            FailOn::Internal => Some(Risk::Internal),
+            FailOn::Any => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -236,9 +275,14 @@ pub struct PlanArgs {
     pub spec: SpecArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Exit 0 for no changes, 2 for changes, 3 for changes that widen access, 1 for errors
+    /// Exit 0 for no changes, 2 for changes, 3 for changes that grant access at or above
+    /// --fail-on, 1 for errors
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With --detailed-exitcode, the lowest risk class of gained access that exits 3
+    /// (`any`: every change that widens access)
+    #[arg(long, value_enum, default_value_t = FailOn::External, value_name = "CLASS")]
+    pub fail_on: FailOn,
     /// Plan the deletion of everything the stack owns
     #[arg(long, conflicts_with = "refresh_only")]
     pub destroy: bool,
@@ -413,17 +457,26 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                     })?;
             }
             ui.out(&show(&plan, &args.render, ui));
-            Ok(
-                match (
-                    args.detailed_exitcode,
-                    plan.is_empty(),
-                    plan.summary().widens_access,
-                ) {
-                    (false, _, _) | (true, true, _) => 0,
-                    (true, false, false) => 2,
-                    (true, false, true) => 3,
-                },
-            )
+            Ok(match args.detailed_exitcode {
+                false => 0,
+                true => crate::access::detailed_exit_code(&plan, args.fail_on.threshold()),
+            })
+        }
+        Command::Access(args) => {
+            let spec = load(&args.spec, ui)?;
+            let aws = Aws::connect(&args.aws.options()).await?;
+            let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
+            let stack = crate::access::Stack::from_plan(&plan, crate::access::Side::Live);
+            let grants = crate::access::grants(&stack);
+            ui.out(&match args.format {
+                Format::Text => render::access::grants_text(&grants),
+                Format::Markdown => render::access::grants_markdown(&plan.stack, &grants),
+                Format::Json => {
+                    let document = serde_json::json!({ "stack": plan.stack, "account": plan.account.account_id, "grants": grants });
+                    format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default())
+                }
+            });
+            Ok(0)
         }
         Command::Snapshot(args) => {
             let spec = load(&args.spec, ui)?;

@@ -291,9 +291,24 @@ fn json_and_markdown_views_of_every_action() {
     let markdown = crate::render::markdown::render(&plan, Default::default());
     assert!(markdown.contains("#### Risks"), "{markdown}");
     assert!(markdown.contains("**destroys** `role.gone`"), "{markdown}");
+    // Risks name who gains what, from the access model, riskiest first.
     assert!(
-        markdown.contains("**widens access**: `role.drifted` policies.access"),
+        markdown.contains("- **external**: `210987654321` gains sts:AssumeRole on role.new"),
         "{markdown}"
+    );
+    assert!(
+        markdown.contains("- **data**: `role.drifted` gains sqs:DeleteMessage"),
+        "{markdown}"
+    );
+    let gained = parsed["access_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["principal"] == "210987654321")
+        .unwrap();
+    assert_eq!(
+        (&gained["change"], &gained["risk"], &gained["resource"]),
+        (&"gained".into(), &"external".into(), &"role.new".into())
     );
     insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("planner_every_action_json", json);

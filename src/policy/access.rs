@@ -10,7 +10,7 @@
 use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
 use serde::Serialize;
 
-use super::pattern;
+use super::{condition, pattern};
 
 /// How a change to a policy moves the access it grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,21 +213,13 @@ fn statement_covers(outer: &Statement, atom: &Atom) -> bool {
         && conditions_no_stricter(&outer.condition, atom.condition)
 }
 
-/// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must appear in
-/// `inner` with values that admit no more: fewer values for positive operators, more for
-/// negated ones. Any other difference counts as "may not hold".
+/// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must be implied
+/// by one of `inner`'s on the same key ([`condition::implies`]: values that admit no more,
+/// compared as IAM compares them). Any other difference counts as "may not hold".
 fn conditions_no_stricter(outer: &[Condition], inner: &[Condition]) -> bool {
-    outer.iter().all(|o| {
-        inner.iter().any(|i| {
-            i.operator == o.operator
-                && i.key == o.key
-                && if o.is_negated() {
-                    o.values.iter().all(|v| i.values.contains(v))
-                } else {
-                    i.values.iter().all(|v| o.values.contains(v))
-                }
-        })
-    })
+    outer
+        .iter()
+        .all(|o| inner.iter().any(|i| condition::implies(i, o)))
 }
 
 fn with_effect<'a>(statements: &[&'a Statement], effect: Effect) -> Vec<&'a Statement> {

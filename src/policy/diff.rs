@@ -9,7 +9,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::access::{self, AccessChange};
-use super::model::{PolicyDocument, Statement, Version};
+use super::model::{PolicyDocument, Statement};
 use super::{pattern, statement_label};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,14 +146,12 @@ pub fn diff(old: Option<&PolicyDocument>, new: Option<&PolicyDocument>) -> Polic
                 before: old.version.map(|v| v.as_str().to_string()),
                 after: new.version.map(|v| v.as_str().to_string()),
             });
-            // Under 2008-10-17 a policy variable is matched literally; under 2012-10-17 it is
-            // substituted, which may match far more.
+            // Under 2008-10-17 a policy variable is matched as literal text; under 2012-10-17
+            // it is substituted. Either way round, requests that matched nothing before now
+            // match (each user's own folder, or the literal `${aws:username}` path that every
+            // user shares), and a Deny stops matching what it matched: access is gained.
             if uses_policy_variables(&old) || uses_policy_variables(&new) {
-                let to_2012 = new.version == Some(Version::V2012_10_17);
-                access = AccessChange::from_gained_lost(
-                    access.gained() || to_2012,
-                    access.lost() || !to_2012,
-                );
+                access = AccessChange::from_gained_lost(true, access.lost());
             }
         }
         if old.id != new.id {
@@ -351,6 +349,50 @@ mod tests {
         assert!(diff.widens() && !diff.is_empty());
         let same = super::diff(Some(&old), Some(&old));
         assert!(same.is_empty() && !same.widens());
+    }
+
+    /// A policy with one statement whose Condition is `condition` (JSON).
+    fn conditioned(condition: &str) -> String {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {condition}}}}}"#
+        )
+    }
+
+    /// Pairs whose label a corpus of real policy edits found wrong: each is checked in both
+    /// directions, for the document and for the one statement that changed.
+    #[test]
+    #[rustfmt::skip]
+    fn labels_both_ways() {
+        use AccessChange::*;
+        let home = |version: &str| format!(
+            r#"{{{version}"Statement": {{"Sid": "Home", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/home/${{aws:username}}/*"}}}}"#
+        );
+        let cases: Vec<(String, String, AccessChange, AccessChange)> = vec![
+            // The variable becomes literal text (or stops being): access changes both ways.
+            (home(r#""Version": "2012-10-17", "#), home(r#""Version": "2008-10-17", "#), Widens, Widens),
+            (home(r#""Version": "2012-10-17", "#), home(""), Widens, Widens),
+            (conditioned(r#"{"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}"#), conditioned(r#"{"IpAddress": {"aws:SourceIp": "192.0.2.0/25"}}"#), Narrows, Widens),
+            (conditioned(r#"{"NotIpAddress": {"aws:SourceIp": "192.0.2.0/25"}}"#), conditioned(r#"{"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}"#), Narrows, Widens),
+            // A later start, an earlier end.
+            (conditioned(r#"{"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}"#), conditioned(r#"{"DateGreaterThan": {"aws:CurrentTime": "2026-02-01T00:00:00Z"}}"#), Narrows, Widens),
+            (conditioned(r#"{"DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}}"#), conditioned(r#"{"DateLessThan": {"aws:CurrentTime": "2026-06-30"}}"#), Narrows, Widens),
+            (conditioned(r#"{"NumericLessThanEquals": {"s3:max-keys": "100"}}"#), conditioned(r#"{"NumericLessThanEquals": {"s3:max-keys": "50"}}"#), Narrows, Widens),
+            (conditioned(r#"{"NumericGreaterThan": {"s3:max-keys": "10"}}"#), conditioned(r#"{"NumericGreaterThan": {"s3:max-keys": 20}}"#), Narrows, Widens),
+            (conditioned(r#"{"StringEquals": {"aws:ResourceTag/env": "Prod"}}"#), conditioned(r#"{"StringEqualsIgnoreCase": {"aws:ResourceTag/env": "Prod"}}"#), Widens, Narrows),
+            (conditioned(r#"{"StringEquals": {"aws:SourceVpc": "vpc-1"}}"#), conditioned(r#"{"StringLike": {"aws:SourceVpc": "vpc-1"}}"#), NoChange, NoChange),
+            (conditioned(r#"{"StringEquals": {"aws:SourceVpc": "vpc-1"}}"#), conditioned(r#"{"StringLike": {"aws:SourceVpc": "vpc-*"}}"#), Widens, Narrows),
+            (conditioned(r#"{"NumericLessThanEquals": {"s3:max-keys": "100"}}"#), conditioned(r#"{"NumericLessThanEquals": {"s3:max-keys": "100.0"}}"#), NoChange, NoChange),
+        ];
+        for (old, new, forward, backward) in &cases {
+            let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
+            for (a, b, expected) in [(&old, &new, forward), (&new, &old, backward)] {
+                let diff = diff(Some(a), Some(b));
+                assert_eq!(diff.access, *expected, "{a:?}\n -> {b:?}");
+                for change in &diff.statements {
+                    assert_eq!(change.access, *expected, "{}", change.unified);
+                }
+            }
+        }
     }
 
     #[test]

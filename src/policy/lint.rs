@@ -9,6 +9,8 @@ use super::model::{
 };
 use super::{canon, is_unique_id, pattern, statement_label};
 
+mod catalog;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -46,6 +48,15 @@ lint_rules! {
     DUPLICATE_SID = "P011", Error, "duplicate Sid";
     UNIQUE_ID_PRINCIPAL = "P012", Warning, "principal is an IAM unique id: the role or user it named was deleted";
     ELEMENT_MISFITS_KIND = "P013", Error, "Principal or Resource missing, or not allowed in this kind of document";
+    NOT_PRINCIPAL_IN_TRUST = "P014", Error, "NotPrincipal in a role trust policy, which IAM rejects";
+    SID_NOT_ALPHANUMERIC = "P015", Error, "Sid with characters other than letters and digits in an identity or trust policy, which IAM rejects";
+    UNKNOWN_ACTION = "P016", Error, "action or service prefix that the IAM catalog does not know";
+    WILDCARD_MATCHES_NOTHING = "P017", Warning, "action wildcard that matches no action of its service";
+    ACTION_RESOURCE_MISMATCH = "P018", Warning, "action whose resource types cannot match any of the statement's resources";
+    UNSUPPORTED_CONDITION_KEY = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
+    OPERATOR_TYPE_MISMATCH = "P020", Warning, "condition operator that does not fit the key's type";
+    UNKNOWN_SERVICE_PRINCIPAL = "P021", Error, "service principal that is not an AWS service";
+    INVALID_PRINCIPAL_ARN = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user)";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,6 +196,8 @@ impl StatementChecker<'_> {
 
     fn check(&self, lints: &mut Vec<Lint>) {
         self.check_kind(lints);
+        self.check_iam_grammar(lints);
+        self.check_against_catalog(lints);
         if self.statement.effect == Effect::Allow {
             self.check_write_on_any_resource(lints);
             self.check_public(lints);
@@ -224,6 +237,27 @@ impl StatementChecker<'_> {
                 ELEMENT_MISFITS_KIND,
                 format!("{element} {problem} {document}"),
             );
+        }
+    }
+
+    /// IAM's own documents (identity and trust policies) are stricter than the resource
+    /// policies of other services: a Sid is letters and digits only, and a trust policy has no
+    /// NotPrincipal. IAM rejects both with MalformedPolicyDocument.
+    fn check_iam_grammar(&self, lints: &mut Vec<Lint>) {
+        if matches!(self.ctx.kind, DocumentKind::Resource(_)) {
+            return;
+        }
+        if let Some(sid) = &self.statement.sid {
+            if !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+                let message = format!("Sid {sid:?} has characters other than letters and digits, which IAM rejects in its policies");
+                self.report(lints, SID_NOT_ALPHANUMERIC, message);
+            }
+        }
+        if self.ctx.kind == DocumentKind::Trust
+            && matches!(self.statement.principal, Some(Clause::Not(_)))
+        {
+            let message = "NotPrincipal is not allowed in a role trust policy; list the principals in Principal".to_string();
+            self.report(lints, NOT_PRINCIPAL_IN_TRUST, message);
         }
     }
 
@@ -441,44 +475,6 @@ fn web_identity_key_prefix(federated: &str) -> Option<&str> {
     }
 }
 
-/// Verbs that start the names of actions that change resources or permissions.
-const WRITE_VERBS: &[&str] = &[
-    "add",
-    "associate",
-    "attach",
-    "change",
-    "create",
-    "delete",
-    "deregister",
-    "detach",
-    "disable",
-    "disassociate",
-    "enable",
-    "import",
-    "invoke",
-    "modify",
-    "pass",
-    "put",
-    "register",
-    "remove",
-    "replace",
-    "reset",
-    "restore",
-    "revoke",
-    "run",
-    "schedule",
-    "send",
-    "set",
-    "start",
-    "stop",
-    "tag",
-    "terminate",
-    "untag",
-    "update",
-    "upload",
-    "write",
-];
-
 /// Condition keys that pick out the resources an action may touch.
 fn names_resources(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -488,14 +484,21 @@ fn names_resources(key: &str) -> bool {
         || key.ends_with(":policyarn")
 }
 
-/// Can this lowercased action pattern match an action named with a write verb? Only the part
-/// after the service prefix is compared, so `s3:get*` is read-only while `s3:*object` and
-/// `*` are not.
+/// Can this action pattern name an action AWS classes as Write, Permissions management or
+/// Tagging? Decided by the IAM catalog; a pattern it knows nothing of (an unknown service,
+/// linted by P016) counts as write, the answer that asks for review.
 fn is_write_action(action: &str) -> bool {
-    let name = action.split_once(':').map_or(action, |(_, name)| name);
-    WRITE_VERBS
-        .iter()
-        .any(|verb| pattern::overlaps(name, &format!("{verb}*")))
+    // Every service (`*`, `*:Get*`) has write actions; no need to read them all.
+    if action.split(':').next().is_some_and(pattern::has_wildcard) {
+        return true;
+    }
+    let mut matched = super::catalog::catalog()
+        .actions_matching(action)
+        .peekable();
+    if matched.peek().is_none() {
+        return true;
+    }
+    matched.any(|(_, a)| a.level.is_write())
 }
 
 /// What is wrong with an ARN pattern, worded to follow the value in a message. Wildcards are
@@ -597,7 +600,7 @@ mod tests {
             (BUCKET, r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P002")]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}"#, &[]),
             (BUCKET, r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
-            (IDENTITY, r#"{"Sid": "All", "Effect": "Allow", "Action": ["*", "kms:*", "s3:Get*"], "Resource": "arn:aws:s3:::b"}"#, &[("All", "P003"), ("All", "P003")]),
+            (IDENTITY, r#"{"Sid": "All", "Effect": "Allow", "Action": ["*", "kms:*", "s3:Get*"], "Resource": "arn:aws:s3:::b"}"#, &[("All", "P018"), ("All", "P003"), ("All", "P003")]),
             (IDENTITY, r#"{"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::b"}"#, &[("Statement[0]", "P004")]),
             (IDENTITY, r#"{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*"}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}"#, &[("Statement[0]", "P005")]),
@@ -613,6 +616,29 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "s3:GetObject"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
             (TRUST, r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
             (BUCKET, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P013")]),
+            // IAM's own grammar: NotPrincipal in a trust policy, a Sid beyond letters and digits.
+            (TRUST, r#"{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:role/a"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P014")]),
+            (BUCKET, r#"{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:role/a"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            (TRUST, r#"{"Sid": "Trust Lambda", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}"#, &[("Trust Lambda", "P015")]),
+            (IDENTITY, r#"{"Sid": "read-data", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("read-data", "P015")]),
+            (IDENTITY, r#"{"Sid": "ReadData2", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            // The IAM catalog: names must exist, and fit together.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/a"}, "Action": "sts:AssumeRol"}"#, &[("Statement[0]", "P016")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": ["lamda:InvokeFunction", "S3:getobject"], "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P016")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": ["s3:Gett*", "s3:Get*"], "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P017")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b"}"#, &[("Statement[0]", "P018")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "arn:aws:sqs:*:123456789012:q"}"#, &[("Statement[0]", "P018")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:*:${aws.account_id}:q"}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"sqs:QueueName": "q"}}}"#, &[("Statement[0]", "P019")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringLike": {"s3:prefix": "home/*"}, "StringEquals": {"aws:SourceAcount": "123456789012"}}}"#, &[("Statement[0]", "P019")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:123456789012:key/*", "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b", "aws:PrincipalTag/team": "data"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThanEquals": {"s3:max-keys": "100"}, "Bool": {"aws:SecureTransport": "true"}, "IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:SourceIp": "3"}, "DateGreaterThan": {"aws:SecureTransport": "2026-01-01"}}}"#, &[("Statement[0]", "P020"), ("Statement[0]", "P020")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringEquals": {"aws:SourceIp": "192.0.2.1"}}}"#, &[("Statement[0]", "P020")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lamda.amazonaws.com", "lambda.amazonaws.com", "logs.eu-west-1.amazonaws.com"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:tonic-lambda", "arn:aws:iam::123456789012:role/ok", "arn:aws:sts::123456789012:assumed-role/ok/s", "arn:aws:iam::123456789012:root", "arn:aws:s3:::bucket"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
+            (BUCKET, r#"{"Sid": "Allow access for S3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}"#, &[]),
         ];
         for (kind, statements, expected) in cases {
             check(*kind, statements, expected);

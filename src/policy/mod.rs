@@ -11,16 +11,21 @@
 //! - `pattern`: IAM wildcard patterns (`*`, `?`): matching, containment and overlap.
 //! - `access`: statements as sets of requests; decides whether a change widens access.
 //! - `diff`: pairs old and new statements and renders each change.
+//! - `condition`: whether one condition test implies another, per operator family.
+//! - `catalog`: the bundled IAM catalog (actions, access levels, resource types, condition
+//!   keys, service principals), decompressed on first use.
 //! - `lint`: the stable lint rules.
 //! - `eval`: answers "is this request allowed" for a set of documents.
 
 mod access;
 mod canon;
+pub mod catalog;
+mod condition;
 mod diff;
 pub mod eval;
 mod lint;
 mod model;
-mod pattern;
+pub(crate) mod pattern;
 #[cfg(test)]
 mod seeds;
 

@@ -49,17 +49,17 @@ fn tokens(pattern: &str) -> Vec<Token> {
     tokens
 }
 
-pub(super) fn has_wildcard(text: &str) -> bool {
+pub(crate) fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
 }
 
 /// True when the pattern matches every string.
-pub(super) fn is_universal(pattern: &str) -> bool {
+pub(crate) fn is_universal(pattern: &str) -> bool {
     !pattern.is_empty() && pattern.chars().all(|c| c == '*')
 }
 
 /// Does `pattern` match the literal `text`?
-pub(super) fn matches(pattern: &str, text: &str) -> bool {
+pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     if !has_wildcard(pattern) {
         return pattern == text;
     }
@@ -111,7 +111,7 @@ const SUBSET_STATE_LIMIT: usize = 20_000;
 /// Walks `inner`'s automaton in step with the determinized automaton of `outer` over the
 /// alphabet of both patterns' literals plus "any other character", looking for a string
 /// `inner` accepts while `outer` does not.
-pub(super) fn is_subset(inner: &str, outer: &str) -> bool {
+pub(crate) fn is_subset(inner: &str, outer: &str) -> bool {
     if is_universal(outer) {
         return true;
     }
@@ -149,7 +149,7 @@ pub(super) fn is_subset(inner: &str, outer: &str) -> bool {
 }
 
 /// Is there a string both patterns match?
-pub(super) fn overlaps(a: &str, b: &str) -> bool {
+pub(crate) fn overlaps(a: &str, b: &str) -> bool {
     let (a, b) = (tokens(a), tokens(b));
     let alphabet = alphabet(&a, &b);
     let mut seen = HashSet::new();
@@ -222,7 +222,7 @@ fn step(tokens: &[Token], positions: &[usize], symbol: Symbol) -> Vec<usize> {
 
 /// Replaces `${...}` policy and plinth variables with `*`, for checks that must not trip over
 /// a value that is only known later.
-pub(super) fn mask_variables(text: &str) -> String {
+pub(crate) fn mask_variables(text: &str) -> String {
     let mut masked = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -30,6 +30,8 @@ pub struct JsonPlan<'a> {
     /// In the spec's order.
     pub outputs: serde_json::Map<String, J>,
     pub warnings: &'a [String],
+    /// Access gained and lost, from every policy together (crate::access).
+    pub access_changes: Vec<crate::access::GrantChange>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,6 +124,7 @@ impl<'a> JsonPlan<'a> {
                 .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect(),
             warnings: &plan.warnings,
+            access_changes: crate::access::changes(plan),
         }
     }
 }
@@ -278,5 +281,11 @@ mod tests {
             resources.iter().any(|r| r["action"] != "no-op") && policy_changes > 0,
             "the fixture must exercise changes and policy changes"
         );
+        let access_fields = documented_fields(&doc, "## An access change");
+        let access_changes = json["access_changes"].as_array().unwrap();
+        assert!(!access_changes.is_empty(), "the fixture must change access");
+        for change in access_changes {
+            assert_eq!(keys(change), access_fields, "{change}");
+        }
     }
 }

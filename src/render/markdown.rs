@@ -104,7 +104,8 @@ fn head(plan: &Plan) -> String {
         out.push_str(" **This plan widens access.**");
     }
     out.push_str("\n\n");
-    let risks = risks(plan);
+    let access = crate::access::changes(plan);
+    let risks = risks(plan, &access);
     if !risks.is_empty() {
         out.push_str("#### Risks\n\n");
         for r in risks {
@@ -112,27 +113,15 @@ fn head(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&super::access::markdown_section(&access));
     out
 }
 
-fn risks(plan: &Plan) -> Vec<String> {
-    let mut risks = Vec::new();
+/// Access gained (from the access model, one bullet per principal), then destroys, replaces
+/// and lints.
+fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
+    let mut risks = super::access::markdown_risks(access);
     for c in &plan.changes {
-        for (name, d) in c.policy_diffs() {
-            if matches!(d.access, AccessChange::Widens | AccessChange::Mixed) {
-                let statements: Vec<String> = d
-                    .statements
-                    .iter()
-                    .filter(|s| matches!(s.access, AccessChange::Widens | AccessChange::Mixed))
-                    .map(|s| format!("`{}`", s.label))
-                    .collect();
-                risks.push(format!(
-                    "**widens access**: `{}` {name} (statements {})",
-                    c.address,
-                    statements.join(", ")
-                ));
-            }
-        }
         match c.action {
             Action::Delete => risks.push(format!(
                 "**destroys** `{}` (`{}`)",

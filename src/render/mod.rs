@@ -1,6 +1,7 @@
 //! Views of a plan. Computing a plan and showing it are separate: every view renders the same
 //! [`Plan`] value, and the same plan always renders to the same bytes.
 
+pub mod access;
 pub mod json;
 pub mod markdown;
 pub mod text;

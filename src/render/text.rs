@@ -96,6 +96,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         findings(&mut out, &p, change);
         out.push('\n');
     }
+    out.push_str(&super::access::text_section(&crate::access::changes(plan)));
     let summary = plan.summary();
     if plan.refresh_only {
         let n = summary.change + summary.replace;

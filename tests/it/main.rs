@@ -1,6 +1,7 @@
 //! plinth's integration tests: the real binary, against a real AWS emulator (moto) where AWS
 //! is involved. One test binary, so the AWS SDK is linked once.
 
+mod access;
 mod apply;
 mod aws_errors;
 mod aws_replay;

@@ -43,8 +43,16 @@ fn role_exists(name: &str) -> bool {
 fn two_roles_apply_into_an_empty_account_then_plan_shows_no_changes() {
     let (stack, prefix) = (unique("roles"), unique("tonic"));
     let spec = TempSpec::new(&two_roles(&stack, &prefix));
-    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
-    // New roles grant access that did not exist: exit code 3, and the summary says so.
+    let plan = plinth_aws(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--detailed-exitcode",
+        "--fail-on",
+        "any",
+    ]);
+    // New roles grant access that did not exist: with `--fail-on any`, exit code 3, and the
+    // summary says so.
     assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout.contains("This plan widens access"),

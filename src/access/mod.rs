@@ -1,0 +1,1056 @@
+//! The access model: who can do what in the stack, from every policy together.
+//!
+//! A [`Grant`] is one row: a principal may perform some actions on a resource, under some
+//! conditions, through a chain of policies (`via`). Rows come from three places, combined
+//! with AWS's rules:
+//! - **trust policies**: who may assume each role (accounts, roles, services, web identities,
+//!   everyone);
+//! - **identity policies** (a role's inline and managed policies, limited by its permissions
+//!   boundary): what each role may do. In the same account the identity policy alone grants
+//!   access, except to a KMS key, whose key policy must allow it too (directly, or by
+//!   delegating to the account's root); a resource in another account needs that account's
+//!   resource policy as well, which plinth cannot see, so the row is conditional;
+//! - **resource policies** (key, queue, bucket): what other principals may do to the resource.
+//!   The own account's root is the delegation to IAM policies, not a grant of its own.
+//!
+//! An explicit Deny in any of the policies involved removes the actions it covers; a Deny with
+//! a condition, or a Deny that covers only part of a wildcard, makes the row conditional. So
+//! does any Allow condition plinth cannot decide: rows are never silently dropped or allowed.
+//! Whoever may assume a role also gains that role's rows, transitively.
+//!
+//! Each row has a [`Risk`] class. [`changes`] compares the grants of the live account with
+//! those of the plan's desired state: the plan's "Access changes". Pure: reads a [`Plan`] only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Attributes, Kind, Value};
+use crate::plan::{Plan, ResourceChange};
+use crate::policy::catalog::catalog;
+use crate::policy::pattern;
+use crate::policy::{
+    Clause, Condition, Effect, PolicyDocument, PrincipalKind, Principals, Statement,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// How much a row matters to a reviewer, highest first (so `Ord` sorts the riskiest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Anyone, including anonymous callers.
+    Public,
+    /// Another account, a web identity, or an AWS service acting for whoever calls it.
+    External,
+    /// Can grant itself or others more: pass roles, write policies, change code or keys.
+    Escalation,
+    /// Reads, writes, decrypts or deletes data.
+    Data,
+    Internal,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Public => "public",
+            Risk::External => "external",
+            Risk::Escalation => "escalation",
+            Risk::Data => "data",
+            Risk::Internal => "internal",
+        }
+    }
+}
+
+/// One row of the access model.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Grant {
+    pub risk: Risk,
+    /// `*` (everyone), an account id, a role (its stack address, or its ARN), a service
+    /// principal (`lambda.amazonaws.com`) or a web-identity provider.
+    pub principal: String,
+    /// Action patterns, lowercase, sorted.
+    pub actions: Vec<String>,
+    /// A stack resource's address (with a sub-path such as `/*` for objects), or the pattern
+    /// as written for anything else.
+    pub resource: String,
+    /// Each condition the row depends on, as `Operator key values`.
+    pub conditions: Vec<String>,
+    /// The policies the grant goes through, outermost first (`role.lambda trust`,
+    /// `role.lambda policies.queue`).
+    pub via: Vec<String>,
+    /// Depends on something plinth cannot decide: a condition, a Deny with a condition, or
+    /// another account's policy.
+    pub conditional: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Gained,
+    Lost,
+}
+
+/// A row gained or lost by a plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GrantChange {
+    pub change: Change,
+    #[serde(flatten)]
+    pub grant: Grant,
+}
+
+/// Which side of a plan to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Live,
+    Desired,
+}
+
+/// A resource of the stack as the model sees it.
+struct Node<'a> {
+    address: String,
+    kind: Kind,
+    arn: String,
+    attributes: &'a Attributes,
+}
+
+/// The stack on one side of a plan.
+pub struct Stack<'a> {
+    account_id: String,
+    nodes: Vec<Node<'a>>,
+    by_arn: std::collections::HashMap<String, usize>,
+}
+
+impl<'a> Stack<'a> {
+    pub fn from_plan(plan: &'a Plan, side: Side) -> Stack<'a> {
+        let account = &plan.account;
+        let nodes: Vec<Node> = plan
+            .changes
+            .iter()
+            .filter_map(|change| {
+                let attributes = match side {
+                    Side::Live => change.live.as_ref()?,
+                    Side::Desired if change.action == crate::plan::Action::Delete => return None,
+                    Side::Desired if plan.refresh_only => change.live.as_ref()?,
+                    Side::Desired => change.desired.as_ref()?,
+                };
+                Some(Node {
+                    address: change.address.to_string(),
+                    kind: change.address.kind,
+                    arn: arn_of(
+                        change,
+                        attributes,
+                        &account.partition,
+                        &account.region,
+                        &account.account_id,
+                    ),
+                    attributes,
+                })
+            })
+            .collect();
+        let by_arn = nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node): (usize, &Node)| (node.arn.clone(), index))
+            .collect();
+        Stack {
+            account_id: account.account_id.clone(),
+            nodes,
+            by_arn,
+        }
+    }
+
+    fn policy(&self, node: &Node<'a>, name: &str) -> Option<&'a PolicyDocument> {
+        let attributes: &'a Attributes = node.attributes;
+        crate::plan::attribute_at(attributes, name).and_then(Value::as_policy)
+    }
+
+    fn node_by_arn(&self, arn: &str) -> Option<&Node<'a>> {
+        self.by_arn.get(arn).map(|&index| &self.nodes[index])
+    }
+}
+
+/// The ARN AWS gives a resource of this kind and name; a key's id is known only once it
+/// exists, so a key being created matches any key id.
+fn arn_of(
+    change: &ResourceChange,
+    attributes: &Attributes,
+    partition: &str,
+    region: &str,
+    account: &str,
+) -> String {
+    let name = attributes
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&change.physical_id);
+    let path = attributes
+        .get("path")
+        .and_then(Value::as_str)
+        .unwrap_or("/");
+    match change.address.kind {
+        Kind::Role => format!("arn:{partition}:iam::{account}:role{path}{name}"),
+        Kind::Policy => format!("arn:{partition}:iam::{account}:policy{path}{name}"),
+        Kind::InstanceProfile => {
+            format!("arn:{partition}:iam::{account}:instance-profile{path}{name}")
+        }
+        Kind::OidcProvider => {
+            let url = attributes
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or(name);
+            let host = url.trim_start_matches("https://");
+            format!("arn:{partition}:iam::{account}:oidc-provider/{host}")
+        }
+        Kind::Queue => format!("arn:{partition}:sqs:{region}:{account}:{name}"),
+        Kind::Bucket => format!("arn:{partition}:s3:::{name}"),
+        Kind::Function => format!("arn:{partition}:lambda:{region}:{account}:function:{name}"),
+        Kind::Key => {
+            let id = &change.physical_id;
+            let id = if id.is_empty() || id.contains(['(', ' ', '{']) {
+                "*"
+            } else {
+                id
+            };
+            format!("arn:{partition}:kms:{region}:{account}:key/{id}")
+        }
+    }
+}
+
+/// Every grant of the stack, sorted riskiest first.
+pub fn grants(stack: &Stack) -> Vec<Grant> {
+    let mut rows = Vec::new();
+    for node in &stack.nodes {
+        match node.kind {
+            Kind::Role => {
+                trust_rows(stack, node, &mut rows);
+                identity_rows(stack, node, &mut rows);
+            }
+            Kind::Key | Kind::Queue | Kind::Bucket => resource_policy_rows(stack, node, &mut rows),
+            _ => {}
+        }
+    }
+    let rows = through_assumed_roles(stack, rows);
+    let mut rows = merge(rows);
+    rows.sort_by(|a, b| order(a).cmp(&order(b)));
+    rows
+}
+
+/// Riskiest first; for one principal, direct grants before those through assumed roles.
+fn order(g: &Grant) -> (Risk, &str, usize, &Grant) {
+    (g.risk, &g.principal, g.via.len(), g)
+}
+
+/// A principal as rows show it: a stack role by address, an account root by account id.
+fn principal_label(stack: &Stack, kind: PrincipalKind, id: &str) -> String {
+    if kind == PrincipalKind::Aws {
+        if id == "*" {
+            return "*".to_string();
+        }
+        if let Some(node) = stack.node_by_arn(id) {
+            return node.address.clone();
+        }
+        if let Some(account) = id
+            .strip_suffix(":root")
+            .and_then(|arn| arn.rsplit(':').next())
+        {
+            return account.to_string();
+        }
+    }
+    id.to_string()
+}
+
+fn condition_text(condition: &Condition) -> String {
+    format!(
+        "{} {} {}",
+        condition.operator,
+        condition.key,
+        condition.values.join(", ")
+    )
+}
+
+/// Conditions that say which caller a grant is for rather than when it holds: they scope the
+/// principal, so plinth shows them but does not call the row conditional.
+fn scopes_principal(condition: &Condition) -> bool {
+    let key = condition.key.as_str();
+    key == "aws:sourceaccount"
+        || key == "aws:sourcearn"
+        || key == "aws:sourceowner"
+        || key == "sts:externalid"
+        || key.ends_with(":aud")
+        || key.ends_with(":sub")
+}
+
+fn account_of(id: &str) -> Option<&str> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(id);
+    }
+    id.strip_prefix("arn:")?
+        .split(':')
+        .nth(3)
+        .filter(|a| !a.is_empty())
+}
+
+/// The risk of a row: the principal's class if it is public or external, else the actions'.
+fn classify(
+    stack: &Stack,
+    principal: &str,
+    kind: PrincipalKind,
+    in_resource_policy: bool,
+    conditions: &[Condition],
+    actions: &[String],
+) -> Risk {
+    let principal_risk = match kind {
+        PrincipalKind::Aws if principal == "*" => {
+            let restricted = conditions.iter().any(|c| {
+                matches!(
+                    c.key.as_str(),
+                    "aws:principalorgid"
+                        | "aws:principalaccount"
+                        | "aws:sourceaccount"
+                        | "aws:principalarn"
+                        | "aws:sourcearn"
+                        | "aws:sourcevpce"
+                        | "aws:sourcevpc"
+                )
+            });
+            Some(if restricted {
+                Risk::External
+            } else {
+                Risk::Public
+            })
+        }
+        PrincipalKind::Aws | PrincipalKind::CanonicalUser => account_of(principal)
+            .filter(|a| *a != stack.account_id)
+            .map(|_| Risk::External),
+        PrincipalKind::Federated => Some(Risk::External),
+        PrincipalKind::Service => {
+            let scoped = conditions.iter().any(|c| {
+                matches!(
+                    c.key.as_str(),
+                    "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"
+                )
+            });
+            (in_resource_policy && !scoped).then_some(Risk::External)
+        }
+    };
+    principal_risk.unwrap_or_else(|| action_risk(actions))
+}
+
+/// Actions that let a principal grant itself or others more than it has.
+const ESCALATION: &[&str] = &[
+    "iam:passrole",
+    "iam:create*policy*",
+    "iam:put*policy",
+    "iam:attach*policy",
+    "iam:update*policy*",
+    "iam:setdefaultpolicyversion",
+    "iam:createaccesskey",
+    "iam:createloginprofile",
+    "iam:updateloginprofile",
+    "iam:updateassumerolepolicy",
+    "iam:addusertogroup",
+    "kms:putkeypolicy",
+    "kms:creategrant",
+    "lambda:updatefunctioncode",
+    "lambda:updatefunctionconfiguration",
+    "lambda:addpermission",
+    "s3:putbucketpolicy",
+    "sqs:setqueueattributes",
+    "sqs:addpermission",
+];
+
+/// Actions that read, write, decrypt or delete data.
+const DATA: &[&str] = &[
+    "s3:getobject*",
+    "s3:putobject*",
+    "s3:deleteobject*",
+    "s3:restoreobject",
+    "s3:listbucket*",
+    "sqs:receivemessage",
+    "sqs:sendmessage*",
+    "sqs:deletemessage*",
+    "sqs:purgequeue",
+    "kms:decrypt",
+    "kms:encrypt",
+    "kms:generatedatakey*",
+    "kms:reencrypt*",
+    "dynamodb:getitem",
+    "dynamodb:batchgetitem",
+    "dynamodb:query",
+    "dynamodb:scan",
+    "dynamodb:putitem",
+    "dynamodb:updateitem",
+    "dynamodb:deleteitem",
+    "dynamodb:batchwriteitem",
+    "secretsmanager:getsecretvalue",
+    "ssm:getparameter*",
+    "kinesis:getrecords",
+    "kinesis:putrecord*",
+    "firehose:putrecord*",
+    "sns:publish",
+    "logs:getlogevents",
+    "logs:filterlogevents",
+    "glue:getpartition*",
+    "glue:gettable*",
+    "redshift-data:*",
+    "rds-data:*",
+];
+
+fn action_risk(actions: &[String]) -> Risk {
+    let any = |list: &[&str]| {
+        actions
+            .iter()
+            .any(|a| list.iter().any(|p| pattern::overlaps(a, p)))
+    };
+    if any(ESCALATION) {
+        Risk::Escalation
+    } else if any(DATA) {
+        Risk::Data
+    } else {
+        Risk::Internal
+    }
+}
+
+/// Allow statements of a document, normalized.
+fn allows(doc: &PolicyDocument) -> Vec<Statement> {
+    doc.statements()
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .map(Statement::normalized)
+        .collect()
+}
+
+fn denies(doc: &PolicyDocument) -> Vec<Statement> {
+    doc.statements()
+        .iter()
+        .filter(|s| s.effect == Effect::Deny)
+        .map(Statement::normalized)
+        .collect()
+}
+
+/// The action patterns of a statement; NotAction is shown as `all but ...`.
+fn statement_actions(statement: &Statement) -> Vec<String> {
+    match &statement.action {
+        Clause::Is(actions) => actions.clone(),
+        Clause::Not(actions) => vec![format!("* except {}", actions.join(", "))],
+    }
+}
+
+/// What remains of `actions` after the Denies that apply to `principal` (or to anyone, for
+/// `None`) on `resource`: unconditional Denies that cover an action remove it; any other
+/// overlapping Deny makes the row conditional. Returns `(remaining, conditional)`.
+fn apply_denies(
+    denies: &[Statement],
+    principal: Option<&str>,
+    resource: Option<&str>,
+    actions: Vec<String>,
+) -> (Vec<String>, bool) {
+    let mut conditional = false;
+    let mut remaining = Vec::new();
+    for action in actions {
+        let mut removed = false;
+        for deny in denies {
+            let principal_hit = match (&deny.principal, principal) {
+                (None, _) | (_, None) => true,
+                (Some(Clause::Is(Principals::Everyone)), _) => true,
+                (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => listed.iter().any(|l| {
+                    l.id == p || (l.id.ends_with(":root") && account_of(&l.id) == account_of(p))
+                }),
+                (Some(Clause::Not(_)), _) => {
+                    conditional = true;
+                    false
+                }
+            };
+            let resource_hit = match (&deny.resource, resource) {
+                (None, _) | (_, None) => true,
+                (Some(Clause::Is(patterns)), Some(r)) => {
+                    patterns.iter().any(|p| pattern::overlaps(p, r))
+                }
+                (Some(Clause::Not(_)), _) => {
+                    conditional = true;
+                    false
+                }
+            };
+            if !principal_hit || !resource_hit {
+                continue;
+            }
+            let (covers, overlaps) = match &deny.action {
+                Clause::Is(patterns) => (
+                    patterns.iter().any(|p| pattern::is_subset(&action, p)),
+                    patterns.iter().any(|p| pattern::overlaps(&action, p)),
+                ),
+                Clause::Not(patterns) => (
+                    !patterns.iter().any(|p| pattern::overlaps(&action, p)),
+                    !patterns.iter().any(|p| pattern::is_subset(&action, p)),
+                ),
+            };
+            if covers && deny.condition.is_empty() {
+                removed = true;
+            } else if overlaps {
+                conditional = true;
+            }
+        }
+        if !removed {
+            remaining.push(action);
+        }
+    }
+    (remaining, conditional)
+}
+
+fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
+    let Some(trust) = stack.policy(role, "trust") else {
+        return;
+    };
+    let denies = denies(trust);
+    for statement in allows(trust) {
+        let Some(Clause::Is(principals)) = &statement.principal else {
+            continue;
+        };
+        let listed: Vec<(PrincipalKind, String)> = match principals {
+            Principals::Everyone => vec![(PrincipalKind::Aws, "*".to_string())],
+            Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
+        };
+        for (kind, id) in listed {
+            let (actions, deny_conditional) =
+                apply_denies(&denies, Some(&id), None, statement_actions(&statement));
+            if actions.is_empty() {
+                continue;
+            }
+            let label = principal_label(stack, kind, &id);
+            rows.push(Grant {
+                risk: classify(stack, &id, kind, false, &statement.condition, &actions),
+                conditional: deny_conditional
+                    || statement.condition.iter().any(|c| !scopes_principal(c)),
+                principal: label,
+                actions,
+                resource: role.address.clone(),
+                conditions: statement.condition.iter().map(condition_text).collect(),
+                via: vec![format!("{} trust", role.address)],
+            });
+        }
+    }
+}
+
+/// A role's identity policies with their names: inline, then managed policies of the stack.
+/// A managed policy from outside the stack (AWS managed) cannot be read from the plan, so it
+/// yields one conditional row that names it.
+fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
+    let mut documents: Vec<(String, &PolicyDocument)> = Vec::new();
+    if let Some(Value::Map(policies)) = role.attributes.get("policies") {
+        for (name, value) in policies {
+            if let Some(doc) = value.as_policy() {
+                documents.push((format!("{} policies.{name}", role.address), doc));
+            }
+        }
+    }
+    let mut unknown = Vec::new();
+    if let Some(Value::Set(arns)) = role.attributes.get("managed_policies") {
+        for arn in arns {
+            match stack
+                .node_by_arn(arn)
+                .and_then(|n| stack.policy(n, "document").map(|d| (n, d)))
+            {
+                Some((node, doc)) => documents.push((node.address.clone(), doc)),
+                None => unknown.push(arn.clone()),
+            }
+        }
+    }
+    let boundary = role
+        .attributes
+        .get("permissions_boundary")
+        .and_then(Value::as_str)
+        .map(|arn| {
+            stack
+                .node_by_arn(arn)
+                .and_then(|n| stack.policy(n, "document"))
+        });
+    let all_denies: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
+    let role_arn = role.arn.as_str();
+    for arn in unknown {
+        rows.push(Grant {
+            risk: Risk::Internal,
+            principal: role.address.clone(),
+            actions: vec!["(not known to plinth)".to_string()],
+            resource: "*".to_string(),
+            conditions: Vec::new(),
+            via: vec![arn],
+            conditional: true,
+        });
+    }
+    for (via, doc) in &documents {
+        for statement in allows(doc) {
+            let patterns: Vec<String> = match &statement.resource {
+                Some(Clause::Is(patterns)) => patterns.clone(),
+                Some(Clause::Not(patterns)) => vec![format!("* except {}", patterns.join(", "))],
+                None => continue,
+            };
+            for resource_pattern in patterns {
+                for (resource, target) in targets(stack, &resource_pattern) {
+                    let (mut actions, mut conditional) = apply_denies(
+                        &all_denies,
+                        None,
+                        Some(&resource_pattern),
+                        statement_actions(&statement),
+                    );
+                    if let Some(boundary) = &boundary {
+                        match boundary {
+                            Some(doc) => actions.retain(|a| boundary_allows(doc, a)),
+                            None => conditional = true,
+                        }
+                    }
+                    // Only actions of the resource's own service act on it.
+                    let arn = target.map_or(resource_pattern.as_str(), |n| n.arn.as_str());
+                    if let Some(service) =
+                        arn.strip_prefix("arn:").and_then(|a| a.split(':').nth(1))
+                    {
+                        actions.retain(|a| {
+                            let prefix = a.split(':').next().unwrap_or("");
+                            a.starts_with('*') || pattern::overlaps(prefix, service)
+                        });
+                    }
+                    if let Some(node) = target {
+                        let (kept, resource_conditional) =
+                            resource_side(stack, node, role_arn, actions);
+                        actions = kept;
+                        conditional |= resource_conditional;
+                    } else if account_of(&resource_pattern)
+                        .is_some_and(|a| a != stack.account_id && !pattern::has_wildcard(a))
+                    {
+                        // Another account's resource answers with its own policy too.
+                        conditional = true;
+                    }
+                    if actions.is_empty() {
+                        continue;
+                    }
+                    rows.push(Grant {
+                        risk: classify(
+                            stack,
+                            role_arn,
+                            PrincipalKind::Aws,
+                            false,
+                            &statement.condition,
+                            &actions,
+                        ),
+                        principal: role.address.clone(),
+                        actions,
+                        resource,
+                        conditions: statement.condition.iter().map(condition_text).collect(),
+                        via: vec![via.clone()],
+                        conditional: conditional || !statement.condition.is_empty(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Does a permissions boundary allow some of what the action pattern names?
+fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
+    allows(boundary).iter().any(|s| match &s.action {
+        Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, action)),
+        Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(action, p)),
+    })
+}
+
+/// The rows a Resource pattern stands for: one per stack resource it names (with the part
+/// beyond the resource's ARN, such as a bucket's `/*`), and the pattern itself when it may
+/// name things outside the stack. An exact ARN is looked up; a wildcard is matched against
+/// the resources whose ARN starts with its literal beginning.
+fn targets<'s, 'a>(
+    stack: &'s Stack<'a>,
+    resource_pattern: &str,
+) -> Vec<(String, Option<&'s Node<'a>>)> {
+    let mut out = Vec::new();
+    if !pattern::has_wildcard(resource_pattern) {
+        if let Some(node) = stack.node_by_arn(resource_pattern) {
+            out.push((node.address.clone(), Some(node)));
+        } else if let Some((bucket, key)) = resource_pattern
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(":s3:::"))
+            .and_then(|(partition, rest)| {
+                rest.split_once('/')
+                    .map(|(b, k)| (format!("arn:{partition}:s3:::{b}"), k))
+            })
+        {
+            if let Some(node) = stack.node_by_arn(&bucket) {
+                out.push((format!("{}/{key}", node.address), Some(node)));
+            }
+        }
+        if out.is_empty() {
+            out.push((resource_pattern.to_string(), None));
+        }
+        return out;
+    }
+    let literal = &resource_pattern[..resource_pattern
+        .find(['*', '?'])
+        .unwrap_or(resource_pattern.len())];
+    for node in &stack.nodes {
+        if !node.arn.starts_with(literal) && !literal.starts_with(node.arn.as_str()) {
+            continue;
+        }
+        if pattern::matches(resource_pattern, &node.arn)
+            || pattern::overlaps(resource_pattern, &node.arn) && node.arn.ends_with('*')
+        {
+            out.push((node.address.clone(), Some(node)));
+        } else if node.kind == Kind::Bucket
+            && pattern::overlaps(resource_pattern, &format!("{}/*", node.arn))
+        {
+            out.push((format!("{}/*", node.address), Some(node)));
+        }
+    }
+    out.push((resource_pattern.to_string(), None));
+    out
+}
+
+/// The resource's own policy on a same-account identity grant: its Denies apply, and a KMS
+/// key must allow the role itself or delegate to the account.
+fn resource_side(
+    stack: &Stack,
+    node: &Node,
+    role_arn: &str,
+    actions: Vec<String>,
+) -> (Vec<String>, bool) {
+    let Some(doc) = stack.policy(node, "policy") else {
+        // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
+        return (actions, false);
+    };
+    let (mut actions, conditional) =
+        apply_denies(&denies(doc), Some(role_arn), Some(&node.arn), actions);
+    if node.kind == Kind::Key {
+        let root = format!("arn:aws:iam::{}:root", stack.account_id);
+        let allowed: Vec<Statement> = allows(doc)
+            .into_iter()
+            .filter(|s| match &s.principal {
+                Some(Clause::Is(Principals::Everyone)) => true,
+                Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
+                    p.kind == PrincipalKind::Aws
+                        && (p.id == role_arn
+                            || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root))
+                }),
+                _ => false,
+            })
+            .collect();
+        actions.retain(|a| {
+            !a.starts_with("kms:") && !a.starts_with('*')
+                || allowed.iter().any(|s| match &s.action {
+                    Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, a)),
+                    Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(a, p)),
+                })
+        });
+    }
+    (actions, conditional)
+}
+
+fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Grant>) {
+    let Some(doc) = stack.policy(node, "policy") else {
+        return;
+    };
+    let denies = denies(doc);
+    let own_root = format!("arn:aws:iam::{}:root", stack.account_id);
+    for statement in allows(doc) {
+        let Some(Clause::Is(principals)) = &statement.principal else {
+            continue;
+        };
+        let listed: Vec<(PrincipalKind, String)> = match principals {
+            Principals::Everyone => vec![(PrincipalKind::Aws, "*".to_string())],
+            Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
+        };
+        for (kind, id) in listed {
+            // The account's root delegates to IAM policies: those rows come from the roles.
+            if kind == PrincipalKind::Aws
+                && (id == own_root
+                    || id.ends_with(":root") && account_of(&id) == Some(stack.account_id.as_str()))
+            {
+                continue;
+            }
+            let (actions, deny_conditional) = apply_denies(
+                &denies,
+                Some(&id),
+                Some(&node.arn),
+                statement_actions(&statement),
+            );
+            if actions.is_empty() {
+                continue;
+            }
+            rows.push(Grant {
+                risk: classify(stack, &id, kind, true, &statement.condition, &actions),
+                principal: principal_label(stack, kind, &id),
+                conditional: deny_conditional
+                    || statement.condition.iter().any(|c| !scopes_principal(c)),
+                actions,
+                resource: node.address.clone(),
+                conditions: statement.condition.iter().map(condition_text).collect(),
+                via: vec![format!("{} policy", node.address)],
+            });
+        }
+    }
+}
+
+/// Whoever may assume a role also holds that role's rows. Services trusted by a role act
+/// inside the account as the role, whose own rows already say what it can do, so only other
+/// principals get rows of their own; an assumption that leads to escalation is escalation.
+fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
+    let roles: BTreeSet<String> = stack
+        .nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Role)
+        .map(|n| n.address.clone())
+        .collect();
+    let assumes = |g: &Grant| {
+        roles.contains(&g.resource)
+            && g.via.len() == 1
+            && g.via[0].ends_with(" trust")
+            && g.actions
+                .iter()
+                .any(|a| pattern::overlaps(a, "sts:assumerole*"))
+    };
+    let mut held_by: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+    for row in &rows {
+        held_by.entry(row.principal.as_str()).or_default().push(row);
+    }
+    let mut out = rows.clone();
+    let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
+    for _depth in 0..4 {
+        let mut next = Vec::new();
+        for assume in &frontier {
+            if assume.principal.ends_with(".amazonaws.com") {
+                continue;
+            }
+            for &held in held_by.get(assume.resource.as_str()).into_iter().flatten() {
+                if held.principal == assume.principal || assume.via.contains(&held.via[0]) {
+                    continue;
+                }
+                let mut via = assume.via.clone();
+                via.extend(held.via.iter().cloned());
+                let mut conditions = assume.conditions.clone();
+                conditions.extend(held.conditions.iter().cloned());
+                let derived = Grant {
+                    risk: assume.risk.min(held.risk).min(
+                        if matches!(assume.risk, Risk::Public | Risk::External) {
+                            assume.risk
+                        } else {
+                            held.risk
+                        },
+                    ),
+                    principal: assume.principal.clone(),
+                    actions: held.actions.clone(),
+                    resource: held.resource.clone(),
+                    conditions,
+                    via,
+                    conditional: assume.conditional || held.conditional,
+                };
+                if assumes(held) {
+                    next.push(Grant {
+                        via: derived.via.clone(),
+                        ..assume.clone()
+                    });
+                }
+                out.push(derived);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    // Assuming a role that can escalate is escalation.
+    let escalating: BTreeSet<String> = out
+        .iter()
+        .filter(|g| {
+            g.risk == Risk::Escalation
+                && roles.contains(&g.principal)
+                && !g.actions.iter().all(|a| a.starts_with("sts:assumerole"))
+        })
+        .map(|g| g.principal.clone())
+        .collect();
+    for grant in &mut out {
+        if assumes(grant) && escalating.contains(&grant.resource) && grant.risk > Risk::Escalation {
+            grant.risk = Risk::Escalation;
+        }
+    }
+    out
+}
+
+/// Rows that differ only in their actions become one row.
+fn merge(rows: Vec<Grant>) -> Vec<Grant> {
+    let mut merged: BTreeMap<(String, String, Vec<String>, Vec<String>), Grant> = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row.principal.clone(),
+            row.resource.clone(),
+            row.conditions.clone(),
+            row.via.clone(),
+        );
+        match merged.get_mut(&key) {
+            Some(existing) => {
+                existing.actions.extend(row.actions);
+                existing.risk = existing.risk.min(row.risk);
+                existing.conditional |= row.conditional;
+            }
+            None => {
+                merged.insert(key, row);
+            }
+        }
+    }
+    merged
+        .into_values()
+        .map(|mut g| {
+            g.actions.sort();
+            g.actions.dedup();
+            g
+        })
+        .collect()
+}
+
+/// The rows a plan gains and loses: the desired state's grants against the live account's.
+/// A row whose principal, resource, conditions and path stay the same reports only the
+/// actions added or removed (`s3:*` covers `s3:GetObject`).
+pub fn changes(plan: &Plan) -> Vec<GrantChange> {
+    let before = grants(&Stack::from_plan(plan, Side::Live));
+    let after = grants(&Stack::from_plan(plan, Side::Desired));
+    let mut out = Vec::new();
+    difference(&after, &before, Change::Gained, &mut out);
+    difference(&before, &after, Change::Lost, &mut out);
+    out.sort_by(|a, b| (order(&a.grant), a.change).cmp(&(order(&b.grant), b.change)));
+    out
+}
+
+/// What makes two rows the same row: principal, resource, conditions and path.
+type RowKey<'g> = (&'g str, &'g str, &'g [String], &'g [String]);
+
+fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
+    let index: std::collections::HashMap<RowKey, &Grant> = other
+        .iter()
+        .map(|g| {
+            (
+                (
+                    g.principal.as_str(),
+                    g.resource.as_str(),
+                    &g.conditions[..],
+                    &g.via[..],
+                ),
+                g,
+            )
+        })
+        .collect();
+    for grant in from {
+        let same = index
+            .get(&(
+                grant.principal.as_str(),
+                grant.resource.as_str(),
+                &grant.conditions[..],
+                &grant.via[..],
+            ))
+            .copied();
+        let actions: Vec<String> = match same {
+            Some(same) => grant
+                .actions
+                .iter()
+                .filter(|a| !same.actions.iter().any(|b| pattern::is_subset(a, b)))
+                .cloned()
+                .collect(),
+            None => grant.actions.clone(),
+        };
+        let risk_rose = same.is_some_and(|s| grant.risk < s.risk) && change == Change::Gained;
+        if actions.is_empty() && !risk_rose {
+            continue;
+        }
+        let actions = if actions.is_empty() {
+            grant.actions.clone()
+        } else {
+            actions
+        };
+        out.push(GrantChange {
+            change,
+            grant: Grant {
+                risk: grant.risk,
+                actions,
+                ..grant.clone()
+            },
+        });
+    }
+}
+
+/// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row is at or above
+/// `threshold` (`None`: when some policy change widens access at all), 2 otherwise.
+pub fn detailed_exit_code(plan: &Plan, threshold: Option<Risk>) -> u8 {
+    if plan.is_empty() {
+        return 0;
+    }
+    let fails = match threshold {
+        None => plan.summary().widens_access,
+        Some(threshold) => gains_at_or_above(&changes(plan), threshold),
+    };
+    if fails {
+        3
+    } else {
+        2
+    }
+}
+
+/// Is some gained row at or above `threshold`?
+pub fn gains_at_or_above(changes: &[GrantChange], threshold: Risk) -> bool {
+    changes
+        .iter()
+        .any(|c| c.change == Change::Gained && c.grant.risk <= threshold)
+}
+
+/// Actions for people: each pattern, with the number of actions a wildcard covers
+/// (`s3:Get* (64 actions)`).
+pub fn describe_actions(actions: &[String]) -> String {
+    let catalog = catalog();
+    actions
+        .iter()
+        .map(|a| {
+            if pattern::has_wildcard(a) && !a.starts_with('*') && !a.starts_with('(') {
+                let count = catalog.actions_matching(a).count();
+                format!(
+                    "{} ({count} action{})",
+                    spelled(a),
+                    if count == 1 { "" } else { "s" }
+                )
+            } else {
+                spelled(a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The catalog's spelling of a lowercase action (`sts:AssumeRole`), or a wildcard as is.
+fn spelled(action: &str) -> String {
+    if pattern::has_wildcard(action) || !action.contains(':') {
+        return action.to_string();
+    }
+    catalog()
+        .actions_matching(action)
+        .next()
+        .map(|(service, a)| format!("{}:{}", service.prefix, a.name))
+        .unwrap_or_else(|| action.to_string())
+}
+
+/// One line per row, as the text plan and `plinth access` print them:
+/// `external  111122223333 gains sts:AssumeRole on role.tonic_lambda (via role.tonic_lambda trust)`.
+pub fn describe(grant: &Grant, verb: &str) -> String {
+    let mut line = format!(
+        "{} {verb} {} on {}",
+        grant.principal,
+        describe_actions(&grant.actions),
+        grant.resource
+    );
+    if grant.via.len() > 1 {
+        let through: Vec<&str> = grant.via[..grant.via.len() - 1]
+            .iter()
+            .map(|v| v.trim_end_matches(" trust"))
+            .collect();
+        line.push_str(&format!(" through {}", through.join(", then ")));
+    }
+    if !grant.conditions.is_empty() {
+        line.push_str(&format!(" if {}", grant.conditions.join(" and ")));
+    }
+    if grant.conditional {
+        line.push_str(" (conditional)");
+    }
+    line
+}

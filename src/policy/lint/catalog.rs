@@ -1,0 +1,264 @@
+//! Lints that check a statement against the IAM catalog: the names it uses must exist, and
+//! its actions, resources, condition keys and operators must fit together.
+
+use super::*;
+use crate::policy::catalog::{catalog, Catalog, KeyType};
+
+impl StatementChecker<'_> {
+    pub(super) fn check_against_catalog(&self, lints: &mut Vec<Lint>) {
+        let catalog = catalog();
+        self.check_action_names(catalog, lints);
+        self.check_action_resources(catalog, lints);
+        self.check_condition_keys(catalog, lints);
+        self.check_principals(catalog, lints);
+    }
+
+    /// Unknown prefixes and actions are named with the nearest known spelling; a wildcard
+    /// that matches no action of a known service is a typo too.
+    fn check_action_names(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
+        for action in self.statement.action.value() {
+            let Some((prefix, name)) = action.split_once(':') else {
+                continue; // "*"
+            };
+            if action.contains("${") || pattern::has_wildcard(prefix) {
+                continue;
+            }
+            if !catalog.is_service_prefix(prefix) {
+                let hint = match catalog.suggest_prefix(prefix) {
+                    Some(known) => format!("; did you mean {known}:{name}?"),
+                    None => String::new(),
+                };
+                let message = format!("action {action:?} names service prefix {prefix:?}, which no AWS service has{hint}");
+                self.report(lints, UNKNOWN_ACTION, message);
+                continue;
+            }
+            if catalog.actions_matching(action).next().is_some() {
+                continue;
+            }
+            if pattern::has_wildcard(name) {
+                let message = format!("action {action:?} matches no {prefix} action");
+                self.report(lints, WILDCARD_MATCHES_NOTHING, message);
+            } else {
+                let hint = match catalog.suggest_action(action) {
+                    Some(known) => format!("; did you mean {known}?"),
+                    None => String::new(),
+                };
+                let message = format!("action {action:?} is not a {prefix} action{hint}");
+                self.report(lints, UNKNOWN_ACTION, message);
+            }
+        }
+    }
+
+    /// An action acts on the resource types the catalog lists for it (or, without any, only
+    /// on Resource "*"); if none can match a listed resource, the statement grants nothing
+    /// for that action.
+    fn check_action_resources(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
+        let (Clause::Is(actions), Some(Clause::Is(resources))) =
+            (&self.statement.action, &self.statement.resource)
+        else {
+            return;
+        };
+        // A malformed resource is P008's; one that is only a reference is not known yet.
+        if resources.iter().any(|r| arn_problem(r).is_some()) {
+            return;
+        }
+        let resources: Vec<String> = resources
+            .iter()
+            .map(|r| pattern::mask_variables(r))
+            .collect();
+        if resources.iter().any(|r| pattern::is_universal(r)) {
+            return;
+        }
+        for action in actions {
+            if action == "*" || action.contains("${") {
+                continue;
+            }
+            let mut matched = catalog.actions_matching(action).peekable();
+            if matched.peek().is_none() {
+                continue; // unknown: P016 or P017
+            }
+            // The ARN formats of the resource types the matched actions act on; actions
+            // without any take only Resource "*".
+            let mut wanted: Vec<&str> = Vec::new();
+            let fits = matched.any(|(service, a)| {
+                service.resource_types_of(a).any(|t| {
+                    if !wanted.contains(&t.arn.as_str()) {
+                        wanted.push(&t.arn);
+                    }
+                    resources.iter().any(|r| pattern::overlaps(r, &t.arn))
+                })
+            });
+            if !fits {
+                let takes = if wanted.is_empty() {
+                    "takes only Resource \"*\"".to_string()
+                } else {
+                    let mut shown: Vec<&str> = wanted.iter().take(3).copied().collect();
+                    if wanted.len() > 3 {
+                        shown.push("...");
+                    }
+                    format!("acts on {}", shown.join(", "))
+                };
+                let message = format!(
+                    "action {action:?} {takes}, which none of the statement's resources can match"
+                );
+                self.report(lints, ACTION_RESOURCE_MISMATCH, message);
+            }
+        }
+    }
+
+    fn check_condition_keys(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
+        for written in &self.statement.condition {
+            let key = written.key.to_lowercase();
+            if key.contains("${") {
+                continue;
+            }
+            let Some((prefix, _)) = key.split_once(':') else {
+                continue;
+            };
+            if prefix == "aws" {
+                if catalog.global_key(&key).is_none() {
+                    let hint = match catalog.suggest_global_key(&key) {
+                        Some(known) => format!("; did you mean {known}?"),
+                        None => String::new(),
+                    };
+                    let message =
+                        format!("condition key {:?} is not a global key{hint}", written.key);
+                    self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
+                    continue;
+                }
+            } else if catalog.is_service_prefix(prefix) && !self.some_action_supports(catalog, &key)
+            {
+                let message = format!(
+                    "condition key {:?} is supported by none of the statement's actions, so the condition never holds for them",
+                    written.key
+                );
+                self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
+                continue;
+            }
+            if let Some(kind) = catalog.key_type(&key) {
+                if let Some(fits) = operator_fits(written.base_operator(), kind) {
+                    if !fits {
+                        let message = format!(
+                            "operator {} does not fit {:?}, whose value is {}",
+                            written.operator,
+                            written.key,
+                            kind.describe()
+                        );
+                        self.report(lints, OPERATOR_TYPE_MISMATCH, message);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the statement's actions are unknown or negated (nothing to decide), or one
+    /// of them supports the key.
+    fn some_action_supports(&self, catalog: &Catalog, key: &str) -> bool {
+        let Clause::Is(actions) = &self.statement.action else {
+            return true;
+        };
+        let mut any_known = false;
+        for action in actions {
+            if action == "*" || action.contains("${") {
+                return true;
+            }
+            let mut matched = catalog.actions_matching(action).peekable();
+            any_known |= matched.peek().is_some();
+            if matched.any(|(service, a)| service.supports_key(a, key)) {
+                return true;
+            }
+        }
+        !any_known
+    }
+
+    fn check_principals(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
+        for principal in self.statement.listed_principals() {
+            if principal.id.contains("${") {
+                continue;
+            }
+            match principal.kind {
+                PrincipalKind::Service if !catalog.is_service_principal(&principal.id) => {
+                    let hint = match catalog.suggest_service_principal(&principal.id) {
+                        Some(known) => format!("; did you mean {known}?"),
+                        None => String::new(),
+                    };
+                    let message = format!(
+                        "service principal {:?} is not an AWS service{hint}",
+                        principal.id
+                    );
+                    self.report(lints, UNKNOWN_SERVICE_PRINCIPAL, message);
+                }
+                // A malformed ARN is P008's; this is about well-formed ARNs of other things.
+                PrincipalKind::Aws
+                    if principal.id.starts_with("arn:") && arn_problem(&principal.id).is_none() =>
+                {
+                    if let Some(problem) = principal_arn_problem(&principal.id) {
+                        let message = format!("principal {:?} {problem}", principal.id);
+                        self.report(lints, INVALID_PRINCIPAL_ARN, message);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether an operator (without set prefix or `IfExists`) fits a key's type; `None` when any
+/// key may be tested (`Null`). String operators also fit ARNs, which are strings.
+fn operator_fits(operator: &str, kind: KeyType) -> Option<bool> {
+    let wanted: &[KeyType] = if operator.starts_with("String") {
+        &[KeyType::String, KeyType::Arn]
+    } else if operator.starts_with("Numeric") {
+        &[KeyType::Numeric]
+    } else if operator.starts_with("Date") {
+        &[KeyType::Date]
+    } else if operator == "Bool" {
+        &[KeyType::Bool]
+    } else if operator.ends_with("IpAddress") {
+        &[KeyType::Ip]
+    } else if operator.starts_with("Arn") {
+        &[KeyType::Arn]
+    } else if operator == "BinaryEquals" {
+        &[KeyType::Binary]
+    } else {
+        return None;
+    };
+    Some(wanted.contains(&kind))
+}
+
+/// What keeps a well-formed ARN from naming an IAM principal: only IAM's root, roles, users
+/// and federated users, and STS's assumed roles and federated users can be principals.
+fn principal_arn_problem(arn: &str) -> Option<String> {
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, service, _, _, resource] = fields[..] else {
+        return None;
+    };
+    let resource = pattern::mask_variables(resource);
+    let allowed: &[&str] = match service {
+        "iam" => &["role/", "user/", "federated-user/"],
+        "sts" => &["assumed-role/", "federated-user/"],
+        _ => {
+            return Some(format!(
+                "is a {service} ARN; an AWS principal is an account, or an IAM role or user ARN"
+            ))
+        }
+    };
+    if (service == "iam" && resource == "root") || pattern::is_universal(&resource) {
+        return None;
+    }
+    if allowed.iter().any(|prefix| {
+        resource
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty())
+    }) {
+        return None;
+    }
+    let expected = if service == "iam" {
+        "root, role/NAME, user/NAME or federated-user/NAME"
+    } else {
+        "assumed-role/ROLE/SESSION or federated-user/NAME"
+    };
+    Some(format!(
+        "is not a principal: after the account an {service} principal ARN has {expected}"
+    ))
+}

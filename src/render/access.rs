@@ -1,0 +1,177 @@
+//! The "Access changes" section every plan view shows, and the grants `plinth access` prints:
+//! rows grouped by principal, the principal with the riskiest row first.
+
+use std::fmt::Write as _;
+
+use crate::access::{describe_actions, Change, Grant, GrantChange, Risk};
+
+/// Rows grouped by principal, groups ordered by their riskiest row, rows within a group in
+/// the order given.
+fn by_principal<T>(rows: &[T], grant: impl Fn(&T) -> &Grant) -> Vec<(&str, Risk, Vec<&T>)> {
+    let mut groups: Vec<(&str, Risk, Vec<&T>)> = Vec::new();
+    for row in rows {
+        let g = grant(row);
+        match groups.iter_mut().find(|(p, ..)| *p == g.principal) {
+            Some((_, risk, members)) => {
+                *risk = (*risk).min(g.risk);
+                members.push(row);
+            }
+            None => groups.push((g.principal.as_str(), g.risk, vec![row])),
+        }
+    }
+    groups.sort_by_key(|(_, risk, _)| *risk);
+    groups
+}
+
+/// `sts:AssumeRole on role.x`, with the path when it runs through assumed roles, the
+/// conditions and whether it is conditional.
+fn row_text(grant: &Grant) -> String {
+    let mut line = String::new();
+    if grant.via.len() > 1 {
+        let through: Vec<&str> = grant.via[..grant.via.len() - 1]
+            .iter()
+            .map(|v| v.trim_end_matches(" trust"))
+            .collect();
+        let _ = write!(line, "through {}: ", through.join(" then "));
+    }
+    let _ = write!(
+        line,
+        "{} on {}",
+        describe_actions(&grant.actions),
+        grant.resource
+    );
+    if !grant.conditions.is_empty() {
+        let _ = write!(line, " if {}", grant.conditions.join(" and "));
+    }
+    if grant.conditional {
+        line.push_str(" (conditional)");
+    }
+    // The policy that grants it, without the principal it belongs to.
+    if let Some(last) = grant.via.last() {
+        let policy = last.split_once(' ').map_or(last.as_str(), |(_, p)| p);
+        if policy != "trust" {
+            let _ = write!(line, " [{policy}]");
+        }
+    }
+    line
+}
+
+fn sign(change: Change) -> &'static str {
+    match change {
+        Change::Gained => "+",
+        Change::Lost => "-",
+    }
+}
+
+/// The text plan's section; empty when no row changes.
+pub fn text_section(changes: &[GrantChange]) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Access changes (riskiest first):\n");
+    for (principal, _, rows) in by_principal(changes, |c| &c.grant) {
+        let _ = writeln!(out, "  {principal}");
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "    {} {:<10} {}",
+                sign(row.change),
+                row.grant.risk.as_str(),
+                row_text(&row.grant)
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The Markdown plan's Risks bullets: one per principal that gains something above
+/// `internal`, riskiest first, naming what it gains.
+pub fn markdown_risks(changes: &[GrantChange]) -> Vec<String> {
+    let gained: Vec<&GrantChange> = changes
+        .iter()
+        .filter(|c| c.change == Change::Gained && c.grant.risk < Risk::Internal)
+        .collect();
+    by_principal(&gained, |c| &c.grant)
+        .into_iter()
+        .map(|(principal, risk, rows)| {
+            let what: Vec<String> = rows.iter().map(|c| row_text(&c.grant)).collect();
+            format!(
+                "**{}**: `{principal}` gains {}",
+                risk.as_str(),
+                what.join("; ")
+            )
+        })
+        .collect()
+}
+
+/// The Markdown plan's section, as a table.
+pub fn markdown_section(changes: &[GrantChange]) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut out =
+        String::from("#### Access changes\n\n| | risk | principal | access |\n|---|---|---|---|\n");
+    let mut shown = 0;
+    for (principal, _, rows) in by_principal(changes, |c| &c.grant) {
+        for row in rows {
+            shown += 1;
+            if shown > MARKDOWN_ROWS {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{principal}` | {} |",
+                sign(row.change),
+                row.grant.risk.as_str(),
+                row_text(&row.grant).replace('|', "\\|")
+            );
+        }
+    }
+    if shown > MARKDOWN_ROWS {
+        let _ = writeln!(
+            out,
+            "\n_{} more rows are left out: the JSON plan's `access_changes` has them all._",
+            shown - MARKDOWN_ROWS
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// The most rows the Markdown section lists: the comment's head is never cut, so it stays
+/// short; the Risks bullets above it already name every principal that gains something.
+const MARKDOWN_ROWS: usize = 40;
+
+/// `plinth access` as text.
+pub fn grants_text(grants: &[Grant]) -> String {
+    if grants.is_empty() {
+        return "No grants: the stack's policies allow nothing.\n".to_string();
+    }
+    let mut out = String::new();
+    for (principal, _, rows) in by_principal(grants, |g| g) {
+        let _ = writeln!(out, "{principal}");
+        for grant in rows {
+            let _ = writeln!(out, "  {:<10} {}", grant.risk.as_str(), row_text(grant));
+        }
+    }
+    out
+}
+
+/// `plinth access` as Markdown.
+pub fn grants_markdown(stack: &str, grants: &[Grant]) -> String {
+    let mut out = format!(
+        "### plinth access: stack `{stack}`\n\n| risk | principal | access |\n|---|---|---|\n"
+    );
+    for (principal, _, rows) in by_principal(grants, |g| g) {
+        for grant in rows {
+            let _ = writeln!(
+                out,
+                "| {} | `{principal}` | {} |",
+                grant.risk.as_str(),
+                row_text(grant).replace('|', "\\|")
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,76 @@
+//! The access model end to end: the plan's gate by risk class, and `plinth access` reading the
+//! grants back from the account.
+
+use crate::support::{plinth_aws, unique, TempSpec};
+
+#[test]
+fn the_gate_follows_the_risk_class_and_access_reads_grants_back() {
+    let (stack, prefix) = (unique("access"), unique("vendor"));
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[role.vendor]
+name = "{prefix}-vendor"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::210987654321:root"}}, "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "x1"}}}}}}]}}'''
+
+[role.vendor.policies]
+read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": "*"}}]}}'''
+"#
+    ));
+    let plan = |fail_on: &[&str]| {
+        let file = spec.arg();
+        let mut args = vec!["plan", "-f", &file, "--detailed-exitcode"];
+        args.extend_from_slice(fail_on);
+        plinth_aws(&args)
+    };
+    // Another account gains a role: external, at the default gate.
+    let default = plan(&[]);
+    assert_eq!(default.code, 3, "{}{}", default.stdout, default.stderr);
+    assert!(
+        default.stdout.contains("Access changes"),
+        "{}",
+        default.stdout
+    );
+    assert!(
+        default.stdout.contains(
+            "+ external   sts:AssumeRole on role.vendor if StringEquals sts:externalid x1"
+        ),
+        "{}",
+        default.stdout
+    );
+    assert_eq!(plan(&["--fail-on", "public"]).code, 2);
+    assert_eq!(plan(&["--fail-on", "any"]).code, 3);
+    let json = plinth_aws(&["plan", "-f", &spec.arg(), "--format", "json"]).ok();
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        parsed["access_changes"][0]["risk"], "external",
+        "{}",
+        json.stdout
+    );
+
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let access = plinth_aws(&["access", "-f", &spec.arg(), "--format", "json"]).ok();
+    let grants: serde_json::Value = serde_json::from_str(&access.stdout).unwrap();
+    let rows = grants["grants"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|g| g["principal"] == "210987654321"
+            && g["resource"] == "role.vendor"
+            && g["risk"] == "external"),
+        "{}",
+        access.stdout
+    );
+    assert!(
+        rows.iter().any(|g| g["principal"] == "210987654321"
+            && g["via"].as_array().unwrap().len() == 2
+            && g["actions"][0] == "sqs:getqueueattributes"),
+        "through the role: {}",
+        access.stdout
+    );
+    let text = plinth_aws(&["access", "-f", &spec.arg()]).ok();
+    assert!(text.stdout.starts_with("210987654321\n"), "{}", text.stdout);
+    // Applied, the plan has no changes and no access changes.
+    let again = plan(&[]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
