@@ -2,6 +2,7 @@
 //! is involved. One test binary, so the AWS SDK is linked once.
 
 mod apply;
+mod docs;
 mod faults;
 mod fuzz;
 mod kinds_iam_kms;
