@@ -133,6 +133,7 @@ pub(crate) struct Loader {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Stack")]
 pub(crate) struct RawStack {
+    #[schemars(pattern(rules::stack_name_pattern()))]
     name: Located<String>,
     lock: Option<RawLock>,
 }

@@ -19,7 +19,7 @@ use crate::model::{Address, Kind};
 
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
-pub use located::{Located, PolicyField};
+pub use located::{InlinePolicyField, Located, PolicyField};
 use template::{Piece, Reference};
 
 /// A loaded, validated spec.
@@ -222,6 +222,7 @@ pub struct Resource {
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The lint's code, e.g. `P003`.
+    #[schemars(extend("enum" = crate::policy::LINT_RULES.iter().map(|r| r.code).collect::<Vec<_>>()))]
     pub lint: String,
     /// Which policy of the resource (`trust`, `policies.NAME`, `policy`); all when absent.
     pub policy: Option<String>,

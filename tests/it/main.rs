@@ -13,6 +13,7 @@ mod proxy;
 mod reliability;
 mod roles;
 mod saved;
+mod schema;
 mod stacks;
 mod support;
 mod validate;
