@@ -245,6 +245,13 @@ impl Loader {
             .filter_map(|(k, v)| Some((k, self.text(&v)?)))
             .collect();
 
+        // A resource whose table has errors is declared all the same: a reference to it is
+        // not dangling, and its errors are already reported.
+        let broken: BTreeSet<Address> = resources
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(a, _)| a.clone())
+            .collect();
         let resources: BTreeMap<Address, Resource> = resources
             .into_iter()
             .filter_map(|(a, r)| Some((a, r?)))
@@ -260,7 +267,7 @@ impl Loader {
             inputs: std::mem::take(&mut self.inputs),
             warnings: Diagnostics::default(),
         };
-        self.check_references(&spec);
+        self.check_references(&spec, &broken);
         self.check_cycles(&spec);
         for resource in spec.resources.values() {
             resource
@@ -871,7 +878,7 @@ impl Loader {
         })
     }
 
-    fn check_references(&mut self, spec: &Spec) {
+    fn check_references(&mut self, spec: &Spec, broken: &BTreeSet<Address>) {
         let mut texts: Vec<(&Reference, &Location)> = Vec::new();
         for r in spec.resources.values() {
             texts.extend(r.references());
@@ -888,6 +895,7 @@ impl Loader {
                         did_you_mean(name, &known).unwrap_or_else(|| "declare it in [vars]".into()),
                     ))
                 }
+                Reference::Resource { address, .. } if broken.contains(address) => None,
                 Reference::Resource { address, attribute } => {
                     if !spec.resources.contains_key(address) {
                         let known: Vec<String> =
