@@ -172,8 +172,9 @@ impl Statement {
         for condition in &mut normalized.condition {
             respell(&mut condition.key, &spelling.condition_keys);
         }
-        if let Some(Clause::Is(Principals::Listed(listed)) | Clause::Not(Principals::Listed(listed))) =
-            &mut normalized.principal
+        if let Some(
+            Clause::Is(Principals::Listed(listed)) | Clause::Not(Principals::Listed(listed)),
+        ) = &mut normalized.principal
         {
             for principal in listed.iter_mut().filter(|p| p.kind == PrincipalKind::Aws) {
                 respell(&mut principal.id, &spelling.principals);
@@ -254,7 +255,9 @@ impl Spelling {
 }
 
 fn keep_first(spelled: &mut HashMap<String, String>, canonical: String, written: &str) {
-    spelled.entry(canonical).or_insert_with(|| written.to_string());
+    spelled
+        .entry(canonical)
+        .or_insert_with(|| written.to_string());
 }
 
 fn normalize_principals(principals: &Principals) -> Principals {
@@ -424,6 +427,8 @@ mod tests {
         }
     }
 
+    /// Canonical in order and shape, in the author's spelling: the case of actions and
+    /// condition keys, an account principal as written (compared as its root ARN).
     #[test]
     fn pretty_output_is_canonical() {
         let doc = stmts(
@@ -437,7 +442,7 @@ mod tests {
               "Effect": "Allow",
               "Principal": {
                 "AWS": [
-                  "arn:aws:iam::123456789012:root"
+                  "123456789012"
                 ],
                 "Service": [
                   "s3.amazonaws.com"
@@ -451,7 +456,7 @@ mod tests {
               ],
               "Condition": {
                 "StringEquals": {
-                  "aws:sourceaccount": [
+                  "aws:SourceAccount": [
                     "123456789012"
                   ]
                 }

@@ -139,7 +139,9 @@ fn risks(plan: &Plan) -> Vec<String> {
                 c.address,
                 c.physical_id,
                 c.address.kind,
-                existing(c).map(|e| e.removed(c.address.kind)).unwrap_or_default()
+                existing(c)
+                    .map(|e| e.removed(c.address.kind))
+                    .unwrap_or_default()
             )),
             Action::Delete => risks.push(format!(
                 "**destroys** `{}` (`{}`)",
