@@ -4,6 +4,7 @@
 mod apply;
 mod docs;
 mod faults;
+mod fmt_graph;
 mod fuzz;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
