@@ -41,7 +41,7 @@ use support::PrivateMoto;
 
 /// The round trip every call pays in the stack benchmarks.
 const LATENCY: Duration = Duration::from_millis(25);
-/// plinth's default: reads in flight (`live::READ_CONCURRENCY`) and apply's `--parallelism`.
+/// plinth's default: reads in flight (`state::READ_CONCURRENCY`) and apply's `--parallelism`.
 const PARALLELISM: usize = 16;
 /// moto's account.
 const ACCOUNT: &str = "123456789012";

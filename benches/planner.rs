@@ -16,15 +16,16 @@ use std::time::Instant;
 
 use mimalloc::MiMalloc;
 
-use plinth::aws::sts::Account;
 use plinth::diag::Diagnostics;
-use plinth::kinds::key::{DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
-use plinth::live::{LiveResource, LiveSnapshot};
 use plinth::model::{Address, Kind, Value};
-use plinth::plan::{plan, Plan, PlanOptions, Resolver};
+use plinth::plan::{plan, Plan, PlanOptions};
 use plinth::policy::PolicyDocument;
 use plinth::render::text::{render, TextOptions};
+use plinth::spec::kinds::key::{DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
+use plinth::spec::resolve::Resolver;
 use plinth::spec::{self, LoadOptions, Spec};
+use plinth::state::Account;
+use plinth::state::{LiveResource, LiveSnapshot};
 
 /// The allocator the binary uses (mimalloc), counting the bytes in use and their peak.
 struct PeakAlloc;

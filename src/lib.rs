@@ -7,15 +7,11 @@
 pub mod apply;
 pub mod archive;
 pub mod aws;
-pub mod checks;
 pub mod cli;
 pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod graph_view;
-pub mod index;
-pub mod kinds;
-pub mod live;
 pub mod lock;
 pub mod model;
 pub mod permissions;
@@ -24,4 +20,8 @@ pub mod policy;
 pub mod render;
 pub mod saved;
 pub mod spec;
+pub mod state;
 pub mod workflow;
+
+#[cfg(test)]
+mod layering;

@@ -88,7 +88,7 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
         "Resource": "*",
     }));
     if let Some(lock) = &spec.stack.lock {
-        let objects = [&lock.key, &crate::index::key_for(lock)]
+        let objects = [&lock.key, &crate::aws::index::key_for(lock)]
             .map(|key| format!("arn:{}:s3:::{}/{key}", target.partition, lock.bucket));
         statements.push(json!({
             "Sid": "StackLockAndIndex",

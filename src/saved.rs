@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::sts::Account;
 use crate::model::{Sensitive, Value};
 use crate::plan::Plan;
 use crate::spec::{self, InputFile, Spec};
+use crate::state::Account;
 
 pub const SAVED_FORMAT_VERSION: u32 = 1;
 

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, WaitNotices, WAIT_NOTICES};
 use crate::model::{Address, Value};
-use crate::plan::{fill_pending, Action, Plan, ResourceChange};
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::spec::resolve::fill_pending;
 use crate::spec::template::Reference;
 
 #[derive(Debug, Clone, Copy)]

@@ -18,11 +18,11 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use super::planned::{all_tags, tag_changes, Planned};
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
-use crate::kinds::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
-use crate::live::{split_tags, LiveResource, ReadRequest, ADDRESS_TAG, READ_CONCURRENCY};
-use crate::model::{Address, Attributes, Kind, Value, STACK_TAG};
+use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
+use crate::model::{Address, Attributes, Kind, Value, ADDRESS_TAG, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
+use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// plinth's record of how long a key waits between being removed from the spec and being
 /// deleted: a key removed from the spec has no spec left to say so.

@@ -18,9 +18,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
 use crate::archive;
-use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
+use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`super::KindActions`]. Creating or updating a function also needs `iam:PassRole` on
 /// its role, which `plinth permissions` grants on the roles the spec names.

@@ -2,9 +2,10 @@
 //!
 //! One module per service. Each holds its SDK client and knows that service's quirks (IAM's
 //! URL-encoded documents, tag listings, not-found codes). Everything above this layer sees
-//! plinth's own types: [`crate::live`] values going up, [`crate::plan`] changes coming down.
+//! plinth's own types: [`crate::state`] values going up, [`crate::plan`] changes coming down.
 
 pub mod iam;
+pub mod index;
 pub mod kms;
 pub mod lambda;
 mod planned;
@@ -23,9 +24,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::live::{LiveResource, ReadRequest, ADDRESS_TAG};
-use crate::model::{Address, Kind, STACK_TAG};
+use crate::model::{Address, Kind, ADDRESS_TAG, STACK_TAG};
 use crate::plan::ResourceChange;
+use crate::state::{LiveResource, ReadRequest};
 
 /// How to reach AWS: the same options the AWS CLI and most AWS connectors take.
 #[derive(Debug, Clone, Default)]

@@ -20,11 +20,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, AwsError, Exports};
-use crate::kinds::bucket::{self as spec, MANAGED_SETTINGS};
-use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
+use crate::model::bucket::{self as spec, MANAGED_SETTINGS};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
+use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`super::KindActions`]. IAM names some S3 actions differently from the API calls:
 /// CORS calls are `s3:*BucketCORS`, encryption `s3:*EncryptionConfiguration`, the public

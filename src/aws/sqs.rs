@@ -11,10 +11,10 @@ use aws_sdk_sqs::types::QueueAttributeName as A;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
-use crate::live::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
+use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`super::KindActions`].
 pub const ACTIONS: super::KindActions = super::KindActions {

@@ -3,9 +3,9 @@
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{self, future, ProvideCredentials};
 use aws_credential_types::Credentials;
-use serde::{Deserialize, Serialize};
 
 use super::AwsError;
+use crate::state::Account;
 
 #[derive(Clone, Debug)]
 pub struct Sts {
@@ -13,31 +13,6 @@ pub struct Sts {
     region: String,
     /// The answer, once asked: the lock, the read and a saved plan's check all need it.
     known: std::sync::Arc<tokio::sync::OnceCell<Account>>,
-}
-
-/// The account, region and identity a plan is made for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub account_id: String,
-    pub region: String,
-    pub partition: String,
-    /// The ARN of the identity plinth runs as.
-    pub caller_arn: String,
-}
-
-impl Account {
-    /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name
-    /// that contains it needs the real account.
-    pub const UNKNOWN: &'static str = "{unknown account}";
-
-    pub fn unknown(region: &str) -> Account {
-        Account {
-            account_id: Self::UNKNOWN.into(),
-            region: region.into(),
-            partition: Self::UNKNOWN.into(),
-            caller_arn: String::new(),
-        }
-    }
 }
 
 impl Sts {

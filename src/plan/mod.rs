@@ -5,21 +5,19 @@
 //! attributes and the live attributes it was computed against.
 
 mod planner;
-mod resolve;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::sts::Account;
 use crate::model::{Address, Attributes, Value};
 use crate::policy::{self, AccessChange};
+use crate::state::Account;
 
 pub use planner::{physical_ids, plan, PlanOptions};
-pub use resolve::{fill_pending, Resolver};
 
 /// Bumped whenever the serialized shape of [`Plan`] changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -62,12 +60,61 @@ impl Action {
     }
 }
 
+/// Why a resource gets its action, for the people reading the plan. It never drives behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// `plan --destroy`: everything the stack owns goes.
+    DestroyingStack,
+    /// The stack owns it and the spec no longer declares it.
+    LeftTheSpec,
+    /// Its name changed, so a new one replaces it.
+    NameChanged { from: String },
+    /// An attribute AWS cannot change in place differs.
+    CannotChangeInPlace { attribute: String },
+    /// It was scheduled for deletion (a KMS key); the update recovers it.
+    Recovered { deletion_date: String },
+    /// `adopt = true`: an existing resource becomes the stack's, with changes.
+    Adopting,
+    /// `adopt = true`, and nothing differs but plinth's own tags.
+    AdoptingTagsOnly,
+    /// `plan --refresh-only`: the live resource drifted, for the reason inside if any.
+    Drift { then: Option<Box<Reason>> },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::DestroyingStack => f.write_str("destroying the stack"),
+            Reason::LeftTheSpec => f.write_str("no longer in the spec"),
+            Reason::NameChanged { from } => write!(f, "the name changed from `{from}`"),
+            Reason::CannotChangeInPlace { attribute } => {
+                write!(f, "`{attribute}` cannot be changed in place")
+            }
+            Reason::Recovered { deletion_date } => {
+                write!(
+                    f,
+                    "scheduled for deletion on {deletion_date}: it will be recovered"
+                )
+            }
+            Reason::Adopting => f.write_str("adopting an existing resource"),
+            Reason::AdoptingTagsOnly => {
+                f.write_str("adopting an existing resource: it will be tagged as this stack's")
+            }
+            Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
+            Reason::Drift { then: Some(then) } => {
+                write!(f, "the live resource differs from the spec; {then}")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceChange {
     pub address: Address,
     pub action: Action,
     /// Why, for people; it never drives behaviour.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// The name AWS knows the resource by after apply (before, for a delete).
     pub physical_id: String,
     /// For a replace, the physical name of the resource being replaced.

@@ -2,16 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::resolve::Resolver;
 use super::{
-    attribute_at, Action, AttributeChange, Plan, PolicyFinding, ResourceChange, FORMAT_VERSION,
+    attribute_at, Action, AttributeChange, Plan, PolicyFinding, Reason, ResourceChange,
+    FORMAT_VERSION,
 };
-use crate::checks;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::live::{LiveResource, LiveSnapshot};
 use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy;
+use crate::spec::checks;
+use crate::spec::resolve::Resolver;
 use crate::spec::{Resource, Spec};
+use crate::state::{LiveResource, LiveSnapshot};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
@@ -100,9 +101,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
         };
         let reason = if options.destroy {
-            "destroying the stack"
+            Reason::DestroyingStack
         } else {
-            "no longer in the spec"
+            Reason::LeftTheSpec
         };
         changes.push(delete_change(address, found, Some(reason)));
     }
@@ -110,9 +111,8 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     order_deletes(&mut changes, spec, live);
     if options.refresh_only {
         for c in changes.iter_mut().filter(|c| c.is_change()) {
-            c.reason = Some(match &c.reason {
-                Some(r) => format!("the live resource differs from the spec; {r}"),
-                None => "the live resource differs from the spec".into(),
+            c.reason = Some(Reason::Drift {
+                then: c.reason.take().map(Box::new),
             });
         }
     }
@@ -210,7 +210,7 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
             Some(found) => delete_change(
                 resource.address.clone(),
                 found,
-                Some("destroying the stack"),
+                Some(Reason::DestroyingStack),
             ),
             None => return out,
         }
@@ -240,7 +240,9 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                         compare(resource, desired, physical_id, old, depends_on, false);
                     change.action = Action::Replace;
                     change.replaces = Some(old.physical_id.clone());
-                    change.reason = Some(format!("the name changed from `{}`", old.physical_id));
+                    change.reason = Some(Reason::NameChanged {
+                        from: old.physical_id.clone(),
+                    });
                     change
                 }
                 None => create_change(resource, desired, physical_id, depends_on),
@@ -398,11 +400,11 @@ fn create_change(
     }
 }
 
-fn delete_change(address: Address, found: &LiveResource, reason: Option<&str>) -> ResourceChange {
+fn delete_change(address: Address, found: &LiveResource, reason: Option<Reason>) -> ResourceChange {
     ResourceChange {
         address,
         action: Action::Delete,
-        reason: reason.map(str::to_string),
+        reason,
         physical_id: found.physical_id.clone(),
         replaces: None,
         attributes: found
@@ -558,25 +560,21 @@ fn compare(
     let (action, reason) = if let Some(forcing) = attributes.iter().find(|a| a.forces_replacement) {
         (
             Action::Replace,
-            Some(format!("`{}` cannot be changed in place", forcing.name)),
+            Some(Reason::CannotChangeInPlace {
+                attribute: forcing.name.clone(),
+            }),
         )
     } else if let Some(date) = &found.deletion_date {
         (
             Action::Update,
-            Some(format!(
-                "scheduled for deletion on {date}: it will be recovered"
-            )),
+            Some(Reason::Recovered {
+                deletion_date: date.clone(),
+            }),
         )
     } else if !attributes.is_empty() {
-        (
-            Action::Update,
-            adopt.then(|| "adopting an existing resource".to_string()),
-        )
+        (Action::Update, adopt.then_some(Reason::Adopting))
     } else if adopt {
-        (
-            Action::Update,
-            Some("adopting an existing resource: it will be tagged as this stack's".to_string()),
-        )
+        (Action::Update, Some(Reason::AdoptingTagsOnly))
     } else {
         (Action::NoOp, None)
     };

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::{plan, Action, PlanOptions};
-use crate::live::LiveSnapshot;
 use crate::model::Address;
 use crate::render::text::{render, TextOptions};
 use crate::spec::{self, LoadOptions, Spec};
+use crate::state::LiveSnapshot;
 
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -364,7 +364,7 @@ fn orphan(
     physical_id: &str,
     arn: &str,
     attributes: serde_json::Value,
-) -> crate::live::LiveResource {
+) -> crate::state::LiveResource {
     serde_json::from_value(serde_json::json!({
         "kind": kind,
         "physical_id": physical_id,

@@ -7,9 +7,42 @@
 //! atom. That is exact for the common shapes and errs towards "not covered" otherwise, which
 //! reads as "may widen": the safe answer for a reviewer.
 
-use super::diff::AccessChange;
 use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
+use serde::Serialize;
+
 use super::pattern;
+
+/// How a change to a policy moves the access it grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessChange {
+    /// Some request is allowed that was not before.
+    Widens,
+    /// Some request that was allowed no longer is.
+    Narrows,
+    NoChange,
+    /// Some requests gained access and some lost it.
+    Mixed,
+}
+
+impl AccessChange {
+    pub(super) fn from_gained_lost(gained: bool, lost: bool) -> AccessChange {
+        match (gained, lost) {
+            (true, true) => AccessChange::Mixed,
+            (true, false) => AccessChange::Widens,
+            (false, true) => AccessChange::Narrows,
+            (false, false) => AccessChange::NoChange,
+        }
+    }
+
+    pub(super) fn gained(self) -> bool {
+        matches!(self, AccessChange::Widens | AccessChange::Mixed)
+    }
+
+    pub(super) fn lost(self) -> bool {
+        matches!(self, AccessChange::Narrows | AccessChange::Mixed)
+    }
+}
 
 /// A kind of thing a statement element lists: action or resource patterns, or principals.
 pub(super) trait Element {

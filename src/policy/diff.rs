@@ -8,41 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::access;
+use super::access::{self, AccessChange};
 use super::canon::Spelling;
 use super::model::{PolicyDocument, Statement, Version};
 use super::{pattern, statement_label};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccessChange {
-    /// Some request is allowed that was not before.
-    Widens,
-    /// Some request that was allowed no longer is.
-    Narrows,
-    NoChange,
-    /// Some requests gained access and some lost it.
-    Mixed,
-}
-
-impl AccessChange {
-    pub(super) fn from_gained_lost(gained: bool, lost: bool) -> AccessChange {
-        match (gained, lost) {
-            (true, true) => AccessChange::Mixed,
-            (true, false) => AccessChange::Widens,
-            (false, true) => AccessChange::Narrows,
-            (false, false) => AccessChange::NoChange,
-        }
-    }
-
-    fn gained(self) -> bool {
-        matches!(self, AccessChange::Widens | AccessChange::Mixed)
-    }
-
-    fn lost(self) -> bool {
-        matches!(self, AccessChange::Narrows | AccessChange::Mixed)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

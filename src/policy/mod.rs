@@ -24,7 +24,8 @@ mod pattern;
 #[cfg(test)]
 mod seeds;
 
-pub use diff::{diff, AccessChange, ChangeKind, FieldChange, PolicyDiff, StatementChange};
+pub use access::AccessChange;
+pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
 pub use lint::{
     lint, DocumentKind, Lint, LintContext, LintRule, ResourcePolicyKind, Severity, LINT_RULES,
 };

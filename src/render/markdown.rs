@@ -151,7 +151,7 @@ fn risks(plan: &Plan) -> Vec<String> {
                 "**replaces** `{}`{}",
                 c.address,
                 c.reason
-                    .as_deref()
+                    .as_ref()
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             )),
@@ -202,7 +202,7 @@ fn detail(c: &ResourceChange) -> String {
     let mut out = String::new();
     let reason = c
         .reason
-        .as_deref()
+        .as_ref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     let _ = writeln!(

@@ -278,10 +278,11 @@ impl Loader {
         if !self.diags.has_errors() {
             self.lint_policies(&spec);
             // Before AWS is read, only variables are known; checks needing more wait for plan.
-            self.diags.extend(crate::checks::check(&spec, |r| match r {
-                Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
-                _ => None,
-            }));
+            self.diags
+                .extend(crate::spec::checks::check(&spec, |r| match r {
+                    Reference::Var(v) => spec.vars.get(v).map(|v| v.value.clone()),
+                    _ => None,
+                }));
         }
         Some(spec)
     }
@@ -460,14 +461,15 @@ impl Loader {
             };
             let (table, silenced) = self.take_silences(table);
             let body = toml::Spanned::new(span, DeValue::Table(table));
-            let resource = crate::kinds::load(kind, self, body).map(|(body, options)| Resource {
-                address: address.clone(),
-                location,
-                adopt: options.adopt,
-                prevent_destroy: options.prevent_destroy,
-                silenced,
-                body,
-            });
+            let resource =
+                crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
+                    address: address.clone(),
+                    location,
+                    adopt: options.adopt,
+                    prevent_destroy: options.prevent_destroy,
+                    silenced,
+                    body,
+                });
             out.insert(address, resource);
         }
     }

@@ -3,8 +3,11 @@
 //! Loading never talks to AWS. Every problem is collected as a [`Diagnostic`] with the file,
 //! line and column it comes from, so one run reports all of them.
 
+pub mod checks;
+pub mod kinds;
 mod load;
 mod located;
+pub mod resolve;
 pub mod rules;
 pub mod schema;
 pub mod template;
@@ -14,8 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostics, Location, SourceFile};
-pub use crate::kinds::ResourceBody;
 use crate::model::{Address, Kind};
+pub use crate::spec::kinds::ResourceBody;
 
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};

@@ -9,7 +9,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::load::RawStack;
 use super::Silence;
-use crate::kinds::{bucket, function, instance_profile, key, oidc_provider, policy, queue, role};
+use crate::spec::kinds::{
+    bucket, function, instance_profile, key, oidc_provider, policy, queue, role,
+};
 
 /// The whole spec file. Each resource table also takes `silence` (taken out before the kind
 /// reads the table), added by [`Resources`].

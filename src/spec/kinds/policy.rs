@@ -1,40 +1,42 @@
-//! `[instance_profile.NAME]`: an IAM instance profile, the container that hands a role to EC2
-//! instances.
+//! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
+//! (`managed_policies = ["${policy.NAME.arn}"]`).
 
 use std::collections::BTreeMap;
 
-use crate::spec::Located;
+use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
-use crate::live::LiveResource;
 use crate::model::Attributes;
-use crate::plan::Resolver;
+use crate::policy::DocumentKind;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::{Loader, Text};
+use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
-pub struct InstanceProfileSpec {
+pub struct PolicySpec {
     pub name: Text,
     pub path: Option<Text>,
-    /// The name of the role the profile holds (IAM allows one); `None` leaves it unmanaged.
-    pub role: Option<Text>,
+    pub description: Option<Text>,
+    pub document: PolicyTemplate,
     /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "InstanceProfile")]
-pub(crate) struct RawInstanceProfile {
+#[schemars(rename = "ManagedPolicy")]
+pub(crate) struct RawPolicy {
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::IAM_NAME_MAX)))]
     name: Located<String>,
     #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
-    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
-    role: Option<Located<String>>,
+    description: Option<Located<String>>,
+    #[schemars(with = "PolicyField")]
+    document: Located<toml::Value>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
@@ -45,12 +47,13 @@ pub(crate) struct RawInstanceProfile {
 pub(super) fn load(
     loader: &mut Loader,
     value: toml::Spanned<DeValue<'_>>,
-) -> Option<(InstanceProfileSpec, Lifecycle)> {
-    let raw: RawInstanceProfile = loader.deserialize(value)?;
-    let spec = InstanceProfileSpec {
+) -> Option<(PolicySpec, Lifecycle)> {
+    let raw: RawPolicy = loader.deserialize(value)?;
+    let spec = PolicySpec {
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
-        role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
+        description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
+        document: loader.policy_or_stand_in(&raw.document),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
     Some((
@@ -62,21 +65,29 @@ pub(super) fn load(
     ))
 }
 
-impl InstanceProfileSpec {
+impl PolicySpec {
     pub(super) fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
-            .chain(self.role.iter())
+            .chain(self.description.iter())
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
+    }
+
+    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        vec![(
+            "document".to_string(),
+            &self.document,
+            DocumentKind::Identity,
+        )]
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
-            "instance profile names are letters, digits and `_+=,.@-`, at most 128 characters",
+            "policy names are letters, digits and `_+=,.@-`, at most 128 characters",
             diags,
         );
         if let Some(path) = &self.path {
@@ -87,11 +98,11 @@ impl InstanceProfileSpec {
                 diags,
             );
         }
-        if let Some(role) = &self.role {
+        if let Some(d) = &self.description {
             c.text(
-                role,
-                |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
-                "give the role's name (not its ARN), e.g. \"${role.server.name}\"",
+                d,
+                rules::max_chars("a policy description", 1000),
+                "shorten the description",
                 diags,
             );
         }
@@ -100,19 +111,34 @@ impl InstanceProfileSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
             attrs.insert("path".into(), r.value(p));
         }
-        if let Some(role) = &self.role {
-            attrs.insert("role".into(), r.value(role));
+        if let Some(d) = &self.description {
+            attrs.insert("description".into(), r.value(d));
         }
+        attrs.insert("document".into(), r.policy_or_report(&self.document, diags));
         if let Some(tags) = &self.tags {
             attrs.insert("tags".into(), r.map(tags));
         }
         attrs
+    }
+
+    /// The policy's ARN, which is how IAM finds it: built from its path and name.
+    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+        let name = r.text(&self.name).ok_or(&self.name)?;
+        let path = match &self.path {
+            Some(p) => r.text(p).ok_or(p)?,
+            None => "/".to_string(),
+        };
+        Ok(format!(
+            "arn:{}:iam::{}:policy{path}{name}",
+            r.account().partition,
+            r.account().account_id
+        ))
     }
 
     pub(super) fn export(
@@ -121,20 +147,9 @@ impl InstanceProfileSpec {
         r: &Resolver<'_>,
         _live: Option<&LiveResource>,
     ) -> Option<String> {
-        let name = r.text(&self.name)?;
         match attribute {
-            "name" => Some(name),
-            "arn" => {
-                let path = match &self.path {
-                    Some(p) => r.text(p)?,
-                    None => "/".to_string(),
-                };
-                Some(format!(
-                    "arn:{}:iam::{}:instance-profile{path}{name}",
-                    r.account().partition,
-                    r.account().account_id
-                ))
-            }
+            "name" => r.text(&self.name),
+            "arn" => self.physical_id(r).ok(),
             _ => None,
         }
     }

@@ -7,8 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
+pub mod bucket;
+pub mod key;
+
 /// The tag that marks a resource as owned by a stack: `plinth:stack = NAME`.
 pub const STACK_TAG: &str = "plinth:stack";
+
+/// The tag that records which address of the stack a resource was created for, so a resource
+/// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
+pub const ADDRESS_TAG: &str = "plinth:address";
 
 /// A kind of resource, as written in the spec (`[role.NAME]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -13,13 +13,13 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
-use crate::plan::Resolver;
 use crate::policy::DocumentKind;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::{self, Reference};
 use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct RoleSpec {

@@ -5,13 +5,13 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::aws::sts::Account;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::live::LiveSnapshot;
 use crate::model::{Address, Pending, Value};
 use crate::policy::PolicyDocument;
 use crate::spec::template::{self, AwsFact, Reference};
 use crate::spec::{PolicyTemplate, Spec, Text};
+use crate::state::Account;
+use crate::state::LiveSnapshot;
 
 pub struct Resolver<'a> {
     spec: &'a Spec,

@@ -18,13 +18,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::kinds::bucket::NotificationTarget;
-use crate::kinds::function::FunctionSpec;
-use crate::kinds::queue::QueueSpec;
-use crate::kinds::role::RoleSpec;
 use crate::model::{Address, Kind};
 use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision};
 use crate::policy::{PolicyDocument, Principal};
+use crate::spec::kinds::bucket::NotificationTarget;
+use crate::spec::kinds::function::FunctionSpec;
+use crate::spec::kinds::queue::QueueSpec;
+use crate::spec::kinds::role::RoleSpec;
 use crate::spec::template::{self, AwsFact, Piece, Reference};
 use crate::spec::{PolicyTemplate, Resource, ResourceBody, Spec, Text};
 
@@ -601,10 +601,10 @@ fn check_visibility_timeout(
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use crate::aws::sts::Account;
-    use crate::live::LiveSnapshot;
     use crate::plan::{plan, PlanOptions};
     use crate::spec::{self, LoadOptions};
+    use crate::state::Account;
+    use crate::state::LiveSnapshot;
 
     fn fixture(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -667,7 +667,7 @@ mod tests {
             let broken = findings(path, None);
             assert!(broken.contains(code), "{path}: expected {code} in\n{broken}");
             let name = Path::new(path).file_stem().unwrap().to_string_lossy().into_owned();
-            insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+            insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
                 insta::assert_snapshot!(format!("check@{name}"), broken);
             });
             let fixed = findings(path, Some(*fix));
@@ -775,7 +775,7 @@ mod tests {
                     partition: "aws".into(),
                     caller_arn: String::new(),
                 };
-                let resolver = crate::plan::Resolver::new(&spec, &account, None);
+                let resolver = crate::spec::resolve::Resolver::new(&spec, &account, None);
                 let found = super::check(&spec, |r| resolver.lookup(r));
                 assert!(
                     found.0.is_empty(),

@@ -13,12 +13,12 @@ use toml::de::DeValue;
 use super::{int, Lifecycle};
 use crate::archive;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Sensitive, Value};
-use crate::plan::Resolver;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
 use crate::spec::{Loader, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct FunctionSpec {

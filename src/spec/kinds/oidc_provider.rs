@@ -9,11 +9,11 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
-use crate::plan::Resolver;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, Text};
+use crate::state::LiveResource;
 
 /// IAM's limits on one provider.
 const MAX_CLIENT_IDS: usize = 100;

@@ -10,11 +10,11 @@ use toml::de::DeValue;
 
 use super::{int, Lifecycle};
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
-use crate::plan::Resolver;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct QueueSpec {

@@ -17,12 +17,12 @@ use crate::spec::Located;
 use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Kind};
-use crate::plan::Resolver;
 use crate::policy::{DocumentKind, ResourcePolicyKind};
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::Checker;
 use crate::spec::{PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 /// Fields every kind takes besides its own.
 #[derive(Debug, Clone, Copy, Default)]

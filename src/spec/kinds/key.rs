@@ -13,17 +13,14 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::live::LiveResource;
 use crate::model::{Attributes, Value};
-use crate::plan::Resolver;
 use crate::policy::{DocumentKind, ResourcePolicyKind};
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
-pub const DEFAULT_KEY_USAGE: &str = "ENCRYPT_DECRYPT";
-pub const DEFAULT_KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
-/// AWS's own default, and the longest it allows: the most time to notice a mistake.
-pub const DEFAULT_DELETION_WINDOW_DAYS: i64 = 30;
+pub use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
 
 /// Each key spec KMS offers, with the usages it supports.
 const KEY_SPECS: &[(&str, &[&str])] = &[

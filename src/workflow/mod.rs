@@ -1,34 +1,48 @@
-//! The steps every command shares, in order: connect, learn the account, read live, plan.
+//! The steps every command shares, in order: connect, learn the account, read live, plan;
+//! and the protocol of an apply around the executor.
+
+mod apply;
+pub mod index;
+mod read;
+
+pub use apply::{
+    apply_stack, open_saved_plan, saved_plan_refusal, ApplyOutcome, ApplyRequest, ApplyView,
+};
 
 use std::collections::BTreeMap;
 
-use crate::aws::sts::Account;
 use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
-use crate::index;
-use crate::live::{self, LiveSnapshot};
 use crate::model::Address;
-use crate::plan::{self, physical_ids, Plan, PlanOptions, Resolver};
+use crate::plan::{self, physical_ids, Plan, PlanOptions};
+use crate::spec::resolve::Resolver;
 use crate::spec::Spec;
+use crate::state::{Account, LiveSnapshot};
 
+/// Why a command stopped: the spec, AWS, or a refusal with a reason and what to do about it.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum WorkflowError {
     #[error("{0}")]
     Spec(Diagnostics),
     #[error("{0}")]
     Aws(#[from] AwsError),
+    #[error("{message}")]
+    Refused {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
-impl From<Diagnostics> for PlanError {
+impl From<Diagnostics> for WorkflowError {
     fn from(d: Diagnostics) -> Self {
-        PlanError::Spec(d)
+        WorkflowError::Spec(d)
     }
 }
 
 /// Reads the live state `spec` concerns: the account, the resources it names and those the
 /// stack owns. Resources whose names do not mention the account are read while
 /// `GetCallerIdentity` (and the stack's index, when it has one) are on their way.
-pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError> {
+pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, WorkflowError> {
     let unknown = Account::unknown(aws.sts.region());
     let resolver = Resolver::new(spec, &unknown, None);
     let early: BTreeMap<Address, String> = spec
@@ -42,24 +56,28 @@ pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, PlanError
     let known = async {
         let stack_index = async {
             match &spec.stack.lock {
-                Some(lock) => index::read(aws, lock, &spec.stack.name).await,
+                Some(lock) => crate::aws::index::read(aws, lock, &spec.stack.name).await,
                 None => None,
             }
         };
         let (account, index) = futures::join!(aws.sts.account(), stack_index);
         let account = account?;
         let physical_ids = physical_ids(spec, &Resolver::new(spec, &account, None))?;
-        Ok::<_, PlanError>(live::Known {
+        Ok::<_, WorkflowError>(read::Known {
             account,
             physical_ids,
             index,
         })
     };
-    live::read(aws, spec, &early, known).await
+    read::read(aws, spec, &early, known).await
 }
 
 /// Reads the live state `spec` concerns and plans against it.
-pub async fn plan_stack(aws: &Aws, spec: &Spec, options: PlanOptions) -> Result<Plan, PlanError> {
+pub async fn plan_stack(
+    aws: &Aws,
+    spec: &Spec,
+    options: PlanOptions,
+) -> Result<Plan, WorkflowError> {
     Ok(plan_stack_live(aws, spec, options).await?.0)
 }
 
@@ -68,7 +86,7 @@ pub async fn plan_stack_live(
     aws: &Aws,
     spec: &Spec,
     options: PlanOptions,
-) -> Result<(Plan, LiveSnapshot), PlanError> {
+) -> Result<(Plan, LiveSnapshot), WorkflowError> {
     let snapshot = read_live(aws, spec).await?;
     let plan = plan::plan(spec, &snapshot, options)?;
     Ok((plan, snapshot))

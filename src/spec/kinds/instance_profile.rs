@@ -1,42 +1,40 @@
-//! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
-//! (`managed_policies = ["${policy.NAME.arn}"]`).
+//! `[instance_profile.NAME]`: an IAM instance profile, the container that hands a role to EC2
+//! instances.
 
 use std::collections::BTreeMap;
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
-use crate::live::LiveResource;
 use crate::model::Attributes;
-use crate::plan::Resolver;
-use crate::policy::DocumentKind;
+use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{Loader, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
-pub struct PolicySpec {
+pub struct InstanceProfileSpec {
     pub name: Text,
     pub path: Option<Text>,
-    pub description: Option<Text>,
-    pub document: PolicyTemplate,
+    /// The name of the role the profile holds (IAM allows one); `None` leaves it unmanaged.
+    pub role: Option<Text>,
     /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
     pub tags: Option<BTreeMap<String, Text>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "ManagedPolicy")]
-pub(crate) struct RawPolicy {
+#[schemars(rename = "InstanceProfile")]
+pub(crate) struct RawInstanceProfile {
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::IAM_NAME_MAX)))]
     name: Located<String>,
     #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
-    description: Option<Located<String>>,
-    #[schemars(with = "PolicyField")]
-    document: Located<toml::Value>,
+    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
+    role: Option<Located<String>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
     adopt: bool,
@@ -47,13 +45,12 @@ pub(crate) struct RawPolicy {
 pub(super) fn load(
     loader: &mut Loader,
     value: toml::Spanned<DeValue<'_>>,
-) -> Option<(PolicySpec, Lifecycle)> {
-    let raw: RawPolicy = loader.deserialize(value)?;
-    let spec = PolicySpec {
+) -> Option<(InstanceProfileSpec, Lifecycle)> {
+    let raw: RawInstanceProfile = loader.deserialize(value)?;
+    let spec = InstanceProfileSpec {
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
-        description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
-        document: loader.policy_or_stand_in(&raw.document),
+        role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
         tags: raw.tags.as_ref().map(|t| loader.tags(t)),
     };
     Some((
@@ -65,29 +62,21 @@ pub(super) fn load(
     ))
 }
 
-impl PolicySpec {
+impl InstanceProfileSpec {
     pub(super) fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
-            .chain(self.description.iter())
+            .chain(self.role.iter())
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
-    }
-
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        vec![(
-            "document".to_string(),
-            &self.document,
-            DocumentKind::Identity,
-        )]
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
-            "policy names are letters, digits and `_+=,.@-`, at most 128 characters",
+            "instance profile names are letters, digits and `_+=,.@-`, at most 128 characters",
             diags,
         );
         if let Some(path) = &self.path {
@@ -98,11 +87,11 @@ impl PolicySpec {
                 diags,
             );
         }
-        if let Some(d) = &self.description {
+        if let Some(role) = &self.role {
             c.text(
-                d,
-                rules::max_chars("a policy description", 1000),
-                "shorten the description",
+                role,
+                |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
+                "give the role's name (not its ARN), e.g. \"${role.server.name}\"",
                 diags,
             );
         }
@@ -111,34 +100,19 @@ impl PolicySpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
             attrs.insert("path".into(), r.value(p));
         }
-        if let Some(d) = &self.description {
-            attrs.insert("description".into(), r.value(d));
+        if let Some(role) = &self.role {
+            attrs.insert("role".into(), r.value(role));
         }
-        attrs.insert("document".into(), r.policy_or_report(&self.document, diags));
         if let Some(tags) = &self.tags {
             attrs.insert("tags".into(), r.map(tags));
         }
         attrs
-    }
-
-    /// The policy's ARN, which is how IAM finds it: built from its path and name.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
-        let name = r.text(&self.name).ok_or(&self.name)?;
-        let path = match &self.path {
-            Some(p) => r.text(p).ok_or(p)?,
-            None => "/".to_string(),
-        };
-        Ok(format!(
-            "arn:{}:iam::{}:policy{path}{name}",
-            r.account().partition,
-            r.account().account_id
-        ))
     }
 
     pub(super) fn export(
@@ -147,9 +121,20 @@ impl PolicySpec {
         r: &Resolver<'_>,
         _live: Option<&LiveResource>,
     ) -> Option<String> {
+        let name = r.text(&self.name)?;
         match attribute {
-            "name" => r.text(&self.name),
-            "arn" => self.physical_id(r).ok(),
+            "name" => Some(name),
+            "arn" => {
+                let path = match &self.path {
+                    Some(p) => r.text(p)?,
+                    None => "/".to_string(),
+                };
+                Some(format!(
+                    "arn:{}:iam::{}:instance-profile{path}{name}",
+                    r.account().partition,
+                    r.account().account_id
+                ))
+            }
             _ => None,
         }
     }

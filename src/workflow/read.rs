@@ -1,75 +1,16 @@
-//! The live side of a plan: what AWS holds for the resources a spec names or a stack owns.
+//! The concurrent read of everything a spec concerns, above the adapters that do each read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 
-use crate::aws::{sts::Account, Aws, AwsError};
+use crate::aws::{Aws, AwsError};
 use crate::diag::Diagnostics;
-use crate::index::StackIndex;
-use crate::model::{Address, Attributes, Kind, Sensitive, Value, STACK_TAG};
+use crate::model::{Address, Attributes, Kind, Sensitive, Value};
 use crate::spec::Spec;
-
-/// The tag that records which address of the stack a resource was created for, so a resource
-/// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
-pub const ADDRESS_TAG: &str = "plinth:address";
-
-/// Everything the planner needs from AWS, read up front so that planning is a pure function.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LiveSnapshot {
-    pub account: Option<Account>,
-    /// What exists under the physical names the spec declares, keyed by spec address,
-    /// whoever owns it. A resource with no name of its own (a KMS key) that its name does not
-    /// find is the one the stack tagged with its address.
-    pub by_address: BTreeMap<Address, LiveResource>,
-    /// Every resource tagged as owned by the stack, wherever it is in the spec (or not). Those
-    /// found by name are also in `by_address`.
-    pub owned: Vec<LiveResource>,
-    /// The stack's index as read, when the read used one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<StackIndex>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveResource {
-    pub kind: Kind,
-    /// The name AWS knows the resource by (a role name, a queue name, a key id).
-    pub physical_id: String,
-    /// The `plinth:stack` tag, if any.
-    pub owner: Option<String>,
-    /// The `plinth:address` tag, if any.
-    pub address_tag: Option<Address>,
-    pub attributes: Attributes,
-    /// Values other resources may reference (`arn`, `unique_id`, ...).
-    pub exports: BTreeMap<String, String>,
-    /// When AWS deletes the resource, if it is already scheduled for deletion (a KMS key in its
-    /// waiting period): it is not deleted again, and declaring it again recovers it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_date: Option<String>,
-}
-
-impl LiveResource {
-    pub fn is_owned_by(&self, stack: &str) -> bool {
-        self.owner.as_deref() == Some(stack)
-    }
-
-    pub fn is_pending_deletion(&self) -> bool {
-        self.deletion_date.is_some()
-    }
-}
-
-/// What the spec wants read for one resource: its physical name, and the attributes it
-/// declares (some cost extra calls, made only when declared).
-#[derive(Debug, Clone)]
-pub struct ReadRequest {
-    pub address: Address,
-    pub physical_id: String,
-    pub declared: BTreeSet<String>,
-}
-
-/// How many reads run at once.
-pub const READ_CONCURRENCY: usize = 16;
+use crate::state::{
+    Account, LiveResource, LiveSnapshot, ReadRequest, StackIndex, READ_CONCURRENCY,
+};
 
 /// What a read needs to know of the account, which `GetCallerIdentity` tells: the account, the
 /// physical names resolved with it (by address), and the stack's index, read alongside.
@@ -93,7 +34,7 @@ pub async fn read<E: From<AwsError>>(
 ) -> Result<LiveSnapshot, E> {
     // Only the declared attributes' names and secrets are used here, which no account changes.
     let unknown = Account::unknown(aws.sts.region());
-    let resolver = crate::plan::Resolver::new(spec, &unknown, None);
+    let resolver = crate::spec::resolve::Resolver::new(spec, &unknown, None);
     let desired: BTreeMap<&Address, Attributes> = spec
         .resources
         .values()
@@ -274,23 +215,4 @@ fn mask_sensitive(desired: &Attributes, live: &mut Attributes) {
             _ => {}
         }
     }
-}
-
-/// Splits AWS tags into plinth's ownership tags and the user's own.
-pub fn split_tags(
-    tags: impl IntoIterator<Item = (String, String)>,
-) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
-    let mut owner = None;
-    let mut address = None;
-    let mut user = BTreeMap::new();
-    for (k, v) in tags {
-        match k.as_str() {
-            STACK_TAG => owner = Some(v),
-            ADDRESS_TAG => address = Address::try_from(v).ok(),
-            _ => {
-                user.insert(k, v);
-            }
-        }
-    }
-    (owner, address, user)
 }

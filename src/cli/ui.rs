@@ -1,0 +1,319 @@
+//! The terminal: colour decisions, stdout and stderr, errors and hints, the confirmation prompt,
+//! progress lines and bars, the apply report. The only code that touches the terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use super::{ColorChoice, OutputFormat};
+use crate::apply::{ApplyReport, Progress, StepOutcome, StepStatus};
+use crate::model::Address;
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::render;
+use crate::workflow::{ApplyView, WorkflowError};
+
+pub struct Ui {
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+}
+
+impl Ui {
+    pub fn new(choice: ColorChoice) -> Self {
+        let allowed = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let pick = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => allowed && tty,
+        };
+        Ui {
+            color_stdout: pick(std::io::stdout().is_terminal()),
+            color_stderr: pick(std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// Writes to stdout; a closed pipe (`plinth plan | head`) is not an error.
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
+    }
+
+    pub fn err(&self, text: &str) {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
+    pub fn report(&self, failure: &WorkflowError) {
+        match failure {
+            WorkflowError::Spec(d) => {
+                self.err(&d.render(self.color_stderr));
+                let n = d.errors();
+                self.err(&format!(
+                    "\n{n} error{} found; nothing was sent to AWS.\n",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            WorkflowError::Aws(e) => {
+                self.err(&format!("error: {e}\n"));
+                if let Some(h) = &e.hint {
+                    self.err(&format!("hint: {h}\n"));
+                }
+            }
+            WorkflowError::Refused { message, hint } => {
+                self.err(&format!("error: {message}\n"));
+                if let Some(h) = hint {
+                    self.err(&format!("hint: {h}\n"));
+                }
+            }
+        }
+    }
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn format_outputs(values: &[(String, Option<String>)], format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Env => values
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}\n", shell_quote(v))))
+            .collect(),
+        OutputFormat::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = values
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.clone()
+                            .map_or(serde_json::Value::Null, serde_json::Value::String),
+                    )
+                })
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&map).unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Values that need no quoting stay bare, so the file also reads as a Docker env file.
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,".contains(c))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
+fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(WorkflowError::Refused {
+            message: "apply needs confirmation, and there is no terminal to ask on".into(),
+            hint: Some("review the plan above and pass --auto-approve".into()),
+        });
+    }
+    let n = plan.changes.iter().filter(|c| c.is_change()).count();
+    ui.err(&format!(
+        "\nplinth will make {n} change{} to stack `{}`. Only 'yes' will be accepted.\nApply? ",
+        if n == 1 { "" } else { "s" },
+        plan.stack
+    ));
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| WorkflowError::Refused {
+            message: format!("cannot read the answer: {e}"),
+            hint: None,
+        })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(WorkflowError::Refused {
+            message: "apply cancelled; nothing was changed".into(),
+            hint: None,
+        })
+    }
+}
+
+/// One plain line per started and finished step, for logs and pipelines.
+struct LineProgress;
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "destroying",
+        Action::NoOp => "checking",
+    }
+}
+
+impl Progress for LineProgress {
+    fn started(&self, change: &ResourceChange) {
+        eprintln!("{}: {}...", change.address, verb(change.action));
+    }
+
+    fn waiting(&self, address: &Address, notice: &str) {
+        eprintln!("{address}: {notice}");
+    }
+
+    fn finished(&self, o: &StepOutcome) {
+        match &o.status {
+            StepStatus::Done => eprintln!(
+                "{}: {} done in {}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Failed { error, .. } => eprintln!(
+                "{}: {} failed after {}: {error}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Skipped { because } => {
+                eprintln!("{}: skipped because {because} failed", o.address)
+            }
+        }
+    }
+}
+
+/// A live progress bar on a terminal: finished steps scroll above it.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+    running: std::sync::Mutex<Vec<String>>,
+}
+
+impl BarProgress {
+    fn new(steps: usize) -> Self {
+        let bar = indicatif::ProgressBar::new(steps as u64).with_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self {
+            bar,
+            running: Default::default(),
+        }
+    }
+
+    fn refresh(&self, running: &[String]) {
+        self.bar.set_message(running.join(", "));
+    }
+}
+
+impl Drop for BarProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for BarProgress {
+    fn started(&self, change: &ResourceChange) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.push(format!("{} {}", verb(change.action), change.address));
+        self.refresh(&running);
+    }
+
+    fn waiting(&self, address: &Address, notice: &str) {
+        self.bar.println(format!("{address}: {notice}"));
+    }
+
+    fn finished(&self, o: &StepOutcome) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let label = format!("{} {}", verb(o.action), o.address);
+        running.retain(|r| r != &label);
+        self.refresh(&running);
+        self.bar.inc(1);
+        self.bar.println(match &o.status {
+            StepStatus::Done => format!(
+                "{}: {} done in {}",
+                o.address,
+                verb(o.action),
+                secs(o.elapsed)
+            ),
+            StepStatus::Failed { error, .. } => {
+                format!("{}: {} failed: {error}", o.address, verb(o.action))
+            }
+            StepStatus::Skipped { because } => {
+                format!("{}: skipped because {because} failed", o.address)
+            }
+        });
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn print_report(report: &ApplyReport, ui: &Ui) {
+    let failed: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o.status, StepStatus::Done))
+        .collect();
+    if !failed.is_empty() {
+        ui.err("\nNot done:\n");
+        for o in failed {
+            match &o.status {
+                StepStatus::Failed { error, hint } => {
+                    ui.err(&format!(
+                        "  {} ({}): failed: {error}\n",
+                        o.address,
+                        o.action.as_str()
+                    ));
+                    if let Some(h) = hint {
+                        ui.err(&format!("    hint: {h}\n"));
+                    }
+                }
+                StepStatus::Skipped { because } => ui.err(&format!(
+                    "  {} ({}): skipped, because {because} failed\n",
+                    o.address,
+                    o.action.as_str()
+                )),
+                StepStatus::Done => {}
+            }
+        }
+        ui.err("Run `plinth apply` again to finish; `plinth plan` shows what remains.\n");
+    }
+    ui.err(&format!("\n{}\n", report.summary_line()));
+}
+
+/// What an apply shows on the terminal, and how it asks.
+pub struct TerminalApply<'a> {
+    pub ui: &'a Ui,
+    pub auto_approve: bool,
+}
+
+impl ApplyView for TerminalApply<'_> {
+    fn plan(&self, plan: &Plan) {
+        let options = render::text::TextOptions {
+            color: self.ui.color_stdout,
+        };
+        self.ui.out(&render::text::render(plan, options));
+    }
+
+    fn confirm(&self, plan: &Plan) -> Result<(), WorkflowError> {
+        confirm(plan, self.auto_approve, self.ui)
+    }
+
+    fn progress(&self, steps: usize) -> Box<dyn Progress> {
+        if std::io::stderr().is_terminal() {
+            Box::new(BarProgress::new(steps))
+        } else {
+            Box::new(LineProgress)
+        }
+    }
+
+    fn report(&self, report: &ApplyReport) {
+        print_report(report, self.ui);
+    }
+
+    fn warn(&self, warning: &str) {
+        self.ui.err(&format!("warning: {warning}\n"));
+    }
+}

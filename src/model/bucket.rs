@@ -1,0 +1,106 @@
+//! A bucket's attributes as plinth compares them, read from the spec and from S3 alike.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::Value;
+
+/// The settings a bucket block manages, as recorded on an existing bucket so that removing
+/// the block later removes exactly those.
+pub const MANAGED_SETTINGS: &[&str] = &[
+    "cors",
+    "encryption",
+    "notifications",
+    "policy",
+    "public_access_block",
+    "tags",
+];
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<i64>,
+}
+
+/// One CORS rule as plinth compares it: lists as sets, empty ones left out (S3 omits them).
+pub fn cors_rule(rule: &CorsRule) -> Value {
+    let mut map = BTreeMap::from([
+        (
+            "allowed_origins".to_string(),
+            Value::set(rule.allowed_origins.iter().cloned()),
+        ),
+        (
+            "allowed_methods".to_string(),
+            Value::set(rule.allowed_methods.iter().cloned()),
+        ),
+    ]);
+    for (name, list) in [
+        ("allowed_headers", &rule.allowed_headers),
+        ("expose_headers", &rule.expose_headers),
+    ] {
+        if !list.is_empty() {
+            map.insert(name.to_string(), Value::set(list.iter().cloned()));
+        }
+    }
+    if let Some(id) = &rule.id {
+        map.insert("id".into(), Value::str(id));
+    }
+    if let Some(age) = rule.max_age {
+        map.insert("max_age".into(), Value::Int(age));
+    }
+    Value::Map(map)
+}
+
+pub fn public_access_block(
+    block_acls: bool,
+    ignore_acls: bool,
+    block_policy: bool,
+    restrict_buckets: bool,
+) -> Value {
+    Value::Map(BTreeMap::from([
+        ("block_public_acls".to_string(), Value::Bool(block_acls)),
+        ("ignore_public_acls".to_string(), Value::Bool(ignore_acls)),
+        ("block_public_policy".to_string(), Value::Bool(block_policy)),
+        (
+            "restrict_public_buckets".to_string(),
+            Value::Bool(restrict_buckets),
+        ),
+    ]))
+}
+
+/// One notification as plinth compares it. `kind` is `queue`, `function` or (read from AWS
+/// only) `topic`; S3's generated ids are left out.
+pub fn notification(
+    kind: &str,
+    target: Value,
+    events: impl IntoIterator<Item = String>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+) -> Value {
+    let mut map = BTreeMap::from([
+        (kind.to_string(), target),
+        ("events".to_string(), Value::set(events)),
+    ]);
+    if let Some(p) = prefix {
+        map.insert("prefix".into(), Value::Str(p));
+    }
+    if let Some(s) = suffix {
+        map.insert("suffix".into(), Value::Str(s));
+    }
+    Value::Map(map)
+}
+
+/// The notification document is unordered: entries are kept sorted so that order never shows
+/// up as a difference.
+pub fn notifications_value(mut entries: Vec<Value>) -> Value {
+    entries.sort_by_key(|e| e.to_json().to_string());
+    Value::List(entries)
+}

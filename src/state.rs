@@ -1,0 +1,172 @@
+//! The ground floor: the data plinth reads from AWS and keeps about a stack, shared by the
+//! adapters that produce it, the planner that reads it and the views that show it. It imports
+//! nothing above `model`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Address, Attributes, Kind, ADDRESS_TAG, STACK_TAG};
+
+/// The account, region and identity a plan is made for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+    /// The ARN of the identity plinth runs as.
+    pub caller_arn: String,
+}
+
+impl Account {
+    /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name
+    /// that contains it needs the real account.
+    pub const UNKNOWN: &'static str = "{unknown account}";
+
+    pub fn unknown(region: &str) -> Account {
+        Account {
+            account_id: Self::UNKNOWN.into(),
+            region: region.into(),
+            partition: Self::UNKNOWN.into(),
+            caller_arn: String::new(),
+        }
+    }
+}
+
+/// Everything the planner needs from AWS, read up front so that planning is a pure function.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    pub account: Option<Account>,
+    /// What exists under the physical names the spec declares, keyed by spec address,
+    /// whoever owns it. A resource with no name of its own (a KMS key) that its name does not
+    /// find is the one the stack tagged with its address.
+    pub by_address: BTreeMap<Address, LiveResource>,
+    /// Every resource tagged as owned by the stack, wherever it is in the spec (or not). Those
+    /// found by name are also in `by_address`.
+    pub owned: Vec<LiveResource>,
+    /// The stack's index as read, when the read used one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<StackIndex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResource {
+    pub kind: Kind,
+    /// The name AWS knows the resource by (a role name, a queue name, a key id).
+    pub physical_id: String,
+    /// The `plinth:stack` tag, if any.
+    pub owner: Option<String>,
+    /// The `plinth:address` tag, if any.
+    pub address_tag: Option<Address>,
+    pub attributes: Attributes,
+    /// Values other resources may reference (`arn`, `unique_id`, ...).
+    pub exports: BTreeMap<String, String>,
+    /// When AWS deletes the resource, if it is already scheduled for deletion (a KMS key in its
+    /// waiting period): it is not deleted again, and declaring it again recovers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<String>,
+}
+
+impl LiveResource {
+    pub fn is_owned_by(&self, stack: &str) -> bool {
+        self.owner.as_deref() == Some(stack)
+    }
+
+    pub fn is_pending_deletion(&self) -> bool {
+        self.deletion_date.is_some()
+    }
+}
+
+/// What the spec wants read for one resource: its physical name, and the attributes it
+/// declares (some cost extra calls, made only when declared).
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    pub address: Address,
+    pub physical_id: String,
+    pub declared: BTreeSet<String>,
+}
+
+/// How many reads run at once.
+pub const READ_CONCURRENCY: usize = 16;
+
+/// Splits AWS tags into plinth's ownership tags and the user's own.
+pub fn split_tags(
+    tags: impl IntoIterator<Item = (String, String)>,
+) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
+    let mut owner = None;
+    let mut address = None;
+    let mut user = BTreeMap::new();
+    for (k, v) in tags {
+        match k.as_str() {
+            STACK_TAG => owner = Some(v),
+            ADDRESS_TAG => address = Address::try_from(v).ok(),
+            _ => {
+                user.insert(k, v);
+            }
+        }
+    }
+    (owner, address, user)
+}
+
+/// The version of the index's format; an index of another version is not used.
+pub const INDEX_VERSION: u32 = 1;
+
+/// The stack index (`workflow::index` keeps it up to date): which resources a stack owns, kept in S3 next to the stack's lock, so a
+/// plan reads them by name instead of listing every resource of the account.
+///
+/// Tags stay the truth: a resource in the index counts as the stack's only when its
+/// `plinth:stack` tag says so, and one that is gone is simply not found. The index only has to
+/// name every resource the stack owns (a superset is harmless), so every apply writes it twice,
+/// both times under the stack lock: before its first step, adding the names it is about to
+/// create, and after its last, dropping what it deleted and adding the ids AWS assigned (a KMS
+/// key's). An apply stopped between a `CreateKey` and the second write leaves a key the index
+/// does not name; the apply that next creates that key finds it by its tags, as it would without
+/// an index. When the index is missing, unreadable or not this stack's, a plan lists the
+/// account as it does for a stack without a lock; when the second write fails, the apply
+/// deletes the index, so that the next plan lists the account instead of trusting it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackIndex {
+    pub version: u32,
+    pub stack: String,
+    /// Each kind's physical ids: names, ARNs for managed policies and OIDC providers, key ids.
+    pub resources: BTreeMap<Kind, BTreeSet<String>>,
+}
+
+impl StackIndex {
+    pub fn new(stack: &str) -> StackIndex {
+        StackIndex {
+            version: INDEX_VERSION,
+            stack: stack.to_string(),
+            resources: BTreeMap::new(),
+        }
+    }
+
+    /// The resources the live read found owned by the stack (in the spec or not, pending
+    /// deletion or not).
+    pub fn of_owned(stack: &str, owned: &[LiveResource]) -> StackIndex {
+        let mut index = StackIndex::new(stack);
+        for found in owned.iter().filter(|o| o.is_owned_by(stack)) {
+            index.insert(found.kind, &found.physical_id);
+        }
+        index
+    }
+
+    pub fn insert(&mut self, kind: Kind, id: &str) {
+        self.resources
+            .entry(kind)
+            .or_default()
+            .insert(id.to_string());
+    }
+
+    pub fn remove(&mut self, kind: Kind, id: &str) {
+        if let Some(ids) = self.resources.get_mut(&kind) {
+            ids.remove(id);
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (Kind, &str)> {
+        self.resources
+            .iter()
+            .flat_map(|(kind, ids)| ids.iter().map(move |id| (*kind, id.as_str())))
+    }
+}

@@ -1,0 +1,238 @@
+//! The protocol of an apply, around the executor: lock the stack, plan (or check a saved plan
+//! still holds), ask, keep the stack index ahead of the steps, run them, bring the index up to
+//! date, unlock. What a person sees of it goes through [`ApplyView`]; only the command line
+//! touches the terminal.
+
+use std::path::{Path, PathBuf};
+
+use super::{plan_stack_live, WorkflowError};
+use crate::apply::{self, ApplyOptions, ApplyReport, Progress};
+use crate::aws::{index, Aws};
+use crate::lock::{LockError, StackLock};
+use crate::plan::{Plan, PlanOptions};
+use crate::saved::{SavedPlan, SavedPlanError};
+use crate::spec::Spec;
+use crate::state::{LiveSnapshot, StackIndex};
+use crate::workflow::index::{after_apply, before_apply};
+
+/// What an apply shows and asks along the way.
+pub trait ApplyView {
+    /// The plan about to be applied.
+    fn plan(&self, plan: &Plan);
+    /// Asks to go ahead with `plan`; an error stops the apply before any change.
+    fn confirm(&self, plan: &Plan) -> Result<(), WorkflowError>;
+    /// The progress of `steps` steps about to run.
+    fn progress(&self, steps: usize) -> Box<dyn Progress>;
+    /// The steps' outcome, once every step has ended.
+    fn report(&self, report: &ApplyReport);
+    /// Something went wrong that does not change the outcome.
+    fn warn(&self, warning: &str);
+}
+
+/// An apply, as the command line asked for it.
+pub struct ApplyRequest {
+    /// A saved plan to apply instead of planning again.
+    pub saved: Option<PathBuf>,
+    pub destroy: bool,
+    pub parallelism: usize,
+}
+
+/// How an apply ended, when it got as far as running steps (or found nothing to do).
+pub struct ApplyOutcome {
+    pub plan: Plan,
+    /// `None` when the plan had nothing to do.
+    pub report: Option<ApplyReport>,
+}
+
+impl ApplyOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.report.as_ref().is_none_or(ApplyReport::succeeded)
+    }
+
+    /// The stack's outputs after a successful apply (not a destroy).
+    pub fn outputs(&self) -> Vec<(String, Option<String>)> {
+        match &self.report {
+            Some(report) if report.succeeded() && !self.plan.destroy => {
+                apply::outputs(&self.plan, report)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Applies `spec` under the stack's lock (when it has one): the lock is taken before the live
+/// state is read, so the plan cannot go stale under us, and released whatever happens.
+pub async fn apply_stack(
+    aws: &Aws,
+    spec: &Spec,
+    request: &ApplyRequest,
+    view: &dyn ApplyView,
+) -> Result<ApplyOutcome, WorkflowError> {
+    let lock = match &spec.stack.lock {
+        Some(config) => {
+            let caller = aws.sts.account().await?.caller_arn;
+            let operation = if request.destroy { "destroy" } else { "apply" };
+            let lock = StackLock::acquire(aws, config, &spec.stack.name, &caller, operation)
+                .await
+                .map_err(|e| match e {
+                    LockError::Aws(e) => WorkflowError::Aws(e),
+                    held => WorkflowError::Refused {
+                        message: held.to_string(),
+                        hint: Some(
+                            "wait for it to finish; if that process is gone, run `plinth unlock`"
+                                .into(),
+                        ),
+                    },
+                })?;
+            Some(lock)
+        }
+        None => None,
+    };
+    let result = apply_locked(aws, spec, request, view).await;
+    if let Some(lock) = lock {
+        if let Err(e) = lock.release(aws).await {
+            view.warn(&format!(
+                "the stack lock could not be released ({e}); run `plinth unlock`"
+            ));
+        }
+    }
+    result
+}
+
+async fn apply_locked(
+    aws: &Aws,
+    spec: &Spec,
+    request: &ApplyRequest,
+    view: &dyn ApplyView,
+) -> Result<ApplyOutcome, WorkflowError> {
+    let (plan, snapshot) = match &request.saved {
+        Some(path) => saved_plan(path, aws, spec).await?,
+        None => {
+            let options = PlanOptions {
+                destroy: request.destroy,
+                refresh_only: false,
+            };
+            plan_stack_live(aws, spec, options).await?
+        }
+    };
+    view.plan(&plan);
+    if request.saved.is_none() && !plan.is_empty() {
+        view.confirm(&plan)?;
+    }
+    // The stack index names what the apply is about to create before it does (and is written
+    // even when there is nothing to do, for a stack that had a lock but no index yet).
+    let stack_index = before_apply(
+        StackIndex::of_owned(&spec.stack.name, &snapshot.owned),
+        &plan,
+    );
+    let lock = spec.stack.lock.as_ref();
+    if let Some(lock) = lock.filter(|_| snapshot.index.as_ref() != Some(&stack_index)) {
+        index::write(aws, lock, &stack_index).await?;
+    }
+    if plan.is_empty() {
+        return Ok(ApplyOutcome { plan, report: None });
+    }
+    let steps = plan.changes.iter().filter(|c| c.is_change()).count();
+    let progress = view.progress(steps);
+    let options = ApplyOptions {
+        parallelism: request.parallelism,
+    };
+    let report = apply::apply(aws, &plan, options, progress.as_ref()).await;
+    drop(progress);
+    view.report(&report);
+    let after = after_apply(stack_index.clone(), &plan, &report);
+    if let Some(lock) = lock.filter(|_| after != stack_index) {
+        if let Err(e) = index::write(aws, lock, &after).await {
+            // The next plan lists the account rather than trusting an index that may lack a key.
+            let deleted = index::delete(aws, lock).await;
+            view.warn(&format!(
+                "the stack index could not be updated ({e}){}",
+                if deleted.is_ok() {
+                    "; it was removed, and the next plan lists the account"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    Ok(ApplyOutcome {
+        plan,
+        report: Some(report),
+    })
+}
+
+/// A saved plan that cannot be read, as a refusal with the hint for each reason.
+pub fn saved_plan_refusal(e: SavedPlanError) -> WorkflowError {
+    let hint = match e {
+        SavedPlanError::Tampered(_) => "plan again; a plan file must not be edited",
+        SavedPlanError::Version { .. } => "plan again with this version of plinth",
+        SavedPlanError::Unreadable { .. } => "pass the file written by `plinth plan --out`",
+    };
+    WorkflowError::Refused {
+        message: e.to_string(),
+        hint: Some(hint.into()),
+    }
+}
+
+/// Reads a saved plan and checks that it was made with the same variables: the spec to load
+/// is the one it names.
+pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPlan, WorkflowError> {
+    let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
+    let differences = saved.var_differences(vars);
+    if !differences.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "the variables differ from the plan's, so none of it was applied:\n  {}",
+                differences.join("\n  ")
+            ),
+            hint: Some("pass the same --var options as to `plinth plan`, or plan again".into()),
+        });
+    }
+    Ok(saved)
+}
+
+/// Loads a saved plan and checks it still holds: same files, same account, same live state.
+async fn saved_plan(
+    path: &Path,
+    aws: &Aws,
+    spec: &Spec,
+) -> Result<(Plan, LiveSnapshot), WorkflowError> {
+    let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
+    let changed = saved.changed_inputs();
+    if !changed.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "the spec changed since the plan was made: {}",
+                changed.join(", ")
+            ),
+            hint: Some("plan again and review the new plan".into()),
+        });
+    }
+    let account = aws.sts.account().await?;
+    if saved.plan.refresh_only {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "`{}` is a drift report (--refresh-only), not a plan to apply",
+                path.display()
+            ),
+            hint: Some("make a plan without --refresh-only".into()),
+        });
+    }
+    let options = PlanOptions {
+        destroy: saved.plan.destroy,
+        refresh_only: false,
+    };
+    let (now, snapshot) = plan_stack_live(aws, spec, options).await?;
+    let differences = saved.differences(&account, &now);
+    if !differences.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "the account no longer matches the saved plan, so none of it was applied:\n  {}",
+                differences.join("\n  ")
+            ),
+            hint: Some("plan again and review the new plan".into()),
+        });
+    }
+    // The new plan is the saved plan (checked above), and it holds the secrets in hand.
+    Ok((now, snapshot))
+}
