@@ -24,6 +24,15 @@ export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 flags=(-f "$spec" --endpoint-url "$endpoint" "$@")
 
+# Ganymede's bucket is someone else's (`existing = true`): plinth manages settings on it but
+# never creates it, so the demo creates it in the emulator first, as a lab's account has it.
+if [ "$(basename "$spec")" = ganymede-s3.toml ]; then
+  "${PLINTH_MOTO_VENV:-$root/.venv-moto}/bin/python" - "$endpoint" <<'PY'
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket="my-lab-data")
+PY
+fi
+
 step() { printf '\n\033[1m$ plinth %s\033[0m\n' "$*" >&2; }
 
 step plan -f "$spec"

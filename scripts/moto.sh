@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local AWS emulator for plinth's tests and demo.
 #
-#   scripts/moto.sh install      create .venv-moto with moto[server] if it is missing
+#   scripts/moto.sh install      create .venv-moto with moto[server] (and jsonschema, which the
+#                                test of `plinth schema` uses) if it is missing
 #   scripts/moto.sh start DIR [PARENT_PID]
 #                                start moto on a free loopback port; writes DIR/port and DIR/pid,
 #                                prints the endpoint URL once the server answers. With PARENT_PID,
@@ -12,12 +13,24 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="${PLINTH_MOTO_VENV:-$root/.venv-moto}"
 moto_version="5.1.22"
+jsonschema_version="4.26.0"
+
+installed() {
+  [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import jsonschema' 2>/dev/null
+}
 
 install() {
-  if [ -x "$venv/bin/moto_server" ]; then return 0; fi
-  echo "installing moto[server]==$moto_version into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "moto[server]==$moto_version" >&2
+  if installed; then return 0; fi
+  # Tests may ask at once: one installs, the others wait for it.
+  mkdir -p "$(dirname "$venv")"
+  exec 9>"$venv.lock"
+  flock 9
+  if ! installed; then
+    echo "installing moto[server]==$moto_version and jsonschema==$jsonschema_version into $venv" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "moto[server]==$moto_version" "jsonschema==$jsonschema_version" >&2
+  fi
+  exec 9>&-
 }
 
 free_port() {

@@ -294,7 +294,8 @@ fn role_statements(
             .map(|p| arns.text(p))
             .collect()
     };
-    let granting: [(&str, &str, &str, &dyn Fn(&RoleSpec) -> Vec<String>); 2] = [
+    type Wanted<'w> = &'w dyn Fn(&RoleSpec) -> Vec<String>;
+    let granting: [(&str, &str, &str, Wanted); 2] = [
         (
             "iam:AttachRolePolicy",
             "ManagedPolicyAttachments",

@@ -272,7 +272,8 @@ fn condition_text(condition: &Condition) -> String {
 /// Conditions that say which caller a grant is for rather than when it holds: they scope the
 /// principal, so plinth shows them but does not call the row conditional.
 fn scopes_principal(condition: &Condition) -> bool {
-    let key = condition.key.as_str();
+    let key = condition.key.to_ascii_lowercase();
+    let key = key.as_str();
     key == "aws:sourceaccount"
         || key == "aws:sourcearn"
         || key == "aws:sourceowner"
@@ -304,7 +305,7 @@ fn classify(
         PrincipalKind::Aws if principal == "*" => {
             let restricted = conditions.iter().any(|c| {
                 matches!(
-                    c.key.as_str(),
+                    c.key.to_ascii_lowercase().as_str(),
                     "aws:principalorgid"
                         | "aws:principalaccount"
                         | "aws:sourceaccount"
@@ -327,7 +328,7 @@ fn classify(
         PrincipalKind::Service => {
             let scoped = conditions.iter().any(|c| {
                 matches!(
-                    c.key.as_str(),
+                    c.key.to_ascii_lowercase().as_str(),
                     "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"
                 )
             });
@@ -414,18 +415,33 @@ fn action_risk(actions: &[String]) -> Risk {
 
 /// Allow statements of a document, normalized.
 fn allows(doc: &PolicyDocument) -> Vec<Statement> {
-    doc.statements()
-        .iter()
-        .filter(|s| s.effect == Effect::Allow)
-        .map(Statement::normalized)
-        .collect()
+    of_effect(doc, Effect::Allow)
 }
 
 fn denies(doc: &PolicyDocument) -> Vec<Statement> {
+    of_effect(doc, Effect::Deny)
+}
+
+/// A document's statements of one effect, normalized, but with condition keys as the author
+/// spelled them: rows show them (an EKS issuer's id is unreadable lowercased), and every
+/// comparison of keys here ignores case, as IAM does.
+fn of_effect(doc: &PolicyDocument, effect: Effect) -> Vec<Statement> {
     doc.statements()
         .iter()
-        .filter(|s| s.effect == Effect::Deny)
-        .map(Statement::normalized)
+        .filter(|s| s.effect == effect)
+        .map(|written| {
+            let mut statement = written.normalized();
+            for condition in &mut statement.condition {
+                if let Some(spelled) = written
+                    .condition
+                    .iter()
+                    .find(|c| c.key.eq_ignore_ascii_case(&condition.key))
+                {
+                    condition.key = spelled.key.clone();
+                }
+            }
+            statement
+        })
         .collect()
 }
 

@@ -74,11 +74,46 @@ pub enum Command {
     Permissions(PermissionsArgs),
     /// Print who can do what in the stack today, from the live account's policies
     Access(AccessArgs),
+    /// Rewrite specs in plinth's layout (field order, spacing), keeping comments and policies
+    Fmt(FmtArgs),
+    /// Print the stack's resources and their references, as Graphviz dot or Mermaid
+    Graph(GraphArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Spec files (default: plinth.toml)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Change nothing: print a diff for each file not in plinth's layout and exit 1 if any
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[arg(long, value_enum, default_value_t = GraphFormatArg::Dot)]
+    pub format: GraphFormatArg,
+    /// Read the account and label each resource with its planned action
+    #[arg(long)]
+    pub plan: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormatArg {
+    /// Graphviz (`dot -Tsvg`)
+    Dot,
+    /// Mermaid (renders in GitHub Markdown)
+    Mermaid,
 }
 
 #[derive(Debug, Args)]
@@ -529,6 +564,22 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             ui.out(&format_outputs(&values, args.format));
             Ok(0)
         }
+        Command::Fmt(args) => fmt(&args, ui),
+        Command::Graph(args) => {
+            let spec = load(&args.spec, ui)?;
+            let plan = if args.plan {
+                let aws = Aws::connect(&args.aws.options()).await?;
+                Some(plan_stack(&aws, &spec, PlanOptions::default()).await?)
+            } else {
+                None
+            };
+            let format = match args.format {
+                GraphFormatArg::Dot => crate::graph_view::GraphFormat::Dot,
+                GraphFormatArg::Mermaid => crate::graph_view::GraphFormat::Mermaid,
+            };
+            ui.out(&crate::graph_view::render(&spec, plan.as_ref(), format));
+            Ok(0)
+        }
         Command::Schema => {
             ui.out(&crate::spec::schema::json_schema());
             Ok(0)
@@ -577,6 +628,29 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         Command::Apply(args) => apply_command(args, false, ui).await,
         Command::Destroy(args) => apply_command(args, true, ui).await,
     }
+}
+
+/// `plinth fmt`: formats in place, or with `--check` prints the diffs and returns 1 if any.
+fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("plinth.toml")]
+    } else {
+        args.files.clone()
+    };
+    let changed = crate::fmt::format_files(&files, args.check).map_err(|e| Failure::Refused {
+        message: e.to_string(),
+        hint: Some(
+            "fmt formats only specs that are valid TOML; `plinth validate` says more".into(),
+        ),
+    })?;
+    for (path, diff) in &changed {
+        if args.check {
+            ui.out(diff);
+        } else {
+            ui.err(&format!("formatted {}\n", path.display()));
+        }
+    }
+    Ok(u8::from(args.check && !changed.is_empty()))
 }
 
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {

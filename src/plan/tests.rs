@@ -507,3 +507,165 @@ fn values_made_from_the_account_or_other_resources_are_checked_once_filled_in() 
     );
     assert!(text.contains("plinth.toml:10:8"), "located: {text}");
 }
+
+/// Reviewers read the spec's own spelling: actions, condition keys and an account principal as
+/// the author wrote them, though IAM returns them lowercased or as an ARN and comparison is
+/// canonical; a create shows its policies whole, in Markdown as in text.
+#[test]
+fn plans_show_policies_as_the_spec_spells_them() {
+    let plan = plan(
+        &spec("spelling.toml"),
+        &live("spelling.json"),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let text = render(&plan, TextOptions::default());
+    let markdown = crate::render::markdown::render(&plan, Default::default());
+    for view in [&text, &markdown] {
+        for spelled in [
+            "\"s3:GetObject\"",
+            "\"s3:PutObject\"",
+            "\"sts:AssumeRole\"",
+            "\"iam:GetRolePolicy\"",
+            "\"aws:ResourceAccount\"",
+            "\"sts:ExternalId\"",
+            "\"210987654321\"",
+        ] {
+            assert!(view.contains(spelled), "{spelled} in\n{view}");
+        }
+        // Access lost is shown as the live document spells it (here, lowercased).
+        let shown: String = view
+            .lines()
+            .filter(|l| !l.starts_with("    - ") && !l.starts_with("| - |"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for canonical in ["s3:getobject", "aws:resourceaccount", "sts:externalid"] {
+            assert!(!shown.contains(canonical), "{canonical} in\n{view}");
+        }
+    }
+    assert!(
+        text.contains("EXAMPLED539D4633E53DE1B716D3041E:sub"),
+        "{text}"
+    );
+    // Only the subject changed in the trust policy: IAM's spelling of the rest is no line of
+    // the diff.
+    let worker = plan
+        .change(&crate::model::Address::try_from("role.worker".to_string()).unwrap())
+        .unwrap();
+    let trust = &worker
+        .policy_diffs()
+        .into_iter()
+        .find(|(name, _)| name == "trust")
+        .unwrap()
+        .1;
+    let changed: Vec<&str> = trust.statements[0]
+        .unified
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "-        \"system:serviceaccount:jobs:old-worker\"",
+            "+        \"system:serviceaccount:jobs:worker\""
+        ]
+    );
+    insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("planner_spelling_text", text);
+        insta::assert_snapshot!("planner_spelling_markdown", markdown);
+    });
+}
+
+/// A live bucket named `ex-lab-data`: someone else's (`owner` none, no records), or the
+/// stack's existing bucket with plinth's records in its tags.
+fn existing_bucket(taken_over: bool) -> LiveSnapshot {
+    let (owner, address, manages) = if taken_over {
+        (
+            serde_json::json!("existing"),
+            serde_json::json!("bucket.data"),
+            true,
+        )
+    } else {
+        (serde_json::Value::Null, serde_json::Value::Null, false)
+    };
+    let mut attributes = serde_json::json!({
+        "name": { "str": "ex-lab-data" },
+        "existing": { "bool": manages },
+        "force_destroy": { "bool": false },
+        "cors": { "list": [] },
+        "tags": { "map": { "lab": { "str": "yes" } } },
+    });
+    if manages {
+        attributes["manages"] = serde_json::json!({ "set": ["cors"] });
+    }
+    let bucket = serde_json::json!({
+        "kind": "bucket", "physical_id": "ex-lab-data", "owner": owner,
+        "address_tag": address, "attributes": attributes,
+        "exports": { "arn": "arn:aws:s3:::ex-lab-data", "name": "ex-lab-data" },
+    });
+    let owned = if taken_over {
+        vec![bucket.clone()]
+    } else {
+        vec![]
+    };
+    serde_json::from_value(serde_json::json!({
+        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
+                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
+        "by_address": { "bucket.data": bucket },
+        "owned": owned,
+    }))
+    .unwrap()
+}
+
+/// An existing bucket reads as what it is: taking it over shows the settings plinth will
+/// manage, not its own records; destroying the stack releases it, and nothing says destroyed.
+#[test]
+fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
+    let spec = spec("existing-bucket.toml");
+    let take_over = plan(&spec, &existing_bucket(false), PlanOptions::default()).unwrap();
+    let text = render(&take_over, TextOptions::default());
+    assert!(
+        text.contains("~ bucket.data (existing bucket) will be updated in place"),
+        "{text}"
+    );
+    assert!(text.contains("~ cors = [] -> "), "{text}");
+    assert!(!text.contains("existing ="), "no bookkeeping line: {text}");
+    assert!(!text.contains("manages"), "no bookkeeping line: {text}");
+
+    let destroy = plan(
+        &spec,
+        &existing_bucket(true),
+        PlanOptions {
+            destroy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        destroy.changes[0].action,
+        Action::Delete,
+        "apply releases it"
+    );
+    let text = render(&destroy, TextOptions::default());
+    let markdown = crate::render::markdown::render(&destroy, Default::default());
+    for view in [&text, &markdown] {
+        assert!(!view.contains("destroyed"), "{view}");
+        assert!(
+            view.contains("plinth removes the settings it manages (cors) and its own tags, and leaves the bucket"),
+            "{view}"
+        );
+        assert!(
+            view.contains("Plan: 0 to add, 0 to change, 0 to replace, 0 to destroy, 1 to release."),
+            "{view}"
+        );
+    }
+    assert!(
+        text.contains("  ~ bucket.data (existing bucket) will be released"),
+        "{text}"
+    );
+    assert!(
+        markdown.contains("- **releases** `bucket.data`"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("**destroys**"), "{markdown}");
+}

@@ -14,6 +14,8 @@
 //! - Every list is emitted as a JSON array, even with one element, so that adding a second
 //!   element changes one line of a diff, not the shape.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::model::{
@@ -48,16 +50,17 @@ impl PolicyDocument {
     }
 
     /// The canonical form for people: pretty-printed with two-space indents and a trailing
-    /// newline, with actions spelled as they were written (`sts:AssumeRole`, not the
-    /// lowercase used for comparing).
+    /// newline, with actions, condition keys and account principals spelled as they were
+    /// written (`sts:AssumeRole`, not the lowercase used for comparing).
     pub fn to_pretty(&self) -> String {
+        let spelling = Spelling::of([self]);
         let mut statements: Vec<(String, Value)> = self
             .statements
             .iter()
             .map(|statement| {
                 (
                     statement.normalized().to_json().to_string(),
-                    statement.display_json(),
+                    statement.display_json(&spelling),
                 )
             })
             .collect();
@@ -150,28 +153,34 @@ impl Statement {
         }
     }
 
-    /// The normalized statement as people read it: actions keep the spelling they were
-    /// written with.
-    pub fn display_json(&self) -> Value {
-        let spelled: std::collections::HashMap<String, &str> = self
-            .action
-            .value()
-            .iter()
-            .map(|a| (a.to_lowercase(), a.as_str()))
-            .collect();
-        let mut json = self.normalized().to_json();
-        for key in ["Action", "NotAction"] {
-            if let Some(Value::Array(items)) = json.get_mut(key) {
-                for item in items {
-                    if let Value::String(action) = item {
-                        if let Some(original) = spelled.get(action.as_str()) {
-                            *action = (*original).to_string();
-                        }
-                    }
+    /// The normalized statement as people read it: what normalizing rewrites (the case of
+    /// actions and condition keys, an account id as a principal) is spelled as in `spelling`.
+    pub fn display_json(&self, spelling: &Spelling) -> Value {
+        let mut normalized = self.normalized();
+        let respell = |text: &mut String, spelled: &HashMap<String, String>| {
+            if let Some(original) = spelled.get(text.as_str()) {
+                text.clone_from(original);
+            }
+        };
+        match &mut normalized.action {
+            Clause::Is(actions) | Clause::Not(actions) => {
+                for action in actions {
+                    respell(action, &spelling.actions);
                 }
             }
         }
-        json
+        for condition in &mut normalized.condition {
+            respell(&mut condition.key, &spelling.condition_keys);
+        }
+        if let Some(
+            Clause::Is(Principals::Listed(listed)) | Clause::Not(Principals::Listed(listed)),
+        ) = &mut normalized.principal
+        {
+            for principal in listed.iter_mut().filter(|p| p.kind == PrincipalKind::Aws) {
+                respell(&mut principal.id, &spelling.principals);
+            }
+        }
+        normalized.to_json()
     }
 
     /// The statement as JSON in its current form; canonical only when `self` is normalized.
@@ -205,6 +214,50 @@ impl Statement {
         }
         Value::Object(object)
     }
+}
+
+/// How authors spelled what the canonical form rewrites, so that people read their own
+/// spelling while comparison stays canonical: actions and condition keys (lowercased for
+/// comparing) and AWS account principals (`123456789012` for `arn:aws:iam::123456789012:root`),
+/// each by its canonical form.
+#[derive(Debug, Default)]
+pub struct Spelling {
+    actions: HashMap<String, String>,
+    condition_keys: HashMap<String, String>,
+    principals: HashMap<String, String>,
+}
+
+impl Spelling {
+    /// The spellings of `documents`; for a name spelled differently in two of them, the
+    /// first document's spelling (the spec's, when a diff puts it first).
+    pub fn of<'a>(documents: impl IntoIterator<Item = &'a PolicyDocument>) -> Spelling {
+        let mut spelling = Spelling::default();
+        for statement in documents.into_iter().flat_map(PolicyDocument::statements) {
+            for action in statement.action.value() {
+                keep_first(&mut spelling.actions, action.to_lowercase(), action);
+            }
+            for condition in &statement.condition {
+                keep_first(
+                    &mut spelling.condition_keys,
+                    condition.key.to_lowercase(),
+                    &condition.key,
+                );
+            }
+            for principal in statement.listed_principals() {
+                if principal.kind == PrincipalKind::Aws && is_account_id(&principal.id) {
+                    let canonical = format!("arn:aws:iam::{}:root", principal.id);
+                    keep_first(&mut spelling.principals, canonical, &principal.id);
+                }
+            }
+        }
+        spelling
+    }
+}
+
+fn keep_first(spelled: &mut HashMap<String, String>, canonical: String, written: &str) {
+    spelled
+        .entry(canonical)
+        .or_insert_with(|| written.to_string());
 }
 
 fn normalize_principals(principals: &Principals) -> Principals {
@@ -374,6 +427,8 @@ mod tests {
         }
     }
 
+    /// Canonical in order and shape, in the author's spelling: the case of actions and
+    /// condition keys, an account principal as written (compared as its root ARN).
     #[test]
     fn pretty_output_is_canonical() {
         let doc = stmts(
@@ -387,7 +442,7 @@ mod tests {
               "Effect": "Allow",
               "Principal": {
                 "AWS": [
-                  "arn:aws:iam::123456789012:root"
+                  "123456789012"
                 ],
                 "Service": [
                   "s3.amazonaws.com"
@@ -401,7 +456,7 @@ mod tests {
               ],
               "Condition": {
                 "StringEquals": {
-                  "aws:sourceaccount": [
+                  "aws:SourceAccount": [
                     "123456789012"
                   ]
                 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::access::{self, AccessChange};
+use super::canon::Spelling;
 use super::model::{PolicyDocument, Statement};
 use super::{pattern, statement_label};
 
@@ -77,13 +78,13 @@ struct Entry {
     leaves: BTreeSet<String>,
 }
 
-fn entries(doc: Option<&PolicyDocument>) -> Vec<Entry> {
+fn entries(doc: Option<&PolicyDocument>, spelling: &Spelling) -> Vec<Entry> {
     let statements = doc.map_or(&[][..], PolicyDocument::statements);
     statements
         .iter()
         .enumerate()
         .map(|(index, statement)| {
-            let pretty = format!("{:#}\n", statement.display_json());
+            let pretty = format!("{:#}\n", statement.display_json(spelling));
             let statement = statement.normalized();
             let json = statement.to_json();
             let mut leaves = BTreeSet::new();
@@ -101,7 +102,10 @@ fn entries(doc: Option<&PolicyDocument>) -> Vec<Entry> {
 /// Compares two versions of a document; `None` is an absent document, so `(None, Some)` is a
 /// creation and `(Some, None)` a deletion.
 pub fn diff(old: Option<&PolicyDocument>, new: Option<&PolicyDocument>) -> PolicyDiff {
-    let (old_entries, new_entries) = (entries(old), entries(new));
+    // Both sides in the new document's spelling (the spec's), so that a name AWS returns in
+    // another case, or an account id it returns as an ARN, is not a line of the diff.
+    let spelling = Spelling::of(new.into_iter().chain(old));
+    let (old_entries, new_entries) = (entries(old, &spelling), entries(new, &spelling));
     let mut statements = Vec::new();
     for (old_index, new_index) in pair_statements(&old_entries, &new_entries) {
         let old_entry = old_index.map(|i| &old_entries[i]);

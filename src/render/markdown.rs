@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::summary_line;
+use super::{existing, pretty, summary_line, Existing};
 use crate::model::Value;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::policy::{AccessChange, Severity};
@@ -99,7 +99,7 @@ fn head(plan: &Plan) -> String {
         let _ = writeln!(out, "**No changes.** The live account matches the spec.");
         return out;
     }
-    let _ = write!(out, "**{}**", summary_line(&summary));
+    let _ = write!(out, "**{}**", summary_line(plan, &summary));
     if summary.widens_access {
         out.push_str(" **This plan widens access.**");
     }
@@ -123,6 +123,15 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
     let mut risks = super::access::markdown_risks(access);
     for c in &plan.changes {
         match c.action {
+            Action::Delete if existing(c).is_some() => risks.push(format!(
+                "**releases** `{}` (`{}`), an existing {}: plinth removes {}",
+                c.address,
+                c.physical_id,
+                c.address.kind,
+                existing(c)
+                    .map(|e| e.removed(c.address.kind))
+                    .unwrap_or_default()
+            )),
             Action::Delete => risks.push(format!(
                 "**destroys** `{}` (`{}`)",
                 c.address, c.physical_id
@@ -153,22 +162,29 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
 }
 
 fn summary_block(c: &ResourceChange) -> String {
-    format!(
-        "- `{} {}` {}\n",
-        symbol(c.action),
-        c.address,
-        verb(c.action)
-    )
+    format!("- `{} {}` {}\n", change_symbol(c), c.address, verb(c))
 }
 
-fn verb(a: Action) -> &'static str {
-    match a {
+/// Releasing an existing resource changes it in place; nothing is destroyed.
+fn change_symbol(c: &ResourceChange) -> &'static str {
+    match existing(c) {
+        Some(e) if e.released => symbol(Action::Update),
+        _ => symbol(c.action),
+    }
+}
+
+fn verb(c: &ResourceChange) -> String {
+    if let Some(e) = existing(c) {
+        return format!("(existing {}) {}", c.address.kind, e.what(c.address.kind));
+    }
+    match c.action {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
         Action::Replace => "must be replaced",
         Action::Delete => "will be destroyed",
         Action::NoOp => "is unchanged",
     }
+    .to_string()
 }
 
 fn detail(c: &ResourceChange) -> String {
@@ -181,9 +197,9 @@ fn detail(c: &ResourceChange) -> String {
     let _ = writeln!(
         out,
         "<details><summary><code>{} {}</code> {}{}</summary>\n",
-        symbol(c.action),
+        change_symbol(c),
         c.address,
-        verb(c.action),
+        html_escape(&verb(c)),
         html_escape(&reason)
     );
     let mut body = String::new();
@@ -203,7 +219,11 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
         let _ = writeln!(out, "- physical name = {:?}", c.physical_id);
     } else {
         let policy_diffs = c.policy_diffs();
-        for a in &c.attributes {
+        for a in c
+            .attributes
+            .iter()
+            .filter(|a| !Existing::is_record(c, &a.name))
+        {
             let diffs: Vec<_> = policy_diffs
                 .iter()
                 .filter(|(n, _)| n == &a.name || n.starts_with(&format!("{}.", a.name)))
@@ -250,11 +270,7 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
 
 /// Multi-line values (policies) keep their diff marker on every line.
 fn lines(v: &Value, marker: &str) -> String {
-    let text = match v {
-        Value::Policy(doc) => doc.to_pretty().trim_end().to_string(),
-        other => other.display(),
-    };
-    text.replace('\n', &format!("\n{marker}"))
+    pretty(v, 0).replace('\n', &format!("\n{marker}"))
 }
 
 fn access(a: &AccessChange) -> &'static str {

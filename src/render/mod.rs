@@ -6,13 +6,31 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::plan::{Plan, Summary};
+use std::fmt::Write as _;
 
-/// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`
-pub fn summary_line(s: &Summary) -> String {
+use crate::model::Value;
+use crate::plan::{Action, Plan, ResourceChange, Summary};
+use crate::policy::AccessChange;
+
+/// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`, and how many of the deletions
+/// only release an existing resource (`, 1 to release`), which are not counted as destroyed.
+pub fn summary_line(plan: &Plan, s: &Summary) -> String {
+    let releases = plan
+        .changes
+        .iter()
+        .filter(|c| existing(c).is_some_and(|e| e.released))
+        .count();
+    let release = if releases > 0 {
+        format!(", {releases} to release")
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
-        s.add, s.change, s.replace, s.destroy
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy{release}.",
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy - releases
     )
 }
 
@@ -21,5 +39,109 @@ pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
         (false, _) => None,
         (true, false) => Some("No changes. The live account matches the spec."),
         (true, true) => Some("No drift. The resources the stack owns match the spec."),
+    }
+}
+
+/// What a plan that widens access asks the reviewer to look at: the policy changes labelled
+/// as widening, the policies of what it creates, or both.
+pub fn widens_access_message(plan: &Plan) -> String {
+    let widening = |c: &&ResourceChange| {
+        c.policy_diffs()
+            .iter()
+            .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
+    };
+    let (created, changed): (Vec<&ResourceChange>, Vec<&ResourceChange>) = plan
+        .changes
+        .iter()
+        .filter(widening)
+        .partition(|c| c.action == Action::Create);
+    let review = match (changed.is_empty(), created.is_empty()) {
+        (false, false) => {
+            "review the policy changes marked above and the policies of the resources it creates"
+        }
+        (false, true) => "review the policy changes marked above",
+        (true, _) => "review the policies of the resources it creates, shown above",
+    };
+    format!("This plan widens access: {review}.")
+}
+
+/// An `existing = true` resource: plinth manages settings on it but never creates or deletes
+/// it, so its changes read differently.
+pub struct Existing {
+    /// The plan removes the settings plinth manages and its tags, and leaves the resource.
+    pub released: bool,
+    /// The settings plinth manages on it (after the change; before it, for a release).
+    pub settings: Vec<String>,
+}
+
+pub fn existing(c: &ResourceChange) -> Option<Existing> {
+    let side = if c.action == Action::Delete {
+        c.live.as_ref()
+    } else {
+        c.desired.as_ref()
+    }?;
+    if !matches!(side.get("existing"), Some(Value::Bool(true))) {
+        return None;
+    }
+    let settings = match side.get("manages") {
+        Some(Value::Set(s)) => s.clone(),
+        _ => Vec::new(),
+    };
+    Some(Existing {
+        released: c.action == Action::Delete,
+        settings,
+    })
+}
+
+impl Existing {
+    /// What happens to the resource, after its address.
+    pub fn what(&self, kind: impl std::fmt::Display) -> String {
+        if self.released {
+            format!("will be released: plinth removes {}", self.removed(kind))
+        } else {
+            "will be updated in place".to_string()
+        }
+    }
+
+    /// What releasing it removes, and what it leaves.
+    pub fn removed(&self, kind: impl std::fmt::Display) -> String {
+        if self.settings.is_empty() {
+            format!("its own tags, and leaves the {kind}")
+        } else {
+            format!(
+                "the settings it manages ({}) and its own tags, and leaves the {kind}",
+                self.settings.join(", ")
+            )
+        }
+    }
+
+    /// Attributes that are plinth's own records about the resource, kept in its tags, rather
+    /// than settings: they are not shown as changes. `existing` is one while plinth takes the
+    /// resource over (the live side has no record yet); once the stack owns it, a change of
+    /// `existing` means plinth will no longer delete it, and is shown.
+    pub fn is_record(c: &ResourceChange, attribute: &str) -> bool {
+        existing(c).is_some()
+            && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
+    }
+}
+
+/// Policies and maps of policies as pretty JSON in their authors' spelling, continuation lines
+/// indented by `indent`; everything else inline.
+pub fn pretty(v: &Value, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Policy(doc) => doc
+            .to_pretty()
+            .trim_end()
+            .replace('\n', &format!("\n{pad}")),
+        Value::Map(m) if m.values().any(|v| matches!(v, Value::Policy(_))) => {
+            let mut s = String::from("{");
+            for (k, v) in m {
+                let _ = write!(s, "\n{pad}  {k} = {}", pretty(v, indent + 4));
+            }
+            let _ = write!(s, "\n{pad}}}");
+            s
+        }
+        other => other.display(),
     }
 }

@@ -5,8 +5,7 @@ use std::fmt::Write as _;
 
 use owo_colors::{OwoColorize, Style};
 
-use super::summary_line;
-use crate::model::Value;
+use super::{existing, pretty, summary_line, widens_access_message, Existing};
 use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
 use crate::policy::{AccessChange, PolicyDiff, Severity};
 
@@ -112,28 +111,31 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         let _ = writeln!(
             out,
             "{}",
-            p.paint(
-                "This plan widens access: review the policy changes marked above.",
-                Style::new().red().bold()
-            )
+            p.paint(&widens_access_message(plan), Style::new().red().bold())
         );
     }
-    let _ = writeln!(out, "{}", summary_line(&summary));
+    let _ = writeln!(out, "{}", summary_line(plan, &summary));
     out
 }
 
 fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
-    let what = match c.action {
-        Action::Create => "will be created".to_string(),
-        Action::Update => "will be updated in place".to_string(),
-        Action::Replace => "must be replaced".to_string(),
-        Action::Delete => "will be destroyed".to_string(),
-        Action::NoOp => "is unchanged".to_string(),
+    let existing = existing(c);
+    let what = match (&existing, c.action) {
+        (Some(e), _) => format!("(existing {}) {}", c.address.kind, e.what(c.address.kind)),
+        (None, Action::Create) => "will be created".to_string(),
+        (None, Action::Update) => "will be updated in place".to_string(),
+        (None, Action::Replace) => "must be replaced".to_string(),
+        (None, Action::Delete) => "will be destroyed".to_string(),
+        (None, Action::NoOp) => "is unchanged".to_string(),
+    };
+    // Releasing an existing resource changes it in place; nothing is destroyed.
+    let symbol = match &existing {
+        Some(e) if e.released => p.action(Action::Update),
+        _ => p.action(c.action),
     };
     let _ = write!(
         out,
-        "  {} {} {what}",
-        p.action(c.action),
+        "  {symbol} {} {what}",
         p.paint(&c.address.to_string(), Style::new().bold())
     );
     if let Some(reason) = &c.reason {
@@ -144,8 +146,13 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         let _ = writeln!(out, "      physical name = {:?}", c.physical_id);
         return;
     }
-    let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
-    for a in &c.attributes {
+    let shown: Vec<&AttributeChange> = c
+        .attributes
+        .iter()
+        .filter(|a| !Existing::is_record(c, &a.name))
+        .collect();
+    let width = shown.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for a in shown {
         attribute(out, p, c.action, a, width);
     }
     findings(out, p, c);
@@ -198,7 +205,7 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
                 out,
                 "      {} {name} = {}",
                 p.action(Action::Create),
-                multiline(after, 8)
+                pretty(after, 8)
             );
         }
         (Some(before), None) => {
@@ -206,7 +213,7 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
                 out,
                 "      {} {name} = {}",
                 p.action(Action::Delete),
-                multiline(before, 8)
+                pretty(before, 8)
             );
         }
         (Some(before), Some(after)) => {
@@ -219,26 +226,6 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
             );
         }
         (None, None) => {}
-    }
-}
-
-/// Policies and maps of policies are shown as canonical pretty JSON; everything else inline.
-fn multiline(v: &Value, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Policy(doc) => doc
-            .to_pretty()
-            .trim_end()
-            .replace('\n', &format!("\n{pad}")),
-        Value::Map(m) if m.values().any(|v| matches!(v, Value::Policy(_))) => {
-            let mut s = String::from("{");
-            for (k, v) in m {
-                let _ = write!(s, "\n{pad}  {k} = {}", multiline(v, indent + 4));
-            }
-            let _ = write!(s, "\n{pad}}}");
-            s
-        }
-        other => other.display(),
     }
 }
 

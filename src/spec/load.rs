@@ -148,6 +148,7 @@ pub(crate) struct Loader {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Stack")]
 pub(crate) struct RawStack {
+    #[schemars(pattern(rules::stack_name_pattern()))]
     name: Located<String>,
     lock: Option<RawLock>,
 }
@@ -259,6 +260,13 @@ impl Loader {
             .filter_map(|(k, v)| Some((k, self.text(&v)?)))
             .collect();
 
+        // A resource whose table has errors is declared all the same: a reference to it is
+        // not dangling, and its errors are already reported.
+        let broken: BTreeSet<Address> = resources
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(a, _)| a.clone())
+            .collect();
         let resources: BTreeMap<Address, Resource> = resources
             .into_iter()
             .filter_map(|(a, r)| Some((a, r?)))
@@ -274,7 +282,7 @@ impl Loader {
             inputs: std::mem::take(&mut self.inputs),
             warnings: Diagnostics::default(),
         };
-        self.check_references(&spec);
+        self.check_references(&spec, &broken);
         self.check_cycles(&spec);
         if !self.diags.has_errors() {
             self.check_attribute_cycles(&spec);
@@ -913,7 +921,7 @@ impl Loader {
         })
     }
 
-    fn check_references(&mut self, spec: &Spec) {
+    fn check_references(&mut self, spec: &Spec, broken: &BTreeSet<Address>) {
         let mut texts: Vec<(&Reference, &Location)> = Vec::new();
         for r in spec.resources.values() {
             texts.extend(r.references());
@@ -930,6 +938,7 @@ impl Loader {
                         did_you_mean(name, &known).unwrap_or_else(|| "declare it in [vars]".into()),
                     ))
                 }
+                Reference::Resource { address, .. } if broken.contains(address) => None,
                 Reference::Resource { address, attribute } => {
                     if !spec.resources.contains_key(address) {
                         let known: Vec<String> =

@@ -62,13 +62,54 @@ impl JsonSchema for PolicyField {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "An IAM policy document: a JSON string, a table with IAM's keys (Version, Statement), or { file = \"policy.json\" } relative to the spec",
-            "anyOf": [
-                { "type": "string" },
-                { "type": "object", "properties": { "file": { "type": "string" } }, "required": ["file"], "additionalProperties": false },
-                { "type": "object", "properties": { "Version": { "type": "string" }, "Id": { "type": "string" }, "Statement": {} }, "required": ["Statement"] }
-            ]
-        })
+        policy_schema(
+            "An IAM policy document: a JSON string, a table with IAM's keys (Version, Statement), or { file = \"policy.json\" } relative to the spec",
+            serde_json::Map::new(),
+        )
     }
+}
+
+/// The schema of a role's inline policy: a policy field whose table forms may also hold
+/// `when = "${var.NAME}"`, the switch that keeps the policy only while the variable is true.
+pub struct InlinePolicyField;
+
+impl JsonSchema for InlinePolicyField {
+    fn schema_name() -> Cow<'static, str> {
+        "InlinePolicy".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let when = json_schema!({
+            "description": "The policy exists only while this is true: \"${var.NAME}\" with a variable that is \"true\" or \"false\"",
+            "type": "string"
+        });
+        policy_schema(
+            "An inline policy: a JSON string, a table with IAM's keys (Version, Statement), or { file = \"policy.json\" }; a table may also hold `when`",
+            serde_json::Map::from_iter([("when".to_string(), when.to_value())]),
+        )
+    }
+}
+
+/// The three forms of a policy, the table forms with `extra` properties.
+fn policy_schema(description: &str, extra: serde_json::Map<String, serde_json::Value>) -> Schema {
+    let mut file =
+        serde_json::Map::from_iter([("file".to_string(), serde_json::json!({ "type": "string" }))]);
+    file.extend(extra.clone());
+    let mut table = serde_json::Map::from_iter([
+        (
+            "Version".to_string(),
+            serde_json::json!({ "type": "string" }),
+        ),
+        ("Id".to_string(), serde_json::json!({ "type": "string" })),
+        ("Statement".to_string(), serde_json::json!({})),
+    ]);
+    table.extend(extra);
+    json_schema!({
+        "description": description,
+        "anyOf": [
+            { "type": "string" },
+            { "type": "object", "properties": file, "required": ["file"], "additionalProperties": false },
+            { "type": "object", "properties": table, "required": ["Statement"] }
+        ]
+    })
 }

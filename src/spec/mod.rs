@@ -23,7 +23,7 @@ pub use crate::spec::kinds::ResourceBody;
 
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
-pub use located::{Located, PolicyField};
+pub use located::{InlinePolicyField, Located, PolicyField};
 pub use redact::redact_secrets;
 use template::{Piece, Reference};
 
@@ -238,6 +238,7 @@ pub struct Resource {
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The lint's code, e.g. `P003`.
+    #[schemars(extend("enum" = crate::policy::LINT_RULES.iter().map(|r| r.code).collect::<Vec<_>>()))]
     pub lint: String,
     /// Which policy of the resource (`trust`, `policies.NAME`, `policy`); all when absent.
     pub policy: Option<String>,

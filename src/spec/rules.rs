@@ -10,14 +10,95 @@ use super::{Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 const PLINTH_TAG_PREFIX: &str = "plinth:";
 
-pub fn stack_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 {
-        return Err(format!("stack name `{name}` must be 1 to 64 characters"));
+/// The characters a kind of name may hold, written as a regular-expression character class
+/// (ranges such as `a-z` and single characters, a `-` last): the name checks test each
+/// character against it, and `plinth schema` builds the pattern it gives editors from it, so
+/// the two cannot disagree.
+#[derive(Debug, Clone, Copy)]
+pub struct Charset(pub &'static str);
+
+/// Letters, digits, `-` and `_`: stack names, logical names, Lambda functions, SQS queues.
+pub const NAME_CHARS: Charset = Charset("A-Za-z0-9_-");
+/// IAM names of roles, policies and instance profiles.
+pub const IAM_NAME_CHARS: Charset = Charset("A-Za-z0-9_+=,.@-");
+/// A segment of an IAM path: printable ASCII without spaces, other than `/`.
+pub const IAM_PATH_SEGMENT_CHARS: Charset = Charset("!-.0-~");
+pub const ROLE_NAME_MAX: usize = 64;
+pub const IAM_NAME_MAX: usize = 128;
+pub const STACK_NAME_MAX: usize = 64;
+
+/// A `${...}` reference in a JSON Schema pattern.
+const REFERENCE_PATTERN: &str = r"\$\{[^}]*\}";
+
+impl Charset {
+    pub fn allows(self, c: char) -> bool {
+        let class: Vec<char> = self.0.chars().collect();
+        let mut i = 0;
+        while i < class.len() {
+            if i + 2 < class.len() && class[i + 1] == '-' {
+                if (class[i]..=class[i + 2]).contains(&c) {
+                    return true;
+                }
+                i += 3;
+            } else {
+                if class[i] == c {
+                    return true;
+                }
+                i += 1;
+            }
+        }
+        false
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+
+    /// The first character of `text` outside the set.
+    pub fn first_outside(self, text: &str) -> Option<char> {
+        text.chars().find(|c| !self.allows(*c))
+    }
+
+    /// `[...]{min,max}`: `min` to `max` characters of the set, as part of a pattern.
+    pub fn repeat(self, min: usize, max: usize) -> String {
+        format!("[{}]{{{min},{max}}}", self.0)
+    }
+
+    /// A whole value of `min` to `max` characters of the set, and nothing else.
+    pub fn literal_pattern(self, min: usize, max: usize) -> String {
+        format!("^{}$", self.repeat(min, max))
+    }
+
+    /// A value `literal` matches, or a value holding `${...}` references between characters of
+    /// the set: what the reference stands for is checked once it is resolved.
+    pub fn pattern_with_references(self, literal: &str) -> String {
+        let piece = format!("(?:[{}]|{REFERENCE_PATTERN})", self.0);
+        format!("^(?:{literal}|{piece}*{REFERENCE_PATTERN}{piece}*)$")
+    }
+
+    /// [`Self::pattern_with_references`] for `min` to `max` characters of the set.
+    pub fn pattern(self, min: usize, max: usize) -> String {
+        self.pattern_with_references(&self.repeat(min, max))
+    }
+}
+
+/// The JSON Schema pattern of an IAM path: `/` or `/a/b/`, or a value with references.
+pub fn iam_path_pattern() -> String {
+    IAM_PATH_SEGMENT_CHARS
+        .pattern_with_references(&format!("/(?:[{}]+/)*", IAM_PATH_SEGMENT_CHARS.0))
+}
+
+pub fn stack_name_pattern() -> String {
+    NAME_CHARS.literal_pattern(1, STACK_NAME_MAX)
+}
+
+pub fn logical_name_pattern() -> String {
+    format!("^[{}]+$", NAME_CHARS.0)
+}
+
+pub fn stack_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > STACK_NAME_MAX {
+        return Err(format!(
+            "stack name `{name}` must be 1 to {STACK_NAME_MAX} characters"
+        ));
+    }
+    if NAME_CHARS.first_outside(name).is_some() {
         return Err(format!(
             "stack name `{name}` may hold only letters, digits, `-` and `_`"
         ));
@@ -26,11 +107,7 @@ pub fn stack_name(name: &str) -> Result<(), String> {
 }
 
 pub fn logical_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if name.is_empty() || NAME_CHARS.first_outside(name).is_some() {
         return Err(format!("`{name}` is not a valid logical name"));
     }
     Ok(())
@@ -44,10 +121,7 @@ pub fn iam_name(name: &str, max: usize) -> Result<(), String> {
             name.chars().count()
         ));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c)))
-    {
+    if let Some(c) = IAM_NAME_CHARS.first_outside(name) {
         return Err(format!(
             "`{name}` contains `{c}`, which IAM does not allow in a name"
         ));
@@ -66,7 +140,10 @@ pub fn iam_path(path: &str) -> Result<(), String> {
     if path.contains("//") {
         return Err(format!("IAM path `{path}` has an empty segment"));
     }
-    if let Some(c) = path.chars().find(|c| !('\u{21}'..='\u{7e}').contains(c)) {
+    if let Some(c) = path
+        .chars()
+        .find(|c| *c != '/' && !IAM_PATH_SEGMENT_CHARS.allows(*c))
+    {
         return Err(format!(
             "IAM path `{path}` contains {c:?}; only printable ASCII without spaces is allowed"
         ));
@@ -455,6 +532,21 @@ mod tests {
             .contains("65 characters"));
         assert!(iam_name("has space", 64).unwrap_err().contains("` `"));
         assert!(iam_name("", 64).is_err());
+    }
+
+    #[test]
+    fn charsets_read_their_class_as_a_regular_expression_does() {
+        assert!(IAM_NAME_CHARS.allows('a') && IAM_NAME_CHARS.allows('Z'));
+        assert!(IAM_NAME_CHARS.allows('@') && IAM_NAME_CHARS.allows('-'));
+        assert!(!IAM_NAME_CHARS.allows('/') && !IAM_NAME_CHARS.allows(' '));
+        assert!(IAM_PATH_SEGMENT_CHARS.allows('!') && IAM_PATH_SEGMENT_CHARS.allows('~'));
+        assert!(!IAM_PATH_SEGMENT_CHARS.allows('/') && !IAM_PATH_SEGMENT_CHARS.allows(' '));
+        assert_eq!(NAME_CHARS.first_outside("tonic-work.fifo"), Some('.'));
+        assert_eq!(NAME_CHARS.literal_pattern(1, 64), "^[A-Za-z0-9_-]{1,64}$");
+        assert_eq!(
+            NAME_CHARS.pattern(1, 2),
+            r"^(?:[A-Za-z0-9_-]{1,2}|(?:[A-Za-z0-9_-]|\$\{[^}]*\})*\$\{[^}]*\}(?:[A-Za-z0-9_-]|\$\{[^}]*\})*)$"
+        );
     }
 
     #[test]

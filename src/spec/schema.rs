@@ -51,7 +51,11 @@ impl<T: JsonSchema> JsonSchema for Resources<T> {
         {
             properties.insert("silence".into(), silence.to_value());
         }
-        schemars::json_schema!({ "type": "object", "additionalProperties": resource })
+        schemars::json_schema!({
+            "type": "object",
+            "propertyNames": { "pattern": super::rules::logical_name_pattern() },
+            "additionalProperties": resource
+        })
     }
 }
 

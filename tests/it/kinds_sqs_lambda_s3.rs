@@ -665,7 +665,8 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
         &spec,
         &[
             "- bucket.data will be destroyed",
-            "- bucket.theirs will be destroyed",
+            // Someone else's bucket is released: its settings and plinth's tags go, it stays.
+            "~ bucket.theirs (existing bucket) will be released: plinth removes the settings it manages (",
         ],
     );
     let refused = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);

@@ -105,9 +105,12 @@ impl ShippedStack {
             );
         }
         for address in updated {
+            // An existing bucket is marked as such.
+            let existing = format!("~ {address} (existing bucket) will be updated in place");
             assert!(
                 plan.stdout
-                    .contains(&format!("~ {address} will be updated in place")),
+                    .contains(&format!("~ {address} will be updated in place"))
+                    || plan.stdout.contains(&existing),
                 "{address} in\n{}",
                 plan.stdout
             );

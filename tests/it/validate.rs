@@ -297,3 +297,20 @@ fn every_ready_made_stack_shows_the_lock_setting() {
     }
     assert!(seen >= 5, "{seen} stacks");
 }
+
+#[test]
+fn a_misspelled_field_is_one_error_not_also_a_dangling_reference() {
+    let run = validate("fixtures/bad/typo-in-a-referenced-resource.toml");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `visibility_timeout`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("dangling-reference"),
+        "`queue.work` is declared: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 error found"), "{}", run.stderr);
+}

@@ -15,7 +15,7 @@ use crate::model::bucket::{cors_rule, notification, notifications_value, public_
 pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
-use crate::spec::rules::{self, Checker};
+use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
 
 #[derive(Debug)]
@@ -81,6 +81,7 @@ pub enum NotificationTarget {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Bucket")]
 pub(crate) struct RawBucket {
+    #[schemars(pattern(bucket_name_pattern()))]
     name: Located<String>,
     #[serde(default)]
     existing: bool,
@@ -103,6 +104,7 @@ pub(crate) struct RawBucket {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Encryption")]
 struct RawEncryption {
+    #[schemars(extend("enum" = SSE_KINDS))]
     sse: Located<String>,
     kms_key: Option<Located<String>>,
     #[serde(default)]
@@ -187,22 +189,35 @@ pub(super) fn load(
 
 /// S3 bucket names: 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with
 /// a letter or digit.
+/// What S3 accepts as a bucket name: its characters, those it may begin and end with, and
+/// its length. The check below and the JSON Schema's pattern are both made from these.
+const BUCKET_CHARS: Charset = Charset("a-z0-9.-");
+const BUCKET_EDGE_CHARS: Charset = Charset("a-z0-9");
+const BUCKET_NAME_LENGTH: std::ops::RangeInclusive<usize> = 3..=63;
+/// The kinds of default encryption: SSE-S3 and SSE-KMS.
+pub(crate) const SSE_KINDS: &[&str] = &["s3", "kms"];
+
+pub(crate) fn bucket_name_pattern() -> String {
+    let edge = format!("[{}]", BUCKET_EDGE_CHARS.0);
+    let inner = BUCKET_CHARS.repeat(BUCKET_NAME_LENGTH.start() - 2, BUCKET_NAME_LENGTH.end() - 2);
+    BUCKET_CHARS.pattern_with_references(&format!("{edge}{inner}{edge}"))
+}
+
 pub fn bucket_name(name: &str) -> Result<(), String> {
-    if !(3..=63).contains(&name.len()) {
+    if !BUCKET_NAME_LENGTH.contains(&name.len()) {
         return Err(format!(
-            "`{name}` is {} characters; S3 allows 3 to 63",
-            name.len()
+            "`{name}` is {} characters; S3 allows {} to {}",
+            name.len(),
+            BUCKET_NAME_LENGTH.start(),
+            BUCKET_NAME_LENGTH.end()
         ));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
-    {
+    if let Some(c) = BUCKET_CHARS.first_outside(name) {
         return Err(format!(
             "`{name}` contains `{c}`; S3 bucket names are lowercase letters, digits, `-` and `.`"
         ));
     }
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let edge = |c: Option<char>| c.is_some_and(|c| BUCKET_EDGE_CHARS.allows(c));
     if !edge(name.chars().next()) || !edge(name.chars().last()) {
         return Err(format!(
             "`{name}` must begin and end with a letter or digit"

@@ -3,6 +3,7 @@
 //! SQS queues that trigger it (`[[function.NAME.trigger]]`, Lambda's event source mappings).
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use crate::spec::Located;
@@ -96,22 +97,40 @@ pub struct Trigger {
 const DEFAULT_BATCH_SIZE: i64 = 10;
 const DEFAULT_BATCHING_WINDOW: i64 = 0;
 
+// What Lambda accepts: the checks below and the JSON Schema (`plinth schema`) both read these.
+pub(crate) const TIMEOUT: RangeInclusive<i64> = 1..=900;
+pub(crate) const MEMORY: RangeInclusive<i64> = 128..=10_240;
+pub(crate) const EPHEMERAL_STORAGE: RangeInclusive<i64> = 512..=10_240;
+pub(crate) const RESERVED_CONCURRENCY: RangeInclusive<i64> = 0..=1_000_000;
+pub(crate) const BATCH_SIZE: RangeInclusive<i64> = 1..=10_000;
+pub(crate) const BATCHING_WINDOW: RangeInclusive<i64> = 0..=300;
+pub(crate) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+pub(crate) const RESPONSE_TYPES: &[&str] = &["ReportBatchItemFailures"];
+pub(crate) const NAME_MAX: usize = 64;
+pub(crate) const DESCRIPTION_MAX: usize = 256;
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Function")]
 pub(crate) struct RawFunction {
+    #[schemars(pattern(rules::NAME_CHARS.pattern(1, NAME_MAX)))]
     name: Located<String>,
     role: Located<String>,
     runtime: Option<Located<String>>,
     handler: Option<Located<String>>,
     code: Located<RawCode>,
+    #[schemars(range(min = *TIMEOUT.start(), max = *TIMEOUT.end()))]
     timeout: Option<Located<i64>>,
+    #[schemars(range(min = *MEMORY.start(), max = *MEMORY.end()))]
     memory: Option<Located<i64>>,
     #[schemars(with = "Option<BTreeMap<String, EnvValueField>>")]
     environment: Option<BTreeMap<String, Located<toml::Value>>>,
     description: Option<Located<String>>,
+    #[schemars(length(min = 1, max = 1), extend("items" = { "type": "string", "enum": ARCHITECTURES }))]
     architectures: Option<Located<Vec<String>>>,
+    #[schemars(range(min = *EPHEMERAL_STORAGE.start(), max = *EPHEMERAL_STORAGE.end()))]
     ephemeral_storage: Option<Located<i64>>,
+    #[schemars(range(min = *RESERVED_CONCURRENCY.start(), max = *RESERVED_CONCURRENCY.end()))]
     reserved_concurrency: Option<Located<i64>>,
     trigger: Option<Vec<RawTrigger>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
@@ -138,11 +157,14 @@ struct RawCode {
 #[schemars(rename = "Trigger")]
 struct RawTrigger {
     queue: Located<String>,
+    #[schemars(range(min = *BATCH_SIZE.start(), max = *BATCH_SIZE.end()))]
     batch_size: Option<Located<i64>>,
+    #[schemars(range(min = *BATCHING_WINDOW.start(), max = *BATCHING_WINDOW.end()))]
     batching_window: Option<Located<i64>>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     #[serde(default)]
+    #[schemars(extend("items" = { "type": "string", "enum": RESPONSE_TYPES }))]
     function_response_types: Vec<Located<String>>,
 }
 
@@ -347,16 +369,13 @@ fn load_env_value(
 
 /// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
 pub fn function_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.chars().count() > 64 {
+    if name.is_empty() || name.chars().count() > NAME_MAX {
         return Err(format!(
-            "`{name}` is {} characters; Lambda allows 1 to 64",
+            "`{name}` is {} characters; Lambda allows 1 to {NAME_MAX}",
             name.chars().count()
         ));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
+    if let Some(c) = rules::NAME_CHARS.first_outside(name) {
         return Err(format!(
             "`{name}` contains `{c}`, which Lambda does not allow in a function name"
         ));
@@ -406,27 +425,27 @@ impl FunctionSpec {
             diags,
         );
         if let Some(v) = &self.timeout {
-            c.range("timeout", v, 1..=900, diags);
+            c.range("timeout", v, TIMEOUT, diags);
         }
         if let Some(v) = &self.memory {
-            c.range("memory", v, 128..=10_240, diags);
+            c.range("memory", v, MEMORY, diags);
         }
         if let Some(v) = &self.ephemeral_storage {
-            c.range("ephemeral_storage", v, 512..=10_240, diags);
+            c.range("ephemeral_storage", v, EPHEMERAL_STORAGE, diags);
         }
         if let Some(v) = &self.reserved_concurrency {
-            c.range("reserved_concurrency", v, 0..=1_000_000, diags);
+            c.range("reserved_concurrency", v, RESERVED_CONCURRENCY, diags);
         }
         if let Some(d) = &self.description {
             c.text(
                 d,
-                rules::max_chars("a function description", 256),
+                rules::max_chars("a function description", DESCRIPTION_MAX),
                 "shorten the description",
                 diags,
             );
         }
         if let Some((archs, at)) = &self.architectures {
-            if !matches!(archs.as_slice(), [a] if a == "x86_64" || a == "arm64") {
+            if !matches!(archs.as_slice(), [a] if ARCHITECTURES.contains(&a.as_str())) {
                 diags.push(
                     Diagnostic::error(
                         "spec::invalid-value",
@@ -658,7 +677,7 @@ impl Trigger {
             diags,
         );
         if let Some(v) = &self.batch_size {
-            c.range("batch_size", v, 1..=10_000, diags);
+            c.range("batch_size", v, BATCH_SIZE, diags);
             let window = self
                 .batching_window
                 .as_ref()
@@ -672,10 +691,10 @@ impl Trigger {
             }
         }
         if let Some(v) = &self.batching_window {
-            c.range("batching_window", v, 0..=300, diags);
+            c.range("batching_window", v, BATCHING_WINDOW, diags);
         }
         for (t, at) in &self.function_response_types {
-            if t != "ReportBatchItemFailures" {
+            if !RESPONSE_TYPES.contains(&t.as_str()) {
                 diags.push(
                     Diagnostic::error(
                         "spec::invalid-value",

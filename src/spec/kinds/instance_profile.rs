@@ -29,8 +29,11 @@ pub struct InstanceProfileSpec {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "InstanceProfile")]
 pub(crate) struct RawInstanceProfile {
+    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::IAM_NAME_MAX)))]
     name: Located<String>,
+    #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
+    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     role: Option<Located<String>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
@@ -72,7 +75,7 @@ impl InstanceProfileSpec {
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
-            |v| rules::iam_name(v, 128),
+            |v| rules::iam_name(v, rules::IAM_NAME_MAX),
             "instance profile names are letters, digits and `_+=,.@-`, at most 128 characters",
             diags,
         );
@@ -87,7 +90,7 @@ impl InstanceProfileSpec {
         if let Some(role) = &self.role {
             c.text(
                 role,
-                |v| rules::iam_name(v, 64),
+                |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
                 "give the role's name (not its ARN), e.g. \"${role.server.name}\"",
                 diags,
             );

@@ -16,7 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::policy::{DocumentKind, ResourcePolicyKind};
 use crate::spec::resolve::Resolver;
-use crate::spec::rules::{self, Checker};
+use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
@@ -46,7 +46,14 @@ const KEY_SPECS: &[(&str, &[&str])] = &[
     ("ML_KEM_1024", &["ENCAPSULATE_DECAPSULATE"]),
 ];
 
-const KEY_USAGES: &[&str] = &[
+/// The key specs, for `plinth schema`.
+pub(crate) fn key_spec_names() -> Vec<&'static str> {
+    KEY_SPECS.iter().map(|(spec, _)| *spec).collect()
+}
+
+pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
+
+pub(crate) const KEY_USAGES: &[&str] = &[
     "ENCRYPT_DECRYPT",
     "SIGN_VERIFY",
     "GENERATE_VERIFY_MAC",
@@ -83,12 +90,16 @@ pub(crate) struct RawKey {
     description: Option<Located<String>>,
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
+    #[schemars(extend("enum" = KEY_USAGES))]
     key_usage: Option<Located<String>>,
+    #[schemars(extend("enum" = key_spec_names()))]
     key_spec: Option<Located<String>>,
     rotation: Option<Located<bool>>,
     enabled: Option<bool>,
+    #[schemars(inner(pattern(alias_pattern())))]
     aliases: Option<Vec<Located<String>>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    #[schemars(range(min = *DELETION_WINDOW_DAYS.start(), max = *DELETION_WINDOW_DAYS.end()))]
     deletion_window_days: Option<Located<i64>>,
     /// Skip KMS's lockout safety check (and plinth's); needs `bypass_lockout_reason`.
     #[serde(default)]
@@ -167,6 +178,17 @@ fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
 }
 
 /// What KMS accepts as an alias name for a customer key.
+/// What KMS accepts after `alias/`.
+const ALIAS_CHARS: Charset = Charset("A-Za-z0-9/_-");
+const ALIAS_MAX: usize = 256;
+
+pub(crate) fn alias_pattern() -> String {
+    ALIAS_CHARS.pattern_with_references(&format!(
+        "alias/(?!aws/){}",
+        ALIAS_CHARS.repeat(1, ALIAS_MAX - "alias/".len())
+    ))
+}
+
 fn alias_name(alias: &str) -> Result<(), String> {
     let Some(rest) = alias.strip_prefix("alias/") else {
         return Err(format!("`{alias}` does not begin with `alias/`"));
@@ -179,16 +201,13 @@ fn alias_name(alias: &str) -> Result<(), String> {
             "`{alias}` uses the `alias/aws/` prefix, which AWS keeps for its own keys"
         ));
     }
-    if let Some(c) = rest
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/_-".contains(*c)))
-    {
+    if let Some(c) = ALIAS_CHARS.first_outside(rest) {
         return Err(format!(
             "`{alias}` contains `{c}`; an alias is letters, digits, `/`, `_` and `-`"
         ));
     }
-    if alias.len() > 256 {
-        return Err("an alias is at most 256 characters".into());
+    if alias.len() > ALIAS_MAX {
+        return Err(format!("an alias is at most {ALIAS_MAX} characters"));
     }
     Ok(())
 }
@@ -317,7 +336,7 @@ impl KeySpec {
             c.text(value, rules::tag_value, "shorten the tag value", diags);
         }
         if let Some(days) = &self.deletion_window_days {
-            c.range("deletion_window_days", days, 7..=30, diags);
+            c.range("deletion_window_days", days, DELETION_WINDOW_DAYS, diags);
         }
     }
 

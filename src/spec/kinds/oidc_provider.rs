@@ -11,7 +11,7 @@ use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
-use crate::spec::rules::{self, Checker};
+use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, Text};
 use crate::state::LiveResource;
 
@@ -36,7 +36,12 @@ pub struct OidcProviderSpec {
 #[schemars(rename = "OidcProvider")]
 pub(crate) struct RawOidcProvider {
     url: Located<String>,
+    #[schemars(length(max = MAX_CLIENT_IDS))]
     client_ids: Option<Located<Vec<Located<String>>>>,
+    #[schemars(
+        length(max = MAX_THUMBPRINTS),
+        inner(pattern(THUMBPRINT_CHARS.pattern(THUMBPRINT_LENGTH, THUMBPRINT_LENGTH)))
+    )]
     thumbprints: Option<Located<Vec<Located<String>>>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
     #[serde(default)]
@@ -97,8 +102,12 @@ fn issuer_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A SHA-1 thumbprint: 40 hexadecimal digits, in either case.
+const THUMBPRINT_CHARS: Charset = Charset("0-9A-Fa-f");
+const THUMBPRINT_LENGTH: usize = 40;
+
 fn thumbprint(value: &str) -> Result<(), String> {
-    if value.len() != 40 || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+    if value.len() != THUMBPRINT_LENGTH || THUMBPRINT_CHARS.first_outside(value).is_some() {
         return Err(format!(
             "`{value}` is not a SHA-1 thumbprint (40 hexadecimal digits)"
         ));

@@ -30,7 +30,9 @@ pub struct PolicySpec {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "ManagedPolicy")]
 pub(crate) struct RawPolicy {
+    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::IAM_NAME_MAX)))]
     name: Located<String>,
+    #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(with = "PolicyField")]
@@ -84,7 +86,7 @@ impl PolicySpec {
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
-            |v| rules::iam_name(v, 128),
+            |v| rules::iam_name(v, rules::IAM_NAME_MAX),
             "policy names are letters, digits and `_+=,.@-`, at most 128 characters",
             diags,
         );

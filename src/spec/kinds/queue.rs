@@ -2,6 +2,7 @@
 //! timings, encryption, access policy, dead-letter queue and tags.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
@@ -41,18 +42,36 @@ pub struct Redrive {
     pub max_receive_count: (i64, Location),
 }
 
+// What SQS accepts: the checks below and the JSON Schema (`plinth schema`) both read these.
+pub(crate) const VISIBILITY_TIMEOUT: RangeInclusive<i64> = 0..=43_200;
+pub(crate) const MESSAGE_RETENTION: RangeInclusive<i64> = 60..=1_209_600;
+pub(crate) const DELAY: RangeInclusive<i64> = 0..=900;
+pub(crate) const MAX_MESSAGE_SIZE: RangeInclusive<i64> = 1024..=1_048_576;
+pub(crate) const RECEIVE_WAIT: RangeInclusive<i64> = 0..=20;
+pub(crate) const KMS_DATA_KEY_REUSE: RangeInclusive<i64> = 60..=86_400;
+pub(crate) const MAX_RECEIVE_COUNT: RangeInclusive<i64> = 1..=1000;
+pub(crate) const NAME_MAX: usize = 80;
+const FIFO_SUFFIX: &str = ".fifo";
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Queue")]
 pub(crate) struct RawQueue {
+    #[schemars(pattern(queue_name_pattern()))]
     name: Located<String>,
     content_based_deduplication: Option<Located<bool>>,
+    #[schemars(range(min = *VISIBILITY_TIMEOUT.start(), max = *VISIBILITY_TIMEOUT.end()))]
     visibility_timeout: Option<Located<i64>>,
+    #[schemars(range(min = *MESSAGE_RETENTION.start(), max = *MESSAGE_RETENTION.end()))]
     message_retention: Option<Located<i64>>,
+    #[schemars(range(min = *DELAY.start(), max = *DELAY.end()))]
     delay: Option<Located<i64>>,
+    #[schemars(range(min = *MAX_MESSAGE_SIZE.start(), max = *MAX_MESSAGE_SIZE.end()))]
     max_message_size: Option<Located<i64>>,
+    #[schemars(range(min = *RECEIVE_WAIT.start(), max = *RECEIVE_WAIT.end()))]
     receive_wait: Option<Located<i64>>,
     kms_key: Option<Located<String>>,
+    #[schemars(range(min = *KMS_DATA_KEY_REUSE.start(), max = *KMS_DATA_KEY_REUSE.end()))]
     kms_data_key_reuse: Option<Located<i64>>,
     sqs_managed_sse: Option<Located<bool>>,
     #[schemars(with = "Option<PolicyField>")]
@@ -70,6 +89,7 @@ pub(crate) struct RawQueue {
 #[schemars(rename = "Redrive")]
 struct RawRedrive {
     queue: Located<String>,
+    #[schemars(range(min = *MAX_RECEIVE_COUNT.start(), max = *MAX_RECEIVE_COUNT.end()))]
     max_receive_count: Located<i64>,
 }
 
@@ -112,19 +132,26 @@ pub(super) fn load(
     ))
 }
 
+/// The JSON Schema pattern of a queue name: a standard or a FIFO name, or one with references.
+pub(crate) fn queue_name_pattern() -> String {
+    let chars = rules::NAME_CHARS;
+    chars.pattern_with_references(&format!(
+        "{}|{}\\.fifo",
+        chars.repeat(1, NAME_MAX),
+        chars.repeat(1, NAME_MAX - FIFO_SUFFIX.len())
+    ))
+}
+
 /// SQS queue names: letters, digits, `-` and `_`, at most 80 characters including `.fifo`.
 pub fn queue_name(name: &str) -> Result<(), String> {
-    let base = name.strip_suffix(".fifo").unwrap_or(name);
-    if name.is_empty() || name.chars().count() > 80 {
+    let base = name.strip_suffix(FIFO_SUFFIX).unwrap_or(name);
+    if name.is_empty() || name.chars().count() > NAME_MAX {
         return Err(format!(
-            "`{name}` is {} characters; SQS allows 1 to 80",
+            "`{name}` is {} characters; SQS allows 1 to {NAME_MAX}",
             name.chars().count()
         ));
     }
-    if let Some(c) = base
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
+    if let Some(c) = rules::NAME_CHARS.first_outside(base) {
         return Err(format!(
             "`{name}` contains `{c}`, which SQS does not allow in a queue name"
         ));
@@ -150,22 +177,22 @@ impl QueueSpec {
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
         if let Some(v) = &self.visibility_timeout {
-            c.range("visibility_timeout", v, 0..=43_200, diags);
+            c.range("visibility_timeout", v, VISIBILITY_TIMEOUT, diags);
         }
         if let Some(v) = &self.message_retention {
-            c.range("message_retention", v, 60..=1_209_600, diags);
+            c.range("message_retention", v, MESSAGE_RETENTION, diags);
         }
         if let Some(v) = &self.delay {
-            c.range("delay", v, 0..=900, diags);
+            c.range("delay", v, DELAY, diags);
         }
         if let Some(v) = &self.max_message_size {
-            c.range("max_message_size", v, 1024..=1_048_576, diags);
+            c.range("max_message_size", v, MAX_MESSAGE_SIZE, diags);
         }
         if let Some(v) = &self.receive_wait {
-            c.range("receive_wait", v, 0..=20, diags);
+            c.range("receive_wait", v, RECEIVE_WAIT, diags);
         }
         if let Some(v) = &self.kms_data_key_reuse {
-            c.range("kms_data_key_reuse", v, 60..=86_400, diags);
+            c.range("kms_data_key_reuse", v, KMS_DATA_KEY_REUSE, diags);
         }
         if let Some(r) = &self.redrive {
             c.text(
@@ -174,7 +201,12 @@ impl QueueSpec {
                 "write the dead-letter queue's ARN, usually \"${queue.NAME.arn}\"",
                 diags,
             );
-            c.range("max_receive_count", &r.max_receive_count, 1..=1000, diags);
+            c.range(
+                "max_receive_count",
+                &r.max_receive_count,
+                MAX_RECEIVE_COUNT,
+                diags,
+            );
         }
         for value in self.tags.iter().flat_map(|t| t.values()) {
             c.text(value, rules::tag_value, "shorten the tag value", diags);

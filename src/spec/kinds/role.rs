@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::{InlinePolicyField, Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
@@ -55,18 +55,24 @@ impl InlinePolicy {
     }
 }
 
+/// What IAM accepts for a role's session length, in hours.
+pub(crate) const MAX_SESSION_HOURS: std::ops::RangeInclusive<i64> = 1..=12;
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Role")]
 pub(crate) struct RawRole {
+    #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     name: Located<String>,
+    #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
     description: Option<Located<String>>,
+    #[schemars(range(min = *MAX_SESSION_HOURS.start(), max = *MAX_SESSION_HOURS.end()))]
     max_session_hours: Option<Located<i64>>,
     #[schemars(with = "PolicyField")]
     trust: Located<toml::Value>,
     managed_policies: Option<Vec<Located<String>>>,
-    #[schemars(with = "Option<BTreeMap<String, PolicyField>>")]
+    #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
     policies: Option<BTreeMap<String, Located<toml::Value>>>,
     permissions_boundary: Option<Located<String>>,
     tags: Option<BTreeMap<Located<String>, Located<String>>>,
@@ -187,7 +193,7 @@ impl RoleSpec {
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
-            |v| rules::iam_name(v, 64),
+            |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
             "role names are letters, digits and `_+=,.@-`, at most 64 characters",
             diags,
         );
@@ -224,7 +230,7 @@ impl RoleSpec {
             );
         }
         if let Some(hours) = &self.max_session_hours {
-            c.range("max_session_hours", hours, 1..=12, diags);
+            c.range("max_session_hours", hours, MAX_SESSION_HOURS, diags);
         }
         for (name, policy) in self.policies.iter().flatten() {
             if let Some(when) = &policy.when {
