@@ -101,7 +101,10 @@ fn excerpt(text: &str) -> String {
 
 /// Names the resource a failed read was for, so an error says which resource it concerns.
 pub(crate) fn reading(mut e: AwsError, resource_name: &str) -> AwsError {
-    if !e.operation.contains(resource_name) {
+    // One name only: `AwsError::about` may have named it already, and credentials are no
+    // resource's.
+    let named = e.operation.contains(" (") || e.operation.starts_with("load ");
+    if !named && !e.operation.contains(resource_name) {
         e.operation = format!("{} ({resource_name})", e.operation);
     }
     e

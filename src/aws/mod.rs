@@ -268,7 +268,7 @@ impl Aws {
     /// Reads one resource by its physical name; `None` when it does not exist.
     /// A failed read, or one whose answer was damaged, names the resource.
     pub async fn read(&self, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
-        let name = format!("{} {}", request.address, request.physical_id);
+        let name = format!("{}, {}", request.address, request.physical_id);
         let found = self
             .read_kind(request)
             .await
@@ -290,7 +290,6 @@ impl Aws {
             Kind::OidcProvider => self.iam.read_oidc_provider(request).await,
             Kind::Key => self.kms.read_key(request).await,
         }
-        .map_err(|e| e.about(format_args!("{}, {}", request.address, request.physical_id)))
     }
 
     /// Every resource of `kind` tagged as owned by `stack`, except those under a name in

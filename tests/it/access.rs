@@ -34,7 +34,7 @@ read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action"
     );
     assert!(
         default.stdout.contains(
-            "+ external   sts:AssumeRole on role.vendor if StringEquals sts:externalid x1"
+            "+ external   sts:AssumeRole on role.vendor if StringEquals sts:ExternalId x1"
         ),
         "{}",
         default.stdout

@@ -70,9 +70,18 @@ Statement = [
   { Effect = "Allow", Action = "apigatway:PUT", Resource = "arn:aws:apigateway:us-east-1::/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Frestapis%2Faaeeieije" },
 ]
 
+[[role.worker.silence]]
+lint = "P016"
+policy = "policies.apigateway-tags"
+reason = "the recorded AWS document's own misspelled prefix, which IAM accepted"
+
 [policy.read]
 name = "replay-read"
 document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListAllMyBuckets"], Resource = ["arn:aws:s3:::*"] }] }
+
+[[policy.read.silence]]
+lint = "P018"
+reason = "the recorded AWS document, as it was written"
 "#;
 
 fn iam_routes() -> Vec<Route> {
@@ -306,8 +315,9 @@ fn each_protocols_not_found_error_is_a_resource_to_create() {
         unmatched.is_empty(),
         "requests without a fixture: {unmatched:?}"
     );
-    // 3: changes that widen access (the new role's trust policy lets someone in).
-    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    // 2: changes; a role trusted by Lambda alone lets no one in from outside the account, so
+    // the default gate (`--fail-on external`) does not fire.
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     for address in [
         "role.worker",
         "key.data",
@@ -331,30 +341,30 @@ fn each_protocols_access_denied_names_the_call_and_the_resource() {
         (
             ROLE_SPEC,
             Route::error("iam:GetRole", 403, "iam/AccessDenied.xml"),
-            "iam:GetRole (role.worker replay-worker): AccessDenied: User: arn:aws:iam::123456789012:user/replay-deployer is not authorized to perform: iam:GetRole",
+            "iam:GetRole (role.worker, replay-worker): AccessDenied: User: arn:aws:iam::123456789012:user/replay-deployer is not authorized to perform: iam:GetRole",
         ),
         (
             KEY_SPEC,
             Route::error("kms:DescribeKey", 400, "kms/AccessDeniedException.json"),
-            "kms:DescribeKey (key.data alias/replay-data): AccessDeniedException: User:",
+            "kms:DescribeKey (key.data, alias/replay-data): AccessDeniedException: User:",
         ),
         (
             QUEUE_SPEC,
             Route::error("sqs:GetQueueUrl", 400, "sqs/AccessDenied.json")
                 .header("x-amzn-query-error", "AccessDenied;Sender"),
-            "(queue.work replay-work): AccessDenied: User:",
+            "(queue.work, replay-work): AccessDenied: User:",
         ),
         (
             FUNCTION_SPEC,
             Route::error("lambda:GET functions", 403, "lambda/AccessDeniedException.json")
                 .when("/functions/replay-worker")
                 .header("x-amzn-errortype", "AccessDeniedException"),
-            "lambda:GetFunction (function.worker replay-worker): AccessDeniedException: User:",
+            "lambda:GetFunction (function.worker, replay-worker): AccessDeniedException: User:",
         ),
         (
             BUCKET_SPEC,
             Route::error("s3:GET tagging", 403, "s3/AccessDenied.xml"),
-            "(bucket.data replay-data): AccessDenied: Access Denied",
+            "(bucket.data, replay-data): AccessDenied: Access Denied",
         ),
     ];
     for (spec, route, expected) in cases {
@@ -407,7 +417,7 @@ fn a_damaged_answer_is_an_error_naming_the_call_and_the_resource() {
                 routes[0] = routes[0].clone().with_body(truncated);
                 routes
             },
-            "iam:GetRole (role.worker replay-worker)",
+            "iam:GetRole (role.worker, replay-worker)",
         ),
         (
             ROLE_SPEC,
@@ -416,7 +426,7 @@ fn a_damaged_answer_is_an_error_naming_the_call_and_the_resource() {
                 routes[2] = Route::ok("iam:GetRolePolicy", "iam/GetRolePolicy-not-json.xml");
                 routes
             },
-            "iam:GetRolePolicy (role.worker replay-worker): AWS answered with a policies that is not JSON",
+            "iam:GetRolePolicy (role.worker, replay-worker): AWS answered with a policies that is not JSON",
         ),
         (
             QUEUE_SPEC,
@@ -425,7 +435,7 @@ fn a_damaged_answer_is_an_error_naming_the_call_and_the_resource() {
                 routes[1] = routes[1].clone().with_body(&bad_redrive);
                 routes
             },
-            "sqs:GetQueueAttributes (queue.work replay-work): AWS answered with a redrive that is not JSON",
+            "sqs:GetQueueAttributes (queue.work, replay-work): AWS answered with a redrive that is not JSON",
         ),
         (
             FUNCTION_SPEC,
@@ -434,7 +444,7 @@ fn a_damaged_answer_is_an_error_naming_the_call_and_the_resource() {
                 routes[0] = routes[0].clone().with_body(&get_function[..get_function.len() - 40]);
                 routes
             },
-            "lambda:GetFunction (function.worker replay-worker)",
+            "lambda:GetFunction (function.worker, replay-worker)",
         ),
     ];
     for (spec, routes, expected) in cases {
