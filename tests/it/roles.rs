@@ -165,7 +165,9 @@ fn a_trust_policy_changed_out_of_band_shows_up_as_exactly_that_update() {
         [
             "  ~ role.lambda will be updated in place",
             "      ~ trust (narrows access)",
-            "            -      \"ec2.amazonaws.com\","
+            "            -      \"ec2.amazonaws.com\",",
+            // The Access changes section: EC2 can no longer assume the role.
+            "    - internal   sts:AssumeRole on role.lambda",
         ],
         "{}",
         plan.stdout

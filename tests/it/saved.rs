@@ -260,7 +260,7 @@ fn a_plan_against_a_snapshot_file_needs_no_aws_and_cannot_be_saved() {
         plinth(&args)
     };
     let text = offline(&["--detailed-exitcode"]);
-    assert_eq!(text.code, 3, "{}{}", text.stdout, text.stderr);
+    assert_eq!(text.code, 2, "{}{}", text.stdout, text.stderr);
     assert!(text.stdout.contains("role.reader"), "{}", text.stdout);
     assert!(text.stdout.contains("1 to change"), "{}", text.stdout);
     let json = offline(&["--format", "json"]).ok();
