@@ -17,7 +17,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::planned::{all_tags, tag_changes, Planned};
-use super::{not_found_as_none, ownership_tags, AwsError, Exports};
+use super::{not_found_as_none, ownership_tags, AwsError, Exports, Patience};
 use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
 use crate::model::{Address, Attributes, Kind, Value, ADDRESS_TAG, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
@@ -35,13 +35,22 @@ const POLICY_NAME: &str = "default";
 const AWS_ALIAS_PREFIX: &str = "alias/aws/";
 const NOT_FOUND: &[&str] = &["NotFoundException"];
 
-/// How long to wait before each new attempt at a call KMS refused because a principal in the
-/// key policy was created moments ago and has not reached KMS yet.
-const NEW_PRINCIPAL_WAITS: [Duration; 3] = [
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-];
+/// The waits before each new attempt at a call KMS refused because a principal in the key
+/// policy was created moments ago and has not reached KMS yet: the first wait doubling, up to
+/// its most, for as long as `--max-wait` allows in all.
+fn new_principal_waits(patience: Patience) -> impl Iterator<Item = Duration> {
+    let mut next = patience.first_delay.max(Duration::from_millis(1));
+    let mut waited = Duration::ZERO;
+    std::iter::from_fn(move || {
+        let delay = next.min(patience.max_delay);
+        if waited + delay > patience.limit {
+            return None;
+        }
+        waited += delay;
+        next = delay * 2;
+        Some(delay)
+    })
+}
 
 /// See [`super::KindActions`]. A key has no name to scope a grant by before KMS assigns its
 /// id, so the calls on a key are granted on the account's keys tagged with the stack, and
@@ -80,6 +89,8 @@ pub struct Kms {
     /// (`--max-attempts`, `--retry-backoff-ms`), which CreateKey cannot use as they are.
     create_attempts: u32,
     create_backoff: Duration,
+    /// How long a call waits, in all, for a new principal to reach KMS (`--max-wait`).
+    patience: Patience,
     /// The stack's keys that some other process created, read at this process's first
     /// CreateKey: the keys an interrupted earlier apply may have left. Read once, not once per
     /// key, so creating many keys does not list the account's keys again and again.
@@ -186,7 +197,7 @@ fn new_principal_not_seen_yet(err: &AwsError) -> bool {
 }
 
 impl Kms {
-    pub fn new(config: &SdkConfig) -> Self {
+    pub fn new(config: &SdkConfig, patience: Patience) -> Self {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -198,6 +209,7 @@ impl Kms {
                 .retry_config()
                 .map_or(Duration::from_secs(1), |r| r.initial_backoff()),
             earlier_keys: tokio::sync::OnceCell::new(),
+            patience,
         }
     }
 
@@ -522,7 +534,7 @@ impl Kms {
         key: &KeyConfig,
         tags: &BTreeMap<String, String>,
     ) -> Result<(String, String), AwsError> {
-        let mut waits = NEW_PRINCIPAL_WAITS.iter();
+        let mut waits = new_principal_waits(self.patience);
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -569,7 +581,7 @@ impl Kms {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     match waits.next() {
                         Some(delay) if new_principal_not_seen_yet(&err) => {
-                            super::wait(*delay, &err).await
+                            super::wait(delay, &err).await
                         }
                         _ => return Err(err),
                     }
@@ -801,7 +813,7 @@ impl Kms {
         policy: &PolicyDocument,
         bypass_lockout_check: bool,
     ) -> Result<(), AwsError> {
-        let mut waits = NEW_PRINCIPAL_WAITS.iter();
+        let mut waits = new_principal_waits(self.patience);
         loop {
             let result = self
                 .client
@@ -815,7 +827,7 @@ impl Kms {
             match result.map_err(|e| AwsError::from_sdk("kms:PutKeyPolicy", &e)) {
                 Ok(_) => return Ok(()),
                 Err(e) => match waits.next() {
-                    Some(delay) if new_principal_not_seen_yet(&e) => super::wait(*delay, &e).await,
+                    Some(delay) if new_principal_not_seen_yet(&e) => super::wait(delay, &e).await,
                     _ => return Err(e),
                 },
             }
@@ -914,5 +926,29 @@ impl Kms {
             }
             Action::NoOp => Ok(Exports::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waits for a new principal double from the first and stop before `--max-wait` is
+    /// spent in all.
+    #[test]
+    fn new_principal_waits_stay_within_max_wait() {
+        let patience = |limit: u64| Patience {
+            limit: Duration::from_secs(limit),
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(8),
+        };
+        let secs = |limit| {
+            new_principal_waits(patience(limit))
+                .map(|d| d.as_secs())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(secs(90), [1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]);
+        assert_eq!(secs(10), [1, 2, 4]);
+        assert_eq!(secs(0), Vec::<u64>::new());
     }
 }

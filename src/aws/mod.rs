@@ -142,7 +142,7 @@ impl Aws {
             sqs: sqs::Sqs::new(&config, patience),
             lambda: lambda::Lambda::new(&config, patience),
             s3: s3::S3::new(&config).patient(patience),
-            kms: kms::Kms::new(&config),
+            kms: kms::Kms::new(&config, patience),
             sts: sts::Sts::new(&config),
             config,
         }
