@@ -225,24 +225,14 @@ fn role_statements(
     addresses: &[&Address],
     owned: Json,
 ) -> Vec<Json> {
-    let roles: Vec<&RoleSpec> = addresses
+    // Each role the spec names, with its ARN as `Arns::of` builds it for every kind.
+    let roles: Vec<(String, &RoleSpec)> = addresses
         .iter()
         .filter_map(|a| match &arns.spec.resources[*a].body {
-            ResourceBody::Role(r) => Some(r),
+            ResourceBody::Role(r) => Some((arns.of(a)?, r)),
             _ => None,
         })
         .collect();
-    let arn_of = |role: &RoleSpec| {
-        let path = role
-            .path
-            .as_ref()
-            .map_or_else(|| "/".to_string(), |p| arns.text(p));
-        arns.arn(
-            "iam",
-            false,
-            &format!("role{path}{}", arns.text(&role.name)),
-        )
-    };
     let sorted = |items: Vec<String>| items.into_iter().collect::<BTreeSet<String>>();
     let plain = |keep: &dyn Fn(&str) -> bool| -> Vec<&str> {
         actions
@@ -257,7 +247,7 @@ fn role_statements(
             "Sid": format!("{name}NamedInTheSpec"),
             "Effect": "Allow",
             "Action": plain(&|_| true),
-            "Resource": sorted(roles.iter().map(|r| arn_of(r)).collect()),
+            "Resource": sorted(roles.iter().map(|(arn, _)| arn.clone()).collect()),
         }),
         json!({
             "Sid": format!("{name}OwnedByTheStack"),
@@ -269,8 +259,8 @@ fn role_statements(
     ];
     let with_inline: Vec<String> = roles
         .iter()
-        .filter(|r| r.policies.as_ref().is_some_and(|p| !p.is_empty()))
-        .map(|r| arn_of(r))
+        .filter(|(_, r)| r.policies.as_ref().is_some_and(|p| !p.is_empty()))
+        .map(|(arn, _)| arn.clone())
         .collect();
     if !with_inline.is_empty() {
         out.push(json!({
@@ -310,16 +300,19 @@ fn role_statements(
         ),
     ];
     for (action, sid, key, wanted) in granting {
-        let holders: Vec<&&RoleSpec> = roles.iter().filter(|r| !wanted(r).is_empty()).collect();
+        let holders: Vec<&(String, &RoleSpec)> = roles
+            .iter()
+            .filter(|(_, r)| !wanted(r).is_empty())
+            .collect();
         if holders.is_empty() {
             continue;
         }
-        let policies = sorted(holders.iter().flat_map(|r| wanted(r)).collect());
+        let policies = sorted(holders.iter().flat_map(|(_, r)| wanted(r)).collect());
         out.push(json!({
             "Sid": format!("{name}{sid}"),
             "Effect": "Allow",
             "Action": action,
-            "Resource": sorted(holders.iter().map(|r| arn_of(r)).collect()),
+            "Resource": sorted(holders.iter().map(|(arn, _)| arn.clone()).collect()),
             "Condition": { "ArnLike": { key: policies } },
         }));
     }
