@@ -113,6 +113,9 @@ fn head(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if let Some(graph) = super::access::mermaid(&access) {
+        out.push_str(&graph);
+    }
     out.push_str(&super::access::markdown_section(&access));
     out
 }
