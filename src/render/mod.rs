@@ -41,9 +41,9 @@ pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
     }
 }
 
-/// The line under a plan's access changes: how many rows it gains, and the riskiest of them.
-/// `None` when it gains no access. A new internal role reads as plainly as it is; access
-/// above `internal` asks for review.
+/// The line under a plan's access changes: how many rows it gains, whether any reaches outside
+/// the account, and the riskiest class; `None` when it gains no access. The flag asks for the
+/// reviewer's attention (red in a terminal): access outside the account, or escalation.
 pub fn gains_access_message(changes: &[crate::access::GrantChange]) -> Option<(String, bool)> {
     use crate::access::{Change, Risk};
     let gained: Vec<_> = changes
@@ -53,21 +53,18 @@ pub fn gains_access_message(changes: &[crate::access::GrantChange]) -> Option<(S
     let riskiest = gained.iter().map(|c| c.grant.risk).min()?;
     let at_riskiest = gained.iter().filter(|c| c.grant.risk == riskiest).count();
     let rows = |n: usize| if n == 1 { "row" } else { "rows" };
-    let message = if riskiest < Risk::Internal {
-        format!(
-            "This plan gives new access, the riskiest {}: {at_riskiest} {} at that risk, {} in all; review \"Access changes\".",
-            riskiest.as_str(),
-            rows(at_riskiest),
-            gained.len()
-        )
+    let reach = if riskiest <= Risk::External {
+        "outside the account"
     } else {
-        format!(
-            "This plan gives new access inside the account only ({} {} of internal risk).",
-            gained.len(),
-            rows(gained.len())
-        )
+        "inside the account"
     };
-    Some((message, riskiest < Risk::Internal))
+    let message = format!(
+        "This plan gives new access {reach}, the riskiest {}: {at_riskiest} {} of {} gained; review \"Access changes\".",
+        riskiest.as_str(),
+        rows(at_riskiest),
+        gained.len()
+    );
+    Some((message, riskiest <= Risk::Escalation))
 }
 
 /// An `existing = true` resource: plinth manages settings on it but never creates or deletes
