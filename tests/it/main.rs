@@ -9,6 +9,7 @@ mod docs;
 mod faults;
 mod fmt_graph;
 mod fuzz;
+mod import;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
 mod lock;

@@ -1,0 +1,299 @@
+//! `plinth import` against moto: setups made by hand with the SDK, the way a person following
+//! each vendor page in ../shared/seeds/ makes them, imported into a spec whose plan shows only
+//! their adoption; after apply, the plan shows no changes.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{plinth_aws, root, runtime, s3, sdk, unique, Run};
+
+/// An import into a fresh directory, and the plans of what it wrote.
+struct Imported {
+    dir: tempfile::TempDir,
+    run: Run,
+}
+
+impl Imported {
+    #[track_caller]
+    fn new(args: &[&str]) -> Imported {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("out");
+        let out = out.display().to_string();
+        let mut all = vec!["import", "--out", out.as_str()];
+        all.extend(args);
+        let run = plinth_aws(&all);
+        assert_eq!(run.code, 0, "import failed\n{}{}", run.stdout, run.stderr);
+        Imported { dir, run }
+    }
+
+    fn spec(&self) -> PathBuf {
+        self.dir.path().join("out/plinth.toml")
+    }
+
+    fn file(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("out").join(relative))
+            .unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+
+    fn plan_json(&self) -> serde_json::Value {
+        let spec = self.spec().display().to_string();
+        let run = plinth_aws(&["plan", "-f", &spec, "--format", "json"]);
+        assert_eq!(
+            run.code,
+            0,
+            "plan failed\n{}{}\n--- spec\n{}",
+            run.stdout,
+            run.stderr,
+            std::fs::read_to_string(self.spec()).unwrap()
+        );
+        serde_json::from_str(&run.stdout).expect("a JSON plan")
+    }
+
+    /// The plan adopts every resource and changes nothing else: no policy, no setting, no
+    /// access; only the bookkeeping an existing bucket or key records in its tags.
+    #[track_caller]
+    fn assert_plan_only_adopts(&self, resources: usize) {
+        let plan = self.plan_json();
+        let spec = std::fs::read_to_string(self.spec()).unwrap();
+        let all = plan["resources"].as_array().expect("resources");
+        assert_eq!(all.len(), resources, "{plan:#}\n{spec}");
+        for r in all {
+            assert_eq!(r["action"], "update", "{r:#}\n{spec}");
+            let reason = r["action_reason"].as_str().unwrap_or_default();
+            assert!(reason.starts_with("adopting"), "{r:#}\n{spec}");
+            assert_eq!(r["policy_changes"], serde_json::json!([]), "{r:#}\n{spec}");
+            for change in r["changes"].as_array().expect("changes") {
+                let name = change["attribute"]
+                    .as_str()
+                    .or(change["name"].as_str())
+                    .unwrap_or_default();
+                assert!(
+                    matches!(name, "existing" | "manages"),
+                    "only ownership may change: {r:#}\n{spec}"
+                );
+            }
+        }
+        assert_eq!(plan["access_changes"], serde_json::json!([]), "{plan:#}");
+    }
+
+    #[track_caller]
+    fn apply_then_no_changes(&self) {
+        let spec = self.spec().display().to_string();
+        plinth_aws(&["apply", "-f", &spec, "--auto-approve"]).ok();
+        let plan = plinth_aws(&["plan", "-f", &spec, "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+        assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    }
+}
+
+fn iam() -> aws_sdk_iam::Client {
+    runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) })
+}
+
+const ACCOUNT: &str = "123456789012";
+
+fn plans_file(relative: &str) -> String {
+    std::fs::read_to_string(root().join("plans").join(relative)).unwrap()
+}
+
+fn create_role(name: &str, trust: &str, description: Option<&str>) {
+    let client = iam();
+    runtime().block_on(async {
+        client
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            .set_description(description.map(str::to_string))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+fn put_role_policy(role: &str, name: &str, document: &str) {
+    let client = iam();
+    runtime().block_on(async {
+        client
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// OpenMetadata's Glue connector page: a role the ingestion account assumes, with the three
+/// Glue permissions, its session limited to an hour.
+#[test]
+fn an_openmetadata_glue_role_made_by_hand_imports_to_a_spec_that_only_adopts_it() {
+    let role = unique("om-glue");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}]}"#;
+    create_role(&role, trust, Some("Assumed by OpenMetadata's Glue ingestion"));
+    let client = iam();
+    runtime().block_on(async {
+        client
+            .update_role()
+            .role_name(&role)
+            .max_session_duration(7200)
+            .send()
+            .await
+            .unwrap();
+    });
+    put_role_policy(&role, "glue", &plans_file("openmetadata-glue/glue.json"));
+
+    let imported = Imported::new(&["--stack", &unique("om"), "--role", &role]);
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    assert!(spec.contains("adopt = true"), "{spec}");
+    assert!(spec.contains("max_session_hours = 2"), "{spec}");
+    assert!(
+        spec.contains(&format!("[role.{role}.policies.glue]")),
+        "{spec}"
+    );
+    // The customer's document, pretty-printed: the same statement, nothing added.
+    let glue: serde_json::Value =
+        serde_json::from_str(&imported.file(&format!("policies/role-{role}-glue.json"))).unwrap();
+    assert_eq!(
+        glue["Statement"][0]["Action"],
+        serde_json::json!(["glue:ListWorkflows", "glue:GetWorkflow", "glue:GetJobRuns"])
+    );
+    assert_eq!(glue["Statement"][0]["Resource"], "*");
+    imported.assert_plan_only_adopts(1);
+    imported.apply_then_no_changes();
+}
+
+/// Ganymede's "Connecting to an S3 Bucket": a policy for the customer's bucket, a role per
+/// environment trusted through Google with the environment's audience, the policy attached,
+/// and the CORS rule the Integration panel lists on the bucket.
+#[test]
+fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources() {
+    let prefix = unique("gany");
+    let bucket = format!("{prefix}-lab-data");
+    let config = runtime().block_on(sdk());
+    let s3 = s3(&config);
+    let client = iam();
+    let policy_arn = runtime().block_on(async {
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        s3.put_bucket_cors()
+            .bucket(&bucket)
+            .cors_configuration(
+                aws_sdk_s3::types::CorsConfiguration::builder()
+                    .cors_rules(
+                        aws_sdk_s3::types::CorsRule::builder()
+                            .allowed_origins("https://app.ganymede.bio")
+                            .allowed_methods("GET")
+                            .allowed_methods("PUT")
+                            .allowed_methods("POST")
+                            .allowed_methods("HEAD")
+                            .allowed_headers("*")
+                            .expose_headers("ETag")
+                            .max_age_seconds(3000)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let document = plans_file("ganymede-s3/bucket-access.json")
+            .replace("${aws.partition}", "aws")
+            .replace("${var.bucket}", &bucket);
+        client
+            .create_policy()
+            .policy_name(&prefix)
+            .policy_document(document)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap()
+    });
+    let mut roles = Vec::new();
+    for (environment, audience) in [("production", "113365414184548411233"), ("development", "109876543210987654321")] {
+        let role = format!("{prefix}-{environment}");
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"accounts.google.com"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"accounts.google.com:aud":"{audience}"}}}}}}]}}"#
+        );
+        create_role(&role, &trust, None);
+        runtime().block_on(async {
+            client
+                .attach_role_policy()
+                .role_name(&role)
+                .policy_arn(&policy_arn)
+                .send()
+                .await
+                .unwrap();
+        });
+        roles.push(role);
+    }
+
+    let imported = Imported::new(&[
+        "--stack",
+        &prefix,
+        "--policy",
+        &policy_arn,
+        "--role",
+        &roles[0],
+        "--role",
+        &roles[1],
+        "--bucket",
+        &bucket,
+    ]);
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    // The roles name the policy, and the policy the bucket, by reference.
+    assert!(
+        spec.contains(&format!("managed_policies = [\"${{policy.{prefix}.arn}}\"]")),
+        "{spec}"
+    );
+    let document = imported.file(&format!("policies/policy-{prefix}-document.json"));
+    assert!(
+        document.contains(&format!("\"${{bucket.{bucket}.arn}}\"")),
+        "{document}"
+    );
+    assert!(
+        document.contains(&format!("\"arn:aws:s3:::${{bucket.{bucket}.name}}/*\"")),
+        "{document}"
+    );
+    assert!(spec.contains("existing = true"), "{spec}");
+    assert!(spec.contains("allowed_origins = [\"https://app.ganymede.bio\"]"), "{spec}");
+    imported.assert_plan_only_adopts(4);
+    imported.apply_then_no_changes();
+}
+
+#[test]
+fn importing_a_name_that_does_not_exist_is_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let present = unique("import-present");
+    create_role(
+        &present,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        None,
+    );
+    let missing = unique("import-missing");
+    let run = plinth_aws(&[
+        "import",
+        "--stack",
+        "s",
+        "--out",
+        &out.display().to_string(),
+        "--role",
+        &present,
+        "--queue",
+        &missing,
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("error: queue `{missing}` does not exist in account {ACCOUNT}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+    assert!(!Path::new(&out).exists());
+}
