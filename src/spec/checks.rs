@@ -360,7 +360,11 @@ impl<'a> Known<'a> {
         role: &RoleSpec,
         diags: &mut Diagnostics,
     ) {
-        let Some(trust) = self.policy(&role.trust) else {
+        // An existing role's own trust is not in the spec: AWS is the judge of it.
+        let Some(template) = role.trust.as_ref().filter(|_| !role.existing) else {
+            return;
+        };
+        let Some(trust) = self.policy(template) else {
             return;
         };
         let lambda = Principal::service("lambda.amazonaws.com");
@@ -374,7 +378,7 @@ impl<'a> Known<'a> {
                         function.address, role_resource.address
                     ),
                 )
-                .at_location(Some(role.trust.location.clone()))
+                .at_location(Some(template.location.clone()))
                 .label("the trust policy of the function's role")
                 .hint("allow { \"Service\": \"lambda.amazonaws.com\" } the action sts:AssumeRole in this trust policy; Lambda refuses to create a function with a role it cannot assume"),
             );

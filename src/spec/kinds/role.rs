@@ -24,10 +24,15 @@ use crate::state::LiveResource;
 #[derive(Debug)]
 pub struct RoleSpec {
     pub name: Text,
+    /// Someone else's role (`existing = true`): never created, replaced or deleted; plinth
+    /// adds the inline policies and attachments the block declares and keeps the others, and
+    /// merges its trust statements (by Sid) into the live trust policy.
+    pub existing: bool,
     pub path: Option<Text>,
     pub description: Option<Text>,
     pub max_session_hours: Option<(i64, Location)>,
-    pub trust: PolicyTemplate,
+    /// Required of a role plinth creates; optional on an existing role.
+    pub trust: Option<PolicyTemplate>,
     /// ARNs of managed policies to attach; `None` leaves attachments unmanaged.
     pub managed_policies: Option<Vec<Text>>,
     /// Inline policies by name; `None` leaves inline policies unmanaged.
@@ -61,16 +66,25 @@ pub(crate) const MAX_SESSION_HOURS: std::ops::RangeInclusive<i64> = 1..=12;
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Role")]
+// `trust` is required of a role plinth creates, that is unless `existing = true`.
+#[schemars(extend(
+    "if" = { "not": { "properties": { "existing": { "const": true } }, "required": ["existing"] } },
+    "then" = { "required": ["trust"] }
+))]
 pub(crate) struct RawRole {
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     name: Located<String>,
+    /// Someone else's role: plinth adds only the policies and trust statements the block declares.
+    #[serde(default)]
+    existing: bool,
     #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(range(min = *MAX_SESSION_HOURS.start(), max = *MAX_SESSION_HOURS.end()))]
     max_session_hours: Option<Located<i64>>,
-    #[schemars(with = "PolicyField")]
-    trust: Located<toml::Value>,
+    /// Required unless `existing = true`.
+    #[schemars(with = "Option<PolicyField>")]
+    trust: Option<Located<toml::Value>>,
     managed_policies: Option<Vec<Located<String>>>,
     #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
     policies: Option<BTreeMap<String, Located<toml::Value>>>,
@@ -86,15 +100,18 @@ pub(super) fn load(
     loader: &mut Loader,
     value: toml::Spanned<DeValue<'_>>,
 ) -> Option<(RoleSpec, Lifecycle)> {
+    let table = value.span();
     let raw: RawRole = loader.deserialize(value)?;
+    check_existing(loader, &raw, table);
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),
+        existing: raw.existing,
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         max_session_hours: raw
             .max_session_hours
             .map(|h| (*h.get_ref(), loader.location(h.span()))),
-        trust: loader.policy_or_stand_in(&raw.trust),
+        trust: raw.trust.as_ref().map(|t| loader.policy_or_stand_in(t)),
         managed_policies: raw
             .managed_policies
             .as_ref()
@@ -117,6 +134,40 @@ pub(super) fn load(
             prevent_destroy: raw.prevent_destroy,
         },
     ))
+}
+
+/// A role plinth creates needs a trust policy; an existing role takes none of the settings that
+/// describe the role itself.
+fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usize>) {
+    if !raw.existing {
+        if raw.trust.is_none() {
+            loader
+                .err("spec::missing-field", "a role needs `trust`: who may assume it", table)
+                .set_hint("add trust = { Version = \"2012-10-17\", Statement = [...] }, or `existing = true` for a role someone else owns");
+        }
+        return;
+    }
+    let span = |l: &Option<Located<String>>| l.as_ref().map(|v| v.span());
+    super::shared::refuse_owned_only(
+        loader,
+        "role",
+        &[
+            ("path", span(&raw.path)),
+            ("description", span(&raw.description)),
+            (
+                "max_session_hours",
+                raw.max_session_hours.as_ref().map(|h| h.span()),
+            ),
+            ("permissions_boundary", span(&raw.permissions_boundary)),
+            (
+                "tags",
+                raw.tags
+                    .as_ref()
+                    .and_then(|t| t.keys().next())
+                    .map(|k| k.span()),
+            ),
+        ],
+    );
 }
 
 /// An inline policy in any of the policy forms; a table may also hold `when`.
@@ -185,7 +236,9 @@ impl RoleSpec {
             .iter()
             .flatten()
             .map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
-        std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust))
+        self.trust
+            .iter()
+            .map(|t| ("trust".to_string(), t, DocumentKind::Trust))
             .chain(inline)
             .collect()
     }
@@ -232,6 +285,9 @@ impl RoleSpec {
         if let Some(hours) = &self.max_session_hours {
             c.range("max_session_hours", hours, MAX_SESSION_HOURS, diags);
         }
+        if let (true, Some(trust)) = (self.existing, &self.trust) {
+            super::shared::require_sids(trust, "trust policy", diags);
+        }
         for (name, policy) in self.policies.iter().flatten() {
             if let Some(when) = &policy.when {
                 check_when(name, when, c, diags);
@@ -251,7 +307,9 @@ impl RoleSpec {
         if let Some((h, _)) = &self.max_session_hours {
             attrs.insert("max_session_hours".into(), Value::Int(*h));
         }
-        attrs.insert("trust".into(), r.policy_or_report(&self.trust, diags));
+        if let Some(trust) = &self.trust {
+            attrs.insert("trust".into(), r.policy_or_report(trust, diags));
+        }
         if let Some(arns) = &self.managed_policies {
             attrs.insert("managed_policies".into(), r.set(arns));
         }
