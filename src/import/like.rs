@@ -112,6 +112,7 @@ pub fn compare(spec: &Spec, account: &Account, found: &[Found]) -> Result<Report
                 Status::Differs => change
                     .attributes
                     .iter()
+                    .filter(|a| !BOOKKEEPING.contains(&a.name.as_str()))
                     .flat_map(|a| differences(&a.name, a.after.as_ref(), a.before.as_ref()))
                     .collect(),
                 _ => Vec::new(),
@@ -134,6 +135,16 @@ pub fn compare(spec: &Spec, account: &Account, found: &[Found]) -> Result<Report
     })
 }
 
+/// What plinth records about a resource it manages (in tags): a hand-made resource has none
+/// of it, which is no difference in the setup.
+const BOOKKEEPING: &[&str] = &[
+    "deletion_window_days",
+    "existing",
+    "manages",
+    "force_destroy",
+    "bypass_lockout_check",
+];
+
 /// The differences of one attribute: `ready` is the ready-made stack's value, `hand` the live one.
 fn differences(name: &str, ready: Option<&Value>, hand: Option<&Value>) -> Vec<Difference> {
     match (ready, hand) {
@@ -150,10 +161,16 @@ fn differences(name: &str, ready: Option<&Value>, hand: Option<&Value>) -> Vec<D
                 .flat_map(|n| differences(&format!("{name}.{n}"), r.get(n), h.get(n)))
                 .collect()
         }
-        (r, h) if r.and_then(Value::as_policy).is_some() || h.and_then(Value::as_policy).is_some() => {
-            policy_difference(name, r.and_then(Value::as_policy), h.and_then(Value::as_policy))
-                .into_iter()
-                .collect()
+        (r, h)
+            if r.and_then(Value::as_policy).is_some() || h.and_then(Value::as_policy).is_some() =>
+        {
+            policy_difference(
+                name,
+                r.and_then(Value::as_policy),
+                h.and_then(Value::as_policy),
+            )
+            .into_iter()
+            .collect()
         }
         (r, h) if r.is_some_and(|r| h.is_some_and(|h| r.equivalent(h))) => Vec::new(),
         (r, h) => vec![Difference {
@@ -218,8 +235,16 @@ impl Report {
         for r in &self.resources {
             let id = r.physical_id.as_deref().unwrap_or("?");
             let _ = match r.status {
-                Status::Same => writeln!(out, "\n  = {} ({id}): as the ready-made stack has it", r.address),
-                Status::Missing => writeln!(out, "\n  - {} ({id}): not found; the ready-made stack would create it", r.address),
+                Status::Same => writeln!(
+                    out,
+                    "\n  = {} ({id}): as the ready-made stack has it",
+                    r.address
+                ),
+                Status::Missing => writeln!(
+                    out,
+                    "\n  - {} ({id}): not found; the ready-made stack would create it",
+                    r.address
+                ),
                 Status::Differs => writeln!(out, "\n  ~ {} ({id}):", r.address),
             };
             for d in &r.differences {
@@ -272,7 +297,11 @@ impl Report {
             out,
             "\n{} as the ready-made stack has {}, {} different, {} not found.",
             count(Status::Same),
-            if count(Status::Same) == 1 { "it" } else { "them" },
+            if count(Status::Same) == 1 {
+                "it"
+            } else {
+                "them"
+            },
             count(Status::Differs),
             count(Status::Missing)
         );

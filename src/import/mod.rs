@@ -130,7 +130,10 @@ pub fn write_files(dir: &Path, imported: &ImportedSpec) -> Result<Vec<PathBuf>, 
     let spec_path = dir.join("plinth.toml");
     if spec_path.exists() {
         return Err(ImportError::refused(
-            format!("`{}` exists already; nothing was written", spec_path.display()),
+            format!(
+                "`{}` exists already; nothing was written",
+                spec_path.display()
+            ),
             "pass an --out directory without a plinth.toml",
         ));
     }
@@ -199,10 +202,7 @@ fn logical_name(kind: Kind, id: &str) -> String {
             .split('/')
             .next()
             .unwrap_or(id),
-        Kind::Key => id
-            .rsplit(['/', ':'])
-            .next()
-            .unwrap_or(id),
+        Kind::Key => id.rsplit(['/', ':']).next().unwrap_or(id),
         _ => id,
     };
     let name: String = last
@@ -250,3 +250,5 @@ pub fn by_address(found: &[Found]) -> BTreeMap<Address, &Found> {
     found.iter().map(|f| (f.address.clone(), f)).collect()
 }
 
+#[cfg(test)]
+mod tests;

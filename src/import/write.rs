@@ -14,6 +14,7 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
 use crate::model::{Address, Kind, Value};
 use crate::policy::PolicyDocument;
+use crate::spec::kinds::shared::is_shared_sid;
 use crate::state::{Account, LiveResource};
 
 /// One live resource to write, under the address it gets in the spec.
@@ -120,7 +121,9 @@ impl Writer<'_> {
                 self.literal(&mut t, a, "name");
                 self.text_unless(&mut t, a, "path", "/");
                 self.text_unless(&mut t, a, "description", "");
-                if let Some(Value::Int(h)) = a.get("max_session_hours").filter(|h| **h != Value::Int(1)) {
+                if let Some(Value::Int(h)) =
+                    a.get("max_session_hours").filter(|h| **h != Value::Int(1))
+                {
                     t.insert("max_session_hours", value(*h));
                 }
                 self.policy_file(&mut t, from, a.get("trust"), "trust", "trust", false);
@@ -151,7 +154,14 @@ impl Writer<'_> {
                 self.literal(&mut t, a, "name");
                 self.text_unless(&mut t, a, "path", "/");
                 self.text_unless(&mut t, a, "description", "");
-                self.policy_file(&mut t, from, a.get("document"), "document", "document", false);
+                self.policy_file(
+                    &mut t,
+                    from,
+                    a.get("document"),
+                    "document",
+                    "document",
+                    false,
+                );
                 self.tags(&mut t, a);
                 t.insert("adopt", value(true));
             }
@@ -182,7 +192,14 @@ impl Writer<'_> {
             Kind::Key => self.key(&mut t, f),
             Kind::Queue => {
                 self.literal(&mut t, a, "name");
-                for field in ["content_based_deduplication", "visibility_timeout", "message_retention", "delay", "max_message_size", "receive_wait"] {
+                for field in [
+                    "content_based_deduplication",
+                    "visibility_timeout",
+                    "message_retention",
+                    "delay",
+                    "max_message_size",
+                    "receive_wait",
+                ] {
                     let default = |v: &Value| {
                         QUEUE_DEFAULTS
                             .iter()
@@ -198,7 +215,10 @@ impl Writer<'_> {
                         .or_else(|| self.reference_to(from, Kind::Key, "key_id", k))
                         .unwrap_or_else(|| self.template(from, k));
                     t.insert("kms_key", value(key));
-                    if let Some(v) = a.get("kms_data_key_reuse").filter(|v| **v != Value::Int(300)) {
+                    if let Some(v) = a
+                        .get("kms_data_key_reuse")
+                        .filter(|v| **v != Value::Int(300))
+                    {
                         t.insert("kms_data_key_reuse", self.item(from, v));
                     }
                 } else if let Some(v @ Value::Bool(_)) = a.get("sqs_managed_sse") {
@@ -222,43 +242,62 @@ impl Writer<'_> {
         let from = &f.address;
         t.insert("key_id", value(self.template(from, &f.requested)));
         t.insert("existing", value(true));
-        // A shared key's policy is merged by Sid: the statements that have one are declared,
-        // and plinth keeps the others as they are.
-        match a.get("policy") {
-            Some(Value::Policy(doc)) => {
-                let (named, unnamed): (Vec<_>, Vec<_>) =
-                    doc.statements().iter().partition(|s| s.sid.is_some());
-                if !unnamed.is_empty() {
-                    let note = format!(
-                        "{from}: {} statement{} of the key policy {} no Sid, so this block cannot declare {}; plinth keeps {} as {} {}",
-                        unnamed.len(),
-                        plural(unnamed.len()),
-                        if unnamed.len() == 1 { "has" } else { "have" },
-                        if unnamed.len() == 1 { "it" } else { "them" },
-                        if unnamed.len() == 1 { "it" } else { "them" },
-                        if unnamed.len() == 1 { "it" } else { "they" },
-                        if unnamed.len() == 1 { "is" } else { "are" },
-                    );
-                    t.decor_mut().set_prefix(format!("\n# {note}.\n"));
-                    self.notes.push(note);
-                }
-                if !named.is_empty() {
-                    let mut json = serde_json::Map::new();
-                    if let Some(v) = doc.version() {
-                        json.insert("Version".into(), v.as_str().into());
-                    }
-                    json.insert(
-                        "Statement".into(),
-                        named.iter().map(|s| s.to_json()).collect(),
-                    );
-                    if let Ok(subset) = PolicyDocument::from_value(&serde_json::Value::Object(json))
-                    {
-                        let subset = Value::policy(subset);
-                        self.policy_file(t, from, Some(&subset), "policy", "policy", true);
-                    }
-                }
-            }
-            other => self.policy_file(t, from, other, "policy", "policy", true),
+        self.shared_policy(t, from, a.get("policy"), "key policy");
+    }
+
+    /// The policy of an existing key or bucket, a shared document: plinth owns the statements
+    /// it names by Sid and keeps the others, so the block declares those with a Sid it can
+    /// name (letters and digits) and says which it leaves to their owner.
+    fn shared_policy(&mut self, t: &mut Table, from: &Address, doc: Option<&Value>, what: &str) {
+        let Some(Value::Policy(doc)) = doc else {
+            self.policy_file(t, from, doc, "policy", "policy", false);
+            return;
+        };
+        let (named, others): (Vec<_>, Vec<_>) = doc
+            .statements()
+            .iter()
+            .partition(|s| s.sid.as_deref().is_some_and(is_shared_sid));
+        if !others.is_empty() {
+            let labels: Vec<String> = others
+                .iter()
+                .map(|s| match &s.sid {
+                    Some(sid) => format!("{sid:?}"),
+                    None => "one without a Sid".to_string(),
+                })
+                .collect();
+            let note = format!(
+                "{from}: {} statement{} of the {what} cannot be declared here ({}): plinth names the statements it owns in a shared policy by a Sid of letters and digits, and keeps {} as {} {}",
+                others.len(),
+                plural(others.len()),
+                labels.join(", "),
+                if others.len() == 1 { "it" } else { "them" },
+                if others.len() == 1 { "it" } else { "they" },
+                if others.len() == 1 { "is" } else { "are" },
+            );
+            let prefix = t
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string();
+            t.decor_mut()
+                .set_prefix(format!("{prefix}\n{}", comment(&format!("{note}."))));
+            self.notes.push(note);
+        }
+        if named.is_empty() {
+            return;
+        }
+        let mut json = serde_json::Map::new();
+        if let Some(v) = doc.version() {
+            json.insert("Version".into(), v.as_str().into());
+        }
+        json.insert(
+            "Statement".into(),
+            named.iter().map(|s| s.to_json()).collect(),
+        );
+        if let Ok(subset) = PolicyDocument::from_value(&serde_json::Value::Object(json)) {
+            let subset = Value::policy(subset);
+            self.policy_file(t, from, Some(&subset), "policy", "policy", false);
         }
     }
 
@@ -269,8 +308,12 @@ impl Writer<'_> {
         if let Some(Value::Str(role)) = a.get("role") {
             t.insert("role", value(self.template(from, role)));
         }
-        for field in ["runtime", "handler"] {
-            self.literal(t, a, field);
+        // An image brings its own runtime and handler.
+        let image = matches!(a.get("code"), Some(Value::Str(c)) if c.starts_with("image:"));
+        if !image {
+            for field in ["runtime", "handler"] {
+                self.literal(t, a, field);
+            }
         }
         match a.get("code") {
             Some(Value::Str(code)) if code.starts_with("image:") => {
@@ -311,7 +354,10 @@ impl Writer<'_> {
         {
             t.insert("architectures", self.item(from, v));
         }
-        if let Some(v) = a.get("ephemeral_storage").filter(|v| **v != Value::Int(512)) {
+        if let Some(v) = a
+            .get("ephemeral_storage")
+            .filter(|v| **v != Value::Int(512))
+        {
             t.insert("ephemeral_storage", self.item(from, v));
         }
         if let Some(v) = a.get("reserved_concurrency") {
@@ -345,7 +391,7 @@ impl Writer<'_> {
         let from = &f.address;
         self.literal(t, a, "name");
         t.insert("existing", value(true));
-        self.policy_file(t, from, a.get("policy"), "policy", "policy", false);
+        self.shared_policy(t, from, a.get("policy"), "bucket policy");
         if let Some(Value::List(rules)) = a.get("cors").filter(|v| !is_empty(v)) {
             let mut list = toml_edit::ArrayOfTables::new();
             for rule in rules {
@@ -353,10 +399,9 @@ impl Writer<'_> {
             }
             t.insert("cors", Item::ArrayOfTables(list));
         }
-        if let Some(v) = a
-            .get("public_access_block")
-            .filter(|v| **v != crate::model::bucket::public_access_block(false, false, false, false))
-        {
+        if let Some(v) = a.get("public_access_block").filter(|v| {
+            **v != crate::model::bucket::public_access_block(false, false, false, false)
+        }) {
             t.insert("public_access_block", self.item(from, v));
         }
         if let Some(v) = a.get("encryption") {
@@ -422,7 +467,12 @@ impl Writer<'_> {
         name: &str,
         no_self_reference: bool,
     ) -> Option<String> {
-        let path = format!("policies/{}-{}-{}.json", from.kind, from.name, file_part(name));
+        let path = format!(
+            "policies/{}-{}-{}.json",
+            from.kind,
+            from.name,
+            file_part(name)
+        );
         let text = match doc? {
             Value::Policy(doc) => {
                 let templated = doc
@@ -564,13 +614,7 @@ impl Writer<'_> {
 
     /// A reference to the `attribute` export of an imported resource of `kind` whose value is
     /// `s`, if the reference closes no cycle.
-    fn reference_to(
-        &self,
-        from: &Address,
-        kind: Kind,
-        attribute: &str,
-        s: &str,
-    ) -> Option<String> {
+    fn reference_to(&self, from: &Address, kind: Kind, attribute: &str, s: &str) -> Option<String> {
         let target = self.found.iter().find(|f| {
             f.address.kind == kind
                 && f.address != *from
@@ -595,10 +639,7 @@ impl Writer<'_> {
                 stack.extend(edges.get(&at).into_iter().flatten().cloned());
             }
         }
-        edges
-            .entry(from.clone())
-            .or_default()
-            .insert(to.clone());
+        edges.entry(from.clone()).or_default().insert(to.clone());
         true
     }
 
@@ -684,7 +725,13 @@ pub(crate) fn escape(s: &str) -> String {
 /// A name as part of a file name: letters, digits, `-` and `_`.
 fn file_part(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -713,7 +760,11 @@ fn lists_of_one_as_strings(doc: &mut serde_json::Value) {
                 }
                 "Condition" => {
                     for block in v.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
-                        for values in block.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                        for values in block
+                            .as_object_mut()
+                            .into_iter()
+                            .flat_map(|m| m.values_mut())
+                        {
                             collapse(values);
                         }
                     }
@@ -722,4 +773,22 @@ fn lists_of_one_as_strings(doc: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// `text` as comment lines of at most 100 characters.
+fn comment(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() + 1 + word.len() > 100 && line.len() > 1 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
 }

@@ -129,7 +129,11 @@ fn put_role_policy(role: &str, name: &str, document: &str) {
 fn an_openmetadata_glue_role_made_by_hand_imports_to_a_spec_that_only_adopts_it() {
     let role = unique("om-glue");
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}]}"#;
-    create_role(&role, trust, Some("Assumed by OpenMetadata's Glue ingestion"));
+    create_role(
+        &role,
+        trust,
+        Some("Assumed by OpenMetadata's Glue ingestion"),
+    );
     let client = iam();
     runtime().block_on(async {
         client
@@ -213,7 +217,10 @@ fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources()
             .unwrap()
     });
     let mut roles = Vec::new();
-    for (environment, audience) in [("production", "113365414184548411233"), ("development", "109876543210987654321")] {
+    for (environment, audience) in [
+        ("production", "113365414184548411233"),
+        ("development", "109876543210987654321"),
+    ] {
         let role = format!("{prefix}-{environment}");
         let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"accounts.google.com"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"accounts.google.com:aud":"{audience}"}}}}}}]}}"#
@@ -246,7 +253,9 @@ fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources()
     let spec = std::fs::read_to_string(imported.spec()).unwrap();
     // The roles name the policy, and the policy the bucket, by reference.
     assert!(
-        spec.contains(&format!("managed_policies = [\"${{policy.{prefix}.arn}}\"]")),
+        spec.contains(&format!(
+            "managed_policies = [\"${{policy.{prefix}.arn}}\"]"
+        )),
         "{spec}"
     );
     let document = imported.file(&format!("policies/policy-{prefix}-document.json"));
@@ -259,7 +268,10 @@ fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources()
         "{document}"
     );
     assert!(spec.contains("existing = true"), "{spec}");
-    assert!(spec.contains("allowed_origins = [\"https://app.ganymede.bio\"]"), "{spec}");
+    assert!(
+        spec.contains("allowed_origins = [\"https://app.ganymede.bio\"]"),
+        "{spec}"
+    );
     imported.assert_plan_only_adopts(4);
     imported.apply_then_no_changes();
 }
@@ -288,8 +300,9 @@ fn importing_a_name_that_does_not_exist_is_an_error_and_writes_nothing() {
     ]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr
-            .contains(&format!("error: queue `{missing}` does not exist in account {ACCOUNT}")),
+        run.stderr.contains(&format!(
+            "error: queue `{missing}` does not exist in account {ACCOUNT}"
+        )),
         "{}",
         run.stderr
     );
