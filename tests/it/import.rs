@@ -310,3 +310,171 @@ fn importing_a_name_that_does_not_exist_is_an_error_and_writes_nothing() {
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
     assert!(!Path::new(&out).exists());
 }
+
+fn kms() -> aws_sdk_kms::Client {
+    runtime().block_on(async { aws_sdk_kms::Client::new(&sdk().await) })
+}
+
+const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Tonic Structural's page, followed by hand: the Lambda role with the page's policy and its
+/// KMS statement, the server's EC2 role (the Data Pipeline V2 permissions) in an instance
+/// profile, and a key for SQS whose policy gets the page's S3 statement. Returns the key's ARN.
+fn tonic_by_hand(prefix: &str, lambda_policy: &str, server_policy: &str) -> String {
+    let client = iam();
+    create_role(&format!("{prefix}-server"), EC2_TRUST, None);
+    put_role_policy(&format!("{prefix}-server"), "pipeline-v2", server_policy);
+    runtime().block_on(async {
+        let profile = format!("{prefix}-server");
+        client
+            .create_instance_profile()
+            .instance_profile_name(&profile)
+            .send()
+            .await
+            .unwrap();
+        client
+            .add_role_to_instance_profile()
+            .instance_profile_name(&profile)
+            .role_name(&profile)
+            .send()
+            .await
+            .unwrap();
+    });
+    create_role(&format!("{prefix}-lambda"), LAMBDA_TRUST, None);
+    put_role_policy(&format!("{prefix}-lambda"), "structural", lambda_policy);
+    let kms = kms();
+    let key = runtime().block_on(async {
+        let key = kms
+            .create_key()
+            .description("SQS messages")
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        kms.create_alias()
+            .alias_name(format!("alias/{prefix}-sqs"))
+            .target_key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        let policy = kms
+            .get_key_policy()
+            .key_id(key.key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
+        let mut policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+        policy["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "Sid": "Allow access for Amazon S3 Event Notifications to Amazon SQS",
+                "Effect": "Allow",
+                "Principal": { "Service": "s3.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*"
+            }));
+        kms.put_key_policy()
+            .key_id(key.key_id())
+            .policy_name("default")
+            .policy(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        key.arn.unwrap()
+    });
+    let kms_statement = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"],"Resource":"{key}"}}]}}"#
+    );
+    put_role_policy(&format!("{prefix}-lambda"), "kms", &kms_statement);
+    key
+}
+
+/// The page's policy for the Lambda role, for this account.
+fn tonic_lambda_policy() -> String {
+    plans_file("tonic-structural-redshift/lambda-role.json").replace("${aws.account_id}", ACCOUNT)
+}
+
+#[test]
+fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_statement() {
+    let prefix = unique("tonic-like");
+    // By hand, the Lambda role lacks s3:PutObject, and the server may also delete buckets.
+    let lambda = tonic_lambda_policy().replace("\"s3:PutObject\",", "");
+    let mut server: serde_json::Value = serde_json::from_str(&plans_file(
+        "tonic-structural-redshift/server-pipeline-v2.json",
+    ))
+    .unwrap();
+    server["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Sid": "Cleanup", "Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::tonic-*"
+    }));
+    tonic_by_hand(&prefix, &lambda, &server.to_string());
+
+    let like = root().join("plans/tonic-structural-redshift.toml");
+    let imported = Imported::new(&[
+        "--like",
+        &like.display().to_string(),
+        "--var",
+        &format!("prefix={prefix}"),
+    ]);
+    let report = &imported.run.stdout;
+    assert!(
+        report.contains(&format!("~ role.lambda ({prefix}-lambda):")),
+        "{report}"
+    );
+    // The statement of the Lambda role's policy, with the permission it lacks.
+    let lambda_part = report
+        .split_once("~ role.lambda")
+        .unwrap()
+        .1
+        .split_once("\n\n")
+        .map_or(report.as_str(), |(a, _)| a);
+    assert!(
+        lambda_part.contains("policies.structural: narrows access"),
+        "{report}"
+    );
+    assert!(
+        lambda_part.contains("~ VisualEditor0: different permissions (narrows access)"),
+        "{report}"
+    );
+    assert!(lambda_part.contains("-    \"s3:PutObject\","), "{report}");
+    // The server's extra statement widens.
+    assert!(
+        report.contains("+ Cleanup: extra permissions (widens access)"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "= instance_profile.server ({prefix}-server): as the ready-made stack has it"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "- queue.work ({prefix}-work): not found; the ready-made stack would create it"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("rotation: ready-made true, hand-made false"),
+        "{report}"
+    );
+    assert!(!report.contains("deletion_window_days"), "{report}");
+    // What was found is imported under the ready-made stack's addresses.
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    assert!(spec.contains("[role.lambda]\n"), "{spec}");
+    assert!(spec.contains("[instance_profile.server]\n"), "{spec}");
+    assert!(spec.contains("role = \"${role.server.name}\""), "{spec}");
+    assert!(
+        spec.contains(&format!("key_id = \"alias/{prefix}-sqs\"")),
+        "{spec}"
+    );
+    assert!(!spec.contains("[queue."), "{spec}");
+    assert!(imported
+        .file("policies/role-lambda-kms.json")
+        .contains("\"Resource\": \"${key.sqs.arn}\""),);
+}
