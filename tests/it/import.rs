@@ -478,3 +478,111 @@ fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_stat
         .file("policies/role-lambda-kms.json")
         .contains("\"Resource\": \"${key.sqs.arn}\""),);
 }
+
+/// Tonic Structural's page followed by hand (`tonic_by_hand`), imported by name: the roles, the
+/// instance profile, and the key the customer made, which becomes `existing = true`.
+#[test]
+fn a_tonic_structural_setup_made_by_hand_imports_to_a_spec_that_only_adopts_it() {
+    let prefix = unique("tonic-rt");
+    let server = plans_file("tonic-structural-redshift/server-pipeline-v2.json");
+    tonic_by_hand(&prefix, &tonic_lambda_policy(), &server);
+    let imported = Imported::new(&[
+        "--stack",
+        &prefix,
+        "--role",
+        &format!("{prefix}-lambda"),
+        "--role",
+        &format!("{prefix}-server"),
+        "--instance-profile",
+        &format!("{prefix}-server"),
+    ]);
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    assert!(
+        spec.contains(&format!("role = \"${{role.{prefix}-server.name}}\"")),
+        "{spec}"
+    );
+    let kms = imported.file(&format!("policies/role-{prefix}-lambda-kms.json"));
+    assert!(
+        kms.contains("\"arn:aws:kms:${aws.region}:${aws.account_id}:key/"),
+        "{kms}"
+    );
+    imported.assert_plan_only_adopts(3);
+    imported.apply_then_no_changes();
+}
+
+/// Gretel Hybrid's page followed by hand: the EKS cluster's OIDC provider, the workflow
+/// worker's role trusted through it for the worker's service account only, and the key for
+/// connection credentials whose policy lets the worker decrypt and denies everyone else.
+#[test]
+fn a_gretel_hybrid_setup_made_by_hand_imports_to_a_spec_that_only_adopts_it() {
+    let prefix = unique("gretel-rt");
+    let issuer = format!(
+        "oidc.eks.us-west-2.amazonaws.com/id/{}",
+        prefix.to_uppercase().replace('-', "")
+    );
+    let client = iam();
+    let provider = runtime().block_on(async {
+        client
+            .create_open_id_connect_provider()
+            .url(format!("https://{issuer}"))
+            .client_id_list("sts.amazonaws.com")
+            .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
+            .send()
+            .await
+            .unwrap()
+            .open_id_connect_provider_arn
+            .unwrap()
+    });
+    let role = format!("{prefix}-workflow-worker");
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer}:aud":"sts.amazonaws.com","{issuer}:sub":"system:serviceaccount:gretel-hybrid:gretel-workflow-worker"}}}}}}]}}"#
+    );
+    create_role(&role, &trust, Some("Gretel Hybrid workflow worker pods"));
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "KeyAdministration", "Effect": "Allow", "Principal": { "AWS": format!("arn:aws:iam::{ACCOUNT}:root") }, "Action": "kms:*", "Resource": "*" },
+            { "Sid": "WorkerDecrypts", "Effect": "Allow", "Principal": { "AWS": role_arn }, "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*" },
+            { "Sid": "NobodyElseDecrypts", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": { "ArnNotEquals": { "aws:PrincipalArn": role_arn } } }
+        ]
+    });
+    let kms = kms();
+    let key_arn = runtime().block_on(async {
+        let key = kms
+            .create_key()
+            .description("Gretel Hybrid connection credentials")
+            .policy(policy.to_string())
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        kms.enable_key_rotation()
+            .key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        key.arn.unwrap()
+    });
+
+    let imported = Imported::new(&[
+        "--stack",
+        &prefix,
+        "--oidc-provider",
+        &format!("https://{issuer}"),
+        "--role",
+        &role,
+    ]);
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    assert!(spec.contains("[oidc_provider."), "{spec}");
+    let trust = imported.file(&format!("policies/role-{role}-trust.json"));
+    assert!(
+        trust.contains("\"Federated\": \"${oidc_provider."),
+        "{trust}"
+    );
+    let _ = key_arn;
+    imported.assert_plan_only_adopts(2);
+    imported.apply_then_no_changes();
+}
