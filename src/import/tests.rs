@@ -153,7 +153,16 @@ fn wired() -> Vec<Found> {
                 ("timeout", Value::Int(30)),
                 ("memory", Value::Int(1024)),
                 ("description", Value::str("")),
-                ("environment", map(vec![])),
+                (
+                    "environment",
+                    map(vec![
+                        (
+                            "QUEUE_URL",
+                            Value::str("https://sqs.eu-west-1.amazonaws.com/x/work"),
+                        ),
+                        ("API_TOKEN", Value::str("t0ps3cret")),
+                    ]),
+                ),
                 ("architectures", Value::List(vec![Value::str("x86_64")])),
                 (
                     "triggers",
@@ -260,7 +269,15 @@ fn an_existing_key_declares_only_the_statements_it_can_name_and_says_why() {
         doc["Statement"][0]["Principal"]["AWS"],
         "arn:aws:iam::${aws.account_id}:role/worker"
     );
-    assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+    assert_eq!(
+        out.notes
+            .iter()
+            .filter(|n| n.starts_with("key.sqs"))
+            .count(),
+        1,
+        "{:?}",
+        out.notes
+    );
 }
 
 #[test]
@@ -302,4 +319,23 @@ fn the_written_spec_loads_without_errors() {
 fn a_literal_reference_is_escaped_and_iam_variables_are_kept() {
     assert_eq!(escape("a ${b} c"), "a $${b} c");
     assert_eq!(escape("home/${aws:username}"), "home/${aws:username}");
+}
+
+#[test]
+fn an_environment_variable_named_as_a_secret_is_written_as_one() {
+    let out = written();
+    assert!(
+        out.spec
+            .contains(r#"environment = { API_TOKEN = { secret = "t0ps3cret" }, QUEUE_URL = "#),
+        "{}",
+        out.spec
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("function.worker: API_TOKEN written as { secret")),
+        "{:?}",
+        out.notes
+    );
+    assert!(!out.notes.iter().any(|n| n.contains("t0ps3cret")));
 }

@@ -344,8 +344,29 @@ impl Writer<'_> {
                 t.insert(field, self.item(from, v));
             }
         }
-        if let Some(v) = a.get("environment").filter(|v| !is_empty(v)) {
-            t.insert("environment", self.item(from, v));
+        if let Some(Value::Map(environment)) = a.get("environment").filter(|v| !is_empty(v)) {
+            let mut inline = InlineTable::new();
+            let mut secrets = Vec::new();
+            for (name, v) in environment {
+                let Value::Str(text) = v else { continue };
+                let text = self.template(from, text);
+                if looks_secret(name) {
+                    let mut secret = InlineTable::new();
+                    secret.insert("secret", text.into());
+                    inline.insert(name, secret.into());
+                    secrets.push(name.as_str());
+                } else {
+                    inline.insert(name, text.into());
+                }
+            }
+            t.insert("environment", value(inline));
+            if !secrets.is_empty() {
+                self.notes.push(format!(
+                    "{from}: {} written as {{ secret = ... }} so that plinth never shows {}; the value is in plinth.toml: move it to a --var (`{{ secret = \"${{var.NAME}}\" }}`) before sharing the file",
+                    secrets.join(", "),
+                    if secrets.len() == 1 { "it" } else { "them" }
+                ));
+            }
         }
         self.text_unless(t, a, "description", "");
         if let Some(v) = a
@@ -791,4 +812,21 @@ fn comment(text: &str) -> String {
     out.push_str(&line);
     out.push('\n');
     out
+}
+
+/// An environment variable whose name says it holds a secret.
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "PRIVATE",
+        "APIKEY",
+        "API_KEY",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
 }

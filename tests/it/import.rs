@@ -164,6 +164,17 @@ fn an_openmetadata_glue_role_made_by_hand_imports_to_a_spec_that_only_adopts_it(
     assert_eq!(glue["Statement"][0]["Resource"], "*");
     imported.assert_plan_only_adopts(1);
     imported.apply_then_no_changes();
+    // A second import into the same directory leaves the first spec alone.
+    let before = std::fs::read_to_string(imported.spec()).unwrap();
+    let out = imported.dir.path().join("out").display().to_string();
+    let again = plinth_aws(&["import", "--stack", "again", "--out", &out, "--role", &role]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stderr.contains("exists already; nothing was written"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(std::fs::read_to_string(imported.spec()).unwrap(), before);
 }
 
 /// Ganymede's "Connecting to an S3 Bucket": a policy for the customer's bucket, a role per
