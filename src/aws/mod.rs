@@ -13,6 +13,7 @@ pub mod kms;
 pub mod lambda;
 mod planned;
 pub mod s3;
+mod shared;
 pub mod sqs;
 pub mod sts;
 pub mod transport;

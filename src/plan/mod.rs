@@ -5,6 +5,7 @@
 //! attributes and the live attributes it was computed against.
 
 mod planner;
+pub mod shared;
 #[cfg(test)]
 mod tests;
 

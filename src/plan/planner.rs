@@ -77,8 +77,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         .chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
-        // One pending deletion is already being deleted.
-        if options.refresh_only
+        // One pending deletion is already being deleted; one the stack only shares with its
+        // owner is never deleted (`released_shares`).
+        if !found.is_owned_by(stack)
+            || options.refresh_only
             || claimed.contains(&id)
             || !seen.insert(id)
             || found.is_pending_deletion()
@@ -114,6 +116,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             Reason::LeftTheSpec
         };
         changes.push(delete_change(address, found, Some(reason)));
+    }
+    if !options.refresh_only {
+        changes.extend(released_shares(spec, live, stack, &claimed, options));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     order_deletes(&mut changes, spec, live);
@@ -162,6 +167,40 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         outputs,
         warnings,
     })
+}
+
+/// Shared resources on which the stack recorded parts and that no block declares any more:
+/// plinth's parts and record are removed, the resource stays.
+fn released_shares(
+    spec: &Spec,
+    live: &LiveSnapshot,
+    stack: &str,
+    claimed: &BTreeSet<(Kind, String)>,
+    options: PlanOptions,
+) -> Vec<ResourceChange> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for found in live.by_address.values().chain(&live.owned) {
+        let id = (found.kind, found.physical_id.clone());
+        let Some(share) = super::shared::record(found, stack) else {
+            continue;
+        };
+        if claimed.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let address = match share.address {
+            Some(a) if a.kind == found.kind && !spec.resources.contains_key(&a) => a,
+            _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
+        };
+        let reason = if options.destroy {
+            Reason::DestroyingStack
+        } else {
+            Reason::LeftTheSpec
+        };
+        let view = super::shared::live_view(found, stack);
+        out.push(delete_change(address, &view, Some(reason)));
+    }
+    out
 }
 
 /// What the planner needs of every resource's plan.
@@ -214,6 +253,10 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
         // Drift is about resources the stack owns and that exist under their names.
         return out;
+    }
+    if super::shared::is_shared(resource) {
+        let id = physical_id.unwrap_or_default();
+        return plan_shared(resource, desired, (&id, by_name), depends_on, context, out);
     }
     let change = if options.destroy {
         match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
@@ -275,6 +318,45 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
             .hint("remove prevent_destroy if destroying it is really intended"),
         );
     }
+    out.change = Some(change);
+    out
+}
+
+/// A resource shared with its owner (`existing = true` on a role, key or queue): merged into
+/// what is live, never created or deleted; destroying the stack, or `release`, forgets
+/// plinth's parts.
+fn plan_shared(
+    resource: &Resource,
+    mut desired: Attributes,
+    (id, found): (&str, Option<&LiveResource>),
+    depends_on: Vec<Address>,
+    context: &Context<'_>,
+    mut out: Planned,
+) -> Planned {
+    let stack = context.stack;
+    let Some(found) = found.filter(|f| !f.is_pending_deletion()) else {
+        if !context.options.destroy {
+            out.diags.push(missing_existing(resource, id));
+        }
+        return out;
+    };
+    let view = super::shared::live_view(found, stack);
+    let recorded = super::shared::record(found, stack).is_some();
+    let change = if context.options.destroy {
+        if !recorded {
+            return out;
+        }
+        delete_change(
+            resource.address.clone(),
+            &view,
+            Some(Reason::DestroyingStack),
+        )
+    } else {
+        super::shared::merge_desired(resource, &mut desired, found, stack);
+        compare(resource, desired, None, &view, depends_on, false)
+    };
+    let mut change = change;
+    change.lints = policy_findings(resource, &change, context.known_accounts, &mut out.diags);
     out.change = Some(change);
     out
 }

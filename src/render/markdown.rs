@@ -253,6 +253,9 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
                 let _ = writeln!(out, "+ {} = {}{forces}", a.name, lines(after, "+ "));
             }
         }
+        for kept in super::kept_statements(c) {
+            let _ = writeln!(out, "# {kept}");
+        }
     }
     for l in &c.lints {
         let statement = l

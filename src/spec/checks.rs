@@ -150,7 +150,9 @@ impl<'a> Known<'a> {
     /// validate only a policy that lets neither the account nor the caller (written
     /// `${aws.caller_arn}`) change it can be told apart: a warning.
     fn check_key_lockout(&self, resource: &Resource, key: &KeySpec, diags: &mut Diagnostics) {
-        if key.bypass_lockout_reason.is_some() {
+        // An existing key's policy is the owner's statements with plinth's merged in: the
+        // statements that let the caller in are the owner's, which plinth never changes.
+        if key.bypass_lockout_reason.is_some() || key.existing {
             return;
         }
         let Some(policy) = &key.policy else {

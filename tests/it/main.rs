@@ -20,6 +20,7 @@ mod replay;
 mod roles;
 mod saved;
 mod schema;
+mod shared;
 mod stacks;
 mod strict;
 mod strict_stacks;

@@ -312,8 +312,11 @@ impl RoleSpec {
         }
         if let Some(arns) = &self.managed_policies {
             attrs.insert("managed_policies".into(), r.set(arns));
+        } else if self.existing {
+            // Read even when none is declared: the ones declared before are removed.
+            attrs.insert("managed_policies".into(), Value::Set(Vec::new()));
         }
-        if self.policies.is_some() {
+        if self.policies.is_some() || self.existing {
             let map = self
                 .enabled_policies(|x| r.lookup(x))
                 .map(|(name, p)| (name.clone(), r.policy_or_report(p, diags)))
