@@ -497,7 +497,9 @@ fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_stat
     assert!(!spec.contains("[queue."), "{spec}");
     assert!(imported
         .file("policies/role-lambda-kms.json")
-        .contains("\"Resource\": \"${key.sqs.arn}\""),);
+        .contains("\"Resource\": \"${key.sqs.arn}\""));
+    // And, as written, it only adopts them (the page's Sids hold spaces: the key shares nothing).
+    imported.assert_plan_only_adopts(4);
 }
 
 /// Tonic Structural's page followed by hand (`tonic_by_hand`), imported by name: the roles, the
