@@ -129,6 +129,21 @@ pub(super) async fn run(args: ImportArgs, ui: &Ui) -> Result<u8, Failure> {
     for note in &imported.notes {
         ui.err(&format!("note: {note}\n"));
     }
+    // What was written must load as it is; if it does not, that is plinth's bug to report.
+    let written_spec = args.out.join("plinth.toml");
+    if let Err(diags) = crate::spec::load(&written_spec, &crate::spec::LoadOptions::default()) {
+        ui.err(&diags.render(ui.color_stderr));
+        return Err(Failure::Refused {
+            message: format!(
+                "the spec written to `{}` does not validate",
+                written_spec.display()
+            ),
+            hint: Some(
+                "edit it as the errors above say, and please report the resources that caused it"
+                    .into(),
+            ),
+        });
+    }
     if let Some(spec) = &like {
         let report = import::like::compare(spec, &account, &found).map_err(Failure::Planned)?;
         ui.out(&report.text());

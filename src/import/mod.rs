@@ -71,6 +71,12 @@ pub async fn read(
             "name resources with --role, --policy, --instance-profile, --oidc-provider, --key, --queue, --function or --bucket",
         ));
     }
+    if let Err(why) = crate::spec::rules::stack_name(&request.stack) {
+        return Err(ImportError::refused(
+            format!("--stack: {why}; nothing was sent to AWS"),
+            "name the stack with letters, digits, `-` and `_`",
+        ));
+    }
     let account = aws.sts.account().await?;
     let mut taken = BTreeSet::new();
     let mut requests = Vec::new();

@@ -628,3 +628,32 @@ fn a_gretel_hybrid_setup_made_by_hand_imports_to_a_spec_that_only_adopts_it() {
     imported.assert_plan_only_adopts(3);
     imported.apply_then_no_changes();
 }
+
+#[test]
+fn a_stack_name_plinth_cannot_use_is_refused_before_aws_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // No endpoint: any call to AWS would fail differently.
+    let run = crate::support::plinth(&[
+        "import",
+        "--stack",
+        "my stack",
+        "--out",
+        &out.display().to_string(),
+        "--role",
+        "r",
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: --stack: stack name `my stack` may hold only"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("nothing was sent to AWS"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
