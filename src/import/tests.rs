@@ -339,3 +339,23 @@ fn an_environment_variable_named_as_a_secret_is_written_as_one() {
     );
     assert!(!out.notes.iter().any(|n| n.contains("t0ps3cret")));
 }
+
+#[test]
+fn a_resource_another_stack_owns_is_noted() {
+    let mut resources = wired();
+    resources[3].live.owner = Some("platform".into());
+    let out = spec("imported", &account(), &resources);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("role.worker: stack `platform` owns it")),
+        "{:?}",
+        out.notes
+    );
+    let own = spec("platform", &account(), &resources);
+    assert!(
+        !own.notes.iter().any(|n| n.contains("owns it")),
+        "{:?}",
+        own.notes
+    );
+}

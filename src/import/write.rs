@@ -61,6 +61,12 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
     ordered.sort_by_key(|f| (write_order(f.address.kind), f.address.name.clone()));
     let mut tables: BTreeMap<Kind, Vec<(String, Table)>> = BTreeMap::new();
     for f in ordered {
+        if let Some(owner) = f.live.owner.as_deref().filter(|o| *o != stack) {
+            writer.notes.push(format!(
+                "{}: stack `{owner}` owns it (its plinth:stack tag), so this stack's plan refuses it until that stack lets it go",
+                f.address
+            ));
+        }
         let table = writer.resource(f);
         tables
             .entry(f.address.kind)
@@ -126,7 +132,7 @@ impl Writer<'_> {
                 {
                     t.insert("max_session_hours", value(*h));
                 }
-                self.policy_file(&mut t, from, a.get("trust"), "trust", "trust", false);
+                self.policy_file(&mut t, from, a.get("trust"), "trust");
                 if let Some(Value::Set(arns)) = a.get("managed_policies").filter(|v| !is_empty(v)) {
                     let list: Array = arns.iter().map(|s| self.template(from, s)).collect();
                     t.insert("managed_policies", value(list));
@@ -136,7 +142,7 @@ impl Writer<'_> {
                     group.set_implicit(true);
                     for (name, doc) in policies {
                         let mut inline = Table::new();
-                        let file = self.write_policy(from, Some(doc), name, false);
+                        let file = self.write_policy(from, Some(doc), name);
                         if let Some(file) = file {
                             inline.insert("file", value(file));
                         }
@@ -154,14 +160,7 @@ impl Writer<'_> {
                 self.literal(&mut t, a, "name");
                 self.text_unless(&mut t, a, "path", "/");
                 self.text_unless(&mut t, a, "description", "");
-                self.policy_file(
-                    &mut t,
-                    from,
-                    a.get("document"),
-                    "document",
-                    "document",
-                    false,
-                );
+                self.policy_file(&mut t, from, a.get("document"), "document");
                 self.tags(&mut t, a);
                 t.insert("adopt", value(true));
             }
@@ -224,7 +223,7 @@ impl Writer<'_> {
                 } else if let Some(v @ Value::Bool(_)) = a.get("sqs_managed_sse") {
                     t.insert("sqs_managed_sse", self.item(from, v));
                 }
-                self.policy_file(&mut t, from, a.get("policy"), "policy", "policy", false);
+                self.policy_file(&mut t, from, a.get("policy"), "policy");
                 if let Some(v) = a.get("redrive") {
                     t.insert("redrive", self.item(from, v));
                 }
@@ -250,7 +249,7 @@ impl Writer<'_> {
     /// name (letters and digits) and says which it leaves to their owner.
     fn shared_policy(&mut self, t: &mut Table, from: &Address, doc: Option<&Value>, what: &str) {
         let Some(Value::Policy(doc)) = doc else {
-            self.policy_file(t, from, doc, "policy", "policy", false);
+            self.policy_file(t, from, doc, "policy");
             return;
         };
         let (named, others): (Vec<_>, Vec<_>) = doc
@@ -297,7 +296,7 @@ impl Writer<'_> {
         );
         if let Ok(subset) = PolicyDocument::from_value(&serde_json::Value::Object(json)) {
             let subset = Value::policy(subset);
-            self.policy_file(t, from, Some(&subset), "policy", "policy", false);
+            self.policy_file(t, from, Some(&subset), "policy");
         }
     }
 
@@ -463,17 +462,9 @@ impl Writer<'_> {
         self.tags(t, a);
     }
 
-    /// A policy attribute as `FIELD = { file = "policies/..." }`.
-    fn policy_file(
-        &mut self,
-        t: &mut Table,
-        from: &Address,
-        doc: Option<&Value>,
-        field: &str,
-        name: &str,
-        no_self_reference: bool,
-    ) {
-        if let Some(file) = self.write_policy(from, doc, name, no_self_reference) {
+    /// A policy attribute as `FIELD = { file = "policies/KIND-NAME-FIELD.json" }`.
+    fn policy_file(&mut self, t: &mut Table, from: &Address, doc: Option<&Value>, field: &str) {
+        if let Some(file) = self.write_policy(from, doc, field) {
             let mut inline = InlineTable::new();
             inline.insert("file", file.into());
             t.insert(field, value(inline));
@@ -481,13 +472,7 @@ impl Writer<'_> {
     }
 
     /// Writes one policy document to its file; returns the file's path.
-    fn write_policy(
-        &mut self,
-        from: &Address,
-        doc: Option<&Value>,
-        name: &str,
-        no_self_reference: bool,
-    ) -> Option<String> {
+    fn write_policy(&mut self, from: &Address, doc: Option<&Value>, name: &str) -> Option<String> {
         let path = format!(
             "policies/{}-{}-{}.json",
             from.kind,
@@ -497,13 +482,7 @@ impl Writer<'_> {
         let text = match doc? {
             Value::Policy(doc) => {
                 let templated = doc
-                    .map_values(|s| {
-                        if no_self_reference {
-                            self.template_without_self(from, s)
-                        } else {
-                            self.template_in_policy(from, s)
-                        }
-                    })
+                    .map_values(|s| self.template_in_policy(from, s))
                     .unwrap_or_else(|| (**doc).clone());
                 let mut json: serde_json::Value =
                     serde_json::from_str(&templated.to_aws_json()).ok()?;
@@ -593,10 +572,6 @@ impl Writer<'_> {
 
     fn template_in_policy(&self, from: &Address, s: &str) -> String {
         self.substitute(from, s, true)
-    }
-
-    fn template_without_self(&self, from: &Address, s: &str) -> String {
-        self.substitute(from, s, false)
     }
 
     fn substitute(&self, from: &Address, s: &str, allow_self: bool) -> String {
