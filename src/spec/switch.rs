@@ -5,8 +5,9 @@
 //!   when its variable is `true` or a non-empty value (a key id, say), off when it is `false` or
 //!   empty; `"!${var.NAME}"` is the opposite. Setup pages list whole resources "only needed if
 //!   you use X": one stack serves both cases, and turning a switch off deletes what it made.
-//!   Every block is checked whichever way its switch is set; a switched-off block then leaves
-//!   the spec before planning, with the outputs that refer to it.
+//!   A switched-off block's references are checked; then it leaves the spec, with the outputs
+//!   that refer to it, before its kind's rules and the cross-resource checks run (its values
+//!   may be made of the variables that switch it off, such as an empty key id).
 //! - `release = true`: the next apply removes plinth's tags from the resource (on a shared
 //!   resource it forgets its parts without removing them), after which the block can be
 //!   deleted and nothing is deleted in AWS.
