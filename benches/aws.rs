@@ -21,6 +21,9 @@
 
 #[path = "common/stack.rs"]
 mod stack;
+#[allow(dead_code)]
+#[path = "../tests/it/enforce.rs"]
+mod enforce;
 // Shared with the integration tests, which use more of them than the benchmarks do.
 #[allow(dead_code)]
 #[path = "../tests/it/proxy.rs"]

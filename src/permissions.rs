@@ -32,6 +32,11 @@ impl Default for Target {
     }
 }
 
+/// The ARN a resource of `spec` has in `target`, as the printed policy names it.
+pub fn arn_of(spec: &Spec, target: &Target, address: &Address) -> Option<String> {
+    Arns { spec, target }.of(address)
+}
+
 /// The identity policy plinth needs to plan, apply and destroy `spec`.
 pub fn policy(spec: &Spec, target: &Target) -> Json {
     let arns = Arns { spec, target };
@@ -422,7 +427,11 @@ fn bucket_statements(arns: &Arns<'_>, name: &str, addresses: &[&Address]) -> Vec
         let Some(arn) = arns.of(address) else {
             continue;
         };
-        let mut actions = vec!["s3:PutBucketTagging", "s3:TagResource"];
+        // `s3:TagResource` authorizes the tags CreateBucket sets: only for a bucket plinth creates.
+        let mut actions = vec!["s3:PutBucketTagging"];
+        if !b.existing {
+            actions.push("s3:TagResource");
+        }
         let settings: [(bool, &[&str]); 5] = [
             (
                 b.policy.is_some(),
