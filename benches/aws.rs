@@ -19,11 +19,11 @@
 //! account holding nothing else). The stack runs are also replayed from a recording of moto's
 //! answers (common/replay.rs), to time plinth without the emulator's own processing.
 
-#[path = "common/stack.rs"]
-mod stack;
 #[allow(dead_code)]
 #[path = "../tests/it/enforce.rs"]
 mod enforce;
+#[path = "common/stack.rs"]
+mod stack;
 // Shared with the integration tests, which use more of them than the benchmarks do.
 #[allow(dead_code)]
 #[path = "../tests/it/proxy.rs"]
