@@ -949,6 +949,22 @@ impl Kms {
         .await
     }
 
+    /// `release = true`: the stack's tags come off the key; nothing else changes.
+    pub async fn release_key(&self, stack: &str, key_id: &str) -> Result<(), AwsError> {
+        let current: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
+        let removed = super::shared::released_tag_keys(&current, stack);
+        if !removed.is_empty() {
+            self.client
+                .untag_resource()
+                .key_id(key_id)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
+        }
+        Ok(())
+    }
+
     /// Sets `stack`'s record among the key's tags (removes it for `None`), touching no other tag.
     async fn retag(
         &self,

@@ -210,3 +210,61 @@ pub fn previous_record(tags: &BTreeMap<String, String>, stack: &str) -> Share {
     let mut tags = tags.clone();
     take_shares(&mut tags).remove(stack).unwrap_or_default()
 }
+
+/// The tag keys `release = true` removes from a resource: `stack`'s record, and, when the
+/// stack owns the resource, its ownership tags and plinth's other records on it. Another
+/// stack's record is never touched.
+pub fn released_tag_keys(tags: &BTreeMap<String, String>, stack: &str) -> Vec<String> {
+    let owned = tags.get(crate::model::STACK_TAG).map(String::as_str) == Some(stack);
+    let record = tag_key(stack, 0);
+    let continued = format!("{record}:");
+    tags.keys()
+        .filter(|k| {
+            if k.starts_with(crate::model::shared::SHARES_TAG_PREFIX) {
+                **k == record || k.starts_with(&continued)
+            } else {
+                owned && k.starts_with("plinth:")
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_removes_the_stacks_tags_and_no_other_stacks() {
+        let tags: BTreeMap<String, String> = [
+            ("plinth:stack", "tonic"),
+            ("plinth:address", "key.sqs"),
+            ("plinth:deletion-window-days", "7"),
+            ("plinth:shares:tonic", "key.sqs policy/A"),
+            ("plinth:shares:tonic:2", "policy/B"),
+            ("plinth:shares:other", "key.theirs policy/C"),
+            ("team", "data"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut keys = released_tag_keys(&tags, "tonic");
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "plinth:address",
+                "plinth:deletion-window-days",
+                "plinth:shares:tonic",
+                "plinth:shares:tonic:2",
+                "plinth:stack"
+            ]
+        );
+        let keys = released_tag_keys(&tags, "other");
+        assert_eq!(
+            keys,
+            ["plinth:shares:other"],
+            "not the owner: only its record"
+        );
+    }
+}

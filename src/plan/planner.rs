@@ -254,6 +254,9 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         // Drift is about resources the stack owns and that exist under their names.
         return out;
     }
+    if resource.release && !options.destroy && !options.refresh_only {
+        return plan_release(resource, by_name, stack, out);
+    }
     if super::shared::is_shared(resource) {
         let id = physical_id.unwrap_or_default();
         return plan_shared(resource, desired, (&id, by_name), depends_on, context, out);
@@ -319,6 +322,86 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         );
     }
     out.change = Some(change);
+    out
+}
+
+/// `release = true`: the next apply removes the stack's tags (on a shared resource, its
+/// record) and changes nothing else; the block can then be deleted and nothing is deleted in
+/// AWS. Releasing what another stack owns is a conflict; what carries nothing of this stack's
+/// is already released.
+fn plan_release(
+    resource: &Resource,
+    found: Option<&LiveResource>,
+    stack: &str,
+    mut out: Planned,
+) -> Planned {
+    if !matches!(
+        resource.kind(),
+        Kind::Key | Kind::Role | Kind::Queue | Kind::Bucket
+    ) {
+        out.diags.push(
+            Diagnostic::error(
+                "plan::release-unsupported",
+                format!("plinth cannot release a {} yet", resource.kind()),
+            )
+            .at_location(Some(resource.location.clone()))
+            .hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand"),
+        );
+        return out;
+    }
+    let Some(found) = found else {
+        return out;
+    };
+    let shared = super::shared::is_shared(resource) || resource.body.must_exist();
+    let held = if shared {
+        super::shared::record(found, stack).is_some() || found.is_owned_by(stack)
+    } else {
+        found.is_owned_by(stack)
+    };
+    if !held {
+        if let Some(other) = found.owner.as_deref().filter(|o| *o != stack) {
+            out.diags.push(
+                Diagnostic::error(
+                    "plan::release-not-owned",
+                    format!(
+                        "{} `{}` belongs to stack `{other}`, so this stack has nothing to release",
+                        resource.kind(),
+                        found.physical_id
+                    ),
+                )
+                .at_location(Some(resource.location.clone()))
+                .hint(format!(
+                    "remove `release = true` from [{}]; release it from stack `{other}`",
+                    resource.address
+                )),
+            );
+        }
+        return out;
+    }
+    let mut live = if shared {
+        super::shared::live_view(found, stack)
+    } else {
+        found.clone()
+    };
+    if resource.body.must_exist() && resource.kind() == Kind::Bucket {
+        live.attributes
+            .insert(super::shared::EXISTING.into(), Value::Bool(true));
+    }
+    let mut desired = live.attributes.clone();
+    desired.insert(super::shared::RELEASED.into(), Value::Bool(true));
+    out.change = Some(ResourceChange {
+        address: resource.address.clone(),
+        action: Action::Update,
+        reason: Some(Reason::Released),
+        physical_id: found.physical_id.clone(),
+        replaces: None,
+        attributes: Vec::new(),
+        desired: Some(desired),
+        live: Some(live.attributes),
+        take_ownership: false,
+        depends_on: Vec::new(),
+        lints: Vec::new(),
+    });
     out
 }
 

@@ -17,6 +17,16 @@ use crate::state::LiveResource;
 /// and the parts this stack manages on it.
 pub const EXISTING: &str = "existing";
 pub const MANAGES: &str = "manages";
+/// On the desired side of a `release = true` change: plinth lets go of the resource.
+pub const RELEASED: &str = "released";
+
+/// Whether a planned change releases its resource (`release = true`).
+pub fn is_release(change: &crate::plan::ResourceChange) -> bool {
+    change
+        .desired
+        .as_ref()
+        .is_some_and(|d| d.get(RELEASED) == Some(&Value::Bool(true)))
+}
 
 /// Which shared documents and collections each kind has.
 fn documents(kind: Kind) -> &'static [&'static str] {

@@ -139,6 +139,12 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
                 "**destroys** `{}` (`{}`)",
                 c.address, c.physical_id
             )),
+            Action::Update if c.reason == Some(crate::plan::Reason::Released) => {
+                risks.push(format!(
+                    "**released** `{}` (`{}`): no longer managed by this stack",
+                    c.address, c.physical_id
+                ))
+            }
             Action::Replace => risks.push(format!(
                 "**replaces** `{}`{}",
                 c.address,

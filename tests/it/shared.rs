@@ -281,3 +281,235 @@ fn two_stacks_applying_at_once_both_get_their_statements_into_one_key_policy() {
     assert_no_changes(&spec_a);
     assert_no_changes(&spec_b);
 }
+
+fn iam() -> aws_sdk_iam::Client {
+    runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) })
+}
+
+/// The customer's role as they made it: their trust statement, an inline policy and an
+/// attachment of their own.
+fn customer_role(name: &str) {
+    let client = iam();
+    runtime().block_on(async {
+        client
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ec2", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_role_policy()
+            .role_name(name)
+            .policy_name("theirs")
+            .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        client
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// The role's inline policy names, attached policy ARNs, trust Sids and tag keys.
+fn role_parts(name: &str) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let client = iam();
+    runtime().block_on(async {
+        let inline = client
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names;
+        let mut attached: Vec<String> = client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect();
+        attached.sort();
+        let role = client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let trust =
+            percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+                .decode_utf8_lossy()
+                .into_owned();
+        let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
+        let tags: Vec<String> = client
+            .list_role_tags()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .into_iter()
+            .map(|t| t.key)
+            .collect();
+        let mut inline = inline;
+        inline.sort();
+        (inline, attached, statement_sids(&trust), tags)
+    })
+}
+
+#[test]
+fn an_existing_role_gets_the_stacks_policy_attachment_and_trust_statement_and_keeps_the_rest() {
+    let stack = unique("shared-role");
+    let name = unique("customer-server");
+    customer_role(&name);
+    let spec = TempSpec::new(&format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[role.server]
+name = "{name}"
+existing = true
+managed_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+trust = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Lambda", Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }},
+] }}
+
+[role.server.policies.tonic]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::tonic-data/*" }}]
+"#
+    ));
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("role.server (existing role) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("trust: 1 statement kept (not managed by this stack)"),
+        "{}",
+        plan.stdout
+    );
+    apply(&spec);
+    let (inline, attached, trust, tags) = role_parts(&name);
+    assert_eq!(inline, ["theirs", "tonic"]);
+    assert_eq!(
+        attached,
+        [
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ]
+    );
+    assert_eq!(trust, ["Ec2", "Lambda"]);
+    assert_eq!(tags, [format!("plinth:shares:{stack}")]);
+    assert_no_changes(&spec);
+
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let (inline, attached, trust, tags) = role_parts(&name);
+    assert_eq!(inline, ["theirs"]);
+    assert_eq!(attached, ["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+    assert_eq!(trust, ["Ec2"]);
+    assert!(tags.is_empty(), "{tags:?}");
+}
+
+fn queue_tags(name: &str) -> Option<BTreeMap<String, String>> {
+    let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        let url = client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .ok()?
+            .queue_url?;
+        let tags = client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .unwrap();
+        Some(tags.tags.unwrap_or_default().into_iter().collect())
+    })
+}
+
+#[test]
+fn a_released_resource_survives_untagged_when_its_block_is_removed() {
+    let stack = unique("release");
+    let queue = unique("release-queue");
+    let alias = format!("alias/{}", unique("customer"));
+    let key = customer_key(&alias);
+    let spec = |release: &str| {
+        format!(
+            r#"
+[stack]
+name = "{stack}"
+
+[queue.work]
+name = "{queue}"
+visibility_timeout = 60
+{release}
+
+[key.customer]
+existing = true
+key_id = "{alias}"
+{release}
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Kept", Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "kms:Decrypt", Resource = "*" }},
+] }}
+"#
+        )
+    };
+    let owned = TempSpec::new(&spec(""));
+    apply(&owned);
+    assert_eq!(
+        queue_tags(&queue).unwrap().get("plinth:stack"),
+        Some(&stack)
+    );
+
+    let released = TempSpec::new(&spec("release = true"));
+    let plan = plinth_aws(&["plan", "-f", &released.arg()]).ok();
+    assert!(
+        plan.stdout.contains(
+            "queue.work will be updated in place (released: no longer managed by this stack)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("key.customer (existing key)"),
+        "{}",
+        plan.stdout
+    );
+    apply(&released);
+    let tags = queue_tags(&queue).unwrap();
+    assert!(!tags.keys().any(|k| k.starts_with("plinth:")), "{tags:?}");
+    assert!(!key_tags(&key).keys().any(|k| k.starts_with("plinth:")));
+    assert_eq!(
+        statement_sids(&key_policy(&key)),
+        ["Enable IAM User Permissions", "CustomerApp", "Kept"],
+        "a shared resource's parts stay, forgotten"
+    );
+    assert_no_changes(&released);
+
+    let gone = TempSpec::new(&format!("[stack]\nname = \"{stack}\"\n"));
+    assert_no_changes(&gone);
+    apply(&gone);
+    assert!(queue_tags(&queue).is_some(), "the queue survives");
+    assert_eq!(statement_sids(&key_policy(&key)).len(), 3);
+}

@@ -12,12 +12,12 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::template::{self, Reference};
+use crate::spec::template::Reference;
 use crate::spec::{Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
@@ -46,17 +46,16 @@ pub struct RoleSpec {
 #[derive(Debug)]
 pub struct InlinePolicy {
     pub document: PolicyTemplate,
-    /// `when = "${var.NAME}"`: the policy exists only while this is `true`.
-    pub when: Option<Text>,
+    /// `when = "${var.NAME}"` (or a list, all of which must hold): the policy exists only
+    /// while the switch is on (`spec::switch`).
+    pub when: Vec<Text>,
 }
 
 impl InlinePolicy {
     /// Whether the policy is part of the role, given the values `lookup` knows (variables are
     /// always known, and `when` may refer to nothing else).
     pub fn is_enabled(&self, lookup: impl FnMut(&Reference) -> Option<String>) -> bool {
-        self.when
-            .as_ref()
-            .is_none_or(|w| template::render(&w.pieces, lookup).as_deref() == Some("true"))
+        crate::spec::switch::holds(&self.when, lookup)
     }
 }
 
@@ -178,21 +177,38 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         toml::Value::Table(table) => table.remove("when"),
         _ => None,
     };
-    let when = when.and_then(|w| match w {
-        toml::Value::String(s) => {
-            Some(loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
+    let strings = match when {
+        None => Vec::new(),
+        Some(toml::Value::String(s)) => vec![s],
+        Some(toml::Value::Array(items))
+            if items.iter().all(|i| matches!(i, toml::Value::String(_))) =>
+        {
+            items
+                .into_iter()
+                .filter_map(|i| match i {
+                    toml::Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
         }
-        other => {
+        Some(other) => {
             loader
                 .err(
                     "spec::type",
-                    format!("`when` must be a string, not a {}", other.type_str()),
+                    format!(
+                        "`when` must be a string or a list of strings, not a {}",
+                        other.type_str()
+                    ),
                     span.clone(),
                 )
                 .set_hint("write when = \"${var.NAME}\" with a variable that is true or false");
-            None
+            Vec::new()
         }
-    });
+    };
+    let when = strings
+        .into_iter()
+        .map(|s| loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
+        .collect();
     InlinePolicy {
         document: loader.policy_or_stand_in(&Located::new(span, value)),
         when,
@@ -223,7 +239,7 @@ impl RoleSpec {
                 self.policies
                     .iter()
                     .flatten()
-                    .filter_map(|(_, p)| p.when.as_ref()),
+                    .flat_map(|(_, p)| p.when.iter()),
             )
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
@@ -289,8 +305,8 @@ impl RoleSpec {
             super::shared::require_sids(trust, "trust policy", diags);
         }
         for (name, policy) in self.policies.iter().flatten() {
-            if let Some(when) = &policy.when {
-                check_when(name, when, c, diags);
+            for when in &policy.when {
+                crate::spec::switch::check_when(&format!("policy `{name}`"), when, c, diags);
             }
         }
     }
@@ -356,32 +372,5 @@ impl RoleSpec {
                 .filter(|l| l.physical_id == name)
                 .and_then(|l| l.exports.get(attribute).cloned()),
         }
-    }
-}
-
-/// A switch is decided before AWS is read, so it may refer only to variables, and it must be
-/// exactly `true` or `false`: anything else is more likely a typo than a meaning.
-fn check_when(policy: &str, when: &Text, c: &Checker<'_>, diags: &mut Diagnostics) {
-    if when.is_broken() {
-        return;
-    }
-    let error = |message: String, hint: &str| {
-        Diagnostic::error("spec::invalid-when", message)
-            .at_location(Some(when.location.clone()))
-            .hint(hint)
-    };
-    if when.references().any(|r| !matches!(r, Reference::Var(_))) {
-        diags.push(error(
-            format!("`when` of policy `{policy}` refers to something other than a variable"),
-            "a switch is decided before AWS is read: write when = \"${var.NAME}\"",
-        ));
-        return;
-    }
-    match c.resolve(when).as_deref() {
-        Some("true" | "false") | None => {}
-        Some(other) => diags.push(error(
-            format!("`when` of policy `{policy}` is `{other}`, which is neither true nor false"),
-            "set the variable to true or false, in [vars] or with --var NAME=true",
-        )),
     }
 }
