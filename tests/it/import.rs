@@ -441,6 +441,10 @@ fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_stat
         &like.display().to_string(),
         "--var",
         &format!("prefix={prefix}"),
+        "--var",
+        "previous_process=true",
+        "--var",
+        &format!("kms_key=alias/{prefix}-sqs"),
     ]);
     let report = &imported.run.stdout;
     assert!(
