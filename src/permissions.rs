@@ -86,7 +86,10 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
                 "Resource": resources,
             }));
         }
-        if !actions.before_creation.is_empty() {
+        let creates = addresses
+            .iter()
+            .any(|a| !spec.resources[*a].body.must_exist());
+        if !actions.before_creation.is_empty() && creates {
             statements.push(json!({
                 "Sid": format!("{name}CreateTaggedBeforeItHasAnArn"),
                 "Effect": "Allow",
@@ -144,6 +147,90 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
 /// The grants on the resources themselves: those the spec names, and (where the service
 /// supports conditions on resource tags) any resource the stack owns, so that one that left
 /// the spec can still be deleted.
+/// Keys the stack shares with their owners (`existing = true`): reading and writing the key
+/// policy and the stack's own record tag, nothing else; never creating, disabling or
+/// scheduling the deletion of the key. A key named by alias is granted through the
+/// `kms:ResourceAliases` condition, since its ARN holds an id plinth does not know.
+fn shared_key_statements(arns: &Arns<'_>, name: &str, addresses: &[&Address]) -> Vec<Json> {
+    let mut by_arn: BTreeSet<String> = BTreeSet::new();
+    let mut by_alias: BTreeSet<String> = BTreeSet::new();
+    for address in addresses {
+        let ResourceBody::Key(key) = &arns.spec.resources[*address].body else {
+            continue;
+        };
+        let Some(id) = key.key_id.as_ref().filter(|_| key.existing) else {
+            continue;
+        };
+        let id = arns.text(id);
+        if id.starts_with("arn:") {
+            by_arn.insert(id);
+        } else if id.starts_with("alias/") {
+            by_alias.insert(id);
+        } else {
+            by_arn.insert(arns.arn("kms", true, &format!("key/{id}")));
+        }
+    }
+    if by_arn.is_empty() && by_alias.is_empty() {
+        return Vec::new();
+    }
+    let actions = [
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:PutKeyPolicy",
+        "kms:ListResourceTags",
+        "kms:TagResource",
+        "kms:UntagResource",
+    ];
+    let record = format!(
+        "{}{}*",
+        crate::model::shared::SHARES_TAG_PREFIX,
+        arns.spec.stack.name
+    );
+    let mut out = Vec::new();
+    let scopes: [(&str, Json, Option<Json>); 2] = [
+        ("ByArn", json!(by_arn), None),
+        (
+            "ByAlias",
+            json!(arns.type_wide(Kind::Key)),
+            Some(json!({ "ForAnyValue:StringEquals": { "kms:ResourceAliases": by_alias } })),
+        ),
+    ];
+    for (suffix, resource, condition) in scopes {
+        let empty = match suffix {
+            "ByArn" => by_arn.is_empty(),
+            _ => by_alias.is_empty(),
+        };
+        if empty {
+            continue;
+        }
+        let mut statement = json!({
+            "Sid": format!("{name}SharedWithItsOwner{suffix}"),
+            "Effect": "Allow",
+            "Action": &actions[..4],
+            "Resource": resource,
+        });
+        if let Some(c) = &condition {
+            statement["Condition"] = c.clone();
+        }
+        out.push(statement);
+        // Only the stack's own record among the key's tags.
+        let mut tagging = json!({
+            "Sid": format!("{name}SharedRecordTag{suffix}"),
+            "Effect": "Allow",
+            "Action": &actions[4..],
+            "Resource": resource,
+            "Condition": { "ForAllValues:StringLike": { "aws:TagKeys": [record.clone()] } },
+        });
+        if let Some(Json::Object(c)) = &condition {
+            for (k, v) in c {
+                tagging["Condition"][k] = v.clone();
+            }
+        }
+        out.push(tagging);
+    }
+    out
+}
+
 fn on_resources(
     arns: &Arns<'_>,
     kind: Kind,
@@ -164,10 +251,11 @@ fn on_resources(
                 "Resource": arns.type_wide(kind),
                 "Condition": owned,
             }));
+            out.extend(shared_key_statements(arns, name, addresses));
             let aliases: Vec<String> = addresses
                 .iter()
                 .filter_map(|a| match &arns.spec.resources[*a].body {
-                    ResourceBody::Key(k) => k.aliases.as_ref(),
+                    ResourceBody::Key(k) => k.aliases.as_ref().filter(|_| !k.existing),
                     _ => None,
                 })
                 .flatten()
@@ -624,11 +712,26 @@ mod tests {
 
     const ACCOUNT: &str = "123456789012";
 
+    /// Tonic's stack with the previous data generation process, which has a queue, a function
+    /// and a bucket (Data Pipeline V2, the default, has only the server's role and profile).
+    const PREVIOUS_PROCESS: &[(&str, &str)] = &[("previous_process", "true")];
+
     fn stack(name: &str) -> (Spec, PolicyDocument) {
+        stack_with(name, &[])
+    }
+
+    /// A shipped stack with some of its variables set (`--var`).
+    fn stack_with(name: &str, vars: &[(&str, &str)]) -> (Spec, PolicyDocument) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("plans")
             .join(format!("{name}.toml"));
-        let spec = crate::spec::load(&path, &Default::default()).expect("a shipped stack loads");
+        let options = crate::spec::LoadOptions {
+            var_overrides: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let spec = crate::spec::load(&path, &options).expect("a shipped stack loads");
         let target = Target {
             partition: "aws".into(),
             account_id: ACCOUNT.into(),
@@ -692,7 +795,7 @@ mod tests {
 
     #[test]
     fn a_bucket_the_stack_owns_is_created_and_deleted_but_emptied_only_with_force_destroy() {
-        let (spec, policy) = stack("tonic-structural-redshift");
+        let (spec, policy) = stack_with("tonic-structural-redshift", PREVIOUS_PROCESS);
         let bucket = format!("arn:aws:s3:::{}-data", spec.vars["prefix"].value);
         for action in [
             "s3:CreateBucket",
@@ -781,7 +884,7 @@ mod tests {
 
     #[test]
     fn a_function_role_is_passed_to_lambda_and_to_no_other_service() {
-        let (spec, policy) = stack("tonic-structural-redshift");
+        let (spec, policy) = stack_with("tonic-structural-redshift", PREVIOUS_PROCESS);
         let role = format!(
             "arn:aws:iam::{ACCOUNT}:role/{}-lambda",
             spec.vars["prefix"].value
@@ -797,6 +900,67 @@ mod tests {
         assert_eq!(to("lambda.amazonaws.com"), Decision::Allowed);
         assert_eq!(to("ec2.amazonaws.com"), Decision::ImplicitDeny);
         assert_eq!(to("glue.amazonaws.com"), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn a_shared_key_gets_its_policy_and_the_stacks_record_tag_and_is_never_deleted() {
+        let (spec, policy) = stack_with(
+            "tonic-structural-redshift",
+            &[
+                ("previous_process", "true"),
+                ("create_kms_key", "false"),
+                ("kms_key", "alias/customer-data"),
+            ],
+        );
+        let printed = super::policy(&spec, &Target::default());
+        let statements = printed["Statement"].as_array().unwrap();
+        let granting = |action: &str| -> Vec<&Json> {
+            statements
+                .iter()
+                .filter(|s| {
+                    s["Action"] == json!(action)
+                        || s["Action"]
+                            .as_array()
+                            .is_some_and(|a| a.contains(&json!(action)))
+                })
+                .collect()
+        };
+        for action in ["kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:TagResource"] {
+            let shared: Vec<&Json> = granting(action)
+                .into_iter()
+                .filter(|s| s["Sid"].as_str().unwrap().contains("Shared"))
+                .collect();
+            assert_eq!(shared.len(), 1, "{action}: {printed:#}");
+            assert_eq!(
+                shared[0]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+                json!(["alias/customer-data"]),
+                "{action} only on the customer's key"
+            );
+        }
+        let tagging = granting("kms:TagResource")
+            .into_iter()
+            .find(|s| s["Sid"].as_str().unwrap().contains("Shared"))
+            .unwrap();
+        assert_eq!(
+            tagging["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+            json!(["plinth:shares:tonic-structural*"]),
+            "only the stack's own record tag"
+        );
+        assert!(
+            granting("kms:CreateKey").is_empty(),
+            "the stack creates no key"
+        );
+        // Deleting or disabling a key is granted only on keys the stack owns (tagged with it).
+        let key =
+            format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+        let customers = [("aws:ResourceTag/plinth:stack", "someone-else")];
+        for action in ["kms:ScheduleKeyDeletion", "kms:DisableKey"] {
+            assert_eq!(
+                decide(&policy, action, &key, &customers),
+                Decision::ImplicitDeny,
+                "{action}"
+            );
+        }
     }
 
     #[test]

@@ -89,6 +89,16 @@ impl LiveResource {
         self.owner.as_deref() == Some(stack)
     }
 
+    /// Owned by `stack`, or shared with it: `stack` has recorded parts it manages on it.
+    pub fn is_held_by(&self, stack: &str) -> bool {
+        self.is_owned_by(stack)
+            || crate::model::shared::share_of(
+                self.attributes.get(crate::model::shared::SHARES_ATTRIBUTE),
+                stack,
+            )
+            .is_some()
+    }
+
     pub fn is_pending_deletion(&self) -> bool {
         self.deletion_date.is_some()
     }
@@ -162,7 +172,7 @@ impl StackIndex {
     /// deletion or not).
     pub fn of_owned(stack: &str, owned: &[LiveResource]) -> StackIndex {
         let mut index = StackIndex::new(stack);
-        for found in owned.iter().filter(|o| o.is_owned_by(stack)) {
+        for found in owned.iter().filter(|o| o.is_held_by(stack)) {
             index.insert(found.kind, &found.physical_id);
         }
         index

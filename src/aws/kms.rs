@@ -278,6 +278,7 @@ impl Kms {
 
         let (owner, address_tag, mut user_tags) = split_tags(tags);
         user_tags.remove(CREATE_TOKEN_TAG);
+        let shares = crate::model::shared::take_shares(&mut user_tags);
         let window = user_tags
             .remove(DELETION_WINDOW_TAG)
             .and_then(|d| d.parse::<i64>().ok());
@@ -320,6 +321,12 @@ impl Kms {
         );
         if let Some(days) = window {
             attributes.insert("deletion_window_days".into(), Value::Int(days));
+        }
+        if !shares.is_empty() {
+            attributes.insert(
+                crate::model::shared::SHARES_ATTRIBUTE.into(),
+                crate::model::shared::shares_value(&shares),
+            );
         }
         let arn = meta.arn().unwrap_or_default().to_string();
         Ok(Some(LiveResource {
@@ -406,8 +413,10 @@ impl Kms {
         stack: &str,
         named: &BTreeSet<String>,
     ) -> Result<Vec<LiveResource>, AwsError> {
+        let record = crate::model::shared::tag_key(stack, 0);
         self.tagged_keys(named, |tags| {
-            tags.iter().any(|(k, v)| k == STACK_TAG && v == stack)
+            tags.iter()
+                .any(|(k, v)| (k == STACK_TAG && v == stack) || *k == record)
         })
         .await
     }
@@ -813,6 +822,16 @@ impl Kms {
         policy: &PolicyDocument,
         bypass_lockout_check: bool,
     ) -> Result<(), AwsError> {
+        self.put_key_policy_text(key_id, &policy.to_aws_json(), bypass_lockout_check)
+            .await
+    }
+
+    async fn put_key_policy_text(
+        &self,
+        key_id: &str,
+        policy: &str,
+        bypass_lockout_check: bool,
+    ) -> Result<(), AwsError> {
         let mut waits = new_principal_waits(self.patience);
         loop {
             let result = self
@@ -820,7 +839,7 @@ impl Kms {
                 .put_key_policy()
                 .key_id(key_id)
                 .policy_name(POLICY_NAME)
-                .policy(policy.to_aws_json())
+                .policy(policy)
                 .bypass_policy_lockout_safety_check(bypass_lockout_check)
                 .send()
                 .await;
@@ -865,12 +884,129 @@ impl Kms {
         Ok(())
     }
 
+    /// A key someone else owns (`existing = true`): plinth's statements are merged into its
+    /// policy by Sid and recorded in the stack's tag; letting go removes exactly those. The key
+    /// itself is never created, changed otherwise, or scheduled for deletion.
+    async fn apply_shared_key(
+        &self,
+        stack: &str,
+        key_id: &str,
+        change: &super::shared::SharedChange,
+    ) -> Result<(), AwsError> {
+        let current: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
+        let previous = super::shared::previous_record(&current, stack);
+        // Record first what this apply may write, so that an apply stopped half way leaves
+        // nothing plinth would not find and remove again.
+        let widened = change.record(Some(&previous));
+        self.retag(key_id, &current, stack, Some(&widened)).await?;
+        let ours = change.ours("policy");
+        let drop = change.dropped(&previous, "policy");
+        let bypass = change
+            .desired()
+            .and_then(|d| d.get("bypass_lockout_check"))
+            .is_some_and(|b| *b == Value::Bool(true));
+        let what = format!("the key policy of {key_id}");
+        super::shared::merge_document(
+            &what,
+            ours.as_ref(),
+            &drop,
+            || async {
+                self.client
+                    .get_key_policy()
+                    .key_id(key_id)
+                    .policy_name(POLICY_NAME)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
+                    .map(|out| out.policy)
+            },
+            |merged| async move {
+                let Some(merged) = merged else {
+                    return Err(AwsError {
+                        operation: format!("kms:PutKeyPolicy ({key_id})"),
+                        code: None,
+                        message:
+                            "the key policy would be left without statements, and KMS requires one"
+                                .into(),
+                        hint: Some(
+                            "the key's owner must keep a statement of their own in its policy"
+                                .into(),
+                        ),
+                    });
+                };
+                self.put_key_policy_text(key_id, &merged, bypass).await
+            },
+        )
+        .await?;
+        let now: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
+        let exact = change.record(None);
+        self.retag(
+            key_id,
+            &now,
+            stack,
+            Some(&exact).filter(|r| !r.parts.is_empty()),
+        )
+        .await
+    }
+
+    /// `release = true`: the stack's tags come off the key; nothing else changes.
+    pub async fn release_key(&self, stack: &str, key_id: &str) -> Result<(), AwsError> {
+        let current: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
+        let removed = super::shared::released_tag_keys(&current, stack);
+        if !removed.is_empty() {
+            self.client
+                .untag_resource()
+                .key_id(key_id)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Sets `stack`'s record among the key's tags (removes it for `None`), touching no other tag.
+    async fn retag(
+        &self,
+        key_id: &str,
+        current: &BTreeMap<String, String>,
+        stack: &str,
+        record: Option<&crate::model::shared::Share>,
+    ) -> Result<(), AwsError> {
+        let (set, removed) = super::shared::record_tags(stack, current, record);
+        if !set.is_empty() {
+            self.client
+                .tag_resource()
+                .key_id(key_id)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:TagResource", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_resource()
+                .key_id(key_id)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
+        }
+        Ok(())
+    }
+
     /// Carries out one planned change to a key; returns its exports when it was created.
     pub async fn apply_key(
         &self,
         stack: &str,
         change: &ResourceChange,
     ) -> Result<Exports, AwsError> {
+        if let Some(shared) = super::shared::SharedChange::of(change) {
+            return self
+                .apply_shared_key(stack, &change.physical_id, &shared)
+                .await
+                .map(|()| Exports::new());
+        }
         let ownership = ownership_tags(stack, &change.address);
         let config = |attrs: &Option<Attributes>| -> Result<KeyConfig, AwsError> {
             let attrs = attrs.as_ref().ok_or_else(|| {

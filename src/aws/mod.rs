@@ -13,6 +13,7 @@ pub mod kms;
 pub mod lambda;
 mod planned;
 pub mod s3;
+pub(crate) mod shared;
 pub mod sqs;
 pub mod sts;
 pub mod transport;
@@ -329,6 +330,9 @@ impl Aws {
 
     /// Carries out one planned change; returns the resource's exports when it was created.
     pub async fn apply(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
+        if crate::plan::shared::is_release(change) {
+            return self.release(stack, change).await.map(|()| Exports::new());
+        }
         match change.address.kind {
             Kind::Role => self.iam.apply_role(stack, change).await,
             Kind::Queue => self.sqs.apply_queue(stack, change).await,
@@ -338,6 +342,24 @@ impl Aws {
             Kind::InstanceProfile => self.iam.apply_instance_profile(stack, change).await,
             Kind::OidcProvider => self.iam.apply_oidc_provider(stack, change).await,
             Kind::Key => self.kms.apply_key(stack, change).await,
+        }
+    }
+}
+
+impl Aws {
+    /// `release = true`: only the stack's tags come off; the planner refuses it for the kinds
+    /// not listed here.
+    async fn release(&self, stack: &str, change: &ResourceChange) -> Result<(), AwsError> {
+        let id = &change.physical_id;
+        match change.address.kind {
+            Kind::Key => self.kms.release_key(stack, id).await,
+            Kind::Role => self.iam.release_role(stack, id).await,
+            Kind::Queue => self.sqs.release_queue(stack, id).await,
+            Kind::Bucket => self.s3.release_bucket(stack, id).await,
+            other => Err(AwsError::invalid_plan(
+                &change.address,
+                format!("plinth does not release a {other}"),
+            )),
         }
     }
 }

@@ -642,6 +642,22 @@ impl S3 {
         Ok(())
     }
 
+    /// `release = true`: the stack's tags come off the bucket (its whole tag set is written
+    /// back without them); its settings stay as they are.
+    pub async fn release_bucket(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+        let Some(mut tags) = self.tags(name).await? else {
+            return Ok(());
+        };
+        let removed = super::shared::released_tag_keys(&tags, stack);
+        if removed.is_empty() {
+            return Ok(());
+        }
+        for k in removed {
+            tags.remove(&k);
+        }
+        self.put_tags(name, &tags).await
+    }
+
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
     async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         if tags.is_empty() {

@@ -169,7 +169,10 @@ impl Sqs {
             .await?;
         let mut owned: Vec<LiveResource> = tagged
             .into_iter()
-            .filter(|(_, tags)| tags.get(STACK_TAG).is_some_and(|s| s == stack))
+            .filter(|(_, tags)| {
+                tags.get(STACK_TAG).is_some_and(|s| s == stack)
+                    || tags.contains_key(&crate::model::shared::tag_key(stack, 0))
+            })
             .map(|(url, tags)| {
                 let name = queue_name(&url).to_string();
                 queue_resource(&name, &url, None, tags)
@@ -339,6 +342,123 @@ impl Sqs {
         Ok(())
     }
 
+    /// A queue someone else owns (`existing = true`): plinth's statements are merged into its
+    /// policy by Sid and recorded in the stack's tag; nothing else about the queue changes.
+    async fn apply_shared_queue(
+        &self,
+        stack: &str,
+        name: &str,
+        change: &super::shared::SharedChange,
+    ) -> Result<(), AwsError> {
+        let url = self.url(name).await?.ok_or_else(|| AwsError {
+            operation: format!("sqs:GetQueueUrl ({name})"),
+            code: Some("AWS.SimpleQueueService.NonExistentQueue".into()),
+            message: "the queue no longer exists".into(),
+            hint: Some("plan again".into()),
+        })?;
+        let tags = |url: String| async move {
+            self.tags(&url)
+                .await
+                .map(|t| t.into_iter().collect::<BTreeMap<String, String>>())
+        };
+        let current = tags(url.clone()).await?;
+        let previous = super::shared::previous_record(&current, stack);
+        self.retag_queue(&url, &current, stack, Some(&change.record(Some(&previous))))
+            .await?;
+        let ours = change.ours("policy");
+        let drop = change.dropped(&previous, "policy");
+        let url_ref = &url;
+        super::shared::merge_document(
+            &format!("the policy of queue {name}"),
+            ours.as_ref(),
+            &drop,
+            || async move {
+                let out = self
+                    .client
+                    .get_queue_attributes()
+                    .queue_url(url_ref)
+                    .attribute_names(A::Policy)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sqs:GetQueueAttributes", &e))?;
+                Ok(out
+                    .attributes
+                    .and_then(|mut a| a.remove(&A::Policy))
+                    .filter(|p| !p.is_empty()))
+            },
+            |merged| async move {
+                // No statement left: an empty Policy removes it, as SQS has it.
+                self.client
+                    .set_queue_attributes()
+                    .queue_url(url_ref)
+                    .attributes(A::Policy, merged.unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sqs:SetQueueAttributes", &e))
+                    .map(|_| ())
+            },
+        )
+        .await?;
+        let now = tags(url.clone()).await?;
+        let exact = change.record(None);
+        self.retag_queue(
+            &url,
+            &now,
+            stack,
+            Some(&exact).filter(|r| !r.parts.is_empty()),
+        )
+        .await
+    }
+
+    /// `release = true`: the stack's tags come off the queue; nothing else changes.
+    pub async fn release_queue(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+        let Some(url) = self.url(name).await? else {
+            return Ok(());
+        };
+        let current: BTreeMap<String, String> = self.tags(&url).await?.into_iter().collect();
+        let removed = super::shared::released_tag_keys(&current, stack);
+        if !removed.is_empty() {
+            self.client
+                .untag_queue()
+                .queue_url(&url)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Sets `stack`'s record among the queue's tags (removes it for `None`), touching no other.
+    async fn retag_queue(
+        &self,
+        url: &str,
+        current: &BTreeMap<String, String>,
+        stack: &str,
+        record: Option<&crate::model::shared::Share>,
+    ) -> Result<(), AwsError> {
+        let (set, removed) = super::shared::record_tags(stack, current, record);
+        if !set.is_empty() {
+            self.client
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
+        }
+        Ok(())
+    }
+
     /// Deletes the queue; already gone counts as done.
     pub async fn delete_queue(&self, name: &str) -> Result<(), AwsError> {
         let Some(url) = self.url(name).await? else {
@@ -358,6 +478,12 @@ impl Sqs {
         stack: &str,
         change: &ResourceChange,
     ) -> Result<Exports, AwsError> {
+        if let Some(shared) = super::shared::SharedChange::of(change) {
+            return self
+                .apply_shared_queue(stack, &change.physical_id, &shared)
+                .await
+                .map(|()| Exports::new());
+        }
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
         let config = |attrs: &Option<Attributes>,
@@ -556,9 +682,16 @@ fn queue_resource(
     attributes: Option<&HashMap<A, String>>,
     tags: HashMap<String, String>,
 ) -> LiveResource {
-    let (owner, address_tag, user_tags) = split_tags(tags);
+    let (owner, address_tag, mut user_tags) = split_tags(tags);
     let mut live = Attributes::new();
     live.insert("name".into(), Value::str(name));
+    let shares = crate::model::shared::take_shares(&mut user_tags);
+    if !shares.is_empty() {
+        live.insert(
+            crate::model::shared::SHARES_ATTRIBUTE.into(),
+            crate::model::shared::shares_value(&shares),
+        );
+    }
     live.insert(
         "tags".into(),
         Value::Map(

@@ -9,6 +9,7 @@ use crate::policy::PolicyDocument;
 
 pub mod bucket;
 pub mod key;
+pub mod shared;
 
 /// The tag that marks a resource as owned by a stack: `plinth:stack = NAME`.
 pub const STACK_TAG: &str = "plinth:stack";

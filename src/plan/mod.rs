@@ -5,6 +5,7 @@
 //! attributes and the live attributes it was computed against.
 
 mod planner;
+pub mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -80,6 +81,9 @@ pub enum Reason {
     AdoptingTagsOnly,
     /// `plan --refresh-only`: the live resource drifted, for the reason inside if any.
     Drift { then: Option<Box<Reason>> },
+    /// `release = true`: plinth removes its tags (its record, on a shared resource) and leaves
+    /// the resource, and what it set on it, as it is.
+    Released,
 }
 
 impl std::fmt::Display for Reason {
@@ -101,6 +105,7 @@ impl std::fmt::Display for Reason {
             Reason::AdoptingTagsOnly => {
                 f.write_str("adopting an existing resource: it will be tagged as this stack's")
             }
+            Reason::Released => f.write_str("released: no longer managed by this stack"),
             Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
             Reason::Drift { then: Some(then) } => {
                 write!(f, "the live resource differs from the spec; {then}")

@@ -77,8 +77,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         .chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
         let id = (found.kind, found.physical_id.clone());
-        // One pending deletion is already being deleted.
-        if options.refresh_only
+        // One pending deletion is already being deleted; one the stack only shares with its
+        // owner is never deleted (`released_shares`).
+        if !found.is_owned_by(stack)
+            || options.refresh_only
             || claimed.contains(&id)
             || !seen.insert(id)
             || found.is_pending_deletion()
@@ -114,6 +116,9 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
             Reason::LeftTheSpec
         };
         changes.push(delete_change(address, found, Some(reason)));
+    }
+    if !options.refresh_only {
+        changes.extend(released_shares(spec, live, stack, &claimed, options));
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     order_deletes(&mut changes, spec, live);
@@ -162,6 +167,40 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         outputs,
         warnings,
     })
+}
+
+/// Shared resources on which the stack recorded parts and that no block declares any more:
+/// plinth's parts and record are removed, the resource stays.
+fn released_shares(
+    spec: &Spec,
+    live: &LiveSnapshot,
+    stack: &str,
+    claimed: &BTreeSet<(Kind, String)>,
+    options: PlanOptions,
+) -> Vec<ResourceChange> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for found in live.by_address.values().chain(&live.owned) {
+        let id = (found.kind, found.physical_id.clone());
+        let Some(share) = super::shared::record(found, stack) else {
+            continue;
+        };
+        if claimed.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let address = match share.address {
+            Some(a) if a.kind == found.kind && !spec.resources.contains_key(&a) => a,
+            _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
+        };
+        let reason = if options.destroy {
+            Reason::DestroyingStack
+        } else {
+            Reason::LeftTheSpec
+        };
+        let view = super::shared::live_view(found, stack);
+        out.push(delete_change(address, &view, Some(reason)));
+    }
+    out
 }
 
 /// What the planner needs of every resource's plan.
@@ -214,6 +253,13 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
         // Drift is about resources the stack owns and that exist under their names.
         return out;
+    }
+    if resource.release && !options.destroy && !options.refresh_only {
+        return plan_release(resource, by_name, stack, out);
+    }
+    if super::shared::is_shared(resource) {
+        let id = physical_id.unwrap_or_default();
+        return plan_shared(resource, desired, (&id, by_name), depends_on, context, out);
     }
     let change = if options.destroy {
         match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
@@ -275,6 +321,125 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
             .hint("remove prevent_destroy if destroying it is really intended"),
         );
     }
+    out.change = Some(change);
+    out
+}
+
+/// `release = true`: the next apply removes the stack's tags (on a shared resource, its
+/// record) and changes nothing else; the block can then be deleted and nothing is deleted in
+/// AWS. Releasing what another stack owns is a conflict; what carries nothing of this stack's
+/// is already released.
+fn plan_release(
+    resource: &Resource,
+    found: Option<&LiveResource>,
+    stack: &str,
+    mut out: Planned,
+) -> Planned {
+    if !matches!(
+        resource.kind(),
+        Kind::Key | Kind::Role | Kind::Queue | Kind::Bucket
+    ) {
+        out.diags.push(
+            Diagnostic::error(
+                "plan::release-unsupported",
+                format!("plinth cannot release a {} yet", resource.kind()),
+            )
+            .at_location(Some(resource.location.clone()))
+            .hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand"),
+        );
+        return out;
+    }
+    let Some(found) = found else {
+        return out;
+    };
+    let shared = super::shared::is_shared(resource) || resource.body.must_exist();
+    let held = if shared {
+        super::shared::record(found, stack).is_some() || found.is_owned_by(stack)
+    } else {
+        found.is_owned_by(stack)
+    };
+    if !held {
+        if let Some(other) = found.owner.as_deref().filter(|o| *o != stack) {
+            out.diags.push(
+                Diagnostic::error(
+                    "plan::release-not-owned",
+                    format!(
+                        "{} `{}` belongs to stack `{other}`, so this stack has nothing to release",
+                        resource.kind(),
+                        found.physical_id
+                    ),
+                )
+                .at_location(Some(resource.location.clone()))
+                .hint(format!(
+                    "remove `release = true` from [{}]; release it from stack `{other}`",
+                    resource.address
+                )),
+            );
+        }
+        return out;
+    }
+    let mut live = if shared {
+        super::shared::live_view(found, stack)
+    } else {
+        found.clone()
+    };
+    if resource.body.must_exist() && resource.kind() == Kind::Bucket {
+        live.attributes
+            .insert(super::shared::EXISTING.into(), Value::Bool(true));
+    }
+    let mut desired = live.attributes.clone();
+    desired.insert(super::shared::RELEASED.into(), Value::Bool(true));
+    out.change = Some(ResourceChange {
+        address: resource.address.clone(),
+        action: Action::Update,
+        reason: Some(Reason::Released),
+        physical_id: found.physical_id.clone(),
+        replaces: None,
+        attributes: Vec::new(),
+        desired: Some(desired),
+        live: Some(live.attributes),
+        take_ownership: false,
+        depends_on: Vec::new(),
+        lints: Vec::new(),
+    });
+    out
+}
+
+/// A resource shared with its owner (`existing = true` on a role, key or queue): merged into
+/// what is live, never created or deleted; destroying the stack, or `release`, forgets
+/// plinth's parts.
+fn plan_shared(
+    resource: &Resource,
+    mut desired: Attributes,
+    (id, found): (&str, Option<&LiveResource>),
+    depends_on: Vec<Address>,
+    context: &Context<'_>,
+    mut out: Planned,
+) -> Planned {
+    let stack = context.stack;
+    let Some(found) = found.filter(|f| !f.is_pending_deletion()) else {
+        if !context.options.destroy {
+            out.diags.push(missing_existing(resource, id));
+        }
+        return out;
+    };
+    let view = super::shared::live_view(found, stack);
+    let recorded = super::shared::record(found, stack).is_some();
+    let change = if context.options.destroy {
+        if !recorded {
+            return out;
+        }
+        delete_change(
+            resource.address.clone(),
+            &view,
+            Some(Reason::DestroyingStack),
+        )
+    } else {
+        super::shared::merge_desired(resource, &mut desired, found, stack);
+        compare(resource, desired, None, &view, depends_on, false)
+    };
+    let mut change = change;
+    change.lints = policy_findings(resource, &change, context.known_accounts, &mut out.diags);
     out.change = Some(change);
     out
 }

@@ -24,6 +24,7 @@ mod condition;
 mod diff;
 pub mod eval;
 mod lint;
+pub mod merge;
 mod model;
 pub(crate) mod pattern;
 #[cfg(test)]

@@ -139,6 +139,12 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
                 "**destroys** `{}` (`{}`)",
                 c.address, c.physical_id
             )),
+            Action::Update if c.reason == Some(crate::plan::Reason::Released) => {
+                risks.push(format!(
+                    "**released** `{}` (`{}`): no longer managed by this stack",
+                    c.address, c.physical_id
+                ))
+            }
             Action::Replace => risks.push(format!(
                 "**replaces** `{}`{}",
                 c.address,
@@ -255,6 +261,9 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
             if let Some(after) = &a.after {
                 let _ = writeln!(out, "+ {} = {}{forces}", a.name, lines(after, "+ "));
             }
+        }
+        for kept in super::kept_statements(c) {
+            let _ = writeln!(out, "# {kept}");
         }
     }
     for l in &c.lints {

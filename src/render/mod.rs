@@ -127,6 +127,44 @@ impl Existing {
     }
 }
 
+/// On a resource the stack shares: for each shared document, how many of its statements are
+/// someone else's, kept as they are (`policy: 2 statements kept (not managed by this stack)`).
+pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
+    if existing(c).is_none() || c.action == Action::Delete {
+        return Vec::new();
+    }
+    let Some(desired) = c.desired.as_ref() else {
+        return Vec::new();
+    };
+    let manages: Vec<String> = match desired.get("manages") {
+        Some(Value::Set(s)) => s.clone(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for document in ["policy", "trust"] {
+        let Some(doc) = desired.get(document).and_then(Value::as_policy) else {
+            continue;
+        };
+        let ours: std::collections::BTreeSet<String> = manages
+            .iter()
+            .filter_map(|p| p.strip_prefix(document)?.strip_prefix('/'))
+            .map(str::to_string)
+            .collect();
+        if ours.is_empty() && !manages.iter().any(|m| m.contains('/')) {
+            // An existing bucket's whole settings, not statements.
+            continue;
+        }
+        let n = crate::policy::merge::kept_statements(doc, &ours);
+        if n > 0 {
+            out.push(format!(
+                "{document}: {n} statement{} kept (not managed by this stack)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    out
+}
+
 /// Policies and maps of policies as pretty JSON in their authors' spelling, continuation lines
 /// indented by `indent`; everything else inline.
 pub fn pretty(v: &Value, indent: usize) -> String {

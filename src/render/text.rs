@@ -157,6 +157,9 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     for a in shown {
         attribute(out, p, c.action, a, width);
     }
+    for kept in super::kept_statements(c) {
+        let _ = writeln!(out, "      {}", p.paint(&kept, Style::new().dimmed()));
+    }
     findings(out, p, c);
 }
 

@@ -150,7 +150,9 @@ impl<'a> Known<'a> {
     /// validate only a policy that lets neither the account nor the caller (written
     /// `${aws.caller_arn}`) change it can be told apart: a warning.
     fn check_key_lockout(&self, resource: &Resource, key: &KeySpec, diags: &mut Diagnostics) {
-        if key.bypass_lockout_reason.is_some() {
+        // An existing key's policy is the owner's statements with plinth's merged in: the
+        // statements that let the caller in are the owner's, which plinth never changes.
+        if key.bypass_lockout_reason.is_some() || key.existing {
             return;
         }
         let Some(policy) = &key.policy else {
@@ -360,7 +362,11 @@ impl<'a> Known<'a> {
         role: &RoleSpec,
         diags: &mut Diagnostics,
     ) {
-        let Some(trust) = self.policy(&role.trust) else {
+        // An existing role's own trust is not in the spec: AWS is the judge of it.
+        let Some(template) = role.trust.as_ref().filter(|_| !role.existing) else {
+            return;
+        };
+        let Some(trust) = self.policy(template) else {
             return;
         };
         let lambda = Principal::service("lambda.amazonaws.com");
@@ -374,7 +380,7 @@ impl<'a> Known<'a> {
                         function.address, role_resource.address
                     ),
                 )
-                .at_location(Some(role.trust.location.clone()))
+                .at_location(Some(template.location.clone()))
                 .label("the trust policy of the function's role")
                 .hint("allow { \"Service\": \"lambda.amazonaws.com\" } the action sts:AssumeRole in this trust policy; Lambda refuses to create a function with a role it cannot assume"),
             );

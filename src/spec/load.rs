@@ -287,6 +287,9 @@ impl Loader {
         if !self.diags.has_errors() {
             self.check_attribute_cycles(&spec);
         }
+        // A switched-off block's values may be made of the variables that switch it off (an
+        // empty key id): its kind's rules and the checks apply to the blocks that stay.
+        let spec = self.switch(spec);
         let stand_in_account = crate::state::Account {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),
@@ -310,6 +313,17 @@ impl Loader {
                 }));
         }
         Some(spec)
+    }
+
+    fn switch(&mut self, spec: Spec) -> Spec {
+        let checker = rules::Checker::with_stand_ins(&spec.vars, &|_| None);
+        for resource in spec.resources.values() {
+            for when in &resource.when {
+                let what = format!("[{}]", resource.address);
+                crate::spec::switch::check_when(&what, when, &checker, &mut self.diags);
+            }
+        }
+        crate::spec::switch::switch_off(spec, &mut self.diags)
     }
 
     /// Deserializes one TOML value, turning a serde error into a located diagnostic.
@@ -488,6 +502,7 @@ impl Loader {
                 continue;
             };
             let (table, silenced) = self.take_silences(table);
+            let (table, switches) = crate::spec::switch::take(self, table);
             let body = toml::Spanned::new(span, DeValue::Table(table));
             let resource =
                 crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
@@ -496,6 +511,8 @@ impl Loader {
                     adopt: options.adopt,
                     prevent_destroy: options.prevent_destroy,
                     silenced,
+                    when: switches.when,
+                    release: switches.release.is_some_and(|r| *r.get_ref()),
                     body,
                 });
             out.insert(address, resource);

@@ -80,8 +80,9 @@ impl JsonSchema for InlinePolicyField {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let when = json_schema!({
-            "description": "The policy exists only while this is true: \"${var.NAME}\" with a variable that is \"true\" or \"false\"",
-            "type": "string"
+            "description": "The policy exists only while this switch is on (every one, for a list): \"${var.NAME}\" (true, or a non-empty value) or \"!${var.NAME}\"",
+            "type": ["string", "array"],
+            "items": { "type": "string" }
         });
         policy_schema(
             "An inline policy: a JSON string, a table with IAM's keys (Version, Statement), or { file = \"policy.json\" }; a table may also hold `when`",

@@ -11,6 +11,7 @@ mod redact;
 pub mod resolve;
 pub mod rules;
 pub mod schema;
+pub mod switch;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -230,6 +231,11 @@ pub struct Resource {
     pub prevent_destroy: bool,
     /// Policy lints the spec accepts for this resource, each with a reason.
     pub silenced: Vec<Silence>,
+    /// `when = "${var.NAME}"` (or a list, all of which must hold): the resource exists only
+    /// while the switch is on (`switch`).
+    pub when: Vec<Text>,
+    /// `release = true`: plinth lets go of the resource without deleting it.
+    pub release: bool,
     pub body: ResourceBody,
 }
 

@@ -50,6 +50,14 @@ impl<T: JsonSchema> JsonSchema for Resources<T> {
             .and_then(|p| p.as_object_mut())
         {
             properties.insert("silence".into(), silence.to_value());
+            properties.insert(
+                "when".into(),
+                serde_json::json!({ "type": ["string", "array"], "items": { "type": "string" }, "description": "the resource exists only while this switch is on (every one, for a list): \"${var.NAME}\" or \"!${var.NAME}\"" }),
+            );
+            properties.insert(
+                "release".into(),
+                serde_json::json!({ "type": "boolean", "description": "the next apply lets go of the resource without deleting it" }),
+            );
         }
         schemars::json_schema!({
             "type": "object",

@@ -19,6 +19,15 @@ pub fn before_apply(mut index: StackIndex, plan: &Plan) -> StackIndex {
             index.insert(change.address.kind, &change.physical_id);
         }
     }
+    // A resource the stack shares (`existing = true`) is found again by its record once its
+    // block is gone.
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| crate::plan::shared::is_marked(c))
+    {
+        index.insert(change.address.kind, &change.physical_id);
+    }
     index
 }
 

@@ -135,7 +135,7 @@ pub async fn read<E: From<AwsError>>(
                 .into_iter()
                 .flatten()
                 .map(|(_, found)| found)
-                .filter(|found| found.is_owned_by(&spec.stack.name))
+                .filter(|found| found.is_held_by(&spec.stack.name))
                 .collect()
         }
     };

@@ -256,12 +256,14 @@ fn schema_and_completions_come_from_the_definitions() {
     assert_eq!(schema["title"], "plinth spec");
     let role = &schema["$defs"]["RoleByName"]["additionalProperties"];
     assert_eq!(role["additionalProperties"], false, "{role}");
-    assert!(
-        role["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == "trust"),
+    // A role plinth creates needs its trust policy; an existing one need not restate it.
+    assert_eq!(
+        role["then"]["required"],
+        serde_json::json!(["trust"]),
+        "{role}"
+    );
+    assert_eq!(
+        role["if"]["not"]["properties"]["existing"]["const"], true,
         "{role}"
     );
     let run = plinth(&["completions", "bash"]).ok();

@@ -268,8 +268,9 @@ impl Iam {
             .into_iter()
             .flatten()
             .filter(|(_, tags)| {
+                let record = crate::model::shared::tag_key(stack, 0);
                 tags.iter()
-                    .any(|t| t.key() == STACK_TAG && t.value() == stack)
+                    .any(|t| (t.key() == STACK_TAG && t.value() == stack) || t.key() == record)
             })
             .map(|(role, tags)| {
                 let role = aws_sdk_iam::types::Role::builder()
@@ -594,7 +595,7 @@ impl Iam {
 
 /// The attributes GetRole returns, in plinth's terms.
 fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
-    let (owner, address_tag, user_tags) = split_tags(
+    let (owner, address_tag, mut user_tags) = split_tags(
         role.tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string())),
@@ -618,6 +619,13 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
         .and_then(|b| b.permissions_boundary_arn())
     {
         attributes.insert("permissions_boundary".into(), Value::str(b));
+    }
+    let shares = crate::model::shared::take_shares(&mut user_tags);
+    if !shares.is_empty() {
+        attributes.insert(
+            crate::model::shared::SHARES_ATTRIBUTE.into(),
+            crate::model::shared::shares_value(&shares),
+        );
     }
     attributes.insert(
         "tags".into(),
@@ -652,6 +660,12 @@ impl Iam {
         stack: &str,
         change: &ResourceChange,
     ) -> Result<Exports, AwsError> {
+        if let Some(shared) = crate::aws::shared::SharedChange::of(change) {
+            return self
+                .apply_shared_role(stack, &change.physical_id, &shared)
+                .await
+                .map(|()| Exports::new());
+        }
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
         let config = |attrs: &Option<Attributes>,
@@ -692,5 +706,197 @@ impl Iam {
                 .map(|()| Exports::new()),
             Action::NoOp => Ok(Exports::new()),
         }
+    }
+
+    /// A role someone else owns (`existing = true`): the inline policies and attachments the
+    /// block declares are put and attached, those it declared before and no longer does are
+    /// removed, its trust statements are merged by Sid; the stack's record tag says which. The
+    /// role's other policies, attachments, trust statements and settings are never touched.
+    async fn apply_shared_role(
+        &self,
+        stack: &str,
+        name: &str,
+        change: &crate::aws::shared::SharedChange,
+    ) -> Result<(), AwsError> {
+        let current = self.role_tags(name).await?;
+        let previous = crate::aws::shared::previous_record(&current, stack);
+        self.retag_role(name, &current, stack, Some(&change.record(Some(&previous))))
+            .await?;
+        let declared = |prefix: &str| -> BTreeSet<String> {
+            change
+                .parts
+                .iter()
+                .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('/'))
+                .map(str::to_string)
+                .collect()
+        };
+        let (inline, attached) = (declared("inline"), declared("attached"));
+        let documents = match change.desired().and_then(|d| d.get("policies")) {
+            Some(Value::Map(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        };
+        for policy in &inline {
+            let doc = documents
+                .get(policy)
+                .and_then(Value::as_policy)
+                .ok_or_else(|| AwsError {
+                    operation: format!("iam:PutRolePolicy ({name})"),
+                    code: None,
+                    message: format!(
+                        "inline policy `{policy}` is not a resolved policy in the plan"
+                    ),
+                    hint: Some("plan again".into()),
+                })?;
+            self.put_role_policy(name, policy, doc).await?;
+        }
+        for policy in previous
+            .with_prefix("inline")
+            .filter(|p| !inline.contains(*p))
+        {
+            not_found_as_none(
+                self.client
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await,
+                "iam:DeleteRolePolicy",
+                &["NoSuchEntity"],
+            )?;
+        }
+        for arn in &attached {
+            self.attach(name, arn).await?;
+        }
+        for arn in previous
+            .with_prefix("attached")
+            .filter(|a| !attached.contains(*a))
+        {
+            not_found_as_none(
+                self.client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
+                "iam:DetachRolePolicy",
+                &["NoSuchEntity"],
+            )?;
+        }
+        let ours = change.ours("trust");
+        let drop = change.dropped(&previous, "trust");
+        if ours.is_some() || !drop.is_empty() {
+            let what = format!("the trust policy of role {name}");
+            crate::aws::shared::merge_document(
+                &what,
+                ours.as_ref(),
+                &drop,
+                || async {
+                    let out = self
+                        .client
+                        .get_role()
+                        .role_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:GetRole", &e))?;
+                    Ok(out.role.and_then(|r| r.assume_role_policy_document).map(|d| {
+                        percent_encoding::percent_decode_str(&d)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    }))
+                },
+                |merged| async move {
+                    let merged = merged.ok_or_else(|| AwsError {
+                        operation: format!("iam:UpdateAssumeRolePolicy ({name})"),
+                        code: None,
+                        message: "the trust policy would be left without statements, and IAM requires one".into(),
+                        hint: Some("the role's owner must keep a statement of their own in its trust policy".into()),
+                    })?;
+                    retry_transient(self.patience, principal_not_seen_yet, || async {
+                        self.client
+                            .update_assume_role_policy()
+                            .role_name(name)
+                            .policy_document(merged.clone())
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))
+                    })
+                    .await
+                    .map(|_| ())
+                },
+            )
+            .await?;
+        }
+        let now = self.role_tags(name).await?;
+        let exact = change.record(None);
+        self.retag_role(
+            name,
+            &now,
+            stack,
+            Some(&exact).filter(|r| !r.parts.is_empty()),
+        )
+        .await
+    }
+
+    /// `release = true`: the stack's tags come off the role; nothing else changes.
+    pub async fn release_role(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+        let current = self.role_tags(name).await?;
+        let removed = crate::aws::shared::released_tag_keys(&current, stack);
+        if !removed.is_empty() {
+            self.client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn role_tags(&self, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let tags: Vec<Tag> = self
+            .client
+            .list_role_tags()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListRoleTags", &e))?;
+        Ok(tags
+            .into_iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    /// Sets `stack`'s record among the role's tags (removes it for `None`), touching no other.
+    async fn retag_role(
+        &self,
+        name: &str,
+        current: &BTreeMap<String, String>,
+        stack: &str,
+        record: Option<&crate::model::shared::Share>,
+    ) -> Result<(), AwsError> {
+        let (set, removed) = crate::aws::shared::record_tags(stack, current, record);
+        if !set.is_empty() {
+            self.client
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
+        }
+        Ok(())
     }
 }

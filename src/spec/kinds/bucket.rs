@@ -244,6 +244,9 @@ impl BucketSpec {
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        if let (true, Some(policy)) = (self.existing, &self.policy) {
+            super::shared::require_sids(policy, "bucket policy", diags);
+        }
         c.text(
             &self.name,
             bucket_name,

@@ -63,6 +63,11 @@ pub(crate) const KEY_USAGES: &[&str] = &[
 
 #[derive(Debug)]
 pub struct KeySpec {
+    /// Someone else's key (`existing = true`): never created, replaced or scheduled for
+    /// deletion; plinth manages only its own statements of the key policy, by Sid.
+    pub existing: bool,
+    /// How an existing key is found: a key id, a key ARN or `alias/NAME`.
+    pub key_id: Option<Text>,
     pub description: Option<Text>,
     /// The key policy; `None` leaves it to KMS (its default policy is never a difference).
     pub policy: Option<PolicyTemplate>,
@@ -87,6 +92,11 @@ pub struct KeySpec {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Key")]
 pub(crate) struct RawKey {
+    /// Someone else's key: plinth adds its statements to the key policy by Sid and nothing else.
+    #[serde(default)]
+    existing: bool,
+    /// The existing key: a key id, a key ARN or `alias/NAME`.
+    key_id: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
@@ -118,7 +128,10 @@ pub(super) fn load(
     let location = loader.location(value.span());
     let raw: RawKey = loader.deserialize(value)?;
     let bypass_lockout_reason = bypass_reason(loader, &raw);
+    check_existing(loader, &raw, &location);
     let spec = KeySpec {
+        existing: raw.existing,
+        key_id: raw.key_id.as_ref().map(|k| loader.text_or_stand_in(k)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
         key_usage: raw.key_usage,
@@ -143,6 +156,54 @@ pub(super) fn load(
             prevent_destroy: raw.prevent_destroy,
         },
     ))
+}
+
+/// An existing key is found by `key_id` and takes only a policy (and the lockout bypass): the
+/// rest describes a key plinth would create.
+fn check_existing(loader: &mut Loader, raw: &RawKey, location: &Location) {
+    if !raw.existing {
+        if let Some(k) = &raw.key_id {
+            super::shared::refuse_without_existing(loader, "key", "key_id", k.span());
+        }
+        return;
+    }
+    if raw.key_id.is_none() {
+        loader
+            .err(
+                "spec::missing-field",
+                "an existing key needs `key_id`: plinth finds it by its key id, key ARN or alias",
+                location.span.clone(),
+            )
+            .set_hint("add key_id = \"alias/NAME\" (or the key's id or ARN)");
+    }
+    let span = |l: &Option<Located<String>>| l.as_ref().map(|v| v.span());
+    let first_tag = raw
+        .tags
+        .as_ref()
+        .and_then(|t| t.keys().next())
+        .map(|k| k.span());
+    super::shared::refuse_owned_only(
+        loader,
+        "key",
+        &[
+            ("description", span(&raw.description)),
+            ("key_usage", span(&raw.key_usage)),
+            ("key_spec", span(&raw.key_spec)),
+            ("rotation", raw.rotation.as_ref().map(|r| r.span())),
+            ("enabled", raw.enabled.map(|_| location.span.clone())),
+            (
+                "aliases",
+                raw.aliases
+                    .as_ref()
+                    .map(|a| a.first().map_or(location.span.clone(), |x| x.span())),
+            ),
+            ("tags", first_tag),
+            (
+                "deletion_window_days",
+                raw.deletion_window_days.as_ref().map(|d| d.span()),
+            ),
+        ],
+    );
 }
 
 /// The reason given for `bypass_lockout_check = true`; one without a reason, or a reason
@@ -212,10 +273,45 @@ fn alias_name(alias: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What `key_id` takes: a key id (a UUID, or `mrk-` and 32 hex digits for a multi-Region
+/// key), a key ARN, or an alias name. An `alias/aws/` key is AWS's own: its policy cannot
+/// be changed.
+pub fn key_reference(value: &str) -> Result<(), String> {
+    if value.starts_with("arn:") {
+        return rules::arn(KEY_ARN)(value);
+    }
+    if value.starts_with("alias/") {
+        return alias_name(value);
+    }
+    if is_key_id(value) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{value}` is not a key id, a key ARN or an alias name (`alias/NAME`)"
+    ))
+}
+
+const KEY_ARN: rules::ArnShape = rules::ArnShape {
+    service: "kms",
+    regional: true,
+    resource_prefix: "key/",
+    what: "a KMS key ARN",
+};
+
+fn is_key_id(value: &str) -> bool {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(mrk) = value.strip_prefix("mrk-") {
+        return hex(mrk, 32);
+    }
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| hex(p, n))
+}
+
 impl KeySpec {
     pub(super) fn texts(&self) -> Vec<&Text> {
-        self.description
+        self.key_id
             .iter()
+            .chain(self.description.iter())
             .chain(self.aliases.iter().flatten())
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
@@ -253,6 +349,20 @@ impl KeySpec {
                 .hint(hint)
         };
         let at = |s: &Located<String>| Location::new(&self.location.file, s.span());
+        if let Some(key_id) = &self.key_id {
+            c.text(
+                key_id,
+                key_reference,
+                "write the key's id, its ARN, or one of its aliases as `alias/NAME`",
+                diags,
+            );
+        }
+        if self.existing {
+            if let Some(policy) = &self.policy {
+                super::shared::require_sids(policy, "key policy", diags);
+            }
+            return;
+        }
         if let Some(usage) = &self.key_usage {
             if !KEY_USAGES.contains(&usage.get_ref().as_str()) {
                 diags.push(invalid(
@@ -342,6 +452,16 @@ impl KeySpec {
 
     pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
+        if self.existing {
+            // Only the key policy's statements plinth names; nothing that describes the key.
+            if let Some(p) = &self.policy {
+                attrs.insert("policy".into(), r.policy_or_report(p, diags));
+            }
+            if self.bypass_lockout_reason.is_some() {
+                attrs.insert("bypass_lockout_check".into(), Value::Bool(true));
+            }
+            return attrs;
+        }
         if let Some(d) = &self.description {
             attrs.insert("description".into(), r.value(d));
         }
@@ -373,8 +493,11 @@ impl KeySpec {
         attrs
     }
 
-    /// The first alias: a key with one is found by it.
+    /// The first alias: a key with one is found by it. An existing key is found by `key_id`.
     pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        if let Some(key_id) = self.key_id.as_ref().filter(|_| self.existing) {
+            return r.text(key_id).map(Some).ok_or(key_id);
+        }
         match self.aliases.as_ref().and_then(|a| a.first()) {
             Some(alias) => r.text(alias).map(Some).ok_or(alias),
             None => Ok(None),
@@ -390,8 +513,9 @@ impl KeySpec {
         live: Option<&LiveResource>,
     ) -> Option<String> {
         let same_key = |l: &&LiveResource| {
-            l.attributes.get("key_usage") == Some(&Value::str(self.key_usage()))
-                && l.attributes.get("key_spec") == Some(&Value::str(self.key_spec()))
+            self.existing
+                || l.attributes.get("key_usage") == Some(&Value::str(self.key_usage()))
+                    && l.attributes.get("key_spec") == Some(&Value::str(self.key_spec()))
         };
         live.filter(same_key)
             .and_then(|l| l.exports.get(attribute).cloned())
@@ -412,5 +536,19 @@ mod tests {
             .unwrap_err()
             .contains("alias/aws/"));
         assert!(alias_name("alias/a b").unwrap_err().contains("` `"));
+    }
+
+    #[test]
+    fn key_references() {
+        assert!(key_reference("1234abcd-12ab-34cd-56ef-1234567890ab").is_ok());
+        assert!(key_reference("mrk-1234abcd12ab34cd56ef1234567890ab").is_ok());
+        assert!(key_reference(
+            "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        )
+        .is_ok());
+        assert!(key_reference("alias/customer-data").is_ok());
+        assert!(key_reference("alias/aws/s3").is_err());
+        assert!(key_reference("customer-data").is_err());
+        assert!(key_reference("arn:aws:sqs:us-east-2:111122223333:q").is_err());
     }
 }

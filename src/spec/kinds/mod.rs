@@ -12,6 +12,7 @@ pub mod oidc_provider;
 pub mod policy;
 pub mod queue;
 pub mod role;
+pub mod shared;
 
 use crate::spec::Located;
 use toml::de::DeValue;
@@ -164,10 +165,14 @@ impl ResourceBody {
         }
     }
 
-    /// The resource is not plinth's to create: plan fails if it does not exist.
+    /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
+    /// exist, and plinth manages only the parts the block declares.
     pub fn must_exist(&self) -> bool {
         match self {
             ResourceBody::Bucket(b) => b.existing,
+            ResourceBody::Role(r) => r.existing,
+            ResourceBody::Key(k) => k.existing,
+            ResourceBody::Queue(q) => q.existing,
             _ => false,
         }
     }

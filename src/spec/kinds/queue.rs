@@ -19,6 +19,9 @@ use crate::state::LiveResource;
 #[derive(Debug)]
 pub struct QueueSpec {
     pub name: Text,
+    /// Someone else's queue (`existing = true`): never created or deleted; plinth manages only
+    /// its own statements of the queue policy, by Sid.
+    pub existing: bool,
     pub content_based_deduplication: Option<(bool, Location)>,
     pub visibility_timeout: Option<(i64, Location)>,
     pub message_retention: Option<(i64, Location)>,
@@ -59,6 +62,9 @@ const FIFO_SUFFIX: &str = ".fifo";
 pub(crate) struct RawQueue {
     #[schemars(pattern(queue_name_pattern()))]
     name: Located<String>,
+    /// Someone else's queue: plinth adds its statements to the queue policy by Sid and nothing else.
+    #[serde(default)]
+    existing: bool,
     content_based_deduplication: Option<Located<bool>>,
     #[schemars(range(min = *VISIBILITY_TIMEOUT.start(), max = *VISIBILITY_TIMEOUT.end()))]
     visibility_timeout: Option<Located<i64>>,
@@ -98,12 +104,16 @@ pub(super) fn load(
     value: toml::Spanned<DeValue<'_>>,
 ) -> Option<(QueueSpec, Lifecycle)> {
     let raw: RawQueue = loader.deserialize(value)?;
+    if raw.existing {
+        refuse_owned_only(loader, &raw);
+    }
     let flag = |loader: &Loader, b: &Option<Located<bool>>| {
         b.as_ref()
             .map(|b| (*b.get_ref(), loader.location(b.span())))
     };
     let spec = QueueSpec {
         name: loader.text_or_stand_in(&raw.name),
+        existing: raw.existing,
         content_based_deduplication: flag(loader, &raw.content_based_deduplication),
         visibility_timeout: int(loader, &raw.visibility_timeout),
         message_retention: int(loader, &raw.message_retention),
@@ -130,6 +140,38 @@ pub(super) fn load(
             prevent_destroy: raw.prevent_destroy,
         },
     ))
+}
+
+/// An existing queue takes only its name and policy: every setting belongs to its owner.
+fn refuse_owned_only(loader: &mut Loader, raw: &RawQueue) {
+    let int = |v: &Option<Located<i64>>| v.as_ref().map(|v| v.span());
+    let flag = |v: &Option<Located<bool>>| v.as_ref().map(|v| v.span());
+    super::shared::refuse_owned_only(
+        loader,
+        "queue",
+        &[
+            (
+                "content_based_deduplication",
+                flag(&raw.content_based_deduplication),
+            ),
+            ("visibility_timeout", int(&raw.visibility_timeout)),
+            ("message_retention", int(&raw.message_retention)),
+            ("delay", int(&raw.delay)),
+            ("max_message_size", int(&raw.max_message_size)),
+            ("receive_wait", int(&raw.receive_wait)),
+            ("kms_key", raw.kms_key.as_ref().map(|k| k.span())),
+            ("kms_data_key_reuse", int(&raw.kms_data_key_reuse)),
+            ("sqs_managed_sse", flag(&raw.sqs_managed_sse)),
+            ("redrive", raw.redrive.as_ref().map(|r| r.queue.span())),
+            (
+                "tags",
+                raw.tags
+                    .as_ref()
+                    .and_then(|t| t.keys().next())
+                    .map(|k| k.span()),
+            ),
+        ],
+    );
 }
 
 /// The JSON Schema pattern of a queue name: a standard or a FIFO name, or one with references.
@@ -176,6 +218,9 @@ impl QueueSpec {
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
+        if let (true, Some(policy)) = (self.existing, &self.policy) {
+            super::shared::require_sids(policy, "queue policy", diags);
+        }
         if let Some(v) = &self.visibility_timeout {
             c.range("visibility_timeout", v, VISIBILITY_TIMEOUT, diags);
         }

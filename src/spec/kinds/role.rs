@@ -12,22 +12,27 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::template::{self, Reference};
+use crate::spec::template::Reference;
 use crate::spec::{Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct RoleSpec {
     pub name: Text,
+    /// Someone else's role (`existing = true`): never created, replaced or deleted; plinth
+    /// adds the inline policies and attachments the block declares and keeps the others, and
+    /// merges its trust statements (by Sid) into the live trust policy.
+    pub existing: bool,
     pub path: Option<Text>,
     pub description: Option<Text>,
     pub max_session_hours: Option<(i64, Location)>,
-    pub trust: PolicyTemplate,
+    /// Required of a role plinth creates; optional on an existing role.
+    pub trust: Option<PolicyTemplate>,
     /// ARNs of managed policies to attach; `None` leaves attachments unmanaged.
     pub managed_policies: Option<Vec<Text>>,
     /// Inline policies by name; `None` leaves inline policies unmanaged.
@@ -41,17 +46,16 @@ pub struct RoleSpec {
 #[derive(Debug)]
 pub struct InlinePolicy {
     pub document: PolicyTemplate,
-    /// `when = "${var.NAME}"`: the policy exists only while this is `true`.
-    pub when: Option<Text>,
+    /// `when = "${var.NAME}"` (or a list, all of which must hold): the policy exists only
+    /// while the switch is on (`spec::switch`).
+    pub when: Vec<Text>,
 }
 
 impl InlinePolicy {
     /// Whether the policy is part of the role, given the values `lookup` knows (variables are
     /// always known, and `when` may refer to nothing else).
     pub fn is_enabled(&self, lookup: impl FnMut(&Reference) -> Option<String>) -> bool {
-        self.when
-            .as_ref()
-            .is_none_or(|w| template::render(&w.pieces, lookup).as_deref() == Some("true"))
+        crate::spec::switch::holds(&self.when, lookup)
     }
 }
 
@@ -61,16 +65,25 @@ pub(crate) const MAX_SESSION_HOURS: std::ops::RangeInclusive<i64> = 1..=12;
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Role")]
+// `trust` is required of a role plinth creates, that is unless `existing = true`.
+#[schemars(extend(
+    "if" = { "not": { "properties": { "existing": { "const": true } }, "required": ["existing"] } },
+    "then" = { "required": ["trust"] }
+))]
 pub(crate) struct RawRole {
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     name: Located<String>,
+    /// Someone else's role: plinth adds only the policies and trust statements the block declares.
+    #[serde(default)]
+    existing: bool,
     #[schemars(pattern(rules::iam_path_pattern()))]
     path: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(range(min = *MAX_SESSION_HOURS.start(), max = *MAX_SESSION_HOURS.end()))]
     max_session_hours: Option<Located<i64>>,
-    #[schemars(with = "PolicyField")]
-    trust: Located<toml::Value>,
+    /// Required unless `existing = true`.
+    #[schemars(with = "Option<PolicyField>")]
+    trust: Option<Located<toml::Value>>,
     managed_policies: Option<Vec<Located<String>>>,
     #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
     policies: Option<BTreeMap<String, Located<toml::Value>>>,
@@ -86,15 +99,18 @@ pub(super) fn load(
     loader: &mut Loader,
     value: toml::Spanned<DeValue<'_>>,
 ) -> Option<(RoleSpec, Lifecycle)> {
+    let table = value.span();
     let raw: RawRole = loader.deserialize(value)?;
+    check_existing(loader, &raw, table);
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),
+        existing: raw.existing,
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         max_session_hours: raw
             .max_session_hours
             .map(|h| (*h.get_ref(), loader.location(h.span()))),
-        trust: loader.policy_or_stand_in(&raw.trust),
+        trust: raw.trust.as_ref().map(|t| loader.policy_or_stand_in(t)),
         managed_policies: raw
             .managed_policies
             .as_ref()
@@ -119,6 +135,40 @@ pub(super) fn load(
     ))
 }
 
+/// A role plinth creates needs a trust policy; an existing role takes none of the settings that
+/// describe the role itself.
+fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usize>) {
+    if !raw.existing {
+        if raw.trust.is_none() {
+            loader
+                .err("spec::missing-field", "a role needs `trust`: who may assume it", table)
+                .set_hint("add trust = { Version = \"2012-10-17\", Statement = [...] }, or `existing = true` for a role someone else owns");
+        }
+        return;
+    }
+    let span = |l: &Option<Located<String>>| l.as_ref().map(|v| v.span());
+    super::shared::refuse_owned_only(
+        loader,
+        "role",
+        &[
+            ("path", span(&raw.path)),
+            ("description", span(&raw.description)),
+            (
+                "max_session_hours",
+                raw.max_session_hours.as_ref().map(|h| h.span()),
+            ),
+            ("permissions_boundary", span(&raw.permissions_boundary)),
+            (
+                "tags",
+                raw.tags
+                    .as_ref()
+                    .and_then(|t| t.keys().next())
+                    .map(|k| k.span()),
+            ),
+        ],
+    );
+}
+
 /// An inline policy in any of the policy forms; a table may also hold `when`.
 fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> InlinePolicy {
     let span = value.span();
@@ -127,21 +177,38 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         toml::Value::Table(table) => table.remove("when"),
         _ => None,
     };
-    let when = when.and_then(|w| match w {
-        toml::Value::String(s) => {
-            Some(loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
+    let strings = match when {
+        None => Vec::new(),
+        Some(toml::Value::String(s)) => vec![s],
+        Some(toml::Value::Array(items))
+            if items.iter().all(|i| matches!(i, toml::Value::String(_))) =>
+        {
+            items
+                .into_iter()
+                .filter_map(|i| match i {
+                    toml::Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
         }
-        other => {
+        Some(other) => {
             loader
                 .err(
                     "spec::type",
-                    format!("`when` must be a string, not a {}", other.type_str()),
+                    format!(
+                        "`when` must be a string or a list of strings, not a {}",
+                        other.type_str()
+                    ),
                     span.clone(),
                 )
                 .set_hint("write when = \"${var.NAME}\" with a variable that is true or false");
-            None
+            Vec::new()
         }
-    });
+    };
+    let when = strings
+        .into_iter()
+        .map(|s| loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
+        .collect();
     InlinePolicy {
         document: loader.policy_or_stand_in(&Located::new(span, value)),
         when,
@@ -172,7 +239,7 @@ impl RoleSpec {
                 self.policies
                     .iter()
                     .flatten()
-                    .filter_map(|(_, p)| p.when.as_ref()),
+                    .flat_map(|(_, p)| p.when.iter()),
             )
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
@@ -185,7 +252,9 @@ impl RoleSpec {
             .iter()
             .flatten()
             .map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
-        std::iter::once(("trust".to_string(), &self.trust, DocumentKind::Trust))
+        self.trust
+            .iter()
+            .map(|t| ("trust".to_string(), t, DocumentKind::Trust))
             .chain(inline)
             .collect()
     }
@@ -232,9 +301,12 @@ impl RoleSpec {
         if let Some(hours) = &self.max_session_hours {
             c.range("max_session_hours", hours, MAX_SESSION_HOURS, diags);
         }
+        if let (true, Some(trust)) = (self.existing, &self.trust) {
+            super::shared::require_sids(trust, "trust policy", diags);
+        }
         for (name, policy) in self.policies.iter().flatten() {
-            if let Some(when) = &policy.when {
-                check_when(name, when, c, diags);
+            for when in &policy.when {
+                crate::spec::switch::check_when(&format!("policy `{name}`"), when, c, diags);
             }
         }
     }
@@ -251,11 +323,16 @@ impl RoleSpec {
         if let Some((h, _)) = &self.max_session_hours {
             attrs.insert("max_session_hours".into(), Value::Int(*h));
         }
-        attrs.insert("trust".into(), r.policy_or_report(&self.trust, diags));
+        if let Some(trust) = &self.trust {
+            attrs.insert("trust".into(), r.policy_or_report(trust, diags));
+        }
         if let Some(arns) = &self.managed_policies {
             attrs.insert("managed_policies".into(), r.set(arns));
+        } else if self.existing {
+            // Read even when none is declared: the ones declared before are removed.
+            attrs.insert("managed_policies".into(), Value::Set(Vec::new()));
         }
-        if self.policies.is_some() {
+        if self.policies.is_some() || self.existing {
             let map = self
                 .enabled_policies(|x| r.lookup(x))
                 .map(|(name, p)| (name.clone(), r.policy_or_report(p, diags)))
@@ -295,32 +372,5 @@ impl RoleSpec {
                 .filter(|l| l.physical_id == name)
                 .and_then(|l| l.exports.get(attribute).cloned()),
         }
-    }
-}
-
-/// A switch is decided before AWS is read, so it may refer only to variables, and it must be
-/// exactly `true` or `false`: anything else is more likely a typo than a meaning.
-fn check_when(policy: &str, when: &Text, c: &Checker<'_>, diags: &mut Diagnostics) {
-    if when.is_broken() {
-        return;
-    }
-    let error = |message: String, hint: &str| {
-        Diagnostic::error("spec::invalid-when", message)
-            .at_location(Some(when.location.clone()))
-            .hint(hint)
-    };
-    if when.references().any(|r| !matches!(r, Reference::Var(_))) {
-        diags.push(error(
-            format!("`when` of policy `{policy}` refers to something other than a variable"),
-            "a switch is decided before AWS is read: write when = \"${var.NAME}\"",
-        ));
-        return;
-    }
-    match c.resolve(when).as_deref() {
-        Some("true" | "false") | None => {}
-        Some(other) => diags.push(error(
-            format!("`when` of policy `{policy}` is `{other}`, which is neither true nor false"),
-            "set the variable to true or false, in [vars] or with --var NAME=true",
-        )),
     }
 }

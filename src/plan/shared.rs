@@ -1,0 +1,174 @@
+//! Planning a resource the stack shares with others (`existing = true` on a role, key or
+//! queue): plinth never creates, replaces or deletes it, and manages only its own parts, which
+//! it records on the resource (`model::shared`). The desired side is the live resource with
+//! those parts merged in (its policy documents by Sid, a role's inline policies by name and
+//! attachments by ARN), so the plan's differences are exactly plinth's parts and everything
+//! else shows as kept.
+
+use std::collections::BTreeSet;
+
+use crate::model::shared::{share_of, Share, SHARES_ATTRIBUTE};
+use crate::model::{Attributes, Kind, Value};
+use crate::policy::merge::merge_by_sid;
+use crate::spec::Resource;
+use crate::state::LiveResource;
+
+/// The attributes plinth records rather than sets: whether the resource is someone else's,
+/// and the parts this stack manages on it.
+pub const EXISTING: &str = "existing";
+pub const MANAGES: &str = "manages";
+/// On the desired side of a `release = true` change: plinth lets go of the resource.
+pub const RELEASED: &str = "released";
+
+/// Whether a planned change releases its resource (`release = true`).
+pub fn is_release(change: &crate::plan::ResourceChange) -> bool {
+    change
+        .desired
+        .as_ref()
+        .is_some_and(|d| d.get(RELEASED) == Some(&Value::Bool(true)))
+}
+
+/// Which shared documents and collections each kind has.
+fn documents(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Key | Kind::Queue | Kind::Bucket => &["policy"],
+        Kind::Role => &["trust"],
+        _ => &[],
+    }
+}
+
+/// Whether `resource` is shared with its owner: plinth manages parts of it, by record.
+pub fn is_shared(resource: &Resource) -> bool {
+    resource.body.must_exist() && matches!(resource.kind(), Kind::Key | Kind::Queue | Kind::Role)
+}
+
+/// `stack`'s record on a live resource, if it has one.
+pub fn record(found: &LiveResource, stack: &str) -> Option<Share> {
+    share_of(found.attributes.get(SHARES_ATTRIBUTE), stack)
+}
+
+/// The live resource as the planner compares it: marked as someone else's, with this stack's
+/// recorded parts.
+pub fn live_view(found: &LiveResource, stack: &str) -> LiveResource {
+    let mut view = found.clone();
+    let parts = record(found, stack).map(|s| s.parts).unwrap_or_default();
+    view.attributes.insert(EXISTING.into(), Value::Bool(true));
+    view.attributes.insert(MANAGES.into(), Value::set(parts));
+    view
+}
+
+/// Merges the block's parts into the live resource: `desired` becomes what the resource will
+/// be, and records the parts plinth will manage.
+pub fn merge_desired(
+    resource: &Resource,
+    desired: &mut Attributes,
+    found: &LiveResource,
+    stack: &str,
+) {
+    let previous = record(found, stack).unwrap_or_default();
+    let mut parts: BTreeSet<String> = BTreeSet::new();
+    for &document in documents(resource.kind()) {
+        let ours = declared_sids(resource, document);
+        parts.extend(ours.iter().map(|s| format!("{document}/{s}")));
+        let drop: BTreeSet<String> = previous
+            .sids(document)
+            .filter(|s| !ours.contains(*s))
+            .map(str::to_string)
+            .collect();
+        let live = found.attributes.get(document).and_then(Value::as_policy);
+        match desired.get(document) {
+            Some(Value::Policy(mine)) => {
+                let merged = merge_by_sid(live, Some(mine), &drop);
+                desired.insert(document.into(), Value::policy(merged));
+            }
+            // Known only at apply: the adapter merges it then.
+            Some(_) => {}
+            None if !drop.is_empty() => {
+                let merged = merge_by_sid(live, None, &drop);
+                desired.insert(document.into(), Value::policy(merged));
+            }
+            None => {}
+        }
+    }
+    if resource.kind() == Kind::Role {
+        merge_role_collections(desired, found, &previous, &mut parts);
+    }
+    desired.insert(EXISTING.into(), Value::Bool(true));
+    desired.insert(MANAGES.into(), Value::set(parts));
+}
+
+/// The Sids of the statements the block writes in one of its documents.
+fn declared_sids(resource: &Resource, document: &str) -> BTreeSet<String> {
+    resource
+        .body
+        .policy_documents()
+        .into_iter()
+        .filter(|(name, _, _)| name == document)
+        .flat_map(|(_, template, _)| statements(&template.json))
+        .filter_map(|s| s.get("Sid").and_then(|v| v.as_str()).map(str::to_string))
+        .collect()
+}
+
+fn statements(json: &serde_json::Value) -> Vec<&serde_json::Value> {
+    match json.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
+    }
+}
+
+/// A shared role's inline policies (by name) and attachments (by ARN): the declared ones are
+/// added, those this stack declared before and no longer does are removed, others kept.
+fn merge_role_collections(
+    desired: &mut Attributes,
+    found: &LiveResource,
+    previous: &Share,
+    parts: &mut BTreeSet<String>,
+) {
+    let declared_inline = match desired.get("policies") {
+        Some(Value::Map(m)) => m.clone(),
+        _ => Default::default(),
+    };
+    let mut inline = match found.attributes.get("policies") {
+        Some(Value::Map(m)) => m.clone(),
+        _ => Default::default(),
+    };
+    for name in previous.with_prefix("inline") {
+        if !declared_inline.contains_key(name) {
+            inline.remove(name);
+        }
+    }
+    for (name, policy) in declared_inline {
+        parts.insert(format!("inline/{name}"));
+        inline.insert(name, policy);
+    }
+    desired.insert("policies".into(), Value::Map(inline));
+
+    let declared_attached: Vec<String> = match desired.get("managed_policies") {
+        Some(Value::Set(s)) => s.clone(),
+        _ => Vec::new(),
+    };
+    let mut attached: BTreeSet<String> = match found.attributes.get("managed_policies") {
+        Some(Value::Set(s)) => s.iter().cloned().collect(),
+        _ => BTreeSet::new(),
+    };
+    for arn in previous.with_prefix("attached") {
+        if !declared_attached.iter().any(|a| a == arn) {
+            attached.remove(arn);
+        }
+    }
+    for arn in declared_attached {
+        parts.insert(format!("attached/{arn}"));
+        attached.insert(arn);
+    }
+    desired.insert("managed_policies".into(), Value::set(attached));
+}
+
+/// Whether a planned change is to a resource someone else owns (an existing bucket, or a
+/// shared role, key or queue).
+pub fn is_marked(change: &crate::plan::ResourceChange) -> bool {
+    [&change.desired, &change.live]
+        .into_iter()
+        .flatten()
+        .any(|a| a.get(EXISTING) == Some(&Value::Bool(true)))
+}

@@ -1,0 +1,98 @@
+//! `existing = true` on a role, key, queue or bucket: a resource someone else owns, which
+//! plinth never creates, replaces or deletes. It manages only the parts the block declares;
+//! in a shared policy document those are the statements it names by `Sid`, so every statement
+//! there needs one.
+//!
+//! The checks here are the spec side: the fields that only make sense for a resource plinth
+//! creates are refused, and the statements of a shared document must carry a Sid plinth can
+//! record and find again.
+
+use std::ops::Range;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::spec::{Loader, PolicyTemplate};
+
+/// Refuses each of `fields` (name, where it is written) that the block sets: on an existing
+/// `kind` it would change something plinth does not own.
+pub(super) fn refuse_owned_only(
+    loader: &mut Loader,
+    kind: &str,
+    fields: &[(&str, Option<Range<usize>>)],
+) {
+    for (field, span) in fields {
+        if let Some(span) = span {
+            loader
+                .err(
+                    "spec::owned-only",
+                    format!(
+                        "`{field}` does not apply to an existing {kind}: plinth never creates it, and changes only the parts the block declares"
+                    ),
+                    span.clone(),
+                )
+                .set_hint(format!("remove `{field}`, or remove `existing = true` to have plinth create and own the {kind}"));
+        }
+    }
+}
+
+/// Refuses a field that names an existing resource on a block that creates one.
+pub(super) fn refuse_without_existing(
+    loader: &mut Loader,
+    kind: &str,
+    field: &str,
+    span: Range<usize>,
+) {
+    loader
+        .err(
+            "spec::existing-only",
+            format!("`{field}` names an existing {kind}, but the block does not say `existing = true`"),
+            span,
+        )
+        .set_hint(format!("add `existing = true` to change only plinth's parts of that {kind}, or remove `{field}` to have plinth create one"));
+}
+
+/// Whether a Sid can be recorded in plinth's tag and is accepted by every service: letters
+/// and digits only (IAM's rule, the strictest).
+pub fn is_shared_sid(sid: &str) -> bool {
+    !sid.is_empty() && sid.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Every statement of a shared document needs a Sid of letters and digits: plinth owns exactly
+/// the statements it names and records them on the resource.
+pub(super) fn require_sids(document: &PolicyTemplate, what: &str, diags: &mut Diagnostics) {
+    let statements: Vec<&serde_json::Value> = match document.json.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => return,
+    };
+    for (i, statement) in statements.iter().enumerate() {
+        let problem = match statement.get("Sid") {
+            None => format!("statement {} of the shared {what} has no Sid", i + 1),
+            Some(serde_json::Value::String(sid)) if is_shared_sid(sid) => continue,
+            Some(serde_json::Value::String(sid)) if sid.contains("${") => format!(
+                "the Sid {sid:?} in the shared {what} holds a reference; plinth finds its statements by their Sid, so it must be fixed"
+            ),
+            Some(other) => format!(
+                "the Sid {other} in the shared {what} is not letters and digits only"
+            ),
+        };
+        diags.push(
+            Diagnostic::error("spec::shared-sid", problem)
+                .at_location(Some(document.location.clone()))
+                .hint("give every statement a Sid of letters and digits, e.g. \"Sid\": \"TonicS3Access\": on an existing resource plinth owns exactly the statements it names and keeps the others"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_sids_are_letters_and_digits() {
+        assert!(is_shared_sid("TonicS3Access"));
+        assert!(is_shared_sid("Stmt1"));
+        assert!(!is_shared_sid(""));
+        assert!(!is_shared_sid("Allow S3"));
+        assert!(!is_shared_sid("read-data"));
+    }
+}

@@ -1,0 +1,515 @@
+//! Resources plinth shares with their owners (`existing = true`) against moto: plinth adds its
+//! own statements, policies and attachments, keeps everything else as it was, records what it
+//! manages in a tag of its own, and removes exactly that when the block or the stack goes.
+
+use std::collections::BTreeMap;
+
+use crate::support::{plinth_aws, runtime, sdk, unique, Run, TempSpec};
+
+fn apply(spec: &TempSpec) -> Run {
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok()
+}
+
+#[track_caller]
+fn assert_no_changes(spec: &TempSpec) {
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+}
+
+fn kms() -> aws_sdk_kms::Client {
+    runtime().block_on(async { aws_sdk_kms::Client::new(&sdk().await) })
+}
+
+/// The customer's key policy: the account's statement and one for their own application.
+const CUSTOMER_POLICY: &str = r#"{
+  "Version" : "2012-10-17",
+  "Id" : "customer-key-policy",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : { "AWS" : "arn:aws:iam::123456789012:root" },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  }, {
+    "Sid" : "CustomerApp",
+    "Effect" : "Allow",
+    "Principal" : { "AWS" : "arn:aws:iam::123456789012:root" },
+    "Action" : [ "kms:Decrypt" ],
+    "Resource" : "*",
+    "Condition" : { "StringEquals" : { "kms:ViaService" : "s3.us-east-1.amazonaws.com" } }
+  } ]
+}"#;
+
+/// A key made by hand, as its owner would, with an alias and a tag of theirs.
+fn customer_key(alias: &str) -> String {
+    let client = kms();
+    runtime().block_on(async {
+        let key = client
+            .create_key()
+            .policy(CUSTOMER_POLICY)
+            .tags(
+                aws_sdk_kms::types::Tag::builder()
+                    .tag_key("team")
+                    .tag_value("data")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let id = key.key_metadata.unwrap().key_id;
+        client
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        id
+    })
+}
+
+fn key_policy(id: &str) -> serde_json::Value {
+    let client = kms();
+    runtime().block_on(async {
+        let out = client
+            .get_key_policy()
+            .key_id(id)
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(&out.policy.unwrap()).unwrap()
+    })
+}
+
+fn key_tags(id: &str) -> BTreeMap<String, String> {
+    let client = kms();
+    runtime().block_on(async {
+        client
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.tag_key, t.tag_value))
+            .collect()
+    })
+}
+
+fn key_state(id: &str) -> String {
+    let client = kms();
+    runtime().block_on(async {
+        let out = client.describe_key().key_id(id).send().await.unwrap();
+        out.key_metadata
+            .unwrap()
+            .key_state
+            .unwrap()
+            .as_str()
+            .to_string()
+    })
+}
+
+fn statement_sids(policy: &serde_json::Value) -> Vec<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn shared_key_spec(stack: &str, alias: &str, sid: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[key.customer]
+existing = true
+key_id = "{alias}"
+policy = '''
+{{
+    "Version": "2012-10-17",
+    "Statement": [
+        {{
+            "Sid": "{sid}",
+            "Effect": "Allow",
+            "Principal": {{ "Service": "s3.amazonaws.com" }},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*"
+        }}
+    ]
+}}
+'''
+"#
+    )
+}
+
+#[test]
+fn a_customer_key_gets_the_stacks_statement_and_keeps_its_own_and_destroy_removes_only_ours() {
+    let stack = unique("shared-key");
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let original = key_policy(&id);
+    let spec = TempSpec::new(&shared_key_spec(&stack, &alias, "TonicS3"));
+
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("key.customer (existing key) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("policy: 2 statements kept (not managed by this stack)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("will be created"), "{}", plan.stdout);
+
+    apply(&spec);
+    let policy = key_policy(&id);
+    assert_eq!(
+        statement_sids(&policy),
+        ["Enable IAM User Permissions", "CustomerApp", "TonicS3"]
+    );
+    assert_eq!(policy["Statement"][0], original["Statement"][0]);
+    assert_eq!(policy["Statement"][1], original["Statement"][1]);
+    assert_eq!(policy["Id"], original["Id"]);
+    let tags = key_tags(&id);
+    assert_eq!(tags.get("team").map(String::as_str), Some("data"));
+    assert_eq!(
+        tags.get(&format!("plinth:shares:{stack}"))
+            .map(String::as_str),
+        Some("key.customer policy/TonicS3")
+    );
+    assert!(
+        !tags.contains_key("plinth:stack"),
+        "never the key's owner: {tags:?}"
+    );
+    assert_no_changes(&spec);
+
+    // The customer edits their own statement: nothing for this stack to do.
+    let mut edited = policy.clone();
+    edited["Statement"][1]["Action"] = serde_json::json!(["kms:Decrypt", "kms:Encrypt"]);
+    let client = kms();
+    runtime().block_on(async {
+        client
+            .put_key_policy()
+            .key_id(&id)
+            .policy_name("default")
+            .policy(edited.to_string())
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_no_changes(&spec);
+
+    let destroy = plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert!(destroy.stdout.contains("release"), "{}", destroy.stdout);
+    let after = key_policy(&id);
+    assert_eq!(
+        statement_sids(&after),
+        ["Enable IAM User Permissions", "CustomerApp"]
+    );
+    assert_eq!(after["Statement"][1], edited["Statement"][1]);
+    assert_eq!(key_state(&id), "Enabled", "never scheduled for deletion");
+    let tags = key_tags(&id);
+    assert!(
+        !tags.keys().any(|k| k.starts_with("plinth:")),
+        "plinth's record is gone: {tags:?}"
+    );
+    assert_eq!(tags.get("team").map(String::as_str), Some("data"));
+}
+
+#[test]
+fn removing_a_shared_block_removes_only_the_stacks_statement() {
+    let stack = unique("shared-key-left");
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let spec = TempSpec::new(&shared_key_spec(&stack, &alias, "LeftBehind"));
+    apply(&spec);
+    assert_eq!(statement_sids(&key_policy(&id)).len(), 3);
+    let spec = TempSpec::new(&format!("[stack]\nname = \"{stack}\"\n"));
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("key.customer (existing key) will be released"),
+        "{}",
+        plan.stdout
+    );
+    let run = apply(&spec);
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Enable IAM User Permissions", "CustomerApp"]
+    );
+    assert_eq!(key_state(&id), "Enabled", "{}{}", run.stdout, run.stderr);
+    assert_no_changes(&spec);
+}
+
+#[test]
+fn two_stacks_applying_at_once_both_get_their_statements_into_one_key_policy() {
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let (a, b) = (unique("shared-a"), unique("shared-b"));
+    let spec_a = TempSpec::new(&shared_key_spec(&a, &alias, "StackA"));
+    let spec_b = TempSpec::new(&shared_key_spec(&b, &alias, "StackB"));
+    let (run_a, run_b) = std::thread::scope(|s| {
+        let a = s.spawn(|| plinth_aws(&["apply", "-f", &spec_a.arg(), "--auto-approve"]));
+        let b = s.spawn(|| plinth_aws(&["apply", "-f", &spec_b.arg(), "--auto-approve"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    run_a.ok();
+    run_b.ok();
+    let mut sids = statement_sids(&key_policy(&id));
+    sids.sort();
+    assert_eq!(
+        sids,
+        [
+            "CustomerApp",
+            "Enable IAM User Permissions",
+            "StackA",
+            "StackB"
+        ]
+    );
+    assert_no_changes(&spec_a);
+    assert_no_changes(&spec_b);
+}
+
+fn iam() -> aws_sdk_iam::Client {
+    runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) })
+}
+
+/// The customer's role as they made it: their trust statement, an inline policy and an
+/// attachment of their own.
+fn customer_role(name: &str) {
+    let client = iam();
+    runtime().block_on(async {
+        client
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ec2", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_role_policy()
+            .role_name(name)
+            .policy_name("theirs")
+            .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        client
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// The role's inline policy names, attached policy ARNs, trust Sids and tag keys.
+fn role_parts(name: &str) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let client = iam();
+    runtime().block_on(async {
+        let inline = client
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names;
+        let mut attached: Vec<String> = client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect();
+        attached.sort();
+        let role = client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let trust =
+            percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+                .decode_utf8_lossy()
+                .into_owned();
+        let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
+        let tags: Vec<String> = client
+            .list_role_tags()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .into_iter()
+            .map(|t| t.key)
+            .collect();
+        let mut inline = inline;
+        inline.sort();
+        (inline, attached, statement_sids(&trust), tags)
+    })
+}
+
+#[test]
+fn an_existing_role_gets_the_stacks_policy_attachment_and_trust_statement_and_keeps_the_rest() {
+    let stack = unique("shared-role");
+    let name = unique("customer-server");
+    customer_role(&name);
+    let spec = TempSpec::new(&format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[role.server]
+name = "{name}"
+existing = true
+managed_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+trust = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Lambda", Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }},
+] }}
+
+[role.server.policies.tonic]
+Version = "2012-10-17"
+Statement = [{{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::tonic-data/*" }}]
+"#
+    ));
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("role.server (existing role) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("trust: 1 statement kept (not managed by this stack)"),
+        "{}",
+        plan.stdout
+    );
+    apply(&spec);
+    let (inline, attached, trust, tags) = role_parts(&name);
+    assert_eq!(inline, ["theirs", "tonic"]);
+    assert_eq!(
+        attached,
+        [
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ]
+    );
+    assert_eq!(trust, ["Ec2", "Lambda"]);
+    assert_eq!(tags, [format!("plinth:shares:{stack}")]);
+    assert_no_changes(&spec);
+
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let (inline, attached, trust, tags) = role_parts(&name);
+    assert_eq!(inline, ["theirs"]);
+    assert_eq!(attached, ["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+    assert_eq!(trust, ["Ec2"]);
+    assert!(tags.is_empty(), "{tags:?}");
+}
+
+fn queue_tags(name: &str) -> Option<BTreeMap<String, String>> {
+    let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        let url = client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .ok()?
+            .queue_url?;
+        let tags = client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .unwrap();
+        Some(tags.tags.unwrap_or_default().into_iter().collect())
+    })
+}
+
+#[test]
+fn a_released_resource_survives_untagged_when_its_block_is_removed() {
+    let stack = unique("release");
+    let queue = unique("release-queue");
+    let alias = format!("alias/{}", unique("customer"));
+    let key = customer_key(&alias);
+    let spec = |release: &str| {
+        format!(
+            r#"
+[stack]
+name = "{stack}"
+
+[queue.work]
+name = "{queue}"
+visibility_timeout = 60
+{release}
+
+[key.customer]
+existing = true
+key_id = "{alias}"
+{release}
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Kept", Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "kms:Decrypt", Resource = "*" }},
+] }}
+"#
+        )
+    };
+    let owned = TempSpec::new(&spec(""));
+    apply(&owned);
+    assert_eq!(
+        queue_tags(&queue).unwrap().get("plinth:stack"),
+        Some(&stack)
+    );
+
+    let released = TempSpec::new(&spec("release = true"));
+    let plan = plinth_aws(&["plan", "-f", &released.arg()]).ok();
+    assert!(
+        plan.stdout.contains(
+            "queue.work will be updated in place (released: no longer managed by this stack)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("key.customer (existing key)"),
+        "{}",
+        plan.stdout
+    );
+    apply(&released);
+    let tags = queue_tags(&queue).unwrap();
+    assert!(!tags.keys().any(|k| k.starts_with("plinth:")), "{tags:?}");
+    assert!(!key_tags(&key).keys().any(|k| k.starts_with("plinth:")));
+    assert_eq!(
+        statement_sids(&key_policy(&key)),
+        ["Enable IAM User Permissions", "CustomerApp", "Kept"],
+        "a shared resource's parts stay, forgotten"
+    );
+    assert_no_changes(&released);
+
+    let gone = TempSpec::new(&format!("[stack]\nname = \"{stack}\"\n"));
+    assert_no_changes(&gone);
+    apply(&gone);
+    assert!(queue_tags(&queue).is_some(), "the queue survives");
+    assert_eq!(statement_sids(&key_policy(&key)).len(), 3);
+}
