@@ -36,9 +36,11 @@ pub fn text(plans: &[EnvPlan<'_>], options: TextOptions) -> String {
     out
 }
 
-/// `environment | account | region | add | change | replace | destroy | widens access`.
+/// `environment | account | region | add | change | replace | destroy | widens access`, and
+/// in Markdown the riskiest access each environment gains and what it destroys or replaces:
+/// the risks of every environment, before any detail.
 pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
-    let header = [
+    let mut header = vec![
         "environment",
         "account",
         "region",
@@ -48,11 +50,14 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
         "destroy",
         "widens access",
     ];
-    let rows: Vec<[String; 8]> = plans
+    if markdown {
+        header.extend(["riskiest access gained", "destroys or replaces"]);
+    }
+    let rows: Vec<Vec<String>> = plans
         .iter()
         .map(|p| {
             let s = p.plan.summary();
-            [
+            let mut row = vec![
                 p.label().to_string(),
                 p.plan.account.account_id.clone(),
                 p.plan.account.region.clone(),
@@ -61,7 +66,11 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
                 s.replace.to_string(),
                 s.destroy.to_string(),
                 if s.widens_access { "yes" } else { "no" }.to_string(),
-            ]
+            ];
+            if markdown {
+                row.extend(risks(p.plan));
+            }
+            row
         })
         .collect();
     let mut out = String::new();
@@ -90,11 +99,40 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
             .collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
-    out.push_str(&line(header.to_vec()));
+    out.push_str(&line(header.clone()));
     for r in &rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// The riskiest class of access the plan gains (`**external**`), and the resources it destroys
+/// or replaces, for the Markdown table.
+fn risks(plan: &Plan) -> [String; 2] {
+    use crate::access::Change;
+    use crate::plan::Action;
+    let riskiest = crate::access::changes(plan)
+        .iter()
+        .filter(|c| c.change == Change::Gained)
+        .map(|c| c.grant.risk)
+        .min();
+    let gone: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| format!("`{}`", c.address))
+        .collect();
+    let shown = 5;
+    let gone = match gone.len() {
+        0 => "none".to_string(),
+        n if n <= shown => gone.join(", "),
+        n => format!("{} and {} more", gone[..shown].join(", "), n - shown),
+    };
+    let riskiest = riskiest.map_or("none".to_string(), |r| match r {
+        crate::access::Risk::Internal => r.as_str().to_string(),
+        _ => format!("**{}**", r.as_str()),
+    });
+    [riskiest, gone]
 }
 
 /// The documented JSON of several environments (docs/plan-format.md, "Several environments").
