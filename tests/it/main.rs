@@ -6,6 +6,7 @@ mod apply;
 mod aws_errors;
 mod aws_replay;
 mod docs;
+mod envs;
 mod faults;
 mod fmt_graph;
 mod fuzz;
