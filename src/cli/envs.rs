@@ -195,12 +195,9 @@ fn render(plans: &[EnvPlan<'_>], args: &super::RenderArgs, ui: &Ui) -> String {
     }
 }
 
-/// `plinth show FILE`: one plan as before; the plans of several environments together.
-pub fn show_saved(saved: &SavedPlan, args: &ShowArgs, ui: &Ui) -> Result<u8, Failure> {
-    show_plans(&[saved], args, ui)
-}
-
-/// `plinth show A B ...` / `--merge`: the plans of several files (one CI runner each) as one.
+/// `plinth show FILE` (one plan as before; the plans of several environments together) and
+/// `plinth show --merge A B ...`: the plans of several files (one per CI runner) as one
+/// result. An environment in two files is refused: the runners' shards should not overlap.
 pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, Failure> {
     let plans: Vec<EnvPlan<'_>> = files
         .iter()
@@ -210,9 +207,21 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
             plan: &e.plan,
         })
         .collect();
-    let many = plans.len() != 1 || plans.iter().any(|p| p.name.is_some()) && files.len() > 1;
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &plans {
+        if !seen.insert((p.name, &p.plan.stack, &p.plan.account.account_id)) {
+            return Err(Failure::Refused {
+                message: format!(
+                    "environment {} (stack `{}`) is in more than one of the plan files",
+                    p.label(),
+                    p.plan.stack
+                ),
+                hint: Some("merge the files of one run's shards, each planned with its own --shard I/N".into()),
+            });
+        }
+    }
     match plans.as_slice() {
-        [one] if !many => ui.out(&show(one.plan, &args.render, ui)),
+        [one] if args.merge.is_empty() => ui.out(&show(one.plan, &args.render, ui)),
         _ => ui.out(&render(&plans, &args.render, ui)),
     }
     Ok(0)

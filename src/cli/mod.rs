@@ -226,7 +226,11 @@ pub struct RenderArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A plan file written by `plinth plan --out`
-    pub plan: PathBuf,
+    #[arg(required_unless_present = "merge")]
+    pub plan: Option<PathBuf>,
+    /// Show the plans of several files as one (each from a CI runner's shard)
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "plan")]
+    pub merge: Vec<PathBuf>,
     #[command(flatten)]
     pub render: RenderArgs,
 }
@@ -543,8 +547,13 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Show(args) => {
-            let saved = SavedPlan::read(&args.plan).map_err(saved_plan_refusal)?;
-            envs::show_saved(&saved, &args, ui)
+            let files: Vec<SavedPlan> = args
+                .plan
+                .iter()
+                .chain(&args.merge)
+                .map(|path| SavedPlan::read(path).map_err(saved_plan_refusal))
+                .collect::<Result<_, _>>()?;
+            envs::show_plans(&files.iter().collect::<Vec<_>>(), &args, ui)
         }
         Command::Outputs(args) => {
             let spec = load(&args.spec, ui)?;

@@ -19,7 +19,8 @@ pub struct EnvPlan<'a> {
 }
 
 impl EnvPlan<'_> {
-    fn label(&self) -> &str {
+    /// The environment's name, or its stack's for a spec without environments.
+    pub fn label(&self) -> &str {
         self.name.unwrap_or(&self.plan.stack)
     }
 }

@@ -300,3 +300,26 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
         plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
     }
 }
+
+#[test]
+fn shards_plan_disjoint_slices_and_show_merges_their_files_into_one_comment() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let file = spec.dir.path().join(format!("plan-{}.plinth", &shard[..1]));
+        let file = file.to_str().unwrap().to_string();
+        let args = ["plan", "-f", &spec.arg(), "--all-envs", "--shard", shard, "--out", &file];
+        plinth_aws(&args).ok();
+        files.push(file);
+    }
+    let one = plinth(&["show", &files[0], "--format", "json"]).ok();
+    let one: serde_json::Value = serde_json::from_str(&one.stdout).unwrap();
+    assert_eq!(one["stack"], format!("{stack}-dev"), "shard 1 of 2 is dev alone");
+    let merged = plinth(&["show", "--merge", &files[0], &files[1], "--format", "markdown"]).ok();
+    assert!(merged.stdout.contains("### plinth plan: 2 environments"), "{}", merged.stdout);
+    assert!(merged.stdout.contains("| dev |") && merged.stdout.contains("| prod |"));
+    let twice = plinth(&["show", "--merge", &files[0], &files[0]]);
+    assert_eq!(twice.code, 1);
+    assert!(twice.stderr.contains("in more than one of the plan files"), "{}", twice.stderr);
+}
