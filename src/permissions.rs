@@ -32,6 +32,11 @@ impl Default for Target {
     }
 }
 
+/// The ARN a resource of `spec` has in `target`, as the printed policy names it.
+pub fn arn_of(spec: &Spec, target: &Target, address: &Address) -> Option<String> {
+    Arns { spec, target }.of(address)
+}
+
 /// The identity policy plinth needs to plan, apply and destroy `spec`.
 pub fn policy(spec: &Spec, target: &Target) -> Json {
     let arns = Arns { spec, target };

@@ -66,6 +66,10 @@ pub enum StepStatus {
     Failed {
         error: String,
         hint: Option<String>,
+        /// When the step was refused access: what, so the hint can say whether the printed
+        /// policy grants it.
+        #[serde(skip)]
+        denial: Option<crate::aws::denied::Denial>,
     },
     /// Not attempted because a step it depends on failed.
     Skipped {
@@ -212,6 +216,7 @@ pub async fn apply(
             Err(e) => StepStatus::Failed {
                 error: e.to_string(),
                 hint: e.hint.clone(),
+                denial: e.denial(),
             },
         };
         let outcome = StepOutcome {

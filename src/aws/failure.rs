@@ -35,12 +35,8 @@ const REFRESH: &str = "refresh your credentials (`aws sso login`, or new keys or
 pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) -> Option<String> {
     let code = code?;
     Some(match code {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
-        | "UnauthorizedAccess" | "AuthorizationError" => {
-            let action = operation.split(' ').next().unwrap_or(operation);
-            let principal = principal_in(message)
-                .map_or_else(|| "the identity running plinth".to_string(), |p| format!("`{p}`"));
-            format!("{principal} is not allowed `{action}`; `plinth permissions` prints the policy it needs (with -f SPEC)")
+        code if super::denied::is_denial_code(code) => {
+            super::denied::parse(operation, Some(code), message)?.hint()
         }
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired" => {
             format!("the credentials have expired: {REFRESH}")

@@ -5,6 +5,7 @@
 //! plinth's own types: [`crate::state`] values going up, [`crate::plan`] changes coming down.
 
 mod damaged;
+pub mod denied;
 mod failure;
 pub mod iam;
 pub mod index;
@@ -455,6 +456,11 @@ impl AwsError {
             message,
             hint: Some("the plan is not one plinth makes; plan again".into()),
         }
+    }
+
+    /// The access denial this error is, if it is one.
+    pub fn denial(&self) -> Option<denied::Denial> {
+        denied::parse(&self.operation, self.code.as_deref(), &self.message)
     }
 
     pub fn is_code(&self, code: &str) -> bool {

@@ -268,7 +268,7 @@ fn print_report(report: &ApplyReport, ui: &Ui) {
         ui.err("\nNot done:\n");
         for o in failed {
             match &o.status {
-                StepStatus::Failed { error, hint } => {
+                StepStatus::Failed { error, hint, .. } => {
                     ui.err(&format!(
                         "  {} ({}): failed: {error}\n",
                         o.address,

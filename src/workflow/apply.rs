@@ -141,8 +141,9 @@ async fn apply_locked(
     let options = ApplyOptions {
         parallelism: request.parallelism,
     };
-    let report = apply::apply(aws, &plan, options, progress.as_ref()).await;
+    let mut report = apply::apply(aws, &plan, options, progress.as_ref()).await;
     drop(progress);
+    super::denied::explain_report(aws, spec, &mut report).await;
     view.report(&report);
     let after = after_apply(stack_index.clone(), &plan, &report);
     if let Some(lock) = lock.filter(|_| after != stack_index) {

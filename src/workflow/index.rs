@@ -138,6 +138,7 @@ mod tests {
                         StepStatus::Failed {
                             error: "AccessDenied".into(),
                             hint: None,
+                            denial: None,
                         }
                     } else {
                         StepStatus::Done

@@ -2,6 +2,7 @@
 //! and the protocol of an apply around the executor.
 
 mod apply;
+mod denied;
 pub mod envs;
 pub mod guard;
 pub mod index;
@@ -94,7 +95,15 @@ pub async fn plan_stack_live(
     spec: &Spec,
     options: PlanOptions,
 ) -> Result<(Plan, LiveSnapshot), WorkflowError> {
-    let snapshot = read_live(aws, spec).await?;
+    let snapshot = match read_live(aws, spec).await {
+        Ok(snapshot) => snapshot,
+        Err(WorkflowError::Aws(e)) => {
+            return Err(WorkflowError::Aws(
+                denied::explain_error(aws, spec, e).await,
+            ))
+        }
+        Err(e) => return Err(e),
+    };
     let plan = plan::plan(spec, &snapshot, options).map_err(WorkflowError::Planned)?;
     Ok((plan, snapshot))
 }

@@ -248,3 +248,57 @@ fn aws_refusals_name_the_operation_the_resource_and_what_to_do() {
         snapshot(name, &stable(&run.stderr, &[(&stack, "STACK")]));
     }
 }
+
+/// A refused step names the IAM action a policy must grant, not the API call (S3's `Access
+/// Denied` names neither), and says whether `plinth permissions` prints it.
+#[test]
+fn a_refused_step_names_the_iam_action_and_what_the_printed_policy_says() {
+    const DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "Access Denied",
+    };
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let bucket = crate::support::unique("refused-cors");
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{bucket}\"\n\n[bucket.data]\nname = \"{bucket}\"\nforce_destroy = true\n\n[[bucket.data.cors]]\nallowed_origins = [\"https://app.example.com\"]\nallowed_methods = [\"GET\"]\n"
+    ));
+    proxy.set_faults(Faults {
+        scripted: vec![("s3:PUT cors".into(), 100, DENIED)],
+        ..Faults::none()
+    });
+    let file = spec.arg();
+    let apply = [
+        "apply",
+        "-f",
+        &file,
+        "--endpoint-url",
+        &proxy.url,
+        "--max-attempts",
+        "1",
+        "--auto-approve",
+    ];
+    let (applied, _) = run(&mut command(&apply));
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+    let hint = applied
+        .stderr
+        .lines()
+        .find(|l| l.contains("hint:") && l.contains("s3:PutBucketCORS"))
+        .unwrap_or_else(|| panic!("no hint names s3:PutBucketCORS:\n{}", applied.stderr));
+    assert!(
+        hint.contains("the IAM action of the s3:PutBucketCors call")
+            && hint.contains("`plinth permissions -f SPEC` prints grants it"),
+        "{hint}"
+    );
+    // Clean up without the fault.
+    proxy.set_faults(Faults::none());
+    let (destroyed, _) = run(&mut command(&[
+        "destroy",
+        "-f",
+        &file,
+        "--endpoint-url",
+        &proxy.url,
+        "--auto-approve",
+    ]));
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+}

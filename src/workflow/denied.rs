@@ -1,0 +1,162 @@
+//! Access denials told against the policy `plinth permissions` prints for the spec: either the
+//! printed policy grants what was refused (attach it), or it does not, and plinth needed it (a
+//! bug in the printed policy, to be reported).
+
+use crate::apply::{ApplyReport, StepStatus};
+use crate::aws::denied::Denial;
+use crate::aws::{Aws, AwsError};
+use crate::model::{Address, Kind};
+use crate::permissions::{self, Target};
+use crate::policy::eval::{is_allowed, may_allow_action, Decision};
+use crate::policy::PolicyDocument;
+use crate::spec::Spec;
+
+/// `e` with a hint that says whether the printed policy grants what AWS refused.
+pub async fn explain_error(aws: &Aws, spec: &Spec, mut e: AwsError) -> AwsError {
+    if let Some(denial) = e.denial() {
+        if let Some(hint) = explain(aws, spec, &denial, &e.operation).await {
+            e.hint = Some(hint);
+        }
+    }
+    e
+}
+
+/// [`explain_error`] for every refused step of an apply.
+pub async fn explain_report(aws: &Aws, spec: &Spec, report: &mut ApplyReport) {
+    for outcome in &mut report.outcomes {
+        if let StepStatus::Failed {
+            error,
+            hint,
+            denial: Some(denial),
+        } = &mut outcome.status
+        {
+            if let Some(better) = explain(aws, spec, denial, error).await {
+                *hint = Some(better);
+            }
+        }
+    }
+}
+
+async fn explain(aws: &Aws, spec: &Spec, denial: &Denial, operation: &str) -> Option<String> {
+    // The account is known by now: every read and write waits for it.
+    let account = aws.sts.account().await.ok()?;
+    let target = Target {
+        partition: account.partition,
+        account_id: account.account_id,
+        region: account.region,
+    };
+    let printed = PolicyDocument::from_value(&permissions::policy(spec, &target)).ok()?;
+    Some(denial.hint_with_printed(grants(&printed, denial, operation, spec, &target)))
+}
+
+/// Whether `printed` grants the refused action on the refused resource: the one AWS names, else
+/// the resource of the spec the operation was about, else any resource.
+fn grants(
+    printed: &PolicyDocument,
+    denial: &Denial,
+    operation: &str,
+    spec: &Spec,
+    target: &Target,
+) -> bool {
+    let resource = denial.resource_arn().map(str::to_string).or_else(|| {
+        let address = address_in(operation)?;
+        let arn = permissions::arn_of(spec, target, &address)?;
+        Some(
+            if address.kind == Kind::Bucket && is_object_action(&denial.action) {
+                format!("{arn}/*")
+            } else {
+                arn
+            },
+        )
+    });
+    match resource {
+        Some(resource) => !matches!(
+            is_allowed(&[printed], None, &denial.action, &resource),
+            Decision::ImplicitDeny | Decision::ExplicitDeny
+        ),
+        None => may_allow_action(&[printed], &denial.action),
+    }
+}
+
+/// The address an operation names: `s3:PutBucketCors (bucket.data, NAME)` is `bucket.data`.
+fn address_in(operation: &str) -> Option<Address> {
+    let inside = operation.split_once(" (")?.1;
+    let first = inside.split([',', ')']).next()?.trim();
+    let (kind, name) = first.split_once('.')?;
+    Some(Address::new(Kind::parse(kind)?, name))
+}
+
+fn is_object_action(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:DeleteObject" | "s3:DeleteObjectVersion" | "s3:GetObject" | "s3:PutObject"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::denied::parse;
+
+    fn ganymede() -> (Spec, Target, PolicyDocument) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/ganymede-s3.toml");
+        let spec = crate::spec::load(&path, &Default::default()).expect("the shipped stack loads");
+        let target = Target {
+            partition: "aws".into(),
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let printed = PolicyDocument::from_value(&permissions::policy(&spec, &target)).unwrap();
+        (spec, target, printed)
+    }
+
+    #[test]
+    fn a_refused_call_is_decided_on_the_resource_it_was_about() {
+        let (spec, target, printed) = ganymede();
+        let bucket = spec
+            .resources
+            .keys()
+            .find(|a| a.kind == Kind::Bucket)
+            .unwrap();
+        // S3 names neither action nor resource: both come from the call and its address.
+        let operation = format!("s3:PutBucketCors ({bucket}, name)");
+        let cors = parse(&operation, Some("AccessDenied"), "Access Denied").unwrap();
+        assert!(grants(&printed, &cors, &operation, &spec, &target));
+        // The customer's bucket is never deleted, so the printed policy cannot delete it: a
+        // refused DeleteBucket on it would be plinth's bug, and is told so.
+        let operation = format!("s3:DeleteBucket ({bucket}, name)");
+        let delete = parse(&operation, Some("AccessDenied"), "Access Denied").unwrap();
+        assert!(!grants(&printed, &delete, &operation, &spec, &target));
+        assert!(delete
+            .hint_with_printed(false)
+            .contains("bug in plinth's printed policy"));
+    }
+
+    #[test]
+    fn the_resource_aws_names_wins_over_the_address() {
+        let (spec, target, printed) = ganymede();
+        let bucket = spec
+            .resources
+            .keys()
+            .find(|a| a.kind == Kind::Bucket)
+            .unwrap();
+        let operation = format!("s3:PutBucketCors ({bucket}, name)");
+        let elsewhere = parse(
+            &operation,
+            Some("AccessDenied"),
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutBucketCORS on resource: \"arn:aws:s3:::someone-elses-bucket\" because no identity-based policy allows the s3:PutBucketCORS action",
+        )
+        .unwrap();
+        assert!(!grants(&printed, &elsewhere, &operation, &spec, &target));
+    }
+
+    #[test]
+    fn operations_name_their_address() {
+        assert_eq!(
+            address_in("iam:GetRole (role.lambda, tonic-lambda)"),
+            Some(Address::new(Kind::Role, "lambda"))
+        );
+        assert_eq!(address_in("s3:ListBuckets"), None);
+        assert_eq!(address_in("load AWS credentials"), None);
+    }
+}
