@@ -4,8 +4,8 @@
 
 use clap::Args;
 
-use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowArgs, SpecArgs};
 use super::ui::{TerminalApply, Ui};
+use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowArgs, SpecArgs};
 use crate::aws::{Aws, ConnectOptions};
 use crate::plan::{Plan, PlanOptions};
 use crate::render::envs::{self as view, EnvPlan};
@@ -146,7 +146,11 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
                 "{} of {} environments could not be planned: {}",
                 failed.len(),
                 specs.len(),
-                failed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                failed
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             hint: Some("the errors above say why; no plan file was written".into()),
         });
@@ -216,7 +220,10 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
                     p.label(),
                     p.plan.stack
                 ),
-                hint: Some("merge the files of one run's shards, each planned with its own --shard I/N".into()),
+                hint: Some(
+                    "merge the files of one run's shards, each planned with its own --shard I/N"
+                        .into(),
+                ),
             });
         }
     }
@@ -234,7 +241,11 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     let spec_args = SpecArgs {
         spec: std::path::PathBuf::from(&saved.spec),
         vars: args.spec.vars.clone(),
-        var_files: saved.var_files.iter().map(std::path::PathBuf::from).collect(),
+        var_files: saved
+            .var_files
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect(),
         envs: EnvArgs {
             names: Vec::new(),
             all_envs: false,
@@ -259,7 +270,10 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
             let view = &view;
             async move {
                 if !single {
-                    ui.err(&format!("--- applying environment {} ---\n", env_name(spec)));
+                    ui.err(&format!(
+                        "--- applying environment {} ---\n",
+                        env_name(spec)
+                    ));
                 }
                 let aws = connect(&args.aws, spec).await?;
                 let request = ApplyRequest {

@@ -259,9 +259,18 @@ mod tests {
             plan_in("222222222222", &spec),
         );
         let plans = [
-            EnvPlan { name: Some("dev"), plan: &a },
-            EnvPlan { name: Some("qa"), plan: &b },
-            EnvPlan { name: Some("prod"), plan: &c },
+            EnvPlan {
+                name: Some("dev"),
+                plan: &a,
+            },
+            EnvPlan {
+                name: Some("qa"),
+                plan: &b,
+            },
+            EnvPlan {
+                name: Some("prod"),
+                plan: &c,
+            },
         ];
         let comment = markdown(&plans, MarkdownOptions::default());
         insta::with_settings!({ snapshot_path => fixture("fixtures/snapshots") }, {
@@ -274,10 +283,19 @@ mod tests {
     fn a_small_budget_is_shared_among_the_distinct_changes() {
         let spec = crate::spec::load(&fixture("fixtures/specs/envs.toml"), &Default::default())
             .unwrap_or_else(|d| panic!("{}", d.render(false)));
-        let (a, c) = (plan_in("111111111111", &spec), plan_in("222222222222", &spec));
+        let (a, c) = (
+            plan_in("111111111111", &spec),
+            plan_in("222222222222", &spec),
+        );
         let plans = [
-            EnvPlan { name: Some("dev"), plan: &a },
-            EnvPlan { name: Some("prod"), plan: &c },
+            EnvPlan {
+                name: Some("dev"),
+                plan: &a,
+            },
+            EnvPlan {
+                name: Some("prod"),
+                plan: &c,
+            },
         ];
         let full = markdown(&plans, MarkdownOptions::default());
         let budget = full.len() * 2 / 3;
@@ -289,12 +307,21 @@ mod tests {
 
     #[test]
     fn the_json_of_several_environments_holds_each_plan_whole() {
-        let spec = crate::spec::load(&fixture("fixtures/specs/envs.toml"), &Default::default())
-            .unwrap();
-        let (a, c) = (plan_in("111111111111", &spec), plan_in("222222222222", &spec));
+        let spec =
+            crate::spec::load(&fixture("fixtures/specs/envs.toml"), &Default::default()).unwrap();
+        let (a, c) = (
+            plan_in("111111111111", &spec),
+            plan_in("222222222222", &spec),
+        );
         let plans = [
-            EnvPlan { name: Some("dev"), plan: &a },
-            EnvPlan { name: Some("prod"), plan: &c },
+            EnvPlan {
+                name: Some("dev"),
+                plan: &a,
+            },
+            EnvPlan {
+                name: Some("prod"),
+                plan: &c,
+            },
         ];
         let json: serde_json::Value = serde_json::from_str(&json(&plans)).unwrap();
         assert_eq!(json["format_version"], JSON_FORMAT_VERSION);

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
-use super::load::{did_you_mean, Loader, LoadOptions};
+use super::load::{did_you_mean, LoadOptions, Loader};
 use super::template::{self, Reference};
-use super::{LockConfig, Located, StackConfig, Var};
+use super::{Located, LockConfig, StackConfig, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 
 /// The JSON Schema pattern of `[stack] account_id`: 12 digits, or a value with variables.
@@ -147,7 +147,9 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
             "spec::no-environments",
             format!("{asked}: `{name}` declares no environments"),
         )
-        .hint("declare them as [env.NAME] tables with account_id, or leave out --env and --all-envs")]));
+        .hint(
+            "declare them as [env.NAME] tables with account_id, or leave out --env and --all-envs",
+        )]));
     };
     let names: Vec<&str> = declared.iter().map(String::as_str).collect();
     if choice.is_empty() && !choice.default_all {
@@ -173,9 +175,10 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
                     format!("--env {asked}: `{name}` declares no environment `{asked}`"),
                 )
                 .at(&file, span.clone())
-                .hint(did_you_mean(asked, &names).unwrap_or_else(|| {
-                    format!("the environments are: {}", names.join(", "))
-                })),
+                .hint(
+                    did_you_mean(asked, &names)
+                        .unwrap_or_else(|| format!("the environments are: {}", names.join(", "))),
+                ),
             );
         }
     }
@@ -269,7 +272,8 @@ impl Loader {
         let lock = match raw.lock {
             None => None,
             Some(l) => {
-                let bucket = self.with_vars(l.bucket.get_ref(), l.bucket.span(), vars, "lock.bucket")?;
+                let bucket =
+                    self.with_vars(l.bucket.get_ref(), l.bucket.span(), vars, "lock.bucket")?;
                 let key = match l.key {
                     None => format!("plinth/locks/{name}.lock"),
                     Some(k) => self.with_vars(k.get_ref(), k.span(), vars, "lock.key")?,
@@ -400,7 +404,13 @@ impl Loader {
             }
             for (name, value) in &env.vars {
                 let at = Location::new(&self.file, value.span());
-                self.set_var(vars, name, value.get_ref(), Some(at), &format!("env.{}.vars", env.name));
+                self.set_var(
+                    vars,
+                    name,
+                    value.get_ref(),
+                    Some(at),
+                    &format!("env.{}.vars", env.name),
+                );
             }
         }
         for (name, value) in &options.env_vars {
@@ -470,7 +480,10 @@ impl Loader {
                 self.diags.push(
                     Diagnostic::error(
                         "spec::var-file",
-                        format!("`{name}` is not a TOML table of variables: {}", e.message().trim()),
+                        format!(
+                            "`{name}` is not a TOML table of variables: {}",
+                            e.message().trim()
+                        ),
                     )
                     .at(&shown, e.span().unwrap_or(0..0))
                     .hint("a var file holds NAME = value lines (strings, numbers or booleans)"),
@@ -676,7 +689,9 @@ vars = { env = "prod" }
             var_files: vec![first, second],
             var_overrides: pairs(&[("from_var", "var")]),
         };
-        let spec = dir.load(&options).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let spec = dir
+            .load(&options)
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
         let table = [
             ("untouched", "spec"),
             ("from_env_files", "env files"),
@@ -714,7 +729,10 @@ vars = { env = "prod" }
         let (dev, prod) = (load_env("dev"), load_env("prod"));
         assert_eq!(dev.stack.name, "tonic-dev");
         assert_eq!(prod.stack.name, "tonic-prod");
-        assert_eq!(prod.stack.env.as_ref().unwrap().region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            prod.stack.env.as_ref().unwrap().region.as_deref(),
+            Some("eu-west-1")
+        );
         assert_eq!(dev.environments.len(), 2);
     }
 
@@ -729,7 +747,10 @@ vars = { env = "prod" }
                 let at = d.location.as_ref().map(|l| {
                     let (line, col) = l.file.line_col(l.span.start);
                     let file = std::path::Path::new(&l.file.name);
-                    format!(" {}:{line}:{col}", file.file_name().unwrap().to_string_lossy())
+                    format!(
+                        " {}:{line}:{col}",
+                        file.file_name().unwrap().to_string_lossy()
+                    )
                 });
                 assert!(d.hint.is_some(), "{} has a hint", d.message);
                 format!("{}{}", d.code, at.unwrap_or_default())
@@ -837,7 +858,10 @@ acount = "x"
             [Some("prod".to_string())]
         );
         let plain = Dir::new("[stack]\nname = \"x\"\n");
-        assert_eq!(select(&plain.spec(), &choose(&[], false, None)).unwrap(), [None]);
+        assert_eq!(
+            select(&plain.spec(), &choose(&[], false, None)).unwrap(),
+            [None]
+        );
         assert!(select(&plain.spec(), &choose(&["dev"], false, None)).is_err());
     }
 
@@ -872,15 +896,23 @@ mod shipped {
     /// Follows the recipe each shipped stack's comment gives: the stack named per environment,
     /// `env` in [vars], the [env] tables uncommented.
     fn with_environments(text: &str) -> String {
-        let (before, after) = text.split_once("# [env.dev]\n").expect("the example tables");
+        let (before, after) = text
+            .split_once("# [env.dev]\n")
+            .expect("the example tables");
         let (tables, rest) = after.split_once("\n\n").expect("a blank line after them");
         let tables: String = format!("# [env.dev]\n{tables}\n")
             .lines()
-            .map(|l| l.strip_prefix("# ").unwrap_or(l.strip_prefix('#').unwrap_or(l)))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .unwrap_or(l.strip_prefix('#').unwrap_or(l))
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         let named = regex_free_rename(before);
-        format!("{named}{tables}\n{}", rest.replacen("[vars]\n", "[vars]\nenv = \"dev\"\n", 1))
+        format!(
+            "{named}{tables}\n{}",
+            rest.replacen("[vars]\n", "[vars]\nenv = \"dev\"\n", 1)
+        )
     }
 
     /// `name = "X"` in [stack] becomes `name = "X-${var.env}"`.
@@ -933,7 +965,10 @@ mod shipped {
                     names[0].iter().all(|n| !names[1].contains(n)),
                     "{}: dev and prod share names {:?}",
                     path.display(),
-                    names[0].iter().filter(|n| names[1].contains(n)).collect::<Vec<_>>()
+                    names[0]
+                        .iter()
+                        .filter(|n| names[1].contains(n))
+                        .collect::<Vec<_>>()
                 );
             }
             checked += 1;

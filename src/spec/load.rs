@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::template::{self, reference_text, Reference};
-use super::{
-    rules, InputFile, PolicyTemplate, Resource, Silence, Spec, Text, Var,
-};
+use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;

@@ -78,8 +78,16 @@ fn two_environments_in_one_account_are_two_stacks_that_never_touch_each_other() 
 
     let plan = plinth_aws(&["plan", "-f", &file, "--all-envs", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains("=== environment dev ==="), "{}", plan.stdout);
-    assert!(plan.stdout.contains("=== environment prod ==="), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("=== environment dev ==="),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("=== environment prod ==="),
+        "{}",
+        plan.stdout
+    );
 
     plinth_aws(&["destroy", "-f", &file, "--env", "dev", "--auto-approve"]).ok();
     assert!(!role_exists(&format!("{prefix}-dev-worker")));
@@ -108,9 +116,17 @@ fn a_spec_with_environments_refuses_to_run_without_a_choice() {
     }
     let unknown = plinth_aws(&["plan", "-f", &spec.arg(), "--env", "prdo"]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("did you mean `prod`?"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("did you mean `prod`?"),
+        "{}",
+        unknown.stderr
+    );
     let validate = plinth(&["validate", "-f", &spec.arg()]).ok();
-    assert!(validate.stdout.contains("(environment `prod`) is valid"), "{}", validate.stdout);
+    assert!(
+        validate.stdout.contains("(environment `prod`) is valid"),
+        "{}",
+        validate.stdout
+    );
 }
 
 /// Runs plinth through a proxy that counts the calls, to see what was sent.
@@ -129,17 +145,34 @@ fn the_account_guard_refuses_another_account_before_reading_anything() {
     let (run, calls) = through_proxy(&["plan", "-f", &spec.arg(), "--env", "prod"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("environment `prod` must be in account 222222222222")
-            && run.stderr.contains(&format!("credentials are for account {MOTO_ACCOUNT}")),
+        run.stderr
+            .contains("environment `prod` must be in account 222222222222")
+            && run
+                .stderr
+                .contains(&format!("credentials are for account {MOTO_ACCOUNT}")),
         "{}",
         run.stderr
     );
-    assert_eq!(calls, ["sts:GetCallerIdentity"], "nothing but who the caller is");
+    assert_eq!(
+        calls,
+        ["sts:GetCallerIdentity"],
+        "nothing but who the caller is"
+    );
 
-    let (apply, calls) =
-        through_proxy(&["apply", "-f", &spec.arg(), "--env", "prod", "--auto-approve"]);
+    let (apply, calls) = through_proxy(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--env",
+        "prod",
+        "--auto-approve",
+    ]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
-    assert_eq!(calls, ["sts:GetCallerIdentity"], "no lock, no read, no change");
+    assert_eq!(
+        calls,
+        ["sts:GetCallerIdentity"],
+        "no lock, no read, no change"
+    );
 
     let plain = TempSpec::new(&format!(
         "[stack]\nname = \"{}\"\naccount_id = \"210987654321\"\n\n[queue.q]\nname = \"{}\"\n",
@@ -203,9 +236,17 @@ fn an_explicit_profile_beats_credentials_in_the_environment_and_a_missing_one_is
     };
     // AWS_ACCESS_KEY_ID=testing (moto's own account) is set, as in every test.
     let (code, stderr) = run(&["plan", "-f", &spec.arg(), "--profile", "other"]);
-    assert_eq!(code, Some(0), "the profile's account, not the environment's keys: {stderr}");
+    assert_eq!(
+        code,
+        Some(0),
+        "the profile's account, not the environment's keys: {stderr}"
+    );
     let (code, stderr) = run(&["plan", "-f", &spec.arg()]);
-    assert_eq!(code, Some(1), "without the profile, the environment's keys: {stderr}");
+    assert_eq!(
+        code,
+        Some(1),
+        "without the profile, the environment's keys: {stderr}"
+    );
 
     let (code, stderr) = run(&["plan", "-f", &spec.arg(), "--profile", "nope"]);
     assert_eq!(code, Some(1));
@@ -230,12 +271,20 @@ fn an_environment_reaches_its_account_through_its_role_and_profile() {
     let envs = json["environments"].as_array().unwrap();
     assert_eq!(envs[0]["account_id"], MOTO_ACCOUNT);
     assert_eq!(envs[1]["name"], "prod");
-    assert_eq!(envs[1]["account_id"], other, "prod's plan is made in prod's account");
+    assert_eq!(
+        envs[1]["account_id"], other,
+        "prod's plan is made in prod's account"
+    );
 
     let missing = TempSpec::new(&spec_text_with_profile(&stack, &prefix));
     let run = plinth_aws(&["plan", "-f", &missing.arg(), "--env", "dev"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("the profile `dev-admin` is not defined"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the profile `dev-admin` is not defined"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn spec_text_with_profile(stack: &str, prefix: &str) -> String {
@@ -258,7 +307,8 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
 
     let apply = plinth_aws(&["apply", file]).ok();
     assert!(
-        apply.stderr.contains("dev          applied") && apply.stderr.contains("prod         applied"),
+        apply.stderr.contains("dev          applied")
+            && apply.stderr.contains("prod         applied"),
         "{}",
         apply.stderr
     );
@@ -267,10 +317,9 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
     // A second change, planned for both; then prod moves before the apply.
     std::fs::write(
         spec.path(),
-        std::fs::read_to_string(spec.path()).unwrap().replace(
-            "[queue.work]\n",
-            "[queue.work]\nvisibility_timeout = 60\n",
-        ),
+        std::fs::read_to_string(spec.path())
+            .unwrap()
+            .replace("[queue.work]\n", "[queue.work]\nvisibility_timeout = 60\n"),
     )
     .unwrap();
     plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
@@ -289,13 +338,22 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
     });
     let apply = plinth_aws(&["apply", file, "--env-parallelism", "1"]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
-    assert!(apply.stderr.contains("dev          applied"), "{}", apply.stderr);
     assert!(
-        apply.stderr.contains("prod         failed: the account no longer matches the saved plan"),
+        apply.stderr.contains("dev          applied"),
         "{}",
         apply.stderr
     );
-    assert!(!queue_exists(&format!("{prefix}-prod-work")), "nothing of prod's plan applied");
+    assert!(
+        apply
+            .stderr
+            .contains("prod         failed: the account no longer matches the saved plan"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        !queue_exists(&format!("{prefix}-prod-work")),
+        "nothing of prod's plan applied"
+    );
     for env in ["dev", "prod"] {
         plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
     }
@@ -309,17 +367,41 @@ fn shards_plan_disjoint_slices_and_show_merges_their_files_into_one_comment() {
     for shard in ["1/2", "2/2"] {
         let file = spec.dir.path().join(format!("plan-{}.plinth", &shard[..1]));
         let file = file.to_str().unwrap().to_string();
-        let args = ["plan", "-f", &spec.arg(), "--all-envs", "--shard", shard, "--out", &file];
+        let args = [
+            "plan",
+            "-f",
+            &spec.arg(),
+            "--all-envs",
+            "--shard",
+            shard,
+            "--out",
+            &file,
+        ];
         plinth_aws(&args).ok();
         files.push(file);
     }
     let one = plinth(&["show", &files[0], "--format", "json"]).ok();
     let one: serde_json::Value = serde_json::from_str(&one.stdout).unwrap();
-    assert_eq!(one["stack"], format!("{stack}-dev"), "shard 1 of 2 is dev alone");
-    let merged = plinth(&["show", "--merge", &files[0], &files[1], "--format", "markdown"]).ok();
-    assert!(merged.stdout.contains("### plinth plan: 2 environments"), "{}", merged.stdout);
+    assert_eq!(
+        one["stack"],
+        format!("{stack}-dev"),
+        "shard 1 of 2 is dev alone"
+    );
+    let merged = plinth(&[
+        "show", "--merge", &files[0], &files[1], "--format", "markdown",
+    ])
+    .ok();
+    assert!(
+        merged.stdout.contains("### plinth plan: 2 environments"),
+        "{}",
+        merged.stdout
+    );
     assert!(merged.stdout.contains("| dev |") && merged.stdout.contains("| prod |"));
     let twice = plinth(&["show", "--merge", &files[0], &files[0]]);
     assert_eq!(twice.code, 1);
-    assert!(twice.stderr.contains("in more than one of the plan files"), "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("in more than one of the plan files"),
+        "{}",
+        twice.stderr
+    );
 }
