@@ -13,20 +13,24 @@ use crate::plan::{Plan, PlanOptions};
 use crate::spec::Spec;
 use crate::state::READ_CONCURRENCY;
 
-/// Plans every `(spec, connection)` concurrently. The reads by name of all of them share one
-/// limit of [`READ_CONCURRENCY`] requests in flight, as one stack's do, so planning fifty
-/// environments does not send fifty times as many requests at once. Results are in the order
-/// given.
+/// Plans every `(spec, connection)` concurrently. All of them share one limit of
+/// [`READ_CONCURRENCY`] requests in flight (every request of every connection, and the reads
+/// by name as one stack's do), so planning fifty environments does not send fifty times as
+/// many requests at once. Results are in the order given.
 pub async fn plan_each(
     stacks: &[(&Spec, ConnectOptions)],
     options: PlanOptions,
 ) -> Vec<Result<Plan, WorkflowError>> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
+    let reads = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
+    let requests = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
     let plans = futures::future::join_all(stacks.iter().map(|(spec, connect)| async move {
         let aws = Aws::connect(connect).await?;
         plan_stack(&aws, spec, options).await
     }));
-    super::read::READ_LIMIT.scope(limit, plans).await
+    let plans = super::read::READ_LIMIT.scope(reads, plans);
+    crate::aws::transport::SHARED_LIMIT
+        .scope(requests, plans)
+        .await
 }
 
 /// How one environment of a run over several ended.
