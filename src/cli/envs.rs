@@ -301,9 +301,9 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
             _ => Ok(1),
         };
     }
-    let mut table = String::from("\nenvironment  status\n");
+    let mut table = String::from("\nenvironment  account       status\n");
     let mut worst = 0;
-    for ((spec, _), outcome) in specs.iter().zip(&outcomes) {
+    for ((spec, saved), outcome) in specs.iter().zip(&outcomes) {
         let status = match outcome {
             EnvOutcome::Done(o) if o.succeeded() => "applied".to_string(),
             EnvOutcome::Done(_) => {
@@ -321,7 +321,11 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                 "not started (--max-failures reached)".to_string()
             }
         };
-        table.push_str(&format!("{:<11}  {status}\n", env_name(spec)));
+        let account = &saved.plan.account.account_id;
+        table.push_str(&format!(
+            "{:<11}  {account:<12}  {status}\n",
+            env_name(spec)
+        ));
     }
     ui.err(&table);
     Ok(worst)

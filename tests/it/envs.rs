@@ -307,8 +307,8 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
 
     let apply = plinth_aws(&["apply", file]).ok();
     assert!(
-        apply.stderr.contains("dev          applied")
-            && apply.stderr.contains("prod         applied"),
+        apply.stderr.contains("dev          123456789012  applied")
+            && apply.stderr.contains("prod         123456789012  applied"),
         "{}",
         apply.stderr
     );
@@ -339,14 +339,14 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
     let apply = plinth_aws(&["apply", file, "--env-parallelism", "1"]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
     assert!(
-        apply.stderr.contains("dev          applied"),
+        apply.stderr.contains("dev          123456789012  applied"),
         "{}",
         apply.stderr
     );
     assert!(
-        apply
-            .stderr
-            .contains("prod         failed: the account no longer matches the saved plan"),
+        apply.stderr.contains(
+            "prod         123456789012  failed: the account no longer matches the saved plan"
+        ),
         "{}",
         apply.stderr
     );
