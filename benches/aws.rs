@@ -19,6 +19,9 @@
 //! account holding nothing else). The stack runs are also replayed from a recording of moto's
 //! answers (common/replay.rs), to time plinth without the emulator's own processing.
 
+#[allow(dead_code)]
+#[path = "../tests/it/enforce.rs"]
+mod enforce;
 #[path = "common/envs.rs"]
 mod envs;
 #[path = "common/stack.rs"]

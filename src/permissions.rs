@@ -339,7 +339,11 @@ fn bucket_statements(arns: &Arns<'_>, name: &str, addresses: &[&Address]) -> Vec
         let Some(arn) = arns.of(address) else {
             continue;
         };
-        let mut actions = vec!["s3:PutBucketTagging", "s3:TagResource"];
+        // `s3:TagResource` authorizes the tags CreateBucket sets: only for a bucket plinth creates.
+        let mut actions = vec!["s3:PutBucketTagging"];
+        if !b.existing {
+            actions.push("s3:TagResource");
+        }
         let settings: [(bool, &[&str]); 5] = [
             (
                 b.policy.is_some(),

@@ -75,6 +75,11 @@ pub struct Grant {
     /// A stack resource's address (with a sub-path such as `/*` for objects), or the pattern
     /// as written for anything else.
     pub resource: String,
+    /// The resource as an ARN (or ARN pattern): what makes two rows of a plan's two sides the
+    /// same row, where `resource` is only its label (a bucket that leaves the spec is still
+    /// the same bucket, named by its ARN instead of its address).
+    #[serde(skip)]
+    pub target: String,
     /// Each condition the row depends on, as `Operator key values`.
     pub conditions: Vec<String>,
     /// The policies the grant goes through, outermost first (`role.lambda trust`,
@@ -541,6 +546,7 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                 principal: label,
                 actions,
                 resource: role.address.clone(),
+                target: role.arn.clone(),
                 conditions: statement.condition.iter().map(condition_text).collect(),
                 via: vec![format!("{} trust", role.address)],
             });
@@ -589,6 +595,7 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             principal: role.address.clone(),
             actions: vec!["(not known to plinth)".to_string()],
             resource: "*".to_string(),
+            target: "*".to_string(),
             conditions: Vec::new(),
             via: vec![arn],
             conditional: true,
@@ -602,7 +609,7 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                 None => continue,
             };
             for resource_pattern in patterns {
-                for (resource, target) in targets(stack, &resource_pattern) {
+                for (resource, target_arn, target) in targets(stack, &resource_pattern) {
                     let (mut actions, mut conditional) = apply_denies(
                         &all_denies,
                         None,
@@ -651,6 +658,7 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                         principal: role.address.clone(),
                         actions,
                         resource,
+                        target: target_arn,
                         conditions: statement.condition.iter().map(condition_text).collect(),
                         via: vec![via.clone()],
                         conditional: conditional || !statement.condition.is_empty(),
@@ -672,15 +680,16 @@ fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
 /// The rows a Resource pattern stands for: one per stack resource it names (with the part
 /// beyond the resource's ARN, such as a bucket's `/*`), and the pattern itself when it may
 /// name things outside the stack. An exact ARN is looked up; a wildcard is matched against
-/// the resources whose ARN starts with its literal beginning.
+/// the resources whose ARN starts with its literal beginning. Each row comes with its label,
+/// the ARN (pattern) it stands for, and the stack resource.
 fn targets<'s, 'a>(
     stack: &'s Stack<'a>,
     resource_pattern: &str,
-) -> Vec<(String, Option<&'s Node<'a>>)> {
+) -> Vec<(String, String, Option<&'s Node<'a>>)> {
     let mut out = Vec::new();
     if !pattern::has_wildcard(resource_pattern) {
         if let Some(node) = stack.node_by_arn(resource_pattern) {
-            out.push((node.address.clone(), Some(node)));
+            out.push((node.address.clone(), node.arn.clone(), Some(node)));
         } else if let Some((bucket, key)) = resource_pattern
             .strip_prefix("arn:")
             .and_then(|rest| rest.split_once(":s3:::"))
@@ -690,11 +699,19 @@ fn targets<'s, 'a>(
             })
         {
             if let Some(node) = stack.node_by_arn(&bucket) {
-                out.push((format!("{}/{key}", node.address), Some(node)));
+                out.push((
+                    format!("{}/{key}", node.address),
+                    resource_pattern.to_string(),
+                    Some(node),
+                ));
             }
         }
         if out.is_empty() {
-            out.push((resource_pattern.to_string(), None));
+            out.push((
+                resource_pattern.to_string(),
+                resource_pattern.to_string(),
+                None,
+            ));
         }
         return out;
     }
@@ -708,14 +725,26 @@ fn targets<'s, 'a>(
         if pattern::matches(resource_pattern, &node.arn)
             || pattern::overlaps(resource_pattern, &node.arn) && node.arn.ends_with('*')
         {
-            out.push((node.address.clone(), Some(node)));
+            out.push((node.address.clone(), node.arn.clone(), Some(node)));
         } else if node.kind == Kind::Bucket
             && pattern::overlaps(resource_pattern, &format!("{}/*", node.arn))
         {
-            out.push((format!("{}/*", node.address), Some(node)));
+            out.push((
+                format!("{}/*", node.address),
+                format!("{}/*", node.arn),
+                Some(node),
+            ));
         }
     }
-    out.push((resource_pattern.to_string(), None));
+    // The pattern names more than the stack's resources, unless it is exactly one of them
+    // (`arn:aws:s3:::BUCKET/*` is the bucket's objects, already a row).
+    if !out.iter().any(|(_, arn, _)| arn == resource_pattern) {
+        out.push((
+            resource_pattern.to_string(),
+            resource_pattern.to_string(),
+            None,
+        ));
+    }
     out
 }
 
@@ -796,6 +825,7 @@ fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Grant>) {
                     || statement.condition.iter().any(|c| !scopes_principal(c)),
                 actions,
                 resource: node.address.clone(),
+                target: node.arn.clone(),
                 conditions: statement.condition.iter().map(condition_text).collect(),
                 via: vec![format!("{} policy", node.address)],
             });
@@ -852,6 +882,7 @@ fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
                     principal: assume.principal.clone(),
                     actions: held.actions.clone(),
                     resource: held.resource.clone(),
+                    target: held.target.clone(),
                     conditions,
                     via,
                     conditional: assume.conditional || held.conditional,
@@ -932,32 +963,26 @@ pub fn changes(plan: &Plan) -> Vec<GrantChange> {
     out
 }
 
-/// What makes two rows the same row: principal, resource, conditions and path.
+/// What makes two rows the same row: principal, resource, conditions and path, where the
+/// resource is the same by its label (a stack resource's address, which stays when a role is
+/// renamed) or by its ARN (a bucket that leaves the spec is named by its ARN instead of its
+/// address).
 type RowKey<'g> = (&'g str, &'g str, &'g [String], &'g [String]);
 
+fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
+    (&g.principal, resource, &g.conditions, &g.via)
+}
+
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
-    let index: std::collections::HashMap<RowKey, &Grant> = other
-        .iter()
-        .map(|g| {
-            (
-                (
-                    g.principal.as_str(),
-                    g.resource.as_str(),
-                    &g.conditions[..],
-                    &g.via[..],
-                ),
-                g,
-            )
-        })
-        .collect();
+    use std::collections::HashMap;
+    let by_label: HashMap<RowKey, &Grant> =
+        other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
+    let by_arn: HashMap<RowKey, &Grant> =
+        other.iter().map(|g| (row_key(g, &g.target), g)).collect();
     for grant in from {
-        let same = index
-            .get(&(
-                grant.principal.as_str(),
-                grant.resource.as_str(),
-                &grant.conditions[..],
-                &grant.via[..],
-            ))
+        let same = by_label
+            .get(&row_key(grant, &grant.resource))
+            .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
             .copied();
         let actions: Vec<String> = match same {
             Some(same) => grant

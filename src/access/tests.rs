@@ -465,3 +465,46 @@ fn text_and_markdown_sections() {
         crate::render::access::text_section(&super::changes(&tonic))
     );
 }
+
+/// A bucket that leaves the spec is the same bucket, named by its ARN instead of its address:
+/// no access is gained or lost by that alone, and a pattern that is exactly a stack bucket's
+/// objects is one row, not two.
+#[test]
+fn a_resource_leaving_the_spec_changes_its_label_not_the_access() {
+    let with_bucket = r#"
+[stack]
+name = "s"
+
+[bucket.data]
+name = "my-lab-data"
+existing = true
+
+[role.reader]
+name = "reader"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::my-lab-data/*" }, { Effect = "Allow", Action = "s3:ListBucket", Resource = "arn:aws:s3:::my-lab-data" }] }
+"#;
+    let without_bucket = with_bucket.replace(
+        "[bucket.data]\nname = \"my-lab-data\"\nexisting = true\n",
+        "",
+    );
+    let planned = |toml: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, toml).unwrap();
+        load(&path, &[], true)
+    };
+    let (before, after) = (planned(with_bucket), planned(&without_bucket));
+    let before = grants(&Stack::from_plan(&before, Side::Desired));
+    let after = grants(&Stack::from_plan(&after, Side::Desired));
+    let objects: Vec<&Grant> = before
+        .iter()
+        .filter(|g| g.actions.iter().any(|a| a == "s3:getobject"))
+        .collect();
+    assert_eq!(objects.len(), 1, "{objects:#?}");
+    assert_eq!(objects[0].resource, "bucket.data/*");
+    let mut out = Vec::new();
+    difference(&after, &before, Change::Gained, &mut out);
+    difference(&before, &after, Change::Lost, &mut out);
+    assert!(out.is_empty(), "{out:#?}");
+}

@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 
 use crate::model::Value;
 use crate::plan::{Action, Plan, ResourceChange, Summary};
-use crate::policy::AccessChange;
 
 /// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`, and how many of the deletions
 /// only release an existing resource (`, 1 to release`), which are not counted as destroyed.
@@ -43,27 +42,33 @@ pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
     }
 }
 
-/// What a plan that widens access asks the reviewer to look at: the policy changes labelled
-/// as widening, the policies of what it creates, or both.
-pub fn widens_access_message(plan: &Plan) -> String {
-    let widening = |c: &&ResourceChange| {
-        c.policy_diffs()
-            .iter()
-            .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
-    };
-    let (created, changed): (Vec<&ResourceChange>, Vec<&ResourceChange>) = plan
-        .changes
+/// The line under a plan's access changes: how many rows it gains, and the riskiest of them.
+/// `None` when it gains no access. A new internal role reads as plainly as it is; access
+/// above `internal` asks for review.
+pub fn gains_access_message(changes: &[crate::access::GrantChange]) -> Option<(String, bool)> {
+    use crate::access::{Change, Risk};
+    let gained: Vec<_> = changes
         .iter()
-        .filter(widening)
-        .partition(|c| c.action == Action::Create);
-    let review = match (changed.is_empty(), created.is_empty()) {
-        (false, false) => {
-            "review the policy changes marked above and the policies of the resources it creates"
-        }
-        (false, true) => "review the policy changes marked above",
-        (true, _) => "review the policies of the resources it creates, shown above",
+        .filter(|c| c.change == Change::Gained)
+        .collect();
+    let riskiest = gained.iter().map(|c| c.grant.risk).min()?;
+    let at_riskiest = gained.iter().filter(|c| c.grant.risk == riskiest).count();
+    let rows = |n: usize| if n == 1 { "row" } else { "rows" };
+    let message = if riskiest < Risk::Internal {
+        format!(
+            "This plan gives new access, the riskiest {}: {at_riskiest} {} at that risk, {} in all; review \"Access changes\".",
+            riskiest.as_str(),
+            rows(at_riskiest),
+            gained.len()
+        )
+    } else {
+        format!(
+            "This plan gives new access inside the account only ({} {} of internal risk).",
+            gained.len(),
+            rows(gained.len())
+        )
     };
-    format!("This plan widens access: {review}.")
+    Some((message, riskiest < Risk::Internal))
 }
 
 /// An `existing = true` resource: plinth manages settings on it but never creates or deletes

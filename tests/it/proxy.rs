@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
+use crate::enforce::{denial, Enforcer};
 use crate::strict::{Before, Strict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,9 @@ pub struct Faults {
     pub scripted: Vec<(String, usize, Fault)>,
     /// AWS's behaviours that moto lacks, each behind its own switch (none by default).
     pub strict: Strict,
+    /// An identity policy enforced as IAM would (`enforce.rs`): requests it does not allow are
+    /// refused and never reach moto.
+    pub enforce: Option<Arc<Enforcer>>,
 }
 
 impl Faults {
@@ -79,6 +83,7 @@ impl Faults {
             throttle_until: None,
             scripted: Vec::new(),
             strict: Strict::default(),
+            enforce: None,
         }
     }
 }
@@ -255,7 +260,7 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
-    let (fault, latency, strict) = {
+    let (fault, latency, strict, enforce) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.requests.push(Seen {
@@ -292,7 +297,12 @@ async fn handle(
             };
             *s.counts.faults.entry(name).or_default() += 1;
         }
-        (fault, s.faults.latency, s.faults.strict.clone())
+        (
+            fault,
+            s.faults.latency,
+            s.faults.strict.clone(),
+            s.faults.enforce.clone(),
+        )
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -315,6 +325,12 @@ async fn handle(
             message,
         }) => return Ok(protocol.error(status, code, message)),
         Some(Fault::ResetAfter | Fault::Slow(_)) | None => {}
+    }
+    if let Some(enforcer) = enforce {
+        if let Some(refusal) = enforcer.check(&operation, &parts, &body).await {
+            let (status, code, message) = denial(&refusal);
+            return Ok(protocol.error(status, code, &message));
+        }
     }
     if let Before::Answer(answer) = strict.before(&operation, &parts, &body) {
         return Ok(answer);

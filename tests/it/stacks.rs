@@ -35,6 +35,13 @@ impl ShippedStack {
         ShippedStack { dir, file, vars }
     }
 
+    /// The value this copy passes for a variable.
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+    }
+
     pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join(self.file)
     }

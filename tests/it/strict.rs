@@ -440,7 +440,7 @@ impl Strict {
 }
 
 /// A form-encoded query request's parameters.
-fn form(body: &Bytes) -> HashMap<String, String> {
+pub(crate) fn form(body: &Bytes) -> HashMap<String, String> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -456,7 +456,7 @@ fn form(body: &Bytes) -> HashMap<String, String> {
         .collect()
 }
 
-fn json_body(body: &Bytes) -> Value {
+pub(crate) fn json_body(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or_default()
 }
 

@@ -147,6 +147,11 @@ pub async fn sdk() -> aws_config::SdkConfig {
     sdk_for(moto()).await
 }
 
+/// An SDK config pointing at `url` (a test proxy in front of moto).
+pub async fn sdk_at(url: &str) -> aws_config::SdkConfig {
+    sdk_for(url).await
+}
+
 async fn sdk_for(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)

@@ -1,0 +1,701 @@
+//! The policy `plinth permissions` prints, enforced as IAM would (`enforce.rs`) on every request
+//! of each shipped stack's whole life: plan into an empty account, apply, a plan with no
+//! changes, an update of the attributes the stack declares, drift repaired, a resource removed
+//! from the spec, destroy. Zero refusals is the test; the actions used are reported beside
+//! those granted (docs/reliability.md).
+//!
+//! `scripts/permission-removals.sh` runs the same life cycle once per printed action with that
+//! action taken out, and lists the removals no step notices (slow: by hand, not in
+//! `cargo test`).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::enforce::{Enforcer, Record};
+use crate::proxy::{FaultProxy, Faults};
+use crate::stacks::ShippedStack;
+use crate::support::{moto, plinth, runtime, s3, sdk, unique, Run};
+
+const KINDS: &[&str] = &[
+    "role",
+    "policy",
+    "instance_profile",
+    "oidc_provider",
+    "key",
+    "queue",
+    "function",
+    "bucket",
+];
+
+/// A shipped stack with the variables a customer would pass, under fresh names.
+pub(crate) fn shipped(which: &str) -> ShippedStack {
+    let prefix = |p: &str| unique(p);
+    match which {
+        "tonic-v1" => ShippedStack::new(
+            "tonic-structural-redshift.toml",
+            &unique("tonic-structural"),
+            &[("prefix", &prefix("tonic")), ("previous_process", "true")],
+        ),
+        "tonic-v2" => ShippedStack::new(
+            "tonic-structural-redshift.toml",
+            &unique("tonic-structural"),
+            &[("prefix", &prefix("tonic"))],
+        ),
+        "ganymede" => {
+            // The customer's bucket exists before the stack.
+            let bucket = unique("lab-data");
+            runtime().block_on(async {
+                s3(&sdk().await)
+                    .create_bucket()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            });
+            ShippedStack::new(
+                "ganymede-s3.toml",
+                &unique("ganymede"),
+                &[("prefix", &prefix("ganymede")), ("bucket", &bucket)],
+            )
+        }
+        "gretel" => ShippedStack::new(
+            "gretel-hybrid.toml",
+            &unique("gretel"),
+            &[
+                ("prefix", &prefix("gretel")),
+                ("s3_source", "true"),
+                ("s3_sink", "true"),
+            ],
+        ),
+        "openmetadata" => ShippedStack::new(
+            "openmetadata-glue.toml",
+            &unique("openmetadata"),
+            &[("role_name", &prefix("openmetadata-glue"))],
+        ),
+        other => panic!("no shipped stack `{other}`"),
+    }
+}
+
+pub(crate) const STACKS: &[&str] = &["tonic-v1", "tonic-v2", "ganymede", "gretel", "openmetadata"];
+
+/// The policy `plinth permissions` prints for the stack in moto's account and region.
+pub(crate) fn printed(stack: &ShippedStack) -> String {
+    let path = stack.path().display().to_string();
+    let mut args = vec!["permissions"];
+    args.extend(stack.args(&path));
+    args.extend([
+        "--account-id",
+        "123456789012",
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+    ]);
+    plinth(&args).ok().stdout
+}
+
+/// The actions a printed policy grants.
+pub(crate) fn granted(policy: &str) -> BTreeSet<String> {
+    let policy: serde_json::Value = serde_json::from_str(policy).unwrap();
+    let mut out = BTreeSet::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        match &statement["Action"] {
+            serde_json::Value::String(a) => {
+                out.insert(a.clone());
+            }
+            serde_json::Value::Array(list) => {
+                out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_string)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `policy` without `action` (statements left with no action are dropped).
+pub(crate) fn without(policy: &str, action: &str) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(policy).unwrap();
+    let statements = policy["Statement"].as_array_mut().unwrap();
+    for statement in statements.iter_mut() {
+        match &statement["Action"] {
+            serde_json::Value::String(a) if a == action => {
+                statement["Action"] = serde_json::json!([]);
+            }
+            serde_json::Value::Array(list) => {
+                let kept: Vec<_> = list.iter().filter(|a| *a != action).cloned().collect();
+                statement["Action"] = serde_json::Value::Array(kept);
+            }
+            _ => {}
+        }
+    }
+    statements.retain(|s| s["Action"].as_array().is_none_or(|a| !a.is_empty()));
+    policy.to_string()
+}
+
+/// Runs the stack's whole life with `policy` enforced; the first step that fails, if any, and
+/// what the policy allowed and refused.
+pub(crate) fn life_cycle(stack: &ShippedStack, policy: &str) -> (Result<(), String>, Record) {
+    let enforcer = Arc::new(Enforcer::new(policy));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            enforce: Some(Arc::clone(&enforcer)),
+            ..Faults::none()
+        },
+    );
+    let result = steps(stack, &proxy.url);
+    // Whatever happened, leave nothing behind (without the policy: cleanup is not the test).
+    if result.is_err() {
+        run(stack, moto(), "destroy", &["--auto-approve"]);
+    }
+    (result, enforcer.record())
+}
+
+fn run(stack: &ShippedStack, endpoint: &str, command: &str, extra: &[&str]) -> Run {
+    let path = stack.path().display().to_string();
+    let mut args = vec![command];
+    args.extend(stack.args(&path));
+    args.extend(["--endpoint-url", endpoint, "--max-attempts", "2"]);
+    args.extend(extra);
+    plinth(&args)
+}
+
+fn steps(stack: &ShippedStack, url: &str) -> Result<(), String> {
+    let step = |name: &str, command: &str, extra: &[&str], want: i32| {
+        let r = run(stack, url, command, extra);
+        if r.code == want {
+            Ok(r)
+        } else {
+            Err(format!(
+                "{name}: exit {} (wanted {want})\n{}{}",
+                r.code, r.stdout, r.stderr
+            ))
+        }
+    };
+    let converged = |name: &str| step(name, "plan", &["--detailed-exitcode"], 0).map(|_| ());
+    step("plan into an empty account", "plan", &[], 0)?;
+    step("apply", "apply", &["--auto-approve"], 0)?;
+    converged("plan after apply")?;
+
+    let original = std::fs::read_to_string(stack.path()).unwrap();
+    std::fs::write(stack.path(), updated(&original)).unwrap();
+    let update = run(stack, url, "plan", &["--detailed-exitcode"]);
+    if update.code != 2 && update.code != 3 {
+        return Err(format!(
+            "plan of the update: exit {} (wanted changes)\n{}{}",
+            update.code, update.stdout, update.stderr
+        ));
+    }
+    step("apply the update", "apply", &["--auto-approve"], 0)?;
+    converged("plan after the update")?;
+
+    drift(stack);
+    step("repair drift", "apply", &["--auto-approve"], 0)?;
+    converged("plan after repairing drift")?;
+
+    let (removed, smaller) = one_removed(stack, &std::fs::read_to_string(stack.path()).unwrap())
+        .ok_or("no resource of the stack can be removed alone")?;
+    std::fs::write(stack.path(), smaller).unwrap();
+    let plan = step("plan the removal", "plan", &[], 0)?;
+    if !plan.stdout.lines().any(|l| {
+        l.trim_start()
+            .strip_prefix(['-', '~'])
+            .is_some_and(|l| l.trim_start().starts_with(&format!("{removed} ")))
+    }) {
+        return Err(format!(
+            "removing {removed} planned nothing for it:\n{}",
+            plan.stdout
+        ));
+    }
+    step("apply the removal", "apply", &["--auto-approve"], 0)?;
+    converged("plan after the removal")?;
+
+    std::fs::write(stack.path(), &original).unwrap();
+    step("destroy", "destroy", &["--auto-approve"], 0)?;
+    Ok(())
+}
+
+/// The spec with every declared description, tag set, key rotation, queue timeout and
+/// retention, function memory and trigger batch size changed.
+fn updated(spec: &str) -> String {
+    let mut doc: toml_edit::DocumentMut = spec.parse().unwrap();
+    for kind in KINDS {
+        let Some(table) = doc.get_mut(kind).and_then(|t| t.as_table_like_mut()) else {
+            continue;
+        };
+        for (_, resource) in table.iter_mut() {
+            let Some(resource) = resource.as_table_like_mut() else {
+                continue;
+            };
+            if let Some(d) = resource.get("description").and_then(|d| d.as_str()) {
+                let d = format!("{d} (updated)");
+                resource.insert("description", toml_edit::value(d));
+            }
+            if let Some(tags) = resource.get_mut("tags").and_then(|t| t.as_table_like_mut()) {
+                tags.insert("updated", toml_edit::value("yes"));
+            }
+            let flip = |v: &toml_edit::Item| v.as_bool().map(|b| toml_edit::value(!b));
+            if let Some(rotation) = resource.get("rotation").and_then(flip) {
+                resource.insert("rotation", rotation);
+            }
+            for (field, by) in [
+                ("visibility_timeout", 30),
+                ("message_retention", 3600),
+                ("memory", 128),
+            ] {
+                if let Some(n) = resource.get(field).and_then(|v| v.as_integer()) {
+                    resource.insert(field, toml_edit::value(n + by));
+                }
+            }
+            if let Some(triggers) = resource
+                .get_mut("trigger")
+                .and_then(|t| t.as_array_of_tables_mut())
+            {
+                for trigger in triggers.iter_mut() {
+                    if let Some(n) = trigger.get("batch_size").and_then(|v| v.as_integer()) {
+                        // Above 10, SQS needs a batching window: go down.
+                        let changed = if n > 1 { n - 1 } else { n + 1 };
+                        trigger.insert("batch_size", toml_edit::value(changed));
+                    }
+                }
+            }
+        }
+    }
+    doc.to_string()
+}
+
+/// Changes made behind plinth's back to everything the stack owns: each role gets an inline
+/// policy, a managed policy and another trust; each queue another visibility timeout; each key
+/// another policy and then its deletion scheduled; each function another memory size.
+fn drift(stack: &ShippedStack) {
+    let name = stack_name(stack);
+    let ours =
+        |tags: &[(String, String)]| tags.iter().any(|(k, v)| k == "plinth:stack" && *v == name);
+    runtime().block_on(async {
+        let config = sdk().await;
+        let iam = aws_sdk_iam::Client::new(&config);
+        // moto is shared by every test running: what another test deletes meanwhile is skipped.
+        let roles: Vec<_> = iam
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for role in roles {
+            let Ok(tags) = iam.list_role_tags().role_name(&role.role_name).send().await else {
+                continue;
+            };
+            let tags: Vec<_> = tags.tags.into_iter().map(|t| (t.key, t.value)).collect();
+            if !ours(&tags) {
+                continue;
+            }
+            let role = role.role_name;
+            iam.put_role_policy()
+                .role_name(&role)
+                .policy_name("added-by-hand")
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+                .send()
+                .await
+                .unwrap();
+            iam.update_assume_role_policy()
+                .role_name(&role)
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+                .send()
+                .await
+                .unwrap();
+            let by_hand = iam
+                .create_policy()
+                .policy_name(unique("attached-by-hand"))
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+                .send()
+                .await
+                .unwrap()
+                .policy
+                .and_then(|p| p.arn)
+                .unwrap();
+            iam.attach_role_policy()
+                .role_name(&role)
+                .policy_arn(by_hand)
+                .send()
+                .await
+                .unwrap();
+        }
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let urls: Vec<String> = sqs
+            .list_queues()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for url in urls {
+            let Ok(tags) = sqs.list_queue_tags().queue_url(&url).send().await else {
+                continue;
+            };
+            let tags: Vec<_> = tags.tags.unwrap_or_default().into_iter().collect();
+            if ours(&tags) {
+                sqs.set_queue_attributes()
+                    .queue_url(&url)
+                    .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "7")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        let kms = aws_sdk_kms::Client::new(&config);
+        let keys: Vec<String> = kms
+            .list_keys()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(|k| k.ok()?.key_id)
+            .collect();
+        for key in keys {
+            let Ok(tags) = kms.list_resource_tags().key_id(&key).send().await else {
+                continue;
+            };
+            let tags: Vec<_> = tags
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.tag_key, t.tag_value))
+                .collect();
+            if !ours(&tags) {
+                continue;
+            }
+            kms.put_key_policy()
+                .key_id(&key)
+                .policy_name("default")
+                .policy(r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM policies","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}]}"#)
+                .send()
+                .await
+                .unwrap();
+            kms.schedule_key_deletion()
+                .key_id(&key)
+                .pending_window_in_days(7)
+                .send()
+                .await
+                .unwrap();
+        }
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let functions: Vec<_> = lambda
+            .list_functions()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for function in functions {
+            let arn = function.function_arn.unwrap_or_default();
+            let Ok(tags) = lambda.list_tags().resource(&arn).send().await else {
+                continue;
+            };
+            let tags: Vec<_> = tags.tags.unwrap_or_default().into_iter().collect();
+            if ours(&tags) {
+                lambda
+                    .update_function_configuration()
+                    .function_name(&arn)
+                    .memory_size(function.memory_size.unwrap_or(128) + 64)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+}
+
+fn stack_name(stack: &ShippedStack) -> String {
+    let text = std::fs::read_to_string(stack.path()).unwrap();
+    let doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["stack"]["name"].as_str().unwrap().to_string()
+}
+
+/// A resource no other resource refers to, and the spec without it (and the outputs that
+/// name it).
+fn one_removed(stack: &ShippedStack, spec: &str) -> Option<(String, String)> {
+    let doc: toml_edit::DocumentMut = spec.parse().unwrap();
+    let mut resources = doc.clone();
+    resources.remove("outputs");
+    let resources = resources.to_string();
+    for kind in KINDS.iter().rev() {
+        let Some(table) = doc.get(kind).and_then(|t| t.as_table_like()) else {
+            continue;
+        };
+        for (name, _) in table.iter() {
+            let address = format!("{kind}.{name}");
+            let reference = format!("${{{address}.");
+            if resources.contains(&reference) {
+                continue;
+            }
+            let mut smaller = doc.clone();
+            smaller[*kind].as_table_like_mut()?.remove(name);
+            if smaller[*kind].as_table_like().is_some_and(|t| t.is_empty()) {
+                smaller.remove(kind);
+            }
+            if let Some(outputs) = smaller
+                .get_mut("outputs")
+                .and_then(|o| o.as_table_like_mut())
+            {
+                let naming: Vec<String> = outputs
+                    .iter()
+                    .filter(|(_, v)| v.to_string().contains(&reference))
+                    .map(|(k, _)| k.to_string())
+                    .collect();
+                for key in naming {
+                    outputs.remove(&key);
+                }
+            }
+            let text = smaller.to_string();
+            let path = stack.path().display().to_string();
+            // Beside the spec: it names files relative to its directory.
+            let check = stack
+                .path()
+                .with_file_name(format!("{}.toml", unique("removal")));
+            std::fs::write(&check, &text).unwrap();
+            let check_arg = check.display().to_string();
+            let mut args = vec!["validate"];
+            args.extend(stack.args(&path));
+            args[2] = &check_arg;
+            let valid = plinth(&args).code == 0;
+            let _ = std::fs::remove_file(&check);
+            if valid {
+                return Some((address, text));
+            }
+        }
+    }
+    None
+}
+
+/// Each shipped stack lives its whole life under the policy `plinth permissions` prints for it,
+/// and IAM (the proxy) refuses nothing.
+#[test]
+fn each_shipped_stack_lives_its_whole_life_under_its_printed_policy() {
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = STACKS
+            .iter()
+            .map(|which| {
+                scope.spawn(move || {
+                    let stack = shipped(which);
+                    let policy = printed(&stack);
+                    let (result, record) = life_cycle(&stack, &policy);
+                    let granted = granted(&policy);
+                    let used: BTreeSet<_> = record.used.intersection(&granted).collect();
+                    eprintln!(
+                        "{which}: {} actions granted, {} used; unused: {:?}",
+                        granted.len(),
+                        used.len(),
+                        granted
+                            .iter()
+                            .filter(|a| !used.contains(a))
+                            .collect::<Vec<_>>()
+                    );
+                    let mut problems = Vec::new();
+                    if let Err(e) = result {
+                        problems.push(e);
+                    }
+                    for r in &record.refused {
+                        problems.push(format!(
+                            "refused {} ({} on {})",
+                            r.operation, r.action, r.resource
+                        ));
+                    }
+                    (!problems.is_empty()).then(|| format!("{which}:\n{}", problems.join("\n")))
+                })
+            })
+            .collect();
+        runs.into_iter().filter_map(|r| r.join().unwrap()).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Takes each printed action out in turn and runs the life cycle: a removal no step notices
+/// (no refusal, every step as planned) is a grant the life cycle does not need. By default one
+/// removal the life cycle must notice, so the harness is known to notice; with
+/// `PLINTH_REMOVALS=STACK,...` (or `all`) every action of those stacks, which takes minutes per
+/// stack: `scripts/permission-removals.sh`.
+#[test]
+fn a_printed_action_taken_out_is_noticed_by_the_life_cycle() {
+    let chosen = std::env::var("PLINTH_REMOVALS").unwrap_or_default();
+    if chosen.is_empty() {
+        let stack = shipped("openmetadata");
+        let policy = without(&printed(&stack), "iam:DeleteRole");
+        let (result, record) = life_cycle(&stack, &policy);
+        assert!(
+            result.is_err(),
+            "the life cycle did not notice iam:DeleteRole was gone"
+        );
+        assert!(
+            record.refused.iter().any(|r| r.action == "iam:DeleteRole"),
+            "{:?}",
+            record.refused
+        );
+        return;
+    }
+    let stacks: Vec<&str> = if chosen == "all" {
+        STACKS.to_vec()
+    } else {
+        chosen.split(',').collect()
+    };
+    for which in stacks {
+        let policy = printed(&shipped(which));
+        let actions = granted(&policy);
+        let parallel: usize = std::env::var("PLINTH_REMOVALS_PARALLEL")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(4);
+        let actions_in_order: Vec<&String> = actions.iter().collect();
+        let mut unnoticed = Vec::new();
+        for chunk in actions_in_order.chunks(parallel.max(1)) {
+            let noticed: Vec<(String, bool)> = std::thread::scope(|scope| {
+                let runs: Vec<_> = chunk
+                    .iter()
+                    .map(|action| {
+                        scope.spawn(move || {
+                            let stack = shipped(which);
+                            let policy = without(&printed(&stack), action);
+                            let (result, record) = life_cycle(&stack, &policy);
+                            (
+                                action.to_string(),
+                                result.is_err() || !record.refused.is_empty(),
+                            )
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            unnoticed.extend(noticed.into_iter().filter(|(_, n)| !n).map(|(a, _)| a));
+        }
+        println!(
+            "{which}: {} actions printed; {} removals no step notices: {}",
+            actions.len(),
+            unnoticed.len(),
+            if unnoticed.is_empty() {
+                "none".to_string()
+            } else {
+                unnoticed.join(", ")
+            }
+        );
+    }
+}
+
+/// The dangerous requests of least privilege's items 1-4, sent as an attacker holding the
+/// printed policy would send them, are refused.
+#[test]
+fn the_printed_policy_refuses_what_could_harm_what_the_stack_does_not_own() {
+    let ganymede = shipped("ganymede");
+    let tonic = shipped("tonic-v1");
+    let refused = |stack: &ShippedStack, requests: &dyn Fn(String) -> Vec<(&'static str, bool)>| {
+        let enforcer = Arc::new(Enforcer::new(&printed(stack)));
+        let proxy = FaultProxy::start(
+            moto(),
+            Faults {
+                enforce: Some(Arc::clone(&enforcer)),
+                ..Faults::none()
+            },
+        );
+        for (what, was_refused) in requests(proxy.url.clone()) {
+            assert!(was_refused, "{what} was not refused");
+        }
+        enforcer.record()
+    };
+    let vars = |stack: &ShippedStack, name: &str| stack.var(name).unwrap().to_string();
+    let bucket = vars(&ganymede, "bucket");
+    let prefix = vars(&ganymede, "prefix");
+    let record = refused(&ganymede, &|url| {
+        runtime().block_on(async {
+            let config = crate::support::sdk_at(&url).await;
+            let s3 = s3(&config);
+            let iam = aws_sdk_iam::Client::new(&config);
+            vec![
+                (
+                    "s3:DeleteBucket on the customer's bucket",
+                    s3.delete_bucket().bucket(&bucket).send().await.is_err(),
+                ),
+                (
+                    "s3:DeleteObject in the customer's bucket",
+                    s3.delete_object()
+                        .bucket(&bucket)
+                        .key("results.csv")
+                        .send()
+                        .await
+                        .is_err(),
+                ),
+                (
+                    "s3:PutBucketPolicy on the customer's bucket",
+                    s3.put_bucket_policy()
+                        .bucket(&bucket)
+                        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                        .send()
+                        .await
+                        .is_err(),
+                ),
+                (
+                    "iam:AttachRolePolicy of AdministratorAccess to the stack's role",
+                    iam.attach_role_policy()
+                        .role_name(format!("{prefix}-production"))
+                        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                        .send()
+                        .await
+                        .is_err(),
+                ),
+            ]
+        })
+    });
+    let actions: BTreeSet<&str> = record.refused.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "iam:AttachRolePolicy",
+            "s3:DeleteBucket",
+            "s3:DeleteObject",
+            "s3:PutBucketPolicy"
+        ]),
+        "each refused by IAM, not by moto"
+    );
+
+    let prefix = vars(&tonic, "prefix");
+    let record = refused(&tonic, &|url| {
+        runtime().block_on(async {
+            let config = crate::support::sdk_at(&url).await;
+            let iam = aws_sdk_iam::Client::new(&config);
+            vec![(
+                "iam:RemoveRoleFromInstanceProfile on a profile the stack does not declare",
+                iam.remove_role_from_instance_profile()
+                    .instance_profile_name("someone-elses-profile")
+                    .role_name(format!("{prefix}-server"))
+                    .send()
+                    .await
+                    .is_err(),
+            )]
+        })
+    });
+    assert_eq!(record.refused.len(), 1, "{:?}", record.refused);
+    // Passing the function's role to any service but Lambda (an EC2 instance, say).
+    let enforcer = Enforcer::new(&printed(&tonic));
+    let role = format!("arn:aws:iam::123456789012:role/{prefix}-lambda");
+    let pass = |service: &str| {
+        runtime().block_on(enforcer.decide(
+            "iam:PassRole",
+            &role,
+            &[("iam:PassedToService", service)],
+        ))
+    };
+    assert!(
+        pass("lambda.amazonaws.com"),
+        "the function's role is passed to Lambda"
+    );
+    assert!(!pass("ec2.amazonaws.com"), "and to no other service");
+}
