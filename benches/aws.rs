@@ -4,7 +4,7 @@
 //! Run by hand, in a release build (docs/benchmarks.md):
 //!
 //! ```text
-//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [--sizes 20,200,1000] [--seed N] [--keep DIR] [--runs N] [--timeline]
+//! cargo bench --bench aws -- [calls] [stacks] [startup] [peer] [envs] [--sizes 20,200,1000] [--envs 1,10,50] [--seed N] [--keep DIR] [--runs N] [--timeline]
 //! ```
 //!
 //! `--keep DIR` writes each generated stack to `DIR/SIZE/` and leaves it there, to run plinth
@@ -22,6 +22,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/enforce.rs"]
 mod enforce;
+#[path = "common/envs.rs"]
+mod envs;
 #[path = "common/stack.rs"]
 mod stack;
 // Shared with the integration tests, which use more of them than the benchmarks do.
@@ -57,6 +59,9 @@ struct Options {
     stacks: bool,
     startup: bool,
     peer: bool,
+    /// `envs`: plan one spec in many environments (common/envs.rs); run only when named.
+    envs: bool,
+    env_counts: Vec<usize>,
     sizes: Vec<usize>,
     seed: u64,
     keep: Option<std::path::PathBuf>,
@@ -70,6 +75,8 @@ fn options() -> Options {
         stacks: false,
         startup: false,
         peer: false,
+        envs: false,
+        env_counts: vec![1, 10, 50],
         sizes: vec![20, 200],
         seed: 3,
         keep: None,
@@ -82,6 +89,14 @@ fn options() -> Options {
             "stacks" => o.stacks = true,
             "startup" => o.startup = true,
             "peer" => o.peer = true,
+            "envs" => o.envs = true,
+            "--envs" => {
+                let counts = args.next().expect("--envs takes a list: 1,10,50");
+                o.env_counts = counts
+                    .split(',')
+                    .map(|s| s.parse().expect("a number of environments"))
+                    .collect();
+            }
             "--sizes" => {
                 let sizes = args.next().expect("--sizes takes a list: 20,200,1000");
                 o.sizes = sizes
@@ -109,7 +124,7 @@ fn options() -> Options {
             other => panic!("unknown argument `{other}`; see the top of benches/aws.rs"),
         }
     }
-    if !(o.calls || o.stacks || o.startup || o.peer) {
+    if !(o.calls || o.stacks || o.startup || o.peer || o.envs) {
         (o.calls, o.stacks, o.startup, o.peer) = (true, true, true, true);
     }
     o
@@ -135,6 +150,9 @@ fn main() {
     }
     if o.peer {
         peer();
+    }
+    if o.envs {
+        envs::run(&o.env_counts, LATENCY, PARALLELISM);
     }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the example pipelines in examples/ before anyone copies them:
-# - examples/github-actions/plinth.yml with actionlint (workflow syntax, expressions and
+# - examples/github-actions/plinth.yml and plinth-matrix.yml with actionlint (workflow syntax, expressions and
 #   contexts, permissions, action inputs) and, through it, shellcheck on every `run:` script;
 # - examples/gitlab-ci/.gitlab-ci.yml as YAML against the structure GitLab requires (stages,
 #   jobs with a script, rules, needs and anchors that resolve), and shellcheck on its scripts.
@@ -19,6 +19,6 @@ fi
 export PATH="$venv/bin:$PATH"
 
 cd "$root"
-actionlint -shellcheck shellcheck examples/github-actions/plinth.yml
+actionlint -shellcheck shellcheck examples/github-actions/plinth.yml examples/github-actions/plinth-matrix.yml
 "$venv/bin/python" scripts/check_gitlab_ci.py examples/gitlab-ci/.gitlab-ci.yml
-echo "pipelines: examples/github-actions/plinth.yml and examples/gitlab-ci/.gitlab-ci.yml pass"
+echo "pipelines: examples/github-actions/plinth.yml, plinth-matrix.yml and examples/gitlab-ci/.gitlab-ci.yml pass"

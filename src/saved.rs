@@ -1,4 +1,5 @@
 //! Saved plans: `plinth plan --out FILE` writes one, `plinth apply FILE` applies exactly it.
+//! One file holds the plan of every environment planned together, each bound to its account.
 //!
 //! A saved plan is bound to the account, region, the hashes of every file of the spec and the
 //! plinth version. Before applying, plinth plans again from the spec and the live account: the
@@ -6,7 +7,7 @@
 //! difference refuses the whole plan before anything is changed. A checksum over the file
 //! catches hand edits with a clearer message.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,8 @@ use crate::plan::Plan;
 use crate::spec::{self, InputFile, Spec};
 use crate::state::Account;
 
-pub const SAVED_FORMAT_VERSION: u32 = 1;
+/// 2: a plan per environment (`environments`), and the `--var-file`s planned with.
+pub const SAVED_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -27,19 +29,32 @@ pub struct SavedPlan {
     pub created_at: u64,
     /// The spec file as it was named when planning; apply loads it from the same place.
     pub spec: String,
-    /// Every file the spec is made of, with its SHA-256.
+    /// Every file the spec is made of (var files included), with its SHA-256.
     pub inputs: Vec<InputFile>,
     /// `--var` overrides given when planning, as `(NAME, SALT:HASH)`: a variable may carry a
     /// secret, so apply takes the same `--var`s again and checks them against these.
     pub var_overrides: Vec<(String, String)>,
+    /// `--var-file`s given when planning: apply reads them again (their hashes are in `inputs`).
+    #[serde(default)]
+    pub var_files: Vec<String>,
+    /// One plan per environment, in the order planned; one entry without a name for a spec
+    /// without environments.
+    pub environments: Vec<SavedEnvironment>,
+    /// SHA-256 of the document without this field.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+/// The plan of one environment, bound to the account and region it was made in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedEnvironment {
+    /// The `[env.NAME]`; `None` for a spec without environments.
+    pub env: Option<String>,
     pub plan: Plan,
     /// A salted hash of each secret in the plan, by where it is (`ADDRESS ATTRIBUTE KEY`): apply
     /// reads the secret again from its source and checks that it is still the one reviewed.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
-    /// SHA-256 of the document without this field.
-    #[serde(default)]
-    pub checksum: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +68,12 @@ pub enum SavedPlanError {
 }
 
 impl SavedPlan {
-    pub fn new(spec: &Spec, var_overrides: &[(String, String)], plan: &Plan) -> SavedPlan {
+    /// A saved plan of each `(spec, plan)`: the spec loaded for one environment and its plan.
+    pub fn new(
+        stacks: &[(&Spec, &Plan)],
+        var_overrides: &[(String, String)],
+        var_files: &[PathBuf],
+    ) -> SavedPlan {
         let created_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -62,8 +82,18 @@ impl SavedPlan {
             format_version: SAVED_FORMAT_VERSION,
             plinth_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at,
-            spec: spec.file.name.clone(),
-            inputs: spec.inputs.clone(),
+            spec: stacks
+                .first()
+                .map(|(spec, _)| spec.file.name.clone())
+                .unwrap_or_default(),
+            inputs: stacks.iter().fold(Vec::new(), |mut all, (spec, _)| {
+                for input in &spec.inputs {
+                    if !all.contains(input) {
+                        all.push(input.clone());
+                    }
+                }
+                all
+            }),
             var_overrides: var_overrides
                 .iter()
                 .filter_map(|(name, value)| {
@@ -73,10 +103,17 @@ impl SavedPlan {
                     ))
                 })
                 .collect(),
-            plan: plan.clone(),
-            secrets: secrets(plan)
-                .into_iter()
-                .filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?)))
+            var_files: var_files.iter().map(|p| p.display().to_string()).collect(),
+            environments: stacks
+                .iter()
+                .map(|(spec, plan)| SavedEnvironment {
+                    env: spec.stack.env.as_ref().map(|e| e.name.clone()),
+                    plan: (*plan).clone(),
+                    secrets: secrets(plan)
+                        .into_iter()
+                        .filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?)))
+                        .collect(),
+                })
                 .collect(),
             checksum: String::new(),
         };
@@ -163,6 +200,18 @@ impl SavedPlan {
             .collect()
     }
 
+    /// The plans, environment by environment.
+    pub fn plans(&self) -> impl Iterator<Item = &Plan> {
+        self.environments.iter().map(|e| &e.plan)
+    }
+
+    /// The saved plan of environment `env` (`None`: the spec without environments).
+    pub fn environment(&self, env: Option<&str>) -> Option<&SavedEnvironment> {
+        self.environments.iter().find(|e| e.env.as_deref() == env)
+    }
+}
+
+impl SavedEnvironment {
     /// Why `now` (a plan made just before applying) is not the saved plan, resource by resource.
     /// Secrets are serialized as `(sensitive)`; each is checked against its salted hash.
     pub fn differences(&self, account: &Account, now: &Plan) -> Vec<String> {

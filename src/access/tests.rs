@@ -30,6 +30,7 @@ fn load(path: &Path, vars: &[(&str, &str)], lab_bucket: bool) -> Plan {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        ..LoadOptions::default()
     };
     let spec = spec::load(path, &options).unwrap_or_else(|d| panic!("{}", d.render(false)));
     plan(&spec, &empty_account(lab_bucket), PlanOptions::default()).unwrap()

@@ -12,6 +12,7 @@ pub mod index;
 pub mod kms;
 pub mod lambda;
 mod planned;
+pub mod profile;
 pub mod s3;
 pub(crate) mod shared;
 pub mod sqs;
@@ -41,6 +42,8 @@ pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
     pub assume_role_arn: Option<String>,
     pub role_session_name: String,
+    /// The external id the assumed role's trust policy asks for.
+    pub external_id: Option<String>,
     pub source_identity: Option<String>,
     /// Attempts per request, including the first, for transient errors and throttling.
     pub max_attempts: u32,
@@ -109,12 +112,16 @@ impl Aws {
             loader = loader.region(Region::new(region.clone()));
         }
         if let Some(profile) = &options.profile {
+            profile::check_exists(profile).await?;
             loader = loader.profile_name(profile);
         }
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let base = loader.load().await;
+        let mut base = loader.load().await;
+        if let Some(profile) = &options.profile {
+            base = profile::credentials_of(base, profile);
+        }
         failure::set_destination(
             options.endpoint_url.as_deref(),
             base.region().map(|r| r.as_ref()),
@@ -383,11 +390,14 @@ async fn assume_role(
     use aws_credential_types::provider::SharedCredentialsProvider;
     let provider = match &options.source_identity {
         None => SharedCredentialsProvider::new(
-            aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name(&options.role_session_name)
-                .configure(base)
-                .build()
-                .await,
+            match &options.external_id {
+                Some(id) => aws_config::sts::AssumeRoleProvider::builder(role).external_id(id),
+                None => aws_config::sts::AssumeRoleProvider::builder(role),
+            }
+            .session_name(&options.role_session_name)
+            .configure(base)
+            .build()
+            .await,
         ),
         Some(identity) => SharedCredentialsProvider::new(sts::SourceIdentityProvider::new(
             base,

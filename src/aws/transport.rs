@@ -85,13 +85,25 @@ pub fn limit_for(body_bytes: usize) -> Duration {
     BASE_LIMIT + PER_MIB.saturating_mul(mib)
 }
 
+tokio::task_local! {
+    /// The limit of requests in flight that every connection made within its scope shares:
+    /// `workflow::envs` plans several environments, each with its own connection, under one.
+    pub static SHARED_LIMIT: Arc<tokio::sync::Semaphore>;
+}
+
 impl HttpConnector for WatchedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let watch = Arc::clone(&self.watch);
         let limit = limit_for(request.body().bytes().map_or(0, <[u8]>::len));
         let target = Target::of(&request);
+        let shared = SHARED_LIMIT.try_with(Arc::clone).ok();
         HttpConnectorFuture::new(async move {
+            // Several connections of one run (one per environment) keep one limit together.
+            let _in_flight = match &shared {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
             match tokio::time::timeout(limit, inner.call(request)).await {
                 Err(_) => {
                     let n = watch.silent.fetch_add(1, Ordering::Relaxed) + 1;

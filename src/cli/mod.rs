@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::aws::{Aws, ConnectOptions, Patience};
+use crate::aws::{ConnectOptions, Patience};
 use crate::lock;
 use crate::plan::{Plan, PlanOptions};
 use crate::render;
@@ -19,6 +19,7 @@ use crate::workflow::{
     ApplyRequest, WorkflowError,
 };
 
+mod envs;
 mod import;
 mod ui;
 
@@ -228,7 +229,11 @@ pub struct RenderArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A plan file written by `plinth plan --out`
-    pub plan: PathBuf,
+    #[arg(required_unless_present = "merge")]
+    pub plan: Option<PathBuf>,
+    /// Show the plans of several files as one (each from a CI runner's shard)
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "plan")]
+    pub merge: Vec<PathBuf>,
     #[command(flatten)]
     pub render: RenderArgs,
 }
@@ -254,6 +259,11 @@ pub struct SpecArgs {
     /// Set a variable declared in [vars] (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Set variables from a TOML file of NAME = value lines (repeatable; later files win)
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub envs: envs::EnvArgs,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +306,7 @@ impl AwsArgs {
             endpoint_url: self.endpoint_url.clone(),
             assume_role_arn: self.assume_role_arn.clone(),
             role_session_name: self.role_session_name.clone(),
+            external_id: None,
             source_identity: self.source_identity.clone(),
             max_attempts: self.max_attempts,
             patience: Patience {
@@ -353,6 +364,13 @@ pub struct ApplyArgs {
     /// How many changes may be in flight at once
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub parallelism: usize,
+    /// With a saved plan of several environments: how many to apply at once
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub env_parallelism: usize,
+    /// With a saved plan of several environments: stop starting new ones after more than N
+    /// have failed
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_failures: usize,
 }
 
 /// `--var NAME=VALUE`. A value may be a secret, so an argument that is not of that form is
@@ -463,16 +481,20 @@ fn init_logging(verbose: u8) {
 async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
     match command {
         Command::Validate(args) => {
-            let spec = load(&args, ui)?;
-            ui.out(&format!(
-                "{}: stack `{}` is valid ({} resource{}).\n",
-                spec.file.name,
-                spec.stack.name,
-                spec.resources.len(),
-                if spec.resources.len() == 1 { "" } else { "s" }
-            ));
+            for spec in envs::load_all(&args, ui, true)? {
+                let env = spec.stack.env.as_ref();
+                ui.out(&format!(
+                    "{}: stack `{}`{} is valid ({} resource{}).\n",
+                    spec.file.name,
+                    spec.stack.name,
+                    env.map_or(String::new(), |e| format!(" (environment `{}`)", e.name)),
+                    spec.resources.len(),
+                    if spec.resources.len() == 1 { "" } else { "s" }
+                ));
+            }
             Ok(0)
         }
+        Command::Plan(args) if envs::is_many(&args.spec)? => envs::plan_many(&args, ui).await,
         Command::Plan(args) => {
             let spec = load(&args.spec, ui)?;
             let options = PlanOptions {
@@ -482,12 +504,12 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             let plan = match &args.live_snapshot {
                 Some(file) => plan_offline(&spec, file, options)?,
                 None => {
-                    let aws = Aws::connect(&args.aws.options()).await?;
+                    let aws = envs::connect(&args.aws, &spec).await?;
                     plan_stack(&aws, &spec, options).await?
                 }
             };
             if let Some(path) = &args.out {
-                SavedPlan::new(&spec, &args.spec.vars, &plan)
+                SavedPlan::new(&[(&spec, &plan)], &args.spec.vars, &args.spec.var_files)
                     .write(path)
                     .map_err(|e| Failure::Refused {
                         message: format!("cannot write the plan file `{}`: {e}", path.display()),
@@ -502,7 +524,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         }
         Command::Access(args) => {
             let spec = load(&args.spec, ui)?;
-            let aws = Aws::connect(&args.aws.options()).await?;
+            let aws = envs::connect(&args.aws, &spec).await?;
             let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
             let stack = crate::access::Stack::from_plan(&plan, crate::access::Side::Live);
             let grants = crate::access::grants(&stack);
@@ -518,7 +540,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         }
         Command::Snapshot(args) => {
             let spec = load(&args.spec, ui)?;
-            let aws = Aws::connect(&args.aws.options()).await?;
+            let aws = envs::connect(&args.aws, &spec).await?;
             let snapshot = read_live(&aws, &spec).await?;
             let json = serde_json::to_string_pretty(&snapshot).map_err(|e| Failure::Refused {
                 message: e.to_string(),
@@ -528,13 +550,17 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Show(args) => {
-            let saved = SavedPlan::read(&args.plan).map_err(saved_plan_refusal)?;
-            ui.out(&show(&saved.plan, &args.render, ui));
-            Ok(0)
+            let files: Vec<SavedPlan> = args
+                .plan
+                .iter()
+                .chain(&args.merge)
+                .map(|path| SavedPlan::read(path).map_err(saved_plan_refusal))
+                .collect::<Result<_, _>>()?;
+            envs::show_plans(&files.iter().collect::<Vec<_>>(), &args, ui)
         }
         Command::Outputs(args) => {
             let spec = load(&args.spec, ui)?;
-            let aws = Aws::connect(&args.aws.options()).await?;
+            let aws = envs::connect(&args.aws, &spec).await?;
             let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
             let values: Vec<(String, Option<String>)> = plan
                 .outputs
@@ -572,7 +598,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         Command::Graph(args) => {
             let spec = load(&args.spec, ui)?;
             let plan = if args.plan {
-                let aws = Aws::connect(&args.aws.options()).await?;
+                let aws = envs::connect(&args.aws, &spec).await?;
                 Some(plan_stack(&aws, &spec, PlanOptions::default()).await?)
             } else {
                 None
@@ -596,7 +622,8 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                     hint: Some("configure one with [stack] lock = { bucket = \"...\" }".into()),
                 });
             };
-            let aws = Aws::connect(&args.aws.options()).await?;
+            let aws = envs::connect(&args.aws, &spec).await?;
+            crate::workflow::guard::check_account(&aws, &spec).await?;
             match lock::force_unlock(&aws, config).await? {
                 Some(holder) => ui.err(&format!(
                     "Removed the lock of stack `{}` held by {} ({} pid {} on {}).\n",
@@ -657,11 +684,20 @@ fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
     Ok(u8::from(args.check && !changed.is_empty()))
 }
 
+/// Loads the spec for the one environment chosen (or the spec without environments).
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
+    envs::load_one(args, ui)
+}
+
+/// Loads the spec for environment `env`, showing its warnings.
+fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui) -> Result<Spec, Failure> {
     let spec = spec::load(
         &args.spec,
         &LoadOptions {
             var_overrides: args.vars.clone(),
+            var_files: args.var_files.clone(),
+            env_vars: spec::env::vars_from_environment(),
+            env,
         },
     )
     .map_err(Failure::Spec)?;
@@ -691,20 +727,14 @@ fn show(plan: &Plan, args: &RenderArgs, ui: &Ui) -> String {
 }
 
 async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
-    let spec_args = match &args.plan {
-        Some(path) => SpecArgs {
-            spec: PathBuf::from(&open_saved_plan(path, &args.spec.vars)?.spec),
-            vars: args.spec.vars.clone(),
-        },
-        None => SpecArgs {
-            spec: args.spec.spec.clone(),
-            vars: args.spec.vars.clone(),
-        },
-    };
-    let spec = load(&spec_args, ui)?;
-    let aws = Aws::connect(&args.aws.options()).await?;
+    if let Some(path) = &args.plan {
+        let saved = open_saved_plan(path, &args.spec.vars)?;
+        return envs::apply_saved(saved, &args, ui).await;
+    }
+    let spec = load(&args.spec, ui)?;
+    let aws = envs::connect(&args.aws, &spec).await?;
     let request = ApplyRequest {
-        saved: args.plan.clone(),
+        saved: None,
         destroy,
         parallelism: args.parallelism,
     };

@@ -272,7 +272,10 @@ fn json_and_markdown_views_of_every_action() {
     .unwrap();
     let json = crate::render::json::render(&plan);
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed["format_version"], 1);
+    assert_eq!(
+        parsed["format_version"],
+        crate::render::json::JSON_FORMAT_VERSION
+    );
     assert_eq!(parsed["summary"]["widens_access"], true);
     let drifted = parsed["resources"]
         .as_array()

@@ -9,7 +9,9 @@ use crate::model::Value;
 use crate::plan::{Action, Plan, PolicyFinding, ResourceChange, Summary};
 use crate::policy::{AccessChange, ChangeKind, PolicyDiff};
 
-pub const JSON_FORMAT_VERSION: u32 = 1;
+/// 2: several environments planned together print one document with an `environments` array
+/// (docs/plan-format.md, "Several environments"); a single plan's shape is unchanged.
+pub const JSON_FORMAT_VERSION: u32 = 2;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = serde_json::to_string_pretty(&JsonPlan::of(plan)).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! [`Plan`] value, and the same plan always renders to the same bytes.
 
 pub mod access;
+pub mod envs;
 pub mod json;
 pub mod markdown;
 pub mod text;

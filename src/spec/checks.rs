@@ -863,8 +863,14 @@ mod tests {
                     .iter()
                     .map(|s| (s.to_string(), value.to_string()))
                     .collect();
-                let spec = spec::load(&plans.join(stack), &LoadOptions { var_overrides })
-                    .unwrap_or_else(|d| panic!("{stack}: {}", d.render(false)));
+                let spec = spec::load(
+                    &plans.join(stack),
+                    &LoadOptions {
+                        var_overrides,
+                        ..Default::default()
+                    },
+                )
+                .unwrap_or_else(|d| panic!("{stack}: {}", d.render(false)));
                 let account = Account {
                     account_id: "123456789012".into(),
                     region: "us-east-1".into(),

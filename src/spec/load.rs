@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::template::{self, reference_text, Reference};
-use super::{
-    rules, InputFile, LockConfig, PolicyTemplate, Resource, Silence, Spec, StackConfig, Text, Var,
-};
+use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, Text, Var};
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
@@ -26,6 +24,12 @@ pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 pub struct LoadOptions {
     /// `--var NAME=VALUE`: overrides a variable declared in `[vars]`.
     pub var_overrides: Vec<(String, String)>,
+    /// `--var-file FILE`, later files winning.
+    pub var_files: Vec<PathBuf>,
+    /// `PLINTH_VAR_NAME=value` from the process environment, as `(NAME, value)`.
+    pub env_vars: Vec<(String, String)>,
+    /// The `[env.NAME]` to load the spec for (`spec::env::select` chooses it).
+    pub env: Option<String>,
 }
 
 /// Loads and validates the spec at `path`. Errors come back all together, sorted by position.
@@ -66,7 +70,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Reads a UTF-8 file of bounded size. `cited_at` is where the spec names the file, so that a
 /// missing include points at the line that asked for it. At most one byte more than the limit
 /// is read, so a huge file, a device (`/dev/zero`) or a pipe cannot exhaust memory.
-fn read_source(
+pub(super) fn read_source(
     path: &Path,
     name: &str,
     cited_at: Option<Location>,
@@ -135,10 +139,10 @@ fn read_source(
 }
 
 pub(crate) struct Loader {
-    file: Arc<SourceFile>,
-    dir: PathBuf,
-    diags: Diagnostics,
-    inputs: Vec<InputFile>,
+    pub(super) file: Arc<SourceFile>,
+    pub(super) dir: PathBuf,
+    pub(super) diags: Diagnostics,
+    pub(super) inputs: Vec<InputFile>,
     /// Code directories zipped so far, or why they could not be: functions that share a
     /// directory share its archive, zipped once.
     zipped: BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
@@ -149,19 +153,22 @@ pub(crate) struct Loader {
 #[schemars(rename = "Stack")]
 pub(crate) struct RawStack {
     #[schemars(pattern(rules::stack_name_pattern()))]
-    name: Located<String>,
-    lock: Option<RawLock>,
+    pub(super) name: Located<String>,
+    pub(super) lock: Option<RawLock>,
+    /// The account the stack must be in (12 digits), for a spec without environments
+    #[schemars(pattern(super::env::ACCOUNT_ID_PATTERN))]
+    pub(super) account_id: Option<Located<String>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Lock")]
 pub(crate) struct RawLock {
-    bucket: Located<String>,
-    key: Option<Located<String>>,
+    pub(super) bucket: Located<String>,
+    pub(super) key: Option<Located<String>>,
 }
 
-const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs"];
+const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs", "env"];
 
 impl Loader {
     pub(crate) fn err(
@@ -199,12 +206,14 @@ impl Loader {
         let mut vars = BTreeMap::new();
         let mut raw_outputs = Vec::new();
         let mut resources = BTreeMap::new();
+        let mut environments = BTreeMap::new();
         for (key, value) in entries {
             let key_span = key.span();
             match key.get_ref().as_ref() {
                 "stack" => stack = self.deserialize::<RawStack>(value),
                 "vars" => vars = self.vars(value),
                 "outputs" => raw_outputs = self.string_table(value, "outputs"),
+                "env" => environments = self.environments(value),
                 other => match Kind::parse(other) {
                     Some(kind) => self.resources(kind, value, &mut resources),
                     None => {
@@ -220,15 +229,16 @@ impl Loader {
                         );
                         d.hint = Some(did_you_mean(other, &known).unwrap_or_else(|| {
                             format!(
-                                "the spec has [stack], [vars], [outputs] and resources: {}",
-                                known[3..].join(", ")
+                                "the spec has [stack], [vars], [outputs], [env.NAME] and resources: {}",
+                                known[TOP_LEVEL.len()..].join(", ")
                             )
                         }));
                     }
                 },
             }
         }
-        self.apply_overrides(&mut vars, options);
+        let env = self.chosen_environment(&environments, options);
+        self.layer_vars(&mut vars, env.as_ref(), options);
 
         let Some(raw_stack) = stack else {
             if !self.diags.has_errors() {
@@ -237,23 +247,7 @@ impl Loader {
             }
             return None;
         };
-        let stack_name = raw_stack.name.get_ref().clone();
-        if let Err(msg) = rules::stack_name(&stack_name) {
-            self.err("spec::invalid-name", msg, raw_stack.name.span())
-                .set_hint("letters, digits, `-` and `_`, at most 64 characters");
-        }
-        let lock = raw_stack.lock.map(|l| LockConfig {
-            bucket: l.bucket.into_inner(),
-            key: l.key.map_or_else(
-                || format!("plinth/locks/{stack_name}.lock"),
-                Located::into_inner,
-            ),
-        });
-        let stack = StackConfig {
-            name: stack_name,
-            location: Location::new(&file, raw_stack.name.span()),
-            lock,
-        };
+        let stack = self.stack_config(raw_stack, &vars, env)?;
 
         let outputs: BTreeMap<String, Text> = raw_outputs
             .into_iter()
@@ -279,6 +273,7 @@ impl Loader {
             vars,
             resources,
             outputs,
+            environments,
             inputs: std::mem::take(&mut self.inputs),
             warnings: Diagnostics::default(),
         };
@@ -401,7 +396,7 @@ impl Loader {
     }
 
     /// A table of scalars, each turned into its string form.
-    fn string_table(
+    pub(super) fn string_table(
         &mut self,
         value: toml::Spanned<DeValue<'_>>,
         what: &str,
@@ -436,29 +431,6 @@ impl Loader {
         }
         out.sort_by_key(|(_, v)| v.span().start);
         out
-    }
-
-    fn apply_overrides(&mut self, vars: &mut BTreeMap<String, Var>, options: &LoadOptions) {
-        for (name, value) in &options.var_overrides {
-            match vars.get_mut(name) {
-                Some(var) => {
-                    var.value = value.clone();
-                    var.location = None;
-                }
-                None => {
-                    let known: Vec<&str> = vars.keys().map(String::as_str).collect();
-                    let mut d = Diagnostic::error(
-                        "spec::unknown-var",
-                        format!("--var {name}: the spec declares no variable `{name}` in [vars]"),
-                    );
-                    d.hint = Some(
-                        did_you_mean(name, &known)
-                            .unwrap_or_else(|| "declare it in [vars] first".into()),
-                    );
-                    self.diags.push(d);
-                }
-            }
-        }
     }
 
     fn resources(

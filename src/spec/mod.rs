@@ -4,6 +4,7 @@
 //! line and column it comes from, so one run reports all of them.
 
 pub mod checks;
+pub mod env;
 pub mod kinds;
 mod load;
 mod located;
@@ -39,6 +40,8 @@ pub struct Spec {
     /// Resources in address order.
     pub resources: BTreeMap<Address, Resource>,
     pub outputs: BTreeMap<String, Text>,
+    /// Every `[env.NAME]` the spec declares (the one loaded for is `stack.env`).
+    pub environments: BTreeMap<String, env::Environment>,
     /// Every file the spec is made of, with its SHA-256, spec first.
     pub inputs: Vec<InputFile>,
     /// Warnings found while loading (errors make loading fail).
@@ -59,6 +62,10 @@ pub struct StackConfig {
     pub location: Location,
     /// Where applies of this stack take their lock, if anywhere.
     pub lock: Option<LockConfig>,
+    /// The account the stack must be in: its environment's, or `[stack] account_id`.
+    pub account: Option<env::ExpectedAccount>,
+    /// The environment the spec was loaded for.
+    pub env: Option<env::Environment>,
 }
 
 /// `[stack] lock = { bucket = "...", key = "..." }`: an S3 object that exists while an apply

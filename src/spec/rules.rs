@@ -85,7 +85,8 @@ pub fn iam_path_pattern() -> String {
 }
 
 pub fn stack_name_pattern() -> String {
-    NAME_CHARS.literal_pattern(1, STACK_NAME_MAX)
+    // `${var.NAME}` too: each environment names its own stack.
+    NAME_CHARS.pattern(1, STACK_NAME_MAX)
 }
 
 pub fn logical_name_pattern() -> String {

@@ -24,6 +24,8 @@ struct SpecFile {
     vars: Option<BTreeMap<String, Scalar>>,
     /// Values printed after apply and by `plinth outputs`, usually `${KIND.NAME.ATTRIBUTE}`.
     outputs: Option<BTreeMap<String, String>>,
+    /// Environments, by name: each its own stack, chosen with `--env NAME` or `--all-envs`.
+    env: Option<BTreeMap<String, super::env::RawEnv>>,
     role: Option<Resources<role::RawRole>>,
     policy: Option<Resources<policy::RawPolicy>>,
     instance_profile: Option<Resources<instance_profile::RawInstanceProfile>>,

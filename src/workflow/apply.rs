@@ -3,14 +3,14 @@
 //! date, unlock. What a person sees of it goes through [`ApplyView`]; only the command line
 //! touches the terminal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{plan_stack_live, WorkflowError};
 use crate::apply::{self, ApplyOptions, ApplyReport, Progress};
 use crate::aws::{index, Aws};
 use crate::lock::{LockError, StackLock};
 use crate::plan::{Plan, PlanOptions};
-use crate::saved::{SavedPlan, SavedPlanError};
+use crate::saved::{SavedEnvironment, SavedPlan, SavedPlanError};
 use crate::spec::Spec;
 use crate::state::{LiveSnapshot, StackIndex};
 use crate::workflow::index::{after_apply, before_apply};
@@ -31,8 +31,8 @@ pub trait ApplyView {
 
 /// An apply, as the command line asked for it.
 pub struct ApplyRequest {
-    /// A saved plan to apply instead of planning again.
-    pub saved: Option<PathBuf>,
+    /// A saved plan (of this environment) to apply instead of planning again.
+    pub saved: Option<SavedEnvironment>,
     pub destroy: bool,
     pub parallelism: usize,
 }
@@ -68,6 +68,7 @@ pub async fn apply_stack(
     request: &ApplyRequest,
     view: &dyn ApplyView,
 ) -> Result<ApplyOutcome, WorkflowError> {
+    super::guard::check_account(aws, spec).await?;
     let lock = match &spec.stack.lock {
         Some(config) => {
             let caller = aws.sts.account().await?.caller_arn;
@@ -109,7 +110,7 @@ async fn apply_locked(
     view: &dyn ApplyView,
 ) -> Result<ApplyOutcome, WorkflowError> {
     let (plan, snapshot) = match &request.saved {
-        Some(path) => saved_plan(path, aws, spec).await?,
+        Some(saved) => saved_plan(saved, aws, spec).await?,
         None => {
             let options = PlanOptions {
                 destroy: request.destroy,
@@ -178,10 +179,20 @@ pub fn saved_plan_refusal(e: SavedPlanError) -> WorkflowError {
     }
 }
 
-/// Reads a saved plan and checks that it was made with the same variables: the spec to load
-/// is the one it names.
+/// Reads a saved plan and checks that it was made with the same variables and from the same
+/// files: the spec to load is the one it names.
 pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPlan, WorkflowError> {
     let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
+    let changed = saved.changed_inputs();
+    if !changed.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "the spec changed since the plan was made: {}",
+                changed.join(", ")
+            ),
+            hint: Some("plan again and review the new plan".into()),
+        });
+    }
     let differences = saved.var_differences(vars);
     if !differences.is_empty() {
         return Err(WorkflowError::Refused {
@@ -195,30 +206,18 @@ pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPl
     Ok(saved)
 }
 
-/// Loads a saved plan and checks it still holds: same files, same account, same live state.
+/// Checks that a saved plan (of one environment; its files were checked by
+/// [`open_saved_plan`]) still holds: same account, same live state.
 async fn saved_plan(
-    path: &Path,
+    saved: &SavedEnvironment,
     aws: &Aws,
     spec: &Spec,
 ) -> Result<(Plan, LiveSnapshot), WorkflowError> {
-    let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
-    let changed = saved.changed_inputs();
-    if !changed.is_empty() {
-        return Err(WorkflowError::Refused {
-            message: format!(
-                "the spec changed since the plan was made: {}",
-                changed.join(", ")
-            ),
-            hint: Some("plan again and review the new plan".into()),
-        });
-    }
     let account = aws.sts.account().await?;
     if saved.plan.refresh_only {
         return Err(WorkflowError::Refused {
-            message: format!(
-                "`{}` is a drift report (--refresh-only), not a plan to apply",
-                path.display()
-            ),
+            message: "the plan file is a drift report (--refresh-only), not a plan to apply"
+                .to_string(),
             hint: Some("make a plan without --refresh-only".into()),
         });
     }

@@ -3,6 +3,8 @@
 
 mod apply;
 mod denied;
+pub mod envs;
+pub mod guard;
 pub mod index;
 mod read;
 
@@ -47,6 +49,8 @@ impl From<Diagnostics> for WorkflowError {
 /// stack owns. Resources whose names do not mention the account are read while
 /// `GetCallerIdentity` (and the stack's index, when it has one) are on their way.
 pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, WorkflowError> {
+    // A stack that names its account reads nothing before the account is known to be it.
+    guard::check_account(aws, spec).await?;
     let unknown = Account::unknown(aws.sts.region());
     let resolver = Resolver::new(spec, &unknown, None);
     let early: BTreeMap<Address, String> = spec

@@ -12,6 +12,11 @@ use crate::state::{
     Account, LiveResource, LiveSnapshot, ReadRequest, StackIndex, READ_CONCURRENCY,
 };
 
+tokio::task_local! {
+    /// The limit of reads by name in flight, when several stacks are read in one run.
+    pub static READ_LIMIT: std::sync::Arc<tokio::sync::Semaphore>;
+}
+
 /// What a read needs to know of the account, which `GetCallerIdentity` tells: the account, the
 /// physical names resolved with it (by address), and the stack's index, read alongside.
 pub struct Known {
@@ -62,12 +67,16 @@ pub async fn read<E: From<AwsError>>(
             })
             .collect()
     };
-    // Reads by name share one limit, early or late.
-    let limit = tokio::sync::Semaphore::new(READ_CONCURRENCY);
-    let early_reads = read_named(aws, &limit, requests(early, &BTreeMap::new()));
+    // Reads by name share one limit, early or late (and with the other environments planned
+    // in the same run, when there are).
+    let limit = READ_LIMIT
+        .try_with(std::sync::Arc::clone)
+        .unwrap_or_else(|_| std::sync::Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY)));
+    let limit = limit.as_ref();
+    let early_reads = read_named(aws, limit, requests(early, &BTreeMap::new()));
     let rest = async {
         let known = known.await?;
-        let late_reads = read_named(aws, &limit, requests(&known.physical_ids, early));
+        let late_reads = read_named(aws, limit, requests(&known.physical_ids, early));
         // Discovery leaves out what the spec names: the reads by name find those, and tell
         // their owner, so discovery reading their tags too would double the calls of a plan.
         let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
@@ -130,7 +139,7 @@ pub async fn read<E: From<AwsError>>(
                     )
                 })
                 .collect();
-            read_named(aws, &limit, requests)
+            read_named(aws, limit, requests)
                 .await?
                 .into_iter()
                 .flatten()

@@ -7,6 +7,7 @@ mod aws_errors;
 mod aws_replay;
 mod docs;
 mod enforce;
+mod envs;
 mod faults;
 mod fmt_graph;
 mod fuzz;

@@ -1,0 +1,336 @@
+//! The command line over environments: `--env`, `--all-envs` and `--shard`, loading the spec
+//! for each chosen environment, and the commands that run over several at once (`plan`,
+//! `show`, `apply FILE`).
+
+use clap::Args;
+
+use super::ui::{TerminalApply, Ui};
+use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowArgs, SpecArgs};
+use crate::aws::{Aws, ConnectOptions};
+use crate::plan::{Plan, PlanOptions};
+use crate::render::envs::{self as view, EnvPlan};
+use crate::saved::SavedPlan;
+use crate::spec::env::{EnvChoice, Environment, Shard};
+use crate::spec::Spec;
+use crate::workflow::envs::{each_tolerating, plan_each, EnvOutcome};
+use crate::workflow::{apply_stack, ApplyRequest};
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Work on this environment of the spec, an [env.NAME] (repeatable)
+    #[arg(long = "env", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Work on every environment the spec declares
+    #[arg(long, conflicts_with = "names")]
+    pub all_envs: bool,
+    /// Take the I-th of N slices of the chosen environments, for a CI matrix (1/3, 2/3, 3/3)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+impl EnvArgs {
+    fn choice(&self, default_all: bool) -> EnvChoice {
+        EnvChoice {
+            names: self.names.clone(),
+            all: self.all_envs,
+            shard: self.shard,
+            default_all,
+        }
+    }
+}
+
+/// The chosen environments, in name order (`[None]` for a spec without environments).
+fn selection(args: &SpecArgs, default_all: bool) -> Result<Vec<Option<String>>, Failure> {
+    crate::spec::env::select(&args.spec, &args.envs.choice(default_all)).map_err(Failure::Spec)
+}
+
+/// Whether the command line chose other than exactly one stack (several environments, or a
+/// shard with none).
+pub fn is_many(args: &SpecArgs) -> Result<bool, Failure> {
+    Ok(selection(args, false)?.len() != 1)
+}
+
+/// The spec loaded for the one environment chosen.
+pub fn load_one(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
+    let mut chosen = selection(args, false)?;
+    match chosen.len() {
+        1 => load_env(args, chosen.pop().flatten(), ui),
+        0 => Err(Failure::Refused {
+            message: "this shard holds no environment".into(),
+            hint: Some("there are fewer environments than shards".into()),
+        }),
+        n => Err(Failure::Refused {
+            message: format!("this command works on one environment at a time, and {n} are chosen"),
+            hint: Some("pass one --env NAME; `plinth plan` takes several, and `plinth apply FILE` applies their saved plan".into()),
+        }),
+    }
+}
+
+/// The spec loaded for every chosen environment (every one the spec declares, when none is
+/// chosen and `default_all`).
+pub fn load_all(args: &SpecArgs, ui: &Ui, default_all: bool) -> Result<Vec<Spec>, Failure> {
+    selection(args, default_all)?
+        .into_iter()
+        .map(|env| load_env(args, env, ui))
+        .collect()
+}
+
+/// The connection of `spec`'s environment: the command line's options, and the environment's
+/// own where the command line says nothing.
+pub fn connect_options(aws: &AwsArgs, env: Option<&Environment>) -> ConnectOptions {
+    let mut options = aws.options();
+    let Some(env) = env else {
+        return options;
+    };
+    options.region = options.region.or_else(|| env.region.clone());
+    options.profile = options.profile.or_else(|| env.profile.clone());
+    if options.assume_role_arn.is_none() {
+        options.assume_role_arn = env.assume_role_arn.clone();
+        if let Some(name) = &env.role_session_name {
+            options.role_session_name = name.clone();
+        }
+        options.external_id = env.external_id.clone();
+    }
+    options
+}
+
+pub async fn connect(aws: &AwsArgs, spec: &Spec) -> Result<Aws, Failure> {
+    Ok(Aws::connect(&connect_options(aws, spec.stack.env.as_ref())).await?)
+}
+
+/// `plinth plan` over several environments: planned concurrently, shown as one result.
+pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
+    if args.live_snapshot.is_some() {
+        return Err(Failure::Refused {
+            message: "--live-snapshot plans one environment".into(),
+            hint: Some("pass one --env NAME".into()),
+        });
+    }
+    let specs = load_all(&args.spec, ui, false)?;
+    if specs.is_empty() {
+        ui.err("No environment in this shard: nothing to plan.\n");
+        return Ok(0);
+    }
+    let stacks: Vec<(&Spec, ConnectOptions)> = specs
+        .iter()
+        .map(|s| (s, connect_options(&args.aws, s.stack.env.as_ref())))
+        .collect();
+    let options = PlanOptions {
+        destroy: args.destroy,
+        refresh_only: args.refresh_only,
+    };
+    let results = plan_each(&stacks, options).await;
+    let mut planned: Vec<(&Spec, Plan)> = Vec::new();
+    let mut failed = Vec::new();
+    for (spec, result) in specs.iter().zip(results) {
+        match result {
+            Ok(plan) => planned.push((spec, plan)),
+            Err(e) => failed.push((env_name(spec), e)),
+        }
+    }
+    for (name, e) in &failed {
+        ui.err(&format!("environment {name}:\n"));
+        ui.report(e);
+    }
+    let plans: Vec<EnvPlan<'_>> = planned
+        .iter()
+        .map(|(spec, plan)| EnvPlan {
+            name: spec.stack.env.as_ref().map(|e| e.name.as_str()),
+            plan,
+        })
+        .collect();
+    ui.out(&render(&plans, &args.render, ui));
+    if !failed.is_empty() {
+        return Err(Failure::Refused {
+            message: format!(
+                "{} of {} environments could not be planned: {}",
+                failed.len(),
+                specs.len(),
+                failed
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hint: Some("the errors above say why; no plan file was written".into()),
+        });
+    }
+    if let Some(path) = &args.out {
+        let pairs: Vec<(&Spec, &Plan)> = planned.iter().map(|(s, p)| (*s, p)).collect();
+        SavedPlan::new(&pairs, &args.spec.vars, &args.spec.var_files)
+            .write(path)
+            .map_err(|e| Failure::Refused {
+                message: format!("cannot write the plan file `{}`: {e}", path.display()),
+                hint: None,
+            })?;
+    }
+    Ok(match args.detailed_exitcode {
+        false => 0,
+        true => planned
+            .iter()
+            .map(|(_, plan)| crate::access::detailed_exit_code(plan, args.fail_on.threshold()))
+            .max()
+            .unwrap_or(0),
+    })
+}
+
+fn env_name(spec: &Spec) -> String {
+    spec.stack
+        .env
+        .as_ref()
+        .map_or_else(|| spec.stack.name.clone(), |e| e.name.clone())
+}
+
+fn render(plans: &[EnvPlan<'_>], args: &super::RenderArgs, ui: &Ui) -> String {
+    match args.format {
+        Format::Text => view::text(
+            plans,
+            crate::render::text::TextOptions {
+                color: ui.color_stdout,
+            },
+        ),
+        Format::Json => view::json(plans),
+        Format::Markdown => view::markdown(
+            plans,
+            crate::render::markdown::MarkdownOptions {
+                budget: args.markdown_budget,
+            },
+        ),
+    }
+}
+
+/// `plinth show FILE` (one plan as before; the plans of several environments together) and
+/// `plinth show --merge A B ...`: the plans of several files (one per CI runner) as one
+/// result. An environment in two files is refused: the runners' shards should not overlap.
+pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, Failure> {
+    let plans: Vec<EnvPlan<'_>> = files
+        .iter()
+        .flat_map(|f| f.environments.iter())
+        .map(|e| EnvPlan {
+            name: e.env.as_deref(),
+            plan: &e.plan,
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &plans {
+        if !seen.insert((p.name, &p.plan.stack, &p.plan.account.account_id)) {
+            return Err(Failure::Refused {
+                message: format!(
+                    "environment {} (stack `{}`) is in more than one of the plan files",
+                    p.label(),
+                    p.plan.stack
+                ),
+                hint: Some(
+                    "merge the files of one run's shards, each planned with its own --shard I/N"
+                        .into(),
+                ),
+            });
+        }
+    }
+    match plans.as_slice() {
+        [one] if args.merge.is_empty() => ui.out(&show(one.plan, &args.render, ui)),
+        _ => ui.out(&render(&plans, &args.render, ui)),
+    }
+    Ok(0)
+}
+
+/// `plinth apply FILE`: every environment of the saved plan, `--env-parallelism` at once, each
+/// under its own lock and after its own checks; no new one starts once more than
+/// `--max-failures` have failed. The exit code is the worst of them.
+pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<u8, Failure> {
+    let spec_args = SpecArgs {
+        spec: std::path::PathBuf::from(&saved.spec),
+        vars: args.spec.vars.clone(),
+        var_files: saved
+            .var_files
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect(),
+        envs: EnvArgs {
+            names: Vec::new(),
+            all_envs: false,
+            shard: None,
+        },
+    };
+    let mut specs = Vec::new();
+    for env in &saved.environments {
+        let spec = load_env(&spec_args, env.env.clone(), ui)?;
+        specs.push((spec, env.clone()));
+    }
+    let single = specs.len() == 1;
+    let view = TerminalApply {
+        ui,
+        auto_approve: args.auto_approve,
+    };
+    let outcomes = each_tolerating(
+        specs.iter().collect(),
+        args.env_parallelism,
+        args.max_failures,
+        |(spec, env)| {
+            let view = &view;
+            async move {
+                if !single {
+                    ui.err(&format!(
+                        "--- applying environment {} ---\n",
+                        env_name(spec)
+                    ));
+                }
+                let aws = connect(&args.aws, spec).await?;
+                let request = ApplyRequest {
+                    saved: Some(env.clone()),
+                    destroy: env.plan.destroy,
+                    parallelism: args.parallelism,
+                };
+                apply_stack(&aws, spec, &request, view).await
+            }
+        },
+    )
+    .await;
+    if single {
+        let outcome = outcomes.into_iter().next();
+        return match outcome {
+            Some(EnvOutcome::Done(outcome)) => {
+                let outputs = outcome.outputs();
+                if !outputs.is_empty() {
+                    ui.err("\nOutputs:\n");
+                    ui.out(&super::format_outputs(&outputs, super::OutputFormat::Env));
+                }
+                Ok(if outcome.succeeded() { 0 } else { 1 })
+            }
+            Some(EnvOutcome::Failed(e)) => Err(e),
+            _ => Ok(1),
+        };
+    }
+    let mut table = String::from("\nenvironment  account       status\n");
+    let mut worst = 0;
+    for ((spec, saved), outcome) in specs.iter().zip(&outcomes) {
+        let status = match outcome {
+            EnvOutcome::Done(o) if o.succeeded() => "applied".to_string(),
+            EnvOutcome::Done(_) => {
+                worst = 1;
+                "failed (some steps)".to_string()
+            }
+            EnvOutcome::Failed(e) => {
+                worst = 1;
+                ui.err(&format!("environment {}:\n", env_name(spec)));
+                ui.report(e);
+                format!("failed: {}", first_line(&e.to_string()))
+            }
+            EnvOutcome::Skipped => {
+                worst = 1;
+                "not started (--max-failures reached)".to_string()
+            }
+        };
+        let account = &saved.plan.account.account_id;
+        table.push_str(&format!(
+            "{:<11}  {account:<12}  {status}\n",
+            env_name(spec)
+        ));
+    }
+    ui.err(&table);
+    Ok(worst)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}

@@ -1,0 +1,978 @@
+//! Environments and the layers variables come from.
+//!
+//! A spec may declare `[env.NAME]` tables: each names the account the environment must be in
+//! and how to reach it, and sets variables. One spec then stands for several stacks, one per
+//! environment, each loaded on its own with that environment's variables (so its own stack
+//! name, ownership tag, lock and index). Variables are set, highest first, by `--var`,
+//! `--var-file`, `PLINTH_VAR_NAME`, the environment's `vars`, its `var_files`, and `[vars]`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+
+use super::load::{did_you_mean, LoadOptions, Loader};
+use super::template::{self, Reference};
+use super::{Located, LockConfig, StackConfig, Var};
+use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
+
+/// The JSON Schema pattern of `[stack] account_id`: 12 digits, or a value with variables.
+pub const ACCOUNT_ID_PATTERN: &str = r"^(?:[0-9]{12}|.*\$\{var\.[^}]+\}.*)$";
+
+/// The prefix of environment variables that set spec variables: `PLINTH_VAR_prefix=tonic-dev`.
+pub const ENV_VAR_PREFIX: &str = "PLINTH_VAR_";
+
+/// `[env.NAME]`: one environment of the stack.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    /// The account this environment must be in (12 digits).
+    pub account_id: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub assume_role_arn: Option<String>,
+    pub role_session_name: Option<String>,
+    pub external_id: Option<String>,
+    /// Where `account_id` is written.
+    pub account_location: Location,
+    vars: Vec<(String, Located<String>)>,
+    var_files: Vec<Located<String>>,
+}
+
+/// The fields of `[env.NAME]` other than `vars`, which is read as `[vars]` is.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Environment")]
+pub(crate) struct RawEnv {
+    /// The AWS account this environment must be in; plinth refuses any other
+    #[schemars(pattern(r"^[0-9]{12}$"))]
+    account_id: Located<String>,
+    region: Option<Located<String>>,
+    /// A named profile of the AWS config and credentials files
+    profile: Option<Located<String>>,
+    /// A role to assume first, usually in the environment's account
+    assume_role_arn: Option<Located<String>>,
+    role_session_name: Option<Located<String>>,
+    /// The external id the role's trust policy asks for
+    external_id: Option<Located<String>>,
+    /// Variables of this environment (strings, numbers or booleans)
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    #[allow(dead_code)] // taken out of the table and read as [vars] is; here for the schema
+    vars: Option<serde::de::IgnoredAny>,
+    /// TOML files of variables, relative to the spec, later files winning
+    #[serde(default)]
+    var_files: Vec<Located<String>>,
+}
+
+/// The environments chosen on the command line: `--env NAME` (repeatable), `--all-envs`, and
+/// `--shard I/N` to take one slice of them.
+#[derive(Debug, Clone, Default)]
+pub struct EnvChoice {
+    pub names: Vec<String>,
+    pub all: bool,
+    pub shard: Option<Shard>,
+    /// No choice means every environment (for `validate`), instead of an error.
+    pub default_all: bool,
+}
+
+impl EnvChoice {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && !self.all
+    }
+}
+
+/// `--shard I/N`: the I-th of N slices (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{s}` is not a shard: write I/N, e.g. 2/5 (the second of five)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if count == 0 || index == 0 || index > count {
+            return Err(format!(
+                "`{s}` is not a shard: I/N needs 1 <= I <= N (shards are counted from 1)"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The items of `all` (in the order given) in this shard: the k-th item (from 0) is in shard
+    /// `k mod N + 1`. The N shards of one list are disjoint and together hold every item.
+    pub fn slice<T: Clone>(&self, all: &[T]) -> Vec<T> {
+        all.iter()
+            .enumerate()
+            .filter(|(k, _)| k % self.count + 1 == self.index)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+}
+
+/// Which environments of the spec at `path` to work on, in name order: `[None]` for a spec
+/// without environments (when none was asked for). A spec with environments needs a choice;
+/// a name it does not declare is an error. Nothing else of the spec is checked here.
+pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Diagnostics> {
+    let name = path.display().to_string();
+    let Ok(file) = super::load::read_source(path, &name, None) else {
+        // Loading reports it, located.
+        return Ok(vec![None]);
+    };
+    let declared = declared_environments(&file);
+    let Some((declared, span)) = declared else {
+        if choice.is_empty() {
+            let all = vec![None];
+            return Ok(choice.shard.map_or(all.clone(), |s| s.slice(&all)));
+        }
+        let asked = if choice.all {
+            "--all-envs".to_string()
+        } else {
+            format!("--env {}", choice.names.join(", --env "))
+        };
+        return Err(Diagnostics(vec![Diagnostic::error(
+            "spec::no-environments",
+            format!("{asked}: `{name}` declares no environments"),
+        )
+        .hint(
+            "declare them as [env.NAME] tables with account_id, or leave out --env and --all-envs",
+        )]));
+    };
+    let names: Vec<&str> = declared.iter().map(String::as_str).collect();
+    if choice.is_empty() && !choice.default_all {
+        return Err(Diagnostics(vec![Diagnostic::error(
+            "spec::choose-environment",
+            format!(
+                "`{name}` declares environments ({}): choose one or more",
+                names.join(", ")
+            ),
+        )
+        .at(&file, span)
+        .hint(format!(
+            "pass --env NAME (e.g. --env {}), or --all-envs",
+            names[0]
+        ))]));
+    }
+    let mut diags = Diagnostics::default();
+    for asked in &choice.names {
+        if !declared.contains(asked) {
+            diags.push(
+                Diagnostic::error(
+                    "spec::unknown-environment",
+                    format!("--env {asked}: `{name}` declares no environment `{asked}`"),
+                )
+                .at(&file, span.clone())
+                .hint(
+                    did_you_mean(asked, &names)
+                        .unwrap_or_else(|| format!("the environments are: {}", names.join(", "))),
+                ),
+            );
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let chosen: Vec<Option<String>> = declared
+        .iter()
+        .filter(|d| choice.all || choice.is_empty() || choice.names.contains(d))
+        .map(|d| Some(d.clone()))
+        .collect();
+    Ok(match choice.shard {
+        Some(shard) => shard.slice(&chosen),
+        None => chosen,
+    })
+}
+
+/// The environments a spec declares, sorted, and where `[env...]` is first written; `None`
+/// when it declares none (or is not TOML: loading reports that).
+fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Range<usize>)> {
+    let root = DeTable::parse(&file.text).ok()?.into_inner();
+    let (key, value) = root.iter().find(|(k, _)| k.get_ref() == "env")?;
+    let DeValue::Table(table) = value.get_ref() else {
+        return Some((BTreeSet::new(), key.span()));
+    };
+    let names: BTreeSet<String> = table.keys().map(|k| k.get_ref().to_string()).collect();
+    let first = table
+        .keys()
+        .map(|k| k.span())
+        .min_by_key(|s| s.start)
+        .unwrap_or_else(|| key.span());
+    (!names.is_empty()).then_some((names, first))
+}
+
+/// The account a loaded spec must be in, and where that is written: its environment's
+/// `account_id`, else `[stack] account_id`.
+#[derive(Debug, Clone)]
+pub struct ExpectedAccount {
+    pub account_id: String,
+    pub location: Location,
+    /// The environment it comes from, if any.
+    pub env: Option<String>,
+}
+
+impl Loader {
+    /// The environment `options` asks for, if any.
+    pub(super) fn chosen_environment(
+        &mut self,
+        environments: &BTreeMap<String, Environment>,
+        options: &LoadOptions,
+    ) -> Option<Environment> {
+        let name = options.env.as_ref()?;
+        let found = environments.get(name).cloned();
+        if found.is_none() {
+            let names: Vec<&str> = environments.keys().map(String::as_str).collect();
+            self.diags.push(
+                Diagnostic::error(
+                    "spec::unknown-environment",
+                    format!("--env {name}: the spec declares no environment `{name}`"),
+                )
+                .hint(if names.is_empty() {
+                    "declare it as an [env.NAME] table with account_id".to_string()
+                } else {
+                    format!("the environments are: {}", names.join(", "))
+                }),
+            );
+        }
+        found
+    }
+
+    /// `[stack]` for the chosen environment: its name (and lock) with variables filled in, and
+    /// the account it must be in.
+    pub(super) fn stack_config(
+        &mut self,
+        raw: super::load::RawStack,
+        vars: &BTreeMap<String, Var>,
+        env: Option<Environment>,
+    ) -> Option<StackConfig> {
+        let name_span = raw.name.span();
+        let name = self.with_vars(raw.name.get_ref(), name_span.clone(), vars, "name")?;
+        if let Err(msg) = super::rules::stack_name(&name) {
+            let substituted = raw.name.get_ref().contains("${");
+            let message = if substituted {
+                format!("{msg} (after its variables are filled in)")
+            } else {
+                msg
+            };
+            self.err("spec::invalid-name", message, name_span.clone())
+                .set_hint("letters, digits, `-` and `_`, at most 64 characters");
+        }
+        let lock = match raw.lock {
+            None => None,
+            Some(l) => {
+                let bucket =
+                    self.with_vars(l.bucket.get_ref(), l.bucket.span(), vars, "lock.bucket")?;
+                let key = match l.key {
+                    None => format!("plinth/locks/{name}.lock"),
+                    Some(k) => self.with_vars(k.get_ref(), k.span(), vars, "lock.key")?,
+                };
+                Some(LockConfig { bucket, key })
+            }
+        };
+        let account = match (&env, raw.account_id) {
+            (Some(env), _) => Some(ExpectedAccount {
+                account_id: env.account_id.clone(),
+                location: env.account_location.clone(),
+                env: Some(env.name.clone()),
+            }),
+            (None, Some(id)) => {
+                let value = self.with_vars(id.get_ref(), id.span(), vars, "account_id")?;
+                if !is_account_id(&value) {
+                    self.err(
+                        "spec::account-id",
+                        format!("`{value}` is not an AWS account id"),
+                        id.span(),
+                    )
+                    .set_hint("an account id is 12 digits, as `aws sts get-caller-identity` prints it (keep leading zeros, and quote it)");
+                }
+                Some(ExpectedAccount {
+                    account_id: value,
+                    location: Location::new(&self.file, id.span()),
+                    env: None,
+                })
+            }
+            (None, None) => None,
+        };
+        Some(StackConfig {
+            name,
+            location: Location::new(&self.file, name_span),
+            lock,
+            account,
+            env,
+        })
+    }
+
+    /// `[env]`: every environment, checked.
+    pub(super) fn environments(
+        &mut self,
+        value: toml::Spanned<DeValue<'_>>,
+    ) -> BTreeMap<String, Environment> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.err(
+                "spec::type",
+                "`env` must be a table of environments, as in [env.NAME]",
+                span,
+            );
+            return BTreeMap::new();
+        };
+        let mut out = BTreeMap::new();
+        for (name, body) in table {
+            let name_span = name.span();
+            let name = name.get_ref().to_string();
+            if let Err(msg) = super::rules::logical_name(&name) {
+                self.err("spec::invalid-name", msg, name_span.clone())
+                    .set_hint("an environment's name is letters, digits, `-` and `_`");
+            }
+            let body_span = body.span();
+            let DeValue::Table(mut fields) = body.into_inner() else {
+                self.err(
+                    "spec::type",
+                    format!("`env.{name}` must be a table"),
+                    body_span,
+                )
+                .set_hint(format!(
+                    "write [env.{name}] followed by account_id = \"...\" and its settings"
+                ));
+                continue;
+            };
+            let vars_key = fields.keys().find(|k| k.get_ref() == "vars").cloned();
+            let vars = match vars_key.and_then(|k| fields.remove(&k)) {
+                Some(v) => self.string_table(v, &format!("env.{name}.vars")),
+                None => Vec::new(),
+            };
+            let body = toml::Spanned::new(body_span, DeValue::Table(fields));
+            let Some(raw) = self.deserialize::<RawEnv>(body) else {
+                continue;
+            };
+            let account_id = raw.account_id.get_ref().clone();
+            if !is_account_id(&account_id) {
+                self.err(
+                    "spec::account-id",
+                    format!("`{account_id}` is not an AWS account id"),
+                    raw.account_id.span(),
+                )
+                .set_hint("an account id is 12 digits, as `aws sts get-caller-identity` prints it (keep leading zeros, and quote it)");
+            }
+            let text = |v: Option<Located<String>>| v.map(Located::into_inner);
+            out.insert(
+                name.clone(),
+                Environment {
+                    name,
+                    account_location: Location::new(&self.file, raw.account_id.span()),
+                    account_id,
+                    region: text(raw.region),
+                    profile: text(raw.profile),
+                    assume_role_arn: text(raw.assume_role_arn),
+                    role_session_name: text(raw.role_session_name),
+                    external_id: text(raw.external_id),
+                    vars,
+                    var_files: raw.var_files,
+                },
+            );
+        }
+        out
+    }
+
+    /// Sets the variables of `[vars]` from every other layer, lowest first, so each layer
+    /// overrides those below it: the environment's `var_files`, its `vars`, `PLINTH_VAR_*`,
+    /// `--var-file`, `--var`. A layer that sets a variable `[vars]` does not declare is an
+    /// error, located where the layer is written.
+    pub(super) fn layer_vars(
+        &mut self,
+        vars: &mut BTreeMap<String, Var>,
+        env: Option<&Environment>,
+        options: &LoadOptions,
+    ) {
+        if let Some(env) = env {
+            for file in &env.var_files {
+                let cited = Location::new(&self.file, file.span());
+                let path = self.dir.join(file.get_ref());
+                self.var_file(vars, &path, Some(cited));
+            }
+            for (name, value) in &env.vars {
+                let at = Location::new(&self.file, value.span());
+                self.set_var(
+                    vars,
+                    name,
+                    value.get_ref(),
+                    Some(at),
+                    &format!("env.{}.vars", env.name),
+                );
+            }
+        }
+        for (name, value) in &options.env_vars {
+            self.set_var(vars, name, value, None, &format!("{ENV_VAR_PREFIX}{name}"));
+        }
+        for path in &options.var_files {
+            self.var_file(vars, path, None);
+        }
+        for (name, value) in &options.var_overrides {
+            self.set_var(vars, name, value, None, &format!("--var {name}"));
+        }
+    }
+
+    fn set_var(
+        &mut self,
+        vars: &mut BTreeMap<String, Var>,
+        name: &str,
+        value: &str,
+        at: Option<Location>,
+        source: &str,
+    ) {
+        match vars.get_mut(name) {
+            Some(var) => {
+                var.value = value.to_string();
+                var.location = at;
+            }
+            None => {
+                let known: Vec<&str> = vars.keys().map(String::as_str).collect();
+                let d = Diagnostic::error(
+                    "spec::unknown-var",
+                    format!("{source}: the spec declares no variable `{name}` in [vars]"),
+                )
+                .hint(
+                    did_you_mean(name, &known)
+                        .unwrap_or_else(|| "declare it in [vars] first".into()),
+                )
+                .at_location(at);
+                self.diags.push(d);
+            }
+        }
+    }
+
+    /// One `--var-file` or `var_files` entry: a TOML table of strings, numbers and booleans.
+    /// Its values may be secrets, so a diagnostic shows the file with its values starred.
+    fn var_file(&mut self, vars: &mut BTreeMap<String, Var>, path: &Path, cited: Option<Location>) {
+        let name = path.display().to_string();
+        let file = match super::load::read_source(path, &name, cited.clone()) {
+            Ok(f) => f,
+            Err(mut d) => {
+                if cited.is_none() {
+                    for d in &mut d.0 {
+                        d.hint = Some("--var-file takes a TOML file of NAME = value lines, relative to the current directory".into());
+                    }
+                }
+                self.diags.extend(d);
+                return;
+            }
+        };
+        self.inputs.push(super::InputFile {
+            path: name.clone(),
+            sha256: super::sha256_hex(file.text.as_bytes()),
+        });
+        let (root, errors) = DeTable::parse_recoverable(&file.text);
+        let shown = starred(&file, &root);
+        if !errors.is_empty() {
+            for e in errors {
+                self.diags.push(
+                    Diagnostic::error(
+                        "spec::var-file",
+                        format!(
+                            "`{name}` is not a TOML table of variables: {}",
+                            e.message().trim()
+                        ),
+                    )
+                    .at(&shown, e.span().unwrap_or(0..0))
+                    .hint("a var file holds NAME = value lines (strings, numbers or booleans)"),
+                );
+            }
+            return;
+        }
+        let mut entries: Vec<_> = root.into_inner().into_iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (key, value) in entries {
+            let key_name = key.get_ref().to_string();
+            let text = match value.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                DeValue::Integer(i) => i.as_str().to_string(),
+                DeValue::Float(f) => f.as_str().to_string(),
+                DeValue::Boolean(b) => b.to_string(),
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "spec::var-file",
+                            format!(
+                                "`{key_name}` in `{name}` must be a string, number or boolean, not {}",
+                                super::load::with_article(other.type_str())
+                            ),
+                        )
+                        .at(&shown, key.span())
+                        .hint("a var file holds NAME = value lines at its top level, no tables"),
+                    );
+                    continue;
+                }
+            };
+            let at = Location::new(&shown, key.span());
+            self.set_var(vars, &key_name, &text, Some(at), &format!("`{name}`"));
+        }
+    }
+
+    /// `[stack]`'s strings after variables are filled in: a stack name (or lock) may depend on
+    /// the environment. Only `${var.NAME}` may appear there; the error points at `span`.
+    pub(super) fn with_vars(
+        &mut self,
+        value: &str,
+        span: Range<usize>,
+        vars: &BTreeMap<String, Var>,
+        field: &str,
+    ) -> Option<String> {
+        if !value.contains("${") {
+            return Some(value.to_string());
+        }
+        let pieces = match template::parse(value) {
+            Ok(p) => p,
+            Err(e) => {
+                let d = self.err("spec::template", e.message, span);
+                d.hint = e.hint;
+                return None;
+            }
+        };
+        for (r, _) in template::references(&pieces) {
+            let problem = match r {
+                Reference::Var(name) => match vars.get(name) {
+                    None => Some("declare the variable in [vars] (each environment can set it in its `vars`)"),
+                    Some(var) if var.known().is_none() => Some("the stack must be named before AWS is read: use a variable with a plain value"),
+                    Some(_) => None,
+                },
+                _ => Some("use ${var.NAME}: the stack must be named before AWS is read"),
+            };
+            if let Some(hint) = problem {
+                self.err(
+                    "spec::stack-reference",
+                    format!(
+                        "`[stack] {field}` may only refer to variables with a value, not to `{}`",
+                        template::reference_text(r)
+                    ),
+                    span,
+                )
+                .set_hint(hint);
+                return None;
+            }
+        }
+        template::render(&pieces, |r| match r {
+            Reference::Var(name) => vars.get(name).and_then(Var::known),
+            _ => None,
+        })
+    }
+}
+
+/// `true` for 12 ASCII digits, the form of every AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The var file with every value replaced by stars, byte for byte, so spans still hold and a
+/// diagnostic's snippet shows no value (a var file often carries secrets).
+fn starred(file: &Arc<SourceFile>, root: &toml::Spanned<DeTable<'_>>) -> Arc<SourceFile> {
+    let mut bytes = file.text.clone().into_bytes();
+    for (_, value) in root.get_ref().iter() {
+        let span = value.span();
+        if span.end <= bytes.len() && span.start < span.end {
+            for b in &mut bytes[span] {
+                if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r') {
+                    *b = b'*';
+                }
+            }
+        }
+    }
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    SourceFile::new(file.name.clone(), text)
+}
+
+/// `PLINTH_VAR_NAME=value` variables of the process environment, sorted by name.
+pub fn vars_from_environment() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            let name = k.strip_prefix(ENV_VAR_PREFIX)?.to_string();
+            Some((name, v.into_string().ok()?))
+        })
+        .filter(|(name, _)| !name.is_empty())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{load, Spec};
+
+    const SPEC: &str = r#"[stack]
+name = "tonic-${var.env}"
+
+[vars]
+env = "default"
+from_env_files = "spec"
+from_env_vars = "spec"
+from_process = "spec"
+from_var_files = "spec"
+from_var = "spec"
+untouched = "spec"
+
+[env.dev]
+account_id = "111111111111"
+var_files = ["dev.toml"]
+vars = { env = "dev", from_env_vars = "env vars", from_process = "env vars", from_var_files = "env vars", from_var = "env vars" }
+
+[env.prod]
+account_id = "222222222222"
+region = "eu-west-1"
+vars = { env = "prod" }
+"#;
+
+    struct Dir(tempfile::TempDir);
+
+    impl Dir {
+        fn new(spec: &str) -> Dir {
+            let dir = Dir(tempfile::tempdir().unwrap());
+            dir.write("plinth.toml", spec);
+            dir
+        }
+
+        fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+            let path = self.0.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+
+        fn spec(&self) -> std::path::PathBuf {
+            self.0.path().join("plinth.toml")
+        }
+
+        fn load(&self, options: &LoadOptions) -> Result<Spec, Diagnostics> {
+            load(&self.spec(), options)
+        }
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Each variable is set by every layer up to the one named after it, so its value says
+    /// which layer won: `--var` over `--var-file` over `PLINTH_VAR_` over the environment's
+    /// `vars` over its `var_files` over `[vars]`.
+    #[test]
+    fn variables_take_the_value_of_the_highest_layer_that_sets_them() {
+        let dir = Dir::new(SPEC);
+        dir.write(
+            "dev.toml",
+            "from_env_files = \"env files\"\nfrom_env_vars = \"env files\"\nfrom_process = \"env files\"\nfrom_var_files = \"env files\"\nfrom_var = \"env files\"\n",
+        );
+        let first = dir.write(
+            "a.toml",
+            "from_var_files = \"var file a\"\nfrom_var = \"var file a\"\n",
+        );
+        let second = dir.write("b.toml", "from_var_files = \"var file b\"\n");
+        let options = LoadOptions {
+            env: Some("dev".into()),
+            env_vars: pairs(&[
+                ("from_process", "process"),
+                ("from_var_files", "process"),
+                ("from_var", "process"),
+            ]),
+            var_files: vec![first, second],
+            var_overrides: pairs(&[("from_var", "var")]),
+        };
+        let spec = dir
+            .load(&options)
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let table = [
+            ("untouched", "spec"),
+            ("from_env_files", "env files"),
+            ("from_env_vars", "env vars"),
+            ("from_process", "process"),
+            ("from_var_files", "var file b"),
+            ("from_var", "var"),
+            ("env", "dev"),
+        ];
+        for (name, expected) in table {
+            assert_eq!(spec.vars[name].value, expected, "{name}");
+        }
+        assert_eq!(spec.stack.name, "tonic-dev");
+        let account = spec.stack.account.as_ref().unwrap();
+        assert_eq!(account.account_id, "111111111111");
+        assert_eq!(account.env.as_deref(), Some("dev"));
+        assert!(
+            spec.inputs.iter().any(|i| i.path.ends_with("dev.toml"))
+                && spec.inputs.iter().any(|i| i.path.ends_with("b.toml")),
+            "var files are inputs a saved plan is bound to"
+        );
+    }
+
+    #[test]
+    fn each_environment_is_its_own_stack() {
+        let dir = Dir::new(SPEC);
+        dir.write("dev.toml", "");
+        let load_env = |env: &str| {
+            dir.load(&LoadOptions {
+                env: Some(env.into()),
+                ..LoadOptions::default()
+            })
+            .unwrap_or_else(|d| panic!("{}", d.render(false)))
+        };
+        let (dev, prod) = (load_env("dev"), load_env("prod"));
+        assert_eq!(dev.stack.name, "tonic-dev");
+        assert_eq!(prod.stack.name, "tonic-prod");
+        assert_eq!(
+            prod.stack.env.as_ref().unwrap().region.as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(dev.environments.len(), 2);
+    }
+
+    /// The error codes of `spec`, each with `file:line:col` when it has a location.
+    fn errors(dir: &Dir, options: &LoadOptions) -> Vec<String> {
+        let diags = dir.load(options).expect_err("the spec has errors");
+        diags
+            .0
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| {
+                let at = d.location.as_ref().map(|l| {
+                    let (line, col) = l.file.line_col(l.span.start);
+                    let file = std::path::Path::new(&l.file.name);
+                    format!(
+                        " {}:{line}:{col}",
+                        file.file_name().unwrap().to_string_lossy()
+                    )
+                });
+                assert!(d.hint.is_some(), "{} has a hint", d.message);
+                format!("{}{}", d.code, at.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bad_environments_and_variables_are_located_errors() {
+        let dir = Dir::new(
+            r#"[stack]
+name = "x-${var.env}"
+
+[vars]
+env = "a"
+
+[env.nocount]
+region = "us-east-1"
+
+[env.short]
+account_id = "12345"
+
+[env.typo]
+account_id = "123456789012"
+acount = "x"
+"#,
+        );
+        assert_eq!(
+            errors(&dir, &LoadOptions::default()),
+            [
+                "spec::missing-field plinth.toml:7:1",
+                "spec::account-id plinth.toml:11:14",
+                "spec::unknown-field plinth.toml:15:1",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_var_files_and_undeclared_variables_are_errors_with_their_place() {
+        let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\nenv = \"a\"\n");
+        let not_table = dir.write("bad.toml", "env = \"b\"\n[nested]\nx = 1\n");
+        let undeclared = dir.write("undeclared.toml", "env = \"b\"\nenb = \"secret-value\"\n");
+        let options = LoadOptions {
+            var_files: vec![dir.0.path().join("missing.toml"), not_table, undeclared],
+            env_vars: pairs(&[("nope", "x")]),
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            errors(&dir, &options),
+            [
+                "spec::unknown-var",
+                "spec::read",
+                "spec::var-file bad.toml:2:2",
+                "spec::unknown-var undeclared.toml:2:1",
+            ]
+        );
+        let rendered = dir.load(&options).unwrap_err().render(false);
+        assert!(!rendered.contains("secret-value"), "{rendered}");
+        assert!(rendered.contains("PLINTH_VAR_nope"), "{rendered}");
+    }
+
+    #[test]
+    fn a_stack_name_invalid_after_substitution_is_an_error_at_the_name() {
+        let dir = Dir::new(
+            "[stack]\nname = \"tonic-${var.env}\"\naccount_id = \"${var.account}\"\n\n[vars]\nenv = \"a b\"\naccount = \"12\"\n",
+        );
+        assert_eq!(
+            errors(&dir, &LoadOptions::default()),
+            [
+                "spec::invalid-name plinth.toml:2:8",
+                "spec::account-id plinth.toml:3:14"
+            ]
+        );
+        let dir = Dir::new("[stack]\nname = \"tonic-${aws.region}\"\n");
+        assert_eq!(
+            errors(&dir, &LoadOptions::default()),
+            ["spec::stack-reference plinth.toml:2:8"]
+        );
+    }
+
+    fn choose(names: &[&str], all: bool, shard: Option<&str>) -> EnvChoice {
+        EnvChoice {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            all,
+            shard: shard.map(|s| s.parse().unwrap()),
+            default_all: false,
+        }
+    }
+
+    #[test]
+    fn a_spec_with_environments_needs_a_choice_and_knows_its_names() {
+        let dir = Dir::new(SPEC);
+        let refused = select(&dir.spec(), &choose(&[], false, None)).unwrap_err();
+        let text = refused.render(false);
+        assert!(text.contains("declares environments (dev, prod)"), "{text}");
+        assert!(text.contains("--all-envs"), "{text}");
+        let unknown = select(&dir.spec(), &choose(&["prd"], false, None)).unwrap_err();
+        assert!(unknown.render(false).contains("did you mean `prod`?"));
+        assert_eq!(
+            select(&dir.spec(), &choose(&[], true, None)).unwrap(),
+            [Some("dev".to_string()), Some("prod".to_string())]
+        );
+        assert_eq!(
+            select(&dir.spec(), &choose(&["prod"], false, None)).unwrap(),
+            [Some("prod".to_string())]
+        );
+        let plain = Dir::new("[stack]\nname = \"x\"\n");
+        assert_eq!(
+            select(&plain.spec(), &choose(&[], false, None)).unwrap(),
+            [None]
+        );
+        assert!(select(&plain.spec(), &choose(&["dev"], false, None)).is_err());
+    }
+
+    #[test]
+    fn the_shards_of_a_list_are_disjoint_and_cover_it() {
+        for count in 1..=7 {
+            for len in 0..=23 {
+                let all: Vec<usize> = (0..len).collect();
+                let mut seen = Vec::new();
+                for index in 1..=count {
+                    let shard = Shard { index, count };
+                    let slice = shard.slice(&all);
+                    assert_eq!(slice, shard.slice(&all), "deterministic");
+                    assert!(slice.len() <= len.div_ceil(count), "balanced");
+                    seen.extend(slice);
+                }
+                seen.sort();
+                assert_eq!(seen, all, "{count} shards of {len}: each item exactly once");
+            }
+        }
+        for bad in ["0/3", "4/3", "1/0", "x/2", "2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+    use crate::spec::load;
+
+    /// Follows the recipe each shipped stack's comment gives: the stack named per environment,
+    /// `env` in [vars], the [env] tables uncommented.
+    fn with_environments(text: &str) -> String {
+        let (before, after) = text
+            .split_once("# [env.dev]\n")
+            .expect("the example tables");
+        let (tables, rest) = after.split_once("\n\n").expect("a blank line after them");
+        let tables: String = format!("# [env.dev]\n{tables}\n")
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .unwrap_or(l.strip_prefix('#').unwrap_or(l))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let named = regex_free_rename(before);
+        format!(
+            "{named}{tables}\n{}",
+            rest.replacen("[vars]\n", "[vars]\nenv = \"dev\"\n", 1)
+        )
+    }
+
+    /// `name = "X"` in [stack] becomes `name = "X-${var.env}"`.
+    fn regex_free_rename(text: &str) -> String {
+        let head = "[stack]\nname = \"";
+        let start = text.find(head).expect("[stack] name") + head.len();
+        let end = start + text[start..].find('"').expect("a quoted name");
+        format!("{}-${{var.env}}{}", &text[..end], &text[end..])
+    }
+
+    #[test]
+    fn every_shipped_stack_runs_per_environment_as_its_comment_says() {
+        let plans = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&plans).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let shipped = load(&path, &LoadOptions::default()).unwrap();
+            // Written next to the original, so the stack's own files resolve.
+            let copy = path.with_extension("envs-test.toml");
+            std::fs::write(&copy, with_environments(&text)).unwrap();
+            let mut names = Vec::new();
+            for env in ["dev", "prod"] {
+                let options = LoadOptions {
+                    env: Some(env.into()),
+                    ..LoadOptions::default()
+                };
+                let spec = load(&copy, &options);
+                let spec = spec.unwrap_or_else(|d| {
+                    let _ = std::fs::remove_file(&copy);
+                    panic!("{}: {}", path.display(), d.render(false))
+                });
+                assert_eq!(spec.stack.name, format!("{}-{env}", shipped.stack.name));
+                let account = crate::state::Account::unknown("us-east-1");
+                let resolver = crate::spec::resolve::Resolver::new(&spec, &account, None);
+                names.push(
+                    spec.resources
+                        .values()
+                        .filter_map(|r| r.body.physical_id(&resolver).ok().flatten())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            let _ = std::fs::remove_file(&copy);
+            let has_prefix = text.contains("`prefix`") || text.contains("`role_name`");
+            if has_prefix {
+                assert!(
+                    names[0].iter().all(|n| !names[1].contains(n)),
+                    "{}: dev and prod share names {:?}",
+                    path.display(),
+                    names[0]
+                        .iter()
+                        .filter(|n| names[1].contains(n))
+                        .collect::<Vec<_>>()
+                );
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 5);
+    }
+}

@@ -1,0 +1,122 @@
+//! Several environments in one run: each is its own stack with its own connection, planned
+//! concurrently under one limit of reads in flight, or applied a few at a time, each under
+//! its own lock.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures::{stream, StreamExt};
+
+use super::{plan_stack, WorkflowError};
+use crate::aws::{Aws, ConnectOptions};
+use crate::plan::{Plan, PlanOptions};
+use crate::spec::Spec;
+use crate::state::READ_CONCURRENCY;
+
+/// Plans every `(spec, connection)` concurrently. All of them share one limit of
+/// [`READ_CONCURRENCY`] requests in flight (every request of every connection, and the reads
+/// by name as one stack's do), so planning fifty environments does not send fifty times as
+/// many requests at once. Results are in the order given.
+pub async fn plan_each(
+    stacks: &[(&Spec, ConnectOptions)],
+    options: PlanOptions,
+) -> Vec<Result<Plan, WorkflowError>> {
+    let reads = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
+    let requests = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
+    let plans = futures::future::join_all(stacks.iter().map(|(spec, connect)| async move {
+        let aws = Aws::connect(connect).await?;
+        plan_stack(&aws, spec, options).await
+    }));
+    let plans = super::read::READ_LIMIT.scope(reads, plans);
+    crate::aws::transport::SHARED_LIMIT
+        .scope(requests, plans)
+        .await
+}
+
+/// How one environment of a run over several ended.
+#[derive(Debug)]
+pub enum EnvOutcome<T> {
+    Done(T),
+    Failed(WorkflowError),
+    /// Not started: more environments had failed than the run tolerates.
+    Skipped,
+}
+
+/// Runs `run` for each item, at most `parallelism` at once, in the order given, and starts no
+/// new one once more than `max_failures` have failed (as CloudFormation StackSets' failure
+/// tolerance does); a run already going is let finish. Outcomes come back in the order given.
+pub async fn each_tolerating<I, T, F, Fut>(
+    items: Vec<I>,
+    parallelism: usize,
+    max_failures: usize,
+    run: F,
+) -> Vec<EnvOutcome<T>>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T, WorkflowError>>,
+{
+    let failures = AtomicUsize::new(0);
+    let (failures, run) = (&failures, &run);
+    let mut outcomes: Vec<(usize, EnvOutcome<T>)> = stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| async move {
+            if failures.load(Ordering::SeqCst) > max_failures {
+                return (i, EnvOutcome::Skipped);
+            }
+            match run(item).await {
+                Ok(t) => (i, EnvOutcome::Done(t)),
+                Err(e) => {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                    (i, EnvOutcome::Failed(e))
+                }
+            }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> WorkflowError {
+        WorkflowError::Refused {
+            message: "no".into(),
+            hint: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn no_environment_starts_once_more_than_max_failures_have_failed() {
+        // One at a time, so the order of starts is the order given.
+        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 1, |n| async move {
+            if n <= 2 {
+                Err(refused())
+            } else {
+                Ok(n)
+            }
+        })
+        .await;
+        assert!(matches!(outcomes[0], EnvOutcome::Failed(_)));
+        assert!(matches!(outcomes[1], EnvOutcome::Failed(_)));
+        assert!(matches!(outcomes[2], EnvOutcome::Skipped));
+        assert!(matches!(outcomes[3], EnvOutcome::Skipped));
+    }
+
+    #[tokio::test]
+    async fn failures_within_the_tolerance_let_the_rest_run() {
+        let outcomes = each_tolerating(vec![1, 2, 3], 1, 1, |n| async move {
+            if n == 1 {
+                Err(refused())
+            } else {
+                Ok(n)
+            }
+        })
+        .await;
+        assert!(matches!(outcomes[0], EnvOutcome::Failed(_)));
+        assert!(matches!(outcomes[1], EnvOutcome::Done(2)));
+        assert!(matches!(outcomes[2], EnvOutcome::Done(3)));
+    }
+}

@@ -1,0 +1,36 @@
+//! The account guard: a stack that names its account (its environment's `account_id`, or
+//! `[stack] account_id`) is read and changed only with credentials for that account. It runs
+//! before anything else is read or locked.
+
+use super::WorkflowError;
+use crate::aws::Aws;
+use crate::spec::Spec;
+
+/// Refuses, naming both accounts, when the credentials are not for the account `spec` must be
+/// in. `GetCallerIdentity` is asked once per connection, so later steps pay nothing for it.
+pub async fn check_account(aws: &Aws, spec: &Spec) -> Result<(), WorkflowError> {
+    let Some(expected) = &spec.stack.account else {
+        return Ok(());
+    };
+    let account = aws.sts.account().await?;
+    if account.account_id == expected.account_id {
+        return Ok(());
+    }
+    let whose = match &expected.env {
+        Some(env) => format!("environment `{env}`"),
+        None => format!("stack `{}`", spec.stack.name),
+    };
+    Err(WorkflowError::Refused {
+        message: format!(
+            "{whose} must be in account {} ({}), but the credentials are for account {} ({}): nothing was read or changed",
+            expected.account_id,
+            expected.location.display(),
+            account.account_id,
+            account.caller_arn
+        ),
+        hint: Some(format!(
+            "use credentials for account {}: the environment's `profile` or `assume_role_arn`, or --profile / --assume-role-arn",
+            expected.account_id
+        )),
+    })
+}

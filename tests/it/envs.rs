@@ -1,0 +1,407 @@
+//! Environments against moto: several environments of one spec in one account, each its own
+//! stack; the account guard; profiles as the AWS CLI takes them; saved plans of several
+//! environments.
+
+use crate::proxy::{FaultProxy, Faults};
+use crate::support::{command, moto, plinth, plinth_aws, runtime, sdk, unique, Run, TempSpec};
+
+/// moto's account.
+const MOTO_ACCOUNT: &str = "123456789012";
+
+/// Two environments (dev, prod) in moto's account, each with its own role and queue.
+fn spec(stack: &str, prefix: &str, prod_account: &str) -> String {
+    format!(
+        r#"[stack]
+name = "{stack}-${{var.env}}"
+
+[vars]
+env = "none"
+prefix = "{prefix}"
+
+[env.dev]
+account_id = "{MOTO_ACCOUNT}"
+vars = {{ env = "dev" }}
+
+[env.prod]
+account_id = "{prod_account}"
+vars = {{ env = "prod" }}
+
+[role.worker]
+name = "${{var.prefix}}-${{var.env}}-worker"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[queue.work]
+name = "${{var.prefix}}-${{var.env}}-work"
+"#
+    )
+}
+
+fn role_exists(name: &str) -> bool {
+    runtime().block_on(async {
+        aws_sdk_iam::Client::new(&sdk().await)
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .is_ok()
+    })
+}
+
+fn queue_exists(name: &str) -> bool {
+    runtime().block_on(async {
+        aws_sdk_sqs::Client::new(&sdk().await)
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .is_ok()
+    })
+}
+
+fn intact(prefix: &str, env: &str) -> bool {
+    role_exists(&format!("{prefix}-{env}-worker")) && queue_exists(&format!("{prefix}-{env}-work"))
+}
+
+#[test]
+fn two_environments_in_one_account_are_two_stacks_that_never_touch_each_other() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let file = spec.arg();
+    plinth_aws(&["apply", "-f", &file, "--env", "dev", "--auto-approve"]).ok();
+    let prod = plinth_aws(&["apply", "-f", &file, "--env", "prod", "--auto-approve"]).ok();
+    assert!(
+        prod.stderr.contains("Apply complete: 2 added"),
+        "applying prod adds its own and deletes nothing of dev's: {}",
+        prod.stderr
+    );
+    assert!(intact(&prefix, "dev") && intact(&prefix, "prod"));
+
+    let plan = plinth_aws(&["plan", "-f", &file, "--all-envs", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("=== environment dev ==="),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("=== environment prod ==="),
+        "{}",
+        plan.stdout
+    );
+
+    plinth_aws(&["destroy", "-f", &file, "--env", "dev", "--auto-approve"]).ok();
+    assert!(!role_exists(&format!("{prefix}-dev-worker")));
+    assert!(intact(&prefix, "prod"), "destroying dev leaves prod");
+    let plan = plinth_aws(&["plan", "-f", &file, "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    plinth_aws(&["destroy", "-f", &file, "--env", "prod", "--auto-approve"]).ok();
+}
+
+#[test]
+fn a_spec_with_environments_refuses_to_run_without_a_choice() {
+    let spec = TempSpec::new(&spec(&unique("envs"), &unique("env"), MOTO_ACCOUNT));
+    for args in [
+        vec!["plan", "-f", &spec.arg()],
+        vec!["apply", "-f", &spec.arg(), "--auto-approve"],
+        vec!["outputs", "-f", &spec.arg()],
+    ] {
+        let run = plinth_aws(&args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(
+            run.stderr.contains("declares environments (dev, prod)")
+                && run.stderr.contains("--all-envs"),
+            "{}",
+            run.stderr
+        );
+    }
+    let unknown = plinth_aws(&["plan", "-f", &spec.arg(), "--env", "prdo"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("did you mean `prod`?"),
+        "{}",
+        unknown.stderr
+    );
+    let validate = plinth(&["validate", "-f", &spec.arg()]).ok();
+    assert!(
+        validate.stdout.contains("(environment `prod`) is valid"),
+        "{}",
+        validate.stdout
+    );
+}
+
+/// Runs plinth through a proxy that counts the calls, to see what was sent.
+fn through_proxy(args: &[&str]) -> (Run, Vec<String>) {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let mut all = args.to_vec();
+    all.extend(["--endpoint-url", &proxy.url]);
+    let run = plinth(&all);
+    let calls = proxy.counts().by_operation.keys().cloned().collect();
+    (run, calls)
+}
+
+#[test]
+fn the_account_guard_refuses_another_account_before_reading_anything() {
+    let spec = TempSpec::new(&spec(&unique("envs"), &unique("env"), "222222222222"));
+    let (run, calls) = through_proxy(&["plan", "-f", &spec.arg(), "--env", "prod"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("environment `prod` must be in account 222222222222")
+            && run
+                .stderr
+                .contains(&format!("credentials are for account {MOTO_ACCOUNT}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        calls,
+        ["sts:GetCallerIdentity"],
+        "nothing but who the caller is"
+    );
+
+    let (apply, calls) = through_proxy(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--env",
+        "prod",
+        "--auto-approve",
+    ]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert_eq!(
+        calls,
+        ["sts:GetCallerIdentity"],
+        "no lock, no read, no change"
+    );
+
+    let plain = TempSpec::new(&format!(
+        "[stack]\nname = \"{}\"\naccount_id = \"210987654321\"\n\n[queue.q]\nname = \"{}\"\n",
+        unique("guard"),
+        unique("guard")
+    ));
+    let run = plinth_aws(&["plan", "-f", &plain.arg()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("must be in account 210987654321"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Credentials of moto's account `account`, from AssumeRole (moto hands out keys of the
+/// role's account).
+fn keys_in(account: &str) -> (String, String, String) {
+    runtime().block_on(async {
+        let out = aws_sdk_sts::Client::new(&sdk().await)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/deployer"))
+            .role_session_name("tests")
+            .send()
+            .await
+            .expect("moto assumes a role");
+        let c = out.credentials().expect("credentials");
+        (
+            c.access_key_id().to_string(),
+            c.secret_access_key().to_string(),
+            c.session_token().to_string(),
+        )
+    })
+}
+
+#[test]
+fn an_explicit_profile_beats_credentials_in_the_environment_and_a_missing_one_is_an_error() {
+    let other = "210987654321";
+    let (key, secret, token) = keys_in(other);
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{}\"\naccount_id = \"{other}\"\n\n[queue.q]\nname = \"{}\"\n",
+        unique("profile"),
+        unique("profile")
+    ));
+    spec.write(
+        "credentials",
+        &format!("[other]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"),
+    );
+    let credentials = spec.dir.path().join("credentials");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--endpoint-url", moto()]);
+        let out = command(&all)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .output()
+            .expect("run plinth");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // AWS_ACCESS_KEY_ID=testing (moto's own account) is set, as in every test.
+    let (code, stderr) = run(&["plan", "-f", &spec.arg(), "--profile", "other"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "the profile's account, not the environment's keys: {stderr}"
+    );
+    let (code, stderr) = run(&["plan", "-f", &spec.arg()]);
+    assert_eq!(
+        code,
+        Some(1),
+        "without the profile, the environment's keys: {stderr}"
+    );
+
+    let (code, stderr) = run(&["plan", "-f", &spec.arg(), "--profile", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("the profile `nope` is not defined in /dev/null or")
+            && stderr.contains(&credentials.display().to_string()),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_environment_reaches_its_account_through_its_role_and_profile() {
+    let other = "210987654322";
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let text = spec(&stack, &prefix, other).replace(
+        &format!("account_id = \"{other}\""),
+        &format!("account_id = \"{other}\"\nassume_role_arn = \"arn:aws:iam::{other}:role/deployer\"\nexternal_id = \"tests\""),
+    );
+    let spec = TempSpec::new(&text);
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let envs = json["environments"].as_array().unwrap();
+    assert_eq!(envs[0]["account_id"], MOTO_ACCOUNT);
+    assert_eq!(envs[1]["name"], "prod");
+    assert_eq!(
+        envs[1]["account_id"], other,
+        "prod's plan is made in prod's account"
+    );
+
+    let missing = TempSpec::new(&spec_text_with_profile(&stack, &prefix));
+    let run = plinth_aws(&["plan", "-f", &missing.arg(), "--env", "dev"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("the profile `dev-admin` is not defined"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn spec_text_with_profile(stack: &str, prefix: &str) -> String {
+    spec(stack, prefix, MOTO_ACCOUNT).replace(
+        "vars = { env = \"dev\" }",
+        "profile = \"dev-admin\"\nvars = { env = \"dev\" }",
+    )
+}
+
+#[test]
+fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let file = spec.dir.path().join("plan.plinth");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
+    let shown = plinth(&["show", file, "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(json["environments"].as_array().unwrap().len(), 2);
+
+    let apply = plinth_aws(&["apply", file]).ok();
+    assert!(
+        apply.stderr.contains("dev          123456789012  applied")
+            && apply.stderr.contains("prod         123456789012  applied"),
+        "{}",
+        apply.stderr
+    );
+    assert!(intact(&prefix, "dev") && intact(&prefix, "prod"));
+
+    // A second change, planned for both; then prod moves before the apply.
+    std::fs::write(
+        spec.path(),
+        std::fs::read_to_string(spec.path())
+            .unwrap()
+            .replace("[queue.work]\n", "[queue.work]\nvisibility_timeout = 60\n"),
+    )
+    .unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
+    runtime().block_on(async {
+        let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+        let url = sqs
+            .get_queue_url()
+            .queue_name(format!("{prefix}-prod-work"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        sqs.delete_queue().queue_url(url).send().await.unwrap();
+    });
+    let apply = plinth_aws(&["apply", file, "--env-parallelism", "1"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("dev          123456789012  applied"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stderr.contains(
+            "prod         123456789012  failed: the account no longer matches the saved plan"
+        ),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        !queue_exists(&format!("{prefix}-prod-work")),
+        "nothing of prod's plan applied"
+    );
+    for env in ["dev", "prod"] {
+        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
+    }
+}
+
+#[test]
+fn shards_plan_disjoint_slices_and_show_merges_their_files_into_one_comment() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let file = spec.dir.path().join(format!("plan-{}.plinth", &shard[..1]));
+        let file = file.to_str().unwrap().to_string();
+        let args = [
+            "plan",
+            "-f",
+            &spec.arg(),
+            "--all-envs",
+            "--shard",
+            shard,
+            "--out",
+            &file,
+        ];
+        plinth_aws(&args).ok();
+        files.push(file);
+    }
+    let one = plinth(&["show", &files[0], "--format", "json"]).ok();
+    let one: serde_json::Value = serde_json::from_str(&one.stdout).unwrap();
+    assert_eq!(
+        one["stack"],
+        format!("{stack}-dev"),
+        "shard 1 of 2 is dev alone"
+    );
+    let merged = plinth(&[
+        "show", "--merge", &files[0], &files[1], "--format", "markdown",
+    ])
+    .ok();
+    assert!(
+        merged.stdout.contains("### plinth plan: 2 environments"),
+        "{}",
+        merged.stdout
+    );
+    assert!(merged.stdout.contains("| dev |") && merged.stdout.contains("| prod |"));
+    let twice = plinth(&["show", "--merge", &files[0], &files[0]]);
+    assert_eq!(twice.code, 1);
+    assert!(
+        twice.stderr.contains("in more than one of the plan files"),
+        "{}",
+        twice.stderr
+    );
+}
