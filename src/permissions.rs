@@ -730,6 +730,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            ..Default::default()
         };
         let spec = crate::spec::load(&path, &options).expect("a shipped stack loads");
         let target = Target {

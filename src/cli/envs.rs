@@ -15,7 +15,7 @@ use crate::spec::Spec;
 use crate::workflow::envs::{each_tolerating, plan_each, EnvOutcome};
 use crate::workflow::{apply_stack, ApplyRequest};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct EnvArgs {
     /// Work on this environment of the spec, an [env.NAME] (repeatable)
     #[arg(long = "env", value_name = "NAME")]

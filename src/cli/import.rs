@@ -92,6 +92,8 @@ pub(super) async fn run(args: ImportArgs, ui: &Ui) -> Result<u8, Failure> {
             &SpecArgs {
                 spec: file.clone(),
                 vars: args.vars.clone(),
+                var_files: Vec::new(),
+                envs: Default::default(),
             },
             ui,
         )?),
