@@ -59,12 +59,20 @@ pub fn gains_access_message(changes: &[crate::access::GrantChange]) -> Option<(S
     } else {
         "inside the account"
     };
-    let message = format!(
-        "This plan gives new access {reach}, the riskiest {}: {at_riskiest} {} of {} gained; review \"Access changes\".",
-        riskiest.as_str(),
-        rows(at_riskiest),
-        gained.len()
-    );
+    let message = if riskiest == Risk::Internal {
+        format!(
+            "This plan gives new access inside the account, all of it internal ({} {}).",
+            gained.len(),
+            rows(gained.len())
+        )
+    } else {
+        format!(
+            "This plan gives new access {reach}, the riskiest {}: {at_riskiest} {} of {} gained; review \"Access changes\".",
+            riskiest.as_str(),
+            rows(at_riskiest),
+            gained.len()
+        )
+    };
     Some((message, riskiest <= Risk::Escalation))
 }
 
