@@ -26,6 +26,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("lock", 6),
     ("permissions", 6),
     ("workflow", 7),
+    ("import", 7),
     ("cli", 8),
 ];
 

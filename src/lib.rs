@@ -13,6 +13,7 @@ pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod graph_view;
+pub mod import;
 pub mod lock;
 pub mod model;
 pub mod permissions;

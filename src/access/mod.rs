@@ -963,33 +963,26 @@ pub fn changes(plan: &Plan) -> Vec<GrantChange> {
     out
 }
 
-/// What makes two rows the same row: principal, resource (its ARN, not its label), conditions
-/// and path.
+/// What makes two rows the same row: principal, resource, conditions and path, where the
+/// resource is the same by its label (a stack resource's address, which stays when a role is
+/// renamed) or by its ARN (a bucket that leaves the spec is named by its ARN instead of its
+/// address).
 type RowKey<'g> = (&'g str, &'g str, &'g [String], &'g [String]);
 
+fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
+    (&g.principal, resource, &g.conditions, &g.via)
+}
+
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
-    let index: std::collections::HashMap<RowKey, &Grant> = other
-        .iter()
-        .map(|g| {
-            (
-                (
-                    g.principal.as_str(),
-                    g.target.as_str(),
-                    &g.conditions[..],
-                    &g.via[..],
-                ),
-                g,
-            )
-        })
-        .collect();
+    use std::collections::HashMap;
+    let by_label: HashMap<RowKey, &Grant> =
+        other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
+    let by_arn: HashMap<RowKey, &Grant> =
+        other.iter().map(|g| (row_key(g, &g.target), g)).collect();
     for grant in from {
-        let same = index
-            .get(&(
-                grant.principal.as_str(),
-                grant.target.as_str(),
-                &grant.conditions[..],
-                &grant.via[..],
-            ))
+        let same = by_label
+            .get(&row_key(grant, &grant.resource))
+            .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
             .copied();
         let actions: Vec<String> = match same {
             Some(same) => grant

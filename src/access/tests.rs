@@ -507,3 +507,26 @@ policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Actio
     difference(&before, &after, Change::Lost, &mut out);
     assert!(out.is_empty(), "{out:#?}");
 }
+
+/// The Markdown comment's graph: the vendor account, the role it assumes, and what it reaches
+/// through it; one edge per pair of nodes; none when nothing is gained above internal.
+#[test]
+fn the_markdown_graph_draws_who_reaches_what_through_which_role() {
+    let plan = ready_made("openmetadata-glue.toml", &[]);
+    let graph = crate::render::access::mermaid(&changes(&plan)).expect("a graph");
+    assert!(graph.starts_with("```mermaid\nflowchart LR\n"), "{graph}");
+    assert!(graph.contains("[\"210987654321\"]") && graph.contains("[\"role.ingestion\"]"));
+    let edges: Vec<&str> = graph.lines().filter(|l| l.contains("-->")).collect();
+    assert_eq!(edges.len(), 2, "{graph}");
+    assert!(edges[0].contains("sts:AssumeRole"), "{graph}");
+    assert!(edges[1].contains("glue:GetJobRuns"), "{graph}");
+    let internal = inline(&format!(
+        "{ROLE_HEAD}{QUEUE}{}",
+        role(
+            "fn",
+            r#"{"Service": "lambda.amazonaws.com"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#,
+        )
+    ));
+    assert_eq!(crate::render::access::mermaid(&changes(&internal)), None);
+}

@@ -19,6 +19,7 @@ use crate::workflow::{
     ApplyRequest, WorkflowError,
 };
 
+mod import;
 mod ui;
 
 use ui::{format_outputs, TerminalApply, Ui};
@@ -78,6 +79,8 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Print the stack's resources and their references, as Graphviz dot or Mermaid
     Graph(GraphArgs),
+    /// Write a spec for resources made by hand, read from the live account
+    Import(import::ImportArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -565,6 +568,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Fmt(args) => fmt(&args, ui),
+        Command::Import(args) => import::run(args, ui).await,
         Command::Graph(args) => {
             let spec = load(&args.spec, ui)?;
             let plan = if args.plan {

@@ -139,6 +139,79 @@ pub fn markdown_section(changes: &[GrantChange]) -> String {
     out
 }
 
+/// The most edges the Markdown comment's graph may have; a bigger graph helps no one and is
+/// left out (the Risks list and the table say the same).
+const GRAPH_EDGES: usize = 12;
+
+/// A small graph of the access gained above `internal`, for GitHub to draw: principals, the
+/// roles they reach, and what they reach through them. `None` when nothing is gained above
+/// `internal` or the graph would be too big to read.
+pub fn mermaid(changes: &[GrantChange]) -> Option<String> {
+    let mut edges: Vec<(String, String, String)> = Vec::new();
+    // One edge between two nodes: the first row's words for it (rows come riskiest first,
+    // and a role's own trust row before the rows through it).
+    let mut edge = |from: &str, to: &str, label: String| {
+        if !edges.iter().any(|(f, t, _)| f == from && t == to) {
+            edges.push((from.to_string(), to.to_string(), label));
+        }
+    };
+    for c in changes
+        .iter()
+        .filter(|c| c.change == Change::Gained && c.grant.risk < Risk::Internal)
+    {
+        let g = &c.grant;
+        let actions = describe_actions(&g.actions);
+        // The roles a row goes through, from its trust policies.
+        let roles: Vec<&str> = g
+            .via
+            .iter()
+            .filter_map(|v| v.strip_suffix(" trust"))
+            .collect();
+        match roles.split_first() {
+            Some((first, rest)) if !(rest.is_empty() && *first == g.resource) => {
+                edge(&g.principal, first, "assumes".into());
+                let mut at = *first;
+                for role in rest {
+                    if *role != g.resource {
+                        edge(at, role, "assumes".into());
+                        at = role;
+                    }
+                }
+                edge(at, &g.resource, actions);
+            }
+            _ => edge(&g.principal, &g.resource, actions),
+        }
+    }
+    if edges.is_empty() || edges.len() > GRAPH_EDGES {
+        return None;
+    }
+    let mut ids: Vec<String> = Vec::new();
+    let mut id = |name: &str| -> usize {
+        match ids.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                ids.push(name.to_string());
+                ids.len() - 1
+            }
+        }
+    };
+    let quote = |s: &str| s.replace('"', "#quot;");
+    let mut lines = Vec::new();
+    for (from, to, label) in &edges {
+        let (a, b) = (id(from), id(to));
+        lines.push(format!("  n{a} -->|\"{}\"| n{b}", quote(label)));
+    }
+    let mut out = String::from("```mermaid\nflowchart LR\n");
+    for (i, name) in ids.iter().enumerate() {
+        let _ = writeln!(out, "  n{i}[\"{}\"]", quote(name));
+    }
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push_str("```\n\n");
+    Some(out)
+}
+
 /// The most rows the Markdown section lists: the comment's head is never cut, so it stays
 /// short; the Risks bullets above it already name every principal that gains something.
 const MARKDOWN_ROWS: usize = 40;

@@ -100,11 +100,11 @@ fn head(plan: &Plan) -> String {
         return out;
     }
     let _ = write!(out, "**{}**", summary_line(plan, &summary));
-    if summary.widens_access {
-        out.push_str(" **This plan widens access.**");
+    let access = crate::access::changes(plan);
+    if let Some((message, _)) = super::gains_access_message(&access) {
+        let _ = write!(out, " **{message}**");
     }
     out.push_str("\n\n");
-    let access = crate::access::changes(plan);
     let risks = risks(plan, &access);
     if !risks.is_empty() {
         out.push_str("#### Risks\n\n");
@@ -112,6 +112,9 @@ fn head(plan: &Plan) -> String {
             let _ = writeln!(out, "- {r}");
         }
         out.push('\n');
+    }
+    if let Some(graph) = super::access::mermaid(&access) {
+        out.push_str(&graph);
     }
     out.push_str(&super::access::markdown_section(&access));
     out

@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 
 use crate::model::Value;
 use crate::plan::{Action, Plan, ResourceChange, Summary};
-use crate::policy::AccessChange;
 
 /// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`, and how many of the deletions
 /// only release an existing resource (`, 1 to release`), which are not counted as destroyed.
@@ -42,27 +41,30 @@ pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
     }
 }
 
-/// What a plan that widens access asks the reviewer to look at: the policy changes labelled
-/// as widening, the policies of what it creates, or both.
-pub fn widens_access_message(plan: &Plan) -> String {
-    let widening = |c: &&ResourceChange| {
-        c.policy_diffs()
-            .iter()
-            .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
-    };
-    let (created, changed): (Vec<&ResourceChange>, Vec<&ResourceChange>) = plan
-        .changes
+/// The line under a plan's access changes: how many rows it gains, whether any reaches outside
+/// the account, and the riskiest class; `None` when it gains no access. The flag asks for the
+/// reviewer's attention (red in a terminal): access outside the account, or escalation.
+pub fn gains_access_message(changes: &[crate::access::GrantChange]) -> Option<(String, bool)> {
+    use crate::access::{Change, Risk};
+    let gained: Vec<_> = changes
         .iter()
-        .filter(widening)
-        .partition(|c| c.action == Action::Create);
-    let review = match (changed.is_empty(), created.is_empty()) {
-        (false, false) => {
-            "review the policy changes marked above and the policies of the resources it creates"
-        }
-        (false, true) => "review the policy changes marked above",
-        (true, _) => "review the policies of the resources it creates, shown above",
+        .filter(|c| c.change == Change::Gained)
+        .collect();
+    let riskiest = gained.iter().map(|c| c.grant.risk).min()?;
+    let at_riskiest = gained.iter().filter(|c| c.grant.risk == riskiest).count();
+    let rows = |n: usize| if n == 1 { "row" } else { "rows" };
+    let reach = if riskiest <= Risk::External {
+        "outside the account"
+    } else {
+        "inside the account"
     };
-    format!("This plan widens access: {review}.")
+    let message = format!(
+        "This plan gives new access {reach}, the riskiest {}: {at_riskiest} {} of {} gained; review \"Access changes\".",
+        riskiest.as_str(),
+        rows(at_riskiest),
+        gained.len()
+    );
+    Some((message, riskiest <= Risk::Escalation))
 }
 
 /// An `existing = true` resource: plinth manages settings on it but never creates or deletes

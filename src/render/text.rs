@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use owo_colors::{OwoColorize, Style};
 
-use super::{existing, pretty, summary_line, widens_access_message, Existing};
+use super::{existing, gains_access_message, pretty, summary_line, Existing};
 use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
 use crate::policy::{AccessChange, PolicyDiff, Severity};
 
@@ -95,7 +95,8 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         findings(&mut out, &p, change);
         out.push('\n');
     }
-    out.push_str(&super::access::text_section(&crate::access::changes(plan)));
+    let access = crate::access::changes(plan);
+    out.push_str(&super::access::text_section(&access));
     let summary = plan.summary();
     if plan.refresh_only {
         let n = summary.change + summary.replace;
@@ -107,12 +108,13 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         );
         return out;
     }
-    if summary.widens_access {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(&widens_access_message(plan), Style::new().red().bold())
-        );
+    if let Some((message, review)) = gains_access_message(&access) {
+        let style = if review {
+            Style::new().red().bold()
+        } else {
+            Style::new().bold()
+        };
+        let _ = writeln!(out, "{}", p.paint(&message, style));
     }
     let _ = writeln!(out, "{}", summary_line(plan, &summary));
     out

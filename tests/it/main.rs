@@ -10,6 +10,7 @@ mod enforce;
 mod faults;
 mod fmt_graph;
 mod fuzz;
+mod import;
 mod kinds_iam_kms;
 mod kinds_sqs_lambda_s3;
 mod least_privilege;

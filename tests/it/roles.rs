@@ -55,7 +55,8 @@ fn two_roles_apply_into_an_empty_account_then_plan_shows_no_changes() {
     // summary says so.
     assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
     assert!(
-        plan.stdout.contains("This plan widens access"),
+        plan.stdout
+            .contains("This plan gives new access inside the account, the riskiest data"),
         "{}",
         plan.stdout
     );

@@ -1,0 +1,361 @@
+//! The writer on live resources made here: what an import declares, and that it loads.
+
+use std::collections::BTreeMap;
+
+use super::write::{escape, spec, Found, ImportedSpec};
+use crate::model::{Address, Attributes, Kind, Value};
+use crate::policy::PolicyDocument;
+use crate::spec::{self, LoadOptions};
+use crate::state::{Account, LiveResource};
+
+const ACCOUNT: &str = "123456789012";
+
+fn account() -> Account {
+    Account {
+        account_id: ACCOUNT.into(),
+        region: "eu-west-1".into(),
+        partition: "aws".into(),
+        caller_arn: format!("arn:aws:iam::{ACCOUNT}:user/me"),
+    }
+}
+
+fn found(kind: Kind, name: &str, id: &str, arn: &str, attributes: Vec<(&str, Value)>) -> Found {
+    let mut exports = BTreeMap::from([("arn".to_string(), arn.to_string())]);
+    exports.insert("name".into(), id.into());
+    if kind == Kind::Key {
+        exports.insert("key_id".into(), id.into());
+    }
+    Found {
+        address: Address::new(kind, name),
+        live: LiveResource {
+            kind,
+            physical_id: id.into(),
+            owner: None,
+            address_tag: None,
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<Attributes>(),
+            exports,
+            deletion_date: None,
+        },
+        requested: id.into(),
+    }
+}
+
+fn policy(json: &str) -> Value {
+    Value::policy(PolicyDocument::parse(json).unwrap())
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// A queue a bucket notifies, encrypted with a key, whose policy names the bucket; a function
+/// the queue triggers, with its role.
+fn wired() -> Vec<Found> {
+    let queue_arn = format!("arn:aws:sqs:eu-west-1:{ACCOUNT}:work");
+    let key_arn =
+        format!("arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/worker");
+    vec![
+        found(
+            Kind::Bucket,
+            "data",
+            "data-bucket",
+            "arn:aws:s3:::data-bucket",
+            vec![
+                ("name", Value::str("data-bucket")),
+                (
+                    "notifications",
+                    Value::List(vec![map(vec![
+                        ("queue", Value::str(&queue_arn)),
+                        ("events", Value::set(["s3:ObjectCreated:*"])),
+                    ])]),
+                ),
+            ],
+        ),
+        found(
+            Kind::Queue,
+            "work",
+            "work",
+            &queue_arn,
+            vec![
+                ("name", Value::str("work")),
+                ("visibility_timeout", Value::Int(180)),
+                ("delay", Value::Int(0)),
+                ("kms_key", Value::str(&key_arn)),
+                (
+                    "policy",
+                    policy(&format!(
+                        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"sqs:SendMessage","Resource":"{queue_arn}","Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:s3:::data-bucket"}},"StringEquals":{{"aws:SourceAccount":"{ACCOUNT}"}}}}}}]}}"#
+                    )),
+                ),
+            ],
+        ),
+        found(
+            Kind::Key,
+            "sqs",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            &key_arn,
+            vec![(
+                "policy",
+                policy(&format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Allow","Principal":{{"Service":"s3.amazonaws.com"}},"Action":"kms:Decrypt","Resource":"*"}},{{"Sid":"WorkerUse","Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":["kms:Decrypt"],"Resource":"*"}}]}}"#
+                )),
+            )],
+        ),
+        found(
+            Kind::Role,
+            "worker",
+            "worker",
+            &role_arn,
+            vec![
+                ("name", Value::str("worker")),
+                ("path", Value::str("/")),
+                ("description", Value::str("")),
+                ("max_session_hours", Value::Int(1)),
+                (
+                    "trust",
+                    policy(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+                    ),
+                ),
+                (
+                    "policies",
+                    map(vec![(
+                        "use-key",
+                        policy(&format!(
+                            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["kms:Decrypt"],"Resource":"{key_arn}"}},{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data-bucket/${{aws:username}}/*"}}]}}"#
+                        )),
+                    )]),
+                ),
+                ("managed_policies", Value::set(Vec::<String>::new())),
+                ("tags", map(vec![("team", Value::str("data"))])),
+            ],
+        ),
+        found(
+            Kind::Function,
+            "worker",
+            "worker-fn",
+            &format!("arn:aws:lambda:eu-west-1:{ACCOUNT}:function:worker-fn"),
+            vec![
+                ("name", Value::str("worker-fn")),
+                ("role", Value::str(&role_arn)),
+                ("runtime", Value::str("python3.12")),
+                ("handler", Value::str("main.handler")),
+                ("code", Value::str("image:repo/worker:1")),
+                ("timeout", Value::Int(30)),
+                ("memory", Value::Int(1024)),
+                ("description", Value::str("")),
+                (
+                    "environment",
+                    map(vec![
+                        (
+                            "QUEUE_URL",
+                            Value::str("https://sqs.eu-west-1.amazonaws.com/x/work"),
+                        ),
+                        ("API_TOKEN", Value::str("t0ps3cret")),
+                    ]),
+                ),
+                ("architectures", Value::List(vec![Value::str("x86_64")])),
+                (
+                    "triggers",
+                    map(vec![(
+                        &queue_arn,
+                        map(vec![
+                            ("batch_size", Value::Int(10)),
+                            ("enabled", Value::Bool(true)),
+                        ]),
+                    )]),
+                ),
+            ],
+        ),
+    ]
+}
+
+fn written() -> ImportedSpec {
+    spec("imported", &account(), &wired())
+}
+
+#[test]
+fn arns_of_other_imported_resources_become_references() {
+    let out = written();
+    let text = &out.spec;
+    assert!(text.contains(r#"queue = "${queue.work.arn}""#), "{text}");
+    assert!(text.contains(r#"kms_key = "${key.sqs.arn}""#), "{text}");
+    assert!(text.contains(r#"role = "${role.worker.arn}""#), "{text}");
+    let inline = &out.files["policies/role-worker-use-key.json"];
+    assert!(
+        inline.contains(r#""Resource": "${key.sqs.arn}""#),
+        "{inline}"
+    );
+    // An object ARN names its bucket by name, so that it stays an ARN to the lints.
+    assert!(
+        inline.contains(r#""arn:aws:s3:::${bucket.data.name}/${aws:username}/*""#),
+        "{inline}"
+    );
+}
+
+#[test]
+fn a_reference_that_would_close_a_cycle_is_written_out() {
+    let out = written();
+    // The bucket names the queue, so the queue's policy names the bucket by its ARN, with the
+    // account as a reference, and its own ARN as one.
+    let queue_policy = &out.files["policies/queue-work-policy.json"];
+    assert!(
+        queue_policy.contains(r#""aws:SourceArn": "arn:aws:s3:::data-bucket""#),
+        "{queue_policy}"
+    );
+    assert!(
+        queue_policy.contains(r#""aws:SourceAccount": "${aws.account_id}""#),
+        "{queue_policy}"
+    );
+    assert!(
+        queue_policy.contains(r#""Resource": "${queue.work.arn}""#),
+        "{queue_policy}"
+    );
+}
+
+#[test]
+fn defaults_are_left_out_and_settings_kept() {
+    let text = written().spec;
+    assert!(text.contains("visibility_timeout = 180"), "{text}");
+    assert!(!text.contains("delay"), "{text}");
+    assert!(!text.contains("path = "), "{text}");
+    assert!(!text.contains("max_session_hours"), "{text}");
+    assert!(!text.contains("architectures"), "{text}");
+    assert!(text.contains(r#"tags = { team = "data" }"#), "{text}");
+    assert!(
+        text.contains(r#"code = { image = "repo/worker:1" }"#),
+        "{text}"
+    );
+    assert!(!text.contains("runtime"), "an image brings its own: {text}");
+}
+
+#[test]
+fn an_existing_key_declares_only_the_statements_it_can_name_and_says_why() {
+    let out = written();
+    let text = &out.spec;
+    assert!(
+        text.contains(
+            "[key.sqs]\nexisting = true\nkey_id = \"1234abcd-12ab-34cd-56ef-1234567890ab\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("# key.sqs: 2 statements of the key policy cannot be declared here"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(\"Enable IAM User Permissions\",\n# one without a Sid)"),
+        "{text}"
+    );
+    let key_policy = &out.files["policies/key-sqs-policy.json"];
+    let doc: serde_json::Value = serde_json::from_str(key_policy).unwrap();
+    assert_eq!(
+        doc["Statement"].as_array().unwrap().len(),
+        1,
+        "{key_policy}"
+    );
+    assert_eq!(doc["Statement"][0]["Sid"], "WorkerUse");
+    // The role's policy names the key, so the key's policy names the role by its ARN.
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::${aws.account_id}:role/worker"
+    );
+    assert_eq!(
+        out.notes
+            .iter()
+            .filter(|n| n.starts_with("key.sqs"))
+            .count(),
+        1,
+        "{:?}",
+        out.notes
+    );
+}
+
+#[test]
+fn policies_keep_the_customers_statements_pretty_printed() {
+    let out = written();
+    let trust: serde_json::Value =
+        serde_json::from_str(&out.files["policies/role-worker-trust.json"]).unwrap();
+    assert_eq!(
+        trust,
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "lambda.amazonaws.com" },
+                "Action": "sts:AssumeRole"
+            }]
+        })
+    );
+    assert!(out.files["policies/role-worker-trust.json"].contains("\n  \"Statement\": [\n"));
+}
+
+#[test]
+fn the_written_spec_loads_without_errors() {
+    let out = written();
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in &out.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
+    if let Err(diags) = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default()) {
+        panic!("{}\n{}", diags.render(false), out.spec);
+    }
+    assert_eq!(crate::fmt::format_spec(&out.spec).unwrap(), out.spec);
+}
+
+#[test]
+fn a_literal_reference_is_escaped_and_iam_variables_are_kept() {
+    assert_eq!(escape("a ${b} c"), "a $${b} c");
+    assert_eq!(escape("home/${aws:username}"), "home/${aws:username}");
+}
+
+#[test]
+fn an_environment_variable_named_as_a_secret_is_written_as_one() {
+    let out = written();
+    assert!(
+        out.spec
+            .contains(r#"environment = { API_TOKEN = { secret = "t0ps3cret" }, QUEUE_URL = "#),
+        "{}",
+        out.spec
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("function.worker: API_TOKEN written as { secret")),
+        "{:?}",
+        out.notes
+    );
+    assert!(!out.notes.iter().any(|n| n.contains("t0ps3cret")));
+}
+
+#[test]
+fn a_resource_another_stack_owns_is_noted() {
+    let mut resources = wired();
+    resources[3].live.owner = Some("platform".into());
+    let out = spec("imported", &account(), &resources);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("role.worker: stack `platform` owns it")),
+        "{:?}",
+        out.notes
+    );
+    let own = spec("platform", &account(), &resources);
+    assert!(
+        !own.notes.iter().any(|n| n.contains("owns it")),
+        "{:?}",
+        own.notes
+    );
+}
