@@ -139,6 +139,8 @@ pub(crate) fn switch_off(spec: Spec, diags: &mut Diagnostics) -> Spec {
         .map(|r| r.address.clone())
         .collect();
     if off.is_empty() {
+        let mut spec = spec;
+        drop_switched_off_policies(&mut spec);
         return spec;
     }
     let lookup = |r: &Reference| match r {
@@ -167,6 +169,7 @@ pub(crate) fn switch_off(spec: Spec, diags: &mut Diagnostics) -> Spec {
     }
     let mut spec = spec;
     spec.resources.retain(|a, _| !off.contains(a));
+    drop_switched_off_policies(&mut spec);
     let outputs: BTreeMap<String, Text> = std::mem::take(&mut spec.outputs)
         .into_iter()
         .filter(|(_, t)| {
@@ -176,6 +179,33 @@ pub(crate) fn switch_off(spec: Spec, diags: &mut Diagnostics) -> Spec {
         .collect();
     spec.outputs = outputs;
     spec
+}
+
+/// A role's switched-off inline policies leave it too: what they refer to must not order the
+/// role's changes (a key they name may be on its way out in the same apply).
+fn drop_switched_off_policies(spec: &mut Spec) {
+    let vars: BTreeMap<String, Option<String>> = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.known()))
+        .collect();
+    let lookup = |r: &Reference| match r {
+        Reference::Var(v) => vars.get(v).cloned().flatten(),
+        _ => None,
+    };
+    for resource in spec.resources.values_mut() {
+        if let crate::spec::ResourceBody::Role(role) = &mut resource.body {
+            if let Some(policies) = role.policies.as_mut() {
+                // Only those switched off for certain: a switch in error stays, to be reported.
+                policies.retain(|_, p| {
+                    !p.when.iter().any(|w| {
+                        crate::spec::template::render(&w.pieces, lookup)
+                            .is_some_and(|v| decide(&v) == Ok(false))
+                    })
+                });
+            }
+        }
+    }
 }
 
 /// The references a resource makes from its parts that are switched on.

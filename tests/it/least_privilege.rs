@@ -434,10 +434,14 @@ fn one_removed(stack: &ShippedStack, spec: &str) -> Option<(String, String)> {
         let Some(table) = doc.get(kind).and_then(|t| t.as_table_like()) else {
             continue;
         };
-        for (name, _) in table.iter() {
+        for (name, block) in table.iter() {
             let address = format!("{kind}.{name}");
             let reference = format!("${{{address}.");
-            if resources.contains(&reference) {
+            // A switched block may be off, and removing it then plans nothing.
+            let switched = block
+                .as_table_like()
+                .is_some_and(|b| b.contains_key("when"));
+            if resources.contains(&reference) || switched {
                 continue;
             }
             let mut smaller = doc.clone();

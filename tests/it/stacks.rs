@@ -28,8 +28,17 @@ impl ShippedStack {
             .expect("a [stack] table with its name first");
         let (_, rest) = rest.split_once('"').unwrap();
         std::fs::write(&path, format!("{head}[stack]\nname = \"{stack}\"{rest}")).unwrap();
+        // Tonic's key alias is a variable of its own (`kms_key`): a copy with a prefix of its
+        // own gets an alias of its own too, so copies applied at once do not share a key.
+        let own_alias = vars
+            .iter()
+            .find(|(k, _)| *k == "prefix")
+            .filter(|_| text.contains("kms_key = ") && !vars.iter().any(|(k, _)| *k == "kms_key"))
+            .map(|(_, prefix)| ("kms_key".to_string(), format!("alias/{prefix}-sqs")));
         let vars = vars
             .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(own_alias)
             .flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")])
             .collect();
         ShippedStack { dir, file, vars }
@@ -168,10 +177,15 @@ fn key_id_of_alias(alias: &str) -> String {
 fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the_previous_process()
 {
     let (stack, prefix) = (unique("tonic-structural"), unique("tonic"));
+    let alias = format!("alias/{prefix}-sqs");
     let previous = ShippedStack::new(
         "tonic-structural-redshift.toml",
         &stack,
-        &[("prefix", &prefix), ("previous_process", "true")],
+        &[
+            ("prefix", &prefix),
+            ("previous_process", "true"),
+            ("kms_key", &alias),
+        ],
     );
     let apply = previous.apply(&[]);
     assert!(
@@ -180,6 +194,7 @@ fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the
         apply.stderr
     );
     previous.assert_no_changes(&[]);
+    let own_key = key_id_of_alias(&alias);
 
     let outputs = previous.outputs();
     let expected: BTreeMap<String, String> = [
@@ -190,58 +205,140 @@ fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the
         ("TONIC_LAMBDA_TIMEOUT", "30".to_string()),
         ("TONIC_LAMBDA_MEMORY_SIZE", "1024".to_string()),
         ("TONIC_LAMBDA_SQS_VISIBILITY_TIMEOUT", "180".to_string()),
-        (
-            "TONIC_LAMBDA_KMS_MASTER_KEY",
-            key_id_of_alias(&format!("alias/{prefix}-sqs")),
-        ),
+        ("TONIC_LAMBDA_KMS_MASTER_KEY", alias.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(outputs, expected);
 
-    // Data Pipeline V2: the previous process's permissions leave the server's role.
+    // Data Pipeline V2: only the server's role (with the V2 permissions) and its profile stay.
     let v2 = ShippedStack {
-        vars: vec!["--var".into(), format!("prefix={prefix}")],
+        vars: [
+            "--var",
+            &format!("prefix={prefix}"),
+            "--var",
+            &format!("kms_key={alias}"),
+        ]
+        .map(String::from)
+        .to_vec(),
         ..previous
     };
     let plan = v2.run("plan", &[]).ok();
-    assert!(
-        plan.stdout
-            .contains("~ role.server will be updated in place"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("~ policies.previous-process (narrows access)"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("~ policies.kms (narrows access)"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
-        "{}",
-        plan.stdout
-    );
+    for line in [
+        "~ role.server will be updated in place",
+        "~ policies.previous-process (narrows access)",
+        "~ policies.kms (narrows access)",
+        "- role.lambda will be destroyed",
+        "- queue.work will be destroyed",
+        "- function.worker will be destroyed",
+        "- bucket.data will be destroyed",
+        "- key.sqs will be destroyed",
+        "Plan: 0 to add, 1 to change, 0 to replace, 5 to destroy.",
+    ] {
+        assert!(plan.stdout.contains(line), "{line} in\n{}", plan.stdout);
+    }
     v2.apply(&[]);
     v2.assert_no_changes(&[]);
+    let state = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let key = kms.describe_key().key_id(&own_key).send().await.unwrap();
+        key.key_metadata.unwrap().key_state.unwrap()
+    });
+    assert_eq!(
+        state.as_str(),
+        "PendingDeletion",
+        "the stack's own key goes with the switch"
+    );
+    v2.destroy_then_plan(&["role.server", "instance_profile.server"], &[]);
+}
 
-    // A key is never deleted at once: destroying schedules it, and the next plan recovers it.
-    let created = [
-        "role.lambda",
-        "role.server",
-        "instance_profile.server",
-        "queue.work",
-        "function.worker",
-        "bucket.data",
-    ];
-    v2.destroy_then_plan(&created, &["key.sqs"]);
+/// A customer's own key for TONIC_LAMBDA_KMS_MASTER_KEY: the stack adds the page's statement to
+/// its policy and nothing else, and destroying the stack takes out only that statement.
+#[test]
+fn tonic_structural_redshift_uses_a_customers_own_key_by_sid() {
+    let (stack, prefix) = (unique("tonic-own-key"), unique("tonic"));
+    let alias = format!("alias/{}", unique("customer-key"));
+    let customer_policy = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}"#;
+    let key = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let key = kms
+            .create_key()
+            .policy(customer_policy)
+            .send()
+            .await
+            .unwrap();
+        let id = key.key_metadata.unwrap().key_id;
+        kms.create_alias()
+            .alias_name(&alias)
+            .target_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        id
+    });
+    let sids = || {
+        runtime().block_on(async {
+            let kms = aws_sdk_kms::Client::new(&sdk().await);
+            let out = kms
+                .get_key_policy()
+                .key_id(&key)
+                .policy_name("default")
+                .send()
+                .await
+                .unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&out.policy.unwrap()).unwrap();
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+    };
+    let shipped = ShippedStack::new(
+        "tonic-structural-redshift.toml",
+        &stack,
+        &[
+            ("prefix", &prefix),
+            ("previous_process", "true"),
+            ("create_kms_key", "false"),
+            ("kms_key", &alias),
+        ],
+    );
+    let plan = shipped.run("plan", &[]).ok();
+    assert!(
+        plan.stdout
+            .contains("~ key.customer (existing key) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("key.sqs"), "{}", plan.stdout);
+    shipped.apply(&[]);
+    shipped.assert_no_changes(&[]);
+    assert_eq!(
+        sids(),
+        [
+            "Enable IAM User Permissions",
+            "TonicS3EventNotificationsToSQS"
+        ]
+    );
+    assert_eq!(
+        shipped.outputs().get("TONIC_LAMBDA_KMS_MASTER_KEY"),
+        Some(&alias)
+    );
+    shipped.run("destroy", &["--auto-approve"]).ok();
+    assert_eq!(sids(), ["Enable IAM User Permissions"]);
+    let state = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let out = kms.describe_key().key_id(&key).send().await.unwrap();
+        out.key_metadata.unwrap().key_state.unwrap()
+    });
+    assert_eq!(
+        state.as_str(),
+        "Enabled",
+        "the customer's key is never scheduled for deletion"
+    );
 }
 
 #[test]
