@@ -740,8 +740,8 @@ fn s3(parts: &hyper::http::request::Parts, body: &Bytes) -> Vec<Need> {
     out
 }
 
-/// A resource's tags, read from moto directly.
-async fn tags_of(config: &aws_config::SdkConfig, tagged: &Tagged) -> Vec<(String, String)> {
+/// A resource's tags, read from moto directly (none when it is gone).
+pub async fn tags_of(config: &aws_config::SdkConfig, tagged: &Tagged) -> Vec<(String, String)> {
     match tagged {
         Tagged::Role(name) => {
             let iam = aws_sdk_iam::Client::new(config);

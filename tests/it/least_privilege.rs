@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::enforce::{Enforcer, Record};
+use crate::enforce::{tags_of, Enforcer, Record, Tagged};
 use crate::proxy::{FaultProxy, Faults};
 use crate::stacks::ShippedStack;
 use crate::support::{moto, plinth, runtime, s3, sdk, unique, Run};
@@ -135,6 +135,17 @@ pub(crate) fn without(policy: &str, action: &str) -> String {
 /// Runs the stack's whole life with `policy` enforced; the first step that fails, if any, and
 /// what the policy allowed and refused.
 pub(crate) fn life_cycle(stack: &ShippedStack, policy: &str) -> (Result<(), String>, Record) {
+    let (enforcer, proxy) = enforcing(policy);
+    let result = steps(stack, &proxy.url);
+    // Whatever happened, leave nothing behind (without the policy: cleanup is not the test).
+    if result.is_err() {
+        run(stack, moto(), "destroy", &["--auto-approve"]);
+    }
+    (result, enforcer.record())
+}
+
+/// A proxy in front of moto that enforces `policy`, and what it records.
+fn enforcing(policy: &str) -> (Arc<Enforcer>, FaultProxy) {
     let enforcer = Arc::new(Enforcer::new(policy));
     let proxy = FaultProxy::start(
         moto(),
@@ -143,12 +154,7 @@ pub(crate) fn life_cycle(stack: &ShippedStack, policy: &str) -> (Result<(), Stri
             ..Faults::none()
         },
     );
-    let result = steps(stack, &proxy.url);
-    // Whatever happened, leave nothing behind (without the policy: cleanup is not the test).
-    if result.is_err() {
-        run(stack, moto(), "destroy", &["--auto-approve"]);
-    }
-    (result, enforcer.record())
+    (enforcer, proxy)
 }
 
 fn run(stack: &ShippedStack, endpoint: &str, command: &str, extra: &[&str]) -> Run {
@@ -286,14 +292,10 @@ fn drift(stack: &ShippedStack) {
             .filter_map(Result::ok)
             .collect();
         for role in roles {
-            let Ok(tags) = iam.list_role_tags().role_name(&role.role_name).send().await else {
-                continue;
-            };
-            let tags: Vec<_> = tags.tags.into_iter().map(|t| (t.key, t.value)).collect();
-            if !ours(&tags) {
+            let role = role.role_name;
+            if !ours(&tags_of(&config, &Tagged::Role(role.clone())).await) {
                 continue;
             }
-            let role = role.role_name;
             iam.put_role_policy()
                 .role_name(&role)
                 .policy_name("added-by-hand")
@@ -336,11 +338,8 @@ fn drift(stack: &ShippedStack) {
             .filter_map(Result::ok)
             .collect();
         for url in urls {
-            let Ok(tags) = sqs.list_queue_tags().queue_url(&url).send().await else {
-                continue;
-            };
-            let tags: Vec<_> = tags.tags.unwrap_or_default().into_iter().collect();
-            if ours(&tags) {
+            let name = url.rsplit('/').next().unwrap_or_default().to_string();
+            if ours(&tags_of(&config, &Tagged::Queue(name)).await) {
                 sqs.set_queue_attributes()
                     .queue_url(&url)
                     .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "7")
@@ -361,16 +360,7 @@ fn drift(stack: &ShippedStack) {
             .filter_map(|k| k.ok()?.key_id)
             .collect();
         for key in keys {
-            let Ok(tags) = kms.list_resource_tags().key_id(&key).send().await else {
-                continue;
-            };
-            let tags: Vec<_> = tags
-                .tags
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| (t.tag_key, t.tag_value))
-                .collect();
-            if !ours(&tags) {
+            if !ours(&tags_of(&config, &Tagged::Key(key.clone())).await) {
                 continue;
             }
             kms.put_key_policy()
@@ -400,11 +390,7 @@ fn drift(stack: &ShippedStack) {
             .collect();
         for function in functions {
             let arn = function.function_arn.unwrap_or_default();
-            let Ok(tags) = lambda.list_tags().resource(&arn).send().await else {
-                continue;
-            };
-            let tags: Vec<_> = tags.tags.unwrap_or_default().into_iter().collect();
-            if ours(&tags) {
+            if ours(&tags_of(&config, &Tagged::Function(arn.clone())).await) {
                 lambda
                     .update_function_configuration()
                     .function_name(&arn)
@@ -602,14 +588,7 @@ fn the_printed_policy_refuses_what_could_harm_what_the_stack_does_not_own() {
     let ganymede = shipped("ganymede");
     let tonic = shipped("tonic-v1");
     let refused = |stack: &ShippedStack, requests: &dyn Fn(String) -> Vec<(&'static str, bool)>| {
-        let enforcer = Arc::new(Enforcer::new(&printed(stack)));
-        let proxy = FaultProxy::start(
-            moto(),
-            Faults {
-                enforce: Some(Arc::clone(&enforcer)),
-                ..Faults::none()
-            },
-        );
+        let (enforcer, proxy) = enforcing(&printed(stack));
         for (what, was_refused) in requests(proxy.url.clone()) {
             assert!(was_refused, "{what} was not refused");
         }
