@@ -14,15 +14,30 @@ use crate::spec::Spec;
 /// `e` with a hint that says whether the printed policy grants what AWS refused.
 pub async fn explain_error(aws: &Aws, spec: &Spec, mut e: AwsError) -> AwsError {
     if let Some(denial) = e.denial() {
-        if let Some(hint) = explain(aws, spec, &denial, &e.operation).await {
-            e.hint = Some(hint);
+        if let Some(printed) = Printed::of(aws, spec).await {
+            e.hint = Some(printed.explain(&denial, &e.operation));
         }
     }
     e
 }
 
-/// [`explain_error`] for every refused step of an apply.
+/// [`explain_error`] for every refused step of an apply; the policy is printed once.
 pub async fn explain_report(aws: &Aws, spec: &Spec, report: &mut ApplyReport) {
+    let refused = |o: &crate::apply::StepOutcome| {
+        matches!(
+            o.status,
+            StepStatus::Failed {
+                denial: Some(_),
+                ..
+            }
+        )
+    };
+    if !report.outcomes.iter().any(refused) {
+        return;
+    }
+    let Some(printed) = Printed::of(aws, spec).await else {
+        return;
+    };
     for outcome in &mut report.outcomes {
         if let StepStatus::Failed {
             error,
@@ -30,23 +45,44 @@ pub async fn explain_report(aws: &Aws, spec: &Spec, report: &mut ApplyReport) {
             denial: Some(denial),
         } = &mut outcome.status
         {
-            if let Some(better) = explain(aws, spec, denial, error).await {
-                *hint = Some(better);
-            }
+            *hint = Some(printed.explain(denial, error));
         }
     }
 }
 
-async fn explain(aws: &Aws, spec: &Spec, denial: &Denial, operation: &str) -> Option<String> {
-    // The account is known by now: every read and write waits for it.
-    let account = aws.sts.account().await.ok()?;
-    let target = Target {
-        partition: account.partition,
-        account_id: account.account_id,
-        region: account.region,
-    };
-    let printed = PolicyDocument::from_value(&permissions::policy(spec, &target)).ok()?;
-    Some(denial.hint_with_printed(grants(&printed, denial, operation, spec, &target)))
+/// The policy `plinth permissions` prints for the spec, in the account plinth runs in.
+struct Printed<'s> {
+    spec: &'s Spec,
+    target: Target,
+    policy: PolicyDocument,
+}
+
+impl<'s> Printed<'s> {
+    async fn of(aws: &Aws, spec: &'s Spec) -> Option<Printed<'s>> {
+        // The account is known by now: every read and write waits for it.
+        let account = aws.sts.account().await.ok()?;
+        let target = Target {
+            partition: account.partition,
+            account_id: account.account_id,
+            region: account.region,
+        };
+        let policy = PolicyDocument::from_value(&permissions::policy(spec, &target)).ok()?;
+        Some(Printed {
+            spec,
+            target,
+            policy,
+        })
+    }
+
+    fn explain(&self, denial: &Denial, operation: &str) -> String {
+        denial.hint_with_printed(grants(
+            &self.policy,
+            denial,
+            operation,
+            self.spec,
+            &self.target,
+        ))
+    }
 }
 
 /// Whether `printed` grants the refused action on the refused resource: the one AWS names, else
