@@ -50,6 +50,75 @@ pub enum Severity {
     Warning,
 }
 
+/// The closed set of codes a warning carries: what a reader (or a program reading a plan) can
+/// match on. Errors keep their codes as strings; warnings travel inside plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WarningCode {
+    /// A policy lint of warning severity (the lint's own code is in the message).
+    PolicyLint,
+    /// A policy over IAM's default quota but within what a raised quota allows.
+    PolicySize,
+    /// `<something>` left from a setup page.
+    Placeholder,
+    /// The key policy may lock the caller out (KMS's lockout safety check).
+    KeyLockout,
+    /// A queue S3 notifies lets any bucket send to it.
+    NotificationQueuePolicy,
+    /// A function's role may lack queue access that a managed policy outside the spec grants.
+    FunctionQueueAccess,
+    /// A role may lack `iam:PassRole` that a managed policy outside the spec grants.
+    PassRole,
+}
+
+impl WarningCode {
+    pub const ALL: [WarningCode; 7] = [
+        WarningCode::PolicyLint,
+        WarningCode::PolicySize,
+        WarningCode::Placeholder,
+        WarningCode::KeyLockout,
+        WarningCode::NotificationQueuePolicy,
+        WarningCode::FunctionQueueAccess,
+        WarningCode::PassRole,
+    ];
+
+    /// The stable code as printed, e.g. `check::key-lockout`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::PolicyLint => "policy::lint",
+            WarningCode::PolicySize => "spec::policy-size",
+            WarningCode::Placeholder => "spec::placeholder",
+            WarningCode::KeyLockout => "check::key-lockout",
+            WarningCode::NotificationQueuePolicy => "check::notification-queue-policy",
+            WarningCode::FunctionQueueAccess => "check::function-queue-access",
+            WarningCode::PassRole => "check::pass-role",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<WarningCode> {
+        WarningCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for WarningCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for WarningCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WarningCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        WarningCode::parse(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{code}` is not a warning code")))
+    }
+}
+
 /// Where a diagnostic points: a byte range in a file.
 #[derive(Debug, Clone)]
 pub struct Location {
@@ -80,6 +149,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// Stable code, e.g. `spec::unknown-field`; documented and safe to match on.
     pub code: &'static str,
+    /// The code as a [`WarningCode`], for a warning.
+    pub warning_code: Option<WarningCode>,
     pub message: String,
     pub location: Option<Location>,
     /// What the snippet's underline says.
@@ -92,6 +163,7 @@ impl Diagnostic {
         Self {
             severity: Severity::Error,
             code,
+            warning_code: None,
             message: message.into(),
             location: None,
             label: None,
@@ -99,10 +171,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: WarningCode, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
-            ..Self::error(code, message)
+            warning_code: Some(code),
+            ..Self::error(code.as_str(), message)
         }
     }
 
@@ -288,6 +361,23 @@ impl std::error::Error for Diagnostics {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warning_codes_are_their_printed_strings() {
+        for code in WarningCode::ALL {
+            assert_eq!(WarningCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<WarningCode>(&json).unwrap(), code);
+            let warning = Diagnostic::warning(code, "m");
+            assert_eq!(
+                (warning.code, warning.warning_code),
+                (code.as_str(), Some(code))
+            );
+        }
+        assert_eq!(Diagnostic::error("spec::type", "m").warning_code, None);
+        assert!(serde_json::from_str::<WarningCode>("\"spec::type\"").is_err());
+    }
 
     #[test]
     fn line_col_counts_characters_not_bytes() {

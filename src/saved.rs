@@ -18,8 +18,9 @@ use crate::plan::Plan;
 use crate::spec::{self, InputFile, Spec};
 use crate::state::Account;
 
-/// 2: a plan per environment (`environments`), and the `--var-file`s planned with.
-pub const SAVED_FORMAT_VERSION: u32 = 2;
+/// 2: a plan per environment (`environments`), and the `--var-file`s planned with. 3: each
+/// warning carries its code (`plan::Warning`).
+pub const SAVED_FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {

@@ -11,14 +11,15 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{Diagnostic, WarningCode};
 use crate::model::{Address, Attributes, Value};
 use crate::policy::{self, AccessChange};
 use crate::state::Account;
 
 pub use planner::{physical_ids, plan, PlanOptions};
 
-/// Bumped whenever the serialized shape of [`Plan`] changes.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the serialized shape of [`Plan`] changes. 3: each warning carries its code.
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -34,8 +35,26 @@ pub struct Plan {
     /// One entry per resource in the spec or owned by the stack, in address order.
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<(String, Value)>,
-    /// Warnings found while planning, already rendered (they point into spec files).
-    pub warnings: Vec<String>,
+    /// Warnings found while loading and planning.
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning of the spec or the plan: its code, and its text rendered when it was found (it
+/// points into spec files, which a saved plan does not carry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub code: WarningCode,
+    pub text: String,
+}
+
+impl Warning {
+    /// `None` for an error.
+    pub fn of(diagnostic: &Diagnostic) -> Option<Warning> {
+        Some(Warning {
+            code: diagnostic.warning_code?,
+            text: diagnostic.render(false),
+        })
+    }
 }
 
 /// The closed set of things apply can do to a resource.
@@ -144,7 +163,7 @@ pub struct ResourceChange {
 pub struct PolicyFinding {
     /// The policy attribute: `trust`, `policies.NAME`, `policy`, ...
     pub policy: String,
-    pub code: String,
+    pub code: policy::LintCode,
     pub severity: policy::Severity,
     pub statement: Option<String>,
     pub message: String,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    attribute_at, Action, AttributeChange, Plan, PolicyFinding, Reason, ResourceChange,
+    attribute_at, Action, AttributeChange, Plan, PolicyFinding, Reason, ResourceChange, Warning,
     FORMAT_VERSION,
 };
 use crate::diag::{Diagnostic, Diagnostics};
@@ -155,8 +155,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let mut warnings: Vec<String> = spec.warnings.0.iter().map(|d| d.render(false)).collect();
-    warnings.extend(diags.0.iter().map(|d| d.render(false)));
+    let warnings = (spec.warnings.0.iter())
+        .chain(&diags.0)
+        .filter_map(Warning::of)
+        .collect();
     Ok(Plan {
         format_version: FORMAT_VERSION,
         stack: stack.to_string(),
@@ -479,7 +481,7 @@ fn policy_findings(
                 }
                 findings.push(PolicyFinding {
                     policy: name.clone(),
-                    code: lint.code.to_string(),
+                    code: lint.code,
                     severity: lint.severity,
                     statement: lint.statement,
                     message: lint.message,
@@ -495,7 +497,7 @@ fn policy_findings(
         if !ids.is_empty() {
             findings.push(PolicyFinding {
                 policy: name.clone(),
-                code: "P012".into(),
+                code: policy::LintCode::UniqueIdPrincipal,
                 severity: policy::Severity::Warning,
                 statement: None,
                 message: format!(

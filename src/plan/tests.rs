@@ -219,7 +219,7 @@ fn a_deleted_principal_rewritten_to_a_unique_id_is_its_own_finding() {
     let finding = change
         .lints
         .iter()
-        .find(|f| f.code == "P012")
+        .find(|f| f.code.as_str() == "P012")
         .expect("a P012 finding");
     assert_eq!(finding.policy, "trust");
     assert!(
@@ -248,7 +248,7 @@ fn lints_run_on_resolved_policies_and_ride_along_with_the_change() {
     // The vendor account is named by a variable, so its principal is not an unknown account;
     // without the variable it would be.
     assert!(
-        new.lints.iter().all(|f| f.code != "P007"),
+        new.lints.iter().all(|f| f.code.as_str() != "P007"),
         "{:?}",
         new.lints
     );
@@ -259,7 +259,10 @@ fn lints_run_on_resolved_policies_and_ride_along_with_the_change() {
         doc,
         &crate::policy::LintContext::new(crate::policy::DocumentKind::Trust),
     );
-    assert!(unknown.iter().any(|l| l.code == "P007"), "{unknown:?}");
+    assert!(
+        unknown.iter().any(|l| l.code.as_str() == "P007"),
+        "{unknown:?}"
+    );
 }
 
 #[test]
@@ -671,4 +674,39 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
         "{markdown}"
     );
     assert!(!markdown.contains("**destroys**"), "{markdown}");
+}
+
+#[test]
+fn warnings_travel_in_the_plan_with_their_codes() {
+    let spec_text = std::fs::read_to_string(fixture("specs/planner.toml"))
+        .unwrap()
+        .replace(
+            "[role.new]\n",
+            "[role.new]\ndescription = \"for <team name>\"\n",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planner.toml");
+    std::fs::write(
+        &path,
+        spec_text.replace(
+            "../policies/",
+            &format!("{}/", fixture("policies").display()),
+        ),
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default()).unwrap();
+    let plan = plan(&spec, &live("planner.json"), PlanOptions::default()).unwrap();
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [crate::diag::WarningCode::Placeholder]);
+    assert!(plan.warnings[0]
+        .text
+        .contains("`<team name>` looks like a placeholder"));
+    let saved: super::Plan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved.warnings, plan.warnings);
+    let json = crate::render::json::render(&plan);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["warnings"][0].as_str(),
+        Some(plan.warnings[0].text.as_str())
+    );
 }

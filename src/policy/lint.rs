@@ -21,42 +21,88 @@ pub enum Severity {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LintRule {
-    pub code: &'static str,
+    pub code: LintCode,
     pub severity: Severity,
     pub summary: &'static str,
 }
 
-/// Declares each rule as a constant and lists them all in `LINT_RULES`.
+/// Declares each rule as a constant, its code as a variant of [`LintCode`], and lists them all
+/// in `LINT_RULES`.
 macro_rules! lint_rules {
-    ($($name:ident = $code:literal, $severity:ident, $summary:literal;)*) => {
-        $(const $name: LintRule = LintRule { code: $code, severity: Severity::$severity, summary: $summary };)*
+    ($($name:ident $variant:ident = $code:literal, $severity:ident, $summary:literal;)*) => {
+        /// The closed set of lint codes; each is written (in plans, spec files and messages) as
+        /// its stable `P0NN` string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum LintCode {
+            $($variant),*
+        }
+
+        impl LintCode {
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(LintCode::$variant => $code),*
+                }
+            }
+        }
+
+        $(const $name: LintRule = LintRule { code: LintCode::$variant, severity: Severity::$severity, summary: $summary };)*
         pub const LINT_RULES: &[LintRule] = &[$($name),*];
     };
 }
 
 lint_rules! {
-    WRITE_ON_ANY_RESOURCE = "P001", Warning, "identity policy allows write or permissions-management actions on Resource \"*\"";
-    PUBLIC_WITHOUT_CONDITION = "P002", Error, "Allow to Principal \"*\" without a Condition";
-    WILDCARD_ACTION = "P003", Warning, "Allow of \"*\" or \"service:*\"";
-    NEGATED_ALLOW = "P004", Warning, "Allow with NotAction, NotResource or NotPrincipal";
-    WEB_IDENTITY_WITHOUT_AUDIENCE = "P005", Error, "web-identity trust without an audience (aud) condition";
-    WEB_IDENTITY_WILDCARD_SUBJECT = "P006", Warning, "wildcard in a web-identity subject (sub) condition";
-    UNKNOWN_ACCOUNT = "P007", Warning, "AWS principal in an account that is not among the known accounts";
-    MALFORMED_ARN = "P008", Error, "malformed ARN in Resource or Principal";
-    LEGACY_VERSION = "P009", Info, "Version missing or 2008-10-17";
-    LITERAL_POLICY_VARIABLE = "P010", Warning, "policy variable under Version 2008-10-17, where it is matched literally";
-    DUPLICATE_SID = "P011", Error, "duplicate Sid";
-    UNIQUE_ID_PRINCIPAL = "P012", Warning, "principal is an IAM unique id: the role or user it named was deleted";
-    ELEMENT_MISFITS_KIND = "P013", Error, "Principal or Resource missing, or not allowed in this kind of document";
-    NOT_PRINCIPAL_IN_TRUST = "P014", Error, "NotPrincipal in a role trust policy, which IAM rejects";
-    SID_NOT_ALPHANUMERIC = "P015", Error, "Sid with characters other than letters and digits in an identity or trust policy, which IAM rejects";
-    UNKNOWN_ACTION = "P016", Error, "action or service prefix that the IAM catalog does not know";
-    WILDCARD_MATCHES_NOTHING = "P017", Warning, "action wildcard that matches no action of its service";
-    ACTION_RESOURCE_MISMATCH = "P018", Warning, "action whose resource types cannot match any of the statement's resources";
-    UNSUPPORTED_CONDITION_KEY = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
-    OPERATOR_TYPE_MISMATCH = "P020", Warning, "condition operator that does not fit the key's type";
-    UNKNOWN_SERVICE_PRINCIPAL = "P021", Error, "service principal that is not an AWS service";
-    INVALID_PRINCIPAL_ARN = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user)";
+    WRITE_ON_ANY_RESOURCE WriteOnAnyResource = "P001", Warning, "identity policy allows write or permissions-management actions on Resource \"*\"";
+    PUBLIC_WITHOUT_CONDITION PublicWithoutCondition = "P002", Error, "Allow to Principal \"*\" without a Condition";
+    WILDCARD_ACTION WildcardAction = "P003", Warning, "Allow of \"*\" or \"service:*\"";
+    NEGATED_ALLOW NegatedAllow = "P004", Warning, "Allow with NotAction, NotResource or NotPrincipal";
+    WEB_IDENTITY_WITHOUT_AUDIENCE WebIdentityWithoutAudience = "P005", Error, "web-identity trust without an audience (aud) condition";
+    WEB_IDENTITY_WILDCARD_SUBJECT WebIdentityWildcardSubject = "P006", Warning, "wildcard in a web-identity subject (sub) condition";
+    UNKNOWN_ACCOUNT UnknownAccount = "P007", Warning, "AWS principal in an account that is not among the known accounts";
+    MALFORMED_ARN MalformedArn = "P008", Error, "malformed ARN in Resource or Principal";
+    LEGACY_VERSION LegacyVersion = "P009", Info, "Version missing or 2008-10-17";
+    LITERAL_POLICY_VARIABLE LiteralPolicyVariable = "P010", Warning, "policy variable under Version 2008-10-17, where it is matched literally";
+    DUPLICATE_SID DuplicateSid = "P011", Error, "duplicate Sid";
+    UNIQUE_ID_PRINCIPAL UniqueIdPrincipal = "P012", Warning, "principal is an IAM unique id: the role or user it named was deleted";
+    ELEMENT_MISFITS_KIND ElementMisfitsKind = "P013", Error, "Principal or Resource missing, or not allowed in this kind of document";
+    NOT_PRINCIPAL_IN_TRUST NotPrincipalInTrust = "P014", Error, "NotPrincipal in a role trust policy, which IAM rejects";
+    SID_NOT_ALPHANUMERIC SidNotAlphanumeric = "P015", Error, "Sid with characters other than letters and digits in an identity or trust policy, which IAM rejects";
+    UNKNOWN_ACTION UnknownAction = "P016", Error, "action or service prefix that the IAM catalog does not know";
+    WILDCARD_MATCHES_NOTHING WildcardMatchesNothing = "P017", Warning, "action wildcard that matches no action of its service";
+    ACTION_RESOURCE_MISMATCH ActionResourceMismatch = "P018", Warning, "action whose resource types cannot match any of the statement's resources";
+    UNSUPPORTED_CONDITION_KEY UnsupportedConditionKey = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
+    OPERATOR_TYPE_MISMATCH OperatorTypeMismatch = "P020", Warning, "condition operator that does not fit the key's type";
+    UNKNOWN_SERVICE_PRINCIPAL UnknownServicePrincipal = "P021", Error, "service principal that is not an AWS service";
+    INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user)";
+}
+
+impl LintCode {
+    /// The code written as `P0NN`; `None` for a code no rule has.
+    pub fn parse(code: &str) -> Option<LintCode> {
+        LINT_RULES
+            .iter()
+            .map(|rule| rule.code)
+            .find(|c| c.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for LintCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for LintCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LintCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        LintCode::parse(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{code}` is not a policy lint")))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,7 +148,7 @@ pub struct LintContext {
     pub known_accounts: Vec<String>,
     /// `(Sid or Statement[i], code)` silences a lint on one statement, `(None, code)` on the
     /// whole document.
-    pub silenced: Vec<(Option<String>, String)>,
+    pub silenced: Vec<(Option<String>, LintCode)>,
 }
 
 impl LintContext {
@@ -117,7 +163,7 @@ impl LintContext {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lint {
-    pub code: &'static str,
+    pub code: LintCode,
     pub severity: Severity,
     /// The Sid or `Statement[i]`; `None` for the document as a whole.
     pub statement: Option<String>,
@@ -165,7 +211,7 @@ pub fn lint(doc: &PolicyDocument, ctx: &LintContext) -> Vec<Lint> {
     }
     lints.retain(|lint| {
         !ctx.silenced.iter().any(|(scope, code)| {
-            code == lint.code && (scope.is_none() || scope.as_deref() == lint.statement.as_deref())
+            *code == lint.code && (scope.is_none() || scope.as_deref() == lint.statement.as_deref())
         })
     });
     lints
@@ -568,7 +614,7 @@ mod tests {
         let lints = lint(&doc, &ctx);
         let actual: Vec<(&str, &str)> = lints
             .iter()
-            .map(|l| (l.statement.as_deref().unwrap_or("-"), l.code))
+            .map(|l| (l.statement.as_deref().unwrap_or("-"), l.code.as_str()))
             .collect();
         assert_eq!(actual, expected, "{statements}\n{lints:#?}");
         for lint in &lints {
@@ -655,7 +701,7 @@ mod tests {
         let codes = |ctx: &LintContext| {
             lint(&doc, ctx)
                 .into_iter()
-                .map(|l| (l.statement, l.code))
+                .map(|l| (l.statement, l.code.as_str()))
                 .collect::<Vec<_>>()
         };
         let home = || Some("Home".to_string());
@@ -671,9 +717,9 @@ mod tests {
             ]
         );
         ctx.silenced = vec![
-            (None, "P009".into()),
-            (home(), "P003".into()),
-            (second(), "P001".into()),
+            (None, LintCode::LegacyVersion),
+            (home(), LintCode::WildcardAction),
+            (second(), LintCode::WriteOnAnyResource),
         ];
         assert_eq!(codes(&ctx), [(home(), "P010"), (second(), "P003")]);
     }
@@ -681,7 +727,8 @@ mod tests {
     #[test]
     fn rule_table_is_consistent() {
         for (index, rule) in LINT_RULES.iter().enumerate() {
-            assert_eq!(rule.code, format!("P{:03}", index + 1));
+            assert_eq!(rule.code.as_str(), format!("P{:03}", index + 1));
+            assert_eq!(LintCode::parse(rule.code.as_str()), Some(rule.code));
             assert!(!rule.summary.ends_with('.'));
         }
     }

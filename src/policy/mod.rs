@@ -33,7 +33,8 @@ mod seeds;
 pub use access::AccessChange;
 pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
 pub use lint::{
-    lint, DocumentKind, Lint, LintContext, LintRule, ResourcePolicyKind, Severity, LINT_RULES,
+    lint, DocumentKind, Lint, LintCode, LintContext, LintRule, ResourcePolicyKind, Severity,
+    LINT_RULES,
 };
 pub(crate) use model::strings_outside_values;
 pub use model::{

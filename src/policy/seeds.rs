@@ -385,7 +385,7 @@ fn seed_lints() {
         };
         let lints = lint(&parse(&json), &ctx);
         assert_eq!(
-            lints.iter().map(|l| l.code).collect::<Vec<_>>(),
+            lints.iter().map(|l| l.code.as_str()).collect::<Vec<_>>(),
             expected,
             "{name}"
         );

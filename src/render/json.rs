@@ -31,7 +31,8 @@ pub struct JsonPlan<'a> {
     pub resources: Vec<JsonResource<'a>>,
     /// In the spec's order.
     pub outputs: serde_json::Map<String, J>,
-    pub warnings: &'a [String],
+    /// Each warning's rendered text.
+    pub warnings: Vec<&'a str>,
     /// Access gained and lost, from every policy together (crate::access).
     pub access_changes: Vec<crate::access::GrantChange>,
 }
@@ -125,7 +126,7 @@ impl<'a> JsonPlan<'a> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect(),
-            warnings: &plan.warnings,
+            warnings: plan.warnings.iter().map(|w| w.text.as_str()).collect(),
             access_changes: crate::access::changes(plan),
         }
     }

@@ -67,7 +67,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         plan.stack, plan.account.account_id, plan.account.region
     );
     for warning in &plan.warnings {
-        out.push_str(warning);
+        out.push_str(&warning.text);
         out.push('\n');
     }
     if plan.refresh_only {

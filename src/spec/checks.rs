@@ -17,7 +17,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Diagnostic, Diagnostics, Location, WarningCode};
 use crate::model::{Address, Kind};
 use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision};
 use crate::policy::{PolicyDocument, Principal};
@@ -215,7 +215,7 @@ impl<'a> Known<'a> {
         let diagnostic = if at_plan {
             Diagnostic::error("check::key-lockout", message)
         } else {
-            Diagnostic::warning("check::key-lockout", message)
+            Diagnostic::warning(WarningCode::KeyLockout, message)
         };
         diags.push(
             diagnostic
@@ -419,7 +419,7 @@ impl<'a> Known<'a> {
             missing.join(", ")
         );
         diags.push(
-            identity_finding("check::function-queue-access", message, &policies)
+            identity_finding(WarningCode::FunctionQueueAccess, message, &policies)
                 .at_location(Some(at.clone()))
                 .label("the trigger")
                 .hint(format!(
@@ -499,7 +499,7 @@ impl<'a> Known<'a> {
         {
             diags.push(
                 Diagnostic::warning(
-                    "check::notification-queue-policy",
+                    WarningCode::NotificationQueuePolicy,
                     format!(
                         "{}'s policy lets s3.amazonaws.com send messages without naming a bucket: any bucket, in any account, can send to it",
                         queue_resource.address
@@ -622,7 +622,7 @@ impl<'a> Known<'a> {
                 creator.address, function_resource.address, role_resource.address
             );
             diags.push(
-                identity_finding("check::pass-role", message, &policies)
+                identity_finding(WarningCode::PassRole, message, &policies)
                     .at_location(Some(granted_at.clone()))
                     .label("allows lambda:CreateFunction")
                     .hint(format!(
@@ -637,7 +637,7 @@ impl<'a> Known<'a> {
 /// A permission missing from a role's policies is an error, or a warning when the role also
 /// attaches managed policies from outside the spec that may grant it.
 fn identity_finding(
-    code: &'static str,
+    code: WarningCode,
     message: String,
     policies: &IdentityPolicies<'_>,
 ) -> Diagnostic {
@@ -647,7 +647,7 @@ fn identity_finding(
             format!("{message}, unless a managed policy from outside this spec allows it"),
         )
     } else {
-        Diagnostic::error(code, message)
+        Diagnostic::error(code.as_str(), message)
     }
 }
 
@@ -733,7 +733,10 @@ mod tests {
             ..LiveSnapshot::default()
         };
         let rendered = match plan(&spec, &live, PlanOptions::default()) {
-            Ok(plan) => plan.warnings.join("\n"),
+            Ok(plan) => (plan.warnings.iter())
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
             Err(diags) => diags.render(false),
         };
         render(

@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::template::{self, reference_text, Reference};
 use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, Text, Var};
-use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
+use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile, WarningCode};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
 
@@ -502,7 +502,10 @@ impl Loader {
             return (table, Vec::new());
         };
         let silences: Vec<Located<Silence>> = self.deserialize(value).unwrap_or_default();
-        let known: Vec<&str> = crate::policy::LINT_RULES.iter().map(|r| r.code).collect();
+        let known: Vec<&str> = crate::policy::LINT_RULES
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect();
         let mut out = Vec::new();
         for s in silences {
             if !known.contains(&s.get_ref().lint.as_str()) {
@@ -576,7 +579,7 @@ impl Loader {
                     if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
                         self.diags.push(
                             Diagnostic::warning(
-                                "spec::policy-size",
+                                WarningCode::PolicySize,
                                 format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
                             )
                             .at_location(Some(start(template)))
@@ -745,7 +748,7 @@ impl Loader {
                     let at = content.map_or(span, |c| c + start..c + start + len + 1);
                     self.diags.push(
                         Diagnostic::warning(
-                            "spec::placeholder",
+                            WarningCode::Placeholder,
                             format!(
                                 "`<{inner}>` looks like a placeholder that was never filled in"
                             ),
@@ -1358,7 +1361,7 @@ pub(crate) fn lint_diagnostic(
     );
     let diagnostic = match lint.severity {
         S::Error => Diagnostic::error("policy::lint", message),
-        S::Warning => Diagnostic::warning("policy::lint", message),
+        S::Warning => Diagnostic::warning(WarningCode::PolicyLint, message),
         S::Info => return None,
     };
     let location = lint

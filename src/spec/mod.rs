@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::diag::{Diagnostics, Location, SourceFile};
 use crate::model::{Address, Kind};
+use crate::policy::LintCode;
 pub use crate::spec::kinds::ResourceBody;
 
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
@@ -251,7 +252,7 @@ pub struct Resource {
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The lint's code, e.g. `P003`.
-    #[schemars(extend("enum" = crate::policy::LINT_RULES.iter().map(|r| r.code).collect::<Vec<_>>()))]
+    #[schemars(extend("enum" = crate::policy::LINT_RULES.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()))]
     pub lint: String,
     /// Which policy of the resource (`trust`, `policies.NAME`, `policy`); all when absent.
     pub policy: Option<String>,
@@ -263,11 +264,12 @@ pub struct Silence {
 
 impl Resource {
     /// The `(Sid, code)` pairs `policy::LintContext` takes, for one of this resource's policies.
-    pub fn silenced_for(&self, policy: &str) -> Vec<(Option<String>, String)> {
+    /// A silence naming no lint was refused by the loader.
+    pub fn silenced_for(&self, policy: &str) -> Vec<(Option<String>, LintCode)> {
         self.silenced
             .iter()
             .filter(|s| s.policy.as_deref().is_none_or(|p| p == policy))
-            .map(|s| (s.statement.clone(), s.lint.clone()))
+            .filter_map(|s| Some((s.statement.clone(), LintCode::parse(&s.lint)?)))
             .collect()
     }
 }
