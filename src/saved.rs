@@ -183,7 +183,29 @@ impl SavedPlan {
         out
     }
 
-    /// Spec files whose content is not what it was when planning.
+    /// Spec files whose content, as loading the spec again found it (`loaded`: the inputs of
+    /// each environment's spec), is not what it was when planning.
+    pub fn changed_inputs_of<'a>(
+        &self,
+        loaded: impl IntoIterator<Item = &'a InputFile> + Clone,
+    ) -> Vec<String> {
+        let saved = self
+            .inputs
+            .iter()
+            .filter(|input| !loaded.clone().into_iter().any(|l| l == *input))
+            .map(|input| input.path.clone());
+        let added = loaded
+            .clone()
+            .into_iter()
+            .filter(|l| !self.inputs.iter().any(|input| input.path == l.path))
+            .map(|l| l.path.clone());
+        let mut changed: Vec<String> = saved.chain(added).collect();
+        changed.dedup();
+        changed
+    }
+
+    /// Spec files whose content is not what it was when planning, read from disk: for a spec
+    /// that no longer loads.
     pub fn changed_inputs(&self) -> Vec<String> {
         self.inputs
             .iter()
@@ -312,4 +334,43 @@ fn new_salt() -> String {
         bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(path: &str, sha256: &str) -> InputFile {
+        InputFile {
+            path: path.into(),
+            sha256: sha256.into(),
+        }
+    }
+
+    #[test]
+    fn inputs_are_compared_with_what_loading_recorded() {
+        let saved = SavedPlan {
+            format_version: SAVED_FORMAT_VERSION,
+            plinth_version: String::new(),
+            created_at: 0,
+            spec: "plinth.toml".into(),
+            inputs: vec![input("plinth.toml", "1"), input("trust.json", "2")],
+            var_overrides: Vec::new(),
+            var_files: Vec::new(),
+            environments: Vec::new(),
+            checksum: String::new(),
+        };
+        let same = [input("trust.json", "2"), input("plinth.toml", "1")];
+        assert!(saved.changed_inputs_of(&same).is_empty());
+        let edited = [
+            input("plinth.toml", "1"),
+            input("trust.json", "3"),
+            input("extra.json", "4"),
+        ];
+        assert_eq!(
+            saved.changed_inputs_of(&edited),
+            ["trust.json", "extra.json"]
+        );
+        assert_eq!(saved.changed_inputs_of(&same[..1]), ["plinth.toml"]);
+    }
 }

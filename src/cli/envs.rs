@@ -13,7 +13,7 @@ use crate::saved::SavedPlan;
 use crate::spec::env::{EnvChoice, Environment, Shard};
 use crate::spec::Spec;
 use crate::workflow::envs::{each_tolerating, plan_each, EnvOutcome};
-use crate::workflow::{apply_stack, ApplyRequest};
+use crate::workflow::{apply_stack, check_saved_inputs, unloadable_saved_spec, ApplyRequest};
 
 #[derive(Debug, Default, Args)]
 pub struct EnvArgs {
@@ -254,9 +254,11 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     };
     let mut specs = Vec::new();
     for env in &saved.environments {
-        let spec = load_env(&spec_args, env.env.clone(), ui)?;
+        let spec = load_env(&spec_args, env.env.clone(), ui)
+            .map_err(|e| unloadable_saved_spec(&saved, e))?;
         specs.push((spec, env.clone()));
     }
+    check_saved_inputs(&saved, &specs.iter().map(|(s, _)| s).collect::<Vec<_>>())?;
     let single = specs.len() == 1;
     let view = TerminalApply {
         ui,

@@ -179,20 +179,10 @@ pub fn saved_plan_refusal(e: SavedPlanError) -> WorkflowError {
     }
 }
 
-/// Reads a saved plan and checks that it was made with the same variables and from the same
-/// files: the spec to load is the one it names.
+/// Reads a saved plan and checks that it was made with the same variables: the spec to load is
+/// the one it names, and [`check_saved_inputs`] then holds it to the files planned from.
 pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPlan, WorkflowError> {
     let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
-    let changed = saved.changed_inputs();
-    if !changed.is_empty() {
-        return Err(WorkflowError::Refused {
-            message: format!(
-                "the spec changed since the plan was made: {}",
-                changed.join(", ")
-            ),
-            hint: Some("plan again and review the new plan".into()),
-        });
-    }
     let differences = saved.var_differences(vars);
     if !differences.is_empty() {
         return Err(WorkflowError::Refused {
@@ -206,8 +196,33 @@ pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPl
     Ok(saved)
 }
 
+/// Checks that the specs loaded for a saved plan (one per environment) are made of the files it
+/// was planned from. Loading recorded each file's hash, so no file is read a second time.
+pub fn check_saved_inputs(saved: &SavedPlan, specs: &[&Spec]) -> Result<(), WorkflowError> {
+    spec_changed(saved.changed_inputs_of(specs.iter().flat_map(|s| &s.inputs)))
+}
+
+/// A saved plan's spec that no longer loads: refused as changed when one of its files changed
+/// since the plan (then the load's own error is beside the point), otherwise that error.
+pub fn unloadable_saved_spec(saved: &SavedPlan, error: WorkflowError) -> WorkflowError {
+    spec_changed(saved.changed_inputs()).err().unwrap_or(error)
+}
+
+fn spec_changed(changed: Vec<String>) -> Result<(), WorkflowError> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(WorkflowError::Refused {
+        message: format!(
+            "the spec changed since the plan was made: {}",
+            changed.join(", ")
+        ),
+        hint: Some("plan again and review the new plan".into()),
+    })
+}
+
 /// Checks that a saved plan (of one environment; its files were checked by
-/// [`open_saved_plan`]) still holds: same account, same live state.
+/// [`check_saved_inputs`]) still holds: same account, same live state.
 async fn saved_plan(
     saved: &SavedEnvironment,
     aws: &Aws,

@@ -9,7 +9,8 @@ pub mod index;
 mod read;
 
 pub use apply::{
-    apply_stack, open_saved_plan, saved_plan_refusal, ApplyOutcome, ApplyRequest, ApplyView,
+    apply_stack, check_saved_inputs, open_saved_plan, saved_plan_refusal, unloadable_saved_spec,
+    ApplyOutcome, ApplyRequest, ApplyView,
 };
 
 use std::collections::BTreeMap;
