@@ -135,3 +135,53 @@ pub fn plan_offline(
     }
     Ok(plan::plan(spec, &snapshot, options)?)
 }
+
+/// The stack's `[outputs]` as text, from a plan of the live account; refused while one of
+/// them has no value yet (the resource it comes from does not exist).
+pub fn stack_outputs(plan: &Plan) -> Result<Vec<(String, Option<String>)>, WorkflowError> {
+    let values: Vec<(String, Option<String>)> = plan
+        .outputs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (!v.is_unknown()).then(|| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.display())
+                }),
+            )
+        })
+        .collect();
+    let missing: Vec<&str> = values
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "no value yet for {}: the resources they come from do not exist",
+                missing.join(", ")
+            ),
+            hint: Some("run `plinth apply` first".into()),
+        });
+    }
+    Ok(values)
+}
+
+/// Writes the plan of `spec` to `path` for `plinth apply FILE`.
+pub fn save_plan(
+    path: &std::path::Path,
+    spec: &Spec,
+    plan: &Plan,
+    vars: &[(String, String)],
+    var_files: &[std::path::PathBuf],
+) -> Result<(), WorkflowError> {
+    crate::saved::SavedPlan::new(&[(spec, plan)], vars, var_files)
+        .write(path)
+        .map_err(|e| WorkflowError::Refused {
+            message: format!("cannot write the plan file `{}`: {e}", path.display()),
+            hint: None,
+        })
+}
