@@ -16,11 +16,12 @@ use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::adapter::{Adapter, Change, Side};
 use super::planned::{all_tags, tag_changes, Planned};
+use super::shared::SharedChange;
 use super::{not_found_as_none, ownership_tags, AwsError, Exports, Patience};
 use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
 use crate::model::{Address, Attributes, Kind, Value, ADDRESS_TAG, STACK_TAG};
-use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -994,74 +995,79 @@ impl Kms {
         }
         Ok(())
     }
+}
 
-    /// Carries out one planned change to a key; returns its exports when it was created.
-    pub async fn apply_key(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
+/// Keys through the generic apply.
+pub(crate) struct KeyAdapter;
+
+impl Adapter for KeyAdapter {
+    type Client = Kms;
+    type Config = KeyConfig;
+    const SHARED: bool = true;
+
+    fn config(_: &Change<'_>, attributes: &Attributes, _: Side) -> Result<KeyConfig, String> {
+        KeyConfig::from_attributes(&Planned(attributes))
+    }
+
+    async fn create(
+        kms: &Kms,
+        change: &Change<'_>,
+        desired: &KeyConfig,
     ) -> Result<Exports, AwsError> {
-        if let Some(shared) = super::shared::SharedChange::of(change) {
-            return self
-                .apply_shared_key(stack, &change.physical_id, &shared)
-                .await
-                .map(|()| Exports::new());
-        }
-        let ownership = ownership_tags(stack, &change.address);
-        let config = |attrs: &Option<Attributes>| -> Result<KeyConfig, AwsError> {
-            let attrs = attrs.as_ref().ok_or_else(|| {
-                AwsError::invalid_plan(&change.address, "attributes missing from the plan".into())
-            })?;
-            KeyConfig::from_attributes(&Planned(attrs))
-                .map_err(|e| AwsError::invalid_plan(&change.address, e))
+        kms.create_key(change.stack, &change.planned.address, desired, None)
+            .await
+    }
+
+    async fn update(
+        kms: &Kms,
+        change: &Change<'_>,
+        live: &KeyConfig,
+        desired: &KeyConfig,
+    ) -> Result<(), AwsError> {
+        // An adopted key carries no ownership tags yet.
+        let live_tags = if change.planned.take_ownership {
+            BTreeMap::new()
+        } else {
+            live.plinth_tags(&change.ownership)
         };
-        match change.action {
-            Action::Create => {
-                self.create_key(stack, &change.address, &config(&change.desired)?, None)
-                    .await
-            }
-            Action::Update => {
-                let before = config(&change.live)?;
-                let after = config(&change.desired)?;
-                // An adopted key carries no ownership tags yet.
-                let before_tags = if change.take_ownership {
-                    BTreeMap::new()
-                } else {
-                    before.plinth_tags(&ownership)
-                };
-                self.update_key(
-                    &change.physical_id,
-                    (&before, &before_tags),
-                    (&after, &ownership),
-                    None,
-                )
-                .await?;
-                Ok(Exports::new())
-            }
-            Action::Replace => {
-                let old_id = change.replaces.as_deref().ok_or_else(|| {
-                    AwsError::invalid_plan(
-                        &change.address,
-                        "a replacement names no key to replace".into(),
-                    )
-                })?;
-                let old = config(&change.live)?;
-                let new = config(&change.desired)?;
-                // The new key first: the old one keeps working until its aliases have moved.
-                let exports = self
-                    .create_key(stack, &change.address, &new, Some((old_id, &old)))
-                    .await?;
-                self.schedule_deletion(old_id, new.window()).await?;
-                Ok(exports)
-            }
-            Action::Delete => {
-                let live = config(&change.live)?;
-                self.schedule_deletion(&change.physical_id, live.window())
-                    .await
-                    .map(|()| Exports::new())
-            }
-            Action::NoOp => Ok(Exports::new()),
-        }
+        kms.update_key(
+            &change.planned.physical_id,
+            (live, &live_tags),
+            (desired, &change.ownership),
+            None,
+        )
+        .await
+    }
+
+    async fn delete(kms: &Kms, change: &Change<'_>, key_id: &str) -> Result<(), AwsError> {
+        let live = change.config::<Self>(Side::Live)?;
+        kms.schedule_deletion(key_id, live.window()).await
+    }
+
+    /// The new key first: the old one keeps working until its aliases have moved.
+    async fn replace(kms: &Kms, change: &Change<'_>, _: &str) -> Result<Exports, AwsError> {
+        let old_id = change
+            .planned
+            .replaces
+            .as_deref()
+            .ok_or_else(|| change.invalid("a replacement names no key to replace".into()))?;
+        let old = change.config::<Self>(Side::Live)?;
+        let new = change.config::<Self>(Side::Desired)?;
+        let exports = kms
+            .create_key(
+                change.stack,
+                &change.planned.address,
+                &new,
+                Some((old_id, &old)),
+            )
+            .await?;
+        kms.schedule_deletion(old_id, new.window()).await?;
+        Ok(exports)
+    }
+
+    async fn shared(kms: &Kms, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
+        kms.apply_shared_key(change.stack, &change.planned.physical_id, shared)
+            .await
     }
 }
 

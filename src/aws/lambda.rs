@@ -16,10 +16,10 @@ use aws_sdk_lambda::types::{
 };
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
+use super::adapter::{Adapter, Change, Side};
+use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
 use crate::archive;
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
-use crate::plan::{Action, ResourceChange};
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`super::KindActions`]. Creating or updating a function also needs `iam:PassRole` on
@@ -583,54 +583,6 @@ impl Lambda {
         )?;
         Ok(())
     }
-
-    /// Carries out one planned change to a function; returns its exports when created.
-    pub async fn apply_function(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
-    ) -> Result<Exports, AwsError> {
-        let ownership = ownership_tags(stack, &change.address);
-        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>,
-                      ownership: &BTreeMap<String, String>|
-         -> Result<FunctionConfig, AwsError> {
-            let attrs = attrs
-                .as_ref()
-                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
-            FunctionConfig::from_attributes(attrs, ownership).map_err(invalid)
-        };
-        match change.action {
-            Action::Create => {
-                self.create_function(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Update => {
-                let after = config(&change.desired, &ownership)?;
-                // An adopted function carries no ownership tags yet.
-                let before_ownership = if change.take_ownership {
-                    BTreeMap::new()
-                } else {
-                    ownership.clone()
-                };
-                let before = config(&change.live, &before_ownership)?;
-                self.update_function(&before, &after)
-                    .await
-                    .map(|()| Exports::new())
-            }
-            Action::Replace => {
-                self.delete_function(change.replaces.as_deref().unwrap_or(&change.physical_id))
-                    .await?;
-                self.create_function(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Delete => self
-                .delete_function(&change.physical_id)
-                .await
-                .map(|()| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
-    }
 }
 
 /// A function as plinth wants it (or found it), from a plan's attributes; `None` is unmanaged.
@@ -1116,5 +1068,42 @@ fn function_resource(f: &FunctionConfiguration, tags: BTreeMap<String, String>) 
         attributes,
         exports,
         deletion_date: None,
+    }
+}
+
+/// Functions through the generic apply.
+pub(crate) struct FunctionAdapter;
+
+impl Adapter for FunctionAdapter {
+    type Client = Lambda;
+    type Config = FunctionConfig;
+
+    fn config(
+        change: &Change<'_>,
+        attributes: &Attributes,
+        side: Side,
+    ) -> Result<FunctionConfig, String> {
+        FunctionConfig::from_attributes(attributes, &change.ownership_of(side))
+    }
+
+    async fn create(
+        lambda: &Lambda,
+        _: &Change<'_>,
+        desired: &FunctionConfig,
+    ) -> Result<Exports, AwsError> {
+        lambda.create_function(desired).await
+    }
+
+    async fn update(
+        lambda: &Lambda,
+        _: &Change<'_>,
+        live: &FunctionConfig,
+        desired: &FunctionConfig,
+    ) -> Result<(), AwsError> {
+        lambda.update_function(live, desired).await
+    }
+
+    async fn delete(lambda: &Lambda, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        lambda.delete_function(name).await
     }
 }

@@ -4,6 +4,7 @@
 //! URL-encoded documents, tag listings, not-found codes). Everything above this layer sees
 //! plinth's own types: [`crate::state`] values going up, [`crate::plan`] changes coming down.
 
+pub(crate) mod adapter;
 mod damaged;
 pub mod denied;
 mod failure;
@@ -340,15 +341,18 @@ impl Aws {
         if crate::plan::shared::is_release(change) {
             return self.release(stack, change).await.map(|()| Exports::new());
         }
+        use adapter::apply;
         match change.address.kind {
-            Kind::Role => self.iam.apply_role(stack, change).await,
-            Kind::Queue => self.sqs.apply_queue(stack, change).await,
-            Kind::Function => self.lambda.apply_function(stack, change).await,
+            Kind::Role => apply::<iam::RoleAdapter>(&self.iam, stack, change).await,
+            Kind::Queue => apply::<sqs::QueueAdapter>(&self.sqs, stack, change).await,
+            Kind::Function => apply::<lambda::FunctionAdapter>(&self.lambda, stack, change).await,
             Kind::Bucket => self.s3.apply_bucket(stack, change).await,
-            Kind::Policy => self.iam.apply_managed_policy(stack, change).await,
-            Kind::InstanceProfile => self.iam.apply_instance_profile(stack, change).await,
-            Kind::OidcProvider => self.iam.apply_oidc_provider(stack, change).await,
-            Kind::Key => self.kms.apply_key(stack, change).await,
+            Kind::Policy => apply::<iam::ManagedPolicyAdapter>(&self.iam, stack, change).await,
+            Kind::InstanceProfile => {
+                apply::<iam::InstanceProfileAdapter>(&self.iam, stack, change).await
+            }
+            Kind::OidcProvider => apply::<iam::OidcProviderAdapter>(&self.iam, stack, change).await,
+            Kind::Key => apply::<kms::KeyAdapter>(&self.kms, stack, change).await,
         }
     }
 }

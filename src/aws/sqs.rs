@@ -10,9 +10,10 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
+use super::adapter::{Adapter, Change, Side};
+use super::shared::SharedChange;
+use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
-use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -471,60 +472,6 @@ impl Sqs {
         )?;
         Ok(())
     }
-
-    /// Carries out one planned change to a queue; returns the queue's exports when created.
-    pub async fn apply_queue(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
-    ) -> Result<Exports, AwsError> {
-        if let Some(shared) = super::shared::SharedChange::of(change) {
-            return self
-                .apply_shared_queue(stack, &change.physical_id, &shared)
-                .await
-                .map(|()| Exports::new());
-        }
-        let ownership = ownership_tags(stack, &change.address);
-        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>,
-                      ownership: &BTreeMap<String, String>|
-         -> Result<QueueConfig, AwsError> {
-            let attrs = attrs
-                .as_ref()
-                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
-            QueueConfig::from_attributes(attrs, ownership).map_err(invalid)
-        };
-        match change.action {
-            Action::Create => {
-                self.create_queue(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Update => {
-                let after = config(&change.desired, &ownership)?;
-                // An adopted queue carries no ownership tags yet.
-                let before_ownership = if change.take_ownership {
-                    BTreeMap::new()
-                } else {
-                    ownership.clone()
-                };
-                let before = config(&change.live, &before_ownership)?;
-                self.update_queue(&before, &after)
-                    .await
-                    .map(|()| Exports::new())
-            }
-            Action::Replace => {
-                self.delete_queue(change.replaces.as_deref().unwrap_or(&change.physical_id))
-                    .await?;
-                self.create_queue(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Delete => self
-                .delete_queue(&change.physical_id)
-                .await
-                .map(|()| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
-    }
 }
 
 /// A queue as plinth wants it (or found it), taken from a plan's attributes. Every field but
@@ -823,6 +770,45 @@ fn partition_of(region: &str) -> &'static str {
         .iter()
         .find(|(prefix, _)| region.starts_with(prefix))
         .map_or("aws", |(_, partition)| partition)
+}
+
+/// Queues through the generic apply.
+pub(crate) struct QueueAdapter;
+
+impl Adapter for QueueAdapter {
+    type Client = Sqs;
+    type Config = QueueConfig;
+    const SHARED: bool = true;
+
+    fn config(
+        change: &Change<'_>,
+        attributes: &Attributes,
+        side: Side,
+    ) -> Result<QueueConfig, String> {
+        QueueConfig::from_attributes(attributes, &change.ownership_of(side))
+    }
+
+    async fn create(sqs: &Sqs, _: &Change<'_>, desired: &QueueConfig) -> Result<Exports, AwsError> {
+        sqs.create_queue(desired).await
+    }
+
+    async fn update(
+        sqs: &Sqs,
+        _: &Change<'_>,
+        live: &QueueConfig,
+        desired: &QueueConfig,
+    ) -> Result<(), AwsError> {
+        sqs.update_queue(live, desired).await
+    }
+
+    async fn delete(sqs: &Sqs, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        sqs.delete_queue(name).await
+    }
+
+    async fn shared(sqs: &Sqs, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
+        sqs.apply_shared_queue(change.stack, &change.planned.physical_id, shared)
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{ownership_before, planned, split_iam_tags, tags_of, Iam, LIST_PAGE};
+use super::{split_iam_tags, tags_of, Iam, LIST_PAGE};
+use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
-use crate::aws::{not_found_as_none, ownership_tags, AwsError, Exports};
+use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::model::{Attributes, Kind, Value};
-use crate::plan::{Action, ResourceChange};
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`crate::aws::KindActions`].
@@ -295,44 +295,46 @@ impl Iam {
         )?;
         Ok(())
     }
+}
 
-    /// Carries out one planned change to an instance profile; returns its exports when created.
-    pub async fn apply_instance_profile(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
+/// Instance profiles through the generic apply.
+pub(crate) struct InstanceProfileAdapter;
+
+impl Adapter for InstanceProfileAdapter {
+    type Client = Iam;
+    type Config = InstanceProfileConfig;
+
+    fn config(
+        _: &Change<'_>,
+        attributes: &Attributes,
+        _: Side,
+    ) -> Result<InstanceProfileConfig, String> {
+        InstanceProfileConfig::from_attributes(&Planned(attributes))
+    }
+
+    async fn create(
+        iam: &Iam,
+        change: &Change<'_>,
+        desired: &InstanceProfileConfig,
     ) -> Result<Exports, AwsError> {
-        let ownership = ownership_tags(stack, &change.address);
-        let config = |attrs: &Option<Attributes>| {
-            InstanceProfileConfig::from_attributes(&planned(change, attrs)?)
-                .map_err(|e| AwsError::invalid_plan(&change.address, e))
-        };
-        match change.action {
-            Action::Create => {
-                self.create_instance_profile(&config(&change.desired)?, &ownership)
-                    .await
-            }
-            Action::Update => {
-                let before = config(&change.live)?;
-                let after = config(&change.desired)?;
-                let before_ownership = ownership_before(change, &ownership);
-                self.update_instance_profile((&before, &before_ownership), (&after, &ownership))
-                    .await?;
-                Ok(Exports::new())
-            }
-            Action::Replace => {
-                self.delete_instance_profile(
-                    change.replaces.as_deref().unwrap_or(&change.physical_id),
-                )
-                .await?;
-                self.create_instance_profile(&config(&change.desired)?, &ownership)
-                    .await
-            }
-            Action::Delete => self
-                .delete_instance_profile(&change.physical_id)
-                .await
-                .map(|()| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
+        iam.create_instance_profile(desired, &change.ownership)
+            .await
+    }
+
+    async fn update(
+        iam: &Iam,
+        change: &Change<'_>,
+        live: &InstanceProfileConfig,
+        desired: &InstanceProfileConfig,
+    ) -> Result<(), AwsError> {
+        iam.update_instance_profile(
+            (live, &change.ownership_of(Side::Live)),
+            (desired, &change.ownership),
+        )
+        .await
+    }
+
+    async fn delete(iam: &Iam, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        iam.delete_instance_profile(name).await
     }
 }

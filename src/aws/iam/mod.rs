@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_iam::types::Tag;
 
-use crate::aws::planned::Planned;
 use crate::aws::{AwsError, Patience};
-use crate::model::{Attributes, Value};
-use crate::plan::ResourceChange;
+use crate::model::Value;
 use crate::policy::PolicyDocument;
 use crate::state::split_tags;
 
@@ -25,9 +23,13 @@ mod oidc_provider;
 mod policy;
 mod role;
 
+pub(crate) use instance_profile::InstanceProfileAdapter;
 pub use instance_profile::{InstanceProfileConfig, INSTANCE_PROFILE_ACTIONS};
+pub(crate) use oidc_provider::OidcProviderAdapter;
 pub use oidc_provider::{OidcProviderConfig, OIDC_PROVIDER_ACTIONS};
+pub(crate) use policy::ManagedPolicyAdapter;
 pub use policy::{ManagedPolicyConfig, MANAGED_POLICY_ACTIONS};
+pub(crate) use role::RoleAdapter;
 pub use role::{RoleConfig, ROLE_ACTIONS};
 
 #[derive(Clone, Debug)]
@@ -86,25 +88,4 @@ fn split_iam_tags(tags: &[Tag]) -> (Option<String>, Option<crate::model::Address
         address_tag,
         Value::Map(user.into_iter().map(|(k, v)| (k, Value::Str(v))).collect()),
     )
-}
-
-/// The ownership tags the resource carries before this change: none yet for an adopted one.
-fn ownership_before(
-    change: &ResourceChange,
-    ownership: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    if change.take_ownership {
-        BTreeMap::new()
-    } else {
-        ownership.clone()
-    }
-}
-
-fn planned<'a>(
-    change: &ResourceChange,
-    attrs: &'a Option<Attributes>,
-) -> Result<Planned<'a>, AwsError> {
-    attrs.as_ref().map(Planned).ok_or_else(|| {
-        AwsError::invalid_plan(&change.address, "attributes missing from the plan".into())
-    })
 }

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{ownership_before, planned, split_iam_tags, tags_of, Iam};
+use super::{split_iam_tags, tags_of, Iam};
+use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
-use crate::aws::{not_found_as_none, ownership_tags, AwsError, Exports};
+use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::model::{Attributes, Kind, Value};
-use crate::plan::{Action, ResourceChange};
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
 
 /// See [`crate::aws::KindActions`].
@@ -248,58 +248,51 @@ impl Iam {
         )?;
         Ok(())
     }
+}
 
-    /// Carries out one planned change to an OIDC provider; returns its exports when created.
-    pub async fn apply_oidc_provider(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
+/// OIDC providers through the generic apply.
+pub(crate) struct OidcProviderAdapter;
+
+impl Adapter for OidcProviderAdapter {
+    type Client = Iam;
+    type Config = OidcProviderConfig;
+
+    fn config(
+        _: &Change<'_>,
+        attributes: &Attributes,
+        _: Side,
+    ) -> Result<OidcProviderConfig, String> {
+        OidcProviderConfig::from_attributes(&Planned(attributes))
+    }
+
+    async fn create(
+        iam: &Iam,
+        change: &Change<'_>,
+        desired: &OidcProviderConfig,
     ) -> Result<Exports, AwsError> {
-        let ownership = ownership_tags(stack, &change.address);
-        let config = |attrs: &Option<Attributes>| {
-            OidcProviderConfig::from_attributes(&planned(change, attrs)?)
-                .map_err(|e| AwsError::invalid_plan(&change.address, e))
-        };
-        match change.action {
-            Action::Create => {
-                self.adopt_own_create(
-                    self.create_oidc_provider(&config(&change.desired)?, &ownership)
-                        .await,
-                    self.oidc_provider(&change.physical_id),
-                    &ownership,
-                )
-                .await
-            }
-            Action::Update => {
-                let before = config(&change.live)?;
-                let after = config(&change.desired)?;
-                let before_ownership = ownership_before(change, &ownership);
-                self.update_oidc_provider(
-                    &change.physical_id,
-                    (&before, &before_ownership),
-                    (&after, &ownership),
-                )
-                .await?;
-                Ok(Exports::new())
-            }
-            Action::Replace => {
-                self.delete_oidc_provider(
-                    change.replaces.as_deref().unwrap_or(&change.physical_id),
-                )
-                .await?;
-                self.adopt_own_create(
-                    self.create_oidc_provider(&config(&change.desired)?, &ownership)
-                        .await,
-                    self.oidc_provider(&change.physical_id),
-                    &ownership,
-                )
-                .await
-            }
-            Action::Delete => self
-                .delete_oidc_provider(&change.physical_id)
-                .await
-                .map(|()| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
+        iam.adopt_own_create(
+            iam.create_oidc_provider(desired, &change.ownership).await,
+            iam.oidc_provider(&change.planned.physical_id),
+            &change.ownership,
+        )
+        .await
+    }
+
+    async fn update(
+        iam: &Iam,
+        change: &Change<'_>,
+        live: &OidcProviderConfig,
+        desired: &OidcProviderConfig,
+    ) -> Result<(), AwsError> {
+        iam.update_oidc_provider(
+            &change.planned.physical_id,
+            (live, &change.ownership_of(Side::Live)),
+            (desired, &change.ownership),
+        )
+        .await
+    }
+
+    async fn delete(iam: &Iam, _: &Change<'_>, arn: &str) -> Result<(), AwsError> {
+        iam.delete_oidc_provider(arn).await
     }
 }

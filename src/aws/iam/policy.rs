@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{decode_document, ownership_before, planned, split_iam_tags, tags_of, Iam, LIST_PAGE};
+use super::{decode_document, split_iam_tags, tags_of, Iam, LIST_PAGE};
+use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
-use crate::aws::{not_found_as_none, ownership_tags, AwsError, Exports};
+use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
-use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -467,70 +467,63 @@ impl Iam {
         }
         Ok(())
     }
+}
 
-    /// Carries out one planned change to a managed policy; returns its exports when created.
-    pub async fn apply_managed_policy(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
+/// Managed policies through the generic apply.
+pub(crate) struct ManagedPolicyAdapter;
+
+impl Adapter for ManagedPolicyAdapter {
+    type Client = Iam;
+    type Config = ManagedPolicyConfig;
+
+    fn config(
+        _: &Change<'_>,
+        attributes: &Attributes,
+        _: Side,
+    ) -> Result<ManagedPolicyConfig, String> {
+        ManagedPolicyConfig::from_attributes(&Planned(attributes))
+    }
+
+    async fn create(
+        iam: &Iam,
+        change: &Change<'_>,
+        desired: &ManagedPolicyConfig,
     ) -> Result<Exports, AwsError> {
-        let ownership = ownership_tags(stack, &change.address);
-        let config = |attrs: &Option<Attributes>| {
-            ManagedPolicyConfig::from_attributes(&planned(change, attrs)?)
-                .map_err(|e| AwsError::invalid_plan(&change.address, e))
-        };
-        match change.action {
-            Action::Create => {
-                self.adopt_own_create(
-                    self.create_managed_policy(&config(&change.desired)?, &ownership)
-                        .await,
-                    self.read_managed_policy_arn(&change.physical_id),
-                    &ownership,
-                )
-                .await
-            }
-            Action::Update => {
-                let before = config(&change.live)?;
-                let after = config(&change.desired)?;
-                let before_ownership = ownership_before(change, &ownership);
-                self.update_managed_policy(
-                    &change.physical_id,
-                    (&before, &before_ownership),
-                    (&after, &ownership),
-                )
-                .await?;
-                Ok(Exports::new())
-            }
-            Action::Replace => {
-                // IAM has no way to change a policy's name, path or description but to delete it:
-                // what it was attached to is attached to its replacement.
-                let attachments = self
-                    .delete_managed_policy(
-                        change.replaces.as_deref().unwrap_or(&change.physical_id),
-                    )
-                    .await?;
-                let exports = self
-                    .adopt_own_create(
-                        self.create_managed_policy(&config(&change.desired)?, &ownership)
-                            .await,
-                        self.read_managed_policy_arn(&change.physical_id),
-                        &ownership,
-                    )
-                    .await?;
-                self.reattach_managed_policy(
-                    exports
-                        .get("arn")
-                        .map_or(change.physical_id.as_str(), String::as_str),
-                    &attachments,
-                )
-                .await?;
-                Ok(exports)
-            }
-            Action::Delete => self
-                .delete_managed_policy(&change.physical_id)
-                .await
-                .map(|_| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
+        iam.adopt_own_create(
+            iam.create_managed_policy(desired, &change.ownership).await,
+            iam.read_managed_policy_arn(&change.planned.physical_id),
+            &change.ownership,
+        )
+        .await
+    }
+
+    async fn update(
+        iam: &Iam,
+        change: &Change<'_>,
+        live: &ManagedPolicyConfig,
+        desired: &ManagedPolicyConfig,
+    ) -> Result<(), AwsError> {
+        iam.update_managed_policy(
+            &change.planned.physical_id,
+            (live, &change.ownership_of(Side::Live)),
+            (desired, &change.ownership),
+        )
+        .await
+    }
+
+    async fn delete(iam: &Iam, _: &Change<'_>, arn: &str) -> Result<(), AwsError> {
+        iam.delete_managed_policy(arn).await.map(|_| ())
+    }
+
+    /// IAM has no way to change a policy's name, path or description but to delete it: what
+    /// it was attached to is attached to its replacement.
+    async fn replace(iam: &Iam, change: &Change<'_>, old_arn: &str) -> Result<Exports, AwsError> {
+        let attachments = iam.delete_managed_policy(old_arn).await?;
+        let exports = Self::create(iam, change, &change.config::<Self>(Side::Desired)?).await?;
+        let arn = exports
+            .get("arn")
+            .map_or(change.planned.physical_id.as_str(), String::as_str);
+        iam.reattach_managed_policy(arn, &attachments).await?;
+        Ok(exports)
     }
 }

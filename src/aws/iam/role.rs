@@ -6,9 +6,10 @@ use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{decode_document, principal_not_seen_yet, tags_of, Iam, LIST_PAGE};
-use crate::aws::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports};
+use crate::aws::adapter::{Adapter, Change, Side};
+use crate::aws::shared::SharedChange;
+use crate::aws::{not_found_as_none, retry_transient, AwsError, Exports};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
-use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -654,60 +655,6 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
 }
 
 impl Iam {
-    /// Carries out one planned change to a role; returns the role's exports when created.
-    pub async fn apply_role(
-        &self,
-        stack: &str,
-        change: &ResourceChange,
-    ) -> Result<Exports, AwsError> {
-        if let Some(shared) = crate::aws::shared::SharedChange::of(change) {
-            return self
-                .apply_shared_role(stack, &change.physical_id, &shared)
-                .await
-                .map(|()| Exports::new());
-        }
-        let ownership = ownership_tags(stack, &change.address);
-        let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
-        let config = |attrs: &Option<Attributes>,
-                      ownership: &BTreeMap<String, String>|
-         -> Result<RoleConfig, AwsError> {
-            let attrs = attrs
-                .as_ref()
-                .ok_or_else(|| invalid("attributes missing from the plan".into()))?;
-            RoleConfig::from_attributes(attrs, ownership).map_err(invalid)
-        };
-        match change.action {
-            Action::Create => {
-                self.create_role(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Update => {
-                let after = config(&change.desired, &ownership)?;
-                // An adopted role carries no ownership tags yet.
-                let before_ownership = if change.take_ownership {
-                    BTreeMap::new()
-                } else {
-                    ownership.clone()
-                };
-                let before = config(&change.live, &before_ownership)?;
-                self.update_role(&before, &after)
-                    .await
-                    .map(|()| Exports::new())
-            }
-            Action::Replace => {
-                self.delete_role(change.replaces.as_deref().unwrap_or(&change.physical_id))
-                    .await?;
-                self.create_role(&config(&change.desired, &ownership)?)
-                    .await
-            }
-            Action::Delete => self
-                .delete_role(&change.physical_id)
-                .await
-                .map(|()| Exports::new()),
-            Action::NoOp => Ok(Exports::new()),
-        }
-    }
-
     /// A role someone else owns (`existing = true`): the inline policies and attachments the
     /// block declares are put and attached, those it declared before and no longer does are
     /// removed, its trust statements are merged by Sid; the stack's record tag says which. The
@@ -898,5 +845,44 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
         }
         Ok(())
+    }
+}
+
+/// Roles through the generic apply.
+pub(crate) struct RoleAdapter;
+
+impl Adapter for RoleAdapter {
+    type Client = Iam;
+    type Config = RoleConfig;
+    const SHARED: bool = true;
+
+    fn config(
+        change: &Change<'_>,
+        attributes: &Attributes,
+        side: Side,
+    ) -> Result<RoleConfig, String> {
+        RoleConfig::from_attributes(attributes, &change.ownership_of(side))
+    }
+
+    async fn create(iam: &Iam, _: &Change<'_>, desired: &RoleConfig) -> Result<Exports, AwsError> {
+        iam.create_role(desired).await
+    }
+
+    async fn update(
+        iam: &Iam,
+        _: &Change<'_>,
+        live: &RoleConfig,
+        desired: &RoleConfig,
+    ) -> Result<(), AwsError> {
+        iam.update_role(live, desired).await
+    }
+
+    async fn delete(iam: &Iam, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        iam.delete_role(name).await
+    }
+
+    async fn shared(iam: &Iam, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
+        iam.apply_shared_role(change.stack, &change.planned.physical_id, shared)
+            .await
     }
 }
