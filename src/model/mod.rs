@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
+pub use attributes::Attribute;
+
+mod attributes;
 pub mod bucket;
 pub mod key;
 pub mod shared;
@@ -59,54 +62,6 @@ impl Kind {
 
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
-    /// The attributes other resources may reference as `${KIND.NAME.ATTR}`.
-    pub fn exported_attributes(self) -> &'static [&'static str] {
-        match self {
-            Kind::Role => &["arn", "name", "path", "unique_id"],
-            Kind::Queue => &["arn", "url", "name", "visibility_timeout"],
-            Kind::Function => &["arn", "name", "timeout", "memory"],
-            Kind::Bucket => &["arn", "name"],
-            Kind::Policy => &["arn", "name"],
-            Kind::InstanceProfile => &["arn", "name"],
-            Kind::OidcProvider => &["arn"],
-            Kind::Key => &["arn", "key_id"],
-        }
-    }
-
-    /// Whether an exported attribute is known before the resource exists (computed from its
-    /// name, like most ARNs) rather than assigned by AWS when it is created.
-    pub fn known_before_creation(self, attribute: &str) -> bool {
-        !matches!(
-            (self, attribute),
-            (Kind::Role, "unique_id") | (Kind::Key, _) | (Kind::Queue, "url")
-        )
-    }
-
-    /// Attributes AWS cannot change in place: a change replaces the resource.
-    pub fn forces_replacement(self, attribute: &str) -> bool {
-        match self {
-            Kind::Role => matches!(attribute, "name" | "path"),
-            Kind::Queue => attribute == "name",
-            Kind::Function => matches!(attribute, "name" | "package_type"),
-            Kind::Bucket => attribute == "name",
-            Kind::Policy => matches!(attribute, "name" | "path" | "description"),
-            Kind::InstanceProfile => matches!(attribute, "name" | "path"),
-            Kind::OidcProvider => attribute == "url",
-            Kind::Key => matches!(attribute, "key_usage" | "key_spec"),
-        }
-    }
-
-    /// Attributes AWS never returns (where a function's code comes from): apply needs them,
-    /// the planner never compares them.
-    pub fn write_only(self, attribute: &str) -> bool {
-        match self {
-            Kind::Function => attribute == "code_path",
-            // An instruction for the call that sends the policy, not a setting of the key.
-            Kind::Key => attribute == "bypass_lockout_check",
-            _ => false,
-        }
     }
 
     /// Whether the spec names the resource. A KMS key has only the id AWS assigns: when its

@@ -1,0 +1,204 @@
+//! Each kind's table of its attributes that are more than a setting compared and changed in
+//! place: those other resources may reference, those AWS cannot change without replacing the
+//! resource, and those AWS never returns. The planner, the loader's reference checks and
+//! import read these tables; an attribute a table does not list is compared, changed in
+//! place and not exported.
+
+use super::Kind;
+
+/// What plinth knows of one attribute of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: &'static str,
+    /// Other resources may reference it as `${KIND.NAME.ATTR}`.
+    pub exported: bool,
+    /// Known before the resource exists (computed from its name, like most ARNs), not
+    /// assigned by AWS when it is created.
+    pub known_before_creation: bool,
+    /// AWS cannot change it in place: a change replaces the resource.
+    pub forces_replacement: bool,
+    /// AWS never returns it (where a function's code comes from): apply needs it, the planner
+    /// never compares it.
+    pub write_only: bool,
+}
+
+impl Attribute {
+    const fn setting(name: &'static str) -> Attribute {
+        Attribute {
+            name,
+            exported: false,
+            known_before_creation: true,
+            forces_replacement: false,
+            write_only: false,
+        }
+    }
+
+    /// Exported, and known before creation.
+    const fn export(name: &'static str) -> Attribute {
+        Attribute {
+            exported: true,
+            ..Attribute::setting(name)
+        }
+    }
+
+    /// Exported, and assigned by AWS when the resource is created.
+    const fn assigned(name: &'static str) -> Attribute {
+        Attribute {
+            known_before_creation: false,
+            ..Attribute::export(name)
+        }
+    }
+
+    const fn replaces(self) -> Attribute {
+        Attribute {
+            forces_replacement: true,
+            ..self
+        }
+    }
+
+    const fn write_only(name: &'static str) -> Attribute {
+        Attribute {
+            write_only: true,
+            ..Attribute::setting(name)
+        }
+    }
+}
+
+const ROLE: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+    Attribute::export("path").replaces(),
+    Attribute::assigned("unique_id"),
+];
+
+const QUEUE: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::assigned("url"),
+    Attribute::export("name").replaces(),
+    Attribute::export("visibility_timeout"),
+];
+
+const FUNCTION: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+    Attribute::export("timeout"),
+    Attribute::export("memory"),
+    Attribute::setting("package_type").replaces(),
+    Attribute::write_only("code_path"),
+];
+
+const BUCKET: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+];
+
+const POLICY: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+    Attribute::setting("path").replaces(),
+    Attribute::setting("description").replaces(),
+];
+
+const INSTANCE_PROFILE: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+    Attribute::setting("path").replaces(),
+];
+
+const OIDC_PROVIDER: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::setting("url").replaces(),
+];
+
+/// A key has only the id AWS assigns, so nothing about it is known before it exists.
+const KEY: &[Attribute] = &[
+    Attribute::assigned("arn"),
+    Attribute::assigned("key_id"),
+    Attribute::setting("key_usage").replaces(),
+    Attribute::setting("key_spec").replaces(),
+    // An instruction for the call that sends the policy, not a setting of the key.
+    Attribute::write_only("bypass_lockout_check"),
+];
+
+impl Kind {
+    /// The kind's table of attributes.
+    pub fn attributes(self) -> &'static [Attribute] {
+        match self {
+            Kind::Role => ROLE,
+            Kind::Queue => QUEUE,
+            Kind::Function => FUNCTION,
+            Kind::Bucket => BUCKET,
+            Kind::Policy => POLICY,
+            Kind::InstanceProfile => INSTANCE_PROFILE,
+            Kind::OidcProvider => OIDC_PROVIDER,
+            Kind::Key => KEY,
+        }
+    }
+
+    fn attribute(self, name: &str) -> Option<&'static Attribute> {
+        self.attributes().iter().find(|a| a.name == name)
+    }
+
+    /// The attributes other resources may reference as `${KIND.NAME.ATTR}`.
+    pub fn exported_attributes(self) -> Vec<&'static str> {
+        (self.attributes().iter())
+            .filter(|a| a.exported)
+            .map(|a| a.name)
+            .collect()
+    }
+
+    /// Whether an exported attribute is known before the resource exists (computed from its
+    /// name, like most ARNs) rather than assigned by AWS when it is created.
+    pub fn known_before_creation(self, attribute: &str) -> bool {
+        self.attribute(attribute)
+            .is_none_or(|a| a.known_before_creation)
+    }
+
+    /// Attributes AWS cannot change in place: a change replaces the resource.
+    pub fn forces_replacement(self, attribute: &str) -> bool {
+        self.attribute(attribute)
+            .is_some_and(|a| a.forces_replacement)
+    }
+
+    /// Attributes AWS never returns: apply needs them, the planner never compares them.
+    pub fn write_only(self, attribute: &str) -> bool {
+        self.attribute(attribute).is_some_and(|a| a.write_only)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_exports_its_arn_and_names_each_attribute_once() {
+        for kind in Kind::ALL {
+            let names: Vec<&str> = kind.attributes().iter().map(|a| a.name).collect();
+            assert!(kind.exported_attributes().contains(&"arn"), "{kind}");
+            for (i, name) in names.iter().enumerate() {
+                assert!(!names[..i].contains(name), "{kind}.{name} twice");
+            }
+            for a in kind.attributes() {
+                assert!(
+                    !(a.write_only && (a.exported || a.forces_replacement)),
+                    "{kind}.{}",
+                    a.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_tables_answer_as_the_planner_asks() {
+        assert!(Kind::Role.forces_replacement("path"));
+        assert!(!Kind::Role.forces_replacement("trust"));
+        assert!(Kind::Function.write_only("code_path"));
+        assert!(!Kind::Role.known_before_creation("unique_id"));
+        assert!(Kind::Role.known_before_creation("arn"));
+        assert!(!Kind::Key.known_before_creation("arn"));
+        assert_eq!(
+            Kind::Queue.exported_attributes(),
+            ["arn", "url", "name", "visibility_timeout"]
+        );
+    }
+}
