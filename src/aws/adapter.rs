@@ -5,12 +5,13 @@
 //! needs another order (a KMS key is replaced new-first, a managed policy's attachments move
 //! to its replacement).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::shared::SharedChange;
-use super::{ownership_tags, AwsError, Exports};
+use super::{ownership_tags, Aws, AwsError, Exports, KindActions};
 use crate::model::Attributes;
 use crate::plan::{Action, ResourceChange};
+use crate::state::{LiveResource, ReadRequest};
 
 /// Tags by key.
 pub(crate) type Tags = BTreeMap<String, String>;
@@ -77,6 +78,39 @@ pub(crate) trait Adapter {
     /// Whether the kind can be a resource someone else owns (`existing = true`), whose changes
     /// go to [`Adapter::shared`].
     const SHARED: bool = false;
+    /// The IAM actions behind the calls, declared next to them (`plinth permissions`).
+    const ACTIONS: &'static KindActions;
+
+    /// The client of `aws` the calls go through.
+    fn client(aws: &Aws) -> &Self::Client;
+
+    /// Reads one resource by its physical name; `None` when it does not exist.
+    async fn read(
+        client: &Self::Client,
+        request: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError>;
+
+    /// Every resource of the kind tagged as owned by `stack`, except those under a name in
+    /// `named`, which the spec reads by name.
+    async fn owned(
+        client: &Self::Client,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError>;
+
+    /// `release = true`: only the stack's tags come off. The planner refuses it for the kinds
+    /// that keep this default.
+    async fn release(
+        client: &Self::Client,
+        stack: &str,
+        planned: &ResourceChange,
+    ) -> Result<(), AwsError> {
+        let _ = (client, stack);
+        Err(AwsError::invalid_plan(
+            &planned.address,
+            format!("plinth does not release a {}", planned.address.kind),
+        ))
+    }
 
     /// The config of one side of a change; the message says what is wrong with the plan.
     fn config(

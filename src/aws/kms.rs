@@ -20,8 +20,10 @@ use super::adapter::{Adapter, Change, Side};
 use super::planned::{all_tags, tag_changes, Planned};
 use super::shared::SharedChange;
 use super::{not_found_as_none, ownership_tags, AwsError, Exports, Patience};
+use super::{Aws, KindActions};
 use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
 use crate::model::{Address, Attributes, Kind, Value, ADDRESS_TAG, STACK_TAG};
+use crate::plan::ResourceChange;
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -1004,6 +1006,27 @@ impl Adapter for KeyAdapter {
     type Client = Kms;
     type Config = KeyConfig;
     const SHARED: bool = true;
+    const ACTIONS: &'static KindActions = &ACTIONS;
+
+    fn client(aws: &Aws) -> &Kms {
+        &aws.kms
+    }
+
+    async fn read(kms: &Kms, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        kms.read_key(request).await
+    }
+
+    async fn owned(
+        kms: &Kms,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        kms.owned_keys(stack, named).await
+    }
+
+    async fn release(kms: &Kms, stack: &str, planned: &ResourceChange) -> Result<(), AwsError> {
+        kms.release_key(stack, &planned.physical_id).await
+    }
 
     fn config(_: &Change<'_>, attributes: &Attributes, _: Side) -> Result<KeyConfig, String> {
         KeyConfig::from_attributes(&Planned(attributes))

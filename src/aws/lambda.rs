@@ -18,6 +18,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use super::adapter::{Adapter, Change, Side};
 use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
+use super::{Aws, KindActions};
 use crate::archive;
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
@@ -1077,6 +1078,26 @@ pub(crate) struct FunctionAdapter;
 impl Adapter for FunctionAdapter {
     type Client = Lambda;
     type Config = FunctionConfig;
+    const ACTIONS: &'static KindActions = &ACTIONS;
+
+    fn client(aws: &Aws) -> &Lambda {
+        &aws.lambda
+    }
+
+    async fn read(
+        lambda: &Lambda,
+        request: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError> {
+        lambda.read_function(request).await
+    }
+
+    async fn owned(
+        lambda: &Lambda,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        lambda.owned_functions(stack, named).await
+    }
 
     fn config(
         change: &Change<'_>,

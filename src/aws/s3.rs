@@ -19,6 +19,10 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
+mod adapter;
+
+pub(crate) use adapter::BucketAdapter;
+
 use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
 use crate::model::bucket::{self as spec, MANAGED_SETTINGS};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};

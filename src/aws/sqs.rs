@@ -13,7 +13,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use super::adapter::{Adapter, Change, Side};
 use super::shared::SharedChange;
 use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
+use super::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::plan::ResourceChange;
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -779,6 +781,27 @@ impl Adapter for QueueAdapter {
     type Client = Sqs;
     type Config = QueueConfig;
     const SHARED: bool = true;
+    const ACTIONS: &'static KindActions = &ACTIONS;
+
+    fn client(aws: &Aws) -> &Sqs {
+        &aws.sqs
+    }
+
+    async fn read(sqs: &Sqs, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        sqs.read_queue(request).await
+    }
+
+    async fn owned(
+        sqs: &Sqs,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        sqs.owned_queues(stack, named).await
+    }
+
+    async fn release(sqs: &Sqs, stack: &str, planned: &ResourceChange) -> Result<(), AwsError> {
+        sqs.release_queue(stack, &planned.physical_id).await
+    }
 
     fn config(
         change: &Change<'_>,

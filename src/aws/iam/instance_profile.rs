@@ -8,6 +8,7 @@ use super::{split_iam_tags, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
 use crate::aws::{not_found_as_none, AwsError, Exports};
+use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value};
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -303,6 +304,23 @@ pub(crate) struct InstanceProfileAdapter;
 impl Adapter for InstanceProfileAdapter {
     type Client = Iam;
     type Config = InstanceProfileConfig;
+    const ACTIONS: &'static KindActions = &INSTANCE_PROFILE_ACTIONS;
+
+    fn client(aws: &Aws) -> &Iam {
+        &aws.iam
+    }
+
+    async fn read(iam: &Iam, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        iam.read_instance_profile(request).await
+    }
+
+    async fn owned(
+        iam: &Iam,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        iam.owned_instance_profiles(stack, named).await
+    }
 
     fn config(
         _: &Change<'_>,

@@ -8,6 +8,7 @@ use super::{split_iam_tags, tags_of, Iam};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
 use crate::aws::{not_found_as_none, AwsError, Exports};
+use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value};
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -256,6 +257,23 @@ pub(crate) struct OidcProviderAdapter;
 impl Adapter for OidcProviderAdapter {
     type Client = Iam;
     type Config = OidcProviderConfig;
+    const ACTIONS: &'static KindActions = &OIDC_PROVIDER_ACTIONS;
+
+    fn client(aws: &Aws) -> &Iam {
+        &aws.iam
+    }
+
+    async fn read(iam: &Iam, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        iam.read_oidc_provider(request).await
+    }
+
+    async fn owned(
+        iam: &Iam,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        iam.owned_oidc_providers(stack, named).await
+    }
 
     fn config(
         _: &Change<'_>,

@@ -9,6 +9,7 @@ use super::{decode_document, split_iam_tags, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::planned::{all_tags, tag_changes, Planned};
 use crate::aws::{not_found_as_none, AwsError, Exports};
+use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::policy::PolicyDocument;
 use crate::state::{LiveResource, ReadRequest, READ_CONCURRENCY};
@@ -475,6 +476,23 @@ pub(crate) struct ManagedPolicyAdapter;
 impl Adapter for ManagedPolicyAdapter {
     type Client = Iam;
     type Config = ManagedPolicyConfig;
+    const ACTIONS: &'static KindActions = &MANAGED_POLICY_ACTIONS;
+
+    fn client(aws: &Aws) -> &Iam {
+        &aws.iam
+    }
+
+    async fn read(iam: &Iam, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        iam.read_managed_policy(request).await
+    }
+
+    async fn owned(
+        iam: &Iam,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        iam.owned_managed_policies(stack, named).await
+    }
 
     fn config(
         _: &Change<'_>,

@@ -9,7 +9,9 @@ use super::{decode_document, principal_not_seen_yet, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::shared::SharedChange;
 use crate::aws::{not_found_as_none, retry_transient, AwsError, Exports};
+use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::plan::ResourceChange;
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 
@@ -855,6 +857,27 @@ impl Adapter for RoleAdapter {
     type Client = Iam;
     type Config = RoleConfig;
     const SHARED: bool = true;
+    const ACTIONS: &'static KindActions = &ROLE_ACTIONS;
+
+    fn client(aws: &Aws) -> &Iam {
+        &aws.iam
+    }
+
+    async fn read(iam: &Iam, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        iam.read_role(request).await
+    }
+
+    async fn owned(
+        iam: &Iam,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        iam.owned_roles(stack, named).await
+    }
+
+    async fn release(iam: &Iam, stack: &str, planned: &ResourceChange) -> Result<(), AwsError> {
+        iam.release_role(stack, &planned.physical_id).await
+    }
 
     fn config(
         change: &Change<'_>,
