@@ -1,0 +1,419 @@
+//! Changing functions: create, update (code, configuration, concurrency, tags, triggers) and delete, and the function adapter of the generic apply.
+
+use super::*;
+
+impl Lambda {
+    /// CreateFunction (waiting for IAM to propagate a new role), PutFunctionConcurrency and
+    /// one CreateEventSourceMapping per trigger. Returns the function's exports.
+    pub async fn create_function(&self, f: &FunctionConfig) -> Result<Exports, AwsError> {
+        let code = f.code_source()?;
+        let tags: HashMap<String, String> = f.all_tags(None).into_iter().collect();
+        let environment = f.environment_for_aws()?;
+        let out = retry_transient(self.patience, not_yet_propagated, || {
+            let request = self
+                .client
+                .create_function()
+                .function_name(&f.name)
+                .role(&f.role)
+                .set_runtime(f.runtime.as_deref().map(Runtime::from))
+                .set_handler(f.handler.clone())
+                .code(code.function_code())
+                .package_type(if f.package_type == "Image" {
+                    PackageType::Image
+                } else {
+                    PackageType::Zip
+                })
+                .set_description(f.description.clone())
+                .set_timeout(f.timeout)
+                .set_memory_size(f.memory)
+                .set_environment(environment.clone())
+                .set_architectures(f.architectures())
+                .set_ephemeral_storage(f.ephemeral_storage())
+                .set_tags(Some(tags.clone()));
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("lambda:CreateFunction", &e))
+            }
+        })
+        .await;
+        // CreateFunction has no idempotency token: a function carrying this resource's
+        // ownership tags is the one an attempt whose response was lost created.
+        let arn = match out {
+            Ok(out) => out.function_arn().unwrap_or_default().to_string(),
+            Err(e) if already_exists(&e) => {
+                let existing = self
+                    .client
+                    .get_function()
+                    .function_name(&f.name)
+                    .send()
+                    .await
+                    .ok();
+                let ours = existing.as_ref().is_some_and(|o| {
+                    let theirs = o.tags();
+                    f.ownership
+                        .iter()
+                        .all(|(k, v)| theirs.and_then(|t| t.get(k)) == Some(v))
+                });
+                match existing.and_then(|o| o.configuration).filter(|_| ours) {
+                    Some(config) => config.function_arn().unwrap_or_default().to_string(),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(n) = f.reserved_concurrency {
+            self.put_concurrency(&f.name, n).await?;
+        }
+        for (queue, trigger) in f.triggers.iter().flatten() {
+            self.create_mapping(&f.name, queue, trigger).await?;
+        }
+        Ok(Exports::from([
+            ("arn".into(), arn),
+            ("name".into(), f.name.clone()),
+        ]))
+    }
+
+    async fn put_concurrency(&self, name: &str, n: i32) -> Result<(), AwsError> {
+        self.client
+            .put_function_concurrency()
+            .function_name(name)
+            .reserved_concurrent_executions(n)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("lambda:PutFunctionConcurrency", &e))?;
+        Ok(())
+    }
+
+    async fn create_mapping(
+        &self,
+        function: &str,
+        queue: &str,
+        t: &TriggerConfig,
+    ) -> Result<(), AwsError> {
+        let result = retry_transient(
+            self.patience,
+            |e| not_yet_propagated(e) || busy(e),
+            || {
+                let request = self
+                    .client
+                    .create_event_source_mapping()
+                    .function_name(function)
+                    .event_source_arn(queue)
+                    .batch_size(t.batch_size)
+                    .maximum_batching_window_in_seconds(t.batching_window)
+                    .enabled(t.enabled)
+                    .set_function_response_types(Some(t.response_types()));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("lambda:CreateEventSourceMapping", &e))
+                }
+            },
+        )
+        .await;
+        match result {
+            Err(e) if already_exists(&e) => self.existing_mapping(function, queue, t, e).await,
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Lambda allows one mapping of a queue to a function. One that already exists with the
+    /// wanted settings is what an earlier attempt of this create made (its answer lost); one
+    /// with other settings is someone else's, or one the plan did not see: a conflict.
+    async fn existing_mapping(
+        &self,
+        function: &str,
+        queue: &str,
+        wanted: &TriggerConfig,
+        refused: AwsError,
+    ) -> Result<(), AwsError> {
+        let existing = self.sqs_mappings(function).await?;
+        let same = existing
+            .iter()
+            .find(|m| m.event_source_arn() == Some(queue))
+            .is_some_and(|m| trigger_value(m) == wanted.value());
+        if same {
+            return Ok(());
+        }
+        Err(AwsError {
+            hint: Some(format!(
+                "a mapping of `{queue}` to function `{function}` already exists with other settings; run `plinth plan` again to see and update it, or delete the mapping (aws lambda delete-event-source-mapping --uuid ...)"
+            )),
+            ..refused
+        })
+    }
+
+    /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its
+    /// configuration (UpdateFunctionConfiguration, once the code update has settled),
+    /// concurrency, tags and triggers, each only if it differs.
+    pub async fn update_function(
+        &self,
+        before: &FunctionConfig,
+        after: &FunctionConfig,
+    ) -> Result<(), AwsError> {
+        let name = &after.name;
+        if after.code != before.code
+            || (after.architectures.is_some() && after.architectures != before.architectures)
+        {
+            let code = after.code_source()?;
+            // A function still Pending after its create, or busy with an update, refuses
+            // another until it settles.
+            retry_transient(self.patience, busy, || {
+                let request = code
+                    .update(self.client.update_function_code().function_name(name))
+                    .set_architectures(after.architectures());
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("lambda:UpdateFunctionCode", &e))
+                }
+            })
+            .await?;
+        }
+        let changed = after.configuration_changes(before);
+        if changed.any {
+            let environment = if changed.environment {
+                after.environment_for_aws()?
+            } else {
+                None
+            };
+            retry_transient(
+                self.patience,
+                |e| busy(e) || not_yet_propagated(e),
+                || {
+                    let request = self
+                        .client
+                        .update_function_configuration()
+                        .function_name(name)
+                        .set_role(changed.role.then(|| after.role.clone()))
+                        .set_runtime(
+                            changed
+                                .runtime
+                                .then(|| after.runtime.as_deref().map(Runtime::from))
+                                .flatten(),
+                        )
+                        .set_handler(changed.handler.then(|| after.handler.clone()).flatten())
+                        .set_description(
+                            changed
+                                .description
+                                .then(|| after.description.clone())
+                                .flatten(),
+                        )
+                        .set_timeout(changed.timeout.then_some(after.timeout).flatten())
+                        .set_memory_size(changed.memory.then_some(after.memory).flatten())
+                        .set_ephemeral_storage(
+                            changed
+                                .ephemeral_storage
+                                .then(|| after.ephemeral_storage())
+                                .flatten(),
+                        )
+                        .set_environment(environment.clone());
+                    async move {
+                        request.send().await.map_err(|e| {
+                            AwsError::from_sdk("lambda:UpdateFunctionConfiguration", &e)
+                        })
+                    }
+                },
+            )
+            .await?;
+        }
+        if let Some(n) = after
+            .reserved_concurrency
+            .filter(|n| before.reserved_concurrency != Some(*n))
+        {
+            self.put_concurrency(name, n).await?;
+        }
+        let current = before.all_tags(None);
+        let wanted = after.all_tags(before.tags.as_ref());
+        if current != wanted {
+            self.retag(name, &current, &wanted).await?;
+        }
+        if let Some(triggers) = &after.triggers {
+            self.sync_triggers(name, triggers).await?;
+        }
+        Ok(())
+    }
+
+    async fn retag(
+        &self,
+        name: &str,
+        current: &BTreeMap<String, String>,
+        wanted: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let arn = self
+            .client
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("lambda:GetFunctionConfiguration", &e))?
+            .function_arn
+            .unwrap_or_default();
+        let added: HashMap<String, String> = wanted
+            .iter()
+            .filter(|(k, v)| current.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !added.is_empty() {
+            self.client
+                .tag_resource()
+                .resource(&arn)
+                .set_tags(Some(added))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("lambda:TagResource", &e))?;
+        }
+        let removed: Vec<String> = current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            self.client
+                .untag_resource()
+                .resource(&arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("lambda:UntagResource", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Matches the function's SQS mappings to the wanted triggers by queue ARN: creates the
+    /// missing, updates the different, deletes the rest.
+    async fn sync_triggers(
+        &self,
+        function: &str,
+        wanted: &BTreeMap<String, TriggerConfig>,
+    ) -> Result<(), AwsError> {
+        let current = self.sqs_mappings(function).await?;
+        for (queue, trigger) in wanted {
+            match current
+                .iter()
+                .find(|m| m.event_source_arn() == Some(queue.as_str()))
+            {
+                None => self.create_mapping(function, queue, trigger).await?,
+                Some(m) if trigger_value(m) != trigger.value() => {
+                    retry_transient(self.patience, busy, || {
+                        let request = self
+                            .client
+                            .update_event_source_mapping()
+                            .uuid(m.uuid().unwrap_or_default())
+                            .batch_size(trigger.batch_size)
+                            .maximum_batching_window_in_seconds(trigger.batching_window)
+                            .enabled(trigger.enabled)
+                            .set_function_response_types(Some(trigger.response_types()));
+                        async move {
+                            request.send().await.map_err(|e| {
+                                AwsError::from_sdk("lambda:UpdateEventSourceMapping", &e)
+                            })
+                        }
+                    })
+                    .await?;
+                }
+                Some(_) => {}
+            }
+        }
+        for m in current
+            .iter()
+            .filter(|m| !wanted.contains_key(m.event_source_arn().unwrap_or_default()))
+        {
+            self.delete_mapping(m.uuid().unwrap_or_default()).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_mapping(&self, uuid: &str) -> Result<(), AwsError> {
+        retry_transient(self.patience, busy, || {
+            let request = self.client.delete_event_source_mapping().uuid(uuid);
+            async move {
+                not_found_as_none(
+                    request.send().await,
+                    "lambda:DeleteEventSourceMapping",
+                    NOT_FOUND,
+                )
+                .map(|_| ())
+            }
+        })
+        .await
+    }
+
+    /// Deletes the function's SQS mappings, then the function; already gone counts as done.
+    pub async fn delete_function(&self, name: &str) -> Result<(), AwsError> {
+        for m in self.sqs_mappings(name).await? {
+            self.delete_mapping(m.uuid().unwrap_or_default()).await?;
+        }
+        not_found_as_none(
+            self.client
+                .delete_function()
+                .function_name(name)
+                .send()
+                .await,
+            "lambda:DeleteFunction",
+            NOT_FOUND,
+        )?;
+        Ok(())
+    }
+}
+
+/// Functions through the generic apply.
+pub(crate) struct FunctionAdapter;
+
+impl Adapter for FunctionAdapter {
+    type Client = Lambda;
+    type Config = FunctionConfig;
+    const ACTIONS: &'static KindActions = &ACTIONS;
+
+    fn client(aws: &Aws) -> &Lambda {
+        &aws.lambda
+    }
+
+    async fn read(
+        lambda: &Lambda,
+        request: &ReadRequest,
+    ) -> Result<Option<LiveResource>, AwsError> {
+        lambda.read_function(request).await
+    }
+
+    async fn owned(
+        lambda: &Lambda,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        lambda.owned_functions(stack, named).await
+    }
+
+    fn config(
+        change: &Change<'_>,
+        attributes: &Attributes,
+        side: Side,
+    ) -> Result<FunctionConfig, String> {
+        FunctionConfig::from_attributes(attributes, &change.ownership_of(side))
+    }
+
+    async fn create(
+        lambda: &Lambda,
+        _: &Change<'_>,
+        desired: &FunctionConfig,
+    ) -> Result<Exports, AwsError> {
+        lambda.create_function(desired).await
+    }
+
+    async fn update(
+        lambda: &Lambda,
+        _: &Change<'_>,
+        live: &FunctionConfig,
+        desired: &FunctionConfig,
+    ) -> Result<(), AwsError> {
+        lambda.update_function(live, desired).await
+    }
+
+    async fn delete(lambda: &Lambda, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        lambda.delete_function(name).await
+    }
+}
