@@ -1,0 +1,279 @@
+
+use super::*;
+use crate::spec::{load, Spec};
+
+const SPEC: &str = r#"[stack]
+name = "tonic-${var.env}"
+
+[vars]
+env = "default"
+from_env_files = "spec"
+from_env_vars = "spec"
+from_process = "spec"
+from_var_files = "spec"
+from_var = "spec"
+untouched = "spec"
+
+[env.dev]
+account_id = "111111111111"
+var_files = ["dev.toml"]
+vars = { env = "dev", from_env_vars = "env vars", from_process = "env vars", from_var_files = "env vars", from_var = "env vars" }
+
+[env.prod]
+account_id = "222222222222"
+region = "eu-west-1"
+vars = { env = "prod" }
+"#;
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new(spec: &str) -> Dir {
+        let dir = Dir(tempfile::tempdir().unwrap());
+        dir.write("plinth.toml", spec);
+        dir
+    }
+
+    fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.0.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn spec(&self) -> std::path::PathBuf {
+        self.0.path().join("plinth.toml")
+    }
+
+    fn load(&self, options: &LoadOptions) -> Result<Spec, Diagnostics> {
+        load(&self.spec(), options)
+    }
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Each variable is set by every layer up to the one named after it, so its value says
+/// which layer won: `--var` over `--var-file` over `PLINTH_VAR_` over the environment's
+/// `vars` over its `var_files` over `[vars]`.
+#[test]
+fn variables_take_the_value_of_the_highest_layer_that_sets_them() {
+    let dir = Dir::new(SPEC);
+    dir.write(
+            "dev.toml",
+            "from_env_files = \"env files\"\nfrom_env_vars = \"env files\"\nfrom_process = \"env files\"\nfrom_var_files = \"env files\"\nfrom_var = \"env files\"\n",
+        );
+    let first = dir.write(
+        "a.toml",
+        "from_var_files = \"var file a\"\nfrom_var = \"var file a\"\n",
+    );
+    let second = dir.write("b.toml", "from_var_files = \"var file b\"\n");
+    let options = LoadOptions {
+        env: Some("dev".into()),
+        env_vars: pairs(&[
+            ("from_process", "process"),
+            ("from_var_files", "process"),
+            ("from_var", "process"),
+        ]),
+        var_files: vec![first, second],
+        var_overrides: pairs(&[("from_var", "var")]),
+    };
+    let spec = dir
+        .load(&options)
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let table = [
+        ("untouched", "spec"),
+        ("from_env_files", "env files"),
+        ("from_env_vars", "env vars"),
+        ("from_process", "process"),
+        ("from_var_files", "var file b"),
+        ("from_var", "var"),
+        ("env", "dev"),
+    ];
+    for (name, expected) in table {
+        assert_eq!(spec.vars[name].value, expected, "{name}");
+    }
+    assert_eq!(spec.stack.name, "tonic-dev");
+    let account = spec.stack.account.as_ref().unwrap();
+    assert_eq!(account.account_id, "111111111111");
+    assert_eq!(account.env.as_deref(), Some("dev"));
+    assert!(
+        spec.inputs.iter().any(|i| i.path.ends_with("dev.toml"))
+            && spec.inputs.iter().any(|i| i.path.ends_with("b.toml")),
+        "var files are inputs a saved plan is bound to"
+    );
+}
+
+#[test]
+fn each_environment_is_its_own_stack() {
+    let dir = Dir::new(SPEC);
+    dir.write("dev.toml", "");
+    let load_env = |env: &str| {
+        dir.load(&LoadOptions {
+            env: Some(env.into()),
+            ..LoadOptions::default()
+        })
+        .unwrap_or_else(|d| panic!("{}", d.render(false)))
+    };
+    let (dev, prod) = (load_env("dev"), load_env("prod"));
+    assert_eq!(dev.stack.name, "tonic-dev");
+    assert_eq!(prod.stack.name, "tonic-prod");
+    assert_eq!(
+        prod.stack.env.as_ref().unwrap().region.as_deref(),
+        Some("eu-west-1")
+    );
+    assert_eq!(dev.environments.len(), 2);
+}
+
+/// The error codes of `spec`, each with `file:line:col` when it has a location.
+fn errors(dir: &Dir, options: &LoadOptions) -> Vec<String> {
+    let diags = dir.load(options).expect_err("the spec has errors");
+    diags
+        .0
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let at = d.location.as_ref().map(|l| {
+                let (line, col) = l.file.line_col(l.span.start);
+                let file = std::path::Path::new(&l.file.name);
+                format!(
+                    " {}:{line}:{col}",
+                    file.file_name().unwrap().to_string_lossy()
+                )
+            });
+            assert!(d.hint.is_some(), "{} has a hint", d.message);
+            format!("{}{}", d.code, at.unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn bad_environments_and_variables_are_located_errors() {
+    let dir = Dir::new(
+        r#"[stack]
+name = "x-${var.env}"
+
+[vars]
+env = "a"
+
+[env.nocount]
+region = "us-east-1"
+
+[env.short]
+account_id = "12345"
+
+[env.typo]
+account_id = "123456789012"
+acount = "x"
+"#,
+    );
+    assert_eq!(
+        errors(&dir, &LoadOptions::default()),
+        [
+            "spec::missing-field plinth.toml:7:1",
+            "spec::account-id plinth.toml:11:14",
+            "spec::unknown-field plinth.toml:15:1",
+        ]
+    );
+}
+
+#[test]
+fn bad_var_files_and_undeclared_variables_are_errors_with_their_place() {
+    let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\nenv = \"a\"\n");
+    let not_table = dir.write("bad.toml", "env = \"b\"\n[nested]\nx = 1\n");
+    let undeclared = dir.write("undeclared.toml", "env = \"b\"\nenb = \"secret-value\"\n");
+    let options = LoadOptions {
+        var_files: vec![dir.0.path().join("missing.toml"), not_table, undeclared],
+        env_vars: pairs(&[("nope", "x")]),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        errors(&dir, &options),
+        [
+            "spec::unknown-var",
+            "spec::read",
+            "spec::var-file bad.toml:2:2",
+            "spec::unknown-var undeclared.toml:2:1",
+        ]
+    );
+    let rendered = dir.load(&options).unwrap_err().render(false);
+    assert!(!rendered.contains("secret-value"), "{rendered}");
+    assert!(rendered.contains("PLINTH_VAR_nope"), "{rendered}");
+}
+
+#[test]
+fn a_stack_name_invalid_after_substitution_is_an_error_at_the_name() {
+    let dir = Dir::new(
+            "[stack]\nname = \"tonic-${var.env}\"\naccount_id = \"${var.account}\"\n\n[vars]\nenv = \"a b\"\naccount = \"12\"\n",
+        );
+    assert_eq!(
+        errors(&dir, &LoadOptions::default()),
+        [
+            "spec::invalid-name plinth.toml:2:8",
+            "spec::account-id plinth.toml:3:14"
+        ]
+    );
+    let dir = Dir::new("[stack]\nname = \"tonic-${aws.region}\"\n");
+    assert_eq!(
+        errors(&dir, &LoadOptions::default()),
+        ["spec::stack-reference plinth.toml:2:8"]
+    );
+}
+
+fn choose(names: &[&str], all: bool, shard: Option<&str>) -> EnvChoice {
+    EnvChoice {
+        names: names.iter().map(|n| n.to_string()).collect(),
+        all,
+        shard: shard.map(|s| s.parse().unwrap()),
+        default_all: false,
+    }
+}
+
+#[test]
+fn a_spec_with_environments_needs_a_choice_and_knows_its_names() {
+    let dir = Dir::new(SPEC);
+    let refused = select(&dir.spec(), &choose(&[], false, None)).unwrap_err();
+    let text = refused.render(false);
+    assert!(text.contains("declares environments (dev, prod)"), "{text}");
+    assert!(text.contains("--all-envs"), "{text}");
+    let unknown = select(&dir.spec(), &choose(&["prd"], false, None)).unwrap_err();
+    assert!(unknown.render(false).contains("did you mean `prod`?"));
+    assert_eq!(
+        select(&dir.spec(), &choose(&[], true, None)).unwrap(),
+        [Some("dev".to_string()), Some("prod".to_string())]
+    );
+    assert_eq!(
+        select(&dir.spec(), &choose(&["prod"], false, None)).unwrap(),
+        [Some("prod".to_string())]
+    );
+    let plain = Dir::new("[stack]\nname = \"x\"\n");
+    assert_eq!(
+        select(&plain.spec(), &choose(&[], false, None)).unwrap(),
+        [None]
+    );
+    assert!(select(&plain.spec(), &choose(&["dev"], false, None)).is_err());
+}
+
+#[test]
+fn the_shards_of_a_list_are_disjoint_and_cover_it() {
+    for count in 1..=7 {
+        for len in 0..=23 {
+            let all: Vec<usize> = (0..len).collect();
+            let mut seen = Vec::new();
+            for index in 1..=count {
+                let shard = Shard { index, count };
+                let slice = shard.slice(&all);
+                assert_eq!(slice, shard.slice(&all), "deterministic");
+                assert!(slice.len() <= len.div_ceil(count), "balanced");
+                seen.extend(slice);
+            }
+            seen.sort();
+            assert_eq!(seen, all, "{count} shards of {len}: each item exactly once");
+        }
+    }
+    for bad in ["0/3", "4/3", "1/0", "x/2", "2"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+}
