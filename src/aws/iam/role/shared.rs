@@ -1,0 +1,257 @@
+//! A role someone else owns (existing = true), releasing a role, and the role adapter of the generic apply.
+
+use super::*;
+
+impl Iam {
+    /// A role someone else owns (`existing = true`): the inline policies and attachments the
+    /// block declares are put and attached, those it declared before and no longer does are
+    /// removed, its trust statements are merged by Sid; the stack's record tag says which. The
+    /// role's other policies, attachments, trust statements and settings are never touched.
+    async fn apply_shared_role(
+        &self,
+        stack: &str,
+        name: &str,
+        change: &crate::aws::shared::SharedChange,
+    ) -> Result<(), AwsError> {
+        let current = self.role_tags(name).await?;
+        let previous = crate::aws::shared::previous_record(&current, stack);
+        self.retag_role(name, &current, stack, Some(&change.record(Some(&previous))))
+            .await?;
+        let declared = |prefix: &str| -> BTreeSet<String> {
+            change
+                .parts
+                .iter()
+                .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('/'))
+                .map(str::to_string)
+                .collect()
+        };
+        let (inline, attached) = (declared("inline"), declared("attached"));
+        let documents = match change.desired().and_then(|d| d.get("policies")) {
+            Some(Value::Map(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        };
+        for policy in &inline {
+            let doc = documents
+                .get(policy)
+                .and_then(Value::as_policy)
+                .ok_or_else(|| AwsError {
+                    operation: format!("iam:PutRolePolicy ({name})"),
+                    code: None,
+                    message: format!(
+                        "inline policy `{policy}` is not a resolved policy in the plan"
+                    ),
+                    hint: Some("plan again".into()),
+                })?;
+            self.put_role_policy(name, policy, doc).await?;
+        }
+        for policy in previous
+            .with_prefix("inline")
+            .filter(|p| !inline.contains(*p))
+        {
+            not_found_as_none(
+                self.client
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await,
+                "iam:DeleteRolePolicy",
+                &["NoSuchEntity"],
+            )?;
+        }
+        for arn in &attached {
+            self.attach(name, arn).await?;
+        }
+        for arn in previous
+            .with_prefix("attached")
+            .filter(|a| !attached.contains(*a))
+        {
+            not_found_as_none(
+                self.client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
+                "iam:DetachRolePolicy",
+                &["NoSuchEntity"],
+            )?;
+        }
+        let ours = change.ours("trust");
+        let drop = change.dropped(&previous, "trust");
+        if ours.is_some() || !drop.is_empty() {
+            let what = format!("the trust policy of role {name}");
+            crate::aws::shared::merge_document(
+                &what,
+                ours.as_ref(),
+                &drop,
+                || async {
+                    let out = self
+                        .client
+                        .get_role()
+                        .role_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:GetRole", &e))?;
+                    Ok(out.role.and_then(|r| r.assume_role_policy_document).map(|d| {
+                        percent_encoding::percent_decode_str(&d)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    }))
+                },
+                |merged| async move {
+                    let merged = merged.ok_or_else(|| AwsError {
+                        operation: format!("iam:UpdateAssumeRolePolicy ({name})"),
+                        code: None,
+                        message: "the trust policy would be left without statements, and IAM requires one".into(),
+                        hint: Some("the role's owner must keep a statement of their own in its trust policy".into()),
+                    })?;
+                    retry_transient(self.patience, principal_not_seen_yet, || async {
+                        self.client
+                            .update_assume_role_policy()
+                            .role_name(name)
+                            .policy_document(merged.clone())
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("iam:UpdateAssumeRolePolicy", &e))
+                    })
+                    .await
+                    .map(|_| ())
+                },
+            )
+            .await?;
+        }
+        let now = self.role_tags(name).await?;
+        let exact = change.record(None);
+        self.retag_role(
+            name,
+            &now,
+            stack,
+            Some(&exact).filter(|r| !r.parts.is_empty()),
+        )
+        .await
+    }
+
+    /// `release = true`: the stack's tags come off the role; nothing else changes.
+    pub async fn release_role(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+        let current = self.role_tags(name).await?;
+        let removed = crate::aws::shared::released_tag_keys(&current, stack);
+        if !removed.is_empty() {
+            self.client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn role_tags(&self, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let tags: Vec<Tag> = self
+            .client
+            .list_role_tags()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListRoleTags", &e))?;
+        Ok(tags
+            .into_iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    /// Sets `stack`'s record among the role's tags (removes it for `None`), touching no other.
+    async fn retag_role(
+        &self,
+        name: &str,
+        current: &BTreeMap<String, String>,
+        stack: &str,
+        record: Option<&crate::model::shared::Share>,
+    ) -> Result<(), AwsError> {
+        let (set, removed) = crate::aws::shared::record_tags(stack, current, record);
+        if !set.is_empty() {
+            self.client
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(tags_of(&set)))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))?;
+        }
+        if !removed.is_empty() {
+            self.client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Roles through the generic apply.
+pub(crate) struct RoleAdapter;
+
+impl Adapter for RoleAdapter {
+    type Client = Iam;
+    type Config = RoleConfig;
+    const SHARED: bool = true;
+    const ACTIONS: &'static KindActions = &ROLE_ACTIONS;
+
+    fn client(aws: &Aws) -> &Iam {
+        &aws.iam
+    }
+
+    async fn read(iam: &Iam, request: &ReadRequest) -> Result<Option<LiveResource>, AwsError> {
+        iam.read_role(request).await
+    }
+
+    async fn owned(
+        iam: &Iam,
+        stack: &str,
+        named: &BTreeSet<String>,
+    ) -> Result<Vec<LiveResource>, AwsError> {
+        iam.owned_roles(stack, named).await
+    }
+
+    async fn release(iam: &Iam, stack: &str, planned: &ResourceChange) -> Result<(), AwsError> {
+        iam.release_role(stack, &planned.physical_id).await
+    }
+
+    fn config(
+        change: &Change<'_>,
+        attributes: &Attributes,
+        side: Side,
+    ) -> Result<RoleConfig, String> {
+        RoleConfig::from_attributes(attributes, &change.ownership_of(side))
+    }
+
+    async fn create(iam: &Iam, _: &Change<'_>, desired: &RoleConfig) -> Result<Exports, AwsError> {
+        iam.create_role(desired).await
+    }
+
+    async fn update(
+        iam: &Iam,
+        _: &Change<'_>,
+        live: &RoleConfig,
+        desired: &RoleConfig,
+    ) -> Result<(), AwsError> {
+        iam.update_role(live, desired).await
+    }
+
+    async fn delete(iam: &Iam, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
+        iam.delete_role(name).await
+    }
+
+    async fn shared(iam: &Iam, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
+        iam.apply_shared_role(change.stack, &change.planned.physical_id, shared)
+            .await
+    }
+}
