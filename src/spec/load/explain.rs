@@ -1,0 +1,166 @@
+//! serde's and TOML's messages in a spec author's terms, and suggestions for misspelt names.
+
+use super::*;
+
+pub(crate) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// "a table", "an integer": TOML's type names with their article.
+pub(crate) fn with_article(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {type_name}")
+}
+
+/// serde names the Rust types a value was read into; a spec's author knows TOML's.
+pub(super) fn in_toml_terms(message: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start..]
+            .find([',', '\n'])
+            .map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "expected a table");
+    }
+    // serde names the Rust type it tried ("integer `99999999999999999999` as i128"): a
+    // number TOML holds but no field takes.
+    for wide in ["` as i128", "` as u128"] {
+        if let Some(end) = out.find(wide) {
+            if let Some(start) = out[..end].rfind("integer `") {
+                let number = out[start + "integer `".len()..end].to_string();
+                return format!(
+                    "the number {number} is too large: whole numbers here are at most 9223372036854775807"
+                );
+            }
+        }
+    }
+    for (rust, toml) in [
+        ("expected i128", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: map", "invalid type: table"),
+    ] {
+        out = out.replace(rust, toml);
+    }
+    out
+}
+
+pub(super) const UNKNOWN_FIELD: &str = "spec::unknown-field";
+/// Errors reported for one resource (or the stack table) before giving up on it.
+pub(super) const MAX_ERRORS_PER_VALUE: usize = 20;
+
+/// Takes out of the table `value`, or out of any table inside it, the setting whose key or
+/// value is at `span`; false when there is none (the error is about the value as a whole).
+pub(super) fn remove_setting_at(value: &mut DeValue<'_>, span: &Range<usize>) -> bool {
+    match value {
+        DeValue::Table(table) => {
+            match table
+                .iter()
+                .find(|(key, value)| key.span() == *span || value.span() == *span)
+                .map(|(key, _)| key.clone())
+            {
+                Some(key) => table.remove(&key).is_some(),
+                None => table
+                    .iter_mut()
+                    .any(|(_, v)| remove_setting_at(v.get_mut(), span)),
+            }
+        }
+        DeValue::Array(array) => array
+            .iter_mut()
+            .any(|v| remove_setting_at(v.get_mut(), span)),
+        _ => false,
+    }
+}
+
+/// A serde message, understood: a stable code, a hint, and the fields it names.
+pub(super) struct Explained<'m> {
+    pub(super) code: &'static str,
+    pub(super) hint: Option<String>,
+    /// For an unknown field, the field it is close to.
+    pub(super) suggested: Option<&'m str>,
+    /// For a missing field, its name.
+    pub(super) missing: Option<&'m str>,
+}
+
+/// Turns serde's messages into a stable code and a hint.
+pub(super) fn explain_serde_error(message: &str) -> Explained<'_> {
+    let explained = |code, hint: Option<String>| Explained {
+        code,
+        hint,
+        suggested: None,
+        missing: None,
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let suggested = closest(field, &expected);
+        let hint = suggested
+            .map(suggestion)
+            .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
+        return Explained {
+            suggested,
+            ..explained(UNKNOWN_FIELD, Some(hint))
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let missing = rest.split('`').next();
+        return Explained {
+            missing,
+            ..explained(
+                "spec::missing-field",
+                Some("add the field; see the README's reference for this kind".into()),
+            )
+        };
+    }
+    if message.starts_with("invalid type") {
+        return explained("spec::type", None);
+    }
+    explained("spec::invalid", None)
+}
+
+pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    closest(word, candidates).map(suggestion)
+}
+
+/// The candidate a misspelt `word` most likely meant, if any is close enough.
+pub(super) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c)
+}
+
+pub(super) fn suggestion(candidate: &str) -> String {
+    format!("did you mean `{candidate}`?")
+}
+
+pub(super) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}

@@ -1,0 +1,155 @@
+//! Where things are in a spec's files: positions inside TOML strings and JSON policies, and
+//! policy lints as diagnostics pointing at their statement.
+
+use super::*;
+
+/// Whether a file named as a policy is meant to be one: a JSON object that mentions
+/// `Statement`. Only then are its lines shown in diagnostics, which help fix a typo in a real
+/// policy and would leak the content of any other file.
+pub(super) fn looks_like_policy(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+        && text.to_ascii_lowercase().contains("\"statement\"")
+}
+
+/// Narrows a location to the first occurrence of `needle` inside it.
+pub(super) fn find_in(location: &Location, needle: &str) -> Location {
+    let text = &location.file.text;
+    let range = location.span.clone();
+    match text.get(range.clone()).and_then(|s| s.find(needle)) {
+        Some(i) => Location::new(
+            &location.file,
+            range.start + i..range.start + i + needle.len(),
+        ),
+        None => location.clone(),
+    }
+}
+
+/// Byte offset where a TOML string's content starts, when the content maps one to one onto the
+/// source (no escapes), so positions inside the value can be shown exactly.
+pub(super) fn string_content_start(source: &str, span: Range<usize>) -> Option<usize> {
+    let raw = source.get(span.clone())?;
+    let (open, escapes) = if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else {
+        return None;
+    };
+    if escapes && raw.contains('\\') {
+        return None;
+    }
+    let mut start = span.start + open;
+    // A newline right after a multi-line opening delimiter is not part of the value.
+    if open == 3 {
+        if source[start..].starts_with("\r\n") {
+            start += 2;
+        } else if source[start..].starts_with('\n') {
+            start += 1;
+        }
+    }
+    Some(start)
+}
+
+/// serde_json reports one-based line and column; turn them into a byte offset.
+pub(super) fn json_offset(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (line_start + column.saturating_sub(1)).min(text.len().saturating_sub(1))
+}
+
+/// Finds roughly where a JSON path like `Statement[1].Effect` is in the text: the last named
+/// key of the path, searched after the position of the statement it belongs to.
+pub(super) fn locate_json_path(text: &str, path: &str) -> Option<usize> {
+    let mut from = 0;
+    for segment in path.split('.') {
+        let (key, index) = match segment.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        if key.is_empty() {
+            continue;
+        }
+        from += text[from..].find(&format!("\"{key}\""))?;
+        if let Some(index) = index {
+            // Skip to the index-th `{` after the key: the start of that statement.
+            let mut seen = 0;
+            let mut depth = 0i32;
+            for (i, c) in text[from..].char_indices() {
+                match c {
+                    '{' => {
+                        if depth == 1 {
+                            if seen == index {
+                                from += i;
+                                break;
+                            }
+                            seen += 1;
+                        }
+                        depth += 1;
+                    }
+                    '[' if depth == 0 => depth = 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Some(from)
+}
+
+pub(super) fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                collect_strings(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A policy lint as a diagnostic pointing at the statement (by its Sid) or the policy. Info
+/// lints are left to the plan's machine-readable output.
+pub(crate) fn lint_diagnostic(
+    address: &Address,
+    policy: &str,
+    lint: &crate::policy::Lint,
+    at: &Location,
+) -> Option<Diagnostic> {
+    use crate::policy::Severity as S;
+    let statement = lint
+        .statement
+        .as_deref()
+        .map(|s| format!(", statement {s}"))
+        .unwrap_or_default();
+    let message = format!(
+        "{address} {policy}{statement}: {} [{}]",
+        lint.message, lint.code
+    );
+    let diagnostic = match lint.severity {
+        S::Error => Diagnostic::error("policy::lint", message),
+        S::Warning => Diagnostic::warning(WarningCode::PolicyLint, message),
+        S::Info => return None,
+    };
+    let location = lint
+        .statement
+        .as_deref()
+        .filter(|s| !s.starts_with("Statement["))
+        .map(|sid| find_in(at, &format!("\"{sid}\"")))
+        .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
+    Some(diagnostic.at_location(Some(location)).hint(format!(
+        "fix the statement, or accept it with [[{address}.silence]] lint = \"{}\", policy = \"{policy}\", reason = \"...\"",
+        lint.code
+    )))
+}
