@@ -1,0 +1,262 @@
+//! A spec's policies: read from JSON, TOML or a file, linted, and held to IAM's size quotas.
+
+use super::*;
+
+impl Loader {
+    /// Lints every policy with what is known before AWS is read: variables are filled in,
+    /// other references stay as `${...}`, which the lints treat as unknown values.
+    pub(super) fn lint_policies(&mut self, spec: &Spec) {
+        let known_accounts: Vec<String> = spec
+            .vars
+            .values()
+            .map(|v| v.value.clone())
+            .filter(|v| is_account_id(v))
+            .collect();
+        for resource in spec.resources.values() {
+            for (name, template, kind) in resource.body.policy_documents() {
+                let Some(doc) = template.with(|r| match r {
+                    Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
+                    _ => None,
+                }) else {
+                    continue;
+                };
+                let context = crate::policy::LintContext {
+                    kind,
+                    known_accounts: known_accounts.clone(),
+                    silenced: resource.silenced_for(&name),
+                };
+                for lint in crate::policy::lint(&doc, &context) {
+                    if let Some(d) =
+                        lint_diagnostic(&resource.address, &name, &lint, &template.location)
+                    {
+                        self.diags.push(d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// AWS refuses policy documents over its size limits, so a spec that would hit one fails
+    /// here rather than half way through an apply. References are counted as written: the
+    /// values they stand for are rarely much longer.
+    pub(super) fn check_policy_sizes(&mut self, resource: &Resource) {
+        use rules::policy_size as size;
+        let present = |p: &PolicyTemplate| !p.json.is_null();
+        // The start of the document: a whole policy underlined says nothing more.
+        let start = |p: &PolicyTemplate| {
+            Location::new(
+                &p.location.file,
+                p.location.span.start..p.location.span.start + 1,
+            )
+        };
+        let mut inline_total = 0;
+        let mut inline_first = None;
+        for (name, template, _) in resource.body.policy_documents() {
+            if !present(template) {
+                continue;
+            }
+            let chars = size::of(&template.json);
+            let limit = match (resource.kind(), name.as_str()) {
+                (Kind::Role, "trust") => {
+                    if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                WarningCode::PolicySize,
+                                format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
+                            )
+                            .at_location(Some(start(template)))
+                            .hint(format!("fine if the account's quota was raised (up to {}); otherwise shorten the policy", size::TRUST_MAX)),
+                        );
+                    }
+                    size::TRUST_MAX
+                }
+                (Kind::Role, _) => {
+                    inline_total += chars;
+                    inline_first.get_or_insert_with(|| start(template));
+                    continue;
+                }
+                (Kind::Policy, _) => size::MANAGED,
+                (Kind::Queue, _) => size::QUEUE,
+                (Kind::Bucket, _) => size::BUCKET,
+                (Kind::Key, _) => size::KEY,
+                _ => continue,
+            };
+            if chars > limit {
+                self.diags.push(
+                    Diagnostic::error(
+                        "spec::policy-size",
+                        format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
+                    )
+                    .at_location(Some(start(template)))
+                    .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
+                );
+            }
+        }
+        if let Some(at) = inline_first.filter(|_| inline_total > size::ROLE_INLINE_TOTAL) {
+            self.diags.push(
+                Diagnostic::error(
+                    "spec::policy-size",
+                    format!(
+                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {} per role (white space not counted)",
+                        resource.address,
+                        size::ROLE_INLINE_TOTAL
+                    ),
+                )
+                .at_location(Some(at))
+                .hint("move some statements into a managed policy ([policy.NAME]) and attach it with managed_policies"),
+            );
+        }
+    }
+
+    /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
+    pub(super) fn policy(&mut self, value: &Located<toml::Value>) -> Option<PolicyTemplate> {
+        let span = value.span();
+        match value.get_ref() {
+            toml::Value::String(text) => {
+                let content = string_content_start(&self.file.text, span.clone());
+                let file = Arc::clone(&self.file);
+                self.policy_text(&file, text, content, span)
+            }
+            toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
+                let Some(rel) = t["file"].as_str() else {
+                    self.err("spec::type", "`file` must be a path string", span);
+                    return None;
+                };
+                let path = self.dir.join(rel);
+                let name = path.display().to_string();
+                let cited = Location::new(&self.file, span.clone());
+                match read_source(&path, &name, Some(cited.clone())) {
+                    Ok(file) if !looks_like_policy(&file.text) => {
+                        // Any file can be named here (`/etc/passwd`, a key file): a diagnostic
+                        // inside it would print its lines, so the spec's line is shown instead.
+                        self.diags.push(
+                            Diagnostic::error(
+                                "policy::not-a-policy",
+                                format!("`{name}` is not a policy document (its content is not shown)"),
+                            )
+                            .at_location(Some(cited))
+                            .hint("a policy file holds one JSON object with a \"Statement\"; check the path"),
+                        );
+                        None
+                    }
+                    Ok(file) => {
+                        self.inputs.push(InputFile {
+                            path: name,
+                            sha256: sha256_hex(file.text.as_bytes()),
+                        });
+                        let whole = 0..file.text.len();
+                        self.policy_text(&file, &file.text.clone(), Some(0), whole)
+                    }
+                    Err(d) => {
+                        self.diags.extend(d);
+                        None
+                    }
+                }
+            }
+            toml::Value::Table(t) => {
+                let json = toml_to_json(&toml::Value::Table(t.clone()));
+                let file = Arc::clone(&self.file);
+                self.policy_json(&file, json, span, None)
+            }
+            other => {
+                self.err("spec::type", format!("a policy cannot be {}", with_article(other.type_str())), span)
+                    .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
+                None
+            }
+        }
+    }
+
+    pub(super) fn policy_text(
+        &mut self,
+        file: &Arc<SourceFile>,
+        text: &str,
+        content: Option<usize>,
+        span: Range<usize>,
+    ) -> Option<PolicyTemplate> {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(json) => self.policy_json(file, json, span, content.map(|c| (c, text))),
+            Err(e) => {
+                let at = content
+                    .map(|c| c + json_offset(text, e.line(), e.column()))
+                    .map_or(span, |o| o..o + 1);
+                self.diags.push(
+                    Diagnostic::error("policy::json", format!("policy is not valid JSON: {e}"))
+                        .at(file, at)
+                        .label("here")
+                        .hint("IAM policies are JSON documents; check quotes, commas and brackets (placeholders like <ARN> must be replaced with quoted values)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks a policy's grammar and the references in its strings. `raw` is the JSON text and
+    /// its offset in `file`, when the policy was written as text.
+    pub(super) fn policy_json(
+        &mut self,
+        file: &Arc<SourceFile>,
+        json: serde_json::Value,
+        span: Range<usize>,
+        raw: Option<(usize, &str)>,
+    ) -> Option<PolicyTemplate> {
+        let location = Location::new(file, span.clone());
+        let mut ok = true;
+        let parsed = PolicyDocument::from_value(&json);
+        if let Err(e) = &parsed {
+            let at = raw
+                .and_then(|(c, text)| locate_json_path(text, &e.path).map(|o| c + o..c + o + 1))
+                .unwrap_or(span.clone());
+            let path = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", e.path)
+            };
+            self.diags.push(
+                Diagnostic::error("policy::invalid", format!("invalid policy{path}: {}", e.message))
+                    .at(file, at)
+                    .hint("see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]"),
+            );
+            ok = false;
+        }
+        let mut templated = Vec::new();
+        let mut strings = Vec::new();
+        collect_strings(&json, &mut strings);
+        for s in strings {
+            let search_from = raw.map_or(span.start, |(c, _)| c);
+            let found = file.text[search_from.min(file.text.len())..]
+                .find(s.as_str())
+                .map(|i| search_from + i);
+            if s.contains("${") {
+                match template::parse(&s) {
+                    Ok(pieces) => templated.push((s.clone(), pieces)),
+                    Err(e) => {
+                        let at = found.map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
+                        let mut d = Diagnostic::error("spec::reference", e.message).at(file, at);
+                        d.hint = e.hint;
+                        self.diags.push(d);
+                        ok = false;
+                    }
+                }
+            }
+            if s.contains('<') {
+                let file_is_spec = Arc::ptr_eq(file, &self.file);
+                if file_is_spec {
+                    self.warn_placeholder(&s, found, span.clone());
+                }
+            }
+        }
+        let in_values_only = crate::policy::strings_outside_values(&json)
+            .iter()
+            .all(|s| !s.contains("${"));
+        let parsed = parsed
+            .ok()
+            .filter(|_| in_values_only)
+            .map(std::sync::Arc::new);
+        ok.then_some(PolicyTemplate {
+            json,
+            templated,
+            location,
+            parsed,
+        })
+    }
+}
