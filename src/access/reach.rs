@@ -1,0 +1,277 @@
+//! What a grant reaches: the stack resources a Resource pattern names, resource policies'
+//! rows, the grants passed on through assumed roles, and rows merged.
+
+use super::*;
+
+/// The rows a Resource pattern stands for: one per stack resource it names (with the part
+/// beyond the resource's ARN, such as a bucket's `/*`), and the pattern itself when it may
+/// name things outside the stack. An exact ARN is looked up; a wildcard is matched against
+/// the resources whose ARN starts with its literal beginning. Each row comes with its label,
+/// the ARN (pattern) it stands for, and the stack resource.
+pub(super) fn targets<'s, 'a>(
+    stack: &'s Stack<'a>,
+    resource_pattern: &str,
+) -> Vec<(String, String, Option<&'s Node<'a>>)> {
+    let mut out = Vec::new();
+    if !pattern::has_wildcard(resource_pattern) {
+        if let Some(node) = stack.node_by_arn(resource_pattern) {
+            out.push((node.address.clone(), node.arn.clone(), Some(node)));
+        } else if let Some((bucket, key)) = resource_pattern
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(":s3:::"))
+            .and_then(|(partition, rest)| {
+                rest.split_once('/')
+                    .map(|(b, k)| (format!("arn:{partition}:s3:::{b}"), k))
+            })
+        {
+            if let Some(node) = stack.node_by_arn(&bucket) {
+                out.push((
+                    format!("{}/{key}", node.address),
+                    resource_pattern.to_string(),
+                    Some(node),
+                ));
+            }
+        }
+        if out.is_empty() {
+            out.push((
+                resource_pattern.to_string(),
+                resource_pattern.to_string(),
+                None,
+            ));
+        }
+        return out;
+    }
+    let literal = &resource_pattern[..resource_pattern
+        .find(['*', '?'])
+        .unwrap_or(resource_pattern.len())];
+    for node in &stack.nodes {
+        if !node.arn.starts_with(literal) && !literal.starts_with(node.arn.as_str()) {
+            continue;
+        }
+        if pattern::matches(resource_pattern, &node.arn)
+            || pattern::overlaps(resource_pattern, &node.arn) && node.arn.ends_with('*')
+        {
+            out.push((node.address.clone(), node.arn.clone(), Some(node)));
+        } else if node.kind == Kind::Bucket
+            && pattern::overlaps(resource_pattern, &format!("{}/*", node.arn))
+        {
+            out.push((
+                format!("{}/*", node.address),
+                format!("{}/*", node.arn),
+                Some(node),
+            ));
+        }
+    }
+    // The pattern names more than the stack's resources, unless it is exactly one of them
+    // (`arn:aws:s3:::BUCKET/*` is the bucket's objects, already a row).
+    if !out.iter().any(|(_, arn, _)| arn == resource_pattern) {
+        out.push((
+            resource_pattern.to_string(),
+            resource_pattern.to_string(),
+            None,
+        ));
+    }
+    out
+}
+
+/// The resource's own policy on a same-account identity grant: its Denies apply, and a KMS
+/// key must allow the role itself or delegate to the account.
+pub(super) fn resource_side(
+    stack: &Stack,
+    node: &Node,
+    role_arn: &str,
+    actions: Vec<String>,
+) -> (Vec<String>, bool) {
+    let Some(doc) = stack.policy(node, "policy") else {
+        // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
+        return (actions, false);
+    };
+    let (mut actions, conditional) =
+        apply_denies(&denies(doc), Some(role_arn), Some(&node.arn), actions);
+    if node.kind == Kind::Key {
+        let root = format!("arn:aws:iam::{}:root", stack.account_id);
+        let allowed: Vec<Statement> = allows(doc)
+            .into_iter()
+            .filter(|s| match &s.principal {
+                Some(Clause::Is(Principals::Everyone)) => true,
+                Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
+                    p.kind == PrincipalKind::Aws
+                        && (p.id == role_arn
+                            || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root))
+                }),
+                _ => false,
+            })
+            .collect();
+        actions.retain(|a| {
+            !a.starts_with("kms:") && !a.starts_with('*')
+                || allowed.iter().any(|s| match &s.action {
+                    Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, a)),
+                    Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(a, p)),
+                })
+        });
+    }
+    (actions, conditional)
+}
+
+pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Grant>) {
+    let Some(doc) = stack.policy(node, "policy") else {
+        return;
+    };
+    let denies = denies(doc);
+    let own_root = format!("arn:aws:iam::{}:root", stack.account_id);
+    for statement in allows(doc) {
+        let Some(Clause::Is(principals)) = &statement.principal else {
+            continue;
+        };
+        let listed: Vec<(PrincipalKind, String)> = match principals {
+            Principals::Everyone => vec![(PrincipalKind::Aws, "*".to_string())],
+            Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
+        };
+        for (kind, id) in listed {
+            // The account's root delegates to IAM policies: those rows come from the roles.
+            if kind == PrincipalKind::Aws
+                && (id == own_root
+                    || id.ends_with(":root") && account_of(&id) == Some(stack.account_id.as_str()))
+            {
+                continue;
+            }
+            let (actions, deny_conditional) = apply_denies(
+                &denies,
+                Some(&id),
+                Some(&node.arn),
+                statement_actions(&statement),
+            );
+            if actions.is_empty() {
+                continue;
+            }
+            rows.push(Grant {
+                risk: classify(stack, &id, kind, true, &statement.condition, &actions),
+                principal: principal_label(stack, kind, &id),
+                conditional: deny_conditional
+                    || statement.condition.iter().any(|c| !scopes_principal(c)),
+                actions,
+                resource: node.address.clone(),
+                target: node.arn.clone(),
+                conditions: statement.condition.iter().map(condition_text).collect(),
+                via: vec![format!("{} policy", node.address)],
+            });
+        }
+    }
+}
+
+/// Whoever may assume a role also holds that role's rows. Services trusted by a role act
+/// inside the account as the role, whose own rows already say what it can do, so only other
+/// principals get rows of their own; an assumption that leads to escalation is escalation.
+pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
+    let roles: BTreeSet<String> = stack
+        .nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Role)
+        .map(|n| n.address.clone())
+        .collect();
+    let assumes = |g: &Grant| {
+        roles.contains(&g.resource)
+            && g.via.len() == 1
+            && g.via[0].ends_with(" trust")
+            && g.actions
+                .iter()
+                .any(|a| pattern::overlaps(a, "sts:assumerole*"))
+    };
+    let mut held_by: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+    for row in &rows {
+        held_by.entry(row.principal.as_str()).or_default().push(row);
+    }
+    let mut out = rows.clone();
+    let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
+    for _depth in 0..4 {
+        let mut next = Vec::new();
+        for assume in &frontier {
+            if assume.principal.ends_with(".amazonaws.com") {
+                continue;
+            }
+            for &held in held_by.get(assume.resource.as_str()).into_iter().flatten() {
+                if held.principal == assume.principal || assume.via.contains(&held.via[0]) {
+                    continue;
+                }
+                let mut via = assume.via.clone();
+                via.extend(held.via.iter().cloned());
+                let mut conditions = assume.conditions.clone();
+                conditions.extend(held.conditions.iter().cloned());
+                let derived = Grant {
+                    risk: assume.risk.min(held.risk).min(
+                        if matches!(assume.risk, Risk::Public | Risk::External) {
+                            assume.risk
+                        } else {
+                            held.risk
+                        },
+                    ),
+                    principal: assume.principal.clone(),
+                    actions: held.actions.clone(),
+                    resource: held.resource.clone(),
+                    target: held.target.clone(),
+                    conditions,
+                    via,
+                    conditional: assume.conditional || held.conditional,
+                };
+                if assumes(held) {
+                    next.push(Grant {
+                        via: derived.via.clone(),
+                        ..assume.clone()
+                    });
+                }
+                out.push(derived);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    // Assuming a role that can escalate is escalation.
+    let escalating: BTreeSet<String> = out
+        .iter()
+        .filter(|g| {
+            g.risk == Risk::Escalation
+                && roles.contains(&g.principal)
+                && !g.actions.iter().all(|a| a.starts_with("sts:assumerole"))
+        })
+        .map(|g| g.principal.clone())
+        .collect();
+    for grant in &mut out {
+        if assumes(grant) && escalating.contains(&grant.resource) && grant.risk > Risk::Escalation {
+            grant.risk = Risk::Escalation;
+        }
+    }
+    out
+}
+
+/// Rows that differ only in their actions become one row.
+pub(super) fn merge(rows: Vec<Grant>) -> Vec<Grant> {
+    let mut merged: BTreeMap<(String, String, Vec<String>, Vec<String>), Grant> = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row.principal.clone(),
+            row.resource.clone(),
+            row.conditions.clone(),
+            row.via.clone(),
+        );
+        match merged.get_mut(&key) {
+            Some(existing) => {
+                existing.actions.extend(row.actions);
+                existing.risk = existing.risk.min(row.risk);
+                existing.conditional |= row.conditional;
+            }
+            None => {
+                merged.insert(key, row);
+            }
+        }
+    }
+    merged
+        .into_values()
+        .map(|mut g| {
+            g.actions.sort();
+            g.actions.dedup();
+            g
+        })
+        .collect()
+}
