@@ -1,3 +1,4 @@
+
 use super::*;
 use crate::policy::eval::{is_allowed_in, Decision};
 use crate::policy::PolicyDocument;
@@ -165,11 +166,13 @@ fn no_stack_can_attach_an_arbitrary_managed_policy_to_its_roles() {
                 }
             }
             if role.policies.is_none() {
-                assert_eq!(
-                    decide(&policy, "iam:PutRolePolicy", &role_arn, &[]),
-                    Decision::ImplicitDeny,
-                    "{name}: {role_arn} has no inline policies"
-                );
+                for action in ["iam:PutRolePolicy", "iam:GetRolePolicy"] {
+                    assert_eq!(
+                        decide(&policy, action, &role_arn, &[]),
+                        Decision::ImplicitDeny,
+                        "{name}: {role_arn} has no inline policies ({action})"
+                    );
+                }
             }
         }
     }
