@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::policy::eval::{is_allowed_in, Decision};
 use crate::policy::PolicyDocument;

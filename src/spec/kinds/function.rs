@@ -642,18 +642,16 @@ impl FunctionSpec {
         live: Option<&LiveResource>,
     ) -> Option<String> {
         let name = r.text(&self.name)?;
-        let account = r.account();
         match attribute {
-            "name" => Some(name),
-            "arn" => Some(format!(
-                "arn:{}:lambda:{}:{}:function:{name}",
-                account.partition, account.region, account.account_id
+            "arn" => Some(super::regional_arn(
+                r,
+                "lambda",
+                &format!("function:{name}"),
             )),
+            "name" => Some(name),
             "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
             "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),
-            _ => live
-                .filter(|l| l.physical_id == name)
-                .and_then(|l| l.exports.get(attribute).cloned()),
+            _ => super::assigned_export(live, &name, attribute),
         }
     }
 }

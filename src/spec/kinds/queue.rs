@@ -339,18 +339,12 @@ impl QueueSpec {
         live: Option<&LiveResource>,
     ) -> Option<String> {
         let name = r.text(&self.name)?;
-        let account = r.account();
         match attribute {
+            "arn" => Some(super::regional_arn(r, "sqs", &name)),
             "name" => Some(name),
-            "arn" => Some(format!(
-                "arn:{}:sqs:{}:{}:{name}",
-                account.partition, account.region, account.account_id
-            )),
             "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.
-            _ => live
-                .filter(|l| l.physical_id == name)
-                .and_then(|l| l.exports.get(attribute).cloned()),
+            _ => super::assigned_export(live, &name, attribute),
         }
     }
 }

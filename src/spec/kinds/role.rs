@@ -368,9 +368,7 @@ impl RoleSpec {
                 r.account().account_id
             )),
             // Assigned by IAM: known only once the role exists under that name.
-            _ => live
-                .filter(|l| l.physical_id == name)
-                .and_then(|l| l.exports.get(attribute).cloned()),
+            _ => super::assigned_export(live, &name, attribute),
         }
     }
 }
