@@ -14,6 +14,7 @@ pub mod lambda;
 mod planned;
 pub mod profile;
 pub mod s3;
+mod shared_bucket;
 pub(crate) mod shared;
 pub mod sqs;
 pub mod sts;

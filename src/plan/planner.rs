@@ -261,6 +261,8 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         let id = physical_id.unwrap_or_default();
         return plan_shared(resource, desired, (&id, by_name), depends_on, context, out);
     }
+    let view = by_name.map(|found| super::shared_bucket::compared_view(&desired, found));
+    let by_name = view.as_deref();
     let change = if options.destroy {
         match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
             Some(found) => delete_change(

@@ -1,5 +1,5 @@
-//! Planning a resource the stack shares with others (`existing = true` on a role, key or
-//! queue): plinth never creates, replaces or deletes it, and manages only its own parts, which
+//! Planning a resource the stack shares with others (`existing = true` on a role, key,
+//! queue or bucket): plinth never creates, replaces or deletes it, and manages only its own parts, which
 //! it records on the resource (`model::shared`). The desired side is the live resource with
 //! those parts merged in (its policy documents by Sid, a role's inline policies by name and
 //! attachments by ARN), so the plan's differences are exactly plinth's parts and everything
@@ -39,7 +39,11 @@ fn documents(kind: Kind) -> &'static [&'static str] {
 
 /// Whether `resource` is shared with its owner: plinth manages parts of it, by record.
 pub fn is_shared(resource: &Resource) -> bool {
-    resource.body.must_exist() && matches!(resource.kind(), Kind::Key | Kind::Queue | Kind::Role)
+    resource.body.must_exist()
+        && matches!(
+            resource.kind(),
+            Kind::Key | Kind::Queue | Kind::Role | Kind::Bucket
+        )
 }
 
 /// `stack`'s record on a live resource, if it has one.
@@ -92,6 +96,9 @@ pub fn merge_desired(
     }
     if resource.kind() == Kind::Role {
         merge_role_collections(desired, found, &previous, &mut parts);
+    }
+    if resource.kind() == Kind::Bucket {
+        super::shared_bucket::merge(resource, desired, found, stack, &previous, &mut parts);
     }
     desired.insert(EXISTING.into(), Value::Bool(true));
     desired.insert(MANAGES.into(), Value::set(parts));

@@ -579,27 +579,21 @@ fn plans_show_policies_as_the_spec_spells_them() {
     });
 }
 
-/// A live bucket named `ex-lab-data`: someone else's (`owner` none, no records), or the
-/// stack's existing bucket with plinth's records in its tags.
+/// A live bucket named `ex-lab-data`: someone else's, without (or with) the stack's record of
+/// its parts in its tags.
 fn existing_bucket(taken_over: bool) -> LiveSnapshot {
-    let (owner, address, manages) = if taken_over {
-        (
-            serde_json::json!("existing"),
-            serde_json::json!("bucket.data"),
-            true,
-        )
-    } else {
-        (serde_json::Value::Null, serde_json::Value::Null, false)
-    };
+    let (owner, address, manages) = (serde_json::Value::Null, serde_json::Value::Null, taken_over);
     let mut attributes = serde_json::json!({
         "name": { "str": "ex-lab-data" },
-        "existing": { "bool": manages },
+        "existing": { "bool": false },
         "force_destroy": { "bool": false },
         "cors": { "list": [] },
         "tags": { "map": { "lab": { "str": "yes" } } },
     });
     if manages {
-        attributes["manages"] = serde_json::json!({ "set": ["cors"] });
+        attributes["shares"] = serde_json::json!({ "map": { "existing": { "list": [
+            { "str": "bucket.data" }, { "str": "cors/plinth-existing-data-cors-1" }
+        ] } } });
     }
     let bucket = serde_json::json!({
         "kind": "bucket", "physical_id": "ex-lab-data", "owner": owner,
@@ -654,7 +648,7 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
     for view in [&text, &markdown] {
         assert!(!view.contains("destroyed"), "{view}");
         assert!(
-            view.contains("plinth removes the settings it manages (cors) and its own tags, and leaves the bucket"),
+            view.contains("plinth removes the parts it manages (CORS rule plinth-existing-data-cors-1) and its own tags, and leaves the bucket"),
             "{view}"
         );
         assert!(

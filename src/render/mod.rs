@@ -119,9 +119,10 @@ impl Existing {
         if self.settings.is_empty() {
             format!("its own tags, and leaves the {kind}")
         } else {
+            let parts: Vec<String> = self.settings.iter().map(|p| describe_part(p)).collect();
             format!(
-                "the settings it manages ({}) and its own tags, and leaves the {kind}",
-                self.settings.join(", ")
+                "the parts it manages ({}) and its own tags, and leaves the {kind}",
+                parts.join(", ")
             )
         }
     }
@@ -136,8 +137,27 @@ impl Existing {
     }
 }
 
+/// One part of a shared resource's record (`model::shared`), in words.
+fn describe_part(part: &str) -> String {
+    let Some((what, id)) = part.split_once('/') else {
+        return part.to_string();
+    };
+    let what = match what {
+        "policy" => "policy statement",
+        "trust" => "trust statement",
+        "inline" => "inline policy",
+        "attached" => "attached policy",
+        "cors" => "CORS rule",
+        "notification" => "notification",
+        "setting" => return id.replace('_', " "),
+        other => other,
+    };
+    format!("{what} {id}")
+}
+
 /// On a resource the stack shares: for each shared document, how many of its statements are
-/// someone else's, kept as they are (`policy: 2 statements kept (not managed by this stack)`).
+/// someone else's, kept as they are (`policy: 2 statements kept (not managed by this stack)`),
+/// and on a bucket, how many of its CORS rules and notifications.
 pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
     if existing(c).is_none() || c.action == Action::Delete {
         return Vec::new();
@@ -168,6 +188,23 @@ pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
             out.push(format!(
                 "{document}: {n} statement{} kept (not managed by this stack)",
                 if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    for &(attribute, prefix) in crate::plan::shared_bucket::ENTRIES {
+        let Some(entries) = desired.get(attribute) else {
+            continue;
+        };
+        let n = crate::plan::shared_bucket::kept_entries(entries, prefix, &manages);
+        let noun = match (attribute, n) {
+            ("cors", 1) => "CORS rule",
+            ("cors", _) => "CORS rules",
+            (_, 1) => "notification",
+            _ => "notifications",
+        };
+        if n > 0 {
+            out.push(format!(
+                "{attribute}: {n} {noun} kept (not managed by this stack)"
             ));
         }
     }
