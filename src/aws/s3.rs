@@ -172,7 +172,10 @@ impl S3 {
     }
 
     /// The bucket's tags; `None` when the bucket does not exist.
-    pub(super) async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    pub(super) async fn tags(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         match self.client.get_bucket_tagging().bucket(name).send().await {
             Ok(out) => Ok(Some(
                 out.tag_set()
@@ -583,7 +586,11 @@ impl S3 {
     }
 
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
-    pub(super) async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    pub(super) async fn put_tags(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         if tags.is_empty() {
             self.client
                 .delete_bucket_tagging()
@@ -833,7 +840,13 @@ pub(super) fn notification_values(out: &NotificationConfiguration) -> Vec<Value>
     };
     let mut entries = Vec::new();
     for q in out.queue_configurations() {
-        entries.push(entry("queue", q.id(), q.queue_arn(), q.events(), q.filter()));
+        entries.push(entry(
+            "queue",
+            q.id(),
+            q.queue_arn(),
+            q.events(),
+            q.filter(),
+        ));
     }
     for l in out.lambda_function_configurations() {
         let arn = l.lambda_function_arn();
@@ -842,7 +855,13 @@ pub(super) fn notification_values(out: &NotificationConfiguration) -> Vec<Value>
     // Kept on a shared bucket; on an owned one plinth writes the whole document, so what
     // else is there shows up, to be removed.
     for t in out.topic_configurations() {
-        entries.push(entry("topic", t.id(), t.topic_arn(), t.events(), t.filter()));
+        entries.push(entry(
+            "topic",
+            t.id(),
+            t.topic_arn(),
+            t.events(),
+            t.filter(),
+        ));
     }
     if out.event_bridge_configuration().is_some() {
         entries.push(Value::Map(BTreeMap::from([(

@@ -11,11 +11,14 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_s3::types::{CorsConfiguration, CorsRule, NotificationConfiguration};
+use aws_sdk_s3::types::{
+    CorsConfiguration, CorsRule, LambdaFunctionConfiguration, NotificationConfiguration,
+    QueueConfiguration,
+};
 
 use super::s3::{
-    cors_rule, cors_value, invalid_config, map, notification_configurations,
-    notification_values, BucketConfig, S3,
+    cors_rule, cors_value, invalid_config, map, notification_configurations, notification_values,
+    BucketConfig, S3,
 };
 use super::shared::{merge_collection, merge_document, previous_record, record_tags, SharedChange};
 use super::{not_found_as_none, retry_transient, AwsError};
@@ -147,7 +150,13 @@ impl S3 {
             &format!("the CORS rules of bucket {name}"),
             || self.cors_rules(name),
             |live| merge_by_id(live, &ours, &drop, |r| r.id()),
-            |live| holds(&live.iter().map(cors_value).collect::<Vec<_>>(), &ours_values, &drop),
+            |live| {
+                holds(
+                    &live.iter().map(cors_value).collect::<Vec<_>>(),
+                    &ours_values,
+                    &drop,
+                )
+            },
             |rules| async move {
                 if rules.is_empty() {
                     self.client
@@ -189,23 +198,10 @@ impl S3 {
         let wanted = declared_entries(shared, "notifications", &ids);
         let (queues, functions) = notification_configurations(name, &wanted)?;
         let ours_values: Vec<Value> = wanted.iter().map(|m| Value::Map((*m).clone())).collect();
-        let replaced = |id: Option<&str>| id.is_some_and(|id| ids.contains(id) || drop.contains(id));
+        let replaced =
+            |id: Option<&str>| id.is_some_and(|id| ids.contains(id) || drop.contains(id));
         let merge = |live: NotificationConfiguration| {
-            let others = |id: Option<&str>| !replaced(id);
-            let queues_kept = live.queue_configurations().iter().filter(|q| others(q.id()));
-            let functions_kept = live
-                .lambda_function_configurations()
-                .iter()
-                .filter(|l| others(l.id()));
-            let topics_kept = live.topic_configurations().iter().filter(|t| others(t.id()));
-            NotificationConfiguration::builder()
-                .set_queue_configurations(Some(queues_kept.chain(&queues).cloned().collect()))
-                .set_lambda_function_configurations(Some(
-                    functions_kept.chain(&functions).cloned().collect(),
-                ))
-                .set_topic_configurations(Some(topics_kept.cloned().collect()))
-                .set_event_bridge_configuration(live.event_bridge_configuration().cloned())
-                .build()
+            merge_notification_entries(&live, &queues, &functions, replaced)
         };
         merge_collection(
             &format!("the notifications of bucket {name}"),
@@ -253,6 +249,37 @@ impl S3 {
         self.put_settings(&only(shared.desired()), Some(&before))
             .await
     }
+}
+
+/// The live notification document without the entries `replaced` names, with plinth's queue
+/// and function entries added: every other entry (a topic's, another team's with its
+/// filters) and the EventBridge switch are kept as S3 returned them.
+fn merge_notification_entries(
+    live: &NotificationConfiguration,
+    queues: &[QueueConfiguration],
+    functions: &[LambdaFunctionConfiguration],
+    replaced: impl Fn(Option<&str>) -> bool,
+) -> NotificationConfiguration {
+    let queues_kept = live
+        .queue_configurations()
+        .iter()
+        .filter(|q| !replaced(q.id()));
+    let functions_kept = live
+        .lambda_function_configurations()
+        .iter()
+        .filter(|l| !replaced(l.id()));
+    let topics_kept = live
+        .topic_configurations()
+        .iter()
+        .filter(|t| !replaced(t.id()));
+    NotificationConfiguration::builder()
+        .set_queue_configurations(Some(queues_kept.chain(queues).cloned().collect()))
+        .set_lambda_function_configurations(Some(
+            functions_kept.chain(functions).cloned().collect(),
+        ))
+        .set_topic_configurations(Some(topics_kept.cloned().collect()))
+        .set_event_bridge_configuration(live.event_bridge_configuration().cloned())
+        .build()
 }
 
 /// S3 refuses a bucket policy naming a principal IAM created moments ago, until it propagates.
@@ -343,6 +370,43 @@ mod tests {
         assert_eq!(merged, [new_ours.clone(), theirs.clone()]);
         let values: Vec<Value> = merged.iter().map(cors_value).collect();
         assert!(holds(&values, &[cors_value(&new_ours)], &drop));
-        assert!(!holds(&[cors_value(&theirs)], &[cors_value(&new_ours)], &drop));
+        assert!(!holds(
+            &[cors_value(&theirs)],
+            &[cors_value(&new_ours)],
+            &drop
+        ));
+    }
+
+    #[test]
+    fn a_merged_notification_document_keeps_topics_and_the_eventbridge_switch() {
+        use aws_sdk_s3::types::{Event, EventBridgeConfiguration, TopicConfiguration};
+        let queue = |id: &str, arn: &str| {
+            QueueConfiguration::builder()
+                .id(id)
+                .queue_arn(arn)
+                .events(Event::from("s3:ObjectCreated:*"))
+                .build()
+                .unwrap()
+        };
+        let topic = TopicConfiguration::builder()
+            .id("alerts")
+            .topic_arn("arn:aws:sns:us-east-1:1:alerts")
+            .events(Event::from("s3:ObjectRemoved:*"))
+            .build()
+            .unwrap();
+        let theirs = queue("theirs", "arn:aws:sqs:us-east-1:1:theirs");
+        let live = NotificationConfiguration::builder()
+            .queue_configurations(theirs.clone())
+            .queue_configurations(queue("mine", "arn:aws:sqs:us-east-1:1:old"))
+            .topic_configurations(topic.clone())
+            .event_bridge_configuration(EventBridgeConfiguration::builder().build())
+            .build();
+        let mine = queue("mine", "arn:aws:sqs:us-east-1:1:new");
+        let merged = merge_notification_entries(&live, std::slice::from_ref(&mine), &[], |id| {
+            id == Some("mine")
+        });
+        assert_eq!(merged.queue_configurations(), [theirs, mine]);
+        assert_eq!(merged.topic_configurations(), [topic]);
+        assert!(merged.event_bridge_configuration().is_some());
     }
 }

@@ -127,7 +127,12 @@ pub fn with_id(entry: Value, id: &str) -> Value {
 /// `entry` without its id.
 pub fn without_id(entry: &Value) -> Value {
     match entry {
-        Value::Map(m) => Value::Map(m.iter().filter(|(k, _)| *k != "id").map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .filter(|(k, _)| *k != "id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

@@ -33,12 +33,9 @@ pub fn merge(
 ) {
     for &(attribute, prefix) in ENTRIES {
         let declared = match desired.get(attribute) {
-            Some(Value::List(entries)) => Some(name_entries(
-                entries,
-                stack,
-                &resource.address.name,
-                prefix,
-            )),
+            Some(Value::List(entries)) => {
+                Some(name_entries(entries, stack, &resource.address.name, prefix))
+            }
             _ => None,
         };
         let ours: BTreeSet<String> = declared
@@ -153,7 +150,13 @@ mod tests {
     use crate::model::bucket::notification;
 
     fn entry(id: Option<&str>, queue: &str) -> Value {
-        let e = notification("queue", Value::str(queue), ["s3:ObjectCreated:*".to_string()], None, None);
+        let e = notification(
+            "queue",
+            Value::str(queue),
+            ["s3:ObjectCreated:*".to_string()],
+            None,
+            None,
+        );
         match id {
             Some(id) => with_id(e, id),
             None => e,
@@ -164,7 +167,10 @@ mod tests {
     fn entries_merge_by_id_and_the_others_stay_in_place() {
         let theirs = entry(Some("analytics"), "arn:aws:sqs:us-east-1:1:theirs");
         let bridge = Value::Map([("eventbridge".to_string(), Value::Bool(true))].into());
-        let old = entry(Some("plinth-s-data-notification-2"), "arn:aws:sqs:us-east-1:1:old");
+        let old = entry(
+            Some("plinth-s-data-notification-2"),
+            "arn:aws:sqs:us-east-1:1:old",
+        );
         let mine_before = entry(Some("uploads"), "arn:aws:sqs:us-east-1:1:a");
         let mine_after = entry(Some("uploads"), "arn:aws:sqs:us-east-1:1:b");
         let live = [mine_before, theirs.clone(), bridge.clone(), old];
@@ -176,10 +182,19 @@ mod tests {
         let released = merge_by_id(&merged, &[], &BTreeSet::from(["uploads".to_string()]));
         assert_eq!(released, [theirs, bridge.clone()]);
         assert_eq!(
-            kept_entries(&Value::List(merged), "notification", &["notification/uploads".into()]),
+            kept_entries(
+                &Value::List(merged),
+                "notification",
+                &["notification/uploads".into()]
+            ),
             2
         );
-        let named = name_entries(&[entry(None, "q"), entry(Some("x"), "r")], "s", "data", "cors");
+        let named = name_entries(
+            &[entry(None, "q"), entry(Some("x"), "r")],
+            "s",
+            "data",
+            "cors",
+        );
         assert_eq!(entry_id(&named[0]), Some("plinth-s-data-cors-1"));
         assert_eq!(entry_id(&named[1]), Some("x"));
     }

@@ -143,7 +143,11 @@ pub(super) fn load(
             .set_hint("remove force_destroy");
     }
     if raw.existing {
-        let first_tag = raw.tags.as_ref().and_then(|t| t.keys().next()).map(|k| k.span());
+        let first_tag = raw
+            .tags
+            .as_ref()
+            .and_then(|t| t.keys().next())
+            .map(|k| k.span());
         super::shared::refuse_owned_only(loader, "bucket", &[("tags", first_tag)]);
     }
     let notifications = raw.notification.map(|notifications| {
@@ -330,7 +334,11 @@ impl BucketSpec {
     /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
     /// (space-separated), so an id it is given must be one it can record, and name one entry.
     fn check_entry_ids(&self, diags: &mut Diagnostics) {
-        let cors = self.cors.iter().flatten().map(|c| (c.id.as_deref(), "CORS rule", &self.name.location));
+        let cors = self
+            .cors
+            .iter()
+            .flatten()
+            .map(|c| (c.id.as_deref(), "CORS rule", &self.name.location));
         let notifications = self
             .notifications
             .iter()
