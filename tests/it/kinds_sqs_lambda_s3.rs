@@ -604,7 +604,7 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
         &spec,
         &[
             "+ bucket.data will be created",
-            "~ bucket.theirs (existing bucket) will be updated in place (adopting an existing resource)",
+            "~ bucket.theirs (existing bucket) will be updated in place",
         ],
     );
     apply(&spec);
