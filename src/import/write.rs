@@ -465,7 +465,12 @@ impl Writer<'_> {
     /// The entries of a shared bucket's collection (CORS rules, notifications) the block can
     /// declare: plinth owns exactly the entries it names by id, so one without an id it can
     /// record is left to its owner, with a note.
-    fn named_entries<'v>(&mut self, from: &Address, v: Option<&'v Value>, what: &str) -> Vec<&'v Value> {
+    fn named_entries<'v>(
+        &mut self,
+        from: &Address,
+        v: Option<&'v Value>,
+        what: &str,
+    ) -> Vec<&'v Value> {
         let Some(Value::List(entries)) = v else {
             return Vec::new();
         };
