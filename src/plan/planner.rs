@@ -438,6 +438,12 @@ fn plan_shared(
         )
     } else {
         super::shared::merge_desired(resource, &mut desired, found, stack);
+        let claimed = super::shared::claimed_by_others(&desired, found, stack);
+        if !claimed.is_empty() {
+            out.diags
+                .push(super::shared::conflict(resource, id, &claimed));
+            return out;
+        }
         compare(resource, desired, None, &view, depends_on, false)
     };
     let mut change = change;

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::diag::Diagnostic;
 use crate::model::shared::{share_of, Share, SHARES_ATTRIBUTE};
 use crate::model::{Attributes, Kind, Value};
 use crate::policy::merge::merge_by_sid;
@@ -102,6 +103,72 @@ pub fn merge_desired(
     }
     desired.insert(EXISTING.into(), Value::Bool(true));
     desired.insert(MANAGES.into(), Value::set(parts));
+}
+
+/// The parts `desired` claims that another stack's record on the live resource already
+/// holds: (the other stack, the part). Two stacks owning one statement, rule or attachment
+/// would undo each other's work, and the first to let go would remove the other's.
+pub fn claimed_by_others(
+    desired: &Attributes,
+    found: &LiveResource,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let ours: BTreeSet<&str> = match desired.get(MANAGES) {
+        Some(Value::Set(parts)) => parts.iter().map(String::as_str).collect(),
+        _ => BTreeSet::new(),
+    };
+    let others = crate::model::shared::all_shares(found.attributes.get(SHARES_ATTRIBUTE));
+    others
+        .iter()
+        .filter(|(other, _)| *other != stack)
+        .flat_map(|(other, share)| {
+            share
+                .parts
+                .iter()
+                .filter(|p| ours.contains(p.as_str()))
+                .map(move |p| (other.clone(), p.clone()))
+        })
+        .collect()
+}
+
+/// The plan error for parts another stack already manages on a shared resource.
+pub fn conflict(resource: &Resource, id: &str, claimed: &[(String, String)]) -> Diagnostic {
+    let (other, part) = &claimed[0];
+    let list: Vec<String> = claimed.iter().map(|(_, p)| describe(p)).collect();
+    Diagnostic::error(
+        "plan::shared-conflict",
+        format!(
+            "{} `{id}`: {} {} already managed by stack `{other}`",
+            resource.kind(),
+            list.join(", "),
+            if claimed.len() == 1 { "is" } else { "are" },
+        ),
+    )
+    .at_location(Some(resource.location.clone()))
+    .hint(format!(
+        "give {} another {} in [{}], or remove it from stack `{other}` first: two stacks owning one part would undo each other's changes",
+        describe(part),
+        if part.starts_with("policy/") || part.starts_with("trust/") { "Sid" } else if part.starts_with("inline/") { "name" } else { "id" },
+        resource.address
+    ))
+}
+
+/// One part of a record, in words (`policy/TonicS3`: `policy statement TonicS3`).
+pub fn describe(part: &str) -> String {
+    let Some((what, id)) = part.split_once('/') else {
+        return part.to_string();
+    };
+    let what = match what {
+        "policy" => "policy statement",
+        "trust" => "trust statement",
+        "inline" => "inline policy",
+        "attached" => "attached policy",
+        "cors" => "CORS rule",
+        "notification" => "notification",
+        "setting" => return id.replace('_', " "),
+        other => other,
+    };
+    format!("{what} {id}")
 }
 
 /// The Sids of the statements the block writes in one of its documents.

@@ -666,3 +666,39 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
     );
     assert!(!markdown.contains("**destroys**"), "{markdown}");
 }
+
+/// Another stack's record on a shared bucket holds the CORS rule this stack's block would
+/// write: a conflict naming that stack, and no plan.
+#[test]
+fn a_part_another_stack_manages_on_a_shared_resource_is_a_conflict_naming_that_stack() {
+    let spec = spec("existing-bucket.toml");
+    let mut live = existing_bucket(false);
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        crate::model::shared::SHARES_ATTRIBUTE.into(),
+        serde_json::from_value(serde_json::json!({ "map": { "lab-tools": { "list": [
+            { "str": "bucket.lab" }, { "str": "cors/plinth-existing-data-cors-1" }
+        ] } } }))
+        .unwrap(),
+    );
+    let diags = plan(&spec, &live, PlanOptions::default()).unwrap_err();
+    let conflict = &diags.0[0];
+    assert_eq!(conflict.code, "plan::shared-conflict");
+    assert_eq!(
+        conflict.message,
+        "bucket `ex-lab-data`: CORS rule plinth-existing-data-cors-1 is already managed by stack `lab-tools`"
+    );
+    assert!(conflict.location.is_some(), "located at the block");
+
+    // Another stack's other parts are no conflict, and are kept.
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        crate::model::shared::SHARES_ATTRIBUTE.into(),
+        serde_json::from_value(serde_json::json!({ "map": { "lab-tools": { "list": [
+            { "str": "bucket.lab" }, { "str": "cors/lab-tools-app" }
+        ] } } }))
+        .unwrap(),
+    );
+    let planned = plan(&spec, &live, PlanOptions::default()).unwrap();
+    assert_eq!(planned.changes[0].action, Action::Update);
+}

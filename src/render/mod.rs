@@ -119,7 +119,11 @@ impl Existing {
         if self.settings.is_empty() {
             format!("its own tags, and leaves the {kind}")
         } else {
-            let parts: Vec<String> = self.settings.iter().map(|p| describe_part(p)).collect();
+            let parts: Vec<String> = self
+                .settings
+                .iter()
+                .map(|p| crate::plan::shared::describe(p))
+                .collect();
             format!(
                 "the parts it manages ({}) and its own tags, and leaves the {kind}",
                 parts.join(", ")
@@ -135,24 +139,6 @@ impl Existing {
         existing(c).is_some()
             && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
     }
-}
-
-/// One part of a shared resource's record (`model::shared`), in words.
-fn describe_part(part: &str) -> String {
-    let Some((what, id)) = part.split_once('/') else {
-        return part.to_string();
-    };
-    let what = match what {
-        "policy" => "policy statement",
-        "trust" => "trust statement",
-        "inline" => "inline policy",
-        "attached" => "attached policy",
-        "cors" => "CORS rule",
-        "notification" => "notification",
-        "setting" => return id.replace('_', " "),
-        other => other,
-    };
-    format!("{what} {id}")
 }
 
 /// On a resource the stack shares: for each shared document, how many of its statements are

@@ -29,6 +29,8 @@ pub struct BucketSpec {
     pub force_destroy: bool,
     pub policy: Option<PolicyTemplate>,
     pub cors: Option<Vec<CorsRule>>,
+    /// Where each CORS rule is written, in the order of `cors`.
+    pub cors_locations: Vec<Location>,
     pub public_access_block: Option<PublicAccessBlock>,
     pub encryption: Option<Encryption>,
     /// The whole notification document; `None` leaves notifications unmanaged.
@@ -94,7 +96,7 @@ pub(crate) struct RawBucket {
     force_destroy: Option<Located<bool>>,
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
-    cors: Option<Vec<CorsRule>>,
+    cors: Option<Vec<Located<CorsRule>>>,
     public_access_block: Option<PublicAccessBlock>,
     encryption: Option<Located<RawEncryption>>,
     notification: Option<Vec<Located<RawNotification>>>,
@@ -175,7 +177,15 @@ pub(super) fn load(
         existing: raw.existing,
         force_destroy: raw.force_destroy.as_ref().is_some_and(|f| *f.get_ref()),
         policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
-        cors: raw.cors,
+        cors_locations: raw
+            .cors
+            .iter()
+            .flatten()
+            .map(|c| loader.location(c.span()))
+            .collect(),
+        cors: raw
+            .cors
+            .map(|rules| rules.into_iter().map(Located::into_inner).collect()),
         public_access_block: raw.public_access_block,
         encryption: raw.encryption.map(|e| {
             let location = loader.location(e.span());
@@ -338,7 +348,8 @@ impl BucketSpec {
             .cors
             .iter()
             .flatten()
-            .map(|c| (c.id.as_deref(), "CORS rule", &self.name.location));
+            .zip(&self.cors_locations)
+            .map(|(c, location)| (c.id.as_deref(), "CORS rule", location));
         let notifications = self
             .notifications
             .iter()
