@@ -767,3 +767,30 @@ fn an_existing_bucket_gets_the_stacks_entries_and_keeps_another_teams_and_destro
     assert_eq!(released.topics, before.topics);
     assert_eq!(released.tags, before.tags, "plinth's record is gone");
 }
+
+#[test]
+fn a_second_stack_claiming_a_statement_another_stack_manages_is_a_conflict_and_sends_nothing() {
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let (first, second) = (unique("claim-a"), unique("claim-b"));
+    apply(&TempSpec::new(&shared_key_spec(&first, &alias, "Same")));
+    let policy = key_policy(&id);
+
+    let spec = TempSpec::new(&shared_key_spec(&second, &alias, "Same"));
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
+    let applied = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    for run in [plan, applied] {
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        // miette wraps long messages.
+        let stderr = run.stderr.replace("\n  │ ", "");
+        assert!(
+            stderr.contains("plan::shared-conflict")
+                && stderr.contains(&format!(
+                    "policy statement Same is already managed by stack `{first}`"
+                )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(key_policy(&id), policy, "nothing sent");
+    assert!(!key_tags(&id).contains_key(&format!("plinth:shares:{second}")));
+}
