@@ -131,6 +131,84 @@ pub fn claimed_by_others(
         .collect()
 }
 
+/// On a resource this stack owns, the parts other stacks share on it (their records): the
+/// statements they recorded stay in the documents the owner writes whole, and a role's inline
+/// policies and attachments they recorded stay on it. Returns the parts the owner's block
+/// also declares: (the other stack, the part), a conflict.
+pub fn keep_others_parts(
+    kind: Kind,
+    desired: &mut Attributes,
+    found: &LiveResource,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let mut others = crate::model::shared::all_shares(found.attributes.get(SHARES_ATTRIBUTE));
+    others.remove(stack);
+    let mut conflicts = Vec::new();
+    if others.is_empty() {
+        return conflicts;
+    }
+    let theirs = |prefix: &str| -> Vec<(String, String)> {
+        others
+            .iter()
+            .flat_map(|(other, share)| {
+                share
+                    .with_prefix(prefix)
+                    .map(move |id| (other.clone(), id.to_string()))
+            })
+            .collect()
+    };
+    for &document in documents(kind) {
+        let (Some(Value::Policy(mine)), Some(live)) = (
+            desired.get(document),
+            found.attributes.get(document).and_then(Value::as_policy),
+        ) else {
+            continue;
+        };
+        let mine_sids = crate::policy::merge::sids(mine);
+        let mut kept = BTreeSet::new();
+        for (other, sid) in theirs(document) {
+            if mine_sids.contains(&sid) {
+                conflicts.push((other, format!("{document}/{sid}")));
+            } else {
+                kept.insert(sid);
+            }
+        }
+        let kept = crate::policy::merge::only_sids(live, &kept);
+        if !kept.statements().is_empty() {
+            let merged = merge_by_sid(Some(mine), Some(&kept), &BTreeSet::new());
+            desired.insert(document.into(), Value::policy(merged));
+        }
+    }
+    if kind == Kind::Role {
+        for (prefix, attribute) in [("inline", "policies"), ("attached", "managed_policies")] {
+            for (other, id) in theirs(prefix) {
+                match desired.get_mut(attribute) {
+                    Some(Value::Map(mine)) if mine.contains_key(&id) => {
+                        conflicts.push((other, format!("{prefix}/{id}")))
+                    }
+                    Some(Value::Map(mine)) => {
+                        let live = match found.attributes.get(attribute) {
+                            Some(Value::Map(live)) => live.get(&id).cloned(),
+                            _ => None,
+                        };
+                        mine.extend(live.map(|policy| (id, policy)));
+                    }
+                    Some(Value::Set(mine)) if mine.contains(&id) => {
+                        conflicts.push((other, format!("{prefix}/{id}")))
+                    }
+                    Some(Value::Set(mine)) => {
+                        let mut all: BTreeSet<String> = mine.iter().cloned().collect();
+                        all.insert(id);
+                        *mine = all.into_iter().collect();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    conflicts
+}
+
 /// The plan error for parts another stack already manages on a shared resource.
 pub fn conflict(resource: &Resource, id: &str, claimed: &[(String, String)]) -> Diagnostic {
     let (other, part) = &claimed[0];

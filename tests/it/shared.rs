@@ -794,3 +794,77 @@ fn a_second_stack_claiming_a_statement_another_stack_manages_is_a_conflict_and_s
     assert_eq!(key_policy(&id), policy, "nothing sent");
     assert!(!key_tags(&id).contains_key(&format!("plinth:shares:{second}")));
 }
+
+fn owned_key_spec(stack: &str, alias: &str, description: &str, extra_sid: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[key.data]
+description = "{description}"
+aliases = ["{alias}"]
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Account", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::123456789012:root" }}, Action = "kms:*", Resource = "*" }},
+  {{ Sid = "{extra_sid}", Effect = "Allow", Principal = {{ Service = "logs.amazonaws.com" }}, Action = "kms:Decrypt", Resource = "*" }},
+] }}
+"#
+    )
+}
+
+#[test]
+fn the_owner_of_a_key_another_stack_shares_keeps_that_stacks_statement() {
+    let alias = format!("alias/{}", unique("owned"));
+    let (owner, sharer) = (unique("owner"), unique("sharer"));
+    let owned = TempSpec::new(&owned_key_spec(&owner, &alias, "first", "Logs"));
+    apply(&owned);
+    apply(&TempSpec::new(&shared_key_spec(
+        &sharer, &alias, "SharerS3",
+    )));
+    let id = {
+        let client = kms();
+        runtime().block_on(async {
+            let out = client.describe_key().key_id(&alias).send().await.unwrap();
+            out.key_metadata.unwrap().key_id
+        })
+    };
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Account", "Logs", "SharerS3"]
+    );
+    assert_no_changes(&owned);
+
+    // The owner changes its policy: the sharer's statement is kept, and the plan says so.
+    let changed = TempSpec::new(&owned_key_spec(&owner, &alias, "second", "LogsToo"));
+    let plan = plinth_aws(&["plan", "-f", &changed.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "policy: 1 statement kept (managed by stack `{sharer}`)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("-  \"Sid\": \"SharerS3\""),
+        "{}",
+        plan.stdout
+    );
+    apply(&changed);
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Account", "LogsToo", "SharerS3"]
+    );
+    assert_no_changes(&changed);
+
+    // The owner may not take the sharer's statement over.
+    let taking = TempSpec::new(&owned_key_spec(&owner, &alias, "second", "SharerS3"));
+    let run = plinth_aws(&["plan", "-f", &taking.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let stderr = run.stderr.replace("\n  │ ", " ");
+    assert!(
+        stderr.contains("policy statement SharerS3 is already managed by")
+            && stderr.contains(&format!("stack `{sharer}`")),
+        "{}",
+        run.stderr
+    );
+}
