@@ -16,6 +16,7 @@ mod planned;
 pub mod profile;
 pub mod s3;
 pub(crate) mod shared;
+mod shared_bucket;
 pub mod sqs;
 pub mod sts;
 pub mod transport;
@@ -355,10 +356,6 @@ impl Aws {
     pub async fn apply(&self, stack: &str, change: &ResourceChange) -> Result<Exports, AwsError> {
         if crate::plan::shared::is_release(change) {
             return self.release(stack, change).await.map(|()| Exports::new());
-        }
-        // Buckets keep their own apply until the shared-bucket work in s3.rs settles.
-        if change.address.kind == Kind::Bucket {
-            return self.s3.apply_bucket(stack, change).await;
         }
         with_adapter!(change.address.kind, A => {
             adapter::apply::<A>(A::client(self), stack, change).await

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::{BucketConfig, ACTIONS, S3};
 use crate::aws::adapter::{Adapter, Change, Side};
+use crate::aws::shared::SharedChange;
 use crate::aws::{Aws, AwsError, Exports, KindActions};
 use crate::model::Attributes;
 use crate::plan::ResourceChange;
@@ -14,6 +15,7 @@ pub(crate) struct BucketAdapter;
 impl Adapter for BucketAdapter {
     type Client = S3;
     type Config = BucketConfig;
+    const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
 
     fn client(aws: &Aws) -> &S3 {
@@ -60,6 +62,12 @@ impl Adapter for BucketAdapter {
     async fn delete(s3: &S3, change: &Change<'_>, _: &str) -> Result<(), AwsError> {
         let live = change.config::<Self>(Side::Live)?;
         s3.delete_bucket(&live, live.force_destroy).await
+    }
+
+    /// An existing bucket's settings and shared parts (`existing = true`).
+    async fn shared(s3: &S3, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
+        s3.apply_shared_bucket(change.stack, change.planned, shared)
+            .await
     }
 
     /// The old bucket goes first, emptied when either side says `force_destroy`.
