@@ -914,7 +914,11 @@ fn removal(which: &str, action: &str) -> Removal {
         let stack = shipped(which);
         let policy = without(&printed(&stack), action);
         let (result, record) = life_cycle(&stack, &policy);
-        if record.refused.iter().any(|r| r.action.eq_ignore_ascii_case(action)) {
+        if record
+            .refused
+            .iter()
+            .any(|r| r.action.eq_ignore_ascii_case(action))
+        {
             return Removal::Noticed;
         }
         match result {
