@@ -98,6 +98,14 @@ pub struct Kms {
 }
 
 /// A key as plinth wants it, taken from a plan's resolved attributes.
+/// Where a key being set up comes from: a key CreateKey has just answered with cannot be
+/// pending deletion, so its state needs no DescribeKey.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KeyOrigin {
+    JustCreated,
+    Existing,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyConfig {
     pub description: Option<String>,
@@ -620,6 +628,7 @@ impl Kms {
                 (&before, &before.plinth_tags(&ownership)),
                 (key, &ownership),
                 replacing,
+                KeyOrigin::Existing,
             )
             .await?;
             return Ok(found.exports);
@@ -639,6 +648,7 @@ impl Kms {
             (&created, &key.plinth_tags(&ownership)),
             (key, &ownership),
             replacing,
+            KeyOrigin::JustCreated,
         )
         .await?;
         Ok(BTreeMap::from([
@@ -655,17 +665,21 @@ impl Kms {
         (before, before_plinth_tags): (&KeyConfig, &BTreeMap<String, String>),
         (after, ownership): (&KeyConfig, &BTreeMap<String, String>),
         replacing: Option<(&str, &KeyConfig)>,
+        origin: KeyOrigin,
     ) -> Result<(), AwsError> {
         let mut enabled = before.enabled;
-        let state = self
-            .client
-            .describe_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("kms:DescribeKey", &e))?
-            .key_metadata
-            .and_then(|m| m.key_state);
+        let state = match origin {
+            KeyOrigin::JustCreated => None,
+            KeyOrigin::Existing => self
+                .client
+                .describe_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:DescribeKey", &e))?
+                .key_metadata
+                .and_then(|m| m.key_state),
+        };
         if state == Some(KeyState::PendingDeletion) {
             self.client
                 .cancel_key_deletion()
@@ -1034,6 +1048,7 @@ impl Kms {
                     (&before, &before_tags),
                     (&after, &ownership),
                     None,
+                    KeyOrigin::Existing,
                 )
                 .await?;
                 Ok(Exports::new())
