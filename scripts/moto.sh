@@ -50,6 +50,7 @@ start() {
     for _ in $(seq 1 100); do
       if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then
         echo "$port" >"$dir/port"
+        warm "$port"
         if [ -n "$parent" ]; then watch_parent "$parent" "$(cat "$dir/pid")" & fi
         echo "http://127.0.0.1:$port"
         return 0
@@ -61,6 +62,33 @@ start() {
   done
   echo "moto server did not start; see $dir/moto.log" >&2
   return 1
+}
+
+# One request to each service plinth uses, so each backend is loaded before the first test's
+# plan instead of during it: loading IAM's managed policies takes seconds, longer on a busy
+# machine, and a test's first requests would wait for it.
+warm() {
+  python3 - "$1" <<'PY' || true
+import sys, urllib.request
+port = sys.argv[1]
+def call(service, method="POST", path="/", body=None, headers=None):
+    h = {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/%s/aws4_request, "
+                          "SignedHeaders=host, Signature=0" % service}
+    h.update(headers or {})
+    data = body.encode() if body is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), data=data, headers=h, method=method)
+    try:
+        urllib.request.urlopen(req, timeout=120).read()
+    except Exception:
+        pass
+form = {"Content-Type": "application/x-www-form-urlencoded"}
+call("iam", body="Action=ListPolicies&Version=2010-05-08&Scope=Local", headers=form)
+call("sts", body="Action=GetCallerIdentity&Version=2011-06-15", headers=form)
+call("sqs", body="Action=ListQueues&Version=2012-11-05", headers=form)
+call("kms", body="{}", headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.ListKeys"})
+call("lambda", method="GET", path="/2015-03-31/functions/")
+call("s3", method="GET", path="/")
+PY
 }
 
 # Stops the server once the process that asked for it is gone (a test run that ended or died).

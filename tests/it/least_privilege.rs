@@ -1,6 +1,6 @@
 //! The policy `plinth permissions` prints, enforced as IAM would (`enforce.rs`) on every request
 //! of each shipped stack's whole life: plan into an empty account, apply, a plan with no
-//! changes, an update of the attributes the stack declares, drift repaired, a resource removed
+//! changes, an update of every attribute the stack declares, drift repaired, a resource removed
 //! from the spec, destroy. Zero refusals is the test; the actions used are reported beside
 //! those granted (docs/reliability.md).
 //!
@@ -9,11 +9,12 @@
 //! `cargo test`).
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::enforce::{tags_of, Enforcer, Record, Tagged};
 use crate::proxy::{FaultProxy, Faults};
-use crate::stacks::ShippedStack;
+use crate::stacks::{copy_dir, ShippedStack};
 use crate::support::{moto, plinth, runtime, s3, sdk, unique, Run};
 
 const KINDS: &[&str] = &[
@@ -184,7 +185,11 @@ fn steps(stack: &ShippedStack, url: &str) -> Result<(), String> {
     converged("plan after apply")?;
 
     let original = std::fs::read_to_string(stack.path()).unwrap();
-    std::fs::write(stack.path(), updated(&original)).unwrap();
+    std::fs::write(
+        stack.path(),
+        updated(&original, stack.path().parent().unwrap()),
+    )
+    .unwrap();
     let update = run(stack, url, "plan", &["--detailed-exitcode"]);
     if update.code != 2 && update.code != 3 {
         return Err(format!(
@@ -199,8 +204,10 @@ fn steps(stack: &ShippedStack, url: &str) -> Result<(), String> {
     step("repair drift", "apply", &["--auto-approve"], 0)?;
     converged("plan after repairing drift")?;
 
-    let (removed, smaller) = one_removed(stack, &std::fs::read_to_string(stack.path()).unwrap())
-        .ok_or("no resource of the stack can be removed alone")?;
+    // Back to the original spec, which also takes out the update (a tag removed, the
+    // concurrency no longer reserved), with one resource removed.
+    let (removed, smaller) =
+        one_removed(stack, &original).ok_or("no resource of the stack can be removed alone")?;
     std::fs::write(stack.path(), smaller).unwrap();
     let plan = step("plan the removal", "plan", &[], 0)?;
     if !plan.stdout.lines().any(|l| {
@@ -221,9 +228,14 @@ fn steps(stack: &ShippedStack, url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The spec with every declared description, tag set, key rotation, queue timeout and
-/// retention, function memory and trigger batch size changed.
-fn updated(spec: &str) -> String {
+/// The spec with every attribute the stack declares changed: descriptions, tag sets, key
+/// rotation, queue timeout and retention, function memory, timeout and code, trigger
+/// batch sizes, a role's session length, a bucket's notification events, CORS rules and public
+/// access block, and each policy document (trust, inline, managed, key, queue, bucket policies)
+/// gains a statement. Names (a role's, an alias) stay: the printed policy names them, so a
+/// new name needs the policy printed again (docs/reliability.md). Files the spec names (policies, code) are copied beside the originals,
+/// changed, and named instead, so the original spec still names the originals.
+fn updated(spec: &str, dir: &Path) -> String {
     let mut doc: toml_edit::DocumentMut = spec.parse().unwrap();
     for kind in KINDS {
         let Some(table) = doc.get_mut(kind).and_then(|t| t.as_table_like_mut()) else {
@@ -233,12 +245,19 @@ fn updated(spec: &str) -> String {
             let Some(resource) = resource.as_table_like_mut() else {
                 continue;
             };
-            if let Some(d) = resource.get("description").and_then(|d| d.as_str()) {
+            // A managed policy's description cannot change in IAM: it would be replaced, and
+            // its document's new version (CreatePolicyVersion) never sent.
+            let description = resource.get("description").filter(|_| *kind != "policy");
+            if let Some(d) = description.and_then(|d| d.as_str()) {
                 let d = format!("{d} (updated)");
                 resource.insert("description", toml_edit::value(d));
             }
             if let Some(tags) = resource.get_mut("tags").and_then(|t| t.as_table_like_mut()) {
                 tags.insert("updated", toml_edit::value("yes"));
+            } else if !resource.contains_key("existing") {
+                let mut tags = toml_edit::InlineTable::new();
+                tags.insert("updated", "yes".into());
+                resource.insert("tags", toml_edit::value(tags));
             }
             let flip = |v: &toml_edit::Item| v.as_bool().map(|b| toml_edit::value(!b));
             if let Some(rotation) = resource.get("rotation").and_then(flip) {
@@ -248,21 +267,72 @@ fn updated(spec: &str) -> String {
                 ("visibility_timeout", 30),
                 ("message_retention", 3600),
                 ("memory", 128),
+                ("timeout", 1),
+                ("max_session_hours", 1),
             ] {
                 if let Some(n) = resource.get(field).and_then(|v| v.as_integer()) {
                     resource.insert(field, toml_edit::value(n + by));
                 }
             }
-            if let Some(triggers) = resource
-                .get_mut("trigger")
-                .and_then(|t| t.as_array_of_tables_mut())
+            if let Some(code) = resource.get_mut("code").and_then(|c| c.as_table_like_mut()) {
+                if let Some(code_dir) = code.get("dir").and_then(|d| d.as_str()) {
+                    let changed = format!("{code_dir}-updated");
+                    std::fs::create_dir_all(dir.join(&changed)).unwrap();
+                    copy_dir(&dir.join(code_dir), &dir.join(&changed));
+                    std::fs::write(dir.join(&changed).join("updated.txt"), "updated\n").unwrap();
+                    code.insert("dir", toml_edit::value(changed));
+                }
+            }
+            // Functions declare no concurrency in the shipped stacks: reserve some.
+            if *kind == "function" && !resource.contains_key("reserved_concurrency") {
+                resource.insert("reserved_concurrency", toml_edit::value(5));
+            }
+            if let Some(block) = resource
+                .get_mut("public_access_block")
+                .and_then(|b| b.as_table_like_mut())
             {
-                for trigger in triggers.iter_mut() {
-                    if let Some(n) = trigger.get("batch_size").and_then(|v| v.as_integer()) {
-                        // Above 10, SQS needs a batching window: go down.
-                        let changed = if n > 1 { n - 1 } else { n + 1 };
-                        trigger.insert("batch_size", toml_edit::value(changed));
+                if let Some(acls) = block.get("ignore_public_acls").and_then(flip) {
+                    block.insert("ignore_public_acls", acls);
+                }
+            }
+            for (entries, change) in [
+                (
+                    "notification",
+                    &added_event as &dyn Fn(&mut dyn toml_edit::TableLike),
+                ),
+                ("cors", &longer_max_age),
+                ("trigger", &smaller_batch),
+            ] {
+                match resource.get_mut(entries) {
+                    Some(toml_edit::Item::ArrayOfTables(array)) => {
+                        array.iter_mut().for_each(|t| change(t));
                     }
+                    Some(toml_edit::Item::Value(toml_edit::Value::Array(array))) => {
+                        for entry in array.iter_mut() {
+                            if let Some(t) = entry.as_inline_table_mut() {
+                                change(t);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Each policy document gains a statement of its own kind.
+            if let Some(trust) = resource.get_mut("trust") {
+                add_statement(trust, trust_statement(), dir);
+            }
+            if let Some(document) = resource.get_mut("document") {
+                add_statement(document, identity_statement(), dir);
+            }
+            if let Some(policy) = resource.get_mut("policy") {
+                add_statement(policy, resource_statement(kind), dir);
+            }
+            if let Some(policies) = resource
+                .get_mut("policies")
+                .and_then(|p| p.as_table_like_mut())
+            {
+                for (_, policy) in policies.iter_mut() {
+                    add_statement(policy, identity_statement(), dir);
                 }
             }
         }
@@ -270,9 +340,155 @@ fn updated(spec: &str) -> String {
     doc.to_string()
 }
 
-/// Changes made behind plinth's back to everything the stack owns: each role gets an inline
-/// policy, a managed policy and another trust; each queue another visibility timeout; each key
-/// another policy and then its deletion scheduled; each function another memory size.
+fn added_event(notification: &mut dyn toml_edit::TableLike) {
+    if let Some(events) = notification
+        .get_mut("events")
+        .and_then(|e| e.as_array_mut())
+    {
+        events.push("s3:ObjectRemoved:*");
+    }
+}
+
+fn longer_max_age(rule: &mut dyn toml_edit::TableLike) {
+    let age = rule
+        .get("max_age")
+        .and_then(|a| a.as_integer())
+        .unwrap_or(0);
+    rule.insert("max_age", toml_edit::value(age + 1));
+}
+
+fn smaller_batch(trigger: &mut dyn toml_edit::TableLike) {
+    if let Some(n) = trigger.get("batch_size").and_then(|v| v.as_integer()) {
+        // Above 10, SQS needs a batching window: go down.
+        let changed = if n > 1 { n - 1 } else { n + 1 };
+        trigger.insert("batch_size", toml_edit::value(changed));
+    }
+}
+
+const ADDED_SID: &str = "LifeCycleUpdate";
+
+fn trust_statement() -> serde_json::Value {
+    serde_json::json!({
+        "Sid": ADDED_SID,
+        "Effect": "Deny",
+        "Principal": { "Service": "glue.amazonaws.com" },
+        "Action": "sts:AssumeRole"
+    })
+}
+
+fn identity_statement() -> serde_json::Value {
+    serde_json::json!({
+        "Sid": ADDED_SID,
+        "Effect": "Deny",
+        "Action": "s3:DeleteBucket",
+        "Resource": "*"
+    })
+}
+
+/// A Deny of requests without TLS, on the resource the document's first statement names.
+fn resource_statement(kind: &str) -> serde_json::Value {
+    let action = match kind {
+        "key" => "kms:Decrypt",
+        "queue" => "sqs:SendMessage",
+        _ => "s3:ListBucket",
+    };
+    serde_json::json!({
+        "Sid": ADDED_SID,
+        "Effect": "Deny",
+        "Principal": { "AWS": "*" },
+        "Action": action,
+        "Resource": "*",
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
+
+/// Adds `statement` to a policy document written as JSON text, as a TOML table, or as a file
+/// the spec names (copied, changed, and named instead).
+fn add_statement(item: &mut toml_edit::Item, mut statement: serde_json::Value, dir: &Path) {
+    let with = |text: &str, statement: serde_json::Value| {
+        let document: serde_json::Value = serde_json::from_str(text).unwrap();
+        if let Some(resource) = document["Statement"]
+            .as_array()
+            .and_then(|s| s.first())
+            .and_then(|s| s.get("Resource"))
+            .filter(|_| statement.get("Principal").is_some() && statement.get("Resource").is_some())
+        {
+            let mut statement = statement.clone();
+            statement["Resource"] = resource.clone();
+            return push(document, statement);
+        }
+        push(document, statement)
+    };
+    if let Some(text) = item.as_str() {
+        *item = toml_edit::value(with(text, statement));
+        return;
+    }
+    let Some(table) = item.as_table_like_mut() else {
+        return;
+    };
+    if let Some(file) = table
+        .get("file")
+        .and_then(|f| f.as_str())
+        .map(str::to_string)
+    {
+        let changed = file.replace(".json", ".updated.json");
+        let text = std::fs::read_to_string(dir.join(&file)).unwrap();
+        std::fs::write(dir.join(&changed), with(&text, statement)).unwrap();
+        table.insert("file", toml_edit::value(changed));
+    } else if let Some(statements) = table.get_mut("Statement").and_then(|s| s.as_array_mut()) {
+        if statement.get("Principal").is_some() && statement.get("Resource").is_some() {
+            if let Some(resource) = statements
+                .get(0)
+                .and_then(|s| s.as_inline_table())
+                .and_then(|s| s.get("Resource"))
+            {
+                statement["Resource"] = toml_to_json(resource);
+            }
+        }
+        statements.push(json_to_toml(&statement));
+    }
+}
+
+fn push(mut document: serde_json::Value, statement: serde_json::Value) -> String {
+    match &mut document["Statement"] {
+        serde_json::Value::Array(statements) => statements.push(statement),
+        single => *single = serde_json::Value::Array(vec![single.take(), statement]),
+    }
+    serde_json::to_string_pretty(&document).unwrap()
+}
+
+fn json_to_toml(value: &serde_json::Value) -> toml_edit::Value {
+    match value {
+        serde_json::Value::String(s) => s.as_str().into(),
+        serde_json::Value::Bool(b) => (*b).into(),
+        serde_json::Value::Number(n) => n.as_i64().unwrap().into(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(json_to_toml)
+            .collect::<toml_edit::Array>()
+            .into(),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), json_to_toml(v)))
+            .collect::<toml_edit::InlineTable>()
+            .into(),
+        serde_json::Value::Null => unreachable!("no null in a policy"),
+    }
+}
+
+fn toml_to_json(value: &toml_edit::Value) -> serde_json::Value {
+    match value {
+        toml_edit::Value::String(s) => s.value().clone().into(),
+        toml_edit::Value::Array(items) => items.iter().map(toml_to_json).collect(),
+        other => other.to_string().trim().into(),
+    }
+}
+
+/// Changes made behind plinth's back to everything the stack owns: each role, instance profile,
+/// managed policy, queue, key and function gets a tag (removed again, since the update made the
+/// tags managed); each role an inline policy, a managed policy and another trust; each
+/// queue another visibility timeout; each key another policy and then its deletion scheduled;
+/// each function another memory size.
 fn drift(stack: &ShippedStack) {
     let name = stack_name(stack);
     let ours =
@@ -296,6 +512,12 @@ fn drift(stack: &ShippedStack) {
             if !ours(&tags_of(&config, &Tagged::Role(role.clone())).await) {
                 continue;
             }
+            iam.tag_role()
+                .role_name(&role)
+                .tags(iam_tag())
+                .send()
+                .await
+                .unwrap();
             iam.put_role_policy()
                 .role_name(&role)
                 .policy_name("added-by-hand")
@@ -326,6 +548,61 @@ fn drift(stack: &ShippedStack) {
                 .await
                 .unwrap();
         }
+        let profiles: Vec<_> = iam
+            .list_instance_profiles()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for profile in profiles {
+            let profile = profile.instance_profile_name;
+            // moto has no ListInstanceProfileTags; GetInstanceProfile carries the tags too.
+            let tags: Vec<(String, String)> = iam
+                .get_instance_profile()
+                .instance_profile_name(&profile)
+                .send()
+                .await
+                .ok()
+                .and_then(|p| p.instance_profile)
+                .map(|p| p.tags.unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.key, t.value))
+                .collect();
+            if ours(&tags) {
+                let _ = iam
+                    .tag_instance_profile()
+                    .instance_profile_name(&profile)
+                    .tags(iam_tag())
+                    .send()
+                    .await;
+            }
+        }
+        let policies: Vec<_> = iam
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(|p| p.ok()?.arn)
+            .collect();
+        for policy in policies {
+            if ours(&tags_of(&config, &Tagged::Policy(policy.clone())).await) {
+                let _ = iam
+                    .tag_policy()
+                    .policy_arn(&policy)
+                    .tags(iam_tag())
+                    .send()
+                    .await;
+            }
+        }
         let sqs = aws_sdk_sqs::Client::new(&config);
         let urls: Vec<String> = sqs
             .list_queues()
@@ -340,6 +617,12 @@ fn drift(stack: &ShippedStack) {
         for url in urls {
             let name = url.rsplit('/').next().unwrap_or_default().to_string();
             if ours(&tags_of(&config, &Tagged::Queue(name)).await) {
+                sqs.tag_queue()
+                    .queue_url(&url)
+                    .tags("added-by-hand", "yes")
+                    .send()
+                    .await
+                    .unwrap();
                 sqs.set_queue_attributes()
                     .queue_url(&url)
                     .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "7")
@@ -363,6 +646,18 @@ fn drift(stack: &ShippedStack) {
             if !ours(&tags_of(&config, &Tagged::Key(key.clone())).await) {
                 continue;
             }
+            kms.tag_resource()
+                .key_id(&key)
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key("added-by-hand")
+                        .tag_value("yes")
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
             kms.put_key_policy()
                 .key_id(&key)
                 .policy_name("default")
@@ -392,6 +687,13 @@ fn drift(stack: &ShippedStack) {
             let arn = function.function_arn.unwrap_or_default();
             if ours(&tags_of(&config, &Tagged::Function(arn.clone())).await) {
                 lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .tags("added-by-hand", "yes")
+                    .send()
+                    .await
+                    .unwrap();
+                lambda
                     .update_function_configuration()
                     .function_name(&arn)
                     .memory_size(function.memory_size.unwrap_or(128) + 64)
@@ -401,6 +703,14 @@ fn drift(stack: &ShippedStack) {
             }
         }
     });
+}
+
+fn iam_tag() -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key("added-by-hand")
+        .value("yes")
+        .build()
+        .unwrap()
 }
 
 fn stack_name(stack: &ShippedStack) -> String {
