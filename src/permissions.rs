@@ -302,6 +302,11 @@ const ROLE_GRANTING: &[&str] = &[
     "iam:PutRolePermissionsBoundary",
 ];
 
+/// Role calls about inline policies a role's block declares: plinth reads a role's inline
+/// policies only when its block declares some (others are not managed), and a role that left the
+/// spec is stripped by listing and deleting them, not reading them.
+const ROLE_INLINE: &[&str] = &["iam:PutRolePolicy", "iam:GetRolePolicy"];
+
 /// Role calls that only a role in the spec needs; a role that left the spec is only read,
 /// stripped of its policies and deleted.
 const ROLE_SPEC_ONLY: &[&str] = &[
@@ -332,7 +337,7 @@ fn role_statements(
             .on_resource
             .iter()
             .copied()
-            .filter(|a| !ROLE_GRANTING.contains(a) && keep(a))
+            .filter(|a| !ROLE_GRANTING.contains(a) && !ROLE_INLINE.contains(a) && keep(a))
             .collect()
     };
     let mut out = vec![
@@ -359,7 +364,7 @@ fn role_statements(
         out.push(json!({
             "Sid": format!("{name}InlinePolicies"),
             "Effect": "Allow",
-            "Action": "iam:PutRolePolicy",
+            "Action": ROLE_INLINE,
             "Resource": sorted(with_inline),
         }));
     }
@@ -696,7 +701,7 @@ pub fn needed_by(sid: &str) -> String {
         (_, "CallsOnOtherIamResources") => format!("destroy and apply: deleting a {kind} takes it out of the stack's instance profiles"),
         (_, "CreateTaggedBeforeItHasAnArn") => format!("apply: creating a {kind}, tagged as the stack's in the create call"),
         (_, "Aliases") => "apply: creating and deleting the aliases the spec names".into(),
-        (_, "InlinePolicies") => "apply: writing the inline policies the spec declares on these roles".into(),
+        (_, "InlinePolicies") => "plan and apply: reading and writing the inline policies the spec declares on these roles".into(),
         (_, "ManagedPolicyAttachments") => "apply: attaching the managed policies the spec names to these roles, and no other".into(),
         (_, "PermissionsBoundaries") => "apply: setting the permissions boundaries the spec names on these roles".into(),
         (_, "ObjectsOfForceDestroyedBuckets") => "destroy: emptying the buckets declared with force_destroy = true before deleting them".into(),
@@ -873,11 +878,13 @@ mod tests {
                     }
                 }
                 if role.policies.is_none() {
-                    assert_eq!(
-                        decide(&policy, "iam:PutRolePolicy", &role_arn, &[]),
-                        Decision::ImplicitDeny,
-                        "{name}: {role_arn} has no inline policies"
-                    );
+                    for action in ["iam:PutRolePolicy", "iam:GetRolePolicy"] {
+                        assert_eq!(
+                            decide(&policy, action, &role_arn, &[]),
+                            Decision::ImplicitDeny,
+                            "{name}: {role_arn} has no inline policies ({action})"
+                        );
+                    }
                 }
             }
         }

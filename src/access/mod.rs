@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Attributes, Kind, Value};
 use crate::plan::{Plan, ResourceChange};
-use crate::policy::catalog::catalog;
+use crate::policy::catalog::{catalog, AccessLevel};
 use crate::policy::pattern;
 use crate::policy::{
     Clause, Condition, Effect, PolicyDocument, PrincipalKind, Principals, Statement,
@@ -343,7 +343,11 @@ fn classify(
     principal_risk.unwrap_or_else(|| action_risk(actions))
 }
 
-/// Actions that let a principal grant itself or others more than it has.
+/// Writes that let a principal act as more than it is, which the IAM catalog files under
+/// "Write" rather than "Permissions management": changing what code runs as a role or which role
+/// it runs as, creating credentials, joining a group, and setting a queue's attributes (its
+/// policy among them). Every action the catalog files under "Permissions management" escalates
+/// too (`escalates`).
 const ESCALATION: &[&str] = &[
     "iam:passrole",
     "iam:create*policy*",
@@ -409,13 +413,27 @@ fn action_risk(actions: &[String]) -> Risk {
             .iter()
             .any(|a| list.iter().any(|p| pattern::overlaps(a, p)))
     };
-    if any(ESCALATION) {
+    if any(ESCALATION) || actions.iter().any(|a| manages_permissions(a)) {
         Risk::Escalation
     } else if any(DATA) {
         Risk::Data
     } else {
         Risk::Internal
     }
+}
+
+/// Does the action pattern name an action the IAM catalog files under "Permissions
+/// management" (writing a resource's policy or ACL, a grant, passing a role)? A pattern whose
+/// service is a wildcard is not looked up (every service's table would be read); `*` and
+/// `iam:*` are escalation through the hand-written list already.
+fn manages_permissions(action: &str) -> bool {
+    let Some((service, _)) = action.split_once(':') else {
+        return false;
+    };
+    !pattern::has_wildcard(service)
+        && catalog()
+            .actions_matching(action)
+            .any(|(_, a)| a.level == AccessLevel::PermissionsManagement)
 }
 
 /// Allow statements of a document, normalized.

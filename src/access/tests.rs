@@ -224,6 +224,12 @@ fn risk_classes_fire_and_do_not_fire() {
         (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, read_queue), Risk::Data),
         (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#), Risk::Internal),
         (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}"#), Risk::Escalation),
+        // Not in the hand-written list: the IAM catalog files these under "Permissions
+        // management" (an object's ACL, a secret's resource policy).
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "s3:PutObjectAcl", "Resource": "*"}"#), Risk::Escalation),
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": "secretsmanager:Put*", "Resource": "*"}"#), Risk::Escalation),
+        // The catalog's Write and Tagging levels are not escalation by themselves.
+        (role("fn", r#"{"Service": "lambda.amazonaws.com"}"#, r#"{"Effect": "Allow", "Action": ["sqs:TagQueue", "lambda:CreateEventSourceMapping"], "Resource": "*"}"#), Risk::Internal),
         (role("fn", r#"{"AWS": "111122223333"}"#, read_queue), Risk::External),
         (role("fn", r#"{"AWS": "123456789012"}"#, read_queue), Risk::Data),
         (role("fn", r#""*""#, read_queue) + "[[role.fn.silence]]\nlint = \"P002\"\npolicy = \"trust\"\nreason = \"public on purpose\"\n", Risk::Public),

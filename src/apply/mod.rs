@@ -75,6 +75,22 @@ pub enum StepStatus {
     Skipped {
         because: Address,
     },
+    /// Not attempted because the steps it waits for wait, in the end, on each other: `cycle`
+    /// is one such circle (its first step again at the end), so none of them could start.
+    Blocked {
+        cycle: Vec<Address>,
+    },
+}
+
+impl StepStatus {
+    /// Why a blocked step did not run, in one line.
+    pub fn blocked_reason(cycle: &[Address]) -> String {
+        let circle: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+        format!(
+            "could not run: it waits for steps that wait on each other ({}), so none of them could start; this is a bug in plinth's ordering, please report it with the plan (`plinth plan --out`)",
+            circle.join(" -> ")
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +139,16 @@ impl ApplyReport {
                 .iter()
                 .filter(|o| matches!(o.status, StepStatus::Skipped { .. }))
                 .count();
-            format!("Apply failed: {failed} failed, {skipped} skipped; {counts}")
+            let blocked = self
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.status, StepStatus::Blocked { .. }))
+                .count();
+            let blocked = match blocked {
+                0 => String::new(),
+                n => format!(", {n} could not run (waiting on each other)"),
+            };
+            format!("Apply failed: {failed} failed, {skipped} skipped{blocked}; {counts}")
         }
     }
 }
@@ -228,6 +253,19 @@ pub async fn apply(
         progress.finished(&outcome);
         outcomes.insert(change.address.clone(), outcome);
     }
+    // Nothing runs and steps are left: each waits for another left step, round a cycle.
+    for address in &pending {
+        let outcome = StepOutcome {
+            address: (*address).clone(),
+            action: steps[address].action,
+            status: StepStatus::Blocked {
+                cycle: cycle_from(address, &waits_for, &pending),
+            },
+            elapsed: Duration::ZERO,
+        };
+        progress.finished(&outcome);
+        outcomes.insert((*address).clone(), outcome);
+    }
     ApplyReport {
         outcomes: outcomes.into_values().collect(),
         exports,
@@ -295,6 +333,34 @@ fn schedule<'a>(
             (&c.address, deps)
         })
         .collect()
+}
+
+/// The cycle `start` waits on among the steps that could not start: following, from `start`,
+/// the first wait that is among them until a step comes round again. Every such step waits
+/// for another (otherwise it would have run or been skipped), so the walk ends in a cycle.
+fn cycle_from(
+    start: &Address,
+    waits_for: &BTreeMap<&Address, Vec<&Address>>,
+    stuck: &BTreeSet<&Address>,
+) -> Vec<Address> {
+    let mut path: Vec<&Address> = vec![start];
+    loop {
+        let last = path[path.len() - 1];
+        let Some(next) = waits_for
+            .get(last)
+            .into_iter()
+            .flatten()
+            .find(|d| stuck.contains(**d))
+        else {
+            return path.into_iter().cloned().collect();
+        };
+        if let Some(at) = path.iter().position(|p| p == next) {
+            let mut cycle: Vec<Address> = path[at..].iter().map(|a| (*a).clone()).collect();
+            cycle.push((*next).clone());
+            return cycle;
+        }
+        path.push(next);
+    }
 }
 
 /// Fills in the values that were only known after the resources they refer to were created.
@@ -371,6 +437,89 @@ mod tests {
             depends_on: depends_on.iter().map(|a| parse(a)).collect(),
             lints: Vec::new(),
         }
+    }
+
+    /// Records what the executor reports, in order.
+    #[derive(Default)]
+    struct Recorded(std::sync::Mutex<Vec<StepOutcome>>);
+
+    impl Progress for Recorded {
+        fn started(&self, change: &ResourceChange) {
+            panic!("{} started, but it waits on a cycle", change.address);
+        }
+        fn waiting(&self, _: &Address, _: &str) {}
+        fn finished(&self, outcome: &StepOutcome) {
+            self.0.lock().unwrap().push(outcome.clone());
+        }
+    }
+
+    #[test]
+    fn steps_that_wait_on_each_other_are_reported_as_not_run_with_their_cycle() {
+        let plan = Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            stack: "cycle".into(),
+            account: crate::state::Account::unknown("us-east-1"),
+            destroy: false,
+            refresh_only: false,
+            changes: vec![
+                change("role.a", Action::Update, &["queue.b"]),
+                change("queue.b", Action::Update, &["role.a"]),
+                change("key.c", Action::Create, &["queue.b"]),
+            ],
+            outputs: Vec::new(),
+            warnings: Vec::new(),
+        };
+        // No step starts, so no request is made: a configuration without credentials will do.
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let aws = Aws::from_config(config);
+        let progress = Recorded::default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = runtime.block_on(apply(&aws, &plan, ApplyOptions::default(), &progress));
+
+        assert!(
+            !report.succeeded(),
+            "an apply that did nothing did not succeed"
+        );
+        assert_eq!(report.outcomes.len(), 3, "every step is accounted for");
+        assert_eq!(
+            progress.0.lock().unwrap().len(),
+            3,
+            "and shown as it is decided"
+        );
+        let cycle = |address: &str| {
+            let outcome = report
+                .outcomes
+                .iter()
+                .find(|o| o.address.to_string() == address)
+                .unwrap();
+            match &outcome.status {
+                StepStatus::Blocked { cycle } => {
+                    cycle.iter().map(ToString::to_string).collect::<Vec<_>>()
+                }
+                other => panic!("{address}: {other:?}"),
+            }
+        };
+        assert_eq!(cycle("role.a"), ["role.a", "queue.b", "role.a"]);
+        assert_eq!(cycle("queue.b"), ["queue.b", "role.a", "queue.b"]);
+        // A step outside the cycle that waits on it names the cycle.
+        assert_eq!(cycle("key.c"), ["queue.b", "role.a", "queue.b"]);
+        let summary = report.summary_line();
+        assert!(
+            summary.starts_with("Apply failed: 0 failed, 0 skipped, 3 could not run (waiting on each other); 0 added, 0 changed"),
+            "{summary}"
+        );
+        let reason = StepStatus::blocked_reason(&[
+            Address::try_from("role.a".to_string()).unwrap(),
+            Address::try_from("queue.b".to_string()).unwrap(),
+            Address::try_from("role.a".to_string()).unwrap(),
+        ]);
+        assert!(reason.contains("(role.a -> queue.b -> role.a)"), "{reason}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod planned;
 pub mod profile;
 pub mod s3;
 pub(crate) mod shared;
+mod shared_bucket;
 pub mod sqs;
 pub mod sts;
 pub mod transport;

@@ -1,9 +1,9 @@
 //! S3: buckets and the bucket settings plinth manages (notifications, CORS, policy, public
 //! access block, default encryption, tags).
 //!
-//! A bucket plinth only configures (`existing = true`) carries plinth's ownership tags plus
-//! `plinth:manages`, the settings the spec listed, so that removing the block later removes
-//! exactly those settings and leaves the bucket. An owned bucket records `force_destroy` in
+//! A bucket plinth only configures (`existing = true`) is shared with its owner
+//! (`shared_bucket.rs`): plinth records its parts in its `plinth:shares:STACK` tag, as on keys
+//! and queues. An owned bucket records `force_destroy` in
 //! `plinth:force-destroy`, because deleting a bucket that left the spec must still honour it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +20,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
-use crate::model::bucket::{self as spec, MANAGED_SETTINGS};
+use crate::model::bucket as spec;
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
 use crate::plan::{Action, ResourceChange};
 use crate::policy::PolicyDocument;
@@ -64,9 +64,9 @@ pub const ACTIONS: super::KindActions = super::KindActions {
 
 #[derive(Clone, Debug)]
 pub struct S3 {
-    client: aws_sdk_s3::Client,
+    pub(super) client: aws_sdk_s3::Client,
     region: String,
-    patience: Patience,
+    pub(super) patience: Patience,
 }
 
 impl S3 {
@@ -91,8 +91,6 @@ fn destination_not_validated_yet(e: &AwsError) -> bool {
             .contains("Unable to validate the following destination configurations")
 }
 
-/// The settings plinth manages on an existing bucket, space-separated.
-pub const MANAGES_TAG: &str = "plinth:manages";
 /// Present (`true`) on an owned bucket whose objects plinth may delete with it.
 pub const FORCE_DESTROY_TAG: &str = "plinth:force-destroy";
 
@@ -174,7 +172,10 @@ impl S3 {
     }
 
     /// The bucket's tags; `None` when the bucket does not exist.
-    async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    pub(super) async fn tags(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         match self.client.get_bucket_tagging().bucket(name).send().await {
             Ok(out) => Ok(Some(
                 out.tag_set()
@@ -203,29 +204,20 @@ impl S3 {
     }
 
     async fn cors(&self, name: &str) -> Result<Value, AwsError> {
+        let rules = self.cors_rules(name).await?;
+        Ok(Value::List(rules.iter().map(cors_value).collect()))
+    }
+
+    /// The bucket's CORS rules as S3 returns them (none: no configuration).
+    pub(super) async fn cors_rules(&self, name: &str) -> Result<Vec<CorsRule>, AwsError> {
         let out = not_found_as_none(
             self.client.get_bucket_cors().bucket(name).send().await,
             "s3:GetBucketCors",
             &["NoSuchCORSConfiguration"],
         )?;
-        let rules = out
+        Ok(out
             .map(|o| o.cors_rules.unwrap_or_default())
-            .unwrap_or_default();
-        Ok(Value::List(
-            rules
-                .iter()
-                .map(|r| {
-                    spec::cors_rule(&spec::CorsRule {
-                        id: r.id().map(str::to_string),
-                        allowed_origins: r.allowed_origins().to_vec(),
-                        allowed_methods: r.allowed_methods().to_vec(),
-                        allowed_headers: r.allowed_headers().to_vec(),
-                        expose_headers: r.expose_headers().to_vec(),
-                        max_age: r.max_age_seconds().map(i64::from),
-                    })
-                })
-                .collect(),
-        ))
+            .unwrap_or_default())
     }
 
     /// No configuration at all means every switch is off.
@@ -288,6 +280,15 @@ impl S3 {
     }
 
     async fn notifications(&self, name: &str) -> Result<Value, AwsError> {
+        let config = self.notification_configuration(name).await?;
+        Ok(spec::notifications_value(notification_values(&config)))
+    }
+
+    /// The bucket's whole notification document, as S3 returns it.
+    pub(super) async fn notification_configuration(
+        &self,
+        name: &str,
+    ) -> Result<NotificationConfiguration, AwsError> {
         let out = match self
             .client
             .get_bucket_notification_configuration()
@@ -302,7 +303,7 @@ impl S3 {
                 if e.raw_response()
                     .is_some_and(|r| r.status().is_success() && r.body().bytes() == Some(b"")) =>
             {
-                return Ok(spec::notifications_value(Vec::new()));
+                return Ok(NotificationConfiguration::builder().build());
             }
             Err(e) => {
                 return Err(AwsError::from_sdk(
@@ -311,58 +312,12 @@ impl S3 {
                 ))
             }
         };
-        let filter = |f: Option<&NotificationConfigurationFilter>, which: FilterRuleName| {
-            f.and_then(|f| f.key())
-                .and_then(|k| {
-                    k.filter_rules().iter().find(|r| {
-                        r.name()
-                            .is_some_and(|n| n.as_str().eq_ignore_ascii_case(which.as_str()))
-                    })
-                })
-                .and_then(|r| r.value().map(str::to_string))
-        };
-        let events = |events: &[Event]| {
-            events
-                .iter()
-                .map(|e| e.as_str().to_string())
-                .collect::<Vec<_>>()
-        };
-        let mut entries = Vec::new();
-        for q in out.queue_configurations() {
-            entries.push(spec::notification(
-                "queue",
-                Value::str(q.queue_arn()),
-                events(q.events()),
-                filter(q.filter(), FilterRuleName::Prefix),
-                filter(q.filter(), FilterRuleName::Suffix),
-            ));
-        }
-        for l in out.lambda_function_configurations() {
-            entries.push(spec::notification(
-                "function",
-                Value::str(l.lambda_function_arn()),
-                events(l.events()),
-                filter(l.filter(), FilterRuleName::Prefix),
-                filter(l.filter(), FilterRuleName::Suffix),
-            ));
-        }
-        // plinth writes the whole document: what else is there shows up, to be removed.
-        for t in out.topic_configurations() {
-            entries.push(spec::notification(
-                "topic",
-                Value::str(t.topic_arn()),
-                events(t.events()),
-                filter(t.filter(), FilterRuleName::Prefix),
-                filter(t.filter(), FilterRuleName::Suffix),
-            ));
-        }
-        if out.event_bridge_configuration().is_some() {
-            entries.push(Value::Map(BTreeMap::from([(
-                "eventbridge".to_string(),
-                Value::Bool(true),
-            )])));
-        }
-        Ok(spec::notifications_value(entries))
+        Ok(NotificationConfiguration::builder()
+            .set_queue_configurations(out.queue_configurations)
+            .set_topic_configurations(out.topic_configurations)
+            .set_lambda_function_configurations(out.lambda_function_configurations)
+            .set_event_bridge_configuration(out.event_bridge_configuration)
+            .build())
     }
 
     /// Every bucket in this region tagged as owned by `stack`. S3 cannot filter by tag, so
@@ -396,7 +351,10 @@ impl S3 {
             .await?;
         let mut owned: Vec<LiveResource> = tagged
             .into_iter()
-            .filter(|(_, tags)| tags.get(STACK_TAG).is_some_and(|s| s == stack))
+            .filter(|(_, tags)| {
+                tags.get(STACK_TAG).is_some_and(|s| s == stack)
+                    || tags.contains_key(&crate::model::shared::tag_key(stack, 0))
+            })
             .map(|(name, tags)| bucket_resource(&name, tags))
             .collect();
         owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
@@ -450,7 +408,7 @@ impl S3 {
 
     /// Writes every declared setting that differs from `before` (all of them without it). The
     /// public access block goes first: it decides whether a public policy is accepted.
-    async fn put_settings(
+    pub(super) async fn put_settings(
         &self,
         b: &BucketConfig,
         before: Option<&BucketConfig>,
@@ -580,51 +538,20 @@ impl S3 {
 
     /// Writes the whole notification document (an empty one removes every notification).
     async fn put_notifications(&self, name: &str, entries: &[&Attributes]) -> Result<(), AwsError> {
-        let mut config = NotificationConfiguration::builder();
-        for entry in entries {
-            let events: Vec<Event> = match entry.get("events") {
-                Some(Value::Set(events)) => {
-                    events.iter().map(|e| Event::from(e.as_str())).collect()
-                }
-                _ => Vec::new(),
-            };
-            let rules: Vec<FilterRule> = [
-                ("prefix", FilterRuleName::Prefix),
-                ("suffix", FilterRuleName::Suffix),
-            ]
-            .into_iter()
-            .filter_map(|(k, rule)| {
-                Some(
-                    FilterRule::builder()
-                        .name(rule)
-                        .value(entry.get(k)?.as_str()?)
-                        .build(),
-                )
-            })
-            .collect();
-            let filter = (!rules.is_empty()).then(|| {
-                NotificationConfigurationFilter::builder()
-                    .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
-                    .build()
-            });
-            if let Some(arn) = entry.get("queue").and_then(Value::as_str) {
-                let q = QueueConfiguration::builder()
-                    .queue_arn(arn)
-                    .set_events(Some(events))
-                    .set_filter(filter)
-                    .build();
-                config = config.queue_configurations(q.map_err(|e| invalid_config(name, e))?);
-            } else if let Some(arn) = entry.get("function").and_then(Value::as_str) {
-                let l = LambdaFunctionConfiguration::builder()
-                    .lambda_function_arn(arn)
-                    .set_events(Some(events))
-                    .set_filter(filter)
-                    .build();
-                config =
-                    config.lambda_function_configurations(l.map_err(|e| invalid_config(name, e))?);
-            }
-        }
-        let config = config.build();
+        let (queues, functions) = notification_configurations(name, entries)?;
+        let config = NotificationConfiguration::builder()
+            .set_queue_configurations(Some(queues))
+            .set_lambda_function_configurations(Some(functions))
+            .build();
+        self.put_notification_configuration(name, config).await
+    }
+
+    /// PutBucketNotificationConfiguration, waiting while S3 cannot yet validate a destination.
+    pub(super) async fn put_notification_configuration(
+        &self,
+        name: &str,
+        config: NotificationConfiguration,
+    ) -> Result<(), AwsError> {
         retry_transient(self.patience, destination_not_validated_yet, || {
             let request = self
                 .client
@@ -659,7 +586,11 @@ impl S3 {
     }
 
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
-    async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    pub(super) async fn put_tags(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         if tags.is_empty() {
             self.client
                 .delete_bucket_tagging()
@@ -702,17 +633,13 @@ impl S3 {
         Ok(())
     }
 
-    /// An owned bucket is deleted (emptied first only with force_destroy); on an existing
-    /// bucket, only the settings plinth managed are removed, and its own tags.
+    /// Deletes an owned bucket (emptied first only with force_destroy).
     pub async fn delete_bucket(
         &self,
         b: &BucketConfig,
         force_destroy: bool,
     ) -> Result<(), AwsError> {
         let name = &b.name;
-        if b.existing {
-            return self.release_existing(b).await;
-        }
         if force_destroy {
             self.empty(name).await?;
         }
@@ -731,49 +658,32 @@ impl S3 {
         }
     }
 
-    async fn release_existing(&self, b: &BucketConfig) -> Result<(), AwsError> {
-        let name = &b.name;
-        for setting in &b.manages {
-            match setting.as_str() {
-                "cors" => not_found_as_none(
-                    self.client.delete_bucket_cors().bucket(name).send().await,
-                    "s3:DeleteBucketCors",
-                    NO_BUCKET,
-                )
-                .map(|_| ())?,
-                "encryption" => not_found_as_none(
-                    self.client
-                        .delete_bucket_encryption()
-                        .bucket(name)
-                        .send()
-                        .await,
-                    "s3:DeleteBucketEncryption",
-                    NO_BUCKET,
-                )
-                .map(|_| ())?,
-                "notifications" => self.put_notifications(name, &[]).await?,
-                "policy" => not_found_as_none(
-                    self.client.delete_bucket_policy().bucket(name).send().await,
-                    "s3:DeleteBucketPolicy",
-                    NO_BUCKET,
-                )
-                .map(|_| ())?,
-                "public_access_block" => not_found_as_none(
-                    self.client
-                        .delete_public_access_block()
-                        .bucket(name)
-                        .send()
-                        .await,
-                    "s3:DeletePublicAccessBlock",
-                    NO_BUCKET,
-                )
-                .map(|_| ())?,
-                // The user's tags stay: the bucket is someone else's.
-                _ => {}
-            }
+    /// Removes one whole setting plinth managed on a shared bucket (encryption, public
+    /// access block).
+    pub(super) async fn delete_setting(&self, name: &str, setting: &str) -> Result<(), AwsError> {
+        match setting {
+            "encryption" => not_found_as_none(
+                self.client
+                    .delete_bucket_encryption()
+                    .bucket(name)
+                    .send()
+                    .await,
+                "s3:DeleteBucketEncryption",
+                NO_BUCKET,
+            )
+            .map(|_| ()),
+            "public_access_block" => not_found_as_none(
+                self.client
+                    .delete_public_access_block()
+                    .bucket(name)
+                    .send()
+                    .await,
+                "s3:DeletePublicAccessBlock",
+                NO_BUCKET,
+            )
+            .map(|_| ()),
+            _ => Ok(()),
         }
-        self.put_tags(name, &b.tags.clone().unwrap_or_default())
-            .await
     }
 
     /// Deletes every object version and delete marker, a thousand at a time.
@@ -834,6 +744,12 @@ impl S3 {
         stack: &str,
         change: &ResourceChange,
     ) -> Result<Exports, AwsError> {
+        if let Some(shared) = super::shared::SharedChange::of(change) {
+            return self
+                .apply_shared_bucket(stack, change, &shared)
+                .await
+                .map(|()| Exports::new());
+        }
         let ownership = ownership_tags(stack, &change.address);
         let invalid = |message: String| AwsError::invalid_plan(&change.address, message);
         let config = |attrs: &Option<Attributes>,
@@ -885,14 +801,90 @@ impl S3 {
     }
 }
 
-fn map(v: &Value) -> Option<&Attributes> {
+pub(super) fn map(v: &Value) -> Option<&Attributes> {
     match v {
         Value::Map(m) => Some(m),
         _ => None,
     }
 }
 
-fn invalid_config(bucket: &str, e: impl std::fmt::Display) -> AwsError {
+/// A notification document's entries as plinth compares them, each with its id (S3 gives one
+/// to every entry); S3's EventBridge switch is an entry of its own.
+pub(super) fn notification_values(out: &NotificationConfiguration) -> Vec<Value> {
+    let filter = |f: Option<&NotificationConfigurationFilter>, which: FilterRuleName| {
+        f.and_then(|f| f.key())
+            .and_then(|k| {
+                k.filter_rules().iter().find(|r| {
+                    r.name()
+                        .is_some_and(|n| n.as_str().eq_ignore_ascii_case(which.as_str()))
+                })
+            })
+            .and_then(|r| r.value().map(str::to_string))
+    };
+    let entry = |kind: &str,
+                 id: Option<&str>,
+                 arn: &str,
+                 events: &[Event],
+                 f: Option<&NotificationConfigurationFilter>| {
+        let value = spec::notification(
+            kind,
+            Value::str(arn),
+            events.iter().map(|e| e.as_str().to_string()),
+            filter(f, FilterRuleName::Prefix),
+            filter(f, FilterRuleName::Suffix),
+        );
+        match id {
+            Some(id) => spec::with_id(value, id),
+            None => value,
+        }
+    };
+    let mut entries = Vec::new();
+    for q in out.queue_configurations() {
+        entries.push(entry(
+            "queue",
+            q.id(),
+            q.queue_arn(),
+            q.events(),
+            q.filter(),
+        ));
+    }
+    for l in out.lambda_function_configurations() {
+        let arn = l.lambda_function_arn();
+        entries.push(entry("function", l.id(), arn, l.events(), l.filter()));
+    }
+    // Kept on a shared bucket; on an owned one plinth writes the whole document, so what
+    // else is there shows up, to be removed.
+    for t in out.topic_configurations() {
+        entries.push(entry(
+            "topic",
+            t.id(),
+            t.topic_arn(),
+            t.events(),
+            t.filter(),
+        ));
+    }
+    if out.event_bridge_configuration().is_some() {
+        entries.push(Value::Map(BTreeMap::from([(
+            "eventbridge".to_string(),
+            Value::Bool(true),
+        )])));
+    }
+    entries
+}
+
+/// One CORS rule as plinth compares it.
+pub(super) fn cors_value(r: &CorsRule) -> Value {
+    spec::cors_rule(&spec::CorsRule {
+        id: r.id().map(str::to_string),
+        allowed_origins: r.allowed_origins().to_vec(),
+        allowed_methods: r.allowed_methods().to_vec(),
+        allowed_headers: r.allowed_headers().to_vec(),
+        expose_headers: r.expose_headers().to_vec(),
+        max_age: r.max_age_seconds().map(i64::from),
+    })
+}
+
+pub(super) fn invalid_config(bucket: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError {
         operation: format!("configure bucket `{bucket}`"),
         code: None,
@@ -901,7 +893,7 @@ fn invalid_config(bucket: &str, e: impl std::fmt::Display) -> AwsError {
     }
 }
 
-fn cors_rule(bucket: &str, m: &Attributes) -> Result<CorsRule, AwsError> {
+pub(super) fn cors_rule(bucket: &str, m: &Attributes) -> Result<CorsRule, AwsError> {
     let list = |k: &str| match m.get(k) {
         Some(Value::Set(items)) => Some(items.clone()),
         _ => None,
@@ -920,14 +912,63 @@ fn cors_rule(bucket: &str, m: &Attributes) -> Result<CorsRule, AwsError> {
         .map_err(|e| invalid_config(bucket, e))
 }
 
+/// plinth's notification entries in S3's types, with their ids when they have them.
+pub(super) fn notification_configurations(
+    name: &str,
+    entries: &[&Attributes],
+) -> Result<(Vec<QueueConfiguration>, Vec<LambdaFunctionConfiguration>), AwsError> {
+    let (mut queues, mut functions) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let events: Vec<Event> = match entry.get("events") {
+            Some(Value::Set(events)) => events.iter().map(|e| Event::from(e.as_str())).collect(),
+            _ => Vec::new(),
+        };
+        let rules: Vec<FilterRule> = [
+            ("prefix", FilterRuleName::Prefix),
+            ("suffix", FilterRuleName::Suffix),
+        ]
+        .into_iter()
+        .filter_map(|(k, rule)| {
+            Some(
+                FilterRule::builder()
+                    .name(rule)
+                    .value(entry.get(k)?.as_str()?)
+                    .build(),
+            )
+        })
+        .collect();
+        let filter = (!rules.is_empty()).then(|| {
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                .build()
+        });
+        let id = entry.get("id").and_then(Value::as_str).map(str::to_string);
+        if let Some(arn) = entry.get("queue").and_then(Value::as_str) {
+            let q = QueueConfiguration::builder()
+                .set_id(id)
+                .queue_arn(arn)
+                .set_events(Some(events))
+                .set_filter(filter)
+                .build();
+            queues.push(q.map_err(|e| invalid_config(name, e))?);
+        } else if let Some(arn) = entry.get("function").and_then(Value::as_str) {
+            let l = LambdaFunctionConfiguration::builder()
+                .set_id(id)
+                .lambda_function_arn(arn)
+                .set_events(Some(events))
+                .set_filter(filter)
+                .build();
+            functions.push(l.map_err(|e| invalid_config(name, e))?);
+        }
+    }
+    Ok((queues, functions))
+}
+
 /// A bucket as plinth wants it (or found it), from a plan's attributes. Settings are kept as
 /// plan values (`None`: unmanaged) and turned into S3's types only when sent.
 #[derive(Debug, Clone)]
 pub struct BucketConfig {
     pub name: String,
-    pub existing: bool,
-    /// On an existing bucket: the settings plinth manages.
-    pub manages: Vec<String>,
     pub force_destroy: bool,
     pub policy: Option<Value>,
     pub cors: Option<Value>,
@@ -964,11 +1005,6 @@ impl BucketConfig {
         };
         Ok(BucketConfig {
             name,
-            existing: flag("existing"),
-            manages: match attrs.get("manages") {
-                Some(Value::Set(s)) => s.clone(),
-                _ => Vec::new(),
-            },
             force_destroy: flag("force_destroy"),
             policy: attrs.get("policy").cloned(),
             cors: attrs.get("cors").cloned(),
@@ -990,9 +1026,7 @@ impl BucketConfig {
             .cloned()
             .unwrap_or_default();
         all.extend(self.ownership.clone());
-        if self.existing {
-            all.insert(MANAGES_TAG.into(), self.manages.join(" "));
-        } else if self.force_destroy {
+        if self.force_destroy {
             all.insert(FORCE_DESTROY_TAG.into(), "true".into());
         }
         all
@@ -1003,24 +1037,21 @@ impl BucketConfig {
     }
 }
 
-/// What a bucket's tags say, in plinth's terms.
+/// What a bucket's tags say, in plinth's terms: its owner, or the records of the stacks that
+/// share it (`existing = true`).
 fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
-    let manages = tags.get(MANAGES_TAG).cloned();
     let force_destroy = tags.get(FORCE_DESTROY_TAG).is_some_and(|v| v == "true");
     let (owner, address_tag, mut user_tags) = split_tags(tags);
-    user_tags.remove(MANAGES_TAG);
     user_tags.remove(FORCE_DESTROY_TAG);
     let mut attributes = Attributes::new();
     attributes.insert("name".into(), Value::str(name));
-    attributes.insert("existing".into(), Value::Bool(manages.is_some()));
+    attributes.insert("existing".into(), Value::Bool(false));
     attributes.insert("force_destroy".into(), Value::Bool(force_destroy));
-    if let Some(m) = manages {
+    let shares = crate::model::shared::take_shares(&mut user_tags);
+    if !shares.is_empty() {
         attributes.insert(
-            "manages".into(),
-            Value::set(
-                m.split_whitespace()
-                    .filter(|s| MANAGED_SETTINGS.contains(s)),
-            ),
+            crate::model::shared::SHARES_ATTRIBUTE.into(),
+            crate::model::shared::shares_value(&shares),
         );
     }
     attributes.insert(

@@ -75,6 +75,46 @@ where
     })
 }
 
+/// The read-modify-write of [`merge_document`] for a collection that is not a policy (a
+/// shared bucket's CORS rules or notifications): `merge` makes the collection to write from
+/// the live one, `holds` says whether plinth's entries are in place in what was read.
+pub async fn merge_collection<T, R, RF, W, WF>(
+    what: &str,
+    read: R,
+    merge: impl Fn(T) -> T,
+    holds: impl Fn(&T) -> bool,
+    write: W,
+) -> Result<(), AwsError>
+where
+    R: Fn() -> RF,
+    RF: Future<Output = Result<T, AwsError>>,
+    W: Fn(T) -> WF,
+    WF: Future<Output = Result<(), AwsError>>,
+{
+    for attempt in 0..ATTEMPTS {
+        let live = read().await?;
+        if holds(&live) {
+            return Ok(());
+        }
+        write(merge(live)).await?;
+        tokio::time::sleep(SETTLE + jitter(attempt)).await;
+        if holds(&read().await?) {
+            return Ok(());
+        }
+        tracing::warn!("{what}: another write replaced plinth's entries; merging again");
+    }
+    Err(AwsError {
+        operation: format!("merge into {what}"),
+        code: None,
+        message: format!(
+            "another writer kept replacing them; plinth's entries are not in place after {ATTEMPTS} attempts"
+        ),
+        hint: Some(
+            "find what else writes them (another tool, or a stack that owns the whole bucket) and run apply again".into(),
+        ),
+    })
+}
+
 /// Up to a second more, different per process and attempt, so that two writers that keep
 /// crossing each other fall out of step.
 fn jitter(attempt: u32) -> Duration {
@@ -156,6 +196,26 @@ impl SharedChange {
         previous
             .sids(document)
             .filter(|s| !now.contains(*s))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The ids of the parts with `prefix` (`cors`, `notification`, `setting`) this change
+    /// manages.
+    pub fn ids(&self, prefix: &str) -> BTreeSet<String> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The ids with `prefix` that `previous` recorded and this change no longer manages.
+    pub fn dropped_ids(&self, previous: &Share, prefix: &str) -> BTreeSet<String> {
+        let now = self.ids(prefix);
+        previous
+            .with_prefix(prefix)
+            .filter(|id| !now.contains(*id))
             .map(str::to_string)
             .collect()
     }

@@ -186,6 +186,9 @@ impl Progress for LineProgress {
             StepStatus::Skipped { because } => {
                 eprintln!("{}: skipped because {because} failed", o.address)
             }
+            StepStatus::Blocked { cycle } => {
+                eprintln!("{}: {}", o.address, StepStatus::blocked_reason(cycle))
+            }
         }
     }
 }
@@ -250,6 +253,9 @@ impl Progress for BarProgress {
             StepStatus::Skipped { because } => {
                 format!("{}: skipped because {because} failed", o.address)
             }
+            StepStatus::Blocked { cycle } => {
+                format!("{}: {}", o.address, StepStatus::blocked_reason(cycle))
+            }
         });
     }
 }
@@ -282,6 +288,12 @@ fn print_report(report: &ApplyReport, ui: &Ui) {
                     "  {} ({}): skipped, because {because} failed\n",
                     o.address,
                     o.action.as_str()
+                )),
+                StepStatus::Blocked { cycle } => ui.err(&format!(
+                    "  {} ({}): {}\n",
+                    o.address,
+                    o.action.as_str(),
+                    StepStatus::blocked_reason(cycle)
                 )),
                 StepStatus::Done => {}
             }

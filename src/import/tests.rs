@@ -74,6 +74,7 @@ fn wired() -> Vec<Found> {
                 (
                     "notifications",
                     Value::List(vec![map(vec![
+                        ("id", Value::str("NjQ5ZmUyMWEtYjM0Ni00")),
                         ("queue", Value::str(&queue_arn)),
                         ("events", Value::set(["s3:ObjectCreated:*"])),
                     ])]),

@@ -412,9 +412,10 @@ impl Writer<'_> {
         self.literal(t, a, "name");
         t.insert("existing", value(true));
         self.shared_policy(t, from, a.get("policy"), "bucket policy");
-        if let Some(Value::List(rules)) = a.get("cors").filter(|v| !is_empty(v)) {
+        let cors = self.named_entries(from, a.get("cors"), "CORS rule");
+        if !cors.is_empty() {
             let mut list = toml_edit::ArrayOfTables::new();
-            for rule in rules {
+            for rule in cors {
                 list.push(self.table(from, rule));
             }
             t.insert("cors", Item::ArrayOfTables(list));
@@ -427,39 +428,69 @@ impl Writer<'_> {
         if let Some(v) = a.get("encryption") {
             t.insert("encryption", self.item(from, v));
         }
-        if let Some(Value::List(entries)) = a.get("notifications").filter(|v| !is_empty(v)) {
-            let mut list = toml_edit::ArrayOfTables::new();
-            for entry in entries {
-                let Value::Map(m) = entry else { continue };
-                if m.contains_key("topic") {
-                    let note = format!(
-                        "{from}: a notification to an SNS topic is not declared (plinth manages queue and function notifications); it is kept only while the bucket's notifications are not managed"
-                    );
-                    self.notes.push(note);
-                    continue;
-                }
-                let mut table = Table::new();
-                for (k, v) in m {
-                    let item = match (k.as_str(), v) {
-                        ("queue", Value::Str(arn)) => value(
-                            self.reference_to(from, Kind::Queue, "arn", arn)
-                                .unwrap_or_else(|| self.template(from, arn)),
-                        ),
-                        ("function", Value::Str(arn)) => value(
-                            self.reference_to(from, Kind::Function, "arn", arn)
-                                .unwrap_or_else(|| self.template(from, arn)),
-                        ),
-                        _ => self.item(from, v),
-                    };
-                    table.insert(k, item);
-                }
-                list.push(table);
+        let entries = self.named_entries(from, a.get("notifications"), "notification");
+        let mut list = toml_edit::ArrayOfTables::new();
+        for entry in entries {
+            let Value::Map(m) = entry else { continue };
+            if m.contains_key("topic") || m.contains_key("eventbridge") {
+                let note = format!(
+                    "{from}: a notification to {} is not declared (plinth manages queue and function notifications); it is kept as it is",
+                    if m.contains_key("topic") { "an SNS topic" } else { "EventBridge" }
+                );
+                self.notes.push(note);
+                continue;
             }
-            if !list.is_empty() {
-                t.insert("notification", Item::ArrayOfTables(list));
+            let mut table = Table::new();
+            for (k, v) in m {
+                let item = match (k.as_str(), v) {
+                    ("queue", Value::Str(arn)) => value(
+                        self.reference_to(from, Kind::Queue, "arn", arn)
+                            .unwrap_or_else(|| self.template(from, arn)),
+                    ),
+                    ("function", Value::Str(arn)) => value(
+                        self.reference_to(from, Kind::Function, "arn", arn)
+                            .unwrap_or_else(|| self.template(from, arn)),
+                    ),
+                    _ => self.item(from, v),
+                };
+                table.insert(k, item);
             }
+            list.push(table);
         }
-        self.tags(t, a);
+        if !list.is_empty() {
+            t.insert("notification", Item::ArrayOfTables(list));
+        }
+    }
+
+    /// The entries of a shared bucket's collection (CORS rules, notifications) the block can
+    /// declare: plinth owns exactly the entries it names by id, so one without an id it can
+    /// record is left to its owner, with a note.
+    fn named_entries<'v>(
+        &mut self,
+        from: &Address,
+        v: Option<&'v Value>,
+        what: &str,
+    ) -> Vec<&'v Value> {
+        let Some(Value::List(entries)) = v else {
+            return Vec::new();
+        };
+        let (named, others): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| {
+            crate::model::bucket::entry_id(e).is_some_and(crate::model::bucket::is_recordable_id)
+                || matches!(e, Value::Map(m) if m.contains_key("eventbridge"))
+        });
+        if !others.is_empty() {
+            self.notes.push(format!(
+                "{from}: {} {what}{} without an id plinth can record {} kept as {} {} and not declared: plinth manages the {what}s of an existing bucket by id (letters, digits, `-`, `_`, `.`); give {} one to declare {}",
+                others.len(),
+                plural(others.len()),
+                if others.len() == 1 { "is" } else { "are" },
+                if others.len() == 1 { "it" } else { "they" },
+                if others.len() == 1 { "is" } else { "are" },
+                if others.len() == 1 { "it" } else { "them" },
+                if others.len() == 1 { "it" } else { "them" },
+            ));
+        }
+        named
     }
 
     /// A policy attribute as `FIELD = { file = "policies/KIND-NAME-FIELD.json" }`.

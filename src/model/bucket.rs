@@ -104,3 +104,52 @@ pub fn notifications_value(mut entries: Vec<Value>) -> Value {
     entries.sort_by_key(|e| e.to_json().to_string());
     Value::List(entries)
 }
+
+/// The id of a CORS rule or notification entry (`None`: it has none, as a CORS rule may).
+pub fn entry_id(entry: &Value) -> Option<&str> {
+    match entry {
+        Value::Map(m) => m.get("id").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// `entry` with `id` set.
+pub fn with_id(entry: Value, id: &str) -> Value {
+    match entry {
+        Value::Map(mut m) => {
+            m.insert("id".into(), Value::str(id));
+            Value::Map(m)
+        }
+        other => other,
+    }
+}
+
+/// `entry` without its id.
+pub fn without_id(entry: &Value) -> Value {
+    match entry {
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .filter(|(k, _)| *k != "id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether an entry id can be recorded in plinth's tag on a shared bucket (the record is
+/// space-separated): letters, digits, `-`, `_` and `.`, at most 255 characters (S3's limit).
+pub fn is_recordable_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The id plinth gives the `n`th (from 1) CORS rule or notification of a shared bucket's block
+/// when the entry names none: made of the stack and the block's address, so it is the same on
+/// every run and no other stack's.
+pub fn derived_id(stack: &str, block: &str, what: &str, n: usize) -> String {
+    format!("plinth-{stack}-{block}-{what}-{n}")
+}

@@ -137,6 +137,17 @@ pub fn share_of(value: Option<&Value>, stack: &str) -> Option<Share> {
     Some(Share { address, parts })
 }
 
+/// Every stack's record on a resource, from a live attribute made by [`shares_value`].
+pub fn all_shares(value: Option<&Value>) -> BTreeMap<String, Share> {
+    let Some(Value::Map(by_stack)) = value else {
+        return BTreeMap::new();
+    };
+    by_stack
+        .keys()
+        .filter_map(|stack| Some((stack.clone(), share_of(value, stack)?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 mod planner;
 pub mod shared;
+pub mod shared_bucket;
 #[cfg(test)]
 mod tests;
 

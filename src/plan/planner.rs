@@ -261,6 +261,18 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         let id = physical_id.unwrap_or_default();
         return plan_shared(resource, desired, (&id, by_name), depends_on, context, out);
     }
+    let mut desired = desired;
+    if let Some(found) = by_name.filter(|f| f.is_owned_by(stack) && !options.destroy) {
+        let claimed = super::shared::keep_others_parts(resource.kind(), &mut desired, found, stack);
+        if !claimed.is_empty() {
+            let id = found.physical_id.clone();
+            out.diags
+                .push(super::shared::conflict(resource, &id, &claimed));
+            return out;
+        }
+    }
+    let view = by_name.map(|found| super::shared_bucket::compared_view(&desired, found));
+    let by_name = view.as_deref();
     let change = if options.destroy {
         match by_name.filter(|l| l.is_owned_by(stack) && !l.is_pending_deletion()) {
             Some(found) => delete_change(
@@ -436,6 +448,12 @@ fn plan_shared(
         )
     } else {
         super::shared::merge_desired(resource, &mut desired, found, stack);
+        let claimed = super::shared::claimed_by_others(&desired, found, stack);
+        if !claimed.is_empty() {
+            out.diags
+                .push(super::shared::conflict(resource, id, &claimed));
+            return out;
+        }
         compare(resource, desired, None, &view, depends_on, false)
     };
     let mut change = change;

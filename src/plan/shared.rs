@@ -1,5 +1,5 @@
-//! Planning a resource the stack shares with others (`existing = true` on a role, key or
-//! queue): plinth never creates, replaces or deletes it, and manages only its own parts, which
+//! Planning a resource the stack shares with others (`existing = true` on a role, key,
+//! queue or bucket): plinth never creates, replaces or deletes it, and manages only its own parts, which
 //! it records on the resource (`model::shared`). The desired side is the live resource with
 //! those parts merged in (its policy documents by Sid, a role's inline policies by name and
 //! attachments by ARN), so the plan's differences are exactly plinth's parts and everything
@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::diag::Diagnostic;
 use crate::model::shared::{share_of, Share, SHARES_ATTRIBUTE};
 use crate::model::{Attributes, Kind, Value};
 use crate::policy::merge::merge_by_sid;
@@ -39,7 +40,11 @@ fn documents(kind: Kind) -> &'static [&'static str] {
 
 /// Whether `resource` is shared with its owner: plinth manages parts of it, by record.
 pub fn is_shared(resource: &Resource) -> bool {
-    resource.body.must_exist() && matches!(resource.kind(), Kind::Key | Kind::Queue | Kind::Role)
+    resource.body.must_exist()
+        && matches!(
+            resource.kind(),
+            Kind::Key | Kind::Queue | Kind::Role | Kind::Bucket
+        )
 }
 
 /// `stack`'s record on a live resource, if it has one.
@@ -93,8 +98,155 @@ pub fn merge_desired(
     if resource.kind() == Kind::Role {
         merge_role_collections(desired, found, &previous, &mut parts);
     }
+    if resource.kind() == Kind::Bucket {
+        super::shared_bucket::merge(resource, desired, found, stack, &previous, &mut parts);
+    }
     desired.insert(EXISTING.into(), Value::Bool(true));
     desired.insert(MANAGES.into(), Value::set(parts));
+}
+
+/// The parts `desired` claims that another stack's record on the live resource already
+/// holds: (the other stack, the part). Two stacks owning one statement, rule or attachment
+/// would undo each other's work, and the first to let go would remove the other's.
+pub fn claimed_by_others(
+    desired: &Attributes,
+    found: &LiveResource,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let ours: BTreeSet<&str> = match desired.get(MANAGES) {
+        Some(Value::Set(parts)) => parts.iter().map(String::as_str).collect(),
+        _ => BTreeSet::new(),
+    };
+    let others = crate::model::shared::all_shares(found.attributes.get(SHARES_ATTRIBUTE));
+    others
+        .iter()
+        .filter(|(other, _)| *other != stack)
+        .flat_map(|(other, share)| {
+            share
+                .parts
+                .iter()
+                .filter(|p| ours.contains(p.as_str()))
+                .map(move |p| (other.clone(), p.clone()))
+        })
+        .collect()
+}
+
+/// On a resource this stack owns, the parts other stacks share on it (their records): the
+/// statements they recorded stay in the documents the owner writes whole, and a role's inline
+/// policies and attachments they recorded stay on it. Returns the parts the owner's block
+/// also declares: (the other stack, the part), a conflict.
+pub fn keep_others_parts(
+    kind: Kind,
+    desired: &mut Attributes,
+    found: &LiveResource,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let mut others = crate::model::shared::all_shares(found.attributes.get(SHARES_ATTRIBUTE));
+    others.remove(stack);
+    let mut conflicts = Vec::new();
+    if others.is_empty() {
+        return conflicts;
+    }
+    let theirs = |prefix: &str| -> Vec<(String, String)> {
+        others
+            .iter()
+            .flat_map(|(other, share)| {
+                share
+                    .with_prefix(prefix)
+                    .map(move |id| (other.clone(), id.to_string()))
+            })
+            .collect()
+    };
+    for &document in documents(kind) {
+        let (Some(Value::Policy(mine)), Some(live)) = (
+            desired.get(document),
+            found.attributes.get(document).and_then(Value::as_policy),
+        ) else {
+            continue;
+        };
+        let mine_sids = crate::policy::merge::sids(mine);
+        let mut kept = BTreeSet::new();
+        for (other, sid) in theirs(document) {
+            if mine_sids.contains(&sid) {
+                conflicts.push((other, format!("{document}/{sid}")));
+            } else {
+                kept.insert(sid);
+            }
+        }
+        let kept = crate::policy::merge::only_sids(live, &kept);
+        if !kept.statements().is_empty() {
+            let merged = merge_by_sid(Some(mine), Some(&kept), &BTreeSet::new());
+            desired.insert(document.into(), Value::policy(merged));
+        }
+    }
+    if kind == Kind::Role {
+        for (prefix, attribute) in [("inline", "policies"), ("attached", "managed_policies")] {
+            for (other, id) in theirs(prefix) {
+                match desired.get_mut(attribute) {
+                    Some(Value::Map(mine)) if mine.contains_key(&id) => {
+                        conflicts.push((other, format!("{prefix}/{id}")))
+                    }
+                    Some(Value::Map(mine)) => {
+                        let live = match found.attributes.get(attribute) {
+                            Some(Value::Map(live)) => live.get(&id).cloned(),
+                            _ => None,
+                        };
+                        mine.extend(live.map(|policy| (id, policy)));
+                    }
+                    Some(Value::Set(mine)) if mine.contains(&id) => {
+                        conflicts.push((other, format!("{prefix}/{id}")))
+                    }
+                    Some(Value::Set(mine)) => {
+                        let mut all: BTreeSet<String> = mine.iter().cloned().collect();
+                        all.insert(id);
+                        *mine = all.into_iter().collect();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    conflicts
+}
+
+/// The plan error for parts another stack already manages on a shared resource.
+pub fn conflict(resource: &Resource, id: &str, claimed: &[(String, String)]) -> Diagnostic {
+    let (other, part) = &claimed[0];
+    let list: Vec<String> = claimed.iter().map(|(_, p)| describe(p)).collect();
+    Diagnostic::error(
+        "plan::shared-conflict",
+        format!(
+            "{} `{id}`: {} {} already managed by stack `{other}`",
+            resource.kind(),
+            list.join(", "),
+            if claimed.len() == 1 { "is" } else { "are" },
+        ),
+    )
+    .at_location(Some(resource.location.clone()))
+    .hint(format!(
+        "give {} another {} in [{}], or remove it from stack `{other}` first: two stacks owning one part would undo each other's changes",
+        describe(part),
+        if part.starts_with("policy/") || part.starts_with("trust/") { "Sid" } else if part.starts_with("inline/") { "name" } else { "id" },
+        resource.address
+    ))
+}
+
+/// One part of a record, in words (`policy/TonicS3`: `policy statement TonicS3`).
+pub fn describe(part: &str) -> String {
+    let Some((what, id)) = part.split_once('/') else {
+        return part.to_string();
+    };
+    let what = match what {
+        "policy" => "policy statement",
+        "trust" => "trust statement",
+        "inline" => "inline policy",
+        "attached" => "attached policy",
+        "cors" => "CORS rule",
+        "notification" => "notification",
+        "setting" => return id.replace('_', " "),
+        other => other,
+    };
+    format!("{what} {id}")
 }
 
 /// The Sids of the statements the block writes in one of its documents.

@@ -579,27 +579,21 @@ fn plans_show_policies_as_the_spec_spells_them() {
     });
 }
 
-/// A live bucket named `ex-lab-data`: someone else's (`owner` none, no records), or the
-/// stack's existing bucket with plinth's records in its tags.
+/// A live bucket named `ex-lab-data`: someone else's, without (or with) the stack's record of
+/// its parts in its tags.
 fn existing_bucket(taken_over: bool) -> LiveSnapshot {
-    let (owner, address, manages) = if taken_over {
-        (
-            serde_json::json!("existing"),
-            serde_json::json!("bucket.data"),
-            true,
-        )
-    } else {
-        (serde_json::Value::Null, serde_json::Value::Null, false)
-    };
+    let (owner, address, manages) = (serde_json::Value::Null, serde_json::Value::Null, taken_over);
     let mut attributes = serde_json::json!({
         "name": { "str": "ex-lab-data" },
-        "existing": { "bool": manages },
+        "existing": { "bool": false },
         "force_destroy": { "bool": false },
         "cors": { "list": [] },
         "tags": { "map": { "lab": { "str": "yes" } } },
     });
     if manages {
-        attributes["manages"] = serde_json::json!({ "set": ["cors"] });
+        attributes["shares"] = serde_json::json!({ "map": { "existing": { "list": [
+            { "str": "bucket.data" }, { "str": "cors/plinth-existing-data-cors-1" }
+        ] } } });
     }
     let bucket = serde_json::json!({
         "kind": "bucket", "physical_id": "ex-lab-data", "owner": owner,
@@ -654,7 +648,7 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
     for view in [&text, &markdown] {
         assert!(!view.contains("destroyed"), "{view}");
         assert!(
-            view.contains("plinth removes the settings it manages (cors) and its own tags, and leaves the bucket"),
+            view.contains("plinth removes the parts it manages (CORS rule plinth-existing-data-cors-1) and its own tags, and leaves the bucket"),
             "{view}"
         );
         assert!(
@@ -671,4 +665,40 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
         "{markdown}"
     );
     assert!(!markdown.contains("**destroys**"), "{markdown}");
+}
+
+/// Another stack's record on a shared bucket holds the CORS rule this stack's block would
+/// write: a conflict naming that stack, and no plan.
+#[test]
+fn a_part_another_stack_manages_on_a_shared_resource_is_a_conflict_naming_that_stack() {
+    let spec = spec("existing-bucket.toml");
+    let mut live = existing_bucket(false);
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        crate::model::shared::SHARES_ATTRIBUTE.into(),
+        serde_json::from_value(serde_json::json!({ "map": { "lab-tools": { "list": [
+            { "str": "bucket.lab" }, { "str": "cors/plinth-existing-data-cors-1" }
+        ] } } }))
+        .unwrap(),
+    );
+    let diags = plan(&spec, &live, PlanOptions::default()).unwrap_err();
+    let conflict = &diags.0[0];
+    assert_eq!(conflict.code, "plan::shared-conflict");
+    assert_eq!(
+        conflict.message,
+        "bucket `ex-lab-data`: CORS rule plinth-existing-data-cors-1 is already managed by stack `lab-tools`"
+    );
+    assert!(conflict.location.is_some(), "located at the block");
+
+    // Another stack's other parts are no conflict, and are kept.
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        crate::model::shared::SHARES_ATTRIBUTE.into(),
+        serde_json::from_value(serde_json::json!({ "map": { "lab-tools": { "list": [
+            { "str": "bucket.lab" }, { "str": "cors/lab-tools-app" }
+        ] } } }))
+        .unwrap(),
+    );
+    let planned = plan(&spec, &live, PlanOptions::default()).unwrap();
+    assert_eq!(planned.changes[0].action, Action::Update);
 }

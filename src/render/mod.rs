@@ -119,9 +119,14 @@ impl Existing {
         if self.settings.is_empty() {
             format!("its own tags, and leaves the {kind}")
         } else {
+            let parts: Vec<String> = self
+                .settings
+                .iter()
+                .map(|p| crate::plan::shared::describe(p))
+                .collect();
             format!(
-                "the settings it manages ({}) and its own tags, and leaves the {kind}",
-                self.settings.join(", ")
+                "the parts it manages ({}) and its own tags, and leaves the {kind}",
+                parts.join(", ")
             )
         }
     }
@@ -137,10 +142,14 @@ impl Existing {
 }
 
 /// On a resource the stack shares: for each shared document, how many of its statements are
-/// someone else's, kept as they are (`policy: 2 statements kept (not managed by this stack)`).
+/// someone else's, kept as they are (`policy: 2 statements kept (not managed by this stack)`),
+/// and on a bucket, how many of its CORS rules and notifications.
 pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
-    if existing(c).is_none() || c.action == Action::Delete {
+    if c.action == Action::Delete {
         return Vec::new();
+    }
+    if existing(c).is_none() {
+        return kept_for_sharers(c);
     }
     let Some(desired) = c.desired.as_ref() else {
         return Vec::new();
@@ -169,6 +178,50 @@ pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
                 "{document}: {n} statement{} kept (not managed by this stack)",
                 if n == 1 { "" } else { "s" }
             ));
+        }
+    }
+    for &(attribute, prefix) in crate::plan::shared_bucket::ENTRIES {
+        let Some(entries) = desired.get(attribute) else {
+            continue;
+        };
+        let n = crate::plan::shared_bucket::kept_entries(entries, prefix, &manages);
+        let noun = match (attribute, n) {
+            ("cors", 1) => "CORS rule",
+            ("cors", _) => "CORS rules",
+            (_, 1) => "notification",
+            _ => "notifications",
+        };
+        if n > 0 {
+            out.push(format!(
+                "{attribute}: {n} {noun} kept (not managed by this stack)"
+            ));
+        }
+    }
+    out
+}
+
+/// On a resource the stack owns and other stacks share: the statements of its documents
+/// that another stack's record holds, which the owner keeps (`policy: 1 statement kept
+/// (managed by stack `tonic`)`).
+fn kept_for_sharers(c: &ResourceChange) -> Vec<String> {
+    let (Some(desired), Some(live)) = (c.desired.as_ref(), c.live.as_ref()) else {
+        return Vec::new();
+    };
+    let shares = crate::model::shared::all_shares(live.get(crate::model::shared::SHARES_ATTRIBUTE));
+    let mut out = Vec::new();
+    for document in ["policy", "trust"] {
+        let Some(doc) = desired.get(document).and_then(Value::as_policy) else {
+            continue;
+        };
+        let sids = crate::policy::merge::sids(doc);
+        for (stack, share) in &shares {
+            let n = share.sids(document).filter(|s| sids.contains(*s)).count();
+            if n > 0 {
+                out.push(format!(
+                    "{document}: {n} statement{} kept (managed by stack `{stack}`)",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
         }
     }
     out

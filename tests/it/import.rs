@@ -216,6 +216,15 @@ fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources()
                             .build()
                             .unwrap(),
                     )
+                    // A rule of another team's, named.
+                    .cors_rules(
+                        aws_sdk_s3::types::CorsRule::builder()
+                            .id("reports-app")
+                            .allowed_origins("https://reports.example")
+                            .allowed_methods("GET")
+                            .build()
+                            .unwrap(),
+                    )
                     .build()
                     .unwrap(),
             )
@@ -289,10 +298,21 @@ fn a_ganymede_setup_made_by_hand_imports_with_references_between_its_resources()
         "{document}"
     );
     assert!(spec.contains("existing = true"), "{spec}");
+    // On an existing bucket plinth owns the CORS rules it names by id: the rule made without
+    // one stays as it is, undeclared, and the import says so.
     assert!(
-        spec.contains("allowed_origins = [\"https://app.ganymede.bio\"]"),
+        !spec.contains("allowed_origins = [\"https://app.ganymede.bio\"]"),
         "{spec}"
     );
+    assert!(
+        imported
+            .run
+            .stderr
+            .contains("1 CORS rule without an id plinth can record is kept as it is"),
+        "{}",
+        imported.run.stderr
+    );
+    assert!(spec.contains("id = \"reports-app\""), "{spec}");
     imported.assert_plan_only_adopts(4);
     imported.apply_then_no_changes();
 }

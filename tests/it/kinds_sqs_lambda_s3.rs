@@ -604,7 +604,7 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
         &spec,
         &[
             "+ bucket.data will be created",
-            "~ bucket.theirs (existing bucket) will be updated in place (adopting an existing resource)",
+            "~ bucket.theirs (existing bucket) will be updated in place",
         ],
     );
     apply(&spec);
@@ -666,7 +666,7 @@ fn buckets_owned_and_existing_are_created_updated_replaced_and_released() {
         &[
             "- bucket.data will be destroyed",
             // Someone else's bucket is released: its settings and plinth's tags go, it stays.
-            "~ bucket.theirs (existing bucket) will be released: plinth removes the settings it manages (",
+            "~ bucket.theirs (existing bucket) will be released: plinth removes the parts it manages (",
         ],
     );
     let refused = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);

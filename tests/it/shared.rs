@@ -513,3 +513,358 @@ policy = {{ Version = "2012-10-17", Statement = [
     assert!(queue_tags(&queue).is_some(), "the queue survives");
     assert_eq!(statement_sids(&key_policy(&key)).len(), 3);
 }
+
+fn s3() -> aws_sdk_s3::Client {
+    runtime().block_on(async { crate::support::s3(&sdk().await) })
+}
+
+fn sqs_queue(name: &str) -> String {
+    let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        client.create_queue().queue_name(name).send().await.unwrap();
+    });
+    format!("arn:aws:sqs:us-east-1:123456789012:{name}")
+}
+
+/// Another team's bucket policy: one statement of theirs.
+fn their_bucket_policy(bucket: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TheirRead","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    )
+}
+
+/// A bucket as another team set it up: a tag, a policy statement, two CORS rules (one without
+/// an id), a queue notification with a filter and one to a topic. (moto drops S3's EventBridge
+/// switch, so the unit tests of `aws::shared_bucket` cover keeping it.)
+fn their_bucket(bucket: &str, their_queue: &str) {
+    use aws_sdk_s3::types::{
+        CorsConfiguration, CorsRule, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter, Tag, Tagging,
+        TopicConfiguration,
+    };
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(bucket).send().await.unwrap();
+        let tagging = Tagging::builder()
+            .tag_set(Tag::builder().key("owner").value("them").build().unwrap())
+            .build()
+            .unwrap();
+        client
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(their_bucket_policy(bucket))
+            .send()
+            .await
+            .unwrap();
+        let rule = |id: Option<&str>, origin: &str| {
+            CorsRule::builder()
+                .set_id(id.map(str::to_string))
+                .allowed_origins(origin)
+                .allowed_methods("GET")
+                .max_age_seconds(600)
+                .build()
+                .unwrap()
+        };
+        let cors = CorsConfiguration::builder()
+            .cors_rules(rule(Some("their-app"), "https://their.example"))
+            .cors_rules(rule(None, "https://legacy.example"))
+            .build()
+            .unwrap();
+        client
+            .put_bucket_cors()
+            .bucket(bucket)
+            .cors_configuration(cors)
+            .send()
+            .await
+            .unwrap();
+        let filter = NotificationConfigurationFilter::builder()
+            .key(
+                S3KeyFilter::builder()
+                    .filter_rules(
+                        FilterRule::builder()
+                            .name(FilterRuleName::Prefix)
+                            .value("raw/")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let queue = QueueConfiguration::builder()
+            .id("their-events")
+            .queue_arn(their_queue)
+            .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:Put"))
+            .filter(filter)
+            .build()
+            .unwrap();
+        let topic = TopicConfiguration::builder()
+            .id("their-topic")
+            .topic_arn("arn:aws:sns:us-east-1:123456789012:their-alerts")
+            .events(aws_sdk_s3::types::Event::from("s3:ObjectRemoved:*"))
+            .build()
+            .unwrap();
+        let config = NotificationConfiguration::builder()
+            .queue_configurations(queue)
+            .topic_configurations(topic)
+            .build();
+        client
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(config)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// The bucket's policy, CORS rules and notifications as S3 returns them, and its tags.
+struct BucketState {
+    policy: Option<serde_json::Value>,
+    cors: Vec<aws_sdk_s3::types::CorsRule>,
+    queues: Vec<aws_sdk_s3::types::QueueConfiguration>,
+    topics: Vec<aws_sdk_s3::types::TopicConfiguration>,
+    tags: BTreeMap<String, String>,
+}
+
+fn bucket_state(bucket: &str) -> BucketState {
+    let client = s3();
+    runtime().block_on(async {
+        let policy = client
+            .get_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.policy)
+            .map(|p| serde_json::from_str(&p).unwrap());
+        let cors = client
+            .get_bucket_cors()
+            .bucket(bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.cors_rules)
+            .unwrap_or_default();
+        let notifications = client
+            .get_bucket_notification_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let tags = client
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(|o| o.tag_set)
+            .unwrap_or_default();
+        BucketState {
+            policy,
+            cors,
+            queues: notifications.queue_configurations.unwrap_or_default(),
+            topics: notifications.topic_configurations.unwrap_or_default(),
+            tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        }
+    })
+}
+
+fn shared_bucket_spec(stack: &str, bucket: &str, queue: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[queue.uploads]
+name = "{queue}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "sqs:SendMessage", Resource = "${{queue.uploads.arn}}" }}] }}
+
+[bucket.shared]
+name = "{bucket}"
+existing = true
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "StackList", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::123456789012:root" }}, Action = "s3:ListBucket", Resource = "arn:aws:s3:::{bucket}" }},
+] }}
+
+[[bucket.shared.cors]]
+allowed_origins = ["https://app.example"]
+allowed_methods = ["GET", "PUT"]
+
+[[bucket.shared.notification]]
+queue = "${{queue.uploads.arn}}"
+events = ["s3:ObjectCreated:*"]
+suffix = ".csv"
+"#
+    )
+}
+
+#[test]
+fn an_existing_bucket_gets_the_stacks_entries_and_keeps_another_teams_and_destroy_removes_only_ours(
+) {
+    let stack = unique("shared-bucket");
+    let bucket = unique("theirs-data");
+    let their_queue = sqs_queue(&unique("their-events"));
+    their_bucket(&bucket, &their_queue);
+    let before = bucket_state(&bucket);
+    let spec = TempSpec::new(&shared_bucket_spec(
+        &stack,
+        &bucket,
+        &unique("stack-uploads"),
+    ));
+
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    for line in [
+        "bucket.shared (existing bucket) will be updated in place",
+        "policy: 1 statement kept (not managed by this stack)",
+        "cors: 2 CORS rules kept (not managed by this stack)",
+        "notifications: 2 notifications kept (not managed by this stack)",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+
+    apply(&spec);
+    let after = bucket_state(&bucket);
+    let policy = after.policy.clone().unwrap();
+    assert_eq!(statement_sids(&policy), ["TheirRead", "StackList"]);
+    assert_eq!(
+        policy["Statement"][0],
+        before.policy.as_ref().unwrap()["Statement"][0]
+    );
+    assert_eq!(after.cors.len(), 3, "{:?}", after.cors);
+    assert_eq!(after.cors[..2], before.cors[..], "theirs first, unchanged");
+    let ours_id = format!("plinth-{stack}-shared-cors-1");
+    assert_eq!(after.cors[2].id(), Some(ours_id.as_str()));
+    assert_eq!(after.queues.len(), 2, "{:?}", after.queues);
+    assert!(after.queues.contains(&before.queues[0]), "theirs unchanged");
+    assert_eq!(after.topics, before.topics, "the topic's entry stays");
+    assert_eq!(before.topics.len(), 1);
+    let notification_id = format!("plinth-{stack}-shared-notification-1");
+    assert!(after
+        .queues
+        .iter()
+        .any(|q| q.id() == Some(notification_id.as_str())));
+    assert_eq!(after.tags.get("owner").map(String::as_str), Some("them"));
+    assert_eq!(
+        after.tags.get(&format!("plinth:shares:{stack}")),
+        Some(&format!(
+            "bucket.shared cors/{ours_id} notification/{notification_id} policy/StackList"
+        ))
+    );
+    assert!(!after.tags.contains_key("plinth:stack"), "{:?}", after.tags);
+    assert_no_changes(&spec);
+
+    let destroy = plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert!(destroy.stdout.contains("release"), "{}", destroy.stdout);
+    let released = bucket_state(&bucket);
+    assert_eq!(released.policy, before.policy);
+    assert_eq!(released.cors, before.cors);
+    assert_eq!(released.queues, before.queues);
+    assert_eq!(released.topics, before.topics);
+    assert_eq!(released.tags, before.tags, "plinth's record is gone");
+}
+
+#[test]
+fn a_second_stack_claiming_a_statement_another_stack_manages_is_a_conflict_and_sends_nothing() {
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let (first, second) = (unique("claim-a"), unique("claim-b"));
+    apply(&TempSpec::new(&shared_key_spec(&first, &alias, "Same")));
+    let policy = key_policy(&id);
+
+    let spec = TempSpec::new(&shared_key_spec(&second, &alias, "Same"));
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]);
+    let applied = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    for run in [plan, applied] {
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        // miette wraps long messages.
+        let stderr = run.stderr.replace("\n  │ ", "");
+        assert!(
+            stderr.contains("plan::shared-conflict")
+                && stderr.contains(&format!(
+                    "policy statement Same is already managed by stack `{first}`"
+                )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(key_policy(&id), policy, "nothing sent");
+    assert!(!key_tags(&id).contains_key(&format!("plinth:shares:{second}")));
+}
+
+fn owned_key_spec(stack: &str, alias: &str, description: &str, extra_sid: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[key.data]
+description = "{description}"
+aliases = ["{alias}"]
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "Account", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::123456789012:root" }}, Action = "kms:*", Resource = "*" }},
+  {{ Sid = "{extra_sid}", Effect = "Allow", Principal = {{ Service = "logs.amazonaws.com" }}, Action = "kms:Decrypt", Resource = "*" }},
+] }}
+"#
+    )
+}
+
+#[test]
+fn the_owner_of_a_key_another_stack_shares_keeps_that_stacks_statement() {
+    let alias = format!("alias/{}", unique("owned"));
+    let (owner, sharer) = (unique("owner"), unique("sharer"));
+    let owned = TempSpec::new(&owned_key_spec(&owner, &alias, "first", "Logs"));
+    apply(&owned);
+    apply(&TempSpec::new(&shared_key_spec(
+        &sharer, &alias, "SharerS3",
+    )));
+    let id = {
+        let client = kms();
+        runtime().block_on(async {
+            let out = client.describe_key().key_id(&alias).send().await.unwrap();
+            out.key_metadata.unwrap().key_id
+        })
+    };
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Account", "Logs", "SharerS3"]
+    );
+    assert_no_changes(&owned);
+
+    // The owner changes its policy: the sharer's statement is kept, and the plan says so.
+    let changed = TempSpec::new(&owned_key_spec(&owner, &alias, "second", "LogsToo"));
+    let plan = plinth_aws(&["plan", "-f", &changed.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "policy: 1 statement kept (managed by stack `{sharer}`)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("-  \"Sid\": \"SharerS3\""),
+        "{}",
+        plan.stdout
+    );
+    apply(&changed);
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Account", "LogsToo", "SharerS3"]
+    );
+    assert_no_changes(&changed);
+
+    // The owner may not take the sharer's statement over.
+    let taking = TempSpec::new(&owned_key_spec(&owner, &alias, "second", "SharerS3"));
+    let run = plinth_aws(&["plan", "-f", &taking.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let stderr = run.stderr.replace("\n  │ ", " ");
+    assert!(
+        stderr.contains("policy statement SharerS3 is already managed by")
+            && stderr.contains(&format!("stack `{sharer}`")),
+        "{}",
+        run.stderr
+    );
+}

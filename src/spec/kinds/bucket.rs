@@ -11,7 +11,9 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::bucket::{cors_rule, notification, notifications_value, public_access_block};
+use crate::model::bucket::{
+    cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
+};
 pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
@@ -27,6 +29,8 @@ pub struct BucketSpec {
     pub force_destroy: bool,
     pub policy: Option<PolicyTemplate>,
     pub cors: Option<Vec<CorsRule>>,
+    /// Where each CORS rule is written, in the order of `cors`.
+    pub cors_locations: Vec<Location>,
     pub public_access_block: Option<PublicAccessBlock>,
     pub encryption: Option<Encryption>,
     /// The whole notification document; `None` leaves notifications unmanaged.
@@ -62,6 +66,9 @@ pub struct Encryption {
 
 #[derive(Debug)]
 pub struct Notification {
+    /// Its id in S3's notification document; on a shared bucket plinth owns exactly the
+    /// entries it names (derived from the stack and the block when left out).
+    pub id: Option<String>,
     pub target: NotificationTarget,
     pub events: Vec<String>,
     pub prefix: Option<String>,
@@ -89,7 +96,7 @@ pub(crate) struct RawBucket {
     force_destroy: Option<Located<bool>>,
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
-    cors: Option<Vec<CorsRule>>,
+    cors: Option<Vec<Located<CorsRule>>>,
     public_access_block: Option<PublicAccessBlock>,
     encryption: Option<Located<RawEncryption>>,
     notification: Option<Vec<Located<RawNotification>>>,
@@ -115,6 +122,7 @@ struct RawEncryption {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Notification")]
 struct RawNotification {
+    id: Option<String>,
     queue: Option<Located<String>>,
     function: Option<Located<String>>,
     events: Vec<String>,
@@ -136,6 +144,14 @@ pub(super) fn load(
             )
             .set_hint("remove force_destroy");
     }
+    if raw.existing {
+        let first_tag = raw
+            .tags
+            .as_ref()
+            .and_then(|t| t.keys().next())
+            .map(|k| k.span());
+        super::shared::refuse_owned_only(loader, "bucket", &[("tags", first_tag)]);
+    }
     let notifications = raw.notification.map(|notifications| {
         notifications
             .into_iter()
@@ -152,7 +168,7 @@ pub(super) fn load(
                         return None;
                     }
                 };
-                Some(Notification { target, events: n.events, prefix: n.prefix, suffix: n.suffix, location: loader.location(span) })
+                Some(Notification { id: n.id, target, events: n.events, prefix: n.prefix, suffix: n.suffix, location: loader.location(span) })
             })
             .collect()
     });
@@ -161,7 +177,15 @@ pub(super) fn load(
         existing: raw.existing,
         force_destroy: raw.force_destroy.as_ref().is_some_and(|f| *f.get_ref()),
         policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
-        cors: raw.cors,
+        cors_locations: raw
+            .cors
+            .iter()
+            .flatten()
+            .map(|c| loader.location(c.span()))
+            .collect(),
+        cors: raw
+            .cors
+            .map(|rules| rules.into_iter().map(Located::into_inner).collect()),
         public_access_block: raw.public_access_block,
         encryption: raw.encryption.map(|e| {
             let location = loader.location(e.span());
@@ -247,6 +271,9 @@ impl BucketSpec {
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "bucket policy", diags);
         }
+        if self.existing {
+            self.check_entry_ids(diags);
+        }
         c.text(
             &self.name,
             bucket_name,
@@ -311,6 +338,38 @@ impl BucketSpec {
                         .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
                 );
             }
+        }
+    }
+
+    /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
+    /// (space-separated), so an id it is given must be one it can record, and name one entry.
+    fn check_entry_ids(&self, diags: &mut Diagnostics) {
+        let cors = self
+            .cors
+            .iter()
+            .flatten()
+            .zip(&self.cors_locations)
+            .map(|(c, location)| (c.id.as_deref(), "CORS rule", location));
+        let notifications = self
+            .notifications
+            .iter()
+            .flatten()
+            .map(|n| (n.id.as_deref(), "notification", &n.location));
+        let mut seen: BTreeMap<(&str, &str), ()> = BTreeMap::new();
+        for (id, what, location) in cors.chain(notifications) {
+            let Some(id) = id else { continue };
+            let problem = if !is_recordable_id(id) {
+                format!("the {what} id {id:?} on an existing bucket is not letters, digits, `-`, `_` and `.` only")
+            } else if seen.insert((what, id), ()).is_some() {
+                format!("two {what}s of the block have the id {id:?}")
+            } else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error("spec::shared-entry-id", problem)
+                    .at_location(Some(location.clone()))
+                    .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
+            );
         }
     }
 
@@ -379,13 +438,17 @@ impl BucketSpec {
                         NotificationTarget::Queue(t) => ("queue", t),
                         NotificationTarget::Function(t) => ("function", t),
                     };
-                    notification(
+                    let entry = notification(
                         kind,
                         r.value(target),
                         n.events.iter().cloned(),
                         n.prefix.clone(),
                         n.suffix.clone(),
-                    )
+                    );
+                    match &n.id {
+                        Some(id) => with_id(entry, id),
+                        None => entry,
+                    }
                 })
                 .collect();
             attrs.insert("notifications".into(), notifications_value(entries));

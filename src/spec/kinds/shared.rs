@@ -64,9 +64,13 @@ pub(super) fn require_sids(document: &PolicyTemplate, what: &str, diags: &mut Di
         Some(single) => vec![single],
         None => return,
     };
+    let mut seen = std::collections::BTreeSet::new();
     for (i, statement) in statements.iter().enumerate() {
         let problem = match statement.get("Sid") {
             None => format!("statement {} of the shared {what} has no Sid", i + 1),
+            Some(serde_json::Value::String(sid)) if is_shared_sid(sid) && !seen.insert(sid) => {
+                format!("two statements of the shared {what} have the Sid {sid:?}; plinth owns each statement by its Sid")
+            }
             Some(serde_json::Value::String(sid)) if is_shared_sid(sid) => continue,
             Some(serde_json::Value::String(sid)) if sid.contains("${") => format!(
                 "the Sid {sid:?} in the shared {what} holds a reference; plinth finds its statements by their Sid, so it must be fixed"
