@@ -4,6 +4,7 @@
 //! `cargo bench --bench planner` first prints one cold run (load, snapshot, plan, render) with
 //! the heap's peak, counted by the allocator below, then runs divan's benchmarks. Inputs come
 //! from `common/stack.rs` and a seed (`PLINTH_BENCH_SEED`, default 3), so runs are comparable.
+//! `PLINTH_BENCH_KEEP=DIR` writes the spec and its snapshot to `DIR` instead, and times nothing.
 
 #[path = "common/stack.rs"]
 mod stack;
@@ -254,7 +255,26 @@ fn cold_run() {
     println!("  heap: spec + snapshot {:.1} MB, peak while planning and rendering {:.1} MB   (goal < 150 MB)", before as f64 / 1e6, peak as f64 / 1e6);
 }
 
+/// With `PLINTH_BENCH_KEEP=DIR`, leaves the spec (`DIR/plinth.toml`) and its live snapshot
+/// (`DIR/snapshot.json`, as `plinth snapshot` writes one) in `DIR`, to time and measure plinth
+/// itself on them: `plinth plan -f DIR/plinth.toml --live-snapshot DIR/snapshot.json`.
+fn keep(dir: &Path) {
+    let spec = load(dir);
+    let live = snapshot(&spec);
+    let json = serde_json::to_string_pretty(&live).expect("a snapshot serializes");
+    std::fs::write(dir.join("snapshot.json"), json).expect("write the snapshot");
+    println!(
+        "kept {} resources in {}: plinth.toml, snapshot.json",
+        spec.resources.len(),
+        dir.display()
+    );
+}
+
 fn main() {
+    if let Some(dir) = std::env::var_os("PLINTH_BENCH_KEEP") {
+        keep(Path::new(&dir));
+        return;
+    }
     cold_run();
     divan::main();
 }

@@ -3,6 +3,9 @@
 //! flight) × 25 ms, and the peak memory of the plinth process, to see it grow linearly with
 //! the number of environments.
 //!
+//! Each plan runs once against moto through the recorder (common/replay.rs), and is then timed
+//! replayed from that recording, so that the emulator's own processing is not counted.
+//!
 //! The spec is Tonic Structural's shipped stack with N environments, all in moto's account,
 //! each with its own stack name and prefix; the account holds none of them (the plans are all
 //! creates, each environment listing the account for what its stack owns, as without a lock).
@@ -13,6 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::proxy::{FaultProxy, Faults};
+use crate::replay::Recorder;
 use crate::support::{self, PrivateMoto};
 
 /// Tonic's stack with `n` environments, written next to the shipped one so that its policy
@@ -96,14 +100,24 @@ fn measured(proxy: &FaultProxy, spec: &Path, extra: &[&str]) -> (Duration, usize
 
 pub fn run(sizes: &[usize], latency: Duration, in_flight: usize) {
     println!(
-        "\n== envs. plan --all-envs of Tonic Structural's stack in N environments, every call +{} ms",
+        "\n== envs. plan --all-envs of Tonic Structural's stack in N environments, every call +{} ms (replayed)",
         latency.as_millis()
     );
+    // Every plan is made once against moto through the recorder, then timed replayed from the
+    // recording with the latency added: moto spends milliseconds of processor time on every
+    // call, on the machine's own cores, which would time the emulator (850 calls at 50
+    // environments) rather than plinth.
     let moto = PrivateMoto::start();
-    let proxy = FaultProxy::start(&moto.url, Faults::none());
-    // One environment, at 0 ms and at 25 ms: the sequential round trips of one plan, its chain.
+    let recorder = Recorder::start(&moto.url);
+    let proxy = FaultProxy::start(&recorder.url, Faults::none());
     let one = EnvSpec::new(1);
+    let specs: Vec<(usize, EnvSpec)> = sizes.iter().map(|&n| (n, EnvSpec::new(n))).collect();
     measured(&proxy, &one.0, &["--all-envs"]);
+    for (_, spec) in &specs {
+        measured(&proxy, &spec.0, &["--all-envs"]);
+    }
+    recorder.replay();
+    // One environment, at 0 ms and at 25 ms: the sequential round trips of one plan, its chain.
     let (t0, _, _) = measured(&proxy, &one.0, &["--all-envs"]);
     proxy.set_faults(Faults {
         latency,
@@ -115,8 +129,8 @@ pub fn run(sizes: &[usize], latency: Duration, in_flight: usize) {
         "  one environment's chain: {chain} round trips ({t0:.0?} at 0 ms, {t25:.0?} at 25 ms)"
     );
     let mut memory: BTreeMap<usize, u64> = BTreeMap::new();
-    for &n in sizes {
-        let spec = EnvSpec::new(n);
+    for (n, spec) in &specs {
+        let n = *n;
         let (t, calls, peak) = measured(&proxy, &spec.0, &["--all-envs"]);
         let bound = (chain.max(calls.div_ceil(in_flight))) as f64 * latency.as_secs_f64();
         memory.insert(n, peak);
@@ -126,6 +140,12 @@ pub fn run(sizes: &[usize], latency: Duration, in_flight: usize) {
             bound * 1000.0,
             t.as_secs_f64() / bound,
             peak as f64 / 1024.0
+        );
+    }
+    if recorder.unmatched() > 0 {
+        println!(
+            "  NOT A FAITHFUL REPLAY: {} requests were not recorded and went to moto",
+            recorder.unmatched()
         );
     }
     if let (Some((&a, &ma)), Some((&b, &mb))) = (memory.iter().next(), memory.iter().last()) {

@@ -434,7 +434,21 @@ impl Kms {
         skip: &BTreeSet<String>,
         wanted: impl Fn(&[(String, String)]) -> bool,
     ) -> Result<Vec<LiveResource>, AwsError> {
-        let aliases = self.aliases_by_key(None).await?;
+        // The two listings need nothing of each other: one round trip, not two.
+        let listed = async {
+            let keys: Vec<_> = self
+                .client
+                .list_keys()
+                .limit(1000)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:ListKeys", &e))?;
+            Ok::<_, AwsError>(keys)
+        };
+        let (aliases, listed) = futures::try_join!(self.aliases_by_key(None), listed)?;
         let skipped: BTreeSet<&String> = aliases
             .iter()
             .filter(|(_, names)| {
@@ -444,16 +458,7 @@ impl Kms {
             })
             .map(|(k, _)| k)
             .collect();
-        let keys: Vec<String> = self
-            .client
-            .list_keys()
-            .limit(1000)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("kms:ListKeys", &e))?
+        let keys: Vec<String> = listed
             .into_iter()
             .filter_map(|k| k.key_id)
             .filter(|id| !skipped.contains(id))

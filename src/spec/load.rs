@@ -215,6 +215,9 @@ impl Loader {
         let mut vars = BTreeMap::new();
         let mut raw_outputs = Vec::new();
         let mut resources = BTreeMap::new();
+        // A resource whose table has errors is declared all the same: a reference to it is
+        // not dangling, and its errors are already reported.
+        let mut broken = BTreeSet::new();
         let mut environments = BTreeMap::new();
         for (key, value) in entries {
             let key_span = key.span();
@@ -224,7 +227,7 @@ impl Loader {
                 "outputs" => raw_outputs = self.string_table(value, "outputs"),
                 "env" => environments = self.environments(value),
                 other => match Kind::parse(other) {
-                    Some(kind) => self.resources(kind, value, &mut resources),
+                    Some(kind) => self.resources(kind, value, &mut resources, &mut broken),
                     None => {
                         let known: Vec<&str> = TOP_LEVEL
                             .iter()
@@ -261,18 +264,6 @@ impl Loader {
         let outputs: BTreeMap<String, Text> = raw_outputs
             .into_iter()
             .filter_map(|(k, v)| Some((k, self.text(&v)?)))
-            .collect();
-
-        // A resource whose table has errors is declared all the same: a reference to it is
-        // not dangling, and its errors are already reported.
-        let broken: BTreeSet<Address> = resources
-            .iter()
-            .filter(|(_, r)| r.is_none())
-            .map(|(a, _)| a.clone())
-            .collect();
-        let resources: BTreeMap<Address, Resource> = resources
-            .into_iter()
-            .filter_map(|(a, r)| Some((a, r?)))
             .collect();
 
         let spec = Spec {
@@ -446,7 +437,8 @@ impl Loader {
         &mut self,
         kind: Kind,
         value: toml::Spanned<DeValue<'_>>,
-        out: &mut BTreeMap<Address, Option<Resource>>,
+        out: &mut BTreeMap<Address, Resource>,
+        broken: &mut BTreeSet<Address>,
     ) {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -496,7 +488,16 @@ impl Loader {
                     release: switches.release.is_some_and(|r| *r.get_ref()),
                     body,
                 });
-            out.insert(address, resource);
+            // Straight into the spec's map: collecting a map of every resource again (a
+            // resource is about a kilobyte) made the peak of loading a large spec.
+            match resource {
+                Some(resource) => {
+                    out.insert(address, resource);
+                }
+                None => {
+                    broken.insert(address);
+                }
+            }
         }
     }
 

@@ -184,7 +184,10 @@ pub async fn read<E: From<AwsError>>(
     })
 }
 
-/// Reads resources by name, as many at once as `limit` lets through.
+/// Reads resources by name, as many at once as `limit` lets through. At most
+/// [`READ_CONCURRENCY`] reads of one call wait for the limit at a time: a read's future holds
+/// the state of every SDK call it may make (tens of kilobytes), so making all of a large
+/// stack's at once took hundreds of megabytes before the first answer came back.
 async fn read_named(
     aws: &Aws,
     limit: &tokio::sync::Semaphore,
@@ -202,7 +205,7 @@ async fn read_named(
                 (req.address, found)
             }))
         })
-        .buffer_unordered(usize::MAX)
+        .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await
 }

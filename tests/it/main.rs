@@ -3,6 +3,7 @@
 
 mod access;
 mod apply;
+mod apply_calls;
 mod aws_errors;
 mod aws_replay;
 mod docs;

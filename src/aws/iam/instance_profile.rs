@@ -159,15 +159,20 @@ impl Iam {
                     .map(|p| instance_profile_resource(&p).exports)
                     .unwrap_or_default()
             });
-        // A profile an earlier attempt created (its response lost) may already hold the role.
+        // A profile an earlier attempt created (its response lost) may already hold the role;
+        // one this call created holds none.
+        let fresh = created.is_ok();
         let exports = self
             .adopt_own_create(created, self.instance_profile(&profile.name), ownership)
             .await?;
         if let Some(role) = &profile.role {
-            let held = self
-                .instance_profile(&profile.name)
-                .await?
-                .and_then(|p| p.attributes.get("role").cloned());
+            let held = match fresh {
+                true => None,
+                false => self
+                    .instance_profile(&profile.name)
+                    .await?
+                    .and_then(|p| p.attributes.get("role").cloned()),
+            };
             if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
                 self.add_role_to_instance_profile(&profile.name, role)
                     .await?;

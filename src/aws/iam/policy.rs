@@ -77,9 +77,6 @@ struct PolicyAttachments {
     groups: Vec<String>,
 }
 
-/// IAM keeps at most this many versions of a managed policy.
-const POLICY_VERSION_LIMIT: usize = 5;
-
 impl Iam {
     /// GetPolicy by ARN, with its default version's document and its tags.
     pub async fn read_managed_policy(
@@ -265,8 +262,52 @@ impl Iam {
         ]))
     }
 
-    /// A new document becomes a new default version; when IAM's five versions are used up, the
-    /// oldest version that is not the default makes room first.
+    async fn create_default_version(
+        &self,
+        arn: &str,
+        policy: &ManagedPolicyConfig,
+    ) -> Result<(), AwsError> {
+        self.client
+            .create_policy_version()
+            .policy_arn(arn)
+            .policy_document(policy.document.to_aws_json())
+            .set_as_default(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:CreatePolicyVersion", &e))?;
+        Ok(())
+    }
+
+    /// Deletes the policy's oldest version that is not the default.
+    async fn delete_oldest_version(&self, arn: &str) -> Result<(), AwsError> {
+        let versions = self
+            .client
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListPolicyVersions", &e))?
+            .versions
+            .unwrap_or_default();
+        let oldest = versions
+            .iter()
+            .filter(|v| !v.is_default_version())
+            .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
+        if let Some(id) = oldest.and_then(|v| v.version_id()) {
+            self.client
+                .delete_policy_version()
+                .policy_arn(arn)
+                .version_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:DeletePolicyVersion", &e))?;
+        }
+        Ok(())
+    }
+
+    /// A new document becomes a new default version; when IAM refuses it because its five
+    /// versions are used up, the oldest version that is not the default makes room first. Most
+    /// policies hold fewer, so the versions are listed only then.
     async fn update_managed_policy(
         &self,
         arn: &str,
@@ -274,38 +315,13 @@ impl Iam {
         (after, ownership): (&ManagedPolicyConfig, &BTreeMap<String, String>),
     ) -> Result<(), AwsError> {
         if !after.document.equivalent(&before.document) {
-            let versions = self
-                .client
-                .list_policy_versions()
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:ListPolicyVersions", &e))?
-                .versions
-                .unwrap_or_default();
-            if versions.len() >= POLICY_VERSION_LIMIT {
-                let oldest = versions
-                    .iter()
-                    .filter(|v| !v.is_default_version())
-                    .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
-                if let Some(id) = oldest.and_then(|v| v.version_id()) {
-                    self.client
-                        .delete_policy_version()
-                        .policy_arn(arn)
-                        .version_id(id)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("iam:DeletePolicyVersion", &e))?;
+            match self.create_default_version(arn, after).await {
+                Err(e) if e.is_code("LimitExceeded") => {
+                    self.delete_oldest_version(arn).await?;
+                    self.create_default_version(arn, after).await?;
                 }
+                other => other?,
             }
-            self.client
-                .create_policy_version()
-                .policy_arn(arn)
-                .policy_document(after.document.to_aws_json())
-                .set_as_default(true)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:CreatePolicyVersion", &e))?;
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
         let (set, removed) = tag_changes(

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// Where a key being set up comes from: a key CreateKey has just answered with cannot be
+/// pending deletion, so its state needs no DescribeKey.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KeyOrigin {
+    JustCreated,
+    Existing,
+}
+
 impl Kms {
     /// A key an earlier apply created for `address` and did not finish setting up: it carries
     /// the address tag but its alias was never created, so the plan did not see it.
@@ -147,6 +155,7 @@ impl Kms {
                 (&before, &before.plinth_tags(&ownership)),
                 (key, &ownership),
                 replacing,
+                KeyOrigin::Existing,
             )
             .await?;
             return Ok(found.exports);
@@ -166,6 +175,7 @@ impl Kms {
             (&created, &key.plinth_tags(&ownership)),
             (key, &ownership),
             replacing,
+            KeyOrigin::JustCreated,
         )
         .await?;
         Ok(BTreeMap::from([
@@ -182,17 +192,21 @@ impl Kms {
         (before, before_plinth_tags): (&KeyConfig, &BTreeMap<String, String>),
         (after, ownership): (&KeyConfig, &BTreeMap<String, String>),
         replacing: Option<(&str, &KeyConfig)>,
+        origin: KeyOrigin,
     ) -> Result<(), AwsError> {
         let mut enabled = before.enabled;
-        let state = self
-            .client
-            .describe_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("kms:DescribeKey", &e))?
-            .key_metadata
-            .and_then(|m| m.key_state);
+        let state = match origin {
+            KeyOrigin::JustCreated => None,
+            KeyOrigin::Existing => self
+                .client
+                .describe_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("kms:DescribeKey", &e))?
+                .key_metadata
+                .and_then(|m| m.key_state),
+        };
         if state == Some(KeyState::PendingDeletion) {
             self.client
                 .cancel_key_deletion()
@@ -584,6 +598,7 @@ impl Adapter for KeyAdapter {
             (live, &live_tags),
             (desired, &change.ownership),
             None,
+            KeyOrigin::Existing,
         )
         .await
     }

@@ -155,13 +155,15 @@ impl Lambda {
         after: &FunctionConfig,
     ) -> Result<(), AwsError> {
         let name = &after.name;
+        // The function's ARN, for tagging: each update answers with it.
+        let mut arn = None;
         if after.code != before.code
             || (after.architectures.is_some() && after.architectures != before.architectures)
         {
             let code = after.code_source()?;
             // A function still Pending after its create, or busy with an update, refuses
             // another until it settles.
-            retry_transient(self.patience, busy, || {
+            let updated = retry_transient(self.patience, busy, || {
                 let request = code
                     .update(self.client.update_function_code().function_name(name))
                     .set_architectures(after.architectures());
@@ -173,6 +175,7 @@ impl Lambda {
                 }
             })
             .await?;
+            arn = updated.function_arn;
         }
         let changed = after.configuration_changes(before);
         if changed.any {
@@ -181,7 +184,7 @@ impl Lambda {
             } else {
                 None
             };
-            retry_transient(
+            let updated = retry_transient(
                 self.patience,
                 |e| busy(e) || not_yet_propagated(e),
                 || {
@@ -220,6 +223,7 @@ impl Lambda {
                 },
             )
             .await?;
+            arn = updated.function_arn.or(arn);
         }
         if let Some(n) = after
             .reserved_concurrency
@@ -230,29 +234,40 @@ impl Lambda {
         let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
         if current != wanted {
-            self.retag(name, &current, &wanted).await?;
+            self.retag(name, arn, &current, &wanted).await?;
         }
-        if let Some(triggers) = &after.triggers {
+        // The plan read every SQS mapping: triggers as read need no second listing.
+        if let Some(triggers) = after
+            .triggers
+            .as_ref()
+            .filter(|t| before.triggers.as_ref() != Some(*t))
+        {
             self.sync_triggers(name, triggers).await?;
         }
         Ok(())
     }
 
+    /// Tags by ARN, which Lambda's tagging calls take: `arn` when an update answered with it,
+    /// else one GetFunctionConfiguration.
     async fn retag(
         &self,
         name: &str,
+        arn: Option<String>,
         current: &BTreeMap<String, String>,
         wanted: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let arn = self
-            .client
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("lambda:GetFunctionConfiguration", &e))?
-            .function_arn
-            .unwrap_or_default();
+        let arn = match arn {
+            Some(arn) => arn,
+            None => self
+                .client
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("lambda:GetFunctionConfiguration", &e))?
+                .function_arn
+                .unwrap_or_default(),
+        };
         let added: HashMap<String, String> = wanted
             .iter()
             .filter(|(k, v)| current.get(*k) != Some(v))
