@@ -336,11 +336,21 @@ impl Kms {
                 &after.plinth_tags(ownership),
             ),
         );
+        self.write_tags(key_id, &set, removed).await
+    }
+
+    /// Sets and removes a key's tags, one call each, only when there is something to send.
+    async fn write_tags(
+        &self,
+        key_id: &str,
+        set: &BTreeMap<String, String>,
+        removed: Vec<String>,
+    ) -> Result<(), AwsError> {
         if !set.is_empty() {
             self.client
                 .tag_resource()
                 .key_id(key_id)
-                .set_tags(Some(tags_of(&set)))
+                .set_tags(Some(tags_of(set)))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("kms:TagResource", &e))?;
@@ -517,25 +527,7 @@ impl Kms {
         record: Option<&crate::model::shared::Share>,
     ) -> Result<(), AwsError> {
         let (set, removed) = crate::aws::shared::record_tags(stack, current, record);
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .key_id(key_id)
-                .set_tags(Some(tags_of(&set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:TagResource", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_resource()
-                .key_id(key_id)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
-        }
-        Ok(())
+        self.write_tags(key_id, &set, removed).await
     }
 }
 
