@@ -71,6 +71,9 @@ pub struct Faults {
     /// An identity policy enforced as IAM would (`enforce.rs`): requests it does not allow are
     /// refused and never reach moto.
     pub enforce: Option<Arc<Enforcer>>,
+    /// Lambda's GetFunction answers name this as the code's location, as AWS names a
+    /// presigned S3 URL (moto names an AWS host that cannot be reached from a test).
+    pub code_location: Option<String>,
 }
 
 impl Faults {
@@ -84,6 +87,7 @@ impl Faults {
             scripted: Vec::new(),
             strict: Strict::default(),
             enforce: None,
+            code_location: None,
         }
     }
 }
@@ -260,7 +264,7 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
-    let (fault, latency, strict, enforce) = {
+    let (fault, latency, strict, enforce, code_location) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.requests.push(Seen {
@@ -302,6 +306,7 @@ async fn handle(
             s.faults.latency,
             s.faults.strict.clone(),
             s.faults.enforce.clone(),
+            s.faults.code_location.clone(),
         )
     };
     if !latency.is_zero() {
@@ -348,6 +353,15 @@ async fn handle(
     ) {
         rparts.headers.remove("content-length");
         rbody = rewritten;
+    }
+    if let Some(location) = code_location.filter(|_| operation == "lambda:GET functions") {
+        if let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&rbody) {
+            if let Some(code) = answer.get_mut("Code").and_then(|c| c.as_object_mut()) {
+                code.insert("Location".into(), location.into());
+                rparts.headers.remove("content-length");
+                rbody = Bytes::from(answer.to_string());
+            }
+        }
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
 }
