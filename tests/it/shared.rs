@@ -868,3 +868,121 @@ fn the_owner_of_a_key_another_stack_shares_keeps_that_stacks_statement() {
         run.stderr
     );
 }
+
+fn owned_bucket_spec(
+    stack: &str,
+    bucket: &str,
+    queue: &str,
+    origin: &str,
+    rule_id: &str,
+) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[queue.removals]
+name = "{queue}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "sqs:SendMessage", Resource = "${{queue.removals.arn}}" }}] }}
+
+[bucket.data]
+name = "{bucket}"
+tags = {{ team = "{origin}" }}
+
+[[bucket.data.cors]]
+{rule_id}allowed_origins = ["https://{origin}.example"]
+allowed_methods = ["GET"]
+
+[[bucket.data.notification]]
+queue = "${{queue.removals.arn}}"
+events = ["s3:ObjectRemoved:*"]
+"#
+    )
+}
+
+/// A bucket one stack owns, which another stack shares (`existing = true`) to add its CORS
+/// rule and notification: the owner writes both documents whole, and keeps the sharer's
+/// entries (and its record among the bucket's tags) when it changes its own.
+#[test]
+fn the_owner_of_a_bucket_another_stack_shares_keeps_that_stacks_cors_rule_and_notification() {
+    let (owner, sharer) = (unique("bucket-owner"), unique("bucket-sharer"));
+    let bucket = unique("owned-data");
+    let queue = unique("owner-removals");
+    let owned = TempSpec::new(&owned_bucket_spec(&owner, &bucket, &queue, "first", ""));
+    apply(&owned);
+    let shared = TempSpec::new(&shared_bucket_spec(
+        &sharer,
+        &bucket,
+        &unique("sharer-uploads"),
+    ));
+    apply(&shared);
+    let theirs_id = format!("plinth-{sharer}-shared-cors-1");
+    let their_notification = format!("plinth-{sharer}-shared-notification-1");
+    let record = format!("plinth:shares:{sharer}");
+    let before = bucket_state(&bucket);
+    assert_eq!(before.cors.len(), 2, "{:?}", before.cors);
+    assert_eq!(before.queues.len(), 2, "{:?}", before.queues);
+    assert_no_changes(&owned);
+    assert_no_changes(&shared);
+
+    // The owner changes its rule and its tags: the sharer's entries and record stay.
+    let changed = TempSpec::new(&owned_bucket_spec(&owner, &bucket, &queue, "second", ""));
+    let plan = plinth_aws(&["plan", "-f", &changed.arg()]).ok();
+    for line in [
+        format!("cors: 1 CORS rule kept (managed by stack `{sharer}`)"),
+        format!("notifications: 1 notification kept (managed by stack `{sharer}`)"),
+    ] {
+        assert!(plan.stdout.contains(&line), "{line}\n{}", plan.stdout);
+    }
+    // The sharer's rule is on both sides of the change: kept, not removed.
+    let cors = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("~ cors = "))
+        .unwrap();
+    assert_eq!(cors.matches(theirs_id.as_str()).count(), 2, "{cors}");
+    apply(&changed);
+    let after = bucket_state(&bucket);
+    assert_eq!(after.cors.len(), 2, "{:?}", after.cors);
+    assert_eq!(
+        after.cors[0].allowed_origins(),
+        ["https://second.example".to_string()]
+    );
+    assert_eq!(
+        after.cors[1], before.cors[1],
+        "the sharer's rule, unchanged"
+    );
+    assert_eq!(after.cors[1].id(), Some(theirs_id.as_str()));
+    assert!(
+        after
+            .queues
+            .iter()
+            .any(|q| q.id() == Some(their_notification.as_str())),
+        "{:?}",
+        after.queues
+    );
+    assert_eq!(after.queues.len(), 2, "{:?}", after.queues);
+    assert_eq!(after.tags.get("team").map(String::as_str), Some("second"));
+    assert_eq!(after.tags.get(&record), before.tags.get(&record));
+    assert_no_changes(&changed);
+    assert_no_changes(&shared);
+
+    // The owner may not take the sharer's rule over.
+    let taking = TempSpec::new(&owned_bucket_spec(
+        &owner,
+        &bucket,
+        &queue,
+        "second",
+        &format!("id = \"{theirs_id}\"\n"),
+    ));
+    let run = plinth_aws(&["plan", "-f", &taking.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let stderr = run.stderr.replace("\n  │ ", " ");
+    assert!(
+        stderr.contains(&format!("CORS rule {theirs_id} is already managed by"))
+            && stderr.contains(&format!("stack `{sharer}`")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bucket_state(&bucket).cors, after.cors, "nothing sent");
+}

@@ -268,8 +268,13 @@ impl S3 {
     ) -> Result<(), AwsError> {
         self.put_settings(after, Some(before)).await?;
         let current = before.all_tags(None);
-        let wanted = after.all_tags(before.tags.as_ref());
+        let mut wanted = after.all_tags(before.tags.as_ref());
         if current != wanted {
+            // Other stacks' records of their parts are tags too, and S3 writes the set whole:
+            // those on the bucket now (one may have been added since the plan) stay.
+            if let Some(now) = self.tags(&after.name).await? {
+                wanted.extend(now.into_iter().filter(|(k, _)| is_record_tag(k)));
+            }
             self.put_tags(&after.name, &wanted).await?;
         }
         Ok(())
@@ -383,4 +388,9 @@ impl S3 {
             version_marker = page.next_version_id_marker().map(str::to_string);
         }
     }
+}
+
+/// A tag that holds a stack's record of the parts it manages on the bucket.
+fn is_record_tag(key: &str) -> bool {
+    key.starts_with(crate::model::shared::SHARES_TAG_PREFIX)
 }
