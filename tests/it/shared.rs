@@ -651,12 +651,15 @@ fn bucket_state(bucket: &str) -> BucketState {
             .ok()
             .and_then(|o| o.cors_rules)
             .unwrap_or_default();
+        // moto answers a bucket that never had notifications with an empty body.
         let notifications = client
             .get_bucket_notification_configuration()
             .bucket(bucket)
             .send()
             .await
-            .unwrap();
+            .unwrap_or_else(|_| {
+                aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput::builder().build()
+            });
         let tags = client
             .get_bucket_tagging()
             .bucket(bucket)
@@ -985,4 +988,62 @@ fn the_owner_of_a_bucket_another_stack_shares_keeps_that_stacks_cors_rule_and_no
         run.stderr
     );
     assert_eq!(bucket_state(&bucket).cors, after.cors, "nothing sent");
+}
+
+fn cors_only_spec(stack: &str, bucket: &str, origin: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[bucket.shared]
+name = "{bucket}"
+existing = true
+
+[[bucket.shared.cors]]
+allowed_origins = ["https://{origin}.example"]
+allowed_methods = ["GET"]
+"#
+    )
+}
+
+/// Two stacks adding a CORS rule to one bucket at once: each read-modify-write of the rules
+/// and of the tag set (which S3 writes whole) is checked after writing, so both rules and both
+/// records end up on the bucket.
+#[test]
+fn two_stacks_applying_at_once_both_get_their_cors_rule_and_record_onto_one_bucket() {
+    let bucket = unique("theirs-concurrent");
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+    });
+    let (a, b) = (unique("bucket-a"), unique("bucket-b"));
+    let spec_a = TempSpec::new(&cors_only_spec(&a, &bucket, "a"));
+    let spec_b = TempSpec::new(&cors_only_spec(&b, &bucket, "b"));
+    let (run_a, run_b) = std::thread::scope(|s| {
+        let a = s.spawn(|| plinth_aws(&["apply", "-f", &spec_a.arg(), "--auto-approve"]));
+        let b = s.spawn(|| plinth_aws(&["apply", "-f", &spec_b.arg(), "--auto-approve"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    run_a.ok();
+    run_b.ok();
+    let state = bucket_state(&bucket);
+    let mut ids: Vec<&str> = state.cors.iter().filter_map(|r| r.id()).collect();
+    ids.sort();
+    let mut want = [
+        format!("plinth-{a}-shared-cors-1"),
+        format!("plinth-{b}-shared-cors-1"),
+    ];
+    want.sort();
+    assert_eq!(ids, want, "{:?}", state.cors);
+    for stack in [&a, &b] {
+        assert_eq!(
+            state.tags.get(&format!("plinth:shares:{stack}")),
+            Some(&format!("bucket.shared cors/plinth-{stack}-shared-cors-1")),
+            "{:?}",
+            state.tags
+        );
+    }
+    assert_no_changes(&spec_a);
+    assert_no_changes(&spec_b);
 }
