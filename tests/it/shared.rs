@@ -1047,3 +1047,69 @@ fn two_stacks_applying_at_once_both_get_their_cors_rule_and_record_onto_one_buck
     assert_no_changes(&spec_a);
     assert_no_changes(&spec_b);
 }
+
+/// A shared bucket's block that stops declaring its CORS rule and notification: the plan
+/// reads them anyway (the stack's record names them) and shows the real removal, the other
+/// team's entries on both sides; apply removes only the stack's.
+#[test]
+fn a_shared_bucket_block_that_stops_declaring_cors_and_notifications_plans_their_removal() {
+    let stack = unique("shared-drop");
+    let bucket = unique("theirs-drop");
+    let their_queue = sqs_queue(&unique("their-events"));
+    their_bucket(&bucket, &their_queue);
+    let before = bucket_state(&bucket);
+    let queue = unique("stack-uploads");
+    let spec = TempSpec::new(&shared_bucket_spec(&stack, &bucket, &queue));
+    apply(&spec);
+    let ours_cors = format!("plinth-{stack}-shared-cors-1");
+    let ours_notification = format!("plinth-{stack}-shared-notification-1");
+
+    let full = shared_bucket_spec(&stack, &bucket, &queue);
+    let without = full
+        .split("[[bucket.shared.cors]]")
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(spec.path(), without).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    let line = |attribute: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .strip_prefix(&format!("~ {attribute} "))
+                    .is_some_and(|rest| rest.trim_start().starts_with("= "))
+            })
+            .unwrap_or_else(|| panic!("no change of {attribute}\n{}", plan.stdout))
+            .to_string()
+    };
+    let cors = line("cors");
+    let (from, to) = cors.split_once(" -> ").expect("a change from a value");
+    assert!(
+        from.contains(&ours_cors) && from.contains("their-app"),
+        "{cors}"
+    );
+    assert!(
+        !to.contains(&ours_cors) && to.contains("their-app"),
+        "{cors}"
+    );
+    let notifications = line("notifications");
+    let (from, to) = notifications.split_once(" -> ").unwrap();
+    assert!(from.contains(&ours_notification), "{notifications}");
+    assert!(
+        from.contains("their-events") && to.contains("their-events"),
+        "{notifications}"
+    );
+    assert!(!to.contains(&ours_notification), "{notifications}");
+
+    apply(&spec);
+    let after = bucket_state(&bucket);
+    assert_eq!(after.cors, before.cors);
+    assert_eq!(after.queues, before.queues);
+    assert_eq!(after.topics, before.topics);
+    assert_eq!(
+        after.tags.get(&format!("plinth:shares:{stack}")),
+        Some(&"bucket.shared policy/StackList".to_string())
+    );
+    assert_no_changes(&spec);
+}
