@@ -1113,3 +1113,45 @@ fn a_shared_bucket_block_that_stops_declaring_cors_and_notifications_plans_their
     );
     assert_no_changes(&spec);
 }
+
+/// One customer key named by its alias in one block and by its ARN in another: the reads
+/// resolve both to one key, and the plan refuses, pointing at the second block.
+#[test]
+fn a_key_named_by_alias_and_by_arn_in_two_blocks_is_a_located_conflict() {
+    let alias = format!("alias/{}", unique("twice"));
+    let id = customer_key(&alias);
+    let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{id}");
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{}"
+
+[key.by_alias]
+existing = true
+key_id = "{alias}"
+
+[key.by_arn]
+existing = true
+key_id = "{arn}"
+"#,
+        unique("twice")
+    ));
+    let run = plinth_aws(&["plan", "-f", &spec.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // miette wraps long lines anywhere, also inside an ARN.
+    let flat = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let stderr = flat(&run.stderr);
+    for wanted in [
+        "plan::duplicate-name".to_string(),
+        format!(
+            "key.by_alias and key.by_arn name one key: `{alias}` and `{arn}` are both key `{id}`"
+        ),
+        "plinth.toml:8:1]".to_string(),
+        "help: declare each key once".to_string(),
+    ] {
+        assert!(stderr.contains(&flat(&wanted)), "{wanted}\n{}", run.stderr);
+    }
+}
