@@ -452,6 +452,7 @@ fn queue_tags(name: &str) -> Option<BTreeMap<String, String>> {
 fn a_released_resource_survives_untagged_when_its_block_is_removed() {
     let stack = unique("release");
     let queue = unique("release-queue");
+    let bucket = unique("release-bucket");
     let alias = format!("alias/{}", unique("customer"));
     let key = customer_key(&alias);
     let spec = |release: &str| {
@@ -463,6 +464,11 @@ name = "{stack}"
 [queue.work]
 name = "{queue}"
 visibility_timeout = 60
+{release}
+
+[bucket.data]
+name = "{bucket}"
+tags = {{ team = "data" }}
 {release}
 
 [key.customer]
@@ -499,6 +505,12 @@ policy = {{ Version = "2012-10-17", Statement = [
     apply(&released);
     let tags = queue_tags(&queue).unwrap();
     assert!(!tags.keys().any(|k| k.starts_with("plinth:")), "{tags:?}");
+    let bucket_tags = bucket_state(&bucket).tags;
+    assert!(
+        !bucket_tags.keys().any(|k| k.starts_with("plinth:")),
+        "{bucket_tags:?}"
+    );
+    assert_eq!(bucket_tags.get("team").map(String::as_str), Some("data"));
     assert!(!key_tags(&key).keys().any(|k| k.starts_with("plinth:")));
     assert_eq!(
         statement_sids(&key_policy(&key)),
@@ -511,6 +523,11 @@ policy = {{ Version = "2012-10-17", Statement = [
     assert_no_changes(&gone);
     apply(&gone);
     assert!(queue_tags(&queue).is_some(), "the queue survives");
+    assert_eq!(
+        bucket_state(&bucket).tags.get("team").map(String::as_str),
+        Some("data"),
+        "the bucket survives"
+    );
     assert_eq!(statement_sids(&key_policy(&key)).len(), 3);
 }
 

@@ -212,19 +212,36 @@ impl S3 {
     }
 
     /// `release = true`: the stack's tags come off the bucket (its whole tag set is written
-    /// back without them); its settings stay as they are.
+    /// back without them); its settings stay as they are. Checked after writing, like a
+    /// shared bucket's record: another stack's write of the whole set, from a read taken
+    /// before this one, would put them back.
     pub async fn release_bucket(&self, stack: &str, name: &str) -> Result<(), AwsError> {
-        let Some(mut tags) = self.tags(name).await? else {
-            return Ok(());
+        use crate::aws::shared::{merge_collection, released_tag_keys};
+        let gone = |tags: &Option<BTreeMap<String, String>>| {
+            tags.as_ref()
+                .is_none_or(|t| released_tag_keys(t, stack).is_empty())
         };
-        let removed = crate::aws::shared::released_tag_keys(&tags, stack);
-        if removed.is_empty() {
-            return Ok(());
-        }
-        for k in removed {
-            tags.remove(&k);
-        }
-        self.put_tags(name, &tags).await
+        let without = |tags: Option<BTreeMap<String, String>>| {
+            tags.map(|mut t| {
+                for k in released_tag_keys(&t, stack) {
+                    t.remove(&k);
+                }
+                t
+            })
+        };
+        merge_collection(
+            &format!("the tags of bucket {name}"),
+            || self.tags(name),
+            without,
+            gone,
+            |tags| async move {
+                match tags {
+                    Some(tags) => self.put_tags(name, &tags).await,
+                    None => Ok(()),
+                }
+            },
+        )
+        .await
     }
 
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
