@@ -1172,3 +1172,63 @@ key_id = "{arn}"
         assert!(stderr.contains(&flat(&wanted)), "{wanted}\n{}", run.stderr);
     }
 }
+
+/// Another writer's read-modify-write of the bucket's tag set crosses the stack's write of
+/// its record: it read the set before and writes it back after, with the record as it was.
+/// The check after the write sees the record is not the one written, and writes it again.
+#[test]
+fn a_record_another_writers_tag_set_put_back_over_is_written_again() {
+    use crate::proxy::{Fault, FaultProxy, Faults};
+    let stack = unique("crossed");
+    let bucket = unique("theirs-crossed");
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+    });
+    let two = format!(
+        "{}\n[[bucket.shared.cors]]\nallowed_origins = [\"https://two.example\"]\nallowed_methods = [\"GET\"]\n",
+        cors_only_spec(&stack, &bucket, "one")
+    );
+    let spec = TempSpec::new(&two);
+    apply(&spec);
+    let record = format!("plinth:shares:{stack}");
+    let (one, two) = (
+        format!("cors/plinth-{stack}-shared-cors-1"),
+        format!("cors/plinth-{stack}-shared-cors-2"),
+    );
+    assert_eq!(
+        bucket_state(&bucket).tags.get(&record),
+        Some(&format!("bucket.shared {one} {two}"))
+    );
+
+    // The second rule goes: the record's one write (the exact record, after the rules) is
+    // crossed, and the set put back still names the second rule.
+    std::fs::write(spec.path(), cors_only_spec(&stack, &bucket, "one")).unwrap();
+    let proxy = FaultProxy::start(
+        crate::support::moto(),
+        Faults {
+            scripted: vec![("s3:PUT tagging".into(), 1, Fault::Crossed)],
+            ..Faults::none()
+        },
+    );
+    crate::support::plinth(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ])
+    .ok();
+    assert_eq!(proxy.counts().faults.get("Crossed"), Some(&1));
+    assert_eq!(
+        proxy.counts().by_operation.get("s3:PUT tagging"),
+        Some(&2),
+        "written, put back by the other writer, written again"
+    );
+    assert_eq!(
+        bucket_state(&bucket).tags.get(&record),
+        Some(&format!("bucket.shared {one}"))
+    );
+    assert_no_changes(&spec);
+}
