@@ -114,6 +114,10 @@ impl Key {
 
 /// Template parts (`${TagKey}`, `<key>`) become wildcards; keys ignore case.
 fn key_pattern(name: &str) -> String {
+    // Most keys have no template part: lowercasing is all (they are ASCII).
+    if !name.contains(['$', '<', '>']) {
+        return name.to_lowercase();
+    }
     let masked = pattern::mask_variables(name);
     let mut out = String::with_capacity(masked.len());
     let mut in_angle = false;
