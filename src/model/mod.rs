@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
-pub use attributes::Attribute;
+pub use attributes::{Attribute, PolicyColumn, SizeLimit};
 
 mod attributes;
 pub mod bucket;

@@ -269,23 +269,9 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
     }
 }
 
-/// The most characters IAM and the resource services accept in one policy document, not
-/// counting white space (as IAM counts). Limits that apply to several documents together (a
-/// role's inline policies) are checked by the loader.
+/// Policy documents' sizes as IAM and the resource services count them, white space left
+/// out. Each kind's limits are in its table of attributes (`model::attributes`).
 pub mod policy_size {
-    /// A role's trust policy: 2,048 by default, raisable by quota to 4,096.
-    pub const TRUST_DEFAULT: usize = 2_048;
-    pub const TRUST_MAX: usize = 4_096;
-    /// All of one role's inline policies together.
-    pub const ROLE_INLINE_TOTAL: usize = 10_240;
-    /// A customer-managed policy.
-    pub const MANAGED: usize = 6_144;
-    /// An SQS queue policy and an S3 bucket policy: 20 KB.
-    pub const QUEUE: usize = 20_480;
-    pub const BUCKET: usize = 20_480;
-    /// A KMS key policy: 32 KB.
-    pub const KEY: usize = 32_768;
-
     /// A document's size as AWS counts it: its characters, white space left out.
     pub fn of(json: &serde_json::Value) -> usize {
         json.to_string()

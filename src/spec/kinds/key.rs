@@ -14,7 +14,6 @@ use toml::de::DeValue;
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
-use crate::policy::{DocumentKind, ResourcePolicyKind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -314,19 +313,6 @@ impl KeySpec {
             .chain(self.description.iter())
             .chain(self.aliases.iter().flatten())
             .chain(self.tags.iter().flat_map(|t| t.values()))
-            .collect()
-    }
-
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        self.policy
-            .iter()
-            .map(|p| {
-                (
-                    "policy".to_string(),
-                    p,
-                    DocumentKind::Resource(ResourcePolicyKind::KmsKey),
-                )
-            })
             .collect()
     }
 

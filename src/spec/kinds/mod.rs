@@ -19,7 +19,7 @@ use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Kind};
-use crate::policy::{DocumentKind, ResourcePolicyKind};
+use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::Checker;
 use crate::spec::{PolicyTemplate, Text};
@@ -47,6 +47,28 @@ pub enum ResourceBody {
     InstanceProfile(instance_profile::InstanceProfileSpec),
     OidcProvider(oidc_provider::OidcProviderSpec),
     Key(key::KeySpec),
+}
+
+/// Receives, for each kind, the struct its `[KIND.NAME]` tables are deserialized into.
+pub(crate) trait TableTypes {
+    fn table<T: schemars::JsonSchema>(&mut self, kind: Kind);
+}
+
+/// Hands each kind's table struct to `each`, in the order of [`Kind::ALL`] (the JSON Schema's
+/// order of the spec's tables).
+pub(crate) fn each_table(each: &mut impl TableTypes) {
+    for kind in Kind::ALL {
+        match kind {
+            Kind::Role => each.table::<role::RawRole>(*kind),
+            Kind::Policy => each.table::<policy::RawPolicy>(*kind),
+            Kind::InstanceProfile => each.table::<instance_profile::RawInstanceProfile>(*kind),
+            Kind::OidcProvider => each.table::<oidc_provider::RawOidcProvider>(*kind),
+            Kind::Key => each.table::<key::RawKey>(*kind),
+            Kind::Queue => each.table::<queue::RawQueue>(*kind),
+            Kind::Function => each.table::<function::RawFunction>(*kind),
+            Kind::Bucket => each.table::<bucket::RawBucket>(*kind),
+        }
+    }
 }
 
 /// Loads one `[KIND.NAME]` table.
@@ -118,36 +140,53 @@ impl ResourceBody {
             .collect()
     }
 
-    /// Each policy document with the name plans use for it and what kind of document it is.
+    /// Each policy document with the name plans use for it and what kind of document it is,
+    /// as the kind's table of attributes says.
     pub fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+        let kind = self.kind();
+        let document = |attribute: &str| {
+            let column = kind.policy_document(attribute);
+            column.unwrap_or_else(|| panic!("{kind}.{attribute} is not a policy in its table"))
+        };
+        (self.documents().into_iter())
+            .map(|(attribute, name, template)| (name, template, document(attribute).document))
+            .collect()
+    }
+
+    /// Each policy document: the attribute its kind's table lists it under, the name plans
+    /// use for it (`policies.NAME` for a role's inline policy), and the document.
+    pub(crate) fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        fn single<'a>(
+            attribute: &'static str,
+            p: &'a Option<PolicyTemplate>,
+        ) -> Vec<(&'static str, String, &'a PolicyTemplate)> {
+            (p.iter())
+                .map(|p| (attribute, attribute.to_string(), p))
+                .collect()
+        }
         match self {
             ResourceBody::Role(r) => r.policy_documents(),
-            ResourceBody::Queue(q) => q
-                .policy
-                .iter()
-                .map(|p| {
-                    (
-                        "policy".to_string(),
-                        p,
-                        DocumentKind::Resource(ResourcePolicyKind::SqsQueue),
-                    )
-                })
-                .collect(),
-            ResourceBody::Function(_) => Vec::new(),
-            ResourceBody::Bucket(b) => b
-                .policy
-                .iter()
-                .map(|p| {
-                    (
-                        "policy".to_string(),
-                        p,
-                        DocumentKind::Resource(ResourcePolicyKind::S3Bucket),
-                    )
-                })
-                .collect(),
-            ResourceBody::Policy(p) => p.policy_documents(),
-            ResourceBody::InstanceProfile(_) | ResourceBody::OidcProvider(_) => Vec::new(),
-            ResourceBody::Key(k) => k.policy_documents(),
+            ResourceBody::Queue(q) => single("policy", &q.policy),
+            ResourceBody::Bucket(b) => single("policy", &b.policy),
+            ResourceBody::Key(k) => single("policy", &k.policy),
+            ResourceBody::Policy(p) => vec![("document", "document".into(), &p.document)],
+            ResourceBody::Function(_)
+            | ResourceBody::InstanceProfile(_)
+            | ResourceBody::OidcProvider(_) => Vec::new(),
+        }
+    }
+
+    /// The kind of resource the body describes.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ResourceBody::Role(_) => Kind::Role,
+            ResourceBody::Queue(_) => Kind::Queue,
+            ResourceBody::Function(_) => Kind::Function,
+            ResourceBody::Bucket(_) => Kind::Bucket,
+            ResourceBody::Policy(_) => Kind::Policy,
+            ResourceBody::InstanceProfile(_) => Kind::InstanceProfile,
+            ResourceBody::OidcProvider(_) => Kind::OidcProvider,
+            ResourceBody::Key(_) => Kind::Key,
         }
     }
 
@@ -240,5 +279,73 @@ impl ResourceBody {
             ResourceBody::OidcProvider(p) => p.export(attribute, resolver, live),
             ResourceBody::Key(k) => k.export(attribute, resolver, live),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::model::Kind;
+    use crate::spec::LoadOptions;
+
+    /// One document of each kind that holds any: a role's trust and inline policy, a managed
+    /// policy's document, a key, queue and bucket policy.
+    const EVERY_DOCUMENT: &str = r#"
+[stack]
+name = "every-document"
+
+[role.r]
+name = "r"
+trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+
+[role.r.policies.read]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = "sqs:ReceiveMessage", Resource = "${queue.q.arn}" }]
+
+[policy.p]
+name = "p"
+document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::every-document-bucket/*"}]}'
+
+[key.k]
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${aws.caller_arn}"}, "Action": "kms:*", "Resource": "*"}]}'
+
+[queue.q]
+name = "q"
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${role.r.arn}"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'
+
+[bucket.b]
+name = "every-document-bucket"
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${role.r.arn}"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::every-document-bucket/*"}]}'
+"#;
+
+    /// Every policy document a kind's spec holds is a policy row of the kind's table, and
+    /// every such row is a document some spec can hold: a kind registered without its
+    /// documents' rows (their lints and size limits) fails here, not in a user's plan.
+    #[test]
+    fn every_policy_document_is_a_row_of_its_kinds_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, EVERY_DOCUMENT).unwrap();
+        let spec = crate::spec::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let mut held = BTreeSet::new();
+        for resource in spec.resources.values() {
+            let kind = resource.kind();
+            let documents = resource.body.policy_documents();
+            for ((attribute, name, _), (_, _, document)) in
+                resource.body.documents().into_iter().zip(documents)
+            {
+                let column = kind.policy_document(attribute);
+                assert_eq!(column.map(|c| c.document), Some(document), "{kind}.{name}");
+                held.insert((kind, attribute));
+            }
+        }
+        let rows: BTreeSet<(Kind, &str)> = (Kind::ALL.iter())
+            .flat_map(|k| k.attributes().iter().map(move |a| (*k, a)))
+            .filter(|(_, a)| a.policy.is_some())
+            .map(|(k, a)| (k, a.name))
+            .collect();
+        assert_eq!(held, rows);
     }
 }

@@ -10,7 +10,6 @@ use toml::de::DeValue;
 use super::Lifecycle;
 use crate::diag::Diagnostics;
 use crate::model::Attributes;
-use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -73,14 +72,6 @@ impl PolicySpec {
             .chain(self.description.iter())
             .chain(self.tags.iter().flat_map(|t| t.values()))
             .collect()
-    }
-
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        vec![(
-            "document".to_string(),
-            &self.document,
-            DocumentKind::Identity,
-        )]
     }
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {

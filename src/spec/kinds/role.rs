@@ -14,7 +14,6 @@ use toml::de::DeValue;
 use super::Lifecycle;
 use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Value};
-use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
@@ -245,16 +244,13 @@ impl RoleSpec {
             .collect()
     }
 
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+    /// `(attribute, name, document)` for [`super::ResourceBody::policy_documents`].
+    pub(super) fn policy_documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         // Every declared policy, switched off or not: both settings of a switch must be valid.
-        let inline = self
-            .policies
-            .iter()
-            .flatten()
-            .map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
-        self.trust
-            .iter()
-            .map(|t| ("trust".to_string(), t, DocumentKind::Trust))
+        let inline = (self.policies.iter().flatten())
+            .map(|(n, p)| ("policies", format!("policies.{n}"), &p.document));
+        (self.trust.iter())
+            .map(|t| ("trust", "trust".to_string(), t))
             .chain(inline)
             .collect()
     }

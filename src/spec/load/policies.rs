@@ -1,6 +1,7 @@
 //! A spec's policies: read from JSON, TOML or a file, linted, and held to IAM's size quotas.
 
 use super::*;
+use crate::model::SizeLimit;
 
 impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -51,36 +52,36 @@ impl Loader {
         };
         let mut inline_total = 0;
         let mut inline_first = None;
-        for (name, template, _) in resource.body.policy_documents() {
+        let mut together_limit = 0;
+        for (attribute, name, template) in resource.body.documents() {
             if !present(template) {
                 continue;
             }
             let chars = size::of(&template.json);
-            let limit = match (resource.kind(), name.as_str()) {
-                (Kind::Role, "trust") => {
-                    if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
+            let Some(column) = resource.kind().policy_document(attribute) else {
+                continue;
+            };
+            let limit = match column.limit {
+                SizeLimit::Each(limit) => limit,
+                SizeLimit::Raisable { default, max } => {
+                    if chars > default && chars <= max {
                         self.diags.push(
                             Diagnostic::warning(
                                 WarningCode::PolicySize,
-                                format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
+                                format!("{} {name} policy is {chars} characters; IAM's default quota is {default}", resource.address),
                             )
                             .at_location(Some(start(template)))
-                            .hint(format!("fine if the account's quota was raised (up to {}); otherwise shorten the policy", size::TRUST_MAX)),
+                            .hint(format!("fine if the account's quota was raised (up to {max}); otherwise shorten the policy")),
                         );
                     }
-                    size::TRUST_MAX
+                    max
                 }
-                (Kind::Role, _) => {
+                SizeLimit::Together(limit) => {
                     inline_total += chars;
+                    together_limit = limit;
                     inline_first.get_or_insert_with(|| start(template));
                     continue;
                 }
-                (Kind::Policy, _) => size::MANAGED,
-                (Kind::Queue, _) => size::QUEUE,
-                (Kind::Bucket, _) => size::BUCKET,
-                (Kind::Key, _) => size::KEY,
-                // No policy documents: listed, so that a new kind must say its limit here.
-                (Kind::Function | Kind::InstanceProfile | Kind::OidcProvider, _) => continue,
             };
             if chars > limit {
                 self.diags.push(
@@ -93,14 +94,13 @@ impl Loader {
                 );
             }
         }
-        if let Some(at) = inline_first.filter(|_| inline_total > size::ROLE_INLINE_TOTAL) {
+        if let Some(at) = inline_first.filter(|_| inline_total > together_limit) {
             self.diags.push(
                 Diagnostic::error(
                     "spec::policy-size",
                     format!(
-                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {} per role (white space not counted)",
+                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {together_limit} per role (white space not counted)",
                         resource.address,
-                        size::ROLE_INLINE_TOTAL
                     ),
                 )
                 .at_location(Some(at))
