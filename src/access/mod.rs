@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Attributes, Kind, Value};
+use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::plan::{Plan, ResourceChange};
 use crate::policy::catalog::{catalog, AccessLevel};
 use crate::policy::pattern;
@@ -196,23 +196,22 @@ fn arn_of(
         .get("path")
         .and_then(Value::as_str)
         .unwrap_or("/");
-    match change.address.kind {
-        Kind::Role => format!("arn:{partition}:iam::{account}:role{path}{name}"),
-        Kind::Policy => format!("arn:{partition}:iam::{account}:policy{path}{name}"),
-        Kind::InstanceProfile => {
-            format!("arn:{partition}:iam::{account}:instance-profile{path}{name}")
-        }
+    let at = ArnScope {
+        partition,
+        region,
+        account_id: account,
+    };
+    let kind = change.address.kind;
+    match kind {
+        Kind::Role | Kind::Policy | Kind::InstanceProfile => kind.arn(at, &format!("{path}{name}")),
         Kind::OidcProvider => {
             let url = attributes
                 .get("url")
                 .and_then(Value::as_str)
                 .unwrap_or(name);
-            let host = url.trim_start_matches("https://");
-            format!("arn:{partition}:iam::{account}:oidc-provider/{host}")
+            kind.arn(at, oidc_provider_id(url))
         }
-        Kind::Queue => format!("arn:{partition}:sqs:{region}:{account}:{name}"),
-        Kind::Bucket => format!("arn:{partition}:s3:::{name}"),
-        Kind::Function => format!("arn:{partition}:lambda:{region}:{account}:function:{name}"),
+        Kind::Queue | Kind::Bucket | Kind::Function => kind.arn(at, name),
         Kind::Key => {
             let id = &change.physical_id;
             let id = if id.is_empty() || id.contains(['(', ' ', '{']) {
@@ -220,7 +219,7 @@ fn arn_of(
             } else {
                 id
             };
-            format!("arn:{partition}:kms:{region}:{account}:key/{id}")
+            kind.arn(at, id)
         }
     }
 }

@@ -14,7 +14,7 @@ use super::adapter::{Adapter, Change, Side};
 use super::shared::SharedChange;
 use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
 use super::{Aws, KindActions};
-use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::model::{ArnScope, Attributes, Kind, Value, STACK_TAG};
 use crate::plan::ResourceChange;
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
@@ -751,10 +751,12 @@ fn queue_arn(url: &str, region: &str) -> Option<String> {
     if !valid || name.is_empty() || name.contains('/') {
         return None;
     }
-    Some(format!(
-        "arn:{}:sqs:{region}:{account}:{name}",
-        partition_of(region)
-    ))
+    let at = ArnScope {
+        partition: partition_of(region),
+        region,
+        account_id: account,
+    };
+    Some(Kind::Queue.arn(at, name))
 }
 
 /// The partition a region belongs to, by the prefixes AWS gives each partition's regions.

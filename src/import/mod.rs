@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::aws::{Aws, AwsError};
-use crate::model::{Address, Kind};
+use crate::model::{oidc_provider_id, Address, Kind};
 use crate::state::{Account, ReadRequest};
 
 pub use write::{Found, ImportedSpec};
@@ -102,10 +102,8 @@ pub async fn read(
         match read? {
             Some(mut live) => {
                 if wanted.kind == Kind::Bucket {
-                    live.exports.insert(
-                        "arn".into(),
-                        format!("arn:{}:s3:::{}", account.partition, live.physical_id),
-                    );
+                    live.exports
+                        .insert("arn".into(), account.arn(Kind::Bucket, &live.physical_id));
                 }
                 found.push(Found {
                     address: request.address.clone(),
@@ -168,13 +166,8 @@ pub fn write_files(dir: &Path, imported: &ImportedSpec) -> Result<Vec<PathBuf>, 
 fn physical_id(wanted: &Wanted, account: &Account) -> String {
     match wanted.kind {
         Kind::OidcProvider if !wanted.id.starts_with("arn:") => {
-            let issuer = wanted.id.strip_prefix("https://").unwrap_or(&wanted.id);
-            format!(
-                "arn:{}:iam::{}:oidc-provider/{}",
-                account.partition,
-                account.account_id,
-                issuer.trim_end_matches('/')
-            )
+            let issuer = oidc_provider_id(&wanted.id).trim_end_matches('/');
+            account.arn(Kind::OidcProvider, issuer)
         }
         _ => wanted.id.clone(),
     }

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
+pub use arn::{oidc_provider_id, ArnFormat, ArnScope};
 pub use attributes::{Attribute, PolicyColumn, SizeLimit};
 
+mod arn;
 mod attributes;
 pub mod bucket;
 pub mod key;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, WarningCode};
-use crate::model::{Address, Kind};
+use crate::model::{Address, ArnScope, Kind};
 use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision};
 use crate::policy::{PolicyDocument, Principal};
 use crate::spec::kinds::bucket::NotificationTarget;
@@ -559,7 +559,11 @@ impl<'a> Known<'a> {
                 self.account_id(),
             ) {
                 (Some(partition), Some(region), Some(account)) => {
-                    format!("arn:{partition}:kms:{region}:{account}:key/*")
+                    Kind::Key.type_wide_arn(ArnScope {
+                        partition: &partition,
+                        region: &region,
+                        account_id: &account,
+                    })
                 }
                 _ => return,
             },

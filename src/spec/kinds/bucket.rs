@@ -15,7 +15,7 @@ use crate::model::bucket::{
     cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
 };
 pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
-use crate::model::{Attributes, Value};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -463,7 +463,7 @@ impl BucketSpec {
         let name = r.text(&self.name)?;
         match attribute {
             "name" => Some(name),
-            "arn" => Some(format!("arn:{}:s3:::{name}", r.account().partition)),
+            "arn" => Some(r.account().arn(Kind::Bucket, &name)),
             _ => None,
         }
     }

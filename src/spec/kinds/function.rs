@@ -13,7 +13,7 @@ use toml::de::DeValue;
 use super::{int, Lifecycle};
 use crate::archive;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Sensitive, Value};
+use crate::model::{Attributes, Kind, Sensitive, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
@@ -643,11 +643,7 @@ impl FunctionSpec {
     ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
-            "arn" => Some(super::regional_arn(
-                r,
-                "lambda",
-                &format!("function:{name}"),
-            )),
+            "arn" => Some(r.account().arn(Kind::Function, &name)),
             "name" => Some(name),
             "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
             "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),

@@ -9,7 +9,7 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
-use crate::model::Attributes;
+use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, Text};
@@ -129,11 +129,10 @@ impl InstanceProfileSpec {
                     Some(p) => r.text(p)?,
                     None => "/".to_string(),
                 };
-                Some(format!(
-                    "arn:{}:iam::{}:instance-profile{path}{name}",
-                    r.account().partition,
-                    r.account().account_id
-                ))
+                Some(
+                    r.account()
+                        .arn(Kind::InstanceProfile, &format!("{path}{name}")),
+                )
             }
             _ => None,
         }

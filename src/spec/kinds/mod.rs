@@ -94,17 +94,6 @@ pub(crate) fn load(
     }
 }
 
-/// A whole number from the spec, with where it was written (for range errors).
-/// The ARN of a resource of a regional service in the account and region planned for:
-/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
-fn regional_arn(r: &Resolver<'_>, service: &str, resource: &str) -> String {
-    let account = r.account();
-    format!(
-        "arn:{}:{service}:{}:{}:{resource}",
-        account.partition, account.region, account.account_id
-    )
-}
-
 /// An export AWS assigns (a queue's URL, a role's unique id): known once the resource exists
 /// under `name`.
 fn assigned_export(live: Option<&LiveResource>, name: &str, attribute: &str) -> Option<String> {
@@ -112,6 +101,7 @@ fn assigned_export(live: Option<&LiveResource>, name: &str, attribute: &str) -> 
         .and_then(|l| l.exports.get(attribute).cloned())
 }
 
+/// A whole number from the spec, with where it was written (for range errors).
 fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i64, Location)> {
     value
         .as_ref()

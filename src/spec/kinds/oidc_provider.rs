@@ -9,7 +9,7 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Value};
+use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, Text};
@@ -219,8 +219,12 @@ impl OidcProviderSpec {
 }
 
 fn provider_arn(partition: &str, account_id: &str, url: &str) -> String {
-    let issuer = url.strip_prefix("https://").unwrap_or(url);
-    format!("arn:{partition}:iam::{account_id}:oidc-provider/{issuer}")
+    let at = ArnScope {
+        partition,
+        region: "",
+        account_id,
+    };
+    Kind::OidcProvider.arn(at, oidc_provider_id(url))
 }
 
 #[cfg(test)]

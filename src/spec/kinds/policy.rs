@@ -9,7 +9,7 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
-use crate::model::Attributes;
+use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -125,11 +125,7 @@ impl PolicySpec {
             Some(p) => r.text(p).ok_or(p)?,
             None => "/".to_string(),
         };
-        Ok(format!(
-            "arn:{}:iam::{}:policy{path}{name}",
-            r.account().partition,
-            r.account().account_id
-        ))
+        Ok(r.account().arn(Kind::Policy, &format!("{path}{name}")))
     }
 
     pub(super) fn export(

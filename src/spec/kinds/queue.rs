@@ -10,7 +10,7 @@ use toml::de::DeValue;
 
 use super::{int, Lifecycle};
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Value};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -340,7 +340,7 @@ impl QueueSpec {
     ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
-            "arn" => Some(super::regional_arn(r, "sqs", &name)),
+            "arn" => Some(r.account().arn(Kind::Queue, &name)),
             "name" => Some(name),
             "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.

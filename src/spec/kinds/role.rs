@@ -13,7 +13,7 @@ use toml::de::DeValue;
 
 use super::Lifecycle;
 use crate::diag::{Diagnostics, Location};
-use crate::model::{Attributes, Value};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
@@ -358,11 +358,7 @@ impl RoleSpec {
         match attribute {
             "name" => Some(name),
             "path" => Some(path),
-            "arn" => Some(format!(
-                "arn:{}:iam::{}:role{path}{name}",
-                r.account().partition,
-                r.account().account_id
-            )),
+            "arn" => Some(r.account().arn(Kind::Role, &format!("{path}{name}"))),
             // Assigned by IAM: known only once the role exists under that name.
             _ => super::assigned_export(live, &name, attribute),
         }

@@ -1,0 +1,149 @@
+//! Each kind's ARN format, written once: the spec's exports, the access model, the caller's
+//! principal and `plinth permissions` all make a kind's ARNs here.
+
+use super::Kind;
+
+/// Where an ARN's resource part goes: `arn:PARTITION:SERVICE:REGION:ACCOUNT:PREFIX ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArnFormat {
+    pub service: &'static str,
+    /// The region is part of the ARN (empty for IAM and S3).
+    pub regional: bool,
+    /// The account is part of the ARN (empty for S3).
+    pub in_account: bool,
+    /// What comes before the resource's own id: `role` (a path follows), `function:`.
+    pub prefix: &'static str,
+    /// The id that stands for every resource of the kind: `/*` after an IAM path's place.
+    pub every: &'static str,
+}
+
+/// The partition, region and account an ARN names. An account-wide pattern may hold `*`.
+#[derive(Debug, Clone, Copy)]
+pub struct ArnScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+}
+
+const fn global(service: &'static str, prefix: &'static str, every: &'static str) -> ArnFormat {
+    ArnFormat {
+        service,
+        regional: false,
+        in_account: true,
+        prefix,
+        every,
+    }
+}
+
+const fn regional(service: &'static str, prefix: &'static str) -> ArnFormat {
+    ArnFormat {
+        service,
+        regional: true,
+        in_account: true,
+        prefix,
+        every: "*",
+    }
+}
+
+/// The id in an OIDC provider's ARN: its issuer URL without `https://`.
+pub fn oidc_provider_id(url: &str) -> &str {
+    url.strip_prefix("https://").unwrap_or(url)
+}
+
+impl Kind {
+    /// The kind's ARN format.
+    pub fn arn_format(self) -> ArnFormat {
+        match self {
+            // IAM names: the id is the path and the name, `/` or `/tonic/` then `lambda`.
+            Kind::Role => global("iam", "role", "/*"),
+            Kind::Policy => global("iam", "policy", "/*"),
+            Kind::InstanceProfile => global("iam", "instance-profile", "/*"),
+            // The id is the issuer's host and path, without `https://`.
+            Kind::OidcProvider => global("iam", "oidc-provider/", "*"),
+            Kind::Key => regional("kms", "key/"),
+            Kind::Queue => regional("sqs", ""),
+            Kind::Function => regional("lambda", "function:"),
+            Kind::Bucket => ArnFormat {
+                in_account: false,
+                ..global("s3", "", "*")
+            },
+        }
+    }
+
+    /// The ARN of the resource of this kind with `id` (what follows the kind's prefix: an
+    /// IAM path and name, a queue's name, a key's id) in `at`.
+    pub fn arn(self, at: ArnScope<'_>, id: &str) -> String {
+        let format = self.arn_format();
+        let region = if format.regional { at.region } else { "" };
+        let account = if format.in_account { at.account_id } else { "" };
+        format!(
+            "arn:{}:{}:{region}:{account}:{}{id}",
+            at.partition, format.service, format.prefix
+        )
+    }
+
+    /// The pattern of every resource of this kind in `at`: `arn:aws:iam::ID:role/*`.
+    pub fn type_wide_arn(self, at: ArnScope<'_>) -> String {
+        self.arn(at, self.arn_format().every)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_writes_the_arn_aws_gives_it() {
+        let at = ArnScope {
+            partition: "aws",
+            region: "us-east-1",
+            account_id: "123456789012",
+        };
+        let cases = [
+            (
+                Kind::Role,
+                "/tonic/lambda",
+                "arn:aws:iam::123456789012:role/tonic/lambda",
+            ),
+            (Kind::Policy, "/p", "arn:aws:iam::123456789012:policy/p"),
+            (
+                Kind::InstanceProfile,
+                "/ip",
+                "arn:aws:iam::123456789012:instance-profile/ip",
+            ),
+            (
+                Kind::OidcProvider,
+                "token.actions.githubusercontent.com",
+                "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+            ),
+            (
+                Kind::Key,
+                "1234",
+                "arn:aws:kms:us-east-1:123456789012:key/1234",
+            ),
+            (
+                Kind::Queue,
+                "work",
+                "arn:aws:sqs:us-east-1:123456789012:work",
+            ),
+            (
+                Kind::Function,
+                "worker",
+                "arn:aws:lambda:us-east-1:123456789012:function:worker",
+            ),
+            (Kind::Bucket, "data", "arn:aws:s3:::data"),
+        ];
+        for (kind, id, arn) in cases {
+            assert_eq!(kind.arn(at, id), arn);
+        }
+        assert_eq!(
+            Kind::Role.type_wide_arn(at),
+            "arn:aws:iam::123456789012:role/*"
+        );
+        assert_eq!(Kind::Bucket.type_wide_arn(at), "arn:aws:s3:::*");
+        assert_eq!(
+            Kind::Function.type_wide_arn(at),
+            "arn:aws:lambda:us-east-1:123456789012:function:*"
+        );
+    }
+}
