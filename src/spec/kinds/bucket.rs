@@ -9,6 +9,7 @@ use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::bucket::{
@@ -35,8 +36,7 @@ pub struct BucketSpec {
     pub encryption: Option<Encryption>,
     /// The whole notification document; `None` leaves notifications unmanaged.
     pub notifications: Option<Vec<Notification>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// S3's four switches; each one left out is off, as S3 has it.
@@ -100,7 +100,7 @@ pub(crate) struct RawBucket {
     public_access_block: Option<PublicAccessBlock>,
     encryption: Option<Located<RawEncryption>>,
     notification: Option<Vec<Located<RawNotification>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -145,11 +145,7 @@ pub(super) fn load(
             .set_hint("remove force_destroy");
     }
     if raw.existing {
-        let first_tag = raw
-            .tags
-            .as_ref()
-            .and_then(|t| t.keys().next())
-            .map(|k| k.span());
+        let first_tag = first_tag(&raw.tags);
         super::shared::refuse_owned_only(loader, "bucket", &[("tags", first_tag)]);
     }
     let notifications = raw.notification.map(|notifications| {
@@ -198,16 +194,13 @@ pub(super) fn load(
             }
         }),
         notifications,
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
     // An existing bucket is by definition not this stack's yet: taking over its settings is
     // adopting it.
     Some((
         spec,
-        Lifecycle {
-            adopt: raw.adopt || raw.existing,
-            prevent_destroy: raw.prevent_destroy,
-        },
+        Lifecycle::new(raw.adopt || raw.existing, raw.prevent_destroy),
     ))
 }
 
@@ -263,7 +256,7 @@ impl BucketSpec {
                         NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
                     }),
             )
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -280,9 +273,7 @@ impl BucketSpec {
             "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`",
             diags,
         );
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         if let Some(e) = &self.encryption {
             match (e.sse.get_ref().as_str(), &e.kms_key) {
                 ("kms", _) | ("s3", None) => {}
@@ -453,9 +444,7 @@ impl BucketSpec {
                 .collect();
             attrs.insert("notifications".into(), notifications_value(entries));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

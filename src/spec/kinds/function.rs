@@ -10,6 +10,7 @@ use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{RawTags, Tags};
 use super::{int, Lifecycle};
 use crate::archive;
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -37,8 +38,7 @@ pub struct FunctionSpec {
     pub reserved_concurrency: Option<(i64, Location)>,
     /// SQS triggers; `None` leaves the function's event source mappings unmanaged.
     pub triggers: Option<Vec<Trigger>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// Where the function's code comes from.
@@ -133,7 +133,7 @@ pub(crate) struct RawFunction {
     #[schemars(range(min = *RESERVED_CONCURRENCY.start(), max = *RESERVED_CONCURRENCY.end()))]
     reserved_concurrency: Option<Located<i64>>,
     trigger: Option<Vec<RawTrigger>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -213,15 +213,9 @@ pub(super) fn load(
                 })
                 .collect()
         }),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
@@ -407,7 +401,7 @@ impl FunctionSpec {
                     .flat_map(|e| e.values().map(EnvValue::text)),
             )
             .chain(self.triggers.iter().flatten().map(|t| &t.queue))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -509,9 +503,7 @@ impl FunctionSpec {
                 }
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         for trigger in self.triggers.iter().flatten() {
             trigger.check(c, diags);
         }
@@ -629,9 +621,7 @@ impl FunctionSpec {
             }
             attrs.insert("triggers".into(), Value::Map(map));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

@@ -1,12 +1,11 @@
 //! `[instance_profile.NAME]`: an IAM instance profile, the container that hands a role to EC2
 //! instances.
 
-use std::collections::BTreeMap;
-
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::Diagnostics;
 use crate::model::{Attributes, Kind};
@@ -21,8 +20,7 @@ pub struct InstanceProfileSpec {
     pub path: Option<Text>,
     /// The name of the role the profile holds (IAM allows one); `None` leaves it unmanaged.
     pub role: Option<Text>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -35,7 +33,7 @@ pub(crate) struct RawInstanceProfile {
     path: Option<Located<String>>,
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     role: Option<Located<String>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -51,15 +49,9 @@ pub(super) fn load(
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 impl InstanceProfileSpec {
@@ -68,7 +60,7 @@ impl InstanceProfileSpec {
             .into_iter()
             .chain(self.path.iter())
             .chain(self.role.iter())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -95,9 +87,7 @@ impl InstanceProfileSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
     pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
@@ -109,9 +99,7 @@ impl InstanceProfileSpec {
         if let Some(role) = &self.role {
             attrs.insert("role".into(), r.value(role));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

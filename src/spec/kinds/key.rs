@@ -5,12 +5,13 @@
 //! deletion after `deletion_window_days`, and a key that returns to the spec in that window is
 //! recovered.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
@@ -77,8 +78,7 @@ pub struct KeySpec {
     pub enabled: Option<bool>,
     /// `alias/...` names; the first is how plinth finds the key. `None` leaves them unmanaged.
     pub aliases: Option<Vec<Text>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
     pub deletion_window_days: Option<(i64, Location)>,
     /// Why the policy may lock the identity running plinth out of the key: KMS's lockout
     /// safety check is then skipped, and so is plinth's (`bypass_lockout_check = true`).
@@ -107,7 +107,7 @@ pub(crate) struct RawKey {
     enabled: Option<bool>,
     #[schemars(inner(pattern(alias_pattern())))]
     aliases: Option<Vec<Located<String>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[schemars(range(min = *DELETION_WINDOW_DAYS.start(), max = *DELETION_WINDOW_DAYS.end()))]
     deletion_window_days: Option<Located<i64>>,
     /// Skip KMS's lockout safety check (and plinth's); needs `bypass_lockout_reason`.
@@ -141,20 +141,14 @@ pub(super) fn load(
             .aliases
             .as_ref()
             .map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
         deletion_window_days: raw
             .deletion_window_days
             .map(|d| (*d.get_ref(), loader.location(d.span()))),
         bypass_lockout_reason,
         location,
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// An existing key is found by `key_id` and takes only a policy (and the lockout bypass): the
@@ -176,11 +170,7 @@ fn check_existing(loader: &mut Loader, raw: &RawKey, location: &Location) {
             .set_hint("add key_id = \"alias/NAME\" (or the key's id or ARN)");
     }
     let span = |l: &Option<Located<String>>| l.as_ref().map(|v| v.span());
-    let first_tag = raw
-        .tags
-        .as_ref()
-        .and_then(|t| t.keys().next())
-        .map(|k| k.span());
+    let first_tag = first_tag(&raw.tags);
     super::shared::refuse_owned_only(
         loader,
         "key",
@@ -312,7 +302,7 @@ impl KeySpec {
             .iter()
             .chain(self.description.iter())
             .chain(self.aliases.iter().flatten())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -428,9 +418,7 @@ impl KeySpec {
                 ));
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         if let Some(days) = &self.deletion_window_days {
             c.range("deletion_window_days", days, DELETION_WINDOW_DAYS, diags);
         }
@@ -465,9 +453,7 @@ impl KeySpec {
         if let Some(aliases) = &self.aliases {
             attrs.insert("aliases".into(), r.set(aliases));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         let days = self
             .deletion_window_days
             .as_ref()

@@ -5,6 +5,7 @@
 //! [`ResourceBody`], and one arm in each `match` below and in `aws::dispatch`.
 
 pub mod bucket;
+pub mod common;
 pub mod function;
 pub mod instance_profile;
 pub mod key;

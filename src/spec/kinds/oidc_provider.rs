@@ -1,12 +1,11 @@
 //! `[oidc_provider.NAME]`: an IAM OpenID Connect identity provider, which web-identity trust
 //! policies name as their federated principal (GitHub Actions, EKS, a data platform's issuer).
 
-use std::collections::BTreeMap;
-
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
@@ -27,8 +26,7 @@ pub struct OidcProviderSpec {
     pub client_ids: Option<(Vec<Text>, Location)>,
     /// SHA-1 thumbprints of the issuer's certificate; `None` leaves them to IAM.
     pub thumbprints: Option<(Vec<Text>, Location)>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -43,7 +41,7 @@ pub(crate) struct RawOidcProvider {
         inner(pattern(THUMBPRINT_CHARS.pattern(THUMBPRINT_LENGTH, THUMBPRINT_LENGTH)))
     )]
     thumbprints: Option<Located<Vec<Located<String>>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -72,15 +70,9 @@ pub(super) fn load(
         url: loader.text_or_stand_in(&raw.url),
         client_ids,
         thumbprints,
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// What IAM accepts as a provider URL.
@@ -121,7 +113,7 @@ impl OidcProviderSpec {
             .into_iter()
             .chain(self.client_ids.iter().flat_map(|(l, _)| l))
             .chain(self.thumbprints.iter().flat_map(|(l, _)| l))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -167,9 +159,7 @@ impl OidcProviderSpec {
                 );
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
     pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
@@ -189,9 +179,7 @@ impl OidcProviderSpec {
                 Value::List(prints.iter().map(|t| lower(r.value(t))).collect()),
             );
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

@@ -1,12 +1,11 @@
 //! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
 //! (`managed_policies = ["${policy.NAME.arn}"]`).
 
-use std::collections::BTreeMap;
-
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::Diagnostics;
 use crate::model::{Attributes, Kind};
@@ -21,8 +20,7 @@ pub struct PolicySpec {
     pub path: Option<Text>,
     pub description: Option<Text>,
     pub document: PolicyTemplate,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -36,7 +34,7 @@ pub(crate) struct RawPolicy {
     description: Option<Located<String>>,
     #[schemars(with = "PolicyField")]
     document: Located<toml::Value>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -53,15 +51,9 @@ pub(super) fn load(
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         document: loader.policy_or_stand_in(&raw.document),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 impl PolicySpec {
@@ -70,7 +62,7 @@ impl PolicySpec {
             .into_iter()
             .chain(self.path.iter())
             .chain(self.description.iter())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -97,9 +89,7 @@ impl PolicySpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
     pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
@@ -112,9 +102,7 @@ impl PolicySpec {
             attrs.insert("description".into(), r.value(d));
         }
         attrs.insert("document".into(), r.policy_or_report(&self.document, diags));
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

@@ -8,6 +8,7 @@ use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{first_tag, RawTags, Tags};
 use super::{int, Lifecycle};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
@@ -33,8 +34,7 @@ pub struct QueueSpec {
     pub sqs_managed_sse: Option<(bool, Location)>,
     pub policy: Option<PolicyTemplate>,
     pub redrive: Option<Redrive>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// Where messages go after `max_receive_count` failed receives.
@@ -83,7 +83,7 @@ pub(crate) struct RawQueue {
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
     redrive: Option<RawRedrive>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -131,15 +131,9 @@ pub(super) fn load(
                 loader.location(r.max_receive_count.span()),
             ),
         }),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// An existing queue takes only its name and policy: every setting belongs to its owner.
@@ -163,13 +157,7 @@ fn refuse_owned_only(loader: &mut Loader, raw: &RawQueue) {
             ("kms_data_key_reuse", int(&raw.kms_data_key_reuse)),
             ("sqs_managed_sse", flag(&raw.sqs_managed_sse)),
             ("redrive", raw.redrive.as_ref().map(|r| r.queue.span())),
-            (
-                "tags",
-                raw.tags
-                    .as_ref()
-                    .and_then(|t| t.keys().next())
-                    .map(|k| k.span()),
-            ),
+            ("tags", first_tag(&raw.tags)),
         ],
     );
 }
@@ -207,7 +195,7 @@ impl QueueSpec {
             .into_iter()
             .chain(self.kms_key.iter())
             .chain(self.redrive.iter().map(|r| &r.queue))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -253,9 +241,7 @@ impl QueueSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
             diags.push(
                 Diagnostic::error(
@@ -326,9 +312,7 @@ impl QueueSpec {
             ]);
             attrs.insert("redrive".into(), Value::Map(map));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 

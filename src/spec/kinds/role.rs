@@ -11,6 +11,7 @@ use crate::spec::{InlinePolicyField, Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
+use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
 use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
@@ -37,8 +38,7 @@ pub struct RoleSpec {
     /// Inline policies by name; `None` leaves inline policies unmanaged.
     pub policies: Option<BTreeMap<String, InlinePolicy>>,
     pub permissions_boundary: Option<Text>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// One inline policy of a role.
@@ -87,7 +87,7 @@ pub(crate) struct RawRole {
     #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
     policies: Option<BTreeMap<String, Located<toml::Value>>>,
     permissions_boundary: Option<Located<String>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -123,15 +123,9 @@ pub(super) fn load(
             .permissions_boundary
             .as_ref()
             .map(|p| loader.text_or_stand_in(p)),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// A role plinth creates needs a trust policy; an existing role takes none of the settings that
@@ -157,13 +151,7 @@ fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usi
                 raw.max_session_hours.as_ref().map(|h| h.span()),
             ),
             ("permissions_boundary", span(&raw.permissions_boundary)),
-            (
-                "tags",
-                raw.tags
-                    .as_ref()
-                    .and_then(|t| t.keys().next())
-                    .map(|k| k.span()),
-            ),
+            ("tags", first_tag(&raw.tags)),
         ],
     );
 }
@@ -240,7 +228,7 @@ impl RoleSpec {
                     .flatten()
                     .flat_map(|(_, p)| p.when.iter()),
             )
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
@@ -278,9 +266,7 @@ impl RoleSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         for arn in self
             .managed_policies
             .iter()
@@ -338,9 +324,7 @@ impl RoleSpec {
         if let Some(b) = &self.permissions_boundary {
             attrs.insert("permissions_boundary".into(), r.value(b));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
