@@ -19,6 +19,7 @@ pub(crate) mod shared;
 mod shared_bucket;
 pub mod sqs;
 pub mod sts;
+pub(crate) mod tagging;
 pub mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
