@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::tags::{Entity, IamTags};
 use super::{decode_document, principal_not_seen_yet, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::shared::SharedChange;
@@ -473,7 +474,7 @@ impl Iam {
 
     /// The role `name`'s tagging calls.
     fn role_tagging<'a>(&'a self, name: &'a str) -> RoleTags<'a> {
-        RoleTags { iam: self, name }
+        RoleTags(self.tagging(Entity::Role, name))
     }
 
     /// Deletes a role and what IAM requires gone first: inline policies, attachments and

@@ -144,37 +144,23 @@ impl Iam {
     }
 }
 
-/// One role's tagging calls, by its name.
-pub(super) struct RoleTags<'a> {
-    pub(super) iam: &'a Iam,
-    pub(super) name: &'a str,
-}
+/// One role's tagging calls, by its name, and the role's tags as they are now: a role is the
+/// one IAM entity other stacks may share.
+pub(super) struct RoleTags<'a>(pub(super) IamTags<'a>);
 
 impl Tagging for RoleTags<'_> {
     async fn tag(&self, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        (self.iam.client.tag_role())
-            .role_name(self.name)
-            .set_tags(Some(tags_of(&tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))
-            .map(|_| ())
+        self.0.tag(tags).await
     }
 
     async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
-        (self.iam.client.untag_role())
-            .role_name(self.name)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))
-            .map(|_| ())
+        self.0.untag(keys).await
     }
 }
 
 impl SharedTagging for RoleTags<'_> {
     async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        self.iam.role_tags(self.name).await
+        self.0.iam.role_tags(self.0.id).await
     }
 }
 
