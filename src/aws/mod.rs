@@ -305,6 +305,17 @@ pub fn actions(kind: Kind) -> &'static KindActions {
     with_adapter!(kind, A => A::ACTIONS)
 }
 
+/// The call whose answer names a resource of a kind ([`adapter::Adapter::FIRST_READ`]).
+fn first_read(kind: Kind) -> &'static str {
+    with_adapter!(kind, A => A::FIRST_READ)
+}
+
+/// A kind's attributes read as documents in strings, each with its call
+/// ([`adapter::Adapter::DOCUMENTS`]).
+fn documents(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    with_adapter!(kind, A => A::DOCUMENTS)
+}
+
 /// Values a resource exports to references (`arn`, `unique_id`, `key_id`, ...).
 pub type Exports = BTreeMap<String, String>;
 

@@ -706,6 +706,11 @@ impl Adapter for QueueAdapter {
     type Config = QueueConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "sqs:GetQueueUrl";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[
+        ("policy", "sqs:GetQueueAttributes"),
+        ("redrive", "sqs:GetQueueAttributes"),
+    ];
 
     fn client(aws: &Aws) -> &Sqs {
         &aws.sqs

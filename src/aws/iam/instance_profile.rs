@@ -293,6 +293,7 @@ impl Adapter for InstanceProfileAdapter {
     type Client = Iam;
     type Config = InstanceProfileConfig;
     const ACTIONS: &'static KindActions = &INSTANCE_PROFILE_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetInstanceProfile";
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

@@ -241,6 +241,7 @@ impl Adapter for OidcProviderAdapter {
     type Client = Iam;
     type Config = OidcProviderConfig;
     const ACTIONS: &'static KindActions = &OIDC_PROVIDER_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetOpenIDConnectProvider";
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

@@ -476,6 +476,9 @@ impl Adapter for ManagedPolicyAdapter {
     type Client = Iam;
     type Config = ManagedPolicyConfig;
     const ACTIONS: &'static KindActions = &MANAGED_POLICY_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetPolicy";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] =
+        &[("document", "iam:GetPolicyVersion")];
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

@@ -511,6 +511,8 @@ impl Adapter for KeyAdapter {
     type Config = KeyConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "kms:DescribeKey";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[("policy", "kms:GetKeyPolicy")];
 
     fn client(aws: &Aws) -> &Kms {
         &aws.kms

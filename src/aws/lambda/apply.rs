@@ -360,6 +360,7 @@ impl Adapter for FunctionAdapter {
     type Client = Lambda;
     type Config = FunctionConfig;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "lambda:GetFunction";
 
     fn client(aws: &Aws) -> &Lambda {
         &aws.lambda

@@ -172,6 +172,9 @@ impl Adapter for RoleAdapter {
     type Config = RoleConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ROLE_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetRole";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] =
+        &[("trust", "iam:GetRole"), ("policies", "iam:GetRolePolicy")];
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam
