@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
+use crate::model::{ArnScope, Attributes, Kind, Value};
 use crate::plan::{Plan, ResourceChange};
 use crate::policy::catalog::{catalog, AccessLevel};
 use crate::policy::pattern;
@@ -188,40 +188,13 @@ fn arn_of(
     region: &str,
     account: &str,
 ) -> String {
-    let name = attributes
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or(&change.physical_id);
-    let path = attributes
-        .get("path")
-        .and_then(Value::as_str)
-        .unwrap_or("/");
     let at = ArnScope {
         partition,
         region,
         account_id: account,
     };
     let kind = change.address.kind;
-    match kind {
-        Kind::Role | Kind::Policy | Kind::InstanceProfile => kind.arn(at, &format!("{path}{name}")),
-        Kind::OidcProvider => {
-            let url = attributes
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or(name);
-            kind.arn(at, oidc_provider_id(url))
-        }
-        Kind::Queue | Kind::Bucket | Kind::Function => kind.arn(at, name),
-        Kind::Key => {
-            let id = &change.physical_id;
-            let id = if id.is_empty() || id.contains(['(', ' ', '{']) {
-                "*"
-            } else {
-                id
-            };
-            kind.arn(at, id)
-        }
-    }
+    kind.arn(at, &kind.arn_id(attributes, &change.physical_id))
 }
 
 /// Every grant of the stack, sorted riskiest first.

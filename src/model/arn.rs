@@ -1,7 +1,7 @@
 //! Each kind's ARN format, written once: the spec's exports, the access model, the caller's
 //! principal and `plinth permissions` all make a kind's ARNs here.
 
-use super::Kind;
+use super::{Attributes, Kind, Value};
 
 /// Where an ARN's resource part goes: `arn:PARTITION:SERVICE:REGION:ACCOUNT:PREFIX ID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,25 @@ impl Kind {
         )
     }
 
+    /// The id in the ARN of a resource of this kind with `attributes` (planned or read) and
+    /// `physical_id`: its name (after its path, for IAM), an OIDC provider's URL without its
+    /// scheme, a key's id; `*` for a key whose id is not known yet.
+    pub fn arn_id(self, attributes: &Attributes, physical_id: &str) -> String {
+        let text = |name: &str| attributes.get(name).and_then(Value::as_str);
+        let name = text("name").unwrap_or(physical_id);
+        match self {
+            Kind::Role | Kind::Policy | Kind::InstanceProfile => {
+                format!("{}{name}", text("path").unwrap_or("/"))
+            }
+            Kind::OidcProvider => oidc_provider_id(text("url").unwrap_or(name)).to_string(),
+            Kind::Queue | Kind::Bucket | Kind::Function => name.to_string(),
+            Kind::Key if physical_id.is_empty() || physical_id.contains(['(', ' ', '{']) => {
+                "*".to_string()
+            }
+            Kind::Key => physical_id.to_string(),
+        }
+    }
+
     /// The pattern of every resource of this kind in `at`: `arn:aws:iam::ID:role/*`.
     pub fn type_wide_arn(self, at: ArnScope<'_>) -> String {
         self.arn(at, self.arn_format().every)
@@ -144,6 +163,30 @@ mod tests {
         assert_eq!(
             Kind::Function.type_wide_arn(at),
             "arn:aws:lambda:us-east-1:123456789012:function:*"
+        );
+    }
+
+    #[test]
+    fn the_arn_id_comes_from_the_planned_attributes() {
+        let attributes = |pairs: &[(&str, &str)]| -> Attributes {
+            (pairs.iter())
+                .map(|(k, v)| (k.to_string(), Value::str(*v)))
+                .collect()
+        };
+        let role = attributes(&[("name", "lambda"), ("path", "/tonic/")]);
+        assert_eq!(Kind::Role.arn_id(&role, "lambda"), "/tonic/lambda");
+        assert_eq!(Kind::Policy.arn_id(&attributes(&[]), "p"), "/p");
+        let provider = attributes(&[("url", "https://token.actions.githubusercontent.com")]);
+        assert_eq!(
+            Kind::OidcProvider.arn_id(&provider, "arn:aws:iam::1:oidc-provider/x"),
+            "token.actions.githubusercontent.com"
+        );
+        assert_eq!(Kind::Queue.arn_id(&attributes(&[]), "work"), "work");
+        assert_eq!(Kind::Key.arn_id(&attributes(&[]), "1234"), "1234");
+        assert_eq!(Kind::Key.arn_id(&attributes(&[]), ""), "*");
+        assert_eq!(
+            Kind::Key.arn_id(&attributes(&[]), "(known after apply)"),
+            "*"
         );
     }
 }
