@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::template::{reference_text, Reference};
 use super::{Text, Var};
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 const PLINTH_TAG_PREFIX: &str = "plinth:";
 
 /// The characters a kind of name may hold, written as a regular-expression character class
@@ -356,7 +356,7 @@ impl<'a> Checker<'a> {
         diags: &mut Diagnostics,
     ) {
         let error = |message: String, hint: String| {
-            Diagnostic::error("spec::invalid-value", message)
+            Diagnostic::error(Code::SpecInvalidValue, message)
                 .at_location(Some(text.location.clone()))
                 .hint(hint)
         };
@@ -402,7 +402,7 @@ impl<'a> Checker<'a> {
         if !range.contains(&value.0) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     format!(
                         "{what} is {}; AWS allows {} to {}",
                         value.0,

@@ -11,7 +11,7 @@ use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::bucket::{
     cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
 };
@@ -138,7 +138,7 @@ pub(super) fn load(
     if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
         loader
             .err(
-                "spec::invalid-value",
+                Code::SpecInvalidValue,
                 "force_destroy does not apply to an existing bucket: plinth never deletes it",
                 force.span(),
             )
@@ -159,7 +159,7 @@ pub(super) fn load(
                     (None, Some(f)) => NotificationTarget::Function(loader.text_or_stand_in(f)),
                     _ => {
                         loader
-                            .err("spec::invalid-value", "a notification goes to exactly one queue or function", span)
+                            .err(Code::SpecInvalidValue, "a notification goes to exactly one queue or function", span)
                             .set_hint("write queue = \"${queue.NAME.arn}\" or function = \"${function.NAME.arn}\"");
                         return None;
                     }
@@ -279,7 +279,7 @@ impl BucketSpec {
                 ("kms", _) | ("s3", None) => {}
                 ("s3", Some(key)) => diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        Code::SpecInvalidValue,
                         "a KMS key applies only to sse = \"kms\"",
                     )
                     .at_location(Some(key.location.clone()))
@@ -287,7 +287,7 @@ impl BucketSpec {
                 ),
                 (other, _) => diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        Code::SpecInvalidValue,
                         format!("`{other}` is not a kind of default encryption"),
                     )
                     .at_location(Some(e.location.clone()))
@@ -313,7 +313,7 @@ impl BucketSpec {
             if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
                 diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        Code::SpecInvalidValue,
                         "a notification needs events like \"s3:ObjectCreated:*\"",
                     )
                     .at_location(Some(n.location.clone()))
@@ -324,7 +324,7 @@ impl BucketSpec {
         for rule in self.cors.iter().flatten() {
             if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", "every CORS rule needs allowed_origins and allowed_methods")
+                    Diagnostic::error(Code::SpecInvalidValue, "every CORS rule needs allowed_origins and allowed_methods")
                         .at_location(Some(self.name.location.clone()))
                         .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
                 );
@@ -357,7 +357,7 @@ impl BucketSpec {
                 continue;
             };
             diags.push(
-                Diagnostic::error("spec::shared-entry-id", problem)
+                Diagnostic::error(Code::SpecSharedEntryId, problem)
                     .at_location(Some(location.clone()))
                     .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
             );

@@ -13,7 +13,7 @@ use toml::de::DeValue;
 use super::common::{RawTags, Tags};
 use super::{int, Lifecycle};
 use crate::archive;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{self, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Sensitive, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
@@ -229,7 +229,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     ];
     if forms.iter().filter(|f| **f).count() != 1 {
         loader
-            .err("spec::invalid-value", "`code` must name exactly one source", span)
+            .err(diag::Code::SpecInvalidValue, "`code` must name exactly one source", span)
             .set_hint("write code = { dir = \"src/\" }, { zip = \"f.zip\" }, { s3_bucket = \"...\", s3_key = \"...\" } or { image = \"URI\" }");
         return Code::Broken;
     }
@@ -240,7 +240,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Err(e) => {
                 loader
                     .err(
-                        "spec::read",
+                        diag::Code::SpecRead,
                         format!("cannot zip `{}`: {e}", path.display()),
                         span,
                     )
@@ -256,7 +256,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Err(e) => {
                 loader
                     .err(
-                        "spec::read",
+                        diag::Code::SpecRead,
                         format!("cannot read `{}`: {e}", path.display()),
                         span,
                     )
@@ -282,7 +282,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
         },
         _ => {
             loader.err(
-                "spec::missing-field",
+                diag::Code::SpecMissingField,
                 "code from S3 needs both s3_bucket and s3_key",
                 span,
             );
@@ -302,7 +302,7 @@ fn code_archive(
     if bytes.len() > archive::MAX_INLINE_ZIP_BYTES {
         loader
             .err(
-                "spec::too-large",
+                diag::Code::SpecTooLarge,
                 format!(
                     "the code archive is {} bytes; Lambda takes at most {} inline",
                     bytes.len(),
@@ -346,7 +346,7 @@ fn load_env_value(
         other => {
             loader
                 .err(
-                    "spec::type",
+                    diag::Code::SpecType,
                     format!(
                         "environment variable `{name}` cannot be {}",
                         crate::spec::with_article(other.type_str())
@@ -442,7 +442,7 @@ impl FunctionSpec {
             if !matches!(archs.as_slice(), [a] if ARCHITECTURES.contains(&a.as_str())) {
                 diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        diag::Code::SpecInvalidValue,
                         "a function has exactly one architecture: x86_64 or arm64",
                     )
                     .at_location(Some(at.clone()))
@@ -453,14 +453,14 @@ impl FunctionSpec {
         let image = matches!(self.code, Code::Image { .. });
         match (&self.runtime, &self.handler, image) {
             (Some(t), _, true) | (_, Some(t), true) => diags.push(
-                Diagnostic::error("spec::invalid-value", "a function from a container image takes its runtime and handler from the image")
+                Diagnostic::error(diag::Code::SpecInvalidValue, "a function from a container image takes its runtime and handler from the image")
                     .at_location(Some(t.location.clone()))
                     .hint("remove runtime and handler"),
             ),
             (None, _, false) | (_, None, false) if !matches!(self.code, Code::Broken) => {
                 let missing = if self.runtime.is_none() { "runtime" } else { "handler" };
                 diags.push(
-                    Diagnostic::error("spec::missing-field", format!("a function from a zip archive needs a {missing}"))
+                    Diagnostic::error(diag::Code::SpecMissingField, format!("a function from a zip archive needs a {missing}"))
                         .at_location(Some(self.name.location.clone()))
                         .hint("add runtime = \"python3.12\" and handler = \"main.handler\", for example"),
                 );
@@ -482,7 +482,7 @@ impl FunctionSpec {
                 );
                 if source.chars().count() > 256 {
                     diags.push(
-                        Diagnostic::error("spec::invalid-value", "the S3 location of the code is longer than 256 characters")
+                        Diagnostic::error(diag::Code::SpecInvalidValue, "the S3 location of the code is longer than 256 characters")
                             .at_location(Some(location.clone()))
                             .hint("plinth records where the code came from in a tag, which holds 256 characters; use a shorter key"),
                     );
@@ -496,7 +496,7 @@ impl FunctionSpec {
                     .any(|r| matches!(r, Reference::Resource { .. }))
                 {
                     diags.push(
-                        Diagnostic::error("spec::invalid-value", format!("secret `{name}` refers to another resource"))
+                        Diagnostic::error(diag::Code::SpecInvalidValue, format!("secret `{name}` refers to another resource"))
                             .at_location(Some(text.location.clone()))
                             .hint("a secret must be known when planning: use a variable, e.g. { secret = \"${var.api_key}\" }"),
                     );
@@ -611,7 +611,7 @@ impl FunctionSpec {
             for trigger in triggers {
                 let Some(queue) = r.text(&trigger.queue) else {
                     diags.push(
-                        Diagnostic::error("plan::unknown-trigger", "the trigger's queue ARN is known only after apply")
+                        Diagnostic::error(diag::Code::PlanUnknownTrigger, "the trigger's queue ARN is known only after apply")
                             .at_location(Some(trigger.queue.location.clone()))
                             .hint("refer to the queue as ${queue.NAME.arn}, which is known before the queue exists"),
                     );
@@ -668,7 +668,7 @@ impl Trigger {
                 .map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
             if v.0 > 10 && window < 1 {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
+                    Diagnostic::error(diag::Code::SpecInvalidValue, "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
                         .at_location(Some(v.1.clone()))
                         .hint("set batching_window = 1 (seconds) or more"),
                 );
@@ -681,7 +681,7 @@ impl Trigger {
             if !RESPONSE_TYPES.contains(&t.as_str()) {
                 diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        diag::Code::SpecInvalidValue,
                         format!("`{t}` is not a function response type"),
                     )
                     .at_location(Some(at.clone()))

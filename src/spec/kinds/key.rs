@@ -13,7 +13,7 @@ use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
@@ -163,7 +163,7 @@ fn check_existing(loader: &mut Loader, raw: &RawKey, location: &Location) {
     if raw.key_id.is_none() {
         loader
             .err(
-                "spec::missing-field",
+                Code::SpecMissingField,
                 "an existing key needs `key_id`: plinth finds it by its key id, key ARN or alias",
                 location.span.clone(),
             )
@@ -207,7 +207,7 @@ fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
         (Some(_), Some(reason)) => Some(reason.get_ref().clone()),
         (Some(b), None) => {
             let d = loader.err(
-                "spec::bypass-without-reason",
+                Code::SpecBypassWithoutReason,
                 "`bypass_lockout_check = true` needs a reason",
                 b.span(),
             );
@@ -216,7 +216,7 @@ fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
         }
         (None, Some(r)) => {
             let d = loader.err(
-                "spec::reason-without-bypass",
+                Code::SpecReasonWithoutBypass,
                 "`bypass_lockout_reason` is given but `bypass_lockout_check` is not true",
                 r.span(),
             );
@@ -320,7 +320,7 @@ impl KeySpec {
 
     pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         let invalid = |message: String, at: &Location, hint: String| {
-            Diagnostic::error("spec::invalid-value", message)
+            Diagnostic::error(Code::SpecInvalidValue, message)
                 .at_location(Some(at.clone()))
                 .hint(hint)
         };

@@ -7,7 +7,7 @@ use toml::de::DeValue;
 
 use super::common::{RawTags, Tags};
 use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
@@ -129,7 +129,7 @@ impl OidcProviderSpec {
                 if count > max {
                     diags.push(
                         Diagnostic::error(
-                            "spec::invalid-value",
+                            Code::SpecInvalidValue,
                             format!("{count} {what}; IAM allows at most {max}"),
                         )
                         .at_location(Some(at.clone()))

@@ -10,7 +10,7 @@ use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
 use super::{int, Lifecycle};
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
@@ -245,7 +245,7 @@ impl QueueSpec {
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "content_based_deduplication applies only to FIFO queues",
                 )
                 .at_location(Some(at.clone()))
@@ -255,7 +255,7 @@ impl QueueSpec {
         if let (Some(key), Some((true, _))) = (&self.kms_key, &self.sqs_managed_sse) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "a queue is encrypted with a KMS key or with SQS-managed keys, not both",
                 )
                 .at_location(Some(key.location.clone()))
@@ -265,7 +265,7 @@ impl QueueSpec {
         if let (Some((_, at)), None) = (&self.kms_data_key_reuse, &self.kms_key) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "kms_data_key_reuse applies only to queues encrypted with kms_key",
                 )
                 .at_location(Some(at.clone()))

@@ -13,7 +13,7 @@ use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
 use super::Lifecycle;
-use crate::diag::{Diagnostics, Location};
+use crate::diag::{Code, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
@@ -134,7 +134,7 @@ fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usi
     if !raw.existing {
         if raw.trust.is_none() {
             loader
-                .err("spec::missing-field", "a role needs `trust`: who may assume it", table)
+                .err(Code::SpecMissingField, "a role needs `trust`: who may assume it", table)
                 .set_hint("add trust = { Version = \"2012-10-17\", Statement = [...] }, or `existing = true` for a role someone else owns");
         }
         return;
@@ -181,7 +181,7 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         Some(other) => {
             loader
                 .err(
-                    "spec::type",
+                    Code::SpecType,
                     format!(
                         "`when` must be a string or a list of strings, not a {}",
                         other.type_str()

@@ -86,7 +86,7 @@ impl Loader {
             if chars > limit {
                 self.diags.push(
                     Diagnostic::error(
-                        "spec::policy-size",
+                        Code::SpecPolicySize,
                         format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
                     )
                     .at_location(Some(start(template)))
@@ -97,7 +97,7 @@ impl Loader {
         if let Some(at) = inline_first.filter(|_| inline_total > together_limit) {
             self.diags.push(
                 Diagnostic::error(
-                    "spec::policy-size",
+                    Code::SpecPolicySize,
                     format!(
                         "{}'s inline policies are {inline_total} characters together; IAM accepts at most {together_limit} per role (white space not counted)",
                         resource.address,
@@ -120,7 +120,7 @@ impl Loader {
             }
             toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
                 let Some(rel) = t["file"].as_str() else {
-                    self.err("spec::type", "`file` must be a path string", span);
+                    self.err(Code::SpecType, "`file` must be a path string", span);
                     return None;
                 };
                 let path = self.dir.join(rel);
@@ -132,7 +132,7 @@ impl Loader {
                         // inside it would print its lines, so the spec's line is shown instead.
                         self.diags.push(
                             Diagnostic::error(
-                                "policy::not-a-policy",
+                                Code::PolicyNotAPolicy,
                                 format!("`{name}` is not a policy document (its content is not shown)"),
                             )
                             .at_location(Some(cited))
@@ -160,7 +160,7 @@ impl Loader {
                 self.policy_json(&file, json, span, None)
             }
             other => {
-                self.err("spec::type", format!("a policy cannot be {}", with_article(other.type_str())), span)
+                self.err(Code::SpecType, format!("a policy cannot be {}", with_article(other.type_str())), span)
                     .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
                 None
             }
@@ -181,7 +181,7 @@ impl Loader {
                     .map(|c| c + json_offset(text, e.line(), e.column()))
                     .map_or(span, |o| o..o + 1);
                 self.diags.push(
-                    Diagnostic::error("policy::json", format!("policy is not valid JSON: {e}"))
+                    Diagnostic::error(Code::PolicyJson, format!("policy is not valid JSON: {e}"))
                         .at(file, at)
                         .label("here")
                         .hint("IAM policies are JSON documents; check quotes, commas and brackets (placeholders like <ARN> must be replaced with quoted values)"),
@@ -213,7 +213,7 @@ impl Loader {
                 format!(" at {}", e.path)
             };
             self.diags.push(
-                Diagnostic::error("policy::invalid", format!("invalid policy{path}: {}", e.message))
+                Diagnostic::error(Code::PolicyInvalid, format!("invalid policy{path}: {}", e.message))
                     .at(file, at)
                     .hint("see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]"),
             );
@@ -232,7 +232,7 @@ impl Loader {
                     Ok(pieces) => templated.push((s.clone(), pieces)),
                     Err(e) => {
                         let at = found.map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
-                        let mut d = Diagnostic::error("spec::reference", e.message).at(file, at);
+                        let mut d = Diagnostic::error(Code::SpecReference, e.message).at(file, at);
                         d.hint = e.hint;
                         self.diags.push(d);
                         ok = false;
