@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::bucket::{
     cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
@@ -20,6 +20,7 @@ use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct BucketSpec {
@@ -244,7 +245,71 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
 }
 
 impl BucketSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+    /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
+    /// (space-separated), so an id it is given must be one it can record, and name one entry.
+    fn check_entry_ids(&self, diags: &mut Diagnostics) {
+        let cors = self
+            .cors
+            .iter()
+            .flatten()
+            .zip(&self.cors_locations)
+            .map(|(c, location)| (c.id.as_deref(), "CORS rule", location));
+        let notifications = self
+            .notifications
+            .iter()
+            .flatten()
+            .map(|n| (n.id.as_deref(), "notification", &n.location));
+        let mut seen: BTreeMap<(&str, &str), ()> = BTreeMap::new();
+        for (id, what, location) in cors.chain(notifications) {
+            let Some(id) = id else { continue };
+            let problem = if !is_recordable_id(id) {
+                format!("the {what} id {id:?} on an existing bucket is not letters, digits, `-`, `_` and `.` only")
+            } else if seen.insert((what, id), ()).is_some() {
+                format!("two {what}s of the block have the id {id:?}")
+            } else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error(Code::SpecSharedEntryId, problem)
+                    .at_location(Some(location.clone()))
+                    .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
+            );
+        }
+    }
+
+    /// The settings this block declares, by their attribute names.
+    fn managed(&self) -> Vec<&'static str> {
+        let declared = [
+            self.cors.is_some(),
+            self.encryption.is_some(),
+            self.notifications.is_some(),
+            self.policy.is_some(),
+            self.public_access_block.is_some(),
+            self.tags.is_some(),
+        ];
+        MANAGED_SETTINGS
+            .iter()
+            .zip(declared)
+            .filter(|(_, d)| *d)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+}
+
+impl KindSpec for BucketSpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.encryption.iter().flat_map(|e| e.kms_key.iter()))
@@ -260,7 +325,7 @@ impl BucketSpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "bucket policy", diags);
         }
@@ -332,57 +397,7 @@ impl BucketSpec {
         }
     }
 
-    /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
-    /// (space-separated), so an id it is given must be one it can record, and name one entry.
-    fn check_entry_ids(&self, diags: &mut Diagnostics) {
-        let cors = self
-            .cors
-            .iter()
-            .flatten()
-            .zip(&self.cors_locations)
-            .map(|(c, location)| (c.id.as_deref(), "CORS rule", location));
-        let notifications = self
-            .notifications
-            .iter()
-            .flatten()
-            .map(|n| (n.id.as_deref(), "notification", &n.location));
-        let mut seen: BTreeMap<(&str, &str), ()> = BTreeMap::new();
-        for (id, what, location) in cors.chain(notifications) {
-            let Some(id) = id else { continue };
-            let problem = if !is_recordable_id(id) {
-                format!("the {what} id {id:?} on an existing bucket is not letters, digits, `-`, `_` and `.` only")
-            } else if seen.insert((what, id), ()).is_some() {
-                format!("two {what}s of the block have the id {id:?}")
-            } else {
-                continue;
-            };
-            diags.push(
-                Diagnostic::error(Code::SpecSharedEntryId, problem)
-                    .at_location(Some(location.clone()))
-                    .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
-            );
-        }
-    }
-
-    /// The settings this block declares, by their attribute names.
-    fn managed(&self) -> Vec<&'static str> {
-        let declared = [
-            self.cors.is_some(),
-            self.encryption.is_some(),
-            self.notifications.is_some(),
-            self.policy.is_some(),
-            self.public_access_block.is_some(),
-            self.tags.is_some(),
-        ];
-        MANAGED_SETTINGS
-            .iter()
-            .zip(declared)
-            .filter(|(_, d)| *d)
-            .map(|(s, _)| *s)
-            .collect()
-    }
-
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         attrs.insert("existing".into(), Value::Bool(self.existing));
@@ -448,7 +463,12 @@ impl BucketSpec {
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>) -> Option<String> {
+    fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        _live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
             "name" => Some(name),

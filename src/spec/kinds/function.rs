@@ -11,7 +11,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{RawTags, Tags};
-use super::{int, Lifecycle};
+use super::{int, KindSpec, Lifecycle};
 use crate::archive;
 use crate::diag::{self, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Sensitive, Value};
@@ -377,8 +377,16 @@ pub fn function_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl FunctionSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for FunctionSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn declares_export(&self, attribute: &str) -> bool {
+        declares_setting(self, attribute)
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         let code: Vec<&Text> = match &self.code {
             Code::S3 {
                 bucket,
@@ -405,7 +413,7 @@ impl FunctionSpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             function_name,
@@ -509,7 +517,7 @@ impl FunctionSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         attrs.insert("role".into(), r.value(&self.role));
@@ -625,7 +633,7 @@ impl FunctionSpec {
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -644,7 +652,7 @@ impl FunctionSpec {
 
 /// Whether the function has a value for `attribute`: the settings it exports (`timeout`,
 /// `memory`) have one only when the spec sets them.
-pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
+fn declares_setting(spec: &FunctionSpec, attribute: &str) -> bool {
     match attribute {
         "timeout" => spec.timeout.is_some(),
         "memory" => spec.memory.is_some(),

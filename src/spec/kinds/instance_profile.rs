@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
 use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
@@ -54,8 +54,12 @@ pub(super) fn load(
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
-impl InstanceProfileSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for InstanceProfileSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
@@ -64,7 +68,7 @@ impl InstanceProfileSpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
@@ -90,7 +94,7 @@ impl InstanceProfileSpec {
         self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -103,7 +107,7 @@ impl InstanceProfileSpec {
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
@@ -297,15 +297,6 @@ fn is_key_id(value: &str) -> bool {
 }
 
 impl KeySpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
-        self.key_id
-            .iter()
-            .chain(self.description.iter())
-            .chain(self.aliases.iter().flatten())
-            .chain(self.tags.texts())
-            .collect()
-    }
-
     fn key_usage(&self) -> &str {
         self.key_usage
             .as_ref()
@@ -317,8 +308,27 @@ impl KeySpec {
             .as_ref()
             .map_or(DEFAULT_KEY_SPEC, |s| s.get_ref())
     }
+}
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+impl KindSpec for KeySpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
+        self.key_id
+            .iter()
+            .chain(self.description.iter())
+            .chain(self.aliases.iter().flatten())
+            .chain(self.tags.texts())
+            .collect()
+    }
+
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         let invalid = |message: String, at: &Location, hint: String| {
             Diagnostic::error(Code::SpecInvalidValue, message)
                 .at_location(Some(at.clone()))
@@ -424,7 +434,7 @@ impl KeySpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         if self.existing {
             // Only the key policy's statements plinth names; nothing that describes the key.
@@ -466,7 +476,7 @@ impl KeySpec {
     }
 
     /// The first alias: a key with one is found by it. An existing key is found by `key_id`.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         if let Some(key_id) = self.key_id.as_ref().filter(|_| self.existing) {
             return r.text(key_id).map(Some).ok_or(key_id);
         }
@@ -478,7 +488,7 @@ impl KeySpec {
 
     /// Everything a key exports is assigned by KMS: known once it exists, unless it is about to
     /// be replaced by a new key.
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         _r: &Resolver<'_>,

@@ -1,8 +1,8 @@
 //! Resource kinds: for each kind, everything plinth knows about it apart from AWS calls: its
 //! spec fields, their rules, its desired attributes and what it exports to references.
 //!
-//! Adding a kind means a module here, an adapter in `aws/`, a variant of [`Kind`] and of
-//! [`ResourceBody`], and one arm in each `match` below and in `aws::dispatch`.
+//! Each kind's spec implements [`KindSpec`] in its module; [`kinds!`] below is the one
+//! registration of each kind: its `ResourceBody` variant, its spec and table structs.
 
 pub mod bucket;
 pub mod common;
@@ -35,19 +35,53 @@ pub struct Lifecycle {
     pub prevent_destroy: bool,
 }
 
-/// One resource's kind-specific spec.
-// One value per resource in the spec, built once: boxing the larger kinds would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum ResourceBody {
-    Role(role::RoleSpec),
-    Queue(queue::QueueSpec),
-    Function(function::FunctionSpec),
-    Bucket(bucket::BucketSpec),
-    Policy(policy::PolicySpec),
-    InstanceProfile(instance_profile::InstanceProfileSpec),
-    OidcProvider(oidc_provider::OidcProviderSpec),
-    Key(key::KeySpec),
+/// What every kind's spec answers, each in its own module; [`ResourceBody`] hands each
+/// question to its kind's.
+pub(crate) trait KindSpec {
+    /// Every templated string of the spec (for references and checks).
+    fn texts(&self) -> Vec<&Text>;
+
+    /// Each policy document: the attribute its kind's table lists it under, the name plans
+    /// use for it (`policies.NAME` for a role's inline policy), and the document.
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        Vec::new()
+    }
+
+    /// The rules AWS would enforce, checked before anything is sent.
+    fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics);
+
+    /// The id the live read finds the resource by, before AWS has assigned anything: a role's
+    /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
+    /// name (a key without aliases: it is found by its address tag); `Err` with the text that
+    /// depends on a value known only after apply.
+    fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text>;
+
+    /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
+    /// exist, and plinth manages only the parts the block declares.
+    fn must_exist(&self) -> bool {
+        false
+    }
+
+    /// The declared attributes, resolved. Attributes the spec leaves out are absent, so
+    /// whatever AWS fills in for them is never a difference.
+    fn desired(&self, resolver: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes;
+
+    /// Whether the resource has a value for an exported attribute that is one of its settings
+    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
+    /// change under plinth, so a reference to it is refused rather than guessed.
+    fn declares_export(&self, attribute: &str) -> bool {
+        let _ = attribute;
+        true
+    }
+
+    /// An attribute other resources reference, if it is known before apply: deterministic
+    /// ones from the spec, assigned ones from `live` (the resource as it exists now).
+    fn export(
+        &self,
+        attribute: &str,
+        resolver: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String>;
 }
 
 /// Receives, for each kind, the struct its `[KIND.NAME]` tables are deserialized into.
@@ -55,44 +89,79 @@ pub(crate) trait TableTypes {
     fn table<T: schemars::JsonSchema>(&mut self, kind: Kind);
 }
 
-/// Hands each kind's table struct to `each`, in the order of [`Kind::ALL`] (the JSON Schema's
-/// order of the spec's tables).
-pub(crate) fn each_table(each: &mut impl TableTypes) {
-    for kind in Kind::ALL {
-        match kind {
-            Kind::Role => each.table::<role::RawRole>(*kind),
-            Kind::Policy => each.table::<policy::RawPolicy>(*kind),
-            Kind::InstanceProfile => each.table::<instance_profile::RawInstanceProfile>(*kind),
-            Kind::OidcProvider => each.table::<oidc_provider::RawOidcProvider>(*kind),
-            Kind::Key => each.table::<key::RawKey>(*kind),
-            Kind::Queue => each.table::<queue::RawQueue>(*kind),
-            Kind::Function => each.table::<function::RawFunction>(*kind),
-            Kind::Bucket => each.table::<bucket::RawBucket>(*kind),
+/// The one registration of each kind's spec: `Kind: module::Spec(Raw)` makes the kind's
+/// [`ResourceBody`] variant (named as its [`Kind`]), loads its tables with `module::load`
+/// into `Spec`, answers through `Spec`'s [`KindSpec`], and gives `Raw`, the struct its tables
+/// deserialize into, to the JSON Schema.
+macro_rules! kinds {
+    ($($kind:ident: $module:ident::$spec:ident($raw:ident)),* $(,)?) => {
+        /// One resource's kind-specific spec.
+        // One value per resource in the spec, built once: boxing the larger kinds would buy
+        // nothing.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug)]
+        pub enum ResourceBody {
+            $($kind($module::$spec)),*
         }
-    }
+
+        impl ResourceBody {
+            /// The kind of resource the body describes.
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(ResourceBody::$kind(_) => Kind::$kind),*
+                }
+            }
+
+            fn spec(&self) -> &dyn KindSpec {
+                match self {
+                    $(ResourceBody::$kind(spec) => spec),*
+                }
+            }
+        }
+
+        /// Loads one `[KIND.NAME]` table.
+        pub(crate) fn load(
+            kind: Kind,
+            loader: &mut crate::spec::Loader,
+            value: toml::Spanned<DeValue<'_>>,
+        ) -> Option<(ResourceBody, Lifecycle)> {
+            match kind {
+                $(Kind::$kind => $module::load(loader, value)
+                    .map(|(body, lifecycle)| (ResourceBody::$kind(body), lifecycle))),*
+            }
+        }
+
+        /// Hands each kind's table struct to `each`, in the order of [`Kind::ALL`] (the JSON
+        /// Schema's order of the spec's tables).
+        pub(crate) fn each_table(each: &mut impl TableTypes) {
+            for kind in Kind::ALL {
+                match kind {
+                    $(Kind::$kind => each.table::<$module::$raw>(*kind)),*
+                }
+            }
+        }
+    };
 }
 
-/// Loads one `[KIND.NAME]` table.
-pub(crate) fn load(
-    kind: Kind,
-    loader: &mut crate::spec::Loader,
-    value: toml::Spanned<DeValue<'_>>,
-) -> Option<(ResourceBody, Lifecycle)> {
-    match kind {
-        Kind::Role => role::load(loader, value).map(|(b, l)| (ResourceBody::Role(b), l)),
-        Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
-        Kind::Function => {
-            function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l))
-        }
-        Kind::Bucket => bucket::load(loader, value).map(|(b, l)| (ResourceBody::Bucket(b), l)),
-        Kind::Policy => policy::load(loader, value).map(|(b, l)| (ResourceBody::Policy(b), l)),
-        Kind::InstanceProfile => instance_profile::load(loader, value)
-            .map(|(b, l)| (ResourceBody::InstanceProfile(b), l)),
-        Kind::OidcProvider => {
-            oidc_provider::load(loader, value).map(|(b, l)| (ResourceBody::OidcProvider(b), l))
-        }
-        Kind::Key => key::load(loader, value).map(|(b, l)| (ResourceBody::Key(b), l)),
-    }
+kinds! {
+    Role: role::RoleSpec(RawRole),
+    Queue: queue::QueueSpec(RawQueue),
+    Function: function::FunctionSpec(RawFunction),
+    Bucket: bucket::BucketSpec(RawBucket),
+    Policy: policy::PolicySpec(RawPolicy),
+    InstanceProfile: instance_profile::InstanceProfileSpec(RawInstanceProfile),
+    OidcProvider: oidc_provider::OidcProviderSpec(RawOidcProvider),
+    Key: key::KeySpec(RawKey),
+}
+
+/// A resource's single policy document under `attribute`, for [`KindSpec::documents`].
+fn single_document<'a>(
+    attribute: &'static str,
+    document: &'a Option<PolicyTemplate>,
+) -> Vec<(&'static str, String, &'a PolicyTemplate)> {
+    (document.iter())
+        .map(|p| (attribute, attribute.to_string(), p))
+        .collect()
 }
 
 /// An export AWS assigns (a queue's URL, a role's unique id): known once the resource exists
@@ -112,16 +181,7 @@ fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i6
 impl ResourceBody {
     /// Every templated string of the spec (for references and checks).
     pub fn texts(&self) -> Vec<&Text> {
-        match self {
-            ResourceBody::Role(r) => r.texts(),
-            ResourceBody::Queue(q) => q.texts(),
-            ResourceBody::Function(f) => f.texts(),
-            ResourceBody::Bucket(b) => b.texts(),
-            ResourceBody::Policy(p) => p.texts(),
-            ResourceBody::InstanceProfile(p) => p.texts(),
-            ResourceBody::OidcProvider(p) => p.texts(),
-            ResourceBody::Key(k) => k.texts(),
-        }
+        self.spec().texts()
     }
 
     pub fn policies(&self) -> Vec<&PolicyTemplate> {
@@ -144,132 +204,46 @@ impl ResourceBody {
             .collect()
     }
 
-    /// Each policy document: the attribute its kind's table lists it under, the name plans
-    /// use for it (`policies.NAME` for a role's inline policy), and the document.
+    /// Each policy document ([`KindSpec::documents`]).
     pub(crate) fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
-        fn single<'a>(
-            attribute: &'static str,
-            p: &'a Option<PolicyTemplate>,
-        ) -> Vec<(&'static str, String, &'a PolicyTemplate)> {
-            (p.iter())
-                .map(|p| (attribute, attribute.to_string(), p))
-                .collect()
-        }
-        match self {
-            ResourceBody::Role(r) => r.policy_documents(),
-            ResourceBody::Queue(q) => single("policy", &q.policy),
-            ResourceBody::Bucket(b) => single("policy", &b.policy),
-            ResourceBody::Key(k) => single("policy", &k.policy),
-            ResourceBody::Policy(p) => vec![("document", "document".into(), &p.document)],
-            ResourceBody::Function(_)
-            | ResourceBody::InstanceProfile(_)
-            | ResourceBody::OidcProvider(_) => Vec::new(),
-        }
-    }
-
-    /// The kind of resource the body describes.
-    pub fn kind(&self) -> Kind {
-        match self {
-            ResourceBody::Role(_) => Kind::Role,
-            ResourceBody::Queue(_) => Kind::Queue,
-            ResourceBody::Function(_) => Kind::Function,
-            ResourceBody::Bucket(_) => Kind::Bucket,
-            ResourceBody::Policy(_) => Kind::Policy,
-            ResourceBody::InstanceProfile(_) => Kind::InstanceProfile,
-            ResourceBody::OidcProvider(_) => Kind::OidcProvider,
-            ResourceBody::Key(_) => Kind::Key,
-        }
+        self.spec().documents()
     }
 
     /// The rules AWS would enforce, checked before anything is sent.
     pub fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics) {
-        match self {
-            ResourceBody::Role(r) => r.check(checker, diags),
-            ResourceBody::Queue(q) => q.check(checker, diags),
-            ResourceBody::Function(f) => f.check(checker, diags),
-            ResourceBody::Bucket(b) => b.check(checker, diags),
-            ResourceBody::Policy(p) => p.check(checker, diags),
-            ResourceBody::InstanceProfile(p) => p.check(checker, diags),
-            ResourceBody::OidcProvider(p) => p.check(checker, diags),
-            ResourceBody::Key(k) => k.check(checker, diags),
-        }
+        self.spec().check(checker, diags)
     }
 
-    /// The id the live read finds the resource by, before AWS has assigned anything: a role's
-    /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
-    /// name (a key without aliases: it is found by its address tag); `Err` with the text that
-    /// depends on a value known only after apply.
+    /// The id the live read finds the resource by ([`KindSpec::physical_id`]).
     pub fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        match self {
-            ResourceBody::Role(r) => resolver.text(&r.name).map(Some).ok_or(&r.name),
-            ResourceBody::Queue(q) => resolver.text(&q.name).map(Some).ok_or(&q.name),
-            ResourceBody::Function(f) => resolver.text(&f.name).map(Some).ok_or(&f.name),
-            ResourceBody::Bucket(b) => resolver.text(&b.name).map(Some).ok_or(&b.name),
-            ResourceBody::Policy(p) => p.physical_id(resolver).map(Some),
-            ResourceBody::InstanceProfile(p) => resolver.text(&p.name).map(Some).ok_or(&p.name),
-            ResourceBody::OidcProvider(p) => p.physical_id(resolver).map(Some),
-            ResourceBody::Key(k) => k.physical_id(resolver),
-        }
+        self.spec().physical_id(resolver)
     }
 
-    /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
-    /// exist, and plinth manages only the parts the block declares.
+    /// The resource is not plinth's to create (`existing = true`).
     pub fn must_exist(&self) -> bool {
-        match self {
-            ResourceBody::Bucket(b) => b.existing,
-            ResourceBody::Role(r) => r.existing,
-            ResourceBody::Key(k) => k.existing,
-            ResourceBody::Queue(q) => q.existing,
-            _ => false,
-        }
+        self.spec().must_exist()
     }
 
-    /// The declared attributes, resolved. Attributes the spec leaves out are absent, so
-    /// whatever AWS fills in for them is never a difference.
+    /// The declared attributes, resolved ([`KindSpec::desired`]).
     pub fn desired(&self, resolver: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
-        match self {
-            ResourceBody::Role(r) => r.desired(resolver, diags),
-            ResourceBody::Queue(q) => q.desired(resolver, diags),
-            ResourceBody::Function(f) => f.desired(resolver, diags),
-            ResourceBody::Bucket(b) => b.desired(resolver, diags),
-            ResourceBody::Policy(p) => p.desired(resolver, diags),
-            ResourceBody::InstanceProfile(p) => p.desired(resolver, diags),
-            ResourceBody::OidcProvider(p) => p.desired(resolver, diags),
-            ResourceBody::Key(k) => k.desired(resolver, diags),
-        }
+        self.spec().desired(resolver, diags)
     }
 
-    /// Whether the resource has a value for an exported attribute that is one of its settings
-    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
-    /// change under plinth, so a reference to it is refused rather than guessed.
+    /// Whether the resource has a value for an exported setting
+    /// ([`KindSpec::declares_export`]).
     pub fn declares_export(&self, attribute: &str) -> bool {
-        match self {
-            ResourceBody::Function(f) => function::declares_export(f, attribute),
-            ResourceBody::Queue(q) => {
-                attribute != "visibility_timeout" || q.visibility_timeout.is_some()
-            }
-            _ => true,
-        }
+        self.spec().declares_export(attribute)
     }
 
-    /// An attribute other resources reference, if it is known before apply: deterministic
-    /// ones from the spec, assigned ones from `live` (the resource as it exists now).
+    /// An attribute other resources reference, if it is known before apply
+    /// ([`KindSpec::export`]).
     pub fn export(
         &self,
         attribute: &str,
         resolver: &Resolver<'_>,
         live: Option<&LiveResource>,
     ) -> Option<String> {
-        match self {
-            ResourceBody::Role(r) => r.export(attribute, resolver, live),
-            ResourceBody::Queue(q) => q.export(attribute, resolver, live),
-            ResourceBody::Function(f) => f.export(attribute, resolver, live),
-            ResourceBody::Bucket(b) => b.export(attribute, resolver),
-            ResourceBody::Policy(p) => p.export(attribute, resolver, live),
-            ResourceBody::InstanceProfile(p) => p.export(attribute, resolver, live),
-            ResourceBody::OidcProvider(p) => p.export(attribute, resolver, live),
-            ResourceBody::Key(k) => k.export(attribute, resolver, live),
-        }
+        self.spec().export(attribute, resolver, live)
     }
 }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
@@ -107,8 +107,8 @@ fn thumbprint(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl OidcProviderSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for OidcProviderSpec {
+    fn texts(&self) -> Vec<&Text> {
         [&self.url]
             .into_iter()
             .chain(self.client_ids.iter().flat_map(|(l, _)| l))
@@ -117,7 +117,7 @@ impl OidcProviderSpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.url,
             issuer_url,
@@ -162,7 +162,7 @@ impl OidcProviderSpec {
         self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("url".into(), r.value(&self.url));
         if let Some((ids, _)) = &self.client_ids {
@@ -184,23 +184,24 @@ impl OidcProviderSpec {
     }
 
     /// IAM names a provider by an ARN made of its URL's host and path.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         let url = r.text(&self.url).ok_or(&self.url)?;
-        Ok(provider_arn(
-            &r.account().partition,
-            &r.account().account_id,
+        let account = r.account();
+        Ok(Some(provider_arn(
+            &account.partition,
+            &account.account_id,
             &url,
-        ))
+        )))
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
         _live: Option<&LiveResource>,
     ) -> Option<String> {
         match attribute {
-            "arn" => self.physical_id(r).ok(),
+            "arn" => self.physical_id(r).ok().flatten(),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
 use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
@@ -56,8 +56,12 @@ pub(super) fn load(
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
-impl PolicySpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for PolicySpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        vec![("document", "document".into(), &self.document)]
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
@@ -66,7 +70,7 @@ impl PolicySpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
@@ -92,7 +96,7 @@ impl PolicySpec {
         self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -107,16 +111,18 @@ impl PolicySpec {
     }
 
     /// The policy's ARN, which is how IAM finds it: built from its path and name.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         let name = r.text(&self.name).ok_or(&self.name)?;
         let path = match &self.path {
             Some(p) => r.text(p).ok_or(p)?,
             None => "/".to_string(),
         };
-        Ok(r.account().arn(Kind::Policy, &format!("{path}{name}")))
+        Ok(Some(
+            r.account().arn(Kind::Policy, &format!("{path}{name}")),
+        ))
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -124,7 +130,7 @@ impl PolicySpec {
     ) -> Option<String> {
         match attribute {
             "name" => r.text(&self.name),
-            "arn" => self.physical_id(r).ok(),
+            "arn" => self.physical_id(r).ok().flatten(),
             _ => None,
         }
     }

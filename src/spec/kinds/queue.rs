@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
-use super::{int, Lifecycle};
+use super::{int, KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
@@ -190,7 +190,30 @@ pub fn queue_name(name: &str) -> Result<(), String> {
 }
 
 impl QueueSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+    /// Whether the queue is FIFO, when the name is known before AWS is read.
+    fn fifo(&self, c: &Checker<'_>) -> Option<bool> {
+        c.resolve(&self.name).map(|n| n.ends_with(".fifo"))
+    }
+}
+
+impl KindSpec for QueueSpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn declares_export(&self, attribute: &str) -> bool {
+        attribute != "visibility_timeout" || self.visibility_timeout.is_some()
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.kms_key.iter())
@@ -199,12 +222,7 @@ impl QueueSpec {
             .collect()
     }
 
-    /// Whether the queue is FIFO, when the name is known before AWS is read.
-    fn fifo(&self, c: &Checker<'_>) -> Option<bool> {
-        c.resolve(&self.name).map(|n| n.ends_with(".fifo"))
-    }
-
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "queue policy", diags);
@@ -274,7 +292,7 @@ impl QueueSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some((b, _)) = self.content_based_deduplication {
@@ -316,7 +334,7 @@ impl QueueSpec {
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,

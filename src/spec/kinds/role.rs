@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 
 use super::common::{first_tag, RawTags, Tags};
-use super::Lifecycle;
+use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
@@ -214,8 +214,18 @@ impl RoleSpec {
             .filter(move |(_, p)| p.is_enabled(&mut lookup))
             .map(|(n, p)| (n, &p.document))
     }
+}
 
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for RoleSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
@@ -233,7 +243,7 @@ impl RoleSpec {
     }
 
     /// `(attribute, name, document)` for [`super::ResourceBody::policy_documents`].
-    pub(super) fn policy_documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         // Every declared policy, switched off or not: both settings of a switch must be valid.
         let inline = (self.policies.iter().flatten())
             .map(|(n, p)| ("policies", format!("policies.{n}"), &p.document));
@@ -243,7 +253,7 @@ impl RoleSpec {
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
@@ -293,7 +303,7 @@ impl RoleSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -328,7 +338,7 @@ impl RoleSpec {
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
