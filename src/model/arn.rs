@@ -15,6 +15,21 @@ pub struct ArnFormat {
     pub prefix: &'static str,
     /// The id that stands for every resource of the kind: `/*` after an IAM path's place.
     pub every: &'static str,
+    /// What the id is made of.
+    pub id: ArnId,
+}
+
+/// What the id in a kind's ARN is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArnId {
+    /// Its IAM path and name: `/tonic/` and `lambda`.
+    PathAndName,
+    /// Its name.
+    Name,
+    /// Its issuer URL without `https://` (an OIDC provider).
+    IssuerUrl,
+    /// The id AWS assigns (a KMS key).
+    Assigned,
 }
 
 /// The partition, region and account an ARN names. An account-wide pattern may hold `*`.
@@ -25,23 +40,27 @@ pub struct ArnScope<'a> {
     pub account_id: &'a str,
 }
 
-const fn global(service: &'static str, prefix: &'static str, every: &'static str) -> ArnFormat {
+/// An IAM entity named by its path and name.
+const fn iam(prefix: &'static str) -> ArnFormat {
     ArnFormat {
-        service,
+        service: "iam",
         regional: false,
         in_account: true,
         prefix,
-        every,
+        every: "/*",
+        id: ArnId::PathAndName,
     }
 }
 
-const fn regional(service: &'static str, prefix: &'static str) -> ArnFormat {
+/// A resource of a regional service named by `id`.
+const fn regional(service: &'static str, prefix: &'static str, id: ArnId) -> ArnFormat {
     ArnFormat {
         service,
         regional: true,
         in_account: true,
         prefix,
         every: "*",
+        id,
     }
 }
 
@@ -54,18 +73,21 @@ impl Kind {
     /// The kind's ARN format.
     pub fn arn_format(self) -> ArnFormat {
         match self {
-            // IAM names: the id is the path and the name, `/` or `/tonic/` then `lambda`.
-            Kind::Role => global("iam", "role", "/*"),
-            Kind::Policy => global("iam", "policy", "/*"),
-            Kind::InstanceProfile => global("iam", "instance-profile", "/*"),
-            // The id is the issuer's host and path, without `https://`.
-            Kind::OidcProvider => global("iam", "oidc-provider/", "*"),
-            Kind::Key => regional("kms", "key/"),
-            Kind::Queue => regional("sqs", ""),
-            Kind::Function => regional("lambda", "function:"),
+            Kind::Role => iam("role"),
+            Kind::Policy => iam("policy"),
+            Kind::InstanceProfile => iam("instance-profile"),
+            Kind::OidcProvider => ArnFormat {
+                every: "*",
+                id: ArnId::IssuerUrl,
+                ..iam("oidc-provider/")
+            },
+            Kind::Key => regional("kms", "key/", ArnId::Assigned),
+            Kind::Queue => regional("sqs", "", ArnId::Name),
+            Kind::Function => regional("lambda", "function:", ArnId::Name),
             Kind::Bucket => ArnFormat {
+                regional: false,
                 in_account: false,
-                ..global("s3", "", "*")
+                ..regional("s3", "", ArnId::Name)
             },
         }
     }
@@ -88,16 +110,14 @@ impl Kind {
     pub fn arn_id(self, attributes: &Attributes, physical_id: &str) -> String {
         let text = |name: &str| attributes.get(name).and_then(Value::as_str);
         let name = text("name").unwrap_or(physical_id);
-        match self {
-            Kind::Role | Kind::Policy | Kind::InstanceProfile => {
-                format!("{}{name}", text("path").unwrap_or("/"))
-            }
-            Kind::OidcProvider => oidc_provider_id(text("url").unwrap_or(name)).to_string(),
-            Kind::Queue | Kind::Bucket | Kind::Function => name.to_string(),
-            Kind::Key if physical_id.is_empty() || physical_id.contains(['(', ' ', '{']) => {
+        match self.arn_format().id {
+            ArnId::PathAndName => format!("{}{name}", text("path").unwrap_or("/")),
+            ArnId::IssuerUrl => oidc_provider_id(text("url").unwrap_or(name)).to_string(),
+            ArnId::Name => name.to_string(),
+            ArnId::Assigned if physical_id.is_empty() || physical_id.contains(['(', ' ', '{']) => {
                 "*".to_string()
             }
-            Kind::Key => physical_id.to_string(),
+            ArnId::Assigned => physical_id.to_string(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
-pub use arn::{oidc_provider_id, ArnFormat, ArnScope};
+pub use arn::{oidc_provider_id, ArnFormat, ArnId, ArnScope};
 pub use attributes::{Attribute, PolicyColumn, SizeLimit};
 
 mod arn;
