@@ -236,6 +236,10 @@ fn cold_run() {
     let text = render(&plan, TextOptions::default());
     let rendered = t.elapsed();
     let peak = PEAK.load(Ordering::Relaxed);
+    // The access review's share of rendering: every format computes the plan's access changes.
+    let t = Instant::now();
+    let access = plinth::access::changes(&plan);
+    let reviewed = t.elapsed();
     let s = plan.summary();
     println!("offline planner, {} resources (seed {}): {} to add, {} to change, {} to destroy; {} lines of plan", spec.resources.len(), seed(), s.add, s.change, s.destroy, text.lines().count());
     println!("  load spec        {:>8.1} ms", loaded.as_secs_f64() * 1e3);
@@ -247,6 +251,11 @@ fn cold_run() {
     println!(
         "  render text      {:>8.1} ms",
         rendered.as_secs_f64() * 1e3
+    );
+    println!(
+        "    of which access  {:>6.1} ms   ({} rows gained or lost)",
+        reviewed.as_secs_f64() * 1e3,
+        access.len()
     );
     println!(
         "  plan + render    {:>8.1} ms   (goal < 150 ms)",
@@ -310,6 +319,14 @@ fn render_json_10k(bencher: divan::Bencher) {
     let (spec, live) = inputs();
     let plan = plan_of(spec, live);
     bencher.bench(|| plinth::render::json::render(&plan));
+}
+
+/// The access review alone: both sides' grants and their difference.
+#[divan::bench(sample_count = 10)]
+fn access_changes_10k(bencher: divan::Bencher) {
+    let (spec, live) = inputs();
+    let plan = plan_of(spec, live);
+    bencher.bench(|| plinth::access::changes(&plan));
 }
 
 mod policy {

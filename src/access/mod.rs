@@ -39,6 +39,10 @@ mod tests;
 
 use reach::*;
 
+/// The maps of rows and ARNs here hold tens of thousands of entries for a large stack and are
+/// keyed by the stack's own names, so they use a fast hash rather than SipHash.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// How much a row matters to a reviewer, highest first (so `Ord` sorts the riskiest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,7 +131,10 @@ struct Node<'a> {
 pub struct Stack<'a> {
     account_id: String,
     nodes: Vec<Node<'a>>,
-    by_arn: std::collections::HashMap<String, usize>,
+    by_arn: FastMap<String, usize>,
+    /// Each action pattern's class, as `action_risk` found it: a stack repeats a few actions
+    /// thousands of times.
+    action_risks: std::cell::RefCell<FastMap<String, Risk>>,
 }
 
 impl<'a> Stack<'a> {
@@ -166,6 +173,7 @@ impl<'a> Stack<'a> {
             account_id: account.account_id.clone(),
             nodes,
             by_arn,
+            action_risks: Default::default(),
         }
     }
 
@@ -315,7 +323,19 @@ fn classify(
             (in_resource_policy && !scoped).then_some(Risk::External)
         }
     };
-    principal_risk.unwrap_or_else(|| action_risk(actions))
+    principal_risk.unwrap_or_else(|| {
+        let mut known = stack.action_risks.borrow_mut();
+        actions
+            .iter()
+            .map(|action| match known.get(action) {
+                Some(&risk) => risk,
+                None => *known
+                    .entry(action.clone())
+                    .or_insert_with(|| action_risk(std::slice::from_ref(action))),
+            })
+            .min()
+            .unwrap_or(Risk::Internal)
+    })
 }
 
 /// Writes that let a principal act as more than it is, which the IAM catalog files under
@@ -694,10 +714,9 @@ fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
 }
 
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
-    use std::collections::HashMap;
-    let by_label: HashMap<RowKey, &Grant> =
+    let by_label: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
-    let by_arn: HashMap<RowKey, &Grant> =
+    let by_arn: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.target), g)).collect();
     for grant in from {
         let same = by_label

@@ -170,9 +170,9 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
         .map(|n| n.address.clone())
         .collect();
     let assumes = |g: &Grant| {
-        roles.contains(&g.resource)
-            && g.via.len() == 1
+        g.via.len() == 1
             && g.via[0].ends_with(" trust")
+            && roles.contains(&g.resource)
             && g.actions
                 .iter()
                 .any(|a| pattern::overlaps(a, "sts:assumerole*"))
@@ -181,7 +181,7 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
     for row in &rows {
         held_by.entry(row.principal.as_str()).or_default().push(row);
     }
-    let mut out = rows.clone();
+    let mut derived_rows = Vec::new();
     let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
     for _depth in 0..4 {
         let mut next = Vec::new();
@@ -219,7 +219,7 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
                         ..assume.clone()
                     });
                 }
-                out.push(derived);
+                derived_rows.push(derived);
             }
         }
         if next.is_empty() {
@@ -227,6 +227,9 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
         }
         frontier = next;
     }
+    drop(held_by);
+    let mut out = rows;
+    out.extend(derived_rows);
     // Assuming a role that can escalate is escalation.
     let escalating: BTreeSet<String> = out
         .iter()
@@ -246,34 +249,27 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
 }
 
 /// Rows that differ only in their actions become one row.
-pub(super) fn merge(rows: Vec<Grant>) -> Vec<Grant> {
-    let mut merged: BTreeMap<(String, String, Vec<String>, Vec<String>), Grant> = BTreeMap::new();
+pub(super) fn merge(mut rows: Vec<Grant>) -> Vec<Grant> {
+    fn key(g: &Grant) -> (&str, &str, &[String], &[String]) {
+        (&g.principal, &g.resource, &g.conditions, &g.via)
+    }
+    rows.sort_by(|a, b| key(a).cmp(&key(b)));
+    let mut merged: Vec<Grant> = Vec::with_capacity(rows.len());
     for row in rows {
-        let key = (
-            row.principal.clone(),
-            row.resource.clone(),
-            row.conditions.clone(),
-            row.via.clone(),
-        );
-        match merged.get_mut(&key) {
-            Some(existing) => {
+        match merged.last_mut() {
+            Some(existing) if key(existing) == key(&row) => {
                 existing.actions.extend(row.actions);
                 existing.risk = existing.risk.min(row.risk);
                 existing.conditional |= row.conditional;
             }
-            None => {
-                merged.insert(key, row);
-            }
+            _ => merged.push(row),
         }
     }
+    for grant in &mut merged {
+        grant.actions.sort();
+        grant.actions.dedup();
+    }
     merged
-        .into_values()
-        .map(|mut g| {
-            g.actions.sort();
-            g.actions.dedup();
-            g
-        })
-        .collect()
 }
 
 /// A bucket's ARN in `partition`.

@@ -6,6 +6,7 @@
 //! report), the `s3://` location plinth records in the `plinth:code` tag.
 
 mod apply;
+mod package;
 
 pub(crate) use apply::FunctionAdapter;
 

@@ -7,6 +7,7 @@
 pub(crate) mod adapter;
 mod damaged;
 pub mod denied;
+mod download;
 mod failure;
 pub mod iam;
 pub mod index;

@@ -265,6 +265,31 @@ pub fn record_tags(
     (set, removed)
 }
 
+/// Whether `tags` hold `record` for `stack` exactly (hold none of it, for `None`).
+pub fn record_in_place(
+    stack: &str,
+    tags: &BTreeMap<String, String>,
+    record: Option<&Share>,
+) -> bool {
+    let (set, removed) = record_tags(stack, tags, record);
+    set.is_empty() && removed.is_empty()
+}
+
+/// `tags` with `stack`'s record set to `record` (removed, for `None`), every other tag kept:
+/// the whole set to write where a service writes only whole sets (S3).
+pub fn with_record(
+    stack: &str,
+    mut tags: BTreeMap<String, String>,
+    record: Option<&Share>,
+) -> BTreeMap<String, String> {
+    let (set, removed) = record_tags(stack, &tags, record);
+    for key in removed {
+        tags.remove(&key);
+    }
+    tags.extend(set);
+    tags
+}
+
 /// `stack`'s record among a resource's tags.
 pub fn previous_record(tags: &BTreeMap<String, String>, stack: &str) -> Share {
     let mut tags = tags.clone();
@@ -326,5 +351,79 @@ mod tests {
             ["plinth:shares:other"],
             "not the owner: only its record"
         );
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn share(address: &str, parts: &[&str]) -> Share {
+        Share {
+            address: Some(crate::model::Address::try_from(address.to_string()).unwrap()),
+            parts: parts.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_tag_set_another_stack_wrote_over_ours_is_seen_and_set_again_keeping_theirs() {
+        let ours = share("bucket.data", &["cors/a"]);
+        let before = tags(&[("team", "data")]);
+        let written = with_record("a", before.clone(), Some(&ours));
+        assert!(record_in_place("a", &written, Some(&ours)));
+        // Stack b read the set before our write and wrote it back whole with its record.
+        let crossed = with_record("b", before, Some(&share("bucket.data", &["cors/b"])));
+        assert!(!record_in_place("a", &crossed, Some(&ours)));
+        let again = with_record("a", crossed, Some(&ours));
+        assert_eq!(
+            again,
+            tags(&[
+                ("plinth:shares:a", "bucket.data cors/a"),
+                ("plinth:shares:b", "bucket.data cors/b"),
+                ("team", "data"),
+            ])
+        );
+        // A removal that a stale write undid is seen too.
+        assert!(!record_in_place("a", &again, None));
+        let removed = with_record("a", again, None);
+        assert!(record_in_place("a", &removed, None));
+        assert!(removed.contains_key("plinth:shares:b"));
+    }
+
+    /// Two stacks' read-modify-writes of one tag set crossing: b's write, made from a read
+    /// taken before ours, replaces ours once; the check after the write sees it and sets the
+    /// record again, and both records end up on the resource.
+    #[tokio::test]
+    async fn the_record_is_written_again_after_a_crossing_write_lost_it() {
+        use std::sync::Mutex;
+        let ours = share("bucket.data", &["cors/a"]);
+        let theirs = share("bucket.data", &["cors/b"]);
+        let live = Mutex::new(tags(&[("team", "data")]));
+        let stale = live.lock().unwrap().clone();
+        let writes = Mutex::new(0);
+        merge_collection(
+            "the tags of bucket data",
+            || async { Ok::<_, AwsError>(live.lock().unwrap().clone()) },
+            |t| with_record("a", t, Some(&ours)),
+            |t| record_in_place("a", t, Some(&ours)),
+            |t| {
+                let mut n = writes.lock().unwrap();
+                *n += 1;
+                *live.lock().unwrap() = if *n == 1 {
+                    with_record("b", stale.clone(), Some(&theirs))
+                } else {
+                    t
+                };
+                async { Ok(()) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(*writes.lock().unwrap(), 2, "written again once");
+        let end = live.lock().unwrap().clone();
+        assert!(record_in_place("a", &end, Some(&ours)));
+        assert!(record_in_place("b", &end, Some(&theirs)));
     }
 }

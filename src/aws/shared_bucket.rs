@@ -9,7 +9,7 @@
 //! half way leaves a record of everything it may have written) and is made exact last. S3 has
 //! no write of a single tag: the record is written by a read-modify-write of the tag set.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_s3::types::{
     CorsConfiguration, CorsRule, LambdaFunctionConfiguration, NotificationConfiguration,
@@ -20,7 +20,9 @@ use super::s3::{
     cors_rule, cors_value, invalid_config, map, notification_configurations, notification_values,
     BucketConfig, S3,
 };
-use super::shared::{merge_collection, merge_document, previous_record, record_tags, SharedChange};
+use super::shared::{
+    merge_collection, merge_document, previous_record, record_in_place, with_record, SharedChange,
+};
 use super::{not_found_as_none, retry_transient, AwsError};
 use crate::model::bucket::entry_id;
 use crate::model::shared::Share;
@@ -51,7 +53,7 @@ impl S3 {
             });
         };
         let previous = previous_record(&current, stack);
-        self.retag(name, stack, Some(&shared.record(Some(&previous))))
+        self.retag(name, stack, Some(&shared.record(Some(&previous))), false)
             .await?;
         self.merge_policy(name, shared, &previous).await?;
         self.merge_cors(name, shared, &previous).await?;
@@ -59,25 +61,51 @@ impl S3 {
         self.shared_settings(name, change, shared, &previous)
             .await?;
         let exact = shared.record(None);
-        self.retag(name, stack, Some(&exact).filter(|r| !r.parts.is_empty()))
-            .await
+        let exact = Some(&exact).filter(|r| !r.parts.is_empty());
+        self.retag(name, stack, exact, true).await
     }
 
     /// Sets `stack`'s record among the bucket's tags (removes it for `None`), keeping every
-    /// other tag.
-    async fn retag(&self, name: &str, stack: &str, record: Option<&Share>) -> Result<(), AwsError> {
-        let Some(mut tags) = self.tags(name).await? else {
-            return Ok(());
+    /// other tag. S3 writes the tag set only whole, so another stack's read-modify-write that
+    /// crosses this one can put back the set it read, without this record (or, after a
+    /// removal, with it): with `verify`, the tags are read again after the write and the
+    /// record set again until it holds (`shared::merge_collection`). The final record is
+    /// verified; the first, written before the parts, is made exact by it anyway.
+    async fn retag(
+        &self,
+        name: &str,
+        stack: &str,
+        record: Option<&Share>,
+        verify: bool,
+    ) -> Result<(), AwsError> {
+        // A bucket that is gone has no record to keep.
+        let holds = |tags: &Option<BTreeMap<String, String>>| {
+            tags.as_ref()
+                .is_none_or(|t| record_in_place(stack, t, record))
         };
-        let (set, removed) = record_tags(stack, &tags, record);
-        if set.is_empty() && removed.is_empty() {
-            return Ok(());
+        let write = |tags: Option<BTreeMap<String, String>>| async move {
+            match tags {
+                Some(tags) => self.put_tags(name, &tags).await,
+                None => Ok(()),
+            }
+        };
+        let merge =
+            |tags: Option<BTreeMap<String, String>>| tags.map(|t| with_record(stack, t, record));
+        if !verify {
+            let tags = self.tags(name).await?;
+            return match holds(&tags) {
+                true => Ok(()),
+                false => write(merge(tags)).await,
+            };
         }
-        for key in removed {
-            tags.remove(&key);
-        }
-        tags.extend(set);
-        self.put_tags(name, &tags).await
+        merge_collection(
+            &format!("the tags of bucket {name}"),
+            || self.tags(name),
+            merge,
+            holds,
+            write,
+        )
+        .await
     }
 
     async fn merge_policy(

@@ -178,6 +178,13 @@ impl fmt::Display for Code {
     }
 }
 
+/// A code equals its printed string, as a program reading plinth's output compares it.
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl Serialize for Code {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -209,5 +216,6 @@ mod tests {
             assert_eq!(Code::from(warning).as_str(), warning.as_str());
         }
         assert!(serde_json::from_str::<Code>("\"spec::nonsense\"").is_err());
+        assert!(Code::SpecType == "spec::type" && Code::SpecType != "spec::typo");
     }
 }

@@ -12,9 +12,10 @@ pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::aws::{Aws, AwsError};
-use crate::model::{oidc_provider_id, Address, Kind};
+use crate::model::{oidc_provider_id, Address, Kind, Value};
 use crate::state::{Account, ReadRequest};
 
 pub use write::{Found, ImportedSpec};
@@ -109,6 +110,7 @@ pub async fn read(
                     address: request.address.clone(),
                     live,
                     requested: wanted.id.clone(),
+                    package: None,
                 });
             }
             None => missing.push(format!("{} `{}`", kind_words(wanted.kind), wanted.id)),
@@ -126,7 +128,29 @@ pub async fn read(
             "check the name (and --region, --profile): import reads existing resources, it creates none",
         ));
     }
+    download_packages(aws, &mut found).await?;
     Ok((account, found))
+}
+
+/// Downloads the zip of each function whose code is one (not an image, not code plinth
+/// recorded as taken from S3), so the spec's `code = { zip = ... }` plans no change.
+async fn download_packages(aws: &Aws, found: &mut [Found]) -> Result<(), ImportError> {
+    let zips: Vec<&mut Found> = found
+        .iter_mut()
+        .filter(|f| {
+            f.address.kind == Kind::Function
+                && matches!(f.live.attributes.get("code"), Some(Value::Str(c)) if c.starts_with("sha256:"))
+        })
+        .collect();
+    let packages = futures::future::try_join_all(
+        zips.iter()
+            .map(|f| aws.lambda.code_package(&f.live.physical_id)),
+    )
+    .await?;
+    for (f, package) in zips.into_iter().zip(packages) {
+        f.package = package.map(Arc::new);
+    }
+    Ok(())
 }
 
 /// Writes the imported spec into `dir`, refusing to overwrite a spec already there.
@@ -148,12 +172,14 @@ pub fn write_files(dir: &Path, imported: &ImportedSpec) -> Result<Vec<PathBuf>, 
         )
     };
     let mut written = Vec::new();
-    for (relative, text) in &imported.files {
+    let texts = imported.files.iter().map(|(p, t)| (p, t.as_bytes()));
+    let zips = imported.packages.iter().map(|(p, z)| (p, z.as_slice()));
+    for (relative, bytes) in texts.chain(zips) {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
-        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
         written.push(path);
     }
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;

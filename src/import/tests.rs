@@ -40,6 +40,7 @@ fn found(kind: Kind, name: &str, id: &str, arn: &str, attributes: Vec<(&str, Val
             deletion_date: None,
         },
         requested: id.into(),
+        package: None,
     }
 }
 
@@ -358,5 +359,46 @@ fn a_resource_another_stack_owns_is_noted() {
         !own.notes.iter().any(|n| n.contains("owns it")),
         "{:?}",
         own.notes
+    );
+}
+
+#[test]
+fn a_downloaded_zip_is_written_beside_the_spec_and_only_a_missing_one_is_noted() {
+    let mut resources = wired();
+    let function = resources
+        .iter_mut()
+        .find(|f| f.address.kind == Kind::Function)
+        .unwrap();
+    function
+        .live
+        .attributes
+        .insert("code".into(), Value::str("sha256:abc="));
+    let without = spec("imported", &account(), &resources);
+    assert!(without.packages.is_empty());
+    assert!(
+        without.notes.iter().any(|n| n.starts_with(
+            "function.worker: put the function's deployment package at functions/worker-fn.zip"
+        )),
+        "{:?}",
+        without.notes
+    );
+    let zip = std::sync::Arc::new(b"PK\x05\x06".to_vec());
+    for f in resources.iter_mut() {
+        if f.address.kind == Kind::Function {
+            f.package = Some(zip.clone());
+        }
+    }
+    let with = spec("imported", &account(), &resources);
+    assert_eq!(with.packages["functions/worker-fn.zip"], zip);
+    assert!(
+        with.spec
+            .contains(r#"code = { zip = "functions/worker-fn.zip" }"#),
+        "{}",
+        with.spec
+    );
+    assert!(
+        !with.notes.iter().any(|n| n.contains("deployment package")),
+        "{:?}",
+        with.notes
     );
 }

@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
@@ -25,6 +26,8 @@ pub struct Found {
     /// How the resource was asked for (a key's id, ARN or alias), when that is how the spec
     /// should find it again.
     pub requested: String,
+    /// A function's zip, downloaded and checked against its `CodeSha256`.
+    pub package: Option<Arc<Vec<u8>>>,
 }
 
 /// The files of an imported spec: `plinth.toml`, and each policy by its path relative to it.
@@ -32,6 +35,8 @@ pub struct Found {
 pub struct ImportedSpec {
     pub spec: String,
     pub files: BTreeMap<String, String>,
+    /// Function zips by their path relative to it.
+    pub packages: BTreeMap<String, Arc<Vec<u8>>>,
     /// What the spec could not say, for the person importing (also written as comments).
     pub notes: Vec<String>,
 }
@@ -43,6 +48,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
         found,
         edges: RefCell::new(BTreeMap::new()),
         files: BTreeMap::new(),
+        packages: BTreeMap::new(),
         notes: Vec::new(),
     };
     let mut doc = DocumentMut::new();
@@ -90,6 +96,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
     ImportedSpec {
         spec,
         files: writer.files,
+        packages: writer.packages,
         notes: writer.notes,
     }
 }
@@ -114,6 +121,7 @@ struct Writer<'a> {
     /// would close a cycle is written out as a literal instead.
     edges: RefCell<BTreeMap<Address, BTreeSet<Address>>>,
     files: BTreeMap<String, String>,
+    packages: BTreeMap<String, Arc<Vec<u8>>>,
     notes: Vec<String>,
 }
 
@@ -332,10 +340,14 @@ impl Writer<'_> {
                 let mut code_table = InlineTable::new();
                 code_table.insert("zip", file.as_str().into());
                 t.insert("code", value(code_table));
-                let note = format!(
-                    "{from}: put the function's deployment package at {file} (Lambda console: Actions, Export function, Download deployment package); plinth compares it with the live code by its SHA-256"
-                );
-                self.notes.push(note);
+                match &f.package {
+                    Some(zip) => {
+                        self.packages.insert(file, Arc::clone(zip));
+                    }
+                    None => self.notes.push(format!(
+                        "{from}: put the function's deployment package at {file} (Lambda console: Actions, Export function, Download deployment package); plinth compares it with the live code by its SHA-256"
+                    )),
+                }
             }
         }
         for field in ["timeout", "memory"] {

@@ -5,6 +5,7 @@
 //! attributes and the live attributes it was computed against.
 
 mod planner;
+mod same_resource;
 pub mod shared;
 pub mod shared_bucket;
 #[cfg(test)]

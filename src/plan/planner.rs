@@ -68,6 +68,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         changes.extend(planned.change);
     }
 
+    diags
+        .0
+        .extend(super::same_resource::named_twice(spec, live, &resolver));
+
     // Resources the stack owns that no spec resource claims: delete them.
     let spec_addresses: BTreeSet<&Address> = spec.resources.keys().collect();
     let mut seen = BTreeSet::new();

@@ -179,6 +179,11 @@ pub fn keep_others_parts(
             desired.insert(document.into(), Value::policy(merged));
         }
     }
+    if kind == Kind::Bucket {
+        conflicts.extend(super::shared_bucket::keep_others_entries(
+            desired, found, &others,
+        ));
+    }
     if kind == Kind::Role {
         for (prefix, attribute) in [("inline", "policies"), ("attached", "managed_policies")] {
             for (other, id) in theirs(prefix) {

@@ -6,7 +6,7 @@
 //! as `cors/ID`, `notification/ID` and `setting/NAME`.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::bucket::{derived_id, entry_id, notifications_value, with_id, without_id};
 use crate::model::shared::Share;
@@ -71,6 +71,54 @@ pub fn merge(
     }
 }
 
+/// On a bucket the stack owns (and so writes its CORS rules and notifications whole): the
+/// entries other stacks' records hold stay, after the owner's own. Returns those the owner's
+/// block declares too, by id: (the other stack, the part), a conflict.
+pub fn keep_others_entries(
+    desired: &mut Attributes,
+    found: &LiveResource,
+    others: &BTreeMap<String, Share>,
+) -> Vec<(String, String)> {
+    let mut conflicts = Vec::new();
+    for &(attribute, prefix) in ENTRIES {
+        // A collection the owner does not declare is not written: nothing to keep.
+        let Some(Value::List(mine)) = desired.get(attribute) else {
+            continue;
+        };
+        let mine_ids: BTreeSet<&str> = mine.iter().filter_map(entry_id).collect();
+        let mut kept_ids = BTreeSet::new();
+        for (other, share) in others {
+            for id in share.with_prefix(prefix) {
+                if mine_ids.contains(id) {
+                    conflicts.push((other.clone(), format!("{prefix}/{id}")));
+                } else {
+                    kept_ids.insert(id);
+                }
+            }
+        }
+        let live = match found.attributes.get(attribute) {
+            Some(Value::List(entries)) => entries.as_slice(),
+            _ => &[],
+        };
+        let kept: Vec<Value> = live
+            .iter()
+            .filter(|e| entry_id(e).is_some_and(|id| kept_ids.contains(id)))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let all: Vec<Value> = mine.iter().cloned().chain(kept).collect();
+        let merged = if attribute == "notifications" {
+            notifications_value(all)
+        } else {
+            Value::List(all)
+        };
+        desired.insert(attribute.into(), merged);
+    }
+    conflicts
+}
+
 /// The block's entries, each with its id: the one it names, or one derived from the stack,
 /// the block and its place.
 fn name_entries(entries: &[Value], stack: &str, block: &str, what: &str) -> Vec<Value> {
@@ -123,24 +171,28 @@ pub fn kept_entries(merged: &Value, prefix: &str, parts: &[String]) -> usize {
 }
 
 /// An owned bucket as the planner compares it: S3 gives every notification an id when the
-/// request names none, so when the block names none the live ids are left out of the
-/// comparison (the block owns the whole document either way).
+/// request names none, so the live ids the desired entries do not name (the block's own
+/// entries without one) are left out of the comparison; those it names (its own, and those
+/// kept for other stacks) are compared (the block owns the whole document either way).
 pub fn compared_view<'a>(desired: &Attributes, found: &'a LiveResource) -> Cow<'a, LiveResource> {
-    let names_ids = match desired.get("notifications") {
-        Some(Value::List(entries)) => entries.iter().any(|e| entry_id(e).is_some()),
-        _ => true,
+    let Some(Value::List(entries)) = desired.get("notifications") else {
+        return Cow::Borrowed(found);
     };
+    let named: BTreeSet<&str> = entries.iter().filter_map(entry_id).collect();
     let Some(Value::List(live)) = found.attributes.get("notifications") else {
         return Cow::Borrowed(found);
     };
-    if names_ids || !live.iter().any(|e| entry_id(e).is_some()) {
+    let unnamed = |e: &Value| entry_id(e).is_some_and(|id| !named.contains(id));
+    if !live.iter().any(unnamed) {
         return Cow::Borrowed(found);
     }
     let mut view = found.clone();
-    view.attributes.insert(
-        "notifications".into(),
-        notifications_value(live.iter().map(without_id).collect()),
-    );
+    let compared = live
+        .iter()
+        .map(|e| if unnamed(e) { without_id(e) } else { e.clone() })
+        .collect();
+    view.attributes
+        .insert("notifications".into(), notifications_value(compared));
     Cow::Owned(view)
 }
 
@@ -197,5 +249,82 @@ mod tests {
         );
         assert_eq!(entry_id(&named[0]), Some("plinth-s-data-cors-1"));
         assert_eq!(entry_id(&named[1]), Some("x"));
+    }
+
+    fn live_bucket(notifications: Vec<Value>, cors: Vec<Value>, shares: Value) -> LiveResource {
+        LiveResource {
+            kind: crate::model::Kind::Bucket,
+            physical_id: "data".into(),
+            owner: Some("owner".into()),
+            address_tag: None,
+            attributes: [
+                (
+                    "notifications".to_string(),
+                    notifications_value(notifications),
+                ),
+                ("cors".to_string(), Value::List(cors)),
+                (crate::model::shared::SHARES_ATTRIBUTE.to_string(), shares),
+            ]
+            .into(),
+            exports: Default::default(),
+            deletion_date: None,
+        }
+    }
+
+    #[test]
+    fn the_owner_keeps_the_entries_other_stacks_recorded_and_compares_s3s_ids_only_where_named() {
+        let theirs = entry(Some("plinth-b-shared-notification-1"), "arn:q:theirs");
+        let rule = |origin: &str| {
+            Value::Map(
+                [(
+                    "allowed_origins".to_string(),
+                    Value::set([origin.to_string()]),
+                )]
+                .into(),
+            )
+        };
+        let their_rule = with_id(rule("https://b"), "plinth-b-shared-cors-1");
+        let mut shares = Share::default();
+        shares.parts.insert("cors/plinth-b-shared-cors-1".into());
+        shares
+            .parts
+            .insert("notification/plinth-b-shared-notification-1".into());
+        let others = BTreeMap::from([("b".to_string(), shares)]);
+        // S3 gave the owner's notification an id; the sharer's has its own.
+        let found = live_bucket(
+            vec![entry(Some("NjE2MzQ"), "arn:q:mine"), theirs.clone()],
+            vec![rule("https://a"), their_rule.clone()],
+            Value::Map(Default::default()),
+        );
+        let mut desired: Attributes = [
+            (
+                "notifications".to_string(),
+                notifications_value(vec![entry(None, "arn:q:mine")]),
+            ),
+            ("cors".to_string(), Value::List(vec![rule("https://a2")])),
+        ]
+        .into();
+        assert!(keep_others_entries(&mut desired, &found, &others).is_empty());
+        assert_eq!(
+            desired["cors"],
+            Value::List(vec![rule("https://a2"), their_rule.clone()])
+        );
+        assert_eq!(
+            desired["notifications"],
+            notifications_value(vec![entry(None, "arn:q:mine"), theirs.clone()])
+        );
+        let view = compared_view(&desired, &found);
+        assert_eq!(view.attributes["notifications"], desired["notifications"]);
+
+        // Declaring the sharer's rule is a conflict.
+        let mut taking: Attributes = [("cors".to_string(), Value::List(vec![their_rule]))].into();
+        assert_eq!(
+            keep_others_entries(&mut taking, &found, &others),
+            [("b".to_string(), "cors/plinth-b-shared-cors-1".to_string())]
+        );
+        // A collection the owner does not declare is left alone.
+        let mut none = Attributes::new();
+        assert!(keep_others_entries(&mut none, &found, &others).is_empty());
+        assert!(none.is_empty());
     }
 }

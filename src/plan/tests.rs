@@ -740,3 +740,60 @@ fn a_part_another_stack_manages_on_a_shared_resource_is_a_conflict_naming_that_s
     let planned = plan(&spec, &live, PlanOptions::default()).unwrap();
     assert_eq!(planned.changes[0].action, Action::Update);
 }
+
+/// A key named by its alias in one block and by its id in another is one key once read: a
+/// located error naming both blocks, and no plan.
+#[test]
+fn a_key_named_by_alias_in_one_block_and_by_id_in_another_is_a_conflict() {
+    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[stack]\nname = \"twice\"\n\n[key.by_alias]\nexisting = true\nkey_id = \"alias/customer\"\n\n[key.by_id]\nexisting = true\nkey_id = \"{id}\"\n"
+        ),
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let key = serde_json::json!({
+        "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
+        "attributes": { "key_id": { "str": id } },
+        "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+    });
+    let live: LiveSnapshot = serde_json::from_value(serde_json::json!({
+        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
+                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
+        "by_address": { "key.by_alias": key.clone(), "key.by_id": key },
+        "owned": [],
+    }))
+    .unwrap();
+    let diags = plan(&spec, &live, PlanOptions::default()).unwrap_err();
+    let twice: Vec<_> = diags
+        .0
+        .iter()
+        .filter(|d| d.code == "plan::duplicate-name")
+        .collect();
+    assert_eq!(twice.len(), 1, "{}", diags.render(false));
+    assert_eq!(
+        twice[0].message,
+        format!("key.by_alias and key.by_id name one key: `alias/customer` and `{id}` are both key `{id}`")
+    );
+    assert!(twice[0].location.is_some(), "located at the second block");
+
+    // Two keys are no conflict.
+    let mut other = live.clone();
+    other
+        .by_address
+        .get_mut(&Address::try_from("key.by_id".to_string()).unwrap())
+        .unwrap()
+        .physical_id = "another".into();
+    if let Err(d) = plan(&spec, &other, PlanOptions::default()) {
+        assert!(
+            !d.0.iter().any(|d| d.code == "plan::duplicate-name"),
+            "{}",
+            d.render(false)
+        );
+    }
+}

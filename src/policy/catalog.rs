@@ -157,6 +157,8 @@ pub struct Service {
     pub actions: Vec<Action>,
     pub resource_types: Vec<ResourceType>,
     pub keys: Vec<Key>,
+    /// Each action's index by its lowercase name.
+    by_lower: HashMap<String, usize>,
 }
 
 impl Service {
@@ -234,6 +236,7 @@ impl Service {
             actions: Vec::new(),
             resource_types: Vec::new(),
             keys: Vec::new(),
+            by_lower: HashMap::new(),
         };
         for line in text.lines() {
             let mut fields = line.split('\t');
@@ -267,6 +270,9 @@ impl Service {
                             Some((index, required))
                         })
                         .collect();
+                    service
+                        .by_lower
+                        .insert(first.to_lowercase(), service.actions.len());
                     service.actions.push(Action {
                         name: first.to_string(),
                         lower: first.to_lowercase(),
@@ -366,13 +372,25 @@ impl Catalog {
         } else {
             self.service(&service_pattern).into_iter().collect()
         };
+        let exact = !pattern::has_wildcard(&name_pattern);
         services.into_iter().flat_map(move |service| {
             let name_pattern = name_pattern.clone();
-            service
-                .actions
-                .iter()
-                .filter(move |a| pattern::matches(&name_pattern, &a.lower))
-                .map(move |a| (service, a))
+            // An exact name is looked up; a pattern reads the service's actions.
+            let found: Vec<&'a Action> = if exact {
+                service
+                    .by_lower
+                    .get(&name_pattern)
+                    .map(|&i| &service.actions[i])
+                    .into_iter()
+                    .collect()
+            } else {
+                service
+                    .actions
+                    .iter()
+                    .filter(|a| pattern::matches(&name_pattern, &a.lower))
+                    .collect()
+            };
+            found.into_iter().map(move |a| (service, a))
         })
     }
 

@@ -50,7 +50,8 @@ fn tokens(pattern: &str) -> Vec<Token> {
 }
 
 pub(crate) fn has_wildcard(text: &str) -> bool {
-    text.contains(['*', '?'])
+    // Both are ASCII, so a byte can be compared without decoding characters.
+    text.bytes().any(|b| b == b'*' || b == b'?')
 }
 
 /// True when the pattern matches every string.
@@ -112,7 +113,7 @@ const SUBSET_STATE_LIMIT: usize = 20_000;
 /// alphabet of both patterns' literals plus "any other character", looking for a string
 /// `inner` accepts while `outer` does not.
 pub(crate) fn is_subset(inner: &str, outer: &str) -> bool {
-    if is_universal(outer) {
+    if inner == outer || is_universal(outer) {
         return true;
     }
     if !has_wildcard(inner) {
@@ -149,15 +150,33 @@ pub(crate) fn is_subset(inner: &str, outer: &str) -> bool {
 }
 
 /// Is there a string both patterns match?
+///
+/// A literal is matched against the other pattern directly. Two patterns are walked together:
+/// a state is how many tokens of each have been read, two tokens can read a common character
+/// unless they are different literals, and a run may also read nothing.
 pub(crate) fn overlaps(a: &str, b: &str) -> bool {
+    match (has_wildcard(a), has_wildcard(b)) {
+        (false, false) => return a == b,
+        (true, false) => return matches(a, b),
+        (false, true) => return matches(b, a),
+        (true, true) => {}
+    }
+    // The literal beginnings must agree as far as both go; most pairs part there.
+    let literal_start = |p: &str| p.find(['*', '?']).unwrap_or(p.len());
+    let common = literal_start(a).min(literal_start(b));
+    if a.as_bytes()[..common] != b.as_bytes()[..common] {
+        return false;
+    }
     let (a, b) = (tokens(a), tokens(b));
-    let alphabet = alphabet(&a, &b);
-    let mut seen = HashSet::new();
+    let width = b.len() + 1;
+    let mut seen = vec![false; (a.len() + 1) * width];
     let mut pending = vec![(0, 0)];
     while let Some((i, j)) = pending.pop() {
-        if !seen.insert((i, j)) {
+        let cell = i * width + j;
+        if seen[cell] {
             continue;
         }
+        seen[cell] = true;
         if i == a.len() && j == b.len() {
             return true;
         }
@@ -168,10 +187,11 @@ pub(crate) fn overlaps(a: &str, b: &str) -> bool {
             pending.push((i, j + 1));
         }
         if let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
-            if alphabet
-                .iter()
-                .any(|&symbol| x.accepts(symbol) && y.accepts(symbol))
-            {
+            let common_character = match (x, y) {
+                (Token::Literal(p), Token::Literal(q)) => p == q,
+                _ => true,
+            };
+            if common_character {
                 pending.push((x.advance(i), y.advance(j)));
             }
         }

@@ -9,14 +9,19 @@ use crate::access::{describe_actions, Change, Grant, GrantChange, Risk};
 /// the order given.
 fn by_principal<T>(rows: &[T], grant: impl Fn(&T) -> &Grant) -> Vec<(&str, Risk, Vec<&T>)> {
     let mut groups: Vec<(&str, Risk, Vec<&T>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for row in rows {
         let g = grant(row);
-        match groups.iter_mut().find(|(p, ..)| *p == g.principal) {
-            Some((_, risk, members)) => {
+        match index.get(g.principal.as_str()) {
+            Some(&at) => {
+                let (_, risk, members) = &mut groups[at];
                 *risk = (*risk).min(g.risk);
                 members.push(row);
             }
-            None => groups.push((g.principal.as_str(), g.risk, vec![row])),
+            None => {
+                index.insert(g.principal.as_str(), groups.len());
+                groups.push((g.principal.as_str(), g.risk, vec![row]));
+            }
         }
     }
     groups.sort_by_key(|(_, risk, _)| *risk);
@@ -150,7 +155,7 @@ pub fn mermaid(changes: &[GrantChange]) -> Option<String> {
     let mut edges: Vec<(String, String, String)> = Vec::new();
     // One edge between two nodes: the first row's words for it (rows come riskiest first,
     // and a role's own trust row before the rows through it).
-    let mut edge = |from: &str, to: &str, label: String| {
+    let edge = |edges: &mut Vec<(String, String, String)>, from: &str, to: &str, label: String| {
         if !edges.iter().any(|(f, t, _)| f == from && t == to) {
             edges.push((from.to_string(), to.to_string(), label));
         }
@@ -159,6 +164,9 @@ pub fn mermaid(changes: &[GrantChange]) -> Option<String> {
         .iter()
         .filter(|c| c.change == Change::Gained && c.grant.risk < Risk::Internal)
     {
+        if edges.len() > GRAPH_EDGES {
+            return None;
+        }
         let g = &c.grant;
         let actions = describe_actions(&g.actions);
         // The roles a row goes through, from its trust policies.
@@ -169,17 +177,17 @@ pub fn mermaid(changes: &[GrantChange]) -> Option<String> {
             .collect();
         match roles.split_first() {
             Some((first, rest)) if !(rest.is_empty() && *first == g.resource) => {
-                edge(&g.principal, first, "assumes".into());
+                edge(&mut edges, &g.principal, first, "assumes".into());
                 let mut at = *first;
                 for role in rest {
                     if *role != g.resource {
-                        edge(at, role, "assumes".into());
+                        edge(&mut edges, at, role, "assumes".into());
                         at = role;
                     }
                 }
-                edge(at, &g.resource, actions);
+                edge(&mut edges, at, &g.resource, actions);
             }
-            _ => edge(&g.principal, &g.resource, actions),
+            _ => edge(&mut edges, &g.principal, &g.resource, actions),
         }
     }
     if edges.is_empty() || edges.len() > GRAPH_EDGES {

@@ -185,15 +185,10 @@ pub fn kept_statements(c: &ResourceChange) -> Vec<String> {
             continue;
         };
         let n = crate::plan::shared_bucket::kept_entries(entries, prefix, &manages);
-        let noun = match (attribute, n) {
-            ("cors", 1) => "CORS rule",
-            ("cors", _) => "CORS rules",
-            (_, 1) => "notification",
-            _ => "notifications",
-        };
         if n > 0 {
             out.push(format!(
-                "{attribute}: {n} {noun} kept (not managed by this stack)"
+                "{attribute}: {n} {} kept (not managed by this stack)",
+                entry_noun(attribute, n)
             ));
         }
     }
@@ -224,7 +219,36 @@ fn kept_for_sharers(c: &ResourceChange) -> Vec<String> {
             }
         }
     }
+    for &(attribute, prefix) in crate::plan::shared_bucket::ENTRIES {
+        let Some(Value::List(entries)) = desired.get(attribute) else {
+            continue;
+        };
+        for (stack, share) in &shares {
+            let theirs: std::collections::BTreeSet<&str> = share.with_prefix(prefix).collect();
+            let n = entries
+                .iter()
+                .filter_map(crate::model::bucket::entry_id)
+                .filter(|id| theirs.contains(id))
+                .count();
+            if n > 0 {
+                out.push(format!(
+                    "{attribute}: {n} {} kept (managed by stack `{stack}`)",
+                    entry_noun(attribute, n)
+                ));
+            }
+        }
+    }
     out
+}
+
+/// A bucket's CORS rules or notifications, counted.
+fn entry_noun(attribute: &str, n: usize) -> &'static str {
+    match (attribute, n) {
+        ("cors", 1) => "CORS rule",
+        ("cors", _) => "CORS rules",
+        (_, 1) => "notification",
+        _ => "notifications",
+    }
 }
 
 /// Policies and maps of policies as pretty JSON in their authors' spelling, continuation lines

@@ -199,6 +199,9 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
 /// The environments a spec declares, sorted, and where `[env...]` is first written; `None`
 /// when it declares none (or is not TOML: loading reports that).
 fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Range<usize>)> {
+    if !may_declare_environments(&file.text) {
+        return None;
+    }
     let root = DeTable::parse(&file.text).ok()?.into_inner();
     let (key, value) = root.iter().find(|(k, _)| k.get_ref() == "env")?;
     let DeValue::Table(table) = value.get_ref() else {
@@ -211,6 +214,19 @@ fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Ra
         .min_by_key(|s| s.start)
         .unwrap_or_else(|| key.span());
     (!names.is_empty()).then_some((names, first))
+}
+
+/// Could the document have a top-level `env` key? Only a line that starts with `env` as a key
+/// or table header (bare or quoted, possibly dotted) can declare one, so a spec without such a
+/// line is not parsed a second time just to learn it declares no environments.
+fn may_declare_environments(text: &str) -> bool {
+    text.lines().any(|line| {
+        let rest = line.trim_start().trim_start_matches('[').trim_start();
+        let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+        rest.strip_prefix("env").is_some_and(|after| {
+            after.is_empty() || after.starts_with([' ', '\t', '.', '=', ']', '"', '\''])
+        })
+    })
 }
 
 /// The account a loaded spec must be in, and where that is written: its environment's

@@ -252,7 +252,13 @@ tags = { team = "platform" }
                 ("s3:PUT publicAccessBlock", 1),
                 ("s3:PUT tagging", 1),
             ],
-            update: &[("s3:PUT publicAccessBlock", 1), ("s3:PUT tagging", 1)],
+            // S3 writes the tag set whole: it is read again so that other stacks' records
+            // on the bucket stay.
+            update: &[
+                ("s3:GET tagging", 1),
+                ("s3:PUT publicAccessBlock", 1),
+                ("s3:PUT tagging", 1),
+            ],
             delete: &[("s3:DELETE ", 1)],
         },
     ]

@@ -681,3 +681,141 @@ fn a_stack_name_plinth_cannot_use_is_refused_before_aws_is_asked() {
     );
     assert!(!out.exists());
 }
+
+/// A function made by hand, with its code uploaded as a zip, behind the test proxy: Lambda's
+/// GetFunction names a presigned location for the code (here a server on loopback that
+/// serves `served`, with a query standing in for the signature). Returns the function's and
+/// its role's names and the proxy.
+fn function_by_hand(prefix: &str, zip: &[u8], served: Vec<u8>) -> (String, String, Served) {
+    let role = format!("{prefix}-role");
+    let function = format!("{prefix}-fn");
+    create_role(&role, LAMBDA_TRUST, None);
+    runtime().block_on(async {
+        let client = aws_sdk_lambda::Client::new(&sdk().await);
+        client
+            .create_function()
+            .function_name(&function)
+            .role(format!("arn:aws:iam::{ACCOUNT}:role/{role}"))
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(zip.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let served = bytes::Bytes::from(served);
+    let (server, server_runtime) = crate::proxy::serve(move |_, _| {
+        let body = served.clone();
+        async move { Ok(hyper::Response::new(http_body_util::Full::new(body))) }
+    });
+    let proxy = crate::proxy::FaultProxy::start(
+        crate::support::moto(),
+        crate::proxy::Faults {
+            code_location: Some(format!(
+                "{server}/snapshots/{function}.zip?X-Amz-Signature=presigned0sig"
+            )),
+            ..crate::proxy::Faults::none()
+        },
+    );
+    (
+        function,
+        role,
+        Served {
+            proxy,
+            _server: server_runtime,
+        },
+    )
+}
+
+/// The proxy that rewrites Lambda's code location, and the server the location points at.
+struct Served {
+    proxy: crate::proxy::FaultProxy,
+    _server: tokio::runtime::Runtime,
+}
+
+fn function_zip(source: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.py"), source).unwrap();
+    plinth::archive::zip_directory(dir.path()).unwrap()
+}
+
+/// The import downloads the function's zip from the location GetFunction names, checks it
+/// against `CodeSha256`, and writes it where the spec says, so the plan right after shows no
+/// code change; the presigned location is never shown.
+#[test]
+fn an_imported_function_gets_its_code_downloaded_and_plans_no_code_change() {
+    let prefix = unique("import-fn");
+    let zip = function_zip("def handler(event, context):\n    return 'made by hand'\n");
+    let (function, role, served) = function_by_hand(&prefix, &zip, zip.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = crate::support::plinth(&[
+        "import",
+        "--stack",
+        &prefix,
+        "--out",
+        &out.display().to_string(),
+        "--function",
+        &function,
+        "--role",
+        &role,
+        "--endpoint-url",
+        &served.proxy.url,
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let written = std::fs::read(out.join(format!("functions/{function}.zip"))).unwrap();
+    assert_eq!(written, zip);
+    assert!(
+        !run.stderr.contains("deployment package"),
+        "no note asks for the package: {}",
+        run.stderr
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(!all.contains("presigned0sig"), "{all}");
+    assert!(!all.contains("/snapshots/"), "{all}");
+    let imported = Imported { dir, run };
+    let spec = std::fs::read_to_string(imported.spec()).unwrap();
+    assert!(
+        spec.contains(&format!("code = {{ zip = \"functions/{function}.zip\" }}")),
+        "{spec}"
+    );
+    imported.assert_plan_only_adopts(2);
+    imported.apply_then_no_changes();
+}
+
+/// Bytes that do not match the function's `CodeSha256` are refused, and nothing is written.
+#[test]
+fn an_imported_functions_code_that_does_not_match_its_sha256_is_refused() {
+    let prefix = unique("import-fn-bad");
+    let zip = function_zip("def handler(event, context):\n    return 1\n");
+    let other = function_zip("def handler(event, context):\n    return 2\n");
+    let (function, _, served) = function_by_hand(&prefix, &zip, other);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = crate::support::plinth(&[
+        "import",
+        "--stack",
+        &prefix,
+        "--out",
+        &out.display().to_string(),
+        "--function",
+        &function,
+        "--endpoint-url",
+        &served.proxy.url,
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: download the code of function `{function}`: what was downloaded has SHA-256"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+    assert!(!run.stderr.contains("presigned0sig"), "{}", run.stderr);
+    assert!(!out.exists());
+}

@@ -41,6 +41,10 @@ pub enum Fault {
     },
     /// Forward after this long, on top of the latency: one slow call among fast ones.
     Slow(Duration),
+    /// Read what the path holds (a GET of the same path and query), forward, then write what
+    /// was read back: another writer's read-modify-write of a whole set (S3's tags) that read
+    /// before this write and wrote after it.
+    Crossed,
 }
 
 impl Fault {
@@ -71,6 +75,9 @@ pub struct Faults {
     /// An identity policy enforced as IAM would (`enforce.rs`): requests it does not allow are
     /// refused and never reach moto.
     pub enforce: Option<Arc<Enforcer>>,
+    /// Lambda's GetFunction answers name this as the code's location, as AWS names a
+    /// presigned S3 URL (moto names an AWS host that cannot be reached from a test).
+    pub code_location: Option<String>,
 }
 
 impl Faults {
@@ -84,6 +91,7 @@ impl Faults {
             scripted: Vec::new(),
             strict: Strict::default(),
             enforce: None,
+            code_location: None,
         }
     }
 }
@@ -234,6 +242,44 @@ pub async fn forward(
     Ok((rparts, rbody))
 }
 
+/// `parts`' path and query sent upstream again with another method and body (the
+/// request's headers, but those that describe its body): the status and body of the answer.
+async fn resend(
+    client: &Client,
+    upstream: &str,
+    parts: &hyper::http::request::Parts,
+    method: &str,
+    body: Bytes,
+) -> Result<(u16, Bytes), Reset> {
+    let uri = format!(
+        "{upstream}{}",
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in &parts.headers {
+        let name = k.as_str();
+        if !(name.starts_with("content-") || name.starts_with("x-amz-checksum")) {
+            request = request.header(k, v);
+        }
+    }
+    let response = client
+        .request(request.body(Full::new(body)).map_err(|_| Reset)?)
+        .await
+        .map_err(|_| Reset)?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Reset)?
+        .to_bytes();
+    Ok((status, body))
+}
+
 /// The connection is dropped when the service fails: that is how a reset is simulated.
 #[derive(Debug)]
 pub struct Reset;
@@ -260,7 +306,7 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
-    let (fault, latency, strict, enforce) = {
+    let (fault, latency, strict, enforce, code_location) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.requests.push(Seen {
@@ -302,6 +348,7 @@ async fn handle(
             s.faults.latency,
             s.faults.strict.clone(),
             s.faults.enforce.clone(),
+            s.faults.code_location.clone(),
         )
     };
     if !latency.is_zero() {
@@ -324,7 +371,7 @@ async fn handle(
             code,
             message,
         }) => return Ok(protocol.error(status, code, message)),
-        Some(Fault::ResetAfter | Fault::Slow(_)) | None => {}
+        Some(Fault::ResetAfter | Fault::Slow(_) | Fault::Crossed) | None => {}
     }
     if let Some(enforcer) = enforce {
         if let Some(refusal) = enforcer.check(&operation, &parts, &body).await {
@@ -335,9 +382,21 @@ async fn handle(
     if let Before::Answer(answer) = strict.before(&operation, &parts, &body) {
         return Ok(answer);
     }
+    let before = match fault {
+        Some(Fault::Crossed) => {
+            Some(resend(&client, &upstream, &parts, "GET", Bytes::new()).await?)
+        }
+        _ => None,
+    };
     let (mut rparts, mut rbody) = forward(&client, &upstream, &parts, body.clone()).await?;
     if fault == Some(Fault::ResetAfter) {
         return Err(Reset);
+    }
+    if let Some((status, held)) = before {
+        match status {
+            200 => resend(&client, &upstream, &parts, "PUT", held).await?,
+            _ => resend(&client, &upstream, &parts, "DELETE", Bytes::new()).await?,
+        };
     }
     if let Some(rewritten) = strict.after(
         &operation,
@@ -348,6 +407,15 @@ async fn handle(
     ) {
         rparts.headers.remove("content-length");
         rbody = rewritten;
+    }
+    if let Some(location) = code_location.filter(|_| operation == "lambda:GET functions") {
+        if let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&rbody) {
+            if let Some(code) = answer.get_mut("Code").and_then(|c| c.as_object_mut()) {
+                code.insert("Location".into(), location.into());
+                rparts.headers.remove("content-length");
+                rbody = Bytes::from(answer.to_string());
+            }
+        }
     }
     Ok(Response::from_parts(rparts, Full::new(rbody)))
 }

@@ -452,6 +452,7 @@ fn queue_tags(name: &str) -> Option<BTreeMap<String, String>> {
 fn a_released_resource_survives_untagged_when_its_block_is_removed() {
     let stack = unique("release");
     let queue = unique("release-queue");
+    let bucket = unique("release-bucket");
     let alias = format!("alias/{}", unique("customer"));
     let key = customer_key(&alias);
     let spec = |release: &str| {
@@ -463,6 +464,11 @@ name = "{stack}"
 [queue.work]
 name = "{queue}"
 visibility_timeout = 60
+{release}
+
+[bucket.data]
+name = "{bucket}"
+tags = {{ team = "data" }}
 {release}
 
 [key.customer]
@@ -499,6 +505,12 @@ policy = {{ Version = "2012-10-17", Statement = [
     apply(&released);
     let tags = queue_tags(&queue).unwrap();
     assert!(!tags.keys().any(|k| k.starts_with("plinth:")), "{tags:?}");
+    let bucket_tags = bucket_state(&bucket).tags;
+    assert!(
+        !bucket_tags.keys().any(|k| k.starts_with("plinth:")),
+        "{bucket_tags:?}"
+    );
+    assert_eq!(bucket_tags.get("team").map(String::as_str), Some("data"));
     assert!(!key_tags(&key).keys().any(|k| k.starts_with("plinth:")));
     assert_eq!(
         statement_sids(&key_policy(&key)),
@@ -511,6 +523,11 @@ policy = {{ Version = "2012-10-17", Statement = [
     assert_no_changes(&gone);
     apply(&gone);
     assert!(queue_tags(&queue).is_some(), "the queue survives");
+    assert_eq!(
+        bucket_state(&bucket).tags.get("team").map(String::as_str),
+        Some("data"),
+        "the bucket survives"
+    );
     assert_eq!(statement_sids(&key_policy(&key)).len(), 3);
 }
 
@@ -651,12 +668,15 @@ fn bucket_state(bucket: &str) -> BucketState {
             .ok()
             .and_then(|o| o.cors_rules)
             .unwrap_or_default();
+        // moto answers a bucket that never had notifications with an empty body.
         let notifications = client
             .get_bucket_notification_configuration()
             .bucket(bucket)
             .send()
             .await
-            .unwrap();
+            .unwrap_or_else(|_| {
+                aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput::builder().build()
+            });
         let tags = client
             .get_bucket_tagging()
             .bucket(bucket)
@@ -867,4 +887,348 @@ fn the_owner_of_a_key_another_stack_shares_keeps_that_stacks_statement() {
         "{}",
         run.stderr
     );
+}
+
+fn owned_bucket_spec(
+    stack: &str,
+    bucket: &str,
+    queue: &str,
+    origin: &str,
+    rule_id: &str,
+) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[queue.removals]
+name = "{queue}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "sqs:SendMessage", Resource = "${{queue.removals.arn}}" }}] }}
+
+[bucket.data]
+name = "{bucket}"
+tags = {{ team = "{origin}" }}
+
+[[bucket.data.cors]]
+{rule_id}allowed_origins = ["https://{origin}.example"]
+allowed_methods = ["GET"]
+
+[[bucket.data.notification]]
+queue = "${{queue.removals.arn}}"
+events = ["s3:ObjectRemoved:*"]
+"#
+    )
+}
+
+/// A bucket one stack owns, which another stack shares (`existing = true`) to add its CORS
+/// rule and notification: the owner writes both documents whole, and keeps the sharer's
+/// entries (and its record among the bucket's tags) when it changes its own.
+#[test]
+fn the_owner_of_a_bucket_another_stack_shares_keeps_that_stacks_cors_rule_and_notification() {
+    let (owner, sharer) = (unique("bucket-owner"), unique("bucket-sharer"));
+    let bucket = unique("owned-data");
+    let queue = unique("owner-removals");
+    let owned = TempSpec::new(&owned_bucket_spec(&owner, &bucket, &queue, "first", ""));
+    apply(&owned);
+    let shared = TempSpec::new(&shared_bucket_spec(
+        &sharer,
+        &bucket,
+        &unique("sharer-uploads"),
+    ));
+    apply(&shared);
+    let theirs_id = format!("plinth-{sharer}-shared-cors-1");
+    let their_notification = format!("plinth-{sharer}-shared-notification-1");
+    let record = format!("plinth:shares:{sharer}");
+    let before = bucket_state(&bucket);
+    assert_eq!(before.cors.len(), 2, "{:?}", before.cors);
+    assert_eq!(before.queues.len(), 2, "{:?}", before.queues);
+    assert_no_changes(&owned);
+    assert_no_changes(&shared);
+
+    // The owner changes its rule and its tags: the sharer's entries and record stay.
+    let changed = TempSpec::new(&owned_bucket_spec(&owner, &bucket, &queue, "second", ""));
+    let plan = plinth_aws(&["plan", "-f", &changed.arg()]).ok();
+    for line in [
+        format!("cors: 1 CORS rule kept (managed by stack `{sharer}`)"),
+        format!("notifications: 1 notification kept (managed by stack `{sharer}`)"),
+    ] {
+        assert!(plan.stdout.contains(&line), "{line}\n{}", plan.stdout);
+    }
+    // The sharer's rule is on both sides of the change: kept, not removed.
+    let cors = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("~ cors = "))
+        .unwrap();
+    assert_eq!(cors.matches(theirs_id.as_str()).count(), 2, "{cors}");
+    apply(&changed);
+    let after = bucket_state(&bucket);
+    assert_eq!(after.cors.len(), 2, "{:?}", after.cors);
+    assert_eq!(
+        after.cors[0].allowed_origins(),
+        ["https://second.example".to_string()]
+    );
+    assert_eq!(
+        after.cors[1], before.cors[1],
+        "the sharer's rule, unchanged"
+    );
+    assert_eq!(after.cors[1].id(), Some(theirs_id.as_str()));
+    assert!(
+        after
+            .queues
+            .iter()
+            .any(|q| q.id() == Some(their_notification.as_str())),
+        "{:?}",
+        after.queues
+    );
+    assert_eq!(after.queues.len(), 2, "{:?}", after.queues);
+    assert_eq!(after.tags.get("team").map(String::as_str), Some("second"));
+    assert_eq!(after.tags.get(&record), before.tags.get(&record));
+    assert_no_changes(&changed);
+    assert_no_changes(&shared);
+
+    // The owner may not take the sharer's rule over.
+    let taking = TempSpec::new(&owned_bucket_spec(
+        &owner,
+        &bucket,
+        &queue,
+        "second",
+        &format!("id = \"{theirs_id}\"\n"),
+    ));
+    let run = plinth_aws(&["plan", "-f", &taking.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let stderr = run.stderr.replace("\n  │ ", " ");
+    assert!(
+        stderr.contains(&format!("CORS rule {theirs_id} is already managed by"))
+            && stderr.contains(&format!("stack `{sharer}`")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bucket_state(&bucket).cors, after.cors, "nothing sent");
+}
+
+fn cors_only_spec(stack: &str, bucket: &str, origin: &str) -> String {
+    format!(
+        r#"
+[stack]
+name = "{stack}"
+
+[bucket.shared]
+name = "{bucket}"
+existing = true
+
+[[bucket.shared.cors]]
+allowed_origins = ["https://{origin}.example"]
+allowed_methods = ["GET"]
+"#
+    )
+}
+
+/// Two stacks adding a CORS rule to one bucket at once: each read-modify-write of the rules
+/// and of the tag set (which S3 writes whole) is checked after writing, so both rules and both
+/// records end up on the bucket.
+#[test]
+fn two_stacks_applying_at_once_both_get_their_cors_rule_and_record_onto_one_bucket() {
+    let bucket = unique("theirs-concurrent");
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+    });
+    let (a, b) = (unique("bucket-a"), unique("bucket-b"));
+    let spec_a = TempSpec::new(&cors_only_spec(&a, &bucket, "a"));
+    let spec_b = TempSpec::new(&cors_only_spec(&b, &bucket, "b"));
+    let (run_a, run_b) = std::thread::scope(|s| {
+        let a = s.spawn(|| plinth_aws(&["apply", "-f", &spec_a.arg(), "--auto-approve"]));
+        let b = s.spawn(|| plinth_aws(&["apply", "-f", &spec_b.arg(), "--auto-approve"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    run_a.ok();
+    run_b.ok();
+    let state = bucket_state(&bucket);
+    let mut ids: Vec<&str> = state.cors.iter().filter_map(|r| r.id()).collect();
+    ids.sort();
+    let mut want = [
+        format!("plinth-{a}-shared-cors-1"),
+        format!("plinth-{b}-shared-cors-1"),
+    ];
+    want.sort();
+    assert_eq!(ids, want, "{:?}", state.cors);
+    for stack in [&a, &b] {
+        assert_eq!(
+            state.tags.get(&format!("plinth:shares:{stack}")),
+            Some(&format!("bucket.shared cors/plinth-{stack}-shared-cors-1")),
+            "{:?}",
+            state.tags
+        );
+    }
+    assert_no_changes(&spec_a);
+    assert_no_changes(&spec_b);
+}
+
+/// A shared bucket's block that stops declaring its CORS rule and notification: the plan
+/// reads them anyway (the stack's record names them) and shows the real removal, the other
+/// team's entries on both sides; apply removes only the stack's.
+#[test]
+fn a_shared_bucket_block_that_stops_declaring_cors_and_notifications_plans_their_removal() {
+    let stack = unique("shared-drop");
+    let bucket = unique("theirs-drop");
+    let their_queue = sqs_queue(&unique("their-events"));
+    their_bucket(&bucket, &their_queue);
+    let before = bucket_state(&bucket);
+    let queue = unique("stack-uploads");
+    let spec = TempSpec::new(&shared_bucket_spec(&stack, &bucket, &queue));
+    apply(&spec);
+    let ours_cors = format!("plinth-{stack}-shared-cors-1");
+    let ours_notification = format!("plinth-{stack}-shared-notification-1");
+
+    let full = shared_bucket_spec(&stack, &bucket, &queue);
+    let without = full
+        .split("[[bucket.shared.cors]]")
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(spec.path(), without).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    let line = |attribute: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .strip_prefix(&format!("~ {attribute} "))
+                    .is_some_and(|rest| rest.trim_start().starts_with("= "))
+            })
+            .unwrap_or_else(|| panic!("no change of {attribute}\n{}", plan.stdout))
+            .to_string()
+    };
+    let cors = line("cors");
+    let (from, to) = cors.split_once(" -> ").expect("a change from a value");
+    assert!(
+        from.contains(&ours_cors) && from.contains("their-app"),
+        "{cors}"
+    );
+    assert!(
+        !to.contains(&ours_cors) && to.contains("their-app"),
+        "{cors}"
+    );
+    let notifications = line("notifications");
+    let (from, to) = notifications.split_once(" -> ").unwrap();
+    assert!(from.contains(&ours_notification), "{notifications}");
+    assert!(
+        from.contains("their-events") && to.contains("their-events"),
+        "{notifications}"
+    );
+    assert!(!to.contains(&ours_notification), "{notifications}");
+
+    apply(&spec);
+    let after = bucket_state(&bucket);
+    assert_eq!(after.cors, before.cors);
+    assert_eq!(after.queues, before.queues);
+    assert_eq!(after.topics, before.topics);
+    assert_eq!(
+        after.tags.get(&format!("plinth:shares:{stack}")),
+        Some(&"bucket.shared policy/StackList".to_string())
+    );
+    assert_no_changes(&spec);
+}
+
+/// One customer key named by its alias in one block and by its ARN in another: the reads
+/// resolve both to one key, and the plan refuses, pointing at the second block.
+#[test]
+fn a_key_named_by_alias_and_by_arn_in_two_blocks_is_a_located_conflict() {
+    let alias = format!("alias/{}", unique("twice"));
+    let id = customer_key(&alias);
+    let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{id}");
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{}"
+
+[key.by_alias]
+existing = true
+key_id = "{alias}"
+
+[key.by_arn]
+existing = true
+key_id = "{arn}"
+"#,
+        unique("twice")
+    ));
+    let run = plinth_aws(&["plan", "-f", &spec.arg()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // miette wraps long lines anywhere, also inside an ARN.
+    let flat = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let stderr = flat(&run.stderr);
+    for wanted in [
+        "plan::duplicate-name".to_string(),
+        format!(
+            "key.by_alias and key.by_arn name one key: `{alias}` and `{arn}` are both key `{id}`"
+        ),
+        "plinth.toml:8:1]".to_string(),
+        "help: declare each key once".to_string(),
+    ] {
+        assert!(stderr.contains(&flat(&wanted)), "{wanted}\n{}", run.stderr);
+    }
+}
+
+/// Another writer's read-modify-write of the bucket's tag set crosses the stack's write of
+/// its record: it read the set before and writes it back after, with the record as it was.
+/// The check after the write sees the record is not the one written, and writes it again.
+#[test]
+fn a_record_another_writers_tag_set_put_back_over_is_written_again() {
+    use crate::proxy::{Fault, FaultProxy, Faults};
+    let stack = unique("crossed");
+    let bucket = unique("theirs-crossed");
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+    });
+    let two = format!(
+        "{}\n[[bucket.shared.cors]]\nallowed_origins = [\"https://two.example\"]\nallowed_methods = [\"GET\"]\n",
+        cors_only_spec(&stack, &bucket, "one")
+    );
+    let spec = TempSpec::new(&two);
+    apply(&spec);
+    let record = format!("plinth:shares:{stack}");
+    let (one, two) = (
+        format!("cors/plinth-{stack}-shared-cors-1"),
+        format!("cors/plinth-{stack}-shared-cors-2"),
+    );
+    assert_eq!(
+        bucket_state(&bucket).tags.get(&record),
+        Some(&format!("bucket.shared {one} {two}"))
+    );
+
+    // The second rule goes: the record's one write (the exact record, after the rules) is
+    // crossed, and the set put back still names the second rule.
+    std::fs::write(spec.path(), cors_only_spec(&stack, &bucket, "one")).unwrap();
+    let proxy = FaultProxy::start(
+        crate::support::moto(),
+        Faults {
+            scripted: vec![("s3:PUT tagging".into(), 1, Fault::Crossed)],
+            ..Faults::none()
+        },
+    );
+    crate::support::plinth(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ])
+    .ok();
+    assert_eq!(proxy.counts().faults.get("Crossed"), Some(&1));
+    assert_eq!(
+        proxy.counts().by_operation.get("s3:PUT tagging"),
+        Some(&2),
+        "written, put back by the other writer, written again"
+    );
+    assert_eq!(
+        bucket_state(&bucket).tags.get(&record),
+        Some(&format!("bucket.shared {one}"))
+    );
+    assert_no_changes(&spec);
 }

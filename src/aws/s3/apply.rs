@@ -212,19 +212,36 @@ impl S3 {
     }
 
     /// `release = true`: the stack's tags come off the bucket (its whole tag set is written
-    /// back without them); its settings stay as they are.
+    /// back without them); its settings stay as they are. Checked after writing, like a
+    /// shared bucket's record: another stack's write of the whole set, from a read taken
+    /// before this one, would put them back.
     pub async fn release_bucket(&self, stack: &str, name: &str) -> Result<(), AwsError> {
-        let Some(mut tags) = self.tags(name).await? else {
-            return Ok(());
+        use crate::aws::shared::{merge_collection, released_tag_keys};
+        let gone = |tags: &Option<BTreeMap<String, String>>| {
+            tags.as_ref()
+                .is_none_or(|t| released_tag_keys(t, stack).is_empty())
         };
-        let removed = crate::aws::shared::released_tag_keys(&tags, stack);
-        if removed.is_empty() {
-            return Ok(());
-        }
-        for k in removed {
-            tags.remove(&k);
-        }
-        self.put_tags(name, &tags).await
+        let without = |tags: Option<BTreeMap<String, String>>| {
+            tags.map(|mut t| {
+                for k in released_tag_keys(&t, stack) {
+                    t.remove(&k);
+                }
+                t
+            })
+        };
+        merge_collection(
+            &format!("the tags of bucket {name}"),
+            || self.tags(name),
+            without,
+            gone,
+            |tags| async move {
+                match tags {
+                    Some(tags) => self.put_tags(name, &tags).await,
+                    None => Ok(()),
+                }
+            },
+        )
+        .await
     }
 
     /// Replaces the bucket's whole tag set (S3 has no add or remove of single tags).
@@ -268,8 +285,13 @@ impl S3 {
     ) -> Result<(), AwsError> {
         self.put_settings(after, Some(before)).await?;
         let current = before.all_tags(None);
-        let wanted = after.all_tags(before.tags.as_ref());
+        let mut wanted = after.all_tags(before.tags.as_ref());
         if current != wanted {
+            // Other stacks' records of their parts are tags too, and S3 writes the set whole:
+            // those on the bucket now (one may have been added since the plan) stay.
+            if let Some(now) = self.tags(&after.name).await? {
+                wanted.extend(now.into_iter().filter(|(k, _)| is_record_tag(k)));
+            }
             self.put_tags(&after.name, &wanted).await?;
         }
         Ok(())
@@ -383,4 +405,9 @@ impl S3 {
             version_marker = page.next_version_id_marker().map(str::to_string);
         }
     }
+}
+
+/// A tag that holds a stack's record of the parts it manages on the bucket.
+fn is_record_tag(key: &str) -> bool {
+    key.starts_with(crate::model::shared::SHARES_TAG_PREFIX)
 }

@@ -276,3 +276,31 @@ fn the_shards_of_a_list_are_disjoint_and_cover_it() {
         assert!(bad.parse::<Shard>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn every_way_of_writing_an_env_table_is_seen_before_the_spec_is_parsed_again() {
+    let declares = [
+        "[env.dev]\naccount_id = \"111111111111\"\n",
+        "[ env . dev ]\naccount_id = \"111111111111\"\n",
+        "[\"env\".dev]\n",
+        "['env'.dev]\n",
+        "[env]\ndev = { account_id = \"111111111111\" }\n",
+        "env.dev.account_id = \"111111111111\"\n",
+        "  env = { dev = { account_id = \"111111111111\" } }\n",
+        "\"env\" = {}\n",
+    ];
+    for text in declares {
+        assert!(may_declare_environments(text), "{text}");
+        // The parse agrees: each declares an `env` key.
+        let root = DeTable::parse(text).expect("valid TOML").into_inner();
+        assert!(root.iter().any(|(k, _)| k.get_ref() == "env"), "{text}");
+    }
+    for text in [
+        "[stack]\nname = \"x\"\n",
+        "[function.f]\nenvironment = { A = \"1\" }\n",
+        "[environments]\n",
+        "envoy = 1\n",
+    ] {
+        assert!(!may_declare_environments(text), "{text}");
+    }
+}
