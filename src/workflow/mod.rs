@@ -128,6 +128,8 @@ pub fn plan_offline(
             e.column()
         ))
     })?;
+    // Its text is as large as what it parsed into; planning can use that memory instead.
+    drop(text);
     if snapshot.account.is_none() {
         return Err(refused(
             "it does not say which account it was read from".into(),
