@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use code::Code;
+
+mod code;
+
 /// A file plinth read, kept whole so diagnostics can show snippets from it.
 #[derive(Debug)]
 pub struct SourceFile {
@@ -51,7 +55,8 @@ pub enum Severity {
 }
 
 /// The closed set of codes a warning carries: what a reader (or a program reading a plan) can
-/// match on. Errors keep their codes as strings; warnings travel inside plans.
+/// match on. Each is also a [`Code`], which every diagnostic carries; warnings travel inside
+/// plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WarningCode {
     /// A policy lint of warning severity (the lint's own code is in the message).
@@ -148,7 +153,7 @@ impl Location {
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable code, e.g. `spec::unknown-field`; documented and safe to match on.
-    pub code: &'static str,
+    pub code: Code,
     /// The code as a [`WarningCode`], for a warning.
     pub warning_code: Option<WarningCode>,
     pub message: String,
@@ -159,7 +164,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -175,7 +180,7 @@ impl Diagnostic {
         Self {
             severity: Severity::Warning,
             warning_code: Some(code),
-            ..Self::error(code.as_str(), message)
+            ..Self::error(code.into(), message)
         }
     }
 
@@ -371,11 +376,11 @@ mod tests {
             assert_eq!(serde_json::from_str::<WarningCode>(&json).unwrap(), code);
             let warning = Diagnostic::warning(code, "m");
             assert_eq!(
-                (warning.code, warning.warning_code),
+                (warning.code.as_str(), warning.warning_code),
                 (code.as_str(), Some(code))
             );
         }
-        assert_eq!(Diagnostic::error("spec::type", "m").warning_code, None);
+        assert_eq!(Diagnostic::error(Code::SpecType, "m").warning_code, None);
         assert!(serde_json::from_str::<WarningCode>("\"spec::type\"").is_err());
     }
 
@@ -390,7 +395,7 @@ mod tests {
     #[test]
     fn rendering_names_the_file_position_and_hint() {
         let f = SourceFile::new("plans/a.toml", "[stack]\nnmae = \"x\"\n");
-        let d = Diagnostic::error("spec::unknown-field", "unknown field `nmae`")
+        let d = Diagnostic::error(Code::SpecUnknownField, "unknown field `nmae`")
             .at(&f, 8..12)
             .label("not a field of [stack]")
             .hint("did you mean `name`?");

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value as Json};
 
 use crate::aws::{self, KindActions};
-use crate::model::{Address, Kind, STACK_TAG};
+use crate::model::{oidc_provider_id, Address, ArnScope, Kind, STACK_TAG};
 use crate::spec::kinds::role::RoleSpec;
 use crate::spec::template::{render, AwsFact, Reference};
 use crate::spec::{ResourceBody, Spec, Text};
@@ -112,7 +112,7 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
     }));
     if let Some(lock) = &spec.stack.lock {
         let objects = [&lock.key, &crate::aws::index::key_for(lock)]
-            .map(|key| format!("arn:{}:s3:::{}/{key}", target.partition, lock.bucket));
+            .map(|key| arns.of_kind(Kind::Bucket, &format!("{}/{key}", lock.bucket)));
         statements.push(json!({
             "Sid": "StackLockAndIndex",
             "Effect": "Allow",
@@ -167,7 +167,7 @@ fn shared_key_statements(arns: &Arns<'_>, name: &str, addresses: &[&Address]) ->
         } else if id.starts_with("alias/") {
             by_alias.insert(id);
         } else {
-            by_arn.insert(arns.arn("kms", true, &format!("key/{id}")));
+            by_arn.insert(arns.of_kind(Kind::Key, &id));
         }
     }
     if by_arn.is_empty() && by_alias.is_empty() {
@@ -259,7 +259,7 @@ fn on_resources(
                     _ => None,
                 })
                 .flatten()
-                .map(|alias| arns.arn("kms", true, &arns.text(alias)))
+                .map(|alias| arns.alias_arn(&arns.text(alias)))
                 .collect();
             if !aliases.is_empty() {
                 out.push(json!({
@@ -519,7 +519,7 @@ fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> (BTreeSet<String>, BTreeSet<Str
             }
             ResourceBody::InstanceProfile(p) => {
                 if let Some(role) = &p.role {
-                    profiles.insert(arns.arn("iam", false, &format!("role/{}", arns.text(role))));
+                    profiles.insert(arns.of_kind(Kind::Role, &format!("/{}", arns.text(role))));
                 }
             }
             _ => {}
@@ -558,30 +558,32 @@ struct Arns<'a> {
 }
 
 impl Arns<'_> {
-    fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
-        let region = if regional {
-            self.target.region.as_str()
-        } else {
-            ""
-        };
-        format!(
-            "arn:{}:{service}:{region}:{}:{resource}",
-            self.target.partition, self.target.account_id
-        )
+    /// A KMS alias's ARN (`alias/NAME` in the account and region): not a kind of its own.
+    fn alias_arn(&self, alias: &str) -> String {
+        let Target {
+            partition,
+            account_id,
+            region,
+        } = self.target;
+        format!("arn:{partition}:kms:{region}:{account_id}:{alias}")
+    }
+
+    fn scope(&self) -> ArnScope<'_> {
+        ArnScope {
+            partition: &self.target.partition,
+            region: &self.target.region,
+            account_id: &self.target.account_id,
+        }
+    }
+
+    /// The ARN of the resource of `kind` with `id` ([`Kind::arn`]).
+    fn of_kind(&self, kind: Kind, id: &str) -> String {
+        kind.arn(self.scope(), id)
     }
 
     /// Every resource of a kind in the account.
     fn type_wide(&self, kind: Kind) -> String {
-        match kind {
-            Kind::Role => self.arn("iam", false, "role/*"),
-            Kind::Policy => self.arn("iam", false, "policy/*"),
-            Kind::InstanceProfile => self.arn("iam", false, "instance-profile/*"),
-            Kind::OidcProvider => self.arn("iam", false, "oidc-provider/*"),
-            Kind::Queue => self.arn("sqs", true, "*"),
-            Kind::Function => self.arn("lambda", true, "function:*"),
-            Kind::Bucket => format!("arn:{}:s3:::*", self.target.partition),
-            Kind::Key => self.arn("kms", true, "key/*"),
-        }
+        kind.type_wide_arn(self.scope())
     }
 
     /// A resource's ARN; `None` for a key, whose ARN holds the id KMS assigns.
@@ -593,36 +595,21 @@ impl Arns<'_> {
         let text = |t: &Text| self.text_at(t, depth + 1);
         let iam_path = |path: &Option<Text>| path.as_ref().map_or_else(|| "/".to_string(), text);
         Some(match &self.spec.resources.get(address)?.body {
-            ResourceBody::Role(r) => self.arn(
-                "iam",
-                false,
-                &format!("role{}{}", iam_path(&r.path), text(&r.name)),
-            ),
-            ResourceBody::Policy(p) => self.arn(
-                "iam",
-                false,
-                &format!("policy{}{}", iam_path(&p.path), text(&p.name)),
-            ),
-            ResourceBody::InstanceProfile(p) => self.arn(
-                "iam",
-                false,
-                &format!("instance-profile{}{}", iam_path(&p.path), text(&p.name)),
-            ),
-            ResourceBody::OidcProvider(p) => self.arn(
-                "iam",
-                false,
-                &format!(
-                    "oidc-provider/{}",
-                    text(&p.url).trim_start_matches("https://")
-                ),
-            ),
-            ResourceBody::Queue(q) => self.arn("sqs", true, &text(&q.name)),
-            ResourceBody::Function(f) => {
-                self.arn("lambda", true, &format!("function:{}", text(&f.name)))
+            ResourceBody::Role(r) => {
+                self.of_kind(Kind::Role, &(iam_path(&r.path) + &text(&r.name)))
             }
-            ResourceBody::Bucket(b) => {
-                format!("arn:{}:s3:::{}", self.target.partition, text(&b.name))
+            ResourceBody::Policy(p) => {
+                self.of_kind(Kind::Policy, &(iam_path(&p.path) + &text(&p.name)))
             }
+            ResourceBody::InstanceProfile(p) => {
+                self.of_kind(Kind::InstanceProfile, &(iam_path(&p.path) + &text(&p.name)))
+            }
+            ResourceBody::OidcProvider(p) => {
+                self.of_kind(Kind::OidcProvider, oidc_provider_id(&text(&p.url)))
+            }
+            ResourceBody::Queue(q) => self.of_kind(Kind::Queue, &text(&q.name)),
+            ResourceBody::Function(f) => self.of_kind(Kind::Function, &text(&f.name)),
+            ResourceBody::Bucket(b) => self.of_kind(Kind::Bucket, &text(&b.name)),
             ResourceBody::Key(_) => return None,
         })
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Address, Attributes, Kind, ADDRESS_TAG, STACK_TAG};
+use crate::model::{Address, ArnScope, Attributes, Kind, ADDRESS_TAG, STACK_TAG};
 
 /// The account, region and identity a plan is made for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,10 +30,26 @@ impl Account {
         match resource.strip_prefix("assumed-role/") {
             Some(rest) => {
                 let role = rest.split('/').next().unwrap_or(rest);
-                format!("arn:{partition}:iam::{account}:role/{role}")
+                let at = ArnScope {
+                    partition,
+                    region: "",
+                    account_id: account,
+                };
+                Kind::Role.arn(at, &format!("/{role}"))
             }
             None => format!("arn:{partition}:iam::{account}:{resource}"),
         }
+    }
+
+    /// The ARN of the resource of `kind` with `id` in this account and region
+    /// ([`Kind::arn`]).
+    pub fn arn(&self, kind: Kind, id: &str) -> String {
+        let at = ArnScope {
+            partition: &self.partition,
+            region: &self.region,
+            account_id: &self.account_id,
+        };
+        kind.arn(at, id)
     }
 
     /// Stands in for the account's id and partition before `GetCallerIdentity` answers: a name

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Attributes, Kind, Value};
+use crate::model::{ArnScope, Attributes, Kind, Value};
 use crate::plan::{Plan, ResourceChange};
 use crate::policy::catalog::{catalog, AccessLevel};
 use crate::policy::pattern;
@@ -196,41 +196,13 @@ fn arn_of(
     region: &str,
     account: &str,
 ) -> String {
-    let name = attributes
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or(&change.physical_id);
-    let path = attributes
-        .get("path")
-        .and_then(Value::as_str)
-        .unwrap_or("/");
-    match change.address.kind {
-        Kind::Role => format!("arn:{partition}:iam::{account}:role{path}{name}"),
-        Kind::Policy => format!("arn:{partition}:iam::{account}:policy{path}{name}"),
-        Kind::InstanceProfile => {
-            format!("arn:{partition}:iam::{account}:instance-profile{path}{name}")
-        }
-        Kind::OidcProvider => {
-            let url = attributes
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or(name);
-            let host = url.trim_start_matches("https://");
-            format!("arn:{partition}:iam::{account}:oidc-provider/{host}")
-        }
-        Kind::Queue => format!("arn:{partition}:sqs:{region}:{account}:{name}"),
-        Kind::Bucket => format!("arn:{partition}:s3:::{name}"),
-        Kind::Function => format!("arn:{partition}:lambda:{region}:{account}:function:{name}"),
-        Kind::Key => {
-            let id = &change.physical_id;
-            let id = if id.is_empty() || id.contains(['(', ' ', '{']) {
-                "*"
-            } else {
-                id
-            };
-            format!("arn:{partition}:kms:{region}:{account}:key/{id}")
-        }
-    }
+    let at = ArnScope {
+        partition,
+        region,
+        account_id: account,
+    };
+    let kind = change.address.kind;
+    kind.arn(at, &kind.arn_id(attributes, &change.physical_id))
 }
 
 /// Every grant of the stack, sorted riskiest first.

@@ -21,7 +21,7 @@ pub(super) fn targets<'s, 'a>(
             .and_then(|rest| rest.split_once(":s3:::"))
             .and_then(|(partition, rest)| {
                 rest.split_once('/')
-                    .map(|(b, k)| (format!("arn:{partition}:s3:::{b}"), k))
+                    .map(|(b, k)| (bucket_arn(partition, b), k))
             })
         {
             if let Some(node) = stack.node_by_arn(&bucket) {
@@ -270,4 +270,14 @@ pub(super) fn merge(mut rows: Vec<Grant>) -> Vec<Grant> {
         grant.actions.dedup();
     }
     merged
+}
+
+/// A bucket's ARN in `partition`.
+fn bucket_arn(partition: &str, bucket: &str) -> String {
+    let at = ArnScope {
+        partition,
+        region: "",
+        account_id: "",
+    };
+    Kind::Bucket.arn(at, bucket)
 }

@@ -80,6 +80,12 @@ pub(crate) trait Adapter {
     const SHARED: bool = false;
     /// The IAM actions behind the calls, declared next to them (`plinth permissions`).
     const ACTIONS: &'static KindActions;
+    /// The call whose answer names a resource of the kind (an answer cut short that lacks the
+    /// name is reported as this call's).
+    const FIRST_READ: &'static str;
+    /// Each attribute read as a policy document held in a string, with the call it comes
+    /// from: a string there that is not JSON is a damaged answer (`aws::damaged`).
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[];
 
     /// The client of `aws` the calls go through.
     fn client(aws: &Aws) -> &Self::Client;

@@ -8,25 +8,10 @@
 //! resource. A document that is JSON but not one plinth's parser takes stays text and shows as
 //! a difference.
 
-use crate::model::{Kind, Value};
+use crate::model::Value;
 use crate::state::LiveResource;
 
 use super::AwsError;
-
-/// The call each policy-valued attribute of a kind comes from.
-fn documents(kind: Kind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        Kind::Role => &[("trust", "iam:GetRole"), ("policies", "iam:GetRolePolicy")],
-        Kind::Policy => &[("document", "iam:GetPolicyVersion")],
-        Kind::Key => &[("policy", "kms:GetKeyPolicy")],
-        Kind::Queue => &[
-            ("policy", "sqs:GetQueueAttributes"),
-            ("redrive", "sqs:GetQueueAttributes"),
-        ],
-        Kind::Bucket => &[("policy", "s3:GetBucketPolicy")],
-        Kind::Function | Kind::InstanceProfile | Kind::OidcProvider => &[],
-    }
-}
 
 /// Fails when a document in `resource` arrived damaged; `resource_name` says which resource
 /// (its address when the spec names it).
@@ -35,13 +20,13 @@ pub(crate) fn check(resource: &LiveResource, resource_name: &str) -> Result<(), 
     // a resource without its name is such an answer, not a resource called "".
     if matches!(resource.attributes.get("name"), Some(Value::Str(name)) if name.is_empty()) {
         return Err(AwsError {
-            operation: format!("{} ({resource_name})", first_read(resource.kind)),
+            operation: format!("{} ({resource_name})", super::first_read(resource.kind)),
             code: None,
             message: "AWS's answer is incomplete: it does not name the resource".into(),
             hint: Some(HINT.into()),
         });
     }
-    for (attribute, operation) in documents(resource.kind) {
+    for (attribute, operation) in super::documents(resource.kind) {
         let damaged = match resource.attributes.get(*attribute) {
             // Inline policies: a map of documents.
             Some(Value::Map(each)) if *attribute == "policies" => {
@@ -66,20 +51,6 @@ pub(crate) fn check(resource: &LiveResource, resource_name: &str) -> Result<(), 
 }
 
 const HINT: &str = "the answer was damaged on its way, or this AWS API has changed; run the command again, and report it if it persists";
-
-/// The call whose answer names a resource of `kind`.
-fn first_read(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Role => "iam:GetRole",
-        Kind::Policy => "iam:GetPolicy",
-        Kind::InstanceProfile => "iam:GetInstanceProfile",
-        Kind::OidcProvider => "iam:GetOpenIDConnectProvider",
-        Kind::Key => "kms:DescribeKey",
-        Kind::Queue => "sqs:GetQueueUrl",
-        Kind::Function => "lambda:GetFunction",
-        Kind::Bucket => "s3:GetBucketTagging",
-    }
-}
 
 /// The text of a document held as a string that is not JSON.
 fn not_json(value: &Value) -> Option<&str> {
@@ -115,6 +86,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::model::Kind;
     use crate::state::LiveResource;
 
     fn queue(attribute: &str, value: Value) -> LiveResource {

@@ -21,8 +21,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::adapter::{Adapter, Change, Side};
-use super::planned::{all_tags, tag_changes, Planned};
+use super::planned::{all_tags, Planned};
 use super::shared::SharedChange;
+use super::tagging::{SharedTagging, Tagging};
 use super::{not_found_as_none, ownership_tags, AwsError, Exports, Patience};
 use super::{Aws, KindActions};
 use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};

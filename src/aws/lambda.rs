@@ -22,6 +22,7 @@ use aws_sdk_lambda::types::{
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::adapter::{Adapter, Change, Side};
+use super::tagging::Tagging;
 use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
 use super::{Aws, KindActions};
 use crate::archive;

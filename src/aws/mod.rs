@@ -20,6 +20,7 @@ pub(crate) mod shared;
 mod shared_bucket;
 pub mod sqs;
 pub mod sts;
+pub(crate) mod tagging;
 pub mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,6 +306,17 @@ pub fn actions(kind: Kind) -> &'static KindActions {
     with_adapter!(kind, A => A::ACTIONS)
 }
 
+/// The call whose answer names a resource of a kind ([`adapter::Adapter::FIRST_READ`]).
+fn first_read(kind: Kind) -> &'static str {
+    with_adapter!(kind, A => A::FIRST_READ)
+}
+
+/// A kind's attributes read as documents in strings, each with its call
+/// ([`adapter::Adapter::DOCUMENTS`]).
+fn documents(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    with_adapter!(kind, A => A::DOCUMENTS)
+}
+
 /// Values a resource exports to references (`arn`, `unique_id`, `key_id`, ...).
 pub type Exports = BTreeMap<String, String>;
 
@@ -542,12 +554,32 @@ mod tests {
     }
 
     /// A kind is its adapter (registered in `with_adapter!`, which the compiler holds to every
-    /// kind), its attribute table, its IAM actions and its table in the spec's schema.
+    /// kind), its attribute table, its IAM actions, its ARN format (which its actions are
+    /// granted on, so the two name the same service) and its table in the spec's schema.
+    /// Its policy documents' rows are held to its spec by
+    /// `spec::kinds::tests::every_policy_document_is_a_row_of_its_kinds_table`.
     #[test]
     fn every_kind_is_registered_completely() {
         let schema: serde_json::Value =
             serde_json::from_str(&crate::spec::schema::json_schema()).unwrap();
+        let at = crate::model::ArnScope {
+            partition: "aws",
+            region: "us-east-1",
+            account_id: "123456789012",
+        };
         for kind in Kind::ALL {
+            let service = kind.arn_format().service;
+            let arn = kind.arn(at, "/x");
+            assert!(arn.starts_with(&format!("arn:aws:{service}:")), "{arn}");
+            assert!(
+                crate::policy::pattern::matches(&kind.type_wide_arn(at), &arn),
+                "{kind}: {} does not cover {arn}",
+                kind.type_wide_arn(at)
+            );
+            assert!(
+                (actions(*kind).on_resource.iter()).any(|a| a.split(':').next() == Some(service)),
+                "{kind}: no action of {service}, which its ARN names"
+            );
             let actions = actions(*kind);
             assert!(!actions.on_resource.is_empty(), "{kind}: no IAM actions");
             assert!(

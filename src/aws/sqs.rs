@@ -12,9 +12,10 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use super::adapter::{Adapter, Change, Side};
 use super::shared::SharedChange;
+use super::tagging::{SharedTagging, Tagging};
 use super::{not_found_as_none, retry_transient, AwsError, Exports, Patience};
 use super::{Aws, KindActions};
-use crate::model::{Attributes, Kind, Value, STACK_TAG};
+use crate::model::{ArnScope, Attributes, Kind, Value, STACK_TAG};
 use crate::plan::ResourceChange;
 use crate::policy::PolicyDocument;
 use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
@@ -312,37 +313,15 @@ impl Sqs {
             .await?;
             self.wait_until_visible(&url, &changed).await?;
         }
-        let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
-        let added: HashMap<String, String> = wanted
-            .iter()
-            .filter(|(k, v)| current.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !added.is_empty() {
-            self.client
-                .tag_queue()
-                .queue_url(&url)
-                .set_tags(Some(added))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))?;
-        }
-        let removed: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
-            self.client
-                .untag_queue()
-                .queue_url(&url)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
-        }
-        Ok(())
+        (self.tagging(&url))
+            .retag(&before.all_tags(None), &wanted)
+            .await
+    }
+
+    /// The queue at `url`'s tagging calls.
+    fn tagging<'a>(&'a self, url: &'a str) -> QueueTags<'a> {
+        QueueTags { sqs: self, url }
     }
 
     /// A queue someone else owns (`existing = true`): plinth's statements are merged into its
@@ -359,15 +338,7 @@ impl Sqs {
             message: "the queue no longer exists".into(),
             hint: Some("plan again".into()),
         })?;
-        let tags = |url: String| async move {
-            self.tags(&url)
-                .await
-                .map(|t| t.into_iter().collect::<BTreeMap<String, String>>())
-        };
-        let current = tags(url.clone()).await?;
-        let previous = super::shared::previous_record(&current, stack);
-        self.retag_queue(&url, &current, stack, Some(&change.record(Some(&previous))))
-            .await?;
+        let previous = self.tagging(&url).record_before(stack, change).await?;
         let ours = change.ours("policy");
         let drop = change.dropped(&previous, "policy");
         let url_ref = &url;
@@ -402,64 +373,15 @@ impl Sqs {
             },
         )
         .await?;
-        let now = tags(url.clone()).await?;
-        let exact = change.record(None);
-        self.retag_queue(
-            &url,
-            &now,
-            stack,
-            Some(&exact).filter(|r| !r.parts.is_empty()),
-        )
-        .await
+        self.tagging(&url).record_after(stack, change).await
     }
 
     /// `release = true`: the stack's tags come off the queue; nothing else changes.
     pub async fn release_queue(&self, stack: &str, name: &str) -> Result<(), AwsError> {
-        let Some(url) = self.url(name).await? else {
-            return Ok(());
-        };
-        let current: BTreeMap<String, String> = self.tags(&url).await?.into_iter().collect();
-        let removed = super::shared::released_tag_keys(&current, stack);
-        if !removed.is_empty() {
-            self.client
-                .untag_queue()
-                .queue_url(&url)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
+        match self.url(name).await? {
+            Some(url) => self.tagging(&url).release(stack).await,
+            None => Ok(()),
         }
-        Ok(())
-    }
-
-    /// Sets `stack`'s record among the queue's tags (removes it for `None`), touching no other.
-    async fn retag_queue(
-        &self,
-        url: &str,
-        current: &BTreeMap<String, String>,
-        stack: &str,
-        record: Option<&crate::model::shared::Share>,
-    ) -> Result<(), AwsError> {
-        let (set, removed) = super::shared::record_tags(stack, current, record);
-        if !set.is_empty() {
-            self.client
-                .tag_queue()
-                .queue_url(url)
-                .set_tags(Some(set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_queue()
-                .queue_url(url)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))?;
-        }
-        Ok(())
     }
 
     /// Deletes the queue; already gone counts as done.
@@ -751,10 +673,12 @@ fn queue_arn(url: &str, region: &str) -> Option<String> {
     if !valid || name.is_empty() || name.contains('/') {
         return None;
     }
-    Some(format!(
-        "arn:{}:sqs:{region}:{account}:{name}",
-        partition_of(region)
-    ))
+    let at = ArnScope {
+        partition: partition_of(region),
+        region,
+        account_id: account,
+    };
+    Some(Kind::Queue.arn(at, name))
 }
 
 /// The partition a region belongs to, by the prefixes AWS gives each partition's regions.
@@ -782,6 +706,11 @@ impl Adapter for QueueAdapter {
     type Config = QueueConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "sqs:GetQueueUrl";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[
+        ("policy", "sqs:GetQueueAttributes"),
+        ("redrive", "sqs:GetQueueAttributes"),
+    ];
 
     fn client(aws: &Aws) -> &Sqs {
         &aws.sqs
@@ -831,6 +760,40 @@ impl Adapter for QueueAdapter {
     async fn shared(sqs: &Sqs, change: &Change<'_>, shared: &SharedChange) -> Result<(), AwsError> {
         sqs.apply_shared_queue(change.stack, &change.planned.physical_id, shared)
             .await
+    }
+}
+
+/// One queue's tagging calls, by its URL.
+struct QueueTags<'a> {
+    sqs: &'a Sqs,
+    url: &'a str,
+}
+
+impl Tagging for QueueTags<'_> {
+    async fn tag(&self, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        (self.sqs.client.tag_queue())
+            .queue_url(self.url)
+            .set_tags(Some(tags.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:TagQueue", &e))
+            .map(|_| ())
+    }
+
+    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
+        (self.sqs.client.untag_queue())
+            .queue_url(self.url)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sqs:UntagQueue", &e))
+            .map(|_| ())
+    }
+}
+
+impl SharedTagging for QueueTags<'_> {
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        Ok(self.sqs.tags(self.url).await?.into_iter().collect())
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::aws::{Aws, AwsError};
-use crate::model::{Address, Kind, Value};
+use crate::model::{oidc_provider_id, Address, Kind, Value};
 use crate::state::{Account, ReadRequest};
 
 pub use write::{Found, ImportedSpec};
@@ -103,10 +103,8 @@ pub async fn read(
         match read? {
             Some(mut live) => {
                 if wanted.kind == Kind::Bucket {
-                    live.exports.insert(
-                        "arn".into(),
-                        format!("arn:{}:s3:::{}", account.partition, live.physical_id),
-                    );
+                    live.exports
+                        .insert("arn".into(), account.arn(Kind::Bucket, &live.physical_id));
                 }
                 found.push(Found {
                     address: request.address.clone(),
@@ -194,13 +192,8 @@ pub fn write_files(dir: &Path, imported: &ImportedSpec) -> Result<Vec<PathBuf>, 
 fn physical_id(wanted: &Wanted, account: &Account) -> String {
     match wanted.kind {
         Kind::OidcProvider if !wanted.id.starts_with("arn:") => {
-            let issuer = wanted.id.strip_prefix("https://").unwrap_or(&wanted.id);
-            format!(
-                "arn:{}:iam::{}:oidc-provider/{}",
-                account.partition,
-                account.account_id,
-                issuer.trim_end_matches('/')
-            )
+            let issuer = oidc_provider_id(&wanted.id).trim_end_matches('/');
+            account.arn(Kind::OidcProvider, issuer)
         }
         _ => wanted.id.clone(),
     }

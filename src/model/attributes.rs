@@ -2,9 +2,11 @@
 //! place: those other resources may reference, those AWS cannot change without replacing the
 //! resource, and those AWS never returns. The planner, the loader's reference checks and
 //! import read these tables; an attribute a table does not list is compared, changed in
-//! place and not exported.
+//! place and not exported. A policy document's row also says what kind of document it is
+//! (what the lints require of it) and the most of it AWS accepts (what the loader checks).
 
 use super::Kind;
+use crate::policy::DocumentKind;
 
 /// What plinth knows of one attribute of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,26 @@ pub struct Attribute {
     /// AWS never returns it (where a function's code comes from): apply needs it, the planner
     /// never compares it.
     pub write_only: bool,
+    /// A policy document (or, for a role's `policies`, a table of them by name).
+    pub policy: Option<PolicyColumn>,
+}
+
+/// What a policy document attribute holds, and the most of it AWS accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyColumn {
+    pub document: DocumentKind,
+    pub limit: SizeLimit,
+}
+
+/// AWS's size limit of a policy document, in characters with white space left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeLimit {
+    /// Each document: at most this many.
+    Each(usize),
+    /// Each document: a default quota, which the account may have raised up to `max`.
+    Raisable { default: usize, max: usize },
+    /// All of one resource's documents under this attribute together.
+    Together(usize),
 }
 
 impl Attribute {
@@ -30,6 +52,15 @@ impl Attribute {
             known_before_creation: true,
             forces_replacement: false,
             write_only: false,
+            policy: None,
+        }
+    }
+
+    /// A policy document (or a table of them) of a kind of document, within a size limit.
+    const fn policy(name: &'static str, document: DocumentKind, limit: SizeLimit) -> Attribute {
+        Attribute {
+            policy: Some(PolicyColumn { document, limit }),
+            ..Attribute::setting(name)
         }
     }
 
@@ -69,6 +100,20 @@ const ROLE: &[Attribute] = &[
     Attribute::export("name").replaces(),
     Attribute::export("path").replaces(),
     Attribute::assigned("unique_id"),
+    // IAM's default quota is 2,048; an account may raise it to 4,096.
+    Attribute::policy(
+        "trust",
+        DocumentKind::Trust,
+        SizeLimit::Raisable {
+            default: 2_048,
+            max: 4_096,
+        },
+    ),
+    Attribute::policy(
+        "policies",
+        DocumentKind::Identity,
+        SizeLimit::Together(10_240),
+    ),
 ];
 
 const QUEUE: &[Attribute] = &[
@@ -76,6 +121,11 @@ const QUEUE: &[Attribute] = &[
     Attribute::assigned("url"),
     Attribute::export("name").replaces(),
     Attribute::export("visibility_timeout"),
+    Attribute::policy(
+        "policy",
+        DocumentKind::Resource("an SQS queue policy"),
+        SizeLimit::Each(20_480),
+    ),
 ];
 
 const FUNCTION: &[Attribute] = &[
@@ -90,6 +140,11 @@ const FUNCTION: &[Attribute] = &[
 const BUCKET: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
+    Attribute::policy(
+        "policy",
+        DocumentKind::Resource("an S3 bucket policy"),
+        SizeLimit::Each(20_480),
+    ),
 ];
 
 const POLICY: &[Attribute] = &[
@@ -97,6 +152,7 @@ const POLICY: &[Attribute] = &[
     Attribute::export("name").replaces(),
     Attribute::setting("path").replaces(),
     Attribute::setting("description").replaces(),
+    Attribute::policy("document", DocumentKind::Identity, SizeLimit::Each(6_144)),
 ];
 
 const INSTANCE_PROFILE: &[Attribute] = &[
@@ -118,6 +174,11 @@ const KEY: &[Attribute] = &[
     Attribute::setting("key_spec").replaces(),
     // An instruction for the call that sends the policy, not a setting of the key.
     Attribute::write_only("bypass_lockout_check"),
+    Attribute::policy(
+        "policy",
+        DocumentKind::Resource("a KMS key policy"),
+        SizeLimit::Each(32_768),
+    ),
 ];
 
 impl Kind {
@@ -163,6 +224,12 @@ impl Kind {
     /// Attributes AWS never returns: apply needs them, the planner never compares them.
     pub fn write_only(self, attribute: &str) -> bool {
         self.attribute(attribute).is_some_and(|a| a.write_only)
+    }
+
+    /// The policy document a kind holds under `attribute` (`policies` for each of a role's
+    /// inline policies): what kind of document it is and the most of it AWS accepts.
+    pub fn policy_document(self, attribute: &str) -> Option<PolicyColumn> {
+        self.attribute(attribute).and_then(|a| a.policy)
     }
 }
 

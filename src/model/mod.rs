@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::PolicyDocument;
 
-pub use attributes::Attribute;
+pub use arn::{oidc_provider_id, ArnFormat, ArnId, ArnScope};
+pub use attributes::{Attribute, PolicyColumn, SizeLimit};
 
+mod arn;
 mod attributes;
 pub mod bucket;
 pub mod key;

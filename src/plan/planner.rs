@@ -6,7 +6,7 @@ use super::{
     attribute_at, Action, AttributeChange, Plan, PolicyFinding, Reason, ResourceChange, Warning,
     FORMAT_VERSION,
 };
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy;
 use crate::spec::checks;
@@ -29,7 +29,7 @@ pub struct PlanOptions {
 pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Plan, Diagnostics> {
     let account = live.account.clone().ok_or_else(|| {
         Diagnostics(vec![Diagnostic::error(
-            "plan::no-account",
+            Code::PlanNoAccount,
             "the live snapshot does not say which account it is",
         )])
     })?;
@@ -136,7 +136,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
 
     if !options.destroy && !options.refresh_only {
         // Validate ran the checks it could; one it ran reports the same finding again here.
-        let reported: BTreeSet<(&str, &str)> = spec
+        let reported: BTreeSet<(Code, &str)> = spec
             .warnings
             .0
             .iter()
@@ -328,7 +328,7 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
         out.diags.push(
             Diagnostic::error(
-                "plan::prevent-destroy",
+                Code::PlanPreventDestroy,
                 format!(
                     "{} has prevent_destroy = true, but this plan would {} it",
                     resource.address,
@@ -359,7 +359,7 @@ fn plan_release(
     ) {
         out.diags.push(
             Diagnostic::error(
-                "plan::release-unsupported",
+                Code::PlanReleaseUnsupported,
                 format!("plinth cannot release a {} yet", resource.kind()),
             )
             .at_location(Some(resource.location.clone()))
@@ -380,7 +380,7 @@ fn plan_release(
         if let Some(other) = found.owner.as_deref().filter(|o| *o != stack) {
             out.diags.push(
                 Diagnostic::error(
-                    "plan::release-not-owned",
+                    Code::PlanReleaseNotOwned,
                     format!(
                         "{} `{}` belongs to stack `{other}`, so this stack has nothing to release",
                         resource.kind(),
@@ -543,7 +543,7 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
             format!("remove it from stack `{other}` first, or choose another name"),
         ),
     };
-    Diagnostic::error("plan::conflict", message)
+    Diagnostic::error(Code::PlanConflict, message)
         .at_location(Some(resource.location.clone()))
         .hint(hint)
 }
@@ -551,7 +551,7 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
 /// A resource the spec says exists already (a bucket with `existing = true`) that does not.
 fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
     Diagnostic::error(
-        "plan::missing-existing",
+        Code::PlanMissingExisting,
         format!("{} `{physical_id}` does not exist, and `existing = true` says plinth must not create it", resource.kind()),
     )
     .at_location(Some(resource.location.clone()))
@@ -811,7 +811,7 @@ pub fn physical_ids(
                 if let Some(first) = first_claim.get(&(resource.kind(), id.clone())) {
                     diags.push(
                         Diagnostic::error(
-                            "plan::duplicate-name",
+                            Code::PlanDuplicateName,
                             format!(
                                 "{} and {} both name {} `{id}`",
                                 first.address,
@@ -834,7 +834,7 @@ pub fn physical_ids(
             Ok(None) => {}
             Err(name) => diags.push(
                 Diagnostic::error(
-                    "plan::unknown-name",
+                    Code::PlanUnknownName,
                     format!(
                         "the name of {} depends on a value known only after apply",
                         resource.address
@@ -878,7 +878,7 @@ fn report_duplicate(found: &LiveResource, live: &LiveSnapshot, diags: &mut Diagn
     }
     diags.push(
         Diagnostic::error(
-            "plan::duplicate",
+            Code::PlanDuplicate,
             format!(
                 "{address} is held by two {}s of this stack: `{}` (the one plinth manages) and `{}`, both tagged plinth:address = {address}",
                 found.kind, held.physical_id, found.physical_id

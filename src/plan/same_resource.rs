@@ -6,7 +6,7 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::Kind;
 use crate::spec::resolve::Resolver;
 use crate::spec::{Resource, Spec};
@@ -42,7 +42,7 @@ fn conflict(first: &Resource, second: &Resource, id: &str, resolver: &Resolver<'
     };
     let kind = second.kind();
     Diagnostic::error(
-        "plan::duplicate-name",
+        Code::PlanDuplicateName,
         format!(
             "{} and {} name one {kind}: `{}` and `{}` are both {kind} `{id}`",
             first.address,

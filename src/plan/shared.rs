@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::shared::{share_of, Share, SHARES_ATTRIBUTE};
 use crate::model::{Attributes, Kind, Value};
 use crate::policy::merge::merge_by_sid;
@@ -219,7 +219,7 @@ pub fn conflict(resource: &Resource, id: &str, claimed: &[(String, String)]) -> 
     let (other, part) = &claimed[0];
     let list: Vec<String> = claimed.iter().map(|(_, p)| describe(p)).collect();
     Diagnostic::error(
-        "plan::shared-conflict",
+        Code::PlanSharedConflict,
         format!(
             "{} `{id}`: {} {} already managed by stack `{other}`",
             resource.kind(),

@@ -721,7 +721,7 @@ fn a_part_another_stack_manages_on_a_shared_resource_is_a_conflict_naming_that_s
     );
     let diags = plan(&spec, &live, PlanOptions::default()).unwrap_err();
     let conflict = &diags.0[0];
-    assert_eq!(conflict.code, "plan::shared-conflict");
+    assert_eq!(conflict.code, crate::diag::Code::PlanSharedConflict);
     assert_eq!(
         conflict.message,
         "bucket `ex-lab-data`: CORS rule plinth-existing-data-cors-1 is already managed by stack `lab-tools`"

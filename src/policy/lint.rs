@@ -105,24 +105,6 @@ impl<'de> serde::Deserialize<'de> for LintCode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourcePolicyKind {
-    KmsKey,
-    SqsQueue,
-    S3Bucket,
-}
-
-impl ResourcePolicyKind {
-    fn describe(self) -> &'static str {
-        match self {
-            ResourcePolicyKind::KmsKey => "a KMS key policy",
-            ResourcePolicyKind::SqsQueue => "an SQS queue policy",
-            ResourcePolicyKind::S3Bucket => "an S3 bucket policy",
-        }
-    }
-}
-
 /// What a document is attached to, which decides what its statements must contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,8 +113,10 @@ pub enum DocumentKind {
     Identity,
     /// A role's trust policy: Principal required, no Resource.
     Trust,
-    /// Attached to a resource: Principal and Resource required.
-    Resource(ResourcePolicyKind),
+    /// Attached to a resource: Principal and Resource required. It holds what messages call
+    /// the document ("an SQS queue policy"), from the kind's table of attributes
+    /// (`model::attributes`), which says which of a kind's attributes are which documents.
+    Resource(&'static str),
 }
 
 #[derive(Clone, Copy)]
@@ -266,7 +250,7 @@ impl StatementChecker<'_> {
         let (principal, resource, document) = match self.ctx.kind {
             DocumentKind::Identity => (Forbidden, Required, "an identity policy"),
             DocumentKind::Trust => (Required, Forbidden, "a trust policy"),
-            DocumentKind::Resource(kind) => (Required, Required, kind.describe()),
+            DocumentKind::Resource(document) => (Required, Required, document),
         };
         let elements = [
             ("Principal", principal, self.statement.principal.is_some()),
@@ -630,7 +614,7 @@ mod tests {
 
     const IDENTITY: DocumentKind = DocumentKind::Identity;
     const TRUST: DocumentKind = DocumentKind::Trust;
-    const BUCKET: DocumentKind = DocumentKind::Resource(ResourcePolicyKind::S3Bucket);
+    const BUCKET: DocumentKind = DocumentKind::Resource("an S3 bucket policy");
 
     #[test]
     #[rustfmt::skip]

@@ -273,7 +273,7 @@ fn parse(json: &str) -> PolicyDocument {
 /// Each seed with the kind of document it is and the lint codes it draws.
 #[rustfmt::skip]
 fn seeds() -> Vec<(&'static str, String, DocumentKind, &'static [&'static str])> {
-    let key_policy_kind = DocumentKind::Resource(ResourcePolicyKind::KmsKey);
+    let key_policy_kind = DocumentKind::Resource("a KMS key policy");
     vec![
         ("tonic lambda policy", TONIC_LAMBDA_POLICY.into(), DocumentKind::Identity, &[]),
         ("tonic lambda trust", TONIC_LAMBDA_TRUST.into(), DocumentKind::Trust, &[]),

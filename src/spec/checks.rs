@@ -17,8 +17,8 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, Location, WarningCode};
-use crate::model::{Address, Kind};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location, WarningCode};
+use crate::model::{Address, ArnScope, Kind};
 use crate::policy::eval::{is_allowed, is_allowed_in, may_allow_action, Decision};
 use crate::policy::{PolicyDocument, Principal};
 use crate::spec::kinds::bucket::NotificationTarget;
@@ -213,7 +213,7 @@ impl<'a> Known<'a> {
             )
         };
         let diagnostic = if at_plan {
-            Diagnostic::error("check::key-lockout", message)
+            Diagnostic::error(Code::CheckKeyLockout, message)
         } else {
             Diagnostic::warning(WarningCode::KeyLockout, message)
         };
@@ -374,7 +374,7 @@ impl<'a> Known<'a> {
         if !allows(is_allowed(&[&trust], Some(&lambda), "sts:AssumeRole", "*")) {
             diags.push(
                 Diagnostic::error(
-                    "check::function-role-trust",
+                    Code::CheckFunctionRoleTrust,
                     format!(
                         "{} runs as {}, whose trust policy does not let lambda.amazonaws.com assume it",
                         function.address, role_resource.address
@@ -446,7 +446,7 @@ impl<'a> Known<'a> {
         let Some(policy) = &queue.policy else {
             diags.push(
                 Diagnostic::error(
-                    "check::notification-queue-policy",
+                    Code::CheckNotificationQueuePolicy,
                     format!("{} sends events to {}, which has no policy letting s3.amazonaws.com send messages", bucket.address, queue_resource.address),
                 )
                 .at_location(Some(at.clone()))
@@ -481,7 +481,7 @@ impl<'a> Known<'a> {
         )) {
             diags.push(
                 Diagnostic::error(
-                    "check::notification-queue-policy",
+                    Code::CheckNotificationQueuePolicy,
                     format!(
                         "{} sends events to {}, but the queue's policy does not let s3.amazonaws.com send messages from `{bucket_arn}`",
                         bucket.address, queue_resource.address
@@ -533,7 +533,7 @@ impl<'a> Known<'a> {
         let Some(policy) = &key.policy else {
             diags.push(
                 Diagnostic::error(
-                    "check::notification-key-policy",
+                    Code::CheckNotificationKeyPolicy,
                     format!(
                         "{} sends events to {}, encrypted with {}, whose default key policy does not let s3.amazonaws.com use it",
                         bucket.address, queue_resource.address, key_resource.address
@@ -559,7 +559,11 @@ impl<'a> Known<'a> {
                 self.account_id(),
             ) {
                 (Some(partition), Some(region), Some(account)) => {
-                    format!("arn:{partition}:kms:{region}:{account}:key/*")
+                    Kind::Key.type_wide_arn(ArnScope {
+                        partition: &partition,
+                        region: &region,
+                        account_id: &account,
+                    })
                 }
                 _ => return,
             },
@@ -573,7 +577,7 @@ impl<'a> Known<'a> {
         if !missing.is_empty() {
             diags.push(
                 Diagnostic::error(
-                    "check::notification-key-policy",
+                    Code::CheckNotificationKeyPolicy,
                     format!(
                         "{} sends events to {}, encrypted with {}, whose key policy does not allow s3.amazonaws.com {}",
                         bucket.address,
@@ -647,7 +651,7 @@ fn identity_finding(
             format!("{message}, unless a managed policy from outside this spec allows it"),
         )
     } else {
-        Diagnostic::error(code.as_str(), message)
+        Diagnostic::error(code.into(), message)
     }
 }
 
@@ -678,7 +682,7 @@ fn check_visibility_timeout(
     }
     diags.push(
         Diagnostic::error(
-            "check::visibility-timeout",
+            Code::CheckVisibilityTimeout,
             format!(
                 "{} triggers {}, but hides a received message for {visibility} s{visibility_source}, less than the function's timeout of {timeout} s{timeout_source}",
                 queue_resource.address, function_resource.address

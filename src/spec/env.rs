@@ -17,7 +17,7 @@ use toml::de::{DeTable, DeValue};
 use super::load::{did_you_mean, LoadOptions, Loader};
 use super::template::{self, Reference};
 use super::{Located, LockConfig, StackConfig, Var};
-use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location, SourceFile};
 
 /// The JSON Schema pattern of `[stack] account_id`: 12 digits, or a value with variables.
 pub const ACCOUNT_ID_PATTERN: &str = r"^(?:[0-9]{12}|.*\$\{var\.[^}]+\}.*)$";
@@ -144,7 +144,7 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
             format!("--env {}", choice.names.join(", --env "))
         };
         return Err(Diagnostics(vec![Diagnostic::error(
-            "spec::no-environments",
+            Code::SpecNoEnvironments,
             format!("{asked}: `{name}` declares no environments"),
         )
         .hint(
@@ -154,7 +154,7 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
     let names: Vec<&str> = declared.iter().map(String::as_str).collect();
     if choice.is_empty() && !choice.default_all {
         return Err(Diagnostics(vec![Diagnostic::error(
-            "spec::choose-environment",
+            Code::SpecChooseEnvironment,
             format!(
                 "`{name}` declares environments ({}): choose one or more",
                 names.join(", ")
@@ -171,7 +171,7 @@ pub fn select(path: &Path, choice: &EnvChoice) -> Result<Vec<Option<String>>, Di
         if !declared.contains(asked) {
             diags.push(
                 Diagnostic::error(
-                    "spec::unknown-environment",
+                    Code::SpecUnknownEnvironment,
                     format!("--env {asked}: `{name}` declares no environment `{asked}`"),
                 )
                 .at(&file, span.clone())
@@ -252,7 +252,7 @@ impl Loader {
             let names: Vec<&str> = environments.keys().map(String::as_str).collect();
             self.diags.push(
                 Diagnostic::error(
-                    "spec::unknown-environment",
+                    Code::SpecUnknownEnvironment,
                     format!("--env {name}: the spec declares no environment `{name}`"),
                 )
                 .hint(if names.is_empty() {
@@ -282,7 +282,7 @@ impl Loader {
             } else {
                 msg
             };
-            self.err("spec::invalid-name", message, name_span.clone())
+            self.err(Code::SpecInvalidName, message, name_span.clone())
                 .set_hint("letters, digits, `-` and `_`, at most 64 characters");
         }
         let lock = match raw.lock {
@@ -307,7 +307,7 @@ impl Loader {
                 let value = self.with_vars(id.get_ref(), id.span(), vars, "account_id")?;
                 if !is_account_id(&value) {
                     self.err(
-                        "spec::account-id",
+                        Code::SpecAccountId,
                         format!("`{value}` is not an AWS account id"),
                         id.span(),
                     )
@@ -338,7 +338,7 @@ impl Loader {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
             self.err(
-                "spec::type",
+                Code::SpecType,
                 "`env` must be a table of environments, as in [env.NAME]",
                 span,
             );
@@ -349,13 +349,13 @@ impl Loader {
             let name_span = name.span();
             let name = name.get_ref().to_string();
             if let Err(msg) = super::rules::logical_name(&name) {
-                self.err("spec::invalid-name", msg, name_span.clone())
+                self.err(Code::SpecInvalidName, msg, name_span.clone())
                     .set_hint("an environment's name is letters, digits, `-` and `_`");
             }
             let body_span = body.span();
             let DeValue::Table(mut fields) = body.into_inner() else {
                 self.err(
-                    "spec::type",
+                    Code::SpecType,
                     format!("`env.{name}` must be a table"),
                     body_span,
                 )
@@ -376,7 +376,7 @@ impl Loader {
             let account_id = raw.account_id.get_ref().clone();
             if !is_account_id(&account_id) {
                 self.err(
-                    "spec::account-id",
+                    Code::SpecAccountId,
                     format!("`{account_id}` is not an AWS account id"),
                     raw.account_id.span(),
                 )
@@ -456,7 +456,7 @@ impl Loader {
             None => {
                 let known: Vec<&str> = vars.keys().map(String::as_str).collect();
                 let d = Diagnostic::error(
-                    "spec::unknown-var",
+                    Code::SpecUnknownVar,
                     format!("{source}: the spec declares no variable `{name}` in [vars]"),
                 )
                 .hint(
@@ -495,7 +495,7 @@ impl Loader {
             for e in errors {
                 self.diags.push(
                     Diagnostic::error(
-                        "spec::var-file",
+                        Code::SpecVarFile,
                         format!(
                             "`{name}` is not a TOML table of variables: {}",
                             e.message().trim()
@@ -519,7 +519,7 @@ impl Loader {
                 other => {
                     self.diags.push(
                         Diagnostic::error(
-                            "spec::var-file",
+                            Code::SpecVarFile,
                             format!(
                                 "`{key_name}` in `{name}` must be a string, number or boolean, not {}",
                                 super::load::with_article(other.type_str())
@@ -551,7 +551,7 @@ impl Loader {
         let pieces = match template::parse(value) {
             Ok(p) => p,
             Err(e) => {
-                let d = self.err("spec::template", e.message, span);
+                let d = self.err(Code::SpecTemplate, e.message, span);
                 d.hint = e.hint;
                 return None;
             }
@@ -567,7 +567,7 @@ impl Loader {
             };
             if let Some(hint) = problem {
                 self.err(
-                    "spec::stack-reference",
+                    Code::SpecStackReference,
                     format!(
                         "`[stack] {field}` may only refer to variables with a value, not to `{}`",
                         template::reference_text(r)

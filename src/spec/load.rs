@@ -22,7 +22,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::template::{self, reference_text, Reference};
 use super::{rules, InputFile, PolicyTemplate, Resource, Silence, Spec, Text, Var};
-use crate::diag::{Diagnostic, Diagnostics, Location, SourceFile, WarningCode};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location, SourceFile, WarningCode};
 use crate::model::{Address, Kind};
 use crate::policy::PolicyDocument;
 
@@ -100,13 +100,13 @@ pub(super) fn read_source(
                 "pass the spec with -f PATH, or run plinth where plinth.toml is".to_string()
             };
             return fail(
-                Diagnostic::error("spec::read", format!("cannot read `{name}`: {e}")).hint(hint),
+                Diagnostic::error(Code::SpecRead, format!("cannot read `{name}`: {e}")).hint(hint),
             );
         }
     };
     if bytes.len() > MAX_FILE_BYTES {
         let d = Diagnostic::error(
-            "spec::too-large",
+            Code::SpecTooLarge,
             format!("`{name}` is larger than {MAX_FILE_BYTES} bytes, the most plinth reads"),
         )
         .hint("a spec or policy this large is almost certainly not the file you meant");
@@ -126,7 +126,7 @@ pub(super) fn read_source(
                 let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
                 let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
                 Diagnostic::error(
-                "spec::encoding",
+                Code::SpecEncoding,
                 format!("`{name}` is not valid UTF-8 (line {line}, byte {column} of the line)"),
             )
                 .hint("a policy file is a UTF-8 JSON document; check the path, or save the file as UTF-8")
@@ -137,7 +137,7 @@ pub(super) fn read_source(
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
             let file = SourceFile::new(name, lossy);
             Err(Diagnostics(vec![Diagnostic::error(
-                "spec::encoding",
+                Code::SpecEncoding,
                 format!("`{name}` is not valid UTF-8"),
             )
             .at(&file, valid..valid + 1)
@@ -182,7 +182,7 @@ const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs", "env"];
 impl Loader {
     pub(crate) fn err(
         &mut self,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         span: Range<usize>,
     ) -> &mut Diagnostic {
@@ -198,7 +198,7 @@ impl Loader {
             for e in errors {
                 let span = e.span().unwrap_or(0..0);
                 self.err(
-                    "spec::syntax",
+                    Code::SpecSyntax,
                     format!("invalid TOML: {}", e.message().trim()),
                     span,
                 )
@@ -235,7 +235,7 @@ impl Loader {
                             .chain(Kind::ALL.iter().map(|k| k.as_str()))
                             .collect();
                         let d = self.err(
-                            "spec::unknown-table",
+                            Code::SpecUnknownTable,
                             format!("unknown table `[{other}]`"),
                             key_span,
                         );
@@ -254,7 +254,7 @@ impl Loader {
 
         let Some(raw_stack) = stack else {
             if !self.diags.has_errors() {
-                self.err("spec::no-stack", "the spec has no [stack] table", root_span.start..root_span.start)
+                self.err(Code::SpecNoStack, "the spec has no [stack] table", root_span.start..root_span.start)
                     .set_hint("add `[stack]` with `name = \"...\"`: every resource is tagged with the stack's name");
             }
             return None;
@@ -376,7 +376,7 @@ impl Loader {
                 && template::AwsFact::of_var(value.get_ref()).is_none()
             {
                 self.err(
-                    "spec::var-reference",
+                    Code::SpecVarReference,
                     format!("variable `{name}` contains a reference"),
                     value.span(),
                 )
@@ -403,7 +403,7 @@ impl Loader {
     ) -> Vec<(String, Located<String>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
-            self.err("spec::type", format!("`{what}` must be a table"), span);
+            self.err(Code::SpecType, format!("`{what}` must be a table"), span);
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -416,7 +416,7 @@ impl Loader {
                 DeValue::Boolean(b) => b.to_string(),
                 other => {
                     self.err(
-                        "spec::type",
+                        Code::SpecType,
                         format!(
                             "`{what}.{}` must be a string, number or boolean, not {}",
                             k.get_ref(),
@@ -443,7 +443,7 @@ impl Loader {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
             self.err(
-                "spec::type",
+                Code::SpecType,
                 format!("`{kind}` must be a table of resources, as in [{kind}.NAME]"),
                 span,
             );
@@ -454,7 +454,7 @@ impl Loader {
         for (name, body) in entries {
             let address = Address::new(kind, name.get_ref().as_ref());
             if let Err(msg) = rules::logical_name(&address.name) {
-                self.err("spec::invalid-name", msg, name.span())
+                self.err(Code::SpecInvalidName, msg, name.span())
                     .set_hint("a resource's logical name is letters, digits, `-` and `_`");
             }
             let span = body.span();
@@ -462,7 +462,7 @@ impl Loader {
             let type_name = body.get_ref().type_str();
             let DeValue::Table(table) = body.into_inner() else {
                 self.err(
-                    "spec::type",
+                    Code::SpecType,
                     format!(
                         "`{address}` must be a table, not {}",
                         with_article(type_name)
@@ -520,7 +520,7 @@ impl Loader {
         for s in silences {
             if !known.contains(&s.get_ref().lint.as_str()) {
                 self.err(
-                    "spec::unknown-lint",
+                    Code::SpecUnknownLint,
                     format!("`{}` is not a policy lint", s.get_ref().lint),
                     s.span(),
                 )
@@ -572,7 +572,7 @@ impl Loader {
         let mut out = BTreeMap::new();
         for (key, value) in tags {
             if let Err(msg) = rules::tag_key(key.get_ref()) {
-                self.err("spec::invalid-tag", msg, key.span());
+                self.err(Code::SpecInvalidTag, msg, key.span());
             }
             out.insert(key.get_ref().clone(), self.text_or_stand_in(value));
         }
@@ -632,7 +632,7 @@ impl Loader {
             }
             Err(e) => {
                 let at = content.map_or(span, |c| c + e.span.start..c + e.span.end);
-                let d = self.err("spec::reference", e.message, at);
+                let d = self.err(Code::SpecReference, e.message, at);
                 d.hint = e.hint;
                 None
             }
@@ -721,7 +721,7 @@ impl Loader {
             if let Some((message, hint)) = problem {
                 let at = find_in(location, &reference_text(reference));
                 self.diags.push(
-                    Diagnostic::error("spec::dangling-reference", message)
+                    Diagnostic::error(Code::SpecDanglingReference, message)
                         .at_location(Some(at))
                         .hint(hint),
                 );
@@ -760,7 +760,7 @@ impl Loader {
                 .map(|a| a.to_string())
                 .collect();
             self.diags.push(
-                Diagnostic::error("spec::reference-cycle", format!("reference cycle: {}", path.join(" → ")))
+                Diagnostic::error(Code::SpecReferenceCycle, format!("reference cycle: {}", path.join(" → ")))
                     .at_location(Some(location))
                     .hint("resources in a cycle can never be created in order; break the cycle by writing one ARN out in full"),
             );
@@ -798,7 +798,7 @@ impl Loader {
                     let text = reference_text(reference);
                     self.diags.push(
                         Diagnostic::error(
-                            "spec::reference-cycle",
+                            Code::SpecReferenceCycle,
                             format!(
                                 "reference cycle: `{text}` in [{}] needs `{address}.{attribute}`, which is made from this reference",
                                 resource.address

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::{Address, Pending, Value};
 use crate::policy::PolicyDocument;
 use crate::spec::template::{self, AwsFact, Reference};
@@ -163,7 +163,7 @@ impl<'a> Resolver<'a> {
         }
         policy_value(&json).map(Value::policy).map_err(|e| {
             Diagnostic::error(
-                "policy::invalid",
+                Code::PolicyInvalid,
                 format!(
                     "after substituting references, the policy is invalid: {}",
                     e.message

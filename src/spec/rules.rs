@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::template::{reference_text, Reference};
 use super::{Text, Var};
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 const PLINTH_TAG_PREFIX: &str = "plinth:";
 
 /// The characters a kind of name may hold, written as a regular-expression character class
@@ -269,23 +269,9 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
     }
 }
 
-/// The most characters IAM and the resource services accept in one policy document, not
-/// counting white space (as IAM counts). Limits that apply to several documents together (a
-/// role's inline policies) are checked by the loader.
+/// Policy documents' sizes as IAM and the resource services count them, white space left
+/// out. Each kind's limits are in its table of attributes (`model::attributes`).
 pub mod policy_size {
-    /// A role's trust policy: 2,048 by default, raisable by quota to 4,096.
-    pub const TRUST_DEFAULT: usize = 2_048;
-    pub const TRUST_MAX: usize = 4_096;
-    /// All of one role's inline policies together.
-    pub const ROLE_INLINE_TOTAL: usize = 10_240;
-    /// A customer-managed policy.
-    pub const MANAGED: usize = 6_144;
-    /// An SQS queue policy and an S3 bucket policy: 20 KB.
-    pub const QUEUE: usize = 20_480;
-    pub const BUCKET: usize = 20_480;
-    /// A KMS key policy: 32 KB.
-    pub const KEY: usize = 32_768;
-
     /// A document's size as AWS counts it: its characters, white space left out.
     pub fn of(json: &serde_json::Value) -> usize {
         json.to_string()
@@ -370,7 +356,7 @@ impl<'a> Checker<'a> {
         diags: &mut Diagnostics,
     ) {
         let error = |message: String, hint: String| {
-            Diagnostic::error("spec::invalid-value", message)
+            Diagnostic::error(Code::SpecInvalidValue, message)
                 .at_location(Some(text.location.clone()))
                 .hint(hint)
         };
@@ -416,7 +402,7 @@ impl<'a> Checker<'a> {
         if !range.contains(&value.0) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     format!(
                         "{what} is {}; AWS allows {} to {}",
                         value.0,

@@ -7,18 +7,21 @@ use std::collections::BTreeMap;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
+use super::kinds::{each_table, TableTypes};
 use super::load::RawStack;
 use super::Silence;
-use crate::spec::kinds::{
-    bucket, function, instance_profile, key, oidc_provider, policy, queue, role,
-};
+use crate::model::Kind;
+
+/// The whole spec file: the tables below, then one table per resource kind, in the order of
+/// `Kind::ALL`, each from the struct that kind's loader deserializes (`kinds::each_table`).
+struct SpecFile;
 
 /// The whole spec file. Each resource table also takes `silence` (taken out before the kind
 /// reads the table), added by [`Resources`].
 #[derive(JsonSchema)]
 #[schemars(title = "plinth spec", deny_unknown_fields)]
 #[allow(dead_code)]
-struct SpecFile {
+struct SpecHead {
     stack: RawStack,
     /// Plain values, overridable with `--var NAME=VALUE`; used as `${var.NAME}`.
     vars: Option<BTreeMap<String, Scalar>>,
@@ -26,14 +29,40 @@ struct SpecFile {
     outputs: Option<BTreeMap<String, String>>,
     /// Environments, by name: each its own stack, chosen with `--env NAME` or `--all-envs`.
     env: Option<BTreeMap<String, super::env::RawEnv>>,
-    role: Option<Resources<role::RawRole>>,
-    policy: Option<Resources<policy::RawPolicy>>,
-    instance_profile: Option<Resources<instance_profile::RawInstanceProfile>>,
-    oidc_provider: Option<Resources<oidc_provider::RawOidcProvider>>,
-    key: Option<Resources<key::RawKey>>,
-    queue: Option<Resources<queue::RawQueue>>,
-    function: Option<Resources<function::RawFunction>>,
-    bucket: Option<Resources<bucket::RawBucket>>,
+}
+
+impl JsonSchema for SpecFile {
+    fn schema_name() -> Cow<'static, str> {
+        SpecHead::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = SpecHead::json_schema(generator);
+        let mut tables = KindTables {
+            generator,
+            properties: Vec::new(),
+        };
+        each_table(&mut tables);
+        if let Some(properties) = (schema.get_mut("properties")).and_then(|p| p.as_object_mut()) {
+            for (kind, table) in tables.properties {
+                properties.insert(kind.as_str().into(), table);
+            }
+        }
+        schema
+    }
+}
+
+/// Collects each kind's property of the spec file: an optional table of its resources.
+struct KindTables<'a> {
+    generator: &'a mut SchemaGenerator,
+    properties: Vec<(Kind, serde_json::Value)>,
+}
+
+impl TableTypes for KindTables<'_> {
+    fn table<T: JsonSchema>(&mut self, kind: Kind) {
+        let table = self.generator.subschema_for::<Option<Resources<T>>>();
+        self.properties.push((kind, table.to_value()));
+    }
 }
 
 /// A table of resources of one kind, by logical name.

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use toml::de::DeTable;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::Address;
 use crate::spec::rules::Checker;
 use crate::spec::template::Reference;
@@ -103,7 +103,7 @@ pub(crate) fn check_when(what: &str, when: &Text, c: &Checker<'_>, diags: &mut D
         return;
     }
     let error = |message: String, hint: &str| {
-        Diagnostic::error("spec::invalid-when", message)
+        Diagnostic::error(Code::SpecInvalidWhen, message)
             .at_location(Some(when.location.clone()))
             .hint(hint)
     };
@@ -157,7 +157,7 @@ pub(crate) fn switch_off(spec: Spec, diags: &mut Diagnostics) -> Spec {
                 if off.contains(address) {
                     diags.push(
                         Diagnostic::error(
-                            "spec::switched-off-reference",
+                            Code::SpecSwitchedOffReference,
                             format!("{} refers to {address}, which `when` switches off", resource.address),
                         )
                         .at_location(Some(location.clone()))

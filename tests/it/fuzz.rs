@@ -461,7 +461,7 @@ fn the_loader_refuses_names_made_from_themselves_and_resolves_the_rest() {
                     diagnostics.render(false)
                 );
                 prop_assert!(
-                    diagnostics.0.iter().all(|d| d.code == "spec::reference-cycle"),
+                    diagnostics.0.iter().all(|d| d.code.as_str() == "spec::reference-cycle"),
                     "{}",
                     diagnostics.render(false)
                 );

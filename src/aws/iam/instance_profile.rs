@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::tags::Entity;
 use super::{split_iam_tags, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
-use crate::aws::planned::{all_tags, tag_changes, Planned};
+use crate::aws::planned::{all_tags, Planned};
+use crate::aws::tagging::Tagging;
 use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value};
@@ -237,29 +239,10 @@ impl Iam {
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(
-            &current,
-            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
-        );
-        if !set.is_empty() {
-            self.client
-                .tag_instance_profile()
-                .instance_profile_name(name)
-                .set_tags(Some(tags_of(&set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:TagInstanceProfile", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_instance_profile()
-                .instance_profile_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagInstanceProfile", &e))?;
-        }
-        Ok(())
+        let wanted = all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership);
+        (self.tagging(Entity::InstanceProfile, name))
+            .retag(&current, &wanted)
+            .await
     }
 
     /// Removes the profile's roles (IAM refuses to delete a profile that holds one), then the
@@ -310,6 +293,7 @@ impl Adapter for InstanceProfileAdapter {
     type Client = Iam;
     type Config = InstanceProfileConfig;
     const ACTIONS: &'static KindActions = &INSTANCE_PROFILE_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetInstanceProfile";
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

@@ -22,6 +22,7 @@ mod instance_profile;
 mod oidc_provider;
 mod policy;
 mod role;
+mod tags;
 
 pub(crate) use instance_profile::InstanceProfileAdapter;
 pub use instance_profile::{InstanceProfileConfig, INSTANCE_PROFILE_ACTIONS};

@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::tags::Entity;
 use super::{split_iam_tags, tags_of, Iam};
 use crate::aws::adapter::{Adapter, Change, Side};
-use crate::aws::planned::{all_tags, tag_changes, Planned};
+use crate::aws::planned::{all_tags, Planned};
+use crate::aws::tagging::Tagging;
 use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value};
@@ -212,29 +214,10 @@ impl Iam {
                 .map_err(|e| AwsError::from_sdk("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(
-            &current,
-            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
-        );
-        if !set.is_empty() {
-            self.client
-                .tag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tags(Some(tags_of(&set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:TagOpenIDConnectProvider", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_open_id_connect_provider()
-                .open_id_connect_provider_arn(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagOpenIDConnectProvider", &e))?;
-        }
-        Ok(())
+        let wanted = all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership);
+        (self.tagging(Entity::OidcProvider, arn))
+            .retag(&current, &wanted)
+            .await
     }
 
     async fn delete_oidc_provider(&self, arn: &str) -> Result<(), AwsError> {
@@ -258,6 +241,7 @@ impl Adapter for OidcProviderAdapter {
     type Client = Iam;
     type Config = OidcProviderConfig;
     const ACTIONS: &'static KindActions = &OIDC_PROVIDER_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetOpenIDConnectProvider";
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::tags::Entity;
 use super::{decode_document, split_iam_tags, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
-use crate::aws::planned::{all_tags, tag_changes, Planned};
+use crate::aws::planned::{all_tags, Planned};
+use crate::aws::tagging::Tagging;
 use crate::aws::{not_found_as_none, AwsError, Exports};
 use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
@@ -324,29 +326,10 @@ impl Iam {
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_ownership);
-        let (set, removed) = tag_changes(
-            &current,
-            &all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership),
-        );
-        if !set.is_empty() {
-            self.client
-                .tag_policy()
-                .policy_arn(arn)
-                .set_tags(Some(tags_of(&set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:TagPolicy", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_policy()
-                .policy_arn(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagPolicy", &e))?;
-        }
-        Ok(())
+        let wanted = all_tags(after.tags.as_ref(), before.tags.as_ref(), ownership);
+        (self.tagging(Entity::Policy, arn))
+            .retag(&current, &wanted)
+            .await
     }
 
     /// Detaches the policy from every role, user and group (IAM refuses to delete an attached
@@ -493,6 +476,9 @@ impl Adapter for ManagedPolicyAdapter {
     type Client = Iam;
     type Config = ManagedPolicyConfig;
     const ACTIONS: &'static KindActions = &MANAGED_POLICY_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetPolicy";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] =
+        &[("document", "iam:GetPolicyVersion")];
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam

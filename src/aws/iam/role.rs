@@ -3,15 +3,18 @@
 mod shared;
 
 pub(crate) use shared::RoleAdapter;
+use shared::RoleTags;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::Tag;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use super::tags::{Entity, IamTags};
 use super::{decode_document, principal_not_seen_yet, tags_of, Iam, LIST_PAGE};
 use crate::aws::adapter::{Adapter, Change, Side};
 use crate::aws::shared::SharedChange;
+use crate::aws::tagging::{SharedTagging, Tagging};
 use crate::aws::{not_found_as_none, retry_transient, AwsError, Exports};
 use crate::aws::{Aws, KindActions};
 use crate::model::{Attributes, Kind, Value, STACK_TAG};
@@ -463,39 +466,15 @@ impl Iam {
             }
             _ => {}
         }
-        let current = before.all_tags(None);
         let wanted = after.all_tags(before.tags.as_ref());
-        let added: Vec<Tag> = tags_of(
-            &wanted
-                .iter()
-                .filter(|(k, v)| current.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        );
-        if !added.is_empty() {
-            self.client
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(added))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))?;
-        }
-        let removed: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
-            self.client
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
-        }
-        Ok(())
+        (self.role_tagging(name))
+            .retag(&before.all_tags(None), &wanted)
+            .await
+    }
+
+    /// The role `name`'s tagging calls.
+    fn role_tagging<'a>(&'a self, name: &'a str) -> RoleTags<'a> {
+        RoleTags(self.tagging(Entity::Role, name))
     }
 
     /// Deletes a role and what IAM requires gone first: inline policies, attachments and

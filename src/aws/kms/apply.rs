@@ -328,43 +328,17 @@ impl Kms {
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_plinth_tags);
-        let (set, removed) = tag_changes(
-            &current,
-            &all_tags(
-                after.tags.as_ref(),
-                before.tags.as_ref(),
-                &after.plinth_tags(ownership),
-            ),
+        let wanted = all_tags(
+            after.tags.as_ref(),
+            before.tags.as_ref(),
+            &after.plinth_tags(ownership),
         );
-        self.write_tags(key_id, &set, removed).await
+        self.tagging(key_id).retag(&current, &wanted).await
     }
 
-    /// Sets and removes a key's tags, one call each, only when there is something to send.
-    async fn write_tags(
-        &self,
-        key_id: &str,
-        set: &BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), AwsError> {
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .key_id(key_id)
-                .set_tags(Some(tags_of(set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:TagResource", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_resource()
-                .key_id(key_id)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
-        }
-        Ok(())
+    /// The key `key_id`'s tagging calls.
+    fn tagging<'a>(&'a self, key_id: &'a str) -> KeyTags<'a> {
+        KeyTags { kms: self, key_id }
     }
 
     async fn put_key_policy(
@@ -446,12 +420,7 @@ impl Kms {
         key_id: &str,
         change: &crate::aws::shared::SharedChange,
     ) -> Result<(), AwsError> {
-        let current: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
-        let previous = crate::aws::shared::previous_record(&current, stack);
-        // Record first what this apply may write, so that an apply stopped half way leaves
-        // nothing plinth would not find and remove again.
-        let widened = change.record(Some(&previous));
-        self.retag(key_id, &current, stack, Some(&widened)).await?;
+        let previous = self.tagging(key_id).record_before(stack, change).await?;
         let ours = change.ours("policy");
         let drop = change.dropped(&previous, "policy");
         let bypass = change
@@ -491,43 +460,46 @@ impl Kms {
             },
         )
         .await?;
-        let now: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
-        let exact = change.record(None);
-        self.retag(
-            key_id,
-            &now,
-            stack,
-            Some(&exact).filter(|r| !r.parts.is_empty()),
-        )
-        .await
+        self.tagging(key_id).record_after(stack, change).await
     }
 
     /// `release = true`: the stack's tags come off the key; nothing else changes.
     pub async fn release_key(&self, stack: &str, key_id: &str) -> Result<(), AwsError> {
-        let current: BTreeMap<String, String> = self.tags(key_id).await?.into_iter().collect();
-        let removed = crate::aws::shared::released_tag_keys(&current, stack);
-        if !removed.is_empty() {
-            self.client
-                .untag_resource()
-                .key_id(key_id)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))?;
-        }
-        Ok(())
+        self.tagging(key_id).release(stack).await
+    }
+}
+
+/// One key's tagging calls, by its id.
+struct KeyTags<'a> {
+    kms: &'a Kms,
+    key_id: &'a str,
+}
+
+impl Tagging for KeyTags<'_> {
+    async fn tag(&self, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        (self.kms.client.tag_resource())
+            .key_id(self.key_id)
+            .set_tags(Some(tags_of(&tags)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("kms:TagResource", &e))
+            .map(|_| ())
     }
 
-    /// Sets `stack`'s record among the key's tags (removes it for `None`), touching no other tag.
-    async fn retag(
-        &self,
-        key_id: &str,
-        current: &BTreeMap<String, String>,
-        stack: &str,
-        record: Option<&crate::model::shared::Share>,
-    ) -> Result<(), AwsError> {
-        let (set, removed) = crate::aws::shared::record_tags(stack, current, record);
-        self.write_tags(key_id, &set, removed).await
+    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
+        (self.kms.client.untag_resource())
+            .key_id(self.key_id)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("kms:UntagResource", &e))
+            .map(|_| ())
+    }
+}
+
+impl SharedTagging for KeyTags<'_> {
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        Ok(self.kms.tags(self.key_id).await?.into_iter().collect())
     }
 }
 
@@ -539,6 +511,8 @@ impl Adapter for KeyAdapter {
     type Config = KeyConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "kms:DescribeKey";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[("policy", "kms:GetKeyPolicy")];
 
     fn client(aws: &Aws) -> &Kms {
         &aws.kms

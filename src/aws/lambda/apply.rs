@@ -268,35 +268,12 @@ impl Lambda {
                 .function_arn
                 .unwrap_or_default(),
         };
-        let added: HashMap<String, String> = wanted
-            .iter()
-            .filter(|(k, v)| current.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !added.is_empty() {
-            self.client
-                .tag_resource()
-                .resource(&arn)
-                .set_tags(Some(added))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("lambda:TagResource", &e))?;
+        FunctionTags {
+            lambda: self,
+            arn: &arn,
         }
-        let removed: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
-            self.client
-                .untag_resource()
-                .resource(&arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("lambda:UntagResource", &e))?;
-        }
-        Ok(())
+        .retag(current, wanted)
+        .await
     }
 
     /// Matches the function's SQS mappings to the wanted triggers by queue ARN: creates the
@@ -383,6 +360,7 @@ impl Adapter for FunctionAdapter {
     type Client = Lambda;
     type Config = FunctionConfig;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "lambda:GetFunction";
 
     fn client(aws: &Aws) -> &Lambda {
         &aws.lambda
@@ -430,5 +408,33 @@ impl Adapter for FunctionAdapter {
 
     async fn delete(lambda: &Lambda, _: &Change<'_>, name: &str) -> Result<(), AwsError> {
         lambda.delete_function(name).await
+    }
+}
+
+/// One function's tagging calls, which take its ARN.
+struct FunctionTags<'a> {
+    lambda: &'a Lambda,
+    arn: &'a str,
+}
+
+impl Tagging for FunctionTags<'_> {
+    async fn tag(&self, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        (self.lambda.client.tag_resource())
+            .resource(self.arn)
+            .set_tags(Some(tags.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("lambda:TagResource", &e))
+            .map(|_| ())
+    }
+
+    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
+        (self.lambda.client.untag_resource())
+            .resource(self.arn)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("lambda:UntagResource", &e))
+            .map(|_| ())
     }
 }

@@ -17,6 +17,8 @@ impl Adapter for BucketAdapter {
     type Config = BucketConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ACTIONS;
+    const FIRST_READ: &'static str = "s3:GetBucketTagging";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] = &[("policy", "s3:GetBucketPolicy")];
 
     fn client(aws: &Aws) -> &S3 {
         &aws.s3

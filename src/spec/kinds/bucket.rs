@@ -9,16 +9,18 @@ use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use super::common::{first_tag, RawTags, Tags};
+use super::{KindSpec, Lifecycle};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::bucket::{
     cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
 };
 pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
-use crate::model::{Attributes, Value};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::state::LiveResource;
 
 #[derive(Debug)]
 pub struct BucketSpec {
@@ -35,8 +37,7 @@ pub struct BucketSpec {
     pub encryption: Option<Encryption>,
     /// The whole notification document; `None` leaves notifications unmanaged.
     pub notifications: Option<Vec<Notification>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// S3's four switches; each one left out is off, as S3 has it.
@@ -100,7 +101,7 @@ pub(crate) struct RawBucket {
     public_access_block: Option<PublicAccessBlock>,
     encryption: Option<Located<RawEncryption>>,
     notification: Option<Vec<Located<RawNotification>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -138,18 +139,14 @@ pub(super) fn load(
     if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
         loader
             .err(
-                "spec::invalid-value",
+                Code::SpecInvalidValue,
                 "force_destroy does not apply to an existing bucket: plinth never deletes it",
                 force.span(),
             )
             .set_hint("remove force_destroy");
     }
     if raw.existing {
-        let first_tag = raw
-            .tags
-            .as_ref()
-            .and_then(|t| t.keys().next())
-            .map(|k| k.span());
+        let first_tag = first_tag(&raw.tags);
         super::shared::refuse_owned_only(loader, "bucket", &[("tags", first_tag)]);
     }
     let notifications = raw.notification.map(|notifications| {
@@ -163,7 +160,7 @@ pub(super) fn load(
                     (None, Some(f)) => NotificationTarget::Function(loader.text_or_stand_in(f)),
                     _ => {
                         loader
-                            .err("spec::invalid-value", "a notification goes to exactly one queue or function", span)
+                            .err(Code::SpecInvalidValue, "a notification goes to exactly one queue or function", span)
                             .set_hint("write queue = \"${queue.NAME.arn}\" or function = \"${function.NAME.arn}\"");
                         return None;
                     }
@@ -198,16 +195,13 @@ pub(super) fn load(
             }
         }),
         notifications,
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
     // An existing bucket is by definition not this stack's yet: taking over its settings is
     // adopting it.
     Some((
         spec,
-        Lifecycle {
-            adopt: raw.adopt || raw.existing,
-            prevent_destroy: raw.prevent_destroy,
-        },
+        Lifecycle::new(raw.adopt || raw.existing, raw.prevent_destroy),
     ))
 }
 
@@ -251,96 +245,6 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
 }
 
 impl BucketSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
-        [&self.name]
-            .into_iter()
-            .chain(self.encryption.iter().flat_map(|e| e.kms_key.iter()))
-            .chain(
-                self.notifications
-                    .iter()
-                    .flatten()
-                    .map(|n| match &n.target {
-                        NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
-                    }),
-            )
-            .chain(self.tags.iter().flat_map(|t| t.values()))
-            .collect()
-    }
-
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
-        if let (true, Some(policy)) = (self.existing, &self.policy) {
-            super::shared::require_sids(policy, "bucket policy", diags);
-        }
-        if self.existing {
-            self.check_entry_ids(diags);
-        }
-        c.text(
-            &self.name,
-            bucket_name,
-            "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`",
-            diags,
-        );
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
-        if let Some(e) = &self.encryption {
-            match (e.sse.get_ref().as_str(), &e.kms_key) {
-                ("kms", _) | ("s3", None) => {}
-                ("s3", Some(key)) => diags.push(
-                    Diagnostic::error(
-                        "spec::invalid-value",
-                        "a KMS key applies only to sse = \"kms\"",
-                    )
-                    .at_location(Some(key.location.clone()))
-                    .hint("set sse = \"kms\", or remove kms_key"),
-                ),
-                (other, _) => diags.push(
-                    Diagnostic::error(
-                        "spec::invalid-value",
-                        format!("`{other}` is not a kind of default encryption"),
-                    )
-                    .at_location(Some(e.location.clone()))
-                    .hint("write sse = \"s3\" (S3-managed keys) or sse = \"kms\" (a KMS key)"),
-                ),
-            }
-        }
-        for n in self.notifications.iter().flatten() {
-            match &n.target {
-                NotificationTarget::Queue(q) => c.text(
-                    q,
-                    rules::arn(rules::QUEUE_ARN),
-                    "write the queue's ARN, usually \"${queue.NAME.arn}\"",
-                    diags,
-                ),
-                NotificationTarget::Function(f) => c.text(
-                    f,
-                    rules::arn(rules::FUNCTION_ARN),
-                    "write the function's ARN, usually \"${function.NAME.arn}\"",
-                    diags,
-                ),
-            }
-            if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
-                diags.push(
-                    Diagnostic::error(
-                        "spec::invalid-value",
-                        "a notification needs events like \"s3:ObjectCreated:*\"",
-                    )
-                    .at_location(Some(n.location.clone()))
-                    .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
-                );
-            }
-        }
-        for rule in self.cors.iter().flatten() {
-            if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
-                diags.push(
-                    Diagnostic::error("spec::invalid-value", "every CORS rule needs allowed_origins and allowed_methods")
-                        .at_location(Some(self.name.location.clone()))
-                        .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
-                );
-            }
-        }
-    }
-
     /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
     /// (space-separated), so an id it is given must be one it can record, and name one entry.
     fn check_entry_ids(&self, diags: &mut Diagnostics) {
@@ -366,7 +270,7 @@ impl BucketSpec {
                 continue;
             };
             diags.push(
-                Diagnostic::error("spec::shared-entry-id", problem)
+                Diagnostic::error(Code::SpecSharedEntryId, problem)
                     .at_location(Some(location.clone()))
                     .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
             );
@@ -390,8 +294,110 @@ impl BucketSpec {
             .map(|(s, _)| *s)
             .collect()
     }
+}
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+impl KindSpec for BucketSpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.encryption.iter().flat_map(|e| e.kms_key.iter()))
+            .chain(
+                self.notifications
+                    .iter()
+                    .flatten()
+                    .map(|n| match &n.target {
+                        NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
+                    }),
+            )
+            .chain(self.tags.texts())
+            .collect()
+    }
+
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        if let (true, Some(policy)) = (self.existing, &self.policy) {
+            super::shared::require_sids(policy, "bucket policy", diags);
+        }
+        if self.existing {
+            self.check_entry_ids(diags);
+        }
+        c.text(
+            &self.name,
+            bucket_name,
+            "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`",
+            diags,
+        );
+        self.tags.check(c, diags);
+        if let Some(e) = &self.encryption {
+            match (e.sse.get_ref().as_str(), &e.kms_key) {
+                ("kms", _) | ("s3", None) => {}
+                ("s3", Some(key)) => diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        "a KMS key applies only to sse = \"kms\"",
+                    )
+                    .at_location(Some(key.location.clone()))
+                    .hint("set sse = \"kms\", or remove kms_key"),
+                ),
+                (other, _) => diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        format!("`{other}` is not a kind of default encryption"),
+                    )
+                    .at_location(Some(e.location.clone()))
+                    .hint("write sse = \"s3\" (S3-managed keys) or sse = \"kms\" (a KMS key)"),
+                ),
+            }
+        }
+        for n in self.notifications.iter().flatten() {
+            match &n.target {
+                NotificationTarget::Queue(q) => c.text(
+                    q,
+                    rules::arn(rules::QUEUE_ARN),
+                    "write the queue's ARN, usually \"${queue.NAME.arn}\"",
+                    diags,
+                ),
+                NotificationTarget::Function(f) => c.text(
+                    f,
+                    rules::arn(rules::FUNCTION_ARN),
+                    "write the function's ARN, usually \"${function.NAME.arn}\"",
+                    diags,
+                ),
+            }
+            if n.events.is_empty() || n.events.iter().any(|e| !e.starts_with("s3:")) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        "a notification needs events like \"s3:ObjectCreated:*\"",
+                    )
+                    .at_location(Some(n.location.clone()))
+                    .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
+                );
+            }
+        }
+        for rule in self.cors.iter().flatten() {
+            if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
+                diags.push(
+                    Diagnostic::error(Code::SpecInvalidValue, "every CORS rule needs allowed_origins and allowed_methods")
+                        .at_location(Some(self.name.location.clone()))
+                        .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
+                );
+            }
+        }
+    }
+
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         attrs.insert("existing".into(), Value::Bool(self.existing));
@@ -453,17 +459,20 @@ impl BucketSpec {
                 .collect();
             attrs.insert("notifications".into(), notifications_value(entries));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
-    pub(super) fn export(&self, attribute: &str, r: &Resolver<'_>) -> Option<String> {
+    fn export(
+        &self,
+        attribute: &str,
+        r: &Resolver<'_>,
+        _live: Option<&LiveResource>,
+    ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
             "name" => Some(name),
-            "arn" => Some(format!("arn:{}:s3:::{name}", r.account().partition)),
+            "arn" => Some(r.account().arn(Kind::Bucket, &name)),
             _ => None,
         }
     }

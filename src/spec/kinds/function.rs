@@ -10,10 +10,11 @@ use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::{int, Lifecycle};
+use super::common::{RawTags, Tags};
+use super::{int, KindSpec, Lifecycle};
 use crate::archive;
-use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Sensitive, Value};
+use crate::diag::{self, Diagnostic, Diagnostics, Location};
+use crate::model::{Attributes, Kind, Sensitive, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
@@ -37,8 +38,7 @@ pub struct FunctionSpec {
     pub reserved_concurrency: Option<(i64, Location)>,
     /// SQS triggers; `None` leaves the function's event source mappings unmanaged.
     pub triggers: Option<Vec<Trigger>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// Where the function's code comes from.
@@ -133,7 +133,7 @@ pub(crate) struct RawFunction {
     #[schemars(range(min = *RESERVED_CONCURRENCY.start(), max = *RESERVED_CONCURRENCY.end()))]
     reserved_concurrency: Option<Located<i64>>,
     trigger: Option<Vec<RawTrigger>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -213,15 +213,9 @@ pub(super) fn load(
                 })
                 .collect()
         }),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
@@ -235,7 +229,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
     ];
     if forms.iter().filter(|f| **f).count() != 1 {
         loader
-            .err("spec::invalid-value", "`code` must name exactly one source", span)
+            .err(diag::Code::SpecInvalidValue, "`code` must name exactly one source", span)
             .set_hint("write code = { dir = \"src/\" }, { zip = \"f.zip\" }, { s3_bucket = \"...\", s3_key = \"...\" } or { image = \"URI\" }");
         return Code::Broken;
     }
@@ -246,7 +240,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Err(e) => {
                 loader
                     .err(
-                        "spec::read",
+                        diag::Code::SpecRead,
                         format!("cannot zip `{}`: {e}", path.display()),
                         span,
                     )
@@ -262,7 +256,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
             Err(e) => {
                 loader
                     .err(
-                        "spec::read",
+                        diag::Code::SpecRead,
                         format!("cannot read `{}`: {e}", path.display()),
                         span,
                     )
@@ -288,7 +282,7 @@ fn load_code(loader: &mut Loader, code: &Located<RawCode>) -> Code {
         },
         _ => {
             loader.err(
-                "spec::missing-field",
+                diag::Code::SpecMissingField,
                 "code from S3 needs both s3_bucket and s3_key",
                 span,
             );
@@ -308,7 +302,7 @@ fn code_archive(
     if bytes.len() > archive::MAX_INLINE_ZIP_BYTES {
         loader
             .err(
-                "spec::too-large",
+                diag::Code::SpecTooLarge,
                 format!(
                     "the code archive is {} bytes; Lambda takes at most {} inline",
                     bytes.len(),
@@ -352,7 +346,7 @@ fn load_env_value(
         other => {
             loader
                 .err(
-                    "spec::type",
+                    diag::Code::SpecType,
                     format!(
                         "environment variable `{name}` cannot be {}",
                         crate::spec::with_article(other.type_str())
@@ -383,8 +377,16 @@ pub fn function_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl FunctionSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for FunctionSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn declares_export(&self, attribute: &str) -> bool {
+        declares_setting(self, attribute)
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         let code: Vec<&Text> = match &self.code {
             Code::S3 {
                 bucket,
@@ -407,11 +409,11 @@ impl FunctionSpec {
                     .flat_map(|e| e.values().map(EnvValue::text)),
             )
             .chain(self.triggers.iter().flatten().map(|t| &t.queue))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             function_name,
@@ -448,7 +450,7 @@ impl FunctionSpec {
             if !matches!(archs.as_slice(), [a] if ARCHITECTURES.contains(&a.as_str())) {
                 diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        diag::Code::SpecInvalidValue,
                         "a function has exactly one architecture: x86_64 or arm64",
                     )
                     .at_location(Some(at.clone()))
@@ -459,14 +461,14 @@ impl FunctionSpec {
         let image = matches!(self.code, Code::Image { .. });
         match (&self.runtime, &self.handler, image) {
             (Some(t), _, true) | (_, Some(t), true) => diags.push(
-                Diagnostic::error("spec::invalid-value", "a function from a container image takes its runtime and handler from the image")
+                Diagnostic::error(diag::Code::SpecInvalidValue, "a function from a container image takes its runtime and handler from the image")
                     .at_location(Some(t.location.clone()))
                     .hint("remove runtime and handler"),
             ),
             (None, _, false) | (_, None, false) if !matches!(self.code, Code::Broken) => {
                 let missing = if self.runtime.is_none() { "runtime" } else { "handler" };
                 diags.push(
-                    Diagnostic::error("spec::missing-field", format!("a function from a zip archive needs a {missing}"))
+                    Diagnostic::error(diag::Code::SpecMissingField, format!("a function from a zip archive needs a {missing}"))
                         .at_location(Some(self.name.location.clone()))
                         .hint("add runtime = \"python3.12\" and handler = \"main.handler\", for example"),
                 );
@@ -488,7 +490,7 @@ impl FunctionSpec {
                 );
                 if source.chars().count() > 256 {
                     diags.push(
-                        Diagnostic::error("spec::invalid-value", "the S3 location of the code is longer than 256 characters")
+                        Diagnostic::error(diag::Code::SpecInvalidValue, "the S3 location of the code is longer than 256 characters")
                             .at_location(Some(location.clone()))
                             .hint("plinth records where the code came from in a tag, which holds 256 characters; use a shorter key"),
                     );
@@ -502,22 +504,20 @@ impl FunctionSpec {
                     .any(|r| matches!(r, Reference::Resource { .. }))
                 {
                     diags.push(
-                        Diagnostic::error("spec::invalid-value", format!("secret `{name}` refers to another resource"))
+                        Diagnostic::error(diag::Code::SpecInvalidValue, format!("secret `{name}` refers to another resource"))
                             .at_location(Some(text.location.clone()))
                             .hint("a secret must be known when planning: use a variable, e.g. { secret = \"${var.api_key}\" }"),
                     );
                 }
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         for trigger in self.triggers.iter().flatten() {
             trigger.check(c, diags);
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         attrs.insert("role".into(), r.value(&self.role));
@@ -619,7 +619,7 @@ impl FunctionSpec {
             for trigger in triggers {
                 let Some(queue) = r.text(&trigger.queue) else {
                     diags.push(
-                        Diagnostic::error("plan::unknown-trigger", "the trigger's queue ARN is known only after apply")
+                        Diagnostic::error(diag::Code::PlanUnknownTrigger, "the trigger's queue ARN is known only after apply")
                             .at_location(Some(trigger.queue.location.clone()))
                             .hint("refer to the queue as ${queue.NAME.arn}, which is known before the queue exists"),
                     );
@@ -629,13 +629,11 @@ impl FunctionSpec {
             }
             attrs.insert("triggers".into(), Value::Map(map));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -643,11 +641,7 @@ impl FunctionSpec {
     ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
-            "arn" => Some(super::regional_arn(
-                r,
-                "lambda",
-                &format!("function:{name}"),
-            )),
+            "arn" => Some(r.account().arn(Kind::Function, &name)),
             "name" => Some(name),
             "timeout" => self.timeout.as_ref().map(|(t, _)| t.to_string()),
             "memory" => self.memory.as_ref().map(|(m, _)| m.to_string()),
@@ -658,7 +652,7 @@ impl FunctionSpec {
 
 /// Whether the function has a value for `attribute`: the settings it exports (`timeout`,
 /// `memory`) have one only when the spec sets them.
-pub(super) fn declares_export(spec: &FunctionSpec, attribute: &str) -> bool {
+fn declares_setting(spec: &FunctionSpec, attribute: &str) -> bool {
     match attribute {
         "timeout" => spec.timeout.is_some(),
         "memory" => spec.memory.is_some(),
@@ -682,7 +676,7 @@ impl Trigger {
                 .map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
             if v.0 > 10 && window < 1 {
                 diags.push(
-                    Diagnostic::error("spec::invalid-value", "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
+                    Diagnostic::error(diag::Code::SpecInvalidValue, "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
                         .at_location(Some(v.1.clone()))
                         .hint("set batching_window = 1 (seconds) or more"),
                 );
@@ -695,7 +689,7 @@ impl Trigger {
             if !RESPONSE_TYPES.contains(&t.as_str()) {
                 diags.push(
                     Diagnostic::error(
-                        "spec::invalid-value",
+                        diag::Code::SpecInvalidValue,
                         format!("`{t}` is not a function response type"),
                     )
                     .at_location(Some(at.clone()))

@@ -1,15 +1,14 @@
 //! `[instance_profile.NAME]`: an IAM instance profile, the container that hands a role to EC2
 //! instances.
 
-use std::collections::BTreeMap;
-
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
+use super::common::{RawTags, Tags};
+use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
-use crate::model::Attributes;
+use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, Text};
@@ -21,8 +20,7 @@ pub struct InstanceProfileSpec {
     pub path: Option<Text>,
     /// The name of the role the profile holds (IAM allows one); `None` leaves it unmanaged.
     pub role: Option<Text>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -35,7 +33,7 @@ pub(crate) struct RawInstanceProfile {
     path: Option<Located<String>>,
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::ROLE_NAME_MAX)))]
     role: Option<Located<String>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -51,28 +49,26 @@ pub(super) fn load(
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
-impl InstanceProfileSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for InstanceProfileSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
             .chain(self.role.iter())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
@@ -95,12 +91,10 @@ impl InstanceProfileSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -109,13 +103,11 @@ impl InstanceProfileSpec {
         if let Some(role) = &self.role {
             attrs.insert("role".into(), r.value(role));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -129,11 +121,10 @@ impl InstanceProfileSpec {
                     Some(p) => r.text(p)?,
                     None => "/".to_string(),
                 };
-                Some(format!(
-                    "arn:{}:iam::{}:instance-profile{path}{name}",
-                    r.account().partition,
-                    r.account().account_id
-                ))
+                Some(
+                    r.account()
+                        .arn(Kind::InstanceProfile, &format!("{path}{name}")),
+                )
             }
             _ => None,
         }

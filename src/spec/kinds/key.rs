@@ -5,16 +5,16 @@
 //! deletion after `deletion_window_days`, and a key that returns to the spec in that window is
 //! recovered.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use super::common::{first_tag, RawTags, Tags};
+use super::{KindSpec, Lifecycle};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
-use crate::policy::{DocumentKind, ResourcePolicyKind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -78,8 +78,7 @@ pub struct KeySpec {
     pub enabled: Option<bool>,
     /// `alias/...` names; the first is how plinth finds the key. `None` leaves them unmanaged.
     pub aliases: Option<Vec<Text>>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
     pub deletion_window_days: Option<(i64, Location)>,
     /// Why the policy may lock the identity running plinth out of the key: KMS's lockout
     /// safety check is then skipped, and so is plinth's (`bypass_lockout_check = true`).
@@ -108,7 +107,7 @@ pub(crate) struct RawKey {
     enabled: Option<bool>,
     #[schemars(inner(pattern(alias_pattern())))]
     aliases: Option<Vec<Located<String>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[schemars(range(min = *DELETION_WINDOW_DAYS.start(), max = *DELETION_WINDOW_DAYS.end()))]
     deletion_window_days: Option<Located<i64>>,
     /// Skip KMS's lockout safety check (and plinth's); needs `bypass_lockout_reason`.
@@ -142,20 +141,14 @@ pub(super) fn load(
             .aliases
             .as_ref()
             .map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
         deletion_window_days: raw
             .deletion_window_days
             .map(|d| (*d.get_ref(), loader.location(d.span()))),
         bypass_lockout_reason,
         location,
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// An existing key is found by `key_id` and takes only a policy (and the lockout bypass): the
@@ -170,18 +163,14 @@ fn check_existing(loader: &mut Loader, raw: &RawKey, location: &Location) {
     if raw.key_id.is_none() {
         loader
             .err(
-                "spec::missing-field",
+                Code::SpecMissingField,
                 "an existing key needs `key_id`: plinth finds it by its key id, key ARN or alias",
                 location.span.clone(),
             )
             .set_hint("add key_id = \"alias/NAME\" (or the key's id or ARN)");
     }
     let span = |l: &Option<Located<String>>| l.as_ref().map(|v| v.span());
-    let first_tag = raw
-        .tags
-        .as_ref()
-        .and_then(|t| t.keys().next())
-        .map(|k| k.span());
+    let first_tag = first_tag(&raw.tags);
     super::shared::refuse_owned_only(
         loader,
         "key",
@@ -218,7 +207,7 @@ fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
         (Some(_), Some(reason)) => Some(reason.get_ref().clone()),
         (Some(b), None) => {
             let d = loader.err(
-                "spec::bypass-without-reason",
+                Code::SpecBypassWithoutReason,
                 "`bypass_lockout_check = true` needs a reason",
                 b.span(),
             );
@@ -227,7 +216,7 @@ fn bypass_reason(loader: &mut Loader, raw: &RawKey) -> Option<String> {
         }
         (None, Some(r)) => {
             let d = loader.err(
-                "spec::reason-without-bypass",
+                Code::SpecReasonWithoutBypass,
                 "`bypass_lockout_reason` is given but `bypass_lockout_check` is not true",
                 r.span(),
             );
@@ -308,28 +297,6 @@ fn is_key_id(value: &str) -> bool {
 }
 
 impl KeySpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
-        self.key_id
-            .iter()
-            .chain(self.description.iter())
-            .chain(self.aliases.iter().flatten())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
-            .collect()
-    }
-
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        self.policy
-            .iter()
-            .map(|p| {
-                (
-                    "policy".to_string(),
-                    p,
-                    DocumentKind::Resource(ResourcePolicyKind::KmsKey),
-                )
-            })
-            .collect()
-    }
-
     fn key_usage(&self) -> &str {
         self.key_usage
             .as_ref()
@@ -341,10 +308,29 @@ impl KeySpec {
             .as_ref()
             .map_or(DEFAULT_KEY_SPEC, |s| s.get_ref())
     }
+}
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+impl KindSpec for KeySpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
+        self.key_id
+            .iter()
+            .chain(self.description.iter())
+            .chain(self.aliases.iter().flatten())
+            .chain(self.tags.texts())
+            .collect()
+    }
+
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         let invalid = |message: String, at: &Location, hint: String| {
-            Diagnostic::error("spec::invalid-value", message)
+            Diagnostic::error(Code::SpecInvalidValue, message)
                 .at_location(Some(at.clone()))
                 .hint(hint)
         };
@@ -442,15 +428,13 @@ impl KeySpec {
                 ));
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         if let Some(days) = &self.deletion_window_days {
             c.range("deletion_window_days", days, DELETION_WINDOW_DAYS, diags);
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         if self.existing {
             // Only the key policy's statements plinth names; nothing that describes the key.
@@ -479,9 +463,7 @@ impl KeySpec {
         if let Some(aliases) = &self.aliases {
             attrs.insert("aliases".into(), r.set(aliases));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         let days = self
             .deletion_window_days
             .as_ref()
@@ -494,7 +476,7 @@ impl KeySpec {
     }
 
     /// The first alias: a key with one is found by it. An existing key is found by `key_id`.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         if let Some(key_id) = self.key_id.as_ref().filter(|_| self.existing) {
             return r.text(key_id).map(Some).ok_or(key_id);
         }
@@ -506,7 +488,7 @@ impl KeySpec {
 
     /// Everything a key exports is assigned by KMS: known once it exists, unless it is about to
     /// be replaced by a new key.
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         _r: &Resolver<'_>,

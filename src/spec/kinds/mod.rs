@@ -1,10 +1,11 @@
 //! Resource kinds: for each kind, everything plinth knows about it apart from AWS calls: its
 //! spec fields, their rules, its desired attributes and what it exports to references.
 //!
-//! Adding a kind means a module here, an adapter in `aws/`, a variant of [`Kind`] and of
-//! [`ResourceBody`], and one arm in each `match` below and in `aws::dispatch`.
+//! Each kind's spec implements [`KindSpec`] in its module; [`kinds!`] below is the one
+//! registration of each kind: its `ResourceBody` variant, its spec and table structs.
 
 pub mod bucket;
+pub mod common;
 pub mod function;
 pub mod instance_profile;
 pub mod key;
@@ -19,7 +20,7 @@ use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
 use crate::model::{Attributes, Kind};
-use crate::policy::{DocumentKind, ResourcePolicyKind};
+use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::Checker;
 use crate::spec::{PolicyTemplate, Text};
@@ -34,53 +35,133 @@ pub struct Lifecycle {
     pub prevent_destroy: bool,
 }
 
-/// One resource's kind-specific spec.
-// One value per resource in the spec, built once: boxing the larger kinds would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum ResourceBody {
-    Role(role::RoleSpec),
-    Queue(queue::QueueSpec),
-    Function(function::FunctionSpec),
-    Bucket(bucket::BucketSpec),
-    Policy(policy::PolicySpec),
-    InstanceProfile(instance_profile::InstanceProfileSpec),
-    OidcProvider(oidc_provider::OidcProviderSpec),
-    Key(key::KeySpec),
-}
+/// What every kind's spec answers, each in its own module; [`ResourceBody`] hands each
+/// question to its kind's.
+pub(crate) trait KindSpec {
+    /// Every templated string of the spec (for references and checks).
+    fn texts(&self) -> Vec<&Text>;
 
-/// Loads one `[KIND.NAME]` table.
-pub(crate) fn load(
-    kind: Kind,
-    loader: &mut crate::spec::Loader,
-    value: toml::Spanned<DeValue<'_>>,
-) -> Option<(ResourceBody, Lifecycle)> {
-    match kind {
-        Kind::Role => role::load(loader, value).map(|(b, l)| (ResourceBody::Role(b), l)),
-        Kind::Queue => queue::load(loader, value).map(|(b, l)| (ResourceBody::Queue(b), l)),
-        Kind::Function => {
-            function::load(loader, value).map(|(b, l)| (ResourceBody::Function(b), l))
-        }
-        Kind::Bucket => bucket::load(loader, value).map(|(b, l)| (ResourceBody::Bucket(b), l)),
-        Kind::Policy => policy::load(loader, value).map(|(b, l)| (ResourceBody::Policy(b), l)),
-        Kind::InstanceProfile => instance_profile::load(loader, value)
-            .map(|(b, l)| (ResourceBody::InstanceProfile(b), l)),
-        Kind::OidcProvider => {
-            oidc_provider::load(loader, value).map(|(b, l)| (ResourceBody::OidcProvider(b), l))
-        }
-        Kind::Key => key::load(loader, value).map(|(b, l)| (ResourceBody::Key(b), l)),
+    /// Each policy document: the attribute its kind's table lists it under, the name plans
+    /// use for it (`policies.NAME` for a role's inline policy), and the document.
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        Vec::new()
     }
+
+    /// The rules AWS would enforce, checked before anything is sent.
+    fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics);
+
+    /// The id the live read finds the resource by, before AWS has assigned anything: a role's
+    /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
+    /// name (a key without aliases: it is found by its address tag); `Err` with the text that
+    /// depends on a value known only after apply.
+    fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text>;
+
+    /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
+    /// exist, and plinth manages only the parts the block declares.
+    fn must_exist(&self) -> bool {
+        false
+    }
+
+    /// The declared attributes, resolved. Attributes the spec leaves out are absent, so
+    /// whatever AWS fills in for them is never a difference.
+    fn desired(&self, resolver: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes;
+
+    /// Whether the resource has a value for an exported attribute that is one of its settings
+    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
+    /// change under plinth, so a reference to it is refused rather than guessed.
+    fn declares_export(&self, attribute: &str) -> bool {
+        let _ = attribute;
+        true
+    }
+
+    /// An attribute other resources reference, if it is known before apply: deterministic
+    /// ones from the spec, assigned ones from `live` (the resource as it exists now).
+    fn export(
+        &self,
+        attribute: &str,
+        resolver: &Resolver<'_>,
+        live: Option<&LiveResource>,
+    ) -> Option<String>;
 }
 
-/// A whole number from the spec, with where it was written (for range errors).
-/// The ARN of a resource of a regional service in the account and region planned for:
-/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
-fn regional_arn(r: &Resolver<'_>, service: &str, resource: &str) -> String {
-    let account = r.account();
-    format!(
-        "arn:{}:{service}:{}:{}:{resource}",
-        account.partition, account.region, account.account_id
-    )
+/// Receives, for each kind, the struct its `[KIND.NAME]` tables are deserialized into.
+pub(crate) trait TableTypes {
+    fn table<T: schemars::JsonSchema>(&mut self, kind: Kind);
+}
+
+/// The one registration of each kind's spec: `Kind: module::Spec(Raw)` makes the kind's
+/// [`ResourceBody`] variant (named as its [`Kind`]), loads its tables with `module::load`
+/// into `Spec`, answers through `Spec`'s [`KindSpec`], and gives `Raw`, the struct its tables
+/// deserialize into, to the JSON Schema.
+macro_rules! kinds {
+    ($($kind:ident: $module:ident::$spec:ident($raw:ident)),* $(,)?) => {
+        /// One resource's kind-specific spec.
+        // One value per resource in the spec, built once: boxing the larger kinds would buy
+        // nothing.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug)]
+        pub enum ResourceBody {
+            $($kind($module::$spec)),*
+        }
+
+        impl ResourceBody {
+            /// The kind of resource the body describes.
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(ResourceBody::$kind(_) => Kind::$kind),*
+                }
+            }
+
+            fn spec(&self) -> &dyn KindSpec {
+                match self {
+                    $(ResourceBody::$kind(spec) => spec),*
+                }
+            }
+        }
+
+        /// Loads one `[KIND.NAME]` table.
+        pub(crate) fn load(
+            kind: Kind,
+            loader: &mut crate::spec::Loader,
+            value: toml::Spanned<DeValue<'_>>,
+        ) -> Option<(ResourceBody, Lifecycle)> {
+            match kind {
+                $(Kind::$kind => $module::load(loader, value)
+                    .map(|(body, lifecycle)| (ResourceBody::$kind(body), lifecycle))),*
+            }
+        }
+
+        /// Hands each kind's table struct to `each`, in the order of [`Kind::ALL`] (the JSON
+        /// Schema's order of the spec's tables).
+        pub(crate) fn each_table(each: &mut impl TableTypes) {
+            for kind in Kind::ALL {
+                match kind {
+                    $(Kind::$kind => each.table::<$module::$raw>(*kind)),*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Role: role::RoleSpec(RawRole),
+    Queue: queue::QueueSpec(RawQueue),
+    Function: function::FunctionSpec(RawFunction),
+    Bucket: bucket::BucketSpec(RawBucket),
+    Policy: policy::PolicySpec(RawPolicy),
+    InstanceProfile: instance_profile::InstanceProfileSpec(RawInstanceProfile),
+    OidcProvider: oidc_provider::OidcProviderSpec(RawOidcProvider),
+    Key: key::KeySpec(RawKey),
+}
+
+/// A resource's single policy document under `attribute`, for [`KindSpec::documents`].
+fn single_document<'a>(
+    attribute: &'static str,
+    document: &'a Option<PolicyTemplate>,
+) -> Vec<(&'static str, String, &'a PolicyTemplate)> {
+    (document.iter())
+        .map(|p| (attribute, attribute.to_string(), p))
+        .collect()
 }
 
 /// An export AWS assigns (a queue's URL, a role's unique id): known once the resource exists
@@ -90,6 +171,7 @@ fn assigned_export(live: Option<&LiveResource>, name: &str, attribute: &str) -> 
         .and_then(|l| l.exports.get(attribute).cloned())
 }
 
+/// A whole number from the spec, with where it was written (for range errors).
 fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i64, Location)> {
     value
         .as_ref()
@@ -99,16 +181,7 @@ fn int(loader: &crate::spec::Loader, value: &Option<Located<i64>>) -> Option<(i6
 impl ResourceBody {
     /// Every templated string of the spec (for references and checks).
     pub fn texts(&self) -> Vec<&Text> {
-        match self {
-            ResourceBody::Role(r) => r.texts(),
-            ResourceBody::Queue(q) => q.texts(),
-            ResourceBody::Function(f) => f.texts(),
-            ResourceBody::Bucket(b) => b.texts(),
-            ResourceBody::Policy(p) => p.texts(),
-            ResourceBody::InstanceProfile(p) => p.texts(),
-            ResourceBody::OidcProvider(p) => p.texts(),
-            ResourceBody::Key(k) => k.texts(),
-        }
+        self.spec().texts()
     }
 
     pub fn policies(&self) -> Vec<&PolicyTemplate> {
@@ -118,127 +191,126 @@ impl ResourceBody {
             .collect()
     }
 
-    /// Each policy document with the name plans use for it and what kind of document it is.
+    /// Each policy document with the name plans use for it and what kind of document it is,
+    /// as the kind's table of attributes says.
     pub fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        match self {
-            ResourceBody::Role(r) => r.policy_documents(),
-            ResourceBody::Queue(q) => q
-                .policy
-                .iter()
-                .map(|p| {
-                    (
-                        "policy".to_string(),
-                        p,
-                        DocumentKind::Resource(ResourcePolicyKind::SqsQueue),
-                    )
-                })
-                .collect(),
-            ResourceBody::Function(_) => Vec::new(),
-            ResourceBody::Bucket(b) => b
-                .policy
-                .iter()
-                .map(|p| {
-                    (
-                        "policy".to_string(),
-                        p,
-                        DocumentKind::Resource(ResourcePolicyKind::S3Bucket),
-                    )
-                })
-                .collect(),
-            ResourceBody::Policy(p) => p.policy_documents(),
-            ResourceBody::InstanceProfile(_) | ResourceBody::OidcProvider(_) => Vec::new(),
-            ResourceBody::Key(k) => k.policy_documents(),
-        }
+        let kind = self.kind();
+        let document = |attribute: &str| {
+            let column = kind.policy_document(attribute);
+            column.unwrap_or_else(|| panic!("{kind}.{attribute} is not a policy in its table"))
+        };
+        (self.documents().into_iter())
+            .map(|(attribute, name, template)| (name, template, document(attribute).document))
+            .collect()
+    }
+
+    /// Each policy document ([`KindSpec::documents`]).
+    pub(crate) fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        self.spec().documents()
     }
 
     /// The rules AWS would enforce, checked before anything is sent.
     pub fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics) {
-        match self {
-            ResourceBody::Role(r) => r.check(checker, diags),
-            ResourceBody::Queue(q) => q.check(checker, diags),
-            ResourceBody::Function(f) => f.check(checker, diags),
-            ResourceBody::Bucket(b) => b.check(checker, diags),
-            ResourceBody::Policy(p) => p.check(checker, diags),
-            ResourceBody::InstanceProfile(p) => p.check(checker, diags),
-            ResourceBody::OidcProvider(p) => p.check(checker, diags),
-            ResourceBody::Key(k) => k.check(checker, diags),
-        }
+        self.spec().check(checker, diags)
     }
 
-    /// The id the live read finds the resource by, before AWS has assigned anything: a role's
-    /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
-    /// name (a key without aliases: it is found by its address tag); `Err` with the text that
-    /// depends on a value known only after apply.
+    /// The id the live read finds the resource by ([`KindSpec::physical_id`]).
     pub fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        match self {
-            ResourceBody::Role(r) => resolver.text(&r.name).map(Some).ok_or(&r.name),
-            ResourceBody::Queue(q) => resolver.text(&q.name).map(Some).ok_or(&q.name),
-            ResourceBody::Function(f) => resolver.text(&f.name).map(Some).ok_or(&f.name),
-            ResourceBody::Bucket(b) => resolver.text(&b.name).map(Some).ok_or(&b.name),
-            ResourceBody::Policy(p) => p.physical_id(resolver).map(Some),
-            ResourceBody::InstanceProfile(p) => resolver.text(&p.name).map(Some).ok_or(&p.name),
-            ResourceBody::OidcProvider(p) => p.physical_id(resolver).map(Some),
-            ResourceBody::Key(k) => k.physical_id(resolver),
-        }
+        self.spec().physical_id(resolver)
     }
 
-    /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
-    /// exist, and plinth manages only the parts the block declares.
+    /// The resource is not plinth's to create (`existing = true`).
     pub fn must_exist(&self) -> bool {
-        match self {
-            ResourceBody::Bucket(b) => b.existing,
-            ResourceBody::Role(r) => r.existing,
-            ResourceBody::Key(k) => k.existing,
-            ResourceBody::Queue(q) => q.existing,
-            _ => false,
-        }
+        self.spec().must_exist()
     }
 
-    /// The declared attributes, resolved. Attributes the spec leaves out are absent, so
-    /// whatever AWS fills in for them is never a difference.
+    /// The declared attributes, resolved ([`KindSpec::desired`]).
     pub fn desired(&self, resolver: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
-        match self {
-            ResourceBody::Role(r) => r.desired(resolver, diags),
-            ResourceBody::Queue(q) => q.desired(resolver, diags),
-            ResourceBody::Function(f) => f.desired(resolver, diags),
-            ResourceBody::Bucket(b) => b.desired(resolver, diags),
-            ResourceBody::Policy(p) => p.desired(resolver, diags),
-            ResourceBody::InstanceProfile(p) => p.desired(resolver, diags),
-            ResourceBody::OidcProvider(p) => p.desired(resolver, diags),
-            ResourceBody::Key(k) => k.desired(resolver, diags),
-        }
+        self.spec().desired(resolver, diags)
     }
 
-    /// Whether the resource has a value for an exported attribute that is one of its settings
-    /// (a function's `timeout`). A setting the spec leaves out is unmanaged: AWS's value may
-    /// change under plinth, so a reference to it is refused rather than guessed.
+    /// Whether the resource has a value for an exported setting
+    /// ([`KindSpec::declares_export`]).
     pub fn declares_export(&self, attribute: &str) -> bool {
-        match self {
-            ResourceBody::Function(f) => function::declares_export(f, attribute),
-            ResourceBody::Queue(q) => {
-                attribute != "visibility_timeout" || q.visibility_timeout.is_some()
-            }
-            _ => true,
-        }
+        self.spec().declares_export(attribute)
     }
 
-    /// An attribute other resources reference, if it is known before apply: deterministic
-    /// ones from the spec, assigned ones from `live` (the resource as it exists now).
+    /// An attribute other resources reference, if it is known before apply
+    /// ([`KindSpec::export`]).
     pub fn export(
         &self,
         attribute: &str,
         resolver: &Resolver<'_>,
         live: Option<&LiveResource>,
     ) -> Option<String> {
-        match self {
-            ResourceBody::Role(r) => r.export(attribute, resolver, live),
-            ResourceBody::Queue(q) => q.export(attribute, resolver, live),
-            ResourceBody::Function(f) => f.export(attribute, resolver, live),
-            ResourceBody::Bucket(b) => b.export(attribute, resolver),
-            ResourceBody::Policy(p) => p.export(attribute, resolver, live),
-            ResourceBody::InstanceProfile(p) => p.export(attribute, resolver, live),
-            ResourceBody::OidcProvider(p) => p.export(attribute, resolver, live),
-            ResourceBody::Key(k) => k.export(attribute, resolver, live),
+        self.spec().export(attribute, resolver, live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::model::Kind;
+    use crate::spec::LoadOptions;
+
+    /// One document of each kind that holds any: a role's trust and inline policy, a managed
+    /// policy's document, a key, queue and bucket policy.
+    const EVERY_DOCUMENT: &str = r#"
+[stack]
+name = "every-document"
+
+[role.r]
+name = "r"
+trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+
+[role.r.policies.read]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = "sqs:ReceiveMessage", Resource = "${queue.q.arn}" }]
+
+[policy.p]
+name = "p"
+document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::every-document-bucket/*"}]}'
+
+[key.k]
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${aws.caller_arn}"}, "Action": "kms:*", "Resource": "*"}]}'
+
+[queue.q]
+name = "q"
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${role.r.arn}"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'
+
+[bucket.b]
+name = "every-document-bucket"
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${role.r.arn}"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::every-document-bucket/*"}]}'
+"#;
+
+    /// Every policy document a kind's spec holds is a policy row of the kind's table, and
+    /// every such row is a document some spec can hold: a kind registered without its
+    /// documents' rows (their lints and size limits) fails here, not in a user's plan.
+    #[test]
+    fn every_policy_document_is_a_row_of_its_kinds_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, EVERY_DOCUMENT).unwrap();
+        let spec = crate::spec::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let mut held = BTreeSet::new();
+        for resource in spec.resources.values() {
+            let kind = resource.kind();
+            let documents = resource.body.policy_documents();
+            for ((attribute, name, _), (_, _, document)) in
+                resource.body.documents().into_iter().zip(documents)
+            {
+                let column = kind.policy_document(attribute);
+                assert_eq!(column.map(|c| c.document), Some(document), "{kind}.{name}");
+                held.insert((kind, attribute));
+            }
         }
+        let rows: BTreeSet<(Kind, &str)> = (Kind::ALL.iter())
+            .flat_map(|k| k.attributes().iter().map(move |a| (*k, a)))
+            .filter(|(_, a)| a.policy.is_some())
+            .map(|(k, a)| (k, a.name))
+            .collect();
+        assert_eq!(held, rows);
     }
 }

@@ -1,15 +1,14 @@
 //! `[oidc_provider.NAME]`: an IAM OpenID Connect identity provider, which web-identity trust
 //! policies name as their federated principal (GitHub Actions, EKS, a data platform's issuer).
 
-use std::collections::BTreeMap;
-
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
-use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Value};
+use super::common::{RawTags, Tags};
+use super::{KindSpec, Lifecycle};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
+use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, Text};
@@ -27,8 +26,7 @@ pub struct OidcProviderSpec {
     pub client_ids: Option<(Vec<Text>, Location)>,
     /// SHA-1 thumbprints of the issuer's certificate; `None` leaves them to IAM.
     pub thumbprints: Option<(Vec<Text>, Location)>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -43,7 +41,7 @@ pub(crate) struct RawOidcProvider {
         inner(pattern(THUMBPRINT_CHARS.pattern(THUMBPRINT_LENGTH, THUMBPRINT_LENGTH)))
     )]
     thumbprints: Option<Located<Vec<Located<String>>>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -72,15 +70,9 @@ pub(super) fn load(
         url: loader.text_or_stand_in(&raw.url),
         client_ids,
         thumbprints,
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// What IAM accepts as a provider URL.
@@ -115,17 +107,17 @@ fn thumbprint(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl OidcProviderSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for OidcProviderSpec {
+    fn texts(&self) -> Vec<&Text> {
         [&self.url]
             .into_iter()
             .chain(self.client_ids.iter().flat_map(|(l, _)| l))
             .chain(self.thumbprints.iter().flat_map(|(l, _)| l))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.url,
             issuer_url,
@@ -137,7 +129,7 @@ impl OidcProviderSpec {
                 if count > max {
                     diags.push(
                         Diagnostic::error(
-                            "spec::invalid-value",
+                            Code::SpecInvalidValue,
                             format!("{count} {what}; IAM allows at most {max}"),
                         )
                         .at_location(Some(at.clone()))
@@ -167,12 +159,10 @@ impl OidcProviderSpec {
                 );
             }
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("url".into(), r.value(&self.url));
         if let Some((ids, _)) = &self.client_ids {
@@ -189,38 +179,41 @@ impl OidcProviderSpec {
                 Value::List(prints.iter().map(|t| lower(r.value(t))).collect()),
             );
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
     /// IAM names a provider by an ARN made of its URL's host and path.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         let url = r.text(&self.url).ok_or(&self.url)?;
-        Ok(provider_arn(
-            &r.account().partition,
-            &r.account().account_id,
+        let account = r.account();
+        Ok(Some(provider_arn(
+            &account.partition,
+            &account.account_id,
             &url,
-        ))
+        )))
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
         _live: Option<&LiveResource>,
     ) -> Option<String> {
         match attribute {
-            "arn" => self.physical_id(r).ok(),
+            "arn" => self.physical_id(r).ok().flatten(),
             _ => None,
         }
     }
 }
 
 fn provider_arn(partition: &str, account_id: &str, url: &str) -> String {
-    let issuer = url.strip_prefix("https://").unwrap_or(url);
-    format!("arn:{partition}:iam::{account_id}:oidc-provider/{issuer}")
+    let at = ArnScope {
+        partition,
+        region: "",
+        account_id,
+    };
+    Kind::OidcProvider.arn(at, oidc_provider_id(url))
 }
 
 #[cfg(test)]

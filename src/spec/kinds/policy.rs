@@ -1,16 +1,14 @@
 //! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
 //! (`managed_policies = ["${policy.NAME.arn}"]`).
 
-use std::collections::BTreeMap;
-
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
+use super::common::{RawTags, Tags};
+use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
-use crate::model::Attributes;
-use crate::policy::DocumentKind;
+use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -22,8 +20,7 @@ pub struct PolicySpec {
     pub path: Option<Text>,
     pub description: Option<Text>,
     pub document: PolicyTemplate,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -37,7 +34,7 @@ pub(crate) struct RawPolicy {
     description: Option<Located<String>>,
     #[schemars(with = "PolicyField")]
     document: Located<toml::Value>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -54,36 +51,26 @@ pub(super) fn load(
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         document: loader.policy_or_stand_in(&raw.document),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
-impl PolicySpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for PolicySpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        vec![("document", "document".into(), &self.document)]
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
             .chain(self.description.iter())
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
-        vec![(
-            "document".to_string(),
-            &self.document,
-            DocumentKind::Identity,
-        )]
-    }
-
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::IAM_NAME_MAX),
@@ -106,12 +93,10 @@ impl PolicySpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -121,27 +106,23 @@ impl PolicySpec {
             attrs.insert("description".into(), r.value(d));
         }
         attrs.insert("document".into(), r.policy_or_report(&self.document, diags));
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
     /// The policy's ARN, which is how IAM finds it: built from its path and name.
-    pub(super) fn physical_id(&self, r: &Resolver<'_>) -> Result<String, &Text> {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         let name = r.text(&self.name).ok_or(&self.name)?;
         let path = match &self.path {
             Some(p) => r.text(p).ok_or(p)?,
             None => "/".to_string(),
         };
-        Ok(format!(
-            "arn:{}:iam::{}:policy{path}{name}",
-            r.account().partition,
-            r.account().account_id
+        Ok(Some(
+            r.account().arn(Kind::Policy, &format!("{path}{name}")),
         ))
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -149,7 +130,7 @@ impl PolicySpec {
     ) -> Option<String> {
         match attribute {
             "name" => r.text(&self.name),
-            "arn" => self.physical_id(r).ok(),
+            "arn" => self.physical_id(r).ok().flatten(),
             _ => None,
         }
     }

@@ -8,9 +8,10 @@ use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::{int, Lifecycle};
-use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::model::{Attributes, Value};
+use super::common::{first_tag, RawTags, Tags};
+use super::{int, KindSpec, Lifecycle};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -33,8 +34,7 @@ pub struct QueueSpec {
     pub sqs_managed_sse: Option<(bool, Location)>,
     pub policy: Option<PolicyTemplate>,
     pub redrive: Option<Redrive>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// Where messages go after `max_receive_count` failed receives.
@@ -83,7 +83,7 @@ pub(crate) struct RawQueue {
     #[schemars(with = "Option<PolicyField>")]
     policy: Option<Located<toml::Value>>,
     redrive: Option<RawRedrive>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -131,15 +131,9 @@ pub(super) fn load(
                 loader.location(r.max_receive_count.span()),
             ),
         }),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// An existing queue takes only its name and policy: every setting belongs to its owner.
@@ -163,13 +157,7 @@ fn refuse_owned_only(loader: &mut Loader, raw: &RawQueue) {
             ("kms_data_key_reuse", int(&raw.kms_data_key_reuse)),
             ("sqs_managed_sse", flag(&raw.sqs_managed_sse)),
             ("redrive", raw.redrive.as_ref().map(|r| r.queue.span())),
-            (
-                "tags",
-                raw.tags
-                    .as_ref()
-                    .and_then(|t| t.keys().next())
-                    .map(|k| k.span()),
-            ),
+            ("tags", first_tag(&raw.tags)),
         ],
     );
 }
@@ -202,21 +190,39 @@ pub fn queue_name(name: &str) -> Result<(), String> {
 }
 
 impl QueueSpec {
-    pub(super) fn texts(&self) -> Vec<&Text> {
-        [&self.name]
-            .into_iter()
-            .chain(self.kms_key.iter())
-            .chain(self.redrive.iter().map(|r| &r.queue))
-            .chain(self.tags.iter().flat_map(|t| t.values()))
-            .collect()
-    }
-
     /// Whether the queue is FIFO, when the name is known before AWS is read.
     fn fifo(&self, c: &Checker<'_>) -> Option<bool> {
         c.resolve(&self.name).map(|n| n.ends_with(".fifo"))
     }
+}
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+impl KindSpec for QueueSpec {
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
+        super::single_document("policy", &self.policy)
+    }
+
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn declares_export(&self, attribute: &str) -> bool {
+        attribute != "visibility_timeout" || self.visibility_timeout.is_some()
+    }
+
+    fn texts(&self) -> Vec<&Text> {
+        [&self.name]
+            .into_iter()
+            .chain(self.kms_key.iter())
+            .chain(self.redrive.iter().map(|r| &r.queue))
+            .chain(self.tags.texts())
+            .collect()
+    }
+
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "queue policy", diags);
@@ -253,13 +259,11 @@ impl QueueSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "content_based_deduplication applies only to FIFO queues",
                 )
                 .at_location(Some(at.clone()))
@@ -269,7 +273,7 @@ impl QueueSpec {
         if let (Some(key), Some((true, _))) = (&self.kms_key, &self.sqs_managed_sse) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "a queue is encrypted with a KMS key or with SQS-managed keys, not both",
                 )
                 .at_location(Some(key.location.clone()))
@@ -279,7 +283,7 @@ impl QueueSpec {
         if let (Some((_, at)), None) = (&self.kms_data_key_reuse, &self.kms_key) {
             diags.push(
                 Diagnostic::error(
-                    "spec::invalid-value",
+                    Code::SpecInvalidValue,
                     "kms_data_key_reuse applies only to queues encrypted with kms_key",
                 )
                 .at_location(Some(at.clone()))
@@ -288,7 +292,7 @@ impl QueueSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some((b, _)) = self.content_based_deduplication {
@@ -326,13 +330,11 @@ impl QueueSpec {
             ]);
             attrs.insert("redrive".into(), Value::Map(map));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -340,7 +342,7 @@ impl QueueSpec {
     ) -> Option<String> {
         let name = r.text(&self.name)?;
         match attribute {
-            "arn" => Some(super::regional_arn(r, "sqs", &name)),
+            "arn" => Some(r.account().arn(Kind::Queue, &name)),
             "name" => Some(name),
             "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
             // The URL's host depends on the endpoint: known once the queue exists.

@@ -11,10 +11,10 @@ use crate::spec::{InlinePolicyField, Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
 
-use super::Lifecycle;
-use crate::diag::{Diagnostics, Location};
-use crate::model::{Attributes, Value};
-use crate::policy::DocumentKind;
+use super::common::{first_tag, RawTags, Tags};
+use super::{KindSpec, Lifecycle};
+use crate::diag::{Code, Diagnostics, Location};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
@@ -38,8 +38,7 @@ pub struct RoleSpec {
     /// Inline policies by name; `None` leaves inline policies unmanaged.
     pub policies: Option<BTreeMap<String, InlinePolicy>>,
     pub permissions_boundary: Option<Text>,
-    /// The user's tags; `None` leaves them unmanaged (plinth's own tags are always set).
-    pub tags: Option<BTreeMap<String, Text>>,
+    pub tags: Tags,
 }
 
 /// One inline policy of a role.
@@ -88,7 +87,7 @@ pub(crate) struct RawRole {
     #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
     policies: Option<BTreeMap<String, Located<toml::Value>>>,
     permissions_boundary: Option<Located<String>>,
-    tags: Option<BTreeMap<Located<String>, Located<String>>>,
+    tags: RawTags,
     #[serde(default)]
     adopt: bool,
     #[serde(default)]
@@ -124,15 +123,9 @@ pub(super) fn load(
             .permissions_boundary
             .as_ref()
             .map(|p| loader.text_or_stand_in(p)),
-        tags: raw.tags.as_ref().map(|t| loader.tags(t)),
+        tags: Tags::load(loader, &raw.tags),
     };
-    Some((
-        spec,
-        Lifecycle {
-            adopt: raw.adopt,
-            prevent_destroy: raw.prevent_destroy,
-        },
-    ))
+    Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
 /// A role plinth creates needs a trust policy; an existing role takes none of the settings that
@@ -141,7 +134,7 @@ fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usi
     if !raw.existing {
         if raw.trust.is_none() {
             loader
-                .err("spec::missing-field", "a role needs `trust`: who may assume it", table)
+                .err(Code::SpecMissingField, "a role needs `trust`: who may assume it", table)
                 .set_hint("add trust = { Version = \"2012-10-17\", Statement = [...] }, or `existing = true` for a role someone else owns");
         }
         return;
@@ -158,13 +151,7 @@ fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usi
                 raw.max_session_hours.as_ref().map(|h| h.span()),
             ),
             ("permissions_boundary", span(&raw.permissions_boundary)),
-            (
-                "tags",
-                raw.tags
-                    .as_ref()
-                    .and_then(|t| t.keys().next())
-                    .map(|k| k.span()),
-            ),
+            ("tags", first_tag(&raw.tags)),
         ],
     );
 }
@@ -194,7 +181,7 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         Some(other) => {
             loader
                 .err(
-                    "spec::type",
+                    Code::SpecType,
                     format!(
                         "`when` must be a string or a list of strings, not a {}",
                         other.type_str()
@@ -227,8 +214,18 @@ impl RoleSpec {
             .filter(move |(_, p)| p.is_enabled(&mut lookup))
             .map(|(n, p)| (n, &p.document))
     }
+}
 
-    pub(super) fn texts(&self) -> Vec<&Text> {
+impl KindSpec for RoleSpec {
+    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        r.text(&self.name).map(Some).ok_or(&self.name)
+    }
+
+    fn must_exist(&self) -> bool {
+        self.existing
+    }
+
+    fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()
             .chain(self.path.iter())
@@ -241,25 +238,22 @@ impl RoleSpec {
                     .flatten()
                     .flat_map(|(_, p)| p.when.iter()),
             )
-            .chain(self.tags.iter().flat_map(|t| t.values()))
+            .chain(self.tags.texts())
             .collect()
     }
 
-    pub(super) fn policy_documents(&self) -> Vec<(String, &PolicyTemplate, DocumentKind)> {
+    /// `(attribute, name, document)` for [`super::ResourceBody::policy_documents`].
+    fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         // Every declared policy, switched off or not: both settings of a switch must be valid.
-        let inline = self
-            .policies
-            .iter()
-            .flatten()
-            .map(|(n, p)| (format!("policies.{n}"), &p.document, DocumentKind::Identity));
-        self.trust
-            .iter()
-            .map(|t| ("trust".to_string(), t, DocumentKind::Trust))
+        let inline = (self.policies.iter().flatten())
+            .map(|(n, p)| ("policies", format!("policies.{n}"), &p.document));
+        (self.trust.iter())
+            .map(|t| ("trust", "trust".to_string(), t))
             .chain(inline)
             .collect()
     }
 
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
             &self.name,
             |v| rules::iam_name(v, rules::ROLE_NAME_MAX),
@@ -282,9 +276,7 @@ impl RoleSpec {
                 diags,
             );
         }
-        for value in self.tags.iter().flat_map(|t| t.values()) {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
-        }
+        self.tags.check(c, diags);
         for arn in self
             .managed_policies
             .iter()
@@ -311,7 +303,7 @@ impl RoleSpec {
         }
     }
 
-    pub(super) fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
+    fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {
         let mut attrs = Attributes::new();
         attrs.insert("name".into(), r.value(&self.name));
         if let Some(p) = &self.path {
@@ -342,13 +334,11 @@ impl RoleSpec {
         if let Some(b) = &self.permissions_boundary {
             attrs.insert("permissions_boundary".into(), r.value(b));
         }
-        if let Some(tags) = &self.tags {
-            attrs.insert("tags".into(), r.map(tags));
-        }
+        self.tags.desire(r, &mut attrs);
         attrs
     }
 
-    pub(super) fn export(
+    fn export(
         &self,
         attribute: &str,
         r: &Resolver<'_>,
@@ -362,11 +352,7 @@ impl RoleSpec {
         match attribute {
             "name" => Some(name),
             "path" => Some(path),
-            "arn" => Some(format!(
-                "arn:{}:iam::{}:role{path}{name}",
-                r.account().partition,
-                r.account().account_id
-            )),
+            "arn" => Some(r.account().arn(Kind::Role, &format!("{path}{name}"))),
             // Assigned by IAM: known only once the role exists under that name.
             _ => super::assigned_export(live, &name, attribute),
         }

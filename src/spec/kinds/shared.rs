@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::spec::{Loader, PolicyTemplate};
 
 /// Refuses each of `fields` (name, where it is written) that the block sets: on an existing
@@ -23,7 +23,7 @@ pub(super) fn refuse_owned_only(
         if let Some(span) = span {
             loader
                 .err(
-                    "spec::owned-only",
+                    Code::SpecOwnedOnly,
                     format!(
                         "`{field}` does not apply to an existing {kind}: plinth never creates it, and changes only the parts the block declares"
                     ),
@@ -43,7 +43,7 @@ pub(super) fn refuse_without_existing(
 ) {
     loader
         .err(
-            "spec::existing-only",
+            Code::SpecExistingOnly,
             format!("`{field}` names an existing {kind}, but the block does not say `existing = true`"),
             span,
         )
@@ -80,7 +80,7 @@ pub(super) fn require_sids(document: &PolicyTemplate, what: &str, diags: &mut Di
             ),
         };
         diags.push(
-            Diagnostic::error("spec::shared-sid", problem)
+            Diagnostic::error(Code::SpecSharedSid, problem)
                 .at_location(Some(document.location.clone()))
                 .hint("give every statement a Sid of letters and digits, e.g. \"Sid\": \"TonicS3Access\": on an existing resource plinth owns exactly the statements it names and keeps the others"),
         );

@@ -70,7 +70,7 @@ pub(super) fn in_toml_terms(message: &str) -> String {
     out
 }
 
-pub(super) const UNKNOWN_FIELD: &str = "spec::unknown-field";
+pub(super) const UNKNOWN_FIELD: Code = Code::SpecUnknownField;
 /// Errors reported for one resource (or the stack table) before giving up on it.
 pub(super) const MAX_ERRORS_PER_VALUE: usize = 20;
 
@@ -99,7 +99,7 @@ pub(super) fn remove_setting_at(value: &mut DeValue<'_>, span: &Range<usize>) ->
 
 /// A serde message, understood: a stable code, a hint, and the fields it names.
 pub(super) struct Explained<'m> {
-    pub(super) code: &'static str,
+    pub(super) code: Code,
     pub(super) hint: Option<String>,
     /// For an unknown field, the field it is close to.
     pub(super) suggested: Option<&'m str>,
@@ -132,15 +132,15 @@ pub(super) fn explain_serde_error(message: &str) -> Explained<'_> {
         return Explained {
             missing,
             ..explained(
-                "spec::missing-field",
+                Code::SpecMissingField,
                 Some("add the field; see the README's reference for this kind".into()),
             )
         };
     }
     if message.starts_with("invalid type") {
-        return explained("spec::type", None);
+        return explained(Code::SpecType, None);
     }
-    explained("spec::invalid", None)
+    explained(Code::SpecInvalid, None)
 }
 
 pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {

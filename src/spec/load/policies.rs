@@ -1,6 +1,7 @@
 //! A spec's policies: read from JSON, TOML or a file, linted, and held to IAM's size quotas.
 
 use super::*;
+use crate::model::SizeLimit;
 
 impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -51,41 +52,41 @@ impl Loader {
         };
         let mut inline_total = 0;
         let mut inline_first = None;
-        for (name, template, _) in resource.body.policy_documents() {
+        let mut together_limit = 0;
+        for (attribute, name, template) in resource.body.documents() {
             if !present(template) {
                 continue;
             }
             let chars = size::of(&template.json);
-            let limit = match (resource.kind(), name.as_str()) {
-                (Kind::Role, "trust") => {
-                    if chars > size::TRUST_DEFAULT && chars <= size::TRUST_MAX {
+            let Some(column) = resource.kind().policy_document(attribute) else {
+                continue;
+            };
+            let limit = match column.limit {
+                SizeLimit::Each(limit) => limit,
+                SizeLimit::Raisable { default, max } => {
+                    if chars > default && chars <= max {
                         self.diags.push(
                             Diagnostic::warning(
                                 WarningCode::PolicySize,
-                                format!("{} trust policy is {chars} characters; IAM's default quota is {}", resource.address, size::TRUST_DEFAULT),
+                                format!("{} {name} policy is {chars} characters; IAM's default quota is {default}", resource.address),
                             )
                             .at_location(Some(start(template)))
-                            .hint(format!("fine if the account's quota was raised (up to {}); otherwise shorten the policy", size::TRUST_MAX)),
+                            .hint(format!("fine if the account's quota was raised (up to {max}); otherwise shorten the policy")),
                         );
                     }
-                    size::TRUST_MAX
+                    max
                 }
-                (Kind::Role, _) => {
+                SizeLimit::Together(limit) => {
                     inline_total += chars;
+                    together_limit = limit;
                     inline_first.get_or_insert_with(|| start(template));
                     continue;
                 }
-                (Kind::Policy, _) => size::MANAGED,
-                (Kind::Queue, _) => size::QUEUE,
-                (Kind::Bucket, _) => size::BUCKET,
-                (Kind::Key, _) => size::KEY,
-                // No policy documents: listed, so that a new kind must say its limit here.
-                (Kind::Function | Kind::InstanceProfile | Kind::OidcProvider, _) => continue,
             };
             if chars > limit {
                 self.diags.push(
                     Diagnostic::error(
-                        "spec::policy-size",
+                        Code::SpecPolicySize,
                         format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
                     )
                     .at_location(Some(start(template)))
@@ -93,14 +94,13 @@ impl Loader {
                 );
             }
         }
-        if let Some(at) = inline_first.filter(|_| inline_total > size::ROLE_INLINE_TOTAL) {
+        if let Some(at) = inline_first.filter(|_| inline_total > together_limit) {
             self.diags.push(
                 Diagnostic::error(
-                    "spec::policy-size",
+                    Code::SpecPolicySize,
                     format!(
-                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {} per role (white space not counted)",
+                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {together_limit} per role (white space not counted)",
                         resource.address,
-                        size::ROLE_INLINE_TOTAL
                     ),
                 )
                 .at_location(Some(at))
@@ -120,7 +120,7 @@ impl Loader {
             }
             toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
                 let Some(rel) = t["file"].as_str() else {
-                    self.err("spec::type", "`file` must be a path string", span);
+                    self.err(Code::SpecType, "`file` must be a path string", span);
                     return None;
                 };
                 let path = self.dir.join(rel);
@@ -132,7 +132,7 @@ impl Loader {
                         // inside it would print its lines, so the spec's line is shown instead.
                         self.diags.push(
                             Diagnostic::error(
-                                "policy::not-a-policy",
+                                Code::PolicyNotAPolicy,
                                 format!("`{name}` is not a policy document (its content is not shown)"),
                             )
                             .at_location(Some(cited))
@@ -160,7 +160,7 @@ impl Loader {
                 self.policy_json(&file, json, span, None)
             }
             other => {
-                self.err("spec::type", format!("a policy cannot be {}", with_article(other.type_str())), span)
+                self.err(Code::SpecType, format!("a policy cannot be {}", with_article(other.type_str())), span)
                     .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
                 None
             }
@@ -181,7 +181,7 @@ impl Loader {
                     .map(|c| c + json_offset(text, e.line(), e.column()))
                     .map_or(span, |o| o..o + 1);
                 self.diags.push(
-                    Diagnostic::error("policy::json", format!("policy is not valid JSON: {e}"))
+                    Diagnostic::error(Code::PolicyJson, format!("policy is not valid JSON: {e}"))
                         .at(file, at)
                         .label("here")
                         .hint("IAM policies are JSON documents; check quotes, commas and brackets (placeholders like <ARN> must be replaced with quoted values)"),
@@ -213,7 +213,7 @@ impl Loader {
                 format!(" at {}", e.path)
             };
             self.diags.push(
-                Diagnostic::error("policy::invalid", format!("invalid policy{path}: {}", e.message))
+                Diagnostic::error(Code::PolicyInvalid, format!("invalid policy{path}: {}", e.message))
                     .at(file, at)
                     .hint("see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]"),
             );
@@ -232,7 +232,7 @@ impl Loader {
                     Ok(pieces) => templated.push((s.clone(), pieces)),
                     Err(e) => {
                         let at = found.map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
-                        let mut d = Diagnostic::error("spec::reference", e.message).at(file, at);
+                        let mut d = Diagnostic::error(Code::SpecReference, e.message).at(file, at);
                         d.hint = e.hint;
                         self.diags.push(d);
                         ok = false;

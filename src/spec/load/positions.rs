@@ -138,7 +138,7 @@ pub(crate) fn lint_diagnostic(
         lint.message, lint.code
     );
     let diagnostic = match lint.severity {
-        S::Error => Diagnostic::error("policy::lint", message),
+        S::Error => Diagnostic::error(Code::PolicyLint, message),
         S::Warning => Diagnostic::warning(WarningCode::PolicyLint, message),
         S::Info => return None,
     };

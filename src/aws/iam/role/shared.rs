@@ -13,10 +13,7 @@ impl Iam {
         name: &str,
         change: &crate::aws::shared::SharedChange,
     ) -> Result<(), AwsError> {
-        let current = self.role_tags(name).await?;
-        let previous = crate::aws::shared::previous_record(&current, stack);
-        self.retag_role(name, &current, stack, Some(&change.record(Some(&previous))))
-            .await?;
+        let previous = self.role_tagging(name).record_before(stack, change).await?;
         let declared = |prefix: &str| -> BTreeSet<String> {
             change
                 .parts
@@ -121,31 +118,12 @@ impl Iam {
             )
             .await?;
         }
-        let now = self.role_tags(name).await?;
-        let exact = change.record(None);
-        self.retag_role(
-            name,
-            &now,
-            stack,
-            Some(&exact).filter(|r| !r.parts.is_empty()),
-        )
-        .await
+        self.role_tagging(name).record_after(stack, change).await
     }
 
     /// `release = true`: the stack's tags come off the role; nothing else changes.
     pub async fn release_role(&self, stack: &str, name: &str) -> Result<(), AwsError> {
-        let current = self.role_tags(name).await?;
-        let removed = crate::aws::shared::released_tag_keys(&current, stack);
-        if !removed.is_empty() {
-            self.client
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
-        }
-        Ok(())
+        self.role_tagging(name).release(stack).await
     }
 
     async fn role_tags(&self, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -164,35 +142,25 @@ impl Iam {
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect())
     }
+}
 
-    /// Sets `stack`'s record among the role's tags (removes it for `None`), touching no other.
-    async fn retag_role(
-        &self,
-        name: &str,
-        current: &BTreeMap<String, String>,
-        stack: &str,
-        record: Option<&crate::model::shared::Share>,
-    ) -> Result<(), AwsError> {
-        let (set, removed) = crate::aws::shared::record_tags(stack, current, record);
-        if !set.is_empty() {
-            self.client
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(tags_of(&set)))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:TagRole", &e))?;
-        }
-        if !removed.is_empty() {
-            self.client
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:UntagRole", &e))?;
-        }
-        Ok(())
+/// One role's tagging calls, by its name, and the role's tags as they are now: a role is the
+/// one IAM entity other stacks may share.
+pub(super) struct RoleTags<'a>(pub(super) IamTags<'a>);
+
+impl Tagging for RoleTags<'_> {
+    async fn tag(&self, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.0.tag(tags).await
+    }
+
+    async fn untag(&self, keys: Vec<String>) -> Result<(), AwsError> {
+        self.0.untag(keys).await
+    }
+}
+
+impl SharedTagging for RoleTags<'_> {
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        self.0.iam.role_tags(self.0.id).await
     }
 }
 
@@ -204,6 +172,9 @@ impl Adapter for RoleAdapter {
     type Config = RoleConfig;
     const SHARED: bool = true;
     const ACTIONS: &'static KindActions = &ROLE_ACTIONS;
+    const FIRST_READ: &'static str = "iam:GetRole";
+    const DOCUMENTS: &'static [(&'static str, &'static str)] =
+        &[("trust", "iam:GetRole"), ("policies", "iam:GetRolePolicy")];
 
     fn client(aws: &Aws) -> &Iam {
         &aws.iam
