@@ -64,34 +64,29 @@ const fn regional(service: &'static str, prefix: &'static str, id: ArnId) -> Arn
     }
 }
 
+pub(super) const ROLE: ArnFormat = iam("role");
+pub(super) const POLICY: ArnFormat = iam("policy");
+pub(super) const INSTANCE_PROFILE: ArnFormat = iam("instance-profile");
+pub(super) const OIDC_PROVIDER: ArnFormat = ArnFormat {
+    every: "*",
+    id: ArnId::IssuerUrl,
+    ..iam("oidc-provider/")
+};
+pub(super) const KEY: ArnFormat = regional("kms", "key/", ArnId::Assigned);
+pub(super) const QUEUE: ArnFormat = regional("sqs", "", ArnId::Name);
+pub(super) const FUNCTION: ArnFormat = regional("lambda", "function:", ArnId::Name);
+pub(super) const BUCKET: ArnFormat = ArnFormat {
+    regional: false,
+    in_account: false,
+    ..regional("s3", "", ArnId::Name)
+};
+
 /// The id in an OIDC provider's ARN: its issuer URL without `https://`.
 pub fn oidc_provider_id(url: &str) -> &str {
     url.strip_prefix("https://").unwrap_or(url)
 }
 
 impl Kind {
-    /// The kind's ARN format.
-    pub fn arn_format(self) -> ArnFormat {
-        match self {
-            Kind::Role => iam("role"),
-            Kind::Policy => iam("policy"),
-            Kind::InstanceProfile => iam("instance-profile"),
-            Kind::OidcProvider => ArnFormat {
-                every: "*",
-                id: ArnId::IssuerUrl,
-                ..iam("oidc-provider/")
-            },
-            Kind::Key => regional("kms", "key/", ArnId::Assigned),
-            Kind::Queue => regional("sqs", "", ArnId::Name),
-            Kind::Function => regional("lambda", "function:", ArnId::Name),
-            Kind::Bucket => ArnFormat {
-                regional: false,
-                in_account: false,
-                ..regional("s3", "", ArnId::Name)
-            },
-        }
-    }
-
     /// The ARN of the resource of this kind with `id` (what follows the kind's prefix: an
     /// IAM path and name, a queue's name, a key's id) in `at`.
     pub fn arn(self, at: ArnScope<'_>, id: &str) -> String {

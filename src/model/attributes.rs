@@ -95,7 +95,7 @@ impl Attribute {
     }
 }
 
-const ROLE: &[Attribute] = &[
+pub(super) const ROLE: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
     Attribute::export("path").replaces(),
@@ -116,7 +116,7 @@ const ROLE: &[Attribute] = &[
     ),
 ];
 
-const QUEUE: &[Attribute] = &[
+pub(super) const QUEUE: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::assigned("url"),
     Attribute::export("name").replaces(),
@@ -128,7 +128,7 @@ const QUEUE: &[Attribute] = &[
     ),
 ];
 
-const FUNCTION: &[Attribute] = &[
+pub(super) const FUNCTION: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
     Attribute::export("timeout"),
@@ -137,7 +137,7 @@ const FUNCTION: &[Attribute] = &[
     Attribute::write_only("code_path"),
 ];
 
-const BUCKET: &[Attribute] = &[
+pub(super) const BUCKET: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
     Attribute::policy(
@@ -147,7 +147,7 @@ const BUCKET: &[Attribute] = &[
     ),
 ];
 
-const POLICY: &[Attribute] = &[
+pub(super) const POLICY: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
     Attribute::setting("path").replaces(),
@@ -155,19 +155,19 @@ const POLICY: &[Attribute] = &[
     Attribute::policy("document", DocumentKind::Identity, SizeLimit::Each(6_144)),
 ];
 
-const INSTANCE_PROFILE: &[Attribute] = &[
+pub(super) const INSTANCE_PROFILE: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::export("name").replaces(),
     Attribute::setting("path").replaces(),
 ];
 
-const OIDC_PROVIDER: &[Attribute] = &[
+pub(super) const OIDC_PROVIDER: &[Attribute] = &[
     Attribute::export("arn"),
     Attribute::setting("url").replaces(),
 ];
 
 /// A key has only the id AWS assigns, so nothing about it is known before it exists.
-const KEY: &[Attribute] = &[
+pub(super) const KEY: &[Attribute] = &[
     Attribute::assigned("arn"),
     Attribute::assigned("key_id"),
     Attribute::setting("key_usage").replaces(),
@@ -182,20 +182,6 @@ const KEY: &[Attribute] = &[
 ];
 
 impl Kind {
-    /// The kind's table of attributes.
-    pub fn attributes(self) -> &'static [Attribute] {
-        match self {
-            Kind::Role => ROLE,
-            Kind::Queue => QUEUE,
-            Kind::Function => FUNCTION,
-            Kind::Bucket => BUCKET,
-            Kind::Policy => POLICY,
-            Kind::InstanceProfile => INSTANCE_PROFILE,
-            Kind::OidcProvider => OIDC_PROVIDER,
-            Kind::Key => KEY,
-        }
-    }
-
     fn attribute(self, name: &str) -> Option<&'static Attribute> {
         self.attributes().iter().find(|a| a.name == name)
     }

@@ -23,45 +23,58 @@ pub const STACK_TAG: &str = "plinth:stack";
 /// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
 pub const ADDRESS_TAG: &str = "plinth:address";
 
-/// A kind of resource, as written in the spec (`[role.NAME]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Role,
-    Queue,
-    Function,
-    Bucket,
-    Policy,
-    InstanceProfile,
-    OidcProvider,
-    Key,
+/// Declares [`Kind`]: one line per kind, `Variant = ORDER => "name", attribute table, ARN
+/// format;`. The lines are in the order of [`Kind::ALL`] (the order the schema, `plinth
+/// permissions` and the tests walk); `ORDER` is the variant's discriminant, which orders
+/// addresses in a stack (a new kind takes the next number). The name is how the spec writes it
+/// (`[role.NAME]`) and how it serializes; the table is in `attributes.rs`, the ARN format in
+/// `arn.rs`.
+macro_rules! kinds {
+    ($($variant:ident = $order:literal => $name:literal, $table:path, $arn:path;)+) => {
+        /// A kind of resource, as written in the spec (`[role.NAME]`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $(#[serde(rename = $name)] $variant = $order,)+
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)+
+                }
+            }
+
+            /// The kind's table of attributes.
+            pub fn attributes(self) -> &'static [Attribute] {
+                match self {
+                    $(Kind::$variant => $table,)+
+                }
+            }
+
+            /// The kind's ARN format.
+            pub fn arn_format(self) -> ArnFormat {
+                match self {
+                    $(Kind::$variant => $arn,)+
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Role = 0 => "role", attributes::ROLE, arn::ROLE;
+    Policy = 4 => "policy", attributes::POLICY, arn::POLICY;
+    InstanceProfile = 5 => "instance_profile", attributes::INSTANCE_PROFILE, arn::INSTANCE_PROFILE;
+    OidcProvider = 6 => "oidc_provider", attributes::OIDC_PROVIDER, arn::OIDC_PROVIDER;
+    Key = 7 => "key", attributes::KEY, arn::KEY;
+    Queue = 1 => "queue", attributes::QUEUE, arn::QUEUE;
+    Function = 2 => "function", attributes::FUNCTION, arn::FUNCTION;
+    Bucket = 3 => "bucket", attributes::BUCKET, arn::BUCKET;
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[
-        Kind::Role,
-        Kind::Policy,
-        Kind::InstanceProfile,
-        Kind::OidcProvider,
-        Kind::Key,
-        Kind::Queue,
-        Kind::Function,
-        Kind::Bucket,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Role => "role",
-            Kind::Queue => "queue",
-            Kind::Function => "function",
-            Kind::Bucket => "bucket",
-            Kind::Policy => "policy",
-            Kind::InstanceProfile => "instance_profile",
-            Kind::OidcProvider => "oidc_provider",
-            Kind::Key => "key",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)
     }
@@ -378,5 +391,49 @@ mod policy_as_json {
         PolicyDocument::from_value(&json)
             .map(std::sync::Arc::new)
             .map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn each_kind_is_declared_once_with_one_name_everywhere() {
+        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(*kind));
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""), "serde writes the spec's name");
+            assert_eq!(serde_json::from_str::<Kind>(&json).unwrap(), *kind);
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
+        let mut orders: Vec<u8> = Kind::ALL.iter().map(|k| *k as u8).collect();
+        orders.sort_unstable();
+        assert_eq!(orders, (0..Kind::ALL.len() as u8).collect::<Vec<_>>());
+    }
+
+    /// Addresses sort by kind in this order (the plan lists resources so), which is not the
+    /// order of `Kind::ALL`.
+    #[test]
+    fn kinds_sort_in_their_declared_order() {
+        let mut kinds = Kind::ALL.to_vec();
+        kinds.sort();
+        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "role",
+                "queue",
+                "function",
+                "bucket",
+                "policy",
+                "instance_profile",
+                "oidc_provider",
+                "key"
+            ]
+        );
     }
 }
