@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value as Json};
 
 use crate::aws::{self, KindActions};
-use crate::model::{oidc_provider_id, Address, ArnScope, Kind, STACK_TAG};
+use crate::model::{oidc_provider_id, Address, ArnId, ArnScope, Kind, STACK_TAG};
 use crate::spec::kinds::role::RoleSpec;
 use crate::spec::template::{render, AwsFact, Reference};
 use crate::spec::{ResourceBody, Spec, Text};
@@ -530,13 +530,11 @@ fn passed_roles(spec: &Spec, arns: &Arns<'_>) -> (BTreeSet<String>, BTreeSet<Str
 
 /// The kind of IAM resource an `elsewhere` pattern (`instance-profile/*`) names.
 fn other_kind(pattern: &str) -> Option<Kind> {
-    match pattern.split('/').next()? {
-        "role" => Some(Kind::Role),
-        "policy" => Some(Kind::Policy),
-        "instance-profile" => Some(Kind::InstanceProfile),
-        "oidc-provider" => Some(Kind::OidcProvider),
-        _ => None,
-    }
+    let first = pattern.split('/').next()?;
+    Kind::ALL.iter().copied().find(|k| {
+        let format = k.arn_format();
+        format.service == "iam" && format.prefix.trim_end_matches('/') == first
+    })
 }
 
 /// `PlinthRole`, `PlinthInstanceProfile`: Sids are letters and digits only.
@@ -593,37 +591,22 @@ impl Arns<'_> {
 
     fn arn_of(&self, address: &Address, depth: usize) -> Option<String> {
         let text = |t: &Text| self.text_at(t, depth + 1);
-        let iam_path = |path: &Option<Text>| path.as_ref().map_or_else(|| "/".to_string(), text);
-        Some(match &self.spec.resources.get(address)?.body {
-            ResourceBody::Role(r) => {
-                self.of_kind(Kind::Role, &(iam_path(&r.path) + &text(&r.name)))
+        let body = &self.spec.resources.get(address)?.body;
+        let kind = body.kind();
+        let id = match kind.arn_format().id {
+            ArnId::PathAndName => {
+                let path = body.iam_path().map_or_else(|| "/".to_string(), text);
+                path + &text(body.arn_id()?)
             }
-            ResourceBody::Policy(p) => {
-                self.of_kind(Kind::Policy, &(iam_path(&p.path) + &text(&p.name)))
-            }
-            ResourceBody::InstanceProfile(p) => {
-                self.of_kind(Kind::InstanceProfile, &(iam_path(&p.path) + &text(&p.name)))
-            }
-            ResourceBody::OidcProvider(p) => {
-                self.of_kind(Kind::OidcProvider, oidc_provider_id(&text(&p.url)))
-            }
-            ResourceBody::Queue(q) => self.of_kind(Kind::Queue, &text(&q.name)),
-            ResourceBody::Function(f) => self.of_kind(Kind::Function, &text(&f.name)),
-            ResourceBody::Bucket(b) => self.of_kind(Kind::Bucket, &text(&b.name)),
-            ResourceBody::Key(_) => return None,
-        })
+            ArnId::Name => text(body.arn_id()?),
+            ArnId::IssuerUrl => oidc_provider_id(&text(body.arn_id()?)).to_string(),
+            ArnId::Assigned => return None,
+        };
+        Some(self.of_kind(kind, &id))
     }
 
     fn name_of(&self, address: &Address, depth: usize) -> Option<String> {
-        let name = match &self.spec.resources.get(address)?.body {
-            ResourceBody::Role(r) => &r.name,
-            ResourceBody::Policy(p) => &p.name,
-            ResourceBody::InstanceProfile(p) => &p.name,
-            ResourceBody::Queue(q) => &q.name,
-            ResourceBody::Function(f) => &f.name,
-            ResourceBody::Bucket(b) => &b.name,
-            ResourceBody::OidcProvider(_) | ResourceBody::Key(_) => return None,
-        };
+        let name = self.spec.resources.get(address)?.body.name()?;
         Some(self.text_at(name, depth + 1))
     }
 

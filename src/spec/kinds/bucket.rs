@@ -297,6 +297,10 @@ impl BucketSpec {
 }
 
 impl KindSpec for BucketSpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
     fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         super::single_document("policy", &self.policy)
     }

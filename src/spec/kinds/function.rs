@@ -378,6 +378,10 @@ pub fn function_name(name: &str) -> Result<(), String> {
 }
 
 impl KindSpec for FunctionSpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
     fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         r.text(&self.name).map(Some).ok_or(&self.name)
     }

@@ -55,6 +55,14 @@ pub(super) fn load(
 }
 
 impl KindSpec for InstanceProfileSpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
+    fn iam_path(&self) -> Option<&Text> {
+        self.path.as_ref()
+    }
+
     fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         r.text(&self.name).map(Some).ok_or(&self.name)
     }

@@ -50,6 +50,24 @@ pub(crate) trait KindSpec {
     /// The rules AWS would enforce, checked before anything is sent.
     fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics);
 
+    /// The text the spec names the resource with (what `${KIND.NAME.name}` stands for);
+    /// `None` for a kind the spec does not name.
+    fn name(&self) -> Option<&Text> {
+        None
+    }
+
+    /// The IAM path the spec sets, for a kind whose ARN id is its path and name (`/` when
+    /// it sets none).
+    fn iam_path(&self) -> Option<&Text> {
+        None
+    }
+
+    /// The text the id in its ARN is made of, as its kind's [`crate::model::ArnId`] says:
+    /// its name, or an OIDC provider's issuer URL; `None` where AWS assigns the id.
+    fn arn_id(&self) -> Option<&Text> {
+        self.name()
+    }
+
     /// The id the live read finds the resource by, before AWS has assigned anything: a role's
     /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
     /// name (a key without aliases: it is found by its address tag); `Err` with the text that
@@ -212,6 +230,21 @@ impl ResourceBody {
     /// The rules AWS would enforce, checked before anything is sent.
     pub fn check(&self, checker: &Checker<'_>, diags: &mut Diagnostics) {
         self.spec().check(checker, diags)
+    }
+
+    /// The text the spec names the resource with ([`KindSpec::name`]).
+    pub fn name(&self) -> Option<&Text> {
+        self.spec().name()
+    }
+
+    /// The IAM path the spec sets ([`KindSpec::iam_path`]).
+    pub fn iam_path(&self) -> Option<&Text> {
+        self.spec().iam_path()
+    }
+
+    /// The text the id in its ARN is made of ([`KindSpec::arn_id`]).
+    pub fn arn_id(&self) -> Option<&Text> {
+        self.spec().arn_id()
     }
 
     /// The id the live read finds the resource by ([`KindSpec::physical_id`]).

@@ -108,6 +108,10 @@ fn thumbprint(value: &str) -> Result<(), String> {
 }
 
 impl KindSpec for OidcProviderSpec {
+    fn arn_id(&self) -> Option<&Text> {
+        Some(&self.url)
+    }
+
     fn texts(&self) -> Vec<&Text> {
         [&self.url]
             .into_iter()

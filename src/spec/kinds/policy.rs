@@ -57,6 +57,14 @@ pub(super) fn load(
 }
 
 impl KindSpec for PolicySpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
+    fn iam_path(&self) -> Option<&Text> {
+        self.path.as_ref()
+    }
+
     fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         vec![("document", "document".into(), &self.document)]
     }

@@ -197,6 +197,10 @@ impl QueueSpec {
 }
 
 impl KindSpec for QueueSpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
     fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         super::single_document("policy", &self.policy)
     }

@@ -217,6 +217,14 @@ impl RoleSpec {
 }
 
 impl KindSpec for RoleSpec {
+    fn name(&self) -> Option<&Text> {
+        Some(&self.name)
+    }
+
+    fn iam_path(&self) -> Option<&Text> {
+        self.path.as_ref()
+    }
+
     fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
         r.text(&self.name).map(Some).ok_or(&self.name)
     }
