@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::aws::{Aws, AwsError};
 use crate::model::{oidc_provider_id, Address, Kind, Value};
+use crate::spec::kinds::import_facts;
 use crate::state::{Account, ReadRequest};
 
 pub use write::{Found, ImportedSpec};
@@ -201,35 +202,13 @@ fn physical_id(wanted: &Wanted, account: &Account) -> String {
 
 /// Every attribute of a kind, so that each read reads everything it can.
 fn every_attribute(kind: Kind) -> BTreeSet<String> {
-    let names: &[&str] = match kind {
-        Kind::Role => &["policies", "managed_policies"],
-        Kind::Bucket => &[
-            "policy",
-            "cors",
-            "public_access_block",
-            "encryption",
-            "notifications",
-        ],
-        Kind::Function => &["triggers"],
-        Kind::Queue => &["visibility_timeout", "policy", "redrive", "kms_key"],
-        Kind::Key => &["policy", "rotation"],
-        Kind::Policy | Kind::InstanceProfile | Kind::OidcProvider => &[],
-    };
+    let names = import_facts(kind).optional_parts;
     names.iter().map(|s| s.to_string()).collect()
 }
 
 /// A logical name from a physical one: its last part, in letters, digits, `-` and `_`.
 fn logical_name(kind: Kind, id: &str) -> String {
-    let last = match kind {
-        Kind::Policy => id.rsplit('/').next().unwrap_or(id),
-        Kind::OidcProvider => id
-            .trim_start_matches("https://")
-            .split('/')
-            .next()
-            .unwrap_or(id),
-        Kind::Key => id.rsplit(['/', ':']).next().unwrap_or(id),
-        _ => id,
-    };
+    let last = (import_facts(kind).name_part)(id);
     let name: String = last
         .chars()
         .map(|c| {
@@ -258,16 +237,7 @@ fn unique(taken: &mut BTreeSet<(Kind, String)>, kind: Kind, name: String) -> Str
 }
 
 fn kind_words(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Role => "role",
-        Kind::Policy => "managed policy",
-        Kind::InstanceProfile => "instance profile",
-        Kind::OidcProvider => "OIDC provider",
-        Kind::Key => "KMS key",
-        Kind::Queue => "queue",
-        Kind::Function => "function",
-        Kind::Bucket => "bucket",
-    }
+    import_facts(kind).words
 }
 
 /// The resources by address, for the difference report.

@@ -102,16 +102,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
 }
 
 fn write_order(kind: Kind) -> u8 {
-    match kind {
-        Kind::Function => 0,
-        Kind::Bucket => 1,
-        Kind::InstanceProfile => 2,
-        Kind::Role => 3,
-        Kind::Policy => 4,
-        Kind::Queue => 5,
-        Kind::Key => 6,
-        Kind::OidcProvider => 7,
-    }
+    crate::spec::kinds::import_facts(kind).write_rank
 }
 
 struct Writer<'a> {

@@ -296,6 +296,21 @@ impl BucketSpec {
     }
 }
 
+impl BucketSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "bucket",
+        optional_parts: &[
+            "policy",
+            "cors",
+            "public_access_block",
+            "encryption",
+            "notifications",
+        ],
+        write_rank: 1,
+        name_part: super::whole_id,
+    };
+}
+
 impl KindSpec for BucketSpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)

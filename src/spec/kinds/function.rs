@@ -377,6 +377,15 @@ pub fn function_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl FunctionSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "function",
+        optional_parts: &["triggers"],
+        write_rank: 0,
+        name_part: super::whole_id,
+    };
+}
+
 impl KindSpec for FunctionSpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)

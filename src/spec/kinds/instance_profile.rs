@@ -54,6 +54,15 @@ pub(super) fn load(
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
+impl InstanceProfileSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "instance profile",
+        optional_parts: &[],
+        write_rank: 2,
+        name_part: super::whole_id,
+    };
+}
+
 impl KindSpec for InstanceProfileSpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)

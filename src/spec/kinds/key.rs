@@ -310,6 +310,20 @@ impl KeySpec {
     }
 }
 
+impl KeySpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "KMS key",
+        optional_parts: &["policy", "rotation"],
+        write_rank: 6,
+        name_part: import_name_part,
+    };
+}
+
+/// The part of a physical id an imported KMS key's logical name is made from: its id or alias name, the last part of its ARN.
+fn import_name_part(id: &str) -> &str {
+    id.rsplit(['/', ':']).next().unwrap_or(id)
+}
+
 impl KindSpec for KeySpec {
     fn documents(&self) -> Vec<(&'static str, String, &PolicyTemplate)> {
         super::single_document("policy", &self.policy)

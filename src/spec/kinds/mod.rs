@@ -102,6 +102,25 @@ pub(crate) trait KindSpec {
     ) -> Option<String>;
 }
 
+/// What `plinth import` knows of a kind besides its table: each kind's spec type has one, as
+/// its `IMPORT` constant.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportFacts {
+    /// How a message names the kind: `managed policy`, `KMS key`.
+    pub words: &'static str,
+    /// The optional parts a read reads only when the spec declares them: import asks for all.
+    pub optional_parts: &'static [&'static str],
+    /// Where its blocks go in a written spec (lower first): what others reference first.
+    pub write_rank: u8,
+    /// The part of a physical id (a name, an ARN, a URL) a logical name is made from.
+    pub name_part: fn(&str) -> &str,
+}
+
+/// The whole id, for [`ImportFacts::name_part`].
+fn whole_id(id: &str) -> &str {
+    id
+}
+
 /// Receives, for each kind, the struct its `[KIND.NAME]` tables are deserialized into.
 pub(crate) trait TableTypes {
     fn table<T: schemars::JsonSchema>(&mut self, kind: Kind);
@@ -146,6 +165,13 @@ macro_rules! kinds {
             match kind {
                 $(Kind::$kind => $module::load(loader, value)
                     .map(|(body, lifecycle)| (ResourceBody::$kind(body), lifecycle))),*
+            }
+        }
+
+        /// What `plinth import` knows of `kind` ([`ImportFacts`]).
+        pub fn import_facts(kind: Kind) -> ImportFacts {
+            match kind {
+                $(Kind::$kind => $module::$spec::IMPORT),*
             }
         }
 
@@ -316,6 +342,33 @@ policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal
 name = "every-document-bucket"
 policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "${role.r.arn}"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::every-document-bucket/*"}]}'
 "#;
+
+    /// Import writes each kind's blocks in a place of their own, and names a found resource
+    /// from the part of its id each kind says.
+    #[test]
+    fn import_places_each_kind_apart_and_names_it_from_its_id() {
+        let facts = super::import_facts;
+        let ranks: BTreeSet<u8> = Kind::ALL.iter().map(|k| facts(*k).write_rank).collect();
+        assert_eq!(ranks.len(), Kind::ALL.len());
+        let part = |kind, id| (facts(kind).name_part)(id);
+        assert_eq!(
+            part(Kind::Policy, "arn:aws:iam::1:policy/team/read"),
+            "read"
+        );
+        assert_eq!(
+            part(
+                Kind::OidcProvider,
+                "https://token.actions.githubusercontent.com/x"
+            ),
+            "token.actions.githubusercontent.com"
+        );
+        assert_eq!(
+            part(Kind::Key, "arn:aws:kms:eu-west-1:1:alias/data"),
+            "data"
+        );
+        assert_eq!(part(Kind::Queue, "work"), "work");
+        assert_eq!(facts(Kind::Key).words, "KMS key");
+    }
 
     /// Every policy document a kind's spec holds is a policy row of the kind's table, and
     /// every such row is a document some spec can hold: a kind registered without its

@@ -107,6 +107,23 @@ fn thumbprint(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl OidcProviderSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "OIDC provider",
+        optional_parts: &[],
+        write_rank: 7,
+        name_part: import_name_part,
+    };
+}
+
+/// The part of a physical id an imported OIDC provider's logical name is made from: its issuer's host.
+fn import_name_part(id: &str) -> &str {
+    id.trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or(id)
+}
+
 impl KindSpec for OidcProviderSpec {
     fn arn_id(&self) -> Option<&Text> {
         Some(&self.url)

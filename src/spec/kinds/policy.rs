@@ -56,6 +56,20 @@ pub(super) fn load(
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
 
+impl PolicySpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "managed policy",
+        optional_parts: &[],
+        write_rank: 4,
+        name_part: import_name_part,
+    };
+}
+
+/// The part of a physical id an imported managed policy's logical name is made from: its name, the last part of its ARN.
+fn import_name_part(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
 impl KindSpec for PolicySpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)

@@ -196,6 +196,15 @@ impl QueueSpec {
     }
 }
 
+impl QueueSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "queue",
+        optional_parts: &["visibility_timeout", "policy", "redrive", "kms_key"],
+        write_rank: 5,
+        name_part: super::whole_id,
+    };
+}
+
 impl KindSpec for QueueSpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)

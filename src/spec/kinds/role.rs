@@ -216,6 +216,15 @@ impl RoleSpec {
     }
 }
 
+impl RoleSpec {
+    pub(crate) const IMPORT: super::ImportFacts = super::ImportFacts {
+        words: "role",
+        optional_parts: &["policies", "managed_policies"],
+        write_rank: 3,
+        name_part: super::whole_id,
+    };
+}
+
 impl KindSpec for RoleSpec {
     fn name(&self) -> Option<&Text> {
         Some(&self.name)
