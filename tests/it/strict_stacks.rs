@@ -10,7 +10,7 @@ use crate::stacks::ShippedStack;
 use serde_json::json;
 
 use crate::strict::{lets_manage, normalize_principals, Strict, Switch};
-use crate::support::{command, moto, runtime, s3, sdk, unique, Run};
+use crate::support::{command, moto, runtime, s3, sdk, unique, PrivateMoto, Run};
 
 /// N: `PLINTH_STRICT_DELAY` seconds (10 by hand), 2 by default to keep CI short.
 pub(crate) fn delay() -> Duration {
@@ -36,9 +36,14 @@ pub(crate) fn strict_proxy(switches: &[Switch]) -> (FaultProxy, Strict) {
 }
 
 fn strict_proxy_with(switches: &[Switch], delay: Duration) -> (FaultProxy, Strict) {
+    strict_proxy_at(moto(), switches, delay)
+}
+
+/// A strict proxy in front of `upstream` (a private moto).
+fn strict_proxy_at(upstream: &str, switches: &[Switch], delay: Duration) -> (FaultProxy, Strict) {
     let strict = Strict::new(switches, delay, &caller());
     let proxy = FaultProxy::start(
-        moto(),
+        upstream,
         Faults {
             strict: strict.clone(),
             ..Faults::none()
@@ -88,13 +93,17 @@ fn apply_then_plan_args(proxy: &FaultProxy, args: &[&str]) -> Result<(), String>
 }
 
 /// The four shipped stacks (Tonic with and without the previous process), every switch on,
-/// applied at once: each applies in one run and plans no changes right after.
+/// applied at once: each applies in one run and plans no changes right after. On a private
+/// moto: these stacks have no lock, so each discovers its resources by listing the account,
+/// and at the end of a full `cargo test` the shared moto holds every other test's resources
+/// (five stacks reading the tags of a hundred buckets at once kept it from answering in 10 s).
 #[test]
 fn the_shipped_stacks_apply_in_one_run_and_replan_clean_with_every_switch_on() {
-    let (proxy, _) = strict_proxy(&Switch::ALL);
+    let moto = PrivateMoto::start();
+    let (proxy, _) = strict_proxy_at(&moto.url, &Switch::ALL, delay());
     let bucket = unique("lab-data");
     runtime().block_on(async {
-        s3(&sdk().await)
+        s3(&moto.sdk().await)
             .create_bucket()
             .bucket(&bucket)
             .send()
@@ -206,17 +215,19 @@ fn each_switch_alone_leaves_the_stack_it_affects_most_converged() {
         ),
     ];
     let normal_path = normal.arg();
-    // Three stacks at a time: at the end of a full `cargo test`, the shared moto holds every
-    // other test's resources, and six stacks discovering theirs among them at once kept it from
-    // answering within plinth's 10 s.
+    // A private moto, three stacks at a time: at the end of a full `cargo test`, the shared
+    // moto holds every other test's resources, and six stacks discovering theirs among them at
+    // once kept it from answering within plinth's 10 s.
+    let moto = PrivateMoto::start();
     let mut failures: Vec<String> = Vec::new();
     for wave in cases.chunks(3) {
         failures.extend(std::thread::scope(|scope| {
             let runs: Vec<_> = wave
                 .iter()
                 .map(|(switch, stack)| {
+                    let moto = &moto;
                     scope.spawn(move || {
-                        let (proxy, strict) = strict_proxy_with(&[*switch], ALONE);
+                        let (proxy, strict) = strict_proxy_at(&moto.url, &[*switch], ALONE);
                         apply_then_plan(&proxy, stack)?;
                         fired(&strict, *switch)
                     })
@@ -227,7 +238,7 @@ fn each_switch_alone_leaves_the_stack_it_affects_most_converged() {
                 .collect::<Vec<_>>()
         }));
     }
-    let (proxy, strict) = strict_proxy(&[Switch::NormalPrincipals]);
+    let (proxy, strict) = strict_proxy_at(&moto.url, &[Switch::NormalPrincipals], delay());
     if let Err(e) = apply_then_plan_args(&proxy, &["-f", &normal_path])
         .and_then(|()| fired(&strict, Switch::NormalPrincipals))
     {

@@ -320,10 +320,6 @@ impl KindSpec for BucketSpec {
         super::single_document("policy", &self.policy)
     }
 
-    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        r.text(&self.name).map(Some).ok_or(&self.name)
-    }
-
     fn must_exist(&self) -> bool {
         self.existing
     }

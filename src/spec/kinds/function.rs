@@ -391,10 +391,6 @@ impl KindSpec for FunctionSpec {
         Some(&self.name)
     }
 
-    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        r.text(&self.name).map(Some).ok_or(&self.name)
-    }
-
     fn declares_export(&self, attribute: &str) -> bool {
         declares_setting(self, attribute)
     }

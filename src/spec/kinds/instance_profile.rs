@@ -72,10 +72,6 @@ impl KindSpec for InstanceProfileSpec {
         self.path.as_ref()
     }
 
-    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        r.text(&self.name).map(Some).ok_or(&self.name)
-    }
-
     fn texts(&self) -> Vec<&Text> {
         [&self.name]
             .into_iter()

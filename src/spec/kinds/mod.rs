@@ -71,8 +71,13 @@ pub(crate) trait KindSpec {
     /// The id the live read finds the resource by, before AWS has assigned anything: a role's
     /// name, a policy's ARN, a key's first alias. `Ok(None)` for a resource the spec gives no
     /// name (a key without aliases: it is found by its address tag); `Err` with the text that
-    /// depends on a value known only after apply.
-    fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text>;
+    /// depends on a value known only after apply. By default its name, resolved.
+    fn physical_id(&self, resolver: &Resolver<'_>) -> Result<Option<String>, &Text> {
+        match self.name() {
+            Some(name) => resolver.text(name).map(Some).ok_or(name),
+            None => Ok(None),
+        }
+    }
 
     /// The resource is not plinth's to create (`existing = true`): plan fails if it does not
     /// exist, and plinth manages only the parts the block declares.

@@ -214,10 +214,6 @@ impl KindSpec for QueueSpec {
         super::single_document("policy", &self.policy)
     }
 
-    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        r.text(&self.name).map(Some).ok_or(&self.name)
-    }
-
     fn must_exist(&self) -> bool {
         self.existing
     }

@@ -234,10 +234,6 @@ impl KindSpec for RoleSpec {
         self.path.as_ref()
     }
 
-    fn physical_id(&self, r: &Resolver<'_>) -> Result<Option<String>, &Text> {
-        r.text(&self.name).map(Some).ok_or(&self.name)
-    }
-
     fn must_exist(&self) -> bool {
         self.existing
     }
