@@ -182,6 +182,17 @@ impl<'a> Stack<'a> {
         crate::plan::attribute_at(attributes, name).and_then(Value::as_policy)
     }
 
+    /// `action_risk`, found once per action pattern.
+    fn action_risk(&self, action: &str) -> Risk {
+        let mut known = self.action_risks.borrow_mut();
+        if let Some(&risk) = known.get(action) {
+            return risk;
+        }
+        let risk = action_risk(action);
+        known.insert(action.to_string(), risk);
+        risk
+    }
+
     fn node_by_arn(&self, arn: &str) -> Option<&Node<'a>> {
         self.by_arn.get(arn).map(|&index| &self.nodes[index])
     }
@@ -324,15 +335,9 @@ fn classify(
         }
     };
     principal_risk.unwrap_or_else(|| {
-        let mut known = stack.action_risks.borrow_mut();
         actions
             .iter()
-            .map(|action| match known.get(action) {
-                Some(&risk) => risk,
-                None => *known
-                    .entry(action.clone())
-                    .or_insert_with(|| action_risk(std::slice::from_ref(action))),
-            })
+            .map(|action| stack.action_risk(action))
             .min()
             .unwrap_or(Risk::Internal)
     })
@@ -402,13 +407,10 @@ const DATA: &[&str] = &[
     "rds-data:*",
 ];
 
-fn action_risk(actions: &[String]) -> Risk {
-    let any = |list: &[&str]| {
-        actions
-            .iter()
-            .any(|a| list.iter().any(|p| pattern::overlaps(a, p)))
-    };
-    if any(ESCALATION) || actions.iter().any(|a| manages_permissions(a)) {
+/// One action pattern's class; the actions of a row take the riskiest of theirs.
+fn action_risk(action: &str) -> Risk {
+    let any = |list: &[&str]| list.iter().any(|p| pattern::overlaps(action, p));
+    if any(ESCALATION) || manages_permissions(action) {
         Risk::Escalation
     } else if any(DATA) {
         Risk::Data

@@ -274,12 +274,13 @@ impl Service {
                             Some((index, required))
                         })
                         .collect();
+                    let lower = first.to_lowercase();
                     service
                         .by_lower
-                        .insert(first.to_lowercase(), service.actions.len());
+                        .insert(lower.clone(), service.actions.len());
                     service.actions.push(Action {
                         name: first.to_string(),
-                        lower: first.to_lowercase(),
+                        lower,
                         level: level.unwrap_or(AccessLevel::Write),
                         resource_types,
                         keys: key_list(fields.next()),
