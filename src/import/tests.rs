@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::write::{escape, spec, Found, ImportedSpec};
+use super::write::{spec, Found, ImportedSpec};
 use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy::PolicyDocument;
+use crate::spec::template::escape;
 use crate::spec::{self, LoadOptions};
 use crate::state::{Account, LiveResource};
 

@@ -6,6 +6,10 @@
 //! another imported resource become references to it (`${role.lambda.arn}`), unless the
 //! reference would close a cycle; the account id and region in the rest become `${aws.account_id}`
 //! and `${aws.region}`. Policies go to files of their own, as the customer's JSON, pretty-printed.
+//!
+//! Each kind writes its own fields: its spec file's block writer
+//! ([`crate::spec::kinds::ImportFacts::write_block`]), through [`BlockWriter`], which this
+//! module implements with what all kinds share.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,20 +19,12 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
 use crate::model::{Address, Kind, Value};
 use crate::policy::PolicyDocument;
+use crate::spec::kinds::block::{is_empty, plural, BlockWriter};
 use crate::spec::kinds::shared::is_shared_sid;
-use crate::state::{Account, LiveResource};
+use crate::spec::template::escape;
+use crate::state::Account;
 
-/// One live resource to write, under the address it gets in the spec.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub address: Address,
-    pub live: LiveResource,
-    /// How the resource was asked for (a key's id, ARN or alias), when that is how the spec
-    /// should find it again.
-    pub requested: String,
-    /// A function's zip, downloaded and checked against its `CodeSha256`.
-    pub package: Option<Arc<Vec<u8>>>,
-}
+pub use crate::spec::kinds::block::Found;
 
 /// The files of an imported spec: `plinth.toml`, and each policy by its path relative to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,130 +113,15 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The block of one found resource, as its kind writes it.
     fn resource(&mut self, f: &Found) -> Table {
-        let mut t = Table::new();
-        let a = &f.live.attributes;
-        let from = &f.address;
-        match from.kind {
-            Kind::Role => {
-                self.literal(&mut t, a, "name");
-                self.text_unless(&mut t, a, "path", "/");
-                self.text_unless(&mut t, a, "description", "");
-                if let Some(Value::Int(h)) =
-                    a.get("max_session_hours").filter(|h| **h != Value::Int(1))
-                {
-                    t.insert("max_session_hours", value(*h));
-                }
-                self.policy_file(&mut t, from, a.get("trust"), "trust");
-                if let Some(Value::Set(arns)) = a.get("managed_policies").filter(|v| !is_empty(v)) {
-                    let list: Array = arns.iter().map(|s| self.template(from, s)).collect();
-                    t.insert("managed_policies", value(list));
-                }
-                if let Some(Value::Map(policies)) = a.get("policies").filter(|v| !is_empty(v)) {
-                    let mut group = Table::new();
-                    group.set_implicit(true);
-                    for (name, doc) in policies {
-                        let mut inline = Table::new();
-                        let file = self.write_policy(from, Some(doc), name);
-                        if let Some(file) = file {
-                            inline.insert("file", value(file));
-                        }
-                        group.insert(name, Item::Table(inline));
-                    }
-                    t.insert("policies", Item::Table(group));
-                }
-                if let Some(Value::Str(b)) = a.get("permissions_boundary") {
-                    t.insert("permissions_boundary", value(self.template(from, b)));
-                }
-                self.tags(&mut t, a);
-                t.insert("adopt", value(true));
-            }
-            Kind::Policy => {
-                self.literal(&mut t, a, "name");
-                self.text_unless(&mut t, a, "path", "/");
-                self.text_unless(&mut t, a, "description", "");
-                self.policy_file(&mut t, from, a.get("document"), "document");
-                self.tags(&mut t, a);
-                t.insert("adopt", value(true));
-            }
-            Kind::InstanceProfile => {
-                self.literal(&mut t, a, "name");
-                self.text_unless(&mut t, a, "path", "/");
-                if let Some(Value::Str(role)) = a.get("role") {
-                    let role = match self.reference_to(from, Kind::Role, "name", role) {
-                        Some(r) => r,
-                        None => escape(role),
-                    };
-                    t.insert("role", value(role));
-                }
-                self.tags(&mut t, a);
-                t.insert("adopt", value(true));
-            }
-            Kind::OidcProvider => {
-                self.literal(&mut t, a, "url");
-                if let Some(v) = a.get("client_ids") {
-                    t.insert("client_ids", self.item(from, v));
-                }
-                if let Some(v) = a.get("thumbprints").filter(|v| !is_empty(v)) {
-                    t.insert("thumbprints", self.item(from, v));
-                }
-                self.tags(&mut t, a);
-                t.insert("adopt", value(true));
-            }
-            Kind::Key => self.key(&mut t, f),
-            Kind::Queue => {
-                self.literal(&mut t, a, "name");
-                for field in [
-                    "content_based_deduplication",
-                    "visibility_timeout",
-                    "message_retention",
-                    "delay",
-                    "max_message_size",
-                    "receive_wait",
-                ] {
-                    let default = |v: &Value| {
-                        QUEUE_DEFAULTS
-                            .iter()
-                            .any(|(f, d)| *f == field && d.as_ref() == Some(v))
-                    };
-                    if let Some(v) = a.get(field).filter(|v| !default(v)) {
-                        t.insert(field, self.item(from, v));
-                    }
-                }
-                if let Some(Value::Str(k)) = a.get("kms_key") {
-                    let key = self
-                        .reference_to(from, Kind::Key, "arn", k)
-                        .or_else(|| self.reference_to(from, Kind::Key, "key_id", k))
-                        .unwrap_or_else(|| self.template(from, k));
-                    t.insert("kms_key", value(key));
-                    if let Some(v) = a
-                        .get("kms_data_key_reuse")
-                        .filter(|v| **v != Value::Int(300))
-                    {
-                        t.insert("kms_data_key_reuse", self.item(from, v));
-                    }
-                } else if let Some(v @ Value::Bool(_)) = a.get("sqs_managed_sse") {
-                    t.insert("sqs_managed_sse", self.item(from, v));
-                }
-                self.policy_file(&mut t, from, a.get("policy"), "policy");
-                if let Some(v) = a.get("redrive") {
-                    t.insert("redrive", self.item(from, v));
-                }
-                self.tags(&mut t, a);
-                t.insert("adopt", value(true));
-            }
-            Kind::Function => self.function(&mut t, f),
-            Kind::Bucket => self.bucket(&mut t, f),
-        }
-        t
-    }
-
-    fn key(&mut self, t: &mut Table, f: &Found) {
-        let a = &f.live.attributes;
-        let from = &f.address;
-        t.insert("key_id", value(self.template(from, &f.requested)));
-        t.insert("existing", value(true));
-        self.shared_policy(t, from, a.get("policy"), "key policy");
+        let mut block = Block {
+            writer: self,
+            found: f,
+            table: Table::new(),
+        };
+        (crate::spec::kinds::import_facts(f.address.kind).write_block)(f, &mut block);
+        block.table
     }
 
     /// The policy of an existing key or bucket, a shared document: plinth owns the statements
@@ -297,203 +178,6 @@ impl Writer<'_> {
             let subset = Value::policy(subset);
             self.policy_file(t, from, Some(&subset), "policy");
         }
-    }
-
-    fn function(&mut self, t: &mut Table, f: &Found) {
-        let a = &f.live.attributes;
-        let from = &f.address;
-        self.literal(t, a, "name");
-        if let Some(Value::Str(role)) = a.get("role") {
-            t.insert("role", value(self.template(from, role)));
-        }
-        // An image brings its own runtime and handler.
-        let image = matches!(a.get("code"), Some(Value::Str(c)) if c.starts_with("image:"));
-        if !image {
-            for field in ["runtime", "handler"] {
-                self.literal(t, a, field);
-            }
-        }
-        match a.get("code") {
-            Some(Value::Str(code)) if code.starts_with("image:") => {
-                let mut code_table = InlineTable::new();
-                code_table.insert("image", escape(&code["image:".len()..]).into());
-                t.insert("code", value(code_table));
-            }
-            Some(Value::Str(code)) if code.starts_with("s3://") => {
-                let (bucket, key) = code["s3://".len()..].split_once('/').unwrap_or((code, ""));
-                let mut code_table = InlineTable::new();
-                code_table.insert("s3_bucket", escape(bucket).into());
-                code_table.insert("s3_key", escape(key).into());
-                t.insert("code", value(code_table));
-            }
-            _ => {
-                let file = format!("functions/{}.zip", f.live.physical_id);
-                let mut code_table = InlineTable::new();
-                code_table.insert("zip", file.as_str().into());
-                t.insert("code", value(code_table));
-                match &f.package {
-                    Some(zip) => {
-                        self.packages.insert(file, Arc::clone(zip));
-                    }
-                    None => self.notes.push(format!(
-                        "{from}: put the function's deployment package at {file} (Lambda console: Actions, Export function, Download deployment package); plinth compares it with the live code by its SHA-256"
-                    )),
-                }
-            }
-        }
-        for field in ["timeout", "memory"] {
-            if let Some(v) = a.get(field) {
-                t.insert(field, self.item(from, v));
-            }
-        }
-        if let Some(Value::Map(environment)) = a.get("environment").filter(|v| !is_empty(v)) {
-            let mut inline = InlineTable::new();
-            let mut secrets = Vec::new();
-            for (name, v) in environment {
-                let Value::Str(text) = v else { continue };
-                let text = self.template(from, text);
-                if looks_secret(name) {
-                    let mut secret = InlineTable::new();
-                    secret.insert("secret", text.into());
-                    inline.insert(name, secret.into());
-                    secrets.push(name.as_str());
-                } else {
-                    inline.insert(name, text.into());
-                }
-            }
-            t.insert("environment", value(inline));
-            if !secrets.is_empty() {
-                self.notes.push(format!(
-                    "{from}: {} written as {{ secret = ... }} so that plinth never shows {}; the value is in plinth.toml: move it to a --var (`{{ secret = \"${{var.NAME}}\" }}`) before sharing the file",
-                    secrets.join(", "),
-                    if secrets.len() == 1 { "it" } else { "them" }
-                ));
-            }
-        }
-        self.text_unless(t, a, "description", "");
-        if let Some(v) = a
-            .get("architectures")
-            .filter(|v| **v != Value::List(vec![Value::str("x86_64")]) && !is_empty(v))
-        {
-            t.insert("architectures", self.item(from, v));
-        }
-        if let Some(v) = a
-            .get("ephemeral_storage")
-            .filter(|v| **v != Value::Int(512))
-        {
-            t.insert("ephemeral_storage", self.item(from, v));
-        }
-        if let Some(v) = a.get("reserved_concurrency") {
-            t.insert("reserved_concurrency", self.item(from, v));
-        }
-        if let Some(Value::Map(triggers)) = a.get("triggers").filter(|v| !is_empty(v)) {
-            let mut list = toml_edit::ArrayOfTables::new();
-            for (queue, settings) in triggers {
-                let mut trigger = Table::new();
-                let queue = self
-                    .reference_to(from, Kind::Queue, "arn", queue)
-                    .unwrap_or_else(|| self.template(from, queue));
-                trigger.insert("queue", value(queue));
-                if let Value::Map(settings) = settings {
-                    for (k, v) in settings {
-                        if !is_empty(v) {
-                            trigger.insert(k, self.item(from, v));
-                        }
-                    }
-                }
-                list.push(trigger);
-            }
-            t.insert("trigger", Item::ArrayOfTables(list));
-        }
-        self.tags(t, a);
-        t.insert("adopt", value(true));
-    }
-
-    fn bucket(&mut self, t: &mut Table, f: &Found) {
-        let a = &f.live.attributes;
-        let from = &f.address;
-        self.literal(t, a, "name");
-        t.insert("existing", value(true));
-        self.shared_policy(t, from, a.get("policy"), "bucket policy");
-        let cors = self.named_entries(from, a.get("cors"), "CORS rule");
-        if !cors.is_empty() {
-            let mut list = toml_edit::ArrayOfTables::new();
-            for rule in cors {
-                list.push(self.table(from, rule));
-            }
-            t.insert("cors", Item::ArrayOfTables(list));
-        }
-        if let Some(v) = a.get("public_access_block").filter(|v| {
-            **v != crate::model::bucket::public_access_block(false, false, false, false)
-        }) {
-            t.insert("public_access_block", self.item(from, v));
-        }
-        if let Some(v) = a.get("encryption") {
-            t.insert("encryption", self.item(from, v));
-        }
-        let entries = self.named_entries(from, a.get("notifications"), "notification");
-        let mut list = toml_edit::ArrayOfTables::new();
-        for entry in entries {
-            let Value::Map(m) = entry else { continue };
-            if m.contains_key("topic") || m.contains_key("eventbridge") {
-                let note = format!(
-                    "{from}: a notification to {} is not declared (plinth manages queue and function notifications); it is kept as it is",
-                    if m.contains_key("topic") { "an SNS topic" } else { "EventBridge" }
-                );
-                self.notes.push(note);
-                continue;
-            }
-            let mut table = Table::new();
-            for (k, v) in m {
-                let item = match (k.as_str(), v) {
-                    ("queue", Value::Str(arn)) => value(
-                        self.reference_to(from, Kind::Queue, "arn", arn)
-                            .unwrap_or_else(|| self.template(from, arn)),
-                    ),
-                    ("function", Value::Str(arn)) => value(
-                        self.reference_to(from, Kind::Function, "arn", arn)
-                            .unwrap_or_else(|| self.template(from, arn)),
-                    ),
-                    _ => self.item(from, v),
-                };
-                table.insert(k, item);
-            }
-            list.push(table);
-        }
-        if !list.is_empty() {
-            t.insert("notification", Item::ArrayOfTables(list));
-        }
-    }
-
-    /// The entries of a shared bucket's collection (CORS rules, notifications) the block can
-    /// declare: plinth owns exactly the entries it names by id, so one without an id it can
-    /// record is left to its owner, with a note.
-    fn named_entries<'v>(
-        &mut self,
-        from: &Address,
-        v: Option<&'v Value>,
-        what: &str,
-    ) -> Vec<&'v Value> {
-        let Some(Value::List(entries)) = v else {
-            return Vec::new();
-        };
-        let (named, others): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| {
-            crate::model::bucket::entry_id(e).is_some_and(crate::model::bucket::is_recordable_id)
-                || matches!(e, Value::Map(m) if m.contains_key("eventbridge"))
-        });
-        if !others.is_empty() {
-            self.notes.push(format!(
-                "{from}: {} {what}{} without an id plinth can record {} kept as {} {} and not declared: plinth manages the {what}s of an existing bucket by id (letters, digits, `-`, `_`, `.`); give {} one to declare {}",
-                others.len(),
-                plural(others.len()),
-                if others.len() == 1 { "is" } else { "are" },
-                if others.len() == 1 { "it" } else { "they" },
-                if others.len() == 1 { "is" } else { "are" },
-                if others.len() == 1 { "it" } else { "them" },
-                if others.len() == 1 { "it" } else { "them" },
-            ));
-        }
-        named
     }
 
     /// A policy attribute as `FIELD = { file = "policies/KIND-NAME-FIELD.json" }`.
@@ -704,52 +388,73 @@ impl Writer<'_> {
     }
 }
 
-/// SQS settings and AWS's defaults for them (`None`: always declared).
-const QUEUE_DEFAULTS: &[(&str, Option<Value>)] = &[
-    ("content_based_deduplication", Some(Value::Bool(false))),
-    ("visibility_timeout", Some(Value::Int(30))),
-    ("message_retention", Some(Value::Int(345_600))),
-    ("delay", Some(Value::Int(0))),
-    // 1 MiB since August 2025; 256 KiB before.
-    ("max_message_size", Some(Value::Int(1_048_576))),
-    ("max_message_size", Some(Value::Int(262_144))),
-    ("receive_wait", Some(Value::Int(0))),
-];
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::List(l) => l.is_empty(),
-        Value::Set(s) => s.is_empty(),
-        Value::Map(m) => m.is_empty(),
-        Value::Str(s) => s.is_empty(),
-        _ => false,
-    }
+/// The block of one found resource while its kind writes it ([`BlockWriter`]).
+struct Block<'w, 'a> {
+    writer: &'w mut Writer<'a>,
+    found: &'w Found,
+    table: Table,
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
+impl BlockWriter for Block<'_, '_> {
+    fn put(&mut self, field: &str, item: Item) {
+        self.table.insert(field, item);
     }
-}
 
-/// A literal `${` written so that plinth reads it as text; IAM's own policy variables
-/// (`${aws:username}`, with a `:`) are left as they are, as plinth leaves them.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find("${") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        let is_iam_variable = after
-            .find('}')
-            .is_some_and(|end| after[..end].contains(':'));
-        out.push_str(if is_iam_variable { "${" } else { "$${" });
-        rest = after;
+    fn literal(&mut self, field: &str) {
+        (self.writer).literal(&mut self.table, &self.found.live.attributes, field);
     }
-    out.push_str(rest);
-    out
+
+    fn text_unless(&mut self, field: &str, default: &str) {
+        let a = &self.found.live.attributes;
+        self.writer.text_unless(&mut self.table, a, field, default);
+    }
+
+    fn tags(&mut self) {
+        (self.writer).tags(&mut self.table, &self.found.live.attributes);
+    }
+
+    fn policy_file(&mut self, field: &str, doc: Option<&Value>) {
+        let from = &self.found.address;
+        self.writer.policy_file(&mut self.table, from, doc, field);
+    }
+
+    fn write_policy(&mut self, doc: Option<&Value>, name: &str) -> Option<String> {
+        self.writer.write_policy(&self.found.address, doc, name)
+    }
+
+    fn shared_policy(&mut self, doc: Option<&Value>, what: &str) {
+        let from = &self.found.address;
+        self.writer.shared_policy(&mut self.table, from, doc, what);
+    }
+
+    fn item(&mut self, v: &Value) -> Item {
+        self.writer.item(&self.found.address, v)
+    }
+
+    fn table(&mut self, v: &Value) -> Table {
+        self.writer.table(&self.found.address, v)
+    }
+
+    fn template(&self, s: &str) -> String {
+        self.writer.template(&self.found.address, s)
+    }
+
+    fn reference_to(&self, kind: Kind, attribute: &str, s: &str) -> Option<String> {
+        self.writer
+            .reference_to(&self.found.address, kind, attribute, s)
+    }
+
+    fn note(&mut self, note: String) {
+        self.writer.notes.push(note);
+    }
+
+    fn package(&mut self, file: &str) -> bool {
+        let Some(zip) = &self.found.package else {
+            return false;
+        };
+        (self.writer.packages).insert(file.to_string(), Arc::clone(zip));
+        true
+    }
 }
 
 /// A name as part of a file name: letters, digits, `-` and `_`.
@@ -821,21 +526,4 @@ fn comment(text: &str) -> String {
     out.push_str(&line);
     out.push('\n');
     out
-}
-
-/// An environment variable whose name says it holds a secret.
-fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
-        "SECRET",
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "PRIVATE",
-        "APIKEY",
-        "API_KEY",
-    ]
-    .iter()
-    .any(|word| upper.contains(word))
 }

@@ -237,6 +237,24 @@ pub fn references(pieces: &[Piece]) -> impl Iterator<Item = (&Reference, &Range<
     })
 }
 
+/// A literal `${` written so that plinth reads it as text; IAM's own policy variables
+/// (`${aws:username}`, with a `:`) are left as they are, as plinth leaves them.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let is_iam_variable = after
+            .find('}')
+            .is_some_and(|end| after[..end].contains(':'));
+        out.push_str(if is_iam_variable { "${" } else { "$${" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

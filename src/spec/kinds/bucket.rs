@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::{value, ArrayOfTables, Item, Table};
 
+use super::block::{plural, BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
@@ -16,7 +18,7 @@ use crate::model::bucket::{
     cors_rule, is_recordable_id, notification, notifications_value, public_access_block, with_id,
 };
 pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
-use crate::model::{Attributes, Kind, Value};
+use crate::model::{Address, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
 use crate::spec::{Loader, PolicyTemplate, Text};
@@ -308,7 +310,101 @@ impl BucketSpec {
         ],
         write_rank: 1,
         name_part: super::whole_id,
+        write_block: import_block,
     };
+}
+
+/// An imported bucket's block: an existing bucket, with the statements of its policy, the CORS
+/// rules and notifications plinth can name by id, and its settings unless they are S3's
+/// defaults.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    let from = &found.address;
+    w.literal("name");
+    w.put("existing", value(true));
+    w.shared_policy(a.get("policy"), "bucket policy");
+    let cors = named_entries(from, w, a.get("cors"), "CORS rule");
+    if !cors.is_empty() {
+        let mut list = ArrayOfTables::new();
+        for rule in cors {
+            list.push(w.table(rule));
+        }
+        w.put("cors", Item::ArrayOfTables(list));
+    }
+    if let Some(v) = a
+        .get("public_access_block")
+        .filter(|v| **v != crate::model::bucket::public_access_block(false, false, false, false))
+    {
+        let item = w.item(v);
+        w.put("public_access_block", item);
+    }
+    if let Some(v) = a.get("encryption") {
+        let item = w.item(v);
+        w.put("encryption", item);
+    }
+    let entries = named_entries(from, w, a.get("notifications"), "notification");
+    let mut list = ArrayOfTables::new();
+    for entry in entries {
+        let Value::Map(m) = entry else { continue };
+        if m.contains_key("topic") || m.contains_key("eventbridge") {
+            let note = format!(
+                "{from}: a notification to {} is not declared (plinth manages queue and function notifications); it is kept as it is",
+                if m.contains_key("topic") { "an SNS topic" } else { "EventBridge" }
+            );
+            w.note(note);
+            continue;
+        }
+        let mut table = Table::new();
+        for (k, v) in m {
+            let item = match (k.as_str(), v) {
+                ("queue", Value::Str(arn)) => value(
+                    w.reference_to(Kind::Queue, "arn", arn)
+                        .unwrap_or_else(|| w.template(arn)),
+                ),
+                ("function", Value::Str(arn)) => value(
+                    w.reference_to(Kind::Function, "arn", arn)
+                        .unwrap_or_else(|| w.template(arn)),
+                ),
+                _ => w.item(v),
+            };
+            table.insert(k, item);
+        }
+        list.push(table);
+    }
+    if !list.is_empty() {
+        w.put("notification", Item::ArrayOfTables(list));
+    }
+}
+
+/// The entries of a shared bucket's collection (CORS rules, notifications) the block can
+/// declare: plinth owns exactly the entries it names by id, so one without an id it can
+/// record is left to its owner, with a note.
+fn named_entries<'v>(
+    from: &Address,
+    w: &mut dyn BlockWriter,
+    v: Option<&'v Value>,
+    what: &str,
+) -> Vec<&'v Value> {
+    let Some(Value::List(entries)) = v else {
+        return Vec::new();
+    };
+    let (named, others): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| {
+        crate::model::bucket::entry_id(e).is_some_and(crate::model::bucket::is_recordable_id)
+            || matches!(e, Value::Map(m) if m.contains_key("eventbridge"))
+    });
+    if !others.is_empty() {
+        w.note(format!(
+            "{from}: {} {what}{} without an id plinth can record {} kept as {} {} and not declared: plinth manages the {what}s of an existing bucket by id (letters, digits, `-`, `_`, `.`); give {} one to declare {}",
+            others.len(),
+            plural(others.len()),
+            if others.len() == 1 { "is" } else { "are" },
+            if others.len() == 1 { "it" } else { "they" },
+            if others.len() == 1 { "is" } else { "are" },
+            if others.len() == 1 { "it" } else { "them" },
+            if others.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    named
 }
 
 impl KindSpec for BucketSpec {

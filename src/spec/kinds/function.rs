@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::{value, ArrayOfTables, InlineTable, Item, Table};
 
+use super::block::{is_empty, BlockWriter, Found};
 use super::common::{RawTags, Tags};
 use super::{int, KindSpec, Lifecycle};
 use crate::archive;
@@ -17,7 +19,7 @@ use crate::diag::{self, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Sensitive, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::template::Reference;
+use crate::spec::template::{escape, Reference};
 use crate::spec::{Loader, Text};
 use crate::state::LiveResource;
 
@@ -383,7 +385,139 @@ impl FunctionSpec {
         optional_parts: &["triggers"],
         write_rank: 0,
         name_part: super::whole_id,
+        write_block: import_block,
     };
+}
+
+/// An imported function's block: its code where it is (an image, an S3 object, or its
+/// downloaded zip beside the spec), its settings unless they are Lambda's defaults, secrets in
+/// its environment marked as such, its triggers with their queues by reference.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    let from = &found.address;
+    w.literal("name");
+    if let Some(Value::Str(role)) = a.get("role") {
+        w.put("role", value(w.template(role)));
+    }
+    // An image brings its own runtime and handler.
+    let image = matches!(a.get("code"), Some(Value::Str(c)) if c.starts_with("image:"));
+    if !image {
+        for field in ["runtime", "handler"] {
+            w.literal(field);
+        }
+    }
+    match a.get("code") {
+        Some(Value::Str(code)) if code.starts_with("image:") => {
+            let mut code_table = InlineTable::new();
+            code_table.insert("image", escape(&code["image:".len()..]).into());
+            w.put("code", value(code_table));
+        }
+        Some(Value::Str(code)) if code.starts_with("s3://") => {
+            let (bucket, key) = code["s3://".len()..].split_once('/').unwrap_or((code, ""));
+            let mut code_table = InlineTable::new();
+            code_table.insert("s3_bucket", escape(bucket).into());
+            code_table.insert("s3_key", escape(key).into());
+            w.put("code", value(code_table));
+        }
+        _ => {
+            let file = format!("functions/{}.zip", found.live.physical_id);
+            let mut code_table = InlineTable::new();
+            code_table.insert("zip", file.as_str().into());
+            w.put("code", value(code_table));
+            if !w.package(&file) {
+                w.note(format!(
+                    "{from}: put the function's deployment package at {file} (Lambda console: Actions, Export function, Download deployment package); plinth compares it with the live code by its SHA-256"
+                ));
+            }
+        }
+    }
+    for field in ["timeout", "memory"] {
+        if let Some(v) = a.get(field) {
+            let item = w.item(v);
+            w.put(field, item);
+        }
+    }
+    if let Some(Value::Map(environment)) = a.get("environment").filter(|v| !is_empty(v)) {
+        let mut inline = InlineTable::new();
+        let mut secrets = Vec::new();
+        for (name, v) in environment {
+            let Value::Str(text) = v else { continue };
+            let text = w.template(text);
+            if looks_secret(name) {
+                let mut secret = InlineTable::new();
+                secret.insert("secret", text.into());
+                inline.insert(name, secret.into());
+                secrets.push(name.as_str());
+            } else {
+                inline.insert(name, text.into());
+            }
+        }
+        w.put("environment", value(inline));
+        if !secrets.is_empty() {
+            w.note(format!(
+                "{from}: {} written as {{ secret = ... }} so that plinth never shows {}; the value is in plinth.toml: move it to a --var (`{{ secret = \"${{var.NAME}}\" }}`) before sharing the file",
+                secrets.join(", "),
+                if secrets.len() == 1 { "it" } else { "them" }
+            ));
+        }
+    }
+    w.text_unless("description", "");
+    if let Some(v) = a
+        .get("architectures")
+        .filter(|v| **v != Value::List(vec![Value::str("x86_64")]) && !is_empty(v))
+    {
+        let item = w.item(v);
+        w.put("architectures", item);
+    }
+    if let Some(v) = a
+        .get("ephemeral_storage")
+        .filter(|v| **v != Value::Int(512))
+    {
+        let item = w.item(v);
+        w.put("ephemeral_storage", item);
+    }
+    if let Some(v) = a.get("reserved_concurrency") {
+        let item = w.item(v);
+        w.put("reserved_concurrency", item);
+    }
+    if let Some(Value::Map(triggers)) = a.get("triggers").filter(|v| !is_empty(v)) {
+        let mut list = ArrayOfTables::new();
+        for (queue, settings) in triggers {
+            let mut trigger = Table::new();
+            let queue = w
+                .reference_to(Kind::Queue, "arn", queue)
+                .unwrap_or_else(|| w.template(queue));
+            trigger.insert("queue", value(queue));
+            if let Value::Map(settings) = settings {
+                for (k, v) in settings {
+                    if !is_empty(v) {
+                        trigger.insert(k, w.item(v));
+                    }
+                }
+            }
+            list.push(trigger);
+        }
+        w.put("trigger", Item::ArrayOfTables(list));
+    }
+    w.tags();
+    w.put("adopt", value(true));
+}
+
+/// An environment variable whose name says it holds a secret.
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "PRIVATE",
+        "APIKEY",
+        "API_KEY",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
 }
 
 impl KindSpec for FunctionSpec {

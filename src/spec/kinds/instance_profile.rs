@@ -4,13 +4,16 @@
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::value;
 
+use super::block::{BlockWriter, Found};
 use super::common::{RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
-use crate::model::{Attributes, Kind};
+use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
+use crate::spec::template::escape;
 use crate::spec::{Loader, Text};
 use crate::state::LiveResource;
 
@@ -60,7 +63,24 @@ impl InstanceProfileSpec {
         optional_parts: &[],
         write_rank: 2,
         name_part: super::whole_id,
+        write_block: import_block,
     };
+}
+
+/// An imported instance profile's block: its role by reference when the role is imported too.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.literal("name");
+    w.text_unless("path", "/");
+    if let Some(Value::Str(role)) = a.get("role") {
+        let role = match w.reference_to(Kind::Role, "name", role) {
+            Some(r) => r,
+            None => escape(role),
+        };
+        w.put("role", value(role));
+    }
+    w.tags();
+    w.put("adopt", value(true));
 }
 
 impl KindSpec for InstanceProfileSpec {

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::value;
 
+use super::block::{BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
@@ -316,12 +318,22 @@ impl KeySpec {
         optional_parts: &["policy", "rotation"],
         write_rank: 6,
         name_part: import_name_part,
+        write_block: import_block,
     };
 }
 
 /// The part of a physical id an imported KMS key's logical name is made from: its id or alias name, the last part of its ARN.
 fn import_name_part(id: &str) -> &str {
     id.rsplit(['/', ':']).next().unwrap_or(id)
+}
+
+/// An imported key's block: an existing key, found again as it was asked for, with the
+/// statements of its policy plinth can name.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.put("key_id", value(w.template(&found.requested)));
+    w.put("existing", value(true));
+    w.shared_policy(a.get("policy"), "key policy");
 }
 
 impl KindSpec for KeySpec {

@@ -4,6 +4,7 @@
 //! Each kind's spec implements [`KindSpec`] in its module; [`kinds!`] below is the one
 //! registration of each kind: its `ResourceBody` variant, its spec and table structs.
 
+pub mod block;
 pub mod bucket;
 pub mod common;
 pub mod function;
@@ -119,6 +120,8 @@ pub struct ImportFacts {
     pub write_rank: u8,
     /// The part of a physical id (a name, an ARN, a URL) a logical name is made from.
     pub name_part: fn(&str) -> &str,
+    /// Writes the block of a found resource of the kind, each field as the spec declares it.
+    pub write_block: fn(&block::Found, &mut dyn block::BlockWriter),
 }
 
 /// The whole id, for [`ImportFacts::name_part`].

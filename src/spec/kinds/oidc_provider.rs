@@ -4,7 +4,9 @@
 use crate::spec::Located;
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::value;
 
+use super::block::{is_empty, BlockWriter, Found};
 use super::common::{RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
@@ -113,6 +115,7 @@ impl OidcProviderSpec {
         optional_parts: &[],
         write_rank: 7,
         name_part: import_name_part,
+        write_block: import_block,
     };
 }
 
@@ -122,6 +125,22 @@ fn import_name_part(id: &str) -> &str {
         .split('/')
         .next()
         .unwrap_or(id)
+}
+
+/// An imported OIDC provider's block: its issuer, audiences and any thumbprints.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.literal("url");
+    if let Some(v) = a.get("client_ids") {
+        let item = w.item(v);
+        w.put("client_ids", item);
+    }
+    if let Some(v) = a.get("thumbprints").filter(|v| !is_empty(v)) {
+        let item = w.item(v);
+        w.put("thumbprints", item);
+    }
+    w.tags();
+    w.put("adopt", value(true));
 }
 
 impl KindSpec for OidcProviderSpec {

@@ -4,7 +4,9 @@
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::value;
 
+use super::block::{BlockWriter, Found};
 use super::common::{RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::Diagnostics;
@@ -62,12 +64,25 @@ impl PolicySpec {
         optional_parts: &[],
         write_rank: 4,
         name_part: import_name_part,
+        write_block: import_block,
     };
 }
 
 /// The part of a physical id an imported managed policy's logical name is made from: its name, the last part of its ARN.
 fn import_name_part(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
+}
+
+/// An imported managed policy's block: its name, path and description unless they are AWS's
+/// defaults, and its document as a file.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.literal("name");
+    w.text_unless("path", "/");
+    w.text_unless("description", "");
+    w.policy_file("document", a.get("document"));
+    w.tags();
+    w.put("adopt", value(true));
 }
 
 impl KindSpec for PolicySpec {

@@ -7,7 +7,9 @@ use std::ops::RangeInclusive;
 use crate::spec::{Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::value;
 
+use super::block::{BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{int, KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
@@ -202,8 +204,71 @@ impl QueueSpec {
         optional_parts: &["visibility_timeout", "policy", "redrive", "kms_key"],
         write_rank: 5,
         name_part: super::whole_id,
+        write_block: import_block,
     };
 }
+
+/// An imported queue's block: its settings unless they are SQS's defaults, its key by
+/// reference when the key is imported too, its policy as a file.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.literal("name");
+    for field in [
+        "content_based_deduplication",
+        "visibility_timeout",
+        "message_retention",
+        "delay",
+        "max_message_size",
+        "receive_wait",
+    ] {
+        let default = |v: &Value| {
+            IMPORT_DEFAULTS
+                .iter()
+                .any(|(f, d)| *f == field && d.as_ref() == Some(v))
+        };
+        if let Some(v) = a.get(field).filter(|v| !default(v)) {
+            let item = w.item(v);
+            w.put(field, item);
+        }
+    }
+    if let Some(Value::Str(k)) = a.get("kms_key") {
+        let key = w
+            .reference_to(Kind::Key, "arn", k)
+            .or_else(|| w.reference_to(Kind::Key, "key_id", k))
+            .unwrap_or_else(|| w.template(k));
+        w.put("kms_key", value(key));
+        if let Some(v) = a
+            .get("kms_data_key_reuse")
+            .filter(|v| **v != Value::Int(300))
+        {
+            let item = w.item(v);
+            w.put("kms_data_key_reuse", item);
+        }
+    } else if let Some(v @ Value::Bool(_)) = a.get("sqs_managed_sse") {
+        let item = w.item(v);
+        w.put("sqs_managed_sse", item);
+    }
+    w.policy_file("policy", a.get("policy"));
+    if let Some(v) = a.get("redrive") {
+        let item = w.item(v);
+        w.put("redrive", item);
+    }
+    w.tags();
+    w.put("adopt", value(true));
+}
+
+/// SQS settings and AWS's defaults for them (`None`: always declared), which an imported
+/// block leaves out.
+const IMPORT_DEFAULTS: &[(&str, Option<Value>)] = &[
+    ("content_based_deduplication", Some(Value::Bool(false))),
+    ("visibility_timeout", Some(Value::Int(30))),
+    ("message_retention", Some(Value::Int(345_600))),
+    ("delay", Some(Value::Int(0))),
+    // 1 MiB since August 2025; 256 KiB before.
+    ("max_message_size", Some(Value::Int(1_048_576))),
+    ("max_message_size", Some(Value::Int(262_144))),
+    ("receive_wait", Some(Value::Int(0))),
+];
 
 impl KindSpec for QueueSpec {
     fn name(&self) -> Option<&Text> {

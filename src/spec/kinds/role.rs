@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use crate::spec::{InlinePolicyField, Located, PolicyField};
 use serde::Deserialize;
 use toml::de::DeValue;
+use toml_edit::{value, Array, Item, Table};
 
+use super::block::{is_empty, BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostics, Location};
@@ -222,7 +224,44 @@ impl RoleSpec {
         optional_parts: &["policies", "managed_policies"],
         write_rank: 3,
         name_part: super::whole_id,
+        write_block: import_block,
     };
+}
+
+/// An imported role's block: its name, path and description unless they are AWS's defaults,
+/// its trust and inline policies as files, its attachments and boundary as references where
+/// they name another imported resource.
+fn import_block(found: &Found, w: &mut dyn BlockWriter) {
+    let a = &found.live.attributes;
+    w.literal("name");
+    w.text_unless("path", "/");
+    w.text_unless("description", "");
+    if let Some(Value::Int(h)) = a.get("max_session_hours").filter(|h| **h != Value::Int(1)) {
+        w.put("max_session_hours", value(*h));
+    }
+    w.policy_file("trust", a.get("trust"));
+    if let Some(Value::Set(arns)) = a.get("managed_policies").filter(|v| !is_empty(v)) {
+        let list: Array = arns.iter().map(|s| w.template(s)).collect();
+        w.put("managed_policies", value(list));
+    }
+    if let Some(Value::Map(policies)) = a.get("policies").filter(|v| !is_empty(v)) {
+        let mut group = Table::new();
+        group.set_implicit(true);
+        for (name, doc) in policies {
+            let mut inline = Table::new();
+            let file = w.write_policy(Some(doc), name);
+            if let Some(file) = file {
+                inline.insert("file", value(file));
+            }
+            group.insert(name, Item::Table(inline));
+        }
+        w.put("policies", Item::Table(group));
+    }
+    if let Some(Value::Str(b)) = a.get("permissions_boundary") {
+        w.put("permissions_boundary", value(w.template(b)));
+    }
+    w.tags();
+    w.put("adopt", value(true));
 }
 
 impl KindSpec for RoleSpec {
