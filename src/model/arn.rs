@@ -1,5 +1,6 @@
-//! Each kind's ARN format, written once: the spec's exports, the access model, the caller's
-//! principal and `plinth permissions` all make a kind's ARNs here.
+//! How a kind's ARN is made from its format, written once (each kind's format is `ARN` in its
+//! file in `kinds/`): the spec's exports, the access model, the caller's principal and
+//! `plinth permissions` all make a kind's ARNs here.
 
 use super::{Attributes, Kind, Value};
 
@@ -41,7 +42,7 @@ pub struct ArnScope<'a> {
 }
 
 /// An IAM entity named by its path and name.
-const fn iam(prefix: &'static str) -> ArnFormat {
+pub(super) const fn iam(prefix: &'static str) -> ArnFormat {
     ArnFormat {
         service: "iam",
         regional: false,
@@ -53,7 +54,7 @@ const fn iam(prefix: &'static str) -> ArnFormat {
 }
 
 /// A resource of a regional service named by `id`.
-const fn regional(service: &'static str, prefix: &'static str, id: ArnId) -> ArnFormat {
+pub(super) const fn regional(service: &'static str, prefix: &'static str, id: ArnId) -> ArnFormat {
     ArnFormat {
         service,
         regional: true,
@@ -63,23 +64,6 @@ const fn regional(service: &'static str, prefix: &'static str, id: ArnId) -> Arn
         id,
     }
 }
-
-pub(super) const ROLE: ArnFormat = iam("role");
-pub(super) const POLICY: ArnFormat = iam("policy");
-pub(super) const INSTANCE_PROFILE: ArnFormat = iam("instance-profile");
-pub(super) const OIDC_PROVIDER: ArnFormat = ArnFormat {
-    every: "*",
-    id: ArnId::IssuerUrl,
-    ..iam("oidc-provider/")
-};
-pub(super) const KEY: ArnFormat = regional("kms", "key/", ArnId::Assigned);
-pub(super) const QUEUE: ArnFormat = regional("sqs", "", ArnId::Name);
-pub(super) const FUNCTION: ArnFormat = regional("lambda", "function:", ArnId::Name);
-pub(super) const BUCKET: ArnFormat = ArnFormat {
-    regional: false,
-    in_account: false,
-    ..regional("s3", "", ArnId::Name)
-};
 
 /// The id in an OIDC provider's ARN: its issuer URL without `https://`.
 pub fn oidc_provider_id(url: &str) -> &str {

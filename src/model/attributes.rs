@@ -1,9 +1,10 @@
-//! Each kind's table of its attributes that are more than a setting compared and changed in
-//! place: those other resources may reference, those AWS cannot change without replacing the
-//! resource, and those AWS never returns. The planner, the loader's reference checks and
-//! import read these tables; an attribute a table does not list is compared, changed in
-//! place and not exported. A policy document's row also says what kind of document it is
-//! (what the lints require of it) and the most of it AWS accepts (what the loader checks).
+//! The rows of each kind's table of its attributes that are more than a setting compared and
+//! changed in place: those other resources may reference, those AWS cannot change without
+//! replacing the resource, and those AWS never returns. Each kind's table is `ATTRIBUTES` in
+//! its file in `kinds/`. The planner, the loader's reference checks and import read these
+//! tables; an attribute a table does not list is compared, changed in place and not exported.
+//! A policy document's row also says what kind of document it is (what the lints require of
+//! it) and the most of it AWS accepts (what the loader checks).
 
 use super::Kind;
 use crate::policy::DocumentKind;
@@ -45,7 +46,7 @@ pub enum SizeLimit {
 }
 
 impl Attribute {
-    const fn setting(name: &'static str) -> Attribute {
+    pub(super) const fn setting(name: &'static str) -> Attribute {
         Attribute {
             name,
             exported: false,
@@ -57,7 +58,11 @@ impl Attribute {
     }
 
     /// A policy document (or a table of them) of a kind of document, within a size limit.
-    const fn policy(name: &'static str, document: DocumentKind, limit: SizeLimit) -> Attribute {
+    pub(super) const fn policy(
+        name: &'static str,
+        document: DocumentKind,
+        limit: SizeLimit,
+    ) -> Attribute {
         Attribute {
             policy: Some(PolicyColumn { document, limit }),
             ..Attribute::setting(name)
@@ -65,7 +70,7 @@ impl Attribute {
     }
 
     /// Exported, and known before creation.
-    const fn export(name: &'static str) -> Attribute {
+    pub(super) const fn export(name: &'static str) -> Attribute {
         Attribute {
             exported: true,
             ..Attribute::setting(name)
@@ -73,113 +78,27 @@ impl Attribute {
     }
 
     /// Exported, and assigned by AWS when the resource is created.
-    const fn assigned(name: &'static str) -> Attribute {
+    pub(super) const fn assigned(name: &'static str) -> Attribute {
         Attribute {
             known_before_creation: false,
             ..Attribute::export(name)
         }
     }
 
-    const fn replaces(self) -> Attribute {
+    pub(super) const fn replaces(self) -> Attribute {
         Attribute {
             forces_replacement: true,
             ..self
         }
     }
 
-    const fn write_only(name: &'static str) -> Attribute {
+    pub(super) const fn write_only(name: &'static str) -> Attribute {
         Attribute {
             write_only: true,
             ..Attribute::setting(name)
         }
     }
 }
-
-pub(super) const ROLE: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::export("name").replaces(),
-    Attribute::export("path").replaces(),
-    Attribute::assigned("unique_id"),
-    // IAM's default quota is 2,048; an account may raise it to 4,096.
-    Attribute::policy(
-        "trust",
-        DocumentKind::Trust,
-        SizeLimit::Raisable {
-            default: 2_048,
-            max: 4_096,
-        },
-    ),
-    Attribute::policy(
-        "policies",
-        DocumentKind::Identity,
-        SizeLimit::Together(10_240),
-    ),
-];
-
-pub(super) const QUEUE: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::assigned("url"),
-    Attribute::export("name").replaces(),
-    Attribute::export("visibility_timeout"),
-    Attribute::policy(
-        "policy",
-        DocumentKind::Resource("an SQS queue policy"),
-        SizeLimit::Each(20_480),
-    ),
-];
-
-pub(super) const FUNCTION: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::export("name").replaces(),
-    Attribute::export("timeout"),
-    Attribute::export("memory"),
-    Attribute::setting("package_type").replaces(),
-    Attribute::write_only("code_path"),
-];
-
-pub(super) const BUCKET: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::export("name").replaces(),
-    Attribute::policy(
-        "policy",
-        DocumentKind::Resource("an S3 bucket policy"),
-        SizeLimit::Each(20_480),
-    ),
-];
-
-pub(super) const POLICY: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::export("name").replaces(),
-    Attribute::setting("path").replaces(),
-    Attribute::setting("description").replaces(),
-    Attribute::policy("document", DocumentKind::Identity, SizeLimit::Each(6_144)),
-];
-
-pub(super) const INSTANCE_PROFILE: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::export("name").replaces(),
-    Attribute::setting("path").replaces(),
-];
-
-pub(super) const OIDC_PROVIDER: &[Attribute] = &[
-    Attribute::export("arn"),
-    Attribute::setting("url").replaces(),
-];
-
-/// A key has only the id AWS assigns, so nothing about it is known before it exists.
-pub(super) const KEY: &[Attribute] = &[
-    Attribute::assigned("arn"),
-    Attribute::assigned("key_id"),
-    Attribute::setting("key_usage").replaces(),
-    Attribute::setting("key_spec").replaces(),
-    // An instruction for the call that sends the policy, not a setting of the key.
-    Attribute::write_only("bypass_lockout_check"),
-    Attribute::policy(
-        "policy",
-        DocumentKind::Resource("a KMS key policy"),
-        SizeLimit::Each(32_768),
-    ),
-];
 
 impl Kind {
     fn attribute(self, name: &str) -> Option<&'static Attribute> {

@@ -12,9 +12,24 @@ pub use attributes::{Attribute, PolicyColumn, SizeLimit};
 
 mod arn;
 mod attributes;
-pub mod bucket;
-pub mod key;
 pub mod shared;
+
+/// Each kind's own data, a file per kind: its table of attributes (`ATTRIBUTES`) and its ARN
+/// format (`ARN`). The modules are declared here, not by `kinds!` (which could), so that rustfmt,
+/// which does not look into macros, formats them.
+pub mod kinds {
+    pub mod bucket;
+    pub mod function;
+    pub mod instance_profile;
+    pub mod key;
+    pub mod oidc_provider;
+    pub mod policy;
+    pub mod queue;
+    pub mod role;
+}
+
+// Paths kept from before each kind's data had a file of its own.
+pub use kinds::{bucket, key};
 
 /// The tag that marks a resource as owned by a stack: `plinth:stack = NAME`.
 pub const STACK_TAG: &str = "plinth:stack";
@@ -23,14 +38,14 @@ pub const STACK_TAG: &str = "plinth:stack";
 /// that left the spec can be shown under its old address, and a renamed one is seen as replaced.
 pub const ADDRESS_TAG: &str = "plinth:address";
 
-/// Declares [`Kind`]: one line per kind, `Variant = ORDER => "name", attribute table, ARN
-/// format;`. The lines are in the order of [`Kind::ALL`] (the order the schema, `plinth
-/// permissions` and the tests walk); `ORDER` is the variant's discriminant, which orders
-/// addresses in a stack (a new kind takes the next number). The name is how the spec writes it
-/// (`[role.NAME]`) and how it serializes; the table is in `attributes.rs`, the ARN format in
-/// `arn.rs`.
+/// Declares [`Kind`]: one line per kind, `Variant = ORDER => "name", module;`. The lines are
+/// in the order of [`Kind::ALL`] (the order the schema, `plinth permissions` and the tests
+/// walk); `ORDER` is the variant's discriminant, which orders addresses in a stack (a new kind
+/// takes the next number). The name is how the spec writes it (`[role.NAME]`) and how it
+/// serializes; `module` is its file in `kinds/`, which holds its table of attributes
+/// (`ATTRIBUTES`) and its ARN format (`ARN`).
 macro_rules! kinds {
-    ($($variant:ident = $order:literal => $name:literal, $table:path, $arn:path;)+) => {
+    ($($variant:ident = $order:literal => $name:literal, $module:ident;)+) => {
         /// A kind of resource, as written in the spec (`[role.NAME]`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum Kind {
@@ -49,14 +64,14 @@ macro_rules! kinds {
             /// The kind's table of attributes.
             pub fn attributes(self) -> &'static [Attribute] {
                 match self {
-                    $(Kind::$variant => $table,)+
+                    $(Kind::$variant => kinds::$module::ATTRIBUTES,)+
                 }
             }
 
             /// The kind's ARN format.
             pub fn arn_format(self) -> ArnFormat {
                 match self {
-                    $(Kind::$variant => $arn,)+
+                    $(Kind::$variant => kinds::$module::ARN,)+
                 }
             }
         }
@@ -64,14 +79,14 @@ macro_rules! kinds {
 }
 
 kinds! {
-    Role = 0 => "role", attributes::ROLE, arn::ROLE;
-    Policy = 4 => "policy", attributes::POLICY, arn::POLICY;
-    InstanceProfile = 5 => "instance_profile", attributes::INSTANCE_PROFILE, arn::INSTANCE_PROFILE;
-    OidcProvider = 6 => "oidc_provider", attributes::OIDC_PROVIDER, arn::OIDC_PROVIDER;
-    Key = 7 => "key", attributes::KEY, arn::KEY;
-    Queue = 1 => "queue", attributes::QUEUE, arn::QUEUE;
-    Function = 2 => "function", attributes::FUNCTION, arn::FUNCTION;
-    Bucket = 3 => "bucket", attributes::BUCKET, arn::BUCKET;
+    Role = 0 => "role", role;
+    Policy = 4 => "policy", policy;
+    InstanceProfile = 5 => "instance_profile", instance_profile;
+    OidcProvider = 6 => "oidc_provider", oidc_provider;
+    Key = 7 => "key", key;
+    Queue = 1 => "queue", queue;
+    Function = 2 => "function", function;
+    Bucket = 3 => "bucket", bucket;
 }
 
 impl Kind {

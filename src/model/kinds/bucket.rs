@@ -1,10 +1,30 @@
-//! A bucket's attributes as plinth compares them, read from the spec and from S3 alike.
+//! An S3 bucket's data: its table of attributes, its ARN format, and its attributes as plinth
+//! compares them, read from the spec and from S3 alike.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Value;
+use crate::model::arn::{regional, ArnFormat, ArnId};
+use crate::model::attributes::{Attribute, SizeLimit};
+use crate::model::Value;
+use crate::policy::DocumentKind;
+
+pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::export("name").replaces(),
+    Attribute::policy(
+        "policy",
+        DocumentKind::Resource("an S3 bucket policy"),
+        SizeLimit::Each(20_480),
+    ),
+];
+
+pub(in crate::model) const ARN: ArnFormat = ArnFormat {
+    regional: false,
+    in_account: false,
+    ..regional("s3", "", ArnId::Name)
+};
 
 /// The settings a bucket block manages, as recorded on an existing bucket so that removing
 /// the block later removes exactly those.

@@ -1,0 +1,19 @@
+//! An SQS queue's data: its table of attributes and its ARN format.
+
+use crate::model::arn::{regional, ArnFormat, ArnId};
+use crate::model::attributes::{Attribute, SizeLimit};
+use crate::policy::DocumentKind;
+
+pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
+    Attribute::export("arn"),
+    Attribute::assigned("url"),
+    Attribute::export("name").replaces(),
+    Attribute::export("visibility_timeout"),
+    Attribute::policy(
+        "policy",
+        DocumentKind::Resource("an SQS queue policy"),
+        SizeLimit::Each(20_480),
+    ),
+];
+
+pub(in crate::model) const ARN: ArnFormat = regional("sqs", "", ArnId::Name);
