@@ -403,3 +403,75 @@ fn a_downloaded_zip_is_written_beside_the_spec_and_only_a_missing_one_is_noted()
         with.notes
     );
 }
+
+/// Each kind writes its own block (its spec file's `IMPORT.write_block`): with one found
+/// resource of every kind, each gets its table, and the spec loads as written.
+#[test]
+fn every_kind_writes_a_block_that_loads() {
+    let mut resources = wired();
+    let iam = |what: &str| format!("arn:aws:iam::{ACCOUNT}:{what}");
+    resources.push(found(
+        Kind::Policy,
+        "read",
+        &iam("policy/read"),
+        &iam("policy/read"),
+        vec![
+            ("name", Value::str("read")),
+            ("path", Value::str("/")),
+            (
+                "document",
+                policy(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data-bucket/*"}]}"#,
+                ),
+            ),
+        ],
+    ));
+    resources.push(found(
+        Kind::InstanceProfile,
+        "worker",
+        "worker-profile",
+        &iam("instance-profile/worker-profile"),
+        vec![
+            ("name", Value::str("worker-profile")),
+            ("role", Value::str("worker")),
+        ],
+    ));
+    resources.push(found(
+        Kind::OidcProvider,
+        "github",
+        "https://token.actions.githubusercontent.com",
+        &iam("oidc-provider/token.actions.githubusercontent.com"),
+        vec![
+            (
+                "url",
+                Value::str("https://token.actions.githubusercontent.com"),
+            ),
+            ("client_ids", Value::set(["sts.amazonaws.com"])),
+        ],
+    ));
+    let out = spec("imported", &account(), &resources);
+    let doc: toml::Table = out.spec.parse().unwrap();
+    for kind in Kind::ALL {
+        let blocks = doc.get(kind.as_str()).and_then(|t| t.as_table());
+        assert!(
+            blocks.is_some_and(|b| !b.is_empty()),
+            "{kind}: {}",
+            out.spec
+        );
+    }
+    assert!(
+        out.spec.contains("[instance_profile.worker]\nname = \"worker-profile\"\nrole = \"${role.worker.name}\"\nadopt = true\n"),
+        "{}",
+        out.spec
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in &out.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
+    if let Err(diags) = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default()) {
+        panic!("{}\n{}", diags.render(false), out.spec);
+    }
+}

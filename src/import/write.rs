@@ -401,7 +401,8 @@ impl BlockWriter for Block<'_, '_> {
     }
 
     fn literal(&mut self, field: &str) {
-        (self.writer).literal(&mut self.table, &self.found.live.attributes, field);
+        self.writer
+            .literal(&mut self.table, &self.found.live.attributes, field);
     }
 
     fn text_unless(&mut self, field: &str, default: &str) {
@@ -410,7 +411,8 @@ impl BlockWriter for Block<'_, '_> {
     }
 
     fn tags(&mut self) {
-        (self.writer).tags(&mut self.table, &self.found.live.attributes);
+        self.writer
+            .tags(&mut self.table, &self.found.live.attributes);
     }
 
     fn policy_file(&mut self, field: &str, doc: Option<&Value>) {
@@ -452,7 +454,9 @@ impl BlockWriter for Block<'_, '_> {
         let Some(zip) = &self.found.package else {
             return false;
         };
-        (self.writer.packages).insert(file.to_string(), Arc::clone(zip));
+        self.writer
+            .packages
+            .insert(file.to_string(), Arc::clone(zip));
         true
     }
 }
