@@ -33,6 +33,7 @@ use crate::policy::{
     Clause, Condition, Effect, PolicyDocument, PrincipalKind, Principals, Statement,
 };
 
+mod affected;
 mod reach;
 #[cfg(test)]
 mod tests;
@@ -218,8 +219,18 @@ fn arn_of(
 
 /// Every grant of the stack, sorted riskiest first.
 pub fn grants(stack: &Stack) -> Vec<Grant> {
+    grants_from(stack, |_| true)
+}
+
+/// The grants whose origin is one of the nodes `include` takes (by position): every row, and
+/// every row derived from it through assumed roles, reads only nodes of its origin's group
+/// (`affected`), so a whole group gives the same rows as the whole stack does for it.
+fn grants_from(stack: &Stack, include: impl Fn(usize) -> bool) -> Vec<Grant> {
     let mut rows = Vec::new();
-    for node in &stack.nodes {
+    for (index, node) in stack.nodes.iter().enumerate() {
+        if !include(index) {
+            continue;
+        }
         match node.kind {
             Kind::Role => {
                 trust_rows(stack, node, &mut rows);
@@ -695,14 +706,34 @@ fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
 /// The rows a plan gains and loses: the desired state's grants against the live account's.
 /// A row whose principal, resource, conditions and path stay the same reports only the
 /// actions added or removed (`s3:*` covers `s3:GetObject`).
+///
+/// Only the groups of resources a change can reach are computed (`affected`): the rows of the
+/// others are the same on both sides.
 pub fn changes(plan: &Plan) -> Vec<GrantChange> {
-    let before = grants(&Stack::from_plan(plan, Side::Live));
-    let after = grants(&Stack::from_plan(plan, Side::Desired));
+    let live = Stack::from_plan(plan, Side::Live);
+    let desired = Stack::from_plan(plan, Side::Desired);
+    let affected = affected::affected(&live, &desired);
+    let before = grants_from(&live, |index| affected.live[index]);
+    let after = grants_from(&desired, |index| affected.desired[index]);
+    gained_and_lost(&before, &after)
+}
+
+/// The rows gained and lost from `before` to `after`, sorted riskiest first.
+fn gained_and_lost(before: &[Grant], after: &[Grant]) -> Vec<GrantChange> {
     let mut out = Vec::new();
-    difference(&after, &before, Change::Gained, &mut out);
-    difference(&before, &after, Change::Lost, &mut out);
+    difference(after, before, Change::Gained, &mut out);
+    difference(before, after, Change::Lost, &mut out);
     out.sort_by(|a, b| (order(&a.grant), a.change).cmp(&(order(&b.grant), b.change)));
     out
+}
+
+/// `changes` computed from every row of both sides, which the groups must not change.
+#[cfg(test)]
+fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
+    gained_and_lost(
+        &grants(&Stack::from_plan(plan, Side::Live)),
+        &grants(&Stack::from_plan(plan, Side::Desired)),
+    )
 }
 
 /// What makes two rows the same row: principal, resource, conditions and path, where the
@@ -757,12 +788,20 @@ fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<Gra
 /// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row is at or above
 /// `threshold` (`None`: when some policy change widens access at all), 2 otherwise.
 pub fn detailed_exit_code(plan: &Plan, threshold: Option<Risk>) -> u8 {
+    if plan.is_empty() || threshold.is_none() {
+        return exit_code_of(plan, threshold, &[]);
+    }
+    exit_code_of(plan, threshold, &changes(plan))
+}
+
+/// `detailed_exit_code`, with the plan's access changes already computed.
+pub fn exit_code_of(plan: &Plan, threshold: Option<Risk>, changes: &[GrantChange]) -> u8 {
     if plan.is_empty() {
         return 0;
     }
     let fails = match threshold {
         None => plan.summary().widens_access,
-        Some(threshold) => gains_at_or_above(&changes(plan), threshold),
+        Some(threshold) => gains_at_or_above(changes, threshold),
     };
     if fails {
         3

@@ -214,8 +214,11 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
                     conditional: assume.conditional || held.conditional,
                 };
                 if assumes(held) {
+                    // The principal may become the role `held` assumes: its rows come next.
                     next.push(Grant {
                         via: derived.via.clone(),
+                        resource: held.resource.clone(),
+                        target: held.target.clone(),
                         ..assume.clone()
                     });
                 }

@@ -537,3 +537,176 @@ fn the_markdown_graph_draws_who_reaches_what_through_which_role() {
     ));
     assert_eq!(crate::render::access::mermaid(&changes(&internal)), None);
 }
+
+/// `after`'s spec planned against an account holding what `before`'s spec declares, as it
+/// declares it (owned by the stack, so what `after` leaves out is deleted).
+fn between(before: &str, after: &str) -> Plan {
+    let first = inline(before);
+    let mut live = empty_account(false);
+    for change in &first.changes {
+        let resource = crate::state::LiveResource {
+            kind: change.address.kind,
+            physical_id: change.physical_id.clone(),
+            owner: Some(first.stack.clone()),
+            address_tag: Some(change.address.clone()),
+            attributes: change.desired.clone().expect("a create"),
+            exports: Default::default(),
+            deletion_date: None,
+        };
+        live.owned.push(resource.clone());
+        if after.contains(&format!("[{}]", change.address)) {
+            live.by_address.insert(change.address.clone(), resource);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(&path, after).unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    plan(&spec, &live, PlanOptions::default()).unwrap()
+}
+
+/// The access changes, checked against the same difference of every row of both sides.
+fn changes_checked(plan: &Plan) -> Vec<GrantChange> {
+    let changes = changes(plan);
+    assert_eq!(changes, changes_in_full(plan));
+    changes
+}
+
+fn gained(changes: &[GrantChange], principal: &str, action: &str, resource: &str) -> bool {
+    changes.iter().any(|c| {
+        c.change == Change::Gained
+            && c.grant.principal == principal
+            && c.grant.resource == resource
+            && c.grant.actions.iter().any(|a| a == action)
+    })
+}
+
+fn queue(name: &str) -> String {
+    format!("\n[queue.{name}]\nname = \"{name}\"\n")
+}
+
+fn reads(queue: &str, action: &str) -> String {
+    format!(
+        r#"{{"Effect": "Allow", "Action": "{action}", "Resource": "arn:aws:sqs:us-east-1:123456789012:{queue}"}}"#
+    )
+}
+
+const LAMBDA: &str = r#"{"Service": "lambda.amazonaws.com"}"#;
+
+/// Two units that name nothing of each other: a change to one computes its rows alone, and
+/// the other's rows, the same on both sides, are not computed at all.
+#[test]
+fn only_the_group_a_change_reaches_is_computed() {
+    // Each queue's policy names `*` as its resource, as key and queue policies often do: that
+    // is the queue itself, not every resource of the stack.
+    let unit = |name: &str, action: &str| {
+        queue(name)
+            + r#"policy = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sqs:*", "Resource": "*"}]}'''"#
+            + "\n"
+            + &role(name, LAMBDA, &reads(name, action))
+    };
+    let before = format!(
+        "{ROLE_HEAD}{}{}",
+        unit("a", "sqs:GetQueueUrl"),
+        unit("b", "sqs:GetQueueUrl")
+    );
+    let after = format!(
+        "{ROLE_HEAD}{}{}",
+        unit("a", "sqs:GetQueueUrl"),
+        unit("b", "sqs:ReceiveMessage")
+    );
+    let plan = between(&before, &after);
+    let (live, desired) = (
+        Stack::from_plan(&plan, Side::Live),
+        Stack::from_plan(&plan, Side::Desired),
+    );
+    let found = affected::affected(&live, &desired);
+    let marked = |stack: &Stack, marks: &[bool]| -> Vec<String> {
+        stack
+            .nodes
+            .iter()
+            .zip(marks)
+            .filter(|(_, m)| **m)
+            .map(|(n, _)| n.address.clone())
+            .collect()
+    };
+    assert_eq!(marked(&live, &found.live), ["role.b", "queue.b"]);
+    assert_eq!(marked(&desired, &found.desired), ["role.b", "queue.b"]);
+    let changes = changes_checked(&plan);
+    assert!(
+        gained(&changes, "role.b", "sqs:receivemessage", "queue.b"),
+        "{changes:#?}"
+    );
+    assert!(
+        changes.iter().all(|c| c.grant.principal == "role.b"),
+        "{changes:#?}"
+    );
+    // Nothing changed: nothing is computed, and nothing is gained or lost.
+    let unchanged = between(&before, &before);
+    let found = affected::affected(
+        &Stack::from_plan(&unchanged, Side::Live),
+        &Stack::from_plan(&unchanged, Side::Desired),
+    );
+    assert!(!found.live.contains(&true) && !found.desired.contains(&true));
+    assert_eq!(changes_checked(&unchanged), []);
+}
+
+/// A role left as it is gains rows when a resource its wildcard names is created, and loses
+/// them when one is deleted.
+#[test]
+fn a_wildcard_of_an_unchanged_role_reaches_a_new_resource() {
+    let reader = role("reader", LAMBDA, &reads("jobs-*", "sqs:ReceiveMessage"));
+    let before = format!("{ROLE_HEAD}{reader}{}", queue("jobs-1"));
+    let after = format!("{ROLE_HEAD}{reader}{}{}", queue("jobs-1"), queue("jobs-2"));
+    let changes = changes_checked(&between(&before, &after));
+    assert!(
+        gained(
+            &changes,
+            "role.reader",
+            "sqs:receivemessage",
+            "queue.jobs-2"
+        ),
+        "{changes:#?}"
+    );
+    let changes = changes_checked(&between(&after, &before));
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.change == Change::Lost && c.grant.resource == "queue.jobs-2"),
+        "{changes:#?}"
+    );
+}
+
+/// What a role can do reaches whoever may assume it, though neither the vendor's trust in
+/// the first role nor the second role's trust in the first changed.
+#[test]
+fn a_change_reaches_whoever_assumes_the_role_through_unchanged_trust() {
+    let hub = role(
+        "hub",
+        r#"{"AWS": "111122223333"}"#,
+        &reads("jobs", "sqs:GetQueueUrl"),
+    );
+    let worker = |action: &str| {
+        role(
+            "worker",
+            r#"{"AWS": "arn:aws:iam::123456789012:role/hub"}"#,
+            &reads("jobs", action),
+        )
+    };
+    let before = format!("{ROLE_HEAD}{QUEUE}{hub}{}", worker("sqs:GetQueueUrl"));
+    let after = format!("{ROLE_HEAD}{QUEUE}{hub}{}", worker("sqs:SendMessage"));
+    let changes = changes_checked(&between(&before, &after));
+    assert!(
+        gained(&changes, "role.worker", "sqs:sendmessage", "queue.jobs"),
+        "{changes:#?}"
+    );
+    assert!(
+        gained(&changes, "role.hub", "sqs:sendmessage", "queue.jobs"),
+        "{changes:#?}"
+    );
+    assert!(
+        gained(&changes, "111122223333", "sqs:sendmessage", "queue.jobs"),
+        "{changes:#?}"
+    );
+}

@@ -147,10 +147,11 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             if let Some(path) = &args.out {
                 save_plan(path, &spec, &plan, &args.spec.vars, &args.spec.var_files)?;
             }
-            ui.out(&show(&plan, &args.render, ui));
+            let access = crate::access::changes(&plan);
+            ui.out(&show_with(&plan, &access, &args.render, ui));
             Ok(match args.detailed_exitcode {
                 false => 0,
-                true => crate::access::detailed_exit_code(&plan, args.fail_on.threshold()),
+                true => crate::access::exit_code_of(&plan, args.fail_on.threshold(), &access),
             })
         }
         Command::Access(args) => {
@@ -313,16 +314,28 @@ fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui) -> Result<Spec, Failu
 }
 
 fn show(plan: &Plan, args: &RenderArgs, ui: &Ui) -> String {
+    show_with(plan, &crate::access::changes(plan), args, ui)
+}
+
+/// `show`, with the plan's access changes already computed.
+fn show_with(
+    plan: &Plan,
+    access: &[crate::access::GrantChange],
+    args: &RenderArgs,
+    ui: &Ui,
+) -> String {
     match args.format {
-        Format::Text => render::text::render(
+        Format::Text => render::text::render_with(
             plan,
+            access,
             render::text::TextOptions {
                 color: ui.color_stdout,
             },
         ),
-        Format::Json => render::json::render(plan),
-        Format::Markdown => render::markdown::render(
+        Format::Json => render::json::render_with(plan, access.into()),
+        Format::Markdown => render::markdown::render_with(
             plan,
+            access,
             render::markdown::MarkdownOptions {
                 budget: args.markdown_budget,
             },

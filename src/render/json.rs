@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value as J;
 
+use crate::access::GrantChange;
 use crate::model::Value;
 use crate::plan::{Action, Plan, PolicyFinding, ResourceChange, Summary};
 use crate::policy::{AccessChange, ChangeKind, PolicyDiff};
@@ -14,7 +15,13 @@ use crate::policy::{AccessChange, ChangeKind, PolicyDiff};
 pub const JSON_FORMAT_VERSION: u32 = 2;
 
 pub fn render(plan: &Plan) -> String {
-    let mut out = serde_json::to_string_pretty(&JsonPlan::of(plan)).unwrap_or_default();
+    render_with(plan, crate::access::changes(plan).into())
+}
+
+/// `render`, with the plan's access changes already computed.
+pub fn render_with<'a>(plan: &'a Plan, access: std::borrow::Cow<'a, [GrantChange]>) -> String {
+    let mut out =
+        serde_json::to_string_pretty(&JsonPlan::with_access(plan, access)).unwrap_or_default();
     out.push('\n');
     out
 }
@@ -34,7 +41,7 @@ pub struct JsonPlan<'a> {
     /// Each warning's rendered text.
     pub warnings: Vec<&'a str>,
     /// Access gained and lost, from every policy together (crate::access).
-    pub access_changes: Vec<crate::access::GrantChange>,
+    pub access_changes: std::borrow::Cow<'a, [GrantChange]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +110,13 @@ pub struct JsonFieldChange {
 
 impl<'a> JsonPlan<'a> {
     pub fn of(plan: &'a Plan) -> Self {
+        Self::with_access(plan, crate::access::changes(plan).into())
+    }
+
+    pub fn with_access(
+        plan: &'a Plan,
+        access_changes: std::borrow::Cow<'a, [GrantChange]>,
+    ) -> Self {
         let mode = if plan.refresh_only {
             Mode::RefreshOnly
         } else if plan.destroy {
@@ -127,7 +141,7 @@ impl<'a> JsonPlan<'a> {
                 .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect(),
             warnings: plan.warnings.iter().map(|w| w.text.as_str()).collect(),
-            access_changes: crate::access::changes(plan),
+            access_changes,
         }
     }
 }

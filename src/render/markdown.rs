@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{existing, pretty, summary_line, Existing};
+use crate::access::GrantChange;
 use crate::model::Value;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::policy::{AccessChange, Severity};
@@ -26,7 +27,12 @@ impl Default for MarkdownOptions {
 }
 
 pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
-    let head = head(plan);
+    render_with(plan, &crate::access::changes(plan), options)
+}
+
+/// `render`, with the plan's access changes already computed.
+pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions) -> String {
+    let head = head(plan, access);
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
     let details: Vec<String> = changes.iter().map(|c| detail(c)).collect();
     let full: usize = head.len() + details.iter().map(String::len).sum::<usize>();
@@ -87,7 +93,7 @@ fn is_risky(c: &ResourceChange) -> bool {
         || c.lints.iter().any(|l| l.severity <= Severity::Warning)
 }
 
-fn head(plan: &Plan) -> String {
+fn head(plan: &Plan, access: &[GrantChange]) -> String {
     let mut out = String::new();
     let summary = plan.summary();
     let _ = writeln!(
@@ -100,12 +106,11 @@ fn head(plan: &Plan) -> String {
         return out;
     }
     let _ = write!(out, "**{}**", summary_line(plan, &summary));
-    let access = crate::access::changes(plan);
-    if let Some((message, _)) = super::gains_access_message(&access) {
+    if let Some((message, _)) = super::gains_access_message(access) {
         let _ = write!(out, " **{message}**");
     }
     out.push_str("\n\n");
-    let risks = risks(plan, &access);
+    let risks = risks(plan, access);
     if !risks.is_empty() {
         out.push_str("#### Risks\n\n");
         for r in risks {
@@ -113,10 +118,10 @@ fn head(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    if let Some(graph) = super::access::mermaid(&access) {
+    if let Some(graph) = super::access::mermaid(access) {
         out.push_str(&graph);
     }
-    out.push_str(&super::access::markdown_section(&access));
+    out.push_str(&super::access::markdown_section(access));
     out
 }
 

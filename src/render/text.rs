@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use owo_colors::{OwoColorize, Style};
 
 use super::{existing, gains_access_message, pretty, summary_line, Existing};
+use crate::access::GrantChange;
 use crate::plan::{Action, AttributeChange, Plan, ResourceChange};
 use crate::policy::{AccessChange, PolicyDiff, Severity};
 
@@ -57,6 +58,11 @@ impl Painter {
 }
 
 pub fn render(plan: &Plan, options: TextOptions) -> String {
+    render_with(plan, &crate::access::changes(plan), options)
+}
+
+/// `render`, with the plan's access changes already computed.
+pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) -> String {
     let p = Painter {
         color: options.color,
     };
@@ -95,8 +101,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         findings(&mut out, &p, change);
         out.push('\n');
     }
-    let access = crate::access::changes(plan);
-    out.push_str(&super::access::text_section(&access));
+    out.push_str(&super::access::text_section(access));
     let summary = plan.summary();
     if plan.refresh_only {
         let n = summary.change + summary.replace;
@@ -108,7 +113,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         );
         return out;
     }
-    if let Some((message, review)) = gains_access_message(&access) {
+    if let Some((message, review)) = gains_access_message(access) {
         let style = if review {
             Style::new().red().bold()
         } else {
