@@ -321,12 +321,26 @@ fn render_json_10k(bencher: divan::Bencher) {
     bencher.bench(|| plinth::render::json::render(&plan));
 }
 
-/// The access review alone: both sides' grants and their difference.
+/// The access review alone: the grants of the groups of resources the plan's changes reach,
+/// on both sides, and their difference.
 #[divan::bench(sample_count = 10)]
 fn access_changes_10k(bencher: divan::Bencher) {
     let (spec, live) = inputs();
     let plan = plan_of(spec, live);
     bencher.bench(|| plinth::access::changes(&plan));
+}
+
+/// Its reference, in the same run: every grant of both sides, and their difference (the same
+/// result).
+#[divan::bench(sample_count = 10)]
+fn access_changes_in_full_10k(bencher: divan::Bencher) {
+    let (spec, live) = inputs();
+    let plan = plan_of(spec, live);
+    assert_eq!(
+        plinth::access::changes(&plan),
+        plinth::access::changes_in_full(&plan)
+    );
+    bencher.bench(|| plinth::access::changes_in_full(&plan));
 }
 
 mod policy {

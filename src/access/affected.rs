@@ -8,8 +8,10 @@
 //! managed policies and permissions boundary; and, through an assumed role, that role's rows.
 //! Every one of these is a reference from one resource's attributes to another's ARN. Resources
 //! joined by references, on either side of the plan, form groups; a group with a changed member
-//! (created, deleted, or with any attribute or ARN different) is affected as a whole, and every
-//! row has its origin and everything it read inside one group. The rest cancel.
+//! (created, deleted, updated or replaced: anything but a no-op) is affected as a whole, and
+//! every row has its origin and everything it read inside one group. The rest cancel. A no-op
+//! resource whose live policy says the same as the spec's in other words (another order,
+//! another case of a condition key) has no access change, though its rows' text may differ.
 
 use super::*;
 
@@ -19,30 +21,27 @@ pub(super) struct Affected {
     pub desired: Vec<bool>,
 }
 
-pub(super) fn affected<'s>(live: &'s Stack, desired: &'s Stack) -> Affected {
-    let mut ids: FastMap<&'s str, usize> = FastMap::default();
-    let mut id_of = |address: &'s str| -> usize {
-        let next = ids.len();
-        *ids.entry(address).or_insert(next)
-    };
-    let live_ids: Vec<usize> = live.nodes.iter().map(|n| id_of(&n.address)).collect();
-    let desired_ids: Vec<usize> = desired.nodes.iter().map(|n| id_of(&n.address)).collect();
-    let count = ids.len();
-
-    // Changed: on one side only, or with a different ARN or attributes.
-    let mut live_at: Vec<Option<usize>> = vec![None; count];
-    for (index, &id) in live_ids.iter().enumerate() {
-        live_at[id] = Some(index);
+pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
+    // A resource is the same on both sides when the plan leaves it as it is; it is known by
+    // its place in the plan's changes on either side.
+    let count = live
+        .nodes
+        .iter()
+        .chain(&desired.nodes)
+        .map(|n| n.change + 1)
+        .max()
+        .unwrap_or(0);
+    let live_ids: Vec<usize> = live.nodes.iter().map(|n| n.change).collect();
+    let desired_ids: Vec<usize> = desired.nodes.iter().map(|n| n.change).collect();
+    let mut sides = vec![0u8; count];
+    let mut changed = vec![false; count];
+    for node in live.nodes.iter().chain(&desired.nodes) {
+        sides[node.change] += 1;
+        changed[node.change] |= !node.unchanged;
     }
-    let mut changed = vec![true; count];
-    for (index, &id) in desired_ids.iter().enumerate() {
-        if let Some(at) = live_at[id] {
-            let (before, after) = (&live.nodes[at], &desired.nodes[index]);
-            changed[id] = before.arn != after.arn
-                || before.kind != after.kind
-                || !(std::ptr::eq(before.attributes, after.attributes)
-                    || before.attributes == after.attributes);
-        }
+    for (id, sides) in sides.iter().enumerate() {
+        // On one side only: created or deleted.
+        changed[id] |= *sides == 1;
     }
 
     let mut groups = Groups::new(count);
@@ -53,7 +52,7 @@ pub(super) fn affected<'s>(live: &'s Stack, desired: &'s Stack) -> Affected {
             names.clear();
             references(node.kind, node.attributes, &mut names);
             for name in &names {
-                arns.each_match(stack, name, |other| {
+                arns.each_match(name, |other| {
                     groups.join(node_ids[index], node_ids[other]);
                 });
             }
@@ -61,11 +60,8 @@ pub(super) fn affected<'s>(live: &'s Stack, desired: &'s Stack) -> Affected {
     }
 
     let mut hit = vec![false; count];
-    for id in 0..count {
-        if changed[id] {
-            let root = groups.root(id);
-            hit[root] = true;
-        }
+    for (id, _) in changed.iter().enumerate().filter(|(_, changed)| **changed) {
+        hit[groups.root(id)] = true;
     }
     let mut in_affected = |id: usize| hit[groups.root(id)];
     Affected {
@@ -78,22 +74,22 @@ pub(super) fn affected<'s>(live: &'s Stack, desired: &'s Stack) -> Affected {
 /// resource: the principals of each policy document; the `Resource` patterns of its identity
 /// policies (a `NotResource` names everything), which are the only ones read as targets (a
 /// resource policy's own `Resource` names the resource itself); and the ARNs of its managed
-/// policies and permissions boundary.
+/// policies and permissions boundary. Its table says which attributes hold policies.
 fn references<'a>(kind: Kind, attributes: &'a Attributes, out: &mut Vec<&'a str>) {
-    for (name, value) in attributes {
-        let identity = || {
-            kind.attributes().iter().any(|a| {
-                a.name == name
-                    && a.policy
-                        .as_ref()
-                        .is_some_and(|p| p.document == crate::policy::DocumentKind::Identity)
-            })
+    for column in kind.attributes() {
+        let Some(policy) = &column.policy else {
+            continue;
         };
-        match (name.as_str(), value) {
-            ("managed_policies", Value::Set(arns)) => out.extend(arns.iter().map(String::as_str)),
-            ("permissions_boundary", Value::Str(arn)) => out.push(arn),
-            (_, value) => policy_references(value, identity(), out),
+        if let Some(value) = attributes.get(column.name) {
+            let identity = policy.document == crate::policy::DocumentKind::Identity;
+            policy_references(value, identity, out);
         }
+    }
+    if let Some(Value::Set(arns)) = attributes.get("managed_policies") {
+        out.extend(arns.iter().map(String::as_str));
+    }
+    if let Some(Value::Str(arn)) = attributes.get("permissions_boundary") {
+        out.push(arn);
     }
 }
 
@@ -127,21 +123,33 @@ fn policy_references<'a>(value: &'a Value, identity: bool, out: &mut Vec<&'a str
     }
 }
 
-/// A side's ARNs, sorted, to find those a pattern's literal beginning starts.
+/// A side's ARNs, sorted when a pattern first needs them, to find those its literal beginning
+/// starts.
 struct SortedArns<'s> {
-    sorted: Vec<(&'s str, usize)>,
+    stack: &'s Stack<'s>,
+    sorted: std::cell::OnceCell<Vec<(&'s str, usize)>>,
 }
 
 impl<'s> SortedArns<'s> {
-    fn new(stack: &'s Stack) -> Self {
-        let mut sorted: Vec<(&str, usize)> = stack
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(index, node)| (node.arn.as_str(), index))
-            .collect();
-        sorted.sort_unstable();
-        SortedArns { sorted }
+    fn new(stack: &'s Stack<'s>) -> Self {
+        SortedArns {
+            stack,
+            sorted: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn sorted(&self) -> &[(&'s str, usize)] {
+        self.sorted.get_or_init(|| {
+            let mut sorted: Vec<(&str, usize)> = self
+                .stack
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(index, node)| (node.arn.as_str(), index))
+                .collect();
+            sorted.sort_unstable();
+            sorted
+        })
     }
 
     /// Calls `found` with each node `name` may stand for in `targets`, `principal_label` or a
@@ -149,7 +157,8 @@ impl<'s> SortedArns<'s> {
     /// up as it is and, cut at each `/`, as a bucket of an object ARN; a pattern finds every
     /// node whose ARN starts with its literal beginning, and each whose ARN is that beginning
     /// cut at a `/` (a bucket, for `arn:aws:s3:::bucket/*`).
-    fn each_match(&self, stack: &Stack, name: &str, mut found: impl FnMut(usize)) {
+    fn each_match(&self, name: &str, mut found: impl FnMut(usize)) {
+        let stack = self.stack;
         let literal = match name.find(['*', '?']) {
             Some(at) => &name[..at],
             None => {
@@ -167,8 +176,9 @@ impl<'s> SortedArns<'s> {
         if literal.len() == name.len() {
             return;
         }
-        let start = self.sorted.partition_point(|(arn, _)| *arn < literal);
-        for &(arn, index) in &self.sorted[start..] {
+        let sorted = self.sorted();
+        let start = sorted.partition_point(|(arn, _)| *arn < literal);
+        for &(arn, index) in &sorted[start..] {
             if !arn.starts_with(literal) {
                 break;
             }

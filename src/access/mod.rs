@@ -122,6 +122,11 @@ pub enum Side {
 
 /// A resource of the stack as the model sees it.
 struct Node<'a> {
+    /// Its place in the plan's changes, the same on both sides.
+    change: usize,
+    /// The plan leaves it as it is (a no-op): the same attributes on both sides, or policies
+    /// that say the same in other words.
+    unchanged: bool,
     address: String,
     kind: Kind,
     arn: String,
@@ -144,7 +149,8 @@ impl<'a> Stack<'a> {
         let nodes: Vec<Node> = plan
             .changes
             .iter()
-            .filter_map(|change| {
+            .enumerate()
+            .filter_map(|(index, change)| {
                 let attributes = match side {
                     Side::Live => change.live.as_ref()?,
                     Side::Desired if change.action == crate::plan::Action::Delete => return None,
@@ -152,6 +158,8 @@ impl<'a> Stack<'a> {
                     Side::Desired => change.desired.as_ref()?,
                 };
                 Some(Node {
+                    change: index,
+                    unchanged: change.action == crate::plan::Action::NoOp,
                     address: change.address.to_string(),
                     kind: change.address.kind,
                     arn: arn_of(
@@ -727,9 +735,10 @@ fn gained_and_lost(before: &[Grant], after: &[Grant]) -> Vec<GrantChange> {
     out
 }
 
-/// `changes` computed from every row of both sides, which the groups must not change.
-#[cfg(test)]
-fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
+/// `changes` computed from every row of both sides, which the groups must not change: for the
+/// tests, and the benchmark's reference.
+#[doc(hidden)]
+pub fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
     gained_and_lost(
         &grants(&Stack::from_plan(plan, Side::Live)),
         &grants(&Stack::from_plan(plan, Side::Desired)),

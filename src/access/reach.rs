@@ -163,16 +163,16 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
 /// inside the account as the role, whose own rows already say what it can do, so only other
 /// principals get rows of their own; an assumption that leads to escalation is escalation.
 pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
-    let roles: BTreeSet<String> = stack
+    let roles: std::collections::HashSet<&str, foldhash::fast::RandomState> = stack
         .nodes
         .iter()
         .filter(|n| n.kind == Kind::Role)
-        .map(|n| n.address.clone())
+        .map(|n| n.address.as_str())
         .collect();
     let assumes = |g: &Grant| {
         g.via.len() == 1
             && g.via[0].ends_with(" trust")
-            && roles.contains(&g.resource)
+            && roles.contains(g.resource.as_str())
             && g.actions
                 .iter()
                 .any(|a| pattern::overlaps(a, "sts:assumerole*"))
@@ -238,7 +238,7 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
         .iter()
         .filter(|g| {
             g.risk == Risk::Escalation
-                && roles.contains(&g.principal)
+                && roles.contains(g.principal.as_str())
                 && !g.actions.iter().all(|a| a.starts_with("sts:assumerole"))
         })
         .map(|g| g.principal.clone())
