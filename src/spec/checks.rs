@@ -271,6 +271,11 @@ impl<'a> Known<'a> {
             }
         }
         let value = self.text(text)?;
+        // An AWS-owned resource (`arn:aws:iam::aws:policy/...`, which most Lambda roles attach)
+        // is never the stack's: no need to index every resource's exports to find that out.
+        if value.split(':').nth(4) == Some("aws") {
+            return None;
+        }
         let index = self.by_value.get_or_init(|| {
             let mut index = HashMap::new();
             for r in self.spec.resources.values() {
