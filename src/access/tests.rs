@@ -541,6 +541,10 @@ fn the_markdown_graph_draws_who_reaches_what_through_which_role() {
 /// `after`'s spec planned against an account holding what `before`'s spec declares, as it
 /// declares it (owned by the stack, so what `after` leaves out is deleted).
 fn between(before: &str, after: &str) -> Plan {
+    between_with(before, after, PlanOptions::default())
+}
+
+fn between_with(before: &str, after: &str, options: PlanOptions) -> Plan {
     let first = inline(before);
     let mut live = empty_account(false);
     for change in &first.changes {
@@ -563,7 +567,7 @@ fn between(before: &str, after: &str) -> Plan {
     std::fs::write(&path, after).unwrap();
     let spec = spec::load(&path, &LoadOptions::default())
         .unwrap_or_else(|d| panic!("{}", d.render(false)));
-    plan(&spec, &live, PlanOptions::default()).unwrap()
+    plan(&spec, &live, options).unwrap()
 }
 
 /// The access changes, checked against the same difference of every row of both sides.
@@ -709,4 +713,35 @@ fn a_change_reaches_whoever_assumes_the_role_through_unchanged_trust() {
         gained(&changes, "111122223333", "sqs:sendmessage", "queue.jobs"),
         "{changes:#?}"
     );
+}
+
+/// A plan that destroys the stack loses every row; one that only refreshes gains and loses
+/// nothing, though the spec changed: both as the full difference says.
+#[test]
+fn destroy_and_refresh_only_plans_agree_with_the_full_difference() {
+    let hub = role(
+        "hub",
+        r#"{"AWS": "111122223333"}"#,
+        &reads("jobs", "sqs:ReceiveMessage"),
+    );
+    let before = format!("{ROLE_HEAD}{QUEUE}{hub}");
+    let after = before.replace("sqs:ReceiveMessage", "sqs:SendMessage");
+    let destroy = PlanOptions {
+        destroy: true,
+        ..PlanOptions::default()
+    };
+    let changes = changes_checked(&between_with(&before, &before, destroy));
+    assert!(
+        !changes.is_empty() && changes.iter().all(|c| c.change == Change::Lost),
+        "{changes:#?}"
+    );
+    assert!(
+        changes.iter().any(|c| c.grant.principal == "111122223333"),
+        "{changes:#?}"
+    );
+    let refresh = PlanOptions {
+        refresh_only: true,
+        ..PlanOptions::default()
+    };
+    assert_eq!(changes_checked(&between_with(&before, &after, refresh)), []);
 }
