@@ -31,8 +31,6 @@ pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
         .map(|n| n.change + 1)
         .max()
         .unwrap_or(0);
-    let live_ids: Vec<usize> = live.nodes.iter().map(|n| n.change).collect();
-    let desired_ids: Vec<usize> = desired.nodes.iter().map(|n| n.change).collect();
     let mut sides = vec![0u8; count];
     let mut changed = vec![false; count];
     for node in live.nodes.iter().chain(&desired.nodes) {
@@ -45,15 +43,15 @@ pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
     }
 
     let mut groups = Groups::new(count);
-    for (stack, node_ids) in [(live, &live_ids), (desired, &desired_ids)] {
+    for stack in [live, desired] {
         let arns = SortedArns::new(stack);
         let mut names = Vec::new();
-        for (index, node) in stack.nodes.iter().enumerate() {
+        for node in &stack.nodes {
             names.clear();
             references(node.kind, node.attributes, &mut names);
             for name in &names {
                 arns.each_match(name, |other| {
-                    groups.join(node_ids[index], node_ids[other]);
+                    groups.join(node.change, stack.nodes[other].change);
                 });
             }
         }
@@ -63,10 +61,10 @@ pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
     for (id, _) in changed.iter().enumerate().filter(|(_, changed)| **changed) {
         hit[groups.root(id)] = true;
     }
-    let mut in_affected = |id: usize| hit[groups.root(id)];
+    let mut in_affected = |node: &Node| hit[groups.root(node.change)];
     Affected {
-        live: live_ids.iter().map(|&id| in_affected(id)).collect(),
-        desired: desired_ids.iter().map(|&id| in_affected(id)).collect(),
+        live: live.nodes.iter().map(&mut in_affected).collect(),
+        desired: desired.nodes.iter().map(&mut in_affected).collect(),
     }
 }
 
