@@ -545,29 +545,41 @@ fn between(before: &str, after: &str) -> Plan {
 }
 
 fn between_with(before: &str, after: &str, options: PlanOptions) -> Plan {
-    let first = inline(before);
-    let mut live = empty_account(false);
-    for change in &first.changes {
-        let resource = crate::state::LiveResource {
-            kind: change.address.kind,
-            physical_id: change.physical_id.clone(),
-            owner: Some(first.stack.clone()),
-            address_tag: Some(change.address.clone()),
-            attributes: change.desired.clone().expect("a create"),
-            exports: Default::default(),
-            deletion_date: None,
-        };
-        live.owned.push(resource.clone());
-        if after.contains(&format!("[{}]", change.address)) {
-            live.by_address.insert(change.address.clone(), resource);
-        }
-    }
+    let live = account_after(&inline(before), false, |address| {
+        after.contains(&format!("[{address}]"))
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plinth.toml");
     std::fs::write(&path, after).unwrap();
     let spec = spec::load(&path, &LoadOptions::default())
         .unwrap_or_else(|d| panic!("{}", d.render(false)));
     plan(&spec, &live, options).unwrap()
+}
+
+/// The account a plan's apply leaves: what it declares, as it declares it, owned by its stack
+/// (found by name where `declared` says the next spec names it too).
+fn account_after(
+    created: &Plan,
+    lab_bucket: bool,
+    declared: impl Fn(&crate::model::Address) -> bool,
+) -> LiveSnapshot {
+    let mut live = empty_account(lab_bucket);
+    for change in created.changes.iter().filter(|c| c.desired.is_some()) {
+        let resource = crate::state::LiveResource {
+            kind: change.address.kind,
+            physical_id: change.physical_id.clone(),
+            owner: Some(created.stack.clone()),
+            address_tag: Some(change.address.clone()),
+            attributes: change.desired.clone().expect("filtered"),
+            exports: Default::default(),
+            deletion_date: None,
+        };
+        live.owned.push(resource.clone());
+        if declared(&change.address) {
+            live.by_address.insert(change.address.clone(), resource);
+        }
+    }
+    live
 }
 
 /// The access changes, checked against the same difference of every row of both sides.
@@ -762,20 +774,7 @@ fn the_ready_made_stacks_applied_then_destroyed_agree_with_the_full_difference()
     ];
     for (name, vars) in stacks {
         let created = ready_made(name, vars);
-        let mut live = empty_account(name.starts_with("ganymede"));
-        for change in created.changes.iter().filter(|c| c.desired.is_some()) {
-            let resource = crate::state::LiveResource {
-                kind: change.address.kind,
-                physical_id: change.physical_id.clone(),
-                owner: Some(created.stack.clone()),
-                address_tag: Some(change.address.clone()),
-                attributes: change.desired.clone().expect("filtered"),
-                exports: Default::default(),
-                deletion_date: None,
-            };
-            live.owned.push(resource.clone());
-            live.by_address.insert(change.address.clone(), resource);
-        }
+        let live = account_after(&created, name.starts_with("ganymede"), |_| true);
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("plans")
             .join(name);
