@@ -33,9 +33,10 @@ fn main() -> std::process::ExitCode {
     // is reserved before `main`); a 2 MiB page is resident as a whole once any of it is touched,
     // which cost a 10,000-resource validate 9 MiB of its peak RSS (126 MiB; 117 without) and
     // bought no time worth measuring. Turning them off for the process applies to every page
-    // touched from here on (mimalloc's own option is read only at its start). SAFETY: plain C
-    // call with constant arguments; its result does not matter (a kernel without the option
-    // keeps huge pages, which is only memory).
+    // touched from here on (mimalloc's own option is read only at its start); a program the
+    // SDK runs for credentials (`credential_process`) inherits it, which changes only how its
+    // memory is backed. SAFETY: plain C call with constant arguments; its result does not
+    // matter (a kernel without the option keeps huge pages, which is only memory).
     #[cfg(target_os = "linux")]
     unsafe {
         prctl(
