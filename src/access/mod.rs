@@ -794,17 +794,10 @@ fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<Gra
     }
 }
 
-/// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row is at or above
-/// `threshold` (`None`: when some policy change widens access at all), 2 otherwise.
-pub fn detailed_exit_code(plan: &Plan, threshold: Option<Risk>) -> u8 {
-    if plan.is_empty() || threshold.is_none() {
-        return exit_code_of(plan, threshold, &[]);
-    }
-    exit_code_of(plan, threshold, &changes(plan))
-}
-
-/// `detailed_exit_code`, with the plan's access changes already computed.
-pub fn exit_code_of(plan: &Plan, threshold: Option<Risk>, changes: &[GrantChange]) -> u8 {
+/// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row of the plan's access
+/// `changes` is at or above `threshold` (`None`: when some policy change widens access at
+/// all), 2 otherwise.
+pub fn detailed_exit_code(plan: &Plan, threshold: Option<Risk>, changes: &[GrantChange]) -> u8 {
     if plan.is_empty() {
         return 0;
     }

@@ -433,7 +433,7 @@ fn detailed_exit_code_with_each_threshold() {
     ];
     for (plan, threshold, expected) in cases {
         assert_eq!(
-            detailed_exit_code(plan, *threshold),
+            detailed_exit_code(plan, *threshold, &changes(plan)),
             *expected,
             "{threshold:?}\n{:#?}",
             changes(plan)
@@ -713,18 +713,12 @@ fn a_change_reaches_whoever_assumes_the_role_through_unchanged_trust() {
     let before = format!("{ROLE_HEAD}{QUEUE}{hub}{}", worker("sqs:GetQueueUrl"));
     let after = format!("{ROLE_HEAD}{QUEUE}{hub}{}", worker("sqs:SendMessage"));
     let changes = changes_checked(&between(&before, &after));
-    assert!(
-        gained(&changes, "role.worker", "sqs:sendmessage", "queue.jobs"),
-        "{changes:#?}"
-    );
-    assert!(
-        gained(&changes, "role.hub", "sqs:sendmessage", "queue.jobs"),
-        "{changes:#?}"
-    );
-    assert!(
-        gained(&changes, "111122223333", "sqs:sendmessage", "queue.jobs"),
-        "{changes:#?}"
-    );
+    for principal in ["role.worker", "role.hub", "111122223333"] {
+        assert!(
+            gained(&changes, principal, "sqs:sendmessage", "queue.jobs"),
+            "{principal}\n{changes:#?}"
+        );
+    }
 }
 
 /// A plan that destroys the stack loses every row; one that only refreshes gains and loses

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::ui::{TerminalApply, Ui};
 use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowArgs, SpecArgs};
+use crate::access::{self, GrantChange};
 use crate::aws::{Aws, ConnectOptions};
 use crate::plan::{Plan, PlanOptions};
 use crate::render::envs::{self as view, EnvPlan};
@@ -132,11 +133,14 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
         ui.err(&format!("environment {name}:\n"));
         ui.report(e);
     }
+    let access: Vec<Vec<GrantChange>> = planned.iter().map(|(_, p)| access::changes(p)).collect();
     let plans: Vec<EnvPlan<'_>> = planned
         .iter()
-        .map(|(spec, plan)| EnvPlan {
+        .zip(&access)
+        .map(|((spec, plan), access)| EnvPlan {
             name: spec.stack.env.as_ref().map(|e| e.name.as_str()),
             plan,
+            access,
         })
         .collect();
     ui.out(&render(&plans, &args.render, ui));
@@ -166,9 +170,9 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
     }
     Ok(match args.detailed_exitcode {
         false => 0,
-        true => planned
+        true => plans
             .iter()
-            .map(|(_, plan)| crate::access::detailed_exit_code(plan, args.fail_on.threshold()))
+            .map(|p| access::detailed_exit_code(p.plan, args.fail_on.threshold(), p.access))
             .max()
             .unwrap_or(0),
     })
@@ -203,12 +207,18 @@ fn render(plans: &[EnvPlan<'_>], args: &super::RenderArgs, ui: &Ui) -> String {
 /// `plinth show --merge A B ...`: the plans of several files (one per CI runner) as one
 /// result. An environment in two files is refused: the runners' shards should not overlap.
 pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, Failure> {
-    let plans: Vec<EnvPlan<'_>> = files
+    let environments: Vec<_> = files.iter().flat_map(|f| f.environments.iter()).collect();
+    let access: Vec<Vec<GrantChange>> = environments
         .iter()
-        .flat_map(|f| f.environments.iter())
-        .map(|e| EnvPlan {
+        .map(|e| access::changes(&e.plan))
+        .collect();
+    let plans: Vec<EnvPlan<'_>> = environments
+        .iter()
+        .zip(&access)
+        .map(|(e, access)| EnvPlan {
             name: e.env.as_deref(),
             plan: &e.plan,
+            access,
         })
         .collect();
     let mut seen = std::collections::BTreeSet::new();
@@ -228,7 +238,7 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
         }
     }
     match plans.as_slice() {
-        [one] if args.merge.is_empty() => ui.out(&show(one.plan, &args.render, ui)),
+        [one] if args.merge.is_empty() => ui.out(&show(one.plan, one.access, &args.render, ui)),
         _ => ui.out(&render(&plans, &args.render, ui)),
     }
     Ok(0)

@@ -148,10 +148,10 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                 save_plan(path, &spec, &plan, &args.spec.vars, &args.spec.var_files)?;
             }
             let access = crate::access::changes(&plan);
-            ui.out(&show_with(&plan, &access, &args.render, ui));
+            ui.out(&show(&plan, &access, &args.render, ui));
             Ok(match args.detailed_exitcode {
                 false => 0,
-                true => crate::access::exit_code_of(&plan, args.fail_on.threshold(), &access),
+                true => crate::access::detailed_exit_code(&plan, args.fail_on.threshold(), &access),
             })
         }
         Command::Access(args) => {
@@ -313,17 +313,9 @@ fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui) -> Result<Spec, Failu
     Ok(spec)
 }
 
-fn show(plan: &Plan, args: &RenderArgs, ui: &Ui) -> String {
-    show_with(plan, &crate::access::changes(plan), args, ui)
-}
-
-/// `show`, with the plan's access changes already computed.
-fn show_with(
-    plan: &Plan,
-    access: &[crate::access::GrantChange],
-    args: &RenderArgs,
-    ui: &Ui,
-) -> String {
+/// The plan in the chosen format, with its access changes (computed once by the caller, which
+/// also gates the exit code on them).
+fn show(plan: &Plan, access: &[crate::access::GrantChange], args: &RenderArgs, ui: &Ui) -> String {
     match args.format {
         Format::Text => render::text::render_with(
             plan,

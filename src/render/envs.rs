@@ -9,13 +9,16 @@ use serde::Serialize;
 use super::json::{JsonPlan, JSON_FORMAT_VERSION};
 use super::markdown::{self, MarkdownOptions};
 use super::text::{self, TextOptions};
+use crate::access::GrantChange;
 use crate::plan::Plan;
 
-/// One environment's plan, by the environment's name (`None`: the spec has no environments).
+/// One environment's plan, by the environment's name (`None`: the spec has no environments),
+/// with its access changes, computed once for every view of it and its exit code.
 #[derive(Debug, Clone, Copy)]
 pub struct EnvPlan<'a> {
     pub name: Option<&'a str>,
     pub plan: &'a Plan,
+    pub access: &'a [GrantChange],
 }
 
 impl EnvPlan<'_> {
@@ -30,7 +33,7 @@ pub fn text(plans: &[EnvPlan<'_>], options: TextOptions) -> String {
     let mut out = String::new();
     for p in plans {
         let _ = writeln!(out, "=== environment {} ===\n", p.label());
-        out.push_str(&text::render(p.plan, options));
+        out.push_str(&text::render_with(p.plan, p.access, options));
         out.push('\n');
     }
     out.push_str(&summary_table(plans, false));
@@ -69,7 +72,7 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
                 if s.widens_access { "yes" } else { "no" }.to_string(),
             ];
             if markdown {
-                row.extend(risks(p.plan));
+                row.extend(risks(p.plan, p.access));
             }
             row
         })
@@ -109,10 +112,10 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
 
 /// The riskiest class of access the plan gains (`**external**`), and the resources it destroys
 /// or replaces, for the Markdown table.
-fn risks(plan: &Plan) -> [String; 2] {
+fn risks(plan: &Plan, access: &[GrantChange]) -> [String; 2] {
     use crate::access::Change;
     use crate::plan::Action;
-    let riskiest = crate::access::changes(plan)
+    let riskiest = access
         .iter()
         .filter(|c| c.change == Change::Gained)
         .map(|c| c.grant.risk)
@@ -164,7 +167,7 @@ pub fn json(plans: &[EnvPlan<'_>]) -> String {
                 name: p.name,
                 account_id: &p.plan.account.account_id,
                 region: &p.plan.account.region,
-                plan: JsonPlan::of(p.plan),
+                plan: JsonPlan::with_access(p.plan, p.access.into()),
             })
             .collect(),
     };
@@ -191,7 +194,7 @@ pub fn markdown(plans: &[EnvPlan<'_>], options: MarkdownOptions) -> String {
     let unlimited = MarkdownOptions { budget: usize::MAX };
     let mut groups: Vec<(String, Vec<EnvPlan<'_>>)> = Vec::new();
     for p in plans {
-        let body = without_title(&markdown::render(p.plan, unlimited));
+        let body = without_title(&markdown::render_with(p.plan, p.access, unlimited));
         match groups.iter_mut().find(|(b, _)| *b == body) {
             Some((_, members)) => members.push(*p),
             None => groups.push((body, vec![*p])),
@@ -201,8 +204,8 @@ pub fn markdown(plans: &[EnvPlan<'_>], options: MarkdownOptions) -> String {
     let mut out = head;
     for (_, members) in &groups {
         let names: Vec<String> = members.iter().map(|m| format!("`{}`", m.label())).collect();
-        let first = members[0].plan;
-        let changes = first.changes.iter().filter(|c| c.is_change()).count();
+        let first = members[0];
+        let changes = first.plan.changes.iter().filter(|c| c.is_change()).count();
         let title = match (members.len(), changes) {
             (1, _) => format!("#### {}", names[0]),
             (n, 0) => format!("#### no changes in {n} environments: {}", names.join(", ")),
@@ -213,7 +216,11 @@ pub fn markdown(plans: &[EnvPlan<'_>], options: MarkdownOptions) -> String {
             ),
         };
         let budget = share.saturating_sub(title.len() + 2);
-        let body = without_title(&markdown::render(first, MarkdownOptions { budget }));
+        let body = without_title(&markdown::render_with(
+            first.plan,
+            first.access,
+            MarkdownOptions { budget },
+        ));
         let _ = write!(out, "{title}\n\n{body}\n");
     }
     out
@@ -235,8 +242,24 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
     }
 
+    /// A plan with its access changes, as the command line holds them.
+    struct Planned {
+        plan: Plan,
+        access: Vec<GrantChange>,
+    }
+
+    impl Planned {
+        fn env<'a>(&'a self, name: &'a str) -> EnvPlan<'a> {
+            EnvPlan {
+                name: Some(name),
+                plan: &self.plan,
+                access: &self.access,
+            }
+        }
+    }
+
     /// The planner fixture planned into an empty account `account`.
-    fn plan_in(account: &str, spec: &crate::spec::Spec) -> Plan {
+    fn plan_in(account: &str, spec: &crate::spec::Spec) -> Planned {
         let live = LiveSnapshot {
             account: Some(Account {
                 account_id: account.into(),
@@ -246,7 +269,9 @@ mod tests {
             }),
             ..LiveSnapshot::default()
         };
-        plan(spec, &live, PlanOptions::default()).unwrap()
+        let plan = plan(spec, &live, PlanOptions::default()).unwrap();
+        let access = crate::access::changes(&plan);
+        Planned { plan, access }
     }
 
     #[test]
@@ -258,20 +283,7 @@ mod tests {
             plan_in("111111111111", &spec),
             plan_in("222222222222", &spec),
         );
-        let plans = [
-            EnvPlan {
-                name: Some("dev"),
-                plan: &a,
-            },
-            EnvPlan {
-                name: Some("qa"),
-                plan: &b,
-            },
-            EnvPlan {
-                name: Some("prod"),
-                plan: &c,
-            },
-        ];
+        let plans = [a.env("dev"), b.env("qa"), c.env("prod")];
         let comment = markdown(&plans, MarkdownOptions::default());
         insta::with_settings!({ snapshot_path => fixture("fixtures/snapshots") }, {
             insta::assert_snapshot!("envs_markdown_collapsed", comment);
@@ -287,16 +299,7 @@ mod tests {
             plan_in("111111111111", &spec),
             plan_in("222222222222", &spec),
         );
-        let plans = [
-            EnvPlan {
-                name: Some("dev"),
-                plan: &a,
-            },
-            EnvPlan {
-                name: Some("prod"),
-                plan: &c,
-            },
-        ];
+        let plans = [a.env("dev"), c.env("prod")];
         let full = markdown(&plans, MarkdownOptions::default());
         let budget = full.len() * 2 / 3;
         let small = markdown(&plans, MarkdownOptions { budget });
@@ -313,16 +316,7 @@ mod tests {
             plan_in("111111111111", &spec),
             plan_in("222222222222", &spec),
         );
-        let plans = [
-            EnvPlan {
-                name: Some("dev"),
-                plan: &a,
-            },
-            EnvPlan {
-                name: Some("prod"),
-                plan: &c,
-            },
-        ];
+        let plans = [a.env("dev"), c.env("prod")];
         let json: serde_json::Value = serde_json::from_str(&json(&plans)).unwrap();
         assert_eq!(json["format_version"], JSON_FORMAT_VERSION);
         let envs = json["environments"].as_array().unwrap();
@@ -330,7 +324,7 @@ mod tests {
         assert_eq!(envs[1]["name"], "prod");
         assert_eq!(envs[1]["account_id"], "222222222222");
         let single: serde_json::Value =
-            serde_json::from_str(&super::super::json::render(&c)).unwrap();
+            serde_json::from_str(&super::super::json::render(&c.plan)).unwrap();
         assert_eq!(envs[1]["plan"], single);
     }
 }

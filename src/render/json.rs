@@ -109,10 +109,6 @@ pub struct JsonFieldChange {
 }
 
 impl<'a> JsonPlan<'a> {
-    pub fn of(plan: &'a Plan) -> Self {
-        Self::with_access(plan, crate::access::changes(plan).into())
-    }
-
     pub fn with_access(
         plan: &'a Plan,
         access_changes: std::borrow::Cow<'a, [GrantChange]>,
