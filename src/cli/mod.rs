@@ -324,7 +324,7 @@ fn show(plan: &Plan, access: &[crate::access::GrantChange], args: &RenderArgs, u
                 color: ui.color_stdout,
             },
         ),
-        Format::Json => render::json::render_with(plan, access.into()),
+        Format::Json => render::json::render_with(plan, access),
         Format::Markdown => render::markdown::render_with(
             plan,
             access,

@@ -167,7 +167,7 @@ pub fn json(plans: &[EnvPlan<'_>]) -> String {
                 name: p.name,
                 account_id: &p.plan.account.account_id,
                 region: &p.plan.account.region,
-                plan: JsonPlan::with_access(p.plan, p.access.into()),
+                plan: JsonPlan::with_access(p.plan, p.access),
             })
             .collect(),
     };

@@ -15,11 +15,11 @@ use crate::policy::{AccessChange, ChangeKind, PolicyDiff};
 pub const JSON_FORMAT_VERSION: u32 = 2;
 
 pub fn render(plan: &Plan) -> String {
-    render_with(plan, crate::access::changes(plan).into())
+    render_with(plan, &crate::access::changes(plan))
 }
 
 /// `render`, with the plan's access changes already computed.
-pub fn render_with<'a>(plan: &'a Plan, access: std::borrow::Cow<'a, [GrantChange]>) -> String {
+pub fn render_with(plan: &Plan, access: &[GrantChange]) -> String {
     let mut out =
         serde_json::to_string_pretty(&JsonPlan::with_access(plan, access)).unwrap_or_default();
     out.push('\n');
@@ -41,7 +41,7 @@ pub struct JsonPlan<'a> {
     /// Each warning's rendered text.
     pub warnings: Vec<&'a str>,
     /// Access gained and lost, from every policy together (crate::access).
-    pub access_changes: std::borrow::Cow<'a, [GrantChange]>,
+    pub access_changes: &'a [GrantChange],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,10 +109,7 @@ pub struct JsonFieldChange {
 }
 
 impl<'a> JsonPlan<'a> {
-    pub fn with_access(
-        plan: &'a Plan,
-        access_changes: std::borrow::Cow<'a, [GrantChange]>,
-    ) -> Self {
+    pub fn with_access(plan: &'a Plan, access_changes: &'a [GrantChange]) -> Self {
         let mode = if plan.refresh_only {
             Mode::RefreshOnly
         } else if plan.destroy {
