@@ -109,6 +109,8 @@ pub struct Counts {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub operation: String,
+    /// The request's host and path, which name an S3 request's bucket.
+    pub uri: String,
     pub arrived: Instant,
     pub body: Bytes,
 }
@@ -117,6 +119,17 @@ struct State {
     faults: Faults,
     rng: SplitMix64,
     counts: Counts,
+    /// Requests received and not yet answered (or abandoned).
+    in_flight: usize,
+}
+
+/// Counts a request as in flight until it is dropped, answered or not.
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
 }
 
 pub struct FaultProxy {
@@ -132,6 +145,7 @@ impl FaultProxy {
             rng: SplitMix64(faults.seed),
             faults,
             counts: Counts::default(),
+            in_flight: 0,
         }));
         let upstream: Arc<str> = upstream.trim_end_matches('/').into();
         let client = client();
@@ -164,6 +178,15 @@ impl FaultProxy {
 
     pub fn reset_counts(&self) {
         self.state.lock().unwrap().counts = Counts::default();
+    }
+
+    /// Waits until every request received so far has been forwarded and answered, as AWS
+    /// finishes a request whose sender died while it was on its way (at most 10 s).
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.state.lock().unwrap().in_flight > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
@@ -306,11 +329,24 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let operation = operation(&parts, &body);
     let protocol = Protocol::of(&operation, &parts);
+    let _in_flight = {
+        state.lock().unwrap().in_flight += 1;
+        InFlight(Arc::clone(&state))
+    };
     let (fault, latency, strict, enforce, code_location) = {
         let mut s = state.lock().unwrap();
         *s.counts.by_operation.entry(operation.clone()).or_default() += 1;
         s.counts.requests.push(Seen {
             operation: operation.clone(),
+            uri: format!(
+                "{}{}",
+                parts
+                    .headers
+                    .get(hyper::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default(),
+                parts.uri.path()
+            ),
             arrived: Instant::now(),
             body: body.clone(),
         });

@@ -361,6 +361,9 @@ fn apply_killed_after(spec: &TempSpec, after: usize) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     child.wait().expect("reap plinth");
+    // What plinth sent before it died still lands, as it would at AWS: the next apply must
+    // find it there, not race it.
+    proxy.settle();
 }
 
 /// What the account holds for a test prefix: every resource named with it, and whether it
