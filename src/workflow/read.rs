@@ -87,15 +87,21 @@ pub async fn read<E: From<AwsError>>(
             if known.index.is_some() {
                 return Ok(Vec::new());
             }
+            // The lock's bucket holds the stack's lock and index, never a resource that left
+            // its spec (one the spec still names is left out above): reading its tags would be
+            // a round trip of its own in an account with no other bucket to look at.
             let no_names = BTreeSet::new();
+            let buckets = spec.stack.lock.as_ref().map(|lock| {
+                let mut buckets = names.get(&Kind::Bucket).unwrap_or(&no_names).clone();
+                buckets.insert(lock.bucket.clone());
+                buckets
+            });
+            let skipped = |kind: &Kind| match (kind, &buckets) {
+                (Kind::Bucket, Some(buckets)) => buckets,
+                _ => names.get(kind).unwrap_or(&no_names),
+            };
             let owned = stream::iter(Kind::ALL)
-                .map(|kind| {
-                    aws.owned(
-                        *kind,
-                        &spec.stack.name,
-                        names.get(kind).unwrap_or(&no_names),
-                    )
-                })
+                .map(|kind| aws.owned(*kind, &spec.stack.name, skipped(kind)))
                 .buffer_unordered(READ_CONCURRENCY)
                 .try_collect::<Vec<_>>()
                 .await?;

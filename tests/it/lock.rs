@@ -193,6 +193,14 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
     let (apply, listed, _) = run(&["apply", "--auto-approve"]);
     assert!(apply.ok().stderr.contains("Apply complete: 7 added"));
     assert_eq!(listed, LISTINGS);
+    // The lock's own bucket holds the lock and the index, never a resource of the stack's:
+    // discovery does not read its tags.
+    let lock_tags = proxy.counts().requests.into_iter().filter(|r| {
+        r.operation == "s3:GET tagging"
+            && (r.uri.split('/').any(|part| part == bucket)
+                || r.uri.starts_with(&format!("{bucket}.")))
+    });
+    assert_eq!(lock_tags.count(), 0);
     let index = index_of(&bucket, &stack).expect("the apply wrote the index");
     let names: Vec<String> = (0..6).map(|i| format!("{prefix}-{i}")).collect();
     assert_eq!(index["stack"], stack.as_str());
