@@ -59,6 +59,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
             sha256: sha256_hex(file.text.as_bytes()),
         }],
         zipped: BTreeMap::new(),
+        policy_files: BTreeMap::new(),
     };
     let spec = loader.load(options);
     let mut diags = std::mem::take(&mut loader.diags).sorted();
@@ -155,6 +156,9 @@ pub(crate) struct Loader {
     /// Code directories zipped so far, or why they could not be: functions that share a
     /// directory share its archive, zipped once.
     zipped: BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
+    /// Policy files read so far, with what they hold: roles that share a trust policy file
+    /// share one read and one parse of it (and its diagnostics are reported once).
+    pub(super) policy_files: BTreeMap<PathBuf, Option<PolicyTemplate>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -274,10 +274,43 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
 pub mod policy_size {
     /// A document's size as AWS counts it: its characters, white space left out.
     pub fn of(json: &serde_json::Value) -> usize {
-        json.to_string()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .count()
+        let mut counter = Counter::default();
+        serde_json::to_writer(&mut counter, json).expect("a JSON value serializes");
+        counter.count
+    }
+
+    /// Counts the characters written to it that are not white space, with no copy of the text.
+    #[derive(Default)]
+    struct Counter {
+        count: usize,
+        /// The start of a character whose other bytes are in the next write.
+        carried: Vec<u8>,
+    }
+
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut joined;
+            let bytes = if self.carried.is_empty() {
+                buf
+            } else {
+                joined = std::mem::take(&mut self.carried);
+                joined.extend_from_slice(buf);
+                &joined[..]
+            };
+            let valid = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    self.carried = bytes[e.valid_up_to()..].to_vec();
+                    std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default()
+                }
+            };
+            self.count += valid.chars().filter(|c| !c.is_whitespace()).count();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }
 
@@ -590,6 +623,19 @@ mod tests {
         assert_eq!(
             policy_size::of(&json),
             r#"{"Statement":[{"Sid":"ab"}]}"#.len()
+        );
+        // Characters, not bytes; Unicode white space is white space too.
+        let json = serde_json::json!({ "Sid": "é\u{2003}\n\t✓", "Ü": [1, "x y"] });
+        assert_eq!(
+            policy_size::of(&json),
+            json.to_string()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .count()
+        );
+        assert_eq!(
+            policy_size::of(&json),
+            r#"{"Sid":"é\n\t✓","Ü":[1,"xy"]}"#.chars().count()
         );
     }
 

@@ -124,6 +124,9 @@ impl Loader {
                     return None;
                 };
                 let path = self.dir.join(rel);
+                if let Some(read) = self.policy_files.get(&path) {
+                    return read.clone();
+                }
                 let name = path.display().to_string();
                 let cited = Location::new(&self.file, span.clone());
                 match read_source(&path, &name, Some(cited.clone())) {
@@ -146,7 +149,9 @@ impl Loader {
                             sha256: sha256_hex(file.text.as_bytes()),
                         });
                         let whole = 0..file.text.len();
-                        self.policy_text(&file, &file.text.clone(), Some(0), whole)
+                        let read = self.policy_text(&file, &file.text.clone(), Some(0), whole);
+                        self.policy_files.insert(path, read.clone());
+                        read
                     }
                     Err(d) => {
                         self.diags.extend(d);
@@ -222,16 +227,22 @@ impl Loader {
         let mut templated = Vec::new();
         let mut strings = Vec::new();
         collect_strings(&json, &mut strings);
-        for s in strings {
+        // Where a string is written, for a diagnostic about it: searched only when one is made,
+        // since a string that is not there verbatim (it has escapes) is searched to the end of
+        // the file.
+        let found = |s: &str| {
             let search_from = raw.map_or(span.start, |(c, _)| c);
-            let found = file.text[search_from.min(file.text.len())..]
-                .find(s.as_str())
-                .map(|i| search_from + i);
+            file.text[search_from.min(file.text.len())..]
+                .find(s)
+                .map(|i| search_from + i)
+        };
+        for s in strings {
             if s.contains("${") {
                 match template::parse(&s) {
                     Ok(pieces) => templated.push((s.clone(), pieces)),
                     Err(e) => {
-                        let at = found.map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
+                        let at =
+                            found(&s).map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
                         let mut d = Diagnostic::error(Code::SpecReference, e.message).at(file, at);
                         d.hint = e.hint;
                         self.diags.push(d);
@@ -242,7 +253,7 @@ impl Loader {
             if s.contains('<') {
                 let file_is_spec = Arc::ptr_eq(file, &self.file);
                 if file_is_spec {
-                    self.warn_placeholder(&s, found, span.clone());
+                    self.warn_placeholder(&s, found(&s), span.clone());
                 }
             }
         }
