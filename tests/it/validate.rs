@@ -316,3 +316,38 @@ fn a_misspelled_field_is_one_error_not_also_a_dangling_reference() {
     );
     assert!(run.stderr.contains("1 error found"), "{}", run.stderr);
 }
+
+/// Roles that share a trust policy file share one read of it: a broken file is one error at its
+/// own line, however many roles name it, and a missing one is an error at each line naming it.
+#[test]
+fn a_policy_file_several_roles_name_is_read_once_and_its_error_reported_once() {
+    let role = |name: &str, file: &str| {
+        format!("\n[role.{name}]\nname = \"{name}\"\ntrust = {{ file = \"{file}\" }}\n")
+    };
+    let text = "[stack]\nname = \"shared-files\"\n".to_string()
+        + &role("a", "broken.json")
+        + &role("b", "broken.json")
+        + &role("c", "broken.json")
+        + &role("d", "missing.json")
+        + &role("e", "missing.json");
+    let spec = crate::support::TempSpec::new(&text);
+    spec.write(
+        "broken.json",
+        "{ \"Version\": \"2012-10-17\", \"Statement\": [ { \"Effect\": \"Allow\" ] }",
+    );
+    let run = validate(&spec.arg());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("policy is not valid JSON").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("cannot read `").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("3 errors found"), "{}", run.stderr);
+}
