@@ -55,6 +55,7 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
         stack,
         known_accounts: &known_accounts,
         options,
+        lints: Default::default(),
     };
     // One resolver for the resources and the checks, so exports are computed once.
     for planned in spec
@@ -215,7 +216,16 @@ struct Context<'a> {
     stack: &'a str,
     known_accounts: &'a [String],
     options: PlanOptions,
+    /// The lints of each resolved document with no silences, by the document's allocation and
+    /// kind: roles that share a policy file share its parsed document, linted once. The entry
+    /// holds the document, so its address is not reused while the plan is made.
+    lints: std::cell::RefCell<LintMemo>,
 }
+
+type LintMemo = std::collections::HashMap<
+    (usize, policy::DocumentKind),
+    (std::sync::Arc<policy::PolicyDocument>, Vec<policy::Lint>),
+>;
 
 /// One resource's part of the plan: its change (if any), the physical resources it claims,
 /// its findings and the policies it resolved.
@@ -231,7 +241,6 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let Context {
         live,
         stack,
-        known_accounts,
         options,
         ..
     } = *context;
@@ -324,7 +333,7 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
         }
     };
     let mut change = change;
-    change.lints = policy_findings(resource, &change, known_accounts, &mut out.diags);
+    change.lints = policy_findings(resource, &change, context, &mut out.diags);
     if resource.prevent_destroy && matches!(change.action, Action::Delete | Action::Replace) {
         out.diags.push(
             Diagnostic::error(
@@ -463,7 +472,7 @@ fn plan_shared(
         compare(resource, desired, None, &view, depends_on, false)
     };
     let mut change = change;
-    change.lints = policy_findings(resource, &change, context.known_accounts, &mut out.diags);
+    change.lints = policy_findings(resource, &change, context, &mut out.diags);
     out.change = Some(change);
     out
 }
@@ -474,7 +483,7 @@ fn plan_shared(
 fn policy_findings(
     resource: &Resource,
     change: &ResourceChange,
-    known_accounts: &[String],
+    context: &Context<'_>,
     diags: &mut Diagnostics,
 ) -> Vec<PolicyFinding> {
     let mut findings = Vec::new();
@@ -483,14 +492,24 @@ fn policy_findings(
             .desired
             .as_ref()
             .and_then(|d| attribute_at(d, &name))
-            .and_then(Value::as_policy);
+            .and_then(Value::as_shared_policy);
         if let Some(doc) = desired {
-            let context = policy::LintContext {
+            let lint_context = policy::LintContext {
                 kind,
-                known_accounts: known_accounts.to_vec(),
+                known_accounts: context.known_accounts.to_vec(),
                 silenced: resource.silenced_for(&name),
             };
-            for lint in policy::lint(doc, &context) {
+            let lints = if lint_context.silenced.is_empty() {
+                let key = (std::sync::Arc::as_ptr(doc) as usize, kind);
+                let mut memo = context.lints.borrow_mut();
+                let (_, lints) = memo.entry(key).or_insert_with(|| {
+                    (std::sync::Arc::clone(doc), policy::lint(doc, &lint_context))
+                });
+                lints.clone()
+            } else {
+                policy::lint(doc, &lint_context)
+            };
+            for lint in lints {
                 if lint.severity == policy::Severity::Error {
                     if let Some(d) = crate::spec::lint_diagnostic(
                         &resource.address,

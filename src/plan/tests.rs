@@ -797,3 +797,44 @@ fn a_key_named_by_alias_in_one_block_and_by_id_in_another_is_a_conflict() {
         );
     }
 }
+
+/// Roles that name one trust policy file share its parsed document, and the planner lints it
+/// once: each role still carries the findings, and a role that silences one does not.
+#[test]
+fn roles_sharing_a_trust_file_each_carry_its_findings_unless_they_silence_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("trust.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "x-1"}}}]}"#,
+    )
+    .unwrap();
+    let role = |name: &str| {
+        format!("\n[role.{name}]\nname = \"shared-{name}\"\ntrust = {{ file = \"trust.json\" }}\n")
+    };
+    let text = "[stack]\nname = \"shared-trust\"\n".to_string()
+        + &role("a")
+        + "\n[[role.a.silence]]\nlint = \"P007\"\npolicy = \"trust\"\nreason = \"the vendor's account\"\n"
+        + &role("b")
+        + &role("c");
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(&path, text).unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let plan = plan(&spec, &live("planner.json"), PlanOptions::default()).unwrap();
+    let change = |name: &str| {
+        plan.change(&Address::try_from(format!("role.{name}")).unwrap())
+            .unwrap()
+    };
+    let codes =
+        |name: &str| -> Vec<&str> { change(name).lints.iter().map(|f| f.code.as_str()).collect() };
+    assert!(!codes("a").contains(&"P007"), "{:?}", codes("a"));
+    assert!(codes("b").contains(&"P007"), "{:?}", codes("b"));
+    assert_eq!(codes("b"), codes("c"));
+    let trust = |name: &str| {
+        crate::plan::attribute_at(change(name).desired.as_ref().unwrap(), "trust")
+            .and_then(crate::model::Value::as_shared_policy)
+            .cloned()
+            .unwrap()
+    };
+    assert!(std::sync::Arc::ptr_eq(&trust("b"), &trust("c")));
+}

@@ -106,7 +106,7 @@ impl<'de> serde::Deserialize<'de> for LintCode {
 }
 
 /// What a document is attached to, which decides what its statements must contain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// Attached to a role, user or group: no Principal, Resource required.

@@ -20,7 +20,7 @@ pub struct Resolver<'a> {
     /// Exports computed so far. The loader refuses cycles, but the resolver does not rely on
     /// it: an export asked for while it is being computed is a cycle, answered as unknown and
     /// recorded in `cycles`, never a recursion without end.
-    exports: RefCell<BTreeMap<(Address, String), Option<String>>>,
+    exports: RefCell<BTreeMap<Address, BTreeMap<String, Option<String>>>>,
     computing: RefCell<BTreeSet<(Address, String)>>,
     cycles: RefCell<Vec<(Address, String)>>,
 }
@@ -62,17 +62,28 @@ impl<'a> Resolver<'a> {
     }
 
     fn export(&self, address: &Address, attribute: &str) -> Option<String> {
-        let key = (address.clone(), attribute.to_string());
-        if let Some(v) = self.exports.borrow().get(&key) {
+        // Looked up without building a key: most lookups find an export computed before.
+        if let Some(v) = self
+            .exports
+            .borrow()
+            .get(address)
+            .and_then(|of| of.get(attribute))
+        {
             return v.clone();
         }
+        let key = (address.clone(), attribute.to_string());
         if !self.computing.borrow_mut().insert(key.clone()) {
             self.cycles.borrow_mut().push(key);
             return None;
         }
         let value = self.compute_export(address, attribute);
         self.computing.borrow_mut().remove(&key);
-        self.exports.borrow_mut().insert(key, value.clone());
+        let (address, attribute) = key;
+        self.exports
+            .borrow_mut()
+            .entry(address)
+            .or_default()
+            .insert(attribute, value.clone());
         value
     }
 
