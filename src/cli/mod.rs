@@ -127,6 +127,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                     spec.resources.len(),
                     if spec.resources.len() == 1 { "" } else { "s" }
                 ));
+                left_to_exit(spec);
             }
             Ok(0)
         }
@@ -149,10 +150,12 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             }
             let access = crate::access::changes(&plan);
             ui.out(&show(&plan, &access, &args.render, ui));
-            Ok(match args.detailed_exitcode {
+            let code = match args.detailed_exitcode {
                 false => 0,
                 true => crate::access::detailed_exit_code(&plan, args.fail_on.threshold(), &access),
-            })
+            };
+            left_to_exit((spec, plan, access));
+            Ok(code)
         }
         Command::Access(args) => {
             let spec = load(&args.spec, ui)?;
@@ -290,6 +293,14 @@ fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
 }
 
 /// Loads the spec for the one environment chosen (or the spec without environments).
+/// Leaves a command's data, which holds nothing but memory, to the end of the process, which
+/// follows the command: the system takes a process's memory back at once, where freeing a
+/// 10,000-resource spec and its plan value by value touched every page of it again (1.7 % of
+/// an offline plan's instructions, and more of its time).
+fn left_to_exit<T>(data: T) {
+    std::mem::forget(data);
+}
+
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
     envs::load_one(args, ui)
 }

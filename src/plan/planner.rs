@@ -216,9 +216,10 @@ struct Context<'a> {
     stack: &'a str,
     known_accounts: &'a [String],
     options: PlanOptions,
-    /// The lints of each resolved document with no silences, by the document's allocation and
-    /// kind: roles that share a policy file share its parsed document, linted once. The entry
-    /// holds the document, so its address is not reused while the plan is made.
+    /// The lints of each document written with no references and linted with no silences, by
+    /// the document's allocation and kind: roles that share a policy file share its parsed
+    /// document, linted once. The entry holds the document, so its address is not reused while
+    /// the plan is made.
     lints: std::cell::RefCell<LintMemo>,
 }
 
@@ -499,7 +500,10 @@ fn policy_findings(
                 known_accounts: context.known_accounts.to_vec(),
                 silenced: resource.silenced_for(&name),
             };
-            let lints = if lint_context.silenced.is_empty() {
+            // Only a document written with no references can be shared: the others are made
+            // anew for each resource, and keeping their lints would only take memory.
+            let shareable = template.templated.is_empty() && template.parsed.is_some();
+            let lints = if shareable && lint_context.silenced.is_empty() {
                 let key = (std::sync::Arc::as_ptr(doc) as usize, kind);
                 let mut memo = context.lints.borrow_mut();
                 let (_, lints) = memo.entry(key).or_insert_with(|| {

@@ -13,6 +13,9 @@ use crate::spec::{PolicyTemplate, Spec, Text};
 use crate::state::Account;
 use crate::state::LiveSnapshot;
 
+/// An attribute of a resource and its value, `None` when known only after apply.
+type Export = (String, Option<String>);
+
 pub struct Resolver<'a> {
     spec: &'a Spec,
     account: &'a Account,
@@ -20,7 +23,8 @@ pub struct Resolver<'a> {
     /// Exports computed so far. The loader refuses cycles, but the resolver does not rely on
     /// it: an export asked for while it is being computed is a cycle, answered as unknown and
     /// recorded in `cycles`, never a recursion without end.
-    exports: RefCell<BTreeMap<Address, BTreeMap<String, Option<String>>>>,
+    /// By address, then by attribute: a resource has a few exports, found by a short search.
+    exports: RefCell<BTreeMap<Address, Vec<Export>>>,
     computing: RefCell<BTreeSet<(Address, String)>>,
     cycles: RefCell<Vec<(Address, String)>>,
 }
@@ -63,11 +67,11 @@ impl<'a> Resolver<'a> {
 
     fn export(&self, address: &Address, attribute: &str) -> Option<String> {
         // Looked up without building a key: most lookups find an export computed before.
-        if let Some(v) = self
+        if let Some((_, v)) = self
             .exports
             .borrow()
             .get(address)
-            .and_then(|of| of.get(attribute))
+            .and_then(|of| of.iter().find(|(a, _)| a == attribute))
         {
             return v.clone();
         }
@@ -83,7 +87,7 @@ impl<'a> Resolver<'a> {
             .borrow_mut()
             .entry(address)
             .or_default()
-            .insert(attribute, value.clone());
+            .push((attribute, value.clone()));
         value
     }
 
