@@ -292,7 +292,6 @@ fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
     Ok(u8::from(args.check && !changed.is_empty()))
 }
 
-/// Loads the spec for the one environment chosen (or the spec without environments).
 /// Leaves a command's data, which holds nothing but memory, to the end of the process, which
 /// follows the command: the system takes a process's memory back at once, where freeing a
 /// 10,000-resource spec and its plan value by value touched every page of it again (1.7 % of
@@ -301,6 +300,7 @@ fn left_to_exit<T>(data: T) {
     std::mem::forget(data);
 }
 
+/// Loads the spec for the one environment chosen (or the spec without environments).
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
     envs::load_one(args, ui)
 }

@@ -495,23 +495,27 @@ fn policy_findings(
             .and_then(|d| attribute_at(d, &name))
             .and_then(Value::as_shared_policy);
         if let Some(doc) = desired {
-            let lint_context = policy::LintContext {
-                kind,
-                known_accounts: context.known_accounts.to_vec(),
-                silenced: resource.silenced_for(&name),
+            let silenced = resource.silenced_for(&name);
+            let lint = |silenced| {
+                let lint_context = policy::LintContext {
+                    kind,
+                    known_accounts: context.known_accounts.to_vec(),
+                    silenced,
+                };
+                policy::lint(doc, &lint_context)
             };
             // Only a document written with no references can be shared: the others are made
             // anew for each resource, and keeping their lints would only take memory.
             let shareable = template.templated.is_empty() && template.parsed.is_some();
-            let lints = if shareable && lint_context.silenced.is_empty() {
+            let lints = if shareable && silenced.is_empty() {
                 let key = (std::sync::Arc::as_ptr(doc) as usize, kind);
                 let mut memo = context.lints.borrow_mut();
-                let (_, lints) = memo.entry(key).or_insert_with(|| {
-                    (std::sync::Arc::clone(doc), policy::lint(doc, &lint_context))
-                });
+                let (_, lints) = memo
+                    .entry(key)
+                    .or_insert_with(|| (std::sync::Arc::clone(doc), lint(silenced)));
                 lints.clone()
             } else {
-                policy::lint(doc, &lint_context)
+                lint(silenced)
             };
             for lint in lints {
                 if lint.severity == policy::Severity::Error {

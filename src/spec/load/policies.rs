@@ -144,10 +144,7 @@ impl Loader {
                         None
                     }
                     Ok(file) => {
-                        self.inputs.push(InputFile {
-                            path: name,
-                            sha256: sha256_hex(file.text.as_bytes()),
-                        });
+                        self.record_input(&path, file.text.as_bytes());
                         let whole = 0..file.text.len();
                         let read = self.policy_text(&file, &file.text.clone(), Some(0), whole);
                         self.policy_files.insert(path, read.clone());
