@@ -261,17 +261,12 @@ fn declared_sids(resource: &Resource, document: &str) -> BTreeSet<String> {
         .policy_documents()
         .into_iter()
         .filter(|(name, _, _)| name == document)
-        .flat_map(|(_, template, _)| statements(&template.json))
-        .filter_map(|s| s.get("Sid").and_then(|v| v.as_str()).map(str::to_string))
+        .flat_map(|(_, template, _)| template.sids())
+        .filter_map(|sid| match sid {
+            Some(serde_json::Value::String(sid)) => Some(sid),
+            _ => None,
+        })
         .collect()
-}
-
-fn statements(json: &serde_json::Value) -> Vec<&serde_json::Value> {
-    match json.get("Statement") {
-        Some(serde_json::Value::Array(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => Vec::new(),
-    }
 }
 
 /// A shared role's inline policies (by name) and attachments (by ARN): the declared ones are

@@ -242,7 +242,7 @@ impl<'a> Known<'a> {
             return done.clone();
         }
         let document =
-            if policy.json.is_null() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
+            if !policy.present() || !policy.references().all(|r| (self.lookup)(r).is_some()) {
                 None
             } else {
                 policy.with(self.lookup)

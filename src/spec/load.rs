@@ -614,7 +614,8 @@ impl Loader {
 
     pub(crate) fn policy_or_stand_in(&mut self, value: &Located<toml::Value>) -> PolicyTemplate {
         self.policy(value).unwrap_or_else(|| PolicyTemplate {
-            json: serde_json::Value::Null,
+            json: None,
+            size: 0,
             templated: Vec::new(),
             location: Location::new(&self.file, value.span()),
             parsed: None,
@@ -855,6 +856,55 @@ mod tests {
             let said = in_toml_terms(&format!("invalid type: string \"x\", expected {rust}"));
             assert!(!said.contains(rust), "{said}");
         }
+    }
+
+    #[test]
+    fn a_policy_with_no_reference_is_held_once_and_still_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            r#"[stack]
+name = "held-once"
+
+[queue.q]
+name = "held-once-q"
+
+[role.r]
+name = "held-once-r"
+trust = { Version = "2012-10-17", Statement = [{ Sid = "Lambda", Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = "Allow", Action = "sqs:ReceiveMessage", Resource = "${queue.q.arn}" }] }
+"#,
+        )
+        .unwrap();
+        let spec =
+            load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let role = &spec.resources[&crate::model::Address::try_from("role.r".to_string()).unwrap()];
+        let documents = role.body.policy_documents();
+        let find = |name: &str| {
+            documents
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, t, _)| *t)
+                .unwrap_or_else(|| panic!("no document {name} in {documents:?}"))
+        };
+        // No reference: only its parsed form is kept; its size was counted as written, at
+        // load, and its Sids (which plinth owns a shared document's statements by) are read
+        // from the parsed form.
+        let trust = find("trust");
+        assert!(trust.json.is_none() && trust.parsed.is_some());
+        assert!(trust.present());
+        let as_written = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Lambda", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        assert_eq!(trust.size, rules::policy_size::of(&as_written));
+        assert_eq!(trust.sids(), vec![Some(serde_json::json!("Lambda"))]);
+        // A reference is filled in by rewriting the document, so it is kept as written.
+        let read = find("policies.read");
+        assert!(read.json.is_some());
+        assert_eq!(
+            read.size,
+            rules::policy_size::of(read.json.as_ref().unwrap())
+        );
+        assert_eq!(read.sids(), vec![Some(serde_json::json!("Read"))]);
     }
 
     #[test]

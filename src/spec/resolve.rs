@@ -29,6 +29,9 @@ pub struct Resolver<'a> {
     cycles: RefCell<Vec<(Address, String)>>,
 }
 
+/// The document of a stand-in for a policy that failed to load.
+static NO_DOCUMENT: serde_json::Value = serde_json::Value::Null;
+
 impl<'a> Resolver<'a> {
     pub fn new(spec: &'a Spec, account: &'a Account, live: Option<&'a LiveSnapshot>) -> Self {
         Self {
@@ -148,7 +151,10 @@ impl<'a> Resolver<'a> {
         // Usually every reference is known: one pass fills them in. Otherwise a second pass
         // writes the pending form, with the known ones filled in and the others kept.
         let mut complete = true;
-        let json = substitute(&policy.json, &mut |s: &str| match policy
+        // Kept as written whenever it gets here: only a parsed document with no reference is
+        // not, and it was answered above. A stand-in for one that failed to load has neither.
+        let written = policy.json.as_ref().unwrap_or(&NO_DOCUMENT);
+        let json = substitute(written, &mut |s: &str| match policy
             .templated
             .iter()
             .find(|(raw, _)| raw == s)
@@ -162,7 +168,7 @@ impl<'a> Resolver<'a> {
             }
         });
         if !complete {
-            let partial_json = substitute(&policy.json, &mut |s: &str| match policy
+            let partial_json = substitute(written, &mut |s: &str| match policy
                 .templated
                 .iter()
                 .find(|(raw, _)| raw == s)

@@ -59,14 +59,9 @@ pub fn is_shared_sid(sid: &str) -> bool {
 /// Every statement of a shared document needs a Sid of letters and digits: plinth owns exactly
 /// the statements it names and records them on the resource.
 pub(super) fn require_sids(document: &PolicyTemplate, what: &str, diags: &mut Diagnostics) {
-    let statements: Vec<&serde_json::Value> = match document.json.get("Statement") {
-        Some(serde_json::Value::Array(items)) => items.iter().collect(),
-        Some(single) => vec![single],
-        None => return,
-    };
     let mut seen = std::collections::BTreeSet::new();
-    for (i, statement) in statements.iter().enumerate() {
-        let problem = match statement.get("Sid") {
+    for (i, sid) in document.sids().iter().enumerate() {
+        let problem = match sid {
             None => format!("statement {} of the shared {what} has no Sid", i + 1),
             Some(serde_json::Value::String(sid)) if is_shared_sid(sid) && !seen.insert(sid) => {
                 format!("two statements of the shared {what} have the Sid {sid:?}; plinth owns each statement by its Sid")

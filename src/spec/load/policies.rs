@@ -41,8 +41,7 @@ impl Loader {
     /// here rather than half way through an apply. References are counted as written: the
     /// values they stand for are rarely much longer.
     pub(super) fn check_policy_sizes(&mut self, resource: &Resource) {
-        use rules::policy_size as size;
-        let present = |p: &PolicyTemplate| !p.json.is_null();
+        let present = PolicyTemplate::present;
         // The start of the document: a whole policy underlined says nothing more.
         let start = |p: &PolicyTemplate| {
             Location::new(
@@ -57,7 +56,7 @@ impl Loader {
             if !present(template) {
                 continue;
             }
-            let chars = size::of(&template.json);
+            let chars = template.size;
             let Some(column) = resource.kind().policy_document(attribute) else {
                 continue;
             };
@@ -261,8 +260,11 @@ impl Loader {
             .ok()
             .filter(|_| in_values_only)
             .map(std::sync::Arc::new);
+        let size = crate::spec::rules::policy_size::of(&json);
+        let json = (parsed.is_none() || !templated.is_empty()).then_some(json);
         ok.then_some(PolicyTemplate {
             json,
+            size,
             templated,
             location,
             parsed,
