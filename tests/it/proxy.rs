@@ -180,12 +180,26 @@ impl FaultProxy {
         self.state.lock().unwrap().counts = Counts::default();
     }
 
-    /// Waits until every request received so far has been forwarded and answered, as AWS
+    /// Waits until every request sent so far has been forwarded and answered, as AWS
     /// finishes a request whose sender died while it was on its way (at most 10 s).
+    ///
+    /// A request counts as in flight only once the proxy has read it whole, and one its sender
+    /// wrote just before it died may still be waiting in the socket: so the proxy must also
+    /// have been quiet (no new request, none in flight) for a quarter of a second.
     pub fn settle(&self) {
+        const QUIET: Duration = Duration::from_millis(250);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.state.lock().unwrap().in_flight > 0 && Instant::now() < deadline {
+        let seen = |state: &State| (state.in_flight, state.counts.requests.len());
+        let mut last = seen(&self.state.lock().unwrap());
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
+            let now = seen(&self.state.lock().unwrap());
+            if now != last {
+                (last, since) = (now, Instant::now());
+            } else if now.0 == 0 && since.elapsed() >= QUIET {
+                return;
+            }
         }
     }
 }
