@@ -838,3 +838,56 @@ fn roles_sharing_a_trust_file_each_carry_its_findings_unless_they_silence_them()
     };
     assert!(std::sync::Arc::ptr_eq(&trust("b"), &trust("c")));
 }
+
+#[test]
+fn a_policy_written_as_a_table_waits_for_a_value_in_the_order_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        r#"[stack]
+name = "written-order"
+
+[key.k]
+description = "written-order key"
+
+[role.r]
+name = "written-order-r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.decrypt = { Version = "2012-10-17", Statement = [{ Sid = "Decrypt", Effect = "Allow", Action = "kms:Decrypt", Resource = "${key.k.arn}" }] }
+"#,
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let mut snapshot = live("planner.json");
+    snapshot.by_address.clear();
+    snapshot.owned.clear();
+    let plan = plan(&spec, &snapshot, PlanOptions::default()).unwrap();
+    // The key's ARN is known only once the key exists: the policy is shown as written, with
+    // the reference in it, and its keys in the order the spec wrote them.
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::render::json::render(&plan)).unwrap();
+    let mut pending = Vec::new();
+    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(t)) = m.get("known_after_apply") {
+                    out.push(t.clone());
+                }
+                m.values().for_each(|v| collect(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    collect(&json, &mut pending);
+    let policy = pending
+        .iter()
+        .find(|t| t.contains("${key.k.arn}"))
+        .unwrap_or_else(|| panic!("no pending policy in {pending:?}"));
+    assert_eq!(
+        policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Decrypt","Effect":"Allow","Action":"kms:Decrypt","Resource":"${key.k.arn}"}]}"#
+    );
+}
