@@ -841,10 +841,7 @@ fn roles_sharing_a_trust_file_each_carry_its_findings_unless_they_silence_them()
 
 #[test]
 fn a_policy_written_as_a_table_waits_for_a_value_in_the_order_it_was_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plinth.toml");
-    std::fs::write(
-        &path,
+    let (_dir, spec) = spec::load_text(
         r#"[stack]
 name = "written-order"
 
@@ -856,10 +853,7 @@ name = "written-order-r"
 trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
 policies.decrypt = { Version = "2012-10-17", Statement = [{ Sid = "Decrypt", Effect = "Allow", Action = "kms:Decrypt", Resource = "${key.k.arn}" }] }
 "#,
-    )
-    .unwrap();
-    let spec = spec::load(&path, &LoadOptions::default())
-        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    );
     let mut snapshot = live("planner.json");
     snapshot.by_address.clear();
     snapshot.owned.clear();

@@ -41,6 +41,18 @@ pub struct LoadOptions {
     pub env: Option<String>,
 }
 
+/// Loads `text` as the spec `plinth.toml` of a directory of its own, for tests; the directory
+/// is returned with the spec, for files written beside it.
+#[cfg(test)]
+pub(crate) fn load_text(text: &str) -> (tempfile::TempDir, Spec) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(&path, text).unwrap();
+    let spec =
+        load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    (dir, spec)
+}
+
 /// Loads and validates the spec at `path`. Errors come back all together, sorted by position.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
     let name = path.display().to_string();
@@ -860,10 +872,7 @@ mod tests {
 
     #[test]
     fn a_policy_with_no_reference_is_held_once_and_still_read_as_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plinth.toml");
-        std::fs::write(
-            &path,
+        let (_dir, spec) = load_text(
             r#"[stack]
 name = "held-once"
 
@@ -875,10 +884,7 @@ name = "held-once-r"
 trust = { Version = "2012-10-17", Statement = [{ Sid = "Lambda", Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
 policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = "Allow", Action = "sqs:ReceiveMessage", Resource = "${queue.q.arn}" }] }
 "#,
-        )
-        .unwrap();
-        let spec =
-            load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        );
         let role = &spec.resources[&crate::model::Address::try_from("role.r".to_string()).unwrap()];
         let documents = role.body.policy_documents();
         let find = |name: &str| {

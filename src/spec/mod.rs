@@ -24,6 +24,8 @@ use crate::model::{Address, Kind};
 use crate::policy::LintCode;
 pub use crate::spec::kinds::ResourceBody;
 
+#[cfg(test)]
+pub(crate) use load::load_text;
 pub(crate) use load::{lint_diagnostic, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
 pub use located::{InlinePolicyField, Located, PolicyField};
