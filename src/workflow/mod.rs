@@ -109,13 +109,11 @@ pub async fn plan_stack_live(
     Ok((plan, snapshot))
 }
 
-/// Plans against a live state written by `plinth snapshot` instead of the account: to
-/// reproduce a colleague's plan, or for a bug report. Nothing is sent to AWS.
-pub fn plan_offline(
-    spec: &Spec,
-    snapshot_file: &std::path::Path,
-    options: PlanOptions,
-) -> Result<Plan, WorkflowError> {
+/// Reads a live state written by `plinth snapshot`, for [`plan_offline`]: refused when the
+/// file cannot be read, is not a snapshot, or does not say which account it was read from.
+/// Nothing is sent to AWS, and the spec is not needed, so the command line reads it while the
+/// spec loads.
+pub fn read_snapshot(snapshot_file: &std::path::Path) -> Result<LiveSnapshot, WorkflowError> {
     let refused = |why: String| WorkflowError::Refused {
         message: format!("cannot plan against `{}`: {why}", snapshot_file.display()),
         hint: Some("pass a file written by `plinth snapshot -f SPEC > FILE`".into()),
@@ -135,7 +133,17 @@ pub fn plan_offline(
             "it does not say which account it was read from".into(),
         ));
     }
-    Ok(plan::plan(spec, &snapshot, options)?)
+    Ok(snapshot)
+}
+
+/// Plans against a live state read by [`read_snapshot`] instead of the account: to reproduce
+/// a colleague's plan, or for a bug report. Nothing is sent to AWS.
+pub fn plan_offline(
+    spec: &Spec,
+    snapshot: &LiveSnapshot,
+    options: PlanOptions,
+) -> Result<Plan, WorkflowError> {
+    Ok(plan::plan(spec, snapshot, options)?)
 }
 
 /// The stack's `[outputs]` as text, from a plan of the live account; refused while one of

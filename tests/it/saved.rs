@@ -288,4 +288,26 @@ fn a_plan_against_a_snapshot_file_needs_no_aws_and_cannot_be_saved() {
         "{}",
         broken.stderr
     );
+    let missing = plinth(&[
+        "plan",
+        "-f",
+        &spec_arg,
+        "--live-snapshot",
+        &format!("{live_arg}.gone"),
+    ]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("cannot plan against") && missing.stderr.contains(".gone"),
+        "{}",
+        missing.stderr
+    );
+    // The snapshot is read while the spec loads; a spec with errors is what is reported.
+    std::fs::write(spec_file.path(), format!("[stack]\nnmae = \"{stack}\"\n")).unwrap();
+    let both = offline(&[]);
+    assert_eq!(both.code, 1);
+    assert!(
+        both.stderr.contains("nmae") && !both.stderr.contains("not a live snapshot"),
+        "{}",
+        both.stderr
+    );
 }
