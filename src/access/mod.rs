@@ -717,13 +717,53 @@ fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
 ///
 /// Only the groups of resources a change can reach are computed (`affected`): the rows of the
 /// others are the same on both sides.
+///
+/// In a large plan the two sides are built, and their rows computed, on two threads: they
+/// share nothing until they are compared.
 pub fn changes(plan: &Plan) -> Vec<GrantChange> {
-    let live = Stack::from_plan(plan, Side::Live);
-    let desired = Stack::from_plan(plan, Side::Desired);
-    let affected = affected::affected(&live, &desired);
-    let before = grants_from(&live, |index| affected.live[index]);
-    let after = grants_from(&desired, |index| affected.desired[index]);
+    changes_on(plan, plan.changes.len() >= TWO_THREADS_FROM)
+}
+
+/// [`changes`], on two threads when `both`.
+fn changes_on(plan: &Plan, both: bool) -> Vec<GrantChange> {
+    let (live, desired) = two_at_once(
+        both,
+        || Stack::from_plan(plan, Side::Live),
+        || Stack::from_plan(plan, Side::Desired),
+    );
+    let affected::Affected {
+        live: live_affected,
+        desired: desired_affected,
+    } = affected::affected(&live, &desired);
+    let (before, after) = two_at_once(
+        both,
+        move || grants_from(&live, |index| live_affected[index]),
+        move || grants_from(&desired, |index| desired_affected[index]),
+    );
     gained_and_lost(&before, &after)
+}
+
+/// The size of plan from which [`changes`] takes a second thread: below it, starting one
+/// costs more than it saves.
+const TWO_THREADS_FROM: usize = 500;
+
+/// `first()` and `second()`, the first on a thread of its own when `parallel`.
+fn two_at_once<A: Send, B>(
+    parallel: bool,
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B,
+) -> (A, B) {
+    if !parallel {
+        return (first(), second());
+    }
+    std::thread::scope(|scope| {
+        let first = scope.spawn(first);
+        let second = second();
+        let first = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    })
 }
 
 /// The rows gained and lost from `before` to `after`, sorted riskiest first.

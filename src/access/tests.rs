@@ -586,6 +586,7 @@ fn account_after(
 fn changes_checked(plan: &Plan) -> Vec<GrantChange> {
     let changes = changes(plan);
     assert_eq!(changes, changes_in_full(plan));
+    assert_eq!(changes, super::changes_on(plan, true), "on two threads");
     changes
 }
 
