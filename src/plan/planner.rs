@@ -26,7 +26,26 @@ pub struct PlanOptions {
 /// Computes the plan. Errors (a name taken by a resource the stack does not own, a protected
 /// resource about to be destroyed, a policy that resolves to something invalid) come back
 /// together; warnings travel inside the plan.
+/// The number of resources from which [`plan`] plans them on two threads: below it, starting
+/// one costs more than it saves.
+const TWO_THREADS_FROM: usize = 500;
+
 pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Plan, Diagnostics> {
+    plan_on(
+        spec,
+        live,
+        options,
+        spec.resources.len() >= TWO_THREADS_FROM,
+    )
+}
+
+/// [`plan`], planning the resources on two threads when `two_threads`.
+pub(super) fn plan_on(
+    spec: &Spec,
+    live: &LiveSnapshot,
+    options: PlanOptions,
+    two_threads: bool,
+) -> Result<Plan, Diagnostics> {
     let account = live.account.clone().ok_or_else(|| {
         Diagnostics(vec![Diagnostic::error(
             Code::PlanNoAccount,
@@ -50,19 +69,44 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     // Every policy resolved here, so the checks need not parse it again.
     let mut resolved = checks::Resolved::new();
 
-    let context = Context {
+    let context = || Context {
         live,
         stack,
         known_accounts: &known_accounts,
         options,
         lints: Default::default(),
     };
-    // One resolver for the resources and the checks, so exports are computed once.
-    for planned in spec
-        .resources
-        .values()
-        .map(|r| plan_resource(r, &resolver, &context))
-    {
+    // One resolver for the resources and the checks, so exports are computed once; in a
+    // large spec, the second half of the resources is planned on a thread of its own, with a
+    // resolver and lint memo of its own (both only remember what they computed), and the
+    // results are taken in the spec's order.
+    let resources: Vec<&Resource> = spec.resources.values().collect();
+    let plan_all = |resources: &[&Resource], resolver: &Resolver<'_>| -> Vec<Planned> {
+        let context = context();
+        resources
+            .iter()
+            .map(|r| plan_resource(r, resolver, &context))
+            .collect()
+    };
+    let all = if two_threads && resources.len() > 1 {
+        let (first, second) = resources.split_at(resources.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let resolver = Resolver::new(spec, &account, Some(live));
+                plan_all(second, &resolver)
+            });
+            let mut all = plan_all(first, &resolver);
+            all.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+            all
+        })
+    } else {
+        plan_all(&resources, &resolver)
+    };
+    for planned in all {
         diags.extend(planned.diags);
         claimed.extend(planned.claimed);
         resolved.extend(planned.resolved);

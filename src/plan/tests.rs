@@ -885,3 +885,76 @@ policies.decrypt = { Version = "2012-10-17", Statement = [{ Sid = "Decrypt", Eff
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"Decrypt","Effect":"Allow","Action":"kms:Decrypt","Resource":"${key.k.arn}"}]}"#
     );
 }
+
+/// A large spec's resources are planned on two threads, each half with a resolver and lint memo
+/// of its own: the plan is the one a single thread makes, in every view, with references from
+/// each half to the other, creates into an empty account, and updates against what they made.
+#[test]
+fn two_threads_plan_what_one_thread_plans() {
+    let units = |narrowed: usize| {
+        let mut text = String::from("[stack]\nname = \"halves\"\n");
+        let n = 30;
+        for i in 0..n {
+            // A unit of the other half, so that each thread resolves the other's exports.
+            let other = (i + n / 2) % n;
+            let action = if i % 3 == narrowed {
+                "sqs:ReceiveMessage"
+            } else {
+                "sqs:*"
+            };
+            text += &format!(
+                r#"
+[queue.q{i}]
+name = "halves-q{i}"
+
+[role.r{i}]
+name = "halves-r{i}"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = ["{action}", "sqs:GetQueueUrl"], Resource = ["${{queue.q{other}.arn}}", "${{queue.q{i}.arn}}"] }}] }}
+"#
+            );
+        }
+        text
+    };
+    let same = |spec: &Spec, live: &LiveSnapshot| {
+        let one = super::planner::plan_on(spec, live, PlanOptions::default(), false).unwrap();
+        let two = super::planner::plan_on(spec, live, PlanOptions::default(), true).unwrap();
+        assert_eq!(
+            crate::render::json::render(&one),
+            crate::render::json::render(&two)
+        );
+        assert_eq!(
+            render(&one, TextOptions::default()),
+            render(&two, TextOptions::default())
+        );
+        one
+    };
+    let mut empty = live("planner.json");
+    empty.by_address.clear();
+    empty.owned.clear();
+    let (_dir, first) = spec::load_text(&units(3));
+    let created = same(&first, &empty);
+    assert_eq!(created.summary().add, 60);
+    // The account as the first plan leaves it, and a spec that narrows a third of the roles.
+    let mut after = empty.clone();
+    for change in &created.changes {
+        let resource = crate::state::LiveResource {
+            kind: change.address.kind,
+            physical_id: change.physical_id.clone(),
+            owner: Some(created.stack.clone()),
+            address_tag: Some(change.address.clone()),
+            attributes: change.desired.clone().expect("a create"),
+            exports: Default::default(),
+            deletion_date: None,
+        };
+        after.by_address.insert(change.address.clone(), resource);
+    }
+    let (_dir, second) = spec::load_text(&units(0));
+    let updated = same(&second, &after);
+    assert_eq!(
+        updated.summary().change,
+        10,
+        "{}",
+        render(&updated, TextOptions::default())
+    );
+}
