@@ -565,15 +565,7 @@ fn account_after(
 ) -> LiveSnapshot {
     let mut live = empty_account(lab_bucket);
     for change in created.changes.iter().filter(|c| c.desired.is_some()) {
-        let resource = crate::state::LiveResource {
-            kind: change.address.kind,
-            physical_id: change.physical_id.clone(),
-            owner: Some(created.stack.clone()),
-            address_tag: Some(change.address.clone()),
-            attributes: change.desired.clone().expect("filtered"),
-            exports: Default::default(),
-            deletion_date: None,
-        };
+        let resource = change.as_created(&created.stack);
         live.owned.push(resource.clone());
         if declared(&change.address) {
             live.by_address.insert(change.address.clone(), resource);

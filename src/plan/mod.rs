@@ -135,6 +135,26 @@ impl std::fmt::Display for Reason {
     }
 }
 
+/// For tests: the resource a change that creates it leaves in the account, owned by `stack`
+/// and tagged with its address.
+#[cfg(test)]
+impl ResourceChange {
+    pub(crate) fn as_created(&self, stack: &str) -> crate::state::LiveResource {
+        crate::state::LiveResource {
+            kind: self.address.kind,
+            physical_id: self.physical_id.clone(),
+            owner: Some(stack.to_string()),
+            address_tag: Some(self.address.clone()),
+            attributes: self
+                .desired
+                .clone()
+                .expect("a change that creates the resource"),
+            exports: Default::default(),
+            deletion_date: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceChange {
     pub address: Address,

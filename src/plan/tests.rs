@@ -938,16 +938,9 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
     // The account as the first plan leaves it, and a spec that narrows a third of the roles.
     let mut after = empty.clone();
     for change in &created.changes {
-        let resource = crate::state::LiveResource {
-            kind: change.address.kind,
-            physical_id: change.physical_id.clone(),
-            owner: Some(created.stack.clone()),
-            address_tag: Some(change.address.clone()),
-            attributes: change.desired.clone().expect("a create"),
-            exports: Default::default(),
-            deletion_date: None,
-        };
-        after.by_address.insert(change.address.clone(), resource);
+        after
+            .by_address
+            .insert(change.address.clone(), change.as_created(&created.stack));
     }
     let (_dir, second) = spec::load_text(&units(0));
     let updated = same(&second, &after);
