@@ -629,7 +629,7 @@ fn reject_unknown_keys(
     match object.keys().find(|key| !known.contains(&key.as_str())) {
         Some(key) => Err(error(
             &child(path, key),
-            format!("unknown key; expected one of {}", known.join(", ")),
+            format!("unknown key `{key}`; expected one of {}", known.join(", ")),
         )),
         None => Ok(()),
     }

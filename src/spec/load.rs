@@ -922,6 +922,119 @@ policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = 
         assert_eq!(did_you_mean("zzzzzz", &["name", "path"]), None);
     }
 
+    /// Loads `text`, which has errors, and returns each error's message and hint.
+    fn errors_of(text: &str) -> Vec<(String, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, text).unwrap();
+        let diags = load(&path, &LoadOptions::default()).expect_err("the spec has errors");
+        diags
+            .0
+            .into_iter()
+            .map(|d| (d.message, d.hint.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn terraform_and_cloudformation_names_are_given_plinths() {
+        let errors = errors_of(
+            r#"[stack]
+name = "tf"
+
+[role.r]
+name = "tf-r"
+assume_role_policy = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+MaxSessionDuration = 3600
+
+[queue.q]
+name = "tf-q"
+visibility_timeout_seconds = 60
+
+[function.f]
+function_name = "tf-f"
+role = "${role.r.arn}"
+runtime = "python3.12"
+handler = "index.handler"
+code = { zip = "code.zip" }
+bucket = "not-a-function-field"
+
+[bucket.b]
+bucket = "tf-bucket-123"
+"#,
+        );
+        let hint_for = |field: &str| {
+            errors
+                .iter()
+                .find(|(m, _)| m.contains(&format!("unknown field `{field}`")))
+                .map(|(_, h)| h.as_str())
+                .unwrap_or_else(|| panic!("no error for {field} in {errors:?}"))
+        };
+        assert_eq!(
+            hint_for("assume_role_policy"),
+            "plinth calls this field `trust`"
+        );
+        assert!(
+            hint_for("MaxSessionDuration")
+                .starts_with("plinth calls this field `max_session_hours`: in hours"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            hint_for("visibility_timeout_seconds"),
+            "plinth calls this field `visibility_timeout`: in seconds"
+        );
+        assert_eq!(hint_for("function_name"), "plinth calls this field `name`");
+        // `bucket` is a bucket's `name`, and nothing in a function.
+        assert!(
+            hint_for("bucket").starts_with("the fields here are:"),
+            "{errors:?}"
+        );
+        assert!(errors
+            .iter()
+            .any(|(m, h)| m == "unknown field `bucket`, expected one of `name`, `existing`, `force_destroy`, `policy`, `cors`, `public_access_block`, `encryption`, `notification`, `tags`, `adopt`, `prevent_destroy`"
+                && h == "plinth calls this field `name`"));
+        // The field the foreign name stood for is not reported missing as well.
+        assert!(
+            !errors.iter().any(|(m, _)| m.contains("missing field")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_policy_table_holding_its_text_under_a_key_says_the_table_is_the_document() {
+        const ROLE: &str = r#"[stack]
+name = "p"
+
+[role.r]
+name = "p-r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+
+[role.r.policies.read]
+"#;
+        let errors = errors_of(&[ROLE, r#"policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+"#].concat());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (message, hint) = &errors[0];
+        assert!(message.contains("unknown key `policy`"), "{message}");
+        assert!(
+            hint.starts_with("this table is the policy document itself"),
+            "{hint}"
+        );
+        // Any other unknown key in a document is a grammar error, with the grammar's hint.
+        let errors = errors_of(
+            &[
+                ROLE,
+                r#"Version = "2012-10-17"
+Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
+"#,
+            ]
+            .concat(),
+        );
+        assert!(
+            errors[0].1.starts_with("see the IAM JSON policy grammar"),
+            "{errors:?}"
+        );
+    }
+
     #[test]
     fn json_paths_locate_the_statement_key() {
         let text = r#"{"Statement":[{"Effect":"Allow"},{"Effect":"Maybe"}]}"#;

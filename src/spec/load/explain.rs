@@ -118,10 +118,21 @@ pub(super) fn explain_serde_error(message: &str) -> Explained<'_> {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-        let suggested = closest(field, &expected);
-        let hint = suggested
-            .map(suggestion)
-            .unwrap_or_else(|| format!("the fields here are: {}", expected.join(", ")));
+        let near = closest(field, &expected);
+        let (suggested, hint) = match (near, name_elsewhere(field, &expected)) {
+            (Some(near), _) => (Some(near), suggestion(near)),
+            (None, Some((ours, note))) => {
+                let hint = format!("plinth calls this field `{ours}`");
+                (
+                    Some(ours),
+                    note.map_or(hint.clone(), |note| format!("{hint}: {note}")),
+                )
+            }
+            (None, None) => (
+                None,
+                format!("the fields here are: {}", expected.join(", ")),
+            ),
+        };
         return Explained {
             suggested,
             ..explained(UNKNOWN_FIELD, Some(hint))
@@ -141,6 +152,182 @@ pub(super) fn explain_serde_error(message: &str) -> Explained<'_> {
         return explained(Code::SpecType, None);
     }
     explained(Code::SpecInvalid, None)
+}
+
+/// Their name (lower case, without underscores), plinth's field, a field that must also be
+/// expected for the name to mean plinth's (`bucket` is a bucket's `name` only in a bucket,
+/// not in a function), and what else differs.
+type Elsewhere = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// What Terraform's AWS provider and CloudFormation call plinth's fields, for authors who
+/// bring those names along. A name is offered only where plinth's field is one of the fields
+/// expected at that place, so `policy` means a managed policy's `document` only in a managed
+/// policy.
+const NAMES_ELSEWHERE: &[Elsewhere] = &[
+    ("assumerolepolicy", "trust", None, None),
+    ("assumerolepolicydocument", "trust", None, None),
+    (
+        "inlinepolicy",
+        "policies",
+        None,
+        Some("a table of inline policies by name, `[role.NAME.policies.POLICY]`"),
+    ),
+    ("managedpolicyarns", "managed_policies", None, None),
+    (
+        "maxsessionduration",
+        "max_session_hours",
+        None,
+        Some("in hours, 1 to 12, where Terraform and CloudFormation take seconds"),
+    ),
+    ("rolename", "name", None, None),
+    ("policy", "document", None, None),
+    ("policydocument", "document", None, None),
+    ("policyname", "name", None, None),
+    ("managedpolicyname", "name", None, None),
+    ("instanceprofilename", "name", None, None),
+    ("clientidlist", "client_ids", None, None),
+    ("thumbprintlist", "thumbprints", None, None),
+    ("enablekeyrotation", "rotation", None, None),
+    ("keyrotationenabled", "rotation", None, None),
+    ("deletionwindowindays", "deletion_window_days", None, None),
+    ("pendingwindowindays", "deletion_window_days", None, None),
+    ("isenabled", "enabled", None, None),
+    ("customermasterkeyspec", "key_spec", None, None),
+    ("keypolicy", "policy", None, None),
+    ("queuename", "name", None, None),
+    (
+        "visibilitytimeoutseconds",
+        "visibility_timeout",
+        None,
+        Some("in seconds"),
+    ),
+    (
+        "messageretentionseconds",
+        "message_retention",
+        None,
+        Some("in seconds"),
+    ),
+    (
+        "messageretentionperiod",
+        "message_retention",
+        None,
+        Some("in seconds"),
+    ),
+    ("delayseconds", "delay", None, Some("in seconds")),
+    (
+        "receivewaittimeseconds",
+        "receive_wait",
+        None,
+        Some("in seconds"),
+    ),
+    (
+        "receivemessagewaittimeseconds",
+        "receive_wait",
+        None,
+        Some("in seconds"),
+    ),
+    ("maximummessagesize", "max_message_size", None, None),
+    (
+        "kmsmasterkeyid",
+        "kms_key",
+        None,
+        Some("the key's alias, id or ARN, or `${key.NAME.arn}`"),
+    ),
+    (
+        "kmsdatakeyreuseperiodseconds",
+        "kms_data_key_reuse",
+        None,
+        Some("in seconds"),
+    ),
+    (
+        "redrivepolicy",
+        "redrive",
+        None,
+        Some("a table, `{ queue = \"${queue.DLQ.arn}\", max_receive_count = 5 }`"),
+    ),
+    ("sqsmanagedsseenabled", "sqs_managed_sse", None, None),
+    ("functionname", "name", None, None),
+    ("memorysize", "memory", None, Some("in MB")),
+    (
+        "filename",
+        "code",
+        None,
+        Some("`code = { zip = \"FILE\" }`, or `dir`, `image`, `s3_bucket` and `s3_key`"),
+    ),
+    (
+        "imageuri",
+        "code",
+        None,
+        Some("`code = { image = \"URI\" }`"),
+    ),
+    (
+        "s3bucket",
+        "code",
+        None,
+        Some("`code = { s3_bucket = \"BUCKET\", s3_key = \"KEY\" }`"),
+    ),
+    (
+        "reservedconcurrentexecutions",
+        "reserved_concurrency",
+        None,
+        None,
+    ),
+    (
+        "eventsourcemapping",
+        "trigger",
+        None,
+        Some("the function's queue trigger, `trigger = { queue = \"${queue.NAME.arn}\" }`"),
+    ),
+    ("bucket", "name", Some("cors"), None),
+    ("bucketname", "name", Some("cors"), None),
+    (
+        "corsrule",
+        "cors",
+        None,
+        Some("a list of rules, `[[bucket.NAME.cors]]`"),
+    ),
+    (
+        "corsconfiguration",
+        "cors",
+        None,
+        Some("a list of rules, `[[bucket.NAME.cors]]`"),
+    ),
+    (
+        "serversideencryptionconfiguration",
+        "encryption",
+        None,
+        None,
+    ),
+    ("bucketencryption", "encryption", None, None),
+    ("notificationconfiguration", "notification", None, None),
+    (
+        "publicaccessblockconfiguration",
+        "public_access_block",
+        None,
+        None,
+    ),
+];
+
+/// plinth's name for `field` as Terraform or CloudFormation spell it, when it is expected here.
+fn name_elsewhere<'c>(
+    field: &str,
+    expected: &[&'c str],
+) -> Option<(&'c str, Option<&'static str>)> {
+    let folded: String = field
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    let (_, ours, _, note) = NAMES_ELSEWHERE.iter().find(|(theirs, ours, beside, _)| {
+        *theirs == folded && expected.contains(ours) && beside.is_none_or(|b| expected.contains(&b))
+    })?;
+    let ours = expected.iter().find(|e| *e == ours)?;
+    Some((ours, *note))
 }
 
 pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {

@@ -213,10 +213,30 @@ impl Loader {
             } else {
                 format!(" at {}", e.path)
             };
+            // `policy = '''{...}'''` inside a policy's own table, as Terraform's
+            // `aws_iam_role_policy` writes it: the table is the document, not a holder of one.
+            let text_in_a_key = raw.is_none()
+                && json.get(&e.path).is_some_and(|v| {
+                    v.is_string() && json.as_object().is_some_and(|o| o.len() == 1)
+                });
+            let hint = if text_in_a_key {
+                format!(
+                    "this table is the policy document itself; write its text as the value of \
+                     the policy's name instead (`NAME = '''{{ ... }}'''` in the table above), \
+                     or its fields here (Version, Statement), or `file = \"PATH\"`; \
+                     `{}` is not a policy field",
+                    e.path
+                )
+            } else {
+                "see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]".to_string()
+            };
             self.diags.push(
-                Diagnostic::error(Code::PolicyInvalid, format!("invalid policy{path}: {}", e.message))
-                    .at(file, at)
-                    .hint("see the IAM JSON policy grammar: Version, Statement[{ Sid, Effect, Principal, Action, Resource, Condition }]"),
+                Diagnostic::error(
+                    Code::PolicyInvalid,
+                    format!("invalid policy{path}: {}", e.message),
+                )
+                .at(file, at)
+                .hint(hint),
             );
             ok = false;
         }
