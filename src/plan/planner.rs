@@ -6,7 +6,7 @@ use super::{
     attribute_at, Action, AttributeChange, Plan, PolicyFinding, Reason, ResourceChange, Warning,
     FORMAT_VERSION,
 };
-use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics, WarningCode};
 use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy;
 use crate::spec::checks;
@@ -204,7 +204,30 @@ pub(super) fn plan_on(
     if diags.has_errors() {
         return Err(diags.sorted());
     }
+    // A policy lint the spec's loading reported is also a finding on its resource's change,
+    // where the plan shows it beside the resource: the plan's warnings leave it out, so that a
+    // reader meets it once.
+    let on_changes: BTreeSet<String> = changes
+        .iter()
+        .flat_map(|c| {
+            c.lints
+                .iter()
+                .filter(|l| l.severity == policy::Severity::Warning)
+                .map(|l| {
+                    crate::spec::lint_message(
+                        &c.address,
+                        &l.policy,
+                        l.statement.as_deref(),
+                        &l.message,
+                        l.code,
+                    )
+                })
+        })
+        .collect();
     let warnings = (spec.warnings.0.iter())
+        .filter(|w| {
+            w.warning_code != Some(WarningCode::PolicyLint) || !on_changes.contains(&w.message)
+        })
         .chain(&diags.0)
         .filter_map(Warning::of)
         .collect();

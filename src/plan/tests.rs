@@ -951,3 +951,62 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
         render(&updated, TextOptions::default())
     );
 }
+
+/// A policy lint that loading the spec reported is shown once in the plan, beside its
+/// resource, not again among the plan's warnings; a warning of another kind stays there.
+#[test]
+fn a_lint_on_a_resource_is_not_repeated_among_the_plans_warnings() {
+    let (_dir, spec) = spec::load_text(
+        r#"[stack]
+name = "once"
+
+[role.vendor]
+name = "once-vendor"
+description = "<team name>"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::111122223333:root" }, Action = "sts:AssumeRole" }] }
+"#,
+    );
+    let lint =
+        |w: &crate::diag::Diagnostic| w.warning_code == Some(crate::diag::WarningCode::PolicyLint);
+    assert!(
+        spec.warnings
+            .0
+            .iter()
+            .any(|w| lint(w) && w.message.contains("[P007]")),
+        "loading reports the lint: {:?}",
+        spec.warnings
+    );
+    let mut empty = live("planner.json");
+    empty.by_address.clear();
+    empty.owned.clear();
+    let created = plan(&spec, &empty, PlanOptions::default()).unwrap();
+    let vendor = created
+        .change(&Address::try_from("role.vendor".to_string()).unwrap())
+        .unwrap();
+    assert!(vendor
+        .lints
+        .iter()
+        .any(|l| l.code.to_string() == "P007" && l.policy == "trust"));
+    let codes: Vec<_> = created.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [crate::diag::WarningCode::Placeholder]);
+    let text = render(&created, TextOptions::default());
+    assert_eq!(
+        text.matches("[P007]").count() + text.matches("P007 warning").count(),
+        1,
+        "{text}"
+    );
+    // A destroy plan has no desired policy to lint: the warning stays among the plan's.
+    let destroy = plan(
+        &spec,
+        &empty,
+        PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(destroy
+        .warnings
+        .iter()
+        .any(|w| w.code == crate::diag::WarningCode::PolicyLint));
+}

@@ -6,8 +6,8 @@ mod positions;
 
 use explain::*;
 pub(crate) use explain::{did_you_mean, toml_to_json, with_article};
-pub(crate) use positions::lint_diagnostic;
 use positions::*;
+pub(crate) use positions::{lint_diagnostic, lint_message};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;

@@ -121,6 +121,20 @@ pub(super) fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
 
 /// A policy lint as a diagnostic pointing at the statement (by its Sid) or the policy. Info
 /// lints are left to the plan's machine-readable output.
+/// A policy lint's message as a diagnostic says it: `role.r trust, statement S: ... [P007]`.
+pub(crate) fn lint_message(
+    address: &Address,
+    policy: &str,
+    statement: Option<&str>,
+    message: &str,
+    code: crate::policy::LintCode,
+) -> String {
+    let statement = statement
+        .map(|s| format!(", statement {s}"))
+        .unwrap_or_default();
+    format!("{address} {policy}{statement}: {message} [{code}]")
+}
+
 pub(crate) fn lint_diagnostic(
     address: &Address,
     policy: &str,
@@ -128,14 +142,12 @@ pub(crate) fn lint_diagnostic(
     at: &Location,
 ) -> Option<Diagnostic> {
     use crate::policy::Severity as S;
-    let statement = lint
-        .statement
-        .as_deref()
-        .map(|s| format!(", statement {s}"))
-        .unwrap_or_default();
-    let message = format!(
-        "{address} {policy}{statement}: {} [{}]",
-        lint.message, lint.code
+    let message = lint_message(
+        address,
+        policy,
+        lint.statement.as_deref(),
+        &lint.message,
+        lint.code,
     );
     let diagnostic = match lint.severity {
         S::Error => Diagnostic::error(Code::PolicyLint, message),
