@@ -666,6 +666,12 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                             a.starts_with('*') || pattern::overlaps(prefix, service)
                         });
                     }
+                    // Nor does an action none of whose resource types the statement's
+                    // resource can be (`s3:GetObject` on a bucket's ARN, `sqs:ListQueues` on a
+                    // queue's): the pattern as written, which names a bucket's objects where
+                    // the resource it reaches is the bucket.
+                    let catalog = crate::policy::catalog::catalog();
+                    actions.retain(|a| catalog.acts_on(a, &resource_pattern));
                     if let Some(node) = target {
                         let (kept, resource_conditional) =
                             resource_side(stack, node, role_arn, actions);

@@ -816,3 +816,56 @@ fn the_ready_made_stacks_applied_then_destroyed_agree_with_the_full_difference()
         assert_eq!(gained, lost, "{name}");
     }
 }
+
+/// An action acts only on resources of its own types: `s3:GetObject` on a bucket's ARN and
+/// `sqs:ListQueues` on a queue's grant nothing (lint P018 says so of the statement), and no
+/// row claims them; each beside an action that does act there keeps its row.
+#[test]
+fn an_action_that_cannot_act_on_the_resource_gives_no_row() {
+    let toml = r#"
+[stack]
+name = "s"
+
+[queue.q]
+name = "s-q"
+
+[role.reader]
+name = "reader"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["s3:GetObject", "s3:ListBucket"], Resource = ["arn:aws:s3:::my-lab-data", "arn:aws:s3:::my-lab-data/*"] }, { Effect = "Allow", Action = ["sqs:ListQueues", "sqs:ReceiveMessage", "sqs:NotAnAction"], Resource = "${queue.q.arn}" }] }
+
+[[role.reader.silence]]
+lint = "P016"
+policy = "policies.read"
+reason = "a test of an action the catalog does not know"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(&path, toml).unwrap();
+    let plan = load(&path, &[], true);
+    let rows = grants(&Stack::from_plan(&plan, Side::Desired));
+    let on = |resource: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|g| g.resource == resource)
+            .flat_map(|g| g.actions.clone())
+            .collect()
+    };
+    assert_eq!(
+        on("arn:aws:s3:::my-lab-data"),
+        ["s3:listbucket"],
+        "{rows:#?}"
+    );
+    // A bucket name cannot hold a `/`, but the catalog's formats do not say so: the object
+    // pattern keeps `s3:ListBucket`, which errs on the side of showing access.
+    assert_eq!(
+        on("arn:aws:s3:::my-lab-data/*"),
+        ["s3:getobject", "s3:listbucket"],
+        "{rows:#?}"
+    );
+    // An action the catalog does not know is kept: P016 reports it, and plinth does not guess.
+    assert_eq!(
+        on("queue.q"),
+        ["sqs:notanaction", "sqs:receivemessage"],
+        "{rows:#?}"
+    );
+}

@@ -399,6 +399,30 @@ impl Catalog {
         })
     }
 
+    /// Can `action` act on the resource `arn`: does one of its resource types' ARN formats
+    /// match it? An action written with a wildcard or a reference, one the catalog does not
+    /// know, and a resource that is not an ARN or that matches every ARN are answered yes,
+    /// as lint P018 leaves them alone. `s3:GetObject` does not act on a bucket's ARN, nor
+    /// `sqs:ListQueues` (which takes only `"*"`) on a queue's.
+    pub fn acts_on(&self, action: &str, arn: &str) -> bool {
+        if pattern::has_wildcard(action) || action.contains("${") || !arn.starts_with("arn:") {
+            return true;
+        }
+        let arn = pattern::mask_variables(arn);
+        if pattern::is_universal(&arn) {
+            return true;
+        }
+        let mut matched = self.actions_matching(action).peekable();
+        if matched.peek().is_none() {
+            return true;
+        }
+        matched.any(|(service, a)| {
+            service
+                .resource_types_of(a)
+                .any(|t| pattern::overlaps(&arn, &t.arn))
+        })
+    }
+
     /// The catalog's spelling of the action nearest to a misspelled one in a known service.
     pub fn suggest_action(&self, action: &str) -> Option<String> {
         let (prefix, name) = action.split_once(':')?;
