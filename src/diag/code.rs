@@ -86,6 +86,8 @@ codes! {
     SpecDanglingReference = "spec::dangling-reference",
     /// A file that is not UTF-8.
     SpecEncoding = "spec::encoding",
+    /// Two environments in one account with one stack name.
+    SpecEnvironmentsShareStack = "spec::environments-share-stack",
     /// A field that names an existing resource on a block that creates one.
     SpecExistingOnly = "spec::existing-only",
     /// A value serde refuses for another reason.

@@ -536,6 +536,86 @@ impl Loader {
         }
     }
 
+    /// Two environments in one account must be two stacks: with one stack name, each takes the
+    /// other's resources (tagged with that name) for its own, and a plan of one replaces or
+    /// deletes what the other made. The chosen environment's stack name is compared with each
+    /// other environment's in the same account, as that one's own `vars` and `var_files` name
+    /// it. A name made of variables that this run sets from the command line or `PLINTH_VAR_*`
+    /// is left alone: another run sets them its own way.
+    pub(super) fn check_environments_apart(
+        &mut self,
+        stack: &StackConfig,
+        raw_name: &Located<String>,
+        declared: &BTreeMap<String, Var>,
+        environments: &BTreeMap<String, Environment>,
+        options: &LoadOptions,
+    ) {
+        let Some(chosen) = &stack.env else {
+            return;
+        };
+        let Ok(pieces) = template::parse(raw_name.get_ref()) else {
+            return;
+        };
+        let named_by: Vec<&str> = template::references(&pieces)
+            .filter_map(|(r, _)| match r {
+                Reference::Var(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let set_by_run = options
+            .var_overrides
+            .iter()
+            .chain(&options.env_vars)
+            .any(|(name, _)| named_by.contains(&name.as_str()));
+        if set_by_run || !options.var_files.is_empty() && !named_by.is_empty() {
+            return;
+        }
+        for other in environments.values() {
+            if other.name == chosen.name || other.account_id != chosen.account_id {
+                continue;
+            }
+            // The other environment's name, as its own run would make it; what goes wrong
+            // there is reported when that environment is loaded, not here.
+            let (diags, inputs) = (self.diags.0.len(), self.inputs.len());
+            let mut vars = declared.clone();
+            self.layer_vars(&mut vars, Some(other), &LoadOptions::default());
+            let name = self.with_vars(raw_name.get_ref(), raw_name.span(), &vars, "name");
+            self.diags.0.truncate(diags);
+            self.inputs.truncate(inputs);
+            if name.as_deref() != Some(stack.name.as_str()) {
+                continue;
+            }
+            let (first, second) = if chosen.name < other.name {
+                (&chosen.name, &other.name)
+            } else {
+                (&other.name, &chosen.name)
+            };
+            let hint = if named_by.is_empty() {
+                format!(
+                    "name the stack after its environment: `name = \"{}-${{var.env}}\"`, with \
+                     `env` declared in [vars] and `vars = {{ env = \"{second}\" }}` in [env.{second}]",
+                    stack.name
+                )
+            } else {
+                format!(
+                    "set the variables of the name differently in [env.{first}] and [env.{second}]"
+                )
+            };
+            self.err(
+                Code::SpecEnvironmentsShareStack,
+                format!(
+                    "environments `{first}` and `{second}` are both in account {} and both name \
+                     the stack `{}`: each would take the other's resources for its own, and a \
+                     plan of one would replace or delete what the other made",
+                    chosen.account_id, stack.name
+                ),
+                raw_name.span(),
+            )
+            .set_hint(hint);
+            return;
+        }
+    }
+
     /// `[stack]`'s strings after variables are filled in: a stack name (or lock) may depend on
     /// the environment. Only `${var.NAME}` may appear there; the error points at `span`.
     pub(super) fn with_vars(

@@ -266,6 +266,7 @@ impl Loader {
             }
         }
         let env = self.chosen_environment(&environments, options);
+        let declared_vars = vars.clone();
         self.layer_vars(&mut vars, env.as_ref(), options);
 
         let Some(raw_stack) = stack else {
@@ -275,7 +276,9 @@ impl Loader {
             }
             return None;
         };
+        let raw_name = raw_stack.name.clone();
         let stack = self.stack_config(raw_stack, &vars, env)?;
+        self.check_environments_apart(&stack, &raw_name, &declared_vars, &environments, options);
 
         let outputs: BTreeMap<String, Text> = raw_outputs
             .into_iter()

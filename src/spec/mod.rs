@@ -79,7 +79,7 @@ pub struct LockConfig {
     pub key: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Var {
     pub value: String,
     pub location: Option<Location>,

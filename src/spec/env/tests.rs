@@ -304,3 +304,68 @@ fn every_way_of_writing_an_env_table_is_seen_before_the_spec_is_parsed_again() {
         assert!(!may_declare_environments(text), "{text}");
     }
 }
+
+/// Two environments in one account with one stack name would take each other's resources for
+/// their own: refused, whichever is chosen, with the names as each environment's own files set
+/// them; environments in other accounts, or with names of their own, load.
+#[test]
+fn two_environments_in_one_account_need_two_stack_names() {
+    let two = |name: &str, prod_vars: &str| {
+        format!(
+            "[stack]\nname = \"{name}\"\n\n[vars]\nenv = \"dev\"\n\n[env.dev]\naccount_id = \"111111111111\"\n\n[env.prod]\naccount_id = \"111111111111\"\n{prod_vars}\n\n[env.elsewhere]\naccount_id = \"222222222222\"\n"
+        )
+    };
+    let chosen = |env: &str| LoadOptions {
+        env: Some(env.into()),
+        ..LoadOptions::default()
+    };
+    let refused = |dir: &Dir, env: &str| {
+        let diags = dir
+            .load(&chosen(env))
+            .expect_err("one stack for two environments");
+        let d = &diags.0[0];
+        assert_eq!(
+            d.code,
+            Code::SpecEnvironmentsShareStack,
+            "{}",
+            diags.render(false)
+        );
+        assert!(
+            d.message
+                .starts_with("environments `dev` and `prod` are both in account 111111111111"),
+            "{}",
+            d.message
+        );
+        d.hint.clone().unwrap_or_default()
+    };
+
+    // A name with no variable: every environment of the account has it.
+    let dir = Dir::new(&two("app", ""));
+    assert!(refused(&dir, "dev").contains("name = \"app-${var.env}\""));
+    refused(&dir, "prod");
+    // The environment of another account is a stack of its own there.
+    assert_eq!(dir.load(&chosen("elsewhere")).unwrap().stack.name, "app");
+
+    // Made of a variable neither environment sets: the same name.
+    let dir = Dir::new(&two("app-${var.env}", ""));
+    assert!(refused(&dir, "prod").contains("[env.dev] and [env.prod]"));
+    // Unless this run sets it: another run sets it its own way.
+    let mut by_flag = chosen("prod");
+    by_flag.var_overrides = pairs(&[("env", "prod")]);
+    assert_eq!(dir.load(&by_flag).unwrap().stack.name, "app-prod");
+
+    // Set apart by the environment's `vars`, or by its `var_files`.
+    let dir = Dir::new(&two("app-${var.env}", "vars = { env = \"prod\" }"));
+    assert_eq!(dir.load(&chosen("dev")).unwrap().stack.name, "app-dev");
+    assert_eq!(dir.load(&chosen("prod")).unwrap().stack.name, "app-prod");
+    let dir = Dir::new(&two("app-${var.env}", "var_files = [\"prod.toml\"]"));
+    dir.write("prod.toml", "env = \"prod\"\n");
+    let dev = dir.load(&chosen("dev")).unwrap();
+    assert_eq!(dev.stack.name, "app-dev");
+    // Reading prod's file to name prod's stack does not make it one of dev's inputs.
+    assert!(
+        dev.inputs.iter().all(|i| !i.path.ends_with("prod.toml")),
+        "{:?}",
+        dev.inputs.iter().map(|i| &i.path).collect::<Vec<_>>()
+    );
+}
