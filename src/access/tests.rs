@@ -839,11 +839,7 @@ lint = "P016"
 policy = "policies.read"
 reason = "a test of an action the catalog does not know"
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plinth.toml");
-    std::fs::write(&path, toml).unwrap();
-    let plan = load(&path, &[], true);
-    let rows = grants(&Stack::from_plan(&plan, Side::Desired));
+    let rows = grants(&Stack::from_plan(&inline(toml), Side::Desired));
     let on = |resource: &str| -> Vec<String> {
         rows.iter()
             .filter(|g| g.resource == resource)

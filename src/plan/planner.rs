@@ -207,7 +207,11 @@ pub(super) fn plan_on(
     // A policy lint the spec's loading reported is also a finding on its resource's change,
     // where the plan shows it beside the resource: the plan's warnings leave it out, so that a
     // reader meets it once.
-    let on_changes: BTreeSet<String> = changes
+    // Built only when loading reported a lint: a large plan has many findings and no need.
+    let reported_a_lint =
+        (spec.warnings.0.iter()).any(|w| w.warning_code == Some(WarningCode::PolicyLint));
+    let changes_with_lints = if reported_a_lint { &changes[..] } else { &[] };
+    let on_changes: BTreeSet<String> = changes_with_lints
         .iter()
         .flat_map(|c| {
             c.lints

@@ -24,6 +24,14 @@ fn live(name: &str) -> LiveSnapshot {
         .unwrap()
 }
 
+/// The planner fixture's account with none of its resources: a first plan creates them all.
+fn empty_account() -> LiveSnapshot {
+    let mut empty = live("planner.json");
+    empty.by_address.clear();
+    empty.owned.clear();
+    empty
+}
+
 fn action(plan: &super::Plan, address: &str) -> Action {
     let address = Address::try_from(address.to_string()).unwrap();
     plan.change(&address)
@@ -929,9 +937,7 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
         );
         one
     };
-    let mut empty = live("planner.json");
-    empty.by_address.clear();
-    empty.owned.clear();
+    let empty = empty_account();
     let (_dir, first) = spec::load_text(&units(3));
     let created = same(&first, &empty);
     assert_eq!(created.summary().add, 60);
@@ -976,9 +982,7 @@ trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = {
         "loading reports the lint: {:?}",
         spec.warnings
     );
-    let mut empty = live("planner.json");
-    empty.by_address.clear();
-    empty.owned.clear();
+    let empty = empty_account();
     let created = plan(&spec, &empty, PlanOptions::default()).unwrap();
     let vendor = created
         .change(&Address::try_from("role.vendor".to_string()).unwrap())
