@@ -52,10 +52,11 @@ pub fn is_many(args: &SpecArgs) -> Result<bool, Failure> {
 }
 
 /// The spec loaded for the one environment chosen.
-pub fn load_one(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
+/// Its warnings are shown on stderr if `warn`.
+pub fn load_one(args: &SpecArgs, ui: &Ui, warn: bool) -> Result<Spec, Failure> {
     let mut chosen = selection(args, false)?;
     match chosen.len() {
-        1 => load_env(args, chosen.pop().flatten(), ui),
+        1 => load_env(args, chosen.pop().flatten(), ui, warn),
         0 => Err(Failure::Refused {
             message: "this shard holds no environment".into(),
             hint: Some("there are fewer environments than shards".into()),
@@ -68,11 +69,16 @@ pub fn load_one(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
 }
 
 /// The spec loaded for every chosen environment (every one the spec declares, when none is
-/// chosen and `default_all`).
-pub fn load_all(args: &SpecArgs, ui: &Ui, default_all: bool) -> Result<Vec<Spec>, Failure> {
+/// chosen and `default_all`). Their warnings are shown on stderr if `warn`.
+pub fn load_all(
+    args: &SpecArgs,
+    ui: &Ui,
+    default_all: bool,
+    warn: bool,
+) -> Result<Vec<Spec>, Failure> {
     selection(args, default_all)?
         .into_iter()
-        .map(|env| load_env(args, env, ui))
+        .map(|env| load_env(args, env, ui, warn))
         .collect()
 }
 
@@ -107,7 +113,10 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
             hint: Some("pass one --env NAME".into()),
         });
     }
-    let specs = load_all(&args.spec, ui, false)?;
+    // A text plan on the terminal shows each environment's warnings itself; those of an
+    // environment that could not be planned are shown with its error.
+    let plan_shows_warnings = args.render.format == Format::Text && ui.one_screen;
+    let specs = load_all(&args.spec, ui, false, !plan_shows_warnings)?;
     if specs.is_empty() {
         ui.err("No environment in this shard: nothing to plan.\n");
         return Ok(0);
@@ -126,11 +135,14 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
     for (spec, result) in specs.iter().zip(results) {
         match result {
             Ok(plan) => planned.push((spec, plan)),
-            Err(e) => failed.push((env_name(spec), e)),
+            Err(e) => failed.push((spec, e)),
         }
     }
-    for (name, e) in &failed {
-        ui.err(&format!("environment {name}:\n"));
+    for (spec, e) in &failed {
+        ui.err(&format!("environment {}:\n", env_name(spec)));
+        if plan_shows_warnings {
+            super::show_warnings(spec, ui);
+        }
         ui.report(e);
     }
     let access: Vec<Vec<GrantChange>> = planned.iter().map(|(_, p)| access::changes(p)).collect();
@@ -152,7 +164,7 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
                 specs.len(),
                 failed
                     .iter()
-                    .map(|(n, _)| n.as_str())
+                    .map(|(spec, _)| env_name(spec))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -264,7 +276,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     };
     let mut specs = Vec::new();
     for env in &saved.environments {
-        let spec = load_env(&spec_args, env.env.clone(), ui)
+        let spec = load_env(&spec_args, env.env.clone(), ui, true)
             .map_err(|e| unloadable_saved_spec(&saved, e))?;
         specs.push((spec, env.clone()));
     }
@@ -273,6 +285,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     let view = TerminalApply {
         ui,
         auto_approve: args.auto_approve,
+        plan_shown: Default::default(),
     };
     let outcomes = each_tolerating(
         specs.iter().collect(),

@@ -117,7 +117,7 @@ fn init_logging(verbose: u8) {
 async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
     match command {
         Command::Validate(args) => {
-            for spec in envs::load_all(&args, ui, true)? {
+            for spec in envs::load_all(&args, ui, true, true)? {
                 let env = spec.stack.env.as_ref();
                 ui.out(&format!(
                     "{}: stack `{}`{} is valid ({} resource{}).\n",
@@ -141,28 +141,43 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                     .name("snapshot".into())
                     .spawn(move || read_snapshot(&file))
             });
-            let spec = load(&args.spec, ui)?;
+            // A text plan on the terminal shows the spec's warnings itself, each lint beside
+            // its resource; they are shown here too only if no plan comes of it.
+            let plan_shows_warnings = args.render.format == Format::Text && ui.one_screen;
+            let spec = envs::load_one(&args.spec, ui, !plan_shows_warnings)?;
             let options = PlanOptions {
                 destroy: args.destroy,
                 refresh_only: args.refresh_only,
             };
-            let plan = match snapshot {
-                Some(reading) => {
-                    let snapshot = reading
-                        .map_err(|e| Failure::Refused {
-                            message: format!("cannot start a thread to read the snapshot: {e}"),
-                            hint: None,
-                        })?
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-                    let plan = plan_offline(&spec, &snapshot, options)?;
-                    // Freeing it is a tenth of the work left; the process's exit frees it at once.
-                    left_to_exit(snapshot);
-                    plan
+            let planned = async {
+                match snapshot {
+                    Some(reading) => {
+                        let snapshot = reading
+                            .map_err(|e| Failure::Refused {
+                                message: format!("cannot start a thread to read the snapshot: {e}"),
+                                hint: None,
+                            })?
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                        let plan = plan_offline(&spec, &snapshot, options)?;
+                        // Freeing it is a tenth of the work left; the process's exit frees it
+                        // at once.
+                        left_to_exit(snapshot);
+                        Ok::<_, Failure>(plan)
+                    }
+                    None => {
+                        let aws = envs::connect(&args.aws, &spec).await?;
+                        Ok(plan_stack(&aws, &spec, options).await?)
+                    }
                 }
-                None => {
-                    let aws = envs::connect(&args.aws, &spec).await?;
-                    plan_stack(&aws, &spec, options).await?
+            };
+            let plan = match planned.await {
+                Ok(plan) => plan,
+                Err(failure) => {
+                    if plan_shows_warnings {
+                        show_warnings(&spec, ui);
+                    }
+                    return Err(failure);
                 }
             };
             if let Some(path) = &args.out {
@@ -322,11 +337,11 @@ fn left_to_exit<T>(data: T) {
 
 /// Loads the spec for the one environment chosen (or the spec without environments).
 fn load(args: &SpecArgs, ui: &Ui) -> Result<Spec, Failure> {
-    envs::load_one(args, ui)
+    envs::load_one(args, ui, true)
 }
 
-/// Loads the spec for environment `env`, showing its warnings.
-fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui) -> Result<Spec, Failure> {
+/// Loads the spec for environment `env`, showing its warnings on stderr if `warn`.
+fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui, warn: bool) -> Result<Spec, Failure> {
     let spec = spec::load(
         &args.spec,
         &LoadOptions {
@@ -337,11 +352,18 @@ fn load_env(args: &SpecArgs, env: Option<String>, ui: &Ui) -> Result<Spec, Failu
         },
     )
     .map_err(Failure::Spec)?;
+    if warn {
+        show_warnings(&spec, ui);
+    }
+    Ok(spec)
+}
+
+/// The warnings of loading `spec`, on stderr.
+fn show_warnings(spec: &Spec, ui: &Ui) {
     if !spec.warnings.0.is_empty() {
         ui.err(&spec.warnings.render(ui.color_stderr));
         ui.err("\n");
     }
-    Ok(spec)
 }
 
 /// The plan in the chosen format, with its access changes (computed once by the caller, which
@@ -371,8 +393,10 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         let saved = open_saved_plan(path, &args.spec.vars)?;
         return envs::apply_saved(saved, &args, ui).await;
     }
-    let spec = load(&args.spec, ui)?;
-    let aws = envs::connect(&args.aws, &spec).await?;
+    // On the terminal the plan shown before applying carries the spec's warnings; they are
+    // shown on their own only if the apply stops before its plan is shown.
+    let plan_shows_warnings = ui.one_screen;
+    let spec = envs::load_one(&args.spec, ui, !plan_shows_warnings)?;
     let request = ApplyRequest {
         saved: None,
         destroy,
@@ -381,8 +405,21 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
     let view = TerminalApply {
         ui,
         auto_approve: args.auto_approve,
+        plan_shown: Default::default(),
     };
-    let outcome = apply_stack(&aws, &spec, &request, &view).await?;
+    let applied = async {
+        let aws = envs::connect(&args.aws, &spec).await?;
+        apply_stack(&aws, &spec, &request, &view).await
+    };
+    let outcome = match applied.await {
+        Ok(outcome) => outcome,
+        Err(failure) => {
+            if plan_shows_warnings && !view.plan_shown.get() {
+                show_warnings(&spec, ui);
+            }
+            return Err(failure);
+        }
+    };
     let outputs = outcome.outputs();
     if !outputs.is_empty() {
         ui.err("\nOutputs:\n");

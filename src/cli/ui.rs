@@ -14,6 +14,8 @@ use crate::workflow::{ApplyView, WorkflowError};
 pub struct Ui {
     pub color_stdout: bool,
     pub color_stderr: bool,
+    /// stdout and stderr are both the terminal: what one shows, the person has read.
+    pub one_screen: bool,
 }
 
 impl Ui {
@@ -24,9 +26,14 @@ impl Ui {
             ColorChoice::Never => false,
             ColorChoice::Auto => allowed && tty,
         };
+        let (stdout, stderr) = (
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        );
         Ui {
-            color_stdout: pick(std::io::stdout().is_terminal()),
-            color_stderr: pick(std::io::stderr().is_terminal()),
+            color_stdout: pick(stdout),
+            color_stderr: pick(stderr),
+            one_screen: stdout && stderr,
         }
     }
 
@@ -307,6 +314,8 @@ fn print_report(report: &ApplyReport, ui: &Ui) {
 pub struct TerminalApply<'a> {
     pub ui: &'a Ui,
     pub auto_approve: bool,
+    /// Whether the plan has been shown (with the spec's warnings in it).
+    pub plan_shown: std::cell::Cell<bool>,
 }
 
 impl ApplyView for TerminalApply<'_> {
@@ -315,6 +324,7 @@ impl ApplyView for TerminalApply<'_> {
             color: self.ui.color_stdout,
         };
         self.ui.out(&render::text::render(plan, options));
+        self.plan_shown.set(true);
     }
 
     fn confirm(&self, plan: &Plan) -> Result<(), WorkflowError> {

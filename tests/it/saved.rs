@@ -1,6 +1,8 @@
 //! Saved plans in a pipeline: plan --out on a pull request, apply FILE after review.
 
-use crate::support::{plinth, plinth_aws, runtime, sdk, unique, TempSpec};
+use crate::support::{
+    moto, plinth, plinth_aws, plinth_on_terminal, runtime, sdk, unique, TempSpec,
+};
 
 fn spec(stack: &str, prefix: &str) -> String {
     format!(
@@ -309,5 +311,74 @@ fn a_plan_against_a_snapshot_file_needs_no_aws_and_cannot_be_saved() {
         both.stderr.contains("nmae") && !both.stderr.contains("not a live snapshot"),
         "{}",
         both.stderr
+    );
+}
+
+/// At a terminal, where stdout and stderr are one screen, a text plan shows each of the spec's
+/// warnings once: a lint beside its resource, the rest among the plan's warnings, and nothing
+/// more on stderr. When no plan comes of it, the warnings are shown with the error; when the
+/// plan goes elsewhere (a file, a pipe), stderr keeps them.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_warning_is_shown_once_on_a_terminal() {
+    let spec_file = TempSpec::new(
+        r#"[stack]
+name = "warn-once"
+
+[role.app]
+name = "warn-once-app"
+description = "owned by <team name>"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.all = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "s3:*", Resource = "*" }] }
+"#,
+    );
+    spec_file.write(
+        "live.json",
+        r#"{"account": {"account_id": "123456789012", "region": "us-east-1", "partition": "aws",
+            "caller_arn": "arn:aws:iam::123456789012:user/ci"}, "by_address": {}, "owned": []}"#,
+    );
+    spec_file.write("broken.json", "{}");
+    let (spec_arg, dir) = (spec_file.arg(), spec_file.dir.path());
+    let live = dir.join("live.json").display().to_string();
+    let broken = dir.join("broken.json").display().to_string();
+    let placeholder = "`<team name>` looks like a placeholder";
+    let lint = "allows every present and future"; // miette wraps the rest at 80 columns
+
+    let (code, screen) = plinth_on_terminal(&["plan", "-f", &spec_arg, "--live-snapshot", &live]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("1 to add"), "{screen}");
+    assert_eq!(screen.matches(placeholder).count(), 1, "{screen}");
+    assert_eq!(screen.matches(lint).count(), 1, "{screen}");
+
+    let (code, screen) = plinth_on_terminal(&["plan", "-f", &spec_arg, "--live-snapshot", &broken]);
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("not a live snapshot"), "{screen}");
+    assert_eq!(screen.matches(placeholder).count(), 1, "{screen}");
+    assert_eq!(screen.matches(lint).count(), 1, "{screen}");
+
+    // An apply shows its plan, and with it the warnings, before it asks or applies.
+    let (code, screen) = plinth_on_terminal(&[
+        "apply",
+        "-f",
+        &spec_arg,
+        "--auto-approve",
+        "--endpoint-url",
+        moto(),
+    ]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("1 to add"), "{screen}");
+    assert_eq!(screen.matches(placeholder).count(), 1, "{screen}");
+    assert_eq!(screen.matches(lint).count(), 1, "{screen}");
+
+    let piped = plinth(&["plan", "-f", &spec_arg, "--live-snapshot", &live]).ok();
+    assert!(
+        piped.stderr.contains(placeholder) && piped.stderr.contains(lint),
+        "{}",
+        piped.stderr
+    );
+    assert!(
+        piped.stdout.contains(placeholder) && piped.stdout.contains(lint),
+        "{}",
+        piped.stdout
     );
 }

@@ -135,6 +135,61 @@ pub fn command(args: &[&str]) -> Command {
     cmd
 }
 
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    /// `openpty(3)`, in the C library since glibc 2.34.
+    fn openpty(
+        master: *mut std::ffi::c_int,
+        slave: *mut std::ffi::c_int,
+        name: *mut std::ffi::c_char,
+        termios: *const std::ffi::c_void,
+        winsize: *const std::ffi::c_void,
+    ) -> std::ffi::c_int;
+}
+
+/// Runs plinth with its stdout and stderr on one pseudo-terminal, as a person at a terminal
+/// runs it (colours off), and returns its exit code and everything the screen showed.
+#[cfg(target_os = "linux")]
+pub fn plinth_on_terminal(args: &[&str]) -> (i32, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: both out-pointers are valid; no name, settings or size are asked for.
+    let made = unsafe {
+        openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(made, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty returned two open descriptors that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = command(args)
+        .env("NO_COLOR", "1")
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave)
+        .spawn()
+        .expect("run plinth");
+    // The child holds the terminal's only other end now: reading ends (EIO) when it exits.
+    let mut screen = Vec::new();
+    let mut master = std::fs::File::from(master);
+    let mut buf = [0u8; 8192];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => screen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let status = child.wait().expect("wait for plinth");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&screen).replace("\r\n", "\n"),
+    )
+}
+
 /// Runs plinth against the test's moto server.
 pub fn plinth_aws(args: &[&str]) -> Run {
     let mut all: Vec<&str> = args.to_vec();
