@@ -588,7 +588,15 @@ fn policy_findings(
             } else {
                 lint(silenced)
             };
-            for lint in lints {
+            // A shared document is the owner's statements with the block's merged in: only
+            // the block's are the stack's to answer for (the owner's are sent back as AWS
+            // returned them, and a finding there could be neither fixed nor silenced here).
+            let owned = super::shared::owned_sids(resource, &name);
+            let others = |lint: &policy::Lint| match (&owned, &lint.statement) {
+                (Some(owned), Some(statement)) => !owned.contains(statement),
+                _ => false,
+            };
+            for lint in lints.into_iter().filter(|lint| !others(lint)) {
                 if lint.severity == policy::Severity::Error {
                     if let Some(d) = crate::spec::lint_diagnostic(
                         &resource.address,

@@ -254,6 +254,13 @@ pub fn describe(part: &str) -> String {
     format!("{what} {id}")
 }
 
+/// The Sids of the statements a shared resource's block owns in `document`, if that document
+/// is merged by Sid with the owner's; `None` for a document the stack writes whole.
+pub fn owned_sids(resource: &Resource, document: &str) -> Option<BTreeSet<String>> {
+    (is_shared(resource) && documents(resource.kind()).contains(&document))
+        .then(|| declared_sids(resource, document))
+}
+
 /// The Sids of the statements the block writes in one of its documents.
 fn declared_sids(resource: &Resource, document: &str) -> BTreeSet<String> {
     resource

@@ -806,6 +806,76 @@ fn a_key_named_by_alias_in_one_block_and_by_id_in_another_is_a_conflict() {
     }
 }
 
+/// On a shared key the planner lints the merged policy, but only the block's statements are
+/// the stack's: the owner's, sent back as AWS returned them, give no finding, not even an
+/// error that would otherwise stop the plan.
+#[test]
+fn only_the_blocks_statements_of_a_shared_policy_are_linted() {
+    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        r#"[stack]
+name = "vendor"
+
+[key.customer]
+existing = true
+key_id = "alias/customer"
+policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect = "Allow", Principal = { AWS = "arn:aws:iam::111122223333:root" }, Action = ["kms:Decrypt", "kms:DescribeKey"], Resource = "*" }] }
+"#,
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let owners = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" },
+        { "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
+          "Action": "kms:Decryptt", "Resource": "*" },
+    ]});
+    let live: LiveSnapshot = serde_json::from_value(serde_json::json!({
+        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
+                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
+        "by_address": { "key.customer": {
+            "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
+            "attributes": { "key_id": { "str": id }, "policy": { "policy": owners } },
+            "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+        } },
+        "owned": [],
+    }))
+    .unwrap();
+    let planned = plan(&spec, &live, PlanOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let change = planned
+        .change(&Address::try_from("key.customer".to_string()).unwrap())
+        .unwrap();
+    assert_eq!(change.action, Action::Update);
+    let findings: Vec<(&str, Option<&str>)> = change
+        .lints
+        .iter()
+        .map(|f| (f.code.as_str(), f.statement.as_deref()))
+        .collect();
+    assert_eq!(findings, [("P007", Some("VendorDecrypt"))]);
+
+    // The same statements in a key the stack owns are all its own: each is linted.
+    let policy = r#"{ Version = "2012-10-17", Statement = [{ Sid = "Root", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:root" }, Action = "kms:*", Resource = "*" }] }"#;
+    std::fs::write(
+        &path,
+        format!("[stack]\nname = \"vendor\"\n\n[key.own]\npolicy = {policy}\n"),
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let planned = plan(&spec, &empty_account(), PlanOptions::default()).unwrap();
+    let codes: Vec<&str> = planned.changes[0]
+        .lints
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(codes.contains(&"P003"), "{codes:?}");
+}
+
 /// Roles that name one trust policy file share its parsed document, and the planner lints it
 /// once: each role still carries the findings, and a role that silences one does not.
 #[test]
