@@ -50,6 +50,9 @@ impl Progress for Silent {
 pub struct StepOutcome {
     pub address: Address,
     pub action: Action,
+    /// A delete that only releases someone else's resource ([`ResourceChange::releases`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
     pub status: StepStatus,
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -109,21 +112,28 @@ impl ApplyReport {
             .all(|o| matches!(o.status, StepStatus::Done))
     }
 
-    fn count(&self, action: Action) -> usize {
+    /// Steps done with `action`, releases apart from destroys.
+    fn count(&self, action: Action, released: bool) -> usize {
         self.outcomes
             .iter()
-            .filter(|o| o.action == action && matches!(o.status, StepStatus::Done))
+            .filter(|o| o.action == action && o.released == released)
+            .filter(|o| matches!(o.status, StepStatus::Done))
             .count()
     }
 
-    /// `Apply complete: 7 added, 1 changed, 0 replaced, 0 destroyed in 3.2 s.`
+    /// `Apply complete: 7 added, 1 changed, 0 replaced, 0 destroyed in 3.2 s.`, with `, N
+    /// released` before the time when existing resources were let go.
     pub fn summary_line(&self) -> String {
+        let released = match self.count(Action::Delete, true) {
+            0 => String::new(),
+            n => format!(", {n} released"),
+        };
         let counts = format!(
-            "{} added, {} changed, {} replaced, {} destroyed in {:.1} s.",
-            self.count(Action::Create),
-            self.count(Action::Update),
-            self.count(Action::Replace),
-            self.count(Action::Delete),
+            "{} added, {} changed, {} replaced, {} destroyed{released} in {:.1} s.",
+            self.count(Action::Create, false),
+            self.count(Action::Update, false),
+            self.count(Action::Replace, false),
+            self.count(Action::Delete, false),
             self.elapsed.as_secs_f64()
         );
         if self.succeeded() {
@@ -191,6 +201,7 @@ pub async fn apply(
                     let outcome = StepOutcome {
                         address: address.clone(),
                         action: change.action,
+                        released: change.releases(),
                         status: StepStatus::Skipped {
                             because: (*failed).clone(),
                         },
@@ -247,6 +258,7 @@ pub async fn apply(
         let outcome = StepOutcome {
             address: change.address.clone(),
             action: change.action,
+            released: change.releases(),
             status,
             elapsed,
         };
@@ -258,6 +270,7 @@ pub async fn apply(
         let outcome = StepOutcome {
             address: (*address).clone(),
             action: steps[address].action,
+            released: steps[address].releases(),
             status: StepStatus::Blocked {
                 cycle: cycle_from(address, &waits_for, &pending),
             },

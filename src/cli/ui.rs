@@ -157,11 +157,12 @@ fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError
 /// One plain line per started and finished step, for logs and pipelines.
 struct LineProgress;
 
-fn verb(action: Action) -> &'static str {
+fn verb(action: Action, released: bool) -> &'static str {
     match action {
         Action::Create => "creating",
         Action::Update => "updating",
         Action::Replace => "replacing",
+        Action::Delete if released => "releasing",
         Action::Delete => "destroying",
         Action::NoOp => "checking",
     }
@@ -169,7 +170,11 @@ fn verb(action: Action) -> &'static str {
 
 impl Progress for LineProgress {
     fn started(&self, change: &ResourceChange) {
-        eprintln!("{}: {}...", change.address, verb(change.action));
+        eprintln!(
+            "{}: {}...",
+            change.address,
+            verb(change.action, change.releases())
+        );
     }
 
     fn waiting(&self, address: &Address, notice: &str) {
@@ -181,13 +186,13 @@ impl Progress for LineProgress {
             StepStatus::Done => eprintln!(
                 "{}: {} done in {}",
                 o.address,
-                verb(o.action),
+                verb(o.action, o.released),
                 secs(o.elapsed)
             ),
             StepStatus::Failed { error, .. } => eprintln!(
                 "{}: {} failed after {}: {error}",
                 o.address,
-                verb(o.action),
+                verb(o.action, o.released),
                 secs(o.elapsed)
             ),
             StepStatus::Skipped { because } => {
@@ -233,7 +238,11 @@ impl Drop for BarProgress {
 impl Progress for BarProgress {
     fn started(&self, change: &ResourceChange) {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.push(format!("{} {}", verb(change.action), change.address));
+        running.push(format!(
+            "{} {}",
+            verb(change.action, change.releases()),
+            change.address
+        ));
         self.refresh(&running);
     }
 
@@ -243,7 +252,7 @@ impl Progress for BarProgress {
 
     fn finished(&self, o: &StepOutcome) {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let label = format!("{} {}", verb(o.action), o.address);
+        let label = format!("{} {}", verb(o.action, o.released), o.address);
         running.retain(|r| r != &label);
         self.refresh(&running);
         self.bar.inc(1);
@@ -251,11 +260,15 @@ impl Progress for BarProgress {
             StepStatus::Done => format!(
                 "{}: {} done in {}",
                 o.address,
-                verb(o.action),
+                verb(o.action, o.released),
                 secs(o.elapsed)
             ),
             StepStatus::Failed { error, .. } => {
-                format!("{}: {} failed: {error}", o.address, verb(o.action))
+                format!(
+                    "{}: {} failed: {error}",
+                    o.address,
+                    verb(o.action, o.released)
+                )
             }
             StepStatus::Skipped { because } => {
                 format!("{}: skipped because {because} failed", o.address)

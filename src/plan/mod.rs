@@ -207,6 +207,16 @@ impl ResourceChange {
         self.action != Action::NoOp
     }
 
+    /// Whether this delete only releases someone else's resource (`existing = true`): plinth
+    /// removes its own parts and tags, and the resource stays.
+    pub fn releases(&self) -> bool {
+        self.action == Action::Delete
+            && self
+                .live
+                .as_ref()
+                .is_some_and(|l| l.get("existing") == Some(&crate::model::Value::Bool(true)))
+    }
+
     /// Policy attributes among the changes, with their statement-level diffs.
     pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
         self.attributes

@@ -134,6 +134,7 @@ mod tests {
         let outcome = |address: &Address, status: StepStatus| StepOutcome {
             address: address.clone(),
             action: Action::NoOp,
+            released: false,
             status,
             elapsed: Duration::ZERO,
         };

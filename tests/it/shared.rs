@@ -213,6 +213,13 @@ fn a_customer_key_gets_the_stacks_statement_and_keeps_its_own_and_destroy_remove
 
     let destroy = plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
     assert!(destroy.stdout.contains("release"), "{}", destroy.stdout);
+    // The report says what was done: the key was released, not destroyed.
+    assert!(
+        destroy.stderr.contains("key.customer: releasing done")
+            && destroy.stderr.contains("0 destroyed, 1 released in"),
+        "{}",
+        destroy.stderr
+    );
     let after = key_policy(&id);
     assert_eq!(
         statement_sids(&after),
