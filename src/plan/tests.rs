@@ -639,6 +639,22 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
     assert!(text.contains("~ cors = [] -> "), "{text}");
     assert!(!text.contains("existing ="), "no bookkeeping line: {text}");
     assert!(!text.contains("manages"), "no bookkeeping line: {text}");
+    let taken = "now managed by this stack: CORS rule plinth-existing-data-cors-1";
+    assert!(text.contains(taken), "{text}");
+
+    // A rule already in AWS as declared (what an import writes) changes no setting; the plan
+    // still says the stack takes it over, in text and Markdown.
+    let mut live = existing_bucket(false);
+    let cors = take_over.changes[0].desired.as_ref().unwrap()["cors"].clone();
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert("cors".into(), cors);
+    let adopt = plan(&spec, &live, PlanOptions::default()).unwrap();
+    assert_eq!(adopt.changes[0].action, Action::Update);
+    let text = render(&adopt, TextOptions::default());
+    assert!(!text.contains("~ cors"), "{text}");
+    assert!(text.contains(taken), "{text}");
+    let markdown = crate::render::markdown::render(&adopt, Default::default());
+    assert!(markdown.contains(&format!("# {taken}")), "{markdown}");
 
     let destroy = plan(
         &spec,

@@ -267,6 +267,10 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
                 let _ = writeln!(out, "+ {} = {}{forces}", a.name, lines(after, "+ "));
             }
         }
+        let taken = Existing::taken_over(c);
+        if existing(c).is_some() && !taken.is_empty() {
+            let _ = writeln!(out, "# now managed by this stack: {}", taken.join(", "));
+        }
         for kept in super::kept_statements(c) {
             let _ = writeln!(out, "# {kept}");
         }

@@ -127,6 +127,25 @@ impl Existing {
         }
     }
 
+    /// The parts this change starts managing (`CORS rule theirs`): a part that is already in
+    /// AWS as declared, which an import writes, changes no setting and would otherwise not
+    /// show in the plan at all.
+    pub fn taken_over(c: &ResourceChange) -> Vec<String> {
+        let set = |v: &Option<Value>| match v {
+            Some(Value::Set(parts)) => parts.clone(),
+            _ => Vec::new(),
+        };
+        let Some(manages) = c.attributes.iter().find(|a| a.name == "manages") else {
+            return Vec::new();
+        };
+        let before = set(&manages.before);
+        set(&manages.after)
+            .iter()
+            .filter(|part| !before.contains(part))
+            .map(|part| crate::plan::shared::describe(part))
+            .collect()
+    }
+
     /// Attributes that are plinth's own records about the resource, kept in its tags, rather
     /// than settings: they are not shown as changes. `existing` is one while plinth takes the
     /// resource over (the live side has no record yet); once the stack owns it, a change of

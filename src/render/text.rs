@@ -162,6 +162,10 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     for a in shown {
         attribute(out, p, c.action, a, width);
     }
+    let taken = Existing::taken_over(c);
+    if existing.is_some() && !taken.is_empty() {
+        let _ = writeln!(out, "      now managed by this stack: {}", taken.join(", "));
+    }
     for kept in super::kept_statements(c) {
         let _ = writeln!(out, "      {}", p.paint(&kept, Style::new().dimmed()));
     }
