@@ -817,8 +817,8 @@ fn the_ready_made_stacks_applied_then_destroyed_agree_with_the_full_difference()
     }
 }
 
-/// An action acts only on resources of its own types: `s3:GetObject` on a bucket's ARN and
-/// `sqs:ListQueues` on a queue's grant nothing (lint P018 says so of the statement), and no
+/// An action acts only on resources of its own types: `s3:GetObject` on a bucket's ARN,
+/// `s3:ListBucket` on its objects' and `sqs:ListQueues` on a queue's grant nothing (lint P018 says so of the statement), and no
 /// row claims them; each beside an action that does act there keeps its row.
 #[test]
 fn an_action_that_cannot_act_on_the_resource_gives_no_row() {
@@ -851,11 +851,11 @@ reason = "a test of an action the catalog does not know"
         ["s3:listbucket"],
         "{rows:#?}"
     );
-    // A bucket name cannot hold a `/`, but the catalog's formats do not say so: the object
-    // pattern keeps `s3:ListBucket`, which errs on the side of showing access.
+    // A bucket's name holds no `/`, and an object key's `*` does not reach into an access
+    // point's fields: `s3:ListBucket` does not act on the objects.
     assert_eq!(
         on("arn:aws:s3:::my-lab-data/*"),
-        ["s3:getobject", "s3:listbucket"],
+        ["s3:getobject"],
         "{rows:#?}"
     );
     // An action the catalog does not know is kept: P016 reports it, and plinth does not guess.

@@ -140,7 +140,30 @@ pub struct ResourceType {
     pub name: String,
     /// The ARN format with `${...}` parts as `*`.
     pub arn: String,
+    /// The format's resource part is one name (`${BucketName}`, `${QueueName}`), which never
+    /// holds a `/`: `arn:aws:s3:::b/*` names objects, not a bucket.
+    name_only: bool,
     pub keys: Vec<String>,
+}
+
+impl ResourceType {
+    /// Can a resource written as `arn` (its `${...}` parts masked as `*`) be of this type?
+    /// As IAM matches ARNs, field by field: a wildcard in one field (an object key's `*`)
+    /// does not reach into another (`arn:aws:s3:::b/*` is no access point).
+    pub fn admits(&self, arn: &str) -> bool {
+        fn fields(arn: &str) -> Option<Vec<&str>> {
+            let fields: Vec<&str> = arn.splitn(6, ':').collect();
+            (fields.len() == 6).then_some(fields)
+        }
+        let (Some(written), Some(format)) = (fields(arn), fields(&self.arn)) else {
+            return pattern::overlaps(arn, &self.arn);
+        };
+        written
+            .iter()
+            .zip(&format)
+            .all(|(w, f)| pattern::overlaps(w, f))
+            && !(self.name_only && written[5].contains('/'))
+    }
 }
 
 #[derive(Debug)]
@@ -252,9 +275,15 @@ impl Service {
                     .push(Key::new(first, fields.next().and_then(KeyType::parse))),
                 "R" => {
                     let arn = fields.next().unwrap_or("*");
+                    let part = arn.splitn(6, ':').nth(5).unwrap_or("");
+                    let name_only = part
+                        .strip_prefix("${")
+                        .and_then(|v| v.strip_suffix('}'))
+                        .is_some_and(|v| v.ends_with("Name") && !v.contains(['$', '/', ':']));
                     service.resource_types.push(ResourceType {
                         name: first.to_string(),
                         arn: pattern::mask_variables(arn),
+                        name_only,
                         keys: key_list(fields.next()),
                     });
                 }
@@ -403,7 +432,8 @@ impl Catalog {
     /// match it? An action written with a wildcard or a reference, one the catalog does not
     /// know, and a resource that is not an ARN or that matches every ARN are answered yes,
     /// as lint P018 leaves them alone. `s3:GetObject` does not act on a bucket's ARN, nor
-    /// `sqs:ListQueues` (which takes only `"*"`) on a queue's.
+    /// `s3:ListBucket` on its objects' (`arn:aws:s3:::b/*`), nor `sqs:ListQueues` (which takes
+    /// only `"*"`) on a queue's.
     pub fn acts_on(&self, action: &str, arn: &str) -> bool {
         if pattern::has_wildcard(action) || action.contains("${") || !arn.starts_with("arn:") {
             return true;
@@ -416,11 +446,7 @@ impl Catalog {
         if matched.peek().is_none() {
             return true;
         }
-        matched.any(|(service, a)| {
-            service
-                .resource_types_of(a)
-                .any(|t| pattern::overlaps(&arn, &t.arn))
-        })
+        matched.any(|(service, a)| service.resource_types_of(a).any(|t| t.admits(&arn)))
     }
 
     /// The catalog's spelling of the action nearest to a misspelled one in a known service.

@@ -85,7 +85,7 @@ impl StatementChecker<'_> {
                     if !wanted.contains(&t.arn.as_str()) {
                         wanted.push(&t.arn);
                     }
-                    resources.iter().any(|r| pattern::overlaps(r, &t.arn))
+                    resources.iter().any(|r| t.admits(r))
                 })
             });
             if !fits {
