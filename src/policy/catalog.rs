@@ -151,9 +151,13 @@ impl ResourceType {
     /// As IAM matches ARNs, field by field: a wildcard in one field (an object key's `*`)
     /// does not reach into another (`arn:aws:s3:::b/*` is no access point).
     pub fn admits(&self, arn: &str) -> bool {
-        fn fields(arn: &str) -> Option<Vec<&str>> {
-            let fields: Vec<&str> = arn.splitn(6, ':').collect();
-            (fields.len() == 6).then_some(fields)
+        fn fields(arn: &str) -> Option<[&str; 6]> {
+            let mut split = arn.splitn(6, ':');
+            let mut fields = [""; 6];
+            for field in &mut fields {
+                *field = split.next()?;
+            }
+            Some(fields)
         }
         let (Some(written), Some(format)) = (fields(arn), fields(&self.arn)) else {
             return pattern::overlaps(arn, &self.arn);
