@@ -528,22 +528,42 @@ fn check_converged(stack: &str, prefix: &str, what: &str) {
     });
 }
 
-/// Whether an apply failed only because the bucket exists with no tags at all: what a kill
-/// between CreateBucket and PutBucketTagging leaves on an endpoint that ignores the tags
-/// CreateBucket carries.
-fn untagged_bucket_left_by_moto(run: &Run, prefix: &str) -> bool {
+/// What a kill between CreateBucket and PutBucketTagging can leave for the next apply to
+/// trip on, when its only error is that the bucket exists and no stack owns it.
+#[derive(Debug, PartialEq)]
+enum LeftByKill {
+    /// A bucket with no tags at all: moto ignores the tags CreateBucket carries.
+    Untagged,
+    /// The stack's tags, there now: the killed apply's PutBucketTagging was still on its way
+    /// (in a socket the proxy had not yet read) when the next apply read the bucket.
+    LandedLate,
+}
+
+fn bucket_left_by_kill(run: &Run, prefix: &str, stack: &str) -> Option<LeftByKill> {
     let conflict = format!("bucket `{prefix}-data` already exists and no stack owns it");
-    let only_that = run.stderr.contains(&conflict) && run.stderr.contains("1 error found");
-    only_that
-        && runtime().block_on(async {
-            let config = sdk().await;
-            let s3 = s3(&config);
-            s3.get_bucket_tagging()
-                .bucket(format!("{prefix}-data"))
-                .send()
-                .await
-                .map_or(true, |t| t.tag_set.is_empty())
-        })
+    if !(run.stderr.contains(&conflict) && run.stderr.contains("1 error found")) {
+        return None;
+    }
+    let tags = runtime().block_on(async {
+        let config = sdk().await;
+        s3(&config)
+            .get_bucket_tagging()
+            .bucket(format!("{prefix}-data"))
+            .send()
+            .await
+            .map(|t| t.tag_set)
+            .unwrap_or_default()
+    });
+    if tags.is_empty() {
+        Some(LeftByKill::Untagged)
+    } else if tags
+        .iter()
+        .any(|t| t.key == "plinth:stack" && t.value == stack)
+    {
+        Some(LeftByKill::LandedLate)
+    } else {
+        None
+    }
 }
 
 /// Kill points in the normal test run; `PLINTH_KILLED_APPLIES=N` tries seeds 1 to N.
@@ -584,14 +604,20 @@ fn an_apply_killed_at_any_moment_is_finished_by_the_next_without_duplicates_or_o
                     apply_killed_after(&spec, after);
                     let mut again =
                         crate::support::plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
-                    if again.code != 0 && untagged_bucket_left_by_moto(&again, &prefix) {
-                        // moto ignores the tags CreateBucket carries (AWS applies them with the
-                        // bucket), so a kill right after CreateBucket leaves, on moto only, a bucket
-                        // no stack owns. The plan names it as a conflict; adopting it finishes.
-                        let adopting = std::fs::read_to_string(spec.path())
-                            .unwrap()
-                            .replace("[bucket.data]\n", "[bucket.data]\nadopt = true\n");
-                        std::fs::write(spec.path(), adopting).unwrap();
+                    let left = (again.code != 0)
+                        .then(|| bucket_left_by_kill(&again, &prefix, &stack))
+                        .flatten();
+                    if let Some(left) = left {
+                        if left == LeftByKill::Untagged {
+                            // moto ignores the tags CreateBucket carries (AWS applies them with
+                            // the bucket), so a kill right after CreateBucket leaves, on moto
+                            // only, a bucket no stack owns. The plan names it as a conflict;
+                            // adopting it finishes.
+                            let adopting = std::fs::read_to_string(spec.path())
+                                .unwrap()
+                                .replace("[bucket.data]\n", "[bucket.data]\nadopt = true\n");
+                            std::fs::write(spec.path(), adopting).unwrap();
+                        }
                         again = crate::support::plinth_aws(&[
                             "apply",
                             "-f",
