@@ -475,3 +475,54 @@ fn every_kind_writes_a_block_that_loads() {
         panic!("{}\n{}", diags.render(false), out.spec);
     }
 }
+
+/// A role a vendor's account may assume: the account is declared in `[vars]`, so the written
+/// spec loads without P007 (a principal in an account that is not known), and the trust policy
+/// keeps the account id as AWS returned it.
+#[test]
+fn other_accounts_the_policies_name_are_declared_as_known() {
+    let vendor = "111122223333";
+    let role = found(
+        Kind::Role,
+        "vendor",
+        "vendor",
+        &format!("arn:aws:iam::{ACCOUNT}:role/vendor"),
+        vec![
+            ("name", Value::str("vendor")),
+            (
+                "trust",
+                policy(&format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::{vendor}:root","{ACCOUNT}"]}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"x-1"}}}}}}]}}"#
+                )),
+            ),
+        ],
+    );
+    let out = spec("imported", &account(), &[role]);
+    assert!(
+        out.spec
+            .contains(&format!("[vars]\naccount_{vendor} = \"{vendor}\"\n")),
+        "{}",
+        out.spec
+    );
+    assert!(
+        !out.spec.contains(&format!("account_{ACCOUNT}")),
+        "{}",
+        out.spec
+    );
+    let trust = &out.files["policies/role-vendor-trust.json"];
+    assert!(
+        trust.contains(&format!("arn:aws:iam::{vendor}:root")),
+        "{trust}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in &out.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
+    let loaded = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}\n{}", d.render(false), out.spec));
+    let warnings = loaded.warnings.render(false);
+    assert!(!warnings.contains("P007"), "{warnings}");
+}

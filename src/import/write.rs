@@ -46,6 +46,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
         files: BTreeMap::new(),
         packages: BTreeMap::new(),
         notes: Vec::new(),
+        other_accounts: RefCell::new(BTreeSet::new()),
     };
     let mut doc = DocumentMut::new();
     let mut head = Table::new();
@@ -75,6 +76,20 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
             .or_default()
             .push((f.address.name.clone(), table));
     }
+    // The other accounts the policies name are declared, which makes them known accounts
+    // (lint P007 names a principal in any other account).
+    let others = writer.other_accounts.borrow();
+    if !others.is_empty() {
+        let mut vars = Table::new();
+        for account in others.iter() {
+            vars.insert(&format!("account_{account}"), value(account.as_str()));
+        }
+        vars.decor_mut().set_prefix(
+            "\n# Other accounts the imported policies name; declaring them makes them known accounts.\n",
+        );
+        doc.insert("vars", Item::Table(vars));
+    }
+    drop(others);
     for kind in Kind::ALL {
         let Some(mut resources) = tables.remove(kind) else {
             continue;
@@ -110,6 +125,8 @@ struct Writer<'a> {
     files: BTreeMap<String, String>,
     packages: BTreeMap<String, Arc<Vec<u8>>>,
     notes: Vec<String>,
+    /// Other accounts the written values name (a vendor's, in a trust policy).
+    other_accounts: RefCell<BTreeSet<String>>,
 }
 
 impl Writer<'_> {
@@ -362,6 +379,12 @@ impl Writer<'_> {
         if s == account {
             return "${aws.account_id}".into();
         }
+        let other = |id: &str| {
+            if id != account && id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+                self.other_accounts.borrow_mut().insert(id.to_string());
+            }
+        };
+        other(s);
         if s.starts_with("arn:") {
             let parts: Vec<&str> = s.splitn(6, ':').collect();
             if parts.len() == 6 {
@@ -370,6 +393,7 @@ impl Writer<'_> {
                 } else {
                     parts[3].to_string()
                 };
+                other(parts[4]);
                 let acct = if parts[4] == account {
                     "${aws.account_id}".to_string()
                 } else {
