@@ -182,6 +182,20 @@ fn wired() -> Vec<Found> {
     ]
 }
 
+/// The imported spec and its files written to a directory, and loaded: a load error fails the
+/// test with the spec shown.
+fn load_written(out: &ImportedSpec) -> spec::Spec {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in &out.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
+    spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}\n{}", d.render(false), out.spec))
+}
+
 fn written() -> ImportedSpec {
     spec("imported", &account(), &wired())
 }
@@ -305,16 +319,7 @@ fn policies_keep_the_customers_statements_pretty_printed() {
 #[test]
 fn the_written_spec_loads_without_errors() {
     let out = written();
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in &out.files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
-    if let Err(diags) = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default()) {
-        panic!("{}\n{}", diags.render(false), out.spec);
-    }
+    load_written(&out);
     assert_eq!(crate::fmt::format_spec(&out.spec).unwrap(), out.spec);
 }
 
@@ -464,16 +469,7 @@ fn every_kind_writes_a_block_that_loads() {
         "{}",
         out.spec
     );
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in &out.files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
-    if let Err(diags) = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default()) {
-        panic!("{}\n{}", diags.render(false), out.spec);
-    }
+    load_written(&out);
 }
 
 /// A role a vendor's account may assume: the account is declared in `[vars]`, so the written
@@ -514,15 +510,7 @@ fn other_accounts_the_policies_name_are_declared_as_known() {
         trust.contains(&format!("arn:aws:iam::{vendor}:root")),
         "{trust}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in &out.files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    std::fs::write(dir.path().join("plinth.toml"), &out.spec).unwrap();
-    let loaded = spec::load(&dir.path().join("plinth.toml"), &LoadOptions::default())
-        .unwrap_or_else(|d| panic!("{}\n{}", d.render(false), out.spec));
+    let loaded = load_written(&out);
     let warnings = loaded.warnings.render(false);
     assert!(!warnings.contains("P007"), "{warnings}");
 }

@@ -78,7 +78,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
     }
     // The other accounts the policies name are declared, which makes them known accounts
     // (lint P007 names a principal in any other account).
-    let others = writer.other_accounts.borrow();
+    let others = writer.other_accounts.take();
     if !others.is_empty() {
         let mut vars = Table::new();
         for account in others.iter() {
@@ -89,7 +89,6 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
         );
         doc.insert("vars", Item::Table(vars));
     }
-    drop(others);
     for kind in Kind::ALL {
         let Some(mut resources) = tables.remove(kind) else {
             continue;

@@ -214,7 +214,7 @@ impl ResourceChange {
             && self
                 .live
                 .as_ref()
-                .is_some_and(|l| l.get("existing") == Some(&crate::model::Value::Bool(true)))
+                .is_some_and(|l| l.get(shared::EXISTING) == Some(&crate::model::Value::Bool(true)))
     }
 
     /// Policy attributes among the changes, with their statement-level diffs.

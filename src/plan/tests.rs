@@ -32,6 +32,18 @@ fn empty_account() -> LiveSnapshot {
     empty
 }
 
+/// A live snapshot of account 123456789012 in us-east-1 holding `by_address` (JSON, as
+/// snapshots are written), of which `owned` are the stack's.
+fn snapshot(by_address: serde_json::Value, owned: Vec<serde_json::Value>) -> LiveSnapshot {
+    serde_json::from_value(serde_json::json!({
+        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
+                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
+        "by_address": by_address,
+        "owned": owned,
+    }))
+    .unwrap()
+}
+
 fn action(plan: &super::Plan, address: &str) -> Action {
     let address = Address::try_from(address.to_string()).unwrap();
     plan.change(&address)
@@ -616,13 +628,7 @@ fn existing_bucket(taken_over: bool) -> LiveSnapshot {
     } else {
         vec![]
     };
-    serde_json::from_value(serde_json::json!({
-        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
-                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
-        "by_address": { "bucket.data": bucket },
-        "owned": owned,
-    }))
-    .unwrap()
+    snapshot(serde_json::json!({ "bucket.data": bucket }), owned)
 }
 
 /// An existing bucket reads as what it is: taking it over shows the settings plinth will
@@ -786,13 +792,10 @@ fn a_key_named_by_alias_in_one_block_and_by_id_in_another_is_a_conflict() {
         "attributes": { "key_id": { "str": id } },
         "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
     });
-    let live: LiveSnapshot = serde_json::from_value(serde_json::json!({
-        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
-                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
-        "by_address": { "key.by_alias": key.clone(), "key.by_id": key },
-        "owned": [],
-    }))
-    .unwrap();
+    let live = snapshot(
+        serde_json::json!({ "key.by_alias": key.clone(), "key.by_id": key }),
+        vec![],
+    );
     let diags = plan(&spec, &live, PlanOptions::default()).unwrap_err();
     let twice: Vec<_> = diags
         .0
@@ -850,17 +853,14 @@ policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect 
         { "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
           "Action": "kms:Decryptt", "Resource": "*" },
     ]});
-    let live: LiveSnapshot = serde_json::from_value(serde_json::json!({
-        "account": { "account_id": "123456789012", "region": "us-east-1", "partition": "aws",
-                     "caller_arn": "arn:aws:sts::123456789012:user/moto" },
-        "by_address": { "key.customer": {
+    let live = snapshot(
+        serde_json::json!({ "key.customer": {
             "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
             "attributes": { "key_id": { "str": id }, "policy": { "policy": owners } },
             "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
-        } },
-        "owned": [],
-    }))
-    .unwrap();
+        } }),
+        vec![],
+    );
     let planned = plan(&spec, &live, PlanOptions::default())
         .unwrap_or_else(|d| panic!("{}", d.render(false)));
     let change = planned

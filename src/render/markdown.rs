@@ -268,7 +268,7 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
             }
         }
         let taken = Existing::taken_over(c);
-        if existing(c).is_some() && !taken.is_empty() {
+        if !taken.is_empty() {
             let _ = writeln!(out, "# now managed by this stack: {}", taken.join(", "));
         }
         for kept in super::kept_statements(c) {

@@ -130,12 +130,17 @@ impl Existing {
     /// The parts this change starts managing (`CORS rule theirs`): a part that is already in
     /// AWS as declared, which an import writes, changes no setting and would otherwise not
     /// show in the plan at all.
+    /// Empty for a resource that is not someone else's.
     pub fn taken_over(c: &ResourceChange) -> Vec<String> {
         let set = |v: &Option<Value>| match v {
             Some(Value::Set(parts)) => parts.clone(),
             _ => Vec::new(),
         };
-        let Some(manages) = c.attributes.iter().find(|a| a.name == "manages") else {
+        let manages = c
+            .attributes
+            .iter()
+            .find(|a| a.name == crate::plan::shared::MANAGES);
+        let Some(manages) = manages.filter(|_| existing(c).is_some()) else {
             return Vec::new();
         };
         let before = set(&manages.before);

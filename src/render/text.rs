@@ -163,7 +163,7 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         attribute(out, p, c.action, a, width);
     }
     let taken = Existing::taken_over(c);
-    if existing.is_some() && !taken.is_empty() {
+    if !taken.is_empty() {
         let _ = writeln!(out, "      now managed by this stack: {}", taken.join(", "));
     }
     for kept in super::kept_statements(c) {
