@@ -122,6 +122,15 @@ impl SavedPlan {
         saved
     }
 
+    /// The plan of a shard that holds no environment of the spec at `spec`: applying it does
+    /// nothing, and `show --merge` takes it beside the other shards' files.
+    pub fn new_empty(spec: &Path) -> SavedPlan {
+        let mut saved = SavedPlan::new(&[], &[], &[]);
+        saved.spec = spec.display().to_string();
+        saved.checksum = saved.compute_checksum();
+        saved
+    }
+
     fn compute_checksum(&self) -> String {
         let mut unsigned = self.clone();
         unsigned.checksum = String::new();

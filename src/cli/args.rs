@@ -228,6 +228,9 @@ pub struct SnapshotArgs {
     pub aws: AwsArgs,
 }
 
+/// The spec file read when `-f` is not given.
+pub const DEFAULT_SPEC: &str = "plinth.toml";
+
 #[derive(Debug, Args)]
 pub struct SpecArgs {
     /// The spec file
@@ -235,7 +238,7 @@ pub struct SpecArgs {
         short = 'f',
         long = "file",
         value_name = "SPEC",
-        default_value = "plinth.toml"
+        default_value = DEFAULT_SPEC
     )]
     pub spec: PathBuf,
     /// Set a variable declared in [vars] (repeatable)

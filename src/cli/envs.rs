@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::args::DEFAULT_SPEC;
 use super::ui::{TerminalApply, Ui};
 use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowArgs, SpecArgs};
 use crate::access::{self, GrantChange};
@@ -118,7 +119,16 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
     let plan_shows_warnings = args.render.format == Format::Text && ui.one_screen;
     let specs = load_all(&args.spec, ui, false, !plan_shows_warnings)?;
     if specs.is_empty() {
+        // A CI matrix may have more runners than environments: the runner left without one
+        // still hands on an (empty) plan and document, so the steps after it need no case of
+        // their own.
         ui.err("No environment in this shard: nothing to plan.\n");
+        if args.render.format != Format::Text {
+            ui.out(&render(&[], &args.render, ui));
+        }
+        if let Some(path) = &args.out {
+            write_saved(&SavedPlan::new_empty(&args.spec.spec), path)?;
+        }
         return Ok(0);
     }
     let stacks: Vec<(&Spec, ConnectOptions)> = specs
@@ -173,12 +183,10 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
     }
     if let Some(path) = &args.out {
         let pairs: Vec<(&Spec, &Plan)> = planned.iter().map(|(s, p)| (*s, p)).collect();
-        SavedPlan::new(&pairs, &args.spec.vars, &args.spec.var_files)
-            .write(path)
-            .map_err(|e| Failure::Refused {
-                message: format!("cannot write the plan file `{}`: {e}", path.display()),
-                hint: None,
-            })?;
+        write_saved(
+            &SavedPlan::new(&pairs, &args.spec.vars, &args.spec.var_files),
+            path,
+        )?;
     }
     Ok(match args.detailed_exitcode {
         false => 0,
@@ -187,6 +195,13 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
             .map(|p| access::detailed_exit_code(p.plan, args.fail_on.threshold(), p.access))
             .max()
             .unwrap_or(0),
+    })
+}
+
+fn write_saved(saved: &SavedPlan, path: &std::path::Path) -> Result<(), Failure> {
+    saved.write(path).map_err(|e| Failure::Refused {
+        message: format!("cannot write the plan file `{}`: {e}", path.display()),
+        hint: None,
     })
 }
 
@@ -260,6 +275,11 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
 /// under its own lock and after its own checks; no new one starts once more than
 /// `--max-failures` have failed. The exit code is the worst of them.
 pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<u8, Failure> {
+    let chosen = choose_saved(&saved, &args.spec)?;
+    if chosen.is_empty() {
+        ui.err("No environment of the saved plan is chosen: nothing to apply.\n");
+        return Ok(0);
+    }
     let spec_args = SpecArgs {
         spec: std::path::PathBuf::from(&saved.spec),
         vars: args.spec.vars.clone(),
@@ -275,7 +295,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
         },
     };
     let mut specs = Vec::new();
-    for env in &saved.environments {
+    for env in &chosen {
         let spec = load_env(&spec_args, env.env.clone(), ui, true)
             .map_err(|e| unloadable_saved_spec(&saved, e))?;
         specs.push((spec, env.clone()));
@@ -354,6 +374,81 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     }
     ui.err(&table);
     Ok(worst)
+}
+
+/// The environments of a saved plan that `apply FILE` applies: all of them, or those named by
+/// `--env` (each must be in the file), sliced by `--shard`. A saved plan names its own spec and
+/// var files, so `-f` and `--var-file` naming others are refused rather than ignored.
+fn choose_saved(
+    saved: &SavedPlan,
+    args: &SpecArgs,
+) -> Result<Vec<crate::saved::SavedEnvironment>, Failure> {
+    let given = args.spec.as_path();
+    if given != std::path::Path::new(DEFAULT_SPEC) && !same_file(given, &saved.spec) {
+        return Err(Failure::Refused {
+            message: format!(
+                "-f {}: this saved plan was made from `{}`",
+                given.display(),
+                saved.spec
+            ),
+            hint: Some("leave out -f: a saved plan applies the spec it was made from".into()),
+        });
+    }
+    let planned: Vec<&str> = saved.var_files.iter().map(String::as_str).collect();
+    if let Some(other) = args
+        .var_files
+        .iter()
+        .find(|f| !planned.iter().any(|p| same_file(f, p)))
+    {
+        return Err(Failure::Refused {
+            message: format!(
+                "--var-file {}: this saved plan was not made with it",
+                other.display()
+            ),
+            hint: Some(
+                "leave out --var-file: a saved plan reads again the var files it was made with"
+                    .into(),
+            ),
+        });
+    }
+    let names: Vec<&str> = saved
+        .environments
+        .iter()
+        .filter_map(|e| e.env.as_deref())
+        .collect();
+    for asked in &args.envs.names {
+        if !names.contains(&asked.as_str()) {
+            return Err(Failure::Refused {
+                message: format!("--env {asked}: the saved plan holds no environment `{asked}`"),
+                hint: Some(match names.as_slice() {
+                    [] => "it was made from a spec without environments: leave out --env".into(),
+                    _ => format!("it holds: {}", names.join(", ")),
+                }),
+            });
+        }
+    }
+    let chosen: Vec<_> = saved
+        .environments
+        .iter()
+        .filter(|e| {
+            args.envs.names.is_empty()
+                || e.env.as_ref().is_some_and(|n| args.envs.names.contains(n))
+        })
+        .cloned()
+        .collect();
+    Ok(match args.envs.shard {
+        Some(shard) => shard.slice(&chosen),
+        None => chosen,
+    })
+}
+
+/// Whether two spellings of a path name one file (compared as written when either is missing).
+fn same_file(a: &std::path::Path, b: impl AsRef<std::path::Path>) -> bool {
+    let b = b.as_ref();
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 fn first_line(s: &str) -> &str {

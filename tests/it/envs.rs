@@ -405,3 +405,117 @@ fn shards_plan_disjoint_slices_and_show_merges_their_files_into_one_comment() {
         twice.stderr
     );
 }
+
+#[test]
+fn apply_of_a_saved_plan_honours_env_and_refuses_what_the_plan_was_not_made_from() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let file = spec.dir.path().join("plan.plinth");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
+
+    let unknown = plinth_aws(&["apply", file, "--env", "staging"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("the saved plan holds no environment `staging`")
+            && unknown.stderr.contains("it holds: dev, prod"),
+        "{}",
+        unknown.stderr
+    );
+    spec.write("other.toml", "[stack]\nname = \"other\"\n");
+    let other = spec.dir.path().join("other.toml");
+    let moved = plinth_aws(&["apply", file, "-f", other.to_str().unwrap()]);
+    assert_eq!(moved.code, 1, "{}", moved.stderr);
+    assert!(
+        moved.stderr.contains("this saved plan was made from"),
+        "{}",
+        moved.stderr
+    );
+    let var_file = plinth_aws(&["apply", file, "--var-file", other.to_str().unwrap()]);
+    assert_eq!(var_file.code, 1, "{}", var_file.stderr);
+    assert!(
+        !intact(&prefix, "dev") && !intact(&prefix, "prod"),
+        "a refused apply changes nothing"
+    );
+
+    let dev = plinth_aws(&["apply", file, "--env", "dev", "-f", &spec.arg()]).ok();
+    assert!(
+        dev.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        dev.stderr
+    );
+    assert!(intact(&prefix, "dev"), "dev was chosen");
+    assert!(
+        !role_exists(&format!("{prefix}-prod-worker"))
+            && !queue_exists(&format!("{prefix}-prod-work")),
+        "prod was not chosen, so nothing of its plan is applied"
+    );
+    let prod = plinth_aws(&["apply", file, "--shard", "2/2"]).ok();
+    assert!(
+        prod.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        prod.stderr
+    );
+    assert!(
+        intact(&prefix, "prod"),
+        "the second shard of (dev, prod) is prod"
+    );
+    for env in ["dev", "prod"] {
+        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
+    }
+}
+
+#[test]
+fn a_shard_without_an_environment_still_writes_an_empty_plan_and_document() {
+    let (stack, prefix) = (unique("envs"), unique("env"));
+    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let file = spec.dir.path().join("plan-3.plinth");
+    let file = file.to_str().unwrap();
+    let args = [
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--all-envs",
+        "--shard",
+        "3/3",
+        "--out",
+        file,
+        "--format",
+        "json",
+    ];
+    let empty = plinth_aws(&args).ok();
+    let json: serde_json::Value = serde_json::from_str(&empty.stdout).unwrap();
+    assert_eq!(
+        json["environments"],
+        serde_json::json!([]),
+        "{}",
+        empty.stdout
+    );
+    let applied = plinth_aws(&["apply", file]).ok();
+    assert!(
+        applied.stderr.contains("nothing to apply"),
+        "{}",
+        applied.stderr
+    );
+    let first = spec.dir.path().join("plan-1.plinth");
+    let first = first.to_str().unwrap();
+    plinth_aws(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--all-envs",
+        "--shard",
+        "1/3",
+        "--out",
+        first,
+    ])
+    .ok();
+    let merged = plinth(&["show", "--merge", first, file, "--format", "markdown"]).ok();
+    assert!(
+        merged.stdout.contains("### plinth plan: 1 environment"),
+        "{}",
+        merged.stdout
+    );
+}
