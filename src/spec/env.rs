@@ -490,7 +490,7 @@ impl Loader {
             sha256: super::sha256_hex(file.text.as_bytes()),
         });
         let (root, errors) = DeTable::parse_recoverable(&file.text);
-        let shown = starred(&file, &root);
+        let shown = starred(&file, &root, !errors.is_empty());
         if !errors.is_empty() {
             for e in errors {
                 self.diags.push(
@@ -671,17 +671,40 @@ pub fn is_account_id(s: &str) -> bool {
 }
 
 /// The var file with every value replaced by stars, byte for byte, so spans still hold and a
-/// diagnostic's snippet shows no value (a var file often carries secrets).
-fn starred(file: &Arc<SourceFile>, root: &toml::Spanned<DeTable<'_>>) -> Arc<SourceFile> {
+/// diagnostic's snippet shows no value (a var file often carries secrets). When the file does
+/// not parse (`broken`), what its parse did not reach is starred by line: everything after a
+/// line's first `=`, and every line without one that is not a table header or a comment
+/// (the inside of a multi-line string).
+fn starred(
+    file: &Arc<SourceFile>,
+    root: &toml::Spanned<DeTable<'_>>,
+    broken: bool,
+) -> Arc<SourceFile> {
     let mut bytes = file.text.clone().into_bytes();
+    let star = |bytes: &mut [u8]| {
+        for b in bytes {
+            if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r' | b' ' | b'\t') {
+                *b = b'*';
+            }
+        }
+    };
     for (_, value) in root.get_ref().iter() {
         let span = value.span();
         if span.end <= bytes.len() && span.start < span.end {
-            for b in &mut bytes[span] {
-                if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r') {
-                    *b = b'*';
-                }
+            star(&mut bytes[span]);
+        }
+    }
+    if broken {
+        let mut start = 0;
+        for line in file.text.split_inclusive('\n') {
+            let end = start + line.len();
+            let head = line.trim_start();
+            match line.find('=') {
+                Some(eq) => star(&mut bytes[start + eq + 1..end]),
+                None if head.starts_with('[') || head.starts_with('#') => {}
+                None => star(&mut bytes[start..end]),
             }
+            start = end;
         }
     }
     let text = String::from_utf8(bytes).unwrap_or_default();

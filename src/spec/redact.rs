@@ -46,16 +46,20 @@ pub fn redact_secrets(file: &Arc<SourceFile>, diags: &mut Diagnostics) {
 }
 
 /// The byte ranges of secret values in a spec: the strings of `{ secret = "..." }` tables, and
-/// the `[vars]` values they refer to.
+/// the `[vars]` values they refer to. A table is taken as a secret when any of its keys looks
+/// like `secret` (a misspelt `secert`, or `secret` beside a stray key), since the diagnostic it
+/// draws is the one that would otherwise show the value. A spec that is not valid TOML is
+/// read as far as it parses, and its text is also scanned for `secret = "..."` lines.
 fn secret_spans(text: &str) -> Vec<Range<usize>> {
-    let Ok(root) = DeTable::parse(text) else {
-        return Vec::new();
-    };
+    let (root, errors) = DeTable::parse_recoverable(text);
     let root = root.into_inner();
     let mut secrets = Vec::new();
     let mut vars_used = Vec::new();
     for (_, value) in root.iter() {
-        collect(value, text, &mut secrets, &mut vars_used);
+        collect(value, text, false, &mut secrets, &mut vars_used);
+    }
+    if !errors.is_empty() {
+        scan(text, &mut secrets, &mut vars_used);
     }
     if let Some(DeValue::Table(vars)) = root.get("vars").map(|v| v.get_ref()) {
         for (name, value) in vars.iter() {
@@ -64,40 +68,126 @@ fn secret_spans(text: &str) -> Vec<Range<usize>> {
             }
         }
     }
+    if !errors.is_empty() {
+        for name in &vars_used {
+            assignments(text, name, &mut secrets);
+        }
+    }
     secrets
+}
+
+/// Whether a key names a secret, misspelt or not.
+fn secret_like(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.len() >= 4 && strsim::damerau_levenshtein(&key, "secret") <= 2
 }
 
 fn collect(
     value: &toml::Spanned<DeValue<'_>>,
     text: &str,
+    secret: bool,
     secrets: &mut Vec<Range<usize>>,
     vars_used: &mut Vec<String>,
 ) {
     match value.get_ref() {
-        DeValue::Table(table) => {
-            if table.len() == 1 {
-                if let Some(secret) = table.get("secret") {
-                    if let DeValue::String(s) = secret.get_ref() {
-                        secrets.push(content(text, secret.span()));
-                        for piece in template::parse(s).unwrap_or_default() {
-                            if let Piece::Ref(Reference::Var(name), _) = piece {
-                                vars_used.push(name);
-                            }
-                        }
-                    }
-                    return;
+        DeValue::String(s) if secret => {
+            secrets.push(content(text, value.span()));
+            for piece in template::parse(s).unwrap_or_default() {
+                if let Piece::Ref(Reference::Var(name), _) = piece {
+                    vars_used.push(name);
                 }
             }
+        }
+        DeValue::Table(table) => {
+            let secret = secret || table.iter().any(|(k, _)| secret_like(k.get_ref()));
             for (_, v) in table.iter() {
-                collect(v, text, secrets, vars_used);
+                collect(v, text, secret, secrets, vars_used);
             }
         }
         DeValue::Array(array) => {
             for v in array.iter() {
-                collect(v, text, secrets, vars_used);
+                collect(v, text, secret, secrets, vars_used);
             }
         }
         _ => {}
+    }
+}
+
+/// The text of a spec that does not parse, read as lines: the string after each `KEY =` whose
+/// key looks like `secret`, and the variables it refers to.
+fn scan(text: &str, secrets: &mut Vec<Range<usize>>, vars_used: &mut Vec<String>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(found) = next_key(text, at) {
+        let (key, after) = found;
+        at = after;
+        if !secret_like(key) {
+            continue;
+        }
+        let Some(value) = string_after_equals(text, after) else {
+            continue;
+        };
+        let inside = &text[value.clone()];
+        for piece in template::parse(inside).unwrap_or_default() {
+            if let Piece::Ref(Reference::Var(name), _) = piece {
+                vars_used.push(name);
+            }
+        }
+        at = value.end.min(bytes.len());
+        secrets.push(value);
+    }
+}
+
+/// The next bare key at or after `from` (a run of letters, digits, `_` and `-`) and where it
+/// ends.
+fn next_key(text: &str, from: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let start = (from..bytes.len()).find(|&i| word(bytes[i]))?;
+    let end = (start..bytes.len())
+        .find(|&i| !word(bytes[i]))
+        .unwrap_or(bytes.len());
+    Some((&text[start..end], end))
+}
+
+/// The contents of a one-line string after `= ` at `from` (blanks allowed around `=`), to its
+/// closing quote or the end of the line.
+fn string_after_equals(text: &str, from: usize) -> Option<Range<usize>> {
+    let rest = &text[from..];
+    let trimmed = rest.trim_start_matches([' ', '\t']);
+    let trimmed = trimmed.strip_prefix('=')?;
+    let value = trimmed.trim_start_matches([' ', '\t']);
+    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let at = text.len() - value.len();
+    for triple in ["\"\"\"", "'''"] {
+        if value.starts_with(triple) {
+            let start = at + 3;
+            let end = text[start..].find(triple).map_or(text.len(), |i| start + i);
+            return Some(start..end);
+        }
+    }
+    let start = at + 1;
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let end = text[start..line_end]
+        .find(quote)
+        .map_or(line_end, |i| start + i);
+    Some(start..end)
+}
+
+/// In a spec that does not parse, the value of every `NAME = "..."` line.
+fn assignments(text: &str, name: &str, secrets: &mut Vec<Range<usize>>) {
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix(name) {
+            if rest.trim_start().starts_with('=') {
+                if let Some(value) = string_after_equals(text, line_start + indent + name.len()) {
+                    secrets.push(value);
+                }
+            }
+        }
+        line_start += line.len();
     }
 }
 
@@ -121,5 +211,21 @@ mod tests {
         let text = "[vars]\ntoken = \"abc\"\nplain = \"x\"\n\n[function.f.environment]\nA = { secret = \"lit€ral\" }\nB = { secret = \"${var.token}\" }\nC = \"${var.plain}\"\n";
         let spans: Vec<&str> = secret_spans(text).into_iter().map(|s| &text[s]).collect();
         assert_eq!(spans, ["lit€ral", "${var.token}", "abc"]);
+    }
+
+    #[test]
+    fn a_misspelt_or_crowded_secret_table_is_still_a_secret() {
+        let text = "[f.environment]\nA = { secert = \"one\" }\nB = { secret = \"two\", bogus = 1 }\nC = { Secret = \"three\" }\nD = \"plain\"\n";
+        let spans: Vec<&str> = secret_spans(text).into_iter().map(|s| &text[s]).collect();
+        assert_eq!(spans, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn a_spec_that_does_not_parse_still_hides_its_secrets() {
+        let text = "[vars]\ntoken = \"abc\"\n\n[f]\nenvironment = { A = { secret = \"lit\" }, B = { secret = \"${var.token}\" }\nC = { secret = '''multi\nline''' }\n";
+        let spans: Vec<&str> = secret_spans(text).into_iter().map(|s| &text[s]).collect();
+        for secret in ["lit", "${var.token}", "abc", "multi\nline"] {
+            assert!(spans.contains(&secret), "{secret} in {spans:?}");
+        }
     }
 }

@@ -183,8 +183,17 @@ fn bad_var_files_and_undeclared_variables_are_errors_with_their_place() {
     let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\nenv = \"a\"\n");
     let not_table = dir.write("bad.toml", "env = \"b\"\n[nested]\nx = 1\n");
     let undeclared = dir.write("undeclared.toml", "env = \"b\"\nenb = \"secret-value\"\n");
+    let broken = dir.write(
+        "broken.toml",
+        "env = \"first-secret\"\nenv = \"second-secret\"\nkey = \"\"\"\nmulti-secret\n\"\"\"\n",
+    );
     let options = LoadOptions {
-        var_files: vec![dir.0.path().join("missing.toml"), not_table, undeclared],
+        var_files: vec![
+            dir.0.path().join("missing.toml"),
+            not_table,
+            undeclared,
+            broken,
+        ],
         env_vars: pairs(&[("nope", "x")]),
         ..LoadOptions::default()
     };
@@ -194,11 +203,20 @@ fn bad_var_files_and_undeclared_variables_are_errors_with_their_place() {
             "spec::unknown-var",
             "spec::read",
             "spec::var-file bad.toml:2:2",
+            "spec::var-file broken.toml:2:1",
             "spec::unknown-var undeclared.toml:2:1",
         ]
     );
     let rendered = dir.load(&options).unwrap_err().render(false);
-    assert!(!rendered.contains("secret-value"), "{rendered}");
+    for secret in [
+        "secret-value",
+        "first-secret",
+        "second-secret",
+        "multi-secret",
+    ] {
+        assert!(!rendered.contains(secret), "{rendered}");
+    }
+    assert!(rendered.contains("broken.toml:2:1"), "{rendered}");
     assert!(rendered.contains("PLINTH_VAR_nope"), "{rendered}");
 }
 
