@@ -48,7 +48,7 @@ pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
         let mut names = Vec::new();
         for node in &stack.nodes {
             names.clear();
-            references(node.kind, node.attributes, &mut names);
+            references(node.kind, &node.attributes, &mut names);
             for name in &names {
                 arns.each_match(name, |other| {
                     groups.join(node.change, stack.nodes[other].change);

@@ -21,6 +21,7 @@
 //! Each row has a [`Risk`] class. [`changes`] compares the grants of the live account with
 //! those of the plan's desired state: the plan's "Access changes". Pure: reads a [`Plan`] only.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -130,7 +131,9 @@ struct Node<'a> {
     address: String,
     kind: Kind,
     arn: String,
-    attributes: &'a Attributes,
+    /// The plan's attributes, or (for a shared resource the stack releases) the live ones
+    /// without the stack's parts.
+    attributes: std::borrow::Cow<'a, Attributes>,
 }
 
 /// The stack on one side of a plan.
@@ -151,11 +154,16 @@ impl<'a> Stack<'a> {
             .iter()
             .enumerate()
             .filter_map(|(index, change)| {
+                let released = change.releases() || crate::plan::shared::is_release(change);
                 let attributes = match side {
-                    Side::Live => change.live.as_ref()?,
+                    Side::Live => Cow::Borrowed(change.live.as_ref()?),
+                    Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
+                    // Someone else's resource stays, with its owner's parts.
+                    Side::Desired if released => {
+                        Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
+                    }
                     Side::Desired if change.action == crate::plan::Action::Delete => return None,
-                    Side::Desired if plan.refresh_only => change.live.as_ref()?,
-                    Side::Desired => change.desired.as_ref()?,
+                    Side::Desired => Cow::Borrowed(change.desired.as_ref()?),
                 };
                 Some(Node {
                     change: index,
@@ -164,7 +172,7 @@ impl<'a> Stack<'a> {
                     kind: change.address.kind,
                     arn: arn_of(
                         change,
-                        attributes,
+                        &attributes,
                         &account.partition,
                         &account.region,
                         &account.account_id,
@@ -186,9 +194,8 @@ impl<'a> Stack<'a> {
         }
     }
 
-    fn policy(&self, node: &Node<'a>, name: &str) -> Option<&'a PolicyDocument> {
-        let attributes: &'a Attributes = node.attributes;
-        crate::plan::attribute_at(attributes, name).and_then(Value::as_policy)
+    fn policy<'n>(&self, node: &'n Node<'a>, name: &str) -> Option<&'n PolicyDocument> {
+        crate::plan::attribute_at(&node.attributes, name).and_then(Value::as_policy)
     }
 
     /// `action_risk`, found once per action pattern.
@@ -661,9 +668,12 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     if let Some(service) =
                         arn.strip_prefix("arn:").and_then(|a| a.split(':').nth(1))
                     {
+                        // (STS acts on IAM's roles: `sts:AssumeRole` on `arn:aws:iam::...`.)
                         actions.retain(|a| {
                             let prefix = a.split(':').next().unwrap_or("");
-                            a.starts_with('*') || pattern::overlaps(prefix, service)
+                            a.starts_with('*')
+                                || pattern::overlaps(prefix, service)
+                                || service == "iam" && pattern::overlaps(prefix, "sts")
                         });
                     }
                     // Nor does an action none of whose resource types the statement's

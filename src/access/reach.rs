@@ -74,42 +74,61 @@ pub(super) fn targets<'s, 'a>(
     out
 }
 
-/// The resource's own policy on a same-account identity grant: its Denies apply, and a KMS
-/// key must allow the role itself or delegate to the account.
+/// The resource's own policy on a same-account identity grant: its Denies apply; a KMS key
+/// must allow the role itself or delegate to the account, and so must a role's trust policy
+/// for `sts:AssumeRole` and its kin (a role no trust statement lets in cannot be assumed,
+/// whatever the caller's identity policy says). Returns the actions left, and whether some
+/// are left only by a statement with conditions.
 pub(super) fn resource_side(
     stack: &Stack,
     node: &Node,
     role_arn: &str,
     actions: Vec<String>,
 ) -> (Vec<String>, bool) {
-    let Some(doc) = stack.policy(node, "policy") else {
+    let (field, service) = match node.kind {
+        Kind::Key => ("policy", "kms:"),
+        Kind::Role => ("trust", "sts:"),
+        _ => ("policy", ""),
+    };
+    let Some(doc) = stack.policy(node, field) else {
         // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
         return (actions, false);
     };
-    let (mut actions, conditional) =
+    let (mut actions, mut conditional) =
         apply_denies(&denies(doc), Some(role_arn), Some(&node.arn), actions);
-    if node.kind == Kind::Key {
-        let root = format!("arn:aws:iam::{}:root", stack.account_id);
-        let allowed: Vec<Statement> = allows(doc)
-            .into_iter()
-            .filter(|s| match &s.principal {
-                Some(Clause::Is(Principals::Everyone)) => true,
-                Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
-                    p.kind == PrincipalKind::Aws
-                        && (p.id == role_arn
-                            || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root))
-                }),
-                _ => false,
-            })
-            .collect();
-        actions.retain(|a| {
-            !a.starts_with("kms:") && !a.starts_with('*')
-                || allowed.iter().any(|s| match &s.action {
-                    Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, a)),
-                    Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(a, p)),
-                })
-        });
+    if service.is_empty() {
+        return (actions, conditional);
     }
+    let root = format!("arn:aws:iam::{}:root", stack.account_id);
+    let allowed: Vec<Statement> = allows(doc)
+        .into_iter()
+        .filter(|s| match &s.principal {
+            Some(Clause::Is(Principals::Everyone)) => true,
+            Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
+                p.kind == PrincipalKind::Aws
+                    && (p.id == role_arn
+                        || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root))
+            }),
+            _ => false,
+        })
+        .collect();
+    let allows_action = |s: &Statement, a: &str| match &s.action {
+        Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, a)),
+        Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(a, p)),
+    };
+    actions.retain(|a| {
+        if !a.starts_with(service) && !a.starts_with('*') {
+            return true;
+        }
+        let mut by = allowed.iter().filter(|s| allows_action(s, a)).peekable();
+        if by.peek().is_none() {
+            return false;
+        }
+        if by.all(|s| !s.condition.is_empty()) {
+            conditional = true;
+        }
+        true
+    });
     (actions, conditional)
 }
 
@@ -169,9 +188,10 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
         .filter(|n| n.kind == Kind::Role)
         .map(|n| n.address.as_str())
         .collect();
+    // A direct row to assume one of the stack's roles: from the role's trust policy, or from
+    // the caller's identity policy where the trust policy delegates to the account (its root).
     let assumes = |g: &Grant| {
         g.via.len() == 1
-            && g.via[0].ends_with(" trust")
             && roles.contains(g.resource.as_str())
             && g.actions
                 .iter()

@@ -323,6 +323,52 @@ fn explicit_deny_wins_and_conditions_make_rows_conditional() {
 }
 
 #[test]
+fn a_trust_policy_that_delegates_to_the_account_lets_in_whom_iam_allows_and_no_one_else() {
+    let assume_ops = r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/ops"}"#;
+    let read_queue = r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}"#;
+    let stack = |ops_trust: &str| {
+        format!(
+            "{ROLE_HEAD}{QUEUE}{}{}",
+            role("vendor", r#"{"AWS": "111122223333"}"#, assume_ops),
+            role("ops", ops_trust, read_queue)
+        )
+    };
+    // ops trusts its own account's root: vendor's identity policy is enough to become ops,
+    // so the vendor account reaches the queue through both roles.
+    let delegated = rows(&inline(&stack(
+        r#"{"AWS": "arn:aws:iam::123456789012:root"}"#,
+    )));
+    assert!(
+        has(
+            &delegated,
+            Risk::External,
+            "111122223333",
+            "sqs:receivemessage",
+            "queue.jobs"
+        ),
+        "{delegated:#?}"
+    );
+    // ops trusts only a service: vendor's identity policy lets it assume nothing.
+    let closed = rows(&inline(&stack(r#"{"Service": "ec2.amazonaws.com"}"#)));
+    assert!(
+        !closed.iter().any(
+            |(_, p, _, res, _)| (p == "role.vendor" || p == "111122223333") && res == "role.ops"
+        ),
+        "{closed:#?}"
+    );
+    assert!(
+        !has(
+            &closed,
+            Risk::External,
+            "111122223333",
+            "sqs:receivemessage",
+            "queue.jobs"
+        ),
+        "{closed:#?}"
+    );
+}
+
+#[test]
 fn cross_account_needs_both_sides_and_kms_needs_its_key_policy() {
     // Our role's identity policy on another account's queue: that account's queue policy
     // decides too, so the row is conditional.

@@ -38,6 +38,16 @@ fn documents(kind: Kind) -> &'static [&'static str] {
     }
 }
 
+/// The documents of a shared resource in which the stack may have recorded statements (none
+/// for a resource the stack owns).
+pub fn recorded_documents(resource: &Resource) -> &'static [&'static str] {
+    if is_shared(resource) {
+        documents(resource.kind())
+    } else {
+        &[]
+    }
+}
+
 /// Whether `resource` is shared with its owner: plinth manages parts of it, by record.
 pub fn is_shared(resource: &Resource) -> bool {
     resource.body.must_exist()
@@ -103,6 +113,46 @@ pub fn merge_desired(
     }
     desired.insert(EXISTING.into(), Value::Bool(true));
     desired.insert(MANAGES.into(), Value::set(parts));
+}
+
+/// What a shared resource is once the stack releases it: the live resource (as
+/// [`live_view`] gives it, with the stack's recorded parts) without those parts: its
+/// statements, and a role's inline policies and attachments. The owner's parts stay.
+pub fn released(live: &Attributes) -> Attributes {
+    let parts: Vec<&str> = match live.get(MANAGES) {
+        Some(Value::Set(parts)) => parts.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let with_prefix = |prefix: &str| -> BTreeSet<String> {
+        parts
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('/'))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = live.clone();
+    for document in ["policy", "trust"] {
+        let drop = with_prefix(document);
+        if drop.is_empty() {
+            continue;
+        }
+        if let Some(doc) = live.get(document).and_then(Value::as_policy) {
+            out.insert(
+                document.into(),
+                Value::policy(merge_by_sid(Some(doc), None, &drop)),
+            );
+        }
+    }
+    if let Some(Value::Map(inline)) = out.get_mut("policies") {
+        for name in with_prefix("inline") {
+            inline.remove(&name);
+        }
+    }
+    if let Some(Value::Set(attached)) = out.get_mut("managed_policies") {
+        let drop = with_prefix("attached");
+        attached.retain(|arn| !drop.contains(arn));
+    }
+    out
 }
 
 /// The parts `desired` claims that another stack's record on the live resource already

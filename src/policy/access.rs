@@ -206,8 +206,30 @@ fn atoms(statement: &Statement) -> Vec<Atom<'_>> {
     atoms
 }
 
-fn statement_covers(outer: &Statement, atom: &Atom) -> bool {
-    principal_set(outer).covers(&atom.principal)
+/// How an account's root principal compares with the account's other principals.
+#[derive(Clone, Copy)]
+enum Root {
+    /// The root stands for every principal of its account, as IAM policies may let any of
+    /// them in: a principal moved from a role to its account's root has lost nothing.
+    StandsForAccount,
+    /// The root is only the delegation to the account's IAM policies: naming one of the
+    /// account's roles beside it lets that role in without an IAM policy of its own (in its own
+    /// account, as a key policy or trust policy does), so it is access gained.
+    Delegates,
+}
+
+fn statement_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
+    let principal_covered = match (root, principal_set(outer), &atom.principal) {
+        (Root::Delegates, Set::Only(outer), Part::One(inner))
+            if !outer.iter().any(|o| o == *inner) =>
+        {
+            outer
+                .iter()
+                .any(|o| o.is_universal() || o.covers(inner) && !names_one_principal_of(o, inner))
+        }
+        (_, set, part) => set.covers(part),
+    };
+    principal_covered
         && action_set(outer).covers(&atom.action)
         && resource_set(outer).covers(&atom.resource)
         && conditions_no_stricter(&outer.condition, atom.condition)
@@ -230,15 +252,22 @@ fn with_effect<'a>(statements: &[&'a Statement], effect: Effect) -> Vec<&'a Stat
         .collect()
 }
 
+/// Whether `root` is an account's root and `other` one principal of that account (not the
+/// account itself, however spelt).
+fn names_one_principal_of(root: &Principal, other: &Principal) -> bool {
+    root_account(&root.id).is_some()
+        && !(super::canon::is_account_id(&other.id) || root_account(&other.id).is_some())
+}
+
 /// Does some statement of `outer` cover every atom of every statement of `inner`?
-fn all_covered(inner: &[&Statement], outer: &[&Statement]) -> bool {
+fn all_covered(inner: &[&Statement], outer: &[&Statement], root: Root) -> bool {
     inner
         .iter()
         .flat_map(|statement| atoms(statement))
         .all(|atom| {
             outer
                 .iter()
-                .any(|statement| statement_covers(statement, &atom))
+                .any(|statement| statement_covers(statement, &atom, root))
         })
 }
 
@@ -254,8 +283,12 @@ pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessCha
         with_effect(old, Effect::Deny),
         with_effect(new, Effect::Deny),
     );
-    let gained = !all_covered(&new_allows, &old_allows) || !all_covered(&old_denies, &new_denies);
-    let lost = !all_covered(&old_allows, &new_allows) || !all_covered(&new_denies, &old_denies);
+    // A role named beside its account's root is access gained (the root only delegates);
+    // a role replaced by its account's root is not access lost (IAM may still let it in).
+    let gained = !all_covered(&new_allows, &old_allows, Root::Delegates)
+        || !all_covered(&old_denies, &new_denies, Root::StandsForAccount);
+    let lost = !all_covered(&old_allows, &new_allows, Root::StandsForAccount)
+        || !all_covered(&new_denies, &old_denies, Root::StandsForAccount);
     AccessChange::from_gained_lost(gained, lost)
 }
 
@@ -336,6 +369,18 @@ mod tests {
                 r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sqs:SendMessage", "Resource": "*"}"#,
                 r#"{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}"#,
                 AccessChange::Widens,
+            ),
+            // ... but the root only delegates to IAM: a role named beside it gains access
+            // without an IAM policy, as a vendor's statement added to a key policy does.
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}, {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/vendor"}, "Action": "kms:Decrypt", "Resource": "*"}"#,
+                AccessChange::Widens,
+            ),
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}"#,
+                r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "kms:*", "Resource": "*"}"#,
+                AccessChange::NoChange,
             ),
             // NotAction: excluding less widens.
             (

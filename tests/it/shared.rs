@@ -1239,3 +1239,75 @@ fn a_record_another_writers_tag_set_put_back_over_is_written_again() {
     );
     assert_no_changes(&spec);
 }
+
+/// The principals the plan's access changes lose.
+fn lost_principals(spec: &TempSpec) -> Vec<String> {
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    json["access_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "lost")
+        .map(|c| c["principal"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_shared_block_that_stops_declaring_its_statement_removes_it_and_loses_only_its_access() {
+    let stack = unique("shared-key-drop");
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    // The owner's own statement names one of the owner's roles: access the stack must not be
+    // shown to take away.
+    let mut owned = key_policy(&id);
+    owned["Statement"][1]["Principal"]["AWS"] =
+        serde_json::json!("arn:aws:iam::123456789012:role/customer-admin");
+    let client = kms();
+    runtime().block_on(async {
+        client
+            .put_key_policy()
+            .key_id(&id)
+            .policy_name("default")
+            .policy(owned.to_string())
+            .send()
+            .await
+            .unwrap()
+    });
+    let declared = shared_key_spec(&stack, &alias, "Vendor").replace(
+        r#""Service": "s3.amazonaws.com""#,
+        r#""AWS": "arn:aws:iam::111122223333:role/vendor""#,
+    );
+    let spec = TempSpec::new(&declared);
+    apply(&spec);
+    assert_eq!(statement_sids(&key_policy(&id)).len(), 3);
+
+    // The block stays and declares no policy: its statement goes.
+    let without = declared.split("policy = '''").next().unwrap().to_string();
+    std::fs::write(spec.path(), &without).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains("statement Vendor: narrows access"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        lost_principals(&spec),
+        ["arn:aws:iam::111122223333:role/vendor"]
+    );
+    apply(&spec);
+    assert_eq!(
+        statement_sids(&key_policy(&id)),
+        ["Enable IAM User Permissions", "CustomerApp"]
+    );
+    assert_no_changes(&spec);
+
+    // Declared again, then the block removed: the release loses the stack's statement alone.
+    std::fs::write(spec.path(), &declared).unwrap();
+    apply(&spec);
+    std::fs::write(spec.path(), format!("[stack]\nname = \"{stack}\"\n")).unwrap();
+    assert_eq!(
+        lost_principals(&spec),
+        ["arn:aws:iam::111122223333:role/vendor"]
+    );
+}
