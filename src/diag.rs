@@ -73,10 +73,13 @@ pub enum WarningCode {
     FunctionQueueAccess,
     /// A role may lack `iam:PassRole` that a managed policy outside the spec grants.
     PassRole,
+    /// A shared resource's statement or inline policy, written differently by its owner, that
+    /// the block takes over.
+    SharedTakeover,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 7] = [
+    pub const ALL: [WarningCode; 8] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -84,6 +87,7 @@ impl WarningCode {
         WarningCode::NotificationQueuePolicy,
         WarningCode::FunctionQueueAccess,
         WarningCode::PassRole,
+        WarningCode::SharedTakeover,
     ];
 
     /// The stable code as printed, e.g. `check::key-lockout`.
@@ -96,6 +100,7 @@ impl WarningCode {
             WarningCode::NotificationQueuePolicy => "check::notification-queue-policy",
             WarningCode::FunctionQueueAccess => "check::function-queue-access",
             WarningCode::PassRole => "check::pass-role",
+            WarningCode::SharedTakeover => "plan::shared-takeover",
         }
     }
 

@@ -64,6 +64,8 @@ codes! {
     PlanReleaseUnsupported = "plan::release-unsupported",
     /// A part of a shared resource another stack's record holds.
     PlanSharedConflict = "plan::shared-conflict",
+    /// A block claims a statement or inline policy its owner wrote differently.
+    PlanSharedTakeover = "plan::shared-takeover",
     /// A name that depends on a value known only after apply.
     PlanUnknownName = "plan::unknown-name",
     /// A trigger's queue ARN is known only after apply.
@@ -170,6 +172,7 @@ impl From<WarningCode> for Code {
             WarningCode::NotificationQueuePolicy => Code::CheckNotificationQueuePolicy,
             WarningCode::FunctionQueueAccess => Code::CheckFunctionQueueAccess,
             WarningCode::PassRole => Code::CheckPassRole,
+            WarningCode::SharedTakeover => Code::PlanSharedTakeover,
         }
     }
 }

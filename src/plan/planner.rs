@@ -534,6 +534,9 @@ fn plan_shared(
             Some(Reason::DestroyingStack),
         )
     } else {
+        for warning in super::shared::taken_over_differently(resource, &desired, found, stack) {
+            out.diags.push(warning);
+        }
         super::shared::merge_desired(resource, &mut desired, found, stack);
         let claimed = super::shared::claimed_by_others(&desired, found, stack);
         if !claimed.is_empty() {

@@ -155,6 +155,79 @@ pub fn released(live: &Attributes) -> Attributes {
     out
 }
 
+/// The parts the block starts to manage that the owner already wrote differently: a
+/// statement with one of the block's Sids, or an inline policy with one of its names, that
+/// differs from the block's. The stack rewrites it now and removes it when it lets go, so the
+/// owner's version is lost: a warning for each, located at the block.
+pub fn taken_over_differently(
+    resource: &Resource,
+    desired: &Attributes,
+    found: &LiveResource,
+    stack: &str,
+) -> Vec<Diagnostic> {
+    let previous = record(found, stack).unwrap_or_default();
+    let recorded: BTreeSet<&str> = previous.parts.iter().map(String::as_str).collect();
+    let mut differing = Vec::new();
+    for &document in documents(resource.kind()) {
+        let (Some(live), Some(mine)) = (
+            found.attributes.get(document).and_then(Value::as_policy),
+            desired.get(document).and_then(Value::as_policy),
+        ) else {
+            continue;
+        };
+        let (live, mine) = (live.normalized(), mine.normalized());
+        for sid in declared_sids(resource, document) {
+            if recorded.contains(format!("{document}/{sid}").as_str()) {
+                continue;
+            }
+            let with_sid = |doc: &crate::policy::PolicyDocument| {
+                doc.statements()
+                    .iter()
+                    .find(|s| s.sid.as_deref() == Some(sid.as_str()))
+                    .cloned()
+            };
+            if let (Some(theirs), Some(ours)) = (with_sid(&live), with_sid(&mine)) {
+                if theirs != ours {
+                    differing.push(format!("{document} statement {sid}"));
+                }
+            }
+        }
+    }
+    if let (Some(Value::Map(live)), Some(Value::Map(mine))) =
+        (found.attributes.get("policies"), desired.get("policies"))
+    {
+        for (name, ours) in mine {
+            let theirs = live.get(name);
+            if !recorded.contains(format!("inline/{name}").as_str())
+                && theirs.is_some_and(|t| !same_policy(t, ours))
+            {
+                differing.push(format!("inline policy {name}"));
+            }
+        }
+    }
+    differing
+        .into_iter()
+        .map(|part| {
+            Diagnostic::warning(
+                crate::diag::WarningCode::SharedTakeover,
+                format!(
+                    "{}: the {part} is already there, written differently by its owner; this stack rewrites it and removes it when it lets go",
+                    resource.address
+                ),
+            )
+            .at_location(Some(resource.location.clone()))
+            .hint("give the stack's statement a Sid (or policy name) of its own, or declare it exactly as it is to take it over unchanged")
+        })
+        .collect()
+}
+
+fn same_policy(a: &Value, b: &Value) -> bool {
+    match (a.as_policy(), b.as_policy()) {
+        (Some(a), Some(b)) => a.normalized() == b.normalized(),
+        _ => a == b,
+    }
+}
+
 /// The parts `desired` claims that another stack's record on the live resource already
 /// holds: (the other stack, the part). Two stacks owning one statement, rule or attachment
 /// would undo each other's work, and the first to let go would remove the other's.

@@ -892,6 +892,68 @@ policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect 
     assert!(codes.contains(&"P003"), "{codes:?}");
 }
 
+/// A block that declares a Sid its owner's key policy already holds, written differently,
+/// takes the owner's statement over: a warning says so; the same statement, or a Sid of the
+/// stack's own record, gives none.
+#[test]
+fn claiming_an_owners_statement_that_differs_is_a_warning() {
+    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let statement = r#"{ Sid = "Shared", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/app" }, Action = "kms:Decrypt", Resource = "*" }"#;
+    let block = |statement: &str| {
+        format!("[stack]\nname = \"vendor\"\n\n[key.customer]\nexisting = true\nkey_id = \"alias/customer\"\npolicy = {{ Version = \"2012-10-17\", Statement = [{statement}] }}\n")
+    };
+    let live = |recorded: bool| {
+        let owners = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+            { "Sid": "Root", "Effect": "Allow",
+              "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" },
+            { "Sid": "Shared", "Effect": "Allow",
+              "Principal": { "AWS": "arn:aws:iam::123456789012:role/app" }, "Action": "kms:Decrypt", "Resource": "*" },
+        ]});
+        let mut attributes =
+            serde_json::json!({ "key_id": { "str": id }, "policy": { "policy": owners } });
+        if recorded {
+            attributes["shares"] = serde_json::json!({ "map": { "vendor": { "list": [
+                { "str": "key.customer" }, { "str": "policy/Shared" }
+            ] } } });
+        }
+        snapshot(
+            serde_json::json!({ "key.customer": {
+                "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
+                "attributes": attributes,
+                "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+            } }),
+            vec![],
+        )
+    };
+    let codes = |text: &str, recorded: bool| {
+        std::fs::write(&path, text).unwrap();
+        let spec = spec::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let planned = plan(&spec, &live(recorded), PlanOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        planned
+            .warnings
+            .iter()
+            .filter(|w| w.code != crate::diag::WarningCode::PolicyLint)
+            .map(|w| (w.code, w.text.clone()))
+            .collect::<Vec<_>>()
+    };
+    let widened = statement.replace("\"kms:Decrypt\"", "[\"kms:Decrypt\", \"kms:Encrypt\"]");
+    let warned = codes(&block(&widened), false);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, crate::diag::WarningCode::SharedTakeover);
+    assert!(
+        warned[0]
+            .1
+            .contains("policy statement Shared is already there"),
+        "{warned:?}"
+    );
+    assert_eq!(codes(&block(statement), false), [], "the same statement");
+    assert_eq!(codes(&block(&widened), true), [], "already the stack's own");
+}
+
 /// Roles that name one trust policy file share its parsed document, and the planner lints it
 /// once: each role still carries the findings, and a role that silences one does not.
 #[test]
