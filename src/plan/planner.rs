@@ -337,8 +337,13 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                 && Some(&o.physical_id) != physical_id.as_ref()
         })
     };
-    if options.refresh_only && !by_name.is_some_and(|l| l.is_owned_by(stack)) {
-        // Drift is about resources the stack owns and that exist under their names.
+    let held = |l: &LiveResource| {
+        l.is_owned_by(stack)
+            || super::shared::is_shared(resource) && super::shared::record(l, stack).is_some()
+    };
+    if options.refresh_only && !by_name.is_some_and(held) {
+        // Drift is about resources the stack owns, or parts of shared resources it has
+        // written, that exist under their names.
         return out;
     }
     if resource.release && !options.destroy && !options.refresh_only {

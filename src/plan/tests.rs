@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{plan, Action, PlanOptions};
+use super::{plan, Action, PlanOptions, Reason};
 use crate::model::Address;
 use crate::render::text::{render, TextOptions};
 use crate::spec::{self, LoadOptions, Spec};
@@ -892,46 +892,56 @@ policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect 
     assert!(codes.contains(&"P003"), "{codes:?}");
 }
 
+const SHARED_KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+const SHARED_STATEMENT: &str = r#"{ Sid = "Shared", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/app" }, Action = "kms:Decrypt", Resource = "*" }"#;
+
+/// A spec whose shared key block declares `statement`, written in `dir`.
+fn shared_key_spec(dir: &tempfile::TempDir, statement: &str) -> Spec {
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        format!("[stack]\nname = \"vendor\"\n\n[key.customer]\nexisting = true\nkey_id = \"alias/customer\"\npolicy = {{ Version = \"2012-10-17\", Statement = [{statement}] }}\n"),
+    )
+    .unwrap();
+    spec::load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)))
+}
+
+/// The customer's key: the owner's root statement and a `Shared` statement allowing
+/// `kms:Decrypt` to role/app, recorded as stack `vendor`'s when `recorded`.
+fn shared_key_live(recorded: bool) -> LiveSnapshot {
+    let id = SHARED_KEY_ID;
+    let owners = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Sid": "Root", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" },
+        { "Sid": "Shared", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:role/app" }, "Action": "kms:Decrypt", "Resource": "*" },
+    ]});
+    let mut attributes =
+        serde_json::json!({ "key_id": { "str": id }, "policy": { "policy": owners } });
+    if recorded {
+        attributes["shares"] = serde_json::json!({ "map": { "vendor": { "list": [
+            { "str": "key.customer" }, { "str": "policy/Shared" }
+        ] } } });
+    }
+    snapshot(
+        serde_json::json!({ "key.customer": {
+            "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
+            "attributes": attributes,
+            "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+        } }),
+        vec![],
+    )
+}
+
 /// A block that declares a Sid its owner's key policy already holds, written differently,
 /// takes the owner's statement over: a warning says so; the same statement, or a Sid of the
 /// stack's own record, gives none.
 #[test]
 fn claiming_an_owners_statement_that_differs_is_a_warning() {
-    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plinth.toml");
-    let statement = r#"{ Sid = "Shared", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/app" }, Action = "kms:Decrypt", Resource = "*" }"#;
-    let block = |statement: &str| {
-        format!("[stack]\nname = \"vendor\"\n\n[key.customer]\nexisting = true\nkey_id = \"alias/customer\"\npolicy = {{ Version = \"2012-10-17\", Statement = [{statement}] }}\n")
-    };
-    let live = |recorded: bool| {
-        let owners = serde_json::json!({ "Version": "2012-10-17", "Statement": [
-            { "Sid": "Root", "Effect": "Allow",
-              "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" },
-            { "Sid": "Shared", "Effect": "Allow",
-              "Principal": { "AWS": "arn:aws:iam::123456789012:role/app" }, "Action": "kms:Decrypt", "Resource": "*" },
-        ]});
-        let mut attributes =
-            serde_json::json!({ "key_id": { "str": id }, "policy": { "policy": owners } });
-        if recorded {
-            attributes["shares"] = serde_json::json!({ "map": { "vendor": { "list": [
-                { "str": "key.customer" }, { "str": "policy/Shared" }
-            ] } } });
-        }
-        snapshot(
-            serde_json::json!({ "key.customer": {
-                "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
-                "attributes": attributes,
-                "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
-            } }),
-            vec![],
-        )
-    };
-    let codes = |text: &str, recorded: bool| {
-        std::fs::write(&path, text).unwrap();
-        let spec = spec::load(&path, &LoadOptions::default())
-            .unwrap_or_else(|d| panic!("{}", d.render(false)));
-        let planned = plan(&spec, &live(recorded), PlanOptions::default())
+    let codes = |statement: &str, recorded: bool| {
+        let spec = shared_key_spec(&dir, statement);
+        let planned = plan(&spec, &shared_key_live(recorded), PlanOptions::default())
             .unwrap_or_else(|d| panic!("{}", d.render(false)));
         planned
             .warnings
@@ -940,8 +950,8 @@ fn claiming_an_owners_statement_that_differs_is_a_warning() {
             .map(|w| (w.code, w.text.clone()))
             .collect::<Vec<_>>()
     };
-    let widened = statement.replace("\"kms:Decrypt\"", "[\"kms:Decrypt\", \"kms:Encrypt\"]");
-    let warned = codes(&block(&widened), false);
+    let widened = SHARED_STATEMENT.replace("\"kms:Decrypt\"", "[\"kms:Decrypt\", \"kms:Encrypt\"]");
+    let warned = codes(&widened, false);
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert_eq!(warned[0].0, crate::diag::WarningCode::SharedTakeover);
     assert!(
@@ -950,8 +960,27 @@ fn claiming_an_owners_statement_that_differs_is_a_warning() {
             .contains("policy statement Shared is already there"),
         "{warned:?}"
     );
-    assert_eq!(codes(&block(statement), false), [], "the same statement");
-    assert_eq!(codes(&block(&widened), true), [], "already the stack's own");
+    assert_eq!(codes(SHARED_STATEMENT, false), [], "the same statement");
+    assert_eq!(codes(&widened, true), [], "already the stack's own");
+}
+
+/// `--refresh-only` reports drift in the statements a stack has written into a shared
+/// resource, and says nothing of a shared resource it has written nothing into.
+#[test]
+fn refresh_only_reports_drift_of_the_stacks_parts_of_a_shared_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = PlanOptions {
+        refresh_only: true,
+        ..Default::default()
+    };
+    let widened = SHARED_STATEMENT.replace("\"kms:Decrypt\"", "[\"kms:Decrypt\", \"kms:Encrypt\"]");
+    let spec = shared_key_spec(&dir, &widened);
+    let drifted = plan(&spec, &shared_key_live(true), options).unwrap();
+    let changed: Vec<_> = drifted.changes.iter().filter(|c| c.is_change()).collect();
+    assert_eq!(changed.len(), 1, "{:?}", drifted.changes);
+    assert!(matches!(changed[0].reason, Some(Reason::Drift { .. })));
+    let not_ours = plan(&spec, &shared_key_live(false), options).unwrap();
+    assert!(not_ours.is_empty(), "{:?}", not_ours.changes);
 }
 
 /// Roles that name one trust policy file share its parsed document, and the planner lints it
