@@ -202,7 +202,9 @@ fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Ra
     if !may_declare_environments(&file.text) {
         return None;
     }
-    let root = DeTable::parse(&file.text).ok()?.into_inner();
+    // A spec that is not valid TOML is read as far as it goes: loading reports the error.
+    let (root, _) = DeTable::parse_recoverable(&file.text);
+    let root = root.into_inner();
     let (key, value) = root.iter().find(|(k, _)| k.get_ref() == "env")?;
     let DeValue::Table(table) = value.get_ref() else {
         return Some((BTreeSet::new(), key.span()));
@@ -248,7 +250,8 @@ impl Loader {
     ) -> Option<Environment> {
         let name = options.env.as_ref()?;
         let found = environments.get(name).cloned();
-        if found.is_none() {
+        // An environment with an error of its own is missing here, and its error says why.
+        if found.is_none() && !self.diags.has_errors() {
             let names: Vec<&str> = environments.keys().map(String::as_str).collect();
             self.diags.push(
                 Diagnostic::error(

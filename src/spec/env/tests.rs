@@ -239,6 +239,30 @@ fn a_stack_name_invalid_after_substitution_is_an_error_at_the_name() {
     );
 }
 
+/// A mistake inside the chosen environment's table is reported as itself, not as a missing
+/// environment (which the table's error would have made it).
+#[test]
+fn a_mistake_inside_the_chosen_environment_is_reported_as_itself() {
+    let text = "[stack]\nname = \"x-${var.env}\"\n\n[vars]\nenv = \"a\"\n\n[env.dev]\naccount_id = \"123456789012\"\nregoin = \"us-east-1\"\n";
+    let dir = Dir::new(text);
+    let options = LoadOptions {
+        env: Some("dev".into()),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        errors(&dir, &options),
+        ["spec::unknown-field plinth.toml:9:1"]
+    );
+    // A duplicate key makes the spec invalid TOML: choosing among its environments still
+    // works, and loading reports the syntax error where it is.
+    let dir = Dir::new(&text.replace("regoin = \"us-east-1\"", "account_id = \"12345\""));
+    assert_eq!(
+        select(&dir.spec(), &choose(&["dev"], false, None)).unwrap(),
+        [Some("dev".to_string())]
+    );
+    assert_eq!(errors(&dir, &options), ["spec::syntax plinth.toml:9:1"]);
+}
+
 fn choose(names: &[&str], all: bool, shard: Option<&str>) -> EnvChoice {
     EnvChoice {
         names: names.iter().map(|n| n.to_string()).collect(),
