@@ -228,9 +228,11 @@ pub(super) fn plan_on(
                 })
         })
         .collect();
+    // A destroy plan sends no policy: what the spec's policies would grant is not its concern.
     let warnings = (spec.warnings.0.iter())
         .filter(|w| {
-            w.warning_code != Some(WarningCode::PolicyLint) || !on_changes.contains(&w.message)
+            w.warning_code != Some(WarningCode::PolicyLint)
+                || !options.destroy && !on_changes.contains(&w.message)
         })
         .chain(&diags.0)
         .filter_map(Warning::of)
