@@ -315,7 +315,13 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// With --detailed-exitcode, the lowest risk class of gained access that exits 3
     /// (`any`: every change that widens access)
-    #[arg(long, value_enum, default_value_t = FailOn::External, value_name = "CLASS")]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = FailOn::External,
+        value_name = "CLASS",
+        requires = "detailed_exitcode"
+    )]
     pub fail_on: FailOn,
     /// Plan the deletion of everything the stack owns
     #[arg(long, conflicts_with = "refresh_only")]

@@ -41,6 +41,14 @@ read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action"
     );
     assert_eq!(plan(&["--fail-on", "public"]).code, 2);
     assert_eq!(plan(&["--fail-on", "any"]).code, 3);
+    // The gate only means something with --detailed-exitcode: alone, it is refused.
+    let alone = plinth_aws(&["plan", "-f", &spec.arg(), "--fail-on", "any"]);
+    assert_eq!(alone.code, 1, "{}", alone.stderr);
+    assert!(
+        alone.stderr.contains("--detailed-exitcode"),
+        "{}",
+        alone.stderr
+    );
     let json = plinth_aws(&["plan", "-f", &spec.arg(), "--format", "json"]).ok();
     let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
