@@ -344,6 +344,9 @@ impl Loader {
                 Code::SpecType,
                 "`env` must be a table of environments, as in [env.NAME]",
                 span,
+            )
+            .set_hint(
+                "write each environment as a table: [env.NAME] followed by account_id = \"...\"",
             );
             return BTreeMap::new();
         };

@@ -422,7 +422,8 @@ impl Loader {
     ) -> Vec<(String, Located<String>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
-            self.err(Code::SpecType, format!("`{what}` must be a table"), span);
+            self.err(Code::SpecType, format!("`{what}` must be a table"), span)
+                .set_hint(format!("write [{what}] followed by NAME = value lines"));
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -442,7 +443,8 @@ impl Loader {
                             with_article(other.type_str())
                         ),
                         vspan,
-                    );
+                    )
+                    .set_hint("write one value: a string (which may hold ${...} references), a number or a boolean");
                     continue;
                 }
             };
@@ -465,7 +467,10 @@ impl Loader {
                 Code::SpecType,
                 format!("`{kind}` must be a table of resources, as in [{kind}.NAME]"),
                 span,
-            );
+            )
+            .set_hint(format!(
+                "write each {kind} as a table of its own: [{kind}.NAME] followed by its fields"
+            ));
             return;
         };
         let mut entries: Vec<_> = table.into_iter().collect();

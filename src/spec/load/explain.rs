@@ -149,9 +149,35 @@ pub(super) fn explain_serde_error(message: &str) -> Explained<'_> {
         };
     }
     if message.starts_with("invalid type") {
-        return explained(Code::SpecType, None);
+        return explained(Code::SpecType, Some(type_hint(message)));
     }
     explained(Code::SpecInvalid, None)
+}
+
+/// How to write what serde expected (`invalid type: string "yes", expected a boolean`).
+fn type_hint(message: &str) -> String {
+    let expected = message.rsplit_once("expected ").map_or("", |(_, e)| e);
+    let quoted = message.contains(": string ");
+    if expected.contains("boolean") {
+        return "write true or false, without quotes".into();
+    }
+    if expected.contains("number") || expected.contains("integer") {
+        return if quoted {
+            "write the number without quotes, e.g. 30".into()
+        } else {
+            "write a number, e.g. 30".into()
+        };
+    }
+    if expected.contains("string") || expected.contains("path") {
+        return "put the value in double quotes".into();
+    }
+    if expected.contains("sequence") || expected.contains("list") || expected.contains("array") {
+        return "write a list in square brackets, e.g. [\"a\", \"b\"]".into();
+    }
+    if expected.contains("map") || expected.contains("table") || expected.contains("struct") {
+        return "write a table: { key = value } inline, or a [section] of its own".into();
+    }
+    format!("write {expected} here; see the README's reference for this kind")
 }
 
 /// Their name (lower case, without underscores), plinth's field, a field that must also be
@@ -350,4 +376,31 @@ pub(super) fn suggestion(candidate: &str) -> String {
 
 pub(super) fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_type_says_how_to_write_the_right_one() {
+        let hint = |message: &str| explain_serde_error(message).hint.unwrap_or_default();
+        assert_eq!(
+            hint(r#"invalid type: string "yes", expected a boolean"#),
+            "write true or false, without quotes"
+        );
+        assert_eq!(
+            hint(r#"invalid type: string "two", expected a whole number"#),
+            "write the number without quotes, e.g. 30"
+        );
+        assert_eq!(
+            hint("invalid type: integer `3`, expected a string"),
+            "put the value in double quotes"
+        );
+        assert!(hint("invalid type: string \"a\", expected a sequence").contains("square brackets"));
+        assert_eq!(
+            explain_serde_error(r#"invalid type: string "yes", expected a boolean"#).code,
+            Code::SpecType
+        );
+    }
 }

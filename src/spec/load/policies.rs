@@ -119,7 +119,8 @@ impl Loader {
             }
             toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
                 let Some(rel) = t["file"].as_str() else {
-                    self.err(Code::SpecType, "`file` must be a path string", span);
+                    self.err(Code::SpecType, "`file` must be a path string", span)
+                        .set_hint("write { file = \"policies/NAME.json\" }, relative to the spec");
                     return None;
                 };
                 let path = self.dir.join(rel);
