@@ -48,6 +48,11 @@ pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) 
         "AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException" => {
             format!("the request went to the wrong region for this resource: check --region (requests go to {})", destination())
         }
+        "NoSuchEntity" if operation.starts_with("iam:AttachRolePolicy") => "the managed policy does not exist: check the ARN in the role's managed_policies (AWS's own are arn:aws:iam::aws:policy/NAME, some under a path such as service-role/)".into(),
+        "NoSuchEntity" if operation.starts_with("iam:PutRolePermissionsBoundary") => "the permissions boundary policy does not exist: check the ARN in permissions_boundary".into(),
+        "NoSuchEntity" => "IAM does not know the role, policy or profile the request names: check the ARN, or run again if it was created or deleted a moment ago".into(),
+        "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => "AWS refused the policy document; its message says which part (`plinth validate` lints what it can before AWS sees a policy)".into(),
+        "LimitExceeded" | "LimitExceededException" => "an account quota is reached (the message says which): raise it in the Service Quotas console, or remove what the account no longer needs".into(),
         "OptInRequired" | "InvalidRegion" => format!(
             "the region is not enabled for this account, or does not exist: check --region (requests go to {})",
             destination()
@@ -243,6 +248,21 @@ mod tests {
             hint,
             "`arn:aws:iam::123456789012:user/ci` is not allowed `iam:GetRole`; `plinth permissions` prints the policy it needs (with -f SPEC)"
         );
+    }
+
+    #[test]
+    fn a_missing_managed_policy_names_the_field_to_check() {
+        let hint = |operation: &str| {
+            hint_for_code(
+                operation,
+                Some("NoSuchEntity"),
+                "Policy arn:aws:iam::aws:policy/Nope does not exist or is not attachable.",
+            )
+            .unwrap()
+        };
+        assert!(hint("iam:AttachRolePolicy").contains("managed_policies"));
+        assert!(hint("iam:PutRolePermissionsBoundary").contains("permissions_boundary"));
+        assert!(hint("iam:GetInstanceProfile").contains("check the ARN"));
     }
 
     #[test]
