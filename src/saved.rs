@@ -244,9 +244,10 @@ impl SavedPlan {
 }
 
 impl SavedEnvironment {
-    /// Why `now` (a plan made just before applying) is not the saved plan, resource by resource.
+    /// The secrets of `now` (a plan made just before applying) that are not the ones of the
+    /// saved plan (a `PLINTH_VAR_*` or `--var` given differently to apply), by where they are.
     /// Secrets are serialized as `(sensitive)`; each is checked against its salted hash.
-    pub fn differences(&self, account: &Account, now: &Plan) -> Vec<String> {
+    pub fn secret_differences(&self, now: &Plan) -> Vec<String> {
         let mut out = Vec::new();
         let now_secrets = secrets(now);
         for (at, salted) in &self.secrets {
@@ -263,6 +264,13 @@ impl SavedEnvironment {
         {
             out.push(format!("{at}: a secret that is not in the plan"));
         }
+        out
+    }
+
+    /// Why `now` is not the saved plan, resource by resource, secrets aside; or that the
+    /// account or region is another.
+    pub fn account_differences(&self, account: &Account, now: &Plan) -> Vec<String> {
+        let mut out = Vec::new();
         let saved = &self.plan;
         if saved.account.account_id != account.account_id || saved.account.region != account.region
         {

@@ -241,7 +241,18 @@ async fn saved_plan(
         refresh_only: false,
     };
     let (now, snapshot) = plan_stack_live(aws, spec, options).await?;
-    let differences = saved.differences(&account, &now);
+    let secrets = saved.secret_differences(&now);
+    let differences = saved.account_differences(&account, &now);
+    if differences.is_empty() && !secrets.is_empty() {
+        return Err(WorkflowError::Refused {
+            message: format!(
+                "a secret is not the one the plan was made with, so none of it was applied:\n  {}",
+                secrets.join("\n  ")
+            ),
+            hint: Some("give apply the same --var values, var files and PLINTH_VAR_* environment variables as plan, or plan again with the new secret".into()),
+        });
+    }
+    let differences: Vec<String> = secrets.into_iter().chain(differences).collect();
     if !differences.is_empty() {
         return Err(WorkflowError::Refused {
             message: format!(

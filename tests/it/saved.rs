@@ -1,7 +1,7 @@
 //! Saved plans in a pipeline: plan --out on a pull request, apply FILE after review.
 
 use crate::support::{
-    moto, plinth, plinth_aws, plinth_on_terminal, runtime, sdk, unique, TempSpec,
+    command, moto, plinth, plinth_aws, plinth_on_terminal, runtime, sdk, unique, TempSpec,
 };
 
 fn spec(stack: &str, prefix: &str) -> String {
@@ -216,6 +216,37 @@ API_TOKEN = {{ secret = "${{var.token}}" }}
     assert!(
         !role_exists(&format!("{prefix}-lambda")),
         "nothing was applied"
+    );
+    // The secret from the environment instead: planned with one value, applied with another,
+    // it is refused as the secret it is, not as a change in the account.
+    let env_file = spec.dir.path().join("env-plan.json");
+    let env_file = env_file.to_str().unwrap();
+    let with_token = |args: &[&str], token: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--endpoint-url", moto()]);
+        let out = command(&all)
+            .env("PLINTH_VAR_token", token)
+            .output()
+            .expect("run plinth");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _) = with_token(&["plan", "-f", &spec.arg(), "--out", env_file], secret);
+    assert_eq!(code, Some(0));
+    let (code, stderr) = with_token(&["apply", env_file], "another-value");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a secret is not the one the plan was made with")
+            && stderr.contains("function.worker environment API_TOKEN")
+            && stderr.contains("PLINTH_VAR_")
+            && !stderr.contains("the account no longer matches"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(secret) && !stderr.contains("another-value"),
+        "{stderr}"
     );
 
     let run = plinth_aws(&["apply", file, "--var", &var]).ok();
