@@ -302,18 +302,19 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     }
     check_saved_inputs(&saved, &specs.iter().map(|(s, _)| s).collect::<Vec<_>>())?;
     let single = specs.len() == 1;
-    let view = TerminalApply {
-        ui,
-        auto_approve: args.auto_approve,
-        plan_shown: Default::default(),
-    };
     let outcomes = each_tolerating(
         specs.iter().collect(),
         args.env_parallelism,
         args.max_failures,
         |(spec, env)| {
-            let view = &view;
+            let view = TerminalApply {
+                ui,
+                auto_approve: args.auto_approve,
+                plan_shown: Default::default(),
+                env: (!single).then(|| env_name(spec)),
+            };
             async move {
+                let view = &view;
                 if !single {
                     ui.err(&format!(
                         "--- applying environment {} ---\n",

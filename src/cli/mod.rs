@@ -406,6 +406,7 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         ui,
         auto_approve: args.auto_approve,
         plan_shown: Default::default(),
+        env: None,
     };
     let applied = async {
         let aws = envs::connect(&args.aws, &spec).await?;

@@ -155,7 +155,10 @@ fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError
 }
 
 /// One plain line per started and finished step, for logs and pipelines.
-struct LineProgress;
+/// One line per step; `prefix` names the environment when several apply at once.
+struct LineProgress {
+    prefix: String,
+}
 
 fn verb(action: Action, released: bool) -> &'static str {
     match action {
@@ -171,35 +174,46 @@ fn verb(action: Action, released: bool) -> &'static str {
 impl Progress for LineProgress {
     fn started(&self, change: &ResourceChange) {
         eprintln!(
-            "{}: {}...",
+            "{}{}: {}...",
+            self.prefix,
             change.address,
             verb(change.action, change.releases())
         );
     }
 
     fn waiting(&self, address: &Address, notice: &str) {
-        eprintln!("{address}: {notice}");
+        eprintln!("{}{address}: {notice}", self.prefix);
     }
 
     fn finished(&self, o: &StepOutcome) {
         match &o.status {
             StepStatus::Done => eprintln!(
-                "{}: {} done in {}",
+                "{}{}: {} done in {}",
+                self.prefix,
                 o.address,
                 verb(o.action, o.released),
                 secs(o.elapsed)
             ),
             StepStatus::Failed { error, .. } => eprintln!(
-                "{}: {} failed after {}: {error}",
+                "{}{}: {} failed after {}: {error}",
+                self.prefix,
                 o.address,
                 verb(o.action, o.released),
                 secs(o.elapsed)
             ),
             StepStatus::Skipped { because } => {
-                eprintln!("{}: skipped because {because} failed", o.address)
+                eprintln!(
+                    "{}{}: skipped because {because} failed",
+                    self.prefix, o.address
+                )
             }
             StepStatus::Blocked { cycle } => {
-                eprintln!("{}: {}", o.address, StepStatus::blocked_reason(cycle))
+                eprintln!(
+                    "{}{}: {}",
+                    self.prefix,
+                    o.address,
+                    StepStatus::blocked_reason(cycle)
+                )
             }
         }
     }
@@ -284,14 +298,14 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-fn print_report(report: &ApplyReport, ui: &Ui) {
+fn print_report(report: &ApplyReport, ui: &Ui, prefix: &str) {
     let failed: Vec<_> = report
         .outcomes
         .iter()
         .filter(|o| !matches!(o.status, StepStatus::Done))
         .collect();
     if !failed.is_empty() {
-        ui.err("\nNot done:\n");
+        ui.err(&format!("\n{prefix}Not done:\n"));
         for o in failed {
             match &o.status {
                 StepStatus::Failed { error, hint, .. } => {
@@ -320,7 +334,7 @@ fn print_report(report: &ApplyReport, ui: &Ui) {
         }
         ui.err("Run `plinth apply` again to finish; `plinth plan` shows what remains.\n");
     }
-    ui.err(&format!("\n{}\n", report.summary_line()));
+    ui.err(&format!("\n{prefix}{}\n", report.summary_line()));
 }
 
 /// What an apply shows on the terminal, and how it asks.
@@ -329,6 +343,17 @@ pub struct TerminalApply<'a> {
     pub auto_approve: bool,
     /// Whether the plan has been shown (with the spec's warnings in it).
     pub plan_shown: std::cell::Cell<bool>,
+    /// The environment, when several apply at once: its lines are prefixed with `[NAME] `,
+    /// since they interleave.
+    pub env: Option<String>,
+}
+
+impl TerminalApply<'_> {
+    fn prefix(&self) -> String {
+        self.env
+            .as_ref()
+            .map_or_else(String::new, |env| format!("[{env}] "))
+    }
 }
 
 impl ApplyView for TerminalApply<'_> {
@@ -345,19 +370,23 @@ impl ApplyView for TerminalApply<'_> {
     }
 
     fn progress(&self, steps: usize) -> Box<dyn Progress> {
-        if std::io::stderr().is_terminal() {
+        // One bar per environment would draw over the others': several print lines.
+        if std::io::stderr().is_terminal() && self.env.is_none() {
             Box::new(BarProgress::new(steps))
         } else {
-            Box::new(LineProgress)
+            Box::new(LineProgress {
+                prefix: self.prefix(),
+            })
         }
     }
 
     fn report(&self, report: &ApplyReport) {
-        print_report(report, self.ui);
+        print_report(report, self.ui, &self.prefix());
     }
 
     fn warn(&self, warning: &str) {
-        self.ui.err(&format!("warning: {warning}\n"));
+        self.ui
+            .err(&format!("{}warning: {warning}\n", self.prefix()));
     }
 }
 

@@ -312,6 +312,19 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
         "{}",
         apply.stderr
     );
+    // The environments apply at once, so each progress line says whose it is.
+    for env in ["dev", "prod"] {
+        assert!(
+            apply
+                .stderr
+                .contains(&format!("[{env}] role.worker: creating done in"))
+                && apply
+                    .stderr
+                    .contains(&format!("[{env}] Apply complete: 2 added")),
+            "{}",
+            apply.stderr
+        );
+    }
     assert!(intact(&prefix, "dev") && intact(&prefix, "prod"));
 
     // A second change, planned for both; then prod moves before the apply.
