@@ -252,14 +252,7 @@ impl Kms {
             if !wanted("policy") {
                 return Ok(None);
             }
-            self.client
-                .get_key_policy()
-                .key_id(&key_id)
-                .policy_name(POLICY_NAME)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
-                .map(|out| Some(out.policy.unwrap_or_default()))
+            self.key_policy(&key_id).await.map(Some)
         };
         let rotation = async {
             if !wanted("rotation") {
@@ -295,6 +288,14 @@ impl Kms {
             "description".into(),
             Value::str(meta.description().unwrap_or_default()),
         );
+        // A stack's record holds statements of a policy its block no longer declares: read
+        // it after all, so that the plan removes them from what is there (one more round trip,
+        // only then).
+        let recorded = shares.values().any(|s| s.sids("policy").next().is_some());
+        let policy = match policy {
+            None if recorded && declared.is_some() => Some(self.key_policy(&key_id).await?),
+            policy => policy,
+        };
         if let Some(policy) = policy {
             attributes.insert(
                 "policy".into(),
@@ -349,6 +350,17 @@ impl Kms {
                 .filter(|_| meta.key_state() == Some(&KeyState::PendingDeletion))
                 .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         }))
+    }
+
+    async fn key_policy(&self, key_id: &str) -> Result<String, AwsError> {
+        self.client
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
+            .map(|out| out.policy.unwrap_or_default())
     }
 
     async fn tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {

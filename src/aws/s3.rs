@@ -126,7 +126,7 @@ impl S3 {
         let mut live = bucket_resource(name, tags);
         // A document a stack's record holds parts of is read even when the block no longer
         // declares it: the plan shows those parts' removal from what is there.
-        let recorded = recorded_documents(&live);
+        let recorded = crate::model::shared::recorded_documents(&live.attributes);
         let declared = |a: &str| req.declared.contains(a) || recorded.contains(a);
         let (policy, cors, block, encryption, notifications) = futures::try_join!(
             async {
@@ -604,23 +604,6 @@ impl BucketConfig {
     fn exports(&self) -> Exports {
         Exports::from([("name".into(), self.name.clone())])
     }
-}
-
-/// The bucket's documents (`policy`, `cors`, `notifications`) that some stack's record on it
-/// holds parts of.
-fn recorded_documents(live: &LiveResource) -> BTreeSet<&'static str> {
-    let shares = crate::model::shared::all_shares(
-        live.attributes.get(crate::model::shared::SHARES_ATTRIBUTE),
-    );
-    let parts = shares.values().flat_map(|share| share.parts.iter());
-    parts
-        .filter_map(|part| match part.split_once('/')?.0 {
-            "policy" => Some("policy"),
-            "cors" => Some("cors"),
-            "notification" => Some("notifications"),
-            _ => None,
-        })
-        .collect()
 }
 
 /// What a bucket's tags say, in plinth's terms: its owner, or the records of the stacks that

@@ -106,12 +106,22 @@ impl Sqs {
             }
         };
         let (attributes, tags) = futures::try_join!(attributes, self.tags(&url))?;
-        Ok(Some(queue_resource(
-            &req.physical_id,
-            &url,
-            attributes.as_ref(),
-            tags,
-        )))
+        let live = queue_resource(&req.physical_id, &url, attributes.as_ref(), tags.clone());
+        // A stack's record holds statements of a policy its block no longer declares: read
+        // the attributes after all, so that the plan removes them (one more round trip, only
+        // then).
+        if attributes.is_none()
+            && crate::model::shared::recorded_documents(&live.attributes).contains("policy")
+        {
+            let attributes = self.attributes(&url).await?;
+            return Ok(Some(queue_resource(
+                &req.physical_id,
+                &url,
+                Some(&attributes),
+                tags,
+            )));
+        }
+        Ok(Some(live))
     }
 
     async fn attributes(&self, url: &str) -> Result<HashMap<A, String>, AwsError> {

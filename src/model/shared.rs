@@ -148,6 +148,22 @@ pub fn all_shares(value: Option<&Value>) -> BTreeMap<String, Share> {
         .collect()
 }
 
+/// The documents of a live resource's attributes (`policy`, `cors`, `notifications`) that some stack's
+/// record on it holds parts of. A reader reads these even when the block no longer declares
+/// them, so that the plan removes those parts from what is there.
+pub fn recorded_documents(live: &super::Attributes) -> BTreeSet<&'static str> {
+    let shares = all_shares(live.get(SHARES_ATTRIBUTE));
+    let parts = shares.values().flat_map(|share| share.parts.iter());
+    parts
+        .filter_map(|part| match part.split_once('/')?.0 {
+            "policy" => Some("policy"),
+            "cors" => Some("cors"),
+            "notification" => Some("notifications"),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,16 +38,6 @@ fn documents(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// The documents of a shared resource in which the stack may have recorded statements (none
-/// for a resource the stack owns).
-pub fn recorded_documents(resource: &Resource) -> &'static [&'static str] {
-    if is_shared(resource) {
-        documents(resource.kind())
-    } else {
-        &[]
-    }
-}
-
 /// Whether `resource` is shared with its owner: plinth manages parts of it, by record.
 pub fn is_shared(resource: &Resource) -> bool {
     resource.body.must_exist()
@@ -102,7 +92,12 @@ pub fn merge_desired(
                 let merged = merge_by_sid(live, None, &drop);
                 desired.insert(document.into(), Value::policy(merged));
             }
-            None => {}
+            // Read (another stack's record holds parts of it): it stays as it is.
+            None => {
+                if let Some(live) = found.attributes.get(document) {
+                    desired.insert(document.into(), live.clone());
+                }
+            }
         }
     }
     if resource.kind() == Kind::Role {

@@ -1043,6 +1043,59 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
         );
     }
 
+    /// A lint of a statement without a Sid points at that statement, not at the policy's
+    /// start, whether the policy is JSON or a TOML table (braces in strings not counted).
+    #[test]
+    fn a_lint_of_a_statement_without_a_sid_points_at_it() {
+        let first = r#"{ Effect = "Allow", Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole", Condition = { StringLike = { "aws:userid" = "${aws:username}-{x}" } } }"#;
+        let second = r#"{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::999988887777:root" }, Action = "sts:AssumeRole" }"#;
+        let as_json = |toml: &str| {
+            let mut json = toml.replace(" = ", ": ");
+            for key in [
+                "Effect",
+                "Principal",
+                "Service",
+                "AWS",
+                "Action",
+                "Condition",
+                "StringLike",
+            ] {
+                json = json.replace(&format!("{key}:"), &format!("\"{key}\":"));
+            }
+            json
+        };
+        for trust in [
+            format!("{{ Version = \"2012-10-17\", Statement = [{first}, {second}] }}"),
+            format!(
+                "'''{{\"Version\": \"2012-10-17\", \"Statement\": [{}, {}]}}'''",
+                as_json(first),
+                as_json(second)
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("plinth.toml");
+            std::fs::write(
+                &path,
+                format!("[stack]\nname = \"s\"\n\n[role.r]\nname = \"r\"\ntrust = {trust}\n"),
+            )
+            .unwrap();
+            let spec = load(&path, &LoadOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(false)));
+            let lint = spec
+                .warnings
+                .0
+                .iter()
+                .find(|w| w.message.contains("Statement[1]"))
+                .unwrap_or_else(|| panic!("{trust}: {:?}", spec.warnings));
+            let location = lint.location.as_ref().unwrap();
+            let shown = &location.file.text[location.span.clone()];
+            assert!(
+                shown.starts_with('{') && shown.ends_with('}') && shown.contains("999988887777"),
+                "{trust}: {shown}"
+            );
+        }
+    }
+
     #[test]
     fn json_paths_locate_the_statement_key() {
         let text = r#"{"Statement":[{"Effect":"Allow"},{"Effect":"Maybe"}]}"#;

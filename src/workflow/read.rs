@@ -40,20 +40,14 @@ pub async fn read<E: From<AwsError>>(
     // Only the declared attributes' names and secrets are used here, which no account changes.
     let unknown = Account::unknown(aws.sts.region());
     let resolver = crate::spec::resolve::Resolver::new(spec, &unknown, None);
-    let desired: BTreeMap<&Address, (Attributes, BTreeSet<String>)> = spec
+    let desired: BTreeMap<&Address, Attributes> = spec
         .resources
         .values()
         .map(|r| {
-            let attributes = r.body.desired(&resolver, &mut Diagnostics::default());
-            let mut declared: BTreeSet<String> = attributes.keys().cloned().collect();
-            // A shared resource's documents hold the stack's recorded statements even when
-            // the block declares none any more: they are read so that the plan removes them.
-            declared.extend(
-                crate::plan::shared::recorded_documents(r)
-                    .iter()
-                    .map(|d| d.to_string()),
-            );
-            (&r.address, (attributes, declared))
+            (
+                &r.address,
+                r.body.desired(&resolver, &mut Diagnostics::default()),
+            )
         })
         .collect();
     // The reads of the names in `ids` that `done` has not read already.
@@ -63,11 +57,11 @@ pub async fn read<E: From<AwsError>>(
         desired
             .iter()
             .filter(|(address, _)| !done.contains_key(*address))
-            .filter_map(|(address, (desired, declared))| {
+            .filter_map(|(address, desired)| {
                 let request = ReadRequest {
                     address: (*address).clone(),
                     physical_id: ids.get(*address)?.clone(),
-                    declared: declared.clone(),
+                    declared: desired.keys().cloned().collect(),
                 };
                 Some((request, desired))
             })

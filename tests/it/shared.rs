@@ -1311,3 +1311,60 @@ fn a_shared_block_that_stops_declaring_its_statement_removes_it_and_loses_only_i
         ["arn:aws:iam::111122223333:role/vendor"]
     );
 }
+
+#[test]
+fn a_shared_queue_block_that_stops_declaring_its_statement_removes_it() {
+    let stack = unique("shared-queue-drop");
+    let name = unique("team-queue");
+    sqs_queue(&name);
+    let declared = format!(
+        r#"[stack]
+name = "{stack}"
+
+[queue.team]
+name = "{name}"
+existing = true
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "VendorSend", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111122223333:role/vendor"}}, "Action": "sqs:SendMessage", "Resource": "*"}}]}}'''
+"#
+    );
+    let spec = TempSpec::new(&declared);
+    apply(&spec);
+    let without = declared.split("policy = ").next().unwrap().to_string();
+    std::fs::write(spec.path(), without).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains("statement VendorSend: narrows access"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        lost_principals(&spec),
+        ["arn:aws:iam::111122223333:role/vendor"]
+    );
+    apply(&spec);
+    let policy = runtime().block_on(async {
+        let client = aws_sdk_sqs::Client::new(&sdk().await);
+        let url = client
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default()
+    });
+    assert!(
+        !policy.values().any(|p| p.contains("VendorSend")),
+        "{policy:?}"
+    );
+    assert_no_changes(&spec);
+}

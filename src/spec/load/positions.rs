@@ -154,14 +154,66 @@ pub(crate) fn lint_diagnostic(
         S::Warning => Diagnostic::warning(WarningCode::PolicyLint, message),
         S::Info => return None,
     };
-    let location = lint
-        .statement
-        .as_deref()
-        .filter(|s| !s.starts_with("Statement["))
-        .map(|sid| find_in(at, &format!("\"{sid}\"")))
-        .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
+    let location = match lint.statement.as_deref() {
+        Some(unnamed) if unnamed.starts_with("Statement[") => unnamed
+            .trim_start_matches("Statement[")
+            .trim_end_matches(']')
+            .parse::<usize>()
+            .ok()
+            .and_then(|index| nth_statement(at, index)),
+        Some(sid) => Some(find_in(at, &format!("\"{sid}\""))),
+        None => None,
+    }
+    .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
     Some(diagnostic.at_location(Some(location)).hint(format!(
         "fix the statement, or accept it with [[{address}.silence]] lint = \"{}\", policy = \"{policy}\", reason = \"...\"",
         lint.code
     )))
+}
+
+/// Where the `index`-th statement (from 0) of the policy at `at` is written: from its `{` to
+/// its `}`, in JSON or in a TOML inline table alike (`Statement = [{ ... }, { ... }]`).
+/// Braces inside strings (`${aws:username}`) are not counted. `None` when the policy is not
+/// written out here (a file, or a value built from references).
+fn nth_statement(at: &Location, index: usize) -> Option<Location> {
+    let text = at.file.text.get(at.span.clone())?;
+    let key = text.find("Statement")?;
+    let open = key + text[key..].find('[')?;
+    let bytes = text.as_bytes();
+    let (mut depth, mut seen, mut start) = (0usize, 0usize, None);
+    let mut quote: Option<u8> = None;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == b'\\' && q == b'"' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'{' => {
+                    if depth == 0 {
+                        if seen == index {
+                            start = Some(i);
+                        }
+                        seen += 1;
+                    }
+                    depth += 1;
+                }
+                b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        if let Some(start) = start {
+                            let from = at.span.start + start;
+                            return Some(Location::new(&at.file, from..at.span.start + i + 1));
+                        }
+                    }
+                }
+                b']' if depth == 0 => return None,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
 }
