@@ -52,6 +52,8 @@ codes! {
     PlanDuplicate = "plan::duplicate",
     /// Two blocks of the spec name the same resource.
     PlanDuplicateName = "plan::duplicate-name",
+    /// A shared key's policy would be left without a statement, which KMS refuses.
+    PlanEmptyKeyPolicy = "plan::empty-key-policy",
     /// An `existing = true` resource does not exist.
     PlanMissingExisting = "plan::missing-existing",
     /// The live snapshot does not say which account it is.

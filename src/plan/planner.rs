@@ -168,6 +168,11 @@ pub(super) fn plan_on(
     }
     if !options.refresh_only {
         changes.extend(released_shares(spec, live, stack, &claimed, options));
+        for change in &changes {
+            if let Some(diagnostic) = key_policy_left_empty(change, spec) {
+                diags.push(diagnostic);
+            }
+        }
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     order_deletes(&mut changes, spec, live);
@@ -665,6 +670,43 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
 }
 
 /// A resource the spec says exists already (a bucket with `existing = true`) that does not.
+/// KMS refuses a key policy without a statement. A shared key's policy without the stack's
+/// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
+/// the apply failing half-way (`PutKeyPolicy`).
+fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {
+    if change.address.kind != Kind::Key || !change.is_change() {
+        return None;
+    }
+    let live = change.live.as_ref()?;
+    if live.get(super::shared::EXISTING) != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let after = if change.releases() || super::shared::is_release(change) {
+        super::shared::released(live)
+    } else {
+        change.desired.clone()?
+    };
+    let empty = after
+        .get("policy")
+        .and_then(Value::as_policy)
+        .is_some_and(|p| p.statements().is_empty());
+    let had = live
+        .get("policy")
+        .and_then(Value::as_policy)
+        .is_some_and(|p| !p.statements().is_empty());
+    (empty && had).then(|| {
+        Diagnostic::error(
+            Code::PlanEmptyKeyPolicy,
+            format!(
+                "{}: without this stack's statements, the policy of key `{}` would hold none, and KMS refuses an empty key policy",
+                change.address, change.physical_id
+            ),
+        )
+        .at_location(spec.resources.get(&change.address).map(|r| r.location.clone()))
+        .hint("keep one of the stack's statements until the key's owner has added one of their own (such as the account root's)")
+    })
+}
+
 fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
     Diagnostic::error(
         Code::PlanMissingExisting,

@@ -964,6 +964,37 @@ fn claiming_an_owners_statement_that_differs_is_a_warning() {
     assert_eq!(codes(&widened, true), [], "already the stack's own");
 }
 
+/// A key whose policy holds nothing but the stack's statement cannot be let go of: KMS
+/// refuses an empty key policy, so the plan says so instead of the apply failing half-way.
+#[test]
+fn letting_go_of_a_key_whose_policy_would_be_left_empty_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = shared_key_spec(&dir, SHARED_STATEMENT);
+    let mut live = shared_key_live(true);
+    let key = live.by_address.values_mut().next().unwrap();
+    let only_ours = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Sid": "Shared", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:role/app" }, "Action": "kms:Decrypt", "Resource": "*" },
+    ]});
+    key.attributes.insert(
+        "policy".into(),
+        serde_json::from_value(serde_json::json!({ "policy": only_ours })).unwrap(),
+    );
+    let destroy = PlanOptions {
+        destroy: true,
+        ..Default::default()
+    };
+    let refused = plan(&spec, &live, destroy).unwrap_err();
+    assert_eq!(
+        refused.0[0].code,
+        crate::diag::Code::PlanEmptyKeyPolicy,
+        "{}",
+        refused.render(false)
+    );
+    // With the owner's statement beside it, the release goes ahead.
+    assert!(plan(&spec, &shared_key_live(true), destroy).is_ok());
+}
+
 /// `--refresh-only` reports drift in the statements a stack has written into a shared
 /// resource, and says nothing of a shared resource it has written nothing into.
 #[test]
