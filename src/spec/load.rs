@@ -345,10 +345,11 @@ impl Loader {
     /// serde stops at the first error. To report every unknown field of a table in one run,
     /// the setting an error points at is taken out of a copy of the value and the copy read
     /// again, until it reads or [`MAX_ERRORS_PER_VALUE`] errors are reported. After any error
-    /// other than an unknown field, only unknown fields are reported: the copy lacks what was
-    /// taken out, and an error that follows from that (a required field now missing) is not
-    /// the author's. Nor is a missing field that an unknown one was taken for (`nmae`, "did
-    /// you mean `name`?"): that is one mistake, reported once.
+    /// other than an unknown field, only unknown fields and values of the wrong type are
+    /// reported (`existing = "yes"` does not hide `visibility_timeout = "thirty"`): the copy
+    /// lacks what was taken out, and an error that follows from that (a required field now
+    /// missing) is not the author's. Nor is a missing field that an unknown one was taken for
+    /// (`nmae`, "did you mean `name`?"): that is one mistake, reported once.
     pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(
         &mut self,
         mut value: toml::Spanned<DeValue<'_>>,
@@ -367,7 +368,7 @@ impl Loader {
                 suggested: near,
                 missing,
             } = explain_serde_error(&message);
-            if only_unknown && code != UNKNOWN_FIELD {
+            if only_unknown && code != UNKNOWN_FIELD && code != Code::SpecType {
                 return None;
             }
             let span = e.span().unwrap_or(0..0);

@@ -164,6 +164,8 @@ fn type_hint(message: &str) -> String {
     if expected.contains("number") || expected.contains("integer") {
         return if quoted {
             "write the number without quotes, e.g. 30".into()
+        } else if expected.contains("whole") || expected.contains("integer") {
+            "write a whole number, without a fraction, e.g. 30".into()
         } else {
             "write a number, e.g. 30".into()
         };
