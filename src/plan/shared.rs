@@ -183,7 +183,7 @@ pub fn taken_over_differently(
             };
             if let (Some(theirs), Some(ours)) = (with_sid(&live), with_sid(&mine)) {
                 if theirs != ours {
-                    differing.push(format!("{document} statement {sid}"));
+                    differing.push(format!("the {document} statement {sid}"));
                 }
             }
         }
@@ -196,9 +196,14 @@ pub fn taken_over_differently(
             if !recorded.contains(format!("inline/{name}").as_str())
                 && theirs.is_some_and(|t| !same_policy(t, ours))
             {
-                differing.push(format!("inline policy {name}"));
+                differing.push(format!("the inline policy {name}"));
             }
         }
+    }
+    if resource.kind() == Kind::Bucket {
+        differing.extend(super::shared_bucket::taken_over_differently(
+            resource, desired, found, stack, &recorded,
+        ));
     }
     differing
         .into_iter()
@@ -206,7 +211,7 @@ pub fn taken_over_differently(
             Diagnostic::warning(
                 crate::diag::WarningCode::SharedTakeover,
                 format!(
-                    "{}: the {part} is already there, written differently by its owner; this stack rewrites it and removes it when it lets go",
+                    "{}: {part} is already there, written differently by its owner; this stack rewrites it and removes it when it lets go",
                     resource.address
                 ),
             )

@@ -71,6 +71,43 @@ pub fn merge(
     }
 }
 
+/// The CORS rules and notifications the block starts to manage (not in the stack's record)
+/// that the bucket already holds under the same id, written differently: the stack would
+/// rewrite the owner's, and remove it when it lets go. Each as the plan names it.
+pub fn taken_over_differently(
+    resource: &Resource,
+    desired: &Attributes,
+    found: &LiveResource,
+    stack: &str,
+    recorded: &BTreeSet<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(attribute, prefix) in ENTRIES {
+        let (Some(Value::List(declared)), Some(Value::List(live))) =
+            (desired.get(attribute), found.attributes.get(attribute))
+        else {
+            continue;
+        };
+        for entry in name_entries(declared, stack, &resource.address.name, prefix) {
+            let Some(id) = entry_id(&entry) else {
+                continue;
+            };
+            if recorded.contains(format!("{prefix}/{id}").as_str()) {
+                continue;
+            }
+            if let Some(theirs) = live.iter().find(|l| entry_id(l) == Some(id)) {
+                if !theirs.equivalent(&entry) {
+                    out.push(format!(
+                        "the {}",
+                        super::shared::describe(&format!("{prefix}/{id}"))
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// On a bucket the stack owns (and so writes its CORS rules and notifications whole): the
 /// entries other stacks' records hold stay, after the owner's own. Returns those the owner's
 /// block declares too, by id: (the other stack, the part), a conflict.

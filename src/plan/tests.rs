@@ -964,6 +964,54 @@ fn claiming_an_owners_statement_that_differs_is_a_warning() {
     assert_eq!(codes(&widened, true), [], "already the stack's own");
 }
 
+/// A CORS rule the bucket already holds under the id the block's rule gets, written
+/// differently, is taken over: a warning; the same rule (as after an import) is none.
+#[test]
+fn claiming_an_owners_cors_rule_that_differs_is_a_warning() {
+    let spec = spec("existing-bucket.toml");
+    let first = plan(&spec, &existing_bucket(false), PlanOptions::default()).unwrap();
+    let Some(crate::model::Value::List(ours)) = first.changes[0]
+        .desired
+        .as_ref()
+        .and_then(|d| d.get("cors"))
+        .cloned()
+    else {
+        panic!("the block's CORS rules: {:?}", first.changes[0].desired)
+    };
+    let takeovers = |cors: Vec<crate::model::Value>| {
+        let mut live = existing_bucket(false);
+        let bucket = live.by_address.values_mut().next().unwrap();
+        bucket
+            .attributes
+            .insert("cors".into(), crate::model::Value::List(cors));
+        plan(&spec, &live, PlanOptions::default())
+            .unwrap()
+            .warnings
+            .into_iter()
+            .filter(|w| w.code == crate::diag::WarningCode::SharedTakeover)
+            .map(|w| w.text)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        takeovers(ours.clone()),
+        Vec::<String>::new(),
+        "the same rule"
+    );
+    let mut theirs = ours.clone();
+    if let crate::model::Value::Map(rule) = &mut theirs[0] {
+        rule.insert(
+            "allowed_origins".into(),
+            crate::model::Value::List(vec![crate::model::Value::str("https://their.example.com")]),
+        );
+    }
+    let warned = takeovers(theirs);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("the CORS rule plinth-existing-data-cors-1 is already there"),
+        "{warned:?}"
+    );
+}
+
 /// A key whose policy holds nothing but the stack's statement cannot be let go of: KMS
 /// refuses an empty key policy, so the plan says so instead of the apply failing half-way.
 #[test]
