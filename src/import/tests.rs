@@ -297,6 +297,45 @@ fn an_existing_key_declares_only_the_statements_it_can_name_and_says_why() {
     );
 }
 
+/// A statement another stack records on the key is that stack's: the import leaves it out
+/// and says so; one the importing stack records stays.
+#[test]
+fn an_existing_keys_statement_another_stack_manages_is_left_to_it() {
+    let recorded_by = |stack: &str| {
+        let mut found = wired();
+        let key = found
+            .iter_mut()
+            .find(|f| f.address.kind == Kind::Key)
+            .unwrap();
+        let share = crate::model::shared::Share {
+            address: Some(Address::new(Kind::Key, "theirs")),
+            parts: ["policy/WorkerUse".to_string()].into(),
+        };
+        key.live.attributes.insert(
+            crate::model::shared::SHARES_ATTRIBUTE.into(),
+            crate::model::shared::shares_value(&BTreeMap::from([(stack.to_string(), share)])),
+        );
+        spec("imported", &account(), &found)
+    };
+    let out = recorded_by("vendor");
+    assert!(
+        !out.files.contains_key("policies/key-sqs-policy.json"),
+        "{:?}",
+        out.files.get("policies/key-sqs-policy.json")
+    );
+    assert!(
+        out.notes.iter().any(|n| n
+            == "key.sqs: statement \"WorkerUse\" of the key policy is managed by stack `vendor`, and left to it"),
+        "{:?}",
+        out.notes
+    );
+    let own = recorded_by("imported");
+    assert!(
+        own.files["policies/key-sqs-policy.json"].contains("WorkerUse"),
+        "the importing stack's own record keeps its statement"
+    );
+}
+
 #[test]
 fn policies_keep_the_customers_statements_pretty_printed() {
     let out = written();

@@ -40,6 +40,7 @@ pub struct ImportedSpec {
 /// Writes `found` as the spec of stack `stack`.
 pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
     let mut writer = Writer {
+        stack,
         account,
         found,
         edges: RefCell::new(BTreeMap::new()),
@@ -116,6 +117,8 @@ fn write_order(kind: Kind) -> u8 {
 }
 
 struct Writer<'a> {
+    /// The stack the spec is written for.
+    stack: &'a str,
     account: &'a Account,
     found: &'a [Found],
     /// References written so far, from each address to those it names: a reference that
@@ -143,14 +146,42 @@ impl Writer<'_> {
     /// The policy of an existing key or bucket, a shared document: plinth owns the statements
     /// it names by Sid and keeps the others, so the block declares those with a Sid it can
     /// name (letters and digits) and says which it leaves to their owner.
-    fn shared_policy(&mut self, t: &mut Table, from: &Address, doc: Option<&Value>, what: &str) {
+    /// Statements another stack's record holds are that stack's: left out, and said so.
+    fn shared_policy(
+        &mut self,
+        t: &mut Table,
+        from: &Address,
+        doc: Option<&Value>,
+        what: &str,
+        other_stacks: &BTreeMap<String, String>,
+    ) {
         let Some(Value::Policy(doc)) = doc else {
             self.policy_file(t, from, doc, "policy");
             return;
         };
-        let (named, others): (Vec<_>, Vec<_>) = doc
-            .statements()
-            .iter()
+        let (theirs, statements): (Vec<_>, Vec<_>) = doc.statements().iter().partition(|s| {
+            s.sid
+                .as_deref()
+                .is_some_and(|sid| other_stacks.contains_key(sid))
+        });
+        for statement in theirs {
+            let sid = statement.sid.as_deref().unwrap_or_default();
+            let note = format!(
+                "{from}: statement {sid:?} of the {what} is managed by stack `{}`, and left to it",
+                other_stacks[sid]
+            );
+            let prefix = t
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string();
+            t.decor_mut()
+                .set_prefix(format!("{prefix}\n{}", comment(&format!("{note}."))));
+            self.notes.push(note);
+        }
+        let (named, others): (Vec<_>, Vec<_>) = statements
+            .into_iter()
             .partition(|s| s.sid.as_deref().is_some_and(is_shared_sid));
         if !others.is_empty() {
             let labels: Vec<String> = others
@@ -449,7 +480,24 @@ impl BlockWriter for Block<'_, '_> {
 
     fn shared_policy(&mut self, doc: Option<&Value>, what: &str) {
         let from = &self.found.address;
-        self.writer.shared_policy(&mut self.table, from, doc, what);
+        let shares = crate::model::shared::all_shares(
+            self.found
+                .live
+                .attributes
+                .get(crate::model::shared::SHARES_ATTRIBUTE),
+        );
+        let other_stacks: BTreeMap<String, String> = shares
+            .iter()
+            .filter(|(stack, _)| stack.as_str() != self.writer.stack)
+            .flat_map(|(stack, share)| {
+                share
+                    .sids("policy")
+                    .map(|sid| (sid.to_string(), stack.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.writer
+            .shared_policy(&mut self.table, from, doc, what, &other_stacks);
     }
 
     fn item(&mut self, v: &Value) -> Item {
