@@ -336,6 +336,63 @@ fn an_existing_keys_statement_another_stack_manages_is_left_to_it() {
     );
 }
 
+/// A bucket's CORS rule another stack's record holds is left to that stack, with a note.
+#[test]
+fn an_existing_buckets_cors_rule_another_stack_manages_is_left_to_it() {
+    let rule = |id: &str, origin: &str| {
+        Value::Map(Attributes::from([
+            ("id".to_string(), Value::str(id)),
+            (
+                "allowed_origins".to_string(),
+                Value::List(vec![Value::str(origin)]),
+            ),
+            (
+                "allowed_methods".to_string(),
+                Value::List(vec![Value::str("GET")]),
+            ),
+        ]))
+    };
+    let share = crate::model::shared::Share {
+        address: Some(Address::new(Kind::Bucket, "lab")),
+        parts: ["cors/their-app".to_string()].into(),
+    };
+    let bucket = found(
+        Kind::Bucket,
+        "data",
+        "shared-data",
+        "arn:aws:s3:::shared-data",
+        vec![
+            (
+                "cors",
+                Value::List(vec![
+                    rule("their-app", "https://lab.example.com"),
+                    rule("hand-made", "https://app.example.com"),
+                ]),
+            ),
+            (
+                crate::model::shared::SHARES_ATTRIBUTE,
+                crate::model::shared::shares_value(&BTreeMap::from([(
+                    "lab-tools".to_string(),
+                    share,
+                )])),
+            ),
+        ],
+    );
+    let out = spec("imported", &account(), &[bucket]);
+    assert!(out.spec.contains("https://app.example.com"), "{}", out.spec);
+    assert!(
+        !out.spec.contains("https://lab.example.com"),
+        "{}",
+        out.spec
+    );
+    assert!(
+        out.notes.iter().any(|n| n
+            == "bucket.data: CORS rule their-app is managed by stack `lab-tools`, and left to it"),
+        "{:?}",
+        out.notes
+    );
+}
+
 #[test]
 fn policies_keep_the_customers_statements_pretty_printed() {
     let out = written();

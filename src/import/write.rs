@@ -480,24 +480,28 @@ impl BlockWriter for Block<'_, '_> {
 
     fn shared_policy(&mut self, doc: Option<&Value>, what: &str) {
         let from = &self.found.address;
+        let other_stacks = self.held_by_other_stacks("policy");
+        self.writer
+            .shared_policy(&mut self.table, from, doc, what, &other_stacks);
+    }
+
+    fn held_by_other_stacks(&self, kind: &str) -> BTreeMap<String, String> {
         let shares = crate::model::shared::all_shares(
             self.found
                 .live
                 .attributes
                 .get(crate::model::shared::SHARES_ATTRIBUTE),
         );
-        let other_stacks: BTreeMap<String, String> = shares
+        shares
             .iter()
             .filter(|(stack, _)| stack.as_str() != self.writer.stack)
             .flat_map(|(stack, share)| {
                 share
-                    .sids("policy")
-                    .map(|sid| (sid.to_string(), stack.clone()))
+                    .with_prefix(kind)
+                    .map(|id| (id.to_string(), stack.clone()))
                     .collect::<Vec<_>>()
             })
-            .collect();
-        self.writer
-            .shared_policy(&mut self.table, from, doc, what, &other_stacks);
+            .collect()
     }
 
     fn item(&mut self, v: &Value) -> Item {

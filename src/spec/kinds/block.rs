@@ -62,6 +62,11 @@ pub trait BlockWriter {
     /// value is `s`, if the reference closes no cycle.
     fn reference_to(&self, kind: Kind, attribute: &str, s: &str) -> Option<String>;
 
+    /// The parts of `kind` (`policy` statements by Sid, `cors` rules and `notification`s by
+    /// id) that another stack's record on the resource holds, with that stack: those are left
+    /// to it.
+    fn held_by_other_stacks(&self, kind: &str) -> std::collections::BTreeMap<String, String>;
+
     /// Something the spec cannot say, for the person importing.
     fn note(&mut self, note: String);
 

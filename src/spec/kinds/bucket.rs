@@ -323,7 +323,7 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
     w.literal("name");
     w.put("existing", value(true));
     w.shared_policy(a.get("policy"), "bucket policy");
-    let cors = named_entries(from, w, a.get("cors"), "CORS rule");
+    let cors = named_entries(from, w, a.get("cors"), "CORS rule", "cors");
     if !cors.is_empty() {
         let mut list = ArrayOfTables::new();
         for rule in cors {
@@ -342,7 +342,13 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
         let item = w.item(v);
         w.put("encryption", item);
     }
-    let entries = named_entries(from, w, a.get("notifications"), "notification");
+    let entries = named_entries(
+        from,
+        w,
+        a.get("notifications"),
+        "notification",
+        "notification",
+    );
     let mut list = ArrayOfTables::new();
     for entry in entries {
         let Value::Map(m) = entry else { continue };
@@ -378,17 +384,29 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
 
 /// The entries of a shared bucket's collection (CORS rules, notifications) the block can
 /// declare: plinth owns exactly the entries it names by id, so one without an id it can
-/// record is left to its owner, with a note.
+/// record is left to its owner, with a note; so is one another stack's record holds.
 fn named_entries<'v>(
     from: &Address,
     w: &mut dyn BlockWriter,
     v: Option<&'v Value>,
     what: &str,
+    part: &str,
 ) -> Vec<&'v Value> {
     let Some(Value::List(entries)) = v else {
         return Vec::new();
     };
-    let (named, others): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| {
+    let held = w.held_by_other_stacks(part);
+    let (theirs, entries): (Vec<&Value>, Vec<&Value>) = entries
+        .iter()
+        .partition(|e| crate::model::bucket::entry_id(e).is_some_and(|id| held.contains_key(id)));
+    for entry in theirs {
+        let id = crate::model::bucket::entry_id(entry).unwrap_or_default();
+        w.note(format!(
+            "{from}: {what} {id} is managed by stack `{}`, and left to it",
+            held[id]
+        ));
+    }
+    let (named, others): (Vec<&Value>, Vec<&Value>) = entries.into_iter().partition(|e| {
         crate::model::bucket::entry_id(e).is_some_and(crate::model::bucket::is_recordable_id)
             || matches!(e, Value::Map(m) if m.contains_key("eventbridge"))
     });
