@@ -154,12 +154,13 @@ impl<'a> Stack<'a> {
             .iter()
             .enumerate()
             .filter_map(|(index, change)| {
-                let released = change.releases() || crate::plan::shared::is_release(change);
                 let attributes = match side {
                     Side::Live => Cow::Borrowed(change.live.as_ref()?),
                     Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
-                    // Someone else's resource stays, with its owner's parts.
-                    Side::Desired if released => {
+                    // Someone else's resource the stack lets go of stays, with its owner's
+                    // parts. (`release = true` keeps the stack's parts too: its desired side
+                    // is the live resource.)
+                    Side::Desired if change.releases() => {
                         Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
                     }
                     Side::Desired if change.action == crate::plan::Action::Delete => return None,

@@ -681,7 +681,8 @@ fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnos
     if live.get(super::shared::EXISTING) != Some(&Value::Bool(true)) {
         return None;
     }
-    let after = if change.releases() || super::shared::is_release(change) {
+    // `release = true` keeps the stack's parts: only a release that removes them can empty it.
+    let after = if change.releases() {
         super::shared::released(live)
     } else {
         change.desired.clone()?

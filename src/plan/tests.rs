@@ -1043,6 +1043,32 @@ fn letting_go_of_a_key_whose_policy_would_be_left_empty_is_refused() {
     assert!(plan(&spec, &shared_key_live(true), destroy).is_ok());
 }
 
+/// `release = true` on a shared key keeps the stack's statements (only its record goes), so no
+/// access is lost; removing the block takes them out, and their access with them.
+#[test]
+fn release_keeps_the_stacks_statements_and_their_access_while_removing_the_block_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let write = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        spec::load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)))
+    };
+    let lost = |spec: &Spec| {
+        let planned = plan(spec, &shared_key_live(true), PlanOptions::default()).unwrap();
+        crate::access::changes(&planned)
+            .iter()
+            .filter(|c| c.change == crate::access::Change::Lost)
+            .map(|c| c.grant.principal.clone())
+            .collect::<Vec<_>>()
+    };
+    let released = write(&format!(
+        "[stack]\nname = \"vendor\"\n\n[key.customer]\nexisting = true\nrelease = true\nkey_id = \"alias/customer\"\npolicy = {{ Version = \"2012-10-17\", Statement = [{SHARED_STATEMENT}] }}\n"
+    ));
+    assert_eq!(lost(&released), Vec::<String>::new());
+    let removed = write("[stack]\nname = \"vendor\"\n");
+    assert_eq!(lost(&removed), ["arn:aws:iam::123456789012:role/app"]);
+}
+
 /// `--refresh-only` reports drift in the statements a stack has written into a shared
 /// resource, and says nothing of a shared resource it has written nothing into.
 #[test]
