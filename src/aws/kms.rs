@@ -252,7 +252,9 @@ impl Kms {
             if !wanted("policy") {
                 return Ok(None);
             }
-            self.key_policy(&key_id).await.map(Some)
+            self.key_policy(&key_id)
+                .await
+                .map(|policy| Some(policy.unwrap_or_default()))
         };
         let rotation = async {
             if !wanted("rotation") {
@@ -293,7 +295,9 @@ impl Kms {
         // only then).
         let recorded = shares.values().any(|s| s.sids("policy").next().is_some());
         let policy = match policy {
-            None if recorded && declared.is_some() => Some(self.key_policy(&key_id).await?),
+            None if recorded && declared.is_some() => {
+                Some(self.key_policy(&key_id).await?.unwrap_or_default())
+            }
             policy => policy,
         };
         if let Some(policy) = policy {
@@ -352,7 +356,8 @@ impl Kms {
         }))
     }
 
-    async fn key_policy(&self, key_id: &str) -> Result<String, AwsError> {
+    /// The key's policy as KMS returns it (`None` when the answer holds none).
+    pub(super) async fn key_policy(&self, key_id: &str) -> Result<Option<String>, AwsError> {
         self.client
             .get_key_policy()
             .key_id(key_id)
@@ -360,7 +365,7 @@ impl Kms {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
-            .map(|out| out.policy.unwrap_or_default())
+            .map(|out| out.policy)
     }
 
     async fn tags(&self, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {

@@ -170,15 +170,7 @@ impl Writer<'_> {
                 "{from}: statement {sid:?} of the {what} is managed by stack `{}`, and left to it",
                 other_stacks[sid]
             );
-            let prefix = t
-                .decor()
-                .prefix()
-                .and_then(|p| p.as_str())
-                .unwrap_or("")
-                .to_string();
-            t.decor_mut()
-                .set_prefix(format!("{prefix}\n{}", comment(&format!("{note}."))));
-            self.notes.push(note);
+            self.note_above(t, note);
         }
         let (named, others): (Vec<_>, Vec<_>) = statements
             .into_iter()
@@ -200,15 +192,7 @@ impl Writer<'_> {
                 if others.len() == 1 { "it" } else { "they" },
                 if others.len() == 1 { "is" } else { "are" },
             );
-            let prefix = t
-                .decor()
-                .prefix()
-                .and_then(|p| p.as_str())
-                .unwrap_or("")
-                .to_string();
-            t.decor_mut()
-                .set_prefix(format!("{prefix}\n{}", comment(&format!("{note}."))));
-            self.notes.push(note);
+            self.note_above(t, note);
         }
         if named.is_empty() {
             return;
@@ -225,6 +209,19 @@ impl Writer<'_> {
             let subset = Value::policy(subset);
             self.policy_file(t, from, Some(&subset), "policy");
         }
+    }
+
+    /// A note for the person importing, also written as a comment above the block `t`.
+    fn note_above(&mut self, t: &mut Table, note: String) {
+        let prefix = t
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or("")
+            .to_string();
+        t.decor_mut()
+            .set_prefix(format!("{prefix}\n{}", comment(&format!("{note}."))));
+        self.notes.push(note);
     }
 
     /// A policy attribute as `FIELD = { file = "policies/KIND-NAME-FIELD.json" }`.

@@ -432,16 +432,7 @@ impl Kms {
             &what,
             ours.as_ref(),
             &drop,
-            || async {
-                self.client
-                    .get_key_policy()
-                    .key_id(key_id)
-                    .policy_name(POLICY_NAME)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("kms:GetKeyPolicy", &e))
-                    .map(|out| out.policy)
-            },
+            || self.key_policy(key_id),
             |merged| async move {
                 let Some(merged) = merged else {
                     return Err(AwsError {
