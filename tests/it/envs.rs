@@ -58,6 +58,13 @@ fn queue_exists(name: &str) -> bool {
     })
 }
 
+/// Destroys both environments of a spec made by [`spec`].
+fn destroy_both(spec: &TempSpec) {
+    for env in ["dev", "prod"] {
+        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
+    }
+}
+
 fn intact(prefix: &str, env: &str) -> bool {
     role_exists(&format!("{prefix}-{env}-worker")) && queue_exists(&format!("{prefix}-{env}-work"))
 }
@@ -367,9 +374,7 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
         !queue_exists(&format!("{prefix}-prod-work")),
         "nothing of prod's plan applied"
     );
-    for env in ["dev", "prod"] {
-        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
-    }
+    destroy_both(&spec);
 }
 
 #[test]
@@ -475,9 +480,7 @@ fn apply_of_a_saved_plan_honours_env_and_refuses_what_the_plan_was_not_made_from
         intact(&prefix, "prod"),
         "the second shard of (dev, prod) is prod"
     );
-    for env in ["dev", "prod"] {
-        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]).ok();
-    }
+    destroy_both(&spec);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{self, plinth_aws, runtime, sdk, unique, Run, TempSpec};
+use crate::support::{self, plinth_aws, queue_attributes, runtime, sdk, unique, Run, TempSpec};
 
 fn apply(spec: &TempSpec) -> Run {
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok()
@@ -32,33 +32,6 @@ fn plan_contains(spec: &TempSpec, lines: &[&str]) -> Run {
 
 fn sqs() -> aws_sdk_sqs::Client {
     runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) })
-}
-
-fn queue_attributes(name: &str) -> Option<HashMap<String, String>> {
-    let client = sqs();
-    runtime().block_on(async {
-        let url = client
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .ok()?
-            .queue_url?;
-        let out = client
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        Some(
-            out.attributes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v))
-                .collect(),
-        )
-    })
 }
 
 fn queues_spec(stack: &str, prefix: &str, visibility: u32, fifo_name: &str) -> String {

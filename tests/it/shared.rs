@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::{plinth_aws, runtime, sdk, unique, Run, TempSpec};
+use crate::support::{plinth_aws, queue_attributes, runtime, sdk, unique, Run, TempSpec};
 
 fn apply(spec: &TempSpec) -> Run {
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok()
@@ -1253,6 +1253,24 @@ fn lost_principals(spec: &TempSpec) -> Vec<String> {
         .collect()
 }
 
+/// Writes `declared` back without its `policy` (the block stays): the plan narrows access by
+/// removing the statement `sid`, and only the vendor's role loses access.
+fn drop_the_policy(spec: &TempSpec, declared: &str, sid: &str) {
+    let without = declared.split("policy = ").next().unwrap();
+    std::fs::write(spec.path(), without).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains(&format!("statement {sid}: narrows access")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        lost_principals(spec),
+        ["arn:aws:iam::111122223333:role/vendor"]
+    );
+}
+
 #[test]
 fn a_shared_block_that_stops_declaring_its_statement_removes_it_and_loses_only_its_access() {
     let stack = unique("shared-key-drop");
@@ -1283,18 +1301,7 @@ fn a_shared_block_that_stops_declaring_its_statement_removes_it_and_loses_only_i
     assert_eq!(statement_sids(&key_policy(&id)).len(), 3);
 
     // The block stays and declares no policy: its statement goes.
-    let without = declared.split("policy = '''").next().unwrap().to_string();
-    std::fs::write(spec.path(), &without).unwrap();
-    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(
-        plan.stdout.contains("statement Vendor: narrows access"),
-        "{}",
-        plan.stdout
-    );
-    assert_eq!(
-        lost_principals(&spec),
-        ["arn:aws:iam::111122223333:role/vendor"]
-    );
+    drop_the_policy(&spec, &declared, "Vendor");
     apply(&spec);
     assert_eq!(
         statement_sids(&key_policy(&id)),
@@ -1329,42 +1336,14 @@ policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "VendorSend", "Eff
     );
     let spec = TempSpec::new(&declared);
     apply(&spec);
-    let without = declared.split("policy = ").next().unwrap().to_string();
-    std::fs::write(spec.path(), without).unwrap();
-    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
-    assert!(
-        plan.stdout.contains("statement VendorSend: narrows access"),
-        "{}",
-        plan.stdout
-    );
-    assert_eq!(
-        lost_principals(&spec),
-        ["arn:aws:iam::111122223333:role/vendor"]
-    );
+    drop_the_policy(&spec, &declared, "VendorSend");
     apply(&spec);
-    let policy = runtime().block_on(async {
-        let client = aws_sdk_sqs::Client::new(&sdk().await);
-        let url = client
-            .get_queue_url()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        client
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap_or_default()
-    });
+    let attributes = queue_attributes(&name).expect("the queue stays");
     assert!(
-        !policy.values().any(|p| p.contains("VendorSend")),
-        "{policy:?}"
+        attributes
+            .get("Policy")
+            .is_none_or(|p| !p.contains("VendorSend")),
+        "{attributes:?}"
     );
     assert_no_changes(&spec);
 }

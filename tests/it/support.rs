@@ -268,3 +268,31 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A queue's attributes, all of them, by their SQS names; `None` when there is no such queue.
+pub fn queue_attributes(name: &str) -> Option<std::collections::HashMap<String, String>> {
+    let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        let url = client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .ok()?
+            .queue_url?;
+        let out = client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        Some(
+            out.attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_string(), v))
+                .collect(),
+        )
+    })
+}
