@@ -293,7 +293,13 @@ impl Kms {
         // A stack's record holds statements of a policy its block no longer declares: read
         // it after all, so that the plan removes them from what is there (one more round trip,
         // only then).
-        let recorded = shares.values().any(|s| s.sids("policy").next().is_some());
+        if !shares.is_empty() {
+            attributes.insert(
+                crate::model::shared::SHARES_ATTRIBUTE.into(),
+                crate::model::shared::shares_value(&shares),
+            );
+        }
+        let recorded = crate::model::shared::recorded_documents(&attributes).contains("policy");
         let policy = match policy {
             None if recorded && declared.is_some() => {
                 Some(self.key_policy(&key_id).await?.unwrap_or_default())
@@ -334,12 +340,6 @@ impl Kms {
         );
         if let Some(days) = window {
             attributes.insert("deletion_window_days".into(), Value::Int(days));
-        }
-        if !shares.is_empty() {
-            attributes.insert(
-                crate::model::shared::SHARES_ATTRIBUTE.into(),
-                crate::model::shared::shares_value(&shares),
-            );
         }
         let arn = meta.arn().unwrap_or_default().to_string();
         Ok(Some(LiveResource {

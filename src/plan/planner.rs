@@ -669,7 +669,6 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
         .hint(hint)
 }
 
-/// A resource the spec says exists already (a bucket with `existing = true`) that does not.
 /// KMS refuses a key policy without a statement. A shared key's policy without the stack's
 /// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
 /// the apply failing half-way (`PutKeyPolicy`).
@@ -708,6 +707,7 @@ fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnos
     })
 }
 
+/// A resource the spec says exists already (a bucket with `existing = true`) that does not.
 fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
     Diagnostic::error(
         Code::PlanMissingExisting,

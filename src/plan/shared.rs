@@ -114,16 +114,15 @@ pub fn merge_desired(
 /// [`live_view`] gives it, with the stack's recorded parts) without those parts: its
 /// statements, and a role's inline policies and attachments. The owner's parts stay.
 pub fn released(live: &Attributes) -> Attributes {
-    let parts: Vec<&str> = match live.get(MANAGES) {
-        Some(Value::Set(parts)) => parts.iter().map(String::as_str).collect(),
-        _ => Vec::new(),
+    let ours = Share {
+        address: None,
+        parts: match live.get(MANAGES) {
+            Some(Value::Set(parts)) => parts.iter().cloned().collect(),
+            _ => BTreeSet::new(),
+        },
     };
     let with_prefix = |prefix: &str| -> BTreeSet<String> {
-        parts
-            .iter()
-            .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('/'))
-            .map(str::to_string)
-            .collect()
+        ours.with_prefix(prefix).map(str::to_string).collect()
     };
     let mut out = live.clone();
     for document in ["policy", "trust"] {
@@ -194,7 +193,7 @@ pub fn taken_over_differently(
         for (name, ours) in mine {
             let theirs = live.get(name);
             if !recorded.contains(format!("inline/{name}").as_str())
-                && theirs.is_some_and(|t| !same_policy(t, ours))
+                && theirs.is_some_and(|t| !t.equivalent(ours))
             {
                 differing.push(format!("the inline policy {name}"));
             }
@@ -219,13 +218,6 @@ pub fn taken_over_differently(
             .hint("give the stack's statement a Sid (or policy name) of its own, or declare it exactly as it is to take it over unchanged")
         })
         .collect()
-}
-
-fn same_policy(a: &Value, b: &Value) -> bool {
-    match (a.as_policy(), b.as_policy()) {
-        (Some(a), Some(b)) => a.normalized() == b.normalized(),
-        _ => a == b,
-    }
 }
 
 /// The parts `desired` claims that another stack's record on the live resource already

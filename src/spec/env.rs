@@ -689,7 +689,7 @@ fn starred(
     let mut bytes = file.text.clone().into_bytes();
     let star = |bytes: &mut [u8]| {
         for b in bytes {
-            if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r' | b' ' | b'\t') {
+            if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r') {
                 *b = b'*';
             }
         }

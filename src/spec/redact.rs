@@ -116,7 +116,6 @@ fn collect(
 /// The text of a spec that does not parse, read as lines: the string after each `KEY =` whose
 /// key looks like `secret`, and the variables it refers to.
 fn scan(text: &str, secrets: &mut Vec<Range<usize>>, vars_used: &mut Vec<String>) {
-    let bytes = text.as_bytes();
     let mut at = 0;
     while let Some(found) = next_key(text, at) {
         let (key, after) = found;
@@ -133,7 +132,7 @@ fn scan(text: &str, secrets: &mut Vec<Range<usize>>, vars_used: &mut Vec<String>
                 vars_used.push(name);
             }
         }
-        at = value.end.min(bytes.len());
+        at = value.end;
         secrets.push(value);
     }
 }

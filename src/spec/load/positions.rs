@@ -81,24 +81,8 @@ pub(super) fn locate_json_path(text: &str, path: &str) -> Option<usize> {
         from += text[from..].find(&format!("\"{key}\""))?;
         if let Some(index) = index {
             // Skip to the index-th `{` after the key: the start of that statement.
-            let mut seen = 0;
-            let mut depth = 0i32;
-            for (i, c) in text[from..].char_indices() {
-                match c {
-                    '{' => {
-                        if depth == 1 {
-                            if seen == index {
-                                from += i;
-                                break;
-                            }
-                            seen += 1;
-                        }
-                        depth += 1;
-                    }
-                    '[' if depth == 0 => depth = 1,
-                    '}' => depth -= 1,
-                    _ => {}
-                }
+            if let Some(element) = nth_object(text, from, index) {
+                from = element.start;
             }
         }
     }
@@ -173,12 +157,21 @@ pub(crate) fn lint_diagnostic(
 
 /// Where the `index`-th statement (from 0) of the policy at `at` is written: from its `{` to
 /// its `}`, in JSON or in a TOML inline table alike (`Statement = [{ ... }, { ... }]`).
-/// Braces inside strings (`${aws:username}`) are not counted. `None` when the policy is not
-/// written out here (a file, or a value built from references).
+/// `None` when the policy is not written out here (a file, or a value built from references).
 fn nth_statement(at: &Location, index: usize) -> Option<Location> {
     let text = at.file.text.get(at.span.clone())?;
     let key = text.find("Statement")?;
-    let open = key + text[key..].find('[')?;
+    let element = nth_object(text, key, index)?;
+    Some(Location::new(
+        &at.file,
+        at.span.start + element.start..at.span.start + element.end,
+    ))
+}
+
+/// The `index`-th object (from 0) of the first array after `from` in `text`, from its `{` to
+/// its `}`; JSON and TOML inline tables alike, with braces inside strings not counted.
+fn nth_object(text: &str, from: usize, index: usize) -> Option<Range<usize>> {
+    let open = from + text[from..].find('[')?;
     let bytes = text.as_bytes();
     let (mut depth, mut seen, mut start) = (0usize, 0usize, None);
     let mut quote: Option<u8> = None;
@@ -204,8 +197,7 @@ fn nth_statement(at: &Location, index: usize) -> Option<Location> {
                     depth = depth.checked_sub(1)?;
                     if depth == 0 {
                         if let Some(start) = start {
-                            let from = at.span.start + start;
-                            return Some(Location::new(&at.file, from..at.span.start + i + 1));
+                            return Some(start..i + 1);
                         }
                     }
                 }
