@@ -207,8 +207,6 @@ pub(super) fn load(
     ))
 }
 
-/// S3 bucket names: 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with
-/// a letter or digit.
 /// What S3 accepts as a bucket name: its characters, those it may begin and end with, and
 /// its length. The check below and the JSON Schema's pattern are both made from these.
 const BUCKET_CHARS: Charset = Charset("a-z0-9.-");
@@ -243,8 +241,40 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
             "`{name}` must begin and end with a letter or digit"
         ));
     }
+    if name.contains("..") {
+        return Err(format!(
+            "`{name}` has two periods in a row, which S3 refuses"
+        ));
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(format!(
+            "`{name}` is formatted as an IP address, which S3 refuses as a bucket name"
+        ));
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        return Err(format!(
+            "`{name}` begins with `{prefix}`, a prefix S3 reserves"
+        ));
+    }
+    if let Some((suffix, what)) = RESERVED_SUFFIXES.iter().find(|(s, _)| name.ends_with(s)) {
+        return Err(format!(
+            "`{name}` ends with `{suffix}`, which S3 reserves for {what}"
+        ));
+    }
     Ok(())
 }
+
+/// Prefixes S3 refuses at the start of a general purpose bucket's name (its naming rules:
+/// `xn--` is an internationalized domain's, the others S3's own).
+const RESERVED_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes S3 keeps for the names of other things, each with what it names.
+const RESERVED_SUFFIXES: &[(&str, &str)] = &[
+    ("-s3alias", "access point aliases"),
+    ("--ol-s3", "Object Lambda Access Point aliases"),
+    (".mrap", "Multi-Region Access Points"),
+    ("--x-s3", "directory buckets"),
+    ("--table-s3", "table buckets"),
+];
 
 impl BucketSpec {
     /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
@@ -464,7 +494,7 @@ impl KindSpec for BucketSpec {
         c.text(
             &self.name,
             bucket_name,
-            "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`",
+            "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`; S3 also refuses `..`, IP addresses and a few reserved prefixes and suffixes",
             diags,
         );
         self.tags.check(c, diags);
@@ -603,6 +633,44 @@ impl KindSpec for BucketSpec {
             "name" => Some(name),
             "arn" => Some(r.account().arn(Kind::Bucket, &name)),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_name;
+
+    #[test]
+    fn bucket_names_follow_s3s_naming_rules() {
+        for good in [
+            "abc",
+            "tonic-exports",
+            "tonic.exports-2026",
+            "10.0.0.1.5",
+            "xn-tonic",
+            "data.mrap2",
+        ] {
+            assert_eq!(bucket_name(good), Ok(()), "{good}");
+        }
+        let bad = [
+            ("ab", "characters"),
+            ("Tonic", "contains `T`"),
+            ("-tonic", "begin and end"),
+            ("tonic..exports", "two periods"),
+            ("192.168.5.4", "IP address"),
+            ("xn--tonic", "`xn--`"),
+            ("sthree-tonic", "`sthree-`"),
+            ("amzn-s3-demo-tonic", "`amzn-s3-demo-`"),
+            ("tonic-s3alias", "access point aliases"),
+            ("tonic--ol-s3", "Object Lambda"),
+            ("tonic.mrap", "Multi-Region"),
+            ("tonic--x-s3", "directory buckets"),
+            ("tonic--table-s3", "table buckets"),
+        ];
+        for (name, says) in bad {
+            let message = bucket_name(name).expect_err(name);
+            assert!(message.contains(says), "{name}: {message}");
         }
     }
 }
