@@ -368,6 +368,21 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A text's value as far as it can be told: [`Self::resolve`], or before AWS is read, its
+    /// value with stand-ins for the account (a queue's ARN ends with its real name).
+    pub fn shape(&self, text: &Text) -> Option<String> {
+        self.resolve(text).or_else(|| {
+            let stand_ins = self.stand_ins?;
+            if text.is_broken() {
+                return None;
+            }
+            render_with(text, &|r| match r {
+                Reference::Var(n) => self.vars.get(n).and_then(super::Var::known),
+                other => stand_ins(other),
+            })
+        })
+    }
+
     fn with_vars(&self, text: &Text) -> Option<String> {
         if text.is_broken() {
             return None;

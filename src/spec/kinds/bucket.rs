@@ -276,7 +276,86 @@ const RESERVED_SUFFIXES: &[(&str, &str)] = &[
     ("--table-s3", "table buckets"),
 ];
 
+/// The methods a CORS rule may allow (S3's `CORSRule.AllowedMethods`).
+const CORS_METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
+
+/// The event types S3 sends to a queue, topic or function (S3's API reference,
+/// `QueueConfiguration.Events`).
+const EVENT_TYPES: &[&str] = &[
+    "s3:ReducedRedundancyLostObject",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+];
+
+/// Whether two event types can name the same event: equal, or one the other's `*` family.
+fn events_overlap(a: &str, b: &str) -> bool {
+    let family = |e: &str| e.strip_suffix('*').map(str::to_string);
+    a == b
+        || family(a).is_some_and(|f| b.starts_with(&f))
+        || family(b).is_some_and(|f| a.starts_with(&f))
+}
+
+/// Whether two key filters (prefix or suffix) can both match one key: either is absent, or
+/// one extends the other (`starts` for prefixes, ends for suffixes).
+fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) if starts => a.starts_with(b) || b.starts_with(a),
+        (Some(a), Some(b)) => a.ends_with(b) || b.ends_with(a),
+        _ => true,
+    }
+}
+
 impl BucketSpec {
+    /// S3 refuses a notification configuration in which two entries could send one event
+    /// ("Configurations overlap"): an event type in common and key filters one key can match.
+    fn check_overlapping_notifications(&self, diags: &mut Diagnostics) {
+        let notifications: Vec<&Notification> = self.notifications.iter().flatten().collect();
+        for (i, later) in notifications.iter().enumerate() {
+            let Some(earlier) = notifications[..i].iter().find(|earlier| {
+                earlier
+                    .events
+                    .iter()
+                    .any(|a| later.events.iter().any(|b| events_overlap(a, b)))
+                    && filters_overlap(earlier.prefix.as_deref(), later.prefix.as_deref(), true)
+                    && filters_overlap(earlier.suffix.as_deref(), later.suffix.as_deref(), false)
+            }) else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::SpecInvalidValue,
+                    format!("this notification overlaps the one at {}: one object's event could match both, which S3 refuses", earlier.location.display()),
+                )
+                .at_location(Some(later.location.clone()))
+                .hint("give the two notifications event types or prefixes and suffixes no one object matches, or send both to one target"),
+            );
+        }
+    }
+
     /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
     /// (space-separated), so an id it is given must be one it can record, and name one entry.
     fn check_entry_ids(&self, diags: &mut Diagnostics) {
@@ -543,14 +622,78 @@ impl KindSpec for BucketSpec {
                     .at_location(Some(n.location.clone()))
                     .hint("list S3 event types, e.g. events = [\"s3:ObjectCreated:*\"]"),
                 );
+            } else if let Some(unknown) =
+                n.events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str()))
+            {
+                let hint = crate::spec::load::did_you_mean(unknown, EVENT_TYPES).unwrap_or_else(|| {
+                    "S3's event types are s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:ObjectRestore:*, s3:ObjectTagging:*, ... (S3's list of event notification types)".to_string()
+                });
+                diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        format!("`{unknown}` is not an S3 event type"),
+                    )
+                    .at_location(Some(n.location.clone()))
+                    .hint(hint),
+                );
+            }
+            if let NotificationTarget::Queue(q) = &n.target {
+                if c.shape(q).is_some_and(|arn| arn.ends_with(".fifo")) {
+                    diags.push(
+                        Diagnostic::error(Code::SpecInvalidValue, "S3 cannot notify a FIFO queue")
+                            .at_location(Some(q.location.clone()))
+                            .hint("notify a standard queue: S3 refuses FIFO queues as event destinations"),
+                    );
+                }
             }
         }
-        for rule in self.cors.iter().flatten() {
+        self.check_overlapping_notifications(diags);
+        let rules = self.cors.iter().flatten();
+        for (i, rule) in rules.enumerate() {
+            let at = self.cors_locations.get(i).unwrap_or(&self.name.location);
+            let mut problems = Vec::new();
             if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
+                problems.push((
+                    "every CORS rule needs allowed_origins and allowed_methods".to_string(),
+                    "add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]".to_string(),
+                ));
+            }
+            if let Some(method) = rule
+                .allowed_methods
+                .iter()
+                .find(|m| !CORS_METHODS.contains(&m.as_str()))
+            {
+                problems.push((
+                    format!("`{method}` is not a method S3 allows in a CORS rule"),
+                    format!(
+                        "S3's CORS methods are {}, in capitals",
+                        CORS_METHODS.join(", ")
+                    ),
+                ));
+            }
+            let wildcards = |s: &String| s.matches('*').count() > 1;
+            let several = rule
+                .allowed_origins
+                .iter()
+                .chain(&rule.allowed_headers)
+                .find(|s| wildcards(s));
+            if let Some(several) = several {
+                problems.push((
+                    format!("`{several}` has more than one `*`; S3 allows one in each origin and header of a CORS rule"),
+                    "write one `*`, e.g. \"https://*.example.com\", or list the origins".to_string(),
+                ));
+            }
+            if let Some(max_age) = rule.max_age.filter(|m| *m < 0) {
+                problems.push((
+                    format!("max_age is {max_age}; a CORS rule's max_age is a number of seconds, 0 or more"),
+                    "set max_age to the seconds a browser may cache the answer, e.g. 3000".to_string(),
+                ));
+            }
+            for (message, hint) in problems {
                 diags.push(
-                    Diagnostic::error(Code::SpecInvalidValue, "every CORS rule needs allowed_origins and allowed_methods")
-                        .at_location(Some(self.name.location.clone()))
-                        .hint("add allowed_origins = [\"https://...\"] and allowed_methods = [\"GET\", \"PUT\"]"),
+                    Diagnostic::error(Code::SpecInvalidValue, message)
+                        .at_location(Some(at.clone()))
+                        .hint(hint),
                 );
             }
         }
@@ -639,7 +782,30 @@ impl KindSpec for BucketSpec {
 
 #[cfg(test)]
 mod tests {
-    use super::bucket_name;
+    use super::{bucket_name, events_overlap, filters_overlap};
+
+    #[test]
+    fn notifications_overlap_when_one_event_of_one_key_matches_both() {
+        assert!(events_overlap("s3:ObjectCreated:*", "s3:ObjectCreated:Put"));
+        assert!(events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:*"));
+        assert!(events_overlap(
+            "s3:ObjectRemoved:Delete",
+            "s3:ObjectRemoved:Delete"
+        ));
+        assert!(!events_overlap("s3:ObjectCreated:*", "s3:ObjectRemoved:*"));
+        assert!(!events_overlap(
+            "s3:ObjectCreated:Put",
+            "s3:ObjectCreated:Post"
+        ));
+        // Prefixes: one extends the other, or either is absent.
+        assert!(filters_overlap(Some("in/"), Some("in/csv/"), true));
+        assert!(filters_overlap(None, Some("in/"), true));
+        assert!(!filters_overlap(Some("in/"), Some("out/"), true));
+        // Suffixes match from the end.
+        assert!(filters_overlap(Some(".csv"), Some("data.csv"), false));
+        assert!(!filters_overlap(Some(".csv"), Some(".json"), false));
+        assert!(!filters_overlap(Some("a.csv"), Some("a.csv.gz"), false));
+    }
 
     #[test]
     fn bucket_names_follow_s3s_naming_rules() {

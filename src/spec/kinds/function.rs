@@ -106,6 +106,8 @@ pub(crate) const EPHEMERAL_STORAGE: RangeInclusive<i64> = 512..=10_240;
 pub(crate) const RESERVED_CONCURRENCY: RangeInclusive<i64> = 0..=1_000_000;
 pub(crate) const BATCH_SIZE: RangeInclusive<i64> = 1..=10_000;
 pub(crate) const BATCHING_WINDOW: RangeInclusive<i64> = 0..=300;
+/// The most messages Lambda takes from a FIFO queue in one batch.
+const FIFO_BATCH_SIZE_MAX: i64 = 10;
 pub(crate) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 pub(crate) const RESPONSE_TYPES: &[&str] = &["ReportBatchItemFailures"];
 pub(crate) const NAME_MAX: usize = 64;
@@ -640,6 +642,7 @@ impl KindSpec for FunctionSpec {
                 }
             }
         }
+        self.check_environment(c, diags);
         for (name, value) in self.environment.iter().flatten() {
             if let EnvValue::Secret(text) = value {
                 if text
@@ -803,6 +806,91 @@ fn declares_setting(spec: &FunctionSpec, attribute: &str) -> bool {
     }
 }
 
+/// Variables the Lambda runtime sets itself: CreateFunction refuses them as "reserved keys"
+/// (Lambda's list of defined runtime environment variables).
+const RESERVED_ENVIRONMENT: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+/// The most a function's environment variables may hold, names and values together.
+const ENVIRONMENT_MAX_BYTES: usize = 4096;
+
+/// A variable name Lambda accepts: a letter, then at least one letter, digit or `_`.
+fn environment_name(name: &str) -> Result<(), String> {
+    if RESERVED_ENVIRONMENT.contains(&name) {
+        return Err(format!(
+            "environment variable `{name}` is one the Lambda runtime sets itself"
+        ));
+    }
+    let mut chars = name.chars();
+    let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_is_letter || name.len() < 2 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "environment variable name `{name}` is not one Lambda accepts"
+        ));
+    }
+    Ok(())
+}
+
+impl FunctionSpec {
+    /// Lambda's rules for the environment: names, the runtime's own variables, and 4 KB in all.
+    fn check_environment(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+        let Some(environment) = &self.environment else {
+            return;
+        };
+        for (name, value) in environment {
+            if let Err(message) = environment_name(name) {
+                let hint = if RESERVED_ENVIRONMENT.contains(&name.as_str()) {
+                    "remove it: Lambda sets it in every function, and refuses it in the configuration".to_string()
+                } else {
+                    "name variables with letters, digits and `_`, beginning with a letter (at least two characters)".to_string()
+                };
+                diags.push(
+                    Diagnostic::error(diag::Code::SpecInvalidValue, message)
+                        .at_location(Some(value.text().location.clone()))
+                        .hint(hint),
+                );
+            }
+        }
+        // Counted once every value is known: at validate, with stand-ins for the account.
+        let sizes: Option<Vec<usize>> = environment
+            .iter()
+            .map(|(name, value)| Some(name.len() + c.shape(value.text())?.len()))
+            .collect();
+        let total: usize = sizes.iter().flatten().sum();
+        if total > ENVIRONMENT_MAX_BYTES {
+            let largest = environment
+                .values()
+                .max_by_key(|v| c.shape(v.text()).map_or(0, |s| s.len()))
+                .map(|v| v.text().location.clone());
+            diags.push(
+                Diagnostic::error(
+                    diag::Code::SpecInvalidValue,
+                    format!("the function's environment variables hold {total} bytes; Lambda allows {ENVIRONMENT_MAX_BYTES} in all"),
+                )
+                .at_location(largest)
+                .hint("keep large values elsewhere (S3, SSM Parameter Store, Secrets Manager) and pass their names"),
+            );
+        }
+    }
+}
+
 impl Trigger {
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(
@@ -811,13 +899,38 @@ impl Trigger {
             "write the queue's ARN, usually \"${queue.NAME.arn}\"",
             diags,
         );
+        // Lambda takes at most 10 messages a batch from a FIFO queue, and no batching window.
+        let fifo = c
+            .shape(&self.queue)
+            .is_some_and(|arn| arn.ends_with(super::queue::FIFO_SUFFIX));
+        if let (true, Some((size, at))) = (fifo, &self.batch_size) {
+            if *size > FIFO_BATCH_SIZE_MAX {
+                diags.push(
+                    Diagnostic::error(diag::Code::SpecInvalidValue, format!("batch_size is {size}; Lambda takes at most {FIFO_BATCH_SIZE_MAX} messages a batch from a FIFO queue"))
+                        .at_location(Some(at.clone()))
+                        .hint(format!("set batch_size to {FIFO_BATCH_SIZE_MAX} or less")),
+                );
+            }
+        }
+        if let (true, Some((window, at))) = (fifo, &self.batching_window) {
+            if *window > 0 {
+                diags.push(
+                    Diagnostic::error(
+                        diag::Code::SpecInvalidValue,
+                        "Lambda supports no batching window on a FIFO queue",
+                    )
+                    .at_location(Some(at.clone()))
+                    .hint("remove batching_window: Lambda supports it on standard queues only"),
+                );
+            }
+        }
         if let Some(v) = &self.batch_size {
             c.range("batch_size", v, BATCH_SIZE, diags);
             let window = self
                 .batching_window
                 .as_ref()
                 .map_or(DEFAULT_BATCHING_WINDOW, |w| w.0);
-            if v.0 > 10 && window < 1 {
+            if v.0 > 10 && window < 1 && !fifo {
                 diags.push(
                     Diagnostic::error(diag::Code::SpecInvalidValue, "an SQS trigger with batch_size above 10 needs a batching_window of at least 1 s")
                         .at_location(Some(v.1.clone()))
@@ -888,5 +1001,40 @@ impl schemars::JsonSchema for EnvValueField {
                 { "type": "object", "properties": { "secret": { "type": "string" } }, "required": ["secret"], "additionalProperties": false }
             ]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::environment_name;
+
+    #[test]
+    fn environment_names_are_those_lambda_accepts() {
+        for good in [
+            "LOG_LEVEL",
+            "db2",
+            "Tz",
+            "PATH",
+            "TZ",
+            "AWS_LAMBDA_EXEC_WRAPPER",
+        ] {
+            assert_eq!(environment_name(good), Ok(()), "{good}");
+        }
+        for bad in ["A", "1BAD", "LOG-LEVEL", "_PRIVATE", "ÄPFEL", ""] {
+            let message = environment_name(bad).expect_err(bad);
+            assert!(
+                message.contains("not one Lambda accepts"),
+                "{bad}: {message}"
+            );
+        }
+        for reserved in [
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "_HANDLER",
+            "LAMBDA_TASK_ROOT",
+        ] {
+            let message = environment_name(reserved).expect_err(reserved);
+            assert!(message.contains("sets itself"), "{reserved}: {message}");
+        }
     }
 }

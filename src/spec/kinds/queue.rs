@@ -56,7 +56,7 @@ pub(crate) const RECEIVE_WAIT: RangeInclusive<i64> = 0..=20;
 pub(crate) const KMS_DATA_KEY_REUSE: RangeInclusive<i64> = 60..=86_400;
 pub(crate) const MAX_RECEIVE_COUNT: RangeInclusive<i64> = 1..=1000;
 pub(crate) const NAME_MAX: usize = 80;
-const FIFO_SUFFIX: &str = ".fifo";
+pub(crate) const FIFO_SUFFIX: &str = ".fifo";
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +332,25 @@ impl KindSpec for QueueSpec {
                 MAX_RECEIVE_COUNT,
                 diags,
             );
+            // SQS refuses a redrive policy whose dead-letter queue is of the other type.
+            let dead_letter_fifo = c.shape(&r.queue).map(|arn| arn.ends_with(FIFO_SUFFIX));
+            if let (Some(fifo), Some(dead_letter_fifo)) = (self.fifo(c), dead_letter_fifo) {
+                if fifo != dead_letter_fifo {
+                    let (this, that) = if fifo {
+                        ("FIFO", "standard")
+                    } else {
+                        ("standard", "FIFO")
+                    };
+                    diags.push(
+                        Diagnostic::error(
+                            Code::SpecInvalidValue,
+                            format!("a {this} queue's dead-letter queue must be {this} too; this one is {that}"),
+                        )
+                        .at_location(Some(r.queue.location.clone()))
+                        .hint(format!("name a {this} queue as the dead-letter queue: SQS refuses the redrive policy otherwise")),
+                    );
+                }
+            }
         }
         self.tags.check(c, diags);
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
