@@ -533,13 +533,23 @@ fn is_write_action(action: &str) -> bool {
 
 /// What is wrong with an ARN pattern, worded to follow the value in a message. Wildcards are
 /// allowed anywhere and `${...}` variables count as wildcards.
+/// Whether `value` begins with one of plinth's references (`${bucket.data.arn}`), whose value
+/// is not known yet: IAM's own policy variables (`${aws:username}`) have a colon in their name.
+fn begins_with_reference(value: &str) -> bool {
+    value
+        .strip_prefix("${")
+        .and_then(|rest| rest.split_once('}'))
+        .is_some_and(|(name, _)| !name.contains(':'))
+}
+
 fn arn_problem(value: &str) -> Option<String> {
     if value.contains('<') && value.contains('>') {
         return Some("looks like an unfilled placeholder".to_string());
     }
     let masked = pattern::mask_variables(value);
-    // A value that is only a variable, such as `${role.app.arn}`, is checked once resolved.
-    if pattern::is_universal(&masked) {
+    // A value that is only a variable, such as `${role.app.arn}`, is checked once resolved;
+    // so is one that begins with a reference of plinth's, such as `${bucket.data.arn}/*`.
+    if pattern::is_universal(&masked) || begins_with_reference(value) {
         return None;
     }
     let Some(rest) = masked.strip_prefix("arn:") else {
@@ -664,6 +674,10 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/team/app"}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "arn:aws:sqs:*:123456789012:q"}"#, &[("Statement[0]", "P018")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:*:${aws.account_id}:q"}"#, &[]),
+            // A resource that begins with a reference of plinth's is checked once resolved; one
+            // that begins with IAM's own variable is not an ARN.
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${bucket.data.arn}/*"}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${aws:username}/*"}"#, &[("Statement[0]", "P008")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"sqs:QueueName": "q"}}}"#, &[("Statement[0]", "P019")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringLike": {"s3:prefix": "home/*"}, "StringEquals": {"aws:SourceAcount": "123456789012"}}}"#, &[("Statement[0]", "P019")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:123456789012:key/*", "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b", "aws:PrincipalTag/team": "data"}}}"#, &[]),
