@@ -812,25 +812,63 @@ fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
     (&g.principal, resource, &g.conditions, &g.via)
 }
 
+/// A row without its conditions: rows of one place, which may differ in their conditions.
+type PlaceKey<'g> = (&'g str, &'g str, &'g [String]);
+
+/// The rows of `from` that `other` does not hold. A row is held by a row of `other` for the
+/// same principal, resource and path whose actions cover it and whose conditions are some of
+/// its own: a trust that gains an `sts:ExternalId` condition grants nothing it did not grant
+/// before, and one that drops it loses nothing.
 fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
     let by_label: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
     let by_arn: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.target), g)).collect();
+    let mut by_place: FastMap<PlaceKey, Vec<&Grant>> = FastMap::default();
+    for g in other {
+        by_place
+            .entry((&g.principal, &g.resource, &g.via))
+            .or_default()
+            .push(g);
+        if g.target != g.resource {
+            by_place
+                .entry((&g.principal, &g.target, &g.via))
+                .or_default()
+                .push(g);
+        }
+    }
+    let fewer_conditions = |grant: &Grant| -> Vec<&Grant> {
+        let places = [(&grant.resource), (&grant.target)];
+        places
+            .iter()
+            .filter_map(|resource| {
+                by_place.get(&(
+                    grant.principal.as_str(),
+                    resource.as_str(),
+                    grant.via.as_slice(),
+                ))
+            })
+            .flatten()
+            .filter(|g| g.conditions.iter().all(|c| grant.conditions.contains(c)))
+            .copied()
+            .collect()
+    };
     for grant in from {
         let same = by_label
             .get(&row_key(grant, &grant.resource))
             .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
             .copied();
-        let actions: Vec<String> = match same {
-            Some(same) => grant
-                .actions
-                .iter()
-                .filter(|a| !same.actions.iter().any(|b| pattern::is_subset(a, b)))
-                .cloned()
-                .collect(),
-            None => grant.actions.clone(),
-        };
+        let holders = fewer_conditions(grant);
+        let actions: Vec<String> = grant
+            .actions
+            .iter()
+            .filter(|a| {
+                !holders
+                    .iter()
+                    .any(|held| held.actions.iter().any(|b| pattern::is_subset(a, b)))
+            })
+            .cloned()
+            .collect();
         let risk_rose = same.is_some_and(|s| grant.risk < s.risk) && change == Change::Gained;
         if actions.is_empty() && !risk_rose {
             continue;

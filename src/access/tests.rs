@@ -911,3 +911,41 @@ reason = "a test of an action the catalog does not know"
         "{rows:#?}"
     );
 }
+
+/// A vendor's trust that gains an `sts:ExternalId` condition grants nothing new: the reviewer
+/// sees the unconditional row lost, no row gained, and the gate (`--fail-on external`) passes.
+/// Dropping the condition again gains the unconditional row and loses nothing.
+#[test]
+fn adding_a_condition_narrows_and_dropping_it_widens() {
+    let vendor = r#"{"AWS": "arn:aws:iam::210987654321:root"}"#;
+    let open = format!(
+        "{ROLE_HEAD}{}",
+        role(
+            "vendor",
+            vendor,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+        )
+    );
+    let guarded = open.replace(
+        r#""Action": "sts:AssumeRole"}"#,
+        r#""Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "acme-7f3a9"}}}"#,
+    );
+    assert_ne!(open, guarded);
+
+    let narrowed = changes_checked(&between(&open, &guarded));
+    assert!(
+        narrowed.iter().all(|c| c.change == Change::Lost),
+        "{narrowed:#?}"
+    );
+    assert!(!gains_at_or_above(&narrowed, Risk::Internal));
+    assert!(narrowed
+        .iter()
+        .any(|c| c.grant.principal == "210987654321" && c.grant.conditions.is_empty()));
+
+    let widened = changes_checked(&between(&guarded, &open));
+    assert!(
+        widened.iter().all(|c| c.change == Change::Gained),
+        "{widened:#?}"
+    );
+    assert!(gains_at_or_above(&widened, Risk::External));
+}
