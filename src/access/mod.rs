@@ -35,6 +35,7 @@ use crate::policy::{
 };
 
 mod affected;
+mod aws_managed;
 mod reach;
 #[cfg(test)]
 mod tests;
@@ -597,8 +598,9 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
 }
 
 /// A role's identity policies with their names: inline, then managed policies of the stack.
-/// A managed policy from outside the stack (AWS managed) cannot be read from the plan, so it
-/// yields one conditional row that names it.
+/// A managed policy from outside the stack cannot be read from the plan: an AWS managed policy
+/// plinth knows ([`aws_managed`]) gives the rows of its document, any other one conditional
+/// row that names it.
 fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
     let mut documents: Vec<(String, &PolicyDocument)> = Vec::new();
     if let Some(Value::Map(policies)) = role.attributes.get("policies") {
@@ -616,7 +618,10 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                 .and_then(|n| stack.policy(n, "document").map(|d| (n, d)))
             {
                 Some((node, doc)) => documents.push((node.address.clone(), doc)),
-                None => unknown.push(arn.clone()),
+                None => match aws_managed::document(arn) {
+                    Some(doc) => documents.push((arn.clone(), doc)),
+                    None => unknown.push(arn.clone()),
+                },
             }
         }
     }
@@ -632,8 +637,9 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
     let all_denies: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
     let role_arn = role.arn.as_str();
     for arn in unknown {
+        // What it grants cannot be told: it may be anything, escalation included.
         rows.push(Grant {
-            risk: Risk::Internal,
+            risk: Risk::Escalation,
             principal: role.address.clone(),
             actions: vec!["(not known to plinth)".to_string()],
             resource: "*".to_string(),

@@ -949,3 +949,54 @@ fn adding_a_condition_narrows_and_dropping_it_widens() {
     );
     assert!(gains_at_or_above(&widened, Risk::External));
 }
+
+/// An AWS managed policy plinth knows gives the rows of its document; one it does not know
+/// gives one row naming it, classed escalation, since it may grant anything.
+#[test]
+fn aws_managed_policies_grant_what_their_documents_say() {
+    let with = |policy: &str| {
+        let app = role(
+            "app",
+            LAMBDA,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#,
+        );
+        let attached = format!(
+            "managed_policies = [\"arn:aws:iam::aws:policy/{policy}\"]\n[role.app.policies]"
+        );
+        format!(
+            "{ROLE_HEAD}{}",
+            app.replace("[role.app.policies]", &attached)
+        )
+    };
+    let admin = changes_checked(&between(
+        &format!("{ROLE_HEAD}"),
+        &with("AdministratorAccess"),
+    ));
+    assert!(
+        admin.iter().any(|c| c.change == Change::Gained
+            && c.grant.principal == "role.app"
+            && c.grant.actions == ["*"]
+            && c.grant.risk == Risk::Escalation),
+        "{admin:#?}"
+    );
+    assert!(gains_at_or_above(&admin, Risk::Escalation));
+
+    let logs = rows(&inline(&with("service-role/AWSLambdaBasicExecutionRole")));
+    assert!(
+        logs.iter()
+            .any(|(risk, principal, actions, _, _)| *risk == Risk::Internal
+                && principal == "role.app"
+                && actions.contains("logs:putlogevents")),
+        "{logs:#?}"
+    );
+
+    let unknown = rows(&inline(&with("AmazonTimestreamFullAccess")));
+    assert!(
+        unknown.iter().any(
+            |(risk, _, actions, _, conditional)| *risk == Risk::Escalation
+                && actions.contains("not known to plinth")
+                && *conditional
+        ),
+        "{unknown:#?}"
+    );
+}
