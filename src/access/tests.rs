@@ -980,6 +980,15 @@ fn aws_managed_policies_grant_what_their_documents_say() {
         "{admin:#?}"
     );
     assert!(gains_at_or_above(&admin, Risk::Escalation));
+    // `--fail-on any` asks the plan's summary: attaching widens, detaching does not.
+    let app = with("AmazonSQSReadOnlyAccess");
+    let admin_too = app.replace(
+        "policy/AmazonSQSReadOnlyAccess\"]",
+        "policy/AmazonSQSReadOnlyAccess\", \"arn:aws:iam::aws:policy/AdministratorAccess\"]",
+    );
+    assert_ne!(app, admin_too);
+    assert!(between(&app, &admin_too).summary().widens_access);
+    assert!(!between(&admin_too, &app).summary().widens_access);
 
     let logs = rows(&inline(&with("service-role/AWSLambdaBasicExecutionRole")));
     assert!(

@@ -224,6 +224,23 @@ impl ResourceChange {
             .flat_map(AttributeChange::policy_diffs)
             .collect()
     }
+
+    /// Whether the change attaches a managed policy the resource did not have, or takes away
+    /// or changes its permissions boundary: each widens what the role may do.
+    pub fn attaches_policies(&self) -> bool {
+        self.attributes.iter().any(|a| match a.name.as_str() {
+            "managed_policies" => {
+                let arns = |v: &Option<Value>| match v {
+                    Some(Value::Set(arns)) => arns.clone(),
+                    _ => Default::default(),
+                };
+                let before = arns(&a.before);
+                arns(&a.after).iter().any(|arn| !before.contains(arn))
+            }
+            "permissions_boundary" => a.before.is_some() && a.before != a.after,
+            _ => false,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,9 +327,10 @@ impl Plan {
             }
             // Diffing policies is the costly part; one widening is enough to know.
             if !s.widens_access
-                && c.policy_diffs()
-                    .iter()
-                    .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
+                && (c.attaches_policies()
+                    || c.policy_diffs().iter().any(|(_, d)| {
+                        matches!(d.access, AccessChange::Widens | AccessChange::Mixed)
+                    }))
             {
                 s.widens_access = true;
             }
