@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{Aws, AwsError};
 use crate::spec::LockConfig;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     pub stack: String,
     /// The identity that took the lock (its ARN).
@@ -35,7 +35,7 @@ pub enum LockError {
     Aws(#[from] AwsError),
 }
 
-fn describe(holder: &Option<LockInfo>) -> String {
+pub fn describe(holder: &Option<LockInfo>) -> String {
     match holder {
         Some(h) => {
             let age = now().saturating_sub(h.since);
@@ -72,6 +72,19 @@ fn now() -> u64 {
 #[must_use = "a lock is held until released"]
 pub struct StackLock {
     config: LockConfig,
+    /// What this process wrote: the lock is released only while it still says so.
+    info: LockInfo,
+}
+
+/// What releasing a lock found.
+#[derive(Debug)]
+pub enum Released {
+    /// The lock was this process's, and is gone.
+    Released,
+    /// Someone removed it while this process held it (`plinth unlock`).
+    AlreadyGone,
+    /// Someone removed it and another process took it: that process's lock is left alone.
+    TakenOver(LockInfo),
 }
 
 impl StackLock {
@@ -98,6 +111,7 @@ impl StackLock {
         {
             return Ok(StackLock {
                 config: config.clone(),
+                info,
             });
         }
         let holder = holder_of(aws, config).await?;
@@ -107,11 +121,33 @@ impl StackLock {
         })
     }
 
-    pub async fn release(self, aws: &Aws) -> Result<(), AwsError> {
-        aws.s3
-            .delete_key(&self.config.bucket, &self.config.key)
-            .await
+    /// Removes the lock if it is still this process's. One that `plinth unlock` removed while
+    /// this process ran may since be another process's: deleting it would let a third apply
+    /// run beside that one.
+    pub async fn release(self, aws: &Aws) -> Result<Released, AwsError> {
+        match holder_of(aws, &self.config).await? {
+            Some(holder) if holder == self.info => {
+                aws.s3
+                    .delete_key(&self.config.bucket, &self.config.key)
+                    .await?;
+                Ok(Released::Released)
+            }
+            Some(other) => Ok(Released::TakenOver(other)),
+            None => Ok(Released::AlreadyGone),
+        }
     }
+}
+
+/// Whether the process that holds `lock` is still running on this machine: `None` when that
+/// cannot be told (another host, or a system without `/proc`).
+pub fn holder_running_here(lock: &LockInfo) -> Option<bool> {
+    if lock.host != hostname() || !std::path::Path::new("/proc/self").exists() {
+        return None;
+    }
+    Some(
+        lock.pid == std::process::id()
+            || std::path::Path::new(&format!("/proc/{}", lock.pid)).exists(),
+    )
 }
 
 /// Who holds the lock, if anyone.

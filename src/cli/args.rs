@@ -108,6 +108,9 @@ pub struct UnlockArgs {
     pub spec: SpecArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Remove the lock even when the process holding it still runs on this machine
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

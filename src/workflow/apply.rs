@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{plan_stack_live, WorkflowError};
 use crate::apply::{self, ApplyOptions, ApplyReport, Progress};
 use crate::aws::{index, Aws};
-use crate::lock::{LockError, StackLock};
+use crate::lock::{LockError, Released, StackLock};
 use crate::plan::{Plan, PlanOptions};
 use crate::saved::{SavedEnvironment, SavedPlan, SavedPlanError};
 use crate::spec::Spec;
@@ -94,10 +94,18 @@ pub async fn apply_stack(
     };
     let result = apply_locked(aws, spec, request, view).await;
     if let Some(lock) = lock {
-        if let Err(e) = lock.release(aws).await {
-            view.warn(&format!(
+        match lock.release(aws).await {
+            Ok(Released::Released) => {}
+            Ok(Released::AlreadyGone) => view.warn(
+                "the stack lock was removed while this apply ran (`plinth unlock`): another apply may have run beside it; plan again to see the account as it is now",
+            ),
+            Ok(Released::TakenOver(holder)) => view.warn(&format!(
+                "the stack lock was removed while this apply ran and is now held: {}; it is left in place, and the account may have changed beside this apply",
+                crate::lock::describe(&Some(holder))
+            )),
+            Err(e) => view.warn(&format!(
                 "the stack lock could not be released ({e}); run `plinth unlock`"
-            ));
+            )),
         }
     }
     result

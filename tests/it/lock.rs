@@ -87,6 +87,109 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     );
 }
 
+fn put_lock(bucket: &str, stack: &str, body: &str) {
+    runtime().block_on(async {
+        let config = sdk().await;
+        let s3 = s3(&config);
+        let key = format!("plinth/locks/{stack}.lock");
+        let body = body.as_bytes().to_vec();
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+fn lock_body(bucket: &str, stack: &str) -> Option<String> {
+    runtime().block_on(async {
+        let config = sdk().await;
+        let s3 = s3(&config);
+        let key = format!("plinth/locks/{stack}.lock");
+        let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+        let bytes = out.body.collect().await.unwrap().into_bytes();
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    })
+}
+
+/// `plinth unlock` does not remove the lock of a process still running on this machine
+/// unless told to with `--force`.
+#[test]
+fn unlock_leaves_the_lock_of_a_running_process_unless_forced() {
+    let (stack, prefix, bucket) = (unique("running"), unique("tonic"), lock_bucket());
+    let spec = TempSpec::new(&spec(&stack, &prefix, &bucket));
+    let mut running = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let body = format!(
+        r#"{{"stack":"{stack}","holder":"arn:aws:iam::123456789012:user/ci","operation":"apply","host":"{}","pid":{},"since":0}}"#,
+        host.trim(),
+        running.id()
+    );
+    put_lock(&bucket, &stack, &body);
+    let refused = plinth_aws(&["unlock", "-f", &spec.arg()]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("still running on this machine"),
+        "{}",
+        refused.stderr
+    );
+    assert!(lock_exists(&bucket, &stack));
+    plinth_aws(&["unlock", "-f", &spec.arg(), "--force"]).ok();
+    assert!(!lock_exists(&bucket, &stack));
+    running.kill().unwrap();
+    running.wait().unwrap();
+}
+
+/// An apply whose lock was removed while it ran (`plinth unlock`), and then taken by another
+/// process, leaves that process's lock in place when it finishes, and says so.
+#[test]
+fn an_apply_releases_only_its_own_lock() {
+    let (stack, prefix, bucket) = (unique("taken"), unique("tonic"), lock_bucket());
+    let spec = TempSpec::new(&spec(&stack, &prefix, &bucket));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            latency: Duration::from_millis(60),
+            ..Faults::none()
+        },
+    );
+    let mut cmd = command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !lock_exists(&bucket, &stack) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the apply never took its lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Another process's lock, as `plinth unlock` then another apply would leave it.
+    let other = r#"{"stack":"x","holder":"arn:aws:iam::123456789012:user/other","operation":"apply","host":"runner-9","pid":777,"since":0}"#;
+    put_lock(&bucket, &stack, other);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the stack lock was removed while this apply ran and is now held: apply by arn:aws:iam::123456789012:user/other"),
+        "{stderr}"
+    );
+    assert_eq!(lock_body(&bucket, &stack).as_deref(), Some(other));
+}
+
 #[test]
 fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
     let (stack, prefix, bucket) = (unique("race"), unique("tonic"), lock_bucket());
