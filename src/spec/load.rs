@@ -1107,4 +1107,38 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
             &text[at..]
         );
     }
+
+    /// Before AWS is read the stack's own account is unknown unless the spec names it, so no
+    /// principal is reported as in an unknown account (P007) then; naming it lets the others be.
+    #[test]
+    fn accounts_are_judged_unknown_only_once_the_stacks_own_is_known() {
+        let spec = |account: &str| {
+            format!(
+                r#"[stack]
+name = "p7"
+{account}
+[role.v]
+name = "p7-vendor"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ AWS = ["210987654321", "arn:aws:iam::123456789012:root"] }}, Action = "sts:AssumeRole", Condition = {{ StringEquals = {{ "sts:ExternalId" = "abc" }} }} }}] }}
+"#
+            )
+        };
+        let unknown = |spec: &Spec| -> Vec<String> {
+            spec.warnings
+                .0
+                .iter()
+                .filter(|w| w.message.contains("[P007]"))
+                .map(|w| w.message.clone())
+                .collect()
+        };
+        let (_dir, unnamed) = load_text(&spec(""));
+        assert_eq!(unknown(&unnamed), Vec::<String>::new());
+        let (_dir, named) = load_text(&spec("account_id = \"123456789012\""));
+        let found = unknown(&named);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("principal 210987654321 is in account 210987654321"),
+            "{found:?}"
+        );
+    }
 }

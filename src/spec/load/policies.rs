@@ -7,12 +7,18 @@ impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
     /// other references stay as `${...}`, which the lints treat as unknown values.
     pub(super) fn lint_policies(&mut self, spec: &Spec) {
+        let own_account = spec.stack.account.as_ref().map(|a| a.account_id.clone());
         let known_accounts: Vec<String> = spec
             .vars
             .values()
             .map(|v| v.value.clone())
             .filter(|v| is_account_id(v))
+            .chain(own_account.clone())
             .collect();
+        // Before AWS is read, the stack's own account is known only when the spec names it:
+        // otherwise a principal of that account would be reported as unknown, which the plan,
+        // knowing the account, does not do.
+        let own_account_known = own_account.is_some();
         for resource in spec.resources.values() {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
@@ -26,7 +32,10 @@ impl Loader {
                     known_accounts: known_accounts.clone(),
                     silenced: resource.silenced_for(&name),
                 };
-                for lint in crate::policy::lint(&doc, &context) {
+                let lints = crate::policy::lint(&doc, &context).into_iter();
+                for lint in lints.filter(|l| {
+                    own_account_known || l.code != crate::policy::LintCode::UnknownAccount
+                }) {
                     if let Some(d) =
                         lint_diagnostic(&resource.address, &name, &lint, &template.location)
                     {
