@@ -1247,6 +1247,7 @@ fn a_lint_on_a_resource_is_not_repeated_among_the_plans_warnings() {
     let (_dir, spec) = spec::load_text(
         r#"[stack]
 name = "once"
+account_id = "123456789012"
 
 [role.vendor]
 name = "once-vendor"

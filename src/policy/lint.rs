@@ -38,6 +38,12 @@ macro_rules! lint_rules {
         }
 
         impl LintCode {
+            /// Lints for what AWS itself refuses (IAM's `MalformedPolicyDocument`): silencing
+            /// one would only move the failure to the middle of an apply.
+            pub const fn refused_by_aws(self) -> bool {
+                matches!(self, LintCode::ElementMisfitsKind | LintCode::NotPrincipalInTrust | LintCode::SidNotAlphanumeric)
+            }
+
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $(LintCode::$variant => $code),*

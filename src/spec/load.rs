@@ -543,13 +543,29 @@ impl Loader {
             .collect();
         let mut out = Vec::new();
         for s in silences {
-            if !known.contains(&s.get_ref().lint.as_str()) {
-                self.err(
-                    Code::SpecUnknownLint,
-                    format!("`{}` is not a policy lint", s.get_ref().lint),
-                    s.span(),
-                )
-                .set_hint(format!("the lints are {}", known.join(", ")));
+            let rule = crate::policy::LINT_RULES
+                .iter()
+                .find(|r| r.code.as_str() == s.get_ref().lint);
+            match rule {
+                None => {
+                    self.err(
+                        Code::SpecUnknownLint,
+                        format!("`{}` is not a policy lint", s.get_ref().lint),
+                        s.span(),
+                    )
+                    .set_hint(format!("the lints are {}", known.join(", ")));
+                }
+                Some(rule) if rule.code.refused_by_aws() => {
+                    self.err(
+                        Code::SpecInvalidValue,
+                        format!("`{}` cannot be silenced: {}", rule.code, rule.summary),
+                        s.span(),
+                    )
+                    .set_hint(
+                        "fix the statement: AWS refuses the document as it is, silenced or not",
+                    );
+                }
+                Some(_) => {}
             }
             out.push(s.into_inner());
         }
@@ -1077,7 +1093,7 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
             let path = dir.path().join("plinth.toml");
             std::fs::write(
                 &path,
-                format!("[stack]\nname = \"s\"\n\n[role.r]\nname = \"r\"\ntrust = {trust}\n"),
+                format!("[stack]\nname = \"s\"\naccount_id = \"123456789012\"\n\n[role.r]\nname = \"r\"\ntrust = {trust}\n"),
             )
             .unwrap();
             let spec = load(&path, &LoadOptions::default())

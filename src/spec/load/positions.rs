@@ -149,10 +149,16 @@ pub(crate) fn lint_diagnostic(
         None => None,
     }
     .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
-    Some(diagnostic.at_location(Some(location)).hint(format!(
-        "fix the statement, or accept it with [[{address}.silence]] lint = \"{}\", policy = \"{policy}\", reason = \"...\"",
-        lint.code
-    )))
+    let hint = if lint.code.refused_by_aws() {
+        "fix the statement: AWS refuses the document as it is, so this lint cannot be silenced"
+            .to_string()
+    } else {
+        format!(
+            "fix the statement, or accept it with [[{address}.silence]] lint = \"{}\", policy = \"{policy}\", reason = \"...\"",
+            lint.code
+        )
+    };
+    Some(diagnostic.at_location(Some(location)).hint(hint))
 }
 
 /// Where the `index`-th statement (from 0) of the policy at `at` is written: from its `{` to
