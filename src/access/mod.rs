@@ -683,12 +683,13 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                                 || service == "iam" && pattern::overlaps(prefix, "sts")
                         });
                     }
-                    // Nor does an action none of whose resource types the statement's
-                    // resource can be (`s3:GetObject` on a bucket's ARN, `sqs:ListQueues` on a
-                    // queue's): the pattern as written, which names a bucket's objects where
-                    // the resource it reaches is the bucket.
+                    // Nor does an action none of whose resource types the row's resource can
+                    // be (`s3:GetObject` on a bucket's ARN, `sqs:ListQueues` on a queue's): the
+                    // row's ARN (pattern), which for `arn:aws:s3:::b/*` names the bucket's
+                    // objects where the resource it reaches is the bucket, and for a pattern
+                    // naming a bucket and its objects is one row for each.
                     let catalog = crate::policy::catalog::catalog();
-                    actions.retain(|a| catalog.acts_on(a, &resource_pattern));
+                    actions.retain(|a| catalog.acts_on(a, &target_arn));
                     if let Some(node) = target {
                         let (kept, resource_conditional) =
                             resource_side(stack, node, role_arn, actions);

@@ -48,18 +48,18 @@ pub(super) fn targets<'s, 'a>(
         if !node.arn.starts_with(literal) && !literal.starts_with(node.arn.as_str()) {
             continue;
         }
+        // A pattern that names a bucket may name its objects too (`arn:aws:s3:::tonic-*`
+        // is both): each is a row, and each keeps the actions that act on it.
+        let objects = (node.kind == Kind::Bucket)
+            .then(|| format!("{}/*", node.arn))
+            .filter(|objects| pattern::overlaps(resource_pattern, objects));
         if pattern::matches(resource_pattern, &node.arn)
             || pattern::overlaps(resource_pattern, &node.arn) && node.arn.ends_with('*')
         {
             out.push((node.address.clone(), node.arn.clone(), Some(node)));
-        } else if node.kind == Kind::Bucket
-            && pattern::overlaps(resource_pattern, &format!("{}/*", node.arn))
-        {
-            out.push((
-                format!("{}/*", node.address),
-                format!("{}/*", node.arn),
-                Some(node),
-            ));
+        }
+        if let Some(objects) = objects {
+            out.push((format!("{}/*", node.address), objects, Some(node)));
         }
     }
     // The pattern names more than the stack's resources, unless it is exactly one of them

@@ -408,6 +408,7 @@ impl<'a> Known<'a> {
         ) else {
             return;
         };
+        self.check_trigger_key_access(function, role_resource, queue, &policies, at, diags);
         let missing: Vec<&str> = TRIGGER_QUEUE_ACTIONS
             .iter()
             .copied()
@@ -432,6 +433,75 @@ impl<'a> Known<'a> {
                     TRIGGER_QUEUE_ACTIONS.join(", "),
                     role_resource.address
                 )),
+        );
+    }
+
+    /// A queue encrypted with a customer managed key is read by Lambda as the function's role,
+    /// which needs `kms:Decrypt` on the key: from its identity policies, or the key's policy
+    /// naming it. Lambda takes the trigger without it, and then fails on every message, so this
+    /// is a warning. Only a key of the spec, or one named by its ARN, is judged; AWS managed
+    /// keys (`alias/aws/sqs`) let the account's principals in through SQS themselves.
+    fn check_trigger_key_access(
+        &self,
+        function: &Resource,
+        role_resource: &Resource,
+        queue: &Resource,
+        policies: &IdentityPolicies<'_>,
+        at: &Location,
+        diags: &mut Diagnostics,
+    ) {
+        let ResourceBody::Queue(queue_spec) = &queue.body else {
+            return;
+        };
+        let Some(key_text) = &queue_spec.kms_key else {
+            return;
+        };
+        let key = self.target(key_text, Kind::Key);
+        let key_arn = match key {
+            Some(key) => self.export(&key.address, "arn"),
+            None => self
+                .text(key_text)
+                .filter(|v| v.starts_with("arn:") && v.contains(":key/")),
+        };
+        let Some(key_arn) = key_arn else {
+            return;
+        };
+        if policies.allow("kms:Decrypt", &key_arn) {
+            return;
+        }
+        let role_arn = self.export(&role_resource.address, "arn");
+        let key_policy_lets_in = match (key.map(|k| &k.body), &role_arn) {
+            (Some(ResourceBody::Key(spec)), Some(role_arn)) => spec
+                .policy
+                .as_ref()
+                .and_then(|p| self.policy(p))
+                .is_some_and(|doc| {
+                    let role = Principal::aws(role_arn.clone());
+                    allows(is_allowed(&[&doc], Some(&role), "kms:Decrypt", &key_arn))
+                }),
+            _ => false,
+        };
+        if key_policy_lets_in {
+            return;
+        }
+        let key_name = key.map_or(key_arn.clone(), |k| k.address.to_string());
+        diags.push(
+            Diagnostic::warning(
+                WarningCode::FunctionQueueAccess,
+                format!(
+                    "{} is triggered by {}, encrypted with {key_name}, but its role {} is not allowed kms:Decrypt on the key{}",
+                    function.address,
+                    queue.address,
+                    role_resource.address,
+                    if policies.partial { ", unless a managed policy from outside this spec allows it" } else { "" }
+                ),
+            )
+            .at_location(Some(at.clone()))
+            .label("the trigger")
+            .hint(format!(
+                "allow kms:Decrypt on the key in a policy of [{}]; Lambda reads the queue's messages as the function's role, and every read fails without it",
+                role_resource.address
+            )),
         );
     }
 
@@ -792,6 +862,62 @@ mod tests {
             "{found}"
         );
         assert!(found.contains("unless a managed policy"), "{found}");
+    }
+
+    /// A queue encrypted with a customer managed key: the function's role needs kms:Decrypt
+    /// on it, which Lambda does not check when it creates the trigger.
+    #[test]
+    fn a_trigger_on_an_encrypted_queue_needs_decrypt_on_its_key() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let all_sqs =
+            "Action = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\"]";
+        let encrypted = |extra: &str| {
+            let mut text =
+                std::fs::read_to_string(fixture("checks/function-queue-access.toml")).unwrap();
+            text = text.replace(
+                "Action = [\"sqs:ReceiveMessage\", \"sqs:GetQueueAttributes\"]",
+                all_sqs,
+            );
+            text = text.replace(
+                "name = \"tonic-work\"\n",
+                &format!("name = \"tonic-work\"\nkms_key = \"{key}\"\n"),
+            );
+            text.replace(
+                "Resource = \"arn:aws:sqs:*:${aws.account_id}:tonic-*\" }]",
+                &format!("Resource = \"arn:aws:sqs:*:${{aws.account_id}}:tonic-*\" }}{extra}]"),
+            )
+        };
+        let run = |text: String| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("plinth.toml");
+            std::fs::write(&file, text).unwrap();
+            let spec = spec::load(&file, &LoadOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(false)));
+            let live = LiveSnapshot {
+                account: Some(Account {
+                    account_id: "123456789012".into(),
+                    region: "us-east-1".into(),
+                    partition: "aws".into(),
+                    caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
+                }),
+                ..LiveSnapshot::default()
+            };
+            let plan = plan(&spec, &live, PlanOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(false)));
+            (plan.warnings.iter())
+                .map(|w| format!("{} {}\n", w.code, w.text))
+                .collect::<String>()
+        };
+        let missing = run(encrypted(""));
+        assert!(missing.contains("kms:Decrypt on the key"), "{missing}");
+        assert!(
+            missing.contains("check::function-queue-access"),
+            "{missing}"
+        );
+        let granted = run(encrypted(&format!(
+            ", {{ Effect = \"Allow\", Action = \"kms:Decrypt\", Resource = \"{key}\" }}"
+        )));
+        assert!(!granted.contains("kms:Decrypt"), "{granted}");
     }
 
     #[test]

@@ -327,6 +327,12 @@ impl KindSpec for RoleSpec {
                 "shorten the description",
                 diags,
             );
+            c.text(
+                d,
+                role_description_chars,
+                "IAM takes a role description in Latin-1: letters, digits, punctuation, spaces, tabs and line breaks, no emoji",
+                diags,
+            );
         }
         self.tags.check(c, diags);
         for arn in self
@@ -407,6 +413,38 @@ impl KindSpec for RoleSpec {
             "arn" => Some(r.account().arn(Kind::Role, &format!("{path}{name}"))),
             // Assigned by IAM: known only once the role exists under that name.
             _ => super::assigned_export(live, &name, attribute),
+        }
+    }
+}
+
+/// The characters IAM accepts in a role's description (`[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*`).
+fn role_description_chars(description: &str) -> Result<(), String> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A1}'..='\u{FF}');
+    match description.chars().find(|c| !allowed(*c)) {
+        Some(c) => Err(format!(
+            "a role description may not hold `{c}` (U+{:04X}); IAM refuses it",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::role_description_chars;
+
+    #[test]
+    fn a_role_description_is_in_the_characters_iam_accepts() {
+        for good in [
+            "Tonic's worker role",
+            "Zugriff für Tonic\tüber\nzwei Zeilen",
+            "",
+        ] {
+            assert_eq!(role_description_chars(good), Ok(()), "{good}");
+        }
+        for bad in ["Role 🚀 for things", "ends with a bell \u{7}", "Zeichen €"] {
+            let message = role_description_chars(bad).expect_err(bad);
+            assert!(message.contains("IAM refuses it"), "{message}");
         }
     }
 }
