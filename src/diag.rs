@@ -76,10 +76,12 @@ pub enum WarningCode {
     /// A shared resource's statement or inline policy, written differently by its owner, that
     /// the block takes over.
     SharedTakeover,
+    /// A refresh-only plan found no resource of the spec's under its name.
+    NotFound,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 8] = [
+    pub const ALL: [WarningCode; 9] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -88,6 +90,7 @@ impl WarningCode {
         WarningCode::FunctionQueueAccess,
         WarningCode::PassRole,
         WarningCode::SharedTakeover,
+        WarningCode::NotFound,
     ];
 
     /// The stable code as printed, e.g. `check::key-lockout`.
@@ -101,6 +104,7 @@ impl WarningCode {
             WarningCode::FunctionQueueAccess => "check::function-queue-access",
             WarningCode::PassRole => "check::pass-role",
             WarningCode::SharedTakeover => "plan::shared-takeover",
+            WarningCode::NotFound => "plan::not-found",
         }
     }
 

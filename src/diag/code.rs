@@ -68,6 +68,8 @@ codes! {
     PlanSharedConflict = "plan::shared-conflict",
     /// A block claims a statement or inline policy its owner wrote differently.
     PlanSharedTakeover = "plan::shared-takeover",
+    /// A refresh-only plan found no resource of the spec's under its name.
+    PlanNotFound = "plan::not-found",
     /// A name that depends on a value known only after apply.
     PlanUnknownName = "plan::unknown-name",
     /// A trigger's queue ARN is known only after apply.
@@ -175,6 +177,7 @@ impl From<WarningCode> for Code {
             WarningCode::FunctionQueueAccess => Code::CheckFunctionQueueAccess,
             WarningCode::PassRole => Code::CheckPassRole,
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
+            WarningCode::NotFound => Code::PlanNotFound,
         }
     }
 }

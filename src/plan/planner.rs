@@ -350,7 +350,21 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     };
     if options.refresh_only && !by_name.is_some_and(held) {
         // Drift is about resources the stack owns, or parts of shared resources it has
-        // written, that exist under their names.
+        // written, that exist under their names. One found under no name is said, not
+        // planned: with no state, plinth cannot tell one deleted by hand from one never
+        // applied.
+        if by_name.is_none() && renamed_from().is_none() && !resource.release {
+            out.diags.push(
+                Diagnostic::warning(
+                    WarningCode::NotFound,
+                    format!(
+                        "{} was not found in the account: deleted by hand, or never applied",
+                        resource.address
+                    ),
+                )
+                .hint("`plinth plan` would create it"),
+            );
+        }
         return out;
     }
     if resource.release && !options.destroy && !options.refresh_only {

@@ -389,14 +389,26 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
     );
     let text = render(&plan, TextOptions::default());
     assert!(
-        text.starts_with("Stack `fixture` in account 123456789012 (us-east-1):\n\nDrift report"),
+        text.starts_with("Stack `fixture` in account 123456789012 (us-east-1):\n\n"),
         "{text}"
     );
+    assert!(text.contains("\n\nDrift report: "), "{text}");
     assert!(
         text.contains("Drift: 2 resources differ from the spec."),
         "{text}"
     );
     assert!(!text.contains("Plan:"), "{text}");
+    // A resource of the spec found under no name is said, not planned: it may have been
+    // deleted by hand, or never applied.
+    let not_found: Vec<&str> = (plan.warnings.iter())
+        .filter(|w| w.code == crate::diag::WarningCode::NotFound)
+        .map(|w| w.text.as_str())
+        .collect();
+    assert_eq!(not_found.len(), 1, "{not_found:?}");
+    assert!(
+        not_found[0].contains("role.new was not found in the account"),
+        "{not_found:?}"
+    );
 }
 
 /// A resource the stack owns but the spec no longer declares, as discovery finds it.
