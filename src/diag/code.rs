@@ -68,6 +68,8 @@ codes! {
     PlanSharedConflict = "plan::shared-conflict",
     /// A block claims a statement or inline policy its owner wrote differently.
     PlanSharedTakeover = "plan::shared-takeover",
+    /// A shared bucket's notification of the stack's overlaps one of its owner's.
+    PlanNotificationOverlap = "plan::notification-overlap",
     /// A refresh-only plan found no resource of the spec's under its name.
     PlanNotFound = "plan::not-found",
     /// A name that depends on a value known only after apply.

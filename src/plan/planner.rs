@@ -564,6 +564,10 @@ fn plan_shared(
             out.diags.push(warning);
         }
         super::shared::merge_desired(resource, &mut desired, found, stack);
+        if let Some(overlap) = super::shared_bucket::overlapping_notifications(resource, &desired) {
+            out.diags.push(overlap);
+            return out;
+        }
         let claimed = super::shared::claimed_by_others(&desired, found, stack);
         if !claimed.is_empty() {
             out.diags

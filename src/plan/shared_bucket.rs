@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::diag::{Code, Diagnostic};
 use crate::model::bucket::{derived_id, entry_id, notifications_value, with_id, without_id};
 use crate::model::shared::Share;
 use crate::model::{Attributes, Value};
@@ -69,6 +70,63 @@ pub fn merge(
             parts.insert(format!("{SETTING}/{setting}"));
         }
     }
+}
+
+/// On a shared bucket, the first of the stack's notifications (by the ids its record will
+/// hold) that overlaps one of the owner's: an event of one object could match both, and S3
+/// refuses the whole notification document ("Configurations overlap"), so the apply would fail
+/// after the plan's other steps. Two of the stack's own were compared by validate.
+pub fn overlapping_notifications(resource: &Resource, desired: &Attributes) -> Option<Diagnostic> {
+    use crate::spec::kinds::bucket::{events_overlap, filters_overlap};
+    let Some(Value::List(entries)) = desired.get("notifications") else {
+        return None;
+    };
+    let ours: BTreeSet<&str> = match desired.get(super::shared::MANAGES) {
+        Some(Value::Set(parts)) => parts
+            .iter()
+            .filter_map(|p| p.strip_prefix("notification/"))
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let fields =
+        |entry: &Value| -> Option<(Option<String>, Vec<String>, Option<String>, Option<String>)> {
+            let Value::Map(m) = entry else { return None };
+            let events = match m.get("events") {
+                Some(Value::Set(events)) => events.clone(),
+                _ => Vec::new(),
+            };
+            let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
+            Some((text("id"), events, text("prefix"), text("suffix")))
+        };
+    let all: Vec<_> = entries.iter().filter_map(fields).collect();
+    let is_ours = |id: &Option<String>| id.as_deref().is_some_and(|id| ours.contains(id));
+    for mine in all.iter().filter(|e| is_ours(&e.0)) {
+        for theirs in all.iter().filter(|e| !is_ours(&e.0)) {
+            let overlap = mine
+                .1
+                .iter()
+                .any(|a| theirs.1.iter().any(|b| events_overlap(a, b)))
+                && filters_overlap(mine.2.as_deref(), theirs.2.as_deref(), true)
+                && filters_overlap(mine.3.as_deref(), theirs.3.as_deref(), false);
+            if overlap {
+                let name = |id: &Option<String>| id.clone().unwrap_or_else(|| "(no id)".into());
+                return Some(
+                    Diagnostic::error(
+                        Code::PlanNotificationOverlap,
+                        format!(
+                            "{}: the stack's notification `{}` overlaps the bucket's own `{}`: an event of one object could match both, which S3 refuses",
+                            resource.address,
+                            name(&mine.0),
+                            name(&theirs.0)
+                        ),
+                    )
+                    .at_location(Some(resource.location.clone()))
+                    .hint("give the notification a prefix, suffix or event types the owner's does not match; S3 refuses the whole notification document otherwise"),
+                );
+            }
+        }
+    }
+    None
 }
 
 /// The CORS rules and notifications the block starts to manage (not in the stack's record)

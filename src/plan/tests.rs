@@ -1310,3 +1310,64 @@ trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = {
         .iter()
         .any(|w| w.code == crate::diag::WarningCode::PolicyLint));
 }
+
+/// On a shared bucket, a notification of the stack that overlaps one of the owner's would make
+/// S3 refuse the whole notification document: the plan stops there, naming both. One that
+/// does not overlap (another prefix) plans.
+#[test]
+fn a_shared_buckets_notification_may_not_overlap_the_owners() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let spec_with = |prefix: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                r#"[stack]
+name = "existing"
+
+[bucket.data]
+name = "ex-lab-data"
+existing = true
+
+[[bucket.data.notification]]
+queue = "arn:aws:sqs:us-east-1:123456789012:vendor-events"
+events = ["s3:ObjectCreated:*"]
+prefix = "{prefix}"
+"#
+            ),
+        )
+        .unwrap();
+        crate::spec::load(&path, &crate::spec::LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)))
+    };
+    let mut live = existing_bucket(false);
+    let owners = crate::model::bucket::notification(
+        "queue",
+        crate::model::Value::str("arn:aws:sqs:us-east-1:123456789012:owner-csv"),
+        ["s3:ObjectCreated:Put".to_string()],
+        None,
+        Some(".csv".to_string()),
+    );
+    let owners = crate::model::bucket::with_id(owners, "custnote");
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        "notifications".into(),
+        crate::model::Value::List(vec![owners]),
+    );
+
+    let refused = plan(&spec_with("vendor/"), &live, PlanOptions::default()).unwrap_err();
+    let text = refused.render(false);
+    assert!(text.contains("plan::notification-overlap"), "{text}");
+    assert!(text.contains("own `custnote`"), "{text}");
+
+    // A suffix the owner's cannot share: no object matches both.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("prefix = \"vendor/\"", "suffix = \".json\""),
+    )
+    .unwrap();
+    let apart = crate::spec::load(&path, &crate::spec::LoadOptions::default()).unwrap();
+    plan(&apart, &live, PlanOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+}

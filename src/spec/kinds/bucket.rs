@@ -312,7 +312,7 @@ const EVENT_TYPES: &[&str] = &[
 ];
 
 /// Whether two event types can name the same event: equal, or one the other's `*` family.
-fn events_overlap(a: &str, b: &str) -> bool {
+pub(crate) fn events_overlap(a: &str, b: &str) -> bool {
     let family = |e: &str| e.strip_suffix('*').map(str::to_string);
     a == b
         || family(a).is_some_and(|f| b.starts_with(&f))
@@ -321,7 +321,7 @@ fn events_overlap(a: &str, b: &str) -> bool {
 
 /// Whether two key filters (prefix or suffix) can both match one key: either is absent, or
 /// one extends the other (`starts` for prefixes, ends for suffixes).
-fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
+pub(crate) fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
     match (a, b) {
         (Some(a), Some(b)) if starts => a.starts_with(b) || b.starts_with(a),
         (Some(a), Some(b)) => a.ends_with(b) || b.ends_with(a),
