@@ -53,7 +53,14 @@ fn parse_arguments() -> Result<Cli, ExitCode> {
         error.get(ContextKind::InvalidArg),
         Some(ContextValue::String(arg)) if arg.starts_with("--var")
     );
-    if error.kind() == ErrorKind::ValueValidation && about_var {
+    if let Some((written, long)) = single_dash_long_option() {
+        // Terraform's options take one dash (`-out=FILE`); only the option's name is shown,
+        // never what follows `=`, which may be a secret.
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: unexpected argument '{written}'\nhint: plinth's options take two dashes: --{long}"
+        );
+    } else if error.kind() == ErrorKind::ValueValidation && about_var {
         let reason = std::error::Error::source(&error)
             .map_or_else(|| malformed_var(""), ToString::to_string);
         let _ = writeln!(
@@ -64,6 +71,30 @@ fn parse_arguments() -> Result<Cli, ExitCode> {
         let _ = error.print();
     }
     Err(ExitCode::from(1))
+}
+
+/// The first argument written with one dash that is one of plinth's long options with two
+/// (`-out` for `--out`, as Terraform spells its options): what was written (up to `=`), and
+/// the option.
+fn single_dash_long_option() -> Option<(String, String)> {
+    fn longs(command: &clap::Command, out: &mut Vec<String>) {
+        out.extend(
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+        for sub in command.get_subcommands() {
+            longs(sub, out);
+        }
+    }
+    let mut known = Vec::new();
+    longs(&<Cli as clap::CommandFactory>::command(), &mut known);
+    std::env::args().skip(1).find_map(|arg| {
+        let rest = arg.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+        let name = rest.split('=').next().unwrap_or(rest);
+        (name.len() > 1 && known.iter().any(|k| k == name))
+            .then(|| (format!("-{name}"), name.to_string()))
+    })
 }
 
 pub fn main() -> ExitCode {

@@ -85,6 +85,18 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
     }
 }
 
+/// A resource block's fields include those every kind takes, which the loader reads before
+/// the kind's own (`release`, `when`, `silence`): an unknown field's list of the expected ones
+/// names them too, so that they can be suggested. A resource block is told by the one field
+/// every kind has and nothing else does, `prevent_destroy`.
+fn with_block_fields(message: String) -> String {
+    if message.starts_with("unknown field `") && message.contains("`prevent_destroy`") {
+        format!("{message}, `release`, `when`, `silence`")
+    } else {
+        message
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -361,7 +373,7 @@ impl Loader {
                 Ok(v) => return (errors == 0).then_some(v),
                 Err(e) => e,
             };
-            let message = in_toml_terms(e.message().trim());
+            let message = with_block_fields(in_toml_terms(e.message().trim()));
             let Explained {
                 code,
                 hint,
@@ -1122,6 +1134,22 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
             "{}",
             &text[at..]
         );
+    }
+
+    /// An unknown field of a resource block is compared with the fields every kind takes too.
+    #[test]
+    fn an_unknown_field_of_a_block_may_be_a_field_every_kind_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            "[stack]\nname = \"s\"\n\n[queue.q]\nname = \"q\"\nrelese = true\n",
+        )
+        .unwrap();
+        let diags = load(&path, &LoadOptions::default()).unwrap_err();
+        let text = diags.render(false);
+        assert!(text.contains("did you mean `release`?"), "{text}");
+        assert!(text.contains("`when`"), "{text}");
     }
 
     /// Before AWS is read the stack's own account is unknown unless the spec names it, so no

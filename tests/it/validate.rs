@@ -179,6 +179,29 @@ trust = '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::<
     assert!(run.stderr.contains("[P008]"), "{}", run.stderr);
 }
 
+/// Terraform's options take one dash: `-out=FILE` is named as plinth's `--out`, and what follows
+/// `=` (it may be a secret) is not repeated.
+#[test]
+fn an_option_written_with_one_dash_is_named_with_two() {
+    let run = plinth(&["plan", "-f", "plans/example-roles.toml", "-out=saved.plan"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("hint: plinth's options take two dashes: --out"),
+        "{}",
+        run.stderr
+    );
+    let secret = plinth(&[
+        "validate",
+        "-f",
+        "plans/example-roles.toml",
+        "-var=token=s3cr3t-value",
+    ]);
+    assert_eq!(secret.code, 1);
+    assert!(secret.stderr.contains("--var"), "{}", secret.stderr);
+    assert!(!secret.stderr.contains("s3cr3t-value"), "{}", secret.stderr);
+}
+
 #[test]
 fn var_overrides_must_name_declared_variables() {
     let run = plinth(&[

@@ -162,7 +162,9 @@ fn type_hint(message: &str) -> String {
         return "write true or false, without quotes".into();
     }
     if expected.contains("number") || expected.contains("integer") {
-        return if quoted {
+        return if message.contains(": string \"${") {
+            "a number here is written as it is: references and variables fill in strings only, e.g. 30".into()
+        } else if quoted {
             "write the number without quotes, e.g. 30".into()
         } else if expected.contains("whole") || expected.contains("integer") {
             "write a whole number, without a fraction, e.g. 30".into()
@@ -400,6 +402,11 @@ mod tests {
             "put the value in double quotes"
         );
         assert!(hint("invalid type: string \"a\", expected a sequence").contains("square brackets"));
+        // A reference where a number belongs: quotes are not the mistake.
+        assert!(
+            hint(r#"invalid type: string "${var.vis}", expected a whole number"#)
+                .contains("references and variables fill in strings only"),
+        );
         assert_eq!(
             explain_serde_error(r#"invalid type: string "yes", expected a boolean"#).code,
             Code::SpecType
