@@ -1027,7 +1027,7 @@ bucket = "tf-bucket-123"
         );
         assert!(errors
             .iter()
-            .any(|(m, h)| m == "unknown field `bucket`, expected one of `name`, `existing`, `force_destroy`, `policy`, `cors`, `public_access_block`, `encryption`, `notification`, `tags`, `adopt`, `prevent_destroy`"
+            .any(|(m, h)| m == "unknown field `bucket`, expected one of `name`, `existing`, `force_destroy`, `policy`, `cors`, `public_access_block`, `encryption`, `notification`, `tags`, `adopt`, `prevent_destroy`, `release`, `when`, `silence`"
                 && h == "plinth calls this field `name`"));
         // The field the foreign name stood for is not reported missing as well.
         assert!(
@@ -1134,6 +1134,51 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
             "{}",
             &text[at..]
         );
+    }
+
+    /// A lint about one value points at that value where the statement writes it: in a policy
+    /// file under a Sid, and in a policy written as a table of its own.
+    #[test]
+    fn a_lint_about_a_value_points_at_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("p.json"),
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\n    \"Sid\": \"Read\",\n    \"Effect\": \"Allow\",\n    \"Action\": [\"s3:GetObject\",\n      \"s3:GetObjct\"],\n    \"Resource\": \"arn:aws:s3:::b/*\"\n  }]\n}\n",
+        )
+        .unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            r#"[stack]
+name = "s"
+
+[role.r]
+name = "r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+policies.p = { file = "p.json" }
+
+[role.r.policies.q]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = "sqs:SendMessage", Resource = "arn:aws:sqs:us-east-1:123456789012:q" },
+  { Effect = "Allow", Action = ["kms:Decrypt", "kms:Decrytp"], Resource = "arn:aws:kms:us-east-1:123456789012:key/k" }]
+"#,
+        )
+        .unwrap();
+        let diags = load(&path, &LoadOptions::default()).unwrap_err();
+        let shown = |needle: &str| {
+            let d = diags
+                .0
+                .iter()
+                .find(|d| d.message.contains(needle))
+                .unwrap_or_else(|| panic!("{needle}: {}", diags.render(false)));
+            let at = d.location.as_ref().unwrap();
+            (
+                at.file.line_col(at.span.start).0,
+                at.file.text[at.span.clone()].to_string(),
+            )
+        };
+        assert_eq!(shown("s3:GetObjct"), (7, "\"s3:GetObjct\"".to_string()));
+        assert_eq!(shown("kms:Decrytp"), (12, "\"kms:Decrytp\"".to_string()));
     }
 
     /// An unknown field of a resource block is compared with the fields every kind takes too.

@@ -138,7 +138,8 @@ pub(crate) fn lint_diagnostic(
         S::Warning => Diagnostic::warning(WarningCode::PolicyLint, message),
         S::Info => return None,
     };
-    let location = match lint.statement.as_deref() {
+    let at = &policy_region(at);
+    let statement = match lint.statement.as_deref() {
         Some(unnamed) if unnamed.starts_with("Statement[") => unnamed
             .trim_start_matches("Statement[")
             .trim_end_matches(']')
@@ -147,8 +148,22 @@ pub(crate) fn lint_diagnostic(
             .and_then(|index| nth_statement(at, index)),
         Some(sid) => Some(find_in(at, &format!("\"{sid}\""))),
         None => None,
-    }
-    .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
+    };
+    // The value the lint is about (an action, a resource, a principal: the first string the
+    // message quotes), where the statement writes it; else the statement, or its Sid.
+    let value = first_quoted(&lint.message).and_then(|value| {
+        let within = match lint.statement.as_deref() {
+            Some(sid) if !sid.starts_with("Statement[") => {
+                enclosing_statement(at, statement.as_ref()?.span.start)?
+            }
+            _ => statement.clone()?,
+        };
+        let found = find_in(&within, &format!("\"{value}\""));
+        (found.span != within.span).then_some(found)
+    });
+    let location = value
+        .or(statement)
+        .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
     let hint = if lint.code.refused_by_aws() {
         "fix the statement: AWS refuses the document as it is, so this lint cannot be silenced"
             .to_string()
@@ -160,6 +175,40 @@ pub(crate) fn lint_diagnostic(
     };
     Some(diagnostic.at_location(Some(location)).hint(hint))
 }
+
+/// Where a policy is written: a policy written as a table of its own (`[role.r.policies.p]`)
+/// is located at its header, and written up to the next header (or the end of the file).
+fn policy_region(at: &Location) -> Location {
+    let text = &at.file.text;
+    if !text
+        .get(at.span.clone())
+        .is_some_and(|s| s.starts_with('['))
+    {
+        return at.clone();
+    }
+    let end = text[at.span.end..]
+        .find("\n[")
+        .map_or(text.len(), |i| at.span.end + i);
+    Location::new(&at.file, at.span.start..end)
+}
+
+/// The first string a lint's message quotes (`action "s3:GetObjct" is not ...`), unless it
+/// holds an escape, which the source would spell otherwise.
+fn first_quoted(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('"')?;
+    let (value, _) = rest.split_once('"')?;
+    (!value.is_empty() && !value.contains('\\')).then_some(value)
+}
+
+/// The statement of the policy at `at` that holds the byte offset `offset` (its Sid's).
+fn enclosing_statement(at: &Location, offset: usize) -> Option<Location> {
+    (0..MAX_STATEMENTS)
+        .map_while(|index| nth_statement(at, index))
+        .find(|statement| statement.span.contains(&offset))
+}
+
+/// More statements than any policy IAM accepts has (a 6,144-character policy holds far fewer).
+const MAX_STATEMENTS: usize = 1000;
 
 /// Where the `index`-th statement (from 0) of the policy at `at` is written: from its `{` to
 /// its `}`, in JSON or in a TOML inline table alike (`Statement = [{ ... }, { ... }]`).
