@@ -571,6 +571,14 @@ impl KindSpec for FunctionSpec {
             "write the execution role's ARN, usually \"${role.NAME.arn}\"",
             diags,
         );
+        if let Some(runtime) = &self.runtime {
+            c.text(
+                runtime,
+                lambda_runtime,
+                "use a runtime Lambda supports, e.g. python3.13, nodejs22.x, java21 or provided.al2023",
+                diags,
+            );
+        }
         if let Some(v) = &self.timeout {
             c.range("timeout", v, TIMEOUT, diags);
         }
@@ -806,6 +814,77 @@ fn declares_setting(spec: &FunctionSpec, attribute: &str) -> bool {
     }
 }
 
+/// Runtimes Lambda offers for new functions (its list of supported runtimes); a newer version
+/// of one of their families is accepted too, as Lambda adds them.
+const RUNTIMES: &[&str] = &[
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "dotnet8",
+    "dotnet9",
+    "dotnet10",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2",
+    "provided.al2023",
+];
+/// The families of Lambda's runtime identifiers.
+const RUNTIME_FAMILIES: &[&str] = &["nodejs", "python", "java", "dotnet", "ruby", "provided"];
+/// Runtimes whose deprecation has ended: Lambda refuses to create a function with one.
+const RETIRED_RUNTIMES: &[&str] = &[
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "java8",
+    "go1.x",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet5.0",
+    "dotnet6",
+    "dotnet7",
+    "ruby2.5",
+    "ruby2.7",
+    "provided",
+];
+
+/// A runtime Lambda may take: not one it has retired, and of one of its families.
+fn lambda_runtime(runtime: &str) -> Result<(), String> {
+    if RETIRED_RUNTIMES.contains(&runtime) {
+        return Err(format!(
+            "runtime `{runtime}` is retired: Lambda no longer creates functions with it"
+        ));
+    }
+    if RUNTIMES.contains(&runtime) || RUNTIME_FAMILIES.iter().any(|f| runtime.starts_with(f)) {
+        return Ok(());
+    }
+    let near = crate::spec::load::did_you_mean(runtime, RUNTIMES)
+        .map(|d| format!("; {d}"))
+        .unwrap_or_default();
+    Err(format!("`{runtime}` is not a Lambda runtime{near}"))
+}
+
 /// Variables the Lambda runtime sets itself: CreateFunction refuses them as "reserved keys"
 /// (Lambda's list of defined runtime environment variables).
 const RESERVED_ENVIRONMENT: &[&str] = &[
@@ -1006,7 +1085,24 @@ impl schemars::JsonSchema for EnvValueField {
 
 #[cfg(test)]
 mod tests {
-    use super::environment_name;
+    use super::{environment_name, lambda_runtime};
+
+    #[test]
+    fn runtimes_are_lambdas_and_not_retired() {
+        for good in [
+            "python3.12",
+            "nodejs22.x",
+            "java21",
+            "provided.al2023",
+            "python3.15",
+        ] {
+            assert_eq!(lambda_runtime(good), Ok(()), "{good}");
+        }
+        assert!(lambda_runtime("python2.7").unwrap_err().contains("retired"));
+        assert!(lambda_runtime("go1.x").unwrap_err().contains("retired"));
+        let typo = lambda_runtime("pyhton3.12").unwrap_err();
+        assert!(typo.contains("did you mean `python3.12`?"), "{typo}");
+    }
 
     #[test]
     fn environment_names_are_those_lambda_accepts() {
