@@ -722,9 +722,11 @@ policy = {{ Version = "2012-10-17", Statement = [
 allowed_origins = ["https://app.example"]
 allowed_methods = ["GET", "PUT"]
 
+# Apart from the other team's (prefix raw/): S3 refuses two that one object's event matches.
 [[bucket.shared.notification]]
 queue = "${{queue.uploads.arn}}"
 events = ["s3:ObjectCreated:*"]
+prefix = "uploads/"
 suffix = ".csv"
 "#
     )
