@@ -142,6 +142,9 @@ pub struct Stack<'a> {
     account_id: String,
     nodes: Vec<Node<'a>>,
     by_arn: FastMap<String, usize>,
+    /// The nodes of each service (the ARN's third field), in order: a `"Resource": "*"` of
+    /// `logs:` actions need not visit a stack's thousands of queues and roles.
+    by_service: FastMap<String, Vec<usize>>,
     /// Each action pattern's class, as `action_risk` found it: a stack repeats a few actions
     /// thousands of times.
     action_risks: std::cell::RefCell<FastMap<String, Risk>>,
@@ -188,10 +191,19 @@ impl<'a> Stack<'a> {
             .enumerate()
             .map(|(index, node): (usize, &Node)| (node.arn.clone(), index))
             .collect();
+        let mut by_service: FastMap<String, Vec<usize>> = FastMap::default();
+        for (index, node) in nodes.iter().enumerate() {
+            let service = node.arn.split(':').nth(2).unwrap_or_default();
+            by_service
+                .entry(service.to_string())
+                .or_default()
+                .push(index);
+        }
         Stack {
             account_id: account.account_id.clone(),
             nodes,
             by_arn,
+            by_service,
             action_risks: Default::default(),
         }
     }
@@ -657,7 +669,10 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                 None => continue,
             };
             for resource_pattern in patterns {
-                for (resource, target_arn, target) in targets(stack, &resource_pattern) {
+                let statement_actions_list = statement_actions(&statement);
+                for (resource, target_arn, target) in
+                    targets(stack, &resource_pattern, &statement_actions_list)
+                {
                     let (mut actions, mut conditional) = apply_denies(
                         &all_denies,
                         None,

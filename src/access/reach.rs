@@ -11,6 +11,7 @@ use super::*;
 pub(super) fn targets<'s, 'a>(
     stack: &'s Stack<'a>,
     resource_pattern: &str,
+    actions: &[String],
 ) -> Vec<(String, String, Option<&'s Node<'a>>)> {
     let mut out = Vec::new();
     if !pattern::has_wildcard(resource_pattern) {
@@ -44,7 +45,7 @@ pub(super) fn targets<'s, 'a>(
     let literal = &resource_pattern[..resource_pattern
         .find(['*', '?'])
         .unwrap_or(resource_pattern.len())];
-    for node in &stack.nodes {
+    for node in candidates(stack, actions) {
         if !node.arn.starts_with(literal) && !literal.starts_with(node.arn.as_str()) {
             continue;
         }
@@ -72,6 +73,38 @@ pub(super) fn targets<'s, 'a>(
         ));
     }
     out
+}
+
+/// The nodes a statement's actions may act on: those of the actions' services (STS's act on
+/// IAM's roles), in the stack's order; every node when an action's service is a wildcard.
+/// Only actions of a resource's own service are kept on its row, so the others could only
+/// give empty rows.
+fn candidates<'s, 'a>(stack: &'s Stack<'a>, actions: &[String]) -> Vec<&'s Node<'a>> {
+    let mut services: Vec<String> = Vec::new();
+    for action in actions {
+        let prefix = action
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if action.starts_with('*') || pattern::has_wildcard(&prefix) || !action.contains(':') {
+            return stack.nodes.iter().collect();
+        }
+        if prefix == "sts" {
+            services.push("iam".to_string());
+        }
+        services.push(prefix);
+    }
+    services.sort();
+    services.dedup();
+    let mut indices: Vec<usize> = services
+        .iter()
+        .filter_map(|service| stack.by_service.get(service))
+        .flatten()
+        .copied()
+        .collect();
+    indices.sort_unstable();
+    indices.iter().map(|&i| &stack.nodes[i]).collect()
 }
 
 /// The resource's own policy on a same-account identity grant: its Denies apply; a KMS key
