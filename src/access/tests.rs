@@ -968,10 +968,7 @@ fn aws_managed_policies_grant_what_their_documents_say() {
             app.replace("[role.app.policies]", &attached)
         )
     };
-    let admin = changes_checked(&between(
-        &format!("{ROLE_HEAD}"),
-        &with("AdministratorAccess"),
-    ));
+    let admin = changes_checked(&between(ROLE_HEAD, &with("AdministratorAccess")));
     assert!(
         admin.iter().any(|c| c.change == Change::Gained
             && c.grant.principal == "role.app"

@@ -72,6 +72,9 @@ pub fn merge(
     }
 }
 
+/// A notification entry as the overlap check reads it: id, events, prefix, suffix.
+type Entry = (Option<String>, Vec<String>, Option<String>, Option<String>);
+
 /// On a shared bucket, the first of the stack's notifications (by the ids its record will
 /// hold) that overlaps one of the owner's: an event of one object could match both, and S3
 /// refuses the whole notification document ("Configurations overlap"), so the apply would fail
@@ -88,16 +91,15 @@ pub fn overlapping_notifications(resource: &Resource, desired: &Attributes) -> O
             .collect(),
         _ => BTreeSet::new(),
     };
-    let fields =
-        |entry: &Value| -> Option<(Option<String>, Vec<String>, Option<String>, Option<String>)> {
-            let Value::Map(m) = entry else { return None };
-            let events = match m.get("events") {
-                Some(Value::Set(events)) => events.clone(),
-                _ => Vec::new(),
-            };
-            let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
-            Some((text("id"), events, text("prefix"), text("suffix")))
+    let fields = |entry: &Value| -> Option<Entry> {
+        let Value::Map(m) = entry else { return None };
+        let events = match m.get("events") {
+            Some(Value::Set(events)) => events.clone(),
+            _ => Vec::new(),
         };
+        let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
+        Some((text("id"), events, text("prefix"), text("suffix")))
+    };
     let all: Vec<_> = entries.iter().filter_map(fields).collect();
     let is_ours = |id: &Option<String>| id.as_deref().is_some_and(|id| ours.contains(id));
     for mine in all.iter().filter(|e| is_ours(&e.0)) {
