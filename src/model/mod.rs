@@ -366,6 +366,46 @@ impl Value {
         }
     }
 
+    /// [`Value::display`], with each secret that differs from `other`'s at the same place
+    /// (or that `other` lacks) shown as changed: its value is never shown, but whether it
+    /// changes is what a reviewer of the plan needs to know.
+    pub fn display_against(&self, other: Option<&Value>) -> String {
+        match (self, other) {
+            (Value::Sensitive(_), _) if self.secret_changed(other) => {
+                "(sensitive, changed)".to_string()
+            }
+            (Value::Map(m), Some(Value::Map(o))) => format!(
+                "{{ {} }}",
+                m.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.display_against(o.get(k))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => self.display(),
+        }
+    }
+
+    /// [`Value::to_json`], with each secret that differs from `other`'s marked `"changed":
+    /// true`, as [`Value::display_against`] shows it.
+    pub fn to_json_against(&self, other: Option<&Value>) -> serde_json::Value {
+        match (self, other) {
+            (Value::Sensitive(_), _) if self.secret_changed(other) => {
+                serde_json::json!({ "sensitive": true, "changed": true })
+            }
+            (Value::Map(m), Some(Value::Map(o))) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json_against(o.get(k))))
+                    .collect(),
+            ),
+            _ => self.to_json(),
+        }
+    }
+
+    /// A secret whose counterpart in `other` is missing or another value.
+    fn secret_changed(&self, other: Option<&Value>) -> bool {
+        matches!(self, Value::Sensitive(_)) && other != Some(self)
+    }
+
     /// The value as plain JSON, for machine-readable output.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -450,5 +490,46 @@ mod tests {
                 "key"
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod secret_change_tests {
+    use super::{Sensitive, Value};
+
+    /// A plan never shows a secret, but shows that it changes: in text and in JSON, the new
+    /// side marks each secret that differs from the old.
+    #[test]
+    fn a_changed_secret_is_marked_and_an_unchanged_one_is_not() {
+        let environment = |token: &str, mode: &str| {
+            Value::Map(
+                [
+                    (
+                        "API_TOKEN".to_string(),
+                        Value::Sensitive(Sensitive::new(token)),
+                    ),
+                    (
+                        "DB_PASSWORD".to_string(),
+                        Value::Sensitive(Sensitive::new("same")),
+                    ),
+                    ("MODE".to_string(), Value::str(mode)),
+                ]
+                .into(),
+            )
+        };
+        let (before, after) = (environment("old-token", "a"), environment("new-token", "a"));
+        let shown = after.display_against(Some(&before));
+        assert_eq!(
+            shown,
+            "{ API_TOKEN = (sensitive, changed), DB_PASSWORD = (sensitive), MODE = \"a\" }"
+        );
+        assert!(!shown.contains("token"));
+        let json = after.to_json_against(Some(&before));
+        assert_eq!(
+            json["API_TOKEN"],
+            serde_json::json!({"sensitive": true, "changed": true})
+        );
+        assert_eq!(json["DB_PASSWORD"], serde_json::json!({"sensitive": true}));
+        assert_eq!(before.display_against(Some(&before)), before.display());
     }
 }

@@ -151,7 +151,10 @@ impl<'a> JsonResource<'a> {
                 .map(|a| JsonAttributeChange {
                     attribute: &a.name,
                     before: value(&a.before),
-                    after: value(&a.after),
+                    after: a
+                        .after
+                        .as_ref()
+                        .map(|after| after.to_json_against(a.before.as_ref())),
                     forces_replacement: a.forces_replacement,
                 })
                 .collect()

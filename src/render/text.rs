@@ -236,7 +236,7 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
                 "      {} {name} = {} -> {}{forces}",
                 p.action(Action::Update),
                 before.display(),
-                after.display()
+                after.display_against(Some(before))
             );
         }
         (None, None) => {}
