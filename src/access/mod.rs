@@ -340,9 +340,16 @@ fn classify(
     conditions: &[Condition],
     actions: &[String],
 ) -> Risk {
+    // Only a condition that must match narrows who the caller is: a negated operator
+    // (`StringNotEquals aws:PrincipalAccount`) lets in every other account, and anonymous
+    // callers, whose request has no such key; `...IfExists` lets in whoever lacks the key.
+    let narrows = |c: &&Condition| {
+        let operator = c.operator.to_ascii_lowercase();
+        !operator.contains("not") && !operator.ends_with("ifexists") && operator != "null"
+    };
     let principal_risk = match kind {
         PrincipalKind::Aws if principal == "*" => {
-            let restricted = conditions.iter().any(|c| {
+            let restricted = conditions.iter().filter(narrows).any(|c| {
                 matches!(
                     c.key.to_ascii_lowercase().as_str(),
                     "aws:principalorgid"
@@ -365,7 +372,7 @@ fn classify(
             .map(|_| Risk::External),
         PrincipalKind::Federated => Some(Risk::External),
         PrincipalKind::Service => {
-            let scoped = conditions.iter().any(|c| {
+            let scoped = conditions.iter().filter(narrows).any(|c| {
                 matches!(
                     c.key.to_ascii_lowercase().as_str(),
                     "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"

@@ -172,13 +172,39 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
     let denies = denies(doc);
     let own_root = format!("arn:aws:iam::{}:root", stack.account_id);
     for statement in allows(doc) {
-        let Some(Clause::Is(principals)) = &statement.principal else {
-            continue;
+        // An Allow with NotPrincipal lets in everyone but those it names, anonymous callers
+        // included: a row for everyone, with the exception among its conditions.
+        let (listed, except): (Vec<(PrincipalKind, String)>, Option<String>) =
+            match &statement.principal {
+                Some(Clause::Is(Principals::Everyone)) => {
+                    (vec![(PrincipalKind::Aws, "*".to_string())], None)
+                }
+                Some(Clause::Is(Principals::Listed(listed))) => (
+                    listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
+                    None,
+                ),
+                Some(Clause::Not(Principals::Listed(listed))) => {
+                    let ids: Vec<&str> = listed.iter().map(|p| p.id.as_str()).collect();
+                    let except = format!("NotPrincipal {}", ids.join(", "));
+                    (vec![(PrincipalKind::Aws, "*".to_string())], Some(except))
+                }
+                _ => continue,
+            };
+        // A bucket policy's statement may name the bucket, its objects, or both: a row for each,
+        // with the actions that act on it.
+        let mut places: Vec<(String, String)> = match &statement.resource {
+            Some(Clause::Is(patterns)) if node.kind == Kind::Bucket => patterns
+                .iter()
+                .map(|p| match p.strip_prefix(&format!("{}/", node.arn)) {
+                    Some(rest) => (format!("{}/{rest}", node.address), p.clone()),
+                    None => (node.address.clone(), node.arn.clone()),
+                })
+                .collect(),
+            _ => vec![(node.address.clone(), node.arn.clone())],
         };
-        let listed: Vec<(PrincipalKind, String)> = match principals {
-            Principals::Everyone => vec![(PrincipalKind::Aws, "*".to_string())],
-            Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
-        };
+        places.sort();
+        places.dedup();
+        let catalog = crate::policy::catalog::catalog();
         for (kind, id) in listed {
             // The account's root delegates to IAM policies: those rows come from the roles.
             if kind == PrincipalKind::Aws
@@ -187,26 +213,34 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
             {
                 continue;
             }
-            let (actions, deny_conditional) = apply_denies(
-                &denies,
-                Some(&id),
-                Some(&node.arn),
-                statement_actions(&statement),
-            );
-            if actions.is_empty() {
-                continue;
+            for (label, target) in &places {
+                let (mut actions, deny_conditional) = apply_denies(
+                    &denies,
+                    Some(&id),
+                    Some(target),
+                    statement_actions(&statement),
+                );
+                if places.len() > 1 {
+                    actions.retain(|a| catalog.acts_on(a, target));
+                }
+                if actions.is_empty() {
+                    continue;
+                }
+                let mut conditions: Vec<String> =
+                    statement.condition.iter().map(condition_text).collect();
+                conditions.extend(except.clone());
+                rows.push(Grant {
+                    risk: classify(stack, &id, kind, true, &statement.condition, &actions),
+                    principal: principal_label(stack, kind, &id),
+                    conditional: deny_conditional
+                        || statement.condition.iter().any(|c| !scopes_principal(c)),
+                    actions,
+                    resource: label.clone(),
+                    target: target.clone(),
+                    conditions,
+                    via: vec![format!("{} policy", node.address)],
+                });
             }
-            rows.push(Grant {
-                risk: classify(stack, &id, kind, true, &statement.condition, &actions),
-                principal: principal_label(stack, kind, &id),
-                conditional: deny_conditional
-                    || statement.condition.iter().any(|c| !scopes_principal(c)),
-                actions,
-                resource: node.address.clone(),
-                target: node.arn.clone(),
-                conditions: statement.condition.iter().map(condition_text).collect(),
-                via: vec![format!("{} policy", node.address)],
-            });
         }
     }
 }

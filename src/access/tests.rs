@@ -1006,3 +1006,55 @@ fn aws_managed_policies_grant_what_their_documents_say() {
         "{unknown:#?}"
     );
 }
+
+/// Who a bucket policy lets in: an Allow with NotPrincipal lets in everyone else, anonymous
+/// callers included; a negated condition on the caller's account narrows nothing; a statement
+/// on the bucket's objects is a row on `bucket.NAME/*`.
+#[test]
+fn a_bucket_policy_open_to_everyone_but_some_is_public() {
+    let bucket = |statement: &str| {
+        inline(&format!(
+            r#"{ROLE_HEAD}
+[bucket.data]
+name = "rev-data-bkt"
+policy = '''{{"Version": "2012-10-17", "Statement": [{statement}]}}'''
+"#
+        ))
+    };
+    let not_principal = rows(&bucket(
+        r#"{"Sid": "AllBut", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:role/admin"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::rev-data-bkt/*"}"#,
+    ));
+    assert!(
+        not_principal.iter().any(
+            |(risk, principal, actions, resource, _)| *risk == Risk::Public
+                && principal == "*"
+                && actions.contains("s3:getobject")
+                && resource == "bucket.data/*"
+        ),
+        "{not_principal:#?}"
+    );
+    let other_accounts = rows(&bucket(
+        r#"{"Sid": "Others", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::rev-data-bkt/*", "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}}"#,
+    ));
+    assert!(
+        other_accounts
+            .iter()
+            .any(|(risk, principal, ..)| *risk == Risk::Public && principal == "*"),
+        "{other_accounts:#?}"
+    );
+    let org_only = rows(&bucket(
+        r#"{"Sid": "Org", "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::rev-data-bkt", "arn:aws:s3:::rev-data-bkt/*"], "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}"#,
+    ));
+    let places: Vec<(Risk, &str, &str)> = org_only
+        .iter()
+        .map(|(risk, _, actions, resource, _)| (*risk, actions.as_str(), resource.as_str()))
+        .collect();
+    assert!(
+        places.contains(&(Risk::External, "s3:getobject", "bucket.data/*")),
+        "{places:#?}"
+    );
+    assert!(
+        places.contains(&(Risk::External, "s3:listbucket", "bucket.data")),
+        "{places:#?}"
+    );
+}
