@@ -866,16 +866,16 @@ fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<Gra
                 .push(g);
         }
     }
+    // Everyone (`*`) holds what any one principal holds, under the same conditions.
     let fewer_conditions = |grant: &Grant| -> Vec<&Grant> {
         let places = [(&grant.resource), (&grant.target)];
-        places
+        let principals = [grant.principal.as_str(), "*"];
+        principals
             .iter()
-            .filter_map(|resource| {
-                by_place.get(&(
-                    grant.principal.as_str(),
-                    resource.as_str(),
-                    grant.via.as_slice(),
-                ))
+            .flat_map(|principal| {
+                places.iter().filter_map(|resource| {
+                    by_place.get(&(*principal, resource.as_str(), grant.via.as_slice()))
+                })
             })
             .flatten()
             .filter(|g| g.conditions.iter().all(|c| grant.conditions.contains(c)))

@@ -1058,3 +1058,35 @@ policy = '''{{"Version": "2012-10-17", "Statement": [{statement}]}}'''
         "{places:#?}"
     );
 }
+
+/// A bucket policy that opens a role's grant to everyone loses the role nothing: everyone
+/// holds what the role held.
+#[test]
+fn opening_a_grant_to_everyone_loses_no_one_access() {
+    let with_principal = |principal: &str| {
+        format!(
+            r#"{ROLE_HEAD}{}
+[bucket.data]
+name = "rev-data-bkt"
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Read", "Effect": "Allow", "Principal": {principal}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::rev-data-bkt/*"}}]}}'''
+
+[[bucket.data.silence]]
+lint = "P002"
+reason = "a public dataset"
+"#,
+            role(
+                "vendor",
+                LAMBDA,
+                r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+            )
+        )
+    };
+    let named = with_principal(r#"{"AWS": "arn:aws:iam::123456789012:role/vendor"}"#);
+    let everyone = with_principal(r#""*""#);
+    let opened = changes_checked(&between(&named, &everyone));
+    assert!(
+        opened.iter().all(|c| c.change == Change::Gained),
+        "{opened:#?}"
+    );
+    assert!(gains_at_or_above(&opened, Risk::Public));
+}
