@@ -38,6 +38,10 @@ pub struct SavedPlan {
     /// `--var-file`s given when planning: apply reads them again (their hashes are in `inputs`).
     #[serde(default)]
     pub var_files: Vec<String>,
+    /// The directory `plinth plan` ran in, which the spec's and var files' paths are relative
+    /// to: apply runs there, wherever it is started from. (Absent in files of earlier versions.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
     /// One plan per environment, in the order planned; one entry without a name for a spec
     /// without environments.
     pub environments: Vec<SavedEnvironment>,
@@ -105,6 +109,9 @@ impl SavedPlan {
                 })
                 .collect(),
             var_files: var_files.iter().map(|p| p.display().to_string()).collect(),
+            directory: std::env::current_dir()
+                .ok()
+                .map(|d| d.display().to_string()),
             environments: stacks
                 .iter()
                 .map(|(spec, plan)| SavedEnvironment {

@@ -276,6 +276,33 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
 /// `--max-failures` have failed. The exit code is the worst of them.
 pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<u8, Failure> {
     let chosen = choose_saved(&saved, &args.spec)?;
+    // The spec's and var files' paths are the plan's directory's: apply from there.
+    if let Some(directory) = saved_directory(&saved) {
+        let here = std::env::current_dir().ok();
+        if here.as_deref() != Some(directory.as_path()) {
+            std::env::set_current_dir(&directory).map_err(|e| Failure::Refused {
+                message: format!(
+                    "the saved plan was made in {}, which cannot be entered: {e}",
+                    directory.display()
+                ),
+                hint: Some("plan again from where the spec is".into()),
+            })?;
+            ui.err(&format!(
+                "Applying in {}, where the plan was made.\n",
+                directory.display()
+            ));
+        }
+    }
+    if !std::path::Path::new(&saved.spec).is_file() {
+        return Err(Failure::Refused {
+            message: format!(
+                "the saved plan's spec `{}` is not found from {}",
+                saved.spec,
+                std::env::current_dir().map_or_else(|_| "here".into(), |d| d.display().to_string())
+            ),
+            hint: Some("apply a saved plan from the directory `plinth plan` ran in".into()),
+        });
+    }
     if chosen.is_empty() {
         ui.err("No environment of the saved plan is chosen: nothing to apply.\n");
         return Ok(0);
@@ -385,7 +412,9 @@ fn choose_saved(
     args: &SpecArgs,
 ) -> Result<Vec<crate::saved::SavedEnvironment>, Failure> {
     let given = args.spec.as_path();
-    if given != std::path::Path::new(DEFAULT_SPEC) && !same_file(given, &saved.spec) {
+    if given != std::path::Path::new(DEFAULT_SPEC)
+        && !same_file(given, planned_path(saved, &saved.spec))
+    {
         return Err(Failure::Refused {
             message: format!(
                 "-f {}: this saved plan was made from `{}`",
@@ -399,7 +428,7 @@ fn choose_saved(
     if let Some(other) = args
         .var_files
         .iter()
-        .find(|f| !planned.iter().any(|p| same_file(f, p)))
+        .find(|f| !planned.iter().any(|p| same_file(f, planned_path(saved, p))))
     {
         return Err(Failure::Refused {
             message: format!(
@@ -444,6 +473,20 @@ fn choose_saved(
 }
 
 /// Whether two spellings of a path name one file (compared as written when either is missing).
+/// The directory a saved plan was made in, if it recorded one that still exists.
+fn saved_directory(saved: &SavedPlan) -> Option<std::path::PathBuf> {
+    let directory = std::path::PathBuf::from(saved.directory.as_ref()?);
+    directory.is_dir().then_some(directory)
+}
+
+/// A path a saved plan recorded, as seen from here: relative paths are its directory's.
+fn planned_path(saved: &SavedPlan, path: &str) -> std::path::PathBuf {
+    match saved_directory(saved) {
+        Some(directory) => directory.join(path),
+        None => std::path::PathBuf::from(path),
+    }
+}
+
 fn same_file(a: &std::path::Path, b: impl AsRef<std::path::Path>) -> bool {
     let b = b.as_ref();
     match (a.canonicalize(), b.canonicalize()) {

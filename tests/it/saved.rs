@@ -413,3 +413,36 @@ policies.all = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action
         piped.stdout
     );
 }
+
+/// A saved plan records the directory `plinth plan` ran in, whose paths the spec's are: it
+/// applies from anywhere, and `-f` naming the same spec from elsewhere is the same spec.
+#[test]
+fn a_saved_plan_applies_from_another_directory() {
+    let (stack, prefix) = (unique("saved-dir"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    let in_dir = |args: &[&str], dir: &std::path::Path| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--endpoint-url", moto()]);
+        let out = command(&all).current_dir(dir).output().unwrap();
+        crate::support::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    // Planned where the spec is, as plinth.toml, the default.
+    let planned = in_dir(&["plan", "--out", "saved.plan"], spec.dir.path());
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = spec.dir.path().join("saved.plan");
+    let file = file.to_str().unwrap();
+    let applied = in_dir(&["apply", file, "-f", &spec.arg()], elsewhere.path());
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains("where the plan was made")
+            && applied.stderr.contains("Apply complete: 2 added"),
+        "{}",
+        applied.stderr
+    );
+    assert!(role_exists(&format!("{prefix}-worker")));
+}
