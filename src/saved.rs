@@ -381,6 +381,7 @@ mod tests {
             inputs: vec![input("plinth.toml", "1"), input("trust.json", "2")],
             var_overrides: Vec::new(),
             var_files: Vec::new(),
+            directory: None,
             environments: Vec::new(),
             checksum: String::new(),
         };
