@@ -184,8 +184,17 @@ impl<'a> Known<'a> {
             return;
         };
         let caller = caller.unwrap_or_else(|| UNKNOWN_CALLER.to_string());
+        // Before AWS is read, the account is the one the spec declares, if any.
+        let declared = self
+            .spec
+            .stack
+            .account
+            .as_ref()
+            .map(|a| a.account_id.clone());
+        let account_known = self.account_id().is_some() || declared.is_some();
         let account = self
             .account_id()
+            .or(declared)
             .unwrap_or_else(|| UNKNOWN_ACCOUNT.to_string());
         let partition =
             (self.lookup)(&Reference::Aws(AwsFact::Partition)).unwrap_or_else(|| "aws".to_string());
@@ -199,6 +208,11 @@ impl<'a> Known<'a> {
             ))
         };
         if lets(&caller) || lets(&root) {
+            return;
+        }
+        // With the account not known yet, a policy that lets some account's root in may be
+        // letting this one's: only the plan can tell.
+        if !account_known && names_an_account_root_that_may_change_it(&document, &lets) {
             return;
         }
         let message = if at_plan {
@@ -730,6 +744,27 @@ fn identity_finding(
     }
 }
 
+/// Whether some account root the document names may `kms:PutKeyPolicy`.
+fn names_an_account_root_that_may_change_it(
+    document: &PolicyDocument,
+    lets: &dyn Fn(&str) -> bool,
+) -> bool {
+    document
+        .statements()
+        .iter()
+        .filter_map(|s| match &s.principal {
+            Some(crate::policy::Clause::Is(crate::policy::Principals::Listed(listed))) => {
+                Some(listed)
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter(|p| {
+            p.id.ends_with(":root") || p.id.len() == 12 && p.id.bytes().all(|b| b.is_ascii_digit())
+        })
+        .any(|p| lets(&p.id))
+}
+
 /// Lambda refuses an SQS trigger whose queue would hand a message to another poller while the
 /// function may still be working on it.
 fn check_visibility_timeout(
@@ -862,6 +897,35 @@ mod tests {
             "{found}"
         );
         assert!(found.contains("unless a managed policy"), "{found}");
+    }
+
+    /// Before AWS is read, a key policy that lets some account's root change it may be letting
+    /// the stack's own: no lockout warning then, unless the spec names its account and the
+    /// root is another's.
+    #[test]
+    fn a_key_policy_naming_an_account_root_is_judged_once_the_account_is_known() {
+        let warned = |account: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("plinth.toml");
+            std::fs::write(
+                &file,
+                format!(
+                    r#"[stack]
+name = "k"
+{account}
+[key.k]
+policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::123456789012:root" }}, Action = "kms:*", Resource = "*" }}] }}
+"#
+                ),
+            )
+            .unwrap();
+            let spec = spec::load(&file, &LoadOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(false)));
+            spec.warnings.render(false).contains("check::key-lockout")
+        };
+        assert!(!warned(""));
+        assert!(!warned("account_id = \"123456789012\""));
+        assert!(warned("account_id = \"210987654321\""));
     }
 
     /// A queue encrypted with a customer managed key: the function's role needs kms:Decrypt
