@@ -460,10 +460,7 @@ fn plan_release(
     stack: &str,
     mut out: Planned,
 ) -> Planned {
-    if !matches!(
-        resource.kind(),
-        Kind::Key | Kind::Role | Kind::Queue | Kind::Bucket
-    ) {
+    if !crate::spec::switch::RELEASABLE.contains(&resource.kind()) {
         out.diags.push(
             Diagnostic::error(
                 Code::PlanReleaseUnsupported,

@@ -513,6 +513,16 @@ impl Loader {
             };
             let (table, silenced) = self.take_silences(table);
             let (table, switches) = crate::spec::switch::take(self, table);
+            if let Some(release) = switches.release.as_ref().filter(|r| *r.get_ref()) {
+                if !crate::spec::switch::RELEASABLE.contains(&kind) {
+                    self.err(
+                        Code::SpecInvalidValue,
+                        format!("plinth cannot release a {kind} yet"),
+                        release.span(),
+                    )
+                    .set_hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand");
+                }
+            }
             let body = toml::Spanned::new(span, DeValue::Table(table));
             let resource =
                 crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {

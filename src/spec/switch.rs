@@ -29,6 +29,14 @@ pub struct Switches {
     pub release: Option<Located<bool>>,
 }
 
+/// The kinds `release = true` can let go of.
+pub const RELEASABLE: &[crate::model::Kind] = &[
+    crate::model::Kind::Key,
+    crate::model::Kind::Role,
+    crate::model::Kind::Queue,
+    crate::model::Kind::Bucket,
+];
+
 /// Takes `when` and `release` out of a resource's table.
 pub(crate) fn take<'i>(loader: &mut Loader, mut table: DeTable<'i>) -> (DeTable<'i>, Switches) {
     let mut switches = Switches::default();
