@@ -824,6 +824,19 @@ mod tests {
 
     /// What validate and then a plan into an empty account report, rendered; `edit` turns the
     /// fixture into its fixed twin.
+    /// An empty account, read as the identity `user/tester`.
+    fn tester_account() -> LiveSnapshot {
+        LiveSnapshot {
+            account: Some(Account {
+                account_id: "123456789012".into(),
+                region: "us-east-1".into(),
+                partition: "aws".into(),
+                caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
+            }),
+            ..LiveSnapshot::default()
+        }
+    }
+
     fn findings(path: &str, edit: Option<(&str, &str)>) -> String {
         let dir = tempfile::tempdir().unwrap();
         let mut text = std::fs::read_to_string(fixture(path)).unwrap();
@@ -837,15 +850,7 @@ mod tests {
             Ok(spec) => spec,
             Err(diags) => return render(&diags.render(false), dir.path()),
         };
-        let live = LiveSnapshot {
-            account: Some(Account {
-                account_id: "123456789012".into(),
-                region: "us-east-1".into(),
-                partition: "aws".into(),
-                caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
-            }),
-            ..LiveSnapshot::default()
-        };
+        let live = tester_account();
         let rendered = match plan(&spec, &live, PlanOptions::default()) {
             Ok(plan) => (plan.warnings.iter())
                 .map(|w| w.text.as_str())
@@ -957,15 +962,7 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allo
             std::fs::write(&file, text).unwrap();
             let spec = spec::load(&file, &LoadOptions::default())
                 .unwrap_or_else(|d| panic!("{}", d.render(false)));
-            let live = LiveSnapshot {
-                account: Some(Account {
-                    account_id: "123456789012".into(),
-                    region: "us-east-1".into(),
-                    partition: "aws".into(),
-                    caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
-                }),
-                ..LiveSnapshot::default()
-            };
+            let live = tester_account();
             let plan = plan(&spec, &live, PlanOptions::default())
                 .unwrap_or_else(|d| panic!("{}", d.render(false)));
             (plan.warnings.iter())

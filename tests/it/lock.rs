@@ -87,6 +87,22 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     );
 }
 
+/// `plinth apply --auto-approve` of `spec` through `url`, started and left running, its output
+/// captured.
+fn spawn_apply(spec: &TempSpec, url: &str) -> std::process::Child {
+    let mut cmd = command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        url,
+    ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
 fn put_lock(bucket: &str, stack: &str, body: &str) {
     runtime().block_on(async {
         let config = sdk().await;
@@ -158,17 +174,7 @@ fn an_apply_releases_only_its_own_lock() {
             ..Faults::none()
         },
     );
-    let mut cmd = command(&[
-        "apply",
-        "-f",
-        &spec.arg(),
-        "--auto-approve",
-        "--endpoint-url",
-        &proxy.url,
-    ]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let child = spawn_apply(&spec, &proxy.url);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !lock_exists(&bucket, &stack) {
         assert!(
@@ -202,19 +208,7 @@ fn two_applies_started_together_one_proceeds_and_the_other_is_refused() {
             ..Faults::none()
         },
     );
-    let start = || {
-        let mut cmd = command(&[
-            "apply",
-            "-f",
-            &spec.arg(),
-            "--auto-approve",
-            "--endpoint-url",
-            &proxy.url,
-        ]);
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        cmd.spawn().unwrap()
-    };
+    let start = || spawn_apply(&spec, &proxy.url);
     let (a, b) = (start(), start());
     let outcome = |child: std::process::Child| {
         let out = child.wait_with_output().unwrap();
