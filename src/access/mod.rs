@@ -786,7 +786,7 @@ fn changes_on(plan: &Plan, both: bool) -> Vec<GrantChange> {
         move || grants_from(&live, |index| live_affected[index]),
         move || grants_from(&desired, |index| desired_affected[index]),
     );
-    gained_and_lost(&before, &after)
+    gained_and_lost(&before, &after, &plan.account.account_id)
 }
 
 /// The size of plan from which [`changes`] takes a second thread: below it, starting one
@@ -813,10 +813,10 @@ fn two_at_once<A: Send, B>(
 }
 
 /// The rows gained and lost from `before` to `after`, sorted riskiest first.
-fn gained_and_lost(before: &[Grant], after: &[Grant]) -> Vec<GrantChange> {
+fn gained_and_lost(before: &[Grant], after: &[Grant], own: &str) -> Vec<GrantChange> {
     let mut out = Vec::new();
-    difference(after, before, Change::Gained, &mut out);
-    difference(before, after, Change::Lost, &mut out);
+    difference(after, before, Change::Gained, own, &mut out);
+    difference(before, after, Change::Lost, own, &mut out);
     out.sort_by(|a, b| (order(&a.grant), a.change).cmp(&(order(&b.grant), b.change)));
     out
 }
@@ -828,6 +828,7 @@ pub fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
     gained_and_lost(
         &grants(&Stack::from_plan(plan, Side::Live)),
         &grants(&Stack::from_plan(plan, Side::Desired)),
+        &plan.account.account_id,
     )
 }
 
@@ -848,7 +849,13 @@ type PlaceKey<'g> = (&'g str, &'g str, &'g [String]);
 /// same principal, resource and path whose actions cover it and whose conditions are some of
 /// its own: a trust that gains an `sts:ExternalId` condition grants nothing it did not grant
 /// before, and one that drops it loses nothing.
-fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<GrantChange>) {
+fn difference(
+    from: &[Grant],
+    other: &[Grant],
+    change: Change,
+    own: &str,
+    out: &mut Vec<GrantChange>,
+) {
     let by_label: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
     let by_arn: FastMap<RowKey, &Grant> =
@@ -866,10 +873,16 @@ fn difference(from: &[Grant], other: &[Grant], change: Change, out: &mut Vec<Gra
                 .push(g);
         }
     }
-    // Everyone (`*`) holds what any one principal holds, under the same conditions.
+    // Everyone (`*`) holds what any one principal holds, under the same conditions; and
+    // another account (its root) what any of its roles holds: they get in only as that
+    // account allows, as its root does. (The stack's own account's root only delegates to
+    // its IAM policies: one of its roles named directly gets in without one.)
     let fewer_conditions = |grant: &Grant| -> Vec<&Grant> {
         let places = [(&grant.resource), (&grant.target)];
-        let principals = [grant.principal.as_str(), "*"];
+        let account = account_of(&grant.principal)
+            .filter(|a| *a != own && grant.principal.contains(":role/"));
+        let principals = [Some(grant.principal.as_str()), Some("*"), account];
+        let principals: Vec<&str> = principals.into_iter().flatten().collect();
         principals
             .iter()
             .flat_map(|principal| {

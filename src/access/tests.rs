@@ -556,8 +556,8 @@ policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Actio
     assert_eq!(objects.len(), 1, "{objects:#?}");
     assert_eq!(objects[0].resource, "bucket.data/*");
     let mut out = Vec::new();
-    difference(&after, &before, Change::Gained, &mut out);
-    difference(&before, &after, Change::Lost, &mut out);
+    difference(&after, &before, Change::Gained, ACCOUNT, &mut out);
+    difference(&before, &after, Change::Lost, ACCOUNT, &mut out);
     assert!(out.is_empty(), "{out:#?}");
 }
 
@@ -1089,4 +1089,39 @@ reason = "a public dataset"
         "{opened:#?}"
     );
     assert!(gains_at_or_above(&opened, Risk::Public));
+}
+
+/// Another account's root stands for its roles, which get in only as that account allows: a
+/// trust narrowed from the vendor's root to one vendor role gains nothing. The stack's own
+/// root only delegates: naming one of its own roles instead is access gained.
+#[test]
+fn narrowing_a_vendor_root_to_one_vendor_role_gains_nothing() {
+    let trusting = |principal: &str| {
+        format!(
+            "{ROLE_HEAD}{}",
+            role(
+                "vendor",
+                &format!(r#"{{"AWS": "{principal}"}}"#),
+                r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+            )
+        )
+    };
+    let root = trusting("arn:aws:iam::999999999999:root");
+    let one_role = trusting("arn:aws:iam::999999999999:role/vendor-app");
+    let narrowed = changes_checked(&between(&root, &one_role));
+    assert!(
+        narrowed.iter().all(|c| c.change == Change::Lost),
+        "{narrowed:#?}"
+    );
+    assert!(!gains_at_or_above(&narrowed, Risk::Internal));
+    let widened = changes_checked(&between(&one_role, &root));
+    assert!(gains_at_or_above(&widened, Risk::External), "{widened:#?}");
+
+    let own_root = trusting(&format!("arn:aws:iam::{ACCOUNT}:root"));
+    let own_role = trusting(&format!("arn:aws:iam::{ACCOUNT}:role/ops"));
+    let named = changes_checked(&between(&own_root, &own_role));
+    assert!(
+        named.iter().any(|c| c.change == Change::Gained),
+        "{named:#?}"
+    );
 }
