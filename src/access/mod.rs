@@ -900,17 +900,21 @@ fn difference(
             .get(&row_key(grant, &grant.resource))
             .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
             .copied();
-        let holders = fewer_conditions(grant);
-        let actions: Vec<String> = grant
-            .actions
-            .iter()
-            .filter(|a| {
-                !holders
+        let held_by =
+            |held: &Grant, a: &String| held.actions.iter().any(|b| pattern::is_subset(a, b));
+        // Most rows are the same row on the other side, which holds all of it.
+        let actions: Vec<String> = match same {
+            Some(same) if grant.actions.iter().all(|a| held_by(same, a)) => Vec::new(),
+            _ => {
+                let holders = fewer_conditions(grant);
+                grant
+                    .actions
                     .iter()
-                    .any(|held| held.actions.iter().any(|b| pattern::is_subset(a, b)))
-            })
-            .cloned()
-            .collect();
+                    .filter(|a| !holders.iter().any(|held| held_by(held, a)))
+                    .cloned()
+                    .collect()
+            }
+        };
         let risk_rose = same.is_some_and(|s| grant.risk < s.risk) && change == Change::Gained;
         if actions.is_empty() && !risk_rose {
             continue;
