@@ -72,15 +72,15 @@ pub fn merge(
     }
 }
 
-/// A notification entry as the overlap check reads it: id, events, prefix, suffix.
-type Entry = (Option<String>, Vec<String>, Option<String>, Option<String>);
-
 /// On a shared bucket, the first of the stack's notifications (by the ids its record will
 /// hold) that overlaps one of the owner's: an event of one object could match both, and S3
 /// refuses the whole notification document ("Configurations overlap"), so the apply would fail
 /// after the plan's other steps. Two of the stack's own were compared by validate.
-pub fn overlapping_notifications(resource: &Resource, desired: &Attributes) -> Option<Diagnostic> {
-    use crate::spec::kinds::bucket::{events_overlap, filters_overlap};
+pub fn overlapping_notifications<'a>(
+    resource: &Resource,
+    desired: &'a Attributes,
+) -> Option<Diagnostic> {
+    use crate::spec::kinds::bucket::EventFilter;
     let Some(Value::List(entries)) = desired.get("notifications") else {
         return None;
     };
@@ -91,35 +91,35 @@ pub fn overlapping_notifications(resource: &Resource, desired: &Attributes) -> O
             .collect(),
         _ => BTreeSet::new(),
     };
-    let fields = |entry: &Value| -> Option<Entry> {
+    // Each entry's id and what decides its events.
+    let fields = |entry: &'a Value| -> Option<(Option<&'a str>, EventFilter<'a>)> {
         let Value::Map(m) = entry else { return None };
         let events = match m.get("events") {
-            Some(Value::Set(events)) => events.clone(),
-            _ => Vec::new(),
+            Some(Value::Set(events)) => events.as_slice(),
+            _ => &[],
         };
-        let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
-        Some((text("id"), events, text("prefix"), text("suffix")))
+        let text = |key: &str| m.get(key).and_then(Value::as_str);
+        let filter = EventFilter {
+            events,
+            prefix: text("prefix"),
+            suffix: text("suffix"),
+        };
+        Some((text("id"), filter))
     };
     let all: Vec<_> = entries.iter().filter_map(fields).collect();
-    let is_ours = |id: &Option<String>| id.as_deref().is_some_and(|id| ours.contains(id));
+    let is_ours = |id: &Option<&str>| id.is_some_and(|id| ours.contains(id));
     for mine in all.iter().filter(|e| is_ours(&e.0)) {
         for theirs in all.iter().filter(|e| !is_ours(&e.0)) {
-            let overlap = mine
-                .1
-                .iter()
-                .any(|a| theirs.1.iter().any(|b| events_overlap(a, b)))
-                && filters_overlap(mine.2.as_deref(), theirs.2.as_deref(), true)
-                && filters_overlap(mine.3.as_deref(), theirs.3.as_deref(), false);
-            if overlap {
-                let name = |id: &Option<String>| id.clone().unwrap_or_else(|| "(no id)".into());
+            if mine.1.overlaps(&theirs.1) {
+                let name = |id: Option<&'a str>| id.unwrap_or("(no id)");
                 return Some(
                     Diagnostic::error(
                         Code::PlanNotificationOverlap,
                         format!(
                             "{}: the stack's notification `{}` overlaps the bucket's own `{}`: an event of one object could match both, which S3 refuses",
                             resource.address,
-                            name(&mine.0),
-                            name(&theirs.0)
+                            name(mine.0),
+                            name(theirs.0)
                         ),
                     )
                     .at_location(Some(resource.location.clone()))

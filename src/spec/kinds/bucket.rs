@@ -79,6 +79,16 @@ pub struct Notification {
     pub location: Location,
 }
 
+impl Notification {
+    fn filter(&self) -> EventFilter<'_> {
+        EventFilter {
+            events: &self.events,
+            prefix: self.prefix.as_deref(),
+            suffix: self.suffix.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum NotificationTarget {
     /// An SQS queue ARN.
@@ -311,8 +321,27 @@ const EVENT_TYPES: &[&str] = &[
     "s3:ObjectTagging:Delete",
 ];
 
+/// What of a notification decides which events it sends: its event types and key filters.
+pub(crate) struct EventFilter<'a> {
+    pub events: &'a [String],
+    pub prefix: Option<&'a str>,
+    pub suffix: Option<&'a str>,
+}
+
+impl EventFilter<'_> {
+    /// Whether one object's event could match both: S3 refuses two such entries in one
+    /// notification document ("Configurations overlap").
+    pub(crate) fn overlaps(&self, other: &EventFilter<'_>) -> bool {
+        self.events
+            .iter()
+            .any(|a| other.events.iter().any(|b| events_overlap(a, b)))
+            && filters_overlap(self.prefix, other.prefix, true)
+            && filters_overlap(self.suffix, other.suffix, false)
+    }
+}
+
 /// Whether two event types can name the same event: equal, or one the other's `*` family.
-pub(crate) fn events_overlap(a: &str, b: &str) -> bool {
+fn events_overlap(a: &str, b: &str) -> bool {
     let family = |e: &str| e.strip_suffix('*').map(str::to_string);
     a == b
         || family(a).is_some_and(|f| b.starts_with(&f))
@@ -321,7 +350,7 @@ pub(crate) fn events_overlap(a: &str, b: &str) -> bool {
 
 /// Whether two key filters (prefix or suffix) can both match one key: either is absent, or
 /// one extends the other (`starts` for prefixes, ends for suffixes).
-pub(crate) fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
+fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
     match (a, b) {
         (Some(a), Some(b)) if starts => a.starts_with(b) || b.starts_with(a),
         (Some(a), Some(b)) => a.ends_with(b) || b.ends_with(a),
@@ -335,14 +364,11 @@ impl BucketSpec {
     fn check_overlapping_notifications(&self, diags: &mut Diagnostics) {
         let notifications: Vec<&Notification> = self.notifications.iter().flatten().collect();
         for (i, later) in notifications.iter().enumerate() {
-            let Some(earlier) = notifications[..i].iter().find(|earlier| {
-                earlier
-                    .events
-                    .iter()
-                    .any(|a| later.events.iter().any(|b| events_overlap(a, b)))
-                    && filters_overlap(earlier.prefix.as_deref(), later.prefix.as_deref(), true)
-                    && filters_overlap(earlier.suffix.as_deref(), later.suffix.as_deref(), false)
-            }) else {
+            let filter = later.filter();
+            let Some(earlier) = notifications[..i]
+                .iter()
+                .find(|earlier| earlier.filter().overlaps(&filter))
+            else {
                 continue;
             };
             diags.push(
