@@ -140,7 +140,7 @@ impl StackLock {
 
 /// Whether the process that holds `lock` is still running on this machine: `None` when that
 /// cannot be told (another host, or a system without `/proc`).
-pub fn holder_running_here(lock: &LockInfo) -> Option<bool> {
+fn holder_running_here(lock: &LockInfo) -> Option<bool> {
     if lock.host != hostname() || !std::path::Path::new("/proc/self").exists() {
         return None;
     }
@@ -159,11 +159,31 @@ pub async fn holder_of(aws: &Aws, config: &LockConfig) -> Result<Option<LockInfo
         .and_then(|text| serde_json::from_str(&text).ok()))
 }
 
-/// Removes the lock whoever holds it; for a lock left by a process that was killed.
-pub async fn force_unlock(aws: &Aws, config: &LockConfig) -> Result<Option<LockInfo>, AwsError> {
+/// What `plinth unlock` did.
+#[derive(Debug)]
+pub enum Unlocked {
+    /// The lock is gone; it was held by this, if anyone.
+    Removed(Option<LockInfo>),
+    /// Left in place: its process still runs on this machine.
+    HolderRunning(LockInfo),
+}
+
+/// Removes the lock whoever holds it, for a lock left by a process that was killed; one whose
+/// process still runs on this machine only when `even_if_running`.
+pub async fn force_unlock(
+    aws: &Aws,
+    config: &LockConfig,
+    even_if_running: bool,
+) -> Result<Unlocked, AwsError> {
     let holder = holder_of(aws, config).await?;
+    match holder {
+        Some(running) if !even_if_running && holder_running_here(&running) == Some(true) => {
+            return Ok(Unlocked::HolderRunning(running));
+        }
+        _ => {}
+    }
     aws.s3.delete_key(&config.bucket, &config.key).await?;
-    Ok(holder)
+    Ok(Unlocked::Removed(holder))
 }
 
 fn hostname() -> String {

@@ -298,28 +298,27 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             };
             let aws = envs::connect(&args.aws, &spec).await?;
             crate::workflow::guard::check_account(&aws, &spec).await?;
-            let holder = lock::holder_of(&aws, config).await?;
-            if let Some(holder) =
-                holder.filter(|h| !args.force && lock::holder_running_here(h) == Some(true))
-            {
-                return Err(Failure::Refused {
-                    message: format!(
-                        "stack `{}` is locked by a process still running on this machine: {}",
-                        spec.stack.name,
-                        lock::describe(&Some(holder))
-                    ),
-                    hint: Some(
-                        "wait for it to finish; pass --force to remove the lock all the same"
-                            .into(),
-                    ),
-                });
-            }
-            match lock::force_unlock(&aws, config).await? {
-                Some(holder) => ui.err(&format!(
+            match lock::force_unlock(&aws, config, args.force).await? {
+                lock::Unlocked::HolderRunning(holder) => {
+                    return Err(Failure::Refused {
+                        message: format!(
+                            "stack `{}` is locked by a process still running on this machine: {}",
+                            spec.stack.name,
+                            lock::describe(&Some(holder))
+                        ),
+                        hint: Some(
+                            "wait for it to finish; pass --force to remove the lock all the same"
+                                .into(),
+                        ),
+                    });
+                }
+                lock::Unlocked::Removed(Some(holder)) => ui.err(&format!(
                     "Removed the lock of stack `{}` held by {} ({} pid {} on {}).\n",
                     spec.stack.name, holder.holder, holder.operation, holder.pid, holder.host
                 )),
-                None => ui.err(&format!("Stack `{}` was not locked.\n", spec.stack.name)),
+                lock::Unlocked::Removed(None) => {
+                    ui.err(&format!("Stack `{}` was not locked.\n", spec.stack.name))
+                }
             }
             Ok(0)
         }
