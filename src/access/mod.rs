@@ -675,17 +675,11 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                 Some(Clause::Not(patterns)) => vec![format!("* except {}", patterns.join(", "))],
                 None => continue,
             };
+            let granted = statement_actions(&statement);
             for resource_pattern in patterns {
-                let statement_actions_list = statement_actions(&statement);
-                for (resource, target_arn, target) in
-                    targets(stack, &resource_pattern, &statement_actions_list)
-                {
-                    let (mut actions, mut conditional) = apply_denies(
-                        &all_denies,
-                        None,
-                        Some(&resource_pattern),
-                        statement_actions(&statement),
-                    );
+                for (resource, target_arn, target) in targets(stack, &resource_pattern, &granted) {
+                    let (mut actions, mut conditional) =
+                        apply_denies(&all_denies, None, Some(&resource_pattern), granted.clone());
                     if let Some(boundary) = &boundary {
                         match boundary {
                             Some(doc) => actions.retain(|a| boundary_allows(doc, a)),
