@@ -62,8 +62,6 @@ codes! {
     PlanPreventDestroy = "plan::prevent-destroy",
     /// `release = true` on a resource the stack does not own.
     PlanReleaseNotOwned = "plan::release-not-owned",
-    /// `release = true` on a kind plinth does not release.
-    PlanReleaseUnsupported = "plan::release-unsupported",
     /// A part of a shared resource another stack's record holds.
     PlanSharedConflict = "plan::shared-conflict",
     /// A block claims a statement or inline policy its owner wrote differently.

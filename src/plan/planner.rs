@@ -460,17 +460,7 @@ fn plan_release(
     stack: &str,
     mut out: Planned,
 ) -> Planned {
-    if !crate::spec::switch::RELEASABLE.contains(&resource.kind()) {
-        out.diags.push(
-            Diagnostic::error(
-                Code::PlanReleaseUnsupported,
-                format!("plinth cannot release a {} yet", resource.kind()),
-            )
-            .at_location(Some(resource.location.clone()))
-            .hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand"),
-        );
-        return out;
-    }
+    // Loading refused `release = true` on a kind plinth cannot release.
     let Some(found) = found else {
         return out;
     };
