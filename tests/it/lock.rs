@@ -49,12 +49,8 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     let (stack, prefix, bucket) = (unique("locked"), unique("tonic"), lock_bucket());
     let spec = TempSpec::new(&spec(&stack, &prefix, &bucket));
     // A lock left by a process that was killed.
-    runtime().block_on(async {
-        let config = sdk().await;
-        let s3 = s3(&config);
-        let body = r#"{"stack":"x","holder":"arn:aws:iam::123456789012:user/ci","operation":"apply","host":"runner-7","pid":4242,"since":0}"#;
-        s3.put_object().bucket(&bucket).key(format!("plinth/locks/{stack}.lock")).body(body.as_bytes().to_vec().into()).send().await.unwrap();
-    });
+    let body = r#"{"stack":"x","holder":"arn:aws:iam::123456789012:user/ci","operation":"apply","host":"runner-7","pid":4242,"since":0}"#;
+    put_lock(&bucket, &stack, body);
     let refused = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains(&format!("stack `{stack}` is locked: apply by arn:aws:iam::123456789012:user/ci (pid 4242 on runner-7)")), "{}", refused.stderr);

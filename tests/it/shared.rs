@@ -438,13 +438,7 @@ Statement = [{{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s
 fn queue_tags(name: &str) -> Option<BTreeMap<String, String>> {
     let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
     runtime().block_on(async {
-        let url = client
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .ok()?
-            .queue_url?;
+        let url = crate::support::queue_url(&client, name).await?;
         let tags = client
             .list_queue_tags()
             .queue_url(url)

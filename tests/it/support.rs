@@ -269,17 +269,22 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A queue's URL; `None` when there is no such queue.
+pub async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Option<String> {
+    client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .ok()?
+        .queue_url
+}
+
 /// A queue's attributes, all of them, by their SQS names; `None` when there is no such queue.
 pub fn queue_attributes(name: &str) -> Option<std::collections::HashMap<String, String>> {
     let client = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
     runtime().block_on(async {
-        let url = client
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .ok()?
-            .queue_url?;
+        let url = queue_url(&client, name).await?;
         let out = client
             .get_queue_attributes()
             .queue_url(url)
