@@ -472,7 +472,6 @@ fn choose_saved(
     })
 }
 
-/// Whether two spellings of a path name one file (compared as written when either is missing).
 /// The directory a saved plan was made in, if it recorded one that still exists.
 fn saved_directory(saved: &SavedPlan) -> Option<std::path::PathBuf> {
     let directory = std::path::PathBuf::from(saved.directory.as_ref()?);
@@ -487,6 +486,7 @@ fn planned_path(saved: &SavedPlan, path: &str) -> std::path::PathBuf {
     }
 }
 
+/// Whether two spellings of a path name one file (compared as written when either is missing).
 fn same_file(a: &std::path::Path, b: impl AsRef<std::path::Path>) -> bool {
     let b = b.as_ref();
     match (a.canonicalize(), b.canonicalize()) {
