@@ -507,7 +507,7 @@ impl<'a> Known<'a> {
                     function.address,
                     queue.address,
                     role_resource.address,
-                    if policies.partial { ", unless a managed policy from outside this spec allows it" } else { "" }
+                    if policies.partial { UNLESS_FROM_OUTSIDE } else { "" }
                 ),
             )
             .at_location(Some(at.clone()))
@@ -729,16 +729,17 @@ impl<'a> Known<'a> {
 
 /// A permission missing from a role's policies is an error, or a warning when the role also
 /// attaches managed policies from outside the spec that may grant it.
+/// Said of a permission a role seems to lack when it also attaches managed policies from
+/// outside the spec, whose contents plinth cannot see.
+const UNLESS_FROM_OUTSIDE: &str = ", unless a managed policy from outside this spec allows it";
+
 fn identity_finding(
     code: WarningCode,
     message: String,
     policies: &IdentityPolicies<'_>,
 ) -> Diagnostic {
     if policies.partial {
-        Diagnostic::warning(
-            code,
-            format!("{message}, unless a managed policy from outside this spec allows it"),
-        )
+        Diagnostic::warning(code, format!("{message}{UNLESS_FROM_OUTSIDE}"))
     } else {
         Diagnostic::error(code.into(), message)
     }
@@ -759,9 +760,7 @@ fn names_an_account_root_that_may_change_it(
             _ => None,
         })
         .flatten()
-        .filter(|p| {
-            p.id.ends_with(":root") || p.id.len() == 12 && p.id.bytes().all(|b| b.is_ascii_digit())
-        })
+        .filter(|p| p.id.ends_with(":root") || crate::spec::env::is_account_id(&p.id))
         .any(|p| lets(&p.id))
 }
 
