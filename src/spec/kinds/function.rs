@@ -948,16 +948,18 @@ impl FunctionSpec {
             }
         }
         // Counted once every value is known: at validate, with stand-ins for the account.
-        let sizes: Option<Vec<usize>> = environment
+        let Some(sizes) = environment
             .iter()
-            .map(|(name, value)| Some(name.len() + c.shape(value.text())?.len()))
-            .collect();
-        let total: usize = sizes.iter().flatten().sum();
+            .map(|(name, value)| Some((name.len(), c.shape(value.text())?.len(), value)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
+        let total: usize = sizes.iter().map(|(name, value, _)| name + value).sum();
         if total > ENVIRONMENT_MAX_BYTES {
-            let largest = environment
-                .values()
-                .max_by_key(|v| c.shape(v.text()).map_or(0, |s| s.len()))
-                .map(|v| v.text().location.clone());
+            let largest = (sizes.iter())
+                .max_by_key(|(_, value, _)| *value)
+                .map(|(_, _, v)| v.text().location.clone());
             diags.push(
                 Diagnostic::error(
                     diag::Code::SpecInvalidValue,
@@ -1102,6 +1104,41 @@ mod tests {
         assert!(lambda_runtime("go1.x").unwrap_err().contains("retired"));
         let typo = lambda_runtime("pyhton3.12").unwrap_err();
         assert!(typo.contains("did you mean `python3.12`?"), "{typo}");
+    }
+
+    /// Lambda takes at most 4 KB of environment, names and values together; a value made of
+    /// a variable counts as the variable's value.
+    #[test]
+    fn an_environment_above_four_kilobytes_is_refused() {
+        let load = |size: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("plinth.toml");
+            let spec = format!(
+                r#"[stack]
+name = "env"
+
+[vars]
+blob = "{}"
+
+[function.f]
+name = "f"
+role = "arn:aws:iam::123456789012:role/r"
+code = {{ image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/f:1" }}
+environment = {{ MODE = "batch", BLOB = "${{var.blob}}" }}
+"#,
+                "x".repeat(size)
+            );
+            std::fs::write(&path, spec).unwrap();
+            crate::spec::load(&path, &crate::spec::LoadOptions::default())
+        };
+        // MODE (4) + batch (5) + BLOB (4) + the value.
+        let fits = 4096 - 13;
+        assert!(load(fits).is_ok());
+        let refused = load(fits + 1).unwrap_err().render(false);
+        assert!(
+            refused.contains("hold 4097 bytes; Lambda allows 4096 in all"),
+            "{refused}"
+        );
     }
 
     #[test]
