@@ -207,6 +207,24 @@ pub(crate) struct RawLock {
 
 const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs", "env"];
 
+/// Below this many resource blocks per core, loading them on one core is as fast.
+const BLOCKS_PER_WORKER: usize = 500;
+
+/// One resource block of the spec, `[KIND.NAME]`, not yet read.
+struct Block<'i> {
+    kind: Kind,
+    name: toml::Spanned<std::borrow::Cow<'i, str>>,
+    body: toml::Spanned<DeValue<'i>>,
+}
+
+/// What a worker loaded: its resources, the addresses of blocks with errors, and the worker
+/// itself with its diagnostics and the files it read.
+struct Loaded {
+    loader: Loader,
+    resources: BTreeMap<Address, Resource>,
+    broken: BTreeSet<Address>,
+}
+
 impl Loader {
     pub(crate) fn err(
         &mut self,
@@ -247,6 +265,7 @@ impl Loader {
         // not dangling, and its errors are already reported.
         let mut broken = BTreeSet::new();
         let mut environments = BTreeMap::new();
+        let mut blocks = Vec::new();
         for (key, value) in entries {
             let key_span = key.span();
             match key.get_ref().as_ref() {
@@ -255,7 +274,7 @@ impl Loader {
                 "outputs" => raw_outputs = self.string_table(value, "outputs"),
                 "env" => environments = self.environments(value),
                 other => match Kind::parse(other) {
-                    Some(kind) => self.resources(kind, value, &mut resources, &mut broken),
+                    Some(kind) => self.resource_blocks(kind, value, &mut blocks),
                     None => {
                         let known: Vec<&str> = TOP_LEVEL
                             .iter()
@@ -277,6 +296,7 @@ impl Loader {
                 },
             }
         }
+        self.resources(blocks, &mut resources, &mut broken);
         let env = self.chosen_environment(&environments, options);
         let declared_vars = vars.clone();
         self.layer_vars(&mut vars, env.as_ref(), options);
@@ -325,12 +345,32 @@ impl Loader {
         let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
         let lookup = |r: &Reference| stand_ins.lookup(r);
         let checker = rules::Checker::with_stand_ins(&spec.vars, &lookup);
-        for resource in spec.resources.values() {
-            resource.body.check(&checker, &mut self.diags);
-            self.check_policy_sizes(resource);
-        }
-        if !self.diags.has_errors() {
-            self.lint_policies(&spec);
+        // The policies' lints need none of the kinds' rules, and are linted on another core
+        // meanwhile; they are reported only if the rules found no error, as before.
+        let mut linter = self.worker();
+        let clean = std::thread::scope(|scope| {
+            let lints = std::thread::Builder::new()
+                .name("plinth-lint".into())
+                .spawn_scoped(scope, || {
+                    linter.lint_policies(&spec);
+                    linter.diags
+                })
+                .expect("start a thread to lint the spec's policies");
+            for resource in spec.resources.values() {
+                resource.body.check(&checker, &mut self.diags);
+                self.check_policy_sizes(resource);
+            }
+            let lints = match lints.join() {
+                Ok(lints) => lints,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let clean = !self.diags.has_errors();
+            if clean {
+                self.diags.extend(lints);
+            }
+            clean
+        });
+        if clean {
             // Before AWS is read, only variables are known; checks needing more wait for plan.
             self.diags
                 .extend(crate::spec::checks::check(&spec, |r| match r {
@@ -467,12 +507,12 @@ impl Loader {
         out
     }
 
-    fn resources(
+    /// The blocks of one kind's table (`[role.NAME]`, ...), in the order they are written.
+    fn resource_blocks<'i>(
         &mut self,
         kind: Kind,
-        value: toml::Spanned<DeValue<'_>>,
-        out: &mut BTreeMap<Address, Resource>,
-        broken: &mut BTreeSet<Address>,
+        value: toml::Spanned<DeValue<'i>>,
+        out: &mut Vec<Block<'i>>,
     ) {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -488,62 +528,175 @@ impl Loader {
         };
         let mut entries: Vec<_> = table.into_iter().collect();
         entries.sort_by_key(|(k, _)| k.span().start);
-        for (name, body) in entries {
-            let address = Address::new(kind, name.get_ref().as_ref());
-            if let Err(msg) = rules::logical_name(&address.name) {
-                self.err(Code::SpecInvalidName, msg, name.span())
-                    .set_hint("a resource's logical name is letters, digits, `-` and `_`");
+        out.extend(
+            entries
+                .into_iter()
+                .map(|(name, body)| Block { kind, name, body }),
+        );
+    }
+
+    /// Loads every resource block into the spec's map. A large spec's blocks are loaded on
+    /// every core, a run of consecutive blocks each, by loaders of their own whose
+    /// diagnostics, inputs and caches are then joined in the same order: the result is the
+    /// one a single loader would give (diagnostics are sorted by position at the end, and a
+    /// shared policy file's, reported by each loader that read it, are kept once).
+    fn resources(
+        &mut self,
+        blocks: Vec<Block<'_>>,
+        out: &mut BTreeMap<Address, Resource>,
+        broken: &mut BTreeSet<Address>,
+    ) {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(blocks.len() / BLOCKS_PER_WORKER)
+            .max(1);
+        if workers == 1 {
+            for block in blocks {
+                self.resource(block, out, broken);
             }
-            let span = body.span();
-            let location = Location::new(&self.file, span.clone());
-            let type_name = body.get_ref().type_str();
-            let DeValue::Table(table) = body.into_inner() else {
+            return;
+        }
+        let per_worker = blocks.len().div_ceil(workers);
+        let mut chunks = Vec::with_capacity(workers);
+        let mut blocks = blocks.into_iter();
+        for _ in 0..workers {
+            chunks.push(blocks.by_ref().take(per_worker).collect::<Vec<_>>());
+        }
+        let loaded: Vec<Loaded> = std::thread::scope(|scope| {
+            let mut chunks = chunks.into_iter();
+            let first = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks
+                .map(|chunk| {
+                    let worker = self.worker();
+                    std::thread::Builder::new()
+                        .name("plinth-load".into())
+                        .spawn_scoped(scope, move || worker.load_blocks(chunk))
+                        .expect("start a thread to load the spec")
+                })
+                .collect();
+            let worker = self.worker();
+            let mut all = vec![worker.load_blocks(first)];
+            all.extend(others.into_iter().map(|h| match h.join() {
+                Ok(loaded) => loaded,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }));
+            all
+        });
+        let before = self.diags.0.len();
+        for part in loaded {
+            self.join(part.loader);
+            out.extend(part.resources);
+            broken.extend(part.broken);
+        }
+        // A policy file that blocks of several workers share was read, and reported on, by each.
+        let mut seen = BTreeSet::new();
+        let mut index = 0;
+        self.diags.0.retain(|d| {
+            index += 1;
+            let from_file = d
+                .location
+                .as_ref()
+                .is_some_and(|l| !Arc::ptr_eq(&l.file, &self.file));
+            index <= before || !from_file || seen.insert(d.render(false))
+        });
+    }
+
+    /// A loader for some of the spec's blocks, with the same file and directory and caches
+    /// of its own.
+    fn worker(&self) -> Loader {
+        Loader {
+            file: Arc::clone(&self.file),
+            dir: self.dir.clone(),
+            diags: Diagnostics::default(),
+            inputs: Vec::new(),
+            zipped: self.zipped.clone(),
+            policy_files: self.policy_files.clone(),
+        }
+    }
+
+    fn load_blocks(mut self, blocks: Vec<Block<'_>>) -> Loaded {
+        let (mut resources, mut broken) = (BTreeMap::new(), BTreeSet::new());
+        for block in blocks {
+            self.resource(block, &mut resources, &mut broken);
+        }
+        Loaded {
+            loader: self,
+            resources,
+            broken,
+        }
+    }
+
+    /// Takes in what a worker found: its diagnostics and the files it read.
+    fn join(&mut self, worker: Loader) {
+        self.diags.extend(worker.diags);
+        for input in worker.inputs {
+            if !self.inputs.iter().any(|i| i.path == input.path) {
+                self.inputs.push(input);
+            }
+        }
+        self.zipped.extend(worker.zipped);
+        self.policy_files.extend(worker.policy_files);
+    }
+
+    fn resource(
+        &mut self,
+        Block { kind, name, body }: Block<'_>,
+        out: &mut BTreeMap<Address, Resource>,
+        broken: &mut BTreeSet<Address>,
+    ) {
+        let address = Address::new(kind, name.get_ref().as_ref());
+        if let Err(msg) = rules::logical_name(&address.name) {
+            self.err(Code::SpecInvalidName, msg, name.span())
+                .set_hint("a resource's logical name is letters, digits, `-` and `_`");
+        }
+        let span = body.span();
+        let location = Location::new(&self.file, span.clone());
+        let type_name = body.get_ref().type_str();
+        let DeValue::Table(table) = body.into_inner() else {
+            self.err(
+                Code::SpecType,
+                format!(
+                    "`{address}` must be a table, not {}",
+                    with_article(type_name)
+                ),
+                span,
+            )
+            .set_hint(format!(
+                "write the resource as a table: [{address}] followed by its fields"
+            ));
+            return;
+        };
+        let (table, silenced) = self.take_silences(table);
+        let (table, switches) = crate::spec::switch::take(self, table);
+        if let Some(release) = switches.release.as_ref().filter(|r| *r.get_ref()) {
+            if !crate::spec::switch::RELEASABLE.contains(&kind) {
                 self.err(
-                    Code::SpecType,
-                    format!(
-                        "`{address}` must be a table, not {}",
-                        with_article(type_name)
-                    ),
-                    span,
+                    Code::SpecInvalidValue,
+                    format!("plinth cannot release a {kind} yet"),
+                    release.span(),
                 )
-                .set_hint(format!(
-                    "write the resource as a table: [{address}] followed by its fields"
-                ));
-                continue;
-            };
-            let (table, silenced) = self.take_silences(table);
-            let (table, switches) = crate::spec::switch::take(self, table);
-            if let Some(release) = switches.release.as_ref().filter(|r| *r.get_ref()) {
-                if !crate::spec::switch::RELEASABLE.contains(&kind) {
-                    self.err(
-                        Code::SpecInvalidValue,
-                        format!("plinth cannot release a {kind} yet"),
-                        release.span(),
-                    )
-                    .set_hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand");
-                }
+                .set_hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand");
             }
-            let body = toml::Spanned::new(span, DeValue::Table(table));
-            let resource =
-                crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
-                    address: address.clone(),
-                    location,
-                    adopt: options.adopt,
-                    prevent_destroy: options.prevent_destroy,
-                    silenced,
-                    when: switches.when,
-                    release: switches.release.is_some_and(|r| *r.get_ref()),
-                    body,
-                });
-            // Straight into the spec's map: collecting a map of every resource again (a
-            // resource is about a kilobyte) made the peak of loading a large spec.
-            match resource {
-                Some(resource) => {
-                    out.insert(address, resource);
-                }
-                None => {
-                    broken.insert(address);
-                }
+        }
+        let body = toml::Spanned::new(span, DeValue::Table(table));
+        let resource = crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
+            address: address.clone(),
+            location,
+            adopt: options.adopt,
+            prevent_destroy: options.prevent_destroy,
+            silenced,
+            when: switches.when,
+            release: switches.release.is_some_and(|r| *r.get_ref()),
+            body,
+        });
+        // Straight into the spec's map: collecting a map of every resource again (a
+        // resource is about a kilobyte) made the peak of loading a large spec.
+        match resource {
+            Some(resource) => {
+                out.insert(address, resource);
+            }
+            None => {
+                broken.insert(address);
             }
         }
     }
@@ -915,6 +1068,66 @@ mod tests {
             let said = in_toml_terms(&format!("invalid type: string \"x\", expected {rust}"));
             assert!(!said.contains(rust), "{said}");
         }
+    }
+
+    /// A spec of more blocks than one core loads is loaded on several, each a run of blocks:
+    /// what comes out is what one loader finds. Every block's error is reported, a file that
+    /// blocks of every run share is reported on once, and recorded once among the inputs.
+    #[test]
+    fn a_large_spec_loaded_on_several_cores_reports_what_one_loader_would() {
+        let roles = 4 * BLOCKS_PER_WORKER;
+        let role = |i: usize, trust: &str| {
+            format!("\n[role.r{i}]\nname = \"r{i}\"\ntrust = {{ file = \"{trust}\" }}\n")
+        };
+        let spec_of = |trust: &dyn Fn(usize) -> &'static str| {
+            (0..roles).fold("[stack]\nname = \"large\"\n".to_string(), |text, i| {
+                text + &role(i, trust(i))
+            })
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("broken.json"), "{ \"Statement\": [ }").unwrap();
+        let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+        std::fs::write(dir.path().join("trust.json"), trust).unwrap();
+        let path = dir.path().join("plinth.toml");
+
+        // The first and last blocks name a file that does not exist; the others share one that
+        // does not parse.
+        let edges = move |i: usize| {
+            if i == 0 || i == roles - 1 {
+                "missing.json"
+            } else {
+                "broken.json"
+            }
+        };
+        std::fs::write(&path, spec_of(&edges)).unwrap();
+        let errors = load(&path, &LoadOptions::default())
+            .expect_err("errors")
+            .render(false);
+        assert_eq!(
+            errors.matches("policy is not valid JSON").count(),
+            1,
+            "{errors}"
+        );
+        assert_eq!(errors.matches("cannot read `").count(), 2, "{errors}");
+        let first = errors
+            .find("plinth.toml:6:")
+            .expect("the first block's error");
+        let last = errors
+            .find(&format!("plinth.toml:{}:", 4 * roles + 2))
+            .expect("the last block's error");
+        assert!(first < last, "sorted by position: {errors}");
+
+        std::fs::write(&path, spec_of(&|_| "trust.json")).unwrap();
+        let spec = load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(spec.resources.len(), roles);
+        let inputs: Vec<_> = spec.inputs.iter().map(|i| &i.path).collect();
+        assert_eq!(
+            inputs.len(),
+            2,
+            "the spec and the trust file once: {inputs:?}"
+        );
+        assert!(inputs[1].ends_with("trust.json"), "{inputs:?}");
     }
 
     #[test]
