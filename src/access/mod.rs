@@ -836,13 +836,14 @@ fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
     (&g.principal, resource, &g.conditions, &g.via)
 }
 
-/// A row without its conditions: rows of one place, which may differ in their conditions.
-type PlaceKey<'g> = (&'g str, &'g str, &'g [String]);
+/// A row without its resource and conditions: the rows of one principal through one path.
+type WhoKey<'g> = (&'g str, &'g [String]);
 
 /// The rows of `from` that `other` does not hold. A row is held by a row of `other` for the
-/// same principal, resource and path whose actions cover it and whose conditions are some of
-/// its own: a trust that gains an `sts:ExternalId` condition grants nothing it did not grant
-/// before, and one that drops it loses nothing.
+/// same principal and path whose actions and resource cover it and whose conditions hold
+/// whenever its own do: a trust that gains an `sts:ExternalId` condition, or narrows an
+/// `aws:SourceIp` range, grants nothing it did not grant before, and one that drops or widens
+/// it loses nothing.
 fn difference(
     from: &[Grant],
     other: &[Grant],
@@ -854,38 +855,25 @@ fn difference(
         other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
     let by_arn: FastMap<RowKey, &Grant> =
         other.iter().map(|g| (row_key(g, &g.target), g)).collect();
-    let mut by_place: FastMap<PlaceKey, Vec<&Grant>> = FastMap::default();
+    let mut by_who: FastMap<WhoKey, Vec<&Grant>> = FastMap::default();
     for g in other {
-        by_place
-            .entry((&g.principal, &g.resource, &g.via))
-            .or_default()
-            .push(g);
-        if g.target != g.resource {
-            by_place
-                .entry((&g.principal, &g.target, &g.via))
-                .or_default()
-                .push(g);
-        }
+        by_who.entry((&g.principal, &g.via)).or_default().push(g);
     }
     // Everyone (`*`) holds what any one principal holds, under the same conditions; and
     // another account (its root) what any of its roles holds: they get in only as that
     // account allows, as its root does. (The stack's own account's root only delegates to
     // its IAM policies: one of its roles named directly gets in without one.)
-    let fewer_conditions = |grant: &Grant| -> Vec<&Grant> {
-        let places = [(&grant.resource), (&grant.target)];
+    let holders = |grant: &Grant| -> Vec<&Grant> {
         let account = account_of(&grant.principal)
             .filter(|a| *a != own && grant.principal.contains(":role/"));
         let principals = [Some(grant.principal.as_str()), Some("*"), account];
-        let principals: Vec<&str> = principals.into_iter().flatten().collect();
+        let conditions = parsed_conditions(&grant.conditions);
         principals
-            .iter()
-            .flat_map(|principal| {
-                places.iter().filter_map(|resource| {
-                    by_place.get(&(*principal, resource.as_str(), grant.via.as_slice()))
-                })
-            })
+            .into_iter()
             .flatten()
-            .filter(|g| g.conditions.iter().all(|c| grant.conditions.contains(c)))
+            .filter_map(|principal| by_who.get(&(principal, grant.via.as_slice())))
+            .flatten()
+            .filter(|held| resource_covers(held, grant) && conditions_imply(&conditions, held))
             .copied()
             .collect()
     };
@@ -894,13 +882,12 @@ fn difference(
             .get(&row_key(grant, &grant.resource))
             .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
             .copied();
-        let held_by =
-            |held: &Grant, a: &String| held.actions.iter().any(|b| pattern::is_subset(a, b));
+        let held_by = |held: &Grant, a: &String| held.actions.iter().any(|b| action_covers(b, a));
         // Most rows are the same row on the other side, which holds all of it.
         let actions: Vec<String> = match same {
             Some(same) if grant.actions.iter().all(|a| held_by(same, a)) => Vec::new(),
             _ => {
-                let holders = fewer_conditions(grant);
+                let holders = holders(grant);
                 grant
                     .actions
                     .iter()
@@ -927,6 +914,80 @@ fn difference(
             },
         });
     }
+}
+
+/// A NotAction or NotResource of a row, shown as `* except A, B`: the patterns it leaves out.
+fn excepted(pattern: &str) -> Option<Vec<&str>> {
+    pattern
+        .strip_prefix("* except ")
+        .map(|rest| rest.split(", ").collect())
+}
+
+/// Does the action pattern `outer` of a row cover `inner`? Either may be all actions but some
+/// (`* except s3:*`): all but `s3:*` covers `sqs:SendMessage` and all but `s3:Get*`, and not
+/// all but `s3:PutObject`.
+fn action_covers(outer: &str, inner: &str) -> bool {
+    match (excepted(outer), excepted(inner)) {
+        (None, None) => pattern::is_subset(inner, outer),
+        // What `inner` grants is left out of nothing `outer` leaves out.
+        (Some(left_out), None) => !left_out.iter().any(|p| pattern::overlaps(inner, p)),
+        // All but some actions is covered only by all actions.
+        (None, Some(_)) => pattern::is_universal(outer),
+        // Everything `outer` leaves out, `inner` leaves out too.
+        (Some(outer_out), Some(inner_out)) => outer_out
+            .iter()
+            .all(|o| inner_out.iter().any(|i| pattern::is_subset(o, i))),
+    }
+}
+
+/// Does `held`'s resource cover `grant`'s: the same resource, or an ARN pattern that matches
+/// every resource `grant`'s does (`arn:aws:s3:::b/*` covers `arn:aws:s3:::b/a/*`)? Rows of
+/// the stack's resources (named by address) and rows of what lies outside it (named by the
+/// pattern as written) cover only their own sort: a queue the plan creates is new access
+/// even where a wildcard already named queues outside the stack.
+fn resource_covers(held: &Grant, grant: &Grant) -> bool {
+    let in_stack = |g: &Grant| g.resource != g.target;
+    held.resource == grant.resource
+        || held.target == grant.target
+        || (in_stack(held) == in_stack(grant)
+            && excepted(&held.target).is_none()
+            && excepted(&grant.target).is_none()
+            && pattern::is_subset(&grant.target, &held.target))
+}
+
+/// A row's conditions read back into condition tests (`Operator key values`, as
+/// `condition_text` writes them), or kept as text when they are not one (a NotPrincipal's
+/// exception).
+fn parsed_conditions(conditions: &[String]) -> Vec<(&str, Option<Condition>)> {
+    conditions
+        .iter()
+        .map(|text| {
+            let test = text.split_once(' ').and_then(|(operator, rest)| {
+                let (key, values) = rest.split_once(' ')?;
+                Some(Condition {
+                    operator: operator.to_string(),
+                    key: key.to_ascii_lowercase(),
+                    values: values.split(", ").map(str::to_string).collect(),
+                })
+            });
+            (text.as_str(), test)
+        })
+        .collect()
+}
+
+/// Does each of `held`'s conditions hold whenever `conditions` all do: is it one of them, or
+/// implied by one of them (`aws:SourceIp` in 10.1.0.0/16 implies it in 10.0.0.0/8)?
+fn conditions_imply(conditions: &[(&str, Option<Condition>)], held: &Grant) -> bool {
+    if held.conditions.is_empty() {
+        return true;
+    }
+    let held_tests = parsed_conditions(&held.conditions);
+    held_tests.iter().all(|(held_text, held_test)| {
+        conditions.iter().any(|(text, test)| {
+            text == held_text
+                || matches!((test, held_test), (Some(t), Some(h)) if crate::policy::condition_implies(t, h))
+        })
+    })
 }
 
 /// `plan --detailed-exitcode`: 0 without changes, 3 when some gained row of the plan's access

@@ -950,6 +950,112 @@ fn adding_a_condition_narrows_and_dropping_it_widens() {
     assert!(gains_at_or_above(&widened, Risk::External));
 }
 
+/// Narrowing what a row's conditions admit (a smaller IP range, no `IfExists`) or the resource
+/// it names gains nothing and loses the wider row; widening them back gains it. Conditions
+/// written differently that admit the same requests (`10.1.2.3` and `10.1.2.3/32`,
+/// `StringLike` without a wildcard and `StringEquals`) are neither.
+#[test]
+fn narrowing_a_condition_or_a_resource_gains_nothing() {
+    let vendor = r#"{"AWS": "arn:aws:iam::210987654321:root"}"#;
+    let with = |condition: &str, resource: &str| {
+        let stack = format!(
+            "{ROLE_HEAD}{}",
+            role(
+                "vendor",
+                vendor,
+                &format!(
+                    r#"{{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "{resource}"}}"#
+                )
+            )
+        );
+        stack.replace(
+            r#""Action": "sts:AssumeRole"}"#,
+            &format!(r#""Action": "sts:AssumeRole", "Condition": {condition}}}"#),
+        )
+    };
+    let cases = [
+        (
+            r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#,
+            r#"{"IpAddress": {"aws:SourceIp": "10.1.0.0/16"}}"#,
+        ),
+        (
+            r#"{"StringEqualsIfExists": {"sts:ExternalId": "x"}}"#,
+            r#"{"StringEquals": {"sts:ExternalId": "x"}}"#,
+        ),
+    ];
+    let bucket = "arn:aws:s3:::vendor-data/*";
+    for (wide, narrow) in cases {
+        let narrowed = changes_checked(&between(&with(wide, bucket), &with(narrow, bucket)));
+        assert!(
+            narrowed.iter().all(|c| c.change == Change::Lost) && !narrowed.is_empty(),
+            "{wide} to {narrow}: {narrowed:#?}"
+        );
+        let widened = changes_checked(&between(&with(narrow, bucket), &with(wide, bucket)));
+        assert!(
+            widened.iter().all(|c| c.change == Change::Gained) && !widened.is_empty(),
+            "{narrow} to {wide}: {widened:#?}"
+        );
+        assert!(gains_at_or_above(&widened, Risk::External));
+    }
+    let condition = r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#;
+    let narrowed = changes_checked(&between(
+        &with(condition, bucket),
+        &with(condition, "arn:aws:s3:::vendor-data/exports/*"),
+    ));
+    assert!(
+        narrowed.iter().all(|c| c.change == Change::Lost) && !narrowed.is_empty(),
+        "{narrowed:#?}"
+    );
+    for (one, same) in [
+        (
+            r#"{"IpAddress": {"aws:SourceIp": "10.1.2.3"}}"#,
+            r#"{"IpAddress": {"aws:SourceIp": "10.1.2.3/32"}}"#,
+        ),
+        (
+            r#"{"StringLike": {"sts:ExternalId": "x"}}"#,
+            r#"{"StringEquals": {"sts:ExternalId": "x"}}"#,
+        ),
+    ] {
+        let rewritten = changes_checked(&between(&with(one, bucket), &with(same, bucket)));
+        assert!(rewritten.is_empty(), "{one} to {same}: {rewritten:#?}");
+    }
+}
+
+/// An Allow with NotAction grants every action but those it lists: listing fewer gains the
+/// ones no longer listed, and listing more loses them.
+#[test]
+fn an_allow_with_fewer_actions_left_out_gains_them() {
+    let with = |left_out: &str| {
+        format!(
+            "{ROLE_HEAD}{}",
+            role(
+                "app",
+                LAMBDA,
+                &format!(r#"{{"Effect": "Allow", "NotAction": "{left_out}", "Resource": "*"}}"#)
+            )
+        )
+    };
+    let widened = changes_checked(&between(&with("s3:*"), &with("s3:Get*")));
+    assert!(
+        widened.iter().any(|c| c.change == Change::Gained
+            && c.grant.principal == "role.app"
+            && c.grant.actions == ["* except s3:get*"]),
+        "{widened:#?}"
+    );
+    assert!(
+        widened.iter().all(|c| c.change == Change::Gained),
+        "{widened:#?}"
+    );
+    assert!(gains_at_or_above(&widened, Risk::Escalation));
+
+    let narrowed = changes_checked(&between(&with("s3:Get*"), &with("s3:*")));
+    assert!(
+        narrowed.iter().all(|c| c.change == Change::Lost) && !narrowed.is_empty(),
+        "{narrowed:#?}"
+    );
+    assert!(!gains_at_or_above(&narrowed, Risk::Internal));
+}
+
 /// An AWS managed policy plinth knows gives the rows of its document; one it does not know
 /// gives one row naming it, classed escalation, since it may grant anything.
 #[test]

@@ -13,7 +13,7 @@ use super::model::Condition;
 use super::pattern;
 
 /// Does `outer` hold whenever `inner` does? Both are normalized (keys lowercased).
-pub(super) fn implies(inner: &Condition, outer: &Condition) -> bool {
+pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
     if inner.key != outer.key {
         return false;
     }

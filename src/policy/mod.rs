@@ -31,6 +31,7 @@ pub(crate) mod pattern;
 mod seeds;
 
 pub use access::AccessChange;
+pub(crate) use condition::implies as condition_implies;
 pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
 pub use lint::{lint, DocumentKind, Lint, LintCode, LintContext, LintRule, Severity, LINT_RULES};
 pub(crate) use model::strings_outside_values;
