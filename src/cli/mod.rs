@@ -437,6 +437,20 @@ fn show(plan: &Plan, access: &[crate::access::GrantChange], args: &RenderArgs, u
 async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Failure> {
     if let Some(path) = &args.plan {
         let saved = open_saved_plan(path, &args.spec.vars)?;
+        // `destroy FILE` promises deletion only: a plan that creates or changes anything
+        // is applied with `apply FILE`, where that is what the reader expects.
+        if destroy && saved.plans().any(|plan| !plan.destroy) {
+            return Err(WorkflowError::Refused {
+                message: format!(
+                    "{} is not a destroy plan, so `plinth destroy` applied none of it",
+                    path.display()
+                ),
+                hint: Some(format!(
+                    "apply it with `plinth apply {}`, or make a destroy plan with `plinth plan --destroy --out FILE`",
+                    path.display()
+                )),
+            });
+        }
         return envs::apply_saved(saved, &args, ui).await;
     }
     // On the terminal the plan shown before applying carries the spec's warnings; they are

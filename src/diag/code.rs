@@ -100,6 +100,8 @@ codes! {
     SpecInvalid = "spec::invalid",
     /// A name outside AWS's rules.
     SpecInvalidName = "spec::invalid-name",
+    /// Two blocks of the spec name the same resource, as far as validate can tell.
+    SpecDuplicateName = "spec::duplicate-name",
     /// A tag key outside AWS's rules.
     SpecInvalidTag = "spec::invalid-tag",
     /// A value outside AWS's rules.

@@ -151,7 +151,7 @@ pub(super) fn plan_on(
                 Some(&c.address) == found.address_tag.as_ref() && c.action == Action::Replace
             });
             if !replacing {
-                report_duplicate(found, live, &mut diags);
+                report_duplicate(found, live, stack, &mut diags);
             }
             continue;
         }
@@ -968,31 +968,14 @@ pub fn physical_ids(
     let mut diags = Diagnostics::default();
     let mut out = BTreeMap::new();
     // Two blocks for one AWS resource would fight over it on every apply.
-    let mut first_claim: BTreeMap<(Kind, String), &Resource> = BTreeMap::new();
+    diags.extend(Diagnostics(crate::spec::kinds::named_twice(
+        &spec.resources,
+        resolver,
+        Code::PlanDuplicateName,
+    )));
     for resource in spec.resources.values() {
         match resource.body.physical_id(resolver) {
             Ok(Some(id)) => {
-                if let Some(first) = first_claim.get(&(resource.kind(), id.clone())) {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::PlanDuplicateName,
-                            format!(
-                                "{} and {} both name {} `{id}`",
-                                first.address,
-                                resource.address,
-                                resource.kind()
-                            ),
-                        )
-                        .at_location(Some(resource.location.clone()))
-                        .hint(format!(
-                            "declare each {} once; merge the settings into [{}]",
-                            resource.kind(),
-                            first.address
-                        )),
-                    );
-                } else {
-                    first_claim.insert((resource.kind(), id.clone()), resource);
-                }
                 out.insert(resource.address.clone(), id);
             }
             Ok(None) => {}
@@ -1030,14 +1013,25 @@ fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagn
 /// already held by another live resource: two applies without a lock each created one. It is
 /// not the orphan of an interrupted apply (which apply takes over when it next creates the
 /// resource): both are live, and which one the stack means cannot be told, so the plan stops.
-fn report_duplicate(found: &LiveResource, live: &LiveSnapshot, diags: &mut Diagnostics) {
+/// The resource found at the address must be the stack's own: one of another stack (a key
+/// found by an alias that stack holds) is a conflict, reported as such, and this stack's key
+/// is no duplicate of it.
+fn report_duplicate(
+    found: &LiveResource,
+    live: &LiveSnapshot,
+    stack: &str,
+    diags: &mut Diagnostics,
+) {
     let Some(address) = &found.address_tag else {
         return;
     };
     let Some(held) = live.by_address.get(address) else {
         return;
     };
-    if held.physical_id == found.physical_id || held.is_pending_deletion() {
+    if held.physical_id == found.physical_id
+        || held.is_pending_deletion()
+        || !held.is_owned_by(stack)
+    {
         return;
     }
     diags.push(

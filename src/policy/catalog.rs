@@ -112,8 +112,12 @@ impl Key {
     }
 }
 
-/// Template parts (`${TagKey}`, `<key>`) become wildcards; keys ignore case.
+/// Template parts (`${TagKey}`, `<key>`, and the literal `tag-key` some services write, as in
+/// `secretsmanager:ResourceTag/tag-key`) become wildcards; keys ignore case.
 fn key_pattern(name: &str) -> String {
+    if let Some(head) = name.strip_suffix("/tag-key") {
+        return format!("{}/*", key_pattern(head));
+    }
     // Most keys have no template part: lowercasing is all (they are ASCII).
     if !name.contains(['$', '<', '>']) {
         return name.to_lowercase();

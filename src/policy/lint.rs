@@ -41,7 +41,7 @@ macro_rules! lint_rules {
             /// Lints for what AWS itself refuses (IAM's `MalformedPolicyDocument`): silencing
             /// one would only move the failure to the middle of an apply.
             pub const fn refused_by_aws(self) -> bool {
-                matches!(self, LintCode::ElementMisfitsKind | LintCode::NotPrincipalInTrust | LintCode::SidNotAlphanumeric)
+                matches!(self, LintCode::ElementMisfitsKind | LintCode::NotPrincipalInTrust | LintCode::SidNotAlphanumeric | LintCode::TrustAction | LintCode::WildcardServicePrefix)
             }
 
             pub const fn as_str(self) -> &'static str {
@@ -78,8 +78,21 @@ lint_rules! {
     UNSUPPORTED_CONDITION_KEY UnsupportedConditionKey = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
     OPERATOR_TYPE_MISMATCH OperatorTypeMismatch = "P020", Warning, "condition operator that does not fit the key's type";
     UNKNOWN_SERVICE_PRINCIPAL UnknownServicePrincipal = "P021", Error, "service principal that is not an AWS service";
-    INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user)";
+    INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user), or holds a wildcard";
+    TRUST_ACTION TrustAction = "P023", Error, "action other than sts:AssumeRole and its kin in a role trust policy, which IAM rejects";
+    WILDCARD_SERVICE_PREFIX WildcardServicePrefix = "P024", Error, "wildcard in an action's service prefix, which IAM rejects";
 }
+
+/// The actions a role trust policy may hold: IAM refuses any other with "AssumeRole policy may
+/// only specify STS AssumeRole actions".
+const TRUST_ACTIONS: &[&str] = &[
+    "sts:assumerole",
+    "sts:assumerolewithsaml",
+    "sts:assumerolewithwebidentity",
+    "sts:tagsession",
+    "sts:setsourceidentity",
+    "sts:setcontext",
+];
 
 impl LintCode {
     /// The code written as `P0NN`; `None` for a code no rule has.
@@ -294,6 +307,23 @@ impl StatementChecker<'_> {
         {
             let message = "NotPrincipal is not allowed in a role trust policy; list the principals in Principal".to_string();
             self.report(lints, NOT_PRINCIPAL_IN_TRUST, message);
+        }
+        if self.ctx.kind == DocumentKind::Trust {
+            if let Clause::Is(actions) = &self.statement.action {
+                for action in actions.iter().filter(|a| !a.contains("${")) {
+                    let lower = action.to_ascii_lowercase();
+                    // A misspelt STS action is P016's, with its did-you-mean.
+                    let misspelt_sts = lower.starts_with("sts:")
+                        && crate::policy::catalog::catalog()
+                            .actions_matching(&lower)
+                            .next()
+                            .is_none();
+                    if !misspelt_sts && !TRUST_ACTIONS.iter().any(|t| pattern::overlaps(&lower, t)) {
+                        let message = format!("action {action:?} is not allowed in a role trust policy: IAM takes only sts:AssumeRole, sts:AssumeRoleWithWebIdentity, sts:AssumeRoleWithSAML, sts:TagSession, sts:SetSourceIdentity and sts:SetContext there; what the role may do belongs in its policies");
+                        self.report(lints, TRUST_ACTION, message);
+                    }
+                }
+            }
         }
     }
 
@@ -693,6 +723,17 @@ mod tests {
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lamda.amazonaws.com", "lambda.amazonaws.com", "logs.eu-west-1.amazonaws.com"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:tonic-lambda", "arn:aws:iam::123456789012:role/ok", "arn:aws:sts::123456789012:assumed-role/ok/s", "arn:aws:iam::123456789012:root", "arn:aws:s3:::bucket"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
             (BUCKET, r#"{"Sid": "Allow access for S3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}"#, &[]),
+            // A wildcard in a principal ARN matches nothing: IAM compares principals whole.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/app-*", "arn:aws:iam::123456789012:role/*"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
+            // A trust policy says who may assume the role, with STS's actions only.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity", "sts:Assume*", "iam:PassRole", "sts:GetCallerIdentity"]}"#, &[("Statement[0]", "P023"), ("Statement[0]", "P023")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:saml-provider/x"}, "Action": ["sts:AssumeRoleWithSAML", "sts:SetContext"], "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/a"}"#, &[]),
+            // A service whose catalog entry names a tag key `tag-key` takes any tag key there.
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": {"StringEquals": {"secretsmanager:ResourceTag/Team": "data"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": {"StringEquals": {"secretsmanager:ResourceTags/Team": "data"}}}"#, &[("Statement[0]", "P019")]),
+            // IAM refuses a wildcard in the service prefix ("Vendor s* is not valid").
+            (IDENTITY, r#"{"Effect": "Allow", "Action": ["s*:GetObject", "s3?:GetObject", "*:GetObject", "s3:Get*"], "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P024"), ("Statement[0]", "P024"), ("Statement[0]", "P024")]),
         ];
         for (kind, statements, expected) in cases {
             check(*kind, statements, expected);

@@ -525,3 +525,32 @@ fn two_applies_without_a_lock_warn_and_the_next_plan_reports_the_duplicate_they_
     );
     plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
+
+/// A key of this stack whose alias is now another stack's is a conflict with that stack's
+/// key, not a duplicate of this stack: nothing tells the reader to delete either.
+#[test]
+fn an_alias_of_another_stacks_key_is_a_conflict_not_a_duplicate() {
+    let (a, b) = (unique("ka"), unique("kb"));
+    let key_spec = |stack: &str, alias: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[key.k]\ndescription = \"key of {stack}\"\naliases = [\"alias/{alias}\"]\n"
+        )
+    };
+    let first = TempSpec::new(&key_spec(&a, &a));
+    let second = TempSpec::new(&key_spec(&b, &b));
+    for spec in [&first, &second] {
+        plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    }
+    let taken = TempSpec::new(&key_spec(&b, &a));
+    let plan = plinth_aws(&["plan", "-f", &taken.arg()]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("plan::conflict"), "{}", plan.stderr);
+    assert!(
+        !plan.stderr.contains("plan::duplicate") && !plan.stderr.contains("schedule-key-deletion"),
+        "neither key is to be deleted: {}",
+        plan.stderr
+    );
+    for spec in [&first, &second] {
+        plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    }
+}

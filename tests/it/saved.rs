@@ -60,6 +60,37 @@ fn a_saved_plan_applies_exactly_and_without_a_prompt() {
     );
 }
 
+/// `destroy FILE` deletes, and only deletes: a plan that creates is refused whole, and a
+/// destroy plan is applied.
+#[test]
+fn destroy_applies_only_a_destroy_plan() {
+    let (stack, prefix) = (unique("saved"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    let file = spec.dir.path().join("create.json");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
+    let refused = plinth_aws(&["destroy", file]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is not a destroy plan"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!role_exists(&format!("{prefix}-worker")), "nothing created");
+
+    plinth_aws(&["apply", file]).ok();
+    let file = spec.dir.path().join("destroy.json");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--destroy", "--out", file]).ok();
+    let destroyed = plinth_aws(&["destroy", file]).ok();
+    assert!(
+        destroyed.stderr.contains("2 destroyed"),
+        "{}",
+        destroyed.stderr
+    );
+    assert!(!role_exists(&format!("{prefix}-worker")));
+}
+
 #[test]
 fn a_saved_plan_is_refused_whole_when_the_account_moved() {
     let (stack, prefix) = (unique("moved"), unique("tonic"));

@@ -20,7 +20,12 @@ impl StatementChecker<'_> {
             let Some((prefix, name)) = action.split_once(':') else {
                 continue; // "*"
             };
-            if action.contains("${") || pattern::has_wildcard(prefix) {
+            if action.contains("${") {
+                continue;
+            }
+            if pattern::has_wildcard(prefix) {
+                let message = format!("action {action:?} has a wildcard in its service prefix, which IAM refuses (\"Vendor {prefix} is not valid\"); name the service, as in s3:{name}, or list each service's actions");
+                self.report(lints, WILDCARD_SERVICE_PREFIX, message);
                 continue;
             }
             if !catalog.is_service_prefix(prefix) {
@@ -245,6 +250,9 @@ fn principal_arn_problem(arn: &str) -> Option<String> {
     };
     if (service == "iam" && resource == "root") || pattern::is_universal(&resource) {
         return None;
+    }
+    if pattern::has_wildcard(&resource) {
+        return Some("holds a wildcard, which IAM does not match against principals (it compares a principal ARN whole); write \"AWS\": \"*\" or the account's root, with a condition such as ArnLike on aws:PrincipalArn".to_string());
     }
     if allowed.iter().any(|prefix| {
         resource

@@ -20,7 +20,9 @@ use crate::spec::Located;
 use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
-use crate::model::{Attributes, Kind};
+use std::collections::BTreeMap;
+
+use crate::model::{Address, Attributes, Kind};
 use crate::policy::DocumentKind;
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::Checker;
@@ -193,6 +195,50 @@ macro_rules! kinds {
             }
         }
     };
+}
+
+/// One error, at the second block, for each pair of blocks that name one AWS resource: they
+/// would fight over it on every apply. IAM's names (roles, managed policies, instance
+/// profiles) are unique whatever their case, so `app` and `App` are one role.
+pub(crate) fn named_twice(
+    resources: &BTreeMap<Address, crate::spec::Resource>,
+    resolver: &Resolver<'_>,
+    code: crate::diag::Code,
+) -> Vec<crate::diag::Diagnostic> {
+    let mut first: BTreeMap<(Kind, String), (&Address, String)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for resource in resources.values() {
+        let Ok(Some(id)) = resource.body.physical_id(resolver) else {
+            continue;
+        };
+        let kind = resource.kind();
+        let any_case = matches!(kind, Kind::Role | Kind::Policy | Kind::InstanceProfile);
+        let claim = if any_case { id.to_lowercase() } else { id.clone() };
+        match first.entry((kind, claim)) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert((&resource.address, id));
+            }
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let (address, first_id) = e.get();
+                let message = if *first_id == id {
+                    format!("{address} and {} both name {kind} `{id}`", resource.address)
+                } else {
+                    format!(
+                        "{address} and {} name one {kind}: IAM names ignore case, so `{first_id}` and `{id}` are the same {kind}",
+                        resource.address
+                    )
+                };
+                out.push(
+                    crate::diag::Diagnostic::error(code, message)
+                        .at_location(Some(resource.location.clone()))
+                        .hint(format!(
+                            "declare each {kind} once; merge the settings into [{address}]"
+                        )),
+                );
+            }
+        }
+    }
+    out
 }
 
 kinds! {

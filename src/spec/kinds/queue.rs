@@ -183,6 +183,12 @@ pub fn queue_name(name: &str) -> Result<(), String> {
             name.chars().count()
         ));
     }
+    if base.is_empty() {
+        return Err(format!(
+            "`{name}` has no name before `{FIFO_SUFFIX}`; a FIFO queue's name is 1 to {} characters, then `{FIFO_SUFFIX}`",
+            NAME_MAX - FIFO_SUFFIX.len()
+        ));
+    }
     if let Some(c) = rules::NAME_CHARS.first_outside(base) {
         return Err(format!(
             "`{name}` contains `{c}`, which SQS does not allow in a queue name"
