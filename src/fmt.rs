@@ -62,9 +62,17 @@ pub fn format_files(paths: &[PathBuf], check: bool) -> Result<Vec<(PathBuf, Stri
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let formatted = format_spec(&text).map_err(error)?;
+        // What is shown of the spec (a syntax error's line, the diff) never holds a secret:
+        // it is made from the text with secrets masked, which has the same positions.
+        let masked = crate::spec::redact::mask_secrets;
+        let formatted = format_spec(&text).map_err(|_| {
+            error(format_spec(&masked(&text)).err().unwrap_or_else(|| {
+                "a secret's value is not a valid TOML string (not shown)".to_string()
+            }))
+        })?;
         if formatted != text {
-            changed.push((path.clone(), unified_diff(path, &text, &formatted)));
+            let diff = unified_diff(path, &masked(&text), &masked(&formatted));
+            changed.push((path.clone(), diff));
             if !check {
                 std::fs::write(path, &formatted).map_err(|e| error(e.to_string()))?;
             }
@@ -233,6 +241,32 @@ mod tests {
             formatted.find("name = \"r\"") < formatted.find("trust"),
             "{formatted}"
         );
+    }
+
+    /// Neither a syntax error's line nor `--check`'s diff shows a secret's value.
+    #[test]
+    fn what_fmt_shows_of_a_spec_holds_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        let function = "[stack]\nname = \"s\"\n\n[function.f]\nname = \"f\"\n";
+        std::fs::write(
+            &path,
+            format!("{function}environment = {{ API = {{ secret = \"FMT-SECRET-1\" }}\n"),
+        )
+        .unwrap();
+        let error = format_files(std::slice::from_ref(&path), true).unwrap_err();
+        assert!(error.message.contains("line 6"), "{error}");
+        assert!(!error.message.contains("FMT-SECRET-1"), "{error}");
+
+        std::fs::write(
+            &path,
+            format!("{function}environment = {{ API = {{ secret = \"FMT-SECRET-2\" }} }}   \n"),
+        )
+        .unwrap();
+        let changed = format_files(std::slice::from_ref(&path), true).unwrap();
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].1.contains("environment"), "{}", changed[0].1);
+        assert!(!changed[0].1.contains("FMT-SECRET-2"), "{}", changed[0].1);
     }
 
     #[test]

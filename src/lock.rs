@@ -162,8 +162,11 @@ pub async fn holder_of(aws: &Aws, config: &LockConfig) -> Result<Option<LockInfo
 /// What `plinth unlock` did.
 #[derive(Debug)]
 pub enum Unlocked {
-    /// The lock is gone; it was held by this, if anyone.
+    /// The lock is gone; it was held by this, if its object said (one written by hand, or
+    /// left empty, names no holder).
     Removed(Option<LockInfo>),
+    /// There was no lock to remove.
+    NotLocked,
     /// Left in place: its process still runs on this machine.
     HolderRunning(LockInfo),
 }
@@ -175,7 +178,10 @@ pub async fn force_unlock(
     config: &LockConfig,
     even_if_running: bool,
 ) -> Result<Unlocked, AwsError> {
-    let holder = holder_of(aws, config).await?;
+    let Some(text) = aws.s3.get_text(&config.bucket, &config.key).await? else {
+        return Ok(Unlocked::NotLocked);
+    };
+    let holder: Option<LockInfo> = serde_json::from_str(&text).ok();
     match holder {
         Some(running) if !even_if_running && holder_running_here(&running) == Some(true) => {
             return Ok(Unlocked::HolderRunning(running));

@@ -109,6 +109,15 @@ impl Aws {
             .connect_timeout(transport::CONNECT_TIMEOUT)
             .operation_attempt_timeout(Duration::from_secs(600))
             .build();
+        // The SDK takes these as they come and fails at the first request with its own
+        // internals in the message; a person gets one line and what to do instead.
+        let env_endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let endpoint_url = options.endpoint_url.clone().or(env_endpoint);
+        if let Some(url) = &endpoint_url {
+            check_endpoint_url(url, options.endpoint_url.is_some())?;
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry)
             .timeout_config(timeouts)
@@ -127,16 +136,14 @@ impl Aws {
         if let Some(profile) = &options.profile {
             base = profile::credentials_of(base, profile);
         }
-        failure::set_destination(
-            options.endpoint_url.as_deref(),
-            base.region().map(|r| r.as_ref()),
-        );
-        if base.region().is_none() {
+        failure::set_destination(endpoint_url.as_deref(), base.region().map(|r| r.as_ref()));
+        let Some(region) = base.region() else {
             return Err(AwsError::config(
                 "no AWS region is configured",
                 "pass --region, set AWS_REGION, or set a region in your AWS profile",
             ));
-        }
+        };
+        check_region(region.as_ref())?;
         let config = match &options.assume_role_arn {
             None => base,
             Some(role) => assume_role(&base, role, options).await?,
@@ -160,6 +167,59 @@ impl Aws {
             sts: sts::Sts::new(&config),
             config,
         }
+    }
+}
+
+/// A resource the plan was to create exists by then, and is not the stack's: someone made it
+/// after the plan. plinth leaves it as it is.
+pub(crate) fn taken_since_the_plan(operation: &str, kind: &str, name: &str) -> AwsError {
+    AwsError {
+        operation: operation.to_string(),
+        code: None,
+        message: format!(
+            "{kind} `{name}` exists and is not the stack's: it was made after the plan, so plinth left it as it is"
+        ),
+        hint: Some(format!(
+            "plan again to see the conflict; give the stack's {kind} another name, or set `adopt = true` if this {kind} should be the stack's"
+        )),
+    }
+}
+
+/// An endpoint URL the SDK can send to: `http://` or `https://`, then a host.
+fn check_endpoint_url(url: &str, from_option: bool) -> Result<(), AwsError> {
+    let origin = if from_option {
+        "--endpoint-url"
+    } else {
+        "AWS_ENDPOINT_URL"
+    };
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err(AwsError::config(
+            &format!("{origin} `{url}` is not a URL plinth can send requests to"),
+            "write it as http://HOST:PORT or https://HOST (for a local emulator, e.g. http://127.0.0.1:5000)",
+        )),
+    }
+}
+
+/// A region name as AWS spells them: lowercase letters, digits and `-` (`us-east-1`).
+fn check_region(region: &str) -> Result<(), AwsError> {
+    let valid = !region.is_empty()
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(AwsError::config(
+            &format!("`{region}` is not an AWS region name"),
+            "pass --region with a region such as us-east-1 or eu-west-1 (or set AWS_REGION)",
+        ))
     }
 }
 
@@ -451,10 +511,13 @@ impl AwsError {
             return failure::unanswered(operation, err);
         }
         let code = err.code().map(str::to_string);
-        let message = err
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| error_chain(err));
+        // AWS may quote the request back (Lambda does, refusing a large environment): what it
+        // quotes of a secret is not shown.
+        let message = crate::model::without_secrets(
+            &err.message()
+                .map(str::to_string)
+                .unwrap_or_else(|| error_chain(err)),
+        );
         let hint = failure::hint_for_code(operation, code.as_deref(), &message);
         AwsError {
             operation: operation.to_string(),

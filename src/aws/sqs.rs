@@ -204,6 +204,23 @@ impl Sqs {
             attributes.insert(A::FifoQueue, "true".into());
         }
         let tags: HashMap<String, String> = queue.all_tags(None).into_iter().collect();
+        // SQS answers CreateQueue with an existing queue's URL when the attributes sent match
+        // it: a queue made by someone else since the plan (while apply asked for confirmation)
+        // would be taken over, and its tags replaced. A queue of that name is used only if it
+        // is this block's (a step run again); any other is left as it is.
+        if let Some(url) = self.url(&queue.name).await? {
+            let found = self.tags(&url).await?;
+            let ours = [STACK_TAG, crate::model::ADDRESS_TAG]
+                .iter()
+                .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k));
+            if !ours {
+                return Err(crate::aws::taken_since_the_plan(
+                    "sqs:CreateQueue",
+                    "queue",
+                    &queue.name,
+                ));
+            }
+        }
         let out = retry_transient(
             self.patience,
             |e| {

@@ -316,7 +316,11 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
                     "Removed the lock of stack `{}` held by {} ({} pid {} on {}).\n",
                     spec.stack.name, holder.holder, holder.operation, holder.pid, holder.host
                 )),
-                lock::Unlocked::Removed(None) => {
+                lock::Unlocked::Removed(None) => ui.err(&format!(
+                    "Removed the lock of stack `{}`, which named no holder.\n",
+                    spec.stack.name
+                )),
+                lock::Unlocked::NotLocked => {
                     ui.err(&format!("Stack `{}` was not locked.\n", spec.stack.name))
                 }
             }

@@ -182,10 +182,41 @@ pub struct Sensitive {
     sha256: String,
 }
 
+/// The secrets this process has seen, so that text from outside plinth (an AWS error that
+/// quotes the request, as Lambda's refusal of a large environment does) can be shown without
+/// them. Only secrets of four characters or more are kept: a shorter one would hide common
+/// words, and says little by itself.
+static SEEN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_secret(value: &str) {
+    if value.len() < 4 {
+        return;
+    }
+    let mut seen = SEEN_SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    if !seen.iter().any(|s| s == value) {
+        seen.push(value.to_string());
+        // Longest first, so that a secret holding another is hidden whole.
+        seen.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `text` with every secret this process has seen replaced by `(sensitive)`.
+pub fn without_secrets(text: &str) -> String {
+    let seen = SEEN_SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for secret in seen.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "(sensitive)");
+        }
+    }
+    out
+}
+
 impl Sensitive {
     /// A secret from the spec, kept so that apply can send it.
     pub fn new(value: impl Into<String>) -> Sensitive {
         let value = value.into();
+        remember_secret(&value);
         Sensitive {
             sha256: sha256_hex(&value),
             value: Some(value),
@@ -194,6 +225,7 @@ impl Sensitive {
 
     /// A live value that the spec marks secret: only its hash is kept.
     pub fn masked(value: &str) -> Sensitive {
+        remember_secret(value);
         Sensitive {
             sha256: sha256_hex(value),
             value: None,
@@ -402,8 +434,10 @@ impl Value {
     }
 
     /// A secret whose counterpart in `other` is missing or another value.
+    /// The live side holds only a secret's hash (`Sensitive::masked`), the spec's side the
+    /// secret: they are compared by hash, as the plan compares them.
     fn secret_changed(&self, other: Option<&Value>) -> bool {
-        matches!(self, Value::Sensitive(_)) && other != Some(self)
+        matches!(self, Value::Sensitive(_)) && !other.is_some_and(|o| self.equivalent(o))
     }
 
     /// The value as plain JSON, for machine-readable output.
@@ -531,5 +565,34 @@ mod secret_change_tests {
         );
         assert_eq!(json["DB_PASSWORD"], serde_json::json!({"sensitive": true}));
         assert_eq!(before.display_against(Some(&before)), before.display());
+        assert_eq!(
+            super::without_secrets("refused: {\"API_TOKEN\":\"old-token\",\"MODE\":\"a\"}"),
+            "refused: {\"API_TOKEN\":\"(sensitive)\",\"MODE\":\"a\"}"
+        );
+
+        // As read from AWS, a secret is only its hash: an unchanged one is still unchanged
+        // when something else in the map changes.
+        let live = Value::Map(
+            [
+                (
+                    "API_TOKEN".to_string(),
+                    Value::Sensitive(Sensitive::masked("old-token")),
+                ),
+                (
+                    "DB_PASSWORD".to_string(),
+                    Value::Sensitive(Sensitive::masked("same")),
+                ),
+                ("MODE".to_string(), Value::str("a")),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            environment("old-token", "b").display_against(Some(&live)),
+            "{ API_TOKEN = (sensitive), DB_PASSWORD = (sensitive), MODE = \"b\" }"
+        );
+        assert_eq!(
+            environment("new-token", "a").display_against(Some(&live)),
+            "{ API_TOKEN = (sensitive, changed), DB_PASSWORD = (sensitive), MODE = \"a\" }"
+        );
     }
 }

@@ -318,7 +318,8 @@ impl StatementChecker<'_> {
                             .actions_matching(&lower)
                             .next()
                             .is_none();
-                    if !misspelt_sts && !TRUST_ACTIONS.iter().any(|t| pattern::overlaps(&lower, t)) {
+                    if !misspelt_sts && !TRUST_ACTIONS.iter().any(|t| pattern::overlaps(&lower, t))
+                    {
                         let message = format!("action {action:?} is not allowed in a role trust policy: IAM takes only sts:AssumeRole, sts:AssumeRoleWithWebIdentity, sts:AssumeRoleWithSAML, sts:TagSession, sts:SetSourceIdentity and sts:SetContext there; what the role may do belongs in its policies");
                         self.report(lints, TRUST_ACTION, message);
                     }

@@ -345,11 +345,12 @@ impl Loader {
         let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
         let lookup = |r: &Reference| stand_ins.lookup(r);
         let checker = rules::Checker::with_stand_ins(&spec.vars, &lookup);
-        self.diags.extend(Diagnostics(crate::spec::kinds::named_twice(
-            &spec.resources,
-            &stand_ins,
-            Code::SpecDuplicateName,
-        )));
+        self.diags
+            .extend(Diagnostics(crate::spec::kinds::named_twice(
+                &spec.resources,
+                &stand_ins,
+                Code::SpecDuplicateName,
+            )));
         // The policies' lints need none of the kinds' rules, and are linted on another core
         // meanwhile; they are reported only if the rules found no error, as before.
         let mut linter = self.worker();

@@ -8,7 +8,7 @@ pub mod env;
 pub mod kinds;
 mod load;
 mod located;
-mod redact;
+pub(crate) mod redact;
 pub mod resolve;
 pub mod rules;
 pub mod schema;

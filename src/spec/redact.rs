@@ -45,6 +45,22 @@ pub fn redact_secrets(file: &Arc<SourceFile>, diags: &mut Diagnostics) {
     }
 }
 
+/// The spec's text with each secret value's characters replaced by `*` (same length, so
+/// positions stay), for anything that shows the text itself: `fmt`'s errors and diffs.
+pub fn mask_secrets(text: &str) -> String {
+    let spans = secret_spans(text);
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for span in spans {
+        for b in &mut bytes[span] {
+            *b = b'*';
+        }
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 /// The byte ranges of secret values in a spec: the strings of `{ secret = "..." }` tables, and
 /// the `[vars]` values they refer to. A table is taken as a secret when any of its keys looks
 /// like `secret` (a misspelt `secert`, or `secret` beside a stray key), since the diagnostic it

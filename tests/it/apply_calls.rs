@@ -181,7 +181,9 @@ name = "{p}-queue"
 visibility_timeout = 60
 tags = { team = "platform" }
 "#,
-            create: &[("sqs:CreateQueue", 1)],
+            // The queue is looked for again just before it is created: SQS would answer
+            // CreateQueue with a same-named queue made since the plan.
+            create: &[("sqs:CreateQueue", 1), ("sqs:GetQueueUrl", 1)],
             update: &[
                 ("sqs:GetQueueAttributes", 1),
                 ("sqs:GetQueueUrl", 1),
@@ -246,7 +248,10 @@ encryption = { sse = "s3" }
 public_access_block = { block_public_acls = true, ignore_public_acls = true, block_public_policy = false, restrict_public_buckets = true }
 tags = { team = "platform" }
 "#,
+            // In us-east-1 S3 answers CreateBucket with success for a bucket the account
+            // has: its tags are read first, so that one made since the plan is not taken over.
             create: &[
+                ("s3:GET tagging", 1),
                 ("s3:PUT ", 1),
                 ("s3:PUT encryption", 1),
                 ("s3:PUT publicAccessBlock", 1),

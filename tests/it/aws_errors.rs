@@ -179,6 +179,58 @@ fn a_refused_connection_fails_within_ten_seconds_naming_the_endpoint() {
     snapshot("a_refused_connection", &error_lines(&run.stderr, &url));
 }
 
+/// An endpoint that is not a URL, or a region that is not one, is refused before any request,
+/// in one line naming where it came from, with no SDK internals; a refused endpoint given by
+/// AWS_ENDPOINT_URL is named in the hint as `--endpoint-url`'s is.
+#[test]
+fn a_malformed_endpoint_or_region_is_refused_in_one_line() {
+    let spec = one_role(&crate::support::unique("malformed"));
+    /// Options, environment, and what the error says.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (
+            &["--endpoint-url", "not a url"],
+            &[],
+            "--endpoint-url `not a url` is not a URL",
+        ),
+        (
+            &[],
+            &[("AWS_ENDPOINT_URL", "localhost:4566")],
+            "AWS_ENDPOINT_URL `localhost:4566` is not a URL",
+        ),
+        (
+            &["--region", "bad region"],
+            &[],
+            "`bad region` is not an AWS region name",
+        ),
+        (&["--region", ""], &[], "`` is not an AWS region name"),
+    ];
+    let path = spec.arg();
+    for (args, env, expected) in cases {
+        let mut full = vec!["plan", "-f", path.as_str()];
+        full.extend_from_slice(args);
+        let mut cmd = command(&full);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (run, _) = run(cmd.env("NO_COLOR", "1"));
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("Request {"), "{}", run.stderr);
+        assert_short_and_plain("a malformed option", &run.stderr);
+    }
+    let url = refusing_endpoint();
+    let (run, _) = run(command(&["plan", "-f", &path])
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("NO_COLOR", "1"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&url) && !run.stderr.contains("AWS in us-east-1"),
+        "names the endpoint it was sent to: {}",
+        run.stderr
+    );
+}
+
 #[test]
 fn missing_credentials_say_where_plinth_looked() {
     let spec = one_role(&crate::support::unique("nocreds"));

@@ -291,6 +291,141 @@ fn eventual_consistency_gets_a_bounded_visible_wait() {
     via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
 
+/// AWS may quote the request in its refusal, as Lambda does for an environment over 4 KB: the
+/// secrets it quotes are not shown, in the step's line or in the report.
+#[test]
+fn a_secret_quoted_in_an_aws_error_is_not_shown() {
+    const QUOTED: Fault = Fault::Error {
+        status: 400,
+        code: "InvalidParameterValueException",
+        message: "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {\"MODE\":\"batch\",\"API_TOKEN\":\"quoted-secret-7431\"}",
+    };
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("quoted"), unique("tonic"));
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{name}"
+
+[role.fn]
+name = "{prefix}-fn"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[function.job]
+name = "{prefix}-job"
+role = "${{role.fn.arn}}"
+code = {{ image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1" }}
+environment = {{ MODE = "batch", API_TOKEN = {{ secret = "quoted-secret-7431" }} }}
+"#
+    ));
+    proxy.set_faults(Faults {
+        scripted: vec![("lambda:POST functions".into(), 1, QUOTED)],
+        ..Faults::none()
+    });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("String measured:") && run.stderr.contains("(sensitive)"),
+        "the refusal is shown: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("quoted-secret-7431") && !run.stdout.contains("quoted-secret-7431"),
+        "{}",
+        run.stderr
+    );
+    proxy.set_faults(Faults::none());
+    via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
+
+/// A queue someone makes between the plan and its create (while apply waits for a prompt, or
+/// here for the role before it) is not taken over: SQS would answer CreateQueue with its URL.
+/// The step fails naming it, and the queue keeps its owner's tags.
+#[test]
+fn a_queue_made_after_the_plan_is_not_taken_over() {
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("taken"), unique("tonic"));
+    let queue_name = format!("{prefix}-jobs");
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{name}"
+
+[role.sender]
+name = "{prefix}-sender"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[queue.jobs]
+name = "{queue_name}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ AWS = "${{role.sender.arn}}" }}, Action = "sqs:SendMessage", Resource = "*" }}] }}
+"#
+    ));
+    proxy.set_faults(Faults {
+        scripted: vec![(
+            "iam:CreateRole".into(),
+            1,
+            Fault::Slow(Duration::from_secs(2)),
+        )],
+        ..Faults::none()
+    });
+    let apply = crate::support::command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while !proxy.counts().by_operation.contains_key("iam:CreateRole") {
+        assert!(started.elapsed() < Duration::from_secs(30), "no CreateRole");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sqs = runtime().block_on(async { aws_sdk_sqs::Client::new(&sdk().await) });
+    let url = runtime().block_on(async {
+        sqs.create_queue()
+            .queue_name(&queue_name)
+            .tags("owner", "alice")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    });
+    let out = apply.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "queue `{queue_name}` exists and is not the stack's"
+        )),
+        "{stderr}"
+    );
+    let tags = runtime().block_on(async {
+        sqs.list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+    });
+    assert_eq!(
+        tags.get("owner").map(String::as_str),
+        Some("alice"),
+        "{tags:?}"
+    );
+    assert!(!tags.contains_key("plinth:stack"), "{tags:?}");
+    proxy.set_faults(Faults::none());
+    let plan = via(&proxy, &["plan", "-f", &spec.arg()]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("plan::conflict"), "{}", plan.stderr);
+    runtime().block_on(async { sqs.delete_queue().queue_url(&url).send().await.unwrap() });
+    via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
+
 /// Live keys whose description is `description`.
 fn keys_described(description: &str) -> usize {
     runtime().block_on(async {

@@ -704,7 +704,7 @@ fn two_blocks_for_one_bucket_are_refused() {
 /// Creating a queue is one `CreateQueue`: its ARN follows from the URL SQS returns, so apply
 /// asks for no attribute afterwards, and the ARN it reports is the queue's.
 #[test]
-fn creating_a_queue_makes_no_call_beyond_create_queue() {
+fn creating_a_queue_asks_for_no_attribute_afterwards() {
     use crate::proxy::{FaultProxy, Faults};
     let (stack, name) = (unique("qcalls"), unique("tonic-q"));
     let spec = TempSpec::new(&format!(

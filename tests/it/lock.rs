@@ -76,6 +76,18 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
         unlock.stderr
     );
     assert!(!lock_exists(&bucket, &stack));
+    let again = plinth_aws(&["unlock", "-f", &spec.arg()]).ok();
+    assert!(again.stderr.contains("was not locked"), "{}", again.stderr);
+
+    // A lock object that names no holder is still a lock, and removing it says so.
+    put_lock(&bucket, &stack, "");
+    let unlock = plinth_aws(&["unlock", "-f", &spec.arg()]).ok();
+    assert!(
+        unlock.stderr.contains("which named no holder"),
+        "{}",
+        unlock.stderr
+    );
+    assert!(!lock_exists(&bucket, &stack));
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     assert!(
         !lock_exists(&bucket, &stack),

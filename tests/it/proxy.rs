@@ -565,11 +565,19 @@ impl Protocol {
 
     fn error(&self, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        // The message as the protocol quotes it: AWS's messages may hold quotes (Lambda's
+        // quotes the request's JSON) or markup.
+        let json_message = serde_json::Value::from(message).to_string();
+        let xml_message = message
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let message = xml_message.as_str();
         match self {
             Protocol::Query => xml(status, &format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>plinth-fault</RequestId></ErrorResponse>")),
-            Protocol::Json(ct) => json(status, ct, &format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+            Protocol::Json(ct) => json(status, ct, &format!(r#"{{"__type":"{code}","message":{json_message}}}"#)),
             Protocol::RestJson => {
-                let mut r = json(status, "application/json", &format!(r#"{{"Type":"User","message":"{message}"}}"#));
+                let mut r = json(status, "application/json", &format!(r#"{{"Type":"User","message":{json_message}}}"#));
                 r.headers_mut().insert("x-amzn-errortype", code.parse().unwrap());
                 r
             }

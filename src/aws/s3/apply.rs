@@ -18,18 +18,43 @@ impl S3 {
         // us-east-1 is the one region that takes no location constraint.
         let location = (self.region != "us-east-1")
             .then(|| BucketLocationConstraint::from(self.region.as_str()));
+        // In us-east-1, S3 answers CreateBucket with success for a bucket the account already
+        // has: one made by someone else since the plan would be taken over and its tags
+        // replaced. A bucket of that name is used only if it is this block's (a step run
+        // again); one whose tags are another's is left as it is. (An untagged bucket made
+        // meanwhile cannot be told from a new one here: moto, too, keeps no tags at creation.)
+        let mut exists = false;
+        if location.is_none() {
+            if let Ok(Some(found)) = self.tags(&b.name).await {
+                let ours = [STACK_TAG, crate::model::ADDRESS_TAG]
+                    .iter()
+                    .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k));
+                if !ours && !found.is_empty() {
+                    return Err(crate::aws::taken_since_the_plan(
+                        "s3:CreateBucket",
+                        "bucket",
+                        &b.name,
+                    ));
+                }
+                exists = ours;
+            }
+        }
         let configuration = CreateBucketConfiguration::builder()
             .set_location_constraint(location)
             .set_tags(Some(tag_set))
             .build();
-        let created = self
-            .client
-            .create_bucket()
-            .bucket(&b.name)
-            .create_bucket_configuration(configuration)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e));
+        let created = if exists {
+            Ok(())
+        } else {
+            self.client
+                .create_bucket()
+                .bucket(&b.name)
+                .create_bucket_configuration(configuration)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))
+        };
         if let Err(e) = created {
             // Outside us-east-1 a retry after a lost answer meets its own bucket; it is ours
             // only if it carries this bucket's ownership tags (moto ignores tags at creation).

@@ -948,14 +948,23 @@ impl FunctionSpec {
             }
         }
         // Counted once every value is known: at validate, with stand-ins for the account.
+        // Lambda measures the variables as the JSON object it stores them in
+        // (`{"NAME":"value",...}`, escapes included), and says so in its refusal.
+        let json_len = |text: &str| serde_json::to_string(text).map_or(text.len() + 2, |j| j.len());
         let Some(sizes) = environment
             .iter()
-            .map(|(name, value)| Some((name.len(), c.shape(value.text())?.len(), value)))
+            .map(|(name, value)| Some((json_len(name), json_len(&c.shape(value.text())?), value)))
             .collect::<Option<Vec<_>>>()
         else {
             return;
         };
-        let total: usize = sizes.iter().map(|(name, value, _)| name + value).sum();
+        // The braces, a `:` for each variable and a `,` between two.
+        let punctuation = 2 + sizes.len() + sizes.len().saturating_sub(1);
+        let total: usize = punctuation
+            + sizes
+                .iter()
+                .map(|(name, value, _)| name + value)
+                .sum::<usize>();
         if total > ENVIRONMENT_MAX_BYTES {
             let largest = (sizes.iter())
                 .max_by_key(|(_, value, _)| *value)
@@ -963,7 +972,7 @@ impl FunctionSpec {
             diags.push(
                 Diagnostic::error(
                     diag::Code::SpecInvalidValue,
-                    format!("the function's environment variables hold {total} bytes; Lambda allows {ENVIRONMENT_MAX_BYTES} in all"),
+                    format!("the function's environment variables are {total} bytes as the JSON Lambda measures; Lambda allows {ENVIRONMENT_MAX_BYTES} in all"),
                 )
                 .at_location(largest)
                 .hint("keep large values elsewhere (S3, SSM Parameter Store, Secrets Manager) and pass their names"),
@@ -1131,12 +1140,12 @@ environment = {{ MODE = "batch", BLOB = "${{var.blob}}" }}
             std::fs::write(&path, spec).unwrap();
             crate::spec::load(&path, &crate::spec::LoadOptions::default())
         };
-        // MODE (4) + batch (5) + BLOB (4) + the value.
-        let fits = 4096 - 13;
+        // As Lambda measures it: {"MODE":"batch","BLOB":"..."} is 26 bytes and the value.
+        let fits = 4096 - 26;
         assert!(load(fits).is_ok());
         let refused = load(fits + 1).unwrap_err().render(false);
         assert!(
-            refused.contains("hold 4097 bytes; Lambda allows 4096 in all"),
+            refused.contains("are 4097 bytes as the JSON Lambda measures"),
             "{refused}"
         );
     }

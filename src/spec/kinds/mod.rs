@@ -213,7 +213,11 @@ pub(crate) fn named_twice(
         };
         let kind = resource.kind();
         let any_case = matches!(kind, Kind::Role | Kind::Policy | Kind::InstanceProfile);
-        let claim = if any_case { id.to_lowercase() } else { id.clone() };
+        let claim = if any_case {
+            id.to_lowercase()
+        } else {
+            id.clone()
+        };
         match first.entry((kind, claim)) {
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert((&resource.address, id));
