@@ -366,18 +366,7 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal 
         )],
         ..Faults::none()
     });
-    let apply = crate::support::command(&[
-        "apply",
-        "-f",
-        &spec.arg(),
-        "--auto-approve",
-        "--endpoint-url",
-        &proxy.url,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let apply = crate::support::spawn_apply(&spec, &proxy.url);
     let started = Instant::now();
     while !proxy.counts().by_operation.contains_key("iam:CreateRole") {
         assert!(started.elapsed() < Duration::from_secs(30), "no CreateRole");

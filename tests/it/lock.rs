@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::proxy::{Fault, FaultProxy, Faults};
-use crate::support::{command, moto, plinth, plinth_aws, runtime, s3, sdk, unique, Run, TempSpec};
+use crate::support::{
+    command, moto, plinth, plinth_aws, runtime, s3, sdk, spawn_apply, unique, Run, TempSpec,
+};
 
 fn spec(stack: &str, prefix: &str, bucket: &str) -> String {
     roles(stack, prefix, bucket, 6)
@@ -93,22 +95,6 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
         !lock_exists(&bucket, &stack),
         "a finished apply releases its lock"
     );
-}
-
-/// `plinth apply --auto-approve` of `spec` through `url`, started and left running, its output
-/// captured.
-fn spawn_apply(spec: &TempSpec, url: &str) -> std::process::Child {
-    let mut cmd = command(&[
-        "apply",
-        "-f",
-        &spec.arg(),
-        "--auto-approve",
-        "--endpoint-url",
-        url,
-    ]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    cmd.spawn().unwrap()
 }
 
 fn put_lock(bucket: &str, stack: &str, body: &str) {

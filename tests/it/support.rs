@@ -301,3 +301,19 @@ pub fn queue_attributes(name: &str) -> Option<std::collections::HashMap<String, 
         )
     })
 }
+
+/// `plinth apply --auto-approve` of `spec` through `url`, started and left running, its output
+/// captured.
+pub fn spawn_apply(spec: &TempSpec, url: &str) -> std::process::Child {
+    let mut cmd = command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        url,
+    ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
