@@ -287,7 +287,17 @@ impl SavedEnvironment {
             ));
             return out;
         }
-        let as_json = |c: &crate::plan::ResourceChange| serde_json::to_value(c).unwrap_or_default();
+        // What the plan does, not all that AWS held: `live` also holds what the spec leaves
+        // unmanaged (a tag an account's auto-tagging adds, a queue's retention), which changes
+        // nothing apply does. A change to what is managed shows in the attributes that differ,
+        // or in the action.
+        let as_json = |c: &crate::plan::ResourceChange| {
+            let mut json = serde_json::to_value(c).unwrap_or_default();
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("live");
+            }
+            json
+        };
         for change in &saved.changes {
             match now.change(&change.address) {
                 None => out.push(format!("{}: no longer part of the plan", change.address)),

@@ -148,6 +148,47 @@ fn a_saved_plan_is_refused_whole_when_the_account_moved() {
     });
 }
 
+/// What the spec leaves unmanaged may change between plan and apply (an account's
+/// auto-tagging adds a tag, someone changes the session length) on a resource the plan leaves
+/// as it is: the saved plan does the same, and is applied.
+#[test]
+fn a_saved_plan_is_applied_when_only_unmanaged_settings_moved() {
+    let (stack, prefix) = (unique("unmanaged"), unique("tonic"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    std::fs::write(spec.path(), spec_text_with_extra_tag(&spec.path())).unwrap();
+    let file = spec.dir.path().join("plan.json");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
+
+    let client = runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) });
+    runtime().block_on(async {
+        client
+            .tag_role()
+            .role_name(format!("{prefix}-worker"))
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("cost-center")
+                    .value("42")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        client
+            .update_role()
+            .role_name(format!("{prefix}-worker"))
+            .max_session_duration(7200)
+            .send()
+            .await
+            .unwrap();
+    });
+    let apply = plinth_aws(&["apply", file]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains("1 changed"), "{}", apply.stderr);
+}
+
 #[test]
 fn an_edited_plan_file_or_spec_is_refused() {
     let (stack, prefix) = (unique("edited"), unique("tonic"));
