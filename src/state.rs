@@ -162,9 +162,11 @@ pub const INDEX_VERSION: u32 = 1;
 /// name every resource the stack owns (a superset is harmless), so every apply writes it twice,
 /// both times under the stack lock: before its first step, adding the names it is about to
 /// create, and after its last, dropping what it deleted and adding the ids AWS assigned (a KMS
-/// key's). An apply stopped between a `CreateKey` and the second write leaves a key the index
-/// does not name; the apply that next creates that key finds it by its tags, as it would without
-/// an index. When the index is missing, unreadable or not this stack's, a plan lists the
+/// key's). A key has no name to write before it exists: the first write names each key the
+/// apply is about to create (`keys_in_flight`), and the second drops those it created. An apply
+/// stopped between a `CreateKey` and the second write leaves a key the index does not name, and
+/// its address in flight: while any is, a plan also lists the account's keys, and so finds that
+/// key by its tags, to keep, take over or delete as the spec says. When the index is missing, unreadable or not this stack's, a plan lists the
 /// account as it does for a stack without a lock; when the second write fails, the apply
 /// deletes the index, so that the next plan lists the account instead of trusting it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +175,9 @@ pub struct StackIndex {
     pub stack: String,
     /// Each kind's physical ids: names, ARNs for managed policies and OIDC providers, key ids.
     pub resources: BTreeMap<Kind, BTreeSet<String>>,
+    /// Keys an apply set out to create and did not record as created (by address).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub keys_in_flight: BTreeSet<String>,
 }
 
 impl StackIndex {
@@ -181,6 +186,7 @@ impl StackIndex {
             version: INDEX_VERSION,
             stack: stack.to_string(),
             resources: BTreeMap::new(),
+            keys_in_flight: BTreeSet::new(),
         }
     }
 

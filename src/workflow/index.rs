@@ -17,6 +17,8 @@ pub fn before_apply(mut index: StackIndex, plan: &Plan) -> StackIndex {
     {
         if change.address.kind.has_name() {
             index.insert(change.address.kind, &change.physical_id);
+        } else if change.address.kind == Kind::Key {
+            index.keys_in_flight.insert(change.address.to_string());
         }
     }
     // A resource the stack shares (`existing = true`) is found again by its record once its
@@ -61,6 +63,7 @@ pub fn after_apply(mut index: StackIndex, plan: &Plan, report: &ApplyReport) -> 
                 .get(&change.address)
                 .and_then(|e| e.get("key_id"))
             {
+                index.keys_in_flight.remove(&change.address.to_string());
                 index.insert(kind, id);
             }
         }

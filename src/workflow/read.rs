@@ -83,8 +83,15 @@ pub async fn read<E: From<AwsError>>(
         for (address, id) in &known.physical_ids {
             names.entry(address.kind).or_default().insert(id.clone());
         }
+        // With the index, only a key an apply stopped creating is looked for: it is in no
+        // index, and KMS finds keys only by listing them.
+        let kinds: &[Kind] = match &known.index {
+            None => Kind::ALL,
+            Some(index) if !index.keys_in_flight.is_empty() => &[Kind::Key],
+            Some(_) => &[],
+        };
         let discovery = async {
-            if known.index.is_some() {
+            if kinds.is_empty() {
                 return Ok(Vec::new());
             }
             // The lock's bucket holds the stack's lock and index, never a resource that left
@@ -100,7 +107,7 @@ pub async fn read<E: From<AwsError>>(
                 (Kind::Bucket, Some(buckets)) => buckets,
                 _ => names.get(kind).unwrap_or(&no_names),
             };
-            let owned = stream::iter(Kind::ALL)
+            let owned = stream::iter(kinds)
                 .map(|kind| aws.owned(*kind, &spec.stack.name, skipped(kind)))
                 .buffer_unordered(READ_CONCURRENCY)
                 .try_collect::<Vec<_>>()
@@ -145,13 +152,24 @@ pub async fn read<E: From<AwsError>>(
                     )
                 })
                 .collect();
-            read_named(aws, limit, requests)
+            let mut owned: Vec<LiveResource> = read_named(aws, limit, requests)
                 .await?
                 .into_iter()
                 .flatten()
                 .map(|(_, found)| found)
                 .filter(|found| found.is_held_by(&spec.stack.name))
-                .collect()
+                .collect();
+            // Keys found by listing that the index does not name.
+            let indexed: BTreeSet<(Kind, String)> = owned
+                .iter()
+                .map(|o| (o.kind, o.physical_id.clone()))
+                .collect();
+            owned.extend(
+                discovered
+                    .into_iter()
+                    .filter(|d| !indexed.contains(&(d.kind, d.physical_id.clone()))),
+            );
+            owned
         }
     };
     // ... and they join the owned ones here, so `owned` still holds everything the stack owns.

@@ -552,3 +552,63 @@ fn an_alias_of_another_stacks_key_is_a_conflict_not_a_duplicate() {
         plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
     }
 }
+
+/// With a lock, a plan reads what the index names and lists nothing; a key has no name to
+/// index before it exists. A key whose create stopped after `CreateKey` (here its alias was
+/// refused) is named as in flight, so the next plans look for keys by listing, find it by its
+/// tags, and delete it once it leaves the spec, instead of leaving it in the account for good.
+#[test]
+fn a_key_an_apply_left_half_made_is_found_by_the_next_plan_of_a_locked_stack() {
+    const REFUSED: Fault = Fault::Error {
+        status: 400,
+        code: "InvalidAliasNameException",
+        message: "injected: the alias is refused",
+    };
+    let (stack, bucket, alias) = (unique("inflight"), lock_bucket(), unique("alias"));
+    let with_key = format!(
+        "[stack]\nname = \"{stack}\"\nlock = {{ bucket = \"{bucket}\" }}\n\n[key.k]\ndescription = \"{stack}\"\naliases = [\"alias/{alias}\"]\n"
+    );
+    let spec = TempSpec::new(&with_key);
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![("kms:CreateAlias".into(), 1, REFUSED)],
+            ..Faults::none()
+        },
+    );
+    let via = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--endpoint-url", proxy.url.as_str()]);
+        plinth(&all)
+    };
+    let failed = via(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("kms:CreateAlias"),
+        "{}",
+        failed.stderr
+    );
+
+    std::fs::write(
+        spec.path(),
+        format!("[stack]\nname = \"{stack}\"\nlock = {{ bucket = \"{bucket}\" }}\n"),
+    )
+    .unwrap();
+    let plan = via(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains("key.k") && plan.stdout.contains("1 to destroy"),
+        "the half-made key is found and deleted: {}",
+        plan.stdout
+    );
+    via(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    // Once the key is gone, the index names nothing in flight, and plans list nothing.
+    proxy.reset_counts();
+    let plan = via(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        proxy.counts().by_operation.get("kms:ListKeys"),
+        None,
+        "{:?}",
+        proxy.counts().by_operation
+    );
+}
