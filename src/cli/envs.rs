@@ -77,10 +77,15 @@ pub fn load_all(
     default_all: bool,
     warn: bool,
 ) -> Result<Vec<Spec>, Failure> {
-    selection(args, default_all)?
+    let specs = selection(args, default_all)?
         .into_iter()
         .map(|env| load_env(args, env, ui, warn))
-        .collect()
+        .collect::<Result<Vec<Spec>, Failure>>()?;
+    let shared = crate::spec::env::names_shared_across(&specs);
+    if shared.has_errors() {
+        return Err(Failure::Spec(shared));
+    }
+    Ok(specs)
 }
 
 /// The connection of `spec`'s environment: the command line's options, and the environment's

@@ -94,6 +94,8 @@ codes! {
     SpecEncoding = "spec::encoding",
     /// Two environments in one account with one stack name.
     SpecEnvironmentsShareStack = "spec::environments-share-stack",
+    /// Environments of one account that name the same AWS resource.
+    SpecEnvironmentsShareName = "spec::environments-share-name",
     /// A field that names an existing resource on a block that creates one.
     SpecExistingOnly = "spec::existing-only",
     /// A value serde refuses for another reason.

@@ -736,3 +736,58 @@ mod tests;
 
 #[cfg(test)]
 mod shipped;
+
+/// Environments of one spec planned together (`--all-envs`) that are in one account and name
+/// the same AWS resource: applying them would have the second take over what the first made
+/// (a queue SQS hands back, a role's policies rewritten), and destroying one would delete the
+/// other's. One error per resource, at its block, naming both environments. IAM's names and
+/// buckets are the account's (buckets the world's); the other kinds' are the region's.
+pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
+    use crate::model::{Address, Kind};
+    // (account, region for a regional kind, kind, name) → the first environment naming it.
+    type Claim = (String, Option<String>, Kind, String);
+    let mut first: BTreeMap<Claim, (&str, &Address)> = BTreeMap::new();
+    let mut out = Diagnostics::default();
+    for spec in specs {
+        let (Some(env), Some(account)) = (&spec.stack.env, &spec.stack.account) else {
+            continue;
+        };
+        let stand_in = crate::state::Account {
+            account_id: account.account_id.clone(),
+            region: env.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            partition: "aws".into(),
+            caller_arn: String::new(),
+        };
+        let resolver = super::resolve::Resolver::new(spec, &stand_in, None);
+        // A resource someone else owns (`existing = true`) is shared by design: each
+        // environment adds and removes only its own part.
+        for resource in spec.resources.values().filter(|r| !r.body.must_exist()) {
+            let Ok(Some(id)) = resource.body.physical_id(&resolver) else {
+                continue;
+            };
+            let kind = resource.kind();
+            let iam = matches!(kind, Kind::Role | Kind::Policy | Kind::InstanceProfile);
+            let global = iam || matches!(kind, Kind::Bucket | Kind::OidcProvider);
+            let region = (!global).then(|| env.region.clone().unwrap_or_default());
+            let claim = if iam { id.to_lowercase() } else { id.clone() };
+            let key = (account.account_id.clone(), region, kind, claim);
+            match first.get(&key) {
+                None => {
+                    first.insert(key, (env.name.as_str(), &resource.address));
+                }
+                Some((other, address)) => out.push(
+                    Diagnostic::error(
+                        Code::SpecEnvironmentsShareName,
+                        format!(
+                            "environments `{other}` and `{}` both name {kind} `{id}` in account {} ({address} and {}): applying both would give one environment's {kind} to the other",
+                            env.name, account.account_id, resource.address
+                        ),
+                    )
+                    .at_location(Some(resource.location.clone()))
+                    .hint("give each environment its own names, from a variable each `[env.NAME]` sets (name = \"${var.prefix}-jobs\"), or put them in different accounts"),
+                ),
+            }
+        }
+    }
+    out
+}

@@ -411,3 +411,64 @@ fn two_environments_in_one_account_need_two_stack_names() {
         dev.inputs.iter().map(|i| &i.path).collect::<Vec<_>>()
     );
 }
+
+/// Two environments of one account whose stacks differ but whose resources are named alike
+/// would take each other's resources when applied together; the names are compared once
+/// every environment is loaded. Names set apart by the environment's variables, another
+/// account, or a resource both share on purpose (`existing = true`) are fine.
+#[test]
+fn environments_of_one_account_naming_one_resource_are_refused_together() {
+    let spec = |queue: &str, account_b: &str| {
+        format!(
+            r#"[stack]
+name = "coll-${{var.env}}"
+
+[vars]
+env = "a"
+prefix = "coll"
+
+[env.a]
+account_id = "123456789012"
+vars = {{ env = "a" }}
+
+[env.b]
+account_id = "{account_b}"
+vars = {{ env = "b" }}
+
+[queue.q]
+name = "{queue}"
+
+[bucket.shared]
+name = "coll-shared-data"
+existing = true
+"#
+        )
+    };
+    let both = |text: &str| {
+        let dir = Dir::new(text);
+        let specs: Vec<Spec> = ["a", "b"]
+            .iter()
+            .map(|env| {
+                let options = LoadOptions {
+                    env: Some(env.to_string()),
+                    ..LoadOptions::default()
+                };
+                dir.load(&options).unwrap_or_else(|d| panic!("{d}"))
+            })
+            .collect();
+        super::names_shared_across(&specs).render(false)
+    };
+    let shared = both(&spec("${var.prefix}-q", "123456789012"));
+    assert!(shared.contains("spec::environments-share-name"), "{shared}");
+    assert!(
+        shared
+            .contains("environments `a` and `b` both name queue `coll-q` in account 123456789012"),
+        "{shared}"
+    );
+    assert!(!shared.contains("coll-shared-data"), "{shared}");
+    assert_eq!(
+        both(&spec("${var.prefix}-${var.env}-q", "123456789012")),
+        ""
+    );
+    assert_eq!(both(&spec("${var.prefix}-q", "210987654321")), "");
+}
