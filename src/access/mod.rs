@@ -135,6 +135,10 @@ struct Node<'a> {
     /// The plan's attributes, or (for a shared resource the stack releases) the live ones
     /// without the stack's parts.
     attributes: std::borrow::Cow<'a, Attributes>,
+    /// Its policies that name what the same apply creates (`trust`, `policies.NAME`), with
+    /// each `${ADDRESS.arn}` of the stack filled in with that resource's ARN as the model
+    /// names it: a new role's inline policy on a new key grants on that key.
+    pending: Vec<(String, PolicyDocument)>,
 }
 
 /// The stack on one side of a plan.
@@ -183,9 +187,12 @@ impl<'a> Stack<'a> {
                         &account.account_id,
                     ),
                     attributes,
+                    pending: Vec::new(),
                 })
             })
             .collect();
+        let mut nodes = nodes;
+        fill_pending_policies(&mut nodes);
         let by_arn = nodes
             .iter()
             .enumerate()
@@ -209,7 +216,9 @@ impl<'a> Stack<'a> {
     }
 
     fn policy<'n>(&self, node: &'n Node<'a>, name: &str) -> Option<&'n PolicyDocument> {
-        crate::plan::attribute_at(&node.attributes, name).and_then(Value::as_policy)
+        crate::plan::attribute_at(&node.attributes, name)
+            .and_then(Value::as_policy)
+            .or_else(|| node.pending(name))
     }
 
     /// `action_risk`, found once per action pattern.
@@ -244,6 +253,59 @@ fn arn_of(
     };
     let kind = change.address.kind;
     kind.arn(at, &kind.arn_id(attributes, &change.physical_id))
+}
+
+impl Node<'_> {
+    fn pending(&self, name: &str) -> Option<&PolicyDocument> {
+        self.pending
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, doc)| doc)
+    }
+}
+
+/// Reads the policies of each node that wait for a value of the same apply
+/// ([`Node::pending`]). Only nodes with one pay for the table of ARNs.
+fn fill_pending_policies(nodes: &mut [Node]) {
+    fn pending_of(attributes: &Attributes) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        for (name, value) in attributes.iter() {
+            match value {
+                Value::Unknown(p) if p.policy => out.push((name.clone(), value)),
+                Value::Map(entries) if name == "policies" => out.extend(
+                    entries
+                        .iter()
+                        .filter(|(_, v)| matches!(v, Value::Unknown(p) if p.policy))
+                        .map(|(key, v)| (format!("{name}.{key}"), v)),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+    if !nodes.iter().any(|n| !pending_of(&n.attributes).is_empty()) {
+        return;
+    }
+    let arns: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (format!("${{{}.arn}}", n.address), n.arn.clone()))
+        .collect();
+    let fill = |template: &str| {
+        let mut text = template.to_string();
+        for (reference, arn) in &arns {
+            if text.contains(reference.as_str()) {
+                text = text.replace(reference.as_str(), arn);
+            }
+        }
+        text
+    };
+    for node in nodes.iter_mut() {
+        let pending: Vec<(String, PolicyDocument)> = pending_of(&node.attributes)
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.pending_policy(fill)?)))
+            .collect();
+        node.pending = pending;
+    }
 }
 
 /// Every grant of the stack, sorted riskiest first.
@@ -624,7 +686,8 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
     let mut documents: Vec<(String, &PolicyDocument)> = Vec::new();
     if let Some(Value::Map(policies)) = role.attributes.get("policies") {
         for (name, value) in policies {
-            if let Some(doc) = value.as_policy() {
+            let pending = || role.pending(&format!("policies.{name}"));
+            if let Some(doc) = value.as_policy().or_else(pending) {
                 documents.push((format!("{} policies.{name}", role.address), doc));
             }
         }

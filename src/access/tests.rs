@@ -1056,6 +1056,41 @@ fn an_allow_with_fewer_actions_left_out_gains_them() {
     assert!(!gains_at_or_above(&narrowed, Risk::Internal));
 }
 
+/// An inline policy that names a key the same plan creates is not known in full until apply,
+/// but what it grants is: the plan shows it added, labelled as widening, and the access review
+/// has the role gaining it on that key.
+#[test]
+fn a_new_policy_on_a_key_the_plan_creates_is_shown_and_reviewed() {
+    let app = role(
+        "app",
+        LAMBDA,
+        r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#,
+    );
+    let before = format!("{ROLE_HEAD}{app}");
+    let after = format!(
+        "{before}\n[role.app.policies.kms]\nVersion = \"2012-10-17\"\nStatement = [{{ Effect = \"Allow\", Action = \"kms:Decrypt\", Resource = \"${{key.k.arn}}\" }}]\n\n[key.k]\ndescription = \"k\"\n"
+    );
+    let plan = between(&before, &after);
+    let role = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "role.app")
+        .unwrap();
+    let diffs = role.policy_diffs();
+    assert!(
+        diffs
+            .iter()
+            .any(|(name, d)| name == "policies.kms"
+                && d.access == crate::policy::AccessChange::Widens),
+        "{diffs:#?}"
+    );
+    let changes = changes_checked(&plan);
+    assert!(
+        gained(&changes, "role.app", "kms:decrypt", "key.k"),
+        "{changes:#?}"
+    );
+}
+
 /// An AWS managed policy plinth knows gives the rows of its document; one it does not know
 /// gives one row naming it, classed escalation, since it may grant anything.
 #[test]

@@ -350,6 +350,20 @@ impl Value {
         self.as_shared_policy().map(|p| &**p)
     }
 
+    /// A policy that names something the same apply creates, as a document whose unknown
+    /// values stay as their references (`"Resource": "${key.sqs.arn}"`), each first passed
+    /// through `fill` (which may give a reference its stand-in); `None` for any other value.
+    pub fn pending_policy(&self, fill: impl Fn(&str) -> String) -> Option<PolicyDocument> {
+        let Value::Unknown(pending) = self else {
+            return None;
+        };
+        if !pending.policy {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_str(&fill(&pending.template)).ok()?;
+        PolicyDocument::from_value(&json).ok()
+    }
+
     pub fn is_unknown(&self) -> bool {
         match self {
             Value::Unknown(_) => true,

@@ -262,13 +262,20 @@ impl AttributeChange {
                 _ => None,
             }
         }
-        fn policy(v: Option<&Value>) -> Option<&policy::PolicyDocument> {
-            v.and_then(Value::as_policy)
+        // A policy that names what the same apply creates is diffed with its references as
+        // written (`${key.sqs.arn}`): what it grants, and on what, is known at plan time.
+        fn policy(v: Option<&Value>) -> Option<std::borrow::Cow<'_, policy::PolicyDocument>> {
+            let v = v?;
+            v.as_policy().map(std::borrow::Cow::Borrowed).or_else(|| {
+                v.pending_policy(str::to_string)
+                    .map(std::borrow::Cow::Owned)
+            })
         }
+        #[allow(clippy::type_complexity)]
         let pairs: Vec<(
             String,
-            Option<&policy::PolicyDocument>,
-            Option<&policy::PolicyDocument>,
+            Option<std::borrow::Cow<'_, policy::PolicyDocument>>,
+            Option<std::borrow::Cow<'_, policy::PolicyDocument>>,
         )> = match (map(&self.before), map(&self.after)) {
             (None, None) => vec![(
                 self.name.clone(),
@@ -293,7 +300,7 @@ impl AttributeChange {
         pairs
             .into_iter()
             .filter(|(_, b, a)| b.is_some() || a.is_some())
-            .map(|(name, b, a)| (name, policy::diff(b, a)))
+            .map(|(name, b, a)| (name, policy::diff(b.as_deref(), a.as_deref())))
             .filter(|(_, d)| !d.is_empty())
             .collect()
     }
