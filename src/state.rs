@@ -132,7 +132,15 @@ pub struct ReadRequest {
 /// How many reads run at once.
 pub const READ_CONCURRENCY: usize = 16;
 
-/// Splits AWS tags into plinth's ownership tags and the user's own.
+/// AWS's own tags (`aws:cloudformation:stack-name` on what CloudFormation made): no caller
+/// may set or remove them, and a spec may not declare them, so they are neither the user's
+/// nor plinth's.
+pub fn is_system_tag(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
+/// Splits AWS tags into plinth's ownership tags and the user's own; AWS's own tags
+/// ([`is_system_tag`]) are neither, and are left out.
 pub fn split_tags(
     tags: impl IntoIterator<Item = (String, String)>,
 ) -> (Option<String>, Option<Address>, BTreeMap<String, String>) {
@@ -143,6 +151,7 @@ pub fn split_tags(
         match k.as_str() {
             STACK_TAG => owner = Some(v),
             ADDRESS_TAG => address = Address::try_from(v).ok(),
+            key if is_system_tag(key) => {}
             _ => {
                 user.insert(k, v);
             }

@@ -106,9 +106,10 @@ pub fn tag_changes(
         .filter(|(k, v)| current.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // AWS's own `aws:` tags are never plinth's to remove (AWS refuses it).
     let removed = current
         .keys()
-        .filter(|k| !wanted.contains_key(*k))
+        .filter(|k| !wanted.contains_key(*k) && !crate::state::is_system_tag(k))
         .cloned()
         .collect();
     (set, removed)

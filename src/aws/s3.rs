@@ -351,7 +351,20 @@ impl S3 {
         let tagged: Vec<(String, BTreeMap<String, String>)> = stream::iter(unnamed)
             .map(|b| async move {
                 let name = b.name().unwrap_or_default().to_string();
-                Ok::<_, AwsError>(self.tags(&name).await?.map(|tags| (name, tags)))
+                match self.tags(&name).await {
+                    Ok(tags) => Ok(tags.map(|tags| (name, tags))),
+                    // A bucket whose policy refuses this identity even its tags (a log or
+                    // security bucket kept to one role) is not one plinth can manage, so it
+                    // is not one plinth made: as for keys, it is left out, not a failure.
+                    Err(e) if e.denial().is_some() => {
+                        tracing::debug!(
+                            bucket = name,
+                            "skipping a bucket whose tags cannot be read: {e}"
+                        );
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .buffer_unordered(READ_CONCURRENCY)
             .try_filter_map(|found| async move { Ok(found) })

@@ -174,6 +174,12 @@ impl Sqs {
                 match self.tags(&url).await {
                     Ok(tags) => Ok(Some((url, tags))),
                     Err(e) if NO_QUEUE.iter().any(|c| e.is_code(c)) => Ok(None),
+                    // A queue whose policy refuses this identity its tags is not one plinth
+                    // can manage, so it is not one plinth made: left out, as for keys.
+                    Err(e) if e.denial().is_some() => {
+                        tracing::debug!(url, "skipping a queue whose tags cannot be read: {e}");
+                        Ok(None)
+                    }
                     Err(e) => Err(e),
                 }
             })

@@ -415,6 +415,61 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal 
     via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
 
+/// An account's buckets and queues may refuse this identity even their tags (a security
+/// bucket kept to one role): a plan that looks for what its stack owns skips them, as it skips
+/// such keys, instead of failing on someone else's resource.
+#[test]
+fn discovery_skips_buckets_and_queues_whose_tags_are_refused() {
+    const DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: s3:GetBucketTagging with an explicit deny in a resource-based policy",
+    };
+    const QUEUE_DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: sqs:listqueuetags on resource: arn:aws:sqs:us-east-1:123456789012:locked with an explicit deny",
+    };
+    let (name, prefix) = (unique("guarded"), unique("tonic"));
+    runtime().block_on(async {
+        let config = sdk().await;
+        s3(&config)
+            .create_bucket()
+            .bucket(format!("{prefix}-guarded"))
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_sqs::Client::new(&config)
+            .create_queue()
+            .queue_name(format!("{prefix}-guarded"))
+            .send()
+            .await
+            .unwrap();
+    });
+    // A stack with no bucket or queue of its own: every tag read of those kinds is discovery's.
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{name}\"\n\n[role.app]\nname = \"{prefix}-app\"\ntrust = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Principal = {{ Service = \"lambda.amazonaws.com\" }}, Action = \"sts:AssumeRole\" }}] }}\n"
+    ));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![
+                ("s3:GET tagging".into(), 1, DENIED),
+                ("sqs:ListQueueTags".into(), 1, QUEUE_DENIED),
+            ],
+            ..Faults::none()
+        },
+    );
+    let plan = via(&proxy, &["plan", "-f", &spec.arg()]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(
+        proxy.counts().faults.values().sum::<usize>(),
+        2,
+        "both refusals were met: {:?}",
+        proxy.counts()
+    );
+}
+
 /// Live keys whose description is `description`.
 fn keys_described(description: &str) -> usize {
     runtime().block_on(async {

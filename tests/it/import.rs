@@ -352,6 +352,49 @@ fn importing_a_name_that_does_not_exist_is_an_error_and_writes_nothing() {
     assert!(!Path::new(&out).exists());
 }
 
+/// What CloudFormation made carries AWS's own `aws:` tags, which no caller may set or remove
+/// and a spec may not declare: they are left out of what import writes and of what a plan
+/// compares, so a queue CloudFormation made imports to a spec that validates and plans only
+/// its adoption, and no apply tries to remove them.
+#[test]
+fn aws_system_tags_are_neither_imported_nor_removed() {
+    let name = unique("import-cfn");
+    let url = runtime().block_on(async {
+        aws_sdk_sqs::Client::new(&sdk().await)
+            .create_queue()
+            .queue_name(&name)
+            .tags("aws:cloudformation:stack-name", "data-stack")
+            .tags("team", "data")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    });
+    let imported = Imported::new(&["--stack", &unique("cfn"), "--queue", &name]);
+    let spec = imported.file("plinth.toml");
+    assert!(!spec.contains("aws:cloudformation"), "{spec}");
+    assert!(spec.contains("team"), "{spec}");
+    imported.assert_plan_only_adopts(1);
+    imported.apply_then_no_changes();
+    let tags = runtime().block_on(async {
+        aws_sdk_sqs::Client::new(&sdk().await)
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+    });
+    assert_eq!(
+        tags.get("aws:cloudformation:stack-name")
+            .map(String::as_str),
+        Some("data-stack"),
+        "{tags:?}"
+    );
+}
+
 fn kms() -> aws_sdk_kms::Client {
     runtime().block_on(async { aws_sdk_kms::Client::new(&sdk().await) })
 }

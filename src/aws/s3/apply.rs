@@ -313,9 +313,14 @@ impl S3 {
         let mut wanted = after.all_tags(before.tags.as_ref());
         if current != wanted {
             // Other stacks' records of their parts are tags too, and S3 writes the set whole:
-            // those on the bucket now (one may have been added since the plan) stay.
+            // those on the bucket now (one may have been added since the plan) stay. So do
+            // AWS's own `aws:` tags (CloudFormation's, on a bucket it made), which no caller
+            // may remove.
             if let Some(now) = self.tags(&after.name).await? {
-                wanted.extend(now.into_iter().filter(|(k, _)| is_record_tag(k)));
+                wanted.extend(
+                    now.into_iter()
+                        .filter(|(k, _)| is_record_tag(k) || crate::state::is_system_tag(k)),
+                );
             }
             self.put_tags(&after.name, &wanted).await?;
         }
