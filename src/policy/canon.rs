@@ -244,9 +244,13 @@ impl Spelling {
                 );
             }
             for principal in statement.listed_principals() {
-                if principal.kind == PrincipalKind::Aws && is_account_id(&principal.id) {
-                    let canonical = format!("arn:aws:iam::{}:root", principal.id);
-                    keep_first(&mut spelling.principals, canonical, &principal.id);
+                if principal.kind == PrincipalKind::Aws {
+                    if let Some(account) = account_of_root(&principal.id) {
+                        let canonical = format!("arn:aws:iam::{account}:root");
+                        if canonical != principal.id {
+                            keep_first(&mut spelling.principals, canonical, &principal.id);
+                        }
+                    }
                 }
             }
         }
@@ -273,15 +277,30 @@ fn normalize_principals(principals: &Principals) -> Principals {
     let mut listed: Vec<Principal> = listed
         .iter()
         .map(|principal| match principal.kind {
-            PrincipalKind::Aws if is_account_id(&principal.id) => {
-                Principal::aws(format!("arn:aws:iam::{}:root", principal.id))
-            }
+            PrincipalKind::Aws => match account_of_root(&principal.id) {
+                Some(account) => Principal::aws(format!("arn:aws:iam::{account}:root")),
+                None => principal.clone(),
+            },
             _ => principal.clone(),
         })
         .collect();
     listed.sort();
     listed.dedup();
     Principals::Listed(listed)
+}
+
+/// The account an AWS principal names as a whole: an account id, or its root's ARN in any
+/// partition. IAM, S3 and SQS rewrite an account id to the root's ARN of the account's own
+/// partition (`arn:aws-us-gov:iam::123456789012:root` in GovCloud), and a policy names
+/// principals of its own partition only, so the canonical form is one for every partition.
+fn account_of_root(id: &str) -> Option<&str> {
+    if is_account_id(id) {
+        return Some(id);
+    }
+    let rest = id.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    let account = rest.strip_prefix("iam::")?.strip_suffix(":root")?;
+    (partition.starts_with("aws") && is_account_id(account)).then_some(account)
 }
 
 pub(super) fn is_account_id(text: &str) -> bool {
@@ -371,6 +390,15 @@ mod tests {
             (
                 r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}"#,
                 r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]}, "Action": "sts:AssumeRole"}"#,
+            ),
+            // In GovCloud and China IAM rewrites an account id to the root of its own partition.
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}"#,
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws-us-gov:iam::123456789012:root"}, "Action": "sts:AssumeRole"}"#,
+            ),
+            (
+                r#"{"Effect": "Allow", "Principal": {"AWS": ["123456789012", "arn:aws-cn:iam::210987654321:root"]}, "Action": "sts:AssumeRole"}"#,
+                r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws-cn:iam::123456789012:root", "210987654321"]}, "Action": "sts:AssumeRole"}"#,
             ),
             (
                 r#"{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}"#,
