@@ -40,6 +40,29 @@ impl PolicyDocument {
         self.version
     }
 
+    /// The document without its Allow statements for account roots alone: in a key policy an
+    /// account's root only delegates to that account's IAM policies, so what is left is what
+    /// the policy grants a principal by itself.
+    pub fn without_root_delegation(&self) -> PolicyDocument {
+        let only_roots = |s: &Statement| match &s.principal {
+            Some(Clause::Is(Principals::Listed(listed))) => listed.iter().all(|p| {
+                p.kind == PrincipalKind::Aws
+                    && (super::canon::is_account_id(&p.id) || p.id.ends_with(":root"))
+            }),
+            _ => false,
+        };
+        PolicyDocument {
+            version: self.version,
+            id: self.id.clone(),
+            statements: self
+                .statements
+                .iter()
+                .filter(|s| !(s.effect == Effect::Allow && only_roots(s)))
+                .cloned()
+                .collect(),
+        }
+    }
+
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }

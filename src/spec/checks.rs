@@ -495,7 +495,17 @@ impl<'a> Known<'a> {
         };
         let key = self.target(key_text, Kind::Key);
         let key_arn = match key {
-            Some(key) => self.export(&key.address, "arn"),
+            // A key the same apply creates has no ARN yet; a stand-in of its shape (in the
+            // stack's account and region) is matched by the policies that would match it.
+            Some(key) => self.export(&key.address, "arn").or_else(|| {
+                let fact = |f| (self.lookup)(&Reference::Aws(f));
+                Some(format!(
+                    "arn:{}:kms:{}:{}:key/00000000-0000-0000-0000-000000000000",
+                    fact(AwsFact::Partition)?,
+                    fact(AwsFact::Region)?,
+                    fact(AwsFact::AccountId)?
+                ))
+            }),
             None => self
                 .text(key_text)
                 .filter(|v| v.starts_with("arn:") && v.contains(":key/")),
@@ -513,8 +523,11 @@ impl<'a> Known<'a> {
                 .as_ref()
                 .and_then(|p| self.policy(p))
                 .is_some_and(|doc| {
+                    // A root statement only hands the decision to the role's own policies,
+                    // which were asked above.
+                    let direct = doc.without_root_delegation();
                     let role = Principal::aws(role_arn.clone());
-                    allows(is_allowed(&[&doc], Some(&role), "kms:Decrypt", &key_arn))
+                    allows(is_allowed(&[&direct], Some(&role), "kms:Decrypt", &key_arn))
                 }),
             _ => false,
         };
@@ -1001,6 +1014,41 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allo
             ", {{ Effect = \"Allow\", Action = \"kms:Decrypt\", Resource = \"{key}\" }}"
         )));
         assert!(!granted.contains("kms:Decrypt"), "{granted}");
+    }
+
+    /// A queue encrypted with a key of the spec whose policy only delegates to the account's
+    /// IAM policies (the root statement): the role still needs kms:Decrypt in its own
+    /// policies. Found on the first plan, before the key exists, and on every plan after.
+    #[test]
+    fn a_trigger_on_a_queue_encrypted_with_a_key_of_the_spec_needs_decrypt() {
+        let all_sqs =
+            "Action = [\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\"]";
+        let key = "[key.k]\ndescription = \"k\"\npolicy = { Version = \"2012-10-17\", Statement = [{ Sid = \"Root\", Effect = \"Allow\", Principal = { AWS = \"arn:aws:iam::${aws.account_id}:root\" }, Action = \"kms:*\", Resource = \"*\" }] }\n\n[queue.work]";
+        let text = std::fs::read_to_string(fixture("checks/function-queue-access.toml"))
+            .unwrap()
+            .replace(
+                "Action = [\"sqs:ReceiveMessage\", \"sqs:GetQueueAttributes\"]",
+                all_sqs,
+            )
+            .replace("[queue.work]", key)
+            .replace(
+                "name = \"tonic-work\"\n",
+                "name = \"tonic-work\"\nkms_key = \"${key.k.arn}\"\n",
+            );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plinth.toml");
+        std::fs::write(&file, &text).unwrap();
+        let spec = spec::load(&file, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let plan = plan(&spec, &tester_account(), PlanOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let warnings: String = (plan.warnings.iter())
+            .map(|w| format!("{} {}\n", w.code, w.text))
+            .collect();
+        assert!(
+            warnings.contains("not allowed kms:Decrypt on the key"),
+            "{warnings}"
+        );
     }
 
     /// A policy of the role that names a key not created yet is not known on the first plan;
