@@ -170,7 +170,7 @@ mod tests {
         assert!(!Kind::Key.known_before_creation("arn"));
         assert_eq!(
             Kind::Queue.exported_attributes(),
-            ["arn", "url", "name", "visibility_timeout"]
+            ["arn", "url", "name", "visibility_timeout", "kms_key"]
         );
     }
 }

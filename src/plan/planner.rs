@@ -62,6 +62,7 @@ pub(super) fn plan_on(
         )
         .collect();
     let stack = spec.stack.name.as_str();
+    let key_aliases = key_aliases(spec, &resolver);
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
@@ -72,6 +73,7 @@ pub(super) fn plan_on(
     let context = || Context {
         live,
         stack,
+        key_aliases: &key_aliases,
         known_accounts: &known_accounts,
         options,
         lints: Default::default(),
@@ -292,6 +294,9 @@ fn released_shares(
 struct Context<'a> {
     live: &'a LiveSnapshot,
     stack: &'a str,
+    /// Each alias a key of the spec declares (`alias/NAME`), and each existing key's `key_id`,
+    /// with the key's address.
+    key_aliases: &'a BTreeMap<String, Address>,
     known_accounts: &'a [String],
     options: PlanOptions,
     /// The lints of each document written with no references and linted with no silences, by
@@ -331,7 +336,16 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                 .push((template.key(), Some(std::sync::Arc::clone(doc))));
         }
     }
-    let depends_on = dependencies(resource);
+    let mut depends_on = dependencies(resource);
+    // A key named by one of its aliases (a queue's `kms_key = "alias/tonic-sqs"`, written
+    // out or through a variable) is created first all the same: the value names it.
+    for value in desired.values() {
+        if let Some(key) = value.as_str().and_then(|v| context.key_aliases.get(v)) {
+            if *key != resource.address && !depends_on.contains(key) {
+                depends_on.push(key.clone());
+            }
+        }
+    }
     // Known for every kind but a key without aliases (the read found names, or failed).
     let physical_id = resource.body.physical_id(resolver).ok().flatten();
     let by_name = live.by_address.get(&resource.address);
@@ -720,6 +734,23 @@ fn missing_existing(resource: &Resource, physical_id: &str) -> Diagnostic {
     )
     .at_location(Some(resource.location.clone()))
     .hint("fix the name, or remove `existing = true` to have plinth create and own it")
+}
+
+/// The aliases the spec's keys declare and the existing keys' ids, resolved, with each key's
+/// address.
+fn key_aliases(spec: &Spec, resolver: &Resolver<'_>) -> BTreeMap<String, Address> {
+    let mut out = BTreeMap::new();
+    for resource in spec.resources.values() {
+        if let crate::spec::ResourceBody::Key(key) = &resource.body {
+            // An existing key's `key_id` names it too (its alias, id or ARN).
+            for name in key.aliases.iter().flatten().chain(key.key_id.iter()) {
+                if let Some(name) = resolver.text(name) {
+                    out.insert(name, resource.address.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 fn dependencies(resource: &Resource) -> Vec<Address> {

@@ -304,6 +304,15 @@ impl<'a> Known<'a> {
                         index.entry((r.kind(), id)).or_insert(r);
                     }
                 }
+                // A key is named by its aliases too (`kms_key = "alias/tonic-sqs"`), and an
+                // existing key by its `key_id`.
+                if let ResourceBody::Key(key) = &r.body {
+                    for name in key.aliases.iter().flatten().chain(key.key_id.iter()) {
+                        if let Some(name) = self.text(name) {
+                            index.entry((Kind::Key, name)).or_insert(r);
+                        }
+                    }
+                }
             }
             index
         });
@@ -1048,6 +1057,54 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allo
         assert!(
             warnings.contains("not allowed kms:Decrypt on the key"),
             "{warnings}"
+        );
+    }
+
+    /// A queue may name its key by one of the key's aliases, written out or through a
+    /// variable, as a stack that also takes a key of yours does: the key is still the spec's,
+    /// so the checks judge its policy and apply creates it before the queue.
+    #[test]
+    fn a_key_named_by_its_alias_is_the_specs_key() {
+        let by_alias = (
+            "kms_key = \"${key.sqs.arn}\"",
+            "kms_key = \"${var.kms_key}\"",
+        );
+        let text = std::fs::read_to_string(fixture("checks/notification-key-policy.toml"))
+            .unwrap()
+            .replace(by_alias.0, by_alias.1)
+            .replace(
+                "[key.sqs]",
+                "[vars]\nkms_key = \"alias/tonic-sqs\"\n\n[key.sqs]",
+            );
+        let planned = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("plinth.toml");
+            std::fs::write(&file, text).unwrap();
+            let spec = spec::load(&file, &LoadOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(false)));
+            plan(&spec, &tester_account(), PlanOptions::default())
+        };
+        let refused = planned(&text)
+            .expect_err("the key policy lacks S3")
+            .render(false);
+        assert!(
+            refused.contains("check::notification-key-policy"),
+            "{refused}"
+        );
+        let with_s3 = text.replace(
+            "\"Resource\": \"*\"\n    }]",
+            "\"Resource\": \"*\"\n    }, {\n        \"Effect\": \"Allow\", \"Principal\": { \"Service\": \"s3.amazonaws.com\" },\n        \"Action\": [\"kms:Decrypt\", \"kms:GenerateDataKey\"], \"Resource\": \"*\"\n    }]",
+        );
+        let plan = planned(&with_s3).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let queue = plan
+            .changes
+            .iter()
+            .find(|c| c.address.to_string() == "queue.work")
+            .unwrap();
+        assert!(
+            queue.depends_on.iter().any(|a| a.to_string() == "key.sqs"),
+            "{:?}",
+            queue.depends_on
         );
     }
 

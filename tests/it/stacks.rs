@@ -240,6 +240,12 @@ fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the
     }
     v2.apply(&[]);
     v2.assert_no_changes(&[]);
+    // Data Pipeline V2 has no queue and no key: no setting names one.
+    let outputs = v2.outputs();
+    assert!(
+        outputs.keys().all(|k| !k.starts_with("TONIC_LAMBDA_")),
+        "{outputs:?}"
+    );
     let state = runtime().block_on(async {
         let kms = aws_sdk_kms::Client::new(&sdk().await);
         let key = kms.describe_key().key_id(&own_key).send().await.unwrap();

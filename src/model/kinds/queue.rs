@@ -9,6 +9,7 @@ pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
     Attribute::assigned("url"),
     Attribute::export("name").replaces(),
     Attribute::export("visibility_timeout"),
+    Attribute::export("kms_key"),
     Attribute::policy(
         "policy",
         DocumentKind::Resource("an SQS queue policy"),

@@ -290,7 +290,11 @@ impl KindSpec for QueueSpec {
     }
 
     fn declares_export(&self, attribute: &str) -> bool {
-        attribute != "visibility_timeout" || self.visibility_timeout.is_some()
+        match attribute {
+            "visibility_timeout" => self.visibility_timeout.is_some(),
+            "kms_key" => self.kms_key.is_some(),
+            _ => true,
+        }
     }
 
     fn texts(&self) -> Vec<&Text> {
@@ -444,6 +448,9 @@ impl KindSpec for QueueSpec {
             "arn" => Some(r.account().arn(Kind::Queue, &name)),
             "name" => Some(name),
             "visibility_timeout" => self.visibility_timeout.as_ref().map(|(v, _)| v.to_string()),
+            // As the spec names the key (an alias, id or ARN): what a consumer of the queue's
+            // messages is told to decrypt them with.
+            "kms_key" => self.kms_key.as_ref().and_then(|k| r.text(k)),
             // The URL's host depends on the endpoint: known once the queue exists.
             _ => super::assigned_export(live, &name, attribute),
         }
