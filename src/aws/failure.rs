@@ -53,6 +53,12 @@ pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) 
         "NoSuchEntity" => "IAM does not know the role, policy or profile the request names: check the ARN, or run again if it was created or deleted a moment ago".into(),
         "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => "AWS refused the policy document; its message says which part (`plinth validate` lints what it can before AWS sees a policy)".into(),
         "LimitExceeded" | "LimitExceededException" => "an account quota is reached (the message says which): raise it in the Service Quotas console, or remove what the account no longer needs".into(),
+        "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestLimitExceeded"
+        | "TooManyRequestsException" | "SlowDown" | "RequestThrottled"
+        | "RequestThrottledException" | "ProvisionedThroughputExceededException" => "AWS kept throttling the requests after every retry: run again later, or allow more retries with --max-attempts (an apply run again finishes what is left)".into(),
+        "InternalFailure" | "InternalError" | "InternalServerError" | "ServiceUnavailable"
+        | "ServiceUnavailableException" | "ServiceFailure" | "InternalServiceError"
+        | "InternalServiceErrorException" | "KMSInternalException" => "AWS failed on its side and kept failing after every retry: run again in a moment (an apply run again finishes what is left)".into(),
         "OptInRequired" | "InvalidRegion" => format!(
             "the region is not enabled for this account, or does not exist: check --region (requests go to {})",
             destination()

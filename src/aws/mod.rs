@@ -501,12 +501,41 @@ impl fmt::Display for AwsError {
     }
 }
 
+/// The HTTP status of the answer an SDK error came with, if one came.
+pub trait AnswerStatus {
+    fn answer_status(&self) -> Option<u16>;
+}
+
+impl<E> AnswerStatus
+    for aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>
+{
+    fn answer_status(&self) -> Option<u16> {
+        self.raw_response().map(|r| r.status().as_u16())
+    }
+}
+
 impl AwsError {
     pub fn from_sdk<E>(operation: &str, err: &E) -> AwsError
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + AnswerStatus + std::error::Error + 'static,
     {
         if err.code().is_none() && err.message().is_none() {
+            // An answer came, but not one of AWS's errors: an HTML page from a proxy or a
+            // gateway, or a service that is not AWS at that address.
+            if let Some(status) = err.answer_status().filter(|s| *s >= 300) {
+                return AwsError {
+                    operation: operation.to_string(),
+                    code: None,
+                    message: format!(
+                        "{} answered HTTP {status} with something that is not an AWS error",
+                        failure::destination()
+                    ),
+                    hint: Some(format!(
+                        "a proxy, gateway or other service answered instead of AWS: check --endpoint-url (or AWS_ENDPOINT_URL), HTTPS_PROXY and the network (requests go to {})",
+                        failure::destination()
+                    )),
+                };
+            }
             // No answer from AWS: the request was never sent, or no answer came back.
             return failure::unanswered(operation, err);
         }
@@ -592,7 +621,7 @@ pub(crate) fn not_found_as_none<T, E>(
     codes: &[&str],
 ) -> Result<Option<T>, AwsError>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + AnswerStatus + std::error::Error + 'static,
 {
     match result {
         Ok(v) => Ok(Some(v)),

@@ -275,7 +275,7 @@ pub struct AwsArgs {
     #[arg(long, requires = "assume_role_arn")]
     pub source_identity: Option<String>,
     /// Attempts per AWS request for throttling and transient errors
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
     /// Longest a step waits for AWS to catch up (IAM propagation, a queue name deleted
     /// recently) before it fails
@@ -356,10 +356,10 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
     /// How many changes may be in flight at once
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = at_least_one)]
     pub parallelism: usize,
     /// With a saved plan of several environments: how many to apply at once
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = at_least_one)]
     pub env_parallelism: usize,
     /// With a saved plan of several environments: stop starting new ones after more than N
     /// have failed
@@ -390,5 +390,14 @@ pub(super) fn malformed_var(s: &str) -> String {
     } else {
         "a --var argument has no `=` between the name and the value (the argument is not shown)"
             .into()
+    }
+}
+
+/// A count of things at once: 0 would do nothing and wait for ever.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -17,8 +17,33 @@ pub async fn explain_error(aws: &Aws, spec: &Spec, mut e: AwsError) -> AwsError 
         if let Some(printed) = Printed::of(aws, spec).await {
             e.hint = Some(printed.explain(&denial, &e.operation));
         }
+        // S3 answers a read of a name another account holds with Access Denied too: that is
+        // the likelier cause for a bucket the stack is to create, and said first.
+        if let Some(name) = bucket_to_create(spec, &e.operation) {
+            e.hint = Some(format!(
+                "S3 bucket names are global: if `{name}` is another AWS account's, choose another name (with your account id or a prefix of your own in it); if it is yours, this identity lacks `{}`, which `plinth permissions -f SPEC` grants",
+                denial.action
+            ));
+        }
     }
     e
+}
+
+/// The name of a bucket the spec would create (not `existing = true`) that a refused S3 read
+/// was about: another account may hold the name, and S3 answers that with Access Denied.
+fn bucket_to_create<'o>(spec: &Spec, operation: &'o str) -> Option<&'o str> {
+    if !operation.starts_with("s3:") {
+        return None;
+    }
+    spec.resources
+        .values()
+        .filter(|r| r.kind() == crate::model::Kind::Bucket && !r.body.must_exist())
+        .find_map(|r| {
+            // `about` names the resource as `(ADDRESS, NAME)`.
+            let after = &operation[operation.find(&format!("({}, ", r.address))?..];
+            let name = after.split_once(", ")?.1;
+            name.split_once(')').map(|(name, _)| name)
+        })
 }
 
 /// [`explain_error`] for every refused step of an apply; the policy is printed once.

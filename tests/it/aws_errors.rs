@@ -78,6 +78,33 @@ fn silent_endpoint(seconds: u64) -> String {
     url
 }
 
+/// A loopback endpoint that answers every request with `status` and an HTML page, as a
+/// corporate proxy or a gateway does.
+fn html_endpoint(status: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(mut connection) = connection else {
+                continue;
+            };
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65536];
+                let _ = connection.set_read_timeout(Some(Duration::from_millis(500)));
+                let _ = connection.read(&mut buffer);
+                let body = "<html><body><h1>Bad Gateway</h1></body></html>";
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = connection.write_all(answer.as_bytes());
+            });
+        }
+    });
+    url
+}
+
 /// A loopback address where nothing listens.
 fn refusing_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -229,6 +256,108 @@ fn a_malformed_endpoint_or_region_is_refused_in_one_line() {
         "names the endpoint it was sent to: {}",
         run.stderr
     );
+}
+
+/// An answer that is not one of AWS's errors (an HTML page from a proxy) is named for what it
+/// is, with its HTTP status and where requests go, not as the SDK's "unhandled error".
+#[test]
+fn an_answer_that_is_not_aws_names_its_status_and_the_endpoint() {
+    let spec = one_role(&crate::support::unique("html"));
+    for status in ["403 Forbidden", "404 Not Found", "502 Bad Gateway"] {
+        let url = html_endpoint(status);
+        let (run, _) = run(command(&["plan", "-f", &spec.arg(), "--max-attempts", "1"])
+            .env("AWS_ENDPOINT_URL", &url)
+            .env("NO_COLOR", "1"));
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let code = &status[..3];
+        assert!(
+            run.stderr.contains(&format!(
+                "answered HTTP {code} with something that is not an AWS error"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(&url), "{}", run.stderr);
+        assert!(!run.stderr.contains("unhandled error"), "{}", run.stderr);
+        assert_short_and_plain("a proxy's page", &run.stderr);
+    }
+}
+
+/// S3 answers a read of a bucket name another account holds with Access Denied: the hint
+/// says that bucket names are global, beside what the printed policy grants.
+#[test]
+fn a_refused_read_of_a_bucket_to_create_says_the_name_may_be_taken() {
+    const DENIED: Fault = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+        message: "Access Denied",
+    };
+    let stack = crate::support::unique("taken");
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[bucket.data]\nname = \"{stack}-data\"\n"
+    ));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![("s3:GET tagging".into(), 100, DENIED)],
+            ..Faults::none()
+        },
+    );
+    let (run, _) = run(
+        command(&["plan", "-f", &spec.arg(), "--endpoint-url", &proxy.url]).env("NO_COLOR", "1"),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "if `{stack}-data` is another AWS account's, choose another name"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_short_and_plain("a bucket name another account holds", &run.stderr);
+}
+
+/// Throttling or AWS's own failure that outlasts every retry ends with what to do: run again,
+/// or allow more retries. And a count of 0 for retries or parallelism is refused up front.
+#[test]
+fn errors_that_outlast_the_retries_say_what_to_do() {
+    let spec = one_role(&crate::support::unique("outlast"));
+    for (fault, expected) in [
+        (
+            Fault::Throttle,
+            "AWS kept throttling the requests after every retry",
+        ),
+        (
+            Fault::InternalError,
+            "AWS failed on its side and kept failing",
+        ),
+    ] {
+        let proxy = FaultProxy::start(
+            moto(),
+            Faults {
+                scripted: vec![("iam:GetRole".into(), 100, fault)],
+                ..Faults::none()
+            },
+        );
+        let (run, _) = run(command(&[
+            "plan",
+            "-f",
+            &spec.arg(),
+            "--endpoint-url",
+            &proxy.url,
+            "--max-attempts",
+            "1",
+        ])
+        .env("NO_COLOR", "1"));
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(expected), "{}", run.stderr);
+        assert_short_and_plain("an error that outlasts the retries", &run.stderr);
+    }
+    for option in ["--max-attempts", "--parallelism"] {
+        let (run, _) = run(&mut command(&["apply", "-f", &spec.arg(), option, "0"]));
+        assert_ne!(run.code, 0, "{option} 0: {}", run.stderr);
+        assert!(run.stderr.contains(option), "{}", run.stderr);
+    }
 }
 
 #[test]
