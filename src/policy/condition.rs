@@ -52,6 +52,31 @@ pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
     }
 }
 
+/// Why `value` is not one `operator` can compare (`10.0.0.300/8` for `IpAddress`, `yesterday`
+/// for a date, `yes` for `Bool`): the condition then never holds for a request. `None` for a
+/// value that fits, one holding a policy variable, or an operator this does not judge.
+pub(crate) fn value_problem(operator: &str, value: &str) -> Option<&'static str> {
+    if value.contains("${") {
+        return None;
+    }
+    let operator = Operator::parse(operator)?;
+    match (operator.family, operator.base) {
+        (Family::Ip, _) if Cidr::parse(value).is_none() => {
+            Some("is not an IP address or a CIDR range")
+        }
+        (Family::Numeric(_), _) if parse_number(value).is_none() => Some("is not a number"),
+        (Family::Date(_), _) if parse_date(value).is_none() => {
+            Some("is not a date (ISO 8601, such as 2026-01-31T00:00:00Z, or seconds since 1970)")
+        }
+        (Family::Literal, "Bool" | "Null")
+            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") =>
+        {
+            Some("is not true or false")
+        }
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetPrefix {
     None,

@@ -81,6 +81,7 @@ lint_rules! {
     INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user), or holds a wildcard";
     TRUST_ACTION TrustAction = "P023", Error, "action other than sts:AssumeRole and its kin in a role trust policy, which IAM rejects";
     WILDCARD_SERVICE_PREFIX WildcardServicePrefix = "P024", Error, "wildcard in an action's service prefix, which IAM rejects";
+    CONDITION_VALUE_MISFITS ConditionValueMisfits = "P025", Warning, "condition value its operator cannot compare (an address, number, date or boolean that is not one), so the condition never holds";
 }
 
 /// The actions a role trust policy may hold: IAM refuses any other with "AssumeRole policy may
@@ -733,6 +734,13 @@ mod tests {
             // A service whose catalog entry names a tag key `tag-key` takes any tag key there.
             (IDENTITY, r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": {"StringEquals": {"secretsmanager:ResourceTag/Team": "data"}}}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": {"StringEquals": {"secretsmanager:ResourceTags/Team": "data"}}}"#, &[("Statement[0]", "P019")]),
+            // A value the operator cannot compare: the condition never holds.
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.300/8"}}}"#, &[("Statement[0]", "P025")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"DateGreaterThan": {"aws:CurrentTime": "yesterday"}}}"#, &[("Statement[0]", "P025")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"Bool": {"aws:SecureTransport": "yes"}}}"#, &[("Statement[0]", "P025")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"Null": {"aws:TokenIssueTime": "maybe"}}}"#, &[("Statement[0]", "P025")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThanEquals": {"s3:max-keys": "ten"}}}"#, &[("Statement[0]", "P025")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]}, "DateLessThan": {"aws:CurrentTime": ["2026-12-31T00:00:00Z", "1767139200"]}, "Bool": {"aws:SecureTransport": "True"}, "Null": {"aws:TokenIssueTime": "false"}}}"#, &[]),
             // IAM refuses a wildcard in the service prefix ("Vendor s* is not valid").
             (IDENTITY, r#"{"Effect": "Allow", "Action": ["s*:GetObject", "s3?:GetObject", "*:GetObject", "s3:Get*"], "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P024"), ("Statement[0]", "P024"), ("Statement[0]", "P024")]),
         ];

@@ -20,7 +20,7 @@
 mod access;
 mod canon;
 pub mod catalog;
-mod condition;
+pub(crate) mod condition;
 mod diff;
 pub mod eval;
 mod lint;

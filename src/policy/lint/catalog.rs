@@ -113,6 +113,15 @@ impl StatementChecker<'_> {
 
     fn check_condition_keys(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
         for written in &self.statement.condition {
+            if let Some((value, problem)) = written.values.iter().find_map(|v| {
+                crate::policy::condition::value_problem(&written.operator, v).map(|p| (v, p))
+            }) {
+                let message = format!(
+                    "{} value {value:?} of {:?} {problem}: the condition never holds",
+                    written.operator, written.key
+                );
+                self.report(lints, CONDITION_VALUE_MISFITS, message);
+            }
             let key = written.key.to_lowercase();
             if key.contains("${") {
                 continue;
