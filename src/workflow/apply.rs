@@ -76,6 +76,16 @@ pub async fn apply_stack(
             let lock = StackLock::acquire(aws, config, &spec.stack.name, &caller, operation)
                 .await
                 .map_err(|e| match e {
+                    // The lock's calls go to the stack's region: a lock bucket of another
+                    // region answers with a redirect.
+                    LockError::Aws(mut e) if e.is_code("PermanentRedirect") => {
+                        e.hint = Some(format!(
+                            "the lock bucket `{}` is in another region than the stack ({}): plinth reaches it in the stack's region, so keep the lock bucket there (environments in several regions each need one, named with a variable)",
+                            config.bucket,
+                            aws.sts.region()
+                        ));
+                        WorkflowError::Aws(e)
+                    }
                     LockError::Aws(e) => WorkflowError::Aws(e),
                     held => WorkflowError::Refused {
                         message: held.to_string(),

@@ -612,3 +612,41 @@ fn a_key_an_apply_left_half_made_is_found_by_the_next_plan_of_a_locked_stack() {
         proxy.counts().by_operation
     );
 }
+
+/// The lock's calls go to the stack's region; a lock bucket of another region answers with a
+/// redirect, which says so instead of "check --region".
+#[test]
+fn a_lock_bucket_of_another_region_is_named_as_such() {
+    const REDIRECT: Fault = Fault::Error {
+        status: 301,
+        code: "PermanentRedirect",
+        message: "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.",
+    };
+    let (stack, bucket) = (unique("elsewhere"), lock_bucket());
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\nlock = {{ bucket = \"{bucket}\" }}\n\n[queue.q]\nname = \"{stack}-q\"\n"
+    ));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![("s3:PUT x-id".into(), 1, REDIRECT)],
+            ..Faults::none()
+        },
+    );
+    let apply = plinth(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains(&format!(
+            "the lock bucket `{bucket}` is in another region than the stack"
+        )),
+        "{}",
+        apply.stderr
+    );
+}
