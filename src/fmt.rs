@@ -17,6 +17,8 @@ use toml_edit::{DocumentMut, Item, RawString, Table};
 pub struct FmtError {
     pub path: PathBuf,
     pub message: String,
+    /// The file could not be read or written, rather than being no valid TOML.
+    pub io: bool,
 }
 
 /// The spec in the canonical layout.
@@ -60,8 +62,14 @@ pub fn format_files(paths: &[PathBuf], check: bool) -> Result<Vec<(PathBuf, Stri
         let error = |message: String| FmtError {
             path: path.clone(),
             message,
+            io: false,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let io_error = |e: std::io::Error| FmtError {
+            path: path.clone(),
+            message: e.to_string(),
+            io: true,
+        };
+        let text = std::fs::read_to_string(path).map_err(io_error)?;
         // What is shown of the spec (a syntax error's line, the diff) never holds a secret:
         // it is made from the text with secrets masked, which has the same positions.
         let masked = crate::spec::redact::mask_secrets;
@@ -74,7 +82,7 @@ pub fn format_files(paths: &[PathBuf], check: bool) -> Result<Vec<(PathBuf, Stri
             let diff = unified_diff(path, &masked(&text), &masked(&formatted));
             changed.push((path.clone(), diff));
             if !check {
-                std::fs::write(path, &formatted).map_err(|e| error(e.to_string()))?;
+                std::fs::write(path, &formatted).map_err(io_error)?;
             }
         }
     }
@@ -267,6 +275,18 @@ mod tests {
         assert_eq!(changed.len(), 1);
         assert!(changed[0].1.contains("environment"), "{}", changed[0].1);
         assert!(!changed[0].1.contains("FMT-SECRET-2"), "{}", changed[0].1);
+    }
+
+    /// A file that cannot be read is a path to check, not a spec that is not TOML.
+    #[test]
+    fn a_missing_file_is_told_apart_from_invalid_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format_files(&[dir.path().join("nope.toml")], true).unwrap_err();
+        assert!(missing.io, "{missing}");
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, "[stack\n").unwrap();
+        let invalid = format_files(&[path], true).unwrap_err();
+        assert!(!invalid.io, "{invalid}");
     }
 
     #[test]

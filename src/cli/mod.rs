@@ -363,9 +363,11 @@ fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
     };
     let changed = crate::fmt::format_files(&files, args.check).map_err(|e| Failure::Refused {
         message: e.to_string(),
-        hint: Some(
-            "fmt formats only specs that are valid TOML; `plinth validate` says more".into(),
-        ),
+        hint: Some(if e.io {
+            "check the path: `plinth fmt` takes spec files (plinth.toml in the current directory by default)".into()
+        } else {
+            "fmt formats only specs that are valid TOML; `plinth validate` says more".into()
+        }),
     })?;
     for (path, diff) in &changed {
         if args.check {
