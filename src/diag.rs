@@ -78,10 +78,12 @@ pub enum WarningCode {
     SharedTakeover,
     /// A refresh-only plan found no resource of the spec's under its name.
     NotFound,
+    /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
+    EnvVarOverridden,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 9] = [
+    pub const ALL: [WarningCode; 10] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -91,6 +93,7 @@ impl WarningCode {
         WarningCode::PassRole,
         WarningCode::SharedTakeover,
         WarningCode::NotFound,
+        WarningCode::EnvVarOverridden,
     ];
 
     /// The stable code as printed, e.g. `check::key-lockout`.
@@ -105,6 +108,7 @@ impl WarningCode {
             WarningCode::PassRole => "check::pass-role",
             WarningCode::SharedTakeover => "plan::shared-takeover",
             WarningCode::NotFound => "plan::not-found",
+            WarningCode::EnvVarOverridden => "spec::env-var-overridden",
         }
     }
 

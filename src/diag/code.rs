@@ -94,6 +94,8 @@ codes! {
     SpecEncoding = "spec::encoding",
     /// Two environments in one account with one stack name.
     SpecEnvironmentsShareStack = "spec::environments-share-stack",
+    /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
+    SpecEnvVarOverridden = "spec::env-var-overridden",
     /// Environments of one account that name the same AWS resource.
     SpecEnvironmentsShareName = "spec::environments-share-name",
     /// A field that names an existing resource on a block that creates one.
@@ -182,6 +184,7 @@ impl From<WarningCode> for Code {
             WarningCode::PassRole => Code::CheckPassRole,
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
             WarningCode::NotFound => Code::PlanNotFound,
+            WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
         }
     }
 }

@@ -444,6 +444,34 @@ impl Loader {
         for (name, value) in &options.var_overrides {
             self.set_var(vars, name, value, None, &format!("--var {name}"));
         }
+        // A value the chosen environment sets, replaced from outside the spec (a
+        // `PLINTH_VAR_env` left in a pipeline's environment): the environment may then be
+        // another's stack under its name, so it is said.
+        if let Some(env) = env {
+            for (name, value) in &env.vars {
+                if vars.get(name).is_none_or(|v| v.value == *value.get_ref()) {
+                    continue;
+                }
+                let by = if options.var_overrides.iter().any(|(n, _)| n == name) {
+                    format!("--var {name}")
+                } else if options.env_vars.iter().any(|(n, _)| n == name) {
+                    format!("{ENV_VAR_PREFIX}{name}")
+                } else {
+                    "a --var-file".to_string()
+                };
+                self.diags.push(
+                    Diagnostic::warning(
+                        crate::diag::WarningCode::EnvVarOverridden,
+                        format!(
+                            "{by} sets `{name}` for environment `{}` otherwise than its own `vars` (the value is not shown: it may be a secret)",
+                            env.name
+                        ),
+                    )
+                    .at(&self.file, value.span())
+                    .hint("if this run is for this environment, leave the variable unset (in CI, check the job's environment for a PLINTH_VAR_ left over)"),
+                );
+            }
+        }
     }
 
     fn set_var(

@@ -472,3 +472,47 @@ existing = true
     );
     assert_eq!(both(&spec("${var.prefix}-q", "210987654321")), "");
 }
+
+/// A value the chosen environment sets, replaced by `PLINTH_VAR_*` or `--var` (a variable left
+/// in a pipeline's environment), is a warning at the environment's value: the run may be
+/// another environment's stack under this one's name.
+#[test]
+fn a_value_the_environment_sets_replaced_from_outside_is_a_warning() {
+    let dir = Dir::new(
+        r#"[stack]
+name = "app-${var.env}"
+
+[vars]
+env = "dev"
+
+[env.staging]
+account_id = "123456789012"
+vars = { env = "staging" }
+
+[env.dev]
+account_id = "123456789012"
+"#,
+    );
+    let with = |env_vars: &[(&str, &str)]| {
+        let options = LoadOptions {
+            env: Some("staging".into()),
+            env_vars: pairs(env_vars),
+            ..LoadOptions::default()
+        };
+        let spec = dir.load(&options).unwrap_or_else(|d| panic!("{d}"));
+        (spec.stack.name.clone(), spec.warnings.render(false))
+    };
+    let (name, warnings) = with(&[("env", "dev")]);
+    assert_eq!(name, "app-dev");
+    assert!(warnings.contains("spec::env-var-overridden"), "{warnings}");
+    assert!(
+        warnings.contains("PLINTH_VAR_env sets `env` for environment `staging`"),
+        "{warnings}"
+    );
+    let (name, warnings) = with(&[]);
+    assert_eq!(name, "app-staging");
+    assert!(!warnings.contains("spec::env-var-overridden"), "{warnings}");
+    // The same value is no replacement.
+    let (_, warnings) = with(&[("env", "staging")]);
+    assert!(!warnings.contains("spec::env-var-overridden"), "{warnings}");
+}
