@@ -365,6 +365,24 @@ fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
     for c in plan.changes.iter().filter(|c| c.is_change()) {
         assert!(short.contains(&format!("{}", c.address)), "{short}");
     }
+    // A budget that the access table alone would exceed: the table keeps the rows that fit
+    // and says how many it leaves out, and the comment stays within the budget.
+    let access = crate::access::changes(&plan);
+    let table = crate::render::access::markdown_section(&access);
+    let tight = full.len() - table.len() / 2 - full.len() / 4;
+    let shorter = crate::render::markdown::render(
+        &plan,
+        crate::render::markdown::MarkdownOptions { budget: tight },
+    );
+    assert!(
+        shorter.len() <= tight,
+        "{} > {tight}\n{shorter}",
+        shorter.len()
+    );
+    let room = table.len() - 1;
+    let within = crate::render::access::markdown_section_within(&access, room);
+    assert!(within.len() <= room, "{within}");
+    assert!(within.contains("more rows are left out"), "{within}");
 }
 
 #[test]

@@ -112,32 +112,44 @@ pub fn markdown_risks(changes: &[GrantChange]) -> Vec<String> {
 
 /// The Markdown plan's section, as a table.
 pub fn markdown_section(changes: &[GrantChange]) -> String {
+    markdown_section_within(changes, usize::MAX)
+}
+
+/// [`markdown_section`] in at most about `budget` characters: the rows that fit (riskiest
+/// first, as they are sorted), then how many are left out.
+pub fn markdown_section_within(changes: &[GrantChange], budget: usize) -> String {
     if changes.is_empty() {
         return String::new();
     }
     let mut out =
         String::from("#### Access changes\n\n| | risk | principal | access |\n|---|---|---|---|\n");
-    let mut shown = 0;
+    // Room for the closing note.
+    let budget = budget.saturating_sub(120);
+    let (mut total, mut shown) = (0, 0);
     for (principal, _, rows) in by_principal(changes, |c| &c.grant) {
         for row in rows {
-            shown += 1;
-            if shown > MARKDOWN_ROWS {
+            total += 1;
+            if shown >= MARKDOWN_ROWS || out.len() >= budget {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "| {} | {} | `{principal}` | {} |",
+            let line = format!(
+                "| {} | {} | `{principal}` | {} |\n",
                 sign(row.change),
                 row.grant.risk.as_str(),
                 row_text(&row.grant).replace('|', "\\|")
             );
+            if out.len() + line.len() > budget {
+                continue;
+            }
+            out.push_str(&line);
+            shown += 1;
         }
     }
-    if shown > MARKDOWN_ROWS {
+    if total > shown {
         let _ = writeln!(
             out,
             "\n_{} more rows are left out: the JSON plan's `access_changes` has them all._",
-            shown - MARKDOWN_ROWS
+            total - shown
         );
     }
     out.push('\n');

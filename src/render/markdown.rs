@@ -32,13 +32,23 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
 
 /// `render`, with the plan's access changes already computed.
 pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions) -> String {
-    let head = head(plan, access);
+    let core = head(plan, access);
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
     let details: Vec<String> = changes.iter().map(|c| detail(c)).collect();
-    let full: usize = head.len() + details.iter().map(String::len).sum::<usize>();
+    let access_full = access_within(access, usize::MAX);
+    let full: usize =
+        core.len() + access_full.len() + details.iter().map(String::len).sum::<usize>();
     if full <= options.budget {
-        return head + &details.concat();
+        return core + &access_full + &details.concat();
     }
+    // The access section gets what the head and every resource's one-line summary leave.
+    let summaries: usize = changes.iter().map(|c| summary_block(c).len()).sum();
+    let room = options.budget.saturating_sub(core.len() + summaries + 200);
+    let head = if plan.is_empty() {
+        core
+    } else {
+        core + &access_within(access, room)
+    };
     // Over budget: keep the head (summary and every risk line), then as many full blocks as
     // fit, risky resources first; the rest become one-line summaries.
     let mut out = head;
@@ -118,11 +128,18 @@ fn head(plan: &Plan, access: &[GrantChange]) -> String {
         }
         out.push('\n');
     }
-    if let Some(graph) = super::access::mermaid(access) {
-        out.push_str(&graph);
-    }
-    out.push_str(&super::access::markdown_section(access));
     out
+}
+
+/// The access section (a graph when it is small, and the table) in about `budget` characters:
+/// the graph goes first when it does not fit, then the table's rows that do not.
+fn access_within(access: &[GrantChange], budget: usize) -> String {
+    let table = super::access::markdown_section(access);
+    match super::access::mermaid(access) {
+        Some(graph) if graph.len() + table.len() <= budget => graph + &table,
+        _ if table.len() <= budget => table,
+        _ => super::access::markdown_section_within(access, budget),
+    }
 }
 
 /// Access gained (from the access model, one bullet per principal), then destroys, replaces
