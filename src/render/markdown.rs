@@ -79,7 +79,7 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions
     }
     let _ = writeln!(
         out,
-        "\n_The full plan is larger than this comment allows: the diffs of {left_out} resource{} are left out. Run `plinth show` on the plan file for everything._",
+        "\n_The full plan is larger than this comment allows: the diffs of {left_out} resource{} are left out. `plinth show FILE` shows everything of a plan saved with `--out FILE` (or run `plinth plan` for the text)._",
         if left_out == 1 { "" } else { "s" }
     );
     out
