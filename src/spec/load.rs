@@ -330,7 +330,14 @@ impl Loader {
         };
         self.check_references(&spec, &broken);
         self.check_cycles(&spec);
-        if !self.diags.has_errors() {
+        // A value made from itself is reported beside other errors (a dangling reference
+        // elsewhere resolves to nothing here), but not again for a cycle already reported.
+        if !self
+            .diags
+            .0
+            .iter()
+            .any(|d| d.code == Code::SpecReferenceCycle)
+        {
             self.check_attribute_cycles(&spec);
         }
         // A switched-off block's values may be made of the variables that switch it off (an
