@@ -215,11 +215,19 @@ impl Sqs {
         // would be taken over, and its tags replaced. A queue of that name is used only if it
         // is this block's (a step run again); any other is left as it is.
         if let Some(url) = self.url(&queue.name).await? {
-            let found = self.tags(&url).await?;
-            let ours = [STACK_TAG, crate::model::ADDRESS_TAG]
-                .iter()
-                .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k));
-            if !ours {
+            // A queue deleted a moment ago (a replace that keeps the name) may answer for up
+            // to a minute, and then not: gone is not taken.
+            let found = match self.tags(&url).await {
+                Ok(found) => Some(found),
+                Err(e) if NO_QUEUE.iter().any(|c| e.is_code(c)) => None,
+                Err(e) => return Err(e),
+            };
+            let ours = |found: &HashMap<String, String>| {
+                [STACK_TAG, crate::model::ADDRESS_TAG]
+                    .iter()
+                    .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k))
+            };
+            if found.as_ref().is_some_and(|found| !ours(found)) {
                 return Err(crate::aws::taken_since_the_plan(
                     "sqs:CreateQueue",
                     "queue",
