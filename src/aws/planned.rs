@@ -96,6 +96,17 @@ impl Planned<'_> {
     }
 }
 
+/// Whether a resource whose tags are `found` carries the ownership tags (`plinth:stack` and
+/// `plinth:address`) of `ours`, the tags plinth writes on it: it is that block's own.
+pub(crate) fn same_owner<'f, 'o>(
+    found: impl Fn(&str) -> Option<&'f String>,
+    ours: impl Fn(&str) -> Option<&'o String>,
+) -> bool {
+    [crate::model::STACK_TAG, crate::model::ADDRESS_TAG]
+        .iter()
+        .all(|k| found(k).is_some() && found(k) == ours(k))
+}
+
 /// The tags to set and the keys to remove to bring `current` to `wanted`.
 pub fn tag_changes(
     current: &BTreeMap<String, String>,

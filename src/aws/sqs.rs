@@ -223,9 +223,7 @@ impl Sqs {
                 Err(e) => return Err(e),
             };
             let ours = |found: &HashMap<String, String>| {
-                [STACK_TAG, crate::model::ADDRESS_TAG]
-                    .iter()
-                    .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k))
+                super::planned::same_owner(|k| found.get(k), |k| tags.get(k))
             };
             if found.as_ref().is_some_and(|found| !ours(found)) {
                 return Err(crate::aws::taken_since_the_plan(

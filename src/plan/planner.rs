@@ -92,19 +92,13 @@ pub(super) fn plan_on(
     };
     let all = if two_threads && resources.len() > 1 {
         let (first, second) = resources.split_at(resources.len() / 2);
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| {
-                let resolver = Resolver::new(spec, &account, Some(live));
-                plan_all(second, &resolver)
-            });
-            let mut all = plan_all(first, &resolver);
-            all.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-            all
-        })
+        let (second, mut all) = crate::parallel::two_at_once(
+            true,
+            || plan_all(second, &Resolver::new(spec, &account, Some(live))),
+            || plan_all(first, &resolver),
+        );
+        all.extend(second);
+        all
     } else {
         plan_all(&resources, &resolver)
     };
@@ -742,8 +736,7 @@ fn key_aliases(spec: &Spec, resolver: &Resolver<'_>) -> BTreeMap<String, Address
     let mut out = BTreeMap::new();
     for resource in spec.resources.values() {
         if let crate::spec::ResourceBody::Key(key) = &resource.body {
-            // An existing key's `key_id` names it too (its alias, id or ARN).
-            for name in key.aliases.iter().flatten().chain(key.key_id.iter()) {
+            for name in key.names() {
                 if let Some(name) = resolver.text(name) {
                     out.insert(name, resource.address.clone());
                 }

@@ -307,7 +307,7 @@ impl<'a> Known<'a> {
                 // A key is named by its aliases too (`kms_key = "alias/tonic-sqs"`), and an
                 // existing key by its `key_id`.
                 if let ResourceBody::Key(key) = &r.body {
-                    for name in key.aliases.iter().flatten().chain(key.key_id.iter()) {
+                    for name in key.names() {
                         if let Some(name) = self.text(name) {
                             index.entry((Kind::Key, name)).or_insert(r);
                         }

@@ -1,6 +1,7 @@
 //! Changing buckets: create, every declared setting, tags, release, update, and delete (emptied first when force_destroy says so).
 
 use super::*;
+use crate::aws::planned::same_owner;
 
 impl S3 {
     /// CreateBucket, then its tags and every declared setting.
@@ -26,9 +27,7 @@ impl S3 {
         let mut exists = false;
         if location.is_none() {
             if let Ok(Some(found)) = self.tags(&b.name).await {
-                let ours = [STACK_TAG, crate::model::ADDRESS_TAG]
-                    .iter()
-                    .all(|k| found.contains_key(*k) && found.get(*k) == tags.get(*k));
+                let ours = same_owner(|k| found.get(k), |k| tags.get(k));
                 if !ours && !found.is_empty() {
                     return Err(crate::aws::taken_since_the_plan(
                         "s3:CreateBucket",
@@ -59,11 +58,10 @@ impl S3 {
             // Outside us-east-1 a retry after a lost answer meets its own bucket; it is ours
             // only if it carries this bucket's ownership tags (moto ignores tags at creation).
             let ours = e.is_code("BucketAlreadyOwnedByYou")
-                && self.tags(&b.name).await?.is_some_and(|found| {
-                    [STACK_TAG, crate::model::ADDRESS_TAG]
-                        .iter()
-                        .all(|k| found.get(*k) == tags.get(*k))
-                });
+                && self
+                    .tags(&b.name)
+                    .await?
+                    .is_some_and(|found| same_owner(|k| found.get(k), |k| tags.get(k)));
             if !ours {
                 return Err(e);
             }

@@ -299,6 +299,12 @@ fn is_key_id(value: &str) -> bool {
 }
 
 impl KeySpec {
+    /// What else names the key as a value elsewhere in the spec: its aliases, and an existing
+    /// key's `key_id` (an alias, id or ARN).
+    pub fn names(&self) -> impl Iterator<Item = &Text> {
+        self.aliases.iter().flatten().chain(self.key_id.iter())
+    }
+
     fn key_usage(&self) -> &str {
         self.key_usage
             .as_ref()
