@@ -12,6 +12,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("diag", 0),
     ("graph", 0),
     ("archive", 0),
+    ("parallel", 0),
     ("model", 1),
     ("state", 2),
     ("spec", 3),

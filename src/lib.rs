@@ -16,6 +16,7 @@ pub mod graph_view;
 pub mod import;
 pub mod lock;
 pub mod model;
+mod parallel;
 pub mod permissions;
 pub mod plan;
 pub mod policy;

@@ -40,6 +40,7 @@ mod reach;
 #[cfg(test)]
 mod tests;
 
+use crate::parallel::two_at_once;
 use reach::*;
 
 /// The maps of rows and ARNs here hold tens of thousands of entries for a large stack and are
@@ -849,25 +850,6 @@ fn changes_on(plan: &Plan, both: bool) -> Vec<GrantChange> {
 /// The size of plan from which [`changes`] takes a second thread: below it, starting one
 /// costs more than it saves.
 const TWO_THREADS_FROM: usize = 500;
-
-/// `first()` and `second()`, the first on a thread of its own when `parallel`.
-fn two_at_once<A: Send, B>(
-    parallel: bool,
-    first: impl FnOnce() -> A + Send,
-    second: impl FnOnce() -> B,
-) -> (A, B) {
-    if !parallel {
-        return (first(), second());
-    }
-    std::thread::scope(|scope| {
-        let first = scope.spawn(first);
-        let second = second();
-        let first = first
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (first, second)
-    })
-}
 
 /// The rows gained and lost from `before` to `after`, sorted riskiest first.
 fn gained_and_lost(before: &[Grant], after: &[Grant], own: &str) -> Vec<GrantChange> {

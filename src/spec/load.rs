@@ -360,30 +360,26 @@ impl Loader {
             )));
         // The policies' lints need none of the kinds' rules, and are linted on another core
         // meanwhile; they are reported only if the rules found no error, as before.
-        let mut linter = self.worker();
-        let clean = std::thread::scope(|scope| {
-            let lints = std::thread::Builder::new()
-                .name("plinth-lint".into())
-                .spawn_scoped(scope, || {
-                    linter.lint_policies(&spec);
-                    linter.diags
-                })
-                .expect("start a thread to lint the spec's policies");
-            for resource in spec.resources.values() {
-                resource.body.check(&checker, &mut self.diags);
-                self.check_policy_sizes(resource);
-            }
-            let lints = match lints.join() {
-                Ok(lints) => lints,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            let clean = !self.diags.has_errors();
-            if clean {
-                self.diags.extend(lints);
-            }
-            clean
-        });
+        // The policies' lints need none of the kinds' rules: in a large spec they run on
+        // another core meanwhile, and are reported only if the rules found no error.
+        let linter = self.worker();
+        let (lints, ()) = crate::parallel::two_at_once(
+            spec.resources.len() >= BLOCKS_PER_WORKER,
+            || {
+                let mut linter = linter;
+                linter.lint_policies(&spec);
+                linter.diags
+            },
+            || {
+                for resource in spec.resources.values() {
+                    resource.body.check(&checker, &mut self.diags);
+                    self.check_policy_sizes(resource);
+                }
+            },
+        );
+        let clean = !self.diags.has_errors();
         if clean {
+            self.diags.extend(lints);
             // Before AWS is read, only variables are known; checks needing more wait for plan.
             self.diags
                 .extend(crate::spec::checks::check(&spec, |r| match r {
