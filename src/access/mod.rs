@@ -287,19 +287,13 @@ fn fill_pending_policies(nodes: &mut [Node]) {
     if !nodes.iter().any(|n| !pending_of(&n.attributes).is_empty()) {
         return;
     }
-    let arns: Vec<(String, String)> = nodes
+    // By address, so that filling a template costs its own references, not one search of
+    // it per node of the stack (10,000 at the benchmark's size).
+    let arns: FastMap<String, String> = nodes
         .iter()
-        .map(|n| (format!("${{{}.arn}}", n.address), n.arn.clone()))
+        .map(|n| (n.address.clone(), n.arn.clone()))
         .collect();
-    let fill = |template: &str| {
-        let mut text = template.to_string();
-        for (reference, arn) in &arns {
-            if text.contains(reference.as_str()) {
-                text = text.replace(reference.as_str(), arn);
-            }
-        }
-        text
-    };
+    let fill = |template: &str| fill_arns(template, &arns);
     for node in nodes.iter_mut() {
         let pending: Vec<(String, PolicyDocument)> = pending_of(&node.attributes)
             .into_iter()
@@ -307,6 +301,33 @@ fn fill_pending_policies(nodes: &mut [Node]) {
             .collect();
         node.pending = pending;
     }
+}
+
+/// `template` with each `${ADDRESS.arn}` whose address `arns` holds replaced by that ARN; every
+/// other reference is kept as written.
+fn fill_arns(template: &str, arns: &FastMap<String, String>) -> String {
+    let mut text = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let (before, from) = rest.split_at(start);
+        text.push_str(before);
+        let arn = from.find('}').and_then(|end| {
+            let address = from[2..end].strip_suffix(".arn")?;
+            Some((arns.get(address)?, end))
+        });
+        match arn {
+            Some((arn, end)) => {
+                text.push_str(arn);
+                rest = &from[end + 1..];
+            }
+            None => {
+                text.push_str("${");
+                rest = &from[2..];
+            }
+        }
+    }
+    text.push_str(rest);
+    text
 }
 
 /// Every grant of the stack, sorted riskiest first.

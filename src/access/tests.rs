@@ -1266,3 +1266,25 @@ fn narrowing_a_vendor_root_to_one_vendor_role_gains_nothing() {
         "{named:#?}"
     );
 }
+
+#[test]
+fn a_pending_policy_is_filled_with_the_arns_of_the_stack_only() {
+    let arns: FastMap<String, String> = [
+        (
+            "key.k".to_string(),
+            "arn:aws:kms:us-east-1:123456789012:key/k".to_string(),
+        ),
+        (
+            "key.k2".to_string(),
+            "arn:aws:kms:us-east-1:123456789012:key/k2".to_string(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let template = r#"{"Resource": ["${key.k.arn}", "${key.k2.arn}", "${key.k.id}", "${key.gone.arn}", "${key.k.arn}/x"], "x": "$ {key.k.arn"}"#;
+    assert_eq!(
+        fill_arns(template, &arns),
+        r#"{"Resource": ["arn:aws:kms:us-east-1:123456789012:key/k", "arn:aws:kms:us-east-1:123456789012:key/k2", "${key.k.id}", "${key.gone.arn}", "arn:aws:kms:us-east-1:123456789012:key/k/x"], "x": "$ {key.k.arn"}"#
+    );
+    assert_eq!(fill_arns("${key.k.arn", &arns), "${key.k.arn");
+}
