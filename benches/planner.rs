@@ -69,6 +69,7 @@ fn account() -> Account {
         region: "us-east-1".into(),
         partition: "aws".into(),
         caller_arn: "arn:aws:iam::123456789012:user/bench".into(),
+        caller_role_arn: None,
     }
 }
 

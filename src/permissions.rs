@@ -120,6 +120,18 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
             "Resource": objects,
         }));
     }
+    // A session's ARN leaves its role's path out; `${aws.caller_arn}`, and the identity a
+    // key's lockout check looks for, is the role's ARN as GetRole gives it (IAM Identity
+    // Center's roles live under a path). The role's name is known only at plan, so every
+    // role of the account may be read.
+    if spec.names_caller() || kinds_declared.contains(&Kind::Key) {
+        statements.push(json!({
+            "Sid": "NameTheRoleRunningPlinth",
+            "Effect": "Allow",
+            "Action": "iam:GetRole",
+            "Resource": arns.type_wide(Kind::Role),
+        }));
+    }
     let (to_functions, to_profiles) = passed_roles(spec, &arns);
     if !to_functions.is_empty() {
         statements.push(json!({

@@ -16,18 +16,31 @@ pub struct Account {
     pub partition: String,
     /// The ARN of the identity plinth runs as.
     pub caller_arn: String,
+    /// The ARN of the caller's role, path included, when the caller is an assumed role and
+    /// the plan needed it (`iam:GetRole`): a session's ARN names its role without the path,
+    /// and IAM Identity Center's roles, among others, live under one
+    /// (`role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_role_arn: Option<String>,
 }
 
 impl Account {
     /// The caller as a principal a policy can name: an assumed role's session
-    /// (`arn:aws:sts::ID:assumed-role/NAME/SESSION`) is its role (`arn:aws:iam::ID:role/NAME`;
-    /// a role under a path is not told apart), and a user reported under `sts` is under `iam`.
+    /// (`arn:aws:sts::ID:assumed-role/NAME/SESSION`) is its role: the one read with its path
+    /// (`caller_role_arn`), or else `arn:aws:iam::ID:role/NAME`. A user reported under `sts`
+    /// is under `iam`; a federated user's session stays as it is.
     pub fn caller_principal(&self) -> String {
         let parts: Vec<&str> = self.caller_arn.splitn(6, ':').collect();
         let [_, partition, "sts", _, account, resource] = parts.as_slice() else {
             return self.caller_arn.clone();
         };
+        if resource.starts_with("federated-user/") {
+            return self.caller_arn.clone();
+        }
         match resource.strip_prefix("assumed-role/") {
+            Some(_) if self.caller_role_arn.is_some() => {
+                self.caller_role_arn.clone().expect("checked")
+            }
             Some(rest) => {
                 let role = rest.split('/').next().unwrap_or(rest);
                 let at = ArnScope {
@@ -43,6 +56,17 @@ impl Account {
 
     /// The ARN of the resource of `kind` with `id` in this account and region
     /// ([`Kind::arn`]).
+    /// The name of the caller's role, when the caller is an assumed role's session.
+    pub fn assumed_role_name(&self) -> Option<&str> {
+        // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
+        let mut fields = self.caller_arn.splitn(6, ':');
+        if fields.nth(2)? != "sts" {
+            return None;
+        }
+        let resource = fields.nth(2)?;
+        resource.strip_prefix("assumed-role/")?.split('/').next()
+    }
+
     pub fn arn(&self, kind: Kind, id: &str) -> String {
         let at = ArnScope {
             partition: &self.partition,
@@ -62,6 +86,7 @@ impl Account {
             region: region.into(),
             partition: Self::UNKNOWN.into(),
             caller_arn: String::new(),
+            caller_role_arn: None,
         }
     }
 }
@@ -226,5 +251,67 @@ impl StackIndex {
         self.resources
             .iter()
             .flat_map(|(kind, ids)| ids.iter().map(move |id| (*kind, id.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(caller_arn: &str, caller_role_arn: Option<&str>) -> Account {
+        Account {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+            caller_arn: caller_arn.into(),
+            caller_role_arn: caller_role_arn.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_caller_is_named_as_a_policy_can_name_it() {
+        let session =
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_1a2b/me@example.com";
+        let sso = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1a2b";
+        let cases = [
+            // The role as read, with its path.
+            (session, Some(sso), sso),
+            // Not read: the role as the session names it.
+            (
+                session,
+                None,
+                "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_1a2b",
+            ),
+            (
+                "arn:aws:sts::123456789012:user/ci",
+                None,
+                "arn:aws:iam::123456789012:user/ci",
+            ),
+            (
+                "arn:aws:sts::123456789012:federated-user/bob",
+                None,
+                "arn:aws:sts::123456789012:federated-user/bob",
+            ),
+            (
+                "arn:aws:iam::123456789012:user/ci",
+                None,
+                "arn:aws:iam::123456789012:user/ci",
+            ),
+        ];
+        for (caller, role, principal) in cases {
+            assert_eq!(
+                account(caller, role).caller_principal(),
+                principal,
+                "{caller}"
+            );
+        }
+        assert_eq!(
+            account(session, None).assumed_role_name(),
+            Some("AWSReservedSSO_Admin_1a2b")
+        );
+        assert_eq!(
+            account("arn:aws:iam::123456789012:user/ci", None).assumed_role_name(),
+            None
+        );
     }
 }

@@ -56,6 +56,7 @@ impl Sts {
             region: self.region.clone(),
             partition,
             caller_arn,
+            caller_role_arn: None,
         })
     }
 }

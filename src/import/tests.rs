@@ -17,6 +17,7 @@ fn account() -> Account {
         region: "eu-west-1".into(),
         partition: "aws".into(),
         caller_arn: format!("arn:aws:iam::{ACCOUNT}:user/me"),
+        caller_role_arn: None,
     }
 }
 

@@ -266,6 +266,7 @@ mod tests {
                 region: "us-east-1".into(),
                 partition: "aws".into(),
                 caller_arn: format!("arn:aws:iam::{account}:user/ci"),
+                caller_role_arn: None,
             }),
             ..LiveSnapshot::default()
         };

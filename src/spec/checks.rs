@@ -876,6 +876,7 @@ mod tests {
                 region: "us-east-1".into(),
                 partition: "aws".into(),
                 caller_arn: "arn:aws:iam::123456789012:user/tester".into(),
+                caller_role_arn: None,
             }),
             ..LiveSnapshot::default()
         }
@@ -1225,6 +1226,7 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allo
                     region: "us-east-1".into(),
                     partition: "aws".into(),
                     caller_arn: String::new(),
+                    caller_role_arn: None,
                 };
                 let resolver = crate::spec::resolve::Resolver::new(&spec, &account, None);
                 let found = super::check(&spec, |r| resolver.lookup(r));

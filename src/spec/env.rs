@@ -785,6 +785,7 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
             region: env.region.clone().unwrap_or_else(|| "us-east-1".into()),
             partition: "aws".into(),
             caller_arn: String::new(),
+            caller_role_arn: None,
         };
         let resolver = super::resolve::Resolver::new(spec, &stand_in, None);
         // A resource someone else owns (`existing = true`) is shared by design: each

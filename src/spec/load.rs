@@ -348,6 +348,7 @@ impl Loader {
             region: "us-east-1".into(),
             partition: "aws".into(),
             caller_arn: String::new(),
+            caller_role_arn: None,
         };
         let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
         let lookup = |r: &Reference| stand_ins.lookup(r);

@@ -51,6 +51,26 @@ pub struct Spec {
     pub warnings: Diagnostics,
 }
 
+impl Spec {
+    /// Whether the spec names the identity running plinth: a reference to
+    /// `${aws.caller_arn}`, directly or through a variable.
+    pub fn names_caller(&self) -> bool {
+        use template::AwsFact;
+        let caller = |r: &Reference| match r {
+            Reference::Aws(AwsFact::CallerArn) => true,
+            Reference::Var(name) => self
+                .vars
+                .get(name)
+                .is_some_and(|v| AwsFact::of_var(&v.value) == Some(AwsFact::CallerArn)),
+            _ => false,
+        };
+        self.resources
+            .values()
+            .any(|r| r.references().into_iter().any(|(x, _)| caller(x)))
+            || self.outputs.values().any(|t| t.references().any(caller))
+    }
+}
+
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]

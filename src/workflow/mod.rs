@@ -78,7 +78,50 @@ pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, WorkflowE
             index,
         })
     };
-    read::read(aws, spec, &early, known).await
+    let (snapshot, caller_role) = futures::join!(
+        read::read(aws, spec, &early, known),
+        caller_role_arn(aws, spec)
+    );
+    let mut snapshot = snapshot?;
+    if let Some(account) = snapshot.account.as_mut() {
+        account.caller_role_arn = caller_role?;
+    }
+    Ok(snapshot)
+}
+
+/// The ARN, path included, of the role plinth runs as, when it runs as an assumed role and
+/// the plan needs to name it: `${aws.caller_arn}`, or a key's lockout check. A session's ARN
+/// (`assumed-role/NAME/SESSION`) leaves the role's path out, and a policy naming the role
+/// without it names a role that does not exist (KMS and IAM refuse it). Read beside the
+/// resources: nothing but the plan waits for it.
+async fn caller_role_arn(aws: &Aws, spec: &Spec) -> Result<Option<String>, WorkflowError> {
+    let named = spec.names_caller();
+    if !named
+        && !spec
+            .resources
+            .keys()
+            .any(|a| a.kind == crate::model::Kind::Key)
+    {
+        return Ok(None);
+    }
+    // The read of the resources reports a failure of GetCallerIdentity.
+    let Ok(account) = aws.sts.account().await else {
+        return Ok(None);
+    };
+    let Some(role) = account.assumed_role_name() else {
+        return Ok(None);
+    };
+    match aws.iam.role_arn(role).await {
+        Ok(arn) => Ok(arn),
+        // Only the lockout check asked: it compares with the role as the session names it.
+        Err(_) if !named => Ok(None),
+        Err(mut e) => {
+            e.hint = Some(format!(
+                "the spec names the identity running plinth (`${{aws.caller_arn}}`), and a session's ARN does not say its role's path: allow iam:GetRole on role {role}"
+            ));
+            Err(WorkflowError::Aws(e))
+        }
+    }
 }
 
 /// Reads the live state `spec` concerns and plans against it.

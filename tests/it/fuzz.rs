@@ -430,6 +430,7 @@ fn the_loader_refuses_names_made_from_themselves_and_resolves_the_rest() {
         region: "us-east-1".into(),
         partition: "aws".into(),
         caller_arn: String::new(),
+        caller_role_arn: None,
     };
     proptest!(config(), |(web in reference_web())| {
         let text = web.toml();

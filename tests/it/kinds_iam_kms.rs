@@ -954,3 +954,74 @@ fn a_key_left_by_an_interrupted_apply_is_taken_over_instead_of_created_again() {
     });
     assert_no_changes(&spec);
 }
+
+/// IAM Identity Center's roles live under a path (`/aws-reserved/sso.amazonaws.com/`), which a
+/// session's ARN leaves out: `${aws.caller_arn}` must be the role with its path, or the key
+/// policy names a role that does not exist and KMS refuses it.
+#[test]
+fn the_caller_s_role_is_named_with_its_path() {
+    let role = unique("AWSReservedSSO_Admin");
+    let path = "/aws-reserved/sso.amazonaws.com/";
+    let (key, secret, token) = runtime().block_on(async {
+        let config = sdk().await;
+        aws_sdk_iam::Client::new(&config)
+            .create_role()
+            .role_name(&role)
+            .path(path)
+            .assume_role_policy_document(EC2_TRUST)
+            .send()
+            .await
+            .expect("create the SSO role");
+        let out = aws_sdk_sts::Client::new(&config)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::123456789012:role{path}{role}"))
+            .role_session_name("someone@example.com")
+            .send()
+            .await
+            .expect("moto assumes the role");
+        let c = out.credentials().expect("credentials");
+        (
+            c.access_key_id().to_string(),
+            c.secret_access_key().to_string(),
+            c.session_token().to_string(),
+        )
+    });
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{}"
+
+[key.k]
+description = "{}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Admin", Effect = "Allow", Principal = {{ AWS = "${{aws.caller_arn}}" }}, Action = "kms:*", Resource = "*" }}] }}
+"#,
+        unique("caller"),
+        unique("caller")
+    ));
+    let out = crate::support::command(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--endpoint-url",
+        crate::support::moto(),
+        "--format",
+        "json",
+    ])
+    .env("AWS_ACCESS_KEY_ID", key)
+    .env("AWS_SECRET_ACCESS_KEY", secret)
+    .env("AWS_SESSION_TOKEN", token)
+    .output()
+    .expect("run plinth");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let with_path = format!("arn:aws:iam::123456789012:role{path}{role}");
+    assert!(stdout.contains(&with_path), "{stdout}");
+    assert!(
+        !stdout.contains(&format!("arn:aws:iam::123456789012:role/{role}")),
+        "{stdout}"
+    );
+}

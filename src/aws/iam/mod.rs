@@ -76,6 +76,16 @@ impl Iam {
             patience,
         }
     }
+
+    /// The ARN of the role `name`, path included; `None` when there is no such role.
+    pub async fn role_arn(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let got = crate::aws::not_found_as_none(
+            self.client.get_role().role_name(name).send().await,
+            "iam:GetRole",
+            &["NoSuchEntity"],
+        )?;
+        Ok(got.and_then(|o| o.role).map(|r| r.arn().to_string()))
+    }
 }
 
 /// The user's tags and plinth's ownership tags, split out of IAM's tag list.
