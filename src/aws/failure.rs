@@ -48,6 +48,7 @@ pub(crate) fn hint_for_code(operation: &str, code: Option<&str>, message: &str) 
         "AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException" => {
             format!("the request went to the wrong region for this resource: check --region (requests go to {})", destination())
         }
+        "NoSuchEntity" if message.contains("role with name") => "IAM does not show the role yet (it propagates within seconds, rarely a minute, after it is created): run again; if it persists, the role was deleted meanwhile".into(),
         "NoSuchEntity" if operation.starts_with("iam:AttachRolePolicy") => "the managed policy does not exist: check the ARN in the role's managed_policies (AWS's own are arn:aws:iam::aws:policy/NAME, some under a path such as service-role/)".into(),
         "NoSuchEntity" if operation.starts_with("iam:PutRolePermissionsBoundary") => "the permissions boundary policy does not exist: check the ARN in permissions_boundary".into(),
         "NoSuchEntity" => "IAM does not know the role, policy or profile the request names: check the ARN, or run again if it was created or deleted a moment ago".into(),

@@ -24,7 +24,7 @@ use super::adapter::{Adapter, Change, Side};
 use super::planned::{all_tags, Planned};
 use super::shared::SharedChange;
 use super::tagging::{SharedTagging, Tagging};
-use super::{not_found_as_none, ownership_tags, AwsError, Exports, Patience};
+use super::{not_found_as_none, ownership_tags, retry_transient, AwsError, Exports, Patience};
 use super::{Aws, KindActions};
 use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
 use crate::model::{Address, Attributes, Kind, Value, ADDRESS_TAG, STACK_TAG};

@@ -727,3 +727,115 @@ fn a_lost_answer_to_add_role_to_instance_profile_is_read_back_not_failed() {
     );
     via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]);
 }
+
+/// What AWS has just made is not visible everywhere at once: the calls right after a create may
+/// be told it does not exist, and a delete may be refused while a detach propagates. Each is
+/// waited out (and shown), and the apply finishes.
+#[test]
+fn what_aws_has_not_propagated_yet_is_waited_for() {
+    const fn error(code: &'static str, message: &'static str) -> Fault {
+        Fault::Error {
+            status: 400,
+            code,
+            message,
+        }
+    }
+    const ROLE_NOT_FOUND: Fault =
+        error("NoSuchEntity", "The role with name fresh cannot be found.");
+    const KEY_NOT_FOUND: Fault = error("NotFoundException", "Key does not exist");
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    let (name, prefix) = (unique("fresh"), unique("tonic"));
+    let spec = TempSpec::new(&format!(
+        r#"{}
+[key.data]
+description = "{prefix} data"
+rotation = true
+aliases = ["alias/{prefix}-data"]
+
+[bucket.data]
+name = "{prefix}-data"
+"#,
+        stack(&name, &prefix)
+    ));
+    proxy.set_faults(Faults {
+        scripted: vec![
+            ("iam:PutRolePolicy".into(), 1, ROLE_NOT_FOUND),
+            ("iam:AttachRolePolicy".into(), 1, ROLE_NOT_FOUND),
+            ("kms:EnableKeyRotation".into(), 1, KEY_NOT_FOUND),
+            ("kms:CreateAlias".into(), 1, KEY_NOT_FOUND),
+            (
+                "s3:PUT ".into(),
+                1,
+                Fault::Error {
+                    status: 409,
+                    code: "OperationAborted",
+                    message: "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+                },
+            ),
+            (
+                "s3:PUT tagging".into(),
+                1,
+                Fault::Error {
+                    status: 404,
+                    code: "NoSuchBucket",
+                    message: "The specified bucket does not exist",
+                },
+            ),
+        ],
+        ..Faults::none()
+    });
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for waited in [
+        "iam:PutRolePolicy: NoSuchEntity",
+        "iam:AttachRolePolicy: NoSuchEntity",
+        "kms:EnableKeyRotation: NotFoundException",
+        "kms:CreateAlias: NotFoundException",
+        "s3:CreateBucket: OperationAborted",
+        "NoSuchBucket",
+    ] {
+        assert!(
+            run.stderr.contains(&format!("waiting 1 s: {waited}"))
+                || (waited == "NoSuchBucket" && run.stderr.contains(waited)),
+            "{waited}\n{}",
+            run.stderr
+        );
+    }
+    proxy.set_faults(Faults::none());
+    assert_eq!(
+        via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
+
+    proxy.set_faults(Faults {
+        scripted: vec![(
+            "iam:DeleteRole".into(),
+            1,
+            error(
+                "DeleteConflict",
+                "Cannot delete entity, must detach all policies first.",
+            ),
+        )],
+        ..Faults::none()
+    });
+    let run = via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("waiting 1 s: iam:DeleteRole: DeleteConflict"),
+        "{}",
+        run.stderr
+    );
+    assert!(owned_roles(&prefix).is_empty());
+
+    // An AWS managed policy that does not exist is a wrong ARN: reported at once, not waited for.
+    let (name, prefix) = (unique("fresh"), unique("tonic"));
+    let spec = TempSpec::new(&stack(&name, &prefix).replace(
+        "service-role/AWSLambdaBasicExecutionRole",
+        "service-role/AWSLambdaBasicExecutionRol",
+    ));
+    let run = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("waiting"), "{}", run.stderr);
+    via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}

@@ -347,11 +347,19 @@ impl Iam {
             }
             Err(e) => return Err(e),
         };
+        // IAM is eventually consistent: the calls right after CreateRole may not find the
+        // role yet (NoSuchEntity), nor a managed policy this apply created a moment ago.
         for (name, doc) in role.inline_policies.iter().flatten() {
-            self.put_role_policy(&role.name, name, doc).await?;
+            retry_transient(self.patience, not_visible_yet, || {
+                self.put_role_policy(&role.name, name, doc)
+            })
+            .await?;
         }
         for arn in role.managed_policies.iter().flatten() {
-            self.attach(&role.name, arn).await?;
+            retry_transient(self.patience, not_visible_yet, || {
+                self.attach(&role.name, arn)
+            })
+            .await?;
         }
         self.wait_until_readable(&role.name).await?;
         Ok(made.map(|r| role_resource(&r).exports).unwrap_or_default())
@@ -542,11 +550,19 @@ impl Iam {
                 &gone,
             )?;
         }
-        not_found_as_none(
-            self.client.delete_role().role_name(name).send().await,
-            "iam:DeleteRole",
-            &gone,
-        )?;
+        // IAM may still count a policy or profile just taken off the role (DeleteConflict).
+        retry_transient(
+            self.patience,
+            |e| e.is_code("DeleteConflict"),
+            || async {
+                not_found_as_none(
+                    self.client.delete_role().role_name(name).send().await,
+                    "iam:DeleteRole",
+                    &gone,
+                )
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -577,6 +593,13 @@ impl Iam {
             .map_err(|e| AwsError::from_sdk("iam:AttachRolePolicy", &e))?;
         Ok(())
     }
+}
+
+/// A role or managed policy made a moment ago that IAM does not show everywhere yet: "The role
+/// with name NAME cannot be found", or a customer managed policy that "does not exist". An AWS
+/// managed policy always exists: its NoSuchEntity is a wrong ARN, reported at once.
+fn not_visible_yet(e: &AwsError) -> bool {
+    e.is_code("NoSuchEntity") && !e.message.contains(":aws:policy/")
 }
 
 /// The attributes GetRole returns, in plinth's terms.

@@ -247,14 +247,21 @@ impl Kms {
             self.put_key_policy(key_id, policy, after.bypass_lockout_check)
                 .await?;
         }
+        // KMS is eventually consistent: a key CreateKey has just answered with may be unknown
+        // (NotFoundException) to the next calls for a few seconds, in rare cases minutes.
+        let not_seen_yet =
+            |e: &AwsError| origin == KeyOrigin::JustCreated && e.is_code("NotFoundException");
         if let Some(rotation) = after.rotation.filter(|r| before.rotation != Some(*r)) {
             if rotation {
-                self.client
-                    .enable_key_rotation()
-                    .key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("kms:EnableKeyRotation", &e))?;
+                retry_transient(self.patience, not_seen_yet, || async {
+                    self.client
+                        .enable_key_rotation()
+                        .key_id(key_id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("kms:EnableKeyRotation", &e))
+                })
+                .await?;
             } else {
                 self.client
                     .disable_key_rotation()
@@ -299,15 +306,17 @@ impl Kms {
                     NOT_FOUND,
                 )?;
             }
-            let created = self
-                .client
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(key_id)
-                .send()
-                .await;
+            let created = retry_transient(self.patience, not_seen_yet, || async {
+                self.client
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))
+            })
+            .await;
             if let Err(e) = created {
-                let e = AwsError::from_sdk("kms:CreateAlias", &e);
                 // An alias an earlier attempt created (its response lost) already names this key.
                 let named = self.client.describe_key().key_id(alias).send().await.ok();
                 let ours = named

@@ -42,17 +42,27 @@ impl S3 {
             .set_location_constraint(location)
             .set_tags(Some(tag_set))
             .build();
+        // A bucket of this name deleted a moment ago (a replacement, or `destroy` then `apply`)
+        // is refused for a while with OperationAborted ("a conflicting conditional operation is
+        // currently in progress").
         let created = if exists {
             Ok(())
         } else {
-            self.client
-                .create_bucket()
-                .bucket(&b.name)
-                .create_bucket_configuration(configuration)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))
+            crate::aws::retry_transient(
+                self.patience,
+                |e| e.is_code("OperationAborted"),
+                || async {
+                    self.client
+                        .create_bucket()
+                        .bucket(&b.name)
+                        .create_bucket_configuration(configuration.clone())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| AwsError::from_sdk("s3:CreateBucket", &e))
+                },
+            )
+            .await
         };
         if let Err(e) = created {
             // Outside us-east-1 a retry after a lost answer meets its own bucket; it is ours
@@ -66,7 +76,14 @@ impl S3 {
                 return Err(e);
             }
         }
-        self.put_tags(&b.name, &tags).await?;
+        // S3 is eventually consistent: the first call after CreateBucket may not find the
+        // bucket yet (NoSuchBucket). Once one has, the settings follow.
+        crate::aws::retry_transient(
+            self.patience,
+            |e| e.is_code("NoSuchBucket"),
+            || self.put_tags(&b.name, &tags),
+        )
+        .await?;
         self.put_settings(b, None).await?;
         Ok(b.exports())
     }
