@@ -604,39 +604,65 @@ fn statement_actions(statement: &Statement) -> Vec<String> {
     }
 }
 
+/// What is left of a row's actions after the Denies that apply to it.
+#[derive(Debug, Default)]
+struct Denied {
+    actions: Vec<String>,
+    /// A Deny that cannot be decided here (a NotPrincipal, a NotResource, or one covering
+    /// only part of an action pattern) may take some of them.
+    conditional: bool,
+    /// What must hold for the actions left to be allowed: each conditional Deny covering them,
+    /// negated (`StringNotEquals aws:PrincipalOrgID o-1` leaves them to callers with
+    /// `StringEquals aws:PrincipalOrgID o-1`), or as `unless ...` where no one operator is
+    /// its negation.
+    unless: Vec<String>,
+    /// The negated conditions among `unless`, for the row's class.
+    negated: Vec<Condition>,
+}
+
 /// What remains of `actions` after the Denies that apply to `principal` (or to anyone, for
-/// `None`) on `resource`: unconditional Denies that cover an action remove it; any other
-/// overlapping Deny makes the row conditional. Returns `(remaining, conditional)`.
+/// `None`) on `resource` (any resource, for `None`): a Deny whose Resource covers the row's
+/// resource removes the actions it covers, or, with conditions, leaves them only when its
+/// conditions do not hold. A Deny naming only part of what the row reaches (one queue of a
+/// row on `*`) leaves the row as it is: the stack's resources have rows of their own.
 fn apply_denies(
     denies: &[Statement],
     principal: Option<&str>,
     resource: Option<&str>,
     actions: Vec<String>,
-) -> (Vec<String>, bool) {
-    let mut conditional = false;
-    let mut remaining = Vec::new();
+) -> Denied {
+    let mut out = Denied::default();
     for action in actions {
         let mut removed = false;
         for deny in denies {
             let principal_hit = match (&deny.principal, principal) {
                 (None, _) | (_, None) => true,
                 (Some(Clause::Is(Principals::Everyone)), _) => true,
-                (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => listed.iter().any(|l| {
-                    l.id == p || (l.id.ends_with(":root") && account_of(&l.id) == account_of(p))
-                }),
-                (Some(Clause::Not(_)), _) => {
-                    conditional = true;
-                    false
+                (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => {
+                    listed.iter().any(|l| names_principal(&l.id, p))
                 }
+                // A Deny with NotPrincipal denies everyone it does not name.
+                (Some(Clause::Not(Principals::Listed(listed))), Some(p)) => {
+                    !listed.iter().any(|l| names_principal(&l.id, p))
+                }
+                (Some(Clause::Not(Principals::Everyone)), _) => false,
             };
             let resource_hit = match (&deny.resource, resource) {
                 (None, _) | (_, None) => true,
                 (Some(Clause::Is(patterns)), Some(r)) => {
-                    patterns.iter().any(|p| pattern::overlaps(p, r))
+                    patterns.iter().any(|p| pattern::is_subset(r, p))
                 }
-                (Some(Clause::Not(_)), _) => {
-                    conditional = true;
-                    false
+                (Some(Clause::Not(patterns)), Some(r)) => {
+                    if patterns.iter().any(|p| pattern::overlaps(p, r)) {
+                        // Denied only where the row's resource is not among those it
+                        // leaves out, which a pattern cannot tell.
+                        if !patterns.iter().any(|p| pattern::is_subset(r, p)) {
+                            out.conditional = true;
+                        }
+                        false
+                    } else {
+                        true
+                    }
                 }
             };
             if !principal_hit || !resource_hit {
@@ -654,15 +680,134 @@ fn apply_denies(
             };
             if covers && deny.condition.is_empty() {
                 removed = true;
+            } else if covers {
+                out.conditional = true;
+                match deny.condition.as_slice() {
+                    [one] if negation(one).is_some() => {
+                        let allowed = negation(one).expect("checked");
+                        let text = condition_text(&allowed);
+                        if !out.unless.contains(&text) {
+                            out.unless.push(text);
+                            out.negated.push(allowed);
+                        }
+                    }
+                    conditions => {
+                        let text = format!(
+                            "unless {}",
+                            conditions
+                                .iter()
+                                .map(condition_text)
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        );
+                        if !out.unless.contains(&text) {
+                            out.unless.push(text);
+                        }
+                    }
+                }
             } else if overlaps {
-                conditional = true;
+                out.conditional = true;
             }
         }
         if !removed {
-            remaining.push(action);
+            out.actions.push(action);
         }
     }
-    (remaining, conditional)
+    out
+}
+
+/// Does a policy's principal `listed` name the caller `principal`: the same ARN, or the root
+/// of its account.
+fn names_principal(listed: &str, principal: &str) -> bool {
+    listed == principal
+        || (listed.ends_with(":root") || account_of(listed) == Some(listed))
+            && account_of(listed) == account_of(principal)
+}
+
+/// The condition that holds exactly when `condition` does not, where one operator is its
+/// negation whether or not the key is in the request: a negated operator matches a request
+/// without the key, so `StringNotEquals` is `StringEquals`'s negation, but nothing is
+/// `NumericLessThan`'s (`NumericGreaterThanEquals` fails without the key), nor a set
+/// operator's or an `...IfExists` one's.
+fn negation(condition: &Condition) -> Option<Condition> {
+    const PAIRS: &[(&str, &str)] = &[
+        ("StringEquals", "StringNotEquals"),
+        ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
+        ("StringLike", "StringNotLike"),
+        ("ArnEquals", "ArnNotEquals"),
+        ("ArnLike", "ArnNotLike"),
+        ("IpAddress", "NotIpAddress"),
+        ("NumericEquals", "NumericNotEquals"),
+        ("DateEquals", "DateNotEquals"),
+    ];
+    let operator = PAIRS.iter().find_map(|(yes, no)| {
+        if condition.operator.eq_ignore_ascii_case(yes) {
+            Some(*no)
+        } else if condition.operator.eq_ignore_ascii_case(no) {
+            Some(*yes)
+        } else {
+            None
+        }
+    })?;
+    Some(Condition {
+        operator: operator.to_string(),
+        key: condition.key.clone(),
+        values: condition.values.clone(),
+    })
+}
+
+/// What of `actions` the statements `allowed` let through: an action one of theirs covers,
+/// or where one of theirs is narrower (`kms:*` through a statement allowing `kms:Decrypt` is
+/// `kms:Decrypt`), theirs; an action they only partly overlap stays, conditional. Returns the
+/// actions and whether some are let through only by statements with conditions or in part.
+fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> (Vec<String>, bool) {
+    let mut out: Vec<String> = Vec::new();
+    let mut conditional = false;
+    for action in actions {
+        let mut through: Vec<(String, bool)> = Vec::new();
+        for statement in allowed {
+            let conditioned = !statement.condition.is_empty();
+            match &statement.action {
+                Clause::Is(patterns) => {
+                    if patterns.iter().any(|p| pattern::is_subset(&action, p)) {
+                        through.push((action.clone(), conditioned));
+                        continue;
+                    }
+                    for p in patterns {
+                        if pattern::is_subset(p, &action) {
+                            through.push((p.clone(), conditioned));
+                        } else if pattern::overlaps(p, &action) {
+                            through.push((action.clone(), true));
+                        }
+                    }
+                }
+                Clause::Not(patterns) => {
+                    if !patterns.iter().any(|p| pattern::overlaps(&action, p)) {
+                        through.push((action.clone(), conditioned));
+                    } else if !patterns.iter().any(|p| pattern::is_subset(&action, p)) {
+                        through.push((action.clone(), true));
+                    }
+                }
+            }
+        }
+        if through.is_empty() {
+            continue;
+        }
+        // Whole through an unconditional statement: nothing narrower needs showing.
+        if through.iter().any(|(a, c)| *a == action && !c) {
+            out.push(action);
+            continue;
+        }
+        if through.iter().all(|(_, c)| *c) {
+            conditional = true;
+        }
+        for (a, _) in through {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    (out, conditional)
 }
 
 fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
@@ -679,32 +824,94 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
         };
         for (kind, id) in listed {
-            let (actions, deny_conditional) =
-                apply_denies(&denies, Some(&id), None, statement_actions(&statement));
-            if actions.is_empty() {
+            let mut denied = apply_denies(
+                &denies,
+                Some(&id),
+                Some(&role.arn),
+                statement_actions(&statement),
+            );
+            // A role of the stack that denies itself the assumption cannot make it, whatever
+            // the trust policy says.
+            let own = callers_denials(stack, &id, &role.arn, denied.actions);
+            denied.actions = own.actions;
+            denied.conditional |= own.conditional;
+            denied.unless.extend(own.unless);
+            denied.negated.extend(own.negated);
+            if denied.actions.is_empty() {
                 continue;
             }
-            let label = principal_label(stack, kind, &id);
-            rows.push(Grant {
-                risk: classify(stack, &id, kind, false, &statement.condition, &actions),
-                conditional: deny_conditional
-                    || statement.condition.iter().any(|c| !scopes_principal(c)),
-                principal: label,
-                actions,
-                resource: role.address.clone(),
-                target: role.arn.clone(),
-                conditions: statement.condition.iter().map(condition_text).collect(),
-                via: vec![format!("{} trust", role.address)],
-            });
+            push_row(
+                stack,
+                rows,
+                &statement,
+                (kind, &id),
+                false,
+                denied,
+                (role.address.clone(), role.arn.clone()),
+                format!("{} trust", role.address),
+            );
         }
     }
 }
 
-/// A role's identity policies with their names: inline, then managed policies of the stack.
-/// A managed policy from outside the stack cannot be read from the plan: an AWS managed policy
-/// plinth knows ([`aws_managed`]) gives the rows of its document, any other one conditional
-/// row that names it.
-fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
+/// A row of a trust or resource policy's statement: its class from the principal, the
+/// statement's conditions and what the Denies left it.
+#[allow(clippy::too_many_arguments)]
+fn push_row(
+    stack: &Stack,
+    rows: &mut Vec<Grant>,
+    statement: &Statement,
+    (kind, id): (PrincipalKind, &str),
+    in_resource_policy: bool,
+    denied: Denied,
+    (resource, target): (String, String),
+    via: String,
+) {
+    let mut conditions: Vec<Condition> = statement.condition.clone();
+    conditions.extend(denied.negated);
+    let mut texts: Vec<String> = statement.condition.iter().map(condition_text).collect();
+    texts.extend(denied.unless);
+    rows.push(Grant {
+        risk: classify(
+            stack,
+            id,
+            kind,
+            in_resource_policy,
+            &conditions,
+            &denied.actions,
+        ),
+        conditional: denied.conditional || statement.condition.iter().any(|c| !scopes_principal(c)),
+        principal: principal_label(stack, kind, id),
+        actions: denied.actions,
+        resource,
+        target,
+        conditions: texts,
+        via: vec![via],
+    });
+}
+
+/// What is left of `actions` on `resource` after the identity policies' Denies of the
+/// caller, when the caller is one of the stack's roles: an explicit Deny in the caller's own
+/// policies wins over a trust or resource policy's Allow.
+fn callers_denials(stack: &Stack, caller: &str, resource: &str, actions: Vec<String>) -> Denied {
+    let Some(role) = stack.node_by_arn(caller).filter(|n| n.kind == Kind::Role) else {
+        return Denied {
+            actions,
+            ..Denied::default()
+        };
+    };
+    let (documents, _) = identity_documents(stack, role);
+    let all: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
+    apply_denies(&all, None, Some(resource), actions)
+}
+
+/// A role's identity policies with their names: inline, then managed policies of the stack
+/// and AWS managed policies plinth knows ([`aws_managed`]); and the ARNs of the managed
+/// policies whose documents cannot be read from the plan.
+fn identity_documents<'n>(
+    stack: &'n Stack,
+    role: &'n Node,
+) -> (Vec<(String, &'n PolicyDocument)>, Vec<String>) {
     let mut documents: Vec<(String, &PolicyDocument)> = Vec::new();
     if let Some(Value::Map(policies)) = role.attributes.get("policies") {
         for (name, value) in policies {
@@ -729,6 +936,14 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             }
         }
     }
+    (documents, unknown)
+}
+
+/// A role's identity policies' rows. A managed policy from outside the stack cannot be read
+/// from the plan: an AWS managed policy plinth knows gives the rows of its document, any
+/// other one conditional row that names it.
+fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
+    let (documents, unknown) = identity_documents(stack, role);
     let boundary = role
         .attributes
         .get("permissions_boundary")
@@ -763,14 +978,28 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             let granted = statement_actions(&statement);
             for resource_pattern in patterns {
                 for (resource, target_arn, target) in targets(stack, &resource_pattern, &granted) {
-                    let (mut actions, mut conditional) =
-                        apply_denies(&all_denies, None, Some(&resource_pattern), granted.clone());
+                    // Denies and the boundary are matched against what the row reaches: one
+                    // queue of a pattern, a bucket's objects.
+                    let mut denied =
+                        apply_denies(&all_denies, None, Some(&target_arn), granted.clone());
                     if let Some(boundary) = &boundary {
                         match boundary {
-                            Some(doc) => actions.retain(|a| boundary_allows(doc, a)),
-                            None => conditional = true,
+                            Some(doc) => {
+                                let bounded = within_boundary(doc, &target_arn, denied.actions);
+                                denied.actions = bounded.actions;
+                                denied.conditional |= bounded.conditional;
+                                denied.unless.extend(bounded.unless);
+                                denied.negated.extend(bounded.negated);
+                            }
+                            None => denied.conditional = true,
                         }
                     }
+                    let Denied {
+                        mut actions,
+                        mut conditional,
+                        unless,
+                        negated,
+                    } = denied;
                     // Only actions of the resource's own service act on it.
                     let arn = target.map_or(resource_pattern.as_str(), |n| n.arn.as_str());
                     if let Some(service) =
@@ -791,11 +1020,14 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     // naming a bucket and its objects is one row for each.
                     let catalog = crate::policy::catalog::catalog();
                     actions.retain(|a| catalog.acts_on(a, &target_arn));
+                    let mut texts: Vec<String> =
+                        statement.condition.iter().map(condition_text).collect();
+                    texts.extend(unless);
                     if let Some(node) = target {
-                        let (kept, resource_conditional) =
-                            resource_side(stack, node, role_arn, actions);
-                        actions = kept;
-                        conditional |= resource_conditional;
+                        let side = resource_side(stack, node, &target_arn, role_arn, actions);
+                        actions = side.actions;
+                        conditional |= side.conditional;
+                        texts.extend(side.unless);
                     } else if account_of(&resource_pattern)
                         .is_some_and(|a| a != stack.account_id && !pattern::has_wildcard(a))
                     {
@@ -805,22 +1037,24 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     if actions.is_empty() {
                         continue;
                     }
+                    let mut conditions = statement.condition.clone();
+                    conditions.extend(negated);
                     rows.push(Grant {
                         risk: classify(
                             stack,
                             role_arn,
                             PrincipalKind::Aws,
                             false,
-                            &statement.condition,
+                            &conditions,
                             &actions,
                         ),
                         principal: role.address.clone(),
                         actions,
                         resource,
                         target: target_arn,
-                        conditions: statement.condition.iter().map(condition_text).collect(),
+                        conditional: conditional || !texts.is_empty(),
+                        conditions: texts,
                         via: vec![via.clone()],
-                        conditional: conditional || !statement.condition.is_empty(),
                     });
                 }
             }
@@ -828,12 +1062,27 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
     }
 }
 
-/// Does a permissions boundary allow some of what the action pattern names?
-fn boundary_allows(boundary: &PolicyDocument, action: &str) -> bool {
-    allows(boundary).iter().any(|s| match &s.action {
-        Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, action)),
-        Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(action, p)),
-    })
+/// What a permissions boundary leaves of a role's actions on `target`: only what it allows
+/// there too (the narrower of the two patterns), less what it denies.
+fn within_boundary(boundary: &PolicyDocument, target: &str, actions: Vec<String>) -> Denied {
+    let denied = apply_denies(&denies(boundary), None, Some(target), actions);
+    let allowed: Vec<Statement> = allows(boundary);
+    let here: Vec<&Statement> = allowed.iter().filter(|s| reaches(s, target)).collect();
+    let (actions, conditional) = intersect(denied.actions, &here);
+    Denied {
+        actions,
+        conditional: conditional || denied.conditional,
+        ..denied
+    }
+}
+
+/// Does an Allow statement's Resource (or NotResource) reach `target`?
+fn reaches(statement: &Statement, target: &str) -> bool {
+    match &statement.resource {
+        None => true,
+        Some(Clause::Is(patterns)) => patterns.iter().any(|p| pattern::overlaps(p, target)),
+        Some(Clause::Not(patterns)) => !patterns.iter().any(|p| pattern::is_subset(target, p)),
+    }
 }
 
 /// The rows a plan gains and loses: the desired state's grants against the live account's.

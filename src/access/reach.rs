@@ -107,17 +107,19 @@ fn candidates<'s, 'a>(stack: &'s Stack<'a>, actions: &[String]) -> Vec<&'s Node<
     indices.iter().map(|&i| &stack.nodes[i]).collect()
 }
 
-/// The resource's own policy on a same-account identity grant: its Denies apply; a KMS key
-/// must allow the role itself or delegate to the account, and so must a role's trust policy
-/// for `sts:AssumeRole` and its kin (a role no trust statement lets in cannot be assumed,
-/// whatever the caller's identity policy says). Returns the actions left, and whether some
-/// are left only by a statement with conditions.
+/// The resource's own policy on a same-account identity grant reaching `target` (the
+/// resource, or a bucket's objects): its Denies apply; a KMS key must allow the role itself
+/// or delegate to the account, and so must a role's trust policy for `sts:AssumeRole` and its
+/// kin (a role no trust statement lets in cannot be assumed, whatever the caller's identity
+/// policy says), and only what both allow is left (`kms:*` in the identity policy and
+/// `kms:Decrypt` in the key policy is `kms:Decrypt`).
 pub(super) fn resource_side(
     stack: &Stack,
     node: &Node,
+    target: &str,
     role_arn: &str,
     actions: Vec<String>,
-) -> (Vec<String>, bool) {
+) -> Denied {
     let (field, service) = match node.kind {
         Kind::Key => ("policy", "kms:"),
         Kind::Role => ("trust", "sts:"),
@@ -125,12 +127,14 @@ pub(super) fn resource_side(
     };
     let Some(doc) = stack.policy(node, field) else {
         // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
-        return (actions, false);
+        return Denied {
+            actions,
+            ..Denied::default()
+        };
     };
-    let (mut actions, mut conditional) =
-        apply_denies(&denies(doc), Some(role_arn), Some(&node.arn), actions);
+    let denied = apply_denies(&denies(doc), Some(role_arn), Some(target), actions);
     if service.is_empty() {
-        return (actions, conditional);
+        return denied;
     }
     let root = format!("arn:aws:iam::{}:root", stack.account_id);
     let allowed: Vec<Statement> = allows(doc)
@@ -140,29 +144,26 @@ pub(super) fn resource_side(
             Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
                 p.kind == PrincipalKind::Aws
                     && (p.id == role_arn
-                        || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root))
+                        || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root)
+                        || p.id == stack.account_id)
             }),
             _ => false,
         })
         .collect();
-    let allows_action = |s: &Statement, a: &str| match &s.action {
-        Clause::Is(patterns) => patterns.iter().any(|p| pattern::overlaps(p, a)),
-        Clause::Not(patterns) => !patterns.iter().any(|p| pattern::is_subset(a, p)),
-    };
-    actions.retain(|a| {
-        if !a.starts_with(service) && !a.starts_with('*') {
-            return true;
-        }
-        let mut by = allowed.iter().filter(|s| allows_action(s, a)).peekable();
-        if by.peek().is_none() {
-            return false;
-        }
-        if by.all(|s| !s.condition.is_empty()) {
-            conditional = true;
-        }
-        true
-    });
-    (actions, conditional)
+    let allowed: Vec<&Statement> = allowed.iter().collect();
+    // The resource's policy decides only its own service's actions.
+    let (own, others): (Vec<String>, Vec<String>) = denied
+        .actions
+        .iter()
+        .cloned()
+        .partition(|a| a.starts_with(service) || a.starts_with('*'));
+    let (mut actions, conditional) = intersect(own, &allowed);
+    actions.extend(others);
+    Denied {
+        actions,
+        conditional: conditional || denied.conditional,
+        ..denied
+    }
 }
 
 pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Grant>) {
@@ -214,32 +215,35 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
                 continue;
             }
             for (label, target) in &places {
-                let (mut actions, deny_conditional) = apply_denies(
+                let mut denied = apply_denies(
                     &denies,
                     Some(&id),
                     Some(target),
                     statement_actions(&statement),
                 );
-                if places.len() > 1 {
-                    actions.retain(|a| catalog.acts_on(a, target));
-                }
-                if actions.is_empty() {
+                // Only actions that can act on the place: a queue's or a key's, a bucket's
+                // or its objects'.
+                denied.actions.retain(|a| catalog.acts_on(a, target));
+                // An explicit Deny in a stack role's own policies wins over this Allow.
+                let own = callers_denials(stack, &id, target, denied.actions);
+                denied.actions = own.actions;
+                denied.conditional |= own.conditional;
+                denied.unless.extend(own.unless);
+                denied.negated.extend(own.negated);
+                if denied.actions.is_empty() {
                     continue;
                 }
-                let mut conditions: Vec<String> =
-                    statement.condition.iter().map(condition_text).collect();
-                conditions.extend(except.clone());
-                rows.push(Grant {
-                    risk: classify(stack, &id, kind, true, &statement.condition, &actions),
-                    principal: principal_label(stack, kind, &id),
-                    conditional: deny_conditional
-                        || statement.condition.iter().any(|c| !scopes_principal(c)),
-                    actions,
-                    resource: label.clone(),
-                    target: target.clone(),
-                    conditions,
-                    via: vec![format!("{} policy", node.address)],
-                });
+                denied.unless.extend(except.clone());
+                push_row(
+                    stack,
+                    rows,
+                    &statement,
+                    (kind, &id),
+                    true,
+                    denied,
+                    (label.clone(), target.clone()),
+                    format!("{} policy", node.address),
+                );
             }
         }
     }
@@ -270,7 +274,9 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
     }
     let mut derived_rows = Vec::new();
     let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
-    for _depth in 0..4 {
+    // Role chaining has no limit: as many hops as the stack has roles (a hop never returns
+    // to a role its path went through).
+    for _depth in 0..roles.len() {
         let mut next = Vec::new();
         for assume in &frontier {
             if assume.principal.ends_with(".amazonaws.com") {

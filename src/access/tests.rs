@@ -1288,3 +1288,273 @@ fn a_pending_policy_is_filled_with_the_arns_of_the_stack_only() {
     );
     assert_eq!(fill_arns("${key.k.arn", &arns), "${key.k.arn");
 }
+
+/// The rows of `role.fn` in a stack of one role (trusted by Lambda) with `policy` as its
+/// statements, beside `more`.
+fn rows_of_fn(policy: &str, more: &str) -> Vec<(Risk, String, String, String, bool)> {
+    let spec = format!("{ROLE_HEAD}{}{more}", role("fn", LAMBDA, policy));
+    rows(&inline(&spec))
+        .into_iter()
+        .filter(|(_, p, ..)| p == "role.fn")
+        .collect()
+}
+
+/// IAM's evaluation: a Deny applies to the resource it names, not to every resource the
+/// Allow's pattern may reach.
+#[test]
+fn a_deny_on_one_resource_leaves_the_others() {
+    let rows = rows_of_fn(
+        r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}, {"Effect": "Deny", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:b"}"#,
+        &(queue("a") + &queue("b")),
+    );
+    assert!(
+        has(&rows, Risk::Data, "role.fn", "sqs:sendmessage", "queue.a"),
+        "{rows:#?}"
+    );
+    assert!(
+        has(&rows, Risk::Data, "role.fn", "sqs:sendmessage", "*"),
+        "{rows:#?}"
+    );
+    assert!(!rows.iter().any(|r| r.3 == "queue.b"), "{rows:#?}");
+    // A bucket's objects are matched as objects: a Deny on the objects takes GetObject, one
+    // on the bucket alone does not.
+    let bucket = "\n[bucket.b]\nname = \"bkt-b\"\n";
+    let allow = r#"{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::bkt-b/*"}"#;
+    let rows = rows_of_fn(
+        &format!(
+            r#"{allow}, {{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt-b/*"}}"#
+        ),
+        bucket,
+    );
+    let objects: Vec<_> = rows.iter().filter(|r| r.3 == "bucket.b/*").collect();
+    assert_eq!(objects.len(), 1, "{rows:#?}");
+    assert_eq!(objects[0].2, "s3:putobject", "{rows:#?}");
+    let rows = rows_of_fn(
+        &format!(
+            r#"{allow}, {{"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::bkt-b"}}"#
+        ),
+        bucket,
+    );
+    let objects: Vec<_> = rows.iter().filter(|r| r.3 == "bucket.b/*").collect();
+    assert_eq!(objects[0].2, "s3:getobject s3:putobject", "{rows:#?}");
+}
+
+/// A permissions boundary allows only what it allows, where it allows it, and its Denies win.
+#[test]
+fn a_boundary_leaves_only_what_it_allows_too() {
+    let boundary = |statements: &str| {
+        format!(
+            "\n[policy.boundary]\nname = \"boundary\"\ndocument = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{statements}]}}'''\n"
+        )
+    };
+    let with_boundary = |policy: &str, statements: &str| {
+        let spec = format!(
+            "{ROLE_HEAD}{}{}{}{}",
+            role("fn", LAMBDA, policy).replacen("[role.fn.policies]", "permissions_boundary = \"arn:aws:iam::123456789012:policy/boundary\"\n[role.fn.policies]", 1),
+            boundary(statements),
+            queue("q"),
+            queue("other"),
+        );
+        rows(&inline(&spec))
+            .into_iter()
+            .filter(|(_, p, ..)| p == "role.fn")
+            .collect::<Vec<_>>()
+    };
+    let send = r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#;
+    // Its Deny wins.
+    let rows = with_boundary(
+        send,
+        r#"{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"}"#,
+    );
+    assert!(rows.is_empty(), "{rows:#?}");
+    // It allows another queue only: nothing on this one.
+    let everything = r#"{"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#;
+    let rows = with_boundary(
+        everything,
+        r#"{"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": "arn:aws:sqs:us-east-1:123456789012:other"}"#,
+    );
+    assert!(rows.is_empty(), "{rows:#?}");
+    // It allows one action of the identity policy's wildcard: that action, data, not escalation.
+    let rows = with_boundary(
+        everything,
+        r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}"#,
+    );
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(
+        (rows[0].0, rows[0].2.as_str()),
+        (Risk::Data, "sqs:sendmessage"),
+        "{rows:#?}"
+    );
+}
+
+/// An explicit Deny in the caller's own identity policy wins over a queue policy's or a
+/// trust policy's Allow.
+#[test]
+fn the_caller_s_own_deny_wins_over_a_resource_or_trust_policy() {
+    let queue_policy = r#"
+[queue.q]
+name = "q"
+policy = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/fn"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'''
+"#;
+    let rows = rows_of_fn(
+        r#"{"Effect": "Deny", "Action": "sqs:*", "Resource": "*"}"#,
+        queue_policy,
+    );
+    assert!(!rows.iter().any(|r| r.3 == "queue.q"), "{rows:#?}");
+    let rows = rows_of_fn(
+        r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}"#,
+        queue_policy,
+    );
+    assert!(
+        has(&rows, Risk::Data, "role.fn", "sqs:sendmessage", "queue.q"),
+        "{rows:#?}"
+    );
+
+    // A role that denies itself sts:AssumeRole cannot become the role that trusts it.
+    let spec = |deny: &str| {
+        format!(
+            "{ROLE_HEAD}{}{}{}",
+            role(
+                "fn",
+                LAMBDA,
+                &format!(
+                    r#"{{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}}{deny}"#
+                )
+            ),
+            role(
+                "b",
+                r#"{"AWS": "arn:aws:iam::123456789012:role/fn"}"#,
+                r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#
+            ),
+            queue("q"),
+        )
+    };
+    let through_b = |spec: &str| {
+        self::rows(&inline(spec)).iter().any(|(_, p, a, res, _)| {
+            p == "role.fn" && a.contains("sts:assumerole") && res == "role.b"
+        })
+    };
+    assert!(through_b(&spec("")));
+    assert!(!through_b(&spec(
+        r#", {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}"#
+    )));
+}
+
+/// A key policy that gives the role only some of the actions its identity policy names
+/// leaves those: `kms:*` through a key policy allowing `kms:Decrypt` is `kms:Decrypt`.
+#[test]
+fn a_key_policy_leaves_only_the_actions_it_allows() {
+    let key = r#"
+[key.k]
+description = "k"
+policy = '''{"Version": "2012-10-17", "Statement": [{"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/ci"}, "Action": "kms:*", "Resource": "*"}, {"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/fn"}, "Action": "kms:Decrypt", "Resource": "*"}]}'''
+"#;
+    let rows = rows_of_fn(
+        r#"{"Effect": "Allow", "Action": "kms:*", "Resource": "${key.k.arn}"}"#,
+        key,
+    );
+    // The identity policy's row, and the key policy's own.
+    let on_key: Vec<_> = rows.iter().filter(|r| r.3 == "key.k").collect();
+    assert_eq!(on_key.len(), 2, "{rows:#?}");
+    assert!(
+        on_key
+            .iter()
+            .all(|r| (r.0, r.2.as_str()) == (Risk::Data, "kms:decrypt")),
+        "{rows:#?}"
+    );
+}
+
+/// A Deny with a condition leaves the row to callers for whom the condition does not hold,
+/// shown as its negation: removing such a Deny (an organization's data perimeter) gains the
+/// row without it, and a perimeter around everyone is external, not public.
+#[test]
+fn a_conditional_deny_is_part_of_the_row_and_removing_it_gains_access() {
+    let bucket = |perimeter: bool, principal: &str| {
+        let deny = if perimeter {
+            r#", {"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::bkt-b", "arn:aws:s3:::bkt-b/*"], "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}}"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{ROLE_HEAD}
+[bucket.b]
+name = "bkt-b"
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Vendor", "Effect": "Allow", "Principal": {principal}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt-b/*"}}{deny}]}}'''
+[[bucket.b.silence]]
+lint = "P002"
+policy = "policy"
+reason = "the perimeter statement denies callers outside the organization"
+"#
+        )
+    };
+    let vendor = r#"{"AWS": "arn:aws:iam::210987654321:root"}"#;
+    let rows_with = grants(&Stack::from_plan(
+        &inline(&bucket(true, vendor)),
+        Side::Desired,
+    ));
+    let row = rows_with
+        .iter()
+        .find(|g| g.principal == "210987654321")
+        .unwrap();
+    assert_eq!(
+        row.conditions,
+        ["StringEquals aws:PrincipalOrgID o-abc123def4"],
+        "{row:#?}"
+    );
+    let changes = changes_checked(&between(&bucket(true, vendor), &bucket(false, vendor)));
+    assert!(
+        gained(&changes, "210987654321", "s3:getobject", "bucket.b/*"),
+        "{changes:#?}"
+    );
+    let exit = detailed_exit_code(
+        &between(&bucket(true, vendor), &bucket(false, vendor)),
+        Some(Risk::External),
+        &changes,
+    );
+    assert_eq!(exit, 3);
+    // Everyone, within the organization: external.
+    let everyone = grants(&Stack::from_plan(
+        &inline(&bucket(true, r#""*""#)),
+        Side::Desired,
+    ));
+    let row = everyone
+        .iter()
+        .find(|g| g.resource == "bucket.b/*")
+        .unwrap();
+    assert_eq!(row.risk, Risk::External, "{row:#?}");
+}
+
+/// Role chaining has no limit on its hops: a vendor reaches what the sixth role in a chain
+/// may do.
+#[test]
+fn a_chain_of_roles_is_followed_to_its_end() {
+    let mut spec = ROLE_HEAD.to_string() + &queue("q");
+    spec += &role(
+        "r1",
+        r#"{"AWS": "arn:aws:iam::210987654321:root"}"#,
+        r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#,
+    );
+    for i in 2..=6 {
+        let policy = if i == 6 {
+            r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#.to_string()
+        } else {
+            r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#.to_string()
+        };
+        spec += &role(
+            &format!("r{i}"),
+            &format!(r#"{{"AWS": "arn:aws:iam::123456789012:role/r{}"}}"#, i - 1),
+            &policy,
+        );
+    }
+    let rows = rows(&inline(&spec));
+    assert!(
+        has(
+            &rows,
+            Risk::External,
+            "210987654321",
+            "sqs:sendmessage",
+            "queue.q"
+        ),
+        "{rows:#?}"
+    );
+}
