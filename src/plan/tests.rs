@@ -1389,3 +1389,39 @@ prefix = "{prefix}"
     let apart = crate::spec::load(&path, &crate::spec::LoadOptions::default()).unwrap();
     plan(&apart, &live, PlanOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
 }
+
+/// A setting of an existing bucket the stack managed and the spec no longer declares is
+/// removed by apply: the plan says so, in text and Markdown, though no attribute shows it.
+#[test]
+fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
+    let spec = spec("existing-bucket.toml");
+    let mut live = existing_bucket(true);
+    let bucket = live.by_address.values_mut().next().unwrap();
+    let mut shares: serde_json::Value = serde_json::to_value(&bucket.attributes["shares"]).unwrap();
+    shares["map"]["existing"]["list"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "str": "setting/public_access_block" }));
+    bucket
+        .attributes
+        .insert("shares".into(), serde_json::from_value(shares).unwrap());
+    live.owned = live.by_address.values().cloned().collect();
+    let plan = plan(&spec, &live, PlanOptions::default()).unwrap();
+    let text = render(&plan, TextOptions::default());
+    assert!(
+        text.contains("- removed, no longer in the spec: public access block"),
+        "{text}"
+    );
+    let markdown = crate::render::markdown::render(&plan, Default::default());
+    assert!(
+        markdown.contains("- removed, no longer in the spec: public access block"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("No attribute changes"), "{markdown}");
+    // Still managed: nothing said.
+    let text = render(
+        &super::plan(&spec, &existing_bucket(true), PlanOptions::default()).unwrap(),
+        TextOptions::default(),
+    );
+    assert!(!text.contains("removed, no longer"), "{text}");
+}

@@ -288,6 +288,14 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
         if !taken.is_empty() {
             let _ = writeln!(out, "# now managed by this stack: {}", taken.join(", "));
         }
+        let given_up = Existing::given_up(c);
+        if !given_up.is_empty() {
+            let _ = writeln!(
+                out,
+                "- removed, no longer in the spec: {}",
+                given_up.join(", ")
+            );
+        }
         for kept in super::kept_statements(c) {
             let _ = writeln!(out, "# {kept}");
         }

@@ -151,6 +151,30 @@ impl Existing {
             .collect()
     }
 
+    /// The settings this change stops managing, which apply removes from the resource
+    /// (`public access block`): a setting left out of the spec has no attribute to show its
+    /// removal, unlike a statement, CORS rule or notification, whose list shows it.
+    /// Empty for a resource that is not someone else's.
+    pub fn given_up(c: &ResourceChange) -> Vec<String> {
+        let set = |v: &Option<Value>| match v {
+            Some(Value::Set(parts)) => parts.clone(),
+            _ => Vec::new(),
+        };
+        let manages = c
+            .attributes
+            .iter()
+            .find(|a| a.name == crate::plan::shared::MANAGES);
+        let Some(manages) = manages.filter(|_| existing(c).is_some()) else {
+            return Vec::new();
+        };
+        let after = set(&manages.after);
+        set(&manages.before)
+            .iter()
+            .filter(|part| part.starts_with("setting/") && !after.contains(part))
+            .map(|part| crate::plan::shared::describe(part))
+            .collect()
+    }
+
     /// Attributes that are plinth's own records about the resource, kept in its tags, rather
     /// than settings: they are not shown as changes. `existing` is one while plinth takes the
     /// resource over (the live side has no record yet); once the stack owns it, a change of

@@ -166,6 +166,14 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     if !taken.is_empty() {
         let _ = writeln!(out, "      now managed by this stack: {}", taken.join(", "));
     }
+    let given_up = Existing::given_up(c);
+    if !given_up.is_empty() {
+        let line = format!(
+            "      - removed, no longer in the spec: {}",
+            given_up.join(", ")
+        );
+        let _ = writeln!(out, "{}", p.paint(&line, Style::new().red()));
+    }
     for kept in super::kept_statements(c) {
         let _ = writeln!(out, "      {}", p.paint(&kept, Style::new().dimmed()));
     }
