@@ -167,6 +167,10 @@ pub(super) fn plan_on(
         for change in &changes {
             if let Some(diagnostic) = key_policy_left_empty(change, spec) {
                 diags.push(diagnostic);
+            } else if let Some(diagnostic) =
+                shared_key_locked_out(change, spec, live.account.as_ref())
+            {
+                diags.push(diagnostic);
             }
         }
     }
@@ -718,6 +722,74 @@ fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnos
         .at_location(spec.resources.get(&change.address).map(|r| r.location.clone()))
         .hint("keep one of the stack's statements until the key's owner has added one of their own (such as the account root's)")
     })
+}
+
+/// KMS refuses a key policy that would not let the identity sending it change the policy
+/// again (its lockout safety check; moto does not). A shared key's policy as the stack leaves
+/// it, after an update or a release, is checked as the spec's own keys are at validate: one
+/// that lets the identity running plinth or the account manage it now, and would not after,
+/// is refused, rather than the apply failing half-way, or, where nothing checks, leaving a key
+/// no one can manage (the statement the stack stops declaring was the owner's, taken over by
+/// an import).
+fn shared_key_locked_out(
+    change: &ResourceChange,
+    spec: &Spec,
+    account: Option<&crate::state::Account>,
+) -> Option<Diagnostic> {
+    if change.address.kind != Kind::Key || !change.is_change() {
+        return None;
+    }
+    let live = change.live.as_ref()?;
+    if live.get(super::shared::EXISTING) != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let resource = spec.resources.get(&change.address);
+    if let Some(crate::spec::ResourceBody::Key(key)) = resource.map(|r| &r.body) {
+        if key.bypass_lockout_reason.is_some() {
+            return None;
+        }
+    }
+    let account = account?;
+    let after = if change.releases() {
+        super::shared::released(live)
+    } else {
+        change.desired.clone()?
+    };
+    let before = live.get("policy").and_then(Value::as_policy)?;
+    let after = after.get("policy").and_then(Value::as_policy)?;
+    if after.statements().is_empty() {
+        // `plan::empty-key-policy` says so.
+        return None;
+    }
+    let caller = account.caller_principal();
+    let root = format!("arn:{}:iam::{}:root", account.partition, account.account_id);
+    let manageable = |doc: &policy::PolicyDocument| {
+        [&caller, &root].iter().any(|principal| {
+            matches!(
+                policy::eval::is_allowed(
+                    &[doc],
+                    Some(&policy::Principal::aws(principal.as_str())),
+                    "kms:PutKeyPolicy",
+                    "*",
+                ),
+                policy::eval::Decision::Allowed | policy::eval::Decision::AllowedIfConditions
+            )
+        })
+    };
+    if !manageable(before) || manageable(after) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            Code::CheckKeyLockout,
+            format!(
+                "{}: the policy this plan leaves on key `{}` would let neither {caller}, the identity running plinth, nor the account change it again: KMS refuses such a policy (its lockout safety check)",
+                change.address, change.physical_id
+            ),
+        )
+        .at_location(resource.map(|r| r.location.clone()))
+        .hint("keep declaring the statement that lets the account root (or this identity) manage the key, or let the stack stop managing the key with `release = true`, which keeps the statements as they are"),
+    )
 }
 
 /// A resource the spec says exists already (a bucket with `existing = true`) that does not.

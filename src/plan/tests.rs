@@ -1425,3 +1425,46 @@ fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
     );
     assert!(!text.contains("removed, no longer"), "{text}");
 }
+
+/// A shared key whose statement that lets the account manage it is the stack's (an import
+/// took it over): letting go of it, or no longer declaring it, would leave a key no one can
+/// manage. KMS refuses such a policy (moto does not): the plan does first.
+#[test]
+fn letting_go_of_the_statement_that_manages_a_shared_key_is_refused() {
+    const ROOT: &str = r#"{ Sid = "Root", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:root" }, Action = "kms:*", Resource = "*" }"#;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = shared_key_spec(&dir, ROOT);
+    let mut live = shared_key_live(true);
+    let key = live.by_address.values_mut().next().unwrap();
+    key.attributes.insert(
+        "shares".into(),
+        serde_json::from_value(serde_json::json!({ "map": { "vendor": { "list": [
+            { "str": "key.customer" }, { "str": "policy/Root" }
+        ] } } }))
+        .unwrap(),
+    );
+    let destroy = PlanOptions {
+        destroy: true,
+        ..Default::default()
+    };
+    let refused = plan(&spec, &live, destroy).unwrap_err();
+    assert_eq!(
+        refused.0[0].code,
+        crate::diag::Code::CheckKeyLockout,
+        "{}",
+        refused.render(false)
+    );
+    // Declaring another statement instead of it is refused too.
+    let other = tempfile::tempdir().unwrap();
+    let refused = plan(
+        &shared_key_spec(&other, SHARED_STATEMENT),
+        &live,
+        PlanOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(refused.0[0].code, crate::diag::Code::CheckKeyLockout);
+    // Keeping it goes ahead; so does letting go of a statement that does not manage the key.
+    assert!(plan(&spec, &live, PlanOptions::default()).is_ok());
+    let shared = shared_key_spec(&other, SHARED_STATEMENT);
+    assert!(plan(&shared, &shared_key_live(true), destroy).is_ok());
+}
