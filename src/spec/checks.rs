@@ -577,6 +577,15 @@ impl<'a> Known<'a> {
         let ResourceBody::Queue(queue) = &queue_resource.body else {
             return;
         };
+        // An existing queue's policy is its owner's statements, with the block's merged in:
+        // the owner's, which the spec does not hold, may be the ones letting S3 send (a
+        // vendor's notification to a customer's queue).
+        if queue.existing {
+            if let Some(key_text) = &queue.kms_key {
+                self.check_notification_key(bucket, queue_resource, key_text, diags);
+            }
+            return;
+        }
         let Some(policy) = &queue.policy else {
             diags.push(
                 Diagnostic::error(
@@ -664,6 +673,10 @@ impl<'a> Known<'a> {
         let ResourceBody::Key(key) = &key_resource.body else {
             return;
         };
+        // An existing key's policy is its owner's, with the block's statements merged in.
+        if key.existing {
+            return;
+        }
         let Some(policy) = &key.policy else {
             diags.push(
                 Diagnostic::error(
@@ -1148,6 +1161,13 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "Root", Effect = "Allo
             found.contains("× bucket.data sends events to queue.work, which has no policy"),
             "{found}"
         );
+        // An existing queue's policy is its owner's: what lets S3 send may be theirs.
+        let found = findings(
+            "checks/notification-queue-unscoped.toml",
+            Some((queue_policy, "existing = true")),
+        );
+        assert!(!found.contains("check::notification"), "{found}");
+        assert!(found.contains("plan::missing-existing"), "{found}");
 
         let key = std::fs::read_to_string(fixture("checks/notification-key-policy.toml")).unwrap();
         let key_policy =
