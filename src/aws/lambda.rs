@@ -114,6 +114,26 @@ impl Lambda {
         let Some(config) = out.configuration() else {
             return Ok(None);
         };
+        // GetFunction gives the tags only to a caller allowed lambda:ListTags, and otherwise
+        // says why beside an answer without them: read as no tags, the stack's own function
+        // would be someone else's.
+        if let Some(refused) = out.tags_error() {
+            let operation = format!("lambda:ListTags ({})", req.physical_id);
+            let code = refused.error_code();
+            let message = refused.message();
+            return Err(AwsError {
+                hint: super::failure::hint_for_code(&operation, Some(code), message).or_else(
+                    || {
+                        Some(
+                            "plinth reads a function's tags to know whose it is: allow lambda:ListTags on it to the identity running plinth".into(),
+                        )
+                    },
+                ),
+                operation,
+                code: Some(code.to_string()),
+                message: message.to_string(),
+            });
+        }
         let tags: BTreeMap<String, String> = out
             .tags()
             .cloned()

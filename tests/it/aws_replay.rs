@@ -488,3 +488,34 @@ fn unknown_enum_values_in_undeclared_fields_are_ignored() {
     routes[0] = routes[0].clone().with_body(&get_function);
     assert_no_changes(plan(&function_spec(), routes));
 }
+
+/// GetFunction answers a caller not allowed lambda:ListTags without the tags and says why
+/// (`TagsError`): read as no tags, the stack's own function would be someone else's. It is an
+/// error naming the permission.
+#[test]
+fn a_function_s_tags_refused_is_an_error_not_a_function_without_tags() {
+    let path = crate::support::root().join("fixtures/aws/lambda/GetFunction.json");
+    let mut answer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let object = answer.as_object_mut().unwrap();
+    assert!(object.remove("Tags").is_some());
+    object.insert(
+        "TagsError".into(),
+        serde_json::json!({
+            "ErrorCode": "AccessDeniedException",
+            "Message": "User: arn:aws:sts::111122223333:assumed-role/ci/plan is not authorized to perform: lambda:ListTags on resource: arn:aws:lambda:us-east-1:111122223333:function:replay-worker because no identity-based policy allows the lambda:ListTags action"
+        }),
+    );
+    let body = answer.to_string();
+    let mut routes = lambda_routes();
+    routes[0] = routes[0].clone().with_body(&body);
+    let (run, _) = plan(&function_spec(), routes);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("lambda:ListTags (replay-worker)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("plan::conflict"), "{}", run.stderr);
+    assert!(run.stderr.contains("lambda:ListTags"), "{}", run.stderr);
+}
