@@ -415,6 +415,81 @@ fn account_of(id: &str) -> Option<&str> {
         .filter(|a| !a.is_empty())
 }
 
+/// Where a condition that narrows the caller lets callers in from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// This account only.
+    Own,
+    /// Some place outside it: another account, an organization, a network.
+    Other,
+    /// Anywhere: its values are wildcards (`arn:aws:iam::*:role/*`, `*`).
+    Any,
+}
+
+/// The scope of a condition on who the caller is or where the request comes from; `None` for
+/// a key that says neither. Of several values, the widest.
+fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
+    let key = condition.key.to_ascii_lowercase();
+    let of_value = |value: &str| -> Scope {
+        let wild = |text: &str| text.is_empty() || text.chars().all(|c| c == '*' || c == '?');
+        match key.as_str() {
+            "aws:principalaccount"
+            | "aws:sourceaccount"
+            | "aws:sourceowner"
+            | "kms:calleraccount" => {
+                if pattern::has_wildcard(value) {
+                    Scope::Any
+                } else if value == own_account {
+                    Scope::Own
+                } else {
+                    Scope::Other
+                }
+            }
+            "aws:principalarn" | "aws:sourcearn" => {
+                match value.strip_prefix("arn:").map(|a| a.split(':').nth(3)) {
+                    Some(Some(account)) if pattern::has_wildcard(account) => Scope::Any,
+                    Some(Some(account)) if account == own_account => Scope::Own,
+                    // An S3 bucket's ARN names no account; plinth cannot tell whose it is and
+                    // takes it for the stack's, as a bucket notifying a queue is.
+                    Some(Some("")) => Scope::Own,
+                    Some(Some(_)) => Scope::Other,
+                    _ if wild(value) => Scope::Any,
+                    _ => Scope::Other,
+                }
+            }
+            _ if wild(value) || value == "0.0.0.0/0" || value == "::/0" => Scope::Any,
+            _ => Scope::Other,
+        }
+    };
+    let scopes = matches!(
+        key.as_str(),
+        "aws:principalorgid"
+            | "aws:principalorgpaths"
+            | "aws:principalaccount"
+            | "aws:sourceaccount"
+            | "aws:sourceowner"
+            | "aws:sourceorgid"
+            | "aws:sourceorgpaths"
+            | "aws:principalarn"
+            | "aws:sourcearn"
+            | "aws:sourcevpce"
+            | "aws:sourcevpc"
+            | "aws:sourceip"
+            | "kms:calleraccount"
+    );
+    if !scopes {
+        return None;
+    }
+    let each: Vec<Scope> = condition.values.iter().map(|v| of_value(v)).collect();
+    Some(if each.contains(&Scope::Any) {
+        Scope::Any
+    } else if each.contains(&Scope::Other) {
+        Scope::Other
+    } else {
+        Scope::Own
+    })
+}
+
 /// The risk of a row: the principal's class if it is public or external, else the actions'.
 fn classify(
     stack: &Stack,
@@ -431,38 +506,44 @@ fn classify(
         let operator = c.operator.to_ascii_lowercase();
         !operator.contains("not") && !operator.ends_with("ifexists") && operator != "null"
     };
+    let scopes: Vec<Scope> = conditions
+        .iter()
+        .filter(narrows)
+        .filter_map(|c| scope(c, &stack.account_id))
+        .collect();
     let principal_risk = match kind {
+        // Everyone, unless a condition narrows the caller: to this account (then the
+        // actions decide), to some other place (external), or only by a wildcard (public).
         PrincipalKind::Aws if principal == "*" => {
-            let restricted = conditions.iter().filter(narrows).any(|c| {
-                matches!(
-                    c.key.to_ascii_lowercase().as_str(),
-                    "aws:principalorgid"
-                        | "aws:principalaccount"
-                        | "aws:sourceaccount"
-                        | "aws:principalarn"
-                        | "aws:sourcearn"
-                        | "aws:sourcevpce"
-                        | "aws:sourcevpc"
-                )
-            });
-            Some(if restricted {
-                Risk::External
+            if scopes.contains(&Scope::Own) {
+                None
+            } else if scopes.iter().any(|s| *s == Scope::Other) {
+                Some(Risk::External)
             } else {
-                Risk::Public
-            })
+                Some(Risk::Public)
+            }
         }
         PrincipalKind::Aws | PrincipalKind::CanonicalUser => account_of(principal)
             .filter(|a| *a != stack.account_id)
-            .map(|_| Risk::External),
+            .map(|_| Risk::External)
+            // A canonical user id names an account, possibly another.
+            .or((kind == PrincipalKind::CanonicalUser).then_some(Risk::External)),
         PrincipalKind::Federated => Some(Risk::External),
+        // A service acting for whoever asks it (the confused deputy), unless its source is
+        // this account's: a source in another account, or any, is external.
         PrincipalKind::Service => {
-            let scoped = conditions.iter().filter(narrows).any(|c| {
+            let source = |c: &&Condition| {
                 matches!(
                     c.key.to_ascii_lowercase().as_str(),
                     "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"
                 )
-            });
-            (in_resource_policy && !scoped).then_some(Risk::External)
+            };
+            let own = conditions
+                .iter()
+                .filter(narrows)
+                .filter(source)
+                .any(|c| scope(c, &stack.account_id) == Some(Scope::Own));
+            (in_resource_policy && !own).then_some(Risk::External)
         }
     };
     principal_risk.unwrap_or_else(|| {

@@ -1558,3 +1558,44 @@ fn a_chain_of_roles_is_followed_to_its_end() {
         "{rows:#?}"
     );
 }
+
+/// Who a condition lets in decides the class: a service whose source is another account's, or
+/// any, acts for others (external); everyone within this account is as inside as the actions;
+/// a wildcard narrows nothing (public); an organization or a network is external.
+#[test]
+#[rustfmt::skip]
+fn the_class_follows_where_the_conditions_let_callers_in_from() {
+    let queue = |principal: &str, condition: &str| {
+        format!(
+            r#"{ROLE_HEAD}
+[queue.jobs]
+name = "jobs"
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "S", "Effect": "Allow", "Principal": {principal}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs", "Condition": {condition}}}]}}'''
+[[queue.jobs.silence]]
+lint = "P002"
+policy = "policy"
+reason = "classes"
+"#
+        )
+    };
+    let sns = r#"{"Service": "sns.amazonaws.com"}"#;
+    let cases: &[(&str, &str, Risk)] = &[
+        (sns, r#"{"StringEquals": {"aws:SourceAccount": "123456789012"}}"#, Risk::Data),
+        (sns, r#"{"StringEquals": {"aws:SourceAccount": "999988887777"}}"#, Risk::External),
+        (sns, r#"{"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:999988887777:topic"}}"#, Risk::External),
+        (sns, r#"{"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:*"}}"#, Risk::External),
+        (sns, r#"{"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:topic"}}"#, Risk::Data),
+        (r#""*""#, r#"{"StringEquals": {"aws:PrincipalAccount": "123456789012"}}"#, Risk::Data),
+        (r#""*""#, r#"{"StringEquals": {"kms:CallerAccount": "123456789012"}}"#, Risk::Data),
+        (r#""*""#, r#"{"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}"#, Risk::External),
+        (r#""*""#, r#"{"StringLike": {"aws:PrincipalOrgID": "*"}}"#, Risk::Public),
+        (r#""*""#, r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}"#, Risk::Public),
+        (r#""*""#, r#"{"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}"#, Risk::External),
+        (r#""*""#, r#"{"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}"#, Risk::Public),
+    ];
+    for (principal, condition, risk) in cases {
+        let rows = rows(&inline(&queue(principal, condition)));
+        let row = rows.iter().find(|r| r.3 == "queue.jobs").unwrap_or_else(|| panic!("{condition}: {rows:#?}"));
+        assert_eq!(row.0, *risk, "{principal} {condition}");
+    }
+}
