@@ -517,7 +517,7 @@ fn classify(
         PrincipalKind::Aws if principal == "*" => {
             if scopes.contains(&Scope::Own) {
                 None
-            } else if scopes.iter().any(|s| *s == Scope::Other) {
+            } else if scopes.contains(&Scope::Other) {
                 Some(Risk::External)
             } else {
                 Some(Risk::Public)
