@@ -445,7 +445,7 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
         for (name, v) in environment {
             let Value::Str(text) = v else { continue };
             let text = w.template(text);
-            if looks_secret(name) {
+            if looks_secret(name) || value_looks_secret(&text) {
                 let mut secret = InlineTable::new();
                 secret.insert("secret", text.into());
                 inline.insert(name, secret.into());
@@ -517,9 +517,57 @@ fn looks_secret(name: &str) -> bool {
         "PRIVATE",
         "APIKEY",
         "API_KEY",
+        "CREDS",
+        "AUTH",
+        "WEBHOOK",
     ]
     .iter()
     .any(|word| upper.contains(word))
+}
+
+/// A value that has the shape of a credential whatever its variable is called: an AWS access
+/// key id, a GitHub, Slack or Stripe token, a private key, a bearer token or JWT, or a URL with
+/// a password in it (`postgres://app:PASSWORD@db/...`).
+fn value_looks_secret(value: &str) -> bool {
+    let value = value.trim();
+    let prefixed = [
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "xoxs-",
+        "npm_",
+        "Bearer ",
+        "Basic ",
+    ]
+    .iter()
+    .any(|p| value.starts_with(p));
+    let access_key = value.len() == 20
+        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let jwt = value.starts_with("eyJ") && value.matches('.').count() == 2 && !value.contains(' ');
+    let password_in_url = value
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.split_once(':').is_some_and(|(_, p)| !p.is_empty()));
+    prefixed
+        || access_key
+        || jwt
+        || password_in_url
+        || value.contains("-----BEGIN")
+        || value.starts_with("https://hooks.slack.com/")
 }
 
 impl KindSpec for FunctionSpec {
@@ -1177,6 +1225,52 @@ environment = {{ MODE = "batch", BLOB = "${{var.blob}}" }}
         ] {
             let message = environment_name(reserved).expect_err(reserved);
             assert!(message.contains("sets itself"), "{reserved}: {message}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::{looks_secret, value_looks_secret};
+
+    /// What import writes as `{ secret = ... }`: by the variable's name, or by the value's shape.
+    #[test]
+    fn secrets_are_told_by_name_or_by_shape() {
+        for (name, value) in [
+            ("DB_PASSWORD", "x"),
+            ("GITHUB_CREDS", "x"),
+            (
+                "DATABASE_URL",
+                "postgres://app:Pa55w0rd@db.internal:5432/app",
+            ),
+            ("STRIPE_KEY", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+            ("GH", "ghp_0123456789abcdefghijABCDEFGHIJ012345"),
+            ("CREDS", "AKIAIOSFODNN7EXAMPLE"),
+            ("HEADER", "Bearer abc.def"),
+            ("NOTIFY", "https://hooks.slack.com/services/T000/B000/XXXX"),
+            ("CERT", "-----BEGIN PRIVATE KEY-----\nMII..."),
+            ("SESSION", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"),
+        ] {
+            assert!(
+                looks_secret(name) || value_looks_secret(value),
+                "{name}={value}"
+            );
+        }
+        for (name, value) in [
+            (
+                "QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+            ),
+            ("DATABASE_URL", "postgres://db.internal:5432/app"),
+            ("BUCKET", "tonic-data"),
+            ("KMS_KEY", "arn:aws:kms:us-east-1:123456789012:key/1234abcd"),
+            ("MODE", "AKIA"),
+            ("USER_URL", "https://user@example.com/"),
+        ] {
+            assert!(
+                !looks_secret(name) && !value_looks_secret(value),
+                "{name}={value}"
+            );
         }
     }
 }
