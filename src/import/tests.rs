@@ -611,3 +611,62 @@ fn other_accounts_the_policies_name_are_declared_as_known() {
     let warnings = loaded.warnings.render(false);
     assert!(!warnings.contains("P007"), "{warnings}");
 }
+
+/// A role or queue another stack shares is someone else's: it is shared (`existing = true`),
+/// not adopted, and the parts the other stack's record holds are left to it.
+#[test]
+fn a_role_or_queue_another_stack_shares_is_shared_not_adopted() {
+    let mut found = wired();
+    let record = |parts: &[&str], address: Address| {
+        let share = crate::model::shared::Share {
+            address: Some(address),
+            parts: parts.iter().map(|p| p.to_string()).collect(),
+        };
+        crate::model::shared::shares_value(&BTreeMap::from([("vendor".to_string(), share)]))
+    };
+    for f in found.iter_mut() {
+        match f.address.kind {
+            Kind::Role => {
+                let value = record(&["inline/use-key"], Address::new(Kind::Role, "theirs"));
+                f.live
+                    .attributes
+                    .insert(crate::model::shared::SHARES_ATTRIBUTE.into(), value);
+            }
+            Kind::Queue => {
+                let value = record(&[], Address::new(Kind::Queue, "theirs"));
+                f.live
+                    .attributes
+                    .insert(crate::model::shared::SHARES_ATTRIBUTE.into(), value);
+            }
+            _ => {}
+        }
+    }
+    let out = spec("imported", &account(), &found);
+    let spec_text = &out.spec;
+    let block = |header: &str| {
+        let start = spec_text
+            .find(header)
+            .unwrap_or_else(|| panic!("{spec_text}"));
+        let rest = &spec_text[start + header.len()..];
+        rest[..rest.find("\n[").unwrap_or(rest.len())].to_string()
+    };
+    let role = block("[role.worker]");
+    assert!(role.contains("existing = true"), "{spec_text}");
+    assert!(!role.contains("adopt"), "{spec_text}");
+    assert!(!spec_text.contains("use-key"), "{spec_text}");
+    assert!(
+        out.notes.iter().any(|n| {
+            n
+            == "role.worker: inline policy \"use-key\" is managed by stack `vendor`, and left to it"
+        }),
+        "{:?}",
+        out.notes
+    );
+    let queue = block("[queue.work]");
+    assert!(queue.contains("existing = true"), "{spec_text}");
+    assert!(
+        !queue.contains("adopt") && !queue.contains("visibility_timeout"),
+        "{spec_text}"
+    );
+    load_written(&out);
+}

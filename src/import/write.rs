@@ -482,6 +482,18 @@ impl BlockWriter for Block<'_, '_> {
             .shared_policy(&mut self.table, from, doc, what, &other_stacks);
     }
 
+    fn sharing_stacks(&self) -> Vec<String> {
+        crate::model::shared::all_shares(
+            self.found
+                .live
+                .attributes
+                .get(crate::model::shared::SHARES_ATTRIBUTE),
+        )
+        .into_keys()
+        .filter(|stack| *stack != self.writer.stack)
+        .collect()
+    }
+
     fn held_by_other_stacks(&self, kind: &str) -> BTreeMap<String, String> {
         let shares = crate::model::shared::all_shares(
             self.found

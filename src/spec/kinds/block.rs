@@ -67,6 +67,10 @@ pub trait BlockWriter {
     /// to it.
     fn held_by_other_stacks(&self, kind: &str) -> std::collections::BTreeMap<String, String>;
 
+    /// The other stacks whose record is on the resource: it is someone's, shared by them
+    /// (`existing = true`), not the importing stack's to adopt.
+    fn sharing_stacks(&self) -> Vec<String>;
+
     /// Something the spec cannot say, for the person importing.
     fn note(&mut self, note: String);
 

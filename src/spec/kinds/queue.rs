@@ -219,6 +219,19 @@ impl QueueSpec {
 fn import_block(found: &Found, w: &mut dyn BlockWriter) {
     let a = &found.live.attributes;
     w.literal("name");
+    // A queue another stack shares is someone else's: this stack shares it too, declaring
+    // the policy statements no other stack's record holds.
+    let sharing = w.sharing_stacks();
+    if !sharing.is_empty() {
+        w.put("existing", value(true));
+        w.note(format!(
+            "{}: shared by stack {}, so declared `existing = true`: its settings and tags stay its owner's",
+            found.address,
+            sharing.join(", ")
+        ));
+        w.shared_policy(a.get("policy"), "queue policy");
+        return;
+    }
     for field in [
         "content_based_deduplication",
         "visibility_timeout",

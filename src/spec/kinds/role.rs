@@ -233,6 +233,10 @@ impl RoleSpec {
 /// they name another imported resource.
 fn import_block(found: &Found, w: &mut dyn BlockWriter) {
     let a = &found.live.attributes;
+    let sharing = w.sharing_stacks();
+    if !sharing.is_empty() {
+        return import_shared_block(found, w, &sharing);
+    }
     w.literal("name");
     w.text_unless("path", "/");
     w.text_unless("description", "");
@@ -262,6 +266,58 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
     }
     w.tags();
     w.put("adopt", value(true));
+}
+
+/// A role another stack shares (`existing = true` there): someone else's, so this stack shares
+/// it too, declaring the inline policies and attachments no other stack's record holds; those
+/// the others hold are left to them, with a note.
+fn import_shared_block(found: &Found, w: &mut dyn BlockWriter, sharing: &[String]) {
+    let a = &found.live.attributes;
+    w.literal("name");
+    w.put("existing", value(true));
+    w.note(format!(
+        "{}: shared by stack {}, so declared `existing = true`: its trust, path and tags stay its owner's",
+        found.address,
+        sharing.join(", ")
+    ));
+    let inline_held = w.held_by_other_stacks("inline");
+    let attached_held = w.held_by_other_stacks("attached");
+    if let Some(Value::Set(arns)) = a.get("managed_policies") {
+        let mut list = Array::new();
+        for arn in arns {
+            match attached_held.get(arn) {
+                Some(stack) => w.note(format!(
+                    "{}: the attachment of {arn} is managed by stack `{stack}`, and left to it",
+                    found.address
+                )),
+                None => list.push(w.template(arn)),
+            }
+        }
+        if !list.is_empty() {
+            w.put("managed_policies", value(list));
+        }
+    }
+    if let Some(Value::Map(policies)) = a.get("policies") {
+        let mut group = Table::new();
+        group.set_implicit(true);
+        for (name, doc) in policies {
+            if let Some(stack) = inline_held.get(name) {
+                w.note(format!(
+                    "{}: inline policy {name:?} is managed by stack `{stack}`, and left to it",
+                    found.address
+                ));
+                continue;
+            }
+            let mut inline = Table::new();
+            if let Some(file) = w.write_policy(Some(doc), name) {
+                inline.insert("file", value(file));
+            }
+            group.insert(name, Item::Table(inline));
+        }
+        if !group.is_empty() {
+            w.put("policies", Item::Table(group));
+        }
+    }
 }
 
 impl KindSpec for RoleSpec {
