@@ -103,6 +103,13 @@ pub async fn read(
     for ((wanted, request), read) in requests.iter().zip(reads) {
         match read? {
             Some(mut live) => {
+                // One resource named twice (`--role a --role a`, or a key by two of its
+                // aliases) is one block: two would name one resource and refuse to plan.
+                if found.iter().any(|f: &Found| {
+                    f.live.kind == live.kind && f.live.physical_id == live.physical_id
+                }) {
+                    continue;
+                }
                 if wanted.kind == Kind::Bucket {
                     live.exports
                         .insert("arn".into(), account.arn(Kind::Bucket, &live.physical_id));

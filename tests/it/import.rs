@@ -862,3 +862,48 @@ fn an_imported_functions_code_that_does_not_match_its_sha256_is_refused() {
     assert!(!run.stderr.contains("presigned0sig"), "{}", run.stderr);
     assert!(!out.exists());
 }
+
+/// One resource named twice, by the same name or a key by two of its aliases, is one block:
+/// two would name one resource, and the spec would not plan.
+#[test]
+fn a_resource_named_twice_is_imported_once() {
+    let queue = unique("import-twice");
+    let alias = unique("alias/import-twice");
+    runtime().block_on(async {
+        let config = sdk().await;
+        aws_sdk_sqs::Client::new(&config)
+            .create_queue()
+            .queue_name(&queue)
+            .send()
+            .await
+            .unwrap();
+        let kms = aws_sdk_kms::Client::new(&config);
+        let key = kms.create_key().send().await.unwrap();
+        let id = key.key_metadata.unwrap().key_id;
+        for name in [alias.clone(), format!("{alias}-2")] {
+            kms.create_alias()
+                .alias_name(name)
+                .target_key_id(&id)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let second = format!("{alias}-2");
+    let imported = Imported::new(&[
+        "--stack",
+        &unique("twice"),
+        "--queue",
+        &queue,
+        "--queue",
+        &queue,
+        "--key",
+        &alias,
+        "--key",
+        &second,
+    ]);
+    let spec = imported.file("plinth.toml");
+    assert_eq!(spec.matches("[queue.").count(), 1, "{spec}");
+    assert_eq!(spec.matches("[key.").count(), 1, "{spec}");
+    imported.plan_json();
+}
