@@ -277,7 +277,9 @@ impl Strict {
         if self.is_on(Switch::FunctionStates)
             && matches!(
                 operation,
-                "lambda:PUT functions/code" | "lambda:PUT functions/configuration"
+                "lambda:PUT functions/code"
+                    | "lambda:PUT functions/configuration"
+                    | "lambda:PUT functions/concurrency"
             )
         {
             let name = function_in_path(parts);

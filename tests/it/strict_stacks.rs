@@ -446,3 +446,34 @@ fn the_lockout_check_accepts_the_account_and_the_caller_only() {
         "arn:aws:sts::123456789012:assumed-role/deployer/session"
     ));
 }
+
+/// A function is Pending for a while after its create, and Lambda refuses every call on it
+/// meanwhile: setting its reserved concurrency waits, as its updates do.
+#[test]
+fn reserved_concurrency_waits_for_a_pending_function() {
+    let (proxy, strict) = strict_proxy(&[Switch::FunctionStates]);
+    let name = unique("pending");
+    let spec = crate::support::TempSpec::new(&format!(
+        r#"[stack]
+name = "{name}"
+
+[role.fn]
+name = "{name}"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+
+[function.fn]
+name = "{name}"
+role = "${{role.fn.arn}}"
+runtime = "python3.12"
+handler = "main.handler"
+code = {{ dir = "code" }}
+reserved_concurrency = 2
+"#
+    ));
+    spec.write(
+        "code/main.py",
+        "def handler(event, context):\n    return None\n",
+    );
+    apply_then_plan_args(&proxy, &["-f", &spec.arg()]).unwrap();
+    fired(&strict, Switch::FunctionStates).unwrap();
+}

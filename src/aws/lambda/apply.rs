@@ -75,14 +75,19 @@ impl Lambda {
         ]))
     }
 
+    /// A function still Pending after its create, or busy with an update, refuses every
+    /// call on it for a while (ResourceConflictException): waited out as the updates are.
     async fn put_concurrency(&self, name: &str, n: i32) -> Result<(), AwsError> {
-        self.client
-            .put_function_concurrency()
-            .function_name(name)
-            .reserved_concurrent_executions(n)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("lambda:PutFunctionConcurrency", &e))?;
+        retry_transient(self.patience, busy, || async {
+            self.client
+                .put_function_concurrency()
+                .function_name(name)
+                .reserved_concurrent_executions(n)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("lambda:PutFunctionConcurrency", &e))
+        })
+        .await?;
         Ok(())
     }
 
