@@ -132,19 +132,8 @@ impl Existing {
     /// show in the plan at all.
     /// Empty for a resource that is not someone else's.
     pub fn taken_over(c: &ResourceChange) -> Vec<String> {
-        let set = |v: &Option<Value>| match v {
-            Some(Value::Set(parts)) => parts.clone(),
-            _ => Vec::new(),
-        };
-        let manages = c
-            .attributes
-            .iter()
-            .find(|a| a.name == crate::plan::shared::MANAGES);
-        let Some(manages) = manages.filter(|_| existing(c).is_some()) else {
-            return Vec::new();
-        };
-        let before = set(&manages.before);
-        set(&manages.after)
+        let (before, after) = managed_parts(c);
+        after
             .iter()
             .filter(|part| !before.contains(part))
             .map(|part| crate::plan::shared::describe(part))
@@ -156,19 +145,8 @@ impl Existing {
     /// removal, unlike a statement, CORS rule or notification, whose list shows it.
     /// Empty for a resource that is not someone else's.
     pub fn given_up(c: &ResourceChange) -> Vec<String> {
-        let set = |v: &Option<Value>| match v {
-            Some(Value::Set(parts)) => parts.clone(),
-            _ => Vec::new(),
-        };
-        let manages = c
-            .attributes
-            .iter()
-            .find(|a| a.name == crate::plan::shared::MANAGES);
-        let Some(manages) = manages.filter(|_| existing(c).is_some()) else {
-            return Vec::new();
-        };
-        let after = set(&manages.after);
-        set(&manages.before)
+        let (before, after) = managed_parts(c);
+        before
             .iter()
             .filter(|part| part.starts_with("setting/") && !after.contains(part))
             .map(|part| crate::plan::shared::describe(part))
@@ -183,6 +161,20 @@ impl Existing {
         existing(c).is_some()
             && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
     }
+}
+
+/// The parts of someone else's resource the stack manages before and after a change (its
+/// `manages` record); both empty for a resource that is not someone else's.
+fn managed_parts(c: &ResourceChange) -> (Vec<String>, Vec<String>) {
+    let set = |v: &Option<Value>| match v {
+        Some(Value::Set(parts)) => parts.clone(),
+        _ => Vec::new(),
+    };
+    c.attributes
+        .iter()
+        .find(|a| a.name == crate::plan::shared::MANAGES)
+        .filter(|_| existing(c).is_some())
+        .map_or_else(Default::default, |m| (set(&m.before), set(&m.after)))
 }
 
 /// On a resource the stack shares: for each shared document, how many of its statements are
