@@ -83,16 +83,22 @@ pub async fn read(
     let mut taken = BTreeSet::new();
     let mut requests = Vec::new();
     for wanted in &request.resources {
+        let physical = physical_id(wanted, &account);
+        let named_by = if wanted.kind == Kind::OidcProvider {
+            &wanted.id
+        } else {
+            &physical
+        };
         let name = wanted
             .name
             .clone()
-            .unwrap_or_else(|| logical_name(wanted.kind, &wanted.id));
+            .unwrap_or_else(|| logical_name(wanted.kind, named_by));
         let name = unique(&mut taken, wanted.kind, name);
         requests.push((
             wanted,
             ReadRequest {
                 address: Address::new(wanted.kind, name),
-                physical_id: physical_id(wanted, &account),
+                physical_id: physical,
                 declared: every_attribute(wanted.kind),
             },
         ));
@@ -203,6 +209,33 @@ fn physical_id(wanted: &Wanted, account: &Account) -> String {
             let issuer = oidc_provider_id(&wanted.id).trim_end_matches('/');
             account.arn(Kind::OidcProvider, issuer)
         }
+        // Named by ARN (or a queue by URL), as the console and the CLI show them: the name
+        // each read asks for is the ARN's last part.
+        Kind::Role | Kind::InstanceProfile if wanted.id.starts_with("arn:") => wanted
+            .id
+            .rsplit('/')
+            .next()
+            .unwrap_or(&wanted.id)
+            .to_string(),
+        Kind::Queue if wanted.id.starts_with("arn:") || wanted.id.contains("://") => wanted
+            .id
+            .rsplit([':', '/'])
+            .next()
+            .unwrap_or(&wanted.id)
+            .to_string(),
+        Kind::Bucket if wanted.id.starts_with("arn:") => wanted
+            .id
+            .rsplit(':')
+            .next()
+            .unwrap_or(&wanted.id)
+            .to_string(),
+        // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+        Kind::Function if wanted.id.starts_with("arn:") => wanted
+            .id
+            .split(':')
+            .nth(6)
+            .unwrap_or(&wanted.id)
+            .to_string(),
         _ => wanted.id.clone(),
     }
 }

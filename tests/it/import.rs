@@ -907,3 +907,54 @@ fn a_resource_named_twice_is_imported_once() {
     assert_eq!(spec.matches("[key.").count(), 1, "{spec}");
     imported.plan_json();
 }
+
+/// Resources named by ARN (a queue by its URL), as the console and the CLI show them, are
+/// imported as if named by name.
+#[test]
+fn resources_named_by_arn_or_url_are_imported() {
+    let (role, queue, bucket) = (
+        unique("import-arn"),
+        unique("import-arn"),
+        unique("import-arn"),
+    );
+    create_role(
+        &role,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#,
+        None,
+    );
+    let url = runtime().block_on(async {
+        let config = sdk().await;
+        s3(&config)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_sqs::Client::new(&config)
+            .create_queue()
+            .queue_name(&queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    });
+    let role_arn = format!("arn:aws:iam::123456789012:role/{role}");
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let imported = Imported::new(&[
+        "--stack",
+        &unique("by-arn"),
+        "--role",
+        &role_arn,
+        "--queue",
+        &url,
+        "--bucket",
+        &bucket_arn,
+    ]);
+    let spec = imported.file("plinth.toml");
+    for name in [&role, &queue, &bucket] {
+        assert!(spec.contains(&format!("name = \"{name}\"")), "{spec}");
+    }
+    assert!(!spec.contains("arn_aws"), "{spec}");
+    imported.plan_json();
+}
