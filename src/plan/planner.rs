@@ -1139,7 +1139,7 @@ fn report_duplicate(
             ),
         )
         .hint(format!(
-            "two applies ran at once without a lock; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then add a lock to [stack] (README.md, \"Locking\")",
+            "two applies ran at once without a lock, or an apply replacing it was stopped part way; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then plan again (and, without one, add a lock to [stack]: README.md, \"Locking\")",
             held.physical_id, found.physical_id
         )),
     );
