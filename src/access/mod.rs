@@ -701,6 +701,36 @@ struct Denied {
     negated: Vec<Condition>,
 }
 
+impl Denied {
+    /// Actions with nothing denied yet.
+    fn all(actions: Vec<String>) -> Denied {
+        Denied {
+            actions,
+            ..Denied::default()
+        }
+    }
+
+    /// What `step` (another policy's Denies, a boundary, a key policy) leaves of these
+    /// actions: conditional if either is, under the conditions of both.
+    fn then(self, step: impl FnOnce(Vec<String>) -> Denied) -> Denied {
+        let Denied {
+            actions,
+            conditional,
+            mut unless,
+            mut negated,
+        } = self;
+        let next = step(actions);
+        unless.extend(next.unless);
+        negated.extend(next.negated);
+        Denied {
+            actions: next.actions,
+            conditional: conditional || next.conditional,
+            unless,
+            negated,
+        }
+    }
+}
+
 /// What remains of `actions` after the Denies that apply to `principal` (or to anyone, for
 /// `None`) on `resource` (any resource, for `None`): a Deny whose Resource covers the row's
 /// resource removes the actions it covers, or, with conditions, leaves them only when its
@@ -763,19 +793,22 @@ fn apply_denies(
                 removed = true;
             } else if covers {
                 out.conditional = true;
-                match deny.condition.as_slice() {
-                    [one] if negation(one).is_some() => {
-                        let allowed = negation(one).expect("checked");
+                let negated = match deny.condition.as_slice() {
+                    [one] => negation(one),
+                    _ => None,
+                };
+                match negated {
+                    Some(allowed) => {
                         let text = condition_text(&allowed);
                         if !out.unless.contains(&text) {
                             out.unless.push(text);
                             out.negated.push(allowed);
                         }
                     }
-                    conditions => {
+                    None => {
                         let text = format!(
                             "unless {}",
-                            conditions
+                            deny.condition
                                 .iter()
                                 .map(condition_text)
                                 .collect::<Vec<_>>()
@@ -839,9 +872,9 @@ fn negation(condition: &Condition) -> Option<Condition> {
 
 /// What of `actions` the statements `allowed` let through: an action one of theirs covers,
 /// or where one of theirs is narrower (`kms:*` through a statement allowing `kms:Decrypt` is
-/// `kms:Decrypt`), theirs; an action they only partly overlap stays, conditional. Returns the
-/// actions and whether some are let through only by statements with conditions or in part.
-fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> (Vec<String>, bool) {
+/// `kms:Decrypt`), theirs; an action they only partly overlap stays, conditional: so are
+/// actions let through only by statements with conditions or in part.
+fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> Denied {
     let mut out: Vec<String> = Vec::new();
     let mut conditional = false;
     for action in actions {
@@ -888,7 +921,10 @@ fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> (Vec<String>, bool
             }
         }
     }
-    (out, conditional)
+    Denied {
+        conditional,
+        ..Denied::all(out)
+    }
 }
 
 fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
@@ -905,19 +941,15 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
         };
         for (kind, id) in listed {
-            let mut denied = apply_denies(
+            // A role of the stack that denies itself the assumption cannot make it, whatever
+            // the trust policy says.
+            let denied = apply_denies(
                 &denies,
                 Some(&id),
                 Some(&role.arn),
                 statement_actions(&statement),
-            );
-            // A role of the stack that denies itself the assumption cannot make it, whatever
-            // the trust policy says.
-            let own = callers_denials(stack, &id, &role.arn, denied.actions);
-            denied.actions = own.actions;
-            denied.conditional |= own.conditional;
-            denied.unless.extend(own.unless);
-            denied.negated.extend(own.negated);
+            )
+            .then(|actions| callers_denials(stack, &id, &role.arn, actions));
             if denied.actions.is_empty() {
                 continue;
             }
@@ -976,10 +1008,7 @@ fn push_row(
 /// policies wins over a trust or resource policy's Allow.
 fn callers_denials(stack: &Stack, caller: &str, resource: &str, actions: Vec<String>) -> Denied {
     let Some(role) = stack.node_by_arn(caller).filter(|n| n.kind == Kind::Role) else {
-        return Denied {
-            actions,
-            ..Denied::default()
-        };
+        return Denied::all(actions);
     };
     let (documents, _) = identity_documents(stack, role);
     let all: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
@@ -1063,24 +1092,14 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     // queue of a pattern, a bucket's objects.
                     let mut denied =
                         apply_denies(&all_denies, None, Some(&target_arn), granted.clone());
-                    if let Some(boundary) = &boundary {
-                        match boundary {
-                            Some(doc) => {
-                                let bounded = within_boundary(doc, &target_arn, denied.actions);
-                                denied.actions = bounded.actions;
-                                denied.conditional |= bounded.conditional;
-                                denied.unless.extend(bounded.unless);
-                                denied.negated.extend(bounded.negated);
-                            }
-                            None => denied.conditional = true,
+                    match &boundary {
+                        Some(Some(doc)) => {
+                            denied = denied.then(|a| within_boundary(doc, &target_arn, a));
                         }
+                        Some(None) => denied.conditional = true,
+                        None => {}
                     }
-                    let Denied {
-                        mut actions,
-                        mut conditional,
-                        unless,
-                        negated,
-                    } = denied;
+                    let actions = &mut denied.actions;
                     // Only actions of the resource's own service act on it.
                     let arn = target.map_or(resource_pattern.as_str(), |n| n.arn.as_str());
                     if let Some(service) =
@@ -1101,23 +1120,27 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     // naming a bucket and its objects is one row for each.
                     let catalog = crate::policy::catalog::catalog();
                     actions.retain(|a| catalog.acts_on(a, &target_arn));
-                    let mut texts: Vec<String> =
-                        statement.condition.iter().map(condition_text).collect();
-                    texts.extend(unless);
                     if let Some(node) = target {
-                        let side = resource_side(stack, node, &target_arn, role_arn, actions);
-                        actions = side.actions;
-                        conditional |= side.conditional;
-                        texts.extend(side.unless);
+                        denied =
+                            denied.then(|a| resource_side(stack, node, &target_arn, role_arn, a));
                     } else if account_of(&resource_pattern)
                         .is_some_and(|a| a != stack.account_id && !pattern::has_wildcard(a))
                     {
                         // Another account's resource answers with its own policy too.
-                        conditional = true;
+                        denied.conditional = true;
                     }
+                    let Denied {
+                        actions,
+                        conditional,
+                        unless,
+                        negated,
+                    } = denied;
                     if actions.is_empty() {
                         continue;
                     }
+                    let mut texts: Vec<String> =
+                        statement.condition.iter().map(condition_text).collect();
+                    texts.extend(unless);
                     let mut conditions = statement.condition.clone();
                     conditions.extend(negated);
                     rows.push(Grant {
@@ -1146,15 +1169,9 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
 /// What a permissions boundary leaves of a role's actions on `target`: only what it allows
 /// there too (the narrower of the two patterns), less what it denies.
 fn within_boundary(boundary: &PolicyDocument, target: &str, actions: Vec<String>) -> Denied {
-    let denied = apply_denies(&denies(boundary), None, Some(target), actions);
     let allowed: Vec<Statement> = allows(boundary);
     let here: Vec<&Statement> = allowed.iter().filter(|s| reaches(s, target)).collect();
-    let (actions, conditional) = intersect(denied.actions, &here);
-    Denied {
-        actions,
-        conditional: conditional || denied.conditional,
-        ..denied
-    }
+    apply_denies(&denies(boundary), None, Some(target), actions).then(|a| intersect(a, &here))
 }
 
 /// Does an Allow statement's Resource (or NotResource) reach `target`?

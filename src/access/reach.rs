@@ -127,43 +127,33 @@ pub(super) fn resource_side(
     };
     let Some(doc) = stack.policy(node, field) else {
         // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
-        return Denied {
-            actions,
-            ..Denied::default()
-        };
+        return Denied::all(actions);
     };
     let denied = apply_denies(&denies(doc), Some(role_arn), Some(target), actions);
     if service.is_empty() {
         return denied;
     }
-    let root = format!("arn:aws:iam::{}:root", stack.account_id);
+    // The role itself, or the account's root (or id): the delegation to IAM policies.
     let allowed: Vec<Statement> = allows(doc)
         .into_iter()
         .filter(|s| match &s.principal {
             Some(Clause::Is(Principals::Everyone)) => true,
-            Some(Clause::Is(Principals::Listed(listed))) => listed.iter().any(|p| {
-                p.kind == PrincipalKind::Aws
-                    && (p.id == role_arn
-                        || p.id.ends_with(":root") && account_of(&p.id) == account_of(&root)
-                        || p.id == stack.account_id)
-            }),
+            Some(Clause::Is(Principals::Listed(listed))) => listed
+                .iter()
+                .any(|p| p.kind == PrincipalKind::Aws && names_principal(&p.id, role_arn)),
             _ => false,
         })
         .collect();
     let allowed: Vec<&Statement> = allowed.iter().collect();
-    // The resource's policy decides only its own service's actions.
-    let (own, others): (Vec<String>, Vec<String>) = denied
-        .actions
-        .iter()
-        .cloned()
-        .partition(|a| a.starts_with(service) || a.starts_with('*'));
-    let (mut actions, conditional) = intersect(own, &allowed);
-    actions.extend(others);
-    Denied {
-        actions,
-        conditional: conditional || denied.conditional,
-        ..denied
-    }
+    denied.then(|actions| {
+        // The resource's policy decides only its own service's actions.
+        let (own, others): (Vec<String>, Vec<String>) = actions
+            .into_iter()
+            .partition(|a| a.starts_with(service) || a.starts_with('*'));
+        let mut left = intersect(own, &allowed);
+        left.actions.extend(others);
+        left
+    })
 }
 
 pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Grant>) {
@@ -225,11 +215,7 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
                 // or its objects'.
                 denied.actions.retain(|a| catalog.acts_on(a, target));
                 // An explicit Deny in a stack role's own policies wins over this Allow.
-                let own = callers_denials(stack, &id, target, denied.actions);
-                denied.actions = own.actions;
-                denied.conditional |= own.conditional;
-                denied.unless.extend(own.unless);
-                denied.negated.extend(own.negated);
+                let mut denied = denied.then(|a| callers_denials(stack, &id, target, a));
                 if denied.actions.is_empty() {
                     continue;
                 }
