@@ -686,10 +686,10 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
         .hint(hint)
 }
 
-/// KMS refuses a key policy without a statement. A shared key's policy without the stack's
-/// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
-/// the apply failing half-way (`PutKeyPolicy`).
-fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {
+/// A shared key's attributes as read, and as the change leaves them: updated, or released
+/// (`release = true` keeps the stack's parts; a release that removes them takes its
+/// statements out). `None` for any other change.
+fn shared_key_sides(change: &ResourceChange) -> Option<(&Attributes, Attributes)> {
     if change.address.kind != Kind::Key || !change.is_change() {
         return None;
     }
@@ -697,12 +697,19 @@ fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnos
     if live.get(super::shared::EXISTING) != Some(&Value::Bool(true)) {
         return None;
     }
-    // `release = true` keeps the stack's parts: only a release that removes them can empty it.
     let after = if change.releases() {
         super::shared::released(live)
     } else {
         change.desired.clone()?
     };
+    Some((live, after))
+}
+
+/// KMS refuses a key policy without a statement. A shared key's policy without the stack's
+/// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
+/// the apply failing half-way (`PutKeyPolicy`).
+fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {
+    let (live, after) = shared_key_sides(change)?;
     let empty = after
         .get("policy")
         .and_then(Value::as_policy)
@@ -736,13 +743,7 @@ fn shared_key_locked_out(
     spec: &Spec,
     account: Option<&crate::state::Account>,
 ) -> Option<Diagnostic> {
-    if change.address.kind != Kind::Key || !change.is_change() {
-        return None;
-    }
-    let live = change.live.as_ref()?;
-    if live.get(super::shared::EXISTING) != Some(&Value::Bool(true)) {
-        return None;
-    }
+    let (live, after) = shared_key_sides(change)?;
     let resource = spec.resources.get(&change.address);
     if let Some(crate::spec::ResourceBody::Key(key)) = resource.map(|r| &r.body) {
         if key.bypass_lockout_reason.is_some() {
@@ -750,11 +751,6 @@ fn shared_key_locked_out(
         }
     }
     let account = account?;
-    let after = if change.releases() {
-        super::shared::released(live)
-    } else {
-        change.desired.clone()?
-    };
     let before = live.get("policy").and_then(Value::as_policy)?;
     let after = after.get("policy").and_then(Value::as_policy)?;
     if after.statements().is_empty() {
@@ -764,17 +760,9 @@ fn shared_key_locked_out(
     let caller = account.caller_principal();
     let root = format!("arn:{}:iam::{}:root", account.partition, account.account_id);
     let manageable = |doc: &policy::PolicyDocument| {
-        [&caller, &root].iter().any(|principal| {
-            matches!(
-                policy::eval::is_allowed(
-                    &[doc],
-                    Some(&policy::Principal::aws(principal.as_str())),
-                    "kms:PutKeyPolicy",
-                    "*",
-                ),
-                policy::eval::Decision::Allowed | policy::eval::Decision::AllowedIfConditions
-            )
-        })
+        [&caller, &root]
+            .iter()
+            .any(|principal| checks::lets_change_key_policy(doc, principal))
     };
     if !manageable(before) || manageable(after) {
         return None;

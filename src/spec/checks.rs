@@ -199,14 +199,7 @@ impl<'a> Known<'a> {
         let partition =
             (self.lookup)(&Reference::Aws(AwsFact::Partition)).unwrap_or_else(|| "aws".to_string());
         let root = format!("arn:{partition}:iam::{account}:root");
-        let lets = |principal: &str| {
-            allows(is_allowed(
-                &[&document],
-                Some(&Principal::aws(principal)),
-                "kms:PutKeyPolicy",
-                "*",
-            ))
-        };
+        let lets = |principal: &str| lets_change_key_policy(&document, principal);
         if lets(&caller) || lets(&root) {
             return;
         }
@@ -801,6 +794,17 @@ fn identity_finding(
     } else {
         Diagnostic::error(code.into(), message)
     }
+}
+
+/// Whether a key policy lets `principal` change it again (`kms:PutKeyPolicy`): what KMS's
+/// lockout safety check asks of the identity sending it.
+pub(crate) fn lets_change_key_policy(document: &PolicyDocument, principal: &str) -> bool {
+    allows(is_allowed(
+        &[document],
+        Some(&Principal::aws(principal)),
+        "kms:PutKeyPolicy",
+        "*",
+    ))
 }
 
 /// Whether some account root the document names may `kms:PutKeyPolicy`.
