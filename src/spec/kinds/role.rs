@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::{value, Array, Item, Table};
 
-use super::block::{is_empty, BlockWriter, Found};
+use super::block::{BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{KindSpec, Lifecycle};
 use crate::diag::{Code, Diagnostics, Location};
@@ -244,23 +244,7 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
         w.put("max_session_hours", value(*h));
     }
     w.policy_file("trust", a.get("trust"));
-    if let Some(Value::Set(arns)) = a.get("managed_policies").filter(|v| !is_empty(v)) {
-        let list: Array = arns.iter().map(|s| w.template(s)).collect();
-        w.put("managed_policies", value(list));
-    }
-    if let Some(Value::Map(policies)) = a.get("policies").filter(|v| !is_empty(v)) {
-        let mut group = Table::new();
-        group.set_implicit(true);
-        for (name, doc) in policies {
-            let mut inline = Table::new();
-            let file = w.write_policy(Some(doc), name);
-            if let Some(file) = file {
-                inline.insert("file", value(file));
-            }
-            group.insert(name, Item::Table(inline));
-        }
-        w.put("policies", Item::Table(group));
-    }
+    import_policies(found, w, &BTreeMap::new(), &BTreeMap::new());
     if let Some(Value::Str(b)) = a.get("permissions_boundary") {
         w.put("permissions_boundary", value(w.template(b)));
     }
@@ -272,7 +256,6 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
 /// it too, declaring the inline policies and attachments no other stack's record holds; those
 /// the others hold are left to them, with a note.
 fn import_shared_block(found: &Found, w: &mut dyn BlockWriter, sharing: &[String]) {
-    let a = &found.live.attributes;
     w.literal("name");
     w.put("existing", value(true));
     w.note(format!(
@@ -282,6 +265,19 @@ fn import_shared_block(found: &Found, w: &mut dyn BlockWriter, sharing: &[String
     ));
     let inline_held = w.held_by_other_stacks("inline");
     let attached_held = w.held_by_other_stacks("attached");
+    import_policies(found, w, &inline_held, &attached_held);
+}
+
+/// The role's attachments and inline policies (each as a file), but for those another
+/// stack's record holds (`attached_held` by ARN, `inline_held` by name), left to it with a
+/// note.
+fn import_policies(
+    found: &Found,
+    w: &mut dyn BlockWriter,
+    inline_held: &BTreeMap<String, String>,
+    attached_held: &BTreeMap<String, String>,
+) {
+    let a = &found.live.attributes;
     if let Some(Value::Set(arns)) = a.get("managed_policies") {
         let mut list = Array::new();
         for arn in arns {
