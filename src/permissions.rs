@@ -124,7 +124,7 @@ pub fn policy(spec: &Spec, target: &Target) -> Json {
     // key's lockout check looks for, is the role's ARN as GetRole gives it (IAM Identity
     // Center's roles live under a path). The role's name is known only at plan, so every
     // role of the account may be read.
-    if spec.names_caller() || kinds_declared.contains(&Kind::Key) {
+    if spec.needs_caller_role() {
         statements.push(json!({
             "Sid": "NameTheRoleRunningPlinth",
             "Effect": "Allow",

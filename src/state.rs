@@ -37,25 +37,19 @@ impl Account {
         if resource.starts_with("federated-user/") {
             return self.caller_arn.clone();
         }
-        match resource.strip_prefix("assumed-role/") {
-            Some(_) if self.caller_role_arn.is_some() => {
-                self.caller_role_arn.clone().expect("checked")
-            }
-            Some(rest) => {
-                let role = rest.split('/').next().unwrap_or(rest);
+        match self.assumed_role_name() {
+            Some(role) => self.caller_role_arn.clone().unwrap_or_else(|| {
                 let at = ArnScope {
                     partition,
                     region: "",
                     account_id: account,
                 };
                 Kind::Role.arn(at, &format!("/{role}"))
-            }
+            }),
             None => format!("arn:{partition}:iam::{account}:{resource}"),
         }
     }
 
-    /// The ARN of the resource of `kind` with `id` in this account and region
-    /// ([`Kind::arn`]).
     /// The name of the caller's role, when the caller is an assumed role's session.
     pub fn assumed_role_name(&self) -> Option<&str> {
         // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
@@ -67,6 +61,8 @@ impl Account {
         resource.strip_prefix("assumed-role/")?.split('/').next()
     }
 
+    /// The ARN of the resource of `kind` with `id` in this account and region
+    /// ([`Kind::arn`]).
     pub fn arn(&self, kind: Kind, id: &str) -> String {
         let at = ArnScope {
             partition: &self.partition,

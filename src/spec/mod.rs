@@ -69,6 +69,12 @@ impl Spec {
             .any(|r| r.references().into_iter().any(|(x, _)| caller(x)))
             || self.outputs.values().any(|t| t.references().any(caller))
     }
+
+    /// Whether a plan of this spec needs the ARN of the role plinth runs as: it names the
+    /// caller, or has a key, whose lockout check looks for the caller in its policy.
+    pub fn needs_caller_role(&self) -> bool {
+        self.names_caller() || self.resources.keys().any(|a| a.kind == Kind::Key)
+    }
 }
 
 #[derive(

@@ -95,15 +95,10 @@ pub async fn read_live(aws: &Aws, spec: &Spec) -> Result<LiveSnapshot, WorkflowE
 /// without it names a role that does not exist (KMS and IAM refuse it). Read beside the
 /// resources: nothing but the plan waits for it.
 async fn caller_role_arn(aws: &Aws, spec: &Spec) -> Result<Option<String>, WorkflowError> {
-    let named = spec.names_caller();
-    if !named
-        && !spec
-            .resources
-            .keys()
-            .any(|a| a.kind == crate::model::Kind::Key)
-    {
+    if !spec.needs_caller_role() {
         return Ok(None);
     }
+    let named = spec.names_caller();
     // The read of the resources reports a failure of GetCallerIdentity.
     let Ok(account) = aws.sts.account().await else {
         return Ok(None);
