@@ -446,6 +446,20 @@ struct Block<'w, 'a> {
     table: Table,
 }
 
+impl Block<'_, '_> {
+    /// The records other stacks keep on the resource, by stack.
+    fn other_stacks_shares(&self) -> BTreeMap<String, crate::model::shared::Share> {
+        let mut shares = crate::model::shared::all_shares(
+            self.found
+                .live
+                .attributes
+                .get(crate::model::shared::SHARES_ATTRIBUTE),
+        );
+        shares.remove(self.writer.stack);
+        shares
+    }
+}
+
 impl BlockWriter for Block<'_, '_> {
     fn put(&mut self, field: &str, item: Item) {
         self.table.insert(field, item);
@@ -483,27 +497,12 @@ impl BlockWriter for Block<'_, '_> {
     }
 
     fn sharing_stacks(&self) -> Vec<String> {
-        crate::model::shared::all_shares(
-            self.found
-                .live
-                .attributes
-                .get(crate::model::shared::SHARES_ATTRIBUTE),
-        )
-        .into_keys()
-        .filter(|stack| *stack != self.writer.stack)
-        .collect()
+        self.other_stacks_shares().into_keys().collect()
     }
 
     fn held_by_other_stacks(&self, kind: &str) -> BTreeMap<String, String> {
-        let shares = crate::model::shared::all_shares(
-            self.found
-                .live
-                .attributes
-                .get(crate::model::shared::SHARES_ATTRIBUTE),
-        );
-        shares
-            .iter()
-            .filter(|(stack, _)| stack.as_str() != self.writer.stack)
+        self.other_stacks_shares()
+            .into_iter()
             .flat_map(|(stack, share)| {
                 share
                     .with_prefix(kind)
