@@ -359,8 +359,6 @@ impl Loader {
                 &stand_ins,
                 Code::SpecDuplicateName,
             )));
-        // The policies' lints need none of the kinds' rules, and are linted on another core
-        // meanwhile; they are reported only if the rules found no error, as before.
         // The policies' lints need none of the kinds' rules: in a large spec they run on
         // another core meanwhile, and are reported only if the rules found no error.
         let linter = self.worker();
