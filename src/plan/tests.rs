@@ -939,6 +939,11 @@ fn shared_key_spec(dir: &tempfile::TempDir, statement: &str) -> Spec {
 /// The customer's key: the owner's root statement and a `Shared` statement allowing
 /// `kms:Decrypt` to role/app, recorded as stack `vendor`'s when `recorded`.
 fn shared_key_live(recorded: bool) -> LiveSnapshot {
+    shared_key_live_recording(recorded.then_some("Shared"))
+}
+
+/// [`shared_key_live`], with stack `vendor`'s record holding the statement `sid`, if any.
+fn shared_key_live_recording(sid: Option<&str>) -> LiveSnapshot {
     let id = SHARED_KEY_ID;
     let owners = serde_json::json!({ "Version": "2012-10-17", "Statement": [
         { "Sid": "Root", "Effect": "Allow",
@@ -948,9 +953,9 @@ fn shared_key_live(recorded: bool) -> LiveSnapshot {
     ]});
     let mut attributes =
         serde_json::json!({ "key_id": { "str": id }, "policy": { "policy": owners } });
-    if recorded {
+    if let Some(sid) = sid {
         attributes["shares"] = serde_json::json!({ "map": { "vendor": { "list": [
-            { "str": "key.customer" }, { "str": "policy/Shared" }
+            { "str": "key.customer" }, { "str": format!("policy/{sid}") }
         ] } } });
     }
     snapshot(
@@ -1434,15 +1439,7 @@ fn letting_go_of_the_statement_that_manages_a_shared_key_is_refused() {
     const ROOT: &str = r#"{ Sid = "Root", Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:root" }, Action = "kms:*", Resource = "*" }"#;
     let dir = tempfile::tempdir().unwrap();
     let spec = shared_key_spec(&dir, ROOT);
-    let mut live = shared_key_live(true);
-    let key = live.by_address.values_mut().next().unwrap();
-    key.attributes.insert(
-        "shares".into(),
-        serde_json::from_value(serde_json::json!({ "map": { "vendor": { "list": [
-            { "str": "key.customer" }, { "str": "policy/Root" }
-        ] } } }))
-        .unwrap(),
-    );
+    let live = shared_key_live_recording(Some("Root"));
     let destroy = PlanOptions {
         destroy: true,
         ..Default::default()
