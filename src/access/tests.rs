@@ -1501,16 +1501,13 @@ reason = "the perimeter statement denies callers outside the organization"
         ["StringEquals aws:PrincipalOrgID o-abc123def4"],
         "{row:#?}"
     );
-    let changes = changes_checked(&between(&bucket(true, vendor), &bucket(false, vendor)));
+    let without_perimeter = between(&bucket(true, vendor), &bucket(false, vendor));
+    let changes = changes_checked(&without_perimeter);
     assert!(
         gained(&changes, "210987654321", "s3:getobject", "bucket.b/*"),
         "{changes:#?}"
     );
-    let exit = detailed_exit_code(
-        &between(&bucket(true, vendor), &bucket(false, vendor)),
-        Some(Risk::External),
-        &changes,
-    );
+    let exit = detailed_exit_code(&without_perimeter, Some(Risk::External), &changes);
     assert_eq!(exit, 3);
     // Everyone, within the organization: external.
     let everyone = grants(&Stack::from_plan(
