@@ -24,6 +24,7 @@ pub mod render;
 pub mod saved;
 pub mod spec;
 pub mod state;
+pub mod stop;
 pub mod workflow;
 
 #[cfg(test)]

@@ -16,16 +16,22 @@ use crate::model::{Address, Value};
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::spec::resolve::fill_pending;
 use crate::spec::template::Reference;
+use crate::stop::Stop;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Steps in flight at once.
     pub parallelism: usize,
+    /// Once asked, no step starts and the waits of those under way end (see [`crate::stop`]).
+    pub stop: Stop,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 16 }
+        Self {
+            parallelism: 16,
+            stop: Stop::never(),
+        }
     }
 }
 
@@ -83,6 +89,8 @@ pub enum StepStatus {
     Blocked {
         cycle: Vec<Address>,
     },
+    /// Not started: the apply was asked to stop (Ctrl-C, SIGTERM) before its turn came.
+    Interrupted,
 }
 
 impl StepStatus {
@@ -110,6 +118,13 @@ impl ApplyReport {
         self.outcomes
             .iter()
             .all(|o| matches!(o.status, StepStatus::Done))
+    }
+
+    /// Whether the apply was asked to stop before every step had started.
+    pub fn interrupted(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|o| matches!(o.status, StepStatus::Interrupted))
     }
 
     /// Steps done with `action`, releases apart from destroys.
@@ -158,6 +173,14 @@ impl ApplyReport {
                 0 => String::new(),
                 n => format!(", {n} could not run (waiting on each other)"),
             };
+            let interrupted = self
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.status, StepStatus::Interrupted))
+                .count();
+            if interrupted > 0 {
+                return format!("Apply stopped: {interrupted} not started, {failed} failed, {skipped} skipped{blocked}; {counts}");
+            }
             format!("Apply failed: {failed} failed, {skipped} skipped{blocked}; {counts}")
         }
     }
@@ -186,6 +209,20 @@ pub async fn apply(
     let (notices, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
 
     loop {
+        // Asked to stop: what has not started stays so; the steps under way finish.
+        if options.stop.is_asked() {
+            for address in std::mem::take(&mut pending) {
+                let outcome = StepOutcome {
+                    address: address.clone(),
+                    action: steps[address].action,
+                    released: steps[address].releases(),
+                    status: StepStatus::Interrupted,
+                    elapsed: Duration::ZERO,
+                };
+                progress.finished(&outcome);
+                outcomes.insert(address.clone(), outcome);
+            }
+        }
         // Skip what can no longer run, start what is ready.
         let mut progressed = true;
         while progressed {
@@ -221,6 +258,7 @@ pub async fn apply(
                     let waits = WaitNotices {
                         address: change.address.clone(),
                         sender: notices.clone(),
+                        stop: options.stop.clone(),
                     };
                     running.push(WAIT_NOTICES.scope(waits, async move {
                         let t = Instant::now();
@@ -240,6 +278,7 @@ pub async fn apply(
                 progress.waiting(&address, &notice);
                 continue;
             }
+            () = options.stop.asked(), if !pending.is_empty() => continue,
         };
         let Some((change, result, elapsed)) = next else {
             break;

@@ -252,25 +252,40 @@ tokio::task_local! {
     pub static WAIT_NOTICES: WaitNotices;
 }
 
-/// A channel for "waiting for AWS" notices from the step running on this task.
+/// A channel for "waiting for AWS" notices from the step running on this task, and the
+/// apply's stop request, which ends such a wait.
 #[derive(Clone)]
 pub struct WaitNotices {
     pub address: Address,
     pub sender: tokio::sync::mpsc::UnboundedSender<(Address, String)>,
+    pub stop: crate::stop::Stop,
 }
 
 /// Sleeps out a wait that only time cures, telling the step's progress why and for how long.
-pub(crate) async fn wait(delay: Duration, because: &AwsError) {
+/// When the apply is asked to stop, the wait ends at once with `because` as the step's error:
+/// a wait can last as long as `--max-wait`, and a step that has not got past it has nothing
+/// half done that the next apply would not do again.
+pub(crate) async fn wait(delay: Duration, because: &AwsError) -> Result<(), AwsError> {
     tracing::debug!("{because}; retrying in {delay:?}");
     let notice = format!("waiting {:.0} s: {because}", delay.as_secs_f64().max(1.0));
     // Outside an apply's step (a plan's read), the notice goes to the log, shown by default.
-    if WAIT_NOTICES
-        .try_with(|n| n.sender.send((n.address.clone(), notice.clone())))
-        .is_err()
-    {
-        tracing::warn!("{notice}");
+    let stop = WAIT_NOTICES
+        .try_with(|n| {
+            // The receiver is gone only once the apply has ended.
+            let _ = n.sender.send((n.address.clone(), notice.clone()));
+            n.stop.clone()
+        })
+        .unwrap_or_else(|_| {
+            tracing::warn!("{notice}");
+            crate::stop::Stop::never()
+        });
+    tokio::select! {
+        () = tokio::time::sleep(delay) => Ok(()),
+        () = stop.asked() => Err(AwsError {
+            message: format!("{} (the apply was stopped while waiting to try again)", because.message),
+            ..because.clone()
+        }),
     }
-    tokio::time::sleep(delay).await;
 }
 
 /// Runs `attempt` until it succeeds, fails with an error `transient` does not accept, or
@@ -289,7 +304,7 @@ where
     loop {
         match attempt().await {
             Err(e) if transient(&e) && started.elapsed() + delay <= patience.limit => {
-                wait(delay, &e).await;
+                wait(delay, &e).await?;
                 delay = (delay * 2).min(patience.max_delay);
             }
             result => return result,

@@ -334,6 +334,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     }
     check_saved_inputs(&saved, &specs.iter().map(|(s, _)| s).collect::<Vec<_>>())?;
     let single = specs.len() == 1;
+    let stop = super::signals::stop_on_signals();
     let outcomes = each_tolerating(
         specs.iter().collect(),
         args.env_parallelism,
@@ -345,6 +346,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                 plan_shown: Default::default(),
                 env: (!single).then(|| env_name(spec)),
             };
+            let stop = stop.clone();
             async move {
                 let view = &view;
                 if !single {
@@ -358,6 +360,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                     saved: Some(env.clone()),
                     destroy: env.plan.destroy,
                     parallelism: args.parallelism,
+                    stop,
                 };
                 apply_stack(&aws, spec, &request, view).await
             }

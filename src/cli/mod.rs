@@ -21,6 +21,7 @@ use crate::workflow::{
 mod args;
 mod envs;
 mod import;
+mod signals;
 mod ui;
 
 use args::{malformed_var, parse_var};
@@ -105,7 +106,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose);
     let ui = Ui::new(cli.color);
     // One thread: plinth's concurrency is requests in flight, all driven from the one future
-    // `run` returns (it spawns no tasks). A multi-threaded runtime ran that future on this
+    // `run` returns (it spawns no tasks but an apply's signal listener). A multi-threaded runtime ran that future on this
     // thread anyway and the connections on its workers, and paid for the hand-offs between
     // them: ten times the context switches and a third more processor time per plan.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -467,6 +468,7 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         saved: None,
         destroy,
         parallelism: args.parallelism,
+        stop: signals::stop_on_signals(),
     };
     let view = TerminalApply {
         ui,

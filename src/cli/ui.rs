@@ -121,7 +121,7 @@ fn shell_quote(v: &str) -> String {
     }
 }
 
-fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError> {
+async fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError> {
     if auto_approve {
         return Ok(());
     }
@@ -137,13 +137,22 @@ fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), WorkflowError
         if n == 1 { "" } else { "s" },
         plan.stack
     ));
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| WorkflowError::Refused {
-            message: format!("cannot read the answer: {e}"),
-            hint: None,
-        })?;
+    // Read on a thread of its own, so that the runtime stays free to hear Ctrl-C (which then
+    // cancels the apply and releases the lock); the thread ends with the process.
+    let (answered, answer) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().read_line(&mut answer).map(|_| answer);
+        let _ = answered.send(read);
+    });
+    let unreadable = |e: String| WorkflowError::Refused {
+        message: format!("cannot read the answer: {e}"),
+        hint: None,
+    };
+    let answer = answer
+        .await
+        .map_err(|e| unreadable(e.to_string()))?
+        .map_err(|e| unreadable(e.to_string()))?;
     if answer.trim() == "yes" {
         Ok(())
     } else {
@@ -214,6 +223,9 @@ impl Progress for LineProgress {
                     o.address,
                     StepStatus::blocked_reason(cycle)
                 )
+            }
+            StepStatus::Interrupted => {
+                eprintln!("{}{}: not started (stopped)", self.prefix, o.address)
             }
         }
     }
@@ -290,6 +302,7 @@ impl Progress for BarProgress {
             StepStatus::Blocked { cycle } => {
                 format!("{}: {}", o.address, StepStatus::blocked_reason(cycle))
             }
+            StepStatus::Interrupted => format!("{}: not started (stopped)", o.address),
         });
     }
 }
@@ -329,6 +342,11 @@ fn print_report(report: &ApplyReport, ui: &Ui, prefix: &str) {
                     o.action.as_str(),
                     StepStatus::blocked_reason(cycle)
                 )),
+                StepStatus::Interrupted => ui.err(&format!(
+                    "  {} ({}): not started, the apply was stopped\n",
+                    o.address,
+                    o.action.as_str()
+                )),
                 StepStatus::Done => {}
             }
         }
@@ -365,8 +383,11 @@ impl ApplyView for TerminalApply<'_> {
         self.plan_shown.set(true);
     }
 
-    fn confirm(&self, plan: &Plan) -> Result<(), WorkflowError> {
-        confirm(plan, self.auto_approve, self.ui)
+    fn confirm<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WorkflowError>> + 'a>> {
+        Box::pin(confirm(plan, self.auto_approve, self.ui))
     }
 
     fn progress(&self, steps: usize) -> Box<dyn Progress> {

@@ -13,14 +13,19 @@ use crate::plan::{Plan, PlanOptions};
 use crate::saved::{SavedEnvironment, SavedPlan, SavedPlanError};
 use crate::spec::Spec;
 use crate::state::{LiveSnapshot, StackIndex};
+use crate::stop::Stop;
 use crate::workflow::index::{after_apply, before_apply};
 
 /// What an apply shows and asks along the way.
 pub trait ApplyView {
     /// The plan about to be applied.
     fn plan(&self, plan: &Plan);
-    /// Asks to go ahead with `plan`; an error stops the apply before any change.
-    fn confirm(&self, plan: &Plan) -> Result<(), WorkflowError>;
+    /// Asks to go ahead with `plan`; an error stops the apply before any change. The answer
+    /// is awaited, so that a stop asked for meanwhile ends the question.
+    fn confirm<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WorkflowError>> + 'a>>;
     /// The progress of `steps` steps about to run.
     fn progress(&self, steps: usize) -> Box<dyn Progress>;
     /// The steps' outcome, once every step has ended.
@@ -35,6 +40,9 @@ pub struct ApplyRequest {
     pub saved: Option<SavedEnvironment>,
     pub destroy: bool,
     pub parallelism: usize,
+    /// Asked by Ctrl-C or SIGTERM: before any change the apply ends with nothing changed; once
+    /// steps run, none starts and those under way finish (see [`crate::stop`]).
+    pub stop: Stop,
 }
 
 /// How an apply ended, when it got as far as running steps (or found nothing to do).
@@ -127,20 +135,32 @@ async fn apply_locked(
     request: &ApplyRequest,
     view: &dyn ApplyView,
 ) -> Result<ApplyOutcome, WorkflowError> {
-    let (plan, snapshot) = match &request.saved {
-        Some(saved) => saved_plan(saved, aws, spec).await?,
-        None => {
-            let options = PlanOptions {
-                destroy: request.destroy,
-                refresh_only: false,
-            };
-            plan_stack_live(aws, spec, options).await?
+    let prepared = async {
+        let (plan, snapshot) = match &request.saved {
+            Some(saved) => saved_plan(saved, aws, spec).await?,
+            None => {
+                let options = PlanOptions {
+                    destroy: request.destroy,
+                    refresh_only: false,
+                };
+                plan_stack_live(aws, spec, options).await?
+            }
+        };
+        view.plan(&plan);
+        if request.saved.is_none() && !plan.is_empty() {
+            view.confirm(&plan).await?;
         }
+        Ok::<_, WorkflowError>((plan, snapshot))
     };
-    view.plan(&plan);
-    if request.saved.is_none() && !plan.is_empty() {
-        view.confirm(&plan)?;
-    }
+    // Until the steps start nothing has changed, so a stop ends the apply at once (and the
+    // caller releases the lock).
+    let (plan, snapshot) = tokio::select! {
+        prepared = prepared => prepared?,
+        () = request.stop.asked() => return Err(WorkflowError::Refused {
+            message: "apply stopped (interrupted) before any change; nothing was changed".into(),
+            hint: None,
+        }),
+    };
     // The stack index names what the apply is about to create before it does (and is written
     // even when there is nothing to do, for a stack that had a lock but no index yet).
     let stack_index = before_apply(
@@ -158,6 +178,7 @@ async fn apply_locked(
     let progress = view.progress(steps);
     let options = ApplyOptions {
         parallelism: request.parallelism,
+        stop: request.stop.clone(),
     };
     let mut report = apply::apply(aws, &plan, options, progress.as_ref()).await;
     drop(progress);

@@ -650,3 +650,131 @@ fn a_lock_bucket_of_another_region_is_named_as_such() {
         apply.stderr
     );
 }
+
+/// Sends SIGINT (Ctrl-C) to `child` once the proxy has seen `operation`.
+fn interrupt_at(child: &std::process::Child, proxy: &FaultProxy, operation: &str) {
+    let started = std::time::Instant::now();
+    while !proxy.counts().by_operation.contains_key(operation) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {operation}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Ctrl-C during an apply ends it as a failed apply ends, not as a kill: the step under way
+/// finishes, no other starts, the report names each step not started with exit code 1, the
+/// lock is released, and the next apply finishes the job.
+#[test]
+fn an_interrupted_apply_finishes_the_step_under_way_reports_and_releases_the_lock() {
+    let (stack, prefix, bucket) = (unique("ctrlc"), unique("ctrlc"), lock_bucket());
+    let spec = TempSpec::new(&roles(&stack, &prefix, &bucket, 4));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![(
+                "iam:CreateRole".into(),
+                1,
+                Fault::Slow(Duration::from_secs(2)),
+            )],
+            ..Faults::none()
+        },
+    );
+    let apply = || {
+        let mut cmd = command(&[
+            "apply",
+            "-f",
+            &spec.arg(),
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--endpoint-url",
+            &proxy.url,
+        ]);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let child = apply().spawn().unwrap();
+    interrupt_at(&child, &proxy, "iam:CreateRole");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Interrupt received"), "{stderr}");
+    assert!(
+        stderr.contains("Apply stopped: 3 not started, 0 failed, 0 skipped; 1 added"),
+        "the role under way was made, the three others not started: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("not started, the apply was stopped").count(),
+        3,
+        "{stderr}"
+    );
+    assert!(!lock_exists(&bucket, &stack), "the lock is released");
+
+    let again = apply().output().unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("3 added"), "{stderr}");
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
+
+/// A step waiting for AWS to catch up (here, a role IAM keeps saying it cannot find) can wait
+/// for as long as `--max-wait`; Ctrl-C ends the wait at once, and the step fails with the error
+/// it was waiting out.
+#[test]
+fn an_interrupt_ends_a_step_s_wait_for_aws() {
+    let (stack, prefix, bucket) = (unique("ctrlw"), unique("ctrlw"), lock_bucket());
+    let spec = TempSpec::new(&format!(
+        "{}[role.r0.policies.read]\nVersion = \"2012-10-17\"\nStatement = [{{ Effect = \"Allow\", Action = \"sqs:GetQueueUrl\", Resource = \"*\" }}]\n",
+        roles(&stack, &prefix, &bucket, 1)
+    ));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![(
+                "iam:PutRolePolicy".into(),
+                1000,
+                Fault::Error {
+                    status: 404,
+                    code: "NoSuchEntity",
+                    message: "The role with name fresh cannot be found.",
+                },
+            )],
+            ..Faults::none()
+        },
+    );
+    let mut cmd = command(&[
+        "apply",
+        "-f",
+        &spec.arg(),
+        "--auto-approve",
+        "--endpoint-url",
+        &proxy.url,
+    ]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    interrupt_at(&child, &proxy, "iam:PutRolePolicy");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("NoSuchEntity")
+            && stderr.contains("the apply was stopped while waiting to try again"),
+        "{stderr}"
+    );
+    assert!(
+        proxy.counts().by_operation["iam:PutRolePolicy"] < 5,
+        "the wait ended: {:?}",
+        proxy.counts().by_operation
+    );
+    assert!(!lock_exists(&bucket, &stack), "the lock is released");
+}

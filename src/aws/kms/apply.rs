@@ -119,13 +119,13 @@ impl Kms {
                         ));
                     }
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
-                    crate::aws::wait(self.create_backoff * (1 << attempts.min(4)), &err).await;
+                    crate::aws::wait(self.create_backoff * (1 << attempts.min(4)), &err).await?;
                 }
                 Err(e) => {
                     let err = AwsError::from_sdk("kms:CreateKey", &e);
                     match waits.next() {
                         Some(delay) if new_principal_not_seen_yet(&err) => {
-                            crate::aws::wait(delay, &err).await
+                            crate::aws::wait(delay, &err).await?
                         }
                         _ => return Err(err),
                     }
@@ -381,7 +381,7 @@ impl Kms {
                 Ok(_) => return Ok(()),
                 Err(e) => match waits.next() {
                     Some(delay) if new_principal_not_seen_yet(&e) => {
-                        crate::aws::wait(delay, &e).await
+                        crate::aws::wait(delay, &e).await?
                     }
                     _ => return Err(e),
                 },
