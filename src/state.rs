@@ -153,6 +153,11 @@ pub struct ReadRequest {
 /// How many reads run at once.
 pub const READ_CONCURRENCY: usize = 16;
 
+/// The export of a resource made to replace another that does not go by name (a KMS key): the
+/// replaced one's id, read from the new one's tags. A replacement that stopped before deleting
+/// the replaced resource leaves both tagged with one address, and this tells which to delete.
+pub const REPLACED_EXPORT: &str = "replaces";
+
 /// AWS's own tags (`aws:cloudformation:stack-name` on what CloudFormation made): no caller
 /// may set or remove them, and a spec may not declare them, so they are neither the user's
 /// nor plinth's.

@@ -37,6 +37,9 @@ use crate::state::{split_tags, LiveResource, ReadRequest, READ_CONCURRENCY};
 const DELETION_WINDOW_TAG: &str = "plinth:deletion-window-days";
 /// Marks the keys one apply created, so a CreateKey whose answer was lost is not repeated.
 const CREATE_TOKEN_TAG: &str = "plinth:create-token";
+/// On a key made to replace another: the other's id. Until the replaced key's deletion is
+/// scheduled both carry the address tag, and this tells the plan which one is left over.
+const REPLACES_TAG: &str = "plinth:replaces";
 /// KMS has one key policy per key, always named `default`.
 const POLICY_NAME: &str = "default";
 /// Aliases under this prefix belong to keys AWS manages for its services.
@@ -281,6 +284,7 @@ impl Kms {
 
         let (owner, address_tag, mut user_tags) = split_tags(tags);
         user_tags.remove(CREATE_TOKEN_TAG);
+        let replaced = user_tags.remove(REPLACES_TAG);
         let shares = crate::model::shared::take_shares(&mut user_tags);
         let window = user_tags
             .remove(DELETION_WINDOW_TAG)
@@ -342,13 +346,20 @@ impl Kms {
             attributes.insert("deletion_window_days".into(), Value::Int(days));
         }
         let arn = meta.arn().unwrap_or_default().to_string();
+        let mut exports = BTreeMap::from([
+            ("arn".to_string(), arn),
+            ("key_id".to_string(), key_id.clone()),
+        ]);
+        if let Some(replaced) = replaced {
+            exports.insert(crate::state::REPLACED_EXPORT.to_string(), replaced);
+        }
         Ok(Some(LiveResource {
             kind: Kind::Key,
-            physical_id: key_id.clone(),
+            physical_id: key_id,
             owner,
             address_tag,
             attributes,
-            exports: BTreeMap::from([("arn".to_string(), arn), ("key_id".to_string(), key_id)]),
+            exports,
             deletion_date: meta
                 .deletion_date()
                 .filter(|_| meta.key_state() == Some(&KeyState::PendingDeletion))

@@ -105,6 +105,9 @@ pub enum Reason {
     /// `release = true`: plinth removes its tags (its record, on a shared resource) and leaves
     /// the resource, and what it set on it, as it is.
     Released,
+    /// A replacement (`by`, of a resource without a name) stopped before deleting the resource
+    /// it replaced; this delete finishes it.
+    Replaced { by: String },
 }
 
 impl std::fmt::Display for Reason {
@@ -127,6 +130,10 @@ impl std::fmt::Display for Reason {
                 f.write_str("adopting an existing resource: it will be tagged as this stack's")
             }
             Reason::Released => f.write_str("released: no longer managed by this stack"),
+            Reason::Replaced { by } => write!(
+                f,
+                "replaced by key `{by}` in an apply that stopped before deleting it"
+            ),
             Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
             Reason::Drift { then: Some(then) } => {
                 write!(f, "the live resource differs from the spec; {then}")

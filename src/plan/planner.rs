@@ -12,7 +12,7 @@ use crate::policy;
 use crate::spec::checks;
 use crate::spec::resolve::Resolver;
 use crate::spec::{Resource, Spec};
-use crate::state::{LiveResource, LiveSnapshot};
+use crate::state::{LiveResource, LiveSnapshot, REPLACED_EXPORT};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
@@ -146,7 +146,21 @@ pub(super) fn plan_on(
             let replacing = changes.iter().any(|c: &ResourceChange| {
                 Some(&c.address) == found.address_tag.as_ref() && c.action == Action::Replace
             });
-            if !replacing {
+            if replacing {
+                continue;
+            }
+            // A replacement that stopped after moving the aliases (before or at scheduling the
+            // replaced key's deletion) is finished by that deletion.
+            if let Some((address, by)) = replaced_by(found, live, stack) {
+                changes.push(delete_change(
+                    Address::new(
+                        found.kind,
+                        format!("{}#{}", address.name, found.physical_id),
+                    ),
+                    found,
+                    Some(Reason::Replaced { by }),
+                ));
+            } else {
                 report_duplicate(found, live, stack, &mut diags);
             }
             continue;
@@ -1093,6 +1107,21 @@ fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagn
     }
 }
 
+/// `found`'s address and the id of the stack's resource there, when that resource was made to
+/// replace `found` (its [`REPLACED_EXPORT`]).
+fn replaced_by<'a>(
+    found: &'a LiveResource,
+    live: &LiveSnapshot,
+    stack: &str,
+) -> Option<(&'a Address, String)> {
+    let address = found.address_tag.as_ref()?;
+    let held = live.by_address.get(address)?;
+    (held.is_owned_by(stack)
+        && held.physical_id != found.physical_id
+        && held.exports.get(REPLACED_EXPORT) == Some(&found.physical_id))
+    .then(|| (address, held.physical_id.clone()))
+}
+
 /// A resource without a name (a KMS key) found by its address tag while the spec's address is
 /// already held by another live resource: two applies without a lock each created one. It is
 /// not the orphan of an interrupted apply (which apply takes over when it next creates the
@@ -1127,7 +1156,7 @@ fn report_duplicate(
             ),
         )
         .hint(format!(
-            "two applies ran at once without a lock, or an apply replacing it was stopped part way; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then plan again (and, without one, add a lock to [stack]: README.md, \"Locking\")",
+            "two applies ran at once without a lock; keep `{}` and delete the other (for a key: `aws kms schedule-key-deletion --key-id {}`), or remove its plinth:stack tag to keep it outside the stack; then plan again (and, without one, add a lock to [stack]: README.md, \"Locking\")",
             held.physical_id, found.physical_id
         )),
     );

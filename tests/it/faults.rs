@@ -839,3 +839,71 @@ name = "{prefix}-data"
     assert!(!run.stderr.contains("waiting"), "{}", run.stderr);
     via(&proxy, &["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
+
+/// A key replacement that stops after the aliases moved to the new key (here its
+/// ScheduleKeyDeletion of the old key is refused) leaves the old key tagged with the address.
+/// The next plan knows it for the key the new one replaced, from the new key's tags, and
+/// schedules its deletion: the next apply finishes the job, where two keys with one address
+/// used to stop every plan (`plan::duplicate`).
+#[test]
+fn a_replaced_key_left_by_a_stopped_replacement_is_deleted_by_the_next_apply() {
+    let (stack, prefix) = (unique("rekey"), unique("rekey"));
+    let key = |spec: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[key.data]\ndescription = \"{prefix}\"\n{spec}aliases = [\"alias/{prefix}\"]\ndeletion_window_days = 7\n"
+        )
+    };
+    let spec = TempSpec::new(&key(""));
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let old = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let described = kms.describe_key().key_id(format!("alias/{prefix}")).send();
+        described.await.unwrap().key_metadata.unwrap().key_id
+    });
+
+    std::fs::write(
+        spec.path(),
+        key("key_spec = \"RSA_2048\"\nkey_usage = \"SIGN_VERIFY\"\n"),
+    )
+    .unwrap();
+    proxy.set_faults(Faults {
+        scripted: vec![(
+            "kms:ScheduleKeyDeletion".into(),
+            1,
+            Fault::Error {
+                status: 400,
+                code: "AccessDeniedException",
+                message: "injected: not allowed to schedule the deletion",
+            },
+        )],
+        ..Faults::none()
+    });
+    let failed = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("kms:ScheduleKeyDeletion"),
+        "{}",
+        failed.stderr
+    );
+
+    let plan = via(&proxy, &["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!("key.data#{old}"))
+            && plan.stdout.contains("replaced by key")
+            && plan
+                .stdout
+                .contains("0 to add, 0 to change, 0 to replace, 1 to destroy"),
+        "the old key is deleted, nothing else: {}",
+        plan.stdout
+    );
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let state = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let described = kms.describe_key().key_id(&old).send();
+        described.await.unwrap().key_metadata.unwrap().key_state
+    });
+    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
+    let plan = via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}

@@ -162,6 +162,9 @@ impl Kms {
         }
         let mut tags = all_tags(key.tags.as_ref(), None, &key.plinth_tags(&ownership));
         tags.insert(CREATE_TOKEN_TAG.to_string(), self.create_token.clone());
+        if let Some((replaced, _)) = replacing {
+            tags.insert(REPLACES_TAG.to_string(), replaced.to_string());
+        }
         let (key_id, arn) = self.create_key_exactly_once(address, key, &tags).await?;
         let created = KeyConfig {
             rotation: Some(false),
