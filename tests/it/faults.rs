@@ -907,3 +907,51 @@ fn a_replaced_key_left_by_a_stopped_replacement_is_deleted_by_the_next_apply() {
     let plan = via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
+
+/// Replacing a managed policy detaches and deletes the old one first (IAM keeps one policy per
+/// name). When the new one cannot be made, nothing but the error remembers the users and groups
+/// it was attached to outside the stack: the error lists the command for each.
+#[test]
+fn a_failed_managed_policy_replacement_lists_what_to_attach_again() {
+    let (stack, prefix) = (unique("repol"), unique("repol"));
+    let policy = |description: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[policy.access]\nname = \"{prefix}-access\"\ndescription = \"{description}\"\ndocument = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"s3:GetObject\", Resource = \"arn:aws:s3:::{prefix}-*\" }}] }}\n"
+        )
+    };
+    let spec = TempSpec::new(&policy("v1"));
+    let proxy = FaultProxy::start(moto(), Faults::none());
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let user = format!("{prefix}-analyst");
+    let arn = format!("arn:aws:iam::123456789012:policy/{prefix}-access");
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk().await);
+        iam.create_user().user_name(&user).send().await.unwrap();
+        let attach = iam.attach_user_policy().user_name(&user).policy_arn(&arn);
+        attach.send().await.unwrap();
+    });
+
+    std::fs::write(spec.path(), policy("v2")).unwrap();
+    proxy.set_faults(Faults {
+        scripted: vec![(
+            "iam:CreatePolicy".into(),
+            1,
+            Fault::Error {
+                status: 400,
+                code: "LimitExceeded",
+                message: "injected: too many policies",
+            },
+        )],
+        ..Faults::none()
+    });
+    let failed = via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "aws iam attach-user-policy --user-name {user} --policy-arn {arn}"
+        )),
+        "{}",
+        failed.stderr
+    );
+    via(&proxy, &["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+}

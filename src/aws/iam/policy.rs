@@ -79,6 +79,28 @@ struct PolicyAttachments {
     groups: Vec<String>,
 }
 
+impl PolicyAttachments {
+    /// The commands that attach `arn` again to each of them: what a person runs when the
+    /// policy was detached and deleted and its replacement could not be attached. Nothing
+    /// else remembers them: the stack declares its roles' attachments, never a user's.
+    fn reattach_commands(&self, arn: &str) -> Vec<String> {
+        let each = |what: &str, option: &str, names: &[String]| {
+            names
+                .iter()
+                .map(|name| {
+                    format!("aws iam attach-{what}-policy --{option} {name} --policy-arn {arn}")
+                })
+                .collect::<Vec<_>>()
+        };
+        [
+            each("role", "role-name", &self.roles),
+            each("user", "user-name", &self.users),
+            each("group", "group-name", &self.groups),
+        ]
+        .concat()
+    }
+}
+
 impl Iam {
     /// GetPolicy by ARN, with its default version's document and its tags.
     pub async fn read_managed_policy(
@@ -537,13 +559,34 @@ impl Adapter for ManagedPolicyAdapter {
 
     /// IAM has no way to change a policy's name, path or description but to delete it: what
     /// it was attached to is attached to its replacement.
+    /// IAM keeps one policy per name and path, so the old one goes first: detached from each
+    /// role, user and group, deleted, made again and attached to them again. Should making or
+    /// attaching the new one fail, the error lists the commands that attach it to each again.
     async fn replace(iam: &Iam, change: &Change<'_>, old_arn: &str) -> Result<Exports, AwsError> {
+        let desired = change.config::<Self>(Side::Desired)?;
         let attachments = iam.delete_managed_policy(old_arn).await?;
-        let exports = Self::create(iam, change, &change.config::<Self>(Side::Desired)?).await?;
-        let arn = exports
-            .get("arn")
-            .map_or(change.planned.physical_id.as_str(), String::as_str);
-        iam.reattach_managed_policy(arn, &attachments).await?;
-        Ok(exports)
+        let remade = async {
+            let exports = Self::create(iam, change, &desired).await?;
+            let arn = exports
+                .get("arn")
+                .map_or(change.planned.physical_id.as_str(), String::as_str);
+            iam.reattach_managed_policy(arn, &attachments).await?;
+            Ok(exports)
+        };
+        remade.await.map_err(|mut e: AwsError| {
+            let commands = attachments.reattach_commands(&change.planned.physical_id);
+            if !commands.is_empty() {
+                let detached = format!(
+                    "the old policy was detached from {} before it was deleted; once the new one exists (`plinth apply` again), attach it again where the stack does not: {}",
+                    commands.len(),
+                    commands.join("; ")
+                );
+                e.hint = Some(match e.hint.take() {
+                    Some(hint) => format!("{hint}; {detached}"),
+                    None => detached,
+                });
+            }
+            e
+        })
     }
 }
