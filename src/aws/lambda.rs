@@ -185,6 +185,16 @@ impl Lambda {
         &self,
         function: &str,
     ) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
+        let mut all = self.all_sqs_mappings(function).await?;
+        all.retain(|m| m.state() != Some("Deleting"));
+        Ok(all)
+    }
+
+    /// The function's event source mappings from SQS queues, those being deleted too.
+    async fn all_sqs_mappings(
+        &self,
+        function: &str,
+    ) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
         let all: Vec<EventSourceMappingConfiguration> = self
             .client
             .list_event_source_mappings()
@@ -197,10 +207,7 @@ impl Lambda {
             .map_err(|e| AwsError::from_sdk("lambda:ListEventSourceMappings", &e))?;
         Ok(all
             .into_iter()
-            .filter(|m| {
-                m.event_source_arn().is_some_and(|a| a.contains(":sqs:"))
-                    && m.state() != Some("Deleting")
-            })
+            .filter(|m| m.event_source_arn().is_some_and(|a| a.contains(":sqs:")))
             .collect())
     }
 

@@ -91,13 +91,65 @@ impl Lambda {
         Ok(())
     }
 
+    /// Creates the mapping of `queue` to `function`. Lambda allows one per pair, and one being
+    /// deleted still counts: a function deleted (with its mappings) and made again at once,
+    /// as `destroy` then `apply` do, waits until the old mapping is gone.
     async fn create_mapping(
         &self,
         function: &str,
         queue: &str,
         t: &TriggerConfig,
     ) -> Result<(), AwsError> {
-        let result = retry_transient(
+        let started = std::time::Instant::now();
+        let mut delay = self.patience.first_delay;
+        loop {
+            let refused = match self.create_mapping_once(function, queue, t).await {
+                Err(e) if already_exists(&e) => e,
+                other => return other,
+            };
+            let existing = self.all_sqs_mappings(function).await?;
+            match mapping_conflict(&existing, queue, t) {
+                MappingConflict::Made => return Ok(()),
+                MappingConflict::BeingDeleted
+                    if started.elapsed() + delay <= self.patience.limit =>
+                {
+                    let waiting = AwsError {
+                        message: format!(
+                            "{} (the earlier mapping is still being deleted)",
+                            refused.message
+                        ),
+                        ..refused
+                    };
+                    crate::aws::wait(delay, &waiting).await?;
+                    delay = (delay * 2).min(self.patience.max_delay);
+                }
+                MappingConflict::BeingDeleted => {
+                    return Err(AwsError {
+                        hint: Some(format!(
+                            "the earlier mapping of `{queue}` to function `{function}` is still being deleted; run `plinth apply` again in a minute, or raise --max-wait"
+                        )),
+                        ..refused
+                    })
+                }
+                MappingConflict::Other => {
+                    return Err(AwsError {
+                        hint: Some(format!(
+                            "a mapping of `{queue}` to function `{function}` already exists with other settings; run `plinth plan` again to see and update it, or delete the mapping (aws lambda delete-event-source-mapping --uuid ...)"
+                        )),
+                        ..refused
+                    })
+                }
+            }
+        }
+    }
+
+    async fn create_mapping_once(
+        &self,
+        function: &str,
+        queue: &str,
+        t: &TriggerConfig,
+    ) -> Result<(), AwsError> {
+        retry_transient(
             self.patience,
             |e| not_yet_propagated(e) || busy(e),
             || {
@@ -118,37 +170,8 @@ impl Lambda {
                 }
             },
         )
-        .await;
-        match result {
-            Err(e) if already_exists(&e) => self.existing_mapping(function, queue, t, e).await,
-            other => other.map(|_| ()),
-        }
-    }
-
-    /// Lambda allows one mapping of a queue to a function. One that already exists with the
-    /// wanted settings is what an earlier attempt of this create made (its answer lost); one
-    /// with other settings is someone else's, or one the plan did not see: a conflict.
-    async fn existing_mapping(
-        &self,
-        function: &str,
-        queue: &str,
-        wanted: &TriggerConfig,
-        refused: AwsError,
-    ) -> Result<(), AwsError> {
-        let existing = self.sqs_mappings(function).await?;
-        let same = existing
-            .iter()
-            .find(|m| m.event_source_arn() == Some(queue))
-            .is_some_and(|m| trigger_value(m) == wanted.value());
-        if same {
-            return Ok(());
-        }
-        Err(AwsError {
-            hint: Some(format!(
-                "a mapping of `{queue}` to function `{function}` already exists with other settings; run `plinth plan` again to see and update it, or delete the mapping (aws lambda delete-event-source-mapping --uuid ...)"
-            )),
-            ..refused
-        })
+        .await
+        .map(|_| ())
     }
 
     /// Brings a function from `before` to `after`: its code (UpdateFunctionCode), then its
@@ -441,5 +464,90 @@ impl Tagging for FunctionTags<'_> {
             .await
             .map_err(|e| AwsError::from_sdk("lambda:UntagResource", &e))
             .map(|_| ())
+    }
+}
+
+/// What the mapping a create was refused for is (Lambda allows one per queue and function).
+#[derive(Debug, PartialEq)]
+enum MappingConflict {
+    /// It has the wanted settings: an earlier attempt of this create made it (its answer lost).
+    Made,
+    /// It is being deleted: trying again will do, in a while.
+    BeingDeleted,
+    /// It has other settings, or Lambda lists none for the queue: someone else's, or one the
+    /// plan did not see.
+    Other,
+}
+
+fn mapping_conflict(
+    existing: &[EventSourceMappingConfiguration],
+    queue: &str,
+    wanted: &TriggerConfig,
+) -> MappingConflict {
+    let mut of_queue = existing
+        .iter()
+        .filter(|m| m.event_source_arn() == Some(queue));
+    let live = of_queue.clone().find(|m| m.state() != Some("Deleting"));
+    match live {
+        Some(m) if trigger_value(m) == wanted.value() => MappingConflict::Made,
+        Some(_) => MappingConflict::Other,
+        None if of_queue.next().is_some() => MappingConflict::BeingDeleted,
+        None => MappingConflict::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Of the mappings Lambda lists for the function, the one of the queue decides: the wanted
+    /// settings are this create's own; a mapping being deleted (the old function's, after a
+    /// destroy) is waited out; other settings, or none listed, are a conflict.
+    #[test]
+    fn a_mapping_being_deleted_is_waited_out_and_one_with_other_settings_is_a_conflict() {
+        let queue = "arn:aws:sqs:us-east-1:123456789012:tonic-work";
+        let wanted = TriggerConfig {
+            batch_size: 1,
+            batching_window: 0,
+            enabled: true,
+            function_response_types: Vec::new(),
+        };
+        let mapping = |source: &str, state: &str, batch: i32| {
+            EventSourceMappingConfiguration::builder()
+                .event_source_arn(source)
+                .state(state)
+                .batch_size(batch)
+                .maximum_batching_window_in_seconds(0)
+                .build()
+        };
+        let other_queue = mapping("arn:aws:sqs:us-east-1:123456789012:other", "Enabled", 5);
+        let cases = [
+            (vec![mapping(queue, "Enabled", 1)], MappingConflict::Made),
+            (
+                vec![mapping(queue, "Deleting", 1)],
+                MappingConflict::BeingDeleted,
+            ),
+            (
+                vec![mapping(queue, "Deleting", 7)],
+                MappingConflict::BeingDeleted,
+            ),
+            (vec![other_queue.clone()], MappingConflict::Other),
+            (vec![mapping(queue, "Enabled", 7)], MappingConflict::Other),
+            (
+                vec![mapping(queue, "Deleting", 1), mapping(queue, "Enabled", 7)],
+                MappingConflict::Other,
+            ),
+            (
+                vec![other_queue, mapping(queue, "Creating", 1)],
+                MappingConflict::Made,
+            ),
+        ];
+        for (existing, expected) in cases {
+            assert_eq!(
+                mapping_conflict(&existing, queue, &wanted),
+                expected,
+                "{existing:?}"
+            );
+        }
     }
 }
