@@ -35,6 +35,11 @@ pub struct SavedPlan {
     /// `--var` overrides given when planning, as `(NAME, SALT:HASH)`: a variable may carry a
     /// secret, so apply takes the same `--var`s again and checks them against these.
     pub var_overrides: Vec<(String, String)>,
+    /// `PLINTH_VAR_NAME` variables set when planning, as `(NAME, SALT:HASH)`: apply finds
+    /// them in its own environment, and one set otherwise (a `PLINTH_VAR_env` left in a
+    /// pipeline) would apply the plan as another environment's stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_vars: Vec<(String, String)>,
     /// `--var-file`s given when planning: apply reads them again (their hashes are in `inputs`).
     #[serde(default)]
     pub var_files: Vec<String>,
@@ -77,8 +82,19 @@ impl SavedPlan {
     pub fn new(
         stacks: &[(&Spec, &Plan)],
         var_overrides: &[(String, String)],
+        env_vars: &[(String, String)],
         var_files: &[PathBuf],
     ) -> SavedPlan {
+        let salted = |vars: &[(String, String)]| -> Vec<(String, String)> {
+            vars.iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        name.clone(),
+                        Sensitive::new(value.clone()).salted_hash(&new_salt())?,
+                    ))
+                })
+                .collect()
+        };
         let created_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -99,15 +115,8 @@ impl SavedPlan {
                 }
                 all
             }),
-            var_overrides: var_overrides
-                .iter()
-                .filter_map(|(name, value)| {
-                    Some((
-                        name.clone(),
-                        Sensitive::new(value.clone()).salted_hash(&new_salt())?,
-                    ))
-                })
-                .collect(),
+            var_overrides: salted(var_overrides),
+            env_vars: salted(env_vars),
             var_files: var_files.iter().map(|p| p.display().to_string()).collect(),
             directory: std::env::current_dir()
                 .ok()
@@ -130,9 +139,10 @@ impl SavedPlan {
     }
 
     /// The plan of a shard that holds no environment of the spec at `spec`: applying it does
-    /// nothing, and `show --merge` takes it beside the other shards' files.
+    /// nothing, and `show --merge` takes it beside the other shards' files. Its variables are
+    /// not recorded: nothing of it depends on them.
     pub fn new_empty(spec: &Path) -> SavedPlan {
-        let mut saved = SavedPlan::new(&[], &[], &[]);
+        let mut saved = SavedPlan::new(&[], &[], &[], &[]);
         saved.spec = spec.display().to_string();
         saved.checksum = saved.compute_checksum();
         saved
@@ -175,9 +185,40 @@ impl SavedPlan {
         Ok(saved)
     }
 
-    /// Why the `--var`s given to apply are not those the plan was made with.
-    pub fn var_differences(&self, given: &[(String, String)]) -> Vec<String> {
+    /// Why the `--var`s given to apply, and the `PLINTH_VAR_*` variables of its environment
+    /// (`env`), are not those the plan was made with.
+    pub fn var_differences(
+        &self,
+        given: &[(String, String)],
+        env: &[(String, String)],
+    ) -> Vec<String> {
         let mut out = Vec::new();
+        // The file of an empty shard applies nothing, whatever the variables.
+        let env = if self.environments.is_empty() {
+            &[]
+        } else {
+            env
+        };
+        for (name, salted) in &self.env_vars {
+            match env.iter().find(|(n, _)| n == name) {
+                None => out.push(format!(
+                    "PLINTH_VAR_{name} was set when the plan was made, and is not now"
+                )),
+                Some((_, value)) if !Sensitive::new(value.clone()).matches_salted_hash(salted) => {
+                    out.push(format!(
+                        "PLINTH_VAR_{name} has another value than when the plan was made"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, _) in env {
+            if !self.env_vars.iter().any(|(n, _)| n == name) {
+                out.push(format!(
+                    "PLINTH_VAR_{name} is set, and was not when the plan was made"
+                ));
+            }
+        }
         for (name, salted) in &self.var_overrides {
             match given.iter().rev().find(|(n, _)| n == name) {
                 None => out.push(format!(
@@ -200,22 +241,19 @@ impl SavedPlan {
     }
 
     /// Spec files whose content, as loading the spec again found it (`loaded`: the inputs of
-    /// each environment's spec), is not what it was when planning.
+    /// each environment's spec applied), is not what it was when planning, or that planning
+    /// did not read. A file planning read and loading did not is another environment's (a var
+    /// file of one not chosen): which files a load reads follows from the files it read and
+    /// the variables, both checked.
     pub fn changed_inputs_of<'a>(
         &self,
-        loaded: impl IntoIterator<Item = &'a InputFile> + Clone,
+        loaded: impl IntoIterator<Item = &'a InputFile>,
     ) -> Vec<String> {
-        let saved = self
-            .inputs
-            .iter()
-            .filter(|input| !loaded.clone().into_iter().any(|l| l == *input))
-            .map(|input| input.path.clone());
-        let added = loaded
-            .clone()
+        let mut changed: Vec<String> = loaded
             .into_iter()
-            .filter(|l| !self.inputs.iter().any(|input| input.path == l.path))
-            .map(|l| l.path.clone());
-        let mut changed: Vec<String> = saved.chain(added).collect();
+            .filter(|l| !self.inputs.contains(l))
+            .map(|l| l.path.clone())
+            .collect();
         changed.dedup();
         changed
     }
@@ -279,6 +317,15 @@ impl SavedEnvironment {
     pub fn account_differences(&self, account: &Account, now: &Plan) -> Vec<String> {
         let mut out = Vec::new();
         let saved = &self.plan;
+        // The stack's name makes its ownership tags, lock and index: the same changes under
+        // another name would take another environment's resources.
+        if saved.stack != now.stack {
+            out.push(format!(
+                "the plan is for stack `{}`, but the spec now names stack `{}` (a variable differs)",
+                saved.stack, now.stack
+            ));
+            return out;
+        }
         if saved.account.account_id != account.account_id || saved.account.region != account.region
         {
             out.push(format!(
@@ -390,6 +437,7 @@ mod tests {
             spec: "plinth.toml".into(),
             inputs: vec![input("plinth.toml", "1"), input("trust.json", "2")],
             var_overrides: Vec::new(),
+            env_vars: Vec::new(),
             var_files: Vec::new(),
             directory: None,
             environments: Vec::new(),
@@ -406,6 +454,7 @@ mod tests {
             saved.changed_inputs_of(&edited),
             ["trust.json", "extra.json"]
         );
-        assert_eq!(saved.changed_inputs_of(&same[..1]), ["plinth.toml"]);
+        // The var file of an environment not applied now.
+        assert!(saved.changed_inputs_of(&same[1..]).is_empty());
     }
 }

@@ -189,7 +189,12 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
     if let Some(path) = &args.out {
         let pairs: Vec<(&Spec, &Plan)> = planned.iter().map(|(s, p)| (*s, p)).collect();
         write_saved(
-            &SavedPlan::new(&pairs, &args.spec.vars, &args.spec.var_files),
+            &SavedPlan::new(
+                &pairs,
+                &args.spec.vars,
+                &crate::spec::env::vars_from_environment(),
+                &args.spec.var_files,
+            ),
             path,
         )?;
     }

@@ -222,14 +222,14 @@ pub fn saved_plan_refusal(e: SavedPlanError) -> WorkflowError {
 /// the one it names, and [`check_saved_inputs`] then holds it to the files planned from.
 pub fn open_saved_plan(path: &Path, vars: &[(String, String)]) -> Result<SavedPlan, WorkflowError> {
     let saved = SavedPlan::read(path).map_err(saved_plan_refusal)?;
-    let differences = saved.var_differences(vars);
+    let differences = saved.var_differences(vars, &crate::spec::env::vars_from_environment());
     if !differences.is_empty() {
         return Err(WorkflowError::Refused {
             message: format!(
                 "the variables differ from the plan's, so none of it was applied:\n  {}",
                 differences.join("\n  ")
             ),
-            hint: Some("pass the same --var options as to `plinth plan`, or plan again".into()),
+            hint: Some("give apply the same --var options and PLINTH_VAR_* variables as `plinth plan`, or plan again".into()),
         });
     }
     Ok(saved)

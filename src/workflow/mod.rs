@@ -226,7 +226,8 @@ pub fn save_plan(
     vars: &[(String, String)],
     var_files: &[std::path::PathBuf],
 ) -> Result<(), WorkflowError> {
-    crate::saved::SavedPlan::new(&[(spec, plan)], vars, var_files)
+    let env_vars = crate::spec::env::vars_from_environment();
+    crate::saved::SavedPlan::new(&[(spec, plan)], vars, &env_vars, var_files)
         .write(path)
         .map_err(|e| WorkflowError::Refused {
             message: format!("cannot write the plan file `{}`: {e}", path.display()),

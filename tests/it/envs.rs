@@ -424,13 +424,31 @@ fn shards_plan_disjoint_slices_and_show_merges_their_files_into_one_comment() {
     );
 }
 
+/// A saved plan applies the environments chosen (`--env`, `--shard`), though another one's var
+/// file is not read for them, and refuses variables it was not made with: a `PLINTH_VAR_env`
+/// set in the apply's environment would apply one environment's plan as another's stack.
 #[test]
 fn apply_of_a_saved_plan_honours_env_and_refuses_what_the_plan_was_not_made_from() {
     let (stack, prefix) = (unique("envs"), unique("env"));
-    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    // prod takes its variables from a file, which applying dev alone does not read.
+    let text = spec(&stack, &prefix, MOTO_ACCOUNT)
+        .replace("vars = { env = \"prod\" }", "var_files = [\"prod.toml\"]");
+    assert!(text.contains("prod.toml"));
+    let spec = TempSpec::new(&text);
+    spec.write("prod.toml", "env = \"prod\"\n");
     let file = spec.dir.path().join("plan.plinth");
     let file = file.to_str().unwrap();
     plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
+    let moved_by_variable = command(&["apply", file, "--shard", "2/2", "--endpoint-url", moto()])
+        .env("PLINTH_VAR_env", "dev")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&moved_by_variable.stderr);
+    assert_eq!(moved_by_variable.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PLINTH_VAR_env is set, and was not when the plan was made"),
+        "{stderr}"
+    );
 
     let unknown = plinth_aws(&["apply", file, "--env", "staging"]);
     assert_eq!(unknown.code, 1, "{}", unknown.stderr);
