@@ -574,8 +574,9 @@ impl Loader {
     /// other's resources (tagged with that name) for its own, and a plan of one replaces or
     /// deletes what the other made. The chosen environment's stack name is compared with each
     /// other environment's in the same account, as that one's own `vars` and `var_files` name
-    /// it. A name made of variables that this run sets from the command line or `PLINTH_VAR_*`
-    /// is left alone: another run sets them its own way.
+    /// it. When this run sets a variable of the name itself (`--var`, `--var-file`,
+    /// `PLINTH_VAR_*`), the name it makes is compared all the same: a `PLINTH_VAR_env=dev` left
+    /// in a pipeline would otherwise make `--env prod` plan, apply or destroy dev's stack.
     pub(super) fn check_environments_apart(
         &mut self,
         stack: &StackConfig,
@@ -596,14 +597,23 @@ impl Loader {
                 _ => None,
             })
             .collect();
-        let set_by_run = options
+        let set_by_run: Vec<String> = options
             .var_overrides
             .iter()
-            .chain(&options.env_vars)
-            .any(|(name, _)| named_by.contains(&name.as_str()));
-        if set_by_run || !options.var_files.is_empty() && !named_by.is_empty() {
-            return;
-        }
+            .map(|(name, _)| (name, format!("--var {name}")))
+            .chain(
+                options
+                    .env_vars
+                    .iter()
+                    .map(|(name, _)| (name, format!("{ENV_VAR_PREFIX}{name}"))),
+            )
+            .filter(|(name, _)| named_by.contains(&name.as_str()))
+            .map(|(_, by)| by)
+            .chain(
+                (!options.var_files.is_empty() && !named_by.is_empty())
+                    .then(|| "a --var-file".to_string()),
+            )
+            .collect();
         for other in environments.values() {
             if other.name == chosen.name || other.account_id != chosen.account_id {
                 continue;
@@ -618,6 +628,26 @@ impl Loader {
             self.inputs.truncate(inputs);
             if name.as_deref() != Some(stack.name.as_str()) {
                 continue;
+            }
+            if !set_by_run.is_empty() {
+                self.err(
+                    Code::SpecEnvironmentsShareStack,
+                    format!(
+                        "{} makes environment `{}`'s stack `{}`, the stack of environment `{}` in the same account ({}): this run would change `{}`'s resources",
+                        set_by_run.join(" and "),
+                        chosen.name,
+                        stack.name,
+                        other.name,
+                        chosen.account_id,
+                        other.name
+                    ),
+                    raw_name.span(),
+                )
+                .set_hint(format!(
+                    "to work on `{}`, leave the variable unset and let [env.{}] set it (in CI, check the job's environment for a PLINTH_VAR_ left over); to work on `{}`, pass --env {}",
+                    chosen.name, chosen.name, other.name, other.name
+                ));
+                return;
             }
             let (first, second) = if chosen.name < other.name {
                 (&chosen.name, &other.name)

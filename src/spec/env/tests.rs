@@ -391,10 +391,20 @@ fn two_environments_in_one_account_need_two_stack_names() {
     // Made of a variable neither environment sets: the same name.
     let dir = Dir::new(&two("app-${var.env}", ""));
     assert!(refused(&dir, "prod").contains("[env.dev] and [env.prod]"));
-    // Unless this run sets it: another run sets it its own way.
+    // Unless this run sets it apart from the other's.
     let mut by_flag = chosen("prod");
     by_flag.var_overrides = pairs(&[("env", "prod")]);
     assert_eq!(dir.load(&by_flag).unwrap().stack.name, "app-prod");
+    // A run that sets it to the other's name is refused, naming what set it.
+    by_flag.var_overrides = pairs(&[("env", "dev")]);
+    let refused = dir.load(&by_flag).expect_err("dev's stack");
+    assert!(
+        refused.0[0]
+            .message
+            .starts_with("--var env makes environment `prod`'s stack `app-dev`"),
+        "{}",
+        refused.render(false)
+    );
 
     // Set apart by the environment's `vars`, or by its `var_files`.
     let dir = Dir::new(&two("app-${var.env}", "vars = { env = \"prod\" }"));
@@ -502,12 +512,25 @@ account_id = "123456789012"
         let spec = dir.load(&options).unwrap_or_else(|d| panic!("{d}"));
         (spec.stack.name.clone(), spec.warnings.render(false))
     };
-    let (name, warnings) = with(&[("env", "dev")]);
-    assert_eq!(name, "app-dev");
+    let (name, warnings) = with(&[("env", "qa")]);
+    assert_eq!(name, "app-qa");
     assert!(warnings.contains("spec::env-var-overridden"), "{warnings}");
     assert!(
         warnings.contains("PLINTH_VAR_env sets `env` for environment `staging`"),
         "{warnings}"
+    );
+    // Replaced with the value that names another environment's stack of the account: refused,
+    // since the run would change that environment's resources.
+    let options = LoadOptions {
+        env: Some("staging".into()),
+        env_vars: pairs(&[("env", "dev")]),
+        ..LoadOptions::default()
+    };
+    let refused = dir.load(&options).expect_err("dev's stack").render(false);
+    assert!(
+        refused.contains("spec::environments-share-stack")
+            && refused.contains("PLINTH_VAR_env makes environment `staging`'s stack `app-dev`, the stack of environment `dev`"),
+        "{refused}"
     );
     let (name, warnings) = with(&[]);
     assert_eq!(name, "app-staging");
