@@ -829,11 +829,29 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
             let global = iam || matches!(kind, Kind::Bucket | Kind::OidcProvider);
             let region = (!global).then(|| env.region.clone().unwrap_or_default());
             let claim = if iam { id.to_lowercase() } else { id.clone() };
-            let key = (account.account_id.clone(), region, kind, claim);
+            // A bucket's name is taken in every account of the partition at once.
+            let world = kind == Kind::Bucket;
+            let owner = if world {
+                String::new()
+            } else {
+                account.account_id.clone()
+            };
+            let key = (owner, region, kind, claim);
             match first.get(&key) {
                 None => {
                     first.insert(key, (env.name.as_str(), &resource.address));
                 }
+                Some((other, address)) if world => out.push(
+                    Diagnostic::error(
+                        Code::SpecEnvironmentsShareName,
+                        format!(
+                            "environments `{other}` and `{}` both name bucket `{id}` ({address} and {}): a bucket's name is unique across all AWS accounts, so applying both would give one environment's bucket to the other, or fail with BucketAlreadyExists in another account",
+                            env.name, resource.address
+                        ),
+                    )
+                    .at_location(Some(resource.location.clone()))
+                    .hint("give each environment its own bucket names, from a variable each `[env.NAME]` sets (name = \"${var.prefix}-data\")"),
+                ),
                 Some((other, address)) => out.push(
                     Diagnostic::error(
                         Code::SpecEnvironmentsShareName,

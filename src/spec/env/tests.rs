@@ -481,6 +481,17 @@ existing = true
         ""
     );
     assert_eq!(both(&spec("${var.prefix}-q", "210987654321")), "");
+    // A bucket's name is the world's: another account does not set two apart.
+    let buckets = spec("${var.prefix}-${var.env}-q", "210987654321").replace(
+        "name = \"coll-shared-data\"\nexisting = true",
+        "name = \"coll-data\"",
+    );
+    let shared = both(&buckets);
+    assert!(
+        shared.contains("environments `a` and `b` both name bucket `coll-data`")
+            && shared.contains("unique across all AWS accounts"),
+        "{shared}"
+    );
 }
 
 /// A value the chosen environment sets, replaced by `PLINTH_VAR_*` or `--var` (a variable left
