@@ -73,6 +73,7 @@ pub(super) fn plan_on(
     let context = || Context {
         live,
         stack,
+        vars: &spec.vars,
         key_aliases: &key_aliases,
         known_accounts: &known_accounts,
         options,
@@ -306,6 +307,8 @@ fn released_shares(
 struct Context<'a> {
     live: &'a LiveSnapshot,
     stack: &'a str,
+    /// The spec's variables: a shared statement's Sid may be made of them.
+    vars: &'a BTreeMap<String, crate::spec::Var>,
     /// Each alias a key of the spec declares (`alias/NAME`), and each existing key's `key_id`,
     /// with the key's address.
     key_aliases: &'a BTreeMap<String, Address>,
@@ -573,10 +576,12 @@ fn plan_shared(
             Some(Reason::DestroyingStack),
         )
     } else {
-        for warning in super::shared::taken_over_differently(resource, &desired, found, stack) {
+        for warning in
+            super::shared::taken_over_differently(resource, &desired, found, stack, context.vars)
+        {
             out.diags.push(warning);
         }
-        super::shared::merge_desired(resource, &mut desired, found, stack);
+        super::shared::merge_desired(resource, &mut desired, found, stack, context.vars);
         if let Some(overlap) = super::shared_bucket::overlapping_notifications(resource, &desired) {
             out.diags.push(overlap);
             return out;
@@ -637,7 +642,7 @@ fn policy_findings(
             // A shared document is the owner's statements with the block's merged in: only
             // the block's are the stack's to answer for (the owner's are sent back as AWS
             // returned them, and a finding there could be neither fixed nor silenced here).
-            let owned = super::shared::owned_sids(resource, &name);
+            let owned = super::shared::owned_sids(resource, &name, context.vars);
             let others = |lint: &policy::Lint| match (&owned, &lint.statement) {
                 (Some(owned), Some(statement)) => !owned.contains(statement),
                 _ => false,

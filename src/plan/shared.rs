@@ -69,11 +69,12 @@ pub fn merge_desired(
     desired: &mut Attributes,
     found: &LiveResource,
     stack: &str,
+    vars: &Vars,
 ) {
     let previous = record(found, stack).unwrap_or_default();
     let mut parts: BTreeSet<String> = BTreeSet::new();
     for &document in documents(resource.kind()) {
-        let ours = declared_sids(resource, document);
+        let ours = declared_sids(resource, document, vars);
         parts.extend(ours.iter().map(|s| format!("{document}/{s}")));
         let drop: BTreeSet<String> = previous
             .sids(document)
@@ -158,6 +159,7 @@ pub fn taken_over_differently(
     desired: &Attributes,
     found: &LiveResource,
     stack: &str,
+    vars: &Vars,
 ) -> Vec<Diagnostic> {
     let previous = record(found, stack).unwrap_or_default();
     let recorded: BTreeSet<&str> = previous.parts.iter().map(String::as_str).collect();
@@ -170,7 +172,7 @@ pub fn taken_over_differently(
             continue;
         };
         let (live, mine) = (live.normalized(), mine.normalized());
-        for sid in declared_sids(resource, document) {
+        for sid in declared_sids(resource, document, vars) {
             if recorded.contains(format!("{document}/{sid}").as_str()) {
                 continue;
             }
@@ -371,13 +373,17 @@ pub fn describe(part: &str) -> String {
 
 /// The Sids of the statements a shared resource's block owns in `document`, if that document
 /// is merged by Sid with the owner's; `None` for a document the stack writes whole.
-pub fn owned_sids(resource: &Resource, document: &str) -> Option<BTreeSet<String>> {
+pub fn owned_sids(resource: &Resource, document: &str, vars: &Vars) -> Option<BTreeSet<String>> {
     (is_shared(resource) && documents(resource.kind()).contains(&document))
-        .then(|| declared_sids(resource, document))
+        .then(|| declared_sids(resource, document, vars))
 }
 
-/// The Sids of the statements the block writes in one of its documents.
-fn declared_sids(resource: &Resource, document: &str) -> BTreeSet<String> {
+/// The spec's variables, by name.
+type Vars = std::collections::BTreeMap<String, crate::spec::Var>;
+
+/// The Sids of the statements the block writes in one of its documents, variables filled in
+/// (`"Send${var.env}"`: the load checked that a Sid refers to nothing else).
+fn declared_sids(resource: &Resource, document: &str, vars: &Vars) -> BTreeSet<String> {
     resource
         .body
         .policy_documents()
@@ -385,6 +391,15 @@ fn declared_sids(resource: &Resource, document: &str) -> BTreeSet<String> {
         .filter(|(name, _, _)| name == document)
         .flat_map(|(_, template, _)| template.sids())
         .filter_map(|sid| match sid {
+            Some(serde_json::Value::String(sid)) if sid.contains("${") => {
+                let pieces = crate::spec::template::parse(&sid).ok()?;
+                crate::spec::template::render(&pieces, |r| match r {
+                    crate::spec::template::Reference::Var(name) => {
+                        vars.get(name).and_then(crate::spec::Var::known)
+                    }
+                    _ => None,
+                })
+            }
             Some(serde_json::Value::String(sid)) => Some(sid),
             _ => None,
         })

@@ -819,7 +819,51 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
         };
         let resolver = super::resolve::Resolver::new(spec, &stand_in, None);
         // A resource someone else owns (`existing = true`) is shared by design: each
-        // environment adds and removes only its own part.
+        // environment adds and removes only its own statements, by Sid, and two claiming one
+        // Sid would each overwrite the other's.
+        for resource in spec.resources.values().filter(|r| r.body.must_exist()) {
+            let Ok(Some(id)) = resource.body.physical_id(&resolver) else {
+                continue;
+            };
+            let kind = resource.kind();
+            let global = matches!(kind, Kind::Role | Kind::Bucket);
+            let region = (!global).then(|| env.region.clone().unwrap_or_default());
+            for (document, _, template) in resource.body.documents() {
+                for sid in template.sids().into_iter().flatten() {
+                    let Some(sid) = sid.as_str().and_then(|sid| {
+                        let pieces = super::template::parse(sid).ok()?;
+                        super::template::render(&pieces, |r| match r {
+                            Reference::Var(name) => spec.vars.get(name).and_then(super::Var::known),
+                            _ => None,
+                        })
+                    }) else {
+                        continue;
+                    };
+                    let key = (
+                        account.account_id.clone(),
+                        region.clone(),
+                        kind,
+                        format!("{id}\u{0}{document}\u{0}{sid}"),
+                    );
+                    match first.get(&key) {
+                        None => {
+                            first.insert(key, (env.name.as_str(), &resource.address));
+                        }
+                        Some((other, _)) => out.push(
+                            Diagnostic::error(
+                                Code::SpecEnvironmentsShareName,
+                                format!(
+                                    "environments `{other}` and `{}` both add the {document} statement `{sid}` to the existing {kind} `{id}` in account {}: each would overwrite the other's, and neither could be planned after",
+                                    env.name, account.account_id
+                                ),
+                            )
+                            .at_location(Some(template.location.clone()))
+                            .hint("make the Sid each environment's own with a variable its `[env.NAME]` sets: \"Sid\": \"Send${var.env}\""),
+                        ),
+                    }
+                }
+            }
+        }
         for resource in spec.resources.values().filter(|r| !r.body.must_exist()) {
             let Ok(Some(id)) = resource.body.physical_id(&resolver) else {
                 continue;

@@ -550,3 +550,66 @@ account_id = "123456789012"
     let (_, warnings) = with(&[("env", "staging")]);
     assert!(!warnings.contains("spec::env-var-overridden"), "{warnings}");
 }
+
+/// Environments of one account adding a statement to one existing resource must each add
+/// their own: the same Sid from two is refused together, and a Sid made of a variable each
+/// environment sets (a Sid may hold variables, nothing else) gives each its own.
+#[test]
+fn environments_sharing_an_existing_resource_each_add_their_own_statement() {
+    let spec = |sid: &str| {
+        format!(
+            r#"[stack]
+name = "sh-${{var.env}}"
+
+[vars]
+env = "a"
+
+[env.dev]
+account_id = "123456789012"
+vars = {{ env = "dev" }}
+
+[env.prod]
+account_id = "123456789012"
+vars = {{ env = "prod" }}
+
+[queue.shared]
+name = "their-queue"
+existing = true
+policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "{sid}", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::123456789012:role/${{var.env}}-x" }}, Action = "sqs:SendMessage", Resource = "${{queue.shared.arn}}" }}] }}
+"#
+        )
+    };
+    let both = |text: &str| {
+        let dir = Dir::new(text);
+        let specs: Vec<Spec> = ["dev", "prod"]
+            .iter()
+            .map(|env| {
+                let options = LoadOptions {
+                    env: Some(env.to_string()),
+                    ..LoadOptions::default()
+                };
+                dir.load(&options).unwrap_or_else(|d| panic!("{d}"))
+            })
+            .collect();
+        super::names_shared_across(&specs).render(false)
+    };
+    let same = both(&spec("Send"));
+    assert!(
+        same.contains("environments `dev` and `prod` both add the policy statement `Send`")
+            && same.contains("`their-queue`"),
+        "{same}"
+    );
+    assert_eq!(both(&spec("Send${var.env}")), "");
+    // Any other reference in a shared Sid is refused at load.
+    let dir = Dir::new(&spec("Send${aws.region}"));
+    let options = LoadOptions {
+        env: Some("dev".into()),
+        ..LoadOptions::default()
+    };
+    let refused = dir.load(&options).expect_err("a Sid known only from AWS");
+    assert!(
+        refused.render(false).contains("spec::shared-sid"),
+        "{}",
+        refused.render(false)
+    );
+}

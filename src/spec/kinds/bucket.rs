@@ -591,7 +591,7 @@ impl KindSpec for BucketSpec {
 
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         if let (true, Some(policy)) = (self.existing, &self.policy) {
-            super::shared::require_sids(policy, "bucket policy", diags);
+            super::shared::require_sids(policy, "bucket policy", c, diags);
         }
         if self.existing {
             self.check_entry_ids(diags);

@@ -377,7 +377,7 @@ impl KindSpec for KeySpec {
         }
         if self.existing {
             if let Some(policy) = &self.policy {
-                super::shared::require_sids(policy, "key policy", diags);
+                super::shared::require_sids(policy, "key policy", c, diags);
             }
             return;
         }

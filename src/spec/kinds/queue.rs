@@ -322,7 +322,7 @@ impl KindSpec for QueueSpec {
     fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
         c.text(&self.name, queue_name, "queue names are letters, digits, `-` and `_`, with `.fifo` at the end for a FIFO queue", diags);
         if let (true, Some(policy)) = (self.existing, &self.policy) {
-            super::shared::require_sids(policy, "queue policy", diags);
+            super::shared::require_sids(policy, "queue policy", c, diags);
         }
         if let Some(v) = &self.visibility_timeout {
             c.range("visibility_timeout", v, VISIBILITY_TIMEOUT, diags);

@@ -404,7 +404,7 @@ impl KindSpec for RoleSpec {
             c.range("max_session_hours", hours, MAX_SESSION_HOURS, diags);
         }
         if let (true, Some(trust)) = (self.existing, &self.trust) {
-            super::shared::require_sids(trust, "trust policy", diags);
+            super::shared::require_sids(trust, "trust policy", c, diags);
         }
         for (name, policy) in self.policies.iter().flatten() {
             for when in &policy.when {

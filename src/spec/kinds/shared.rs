@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::spec::rules::Checker;
 use crate::spec::{Loader, PolicyTemplate};
 
 /// Refuses each of `fields` (name, where it is written) that the block sets: on an existing
@@ -57,18 +58,31 @@ pub fn is_shared_sid(sid: &str) -> bool {
 }
 
 /// Every statement of a shared document needs a Sid of letters and digits: plinth owns exactly
-/// the statements it names and records them on the resource.
-pub(super) fn require_sids(document: &PolicyTemplate, what: &str, diags: &mut Diagnostics) {
+/// the statements it names and records them on the resource. A Sid may be made of variables
+/// (`"Send${var.env}"`, so that the environments of one account each add their own statement),
+/// which are known before AWS is read; no other reference.
+pub(super) fn require_sids(
+    document: &PolicyTemplate,
+    what: &str,
+    checker: &Checker<'_>,
+    diags: &mut Diagnostics,
+) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, sid) in document.sids().iter().enumerate() {
-        let problem = match sid {
+        let filled = match sid {
+            Some(serde_json::Value::String(sid)) if sid.contains("${") => {
+                checker.with_vars_only(sid).map(serde_json::Value::String)
+            }
+            _ => None,
+        };
+        let problem = match filled.as_ref().or(sid.as_ref()) {
             None => format!("statement {} of the shared {what} has no Sid", i + 1),
-            Some(serde_json::Value::String(sid)) if is_shared_sid(sid) && !seen.insert(sid) => {
+            Some(serde_json::Value::String(sid)) if is_shared_sid(sid) && !seen.insert(sid.clone()) => {
                 format!("two statements of the shared {what} have the Sid {sid:?}; plinth owns each statement by its Sid")
             }
             Some(serde_json::Value::String(sid)) if is_shared_sid(sid) => continue,
             Some(serde_json::Value::String(sid)) if sid.contains("${") => format!(
-                "the Sid {sid:?} in the shared {what} holds a reference; plinth finds its statements by their Sid, so it must be fixed"
+                "the Sid {sid:?} in the shared {what} holds a reference other than a variable; plinth finds its statements by their Sid, so it must be known before AWS is read"
             ),
             Some(other) => format!(
                 "the Sid {other} in the shared {what} is not letters and digits only"
