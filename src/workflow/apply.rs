@@ -77,6 +77,11 @@ pub async fn apply_stack(
     view: &dyn ApplyView,
 ) -> Result<ApplyOutcome, WorkflowError> {
     super::guard::check_account(aws, spec).await?;
+    // The command that releases this stack's lock: an environment's needs its name.
+    let unlock = match &spec.stack.env {
+        Some(env) => format!("plinth unlock -f {} --env {}", spec.file.name, env.name),
+        None => format!("plinth unlock -f {}", spec.file.name),
+    };
     let lock = match &spec.stack.lock {
         Some(config) => {
             let caller = aws.sts.account().await?.caller_arn;
@@ -97,10 +102,9 @@ pub async fn apply_stack(
                     LockError::Aws(e) => WorkflowError::Aws(e),
                     held => WorkflowError::Refused {
                         message: held.to_string(),
-                        hint: Some(
-                            "wait for it to finish; if that process is gone, run `plinth unlock`"
-                                .into(),
-                        ),
+                        hint: Some(format!(
+                            "wait for it to finish; if that process is gone, run `{unlock}`"
+                        )),
                     },
                 })?;
             Some(lock)
@@ -122,7 +126,7 @@ pub async fn apply_stack(
                 crate::lock::describe(&Some(holder))
             )),
             Err(e) => view.warn(&format!(
-                "the stack lock could not be released ({e}); run `plinth unlock`"
+                "the stack lock could not be released ({e}); run `{unlock}`"
             )),
         }
     }

@@ -57,9 +57,10 @@ fn a_held_lock_refuses_an_apply_and_unlock_removes_a_stale_one() {
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains(&format!("stack `{stack}` is locked: apply by arn:aws:iam::123456789012:user/ci (pid 4242 on runner-7)")), "{}", refused.stderr);
     assert!(
-        refused
-            .stderr
-            .contains("hint: wait for it to finish; if that process is gone, run `plinth unlock`"),
+        refused.stderr.contains(&format!(
+            "hint: wait for it to finish; if that process is gone, run `plinth unlock -f {}`",
+            spec.arg()
+        )),
         "{}",
         refused.stderr
     );
