@@ -42,6 +42,9 @@ use adapter::Adapter;
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     pub region: Option<String>,
+    /// The region when nothing else names one (the flag, the environment, the profile): a
+    /// saved plan's, which is bound to it anyway.
+    pub fallback_region: Option<String>,
     pub profile: Option<String>,
     /// Send every request here instead of to AWS (a local emulator, a proxy).
     pub endpoint_url: Option<String>,
@@ -135,6 +138,12 @@ impl Aws {
         let mut base = loader.load().await;
         if let Some(profile) = &options.profile {
             base = profile::credentials_of(base, profile);
+        }
+        if let (None, Some(fallback)) = (base.region(), &options.fallback_region) {
+            base = base
+                .into_builder()
+                .region(Region::new(fallback.clone()))
+                .build();
         }
         failure::set_destination(endpoint_url.as_deref(), base.region().map(|r| r.as_ref()));
         let Some(region) = base.region() else {

@@ -290,6 +290,7 @@ impl AwsArgs {
     pub(super) fn options(&self) -> ConnectOptions {
         ConnectOptions {
             region: self.region.clone(),
+            fallback_region: None,
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
             assume_role_arn: self.assume_role_arn.clone(),

@@ -360,7 +360,11 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                         env_name(spec)
                     ));
                 }
-                let aws = connect(&args.aws, spec).await?;
+                // A saved plan is bound to its region: it is the one to use when nothing
+                // else names one (an apply job without AWS_REGION).
+                let mut options = connect_options(&args.aws, spec.stack.env.as_ref());
+                options.fallback_region = Some(env.plan.account.region.clone());
+                let aws = crate::aws::Aws::connect(&options).await?;
                 let request = ApplyRequest {
                     saved: Some(env.clone()),
                     destroy: env.plan.destroy,

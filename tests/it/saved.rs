@@ -517,3 +517,31 @@ fn a_saved_plan_applies_from_another_directory() {
     );
     assert!(role_exists(&format!("{prefix}-worker")));
 }
+
+/// A saved plan is bound to its region, so `apply FILE` in a job that configures none (no
+/// AWS_REGION, no profile) applies it there instead of failing for want of one.
+#[test]
+fn a_saved_plan_applies_in_its_region_when_none_is_configured() {
+    let (stack, prefix) = (unique("saved"), unique("saved"));
+    let spec = TempSpec::new(&spec(&stack, &prefix));
+    let file = spec.dir.path().join("plan.plinth");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
+    let out = command(&["apply", file, "--endpoint-url", moto()])
+        .env_remove("AWS_REGION")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Apply complete: 2 added"), "{stderr}");
+    let no_region = command(&["plan", "-f", &spec.arg(), "--endpoint-url", moto()])
+        .env_remove("AWS_REGION")
+        .output()
+        .unwrap();
+    assert_eq!(
+        no_region.status.code(),
+        Some(1),
+        "a plan still needs a region"
+    );
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+}
