@@ -418,6 +418,20 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
         ));
     }
     ui.err(&table);
+    // Each environment's outputs, after its name as a comment: the lines stay an env file.
+    for (spec, outcome) in specs.iter().map(|(spec, _)| spec).zip(&outcomes) {
+        let EnvOutcome::Done(outcome) = outcome else {
+            continue;
+        };
+        let outputs = outcome.outputs();
+        if !outputs.is_empty() {
+            ui.out(&format!(
+                "# environment {}\n{}",
+                env_name(spec),
+                super::format_outputs(&outputs, super::OutputFormat::Env)
+            ));
+        }
+    }
     Ok(worst)
 }
 

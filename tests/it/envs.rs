@@ -304,7 +304,9 @@ fn spec_text_with_profile(stack: &str, prefix: &str) -> String {
 #[test]
 fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved() {
     let (stack, prefix) = (unique("envs"), unique("env"));
-    let spec = TempSpec::new(&spec(&stack, &prefix, MOTO_ACCOUNT));
+    let text =
+        spec(&stack, &prefix, MOTO_ACCOUNT) + "\n[outputs]\nWORKER_ROLE = \"${role.worker.arn}\"\n";
+    let spec = TempSpec::new(&text);
     let file = spec.dir.path().join("plan.plinth");
     let file = file.to_str().unwrap();
     plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
@@ -333,6 +335,16 @@ fn a_saved_plan_of_several_environments_applies_each_and_refuses_one_that_moved(
         );
     }
     assert!(intact(&prefix, "dev") && intact(&prefix, "prod"));
+    // Each environment's outputs, after its name.
+    for env in ["dev", "prod"] {
+        assert!(
+            apply.stdout.contains(&format!(
+                "# environment {env}\nWORKER_ROLE=arn:aws:iam::123456789012:role/{prefix}-{env}-worker\n"
+            )),
+            "{}",
+            apply.stdout
+        );
+    }
 
     // A second change, planned for both; then prod moves before the apply.
     std::fs::write(
