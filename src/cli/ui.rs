@@ -311,7 +311,9 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-fn print_report(report: &ApplyReport, ui: &Ui, prefix: &str) {
+/// `destroy`: the report is a destroy's, which only `plinth destroy` finishes (`plinth apply`
+/// would make again what it deleted).
+fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str) {
     let failed: Vec<_> = report
         .outcomes
         .iter()
@@ -350,7 +352,11 @@ fn print_report(report: &ApplyReport, ui: &Ui, prefix: &str) {
                 StepStatus::Done => {}
             }
         }
-        ui.err("Run `plinth apply` again to finish; `plinth plan` shows what remains.\n");
+        ui.err(if destroy {
+            "Run `plinth destroy` again to finish; `plinth plan --destroy` shows what remains.\n"
+        } else {
+            "Run `plinth apply` again to finish; `plinth plan` shows what remains.\n"
+        });
     }
     ui.err(&format!("\n{prefix}{}\n", report.summary_line()));
 }
@@ -401,8 +407,8 @@ impl ApplyView for TerminalApply<'_> {
         }
     }
 
-    fn report(&self, report: &ApplyReport) {
-        print_report(report, self.ui, &self.prefix());
+    fn report(&self, plan: &Plan, report: &ApplyReport) {
+        print_report(report, plan.destroy, self.ui, &self.prefix());
     }
 
     fn warn(&self, warning: &str) {

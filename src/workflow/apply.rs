@@ -28,8 +28,8 @@ pub trait ApplyView {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WorkflowError>> + 'a>>;
     /// The progress of `steps` steps about to run.
     fn progress(&self, steps: usize) -> Box<dyn Progress>;
-    /// The steps' outcome, once every step has ended.
-    fn report(&self, report: &ApplyReport);
+    /// The steps' outcome of `plan`, once every step has ended.
+    fn report(&self, plan: &Plan, report: &ApplyReport);
     /// Something went wrong that does not change the outcome.
     fn warn(&self, warning: &str);
 }
@@ -187,7 +187,7 @@ async fn apply_locked(
     let mut report = apply::apply(aws, &plan, options, progress.as_ref()).await;
     drop(progress);
     super::denied::explain_report(aws, spec, &mut report).await;
-    view.report(&report);
+    view.report(&plan, &report);
     let after = after_apply(stack_index.clone(), &plan, &report);
     if let Some(lock) = lock.filter(|_| after != stack_index) {
         if let Err(e) = index::write(aws, lock, &after).await {
