@@ -389,20 +389,7 @@ fn declared_sids(resource: &Resource, document: &str, vars: &Vars) -> BTreeSet<S
         .policy_documents()
         .into_iter()
         .filter(|(name, _, _)| name == document)
-        .flat_map(|(_, template, _)| template.sids())
-        .filter_map(|sid| match sid {
-            Some(serde_json::Value::String(sid)) if sid.contains("${") => {
-                let pieces = crate::spec::template::parse(&sid).ok()?;
-                crate::spec::template::render(&pieces, |r| match r {
-                    crate::spec::template::Reference::Var(name) => {
-                        vars.get(name).and_then(crate::spec::Var::known)
-                    }
-                    _ => None,
-                })
-            }
-            Some(serde_json::Value::String(sid)) => Some(sid),
-            _ => None,
-        })
+        .flat_map(|(_, template, _)| template.sids_with_vars(vars))
         .collect()
 }
 

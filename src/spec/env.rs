@@ -829,16 +829,7 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
             let global = matches!(kind, Kind::Role | Kind::Bucket);
             let region = (!global).then(|| env.region.clone().unwrap_or_default());
             for (document, _, template) in resource.body.documents() {
-                for sid in template.sids().into_iter().flatten() {
-                    let Some(sid) = sid.as_str().and_then(|sid| {
-                        let pieces = super::template::parse(sid).ok()?;
-                        super::template::render(&pieces, |r| match r {
-                            Reference::Var(name) => spec.vars.get(name).and_then(super::Var::known),
-                            _ => None,
-                        })
-                    }) else {
-                        continue;
-                    };
+                for sid in template.sids_with_vars(&spec.vars) {
                     let key = (
                         account.account_id.clone(),
                         region.clone(),

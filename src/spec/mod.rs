@@ -122,6 +122,16 @@ impl Var {
     }
 }
 
+/// `value` with its variables filled in, when it refers to nothing but variables known before
+/// AWS is read (a value with no reference is itself); `None` otherwise.
+pub fn with_vars_only(value: &str, vars: &BTreeMap<String, Var>) -> Option<String> {
+    let pieces = template::parse(value).ok()?;
+    template::render(&pieces, |r| match r {
+        template::Reference::Var(name) => vars.get(name).and_then(Var::known),
+        _ => None,
+    })
+}
+
 /// A string from the spec that may contain `${...}` references.
 #[derive(Debug, Clone)]
 pub struct Text {
@@ -197,6 +207,16 @@ impl PolicyTemplate {
                 .collect(),
             (None, None) => Vec::new(),
         }
+    }
+
+    /// Each statement's Sid that is a string, variables filled in (`"Send${var.env}"`): the
+    /// Sids a shared document's statements are owned by. One holding any other reference is
+    /// left out (the load refuses it in a shared document).
+    pub fn sids_with_vars(&self, vars: &BTreeMap<String, Var>) -> Vec<String> {
+        self.sids()
+            .into_iter()
+            .filter_map(|sid| with_vars_only(sid?.as_str()?, vars))
+            .collect()
     }
 
     /// Identifies this template in its loaded spec (by address), to keep what was computed

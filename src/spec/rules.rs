@@ -386,11 +386,7 @@ impl<'a> Checker<'a> {
     /// `value` with its variables filled in, when it refers to nothing but variables with a
     /// value (`None` otherwise, and for a value that is no template).
     pub fn with_vars_only(&self, value: &str) -> Option<String> {
-        let pieces = super::template::parse(value).ok()?;
-        super::template::render(&pieces, |r| match r {
-            Reference::Var(n) => self.vars.get(n).and_then(super::Var::known),
-            _ => None,
-        })
+        super::with_vars_only(value, self.vars)
     }
 
     fn with_vars(&self, text: &Text) -> Option<String> {

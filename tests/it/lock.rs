@@ -752,17 +752,7 @@ fn an_interrupt_ends_a_step_s_wait_for_aws() {
             ..Faults::none()
         },
     );
-    let mut cmd = command(&[
-        "apply",
-        "-f",
-        &spec.arg(),
-        "--auto-approve",
-        "--endpoint-url",
-        &proxy.url,
-    ]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let child = spawn_apply(&spec, &proxy.url);
     interrupt_at(&child, &proxy, "iam:PutRolePolicy");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

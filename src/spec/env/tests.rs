@@ -422,6 +422,22 @@ fn two_environments_in_one_account_need_two_stack_names() {
     );
 }
 
+/// What [`super::names_shared_across`] finds in `text` planned for `envs` together.
+fn shared_by(text: &str, envs: &[&str]) -> String {
+    let dir = Dir::new(text);
+    let specs: Vec<Spec> = envs
+        .iter()
+        .map(|env| {
+            let options = LoadOptions {
+                env: Some(env.to_string()),
+                ..LoadOptions::default()
+            };
+            dir.load(&options).unwrap_or_else(|d| panic!("{d}"))
+        })
+        .collect();
+    super::names_shared_across(&specs).render(false)
+}
+
 /// Two environments of one account whose stacks differ but whose resources are named alike
 /// would take each other's resources when applied together; the names are compared once
 /// every environment is loaded. Names set apart by the environment's variables, another
@@ -454,20 +470,7 @@ existing = true
 "#
         )
     };
-    let both = |text: &str| {
-        let dir = Dir::new(text);
-        let specs: Vec<Spec> = ["a", "b"]
-            .iter()
-            .map(|env| {
-                let options = LoadOptions {
-                    env: Some(env.to_string()),
-                    ..LoadOptions::default()
-                };
-                dir.load(&options).unwrap_or_else(|d| panic!("{d}"))
-            })
-            .collect();
-        super::names_shared_across(&specs).render(false)
-    };
+    let both = |text: &str| shared_by(text, &["a", "b"]);
     let shared = both(&spec("${var.prefix}-q", "123456789012"));
     assert!(shared.contains("spec::environments-share-name"), "{shared}");
     assert!(
@@ -579,20 +582,7 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "{sid}", Effect = "All
 "#
         )
     };
-    let both = |text: &str| {
-        let dir = Dir::new(text);
-        let specs: Vec<Spec> = ["dev", "prod"]
-            .iter()
-            .map(|env| {
-                let options = LoadOptions {
-                    env: Some(env.to_string()),
-                    ..LoadOptions::default()
-                };
-                dir.load(&options).unwrap_or_else(|d| panic!("{d}"))
-            })
-            .collect();
-        super::names_shared_across(&specs).render(false)
-    };
+    let both = |text: &str| shared_by(text, &["dev", "prod"]);
     let same = both(&spec("Send"));
     assert!(
         same.contains("environments `dev` and `prod` both add the policy statement `Send`")
