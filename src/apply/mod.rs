@@ -207,21 +207,21 @@ pub async fn apply(
     let mut running = FuturesUnordered::new();
     let mut pending: BTreeSet<&Address> = steps.keys().copied().collect();
     let (notices, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Steps a stop left unstarted: reported after those under way, which finish first.
+    let mut not_started = Vec::new();
 
     loop {
         // Asked to stop: what has not started stays so; the steps under way finish.
         if options.stop.is_asked() {
-            for address in std::mem::take(&mut pending) {
-                let outcome = StepOutcome {
+            not_started.extend(std::mem::take(&mut pending).into_iter().map(|address| {
+                StepOutcome {
                     address: address.clone(),
                     action: steps[address].action,
                     released: steps[address].releases(),
                     status: StepStatus::Interrupted,
                     elapsed: Duration::ZERO,
-                };
-                progress.finished(&outcome);
-                outcomes.insert(address.clone(), outcome);
-            }
+                }
+            }));
         }
         // Skip what can no longer run, start what is ready.
         let mut progressed = true;
@@ -303,6 +303,10 @@ pub async fn apply(
         };
         progress.finished(&outcome);
         outcomes.insert(change.address.clone(), outcome);
+    }
+    for outcome in not_started {
+        progress.finished(&outcome);
+        outcomes.insert(outcome.address.clone(), outcome);
     }
     // Nothing runs and steps are left: each waits for another left step, round a cycle.
     for address in &pending {

@@ -153,6 +153,20 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
             Err(e) => failed.push((spec, e)),
         }
     }
+    // Two environments may name one existing resource differently (a key by its alias and by
+    // its id): only now that AWS has answered can their statements be compared.
+    let read: Vec<&Spec> = planned.iter().map(|(spec, _)| *spec).collect();
+    let shared = crate::spec::env::sids_shared_across(&read, |spec, resource| {
+        let (_, plan) = planned.iter().find(|(s, _)| std::ptr::eq(*s, spec))?;
+        let change = plan
+            .changes
+            .iter()
+            .find(|c| c.address == resource.address)?;
+        Some(change.physical_id.clone())
+    });
+    if shared.has_errors() {
+        return Err(Failure::Spec(shared));
+    }
     for (spec, e) in &failed {
         ui.err(&format!("environment {}:\n", env_name(spec)));
         if plan_shows_warnings {
@@ -344,6 +358,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
         specs.iter().collect(),
         args.env_parallelism,
         args.max_failures,
+        &stop,
         |(spec, env)| {
             let view = TerminalApply {
                 ui,
@@ -409,6 +424,10 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
             EnvOutcome::Skipped => {
                 worst = 1;
                 "not started (--max-failures reached)".to_string()
+            }
+            EnvOutcome::Stopped => {
+                worst = 1;
+                "not started (the apply was stopped)".to_string()
             }
         };
         let account = &saved.plan.account.account_id;

@@ -108,6 +108,9 @@ pub enum Reason {
     /// A replacement (`by`, of a resource without a name) stopped before deleting the resource
     /// it replaced; this delete finishes it.
     Replaced { by: String },
+    /// A replacement of `of` (a resource without a name) stopped before the new resource took
+    /// over, and the spec no longer asks for it; this delete removes the new one.
+    ReplacementAbandoned { of: String },
 }
 
 impl std::fmt::Display for Reason {
@@ -133,6 +136,10 @@ impl std::fmt::Display for Reason {
             Reason::Replaced { by } => write!(
                 f,
                 "replaced by key `{by}` in an apply that stopped before deleting it"
+            ),
+            Reason::ReplacementAbandoned { of } => write!(
+                f,
+                "made to replace key `{of}` in an apply that stopped before it took over; the spec no longer asks for the replacement"
             ),
             Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
             Reason::Drift { then: Some(then) } => {

@@ -161,6 +161,17 @@ pub(super) fn plan_on(
                     found,
                     Some(Reason::Replaced { by }),
                 ));
+            } else if let Some((address, of)) = abandoned_replacement(found, live, stack) {
+                // A replacement that stopped before moving any alias, whose spec went back to
+                // the key it was replacing: the new key is left over.
+                changes.push(delete_change(
+                    Address::new(
+                        found.kind,
+                        format!("{}#{}", address.name, found.physical_id),
+                    ),
+                    found,
+                    Some(Reason::ReplacementAbandoned { of }),
+                ));
             } else {
                 report_duplicate(found, live, stack, &mut diags);
             }
@@ -1124,6 +1135,21 @@ fn replaced_by<'a>(
     (held.is_owned_by(stack)
         && held.physical_id != found.physical_id
         && held.exports.get(REPLACED_EXPORT) == Some(&found.physical_id))
+    .then(|| (address, held.physical_id.clone()))
+}
+
+/// `found`'s address and the id of the stack's resource there, when `found` was made to replace
+/// that resource (its [`REPLACED_EXPORT`]) and never took its place.
+fn abandoned_replacement<'a>(
+    found: &'a LiveResource,
+    live: &LiveSnapshot,
+    stack: &str,
+) -> Option<(&'a Address, String)> {
+    let address = found.address_tag.as_ref()?;
+    let held = live.by_address.get(address)?;
+    (held.is_owned_by(stack)
+        && held.physical_id != found.physical_id
+        && found.exports.get(REPLACED_EXPORT) == Some(&held.physical_id))
     .then(|| (address, held.physical_id.clone()))
 }
 

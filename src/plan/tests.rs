@@ -1465,3 +1465,76 @@ fn letting_go_of_the_statement_that_manages_a_shared_key_is_refused() {
     let shared = shared_key_spec(&other, SHARED_STATEMENT);
     assert!(plan(&shared, &shared_key_live(true), destroy).is_ok());
 }
+
+/// A key replacement that stopped part way leaves two keys tagged with one address, the new
+/// one naming the old in its `replaces` export. Whichever the spec's alias finds, the plan
+/// deletes the other with its reason: the old one once the new holds the alias, the new one
+/// when the alias is still on the old key and the spec no longer asks for a replacement.
+#[test]
+fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        "[stack]\nname = \"rekey\"\n\n[key.data]\ndescription = \"data\"\naliases = [\"alias/data\"]\n",
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let created = plan(
+        &spec,
+        &snapshot(serde_json::json!({}), vec![]),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let address = Address::try_from("key.data".to_string()).unwrap();
+    let mut old = created.change(&address).unwrap().as_created("rekey");
+    old.physical_id = "old-key".into();
+    let mut new = old.clone();
+    new.physical_id = "new-key".into();
+    new.exports
+        .insert(crate::state::REPLACED_EXPORT.into(), "old-key".into());
+    // Both keys owned, `held` the one the alias finds.
+    let at = |held: &crate::state::LiveResource, new: &crate::state::LiveResource| {
+        let json = |r: &crate::state::LiveResource| serde_json::to_value(r).unwrap();
+        snapshot(
+            serde_json::json!({ "key.data": json(held) }),
+            vec![json(&old), json(new)],
+        )
+    };
+
+    let abandoned = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap();
+    assert_eq!(action(&abandoned, "key.data"), Action::NoOp);
+    let stray = abandoned.change(&"key.data#new-key".to_string().try_into().unwrap());
+    let stray = stray.expect("the key made for the replacement is deleted");
+    assert_eq!(stray.action, Action::Delete);
+    assert_eq!(
+        stray.reason,
+        Some(Reason::ReplacementAbandoned {
+            of: "old-key".into()
+        })
+    );
+    assert_eq!(abandoned.summary().destroy, 1);
+
+    let replaced = plan(&spec, &at(&new, &new), PlanOptions::default()).unwrap();
+    assert_eq!(action(&replaced, "key.data"), Action::NoOp);
+    let old_key = replaced.change(&"key.data#old-key".to_string().try_into().unwrap());
+    assert_eq!(
+        old_key.map(|c| (c.action, c.reason.clone())),
+        Some((
+            Action::Delete,
+            Some(Reason::Replaced {
+                by: "new-key".into()
+            })
+        ))
+    );
+
+    // Without the export, two keys at one address are duplicates the plan cannot choose from.
+    new.exports.remove(crate::state::REPLACED_EXPORT);
+    let duplicate = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap_err();
+    assert!(
+        duplicate.0.iter().any(|d| d.code == "plan::duplicate"),
+        "{}",
+        duplicate.render(false)
+    );
+}

@@ -806,6 +806,8 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
     type Claim = (String, Option<String>, Kind, String);
     let mut first: BTreeMap<Claim, (&str, &Address)> = BTreeMap::new();
     let mut out = Diagnostics::default();
+    // The names each environment writes, by environment and address.
+    let mut written: BTreeMap<(&str, &Address), String> = BTreeMap::new();
     for spec in specs {
         let (Some(env), Some(account)) = (&spec.stack.env, &spec.stack.account) else {
             continue;
@@ -818,41 +820,9 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
             caller_role_arn: None,
         };
         let resolver = super::resolve::Resolver::new(spec, &stand_in, None);
-        // A resource someone else owns (`existing = true`) is shared by design: each
-        // environment adds and removes only its own statements, by Sid, and two claiming one
-        // Sid would each overwrite the other's.
         for resource in spec.resources.values().filter(|r| r.body.must_exist()) {
-            let Ok(Some(id)) = resource.body.physical_id(&resolver) else {
-                continue;
-            };
-            let kind = resource.kind();
-            let global = matches!(kind, Kind::Role | Kind::Bucket);
-            let region = (!global).then(|| env.region.clone().unwrap_or_default());
-            for (document, _, template) in resource.body.documents() {
-                for sid in template.sids_with_vars(&spec.vars) {
-                    let key = (
-                        account.account_id.clone(),
-                        region.clone(),
-                        kind,
-                        format!("{id}\u{0}{document}\u{0}{sid}"),
-                    );
-                    match first.get(&key) {
-                        None => {
-                            first.insert(key, (env.name.as_str(), &resource.address));
-                        }
-                        Some((other, _)) => out.push(
-                            Diagnostic::error(
-                                Code::SpecEnvironmentsShareName,
-                                format!(
-                                    "environments `{other}` and `{}` both add the {document} statement `{sid}` to the existing {kind} `{id}` in account {}: each would overwrite the other's, and neither could be planned after",
-                                    env.name, account.account_id
-                                ),
-                            )
-                            .at_location(Some(template.location.clone()))
-                            .hint("make the Sid each environment's own with a variable its `[env.NAME]` sets: \"Sid\": \"Send${var.env}\""),
-                        ),
-                    }
-                }
+            if let Ok(Some(id)) = resource.body.physical_id(&resolver) {
+                written.insert((env.name.as_str(), &resource.address), id);
             }
         }
         for resource in spec.resources.values().filter(|r| !r.body.must_exist()) {
@@ -898,6 +868,69 @@ pub fn names_shared_across(specs: &[super::Spec]) -> Diagnostics {
                     .at_location(Some(resource.location.clone()))
                     .hint("give each environment its own names, from a variable each `[env.NAME]` sets (name = \"${var.prefix}-jobs\"), or put them in different accounts"),
                 ),
+            }
+        }
+    }
+    let specs: Vec<&super::Spec> = specs.iter().collect();
+    out.extend(sids_shared_across(&specs, |spec, resource| {
+        let env = spec.stack.env.as_ref()?;
+        written
+            .get(&(env.name.as_str(), &resource.address))
+            .cloned()
+    }));
+    out
+}
+
+/// Environments planned together that add a statement of one Sid to one existing resource
+/// (`existing = true`): each would overwrite the other's when applied. `id_of` names the
+/// resource each environment means: as the spec writes it before AWS is read, or as AWS
+/// answered after (one key named by its alias in one environment and by its id in another).
+/// Every such resource is shared by design, each environment adding and removing only its own
+/// statements by Sid; one error per statement, at the policy, naming both environments.
+pub fn sids_shared_across<'a>(
+    specs: &'a [&'a super::Spec],
+    id_of: impl Fn(&super::Spec, &super::Resource) -> Option<String>,
+) -> Diagnostics {
+    use crate::model::Kind;
+    type Claim = (String, Option<String>, Kind, String);
+    let mut first: BTreeMap<Claim, &str> = BTreeMap::new();
+    let mut out = Diagnostics::default();
+    for spec in specs {
+        let (Some(env), Some(account)) = (&spec.stack.env, &spec.stack.account) else {
+            continue;
+        };
+        for resource in spec.resources.values().filter(|r| r.body.must_exist()) {
+            let Some(id) = id_of(spec, resource) else {
+                continue;
+            };
+            let kind = resource.kind();
+            let global = matches!(kind, Kind::Role | Kind::Bucket);
+            let region = (!global).then(|| env.region.clone().unwrap_or_default());
+            for (document, _, template) in resource.body.documents() {
+                for sid in template.sids_with_vars(&spec.vars) {
+                    let key = (
+                        account.account_id.clone(),
+                        region.clone(),
+                        kind,
+                        format!("{id}\u{0}{document}\u{0}{sid}"),
+                    );
+                    match first.get(&key) {
+                        None => {
+                            first.insert(key, env.name.as_str());
+                        }
+                        Some(other) => out.push(
+                            Diagnostic::error(
+                                Code::SpecEnvironmentsShareName,
+                                format!(
+                                    "environments `{other}` and `{}` both add the {document} statement `{sid}` to the existing {kind} `{id}` in account {}: each would overwrite the other's, and neither could be planned after",
+                                    env.name, account.account_id
+                                ),
+                            )
+                            .at_location(Some(template.location.clone()))
+                            .hint("make the Sid each environment's own with a variable its `[env.NAME]` sets: \"Sid\": \"Send${var.env}\""),
+                        ),
+                    }
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::aws::{Aws, ConnectOptions};
 use crate::plan::{Plan, PlanOptions};
 use crate::spec::Spec;
 use crate::state::READ_CONCURRENCY;
+use crate::stop::Stop;
 
 /// Plans every `(spec, connection)` concurrently. All of them share one limit of
 /// [`READ_CONCURRENCY`] requests in flight (every request of every connection, and the reads
@@ -40,15 +41,19 @@ pub enum EnvOutcome<T> {
     Failed(WorkflowError),
     /// Not started: more environments had failed than the run tolerates.
     Skipped,
+    /// Not started: the run was asked to stop (Ctrl-C, SIGTERM).
+    Stopped,
 }
 
 /// Runs `run` for each item, at most `parallelism` at once, in the order given, and starts no
 /// new one once more than `max_failures` have failed (as CloudFormation StackSets' failure
-/// tolerance does); a run already going is let finish. Outcomes come back in the order given.
+/// tolerance does), or once `stop` is asked for; a run already going is let finish (it heeds
+/// `stop` itself). Outcomes come back in the order given.
 pub async fn each_tolerating<I, T, F, Fut>(
     items: Vec<I>,
     parallelism: usize,
     max_failures: usize,
+    stop: &Stop,
     run: F,
 ) -> Vec<EnvOutcome<T>>
 where
@@ -61,6 +66,9 @@ where
         .map(|(i, item)| async move {
             if failures.load(Ordering::SeqCst) > max_failures {
                 return (i, EnvOutcome::Skipped);
+            }
+            if stop.is_asked() {
+                return (i, EnvOutcome::Stopped);
             }
             match run(item).await {
                 Ok(t) => (i, EnvOutcome::Done(t)),
@@ -91,7 +99,7 @@ mod tests {
     #[tokio::test]
     async fn no_environment_starts_once_more_than_max_failures_have_failed() {
         // One at a time, so the order of starts is the order given.
-        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 1, |n| async move {
+        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 1, &Stop::never(), |n| async move {
             if n <= 2 {
                 Err(refused())
             } else {
@@ -107,7 +115,7 @@ mod tests {
 
     #[tokio::test]
     async fn failures_within_the_tolerance_let_the_rest_run() {
-        let outcomes = each_tolerating(vec![1, 2, 3], 1, 1, |n| async move {
+        let outcomes = each_tolerating(vec![1, 2, 3], 1, 1, &Stop::never(), |n| async move {
             if n == 1 {
                 Err(refused())
             } else {
@@ -118,5 +126,23 @@ mod tests {
         assert!(matches!(outcomes[0], EnvOutcome::Failed(_)));
         assert!(matches!(outcomes[1], EnvOutcome::Done(2)));
         assert!(matches!(outcomes[2], EnvOutcome::Done(3)));
+    }
+
+    #[tokio::test]
+    async fn no_environment_starts_once_a_stop_is_asked_for() {
+        let (handle, stop) = Stop::channel();
+        // The second environment's run is where the signal arrives: it finishes, and neither
+        // environment after it starts.
+        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 9, &stop, |n| {
+            if n == 2 {
+                handle.ask();
+            }
+            async move { Ok(n) }
+        })
+        .await;
+        assert!(matches!(outcomes[0], EnvOutcome::Done(1)));
+        assert!(matches!(outcomes[1], EnvOutcome::Done(2)));
+        assert!(matches!(outcomes[2], EnvOutcome::Stopped));
+        assert!(matches!(outcomes[3], EnvOutcome::Stopped));
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::proxy::{Fault, FaultProxy, Faults};
-use crate::support::{moto, plinth, runtime, s3, sdk, unique, TempSpec};
+use crate::support::{moto, plinth, plinth_aws, runtime, s3, sdk, unique, TempSpec};
 
 fn stack(stack: &str, prefix: &str) -> String {
     format!(
@@ -905,6 +905,66 @@ fn a_replaced_key_left_by_a_stopped_replacement_is_deleted_by_the_next_apply() {
     });
     assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
     let plan = via(&proxy, &["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
+
+/// A replacement moves the old key's aliases one at a time. Stopped after the first moved, the
+/// alias by which the stack finds its key names the new key and the second still names the old
+/// one: the next apply moves it over and then deletes the old key.
+#[test]
+fn a_replacement_stopped_between_two_aliases_is_finished_by_the_next_apply() {
+    use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
+    let (stack, prefix) = (unique("realias"), unique("realias"));
+    let key = |spec: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[key.data]\ndescription = \"{prefix}\"\n{spec}aliases = [\"alias/{prefix}-a\", \"alias/{prefix}-b\"]\ndeletion_window_days = 7\n"
+        )
+    };
+    let spec = TempSpec::new(&key(""));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let signing = "key_spec = \"RSA_2048\"\nkey_usage = \"SIGN_VERIFY\"\n";
+    std::fs::write(spec.path(), key(signing)).unwrap();
+    // What the replacement leaves when stopped after moving `-a`: the new key, tagged as the
+    // stack's and as replacing the old one, holds `-a`; `-b` still names the old key.
+    let tag = |k: &str, v: &str| Tag::builder().tag_key(k).tag_value(v).build().unwrap();
+    let (old, new) = runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        let old = kms
+            .describe_key()
+            .key_id(format!("alias/{prefix}-a"))
+            .send();
+        let old = old.await.unwrap().key_metadata.unwrap().key_id;
+        let created = kms
+            .create_key()
+            .description(&prefix)
+            .key_spec(KeySpec::Rsa2048)
+            .key_usage(KeyUsageType::SignVerify)
+            .tags(tag("plinth:stack", &stack))
+            .tags(tag("plinth:address", "key.data"))
+            .tags(tag("plinth:replaces", &old))
+            .send();
+        let new = created.await.unwrap().key_metadata.unwrap().key_id;
+        let alias = format!("alias/{prefix}-a");
+        kms.delete_alias().alias_name(&alias).send().await.unwrap();
+        let moved = kms.create_alias().alias_name(&alias).target_key_id(&new);
+        moved.send().await.unwrap();
+        (old, new)
+    });
+
+    let applied = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk().await);
+        for alias in ["a", "b"] {
+            let named = kms.describe_key().key_id(format!("alias/{prefix}-{alias}"));
+            let named = named.send().await.unwrap().key_metadata.unwrap().key_id;
+            assert_eq!(named, new, "alias `-{alias}` names the new key");
+        }
+        let old = kms.describe_key().key_id(&old).send().await.unwrap();
+        let state = old.key_metadata.unwrap().key_state;
+        assert_eq!(state, Some(KeyState::PendingDeletion));
+    });
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
 

@@ -717,6 +717,12 @@ fn an_interrupted_apply_finishes_the_step_under_way_reports_and_releases_the_loc
         3,
         "{stderr}"
     );
+    // The progress lines keep the order things ended in: the step under way, then the rest.
+    let (done, stopped) = (
+        stderr.find(": creating done in"),
+        stderr.find(": not started"),
+    );
+    assert!(done.is_some() && done < stopped, "{stderr}");
     assert!(!lock_exists(&bucket, &stack), "the lock is released");
 
     let again = apply().output().unwrap();

@@ -1343,3 +1343,59 @@ policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "VendorSend", "Eff
     );
     assert_no_changes(&spec);
 }
+
+/// Two environments planned together that add one Sid to one customer key, one naming it by
+/// its alias and the other by its id: the spec cannot tell they are one key, AWS's answers
+/// can. The plan refuses before writing anything, as it does when both write the same name.
+#[test]
+fn two_environments_naming_one_key_differently_cannot_claim_one_sid() {
+    let alias = format!("alias/{}", unique("envkey"));
+    let id = customer_key(&alias);
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{}-${{var.env}}"
+
+[vars]
+env = "none"
+key = "none"
+
+[env.dev]
+account_id = "123456789012"
+vars = {{ env = "dev", key = "{alias}" }}
+
+[env.prod]
+account_id = "123456789012"
+vars = {{ env = "prod", key = "{id}" }}
+
+[key.customer]
+existing = true
+key_id = "${{var.key}}"
+policy = {{ Version = "2012-10-17", Statement = [
+  {{ Sid = "VendorDecrypt", Effect = "Allow", Principal = {{ AWS = "arn:aws:iam::111122223333:root" }}, Action = "kms:Decrypt", Resource = "*" }},
+] }}
+"#,
+        unique("envkey")
+    ));
+    let out = spec.dir.path().join("both.plinth");
+    let out = out.to_str().unwrap();
+    let run = plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", out]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let flat = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let wanted = format!(
+        "environments `dev` and `prod` both add the policy statement `VendorDecrypt` to the existing key `{id}`"
+    );
+    assert!(
+        run.stderr.contains("spec::environments-share-name")
+            && flat(&run.stderr).contains(&flat(&wanted)),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "no plan file is written"
+    );
+}

@@ -320,14 +320,40 @@ impl Kms {
             })
             .await;
             if let Err(e) = created {
-                // An alias an earlier attempt created (its response lost) already names this key.
-                let named = self.client.describe_key().key_id(alias).send().await.ok();
-                let ours = named
-                    .and_then(|o| o.key_metadata)
-                    .is_some_and(|m| m.key_id() == key_id);
-                if !(e.is_code("AlreadyExistsException") && ours) {
+                if !e.is_code("AlreadyExistsException") {
                     return Err(e);
                 }
+                let named = self.client.describe_key().key_id(alias).send().await.ok();
+                let holder = named
+                    .and_then(|o| o.key_metadata)
+                    .map(|m| m.key_id().to_string());
+                // An alias an earlier attempt created (its response lost) already names this key.
+                if holder.as_deref() == Some(key_id) {
+                    continue;
+                }
+                // A replacement that stopped part way through moving the aliases left this one
+                // on the other key of that replacement: the key this one replaces, or (the
+                // spec gone back to the old key) the key made to replace this one. It moves now.
+                let Some(holder) = holder else {
+                    return Err(e);
+                };
+                let pair = self.key_replaced_by(key_id).await?.as_deref() == Some(&*holder)
+                    || self.key_replaced_by(&holder).await?.as_deref() == Some(key_id);
+                if !pair {
+                    return Err(e);
+                }
+                not_found_as_none(
+                    self.client.delete_alias().alias_name(alias).send().await,
+                    "kms:DeleteAlias",
+                    NOT_FOUND,
+                )?;
+                self.client
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))?;
             }
         }
         if after.aliases.is_some() {
@@ -346,6 +372,15 @@ impl Kms {
             &after.plinth_tags(ownership),
         );
         self.tagging(key_id).retag(&current, &wanted).await
+    }
+
+    /// The id of the key `key_id` was made to replace (its `plinth:replaces` tag), if any.
+    async fn key_replaced_by(&self, key_id: &str) -> Result<Option<String>, AwsError> {
+        let tags = self.tags(key_id).await?;
+        Ok(tags
+            .into_iter()
+            .find(|(k, _)| k == REPLACES_TAG)
+            .map(|(_, v)| v))
     }
 
     /// The key `key_id`'s tagging calls.
