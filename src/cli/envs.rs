@@ -165,7 +165,7 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
         Some(change.physical_id.clone())
     });
     if shared.has_errors() {
-        return Err(Failure::Spec(shared));
+        return Err(Failure::Planned(shared));
     }
     for (spec, e) in &failed {
         ui.err(&format!("environment {}:\n", env_name(spec)));

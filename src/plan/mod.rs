@@ -109,7 +109,7 @@ pub enum Reason {
     /// it replaced; this delete finishes it.
     Replaced { by: String },
     /// A replacement of `of` (a resource without a name) stopped before the new resource took
-    /// over, and the spec no longer asks for it; this delete removes the new one.
+    /// over, and the spec no longer asks for one like it; this delete removes the new one.
     ReplacementAbandoned { of: String },
 }
 
@@ -139,7 +139,7 @@ impl std::fmt::Display for Reason {
             ),
             Reason::ReplacementAbandoned { of } => write!(
                 f,
-                "made to replace key `{of}` in an apply that stopped before it took over; the spec no longer asks for the replacement"
+                "made to replace key `{of}` in an apply that stopped before it took over; the spec no longer asks for this key"
             ),
             Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
             Reason::Drift { then: Some(then) } => {

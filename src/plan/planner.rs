@@ -143,11 +143,20 @@ pub(super) fn plan_on(
                 .is_some_and(|a| spec_addresses.contains(a));
         if copy_of_declared && !options.destroy {
             // A replace in progress (killed after creating the new key) is finished by the
-            // next replace, which takes the new one over.
-            let replacing = changes.iter().any(|c: &ResourceChange| {
-                Some(&c.address) == found.address_tag.as_ref() && c.action == Action::Replace
+            // next replace, which takes the new one over: if it is what the spec asks for now
+            // in every attribute that cannot change in place. One that is not (the spec asks
+            // for yet another key) is deleted below.
+            let taken_over = changes.iter().any(|c: &ResourceChange| {
+                Some(&c.address) == found.address_tag.as_ref()
+                    && c.action == Action::Replace
+                    && c.desired.as_ref().is_some_and(|desired| {
+                        desired
+                            .iter()
+                            .filter(|(name, _)| found.kind.forces_replacement(name))
+                            .all(|(name, value)| found.attributes.get(name) == Some(value))
+                    })
             });
-            if replacing {
+            if taken_over {
                 continue;
             }
             // A replacement that stopped after moving the aliases (before or at scheduling the

@@ -1529,6 +1529,45 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
         ))
     );
 
+    // The spec asks for a key unlike the old one: the replacement takes over a key left by an
+    // earlier one only if it is what the spec asks for, and deletes one that is not.
+    let signing = |key: &mut crate::state::LiveResource, spec: &str| {
+        let attributes = &mut key.attributes;
+        attributes.insert("key_spec".into(), crate::model::Value::str(spec));
+        attributes.insert("key_usage".into(), crate::model::Value::str("SIGN_VERIFY"));
+    };
+    let (mut old_signing, mut new_signing) = (old.clone(), new.clone());
+    signing(&mut old_signing, "ECC_NIST_P256");
+    signing(&mut new_signing, "RSA_2048");
+    let json = |r: &crate::state::LiveResource| serde_json::to_value(r).unwrap();
+    let live = snapshot(
+        serde_json::json!({ "key.data": json(&old_signing) }),
+        vec![json(&old_signing), json(&new_signing)],
+    );
+    let again = plan(&spec, &live, PlanOptions::default()).unwrap();
+    assert_eq!(action(&again, "key.data"), Action::Replace);
+    let stray = again.change(&"key.data#new-key".to_string().try_into().unwrap());
+    assert_eq!(
+        stray.map(|c| (c.action, c.reason.clone())),
+        Some((
+            Action::Delete,
+            Some(Reason::ReplacementAbandoned {
+                of: "old-key".into()
+            })
+        ))
+    );
+    let live = snapshot(
+        serde_json::json!({ "key.data": json(&old_signing) }),
+        vec![json(&old_signing), json(&new)],
+    );
+    let resumed = plan(&spec, &live, PlanOptions::default()).unwrap();
+    assert_eq!(action(&resumed, "key.data"), Action::Replace);
+    assert_eq!(
+        resumed.summary().destroy,
+        0,
+        "the apply takes the new key over"
+    );
+
     // Without the export, two keys at one address are duplicates the plan cannot choose from.
     new.exports.remove(crate::state::REPLACED_EXPORT);
     let duplicate = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap_err();

@@ -908,64 +908,131 @@ fn a_replaced_key_left_by_a_stopped_replacement_is_deleted_by_the_next_apply() {
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
 
+/// What a replacement of a key with aliases `-a` and `-b` by a `RSA_2048` signing key leaves
+/// when stopped after moving `moved` of the aliases: the new key, tagged as the stack's and as
+/// replacing the old one. Returns the spec of the key given its `key_spec` lines (the first
+/// apply's has none), where it is written, the alias prefix, and the old and new keys' ids.
+struct StoppedReplacement {
+    key: Box<dyn Fn(&str) -> String>,
+    spec: TempSpec,
+    prefix: String,
+    old: String,
+    new: String,
+}
+
+impl StoppedReplacement {
+    fn after_moving(moved: &[&str]) -> StoppedReplacement {
+        use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+        let (stack, prefix) = (unique("realias"), unique("realias"));
+        let key = {
+            let (stack, prefix) = (stack.clone(), prefix.clone());
+            move |spec: &str| {
+                format!(
+                    "[stack]\nname = \"{stack}\"\n\n[key.data]\ndescription = \"{prefix}\"\n{spec}aliases = [\"alias/{prefix}-a\", \"alias/{prefix}-b\"]\ndeletion_window_days = 7\n"
+                )
+            }
+        };
+        let spec = TempSpec::new(&key(""));
+        plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+        let tag = |k: &str, v: &str| Tag::builder().tag_key(k).tag_value(v).build().unwrap();
+        let (old, new) = runtime().block_on(async {
+            let kms = aws_sdk_kms::Client::new(&sdk().await);
+            let old = kms
+                .describe_key()
+                .key_id(format!("alias/{prefix}-b"))
+                .send();
+            let old = old.await.unwrap().key_metadata.unwrap().key_id;
+            let created = kms
+                .create_key()
+                .description(&prefix)
+                .key_spec(KeySpec::Rsa2048)
+                .key_usage(KeyUsageType::SignVerify)
+                .tags(tag("plinth:stack", &stack))
+                .tags(tag("plinth:address", "key.data"))
+                .tags(tag("plinth:replaces", &old))
+                .send();
+            let new = created.await.unwrap().key_metadata.unwrap().key_id;
+            for alias in moved {
+                let alias = format!("alias/{prefix}-{alias}");
+                kms.delete_alias().alias_name(&alias).send().await.unwrap();
+                let moved = kms.create_alias().alias_name(&alias).target_key_id(&new);
+                moved.send().await.unwrap();
+            }
+            (old, new)
+        });
+        StoppedReplacement {
+            key: Box::new(key),
+            spec,
+            prefix,
+            old,
+            new,
+        }
+    }
+
+    /// Applies the spec with `key_spec` lines, then checks that both aliases name one key, that
+    /// each of `deleted` is pending deletion, and that a plan shows no changes. Returns the key
+    /// the aliases name.
+    fn finished_by_apply(&self, key_spec: &str, deleted: &[&str]) -> String {
+        std::fs::write(self.spec.path(), (self.key)(key_spec)).unwrap();
+        let applied = plinth_aws(&["apply", "-f", &self.spec.arg(), "--auto-approve"]);
+        assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+        let holder = runtime().block_on(async {
+            let kms = aws_sdk_kms::Client::new(&sdk().await);
+            let mut named = Vec::new();
+            for alias in ["a", "b"] {
+                let key = kms
+                    .describe_key()
+                    .key_id(format!("alias/{}-{alias}", self.prefix));
+                named.push(key.send().await.unwrap().key_metadata.unwrap().key_id);
+            }
+            assert_eq!(named[0], named[1], "both aliases name one key");
+            for deleted in deleted {
+                let key = kms.describe_key().key_id(*deleted).send().await.unwrap();
+                let state = key.key_metadata.unwrap().key_state;
+                assert_eq!(
+                    state,
+                    Some(aws_sdk_kms::types::KeyState::PendingDeletion),
+                    "{deleted}"
+                );
+            }
+            named.remove(0)
+        });
+        let plan = plinth_aws(&["plan", "-f", &self.spec.arg(), "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+        holder
+    }
+}
+
 /// A replacement moves the old key's aliases one at a time. Stopped after the first moved, the
 /// alias by which the stack finds its key names the new key and the second still names the old
 /// one: the next apply moves it over and then deletes the old key.
 #[test]
 fn a_replacement_stopped_between_two_aliases_is_finished_by_the_next_apply() {
-    use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
-    let (stack, prefix) = (unique("realias"), unique("realias"));
-    let key = |spec: &str| {
-        format!(
-            "[stack]\nname = \"{stack}\"\n\n[key.data]\ndescription = \"{prefix}\"\n{spec}aliases = [\"alias/{prefix}-a\", \"alias/{prefix}-b\"]\ndeletion_window_days = 7\n"
-        )
-    };
-    let spec = TempSpec::new(&key(""));
-    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let left = StoppedReplacement::after_moving(&["a"]);
     let signing = "key_spec = \"RSA_2048\"\nkey_usage = \"SIGN_VERIFY\"\n";
-    std::fs::write(spec.path(), key(signing)).unwrap();
-    // What the replacement leaves when stopped after moving `-a`: the new key, tagged as the
-    // stack's and as replacing the old one, holds `-a`; `-b` still names the old key.
-    let tag = |k: &str, v: &str| Tag::builder().tag_key(k).tag_value(v).build().unwrap();
-    let (old, new) = runtime().block_on(async {
-        let kms = aws_sdk_kms::Client::new(&sdk().await);
-        let old = kms
-            .describe_key()
-            .key_id(format!("alias/{prefix}-a"))
-            .send();
-        let old = old.await.unwrap().key_metadata.unwrap().key_id;
-        let created = kms
-            .create_key()
-            .description(&prefix)
-            .key_spec(KeySpec::Rsa2048)
-            .key_usage(KeyUsageType::SignVerify)
-            .tags(tag("plinth:stack", &stack))
-            .tags(tag("plinth:address", "key.data"))
-            .tags(tag("plinth:replaces", &old))
-            .send();
-        let new = created.await.unwrap().key_metadata.unwrap().key_id;
-        let alias = format!("alias/{prefix}-a");
-        kms.delete_alias().alias_name(&alias).send().await.unwrap();
-        let moved = kms.create_alias().alias_name(&alias).target_key_id(&new);
-        moved.send().await.unwrap();
-        (old, new)
-    });
+    let holder = left.finished_by_apply(signing, &[&left.old]);
+    assert_eq!(holder, left.new);
+}
 
-    let applied = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
-    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
-    runtime().block_on(async {
-        let kms = aws_sdk_kms::Client::new(&sdk().await);
-        for alias in ["a", "b"] {
-            let named = kms.describe_key().key_id(format!("alias/{prefix}-{alias}"));
-            let named = named.send().await.unwrap().key_metadata.unwrap().key_id;
-            assert_eq!(named, new, "alias `-{alias}` names the new key");
-        }
-        let old = kms.describe_key().key_id(&old).send().await.unwrap();
-        let state = old.key_metadata.unwrap().key_state;
-        assert_eq!(state, Some(KeyState::PendingDeletion));
-    });
-    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+/// Stopped after moving the second alias, and then the spec asks for a third kind of key: the
+/// plan deletes the stopped replacement's key, which it cannot take over, instead of leaving it
+/// to make every later plan a duplicate; the apply makes the third key and moves both aliases
+/// there, one from each earlier key.
+#[test]
+fn a_stopped_replacement_s_key_unlike_the_spec_is_deleted_by_the_next_apply() {
+    let left = StoppedReplacement::after_moving(&["b"]);
+    let ecc = "key_spec = \"ECC_NIST_P256\"\nkey_usage = \"SIGN_VERIFY\"\n";
+    std::fs::write(left.spec.path(), (left.key)(ecc)).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &left.spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!("key.data#{}", left.new))
+            && plan.stdout.contains("made to replace key")
+            && plan.stdout.contains("1 to replace, 1 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    let holder = left.finished_by_apply(ecc, &[&left.old, &left.new]);
+    assert!(holder != left.old && holder != left.new, "a third key");
 }
 
 /// Replacing a managed policy detaches and deletes the old one first (IAM keeps one policy per

@@ -1395,6 +1395,11 @@ policy = {{ Version = "2012-10-17", Statement = [
         run.stderr
     );
     assert!(
+        run.stderr.contains("AWS was read, nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
         !std::path::Path::new(out).exists(),
         "no plan file is written"
     );

@@ -332,14 +332,17 @@ impl Kms {
                     continue;
                 }
                 // A replacement that stopped part way through moving the aliases left this one
-                // on the other key of that replacement: the key this one replaces, or (the
-                // spec gone back to the old key) the key made to replace this one. It moves now.
+                // on another key of the stack at the same address: the key this one replaces,
+                // or (the spec gone back to the old key, or on to yet another) a key made to
+                // replace one of them. It moves now.
                 let Some(holder) = holder else {
                     return Err(e);
                 };
-                let pair = self.key_replaced_by(key_id).await?.as_deref() == Some(&*holder)
-                    || self.key_replaced_by(&holder).await?.as_deref() == Some(key_id);
-                if !pair {
+                let ours = self.stack_and_address(key_id).await?;
+                if ours.0.is_none()
+                    || ours.1.is_none()
+                    || self.stack_and_address(&holder).await? != ours
+                {
                     return Err(e);
                 }
                 not_found_as_none(
@@ -374,13 +377,14 @@ impl Kms {
         self.tagging(key_id).retag(&current, &wanted).await
     }
 
-    /// The id of the key `key_id` was made to replace (its `plinth:replaces` tag), if any.
-    async fn key_replaced_by(&self, key_id: &str) -> Result<Option<String>, AwsError> {
+    /// The stack and the address a key is tagged with.
+    async fn stack_and_address(
+        &self,
+        key_id: &str,
+    ) -> Result<(Option<String>, Option<String>), AwsError> {
         let tags = self.tags(key_id).await?;
-        Ok(tags
-            .into_iter()
-            .find(|(k, _)| k == REPLACES_TAG)
-            .map(|(_, v)| v))
+        let tag = |name: &str| tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Ok((tag(STACK_TAG), tag(ADDRESS_TAG)))
     }
 
     /// The key `key_id`'s tagging calls.
