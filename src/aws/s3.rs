@@ -378,6 +378,19 @@ impl S3 {
             })
             .map(|(name, tags)| bucket_resource(&name, tags))
             .collect();
+        // A bucket the stack shares whose block left the spec is released: its policy is read
+        // so that the plan shows the access its statements granted going away.
+        let released = owned.iter_mut().filter(|b| {
+            !b.is_owned_by(stack)
+                && crate::model::shared::recorded_documents(&b.attributes).contains("policy")
+        });
+        futures::future::try_join_all(released.map(|bucket| async move {
+            if let Some(policy) = self.policy(&bucket.physical_id).await? {
+                bucket.attributes.insert("policy".into(), policy);
+            }
+            Ok::<_, AwsError>(())
+        }))
+        .await?;
         owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
         Ok(owned)
     }

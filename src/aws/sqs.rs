@@ -187,17 +187,26 @@ impl Sqs {
             .try_filter_map(|found| async move { Ok(found) })
             .try_collect()
             .await?;
-        let mut owned: Vec<LiveResource> = tagged
-            .into_iter()
-            .filter(|(_, tags)| {
-                tags.get(STACK_TAG).is_some_and(|s| s == stack)
-                    || tags.contains_key(&crate::model::shared::tag_key(stack, 0))
-            })
-            .map(|(url, tags)| {
+        let ours = tagged.into_iter().filter(|(_, tags)| {
+            tags.get(STACK_TAG).is_some_and(|s| s == stack)
+                || tags.contains_key(&crate::model::shared::tag_key(stack, 0))
+        });
+        // A queue the stack shares whose block left the spec is released: its policy is read
+        // so that the plan shows the access its statements granted going away.
+        let mut owned: Vec<LiveResource> =
+            futures::future::try_join_all(ours.map(|(url, tags)| async move {
                 let name = queue_name(&url).to_string();
-                queue_resource(&name, &url, None, tags)
-            })
-            .collect();
+                let queue = queue_resource(&name, &url, None, tags.clone());
+                let released = !queue.is_owned_by(stack)
+                    && crate::model::shared::recorded_documents(&queue.attributes)
+                        .contains("policy");
+                if !released {
+                    return Ok(queue);
+                }
+                let attributes = self.attributes(&url).await?;
+                Ok::<_, AwsError>(queue_resource(&name, &url, Some(&attributes), tags))
+            }))
+            .await?;
         owned.sort_by(|a, b| a.physical_id.cmp(&b.physical_id));
         Ok(owned)
     }

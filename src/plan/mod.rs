@@ -327,6 +327,9 @@ pub struct Summary {
     pub change: usize,
     pub replace: usize,
     pub destroy: usize,
+    /// Deletions that only let go of a resource someone else owns (`existing = true`): plinth
+    /// removes its parts and leaves the resource. Not counted in `destroy`.
+    pub release: usize,
     /// Some change grants access that was not granted before.
     pub widens_access: bool,
 }
@@ -343,6 +346,7 @@ impl Plan {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
                 Action::Replace => s.replace += 1,
+                Action::Delete if c.releases() => s.release += 1,
                 Action::Delete => s.destroy += 1,
                 Action::NoOp => {}
             }

@@ -40,9 +40,9 @@ pub fn text(plans: &[EnvPlan<'_>], options: TextOptions) -> String {
     out
 }
 
-/// `environment | account | region | add | change | replace | destroy | widens access`, and
-/// in Markdown the riskiest access each environment gains and what it destroys or replaces:
-/// the risks of every environment, before any detail.
+/// `environment | account | region | add | change | replace | destroy | release | widens
+/// access`, and in Markdown the riskiest access each environment gains and what it destroys or
+/// replaces: the risks of every environment, before any detail.
 pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
     let mut header = vec![
         "environment",
@@ -52,6 +52,7 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
         "change",
         "replace",
         "destroy",
+        "release",
         "widens access",
     ];
     if markdown {
@@ -69,6 +70,7 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
                 s.change.to_string(),
                 s.replace.to_string(),
                 s.destroy.to_string(),
+                s.release.to_string(),
                 if s.widens_access { "yes" } else { "no" }.to_string(),
             ];
             if markdown {
@@ -123,7 +125,7 @@ fn risks(plan: &Plan, access: &[GrantChange]) -> [String; 2] {
     let gone: Vec<String> = plan
         .changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace) && !c.releases())
         .map(|c| format!("`{}`", c.address))
         .collect();
     let shown = 5;

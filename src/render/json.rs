@@ -7,7 +7,7 @@ use serde_json::Value as J;
 
 use crate::access::GrantChange;
 use crate::model::Value;
-use crate::plan::{Action, Plan, PolicyFinding, ResourceChange, Summary};
+use crate::plan::{Plan, PolicyFinding, ResourceChange, Summary};
 use crate::policy::{AccessChange, ChangeKind, PolicyDiff};
 
 /// 2: several environments planned together print one document with an `environments` array
@@ -65,7 +65,8 @@ pub struct JsonResource<'a> {
     pub kind: &'static str,
     pub name: &'a str,
     pub physical_id: &'a str,
-    pub action: Action,
+    /// The action's name; a delete that only lets go of someone else's resource is `release`.
+    pub action: &'static str,
     pub action_reason: Option<String>,
     pub replaces: Option<&'a str>,
     pub changes: Vec<JsonAttributeChange<'a>>,
@@ -166,7 +167,11 @@ impl<'a> JsonResource<'a> {
             kind: c.address.kind.as_str(),
             name: &c.address.name,
             physical_id: &c.physical_id,
-            action: c.action,
+            action: if c.releases() {
+                "release"
+            } else {
+                c.action.as_str()
+            },
             action_reason: c.reason.as_ref().map(ToString::to_string),
             replaces: c.replaces.as_deref(),
             changes,

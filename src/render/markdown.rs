@@ -115,7 +115,7 @@ fn head(plan: &Plan, access: &[GrantChange]) -> String {
         let _ = writeln!(out, "**No changes.** The live account matches the spec.");
         return out;
     }
-    let _ = write!(out, "**{}**", summary_line(plan, &summary));
+    let _ = write!(out, "**{}**", summary_line(&summary));
     if let Some((message, _)) = super::gains_access_message(access) {
         let _ = write!(out, " **{message}**");
     }

@@ -14,19 +14,15 @@ use crate::plan::{Action, Plan, ResourceChange, Summary};
 
 /// `Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.`, and how many of the deletions
 /// only release an existing resource (`, 1 to release`), which are not counted as destroyed.
-pub fn summary_line(plan: &Plan, s: &Summary) -> String {
-    let releases = plan.changes.iter().filter(|c| c.releases()).count();
-    let release = if releases > 0 {
-        format!(", {releases} to release")
+pub fn summary_line(s: &Summary) -> String {
+    let release = if s.release > 0 {
+        format!(", {} to release", s.release)
     } else {
         String::new()
     };
     format!(
         "Plan: {} to add, {} to change, {} to replace, {} to destroy{release}.",
-        s.add,
-        s.change,
-        s.replace,
-        s.destroy - releases
+        s.add, s.change, s.replace, s.destroy
     )
 }
 

@@ -121,7 +121,7 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) ->
         };
         let _ = writeln!(out, "{}", p.paint(&message, style));
     }
-    let _ = writeln!(out, "{}", summary_line(plan, &summary));
+    let _ = writeln!(out, "{}", summary_line(&summary));
     out
 }
 

@@ -1342,6 +1342,21 @@ policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "VendorSend", "Eff
         "{attributes:?}"
     );
     assert_no_changes(&spec);
+
+    // Declared again, then the block removed: the queue, found by its record, is released,
+    // counted and named as a release, and the vendor's access is shown going with it.
+    std::fs::write(spec.path(), &declared).unwrap();
+    apply(&spec);
+    std::fs::write(spec.path(), format!("[stack]\nname = \"{stack}\"\n")).unwrap();
+    assert_eq!(
+        lost_principals(&spec),
+        ["arn:aws:iam::111122223333:role/vendor"]
+    );
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["summary"]["destroy"], 0, "{json}");
+    assert_eq!(json["summary"]["release"], 1, "{json}");
+    assert_eq!(json["resources"][0]["action"], "release", "{json}");
 }
 
 /// Two environments planned together that add one Sid to one customer key, one naming it by
