@@ -596,11 +596,10 @@ fn plan_shared(
             Some(Reason::DestroyingStack),
         )
     } else {
-        for warning in
-            super::shared::taken_over_differently(resource, &desired, found, stack, context.vars)
-        {
-            out.diags.push(warning);
-        }
+        // Said only when the plan goes ahead: a part another stack's record holds is a
+        // conflict with that stack, not a takeover from the owner.
+        let taken_over =
+            super::shared::taken_over_differently(resource, &desired, found, stack, context.vars);
         super::shared::merge_desired(resource, &mut desired, found, stack, context.vars);
         if let Some(overlap) = super::shared_bucket::overlapping_notifications(resource, &desired) {
             out.diags.push(overlap);
@@ -611,6 +610,9 @@ fn plan_shared(
             out.diags
                 .push(super::shared::conflict(resource, id, &claimed));
             return out;
+        }
+        for warning in taken_over {
+            out.diags.push(warning);
         }
         compare(resource, desired, None, &view, depends_on, false)
     };
