@@ -52,6 +52,8 @@ pub(super) fn plan_on(
             "the live snapshot does not say which account it is",
         )])
     })?;
+    let resumed = resumed_keys(spec, &account, live, options);
+    let live = resumed.as_ref().unwrap_or(live);
     let resolver = Resolver::new(spec, &account, Some(live));
     let known_accounts: Vec<String> = std::iter::once(account.account_id.clone())
         .chain(
@@ -1147,6 +1149,68 @@ fn replaced_by<'a>(
         && held.physical_id != found.physical_id
         && held.exports.get(REPLACED_EXPORT) == Some(&found.physical_id))
     .then(|| (address, held.physical_id.clone()))
+}
+
+/// A replacement that stopped after the name the stack finds a resource without a name by (a
+/// key's first alias) had moved to the new resource, with the spec since gone back to what the
+/// old one is: the old resource is the stack's again. The snapshot then holds the old one at
+/// the address, so that the plan updates it (the names move back) and deletes the new one,
+/// and what refers to the address keeps the old one's ARN. `None` when nothing is so.
+fn resumed_keys(
+    spec: &Spec,
+    account: &crate::state::Account,
+    live: &LiveSnapshot,
+    options: PlanOptions,
+) -> Option<LiveSnapshot> {
+    if options.destroy || options.refresh_only {
+        return None;
+    }
+    let stack = spec.stack.name.as_str();
+    let mut resumed: Option<LiveSnapshot> = None;
+    for resource in spec.resources.values() {
+        let Some(held) = live.by_address.get(&resource.address) else {
+            continue;
+        };
+        let Some(old_id) = held.exports.get(REPLACED_EXPORT) else {
+            continue;
+        };
+        let Some(old) = live.owned.iter().find(|o| {
+            &o.physical_id == old_id
+                && o.is_owned_by(stack)
+                && o.address_tag.as_ref() == Some(&resource.address)
+                && !o.is_pending_deletion()
+        }) else {
+            continue;
+        };
+        if !held.is_owned_by(stack) || held.kind.has_name() {
+            continue;
+        }
+        let resolver = Resolver::new(spec, account, Some(live));
+        let desired = resource
+            .body
+            .desired(&resolver, &mut Diagnostics::default());
+        let is_desired = |l: &LiveResource| {
+            desired
+                .iter()
+                .filter(|(name, _)| l.kind.forces_replacement(name))
+                .all(|(name, value)| l.attributes.get(name) == Some(value))
+        };
+        if is_desired(old) && !is_desired(held) {
+            // The new one stays among what the stack owns, for the plan to delete.
+            let snapshot = resumed.get_or_insert_with(|| live.clone());
+            if !snapshot
+                .owned
+                .iter()
+                .any(|o| o.physical_id == held.physical_id)
+            {
+                snapshot.owned.push(held.clone());
+            }
+            snapshot
+                .by_address
+                .insert(resource.address.clone(), old.clone());
+        }
+    }
+    resumed
 }
 
 /// `found`'s address and the id of the stack's resource there, when `found` was made to replace

@@ -1568,6 +1568,27 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
         "the apply takes the new key over"
     );
 
+    // The alias has moved to the new key, and the spec has gone back to the old one: the plan
+    // makes the old key the stack's again (its alias moves back) and deletes the new one.
+    let live = snapshot(
+        serde_json::json!({ "key.data": json(&new_signing) }),
+        vec![json(&old), json(&new_signing)],
+    );
+    let back = plan(&spec, &live, PlanOptions::default()).unwrap();
+    let key = back.change(&address).unwrap();
+    assert_ne!(key.action, Action::Replace, "no key is made");
+    assert_eq!(key.physical_id, "old-key");
+    let stray = back.change(&"key.data#new-key".to_string().try_into().unwrap());
+    assert_eq!(
+        stray.map(|c| (c.action, c.reason.clone())),
+        Some((
+            Action::Delete,
+            Some(Reason::ReplacementAbandoned {
+                of: "old-key".into()
+            })
+        ))
+    );
+
     // Without the export, two keys at one address are duplicates the plan cannot choose from.
     new.exports.remove(crate::state::REPLACED_EXPORT);
     let duplicate = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap_err();

@@ -1014,6 +1014,26 @@ fn a_replacement_stopped_between_two_aliases_is_finished_by_the_next_apply() {
     assert_eq!(holder, left.new);
 }
 
+/// Stopped after moving the first alias (the one the stack finds its key by), and then the
+/// spec goes back to the old key: the plan says so (the new key deleted, nothing made) and the
+/// apply moves the alias back.
+#[test]
+fn a_stopped_replacement_whose_spec_went_back_keeps_the_old_key() {
+    let left = StoppedReplacement::after_moving(&["a"]);
+    let plan = plinth_aws(&["plan", "-f", &left.spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!("key.data#{}", left.new))
+            && plan.stdout.contains("made to replace key")
+            && plan
+                .stdout
+                .contains("0 to add, 1 to change, 0 to replace, 1 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    let holder = left.finished_by_apply("", &[&left.new]);
+    assert_eq!(holder, left.old);
+}
+
 /// Stopped after moving the second alias, and then the spec asks for a third kind of key: the
 /// plan deletes the stopped replacement's key, which it cannot take over, instead of leaving it
 /// to make every later plan a duplicate; the apply makes the third key and moves both aliases
