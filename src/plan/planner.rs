@@ -190,6 +190,10 @@ pub(super) fn plan_on(
         }
         let address = match &found.address_tag {
             Some(a) if a.kind == found.kind && !spec_addresses.contains(a) => a.clone(),
+            // Another resource holds the address: this one is named after it and its id.
+            Some(a) if a.kind == found.kind => {
+                Address::new(found.kind, format!("{}#{}", a.name, found.physical_id))
+            }
             _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
         };
         let reason = if options.destroy {
@@ -312,6 +316,9 @@ fn released_shares(
         }
         let address = match share.address {
             Some(a) if a.kind == found.kind && !spec.resources.contains_key(&a) => a,
+            Some(a) if a.kind == found.kind => {
+                Address::new(found.kind, format!("{}#{}", a.name, found.physical_id))
+            }
             _ => Address::new(found.kind, format!("{}#{}", found.kind, found.physical_id)),
         };
         let reason = if options.destroy {

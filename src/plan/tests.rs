@@ -1589,6 +1589,20 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
         ))
     );
 
+    // Destroyed, both keys go, the one not at the address named after it all the same.
+    let destroy = PlanOptions {
+        destroy: true,
+        ..PlanOptions::default()
+    };
+    let destroyed = plan(&spec, &at(&old, &new), destroy).unwrap();
+    let addresses: Vec<String> = destroyed
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.to_string())
+        .collect();
+    assert_eq!(addresses, ["key.data", "key.data#new-key"]);
+
     // Without the export, two keys at one address are duplicates the plan cannot choose from.
     new.exports.remove(crate::state::REPLACED_EXPORT);
     let duplicate = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap_err();
