@@ -411,6 +411,10 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
     for ((spec, saved), outcome) in specs.iter().zip(&outcomes) {
         let status = match outcome {
             EnvOutcome::Done(o) if o.succeeded() => "applied".to_string(),
+            EnvOutcome::Done(o) if o.report.as_ref().is_some_and(|r| r.interrupted()) => {
+                worst = 1;
+                "stopped (some steps not started)".to_string()
+            }
             EnvOutcome::Done(_) => {
                 worst = 1;
                 "failed (some steps)".to_string()
