@@ -426,6 +426,46 @@ fn a_literal_reference_is_escaped_and_iam_variables_are_kept() {
     assert_eq!(escape("home/${aws:username}"), "home/${aws:username}");
 }
 
+/// A template pasted into the console unfilled leaves a literal `${aws.region}` in an ARN the
+/// policy holds: written escaped, the spec means what AWS holds, and the plan only adopts.
+#[test]
+fn a_literal_reference_in_an_arn_part_is_escaped() {
+    let logs = "arn:aws:logs:${aws.region}:${aws.account_id}:log-group:/aws/lambda/${x}-*";
+    let role = found(
+        Kind::Role,
+        "server",
+        "server",
+        &format!("arn:aws:iam::{ACCOUNT}:role/server"),
+        vec![
+            ("name", Value::str("server")),
+            (
+                "trust",
+                policy(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+                ),
+            ),
+            (
+                "policies",
+                map(vec![(
+                    "logs",
+                    policy(&format!(
+                        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"logs:GetLogEvents","Resource":"{logs}"}}]}}"#
+                    )),
+                )]),
+            ),
+        ],
+    );
+    let out = spec("imported", &account(), &[role]);
+    let file = &out.files["policies/role-server-logs.json"];
+    assert!(
+        file.contains(
+            r#""arn:aws:logs:$${aws.region}:$${aws.account_id}:log-group:/aws/lambda/$${x}-*""#
+        ),
+        "{file}"
+    );
+    load_written(&out);
+}
+
 #[test]
 fn an_environment_variable_named_as_a_secret_is_written_as_one() {
     let out = written();

@@ -418,19 +418,21 @@ impl Writer<'_> {
                 let region = if parts[3] == self.account.region && !parts[3].is_empty() {
                     "${aws.region}".to_string()
                 } else {
-                    parts[3].to_string()
+                    escape(parts[3])
                 };
                 other(parts[4]);
                 let acct = if parts[4] == account {
                     "${aws.account_id}".to_string()
                 } else {
-                    parts[4].to_string()
+                    escape(parts[4])
                 };
+                // Every part AWS returned as text stays text: a literal `${` (a template pasted
+                // into the console unfilled) is written escaped.
                 return format!(
                     "{}:{}:{}:{region}:{acct}:{}",
-                    parts[0],
-                    parts[1],
-                    parts[2],
+                    escape(parts[0]),
+                    escape(parts[1]),
+                    escape(parts[2]),
                     escape(parts[5])
                 );
             }

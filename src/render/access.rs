@@ -61,6 +61,19 @@ fn row_text(grant: &Grant) -> String {
     line
 }
 
+/// `text` as Markdown shows it letter for letter: a wildcard ARN (`arn:aws:sqs:*:1:tonic-*`)
+/// is not emphasis, an `_` is not either, and a `|` does not end a table cell.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '<' | '>' | '|' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn sign(change: Change) -> &'static str {
     match change {
         Change::Gained => "+",
@@ -100,7 +113,10 @@ pub fn markdown_risks(changes: &[GrantChange]) -> Vec<String> {
     by_principal(&gained, |c| &c.grant)
         .into_iter()
         .map(|(principal, risk, rows)| {
-            let what: Vec<String> = rows.iter().map(|c| row_text(&c.grant)).collect();
+            let what: Vec<String> = rows
+                .iter()
+                .map(|c| markdown_text(&row_text(&c.grant)))
+                .collect();
             format!(
                 "**{}**: `{principal}` gains {}",
                 risk.as_str(),
@@ -136,7 +152,7 @@ pub fn markdown_section_within(changes: &[GrantChange], budget: usize) -> String
                 "| {} | {} | `{principal}` | {} |\n",
                 sign(row.change),
                 row.grant.risk.as_str(),
-                row_text(&row.grant).replace('|', "\\|")
+                markdown_text(&row_text(&row.grant))
             );
             if out.len() + line.len() > budget {
                 continue;
@@ -267,4 +283,36 @@ pub fn grants_markdown(stack: &str, grants: &[Grant]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Markdown shows a wildcard ARN as written: each `*` and `_` escaped, in the table and in
+    /// the Risks bullets, where CommonMark would read `*:123:tonic-*` as emphasis.
+    #[test]
+    fn markdown_shows_wildcards_and_underscores_as_written() {
+        let changes = [GrantChange {
+            change: Change::Gained,
+            grant: Grant {
+                risk: Risk::External,
+                principal: "111122223333".into(),
+                actions: vec!["sqs:sendmessage".into()],
+                resource: "arn:aws:sqs:*:123456789012:tonic_*".into(),
+                target: String::new(),
+                conditions: Vec::new(),
+                via: vec!["role.server policies.structural".into()],
+                conditional: false,
+            },
+        }];
+        let escaped = r"arn:aws:sqs:\*:123456789012:tonic\_\*";
+        let table = markdown_section(&changes);
+        assert!(table.contains(escaped), "{table}");
+        assert!(table.contains("[policies.structural]"), "{table}");
+        let risks = markdown_risks(&changes).join("\n");
+        assert!(risks.contains(escaped), "{risks}");
+        // The text plan shows them as they are.
+        assert!(text_section(&changes).contains("tonic_*"));
+    }
 }
