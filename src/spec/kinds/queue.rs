@@ -355,8 +355,24 @@ impl KindSpec for QueueSpec {
                 MAX_RECEIVE_COUNT,
                 diags,
             );
+            // A queue cannot be its own dead-letter queue: SQS answers that it cannot find
+            // the dead-letter queue, as the queue does not exist yet when it is created.
+            let dead_letter = c.shape(&r.queue);
+            let own_name = c.shape(&self.name);
+            if let (Some(arn), Some(name)) = (&dead_letter, &own_name) {
+                if arn.rsplit(':').next() == Some(name.as_str()) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::SpecInvalidValue,
+                            format!("queue `{name}` names itself as its dead-letter queue"),
+                        )
+                        .at_location(Some(r.queue.location.clone()))
+                        .hint("declare a second queue for the messages that fail, and name it: redrive = { queue = \"${queue.NAME.arn}\", ... }"),
+                    );
+                }
+            }
             // SQS refuses a redrive policy whose dead-letter queue is of the other type.
-            let dead_letter_fifo = c.shape(&r.queue).map(|arn| arn.ends_with(FIFO_SUFFIX));
+            let dead_letter_fifo = dead_letter.map(|arn| arn.ends_with(FIFO_SUFFIX));
             if let (Some(fifo), Some(dead_letter_fifo)) = (self.fifo(c), dead_letter_fifo) {
                 if fifo != dead_letter_fifo {
                     let (this, that) = if fifo {
