@@ -27,7 +27,7 @@ use super::{not_found_as_none, retry_transient, AwsError};
 use crate::model::bucket::entry_id;
 use crate::model::shared::Share;
 use crate::model::{Attributes, Value};
-use crate::plan::shared_bucket::{SETTING, SETTINGS};
+use crate::plan::shared_bucket::{FOUND, SETTING, SETTINGS};
 use crate::plan::{Action, ResourceChange};
 
 impl S3 {
@@ -251,8 +251,12 @@ impl S3 {
         previous: &Share,
     ) -> Result<(), AwsError> {
         let ours = shared.ids(SETTING);
+        // A setting the bucket had as declared when the stack took it on stays.
+        let found: BTreeSet<&str> = previous.with_prefix(FOUND).collect();
         for setting in shared.dropped_ids(previous, SETTING) {
-            self.delete_setting(name, &setting).await?;
+            if !found.contains(setting.as_str()) {
+                self.delete_setting(name, &setting).await?;
+            }
         }
         if ours.is_empty() {
             return Ok(());

@@ -243,6 +243,7 @@ pub fn claimed_by_others(
                 .parts
                 .iter()
                 .filter(|p| ours.contains(p.as_str()))
+                .filter(|p| !super::shared_bucket::is_found(p))
                 .map(move |p| (other.clone(), p.clone()))
         })
         .collect()

@@ -3,7 +3,8 @@
 //! entries it names by id, and the whole settings it declares (default encryption, public
 //! access block). Every other rule and entry (another team's, S3's EventBridge switch, a
 //! topic) is kept as it is. The parts are recorded in the stack's `plinth:shares:STACK` tag
-//! as `cors/ID`, `notification/ID` and `setting/NAME`.
+//! as `cors/ID`, `notification/ID` and `setting/NAME`, and a setting that was there as declared
+//! when the stack took it on also as `found/NAME`: letting go keeps that one.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +22,10 @@ pub const ENTRIES: &[(&str, &str)] = &[("cors", "cors"), ("notifications", "noti
 pub const SETTINGS: &[&str] = &["encryption", "public_access_block"];
 /// The record prefix of a whole setting.
 pub const SETTING: &str = "setting";
+/// The record prefix of a setting that was already there, as the block declares it, when the
+/// stack started to manage it (a bucket's own public access block, after an import): letting
+/// go keeps it, as removing it would leave the bucket less protected than the stack found it.
+pub const FOUND: &str = "found";
 
 /// Merges the block's entries into the live bucket's, by id: `desired` becomes what the
 /// bucket's CORS rules and notifications will be, and `parts` gains plinth's.
@@ -66,10 +71,24 @@ pub fn merge(
         desired.insert(attribute.into(), merged);
     }
     for &setting in SETTINGS {
-        if desired.contains_key(setting) {
-            parts.insert(format!("{SETTING}/{setting}"));
+        let Some(value) = desired.get(setting) else {
+            continue;
+        };
+        parts.insert(format!("{SETTING}/{setting}"));
+        let managed_before = previous.with_prefix(SETTING).any(|s| s == setting);
+        let found_before = previous.with_prefix(FOUND).any(|s| s == setting);
+        let there_as_declared =
+            !managed_before && found.attributes.get(setting).is_some_and(|l| l == value);
+        if found_before || there_as_declared {
+            parts.insert(format!("{FOUND}/{setting}"));
         }
     }
+}
+
+/// Whether a record's part is a setting the stack keeps when it lets go ([`FOUND`]).
+pub fn is_found(part: &str) -> bool {
+    part.strip_prefix(FOUND)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// On a shared bucket, the first of the stack's notifications (by the ids its record will

@@ -1423,6 +1423,36 @@ fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
         "{markdown}"
     );
     assert!(!markdown.contains("No attribute changes"), "{markdown}");
+
+    // A setting the bucket had as declared when the stack took it on is kept, and the plans
+    // that let go of it say so.
+    let bucket = live.by_address.values_mut().next().unwrap();
+    let mut shares: serde_json::Value = serde_json::to_value(&bucket.attributes["shares"]).unwrap();
+    shares["map"]["existing"]["list"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "str": "found/public_access_block" }));
+    bucket
+        .attributes
+        .insert("shares".into(), serde_json::from_value(shares).unwrap());
+    live.owned = live.by_address.values().cloned().collect();
+    let kept = render(
+        &super::plan(&spec, &live, PlanOptions::default()).unwrap(),
+        TextOptions::default(),
+    );
+    assert!(!kept.contains("public access block"), "{kept}");
+    let destroy = PlanOptions {
+        destroy: true,
+        ..PlanOptions::default()
+    };
+    let released = render(
+        &super::plan(&spec, &live, destroy).unwrap(),
+        TextOptions::default(),
+    );
+    assert!(
+        released.contains("(CORS rule plinth-existing-data-cors-1) and its own tags, and leaves the bucket, with the public access block it had before this stack"),
+        "{released}"
+    );
     // Still managed: nothing said.
     let text = render(
         &super::plan(&spec, &existing_bucket(true), PlanOptions::default()).unwrap(),

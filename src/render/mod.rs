@@ -108,16 +108,27 @@ impl Existing {
 
     /// What releasing it removes, and what it leaves.
     pub fn removed(&self, kind: impl std::fmt::Display) -> String {
-        if self.settings.is_empty() {
-            format!("its own tags, and leaves the {kind}")
+        let found = found_settings(&self.settings);
+        let parts: Vec<String> = self
+            .settings
+            .iter()
+            .filter(|p| !crate::plan::shared_bucket::is_found(p) && !is_kept(p, &found))
+            .map(|p| crate::plan::shared::describe(p))
+            .collect();
+        let kept = if found.is_empty() {
+            String::new()
         } else {
-            let parts: Vec<String> = self
-                .settings
-                .iter()
-                .map(|p| crate::plan::shared::describe(p))
-                .collect();
+            let names: Vec<String> = found.iter().map(|s| s.replace('_', " ")).collect();
             format!(
-                "the parts it manages ({}) and its own tags, and leaves the {kind}",
+                ", with the {} it had before this stack",
+                names.join(" and ")
+            )
+        };
+        if parts.is_empty() {
+            format!("its own tags, and leaves the {kind}{kept}")
+        } else {
+            format!(
+                "the parts it manages ({}) and its own tags, and leaves the {kind}{kept}",
                 parts.join(", ")
             )
         }
@@ -131,7 +142,7 @@ impl Existing {
         let (before, after) = managed_parts(c);
         after
             .iter()
-            .filter(|part| !before.contains(part))
+            .filter(|part| !before.contains(part) && !crate::plan::shared_bucket::is_found(part))
             .map(|part| crate::plan::shared::describe(part))
             .collect()
     }
@@ -142,9 +153,12 @@ impl Existing {
     /// Empty for a resource that is not someone else's.
     pub fn given_up(c: &ResourceChange) -> Vec<String> {
         let (before, after) = managed_parts(c);
+        let found = found_settings(&before);
         before
             .iter()
-            .filter(|part| part.starts_with("setting/") && !after.contains(part))
+            .filter(|part| {
+                part.starts_with("setting/") && !after.contains(part) && !is_kept(part, &found)
+            })
             .map(|part| crate::plan::shared::describe(part))
             .collect()
     }
@@ -157,6 +171,21 @@ impl Existing {
         existing(c).is_some()
             && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
     }
+}
+
+/// The settings a record says the resource had as declared when the stack took them on
+/// (`found/NAME`): letting go keeps them.
+fn found_settings(parts: &[String]) -> Vec<&str> {
+    parts
+        .iter()
+        .filter_map(|p| p.strip_prefix("found/"))
+        .collect()
+}
+
+/// Whether `part` is a setting among `found`, which letting go keeps.
+fn is_kept(part: &str, found: &[&str]) -> bool {
+    part.strip_prefix("setting/")
+        .is_some_and(|setting| found.contains(&setting))
 }
 
 /// The parts of someone else's resource the stack manages before and after a change (its

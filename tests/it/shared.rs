@@ -1425,3 +1425,68 @@ policy = {{ Version = "2012-10-17", Statement = [
         "no plan file is written"
     );
 }
+
+/// A bucket's own public access block, declared as it is (as an import writes it), is managed
+/// by the stack and kept when the stack lets go: destroying the stack must not leave the
+/// bucket less protected than the stack found it.
+#[test]
+fn a_setting_the_bucket_had_before_the_stack_is_kept_when_the_stack_lets_go() {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    let (stack, bucket) = (unique("found"), unique("found-data"));
+    let all = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    let client = s3();
+    runtime().block_on(async {
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+        let block = client.put_public_access_block().bucket(&bucket);
+        block
+            .public_access_block_configuration(all)
+            .send()
+            .await
+            .unwrap();
+    });
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[bucket.data]
+name = "{bucket}"
+existing = true
+public_access_block = {{ block_public_acls = true, ignore_public_acls = true, block_public_policy = true, restrict_public_buckets = true }}
+"#
+    ));
+    apply(&spec);
+    assert_no_changes(&spec);
+    let plan = plinth_aws(&["plan", "-f", &spec.arg(), "--destroy"]).ok();
+    assert!(
+        plan.stdout
+            .contains("with the public access block it had before this stack"),
+        "{}",
+        plan.stdout
+    );
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let block = runtime().block_on(async {
+        let got = client
+            .get_public_access_block()
+            .bucket(&bucket)
+            .send()
+            .await;
+        got.ok().and_then(|o| o.public_access_block_configuration)
+    });
+    assert_eq!(
+        block.and_then(|b| b.block_public_policy),
+        Some(true),
+        "the bucket keeps its block"
+    );
+    assert!(
+        !bucket_state(&bucket)
+            .tags
+            .keys()
+            .any(|k| k.starts_with("plinth:")),
+        "the stack let go"
+    );
+}
