@@ -48,7 +48,7 @@ impl StatementChecker<'_> {
                     Some(known) => format!("; did you mean {known}?"),
                     None => String::new(),
                 };
-                let message = format!("action {action:?} is not a {prefix} action{hint}");
+                let message = format!("action {action:?} is not an action of {prefix}{hint}");
                 self.report(lints, UNKNOWN_ACTION, message);
             }
         }
