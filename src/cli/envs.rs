@@ -367,7 +367,8 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                 env: (!single).then(|| env_name(spec)),
             };
             let stop = stop.clone();
-            async move {
+            let span = crate::workflow::envs::env_span(spec);
+            let apply = async move {
                 let view = &view;
                 if !single {
                     ui.err(&format!(
@@ -387,7 +388,8 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                     stop,
                 };
                 apply_stack(&aws, spec, &request, view).await
-            }
+            };
+            tracing::Instrument::instrument(apply, span)
         },
     )
     .await;

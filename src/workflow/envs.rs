@@ -24,14 +24,27 @@ pub async fn plan_each(
 ) -> Vec<Result<Plan, WorkflowError>> {
     let reads = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
     let requests = Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
-    let plans = futures::future::join_all(stacks.iter().map(|(spec, connect)| async move {
-        let aws = Aws::connect(connect).await?;
-        plan_stack(&aws, spec, options).await
+    let plans = futures::future::join_all(stacks.iter().map(|(spec, connect)| {
+        let plan = async move {
+            let aws = Aws::connect(connect).await?;
+            plan_stack(&aws, spec, options).await
+        };
+        tracing::Instrument::instrument(plan, env_span(spec))
     }));
     let plans = super::read::READ_LIMIT.scope(reads, plans);
     crate::aws::transport::SHARED_LIMIT
         .scope(requests, plans)
         .await
+}
+
+/// The span a run over several environments gives each one's work, so that a warning logged
+/// on the way (a retry, a merge done again) says whose it is: ` WARN env{name=dev}: ...`.
+/// At the warning level, so that it shows wherever the warnings do.
+pub fn env_span(spec: &Spec) -> tracing::Span {
+    match &spec.stack.env {
+        Some(env) => tracing::warn_span!("env", name = %env.name),
+        None => tracing::Span::none(),
+    }
 }
 
 /// How one environment of a run over several ended.

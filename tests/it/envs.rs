@@ -565,3 +565,39 @@ fn a_shard_without_an_environment_still_writes_an_empty_plan_and_document() {
         merged.stdout
     );
 }
+
+/// Environments planned at once log their warnings (a retry, here) under their own names, so a
+/// pipeline's log says whose request was throttled.
+#[test]
+fn a_warning_while_environments_plan_at_once_names_its_environment() {
+    let spec = TempSpec::new(&spec(&unique("envs"), &unique("env"), MOTO_ACCOUNT));
+    let proxy = FaultProxy::start(
+        moto(),
+        Faults {
+            scripted: vec![("iam:GetRole".into(), 2, crate::proxy::Fault::Throttle)],
+            ..Faults::none()
+        },
+    );
+    let run = plinth(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--all-envs",
+        "--endpoint-url",
+        &proxy.url,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let retries: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("retrying") && l.contains("throttled"))
+        .collect();
+    assert!(!retries.is_empty(), "{}", run.stderr);
+    assert!(
+        retries
+            .iter()
+            .all(|l| l.contains("env{name=dev}") || l.contains("env{name=prod}")),
+        "{}",
+        run.stderr
+    );
+}
