@@ -164,6 +164,19 @@ impl<'a> Stack<'a> {
             .enumerate()
             .filter_map(|(index, change)| {
                 let attributes = match side {
+                    // A drift report's rows go from the spec to the account: before, the live
+                    // resource with what the spec declares; after, the live resource.
+                    Side::Live if plan.refresh_only => {
+                        let live = change.live.as_ref()?;
+                        match &change.desired {
+                            Some(desired) if change.is_change() => {
+                                let mut spec = live.clone();
+                                spec.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
+                                Cow::Owned(spec)
+                            }
+                            _ => Cow::Borrowed(live),
+                        }
+                    }
                     Side::Live => Cow::Borrowed(change.live.as_ref()?),
                     Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
                     // Someone else's resource the stack lets go of stays, with its owner's

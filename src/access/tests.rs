@@ -760,8 +760,9 @@ fn a_change_reaches_whoever_assumes_the_role_through_unchanged_trust() {
     }
 }
 
-/// A plan that destroys the stack loses every row; one that only refreshes gains and loses
-/// nothing, though the spec changed: both as the full difference says.
+/// A plan that destroys the stack loses every row; a drift report gains what the account holds
+/// beyond the spec and loses what the spec grants and the account does not: both as the full
+/// difference says.
 #[test]
 fn destroy_and_refresh_only_plans_agree_with_the_full_difference() {
     let hub = role(
@@ -788,7 +789,35 @@ fn destroy_and_refresh_only_plans_agree_with_the_full_difference() {
         refresh_only: true,
         ..PlanOptions::default()
     };
-    assert_eq!(changes_checked(&between_with(&before, &after, refresh)), []);
+    // The account's role receives (gained by the drift); the spec's sends (lost).
+    let drift = changes_checked(&between_with(&before, &after, refresh));
+    let rows: Vec<(Change, &str, &[String])> = drift
+        .iter()
+        .filter(|c| c.grant.principal == "role.hub")
+        .map(|c| {
+            (
+                c.change,
+                c.grant.resource.as_str(),
+                c.grant.actions.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                Change::Gained,
+                "queue.jobs",
+                &["sqs:receivemessage".to_string()][..]
+            ),
+            (
+                Change::Lost,
+                "queue.jobs",
+                &["sqs:sendmessage".to_string()][..]
+            ),
+        ],
+        "{drift:#?}"
+    );
 }
 
 /// Each ready-made stack, applied and planned again: nothing is gained or lost; destroyed:

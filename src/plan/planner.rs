@@ -218,10 +218,16 @@ pub(super) fn plan_on(
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     order_deletes(&mut changes, spec, live);
     if options.refresh_only {
+        // A drift report says how the account moved away from the spec: each attribute from
+        // the spec's value to the live one, so that a trust policy opened by hand reads as
+        // widening access, not as the narrowing an apply would make of it.
         for c in changes.iter_mut().filter(|c| c.is_change()) {
             c.reason = Some(Reason::Drift {
                 then: c.reason.take().map(Box::new),
             });
+            for attribute in &mut c.attributes {
+                std::mem::swap(&mut attribute.before, &mut attribute.after);
+            }
         }
     }
 

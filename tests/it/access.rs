@@ -82,3 +82,52 @@ read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action"
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
 }
+
+/// A trust policy opened to everyone by hand is drift that widens access: the drift report
+/// says so (the trust from the spec's to the account's), shows everyone gaining the role, and
+/// its gate fails.
+#[test]
+fn a_drift_report_shows_access_gained_outside_plinth_as_gained() {
+    let (stack, prefix) = (unique("drift"), unique("drift"));
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[role.vendor]
+name = "{prefix}-vendor"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::210987654321:root"}}, "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "x1"}}}}}}]}}'''
+"#
+    ));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let opened = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}"#;
+    crate::support::runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&crate::support::sdk().await);
+        let update = iam
+            .update_assume_role_policy()
+            .role_name(format!("{prefix}-vendor"));
+        update.policy_document(opened).send().await.unwrap();
+    });
+
+    let file = spec.arg();
+    let report = plinth_aws(&["plan", "-f", &file, "--refresh-only", "--detailed-exitcode"]);
+    assert_eq!(report.code, 3, "{}{}", report.stdout, report.stderr);
+    assert!(
+        report.stdout.contains("trust (widens and narrows access)")
+            || report.stdout.contains("trust (widens access)"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report
+            .stdout
+            .contains("+ public     sts:AssumeRole on role.vendor"),
+        "{}",
+        report.stdout
+    );
+    let json = plinth_aws(&["plan", "-f", &file, "--refresh-only", "--format", "json"]).ok();
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(parsed["summary"]["widens_access"], true, "{}", json.stdout);
+    // A plan puts the trust back: that narrows access.
+    let plan = plinth_aws(&["plan", "-f", &file]).ok();
+    assert!(plan.stdout.contains("- public"), "{}", plan.stdout);
+}
