@@ -227,7 +227,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         Command::Access(args) => {
             let spec = load(&args.spec, ui)?;
             let aws = envs::connect(&args.aws, &spec).await?;
-            let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
+            let plan = crate::workflow::plan_for_access(&aws, &spec).await?;
             let stack = crate::access::Stack::from_plan(&plan, crate::access::Side::Live);
             let grants = crate::access::grants(&stack);
             ui.out(&match args.format {

@@ -128,6 +128,14 @@ pub async fn plan_stack(
     Ok(plan_stack_live(aws, spec, options).await?.0)
 }
 
+/// The plan `plinth access` reads the live grants from: [`plan_stack`], with every resource's
+/// policies read, those the spec leaves unmanaged too (a managed policy attached by hand).
+pub async fn plan_for_access(aws: &Aws, spec: &Spec) -> Result<Plan, WorkflowError> {
+    read::EVERY_POLICY
+        .scope(true, plan_stack(aws, spec, PlanOptions::default()))
+        .await
+}
+
 /// [`plan_stack`], with the live state it planned against.
 pub async fn plan_stack_live(
     aws: &Aws,

@@ -15,7 +15,20 @@ use crate::state::{
 tokio::task_local! {
     /// The limit of reads by name in flight, when several stacks are read in one run.
     pub static READ_LIMIT: std::sync::Arc<tokio::sync::Semaphore>;
+    /// Set (`plinth access`): every resource's policies are read, the spec's or not. A plan
+    /// reads what the spec declares only, as it compares nothing else; a report of who can do
+    /// what must see a policy attached by hand all the same.
+    pub static EVERY_POLICY: bool;
 }
+
+/// The attributes that hold what a resource grants, read for [`EVERY_POLICY`].
+const POLICY_ATTRIBUTES: &[&str] = &[
+    "trust",
+    "policies",
+    "managed_policies",
+    "permissions_boundary",
+    "policy",
+];
 
 /// What a read needs to know of the account, which `GetCallerIdentity` tells: the account, the
 /// physical names resolved with it (by address), and the stack's index, read alongside.
@@ -58,10 +71,14 @@ pub async fn read<E: From<AwsError>>(
             .iter()
             .filter(|(address, _)| !done.contains_key(*address))
             .filter_map(|(address, desired)| {
+                let mut declared: BTreeSet<String> = desired.keys().cloned().collect();
+                if EVERY_POLICY.try_with(|every| *every).unwrap_or(false) {
+                    declared.extend(POLICY_ATTRIBUTES.iter().map(|a| a.to_string()));
+                }
                 let request = ReadRequest {
                     address: (*address).clone(),
                     physical_id: ids.get(*address)?.clone(),
-                    declared: desired.keys().cloned().collect(),
+                    declared,
                 };
                 Some((request, desired))
             })

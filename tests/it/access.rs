@@ -85,9 +85,9 @@ read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action"
 
 /// A trust policy opened to everyone by hand is drift that widens access: the drift report
 /// says so (the trust from the spec's to the account's), shows everyone gaining the role, and
-/// its gate fails.
+/// its gate fails. A managed policy attached by hand shows in `plinth access`.
 #[test]
-fn a_drift_report_shows_access_gained_outside_plinth_as_gained() {
+fn access_gained_outside_plinth_shows_in_the_drift_report_and_in_access() {
     let (stack, prefix) = (unique("drift"), unique("drift"));
     let spec = TempSpec::new(&format!(
         r#"[stack]
@@ -130,4 +130,21 @@ trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Princi
     // A plan puts the trust back: that narrows access.
     let plan = plinth_aws(&["plan", "-f", &file]).ok();
     assert!(plan.stdout.contains("- public"), "{}", plan.stdout);
+
+    // A managed policy attached by hand is no part of the spec, and the plan leaves it; who
+    // can do what in the account is another matter: `access` reads it.
+    crate::support::runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&crate::support::sdk().await);
+        let attach = iam
+            .attach_role_policy()
+            .role_name(format!("{prefix}-vendor"));
+        let admin = attach.policy_arn("arn:aws:iam::aws:policy/AdministratorAccess");
+        admin.send().await.unwrap();
+    });
+    let access = plinth_aws(&["access", "-f", &file]).ok();
+    assert!(
+        access.stdout.contains("through role.vendor: * on *"),
+        "{}",
+        access.stdout
+    );
 }
