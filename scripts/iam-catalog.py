@@ -110,11 +110,12 @@ GLOBAL_KEYS = {
 # policies). `<prefix>.amazonaws.com` for every service prefix in the catalog is accepted too.
 EXTRA_SERVICE_PRINCIPALS = """
 apigateway.amazonaws.com application-autoscaling.amazonaws.com appsync.amazonaws.com
-backup.amazonaws.com batch.amazonaws.com cloudfront.amazonaws.com codepipeline.amazonaws.com
+backup.amazonaws.com batch.amazonaws.com batchoperations.s3.amazonaws.com cloudfront.amazonaws.com codepipeline.amazonaws.com
 delivery.logs.amazonaws.com dms.amazonaws.com ecs-tasks.amazonaws.com edgelambda.amazonaws.com
 eks-fargate-pods.amazonaws.com elasticloadbalancing.amazonaws.com
 elasticmapreduce.amazonaws.com emr-containers.amazonaws.com emr-serverless.amazonaws.com
 export.rds.amazonaws.com firehose.amazonaws.com logdelivery.elasticloadbalancing.amazonaws.com
+logging.s3.amazonaws.com
 logger.cloudfront.amazonaws.com monitoring.rds.amazonaws.com ops.apigateway.amazonaws.com
 replication.dynamodb.amazonaws.com replicator.lambda.amazonaws.com scheduler.amazonaws.com
 spotfleet.amazonaws.com transfer.amazonaws.com vpc-flow-logs.amazonaws.com

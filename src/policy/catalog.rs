@@ -640,6 +640,8 @@ mod tests {
             "logs.eu-west-1.amazonaws.com",
             "states.amazonaws.com",
             "lambda.amazonaws.com.cn",
+            // S3 server access logs write as this one (a log bucket's policy names it).
+            "logging.s3.amazonaws.com",
         ] {
             assert!(catalog.is_service_principal(principal), "{principal}");
         }
