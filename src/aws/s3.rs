@@ -670,6 +670,19 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
     }
 }
 
+/// An error about one of plinth's own objects (the stack's lock or index), naming the object,
+/// and for a bucket that does not exist, the setting that names it.
+fn own_object_error(mut err: AwsError, bucket: &str, key: &str) -> AwsError {
+    err.operation = format!("{} (s3://{bucket}/{key})", err.operation);
+    if err.is_code("NoSuchBucket") {
+        err.message = format!("the lock bucket `{bucket}` does not exist");
+        err.hint = Some(format!(
+            "create it (`aws s3 mb s3://{bucket}`), or name a bucket that exists in [stack] lock = {{ bucket = \"...\" }}"
+        ));
+    }
+    err
+}
+
 /// Small objects for plinth's own use (the stack lock).
 impl S3 {
     /// Creates `bucket/key` only if no such object exists (a conditional write, atomic in S3).
@@ -700,7 +713,11 @@ impl S3 {
             {
                 Ok(false)
             }
-            Err(e) => Err(AwsError::from_sdk("s3:PutObject", &e)),
+            Err(e) => Err(own_object_error(
+                AwsError::from_sdk("s3:PutObject", &e),
+                bucket,
+                key,
+            )),
         }
     }
 
@@ -714,7 +731,7 @@ impl S3 {
             .body(body.into())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("s3:PutObject", &e))?;
+            .map_err(|e| own_object_error(AwsError::from_sdk("s3:PutObject", &e), bucket, key))?;
         Ok(())
     }
 
@@ -729,7 +746,8 @@ impl S3 {
                 .await,
             "s3:GetObject",
             &["NoSuchKey"],
-        )?
+        )
+        .map_err(|e| own_object_error(e, bucket, key))?
         else {
             return Ok(None);
         };
@@ -751,7 +769,9 @@ impl S3 {
             .key(key)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("s3:DeleteObject", &e))?;
+            .map_err(|e| {
+                own_object_error(AwsError::from_sdk("s3:DeleteObject", &e), bucket, key)
+            })?;
         Ok(())
     }
 }

@@ -652,6 +652,30 @@ fn a_lock_bucket_of_another_region_is_named_as_such() {
     );
 }
 
+/// A lock bucket that does not exist is named, with the object plinth wanted and what to do,
+/// by apply and by unlock alike; nothing of the stack is changed.
+#[test]
+fn a_lock_bucket_that_does_not_exist_is_named_with_what_to_do() {
+    let (stack, bucket) = (unique("nolock"), unique("plinth-no-such-bucket"));
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\nlock = {{ bucket = \"{bucket}\" }}\n\n[queue.q]\nname = \"{stack}-q\"\n"
+    ));
+    let apply = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]);
+    let unlock = plinth_aws(&["unlock", "-f", &spec.arg()]);
+    for run in [apply, unlock] {
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        for wanted in [
+            format!("(s3://{bucket}/plinth/locks/{stack}.lock)"),
+            format!("the lock bucket `{bucket}` does not exist"),
+            format!("aws s3 mb s3://{bucket}"),
+        ] {
+            assert!(run.stderr.contains(&wanted), "{wanted}\n{}", run.stderr);
+        }
+    }
+    let queue = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(queue.stdout.contains("+ queue.q"), "{}", queue.stdout);
+}
+
 /// Sends SIGINT (Ctrl-C) to `child` once the proxy has seen `operation`.
 fn interrupt_at(child: &std::process::Child, proxy: &FaultProxy, operation: &str) {
     let started = std::time::Instant::now();
