@@ -254,12 +254,29 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
                 .iter()
                 .any(|a| pattern::overlaps(a, "sts:assumerole*"))
     };
+    // One way in per principal and role: a trust that names the principal, else the
+    // principal's own policy where the trust delegates to the account (both may hold, and
+    // would give every row through the role twice).
+    let by_trust: BTreeSet<(&str, &str)> = rows
+        .iter()
+        .filter(|g| assumes(g) && g.via[0].ends_with(" trust"))
+        .map(|g| (g.principal.as_str(), g.resource.as_str()))
+        .collect();
+    let second_way_in = |g: &Grant| {
+        assumes(g)
+            && !g.via[0].ends_with(" trust")
+            && by_trust.contains(&(g.principal.as_str(), g.resource.as_str()))
+    };
     let mut held_by: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
-    for row in &rows {
+    for row in rows.iter().filter(|g| !second_way_in(g)) {
         held_by.entry(row.principal.as_str()).or_default().push(row);
     }
     let mut derived_rows = Vec::new();
-    let mut frontier: Vec<Grant> = rows.iter().filter(|g| assumes(g)).cloned().collect();
+    let mut frontier: Vec<Grant> = rows
+        .iter()
+        .filter(|g| assumes(g) && !second_way_in(g))
+        .cloned()
+        .collect();
     // Role chaining has no limit: as many hops as the stack has roles (a hop never returns
     // to a role its path went through).
     for _depth in 0..roles.len() {
@@ -272,7 +289,13 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
                 if held.principal == assume.principal || assume.via.contains(&held.via[0]) {
                     continue;
                 }
+                // The role's trust is on the way in either case: it names the principal, or
+                // delegates to the account whose policy let the principal in.
                 let mut via = assume.via.clone();
+                let trust = format!("{} trust", assume.resource);
+                if via.last() != Some(&trust) {
+                    via.push(trust);
+                }
                 via.extend(held.via.iter().cloned());
                 let mut conditions = assume.conditions.clone();
                 conditions.extend(held.conditions.iter().cloned());

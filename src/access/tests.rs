@@ -1625,3 +1625,41 @@ reason = "classes"
         assert_eq!(row.0, *risk, "{principal} {condition}");
     }
 }
+
+/// A role whose trust delegates to the account is entered through the caller's own policy:
+/// the rows through it name it (its trust is on the way), once, even where its trust also
+/// names the caller.
+#[test]
+fn a_role_entered_through_the_callers_policy_is_named_on_the_way() {
+    let vendor = role(
+        "vendor",
+        r#"{"AWS": "111122223333"}"#,
+        r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/other"}"#,
+    );
+    for trust in [
+        r#"{"AWS": "arn:aws:iam::123456789012:root"}"#,
+        r#"{"AWS": ["arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/vendor"]}"#,
+    ] {
+        let other = role("other", trust, &reads("jobs", "sqs:ReceiveMessage"));
+        let spec = format!("{ROLE_HEAD}{QUEUE}{vendor}{other}");
+        let changes = changes_checked(&between(ROLE_HEAD, &spec));
+        let through: Vec<&GrantChange> = changes
+            .iter()
+            .filter(|c| c.grant.principal == "111122223333" && c.grant.resource == "queue.jobs")
+            .collect();
+        assert_eq!(through.len(), 1, "{trust}: {changes:#?}");
+        assert!(
+            through[0]
+                .grant
+                .via
+                .contains(&"role.other trust".to_string()),
+            "{:?}",
+            through[0].grant.via
+        );
+        let text = crate::render::access::text_section(&changes);
+        assert!(
+            text.contains("through role.vendor then role.other: sqs:ReceiveMessage on queue.jobs"),
+            "{text}"
+        );
+    }
+}

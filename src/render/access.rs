@@ -33,11 +33,14 @@ fn by_principal<T>(rows: &[T], grant: impl Fn(&T) -> &Grant) -> Vec<(&str, Risk,
 fn row_text(grant: &Grant) -> String {
     let mut line = String::new();
     if grant.via.len() > 1 {
+        // The roles on the way, each named by its trust policy.
         let through: Vec<&str> = grant.via[..grant.via.len() - 1]
             .iter()
-            .map(|v| v.trim_end_matches(" trust"))
+            .filter_map(|v| v.strip_suffix(" trust"))
             .collect();
-        let _ = write!(line, "through {}: ", through.join(" then "));
+        if !through.is_empty() {
+            let _ = write!(line, "through {}: ", through.join(" then "));
+        }
     }
     let _ = write!(
         line,
