@@ -281,7 +281,7 @@ pub fn grants_markdown(stack: &str, grants: &[Grant]) -> String {
                 out,
                 "| {} | `{principal}` | {} |",
                 grant.risk.as_str(),
-                row_text(grant).replace('|', "\\|")
+                markdown_text(&row_text(grant))
             );
         }
     }
@@ -315,6 +315,8 @@ mod tests {
         assert!(table.contains("[policies.structural]"), "{table}");
         let risks = markdown_risks(&changes).join("\n");
         assert!(risks.contains(escaped), "{risks}");
+        let grants = grants_markdown("s", &[changes[0].grant.clone()]);
+        assert!(grants.contains(escaped), "{grants}");
         // The text plan shows them as they are.
         assert!(text_section(&changes).contains("tonic_*"));
     }
