@@ -356,7 +356,17 @@ impl SavedEnvironment {
                             current.action.as_str()
                         )
                     } else {
-                        "its live state changed since the plan".to_string()
+                        match differing_attributes(change, current).as_slice() {
+                            [] => "its live state changed since the plan".to_string(),
+                            names => format!(
+                                "its {} changed since the plan",
+                                names
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        }
                     };
                     out.push(format!("{}: {what}", change.address));
                 }
@@ -374,6 +384,30 @@ impl SavedEnvironment {
         }
         out
     }
+}
+
+/// The attributes whose planned change differs between two plans of one resource: in one and
+/// not the other, or from or to another value.
+fn differing_attributes<'a>(
+    saved: &'a crate::plan::ResourceChange,
+    now: &'a crate::plan::ResourceChange,
+) -> Vec<&'a str> {
+    let as_json = |c: &crate::plan::AttributeChange| serde_json::to_value(c).unwrap_or_default();
+    let mut names: Vec<&str> = saved
+        .attributes
+        .iter()
+        .chain(&now.attributes)
+        .map(|a| a.name.as_str())
+        .filter(|name| {
+            let find = |c: &'a crate::plan::ResourceChange| {
+                c.attributes.iter().find(|a| a.name == *name).map(as_json)
+            };
+            find(saved) != find(now)
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Every secret in a plan's desired attributes, by `ADDRESS ATTRIBUTE[ KEY]`.

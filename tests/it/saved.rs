@@ -102,16 +102,18 @@ fn a_saved_plan_is_refused_whole_when_the_account_moved() {
     let file = file.to_str().unwrap();
     plinth_aws(&["plan", "-f", &spec.arg(), "--out", file]).ok();
 
-    // After the review, someone widens the worker's trust by hand.
+    // After the review, someone widens the worker's trust by hand, and the reader's.
     let client = runtime().block_on(async { aws_sdk_iam::Client::new(&sdk().await) });
     runtime().block_on(async {
-        client
-            .update_assume_role_policy()
-            .role_name(format!("{prefix}-worker"))
-            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
-            .send()
-            .await
-            .unwrap();
+        for role in ["worker", "reader"] {
+            client
+                .update_assume_role_policy()
+                .role_name(format!("{prefix}-{role}"))
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
+                .send()
+                .await
+                .unwrap();
+        }
     });
     let apply = plinth_aws(&["apply", file]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
@@ -124,6 +126,14 @@ fn a_saved_plan_is_refused_whole_when_the_account_moved() {
         apply
             .stderr
             .contains("role.worker: was planned as no-op, now needs update"),
+        "{}",
+        apply.stderr
+    );
+    // The reader was to be updated all along: what moved is named.
+    assert!(
+        apply
+            .stderr
+            .contains("role.reader: its `trust` changed since the plan"),
         "{}",
         apply.stderr
     );
