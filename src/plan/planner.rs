@@ -162,26 +162,16 @@ pub(super) fn plan_on(
                 continue;
             }
             // A replacement that stopped after moving the aliases (before or at scheduling the
-            // replaced key's deletion) is finished by that deletion.
-            if let Some((address, by)) = replaced_by(found, live, stack) {
+            // replaced key's deletion) is finished by that deletion; one that stopped before
+            // its key took over, whose spec no longer asks for such a key, by deleting that.
+            if let Some((address, reason)) = replacement_pair(found, live, stack) {
                 changes.push(delete_change(
                     Address::new(
                         found.kind,
                         format!("{}#{}", address.name, found.physical_id),
                     ),
                     found,
-                    Some(Reason::Replaced { by }),
-                ));
-            } else if let Some((address, of)) = abandoned_replacement(found, live, stack) {
-                // A replacement that stopped before moving any alias, whose spec went back to
-                // the key it was replacing: the new key is left over.
-                changes.push(delete_change(
-                    Address::new(
-                        found.kind,
-                        format!("{}#{}", address.name, found.physical_id),
-                    ),
-                    found,
-                    Some(Reason::ReplacementAbandoned { of }),
+                    Some(reason),
                 ));
             } else {
                 report_duplicate(found, live, stack, &mut diags);
@@ -1149,19 +1139,28 @@ fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagn
     }
 }
 
-/// `found`'s address and the id of the stack's resource there, when that resource was made to
-/// replace `found` (its [`REPLACED_EXPORT`]).
-fn replaced_by<'a>(
+/// How `found`, a second resource tagged with an address, stands to the stack's resource held
+/// there, by the [`REPLACED_EXPORT`] of one of them: that resource was made to replace it
+/// (`Reason::Replaced`), or it was made to replace that resource and never took its place
+/// (`Reason::ReplacementAbandoned`). With the address, for the delete that finishes the job.
+fn replacement_pair<'a>(
     found: &'a LiveResource,
     live: &LiveSnapshot,
     stack: &str,
-) -> Option<(&'a Address, String)> {
+) -> Option<(&'a Address, Reason)> {
     let address = found.address_tag.as_ref()?;
     let held = live.by_address.get(address)?;
-    (held.is_owned_by(stack)
-        && held.physical_id != found.physical_id
-        && held.exports.get(REPLACED_EXPORT) == Some(&found.physical_id))
-    .then(|| (address, held.physical_id.clone()))
+    if !held.is_owned_by(stack) || held.physical_id == found.physical_id {
+        return None;
+    }
+    let id = held.physical_id.clone();
+    if held.exports.get(REPLACED_EXPORT) == Some(&found.physical_id) {
+        Some((address, Reason::Replaced { by: id }))
+    } else if found.exports.get(REPLACED_EXPORT) == Some(&held.physical_id) {
+        Some((address, Reason::ReplacementAbandoned { of: id }))
+    } else {
+        None
+    }
 }
 
 /// A replacement that stopped after the name the stack finds a resource without a name by (a
@@ -1224,21 +1223,6 @@ fn resumed_keys(
         }
     }
     resumed
-}
-
-/// `found`'s address and the id of the stack's resource there, when `found` was made to replace
-/// that resource (its [`REPLACED_EXPORT`]) and never took its place.
-fn abandoned_replacement<'a>(
-    found: &'a LiveResource,
-    live: &LiveSnapshot,
-    stack: &str,
-) -> Option<(&'a Address, String)> {
-    let address = found.address_tag.as_ref()?;
-    let held = live.by_address.get(address)?;
-    (held.is_owned_by(stack)
-        && held.physical_id != found.physical_id
-        && found.exports.get(REPLACED_EXPORT) == Some(&held.physical_id))
-    .then(|| (address, held.physical_id.clone()))
 }
 
 /// A resource without a name (a KMS key) found by its address tag while the spec's address is

@@ -1395,22 +1395,27 @@ prefix = "{prefix}"
     plan(&apart, &live, PlanOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
 }
 
+/// Adds `part` to the stack's record on the existing bucket of [`existing_bucket`].
+fn record_part(live: &mut LiveSnapshot, part: &str) {
+    let bucket = live.by_address.values_mut().next().unwrap();
+    let mut shares: serde_json::Value = serde_json::to_value(&bucket.attributes["shares"]).unwrap();
+    shares["map"]["existing"]["list"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "str": part }));
+    bucket
+        .attributes
+        .insert("shares".into(), serde_json::from_value(shares).unwrap());
+    live.owned = live.by_address.values().cloned().collect();
+}
+
 /// A setting of an existing bucket the stack managed and the spec no longer declares is
 /// removed by apply: the plan says so, in text and Markdown, though no attribute shows it.
 #[test]
 fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
     let spec = spec("existing-bucket.toml");
     let mut live = existing_bucket(true);
-    let bucket = live.by_address.values_mut().next().unwrap();
-    let mut shares: serde_json::Value = serde_json::to_value(&bucket.attributes["shares"]).unwrap();
-    shares["map"]["existing"]["list"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({ "str": "setting/public_access_block" }));
-    bucket
-        .attributes
-        .insert("shares".into(), serde_json::from_value(shares).unwrap());
-    live.owned = live.by_address.values().cloned().collect();
+    record_part(&mut live, "setting/public_access_block");
     let plan = plan(&spec, &live, PlanOptions::default()).unwrap();
     let text = render(&plan, TextOptions::default());
     assert!(
@@ -1426,16 +1431,7 @@ fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
 
     // A setting the bucket had as declared when the stack took it on is kept, and the plans
     // that let go of it say so.
-    let bucket = live.by_address.values_mut().next().unwrap();
-    let mut shares: serde_json::Value = serde_json::to_value(&bucket.attributes["shares"]).unwrap();
-    shares["map"]["existing"]["list"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({ "str": "found/public_access_block" }));
-    bucket
-        .attributes
-        .insert("shares".into(), serde_json::from_value(shares).unwrap());
-    live.owned = live.by_address.values().cloned().collect();
+    record_part(&mut live, "found/public_access_block");
     let kept = render(
         &super::plan(&spec, &live, PlanOptions::default()).unwrap(),
         TextOptions::default(),
