@@ -458,6 +458,14 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
                 )),
             });
         }
+        // `apply FILE` applies a destroy plan as it was reviewed, but a job that always
+        // applies its plan file says, before anything, that this one deletes the stack.
+        if !destroy && saved.plans().any(|plan| plan.destroy) {
+            ui.err(&format!(
+                "warning: {} is a destroy plan (`plinth plan --destroy`): applying it deletes everything the stack owns\n",
+                path.display()
+            ));
+        }
         return envs::apply_saved(saved, &args, ui).await;
     }
     // On the terminal the plan shown before applying carries the spec's warnings; they are

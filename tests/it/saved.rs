@@ -61,7 +61,8 @@ fn a_saved_plan_applies_exactly_and_without_a_prompt() {
 }
 
 /// `destroy FILE` deletes, and only deletes: a plan that creates is refused whole, and a
-/// destroy plan is applied.
+/// destroy plan is applied. `apply FILE` applies a destroy plan too, and says first that it
+/// is one.
 #[test]
 fn destroy_applies_only_a_destroy_plan() {
     let (stack, prefix) = (unique("saved"), unique("tonic"));
@@ -88,7 +89,19 @@ fn destroy_applies_only_a_destroy_plan() {
         "{}",
         destroyed.stderr
     );
+    assert!(!destroyed.stderr.contains("is a destroy plan"));
     assert!(!role_exists(&format!("{prefix}-worker")));
+
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--destroy", "--out", file]).ok();
+    let applied = plinth_aws(&["apply", file]).ok();
+    assert!(
+        applied.stderr.starts_with(&format!(
+            "warning: {file} is a destroy plan (`plinth plan --destroy`)"
+        )) && applied.stderr.contains("2 destroyed"),
+        "{}",
+        applied.stderr
+    );
 }
 
 #[test]
