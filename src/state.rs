@@ -136,6 +136,14 @@ impl LiveResource {
             .is_some()
     }
 
+    /// Someone else's resource whose policy holds statements a stack recorded as its own. Found
+    /// with its block gone, it is released: its policy is read, for the plan to show the access
+    /// those statements granted going away.
+    pub fn holds_shared_statements(&self, stack: &str) -> bool {
+        !self.is_owned_by(stack)
+            && crate::model::shared::recorded_documents(&self.attributes).contains("policy")
+    }
+
     pub fn is_pending_deletion(&self) -> bool {
         self.deletion_date.is_some()
     }

@@ -378,12 +378,9 @@ impl S3 {
             })
             .map(|(name, tags)| bucket_resource(&name, tags))
             .collect();
-        // A bucket the stack shares whose block left the spec is released: its policy is read
-        // so that the plan shows the access its statements granted going away.
-        let released = owned.iter_mut().filter(|b| {
-            !b.is_owned_by(stack)
-                && crate::model::shared::recorded_documents(&b.attributes).contains("policy")
-        });
+        let released = owned
+            .iter_mut()
+            .filter(|b| b.holds_shared_statements(stack));
         futures::future::try_join_all(released.map(|bucket| async move {
             if let Some(policy) = self.policy(&bucket.physical_id).await? {
                 bucket.attributes.insert("policy".into(), policy);

@@ -191,16 +191,11 @@ impl Sqs {
             tags.get(STACK_TAG).is_some_and(|s| s == stack)
                 || tags.contains_key(&crate::model::shared::tag_key(stack, 0))
         });
-        // A queue the stack shares whose block left the spec is released: its policy is read
-        // so that the plan shows the access its statements granted going away.
         let mut owned: Vec<LiveResource> =
             futures::future::try_join_all(ours.map(|(url, tags)| async move {
                 let name = queue_name(&url).to_string();
                 let queue = queue_resource(&name, &url, None, tags.clone());
-                let released = !queue.is_owned_by(stack)
-                    && crate::model::shared::recorded_documents(&queue.attributes)
-                        .contains("policy");
-                if !released {
+                if !queue.holds_shared_statements(stack) {
                     return Ok(queue);
                 }
                 let attributes = self.attributes(&url).await?;

@@ -85,10 +85,26 @@ pub fn merge(
     }
 }
 
-/// Whether a record's part is a setting the stack keeps when it lets go ([`FOUND`]).
+/// The settings of a record's `parts` recorded as [`FOUND`]: letting go keeps them.
+pub fn found_settings(parts: &[String]) -> Vec<&str> {
+    parts.iter().filter_map(|p| found_setting(p)).collect()
+}
+
+/// The setting a record's part names as [`FOUND`], if it is such a part.
+fn found_setting(part: &str) -> Option<&str> {
+    part.strip_prefix(FOUND)?.strip_prefix('/')
+}
+
+/// Whether a record's part is one recorded as [`FOUND`].
 pub fn is_found(part: &str) -> bool {
-    part.strip_prefix(FOUND)
-        .is_some_and(|rest| rest.starts_with('/'))
+    found_setting(part).is_some()
+}
+
+/// Whether a record's part is a setting ([`SETTING`]) among `found`, which letting go keeps.
+pub fn is_kept(part: &str, found: &[&str]) -> bool {
+    part.strip_prefix(SETTING)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|setting| found.contains(&setting))
 }
 
 /// On a shared bucket, the first of the stack's notifications (by the ids its record will

@@ -6,7 +6,7 @@ use super::{plan, Action, PlanOptions, Reason};
 use crate::model::Address;
 use crate::render::text::{render, TextOptions};
 use crate::spec::{self, LoadOptions, Spec};
-use crate::state::LiveSnapshot;
+use crate::state::{LiveResource, LiveSnapshot};
 
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1520,72 +1520,55 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
     new.physical_id = "new-key".into();
     new.exports
         .insert(crate::state::REPLACED_EXPORT.into(), "old-key".into());
-    // Both keys owned, `held` the one the alias finds.
-    let at = |held: &crate::state::LiveResource, new: &crate::state::LiveResource| {
-        let json = |r: &crate::state::LiveResource| serde_json::to_value(r).unwrap();
+    // Two keys owned, `held` the one the alias finds.
+    let at = |held: &LiveResource, owned: [&LiveResource; 2]| {
+        let json = |r: &LiveResource| serde_json::to_value(r).unwrap();
         snapshot(
             serde_json::json!({ "key.data": json(held) }),
-            vec![json(&old), json(new)],
+            owned.map(json).to_vec(),
         )
     };
+    // The key the plan deletes at `address`, and why.
+    let deleted = |plan: &super::Plan, address: &str| {
+        let address = Address::try_from(address.to_string()).unwrap();
+        plan.change(&address)
+            .filter(|c| c.action == Action::Delete)
+            .and_then(|c| c.reason.clone())
+    };
+    let abandoned_of_old = Some(Reason::ReplacementAbandoned {
+        of: "old-key".into(),
+    });
 
-    let abandoned = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap();
+    let abandoned = plan(&spec, &at(&old, [&old, &new]), PlanOptions::default()).unwrap();
     assert_eq!(action(&abandoned, "key.data"), Action::NoOp);
-    let stray = abandoned.change(&"key.data#new-key".to_string().try_into().unwrap());
-    let stray = stray.expect("the key made for the replacement is deleted");
-    assert_eq!(stray.action, Action::Delete);
-    assert_eq!(
-        stray.reason,
-        Some(Reason::ReplacementAbandoned {
-            of: "old-key".into()
-        })
-    );
+    assert_eq!(deleted(&abandoned, "key.data#new-key"), abandoned_of_old);
     assert_eq!(abandoned.summary().destroy, 1);
 
-    let replaced = plan(&spec, &at(&new, &new), PlanOptions::default()).unwrap();
+    let replaced = plan(&spec, &at(&new, [&old, &new]), PlanOptions::default()).unwrap();
     assert_eq!(action(&replaced, "key.data"), Action::NoOp);
-    let old_key = replaced.change(&"key.data#old-key".to_string().try_into().unwrap());
     assert_eq!(
-        old_key.map(|c| (c.action, c.reason.clone())),
-        Some((
-            Action::Delete,
-            Some(Reason::Replaced {
-                by: "new-key".into()
-            })
-        ))
+        deleted(&replaced, "key.data#old-key"),
+        Some(Reason::Replaced {
+            by: "new-key".into()
+        })
     );
 
     // The spec asks for a key unlike the old one: the replacement takes over a key left by an
     // earlier one only if it is what the spec asks for, and deletes one that is not.
-    let signing = |key: &mut crate::state::LiveResource, spec: &str| {
-        let attributes = &mut key.attributes;
-        attributes.insert("key_spec".into(), crate::model::Value::str(spec));
-        attributes.insert("key_usage".into(), crate::model::Value::str("SIGN_VERIFY"));
+    let signing = |key: &LiveResource, spec: &str| {
+        let mut key = key.clone();
+        key.attributes
+            .insert("key_spec".into(), crate::model::Value::str(spec));
+        key.attributes
+            .insert("key_usage".into(), crate::model::Value::str("SIGN_VERIFY"));
+        key
     };
-    let (mut old_signing, mut new_signing) = (old.clone(), new.clone());
-    signing(&mut old_signing, "ECC_NIST_P256");
-    signing(&mut new_signing, "RSA_2048");
-    let json = |r: &crate::state::LiveResource| serde_json::to_value(r).unwrap();
-    let live = snapshot(
-        serde_json::json!({ "key.data": json(&old_signing) }),
-        vec![json(&old_signing), json(&new_signing)],
-    );
+    let (old_signing, new_signing) = (signing(&old, "ECC_NIST_P256"), signing(&new, "RSA_2048"));
+    let live = at(&old_signing, [&old_signing, &new_signing]);
     let again = plan(&spec, &live, PlanOptions::default()).unwrap();
     assert_eq!(action(&again, "key.data"), Action::Replace);
-    let stray = again.change(&"key.data#new-key".to_string().try_into().unwrap());
-    assert_eq!(
-        stray.map(|c| (c.action, c.reason.clone())),
-        Some((
-            Action::Delete,
-            Some(Reason::ReplacementAbandoned {
-                of: "old-key".into()
-            })
-        ))
-    );
-    let live = snapshot(
-        serde_json::json!({ "key.data": json(&old_signing) }),
-        vec![json(&old_signing), json(&new)],
-    );
+    assert_eq!(deleted(&again, "key.data#new-key"), abandoned_of_old);
+    let live = at(&old_signing, [&old_signing, &new]);
     let resumed = plan(&spec, &live, PlanOptions::default()).unwrap();
     assert_eq!(action(&resumed, "key.data"), Action::Replace);
     assert_eq!(
@@ -1596,31 +1579,23 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
 
     // The alias has moved to the new key, and the spec has gone back to the old one: the plan
     // makes the old key the stack's again (its alias moves back) and deletes the new one.
-    let live = snapshot(
-        serde_json::json!({ "key.data": json(&new_signing) }),
-        vec![json(&old), json(&new_signing)],
-    );
-    let back = plan(&spec, &live, PlanOptions::default()).unwrap();
+    let back = plan(
+        &spec,
+        &at(&new_signing, [&old, &new_signing]),
+        PlanOptions::default(),
+    )
+    .unwrap();
     let key = back.change(&address).unwrap();
     assert_ne!(key.action, Action::Replace, "no key is made");
     assert_eq!(key.physical_id, "old-key");
-    let stray = back.change(&"key.data#new-key".to_string().try_into().unwrap());
-    assert_eq!(
-        stray.map(|c| (c.action, c.reason.clone())),
-        Some((
-            Action::Delete,
-            Some(Reason::ReplacementAbandoned {
-                of: "old-key".into()
-            })
-        ))
-    );
+    assert_eq!(deleted(&back, "key.data#new-key"), abandoned_of_old);
 
     // Destroyed, both keys go, the one not at the address named after it all the same.
     let destroy = PlanOptions {
         destroy: true,
         ..PlanOptions::default()
     };
-    let destroyed = plan(&spec, &at(&old, &new), destroy).unwrap();
+    let destroyed = plan(&spec, &at(&old, [&old, &new]), destroy).unwrap();
     let addresses: Vec<String> = destroyed
         .changes
         .iter()
@@ -1631,7 +1606,7 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
 
     // Without the export, two keys at one address are duplicates the plan cannot choose from.
     new.exports.remove(crate::state::REPLACED_EXPORT);
-    let duplicate = plan(&spec, &at(&old, &new), PlanOptions::default()).unwrap_err();
+    let duplicate = plan(&spec, &at(&old, [&old, &new]), PlanOptions::default()).unwrap_err();
     assert!(
         duplicate.0.iter().any(|d| d.code == "plan::duplicate"),
         "{}",

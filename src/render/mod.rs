@@ -108,11 +108,14 @@ impl Existing {
 
     /// What releasing it removes, and what it leaves.
     pub fn removed(&self, kind: impl std::fmt::Display) -> String {
-        let found = found_settings(&self.settings);
+        let found = crate::plan::shared_bucket::found_settings(&self.settings);
         let parts: Vec<String> = self
             .settings
             .iter()
-            .filter(|p| !crate::plan::shared_bucket::is_found(p) && !is_kept(p, &found))
+            .filter(|p| {
+                !crate::plan::shared_bucket::is_found(p)
+                    && !crate::plan::shared_bucket::is_kept(p, &found)
+            })
             .map(|p| crate::plan::shared::describe(p))
             .collect();
         let kept = if found.is_empty() {
@@ -153,11 +156,13 @@ impl Existing {
     /// Empty for a resource that is not someone else's.
     pub fn given_up(c: &ResourceChange) -> Vec<String> {
         let (before, after) = managed_parts(c);
-        let found = found_settings(&before);
+        let found = crate::plan::shared_bucket::found_settings(&before);
         before
             .iter()
             .filter(|part| {
-                part.starts_with("setting/") && !after.contains(part) && !is_kept(part, &found)
+                part.starts_with("setting/")
+                    && !after.contains(part)
+                    && !crate::plan::shared_bucket::is_kept(part, &found)
             })
             .map(|part| crate::plan::shared::describe(part))
             .collect()
@@ -171,21 +176,6 @@ impl Existing {
         existing(c).is_some()
             && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
     }
-}
-
-/// The settings a record says the resource had as declared when the stack took them on
-/// (`found/NAME`): letting go keeps them.
-fn found_settings(parts: &[String]) -> Vec<&str> {
-    parts
-        .iter()
-        .filter_map(|p| p.strip_prefix("found/"))
-        .collect()
-}
-
-/// Whether `part` is a setting among `found`, which letting go keeps.
-fn is_kept(part: &str, found: &[&str]) -> bool {
-    part.strip_prefix("setting/")
-        .is_some_and(|setting| found.contains(&setting))
 }
 
 /// The parts of someone else's resource the stack manages before and after a change (its

@@ -3,20 +3,29 @@
 
 use crate::support::{plinth_aws, unique, TempSpec};
 
-#[test]
-fn the_gate_follows_the_risk_class_and_access_reads_grants_back() {
-    let (stack, prefix) = (unique("access"), unique("vendor"));
-    let spec = TempSpec::new(&format!(
+/// A stack of one role, `PREFIX-vendor`, that account 210987654321 may assume with the external
+/// id `x1`.
+fn vendor_role(stack: &str, prefix: &str) -> String {
+    format!(
         r#"[stack]
 name = "{stack}"
 
 [role.vendor]
 name = "{prefix}-vendor"
 trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::210987654321:root"}}, "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "x1"}}}}}}]}}'''
+"#
+    )
+}
 
+#[test]
+fn the_gate_follows_the_risk_class_and_access_reads_grants_back() {
+    let (stack, prefix) = (unique("access"), unique("vendor"));
+    let spec = TempSpec::new(&format!(
+        r#"{}
 [role.vendor.policies]
 read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": "*"}}]}}'''
-"#
+"#,
+        vendor_role(&stack, &prefix)
     ));
     let plan = |fail_on: &[&str]| {
         let file = spec.arg();
@@ -89,15 +98,7 @@ read = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action"
 #[test]
 fn access_gained_outside_plinth_shows_in_the_drift_report_and_in_access() {
     let (stack, prefix) = (unique("drift"), unique("drift"));
-    let spec = TempSpec::new(&format!(
-        r#"[stack]
-name = "{stack}"
-
-[role.vendor]
-name = "{prefix}-vendor"
-trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::210987654321:root"}}, "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "x1"}}}}}}]}}'''
-"#
-    ));
+    let spec = TempSpec::new(&vendor_role(&stack, &prefix));
     plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let opened = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}"#;
     crate::support::runtime().block_on(async {

@@ -1140,6 +1140,14 @@ fn a_shared_bucket_block_that_stops_declaring_cors_and_notifications_plans_their
     assert_no_changes(&spec);
 }
 
+/// A diagnostic's text without the spaces, line breaks and frame miette wraps long lines with
+/// (anywhere, also inside an ARN), to look for a sentence in it.
+fn flat(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect()
+}
+
 /// One customer key named by its alias in one block and by its ARN in another: the reads
 /// resolve both to one key, and the plan refuses, pointing at the second block.
 #[test]
@@ -1163,12 +1171,6 @@ key_id = "{arn}"
     ));
     let run = plinth_aws(&["plan", "-f", &spec.arg()]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    // miette wraps long lines anywhere, also inside an ARN.
-    let flat = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_whitespace() && *c != '│')
-            .collect()
-    };
     let stderr = flat(&run.stderr);
     for wanted in [
         "plan::duplicate-name".to_string(),
@@ -1401,11 +1403,6 @@ policy = {{ Version = "2012-10-17", Statement = [
     let out = out.to_str().unwrap();
     let run = plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", out]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let flat = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_whitespace() && *c != '│')
-            .collect()
-    };
     let wanted = format!(
         "environments `dev` and `prod` both add the policy statement `VendorDecrypt` to the existing key `{id}`"
     );

@@ -303,20 +303,10 @@ impl Kms {
                 // Deleted and created again rather than moved with UpdateAlias, which moto (the
                 // test emulator) fails on every call. The alias is missing for one round trip,
                 // during a replacement that is disruptive anyway: the old key stops decrypting.
-                not_found_as_none(
-                    self.client.delete_alias().alias_name(alias).send().await,
-                    "kms:DeleteAlias",
-                    NOT_FOUND,
-                )?;
+                self.delete_alias(alias).await?;
             }
-            let created = retry_transient(self.patience, not_seen_yet, || async {
-                self.client
-                    .create_alias()
-                    .alias_name(alias)
-                    .target_key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))
+            let created = retry_transient(self.patience, not_seen_yet, || {
+                self.create_alias(alias, key_id)
             })
             .await;
             if let Err(e) = created {
@@ -338,34 +328,19 @@ impl Kms {
                 let Some(holder) = holder else {
                     return Err(e);
                 };
-                let ours = self.stack_and_address(key_id).await?;
-                if ours.0.is_none()
-                    || ours.1.is_none()
-                    || self.stack_and_address(&holder).await? != ours
-                {
+                let Some(ours) = self.stack_and_address(key_id).await? else {
+                    return Err(e);
+                };
+                if self.stack_and_address(&holder).await? != Some(ours) {
                     return Err(e);
                 }
-                not_found_as_none(
-                    self.client.delete_alias().alias_name(alias).send().await,
-                    "kms:DeleteAlias",
-                    NOT_FOUND,
-                )?;
-                self.client
-                    .create_alias()
-                    .alias_name(alias)
-                    .target_key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))?;
+                self.delete_alias(alias).await?;
+                self.create_alias(alias, key_id).await?;
             }
         }
         if after.aliases.is_some() {
             for alias in current.difference(&wanted) {
-                not_found_as_none(
-                    self.client.delete_alias().alias_name(alias).send().await,
-                    "kms:DeleteAlias",
-                    NOT_FOUND,
-                )?;
+                self.delete_alias(alias).await?;
             }
         }
         let current = all_tags(before.tags.as_ref(), None, before_plinth_tags);
@@ -377,14 +352,31 @@ impl Kms {
         self.tagging(key_id).retag(&current, &wanted).await
     }
 
-    /// The stack and the address a key is tagged with.
-    async fn stack_and_address(
-        &self,
-        key_id: &str,
-    ) -> Result<(Option<String>, Option<String>), AwsError> {
-        let tags = self.tags(key_id).await?;
-        let tag = |name: &str| tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        Ok((tag(STACK_TAG), tag(ADDRESS_TAG)))
+    /// CreateAlias: `alias` names `key_id`.
+    async fn create_alias(&self, alias: &str, key_id: &str) -> Result<(), AwsError> {
+        (self.client.create_alias())
+            .alias_name(alias)
+            .target_key_id(key_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("kms:CreateAlias", &e))
+    }
+
+    /// DeleteAlias; an alias already gone counts as deleted.
+    async fn delete_alias(&self, alias: &str) -> Result<(), AwsError> {
+        not_found_as_none(
+            self.client.delete_alias().alias_name(alias).send().await,
+            "kms:DeleteAlias",
+            NOT_FOUND,
+        )
+        .map(|_| ())
+    }
+
+    /// The stack and the address a key is tagged with, when it carries both.
+    async fn stack_and_address(&self, key_id: &str) -> Result<Option<(String, Address)>, AwsError> {
+        let (owner, address, _) = split_tags(self.tags(key_id).await?);
+        Ok(owner.zip(address))
     }
 
     /// The key `key_id`'s tagging calls.
@@ -443,11 +435,7 @@ impl Kms {
             return Ok(());
         };
         for alias in self.aliases(Some(key_id)).await? {
-            not_found_as_none(
-                self.client.delete_alias().alias_name(&alias).send().await,
-                "kms:DeleteAlias",
-                NOT_FOUND,
-            )?;
+            self.delete_alias(&alias).await?;
         }
         if matches!(meta.key_state(), Some(KeyState::PendingDeletion)) {
             return Ok(());
