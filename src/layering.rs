@@ -14,6 +14,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("archive", 0),
     ("parallel", 0),
     ("stop", 0),
+    ("memory", 0),
     ("model", 1),
     ("state", 2),
     ("spec", 3),

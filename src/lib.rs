@@ -15,6 +15,7 @@ pub mod graph;
 pub mod graph_view;
 pub mod import;
 pub mod lock;
+pub mod memory;
 pub mod model;
 mod parallel;
 pub mod permissions;

@@ -149,7 +149,7 @@ pub struct Stack<'a> {
     by_arn: FastMap<String, usize>,
     /// The nodes of each service (the ARN's third field), in order: a `"Resource": "*"` of
     /// `logs:` actions need not visit a stack's thousands of queues and roles.
-    by_service: FastMap<String, Vec<usize>>,
+    by_service: FastMap<&'static str, Vec<usize>>,
     /// Each action pattern's class, as `action_risk` found it: a stack repeats a few actions
     /// thousands of times.
     action_risks: std::cell::RefCell<FastMap<String, Risk>>,
@@ -212,11 +212,10 @@ impl<'a> Stack<'a> {
             .enumerate()
             .map(|(index, node): (usize, &Node)| (node.arn.clone(), index))
             .collect();
-        let mut by_service: FastMap<String, Vec<usize>> = FastMap::default();
+        let mut by_service: FastMap<&'static str, Vec<usize>> = FastMap::default();
         for (index, node) in nodes.iter().enumerate() {
-            let service = node.arn.split(':').nth(2).unwrap_or_default();
             by_service
-                .entry(service.to_string())
+                .entry(node.kind.arn_format().service)
                 .or_default()
                 .push(index);
         }

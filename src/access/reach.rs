@@ -99,7 +99,7 @@ fn candidates<'s, 'a>(stack: &'s Stack<'a>, actions: &[String]) -> Vec<&'s Node<
     services.dedup();
     let mut indices: Vec<usize> = services
         .iter()
-        .filter_map(|service| stack.by_service.get(service))
+        .filter_map(|service| stack.by_service.get(service.as_str()))
         .flatten()
         .copied()
         .collect();
