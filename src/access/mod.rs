@@ -1325,6 +1325,18 @@ fn difference(
         if actions.is_empty() && !risk_rose {
             continue;
         }
+        // Part of a row is the class of its own actions, when the actions made the row's
+        // class: a gained `kms:GenerateDataKey` is data, though the row also holds `kms:Put*`.
+        // A row public or external by its principal, or escalation by the role its principal
+        // may assume, keeps its class.
+        let class = |actions: &[String]| actions.iter().map(|a| action_risk(a)).min();
+        let risk = if actions.is_empty() || actions.len() == grant.actions.len() {
+            grant.risk
+        } else if class(&grant.actions) == Some(grant.risk) {
+            class(&actions).unwrap_or(grant.risk)
+        } else {
+            grant.risk
+        };
         let actions = if actions.is_empty() {
             grant.actions.clone()
         } else {
@@ -1333,7 +1345,7 @@ fn difference(
         out.push(GrantChange {
             change,
             grant: Grant {
-                risk: grant.risk,
+                risk,
                 actions,
                 ..grant.clone()
             },

@@ -707,6 +707,46 @@ fn only_the_group_a_change_reaches_is_computed() {
     assert_eq!(changes_checked(&unchanged), []);
 }
 
+/// Part of a row gained is the class of the actions gained, not of the whole row: a role that
+/// could already write a key's policy and now also encrypts with it gains data access.
+#[test]
+fn a_row_gained_in_part_takes_the_class_of_its_own_actions() {
+    let grants = |actions: &str| {
+        role(
+            "fn",
+            LAMBDA,
+            &format!(r#"{{"Effect": "Allow", "Action": {actions}, "Resource": "*"}}"#),
+        )
+    };
+    let before = format!("{ROLE_HEAD}{}", grants(r#"["kms:PutKeyPolicy"]"#));
+    let after = format!(
+        "{ROLE_HEAD}{}",
+        grants(r#"["kms:PutKeyPolicy", "kms:GenerateDataKey"]"#)
+    );
+    let changes = changes_checked(&between(&before, &after));
+    let gained: Vec<(Risk, &[String])> = changes
+        .iter()
+        .filter(|c| c.change == Change::Gained)
+        .map(|c| (c.grant.risk, c.grant.actions.as_slice()))
+        .collect();
+    assert_eq!(
+        gained,
+        [(Risk::Data, &["kms:generatedatakey".to_string()][..])],
+        "{changes:#?}"
+    );
+    // Gaining the escalation itself is escalation.
+    let changes = changes_checked(&between(
+        &format!("{ROLE_HEAD}{}", grants(r#"["kms:GenerateDataKey"]"#)),
+        &after,
+    ));
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.change == Change::Gained && c.grant.risk == Risk::Escalation),
+        "{changes:#?}"
+    );
+}
+
 /// A role left as it is gains rows when a resource its wildcard names is created, and loses
 /// them when one is deleted.
 #[test]

@@ -194,6 +194,22 @@ pub(crate) fn taken_since_the_plan(operation: &str, kind: &str, name: &str) -> A
     }
 }
 
+/// A step of a create that failed after the creating call succeeded: the resource exists,
+/// tagged as the stack's, without what the failed step (and those after it) should have set.
+/// The hint says so; the next plan shows the rest as an update.
+pub(crate) fn created_unfinished(kind: &str, name: &str) -> impl Fn(AwsError) -> AwsError {
+    let done = format!(
+        "{kind} `{name}` was created and is the stack's, but not finished; once the cause is fixed, `plinth apply` again finishes it"
+    );
+    move |mut e| {
+        e.hint = Some(match e.hint.take() {
+            Some(hint) => format!("{hint}; {done}"),
+            None => done.clone(),
+        });
+        e
+    }
+}
+
 /// An endpoint URL the SDK can send to: `http://` or `https://`, then a host.
 fn check_endpoint_url(url: &str, from_option: bool) -> Result<(), AwsError> {
     let origin = if from_option {

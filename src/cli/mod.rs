@@ -264,7 +264,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             let spec = load(&args.spec, ui)?;
             let aws = envs::connect(&args.aws, &spec).await?;
             let plan = plan_stack(&aws, &spec, PlanOptions::default()).await?;
-            let values = stack_outputs(&plan)?;
+            let values = stack_outputs(&spec, &plan)?;
             ui.out(&format_outputs(&values, args.format));
             Ok(0)
         }

@@ -100,6 +100,9 @@ pub enum Reason {
     Adopting,
     /// `adopt = true`, and nothing differs but plinth's own tags.
     AdoptingTagsOnly,
+    /// Found by its name, tagged with another address: its block's address was renamed, and
+    /// apply rewrites its `plinth:address` tag.
+    Moved { from: Address },
     /// `plan --refresh-only`: the live resource drifted, for the reason inside if any.
     Drift { then: Option<Box<Reason>> },
     /// `release = true`: plinth removes its tags (its record, on a shared resource) and leaves
@@ -132,6 +135,10 @@ impl std::fmt::Display for Reason {
             Reason::AdoptingTagsOnly => {
                 f.write_str("adopting an existing resource: it will be tagged as this stack's")
             }
+            Reason::Moved { from } => write!(
+                f,
+                "moved from {from}: its plinth:address tag will name this block"
+            ),
             Reason::Released => f.write_str("released: no longer managed by this stack"),
             Reason::Replaced { by } => write!(
                 f,

@@ -392,10 +392,18 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     if let Some(found) = by_name {
         out.claimed.push((found.kind, found.physical_id.clone()));
     }
+    // A resource the stack owns under this address's tag whose name the spec no longer gives
+    // it: renamed. Unless another block finds it by its name (its block's address was
+    // renamed, and this address reused): that block holds it.
     let renamed_from = || {
         live.owned.iter().find(|o| {
             o.address_tag.as_ref() == Some(&resource.address)
                 && Some(&o.physical_id) != physical_id.as_ref()
+                && !live.by_address.iter().any(|(address, l)| {
+                    *address != resource.address
+                        && l.kind == o.kind
+                        && l.physical_id == o.physical_id
+                })
         })
     };
     let held = |l: &LiveResource| {
@@ -452,7 +460,22 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     } else {
         match by_name {
             Some(found) if found.is_owned_by(stack) => {
-                compare(resource, desired, physical_id, found, depends_on, false)
+                // Found by its name with another address's tag: the block's address was
+                // renamed. Apply rewrites the tag, so that the old address is free again.
+                let moved_from = (found.address_tag.as_ref())
+                    .filter(|tag| **tag != resource.address)
+                    .cloned();
+                let moved = moved_from.is_some();
+                let mut change = compare(resource, desired, physical_id, found, depends_on, moved);
+                if let Some(from) = moved_from {
+                    if matches!(
+                        change.reason,
+                        Some(Reason::Adopting | Reason::AdoptingTagsOnly)
+                    ) {
+                        change.reason = Some(Reason::Moved { from });
+                    }
+                }
+                change
             }
             Some(found) if found.owner.is_none() && resource.adopt => {
                 compare(resource, desired, physical_id, found, depends_on, true)

@@ -194,14 +194,29 @@ pub fn plan_offline(
 
 /// The stack's `[outputs]` as text, from a plan of the live account; refused while one of
 /// them has no value yet (the resource it comes from does not exist).
-pub fn stack_outputs(plan: &Plan) -> Result<Vec<(String, Option<String>)>, WorkflowError> {
+pub fn stack_outputs(
+    spec: &Spec,
+    plan: &Plan,
+) -> Result<Vec<(String, Option<String>)>, WorkflowError> {
+    // A value known before apply (a role's ARN, made of its name) is no value of the account's
+    // while the plan would still create the resource it comes from.
+    let not_yet = |name: &str| {
+        spec.outputs.get(name).is_some_and(|text| {
+            text.references().any(|r| match r {
+                crate::spec::template::Reference::Resource { address, .. } => plan
+                    .change(address)
+                    .is_some_and(|c| c.action == crate::plan::Action::Create),
+                _ => false,
+            })
+        })
+    };
     let values: Vec<(String, Option<String>)> = plan
         .outputs
         .iter()
         .map(|(k, v)| {
             (
                 k.clone(),
-                (!v.is_unknown()).then(|| {
+                (!v.is_unknown() && !not_yet(k)).then(|| {
                     v.as_str()
                         .map(str::to_string)
                         .unwrap_or_else(|| v.display())

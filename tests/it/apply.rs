@@ -124,12 +124,16 @@ fn outputs_print_after_apply_and_later_from_the_live_account() {
         &prefix,
         "arn:aws:iam::aws:policy/ReadOnlyAccess",
     ));
+    // A role's ARN is known before the role exists, but it is no value of the account's yet.
     let none_yet = plinth_aws(&["outputs", "-f", &spec.arg()]);
-    assert_eq!(
-        none_yet.code, 0,
-        "deterministic values are known before apply: {}",
+    assert_eq!(none_yet.code, 1, "{}", none_yet.stdout);
+    assert!(
+        none_yet.stderr.contains("no value yet for BASE_ROLE")
+            && none_yet.stderr.contains("run `plinth apply` first"),
+        "{}",
         none_yet.stderr
     );
+    assert_eq!(none_yet.stdout, "");
 
     let run = plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
     let arn = format!("arn:aws:iam::123456789012:role/{prefix}-base");
@@ -147,6 +151,12 @@ fn outputs_print_after_apply_and_later_from_the_live_account() {
     let json = plinth_aws(&["outputs", "-f", &spec.arg(), "--format", "json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["BASE_ROLE"], arn.as_str());
+
+    // Once the stack is destroyed, its roles' ARNs are no outputs of the account's.
+    plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let gone = plinth_aws(&["outputs", "-f", &spec.arg()]);
+    assert_eq!(gone.code, 1, "{}", gone.stdout);
+    assert!(!gone.stdout.contains(&arn), "{}", gone.stdout);
 }
 
 #[test]

@@ -418,3 +418,136 @@ fn changing_the_path_replaces_the_role() {
         0
     );
 }
+
+fn role_tags(name: &str) -> std::collections::BTreeMap<String, String> {
+    let client = iam();
+    runtime().block_on(async {
+        let out = client
+            .list_role_tags()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    })
+}
+
+/// A block whose address is renamed keeps its role (found by name) and moves the role's
+/// address tag, so that a new block may take the old address without replacing anything; in
+/// the same plan as the rename, or in a later one.
+#[test]
+fn renaming_a_blocks_address_moves_its_role_and_frees_the_old_address() {
+    let (stack, prefix) = (unique("moved"), unique("tonic"));
+    let spec = TempSpec::new(&two_roles(&stack, &prefix));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let renamed = two_roles(&stack, &prefix)
+        .replace("[role.reader]", "[role.readers]")
+        .replace("[role.lambda]", "[role.lambdas]")
+        .replace("[role.lambda.policies", "[role.lambdas.policies")
+        .replace("role.lambda.arn", "role.lambdas.arn");
+    // The old addresses taken at once by new roles of other names.
+    let reused =
+        format!("{renamed}\n[role.lambda]\nname = \"{prefix}-other\"\ntrust = '{LAMBDA_TRUST}'\n");
+    std::fs::write(spec.path(), &reused).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("Plan: 1 to add, 2 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("moved from role.reader")
+            && plan.stdout.contains("moved from role.lambda:"),
+        "{}",
+        plan.stdout
+    );
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert_eq!(
+        role_tags(&format!("{prefix}-reader")).get("plinth:address"),
+        Some(&"role.readers".to_string())
+    );
+    assert_eq!(
+        role_tags(&format!("{prefix}-other")).get("plinth:address"),
+        Some(&"role.lambda".to_string())
+    );
+    assert!(role_exists(&format!("{prefix}-lambda")));
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
+
+    // Moved first, and the old address taken in a later plan.
+    std::fs::write(
+        spec.path(),
+        reused.replace("[role.readers]", "[role.auditors]"),
+    )
+    .unwrap();
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert_eq!(
+        role_tags(&format!("{prefix}-reader")).get("plinth:address"),
+        Some(&"role.auditors".to_string())
+    );
+    let again = format!(
+        "{}\n[role.readers]\nname = \"{prefix}-another\"\ntrust = '{LAMBDA_TRUST}'\n",
+        reused.replace("[role.readers]", "[role.auditors]")
+    );
+    std::fs::write(spec.path(), again).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+}
+
+/// IAM's UpdateRole sets the longest session back to one hour when the call leaves it out: a
+/// description change must keep the session length the spec leaves unset. A length set by hand
+/// to part of an hour is seen as it is, not rounded to the hour the spec asks for.
+#[test]
+fn a_description_change_keeps_a_session_length_the_spec_leaves_unset() {
+    let (stack, prefix) = (unique("session"), unique("tonic"));
+    let spec = |description: &str, hours: &str| {
+        format!(
+            "[stack]\nname = \"{stack}\"\n\n[role.worker]\nname = \"{prefix}-worker\"\ndescription = \"{description}\"\n{hours}trust = '{LAMBDA_TRUST}'\n"
+        )
+    };
+    let file = TempSpec::new(&spec("first", ""));
+    plinth_aws(&["apply", "-f", &file.arg(), "--auto-approve"]).ok();
+    let client = iam();
+    let name = format!("{prefix}-worker");
+    let session = || {
+        runtime().block_on(async {
+            let role = client.get_role().role_name(&name).send().await.unwrap();
+            role.role.unwrap().max_session_duration()
+        })
+    };
+    runtime().block_on(async {
+        client
+            .update_role()
+            .role_name(&name)
+            .description("first")
+            .max_session_duration(5400)
+            .send()
+            .await
+            .unwrap();
+    });
+    std::fs::write(file.path(), spec("second", "")).unwrap();
+    plinth_aws(&["apply", "-f", &file.arg(), "--auto-approve"]).ok();
+    assert_eq!(session(), Some(5400));
+
+    std::fs::write(file.path(), spec("second", "max_session_hours = 1\n")).unwrap();
+    let plan = plinth_aws(&["plan", "-f", &file.arg()]).ok();
+    assert!(
+        plan.stdout
+            .contains("~ max_session_hours = \"5400 seconds\" -> 1"),
+        "{}",
+        plan.stdout
+    );
+    plinth_aws(&["apply", "-f", &file.arg(), "--auto-approve"]).ok();
+    assert_eq!(session(), Some(3600));
+}

@@ -168,17 +168,24 @@ impl Iam {
             .adopt_own_create(created, self.instance_profile(&profile.name), ownership)
             .await?;
         if let Some(role) = &profile.role {
-            let held = match fresh {
-                true => None,
-                false => self
-                    .instance_profile(&profile.name)
-                    .await?
-                    .and_then(|p| p.attributes.get("role").cloned()),
+            let finish = async {
+                let held = match fresh {
+                    true => None,
+                    false => self
+                        .instance_profile(&profile.name)
+                        .await?
+                        .and_then(|p| p.attributes.get("role").cloned()),
+                };
+                if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
+                    self.add_role_to_instance_profile(&profile.name, role)
+                        .await?;
+                }
+                Ok(())
             };
-            if held.as_ref().and_then(Value::as_str) != Some(role.as_str()) {
-                self.add_role_to_instance_profile(&profile.name, role)
-                    .await?;
-            }
+            finish.await.map_err(crate::aws::created_unfinished(
+                "instance profile",
+                &profile.name,
+            ))?;
         }
         Ok(exports)
     }

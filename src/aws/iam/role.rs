@@ -57,7 +57,8 @@ pub struct RoleConfig {
     pub name: String,
     pub path: Option<String>,
     pub description: Option<String>,
-    pub max_session_hours: Option<i64>,
+    /// The longest session, in seconds, when the spec (or, on the live side, the role) sets it.
+    pub max_session_seconds: Option<i32>,
     pub trust: PolicyDocument,
     pub managed_policies: Option<BTreeSet<String>>,
     pub inline_policies: Option<BTreeMap<String, PolicyDocument>>,
@@ -107,8 +108,13 @@ impl RoleConfig {
             name: text("name")?.ok_or("a role needs a name")?,
             path: text("path")?,
             description: text("description")?,
-            max_session_hours: match attrs.get("max_session_hours") {
-                Some(Value::Int(h)) => Some(*h),
+            max_session_seconds: match attrs.get("max_session_hours") {
+                Some(Value::Int(h)) => Some(
+                    i32::try_from(h * 3600).map_err(|_| format!("{h} hours is out of range"))?,
+                ),
+                Some(Value::Str(s)) => Some(session_seconds(s).ok_or_else(|| {
+                    format!("max_session_hours is `{s}`, neither hours nor seconds")
+                })?),
                 _ => None,
             },
             trust: policy(
@@ -316,7 +322,7 @@ impl Iam {
                 .role_name(&role.name)
                 .set_path(role.path.clone())
                 .set_description(role.description.clone())
-                .set_max_session_duration(role.max_session_hours.map(|h| (h * 3600) as i32))
+                .set_max_session_duration(role.max_session_seconds)
                 .assume_role_policy_document(role.trust.to_aws_json())
                 .set_permissions_boundary(role.permissions_boundary.clone())
                 .set_tags(Some(tags_of(&role.all_tags(None))))
@@ -349,18 +355,24 @@ impl Iam {
         };
         // IAM is eventually consistent: the calls right after CreateRole may not find the
         // role yet (NoSuchEntity), nor a managed policy this apply created a moment ago.
-        for (name, doc) in role.inline_policies.iter().flatten() {
-            retry_transient(self.patience, not_visible_yet, || {
-                self.put_role_policy(&role.name, name, doc)
-            })
-            .await?;
-        }
-        for arn in role.managed_policies.iter().flatten() {
-            retry_transient(self.patience, not_visible_yet, || {
-                self.attach(&role.name, arn)
-            })
-            .await?;
-        }
+        let finish = async {
+            for (name, doc) in role.inline_policies.iter().flatten() {
+                retry_transient(self.patience, not_visible_yet, || {
+                    self.put_role_policy(&role.name, name, doc)
+                })
+                .await?;
+            }
+            for arn in role.managed_policies.iter().flatten() {
+                retry_transient(self.patience, not_visible_yet, || {
+                    self.attach(&role.name, arn)
+                })
+                .await?;
+            }
+            Ok(())
+        };
+        finish
+            .await
+            .map_err(crate::aws::created_unfinished("role", &role.name))?;
         self.wait_until_readable(&role.name).await?;
         Ok(made.map(|r| role_resource(&r).exports).unwrap_or_default())
     }
@@ -398,14 +410,16 @@ impl Iam {
     ) -> Result<(), AwsError> {
         let name = &after.name;
         if (after.description.is_some() && after.description != before.description)
-            || (after.max_session_hours.is_some()
-                && after.max_session_hours != before.max_session_hours)
+            || (after.max_session_seconds.is_some()
+                && after.max_session_seconds != before.max_session_seconds)
         {
+            // UpdateRole sets the session length back to one hour when the call leaves it
+            // out: a spec that leaves it (or the description) unset keeps the role's own.
             self.client
                 .update_role()
                 .role_name(name)
-                .set_description(after.description.clone())
-                .set_max_session_duration(after.max_session_hours.map(|h| (h * 3600) as i32))
+                .set_description(after.description.clone().or(before.description.clone()))
+                .set_max_session_duration(after.max_session_seconds.or(before.max_session_seconds))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("iam:UpdateRole", &e))?;
@@ -618,7 +632,7 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
     );
     attributes.insert(
         "max_session_hours".into(),
-        Value::Int(i64::from(role.max_session_duration().unwrap_or(3600)) / 3600),
+        session_hours(role.max_session_duration().unwrap_or(3600)),
     );
     if let Some(doc) = role.assume_role_policy_document() {
         attributes.insert("trust".into(), decode_document(doc));
@@ -660,4 +674,19 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
         exports,
         deletion_date: None,
     }
+}
+
+/// A role's longest session as plinth shows it: whole hours, as the spec gives them, or (one
+/// set outside plinth to a part of an hour) `"5400 seconds"`, which no spec value equals.
+fn session_hours(seconds: i32) -> Value {
+    if seconds % 3600 == 0 {
+        Value::Int(i64::from(seconds / 3600))
+    } else {
+        Value::Str(format!("{seconds} seconds"))
+    }
+}
+
+/// The seconds of a [`session_hours`] string.
+fn session_seconds(shown: &str) -> Option<i32> {
+    shown.strip_suffix(" seconds")?.parse().ok()
 }

@@ -63,12 +63,18 @@ impl Lambda {
             }
             Err(e) => return Err(e),
         };
-        if let Some(n) = f.reserved_concurrency {
-            self.put_concurrency(&f.name, n).await?;
-        }
-        for (queue, trigger) in f.triggers.iter().flatten() {
-            self.create_mapping(&f.name, queue, trigger).await?;
-        }
+        let finish = async {
+            if let Some(n) = f.reserved_concurrency {
+                self.put_concurrency(&f.name, n).await?;
+            }
+            for (queue, trigger) in f.triggers.iter().flatten() {
+                self.create_mapping(&f.name, queue, trigger).await?;
+            }
+            Ok(())
+        };
+        finish
+            .await
+            .map_err(crate::aws::created_unfinished("function", &f.name))?;
         Ok(Exports::from([
             ("arn".into(), arn),
             ("name".into(), f.name.clone()),

@@ -78,13 +78,18 @@ impl S3 {
         }
         // S3 is eventually consistent: the first call after CreateBucket may not find the
         // bucket yet (NoSuchBucket). Once one has, the settings follow.
-        crate::aws::retry_transient(
-            self.patience,
-            |e| e.is_code("NoSuchBucket"),
-            || self.put_tags(&b.name, &tags),
-        )
-        .await?;
-        self.put_settings(b, None).await?;
+        let finish = async {
+            crate::aws::retry_transient(
+                self.patience,
+                |e| e.is_code("NoSuchBucket"),
+                || self.put_tags(&b.name, &tags),
+            )
+            .await?;
+            self.put_settings(b, None).await
+        };
+        finish
+            .await
+            .map_err(crate::aws::created_unfinished("bucket", &b.name))?;
         Ok(b.exports())
     }
 

@@ -240,8 +240,14 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
     w.literal("name");
     w.text_unless("path", "/");
     w.text_unless("description", "");
-    if let Some(Value::Int(h)) = a.get("max_session_hours").filter(|h| **h != Value::Int(1)) {
-        w.put("max_session_hours", value(*h));
+    match a.get("max_session_hours") {
+        Some(Value::Int(1)) | None => {}
+        Some(Value::Int(h)) => w.put("max_session_hours", value(*h)),
+        Some(other) => w.note(format!(
+            "{}: the role's longest session is {}, not whole hours; plinth leaves it as it is while the block does not set max_session_hours",
+            found.address,
+            other.as_str().unwrap_or_default()
+        )),
     }
     w.policy_file("trust", a.get("trust"));
     import_policies(found, w, &BTreeMap::new(), &BTreeMap::new());
