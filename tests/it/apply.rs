@@ -64,6 +64,14 @@ fn a_failed_step_skips_exactly_its_dependents_and_a_rerun_finishes() {
         "{}",
         run.stderr
     );
+    // The report says the role itself exists.
+    assert!(
+        run.stderr.contains(&format!(
+            "role `{prefix}-base` was created and is the stack's, but not finished"
+        )),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
             .contains("role.dependent (create): skipped, because role.base failed"),
