@@ -80,10 +80,13 @@ pub enum WarningCode {
     NotFound,
     /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
     EnvVarOverridden,
+    /// More of something than AWS's default quota allows, within what a raised quota allows
+    /// (managed policies on a role).
+    Quota,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 10] = [
+    pub const ALL: [WarningCode; 11] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -94,6 +97,7 @@ impl WarningCode {
         WarningCode::SharedTakeover,
         WarningCode::NotFound,
         WarningCode::EnvVarOverridden,
+        WarningCode::Quota,
     ];
 
     /// The stable code as printed, e.g. `check::key-lockout`.
@@ -109,6 +113,7 @@ impl WarningCode {
             WarningCode::SharedTakeover => "plan::shared-takeover",
             WarningCode::NotFound => "plan::not-found",
             WarningCode::EnvVarOverridden => "spec::env-var-overridden",
+            WarningCode::Quota => "spec::quota",
         }
     }
 

@@ -350,11 +350,11 @@ impl SavedEnvironment {
                 None => out.push(format!("{}: no longer part of the plan", change.address)),
                 Some(current) if as_json(current) != as_json(change) => {
                     let what = if current.action != change.action {
-                        format!(
-                            "was planned as {}, now needs {}",
-                            change.action.as_str(),
-                            current.action.as_str()
-                        )
+                        let now = match current.action {
+                            crate::plan::Action::NoOp => "needs no change".to_string(),
+                            other => format!("needs {}", other.as_str()),
+                        };
+                        format!("was planned as {}, now {now}", change.action.as_str())
                     } else {
                         match differing_attributes(change, current).as_slice() {
                             [] => "its live state changed since the plan".to_string(),

@@ -137,8 +137,9 @@ impl ApplyReport {
     }
 
     /// `Apply complete: 7 added, 1 changed, 0 replaced, 0 destroyed in 3.2 s.`, with `, N
-    /// released` before the time when existing resources were let go.
-    pub fn summary_line(&self) -> String {
+    /// released` before the time when existing resources were let go; a destroy's (a plan of
+    /// `--destroy`) says `Destroy complete: 3 destroyed in 1.2 s.`
+    pub fn summary_line(&self, destroy: bool) -> String {
         let released = match self.count(Action::Delete, true) {
             0 => String::new(),
             n => format!(", {n} released"),
@@ -151,7 +152,13 @@ impl ApplyReport {
             self.count(Action::Delete, false),
             self.elapsed.as_secs_f64()
         );
-        if self.succeeded() {
+        if self.succeeded() && destroy {
+            format!(
+                "Destroy complete: {} destroyed{released} in {:.1} s.",
+                self.count(Action::Delete, false),
+                self.elapsed.as_secs_f64()
+            )
+        } else if self.succeeded() {
             format!("Apply complete: {counts}")
         } else {
             let failed = self
@@ -181,7 +188,8 @@ impl ApplyReport {
             if interrupted > 0 {
                 return format!("Apply stopped: {interrupted} not started, {failed} failed, {skipped} skipped{blocked}; {counts}");
             }
-            format!("Apply failed: {failed} failed, {skipped} skipped{blocked}; {counts}")
+            let what = if destroy { "Destroy" } else { "Apply" };
+            format!("{what} failed: {failed} failed, {skipped} skipped{blocked}; {counts}")
         }
     }
 }
@@ -565,7 +573,7 @@ mod tests {
         assert_eq!(cycle("queue.b"), ["queue.b", "role.a", "queue.b"]);
         // A step outside the cycle that waits on it names the cycle.
         assert_eq!(cycle("key.c"), ["queue.b", "role.a", "queue.b"]);
-        let summary = report.summary_line();
+        let summary = report.summary_line(false);
         assert!(
             summary.starts_with("Apply failed: 0 failed, 0 skipped, 3 could not run (waiting on each other); 0 added, 0 changed"),
             "{summary}"

@@ -358,7 +358,7 @@ fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str) {
             "Run `plinth apply` again to finish; `plinth plan` shows what remains.\n"
         });
     }
-    ui.err(&format!("\n{prefix}{}\n", report.summary_line()));
+    ui.err(&format!("\n{prefix}{}\n", report.summary_line(destroy)));
 }
 
 /// What an apply shows on the terminal, and how it asks.

@@ -42,6 +42,7 @@ codes! {
     CheckNotificationKeyPolicy = "check::notification-key-policy",
     /// A queue S3 notifies does not let the bucket send to it.
     CheckNotificationQueuePolicy = "check::notification-queue-policy",
+    CheckBucketPolicy = "check::bucket-policy",
     /// A role that creates functions may not pass them their role.
     CheckPassRole = "check::pass-role",
     /// A queue's visibility timeout is shorter than its function's timeout.
@@ -96,6 +97,7 @@ codes! {
     SpecEnvironmentsShareStack = "spec::environments-share-stack",
     /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
     SpecEnvVarOverridden = "spec::env-var-overridden",
+    SpecQuota = "spec::quota",
     /// Environments of one account that name the same AWS resource.
     SpecEnvironmentsShareName = "spec::environments-share-name",
     /// A field that names an existing resource on a block that creates one.
@@ -185,6 +187,7 @@ impl From<WarningCode> for Code {
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
             WarningCode::NotFound => Code::PlanNotFound,
             WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
+            WarningCode::Quota => Code::SpecQuota,
         }
     }
 }

@@ -399,6 +399,7 @@ impl Value {
                         .join(", ")
                 )
             }
+            Value::Map(m) if m.is_empty() => "{}".to_string(),
             Value::Map(m) => format!(
                 "{{ {} }}",
                 m.iter()
@@ -420,7 +421,7 @@ impl Value {
             (Value::Sensitive(_), _) if self.secret_changed(other) => {
                 "(sensitive, changed)".to_string()
             }
-            (Value::Map(m), Some(Value::Map(o))) => format!(
+            (Value::Map(m), Some(Value::Map(o))) if !m.is_empty() => format!(
                 "{{ {} }}",
                 m.iter()
                     .map(|(k, v)| format!("{k} = {}", v.display_against(o.get(k))))
@@ -544,6 +545,16 @@ mod tests {
 #[cfg(test)]
 mod secret_change_tests {
     use super::{Sensitive, Value};
+
+    /// An empty map (a function's environment emptied) reads `{}`, as TOML writes it.
+    #[test]
+    fn an_empty_map_is_shown_as_toml_writes_it() {
+        let empty = Value::Map(Default::default());
+        assert_eq!(empty.display(), "{}");
+        assert_eq!(empty.display_against(Some(&empty)), "{}");
+        let one = Value::Map([("MODE".to_string(), Value::str("a"))].into());
+        assert_eq!(one.display(), "{ MODE = \"a\" }");
+    }
 
     /// A plan never shows a secret, but shows that it changes: in text and in JSON, the new
     /// side marks each secret that differs from the old.

@@ -11,6 +11,7 @@ use crate::model::{Address, Attributes, Kind, Value};
 use crate::policy;
 use crate::spec::checks;
 use crate::spec::resolve::Resolver;
+use crate::spec::template::{Piece, Reference};
 use crate::spec::{Resource, Spec};
 use crate::state::{LiveResource, LiveSnapshot, REPLACED_EXPORT};
 
@@ -370,11 +371,19 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     } = *context;
     let mut out = Planned::default();
     let desired = resource.body.desired(resolver, &mut out.diags);
+    let measure = !options.destroy && !options.refresh_only;
+    let mut grown = Vec::new();
     for (name, template, _) in resource.body.policy_documents() {
         if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_shared_policy) {
+            if measure {
+                grown.extend(grown_size(template, doc, context.vars));
+            }
             out.resolved
                 .push((template.key(), Some(std::sync::Arc::clone(doc))));
         }
+    }
+    if !grown.is_empty() {
+        report_grown_policies(resource, &grown, &mut out.diags);
     }
     let mut depends_on = dependencies(resource);
     // A key named by one of its aliases (a queue's `kms_key = "alias/tonic-sqs"`, written
@@ -1150,6 +1159,62 @@ pub fn physical_ids(
     } else {
         Ok(out)
     }
+}
+
+/// A policy measured again once its references are filled in, where they may have made it
+/// grow past a limit its written form kept under (a variable standing for a long list): the
+/// template's key and its size, when it grew. Load measured it as written; it is measured
+/// again only when it could have grown that far: its written size, plus each variable's value
+/// and room for each other reference, above IAM's smallest limit.
+fn grown_size(
+    template: &crate::spec::PolicyTemplate,
+    doc: &policy::PolicyDocument,
+    vars: &BTreeMap<String, crate::spec::Var>,
+) -> Option<(usize, usize)> {
+    /// More than a reference to a resource or the account stands for (an ARN is about 100
+    /// characters).
+    const ROOM_PER_REFERENCE: usize = 256;
+    /// IAM's smallest limit: a trust policy under the default quota.
+    const SMALLEST_LIMIT: usize = 2048;
+    if template.templated.is_empty() {
+        return None;
+    }
+    let room: usize = (template.templated.iter())
+        .flat_map(|(_, pieces)| pieces)
+        .map(|piece| match piece {
+            Piece::Ref(Reference::Var(name), _) => {
+                vars.get(name).map_or(ROOM_PER_REFERENCE, |v| v.value.len())
+            }
+            Piece::Ref(..) => ROOM_PER_REFERENCE,
+            Piece::Text(_) => 0,
+        })
+        .sum();
+    if template.size + room <= SMALLEST_LIMIT {
+        return None;
+    }
+    let json = serde_json::from_str::<serde_json::Value>(&doc.to_aws_json()).ok()?;
+    let size = crate::spec::rules::policy_size::of(&json);
+    (size > template.size).then_some((template.key(), size))
+}
+
+/// The size findings of a resource some of whose policies grew once their references were
+/// filled in ([`grown_size`]): those about the grown documents (load reported the others).
+fn report_grown_policies(resource: &Resource, grown: &[(usize, usize)], diags: &mut Diagnostics) {
+    let size_of = |key: usize| grown.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
+    let mut found = Diagnostics::default();
+    crate::spec::policy_size_findings(resource, |t| size_of(t.key()).unwrap_or(t.size), &mut found);
+    let starts: Vec<usize> = (resource.body.documents().into_iter())
+        .filter(|(_, _, t)| size_of(t.key()).is_some())
+        .map(|(_, _, t)| t.location.span.start)
+        .collect();
+    diags.extend(Diagnostics(
+        (found.0.into_iter())
+            .filter(|d| {
+                d.is_error()
+                    || (d.location.as_ref()).is_some_and(|l| starts.contains(&l.span.start))
+            })
+            .collect(),
+    ));
 }
 
 /// AWS's rules on the values validate could not know: those made from other resources'

@@ -1613,3 +1613,60 @@ fn a_stopped_key_replacement_leaves_one_key_to_delete_whichever_holds_the_alias(
         duplicate.render(false)
     );
 }
+
+/// Load measures a policy as written, with its references as `${...}`; the plan measures it
+/// again once they are filled in, and a variable standing for a long value can take it past
+/// IAM's limit.
+#[test]
+fn a_policy_is_measured_again_once_its_references_are_filled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let spec_with = |subjects: usize| {
+        let list = (0..subjects)
+            .map(|i| format!("repo:example-org/service-{i:04}:ref:refs/heads/main"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            r#"[stack]
+name = "sizes"
+
+[vars]
+subjects = "{list}"
+
+[role.ci]
+name = "ci"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Federated = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }}, Action = "sts:AssumeRoleWithWebIdentity", Condition = {{ StringEquals = {{ "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com" }}, StringLike = {{ "token.actions.githubusercontent.com:sub" = "${{var.subjects}}" }} }} }}] }}
+"#
+        )
+    };
+    let mut snapshot = live("planner.json");
+    snapshot.by_address.clear();
+    snapshot.owned.clear();
+    let plan_of = |subjects: usize| {
+        std::fs::write(&path, spec_with(subjects)).unwrap();
+        let spec = spec::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        plan(&spec, &snapshot, PlanOptions::default())
+    };
+    // Short: nothing to say.
+    let small = plan_of(3).expect("a small trust policy plans");
+    assert!(
+        !small.warnings.iter().any(|w| w.text.contains("characters")),
+        "{:?}",
+        small.warnings
+    );
+    // Over IAM's default quota for trust policies (2,048), within the raised one (4,096).
+    let raised = plan_of(50).expect("a warning, not an error");
+    assert!(
+        raised
+            .warnings
+            .iter()
+            .any(|w| w.text.contains("role.ci trust policy is")
+                && w.text.contains("IAM's default quota is 2048")),
+        "{:?}",
+        raised.warnings
+    );
+    // Over any quota: refused.
+    let refused = plan_of(120).unwrap_err().render(false);
+    assert!(refused.contains("AWS accepts at most 4096"), "{refused}");
+}

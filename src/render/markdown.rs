@@ -111,8 +111,9 @@ fn head(plan: &Plan, access: &[GrantChange]) -> String {
         "### plinth plan: stack `{}`, account {} ({})\n",
         plan.stack, plan.account.account_id, plan.account.region
     );
-    if plan.is_empty() {
-        let _ = writeln!(out, "**No changes.** The live account matches the spec.");
+    if let Some(message) = super::is_empty_message(plan) {
+        let (first, rest) = message.split_once(". ").unwrap_or((message, ""));
+        let _ = writeln!(out, "**{first}.** {rest}");
         return out;
     }
     let _ = write!(out, "**{}**", summary_line(&summary));

@@ -27,10 +27,13 @@ pub fn summary_line(s: &Summary) -> String {
 }
 
 pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
-    match (plan.is_empty(), plan.refresh_only) {
-        (false, _) => None,
-        (true, false) => Some("No changes. The live account matches the spec."),
-        (true, true) => Some("No drift. The resources the stack owns match the spec."),
+    match (plan.is_empty(), plan.refresh_only, plan.destroy) {
+        (false, _, _) => None,
+        (true, true, _) => Some("No drift. The resources the stack owns match the spec."),
+        (true, false, true) => {
+            Some("No changes. The stack owns nothing in this account to destroy.")
+        }
+        (true, false, false) => Some("No changes. The live account matches the spec."),
     }
 }
 

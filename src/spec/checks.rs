@@ -71,6 +71,9 @@ pub fn check_resolved(
                 known.check_function(resource, function, &mut diags);
             }
             ResourceBody::Bucket(bucket) => {
+                if let Some(policy) = &bucket.policy {
+                    known.check_bucket_policy(resource, &bucket.name, policy, &mut diags);
+                }
                 for notification in bucket.notifications.iter().flatten() {
                     if let NotificationTarget::Queue(queue) = &notification.target {
                         known.check_notification(
@@ -555,6 +558,79 @@ impl<'a> Known<'a> {
                 role_resource.address
             )),
         );
+    }
+
+    /// S3 refuses a bucket policy (MalformedPolicy) with a statement on something other than
+    /// the bucket and its objects ("Policy has invalid resource"), or an action of another
+    /// service ("Policy has invalid action").
+    fn check_bucket_policy(
+        &self,
+        bucket: &Resource,
+        name: &Text,
+        policy: &PolicyTemplate,
+        diags: &mut Diagnostics,
+    ) {
+        // Before AWS is read, the bucket's ARN is its name's, in the partition plinth will
+        // find (`aws` unless the account is in China or GovCloud).
+        let bucket_arn = self
+            .export(&bucket.address, "arn")
+            .or_else(|| Some(format!("arn:aws:s3:::{}", self.text(name)?)));
+        let (Some(document), Some(bucket_arn)) = (self.policy(policy), bucket_arn) else {
+            return;
+        };
+        let objects = format!("{bucket_arn}/*");
+        // The partition is not the point here: every ARN is compared as if in `aws`.
+        let any_partition =
+            |arn: &str| match arn.strip_prefix("arn:").and_then(|r| r.split_once(':')) {
+                Some((partition, rest)) if !partition.contains('*') => format!("arn:aws:{rest}"),
+                _ => arn.to_string(),
+            };
+        let (bucket_pattern, objects_pattern) =
+            (any_partition(&bucket_arn), any_partition(&objects));
+        for (i, statement) in document.statements().iter().enumerate() {
+            let name = statement
+                .sid
+                .clone()
+                .unwrap_or_else(|| format!("Statement[{i}]"));
+            let mut problems = Vec::new();
+            if let Some(crate::policy::Clause::Is(resources)) = &statement.resource {
+                for resource in resources {
+                    let pattern = any_partition(&crate::policy::pattern::mask_variables(resource));
+                    let fits = |arn: &str| crate::policy::pattern::overlaps(&pattern, arn);
+                    if !fits(&bucket_pattern) && !fits(&objects_pattern) {
+                        problems.push(format!(
+                            "its Resource `{resource}` is neither the bucket ({bucket_arn}) nor its objects; S3 refuses it (\"Policy has invalid resource\")"
+                        ));
+                    }
+                }
+            }
+            if let crate::policy::Clause::Is(actions) = &statement.action {
+                for action in actions {
+                    let service = action.split_once(':').map(|(s, _)| s);
+                    let fits = action == "*"
+                        || service.is_some_and(|s| {
+                            crate::policy::pattern::overlaps(&s.to_ascii_lowercase(), "s3")
+                        });
+                    if !fits {
+                        problems.push(format!(
+                            "its action `{action}` is not one of S3's; S3 refuses it (\"Policy has invalid action\")"
+                        ));
+                    }
+                }
+            }
+            for problem in problems {
+                diags.push(
+                    Diagnostic::error(
+                        Code::CheckBucketPolicy,
+                        format!("{}'s policy, statement {name}: {problem}", bucket.address),
+                    )
+                    .at_location(Some(policy.location.clone()))
+                    .hint(format!(
+                        "a bucket policy grants S3 actions on {bucket_arn} and {objects}; grant access to other resources in their own policies"
+                    )),
+                );
+            }
+        }
     }
 
     fn check_notification(

@@ -6,6 +6,7 @@ mod positions;
 
 use explain::*;
 pub(crate) use explain::{did_you_mean, toml_to_json, with_article};
+pub(crate) use policies::policy_size_findings;
 use positions::*;
 pub(crate) use positions::{lint_diagnostic, lint_message};
 
@@ -788,17 +789,53 @@ impl Loader {
         Location::new(&self.file, span)
     }
 
-    /// User tags: keys checked against AWS's rules, values as templates.
+    /// User tags of a resource of `kind`: keys checked against AWS's rules, values as
+    /// templates.
     pub(crate) fn tags(
         &mut self,
+        kind: Kind,
         tags: &BTreeMap<Located<String>, Located<String>>,
     ) -> BTreeMap<String, Text> {
         let mut out = BTreeMap::new();
+        // IAM's tag keys are case-insensitive: `Team` and `team` are one tag to it.
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (key, value) in tags {
             if let Err(msg) = rules::tag_key(key.get_ref()) {
-                self.err(Code::SpecInvalidTag, msg, key.span());
+                self.err(Code::SpecInvalidTag, msg, key.span())
+                    .set_hint(format!(
+                        "a tag key is 1 to 128 {}, and does not start with `aws:` or `plinth:`",
+                        rules::TAG_CHARACTERS
+                    ));
+            }
+            if kind.arn_format().service == "iam" {
+                let folded = key.get_ref().to_lowercase();
+                if let Some(first) = seen.get(&folded) {
+                    let message = format!(
+                        "tag keys `{first}` and `{}` differ only in case, and IAM takes them as one key",
+                        key.get_ref()
+                    );
+                    self.err(Code::SpecInvalidTag, message, key.span())
+                        .set_hint("keep one of them");
+                } else {
+                    seen.insert(folded, key.get_ref());
+                }
             }
             out.insert(key.get_ref().clone(), self.text_or_stand_in(value));
+        }
+        if tags.len() > rules::MAX_USER_TAGS {
+            let span = tags.keys().nth(rules::MAX_USER_TAGS).map(|k| k.span());
+            self.err(
+                Code::SpecInvalidTag,
+                format!(
+                    "{} tags on one {kind}: AWS allows 50 on a resource, and plinth sets two of its own (plinth:stack, plinth:address)",
+                    tags.len()
+                ),
+                span.unwrap_or_default(),
+            )
+            .set_hint(format!(
+                "set at most {} tags on it",
+                rules::MAX_USER_TAGS
+            ));
         }
         out
     }

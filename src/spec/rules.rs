@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::template::{reference_text, Reference};
+use super::template::{reference_text, AwsFact, Reference};
 use super::{Text, Var};
 use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 const PLINTH_TAG_PREFIX: &str = "plinth:";
@@ -164,22 +164,91 @@ pub fn tag_key(key: &str) -> Result<(), String> {
     if key.starts_with(PLINTH_TAG_PREFIX) {
         return Err(format!("tag key `{key}` uses the `{PLINTH_TAG_PREFIX}` prefix, which plinth keeps for its own tags"));
     }
-    if let Some(c) = key
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c)))
-    {
+    if let Some(c) = key.chars().find(|c| !tag_char(*c)) {
         return Err(format!(
-            "tag key `{key}` contains `{c}`, which AWS does not allow"
+            "tag key `{}` contains {c:?}, which AWS does not allow",
+            key.escape_debug()
         ));
     }
     Ok(())
 }
+
+/// What AWS documents for tag keys, and for IAM's, S3's and Lambda's tag values: letters,
+/// digits, spaces (not tabs or line breaks) and `_ . : / = + - @`.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+}
+
+/// The characters tag keys and values may hold, for hints.
+pub const TAG_CHARACTERS: &str = "letters, digits, spaces and _ . : / = + - @";
+
+/// Most tags a resource may carry: AWS's limit, less plinth's `plinth:stack` and
+/// `plinth:address`.
+pub const MAX_USER_TAGS: usize = 50 - 2;
 
 pub fn tag_value(value: &str) -> Result<(), String> {
     if value.chars().count() > 256 {
         return Err("a tag value is at most 256 characters".into());
     }
     Ok(())
+}
+
+/// A tag value where the service checks its characters (IAM, S3, Lambda): [`tag_value`], and
+/// only the characters of [`tag_char`].
+pub fn tag_value_checked(value: &str) -> Result<(), String> {
+    tag_value(value)?;
+    if let Some(c) = value.chars().find(|c| !tag_char(*c)) {
+        return Err(format!(
+            "tag value `{}` contains {c:?}, which AWS does not allow",
+            value.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// A KMS key as SQS and S3 take one: its id (`1234abcd-...`, or `mrk-...` for a
+/// multi-Region key), an alias (`alias/NAME`), or the ARN of either.
+pub fn kms_key_reference(value: &str) -> Result<(), String> {
+    let alias = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 250
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+    };
+    let key_id = |id: &str| {
+        let uuid = id.len() == 36
+            && id.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            });
+        let multi_region = id
+            .strip_prefix("mrk-")
+            .is_some_and(|h| h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        uuid || multi_region
+    };
+    let ok = if let Some(rest) = value.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        match parts.as_slice() {
+            [_, "kms", region, account, resource] if !region.is_empty() && !account.is_empty() => {
+                resource.strip_prefix("key/").is_some_and(key_id)
+                    || resource.strip_prefix("alias/").is_some_and(alias)
+            }
+            _ => false,
+        }
+    } else if let Some(name) = value.strip_prefix("alias/") {
+        alias(name)
+    } else {
+        key_id(value)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` names no KMS key: a key is named by its id, an alias (alias/NAME) or the ARN of either",
+            value.escape_debug()
+        ))
+    }
 }
 
 /// What an ARN must look like where a field takes one: the service, whether the ARN names a
@@ -357,6 +426,26 @@ impl<'a> Checker<'a> {
             stand_ins: None,
             resolved: Some(lookup),
         }
+    }
+
+    /// At plan time, the region `text` (an ARN) names when it is not the stack's, or (with
+    /// `same_account`) the account when that is not the stack's: `"region eu-west-1"`,
+    /// `"account 111122223333"`. Before AWS is read, and for an ARN naming the stack's, `None`.
+    pub fn elsewhere(&self, text: &Text, same_account: bool) -> Option<String> {
+        let lookup = self.resolved?;
+        let arn = render_with(text, lookup)?;
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [_, _, _, region, account, _] = parts.as_slice() else {
+            return None;
+        };
+        let fact = |f: AwsFact| lookup(&Reference::Aws(f));
+        if fact(AwsFact::Region).is_some_and(|r| !region.is_empty() && r != *region) {
+            return Some(format!("region {region}"));
+        }
+        if same_account && fact(AwsFact::AccountId).is_some_and(|a| a != *account) {
+            return Some(format!("account {account}"));
+        }
+        None
     }
 
     /// A text's value when it holds no references other than variables.
@@ -658,6 +747,30 @@ mod tests {
             policy_size::of(&json),
             r#"{"Sid":"é\n\t✓","Ü":[1,"xy"]}"#.chars().count()
         );
+    }
+
+    #[test]
+    fn kms_key_references() {
+        for good in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/tonic-sqs",
+            "alias/aws/sqs",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:alias/tonic-sqs",
+        ] {
+            assert_eq!(kms_key_reference(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "tonic-sqs",
+            "alias/",
+            "alias/with space",
+            "1234abcd-12ab-34cd-56ef-1234567890",
+            "arn:aws:kms:us-east-1:123456789012:tonic-sqs",
+            "arn:aws:sqs:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(kms_key_reference(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -197,12 +197,20 @@ fn destroy_deletes_what_the_stack_owns_and_leaves_the_rest() {
         run.stdout
     );
     assert!(
-        run.stderr
-            .contains("Apply complete: 0 added, 0 changed, 0 replaced, 3 destroyed"),
+        run.stderr.contains("Destroy complete: 3 destroyed in"),
         "{}",
         run.stderr
     );
     assert_eq!(role_names(&prefix), [format!("{prefix}-not-ours")]);
+    // Nothing is left to destroy, and the plan says so in those words.
+    let again = plinth_aws(&["plan", "-f", &spec.arg(), "--destroy"]).ok();
+    assert!(
+        again
+            .stdout
+            .contains("No changes. The stack owns nothing in this account to destroy."),
+        "{}",
+        again.stdout
+    );
     let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
     assert!(
         plan.stdout

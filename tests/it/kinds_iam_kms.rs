@@ -920,7 +920,7 @@ fn a_key_left_by_an_interrupted_apply_is_taken_over_instead_of_created_again() {
 
         let report =
             plinth::apply::apply(&aws, &plan, Default::default(), &plinth::apply::Silent).await;
-        assert!(report.succeeded(), "{}", report.summary_line());
+        assert!(report.succeeded(), "{}", report.summary_line(false));
         let described = client
             .describe_key()
             .key_id(&alias)

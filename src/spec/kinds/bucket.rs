@@ -207,7 +207,7 @@ pub(super) fn load(
             }
         }),
         notifications,
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::Bucket, &raw.tags),
     };
     // An existing bucket is by definition not this stack's yet: taking over its settings is
     // adopting it.
@@ -286,6 +286,8 @@ const RESERVED_SUFFIXES: &[(&str, &str)] = &[
     ("--table-s3", "table buckets"),
 ];
 
+/// Most CORS rules S3 keeps on a bucket.
+const MAX_CORS_RULES: usize = 100;
 /// The methods a CORS rule may allow (S3's `CORSRule.AllowedMethods`).
 const CORS_METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
 
@@ -382,8 +384,9 @@ impl BucketSpec {
         }
     }
 
-    /// On a shared bucket, plinth records the ids of its CORS rules and notifications in a tag
-    /// (space-separated), so an id it is given must be one it can record, and name one entry.
+    /// An id names one CORS rule, or one notification, of the block. On a shared bucket,
+    /// plinth records the ids of its entries in a tag (space-separated), so an id it is given
+    /// must also be one it can record.
     fn check_entry_ids(&self, diags: &mut Diagnostics) {
         let cors = self
             .cors
@@ -399,17 +402,22 @@ impl BucketSpec {
         let mut seen: BTreeMap<(&str, &str), ()> = BTreeMap::new();
         for (id, what, location) in cors.chain(notifications) {
             let Some(id) = id else { continue };
-            let problem = if !is_recordable_id(id) {
+            let problem = if self.existing && !is_recordable_id(id) {
                 format!("the {what} id {id:?} on an existing bucket is not letters, digits, `-`, `_` and `.` only")
             } else if seen.insert((what, id), ()).is_some() {
                 format!("two {what}s of the block have the id {id:?}")
             } else {
                 continue;
             };
+            let hint = if self.existing {
+                "give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"
+            } else {
+                "give each entry its own id, or none (S3 makes one up)"
+            };
             diags.push(
                 Diagnostic::error(Code::SpecSharedEntryId, problem)
                     .at_location(Some(location.clone()))
-                    .hint("give each entry an id of letters, digits, `-`, `_` and `.` (or none: plinth derives one from the stack and the block): on an existing bucket plinth owns exactly the entries it names and keeps the others"),
+                    .hint(hint),
             );
         }
     }
@@ -593,17 +601,23 @@ impl KindSpec for BucketSpec {
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "bucket policy", c, diags);
         }
-        if self.existing {
-            self.check_entry_ids(diags);
-        }
+        self.check_entry_ids(diags);
         c.text(
             &self.name,
             bucket_name,
             "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`; S3 also refuses `..`, IP addresses and a few reserved prefixes and suffixes",
             diags,
         );
-        self.tags.check(c, diags);
+        self.tags.check(Kind::Bucket, c, diags);
         if let Some(e) = &self.encryption {
+            if let Some(key) = &e.kms_key {
+                c.text(
+                    key,
+                    rules::kms_key_reference,
+                    "write the key as \"${key.NAME.arn}\", \"alias/NAME\" or its id",
+                    diags,
+                );
+            }
             match (e.sse.get_ref().as_str(), &e.kms_key) {
                 ("kms", _) | ("s3", None) => {}
                 ("s3", Some(key)) => diags.push(
@@ -663,6 +677,18 @@ impl KindSpec for BucketSpec {
                     .hint(hint),
                 );
             }
+            let (NotificationTarget::Queue(target) | NotificationTarget::Function(target)) =
+                &n.target;
+            if let Some(other) = c.elsewhere(target, false) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        format!("the notification's target is in {other}; S3 notifies only queues and functions of the bucket's region"),
+                    )
+                    .at_location(Some(target.location.clone()))
+                    .hint("notify a queue or function in the stack's region"),
+                );
+            }
             if let NotificationTarget::Queue(q) = &n.target {
                 if c.shape(q).is_some_and(|arn| arn.ends_with(".fifo")) {
                     diags.push(
@@ -674,6 +700,24 @@ impl KindSpec for BucketSpec {
             }
         }
         self.check_overlapping_notifications(diags);
+        if let Some(rules) = self.cors.as_ref().filter(|r| r.len() > MAX_CORS_RULES) {
+            diags.push(
+                Diagnostic::error(
+                    Code::SpecInvalidValue,
+                    format!(
+                        "{} CORS rules: S3 takes at most {MAX_CORS_RULES} on a bucket",
+                        rules.len()
+                    ),
+                )
+                .at_location(Some(
+                    self.cors_locations
+                        .get(MAX_CORS_RULES)
+                        .unwrap_or(&self.name.location)
+                        .clone(),
+                ))
+                .hint("merge rules: one rule may list several origins, methods and headers"),
+            );
+        }
         let rules = self.cors.iter().flatten();
         for (i, rule) in rules.enumerate() {
             let at = self.cors_locations.get(i).unwrap_or(&self.name.location);

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::Lifecycle;
 use crate::diag::Diagnostics;
-use crate::model::Attributes;
+use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::{Loader, Located, Text};
@@ -20,9 +20,9 @@ pub(crate) type RawTags = Option<BTreeMap<Located<String>, Located<String>>>;
 pub struct Tags(pub Option<BTreeMap<String, Text>>);
 
 impl Tags {
-    /// Reads the tags, refusing keys AWS does not accept.
-    pub(super) fn load(loader: &mut Loader, raw: &RawTags) -> Tags {
-        Tags(raw.as_ref().map(|t| loader.tags(t)))
+    /// Reads the tags of a resource of `kind`, refusing keys AWS does not accept.
+    pub(super) fn load(loader: &mut Loader, kind: Kind, raw: &RawTags) -> Tags {
+        Tags(raw.as_ref().map(|t| loader.tags(kind, t)))
     }
 
     /// Whether the block declares its tags.
@@ -35,10 +35,24 @@ impl Tags {
         self.0.iter().flat_map(|t| t.values())
     }
 
-    /// AWS's rules for tag values.
-    pub(super) fn check(&self, c: &Checker<'_>, diags: &mut Diagnostics) {
+    /// AWS's rules for the tag values of a resource of `kind`: IAM, S3 and Lambda also check
+    /// their characters.
+    pub(super) fn check(&self, kind: Kind, c: &Checker<'_>, diags: &mut Diagnostics) {
+        let checked = matches!(kind.arn_format().service, "iam" | "s3" | "lambda");
+        let hint = format!(
+            "a tag value is at most 256 {}",
+            if checked {
+                rules::TAG_CHARACTERS
+            } else {
+                "characters"
+            }
+        );
         for value in self.texts() {
-            c.text(value, rules::tag_value, "shorten the tag value", diags);
+            if checked {
+                c.text(value, rules::tag_value_checked, &hint, diags);
+            } else {
+                c.text(value, rules::tag_value, &hint, diags);
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! or a container image), its configuration, environment (with secret values), tags, and the
 //! SQS queues that trigger it (`[[function.NAME.trigger]]`, Lambda's event source mappings).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
@@ -217,7 +217,7 @@ pub(super) fn load(
                 })
                 .collect()
         }),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::Function, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
@@ -676,6 +676,14 @@ impl KindSpec for FunctionSpec {
             }
             _ => {}
         }
+        if let Some(handler) = &self.handler {
+            c.text(
+                handler,
+                lambda_handler,
+                "write the handler as Lambda takes it, e.g. \"main.handler\" (file.function)",
+                diags,
+            );
+        }
         if let Code::S3 {
             bucket,
             key,
@@ -713,9 +721,37 @@ impl KindSpec for FunctionSpec {
                 }
             }
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::Function, c, diags);
+        // Lambda keeps one mapping per function and queue, and refuses a second one.
+        let mut queues = BTreeSet::new();
         for trigger in self.triggers.iter().flatten() {
             trigger.check(c, diags);
+            if let Some(other) = c.elsewhere(&trigger.queue, false) {
+                diags.push(
+                    Diagnostic::error(
+                        diag::Code::SpecInvalidValue,
+                        format!("the trigger's queue is in {other}; Lambda reads only queues of the function's region"),
+                    )
+                    .at_location(Some(trigger.queue.location.clone()))
+                    .hint("trigger the function from a queue in the stack's region"),
+                );
+            }
+            let queue = c
+                .resolve(&trigger.queue)
+                .unwrap_or_else(|| trigger.queue.raw.clone());
+            if !queues.insert(queue) {
+                diags.push(
+                    Diagnostic::error(
+                        diag::Code::SpecInvalidValue,
+                        format!(
+                            "a second trigger on queue `{}`: Lambda maps a queue to a function once",
+                            trigger.queue.raw
+                        ),
+                    )
+                    .at_location(Some(trigger.queue.location.clone()))
+                    .hint("keep one [[function.NAME.trigger]] per queue, with the settings of both"),
+                );
+            }
         }
     }
 
@@ -886,8 +922,6 @@ const RUNTIMES: &[&str] = &[
     "provided.al2",
     "provided.al2023",
 ];
-/// The families of Lambda's runtime identifiers.
-const RUNTIME_FAMILIES: &[&str] = &["nodejs", "python", "java", "dotnet", "ruby", "provided"];
 /// Runtimes whose deprecation has ended: Lambda refuses to create a function with one.
 const RETIRED_RUNTIMES: &[&str] = &[
     "nodejs",
@@ -917,15 +951,84 @@ const RETIRED_RUNTIMES: &[&str] = &[
     "provided",
 ];
 
-/// A runtime Lambda may take: not one it has retired, and of one of its families.
+/// Lambda's pattern for a handler: `[^\s]+`, at most 128 characters.
+fn lambda_handler(handler: &str) -> Result<(), String> {
+    if handler.is_empty() || handler.chars().count() > 128 {
+        return Err(format!(
+            "the handler is {} characters; Lambda takes 1 to 128",
+            handler.chars().count()
+        ));
+    }
+    match handler.chars().find(|c| c.is_whitespace()) {
+        Some(c) => Err(format!(
+            "handler `{}` contains {c:?}; Lambda takes no spaces or line breaks in it",
+            handler.escape_debug()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A runtime identifier's family and version: `python3.12` is `("python", [3, 12])`. `None`
+/// for what is not shaped like one of Lambda's (`nodejsN.x`, `python3.N`, `javaN`, `dotnetN`,
+/// `rubyA.B`, `provided.alN`).
+fn runtime_version(runtime: &str) -> Option<(&'static str, Vec<u32>)> {
+    let numbers = |s: &str, parts: usize| -> Option<Vec<u32>> {
+        let numbers: Vec<u32> = s
+            .split('.')
+            .map(|n| {
+                (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| n.parse().ok())
+                    .flatten()
+            })
+            .collect::<Option<_>>()?;
+        (numbers.len() == parts).then_some(numbers)
+    };
+    if let Some(v) = runtime
+        .strip_prefix("nodejs")
+        .and_then(|r| r.strip_suffix(".x"))
+    {
+        return Some(("nodejs", numbers(v, 1)?));
+    }
+    if let Some(v) = runtime.strip_prefix("python") {
+        return Some(("python", numbers(v, 2)?));
+    }
+    if let Some(v) = runtime.strip_prefix("provided.al") {
+        return Some(("provided", numbers(v, 1)?));
+    }
+    if let Some(v) = runtime.strip_prefix("ruby") {
+        return Some(("ruby", numbers(v, 2)?));
+    }
+    if let Some(v) = runtime.strip_prefix("dotnet") {
+        return Some(("dotnet", numbers(v, 1)?));
+    }
+    let v = runtime.strip_prefix("java")?;
+    Some(("java", numbers(v.strip_suffix(".al2").unwrap_or(v), 1)?))
+}
+
+/// A runtime Lambda may take: one it offers for new functions, or a newer version of one of
+/// its families (Lambda adds them) written exactly as Lambda writes them.
 fn lambda_runtime(runtime: &str) -> Result<(), String> {
     if RETIRED_RUNTIMES.contains(&runtime) {
         return Err(format!(
             "runtime `{runtime}` is retired: Lambda no longer creates functions with it"
         ));
     }
-    if RUNTIMES.contains(&runtime) || RUNTIME_FAMILIES.iter().any(|f| runtime.starts_with(f)) {
+    if RUNTIMES.contains(&runtime) {
         return Ok(());
+    }
+    if let Some((family, version)) = runtime_version(runtime) {
+        let newest = RUNTIMES
+            .iter()
+            .filter_map(|r| runtime_version(r))
+            .filter(|(f, _)| *f == family)
+            .map(|(_, v)| v)
+            .max();
+        if newest.is_some_and(|newest| version > newest) {
+            return Ok(());
+        }
+        return Err(format!(
+            "runtime `{runtime}` is not one Lambda creates functions with: it is deprecated or was never offered"
+        ));
     }
     let near = crate::spec::load::did_you_mean(runtime, RUNTIMES)
         .map(|d| format!("; {d}"))
@@ -1144,7 +1247,18 @@ impl schemars::JsonSchema for EnvValueField {
 
 #[cfg(test)]
 mod tests {
-    use super::{environment_name, lambda_runtime};
+    use super::{environment_name, lambda_handler, lambda_runtime};
+
+    #[test]
+    fn handlers_have_no_spaces_and_at_most_128_characters() {
+        assert_eq!(lambda_handler("main.handler"), Ok(()));
+        assert_eq!(lambda_handler(&"a".repeat(128)), Ok(()));
+        assert!(lambda_handler(&"a".repeat(129)).is_err());
+        assert!(lambda_handler("").is_err());
+        let spaced = lambda_handler("main.handler ").unwrap_err();
+        assert!(spaced.contains("' '"), "{spaced}");
+        assert!(lambda_handler("main.\nhandler").is_err());
+    }
 
     #[test]
     fn runtimes_are_lambdas_and_not_retired() {
@@ -1154,8 +1268,30 @@ mod tests {
             "java21",
             "provided.al2023",
             "python3.15",
+            "nodejs26.x",
+            "java8.al2",
+            "provided.al2025",
         ] {
             assert_eq!(lambda_runtime(good), Ok(()), "{good}");
+        }
+        // Shaped like a runtime, but not one Lambda creates functions with now: deprecated
+        // (older than the oldest offered) or never offered.
+        for old in ["python3.9", "nodejs18.x", "java9", "ruby3.2"] {
+            let refused = lambda_runtime(old).unwrap_err();
+            assert!(
+                refused.contains("not one Lambda creates functions with"),
+                "{refused}"
+            );
+        }
+        // Not written as Lambda writes it.
+        for odd in [
+            "python3.12 ",
+            "nodejs22",
+            "python3.12.1",
+            "java21x",
+            "python",
+        ] {
+            assert!(lambda_runtime(odd).is_err(), "{odd:?}");
         }
         assert!(lambda_runtime("python2.7").unwrap_err().contains("retired"));
         assert!(lambda_runtime("go1.x").unwrap_err().contains("retired"));

@@ -52,7 +52,7 @@ pub(super) fn load(
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         role: raw.role.as_ref().map(|r| loader.text_or_stand_in(r)),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::InstanceProfile, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
@@ -124,7 +124,7 @@ impl KindSpec for InstanceProfileSpec {
                 diags,
             );
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::InstanceProfile, c, diags);
     }
 
     fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {

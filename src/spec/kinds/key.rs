@@ -143,7 +143,7 @@ pub(super) fn load(
             .aliases
             .as_ref()
             .map(|v| v.iter().map(|a| loader.text_or_stand_in(a)).collect()),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, crate::model::Kind::Key, &raw.tags),
         deletion_window_days: raw
             .deletion_window_days
             .map(|d| (*d.get_ref(), loader.location(d.span()))),
@@ -460,7 +460,7 @@ impl KindSpec for KeySpec {
                 ));
             }
         }
-        self.tags.check(c, diags);
+        self.tags.check(crate::model::Kind::Key, c, diags);
         if let Some(days) = &self.deletion_window_days {
             c.range("deletion_window_days", days, DELETION_WINDOW_DAYS, diags);
         }

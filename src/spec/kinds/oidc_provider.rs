@@ -72,7 +72,7 @@ pub(super) fn load(
         url: loader.text_or_stand_in(&raw.url),
         client_ids,
         thumbprints,
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::OidcProvider, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
@@ -199,7 +199,7 @@ impl KindSpec for OidcProviderSpec {
                 );
             }
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::OidcProvider, c, diags);
     }
 
     fn desired(&self, r: &Resolver<'_>, _diags: &mut Diagnostics) -> Attributes {

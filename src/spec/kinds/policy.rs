@@ -53,7 +53,7 @@ pub(super) fn load(
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
         document: loader.policy_or_stand_in(&raw.document),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::Policy, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
@@ -130,7 +130,7 @@ impl KindSpec for PolicySpec {
                 diags,
             );
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::Policy, c, diags);
     }
 
     fn desired(&self, r: &Resolver<'_>, diags: &mut Diagnostics) -> Attributes {

@@ -133,7 +133,7 @@ pub(super) fn load(
                 loader.location(r.max_receive_count.span()),
             ),
         }),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::Queue, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
 }
@@ -355,6 +355,17 @@ impl KindSpec for QueueSpec {
                 MAX_RECEIVE_COUNT,
                 diags,
             );
+            // SQS keeps a queue's dead-letter queue in its own account and region.
+            if let Some(other) = c.elsewhere(&r.queue, true) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SpecInvalidValue,
+                        format!("the dead-letter queue is in {other}; SQS takes one in the queue's own account and region"),
+                    )
+                    .at_location(Some(r.queue.location.clone()))
+                    .hint("name a dead-letter queue of this stack's account and region, usually \"${queue.NAME.arn}\""),
+                );
+            }
             // A queue cannot be its own dead-letter queue: SQS answers that it cannot find
             // the dead-letter queue, as the queue does not exist yet when it is created.
             let dead_letter = c.shape(&r.queue);
@@ -391,7 +402,7 @@ impl KindSpec for QueueSpec {
                 }
             }
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::Queue, c, diags);
         if let (Some((_, at)), Some(false)) = (&self.content_based_deduplication, self.fifo(c)) {
             diags.push(
                 Diagnostic::error(
@@ -400,6 +411,14 @@ impl KindSpec for QueueSpec {
                 )
                 .at_location(Some(at.clone()))
                 .hint("end the queue name with `.fifo`, or remove content_based_deduplication"),
+            );
+        }
+        if let Some(key) = &self.kms_key {
+            c.text(
+                key,
+                rules::kms_key_reference,
+                "write the key as \"${key.NAME.arn}\", \"alias/NAME\" or its id",
+                diags,
             );
         }
         if let (Some(key), Some((true, _))) = (&self.kms_key, &self.sqs_managed_sse) {

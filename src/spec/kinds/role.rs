@@ -15,7 +15,7 @@ use toml_edit::{value, Array, Item, Table};
 use super::block::{BlockWriter, Found};
 use super::common::{first_tag, RawTags, Tags};
 use super::{KindSpec, Lifecycle};
-use crate::diag::{Code, Diagnostics, Location};
+use crate::diag::{Code, Diagnostic, Diagnostics, Location, WarningCode};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
@@ -102,7 +102,8 @@ pub(super) fn load(
 ) -> Option<(RoleSpec, Lifecycle)> {
     let table = value.span();
     let raw: RawRole = loader.deserialize(value)?;
-    check_existing(loader, &raw, table);
+    check_existing(loader, &raw, table.clone());
+    check_counts_and_names(loader, &raw, table);
     let spec = RoleSpec {
         name: loader.text_or_stand_in(&raw.name),
         existing: raw.existing,
@@ -125,9 +126,53 @@ pub(super) fn load(
             .permissions_boundary
             .as_ref()
             .map(|p| loader.text_or_stand_in(p)),
-        tags: Tags::load(loader, &raw.tags),
+        tags: Tags::load(loader, Kind::Role, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))
+}
+
+/// IAM's limits on a role's policies: inline policy names (`[\w+=,.@-]`, 1 to 128
+/// characters), and managed policies attached (10 by IAM's default quota, 20 at most).
+fn check_counts_and_names(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usize>) {
+    for (name, policy) in raw.policies.iter().flatten() {
+        if let Err(message) = rules::iam_name(name, rules::IAM_NAME_MAX) {
+            loader
+                .err(
+                    Code::SpecInvalidValue,
+                    format!("inline policy name {message}"),
+                    policy.span(),
+                )
+                .set_hint("name inline policies with letters, digits and + = , . @ _ -");
+        }
+    }
+    let Some(attached) = &raw.managed_policies else {
+        return;
+    };
+    let at = attached.get(10).map_or(table, |m| m.span());
+    if attached.len() > 20 {
+        loader
+            .err(
+                Code::SpecInvalidValue,
+                format!(
+                    "{} managed policies on one role: IAM attaches at most 20",
+                    attached.len()
+                ),
+                at,
+            )
+            .set_hint("combine policies into fewer managed policies, or move some into `policies`");
+    } else if attached.len() > 10 {
+        loader.diags.push(
+            Diagnostic::warning(
+                WarningCode::Quota,
+                format!(
+                    "{} managed policies on one role: IAM's default quota is 10 (up to 20 once raised in Service Quotas)",
+                    attached.len()
+                ),
+            )
+            .at(&loader.file, at)
+            .hint("raise the account's \"Managed policies per role\" quota first, or attach fewer"),
+        );
+    }
 }
 
 /// A role plinth creates needs a trust policy; an existing role takes none of the settings that
@@ -392,7 +437,7 @@ impl KindSpec for RoleSpec {
                 diags,
             );
         }
-        self.tags.check(c, diags);
+        self.tags.check(Kind::Role, c, diags);
         for arn in self
             .managed_policies
             .iter()

@@ -47,74 +47,11 @@ impl Loader {
     }
 
     /// AWS refuses policy documents over its size limits, so a spec that would hit one fails
-    /// here rather than half way through an apply. References are counted as written: the
-    /// values they stand for are rarely much longer.
+    /// here rather than half way through an apply. References are counted as written; the
+    /// plan measures a document again once they are filled in, when they may have made it
+    /// reach a limit ([`policy_size_findings`]).
     pub(super) fn check_policy_sizes(&mut self, resource: &Resource) {
-        let present = PolicyTemplate::present;
-        // The start of the document: a whole policy underlined says nothing more.
-        let start = |p: &PolicyTemplate| {
-            Location::new(
-                &p.location.file,
-                p.location.span.start..p.location.span.start + 1,
-            )
-        };
-        let mut inline_total = 0;
-        let mut inline_first = None;
-        let mut together_limit = 0;
-        for (attribute, name, template) in resource.body.documents() {
-            if !present(template) {
-                continue;
-            }
-            let chars = template.size;
-            let Some(column) = resource.kind().policy_document(attribute) else {
-                continue;
-            };
-            let limit = match column.limit {
-                SizeLimit::Each(limit) => limit,
-                SizeLimit::Raisable { default, max } => {
-                    if chars > default && chars <= max {
-                        self.diags.push(
-                            Diagnostic::warning(
-                                WarningCode::PolicySize,
-                                format!("{} {name} policy is {chars} characters; IAM's default quota is {default}", resource.address),
-                            )
-                            .at_location(Some(start(template)))
-                            .hint(format!("fine if the account's quota was raised (up to {max}); otherwise shorten the policy")),
-                        );
-                    }
-                    max
-                }
-                SizeLimit::Together(limit) => {
-                    inline_total += chars;
-                    together_limit = limit;
-                    inline_first.get_or_insert_with(|| start(template));
-                    continue;
-                }
-            };
-            if chars > limit {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::SpecPolicySize,
-                        format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
-                    )
-                    .at_location(Some(start(template)))
-                    .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
-                );
-            }
-        }
-        if let Some(at) = inline_first.filter(|_| inline_total > together_limit) {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::SpecPolicySize,
-                    format!(
-                        "{}'s inline policies are {inline_total} characters together; IAM accepts at most {together_limit} per role (white space not counted)",
-                        resource.address,
-                    ),
-                )
-                .at_location(Some(at))
-                .hint("move some statements into a managed policy ([policy.NAME]) and attach it with managed_policies"),
-            );
-        }
+        policy_size_findings(resource, |t| t.size, &mut self.diags);
     }
 
     /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
@@ -299,5 +236,78 @@ impl Loader {
             location,
             parsed,
         })
+    }
+}
+
+/// AWS's size limits on `resource`'s policies, each document's size given by `size`.
+pub(crate) fn policy_size_findings(
+    resource: &Resource,
+    size: impl Fn(&PolicyTemplate) -> usize,
+    diags: &mut Diagnostics,
+) {
+    let present = PolicyTemplate::present;
+    // The start of the document: a whole policy underlined says nothing more.
+    let start = |p: &PolicyTemplate| {
+        Location::new(
+            &p.location.file,
+            p.location.span.start..p.location.span.start + 1,
+        )
+    };
+    let mut inline_total = 0;
+    let mut inline_first = None;
+    let mut together_limit = 0;
+    for (attribute, name, template) in resource.body.documents() {
+        if !present(template) {
+            continue;
+        }
+        let chars = size(template);
+        let Some(column) = resource.kind().policy_document(attribute) else {
+            continue;
+        };
+        let limit = match column.limit {
+            SizeLimit::Each(limit) => limit,
+            SizeLimit::Raisable { default, max } => {
+                if chars > default && chars <= max {
+                    diags.push(
+                        Diagnostic::warning(
+                            WarningCode::PolicySize,
+                            format!("{} {name} policy is {chars} characters; IAM's default quota is {default}", resource.address),
+                        )
+                        .at_location(Some(start(template)))
+                        .hint(format!("fine if the account's quota was raised (up to {max}); otherwise shorten the policy")),
+                    );
+                }
+                max
+            }
+            SizeLimit::Together(limit) => {
+                inline_total += chars;
+                together_limit = limit;
+                inline_first.get_or_insert_with(|| start(template));
+                continue;
+            }
+        };
+        if chars > limit {
+            diags.push(
+                Diagnostic::error(
+                    Code::SpecPolicySize,
+                    format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
+                )
+                .at_location(Some(start(template)))
+                .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
+            );
+        }
+    }
+    if let Some(at) = inline_first.filter(|_| inline_total > together_limit) {
+        diags.push(
+            Diagnostic::error(
+                Code::SpecPolicySize,
+                format!(
+                    "{}'s inline policies are {inline_total} characters together; IAM accepts at most {together_limit} per role (white space not counted)",
+                    resource.address,
+                ),
+            )
+            .at_location(Some(at))
+            .hint("move some statements into a managed policy ([policy.NAME]) and attach it with managed_policies"),
+        );
     }
 }
