@@ -1670,3 +1670,76 @@ trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal =
     let refused = plan_of(120).unwrap_err().render(false);
     assert!(refused.contains("AWS accepts at most 4096"), "{refused}");
 }
+
+/// SQS keeps a dead-letter queue in its queue's account and region, Lambda reads queues of its
+/// function's region and S3 notifies targets of its bucket's: an ARN elsewhere is refused once
+/// the plan knows where the stack is, and the same ARNs in the stack's region plan.
+#[test]
+fn queues_named_in_another_region_or_account_are_refused_at_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    let spec_with = |dead_letter: &str, source: &str, target: &str| {
+        format!(
+            r#"[stack]
+name = "places"
+
+[queue.work]
+name = "work"
+visibility_timeout = 60
+redrive = {{ queue = "{dead_letter}", max_receive_count = 3 }}
+
+[role.fn]
+name = "fn"
+trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "lambda.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }}
+policies.queues = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = "*" }}] }}
+
+[function.worker]
+name = "worker"
+role = "${{role.fn.arn}}"
+runtime = "python3.12"
+handler = "main.handler"
+code = {{ s3_bucket = "code", s3_key = "worker.zip" }}
+
+[[function.worker.trigger]]
+queue = "{source}"
+
+[bucket.data]
+name = "places-data"
+
+[[bucket.data.notification]]
+queue = "{target}"
+events = ["s3:ObjectCreated:*"]
+"#
+        )
+    };
+    let planned = |dead_letter: &str, source: &str, target: &str| {
+        std::fs::write(&path, spec_with(dead_letter, source, target)).unwrap();
+        let spec = spec::load(&path, &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        plan(&spec, &empty_account(), PlanOptions::default())
+    };
+    let here = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+    let refused = planned(
+        "arn:aws:sqs:us-east-1:111122223333:dlq",
+        "arn:aws:sqs:eu-west-1:123456789012:jobs",
+        "arn:aws:sqs:eu-west-1:123456789012:events",
+    )
+    .unwrap_err()
+    .render(false);
+    for expected in [
+        "the dead-letter queue is in account 111122223333",
+        "the trigger's queue is in region eu-west-1",
+        "the notification's target is in region eu-west-1",
+    ] {
+        assert!(refused.contains(expected), "{expected}: {refused}");
+    }
+    // The same queues in the stack's region and account: nothing of the kind is said.
+    let text = match planned(&here("dlq"), &here("jobs"), &here("events")) {
+        Ok(_) => String::new(),
+        Err(d) => d.render(false),
+    };
+    assert!(
+        !text.contains("is in region") && !text.contains("is in account"),
+        "{text}"
+    );
+}
