@@ -1474,16 +1474,50 @@ pub fn describe_actions(actions: &[String]) -> String {
         .join(", ")
 }
 
-/// The catalog's spelling of a lowercase action (`sts:AssumeRole`), or a wildcard as is.
+/// The catalog's spelling of a lowercase action (`sts:AssumeRole`); of a wildcard, its literal
+/// parts as the first action it matches spells them (`s3:*Object`). As is when the catalog
+/// knows no such action.
 fn spelled(action: &str) -> String {
-    if pattern::has_wildcard(action) || !action.contains(':') {
+    if !action.contains(':') {
         return action.to_string();
     }
-    catalog()
-        .actions_matching(action)
-        .next()
-        .map(|(service, a)| format!("{}:{}", service.prefix, a.name))
-        .unwrap_or_else(|| action.to_string())
+    let Some((service, first)) = catalog().actions_matching(action).next() else {
+        return action.to_string();
+    };
+    let name = format!("{}:{}", service.prefix, first.name);
+    if !pattern::has_wildcard(action) {
+        return name;
+    }
+    // Each run of the pattern between wildcards is found, in order, in the action's name
+    // (compared lowercase: the catalog's names are ASCII), and takes its spelling there.
+    let lower = name.to_ascii_lowercase();
+    let mut out = String::with_capacity(action.len());
+    let mut from = 0;
+    let mut literal = String::new();
+    let mut flush = |literal: &mut String, out: &mut String, from: &mut usize| {
+        if literal.is_empty() {
+            return;
+        }
+        match lower[*from..].find(literal.as_str()) {
+            Some(at) => {
+                let start = *from + at;
+                out.push_str(&name[start..start + literal.len()]);
+                *from = start + literal.len();
+            }
+            None => out.push_str(literal),
+        }
+        literal.clear();
+    };
+    for c in action.chars() {
+        if c == '*' || c == '?' {
+            flush(&mut literal, &mut out, &mut from);
+            out.push(c);
+        } else {
+            literal.push(c.to_ascii_lowercase());
+        }
+    }
+    flush(&mut literal, &mut out, &mut from);
+    out
 }
 
 /// One line per row, as the text plan and `plinth access` print them:

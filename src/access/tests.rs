@@ -490,8 +490,17 @@ fn detailed_exit_code_with_each_threshold() {
 #[test]
 fn wildcards_are_counted_for_people() {
     let text = describe_actions(&["s3:get*".to_string(), "sts:assumerole".to_string()]);
-    assert!(text.starts_with("s3:get* ("), "{text}");
+    assert!(text.starts_with("s3:Get* ("), "{text}");
     assert!(text.ends_with("actions), sts:AssumeRole"), "{text}");
+    // A wildcard's literal parts are spelled as the catalog spells the actions it matches.
+    let text = describe_actions(&["s3:*object".to_string(), "kms:generatedatakey*".to_string()]);
+    assert!(text.starts_with("s3:*Object ("), "{text}");
+    assert!(text.contains(", kms:GenerateDataKey* ("), "{text}");
+    // One the catalog does not know is shown as it is.
+    assert_eq!(
+        describe_actions(&["nosuch:do*".to_string()]),
+        "nosuch:do* (0 actions)"
+    );
 }
 
 #[test]

@@ -372,11 +372,32 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let mut out = Planned::default();
     let desired = resource.body.desired(resolver, &mut out.diags);
     let measure = !options.destroy && !options.refresh_only;
+    let documents = resource.body.documents();
+    // A role's inline policies share one limit: each has what the others leave of it.
+    let together: usize = (documents.iter())
+        .filter(|(attribute, _, _)| {
+            let column = resource.kind().policy_document(attribute);
+            column.is_some_and(|c| matches!(c.limit, crate::model::SizeLimit::Together(_)))
+        })
+        .map(|(_, _, template)| template.size)
+        .sum();
     let mut grown = Vec::new();
-    for (name, template, _) in resource.body.policy_documents() {
-        if let Some(doc) = attribute_at(&desired, &name).and_then(Value::as_shared_policy) {
+    for (attribute, name, template) in &documents {
+        if let Some(doc) = attribute_at(&desired, name).and_then(Value::as_shared_policy) {
             if measure {
-                grown.extend(grown_size(template, doc, context.vars));
+                let limit = resource
+                    .kind()
+                    .policy_document(attribute)
+                    .map(|c| match c.limit {
+                        crate::model::SizeLimit::Each(limit) => limit,
+                        crate::model::SizeLimit::Raisable { default, .. } => default,
+                        crate::model::SizeLimit::Together(limit) => {
+                            limit.saturating_sub(together - template.size)
+                        }
+                    });
+                if let Some(limit) = limit {
+                    grown.extend(grown_size(template, doc, limit, context.vars));
+                }
             }
             out.resolved
                 .push((template.key(), Some(std::sync::Arc::clone(doc))));
@@ -1165,17 +1186,17 @@ pub fn physical_ids(
 /// grow past a limit its written form kept under (a variable standing for a long list): the
 /// template's key and its size, when it grew. Load measured it as written; it is measured
 /// again only when it could have grown that far: its written size, plus each variable's value
-/// and room for each other reference, above IAM's smallest limit.
+/// and room for each other reference, above `limit` (the document's, or a raisable quota's
+/// default).
 fn grown_size(
     template: &crate::spec::PolicyTemplate,
     doc: &policy::PolicyDocument,
+    limit: usize,
     vars: &BTreeMap<String, crate::spec::Var>,
 ) -> Option<(usize, usize)> {
     /// More than a reference to a resource or the account stands for (an ARN is about 100
     /// characters).
     const ROOM_PER_REFERENCE: usize = 256;
-    /// IAM's smallest limit: a trust policy under the default quota.
-    const SMALLEST_LIMIT: usize = 2048;
     if template.templated.is_empty() {
         return None;
     }
@@ -1189,7 +1210,7 @@ fn grown_size(
             Piece::Text(_) => 0,
         })
         .sum();
-    if template.size + room <= SMALLEST_LIMIT {
+    if template.size + room <= limit {
         return None;
     }
     let json = serde_json::from_str::<serde_json::Value>(&doc.to_aws_json()).ok()?;
