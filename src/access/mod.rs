@@ -1494,7 +1494,7 @@ fn spelled(action: &str) -> String {
     let mut out = String::with_capacity(action.len());
     let mut from = 0;
     let mut literal = String::new();
-    let mut flush = |literal: &mut String, out: &mut String, from: &mut usize| {
+    let flush = |literal: &mut String, out: &mut String, from: &mut usize| {
         if literal.is_empty() {
             return;
         }
