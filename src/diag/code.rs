@@ -75,6 +75,8 @@ codes! {
     PlanUnknownName = "plan::unknown-name",
     /// A trigger's queue ARN is known only after apply.
     PlanUnknownTrigger = "plan::unknown-trigger",
+    /// A string of a bucket's CORS rule or notification known only after apply.
+    PlanUnknownValue = "plan::unknown-value",
     /// A policy document the policy grammar refuses.
     PolicyInvalid = "policy::invalid",
     /// A policy that is not JSON.

@@ -745,3 +745,80 @@ QUEUE_ARN = "${{queue.work.arn}}"
         format!("arn:aws:sqs:us-east-1:123456789012:{name}")
     );
 }
+
+/// References in a CORS rule and in a notification's filter are filled in like any other
+/// string: S3 holds the values, and a variable given another value is a change.
+#[test]
+fn cors_rules_and_notification_filters_fill_in_their_references() {
+    let (stack, name) = (unique("corsvars"), unique("corsvars"));
+    let spec = TempSpec::new(&format!(
+        r#"[stack]
+name = "{stack}"
+
+[vars]
+app = "app.example.com"
+area = "incoming"
+
+[queue.q]
+name = "{name}"
+policy = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ Service = "s3.amazonaws.com" }}, Action = "sqs:SendMessage", Resource = "${{queue.q.arn}}", Condition = {{ ArnLike = {{ "aws:SourceArn" = "${{bucket.b.arn}}" }} }} }}] }}
+
+[bucket.b]
+name = "{name}"
+
+[[bucket.b.cors]]
+id = "web-${{var.area}}"
+allowed_origins = ["https://${{var.app}}"]
+allowed_methods = ["GET"]
+
+[[bucket.b.notification]]
+id = "new-${{var.area}}"
+queue = "${{queue.q.arn}}"
+events = ["s3:ObjectCreated:*"]
+prefix = "${{var.area}}/"
+"#
+    ));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    let client = s3();
+    let (origins, id, prefix) = runtime().block_on(async {
+        let cors = client.get_bucket_cors().bucket(&name).send().await.unwrap();
+        let rule = &cors.cors_rules()[0];
+        let notifications = client
+            .get_bucket_notification_configuration()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
+        let queue = &notifications.queue_configurations()[0];
+        let prefix = queue
+            .filter()
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules()[0].value().unwrap_or_default().to_string());
+        (
+            rule.allowed_origins().to_vec(),
+            rule.id().map(str::to_string),
+            prefix,
+        )
+    });
+    assert_eq!(origins, ["https://app.example.com"]);
+    assert_eq!(id.as_deref(), Some("web-incoming"));
+    assert_eq!(prefix.as_deref(), Some("incoming/"));
+    let other = plinth_aws(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--var",
+        "app=other.example.com",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(other.code, 2, "{}{}", other.stdout, other.stderr);
+    assert!(
+        other.stdout.contains("\"https://other.example.com\""),
+        "{}",
+        other.stdout
+    );
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
+}

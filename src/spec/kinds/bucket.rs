@@ -32,7 +32,11 @@ pub struct BucketSpec {
     /// Deleting the bucket deletes every object in it first.
     pub force_destroy: bool,
     pub policy: Option<PolicyTemplate>,
+    /// The CORS rules as written; their strings may hold references, filled in from
+    /// `cors_texts`.
     pub cors: Option<Vec<CorsRule>>,
+    /// Each rule's strings as templates, in [`rule_strings`] order.
+    pub cors_texts: Vec<Vec<Text>>,
     /// Where each CORS rule is written, in the order of `cors`.
     pub cors_locations: Vec<Location>,
     pub public_access_block: Option<PublicAccessBlock>,
@@ -76,10 +80,31 @@ pub struct Notification {
     pub events: Vec<String>,
     pub prefix: Option<String>,
     pub suffix: Option<String>,
+    /// `id`, `prefix` and `suffix` as templates (they may hold references), in that order,
+    /// those present.
+    pub texts: Vec<Text>,
     pub location: Location,
 }
 
 impl Notification {
+    /// The notification with its `id`, `prefix` and `suffix` filled in by `fill`.
+    fn filled(&self, mut fill: impl FnMut(&Text) -> String) -> Notification {
+        let mut texts = self.texts.iter();
+        let mut next = |present: bool| present.then(|| texts.next().map(&mut fill)).flatten();
+        Notification {
+            id: next(self.id.is_some()),
+            target: match &self.target {
+                NotificationTarget::Queue(t) => NotificationTarget::Queue(t.clone()),
+                NotificationTarget::Function(t) => NotificationTarget::Function(t.clone()),
+            },
+            events: self.events.clone(),
+            prefix: next(self.prefix.is_some()),
+            suffix: next(self.suffix.is_some()),
+            texts: Vec::new(),
+            location: self.location.clone(),
+        }
+    }
+
     fn filter(&self) -> EventFilter<'_> {
         EventFilter {
             events: &self.events,
@@ -177,7 +202,15 @@ pub(super) fn load(
                         return None;
                     }
                 };
-                Some(Notification { id: n.id, target, events: n.events, prefix: n.prefix, suffix: n.suffix, location: loader.location(span) })
+                let texts = [&n.id, &n.prefix, &n.suffix]
+                    .into_iter()
+                    .flatten()
+                    .map(|v| {
+                        let located = loader.string_within(span.clone(), v.clone());
+                        loader.text_or_stand_in(&located)
+                    })
+                    .collect();
+                Some(Notification { id: n.id, target, events: n.events, prefix: n.prefix, suffix: n.suffix, texts, location: loader.location(span) })
             })
             .collect()
     });
@@ -191,6 +224,16 @@ pub(super) fn load(
             .iter()
             .flatten()
             .map(|c| loader.location(c.span()))
+            .collect(),
+        cors_texts: (raw.cors.iter().flatten())
+            .map(|rule| {
+                rule_strings(rule.get_ref())
+                    .map(|v| {
+                        let located = loader.string_within(rule.span(), v.clone());
+                        loader.text_or_stand_in(&located)
+                    })
+                    .collect()
+            })
             .collect(),
         cors: raw
             .cors
@@ -215,6 +258,35 @@ pub(super) fn load(
         spec,
         Lifecycle::new(raw.adopt || raw.existing, raw.prevent_destroy),
     ))
+}
+
+/// A CORS rule's strings, in one order: its id, origins, methods, allowed and exposed headers.
+fn rule_strings(rule: &CorsRule) -> impl Iterator<Item = &String> {
+    (rule.id.iter())
+        .chain(&rule.allowed_origins)
+        .chain(&rule.allowed_methods)
+        .chain(&rule.allowed_headers)
+        .chain(&rule.expose_headers)
+}
+
+/// `rule` with each of its strings ([`rule_strings`] order) filled in from `texts` by `fill`.
+fn filled_rule(rule: &CorsRule, texts: &[Text], mut fill: impl FnMut(&Text) -> String) -> CorsRule {
+    let mut texts = texts.iter();
+    let mut list = |values: &Vec<String>| -> Vec<String> {
+        values
+            .iter()
+            .map(|v| texts.next().map_or_else(|| v.clone(), &mut fill))
+            .collect()
+    };
+    let id = rule.id.as_ref().map(|id| list(&vec![id.clone()]).remove(0));
+    CorsRule {
+        id,
+        allowed_origins: list(&rule.allowed_origins),
+        allowed_methods: list(&rule.allowed_methods),
+        allowed_headers: list(&rule.allowed_headers),
+        expose_headers: list(&rule.expose_headers),
+        max_age: rule.max_age,
+    }
 }
 
 /// What S3 accepts as a bucket name: its characters, those it may begin and end with, and
@@ -363,8 +435,7 @@ fn filters_overlap(a: Option<&str>, b: Option<&str>, starts: bool) -> bool {
 impl BucketSpec {
     /// S3 refuses a notification configuration in which two entries could send one event
     /// ("Configurations overlap"): an event type in common and key filters one key can match.
-    fn check_overlapping_notifications(&self, diags: &mut Diagnostics) {
-        let notifications: Vec<&Notification> = self.notifications.iter().flatten().collect();
+    fn check_overlapping_notifications(notifications: &[Notification], diags: &mut Diagnostics) {
         for (i, later) in notifications.iter().enumerate() {
             let filter = later.filter();
             let Some(earlier) = notifications[..i]
@@ -387,17 +458,18 @@ impl BucketSpec {
     /// An id names one CORS rule, or one notification, of the block. On a shared bucket,
     /// plinth records the ids of its entries in a tag (space-separated), so an id it is given
     /// must also be one it can record.
-    fn check_entry_ids(&self, diags: &mut Diagnostics) {
-        let cors = self
-            .cors
+    fn check_entry_ids(
+        &self,
+        cors: &[CorsRule],
+        notifications: &[Notification],
+        diags: &mut Diagnostics,
+    ) {
+        let cors = cors
             .iter()
-            .flatten()
             .zip(&self.cors_locations)
             .map(|(c, location)| (c.id.as_deref(), "CORS rule", location));
-        let notifications = self
-            .notifications
+        let notifications = notifications
             .iter()
-            .flatten()
             .map(|n| (n.id.as_deref(), "notification", &n.location));
         let mut seen: BTreeMap<(&str, &str), ()> = BTreeMap::new();
         for (id, what, location) in cors.chain(notifications) {
@@ -593,6 +665,8 @@ impl KindSpec for BucketSpec {
                         NotificationTarget::Queue(t) | NotificationTarget::Function(t) => t,
                     }),
             )
+            .chain(self.cors_texts.iter().flatten())
+            .chain(self.notifications.iter().flatten().flat_map(|n| &n.texts))
             .chain(self.tags.texts())
             .collect()
     }
@@ -601,7 +675,17 @@ impl KindSpec for BucketSpec {
         if let (true, Some(policy)) = (self.existing, &self.policy) {
             super::shared::require_sids(policy, "bucket policy", c, diags);
         }
-        self.check_entry_ids(diags);
+        // The rules and notifications as far as their values can be told (references to
+        // what is known only at plan stay as written until then).
+        let fill = |t: &Text| c.shape(t).unwrap_or_else(|| t.raw.clone());
+        let cors: Vec<CorsRule> = (self.cors.iter().flatten())
+            .zip(&self.cors_texts)
+            .map(|(rule, texts)| filled_rule(rule, texts, fill))
+            .collect();
+        let notifications: Vec<Notification> = (self.notifications.iter().flatten())
+            .map(|n| n.filled(fill))
+            .collect();
+        self.check_entry_ids(&cors, &notifications, diags);
         c.text(
             &self.name,
             bucket_name,
@@ -699,7 +783,7 @@ impl KindSpec for BucketSpec {
                 }
             }
         }
-        self.check_overlapping_notifications(diags);
+        Self::check_overlapping_notifications(&notifications, diags);
         if let Some(rules) = self.cors.as_ref().filter(|r| r.len() > MAX_CORS_RULES) {
             diags.push(
                 Diagnostic::error(
@@ -718,8 +802,7 @@ impl KindSpec for BucketSpec {
                 .hint("merge rules: one rule may list several origins, methods and headers"),
             );
         }
-        let rules = self.cors.iter().flatten();
-        for (i, rule) in rules.enumerate() {
+        for (i, rule) in cors.iter().enumerate() {
             let at = self.cors_locations.get(i).unwrap_or(&self.name.location);
             let mut problems = Vec::new();
             if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
@@ -781,11 +864,20 @@ impl KindSpec for BucketSpec {
         if let Some(p) = &self.policy {
             attrs.insert("policy".into(), r.policy_or_report(p, diags));
         }
+        // A CORS rule's or a notification's string made of a value known only after apply
+        // cannot be sent: said once, and left as written.
+        let mut later = Vec::new();
+        let mut fill = |t: &Text| {
+            r.text(t).unwrap_or_else(|| {
+                later.push(t.location.clone());
+                t.raw.clone()
+            })
+        };
         if let Some(rules) = &self.cors {
-            attrs.insert(
-                "cors".into(),
-                Value::List(rules.iter().map(cors_rule).collect()),
-            );
+            let filled: Vec<Value> = (rules.iter().zip(&self.cors_texts))
+                .map(|(rule, texts)| cors_rule(&filled_rule(rule, texts, &mut fill)))
+                .collect();
+            attrs.insert("cors".into(), Value::List(filled));
         }
         if let Some(b) = &self.public_access_block {
             attrs.insert(
@@ -816,6 +908,7 @@ impl KindSpec for BucketSpec {
                         NotificationTarget::Queue(t) => ("queue", t),
                         NotificationTarget::Function(t) => ("function", t),
                     };
+                    let n = n.filled(&mut fill);
                     let entry = notification(
                         kind,
                         r.value(target),
@@ -830,6 +923,13 @@ impl KindSpec for BucketSpec {
                 })
                 .collect();
             attrs.insert("notifications".into(), notifications_value(entries));
+        }
+        for at in later {
+            diags.push(
+                Diagnostic::error(Code::PlanUnknownValue, "a CORS rule's or a notification's string refers to a value known only after apply")
+                    .at_location(Some(at))
+                    .hint("use variables, or attributes known before apply (a resource's name or ARN)"),
+            );
         }
         self.tags.desire(r, &mut attrs);
         attrs
