@@ -507,7 +507,10 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                 }
                 change
             }
-            Some(found) if found.owner.is_none() && resource.adopt => {
+            // Adopting a resource other stacks share would take their parts.
+            Some(found)
+                if found.owner.is_none() && resource.adopt && sharing_stacks(found).is_empty() =>
+            {
                 compare(resource, desired, physical_id, found, depends_on, true)
             }
             Some(found) => {
@@ -770,19 +773,41 @@ fn policy_findings(
 }
 
 fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
+    let sharing = sharing_stacks(found);
     let (message, hint) = match &found.owner {
+        None if !sharing.is_empty() => (
+            format!(
+                "{} `{}` is someone else's, shared by stack{} {} (`existing = true` there); adopting it would take their parts",
+                resource.kind(),
+                found.physical_id,
+                if sharing.len() == 1 { "" } else { "s" },
+                sharing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+            ),
+            format!(
+                "declare [{}] with `existing = true` to add this stack's parts beside theirs, or choose another name",
+                resource.address
+            ),
+        ),
         None => (
             format!("{} `{}` already exists and no stack owns it", resource.kind(), found.physical_id),
             format!("set `adopt = true` on [{}] to take it over (plinth tags it on apply), or choose another name", resource.address),
         ),
         Some(other) => (
             format!("{} `{}` already exists and belongs to stack `{other}`", resource.kind(), found.physical_id),
-            format!("remove it from stack `{other}` first, or choose another name"),
+            format!("let stack `{other}` release it first (`release = true` on its block, then apply there), then set `adopt = true` here; or choose another name"),
         ),
     };
     Diagnostic::error(Code::PlanConflict, message)
         .at_location(Some(resource.location.clone()))
         .hint(hint)
+}
+
+/// The stacks that share `found` (`existing = true`), by the records on it.
+fn sharing_stacks(found: &LiveResource) -> Vec<String> {
+    let shares = found.attributes.get(crate::model::shared::SHARES_ATTRIBUTE);
+    crate::model::shared::all_shares(shares)
+        .into_keys()
+        .collect()
 }
 
 /// A shared key's attributes as read, and as the change leaves them: updated, or released

@@ -1487,3 +1487,32 @@ public_access_block = {{ block_public_acls = true, ignore_public_acls = true, bl
         "the stack let go"
     );
 }
+
+/// A key another stack shares (`existing = true`) is nobody's to adopt: adopting it would take
+/// that stack's statement and aliases, and let this stack delete the key. The plan refuses and
+/// names the sharing stack; nothing changes.
+#[test]
+fn adopting_a_resource_another_stack_shares_is_refused() {
+    let sharer = unique("sharer");
+    let alias = format!("alias/{}", unique("customer"));
+    let id = customer_key(&alias);
+    let shared = TempSpec::new(&shared_key_spec(&sharer, &alias, "SharerS3"));
+    apply(&shared);
+    let before = key_policy(&id);
+    let adopter = TempSpec::new(&format!(
+        "[stack]\nname = \"{}\"\n\n[key.k]\naliases = [\"{alias}\"]\ndescription = \"taken over\"\nadopt = true\n",
+        unique("adopter")
+    ));
+    let plan = plinth_aws(&["plan", "-f", &adopter.arg()]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!("shared by stack `{sharer}`"))
+            && plan.stderr.contains("`existing = true`"),
+        "{}",
+        plan.stderr
+    );
+    let apply = plinth_aws(&["apply", "-f", &adopter.arg(), "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert_eq!(key_policy(&id), before);
+    assert_no_changes(&shared);
+}
