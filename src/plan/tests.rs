@@ -1436,7 +1436,11 @@ fn a_setting_left_out_of_the_spec_is_shown_as_removed() {
         &super::plan(&spec, &live, PlanOptions::default()).unwrap(),
         TextOptions::default(),
     );
-    assert!(!kept.contains("public access block"), "{kept}");
+    assert!(
+        !kept.contains("- removed")
+            && kept.contains("no longer managed by this stack, kept as it is: public access block"),
+        "{kept}"
+    );
     let destroy = PlanOptions {
         destroy: true,
         ..PlanOptions::default()

@@ -297,6 +297,14 @@ fn diff_body(out: &mut String, c: &ResourceChange) {
                 given_up.join(", ")
             );
         }
+        let let_go = Existing::let_go(c);
+        if !let_go.is_empty() {
+            let _ = writeln!(
+                out,
+                "# no longer managed by this stack, kept as it is: {}",
+                let_go.join(", ")
+            );
+        }
         for kept in super::kept_statements(c) {
             let _ = writeln!(out, "# {kept}");
         }

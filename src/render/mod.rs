@@ -171,6 +171,22 @@ impl Existing {
             .collect()
     }
 
+    /// Settings the stack no longer declares that it found on the resource when it took
+    /// them over: letting go of them leaves them as they are now.
+    pub fn let_go(c: &ResourceChange) -> Vec<String> {
+        let (before, after) = managed_parts(c);
+        let found = crate::plan::shared_bucket::found_settings(&before);
+        before
+            .iter()
+            .filter(|part| {
+                part.starts_with("setting/")
+                    && !after.contains(part)
+                    && crate::plan::shared_bucket::is_kept(part, &found)
+            })
+            .map(|part| crate::plan::shared::describe(part))
+            .collect()
+    }
+
     /// Attributes that are plinth's own records about the resource, kept in its tags, rather
     /// than settings: they are not shown as changes. `existing` is one while plinth takes the
     /// resource over (the live side has no record yet); once the stack owns it, a change of

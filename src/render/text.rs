@@ -174,6 +174,14 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         );
         let _ = writeln!(out, "{}", p.paint(&line, Style::new().red()));
     }
+    let let_go = Existing::let_go(c);
+    if !let_go.is_empty() {
+        let _ = writeln!(
+            out,
+            "      no longer managed by this stack, kept as it is: {}",
+            let_go.join(", ")
+        );
+    }
     for kept in super::kept_statements(c) {
         let _ = writeln!(out, "      {}", p.paint(&kept, Style::new().dimmed()));
     }
