@@ -189,6 +189,39 @@ pub async fn read<E: From<AwsError>>(
             owned
         }
     };
+    // A resource whose name the spec changed is found by its address tag among what the
+    // stack owns, read for its tags alone: read in full, as the spec declares it, so that the
+    // plan of its replacement compares with all of it (and the access review sees what the
+    // old one granted). Not one another block finds by its name (a block's address renamed).
+    let renamed: Vec<(ReadRequest, &Attributes)> = spec
+        .resources
+        .values()
+        .filter(|r| r.kind().has_name() && !by_address.contains_key(&r.address))
+        .filter_map(|r| {
+            let old = owned.iter().find(|o| {
+                o.kind == r.kind()
+                    && o.address_tag.as_ref() == Some(&r.address)
+                    && !(by_address.values())
+                        .any(|l| l.kind == o.kind && l.physical_id == o.physical_id)
+            })?;
+            let desired = desired.get(&r.address)?;
+            let request = ReadRequest {
+                address: r.address.clone(),
+                physical_id: old.physical_id.clone(),
+                declared: desired.keys().cloned().collect(),
+            };
+            Some((request, desired))
+        })
+        .collect();
+    if !renamed.is_empty() {
+        for (_, full) in read_named(aws, limit, renamed).await?.into_iter().flatten() {
+            let slot = (owned.iter_mut())
+                .find(|o| o.kind == full.kind && o.physical_id == full.physical_id);
+            if let Some(slot) = slot {
+                *slot = full;
+            }
+        }
+    }
     // ... and they join the owned ones here, so `owned` still holds everything the stack owns.
     owned.extend(
         by_address

@@ -551,3 +551,41 @@ fn a_description_change_keeps_a_session_length_the_spec_leaves_unset() {
     plinth_aws(&["apply", "-f", &file.arg(), "--auto-approve"]).ok();
     assert_eq!(session(), Some(3600));
 }
+
+/// A role whose name changes is replaced; the old one is read in full (found only by its
+/// address tag), so the plan shows the name alone as changing, and the access review finds
+/// the replacement grants what the old role granted: nothing gained, nothing lost.
+#[test]
+fn a_renamed_role_is_compared_with_all_of_the_old_one() {
+    let (stack, prefix) = (unique("renamed"), unique("tonic"));
+    let spec = TempSpec::new(&two_roles(&stack, &prefix));
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    std::fs::write(
+        spec.path(),
+        two_roles(&stack, &prefix).replace(
+            &format!("name = \"{prefix}-lambda\""),
+            &format!("name = \"{prefix}-lambda2\""),
+        ),
+    )
+    .unwrap();
+    let plan = plinth_aws(&["plan", "-f", &spec.arg()]).ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "-/+ role.lambda must be replaced (the name changed from `{prefix}-lambda`)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("managed_policies") && !plan.stdout.contains("policies.access"),
+        "only the name differs: {}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("Access changes"), "{}", plan.stdout);
+    plinth_aws(&["apply", "-f", &spec.arg(), "--auto-approve"]).ok();
+    assert!(!role_exists(&format!("{prefix}-lambda")));
+    assert_eq!(
+        plinth_aws(&["plan", "-f", &spec.arg(), "--detailed-exitcode"]).code,
+        0
+    );
+}
