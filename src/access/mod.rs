@@ -706,7 +706,7 @@ struct Denied {
     conditional: bool,
     /// What must hold for the actions left to be allowed: each conditional Deny covering them,
     /// negated (`StringNotEquals aws:PrincipalOrgID o-1` leaves them to callers with
-    /// `StringEquals aws:PrincipalOrgID o-1`), or as `unless ...` where no one operator is
+    /// `StringEquals aws:PrincipalOrgID o-1`), or as `not ...` where no one operator is
     /// its negation.
     unless: Vec<String>,
     /// The negated conditions among `unless`, for the row's class.
@@ -818,14 +818,17 @@ fn apply_denies(
                         }
                     }
                     None => {
-                        let text = format!(
-                            "unless {}",
-                            deny.condition
-                                .iter()
-                                .map(condition_text)
-                                .collect::<Vec<_>>()
-                                .join(" and ")
-                        );
+                        // Shown after `if`, as the rows' other conditions are.
+                        let text = match deny.condition.as_slice() {
+                            [one] => format!("not {}", condition_text(one)),
+                            all => format!(
+                                "not ({})",
+                                all.iter()
+                                    .map(condition_text)
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
+                            ),
+                        };
                         if !out.unless.contains(&text) {
                             out.unless.push(text);
                         }

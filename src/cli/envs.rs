@@ -184,7 +184,9 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
             access,
         })
         .collect();
-    ui.out(&render(&plans, &args.render, ui));
+    if !plans.is_empty() {
+        ui.out(&render(&plans, &args.render, ui));
+    }
     if !failed.is_empty() {
         return Err(Failure::Refused {
             message: format!(
@@ -197,7 +199,11 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            hint: Some("the errors above say why; no plan file was written".into()),
+            hint: Some(if args.out.is_some() {
+                "the errors above say why; no plan file was written".into()
+            } else {
+                "the errors above say why".into()
+            }),
         });
     }
     if let Some(path) = &args.out {
@@ -551,6 +557,13 @@ fn same_file(a: &std::path::Path, b: impl AsRef<std::path::Path>) -> bool {
     }
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or_default()
+/// The first line of a message, for a table cell; a line that only introduces a list (ends
+/// with `:`) takes the list's first item with it.
+fn first_line(s: &str) -> String {
+    let mut lines = s.lines().map(str::trim);
+    let first = lines.next().unwrap_or_default();
+    match (first.strip_suffix(':'), lines.next()) {
+        (Some(intro), Some(item)) => format!("{intro}: {item}"),
+        _ => first.to_string(),
+    }
 }

@@ -127,7 +127,10 @@ async fn confirm(plan: &Plan, auto_approve: bool, ui: &Ui) -> Result<(), Workflo
     }
     if !std::io::stdin().is_terminal() {
         return Err(WorkflowError::Refused {
-            message: "apply needs confirmation, and there is no terminal to ask on".into(),
+            message: format!(
+                "{} needs confirmation, and there is no terminal to ask on",
+                if plan.destroy { "destroy" } else { "apply" }
+            ),
             hint: Some("review the plan above and pass --auto-approve".into()),
         });
     }

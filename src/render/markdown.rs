@@ -210,13 +210,12 @@ fn verb(c: &ResourceChange) -> String {
         return format!("(existing {}) {}", c.address.kind, e.what(c.address.kind));
     }
     match c.action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::Replace => "must be replaced",
-        Action::Delete => "will be destroyed",
-        Action::NoOp => "is unchanged",
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => "must be replaced".to_string(),
+        Action::Delete => super::delete_verb(c),
+        Action::NoOp => "is unchanged".to_string(),
     }
-    .to_string()
 }
 
 fn detail(c: &ResourceChange) -> String {

@@ -26,6 +26,20 @@ pub fn summary_line(s: &Summary) -> String {
     )
 }
 
+/// What a delete does, for the line that names the resource: a KMS key is never deleted at
+/// once, only scheduled for deletion after its window (`deletion_window_days`, read from the
+/// key's tag; KMS's 30 days without one).
+pub fn delete_verb(c: &crate::plan::ResourceChange) -> String {
+    if c.address.kind != crate::model::Kind::Key {
+        return "will be destroyed".to_string();
+    }
+    let days = match c.live.as_ref().and_then(|l| l.get("deletion_window_days")) {
+        Some(Value::Int(days)) => *days,
+        _ => crate::model::key::DEFAULT_DELETION_WINDOW_DAYS,
+    };
+    format!("will be scheduled for deletion in {days} days")
+}
+
 pub fn is_empty_message(plan: &Plan) -> Option<&'static str> {
     match (plan.is_empty(), plan.refresh_only, plan.destroy) {
         (false, _, _) => None,

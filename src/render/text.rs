@@ -132,7 +132,7 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         (None, Action::Create) => "will be created".to_string(),
         (None, Action::Update) => "will be updated in place".to_string(),
         (None, Action::Replace) => "must be replaced".to_string(),
-        (None, Action::Delete) => "will be destroyed".to_string(),
+        (None, Action::Delete) => super::delete_verb(c),
         (None, Action::NoOp) => "is unchanged".to_string(),
     };
     // Releasing an existing resource changes it in place; nothing is destroyed.

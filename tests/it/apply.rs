@@ -187,6 +187,13 @@ fn destroy_deletes_what_the_stack_owns_and_leaves_the_rest() {
     });
     let refused = plinth_aws(&["destroy", "-f", &spec.arg()]);
     assert_eq!(refused.code, 1, "no terminal and no --auto-approve");
+    assert!(
+        refused
+            .stderr
+            .contains("destroy needs confirmation, and there is no terminal to ask on"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(role_names(&prefix).len(), 4);
 
     let run = plinth_aws(&["destroy", "-f", &spec.arg(), "--auto-approve"]).ok();

@@ -816,7 +816,7 @@ fn a_key_is_updated_in_place_replaced_scheduled_for_deletion_and_recovered() {
         headlines(&plan),
         [
             "~ role.app will be updated in place",
-            "- key.data will be destroyed (no longer in the spec)"
+            "- key.data will be scheduled for deletion in 7 days (no longer in the spec)"
         ],
         "{plan}"
     );

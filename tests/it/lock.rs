@@ -322,8 +322,9 @@ fn with_an_index_a_plan_reads_what_the_stack_owns_by_name_and_lists_nothing() {
         plan.stdout
     );
     assert!(
-        plan.stdout
-            .contains("- key.plain will be destroyed (no longer in the spec)"),
+        plan.stdout.contains(
+            "- key.plain will be scheduled for deletion in 30 days (no longer in the spec)"
+        ),
         "{}",
         plan.stdout
     );

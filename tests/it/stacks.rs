@@ -233,7 +233,7 @@ fn tonic_structural_redshift_applies_prints_the_worker_settings_and_switches_the
         "- queue.work will be destroyed",
         "- function.worker will be destroyed",
         "- bucket.data will be destroyed",
-        "- key.sqs will be destroyed",
+        "- key.sqs will be scheduled for deletion in 7 days",
         "Plan: 0 to add, 1 to change, 0 to replace, 5 to destroy.",
     ] {
         assert!(plan.stdout.contains(line), "{line} in\n{}", plan.stdout);
