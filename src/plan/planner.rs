@@ -373,29 +373,12 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     let desired = resource.body.desired(resolver, &mut out.diags);
     let measure = !options.destroy && !options.refresh_only;
     let documents = resource.body.documents();
-    // A role's inline policies share one limit: each has what the others leave of it.
-    let together: usize = (documents.iter())
-        .filter(|(attribute, _, _)| {
-            let column = resource.kind().policy_document(attribute);
-            column.is_some_and(|c| matches!(c.limit, crate::model::SizeLimit::Together(_)))
-        })
-        .map(|(_, _, template)| template.size)
-        .sum();
     let mut grown = Vec::new();
     for (attribute, name, template) in &documents {
         if let Some(doc) = attribute_at(&desired, name).and_then(Value::as_shared_policy) {
-            if measure {
-                let limit = resource
-                    .kind()
-                    .policy_document(attribute)
-                    .map(|c| match c.limit {
-                        crate::model::SizeLimit::Each(limit) => limit,
-                        crate::model::SizeLimit::Raisable { default, .. } => default,
-                        crate::model::SizeLimit::Together(limit) => {
-                            limit.saturating_sub(together - template.size)
-                        }
-                    });
-                if let Some(limit) = limit {
+            // Only a document with references can have grown since load measured it.
+            if measure && !template.templated.is_empty() {
+                if let Some(limit) = size_limit(resource, &documents, attribute, template) {
                     grown.extend(grown_size(template, doc, limit, context.vars));
                 }
             }
@@ -1207,24 +1190,48 @@ pub fn physical_ids(
     }
 }
 
-/// A policy measured again once its references are filled in, where they may have made it
-/// grow past a limit its written form kept under (a variable standing for a long list): the
-/// template's key and its size, when it grew. Load measured it as written; it is measured
-/// again only when it could have grown that far: its written size, plus each variable's value
-/// and room for each other reference, above `limit` (the document's, or a raisable quota's
-/// default).
+/// The size `template` (under `attribute`) must stay within: its document's limit, a
+/// raisable quota's default, or what a role's other inline policies leave of their shared
+/// limit.
+fn size_limit(
+    resource: &Resource,
+    documents: &[(&'static str, String, &crate::spec::PolicyTemplate)],
+    attribute: &str,
+    template: &crate::spec::PolicyTemplate,
+) -> Option<usize> {
+    use crate::model::SizeLimit;
+    let kind = resource.kind();
+    Some(match kind.policy_document(attribute)?.limit {
+        SizeLimit::Each(limit) => limit,
+        SizeLimit::Raisable { default, .. } => default,
+        SizeLimit::Together(limit) => {
+            let together: usize = (documents.iter())
+                .filter(|(a, _, _)| {
+                    (kind.policy_document(a))
+                        .is_some_and(|c| matches!(c.limit, SizeLimit::Together(_)))
+                })
+                .map(|(_, _, t)| t.size)
+                .sum();
+            limit.saturating_sub(together - template.size)
+        }
+    })
+}
+
+/// A policy with references measured again once they are filled in, where they may have
+/// made it grow past a limit its written form kept under (a variable standing for a long
+/// list): the template's key, its size and where it is written, when it grew. Load measured
+/// it as written; it is measured again only when it could have grown that far: its written
+/// size, plus each variable's value and room for each other reference, above `limit`
+/// ([`size_limit`]).
 fn grown_size(
     template: &crate::spec::PolicyTemplate,
     doc: &policy::PolicyDocument,
     limit: usize,
     vars: &BTreeMap<String, crate::spec::Var>,
-) -> Option<(usize, usize)> {
+) -> Option<(usize, usize, usize)> {
     /// More than a reference to a resource or the account stands for (an ARN is about 100
     /// characters).
     const ROOM_PER_REFERENCE: usize = 256;
-    if template.templated.is_empty() {
-        return None;
-    }
     let room: usize = (template.templated.iter())
         .flat_map(|(_, pieces)| pieces)
         .map(|piece| match piece {
@@ -1240,25 +1247,23 @@ fn grown_size(
     }
     let json = serde_json::from_str::<serde_json::Value>(&doc.to_aws_json()).ok()?;
     let size = crate::spec::rules::policy_size::of(&json);
-    (size > template.size).then_some((template.key(), size))
+    (size > template.size).then_some((template.key(), size, template.location.span.start))
 }
 
 /// The size findings of a resource some of whose policies grew once their references were
 /// filled in ([`grown_size`]): those about the grown documents (load reported the others).
-fn report_grown_policies(resource: &Resource, grown: &[(usize, usize)], diags: &mut Diagnostics) {
-    let size_of = |key: usize| grown.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
+fn report_grown_policies(
+    resource: &Resource,
+    grown: &[(usize, usize, usize)],
+    diags: &mut Diagnostics,
+) {
+    let size_of = |key: usize| grown.iter().find(|(k, _, _)| *k == key).map(|(_, s, _)| *s);
     let mut found = Diagnostics::default();
     crate::spec::policy_size_findings(resource, |t| size_of(t.key()).unwrap_or(t.size), &mut found);
-    let starts: Vec<usize> = (resource.body.documents().into_iter())
-        .filter(|(_, _, t)| size_of(t.key()).is_some())
-        .map(|(_, _, t)| t.location.span.start)
-        .collect();
+    let grew = |start: usize| grown.iter().any(|(_, _, s)| *s == start);
     diags.extend(Diagnostics(
         (found.0.into_iter())
-            .filter(|d| {
-                d.is_error()
-                    || (d.location.as_ref()).is_some_and(|l| starts.contains(&l.span.start))
-            })
+            .filter(|d| d.is_error() || (d.location.as_ref()).is_some_and(|l| grew(l.span.start)))
             .collect(),
     ));
 }

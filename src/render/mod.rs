@@ -172,33 +172,13 @@ impl Existing {
     /// removal, unlike a statement, CORS rule or notification, whose list shows it.
     /// Empty for a resource that is not someone else's.
     pub fn given_up(c: &ResourceChange) -> Vec<String> {
-        let (before, after) = managed_parts(c);
-        let found = crate::plan::shared_bucket::found_settings(&before);
-        before
-            .iter()
-            .filter(|part| {
-                part.starts_with("setting/")
-                    && !after.contains(part)
-                    && !crate::plan::shared_bucket::is_kept(part, &found)
-            })
-            .map(|part| crate::plan::shared::describe(part))
-            .collect()
+        dropped_settings(c, false)
     }
 
     /// Settings the stack no longer declares that it found on the resource when it took
     /// them over: letting go of them leaves them as they are now.
     pub fn let_go(c: &ResourceChange) -> Vec<String> {
-        let (before, after) = managed_parts(c);
-        let found = crate::plan::shared_bucket::found_settings(&before);
-        before
-            .iter()
-            .filter(|part| {
-                part.starts_with("setting/")
-                    && !after.contains(part)
-                    && crate::plan::shared_bucket::is_kept(part, &found)
-            })
-            .map(|part| crate::plan::shared::describe(part))
-            .collect()
+        dropped_settings(c, true)
     }
 
     /// Attributes that are plinth's own records about the resource, kept in its tags, rather
@@ -209,6 +189,22 @@ impl Existing {
         existing(c).is_some()
             && (attribute == "manages" || (attribute == "existing" && c.take_ownership))
     }
+}
+
+/// The settings a change stops managing on someone else's resource: those it found there
+/// (`kept`, which letting go leaves as they are), or the others (which apply removes).
+fn dropped_settings(c: &ResourceChange, kept: bool) -> Vec<String> {
+    let (before, after) = managed_parts(c);
+    let found = crate::plan::shared_bucket::found_settings(&before);
+    before
+        .iter()
+        .filter(|part| {
+            part.starts_with("setting/")
+                && !after.contains(part)
+                && crate::plan::shared_bucket::is_kept(part, &found) == kept
+        })
+        .map(|part| crate::plan::shared::describe(part))
+        .collect()
 }
 
 /// The parts of someone else's resource the stack manages before and after a change (its

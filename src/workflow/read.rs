@@ -192,18 +192,20 @@ pub async fn read<E: From<AwsError>>(
     // A resource whose name the spec changed is found by its address tag among what the
     // stack owns, read for its tags alone: read in full, as the spec declares it, so that the
     // plan of its replacement compares with all of it (and the access review sees what the
-    // old one granted). Not one another block finds by its name (a block's address renamed).
+    // old one granted). `owned` holds nothing the spec reads by name (discovery and the index
+    // leave those out), so one another block holds by its name is never taken for it.
+    let mut by_tag: BTreeMap<&Address, &LiveResource> = BTreeMap::new();
+    for o in owned.iter().filter(|o| o.kind.has_name()) {
+        if let Some(tag) = &o.address_tag {
+            by_tag.entry(tag).or_insert(o);
+        }
+    }
     let renamed: Vec<(ReadRequest, &Attributes)> = spec
         .resources
         .values()
-        .filter(|r| r.kind().has_name() && !by_address.contains_key(&r.address))
+        .filter(|r| !by_address.contains_key(&r.address))
         .filter_map(|r| {
-            let old = owned.iter().find(|o| {
-                o.kind == r.kind()
-                    && o.address_tag.as_ref() == Some(&r.address)
-                    && !(by_address.values())
-                        .any(|l| l.kind == o.kind && l.physical_id == o.physical_id)
-            })?;
+            let old = by_tag.get(&r.address)?;
             let desired = desired.get(&r.address)?;
             let request = ReadRequest {
                 address: r.address.clone(),

@@ -93,10 +93,7 @@ impl Notification {
         let mut next = |present: bool| present.then(|| texts.next().map(&mut fill)).flatten();
         Notification {
             id: next(self.id.is_some()),
-            target: match &self.target {
-                NotificationTarget::Queue(t) => NotificationTarget::Queue(t.clone()),
-                NotificationTarget::Function(t) => NotificationTarget::Function(t.clone()),
-            },
+            target: self.target.clone(),
             events: self.events.clone(),
             prefix: next(self.prefix.is_some()),
             suffix: next(self.suffix.is_some()),
@@ -114,7 +111,7 @@ impl Notification {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum NotificationTarget {
     /// An SQS queue ARN.
     Queue(Text),
@@ -272,13 +269,9 @@ fn rule_strings(rule: &CorsRule) -> impl Iterator<Item = &String> {
 /// `rule` with each of its strings ([`rule_strings`] order) filled in from `texts` by `fill`.
 fn filled_rule(rule: &CorsRule, texts: &[Text], mut fill: impl FnMut(&Text) -> String) -> CorsRule {
     let mut texts = texts.iter();
-    let mut list = |values: &Vec<String>| -> Vec<String> {
-        values
-            .iter()
-            .map(|v| texts.next().map_or_else(|| v.clone(), &mut fill))
-            .collect()
-    };
-    let id = rule.id.as_ref().map(|id| list(&vec![id.clone()]).remove(0));
+    let mut one = |value: &String| texts.next().map_or_else(|| value.clone(), &mut fill);
+    let id = rule.id.as_ref().map(&mut one);
+    let mut list = |values: &[String]| values.iter().map(&mut one).collect::<Vec<_>>();
     CorsRule {
         id,
         allowed_origins: list(&rule.allowed_origins),
