@@ -128,6 +128,8 @@ codes! {
     SpecPlaceholder = "spec::placeholder",
     /// A policy document over AWS's size limit.
     SpecPolicySize = "spec::policy-size",
+    /// A character IAM or KMS refuses in a policy document (outside Latin-1).
+    SpecPolicyChars = "spec::policy-chars",
     /// A file that cannot be read.
     SpecRead = "spec::read",
     /// A lockout reason without `bypass_lockout_check`.

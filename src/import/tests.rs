@@ -153,7 +153,10 @@ fn wired() -> Vec<Found> {
                 ("role", Value::str(&role_arn)),
                 ("runtime", Value::str("python3.12")),
                 ("handler", Value::str("main.handler")),
-                ("code", Value::str("image:repo/worker:1")),
+                (
+                    "code",
+                    Value::str("image:123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:1"),
+                ),
                 ("timeout", Value::Int(30)),
                 ("memory", Value::Int(1024)),
                 ("description", Value::str("")),
@@ -250,7 +253,9 @@ fn defaults_are_left_out_and_settings_kept() {
     assert!(!text.contains("architectures"), "{text}");
     assert!(text.contains(r#"tags = { team = "data" }"#), "{text}");
     assert!(
-        text.contains(r#"code = { image = "repo/worker:1" }"#),
+        text.contains(
+            r#"code = { image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:1" }"#
+        ),
         "{text}"
     );
     assert!(!text.contains("runtime"), "an image brings its own: {text}");

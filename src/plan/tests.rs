@@ -1675,14 +1675,15 @@ trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal =
     assert!(refused.contains("AWS accepts at most 4096"), "{refused}");
 }
 
-/// SQS keeps a dead-letter queue in its queue's account and region, Lambda reads queues of its
-/// function's region and S3 notifies targets of its bucket's: an ARN elsewhere is refused once
-/// the plan knows where the stack is, and the same ARNs in the stack's region plan.
+/// SQS keeps a dead-letter queue in its queue's account and region, Lambda reads queues (and
+/// runs images) of its function's region and S3 notifies targets of its bucket's: an ARN or
+/// image elsewhere is refused once the plan knows where the stack is, and the same ARNs in the
+/// stack's region plan.
 #[test]
 fn queues_named_in_another_region_or_account_are_refused_at_plan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plinth.toml");
-    let spec_with = |dead_letter: &str, source: &str, target: &str| {
+    let spec_with = |dead_letter: &str, source: &str, target: &str, region: &str| {
         format!(
             r#"[stack]
 name = "places"
@@ -1707,6 +1708,11 @@ code = {{ s3_bucket = "code", s3_key = "worker.zip" }}
 [[function.worker.trigger]]
 queue = "{source}"
 
+[function.packaged]
+name = "packaged"
+role = "${{role.fn.arn}}"
+code = {{ image = "111122223333.dkr.ecr.{region}.amazonaws.com/worker:1" }}
+
 [bucket.data]
 name = "places-data"
 
@@ -1716,8 +1722,8 @@ events = ["s3:ObjectCreated:*"]
 "#
         )
     };
-    let planned = |dead_letter: &str, source: &str, target: &str| {
-        std::fs::write(&path, spec_with(dead_letter, source, target)).unwrap();
+    let planned = |dead_letter: &str, source: &str, target: &str, region: &str| {
+        std::fs::write(&path, spec_with(dead_letter, source, target, region)).unwrap();
         let spec = spec::load(&path, &LoadOptions::default())
             .unwrap_or_else(|d| panic!("{}", d.render(false)));
         plan(&spec, &empty_account(), PlanOptions::default())
@@ -1727,6 +1733,7 @@ events = ["s3:ObjectCreated:*"]
         "arn:aws:sqs:us-east-1:111122223333:dlq",
         "arn:aws:sqs:eu-west-1:123456789012:jobs",
         "arn:aws:sqs:eu-west-1:123456789012:events",
+        "eu-west-1",
     )
     .unwrap_err()
     .render(false);
@@ -1734,16 +1741,19 @@ events = ["s3:ObjectCreated:*"]
         "the dead-letter queue is in account 111122223333",
         "the trigger's queue is in region eu-west-1",
         "the notification's target is in region eu-west-1",
+        "the image is in Amazon ECR in eu-west-1",
     ] {
         assert!(refused.contains(expected), "{expected}: {refused}");
     }
     // The same queues in the stack's region and account: nothing of the kind is said.
-    let text = match planned(&here("dlq"), &here("jobs"), &here("events")) {
+    let text = match planned(&here("dlq"), &here("jobs"), &here("events"), "us-east-1") {
         Ok(_) => String::new(),
         Err(d) => d.render(false),
     };
     assert!(
-        !text.contains("is in region") && !text.contains("is in account"),
+        !text.contains("is in region")
+            && !text.contains("is in account")
+            && !text.contains("in Amazon ECR in"),
         "{text}"
     );
 }

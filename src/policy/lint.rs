@@ -282,10 +282,16 @@ impl StatementChecker<'_> {
                 (Forbidden, true) => "is not allowed in",
                 _ => continue,
             };
+            // KMS takes a key policy statement without Resource, and never applies it.
+            let effect = if element == "Resource" && !present && document.contains("KMS") {
+                ": KMS accepts the statement without it and ignores it, so it grants nothing (write \"Resource\": \"*\", the key itself)"
+            } else {
+                ""
+            };
             self.report(
                 lints,
                 ELEMENT_MISFITS_KIND,
-                format!("{element} {problem} {document}"),
+                format!("{element} {problem} {document}{effect}"),
             );
         }
     }
@@ -658,6 +664,39 @@ mod tests {
                 .iter()
                 .any(|rule| rule.code == lint.code && rule.severity == lint.severity));
         }
+    }
+
+    #[test]
+    fn a_key_policy_statement_without_resource_is_said_to_grant_nothing() {
+        let doc = PolicyDocument::parse(
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*"}]}"#,
+        )
+        .unwrap();
+        let key = lint(
+            &doc,
+            &LintContext::new(DocumentKind::Resource("a KMS key policy")),
+        );
+        let missing = key
+            .iter()
+            .find(|l| l.code == LintCode::ElementMisfitsKind)
+            .unwrap();
+        assert!(
+            missing.message.contains("ignores it, so it grants nothing"),
+            "{}",
+            missing.message
+        );
+        let queue = lint(
+            &doc,
+            &LintContext::new(DocumentKind::Resource("an SQS queue policy")),
+        );
+        let missing = queue
+            .iter()
+            .find(|l| l.code == LintCode::ElementMisfitsKind)
+            .unwrap();
+        assert_eq!(
+            missing.message,
+            "Resource is required in an SQS queue policy"
+        );
     }
 
     const IDENTITY: DocumentKind = DocumentKind::Identity;

@@ -71,6 +71,9 @@ pub fn check_resolved(
                 known.check_function(resource, function, &mut diags);
             }
             ResourceBody::Bucket(bucket) => {
+                if let Some(key) = bucket.encryption.as_ref().and_then(|e| e.kms_key.as_ref()) {
+                    known.check_encryption_key(key, "S3", &mut diags);
+                }
                 if let Some(policy) = &bucket.policy {
                     known.check_bucket_policy(resource, &bucket.name, policy, &mut diags);
                 }
@@ -83,6 +86,11 @@ pub fn check_resolved(
                             &mut diags,
                         );
                     }
+                }
+            }
+            ResourceBody::Queue(queue) => {
+                if let Some(key) = &queue.kms_key {
+                    known.check_encryption_key(key, "SQS", &mut diags);
                 }
             }
             ResourceBody::Role(role) => known.check_pass_role(resource, role, &mut diags),
@@ -313,6 +321,42 @@ impl<'a> Known<'a> {
             index
         });
         index.get(&(kind, value)).copied()
+    }
+
+    /// SQS and S3 encrypt with symmetric encryption keys only: a key of the stack made for
+    /// signing, for MACs or with an asymmetric key spec is refused when the queue or bucket is
+    /// set to use it.
+    fn check_encryption_key(&self, key: &Text, service: &str, diags: &mut Diagnostics) {
+        let Some(target) = self.target(key, Kind::Key) else {
+            return;
+        };
+        let ResourceBody::Key(spec) = &target.body else {
+            return;
+        };
+        let setting = |s: &Option<crate::spec::Located<String>>, default: &str| {
+            s.as_ref()
+                .map(|v| v.get_ref().clone())
+                .filter(|v| v != default)
+        };
+        let usage = setting(&spec.key_usage, "ENCRYPT_DECRYPT");
+        let shape = setting(&spec.key_spec, "SYMMETRIC_DEFAULT");
+        let Some(what) = usage
+            .map(|u| format!("key usage {u}"))
+            .or(shape.map(|s| format!("key spec {s}")))
+        else {
+            return;
+        };
+        diags.push(
+            Diagnostic::error(
+                Code::SpecInvalidValue,
+                format!(
+                    "{} has {what}; {service} encrypts only with symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
+                    target.address
+                ),
+            )
+            .at_location(Some(key.location.clone()))
+            .hint(format!("use a key of its own for {service}, with the default key spec and usage")),
+        );
     }
 
     fn identity_policies(&self, role: &'a RoleSpec) -> Option<IdentityPolicies<'a>> {

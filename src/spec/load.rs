@@ -1,6 +1,7 @@
 //! Reading a spec file: TOML with spans → typed spec, collecting every problem on the way.
 
 mod explain;
+mod json_keys;
 mod policies;
 mod positions;
 
@@ -876,6 +877,7 @@ impl Loader {
             templated: Vec::new(),
             location: Location::new(&self.file, value.span()),
             parsed: None,
+            outside_latin1: None,
         })
     }
 

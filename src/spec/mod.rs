@@ -181,6 +181,10 @@ pub struct PolicyTemplate {
     /// (resources, principal ids, condition values): filling them in is then
     /// `PolicyDocument::map_values`, with no JSON to rebuild and parse again.
     pub parsed: Option<std::sync::Arc<crate::policy::PolicyDocument>>,
+    /// The first character of the document's strings (keys and values) outside Latin-1, which
+    /// IAM and KMS refuse in a policy (`[\u0009\u000A\u000D\u0020-\u00FF]+`); S3 and SQS
+    /// take it. Checked against the document's kind with the other per-resource rules.
+    pub outside_latin1: Option<char>,
 }
 
 impl PolicyTemplate {

@@ -23,6 +23,9 @@ pub const NAME_CHARS: Charset = Charset("A-Za-z0-9_-");
 pub const IAM_NAME_CHARS: Charset = Charset("A-Za-z0-9_+=,.@-");
 /// A segment of an IAM path: printable ASCII without spaces, other than `/`.
 pub const IAM_PATH_SEGMENT_CHARS: Charset = Charset("!-.0-~");
+/// A segment of a managed policy's path, which CreatePolicy holds to a narrower pattern than
+/// a role's (`((/[A-Za-z0-9\.,\+@=_-]+)*)/`).
+pub const POLICY_PATH_SEGMENT_CHARS: Charset = Charset("A-Za-z0-9.,+@=_-");
 pub const ROLE_NAME_MAX: usize = 64;
 pub const IAM_NAME_MAX: usize = 128;
 pub const STACK_NAME_MAX: usize = 64;
@@ -82,6 +85,12 @@ impl Charset {
 pub fn iam_path_pattern() -> String {
     IAM_PATH_SEGMENT_CHARS
         .pattern_with_references(&format!("/(?:[{}]+/)*", IAM_PATH_SEGMENT_CHARS.0))
+}
+
+/// The JSON Schema pattern of a managed policy's path.
+pub fn policy_path_pattern() -> String {
+    POLICY_PATH_SEGMENT_CHARS
+        .pattern_with_references(&format!("/(?:[{}]+/)*", POLICY_PATH_SEGMENT_CHARS.0))
 }
 
 pub fn stack_name_pattern() -> String {
@@ -150,6 +159,20 @@ pub fn iam_path(path: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A managed policy's path: an IAM path whose segments hold letters, digits and `.,+@=_-`.
+pub fn policy_path(path: &str) -> Result<(), String> {
+    iam_path(path)?;
+    match path
+        .chars()
+        .find(|c| *c != '/' && !POLICY_PATH_SEGMENT_CHARS.allows(*c))
+    {
+        Some(c) => Err(format!(
+            "policy path `{path}` contains {c:?}; a managed policy's path holds only letters, digits and `.,+@=_-` between its `/`"
+        )),
+        None => Ok(()),
+    }
 }
 
 pub fn tag_key(key: &str) -> Result<(), String> {
@@ -448,6 +471,20 @@ impl<'a> Checker<'a> {
         None
     }
 
+    /// At plan time, the region a text's value is in, by `region_of`, when that is not the
+    /// stack's: what [`Self::elsewhere`] tells of an ARN, for values shaped otherwise (an
+    /// image's URI). Before AWS is read, `None`.
+    pub fn region_elsewhere(
+        &self,
+        text: &Text,
+        region_of: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let lookup = self.resolved?;
+        let region = region_of(&render_with(text, lookup)?)?;
+        let stack = lookup(&Reference::Aws(AwsFact::Region))?;
+        (region != stack).then_some(region)
+    }
+
     /// A text's value when it holds no references other than variables.
     pub fn resolve(&self, text: &Text) -> Option<String> {
         match self.resolved {
@@ -687,6 +724,11 @@ mod tests {
         assert!(iam_path("/tonic").is_err());
         assert!(iam_path("/a//b/").is_err());
         assert!(iam_path("/a b/").is_err());
+        // A role's path takes any printable ASCII; a managed policy's, fewer characters.
+        assert!(iam_path("/team*/").is_ok());
+        assert!(policy_path("/team*/").unwrap_err().contains("'*'"));
+        assert!(policy_path("/tonic/v1.2,a+b@c=d_e-f/").is_ok());
+        assert!(policy_path("/a//b/").is_err());
     }
 
     #[test]

@@ -829,6 +829,15 @@ impl KindSpec for BucketSpec {
                     "write one `*`, e.g. \"https://*.example.com\", or list the origins".to_string(),
                 ));
             }
+            if let Some(id) = rule.id.as_ref().filter(|id| id.chars().count() > 255) {
+                problems.push((
+                    format!(
+                        "the CORS rule's id is {} characters; S3 takes at most 255",
+                        id.chars().count()
+                    ),
+                    "shorten the id".to_string(),
+                ));
+            }
             if let Some(max_age) = rule.max_age.filter(|m| *m < 0) {
                 problems.push((
                     format!("max_age is {max_age}; a CORS rule's max_age is a number of seconds, 0 or more"),

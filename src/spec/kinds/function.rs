@@ -676,6 +676,24 @@ impl KindSpec for FunctionSpec {
             }
             _ => {}
         }
+        if let Code::Image { uri } = &self.code {
+            c.text(
+                uri,
+                |u| ecr_image(u).map(drop),
+                "write the URI of an image in Amazon ECR: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG, or @sha256:DIGEST in place of :TAG",
+                diags,
+            );
+            if let Some(other) = c.region_elsewhere(uri, |u| ecr_image(u).ok()) {
+                diags.push(
+                    Diagnostic::error(
+                        diag::Code::SpecInvalidValue,
+                        format!("the image is in Amazon ECR in {other}; Lambda runs only images from the function's region"),
+                    )
+                    .at_location(Some(uri.location.clone()))
+                    .hint("push the image to a repository in the stack's region (ECR's replication can copy it there)"),
+                );
+            }
+        }
         if let Some(handler) = &self.handler {
             c.text(
                 handler,
@@ -691,6 +709,26 @@ impl KindSpec for FunctionSpec {
             location,
         } = &self.code
         {
+            c.text(
+                bucket,
+                lambda_code_bucket,
+                "name the bucket that holds the code archive, as S3 names it",
+                diags,
+            );
+            c.text(
+                key,
+                |k| lambda_code_length("s3_key", k),
+                "write the archive's object key",
+                diags,
+            );
+            if let Some(version) = version {
+                c.text(
+                    version,
+                    |v| lambda_code_length("s3_object_version", v),
+                    "write the object's version id, or leave s3_object_version out for the latest",
+                    diags,
+                );
+            }
             if let (Some(b), Some(k)) = (c.resolve(bucket), c.resolve(key)) {
                 let source = s3_source(
                     &b,
@@ -950,6 +988,124 @@ const RETIRED_RUNTIMES: &[&str] = &[
     "ruby2.7",
     "provided",
 ];
+
+/// The bucket of a function's code, as CreateFunction takes it: 3 to 63 letters, digits,
+/// `.`, `-` and `_`, not ending with `.`.
+fn lambda_code_bucket(bucket: &str) -> Result<(), String> {
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(format!(
+            "s3_bucket `{bucket}` is {} characters; Lambda takes 3 to 63",
+            bucket.chars().count()
+        ));
+    }
+    if let Some(c) = bucket
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        return Err(format!(
+            "s3_bucket `{bucket}` holds `{c}`; a bucket's name is letters, digits, `.`, `-` and `_`"
+        ));
+    }
+    if bucket.ends_with('.') {
+        return Err(format!(
+            "s3_bucket `{bucket}` ends with `.`, which Lambda refuses"
+        ));
+    }
+    Ok(())
+}
+
+/// An object key or version id of a function's code: 1 to 1,024 characters.
+fn lambda_code_length(field: &str, value: &str) -> Result<(), String> {
+    match value.chars().count() {
+        0 => Err(format!(
+            "{field} is empty; Lambda takes 1 to 1024 characters"
+        )),
+        n if n > 1024 => Err(format!("{field} is {n} characters; Lambda takes 1 to 1024")),
+        _ => Ok(()),
+    }
+}
+
+/// A container image's URI as Lambda takes it: an image in Amazon ECR,
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/REPOSITORY` with `:TAG` or `@sha256:DIGEST` (or
+/// neither, for `latest`); its region, which must be the function's. Lambda does not take
+/// images through ECR's FIPS endpoints (`dkr.ecr-fips`), nor from other registries.
+fn ecr_image(uri: &str) -> Result<String, String> {
+    let not_ecr = || {
+        format!("`{uri}` is not an image in Amazon ECR; Lambda runs container images from ECR only")
+    };
+    let (host, path) = uri.split_once('/').ok_or_else(not_ecr)?;
+    let host = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+        .ok_or_else(not_ecr)?;
+    let (account, rest) = host.split_once('.').ok_or_else(not_ecr)?;
+    if rest.starts_with("dkr.ecr-fips.") {
+        return Err(format!(
+            "`{uri}` names ECR's FIPS endpoint; Lambda does not take images through it"
+        ));
+    }
+    let region = rest.strip_prefix("dkr.ecr.").ok_or_else(not_ecr)?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{uri}` names account `{account}`; an ECR registry is a 12-digit account id"
+        ));
+    }
+    let region_shaped = !region.is_empty()
+        && region.contains('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_shaped {
+        return Err(not_ecr());
+    }
+    let (repository, version) = match path.split_once('@') {
+        Some((repository, digest)) => {
+            let hex = digest.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "`{uri}` has digest `{digest}`; a digest is sha256: and 64 hex digits"
+                ));
+            }
+            (repository, None)
+        }
+        None => match path.rsplit_once(':') {
+            Some((repository, tag)) => (repository, Some(tag)),
+            None => (path, None),
+        },
+    };
+    let repository_ok = (2..=256).contains(&repository.len())
+        && repository.split('/').all(|part| {
+            let edge =
+                |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            edge(part.bytes().next())
+                && edge(part.bytes().last())
+                && part.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
+        });
+    if !repository_ok {
+        return Err(format!(
+            "`{uri}` names repository `{repository}`; ECR's repository names are 2 to 256 lowercase letters, digits and . _ - /, each part starting and ending with a letter or digit"
+        ));
+    }
+    if let Some(tag) = version {
+        let first_ok = tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !first_ok
+            || tag.len() > 128
+            || !tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(format!(
+                "`{uri}` has tag `{tag}`; an image tag is 1 to 128 letters, digits, _ . and -, not starting with . or -"
+            ));
+        }
+    }
+    Ok(region.to_string())
+}
 
 /// Lambda's pattern for a handler: `[^\s]+`, at most 128 characters.
 fn lambda_handler(handler: &str) -> Result<(), String> {
@@ -1247,7 +1403,88 @@ impl schemars::JsonSchema for EnvValueField {
 
 #[cfg(test)]
 mod tests {
-    use super::{environment_name, lambda_handler, lambda_runtime};
+    use super::{ecr_image, environment_name, lambda_handler, lambda_runtime};
+
+    #[test]
+    fn code_in_s3_is_named_as_lambda_takes_it() {
+        use super::{lambda_code_bucket, lambda_code_length};
+        for good in ["my-code", "a.b_c-d", "abc", &"a".repeat(63)] {
+            assert_eq!(lambda_code_bucket(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("code.", "ends with `.`"),
+            ("ab", "3 to 63"),
+            (&"a".repeat(64), "3 to 63"),
+            ("my code", "holds ` `"),
+        ] {
+            let message = lambda_code_bucket(bad).expect_err(bad);
+            assert!(message.contains(says), "{bad}: {message}");
+        }
+        assert!(lambda_code_length("s3_key", "").is_err());
+        assert!(lambda_code_length("s3_key", &"k".repeat(1025)).is_err());
+        assert_eq!(lambda_code_length("s3_key", "f.zip"), Ok(()));
+    }
+
+    #[test]
+    fn images_are_in_ecr_and_their_region_is_read() {
+        for (uri, region) in [
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:1",
+                "us-east-1",
+            ),
+            (
+                "123456789012.dkr.ecr.eu-west-2.amazonaws.com/team/app/worker",
+                "eu-west-2",
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v1.2_3",
+                "cn-north-1",
+            ),
+            (
+                &format!(
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:{}",
+                    "ab".repeat(32)
+                ),
+                "us-east-1",
+            ),
+        ] {
+            assert_eq!(ecr_image(uri).as_deref(), Ok(region), "{uri}");
+        }
+        for (uri, says) in [
+            (
+                "docker.io/library/python:3.12",
+                "not an image in Amazon ECR",
+            ),
+            (
+                "public.ecr.aws/lambda/python:3.12",
+                "not an image in Amazon ECR",
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:1",
+                "FIPS",
+            ),
+            ("12345.dkr.ecr.us-east-1.amazonaws.com/app:1", "12-digit"),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/App:1",
+                "repository `App`",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1",
+                "repository `a`",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:-x",
+                "tag `-x`",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
+                "digest",
+            ),
+        ] {
+            let message = ecr_image(uri).expect_err(uri);
+            assert!(message.contains(says), "{uri}: {message}");
+        }
+    }
 
     #[test]
     fn handlers_have_no_spaces_and_at_most_128_characters() {
@@ -1316,7 +1553,7 @@ blob = "{}"
 [function.f]
 name = "f"
 role = "arn:aws:iam::123456789012:role/r"
-code = {{ image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/f:1" }}
+code = {{ image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1" }}
 environment = {{ MODE = "batch", BLOB = "${{var.blob}}" }}
 "#,
                 "x".repeat(size)

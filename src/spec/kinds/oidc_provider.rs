@@ -182,8 +182,11 @@ impl KindSpec for OidcProviderSpec {
             for id in ids {
                 c.text(
                     id,
-                    rules::max_chars("a client id", 255),
-                    "shorten the client id",
+                    |v| match v.chars().count() {
+                        0 => Err("a client id is empty; IAM takes 1 to 255 characters".into()),
+                        _ => rules::max_chars("a client id", 255)(v),
+                    },
+                    "write the audience the provider's tokens carry (`aud`), e.g. `sts.amazonaws.com`",
                     diags,
                 );
             }

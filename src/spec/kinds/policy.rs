@@ -31,7 +31,7 @@ pub struct PolicySpec {
 pub(crate) struct RawPolicy {
     #[schemars(pattern(rules::IAM_NAME_CHARS.pattern(1, rules::IAM_NAME_MAX)))]
     name: Located<String>,
-    #[schemars(pattern(rules::iam_path_pattern()))]
+    #[schemars(pattern(rules::policy_path_pattern()))]
     path: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(with = "PolicyField")]
@@ -117,7 +117,7 @@ impl KindSpec for PolicySpec {
         if let Some(path) = &self.path {
             c.text(
                 path,
-                rules::iam_path,
+                rules::policy_path,
                 "write a path like `/` or `/tonic/`",
                 diags,
             );

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::SizeLimit;
+use crate::policy::DocumentKind;
 
 impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -52,6 +53,47 @@ impl Loader {
     /// reach a limit ([`policy_size_findings`]).
     pub(super) fn check_policy_sizes(&mut self, resource: &Resource) {
         policy_size_findings(resource, |t| t.size, &mut self.diags);
+        self.check_policy_chars(resource);
+    }
+
+    /// IAM and KMS take policy text in Latin-1 only (the API's pattern
+    /// `[\u0009\u000A\u000D\u0020-\u00FF]+`), and refuse the whole document otherwise.
+    fn check_policy_chars(&mut self, resource: &Resource) {
+        for (attribute, name, template) in resource.body.documents() {
+            let Some(c) = template.outside_latin1 else {
+                continue;
+            };
+            let service = match resource
+                .kind()
+                .policy_document(attribute)
+                .map(|p| p.document)
+            {
+                Some(DocumentKind::Identity | DocumentKind::Trust) => "IAM",
+                Some(DocumentKind::Resource(what)) if what.contains("KMS") => "KMS",
+                _ => continue,
+            };
+            let span = &template.location.span;
+            let file = &template.location.file;
+            // A table's span is its header; its keys follow it.
+            let at = file.text[span.clone()]
+                .find(c)
+                .or_else(|| file.text[span.start..].find(c))
+                .map_or(span.start..span.start + 1, |i| {
+                    span.start + i..span.start + i + c.len_utf8()
+                });
+            self.diags.push(
+                Diagnostic::error(
+                    Code::SpecPolicyChars,
+                    format!(
+                        "{} {name} holds `{c}` (U+{:04X}); {service} accepts policy text in Latin-1 only (U+0020 to U+00FF, tab and line breaks)",
+                        resource.address, c as u32
+                    ),
+                )
+                .at(file, at)
+                .label("here")
+                .hint("replace it with Latin-1 text; in a condition on a pattern (StringLike), `?` can stand for it"),
+            );
+        }
     }
 
     /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
@@ -122,8 +164,13 @@ impl Loader {
         content: Option<usize>,
         span: Range<usize>,
     ) -> Option<PolicyTemplate> {
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(json) => self.policy_json(file, json, span, content.map(|c| (c, text))),
+        match super::json_keys::parse(text) {
+            Ok((json, duplicate)) => {
+                if let Some(duplicate) = duplicate {
+                    self.duplicate_key(file, text, content, span.clone(), &duplicate);
+                }
+                self.policy_json(file, json, span, content.map(|c| (c, text)))
+            }
             Err(e) => {
                 let at = content
                     .map(|c| c + json_offset(text, e.line(), e.column()))
@@ -137,6 +184,43 @@ impl Loader {
                 None
             }
         }
+    }
+
+    /// A policy with a key written twice in one object: JSON keeps the last, so what the
+    /// first says would be dropped without a word.
+    fn duplicate_key(
+        &mut self,
+        file: &Arc<SourceFile>,
+        text: &str,
+        content: Option<usize>,
+        span: Range<usize>,
+        duplicate: &super::json_keys::DuplicateKey,
+    ) {
+        let quoted = format!("\"{}\"", duplicate.key);
+        // The second time the key is written, after the object that holds it starts.
+        let at = content.and_then(|c| {
+            let from = locate_json_path(text, &duplicate.path).unwrap_or(0);
+            let first = from + text[from..].find(&quoted)?;
+            let second = first + 1 + text[first + 1..].find(&quoted)?;
+            Some(c + second..c + second + quoted.len())
+        });
+        let within = if duplicate.path.is_empty() {
+            "the document".to_string()
+        } else {
+            format!("`{}`", duplicate.path)
+        };
+        self.diags.push(
+            Diagnostic::error(
+                Code::PolicyInvalid,
+                format!(
+                    "invalid policy: `{}` is written twice in {within}; JSON keeps only the last, and what the first says would be lost",
+                    duplicate.key
+                ),
+            )
+            .at(file, at.unwrap_or(span))
+            .label("written again here")
+            .hint("write the key once, with what both say: a Condition holds each operator once, with all its keys"),
+        );
     }
 
     /// Checks a policy's grammar and the references in its strings. `raw` is the JSON text and
@@ -199,6 +283,8 @@ impl Loader {
                 .find(s)
                 .map(|i| search_from + i)
         };
+        let latin1 = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{FF}');
+        let outside_latin1 = strings.iter().find_map(|s| s.chars().find(|c| !latin1(*c)));
         for s in strings {
             if s.contains("${") {
                 match template::parse(&s) {
@@ -235,6 +321,7 @@ impl Loader {
             templated,
             location,
             parsed,
+            outside_latin1,
         })
     }
 }
