@@ -462,7 +462,17 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
                     Some(Some(account)) if pattern::has_wildcard(account) => Scope::Any,
                     Some(Some(account)) if account == own_account => Scope::Own,
                     // An S3 bucket's ARN names no account; plinth cannot tell whose it is and
-                    // takes it for the stack's, as a bucket notifying a queue is.
+                    // takes it for the stack's, as a bucket notifying a queue is, unless it is a
+                    // pattern (`arn:aws:s3:::*`, `arn:aws:s3:::logs-*`): any account may hold a
+                    // bucket of that name.
+                    Some(Some(""))
+                        if value
+                            .splitn(6, ':')
+                            .nth(5)
+                            .is_some_and(pattern::has_wildcard) =>
+                    {
+                        Scope::Any
+                    }
                     Some(Some("")) => Scope::Own,
                     Some(Some(_)) => Scope::Other,
                     _ if wild(value) => Scope::Any,
@@ -609,6 +619,11 @@ const DATA: &[&str] = &[
     "kms:encrypt",
     "kms:generatedatakey*",
     "kms:reencrypt*",
+    "kms:sign",
+    "kms:verify",
+    "kms:generatemac",
+    "kms:verifymac",
+    "kms:derivesharedsecret",
     "dynamodb:getitem",
     "dynamodb:batchgetitem",
     "dynamodb:query",
@@ -617,9 +632,20 @@ const DATA: &[&str] = &[
     "dynamodb:updateitem",
     "dynamodb:deleteitem",
     "dynamodb:batchwriteitem",
+    "dynamodb:partiql*",
+    "dynamodb:exporttabletopointintime",
+    "dynamodb:restoretable*",
     "secretsmanager:getsecretvalue",
+    "secretsmanager:batchgetsecretvalue",
+    "secretsmanager:putsecretvalue",
+    "secretsmanager:updatesecret",
+    "secretsmanager:deletesecret",
+    "secretsmanager:restoresecret",
     "ssm:getparameter*",
+    "ssm:putparameter",
+    "ssm:deleteparameter*",
     "kinesis:getrecords",
+    "kinesis:subscribetoshard",
     "kinesis:putrecord*",
     "firehose:putrecord*",
     "sns:publish",
@@ -764,9 +790,11 @@ fn apply_denies(
                 (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => {
                     listed.iter().any(|l| names_principal(&l.id, p))
                 }
-                // A Deny with NotPrincipal denies everyone it does not name.
+                // A Deny with NotPrincipal denies everyone it does not name exactly: an
+                // account's root listed there spares the account itself, not its roles (IAM's
+                // `NotPrincipal` with `Deny`: name the role and its account both).
                 (Some(Clause::Not(Principals::Listed(listed))), Some(p)) => {
-                    !listed.iter().any(|l| names_principal(&l.id, p))
+                    !listed.iter().any(|l| names_exactly(&l.id, p))
                 }
                 (Some(Clause::Not(Principals::Everyone)), _) => false,
             };
@@ -853,6 +881,15 @@ fn names_principal(listed: &str, principal: &str) -> bool {
             && account_of(listed) == account_of(principal)
 }
 
+/// Does `listed` name the principal `principal` itself: the same ARN, or both the same
+/// account (its root's ARN or its id)? Unlike [`names_principal`], a root does not stand for
+/// the account's roles.
+fn names_exactly(listed: &str, principal: &str) -> bool {
+    let root = |id: &str| id.ends_with(":root") || account_of(id) == Some(id);
+    listed == principal
+        || root(listed) && root(principal) && account_of(listed) == account_of(principal)
+}
+
 /// The condition that holds exactly when `condition` does not, where one operator is its
 /// negation whether or not the key is in the request: a negated operator matches a request
 /// without the key, so `StringNotEquals` is `StringEquals`'s negation, but nothing is
@@ -889,32 +926,41 @@ fn negation(condition: &Condition) -> Option<Condition> {
 /// or where one of theirs is narrower (`kms:*` through a statement allowing `kms:Decrypt` is
 /// `kms:Decrypt`), theirs; an action they only partly overlap stays, conditional: so are
 /// actions let through only by statements with conditions or in part.
+///
+/// The conditions of the statements an action gets through only under them are kept on the
+/// row (`unless`): a key policy's `kms:ViaService`, a trust's `aws:MultiFactorAuthPresent`.
+/// Dropping one then shows as access gained.
 fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> Denied {
     let mut out: Vec<String> = Vec::new();
     let mut conditional = false;
+    // The statements whose conditions some action needs, by position in `allowed`.
+    let mut relied: BTreeSet<usize> = BTreeSet::new();
     for action in actions {
-        let mut through: Vec<(String, bool)> = Vec::new();
-        for statement in allowed {
+        // What gets through, whether only in part or under conditions, and the statement
+        // whose conditions it needs.
+        let mut through: Vec<(String, bool, Option<usize>)> = Vec::new();
+        for (index, statement) in allowed.iter().enumerate() {
             let conditioned = !statement.condition.is_empty();
+            let needs = conditioned.then_some(index);
             match &statement.action {
                 Clause::Is(patterns) => {
                     if patterns.iter().any(|p| pattern::is_subset(&action, p)) {
-                        through.push((action.clone(), conditioned));
+                        through.push((action.clone(), conditioned, needs));
                         continue;
                     }
                     for p in patterns {
                         if pattern::is_subset(p, &action) {
-                            through.push((p.clone(), conditioned));
+                            through.push((p.clone(), conditioned, needs));
                         } else if pattern::overlaps(p, &action) {
-                            through.push((action.clone(), true));
+                            through.push((action.clone(), true, needs));
                         }
                     }
                 }
                 Clause::Not(patterns) => {
                     if !patterns.iter().any(|p| pattern::overlaps(&action, p)) {
-                        through.push((action.clone(), conditioned));
+                        through.push((action.clone(), conditioned, needs));
                     } else if !patterns.iter().any(|p| pattern::is_subset(&action, p)) {
-                        through.push((action.clone(), true));
+                        through.push((action.clone(), true, needs));
                     }
                 }
             }
@@ -923,23 +969,54 @@ fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> Denied {
             continue;
         }
         // Whole through an unconditional statement: nothing narrower needs showing.
-        if through.iter().any(|(a, c)| *a == action && !c) {
+        if through.iter().any(|(a, c, _)| *a == action && !c) {
             out.push(action);
             continue;
         }
-        if through.iter().all(|(_, c)| *c) {
+        if through.iter().all(|(_, c, _)| *c) {
             conditional = true;
+            relied.extend(through.iter().filter_map(|(_, _, needs)| *needs));
         }
-        for (a, _) in through {
+        for (a, _, _) in through {
             if !out.contains(&a) {
                 out.push(a);
             }
         }
     }
-    Denied {
+    let mut denied = Denied {
         conditional,
         ..Denied::all(out)
+    };
+    let all_of = |statement: &Statement| {
+        statement
+            .condition
+            .iter()
+            .map(condition_text)
+            .collect::<Vec<_>>()
+    };
+    match relied
+        .iter()
+        .map(|&i| allowed[i])
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {}
+        [one] => {
+            denied.unless = all_of(one);
+            denied.negated = one.condition.clone();
+        }
+        several => {
+            let each: Vec<String> = several
+                .iter()
+                .map(|s| match all_of(s).as_slice() {
+                    [one] => one.clone(),
+                    all => format!("({})", all.join(" and ")),
+                })
+                .collect();
+            denied.unless = vec![each.join(" or ")];
+        }
     }
+    denied
 }
 
 fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
@@ -1018,16 +1095,42 @@ fn push_row(
     });
 }
 
-/// What is left of `actions` on `resource` after the identity policies' Denies of the
-/// caller, when the caller is one of the stack's roles: an explicit Deny in the caller's own
-/// policies wins over a trust or resource policy's Allow.
+/// What is left of `actions` on `resource` after the caller's own policies, when the caller
+/// is one of the stack's roles: an explicit Deny in its identity policies or its permissions
+/// boundary wins over a trust or resource policy's Allow. And a boundary's implicit deny
+/// limits a role even where a resource or trust policy names the role's ARN: only a role
+/// session's ARN escapes it (IAM's policy evaluation logic, "Evaluating identity-based policies
+/// with resource-based policies" and "Permissions boundaries").
 fn callers_denials(stack: &Stack, caller: &str, resource: &str, actions: Vec<String>) -> Denied {
     let Some(role) = stack.node_by_arn(caller).filter(|n| n.kind == Kind::Role) else {
         return Denied::all(actions);
     };
     let (documents, _) = identity_documents(stack, role);
     let all: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
-    apply_denies(&all, None, Some(resource), actions)
+    let denied = apply_denies(&all, None, Some(resource), actions);
+    match boundary_of(stack, role) {
+        Some(Some(boundary)) => denied.then(|a| within_boundary(boundary, resource, a)),
+        Some(None) => Denied {
+            conditional: true,
+            ..denied
+        },
+        None => denied,
+    }
+}
+
+/// A role's permissions boundary: `None` without one, `Some(None)` for a managed policy
+/// whose document plinth cannot read (neither the stack's nor an AWS managed policy it knows).
+fn boundary_of<'n>(stack: &'n Stack, role: &'n Node) -> Option<Option<&'n PolicyDocument>> {
+    let arn = role
+        .attributes
+        .get("permissions_boundary")
+        .and_then(Value::as_str)?;
+    Some(
+        stack
+            .node_by_arn(arn)
+            .and_then(|n| stack.policy(n, "document"))
+            .or_else(|| aws_managed::document(arn)),
+    )
 }
 
 /// A role's identity policies with their names: inline, then managed policies of the stack
@@ -1069,15 +1172,7 @@ fn identity_documents<'n>(
 /// other one conditional row that names it.
 fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
     let (documents, unknown) = identity_documents(stack, role);
-    let boundary = role
-        .attributes
-        .get("permissions_boundary")
-        .and_then(Value::as_str)
-        .map(|arn| {
-            stack
-                .node_by_arn(arn)
-                .and_then(|n| stack.policy(n, "document"))
-        });
+    let boundary = boundary_of(stack, role);
     let all_denies: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
     let role_arn = role.arn.as_str();
     for arn in unknown {

@@ -162,6 +162,13 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
     };
     let denies = denies(doc);
     let own_root = format!("arn:aws:iam::{}:root", stack.account_id);
+    // S3's Block Public Access: with RestrictPublicBuckets, a public bucket policy lets in
+    // only AWS services and the bucket owner's account.
+    let restricted = node.kind == Kind::Bucket
+        && matches!(
+            node.attributes.get("public_access_block"),
+            Some(Value::Map(m)) if m.get("restrict_public_buckets") == Some(&Value::Bool(true))
+        );
     for statement in allows(doc) {
         // An Allow with NotPrincipal lets in everyone but those it names, anonymous callers
         // included: a row for everyone, with the exception among its conditions.
@@ -182,15 +189,28 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
                 _ => continue,
             };
         // A bucket policy's statement may name the bucket, its objects, or both: a row for each,
-        // with the actions that act on it.
+        // with the actions that act on it. A statement whose Resource leaves the resource out
+        // (another queue's ARN, a NotResource naming this one) grants nothing on it.
+        let objects = format!("{}/", node.arn);
         let mut places: Vec<(String, String)> = match &statement.resource {
             Some(Clause::Is(patterns)) if node.kind == Kind::Bucket => patterns
                 .iter()
-                .map(|p| match p.strip_prefix(&format!("{}/", node.arn)) {
-                    Some(rest) => (format!("{}/{rest}", node.address), p.clone()),
-                    None => (node.address.clone(), node.arn.clone()),
+                .flat_map(|p| {
+                    if let Some(rest) = p.strip_prefix(&objects) {
+                        return vec![(format!("{}/{rest}", node.address), p.clone())];
+                    }
+                    // `*` or `arn:aws:s3:::data*`: the bucket, and its objects too.
+                    let mut places = Vec::new();
+                    if pattern::overlaps(p, &node.arn) {
+                        places.push((node.address.clone(), node.arn.clone()));
+                    }
+                    if pattern::overlaps(p, &format!("{objects}*")) {
+                        places.push((format!("{}/*", node.address), format!("{objects}*")));
+                    }
+                    places
                 })
                 .collect(),
+            _ if !super::reaches(&statement, &node.arn) => continue,
             _ => vec![(node.address.clone(), node.arn.clone())],
         };
         places.sort();
@@ -220,6 +240,23 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
                     continue;
                 }
                 denied.unless.extend(except.clone());
+                if restricted && kind == PrincipalKind::Aws && id == "*" {
+                    let mut conditions = statement.condition.clone();
+                    conditions.extend(denied.negated.iter().cloned());
+                    let class = classify(stack, &id, kind, true, &conditions, &denied.actions);
+                    if class == Risk::Public {
+                        let own = Condition {
+                            operator: "StringEquals".to_string(),
+                            key: "aws:PrincipalAccount".to_string(),
+                            values: vec![stack.account_id.clone()],
+                        };
+                        denied.unless.push(format!(
+                            "{} (restrict_public_buckets)",
+                            condition_text(&own)
+                        ));
+                        denied.negated.push(own);
+                    }
+                }
                 push_row(
                     stack,
                     rows,

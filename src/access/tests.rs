@@ -1712,3 +1712,247 @@ fn a_role_entered_through_the_callers_policy_is_named_on_the_way() {
         );
     }
 }
+
+/// A permissions boundary limits what a queue or trust policy grants to the role's ARN too:
+/// its Deny wins, and what it does not allow is denied (only a role session's ARN escapes a
+/// boundary). An AWS managed policy plinth knows reads as its document.
+#[test]
+fn a_boundary_limits_what_resource_and_trust_policies_grant_the_role() {
+    let spec = |boundary: &str| {
+        format!(
+            "{ROLE_HEAD}{}{}{}{}",
+            role("fn", LAMBDA, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}"#)
+                .replacen("[role.fn.policies]", &format!("permissions_boundary = \"{boundary}\"\n[role.fn.policies]"), 1),
+            r#"
+[policy.boundary]
+name = "boundary"
+document = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": ["sqs:*", "sts:*"], "Resource": "*"}]}'''
+
+[policy.s3_only]
+name = "s3-only"
+document = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'''
+
+[queue.q]
+name = "q"
+policy = '''{"Version": "2012-10-17", "Statement": [{"Sid": "W", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/fn"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'''
+"#,
+            role("target", r#"{"AWS": "arn:aws:iam::123456789012:role/fn"}"#, r#"{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#),
+            "",
+        )
+    };
+    let reaches = |rows: &[(Risk, String, String, String, bool)]| {
+        let queue = rows.iter().any(|(_, p, a, r, _)| {
+            p == "role.fn" && a.contains("sqs:sendmessage") && r == "queue.q"
+        });
+        let assume = rows.iter().any(|(_, p, a, r, _)| {
+            p == "role.fn" && a.contains("sts:assumerole") && r == "role.target"
+        });
+        (queue, assume)
+    };
+    let without = rows(&inline(&spec(
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    )));
+    assert_eq!(reaches(&without), (true, true), "{without:#?}");
+    // The boundary's Deny.
+    let denied = rows(&inline(&spec("arn:aws:iam::123456789012:policy/boundary")));
+    assert_eq!(reaches(&denied), (false, false), "{denied:#?}");
+    // Its implicit deny: it allows S3 only.
+    let s3_only = rows(&inline(&spec("arn:aws:iam::123456789012:policy/s3-only")));
+    assert_eq!(reaches(&s3_only), (false, false), "{s3_only:#?}");
+    assert!(
+        has(
+            &s3_only,
+            Risk::Data,
+            "role.fn",
+            "s3:getobject",
+            "arn:aws:s3:::reports/*"
+        ),
+        "{s3_only:#?}"
+    );
+    // An AWS managed policy plinth knows is read, not taken for one it cannot see.
+    let managed = rows(&inline(&spec(
+        "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess",
+    )));
+    assert_eq!(reaches(&managed), (false, false), "{managed:#?}");
+}
+
+/// A Deny with NotPrincipal spares only whom it names exactly: the account's root listed
+/// beside a role spares the account itself, not every role in it (IAM's documented pattern).
+#[test]
+fn a_deny_with_not_principal_spares_only_whom_it_names() {
+    let spec = |listed: &str| {
+        format!(
+            "{ROLE_HEAD}{}{}\n[bucket.d]\nname = \"d-data\"\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"OnlyA\", \"Effect\": \"Deny\", \"NotPrincipal\": {{\"AWS\": [{listed}]}}, \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::d-data/*\"}}]}}'''\n",
+            role("a", LAMBDA, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::d-data/*"}"#),
+            role("c", LAMBDA, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::d-data/*"}"#),
+        )
+    };
+    let reads = |rows: &[(Risk, String, String, String, bool)], who: &str| {
+        rows.iter()
+            .any(|(_, p, a, _, _)| p == who && a.contains("s3:getobject"))
+    };
+    let rows = rows(&inline(&spec(
+        r#""arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:root""#,
+    )));
+    assert!(reads(&rows, "role.a"), "{rows:#?}");
+    assert!(!reads(&rows, "role.c"), "{rows:#?}");
+}
+
+/// A queue or key policy's statement whose Resource leaves the resource out grants nothing on
+/// it; a bucket policy's `*` reaches the bucket and its objects.
+#[test]
+fn a_resource_policy_statement_grants_only_on_what_its_resource_names() {
+    let spec = r#"
+[stack]
+name = "t"
+
+[queue.q]
+name = "q"
+policy = '''{"Version": "2012-10-17", "Statement": [
+  {"Sid": "Other", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:some-other-queue"},
+  {"Sid": "NotThis", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654322:root"}, "Action": "sqs:ReceiveMessage", "NotResource": "arn:aws:sqs:us-east-1:123456789012:q"},
+  {"Sid": "This", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654323:root"}, "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}
+]}'''
+
+[bucket.b]
+name = "b-data"
+policy = '''{"Version": "2012-10-17", "Statement": [{"Sid": "All", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}'''
+"#;
+    let rows = rows(&inline(spec));
+    let on_queue: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.3 == "queue.q")
+        .map(|r| &r.1)
+        .collect();
+    assert_eq!(on_queue, ["210987654323"], "{rows:#?}");
+    assert!(
+        has(
+            &rows,
+            Risk::External,
+            "210987654321",
+            "s3:getobject",
+            "bucket.b/*"
+        ),
+        "{rows:#?}"
+    );
+    assert!(
+        has(
+            &rows,
+            Risk::External,
+            "210987654321",
+            "s3:listbucket",
+            "bucket.b"
+        ),
+        "{rows:#?}"
+    );
+}
+
+/// The conditions a key policy or a trust puts on the role's access stay on the row, so
+/// dropping them is access gained, not nothing.
+#[test]
+fn conditions_of_the_key_policy_stay_on_the_row_and_dropping_them_gains_access() {
+    let spec = |condition: &str| {
+        format!(
+            "{ROLE_HEAD}{}\n[key.k]\ndescription = \"k\"\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"Admin\", \"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"arn:aws:iam::123456789012:user/ci\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"}}, {{\"Sid\": \"Root\", \"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"arn:aws:iam::123456789012:root\"}}, \"Action\": \"kms:*\", \"Resource\": \"*\"{condition}}}]}}'''\n",
+            role("fn", LAMBDA, r#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}"#),
+        )
+    };
+    let via_sqs = spec(
+        r#", "Condition": {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}"#,
+    );
+    let plan = inline(&via_sqs);
+    let row = grants(&Stack::from_plan(&plan, Side::Desired))
+        .into_iter()
+        .find(|g| g.principal == "role.fn" && g.resource == "key.k")
+        .expect("a row on the key");
+    assert!(row.conditional);
+    assert_eq!(
+        row.conditions,
+        ["StringEquals kms:ViaService sqs.us-east-1.amazonaws.com"]
+    );
+
+    let widened = changes_checked(&between(&via_sqs, &spec("")));
+    assert!(
+        widened.iter().any(|c| c.change == Change::Gained
+            && c.grant.principal == "role.fn"
+            && c.grant.resource == "key.k"
+            && c.grant.conditions.is_empty()),
+        "{widened:#?}"
+    );
+}
+
+/// An S3 source ARN that is a pattern may be any account's bucket: a service let in under it
+/// is external; a literal bucket's ARN is taken for the stack's.
+#[test]
+fn a_wildcard_s3_source_is_any_account() {
+    let spec = |source: &str| {
+        format!(
+            "{ROLE_HEAD}\n[queue.q]\nname = \"q\"\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"S3\", \"Effect\": \"Allow\", \"Principal\": {{\"Service\": \"s3.amazonaws.com\"}}, \"Action\": \"sqs:SendMessage\", \"Resource\": \"*\", \"Condition\": {{\"ArnLike\": {{\"aws:SourceArn\": \"{source}\"}}}}}}]}}'''\n"
+        )
+    };
+    for (source, risk) in [
+        ("arn:aws:s3:::*", Risk::External),
+        ("arn:aws:s3:::logs-*", Risk::External),
+        ("arn:aws:s3:::logs-data", Risk::Data),
+    ] {
+        let rows = rows(&inline(&spec(source)));
+        assert!(
+            has(
+                &rows,
+                risk,
+                "s3.amazonaws.com",
+                "sqs:sendmessage",
+                "queue.q"
+            ),
+            "{source}: {rows:#?}"
+        );
+    }
+}
+
+/// S3's RestrictPublicBuckets lets a public bucket policy in for the owner's account only:
+/// the row for everyone is no longer public.
+#[test]
+fn restrict_public_buckets_keeps_a_public_policy_inside_the_account() {
+    let spec = |restrict: bool| {
+        format!(
+            "{ROLE_HEAD}\n[bucket.b]\nname = \"b-site\"\npublic_access_block = {{ restrict_public_buckets = {restrict} }}\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"Read\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::b-site/*\"}}]}}'''\n[[bucket.b.silence]]\nlint = \"P002\"\npolicy = \"policy\"\nreason = \"a public site\"\n"
+        )
+    };
+    let open = rows(&inline(&spec(false)));
+    assert!(
+        has(&open, Risk::Public, "*", "s3:getobject", "bucket.b/*"),
+        "{open:#?}"
+    );
+    let restricted = rows(&inline(&spec(true)));
+    assert!(
+        has(&restricted, Risk::Data, "*", "s3:getobject", "bucket.b/*"),
+        "{restricted:#?}"
+    );
+}
+
+/// Data is reading, writing, decrypting or deleting it: secrets and parameters written or
+/// deleted, a key's signing and MAC operations, a table's exports and PartiQL reads too.
+#[test]
+fn actions_on_data_are_data() {
+    for action in [
+        "secretsmanager:putsecretvalue",
+        "secretsmanager:deletesecret",
+        "ssm:putparameter",
+        "kms:sign",
+        "kms:generatemac",
+        "kms:derivesharedsecret",
+        "dynamodb:partiqlselect",
+        "dynamodb:exporttabletopointintime",
+        "kinesis:subscribetoshard",
+        "s3:getobject",
+    ] {
+        assert_eq!(action_risk(action), Risk::Data, "{action}");
+    }
+    for action in [
+        "sqs:getqueueurl",
+        "kms:describekey",
+        "secretsmanager:describesecret",
+    ] {
+        assert_eq!(action_risk(action), Risk::Internal, "{action}");
+    }
+}
