@@ -819,6 +819,19 @@ fn apply_denies(
             if !principal_hit || !resource_hit {
                 continue;
             }
+            // Conditions on who the caller is, decided for a known caller: one that fails
+            // leaves the Deny out; when all hold, it applies as if it had none.
+            let decided: Vec<Option<bool>> = match principal {
+                Some(p) if !deny.condition.is_empty() => {
+                    deny.condition.iter().map(|c| holds_for(c, p)).collect()
+                }
+                _ => Vec::new(),
+            };
+            if decided.contains(&Some(false)) {
+                continue;
+            }
+            let unconditional = deny.condition.is_empty()
+                || !decided.is_empty() && decided.iter().all(|d| *d == Some(true));
             let (covers, overlaps) = match &deny.action {
                 Clause::Is(patterns) => (
                     patterns.iter().any(|p| pattern::is_subset(&action, p)),
@@ -829,7 +842,7 @@ fn apply_denies(
                     !patterns.iter().any(|p| pattern::is_subset(&action, p)),
                 ),
             };
-            if covers && deny.condition.is_empty() {
+            if covers && unconditional {
                 removed = true;
             } else if covers {
                 out.conditional = true;
@@ -879,6 +892,57 @@ fn names_principal(listed: &str, principal: &str) -> bool {
     listed == principal
         || (listed.ends_with(":root") || account_of(listed) == Some(listed))
             && account_of(listed) == account_of(principal)
+}
+
+/// Whether `condition` holds for a request by `principal` (an account's id or root, or a
+/// role's ARN), where it tests only who the caller is: `aws:PrincipalAccount`, and
+/// `aws:PrincipalArn` for a role, or for an account where every value names another account.
+/// `None` where that is not enough to tell (any other key, everyone, a service, a role of the
+/// account named only by its root).
+fn holds_for(condition: &Condition, principal: &str) -> Option<bool> {
+    let account = account_of(principal)?;
+    let role = principal
+        .strip_prefix("arn:")
+        .is_some_and(|a| a.split(':').nth(4).is_some_and(|r| r.starts_with("role/")))
+        .then_some(principal);
+    let operator = condition.operator.to_ascii_lowercase();
+    let operator = operator.strip_suffix("ifexists").unwrap_or(&operator);
+    let (negated, like) = match operator {
+        "stringequals" | "arnequals" => (false, false),
+        "stringlike" | "arnlike" => (false, true),
+        "stringnotequals" | "arnnotequals" => (true, false),
+        "stringnotlike" | "arnnotlike" => (true, true),
+        _ => return None,
+    };
+    // ARN operators match wildcards too.
+    let like = like || operator.starts_with("arn");
+    let test = |pattern: &str, value: &str| {
+        if like {
+            pattern::matches(pattern, value)
+        } else {
+            pattern == value
+        }
+    };
+    let any = match condition.key.to_ascii_lowercase().as_str() {
+        "aws:principalaccount" => condition.values.iter().any(|v| test(v, account)),
+        "aws:principalarn" => match role {
+            Some(arn) => condition.values.iter().any(|v| test(v, arn)),
+            // Some role of the account: it matches none when every value names another account.
+            None => {
+                let elsewhere = |v: &String| {
+                    v.split(':')
+                        .nth(4)
+                        .is_some_and(|a| !pattern::has_wildcard(a) && a != account)
+                };
+                if !condition.values.iter().all(elsewhere) {
+                    return None;
+                }
+                false
+            }
+        },
+        _ => return None,
+    };
+    Some(any != negated)
 }
 
 /// Does `listed` name the principal `principal` itself: the same ARN, or both the same
@@ -1072,9 +1136,19 @@ fn push_row(
     (resource, target): (String, String),
     via: String,
 ) {
-    let mut conditions: Vec<Condition> = statement.condition.clone();
+    // A condition on who the caller is that fails for this principal leaves it nothing; one
+    // that holds says nothing more.
+    let mut own: Vec<&Condition> = Vec::new();
+    for condition in &statement.condition {
+        match holds_for(condition, id) {
+            Some(false) => return,
+            Some(true) => {}
+            None => own.push(condition),
+        }
+    }
+    let mut conditions: Vec<Condition> = own.iter().map(|c| (*c).clone()).collect();
     conditions.extend(denied.negated);
-    let mut texts: Vec<String> = statement.condition.iter().map(condition_text).collect();
+    let mut texts: Vec<String> = own.iter().map(|c| condition_text(c)).collect();
     texts.extend(denied.unless);
     rows.push(Grant {
         risk: classify(
@@ -1085,7 +1159,7 @@ fn push_row(
             &conditions,
             &denied.actions,
         ),
-        conditional: denied.conditional || statement.condition.iter().any(|c| !scopes_principal(c)),
+        conditional: denied.conditional || own.iter().any(|c| !scopes_principal(c)),
         principal: principal_label(stack, kind, id),
         actions: denied.actions,
         resource,

@@ -1956,3 +1956,41 @@ fn actions_on_data_are_data() {
         assert_eq!(action_risk(action), Risk::Internal, "{action}");
     }
 }
+
+/// A condition on who the caller is, decided for a caller plinth knows: a data perimeter's
+/// Deny removes another account's row and leaves the stack's own role's without a condition;
+/// an Allow for a role under a condition naming another role gives it nothing.
+#[test]
+fn conditions_on_the_caller_are_decided_for_a_known_caller() {
+    let spec = format!(
+        "{ROLE_HEAD}{}{}",
+        role(
+            "fn",
+            LAMBDA,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#
+        ),
+        r#"
+[queue.b]
+name = "b"
+policy = '''{"Version": "2012-10-17", "Statement": [
+  {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "sqs:SendMessage", "Resource": "*"},
+  {"Sid": "Own", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/fn"}, "Action": "sqs:SendMessage", "Resource": "*"},
+  {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/fn"}, "Action": "sqs:PurgeQueue", "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/admin"}}},
+  {"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}}
+]}'''
+"#
+    );
+    let plan = inline(&spec);
+    let rows = grants(&Stack::from_plan(&plan, Side::Desired));
+    let on_queue: Vec<&Grant> = rows.iter().filter(|g| g.resource == "queue.b").collect();
+    assert!(
+        !on_queue.iter().any(|g| g.principal == "210987654321"),
+        "{on_queue:#?}"
+    );
+    let own = on_queue
+        .iter()
+        .find(|g| g.principal == "role.fn" && g.via == ["queue.b policy"])
+        .expect("the role's row");
+    assert_eq!(own.actions, ["sqs:sendmessage"], "{own:#?}");
+    assert!(own.conditions.is_empty() && !own.conditional, "{own:#?}");
+}
