@@ -1236,6 +1236,7 @@ fn a_bucket_policy_open_to_everyone_but_some_is_public() {
             r#"{ROLE_HEAD}
 [bucket.data]
 name = "rev-data-bkt"
+public_access_block = {{ block_public_policy = false }}
 policy = '''{{"Version": "2012-10-17", "Statement": [{statement}]}}'''
 "#
         ))
@@ -1287,6 +1288,7 @@ fn opening_a_grant_to_everyone_loses_no_one_access() {
             r#"{ROLE_HEAD}{}
 [bucket.data]
 name = "rev-data-bkt"
+public_access_block = {{ block_public_policy = false }}
 policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Read", "Effect": "Allow", "Principal": {principal}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::rev-data-bkt/*"}}]}}'''
 
 [[bucket.data.silence]]
@@ -1557,6 +1559,7 @@ fn a_conditional_deny_is_part_of_the_row_and_removing_it_gains_access() {
             r#"{ROLE_HEAD}
 [bucket.b]
 name = "bkt-b"
+public_access_block = {{ block_public_policy = false }}
 policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Vendor", "Effect": "Allow", "Principal": {principal}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt-b/*"}}{deny}]}}'''
 [[bucket.b.silence]]
 lint = "P002"

@@ -197,6 +197,9 @@ pub(super) fn plan_on(
     if !options.refresh_only {
         changes.extend(released_shares(spec, live, stack, &claimed, options));
         for change in &changes {
+            if let Some(diagnostic) = public_policy_on_a_new_bucket(change, spec) {
+                diags.push(diagnostic);
+            }
             if let Some(diagnostic) = key_policy_left_empty(change, spec) {
                 diags.push(diagnostic);
             } else if let Some(diagnostic) =
@@ -815,6 +818,16 @@ fn shared_key_sides(change: &ResourceChange) -> Option<(&Attributes, Attributes)
 /// KMS refuses a key policy without a statement. A shared key's policy without the stack's
 /// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
 /// the apply failing half-way (`PutKeyPolicy`).
+/// A bucket the apply creates, with a public policy S3 would refuse under the Block Public
+/// Access it turns on for new buckets (`checks::public_policy_on_a_new_bucket`).
+fn public_policy_on_a_new_bucket(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {
+    if change.address.kind != Kind::Bucket || change.action != Action::Create {
+        return None;
+    }
+    let document = change.desired.as_ref()?.get("policy")?.as_policy()?;
+    checks::public_policy_on_a_new_bucket(spec.resources.get(&change.address)?, document)
+}
+
 fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {
     let (live, after) = shared_key_sides(change)?;
     let empty = after

@@ -1757,3 +1757,54 @@ events = ["s3:ObjectCreated:*"]
         "{text}"
     );
 }
+
+/// S3 turns Block Public Access on for every new bucket and then refuses a public bucket
+/// policy (moto accepts it): a bucket the plan creates with one is refused unless the spec
+/// turns block_public_policy off; a statement narrowed to the organization is not public.
+#[test]
+fn a_public_policy_on_a_new_bucket_needs_block_public_access_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    // A diagnostic as one line of words, however it wraps.
+    let flat = |text: String| {
+        let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "│").collect();
+        words.join(" ")
+    };
+    let planned = |block: &str, condition: &str| -> Result<(), String> {
+        std::fs::write(
+            &path,
+            format!(
+                r#"[stack]
+name = "site"
+
+[bucket.site]
+name = "site-public-data"
+{block}
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-public-data/*"{condition}}}]}}'''
+
+[[bucket.site.silence]]
+lint = "P002"
+policy = "policy"
+reason = "a public site"
+"#
+            ),
+        )
+        .unwrap();
+        let spec = spec::load(&path, &LoadOptions::default()).map_err(|d| flat(d.render(false)))?;
+        plan(&spec, &empty_account(), PlanOptions::default())
+            .map(|_| ())
+            .map_err(|d| flat(d.render(false)))
+    };
+    let refused = planned("", "").unwrap_err();
+    assert!(
+        refused.contains("S3 refuses a public policy while the bucket's block_public_policy is on, which S3 turns on for every new bucket"),
+        "{refused}"
+    );
+    assert!(refused.contains("block_public_policy = false"), "{refused}");
+    // Turned on in the spec: refused at validate already.
+    let explicit = planned("public_access_block = { block_public_policy = true }", "").unwrap_err();
+    assert!(explicit.contains("which the spec turns on"), "{explicit}");
+    planned("public_access_block = { block_public_policy = false }", "").unwrap();
+    let org = r#", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}"#;
+    planned("", org).unwrap();
+}

@@ -76,6 +76,7 @@ pub fn check_resolved(
                 }
                 if let Some(policy) = &bucket.policy {
                     known.check_bucket_policy(resource, &bucket.name, policy, &mut diags);
+                    known.check_public_policy_blocked(resource, bucket, policy, &mut diags);
                 }
                 for notification in bucket.notifications.iter().flatten() {
                     if let NotificationTarget::Queue(queue) = &notification.target {
@@ -677,6 +678,30 @@ impl<'a> Known<'a> {
         }
     }
 
+    /// S3 refuses a public bucket policy (PutBucketPolicy: AccessDenied) while the bucket's
+    /// Block Public Access blocks public policies; moto accepts it. Here, where the spec turns
+    /// `block_public_policy` on; the plan finds a new bucket that leaves the setting to S3,
+    /// which turns it on ([`public_policy_on_a_new_bucket`]).
+    fn check_public_policy_blocked(
+        &self,
+        bucket: &Resource,
+        spec: &crate::spec::kinds::bucket::BucketSpec,
+        policy: &PolicyTemplate,
+        diags: &mut Diagnostics,
+    ) {
+        let blocks = spec
+            .public_access_block
+            .as_ref()
+            .is_some_and(|b| b.block_public_policy);
+        let Some(document) = self.policy(policy).filter(|_| blocks) else {
+            return;
+        };
+        if let Some(d) = public_policy_blocked(bucket, policy, &document, "which the spec turns on")
+        {
+            diags.push(d);
+        }
+    }
+
     fn check_notification(
         &self,
         bucket: &Resource,
@@ -948,6 +973,95 @@ fn names_an_account_root_that_may_change_it(
 
 /// Lambda refuses an SQS trigger whose queue would hand a message to another poller while the
 /// function may still be working on it.
+/// A bucket the plan creates with a public policy and no `public_access_block`: S3 has turned
+/// Block Public Access on for every new bucket since April 2023, and then refuses the policy.
+pub(crate) fn public_policy_on_a_new_bucket(
+    bucket: &Resource,
+    document: &PolicyDocument,
+) -> Option<Diagnostic> {
+    let ResourceBody::Bucket(spec) = &bucket.body else {
+        return None;
+    };
+    let policy = spec.policy.as_ref()?;
+    if spec.existing || spec.public_access_block.is_some() {
+        return None;
+    }
+    public_policy_blocked(
+        bucket,
+        policy,
+        document,
+        "which S3 turns on for every new bucket",
+    )
+}
+
+fn public_policy_blocked(
+    bucket: &Resource,
+    policy: &PolicyTemplate,
+    document: &PolicyDocument,
+    why: &str,
+) -> Option<Diagnostic> {
+    let public = document
+        .statements()
+        .iter()
+        .find(|s| is_public_statement(s))?;
+    let statement = public.sid.as_deref().unwrap_or("without a Sid");
+    Some(
+        Diagnostic::error(
+            Code::CheckBucketPolicy,
+            format!(
+                "{}'s policy is public (statement {statement} allows everyone), and S3 refuses a public policy while the bucket's block_public_policy is on, {why}",
+                bucket.address
+            ),
+        )
+        .at_location(Some(policy.location.clone()))
+        .hint("to publish the bucket, set public_access_block = { block_public_policy = false, restrict_public_buckets = false } (the account's own Block Public Access must allow it too); otherwise narrow the statement with a condition on the caller (aws:PrincipalOrgID, aws:SourceVpce, ...)"),
+    )
+}
+
+/// Is an Allow statement public as S3 judges a bucket policy: open to everyone (or everyone
+/// but some), with no condition that must match a fixed caller, network or source
+/// (`aws:PrincipalOrgID`, `aws:SourceVpce`, an `aws:SourceIp` range narrower than all, ...)?
+fn is_public_statement(statement: &crate::policy::Statement) -> bool {
+    use crate::policy::{Clause, Effect, PrincipalKind, Principals};
+    if statement.effect != Effect::Allow {
+        return false;
+    }
+    let everyone = match &statement.principal {
+        Some(Clause::Is(Principals::Everyone)) | Some(Clause::Not(_)) => true,
+        Some(Clause::Is(Principals::Listed(listed))) => listed
+            .iter()
+            .any(|p| p.kind == PrincipalKind::Aws && p.id == "*"),
+        None => false,
+    };
+    const FIXING: &[&str] = &[
+        "aws:sourcearn",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceaccount",
+        "aws:sourceowner",
+        "aws:userid",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:sourceip",
+        "s3:dataaccesspointarn",
+        "s3:dataaccesspointaccount",
+    ];
+    let fixes = |c: &crate::policy::Condition| {
+        let operator = c.operator.to_ascii_lowercase();
+        FIXING.contains(&c.key.to_ascii_lowercase().as_str())
+            && !operator.contains("not")
+            && !operator.ends_with("ifexists")
+            && operator != "null"
+            && !c.values.is_empty()
+            && c.values.iter().all(|v| {
+                !crate::policy::pattern::has_wildcard(v) && v != "0.0.0.0/0" && v != "::/0"
+            })
+    };
+    everyone && !statement.condition.iter().any(fixes)
+}
+
 fn check_visibility_timeout(
     function_resource: &Resource,
     function: &FunctionSpec,
