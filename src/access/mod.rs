@@ -512,6 +512,57 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
     })
 }
 
+/// Issuers whose tokens anyone can get, for a repository or workspace of their own: the
+/// subject claim names the owner (`repo:OWNER/REPO:...`, `project_path:GROUP/...`,
+/// `organization:ORG:...`), and a trust that does not fix it lets everyone there in.
+const SHARED_ISSUERS: &[(&str, &str)] = &[
+    ("token.actions.githubusercontent.com", "repo:"),
+    ("gitlab.com", "project_path:"),
+    ("app.terraform.io", "organization:"),
+];
+
+/// Does a trust of `provider` (an OIDC provider's ARN, or the issuer) let in anyone with an
+/// account at a shared issuer: no condition, on the subject or on the owner's own claims,
+/// that must match an owner written out?
+fn anyone_of_a_shared_issuer(provider: &str, conditions: &[Condition]) -> bool {
+    let issuer = provider
+        .rsplit_once(":oidc-provider/")
+        .map_or(provider, |(_, issuer)| issuer);
+    let Some((_, prefix)) = SHARED_ISSUERS.iter().find(|(i, _)| *i == issuer) else {
+        return false;
+    };
+    let fixes_an_owner = |c: &Condition| {
+        let operator = c.operator.to_ascii_lowercase();
+        let key = c.key.to_ascii_lowercase();
+        let Some(claim) = key.strip_prefix(issuer).and_then(|k| k.strip_prefix(':')) else {
+            return false;
+        };
+        let owner_of = |value: &str| -> Option<String> {
+            match claim {
+                "sub" => {
+                    let rest = value.strip_prefix(prefix)?;
+                    Some(rest.split(['/', ':']).next().unwrap_or("").to_string())
+                }
+                "repository" | "project_path" => Some(value.split('/').next()?.to_string()),
+                "repository_owner"
+                | "repository_owner_id"
+                | "namespace_path"
+                | "namespace_id"
+                | "terraform_organization_name" => Some(value.to_string()),
+                _ => None,
+            }
+        };
+        !operator.contains("not")
+            && !operator.ends_with("ifexists")
+            && operator.starts_with("string")
+            && !c.values.is_empty()
+            && c.values.iter().all(|v| {
+                owner_of(v).is_some_and(|owner| !owner.is_empty() && !pattern::has_wildcard(&owner))
+            })
+    };
+    !conditions.iter().any(fixes_an_owner)
+}
+
 /// The risk of a row: the principal's class if it is public or external, else the actions'.
 fn classify(
     stack: &Stack,
@@ -550,6 +601,12 @@ fn classify(
             .map(|_| Risk::External)
             // A canonical user id names an account, possibly another.
             .or((kind == PrincipalKind::CanonicalUser).then_some(Risk::External)),
+        // A web identity is another party's; one of a shared issuer (GitHub Actions, GitLab,
+        // HCP Terraform) whose subject is not narrowed to an owner is anyone with an account
+        // there.
+        PrincipalKind::Federated if anyone_of_a_shared_issuer(principal, conditions) => {
+            Some(Risk::Public)
+        }
         PrincipalKind::Federated => Some(Risk::External),
         // A service acting for whoever asks it (the confused deputy), unless its source is
         // this account's: a source in another account, or any, is external.
@@ -900,6 +957,18 @@ fn names_principal(listed: &str, principal: &str) -> bool {
 /// `None` where that is not enough to tell (any other key, everyone, a service, a role of the
 /// account named only by its root).
 fn holds_for(condition: &Condition, principal: &str) -> Option<bool> {
+    // An IAM principal: an account, its root, a role or a user (not a web identity's
+    // provider, whose callers carry no principal account).
+    let iam = principal.len() == 12
+        || principal.strip_prefix("arn:").is_some_and(|a| {
+            a.split(':').nth(1) == Some("iam")
+                && a.split(':').nth(4).is_some_and(|r| {
+                    r == "root" || r.starts_with("role/") || r.starts_with("user/")
+                })
+        });
+    if !iam {
+        return None;
+    }
     let account = account_of(principal)?;
     let role = principal
         .strip_prefix("arn:")

@@ -1997,3 +1997,45 @@ policy = '''{"Version": "2012-10-17", "Statement": [
     assert_eq!(own.actions, ["sqs:sendmessage"], "{own:#?}");
     assert!(own.conditions.is_empty() && !own.conditional, "{own:#?}");
 }
+
+/// A trust of GitHub's shared issuer that does not fix the repository's owner lets anyone
+/// with a GitHub repository in: public, not external.
+#[test]
+fn a_shared_issuer_s_trust_without_an_owner_is_public() {
+    let spec = |condition: &str| {
+        format!(
+            r#"{ROLE_HEAD}
+[oidc_provider.github]
+url = "https://token.actions.githubusercontent.com"
+client_ids = ["sts.amazonaws.com"]
+
+[role.deploy]
+name = "deploy"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": {{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}{condition}}}}}]}}'''
+"#
+        )
+    };
+    let class = |condition: &str| {
+        rows(&inline(&spec(condition)))
+            .into_iter()
+            .find(|(_, _, a, r, _)| {
+                r == "role.deploy" && a.contains("sts:assumerolewithwebidentity")
+            })
+            .map(|row| row.0)
+    };
+    assert_eq!(class(""), Some(Risk::Public));
+    assert_eq!(
+        class(r#", "StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}"#),
+        Some(Risk::Public)
+    );
+    assert_eq!(
+        class(r#", "StringLike": {"token.actions.githubusercontent.com:sub": "repo:octo-org/*"}"#),
+        Some(Risk::External)
+    );
+    assert_eq!(
+        class(
+            r#", "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:octo-org/api:*", "repo:*/infra:*"]}"#
+        ),
+        Some(Risk::Public)
+    );
+}
