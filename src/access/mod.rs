@@ -1534,12 +1534,22 @@ fn difference(
             .filter(|a| *a != own && grant.principal.contains(":role/"));
         let principals = [Some(grant.principal.as_str()), Some("*"), account];
         let conditions = parsed_conditions(&grant.conditions);
+        // A role of the stack (named by its address) is of this account: an Allow to everyone
+        // in the account holds what it holds.
+        let caller = |grant: &Grant| {
+            grant
+                .principal
+                .starts_with("role.")
+                .then(|| format!("arn:aws:iam::{own}:role/"))
+        };
         principals
             .into_iter()
             .flatten()
             .filter_map(|principal| by_who.get(&(principal, grant.via.as_slice())))
             .flatten()
-            .filter(|held| resource_covers(held, grant) && conditions_imply(&conditions, held))
+            .filter(|held| {
+                resource_covers(held, grant) && conditions_imply(&conditions, held, caller(grant))
+            })
             .copied()
             .collect()
     };
@@ -1655,12 +1665,28 @@ fn parsed_conditions(conditions: &[String]) -> Vec<(&str, Option<Condition>)> {
 
 /// Does each of `held`'s conditions hold whenever `conditions` all do: is it one of them, or
 /// implied by one of them (`aws:SourceIp` in 10.1.0.0/16 implies it in 10.0.0.0/8)?
-fn conditions_imply(conditions: &[(&str, Option<Condition>)], held: &Grant) -> bool {
+///
+/// `caller`, when the row is a role of the stack's own account (an ARN prefix standing for
+/// it): a condition of `held` on the caller's account that holds for every role of the
+/// account holds for it.
+fn conditions_imply(
+    conditions: &[(&str, Option<Condition>)],
+    held: &Grant,
+    caller: Option<String>,
+) -> bool {
     if held.conditions.is_empty() {
         return true;
     }
     let held_tests = parsed_conditions(&held.conditions);
     held_tests.iter().all(|(held_text, held_test)| {
+        let on_the_account = held_test
+            .as_ref()
+            .is_some_and(|h| h.key == "aws:principalaccount");
+        if let (true, Some(role), Some(test)) = (on_the_account, &caller, held_test) {
+            if holds_for(test, &format!("{role}any")) == Some(true) {
+                return true;
+            }
+        }
         conditions.iter().any(|(text, test)| {
             text == held_text
                 || matches!((test, held_test), (Some(t), Some(h)) if crate::policy::condition_implies(t, h))

@@ -2039,3 +2039,33 @@ trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Princi
         Some(Risk::Public)
     );
 }
+
+/// A queue policy that moves from naming a role of the stack to everyone in the account
+/// (`aws:PrincipalAccount`) loses the role nothing.
+#[test]
+fn opening_a_grant_to_the_whole_account_loses_its_roles_nothing() {
+    let with_statement = |principal: &str, condition: &str| {
+        format!(
+            "{ROLE_HEAD}{}\n[queue.q]\nname = \"q\"\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"Send\", \"Effect\": \"Allow\", \"Principal\": {principal}, \"Action\": \"sqs:SendMessage\", \"Resource\": \"*\"{condition}}}]}}'''\n",
+            role("r", LAMBDA, r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#),
+        )
+    };
+    let named = with_statement(r#"{"AWS": "arn:aws:iam::123456789012:role/r"}"#, "");
+    let account = with_statement(
+        r#""*""#,
+        r#", "Condition": {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}"#,
+    );
+    let opened = changes_checked(&between(&named, &account));
+    assert!(
+        !opened
+            .iter()
+            .any(|c| c.change == Change::Lost && c.grant.principal == "role.r"),
+        "{opened:#?}"
+    );
+    assert!(
+        opened
+            .iter()
+            .any(|c| c.change == Change::Gained && c.grant.principal == "*"),
+        "{opened:#?}"
+    );
+}
