@@ -848,8 +848,18 @@ fn apply_denies(
                     listed.iter().any(|l| names_principal(&l.id, p))
                 }
                 // A Deny with NotPrincipal denies everyone it does not name exactly: an
-                // account's root listed there spares the account itself, not its roles (IAM's
-                // `NotPrincipal` with `Deny`: name the role and its account both).
+                // account's root listed there spares the account itself, not its roles. A
+                // role acts through its sessions, which the role's ARN does not spare: only a
+                // session's ARN listed too (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`)
+                // does, for that session alone (IAM's `NotPrincipal` with `Deny`).
+                (Some(Clause::Not(Principals::Listed(listed))), Some(p)) if is_role_arn(p) => {
+                    if listed.iter().any(|l| is_session_of(&l.id, p)) {
+                        out.conditional = true;
+                        false
+                    } else {
+                        true
+                    }
+                }
                 (Some(Clause::Not(Principals::Listed(listed))), Some(p)) => {
                     !listed.iter().any(|l| names_exactly(&l.id, p))
                 }
@@ -1012,6 +1022,27 @@ fn holds_for(condition: &Condition, principal: &str) -> Option<bool> {
         _ => return None,
     };
     Some(any != negated)
+}
+
+fn is_role_arn(id: &str) -> bool {
+    id.starts_with("arn:") && id.split(':').nth(2) == Some("iam") && id.contains(":role/")
+}
+
+/// Is `listed` a session of the role `role` (`arn:aws:sts::ACCOUNT:assumed-role/NAME/...`,
+/// where the role's ARN is `arn:aws:iam::ACCOUNT:role/PATH/NAME`)?
+fn is_session_of(listed: &str, role: &str) -> bool {
+    let Some(name) = role.rsplit('/').next() else {
+        return false;
+    };
+    let session = listed
+        .split(':')
+        .nth(5)
+        .and_then(|r| r.strip_prefix("assumed-role/"));
+    listed.split(':').nth(2) == Some("sts")
+        && account_of(listed) == account_of(role)
+        && session
+            .and_then(|s| s.split_once('/'))
+            .is_some_and(|(n, _)| n == name)
 }
 
 /// Does `listed` name the principal `principal` itself: the same ARN, or both the same

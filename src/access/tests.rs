@@ -1780,7 +1780,8 @@ policy = '''{"Version": "2012-10-17", "Statement": [{"Sid": "W", "Effect": "Allo
 }
 
 /// A Deny with NotPrincipal spares only whom it names exactly: the account's root listed
-/// beside a role spares the account itself, not every role in it (IAM's documented pattern).
+/// beside a role spares the account itself, not every role in it, and a role's ARN spares
+/// none of its sessions: only a session's ARN does (IAM's documented pattern).
 #[test]
 fn a_deny_with_not_principal_spares_only_whom_it_names() {
     let spec = |listed: &str| {
@@ -1794,11 +1795,25 @@ fn a_deny_with_not_principal_spares_only_whom_it_names() {
         rows.iter()
             .any(|(_, p, a, _, _)| p == who && a.contains("s3:getobject"))
     };
-    let rows = rows(&inline(&spec(
+    // The role's ARN does not spare the role's sessions, through which it acts.
+    let role_only = rows(&inline(&spec(
         r#""arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:root""#,
     )));
-    assert!(reads(&rows, "role.a"), "{rows:#?}");
-    assert!(!reads(&rows, "role.c"), "{rows:#?}");
+    assert!(!reads(&role_only, "role.a"), "{role_only:#?}");
+    assert!(!reads(&role_only, "role.c"), "{role_only:#?}");
+    // A session of it listed too spares that session: the role's row stays, conditional.
+    let with_session = rows(&inline(&spec(
+        r#""arn:aws:iam::123456789012:role/a", "arn:aws:sts::123456789012:assumed-role/a/app", "arn:aws:iam::123456789012:root""#,
+    )));
+    assert!(
+        with_session
+            .iter()
+            .any(|(_, p, a, _, conditional)| p == "role.a"
+                && a.contains("s3:getobject")
+                && *conditional),
+        "{with_session:#?}"
+    );
+    assert!(!reads(&with_session, "role.c"), "{with_session:#?}");
 }
 
 /// A queue or key policy's statement whose Resource leaves the resource out grants nothing on
