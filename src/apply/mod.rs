@@ -185,10 +185,10 @@ impl ApplyReport {
                 .iter()
                 .filter(|o| matches!(o.status, StepStatus::Interrupted))
                 .count();
-            if interrupted > 0 {
-                return format!("Apply stopped: {interrupted} not started, {failed} failed, {skipped} skipped{blocked}; {counts}");
-            }
             let what = if destroy { "Destroy" } else { "Apply" };
+            if interrupted > 0 {
+                return format!("{what} stopped: {interrupted} not started, {failed} failed, {skipped} skipped{blocked}; {counts}");
+            }
             format!("{what} failed: {failed} failed, {skipped} skipped{blocked}; {counts}")
         }
     }
@@ -584,6 +584,64 @@ mod tests {
             Address::try_from("role.a".to_string()).unwrap(),
         ]);
         assert!(reason.contains("(role.a -> queue.b -> role.a)"), "{reason}");
+    }
+
+    /// A destroy's summary says destroy, whether it completes, fails or is stopped.
+    #[test]
+    fn a_destroy_s_summary_says_destroy() {
+        let outcome = |address: &str, status: StepStatus| StepOutcome {
+            address: Address::try_from(address.to_string()).unwrap(),
+            action: Action::Delete,
+            released: false,
+            status,
+            elapsed: Duration::ZERO,
+        };
+        let report = |statuses: Vec<StepOutcome>| ApplyReport {
+            outcomes: statuses,
+            exports: BTreeMap::new(),
+            elapsed: Duration::from_millis(1200),
+        };
+        let done = report(vec![
+            outcome("role.a", StepStatus::Done),
+            outcome("queue.b", StepStatus::Done),
+        ]);
+        assert_eq!(
+            done.summary_line(true),
+            "Destroy complete: 2 destroyed in 1.2 s."
+        );
+        assert!(done
+            .summary_line(false)
+            .starts_with("Apply complete: 0 added"));
+        let failed = report(vec![
+            outcome("role.a", StepStatus::Done),
+            outcome(
+                "queue.b",
+                StepStatus::Failed {
+                    error: "AccessDenied".into(),
+                    hint: None,
+                    denial: None,
+                },
+            ),
+        ]);
+        assert!(
+            failed.summary_line(true).starts_with(
+                "Destroy failed: 1 failed, 0 skipped; 0 added, 0 changed, 0 replaced, 1 destroyed"
+            ),
+            "{}",
+            failed.summary_line(true)
+        );
+        let stopped = report(vec![
+            outcome("role.a", StepStatus::Done),
+            outcome("queue.b", StepStatus::Interrupted),
+        ]);
+        assert!(
+            stopped
+                .summary_line(true)
+                .starts_with("Destroy stopped: 1 not started, 0 failed"),
+            "{}",
+            stopped.summary_line(true)
+        );
+        assert!(stopped.summary_line(false).starts_with("Apply stopped:"));
     }
 
     #[test]

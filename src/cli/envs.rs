@@ -567,3 +567,25 @@ fn first_line(s: &str) -> String {
         _ => first.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    /// A table cell holds a message's first line, with the first item of a list it introduces.
+    #[test]
+    fn a_cell_holds_the_first_line_and_the_first_item_it_introduces() {
+        assert_eq!(
+            first_line("AccessDenied on iam:CreateRole\nmore detail"),
+            "AccessDenied on iam:CreateRole"
+        );
+        assert_eq!(
+            first_line(
+                "the saved plan no longer matches the account:\n  role.a changed\n  role.b changed"
+            ),
+            "the saved plan no longer matches the account: role.a changed"
+        );
+        assert_eq!(first_line("ends with a colon:"), "ends with a colon:");
+        assert_eq!(first_line(""), "");
+    }
+}
