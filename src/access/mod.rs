@@ -826,6 +826,25 @@ impl Denied {
     }
 }
 
+/// Who makes a request, as the Denies of a policy see it: the principal's ARN (or account id),
+/// and whether it is a role of the stack with a permissions boundary.
+#[derive(Clone, Copy)]
+struct Caller<'c> {
+    id: &'c str,
+    bounded: bool,
+}
+
+impl<'a> Stack<'a> {
+    /// `id` as a caller: a role of the stack has a boundary or not; anyone else, not as far
+    /// as plinth can tell.
+    fn caller<'c>(&self, id: &'c str) -> Caller<'c> {
+        let bounded = self.node_by_arn(id).is_some_and(|n| {
+            n.kind == Kind::Role && n.attributes.get("permissions_boundary").is_some()
+        });
+        Caller { id, bounded }
+    }
+}
+
 /// What remains of `actions` after the Denies that apply to `principal` (or to anyone, for
 /// `None`) on `resource` (any resource, for `None`): a Deny whose Resource covers the row's
 /// resource removes the actions it covers, or, with conditions, leaves them only when its
@@ -833,10 +852,12 @@ impl Denied {
 /// row on `*`) leaves the row as it is: the stack's resources have rows of their own.
 fn apply_denies(
     denies: &[Statement],
-    principal: Option<&str>,
+    caller: Option<Caller<'_>>,
     resource: Option<&str>,
     actions: Vec<String>,
 ) -> Denied {
+    let principal = caller.map(|c| c.id);
+    let bounded = caller.is_some_and(|c| c.bounded);
     let mut out = Denied::default();
     for action in actions {
         let mut removed = false;
@@ -851,9 +872,10 @@ fn apply_denies(
                 // account's root listed there spares the account itself, not its roles. A
                 // role acts through its sessions, which the role's ARN does not spare: only a
                 // session's ARN listed too (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`)
-                // does, for that session alone (IAM's `NotPrincipal` with `Deny`).
+                // does, for that session alone (IAM's `NotPrincipal` with `Deny`). Nothing it
+                // lists spares a role with a permissions boundary.
                 (Some(Clause::Not(Principals::Listed(listed))), Some(p)) if is_role_arn(p) => {
-                    if listed.iter().any(|l| is_session_of(&l.id, p)) {
+                    if !bounded && listed.iter().any(|l| is_session_of(&l.id, p)) {
                         out.conditional = true;
                         false
                     } else {
@@ -1201,7 +1223,7 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
             // the trust policy says.
             let denied = apply_denies(
                 &denies,
-                Some(&id),
+                Some(stack.caller(&id)),
                 Some(&role.arn),
                 statement_actions(&statement),
             )

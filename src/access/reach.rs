@@ -129,7 +129,12 @@ pub(super) fn resource_side(
         // No policy in the spec or live: a key keeps KMS's default, which delegates to IAM.
         return Denied::all(actions);
     };
-    let denied = apply_denies(&denies(doc), Some(role_arn), Some(target), actions);
+    let denied = apply_denies(
+        &denies(doc),
+        Some(stack.caller(role_arn)),
+        Some(target),
+        actions,
+    );
     if service.is_empty() {
         return denied;
     }
@@ -227,7 +232,7 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
             for (label, target) in &places {
                 let mut denied = apply_denies(
                     &denies,
-                    Some(&id),
+                    Some(stack.caller(&id)),
                     Some(target),
                     statement_actions(&statement),
                 );

@@ -1781,7 +1781,8 @@ policy = '''{"Version": "2012-10-17", "Statement": [{"Sid": "W", "Effect": "Allo
 
 /// A Deny with NotPrincipal spares only whom it names exactly: the account's root listed
 /// beside a role spares the account itself, not every role in it, and a role's ARN spares
-/// none of its sessions: only a session's ARN does (IAM's documented pattern).
+/// none of its sessions: only a session's ARN does, and never for a role with a permissions
+/// boundary (IAM's documented pattern).
 #[test]
 fn a_deny_with_not_principal_spares_only_whom_it_names() {
     let spec = |listed: &str| {
@@ -1814,6 +1815,17 @@ fn a_deny_with_not_principal_spares_only_whom_it_names() {
         "{with_session:#?}"
     );
     assert!(!reads(&with_session, "role.c"), "{with_session:#?}");
+    // Nothing spares a role with a permissions boundary.
+    let bounded = spec(
+        r#""arn:aws:iam::123456789012:role/a", "arn:aws:sts::123456789012:assumed-role/a/app", "arn:aws:iam::123456789012:root""#,
+    )
+    .replacen(
+        "[role.a.policies]",
+        "permissions_boundary = \"arn:aws:iam::aws:policy/AdministratorAccess\"\n[role.a.policies]",
+        1,
+    );
+    let bounded = rows(&inline(&bounded));
+    assert!(!reads(&bounded, "role.a"), "{bounded:#?}");
 }
 
 /// A queue or key policy's statement whose Resource leaves the resource out grants nothing on
