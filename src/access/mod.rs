@@ -497,6 +497,7 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
             | "aws:sourcevpce"
             | "aws:sourcevpc"
             | "aws:sourceip"
+            | "aws:userid"
             | "kms:calleraccount"
     );
     if !scopes {

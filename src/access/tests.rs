@@ -1670,6 +1670,10 @@ reason = "classes"
         (r#""*""#, r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}"#, Risk::Public),
         (r#""*""#, r#"{"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}"#, Risk::External),
         (r#""*""#, r#"{"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}"#, Risk::Public),
+        // A fixed caller's unique id is someone, not anyone (S3 judges it not public); whose
+        // account cannot be told from it.
+        (r#""*""#, r#"{"StringEquals": {"aws:userid": "AROAEXAMPLEID:alice"}}"#, Risk::External),
+        (r#""*""#, r#"{"StringLike": {"aws:userid": "*"}}"#, Risk::Public),
     ];
     for (principal, condition, risk) in cases {
         let rows = rows(&inline(&queue(principal, condition)));
