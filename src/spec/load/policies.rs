@@ -219,7 +219,11 @@ impl Loader {
             )
             .at(file, at.unwrap_or(span))
             .label("written again here")
-            .hint("write the key once, with what both say: a Condition holds each operator once, with all its keys"),
+            .hint(if duplicate.path.ends_with("Condition") {
+                "write the operator once, with the keys of both blocks in it"
+            } else {
+                "write the key once, with what both say (several values go in one list)"
+            }),
         );
     }
 
