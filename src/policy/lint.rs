@@ -175,6 +175,21 @@ pub struct Lint {
     pub message: String,
 }
 
+impl Lint {
+    /// Whether AWS refuses the document for this finding, so it cannot be silenced: the codes
+    /// that say so everywhere, and P018 and P019 in a bucket policy, which S3 checks
+    /// ("Action does not apply to any resource(s) in statement", "Policy has invalid
+    /// condition key") where IAM takes an identity policy with them.
+    pub fn refused_by_aws(&self) -> bool {
+        self.code.refused_by_aws()
+            || self.severity == Severity::Error
+                && matches!(
+                    self.code,
+                    LintCode::ActionResourceMismatch | LintCode::UnsupportedConditionKey
+                )
+    }
+}
+
 /// Lints a document: document-wide findings first, then each statement's in order.
 pub fn lint(doc: &PolicyDocument, ctx: &LintContext) -> Vec<Lint> {
     let mut lints = Vec::new();
@@ -213,10 +228,22 @@ pub fn lint(doc: &PolicyDocument, ctx: &LintContext) -> Vec<Lint> {
             sids_seen.push(sid);
         }
     }
+    if matches!(ctx.kind, DocumentKind::Resource(what) if what.contains("S3 bucket")) {
+        for lint in &mut lints {
+            if matches!(
+                lint.code,
+                LintCode::ActionResourceMismatch | LintCode::UnsupportedConditionKey
+            ) {
+                lint.severity = Severity::Error;
+            }
+        }
+    }
     lints.retain(|lint| {
-        !ctx.silenced.iter().any(|(scope, code)| {
-            *code == lint.code && (scope.is_none() || scope.as_deref() == lint.statement.as_deref())
-        })
+        lint.refused_by_aws()
+            || !ctx.silenced.iter().any(|(scope, code)| {
+                *code == lint.code
+                    && (scope.is_none() || scope.as_deref() == lint.statement.as_deref())
+            })
     });
     lints
 }
@@ -697,6 +724,70 @@ mod tests {
             missing.message,
             "Resource is required in an SQS queue policy"
         );
+    }
+
+    /// An action that acts on none of a bucket policy's resources, or a condition key none of
+    /// its actions supports: a warning in an identity policy, which IAM takes; an error in a
+    /// bucket policy, which S3 refuses, and silencing it leaves the error.
+    #[test]
+    fn what_s3_refuses_in_a_bucket_policy_is_an_error_there_only() {
+        let statement = |principal: &str| {
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "S", "Effect": "Allow",{principal} "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b", "Condition": {{"StringLike": {{"s3:prefix": "home/*"}}}}}}]}}"#
+            )
+        };
+        let identity = PolicyDocument::parse(&statement("")).unwrap();
+        let bucket = PolicyDocument::parse(&statement(
+            r#" "Principal": {"AWS": "arn:aws:iam::123456789012:root"},"#,
+        ))
+        .unwrap();
+        let severities = |doc: &PolicyDocument, ctx: &LintContext| -> Vec<(LintCode, Severity)> {
+            lint(doc, ctx)
+                .into_iter()
+                .filter(|l| {
+                    matches!(
+                        l.code,
+                        LintCode::ActionResourceMismatch | LintCode::UnsupportedConditionKey
+                    )
+                })
+                .map(|l| (l.code, l.severity))
+                .collect()
+        };
+        let found = severities(&identity, &LintContext::new(IDENTITY));
+        assert_eq!(
+            found,
+            [
+                (LintCode::ActionResourceMismatch, Severity::Warning),
+                (LintCode::UnsupportedConditionKey, Severity::Warning)
+            ]
+        );
+        let silenced = LintContext {
+            silenced: vec![
+                (None, LintCode::ActionResourceMismatch),
+                (None, LintCode::UnsupportedConditionKey),
+            ],
+            ..LintContext::new(BUCKET)
+        };
+        let found = severities(&bucket, &silenced);
+        assert_eq!(
+            found,
+            [
+                (LintCode::ActionResourceMismatch, Severity::Error),
+                (LintCode::UnsupportedConditionKey, Severity::Error)
+            ]
+        );
+        assert!(lint(&bucket, &silenced)
+            .iter()
+            .all(|l| l.severity != Severity::Error || l.refused_by_aws()));
+        assert!(lint(
+            &identity,
+            &LintContext {
+                silenced: vec![(None, LintCode::ActionResourceMismatch)],
+                ..LintContext::new(IDENTITY)
+            }
+        )
+        .iter()
+        .all(|l| l.code != LintCode::ActionResourceMismatch));
     }
 
     const IDENTITY: DocumentKind = DocumentKind::Identity;

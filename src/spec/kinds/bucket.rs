@@ -838,6 +838,12 @@ impl KindSpec for BucketSpec {
                     "shorten the id".to_string(),
                 ));
             }
+            if let Some(max_age) = rule.max_age.filter(|m| *m > i64::from(i32::MAX)) {
+                problems.push((
+                    format!("max_age is {max_age}; S3 takes a CORS rule's max_age as a 32-bit number of seconds, at most {}", i32::MAX),
+                    "set max_age to the seconds a browser may cache the answer, e.g. 3000".to_string(),
+                ));
+            }
             if let Some(max_age) = rule.max_age.filter(|m| *m < 0) {
                 problems.push((
                     format!("max_age is {max_age}; a CORS rule's max_age is a number of seconds, 0 or more"),

@@ -953,7 +953,6 @@ const RUNTIMES: &[&str] = &[
     "java21",
     "java25",
     "dotnet8",
-    "dotnet9",
     "dotnet10",
     "ruby3.3",
     "ruby3.4",

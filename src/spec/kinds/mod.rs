@@ -205,7 +205,7 @@ pub(crate) fn named_twice(
     resolver: &Resolver<'_>,
     code: crate::diag::Code,
 ) -> Vec<crate::diag::Diagnostic> {
-    let mut first: BTreeMap<(Kind, String), (&Address, String)> = BTreeMap::new();
+    let mut first: BTreeMap<(Kind, String), (&Address, String, Option<String>)> = BTreeMap::new();
     let mut out = Vec::new();
     for resource in resources.values() {
         let Ok(Some(id)) = resource.body.physical_id(resolver) else {
@@ -213,6 +213,18 @@ pub(crate) fn named_twice(
         };
         let kind = resource.kind();
         let any_case = matches!(kind, Kind::Role | Kind::Policy | Kind::InstanceProfile);
+        // A managed policy's name is unique in the account whatever its path (CreatePolicy),
+        // though its ARN holds the path.
+        let path = match kind {
+            Kind::Policy => id
+                .split_once(":policy")
+                .map(|(_, p)| p.rsplit_once('/').map_or("/", |(p, _)| p).to_string()),
+            _ => None,
+        };
+        let id = match kind {
+            Kind::Policy => id.rsplit('/').next().unwrap_or(&id).to_string(),
+            _ => id,
+        };
         let claim = if any_case {
             id.to_lowercase()
         } else {
@@ -220,11 +232,16 @@ pub(crate) fn named_twice(
         };
         match first.entry((kind, claim)) {
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert((&resource.address, id));
+                e.insert((&resource.address, id, path));
             }
             std::collections::btree_map::Entry::Occupied(e) => {
-                let (address, first_id) = e.get();
-                let message = if *first_id == id {
+                let (address, first_id, first_path) = e.get();
+                let message = if *first_id == id && *first_path != path {
+                    format!(
+                        "{address} and {} both name policy `{id}`: a managed policy's name is unique in the account, whatever its path",
+                        resource.address
+                    )
+                } else if *first_id == id {
                     format!("{address} and {} both name {kind} `{id}`", resource.address)
                 } else {
                     format!(

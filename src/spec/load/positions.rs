@@ -164,7 +164,7 @@ pub(crate) fn lint_diagnostic(
     let location = value
         .or(statement)
         .unwrap_or_else(|| Location::new(&at.file, at.span.start..at.span.start + 1));
-    let hint = if lint.code.refused_by_aws() {
+    let hint = if lint.refused_by_aws() {
         "fix the statement: AWS refuses the document as it is, so this lint cannot be silenced"
             .to_string()
     } else {
