@@ -281,6 +281,11 @@ pub struct ArnShape {
     pub service: &'static str,
     pub regional: bool,
     pub resource_prefix: &'static str,
+    /// The characters of the resource's name, after the prefix (a role's path and name, a
+    /// function's name and qualifier), as the API's pattern allows them.
+    pub name_chars: Charset,
+    /// Whether AWS itself owns some (`arn:aws:iam::aws:policy/...`): the account `aws`.
+    pub aws_owned: bool,
     /// What the field is for, as messages name it.
     pub what: &'static str,
 }
@@ -289,24 +294,32 @@ pub const ROLE_ARN: ArnShape = ArnShape {
     service: "iam",
     regional: false,
     resource_prefix: "role/",
+    name_chars: Charset("A-Za-z0-9_+=,.@/-"),
+    aws_owned: false,
     what: "an IAM role ARN",
 };
 pub const MANAGED_POLICY_ARN: ArnShape = ArnShape {
     service: "iam",
     regional: false,
     resource_prefix: "policy/",
+    name_chars: Charset("A-Za-z0-9_+=,.@/-"),
+    aws_owned: true,
     what: "a managed policy ARN",
 };
 pub const QUEUE_ARN: ArnShape = ArnShape {
     service: "sqs",
     regional: true,
     resource_prefix: "",
+    name_chars: Charset("A-Za-z0-9_.-"),
+    aws_owned: false,
     what: "an SQS queue ARN",
 };
 pub const FUNCTION_ARN: ArnShape = ArnShape {
     service: "lambda",
     regional: true,
     resource_prefix: "function:",
+    name_chars: Charset("A-Za-z0-9_:$-"),
+    aws_owned: false,
     what: "a Lambda function ARN",
 };
 
@@ -342,7 +355,7 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
             format!("{} names no region, but it has `{region}`", shape.what)
         // AWS managed policies are owned by the account `aws`.
         } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-            && *account != "aws"
+            && !(shape.aws_owned && *account == "aws")
         {
             format!("`{account}` is not a 12-digit account id")
         } else if resource.is_empty() {
@@ -354,6 +367,11 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
                 "the resource part `{resource}` does not start with `{}` and a name",
                 shape.resource_prefix
             )
+        } else if let Some(c) = shape
+            .name_chars
+            .first_outside(&resource[shape.resource_prefix.len()..])
+        {
+            format!("its name holds `{c}`, which {} does not", shape.what)
         } else {
             return Ok(());
         };
@@ -746,6 +764,22 @@ mod tests {
             .unwrap_err()
             .contains("names no region"));
         assert!(role("arn:aws:iam::123456789012:role/").is_err());
+        // Only AWS's managed policies are owned by the account `aws`; names hold what the
+        // API's pattern allows.
+        assert!(role("arn:aws:iam::aws:role/x")
+            .unwrap_err()
+            .contains("12-digit"));
+        assert!(role("arn:aws:iam::123456789012:role/my role")
+            .unwrap_err()
+            .contains("holds ` `"));
+        assert!(
+            arn(QUEUE_ARN)("arn:aws:sqs:us-east-1:123456789012:bad!name")
+                .unwrap_err()
+                .contains("holds `!`")
+        );
+        assert!(
+            arn(FUNCTION_ARN)("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST").is_ok()
+        );
         let policy = arn(MANAGED_POLICY_ARN);
         assert!(policy("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole").is_ok());
         assert!(policy("arn:aws:iam::12345:policy/x")

@@ -286,6 +286,8 @@ const KEY_ARN: rules::ArnShape = rules::ArnShape {
     service: "kms",
     regional: true,
     resource_prefix: "key/",
+    name_chars: rules::Charset("a-fA-F0-9mrk-"),
+    aws_owned: false,
     what: "a KMS key ARN",
 };
 
