@@ -354,8 +354,8 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
         } else if !shape.regional && !region.is_empty() {
             format!("{} names no region, but it has `{region}`", shape.what)
         // AWS managed policies are owned by the account `aws`.
-        } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-            && !(shape.aws_owned && *account == "aws")
+        } else if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            || shape.aws_owned && *account == "aws")
         {
             format!("`{account}` is not a 12-digit account id")
         } else if resource.is_empty() {
