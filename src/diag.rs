@@ -69,6 +69,8 @@ pub enum WarningCode {
     KeyLockout,
     /// A queue S3 notifies lets any bucket send to it.
     NotificationQueuePolicy,
+    /// A function of the stack S3 notifies needs a Lambda permission plinth does not manage.
+    NotificationFunctionPermission,
     /// A function's role may lack queue access that a managed policy outside the spec grants.
     FunctionQueueAccess,
     /// A role may lack `iam:PassRole` that a managed policy outside the spec grants.
@@ -86,12 +88,13 @@ pub enum WarningCode {
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 11] = [
+    pub const ALL: [WarningCode; 12] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
         WarningCode::KeyLockout,
         WarningCode::NotificationQueuePolicy,
+        WarningCode::NotificationFunctionPermission,
         WarningCode::FunctionQueueAccess,
         WarningCode::PassRole,
         WarningCode::SharedTakeover,
@@ -108,6 +111,9 @@ impl WarningCode {
             WarningCode::Placeholder => "spec::placeholder",
             WarningCode::KeyLockout => "check::key-lockout",
             WarningCode::NotificationQueuePolicy => "check::notification-queue-policy",
+            WarningCode::NotificationFunctionPermission => {
+                "check::notification-function-permission"
+            }
             WarningCode::FunctionQueueAccess => "check::function-queue-access",
             WarningCode::PassRole => "check::pass-role",
             WarningCode::SharedTakeover => "plan::shared-takeover",

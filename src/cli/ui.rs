@@ -33,7 +33,9 @@ impl Ui {
         Ui {
             color_stdout: pick(stdout),
             color_stderr: pick(stderr),
-            one_screen: stdout && stderr,
+            // Both on the terminal, or both into one file or pipe (`2>&1 | tee plan.log`, a
+            // CI job's log): what is written to either is read in one place.
+            one_screen: stdout && stderr || same_file("/dev/fd/1", "/dev/fd/2"),
         }
     }
 
@@ -478,5 +480,23 @@ pub fn format_permissions(
             }
             out
         }
+    }
+}
+
+/// Whether two paths name one open file (device and inode): stdout and stderr sent to the same
+/// pipe or file.
+fn same_file(a: &str, b: &str) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
     }
 }

@@ -42,6 +42,8 @@ codes! {
     CheckNotificationKeyPolicy = "check::notification-key-policy",
     /// A queue S3 notifies does not let the bucket send to it.
     CheckNotificationQueuePolicy = "check::notification-queue-policy",
+    /// A function of the stack S3 notifies, which needs a Lambda permission for S3.
+    CheckNotificationFunctionPermission = "check::notification-function-permission",
     CheckBucketPolicy = "check::bucket-policy",
     /// A role that creates functions may not pass them their role.
     CheckPassRole = "check::pass-role",
@@ -186,6 +188,9 @@ impl From<WarningCode> for Code {
             WarningCode::Placeholder => Code::SpecPlaceholder,
             WarningCode::KeyLockout => Code::CheckKeyLockout,
             WarningCode::NotificationQueuePolicy => Code::CheckNotificationQueuePolicy,
+            WarningCode::NotificationFunctionPermission => {
+                Code::CheckNotificationFunctionPermission
+            }
             WarningCode::FunctionQueueAccess => Code::CheckFunctionQueueAccess,
             WarningCode::PassRole => Code::CheckPassRole,
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,

@@ -79,6 +79,14 @@ pub fn check_resolved(
                     known.check_public_policy_blocked(resource, bucket, policy, &mut diags);
                 }
                 for notification in bucket.notifications.iter().flatten() {
+                    if let NotificationTarget::Function(function) = &notification.target {
+                        known.check_notified_function(
+                            resource,
+                            function,
+                            &notification.location,
+                            &mut diags,
+                        );
+                    }
                     if let NotificationTarget::Queue(queue) = &notification.target {
                         known.check_notification(
                             resource,
@@ -702,6 +710,34 @@ impl<'a> Known<'a> {
         }
     }
 
+    /// S3 checks that it may invoke a function it is to notify, and refuses the whole
+    /// notification document otherwise ("Unable to validate the following destination
+    /// configurations"); moto does not. The permission is the function's resource policy
+    /// (`lambda:AddPermission`), which plinth does not manage: a function of the stack has
+    /// none until someone adds it.
+    fn check_notified_function(
+        &self,
+        bucket: &Resource,
+        function: &Text,
+        at: &Location,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(target) = self.target(function, Kind::Function) else {
+            return;
+        };
+        diags.push(
+            Diagnostic::warning(
+                WarningCode::NotificationFunctionPermission,
+                format!(
+                    "S3 refuses {}'s notifications while {} has no permission letting s3.amazonaws.com invoke it, which plinth does not manage",
+                    bucket.address, target.address
+                ),
+            )
+            .at_location(Some(at.clone()))
+            .hint("apply once without the notification, add the permission (aws lambda add-permission --principal s3.amazonaws.com --source-arn BUCKET_ARN --source-account ACCOUNT), then add the notification; or notify a queue"),
+        );
+    }
+
     fn check_notification(
         &self,
         bucket: &Resource,
@@ -1175,6 +1211,7 @@ mod tests {
             ("checks/notification-queue-policy.toml", "check::notification-queue-policy", ("arn:aws:s3:::tonic-other", "arn:aws:s3:::tonic-data")),
             ("checks/notification-queue-unscoped.toml", "check::notification-queue-policy", ("Resource = \"${queue.work.arn}\" }", "Resource = \"${queue.work.arn}\", Condition = { ArnLike = { \"aws:SourceArn\" = \"${bucket.data.arn}\" } } }")),
             ("checks/notification-key-policy.toml", "check::notification-key-policy", ("\"Resource\": \"*\"\n    }]", "\"Resource\": \"*\"\n    }, {\n        \"Effect\": \"Allow\", \"Principal\": { \"Service\": \"s3.amazonaws.com\" },\n        \"Action\": [\"kms:Decrypt\", \"kms:GenerateDataKey\"], \"Resource\": \"*\"\n    }]")),
+            ("checks/notification-function-permission.toml", "check::notification-function-permission", ("function = \"${function.worker.arn}\"", "function = \"arn:aws:lambda:us-east-1:123456789012:function:tonic-elsewhere\"")),
             ("checks/pass-role.toml", "check::pass-role", ("\"lambda:GetFunctionConfiguration\"], Resource = \"arn:aws:lambda:*:*:function:tonic-*\" },", "\"lambda:GetFunctionConfiguration\"], Resource = \"arn:aws:lambda:*:*:function:tonic-*\" },\n  { Effect = \"Allow\", Action = \"iam:PassRole\", Resource = \"${role.lambda.arn}\" },")),
         ];
         for (path, code, fix) in cases {

@@ -442,7 +442,7 @@ fn a_plan_against_a_snapshot_file_needs_no_aws_and_cannot_be_saved() {
 /// At a terminal, where stdout and stderr are one screen, a text plan shows each of the spec's
 /// warnings once: a lint beside its resource, the rest among the plan's warnings, and nothing
 /// more on stderr. When no plan comes of it, the warnings are shown with the error; when the
-/// plan goes elsewhere (a file, a pipe), stderr keeps them.
+/// plan goes elsewhere (a file, a pipe), stderr keeps them, unless stderr goes there too.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_warning_is_shown_once_on_a_terminal() {
@@ -506,6 +506,19 @@ policies.all = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action
         "{}",
         piped.stdout
     );
+
+    // Both into one file (`2>&1 | tee plan.log`, a CI job's log) are read in one place too.
+    let log = dir.join("plan.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let status = command(&["plan", "-f", &spec_arg, "--live-snapshot", &live])
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.matches(placeholder).count(), 1, "{logged}");
+    assert_eq!(logged.matches(lint).count(), 1, "{logged}");
 }
 
 /// A saved plan records the directory `plinth plan` ran in, whose paths the spec's are: it
