@@ -321,7 +321,14 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
             "`{name}` has two periods in a row, which S3 refuses"
         ));
     }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+    // Four groups of digits is the shape S3 refuses (`192.168.05.1` too, which no address
+    // parser takes).
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() == 4
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!(
             "`{name}` is formatted as an IP address, which S3 refuses as a bucket name"
         ));
@@ -1003,6 +1010,8 @@ mod tests {
             ("-tonic", "begin and end"),
             ("tonic..exports", "two periods"),
             ("192.168.5.4", "IP address"),
+            ("192.168.05.1", "IP address"),
+            ("999.168.1.1", "IP address"),
             ("xn--tonic", "`xn--`"),
             ("sthree-tonic", "`sthree-`"),
             ("amzn-s3-demo-tonic", "`amzn-s3-demo-`"),
