@@ -252,9 +252,13 @@ pub(crate) fn named_twice(
                 out.push(
                     crate::diag::Diagnostic::error(code, message)
                         .at_location(Some(resource.location.clone()))
-                        .hint(format!(
-                            "declare each {kind} once; merge the settings into [{address}]"
-                        )),
+                        .hint(if id.starts_with("alias/") {
+                            format!("an alias names one key: give [{}] an alias of its own, or declare the key once in [{address}]", resource.address)
+                        } else if *first_path != path {
+                            format!("give [{}] a name of its own, or declare the policy once in [{address}]", resource.address)
+                        } else {
+                            format!("declare each {kind} once; merge the settings into [{address}]")
+                        }),
                 );
             }
         }
