@@ -85,6 +85,12 @@ fn issuer_url(url: &str) -> Result<(), String> {
     if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("`{url}` has no host"));
     }
+    if let Some(c) = rest.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{}` holds {c:?}; a URL has no spaces or control characters",
+            url.escape_debug()
+        ));
+    }
     if rest.contains(['?', '#']) {
         return Err(format!(
             "`{url}` has a query or fragment; IAM takes only a host and a path"
@@ -271,6 +277,9 @@ mod tests {
             .unwrap_err()
             .contains("https://"));
         assert!(issuer_url("https://").unwrap_err().contains("no host"));
+        assert!(issuer_url("https://exa mple.com/")
+            .unwrap_err()
+            .contains("no spaces"));
         assert!(issuer_url("https://example.com/?a=b")
             .unwrap_err()
             .contains("query"));
