@@ -1001,10 +1001,7 @@ fn holds_for(condition: &Condition, principal: &str) -> Option<bool> {
         return None;
     }
     let account = account_of(principal)?;
-    let role = principal
-        .strip_prefix("arn:")
-        .is_some_and(|a| a.split(':').nth(4).is_some_and(|r| r.starts_with("role/")))
-        .then_some(principal);
+    let role = is_role_arn(principal).then_some(principal);
     let operator = condition.operator.to_ascii_lowercase();
     let operator = operator.strip_suffix("ifexists").unwrap_or(&operator);
     let (negated, like) = match operator {
@@ -1303,8 +1300,18 @@ fn callers_denials(stack: &Stack, caller: &str, resource: &str, actions: Vec<Str
     let (documents, _) = identity_documents(stack, role);
     let all: Vec<Statement> = documents.iter().flat_map(|(_, d)| denies(d)).collect();
     let denied = apply_denies(&all, None, Some(resource), actions);
-    match boundary_of(stack, role) {
-        Some(Some(boundary)) => denied.then(|a| within_boundary(boundary, resource, a)),
+    under_boundary(denied, boundary_of(stack, role), resource)
+}
+
+/// What a role's permissions boundary ([`boundary_of`]) leaves of `denied` on `target`: what
+/// it allows there too; all of it, conditional, when plinth cannot read the boundary.
+fn under_boundary(
+    denied: Denied,
+    boundary: Option<Option<&PolicyDocument>>,
+    target: &str,
+) -> Denied {
+    match boundary {
+        Some(Some(doc)) => denied.then(|a| within_boundary(doc, target, a)),
         Some(None) => Denied {
             conditional: true,
             ..denied
@@ -1397,13 +1404,7 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
                     // queue of a pattern, a bucket's objects.
                     let mut denied =
                         apply_denies(&all_denies, None, Some(&target_arn), granted.clone());
-                    match &boundary {
-                        Some(Some(doc)) => {
-                            denied = denied.then(|a| within_boundary(doc, &target_arn, a));
-                        }
-                        Some(None) => denied.conditional = true,
-                        None => {}
-                    }
+                    denied = under_boundary(denied, boundary, &target_arn);
                     let actions = &mut denied.actions;
                     // Only actions of the resource's own service act on it.
                     let arn = target.map_or(resource_pattern.as_str(), |n| n.arn.as_str());
@@ -1588,12 +1589,7 @@ fn difference(
         let conditions = parsed_conditions(&grant.conditions);
         // A role of the stack (named by its address) is of this account: an Allow to everyone
         // in the account holds what it holds.
-        let caller = |grant: &Grant| {
-            grant
-                .principal
-                .starts_with("role.")
-                .then(|| format!("arn:aws:iam::{own}:role/"))
-        };
+        let caller = |grant: &Grant| grant.principal.starts_with("role.").then_some(own);
         principals
             .into_iter()
             .flatten()
@@ -1718,13 +1714,12 @@ fn parsed_conditions(conditions: &[String]) -> Vec<(&str, Option<Condition>)> {
 /// Does each of `held`'s conditions hold whenever `conditions` all do: is it one of them, or
 /// implied by one of them (`aws:SourceIp` in 10.1.0.0/16 implies it in 10.0.0.0/8)?
 ///
-/// `caller`, when the row is a role of the stack's own account (an ARN prefix standing for
-/// it): a condition of `held` on the caller's account that holds for every role of the
-/// account holds for it.
+/// `caller`, the stack's own account when the row is one of its roles: a condition of `held`
+/// on the caller's account that holds for that account holds for the row.
 fn conditions_imply(
     conditions: &[(&str, Option<Condition>)],
     held: &Grant,
-    caller: Option<String>,
+    caller: Option<&str>,
 ) -> bool {
     if held.conditions.is_empty() {
         return true;
@@ -1734,8 +1729,8 @@ fn conditions_imply(
         let on_the_account = held_test
             .as_ref()
             .is_some_and(|h| h.key == "aws:principalaccount");
-        if let (true, Some(role), Some(test)) = (on_the_account, &caller, held_test) {
-            if holds_for(test, &format!("{role}any")) == Some(true) {
+        if let (true, Some(account), Some(test)) = (on_the_account, caller, held_test) {
+            if holds_for(test, account) == Some(true) {
                 return true;
             }
         }

@@ -205,7 +205,7 @@ pub(crate) fn named_twice(
     resolver: &Resolver<'_>,
     code: crate::diag::Code,
 ) -> Vec<crate::diag::Diagnostic> {
-    let mut first: BTreeMap<(Kind, String), (&Address, String, Option<String>)> = BTreeMap::new();
+    let mut first: BTreeMap<(Kind, String), (&Address, String, String)> = BTreeMap::new();
     let mut out = Vec::new();
     for resource in resources.values() {
         let Ok(Some(id)) = resource.body.physical_id(resolver) else {
@@ -213,17 +213,12 @@ pub(crate) fn named_twice(
         };
         let kind = resource.kind();
         let any_case = matches!(kind, Kind::Role | Kind::Policy | Kind::InstanceProfile);
-        // A managed policy's name is unique in the account whatever its path (CreatePolicy),
-        // though its ARN holds the path.
-        let path = match kind {
-            Kind::Policy => id
-                .split_once(":policy")
-                .map(|(_, p)| p.rsplit_once('/').map_or("/", |(p, _)| p).to_string()),
-            _ => None,
-        };
+        // A managed policy's name is unique in the account whatever its path (CreatePolicy):
+        // it is its ARN's last part, after the path.
+        let full = id;
         let id = match kind {
-            Kind::Policy => id.rsplit('/').next().unwrap_or(&id).to_string(),
-            _ => id,
+            Kind::Policy => full.rsplit('/').next().unwrap_or(&full).to_string(),
+            _ => full.clone(),
         };
         let claim = if any_case {
             id.to_lowercase()
@@ -232,11 +227,13 @@ pub(crate) fn named_twice(
         };
         match first.entry((kind, claim)) {
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert((&resource.address, id, path));
+                e.insert((&resource.address, id, full));
             }
             std::collections::btree_map::Entry::Occupied(e) => {
-                let (address, first_id, first_path) = e.get();
-                let message = if *first_id == id && *first_path != path {
+                let (address, first_id, first_full) = e.get();
+                // One name under two paths: the same name, different ARNs.
+                let other_path = *first_id == id && *first_full != full;
+                let message = if other_path {
                     format!(
                         "{address} and {} both name policy `{id}`: a managed policy's name is unique in the account, whatever its path",
                         resource.address
@@ -254,7 +251,7 @@ pub(crate) fn named_twice(
                         .at_location(Some(resource.location.clone()))
                         .hint(if id.starts_with("alias/") {
                             format!("an alias names one key: give [{}] an alias of its own, or declare the key once in [{address}]", resource.address)
-                        } else if *first_path != path {
+                        } else if other_path {
                             format!("give [{}] a name of its own, or declare the policy once in [{address}]", resource.address)
                         } else {
                             format!("declare each {kind} once; merge the settings into [{address}]")
