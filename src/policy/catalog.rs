@@ -532,6 +532,40 @@ impl Catalog {
         )
         .map(String::as_str)
     }
+
+    /// The known service principal `principal` is a misspelling of: one or two edits away
+    /// (`lamda.amazonaws.com`). Services' principals differ by more than that from each
+    /// other's, except where both are known.
+    pub fn misspelt_service_principal(&self, principal: &str) -> Option<&str> {
+        let lower = principal.to_ascii_lowercase();
+        self.service_principals
+            .iter()
+            .map(|p| (strsim::damerau_levenshtein(p, &lower), p))
+            .filter(|(distance, _)| *distance <= 2)
+            .min()
+            .map(|(_, p)| p.as_str())
+    }
+}
+
+/// Whether `principal` has the shape of a service principal: `SERVICE.amazonaws.com` (or a
+/// few services' `SERVICE.amazon.com`), with dotted parts of letters, digits and hyphens, and
+/// China's `.cn` after it.
+pub fn is_service_principal_shape(principal: &str) -> bool {
+    let lower = principal.to_ascii_lowercase();
+    let global = lower.strip_suffix(".cn").unwrap_or(&lower);
+    let Some(head) = global
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| global.strip_suffix(".amazon.com"))
+    else {
+        return false;
+    };
+    !head.is_empty()
+        && head.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`.

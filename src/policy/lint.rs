@@ -77,11 +77,12 @@ lint_rules! {
     ACTION_RESOURCE_MISMATCH ActionResourceMismatch = "P018", Warning, "action whose resource types cannot match any of the statement's resources";
     UNSUPPORTED_CONDITION_KEY UnsupportedConditionKey = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
     OPERATOR_TYPE_MISMATCH OperatorTypeMismatch = "P020", Warning, "condition operator that does not fit the key's type";
-    UNKNOWN_SERVICE_PRINCIPAL UnknownServicePrincipal = "P021", Error, "service principal that is not an AWS service";
+    UNKNOWN_SERVICE_PRINCIPAL UnknownServicePrincipal = "P021", Error, "service principal that misspells a known one, or is not shaped as one";
     INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user), or holds a wildcard";
     TRUST_ACTION TrustAction = "P023", Error, "action other than sts:AssumeRole and its kin in a role trust policy, which IAM rejects";
     WILDCARD_SERVICE_PREFIX WildcardServicePrefix = "P024", Error, "wildcard in an action's service prefix, which IAM rejects";
     CONDITION_VALUE_MISFITS ConditionValueMisfits = "P025", Warning, "condition value its operator cannot compare (an address, number, date or boolean that is not one), so the condition never holds";
+    UNLISTED_SERVICE_PRINCIPAL UnlistedServicePrincipal = "P026", Warning, "well-formed service principal that is not in plinth's list of AWS services";
 }
 
 /// The actions a role trust policy may hold: IAM refuses any other with "AssumeRole policy may
@@ -498,8 +499,10 @@ impl StatementChecker<'_> {
             let Some(account) = aws_account(&principal.id) else {
                 continue;
             };
-            // An account given by a plinth variable is resolved against the context later.
+            // An account given by a plinth variable is resolved against the context later;
+            // a CloudFront origin access identity has no account id.
             if account.contains("${")
+                || super::canon::is_cloudfront_oai(&principal.id)
                 || self.ctx.known_accounts.iter().any(|known| known == account)
             {
                 continue;
@@ -621,6 +624,9 @@ fn arn_problem(value: &str) -> Option<String> {
     // A value that is only a variable, such as `${role.app.arn}`, is checked once resolved;
     // so is one that begins with a reference of plinth's, such as `${bucket.data.arn}/*`.
     if pattern::is_universal(&masked) || begins_with_reference(value) {
+        return None;
+    }
+    if super::canon::is_cloudfront_oai(value) {
         return None;
     }
     let Some(rest) = masked.strip_prefix("arn:") else {
@@ -853,7 +859,17 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:SourceIp": "3"}, "DateGreaterThan": {"aws:SecureTransport": "2026-01-01"}}}"#, &[("Statement[0]", "P020"), ("Statement[0]", "P020")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringEquals": {"aws:SourceIp": "192.0.2.1"}}}"#, &[("Statement[0]", "P020")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lamda.amazonaws.com", "lambda.amazonaws.com", "logs.eu-west-1.amazonaws.com"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lambda.example.com", "lambda"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021"), ("Statement[0]", "P021")]),
+            // Services AWS documents whose principal is not their actions' prefix.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["pods.eks.amazonaws.com", "credentials.iot.amazonaws.com", "streams.metrics.cloudwatch.amazonaws.com", "airflow-env.amazonaws.com"]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}"#, &[]),
+            // A well-formed name plinth does not know is a warning; a near spelling of a known
+            // one is still an error.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": "newservice.amazonaws.com"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P026")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": "pod.eks.amazonaws.com"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:tonic-lambda", "arn:aws:iam::123456789012:role/ok", "arn:aws:sts::123456789012:assumed-role/ok/s", "arn:aws:iam::123456789012:root", "arn:aws:s3:::bucket"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
+            // A CloudFront origin access identity, as S3's documentation writes it.
+            (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity EH1HDMB1FH2TC"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
+            (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P007"), ("Statement[0]", "P008")]),
             (BUCKET, r#"{"Sid": "Allow access for S3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}"#, &[]),
             // A wildcard in a principal ARN matches nothing: IAM compares principals whole.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/app-*", "arn:aws:iam::123456789012:role/*"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),

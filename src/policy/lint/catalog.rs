@@ -2,7 +2,7 @@
 //! its actions, resources, condition keys and operators must fit together.
 
 use super::*;
-use crate::policy::catalog::{catalog, Catalog, KeyType};
+use crate::policy::catalog::{catalog, is_service_principal_shape, Catalog, KeyType};
 
 impl StatementChecker<'_> {
     pub(super) fn check_against_catalog(&self, lints: &mut Vec<Lint>) {
@@ -192,15 +192,31 @@ impl StatementChecker<'_> {
             }
             match principal.kind {
                 PrincipalKind::Service if !catalog.is_service_principal(&principal.id) => {
-                    let hint = match catalog.suggest_service_principal(&principal.id) {
-                        Some(known) => format!("; did you mean {known}?"),
-                        None => String::new(),
-                    };
-                    let message = format!(
-                        "service principal {:?} is not an AWS service{hint}",
-                        principal.id
-                    );
-                    self.report(lints, UNKNOWN_SERVICE_PRINCIPAL, message);
+                    // A misspelling of a known principal, or no service principal's shape, is
+                    // an error; a well-formed name plinth's list lacks may be a service it
+                    // has not heard of (the list is assembled from AWS's documentation).
+                    let misspelt = catalog.misspelt_service_principal(&principal.id);
+                    if misspelt.is_some() || !is_service_principal_shape(&principal.id) {
+                        let hint = match misspelt
+                            .or_else(|| catalog.suggest_service_principal(&principal.id))
+                        {
+                            Some(known) => format!("; did you mean {known}?"),
+                            None => "; a service principal is SERVICE.amazonaws.com".to_string(),
+                        };
+                        let message = format!(
+                            "service principal {:?} is not an AWS service{hint}",
+                            principal.id
+                        );
+                        self.report(lints, UNKNOWN_SERVICE_PRINCIPAL, message);
+                    } else {
+                        let message = format!(
+                            "service principal {:?} is not one plinth knows; AWS refuses a \
+                             policy that names a service principal it does not know, so check \
+                             the spelling in the service's documentation",
+                            principal.id
+                        );
+                        self.report(lints, UNLISTED_SERVICE_PRINCIPAL, message);
+                    }
                 }
                 // A malformed ARN is P008's; this is about well-formed ARNs of other things.
                 PrincipalKind::Aws
