@@ -691,6 +691,8 @@ fn policy_findings(
                 let lint_context = policy::LintContext {
                     kind,
                     known_accounts: context.known_accounts.to_vec(),
+                    // `known_accounts` begins with the account read from AWS.
+                    own_account: context.known_accounts.first().cloned(),
                     silenced,
                 };
                 policy::lint(doc, &lint_context)

@@ -151,6 +151,8 @@ pub struct LintContext {
     pub kind: DocumentKind,
     /// The own account and the accounts named by variables; principals elsewhere are linted.
     pub known_accounts: Vec<String>,
+    /// The stack's own account, when known: its root in a key policy delegates to IAM.
+    pub own_account: Option<String>,
     /// `(Sid or Statement[i], code)` silences a lint on one statement, `(None, code)` on the
     /// whole document.
     pub silenced: Vec<(Option<String>, LintCode)>,
@@ -161,6 +163,7 @@ impl LintContext {
         LintContext {
             kind,
             known_accounts: Vec::new(),
+            own_account: None,
             silenced: Vec::new(),
         }
     }
@@ -409,6 +412,9 @@ impl StatementChecker<'_> {
         let Clause::Is(actions) = &self.statement.action else {
             return;
         };
+        if self.is_default_key_statement() {
+            return;
+        }
         for action in actions {
             let name = action
                 .split_once(':')
@@ -563,6 +569,30 @@ impl StatementChecker<'_> {
     }
 
     /// AWS principals as written, whether in Principal or NotPrincipal.
+    /// The statement KMS writes into every default key policy: the account's own root
+    /// allowed `kms:*`, which delegates the key to the account's IAM policies (AWS's "Allows
+    /// access to the AWS account and enables IAM policies"). Without it nobody but the key's
+    /// creator could manage the key, so it is no finding.
+    fn is_default_key_statement(&self) -> bool {
+        let own_root = |p: &Principal| {
+            p.kind == PrincipalKind::Aws
+                && (canon::is_account_id(&p.id) || p.id.ends_with(":root"))
+                && aws_account(&p.id).is_some_and(|account| {
+                    account == "${aws.account_id}"
+                        || self.ctx.own_account.as_deref() == Some(account)
+                })
+        };
+        let principals = match &self.statement.principal {
+            Some(Clause::Is(Principals::Listed(listed))) => listed,
+            _ => return false,
+        };
+        self.ctx.kind == DocumentKind::Resource("a KMS key policy")
+            && self.statement.effect == Effect::Allow
+            && matches!(&self.statement.action, Clause::Is(a) if a.len() == 1 && a[0].eq_ignore_ascii_case("kms:*"))
+            && !principals.is_empty()
+            && principals.iter().all(own_root)
+    }
+
     fn aws_principals(&self) -> impl Iterator<Item = &Principal> {
         let listed = self.statement.listed_principals().iter();
         listed.filter(|p| p.kind == PrincipalKind::Aws && p.id != "*")
@@ -680,6 +710,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{statements}: {e}"));
         let ctx = LintContext {
             known_accounts: vec![OWN.to_string()],
+            own_account: Some(OWN.to_string()),
             ..LintContext::new(kind)
         };
         let lints = lint(&doc, &ctx);
@@ -799,6 +830,7 @@ mod tests {
     const IDENTITY: DocumentKind = DocumentKind::Identity;
     const TRUST: DocumentKind = DocumentKind::Trust;
     const BUCKET: DocumentKind = DocumentKind::Resource("an S3 bucket policy");
+    const KEY: DocumentKind = DocumentKind::Resource("a KMS key policy");
 
     #[test]
     #[rustfmt::skip]
@@ -867,6 +899,13 @@ mod tests {
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": "newservice.amazonaws.com"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P026")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": "pod.eks.amazonaws.com"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:tonic-lambda", "arn:aws:iam::123456789012:role/ok", "arn:aws:sts::123456789012:assumed-role/ok/s", "arn:aws:iam::123456789012:root", "arn:aws:s3:::bucket"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
+            // KMS's default statement, the account's root allowed kms:*, delegates the key
+            // to IAM; another account's root so allowed controls the key.
+            (KEY, r#"{"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}"#, &[]),
+            (KEY, r#"{"Effect": "Allow", "Principal": {"AWS": ["123456789012", "arn:${aws.partition}:iam::${aws.account_id}:root"]}, "Action": "kms:*", "Resource": "*"}"#, &[]),
+            (KEY, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "kms:*", "Resource": "*"}"#, &[("Statement[0]", "P003"), ("Statement[0]", "P007")]),
+            (KEY, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/admin"}, "Action": "kms:*", "Resource": "*"}"#, &[("Statement[0]", "P003")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}"#, &[("Statement[0]", "P001"), ("Statement[0]", "P003")]),
             // A CloudFront origin access identity, as S3's documentation writes it.
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity EH1HDMB1FH2TC"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P007"), ("Statement[0]", "P008")]),

@@ -250,11 +250,7 @@ fn the_printed_permissions_cover_every_call_of_apply_plan_and_destroy() {
     let printed = crate::support::plinth(&["permissions", "-f", &file]).ok();
     let policy = plinth::policy::PolicyDocument::parse(&printed.stdout)
         .expect("the printed policy is a valid IAM policy");
-    let context = plinth::policy::LintContext {
-        kind: plinth::policy::DocumentKind::Identity,
-        known_accounts: Vec::new(),
-        silenced: Vec::new(),
-    };
+    let context = plinth::policy::LintContext::new(plinth::policy::DocumentKind::Identity);
     let findings: Vec<_> = plinth::policy::lint(&policy, &context)
         .into_iter()
         .filter(|l| l.severity != plinth::policy::Severity::Info)

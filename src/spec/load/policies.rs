@@ -31,6 +31,7 @@ impl Loader {
                 let context = crate::policy::LintContext {
                     kind,
                     known_accounts: known_accounts.clone(),
+                    own_account: own_account.clone(),
                     silenced: resource.silenced_for(&name),
                 };
                 let lints = crate::policy::lint(&doc, &context).into_iter();
