@@ -60,7 +60,8 @@ GLOBAL_KEYS = {
     "aws:CalledViaLast": "String",
     "aws:ChatbotSourceArn": "ARN",
     "aws:CurrentTime": "Date",
-    "aws:EpochTime": "Date",
+    # AWS documents its type as "Date, Numeric": both kinds of operator compare it.
+    "aws:EpochTime": "DateOrNumeric",
     "aws:Ec2InstanceSourcePrivateIPv4": "IPAddress",
     "aws:Ec2InstanceSourceVpc": "String",
     "aws:FederatedProvider": "String",

@@ -56,6 +56,8 @@ pub enum KeyType {
     Bool,
     Numeric,
     Date,
+    /// `aws:EpochTime`, which date and numeric operators both compare.
+    DateOrNumeric,
     Ip,
     Binary,
 }
@@ -69,6 +71,7 @@ impl KeyType {
             "Bool" => KeyType::Bool,
             "Numeric" | "Long" | "Integer" => KeyType::Numeric,
             "Date" => KeyType::Date,
+            "DateOrNumeric" => KeyType::DateOrNumeric,
             "IPAddress" => KeyType::Ip,
             "Binary" => KeyType::Binary,
             _ => return None,
@@ -82,6 +85,7 @@ impl KeyType {
             KeyType::Bool => "a boolean",
             KeyType::Numeric => "a number",
             KeyType::Date => "a date",
+            KeyType::DateOrNumeric => "a date or a number of seconds",
             KeyType::Ip => "an IP address",
             KeyType::Binary => "binary",
         }

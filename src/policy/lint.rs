@@ -890,6 +890,11 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThanEquals": {"s3:max-keys": "100"}, "Bool": {"aws:SecureTransport": "true"}, "IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:SourceIp": "3"}, "DateGreaterThan": {"aws:SecureTransport": "2026-01-01"}}}"#, &[("Statement[0]", "P020"), ("Statement[0]", "P020")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringEquals": {"aws:SourceIp": "192.0.2.1"}}}"#, &[("Statement[0]", "P020")]),
+            // aws:EpochTime is a date and a number; ARN operators compare string keys that
+            // hold ARNs, as CloudWatch Logs' documented key policy does.
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:EpochTime": "1767225600"}, "DateGreaterThan": {"aws:EpochTime": "1735689600"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:CurrentTime": "1767225600"}}}"#, &[("Statement[0]", "P020")]),
+            (KEY, r#"{"Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"}, "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"], "Resource": "*", "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:app"}}}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lamda.amazonaws.com", "lambda.amazonaws.com", "logs.eu-west-1.amazonaws.com"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Service": ["lambda.example.com", "lambda"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P021"), ("Statement[0]", "P021")]),
             // Services AWS documents whose principal is not their actions' prefix.

@@ -239,15 +239,17 @@ fn operator_fits(operator: &str, kind: KeyType) -> Option<bool> {
     let wanted: &[KeyType] = if operator.starts_with("String") {
         &[KeyType::String, KeyType::Arn]
     } else if operator.starts_with("Numeric") {
-        &[KeyType::Numeric]
+        &[KeyType::Numeric, KeyType::DateOrNumeric]
     } else if operator.starts_with("Date") {
-        &[KeyType::Date]
+        &[KeyType::Date, KeyType::DateOrNumeric]
     } else if operator == "Bool" {
         &[KeyType::Bool]
     } else if operator.ends_with("IpAddress") {
         &[KeyType::Ip]
     } else if operator.starts_with("Arn") {
-        &[KeyType::Arn]
+        // AWS's own documentation compares string keys that hold ARNs with ARN operators
+        // (CloudWatch Logs' key policy: ArnEquals on kms:EncryptionContext:aws:logs:arn).
+        &[KeyType::Arn, KeyType::String]
     } else if operator == "BinaryEquals" {
         &[KeyType::Binary]
     } else {
