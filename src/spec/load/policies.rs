@@ -385,7 +385,12 @@ pub(crate) fn policy_size_findings(
                     format!("{} {name} is {chars} characters; AWS accepts at most {limit} (white space not counted)", resource.address),
                 )
                 .at_location(Some(start(template)))
-                .hint("shorten the policy: merge statements, use wildcards, or split it into managed policies"),
+                .hint(match column.document {
+                    DocumentKind::Identity => "shorten the policy: merge statements, use wildcards, or split it into managed policies",
+                    // A role has one trust policy, a resource one policy: neither can be split.
+                    DocumentKind::Trust => "shorten the policy: list the principals of one action in one statement, and use conditions with several values instead of a statement each",
+                    DocumentKind::Resource(_) => "shorten the policy: merge statements that share principals and actions, and use wildcards in Resource",
+                }),
             );
         }
     }
