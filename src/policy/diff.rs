@@ -399,6 +399,53 @@ mod tests {
         }
     }
 
+    /// One change per condition operator family, as AWS's documentation of the operators
+    /// defines them, checked in both directions.
+    #[test]
+    #[rustfmt::skip]
+    fn labels_of_each_condition_operator() {
+        use AccessChange::*;
+        let on = |condition: &str| conditioned(condition);
+        let cases: Vec<(String, String, AccessChange, AccessChange)> = vec![
+            // A missing key: ...IfExists admits the request, the plain operator does not.
+            (on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringEqualsIfExists": {"aws:PrincipalTag/team": "a"}}"#), Widens, Narrows),
+            (on(r#"{"Bool": {"aws:MultiFactorAuthPresent": "true"}}"#), on(r#"{"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}"#), Widens, Narrows),
+            // Values of one key are ORed, keys ANDed.
+            (on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringEquals": {"aws:PrincipalTag/team": ["a", "b"]}}"#), Widens, Narrows),
+            (on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a", "aws:PrincipalTag/env": "prod"}}"#), Narrows, Widens),
+            // A negated operator: more values exclude more.
+            (on(r#"{"StringNotEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringNotEquals": {"aws:PrincipalTag/team": ["a", "b"]}}"#), Narrows, Widens),
+            (on(r#"{"StringNotLike": {"s3:prefix": "home/*"}}"#), on(r#"{"StringNotLike": {"s3:prefix": "home/a/*"}}"#), Widens, Narrows),
+            (on(r#"{"StringLike": {"s3:prefix": "home/*"}}"#), on(r#"{"StringLike": {"s3:prefix": "home/a/*"}}"#), Narrows, Widens),
+            // A bound that admits its own value.
+            (on(r#"{"NumericLessThan": {"s3:max-keys": "100"}}"#), on(r#"{"NumericLessThanEquals": {"s3:max-keys": "100"}}"#), Widens, Narrows),
+            (on(r#"{"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}"#), on(r#"{"DateGreaterThanEquals": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}"#), Widens, Narrows),
+            // One more address range; an address is its /32.
+            (on(r#"{"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}"#), on(r#"{"IpAddress": {"aws:SourceIp": ["192.0.2.0/24", "198.51.100.0/24"]}}"#), Widens, Narrows),
+            (on(r#"{"IpAddress": {"aws:SourceIp": "192.0.2.1/32"}}"#), on(r#"{"IpAddress": {"aws:SourceIp": "192.0.2.1"}}"#), NoChange, NoChange),
+            // ARN operators: ArnLike without a wildcard is ArnEquals.
+            (on(r#"{"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}}"#), on(r#"{"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}}"#), NoChange, NoChange),
+            (on(r#"{"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}}"#), on(r#"{"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:*"}}"#), Widens, Narrows),
+            // Set operators over a multivalued key.
+            (on(r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}}"#), on(r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": ["a", "b"]}}"#), Widens, Narrows),
+            (on(r#"{"ForAllValues:StringEquals": {"aws:TagKeys": ["a"]}}"#), on(r#"{"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}"#), Widens, Narrows),
+            (on(r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}}"#), on(r#"{"ForAllValues:StringEquals": {"aws:TagKeys": ["a"]}}"#), Mixed, Mixed),
+            // Null and Bool: the opposite value admits other requests.
+            (on(r#"{"Null": {"aws:PrincipalTag/team": "true"}}"#), on(r#"{"Null": {"aws:PrincipalTag/team": "false"}}"#), Mixed, Mixed),
+            (on(r#"{"Bool": {"aws:SecureTransport": "true"}}"#), on(r#"{"Bool": {"aws:SecureTransport": "false"}}"#), Mixed, Mixed),
+            (on(r#"{"Bool": {"aws:SecureTransport": "true"}}"#), on(r#"{"Bool": {"aws:SecureTransport": true}}"#), NoChange, NoChange),
+            // Condition keys' names ignore case; StringEquals' values do not.
+            (on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringEquals": {"AWS:principaltag/team": "a"}}"#), NoChange, NoChange),
+            (on(r#"{"StringEquals": {"aws:PrincipalTag/team": "a"}}"#), on(r#"{"StringEquals": {"aws:PrincipalTag/team": "A"}}"#), Mixed, Mixed),
+        ];
+        for (old, new, forward, backward) in &cases {
+            let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
+            for (a, b, expected) in [(&old, &new, forward), (&new, &old, backward)] {
+                assert_eq!(diff(Some(a), Some(b)).access, *expected, "{a:?}\n -> {b:?}");
+            }
+        }
+    }
+
     #[test]
     fn unified_rendering() {
         let diff = diff(
