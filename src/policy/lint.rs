@@ -78,7 +78,7 @@ lint_rules! {
     UNSUPPORTED_CONDITION_KEY UnsupportedConditionKey = "P019", Warning, "condition key that no action of the statement supports, or an unknown global key";
     OPERATOR_TYPE_MISMATCH OperatorTypeMismatch = "P020", Warning, "condition operator that does not fit the key's type";
     UNKNOWN_SERVICE_PRINCIPAL UnknownServicePrincipal = "P021", Error, "service principal that misspells a known one, or is not shaped as one";
-    INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user), or holds a wildcard";
+    INVALID_PRINCIPAL_ARN InvalidPrincipalArn = "P022", Error, "AWS principal ARN that names no IAM principal (root, role, user, assumed role, federated user), or holds a wildcard; a federated principal that is not an identity provider's ARN or one IAM knows by name";
     TRUST_ACTION TrustAction = "P023", Error, "action other than sts:AssumeRole and its kin in a role trust policy, which IAM rejects";
     WILDCARD_SERVICE_PREFIX WildcardServicePrefix = "P024", Error, "wildcard in an action's service prefix, which IAM rejects";
     CONDITION_VALUE_MISFITS ConditionValueMisfits = "P025", Warning, "condition value its operator cannot compare (an address, number, date or boolean that is not one), so the condition never holds";
@@ -915,6 +915,10 @@ mod tests {
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity EH1HDMB1FH2TC"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P007"), ("Statement[0]", "P008")]),
             (BUCKET, r#"{"Sid": "Allow access for S3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}"#, &[]),
+            // A federated principal is an identity provider's ARN, or one of four by name.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[("Statement[0]", "P022")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": ["accounts.google.com", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", "arn:aws:iam::123456789012:saml-provider/corp", "${oidc_provider.github.arn}"]}, "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"], "Condition": {"StringEquals": {"accounts.google.com:aud": "a", "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:role/idp"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"x:aud": "a"}}}"#, &[("Statement[0]", "P022")]),
             // A wildcard in a principal ARN matches nothing: IAM compares principals whole.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/app-*", "arn:aws:iam::123456789012:role/*"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
             // A trust policy says who may assume the role, with STS's actions only.

@@ -218,6 +218,12 @@ impl StatementChecker<'_> {
                         self.report(lints, UNLISTED_SERVICE_PRINCIPAL, message);
                     }
                 }
+                PrincipalKind::Federated => {
+                    if let Some(problem) = federated_problem(&principal.id) {
+                        let message = format!("federated principal {:?} {problem}", principal.id);
+                        self.report(lints, INVALID_PRINCIPAL_ARN, message);
+                    }
+                }
                 // A malformed ARN is P008's; this is about well-formed ARNs of other things.
                 PrincipalKind::Aws
                     if principal.id.starts_with("arn:") && arn_problem(&principal.id).is_none() =>
@@ -256,6 +262,36 @@ fn operator_fits(operator: &str, kind: KeyType) -> Option<bool> {
         return None;
     };
     Some(wanted.contains(&kind))
+}
+
+/// What keeps a `Federated` principal from naming an identity provider: IAM takes the ARN of
+/// an OIDC or SAML provider in IAM, or one of the four providers it knows by name (the IAM
+/// User Guide, "AWS JSON policy elements: Principal", federated users), and refuses any other
+/// ("Invalid principal in policy").
+fn federated_problem(id: &str) -> Option<String> {
+    const BY_NAME: &[&str] = &[
+        "cognito-identity.amazonaws.com",
+        "www.amazon.com",
+        "accounts.google.com",
+        "graph.facebook.com",
+    ];
+    if BY_NAME.contains(&id) || id.starts_with("arn:") && arn_problem(id).is_some() {
+        return None; // a malformed ARN is P008's
+    }
+    match id.strip_prefix("arn:") {
+        Some(rest) => {
+            let fields: Vec<&str> = rest.splitn(5, ':').collect();
+            let provider = matches!(fields[..], [_, "iam", "", _, resource]
+                if resource.starts_with("oidc-provider/") || resource.starts_with("saml-provider/"));
+            (!provider).then(|| {
+                "is not an identity provider's ARN (arn:aws:iam::ACCOUNT:oidc-provider/HOST or saml-provider/NAME)".to_string()
+            })
+        }
+        None => Some(format!(
+            "is not an identity provider IAM knows by name ({}); name an OIDC provider by its ARN: arn:aws:iam::ACCOUNT:oidc-provider/{id}",
+            BY_NAME.join(", ")
+        )),
+    }
 }
 
 /// What keeps a well-formed ARN from naming an IAM principal: only IAM's root, roles, users
