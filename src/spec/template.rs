@@ -84,8 +84,10 @@ pub fn parse(template: &str) -> Result<Vec<Piece>, TemplateError> {
         };
         let expr = &after[..close];
         let end = start + 2 + close + 1;
-        if expr.contains(':') {
-            // An IAM policy variable (`${aws:username}`, `${s3:prefix}`): IAM's, not plinth's.
+        if expr.contains(':') || matches!(expr, "*" | "?" | "$") {
+            // An IAM policy variable (`${aws:username}`, `${s3:prefix}`), or one of IAM's
+            // special characters (`${*}`, `${?}`, `${$}`: a literal `*`, `?` or `$`): IAM's,
+            // not plinth's.
             text.push_str(&rest[i..i + 2 + close + 1]);
             rest = &after[close + 1..];
             offset = end;
@@ -302,6 +304,14 @@ mod tests {
             render(&parse(&text).unwrap(), |_| None).unwrap(),
             "arn:aws:s3:::b/${aws:username}/*"
         );
+    }
+
+    #[test]
+    fn iam_special_characters_are_left_alone() {
+        let written = "arn:aws:s3:::b/a${*}b${?}c${$}d";
+        let pieces = parse(written).unwrap();
+        assert_eq!(pieces, vec![Piece::Text(written.into())]);
+        assert_eq!(render(&pieces, |_| None).unwrap(), written);
     }
 
     #[test]
