@@ -542,12 +542,12 @@ impl Catalog {
     /// other's, except where both are known.
     pub fn misspelt_service_principal(&self, principal: &str) -> Option<&str> {
         let lower = principal.to_ascii_lowercase();
-        self.service_principals
-            .iter()
-            .map(|p| (strsim::damerau_levenshtein(p, &lower), p))
-            .filter(|(distance, _)| *distance <= 2)
-            .min()
-            .map(|(_, p)| p.as_str())
+        closest_within(
+            self.service_principals.iter().map(|p| (p.as_str(), p)),
+            &lower,
+            2,
+        )
+        .map(String::as_str)
     }
 }
 
@@ -590,7 +590,15 @@ fn closest<'a, T: ?Sized + Ord>(
     candidates: impl Iterator<Item = (&'a str, &'a T)>,
     wanted: &str,
 ) -> Option<&'a T> {
-    let limit = (wanted.chars().count() / 4).clamp(1, 3);
+    closest_within(candidates, wanted, (wanted.chars().count() / 4).clamp(1, 3))
+}
+
+/// The candidate nearest `wanted`, at most `limit` edits away; ties go to the smaller value.
+fn closest_within<'a, T: ?Sized + Ord>(
+    candidates: impl Iterator<Item = (&'a str, &'a T)>,
+    wanted: &str,
+    limit: usize,
+) -> Option<&'a T> {
     candidates
         .map(|(text, value)| (strsim::damerau_levenshtein(text, wanted), value))
         .filter(|(distance, _)| *distance <= limit)
