@@ -140,6 +140,9 @@ pub enum DocumentKind {
     Resource(&'static str),
 }
 
+/// A KMS key's policy, which some lints know by kind (the key's table of attributes names it).
+pub const KEY_POLICY: DocumentKind = DocumentKind::Resource("a KMS key policy");
+
 #[derive(Clone, Copy)]
 enum Presence {
     Required,
@@ -586,7 +589,7 @@ impl StatementChecker<'_> {
             Some(Clause::Is(Principals::Listed(listed))) => listed,
             _ => return false,
         };
-        self.ctx.kind == DocumentKind::Resource("a KMS key policy")
+        self.ctx.kind == KEY_POLICY
             && self.statement.effect == Effect::Allow
             && matches!(&self.statement.action, Clause::Is(a) if a.len() == 1 && a[0].eq_ignore_ascii_case("kms:*"))
             && !principals.is_empty()
@@ -830,7 +833,7 @@ mod tests {
     const IDENTITY: DocumentKind = DocumentKind::Identity;
     const TRUST: DocumentKind = DocumentKind::Trust;
     const BUCKET: DocumentKind = DocumentKind::Resource("an S3 bucket policy");
-    const KEY: DocumentKind = DocumentKind::Resource("a KMS key policy");
+    const KEY: DocumentKind = KEY_POLICY;
 
     #[test]
     #[rustfmt::skip]

@@ -33,7 +33,9 @@ mod seeds;
 pub use access::AccessChange;
 pub(crate) use condition::implies as condition_implies;
 pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
-pub use lint::{lint, DocumentKind, Lint, LintCode, LintContext, LintRule, Severity, LINT_RULES};
+pub use lint::{
+    lint, DocumentKind, Lint, LintCode, LintContext, LintRule, Severity, KEY_POLICY, LINT_RULES,
+};
 pub(crate) use model::strings_outside_values;
 pub use model::{
     Clause, Condition, Effect, PolicyDocument, Principal, PrincipalKind, Principals, Statement,

@@ -3,7 +3,7 @@
 
 use crate::model::arn::{regional, ArnFormat, ArnId};
 use crate::model::attributes::{Attribute, SizeLimit};
-use crate::policy::DocumentKind;
+use crate::policy::KEY_POLICY;
 
 /// A key has only the id AWS assigns, so nothing about it is known before it exists.
 pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
@@ -13,11 +13,7 @@ pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
     Attribute::setting("key_spec").replaces(),
     // An instruction for the call that sends the policy, not a setting of the key.
     Attribute::write_only("bypass_lockout_check"),
-    Attribute::policy(
-        "policy",
-        DocumentKind::Resource("a KMS key policy"),
-        SizeLimit::Each(32_768),
-    ),
+    Attribute::policy("policy", KEY_POLICY, SizeLimit::Each(32_768)),
 ];
 
 pub(in crate::model) const ARN: ArnFormat = regional("kms", "key/", ArnId::Assigned);
