@@ -3,14 +3,15 @@
 //! A statement covers the requests whose principal, action and resource fall in its three
 //! sets and whose context meets its conditions. To compare statement lists we split each
 //! statement into atoms (one principal entry, one action pattern, one resource pattern, the
-//! statement's conditions) and ask whether a single statement on the other side covers each
-//! atom. That is exact for the common shapes and errs towards "not covered" otherwise, which
-//! reads as "may widen": the safe answer for a reviewer.
+//! statement's conditions) and ask whether the other side covers each atom: one statement
+//! alone, or several whose conditions together admit what the atom's do (`cases`). That is
+//! exact for the common shapes and errs towards "not covered" otherwise, which reads as "may
+//! widen": the safe answer for a reviewer.
 
 use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
 use serde::Serialize;
 
-use super::{condition, pattern};
+use super::{cases, condition, pattern};
 
 /// How a change to a policy moves the access it grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -218,7 +219,8 @@ enum Root {
     Delegates,
 }
 
-fn statement_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
+/// Do `outer`'s principals, actions and resources cover the atom's?
+fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
     let principal_covered = match (root, principal_set(outer), &atom.principal) {
         (Root::Delegates, Set::Only(outer), Part::One(inner))
             if !outer.iter().any(|o| o == *inner) =>
@@ -232,7 +234,34 @@ fn statement_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
     principal_covered
         && action_set(outer).covers(&atom.action)
         && resource_set(outer).covers(&atom.resource)
-        && conditions_no_stricter(&outer.condition, atom.condition)
+}
+
+/// Is every request of the atom admitted by one of `outer`'s statements, each compared with
+/// its [`Root`] reading?
+///
+/// A single statement that covers the atom decides it. Otherwise the statements whose
+/// principals, actions and resources cover the atom's may still cover it together through their
+/// conditions ([`cases::covered`]): one statement for `team = a`, another for `team = b`.
+fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
+    let in_scope: Vec<&[Condition]> = outer
+        .iter()
+        .filter(|(statement, root)| scope_covers(statement, atom, *root))
+        .map(|(statement, _)| statement.condition.as_slice())
+        .collect();
+    // With no statement in scope, only conditions that can never hold together (`Null true`
+    // beside `StringEquals` on the key) leave the atom covered: it admits no request.
+    if in_scope.is_empty() && atom.condition.is_empty() {
+        return false;
+    }
+    if in_scope
+        .iter()
+        .any(|conditions| conditions_no_stricter(conditions, atom.condition))
+    {
+        return true;
+    }
+    cases::alternatives(atom.condition)
+        .iter()
+        .all(|alternative| cases::covered(alternative, &in_scope))
 }
 
 /// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must be implied
@@ -259,21 +288,37 @@ fn names_one_principal_of(root: &Principal, other: &Principal) -> bool {
         && !(super::canon::is_account_id(&other.id) || root_account(&other.id).is_some())
 }
 
-/// Does some statement of `outer` cover every atom of every statement of `inner`?
-fn all_covered(inner: &[&Statement], outer: &[&Statement], root: Root) -> bool {
+/// Is every atom of every statement of `inner` covered by `outer` (see [`atom_covered`])?
+fn all_covered(inner: &[&Statement], outer: &[(&Statement, Root)]) -> bool {
     inner
         .iter()
         .flat_map(|statement| atoms(statement))
-        .all(|atom| {
-            outer
-                .iter()
-                .any(|statement| statement_covers(statement, &atom, root))
-        })
+        .all(|atom| atom_covered(&atom, outer))
 }
 
-/// How access changes from `old` to `new`, both lists of normalized statements. Access
-/// is gained when a new Allow is not covered by the old Allows or an old Deny is not covered
-/// by the new Denies, and lost in the mirror cases.
+fn reading<'a>(statements: &[&'a Statement], root: Root) -> Vec<(&'a Statement, Root)> {
+    statements.iter().map(|s| (*s, root)).collect()
+}
+
+/// Allows read with `root`, and Denies, whose account root is not taken to block the
+/// account's roles.
+fn allows_or_denies<'a>(
+    allows: &[&'a Statement],
+    root: Root,
+    denies: &[&'a Statement],
+) -> Vec<(&'a Statement, Root)> {
+    let mut outer = reading(allows, root);
+    outer.extend(reading(denies, Root::Delegates));
+    outer
+}
+
+/// How access changes from `old` to `new`, both lists of normalized statements.
+///
+/// A request is allowed when an Allow admits it and no Deny does. Access is gained when a new
+/// Allow is covered neither by the old Allows nor by a new Deny (an Allow a Deny blocks grants
+/// nothing), or an old Deny is not covered by the new Denies; lost in the mirror cases. A Deny
+/// is compared with Denies only: it also blocks what the principal's other policies allow,
+/// which this document does not show.
 pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessChange {
     let (old_allows, new_allows) = (
         with_effect(old, Effect::Allow),
@@ -285,10 +330,14 @@ pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessCha
     );
     // A role named beside its account's root is access gained (the root only delegates);
     // a role replaced by its account's root is not access lost (IAM may still let it in).
-    let gained = !all_covered(&new_allows, &old_allows, Root::Delegates)
-        || !all_covered(&old_denies, &new_denies, Root::StandsForAccount);
-    let lost = !all_covered(&old_allows, &new_allows, Root::StandsForAccount)
-        || !all_covered(&new_denies, &old_denies, Root::StandsForAccount);
+    let gained = !all_covered(
+        &new_allows,
+        &allows_or_denies(&old_allows, Root::Delegates, &new_denies),
+    ) || !all_covered(&old_denies, &reading(&new_denies, Root::StandsForAccount));
+    let lost = !all_covered(
+        &old_allows,
+        &allows_or_denies(&new_allows, Root::StandsForAccount, &old_denies),
+    ) || !all_covered(&new_denies, &reading(&old_denies, Root::StandsForAccount));
     AccessChange::from_gained_lost(gained, lost)
 }
 

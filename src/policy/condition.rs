@@ -7,6 +7,7 @@
 //! later start date admits less); IP addresses by CIDR containment. Anything not understood
 //! answers `false`, which callers read as "may widen": the safe answer for a reviewer.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::model::Condition;
@@ -25,8 +26,8 @@ pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
         return false;
     };
     // A set prefix changes how many request values must match; only like compares to like.
-    // `IfExists` admits an absent key, so only the outer side may have it alone.
-    if inner_op.set != outer_op.set || (inner_op.if_exists && !outer_op.if_exists) {
+    // Only the outer side may admit a request without the key alone.
+    if inner_op.set != outer_op.set || (inner_op.admits_absent() && !outer_op.admits_absent()) {
         return false;
     }
     match (inner_op.family, outer_op.family) {
@@ -50,6 +51,127 @@ pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
         }
         _ => false,
     }
+}
+
+/// One case of a request, as far as one context key goes: the key is absent, present with a
+/// given value, or present with a value that none of the case split's values equals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyCase<'a> {
+    Absent,
+    Is(&'a str),
+    Other,
+}
+
+/// Whether a condition holds in a [`KeyCase`] of its key: surely, surely not, or depending on
+/// more than the case says (numbers, address ranges, patterns, multivalued keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Truth {
+    Holds,
+    Fails,
+    Open,
+}
+
+impl Truth {
+    fn of(held: bool) -> Truth {
+        if held {
+            Truth::Holds
+        } else {
+            Truth::Fails
+        }
+    }
+}
+
+/// Decides `condition` in one case of its key. `Other` stands for values absent from
+/// [`case_values`] of every condition on the key, so a condition is judged `Fails` there only
+/// when it admits nothing but its listed exact values.
+pub(crate) fn truth(condition: &Condition, case: KeyCase) -> Truth {
+    let Some(operator) = Operator::parse(&condition.operator) else {
+        return Truth::Open;
+    };
+    let is_null = operator.base == "Null";
+    if is_null {
+        let value = match condition.values.as_slice() {
+            [value] if value.eq_ignore_ascii_case("true") => true,
+            [value] if value.eq_ignore_ascii_case("false") => false,
+            _ => return Truth::Open,
+        };
+        return Truth::of(value == (case == KeyCase::Absent));
+    }
+    if case == KeyCase::Absent {
+        return Truth::of(operator.admits_absent());
+    }
+    let Family::String(how) = operator.family else {
+        return Truth::Open;
+    };
+    // The ARN operators match field by field; their exact semantics are left to `implies`.
+    if operator.set != SetPrefix::None || operator.base.starts_with("Arn") {
+        return Truth::Open;
+    }
+    let Some(sets) = condition
+        .values
+        .iter()
+        .map(|value| StringSet::new(how, value))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Truth::Open;
+    };
+    if sets.iter().any(|set| has_unknown_variable(&set.value)) {
+        return Truth::Open;
+    }
+    let matched = match case {
+        KeyCase::Is(value) => {
+            let one = StringSet {
+                how: Match::Exact,
+                value: Cow::Borrowed(value),
+            };
+            sets.iter().any(|set| one.within(set))
+        }
+        KeyCase::Other
+            if sets
+                .iter()
+                .any(|set| pattern::is_universal(&set.value) && set.how == Match::Pattern) =>
+        {
+            true
+        }
+        KeyCase::Other if sets.iter().all(|set| set.literal().is_some()) => false,
+        _ => return Truth::Open,
+    };
+    Truth::of(matched != operator.negated)
+}
+
+/// The exact values a condition compares its key with, which a case split gives a case each.
+pub(crate) fn case_values(condition: &Condition) -> Vec<String> {
+    let Some(operator) = Operator::parse(&condition.operator) else {
+        return Vec::new();
+    };
+    match operator.family {
+        Family::String(how)
+            if operator.set == SetPrefix::None && !operator.base.starts_with("Arn") =>
+        {
+            condition
+                .values
+                .iter()
+                .filter_map(|value| StringSet::new(how, value))
+                .filter(|set| !has_unknown_variable(&set.value))
+                .filter_map(|set| set.literal().map(str::to_string))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the condition's values are alternatives: it holds when one of them does, so each
+/// value can be considered on its own. True of every operator that is not negated, `Null` or
+/// `ForAllValues`.
+pub(crate) fn is_disjunction(condition: &Condition) -> bool {
+    Operator::parse(&condition.operator).is_some_and(|operator| {
+        !operator.negated && operator.base != "Null" && operator.set != SetPrefix::ForAllValues
+    })
+}
+
+/// A policy variable whose value is known only when a request is made (`${aws:username}`).
+fn has_unknown_variable(text: &str) -> bool {
+    text.contains("${")
 }
 
 /// Why `value` is not one `operator` can compare (`10.0.0.300/8` for `IpAddress`, `yesterday`
@@ -126,6 +248,15 @@ struct Operator<'a> {
 }
 
 impl Operator<'_> {
+    /// Does the condition hold for a request without the key? IAM's rule: `...IfExists` does,
+    /// and so does a negated operator (the key does not match the values) and `ForAllValues`
+    /// (no value fails); every other operator does not. `Null` is decided by its value.
+    fn admits_absent(&self) -> bool {
+        self.if_exists
+            || self.set == SetPrefix::ForAllValues
+            || (self.set == SetPrefix::None && self.negated)
+    }
+
     fn parse(operator: &str) -> Option<Operator<'_>> {
         let (set, rest) = if let Some(rest) = operator.strip_prefix("ForAllValues:") {
             (SetPrefix::ForAllValues, rest)
@@ -185,16 +316,53 @@ impl Operator<'_> {
 }
 
 /// One listed value of a string-like operator: the set of strings it names.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct StringSet<'a> {
     how: Match,
-    value: &'a str,
+    value: Cow<'a, str>,
 }
 
-impl StringSet<'_> {
+impl<'a> StringSet<'a> {
+    /// The set `value` names under `how`, after IAM's special-character variables: `${*}`,
+    /// `${?}` and `${$}` are the literal characters, so a `StringLike` value whose only
+    /// wildcards are written that way names one string. `None` for a value mixing them with
+    /// real wildcards, which this does not compare.
+    fn new(how: Match, value: &'a str) -> Option<StringSet<'a>> {
+        if !value.contains("${") {
+            return Some(StringSet {
+                how,
+                value: Cow::Borrowed(value),
+            });
+        }
+        let escaped_wildcard = value.contains("${*}") || value.contains("${?}");
+        let how = match how {
+            Match::Pattern if escaped_wildcard => {
+                let rest = value.replace("${*}", "").replace("${?}", "");
+                if pattern::has_wildcard(&rest) {
+                    return None;
+                }
+                Match::Exact
+            }
+            other => other,
+        };
+        Some(StringSet {
+            how,
+            value: Cow::Owned(literal_characters(value)),
+        })
+    }
+
+    /// The one string this set names, if it names exactly one.
+    fn literal(&self) -> Option<&str> {
+        match self.how {
+            Match::Exact => Some(&self.value),
+            Match::Pattern if !pattern::has_wildcard(&self.value) => Some(&self.value),
+            _ => None,
+        }
+    }
+
     /// Every string `self` names is named by `outer`.
-    fn within(self, outer: StringSet) -> bool {
-        let (a, b) = (self.value, outer.value);
+    fn within(&self, outer: &StringSet) -> bool {
+        let (a, b) = (&*self.value, &*outer.value);
         let wild = |s: &str| pattern::has_wildcard(s);
         match (self.how, outer.how) {
             (Match::Exact, Match::Exact) => a == b,
@@ -213,28 +381,34 @@ impl StringSet<'_> {
     }
 
     /// No string is named by both.
-    fn disjoint(self, other: StringSet) -> bool {
-        let literal = |s: StringSet| match s.how {
-            Match::Exact => Some(s.value.to_string()),
-            Match::Pattern if !pattern::has_wildcard(s.value) => Some(s.value.to_string()),
-            _ => None,
-        };
-        match (literal(self), literal(other)) {
+    fn disjoint(&self, other: &StringSet) -> bool {
+        match (self.literal(), other.literal()) {
             (Some(a), Some(b)) => a != b,
             (Some(a), None) | (None, Some(a)) => {
-                let set = if literal(self).is_some() { other } else { self };
+                let set = if self.literal().is_some() {
+                    other
+                } else {
+                    self
+                };
                 !StringSet {
                     how: Match::Exact,
-                    value: &a,
+                    value: Cow::Borrowed(a),
                 }
                 .within(set)
             }
             (None, None) => match (self.how, other.how) {
-                (Match::Pattern, Match::Pattern) => !pattern::overlaps(self.value, other.value),
+                (Match::Pattern, Match::Pattern) => !pattern::overlaps(&self.value, &other.value),
                 _ => self.value.to_lowercase() != other.value.to_lowercase(),
             },
         }
     }
+}
+
+/// `text` with IAM's special-character variables replaced by the characters they stand for.
+fn literal_characters(text: &str) -> String {
+    text.replace("${*}", "*")
+        .replace("${?}", "?")
+        .replace("${$}", "$")
 }
 
 fn has_cased(text: &str) -> bool {
@@ -244,21 +418,23 @@ fn has_cased(text: &str) -> bool {
 /// A positive operator admits the union of its values' sets; a negated one the complement of
 /// that union.
 fn strings_imply(inner: (Match, bool, &[String]), outer: (Match, bool, &[String])) -> bool {
-    fn sets<'a>((how, _, values): (Match, bool, &'a [String])) -> Vec<StringSet<'a>> {
-        values.iter().map(|v| StringSet { how, value: v }).collect()
+    fn sets<'a>((how, _, values): (Match, bool, &'a [String])) -> Option<Vec<StringSet<'a>>> {
+        values.iter().map(|v| StringSet::new(how, v)).collect()
     }
-    let (inner_sets, outer_sets) = (sets(inner), sets(outer));
+    let (Some(inner_sets), Some(outer_sets)) = (sets(inner), sets(outer)) else {
+        return false;
+    };
     match (inner.1, outer.1) {
         (false, false) => inner_sets
             .iter()
-            .all(|i| outer_sets.iter().any(|o| i.within(*o))),
+            .all(|i| outer_sets.iter().any(|o| i.within(o))),
         // Complements: admitting no more means excluding at least as much.
         (true, true) => outer_sets
             .iter()
-            .all(|o| inner_sets.iter().any(|i| o.within(*i))),
+            .all(|o| inner_sets.iter().any(|i| o.within(i))),
         (false, true) => inner_sets
             .iter()
-            .all(|i| outer_sets.iter().all(|o| i.disjoint(*o))),
+            .all(|i| outer_sets.iter().all(|o| i.disjoint(o))),
         (true, false) => false,
     }
 }
@@ -501,6 +677,24 @@ impl Cidr {
     fn disjoint(self, other: Cidr) -> bool {
         !(self.within(other) || other.within(self))
     }
+
+    /// Is every address of `self` in one of `blocks`? Two halves may be covered by two
+    /// blocks, as `10.0.0.0/9` and `10.128.0.0/9` cover `10.0.0.0/8`. Only halves that
+    /// hold a smaller block are split, so the search stays as small as `blocks`.
+    fn within_union(self, blocks: &[Cidr]) -> bool {
+        if blocks.iter().any(|b| self.within(*b)) {
+            return true;
+        }
+        if self.prefix >= self.width() || !blocks.iter().any(|b| b.within(self)) {
+            return false;
+        }
+        let half = |high: bool| Cidr {
+            address: self.address | (u128::from(high) << (self.width() - self.prefix - 1)),
+            prefix: self.prefix + 1,
+            v6: self.v6,
+        };
+        half(false).within_union(blocks) && half(true).within_union(blocks)
+    }
 }
 
 fn mask(bits: u128, prefix: u32, width: u32) -> u128 {
@@ -527,12 +721,8 @@ fn ips_imply(inner: (bool, &[String]), outer: (bool, &[String])) -> bool {
         return false;
     };
     match (inner.0, outer.0) {
-        (false, false) => inner_blocks
-            .iter()
-            .all(|i| outer_blocks.iter().any(|o| i.within(*o))),
-        (true, true) => outer_blocks
-            .iter()
-            .all(|o| inner_blocks.iter().any(|i| o.within(*i))),
+        (false, false) => inner_blocks.iter().all(|i| i.within_union(&outer_blocks)),
+        (true, true) => outer_blocks.iter().all(|o| o.within_union(&inner_blocks)),
         (false, true) => inner_blocks
             .iter()
             .all(|i| outer_blocks.iter().all(|o| i.disjoint(*o))),
@@ -582,6 +772,15 @@ mod tests {
         assert!(!c("2001:db8::/48").within(c("0.0.0.0/0")));
         assert!(c("10.1.0.0/16").within(c("0.0.0.0/0")));
         assert!(Cidr::parse("192.0.2.0/33").is_none());
+        let halves = [c("10.0.0.0/9"), c("10.128.0.0/9")];
+        assert!(c("10.0.0.0/8").within_union(&halves));
+        assert!(!c("10.0.0.0/8").within_union(&halves[..1]));
+        let quarters = [c("10.0.0.0/10"), c("10.64.0.0/10"), c("10.128.0.0/9")];
+        assert!(c("10.0.0.0/8").within_union(&quarters));
+        assert!(!c("11.0.0.0/8").within_union(&quarters));
+        assert!(c("0.0.0.0/0").within_union(&[c("0.0.0.0/1"), c("128.0.0.0/1")]));
+        assert!(!c("0.0.0.0/0").within_union(&[c("0.0.0.0/1"), c("128.0.0.0/2")]));
+        assert!(c("2001:db8::/32").within_union(&[c("2001:db8::/33"), c("2001:db8:8000::/33")]));
     }
 
     /// `(inner, outer, inner implies outer)`, each `(operator, values)` on one key.

@@ -12,6 +12,7 @@
 //! - `access`: statements as sets of requests; decides whether a change widens access.
 //! - `diff`: pairs old and new statements and renders each change.
 //! - `condition`: whether one condition test implies another, per operator family.
+//! - `cases`: whether several statements' conditions together cover one statement's.
 //! - `catalog`: the bundled IAM catalog (actions, access levels, resource types, condition
 //!   keys, service principals), decompressed on first use.
 //! - `lint`: the stable lint rules.
@@ -19,6 +20,7 @@
 
 mod access;
 mod canon;
+mod cases;
 pub mod catalog;
 pub(crate) mod condition;
 mod diff;
