@@ -1407,7 +1407,8 @@ Statment = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }]
     }
 
     /// A lint about one value points at that value where the statement writes it: in a policy
-    /// file under a Sid, and in a policy written as a table of its own.
+    /// file under a Sid, in a policy written as a table of its own, and in a statement written
+    /// as one object.
     #[test]
     fn a_lint_about_a_value_points_at_the_value() {
         let dir = tempfile::tempdir().unwrap();
@@ -1424,7 +1425,8 @@ name = "s"
 
 [role.r]
 name = "r"
-trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+trust = """{"Version": "2012-10-17",
+  "Statement": {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRol"}}"""
 policies.p = { file = "p.json" }
 
 [role.r.policies.q]
@@ -1448,7 +1450,9 @@ Statement = [{ Effect = "Allow", Action = "sqs:SendMessage", Resource = "arn:aws
             )
         };
         assert_eq!(shown("s3:GetObjct"), (7, "\"s3:GetObjct\"".to_string()));
-        assert_eq!(shown("kms:Decrytp"), (12, "\"kms:Decrytp\"".to_string()));
+        assert_eq!(shown("kms:Decrytp"), (13, "\"kms:Decrytp\"".to_string()));
+        // A Statement written as one object rather than a list of one.
+        assert_eq!(shown("sts:AssumeRol"), (7, "\"sts:AssumeRol\"".to_string()));
     }
 
     /// An unknown field of a resource block is compared with the fields every kind takes too.

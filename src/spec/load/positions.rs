@@ -224,13 +224,14 @@ fn nth_statement(at: &Location, index: usize) -> Option<Location> {
 }
 
 /// The `index`-th object (from 0) of the first array after `from` in `text`, from its `{` to
-/// its `}`; JSON and TOML inline tables alike, with braces inside strings not counted.
+/// its `}`; JSON and TOML inline tables alike, with braces inside strings not counted. A single
+/// object where the array would be (IAM takes `"Statement": {...}`) is the array's only one.
 fn nth_object(text: &str, from: usize, index: usize) -> Option<Range<usize>> {
-    let open = from + text[from..].find('[')?;
+    let open = from + text[from..].find(['[', '{'])?;
     let bytes = text.as_bytes();
     let (mut depth, mut seen, mut start) = (0usize, 0usize, None);
     let mut quote: Option<u8> = None;
-    let mut i = open + 1;
+    let mut i = if bytes[open] == b'{' { open } else { open + 1 };
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
