@@ -83,6 +83,7 @@ lint_rules! {
     WILDCARD_SERVICE_PREFIX WildcardServicePrefix = "P024", Error, "wildcard in an action's service prefix, which IAM rejects";
     CONDITION_VALUE_MISFITS ConditionValueMisfits = "P025", Warning, "condition value its operator cannot compare (an address, number, date or boolean that is not one), so the condition never holds";
     UNLISTED_SERVICE_PRINCIPAL UnlistedServicePrincipal = "P026", Warning, "well-formed service principal that is not in plinth's list of AWS services";
+    CANONICAL_USER_PRINCIPAL CanonicalUserPrincipal = "P027", Warning, "CanonicalUser principal, which S3 stores as the AWS principal it stands for, so the policy never reads back as written";
 }
 
 /// The actions a role trust policy may hold: IAM refuses any other with "AssumeRole policy may
@@ -296,6 +297,14 @@ impl StatementChecker<'_> {
                 let message = format!("principal {} is a unique id: the role or user it named was deleted, so the grant no longer applies to any name", principal.id);
                 self.report(lints, UNIQUE_ID_PRINCIPAL, message);
             }
+        }
+        let listed = self.statement.listed_principals().iter();
+        for principal in listed.filter(|p| p.kind == PrincipalKind::CanonicalUser) {
+            let message = format!(
+                "CanonicalUser {} is stored by S3 as the AWS principal it stands for (an origin access identity's ARN, arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity ID, or an account's root), so every plan would show this statement changed; write that principal as AWS instead",
+                principal.id
+            );
+            self.report(lints, CANONICAL_USER_PRINCIPAL, message);
         }
     }
 
@@ -862,6 +871,8 @@ mod tests {
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "role/app", "Federated": "arn:aws:iam::123456789012:saml-provider/x"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P008")]),
             (IDENTITY, r#"{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Sid": "A", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}"#, &[("A", "P011")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P012")]),
+            (BUCKET, r#"{"Effect": "Allow", "Principal": {"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P027")]),
+            (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHEXAMPLE"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "s3:GetObject"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
             (TRUST, r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),
             (BUCKET, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P013")]),
