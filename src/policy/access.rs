@@ -456,6 +456,156 @@ mod tests {
         }
     }
 
+    /// Operators and values over two context keys, for [`labels_never_hide_a_change`].
+    const OPERATORS: &[&str] = &[
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIfExists",
+        "StringNotEqualsIfExists",
+        "StringLike",
+        "StringNotLike",
+        "StringLikeIfExists",
+        "Null",
+    ];
+    const VALUES: &[&str] = &["a", "b", "c", "a*", "*", "?"];
+
+    /// A request's value of one key: absent, or one of these; `ab` and `d` match no listed
+    /// value literally.
+    const CONTEXT_VALUES: &[Option<&str>] =
+        &[None, Some("a"), Some("b"), Some("c"), Some("ab"), Some("d")];
+
+    /// IAM's reading of one condition, from its documentation of condition operators: a
+    /// negated operator or `...IfExists` holds when the key is absent, any other fails.
+    fn holds(operator: &str, values: &[String], context: Option<&str>) -> bool {
+        if operator == "Null" {
+            return (values[0] == "true") == context.is_none();
+        }
+        let Some(value) = context else {
+            return operator.contains("Not") || operator.ends_with("IfExists");
+        };
+        let base = operator.trim_end_matches("IfExists");
+        let any = values.iter().any(|v| {
+            if base.contains("Like") {
+                pattern::matches(v, value)
+            } else {
+                v == value
+            }
+        });
+        any != base.contains("Not")
+    }
+
+    fn statement_json(
+        effect: bool,
+        action: usize,
+        conditions: &[(usize, usize, Vec<usize>)],
+    ) -> String {
+        let mut blocks: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (operator, key, values) in conditions {
+            let operator = OPERATORS[*operator];
+            let values: Vec<String> = if operator == "Null" {
+                vec![format!("\"{}\"", values[0] % 2 == 0)]
+            } else {
+                values
+                    .iter()
+                    .map(|v| format!("\"{}\"", VALUES[*v]))
+                    .collect()
+            };
+            blocks.entry(operator).or_default().push(format!(
+                r#""aws:PrincipalTag/k{key}": [{}]"#,
+                values.join(", ")
+            ));
+        }
+        let condition: Vec<String> = blocks
+            .iter()
+            .map(|(operator, keys)| format!(r#""{operator}": {{{}}}"#, keys.join(", ")))
+            .collect();
+        format!(
+            r#"{{"Effect": "{}", "Action": "{}", "Resource": "*", "Condition": {{{}}}}}"#,
+            if effect { "Allow" } else { "Deny" },
+            ["s3:GetObject", "s3:PutObject", "s3:*"][action],
+            condition.join(", ")
+        )
+    }
+
+    type StatementShape = (bool, usize, Vec<(usize, usize, Vec<usize>)>);
+
+    fn statement_shape() -> impl proptest::strategy::Strategy<Value = StatementShape> {
+        use proptest::prelude::*;
+        let condition = (
+            0..OPERATORS.len(),
+            0..2usize,
+            prop::collection::vec(0..VALUES.len(), 1..3),
+        );
+        (
+            prop::bool::weighted(0.75),
+            0..3usize,
+            prop::collection::vec(condition, 0..3),
+        )
+    }
+
+    fn document(shapes: &[StatementShape]) -> Option<PolicyDocument> {
+        let statements: Vec<String> = shapes
+            .iter()
+            .map(|(effect, action, conditions)| statement_json(*effect, *action, conditions))
+            .collect();
+        // A key listed twice under one operator is a duplicate JSON key: not a document.
+        PolicyDocument::parse(&format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+            statements.join(", ")
+        ))
+        .ok()
+        .map(|doc| doc.normalized())
+    }
+
+    /// Is `action` allowed under `doc` for a request whose keys hold `context`?
+    fn allowed(doc: &PolicyDocument, action: &str, context: [Option<&str>; 2]) -> bool {
+        let applies = |statement: &Statement| {
+            action_set(statement).covers(&Part::One(&action.to_string()))
+                && statement.condition.iter().all(|c| {
+                    let key = if c.key.ends_with("k0") { 0 } else { 1 };
+                    holds(&c.operator, &c.values, context[key])
+                })
+        };
+        let statements = doc.statements();
+        statements
+            .iter()
+            .any(|s| s.effect == Effect::Allow && applies(s))
+            && !statements
+                .iter()
+                .any(|s| s.effect == Effect::Deny && applies(s))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Whenever some request is allowed after a change and not before, the label says
+        /// access is gained, and lost in the mirror case: checked by evaluating both documents
+        /// for every request over two condition keys.
+        #[test]
+        fn labels_never_hide_a_change(
+            old in proptest::collection::vec(statement_shape(), 1..4),
+            new in proptest::collection::vec(statement_shape(), 1..4),
+        ) {
+            let (Some(old), Some(new)) = (document(&old), document(&new)) else {
+                return Ok(());
+            };
+            let (mut gained, mut lost) = (false, false);
+            for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
+                for &k0 in CONTEXT_VALUES {
+                    for &k1 in CONTEXT_VALUES {
+                        let (before, after) = (allowed(&old, action, [k0, k1]), allowed(&new, action, [k0, k1]));
+                        gained |= after && !before;
+                        lost |= before && !after;
+                    }
+                }
+            }
+            let old_statements: Vec<&Statement> = old.statements().iter().collect();
+            let new_statements: Vec<&Statement> = new.statements().iter().collect();
+            let label = access_change(&old_statements, &new_statements);
+            proptest::prop_assert!(!gained || label.gained(), "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+            proptest::prop_assert!(!lost || label.lost(), "loss hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+        }
+    }
+
     #[test]
     fn principal_coverage() {
         let root = Principal::aws("arn:aws:iam::123456789012:root");
