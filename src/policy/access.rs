@@ -469,10 +469,19 @@ mod tests {
     ];
     const VALUES: &[&str] = &["a", "b", "c", "a*", "*", "?"];
 
-    /// A request's value of one key: absent, or one of these; `ab` and `d` match no listed
-    /// value literally.
-    const CONTEXT_VALUES: &[Option<&str>] =
-        &[None, Some("a"), Some("b"), Some("c"), Some("ab"), Some("d")];
+    /// A request's value of one key: absent, or one of these. `ab` and `d` match no listed
+    /// value literally; `*`, `?` and `a*` are the listed patterns' own text.
+    const CONTEXT_VALUES: &[Option<&str>] = &[
+        None,
+        Some("a"),
+        Some("b"),
+        Some("c"),
+        Some("ab"),
+        Some("d"),
+        Some("*"),
+        Some("?"),
+        Some("a*"),
+    ];
 
     /// IAM's reading of one condition, from its documentation of condition operators: a
     /// negated operator or `...IfExists` holds when the key is absent, any other fails.
