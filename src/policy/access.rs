@@ -468,6 +468,21 @@ mod tests {
         "Null",
     ];
     const VALUES: &[&str] = &["a", "b", "c", "a*", "*", "?"];
+    /// The third key is `aws:SourceIp`, with these operators and ranges.
+    const IP_OPERATORS: &[&str] = &[
+        "IpAddress",
+        "NotIpAddress",
+        "IpAddressIfExists",
+        "NotIpAddressIfExists",
+    ];
+    const IP_VALUES: &[&str] = &["10.0.0.0/8", "10.0.0.0/9", "10.128.0.0/9", "192.168.0.0/16"];
+    const IP_CONTEXT_VALUES: &[Option<&str>] = &[
+        None,
+        Some("10.1.2.3"),
+        Some("10.200.0.1"),
+        Some("192.168.1.1"),
+        Some("8.8.8.8"),
+    ];
 
     /// A request's value of one key: absent, or one of these. `ab` and `d` match no listed
     /// value literally; `*`, `?` and `a*` are the listed patterns' own text.
@@ -494,7 +509,15 @@ mod tests {
         };
         let base = operator.trim_end_matches("IfExists");
         let any = values.iter().any(|v| {
-            if base.contains("Like") {
+            if base.contains("IpAddress") {
+                let (network, prefix) = v.split_once('/').unwrap();
+                let (network, address): (u32, u32) = (
+                    network.parse::<std::net::Ipv4Addr>().unwrap().into(),
+                    value.parse::<std::net::Ipv4Addr>().unwrap().into(),
+                );
+                let shift = 32 - prefix.parse::<u32>().unwrap();
+                network >> shift == address >> shift
+            } else if base.contains("Like") {
                 pattern::matches(v, value)
             } else {
                 v == value
@@ -510,6 +533,18 @@ mod tests {
     ) -> String {
         let mut blocks: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
         for (operator, key, values) in conditions {
+            if *key == 2 {
+                let values: Vec<String> = values
+                    .iter()
+                    .map(|v| format!("\"{}\"", IP_VALUES[v % IP_VALUES.len()]))
+                    .collect();
+                let operator = IP_OPERATORS[operator % IP_OPERATORS.len()];
+                blocks
+                    .entry(operator)
+                    .or_default()
+                    .push(format!(r#""aws:SourceIp": [{}]"#, values.join(", ")));
+                continue;
+            }
             let operator = OPERATORS[*operator];
             let values: Vec<String> = if operator == "Null" {
                 vec![format!("\"{}\"", values[0] % 2 == 0)]
@@ -542,7 +577,7 @@ mod tests {
         use proptest::prelude::*;
         let condition = (
             0..OPERATORS.len(),
-            0..2usize,
+            0..3usize,
             prop::collection::vec(0..VALUES.len(), 1..3),
         );
         (
@@ -567,11 +602,15 @@ mod tests {
     }
 
     /// Is `action` allowed under `doc` for a request whose keys hold `context`?
-    fn allowed(doc: &PolicyDocument, action: &str, context: [Option<&str>; 2]) -> bool {
+    fn allowed(doc: &PolicyDocument, action: &str, context: [Option<&str>; 3]) -> bool {
         let applies = |statement: &Statement| {
             action_set(statement).covers(&Part::One(&action.to_string()))
                 && statement.condition.iter().all(|c| {
-                    let key = if c.key.ends_with("k0") { 0 } else { 1 };
+                    let key = match c.key.as_str() {
+                        "aws:sourceip" => 2,
+                        key if key.ends_with("k0") => 0,
+                        _ => 1,
+                    };
                     holds(&c.operator, &c.values, context[key])
                 })
         };
@@ -588,7 +627,7 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Whenever some request is allowed after a change and not before, the label says
         /// access is gained, and lost in the mirror case: checked by evaluating both documents
-        /// for every request over two condition keys.
+        /// for every request over three condition keys.
         #[test]
         fn labels_never_hide_a_change(
             old in proptest::collection::vec(statement_shape(), 1..4),
@@ -601,9 +640,12 @@ mod tests {
             for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
                 for &k0 in CONTEXT_VALUES {
                     for &k1 in CONTEXT_VALUES {
-                        let (before, after) = (allowed(&old, action, [k0, k1]), allowed(&new, action, [k0, k1]));
-                        gained |= after && !before;
-                        lost |= before && !after;
+                        for &ip in IP_CONTEXT_VALUES {
+                            let context = [k0, k1, ip];
+                            let (before, after) = (allowed(&old, action, context), allowed(&new, action, context));
+                            gained |= after && !before;
+                            lost |= before && !after;
+                        }
                     }
                 }
             }
