@@ -301,7 +301,7 @@ impl StatementChecker<'_> {
         let listed = self.statement.listed_principals().iter();
         for principal in listed.filter(|p| p.kind == PrincipalKind::CanonicalUser) {
             let message = format!(
-                "CanonicalUser {} is stored by S3 as the AWS principal it stands for (an origin access identity's ARN, arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity ID, or an account's root), so every plan would show this statement changed; write that principal as AWS instead",
+                "CanonicalUser \"{}\" is stored by S3 as the AWS principal it stands for (an origin access identity's ARN, arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity ID, or an account's root), so every plan would show this statement changed; write that principal as AWS instead",
                 principal.id
             );
             self.report(lints, CANONICAL_USER_PRINCIPAL, message);
