@@ -1582,24 +1582,25 @@ fn difference(
     // another account (its root) what any of its roles holds: they get in only as that
     // account allows, as its root does. (The stack's own account's root only delegates to
     // its IAM policies: one of its roles named directly gets in without one.)
-    let holders = |grant: &Grant| -> Vec<&Grant> {
+    let in_scope = |grant: &Grant| -> Vec<&Grant> {
         let account = account_of(&grant.principal)
             .filter(|a| *a != own && grant.principal.contains(":role/"));
         let principals = [Some(grant.principal.as_str()), Some("*"), account];
-        let conditions = parsed_conditions(&grant.conditions);
-        // A role of the stack (named by its address) is of this account: an Allow to everyone
-        // in the account holds what it holds.
-        let caller = |grant: &Grant| grant.principal.starts_with("role.").then_some(own);
         principals
             .into_iter()
             .flatten()
             .filter_map(|principal| by_who.get(&(principal, grant.via.as_slice())))
             .flatten()
-            .filter(|held| {
-                resource_covers(held, grant) && conditions_imply(&conditions, held, caller(grant))
-            })
+            .filter(|held| resource_covers(held, grant))
             .copied()
             .collect()
+    };
+    // Of those, the rows whose conditions hold whenever the row's own do. A role of the stack
+    // (named by its address) is of this account: an Allow to everyone in the account holds
+    // what it holds.
+    let holds_alone = |grant: &Grant, held: &Grant| {
+        let caller = grant.principal.starts_with("role.").then_some(own);
+        conditions_imply(&parsed_conditions(&grant.conditions), held, caller)
     };
     for grant in from {
         let same = by_label
@@ -1611,13 +1612,25 @@ fn difference(
         let actions: Vec<String> = match same {
             Some(same) if grant.actions.iter().all(|a| held_by(same, a)) => Vec::new(),
             _ => {
-                let holders = holders(grant);
-                grant
+                let in_scope = in_scope(grant);
+                let holders: Vec<&Grant> = in_scope
+                    .iter()
+                    .filter(|held| holds_alone(grant, held))
+                    .copied()
+                    .collect();
+                let mut unheld: Vec<String> = grant
                     .actions
                     .iter()
                     .filter(|a| !holders.iter().any(|held| held_by(held, a)))
                     .cloned()
-                    .collect()
+                    .collect();
+                if !unheld.is_empty() && holders.len() < in_scope.len() {
+                    if let Some(inner) = condition_tests(grant) {
+                        unheld
+                            .retain(|a| !held_together(&inner, &in_scope, |held| held_by(held, a)));
+                    }
+                }
+                unheld
             }
         };
         let risk_rose = same.is_some_and(|s| grant.risk < s.risk) && change == Change::Gained;
@@ -1689,6 +1702,29 @@ fn resource_covers(held: &Grant, grant: &Grant) -> bool {
             && excepted(&held.target).is_none()
             && excepted(&grant.target).is_none()
             && pattern::is_subset(&grant.target, &held.target))
+}
+
+/// A row's conditions as condition tests, unless one is not a test (a NotPrincipal's
+/// exception).
+fn condition_tests(grant: &Grant) -> Option<Vec<Condition>> {
+    parsed_conditions(&grant.conditions)
+        .into_iter()
+        .map(|(_, test)| test)
+        .collect()
+}
+
+/// Do rows of `in_scope` that hold the action (`holds`) hold it together under a row's
+/// condition tests `inner`, though none alone does: `team = a` in one row and `team = b` in
+/// another hold `team` in `a, b` ([`crate::policy::conditions_union_covers`]). Rows whose
+/// conditions are not all tests take no part.
+fn held_together(inner: &[Condition], in_scope: &[&Grant], holds: impl Fn(&Grant) -> bool) -> bool {
+    let outers: Vec<Vec<Condition>> = in_scope
+        .iter()
+        .filter(|held| holds(held))
+        .filter_map(|held| condition_tests(held))
+        .collect();
+    let outers: Vec<&[Condition]> = outers.iter().map(Vec::as_slice).collect();
+    !outers.is_empty() && crate::policy::conditions_union_covers(inner, &outers)
 }
 
 /// A row's conditions read back into condition tests (`Operator key values`, as

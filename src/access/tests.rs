@@ -2100,3 +2100,44 @@ fn opening_a_grant_to_the_whole_account_loses_its_roles_nothing() {
         "{opened:#?}"
     );
 }
+
+/// Requests split across statements are the same requests: a vendor's trust whose external
+/// ids are one statement's list or one statement each, or a policy whose condition values are,
+/// grants and loses nothing when rewritten the other way. Adding a value in the split form is
+/// still a gain.
+#[test]
+fn statements_that_together_admit_the_same_requests_change_nothing() {
+    let vendor = r#"{"AWS": "arn:aws:iam::210987654321:root"}"#;
+    let stack = |external_ids: &[&[&str]], teams: &[&[&str]]| {
+        let assume = |ids: &&[&str]| {
+            format!(
+                r#"{{"Effect": "Allow", "Principal": {vendor}, "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": {ids:?}}}}}}}"#
+            )
+        };
+        let read = |teams: &&[&str]| {
+            format!(
+                r#"{{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vendor-data/*", "Condition": {{"StringEquals": {{"aws:PrincipalTag/team": {teams:?}}}}}}}"#
+            )
+        };
+        let trust: Vec<String> = external_ids.iter().map(assume).collect();
+        let reads: Vec<String> = teams.iter().map(read).collect();
+        format!(
+            "{ROLE_HEAD}\n[role.vendor]\nname = \"vendor\"\ntrust = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{}]}}'''\n[role.vendor.policies]\np = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{}]}}'''\n",
+            trust.join(", "),
+            reads.join(", ")
+        )
+    };
+    let joined = stack(&[&["x1", "x2"]], &[&["a", "b"]]);
+    let split = stack(&[&["x1"], &["x2"]], &[&["a"], &["b"]]);
+    for (before, after) in [(&joined, &split), (&split, &joined)] {
+        let changes = changes_checked(&between(before, after));
+        assert!(changes.is_empty(), "{changes:#?}");
+    }
+    let more = stack(&[&["x1"], &["x2", "x3"]], &[&["a"], &["b"]]);
+    let changes = changes_checked(&between(&joined, &more));
+    assert!(
+        !changes.is_empty() && changes.iter().all(|c| c.change == Change::Gained),
+        "{changes:#?}"
+    );
+    assert!(gains_at_or_above(&changes, Risk::External));
+}

@@ -259,9 +259,7 @@ fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
     {
         return true;
     }
-    cases::alternatives(atom.condition)
-        .iter()
-        .all(|alternative| cases::covered(alternative, &in_scope))
+    cases::union_covers(atom.condition, &in_scope)
 }
 
 /// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must be implied

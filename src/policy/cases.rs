@@ -55,6 +55,14 @@ pub(super) fn alternatives(conditions: &[Condition]) -> Vec<Vec<Condition>> {
     result
 }
 
+/// Does every request `inner` admits meet all of one of `outers`' condition lists, each of
+/// `inner`'s [`alternatives`] on its own?
+pub(crate) fn union_covers(inner: &[Condition], outers: &[&[Condition]]) -> bool {
+    alternatives(inner)
+        .iter()
+        .all(|alternative| covered(alternative, outers))
+}
+
 /// Does every request `inner` admits meet all of one of `outers`' condition lists?
 pub(super) fn covered(inner: &[Condition], outers: &[&[Condition]]) -> bool {
     if outers.iter().any(|outer| implied(inner, outer)) {

@@ -33,6 +33,7 @@ pub(crate) mod pattern;
 mod seeds;
 
 pub use access::AccessChange;
+pub(crate) use cases::union_covers as conditions_union_covers;
 pub(crate) use condition::implies as condition_implies;
 pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
 pub use lint::{
