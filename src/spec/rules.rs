@@ -123,11 +123,23 @@ pub fn logical_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A value as an error message quotes it: in full up to 40 characters, else its first 24 and
+/// `…`. The diagnostic underlines the whole value where the spec writes it; a message that
+/// repeats hundreds of characters only pushes its point off the screen.
+pub fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= 40 {
+        return text.into();
+    }
+    let head: String = text.chars().take(24).collect();
+    format!("{head}…").into()
+}
+
 /// IAM role (and user, policy, instance profile) names: `[\w+=,.@-]{1,64}`.
 pub fn iam_name(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > max {
         return Err(format!(
-            "`{name}` is {} characters; IAM allows 1 to {max}",
+            "`{}` is {} characters; IAM allows 1 to {max}",
+            clipped(name),
             name.chars().count()
         ));
     }
@@ -717,6 +729,22 @@ mod tests {
             .contains("65 characters"));
         assert!(iam_name("has space", 64).unwrap_err().contains("` `"));
         assert!(iam_name("", 64).is_err());
+        // An overlong name is quoted by its head, not repeated in full.
+        let message = iam_name(&"x".repeat(500), 64).unwrap_err();
+        assert_eq!(
+            message,
+            format!(
+                "`{}…` is 500 characters; IAM allows 1 to 64",
+                "x".repeat(24)
+            )
+        );
+    }
+
+    #[test]
+    fn clipped_values() {
+        assert_eq!(clipped("tonic-lambda"), "tonic-lambda");
+        assert_eq!(clipped(&"é".repeat(40)), "é".repeat(40));
+        assert_eq!(clipped(&"é".repeat(41)), format!("{}…", "é".repeat(24)));
     }
 
     #[test]

@@ -299,7 +299,8 @@ pub(crate) fn bucket_name_pattern() -> String {
 pub fn bucket_name(name: &str) -> Result<(), String> {
     if !BUCKET_NAME_LENGTH.contains(&name.len()) {
         return Err(format!(
-            "`{name}` is {} characters; S3 allows {} to {}",
+            "`{}` is {} characters; S3 allows {} to {}",
+            rules::clipped(name),
             name.len(),
             BUCKET_NAME_LENGTH.start(),
             BUCKET_NAME_LENGTH.end()

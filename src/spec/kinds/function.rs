@@ -369,7 +369,8 @@ fn load_env_value(
 pub fn function_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > NAME_MAX {
         return Err(format!(
-            "`{name}` is {} characters; Lambda allows 1 to {NAME_MAX}",
+            "`{}` is {} characters; Lambda allows 1 to {NAME_MAX}",
+            rules::clipped(name),
             name.chars().count()
         ));
     }
@@ -993,7 +994,8 @@ const RETIRED_RUNTIMES: &[&str] = &[
 fn lambda_code_bucket(bucket: &str) -> Result<(), String> {
     if !(3..=63).contains(&bucket.len()) {
         return Err(format!(
-            "s3_bucket `{bucket}` is {} characters; Lambda takes 3 to 63",
+            "s3_bucket `{}` is {} characters; Lambda takes 3 to 63",
+            rules::clipped(bucket),
             bucket.chars().count()
         ));
     }

@@ -179,7 +179,8 @@ pub fn queue_name(name: &str) -> Result<(), String> {
     let base = name.strip_suffix(FIFO_SUFFIX).unwrap_or(name);
     if name.is_empty() || name.chars().count() > NAME_MAX {
         return Err(format!(
-            "`{name}` is {} characters; SQS allows 1 to {NAME_MAX}",
+            "`{}` is {} characters; SQS allows 1 to {NAME_MAX}",
+            rules::clipped(name),
             name.chars().count()
         ));
     }
