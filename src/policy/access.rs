@@ -655,6 +655,149 @@ mod tests {
         }
     }
 
+    /// Set operators over a multivalued key, for [`set_operator_labels_never_hide_a_change`].
+    const SET_OPERATORS: &[&str] = &[
+        "ForAllValues:StringEquals",
+        "ForAnyValue:StringEquals",
+        "ForAllValues:StringNotEquals",
+        "ForAnyValue:StringNotEquals",
+        "ForAllValues:StringLike",
+        "ForAnyValue:StringLike",
+        "ForAllValues:StringEqualsIfExists",
+        "ForAnyValue:StringEqualsIfExists",
+        "Null",
+    ];
+    const SET_VALUES: &[&str] = &["a", "b", "c", "a*"];
+    /// The request's `aws:TagKeys`: absent, or a list of values.
+    const SET_CONTEXTS: &[Option<&[&str]>] = &[
+        None,
+        Some(&[]),
+        Some(&["a"]),
+        Some(&["b"]),
+        Some(&["a", "b"]),
+        Some(&["c"]),
+        Some(&["a", "c"]),
+        Some(&["ab", "d"]),
+    ];
+
+    /// IAM's reading of a set operator, from its documentation of multivalued keys:
+    /// `ForAllValues` holds when every value of the request matches (so for none or an absent
+    /// key), `ForAnyValue` when one does (so never for none or an absent key).
+    fn set_holds(operator: &str, values: &[String], context: Option<&[&str]>) -> bool {
+        if operator == "Null" {
+            return (values[0] == "true") == context.is_none();
+        }
+        let Some(context) = context else {
+            return operator.starts_with("ForAllValues") || operator.ends_with("IfExists");
+        };
+        let base = operator
+            .split_once(':')
+            .unwrap()
+            .1
+            .trim_end_matches("IfExists");
+        let matches = |value: &str| {
+            let any = values.iter().any(|v| {
+                if base.contains("Like") {
+                    pattern::matches(v, value)
+                } else {
+                    v == value
+                }
+            });
+            any != base.contains("Not")
+        };
+        if operator.starts_with("ForAllValues") {
+            context.iter().all(|value| matches(value))
+        } else {
+            context.iter().any(|value| matches(value))
+        }
+    }
+
+    type SetShape = (bool, usize, Vec<(usize, Vec<usize>)>);
+
+    fn set_document(shapes: &[SetShape]) -> Option<PolicyDocument> {
+        let statements: Vec<String> = shapes
+            .iter()
+            .map(|(effect, action, conditions)| {
+                let blocks: Vec<String> = conditions
+                    .iter()
+                    .map(|(operator, values)| {
+                        let operator = SET_OPERATORS[*operator];
+                        let values: Vec<String> = if operator == "Null" {
+                            vec![format!("\"{}\"", values[0] % 2 == 0)]
+                        } else {
+                            values
+                                .iter()
+                                .map(|v| format!("\"{}\"", SET_VALUES[*v]))
+                                .collect()
+                        };
+                        format!(
+                            r#""{operator}": {{"aws:TagKeys": [{}]}}"#,
+                            values.join(", ")
+                        )
+                    })
+                    .collect();
+                format!(
+                    r#"{{"Effect": "{}", "Action": "{}", "Resource": "*", "Condition": {{{}}}}}"#,
+                    if *effect { "Allow" } else { "Deny" },
+                    ["s3:GetObject", "s3:PutObject", "s3:*"][*action],
+                    blocks.join(", ")
+                )
+            })
+            .collect();
+        // An operator listed twice is a duplicate JSON key: not a document.
+        PolicyDocument::parse(&format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+            statements.join(", ")
+        ))
+        .ok()
+        .map(|doc| doc.normalized())
+    }
+
+    fn set_allowed(doc: &PolicyDocument, action: &str, context: Option<&[&str]>) -> bool {
+        let applies = |statement: &Statement| {
+            action_set(statement).covers(&Part::One(&action.to_string()))
+                && statement
+                    .condition
+                    .iter()
+                    .all(|c| set_holds(&c.operator, &c.values, context))
+        };
+        let statements = doc.statements();
+        statements
+            .iter()
+            .any(|s| s.effect == Effect::Allow && applies(s))
+            && !statements
+                .iter()
+                .any(|s| s.effect == Effect::Deny && applies(s))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// As [`labels_never_hide_a_change`], for `ForAllValues` and `ForAnyValue` conditions on
+        /// a multivalued key, whose requests may hold no value, several, or lack the key.
+        #[test]
+        fn set_operator_labels_never_hide_a_change(
+            old in proptest::collection::vec((proptest::bool::weighted(0.75), 0..3usize, proptest::collection::vec((0..SET_OPERATORS.len(), proptest::collection::vec(0..SET_VALUES.len(), 1..3)), 0..3)), 1..4),
+            new in proptest::collection::vec((proptest::bool::weighted(0.75), 0..3usize, proptest::collection::vec((0..SET_OPERATORS.len(), proptest::collection::vec(0..SET_VALUES.len(), 1..3)), 0..3)), 1..4),
+        ) {
+            let (Some(old), Some(new)) = (set_document(&old), set_document(&new)) else {
+                return Ok(());
+            };
+            let (mut gained, mut lost) = (false, false);
+            for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
+                for &context in SET_CONTEXTS {
+                    let (before, after) = (set_allowed(&old, action, context), set_allowed(&new, action, context));
+                    gained |= after && !before;
+                    lost |= before && !after;
+                }
+            }
+            let old_statements: Vec<&Statement> = old.statements().iter().collect();
+            let new_statements: Vec<&Statement> = new.statements().iter().collect();
+            let label = access_change(&old_statements, &new_statements);
+            proptest::prop_assert!(!gained || label.gained(), "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+            proptest::prop_assert!(!lost || label.lost(), "loss hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+        }
+    }
+
     #[test]
     fn principal_coverage() {
         let root = Principal::aws("arn:aws:iam::123456789012:root");

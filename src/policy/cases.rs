@@ -215,6 +215,10 @@ mod tests {
             (r#"{"StringEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}}"#, &[r#"{"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:111122223333:*"}}"#], true),
             (r#"{"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]}}"#, &[r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#, r#"{"IpAddress": {"aws:SourceIp": "192.168.0.0/16"}}"#], true),
             (r#"{"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]}}"#, &[r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#], false),
+            // Set operators: ForAnyValue's values are alternatives, ForAllValues' are not (a
+            // request with both tags meets neither single-value statement).
+            (r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": ["a", "b"]}}"#, &[r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": "a"}}"#, r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": "b"}}"#], true),
+            (r#"{"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}"#, &[r#"{"ForAllValues:StringEquals": {"aws:TagKeys": "a"}}"#, r#"{"ForAllValues:StringEquals": {"aws:TagKeys": "b"}}"#], false),
             // Values only known when a request is made are never decided.
             ("{}", &[r#"{"StringEquals": {"aws:PrincipalTag/team": "${aws:username}"}}"#, r#"{"StringNotEquals": {"aws:PrincipalTag/team": "a"}}"#], false),
         ];
