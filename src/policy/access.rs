@@ -505,7 +505,11 @@ mod tests {
         let Some(value) = context else {
             return operator.contains("Not") || operator.ends_with("IfExists");
         };
-        let base = operator.trim_end_matches("IfExists");
+        value_matches(operator.trim_end_matches("IfExists"), values, value)
+    }
+
+    /// Does one request value meet the operator `base` (without set prefix or `IfExists`)?
+    fn value_matches(base: &str, values: &[String], value: &str) -> bool {
         let any = values.iter().any(|v| {
             if base.contains("IpAddress") {
                 let (network, prefix) = v.split_once('/').unwrap();
@@ -522,6 +526,19 @@ mod tests {
             }
         });
         any != base.contains("Not")
+    }
+
+    /// A generated condition's values as JSON strings: `Null` takes `true` or `false`.
+    fn json_values(operator: &str, values: &[usize], names: &[&str]) -> String {
+        let values: Vec<String> = if operator == "Null" {
+            vec![format!("\"{}\"", values[0] % 2 == 0)]
+        } else {
+            values
+                .iter()
+                .map(|v| format!("\"{}\"", names[*v]))
+                .collect()
+        };
+        values.join(", ")
     }
 
     fn statement_json(
@@ -544,29 +561,16 @@ mod tests {
                 continue;
             }
             let operator = OPERATORS[*operator];
-            let values: Vec<String> = if operator == "Null" {
-                vec![format!("\"{}\"", values[0] % 2 == 0)]
-            } else {
-                values
-                    .iter()
-                    .map(|v| format!("\"{}\"", VALUES[*v]))
-                    .collect()
-            };
             blocks.entry(operator).or_default().push(format!(
                 r#""aws:PrincipalTag/k{key}": [{}]"#,
-                values.join(", ")
+                json_values(operator, values, VALUES)
             ));
         }
         let condition: Vec<String> = blocks
             .iter()
             .map(|(operator, keys)| format!(r#""{operator}": {{{}}}"#, keys.join(", ")))
             .collect();
-        format!(
-            r#"{{"Effect": "{}", "Action": "{}", "Resource": "*", "Condition": {{{}}}}}"#,
-            if effect { "Allow" } else { "Deny" },
-            ["s3:GetObject", "s3:PutObject", "s3:*"][action],
-            condition.join(", ")
-        )
+        statement(effect, action, &condition)
     }
 
     type StatementShape = (bool, usize, Vec<(usize, usize, Vec<usize>)>);
@@ -590,7 +594,12 @@ mod tests {
             .iter()
             .map(|(effect, action, conditions)| statement_json(*effect, *action, conditions))
             .collect();
-        // A key listed twice under one operator is a duplicate JSON key: not a document.
+        parsed(&statements)
+    }
+
+    /// The statements as a normalized document; `None` where an operator lists a key twice (a
+    /// duplicate JSON key: not a document).
+    fn parsed(statements: &[String]) -> Option<PolicyDocument> {
         PolicyDocument::parse(&format!(
             r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
             statements.join(", ")
@@ -599,18 +608,22 @@ mod tests {
         .map(|doc| doc.normalized())
     }
 
-    /// Is `action` allowed under `doc` for a request whose keys hold `context`?
-    fn allowed(doc: &PolicyDocument, action: &str, context: [Option<&str>; 3]) -> bool {
+    /// A generated statement: its effect, one of three actions, and its condition blocks.
+    fn statement(allow: bool, action: usize, blocks: &[String]) -> String {
+        format!(
+            r#"{{"Effect": "{}", "Action": "{}", "Resource": "*", "Condition": {{{}}}}}"#,
+            if allow { "Allow" } else { "Deny" },
+            ["s3:GetObject", "s3:PutObject", "s3:*"][action],
+            blocks.join(", ")
+        )
+    }
+
+    /// Is `action` allowed under `doc` for a request whose context meets the conditions
+    /// `holds` says it meets?
+    fn allowed(doc: &PolicyDocument, action: &str, holds: impl Fn(&Condition) -> bool) -> bool {
         let applies = |statement: &Statement| {
             action_set(statement).covers(&Part::One(&action.to_string()))
-                && statement.condition.iter().all(|c| {
-                    let key = match c.key.as_str() {
-                        "aws:sourceip" => 2,
-                        key if key.ends_with("k0") => 0,
-                        _ => 1,
-                    };
-                    holds(&c.operator, &c.values, context[key])
-                })
+                && statement.condition.iter().all(&holds)
         };
         let statements = doc.statements();
         statements
@@ -619,6 +632,37 @@ mod tests {
             && !statements
                 .iter()
                 .any(|s| s.effect == Effect::Deny && applies(s))
+    }
+
+    /// Does the label of `old` → `new` report every request that `decisions` (whether each
+    /// request of a fixed list is allowed, per document and action) finds gained or lost?
+    fn label_reports_every_change(
+        old: &PolicyDocument,
+        new: &PolicyDocument,
+        decisions: impl Fn(&PolicyDocument, &str) -> Vec<bool>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let (mut gained, mut lost) = (false, false);
+        for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
+            for (before, after) in decisions(old, action)
+                .into_iter()
+                .zip(decisions(new, action))
+            {
+                gained |= after && !before;
+                lost |= before && !after;
+            }
+        }
+        let old_statements: Vec<&Statement> = old.statements().iter().collect();
+        let new_statements: Vec<&Statement> = new.statements().iter().collect();
+        let label = access_change(&old_statements, &new_statements);
+        proptest::prop_assert!(
+            !gained || label.gained(),
+            "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}"
+        );
+        proptest::prop_assert!(
+            !lost || label.lost(),
+            "loss hidden: {label:?}\nold: {old:?}\nnew: {new:?}"
+        );
+        Ok(())
     }
 
     proptest::proptest! {
@@ -634,24 +678,25 @@ mod tests {
             let (Some(old), Some(new)) = (document(&old), document(&new)) else {
                 return Ok(());
             };
-            let (mut gained, mut lost) = (false, false);
-            for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
+            label_reports_every_change(&old, &new, |doc, action| {
+                let mut decisions = Vec::new();
                 for &k0 in CONTEXT_VALUES {
                     for &k1 in CONTEXT_VALUES {
                         for &ip in IP_CONTEXT_VALUES {
                             let context = [k0, k1, ip];
-                            let (before, after) = (allowed(&old, action, context), allowed(&new, action, context));
-                            gained |= after && !before;
-                            lost |= before && !after;
+                            decisions.push(allowed(doc, action, |c| {
+                                let key = match c.key.as_str() {
+                                    "aws:sourceip" => 2,
+                                    key if key.ends_with("k0") => 0,
+                                    _ => 1,
+                                };
+                                holds(&c.operator, &c.values, context[key])
+                            }));
                         }
                     }
                 }
-            }
-            let old_statements: Vec<&Statement> = old.statements().iter().collect();
-            let new_statements: Vec<&Statement> = new.statements().iter().collect();
-            let label = access_change(&old_statements, &new_statements);
-            proptest::prop_assert!(!gained || label.gained(), "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
-            proptest::prop_assert!(!lost || label.lost(), "loss hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+                decisions
+            })?;
         }
     }
 
@@ -695,16 +740,7 @@ mod tests {
             .unwrap()
             .1
             .trim_end_matches("IfExists");
-        let matches = |value: &str| {
-            let any = values.iter().any(|v| {
-                if base.contains("Like") {
-                    pattern::matches(v, value)
-                } else {
-                    v == value
-                }
-            });
-            any != base.contains("Not")
-        };
+        let matches = |value: &str| value_matches(base, values, value);
         if operator.starts_with("ForAllValues") {
             context.iter().all(|value| matches(value))
         } else {
@@ -722,52 +758,16 @@ mod tests {
                     .iter()
                     .map(|(operator, values)| {
                         let operator = SET_OPERATORS[*operator];
-                        let values: Vec<String> = if operator == "Null" {
-                            vec![format!("\"{}\"", values[0] % 2 == 0)]
-                        } else {
-                            values
-                                .iter()
-                                .map(|v| format!("\"{}\"", SET_VALUES[*v]))
-                                .collect()
-                        };
                         format!(
                             r#""{operator}": {{"aws:TagKeys": [{}]}}"#,
-                            values.join(", ")
+                            json_values(operator, values, SET_VALUES)
                         )
                     })
                     .collect();
-                format!(
-                    r#"{{"Effect": "{}", "Action": "{}", "Resource": "*", "Condition": {{{}}}}}"#,
-                    if *effect { "Allow" } else { "Deny" },
-                    ["s3:GetObject", "s3:PutObject", "s3:*"][*action],
-                    blocks.join(", ")
-                )
+                statement(*effect, *action, &blocks)
             })
             .collect();
-        // An operator listed twice is a duplicate JSON key: not a document.
-        PolicyDocument::parse(&format!(
-            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
-            statements.join(", ")
-        ))
-        .ok()
-        .map(|doc| doc.normalized())
-    }
-
-    fn set_allowed(doc: &PolicyDocument, action: &str, context: Option<&[&str]>) -> bool {
-        let applies = |statement: &Statement| {
-            action_set(statement).covers(&Part::One(&action.to_string()))
-                && statement
-                    .condition
-                    .iter()
-                    .all(|c| set_holds(&c.operator, &c.values, context))
-        };
-        let statements = doc.statements();
-        statements
-            .iter()
-            .any(|s| s.effect == Effect::Allow && applies(s))
-            && !statements
-                .iter()
-                .any(|s| s.effect == Effect::Deny && applies(s))
+        parsed(&statements)
     }
 
     proptest::proptest! {
@@ -782,19 +782,14 @@ mod tests {
             let (Some(old), Some(new)) = (set_document(&old), set_document(&new)) else {
                 return Ok(());
             };
-            let (mut gained, mut lost) = (false, false);
-            for action in ["s3:getobject", "s3:putobject", "s3:deleteobject"] {
-                for &context in SET_CONTEXTS {
-                    let (before, after) = (set_allowed(&old, action, context), set_allowed(&new, action, context));
-                    gained |= after && !before;
-                    lost |= before && !after;
-                }
-            }
-            let old_statements: Vec<&Statement> = old.statements().iter().collect();
-            let new_statements: Vec<&Statement> = new.statements().iter().collect();
-            let label = access_change(&old_statements, &new_statements);
-            proptest::prop_assert!(!gained || label.gained(), "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
-            proptest::prop_assert!(!lost || label.lost(), "loss hidden: {label:?}\nold: {old:?}\nnew: {new:?}");
+            label_reports_every_change(&old, &new, |doc, action| {
+                SET_CONTEXTS
+                    .iter()
+                    .map(|&context| {
+                        allowed(doc, action, |c| set_holds(&c.operator, &c.values, context))
+                    })
+                    .collect()
+            })?;
         }
     }
 
