@@ -8,8 +8,8 @@
 //! requests are split into cases, per context key: the key absent, the key equal to each
 //! exact value some condition compares it with, or the key holding any other value. Each case
 //! decides most conditions ([`condition::truth`]); the conditions a case leaves open are
-//! compared with `implies`. A case that would need more than [`MAX_CASES`] cases answers
-//! "not covered", which callers read as "may widen": the safe answer for a reviewer.
+//! compared with `implies`. A comparison that would need more than [`MAX_CASES`] cases
+//! answers "not covered", which callers read as "may widen": the safe answer for a reviewer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
