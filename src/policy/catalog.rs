@@ -99,14 +99,18 @@ pub struct Key {
     pub name: String,
     pattern: String,
     pub kind: Option<KeyType>,
+    /// A list of values (`ArrayOfString`), which set operators compare.
+    pub multivalued: bool,
 }
 
 impl Key {
-    fn new(name: &str, kind: Option<KeyType>) -> Key {
+    /// A key and its type as the catalog writes it (`String`, `ArrayOfString`, ...).
+    fn new(name: &str, type_text: Option<&str>) -> Key {
         Key {
             name: name.to_string(),
             pattern: key_pattern(name),
-            kind,
+            kind: type_text.and_then(KeyType::parse),
+            multivalued: type_text.is_some_and(|t| t.starts_with("ArrayOf")),
         }
     }
 
@@ -282,9 +286,7 @@ impl Service {
             let tag = fields.next().unwrap_or("");
             let first = fields.next().unwrap_or("");
             match tag {
-                "K" => service
-                    .keys
-                    .push(Key::new(first, fields.next().and_then(KeyType::parse))),
+                "K" => service.keys.push(Key::new(first, fields.next())),
                 "R" => {
                     let arn = fields.next().unwrap_or("*");
                     let part = arn.splitn(6, ':').nth(5).unwrap_or("");
@@ -356,9 +358,7 @@ impl Catalog {
             let first = fields.next().unwrap_or("");
             match tag {
                 "V" => catalog.source = first.to_string(),
-                "G" => catalog
-                    .global_keys
-                    .push(Key::new(first, fields.next().and_then(KeyType::parse))),
+                "G" => catalog.global_keys.push(Key::new(first, fields.next())),
                 "P" => {
                     catalog.service_principals.insert(first.to_string());
                 }
@@ -506,6 +506,20 @@ impl Catalog {
         let (prefix, _) = key.split_once(':')?;
         let service = self.service(prefix)?;
         service.keys.iter().find(|k| k.matches(key))?.kind
+    }
+
+    /// Whether a (lowercase) condition key holds a list of values; `None` for a key whose type
+    /// the catalog does not give.
+    pub fn key_is_multivalued(&self, key: &str) -> Option<bool> {
+        let found = match self.global_key(key) {
+            Some(global) => global,
+            None => {
+                let (prefix, _) = key.split_once(':')?;
+                let service = self.service(prefix)?;
+                service.keys.iter().find(|k| k.matches(key))?
+            }
+        };
+        found.kind.is_some().then_some(found.multivalued)
     }
 
     /// `lambda.amazonaws.com`, a documented exception, or a regional form of either

@@ -84,6 +84,7 @@ lint_rules! {
     CONDITION_VALUE_MISFITS ConditionValueMisfits = "P025", Warning, "condition value its operator cannot compare (an address, number, date or boolean that is not one), so the condition never holds";
     UNLISTED_SERVICE_PRINCIPAL UnlistedServicePrincipal = "P026", Warning, "well-formed service principal that is not in plinth's list of AWS services";
     CANONICAL_USER_PRINCIPAL CanonicalUserPrincipal = "P027", Warning, "CanonicalUser principal, which S3 stores as the AWS principal it stands for, so the policy never reads back as written";
+    FOR_ALL_VALUES_ON_SINGLE_VALUE ForAllValuesOnSingleValue = "P028", Warning, "ForAllValues on a single-valued condition key in an Allow, which then also admits requests without the key";
 }
 
 /// The actions a role trust policy may hold: IAM refuses any other with "AssumeRole policy may
@@ -871,6 +872,10 @@ mod tests {
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "role/app", "Federated": "arn:aws:iam::123456789012:saml-provider/x"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P008")]),
             (IDENTITY, r#"{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Sid": "A", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}"#, &[("A", "P011")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "AROADBQP57FF2AEXAMPLE"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P012")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"ForAllValues:StringEquals": {"aws:PrincipalTag/team": "data"}}}"#, &[("Statement[0]", "P028")]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"ForAnyValue:StringEquals": {"aws:PrincipalTag/team": "data"}, "StringEquals": {"aws:PrincipalTag/env": "prod"}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "iam:TagRole", "Resource": "arn:aws:iam::123456789012:role/app-*", "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}}"#, &[]),
+            (IDENTITY, r#"{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"ForAllValues:StringNotEquals": {"aws:PrincipalTag/team": "data"}}}"#, &[]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[("Statement[0]", "P027")]),
             (BUCKET, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHEXAMPLE"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "s3:GetObject"}"#, &[("Statement[0]", "P013"), ("Statement[0]", "P013")]),

@@ -162,6 +162,19 @@ impl StatementChecker<'_> {
                     }
                 }
             }
+            let for_all = written.operator.starts_with("ForAllValues:");
+            if for_all
+                && self.statement.effect == Effect::Allow
+                && catalog.key_is_multivalued(&key) == Some(false)
+            {
+                let message = format!(
+                    "{} on {:?}, which holds one value: ForAllValues also holds for a request without the key, so this Allow admits requests that lack it; write {} without ForAllValues",
+                    written.operator,
+                    written.key,
+                    written.operator.trim_start_matches("ForAllValues:")
+                );
+                self.report(lints, FOR_ALL_VALUES_ON_SINGLE_VALUE, message);
+            }
         }
     }
 
