@@ -11,7 +11,7 @@
 use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
 use serde::Serialize;
 
-use super::{cases, condition, pattern};
+use super::{cases, pattern};
 
 /// How a change to a policy moves the access it grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -239,9 +239,9 @@ fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
 /// Is every request of the atom admitted by one of `outer`'s statements, each compared with
 /// its [`Root`] reading?
 ///
-/// A single statement that covers the atom decides it. Otherwise the statements whose
-/// principals, actions and resources cover the atom's may still cover it together through their
-/// conditions ([`cases::covered`]): one statement for `team = a`, another for `team = b`.
+/// The statements whose principals, actions and resources cover the atom's cover it through
+/// their conditions, one alone or several together ([`cases::union_covers`]): one statement
+/// for `team = a`, another for `team = b`.
 fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
     let in_scope: Vec<&[Condition]> = outer
         .iter()
@@ -253,22 +253,7 @@ fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
     if in_scope.is_empty() && atom.condition.is_empty() {
         return false;
     }
-    if in_scope
-        .iter()
-        .any(|conditions| conditions_no_stricter(conditions, atom.condition))
-    {
-        return true;
-    }
     cases::union_covers(atom.condition, &in_scope)
-}
-
-/// Do `outer`'s conditions hold whenever `inner`'s do? Each of `outer`'s tests must be implied
-/// by one of `inner`'s on the same key ([`condition::implies`]: values that admit no more,
-/// compared as IAM compares them). Any other difference counts as "may not hold".
-fn conditions_no_stricter(outer: &[Condition], inner: &[Condition]) -> bool {
-    outer
-        .iter()
-        .all(|o| inner.iter().any(|i| condition::implies(i, o)))
 }
 
 fn with_effect<'a>(statements: &[&'a Statement], effect: Effect) -> Vec<&'a Statement> {
