@@ -498,27 +498,25 @@ impl Catalog {
         .map(String::as_str)
     }
 
-    /// The type of a (lowercase) condition key: a global key, or one its service defines.
-    pub fn key_type(&self, key: &str) -> Option<KeyType> {
+    /// A (lowercase) condition key: a global key, or one its service defines.
+    fn key(&self, key: &str) -> Option<&Key> {
         if let Some(global) = self.global_key(key) {
-            return global.kind;
+            return Some(global);
         }
         let (prefix, _) = key.split_once(':')?;
         let service = self.service(prefix)?;
-        service.keys.iter().find(|k| k.matches(key))?.kind
+        service.keys.iter().find(|k| k.matches(key))
+    }
+
+    /// The type of a (lowercase) condition key.
+    pub fn key_type(&self, key: &str) -> Option<KeyType> {
+        self.key(key)?.kind
     }
 
     /// Whether a (lowercase) condition key holds a list of values; `None` for a key whose type
     /// the catalog does not give.
     pub fn key_is_multivalued(&self, key: &str) -> Option<bool> {
-        let found = match self.global_key(key) {
-            Some(global) => global,
-            None => {
-                let (prefix, _) = key.split_once(':')?;
-                let service = self.service(prefix)?;
-                service.keys.iter().find(|k| k.matches(key))?
-            }
-        };
+        let found = self.key(key)?;
         found.kind.is_some().then_some(found.multivalued)
     }
 
