@@ -1595,13 +1595,6 @@ fn difference(
             .copied()
             .collect()
     };
-    // Of those, the rows whose conditions hold whenever the row's own do. A role of the stack
-    // (named by its address) is of this account: an Allow to everyone in the account holds
-    // what it holds.
-    let holds_alone = |grant: &Grant, held: &Grant| {
-        let caller = grant.principal.starts_with("role.").then_some(own);
-        conditions_imply(&parsed_conditions(&grant.conditions), held, caller)
-    };
     for grant in from {
         let same = by_label
             .get(&row_key(grant, &grant.resource))
@@ -1613,9 +1606,14 @@ fn difference(
             Some(same) if grant.actions.iter().all(|a| held_by(same, a)) => Vec::new(),
             _ => {
                 let in_scope = in_scope(grant);
+                // Of those, the rows whose conditions hold whenever the row's own do. A role
+                // of the stack (named by its address) is of this account: an Allow to everyone
+                // in the account holds what it holds.
+                let conditions = parsed_conditions(&grant.conditions);
+                let caller = grant.principal.starts_with("role.").then_some(own);
                 let holders: Vec<&Grant> = in_scope
                     .iter()
-                    .filter(|held| holds_alone(grant, held))
+                    .filter(|held| conditions_imply(&conditions, held, caller))
                     .copied()
                     .collect();
                 let mut unheld: Vec<String> = grant
@@ -1625,7 +1623,7 @@ fn difference(
                     .cloned()
                     .collect();
                 if !unheld.is_empty() && holders.len() < in_scope.len() {
-                    if let Some(inner) = condition_tests(grant) {
+                    if let Some(inner) = tests_of(conditions) {
                         unheld
                             .retain(|a| !held_together(&inner, &in_scope, |held| held_by(held, a)));
                     }
@@ -1704,13 +1702,10 @@ fn resource_covers(held: &Grant, grant: &Grant) -> bool {
             && pattern::is_subset(&grant.target, &held.target))
 }
 
-/// A row's conditions as condition tests, unless one is not a test (a NotPrincipal's
+/// Parsed conditions as condition tests, unless one is not a test (a NotPrincipal's
 /// exception).
-fn condition_tests(grant: &Grant) -> Option<Vec<Condition>> {
-    parsed_conditions(&grant.conditions)
-        .into_iter()
-        .map(|(_, test)| test)
-        .collect()
+fn tests_of(parsed: Vec<(&str, Option<Condition>)>) -> Option<Vec<Condition>> {
+    parsed.into_iter().map(|(_, test)| test).collect()
 }
 
 /// Do rows of `in_scope` that hold the action (`holds`) hold it together under a row's
@@ -1721,7 +1716,7 @@ fn held_together(inner: &[Condition], in_scope: &[&Grant], holds: impl Fn(&Grant
     let outers: Vec<Vec<Condition>> = in_scope
         .iter()
         .filter(|held| holds(held))
-        .filter_map(|held| condition_tests(held))
+        .filter_map(|held| tests_of(parsed_conditions(&held.conditions)))
         .collect();
     let outers: Vec<&[Condition]> = outers.iter().map(Vec::as_slice).collect();
     !outers.is_empty() && crate::policy::conditions_union_covers(inner, &outers)
