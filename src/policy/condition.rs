@@ -19,8 +19,8 @@ pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
         return false;
     }
     let (inner_op, outer_op) = (
-        Operator::parse(&inner.operator),
-        Operator::parse(&outer.operator),
+        Operator::of(inner),
+        Operator::of(outer),
     );
     let (Some(inner_op), Some(outer_op)) = (inner_op, outer_op) else {
         return false;
@@ -85,7 +85,7 @@ impl Truth {
 /// [`case_values`] of every condition on the key, so a condition is judged `Fails` there only
 /// when it admits nothing but its listed exact values.
 pub(crate) fn truth(condition: &Condition, case: KeyCase) -> Truth {
-    let Some(operator) = Operator::parse(&condition.operator) else {
+    let Some(operator) = Operator::of(condition) else {
         return Truth::Open;
     };
     let is_null = operator.base == "Null";
@@ -141,7 +141,7 @@ pub(crate) fn truth(condition: &Condition, case: KeyCase) -> Truth {
 
 /// The exact values a condition compares its key with, which a case split gives a case each.
 pub(crate) fn case_values(condition: &Condition) -> Vec<String> {
-    let Some(operator) = Operator::parse(&condition.operator) else {
+    let Some(operator) = Operator::of(condition) else {
         return Vec::new();
     };
     match operator.family {
@@ -164,7 +164,7 @@ pub(crate) fn case_values(condition: &Condition) -> Vec<String> {
 /// value can be considered on its own. True of every operator that is not negated, `Null` or
 /// `ForAllValues`.
 pub(crate) fn is_disjunction(condition: &Condition) -> bool {
-    Operator::parse(&condition.operator).is_some_and(|operator| {
+    Operator::of(condition).is_some_and(|operator| {
         !operator.negated && operator.base != "Null" && operator.set != SetPrefix::ForAllValues
     })
 }
@@ -244,6 +244,8 @@ struct Operator<'a> {
     set: SetPrefix,
     if_exists: bool,
     negated: bool,
+    /// Fails for a request without the key, whatever the operator would say.
+    needs_key: bool,
     family: Family,
 }
 
@@ -252,9 +254,32 @@ impl Operator<'_> {
     /// and so does a negated operator (the key does not match the values) and `ForAllValues`
     /// (no value fails); every other operator does not. `Null` is decided by its value.
     fn admits_absent(&self) -> bool {
-        self.if_exists
-            || self.set == SetPrefix::ForAllValues
-            || (self.set == SetPrefix::None && self.negated)
+        !self.needs_key
+            && (self.if_exists
+                || self.set == SetPrefix::ForAllValues
+                || (self.set == SetPrefix::None && self.negated))
+    }
+
+    /// The operator of `condition`, with a set prefix on a key that holds one value read as
+    /// what it means there. AWS reads such a key as a set of one value (or of none, when the
+    /// request lacks it): `ForAnyValue:StringEquals` is `StringEquals`, `ForAllValues`, which
+    /// also holds for a request without the key, is `StringEqualsIfExists` (or the negated
+    /// operator itself), and a negated `ForAnyValue` is the negated operator on a request that
+    /// has the key.
+    fn of(condition: &Condition) -> Option<Operator<'_>> {
+        let mut operator = Operator::parse(&condition.operator)?;
+        if operator.set == SetPrefix::None
+            || operator.base == "Null"
+            || super::catalog::catalog().key_is_multivalued(&condition.key) != Some(false)
+        {
+            return Some(operator);
+        }
+        match operator.set {
+            SetPrefix::ForAllValues => operator.if_exists |= !operator.negated,
+            _ => operator.needs_key = operator.negated && !operator.if_exists,
+        }
+        operator.set = SetPrefix::None;
+        Some(operator)
     }
 
     fn parse(operator: &str) -> Option<Operator<'_>> {
@@ -310,6 +335,7 @@ impl Operator<'_> {
             set,
             if_exists,
             negated,
+            needs_key: false,
             family,
         })
     }

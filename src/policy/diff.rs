@@ -493,6 +493,14 @@ mod tests {
             (docs(&[get(&team("StringLike", r#""a${?}""#))]), docs(&[get(&team("StringEquals", r#""a?""#))]), NoChange, NoChange),
             (docs(&[get(&team("StringLike", r#""a${$}b""#))]), docs(&[get(&team("StringEquals", r#""a$b""#))]), NoChange, NoChange),
             (docs(&[get(&team("StringLike", r#""a${*}""#))]), docs(&[get(&team("StringLike", r#""a*""#))]), Widens, Narrows),
+            // A set prefix on a key that holds one value: a set of that value, or of none.
+            (docs(&[get(&team("StringEquals", r#""a""#))]), docs(&[get(&team("ForAnyValue:StringEquals", r#""a""#))]), NoChange, NoChange),
+            (docs(&[get(&team("StringEqualsIfExists", r#"["a", "b"]"#))]), docs(&[get(&team("ForAllValues:StringEquals", r#"["a", "b"]"#))]), NoChange, NoChange),
+            (docs(&[get(&team("StringEquals", r#""a""#))]), docs(&[get(&team("ForAllValues:StringEquals", r#""a""#))]), Widens, Narrows),
+            (docs(&[get(&team("StringNotEquals", r#""a""#))]), docs(&[get(&team("ForAllValues:StringNotEquals", r#""a""#))]), NoChange, NoChange),
+            (docs(&[get(&team("StringNotEquals", r#""a""#))]), docs(&[get(&team("ForAnyValue:StringNotEquals", r#""a""#))]), Narrows, Widens),
+            // ... but not on a key that holds a list.
+            (docs(&[get(r#"{"StringEquals": {"aws:TagKeys": "a"}}"#)]), docs(&[get(r#"{"ForAnyValue:StringEquals": {"aws:TagKeys": "a"}}"#)]), Mixed, Mixed),
         ];
         for (old, new, forward, backward) in &cases {
             let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
