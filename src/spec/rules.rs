@@ -208,10 +208,18 @@ pub fn tag_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What AWS documents for tag keys, and for IAM's, S3's and Lambda's tag values: letters,
-/// digits, spaces (not tabs or line breaks) and `_ . : / = + - @`.
+/// What AWS documents for tag keys, and for IAM's, S3's and Lambda's tag values, the pattern
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: Unicode letters, separators (spaces, not tabs or line breaks)
+/// and numbers, and `_ . : / = + - @`. A letter is the general category: a combining mark
+/// (the vowel sign of `की`) is none, though Rust's `char::is_alphabetic` takes it.
 fn tag_char(c: char) -> bool {
-    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+    static BEYOND_ASCII: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\p{L}\p{Z}\p{N}]$").expect("a valid character class")
+    });
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
+    }
+    BEYOND_ASCII.is_match(c.encode_utf8(&mut [0; 4]))
 }
 
 /// The characters tag keys and values may hold, for hints.
@@ -884,5 +892,19 @@ mod tests {
         assert!(tag_key(STACK_TAG).is_err());
         assert!(tag_key("plinth:deletion-window-days").is_err());
         assert!(tag_key("a*b").is_err());
+    }
+
+    /// AWS's pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, by general category.
+    #[test]
+    fn tag_characters_beyond_ascii() {
+        for fine in ["équipe", "チーム", "команда", "٣", "Ⅻ", "a\u{00A0}b", "a\u{3000}b", "ǅ"] {
+            assert!(tag_key(fine).is_ok(), "{fine:?}");
+            assert!(tag_value_checked(fine).is_ok(), "{fine:?}");
+        }
+        // A combining vowel sign (Mc, Mn) is no letter; nor a symbol or a tab.
+        for refused in ["की", "e\u{0301}", "Ⓐ", "a\tb", "a\u{2028}b\n", "€", "🙂"] {
+            assert!(tag_value_checked(refused).is_err(), "{refused:?}");
+        }
+        assert!(tag_value_checked("a\u{2028}b").is_ok());
     }
 }
