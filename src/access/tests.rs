@@ -1154,7 +1154,7 @@ fn a_new_policy_on_a_key_the_plan_creates_is_shown_and_reviewed() {
         .iter()
         .find(|c| c.address.to_string() == "role.app")
         .unwrap();
-    let diffs = role.policy_diffs();
+    let diffs = role.policy_diffs(&plan.account.account_id);
     assert!(
         diffs
             .iter()

@@ -113,7 +113,14 @@ pub fn compare(spec: &Spec, account: &Account, found: &[Found]) -> Result<Report
                     .attributes
                     .iter()
                     .filter(|a| !BOOKKEEPING.contains(&a.name.as_str()))
-                    .flat_map(|a| differences(&a.name, a.after.as_ref(), a.before.as_ref()))
+                    .flat_map(|a| {
+                        differences(
+                            &a.name,
+                            a.after.as_ref(),
+                            a.before.as_ref(),
+                            &account.account_id,
+                        )
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
@@ -146,7 +153,12 @@ const BOOKKEEPING: &[&str] = &[
 ];
 
 /// The differences of one attribute: `ready` is the ready-made stack's value, `hand` the live one.
-fn differences(name: &str, ready: Option<&Value>, hand: Option<&Value>) -> Vec<Difference> {
+fn differences(
+    name: &str,
+    ready: Option<&Value>,
+    hand: Option<&Value>,
+    account: &str,
+) -> Vec<Difference> {
     match (ready, hand) {
         (Some(Value::Map(r)), hand) if r.values().any(|v| v.as_policy().is_some()) => {
             // Named policies (a role's inline policies): each on its own.
@@ -158,7 +170,7 @@ fn differences(name: &str, ready: Option<&Value>, hand: Option<&Value>) -> Vec<D
             let names: std::collections::BTreeSet<&String> = r.keys().chain(h.keys()).collect();
             names
                 .into_iter()
-                .flat_map(|n| differences(&format!("{name}.{n}"), r.get(n), h.get(n)))
+                .flat_map(|n| differences(&format!("{name}.{n}"), r.get(n), h.get(n), account))
                 .collect()
         }
         (r, h)
@@ -168,6 +180,7 @@ fn differences(name: &str, ready: Option<&Value>, hand: Option<&Value>) -> Vec<D
                 name,
                 r.and_then(Value::as_policy),
                 h.and_then(Value::as_policy),
+                account,
             )
             .into_iter()
             .collect()
@@ -187,8 +200,9 @@ fn policy_difference(
     name: &str,
     ready: Option<&PolicyDocument>,
     hand: Option<&PolicyDocument>,
+    account: &str,
 ) -> Option<Difference> {
-    let d = diff(ready, hand);
+    let d = diff(ready, hand, Some(account));
     if d.is_empty() {
         return None;
     }

@@ -238,11 +238,12 @@ impl ResourceChange {
                 .is_some_and(|l| l.get(shared::EXISTING) == Some(&crate::model::Value::Bool(true)))
     }
 
-    /// Policy attributes among the changes, with their statement-level diffs.
-    pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
+    /// Policy attributes among the changes, with their statement-level diffs; `account` is
+    /// the plan's (see [`policy::diff`]).
+    pub fn policy_diffs(&self, account: &str) -> Vec<(String, policy::PolicyDiff)> {
         self.attributes
             .iter()
-            .flat_map(AttributeChange::policy_diffs)
+            .flat_map(|a| a.policy_diffs(account))
             .collect()
     }
 
@@ -275,8 +276,8 @@ pub struct AttributeChange {
 
 impl AttributeChange {
     /// The policy diffs inside this change: the attribute itself, or each policy of a map of
-    /// policies (a role's inline policies), named `attribute.key`.
-    pub fn policy_diffs(&self) -> Vec<(String, policy::PolicyDiff)> {
+    /// policies (a role's inline policies), named `attribute.key`. `account` is the plan's.
+    pub fn policy_diffs(&self, account: &str) -> Vec<(String, policy::PolicyDiff)> {
         fn map(v: &Option<Value>) -> Option<&Attributes> {
             match v {
                 Some(Value::Map(m)) => Some(m),
@@ -321,7 +322,10 @@ impl AttributeChange {
         pairs
             .into_iter()
             .filter(|(_, b, a)| b.is_some() || a.is_some())
-            .map(|(name, b, a)| (name, policy::diff(b.as_deref(), a.as_deref())))
+            .map(|(name, b, a)| {
+                let diff = policy::diff(b.as_deref(), a.as_deref(), Some(account));
+                (name, diff)
+            })
             .filter(|(_, d)| !d.is_empty())
             .collect()
     }
@@ -360,9 +364,11 @@ impl Plan {
             // Diffing policies is the costly part; one widening is enough to know.
             if !s.widens_access
                 && (c.attaches_policies()
-                    || c.policy_diffs().iter().any(|(_, d)| {
-                        matches!(d.access, AccessChange::Widens | AccessChange::Mixed)
-                    }))
+                    || c.policy_diffs(&self.account.account_id)
+                        .iter()
+                        .any(|(_, d)| {
+                            matches!(d.access, AccessChange::Widens | AccessChange::Mixed)
+                        }))
             {
                 s.widens_access = true;
             }

@@ -609,7 +609,7 @@ fn plans_show_policies_as_the_spec_spells_them() {
         .change(&crate::model::Address::try_from("role.worker".to_string()).unwrap())
         .unwrap();
     let trust = &worker
-        .policy_diffs()
+        .policy_diffs(&plan.account.account_id)
         .into_iter()
         .find(|(name, _)| name == "trust")
         .unwrap()

@@ -10,6 +10,7 @@
 
 use super::model::{Clause, Condition, Effect, Principal, PrincipalKind, Principals, Statement};
 use serde::Serialize;
+use std::borrow::Cow;
 
 use super::{cases, pattern};
 
@@ -182,24 +183,127 @@ pub(super) fn resource_set(statement: &Statement) -> Set<'_, String> {
 
 struct Atom<'a> {
     principal: Part<'a, Principal>,
+    /// Another account that the statement's conditions hold every principal to, where its
+    /// principal is everyone (`aws:PrincipalAccount`, `aws:PrincipalArn`): the atom's
+    /// principals are that account's, as if it named the account.
+    account: Option<&'a str>,
     action: Part<'a, String>,
     resource: Part<'a, String>,
-    condition: &'a [Condition],
+    /// The statement's conditions, and what a named principal makes true of every request it
+    /// admits: a principal of account X sends `aws:PrincipalAccount` X.
+    condition: Cow<'a, [Condition]>,
 }
 
-fn atoms(statement: &Statement) -> Vec<Atom<'_>> {
+/// The facts about a request that an AWS principal named in a statement fixes.
+fn principal_facts(principal: &Principal) -> Vec<Condition> {
+    let mut facts = Vec::new();
+    if principal.kind != PrincipalKind::Aws {
+        return facts;
+    }
+    let fact = |key: &str, value: &str| Condition {
+        operator: "StringEquals".into(),
+        key: key.into(),
+        values: vec![value.into()],
+    };
+    if let Some(account) = aws_account(&principal.id).filter(|a| super::canon::is_account_id(a)) {
+        facts.push(fact(PRINCIPAL_ACCOUNT, account));
+    }
+    // A role's sessions and a user send their own ARN; an account's root stands for all of
+    // the account's principals, each with its own.
+    let named = principal
+        .id
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(':'));
+    if let Some((_, name)) = named {
+        if (name.starts_with("role/") || name.starts_with("user/")) && !name.contains(['*', '?']) {
+            facts.push(fact(PRINCIPAL_ARN, &principal.id));
+        }
+    }
+    facts
+}
+
+const PRINCIPAL_ACCOUNT: &str = "aws:principalaccount";
+const PRINCIPAL_ARN: &str = "aws:principalarn";
+
+/// The one account whose principals `conditions` admit alone, when they hold every principal
+/// to one: `StringEquals aws:PrincipalAccount`, or an ARN test of `aws:PrincipalArn` whose
+/// every value names that account. A service, which sends neither key, fails both.
+fn pinned_account(conditions: &[Condition]) -> Option<&str> {
+    let mut pinned = None;
+    for condition in conditions {
+        let accounts: Option<Vec<&str>> =
+            match (condition.key.as_str(), condition.operator.as_str()) {
+                (PRINCIPAL_ACCOUNT, "StringEquals") => {
+                    Some(condition.values.iter().map(String::as_str).collect())
+                }
+                (PRINCIPAL_ARN, "ArnEquals" | "ArnLike" | "StringEquals" | "StringLike") => {
+                    condition
+                        .values
+                        .iter()
+                        .map(|arn| {
+                            let account = arn.strip_prefix("arn:aws:")?.split(':').nth(2)?;
+                            Some(account)
+                        })
+                        .collect()
+                }
+                _ => continue,
+            };
+        match accounts.as_deref() {
+            Some([first, rest @ ..])
+                if super::canon::is_account_id(first) && rest.iter().all(|a| a == first) =>
+            {
+                if pinned.is_some_and(|p| p != *first) {
+                    return None;
+                }
+                pinned = Some(*first);
+            }
+            _ => return None,
+        }
+    }
+    pinned
+}
+
+/// The statement's atoms. `own` is the account the policy is in, when known: a principal
+/// pinned to another account is compared as that account's (cross-account access needs that
+/// account's own policies either way), one pinned to `own` stays everyone (a key or trust
+/// policy that lets in every principal of its own account needs no IAM policy of theirs,
+/// which naming the account's root does).
+fn atoms<'a>(statement: &'a Statement, own: Option<&str>) -> Vec<Atom<'a>> {
     let principals = principal_set(statement).parts();
     let actions = action_set(statement).parts();
     let resources = resource_set(statement).parts();
+    let pinned = statement
+        .principal
+        .is_some()
+        .then(|| pinned_account(&statement.condition))
+        .flatten()
+        .filter(|account| own.is_some_and(|own| own != *account));
     let mut atoms = Vec::new();
     for &principal in &principals {
+        let (principal, account, condition) = match principal {
+            Part::One(p) if p.is_universal() => {
+                (Part::All, pinned, Cow::Borrowed(&statement.condition[..]))
+            }
+            Part::All => (Part::All, pinned, Cow::Borrowed(&statement.condition[..])),
+            Part::One(p) => {
+                let facts = principal_facts(p);
+                let condition = if facts.is_empty() {
+                    Cow::Borrowed(&statement.condition[..])
+                } else {
+                    Cow::Owned(statement.condition.iter().cloned().chain(facts).collect())
+                };
+                (principal, None, condition)
+            }
+            Part::AllBut(_) => (principal, None, Cow::Borrowed(&statement.condition[..])),
+        };
         for &action in &actions {
             for &resource in &resources {
                 atoms.push(Atom {
                     principal,
+                    account,
                     action,
                     resource,
-                    condition: &statement.condition,
+                    condition: condition.clone(),
                 });
             }
         }
@@ -222,6 +326,13 @@ enum Root {
 /// Do `outer`'s principals, actions and resources cover the atom's?
 fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
     let principal_covered = match (root, principal_set(outer), &atom.principal) {
+        // Every principal of another account: everyone, or the account itself.
+        (_, Set::Only(outer), Part::All) if atom.account.is_some() => outer.iter().any(|o| {
+            o.is_universal()
+                || o.kind == PrincipalKind::Aws
+                    && (o.id == atom.account.unwrap_or_default()
+                        || root_account(&o.id) == atom.account)
+        }),
         (Root::Delegates, Set::Only(outer), Part::One(inner))
             if !outer.iter().any(|o| o == *inner) =>
         {
@@ -253,7 +364,7 @@ fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
     if in_scope.is_empty() && atom.condition.is_empty() {
         return false;
     }
-    cases::union_covers(atom.condition, &in_scope)
+    cases::union_covers(&atom.condition, &in_scope)
 }
 
 fn with_effect<'a>(statements: &[&'a Statement], effect: Effect) -> Vec<&'a Statement> {
@@ -272,10 +383,10 @@ fn names_one_principal_of(root: &Principal, other: &Principal) -> bool {
 }
 
 /// Is every atom of every statement of `inner` covered by `outer` (see [`atom_covered`])?
-fn all_covered(inner: &[&Statement], outer: &[(&Statement, Root)]) -> bool {
+fn all_covered(inner: &[&Statement], outer: &[(&Statement, Root)], own: Option<&str>) -> bool {
     inner
         .iter()
-        .flat_map(|statement| atoms(statement))
+        .flat_map(|statement| atoms(statement, own))
         .all(|atom| atom_covered(&atom, outer))
 }
 
@@ -302,7 +413,13 @@ fn allows_or_denies<'a>(
 /// nothing), or an old Deny is not covered by the new Denies; lost in the mirror cases. A Deny
 /// is compared with Denies only: it also blocks what the principal's other policies allow,
 /// which this document does not show.
-pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessChange {
+///
+/// `own` is the account the policy is in, when known (see [`atoms`]).
+pub(super) fn access_change(
+    old: &[&Statement],
+    new: &[&Statement],
+    own: Option<&str>,
+) -> AccessChange {
     let (old_allows, new_allows) = (
         with_effect(old, Effect::Allow),
         with_effect(new, Effect::Allow),
@@ -316,11 +433,21 @@ pub(super) fn access_change(old: &[&Statement], new: &[&Statement]) -> AccessCha
     let gained = !all_covered(
         &new_allows,
         &allows_or_denies(&old_allows, Root::Delegates, &new_denies),
-    ) || !all_covered(&old_denies, &reading(&new_denies, Root::StandsForAccount));
+        own,
+    ) || !all_covered(
+        &old_denies,
+        &reading(&new_denies, Root::StandsForAccount),
+        own,
+    );
     let lost = !all_covered(
         &old_allows,
         &allows_or_denies(&new_allows, Root::StandsForAccount, &old_denies),
-    ) || !all_covered(&new_denies, &reading(&old_denies, Root::StandsForAccount));
+        own,
+    ) || !all_covered(
+        &new_denies,
+        &reading(&old_denies, Root::StandsForAccount),
+        own,
+    );
     AccessChange::from_gained_lost(gained, lost)
 }
 
@@ -342,7 +469,7 @@ mod tests {
         let old: Vec<&Statement> = old_doc.statements().iter().collect();
         let new: Vec<&Statement> = new_doc.statements().iter().collect();
         assert_eq!(
-            access_change(&old, &new),
+            access_change(&old, &new, None),
             expected,
             "\nold: {old_doc:?}\nnew: {new_doc:?}"
         );
@@ -638,7 +765,7 @@ mod tests {
         }
         let old_statements: Vec<&Statement> = old.statements().iter().collect();
         let new_statements: Vec<&Statement> = new.statements().iter().collect();
-        let label = access_change(&old_statements, &new_statements);
+        let label = access_change(&old_statements, &new_statements, None);
         proptest::prop_assert!(
             !gained || label.gained(),
             "gain hidden: {label:?}\nold: {old:?}\nnew: {new:?}"
@@ -775,6 +902,48 @@ mod tests {
                     })
                     .collect()
             })?;
+        }
+    }
+
+    /// A trust statement's `Principal "*"` held to one account by a condition, compared in
+    /// the account 123456789012: another account's principals are that account's; its own
+    /// stay everyone (they need no IAM policy of their own), and without the account known
+    /// nothing is read into the condition.
+    #[test]
+    #[rustfmt::skip]
+    fn principals_held_to_an_account_by_a_condition() {
+        use AccessChange::*;
+        let trust = |principal: &str, condition: &str| format!(
+            r#"{{"Effect": "Allow", "Principal": {principal}, "Action": "sts:AssumeRole"{}}}"#,
+            if condition.is_empty() { String::new() } else { format!(r#", "Condition": {condition}"#) }
+        );
+        let other = trust(r#"{"AWS": "210987654321"}"#, "");
+        let own = trust(r#"{"AWS": "arn:aws:iam::123456789012:root"}"#, "");
+        let everyone_of = |account: &str| trust(r#""*""#, &format!(r#"{{"StringEquals": {{"aws:PrincipalAccount": "{account}"}}}}"#));
+        let roles_of_other = trust(r#"{"AWS": "*"}"#, r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::210987654321:role/*"}}"#);
+        let role = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, "");
+        let role_in_account = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, r#"{"StringEquals": {"aws:PrincipalAccount": "210987654321"}}"#);
+        let role_by_arn = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, r#"{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::210987654321:role/vendor"}}"#);
+        let cases: &[(&str, &str, Option<&str>, AccessChange, AccessChange)] = &[
+            (&other, &everyone_of("210987654321"), Some("123456789012"), NoChange, NoChange),
+            (&other, &roles_of_other, Some("123456789012"), Narrows, Widens),
+            (&own, &everyone_of("123456789012"), Some("123456789012"), Widens, Narrows),
+            (&other, &everyone_of("210987654321"), None, Widens, Narrows),
+            (&other, &everyone_of("111122223333"), Some("123456789012"), Mixed, Mixed),
+            // A condition a named principal always meets changes nothing.
+            (&role, &role_in_account, None, NoChange, NoChange),
+            (&role, &role_by_arn, None, NoChange, NoChange),
+        ];
+        let parse = |statement: &str| {
+            PolicyDocument::parse(&format!(r#"{{"Version": "2012-10-17", "Statement": [{statement}]}}"#))
+                .unwrap()
+                .normalized()
+        };
+        for (old, new, account, forward, backward) in cases {
+            let (old, new) = (parse(old), parse(new));
+            let (old, new): (Vec<&Statement>, Vec<&Statement>) = (old.statements().iter().collect(), new.statements().iter().collect());
+            assert_eq!(access_change(&old, &new, *account), *forward, "{old:?}\n -> {new:?}");
+            assert_eq!(access_change(&new, &old, *account), *backward, "{new:?}\n -> {old:?}");
         }
     }
 

@@ -18,10 +18,7 @@ pub(crate) fn implies(inner: &Condition, outer: &Condition) -> bool {
     if inner.key != outer.key {
         return false;
     }
-    let (inner_op, outer_op) = (
-        Operator::of(inner),
-        Operator::of(outer),
-    );
+    let (inner_op, outer_op) = (Operator::of(inner), Operator::of(outer));
     let (Some(inner_op), Some(outer_op)) = (inner_op, outer_op) else {
         return false;
     };

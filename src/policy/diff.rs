@@ -100,8 +100,14 @@ fn entries(doc: Option<&PolicyDocument>, spelling: &Spelling) -> Vec<Entry> {
 }
 
 /// Compares two versions of a document; `None` is an absent document, so `(None, Some)` is a
-/// creation and `(Some, None)` a deletion.
-pub fn diff(old: Option<&PolicyDocument>, new: Option<&PolicyDocument>) -> PolicyDiff {
+/// creation and `(Some, None)` a deletion. `account` is the account the document is in, when
+/// known: a principal that a condition holds to another account is then read as that
+/// account's (`aws:PrincipalAccount`), and compared with the account's principals.
+pub fn diff(
+    old: Option<&PolicyDocument>,
+    new: Option<&PolicyDocument>,
+    account: Option<&str>,
+) -> PolicyDiff {
     // Both sides in the new document's spelling (the spec's), so that a name AWS returns in
     // another case, or an account id it returns as an ARN, is not a line of the diff.
     let spelling = Spelling::of(new.into_iter().chain(old));
@@ -130,7 +136,7 @@ pub fn diff(old: Option<&PolicyDocument>, new: Option<&PolicyDocument>) -> Polic
             ),
             before,
             after,
-            access: access::access_change(&old_side, &new_side),
+            access: access::access_change(&old_side, &new_side, account),
         });
     }
 
@@ -138,7 +144,7 @@ pub fn diff(old: Option<&PolicyDocument>, new: Option<&PolicyDocument>) -> Polic
         old_entries.iter().map(|entry| &entry.statement).collect();
     let new_statements: Vec<&Statement> =
         new_entries.iter().map(|entry| &entry.statement).collect();
-    let mut access = access::access_change(&old_statements, &new_statements);
+    let mut access = access::access_change(&old_statements, &new_statements, account);
     let mut fields = Vec::new();
     if let (Some(old), Some(new)) = (
         old.map(PolicyDocument::normalized),
@@ -287,7 +293,7 @@ mod tests {
         overall: AccessChange,
     ) {
         let (old, new) = (old.map(doc), new.map(doc));
-        let diff = diff(old.as_ref(), new.as_ref());
+        let diff = diff(old.as_ref(), new.as_ref(), None);
         let actual: Vec<(&str, ChangeKind, AccessChange)> = diff
             .statements
             .iter()
@@ -344,14 +350,14 @@ mod tests {
         let new = parse(
             r#"{"Version": "2012-10-17", "Id": "x", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username}/*"}}"#,
         );
-        let diff = diff(Some(&old), Some(&new));
+        let diff = diff(Some(&old), Some(&new), None);
         assert!(diff.statements.is_empty());
         assert_eq!(
             diff.fields.iter().map(|f| f.field).collect::<Vec<_>>(),
             ["Version", "Id"]
         );
         assert!(diff.widens() && !diff.is_empty());
-        let same = super::diff(Some(&old), Some(&old));
+        let same = super::diff(Some(&old), Some(&old), None);
         assert!(same.is_empty() && !same.widens());
     }
 
@@ -390,7 +396,7 @@ mod tests {
         for (old, new, forward, backward) in &cases {
             let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
             for (a, b, expected) in [(&old, &new, forward), (&new, &old, backward)] {
-                let diff = diff(Some(a), Some(b));
+                let diff = diff(Some(a), Some(b), None);
                 assert_eq!(diff.access, *expected, "{a:?}\n -> {b:?}");
                 for change in &diff.statements {
                     assert_eq!(change.access, *expected, "{}", change.unified);
@@ -441,7 +447,7 @@ mod tests {
         for (old, new, forward, backward) in &cases {
             let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
             for (a, b, expected) in [(&old, &new, forward), (&new, &old, backward)] {
-                assert_eq!(diff(Some(a), Some(b)).access, *expected, "{a:?}\n -> {b:?}");
+                assert_eq!(diff(Some(a), Some(b), None).access, *expected, "{a:?}\n -> {b:?}");
             }
         }
     }
@@ -505,7 +511,7 @@ mod tests {
         for (old, new, forward, backward) in &cases {
             let (old, new) = (PolicyDocument::parse(old).unwrap(), PolicyDocument::parse(new).unwrap());
             for (a, b, expected) in [(&old, &new, forward), (&new, &old, backward)] {
-                assert_eq!(diff(Some(a), Some(b)).access, *expected, "{a:?}\n -> {b:?}");
+                assert_eq!(diff(Some(a), Some(b), None).access, *expected, "{a:?}\n -> {b:?}");
             }
         }
     }
@@ -515,6 +521,7 @@ mod tests {
         let diff = diff(
             Some(&doc(READ)),
             Some(&doc(&READ.replace("s3:GetObject", "s3:*Object"))),
+            None,
         );
         let change = &diff.statements[0];
         insta::assert_snapshot!(change.unified, @r#"

@@ -128,7 +128,11 @@ impl<'a> JsonPlan<'a> {
                 region: &plan.account.region,
             },
             summary: plan.summary(),
-            resources: plan.changes.iter().map(JsonResource::of).collect(),
+            resources: plan
+                .changes
+                .iter()
+                .map(|c| JsonResource::of(c, &plan.account.account_id))
+                .collect(),
             outputs: plan
                 .outputs
                 .iter()
@@ -145,7 +149,7 @@ fn value(v: &Option<Value>) -> Option<J> {
 }
 
 impl<'a> JsonResource<'a> {
-    fn of(c: &'a ResourceChange) -> Self {
+    fn of(c: &'a ResourceChange, account: &str) -> Self {
         let changes = if c.is_change() {
             c.attributes
                 .iter()
@@ -176,7 +180,7 @@ impl<'a> JsonResource<'a> {
             replaces: c.replaces.as_deref(),
             changes,
             policy_changes: c
-                .policy_diffs()
+                .policy_diffs(account)
                 .iter()
                 .map(|(name, d)| JsonPolicyChange::of(name, d))
                 .collect(),

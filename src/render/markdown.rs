@@ -34,7 +34,8 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
 pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions) -> String {
     let core = head(plan, access);
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
-    let details: Vec<String> = changes.iter().map(|c| detail(c)).collect();
+    let account = plan.account.account_id.as_str();
+    let details: Vec<String> = changes.iter().map(|c| detail(c, account)).collect();
     let access_full = access_within(access, usize::MAX);
     let full: usize =
         core.len() + access_full.len() + details.iter().map(String::len).sum::<usize>();
@@ -53,7 +54,7 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions
     // fit, risky resources first; the rest become one-line summaries.
     let mut out = head;
     let mut order: Vec<usize> = (0..changes.len()).collect();
-    order.sort_by_key(|&i| !is_risky(changes[i]));
+    order.sort_by_key(|&i| !is_risky(changes[i], account));
     let mut full_detail = vec![false; changes.len()];
     let mut used = out.len()
         + changes
@@ -95,9 +96,9 @@ fn symbol(a: Action) -> &'static str {
     }
 }
 
-fn is_risky(c: &ResourceChange) -> bool {
+fn is_risky(c: &ResourceChange, account: &str) -> bool {
     matches!(c.action, Action::Delete | Action::Replace)
-        || c.policy_diffs()
+        || c.policy_diffs(account)
             .iter()
             .any(|(_, d)| matches!(d.access, AccessChange::Widens | AccessChange::Mixed))
         || c.lints.iter().any(|l| l.severity <= Severity::Warning)
@@ -218,7 +219,7 @@ fn verb(c: &ResourceChange) -> String {
     }
 }
 
-fn detail(c: &ResourceChange) -> String {
+fn detail(c: &ResourceChange, account: &str) -> String {
     let mut out = String::new();
     let reason = c
         .reason
@@ -234,7 +235,7 @@ fn detail(c: &ResourceChange) -> String {
         html_escape(&reason)
     );
     let mut body = String::new();
-    diff_body(&mut body, c);
+    diff_body(&mut body, c, account);
     if body.is_empty() {
         out.push_str(
             "No attribute changes: plinth only adds its ownership tags.\n\n</details>\n\n",
@@ -245,11 +246,11 @@ fn detail(c: &ResourceChange) -> String {
     out
 }
 
-fn diff_body(out: &mut String, c: &ResourceChange) {
+fn diff_body(out: &mut String, c: &ResourceChange, account: &str) {
     if c.action == Action::Delete {
         let _ = writeln!(out, "- physical name = {:?}", c.physical_id);
     } else {
-        let policy_diffs = c.policy_diffs();
+        let policy_diffs = c.policy_diffs(account);
         for a in c
             .attributes
             .iter()

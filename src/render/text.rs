@@ -15,11 +15,13 @@ pub struct TextOptions {
     pub color: bool,
 }
 
-struct Painter {
+struct Painter<'a> {
     color: bool,
+    /// The plan's account, which policy diffs are read in.
+    account: &'a str,
 }
 
-impl Painter {
+impl Painter<'_> {
     fn paint(&self, s: &str, style: Style) -> String {
         if self.color {
             s.style(style).to_string()
@@ -65,6 +67,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
 pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) -> String {
     let p = Painter {
         color: options.color,
+        account: &plan.account.account_id,
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -222,7 +225,7 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
     } else {
         String::new()
     };
-    let diffs = a.policy_diffs();
+    let diffs = a.policy_diffs(p.account);
     if action != Action::Create && !diffs.is_empty() {
         for (label, diff) in diffs {
             policy_diff(out, p, &label, &diff);

@@ -897,7 +897,16 @@ mod tests {
     /// AWS's pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, by general category.
     #[test]
     fn tag_characters_beyond_ascii() {
-        for fine in ["équipe", "チーム", "команда", "٣", "Ⅻ", "a\u{00A0}b", "a\u{3000}b", "ǅ"] {
+        for fine in [
+            "équipe",
+            "チーム",
+            "команда",
+            "٣",
+            "Ⅻ",
+            "a\u{00A0}b",
+            "a\u{3000}b",
+            "ǅ",
+        ] {
             assert!(tag_key(fine).is_ok(), "{fine:?}");
             assert!(tag_value_checked(fine).is_ok(), "{fine:?}");
         }
