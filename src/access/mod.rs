@@ -434,8 +434,24 @@ enum Scope {
     Own,
     /// Some place outside it: another account, an organization, a network.
     Other,
-    /// Anywhere: its values are wildcards (`arn:aws:iam::*:role/*`, `*`).
+    /// An S3 bucket's ARN, which names no account: taken for this account's, as a bucket
+    /// notifying a queue is, unless another condition of the statement names an account.
+    Bucket,
+    /// Anywhere: its values are wildcards (`arn:aws:iam::*:role/*`, `*`, `o-*`).
     Any,
+}
+
+impl Scope {
+    /// Where the conditions of one statement, which must all hold, let callers in from: a
+    /// condition fixing this account or another decides, before a bucket's ARN (whose account
+    /// plinth takes to be this one only when nothing else says).
+    fn of_all(scopes: &[Scope]) -> Option<Scope> {
+        [Scope::Own, Scope::Other, Scope::Bucket]
+            .into_iter()
+            .find(|s| scopes.contains(s))
+            .map(|s| if s == Scope::Bucket { Scope::Own } else { s })
+            .or((!scopes.is_empty()).then_some(Scope::Any))
+    }
 }
 
 /// The scope of a condition on who the caller is or where the request comes from; `None` for
@@ -473,13 +489,13 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
                     {
                         Scope::Any
                     }
-                    Some(Some("")) => Scope::Own,
+                    Some(Some("")) => Scope::Bucket,
                     Some(Some(_)) => Scope::Other,
                     _ if wild(value) => Scope::Any,
                     _ => Scope::Other,
                 }
             }
-            _ if wild(value) || value == "0.0.0.0/0" || value == "::/0" => Scope::Any,
+            _ if !crate::policy::fixed_value(&key, value) => Scope::Any,
             _ => Scope::Other,
         }
     };
@@ -499,18 +515,17 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
             | "aws:sourceip"
             | "aws:userid"
             | "kms:calleraccount"
+            // The caller must be able to use that KMS key, which anonymous callers cannot.
+            | "s3:x-amz-server-side-encryption-aws-kms-key-id"
     );
     if !scopes {
         return None;
     }
     let each: Vec<Scope> = condition.values.iter().map(|v| of_value(v)).collect();
-    Some(if each.contains(&Scope::Any) {
-        Scope::Any
-    } else if each.contains(&Scope::Other) {
-        Scope::Other
-    } else {
-        Scope::Own
-    })
+    // The values are alternatives: the widest decides.
+    [Scope::Any, Scope::Other, Scope::Bucket, Scope::Own]
+        .into_iter()
+        .find(|s| each.contains(s))
 }
 
 /// Issuers whose tokens anyone can get, for a repository or workspace of their own: the
@@ -575,11 +590,9 @@ fn classify(
 ) -> Risk {
     // Only a condition that must match narrows who the caller is: a negated operator
     // (`StringNotEquals aws:PrincipalAccount`) lets in every other account, and anonymous
-    // callers, whose request has no such key; `...IfExists` lets in whoever lacks the key.
-    let narrows = |c: &&Condition| {
-        let operator = c.operator.to_ascii_lowercase();
-        !operator.contains("not") && !operator.ends_with("ifexists") && operator != "null"
-    };
+    // callers, whose request has no such key; `...IfExists` and `ForAllValues` let in
+    // whoever lacks the key.
+    let narrows = |c: &&Condition| crate::policy::holds_only_on_listed_values(&c.operator);
     let scopes: Vec<Scope> = conditions
         .iter()
         .filter(narrows)
@@ -588,15 +601,11 @@ fn classify(
     let principal_risk = match kind {
         // Everyone, unless a condition narrows the caller: to this account (then the
         // actions decide), to some other place (external), or only by a wildcard (public).
-        PrincipalKind::Aws if principal == "*" => {
-            if scopes.contains(&Scope::Own) {
-                None
-            } else if scopes.contains(&Scope::Other) {
-                Some(Risk::External)
-            } else {
-                Some(Risk::Public)
-            }
-        }
+        PrincipalKind::Aws if principal == "*" => match Scope::of_all(&scopes) {
+            Some(Scope::Own) => None,
+            Some(Scope::Other) => Some(Risk::External),
+            _ => Some(Risk::Public),
+        },
         PrincipalKind::Aws | PrincipalKind::CanonicalUser => account_of(principal)
             .filter(|a| *a != stack.account_id)
             .map(|_| Risk::External)
@@ -618,11 +627,13 @@ fn classify(
                     "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"
                 )
             };
-            let own = conditions
+            let sources: Vec<Scope> = conditions
                 .iter()
                 .filter(narrows)
                 .filter(source)
-                .any(|c| scope(c, &stack.account_id) == Some(Scope::Own));
+                .filter_map(|c| scope(c, &stack.account_id))
+                .collect();
+            let own = Scope::of_all(&sources) == Some(Scope::Own);
             (in_resource_policy && !own).then_some(Risk::External)
         }
     };

@@ -324,7 +324,7 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
     for _depth in 0..roles.len() {
         let mut next = Vec::new();
         for assume in &frontier {
-            if assume.principal.ends_with(".amazonaws.com") {
+            if is_service(&assume.principal) {
                 continue;
             }
             for &held in held_by.get(assume.resource.as_str()).into_iter().flatten() {
@@ -427,4 +427,16 @@ fn bucket_arn(partition: &str, bucket: &str) -> String {
         account_id: "",
     };
     Kind::Bucket.arn(at, bucket)
+}
+
+/// A service principal (`lambda.amazonaws.com`): one that assumes a role acts inside the
+/// account, and what it does there is the role's own rows. The web identities IAM knows by a
+/// name of the same shape (Amazon Cognito's `cognito-identity.amazonaws.com`, Login with
+/// Amazon's `www.amazon.com`) are other parties: what the role may do is theirs too.
+fn is_service(principal: &str) -> bool {
+    crate::policy::catalog::is_service_principal_shape(principal)
+        && !matches!(
+            principal,
+            "cognito-identity.amazonaws.com" | "www.amazon.com"
+        )
 }

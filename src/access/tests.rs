@@ -162,6 +162,34 @@ fn gretel_worker_is_a_web_identity_and_only_it_decrypts() {
     );
 }
 
+/// Amazon Cognito's identities are a web identity, though their issuer's name has a
+/// service's shape: what the role may do is theirs, through the role, as a Google account's is.
+#[test]
+fn a_cognito_identity_gains_what_its_role_may_do() {
+    for issuer in ["cognito-identity.amazonaws.com", "accounts.google.com"] {
+        let plan = inline(&format!(
+            r#"{ROLE_HEAD}{QUEUE}
+[role.app]
+name = "app"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "{issuer}"}}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": {{"{issuer}:aud": "us-east-1:12345678-1234-1234-1234-123456789012"}}}}}}]}}'''
+[role.app.policies]
+p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:jobs"}}]}}'''
+"#
+        ));
+        let rows = rows(&plan);
+        assert!(
+            has(
+                &rows,
+                Risk::External,
+                issuer,
+                "sqs:receivemessage",
+                "queue.jobs"
+            ),
+            "{issuer}: {rows:#?}"
+        );
+    }
+}
+
 #[test]
 fn ganymede_roles_and_openmetadata_vendor_trust() {
     let ganymede = rows(&ready_made("ganymede-s3.toml", &[]));
@@ -1674,6 +1702,26 @@ reason = "classes"
         // account cannot be told from it.
         (r#""*""#, r#"{"StringEquals": {"aws:userid": "AROAEXAMPLEID:alice"}}"#, Risk::External),
         (r#""*""#, r#"{"StringLike": {"aws:userid": "*"}}"#, Risk::Public),
+        // A role's sessions are that role's; any user id that starts alike is anyone's.
+        (r#""*""#, r#"{"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}}"#, Risk::External),
+        (r#""*""#, r#"{"StringLike": {"aws:userid": "AIDA*"}}"#, Risk::Public),
+        // A value with a wildcard is every organization, endpoint or path that matches it,
+        // as S3 judges a policy public.
+        (r#""*""#, r#"{"StringLike": {"aws:PrincipalOrgID": "o-*"}}"#, Risk::Public),
+        (r#""*""#, r#"{"StringLike": {"aws:SourceVpce": "vpce-*"}}"#, Risk::Public),
+        (r#""*""#, r#"{"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/*"}}"#, Risk::Public),
+        (r#""*""#, r#"{"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}"#, Risk::External),
+        (r#""*""#, r#"{"StringEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}"#, Risk::External),
+        // `ForAllValues` holds for a request without the key: an anonymous one.
+        (r#""*""#, r#"{"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}"#, Risk::Public),
+        (r#""*""#, r#"{"ForAllValues:StringEquals": {"aws:PrincipalAccount": "123456789012"}}"#, Risk::Public),
+        // Conditions that must all hold: an account named decides before a bucket's ARN,
+        // which names none.
+        (sns, r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}, "StringEquals": {"aws:SourceAccount": "999988887777"}}"#, Risk::External),
+        (sns, r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}, "StringEquals": {"aws:SourceAccount": "123456789012"}}"#, Risk::Data),
+        (sns, r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}"#, Risk::Data),
+        (sns, r#"{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}, "StringEquals": {"aws:SourceAccount": "123456789012"}}"#, Risk::Data),
+        (r#""*""#, r#"{"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4", "aws:PrincipalAccount": "123456789012"}}"#, Risk::Data),
     ];
     for (principal, condition, risk) in cases {
         let rows = rows(&inline(&queue(principal, condition)));

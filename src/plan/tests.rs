@@ -1776,7 +1776,7 @@ fn a_public_policy_on_a_new_bucket_needs_block_public_access_turned_off() {
         let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "│").collect();
         words.join(" ")
     };
-    let planned = |block: &str, condition: &str| -> Result<(), String> {
+    let planned_doing = |action: &str, block: &str, condition: &str| -> Result<(), String> {
         std::fs::write(
             &path,
             format!(
@@ -1786,7 +1786,7 @@ name = "site"
 [bucket.site]
 name = "site-public-data"
 {block}
-policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-public-data/*"{condition}}}]}}'''
+policy = '''{{"Version": "2012-10-17", "Statement": [{{"Sid": "Read", "Effect": "Allow", "Principal": "*", "Action": "{action}", "Resource": "arn:aws:s3:::site-public-data/*"{condition}}}]}}'''
 
 [[bucket.site.silence]]
 lint = "P002"
@@ -1801,6 +1801,7 @@ reason = "a public site"
             .map(|_| ())
             .map_err(|d| flat(d.render(false)))
     };
+    let planned = |block: &str, condition: &str| planned_doing("s3:GetObject", block, condition);
     let refused = planned("", "").unwrap_err();
     assert!(
         refused.contains("S3 refuses a public policy while the bucket's block_public_policy is on, which S3 turns on for every new bucket"),
@@ -1813,4 +1814,25 @@ reason = "a public site"
     planned("public_access_block = { block_public_policy = false }", "").unwrap();
     let org = r#", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}"#;
     planned("", org).unwrap();
+    // S3's list of fixed values that keep a policy from being public.
+    let key_id = r#", "Condition": {"StringEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}"#;
+    planned_doing("s3:PutObject", "", key_id).unwrap();
+    planned(
+        "",
+        r#", "Condition": {"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}}"#,
+    )
+    .unwrap();
+    // A wildcard, or an operator that holds for a request without the key (an anonymous
+    // one), fixes nothing.
+    for open in [
+        r#"{"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}"#,
+        r#"{"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}"#,
+        r#"{"StringLike": {"aws:PrincipalOrgID": "o-*"}}"#,
+        r#"{"StringLike": {"aws:userid": "AIDA*"}}"#,
+    ] {
+        assert!(
+            planned("", &format!(r#", "Condition": {open}"#)).is_err(),
+            "{open}"
+        );
+    }
 }

@@ -166,6 +166,26 @@ pub(crate) fn is_disjunction(condition: &Condition) -> bool {
     })
 }
 
+/// Whether a condition with `operator` holds only for a request whose key matches one of its
+/// values: false for a negated operator, `...IfExists`, `ForAllValues` (each holds for a
+/// request without the key) and `Null`, and for an operator this does not know.
+pub(crate) fn holds_only_on_listed_values(operator: &str) -> bool {
+    Operator::parse(operator).is_some_and(|operator| {
+        !operator.admits_absent() && operator.base != "Null" && !operator.negated
+    })
+}
+
+/// Whether a value of a condition key on the caller or the request's source names one caller,
+/// network or source, as S3 judges a policy public: no wildcard (a role's sessions,
+/// `AROAEXAMPLEID:*` for `aws:userid`, are one role's), and no range of every address.
+pub(crate) fn fixed_value(key: &str, value: &str) -> bool {
+    let value = match key {
+        "aws:userid" => value.strip_suffix(":*").unwrap_or(value),
+        _ => value,
+    };
+    !value.is_empty() && !pattern::has_wildcard(value) && value != "0.0.0.0/0" && value != "::/0"
+}
+
 /// A policy variable whose value is known only when a request is made (`${aws:username}`).
 fn has_unknown_variable(text: &str) -> bool {
     text.contains("${")

@@ -35,6 +35,7 @@ mod seeds;
 pub use access::AccessChange;
 pub(crate) use cases::union_covers as conditions_union_covers;
 pub(crate) use condition::implies as condition_implies;
+pub(crate) use condition::{fixed_value, holds_only_on_listed_values};
 pub use diff::{diff, ChangeKind, FieldChange, PolicyDiff, StatementChange};
 pub use lint::{
     lint, DocumentKind, Lint, LintCode, LintContext, LintRule, Severity, KEY_POLICY, LINT_RULES,

@@ -1083,17 +1083,16 @@ fn is_public_statement(statement: &crate::policy::Statement) -> bool {
         "aws:sourceip",
         "s3:dataaccesspointarn",
         "s3:dataaccesspointaccount",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
     ];
+    // A condition that must match (not negated, `...IfExists` or `ForAllValues`, which hold
+    // for a request without the key: an anonymous one) a fixed value.
     let fixes = |c: &crate::policy::Condition| {
-        let operator = c.operator.to_ascii_lowercase();
-        FIXING.contains(&c.key.to_ascii_lowercase().as_str())
-            && !operator.contains("not")
-            && !operator.ends_with("ifexists")
-            && operator != "null"
+        let key = c.key.to_ascii_lowercase();
+        FIXING.contains(&key.as_str())
+            && crate::policy::holds_only_on_listed_values(&c.operator)
             && !c.values.is_empty()
-            && c.values.iter().all(|v| {
-                !crate::policy::pattern::has_wildcard(v) && v != "0.0.0.0/0" && v != "::/0"
-            })
+            && c.values.iter().all(|v| crate::policy::fixed_value(&key, v))
     };
     everyone && !statement.condition.iter().any(fixes)
 }
