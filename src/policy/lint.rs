@@ -905,6 +905,10 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${aws:username}/*"}"#, &[("Statement[0]", "P008")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"sqs:QueueName": "q"}}}"#, &[("Statement[0]", "P019")]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"StringLike": {"s3:prefix": "home/*"}, "StringEquals": {"aws:SourceAcount": "123456789012"}}}"#, &[("Statement[0]", "P019")]),
+            // A key of no service AWS knows, or with no prefix at all, is in no request.
+            (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"foo:bar": "x", "PrincipalTag/team": "data"}}}"#, &[("Statement[0]", "P019"), ("Statement[0]", "P019")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": "system:serviceaccount:ns:sa", "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com"}}}"#, &[]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:saml-provider/corp"}, "Action": "sts:AssumeRoleWithSAML", "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:123456789012:key/*", "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b", "aws:PrincipalTag/team": "data"}}}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThanEquals": {"s3:max-keys": "100"}, "Bool": {"aws:SecureTransport": "true"}, "IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}"#, &[]),
             (IDENTITY, r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {"NumericLessThan": {"aws:SourceIp": "3"}, "DateGreaterThan": {"aws:SecureTransport": "2026-01-01"}}}"#, &[("Statement[0]", "P020"), ("Statement[0]", "P020")]),
@@ -937,9 +941,11 @@ mod tests {
             // A federated principal is an identity provider's ARN, or one of four by name.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[("Statement[0]", "P022")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": ["accounts.google.com", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", "arn:aws:iam::123456789012:saml-provider/corp", "${oidc_provider.github.arn}"]}, "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"], "Condition": {"StringEquals": {"accounts.google.com:aud": "a", "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[]),
-            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:role/idp"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"x:aud": "a"}}}"#, &[("Statement[0]", "P022")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:role/idp"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"x.example.com:aud": "a"}}}"#, &[("Statement[0]", "P022")]),
             // A wildcard in a principal ARN matches nothing: IAM compares principals whole.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/app-*", "arn:aws:iam::123456789012:role/*"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
+            // IAM and STS ARNs name no region.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:us-east-1:111122223333:role/x"}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P007")]),
             // A trust policy says who may assume the role, with STS's actions only.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity", "sts:Assume*", "iam:PassRole", "sts:GetCallerIdentity"]}"#, &[("Statement[0]", "P023"), ("Statement[0]", "P023")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:saml-provider/x"}, "Action": ["sts:AssumeRoleWithSAML", "sts:SetContext"], "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}"#, &[]),
@@ -1002,6 +1008,25 @@ mod tests {
             assert_eq!(LintCode::parse(rule.code.as_str()), Some(rule.code));
             assert!(!rule.summary.ends_with('.'));
         }
+    }
+
+    /// A key of no service, or with no prefix, is named with the key it most likely means.
+    #[test]
+    fn condition_keys_of_no_service() {
+        let message = |key: &str| {
+            let doc = PolicyDocument::parse(&format!(
+                r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b", "Condition": {{"StringEquals": {{"{key}": "x"}}}}}}}}"#
+            ))
+            .unwrap();
+            let lints = lint(&doc, &LintContext::new(DocumentKind::Identity));
+            assert_eq!(lints.len(), 1, "{key}: {lints:#?}");
+            assert_eq!(lints[0].code.as_str(), "P019");
+            lints[0].message.clone()
+        };
+        assert!(message("PrincipalTag/team").ends_with("did you mean aws:PrincipalTag/team?"));
+        assert!(message("s4:prefix")
+            .contains("names no AWS service (s4), so no request has it; did you mean s3:?"));
+        assert!(message("foo:bar").contains("names no AWS service (foo)"));
     }
 
     #[test]

@@ -127,8 +127,37 @@ impl StatementChecker<'_> {
                 continue;
             }
             let Some((prefix, _)) = key.split_once(':') else {
+                let global = format!("aws:{key}");
+                let hint = if catalog.global_key(&global).is_some() {
+                    format!("; did you mean aws:{}?", written.key)
+                } else {
+                    match catalog.suggest_global_key(&global) {
+                        Some(known) => format!("; did you mean {known}?"),
+                        None => String::new(),
+                    }
+                };
+                let message = format!(
+                    "condition key {:?} has no prefix: a key is aws:NAME or SERVICE:NAME, so no request has it{hint}",
+                    written.key
+                );
+                self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
                 continue;
             };
+            // A web identity's keys start with its issuer (`accounts.google.com:aud`,
+            // `oidc.eks.REGION.amazonaws.com/id/ID:sub`), a SAML provider's with `saml`.
+            let issuer = prefix.contains(['.', '/']) || prefix == "saml";
+            if !issuer && prefix != "aws" && !catalog.is_service_prefix(prefix) {
+                let hint = match catalog.suggest_prefix(prefix) {
+                    Some(known) => format!("; did you mean {known}:?"),
+                    None => String::new(),
+                };
+                let message = format!(
+                    "condition key {:?} names no AWS service ({prefix}), so no request has it{hint}",
+                    written.key
+                );
+                self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
+                continue;
+            }
             if prefix == "aws" {
                 if catalog.global_key(&key).is_none() {
                     let hint = match catalog.suggest_global_key(&key) {
@@ -311,9 +340,14 @@ fn federated_problem(id: &str) -> Option<String> {
 /// and federated users, and STS's assumed roles and federated users can be principals.
 fn principal_arn_problem(arn: &str) -> Option<String> {
     let fields: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, service, _, _, resource] = fields[..] else {
+    let [_, _, service, region, _, resource] = fields[..] else {
         return None;
     };
+    if matches!(service, "iam" | "sts") && !region.is_empty() {
+        return Some(format!(
+            "names a region ({region}), which IAM and STS principal ARNs do not have (arn:aws:iam::ACCOUNT:role/NAME)"
+        ));
+    }
     let resource = pattern::mask_variables(resource);
     let allowed: &[&str] = match service {
         "iam" => &["role/", "user/", "federated-user/"],
