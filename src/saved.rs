@@ -125,7 +125,7 @@ impl SavedPlan {
                 .iter()
                 .map(|(spec, plan)| SavedEnvironment {
                     env: spec.stack.env.as_ref().map(|e| e.name.clone()),
-                    plan: (*plan).clone(),
+                    plan: with_secrets_marked((*plan).clone()),
                     secrets: secrets(plan)
                         .into_iter()
                         .filter_map(|(at, s)| Some((at, s.salted_hash(&new_salt())?)))
@@ -449,6 +449,19 @@ fn new_salt() -> String {
         bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }
     hex::encode(bytes)
+}
+
+/// The plan with each secret on the new side of a change marked with whether it differs from
+/// the live one: the saved plan holds neither, and `plinth show` must say what `plan` said.
+fn with_secrets_marked(mut plan: Plan) -> Plan {
+    for change in &mut plan.changes {
+        for attribute in &mut change.attributes {
+            if let Some(after) = &mut attribute.after {
+                after.mark_secrets_against(attribute.before.as_ref());
+            }
+        }
+    }
+    plan
 }
 
 #[cfg(test)]

@@ -174,13 +174,26 @@ pub enum Value {
 
 /// A value that must never be printed (a secret environment variable). Plans, views and
 /// serialized plans show `(sensitive)`; equality is by hash.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Sensitive {
     /// The secret itself, present when it came from the spec; a live value, or one read back
     /// from a serialized plan, carries only its hash.
     value: Option<String>,
     sha256: String,
+    /// Read back from a saved plan, which holds neither the secret nor its hash: whether it
+    /// differed from the live one when the plan was made (`None`: not known).
+    changed: Option<bool>,
 }
+
+/// Equality is the secret's: whether a copy read back from a saved plan says it changed is
+/// not part of it.
+impl PartialEq for Sensitive {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value && self.sha256 == other.sha256
+    }
+}
+
+impl Eq for Sensitive {}
 
 /// The secrets this process has seen, so that text from outside plinth (an AWS error that
 /// quotes the request, as Lambda's refusal of a large environment does) can be shown without
@@ -220,6 +233,7 @@ impl Sensitive {
         Sensitive {
             sha256: sha256_hex(&value),
             value: Some(value),
+            changed: None,
         }
     }
 
@@ -229,6 +243,7 @@ impl Sensitive {
         Sensitive {
             sha256: sha256_hex(value),
             value: None,
+            changed: None,
         }
     }
 
@@ -265,19 +280,33 @@ impl fmt::Debug for Sensitive {
 }
 
 /// Neither the secret nor its plain hash (a short secret's hash is easily reversed) is written
-/// out; saved plans keep a salted hash of each secret beside the plan (`saved.rs`).
+/// out; saved plans keep a salted hash of each secret beside the plan (`saved.rs`), and on the
+/// new side of a change whether it differs from the live one ([`Value::mark_secrets_against`]).
 impl Serialize for Sensitive {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("(sensitive)")
+        s.serialize_str(match self.changed {
+            None => SENSITIVE,
+            Some(true) => SENSITIVE_CHANGED,
+            Some(false) => SENSITIVE_UNCHANGED,
+        })
     }
 }
 
+const SENSITIVE: &str = "(sensitive)";
+const SENSITIVE_CHANGED: &str = "(sensitive, changed)";
+const SENSITIVE_UNCHANGED: &str = "(sensitive, unchanged)";
+
 impl<'de> Deserialize<'de> for Sensitive {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Sensitive, D::Error> {
-        String::deserialize(d)?;
+        let written = String::deserialize(d)?;
         Ok(Sensitive {
             value: None,
             sha256: String::new(),
+            changed: match written.as_str() {
+                SENSITIVE_CHANGED => Some(true),
+                SENSITIVE_UNCHANGED => Some(false),
+                _ => None,
+            },
         })
     }
 }
@@ -450,9 +479,33 @@ impl Value {
 
     /// A secret whose counterpart in `other` is missing or another value.
     /// The live side holds only a secret's hash (`Sensitive::masked`), the spec's side the
-    /// secret: they are compared by hash, as the plan compares them.
+    /// secret: they are compared by hash, as the plan compares them. A secret read back from a
+    /// saved plan says itself whether it changed.
     fn secret_changed(&self, other: Option<&Value>) -> bool {
-        matches!(self, Value::Sensitive(_)) && !other.is_some_and(|o| self.equivalent(o))
+        match self {
+            Value::Sensitive(Sensitive {
+                changed: Some(changed),
+                ..
+            }) => *changed,
+            Value::Sensitive(_) => !other.is_some_and(|o| self.equivalent(o)),
+            _ => false,
+        }
+    }
+
+    /// Records in each secret of this (new) value whether it differs from `other`'s at the
+    /// same place, as [`Value::display_against`] shows it: a saved plan, which holds neither
+    /// side's secret, keeps that.
+    pub fn mark_secrets_against(&mut self, other: Option<&Value>) {
+        let changed = self.secret_changed(other);
+        match (self, other) {
+            (Value::Sensitive(secret), _) => secret.changed = Some(changed),
+            (Value::Map(m), Some(Value::Map(o))) => {
+                for (k, v) in m.iter_mut() {
+                    v.mark_secrets_against(o.get(k));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The value as plain JSON, for machine-readable output.
@@ -618,6 +671,27 @@ mod secret_change_tests {
         assert_eq!(
             environment("new-token", "a").display_against(Some(&live)),
             "{ API_TOKEN = (sensitive, changed), DB_PASSWORD = (sensitive), MODE = \"a\" }"
+        );
+
+        // A saved plan holds neither side's secret, nor its hash: the new side records which
+        // secret changed, and reads back shown as the plan showed it.
+        let mut marked = environment("new-token", "b");
+        marked.mark_secrets_against(Some(&live));
+        let written = serde_json::to_string(&marked).unwrap();
+        assert!(
+            !written.contains("token") && !written.contains("same"),
+            "{written}"
+        );
+        let read: Value = serde_json::from_str(&written).unwrap();
+        let live_read: Value =
+            serde_json::from_str(&serde_json::to_string(&live).unwrap()).unwrap();
+        assert_eq!(
+            read.display_against(Some(&live_read)),
+            "{ API_TOKEN = (sensitive, changed), DB_PASSWORD = (sensitive), MODE = \"b\" }"
+        );
+        assert_eq!(
+            read.to_json_against(Some(&live_read))["DB_PASSWORD"],
+            serde_json::json!({"sensitive": true})
         );
     }
 }

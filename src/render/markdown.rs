@@ -282,7 +282,14 @@ fn diff_body(out: &mut String, c: &ResourceChange, account: &str) {
                 let _ = writeln!(out, "- {} = {}{forces}", a.name, lines(before, "- "));
             }
             if let Some(after) = &a.after {
-                let _ = writeln!(out, "+ {} = {}{forces}", a.name, lines(after, "+ "));
+                // A secret that changes says so, as in the text plan; a policy is shown whole.
+                let shown = match &a.before {
+                    Some(before) if pretty(after, 0) == after.display() => {
+                        after.display_against(Some(before))
+                    }
+                    _ => lines(after, "+ "),
+                };
+                let _ = writeln!(out, "+ {} = {shown}{forces}", a.name);
             }
         }
         let taken = Existing::taken_over(c);

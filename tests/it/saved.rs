@@ -277,6 +277,8 @@ code = {{ dir = "src" }}
 
 [function.worker.environment]
 API_TOKEN = {{ secret = "${{var.token}}" }}
+DB_PASS = {{ secret = "db-pass-4e2b91" }}
+MODE = "a"
 "#
     ));
     spec.write(
@@ -362,6 +364,58 @@ API_TOKEN = {{ secret = "${{var.token}}" }}
         let env = config.environment().and_then(|e| e.variables()).unwrap();
         assert_eq!(env.get("API_TOKEN").map(String::as_str), Some(secret));
     });
+
+    // Shown from the plan file, a secret is marked changed where the plan marked it: the
+    // file holds neither side's secret, only which one differs.
+    let text = std::fs::read_to_string(spec.path()).unwrap();
+    std::fs::write(spec.path(), text.replace("MODE = \"a\"", "MODE = \"b\"")).unwrap();
+    for (token, changed) in [(secret, false), ("rotated-token-2c", true)] {
+        let var = format!("token={token}");
+        let planned = plinth_aws(&["plan", "-f", &spec.arg(), "--var", &var, "--out", file]).ok();
+        let shown = plinth(&["show", file]).ok();
+        for out in [&planned.stdout, &shown.stdout] {
+            assert!(out.contains("DB_PASS = (sensitive), MODE = \"b\""), "{out}");
+            assert_eq!(
+                out.contains("API_TOKEN = (sensitive, changed)"),
+                changed,
+                "{out}"
+            );
+        }
+        let json = plinth(&["show", file, "--format", "json"]).ok();
+        let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let environment = json["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == "function.worker")
+            .and_then(|r| r["changes"].as_array())
+            .and_then(|c| c.iter().find(|a| a["attribute"] == "environment"))
+            .map(|a| a["after"].clone())
+            .unwrap();
+        assert_eq!(
+            environment["DB_PASS"],
+            serde_json::json!({"sensitive": true})
+        );
+        assert_eq!(
+            environment["API_TOKEN"]["changed"]
+                .as_bool()
+                .unwrap_or(false),
+            changed
+        );
+        let markdown = plinth(&["show", file, "--format", "markdown"]).ok();
+        assert_eq!(
+            markdown.stdout.contains("API_TOKEN = (sensitive, changed)"),
+            changed,
+            "{}",
+            markdown.stdout
+        );
+        for out in [&planned.stdout, &shown.stdout, &markdown.stdout] {
+            assert!(
+                !out.contains(token) && !out.contains("db-pass-4e2b91"),
+                "{out}"
+            );
+        }
+    }
 }
 
 /// `plan --live-snapshot FILE` plans against what `plinth snapshot` wrote, in every format, with
