@@ -360,7 +360,7 @@ fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
     for line in risk_lines {
         assert!(short.contains(line), "lost risk line {line}\n{short}");
     }
-    assert!(short.contains("are left out"), "{short}");
+    assert!(short.contains("left out: the diffs of"), "{short}");
     // Every resource is still named.
     for c in plan.changes.iter().filter(|c| c.is_change()) {
         assert!(short.contains(&format!("{}", c.address)), "{short}");
@@ -383,6 +383,53 @@ fn markdown_over_budget_collapses_detail_but_keeps_every_risk_line() {
     let within = crate::render::access::markdown_section_within(&access, room);
     assert!(within.len() <= room, "{within}");
     assert!(within.contains("more rows are left out"), "{within}");
+}
+
+/// Whatever the plan, the comment fits the budget: a plan of many resources lists as many as
+/// fit, a principal gaining many rows names the first and counts the rest, risks beyond half
+/// the budget are counted, and a budget too small for the head keeps what fits of it.
+#[test]
+fn markdown_stays_within_any_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    // 60 roles, each of which 40 vendor accounts may assume: 40 risk lines of 60 rows each.
+    let accounts: Vec<String> = (0..40).map(|i| format!("\"2109876543{i:02}\"")).collect();
+    let mut text = String::from("[stack]\nname = \"many\"\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "[role.r{i}]\nname = \"vendor-role-{i}\"\ntrust = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": [{}]}}, \"Action\": \"sts:AssumeRole\"}}]}}'''\n",
+            accounts.join(", ")
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let spec = crate::spec::load(&path, &crate::spec::LoadOptions::default()).unwrap();
+    let plan = plan(&spec, &empty_account(), PlanOptions::default()).unwrap();
+    let markdown = |budget: usize| {
+        crate::render::markdown::render(&plan, crate::render::markdown::MarkdownOptions { budget })
+    };
+    let full = markdown(usize::MAX);
+    assert!(full.len() > 100_000, "{}", full.len());
+    let default = markdown(crate::render::markdown::DEFAULT_BUDGET);
+    assert!(
+        default.len() <= crate::render::markdown::DEFAULT_BUDGET,
+        "{}",
+        default.len()
+    );
+    assert!(
+        default.contains("more"),
+        "a long risk line counts what it leaves out"
+    );
+    assert!(default.contains("more risks"), "{default}");
+    assert!(
+        default.contains("**external**: `210987654300` gains sts:AssumeRole on role.r0"),
+        "{default}"
+    );
+    for budget in [600, 1_500, 5_000, 20_000] {
+        let short = markdown(budget);
+        assert!(short.len() <= budget, "{} > {budget}\n{short}", short.len());
+        assert!(short.contains("; left out: "), "{short}");
+    }
+    assert!(markdown(1_500).contains("more resources"));
 }
 
 #[test]

@@ -109,6 +109,12 @@ pub fn text_section(changes: &[GrantChange]) -> String {
 /// The Markdown plan's Risks bullets: one per principal that gains something above
 /// `internal`, riskiest first, naming what it gains.
 pub fn markdown_risks(changes: &[GrantChange]) -> Vec<String> {
+    markdown_risks_within(changes, usize::MAX)
+}
+
+/// [`markdown_risks`], each bullet naming what its principal gains in about `line_budget`
+/// characters at most (at least one row), and how many rows more.
+pub fn markdown_risks_within(changes: &[GrantChange], line_budget: usize) -> Vec<String> {
     let gained: Vec<&GrantChange> = changes
         .iter()
         .filter(|c| c.change == Change::Gained && c.grant.risk < Risk::Internal)
@@ -116,15 +122,20 @@ pub fn markdown_risks(changes: &[GrantChange]) -> Vec<String> {
     by_principal(&gained, |c| &c.grant)
         .into_iter()
         .map(|(principal, risk, rows)| {
-            let what: Vec<String> = rows
-                .iter()
-                .map(|c| markdown_text(&row_text(&c.grant)))
-                .collect();
-            format!(
-                "**{}**: `{principal}` gains {}",
-                risk.as_str(),
-                what.join("; ")
-            )
+            let mut line = format!("**{}**: `{principal}` gains ", risk.as_str());
+            for (shown, row) in rows.iter().enumerate() {
+                let what = markdown_text(&row_text(&row.grant));
+                let more = rows.len() - shown;
+                if shown > 0 && line.len() + what.len() + 2 > line_budget {
+                    let _ = write!(line, "; and {more} more");
+                    break;
+                }
+                if shown > 0 {
+                    line.push_str("; ");
+                }
+                line.push_str(&what);
+            }
+            line
         })
         .collect()
 }

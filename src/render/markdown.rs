@@ -1,6 +1,7 @@
 //! The plan as a pull-request comment: a summary and the risks first, then each resource in a
 //! collapsible block with its diff. It fits a size budget (GitHub's comment limit is 65,536
-//! characters): detail is collapsed before anything else, and a risk line is never cut.
+//! characters): detail is collapsed first, then long risk lines and the access table are
+//! shortened, and what is left out is counted.
 
 use std::fmt::Write as _;
 
@@ -32,7 +33,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
 
 /// `render`, with the plan's access changes already computed.
 pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions) -> String {
-    let core = head(plan, access);
+    let core = head(plan, access, &risks(plan, access, usize::MAX));
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
     let account = plan.account.account_id.as_str();
     let details: Vec<String> = changes.iter().map(|c| detail(c, account)).collect();
@@ -42,48 +43,128 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: MarkdownOptions
     if full <= options.budget {
         return core + &access_full + &details.concat();
     }
-    // The access section gets what the head and every resource's one-line summary leave.
-    let summaries: usize = changes.iter().map(|c| summary_block(c).len()).sum();
-    let room = options.budget.saturating_sub(core.len() + summaries + 200);
-    let head = if plan.is_empty() {
-        core
-    } else {
-        core + &access_within(access, room)
-    };
-    // Over budget: keep the head (summary and every risk line), then as many full blocks as
-    // fit, risky resources first; the rest become one-line summaries.
-    let mut out = head;
+    over_budget(plan, access, &changes, &details, options.budget)
+}
+
+/// Room kept for the closing note of a comment over budget.
+const NOTE_ROOM: usize = 400;
+
+/// Most characters of one risk line in a comment over budget: what a principal gains beyond
+/// it is counted, not listed.
+const RISK_LINE_BUDGET: usize = 1_000;
+
+/// Least room for the access table: its heading and a few rows.
+const MIN_TABLE_ROOM: usize = 400;
+
+/// A plan larger than the budget: the head with risk lines of at most [`RISK_LINE_BUDGET`]
+/// characters, in at most half the budget; the access table in what the resources' one-line
+/// summaries leave; each resource's diff where it fits, risky resources first, and a line for
+/// each other resource as long as they fit; then what was left out.
+fn over_budget(
+    plan: &Plan,
+    access: &[GrantChange],
+    changes: &[&ResourceChange],
+    details: &[String],
+    budget: usize,
+) -> String {
+    let account = plan.account.account_id.as_str();
+    let mut out = head(plan, access, &[]);
+    let mut risks_left_out = 0;
+    let risk_lines = risks(plan, access, RISK_LINE_BUDGET);
+    if !risk_lines.is_empty() {
+        let room = budget.saturating_sub(out.len() + NOTE_ROOM) / 2;
+        let mut section = String::from("#### Risks\n\n");
+        for line in &risk_lines {
+            let line = format!("- {line}\n");
+            if risks_left_out == 0 && section.len() + line.len() < room {
+                section.push_str(&line);
+            } else {
+                risks_left_out += 1;
+            }
+        }
+        if risks_left_out < risk_lines.len() {
+            section.push('\n');
+            out.push_str(&section);
+        }
+    }
+    let summaries: Vec<String> = changes.iter().map(|c| summary_block(c)).collect();
+    let all_summaries: usize = summaries.iter().map(String::len).sum();
+    let mut table_left_out = false;
+    if !plan.is_empty() && !access.is_empty() {
+        let room = budget.saturating_sub(out.len() + all_summaries + NOTE_ROOM);
+        // Below a few rows' room the table would be its heading alone.
+        if room >= MIN_TABLE_ROOM {
+            out.push_str(&access_within(access, room));
+        } else {
+            table_left_out = true;
+        }
+    }
+    // Risky resources first: each gets its line while lines fit, then its diff while diffs do.
     let mut order: Vec<usize> = (0..changes.len()).collect();
     order.sort_by_key(|&i| !is_risky(changes[i], account));
+    let mut available = budget.saturating_sub(out.len() + NOTE_ROOM);
+    let mut listed = vec![false; changes.len()];
+    for &i in &order {
+        if summaries[i].len() <= available {
+            listed[i] = true;
+            available -= summaries[i].len();
+        }
+    }
     let mut full_detail = vec![false; changes.len()];
-    let mut used = out.len()
-        + changes
-            .iter()
-            .map(|c| summary_block(c).len())
-            .sum::<usize>()
-        + 200;
-    for i in order {
-        let extra = details[i]
-            .len()
-            .saturating_sub(summary_block(changes[i]).len());
-        if used + extra <= options.budget {
+    for &i in order.iter().filter(|&&i| listed[i]) {
+        let extra = details[i].len().saturating_sub(summaries[i].len());
+        if extra <= available {
             full_detail[i] = true;
-            used += extra;
+            available -= extra;
         }
     }
-    let left_out = full_detail.iter().filter(|f| !**f).count();
-    for (i, c) in changes.iter().enumerate() {
-        out.push_str(if full_detail[i] { &details[i] } else { "" });
-        if !full_detail[i] {
-            out.push_str(&summary_block(c));
+    for i in 0..changes.len() {
+        if full_detail[i] {
+            out.push_str(&details[i]);
+        } else if listed[i] {
+            out.push_str(&summaries[i]);
         }
     }
-    let _ = writeln!(
-        out,
-        "\n_The full plan is larger than this comment allows: the diffs of {left_out} resource{} are left out. `plinth show FILE` shows everything of a plan saved with `--out FILE` (or run `plinth plan` for the text)._",
-        if left_out == 1 { "" } else { "s" }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let more = |n: usize, one: &str, many: &str| {
+        plural(n, &format!("more {one}"), &format!("more {many}"))
+    };
+    let collapsed = listed
+        .iter()
+        .zip(&full_detail)
+        .filter(|(l, f)| **l && !**f)
+        .count();
+    let unlisted = listed.iter().filter(|l| !**l).count();
+    let mut left_out = Vec::new();
+    if collapsed > 0 {
+        left_out.push(format!(
+            "the diffs of {}",
+            plural(collapsed, "resource", "resources")
+        ));
+    }
+    if unlisted > 0 {
+        left_out.push(more(unlisted, "resource", "resources"));
+    }
+    if risks_left_out > 0 {
+        left_out.push(more(risks_left_out, "risk", "risks"));
+    }
+    if table_left_out {
+        left_out.push("the access changes table".to_string());
+    }
+    let note = format!(
+        "\n_The full plan is larger than this comment allows; left out: {}. `plinth show FILE` shows everything of a plan saved with `--out FILE` (or run `plinth plan` for the text)._\n",
+        left_out.join(", ")
     );
-    out
+    // A budget too small for even the head: what fits of it, cut at a line.
+    if out.len() + note.len() > budget {
+        let keep = budget.saturating_sub(note.len());
+        let cut = out[..out.floor_char_boundary(keep)]
+            .rfind('\n')
+            .map_or(0, |n| n + 1);
+        out.truncate(cut);
+    }
+    out + &note
 }
 
 fn symbol(a: Action) -> &'static str {
@@ -104,7 +185,8 @@ fn is_risky(c: &ResourceChange, account: &str) -> bool {
         || c.lints.iter().any(|l| l.severity <= Severity::Warning)
 }
 
-fn head(plan: &Plan, access: &[GrantChange]) -> String {
+/// The title, the summary and the Risks list of `risks`.
+fn head(plan: &Plan, access: &[GrantChange], risks: &[String]) -> String {
     let mut out = String::new();
     let summary = plan.summary();
     let _ = writeln!(
@@ -122,7 +204,6 @@ fn head(plan: &Plan, access: &[GrantChange]) -> String {
         let _ = write!(out, " **{message}**");
     }
     out.push_str("\n\n");
-    let risks = risks(plan, access);
     if !risks.is_empty() {
         out.push_str("#### Risks\n\n");
         for r in risks {
@@ -144,10 +225,10 @@ fn access_within(access: &[GrantChange], budget: usize) -> String {
     }
 }
 
-/// Access gained (from the access model, one bullet per principal), then destroys, replaces
-/// and lints.
-fn risks(plan: &Plan, access: &[crate::access::GrantChange]) -> Vec<String> {
-    let mut risks = super::access::markdown_risks(access);
+/// Access gained (from the access model, one bullet per principal, naming what it gains in
+/// about `line_budget` characters), then destroys, replaces and lints.
+fn risks(plan: &Plan, access: &[crate::access::GrantChange], line_budget: usize) -> Vec<String> {
+    let mut risks = super::access::markdown_risks_within(access, line_budget);
     for c in &plan.changes {
         match c.action {
             Action::Delete if existing(c).is_some() => risks.push(format!(
