@@ -158,10 +158,11 @@ fn over_budget(
     );
     // A budget too small for even the head: what fits of it, cut at a line.
     if out.len() + note.len() > budget {
-        let keep = budget.saturating_sub(note.len());
-        let cut = out[..out.floor_char_boundary(keep)]
-            .rfind('\n')
-            .map_or(0, |n| n + 1);
+        let mut keep = budget.saturating_sub(note.len()).min(out.len());
+        while !out.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        let cut = out[..keep].rfind('\n').map_or(0, |n| n + 1);
         out.truncate(cut);
     }
     out + &note
