@@ -177,6 +177,7 @@ struct LineProgress {
 fn verb(action: Action, released: bool) -> &'static str {
     match action {
         Action::Create => "creating",
+        Action::Update if released => "releasing",
         Action::Update => "updating",
         Action::Replace => "replacing",
         Action::Delete if released => "releasing",
@@ -191,7 +192,7 @@ impl Progress for LineProgress {
             "{}{}: {}...",
             self.prefix,
             change.address,
-            verb(change.action, change.releases())
+            verb(change.action, change.releases() || change.lets_go())
         );
     }
 
@@ -271,7 +272,7 @@ impl Progress for BarProgress {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         running.push(format!(
             "{} {}",
-            verb(change.action, change.releases()),
+            verb(change.action, change.releases() || change.lets_go()),
             change.address
         ));
         self.refresh(&running);

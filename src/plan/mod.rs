@@ -228,6 +228,12 @@ impl ResourceChange {
         self.action != Action::NoOp
     }
 
+    /// Whether this update lets go of the stack's own resource (`release = true`): plinth
+    /// removes the stack's tags, and the resource stays.
+    pub fn lets_go(&self) -> bool {
+        self.action == Action::Update && self.reason == Some(Reason::Released)
+    }
+
     /// Whether this delete only releases someone else's resource (`existing = true`): plinth
     /// removes its own parts and tags, and the resource stays.
     pub fn releases(&self) -> bool {
@@ -355,6 +361,7 @@ impl Plan {
         for c in &self.changes {
             match c.action {
                 Action::Create => s.add += 1,
+                Action::Update if c.lets_go() => s.release += 1,
                 Action::Update => s.change += 1,
                 Action::Replace => s.replace += 1,
                 Action::Delete if c.releases() => s.release += 1,

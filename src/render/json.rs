@@ -171,7 +171,7 @@ impl<'a> JsonResource<'a> {
             kind: c.address.kind.as_str(),
             name: &c.address.name,
             physical_id: &c.physical_id,
-            action: if c.releases() {
+            action: if c.releases() || c.lets_go() {
                 "release"
             } else {
                 c.action.as_str()

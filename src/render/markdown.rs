@@ -294,6 +294,7 @@ fn verb(c: &ResourceChange) -> String {
     }
     match c.action {
         Action::Create => "will be created".to_string(),
+        Action::Update if c.lets_go() => super::LETS_GO.to_string(),
         Action::Update => "will be updated in place".to_string(),
         Action::Replace => "must be replaced".to_string(),
         Action::Delete => super::delete_verb(c),
@@ -306,6 +307,7 @@ fn detail(c: &ResourceChange, account: &str) -> String {
     let reason = c
         .reason
         .as_ref()
+        .filter(|_| !c.lets_go())
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     let _ = writeln!(
@@ -318,7 +320,9 @@ fn detail(c: &ResourceChange, account: &str) -> String {
     );
     let mut body = String::new();
     diff_body(&mut body, c, account);
-    if body.is_empty() {
+    if body.is_empty() && c.lets_go() {
+        out.push_str("No attribute changes: plinth removes this stack's tags (`plinth:stack`, `plinth:address`) and leaves the resource.\n\n</details>\n\n");
+    } else if body.is_empty() {
         out.push_str(
             "No attribute changes: plinth only adds its ownership tags.\n\n</details>\n\n",
         );

@@ -26,6 +26,10 @@ pub fn summary_line(s: &Summary) -> String {
     )
 }
 
+/// What `release = true` does, for the line that names the resource.
+pub const LETS_GO: &str =
+    "will be released: no longer managed by this stack, its tags are removed and it stays";
+
 /// What a delete does, for the line that names the resource: a KMS key is never deleted at
 /// once, only scheduled for deletion after its window (`deletion_window_days`, read from the
 /// key's tag; KMS's 30 days without one).

@@ -133,6 +133,7 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     let what = match (&existing, c.action) {
         (Some(e), _) => format!("(existing {}) {}", c.address.kind, e.what(c.address.kind)),
         (None, Action::Create) => "will be created".to_string(),
+        (None, Action::Update) if c.lets_go() => super::LETS_GO.to_string(),
         (None, Action::Update) => "will be updated in place".to_string(),
         (None, Action::Replace) => "must be replaced".to_string(),
         (None, Action::Delete) => super::delete_verb(c),
@@ -148,7 +149,7 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
         "  {symbol} {} {what}",
         p.paint(&c.address.to_string(), Style::new().bold())
     );
-    if let Some(reason) = &c.reason {
+    if let Some(reason) = c.reason.as_ref().filter(|_| !c.lets_go()) {
         let _ = write!(out, " ({reason})");
     }
     out.push('\n');

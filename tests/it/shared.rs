@@ -493,11 +493,21 @@ policy = {{ Version = "2012-10-17", Statement = [
     let plan = plinth_aws(&["plan", "-f", &released.arg()]).ok();
     assert!(
         plan.stdout.contains(
-            "queue.work will be updated in place (released: no longer managed by this stack)"
-        ),
+            "queue.work will be released: no longer managed by this stack, its tags are removed and it stays"
+        ) && plan.stdout.contains("to release."),
         "{}",
         plan.stdout
     );
+    let json = plinth_aws(&["plan", "-f", &released.arg(), "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let queue_change = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "queue.work")
+        .unwrap();
+    assert_eq!(queue_change["action"], "release");
+    assert_eq!(json["summary"]["change"], 0, "{}", json["summary"]);
     assert!(
         plan.stdout.contains("key.customer (existing key)"),
         "{}",
