@@ -463,6 +463,26 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
         "{text}"
     );
     assert!(!text.contains("Plan:"), "{text}");
+    assert!(!text.contains("will be updated"), "{text}");
+    assert!(
+        text.contains(" has drifted (the live resource differs from the spec"),
+        "{text}"
+    );
+    // The Markdown report says the same: a drift report, in which nothing will be changed.
+    let markdown = crate::render::markdown::render(&plan, Default::default());
+    assert!(
+        markdown.starts_with("### plinth drift report: stack `fixture`"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**Drift: 2 resources differ from the spec.** Nothing will be changed"),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains("Plan:") && !markdown.contains("This plan gives"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("will be updated"), "{markdown}");
     // A resource of the spec found under no name is said, not planned: it may have been
     // deleted by hand, or never applied.
     let not_found: Vec<&str> = (plan.warnings.iter())

@@ -192,17 +192,34 @@ fn head(plan: &Plan, access: &[GrantChange], risks: &[String]) -> String {
     let summary = plan.summary();
     let _ = writeln!(
         out,
-        "### plinth plan: stack `{}`, account {} ({})\n",
-        plan.stack, plan.account.account_id, plan.account.region
+        "### plinth {}: stack `{}`, account {} ({})\n",
+        if plan.refresh_only {
+            "drift report"
+        } else {
+            "plan"
+        },
+        plan.stack,
+        plan.account.account_id,
+        plan.account.region
     );
     if let Some(message) = super::is_empty_message(plan) {
         let (first, rest) = message.split_once(". ").unwrap_or((message, ""));
         let _ = writeln!(out, "**{first}.** {rest}");
         return out;
     }
-    let _ = write!(out, "**{}**", summary_line(&summary));
-    if let Some((message, _)) = super::gains_access_message(access) {
-        let _ = write!(out, " **{message}**");
+    if plan.refresh_only {
+        // What the account holds beyond the spec is in the access table, which reads from
+        // the spec to the account.
+        let _ = write!(
+            out,
+            "**{}** Nothing will be changed: the live resources of the stack are compared with the spec, and \"Access changes\" is what the account grants beyond it.",
+            super::drift_line(&summary)
+        );
+    } else {
+        let _ = write!(out, "**{}**", summary_line(&summary));
+        if let Some((message, _)) = super::gains_access_message(access) {
+            let _ = write!(out, " **{message}**");
+        }
     }
     out.push_str("\n\n");
     if !risks.is_empty() {
@@ -294,9 +311,7 @@ fn verb(c: &ResourceChange) -> String {
     }
     match c.action {
         Action::Create => "will be created".to_string(),
-        Action::Update if c.lets_go() => super::LETS_GO.to_string(),
-        Action::Update => "will be updated in place".to_string(),
-        Action::Replace => "must be replaced".to_string(),
+        Action::Update | Action::Replace => super::change_verb(c).to_string(),
         Action::Delete => super::delete_verb(c),
         Action::NoOp => "is unchanged".to_string(),
     }

@@ -27,8 +27,30 @@ pub fn summary_line(s: &Summary) -> String {
 }
 
 /// What `release = true` does, for the line that names the resource.
-pub const LETS_GO: &str =
+const LETS_GO: &str =
     "will be released: no longer managed by this stack, its tags are removed and it stays";
+
+/// What an update or a replacement does, for the line that names the resource: in a drift
+/// report (`--refresh-only`) nothing is done, the resource has drifted.
+pub fn change_verb(c: &crate::plan::ResourceChange) -> &'static str {
+    use crate::plan::{Action, Reason};
+    match c.action {
+        _ if matches!(c.reason, Some(Reason::Drift { .. })) => "has drifted",
+        Action::Update if c.lets_go() => LETS_GO,
+        Action::Update => "will be updated in place",
+        _ => "must be replaced",
+    }
+}
+
+/// The closing line of a drift report.
+pub fn drift_line(s: &Summary) -> String {
+    let n = s.change + s.replace;
+    format!(
+        "Drift: {n} resource{} differ{} from the spec.",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" }
+    )
+}
 
 /// What a delete does, for the line that names the resource: a KMS key is never deleted at
 /// once, only scheduled for deletion after its window (`deletion_window_days`, read from the

@@ -107,13 +107,7 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) ->
     out.push_str(&super::access::text_section(access));
     let summary = plan.summary();
     if plan.refresh_only {
-        let n = summary.change + summary.replace;
-        let _ = writeln!(
-            out,
-            "Drift: {n} resource{} differ{} from the spec.",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "s" } else { "" }
-        );
+        let _ = writeln!(out, "{}", super::drift_line(&summary));
         return out;
     }
     if let Some((message, review)) = gains_access_message(access) {
@@ -133,9 +127,7 @@ fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     let what = match (&existing, c.action) {
         (Some(e), _) => format!("(existing {}) {}", c.address.kind, e.what(c.address.kind)),
         (None, Action::Create) => "will be created".to_string(),
-        (None, Action::Update) if c.lets_go() => super::LETS_GO.to_string(),
-        (None, Action::Update) => "will be updated in place".to_string(),
-        (None, Action::Replace) => "must be replaced".to_string(),
+        (None, Action::Update | Action::Replace) => super::change_verb(c).to_string(),
         (None, Action::Delete) => super::delete_verb(c),
         (None, Action::NoOp) => "is unchanged".to_string(),
     };
