@@ -849,7 +849,7 @@ fn key_policy_left_empty(change: &ResourceChange, spec: &Spec) -> Option<Diagnos
             ),
         )
         .at_location(spec.resources.get(&change.address).map(|r| r.location.clone()))
-        .hint("keep one of the stack's statements until the key's owner has added one of their own (such as the account root's)")
+        .hint("to leave the key's statements as they are, set `release = true` on the key's block and apply (the stack lets go of the key and its statements), then remove the block; otherwise keep one of the stack's statements until the key's owner has added one of their own (such as the account root's)")
     })
 }
 

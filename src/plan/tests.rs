@@ -1041,6 +1041,42 @@ fn shared_key_live_recording(sid: Option<&str>) -> LiveSnapshot {
     )
 }
 
+/// A shared key whose only statement is the stack's (as after importing a key whose
+/// statements all had Sids): destroying the stack would leave KMS an empty key policy, which
+/// it refuses. The plan says so, and how to let go of the key instead.
+#[test]
+fn leaving_a_shared_key_with_no_statement_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = shared_key_spec(&dir, SHARED_STATEMENT);
+    let id = SHARED_KEY_ID;
+    let only_ours = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Sid": "Shared", "Effect": "Allow",
+          "Principal": { "AWS": "arn:aws:iam::123456789012:role/app" }, "Action": "kms:Decrypt", "Resource": "*" },
+    ]});
+    let live = snapshot(
+        serde_json::json!({ "key.customer": {
+            "kind": "key", "physical_id": id, "owner": null, "address_tag": null,
+            "attributes": { "key_id": { "str": id }, "policy": { "policy": only_ours },
+                "shares": { "map": { "vendor": { "list": [{ "str": "key.customer" }, { "str": "policy/Shared" }] } } } },
+            "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+        } }),
+        vec![],
+    );
+    let options = PlanOptions {
+        destroy: true,
+        ..Default::default()
+    };
+    let refused = plan(&spec, &live, options)
+        .map(|_| ())
+        .unwrap_err()
+        .render(false);
+    assert!(
+        refused.contains("KMS refuses an empty key policy"),
+        "{refused}"
+    );
+    assert!(refused.contains("release = true"), "{refused}");
+}
+
 /// A block that declares a Sid its owner's key policy already holds, written differently,
 /// takes the owner's statement over: a warning says so; the same statement, or a Sid of the
 /// stack's own record, gives none.
