@@ -1242,6 +1242,51 @@ policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = 
             .collect()
     }
 
+    /// A function's variable written as a table that is not `{ secret = "..." }`: each key
+    /// but `secret` is an unknown field, a misspelt one named; a secret that is no string is
+    /// the wrong type. No secret is in a message.
+    #[test]
+    fn an_environment_table_that_is_not_a_secret_says_why() {
+        let errors = errors_of(
+            r#"[stack]
+name = "env"
+
+[role.r]
+name = "env-r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+
+[function.f]
+name = "env-f"
+role = "${role.r.arn}"
+runtime = "python3.12"
+handler = "main.handler"
+code = { zip = "missing-but-not-read.zip" }
+
+[function.f.environment]
+AA = { secert = "typo-in-key" }
+BB = { secret = 5 }
+CC = { secret = "ok-value", note = "extra key" }
+"#,
+        );
+        let env: Vec<&(String, String)> = errors
+            .iter()
+            .filter(|(m, _)| m.contains("environment variable"))
+            .collect();
+        assert_eq!(
+            env.iter().map(|(m, h)| (m.as_str(), h.as_str())).collect::<Vec<_>>(),
+            [
+                ("unknown field `secert` in environment variable `AA`", "did you mean `secret`?"),
+                ("`secret` of environment variable `BB` must be a string, not an integer", "write the secret as text: { secret = \"...\" }, or { secret = \"${var.NAME}\" }"),
+                ("unknown field `note` in environment variable `CC`", "a variable's table takes one field, `secret`: { secret = \"...\" }"),
+            ],
+            "{errors:#?}"
+        );
+        assert!(
+            !format!("{errors:?}").contains("typo-in-key")
+                && !format!("{errors:?}").contains("ok-value")
+        );
+    }
+
     #[test]
     fn terraform_and_cloudformation_names_are_given_plinths() {
         let errors = errors_of(

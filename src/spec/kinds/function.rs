@@ -347,6 +347,36 @@ fn load_env_value(
                 loader.text_or_stand_in(&Located::new(span, secret)),
             ))
         }
+        // A table that is not `{ secret = "..." }`: each key it holds besides `secret` is an
+        // unknown field (a misspelt `secert` is named as such), and a secret that is not text
+        // is the wrong type.
+        toml::Value::Table(t) if !t.is_empty() => {
+            for key in t.keys().filter(|k| *k != "secret") {
+                let hint = crate::spec::load::did_you_mean(key, &["secret"]).unwrap_or_else(|| {
+                    "a variable's table takes one field, `secret`: { secret = \"...\" }".into()
+                });
+                loader
+                    .err(
+                        diag::Code::SpecUnknownField,
+                        format!("unknown field `{key}` in environment variable `{name}`"),
+                        span.clone(),
+                    )
+                    .set_hint(hint);
+            }
+            if let Some(secret) = t.get("secret").filter(|v| !v.is_str()) {
+                loader
+                    .err(
+                        diag::Code::SpecType,
+                        format!(
+                            "`secret` of environment variable `{name}` must be a string, not {}",
+                            crate::spec::with_article(secret.type_str())
+                        ),
+                        span,
+                    )
+                    .set_hint("write the secret as text: { secret = \"...\" }, or { secret = \"${var.NAME}\" }");
+            }
+            None
+        }
         other => {
             loader
                 .err(
