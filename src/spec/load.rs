@@ -381,6 +381,7 @@ impl Loader {
         let clean = !self.diags.has_errors();
         if clean {
             self.diags.extend(lints);
+            self.drop_placeholders_reported_as_errors();
             // Before AWS is read, only variables are known; checks needing more wait for plan.
             self.diags
                 .extend(crate::spec::checks::check(&spec, |r| match r {
@@ -389,6 +390,25 @@ impl Loader {
                 }));
         }
         Some(spec)
+    }
+
+    /// A placeholder that an error already names (a principal or resource that is no ARN,
+    /// P008) is not reported again as a warning at the same place.
+    fn drop_placeholders_reported_as_errors(&mut self) {
+        let named: Vec<Location> = (self.diags.0.iter())
+            .filter(|d| d.is_error() && d.message.contains("placeholder"))
+            .filter_map(|d| d.location.clone())
+            .collect();
+        self.diags.0.retain(|d| {
+            d.warning_code != Some(WarningCode::Placeholder)
+                || !d.location.as_ref().is_some_and(|at| {
+                    named.iter().any(|n| {
+                        Arc::ptr_eq(&n.file, &at.file)
+                            && n.span.start < at.span.end
+                            && at.span.start < n.span.end
+                    })
+                })
+        });
     }
 
     fn switch(&mut self, spec: Spec) -> Spec {
@@ -1285,6 +1305,38 @@ CC = { secret = "ok-value", note = "extra key" }
             !format!("{errors:?}").contains("typo-in-key")
                 && !format!("{errors:?}").contains("ok-value")
         );
+    }
+
+    /// A placeholder IAM would refuse (in a principal's ARN) is the lint's error, once; one
+    /// elsewhere is a warning.
+    #[test]
+    fn a_placeholder_in_a_principal_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            r#"[stack]
+name = "p"
+
+[role.r]
+name = "p-r"
+description = "for <team name>"
+trust = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::<aws account id>:root"}, "Action": "sts:AssumeRole"}]}'''
+"#,
+        )
+        .unwrap();
+        let diags = load(&path, &LoadOptions::default()).expect_err("P008 is an error");
+        let placeholders: Vec<(bool, &str)> = (diags.0.iter())
+            .filter(|d| d.message.contains("placeholder"))
+            .map(|d| (d.is_error(), d.message.as_str()))
+            .collect();
+        assert_eq!(placeholders.len(), 2, "{placeholders:#?}");
+        assert!(placeholders
+            .iter()
+            .any(|(error, m)| *error && m.contains("<aws account id>")));
+        assert!(placeholders
+            .iter()
+            .any(|(error, m)| !*error && m.contains("<team name>")));
     }
 
     #[test]
