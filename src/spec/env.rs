@@ -764,7 +764,12 @@ fn starred(
             let end = start + line.len();
             let head = line.trim_start();
             match line.find('=') {
-                Some(eq) => star(&mut bytes[start + eq + 1..end]),
+                // The blanks between `=` and the value stay, as in a file that parses.
+                Some(eq) => {
+                    let value = &line[eq + 1..];
+                    let blanks = value.len() - value.trim_start_matches([' ', '\t']).len();
+                    star(&mut bytes[start + eq + 1 + blanks..end]);
+                }
                 None if head.starts_with('[') || head.starts_with('#') => {}
                 None => star(&mut bytes[start..end]),
             }

@@ -218,6 +218,9 @@ fn bad_var_files_and_undeclared_variables_are_errors_with_their_place() {
     }
     assert!(rendered.contains("broken.toml:2:1"), "{rendered}");
     assert!(rendered.contains("PLINTH_VAR_nope"), "{rendered}");
+    // The stars keep the file's layout: the blank after `=` stays blank.
+    assert!(rendered.contains("env = \"*************\""), "{rendered}");
+    assert!(!rendered.contains("=*"), "{rendered}");
 }
 
 #[test]
