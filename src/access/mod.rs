@@ -537,6 +537,17 @@ const SHARED_ISSUERS: &[(&str, &str)] = &[
     ("app.terraform.io", "organization:"),
 ];
 
+/// Issuers IAM knows by name, whose tokens anyone can get for an application of their own
+/// (a Google OAuth client, a Cognito identity pool in any account): a trust that fixes
+/// neither the application (`aud`, `app_id`) nor the user (`sub`, `id`, `user_id`) lets in
+/// everyone with an account there. The claims that fix one or the other.
+const OPEN_ISSUERS: &[(&str, &[&str])] = &[
+    ("accounts.google.com", &["aud", "oaud", "sub"]),
+    ("cognito-identity.amazonaws.com", &["aud", "sub"]),
+    ("graph.facebook.com", &["app_id", "id"]),
+    ("www.amazon.com", &["app_id", "user_id"]),
+];
+
 /// Does a trust of `provider` (an OIDC provider's ARN, or the issuer) let in anyone with an
 /// account at a shared issuer: no condition, on the subject or on the owner's own claims,
 /// that must match an owner written out?
@@ -544,6 +555,21 @@ fn anyone_of_a_shared_issuer(provider: &str, conditions: &[Condition]) -> bool {
     let issuer = provider
         .rsplit_once(":oidc-provider/")
         .map_or(provider, |(_, issuer)| issuer);
+    if let Some((_, claims)) = OPEN_ISSUERS.iter().find(|(i, _)| *i == issuer) {
+        // Any of the claims, fixed to values without a wildcard, names someone.
+        let fixes = |c: &Condition| {
+            let key = c.key.to_ascii_lowercase();
+            key.strip_prefix(issuer)
+                .and_then(|k| k.strip_prefix(':'))
+                .is_some_and(|claim| claims.contains(&claim))
+                && crate::policy::holds_only_on_listed_values(&c.operator)
+                && !c.values.is_empty()
+                && c.values
+                    .iter()
+                    .all(|v| !v.is_empty() && !pattern::has_wildcard(v))
+        };
+        return !conditions.iter().any(fixes);
+    }
     let Some((_, prefix)) = SHARED_ISSUERS.iter().find(|(i, _)| *i == issuer) else {
         return false;
     };

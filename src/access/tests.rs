@@ -190,6 +190,36 @@ p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "
     }
 }
 
+/// Anyone can get a Google or Cognito token for an application of their own: a trust that
+/// fixes neither the audience nor the user is everyone's.
+#[test]
+fn a_web_identity_trust_without_an_audience_is_public() {
+    let trusted = |issuer: &str, condition: &str| {
+        let plan = inline(&format!(
+            r#"{ROLE_HEAD}
+[role.app]
+name = "app"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "{issuer}"}}, "Action": "sts:AssumeRoleWithWebIdentity"{condition}}}]}}'''
+[[role.app.silence]]
+lint = "P005"
+policy = "trust"
+reason = "the class is what is tested"
+"#
+        ));
+        rows(&plan)
+            .into_iter()
+            .find(|r| r.1 == issuer && r.3 == "role.app")
+            .map(|r| r.0)
+    };
+    for issuer in ["accounts.google.com", "cognito-identity.amazonaws.com"] {
+        assert_eq!(trusted(issuer, ""), Some(Risk::Public), "{issuer}");
+        let aud = format!(r#", "Condition": {{"StringEquals": {{"{issuer}:aud": "app-1234"}}}}"#);
+        assert_eq!(trusted(issuer, &aud), Some(Risk::External), "{issuer}");
+        let any = format!(r#", "Condition": {{"StringLike": {{"{issuer}:aud": "*"}}}}"#);
+        assert_eq!(trusted(issuer, &any), Some(Risk::Public), "{issuer}");
+    }
+}
+
 #[test]
 fn ganymede_roles_and_openmetadata_vendor_trust() {
     let ganymede = rows(&ready_made("ganymede-s3.toml", &[]));
