@@ -427,6 +427,21 @@ fn account_of(id: &str) -> Option<&str> {
         .filter(|a| !a.is_empty())
 }
 
+/// Keys whose value is the ARN of the caller or of the request's source: `aws:PrincipalArn`,
+/// `aws:SourceArn`, and the ARN a service puts in a KMS request's encryption context
+/// (`kms:EncryptionContext:aws:logs:arn`, the log group CloudWatch Logs encrypts for), which
+/// AWS documents as the confused-deputy control of those services' key policies.
+fn names_a_source_arn(key: &str) -> bool {
+    matches!(key, "aws:principalarn" | "aws:sourcearn") || is_encryption_context(key)
+}
+
+/// `kms:EncryptionContext:aws:SERVICE:arn`, in any case.
+fn is_encryption_context(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.strip_prefix("kms:encryptioncontext:aws:")
+        .is_some_and(|rest| rest.ends_with(":arn"))
+}
+
 /// Where a condition that narrows the caller lets callers in from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -473,7 +488,7 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
                     Scope::Other
                 }
             }
-            "aws:principalarn" | "aws:sourcearn" => {
+            _ if names_a_source_arn(&key) => {
                 match value.strip_prefix("arn:").map(|a| a.split(':').nth(3)) {
                     Some(Some(account)) if pattern::has_wildcard(account) => Scope::Any,
                     Some(Some(account)) if account == own_account => Scope::Own,
@@ -499,9 +514,10 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
             _ => Scope::Other,
         }
     };
-    let scopes = matches!(
-        key.as_str(),
-        "aws:principalorgid"
+    let scopes = names_a_source_arn(&key)
+        || matches!(
+            key.as_str(),
+            "aws:principalorgid"
             | "aws:principalorgpaths"
             | "aws:principalaccount"
             | "aws:sourceaccount"
@@ -517,7 +533,7 @@ fn scope(condition: &Condition, own_account: &str) -> Option<Scope> {
             | "kms:calleraccount"
             // The caller must be able to use that KMS key, which anonymous callers cannot.
             | "s3:x-amz-server-side-encryption-aws-kms-key-id"
-    );
+        );
     if !scopes {
         return None;
     }
@@ -619,9 +635,11 @@ fn classify(
     // callers, whose request has no such key; `...IfExists` and `ForAllValues` let in
     // whoever lacks the key.
     let narrows = |c: &&Condition| crate::policy::holds_only_on_listed_values(&c.operator);
+    // A caller writes its own encryption context: only a service's says where it acts.
     let scopes: Vec<Scope> = conditions
         .iter()
         .filter(narrows)
+        .filter(|c| !is_encryption_context(&c.key))
         .filter_map(|c| scope(c, &stack.account_id))
         .collect();
     let principal_risk = match kind {
@@ -648,10 +666,9 @@ fn classify(
         // this account's: a source in another account, or any, is external.
         PrincipalKind::Service => {
             let source = |c: &&Condition| {
-                matches!(
-                    c.key.to_ascii_lowercase().as_str(),
-                    "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceowner"
-                )
+                let key = c.key.to_ascii_lowercase();
+                names_a_source_arn(&key)
+                    || matches!(key.as_str(), "aws:sourceaccount" | "aws:sourceowner")
             };
             let sources: Vec<Scope> = conditions
                 .iter()

@@ -190,6 +190,37 @@ p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "
     }
 }
 
+/// CloudWatch Logs' documented key policy holds the service to the account's log groups by
+/// the encryption context it sends: inside the account. A caller other than a service writes
+/// its own encryption context, which holds it to nothing.
+#[test]
+fn a_services_encryption_context_says_where_it_acts() {
+    let key = |principal: &str, account: &str| {
+        let plan = inline(&format!(
+            r#"{ROLE_HEAD}
+[key.logs]
+policy = '''{{"Version": "2012-10-17", "Statement": [
+  {{"Sid": "Root", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::123456789012:root"}}, "Action": "kms:*", "Resource": "*"}},
+  {{"Sid": "Logs", "Effect": "Allow", "Principal": {principal}, "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*", "Condition": {{"ArnLike": {{"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:{account}:log-group:*"}}}}}}]}}'''
+[[key.logs.silence]]
+lint = "P002"
+policy = "policy"
+reason = "the class is what is tested"
+"#
+        ));
+        let rows = rows(&plan);
+        rows.iter()
+            .filter(|r| r.3 == "key.logs" && r.1 != "123456789012" && !r.1.ends_with(":root"))
+            .map(|r| r.0)
+            .min()
+            .unwrap_or_else(|| panic!("{rows:#?}"))
+    };
+    let logs = r#"{"Service": "logs.us-east-1.amazonaws.com"}"#;
+    assert_eq!(key(logs, "123456789012"), Risk::Data);
+    assert_eq!(key(logs, "999988887777"), Risk::External);
+    assert_eq!(key(r#""*""#, "123456789012"), Risk::Public);
+}
+
 /// Anyone can get a Google or Cognito token for an application of their own: a trust that
 /// fixes neither the audience nor the user is everyone's.
 #[test]
