@@ -393,21 +393,45 @@ impl Loader {
     }
 
     /// A placeholder that an error already names (a principal or resource that is no ARN,
-    /// P008) is not reported again as a warning at the same place.
+    /// P008) is not reported again as a warning at the same place: the error's hint says what
+    /// the warning would have (which reference to write instead).
     fn drop_placeholders_reported_as_errors(&mut self) {
-        let named: Vec<Location> = (self.diags.0.iter())
-            .filter(|d| d.is_error() && d.message.contains("placeholder"))
-            .filter_map(|d| d.location.clone())
-            .collect();
-        self.diags.0.retain(|d| {
-            d.warning_code != Some(WarningCode::Placeholder)
-                || !d.location.as_ref().is_some_and(|at| {
-                    named.iter().any(|n| {
-                        Arc::ptr_eq(&n.file, &at.file)
-                            && n.span.start < at.span.end
-                            && at.span.start < n.span.end
-                    })
-                })
+        let overlaps = |a: &Location, b: &Location| {
+            Arc::ptr_eq(&a.file, &b.file) && a.span.start < b.span.end && b.span.start < a.span.end
+        };
+        let mut merged = Vec::new();
+        for (w, warning) in self.diags.0.iter().enumerate() {
+            let Some(at) = warning.location.as_ref() else {
+                continue;
+            };
+            if warning.warning_code != Some(WarningCode::Placeholder) {
+                continue;
+            }
+            let error = self.diags.0.iter().position(|d| {
+                d.is_error()
+                    && d.message.contains("placeholder")
+                    && d.location.as_ref().is_some_and(|l| overlaps(l, at))
+            });
+            if let Some(e) = error {
+                merged.push((w, e));
+            }
+        }
+        for &(w, e) in &merged {
+            let said = format!(
+                "{}: {}",
+                self.diags.0[w].message,
+                self.diags.0[w].hint.clone().unwrap_or_default()
+            );
+            let error = &mut self.diags.0[e];
+            error.hint = Some(match error.hint.take() {
+                Some(hint) => format!("{said}; {hint}"),
+                None => said,
+            });
+        }
+        let mut index = 0;
+        self.diags.0.retain(|_| {
+            index += 1;
+            !merged.iter().any(|(w, _)| *w == index - 1)
         });
     }
 
@@ -1337,6 +1361,14 @@ trust = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principa
         assert!(placeholders
             .iter()
             .any(|(error, m)| !*error && m.contains("<team name>")));
+        // What the warning would have said is the error's hint.
+        let error = diags.0.iter().find(|d| d.is_error()).unwrap();
+        assert!(
+            error.hint.as_deref().is_some_and(|h| h.starts_with(
+                "`<aws account id>` looks like a placeholder that was never filled in: use a reference such as `${aws.account_id}`"
+            )),
+            "{error:?}"
+        );
     }
 
     #[test]
