@@ -177,8 +177,9 @@ pub enum Value {
 #[derive(Clone)]
 pub struct Sensitive {
     /// The secret itself, present when it came from the spec; a live value, or one read back
-    /// from a serialized plan, carries only its hash.
-    value: Option<String>,
+    /// from a serialized plan, carries only its hash. (A boxed `str`, so that with `changed`
+    /// a secret, the largest [`Value`], is no larger than before it had that field.)
+    value: Option<Box<str>>,
     sha256: String,
     /// Read back from a saved plan, which holds neither the secret nor its hash: whether it
     /// differed from the live one when the plan was made (`None`: not known).
@@ -232,7 +233,7 @@ impl Sensitive {
         remember_secret(&value);
         Sensitive {
             sha256: sha256_hex(&value),
-            value: Some(value),
+            value: Some(value.into_boxed_str()),
             changed: None,
         }
     }
@@ -607,6 +608,13 @@ mod secret_change_tests {
         assert_eq!(empty.display_against(Some(&empty)), "{}");
         let one = Value::Map([("MODE".to_string(), Value::str("a"))].into());
         assert_eq!(one.display(), "{ MODE = \"a\" }");
+    }
+
+    /// A plan holds a value per attribute of every resource: one more word in the largest
+    /// variant is megabytes at 10,000 resources (docs/benchmarks.md).
+    #[test]
+    fn a_value_is_six_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 48);
     }
 
     /// A plan never shows a secret, but shows that it changes: in text and in JSON, the new
