@@ -131,10 +131,7 @@ impl StatementChecker<'_> {
                 let hint = if catalog.global_key(&global).is_some() {
                     format!("; did you mean aws:{}?", written.key)
                 } else {
-                    match catalog.suggest_global_key(&global) {
-                        Some(known) => format!("; did you mean {known}?"),
-                        None => String::new(),
-                    }
+                    did_you_mean(catalog.suggest_global_key(&global), "")
                 };
                 let message = format!(
                     "condition key {:?} has no prefix: a key is aws:NAME or SERVICE:NAME, so no request has it{hint}",
@@ -147,10 +144,7 @@ impl StatementChecker<'_> {
             // `oidc.eks.REGION.amazonaws.com/id/ID:sub`), a SAML provider's with `saml`.
             let issuer = prefix.contains(['.', '/']) || prefix == "saml";
             if !issuer && prefix != "aws" && !catalog.is_service_prefix(prefix) {
-                let hint = match catalog.suggest_prefix(prefix) {
-                    Some(known) => format!("; did you mean {known}:?"),
-                    None => String::new(),
-                };
+                let hint = did_you_mean(catalog.suggest_prefix(prefix), ":");
                 let message = format!(
                     "condition key {:?} names no AWS service ({prefix}), so no request has it{hint}",
                     written.key
@@ -160,10 +154,7 @@ impl StatementChecker<'_> {
             }
             if prefix == "aws" {
                 if catalog.global_key(&key).is_none() {
-                    let hint = match catalog.suggest_global_key(&key) {
-                        Some(known) => format!("; did you mean {known}?"),
-                        None => String::new(),
-                    };
+                    let hint = did_you_mean(catalog.suggest_global_key(&key), "");
                     let message =
                         format!("condition key {:?} is not a global key{hint}", written.key);
                     self.report(lints, UNSUPPORTED_CONDITION_KEY, message);
@@ -379,4 +370,11 @@ fn principal_arn_problem(arn: &str) -> Option<String> {
     Some(format!(
         "is not a principal: after the account an {service} principal ARN has {expected}"
     ))
+}
+
+/// `; did you mean KNOWN{after}?` for a message's end, or nothing.
+fn did_you_mean(known: Option<&str>, after: &str) -> String {
+    known.map_or(String::new(), |known| {
+        format!("; did you mean {known}{after}?")
+    })
 }
