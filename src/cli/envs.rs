@@ -365,6 +365,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
         args.env_parallelism,
         args.max_failures,
         &stop,
+        crate::workflow::ApplyOutcome::succeeded,
         |(spec, env)| {
             let view = TerminalApply {
                 ui,

@@ -61,18 +61,21 @@ pub enum EnvOutcome<T> {
 /// Runs `run` for each item, at most `parallelism` at once, in the order given, and starts no
 /// new one once more than `max_failures` have failed (as CloudFormation StackSets' failure
 /// tolerance does), or once `stop` is asked for; a run already going is let finish (it heeds
-/// `stop` itself). Outcomes come back in the order given.
+/// `stop` itself). A run fails with an error, or with a result `succeeded` says is not one (an
+/// apply whose steps failed part way). Outcomes come back in the order given.
 pub async fn each_tolerating<I, T, F, Fut>(
     items: Vec<I>,
     parallelism: usize,
     max_failures: usize,
     stop: &Stop,
+    succeeded: impl Fn(&T) -> bool,
     run: F,
 ) -> Vec<EnvOutcome<T>>
 where
     F: Fn(I) -> Fut,
     Fut: std::future::Future<Output = Result<T, WorkflowError>>,
 {
+    let succeeded = &succeeded;
     let failures = AtomicUsize::new(0);
     let (failures, run) = (&failures, &run);
     let mut outcomes: Vec<(usize, EnvOutcome<T>)> = stream::iter(items.into_iter().enumerate())
@@ -84,7 +87,12 @@ where
                 return (i, EnvOutcome::Stopped);
             }
             match run(item).await {
-                Ok(t) => (i, EnvOutcome::Done(t)),
+                Ok(t) => {
+                    if !succeeded(&t) {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                    (i, EnvOutcome::Done(t))
+                }
                 Err(e) => {
                     failures.fetch_add(1, Ordering::SeqCst);
                     (i, EnvOutcome::Failed(e))
@@ -112,13 +120,20 @@ mod tests {
     #[tokio::test]
     async fn no_environment_starts_once_more_than_max_failures_have_failed() {
         // One at a time, so the order of starts is the order given.
-        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 1, &Stop::never(), |n| async move {
-            if n <= 2 {
-                Err(refused())
-            } else {
-                Ok(n)
-            }
-        })
+        let outcomes = each_tolerating(
+            vec![1, 2, 3, 4],
+            1,
+            1,
+            &Stop::never(),
+            |_| true,
+            |n| async move {
+                if n <= 2 {
+                    Err(refused())
+                } else {
+                    Ok(n)
+                }
+            },
+        )
         .await;
         assert!(matches!(outcomes[0], EnvOutcome::Failed(_)));
         assert!(matches!(outcomes[1], EnvOutcome::Failed(_)));
@@ -128,17 +143,41 @@ mod tests {
 
     #[tokio::test]
     async fn failures_within_the_tolerance_let_the_rest_run() {
-        let outcomes = each_tolerating(vec![1, 2, 3], 1, 1, &Stop::never(), |n| async move {
-            if n == 1 {
-                Err(refused())
-            } else {
-                Ok(n)
-            }
-        })
+        let outcomes = each_tolerating(
+            vec![1, 2, 3],
+            1,
+            1,
+            &Stop::never(),
+            |_| true,
+            |n| async move {
+                if n == 1 {
+                    Err(refused())
+                } else {
+                    Ok(n)
+                }
+            },
+        )
         .await;
         assert!(matches!(outcomes[0], EnvOutcome::Failed(_)));
         assert!(matches!(outcomes[1], EnvOutcome::Done(2)));
         assert!(matches!(outcomes[2], EnvOutcome::Done(3)));
+    }
+
+    /// An apply that ran but whose steps failed part way is a failure too.
+    #[tokio::test]
+    async fn a_run_that_ends_without_succeeding_counts_as_failed() {
+        let outcomes = each_tolerating(
+            vec![1, 2, 3],
+            1,
+            0,
+            &Stop::never(),
+            |n: &i32| *n != 1,
+            |n| async move { Ok(n) },
+        )
+        .await;
+        assert!(matches!(outcomes[0], EnvOutcome::Done(1)));
+        assert!(matches!(outcomes[1], EnvOutcome::Skipped));
+        assert!(matches!(outcomes[2], EnvOutcome::Skipped));
     }
 
     #[tokio::test]
@@ -146,12 +185,19 @@ mod tests {
         let (handle, stop) = Stop::channel();
         // The second environment's run is where the signal arrives: it finishes, and neither
         // environment after it starts.
-        let outcomes = each_tolerating(vec![1, 2, 3, 4], 1, 9, &stop, |n| {
-            if n == 2 {
-                handle.ask();
-            }
-            async move { Ok(n) }
-        })
+        let outcomes = each_tolerating(
+            vec![1, 2, 3, 4],
+            1,
+            9,
+            &stop,
+            |_| true,
+            |n| {
+                if n == 2 {
+                    handle.ask();
+                }
+                async move { Ok(n) }
+            },
+        )
         .await;
         assert!(matches!(outcomes[0], EnvOutcome::Done(1)));
         assert!(matches!(outcomes[1], EnvOutcome::Done(2)));
