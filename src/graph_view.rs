@@ -129,15 +129,35 @@ fn dot(
     out
 }
 
-/// Mermaid ids may not hold dots: `role.lambda` is `role_lambda`, labelled with the address.
-fn mermaid_id(address: &Address) -> String {
-    address.to_string().replace(['.', '-'], "_")
+/// Mermaid ids may not hold dots or dashes: `role.lambda` is `role_lambda`, labelled with the
+/// address, and an address that would give an id already taken (`queue.a-b` beside
+/// `queue.a_b`) gets a number after it.
+fn mermaid_ids<'a>(nodes: &[(&'a Address, Option<Action>)]) -> BTreeMap<&'a Address, String> {
+    let mut ids = BTreeMap::new();
+    let mut taken = std::collections::BTreeSet::new();
+    for (address, _) in nodes {
+        let base = address.to_string().replace(['.', '-'], "_");
+        let mut id = base.clone();
+        let mut n = 2;
+        while !taken.insert(id.clone()) {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+        ids.insert(*address, id);
+    }
+    ids
 }
 
 fn mermaid(
     nodes: &[(&Address, Option<Action>)],
     edges: &BTreeMap<(&Address, &Address), Edge>,
 ) -> String {
+    let ids = mermaid_ids(nodes);
+    let mermaid_id = |address: &Address| {
+        ids.get(address)
+            .cloned()
+            .unwrap_or_else(|| address.to_string().replace(['.', '-'], "_"))
+    };
     let mut out = String::from("flowchart LR\n");
     for (address, action) in nodes {
         let label = match action {
@@ -162,4 +182,29 @@ fn mermaid(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `queue.a-b` and `queue.a_b` are two nodes in Mermaid too, and the reference between
+    /// them is an edge from one to the other, not a loop.
+    #[test]
+    fn mermaid_gives_each_resource_its_own_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            "[stack]\nname = \"g\"\n\n[queue.a-b]\nname = \"g-dlq\"\n\n[queue.a_b]\nname = \"g-work\"\nredrive = { queue = \"${queue.a-b.arn}\", max_receive_count = 5 }\n",
+        )
+        .unwrap();
+        let spec = crate::spec::load(&path, &crate::spec::LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let graph = render(&spec, None, GraphFormat::Mermaid);
+        assert!(graph.contains("  queue_a_b[\"queue.a-b\"]\n"), "{graph}");
+        assert!(graph.contains("  queue_a_b_2[\"queue.a_b\"]\n"), "{graph}");
+        assert!(graph.contains("  queue_a_b_2 -->|"), "{graph}");
+        assert!(graph.contains("| queue_a_b\n"), "{graph}");
+    }
 }
