@@ -56,16 +56,32 @@ pub fn format_spec(text: &str) -> Result<String, String> {
 
 /// Formats each file in place, or with `check` only compares; returns the files whose layout
 /// differs from the canonical one and a unified diff for each.
-pub fn format_files(paths: &[PathBuf], check: bool) -> Result<Vec<(PathBuf, String)>, FmtError> {
+/// Formats each file (or, with `check`, only compares): the files that changed, each with its
+/// diff, and the files that could not be formatted, each with why. A file that cannot be read
+/// or parsed does not stop the others, as `gofmt` and `terraform fmt` carry on.
+pub fn format_files(paths: &[PathBuf], check: bool) -> (Vec<(PathBuf, String)>, Vec<FmtError>) {
     let mut changed = Vec::new();
+    let mut failed = Vec::new();
     for path in paths {
+        match format_file(path, check) {
+            Ok(Some(diff)) => changed.push((path.clone(), diff)),
+            Ok(None) => {}
+            Err(e) => failed.push(e),
+        }
+    }
+    (changed, failed)
+}
+
+/// Formats one file: its diff if it changed.
+fn format_file(path: &Path, check: bool) -> Result<Option<String>, FmtError> {
+    {
         let error = |message: String| FmtError {
-            path: path.clone(),
+            path: path.to_path_buf(),
             message,
             io: false,
         };
         let io_error = |e: std::io::Error| FmtError {
-            path: path.clone(),
+            path: path.to_path_buf(),
             message: e.to_string(),
             io: true,
         };
@@ -78,15 +94,15 @@ pub fn format_files(paths: &[PathBuf], check: bool) -> Result<Vec<(PathBuf, Stri
                 "a secret's value is not a valid TOML string (not shown)".to_string()
             }))
         })?;
-        if formatted != text {
-            let diff = unified_diff(path, &masked(&text), &masked(&formatted));
-            changed.push((path.clone(), diff));
-            if !check {
-                std::fs::write(path, &formatted).map_err(io_error)?;
-            }
+        if formatted == text {
+            return Ok(None);
         }
+        let diff = unified_diff(path, &masked(&text), &masked(&formatted));
+        if !check {
+            std::fs::write(path, &formatted).map_err(io_error)?;
+        }
+        Ok(Some(diff))
     }
-    Ok(changed)
 }
 
 fn unified_diff(path: &Path, before: &str, after: &str) -> String {
@@ -262,7 +278,7 @@ mod tests {
             format!("{function}environment = {{ API = {{ secret = \"FMT-SECRET-1\" }}\n"),
         )
         .unwrap();
-        let error = format_files(std::slice::from_ref(&path), true).unwrap_err();
+        let error = format_file(&path, true).unwrap_err();
         assert!(error.message.contains("line 6"), "{error}");
         assert!(!error.message.contains("FMT-SECRET-1"), "{error}");
 
@@ -271,22 +287,27 @@ mod tests {
             format!("{function}environment = {{ API = {{ secret = \"FMT-SECRET-2\" }} }}   \n"),
         )
         .unwrap();
-        let changed = format_files(std::slice::from_ref(&path), true).unwrap();
-        assert_eq!(changed.len(), 1);
-        assert!(changed[0].1.contains("environment"), "{}", changed[0].1);
-        assert!(!changed[0].1.contains("FMT-SECRET-2"), "{}", changed[0].1);
+        let diff = format_file(&path, true).unwrap().expect("a change");
+        assert!(diff.contains("environment"), "{diff}");
+        assert!(!diff.contains("FMT-SECRET-2"), "{diff}");
     }
 
-    /// A file that cannot be read is a path to check, not a spec that is not TOML.
+    /// A file that cannot be read is a path to check, not a spec that is not TOML; neither
+    /// stops the files after it from being formatted.
     #[test]
-    fn a_missing_file_is_told_apart_from_invalid_toml() {
+    fn a_missing_file_is_told_apart_from_invalid_toml_and_the_others_are_formatted() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = format_files(&[dir.path().join("nope.toml")], true).unwrap_err();
-        assert!(missing.io, "{missing}");
         let path = dir.path().join("plinth.toml");
         std::fs::write(&path, "[stack\n").unwrap();
-        let invalid = format_files(&[path], true).unwrap_err();
-        assert!(!invalid.io, "{invalid}");
+        let last = dir.path().join("last.toml");
+        std::fs::write(&last, "[stack]\nname   = \"x\"\n").unwrap();
+        let (changed, failed) =
+            format_files(&[dir.path().join("nope.toml"), path, last.clone()], false);
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        assert!(failed[0].io, "{}", failed[0]);
+        assert!(!failed[1].io, "{}", failed[1]);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(std::fs::read_to_string(&last).unwrap(), "[stack]\nname = \"x\"\n");
     }
 
     #[test]

@@ -362,20 +362,30 @@ fn fmt(args: &FmtArgs, ui: &Ui) -> Result<u8, Failure> {
     } else {
         args.files.clone()
     };
-    let changed = crate::fmt::format_files(&files, args.check).map_err(|e| Failure::Refused {
-        message: e.to_string(),
-        hint: Some(if e.io {
-            "check the path: `plinth fmt` takes spec files (plinth.toml in the current directory by default)".into()
-        } else {
-            "fmt formats only specs that are valid TOML; `plinth validate` says more".into()
-        }),
-    })?;
+    let (changed, failed) = crate::fmt::format_files(&files, args.check);
     for (path, diff) in &changed {
         if args.check {
             ui.out(diff);
         } else {
             ui.err(&format!("formatted {}\n", path.display()));
         }
+    }
+    // Every file that could not be formatted is reported; the last is the command's failure.
+    let mut failures: Vec<Failure> = (failed.into_iter())
+        .map(|e| Failure::Refused {
+            message: e.to_string(),
+            hint: Some(if e.io {
+                "check the path: `plinth fmt` takes spec files (plinth.toml in the current directory by default)".into()
+            } else {
+                "fmt formats only specs that are valid TOML; `plinth validate` says more".into()
+            }),
+        })
+        .collect();
+    if let Some(last) = failures.pop() {
+        for failure in &failures {
+            ui.report(failure);
+        }
+        return Err(last);
     }
     Ok(u8::from(args.check && !changed.is_empty()))
 }
