@@ -346,7 +346,7 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Apply this saved plan (from `plinth plan --out`) exactly, without asking
+    /// Apply this saved plan exactly, without asking (from `plinth plan --out`; for `destroy`, from `plinth plan --destroy --out`)
     #[arg(value_name = "PLAN_FILE")]
     pub plan: Option<PathBuf>,
     #[command(flatten)]
