@@ -307,7 +307,10 @@ mod tests {
         assert!(failed[0].io, "{}", failed[0]);
         assert!(!failed[1].io, "{}", failed[1]);
         assert_eq!(changed.len(), 1);
-        assert_eq!(std::fs::read_to_string(&last).unwrap(), "[stack]\nname = \"x\"\n");
+        assert_eq!(
+            std::fs::read_to_string(&last).unwrap(),
+            "[stack]\nname = \"x\"\n"
+        );
     }
 
     #[test]

@@ -372,6 +372,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                 auto_approve: args.auto_approve,
                 plan_shown: Default::default(),
                 env: (!single).then(|| env_name(spec)),
+                rerun_env: spec.stack.env.as_ref().map(|e| e.name.clone()),
             };
             let stop = stop.clone();
             let span = crate::workflow::envs::env_span(spec);

@@ -319,7 +319,8 @@ fn secs(d: Duration) -> String {
 
 /// `destroy`: the report is a destroy's, which only `plinth destroy` finishes (`plinth apply`
 /// would make again what it deleted).
-fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str) {
+/// `env` is the environment applied, which the command to run again must name.
+fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, env: Option<&str>) {
     let failed: Vec<_> = report
         .outcomes
         .iter()
@@ -358,10 +359,11 @@ fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str) {
                 StepStatus::Done => {}
             }
         }
-        ui.err(if destroy {
-            "Run `plinth destroy` again to finish; `plinth plan --destroy` shows what remains.\n"
+        let env = env.map(|e| format!(" --env {e}")).unwrap_or_default();
+        ui.err(&if destroy {
+            format!("Run `plinth destroy{env}` again to finish; `plinth plan --destroy{env}` shows what remains.\n")
         } else {
-            "Run `plinth apply` again to finish; `plinth plan` shows what remains.\n"
+            format!("Run `plinth apply{env}` again to finish; `plinth plan{env}` shows what remains.\n")
         });
     }
     ui.err(&format!("\n{prefix}{}\n", report.summary_line(destroy)));
@@ -376,6 +378,9 @@ pub struct TerminalApply<'a> {
     /// The environment, when several apply at once: its lines are prefixed with `[NAME] `,
     /// since they interleave.
     pub env: Option<String>,
+    /// The environment applied, if the spec declares environments: the command to run again
+    /// after a failure names it.
+    pub rerun_env: Option<String>,
 }
 
 impl TerminalApply<'_> {
@@ -414,7 +419,13 @@ impl ApplyView for TerminalApply<'_> {
     }
 
     fn report(&self, plan: &Plan, report: &ApplyReport) {
-        print_report(report, plan.destroy, self.ui, &self.prefix());
+        print_report(
+            report,
+            plan.destroy,
+            self.ui,
+            &self.prefix(),
+            self.rerun_env.as_deref(),
+        );
     }
 
     fn warn(&self, warning: &str) {

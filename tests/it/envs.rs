@@ -601,3 +601,62 @@ fn a_warning_while_environments_plan_at_once_names_its_environment() {
         run.stderr
     );
 }
+
+/// An environment whose apply fails part way (a managed policy that does not exist) counts
+/// against `--max-failures`: with none tolerated, the next environment does not start. The
+/// report's command to run again names the environment, which a spec with environments needs.
+#[test]
+fn an_environment_that_fails_part_way_stops_the_next_and_its_hint_names_it() {
+    let (stack, prefix) = (unique("envfail"), unique("envf"));
+    let text = spec(&stack, &prefix, MOTO_ACCOUNT)
+        .replace(
+            "vars = { env = \"dev\" }",
+            "vars = { env = \"dev\", policy = \"arn:aws:iam::aws:policy/NoSuchPolicyForThisTest\" }",
+        )
+        .replace(
+            "[vars]\n",
+            "[vars]\npolicy = \"arn:aws:iam::aws:policy/ReadOnlyAccess\"\n",
+        )
+        .replace(
+            "trust = { Version",
+            "managed_policies = [\"${var.policy}\"]\ntrust = { Version",
+        );
+    assert!(
+        text.contains("NoSuchPolicyForThisTest") && text.contains("managed_policies"),
+        "{text}"
+    );
+    let spec = TempSpec::new(&text);
+    let file = spec.dir.path().join("plan.plinth");
+    let file = file.to_str().unwrap();
+    plinth_aws(&["plan", "-f", &spec.arg(), "--all-envs", "--out", file]).ok();
+    let apply = plinth_aws(&[
+        "apply",
+        file,
+        "--env-parallelism",
+        "1",
+        "--max-failures",
+        "0",
+    ]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("Run `plinth apply --env dev` again to finish"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("not started (--max-failures reached)"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        !queue_exists(&format!("{prefix}-prod-work")),
+        "prod did not start"
+    );
+    for env in ["dev", "prod"] {
+        plinth_aws(&["destroy", "-f", &spec.arg(), "--env", env, "--auto-approve"]);
+    }
+}
