@@ -48,6 +48,10 @@ pub struct ImportArgs {
     /// Set a variable of the --like stack (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var, requires = "like")]
     pub vars: Vec<(String, String)>,
+    /// The environment of the --like stack, an [env.NAME]: its variables, and its account,
+    /// region and role to read with
+    #[arg(long = "env", value_name = "NAME", requires = "like")]
+    pub env: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -93,13 +97,24 @@ pub(super) async fn run(args: ImportArgs, ui: &Ui) -> Result<u8, Failure> {
                 spec: file.clone(),
                 vars: args.vars.clone(),
                 var_files: Vec::new(),
-                envs: Default::default(),
+                envs: super::envs::EnvArgs {
+                    names: args.env.iter().cloned().collect(),
+                    ..Default::default()
+                },
             },
             ui,
         )?),
         None => None,
     };
-    let aws = Aws::connect(&args.aws.options()).await?;
+    // The ready-made stack's environment says where to read, as for every other command.
+    let aws = match &like {
+        Some(spec) => {
+            let aws = super::envs::connect(&args.aws, spec).await?;
+            crate::workflow::guard::check_account(&aws, spec).await?;
+            aws
+        }
+        None => Aws::connect(&args.aws.options()).await?,
+    };
     let mut resources = Vec::new();
     if let Some(spec) = &like {
         let account = aws.sts.account().await?;

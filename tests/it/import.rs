@@ -567,6 +567,57 @@ fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_stat
         .contains("\"Resource\": \"${key.sqs.arn}\""));
     // And, as written, it only adopts them (the page's Sids hold spaces: the key shares nothing).
     imported.assert_plan_only_adopts(4);
+
+    // The same stack with its environments uncommented, as its comments say: --env chooses
+    // the environment whose variables (here the prefix) name what to look for.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&like).unwrap();
+    let text = text
+        .replace("name = \"tonic-structural\"", "name = \"tonic-structural-${var.env}\"")
+        .replace(
+            "# [env.dev]\n# account_id = \"111111111111\"\n# vars = { env = \"dev\", prefix = \"tonic-structural-dev\" }",
+            &format!("[env.dev]\naccount_id = \"{ACCOUNT}\"\nvars = {{ env = \"dev\", prefix = \"{prefix}\" }}"),
+        )
+        .replacen("[vars]\n", "[vars]\nenv = \"none\"\n", 1);
+    assert!(
+        text.contains("[env.dev]\naccount_id"),
+        "the ready-made stack's comment moved"
+    );
+    // Its files stay where they are: the copy names them by their full paths.
+    let files = root().join("plans/tonic-structural-redshift");
+    let text = text.replace(
+        "\"tonic-structural-redshift/",
+        &format!("\"{}/", files.display()),
+    );
+    let enved = dir.path().join("tonic.toml");
+    std::fs::write(&enved, text).unwrap();
+    let enved = enved.display().to_string();
+    let kms = format!("kms_key=alias/{prefix}-sqs");
+    let args = [
+        "--like",
+        &enved,
+        "--var",
+        "previous_process=true",
+        "--var",
+        &kms,
+    ];
+    let out = dir.path().join("out").display().to_string();
+    let mut without: Vec<&str> = vec!["import", "--out", &out];
+    without.extend(args);
+    let refused = plinth_aws(&without);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--env"), "{}", refused.stderr);
+    let mut with_env = args.to_vec();
+    with_env.extend(["--env", "dev"]);
+    let imported = Imported::new(&with_env);
+    assert!(
+        imported
+            .run
+            .stdout
+            .contains(&format!("~ role.lambda ({prefix}-lambda):")),
+        "{}",
+        imported.run.stdout
+    );
 }
 
 /// Tonic Structural's page followed by hand (`tonic_by_hand`), imported by name: the roles, the
