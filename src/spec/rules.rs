@@ -71,7 +71,15 @@ impl Charset {
     /// A value `literal` matches, or a value holding `${...}` references between characters of
     /// the set: what the reference stands for is checked once it is resolved.
     pub fn pattern_with_references(self, literal: &str) -> String {
-        let piece = format!("(?:[{}]|{REFERENCE_PATTERN})", self.0);
+        self.pattern_with_references_and(literal, "")
+    }
+
+    /// [`Self::pattern_with_references`], where the characters around a reference may also be
+    /// `extra`, which the literal pattern takes outside the set (a queue's `.fifo`, a path's
+    /// `/`): a value with a reference is never held to less than a literal value.
+    pub fn pattern_with_references_and(self, literal: &str, extra: &str) -> String {
+        // `extra` first: after the set's trailing `-`, a character would make a range.
+        let piece = format!("(?:[{extra}{}]|{REFERENCE_PATTERN})", self.0);
         format!("^(?:{literal}|{piece}*{REFERENCE_PATTERN}{piece}*)$")
     }
 
@@ -84,13 +92,13 @@ impl Charset {
 /// The JSON Schema pattern of an IAM path: `/` or `/a/b/`, or a value with references.
 pub fn iam_path_pattern() -> String {
     IAM_PATH_SEGMENT_CHARS
-        .pattern_with_references(&format!("/(?:[{}]+/)*", IAM_PATH_SEGMENT_CHARS.0))
+        .pattern_with_references_and(&format!("/(?:[{}]+/)*", IAM_PATH_SEGMENT_CHARS.0), "/")
 }
 
 /// The JSON Schema pattern of a managed policy's path.
 pub fn policy_path_pattern() -> String {
     POLICY_PATH_SEGMENT_CHARS
-        .pattern_with_references(&format!("/(?:[{}]+/)*", POLICY_PATH_SEGMENT_CHARS.0))
+        .pattern_with_references_and(&format!("/(?:[{}]+/)*", POLICY_PATH_SEGMENT_CHARS.0), "/")
 }
 
 pub fn stack_name_pattern() -> String {

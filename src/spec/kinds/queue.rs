@@ -167,11 +167,14 @@ fn refuse_owned_only(loader: &mut Loader, raw: &RawQueue) {
 /// The JSON Schema pattern of a queue name: a standard or a FIFO name, or one with references.
 pub(crate) fn queue_name_pattern() -> String {
     let chars = rules::NAME_CHARS;
-    chars.pattern_with_references(&format!(
-        "{}|{}\\.fifo",
-        chars.repeat(1, NAME_MAX),
-        chars.repeat(1, NAME_MAX - FIFO_SUFFIX.len())
-    ))
+    chars.pattern_with_references_and(
+        &format!(
+            "{}|{}\\.fifo",
+            chars.repeat(1, NAME_MAX),
+            chars.repeat(1, NAME_MAX - FIFO_SUFFIX.len())
+        ),
+        ".",
+    )
 }
 
 /// SQS queue names: letters, digits, `-` and `_`, at most 80 characters including `.fifo`.
