@@ -121,6 +121,14 @@ impl StackLock {
         })
     }
 
+    /// `None` while the lock is still this process's; else who holds it now, if anyone.
+    pub async fn lost(&self, aws: &Aws) -> Result<Option<Option<LockInfo>>, AwsError> {
+        Ok(match holder_of(aws, &self.config).await? {
+            Some(holder) if holder == self.info => None,
+            other => Some(other),
+        })
+    }
+
     /// Removes the lock if it is still this process's. One that `plinth unlock` removed while
     /// this process ran may since be another process's: deleting it would let a third apply
     /// run beside that one.

@@ -407,6 +407,10 @@ impl ApplyView for TerminalApply<'_> {
         Box::pin(confirm(plan, self.auto_approve, self.ui))
     }
 
+    fn asks(&self) -> bool {
+        !self.auto_approve
+    }
+
     fn progress(&self, steps: usize) -> Box<dyn Progress> {
         // One bar per environment would draw over the others': several print lines.
         if std::io::stderr().is_terminal() && self.env.is_none() {

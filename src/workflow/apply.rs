@@ -26,6 +26,9 @@ pub trait ApplyView {
         &'a self,
         plan: &'a Plan,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WorkflowError>> + 'a>>;
+    /// Whether `confirm` waits for a person's answer (not `--auto-approve`): while it waits,
+    /// `plinth unlock --force` may let another apply take the stack's lock.
+    fn asks(&self) -> bool;
     /// The progress of `steps` steps about to run.
     fn progress(&self, steps: usize) -> Box<dyn Progress>;
     /// The steps' outcome of `plan`, once every step has ended.
@@ -114,7 +117,7 @@ pub async fn apply_stack(
             None
         }
     };
-    let result = apply_locked(aws, spec, request, view).await;
+    let result = apply_locked(aws, spec, request, view, lock.as_ref()).await;
     if let Some(lock) = lock {
         match lock.release(aws).await {
             Ok(Released::Released) => {}
@@ -138,6 +141,7 @@ async fn apply_locked(
     spec: &Spec,
     request: &ApplyRequest,
     view: &dyn ApplyView,
+    lock_held: Option<&StackLock>,
 ) -> Result<ApplyOutcome, WorkflowError> {
     let prepared = async {
         let (plan, snapshot) = match &request.saved {
@@ -153,6 +157,20 @@ async fn apply_locked(
         view.plan(&plan);
         if request.saved.is_none() && !plan.is_empty() {
             view.confirm(&plan).await?;
+            // A person took their time: the lock may have been forced away meanwhile, and
+            // another apply may hold it now. Nothing has changed yet, so stop here.
+            if let Some(lock) = lock_held.filter(|_| view.asks()) {
+                if let Some(now) = lock.lost(aws).await? {
+                    return Err(WorkflowError::Refused {
+                        message: format!(
+                            "the stack lock was removed while this apply waited for its answer{}; nothing was changed",
+                            now.map(|h| format!(", and is now held: {}", crate::lock::describe(&Some(h))))
+                                .unwrap_or_default()
+                        ),
+                        hint: Some("plan again: another apply may have changed the account".into()),
+                    });
+                }
+            }
         }
         Ok::<_, WorkflowError>((plan, snapshot))
     };

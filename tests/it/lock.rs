@@ -800,3 +800,89 @@ fn an_interrupt_ends_a_step_s_wait_for_aws() {
     );
     assert!(!lock_exists(&bucket, &stack), "the lock is released");
 }
+
+/// A person answering the prompt while `plinth unlock --force` let another apply take the
+/// lock: this view's answer comes after the lock was replaced by another holder's.
+struct AnsweredLate {
+    bucket: String,
+    stack: String,
+}
+
+impl plinth::workflow::ApplyView for AnsweredLate {
+    fn plan(&self, _: &plinth::plan::Plan) {}
+
+    fn confirm<'a>(
+        &'a self,
+        _: &'a plinth::plan::Plan,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), plinth::workflow::WorkflowError>> + 'a>,
+    > {
+        Box::pin(async move {
+            let other = r#"{"stack":"x","holder":"arn:aws:iam::123456789012:user/other","operation":"apply","host":"runner-9","pid":777,"since":0}"#;
+            let config = sdk().await;
+            s3(&config)
+                .put_object()
+                .bucket(&self.bucket)
+                .key(format!("plinth/locks/{}.lock", self.stack))
+                .body(other.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+            Ok(())
+        })
+    }
+
+    fn asks(&self) -> bool {
+        true
+    }
+
+    fn progress(&self, _: usize) -> Box<dyn plinth::apply::Progress> {
+        Box::new(plinth::apply::Silent)
+    }
+
+    fn report(&self, _: &plinth::plan::Plan, _: &plinth::apply::ApplyReport) {}
+
+    fn warn(&self, _: &str) {}
+}
+
+/// An apply whose lock was taken away while it waited for its answer changes nothing: it
+/// checks the lock once answered, before its first step.
+#[test]
+fn an_apply_whose_lock_was_taken_while_it_asked_changes_nothing() {
+    let (stack, prefix, bucket) = (unique("asked"), unique("tonic"), lock_bucket());
+    let spec = TempSpec::new(&roles(&stack, &prefix, &bucket, 1));
+    let loaded = plinth::spec::load(&spec.path(), &Default::default()).unwrap();
+    let view = AnsweredLate {
+        bucket: bucket.clone(),
+        stack: stack.clone(),
+    };
+    let refused = runtime().block_on(async {
+        let aws = plinth::aws::Aws::from_config(sdk().await);
+        let request = plinth::workflow::ApplyRequest {
+            saved: None,
+            destroy: false,
+            parallelism: 4,
+            stop: plinth::stop::Stop::never(),
+        };
+        plinth::workflow::apply_stack(&aws, &loaded, &request, &view).await
+    });
+    let message = match refused {
+        Err(plinth::workflow::WorkflowError::Refused { message, .. }) => message,
+        other => panic!("{:?}", other.map(|o| o.succeeded())),
+    };
+    assert!(
+        message.contains("the stack lock was removed while this apply waited for its answer, and is now held: apply by arn:aws:iam::123456789012:user/other")
+            && message.contains("nothing was changed"),
+        "{message}"
+    );
+    let role = runtime().block_on(async {
+        aws_sdk_iam::Client::new(&sdk().await)
+            .get_role()
+            .role_name(format!("{prefix}-0"))
+            .send()
+            .await
+    });
+    assert!(role.is_err(), "no role was created");
+    // The other holder's lock is left as it is.
+    assert!(lock_body(&bucket, &stack).is_some_and(|b| b.contains("runner-9")));
+}
