@@ -1178,6 +1178,24 @@ fn intersect(actions: Vec<String>, allowed: &[&Statement]) -> Denied {
         for (index, statement) in allowed.iter().enumerate() {
             let conditioned = !statement.condition.is_empty();
             let needs = conditioned.then_some(index);
+            // All actions but some (a NotAction's row): theirs that it does not leave out get
+            // through (`* except iam:*` through a trust allowing `sts:AssumeRole` is
+            // `sts:AssumeRole`); one it leaves out in part gets through in part.
+            if let Some(left_out) = excepted(&action) {
+                match &statement.action {
+                    Clause::Is(patterns) => {
+                        for p in patterns {
+                            if left_out.iter().any(|l| pattern::is_subset(p, l)) {
+                                continue;
+                            }
+                            let partly = left_out.iter().any(|l| pattern::overlaps(p, l));
+                            through.push((p.clone(), conditioned || partly, needs));
+                        }
+                    }
+                    Clause::Not(_) => through.push((action.clone(), true, needs)),
+                }
+                continue;
+            }
             match &statement.action {
                 Clause::Is(patterns) => {
                     if patterns.iter().any(|p| pattern::is_subset(&action, p)) {

@@ -358,11 +358,14 @@ pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Gran
                     conditional: assume.conditional || held.conditional,
                 };
                 if assumes(held) {
-                    // The principal may become the role `held` assumes: its rows come next.
+                    // The principal may become the role `held` assumes: its rows come next,
+                    // under the conditions of every hop so far (this one's trust's too).
                     next.push(Grant {
                         via: derived.via.clone(),
                         resource: held.resource.clone(),
                         target: held.target.clone(),
+                        conditions: derived.conditions.clone(),
+                        conditional: derived.conditional,
                         ..assume.clone()
                     });
                 }

@@ -1726,6 +1726,53 @@ fn a_chain_of_roles_is_followed_to_its_end() {
     );
 }
 
+/// A hop of a chain whose trust has a condition makes every row beyond it conditional on it,
+/// however far: the vendor's row through two roles carries the second trust's condition.
+/// And a role whose policy allows all actions but some (`NotAction iam:*`) may assume a role
+/// that delegates to the account, as `Action "*"` may.
+#[test]
+fn a_chain_keeps_every_hops_conditions_and_follows_not_action() {
+    let full_rows = |hub_policy: &str| {
+        let mut spec = ROLE_HEAD.to_string() + &queue("q");
+        spec += &role(
+            "hub",
+            r#"{"AWS": "arn:aws:iam::210987654321:root"}"#,
+            hub_policy,
+        );
+        spec += &format!(
+            r#"
+[role.worker]
+name = "worker"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::123456789012:role/hub"}}, "Action": "sts:AssumeRole", "Condition": {{"Bool": {{"aws:MultiFactorAuthPresent": "true"}}}}}}]}}'''
+[role.worker.policies]
+p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}}]}}'''
+"#
+        );
+        grants(&Stack::from_plan(&inline(&spec), Side::Desired))
+    };
+    for hub in [
+        r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}"#,
+        r#"{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}"#,
+    ] {
+        let grants = full_rows(hub);
+        let far = grants
+            .iter()
+            .find(|g| {
+                g.principal == "210987654321"
+                    && g.resource == "queue.q"
+                    && g.via.iter().any(|v| v.starts_with("role.worker"))
+            })
+            .unwrap_or_else(|| panic!("{hub}: {grants:#?}"));
+        assert!(far.conditional, "{far:?}");
+        assert!(
+            far.conditions
+                .iter()
+                .any(|c| c.contains("aws:MultiFactorAuthPresent")),
+            "{far:?}"
+        );
+    }
+}
+
 /// Who a condition lets in decides the class: a service whose source is another account's, or
 /// any, acts for others (external); everyone within this account is as inside as the actions;
 /// a wildcard narrows nothing (public); an organization or a network is external.
