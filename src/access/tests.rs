@@ -1739,15 +1739,13 @@ fn a_chain_keeps_every_hops_conditions_and_follows_not_action() {
             r#"{"AWS": "arn:aws:iam::210987654321:root"}"#,
             hub_policy,
         );
-        spec += &format!(
-            r#"
+        spec += r#"
 [role.worker]
 name = "worker"
-trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::123456789012:role/hub"}}, "Action": "sts:AssumeRole", "Condition": {{"Bool": {{"aws:MultiFactorAuthPresent": "true"}}}}}}]}}'''
+trust = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/hub"}, "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}'''
 [role.worker.policies]
-p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}}]}}'''
-"#
-        );
+p = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}]}'''
+"#;
         grants(&Stack::from_plan(&inline(&spec), Side::Desired))
     };
     for hub in [
