@@ -1130,7 +1130,9 @@ fn names_exactly(listed: &str, principal: &str) -> bool {
 /// negation whether or not the key is in the request: a negated operator matches a request
 /// without the key, so `StringNotEquals` is `StringEquals`'s negation, but nothing is
 /// `NumericLessThan`'s (`NumericGreaterThanEquals` fails without the key), nor a set
-/// operator's or an `...IfExists` one's.
+/// operator's or a positive `...IfExists` one's. A negated `...IfExists` holds without the key
+/// as the negated operator does, so its negation is the same (`StringNotEqualsIfExists`'s is
+/// `StringEquals`).
 fn negation(condition: &Condition) -> Option<Condition> {
     const PAIRS: &[(&str, &str)] = &[
         ("StringEquals", "StringNotEquals"),
@@ -1142,14 +1144,19 @@ fn negation(condition: &Condition) -> Option<Condition> {
         ("NumericEquals", "NumericNotEquals"),
         ("DateEquals", "DateNotEquals"),
     ];
-    let operator = PAIRS.iter().find_map(|(yes, no)| {
-        if condition.operator.eq_ignore_ascii_case(yes) {
-            Some(*no)
-        } else if condition.operator.eq_ignore_ascii_case(no) {
-            Some(*yes)
-        } else {
-            None
-        }
+    let written = condition.operator.as_str();
+    let if_exists = written
+        .len()
+        .checked_sub("IfExists".len())
+        .filter(|&at| {
+            written.is_char_boundary(at) && written[at..].eq_ignore_ascii_case("IfExists")
+        })
+        .map(|at| &written[..at]);
+    let operator = PAIRS.iter().find_map(|(yes, no)| match if_exists {
+        Some(base) => base.eq_ignore_ascii_case(no).then_some(*yes),
+        None if written.eq_ignore_ascii_case(yes) => Some(*no),
+        None if written.eq_ignore_ascii_case(no) => Some(*yes),
+        None => None,
     })?;
     Some(Condition {
         operator: operator.to_string(),

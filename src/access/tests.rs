@@ -2295,3 +2295,22 @@ fn statements_that_together_admit_the_same_requests_change_nothing() {
     );
     assert!(gains_at_or_above(&changes, Risk::External));
 }
+
+/// A Deny's condition becomes the row's as its negation: a negated operator, with or without
+/// `IfExists`, holds without the key, so both negate to the plain operator; a positive
+/// `IfExists` has no negation plinth can write.
+#[test]
+fn a_negated_if_exists_operator_negates_as_the_operator_does() {
+    let condition = |operator: &str| crate::policy::Condition {
+        operator: operator.to_string(),
+        key: "aws:principalorgid".to_string(),
+        values: vec!["o-abc123def4".to_string()],
+    };
+    let negated = |operator: &str| super::negation(&condition(operator)).map(|c| c.operator);
+    assert_eq!(negated("StringNotEquals").as_deref(), Some("StringEquals"));
+    assert_eq!(negated("StringNotEqualsIfExists").as_deref(), Some("StringEquals"));
+    assert_eq!(negated("ArnNotLikeIfExists").as_deref(), Some("ArnLike"));
+    assert_eq!(negated("StringEquals").as_deref(), Some("StringNotEquals"));
+    assert_eq!(negated("StringEqualsIfExists"), None);
+    assert_eq!(negated("NumericLessThan"), None);
+}
