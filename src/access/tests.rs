@@ -2308,7 +2308,10 @@ fn a_negated_if_exists_operator_negates_as_the_operator_does() {
     };
     let negated = |operator: &str| super::negation(&condition(operator)).map(|c| c.operator);
     assert_eq!(negated("StringNotEquals").as_deref(), Some("StringEquals"));
-    assert_eq!(negated("StringNotEqualsIfExists").as_deref(), Some("StringEquals"));
+    assert_eq!(
+        negated("StringNotEqualsIfExists").as_deref(),
+        Some("StringEquals")
+    );
     assert_eq!(negated("ArnNotLikeIfExists").as_deref(), Some("ArnLike"));
     assert_eq!(negated("StringEquals").as_deref(), Some("StringNotEquals"));
     assert_eq!(negated("StringEqualsIfExists"), None);

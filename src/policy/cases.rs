@@ -62,9 +62,63 @@ pub(crate) fn union_covers(inner: &[Condition], outers: &[&[Condition]]) -> bool
     if outers.iter().any(|outer| implied(inner, outer)) {
         return true;
     }
+    let joined = joined(outers);
+    let all: Vec<&[Condition]> = (outers.iter().copied())
+        .chain(joined.iter().map(Vec::as_slice))
+        .collect();
+    if joined.iter().any(|outer| implied(inner, outer)) {
+        return true;
+    }
     alternatives(inner)
         .iter()
-        .all(|alternative| covered(alternative, outers))
+        .all(|alternative| covered(alternative, &all))
+}
+
+/// Condition lists of `outers` that are alike but for the values of one condition whose
+/// values are ORed (the same key and operator), as one list with both's values: together
+/// they admit what it does. `IpAddress 10.0.0.0/9` in one statement and `10.128.0.0/9` in
+/// another are `IpAddress [10.0.0.0/9, 10.128.0.0/9]`, which [`condition::implies`] compares
+/// as ranges, so together they cover `10.0.0.0/8`. At most [`MAX_ALTERNATIVES`] are made.
+fn joined(outers: &[&[Condition]]) -> Vec<Vec<Condition>> {
+    let mut lists: Vec<Vec<Condition>> = outers.iter().map(|o| o.to_vec()).collect();
+    let mut made = Vec::new();
+    let mut start = 0;
+    while start < lists.len() && made.len() < MAX_ALTERNATIVES {
+        let end = lists.len();
+        for i in 0..end {
+            for j in start.max(i + 1)..end {
+                let Some(list) = join(&lists[i], &lists[j]) else {
+                    continue;
+                };
+                if !lists.contains(&list) && made.len() < MAX_ALTERNATIVES {
+                    lists.push(list.clone());
+                    made.push(list);
+                }
+            }
+        }
+        start = end;
+    }
+    made
+}
+
+/// `a` and `b` as one list, when they differ only in the values of one ORed condition.
+fn join(a: &[Condition], b: &[Condition]) -> Option<Vec<Condition>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let differing: Vec<usize> = (0..a.len()).filter(|&k| a[k] != b[k]).collect();
+    let [k] = differing[..] else {
+        return None;
+    };
+    let (x, y) = (&a[k], &b[k]);
+    if x.key != y.key || x.operator != y.operator || !condition::is_disjunction(x) {
+        return None;
+    }
+    let mut values = x.values.clone();
+    values.extend(y.values.iter().filter(|v| !x.values.contains(v)).cloned());
+    let mut list = a.to_vec();
+    list[k].values = values;
+    Some(list)
 }
 
 /// Does every request `inner` admits meet all of one of `outers`' condition lists?

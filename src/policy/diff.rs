@@ -478,6 +478,9 @@ mod tests {
             // Two halves of a range are the range.
             (docs(&[get(&ip(r#"["10.0.0.0/9", "10.128.0.0/9"]"#))]), docs(&[get(&ip(r#""10.0.0.0/8""#))]), NoChange, NoChange),
             (docs(&[get(&ip(r#"["10.0.0.0/9", "10.128.0.0/10"]"#))]), docs(&[get(&ip(r#""10.0.0.0/8""#))]), Widens, Narrows),
+            // ... and so are they in two statements.
+            (docs(&[get(&ip(r#""10.0.0.0/9""#)), get(&ip(r#""10.128.0.0/9""#))]), docs(&[get(&ip(r#""10.0.0.0/8""#))]), NoChange, NoChange),
+            (docs(&[get(&ip(r#""10.0.0.0/9""#)), get(&ip(r#""10.128.0.0/10""#))]), docs(&[get(&ip(r#""10.0.0.0/8""#))]), Widens, Narrows),
             (docs(&[get(""), deny("s3:*", &team("StringEquals", r#"["a", "b"]"#))]), docs(&[get(""), deny("s3:*", &team("StringEquals", r#""a""#)), deny("s3:*", &team("StringEquals", r#""b""#))]), NoChange, NoChange),
             // The key absent, or present: every request.
             (docs(&[get("")]), docs(&[get(&team("Null", r#""true""#)), get(&team("Null", r#""false""#))]), NoChange, NoChange),
