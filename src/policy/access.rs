@@ -323,8 +323,15 @@ enum Root {
     Delegates,
 }
 
-/// Do `outer`'s principals, actions and resources cover the atom's?
-fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
+/// Do `outer`'s principals, actions and resources cover the atom's? `own` is the account the
+/// policy is in, when known: its root is only the delegation to its IAM policies, whatever
+/// `root` says (an own role named in a key or trust policy needs no IAM policy of its own, and
+/// one that is not needs one).
+fn scope_covers(outer: &Statement, atom: &Atom, root: Root, own: Option<&str>) -> bool {
+    let delegates = |o: &Principal| {
+        matches!(root, Root::Delegates)
+            || own.is_some_and(|own| o.id == own || root_account(&o.id) == Some(own))
+    };
     let principal_covered = match (root, principal_set(outer), &atom.principal) {
         // Every principal of another account: everyone, or the account itself.
         (_, Set::Only(outer), Part::All) if atom.account.is_some() => outer.iter().any(|o| {
@@ -333,13 +340,11 @@ fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
                     && (o.id == atom.account.unwrap_or_default()
                         || root_account(&o.id) == atom.account)
         }),
-        (Root::Delegates, Set::Only(outer), Part::One(inner))
-            if !outer.iter().any(|o| o == *inner) =>
-        {
-            outer
-                .iter()
-                .any(|o| o.is_universal() || o.covers(inner) && !names_one_principal_of(o, inner))
-        }
+        (_, Set::Only(outer), Part::One(inner)) => outer.iter().any(|o| {
+            o == *inner
+                || o.is_universal()
+                || o.covers(inner) && !(delegates(o) && names_one_principal_of(o, inner))
+        }),
         (_, set, part) => set.covers(part),
     };
     principal_covered
@@ -353,10 +358,10 @@ fn scope_covers(outer: &Statement, atom: &Atom, root: Root) -> bool {
 /// The statements whose principals, actions and resources cover the atom's cover it through
 /// their conditions, one alone or several together ([`cases::union_covers`]): one statement
 /// for `team = a`, another for `team = b`.
-fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)]) -> bool {
+fn atom_covered(atom: &Atom, outer: &[(&Statement, Root)], own: Option<&str>) -> bool {
     let in_scope: Vec<&[Condition]> = outer
         .iter()
-        .filter(|(statement, root)| scope_covers(statement, atom, *root))
+        .filter(|(statement, root)| scope_covers(statement, atom, *root, own))
         .map(|(statement, _)| statement.condition.as_slice())
         .collect();
     // With no statement in scope, only conditions that can never hold together (`Null true`
@@ -387,7 +392,7 @@ fn all_covered(inner: &[&Statement], outer: &[(&Statement, Root)], own: Option<&
     inner
         .iter()
         .flat_map(|statement| atoms(statement, own))
-        .all(|atom| atom_covered(&atom, outer))
+        .all(|atom| atom_covered(&atom, outer, own))
 }
 
 fn reading<'a>(statements: &[&'a Statement], root: Root) -> Vec<(&'a Statement, Root)> {
@@ -924,12 +929,21 @@ mod tests {
         let role = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, "");
         let role_in_account = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, r#"{"StringEquals": {"aws:PrincipalAccount": "210987654321"}}"#);
         let role_by_arn = trust(r#"{"AWS": "arn:aws:iam::210987654321:role/vendor"}"#, r#"{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::210987654321:role/vendor"}}"#);
+        let own_role = trust(r#"{"AWS": "arn:aws:iam::123456789012:role/hub"}"#, "");
+        let own_root_and_role = trust(r#"{"AWS": ["arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/hub"]}"#, "");
         let cases: &[(&str, &str, Option<&str>, AccessChange, AccessChange)] = &[
             (&other, &everyone_of("210987654321"), Some("123456789012"), NoChange, NoChange),
             (&other, &roles_of_other, Some("123456789012"), Narrows, Widens),
             (&own, &everyone_of("123456789012"), Some("123456789012"), Widens, Narrows),
             (&other, &everyone_of("210987654321"), None, Widens, Narrows),
             (&other, &everyone_of("111122223333"), Some("123456789012"), Mixed, Mixed),
+            // The plan's own root only delegates to the account's IAM policies: a role of the
+            // account named beside it, or instead of it, is access the root does not stand for.
+            (&own_root_and_role, &own, Some("123456789012"), Narrows, Widens),
+            (&own_role, &own, Some("123456789012"), Mixed, Mixed),
+            // Not knowing the account, a root stands for its principals, as another account's
+            // does.
+            (&own_root_and_role, &own, None, NoChange, Widens),
             // A condition a named principal always meets changes nothing.
             (&role, &role_in_account, None, NoChange, NoChange),
             (&role, &role_by_arn, None, NoChange, NoChange),
