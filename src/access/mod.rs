@@ -1553,10 +1553,37 @@ fn identity_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
 
 /// What a permissions boundary leaves of a role's actions on `target`: only what it allows
 /// there too (the narrower of the two patterns), less what it denies.
+///
+/// A boundary statement whose Resource names only part of what the row reaches (the row's
+/// `*`, the boundary's one queue) lets the actions through in part: the row stays, but
+/// conditional, as it holds only where the boundary's resources are.
 fn within_boundary(boundary: &PolicyDocument, target: &str, actions: Vec<String>) -> Denied {
     let allowed: Vec<Statement> = allows(boundary);
-    let here: Vec<&Statement> = allowed.iter().filter(|s| reaches(s, target)).collect();
-    apply_denies(&denies(boundary), None, Some(target), actions).then(|a| intersect(a, &here))
+    let (whole, part): (Vec<&Statement>, Vec<&Statement>) = allowed
+        .iter()
+        .filter(|s| reaches(s, target))
+        .partition(|s| covers_whole(s, target));
+    apply_denies(&denies(boundary), None, Some(target), actions).then(|actions| {
+        let mut through = intersect(actions.clone(), &whole);
+        let in_part = intersect(actions, &part);
+        let more: Vec<String> = (in_part.actions.into_iter())
+            .filter(|a| !through.actions.contains(a))
+            .collect();
+        if !more.is_empty() {
+            through.actions.extend(more);
+            through.conditional = true;
+        }
+        through
+    })
+}
+
+/// Does an Allow statement's Resource (or NotResource) take in all of `target`?
+fn covers_whole(statement: &Statement, target: &str) -> bool {
+    match &statement.resource {
+        None => true,
+        Some(Clause::Is(patterns)) => patterns.iter().any(|p| pattern::is_subset(target, p)),
+        Some(Clause::Not(patterns)) => !patterns.iter().any(|p| pattern::overlaps(target, p)),
+    }
 }
 
 /// Does an Allow statement's Resource (or NotResource) reach `target`?
@@ -1664,7 +1691,13 @@ fn difference(
     let in_scope = |grant: &Grant| -> Vec<&Grant> {
         let account = account_of(&grant.principal)
             .filter(|a| *a != own && grant.principal.contains(":role/"));
-        let principals = [Some(grant.principal.as_str()), Some("*"), account];
+        // Everyone held to another account by `aws:PrincipalAccount` is that account's
+        // principals: its root holds what they hold.
+        let pinned = (grant.principal == "*")
+            .then(|| pinned_account(&grant.conditions))
+            .flatten()
+            .filter(|a| *a != own);
+        let principals = [Some(grant.principal.as_str()), Some("*"), account, pinned];
         principals
             .into_iter()
             .flatten()
@@ -1689,7 +1722,12 @@ fn difference(
                 // of the stack (named by its address) is of this account: an Allow to everyone
                 // in the account holds what it holds.
                 let conditions = parsed_conditions(&grant.conditions);
-                let caller = grant.principal.starts_with("role.").then_some(own);
+                // Whose account the row's principal is in: `aws:PrincipalAccount` holds it.
+                let caller = if grant.principal.starts_with("role.") {
+                    Some(own)
+                } else {
+                    account_of(&grant.principal)
+                };
                 let holders: Vec<&Grant> = in_scope
                     .iter()
                     .filter(|held| conditions_imply(&conditions, held, caller))
@@ -1785,6 +1823,15 @@ fn resource_covers(held: &Grant, grant: &Grant) -> bool {
 /// exception).
 fn tests_of(parsed: Vec<(&str, Option<Condition>)>) -> Option<Vec<Condition>> {
     parsed.into_iter().map(|(_, test)| test).collect()
+}
+
+/// The one account a row's `StringEquals aws:PrincipalAccount` condition names, if any.
+fn pinned_account(conditions: &[String]) -> Option<&str> {
+    conditions.iter().find_map(|text| {
+        let rest = text.strip_prefix("StringEquals ")?;
+        let (key, value) = rest.split_once(' ')?;
+        (key.eq_ignore_ascii_case("aws:PrincipalAccount") && !value.contains(", ")).then_some(value)
+    })
 }
 
 /// Do rows of `in_scope` that hold the action (`holds`) hold it together under a row's

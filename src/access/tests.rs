@@ -1436,6 +1436,36 @@ fn narrowing_a_vendor_root_to_one_vendor_role_gains_nothing() {
     );
 }
 
+/// Everyone held to a vendor account by `aws:PrincipalAccount` is that account's principals:
+/// from the vendor's root to it, or back, changes no row; from one of its roles, the role
+/// loses nothing (the account's other principals are gained).
+#[test]
+fn everyone_of_a_vendor_account_is_that_account() {
+    let bucket = |principal: &str, condition: &str| {
+        format!(
+            "{ROLE_HEAD}\n[bucket.b]\nname = \"b-vendor-data\"\npublic_access_block = {{ block_public_policy = false }}\npolicy = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \"Principal\": {principal}, \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::b-vendor-data/*\"{condition}}}]}}'''\n"
+        )
+    };
+    let everyone = bucket(
+        r#""*""#,
+        r#", "Condition": {"StringEquals": {"aws:PrincipalAccount": "210987654321"}}"#,
+    );
+    let root = bucket(r#"{"AWS": "210987654321"}"#, "");
+    let changed = changes_checked(&between(&root, &everyone));
+    assert!(changed.is_empty(), "{changed:#?}");
+    let role = bucket(r#"{"AWS": "arn:aws:iam::210987654321:role/vend"}"#, "");
+    let changed = changes_checked(&between(&role, &everyone));
+    assert!(
+        changed.iter().all(|c| c.change == Change::Gained),
+        "{changed:#?}"
+    );
+    let back = changes_checked(&between(
+        &everyone,
+        &bucket(r#"{"AWS": "210987654321"}"#, ""),
+    ));
+    assert!(back.is_empty(), "{back:#?}");
+}
+
 #[test]
 fn a_pending_policy_is_filled_with_the_arns_of_the_stack_only() {
     let arns: FastMap<String, String> = [
@@ -1553,6 +1583,20 @@ fn a_boundary_leaves_only_what_it_allows_too() {
         (rows[0].0, rows[0].2.as_str()),
         (Risk::Data, "sqs:sendmessage"),
         "{rows:#?}"
+    );
+    // It allows one queue, the identity policy every queue: that queue's row is whole, and
+    // the row for every queue holds only in part.
+    let anywhere = r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}"#;
+    let rows = with_boundary(anywhere, send);
+    let on = |resource: &str| {
+        rows.iter()
+            .find(|r| r.3 == resource)
+            .unwrap_or_else(|| panic!("{rows:#?}"))
+    };
+    assert!(!on("queue.q").4, "{rows:#?}");
+    assert!(
+        on("*").4,
+        "the row for every queue is conditional: {rows:#?}"
     );
 }
 
