@@ -1289,10 +1289,31 @@ fn trust_rows(stack: &Stack, role: &Node, rows: &mut Vec<Grant>) {
         let Some(Clause::Is(principals)) = &statement.principal else {
             continue;
         };
-        let listed: Vec<(PrincipalKind, String)> = match principals {
+        let mut listed: Vec<(PrincipalKind, String)> = match principals {
             Principals::Everyone => vec![(PrincipalKind::Aws, "*".to_string())],
             Principals::Listed(listed) => listed.iter().map(|p| (p.kind, p.id.clone())).collect(),
         };
+        // Everyone held to callers by `aws:PrincipalArn` or `aws:PrincipalAccount` lets in
+        // the stack's roles those conditions hold for, each as itself (without an IAM policy
+        // of its own, as a trust naming it does): what they reach goes on through this role.
+        // `push_row` keeps the roles the conditions hold for.
+        let everyone = listed
+            .iter()
+            .any(|(kind, id)| *kind == PrincipalKind::Aws && id == "*");
+        let held_to_callers = statement.condition.iter().any(|c| {
+            crate::policy::holds_only_on_listed_values(&c.operator)
+                && matches!(
+                    c.key.to_ascii_lowercase().as_str(),
+                    "aws:principalarn" | "aws:principalaccount"
+                )
+        });
+        if everyone && held_to_callers {
+            listed.extend(
+                (stack.nodes.iter())
+                    .filter(|n| n.kind == Kind::Role && n.address != role.address)
+                    .map(|n| (PrincipalKind::Aws, n.arn.clone())),
+            );
+        }
         for (kind, id) in listed {
             // A role of the stack that denies itself the assumption cannot make it, whatever
             // the trust policy says.

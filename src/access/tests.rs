@@ -1815,6 +1815,60 @@ p = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sq
     }
 }
 
+/// A trust that lets in everyone held to one of the stack's roles (`aws:PrincipalArn`, the way
+/// lint P022 suggests naming roles by pattern, or `aws:PrincipalAccount` of this account) lets
+/// that role in as itself: a vendor that may become it reaches on through this role.
+#[test]
+fn everyone_held_to_a_stack_role_lets_that_role_in() {
+    for condition in [
+        r#"{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/hub"}}"#,
+        r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/h*"}}"#,
+        r#"{"StringEquals": {"aws:PrincipalAccount": "123456789012"}}"#,
+    ] {
+        let mut spec = ROLE_HEAD.to_string() + &queue("q");
+        // The hub has no IAM policy to assume anything: the trust alone lets it in.
+        spec += &role(
+            "hub",
+            r#"{"AWS": "arn:aws:iam::210987654321:root"}"#,
+            r#"{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}"#,
+        );
+        spec += &format!(
+            r#"
+[role.worker]
+name = "worker"
+trust = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {condition}}}]}}'''
+[role.worker.policies]
+p = '''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}}]}}'''
+[[role.worker.silence]]
+lint = "P002"
+policy = "trust"
+reason = "held to the account's callers"
+"#
+        );
+        let rows = rows(&inline(&spec));
+        assert!(
+            has(
+                &rows,
+                Risk::Internal,
+                "role.hub",
+                "sts:assumerole",
+                "role.worker"
+            ),
+            "{condition}: {rows:#?}"
+        );
+        assert!(
+            has(
+                &rows,
+                Risk::External,
+                "210987654321",
+                "sqs:sendmessage",
+                "queue.q"
+            ),
+            "{condition}: {rows:#?}"
+        );
+    }
+}
+
 /// Who a condition lets in decides the class: a service whose source is another account's, or
 /// any, acts for others (external); everyone within this account is as inside as the actions;
 /// a wildcard narrows nothing (public); an organization or a network is external.
