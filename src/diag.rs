@@ -80,6 +80,9 @@ pub enum WarningCode {
     SharedTakeover,
     /// A refresh-only plan found no resource of the spec's under its name.
     NotFound,
+    /// A key without an alias is deleted while another is created: a renamed block replaces
+    /// its key.
+    KeyRecreated,
     /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
     EnvVarOverridden,
     /// More of something than AWS's default quota allows, within what a raised quota allows
@@ -88,7 +91,7 @@ pub enum WarningCode {
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 12] = [
+    pub const ALL: [WarningCode; 13] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -99,6 +102,7 @@ impl WarningCode {
         WarningCode::PassRole,
         WarningCode::SharedTakeover,
         WarningCode::NotFound,
+        WarningCode::KeyRecreated,
         WarningCode::EnvVarOverridden,
         WarningCode::Quota,
     ];
@@ -118,6 +122,7 @@ impl WarningCode {
             WarningCode::PassRole => "check::pass-role",
             WarningCode::SharedTakeover => "plan::shared-takeover",
             WarningCode::NotFound => "plan::not-found",
+            WarningCode::KeyRecreated => "plan::key-recreated",
             WarningCode::EnvVarOverridden => "spec::env-var-overridden",
             WarningCode::Quota => "spec::quota",
         }

@@ -73,6 +73,8 @@ codes! {
     PlanNotificationOverlap = "plan::notification-overlap",
     /// A refresh-only plan found no resource of the spec's under its name.
     PlanNotFound = "plan::not-found",
+    /// A key without an alias is deleted while another is created in the same plan.
+    PlanKeyRecreated = "plan::key-recreated",
     /// A name that depends on a value known only after apply.
     PlanUnknownName = "plan::unknown-name",
     /// A trigger's queue ARN is known only after apply.
@@ -195,6 +197,7 @@ impl From<WarningCode> for Code {
             WarningCode::PassRole => Code::CheckPassRole,
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
             WarningCode::NotFound => Code::PlanNotFound,
+            WarningCode::KeyRecreated => Code::PlanKeyRecreated,
             WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
             WarningCode::Quota => Code::SpecQuota,
         }

@@ -226,6 +226,7 @@ pub(super) fn plan_on(
     }
 
     if !options.destroy && !options.refresh_only {
+        diags.extend(Diagnostics(keys_recreated(&changes).into_iter().collect()));
         // Validate ran the checks it could; one it ran reports the same finding again here.
         let reported: BTreeSet<(Code, &str)> = spec
             .warnings
@@ -293,6 +294,47 @@ pub(super) fn plan_on(
         outputs,
         warnings,
     })
+}
+
+/// A key without an alias is found by its address tag alone: a block of one renamed is a key
+/// deleted and another created. When a plan deletes such a key that left the spec and creates
+/// one without an alias, that may be what happened, and the reader is told before the key
+/// (and what it encrypts) is scheduled for deletion.
+fn keys_recreated(changes: &[ResourceChange]) -> Option<Diagnostic> {
+    let has_alias = |v: Option<&Value>| match v {
+        Some(Value::Set(s)) => !s.is_empty(),
+        Some(Value::List(l)) => !l.is_empty(),
+        _ => false,
+    };
+    let keys = |action: Action| {
+        (changes.iter()).filter(move |c| c.address.kind == Kind::Key && c.action == action)
+    };
+    let deleted: Vec<String> = keys(Action::Delete)
+        .filter(|c| c.reason == Some(Reason::LeftTheSpec))
+        .filter(|c| !has_alias(c.live.as_ref().and_then(|l| l.get("aliases"))))
+        .map(|c| c.address.to_string())
+        .collect();
+    let created: Vec<String> = keys(Action::Create)
+        .filter(|c| {
+            let aliases = c.attributes.iter().find(|a| a.name == "aliases");
+            !has_alias(aliases.and_then(|a| a.after.as_ref()))
+        })
+        .map(|c| c.address.to_string())
+        .collect();
+    if deleted.is_empty() || created.is_empty() {
+        return None;
+    }
+    Some(
+        Diagnostic::warning(
+            WarningCode::KeyRecreated,
+            format!(
+                "{} will be scheduled for deletion and {} created, and none has an alias: if a block was renamed, its key is replaced, and what it encrypts becomes unreadable once the deletion runs",
+                deleted.join(", "),
+                created.join(", ")
+            ),
+        )
+        .hint("a key without an alias is found by its address tag alone: to keep it, give the block its old name, add an alias and apply, then rename the block"),
+    )
 }
 
 /// Shared resources on which the stack recorded parts and that no block declares any more:

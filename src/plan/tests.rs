@@ -1939,3 +1939,50 @@ reason = "a public site"
         );
     }
 }
+
+/// A key without an alias deleted beside one created: the block may have been renamed, which
+/// replaces the key. The plan warns; a key with an alias on either side is no such case.
+#[test]
+fn a_key_without_an_alias_deleted_beside_one_created_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let planned = |new_key: &str, old_aliases: serde_json::Value| {
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, format!("[stack]\nname = \"fixture\"\n\n{new_key}\n")).unwrap();
+        let spec = spec::load(&path, &LoadOptions::default()).unwrap();
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let old = serde_json::json!({
+            "kind": "key", "physical_id": id, "owner": "fixture", "address_tag": "key.old",
+            "attributes": { "key_id": { "str": id }, "aliases": old_aliases },
+            "exports": { "arn": format!("arn:aws:kms:us-east-1:123456789012:key/{id}"), "key_id": id },
+        });
+        let plan = plan(
+            &spec,
+            &snapshot(serde_json::json!({}), vec![old]),
+            PlanOptions::default(),
+        )
+        .unwrap();
+        (plan.warnings.iter())
+            .filter(|w| w.code == crate::diag::WarningCode::KeyRecreated)
+            .map(|w| w.text.clone())
+            .collect::<Vec<_>>()
+    };
+    let warned = planned(
+        "[key.new]\nrotation = true",
+        serde_json::json!({ "set": [] }),
+    );
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("key.old will be scheduled for deletion and key.new created"),
+        "{warned:?}"
+    );
+    assert!(planned(
+        "[key.new]\naliases = [\"alias/fx-new\"]",
+        serde_json::json!({ "set": [] })
+    )
+    .is_empty());
+    assert!(planned(
+        "[key.new]\nrotation = true",
+        serde_json::json!({ "set": ["alias/fx-old"] })
+    )
+    .is_empty());
+}
