@@ -1144,19 +1144,19 @@ fn negation(condition: &Condition) -> Option<Condition> {
         ("NumericEquals", "NumericNotEquals"),
         ("DateEquals", "DateNotEquals"),
     ];
-    let written = condition.operator.as_str();
-    let if_exists = written
-        .len()
-        .checked_sub("IfExists".len())
-        .filter(|&at| {
-            written.is_char_boundary(at) && written[at..].eq_ignore_ascii_case("IfExists")
-        })
-        .map(|at| &written[..at]);
-    let operator = PAIRS.iter().find_map(|(yes, no)| match if_exists {
-        Some(base) => base.eq_ignore_ascii_case(no).then_some(*yes),
-        None if written.eq_ignore_ascii_case(yes) => Some(*no),
-        None if written.eq_ignore_ascii_case(no) => Some(*yes),
-        None => None,
+    let written = condition.operator.to_ascii_lowercase();
+    let (base, if_exists) = match written.strip_suffix("ifexists") {
+        Some(base) => (base, true),
+        None => (written.as_str(), false),
+    };
+    let operator = PAIRS.iter().find_map(|(yes, no)| {
+        if base.eq_ignore_ascii_case(no) {
+            Some(*yes)
+        } else if !if_exists && base.eq_ignore_ascii_case(yes) {
+            Some(*no)
+        } else {
+            None
+        }
     })?;
     Some(Condition {
         operator: operator.to_string(),
@@ -1717,8 +1717,13 @@ fn difference(
         let pinned = (grant.principal == "*")
             .then(|| pinned_account(&grant.conditions))
             .flatten()
-            .filter(|a| *a != own);
-        let principals = [Some(grant.principal.as_str()), Some("*"), account, pinned];
+            .filter(|a| a != own);
+        let principals = [
+            Some(grant.principal.as_str()),
+            Some("*"),
+            account,
+            pinned.as_deref(),
+        ];
         principals
             .into_iter()
             .flatten()
@@ -1847,12 +1852,16 @@ fn tests_of(parsed: Vec<(&str, Option<Condition>)>) -> Option<Vec<Condition>> {
 }
 
 /// The one account a row's `StringEquals aws:PrincipalAccount` condition names, if any.
-fn pinned_account(conditions: &[String]) -> Option<&str> {
-    conditions.iter().find_map(|text| {
-        let rest = text.strip_prefix("StringEquals ")?;
-        let (key, value) = rest.split_once(' ')?;
-        (key.eq_ignore_ascii_case("aws:PrincipalAccount") && !value.contains(", ")).then_some(value)
-    })
+fn pinned_account(conditions: &[String]) -> Option<String> {
+    parsed_conditions(conditions)
+        .into_iter()
+        .filter_map(|(_, test)| test)
+        .find_map(|test| match test.values.as_slice() {
+            [account] if test.operator == "StringEquals" && test.key == "aws:principalaccount" => {
+                Some(account.clone())
+            }
+            _ => None,
+        })
 }
 
 /// Do rows of `in_scope` that hold the action (`holds`) hold it together under a row's

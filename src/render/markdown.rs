@@ -101,7 +101,8 @@ fn over_budget(
     }
     // Risky resources first: each gets its line while lines fit, then its diff while diffs do.
     let mut order: Vec<usize> = (0..changes.len()).collect();
-    order.sort_by_key(|&i| !is_risky(changes[i], account));
+    // Whether a change is risky diffs its policies: once per change, not per comparison.
+    order.sort_by_cached_key(|&i| !is_risky(changes[i], account));
     let mut available = budget.saturating_sub(out.len() + NOTE_ROOM);
     let mut listed = vec![false; changes.len()];
     for &i in &order {
