@@ -13,8 +13,9 @@
 //! - **resource policies** (key, queue, bucket): what other principals may do to the resource.
 //!   The own account's root is the delegation to IAM policies, not a grant of its own.
 //!
-//! An explicit Deny in any of the policies involved removes the actions it covers; a Deny with
-//! a condition, or a Deny that covers only part of a wildcard, makes the row conditional. So
+//! An explicit Deny in any of the policies involved removes the actions it covers (from a
+//! wildcard of one service, by naming what is left); a Deny with a condition, or one covering
+//! only part of a wildcard of every service, makes the row conditional. So
 //! does any Allow condition plinth cannot decide: rows are never silently dropped or allowed.
 //! Whoever may assume a role also gains that role's rows, transitively.
 //!
@@ -902,89 +903,49 @@ impl<'a> Stack<'a> {
 /// `None`) on `resource` (any resource, for `None`): a Deny whose Resource covers the row's
 /// resource removes the actions it covers, or, with conditions, leaves them only when its
 /// conditions do not hold. A Deny naming only part of what the row reaches (one queue of a
-/// row on `*`) leaves the row as it is: the stack's resources have rows of their own.
+/// row on `*`) leaves the row as it is: the stack's resources have rows of their own. One that
+/// takes part of a wildcard of one service away whatever the request (`sqs:DeleteMessage` of
+/// `sqs:*`) leaves the wildcard's other actions, each by name from the IAM catalog; any other
+/// Deny covering part of a pattern makes the row conditional.
 fn apply_denies(
     denies: &[Statement],
     caller: Option<Caller<'_>>,
     resource: Option<&str>,
     actions: Vec<String>,
 ) -> Denied {
-    let principal = caller.map(|c| c.id);
-    let bounded = caller.is_some_and(|c| c.bounded);
     let mut out = Denied::default();
+    let applying: Vec<(&Statement, Applies)> = denies
+        .iter()
+        .map(|deny| (deny, deny_applies(deny, caller, resource)))
+        .filter(|(_, applies)| *applies != Applies::Never)
+        .collect();
+    let mut actions = actions;
+    let cut: Vec<usize> = (0..actions.len())
+        .filter(|&i| {
+            applying.iter().any(|(deny, applies)| {
+                *applies == Applies::Always && {
+                    let (covers, overlaps) = deny_covers(deny, &actions[i]);
+                    overlaps && !covers
+                }
+            })
+        })
+        .collect();
+    for i in cut.into_iter().rev() {
+        if let Some(named) = by_name(&actions[i]) {
+            actions.splice(i..=i, named);
+        }
+    }
+    let mut kept: BTreeSet<String> = BTreeSet::new();
     for action in actions {
         let mut removed = false;
-        for deny in denies {
-            let principal_hit = match (&deny.principal, principal) {
-                (None, _) | (_, None) => true,
-                (Some(Clause::Is(Principals::Everyone)), _) => true,
-                (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => {
-                    listed.iter().any(|l| names_principal(&l.id, p))
-                }
-                // A Deny with NotPrincipal denies everyone it does not name exactly: an
-                // account's root listed there spares the account itself, not its roles. A
-                // role acts through its sessions, which the role's ARN does not spare: only a
-                // session's ARN listed too (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`)
-                // does, for that session alone (IAM's `NotPrincipal` with `Deny`). Nothing it
-                // lists spares a role with a permissions boundary.
-                (Some(Clause::Not(Principals::Listed(listed))), Some(p)) if is_role_arn(p) => {
-                    if !bounded && listed.iter().any(|l| is_session_of(&l.id, p)) {
-                        out.conditional = true;
-                        false
-                    } else {
-                        true
-                    }
-                }
-                (Some(Clause::Not(Principals::Listed(listed))), Some(p)) => {
-                    !listed.iter().any(|l| names_exactly(&l.id, p))
-                }
-                (Some(Clause::Not(Principals::Everyone)), _) => false,
-            };
-            let resource_hit = match (&deny.resource, resource) {
-                (None, _) | (_, None) => true,
-                (Some(Clause::Is(patterns)), Some(r)) => {
-                    patterns.iter().any(|p| pattern::is_subset(r, p))
-                }
-                (Some(Clause::Not(patterns)), Some(r)) => {
-                    if patterns.iter().any(|p| pattern::overlaps(p, r)) {
-                        // Denied only where the row's resource is not among those it
-                        // leaves out, which a pattern cannot tell.
-                        if !patterns.iter().any(|p| pattern::is_subset(r, p)) {
-                            out.conditional = true;
-                        }
-                        false
-                    } else {
-                        true
-                    }
-                }
-            };
-            if !principal_hit || !resource_hit {
+        for (deny, applies) in &applying {
+            let (covers, overlaps) = deny_covers(deny, &action);
+            if !overlaps {
                 continue;
             }
-            // Conditions on who the caller is, decided for a known caller: one that fails
-            // leaves the Deny out; when all hold, it applies as if it had none.
-            let decided: Vec<Option<bool>> = match principal {
-                Some(p) if !deny.condition.is_empty() => {
-                    deny.condition.iter().map(|c| holds_for(c, p)).collect()
-                }
-                _ => Vec::new(),
-            };
-            if decided.contains(&Some(false)) {
-                continue;
-            }
-            let unconditional = deny.condition.is_empty()
-                || !decided.is_empty() && decided.iter().all(|d| *d == Some(true));
-            let (covers, overlaps) = match &deny.action {
-                Clause::Is(patterns) => (
-                    patterns.iter().any(|p| pattern::is_subset(&action, p)),
-                    patterns.iter().any(|p| pattern::overlaps(&action, p)),
-                ),
-                Clause::Not(patterns) => (
-                    !patterns.iter().any(|p| pattern::overlaps(&action, p)),
-                    !patterns.iter().any(|p| pattern::is_subset(&action, p)),
-                ),
-            };
-            if covers && unconditional {
+            if *applies == Applies::Perhaps {
+                out.conditional = true;
+            } else if covers && *applies == Applies::Always {
                 removed = true;
             } else if covers {
                 out.conditional = true;
@@ -1021,11 +982,127 @@ fn apply_denies(
                 out.conditional = true;
             }
         }
-        if !removed {
+        if !removed && kept.insert(action.clone()) {
             out.actions.push(action);
         }
     }
     out
+}
+
+/// Whether a Deny applies to a caller's requests on a resource, before its actions are
+/// compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Applies {
+    Never,
+    /// Whatever the request: no condition, or only conditions on who the caller is, which hold.
+    Always,
+    /// Where its conditions hold.
+    Conditionally,
+    /// In a way plinth cannot tell: a NotResource that leaves out part of the row's resource, a
+    /// NotPrincipal listing one session of the role. The row is conditional.
+    Perhaps,
+}
+
+/// Whether `deny` applies to requests by `caller` (anyone, for `None`) on `resource` (any
+/// resource, for `None`).
+fn deny_applies(deny: &Statement, caller: Option<Caller<'_>>, resource: Option<&str>) -> Applies {
+    let principal = caller.map(|c| c.id);
+    let bounded = caller.is_some_and(|c| c.bounded);
+    // Whether the Deny names the caller, and its resource the row's: `None` where plinth
+    // cannot tell.
+    let principal_hit = match (&deny.principal, principal) {
+        (None, _) | (_, None) => Some(true),
+        (Some(Clause::Is(Principals::Everyone)), _) => Some(true),
+        (Some(Clause::Is(Principals::Listed(listed))), Some(p)) => {
+            Some(listed.iter().any(|l| names_principal(&l.id, p)))
+        }
+        // A Deny with NotPrincipal denies everyone it does not name exactly: an account's root
+        // listed there spares the account itself, not its roles. A role acts through its
+        // sessions, which the role's ARN does not spare: only a session's ARN listed too
+        // (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`) does, for that session alone
+        // (IAM's `NotPrincipal` with `Deny`). Nothing it lists spares a role with a
+        // permissions boundary.
+        (Some(Clause::Not(Principals::Listed(listed))), Some(p)) if is_role_arn(p) => {
+            if !bounded && listed.iter().any(|l| is_session_of(&l.id, p)) {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        (Some(Clause::Not(Principals::Listed(listed))), Some(p)) => {
+            Some(!listed.iter().any(|l| names_exactly(&l.id, p)))
+        }
+        (Some(Clause::Not(Principals::Everyone)), _) => Some(false),
+    };
+    let resource_hit = match (&deny.resource, resource) {
+        (None, _) | (_, None) => Some(true),
+        (Some(Clause::Is(patterns)), Some(r)) => {
+            Some(patterns.iter().any(|p| pattern::is_subset(r, p)))
+        }
+        (Some(Clause::Not(patterns)), Some(r)) => {
+            if patterns.iter().any(|p| pattern::is_subset(r, p)) {
+                Some(false)
+            } else if patterns.iter().any(|p| pattern::overlaps(p, r)) {
+                // Denied only where the row's resource is not among those it leaves out,
+                // which a pattern cannot tell.
+                None
+            } else {
+                Some(true)
+            }
+        }
+    };
+    if principal_hit == Some(false) || resource_hit == Some(false) {
+        return Applies::Never;
+    }
+    // Conditions on who the caller is, decided for a known caller: one that fails leaves the
+    // Deny out; when all hold, it applies as if it had none.
+    let decided: Vec<Option<bool>> = match principal {
+        Some(p) if !deny.condition.is_empty() => {
+            deny.condition.iter().map(|c| holds_for(c, p)).collect()
+        }
+        _ => Vec::new(),
+    };
+    if decided.contains(&Some(false)) {
+        Applies::Never
+    } else if principal_hit.is_none() || resource_hit.is_none() {
+        Applies::Perhaps
+    } else if deny.condition.is_empty()
+        || !decided.is_empty() && decided.iter().all(|d| *d == Some(true))
+    {
+        Applies::Always
+    } else {
+        Applies::Conditionally
+    }
+}
+
+/// Whether a Deny's actions cover the action pattern `action` (every action it matches), and
+/// whether they overlap it (some).
+fn deny_covers(deny: &Statement, action: &str) -> (bool, bool) {
+    match &deny.action {
+        Clause::Is(patterns) => (
+            patterns.iter().any(|p| pattern::is_subset(action, p)),
+            patterns.iter().any(|p| pattern::overlaps(action, p)),
+        ),
+        Clause::Not(patterns) => (
+            !patterns.iter().any(|p| pattern::overlaps(action, p)),
+            !patterns.iter().any(|p| pattern::is_subset(action, p)),
+        ),
+    }
+}
+
+/// The actions an action pattern of one named service matches, each by name as rows write
+/// actions (lowercase), from the IAM catalog; `None` for a pattern of every service, all but
+/// some actions (`* except ...`), or one the catalog knows nothing of.
+fn by_name(action: &str) -> Option<Vec<String>> {
+    let (service, _) = action.split_once(':')?;
+    if pattern::has_wildcard(service) || excepted(action).is_some() {
+        return None;
+    }
+    let named: Vec<String> = catalog()
+        .actions_matching(action)
+        .map(|(service, a)| format!("{}:{}", service.prefix, a.name).to_ascii_lowercase())
+        .collect();
+    (!named.is_empty()).then_some(named)
 }
 
 /// Does a policy's principal `listed` name the caller `principal`: the same ARN, or the root
@@ -1954,12 +2031,23 @@ pub fn gains_at_or_above(changes: &[GrantChange], threshold: Risk) -> bool {
 }
 
 /// Actions for people: each pattern, with the number of actions a wildcard covers
-/// (`s3:Get* (64 actions)`).
+/// (`s3:Get* (64 actions)`). Four or more actions of one service that are all but at most
+/// three of a wildcard's (what a Deny left of it) are written as that wildcard with its
+/// exceptions: `sqs:* except sqs:DeleteMessage (19 actions)`.
 pub fn describe_actions(actions: &[String]) -> String {
     let catalog = catalog();
-    actions
-        .iter()
-        .map(|a| {
+    let mut parts: Vec<String> = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for a in actions {
+        if done.contains(a.as_str()) {
+            continue;
+        }
+        if let Some((text, members)) = all_but_a_few(a, actions) {
+            parts.push(text);
+            done.extend(members);
+            continue;
+        }
+        parts.push(
             if pattern::has_wildcard(a) && !a.starts_with('*') && !a.starts_with('(') {
                 let count = catalog.actions_matching(a).count();
                 format!(
@@ -1969,10 +2057,70 @@ pub fn describe_actions(actions: &[String]) -> String {
                 )
             } else {
                 spelled(a)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+            },
+        );
+    }
+    parts.join(", ")
+}
+
+/// The actions of `first`'s service among `actions`, as a wildcard less its exceptions, when
+/// there are four or more, all named, and they are all but one to three of the wildcard their
+/// names' common beginning makes (`sqs:*`, `s3:Get*`); with the actions it stands for.
+fn all_but_a_few<'s>(first: &str, actions: &'s [String]) -> Option<(String, Vec<&'s str>)> {
+    const MIN_ACTIONS: usize = 4;
+    const MAX_EXCEPTIONS: usize = 3;
+    let (service, _) = first.split_once(':')?;
+    if pattern::has_wildcard(first) {
+        return None;
+    }
+    let same: Vec<&str> = actions
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.split_once(':').is_some_and(|(s, _)| s == service))
+        .collect();
+    if same.len() < MIN_ACTIONS || same.iter().any(|a| pattern::has_wildcard(a)) {
+        return None;
+    }
+    let names: Vec<&str> = same
+        .iter()
+        .filter_map(|a| a.split_once(':'))
+        .map(|(_, n)| n)
+        .collect();
+    let common = names.iter().fold(names[0], |common, name| {
+        let shared = common
+            .bytes()
+            .zip(name.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        &common[..shared]
+    });
+    let wildcard = format!("{service}:{common}*");
+    let all: Vec<String> = catalog()
+        .actions_matching(&wildcard)
+        .map(|(s, a)| format!("{}:{}", s.prefix, a.name).to_ascii_lowercase())
+        .collect();
+    let members: BTreeSet<&str> = same.iter().copied().collect();
+    if members.iter().any(|m| !all.iter().any(|a| a == m)) {
+        return None;
+    }
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|a| !members.contains(a.as_str()))
+        .collect();
+    if missing.is_empty() || missing.len() > MAX_EXCEPTIONS {
+        return None;
+    }
+    let text = format!(
+        "{} except {} ({} actions)",
+        spelled(&wildcard),
+        missing
+            .iter()
+            .map(|m| spelled(m))
+            .collect::<Vec<_>>()
+            .join(", "),
+        members.len()
+    );
+    Some((text, same))
 }
 
 /// The catalog's spelling of a lowercase action (`sts:AssumeRole`); of a wildcard, its literal

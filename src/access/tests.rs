@@ -411,6 +411,61 @@ fn explicit_deny_wins_and_conditions_make_rows_conditional() {
     );
 }
 
+/// A Deny that takes part of a wildcard away whatever the request leaves the wildcard's other
+/// actions, by name, unconditional, and classed by what is left; one with a condition, or of a
+/// wildcard of every service, leaves the wildcard conditional.
+#[test]
+fn a_deny_takes_its_part_of_a_wildcard_away() {
+    let own_row = |policy: &str| {
+        let spec = format!("{ROLE_HEAD}{}", role("fn", LAMBDA, policy));
+        let rows = rows(&inline(&spec));
+        rows.into_iter()
+            .find(|(_, p, ..)| p == "role.fn")
+            .unwrap_or_else(|| panic!("no row of role.fn for {policy}"))
+    };
+    let all_sqs = r#"{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}"#;
+    // All but ReceiveMessage denied: ReceiveMessage alone is left, data.
+    let (risk, _, actions, _, conditional) = own_row(&format!(
+        r#"{all_sqs}, {{"Effect": "Deny", "NotAction": "sqs:ReceiveMessage", "Resource": "*"}}"#
+    ));
+    assert_eq!(
+        (risk, actions.as_str(), conditional),
+        (Risk::Data, "sqs:receivemessage", false)
+    );
+    // One action denied: the others, each by name, still escalation (SetQueueAttributes).
+    let (risk, _, actions, _, conditional) = own_row(&format!(
+        r#"{all_sqs}, {{"Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": "*"}}"#
+    ));
+    let left: Vec<&str> = actions.split(' ').collect();
+    assert!(!conditional && risk == Risk::Escalation, "{actions}");
+    assert!(left.contains(&"sqs:sendmessage") && left.contains(&"sqs:setqueueattributes"));
+    assert!(
+        !left.contains(&"sqs:deletemessage") && !left.contains(&"sqs:*"),
+        "{actions}"
+    );
+    let names: Vec<String> = left.iter().map(|a| a.to_string()).collect();
+    let shown = describe_actions(&names);
+    assert_eq!(
+        shown,
+        format!("sqs:* except sqs:DeleteMessage ({} actions)", names.len())
+    );
+    // Every escalating action denied: what is left is data.
+    let (risk, _, _, _, conditional) = own_row(&format!(
+        r#"{all_sqs}, {{"Effect": "Deny", "Action": ["sqs:SetQueueAttributes", "sqs:AddPermission", "sqs:RemovePermission", "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:StartMessageMoveTask", "sqs:CancelMessageMoveTask"], "Resource": "*"}}"#
+    ));
+    assert_eq!((risk, conditional), (Risk::Data, false));
+    // With a condition, the wildcard stays, conditional.
+    let (_, _, actions, _, conditional) = own_row(&format!(
+        r#"{all_sqs}, {{"Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": "*", "Condition": {{"Bool": {{"aws:SecureTransport": "false"}}}}}}"#
+    ));
+    assert_eq!((actions.as_str(), conditional), ("sqs:*", true));
+    // A Deny on another service's actions, with a NotResource, leaves the row as it is.
+    let (_, _, actions, _, conditional) = own_row(&format!(
+        r#"{all_sqs}, {{"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::b/*"}}"#
+    ));
+    assert_eq!((actions.as_str(), conditional), ("sqs:*", false));
+}
+
 #[test]
 fn a_trust_policy_that_delegates_to_the_account_lets_in_whom_iam_allows_and_no_one_else() {
     let assume_ops = r#"{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/ops"}"#;
@@ -589,6 +644,26 @@ fn wildcards_are_counted_for_people() {
     assert_eq!(
         describe_actions(&["nosuch:do*".to_string()]),
         "nosuch:do* (0 actions)"
+    );
+    // All but a few of a wildcard's actions, by name, are that wildcard with its exceptions;
+    // a few named actions stay as they are.
+    let get_but_object: Vec<String> = crate::policy::catalog::catalog()
+        .actions_matching("s3:get*")
+        .map(|(_, a)| format!("s3:{}", a.name.to_ascii_lowercase()))
+        .filter(|a| a != "s3:getobject")
+        .collect();
+    let text = describe_actions(&get_but_object);
+    assert_eq!(
+        text,
+        format!(
+            "s3:Get* except s3:GetObject ({} actions)",
+            get_but_object.len()
+        )
+    );
+    let few = ["sqs:sendmessage", "sqs:receivemessage", "sqs:deletemessage"].map(String::from);
+    assert_eq!(
+        describe_actions(&few),
+        "sqs:SendMessage, sqs:ReceiveMessage, sqs:DeleteMessage"
     );
 }
 

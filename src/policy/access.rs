@@ -319,7 +319,8 @@ enum Root {
     StandsForAccount,
     /// The root is only the delegation to the account's IAM policies: naming one of the
     /// account's roles beside it lets that role in without an IAM policy of its own (in its own
-    /// account, as a key policy or trust policy does), so it is access gained.
+    /// account, as a key policy or trust policy does), so it is access gained. Where the
+    /// policy's account is known, only its own root is read so ([`scope_covers`]).
     Delegates,
 }
 
@@ -328,9 +329,13 @@ enum Root {
 /// `root` says (an own role named in a key or trust policy needs no IAM policy of its own, and
 /// one that is not needs one).
 fn scope_covers(outer: &Statement, atom: &Atom, root: Root, own: Option<&str>) -> bool {
-    let delegates = |o: &Principal| {
-        matches!(root, Root::Delegates)
-            || own.is_some_and(|own| o.id == own || root_account(&o.id) == Some(own))
+    // Only a root of the policy's own account delegates, when that account is known: another
+    // account's principals need their own account's IAM policies whether the policy names
+    // their root or one of them (cross-account access needs both sides), so a vendor role in
+    // place of the vendor's root is access lost, never gained.
+    let delegates = |o: &Principal| match own {
+        Some(own) => o.id == own || root_account(&o.id) == Some(own),
+        None => matches!(root, Root::Delegates),
     };
     let principal_covered = match (root, principal_set(outer), &atom.principal) {
         // Every principal of another account: everyone, or the account itself.
@@ -941,6 +946,10 @@ mod tests {
             // account named beside it, or instead of it, is access the root does not stand for.
             (&own_root_and_role, &own, Some("123456789012"), Narrows, Widens),
             (&own_role, &own, Some("123456789012"), Mixed, Mixed),
+            // Another account's root stands for its principals, each of which needs its own
+            // account's IAM policy either way: one of its roles in place of it is access lost.
+            (&other, &role, Some("123456789012"), Narrows, Widens),
+            (&other, &role, None, Mixed, Widens),
             // Not knowing the account, a root stands for its principals, as another account's
             // does.
             (&own_root_and_role, &own, None, NoChange, Widens),
