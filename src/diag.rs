@@ -78,8 +78,6 @@ pub enum WarningCode {
     /// A shared resource's statement or inline policy, written differently by its owner, that
     /// the block takes over.
     SharedTakeover,
-    /// A refresh-only plan found no resource of the spec's under its name.
-    NotFound,
     /// A key without an alias is deleted while another is created: a renamed block replaces
     /// its key.
     KeyRecreated,
@@ -91,7 +89,7 @@ pub enum WarningCode {
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 13] = [
+    pub const ALL: [WarningCode; 12] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -101,7 +99,6 @@ impl WarningCode {
         WarningCode::FunctionQueueAccess,
         WarningCode::PassRole,
         WarningCode::SharedTakeover,
-        WarningCode::NotFound,
         WarningCode::KeyRecreated,
         WarningCode::EnvVarOverridden,
         WarningCode::Quota,
@@ -121,7 +118,6 @@ impl WarningCode {
             WarningCode::FunctionQueueAccess => "check::function-queue-access",
             WarningCode::PassRole => "check::pass-role",
             WarningCode::SharedTakeover => "plan::shared-takeover",
-            WarningCode::NotFound => "plan::not-found",
             WarningCode::KeyRecreated => "plan::key-recreated",
             WarningCode::EnvVarOverridden => "spec::env-var-overridden",
             WarningCode::Quota => "spec::quota",

@@ -167,6 +167,10 @@ impl<'a> Stack<'a> {
                 let attributes = match side {
                     // A drift report's rows go from the spec to the account: before, the live
                     // resource with what the spec declares; after, the live resource.
+                    // A resource missing from the account is the spec's alone.
+                    Side::Live if plan.refresh_only && change.live.is_none() => {
+                        Cow::Borrowed(change.desired.as_ref()?)
+                    }
                     Side::Live if plan.refresh_only => {
                         let live = change.live.as_ref()?;
                         match &change.desired {
@@ -1756,7 +1760,14 @@ pub fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
 type RowKey<'g> = (&'g str, &'g str, &'g [String], &'g [String]);
 
 fn row_key<'g>(g: &'g Grant, resource: &'g str) -> RowKey<'g> {
-    (&g.principal, resource, &g.conditions, &g.via)
+    (&g.principal, resource, &g.conditions, path(g))
+}
+
+/// The trusts a row goes through, without the policy that grants its actions at the end: an
+/// action that moves to another policy of the same role (an inline policy renamed, a statement
+/// moved to a managed policy or to the queue's own policy) is no access gained or lost.
+fn path(g: &Grant) -> &[String] {
+    &g.via[..g.via.len().saturating_sub(1)]
 }
 
 /// A row without its resource and conditions: the rows of one principal through one path.
@@ -1780,7 +1791,7 @@ fn difference(
         other.iter().map(|g| (row_key(g, &g.target), g)).collect();
     let mut by_who: FastMap<WhoKey, Vec<&Grant>> = FastMap::default();
     for g in other {
-        by_who.entry((&g.principal, &g.via)).or_default().push(g);
+        by_who.entry((&g.principal, path(g))).or_default().push(g);
     }
     // Everyone (`*`) holds what any one principal holds, under the same conditions; and
     // another account (its root) what any of its roles holds: they get in only as that
@@ -1804,7 +1815,7 @@ fn difference(
         principals
             .into_iter()
             .flatten()
-            .filter_map(|principal| by_who.get(&(principal, grant.via.as_slice())))
+            .filter_map(|principal| by_who.get(&(principal, path(grant))))
             .flatten()
             .filter(|held| resource_covers(held, grant))
             .copied()

@@ -822,6 +822,41 @@ fn reads(queue: &str, action: &str) -> String {
 
 const LAMBDA: &str = r#"{"Service": "lambda.amazonaws.com"}"#;
 
+/// Which policy of a role grants an action is not access: an inline policy renamed, or its
+/// statement moved to the queue's own policy naming the role, gains and loses nothing, for the
+/// role or for the vendor that may assume it. A new trust path is still a row gained.
+#[test]
+fn moving_a_grant_between_a_roles_policies_changes_no_row() {
+    let vendor = r#"{"AWS": "arn:aws:iam::210987654321:root"}"#;
+    let send = reads("jobs", "sqs:SendMessage");
+    let before = format!("{ROLE_HEAD}{QUEUE}{}", role("app", vendor, &send));
+    let renamed = before.replace("\np = '''", "\nrenamed = '''");
+    assert_ne!(renamed, before);
+    let changes = changes_checked(&between(&before, &renamed));
+    assert!(changes.is_empty(), "{changes:#?}");
+    let queue_policy = r#"policy = '''{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/app"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'''"#;
+    let in_queue_policy = format!(
+        "{ROLE_HEAD}{QUEUE}{queue_policy}\n{}",
+        role("app", vendor, &reads("other", "sqs:GetQueueUrl"))
+    );
+    let changes = changes_checked(&between(&before, &in_queue_policy));
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.grant.actions.iter().any(|a| a == "sqs:sendmessage")),
+        "{changes:#?}"
+    );
+    // Another role the vendor may assume that can send too is a new way in.
+    let second = format!("{before}{}", role("second", vendor, &send));
+    let changes = changes_checked(&between(&before, &second));
+    assert!(
+        changes.iter().any(|c| c.change == Change::Gained
+            && c.grant.principal == "210987654321"
+            && c.grant.actions.iter().any(|a| a == "sqs:sendmessage")),
+        "{changes:#?}"
+    );
+}
+
 /// Two units that name nothing of each other: a change to one computes its rows alone, and
 /// the other's rows, the same on both sides, are not computed at all.
 #[test]

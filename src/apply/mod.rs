@@ -56,7 +56,8 @@ impl Progress for Silent {
 pub struct StepOutcome {
     pub address: Address,
     pub action: Action,
-    /// A delete that only releases someone else's resource ([`ResourceChange::releases`]).
+    /// A delete that only releases someone else's resource ([`ResourceChange::releases`]), or
+    /// an update that lets go of one (`release = true`, [`ResourceChange::lets_go`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub released: bool,
     pub status: StepStatus,
@@ -140,7 +141,7 @@ impl ApplyReport {
     /// released` before the time when existing resources were let go; a destroy's (a plan of
     /// `--destroy`) says `Destroy complete: 3 destroyed in 1.2 s.`
     pub fn summary_line(&self, destroy: bool) -> String {
-        let released = match self.count(Action::Delete, true) {
+        let released = match self.count(Action::Delete, true) + self.count(Action::Update, true) {
             0 => String::new(),
             n => format!(", {n} released"),
         };
@@ -225,7 +226,7 @@ pub async fn apply(
                 StepOutcome {
                     address: address.clone(),
                     action: steps[address].action,
-                    released: steps[address].releases(),
+                    released: steps[address].releases() || steps[address].lets_go(),
                     status: StepStatus::Interrupted,
                     elapsed: Duration::ZERO,
                 }
@@ -246,7 +247,7 @@ pub async fn apply(
                     let outcome = StepOutcome {
                         address: address.clone(),
                         action: change.action,
-                        released: change.releases(),
+                        released: change.releases() || change.lets_go(),
                         status: StepStatus::Skipped {
                             because: (*failed).clone(),
                         },
@@ -305,7 +306,7 @@ pub async fn apply(
         let outcome = StepOutcome {
             address: change.address.clone(),
             action: change.action,
-            released: change.releases(),
+            released: change.releases() || change.lets_go(),
             status,
             elapsed,
         };
@@ -321,7 +322,7 @@ pub async fn apply(
         let outcome = StepOutcome {
             address: (*address).clone(),
             action: steps[address].action,
-            released: steps[address].releases(),
+            released: steps[address].releases() || steps[address].lets_go(),
             status: StepStatus::Blocked {
                 cycle: cycle_from(address, &waits_for, &pending),
             },

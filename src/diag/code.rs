@@ -71,8 +71,6 @@ codes! {
     PlanSharedTakeover = "plan::shared-takeover",
     /// A shared bucket's notification of the stack's overlaps one of its owner's.
     PlanNotificationOverlap = "plan::notification-overlap",
-    /// A refresh-only plan found no resource of the spec's under its name.
-    PlanNotFound = "plan::not-found",
     /// A key without an alias is deleted while another is created in the same plan.
     PlanKeyRecreated = "plan::key-recreated",
     /// A name that depends on a value known only after apply.
@@ -196,7 +194,6 @@ impl From<WarningCode> for Code {
             WarningCode::FunctionQueueAccess => Code::CheckFunctionQueueAccess,
             WarningCode::PassRole => Code::CheckPassRole,
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
-            WarningCode::NotFound => Code::PlanNotFound,
             WarningCode::KeyRecreated => Code::PlanKeyRecreated,
             WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
             WarningCode::Quota => Code::SpecQuota,

@@ -105,6 +105,8 @@ pub enum Reason {
     Moved { from: Address },
     /// `plan --refresh-only`: the live resource drifted, for the reason inside if any.
     Drift { then: Option<Box<Reason>> },
+    /// `plan --refresh-only`: the spec's resource is not in the account under its name.
+    Missing,
     /// `release = true`: plinth removes its tags (its record, on a shared resource) and leaves
     /// the resource, and what it set on it, as it is.
     Released,
@@ -148,6 +150,10 @@ impl std::fmt::Display for Reason {
                 f,
                 "made to replace key `{of}` in an apply that stopped before it took over; the spec no longer asks for this key"
             ),
+            Reason::Missing => f.write_str("deleted by hand, or never applied"),
+            Reason::Drift { then: Some(then) } if **then == Reason::Missing => {
+                write!(f, "{then}")
+            }
             Reason::Drift { then: None } => f.write_str("the live resource differs from the spec"),
             Reason::Drift { then: Some(then) } => {
                 write!(f, "the live resource differs from the spec; {then}")

@@ -470,20 +470,24 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
     };
     if options.refresh_only && !by_name.is_some_and(held) {
         // Drift is about resources the stack owns, or parts of shared resources it has
-        // written, that exist under their names. One found under no name is said, not
-        // planned: with no state, plinth cannot tell one deleted by hand from one never
-        // applied.
+        // written, that exist under their names. One found under no name is missing from the
+        // account: the report's largest drift, though with no state plinth cannot tell one
+        // deleted by hand from one never applied. (One under another stack's or no owner is
+        // not the stack's drift: a plan says what stands in its way.)
         if by_name.is_none() && renamed_from().is_none() && !resource.release {
-            out.diags.push(
-                Diagnostic::warning(
-                    WarningCode::NotFound,
-                    format!(
-                        "{} was not found in the account: deleted by hand, or never applied",
-                        resource.address
-                    ),
-                )
-                .hint("`plinth plan` would create it"),
-            );
+            out.change = Some(ResourceChange {
+                address: resource.address.clone(),
+                action: Action::Delete,
+                reason: Some(Reason::Missing),
+                physical_id: physical_id.unwrap_or_default(),
+                replaces: None,
+                attributes: Vec::new(),
+                desired: Some(desired),
+                live: None,
+                take_ownership: false,
+                depends_on: Vec::new(),
+                lints: Vec::new(),
+            });
         }
         return out;
     }

@@ -449,7 +449,8 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
         changed,
         [
             ("role.drifted".to_string(), Action::Update),
-            ("role.moved".to_string(), Action::Replace)
+            ("role.moved".to_string(), Action::Replace),
+            ("role.new".to_string(), Action::Delete)
         ]
     );
     let text = render(&plan, TextOptions::default());
@@ -459,7 +460,7 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
     );
     assert!(text.contains("\n\nDrift report: "), "{text}");
     assert!(
-        text.contains("Drift: 2 resources differ from the spec."),
+        text.contains("Drift: 3 resources differ from the spec."),
         "{text}"
     );
     assert!(!text.contains("Plan:"), "{text}");
@@ -475,7 +476,7 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
         "{markdown}"
     );
     assert!(
-        markdown.contains("**Drift: 2 resources differ from the spec.** Nothing will be changed"),
+        markdown.contains("**Drift: 3 resources differ from the spec.** Nothing will be changed"),
         "{markdown}"
     );
     assert!(
@@ -483,16 +484,56 @@ fn refresh_only_reports_drift_of_owned_resources_and_nothing_else() {
         "{markdown}"
     );
     assert!(!markdown.contains("will be updated"), "{markdown}");
-    // A resource of the spec found under no name is said, not planned: it may have been
-    // deleted by hand, or never applied.
-    let not_found: Vec<&str> = (plan.warnings.iter())
-        .filter(|w| w.code == crate::diag::WarningCode::NotFound)
-        .map(|w| w.text.as_str())
+    // A resource of the spec found under no name is missing from the account: deleted by
+    // hand, or never applied. It is drift, counted as such, and its rows are lost.
+}
+
+#[test]
+fn refresh_only_reports_a_resource_missing_from_the_account() {
+    let options = PlanOptions {
+        refresh_only: true,
+        ..Default::default()
+    };
+    let plan = plan(&spec("planner.toml"), &live("planner.json"), options).unwrap();
+    let missing: Vec<&super::ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.address.to_string() == "role.new")
         .collect();
-    assert_eq!(not_found.len(), 1, "{not_found:?}");
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].action, Action::Delete);
+    let text = render(&plan, TextOptions::default());
     assert!(
-        not_found[0].contains("role.new was not found in the account"),
-        "{not_found:?}"
+        text.contains("- role.new is missing from the account (deleted by hand, or never applied)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Drift: 3 resources differ from the spec."),
+        "{text}"
+    );
+    let markdown = crate::render::markdown::render(&plan, Default::default());
+    assert!(
+        markdown.contains("<code>- role.new</code> is missing from the account")
+            && markdown.contains("**missing** `role.new`")
+            && !markdown.contains("**destroys**"),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::render::json::render(&plan)).unwrap();
+    let entry = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "role.new")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(entry["action"], "delete");
+    assert_eq!(entry["action_reason"], "deleted by hand, or never applied");
+    // What the missing role could do is access the account no longer has.
+    let lost = crate::access::changes(&plan);
+    assert!(
+        lost.iter()
+            .all(|c| c.change == crate::access::Change::Lost || c.grant.principal != "role.new"),
+        "{lost:#?}"
     );
 }
 

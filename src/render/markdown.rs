@@ -250,6 +250,10 @@ fn risks(plan: &Plan, access: &[crate::access::GrantChange], line_budget: usize)
     let mut risks = super::access::markdown_risks_within(access, line_budget);
     for c in &plan.changes {
         match c.action {
+            Action::Delete if super::is_missing(c) => risks.push(format!(
+                "**missing** `{}` (`{}`): not in the account, deleted by hand or never applied",
+                c.address, c.physical_id
+            )),
             Action::Delete if existing(c).is_some() => risks.push(format!(
                 "**releases** `{}` (`{}`), an existing {}: plinth removes {}",
                 c.address,
@@ -307,8 +311,11 @@ fn change_symbol(c: &ResourceChange) -> &'static str {
 }
 
 fn verb(c: &ResourceChange) -> String {
+    if super::is_missing(c) {
+        return super::MISSING.to_string();
+    }
     if let Some(e) = existing(c) {
-        return format!("(existing {}) {}", c.address.kind, e.what(c.address.kind));
+        return format!("(existing {}) {}", c.address.kind, e.what(c));
     }
     match c.action {
         Action::Create => "will be created".to_string(),

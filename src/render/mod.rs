@@ -42,9 +42,17 @@ pub fn change_verb(c: &crate::plan::ResourceChange) -> &'static str {
     }
 }
 
+/// What a drift report says of a resource the spec declares that is not in the account.
+pub const MISSING: &str = "is missing from the account";
+
+/// Whether a change of a drift report is a resource missing from the account.
+pub fn is_missing(c: &ResourceChange) -> bool {
+    c.action == Action::Delete && matches!(c.reason, Some(crate::plan::Reason::Drift { .. }))
+}
+
 /// The closing line of a drift report.
 pub fn drift_line(s: &Summary) -> String {
-    let n = s.change + s.replace;
+    let n = s.change + s.replace + s.destroy;
     format!(
         "Drift: {n} resource{} differ{} from the spec.",
         if n == 1 { "" } else { "s" },
@@ -140,27 +148,47 @@ pub fn existing(c: &ResourceChange) -> Option<Existing> {
 }
 
 impl Existing {
-    /// What happens to the resource, after its address.
-    pub fn what(&self, kind: impl std::fmt::Display) -> String {
-        if self.released {
+    /// What happens to the resource, after its address: in a drift report it has drifted;
+    /// `release = true` lets go of it and leaves its parts; leaving the spec removes them.
+    pub fn what(&self, c: &ResourceChange) -> String {
+        let kind = c.address.kind;
+        if matches!(c.reason, Some(crate::plan::Reason::Drift { .. })) {
+            "has drifted".to_string()
+        } else if c.lets_go() {
+            let parts = self.parts();
+            let left = if parts.is_empty() {
+                format!("the {kind} as it is")
+            } else {
+                format!("{} as they are", parts.join(", "))
+            };
+            format!(
+                "will be released: no longer managed by this stack; plinth removes its own tags and leaves {left}"
+            )
+        } else if self.released {
             format!("will be released: plinth removes {}", self.removed(kind))
         } else {
             "will be updated in place".to_string()
         }
     }
 
-    /// What releasing it removes, and what it leaves.
-    pub fn removed(&self, kind: impl std::fmt::Display) -> String {
+    /// The parts plinth manages on the resource that are its own (not settings it found
+    /// there), for people (`policy statement VendorDecrypt`).
+    fn parts(&self) -> Vec<String> {
         let found = crate::plan::shared_bucket::found_settings(&self.settings);
-        let parts: Vec<String> = self
-            .settings
+        self.settings
             .iter()
             .filter(|p| {
                 !crate::plan::shared_bucket::is_found(p)
                     && !crate::plan::shared_bucket::is_kept(p, &found)
             })
             .map(|p| crate::plan::shared::describe(p))
-            .collect();
+            .collect()
+    }
+
+    /// What releasing it removes, and what it leaves.
+    pub fn removed(&self, kind: impl std::fmt::Display) -> String {
+        let found = crate::plan::shared_bucket::found_settings(&self.settings);
+        let parts = self.parts();
         let kept = if found.is_empty() {
             String::new()
         } else {

@@ -125,7 +125,8 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) ->
 fn resource(out: &mut String, p: &Painter, c: &ResourceChange) {
     let existing = existing(c);
     let what = match (&existing, c.action) {
-        (Some(e), _) => format!("(existing {}) {}", c.address.kind, e.what(c.address.kind)),
+        _ if super::is_missing(c) => super::MISSING.to_string(),
+        (Some(e), _) => format!("(existing {}) {}", c.address.kind, e.what(c)),
         (None, Action::Create) => "will be created".to_string(),
         (None, Action::Update | Action::Replace) => super::change_verb(c).to_string(),
         (None, Action::Delete) => super::delete_verb(c),

@@ -508,12 +508,21 @@ policy = {{ Version = "2012-10-17", Statement = [
         .unwrap();
     assert_eq!(queue_change["action"], "release");
     assert_eq!(json["summary"]["change"], 0, "{}", json["summary"]);
+    // The shared key is let go of too, and its parts stay: the plan says so, and the apply
+    // counts all three as released, none as changed.
     assert!(
-        plan.stdout.contains("key.customer (existing key)"),
+        plan.stdout.contains(
+            "key.customer (existing key) will be released: no longer managed by this stack; plinth removes its own tags and leaves policy statement Kept as they are"
+        ),
         "{}",
         plan.stdout
     );
-    apply(&released);
+    let applied = apply(&released);
+    let said = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(
+        said.contains("Apply complete: 0 added, 0 changed, 0 replaced, 0 destroyed, 3 released"),
+        "{said}"
+    );
     let tags = queue_tags(&queue).unwrap();
     assert!(!tags.keys().any(|k| k.starts_with("plinth:")), "{tags:?}");
     let bucket_tags = bucket_state(&bucket).tags;
