@@ -83,13 +83,15 @@ pub enum WarningCode {
     KeyRecreated,
     /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
     EnvVarOverridden,
+    /// A variable a secret is made of is used outside a secret too, where it is shown.
+    SecretShown,
     /// More of something than AWS's default quota allows, within what a raised quota allows
     /// (managed policies on a role).
     Quota,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 12] = [
+    pub const ALL: [WarningCode; 13] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -101,6 +103,7 @@ impl WarningCode {
         WarningCode::SharedTakeover,
         WarningCode::KeyRecreated,
         WarningCode::EnvVarOverridden,
+        WarningCode::SecretShown,
         WarningCode::Quota,
     ];
 
@@ -120,6 +123,7 @@ impl WarningCode {
             WarningCode::SharedTakeover => "plan::shared-takeover",
             WarningCode::KeyRecreated => "plan::key-recreated",
             WarningCode::EnvVarOverridden => "spec::env-var-overridden",
+            WarningCode::SecretShown => "spec::secret-shown",
             WarningCode::Quota => "spec::quota",
         }
     }

@@ -101,6 +101,8 @@ codes! {
     SpecEnvironmentsShareStack = "spec::environments-share-stack",
     /// `--var`, a var file or `PLINTH_VAR_*` replaces a value the chosen environment sets.
     SpecEnvVarOverridden = "spec::env-var-overridden",
+    /// A variable a secret is made of, used outside a secret too.
+    SpecSecretShown = "spec::secret-shown",
     SpecQuota = "spec::quota",
     /// Environments of one account that name the same AWS resource.
     SpecEnvironmentsShareName = "spec::environments-share-name",
@@ -196,6 +198,7 @@ impl From<WarningCode> for Code {
             WarningCode::SharedTakeover => Code::PlanSharedTakeover,
             WarningCode::KeyRecreated => Code::PlanKeyRecreated,
             WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
+            WarningCode::SecretShown => Code::SpecSecretShown,
             WarningCode::Quota => Code::SpecQuota,
         }
     }

@@ -207,11 +207,67 @@ fn remember_secret(value: &str) {
         return;
     }
     let mut seen = SEEN_SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-    if !seen.iter().any(|s| s == value) {
-        seen.push(value.to_string());
+    let mut added = false;
+    for form in quoted_forms(value) {
+        if !seen.contains(&form) {
+            seen.push(form);
+            added = true;
+        }
+    }
+    if added {
         // Longest first, so that a secret holding another is hidden whole.
         seen.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
+}
+
+/// A secret as AWS may quote it back in an error: as it is, inside a JSON string (escaped,
+/// with characters beyond ASCII as `\u` escapes, as Lambda writes them, or as they are), and
+/// inside XML text (the query protocols); and inside a JSON string quoted once more, as a
+/// trace log shows a response's body.
+fn quoted_forms(value: &str) -> Vec<String> {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or(value)
+        .to_string();
+    let escaped = |upper: bool| {
+        let mut out = String::with_capacity(json.len());
+        for c in json.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    if upper {
+                        out.push_str(&format!("\\u{unit:04X}"));
+                    } else {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let xml = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;");
+    // Within a JSON string quoted again, as a log's debug form of a response body shows it.
+    let twice = escaped(false).replace('\\', "\\\\").replace('"', "\\\"");
+    let mut forms = vec![
+        value.to_string(),
+        escaped(false),
+        escaped(true),
+        json,
+        xml,
+        twice,
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 /// `text` with every secret this process has seen replaced by `(sensitive)`.
@@ -347,6 +403,11 @@ impl Value {
             (Value::Policy(a), Value::Policy(b)) => a.equivalent(b),
             (Value::Sensitive(a), Value::Sensitive(b)) => {
                 !a.sha256.is_empty() && a.sha256 == b.sha256
+            }
+            // A live value hidden as a secret, though the spec now declares it plain.
+            (Value::Str(plain), Value::Sensitive(hidden))
+            | (Value::Sensitive(hidden), Value::Str(plain)) => {
+                !hidden.sha256.is_empty() && hidden.sha256 == sha256_hex(plain)
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
@@ -655,6 +716,20 @@ mod secret_change_tests {
             super::without_secrets("refused: {\"API_TOKEN\":\"old-token\",\"MODE\":\"a\"}"),
             "refused: {\"API_TOKEN\":\"(sensitive)\",\"MODE\":\"a\"}"
         );
+        // As AWS quotes them: escaped inside a JSON string, characters beyond ASCII as `\u`
+        // escapes, or inside XML text.
+        for (secret, quoted) in [
+            ("Sekr\"Quote9", r#"{"TOK":"Sekr\"Quote9"}"#),
+            ("Sekr\\Back9", r#"{"TOK":"Sekr\\Back9"}"#),
+            ("Sekr€uro9", r#"{"TOK":"Sekr\u20acuro9"}"#),
+            ("Sekr€uro9", r#"{"TOK":"Sekr\u20ACuro9"}"#),
+            ("Sekr<&'Xml9", "<Value>Sekr&lt;&amp;&apos;Xml9</Value>"),
+            ("Sekr\"Trace9", r#"body: b"{\"TOK\":\"Sekr\\\"Trace9\"}""#),
+        ] {
+            let _ = Sensitive::new(secret);
+            let shown = super::without_secrets(quoted);
+            assert!(shown.contains("(sensitive)"), "{secret}: {shown}");
+        }
 
         // As read from AWS, a secret is only its hash: an unchanged one is still unchanged
         // when something else in the map changes.

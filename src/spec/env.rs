@@ -515,6 +515,14 @@ impl Loader {
                         d.hint = Some("--var-file takes a TOML file of NAME = value lines, relative to the current directory".into());
                     }
                 }
+                // A file that is not UTF-8 is shown as far as it reads, its values starred.
+                for d in d.0.iter_mut().filter(|d| d.code == Code::SpecEncoding) {
+                    if let Some(location) = &mut d.location {
+                        let text = location.file.text.clone();
+                        let (root, _) = DeTable::parse_recoverable(&text);
+                        location.file = starred(&location.file, &root, true);
+                    }
+                }
                 self.diags.extend(d);
                 return;
             }
@@ -752,8 +760,20 @@ fn starred(
             }
         }
     };
+    // Every value, however deep: a var file with a table header (`[vars]`), a dotted key or
+    // an array of tables is refused, but its snippet must still show none of its values.
+    fn leaves(value: &toml::Spanned<DeValue<'_>>, out: &mut Vec<std::ops::Range<usize>>) {
+        match value.get_ref() {
+            DeValue::Table(table) => table.iter().for_each(|(_, v)| leaves(v, out)),
+            DeValue::Array(array) => array.iter().for_each(|v| leaves(v, out)),
+            _ => out.push(value.span()),
+        }
+    }
+    let mut spans = Vec::new();
     for (_, value) in root.get_ref().iter() {
-        let span = value.span();
+        leaves(value, &mut spans);
+    }
+    for span in spans {
         if span.end <= bytes.len() && span.start < span.end {
             star(&mut bytes[span]);
         }

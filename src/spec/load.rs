@@ -162,7 +162,9 @@ pub(super) fn read_source(
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let file = SourceFile::new(name, lossy);
+            // A replacement character is three bytes where the bad byte was one: the spans of
+            // the text before it hold, and so does the masking of the spec's secrets.
+            let file = SourceFile::new(name, super::redact::mask_secrets(&lossy));
             Err(Diagnostics(vec![Diagnostic::error(
                 Code::SpecEncoding,
                 format!("`{name}` is not valid UTF-8"),
@@ -253,6 +255,18 @@ impl Loader {
                 .set_hint("see https://toml.io for the syntax");
             }
             return None;
+        }
+        for (name, span) in super::redact::secret_vars_shown(&file.text) {
+            self.diags.push(
+                Diagnostic::warning(
+                    crate::diag::WarningCode::SecretShown,
+                    format!(
+                        "`${{var.{name}}}` is a secret's value, but here it is shown: plans, saved plans and outputs print it"
+                    ),
+                )
+                .at(&file, span)
+                .hint("give the secret a variable of its own, or leave the value out of this field"),
+            );
         }
         let root_span = root.span();
         let root = root.into_inner();

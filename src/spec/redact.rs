@@ -77,7 +77,21 @@ fn secret_spans(text: &str) -> Vec<Range<usize>> {
     if !errors.is_empty() {
         scan(text, &mut secrets, &mut vars_used);
     }
+    // The values of those variables: in `[vars]`, and in each environment's `vars`.
+    let mut tables = Vec::new();
     if let Some(DeValue::Table(vars)) = root.get("vars").map(|v| v.get_ref()) {
+        tables.push(vars);
+    }
+    if let Some(DeValue::Table(envs)) = root.get("env").map(|v| v.get_ref()) {
+        for (_, env) in envs.iter() {
+            if let DeValue::Table(env) = env.get_ref() {
+                if let Some(DeValue::Table(vars)) = env.get("vars").map(|v| v.get_ref()) {
+                    tables.push(vars);
+                }
+            }
+        }
+    }
+    for vars in tables {
         for (name, value) in vars.iter() {
             if vars_used.iter().any(|v| v == name.get_ref().as_ref()) {
                 secrets.push(content(text, value.span()));
@@ -90,6 +104,67 @@ fn secret_spans(text: &str) -> Vec<Range<usize>> {
         }
     }
     secrets
+}
+
+/// Where a spec that parses uses a variable a secret is made of outside a secret (a tag, a
+/// description, a plain variable, an output), where plans and outputs show it: each such
+/// variable's name and the span of the string that uses it, in the spec's order.
+pub fn secret_vars_shown(text: &str) -> Vec<(String, Range<usize>)> {
+    // Most specs hold no secret made of a variable: they are not parsed again.
+    let mentions_secret = text
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"secret"));
+    if !mentions_secret || !text.contains("${var.") {
+        return Vec::new();
+    }
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return Vec::new();
+    }
+    let root = root.into_inner();
+    let (mut secrets, mut vars_used) = (Vec::new(), Vec::new());
+    for (_, value) in root.iter() {
+        collect(value, text, false, &mut secrets, &mut vars_used);
+    }
+    if vars_used.is_empty() {
+        return Vec::new();
+    }
+    let mut shown = Vec::new();
+    for (key, value) in root.iter() {
+        // Variables are set, not shown, in `[vars]` and in environments' `vars`.
+        if !matches!(key.get_ref().as_ref(), "vars" | "env") {
+            plain_uses(value, &vars_used, &mut shown);
+        }
+    }
+    shown
+}
+
+/// The strings outside secret tables that refer to one of `vars`.
+fn plain_uses(
+    value: &toml::Spanned<DeValue<'_>>,
+    vars: &[String],
+    out: &mut Vec<(String, Range<usize>)>,
+) {
+    match value.get_ref() {
+        DeValue::String(s) => {
+            for piece in template::parse(s).unwrap_or_default() {
+                if let Piece::Ref(Reference::Var(name), _) = piece {
+                    if vars.contains(&name)
+                        && !out
+                            .iter()
+                            .any(|(n, span)| *n == name && *span == value.span())
+                    {
+                        out.push((name, value.span()));
+                    }
+                }
+            }
+        }
+        DeValue::Table(table) if table.iter().any(|(k, _)| secret_like(k.get_ref())) => {}
+        DeValue::Table(table) => table.iter().for_each(|(_, v)| plain_uses(v, vars, out)),
+        DeValue::Array(array) => array.iter().for_each(|v| plain_uses(v, vars, out)),
+        _ => {}
+    }
 }
 
 /// Whether a key names a secret, misspelt or not.
@@ -226,6 +301,31 @@ mod tests {
         let text = "[vars]\ntoken = \"abc\"\nplain = \"x\"\n\n[function.f.environment]\nA = { secret = \"lit€ral\" }\nB = { secret = \"${var.token}\" }\nC = \"${var.plain}\"\n";
         let spans: Vec<&str> = secret_spans(text).into_iter().map(|s| &text[s]).collect();
         assert_eq!(spans, ["lit€ral", "${var.token}", "abc"]);
+        // An environment's value of such a variable too.
+        let text =
+            format!("{text}\n[env.dev]\nvars = {{ token = \"dev-token\", plain = \"y\" }}\n");
+        let spans: Vec<&str> = secret_spans(&text).into_iter().map(|s| &text[s]).collect();
+        assert_eq!(spans, ["lit€ral", "${var.token}", "abc", "dev-token"]);
+    }
+
+    #[test]
+    fn a_secrets_variable_used_in_the_open_is_found() {
+        let text = "[vars]\ntok = \"abc\"\nplain = \"x\"\n\n[role.r]\ndescription = \"token ${var.tok}\"\ntags = { t = \"${var.tok}\", p = \"${var.plain}\" }\n\n[function.f.environment]\nA = { secret = \"${var.tok}\" }\nB = \"${var.tok}-${var.plain}\"\n\n[outputs]\nt = \"${var.tok}\"\n";
+        let shown: Vec<(String, &str)> = secret_vars_shown(text)
+            .into_iter()
+            .map(|(name, span)| (name, &text[span]))
+            .collect();
+        let tok = |s: &'static str| ("tok".to_string(), s);
+        assert_eq!(
+            shown,
+            [
+                tok("\"token ${var.tok}\""),
+                tok("\"${var.tok}\""),
+                tok("\"${var.tok}-${var.plain}\""),
+                tok("\"${var.tok}\""),
+            ]
+        );
+        assert!(secret_vars_shown(&text.replace("secret", "other")).is_empty());
     }
 
     #[test]

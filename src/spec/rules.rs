@@ -574,6 +574,32 @@ impl<'a> Checker<'a> {
     /// Applies `rule` to a text's value; a violation points at the text, with `hint`. A
     /// reference to a resource's `arn` where the rule wants a name (or its `name` where the
     /// rule wants an ARN) is named as such, with the reference to write instead.
+    /// `message` about `value` (the text rendered) with the value as the spec writes it where
+    /// it holds a variable given from outside the spec (`--var`, `PLINTH_VAR_*`, a var file):
+    /// such values are never shown in a diagnostic. `h62-${var.token}`, not the token.
+    fn without_given_values(&self, text: &Text, value: &str, message: String) -> String {
+        let given = |name: &str| {
+            self.vars.get(name).is_some_and(|var| {
+                var.location
+                    .as_ref()
+                    .is_none_or(|at| !std::sync::Arc::ptr_eq(&at.file, &text.location.file))
+            })
+        };
+        if !text
+            .references()
+            .any(|r| matches!(r, Reference::Var(n) if given(n)))
+        {
+            return message;
+        }
+        let shown = super::template::render(&text.pieces, |r| match r {
+            Reference::Var(n) if given(n) => Some(format!("${{var.{n}}}")),
+            Reference::Var(n) => self.vars.get(n).map(|v| v.value.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| text.raw.clone());
+        message.replace(&format!("`{value}`"), &format!("`{shown}`"))
+    }
+
     pub fn text(
         &self,
         text: &Text,
@@ -597,7 +623,10 @@ impl<'a> Checker<'a> {
                 };
                 diags.push(match swapped_attribute(text, lookup, &rule) {
                     Some(swap) => error(swap.message(), swap.hint()),
-                    None => error(message, hint.to_string()),
+                    None => error(
+                        self.without_given_values(text, &value, message),
+                        hint.to_string(),
+                    ),
                 });
             }
             return;

@@ -278,12 +278,39 @@ async fn read_named(
             let found = aws.read(&req).await?;
             Ok::<_, AwsError>(found.map(|mut found| {
                 mask_sensitive(desired, &mut found.attributes);
+                mask_environment(desired, &mut found.attributes);
                 (req.address, found)
             }))
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await
+}
+
+/// Hides the live value of every environment variable of a function but those the spec
+/// declares plain, under a name and with a value that do not look like a secret's: a variable
+/// added by hand, or one the spec renamed, removed or made plain (once a secret, its live
+/// value still is one), shows only whether it changes. A plain value compares with the hash.
+fn mask_environment(desired: &Attributes, live: &mut Attributes) {
+    use crate::spec::kinds::function::{looks_secret, value_looks_secret};
+    let Some(Value::Map(have)) = live.get_mut("environment") else {
+        return;
+    };
+    let want = match desired.get("environment") {
+        Some(Value::Map(want)) => Some(want),
+        _ => None,
+    };
+    for (name, value) in have.iter_mut() {
+        let Value::Str(text) = &*value else {
+            continue;
+        };
+        let plain = want
+            .and_then(|w| w.get(name))
+            .is_some_and(|w| matches!(w, Value::Str(_)));
+        if !plain || looks_secret(name) || value_looks_secret(text) {
+            *value = Value::Sensitive(Sensitive::masked(text));
+        }
+    }
 }
 
 /// Hides the live value of everything the spec marks secret, keeping only its hash, so no
@@ -302,5 +329,59 @@ fn mask_sensitive(desired: &Attributes, live: &mut Attributes) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, Value)]) -> Attributes {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        Attributes::from([("environment".to_string(), Value::Map(map))])
+    }
+
+    /// What the spec does not declare plain is read as a secret: a variable added by hand, one
+    /// renamed or removed, one now plain whose name or value looks secret. A plain value the
+    /// spec declares is shown, and one hidden compares equal to the same plain value.
+    #[test]
+    fn live_environment_values_are_shown_only_where_the_spec_declares_them_plain() {
+        let desired = env(&[
+            ("MODE", Value::str("fast")),
+            ("API_TOKEN", Value::str("now-plain")),
+            ("DB_URL", Value::str("postgres://app:hunter2@db/x")),
+            ("KEY", Value::Sensitive(Sensitive::new("spec-secret"))),
+        ]);
+        let mut live = env(&[
+            ("MODE", Value::str("slow")),
+            ("API_TOKEN", Value::str("OldLiveSecret1")),
+            ("DB_URL", Value::str("postgres://app:hunter2@db/x")),
+            ("KEY", Value::str("LiveSecretKey2")),
+            ("EXTRA_PASSWORD", Value::str("HandAdded3")),
+            ("RENAMED", Value::str("WasASecret4")),
+        ]);
+        mask_sensitive(&desired, &mut live);
+        mask_environment(&desired, &mut live);
+        let shown = Value::Map(live.clone()).display();
+        for secret in [
+            "OldLiveSecret1",
+            "hunter2",
+            "LiveSecretKey2",
+            "HandAdded3",
+            "WasASecret4",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("MODE = \"slow\""), "{shown}");
+        let (Some(Value::Map(have)), Some(Value::Map(want))) =
+            (live.get("environment"), desired.get("environment"))
+        else {
+            unreachable!()
+        };
+        assert!(have["DB_URL"].equivalent(&want["DB_URL"]));
+        assert!(!have["API_TOKEN"].equivalent(&want["API_TOKEN"]));
     }
 }

@@ -606,3 +606,109 @@ policy = {{ Version = "2012-10-17", Statement = [{{ Sid = "{sid}", Effect = "All
         refused.render(false)
     );
 }
+
+/// A var file shaped like a spec's table (`[vars]`), with a dotted key or an array of tables is
+/// refused, and its snippet shows none of its values.
+#[test]
+fn a_var_file_with_tables_shows_no_value() {
+    let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\napi_token = \"a\"\n");
+    for (name, text) in [
+        ("section.toml", "[vars]\napi_token = \"SekrTable1\"\n"),
+        (
+            "two.toml",
+            "api_token = \"SekrTwo1\"\n[extra]\ndb_password = \"SekrTwo2\"\n",
+        ),
+        ("dotted.toml", "api_token.value = \"SekrDotted1\"\n"),
+        (
+            "aot.toml",
+            "[[vars]]\napi_token = \"SekrArray1\"\nn = 12345\n",
+        ),
+    ] {
+        let file = dir.write(name, text);
+        let options = LoadOptions {
+            var_files: vec![file],
+            ..LoadOptions::default()
+        };
+        let rendered = dir.load(&options).unwrap_err().render(false);
+        assert!(rendered.contains(name), "{rendered}");
+        for secret in [
+            "SekrTable1",
+            "SekrTwo",
+            "SekrDotted1",
+            "SekrArray1",
+            "12345",
+        ] {
+            assert!(!rendered.contains(secret), "{rendered}");
+        }
+    }
+}
+
+/// A spec or var file that is not UTF-8 is shown where it breaks, without its secrets: the
+/// spec's, and every value of a var file.
+#[test]
+fn a_file_that_is_not_utf8_shows_no_secret() {
+    let spec = "[stack]\nname = \"x\"\n\n[vars]\ntok = \"SekrVarU1\"\n\n[function.f]\nname = \"f\"\nruntime = \"python3.12\"\nhandler = \"a.b\"\ncode = { zip = \"f.zip\" }\nenvironment = { A = { secret = \"SekrLitU2\" }, B = { secret = \"${var.tok}\" } }\nx = \"BAD\"\n";
+    let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\napi_token = \"a\"\n");
+    let broken = spec.replace("BAD", "\u{1}").into_bytes();
+    let broken: Vec<u8> = broken
+        .into_iter()
+        .map(|b| if b == 1 { 0xff } else { b })
+        .collect();
+    std::fs::write(dir.spec(), &broken).unwrap();
+    let rendered = dir.load(&LoadOptions::default()).unwrap_err().render(false);
+    assert!(rendered.contains("not valid UTF-8"), "{rendered}");
+    assert!(
+        !rendered.contains("SekrVarU1") && !rendered.contains("SekrLitU2"),
+        "{rendered}"
+    );
+
+    let dir = Dir::new("[stack]\nname = \"x\"\n\n[vars]\napi_token = \"a\"\n");
+    let path = dir.0.path().join("binary.toml");
+    std::fs::write(
+        &path,
+        b"api_token = \"\xff\xfeSekrBin1\"\nother = \"SekrBin2\"\n",
+    )
+    .unwrap();
+    let options = LoadOptions {
+        var_files: vec![path],
+        ..LoadOptions::default()
+    };
+    let rendered = dir.load(&options).unwrap_err().render(false);
+    assert!(rendered.contains("not valid UTF-8"), "{rendered}");
+    assert!(!rendered.contains("SekrBin"), "{rendered}");
+}
+
+/// A value made invalid by a variable given from outside the spec is named by the variable,
+/// never quoted: the variable may be a secret.
+#[test]
+fn a_given_variable_is_not_quoted_in_an_error() {
+    let dir = Dir::new(
+        "[stack]\nname = \"x\"\n\n[vars]\ntok = \"fine\"\n\n[role.r]\nname = \"h62-${var.tok}\"\ntrust = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Principal = { Service = \"lambda.amazonaws.com\" }, Action = \"sts:AssumeRole\" }] }\n",
+    );
+    for options in [
+        LoadOptions {
+            var_overrides: pairs(&[("tok", "Sekr has spaces!")]),
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            env_vars: pairs(&[("tok", "Sekr has spaces!")]),
+            ..LoadOptions::default()
+        },
+    ] {
+        let rendered = dir.load(&options).unwrap_err().render(false);
+        assert!(
+            rendered.contains("`h62-${var.tok}` contains ` `"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("Sekr"), "{rendered}");
+    }
+    // A value the spec itself holds is quoted as it is.
+    let dir = Dir::new(
+        "[stack]\nname = \"x\"\n\n[vars]\ntok = \"in spec\"\n\n[role.r]\nname = \"h62-${var.tok}\"\ntrust = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Principal = { Service = \"lambda.amazonaws.com\" }, Action = \"sts:AssumeRole\" }] }\n",
+    );
+    let rendered = dir.load(&LoadOptions::default()).unwrap_err().render(false);
+    assert!(
+        rendered.contains("`h62-in spec` contains ` `"),
+        "{rendered}"
+    );
+}

@@ -537,7 +537,7 @@ fn import_block(found: &Found, w: &mut dyn BlockWriter) {
 }
 
 /// An environment variable whose name says it holds a secret.
-fn looks_secret(name: &str) -> bool {
+pub(crate) fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     [
         "SECRET",
@@ -559,7 +559,7 @@ fn looks_secret(name: &str) -> bool {
 /// A value that has the shape of a credential whatever its variable is called: an AWS access
 /// key id, a GitHub, Slack or Stripe token, a private key, a bearer token or JWT, or a URL with
 /// a password in it (`postgres://app:PASSWORD@db/...`).
-fn value_looks_secret(value: &str) -> bool {
+pub(crate) fn value_looks_secret(value: &str) -> bool {
     let value = value.trim();
     let prefixed = [
         "ghp_",
