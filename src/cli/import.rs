@@ -138,7 +138,15 @@ pub(super) async fn run(args: ImportArgs, ui: &Ui) -> Result<u8, Failure> {
             hint: Some("check --var values and --region: resources are looked for by the names the stack would give them".into()),
         });
     }
-    let imported = import::write::spec(&stack, &account, &found);
+    // What a ready-made stack shares with the resource's owner is narrowed to what it
+    // declares; the comparison below still sees all that was found.
+    let mut to_write = found.clone();
+    let left = match &like {
+        Some(spec) => import::like::narrow(spec, &account, &mut to_write),
+        None => Vec::new(),
+    };
+    let mut imported = import::write::spec(&stack, &account, &to_write);
+    imported.notes.extend(left);
     let written = import::write_files(&args.out, &imported)?;
     for path in &written {
         ui.err(&format!("wrote {}\n", path.display()));

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use super::{Found, Wanted};
 use crate::diag::Diagnostics;
-use crate::model::{Address, Value};
+use crate::model::kinds::bucket::entry_id;
+use crate::model::{Address, Kind, Value};
 use crate::plan::{self, Action, PlanOptions};
 use crate::policy::{diff, ChangeKind};
 use crate::policy::{AccessChange, PolicyDocument};
@@ -35,6 +36,101 @@ pub fn wanted(spec: &Spec, account: &Account) -> Result<Vec<Wanted>, Diagnostics
             name: Some(address.name),
         })
         .collect())
+}
+
+/// The settings of someone else's resource (a key or bucket the ready-made stack declares
+/// `existing = true`) that a stack manages part by part.
+const SHARED_SETTINGS: &[&str] = &[
+    "policy",
+    "cors",
+    "notifications",
+    "public_access_block",
+    "encryption",
+];
+
+/// Narrows what was found on resources the ready-made stack shares with their owner (keys and
+/// buckets) to what that stack declares: a setting it does not declare, and the statements,
+/// CORS rules and notifications whose Sid or id its block does not name, stay the owner's.
+/// Imported as the stack's, they would become parts the ready-made stack, which does not
+/// declare them, then removes. Returns a note for each part left to the owner.
+pub fn narrow(spec: &Spec, account: &Account, found: &mut [Found]) -> Vec<String> {
+    let resolver = Resolver::new(spec, account, None);
+    let mut notes = Vec::new();
+    for f in found.iter_mut() {
+        let Some(resource) = spec.resources.get(&f.address) else {
+            continue;
+        };
+        if !matches!(f.address.kind, Kind::Key | Kind::Bucket) {
+            continue;
+        }
+        let mut ignored = Diagnostics::default();
+        let desired = resource.body.desired(&resolver, &mut ignored);
+        let address = f.address.clone();
+        let live = &mut f.live.attributes;
+        for setting in SHARED_SETTINGS {
+            let Some(have) = live.get(*setting) else {
+                continue;
+            };
+            let kept = match (desired.get(*setting), have) {
+                (None, _) => None,
+                (Some(want), Value::Policy(doc)) => {
+                    let sids: Vec<String> = want
+                        .as_policy()
+                        .map(|w| {
+                            w.statements()
+                                .iter()
+                                .filter_map(|s| s.sid.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let narrowed = doc.retaining(|s| {
+                        s.sid
+                            .as_ref()
+                            .is_some_and(|sid| sids.iter().any(|w| w.eq_ignore_ascii_case(sid)))
+                    });
+                    for s in doc.statements() {
+                        if !narrowed.statements().contains(s) {
+                            let name = s.sid.as_deref().unwrap_or("without a Sid");
+                            notes.push(format!(
+                                "{address}: statement {name} of its {setting} is not the ready-made stack's, and is left to the {}'s owner",
+                                address.kind
+                            ));
+                        }
+                    }
+                    Some(Value::policy(narrowed))
+                }
+                (Some(Value::List(want)), Value::List(entries)) => {
+                    let ids: Vec<&str> = want.iter().filter_map(entry_id).collect();
+                    let (ours, theirs): (Vec<&Value>, Vec<&Value>) = entries
+                        .iter()
+                        .partition(|e| entry_id(e).is_some_and(|id| ids.contains(&id)));
+                    for entry in theirs {
+                        notes.push(format!(
+                            "{address}: {} {} is not the ready-made stack's, and is left to the bucket's owner",
+                            if *setting == "cors" { "CORS rule" } else { "notification" },
+                            entry_id(entry).unwrap_or("without an id")
+                        ));
+                    }
+                    Some(Value::List(ours.into_iter().cloned().collect()))
+                }
+                (Some(_), _) => Some(have.clone()),
+            };
+            match kept {
+                Some(value) => {
+                    live.insert(setting.to_string(), value);
+                }
+                None => {
+                    live.remove(*setting);
+                    notes.push(format!(
+                        "{address}: its {} is not declared by the ready-made stack, and is left to the {}'s owner",
+                        setting.replace('_', " "),
+                        address.kind
+                    ));
+                }
+            }
+        }
+    }
+    notes
 }
 
 /// How the hand-made setup differs from the ready-made stack.

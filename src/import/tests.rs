@@ -715,3 +715,96 @@ fn a_role_or_queue_another_stack_shares_is_shared_not_adopted() {
     );
     load_written(&out);
 }
+
+/// `import --like` declares, on a bucket or key the ready-made stack shares with its owner,
+/// only what that stack declares: a bucket policy it does not manage, and CORS rules and key
+/// statements it does not name, stay the owner's (imported, the ready-made stack would then
+/// remove them as parts it no longer declares).
+#[test]
+fn import_like_declares_only_the_ready_made_stacks_parts_of_a_shared_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        r#"
+[stack]
+name = "ready"
+
+[bucket.data]
+name = "shared-data"
+existing = true
+cors = [{ id = "vendor-ui", allowed_methods = ["GET"], allowed_origins = ["https://vendor.example.com"] }]
+
+[key.k]
+existing = true
+key_id = "alias/customer"
+policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect = "Allow", Principal = { AWS = "arn:aws:iam::210987654321:root" }, Action = "kms:Decrypt", Resource = "*" }] }
+"#,
+    )
+    .unwrap();
+    let ready = spec::load(&path, &LoadOptions::default()).unwrap();
+    let rule = |id: &str| {
+        map(vec![
+            ("id", Value::str(id)),
+            ("allowed_methods", Value::List(vec![Value::str("GET")])),
+            (
+                "allowed_origins",
+                Value::List(vec![Value::str("https://x.example.com")]),
+            ),
+        ])
+    };
+    let bucket = found(
+        Kind::Bucket,
+        "data",
+        "shared-data",
+        "arn:aws:s3:::shared-data",
+        vec![
+            (
+                "cors",
+                Value::List(vec![rule("vendor-ui"), rule("customer-app")]),
+            ),
+            (
+                "policy",
+                policy(
+                    r#"{"Version": "2012-10-17", "Statement": [{"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::shared-data/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}"#,
+                ),
+            ),
+        ],
+    );
+    let key = found(
+        Kind::Key,
+        "k",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        vec![(
+            "policy",
+            policy(
+                r#"{"Version": "2012-10-17", "Statement": [{"Sid": "VendorDecrypt", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "kms:Decrypt", "Resource": "*"}, {"Sid": "AllowS3EventNotifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "kms:GenerateDataKey", "Resource": "*"}]}"#,
+            ),
+        )],
+    );
+    let mut found = vec![bucket, key];
+    let notes = super::like::narrow(&ready, &account(), &mut found);
+    let out = spec("ready", &account(), &found);
+    assert!(
+        !out.spec.contains("customer-app") && out.spec.contains("vendor-ui"),
+        "{}",
+        out.spec
+    );
+    let written: String = out.files.values().cloned().collect();
+    assert!(!written.contains("DenyInsecure"), "{written}");
+    assert!(
+        !written.contains("AllowS3EventNotifications") && written.contains("VendorDecrypt"),
+        "{written}"
+    );
+    for expected in [
+        "bucket.data: CORS rule customer-app is not the ready-made stack's",
+        "bucket.data: its policy is not declared by the ready-made stack",
+        "key.k: statement AllowS3EventNotifications of its policy is not the ready-made stack's",
+    ] {
+        assert!(
+            notes.iter().any(|n| n.starts_with(expected)),
+            "{expected}: {notes:#?}"
+        );
+    }
+}

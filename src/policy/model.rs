@@ -67,6 +67,20 @@ impl PolicyDocument {
         self.id.as_deref()
     }
 
+    /// The document with only the statements `keep` keeps, in their order.
+    pub fn retaining(&self, keep: impl Fn(&Statement) -> bool) -> PolicyDocument {
+        PolicyDocument {
+            version: self.version,
+            id: self.id.clone(),
+            statements: self
+                .statements
+                .iter()
+                .filter(|s| keep(s))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Statements in the order they were written.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
