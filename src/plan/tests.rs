@@ -672,6 +672,34 @@ fn values_made_from_the_account_or_other_resources_are_checked_once_filled_in() 
     assert!(text.contains("plinth.toml:10:8"), "located: {text}");
 }
 
+/// KMS offers SM2 keys in the China Regions only: validate cannot tell the region, the plan can.
+#[test]
+fn an_sm2_key_is_refused_outside_china_once_the_region_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        "[stack]\nname = \"keys\"\n\n[key.k]\nkey_spec = \"SM2\"\nkey_usage = \"SIGN_VERIFY\"\naliases = [\"alias/sm2\"]\n",
+    )
+    .unwrap();
+    let spec = spec::load(&path, &LoadOptions::default()).expect("validate cannot tell");
+    let text = plan(&spec, &empty_account(), PlanOptions::default())
+        .unwrap_err()
+        .render(false);
+    assert!(
+        text.contains(
+            "KMS offers SM2 keys only in the China Regions, and this stack is in us-east-1"
+        ),
+        "{text}"
+    );
+    let mut china = empty_account();
+    if let Some(account) = china.account.as_mut() {
+        account.region = "cn-north-1".into();
+        account.partition = "aws-cn".into();
+    }
+    assert!(plan(&spec, &china, PlanOptions::default()).is_ok());
+}
+
 /// Reviewers read the spec's own spelling: actions, condition keys and an account principal as
 /// the author wrote them, though IAM returns them lowercased or as an ARN and comparison is
 /// canonical; a create shows its policies whole, in Markdown as in text.

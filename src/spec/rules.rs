@@ -21,8 +21,9 @@ pub struct Charset(pub &'static str);
 pub const NAME_CHARS: Charset = Charset("A-Za-z0-9_-");
 /// IAM names of roles, policies and instance profiles.
 pub const IAM_NAME_CHARS: Charset = Charset("A-Za-z0-9_+=,.@-");
-/// A segment of an IAM path: printable ASCII without spaces, other than `/`.
-pub const IAM_PATH_SEGMENT_CHARS: Charset = Charset("!-.0-~");
+/// A segment of an IAM path: ASCII from `!` to DEL (U+007F), as IAM's pattern says, other
+/// than `/`.
+pub const IAM_PATH_SEGMENT_CHARS: Charset = Charset("!-.0-\u{7f}");
 /// A segment of a managed policy's path, which CreatePolicy holds to a narrower pattern than
 /// a role's (`((/[A-Za-z0-9\.,\+@=_-]+)*)/`).
 pub const POLICY_PATH_SEGMENT_CHARS: Charset = Charset("A-Za-z0-9.,+@=_-");
@@ -159,7 +160,7 @@ pub fn iam_name(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// IAM paths: `/` or `/segment/.../`, printable ASCII, at most 512 characters.
+/// IAM paths: `/` or `/segment/.../`, ASCII from `!` to DEL, at most 512 characters.
 pub fn iam_path(path: &str) -> Result<(), String> {
     if path.len() > 512 {
         return Err("an IAM path is at most 512 characters".into());
@@ -175,7 +176,7 @@ pub fn iam_path(path: &str) -> Result<(), String> {
         .find(|c| *c != '/' && !IAM_PATH_SEGMENT_CHARS.allows(*c))
     {
         return Err(format!(
-            "IAM path `{path}` contains {c:?}; only printable ASCII without spaces is allowed"
+            "IAM path `{path}` contains {c:?}; only ASCII from `!` to DEL (no space) is allowed"
         ));
     }
     Ok(())
@@ -240,6 +241,16 @@ pub const MAX_USER_TAGS: usize = 50 - 2;
 pub fn tag_value(value: &str) -> Result<(), String> {
     if value.chars().count() > 256 {
         return Err("a tag value is at most 256 characters".into());
+    }
+    Ok(())
+}
+
+/// A queue's tag value: [`tag_value`], and not empty (SQS's quotas: "The Tag Value can't be
+/// empty or null").
+pub fn sqs_tag_value(value: &str) -> Result<(), String> {
+    tag_value(value)?;
+    if value.is_empty() {
+        return Err("a queue's tag value is empty, which SQS refuses".into());
     }
     Ok(())
 }
@@ -489,6 +500,11 @@ impl<'a> Checker<'a> {
     }
 
     /// The planner's checker: values with references to resources or the account, filled in.
+    /// The region the stack is planned in, once AWS was read (plan); `None` before (validate).
+    pub fn region(&self) -> Option<String> {
+        self.resolved?(&Reference::Aws(super::template::AwsFact::Region))
+    }
+
     pub fn resolved(vars: &'a BTreeMap<String, Var>, lookup: Lookup<'a>) -> Self {
         Self {
             vars,
@@ -798,6 +814,7 @@ mod tests {
         assert!(IAM_NAME_CHARS.allows('@') && IAM_NAME_CHARS.allows('-'));
         assert!(!IAM_NAME_CHARS.allows('/') && !IAM_NAME_CHARS.allows(' '));
         assert!(IAM_PATH_SEGMENT_CHARS.allows('!') && IAM_PATH_SEGMENT_CHARS.allows('~'));
+        assert!(IAM_PATH_SEGMENT_CHARS.allows('\u{7f}') && !IAM_PATH_SEGMENT_CHARS.allows('é'));
         assert!(!IAM_PATH_SEGMENT_CHARS.allows('/') && !IAM_PATH_SEGMENT_CHARS.allows(' '));
         assert_eq!(NAME_CHARS.first_outside("tonic-work.fifo"), Some('.'));
         assert_eq!(NAME_CHARS.literal_pattern(1, 64), "^[A-Za-z0-9_-]{1,64}$");
@@ -815,7 +832,7 @@ mod tests {
         assert!(iam_path("/tonic").is_err());
         assert!(iam_path("/a//b/").is_err());
         assert!(iam_path("/a b/").is_err());
-        // A role's path takes any printable ASCII; a managed policy's, fewer characters.
+        // A role's path takes any ASCII from `!` to DEL; a managed policy's, fewer characters.
         assert!(iam_path("/team*/").is_ok());
         assert!(policy_path("/team*/").unwrap_err().contains("'*'"));
         assert!(policy_path("/tonic/v1.2,a+b@c=d_e-f/").is_ok());

@@ -13,7 +13,8 @@ pub(in crate::model) const ATTRIBUTES: &[Attribute] = &[
     Attribute::policy(
         "policy",
         DocumentKind::Resource("an SQS queue policy"),
-        SizeLimit::Each(20_480),
+        // "Amazon SQS policy quotas": 8,192 bytes.
+        SizeLimit::Each(8_192),
     ),
 ];
 

@@ -357,7 +357,11 @@ const RESERVED_SUFFIXES: &[(&str, &str)] = &[
     (".mrap", "Multi-Region Access Points"),
     ("--x-s3", "directory buckets"),
     ("--table-s3", "table buckets"),
+    ("-an", "buckets in an account regional namespace"),
 ];
+
+/// The longest prefix or suffix a notification's filter may hold (S3's `FilterRule.Value`).
+const MAX_FILTER_CHARS: usize = 1024;
 
 /// Most CORS rules S3 keeps on a bucket.
 const MAX_CORS_RULES: usize = 100;
@@ -687,6 +691,26 @@ impl KindSpec for BucketSpec {
             .map(|n| n.filled(fill))
             .collect();
         self.check_entry_ids(&cors, &notifications, diags);
+        for n in self.notifications.iter().flatten() {
+            let mut texts = n.texts.iter().skip(usize::from(n.id.is_some()));
+            for (field, present) in [
+                ("prefix", n.prefix.is_some()),
+                ("suffix", n.suffix.is_some()),
+            ] {
+                let Some(text) = present.then(|| texts.next()).flatten() else {
+                    continue;
+                };
+                let longest = |value: &str| {
+                    match value.chars().count() {
+                    n if n > MAX_FILTER_CHARS => Err(format!(
+                        "a notification's {field} is {n} characters; S3 takes at most {MAX_FILTER_CHARS}"
+                    )),
+                    _ => Ok(()),
+                }
+                };
+                c.text(text, longest, "shorten the filter: S3 matches object keys by a prefix or suffix of at most 1,024 characters", diags);
+            }
+        }
         c.text(
             &self.name,
             bucket_name,
@@ -1017,6 +1041,7 @@ mod tests {
             ("sthree-tonic", "`sthree-`"),
             ("amzn-s3-demo-tonic", "`amzn-s3-demo-`"),
             ("tonic-s3alias", "access point aliases"),
+            ("tonic-data-an", "account regional namespace"),
             ("tonic--ol-s3", "Object Lambda"),
             ("tonic.mrap", "Multi-Region"),
             ("tonic--x-s3", "directory buckets"),

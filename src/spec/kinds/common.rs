@@ -50,6 +50,13 @@ impl Tags {
         for value in self.texts() {
             if checked {
                 c.text(value, rules::tag_value_checked, &hint, diags);
+            } else if kind.arn_format().service == "sqs" {
+                c.text(
+                    value,
+                    rules::sqs_tag_value,
+                    "SQS takes a tag value of 1 to 256 characters",
+                    diags,
+                );
             } else {
                 c.text(value, rules::tag_value, &hint, diags);
             }

@@ -970,10 +970,8 @@ fn declares_setting(spec: &FunctionSpec, attribute: &str) -> bool {
 /// Runtimes Lambda offers for new functions (its list of supported runtimes); a newer version
 /// of one of their families is accepted too, as Lambda adds them.
 const RUNTIMES: &[&str] = &[
-    "nodejs20.x",
     "nodejs22.x",
     "nodejs24.x",
-    "python3.10",
     "python3.11",
     "python3.12",
     "python3.13",
@@ -1017,6 +1015,9 @@ const RETIRED_RUNTIMES: &[&str] = &[
     "ruby2.5",
     "ruby2.7",
     "provided",
+    // Creating a function with these has been blocked since 31 August and 30 November 2026.
+    "nodejs20.x",
+    "python3.10",
 ];
 
 /// The bucket of a function's code, as CreateFunction takes it: 3 to 63 letters, digits,

@@ -426,6 +426,16 @@ impl KindSpec for KeySpec {
             }
             _ => {}
         }
+        // KMS offers SM2 keys in the China Regions only; the region is known at plan.
+        if let (Some(spec), Some(region)) = (&self.key_spec, c.region()) {
+            if spec.get_ref() == "SM2" && !region.starts_with("cn-") {
+                diags.push(invalid(
+                    format!("KMS offers SM2 keys only in the China Regions, and this stack is in {region}"),
+                    &at(spec),
+                    "use an ECC_NIST_P256 key (or another key spec) outside China".into(),
+                ));
+            }
+        }
         if let Some(rotation) = &self.rotation {
             if *rotation.get_ref() && self.key_spec() != DEFAULT_KEY_SPEC {
                 diags.push(invalid(

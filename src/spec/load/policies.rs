@@ -55,6 +55,63 @@ impl Loader {
     pub(super) fn check_policy_sizes(&mut self, resource: &Resource) {
         policy_size_findings(resource, |t| t.size, &mut self.diags);
         self.check_policy_chars(resource);
+        if resource.kind() == crate::model::Kind::Queue {
+            self.check_queue_policy_quotas(resource);
+        }
+    }
+
+    /// SQS's quotas on a queue policy beside its size ("Amazon SQS policy quotas"): 20
+    /// statements, 7 actions in a statement, 50 principals and 10 conditions in all.
+    fn check_queue_policy_quotas(&mut self, resource: &Resource) {
+        use crate::policy::{Clause, PolicyDocument, Principals};
+        for (_, name, template) in resource.body.documents() {
+            let doc = match (&template.parsed, &template.json) {
+                (Some(doc), _) => std::sync::Arc::clone(doc),
+                (None, Some(json)) => match PolicyDocument::from_value(json) {
+                    Ok(doc) => std::sync::Arc::new(doc),
+                    Err(_) => continue,
+                },
+                (None, None) => continue,
+            };
+            let statements = doc.statements();
+            let principals: usize = statements
+                .iter()
+                .map(|s| match &s.principal {
+                    Some(
+                        Clause::Is(Principals::Listed(l)) | Clause::Not(Principals::Listed(l)),
+                    ) => l.len(),
+                    Some(_) => 1,
+                    None => 0,
+                })
+                .sum();
+            let conditions: usize = statements.iter().map(|s| s.condition.len()).sum();
+            let most_actions = statements
+                .iter()
+                .map(|s| match &s.action {
+                    Clause::Is(a) | Clause::Not(a) => a.len(),
+                })
+                .max()
+                .unwrap_or(0);
+            let over = [
+                (statements.len(), 20, "statements"),
+                (most_actions, 7, "actions in one statement"),
+                (principals, 50, "principals"),
+                (conditions, 10, "conditions"),
+            ];
+            for (count, limit, what) in over {
+                if count > limit {
+                    let at = &template.location;
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::SpecPolicySize,
+                            format!("{} {name} has {count} {what}; SQS accepts at most {limit}", resource.address),
+                        )
+                        .at_location(Some(Location::new(&at.file, at.span.start..at.span.start + 1)))
+                        .hint("SQS's policy quotas: 20 statements, 7 actions in a statement (a wildcard such as `sqs:Send*` counts once), 50 principals, 10 conditions"),
+                    );
+                }
+            }
+        }
     }
 
     /// IAM and KMS take policy text in Latin-1 only (the API's pattern
