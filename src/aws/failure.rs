@@ -115,6 +115,21 @@ pub(crate) fn unanswered(operation: &str, err: &(dyn Error + 'static)) -> AwsErr
             format!("no answer from {} in time ({deepest})", destination()),
             format!("the endpoint accepted the request but did not answer: check --endpoint-url, --region and the network (requests go to {})", destination()),
         )
+    } else if said("closed before message completed")
+        || said("connection closed")
+        || said("connection reset")
+        || said("incomplete message")
+    {
+        (
+            format!(
+                "{} closed the connection without answering ({deepest})",
+                destination()
+            ),
+            format!(
+                "something between plinth and the endpoint drops the connection (a proxy, a firewall, a load balancer), or the endpoint fails: check --endpoint-url, HTTPS_PROXY and the network (requests go to {})",
+                destination()
+            ),
+        )
     } else if said("refused")
         || said("connect")
         || said("dns")

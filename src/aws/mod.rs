@@ -217,15 +217,20 @@ fn check_endpoint_url(url: &str, from_option: bool) -> Result<(), AwsError> {
     } else {
         "AWS_ENDPOINT_URL"
     };
-    let host = url
+    let rest = url
         .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+        .or_else(|| url.strip_prefix("http://"));
+    // A path would be put before every request's own, and a query dropped: neither is an
+    // endpoint.
+    let host = rest.and_then(|rest| {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        matches!(&rest[end..], "" | "/").then_some(&rest[..end])
+    });
     match host {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
         _ => Err(AwsError::config(
             &format!("{origin} `{url}` is not a URL plinth can send requests to"),
-            "write it as http://HOST:PORT or https://HOST (for a local emulator, e.g. http://127.0.0.1:5000)",
+            "write it as http://HOST:PORT or https://HOST, with no path or query (for a local emulator, e.g. http://127.0.0.1:5000)",
         )),
     }
 }
@@ -682,6 +687,29 @@ mod tests {
             code: Some(code.into()),
             message: "m".into(),
             hint: None,
+        }
+    }
+
+    /// An endpoint is a scheme and a host, with a port or a final `/`; a path, a query or a
+    /// fragment is refused before any request.
+    #[test]
+    fn an_endpoint_url_is_a_scheme_and_a_host() {
+        for good in [
+            "http://127.0.0.1:5000",
+            "https://sqs.example.com/",
+            "http://localhost:4566",
+        ] {
+            assert!(check_endpoint_url(good, true).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://127.0.0.1:1/some/path?query=1",
+            "http://host/path",
+            "https://host?x=1",
+            "https://host#f",
+            "ftp://host",
+            "http://",
+        ] {
+            assert!(check_endpoint_url(bad, true).is_err(), "{bad}");
         }
     }
 

@@ -126,7 +126,9 @@ impl HttpConnector for WatchedConnector {
                     Err(failure.into_error(ConnectorError::io))
                 }
                 Ok(Err(e)) => {
-                    if e.is_io() || e.is_timeout() {
+                    // The SDK retries every failure of the connection but a user error (a
+                    // connection the endpoint closed without answering among them).
+                    if !e.is_user() {
                         tracing::warn!("retrying {target}: {}", causes(&e));
                     }
                     Err(e)

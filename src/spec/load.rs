@@ -144,7 +144,15 @@ pub(super) fn read_source(
         return Err(Diagnostics(vec![d.at_location(Some(at))]));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile::new(name, text)),
+        // A byte order mark (Notepad and PowerShell write one) is no part of the text: JSON
+        // does not allow it, and it would be an invisible first character in a snippet.
+        Ok(text) => Ok(SourceFile::new(
+            name,
+            match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_string(),
+                None => text,
+            },
+        )),
         Err(e) if cited_at.is_some() => {
             fail({
                 // A file the spec names may not be a policy at all: none of it is shown, only
@@ -1276,6 +1284,27 @@ policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = 
             rules::policy_size::of(read.json.as_ref().unwrap())
         );
         assert_eq!(read.sids(), vec![Some(serde_json::json!("Read"))]);
+    }
+
+    /// A policy file saved with a byte order mark (as Notepad and PowerShell save one) is read
+    /// as the JSON after it.
+    #[test]
+    fn a_policy_file_with_a_byte_order_mark_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trust.json"),
+            "\u{feff}{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"Service\": \"lambda.amazonaws.com\"}, \"Action\": \"sts:AssumeRole\"}]}",
+        )
+        .unwrap();
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(
+            &path,
+            "\u{feff}[stack]\nname = \"bom\"\n\n[role.r]\nname = \"r\"\ntrust = { file = \"trust.json\" }\n",
+        )
+        .unwrap();
+        let spec =
+            load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        assert_eq!(spec.resources.len(), 1);
     }
 
     #[test]

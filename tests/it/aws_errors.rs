@@ -78,6 +78,25 @@ fn silent_endpoint(seconds: u64) -> String {
     url
 }
 
+/// A loopback endpoint that reads each request and closes the connection without answering,
+/// as a proxy or load balancer that drops connections does.
+fn dropping_endpoint() -> String {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(mut connection) = connection else {
+                continue;
+            };
+            let mut buffer = [0u8; 4096];
+            let _ = connection.read(&mut buffer);
+            drop(connection);
+        }
+    });
+    url
+}
+
 /// A loopback endpoint that answers every request with `status` and an HTML page, as a
 /// corporate proxy or a gateway does.
 fn html_endpoint(status: &'static str) -> String {
@@ -204,6 +223,45 @@ fn a_refused_connection_fails_within_ten_seconds_naming_the_endpoint() {
     );
     assert_short_and_plain("a refused connection", &run.stderr);
     snapshot("a_refused_connection", &error_lines(&run.stderr, &url));
+}
+
+/// An endpoint that takes each request and closes the connection without answering: each
+/// retry is a warning, and the error says the connection was closed, not that plinth could not
+/// connect.
+#[test]
+fn a_connection_closed_without_an_answer_is_retried_aloud_and_said_so() {
+    let url = dropping_endpoint();
+    let spec = one_role(&crate::support::unique("dropped"));
+    let (run, _) = run(command(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--endpoint-url",
+        &url,
+        "--max-attempts",
+        "2",
+    ])
+    .env("NO_COLOR", "1"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("retrying") && l.contains(&url)),
+        "each retry is shown:\n{}",
+        run.stderr
+    );
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error.contains("closed the connection without answering")
+            && !error.contains("cannot connect"),
+        "{}",
+        run.stderr
+    );
+    assert_short_and_plain("a dropped connection", &run.stderr);
 }
 
 /// An endpoint that is not a URL, or a region that is not one, is refused before any request,
