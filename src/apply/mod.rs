@@ -92,6 +92,12 @@ pub enum StepStatus {
     },
     /// Not started: the apply was asked to stop (Ctrl-C, SIGTERM) before its turn came.
     Interrupted,
+    /// Not started: an earlier step gave up on the endpoint (it refused connections, or did not
+    /// answer, again and again), so every later step would have failed the same way.
+    NotStarted {
+        /// The step whose failure said so.
+        after: Address,
+    },
 }
 
 impl StepStatus {
@@ -184,7 +190,12 @@ impl ApplyReport {
             let interrupted = self
                 .outcomes
                 .iter()
-                .filter(|o| matches!(o.status, StepStatus::Interrupted))
+                .filter(|o| {
+                    matches!(
+                        o.status,
+                        StepStatus::Interrupted | StepStatus::NotStarted { .. }
+                    )
+                })
                 .count();
             let what = if destroy { "Destroy" } else { "Apply" };
             if interrupted > 0 {
@@ -218,8 +229,23 @@ pub async fn apply(
     let (notices, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
     // Steps a stop left unstarted: reported after those under way, which finish first.
     let mut not_started = Vec::new();
+    // The step whose failure gave up on the endpoint: nothing starts after it.
+    let mut endpoint_gone: Option<Address> = None;
 
     loop {
+        if let Some(after) = &endpoint_gone {
+            not_started.extend(std::mem::take(&mut pending).into_iter().map(|address| {
+                StepOutcome {
+                    address: address.clone(),
+                    action: steps[address].action,
+                    released: steps[address].releases() || steps[address].lets_go(),
+                    status: StepStatus::NotStarted {
+                        after: after.clone(),
+                    },
+                    elapsed: Duration::ZERO,
+                }
+            }));
+        }
         // Asked to stop: what has not started stays so; the steps under way finish.
         if options.stop.is_asked() {
             not_started.extend(std::mem::take(&mut pending).into_iter().map(|address| {
@@ -297,11 +323,23 @@ pub async fn apply(
                 exports.insert(change.address.clone(), exported);
                 StepStatus::Done
             }
-            Err(e) => StepStatus::Failed {
-                error: e.to_string(),
-                hint: e.hint.clone(),
-                denial: e.denial(),
-            },
+            Err(e) => {
+                let mut hint = e.hint.clone();
+                if e.endpoint_given_up() {
+                    endpoint_gone.get_or_insert_with(|| change.address.clone());
+                    // A call sent before the endpoint went may have been carried out.
+                    let unknown = "whether AWS carried out the calls this step sent before the endpoint stopped answering is not known: the next plan reads what is there";
+                    hint = Some(match hint {
+                        Some(h) => format!("{h}; {unknown}"),
+                        None => unknown.to_string(),
+                    });
+                }
+                StepStatus::Failed {
+                    error: e.to_string(),
+                    hint,
+                    denial: e.denial(),
+                }
+            }
         };
         let outcome = StepOutcome {
             address: change.address.clone(),
@@ -585,6 +623,43 @@ mod tests {
             Address::try_from("role.a".to_string()).unwrap(),
         ]);
         assert!(reason.contains("(role.a -> queue.b -> role.a)"), "{reason}");
+    }
+
+    /// Steps not started because an earlier one gave up on the endpoint count as not started.
+    #[test]
+    fn steps_left_when_the_endpoint_is_gone_are_not_started() {
+        let outcome = |address: &str, status: StepStatus| StepOutcome {
+            address: Address::try_from(address.to_string()).unwrap(),
+            action: Action::Create,
+            released: false,
+            status,
+            elapsed: Duration::ZERO,
+        };
+        let after = Address::try_from("queue.a".to_string()).unwrap();
+        let report = ApplyReport {
+            outcomes: vec![
+                outcome(
+                    "queue.a",
+                    StepStatus::Failed {
+                        error: "gone".into(),
+                        hint: None,
+                        denial: None,
+                    },
+                ),
+                outcome(
+                    "queue.b",
+                    StepStatus::NotStarted {
+                        after: after.clone(),
+                    },
+                ),
+                outcome("queue.c", StepStatus::NotStarted { after }),
+            ],
+            exports: BTreeMap::new(),
+            elapsed: Duration::from_millis(100),
+        };
+        assert!(report
+            .summary_line(false)
+            .starts_with("Apply stopped: 2 not started, 1 failed, 0 skipped"));
     }
 
     /// A destroy's summary says destroy, whether it completes, fails or is stopped.

@@ -536,6 +536,14 @@ pub struct AwsError {
     pub hint: Option<String>,
 }
 
+impl AwsError {
+    /// Whether plinth gave up on the endpoint: it refused connections, or did not answer, call
+    /// after call. Every other call to it would fail the same way.
+    pub fn endpoint_given_up(&self) -> bool {
+        self.code.is_none() && self.message.ends_with(transport::GIVEN_UP)
+    }
+}
+
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.operation)?;

@@ -203,15 +203,14 @@ impl GaveUp {
     }
 }
 
+/// How a [`GaveUp`]'s message ends once plinth has given up on the endpoint.
+pub(crate) const GIVEN_UP: &str = "; given up)";
+
 impl fmt::Display for GaveUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.target.endpoint, self.what)?;
         if let Some(why) = &self.final_after {
-            write!(
-                f,
-                " ({why}; the last was {}; given up)",
-                self.target.request
-            )?;
+            write!(f, " ({why}; the last was {}{GIVEN_UP}", self.target.request)?;
         }
         Ok(())
     }
@@ -284,6 +283,25 @@ async fn notice_retried_answer(target: &Target, mut response: HttpResponse) -> H
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the attempt after which plinth gives up says the endpoint is gone; a retried one
+    /// does not.
+    #[test]
+    fn a_given_up_endpoint_is_known_from_the_error() {
+        let gave_up = |final_after: Option<&str>| GaveUp {
+            target: Target {
+                endpoint: "http://127.0.0.1:1".into(),
+                request: "POST /".into(),
+            },
+            what: "connection refused".into(),
+            final_after: final_after.map(str::to_string),
+        };
+        let last = gave_up(Some("2 connections in a row were refused"));
+        let error = crate::aws::failure::unanswered("sqs:CreateQueue", &last);
+        assert!(error.endpoint_given_up(), "{error}");
+        let retried = crate::aws::failure::unanswered("sqs:CreateQueue", &gave_up(None));
+        assert!(!retried.endpoint_given_up(), "{retried}");
+    }
 
     #[test]
     fn a_large_upload_gets_time_for_its_body() {

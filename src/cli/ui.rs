@@ -233,6 +233,8 @@ impl Progress for LineProgress {
             StepStatus::Interrupted => {
                 eprintln!("{}{}: not started (stopped)", self.prefix, o.address)
             }
+            // Said once, in the report that follows.
+            StepStatus::NotStarted { .. } => {}
         }
     }
 }
@@ -309,6 +311,10 @@ impl Progress for BarProgress {
                 format!("{}: {}", o.address, StepStatus::blocked_reason(cycle))
             }
             StepStatus::Interrupted => format!("{}: not started (stopped)", o.address),
+            StepStatus::NotStarted { after } => format!(
+                "{}: not started ({after} gave up on the endpoint)",
+                o.address
+            ),
         });
     }
 }
@@ -328,7 +334,13 @@ fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, env:
         .collect();
     if !failed.is_empty() {
         ui.err(&format!("\n{prefix}Not done:\n"));
-        for o in failed {
+        // Steps not started once the endpoint was given up on: one line for all of them.
+        let unstarted: Vec<String> = failed
+            .iter()
+            .filter(|o| matches!(o.status, StepStatus::NotStarted { .. }))
+            .map(|o| o.address.to_string())
+            .collect();
+        for o in &failed {
             match &o.status {
                 StepStatus::Failed { error, hint, .. } => {
                     ui.err(&format!(
@@ -356,8 +368,24 @@ fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, env:
                     o.address,
                     o.action.as_str()
                 )),
-                StepStatus::Done => {}
+                StepStatus::NotStarted { .. } | StepStatus::Done => {}
             }
+        }
+        if let Some(StepStatus::NotStarted { after }) = failed
+            .iter()
+            .map(|o| &o.status)
+            .find(|s| matches!(s, StepStatus::NotStarted { .. }))
+        {
+            const SHOWN: usize = 10;
+            let more = match unstarted.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            ui.err(&format!(
+                "  {} not started, since {after} gave up on the endpoint: {}{more}\n",
+                unstarted.len(),
+                unstarted[..unstarted.len().min(SHOWN)].join(", ")
+            ));
         }
         let env = env.map(|e| format!(" --env {e}")).unwrap_or_default();
         ui.err(&if destroy {
