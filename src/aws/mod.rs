@@ -153,6 +153,7 @@ impl Aws {
             ));
         };
         check_region(region.as_ref())?;
+        check_role_options(options)?;
         let config = match &options.assume_role_arn {
             None => base,
             Some(role) => assume_role(&base, role, options).await?,
@@ -237,20 +238,62 @@ fn check_endpoint_url(url: &str, from_option: bool) -> Result<(), AwsError> {
 
 /// A region name as AWS spells them: lowercase letters, digits and `-` (`us-east-1`).
 fn check_region(region: &str) -> Result<(), AwsError> {
-    let valid = !region.is_empty()
-        && !region.starts_with('-')
-        && !region.ends_with('-')
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
-        Ok(())
-    } else {
-        Err(AwsError::config(
-            &format!("`{region}` is not an AWS region name"),
+    crate::spec::rules::region_name(region).map_err(|why| {
+        AwsError::config(
+            &why,
             "pass --region with a region such as us-east-1 or eu-west-1 (or set AWS_REGION)",
-        ))
+        )
+    })
+}
+
+/// The role to assume, and how, as STS takes them: refused before any request.
+fn check_role_options(options: &ConnectOptions) -> Result<(), AwsError> {
+    use crate::spec::rules;
+    if options.assume_role_arn.is_none() {
+        return Ok(());
     }
+    type Rule = fn(&str) -> Result<(), String>;
+    let checks: [(Option<&str>, &str, Rule, &str); 4] = [
+        (
+            options.assume_role_arn.as_deref(),
+            "--assume-role-arn",
+            rules::role_arn,
+            "arn:aws:iam::ACCOUNT:role/NAME",
+        ),
+        (
+            Some(options.role_session_name.as_str()),
+            "--role-session-name",
+            rules::session_name,
+            "2 to 64 letters, digits and `_+=,.@-`",
+        ),
+        (
+            options.external_id.as_deref(),
+            "--external-id",
+            rules::external_id,
+            "2 to 1,224 letters, digits and `_+=,.@:/-`",
+        ),
+        (
+            options.source_identity.as_deref(),
+            "--source-identity",
+            rules::session_name,
+            "2 to 64 letters, digits and `_+=,.@-`",
+        ),
+    ];
+    for (value, flag, rule, shape) in checks {
+        let Some(value) = value else { continue };
+        if let Err(why) = rule(value) {
+            let message = if why.starts_with('`') {
+                format!("{flag}: {why}")
+            } else {
+                format!("{flag} {why}")
+            };
+            return Err(AwsError::config(
+                &message,
+                &format!("write {shape} (the environment's table in the spec sets it too); nothing was sent to AWS"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How long to keep retrying an error that only time cures: a queue name reused within 60 s
@@ -696,6 +739,43 @@ mod tests {
             message: "m".into(),
             hint: None,
         }
+    }
+
+    /// The role to assume and how are refused before any request when STS would refuse them.
+    #[test]
+    fn role_options_are_checked_before_any_request() {
+        let options = |arn: &str, session: &str, external: Option<&str>| ConnectOptions {
+            assume_role_arn: Some(arn.into()),
+            role_session_name: session.into(),
+            external_id: external.map(str::to_string),
+            ..ConnectOptions::default()
+        };
+        assert!(check_role_options(&options(
+            "arn:aws:iam::123456789012:role/ops/deployer",
+            "plinth",
+            Some("vendor:1")
+        ))
+        .is_ok());
+        for (bad, says) in [
+            (options("not-an-arn", "plinth", None), "--assume-role-arn"),
+            (
+                options("arn:aws:iam::123456789012:user/me", "plinth", None),
+                "--assume-role-arn",
+            ),
+            (
+                options("arn:aws:iam::123456789012:role/r", "bad name!", None),
+                "--role-session-name",
+            ),
+            (
+                options("arn:aws:iam::123456789012:role/r", "plinth", Some("x")),
+                "--external-id",
+            ),
+        ] {
+            let error = check_role_options(&bad).expect_err(says);
+            assert!(error.message.starts_with(says), "{error}");
+        }
+        // Without a role to assume, a session name is not used.
+        assert!(check_role_options(&ConnectOptions::default()).is_ok());
     }
 
     /// An endpoint is a scheme and a host, with a port or a final `/`; a path, a query or a

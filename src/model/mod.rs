@@ -225,21 +225,30 @@ fn remember_secret(value: &str) {
 /// inside XML text (the query protocols); and inside a JSON string quoted once more, as a
 /// trace log shows a response's body.
 fn quoted_forms(value: &str) -> Vec<String> {
-    let json = serde_json::to_string(value).unwrap_or_default();
-    let json = json
-        .strip_prefix('"')
-        .and_then(|j| j.strip_suffix('"'))
-        .unwrap_or(value)
-        .to_string();
-    let escaped = |upper: bool| {
-        let mut out = String::with_capacity(json.len());
-        for c in json.chars() {
+    /// Inside a JSON string: `"` and `\\` escaped (as Rust's debug form escapes them too).
+    fn quoted(text: &str) -> String {
+        let json = serde_json::to_string(text).unwrap_or_default();
+        json.strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or(text)
+            .to_string()
+    }
+    /// Characters beyond ASCII as `\\u` escapes (lower or upper case hex), or as the `\\x`
+    /// escapes of their UTF-8 bytes (a byte string's debug form).
+    fn beyond_ascii(text: &str, form: u8) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
             if c.is_ascii() {
                 out.push(c);
+            } else if form == 2 {
+                let mut bytes = [0u8; 4];
+                for b in c.encode_utf8(&mut bytes).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
             } else {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    if upper {
+                    if form == 1 {
                         out.push_str(&format!("\\u{unit:04X}"));
                     } else {
                         out.push_str(&format!("\\u{unit:04x}"));
@@ -248,23 +257,24 @@ fn quoted_forms(value: &str) -> Vec<String> {
             }
         }
         out
-    };
+    }
     let xml = value
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;");
-    // Within a JSON string quoted again, as a log's debug form of a response body shows it.
-    let twice = escaped(false).replace('\\', "\\\\").replace('"', "\\\"");
-    let mut forms = vec![
-        value.to_string(),
-        escaped(false),
-        escaped(true),
-        json,
-        xml,
-        twice,
-    ];
+    let mut forms = vec![value.to_string(), xml];
+    // AWS's error quotes the request (once escaped), inside its JSON body (twice), which a
+    // trace log shows in a debug form (three times).
+    let mut level = value.to_string();
+    for _ in 0..3 {
+        level = quoted(&level);
+        forms.push(level.clone());
+        for form in 0..3 {
+            forms.push(beyond_ascii(&level, form));
+        }
+    }
     forms.sort();
     forms.dedup();
     forms
@@ -725,6 +735,11 @@ mod secret_change_tests {
             ("Sekr€uro9", r#"{"TOK":"Sekr\u20ACuro9"}"#),
             ("Sekr<&'Xml9", "<Value>Sekr&lt;&amp;&apos;Xml9</Value>"),
             ("Sekr\"Trace9", r#"body: b"{\"TOK\":\"Sekr\\\"Trace9\"}""#),
+            (
+                "Sekr\"TraceQ",
+                r#"b"{\"message\": \"{\\\"TOK\\\":\\\"Sekr\\\\\\\"TraceQ\\\"}\"}""#,
+            ),
+            ("Sekr€Trace", r#"b"{\"TOK\":\"Sekr\xe2\x82\xacTrace\"}""#),
         ] {
             let _ = Sensitive::new(secret);
             let shown = super::without_secrets(quoted);

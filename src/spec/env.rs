@@ -388,6 +388,46 @@ impl Loader {
                 )
                 .set_hint("an account id is 12 digits, as `aws sts get-caller-identity` prints it (keep leading zeros, and quote it)");
             }
+            // Where and as whom to connect: refused here, located, before anything is sent.
+            type Rule = fn(&str) -> Result<(), String>;
+            let connection: [(&Option<Located<String>>, &str, Rule, &str); 4] = [
+                (
+                    &raw.region,
+                    "region",
+                    super::rules::region_name,
+                    "a region such as us-east-1 or eu-west-1",
+                ),
+                (
+                    &raw.assume_role_arn,
+                    "assume_role_arn",
+                    super::rules::role_arn,
+                    "a role's ARN, arn:aws:iam::ACCOUNT:role/NAME",
+                ),
+                (
+                    &raw.role_session_name,
+                    "role_session_name",
+                    super::rules::session_name,
+                    "2 to 64 letters, digits and `_+=,.@-`",
+                ),
+                (
+                    &raw.external_id,
+                    "external_id",
+                    super::rules::external_id,
+                    "2 to 1,224 letters, digits and `_+=,.@:/-`, as the role's trust policy asks",
+                ),
+            ];
+            for (value, field, rule, hint) in connection {
+                let Some(value) = value else { continue };
+                if let Err(why) = rule(value.get_ref()) {
+                    let message = if why.starts_with('`') {
+                        format!("env.{name}.{field}: {why}")
+                    } else {
+                        format!("env.{name}.{field} {why}")
+                    };
+                    self.err(Code::SpecInvalidValue, message, value.span())
+                        .set_hint(format!("write {hint}"));
+                }
+            }
             let text = |v: Option<Located<String>>| v.map(Located::into_inner);
             out.insert(
                 name.clone(),

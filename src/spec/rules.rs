@@ -245,6 +245,70 @@ pub fn tag_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A region name as AWS spells them: lowercase letters, digits and `-` (`us-east-1`).
+pub fn region_name(region: &str) -> Result<(), String> {
+    let valid = !region.is_empty()
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{region}` is not an AWS region name"))
+    }
+}
+
+/// A role to assume: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, as STS's AssumeRole takes it.
+pub fn role_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource
+                    .strip_prefix("role/")
+                    .and_then(|r| r.rsplit('/').next())
+                    .is_some_and(|name| iam_name(name, ROLE_NAME_MAX).is_ok())
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{arn}` is not the ARN of an IAM role"))
+    }
+}
+
+/// STS's pattern for a role session name, and a source identity: 2 to 64 letters, digits and
+/// `_+=,.@-` (`[\w+=,.@-]*`).
+pub fn session_name(name: &str) -> Result<(), String> {
+    sts_text(name, 2, 64, "_+=,.@-")
+}
+
+/// STS's pattern for an external id: 2 to 1,224 letters, digits and `_+=,.@:/-`.
+pub fn external_id(id: &str) -> Result<(), String> {
+    sts_text(id, 2, 1224, "_+=,.@:/-")
+}
+
+fn sts_text(text: &str, min: usize, max: usize, punctuation: &str) -> Result<(), String> {
+    let n = text.chars().count();
+    if n < min || n > max {
+        return Err(format!("is {n} characters; STS takes {min} to {max}"));
+    }
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || punctuation.contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "holds {c:?}; STS takes letters, digits and `{punctuation}`"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A queue's tag value: [`tag_value`], and not empty (SQS's quotas: "The Tag Value can't be
 /// empty or null").
 pub fn sqs_tag_value(value: &str) -> Result<(), String> {

@@ -712,3 +712,29 @@ fn a_given_variable_is_not_quoted_in_an_error() {
         "{rendered}"
     );
 }
+
+/// Where and as whom an environment connects is checked when the spec loads, located, before
+/// anything is sent: its region, the role to assume, the session name and the external id.
+#[test]
+fn an_environments_connection_is_checked_where_it_is_written() {
+    let dir = Dir::new(
+        "[stack]\nname = \"x\"\n\n[env.dev]\naccount_id = \"123456789012\"\nregion = \"us east 1\"\nassume_role_arn = \"not-an-arn\"\nrole_session_name = \"bad name!\"\nexternal_id = \"x\"\n",
+    );
+    let good = Dir::new(
+        "[stack]\nname = \"x\"\n\n[env.ok]\naccount_id = \"123456789012\"\nregion = \"eu-west-1\"\nassume_role_arn = \"arn:aws:iam::123456789012:role/ops/deployer\"\nrole_session_name = \"plinth@ci\"\nexternal_id = \"vendor:1234-abcd\"\n",
+    );
+    let options = |env: &str| LoadOptions {
+        env: Some(env.to_string()),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        errors(&dir, &options("dev")),
+        [
+            "spec::invalid-value plinth.toml:6:10",
+            "spec::invalid-value plinth.toml:7:19",
+            "spec::invalid-value plinth.toml:8:21",
+            "spec::invalid-value plinth.toml:9:15",
+        ]
+    );
+    assert!(good.load(&options("ok")).is_ok());
+}
