@@ -221,6 +221,12 @@ fn credentials_failure(
             format!("the AWS credentials configuration is invalid: {deepest}"),
             "check ~/.aws/config and ~/.aws/credentials for the profile in use".to_string(),
         ),
+        // The chain's last source is EC2's instance metadata, whose refusal off EC2 is what the
+        // SDK reports when no source had credentials.
+        _ if deepest.contains("IMDS") || deepest.to_ascii_lowercase().contains("instance metadata") => (
+            "no AWS credentials were found (in the environment, the AWS config and credentials files, SSO, or EC2 instance metadata)".to_string(),
+            CREDENTIAL_CHAIN.to_string(),
+        ),
         _ if deepest.to_ascii_lowercase().contains("expired") => (
             format!("the AWS credentials could not be loaded: {deepest}"),
             format!("the credentials have expired: {REFRESH}"),

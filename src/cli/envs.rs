@@ -10,7 +10,7 @@ use super::{load_env, show, ApplyArgs, AwsArgs, Failure, Format, PlanArgs, ShowA
 use crate::access::{self, GrantChange};
 use crate::aws::{Aws, ConnectOptions};
 use crate::plan::{Plan, PlanOptions};
-use crate::render::envs::{self as view, EnvPlan};
+use crate::render::envs::{self as view, EnvFailure, EnvPlan};
 use crate::saved::SavedPlan;
 use crate::spec::env::{EnvChoice, Environment, Shard};
 use crate::spec::Spec;
@@ -129,7 +129,7 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
         // their own.
         ui.err("No environment in this shard: nothing to plan.\n");
         if args.render.format != Format::Text {
-            ui.out(&render(&[], &args.render, ui));
+            ui.out(&render(&[], &[], &args.render, ui));
         }
         if let Some(path) = &args.out {
             write_saved(&SavedPlan::new_empty(&args.spec.spec), path)?;
@@ -184,8 +184,34 @@ pub async fn plan_many(args: &PlanArgs, ui: &Ui) -> Result<u8, Failure> {
             access,
         })
         .collect();
-    if !plans.is_empty() {
-        ui.out(&render(&plans, &args.render, ui));
+    // An environment that could not be planned is listed too, as not planned: a document
+    // of the others alone would read as a plan of fewer environments.
+    let not_planned: Vec<EnvFailure> = failed
+        .iter()
+        .map(|(spec, e)| EnvFailure {
+            name: env_name(spec),
+            account_id: spec
+                .stack
+                .env
+                .as_ref()
+                .map(|env| env.account_id.clone())
+                .unwrap_or_else(|| "-".to_string()),
+            region: spec
+                .stack
+                .env
+                .as_ref()
+                .and_then(|env| env.region.clone())
+                .or_else(|| args.aws.region.clone())
+                .unwrap_or_else(|| "-".to_string()),
+            error: crate::model::without_secrets(&e.to_string())
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect();
+    if !plans.is_empty() || !not_planned.is_empty() {
+        ui.out(&render(&plans, &not_planned, &args.render, ui));
     }
     if !failed.is_empty() {
         return Err(Failure::Refused {
@@ -242,17 +268,24 @@ fn env_name(spec: &Spec) -> String {
         .map_or_else(|| spec.stack.name.clone(), |e| e.name.clone())
 }
 
-fn render(plans: &[EnvPlan<'_>], args: &super::RenderArgs, ui: &Ui) -> String {
+fn render(
+    plans: &[EnvPlan<'_>],
+    failed: &[EnvFailure],
+    args: &super::RenderArgs,
+    ui: &Ui,
+) -> String {
     match args.format {
         Format::Text => view::text(
             plans,
+            failed,
             crate::render::text::TextOptions {
                 color: ui.color_stdout,
             },
         ),
-        Format::Json => view::json(plans),
+        Format::Json => view::json(plans, failed),
         Format::Markdown => view::markdown(
             plans,
+            failed,
             crate::render::markdown::MarkdownOptions {
                 budget: args.markdown_budget,
             },
@@ -296,7 +329,7 @@ pub fn show_plans(files: &[&SavedPlan], args: &ShowArgs, ui: &Ui) -> Result<u8, 
     }
     match plans.as_slice() {
         [one] if args.merge.is_empty() => ui.out(&show(one.plan, one.access, &args.render, ui)),
-        _ => ui.out(&render(&plans, &args.render, ui)),
+        _ => ui.out(&render(&plans, &[], &args.render, ui)),
     }
     Ok(0)
 }
@@ -372,7 +405,7 @@ pub async fn apply_saved(saved: SavedPlan, args: &ApplyArgs, ui: &Ui) -> Result<
                 auto_approve: args.auto_approve,
                 plan_shown: Default::default(),
                 env: (!single).then(|| env_name(spec)),
-                rerun_env: spec.stack.env.as_ref().map(|e| e.name.clone()),
+                rerun: super::ui::rerun_args(spec),
             };
             let stop = stop.clone();
             let span = crate::workflow::envs::env_span(spec);

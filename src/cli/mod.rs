@@ -510,7 +510,7 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         auto_approve: args.auto_approve,
         plan_shown: Default::default(),
         env: None,
-        rerun_env: spec.stack.env.as_ref().map(|e| e.name.clone()),
+        rerun: ui::rerun_args(&spec),
     };
     let applied = async {
         let aws = envs::connect(&args.aws, &spec).await?;

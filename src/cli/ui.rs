@@ -326,7 +326,7 @@ fn secs(d: Duration) -> String {
 /// `destroy`: the report is a destroy's, which only `plinth destroy` finishes (`plinth apply`
 /// would make again what it deleted).
 /// `env` is the environment applied, which the command to run again must name.
-fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, env: Option<&str>) {
+fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, rerun: &str) {
     let failed: Vec<_> = report
         .outcomes
         .iter()
@@ -387,14 +387,22 @@ fn print_report(report: &ApplyReport, destroy: bool, ui: &Ui, prefix: &str, env:
                 unstarted[..unstarted.len().min(SHOWN)].join(", ")
             ));
         }
-        let env = env.map(|e| format!(" --env {e}")).unwrap_or_default();
         ui.err(&if destroy {
-            format!("Run `plinth destroy{env}` again to finish; `plinth plan --destroy{env}` shows what remains.\n")
+            format!("Run `plinth destroy{rerun}` again to finish; `plinth plan --destroy{rerun}` shows what remains.\n")
         } else {
-            format!("Run `plinth apply{env}` again to finish; `plinth plan{env}` shows what remains.\n")
+            format!("Run `plinth apply{rerun}` again to finish; `plinth plan{rerun}` shows what remains.\n")
         });
     }
     ui.err(&format!("\n{prefix}{}\n", report.summary_line(destroy)));
+}
+
+/// The arguments a command run again names: the spec, and the environment if it declares
+/// any (` -f plans/tonic.toml --env prod`); the unlock hint names them the same way.
+pub fn rerun_args(spec: &crate::spec::Spec) -> String {
+    match &spec.stack.env {
+        Some(env) => format!(" -f {} --env {}", spec.file.name, env.name),
+        None => format!(" -f {}", spec.file.name),
+    }
 }
 
 /// What an apply shows on the terminal, and how it asks.
@@ -406,9 +414,9 @@ pub struct TerminalApply<'a> {
     /// The environment, when several apply at once: its lines are prefixed with `[NAME] `,
     /// since they interleave.
     pub env: Option<String>,
-    /// The environment applied, if the spec declares environments: the command to run again
-    /// after a failure names it.
-    pub rerun_env: Option<String>,
+    /// What the command to run again after a failure must name: the spec and the environment
+    /// (` -f plans/tonic.toml --env prod`), as [`rerun_args`] writes them.
+    pub rerun: String,
 }
 
 impl TerminalApply<'_> {
@@ -451,13 +459,7 @@ impl ApplyView for TerminalApply<'_> {
     }
 
     fn report(&self, plan: &Plan, report: &ApplyReport) {
-        print_report(
-            report,
-            plan.destroy,
-            self.ui,
-            &self.prefix(),
-            self.rerun_env.as_deref(),
-        );
+        print_report(report, plan.destroy, self.ui, &self.prefix(), &self.rerun);
     }
 
     fn warn(&self, warning: &str) {

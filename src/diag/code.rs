@@ -67,6 +67,8 @@ codes! {
     PlanReleaseNotOwned = "plan::release-not-owned",
     /// A part of a shared resource another stack's record holds.
     PlanSharedConflict = "plan::shared-conflict",
+    /// The plan would delete or replace a resource other stacks share (`existing = true`).
+    PlanSharedByOthers = "plan::shared-by-others",
     /// A block claims a statement or inline policy its owner wrote differently.
     PlanSharedTakeover = "plan::shared-takeover",
     /// A shared bucket's notification of the stack's overlaps one of its owner's.

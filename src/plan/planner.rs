@@ -73,12 +73,19 @@ pub(super) fn plan_on(
     // Every policy resolved here, so the checks need not parse it again.
     let mut resolved = checks::Resolved::new();
 
+    let other_envs: Vec<&str> = spec
+        .environments
+        .keys()
+        .map(String::as_str)
+        .filter(|name| spec.stack.env.as_ref().is_none_or(|e| e.name != *name))
+        .collect();
     let context = || Context {
         live,
         stack,
         vars: &spec.vars,
         key_aliases: &key_aliases,
         known_accounts: &known_accounts,
+        other_envs: &other_envs,
         options,
         lints: Default::default(),
     };
@@ -197,6 +204,9 @@ pub(super) fn plan_on(
     if !options.refresh_only {
         changes.extend(released_shares(spec, live, stack, &claimed, options));
         for change in &changes {
+            if let Some(diagnostic) = deletes_what_others_share(change, spec, stack) {
+                diags.push(diagnostic);
+            }
             if let Some(diagnostic) = public_policy_on_a_new_bucket(change, spec) {
                 diags.push(diagnostic);
             }
@@ -384,6 +394,9 @@ struct Context<'a> {
     /// with the key's address.
     key_aliases: &'a BTreeMap<String, Address>,
     known_accounts: &'a [String],
+    /// The spec's other environments, by name: a resource another of them owns is a name the
+    /// environments share, not one to hand over.
+    other_envs: &'a [&'a str],
     options: PlanOptions,
     /// The lints of each document written with no references and linted with no silences, by
     /// the document's allocation and kind: roles that share a policy file share its parsed
@@ -546,7 +559,8 @@ fn plan_resource(resource: &Resource, resolver: &Resolver<'_>, context: &Context
                 compare(resource, desired, physical_id, found, depends_on, true)
             }
             Some(found) => {
-                out.diags.push(conflict(resource, found));
+                out.diags
+                    .push(conflict(resource, found, context.other_envs));
                 return out;
             }
             None if resource.body.must_exist() => {
@@ -806,7 +820,7 @@ fn policy_findings(
     findings
 }
 
-fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
+fn conflict(resource: &Resource, found: &LiveResource, other_envs: &[&str]) -> Diagnostic {
     let sharing = sharing_stacks(found);
     let (message, hint) = match &found.owner {
         None if !sharing.is_empty() => (
@@ -825,6 +839,14 @@ fn conflict(resource: &Resource, found: &LiveResource) -> Diagnostic {
         None => (
             format!("{} `{}` already exists and no stack owns it", resource.kind(), found.physical_id),
             format!("set `adopt = true` on [{}] to take it over (plinth tags it on apply), or choose another name", resource.address),
+        ),
+        // Another environment of this spec, by its stack's name (`tonic-dev`): the
+        // environments name one resource, which neither should hand to the other.
+        Some(other) if other_envs.iter().any(|env| {
+            other.split(['-', '_', '.']).any(|word| word == *env)
+        }) => (
+            format!("{} `{}` already exists and belongs to stack `{other}`, another environment of this spec", resource.kind(), found.physical_id),
+            "give each environment its own names, from a variable each [env.NAME] sets (`plinth validate --all-envs` names every name they share); do not release or adopt it: that would move it from one environment to the other".to_string(),
         ),
         Some(other) => (
             format!("{} `{}` already exists and belongs to stack `{other}`", resource.kind(), found.physical_id),
@@ -866,6 +888,52 @@ fn shared_key_sides(change: &ResourceChange) -> Option<(&Attributes, Attributes)
 /// KMS refuses a key policy without a statement. A shared key's policy without the stack's
 /// statements is what its owner wrote; if that is nothing, the plan is refused, rather than
 /// the apply failing half-way (`PutKeyPolicy`).
+/// A resource of the stack that other stacks share (their records are on it: `existing =
+/// true` blocks of theirs, an environment's stack sharing another's key), which this plan would
+/// delete or replace: their blocks would then find nothing, or a resource without what they
+/// wrote on it. Refused, naming them, as `prevent_destroy` refuses; they let go first.
+fn deletes_what_others_share(
+    change: &ResourceChange,
+    spec: &Spec,
+    stack: &str,
+) -> Option<Diagnostic> {
+    if !matches!(change.action, Action::Delete | Action::Replace) || change.releases() {
+        return None;
+    }
+    let live = change.live.as_ref()?;
+    let others: Vec<String> =
+        crate::model::shared::all_shares(live.get(crate::model::shared::SHARES_ATTRIBUTE))
+            .into_keys()
+            .filter(|s| s != stack)
+            .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let names = others
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let diagnostic = Diagnostic::error(
+        Code::PlanSharedByOthers,
+        format!(
+            "{} `{}` is shared by stack{} {names}, but this plan would {} it: {} would lose it",
+            change.address,
+            change.physical_id,
+            if others.len() == 1 { "" } else { "s" },
+            change.action.as_str(),
+            if others.len() == 1 { "that stack" } else { "those stacks" },
+        ),
+    )
+    .hint(format!(
+        "let {names} go of it first (remove its `existing = true` block there, or `release = true`, and apply), then plan this again"
+    ));
+    Some(match spec.resources.get(&change.address) {
+        Some(resource) => diagnostic.at_location(Some(resource.location.clone())),
+        None => diagnostic,
+    })
+}
+
 /// A bucket the apply creates, with a public policy S3 would refuse under the Block Public
 /// Access it turns on for new buckets (`checks::public_policy_on_a_new_bucket`).
 fn public_policy_on_a_new_bucket(change: &ResourceChange, spec: &Spec) -> Option<Diagnostic> {

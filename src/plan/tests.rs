@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{plan, Action, PlanOptions, Reason};
-use crate::model::Address;
+use crate::model::{Address, Value};
 use crate::render::text::{render, TextOptions};
 use crate::spec::{self, LoadOptions, Spec};
 use crate::state::{LiveResource, LiveSnapshot};
@@ -565,6 +565,68 @@ fn depends_on(plan: &super::Plan, address: &str) -> Vec<String> {
         .collect()
 }
 
+/// A resource of the stack another stack shares (its record is on it) is not deleted from
+/// under it: the plan is refused, naming that stack, as `prevent_destroy` refuses.
+#[test]
+fn a_resource_other_stacks_share_is_not_deleted_from_under_them() {
+    let mut snapshot = live("planner.json");
+    let queue_arn = "arn:aws:sqs:us-east-1:123456789012:fx-shared";
+    snapshot.owned.push(orphan(
+        "queue",
+        "fx-shared",
+        queue_arn,
+        serde_json::json!({ "shares": { "map": { "fixture-staging": { "list": [
+            { "str": "queue.work" }, { "str": "policy/StagingSend" }
+        ] } } } }),
+    ));
+    let text = plan(&spec("planner.toml"), &snapshot, PlanOptions::default())
+        .unwrap_err()
+        .render(false);
+    assert!(text.contains("plan::shared-by-others"), "{text}");
+    assert!(
+        text.contains("is shared by stack `fixture-staging`, but this plan would"),
+        "{text}"
+    );
+    // Without another stack's record, it is deleted as any resource that left the spec.
+    snapshot.owned.last_mut().unwrap().attributes.clear();
+    assert!(plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).is_ok());
+}
+
+/// A name another environment of the spec already holds is two environments naming one
+/// resource: the hint says to name them apart, not to hand the resource over.
+#[test]
+fn a_resource_another_environment_owns_is_a_name_to_give_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.toml");
+    std::fs::write(
+        &path,
+        "[stack]\nname = \"st-${var.env}\"\n\n[vars]\nenv = \"dev\"\n\n[env.dev]\naccount_id = \"123456789012\"\n\n[env.staging]\naccount_id = \"123456789012\"\nvars = { env = \"staging\" }\n\n[queue.q]\nname = \"shared-q\"\n",
+    )
+    .unwrap();
+    let options = LoadOptions {
+        env: Some("staging".into()),
+        ..LoadOptions::default()
+    };
+    let spec = spec::load(&path, &options).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let live = snapshot(
+        serde_json::json!({ "queue.q": {
+            "kind": "queue", "physical_id": "shared-q", "owner": "st-dev",
+            "address_tag": "queue.q", "attributes": { "name": { "str": "shared-q" } },
+            "exports": { "arn": "arn:aws:sqs:us-east-1:123456789012:shared-q" },
+        } }),
+        vec![],
+    );
+    let text = plan(&spec, &live, PlanOptions::default())
+        .unwrap_err()
+        .render(false);
+    assert!(text.contains("another environment of this"), "{text}");
+    assert!(
+        text.contains("give each environment its own names"),
+        "{text}"
+    );
+    assert!(!text.contains("adopt = true` here"), "{text}");
+}
+
 #[test]
 fn deletes_go_before_what_they_refer_to() {
     let mut snapshot = live("planner.json");
@@ -808,7 +870,12 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
         text.contains("~ bucket.data (existing bucket) will be updated in place"),
         "{text}"
     );
-    assert!(text.contains("~ cors = [] -> "), "{text}");
+    assert!(
+        text.contains(
+            "~ cors:\n          + plinth-existing-data-cors-1: { allowed_methods = [\"GET\"]"
+        ),
+        "entry by entry: {text}"
+    );
     assert!(!text.contains("existing ="), "no bookkeeping line: {text}");
     assert!(!text.contains("manages"), "no bookkeeping line: {text}");
     let taken = "now managed by this stack: CORS rule plinth-existing-data-cors-1";
@@ -827,6 +894,50 @@ fn an_existing_bucket_is_taken_over_and_released_not_created_or_destroyed() {
     assert!(text.contains(taken), "{text}");
     let markdown = crate::render::markdown::render(&adopt, Default::default());
     assert!(markdown.contains(&format!("# {taken}")), "{markdown}");
+
+    // The stack's rule changed beside the owner's own: only the stack's rule is shown, field
+    // by field; the owner's rule is not repeated.
+    let mut live = existing_bucket(true);
+    let rule = |id: &str, method: &str| {
+        Value::Map(
+            [
+                ("id".to_string(), Value::str(id)),
+                (
+                    "allowed_origins".to_string(),
+                    Value::List(vec![Value::str("https://app.example.com")]),
+                ),
+                (
+                    "allowed_methods".to_string(),
+                    Value::List(vec![Value::str(method)]),
+                ),
+            ]
+            .into(),
+        )
+    };
+    let bucket = live.by_address.values_mut().next().unwrap();
+    bucket.attributes.insert(
+        "cors".into(),
+        Value::List(vec![
+            rule("customer-app", "DELETE"),
+            rule("plinth-existing-data-cors-1", "PUT"),
+        ]),
+    );
+    let changed = plan(&spec, &live, PlanOptions::default()).unwrap();
+    let text = render(&changed, TextOptions::default());
+    assert!(
+        text.contains("~ plinth-existing-data-cors-1: allowed_methods = [\"PUT\"] -> [\"GET\"]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("customer-app") && !text.contains("DELETE"),
+        "{text}"
+    );
+    let markdown = crate::render::markdown::render(&changed, Default::default());
+    assert!(
+        markdown.contains("# cors:\n- plinth-existing-data-cors-1 = "),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("customer-app"), "{markdown}");
 
     let destroy = plan(
         &spec,

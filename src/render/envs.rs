@@ -21,6 +21,18 @@ pub struct EnvPlan<'a> {
     pub access: &'a [GrantChange],
 }
 
+/// An environment that could not be planned: listed with the others, so that a document
+/// read by a script or a reviewer does not look like a plan of fewer environments.
+#[derive(Debug, Clone)]
+pub struct EnvFailure {
+    pub name: String,
+    /// The account the environment must be in.
+    pub account_id: String,
+    pub region: String,
+    /// Why, in one line, without secrets.
+    pub error: String,
+}
+
 impl EnvPlan<'_> {
     /// The environment's name, or its stack's for a spec without environments.
     pub fn label(&self) -> &str {
@@ -29,21 +41,28 @@ impl EnvPlan<'_> {
 }
 
 /// The plans one after the other, each under its environment's heading, then the table.
-pub fn text(plans: &[EnvPlan<'_>], options: TextOptions) -> String {
+pub fn text(plans: &[EnvPlan<'_>], failed: &[EnvFailure], options: TextOptions) -> String {
     let mut out = String::new();
     for p in plans {
         let _ = writeln!(out, "=== environment {} ===\n", p.label());
         out.push_str(&text::render_with(p.plan, p.access, options));
         out.push('\n');
     }
-    out.push_str(&summary_table(plans, false));
+    for f in failed {
+        let _ = writeln!(
+            out,
+            "=== environment {} ===\n\nNot planned: {}\n",
+            f.name, f.error
+        );
+    }
+    out.push_str(&summary_table(plans, failed, false));
     out
 }
 
 /// `environment | account | region | add | change | replace | destroy | release | widens
 /// access`, and in Markdown the riskiest access each environment gains and what it destroys or
 /// replaces: the risks of every environment, before any detail.
-pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
+pub fn summary_table(plans: &[EnvPlan<'_>], failed: &[EnvFailure], markdown: bool) -> String {
     let mut header = vec![
         "environment",
         "account",
@@ -78,6 +97,15 @@ pub fn summary_table(plans: &[EnvPlan<'_>], markdown: bool) -> String {
             }
             row
         })
+        .chain(failed.iter().map(|f| {
+            let mut row = vec![f.name.clone(), f.account_id.clone(), f.region.clone()];
+            row.extend(std::iter::repeat_n("-".to_string(), 5));
+            row.push("not planned".to_string());
+            if markdown {
+                row.extend(["**not planned**".to_string(), "-".to_string()]);
+            }
+            row
+        }))
         .collect();
     let mut out = String::new();
     if markdown {
@@ -155,11 +183,15 @@ pub struct JsonEnvironment<'a> {
     pub name: Option<&'a str>,
     pub account_id: &'a str,
     pub region: &'a str,
-    /// The environment's plan, as `plinth plan --format json` prints one.
-    pub plan: JsonPlan<'a>,
+    /// The environment's plan, as `plinth plan --format json` prints one; `null` for one that
+    /// could not be planned.
+    pub plan: Option<JsonPlan<'a>>,
+    /// Why the environment could not be planned; absent for one that was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
 }
 
-pub fn json(plans: &[EnvPlan<'_>]) -> String {
+pub fn json(plans: &[EnvPlan<'_>], failed: &[EnvFailure]) -> String {
     let document = JsonEnvironments {
         format_version: JSON_FORMAT_VERSION,
         plinth_version: env!("CARGO_PKG_VERSION"),
@@ -169,8 +201,16 @@ pub fn json(plans: &[EnvPlan<'_>]) -> String {
                 name: p.name,
                 account_id: &p.plan.account.account_id,
                 region: &p.plan.account.region,
-                plan: JsonPlan::with_access(p.plan, p.access),
+                plan: Some(JsonPlan::with_access(p.plan, p.access)),
+                error: None,
             })
+            .chain(failed.iter().map(|f| JsonEnvironment {
+                name: Some(&f.name),
+                account_id: &f.account_id,
+                region: &f.region,
+                plan: None,
+                error: Some(&f.error),
+            }))
             .collect(),
     };
     let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();
@@ -182,16 +222,23 @@ pub fn json(plans: &[EnvPlan<'_>]) -> String {
 /// access), then each distinct set of changes once, under the environments that plan it. The
 /// size budget is shared out among the distinct sets, each of which collapses its own diffs
 /// first, as a single plan's comment does.
-pub fn markdown(plans: &[EnvPlan<'_>], options: MarkdownOptions) -> String {
+pub fn markdown(plans: &[EnvPlan<'_>], failed: &[EnvFailure], options: MarkdownOptions) -> String {
     let mut head = String::new();
+    let all = plans.len() + failed.len();
     let _ = writeln!(
         head,
-        "### plinth plan: {} environment{}\n",
-        plans.len(),
-        if plans.len() == 1 { "" } else { "s" }
+        "### plinth plan: {all} environment{}{}\n",
+        if all == 1 { "" } else { "s" },
+        match failed.len() {
+            0 => String::new(),
+            n => format!(", {n} not planned"),
+        }
     );
-    head.push_str(&summary_table(plans, true));
+    head.push_str(&summary_table(plans, failed, true));
     head.push('\n');
+    for f in failed {
+        let _ = writeln!(head, "#### `{}`: not planned\n\n{}\n", f.name, f.error);
+    }
     // The same changes: equal comments once their first line (stack, account) is left out.
     let unlimited = MarkdownOptions { budget: usize::MAX };
     let mut groups: Vec<(String, Vec<EnvPlan<'_>>)> = Vec::new();
@@ -287,7 +334,7 @@ mod tests {
             plan_in("222222222222", &spec),
         );
         let plans = [a.env("dev"), b.env("qa"), c.env("prod")];
-        let comment = markdown(&plans, MarkdownOptions::default());
+        let comment = markdown(&plans, &[], MarkdownOptions::default());
         insta::with_settings!({ snapshot_path => fixture("fixtures/snapshots") }, {
             insta::assert_snapshot!("envs_markdown_collapsed", comment);
         });
@@ -303,9 +350,9 @@ mod tests {
             plan_in("222222222222", &spec),
         );
         let plans = [a.env("dev"), c.env("prod")];
-        let full = markdown(&plans, MarkdownOptions::default());
+        let full = markdown(&plans, &[], MarkdownOptions::default());
         let budget = full.len() * 2 / 3;
-        let small = markdown(&plans, MarkdownOptions { budget });
+        let small = markdown(&plans, &[], MarkdownOptions { budget });
         assert!(small.len() < full.len(), "{}", small.len());
         assert!(small.contains("| `dev` |") || small.contains("| dev |"));
         assert!(small.contains("prod"));
@@ -320,14 +367,56 @@ mod tests {
             plan_in("222222222222", &spec),
         );
         let plans = [a.env("dev"), c.env("prod")];
-        let json: serde_json::Value = serde_json::from_str(&json(&plans)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&json(&plans, &[])).unwrap();
         assert_eq!(json["format_version"], JSON_FORMAT_VERSION);
         let envs = json["environments"].as_array().unwrap();
         assert_eq!(envs.len(), 2);
         assert_eq!(envs[1]["name"], "prod");
         assert_eq!(envs[1]["account_id"], "222222222222");
+        assert!(envs[1].get("error").is_none());
         let single: serde_json::Value =
             serde_json::from_str(&super::super::json::render(&c.plan)).unwrap();
         assert_eq!(envs[1]["plan"], single);
+    }
+
+    /// An environment that could not be planned is in every view, as not planned, with why:
+    /// a document of the others alone would read as a plan of fewer environments.
+    #[test]
+    fn an_environment_not_planned_is_listed_with_why() {
+        let spec =
+            crate::spec::load(&fixture("fixtures/specs/envs.toml"), &Default::default()).unwrap();
+        let dev = plan_in("111111111111", &spec);
+        let plans = [dev.env("dev")];
+        let failed = [EnvFailure {
+            name: "prod".into(),
+            account_id: "222222222222".into(),
+            region: "us-east-1".into(),
+            error: "environment `prod` must be in account 222222222222".into(),
+        }];
+        let json: serde_json::Value = serde_json::from_str(&json(&plans, &failed)).unwrap();
+        let envs = json["environments"].as_array().unwrap();
+        assert_eq!(envs.len(), 2);
+        assert_eq!(envs[1]["name"], "prod");
+        assert!(envs[1]["plan"].is_null());
+        assert_eq!(envs[1]["error"], failed[0].error);
+        let table = text(&plans, &failed, TextOptions::default());
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("prod "))
+            .expect(&table);
+        assert!(
+            row.contains("222222222222") && row.ends_with("not planned"),
+            "{table}"
+        );
+        assert!(
+            table.contains("Not planned: environment `prod` must be"),
+            "{table}"
+        );
+        let comment = markdown(&plans, &failed, MarkdownOptions::default());
+        assert!(
+            comment.starts_with("### plinth plan: 2 environments, 1 not planned"),
+            "{comment}"
+        );
+        assert!(comment.contains("#### `prod`: not planned"), "{comment}");
     }
 }

@@ -387,6 +387,21 @@ fn diff_body(out: &mut String, c: &ResourceChange, account: &str) {
             } else {
                 ""
             };
+            if let (Some(before), Some(after)) = (&a.before, &a.after) {
+                // A list of entries with ids (CORS rules, notifications): entry by entry.
+                if let Some(entries) = super::entry_changes(before, after) {
+                    let _ = writeln!(out, "# {}:{forces}", a.name);
+                    for e in entries {
+                        if let Some(v) = &e.before {
+                            let _ = writeln!(out, "- {} = {}", e.id, v.display());
+                        }
+                        if let Some(v) = &e.after {
+                            let _ = writeln!(out, "+ {} = {}", e.id, v.display());
+                        }
+                    }
+                    continue;
+                }
+            }
             if let Some(before) = &a.before {
                 let _ = writeln!(out, "- {} = {}{forces}", a.name, lines(before, "- "));
             }

@@ -42,6 +42,80 @@ pub fn change_verb(c: &crate::plan::ResourceChange) -> &'static str {
     }
 }
 
+/// One entry of a list whose entries have ids (a bucket's CORS rules and notifications) that
+/// a change adds, removes or changes.
+pub struct EntryChange {
+    pub action: Action,
+    pub id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// For a changed entry, each field that changes: `allowed_methods = ["GET"] -> ["GET", "HEAD"]`.
+    pub fields: Vec<String>,
+}
+
+/// The entries of two lists whose every entry has an id, matched by id: those added, removed or
+/// changed, in the new list's order then the removed ones; `None` when an entry has no id (the
+/// lists are then shown whole).
+pub fn entry_changes(before: &Value, after: &Value) -> Option<Vec<EntryChange>> {
+    use crate::model::kinds::bucket::entry_id;
+    let (Value::List(before), Value::List(after)) = (before, after) else {
+        return None;
+    };
+    if before.iter().chain(after).any(|e| entry_id(e).is_none()) {
+        return None;
+    }
+    let find = |list: &[Value], id: &str| list.iter().find(|e| entry_id(e) == Some(id)).cloned();
+    let mut out = Vec::new();
+    for entry in after {
+        let id = entry_id(entry).unwrap_or_default();
+        match find(before, id) {
+            None => out.push(EntryChange {
+                action: Action::Create,
+                id: id.to_string(),
+                before: None,
+                after: Some(entry.clone()),
+                fields: Vec::new(),
+            }),
+            Some(old) if old.equivalent(entry) => {}
+            Some(old) => {
+                let fields = match (&old, entry) {
+                    (Value::Map(a), Value::Map(b)) => a
+                        .keys()
+                        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+                        .filter(|k| a.get(*k) != b.get(*k))
+                        .map(|k| {
+                            let shown =
+                                |v: Option<&Value>| v.map_or("(none)".to_string(), Value::display);
+                            format!("{k} = {} -> {}", shown(a.get(k)), shown(b.get(k)))
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.push(EntryChange {
+                    action: Action::Update,
+                    id: id.to_string(),
+                    before: Some(old),
+                    after: Some(entry.clone()),
+                    fields,
+                });
+            }
+        }
+    }
+    for entry in before {
+        let id = entry_id(entry).unwrap_or_default();
+        if find(after, id).is_none() {
+            out.push(EntryChange {
+                action: Action::Delete,
+                id: id.to_string(),
+                before: Some(entry.clone()),
+                after: None,
+                fields: Vec::new(),
+            });
+        }
+    }
+    Some(out)
+}
+
 /// What a drift report says of a resource the spec declares that is not in the account.
 pub const MISSING: &str = "is missing from the account";
 

@@ -244,6 +244,24 @@ fn attribute(out: &mut String, p: &Painter, action: Action, a: &AttributeChange,
             );
         }
         (Some(before), Some(after)) => {
+            // A list of entries with ids (CORS rules, notifications): entry by entry.
+            if let Some(entries) = super::entry_changes(before, after) {
+                let _ = writeln!(
+                    out,
+                    "      {} {}:{forces}",
+                    p.action(Action::Update),
+                    a.name
+                );
+                for e in entries {
+                    let what = match (e.action, &e.before, &e.after) {
+                        (Action::Update, ..) => e.fields.join(", "),
+                        (_, _, Some(v)) | (_, Some(v), None) => v.display(),
+                        _ => String::new(),
+                    };
+                    let _ = writeln!(out, "          {} {}: {what}", p.action(e.action), e.id);
+                }
+                return;
+            }
             let _ = writeln!(
                 out,
                 "      {} {name} = {} -> {}{forces}",

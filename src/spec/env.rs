@@ -628,7 +628,7 @@ impl Loader {
     pub(super) fn check_environments_apart(
         &mut self,
         stack: &StackConfig,
-        raw_name: &Located<String>,
+        (raw_name, raw_lock): (&Located<String>, Option<&super::load::RawLock>),
         declared: &BTreeMap<String, Var>,
         environments: &BTreeMap<String, Environment>,
         options: &LoadOptions,
@@ -636,6 +636,16 @@ impl Loader {
         let Some(chosen) = &stack.env else {
             return;
         };
+        if let (Some(lock), Some(raw_lock)) = (&stack.lock, raw_lock) {
+            self.check_locks_apart(
+                stack,
+                chosen,
+                lock,
+                (raw_name, raw_lock),
+                declared,
+                environments,
+            );
+        }
         let Ok(pieces) = template::parse(raw_name.get_ref()) else {
             return;
         };
@@ -663,7 +673,7 @@ impl Loader {
             )
             .collect();
         for other in environments.values() {
-            if other.name == chosen.name || other.account_id != chosen.account_id {
+            if other.name == chosen.name {
                 continue;
             }
             // The other environment's name, as its own run would make it; what goes wrong
@@ -677,17 +687,31 @@ impl Loader {
             if name.as_deref() != Some(stack.name.as_str()) {
                 continue;
             }
+            // In another account, a stack of another environment's name is that environment's
+            // stack as it would be there: a run made so (a variable left over) works on the
+            // wrong stack, and would report nothing to do where there is.
             if !set_by_run.is_empty() {
+                let (whose, harm) = if other.account_id == chosen.account_id {
+                    (
+                        format!(
+                            "the stack of environment `{}` in the same account ({})",
+                            other.name, chosen.account_id
+                        ),
+                        format!("this run would change `{}`'s resources", other.name),
+                    )
+                } else {
+                    (
+                        format!("the stack name of environment `{}` (in account {})", other.name, other.account_id),
+                        format!("this run would work on that stack in `{}`'s account {}, not on `{}`'s own", chosen.name, chosen.account_id, chosen.name),
+                    )
+                };
                 self.err(
                     Code::SpecEnvironmentsShareStack,
                     format!(
-                        "{} makes environment `{}`'s stack `{}`, the stack of environment `{}` in the same account ({}): this run would change `{}`'s resources",
+                        "{} makes environment `{}`'s stack `{}`, {whose}: {harm}",
                         set_by_run.join(" and "),
                         chosen.name,
                         stack.name,
-                        other.name,
-                        chosen.account_id,
-                        other.name
                     ),
                     raw_name.span(),
                 )
@@ -696,6 +720,9 @@ impl Loader {
                     chosen.name, chosen.name, other.name, other.name
                 ));
                 return;
+            }
+            if other.account_id != chosen.account_id {
+                continue;
             }
             let (first, second) = if chosen.name < other.name {
                 (&chosen.name, &other.name)
@@ -724,6 +751,66 @@ impl Loader {
                 raw_name.span(),
             )
             .set_hint(hint);
+            return;
+        }
+    }
+
+    /// Two environments whose stacks would take one lock, and keep their index beside it, in
+    /// one bucket (S3's names are global, so across accounts too): each apply would take the
+    /// other's lock for its own, and overwrite the other's record of what it owns. Environments
+    /// of one account with one stack name are refused as sharing the stack instead.
+    fn check_locks_apart(
+        &mut self,
+        stack: &StackConfig,
+        chosen: &Environment,
+        lock: &super::LockConfig,
+        (raw_name, raw_lock): (&Located<String>, &super::load::RawLock),
+        declared: &BTreeMap<String, Var>,
+        environments: &BTreeMap<String, Environment>,
+    ) {
+        for other in environments.values().filter(|o| o.name != chosen.name) {
+            let (diags, inputs) = (self.diags.0.len(), self.inputs.len());
+            let mut vars = declared.clone();
+            self.layer_vars(&mut vars, Some(other), &LoadOptions::default());
+            let name = self.with_vars(raw_name.get_ref(), raw_name.span(), &vars, "name");
+            let bucket = self.with_vars(
+                raw_lock.bucket.get_ref(),
+                raw_lock.bucket.span(),
+                &vars,
+                "lock.bucket",
+            );
+            let key = match (&raw_lock.key, &name) {
+                (Some(k), _) => self.with_vars(k.get_ref(), k.span(), &vars, "lock.key"),
+                (None, Some(name)) => Some(format!("plinth/locks/{name}.lock")),
+                (None, None) => None,
+            };
+            self.diags.0.truncate(diags);
+            self.inputs.truncate(inputs);
+            let same_stack = name.as_deref() == Some(stack.name.as_str())
+                && other.account_id == chosen.account_id;
+            if same_stack
+                || bucket.as_deref() != Some(lock.bucket.as_str())
+                || key.as_deref() != Some(lock.key.as_str())
+            {
+                continue;
+            }
+            let (first, second) = if chosen.name < other.name {
+                (&chosen.name, &other.name)
+            } else {
+                (&other.name, &chosen.name)
+            };
+            self.err(
+                Code::SpecEnvironmentsShareStack,
+                format!(
+                    "environments `{first}` and `{second}` would both lock the stack with s3://{}/{}, and keep their index of what they own beside it: each apply would take the other's lock, and overwrite the other's index",
+                    lock.bucket, lock.key
+                ),
+                raw_lock.bucket.span(),
+            )
+            .set_hint(format!(
+                "name the stack after its environment (`name = \"{}-${{var.env}}\"`), or give each environment a lock of its own (`key = \"plinth/locks/${{var.env}}.lock\"`)",
+                raw_name.get_ref().replace("${var.env}", "").trim_end_matches('-')
+            ));
             return;
         }
     }

@@ -209,7 +209,7 @@ pub(crate) struct RawStack {
     pub(super) account_id: Option<Located<String>>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Lock")]
 pub(crate) struct RawLock {
@@ -333,8 +333,15 @@ impl Loader {
             return None;
         };
         let raw_name = raw_stack.name.clone();
+        let raw_lock = raw_stack.lock.clone();
         let stack = self.stack_config(raw_stack, &vars, env)?;
-        self.check_environments_apart(&stack, &raw_name, &declared_vars, &environments, options);
+        self.check_environments_apart(
+            &stack,
+            (&raw_name, raw_lock.as_ref()),
+            &declared_vars,
+            &environments,
+            options,
+        );
 
         let outputs: BTreeMap<String, Text> = raw_outputs
             .into_iter()

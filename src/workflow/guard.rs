@@ -12,14 +12,23 @@ pub async fn check_account(aws: &Aws, spec: &Spec) -> Result<(), WorkflowError> 
     let Some(expected) = &spec.stack.account else {
         return Ok(());
     };
-    let account = aws.sts.account().await?;
-    if account.account_id == expected.account_id {
-        return Ok(());
-    }
     let whose = match &expected.env {
         Some(env) => format!("environment `{env}`"),
         None => format!("stack `{}`", spec.stack.name),
     };
+    // No credentials at all (or none that load): say for which environment and account.
+    let account = aws.sts.account().await.map_err(|mut e| {
+        if e.operation == "load AWS credentials" {
+            e.hint = Some(format!(
+                "{whose} must be in account {}: give it credentials for that account, by the environment's `profile` or `assume_role_arn`, --profile or --assume-role-arn, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                expected.account_id,
+            ));
+        }
+        e
+    })?;
+    if account.account_id == expected.account_id {
+        return Ok(());
+    }
     Err(WorkflowError::Refused {
         message: format!(
             "{whose} must be in account {} ({}), but the credentials are for account {} ({}): nothing was read or changed",

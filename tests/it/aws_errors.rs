@@ -541,3 +541,38 @@ fn a_refused_step_names_the_iam_action_and_what_the_printed_policy_says() {
     ]));
     assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
 }
+
+/// With no credentials at all, the error says so (not what EC2's instance metadata answered,
+/// the last place the SDK looks) and names the environment and the account it must be in.
+#[test]
+fn no_credentials_for_an_environment_name_it_and_its_account() {
+    let stack = crate::support::unique("nocreds");
+    let spec = TempSpec::new(&format!(
+        "[stack]\nname = \"{stack}\"\n\n[env.dev]\naccount_id = \"111111111111\"\n\n[role.app]\nname = \"{stack}-app\"\ntrust = '{TRUST}'\n"
+    ));
+    let (run, _) = run(command(&[
+        "plan",
+        "-f",
+        &spec.arg(),
+        "--env",
+        "dev",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ])
+    .env_remove("AWS_ACCESS_KEY_ID")
+    .env_remove("AWS_SECRET_ACCESS_KEY")
+    .env("NO_COLOR", "1"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no AWS credentials were found"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("environment `dev` must be in account 111111111111"),
+        "{}",
+        run.stderr
+    );
+    assert_short_and_plain("no credentials", &run.stderr);
+}

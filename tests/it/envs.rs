@@ -639,10 +639,11 @@ fn an_environment_that_fails_part_way_stops_the_next_and_its_hint_names_it() {
     ]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
     assert!(
-        apply
-            .stderr
-            .contains("Run `plinth apply --env dev` again to finish"),
-        "{}",
+        apply.stderr.contains(&format!(
+            "Run `plinth apply -f {} --env dev` again to finish",
+            spec.arg()
+        )),
+        "the command to run again names the spec and the environment: {}",
         apply.stderr
     );
     assert!(

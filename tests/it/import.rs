@@ -575,7 +575,7 @@ fn import_like_a_ready_made_stack_reports_missing_and_extra_permissions_per_stat
     let text = text
         .replace("name = \"tonic-structural\"", "name = \"tonic-structural-${var.env}\"")
         .replace(
-            "# [env.dev]\n# account_id = \"111111111111\"\n# vars = { env = \"dev\", prefix = \"tonic-structural-dev\" }",
+            "# [env.dev]\n# account_id = \"111111111111\"\n# vars = { env = \"dev\", prefix = \"tonic-structural-dev\", kms_key = \"alias/tonic-structural-dev-sqs\" }",
             &format!("[env.dev]\naccount_id = \"{ACCOUNT}\"\nvars = {{ env = \"dev\", prefix = \"{prefix}\" }}"),
         )
         .replacen("[vars]\n", "[vars]\nenv = \"none\"\n", 1);

@@ -738,3 +738,60 @@ fn an_environments_connection_is_checked_where_it_is_written() {
     );
     assert!(good.load(&options("ok")).is_ok());
 }
+
+/// Two environments in different accounts may share a stack name, but not a lock: one bucket
+/// (S3's names are global) would hold one lock and one index for both.
+#[test]
+fn environments_that_would_share_a_lock_are_refused() {
+    let spec = |name: &str, key: &str| {
+        format!(
+            "[stack]\nname = \"{name}\"\nlock = {{ bucket = \"central-state\"{key} }}\n\n[vars]\nenv = \"dev\"\n\n[env.dev]\naccount_id = \"111111111111\"\n\n[env.prod]\naccount_id = \"222222222222\"\nvars = {{ env = \"prod\" }}\n"
+        )
+    };
+    let dev = LoadOptions {
+        env: Some("dev".into()),
+        ..LoadOptions::default()
+    };
+    let dir = Dir::new(&spec("tonic", ""));
+    assert_eq!(
+        errors(&dir, &dev),
+        ["spec::environments-share-stack plinth.toml:3:19"]
+    );
+    let rendered = dir.load(&dev).unwrap_err().render(false);
+    assert!(
+        rendered.contains("s3://central-state/plinth/locks/"),
+        "{rendered}"
+    );
+    // Each environment's own stack name, or its own key, keeps them apart.
+    assert!(Dir::new(&spec("tonic-${var.env}", "")).load(&dev).is_ok());
+    assert!(
+        Dir::new(&spec("tonic", ", key = \"locks/${var.env}.lock\""))
+            .load(&dev)
+            .is_ok()
+    );
+}
+
+/// A variable left over from another environment's run that names the chosen environment's
+/// stack after another's is refused whichever accounts they are in: in another account it
+/// would work on a stack of the wrong name there, and say there is nothing to do.
+#[test]
+fn a_leftover_variable_naming_another_environments_stack_is_refused_across_accounts() {
+    let dir = Dir::new(
+        "[stack]\nname = \"tonic-${var.env}\"\n\n[vars]\nenv = \"dev\"\n\n[env.dev]\naccount_id = \"111111111111\"\n\n[env.prod]\naccount_id = \"222222222222\"\nvars = { env = \"prod\" }\n",
+    );
+    let prod = |env_vars: &[(&str, &str)]| LoadOptions {
+        env: Some("prod".into()),
+        env_vars: pairs(env_vars),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        errors(&dir, &prod(&[("env", "dev")])),
+        ["spec::environments-share-stack plinth.toml:2:8"]
+    );
+    let rendered = dir
+        .load(&prod(&[("env", "dev")]))
+        .unwrap_err()
+        .render(false);
+    assert!(rendered.contains("PLINTH_VAR_env"), "{rendered}");
+    assert!(dir.load(&prod(&[])).is_ok());
+}
