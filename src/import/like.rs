@@ -263,11 +263,39 @@ fn differences(
                 Some(Value::Map(h)) => h,
                 _ => &empty,
             };
-            let names: std::collections::BTreeSet<&String> = r.keys().chain(h.keys()).collect();
-            names
-                .into_iter()
-                .flat_map(|n| differences(&format!("{name}.{n}"), r.get(n), h.get(n), account))
-                .collect()
+            if r.keys().eq(h.keys()) || h.is_empty() {
+                let names: std::collections::BTreeSet<&String> = r.keys().chain(h.keys()).collect();
+                return names
+                    .into_iter()
+                    .flat_map(|n| differences(&format!("{name}.{n}"), r.get(n), h.get(n), account))
+                    .collect();
+            }
+            // Named otherwise by hand: what they grant together is compared (a statement under
+            // another name is neither missing nor extra), and the names are a difference of
+            // their own.
+            let together = |policies: &BTreeMap<String, Value>| {
+                let docs: Vec<&PolicyDocument> =
+                    policies.values().filter_map(Value::as_policy).collect();
+                PolicyDocument::joined(&docs)
+            };
+            let (ready_all, hand_all) = (together(r), together(h));
+            let names = |policies: &BTreeMap<String, Value>| {
+                policies.keys().cloned().collect::<Vec<_>>().join(", ")
+            };
+            let mut out = vec![Difference {
+                attribute: format!("{name} (names)"),
+                ready_made: Some(names(r)),
+                hand_made: Some(names(h)),
+                statements: Vec::new(),
+                access: None,
+            }];
+            out.extend(policy_difference(
+                &format!("{name} (all together)"),
+                Some(&ready_all),
+                Some(&hand_all),
+                account,
+            ));
+            out
         }
         (r, h)
             if r.and_then(Value::as_policy).is_some() || h.and_then(Value::as_policy).is_some() =>
@@ -380,9 +408,10 @@ impl Report {
                     d.access.map_or("", access_words)
                 );
                 for s in &d.statements {
-                    let what = match s.kind {
-                        "missing" => "missing permissions",
-                        "extra" => "extra permissions",
+                    let what = match (s.kind, s.access) {
+                        ("missing", _) => "missing permissions",
+                        ("extra", _) => "extra permissions",
+                        (_, AccessChange::NoChange) => "written differently",
                         _ => "different permissions",
                     };
                     let _ = writeln!(
@@ -416,5 +445,64 @@ impl Report {
             count(Status::Missing)
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policies(entries: &[(&str, &str)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(name, statements)| {
+                    let doc = PolicyDocument::parse(&format!(
+                        r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#
+                    ))
+                    .unwrap();
+                    (name.to_string(), Value::policy(doc))
+                })
+                .collect(),
+        )
+    }
+
+    const LIST: &str =
+        r#"{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::tonic-*"}"#;
+    const GET: &str = r#"{"Effect": "Allow", "Action": "s3:GetObjectVersion", "Resource": "arn:aws:s3:::tonic-*/*"}"#;
+
+    /// Inline policies named otherwise by hand are compared together: a statement under
+    /// another name is neither missing nor extra, and only what differs in what they grant is
+    /// labelled; the names are a difference of their own.
+    #[test]
+    fn inline_policies_named_otherwise_are_compared_together() {
+        let ready = policies(&[("pipeline-v2", &format!("{LIST}, {GET}"))]);
+        let hand = policies(&[("tonic-s3", LIST)]);
+        let found = differences("policies", Some(&ready), Some(&hand), "123456789012");
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].attribute, "policies (names)");
+        assert_eq!(found[0].ready_made.as_deref(), Some("pipeline-v2"));
+        assert_eq!(found[0].hand_made.as_deref(), Some("tonic-s3"));
+        assert_eq!(found[1].access, Some(AccessChange::Narrows), "{found:#?}");
+        let missing: Vec<&StatementDifference> = found[1]
+            .statements
+            .iter()
+            .filter(|s| s.kind == "missing")
+            .collect();
+        assert_eq!(missing.len(), 1, "{found:#?}");
+        assert!(
+            missing[0].unified.contains("s3:GetObjectVersion"),
+            "{found:#?}"
+        );
+        assert!(!found[1].statements.iter().any(|s| s.kind == "extra"));
+        // Named the same: each on its own, as before.
+        let same = differences(
+            "policies",
+            Some(&ready),
+            Some(&policies(&[("pipeline-v2", LIST)])),
+            "123456789012",
+        );
+        assert_eq!(same.len(), 1);
+        assert_eq!(same[0].attribute, "policies.pipeline-v2");
     }
 }

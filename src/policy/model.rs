@@ -67,6 +67,19 @@ impl PolicyDocument {
         self.id.as_deref()
     }
 
+    /// The statements of several documents as one (a role's inline policies together), in
+    /// their order; the first document's version.
+    pub fn joined(documents: &[&PolicyDocument]) -> PolicyDocument {
+        PolicyDocument {
+            version: documents.first().and_then(|d| d.version),
+            id: None,
+            statements: documents
+                .iter()
+                .flat_map(|d| d.statements.iter().cloned())
+                .collect(),
+        }
+    }
+
     /// The document with only the statements `keep` keeps, in their order.
     pub fn retaining(&self, keep: impl Fn(&Statement) -> bool) -> PolicyDocument {
         PolicyDocument {

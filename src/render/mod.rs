@@ -53,25 +53,39 @@ pub struct EntryChange {
     pub fields: Vec<String>,
 }
 
-/// The entries of two lists whose every entry has an id, matched by id: those added, removed or
-/// changed, in the new list's order then the removed ones; `None` when an entry has no id (the
-/// lists are then shown whole).
+/// The entries of two lists of tables that have ids, matched by id (one without an id, by
+/// its content): those added, removed or changed, in the new list's order then the removed
+/// ones. `None` when the lists are not such lists, or no entry has an id (they are then shown
+/// whole).
 pub fn entry_changes(before: &Value, after: &Value) -> Option<Vec<EntryChange>> {
     use crate::model::kinds::bucket::entry_id;
     let (Value::List(before), Value::List(after)) = (before, after) else {
         return None;
     };
-    if before.iter().chain(after).any(|e| entry_id(e).is_none()) {
+    let entries = before.iter().chain(after);
+    if entries.clone().any(|e| !matches!(e, Value::Map(_)))
+        || !entries.clone().any(|e| entry_id(e).is_some())
+    {
         return None;
     }
-    let find = |list: &[Value], id: &str| list.iter().find(|e| entry_id(e) == Some(id)).cloned();
+    const NO_ID: &str = "(no id)";
+    // An entry's counterpart on the other side: by id, or (without one) an equal entry.
+    let counterpart = |list: &[Value], entry: &Value| -> Option<Value> {
+        match entry_id(entry) {
+            Some(id) => list.iter().find(|e| entry_id(e) == Some(id)).cloned(),
+            None => list
+                .iter()
+                .find(|e| entry_id(e).is_none() && e.equivalent(entry))
+                .cloned(),
+        }
+    };
     let mut out = Vec::new();
     for entry in after {
-        let id = entry_id(entry).unwrap_or_default();
-        match find(before, id) {
+        let id = entry_id(entry).unwrap_or(NO_ID).to_string();
+        match counterpart(before, entry) {
             None => out.push(EntryChange {
                 action: Action::Create,
-                id: id.to_string(),
+                id,
                 before: None,
                 after: Some(entry.clone()),
                 fields: Vec::new(),
@@ -93,7 +107,7 @@ pub fn entry_changes(before: &Value, after: &Value) -> Option<Vec<EntryChange>> 
                 };
                 out.push(EntryChange {
                     action: Action::Update,
-                    id: id.to_string(),
+                    id,
                     before: Some(old),
                     after: Some(entry.clone()),
                     fields,
@@ -102,11 +116,10 @@ pub fn entry_changes(before: &Value, after: &Value) -> Option<Vec<EntryChange>> 
         }
     }
     for entry in before {
-        let id = entry_id(entry).unwrap_or_default();
-        if find(after, id).is_none() {
+        if counterpart(after, entry).is_none() {
             out.push(EntryChange {
                 action: Action::Delete,
-                id: id.to_string(),
+                id: entry_id(entry).unwrap_or(NO_ID).to_string(),
                 before: Some(entry.clone()),
                 after: None,
                 fields: Vec::new(),
