@@ -85,13 +85,15 @@ pub enum WarningCode {
     EnvVarOverridden,
     /// A variable a secret is made of is used outside a secret too, where it is shown.
     SecretShown,
+    /// A resource tagged with the stack's name but no address: plinth did not make it.
+    StackTagOnly,
     /// More of something than AWS's default quota allows, within what a raised quota allows
     /// (managed policies on a role).
     Quota,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 13] = [
+    pub const ALL: [WarningCode; 14] = [
         WarningCode::PolicyLint,
         WarningCode::PolicySize,
         WarningCode::Placeholder,
@@ -104,6 +106,7 @@ impl WarningCode {
         WarningCode::KeyRecreated,
         WarningCode::EnvVarOverridden,
         WarningCode::SecretShown,
+        WarningCode::StackTagOnly,
         WarningCode::Quota,
     ];
 
@@ -124,6 +127,7 @@ impl WarningCode {
             WarningCode::KeyRecreated => "plan::key-recreated",
             WarningCode::EnvVarOverridden => "spec::env-var-overridden",
             WarningCode::SecretShown => "spec::secret-shown",
+            WarningCode::StackTagOnly => "plan::stack-tag-only",
             WarningCode::Quota => "spec::quota",
         }
     }

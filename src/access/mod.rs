@@ -191,8 +191,23 @@ impl<'a> Stack<'a> {
                         Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
                     }
                     Side::Desired if change.action == crate::plan::Action::Delete => return None,
-                    Side::Desired => Cow::Borrowed(change.desired.as_ref()?),
+                    // What the spec leaves out apply leaves as it is (unset is unmanaged): the
+                    // live value stays, a role's managed policies and boundary among them.
+                    Side::Desired => {
+                        let desired = change.desired.as_ref()?;
+                        match change.live.as_ref() {
+                            Some(live) if live.keys().any(|k| !desired.contains_key(k)) => {
+                                let mut after = desired.clone();
+                                for (k, v) in live {
+                                    after.entry(k.clone()).or_insert_with(|| v.clone());
+                                }
+                                Cow::Owned(after)
+                            }
+                            _ => Cow::Borrowed(desired),
+                        }
+                    }
                 };
+
                 Some(Node {
                     change: index,
                     unchanged: change.action == crate::plan::Action::NoOp,

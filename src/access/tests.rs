@@ -2525,3 +2525,28 @@ fn a_negated_if_exists_operator_negates_as_the_operator_does() {
     assert_eq!(negated("StringEqualsIfExists"), None);
     assert_eq!(negated("NumericLessThan"), None);
 }
+
+/// What the spec leaves out, apply leaves as it is: a permissions boundary no longer declared
+/// stays on the role, and the rows after the plan still hold to it.
+#[test]
+fn a_boundary_the_spec_leaves_out_still_bounds_the_role() {
+    let boundary = "\n[policy.boundary]\nname = \"boundary\"\ndocument = '''{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"sqs:SendMessage\", \"Resource\": \"*\"}]}'''\n";
+    let all_sqs = r#"{"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}"#;
+    let with = format!(
+        "{ROLE_HEAD}{}{boundary}{}",
+        role("fn", LAMBDA, all_sqs).replacen(
+            "[role.fn.policies]",
+            "permissions_boundary = \"arn:aws:iam::123456789012:policy/boundary\"\n[role.fn.policies]",
+            1
+        ),
+        queue("q")
+    );
+    let without = with.replacen(
+        "permissions_boundary = \"arn:aws:iam::123456789012:policy/boundary\"\n",
+        "",
+        1,
+    );
+    assert_ne!(with, without);
+    let changes = changes_checked(&between(&with, &without));
+    assert!(changes.is_empty(), "the boundary stays: {changes:#?}");
+}

@@ -105,6 +105,8 @@ codes! {
     SpecEnvVarOverridden = "spec::env-var-overridden",
     /// A variable a secret is made of, used outside a secret too.
     SpecSecretShown = "spec::secret-shown",
+    /// A resource tagged with the stack's name but no address, which plinth leaves alone.
+    PlanStackTagOnly = "plan::stack-tag-only",
     SpecQuota = "spec::quota",
     /// Environments of one account that name the same AWS resource.
     SpecEnvironmentsShareName = "spec::environments-share-name",
@@ -201,6 +203,7 @@ impl From<WarningCode> for Code {
             WarningCode::KeyRecreated => Code::PlanKeyRecreated,
             WarningCode::EnvVarOverridden => Code::SpecEnvVarOverridden,
             WarningCode::SecretShown => Code::SpecSecretShown,
+            WarningCode::StackTagOnly => Code::PlanStackTagOnly,
             WarningCode::Quota => Code::SpecQuota,
         }
     }

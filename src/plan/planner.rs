@@ -143,6 +143,21 @@ pub(super) fn plan_on(
         {
             continue;
         }
+        // plinth tags everything it makes with its address too: a resource with the stack's
+        // tag alone was tagged by hand (copied tags), and is not the stack's to delete.
+        if found.address_tag.is_none() {
+            diags.push(
+                Diagnostic::warning(
+                    WarningCode::StackTagOnly,
+                    format!(
+                        "{} `{}` carries the tag plinth:stack = {stack} but no plinth:address: plinth did not make it, and leaves it alone",
+                        found.kind, found.physical_id
+                    ),
+                )
+                .hint("remove the plinth:stack tag from it (a copied tag), or declare it with `adopt = true` to make it the stack's"),
+            );
+            continue;
+        }
         // A second key tagged with an address the spec declares was left by an apply that
         // stopped while creating or replacing that key; apply takes it over when it next
         // creates or replaces the key, so it must not be deleted in the same plan.
@@ -914,12 +929,13 @@ fn deletes_what_others_share(
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    // A replacement deletes the resource it replaces, which is the one they share.
+    let shared = change.replaces.as_deref().unwrap_or(&change.physical_id);
     let diagnostic = Diagnostic::error(
         Code::PlanSharedByOthers,
         format!(
-            "{} `{}` is shared by stack{} {names}, but this plan would {} it: {} would lose it",
+            "{} `{shared}` is shared by stack{} {names}, but this plan would {} it: {} would lose it",
             change.address,
-            change.physical_id,
             if others.len() == 1 { "" } else { "s" },
             change.action.as_str(),
             if others.len() == 1 { "that stack" } else { "those stacks" },

@@ -544,11 +544,25 @@ fn orphan(
     arn: &str,
     attributes: serde_json::Value,
 ) -> crate::state::LiveResource {
+    // Tagged with an address, as everything plinth makes is: one of a block since removed.
+    let name: String = physical_id
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or(physical_id)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     serde_json::from_value(serde_json::json!({
         "kind": kind,
         "physical_id": physical_id,
         "owner": "fixture",
-        "address_tag": null,
+        "address_tag": format!("{kind}.left-{name}"),
         "attributes": attributes,
         "exports": { "arn": arn },
     }))
@@ -661,19 +675,16 @@ fn deletes_go_before_what_they_refer_to() {
     ));
     let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
     assert_eq!(
-        depends_on(&plan, "function.function#fx-worker"),
-        ["role.gone", "queue.queue#fx-work"]
+        depends_on(&plan, "function.left-fx-worker"),
+        ["role.gone", "queue.left-fx-work"]
     );
     // Holders go before what they may hold: discovery does not read what a role holds.
+    assert_eq!(depends_on(&plan, "role.gone"), ["policy.left-fx-shared"]);
     assert_eq!(
-        depends_on(&plan, "role.gone"),
-        ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]
-    );
-    assert_eq!(
-        depends_on(&plan, "instance_profile.instance_profile#fx-gone"),
+        depends_on(&plan, "instance_profile.left-fx-gone"),
         ["role.gone"]
     );
-    assert!(depends_on(&plan, "queue.queue#fx-work").is_empty());
+    assert!(depends_on(&plan, "queue.left-fx-work").is_empty());
 
     // Destroying the stack orders what the spec declares the same way; a cycle of references
     // orders nothing on it and keeps the rest.
@@ -695,13 +706,33 @@ fn deletes_go_before_what_they_refer_to() {
     )
     .unwrap();
     assert_eq!(
-        depends_on(&plan, "function.function#fx-worker"),
-        ["queue.queue#fx-work"]
+        depends_on(&plan, "function.left-fx-worker"),
+        ["queue.left-fx-work"]
     );
-    assert_eq!(
-        depends_on(&plan, "role.gone"),
-        ["policy.policy#arn:aws:iam::123456789012:policy/fx-shared"]
+    assert_eq!(depends_on(&plan, "role.gone"), ["policy.left-fx-shared"]);
+}
+
+/// A resource with the stack's tag but no address tag (a tag copied by hand) was not made
+/// by plinth, which tags everything it makes with both: it is left alone, and said so.
+#[test]
+fn a_resource_with_only_the_stack_tag_is_left_alone() {
+    let mut snapshot = live("planner.json");
+    let mut handmade = orphan(
+        "queue",
+        "fx-handmade",
+        "arn:aws:sqs:us-east-1:123456789012:fx-handmade",
+        serde_json::json!({}),
     );
+    handmade.address_tag = None;
+    snapshot.owned.push(handmade);
+    let plan = plan(&spec("planner.toml"), &snapshot, PlanOptions::default()).unwrap();
+    assert!(
+        !plan.changes.iter().any(|c| c.physical_id == "fx-handmade"),
+        "not deleted"
+    );
+    assert!(plan.warnings.iter().any(
+        |w| w.code == crate::diag::WarningCode::StackTagOnly && w.text.contains("fx-handmade")
+    ));
 }
 
 /// A value validate cannot know (it holds the account id) is checked against AWS's rules once
