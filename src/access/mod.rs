@@ -1800,10 +1800,14 @@ fn difference(
     own: &str,
     out: &mut Vec<GrantChange>,
 ) {
-    let by_label: FastMap<RowKey, &Grant> =
-        other.iter().map(|g| (row_key(g, &g.resource), g)).collect();
-    let by_arn: FastMap<RowKey, &Grant> =
-        other.iter().map(|g| (row_key(g, &g.target), g)).collect();
+    // Rows of one principal, resource, conditions and path through different policies (an
+    // inline and a managed policy of one role, each on `*`) share a key: each is kept.
+    let mut by_label: FastMap<RowKey, Vec<&Grant>> = FastMap::default();
+    let mut by_arn: FastMap<RowKey, Vec<&Grant>> = FastMap::default();
+    for g in other {
+        by_label.entry(row_key(g, &g.resource)).or_default().push(g);
+        by_arn.entry(row_key(g, &g.target)).or_default().push(g);
+    }
     let mut by_who: FastMap<WhoKey, Vec<&Grant>> = FastMap::default();
     for g in other {
         by_who.entry((&g.principal, path(g))).or_default().push(g);
@@ -1837,11 +1841,18 @@ fn difference(
             .collect()
     };
     for grant in from {
-        let same = by_label
+        let held_by = |held: &Grant, a: &String| held.actions.iter().any(|b| action_covers(b, a));
+        let same_rows: Vec<&Grant> = by_label
             .get(&row_key(grant, &grant.resource))
             .or_else(|| by_arn.get(&row_key(grant, &grant.target)))
+            .map(|rows| rows.to_vec())
+            .unwrap_or_default();
+        // The same row on the other side: one that holds all of it, or else the first.
+        let same = same_rows
+            .iter()
+            .find(|s| grant.actions.iter().all(|a| held_by(s, a)))
+            .or(same_rows.first())
             .copied();
-        let held_by = |held: &Grant, a: &String| held.actions.iter().any(|b| action_covers(b, a));
         // Most rows are the same row on the other side, which holds all of it.
         let actions: Vec<String> = match same {
             Some(same) if grant.actions.iter().all(|a| held_by(same, a)) => Vec::new(),

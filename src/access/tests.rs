@@ -2550,3 +2550,26 @@ fn a_boundary_the_spec_leaves_out_still_bounds_the_role() {
     let changes = changes_checked(&between(&with, &without));
     assert!(changes.is_empty(), "the boundary stays: {changes:#?}");
 }
+
+/// Two rows of one role on `*` through two of its policies (an inline and a managed policy),
+/// conditional under a boundary plinth cannot read: a change elsewhere gains neither.
+#[test]
+fn rows_of_one_role_through_two_policies_are_each_their_own() {
+    let managed = "\n[policy.reads]\nname = \"reads\"\ndocument = '''{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:ListAllMyBuckets\", \"Resource\": \"*\"}]}'''\n";
+    let send = r#"{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}"#;
+    let spec = |timeout: u32| {
+        format!(
+            "{ROLE_HEAD}{}{managed}{}visibility_timeout = {timeout}\n",
+            role("fn", LAMBDA, send).replacen(
+                "[role.fn.policies]",
+                "permissions_boundary = \"arn:aws:iam::123456789012:policy/unknown-boundary\"\nmanaged_policies = [\"${policy.reads.arn}\"]\n[role.fn.policies]",
+                1
+            ),
+            queue("q")
+        )
+    };
+    let plan = between(&spec(30), &spec(60));
+    assert!(plan.changes.iter().any(|c| c.is_change()));
+    let changes = changes_checked(&plan);
+    assert!(changes.is_empty(), "{changes:#?}");
+}
