@@ -62,7 +62,7 @@ lint_rules! {
     WILDCARD_ACTION WildcardAction = "P003", Warning, "Allow of \"*\" or \"service:*\"";
     NEGATED_ALLOW NegatedAllow = "P004", Warning, "Allow with NotAction, NotResource or NotPrincipal";
     WEB_IDENTITY_WITHOUT_AUDIENCE WebIdentityWithoutAudience = "P005", Error, "web-identity trust without an audience (aud) condition";
-    WEB_IDENTITY_WILDCARD_SUBJECT WebIdentityWildcardSubject = "P006", Warning, "wildcard in a web-identity subject (sub) condition";
+    WEB_IDENTITY_WILDCARD_SUBJECT WebIdentityWildcardSubject = "P006", Warning, "wildcard in a web-identity subject (sub) condition, or none where the issuer signs for many subjects (EKS, GitHub, GitLab, HCP Terraform)";
     UNKNOWN_ACCOUNT UnknownAccount = "P007", Warning, "AWS principal in an account that is not among the known accounts";
     MALFORMED_ARN MalformedArn = "P008", Error, "malformed ARN in Resource or Principal";
     LEGACY_VERSION LegacyVersion = "P009", Info, "Version missing or 2008-10-17";
@@ -492,6 +492,40 @@ impl StatementChecker<'_> {
                 self.report(lints, WEB_IDENTITY_WITHOUT_AUDIENCE, message);
             }
             let subject_key = format!("{key_prefix}:sub").to_lowercase();
+            // An issuer that signs tokens for many subjects with one audience (every service
+            // account of an EKS cluster; every repository on GitHub, GitLab or HCP Terraform)
+            // lets them all in unless the subject is held: no `sub` is a wildcard of its own.
+            let shared_issuer = key_prefix.starts_with("oidc.eks.")
+                || [
+                    "token.actions.githubusercontent.com",
+                    "gitlab.com",
+                    "app.terraform.io",
+                ]
+                .contains(&key_prefix);
+            let holds_the_subject = self.normalized.condition.iter().any(|c| {
+                !c.is_negated()
+                    && c.key
+                        .strip_prefix(&format!("{}:", key_prefix.to_lowercase()))
+                        .is_some_and(|k| {
+                            matches!(
+                                k,
+                                "sub"
+                                    | "repository"
+                                    | "repository_owner"
+                                    | "repository_owner_id"
+                                    | "project_path"
+                                    | "namespace_path"
+                                    | "terraform_organization_name"
+                            )
+                        })
+            });
+            if shared_issuer && !holds_the_subject {
+                let message = format!(
+                    "web-identity trust of {} has no {subject_key} condition, so every subject the issuer signs tokens for (every service account of the cluster, every repository) may assume the role",
+                    provider.id
+                );
+                self.report(lints, WEB_IDENTITY_WILDCARD_SUBJECT, message);
+            }
             for condition in self
                 .normalized
                 .condition
@@ -863,6 +897,9 @@ mod tests {
             (IDENTITY, r#"{"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::b"}"#, &[("Statement[0]", "P004")]),
             (IDENTITY, r#"{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*"}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}"#, &[("Statement[0]", "P005")]),
+            // An EKS cluster's issuer with an audience but no subject: every service account.
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com"}}}"#, &[("Statement[0]", "P006")]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com", "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:jobs:worker"}}}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"accounts.google.com:aud": "1234"}}}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringLike": {"cognito-identity.amazonaws.com:aud": "*"}}}"#, &[("Statement[0]", "P005")]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}}"#, &[("Statement[0]", "P006")]),
@@ -940,7 +977,7 @@ mod tests {
             (BUCKET, r#"{"Sid": "Allow access for S3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}"#, &[]),
             // A federated principal is an identity provider's ARN, or one of four by name.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[("Statement[0]", "P022")]),
-            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": ["accounts.google.com", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", "arn:aws:iam::123456789012:saml-provider/corp", "${oidc_provider.github.arn}"]}, "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"], "Condition": {"StringEquals": {"accounts.google.com:aud": "a", "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}"#, &[]),
+            (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": ["accounts.google.com", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", "arn:aws:iam::123456789012:saml-provider/corp", "${oidc_provider.github.arn}"]}, "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"], "Condition": {"StringEquals": {"accounts.google.com:aud": "a", "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": "repo:org/app:ref:refs/heads/main"}}}"#, &[]),
             (TRUST, r#"{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:role/idp"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"x.example.com:aud": "a"}}}"#, &[("Statement[0]", "P022")]),
             // A wildcard in a principal ARN matches nothing: IAM compares principals whole.
             (TRUST, r#"{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/app-*", "arn:aws:iam::123456789012:role/*"]}, "Action": "sts:AssumeRole"}"#, &[("Statement[0]", "P022"), ("Statement[0]", "P022")]),
