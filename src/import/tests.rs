@@ -808,3 +808,27 @@ policy = { Version = "2012-10-17", Statement = [{ Sid = "VendorDecrypt", Effect 
         );
     }
 }
+
+/// A queue or role another stack owns is shared (`existing = true`, which its owner allows),
+/// not adopted (which the plan would refuse), and the note says so.
+#[test]
+fn a_queue_or_role_another_stack_owns_is_shared_not_adopted() {
+    let mut queue = found(
+        Kind::Queue,
+        "events",
+        "own-a-events",
+        "arn:aws:sqs:eu-west-1:123456789012:own-a-events",
+        vec![],
+    );
+    queue.live.owner = Some("own-a".into());
+    let out = spec("own-c", &account(), &[queue]);
+    assert!(out.spec.contains("existing = true"), "{}", out.spec);
+    assert!(!out.spec.contains("adopt = true"), "{}", out.spec);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("stack `own-a` owns it")),
+        "{:?}",
+        out.notes
+    );
+}

@@ -67,7 +67,7 @@ pub fn spec(stack: &str, account: &Account, found: &[Found]) -> ImportedSpec {
     for f in ordered {
         if let Some(owner) = f.live.owner.as_deref().filter(|o| *o != stack) {
             writer.notes.push(format!(
-                "{}: stack `{owner}` owns it (its plinth:stack tag), so this stack's plan refuses it until that stack lets it go",
+                "{}: stack `{owner}` owns it (its plinth:stack tag): a role, key, queue or bucket is declared `existing = true`, shared with that stack; any other kind cannot be adopted until that stack lets it go",
                 f.address
             ));
         }
@@ -498,8 +498,17 @@ impl BlockWriter for Block<'_, '_> {
             .shared_policy(&mut self.table, from, doc, what, &other_stacks);
     }
 
+    /// The other stacks that share the resource, and the one that owns it, if not this one: a
+    /// resource another stack owns is shared here (`existing = true`), which its owner allows,
+    /// where adopting it would be refused.
     fn sharing_stacks(&self) -> Vec<String> {
-        self.other_stacks_shares().into_keys().collect()
+        let mut stacks: Vec<String> = self.other_stacks_shares().into_keys().collect();
+        if let Some(owner) = self.found.live.owner.as_deref() {
+            if owner != self.writer.stack && !stacks.iter().any(|s| s == owner) {
+                stacks.insert(0, owner.to_string());
+            }
+        }
+        stacks
     }
 
     fn held_by_other_stacks(&self, kind: &str) -> BTreeMap<String, String> {
