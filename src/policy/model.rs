@@ -51,16 +51,7 @@ impl PolicyDocument {
             }),
             _ => false,
         };
-        PolicyDocument {
-            version: self.version,
-            id: self.id.clone(),
-            statements: self
-                .statements
-                .iter()
-                .filter(|s| !(s.effect == Effect::Allow && only_roots(s)))
-                .cloned()
-                .collect(),
-        }
+        self.retaining(|s| !(s.effect == Effect::Allow && only_roots(s)))
     }
 
     pub fn id(&self) -> Option<&str> {

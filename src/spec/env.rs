@@ -288,17 +288,9 @@ impl Loader {
             self.err(Code::SpecInvalidName, message, name_span.clone())
                 .set_hint("letters, digits, `-` and `_`, at most 64 characters");
         }
-        let lock = match raw.lock {
+        let lock = match &raw.lock {
             None => None,
-            Some(l) => {
-                let bucket =
-                    self.with_vars(l.bucket.get_ref(), l.bucket.span(), vars, "lock.bucket")?;
-                let key = match l.key {
-                    None => format!("plinth/locks/{name}.lock"),
-                    Some(k) => self.with_vars(k.get_ref(), k.span(), vars, "lock.key")?,
-                };
-                Some(LockConfig { bucket, key })
-            }
+            Some(l) => Some(self.lock_of(l, Some(&name), vars)?),
         };
         let account = match (&env, raw.account_id) {
             (Some(env), _) => Some(ExpectedAccount {
@@ -676,14 +668,7 @@ impl Loader {
             if other.name == chosen.name {
                 continue;
             }
-            // The other environment's name, as its own run would make it; what goes wrong
-            // there is reported when that environment is loaded, not here.
-            let (diags, inputs) = (self.diags.0.len(), self.inputs.len());
-            let mut vars = declared.clone();
-            self.layer_vars(&mut vars, Some(other), &LoadOptions::default());
-            let name = self.with_vars(raw_name.get_ref(), raw_name.span(), &vars, "name");
-            self.diags.0.truncate(diags);
-            self.inputs.truncate(inputs);
+            let (name, _) = self.as_its_own_run(other, declared, raw_name, None);
             if name.as_deref() != Some(stack.name.as_str()) {
                 continue;
             }
@@ -763,35 +748,16 @@ impl Loader {
         &mut self,
         stack: &StackConfig,
         chosen: &Environment,
-        lock: &super::LockConfig,
+        lock: &LockConfig,
         (raw_name, raw_lock): (&Located<String>, &super::load::RawLock),
         declared: &BTreeMap<String, Var>,
         environments: &BTreeMap<String, Environment>,
     ) {
         for other in environments.values().filter(|o| o.name != chosen.name) {
-            let (diags, inputs) = (self.diags.0.len(), self.inputs.len());
-            let mut vars = declared.clone();
-            self.layer_vars(&mut vars, Some(other), &LoadOptions::default());
-            let name = self.with_vars(raw_name.get_ref(), raw_name.span(), &vars, "name");
-            let bucket = self.with_vars(
-                raw_lock.bucket.get_ref(),
-                raw_lock.bucket.span(),
-                &vars,
-                "lock.bucket",
-            );
-            let key = match (&raw_lock.key, &name) {
-                (Some(k), _) => self.with_vars(k.get_ref(), k.span(), &vars, "lock.key"),
-                (None, Some(name)) => Some(format!("plinth/locks/{name}.lock")),
-                (None, None) => None,
-            };
-            self.diags.0.truncate(diags);
-            self.inputs.truncate(inputs);
+            let (name, other_lock) = self.as_its_own_run(other, declared, raw_name, Some(raw_lock));
             let same_stack = name.as_deref() == Some(stack.name.as_str())
                 && other.account_id == chosen.account_id;
-            if same_stack
-                || bucket.as_deref() != Some(lock.bucket.as_str())
-                || key.as_deref() != Some(lock.key.as_str())
-            {
+            if same_stack || other_lock.as_ref() != Some(lock) {
                 continue;
             }
             let (first, second) = if chosen.name < other.name {
@@ -813,6 +779,43 @@ impl Loader {
             ));
             return;
         }
+    }
+
+    /// The lock a stack named `name` takes: the bucket, and the key (its name's own by default,
+    /// none when the name is not known), with `vars` filled in.
+    fn lock_of(
+        &mut self,
+        raw: &super::load::RawLock,
+        name: Option<&str>,
+        vars: &BTreeMap<String, Var>,
+    ) -> Option<LockConfig> {
+        let bucket =
+            self.with_vars(raw.bucket.get_ref(), raw.bucket.span(), vars, "lock.bucket")?;
+        let key = match &raw.key {
+            None => format!("plinth/locks/{}.lock", name?),
+            Some(k) => self.with_vars(k.get_ref(), k.span(), vars, "lock.key")?,
+        };
+        Some(LockConfig { bucket, key })
+    }
+
+    /// Another environment's stack name, and its lock (for `raw_lock`), as its own run would
+    /// make them from its `vars` and `var_files`; what goes wrong there is reported when that
+    /// environment is loaded, not here.
+    fn as_its_own_run(
+        &mut self,
+        other: &Environment,
+        declared: &BTreeMap<String, Var>,
+        raw_name: &Located<String>,
+        raw_lock: Option<&super::load::RawLock>,
+    ) -> (Option<String>, Option<LockConfig>) {
+        let (diags, inputs) = (self.diags.0.len(), self.inputs.len());
+        let mut vars = declared.clone();
+        self.layer_vars(&mut vars, Some(other), &LoadOptions::default());
+        let name = self.with_vars(raw_name.get_ref(), raw_name.span(), &vars, "name");
+        let lock = raw_lock.and_then(|raw| self.lock_of(raw, name.as_deref(), &vars));
+        self.diags.0.truncate(diags);
+        self.inputs.truncate(inputs);
+        (name, lock)
     }
 
     /// `[stack]`'s strings after variables are filled in: a stack name (or lock) may depend on

@@ -100,7 +100,7 @@ pub struct StackConfig {
 
 /// `[stack] lock = { bucket = "...", key = "..." }`: an S3 object that exists while an apply
 /// runs, created with a conditional write so two applies can never both hold it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockConfig {
     pub bucket: String,
     pub key: String,
