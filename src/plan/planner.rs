@@ -70,8 +70,6 @@ pub(super) fn plan_on(
     let mut changes = Vec::new();
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
     let mut claimed: BTreeSet<(Kind, String)> = BTreeSet::new();
-    // Every policy resolved here, so the checks need not parse it again.
-    let mut resolved = checks::Resolved::new();
 
     let other_envs: Vec<&str> = spec
         .environments
@@ -101,22 +99,77 @@ pub(super) fn plan_on(
             .map(|r| plan_resource(r, resolver, &context))
             .collect()
     };
-    let all = if two_threads && resources.len() > 1 {
-        let (first, second) = resources.split_at(resources.len() / 2);
-        let (second, mut all) = crate::parallel::two_at_once(
+    // The checks of resolved values and across resources, once every policy is resolved:
+    // what they found on each resource, in the order given.
+    let checking = !options.destroy && !options.refresh_only;
+    let check_all = |resources: &[&Resource],
+                     resolver: &Resolver<'_>,
+                     resolved: checks::Resolved|
+     -> Vec<(Diagnostics, Diagnostics)> {
+        if !checking {
+            return Vec::new();
+        }
+        let lookup = |r: &crate::spec::template::Reference| resolver.lookup(r);
+        let checker = crate::spec::rules::Checker::resolved(&spec.vars, &lookup);
+        let values = resources.iter().map(|resource| {
+            let mut diags = Diagnostics::default();
+            resource.body.check(&checker, &mut diags);
+            diags
+        });
+        let values: Vec<Diagnostics> = values.collect();
+        values
+            .into_iter()
+            .zip(checks::check_each(spec, resources, lookup, resolved))
+            .collect()
+    };
+    // In a large spec, every other resource is planned, then checked, on a thread of its own
+    // (the spec's order groups resources by kind, and kinds differ in cost), with a resolver
+    // and lint memo of its own (both only remember what they computed); the results are taken
+    // in the spec's order.
+    let (all, checked) = if two_threads && resources.len() > 1 {
+        let (first, second): (Vec<&Resource>, Vec<&Resource>) = {
+            let (mut first, mut second) = (Vec::new(), Vec::new());
+            for (i, r) in resources.iter().enumerate() {
+                if i % 2 == 0 {
+                    first.push(*r)
+                } else {
+                    second.push(*r)
+                }
+            }
+            (first, second)
+        };
+        let second_resolver = Resolver::new(spec, &account, Some(live));
+        let ((second_planned, second_resolver), first_planned) = crate::parallel::two_at_once(
             true,
-            || plan_all(second, &Resolver::new(spec, &account, Some(live))),
-            || plan_all(first, &resolver),
+            || (plan_all(&second, &second_resolver), second_resolver),
+            || plan_all(&first, &resolver),
         );
-        all.extend(second);
-        all
+        let resolved: checks::Resolved = (first_planned.iter())
+            .chain(&second_planned)
+            .flat_map(|p| p.resolved.iter().cloned())
+            .collect();
+        let (check_all, second_resolved) = (&check_all, resolved.clone());
+        let (second_checked, first_checked) = crate::parallel::two_at_once(
+            checking,
+            move || check_all(&second, &second_resolver, second_resolved),
+            || check_all(&first, &resolver, resolved),
+        );
+        (
+            interleave(first_planned, second_planned),
+            interleave(first_checked, second_checked),
+        )
     } else {
-        plan_all(&resources, &resolver)
+        let all = plan_all(&resources, &resolver);
+        let resolved = all
+            .iter()
+            .flat_map(|p| p.resolved.iter().cloned())
+            .collect();
+        let checked = check_all(&resources, &resolver, resolved);
+        (all, checked)
     };
     for planned in all {
         diags.extend(planned.diags);
         claimed.extend(planned.claimed);
-        resolved.extend(planned.resolved);
         changes.extend(planned.change);
     }
 
@@ -259,8 +312,9 @@ pub(super) fn plan_on(
             .iter()
             .map(|w| (w.code, w.message.as_str()))
             .collect();
-        check_resolved_values(spec, &resolver, &mut diags);
-        for finding in checks::check_resolved(spec, |r| resolver.lookup(r), resolved).0 {
+        let (values, findings): (Vec<Diagnostics>, Vec<Diagnostics>) = checked.into_iter().unzip();
+        values.into_iter().for_each(|v| diags.extend(v));
+        for finding in findings.into_iter().flat_map(|f| f.0) {
             if !reported.contains(&(finding.code, finding.message.as_str())) {
                 diags.push(finding);
             }
@@ -1415,12 +1469,16 @@ fn report_grown_policies(
 
 /// AWS's rules on the values validate could not know: those made from other resources'
 /// attributes or the account (a role's ARN given where IAM takes its name).
-fn check_resolved_values(spec: &Spec, resolver: &Resolver<'_>, diags: &mut Diagnostics) {
-    let lookup = |r: &crate::spec::template::Reference| resolver.lookup(r);
-    let checker = crate::spec::rules::Checker::resolved(&spec.vars, &lookup);
-    for resource in spec.resources.values() {
-        resource.body.check(&checker, diags);
+/// `a` and `b` taken in turn, from `a`: the results of the resources split every other one.
+fn interleave<T>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    let mut all = Vec::with_capacity(a.len() + b.len());
+    let mut b = b.into_iter();
+    for item in a {
+        all.push(item);
+        all.extend(b.next());
     }
+    all.extend(b);
+    all
 }
 
 /// How `found`, a second resource tagged with an address, stands to the stack's resource held

@@ -1536,7 +1536,7 @@ policies.decrypt = { Version = "2012-10-17", Statement = [{ Sid = "Decrypt", Eff
 /// each half to the other, creates into an empty account, and updates against what they made.
 #[test]
 fn two_threads_plan_what_one_thread_plans() {
-    let units = |narrowed: usize| {
+    let units = |narrowed: usize, functions: bool| {
         let mut text = String::from("[stack]\nname = \"halves\"\n");
         let n = 30;
         for i in 0..n {
@@ -1558,9 +1558,26 @@ trust = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal =
 policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = ["{action}", "sqs:GetQueueUrl"], Resource = ["${{queue.q{other}.arn}}", "${{queue.q{i}.arn}}"] }}] }}
 "#
             );
+            if !functions {
+                continue;
+            }
+            text += &format!(
+                r#"
+[function.f{i}]
+name = "halves-f{i}"
+role = "${{role.r{i}.arn}}"
+runtime = "python3.12"
+handler = "main.handler"
+code = {{ s3_bucket = "code", s3_key = "f.zip" }}
+
+[[function.f{i}.trigger]]
+queue = "${{queue.q{other}.arn}}"
+"#
+            );
         }
         text
     };
+
     let same = |spec: &Spec, live: &LiveSnapshot| {
         let one = super::planner::plan_on(spec, live, PlanOptions::default(), false).unwrap();
         let two = super::planner::plan_on(spec, live, PlanOptions::default(), true).unwrap();
@@ -1575,7 +1592,7 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
         one
     };
     let empty = empty_account();
-    let (_dir, first) = spec::load_text(&units(3));
+    let (_dir, first) = spec::load_text(&units(3, false));
     let created = same(&first, &empty);
     assert_eq!(created.summary().add, 60);
     // The account as the first plan leaves it, and a spec that narrows a third of the roles.
@@ -1585,7 +1602,7 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
             .by_address
             .insert(change.address.clone(), change.as_created(&created.stack));
     }
-    let (_dir, second) = spec::load_text(&units(0));
+    let (_dir, second) = spec::load_text(&units(0, false));
     let updated = same(&second, &after);
     assert_eq!(
         updated.summary().change,
@@ -1593,6 +1610,27 @@ policies.work = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Act
         "{}",
         render(&updated, TextOptions::default())
     );
+
+    // The checks across resources run on both threads too: functions whose roles may only
+    // receive from their trigger's queue (a third of them, in both halves) stop the plan,
+    // each named.
+    let (_dir, third) = spec::load_text(&units(0, true));
+    let refused = |two_threads| {
+        super::planner::plan_on(&third, &after, PlanOptions::default(), two_threads).unwrap_err()
+    };
+    let (one, two) = (refused(false), refused(true));
+    assert_eq!(one.render(false), two.render(false));
+    let mut named: Vec<&str> = (two.0.iter())
+        .filter(|d| d.code == crate::diag::Code::CheckFunctionQueueAccess)
+        .filter_map(|d| d.message.split(' ').next())
+        .collect();
+    named.sort();
+    let mut narrowed: Vec<String> = (0..30)
+        .filter(|i| i % 3 == 0)
+        .map(|i| format!("function.f{i}"))
+        .collect();
+    narrowed.sort();
+    assert_eq!(named, narrowed);
 }
 
 /// A policy lint that loading the spec reported is shown once in the plan, beside its

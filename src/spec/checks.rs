@@ -58,14 +58,33 @@ pub fn check_resolved(
     lookup: impl Fn(&Reference) -> Option<String>,
     resolved: Resolved,
 ) -> Diagnostics {
+    let resources: Vec<&Resource> = spec.resources.values().collect();
+    Diagnostics(
+        check_each(spec, &resources, lookup, resolved)
+            .into_iter()
+            .flat_map(|d| d.0)
+            .collect(),
+    )
+}
+
+/// [`check_resolved`] of some of the spec's resources: what the checks found on each, in the
+/// order given (a large plan checks its two halves at once).
+pub fn check_each(
+    spec: &Spec,
+    resources: &[&Resource],
+    lookup: impl Fn(&Reference) -> Option<String>,
+    resolved: Resolved,
+) -> Vec<Diagnostics> {
     let known = Known {
         spec,
         lookup: &lookup,
         by_value: OnceCell::new(),
         policies: RefCell::new(resolved),
+        written: RefCell::default(),
     };
-    let mut diags = Diagnostics::default();
-    for resource in spec.resources.values() {
+    let mut each = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let mut diags = Diagnostics::default();
         match &resource.body {
             ResourceBody::Function(function) => {
                 known.check_function(resource, function, &mut diags);
@@ -106,8 +125,9 @@ pub fn check_resolved(
             ResourceBody::Key(key) => known.check_key_lockout(resource, key, &mut diags),
             _ => {}
         }
+        each.push(diags);
     }
-    diags
+    each
 }
 
 /// Stand-ins for the account and the caller before AWS is read, for the lockout check at
@@ -125,6 +145,9 @@ struct Known<'a> {
     /// Policies filled in so far, by the address of their template in the spec: a role's
     /// policies are asked for by every check of every function it serves.
     policies: RefCell<Resolved>,
+    /// Policies as written, their references left as text, by the same key: asked for by
+    /// every check of a role whose policies are not yet known.
+    written: RefCell<Resolved>,
 }
 
 /// A role's identity policies: the inline ones in force and the managed ones the spec
@@ -278,6 +301,17 @@ impl<'a> Known<'a> {
         document
     }
 
+    /// `policy` as written, its references left as they are.
+    fn written(&self, policy: &PolicyTemplate) -> Option<Arc<PolicyDocument>> {
+        let key = policy.key();
+        if let Some(done) = self.written.borrow().get(&key) {
+            return done.clone();
+        }
+        let document = policy.with(|_| None);
+        self.written.borrow_mut().insert(key, document.clone());
+        document
+    }
+
     fn export(&self, address: &Address, attribute: &str) -> Option<String> {
         (self.lookup)(&Reference::Resource {
             address: address.clone(),
@@ -388,7 +422,7 @@ impl<'a> Known<'a> {
                 Some(document) => documents.push((document, &template.location)),
                 None if !actions.is_empty()
                     && template.present()
-                    && template.with(|_| None).is_some_and(|written| {
+                    && self.written(template).is_some_and(|written| {
                         !actions.iter().any(|a| may_allow_action(&[&written], a))
                     }) => {}
                 None => return None,

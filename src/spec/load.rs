@@ -359,18 +359,31 @@ impl Loader {
             inputs: std::mem::take(&mut self.inputs),
             warnings: Diagnostics::default(),
         };
-        self.check_references(&spec, &broken);
-        self.check_cycles(&spec);
-        // A value made from itself is reported beside other errors (a dangling reference
-        // elsewhere resolves to nothing here), but not again for a cycle already reported.
-        if !self
-            .diags
-            .0
-            .iter()
-            .any(|d| d.code == Code::SpecReferenceCycle)
-        {
-            self.check_attribute_cycles(&spec);
-        }
+        // The references' checks and the cycles' need nothing of each other: in a large spec
+        // they run side by side, and are reported in this order.
+        let cycles = self.worker();
+        let large = spec.resources.len() >= BLOCKS_PER_WORKER;
+        let (cycles, ()) = crate::parallel::two_at_once(
+            large,
+            || {
+                let mut cycles = cycles;
+                cycles.check_cycles(&spec);
+                // A value made from itself is reported beside other errors (a dangling
+                // reference elsewhere resolves to nothing here), but not again for a cycle
+                // already reported.
+                if !cycles
+                    .diags
+                    .0
+                    .iter()
+                    .any(|d| d.code == Code::SpecReferenceCycle)
+                {
+                    cycles.check_attribute_cycles(&spec);
+                }
+                cycles.diags
+            },
+            || self.check_references(&spec, &broken),
+        );
+        self.diags.extend(cycles);
         // A switched-off block's values may be made of the variables that switch it off (an
         // empty key id): its kind's rules and the checks apply to the blocks that stay.
         let spec = self.switch(spec);
@@ -391,9 +404,10 @@ impl Loader {
                 Code::SpecDuplicateName,
             )));
         // The policies' lints need none of the kinds' rules: in a large spec they run on
-        // another core meanwhile, and are reported only if the rules found no error.
+        // another core meanwhile, and are reported, with the checks across resources, only if
+        // the rules found no error.
         let linter = self.worker();
-        let (lints, ()) = crate::parallel::two_at_once(
+        let (lints, checks) = crate::parallel::two_at_once(
             spec.resources.len() >= BLOCKS_PER_WORKER,
             || {
                 let mut linter = linter;
@@ -405,18 +419,20 @@ impl Loader {
                     resource.body.check(&checker, &mut self.diags);
                     self.check_policy_sizes(resource);
                 }
+                // Before AWS is read, only variables are known; checks needing more wait for
+                // plan.
+                (!self.diags.has_errors()).then(|| {
+                    crate::spec::checks::check(&spec, |r| match r {
+                        Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
+                        _ => None,
+                    })
+                })
             },
         );
-        let clean = !self.diags.has_errors();
-        if clean {
+        if let Some(checks) = checks {
             self.diags.extend(lints);
             self.drop_placeholders_reported_as_errors();
-            // Before AWS is read, only variables are known; checks needing more wait for plan.
-            self.diags
-                .extend(crate::spec::checks::check(&spec, |r| match r {
-                    Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
-                    _ => None,
-                }));
+            self.diags.extend(checks);
         }
         Some(spec)
     }
