@@ -99,8 +99,10 @@ pub(super) fn plan_on(
             .map(|r| plan_resource(r, resolver, &context))
             .collect()
     };
-    // The checks of resolved values and across resources, once every policy is resolved:
-    // what they found on each resource, in the order given.
+    // The checks once every policy is resolved: AWS's rules on the values validate could not
+    // know (those made from other resources' attributes or the account: a role's ARN given
+    // where IAM takes its name), and the checks across resources; what each found on each
+    // resource, in the order given.
     let checking = !options.destroy && !options.refresh_only;
     let check_all = |resources: &[&Resource],
                      resolver: &Resolver<'_>,
@@ -116,9 +118,7 @@ pub(super) fn plan_on(
             resource.body.check(&checker, &mut diags);
             diags
         });
-        let values: Vec<Diagnostics> = values.collect();
         values
-            .into_iter()
             .zip(checks::check_each(spec, resources, lookup, resolved))
             .collect()
     };
@@ -127,17 +127,8 @@ pub(super) fn plan_on(
     // and lint memo of its own (both only remember what they computed); the results are taken
     // in the spec's order.
     let (all, checked) = if two_threads && resources.len() > 1 {
-        let (first, second): (Vec<&Resource>, Vec<&Resource>) = {
-            let (mut first, mut second) = (Vec::new(), Vec::new());
-            for (i, r) in resources.iter().enumerate() {
-                if i % 2 == 0 {
-                    first.push(*r)
-                } else {
-                    second.push(*r)
-                }
-            }
-            (first, second)
-        };
+        let first: Vec<&Resource> = resources.iter().step_by(2).copied().collect();
+        let second: Vec<&Resource> = resources.iter().skip(1).step_by(2).copied().collect();
         let second_resolver = Resolver::new(spec, &account, Some(live));
         let ((second_planned, second_resolver), first_planned) = crate::parallel::two_at_once(
             true,
@@ -1467,8 +1458,6 @@ fn report_grown_policies(
     ));
 }
 
-/// AWS's rules on the values validate could not know: those made from other resources'
-/// attributes or the account (a role's ARN given where IAM takes its name).
 /// `a` and `b` taken in turn, from `a`: the results of the resources split every other one.
 fn interleave<T>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
     let mut all = Vec::with_capacity(a.len() + b.len());

@@ -1577,7 +1577,6 @@ queue = "${{queue.q{other}.arn}}"
         }
         text
     };
-
     let same = |spec: &Spec, live: &LiveSnapshot| {
         let one = super::planner::plan_on(spec, live, PlanOptions::default(), false).unwrap();
         let two = super::planner::plan_on(spec, live, PlanOptions::default(), true).unwrap();
