@@ -1741,18 +1741,30 @@ fn changes_on(plan: &Plan, both: bool) -> Vec<GrantChange> {
         move || grants_from(&live, |index| live_affected[index]),
         move || grants_from(&desired, |index| desired_affected[index]),
     );
-    gained_and_lost(&before, &after, &plan.account.account_id)
+    gained_and_lost(&before, &after, &plan.account.account_id, both)
 }
 
 /// The size of plan from which [`changes`] takes a second thread: below it, starting one
 /// costs more than it saves.
 const TWO_THREADS_FROM: usize = 500;
 
-/// The rows gained and lost from `before` to `after`, sorted riskiest first.
-fn gained_and_lost(before: &[Grant], after: &[Grant], own: &str) -> Vec<GrantChange> {
-    let mut out = Vec::new();
-    difference(after, before, Change::Gained, own, &mut out);
-    difference(before, after, Change::Lost, own, &mut out);
+/// The rows gained and lost from `before` to `after`, sorted riskiest first; each half on a
+/// thread of its own when `both`.
+fn gained_and_lost(before: &[Grant], after: &[Grant], own: &str, both: bool) -> Vec<GrantChange> {
+    let (mut out, lost) = two_at_once(
+        both,
+        || {
+            let mut gained = Vec::new();
+            difference(after, before, Change::Gained, own, &mut gained);
+            gained
+        },
+        || {
+            let mut lost = Vec::new();
+            difference(before, after, Change::Lost, own, &mut lost);
+            lost
+        },
+    );
+    out.extend(lost);
     out.sort_by(|a, b| (order(&a.grant), a.change).cmp(&(order(&b.grant), b.change)));
     out
 }
@@ -1765,6 +1777,7 @@ pub fn changes_in_full(plan: &Plan) -> Vec<GrantChange> {
         &grants(&Stack::from_plan(plan, Side::Live)),
         &grants(&Stack::from_plan(plan, Side::Desired)),
         &plan.account.account_id,
+        false,
     )
 }
 
@@ -1808,7 +1821,7 @@ fn difference(
         by_label.entry(row_key(g, &g.resource)).or_default().push(g);
         by_arn.entry(row_key(g, &g.target)).or_default().push(g);
     }
-    let mut by_who: FastMap<WhoKey, Vec<&Grant>> = FastMap::default();
+    let mut by_who: FastMap<WhoKey, Held> = FastMap::default();
     for g in other {
         by_who.entry((&g.principal, path(g))).or_default().push(g);
     }
@@ -1835,9 +1848,7 @@ fn difference(
             .into_iter()
             .flatten()
             .filter_map(|principal| by_who.get(&(principal, path(grant))))
-            .flatten()
-            .filter(|held| resource_covers(held, grant))
-            .copied()
+            .flat_map(|held| held.covering(grant))
             .collect()
     };
     for grant in from {
@@ -1917,6 +1928,62 @@ fn difference(
                 ..grant.clone()
             },
         });
+    }
+}
+
+/// The rows of one principal through one path, with what finds those whose resource may cover
+/// a row's without trying each: a principal may hold thousands.
+#[derive(Default)]
+struct Held<'g> {
+    /// In order.
+    rows: Vec<&'g Grant>,
+    /// Places in `rows`, by resource label and by target.
+    by_resource: FastMap<&'g str, Vec<usize>>,
+    by_target: FastMap<&'g str, Vec<usize>>,
+    /// Places in `rows` of those whose target is a pattern.
+    patterns: Vec<usize>,
+}
+
+impl<'g> Held<'g> {
+    fn push(&mut self, g: &'g Grant) {
+        let at = self.rows.len();
+        self.rows.push(g);
+        self.by_resource.entry(&g.resource).or_default().push(at);
+        self.by_target.entry(&g.target).or_default().push(at);
+        if pattern::has_wildcard(&g.target) {
+            self.patterns.push(at);
+        }
+    }
+
+    /// The rows whose resource covers `grant`'s (`resource_covers`), in order. A row on
+    /// another literal target never covers a literal target, so only the rows on the same
+    /// resource or target and those on a pattern are tried; a pattern (or an exception list)
+    /// is tried against every row.
+    fn covering(&self, grant: &Grant) -> Vec<&'g Grant> {
+        if pattern::has_wildcard(&grant.target) {
+            return (self.rows.iter())
+                .filter(|held| resource_covers(held, grant))
+                .copied()
+                .collect();
+        }
+        let none = &[][..];
+        let mut places: Vec<usize> = [
+            self.by_resource
+                .get(grant.resource.as_str())
+                .map_or(none, Vec::as_slice),
+            self.by_target
+                .get(grant.target.as_str())
+                .map_or(none, Vec::as_slice),
+            &self.patterns,
+        ]
+        .concat();
+        places.sort_unstable();
+        places.dedup();
+        places
+            .into_iter()
+            .map(|at| self.rows[at])
+            .filter(|held| resource_covers(held, grant))
+            .collect()
     }
 }
 

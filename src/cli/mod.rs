@@ -180,8 +180,12 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Plan(args) if envs::is_many(&args.spec)? => envs::plan_many(&args, ui).await,
         Command::Plan(args) => {
+            // The spec is read for its environments once: a large spec takes milliseconds.
+            let chosen = envs::one_chosen(&args.spec)?;
+            if chosen.is_err() {
+                return envs::plan_many(&args, ui).await;
+            }
             // An offline plan's snapshot does not depend on the spec: it is read and parsed on
             // a thread of its own while the spec loads (a tenth of a 10,000-resource offline
             // plan, docs/benchmarks.md section 3). A spec with errors is still reported first.
@@ -193,7 +197,7 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             // A text plan on the terminal shows the spec's warnings itself, each lint beside
             // its resource; they are shown here too only if no plan comes of it.
             let plan_shows_warnings = args.render.format == Format::Text && ui.one_screen;
-            let spec = envs::load_one(&args.spec, ui, !plan_shows_warnings)?;
+            let spec = envs::load_chosen(&args.spec, chosen, ui, !plan_shows_warnings)?;
             let options = PlanOptions {
                 destroy: args.destroy,
                 refresh_only: args.refresh_only,

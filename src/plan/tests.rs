@@ -1588,6 +1588,11 @@ queue = "${{queue.q{other}.arn}}"
             render(&one, TextOptions::default()),
             render(&two, TextOptions::default())
         );
+        // Its text, written in two halves on two threads, is the text one thread writes.
+        let access = crate::access::changes(&two);
+        let text =
+            |from| crate::render::text::render_on(&two, &access, TextOptions::default(), from);
+        assert_eq!(text(1), text(usize::MAX));
         one
     };
     let empty = empty_account();

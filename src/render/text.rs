@@ -63,8 +63,22 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
     render_with(plan, &crate::access::changes(plan), options)
 }
 
+/// The number of changed resources from which their text is written on two threads.
+const TWO_THREADS_FROM: usize = 500;
+
 /// `render`, with the plan's access changes already computed.
 pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) -> String {
+    render_on(plan, access, options, TWO_THREADS_FROM)
+}
+
+/// [`render_with`], writing the changed resources on two threads when there are at least
+/// `two_threads_from` of them.
+pub(crate) fn render_on(
+    plan: &Plan,
+    access: &[GrantChange],
+    options: TextOptions,
+    two_threads_from: usize,
+) -> String {
     let p = Painter {
         color: options.color,
         account: &plan.account.account_id,
@@ -86,10 +100,24 @@ pub fn render_with(plan: &Plan, access: &[GrantChange], options: TextOptions) ->
         let _ = writeln!(out, "{message}");
         return out;
     }
-    for change in plan.changes.iter().filter(|c| c.is_change()) {
-        resource(&mut out, &p, change);
-        out.push('\n');
-    }
+    let changed: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
+    // A large plan's resources are written in two halves, the first on a second core.
+    let (first, second) = changed.split_at(changed.len() / 2);
+    let resources = |changes: &[&ResourceChange]| {
+        let mut out = String::new();
+        for change in changes {
+            resource(&mut out, &p, change);
+            out.push('\n');
+        }
+        out
+    };
+    let (first, second) = crate::parallel::two_at_once(
+        changed.len() >= two_threads_from,
+        || resources(first),
+        || resources(second),
+    );
+    out.push_str(&first);
+    out.push_str(&second);
     // Unchanged resources are not listed, but what is wrong with their live policies is.
     for change in plan
         .changes

@@ -222,7 +222,12 @@ fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Ra
 /// or table header (bare or quoted, possibly dotted) can declare one, so a spec without such a
 /// line is not parsed a second time just to learn it declares no environments.
 fn may_declare_environments(text: &str) -> bool {
-    text.lines().any(|line| {
+    // Only the lines where `env` occurs are looked at: a search for it skips the rest of a
+    // large spec far faster than going through it line by line.
+    text.match_indices("env").any(|(at, _)| {
+        let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let line = &text[start..end];
         let rest = line.trim_start().trim_start_matches('[').trim_start();
         let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
         rest.strip_prefix("env").is_some_and(|after| {

@@ -113,7 +113,12 @@ pub(super) fn read_source(
 ) -> Result<Arc<SourceFile>, Diagnostics> {
     let fail = |d: Diagnostic| Err(Diagnostics(vec![d.at_location(cited_at.clone())]));
     let read = std::fs::File::open(path).and_then(|file| {
-        let mut bytes = Vec::new();
+        // Sized from the start: a 2 MB spec read into a growing buffer is copied as it grows.
+        let size = file
+            .metadata()
+            .map_or(0, |m| m.len())
+            .min(MAX_FILE_BYTES as u64 + 1);
+        let mut bytes = Vec::with_capacity(size as usize);
         file.take(MAX_FILE_BYTES as u64 + 1)
             .read_to_end(&mut bytes)
             .map(|_| bytes)

@@ -333,6 +333,7 @@ fn every_way_of_writing_an_env_table_is_seen_before_the_spec_is_parsed_again() {
         "env.dev.account_id = \"111111111111\"\n",
         "  env = { dev = { account_id = \"111111111111\" } }\n",
         "\"env\" = {}\n",
+        "[function.f]\nenvironment = { A = \"env\" }\n\n[env.dev]\n",
     ];
     for text in declares {
         assert!(may_declare_environments(text), "{text}");
@@ -345,6 +346,7 @@ fn every_way_of_writing_an_env_table_is_seen_before_the_spec_is_parsed_again() {
         "[function.f]\nenvironment = { A = \"1\" }\n",
         "[environments]\n",
         "envoy = 1\n",
+        "tag = \"env\"\n# env = 1\nname = \"prod-env\"",
     ] {
         assert!(!may_declare_environments(text), "{text}");
     }
