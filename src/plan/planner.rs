@@ -69,7 +69,7 @@ pub(super) fn plan_on(
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
-    let mut claimed: BTreeSet<(Kind, String)> = BTreeSet::new();
+    let mut claimed_ids: Vec<(Kind, String)> = Vec::new();
 
     let other_envs: Vec<&str> = spec
         .environments
@@ -160,7 +160,7 @@ pub(super) fn plan_on(
     };
     for planned in all {
         diags.extend(planned.diags);
-        claimed.extend(planned.claimed);
+        claimed_ids.extend(planned.claimed);
         changes.extend(planned.change);
     }
 
@@ -169,14 +169,18 @@ pub(super) fn plan_on(
         .extend(super::same_resource::named_twice(spec, live, &resolver));
 
     // Resources the stack owns that no spec resource claims: delete them.
+    let claimed: IdSet = claimed_ids
+        .iter()
+        .map(|(k, id)| (*k, id.as_str()))
+        .collect();
     let spec_addresses: BTreeSet<&Address> = spec.resources.keys().collect();
-    let mut seen = BTreeSet::new();
+    let mut seen = IdSet::default();
     let owned = live
         .owned
         .iter()
         .chain(live.by_address.values().filter(|l| l.is_owned_by(stack)));
     for found in owned {
-        let id = (found.kind, found.physical_id.clone());
+        let id = (found.kind, found.physical_id.as_str());
         // One pending deletion is already being deleted; one the stack only shares with its
         // owner is never deleted (`released_shares`).
         if !found.is_owned_by(stack)
@@ -407,19 +411,22 @@ fn keys_recreated(changes: &[ResourceChange]) -> Option<Diagnostic> {
     )
 }
 
+/// Resources by kind and physical id: a large plan's thousands are looked up by hash.
+type IdSet<'a> = std::collections::HashSet<(Kind, &'a str), foldhash::fast::RandomState>;
+
 /// Shared resources on which the stack recorded parts and that no block declares any more:
 /// plinth's parts and record are removed, the resource stays.
 fn released_shares(
     spec: &Spec,
     live: &LiveSnapshot,
     stack: &str,
-    claimed: &BTreeSet<(Kind, String)>,
+    claimed: &IdSet,
     options: PlanOptions,
 ) -> Vec<ResourceChange> {
-    let mut seen = BTreeSet::new();
+    let mut seen = IdSet::default();
     let mut out = Vec::new();
     for found in live.by_address.values().chain(&live.owned) {
-        let id = (found.kind, found.physical_id.clone());
+        let id = (found.kind, found.physical_id.as_str());
         let Some(share) = super::shared::record(found, stack) else {
             continue;
         };

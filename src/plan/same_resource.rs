@@ -3,8 +3,7 @@
 //! anything is read (`plan::duplicate-name`); these are found only by what the reads resolved
 //! them to, and would fight over the resource on every apply just the same.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::Kind;
@@ -14,7 +13,9 @@ use crate::state::LiveSnapshot;
 
 /// A located error for each block whose resource, as read, another block already names.
 pub fn named_twice(spec: &Spec, live: &LiveSnapshot, resolver: &Resolver<'_>) -> Vec<Diagnostic> {
-    let mut first: BTreeMap<(Kind, &str), &Resource> = BTreeMap::new();
+    // A hash map: a large plan has thousands.
+    let mut first: std::collections::HashMap<(Kind, &str), &Resource, foldhash::fast::RandomState> =
+        Default::default();
     let mut out = Vec::new();
     for resource in spec.resources.values() {
         let Some(found) = live.by_address.get(&resource.address) else {

@@ -227,6 +227,18 @@ const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs", "env"];
 /// Below this many resource blocks per core, loading them on one core is as fast.
 const BLOCKS_PER_WORKER: usize = 500;
 
+/// About how much work a value is to load, to split a large spec's blocks between cores in
+/// runs of equal work (a table's span is only its header's): one for each value, and one for
+/// each 32 bytes of a string.
+fn size(value: &DeValue) -> usize {
+    1 + match value {
+        DeValue::String(s) => s.len() / 32,
+        DeValue::Array(items) => items.iter().map(|v| size(v.get_ref())).sum(),
+        DeValue::Table(table) => table.values().map(|v| size(v.get_ref())).sum(),
+        _ => 0,
+    }
+}
+
 /// One resource block of the spec, `[KIND.NAME]`, not yet read.
 struct Block<'i> {
     kind: Kind,
@@ -640,7 +652,7 @@ impl Loader {
     }
 
     /// Loads every resource block into the spec's map. A large spec's blocks are loaded on
-    /// every core, a run of consecutive blocks each, by loaders of their own whose
+    /// every core, a run of consecutive blocks of about equal length each, by loaders of their own whose
     /// diagnostics, inputs and caches are then joined in the same order: the result is the
     /// one a single loader would give (diagnostics are sorted by position at the end, and a
     /// shared policy file's, reported by each loader that read it, are kept once).
@@ -660,11 +672,17 @@ impl Loader {
             }
             return;
         }
-        let per_worker = blocks.len().div_ceil(workers);
-        let mut chunks = Vec::with_capacity(workers);
-        let mut blocks = blocks.into_iter();
-        for _ in 0..workers {
-            chunks.push(blocks.by_ref().take(per_worker).collect::<Vec<_>>());
+        // Runs of about equal text, not of equal counts: a spec's blocks come kind by kind,
+        // and a role with its policies is many times the work of a queue.
+        let weight = |block: &Block| size(block.body.get_ref());
+        let total: usize = blocks.iter().map(weight).sum();
+        let mut chunks: Vec<Vec<Block>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut done = 0;
+        for block in blocks {
+            // The worker whose share of the text this block starts in.
+            let chunk = (done * workers / total.max(1)).min(workers - 1);
+            done += weight(&block);
+            chunks[chunk].push(block);
         }
         let loaded: Vec<Loaded> = std::thread::scope(|scope| {
             let mut chunks = chunks.into_iter();
