@@ -339,7 +339,7 @@ fn role_statements(
     let roles: Vec<(String, &RoleSpec)> = addresses
         .iter()
         .filter_map(|a| match &arns.spec.resources[*a].body {
-            ResourceBody::Role(r) => Some((arns.of(a)?, r)),
+            ResourceBody::Role(r) => Some((arns.of(a)?, &**r)),
             _ => None,
         })
         .collect();

@@ -705,9 +705,9 @@ impl Loader {
             all
         });
         let before = self.diags.0.len();
-        for part in loaded {
+        for mut part in loaded {
             self.join(part.loader);
-            out.extend(part.resources);
+            out.append(&mut part.resources);
             broken.extend(part.broken);
         }
         // A policy file that blocks of several workers share was read, and reported on, by each.

@@ -142,13 +142,11 @@ pub(crate) trait TableTypes {
 /// deserialize into, to the JSON Schema.
 macro_rules! kinds {
     ($($kind:ident: $module:ident::$spec:ident($raw:ident)),* $(,)?) => {
-        /// One resource's kind-specific spec.
-        // One value per resource in the spec, built once: boxing the larger kinds would buy
-        // nothing.
-        #[allow(clippy::large_enum_variant)]
+        /// One resource's kind-specific spec, boxed: a large spec's map of resources moves
+        /// its values as it grows, and the largest kind takes most of a kilobyte.
         #[derive(Debug)]
         pub enum ResourceBody {
-            $($kind($module::$spec)),*
+            $($kind(Box<$module::$spec>)),*
         }
 
         impl ResourceBody {
@@ -161,7 +159,7 @@ macro_rules! kinds {
 
             fn spec(&self) -> &dyn KindSpec {
                 match self {
-                    $(ResourceBody::$kind(spec) => spec),*
+                    $(ResourceBody::$kind(spec) => &**spec),*
                 }
             }
         }
@@ -174,7 +172,7 @@ macro_rules! kinds {
         ) -> Option<(ResourceBody, Lifecycle)> {
             match kind {
                 $(Kind::$kind => $module::load(loader, value)
-                    .map(|(body, lifecycle)| (ResourceBody::$kind(body), lifecycle))),*
+                    .map(|(body, lifecycle)| (ResourceBody::$kind(Box::new(body)), lifecycle))),*
             }
         }
 
