@@ -21,7 +21,26 @@ pub(super) struct Affected {
     pub desired: Vec<bool>,
 }
 
-pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
+/// The references of one side, as pairs of places in the plan's changes (`Node::change`):
+/// each side's are found on its own, on the thread that built it.
+pub(super) fn links(stack: &Stack) -> Vec<(usize, usize)> {
+    let arns = SortedArns::new(stack);
+    let mut names = Vec::new();
+    let mut links = Vec::new();
+    for node in &stack.nodes {
+        names.clear();
+        references(node.kind, &node.attributes, &mut names);
+        for name in &names {
+            arns.each_match(name, |other| {
+                links.push((node.change, stack.nodes[other].change))
+            });
+        }
+    }
+    links
+}
+
+/// Which nodes of each side are in an affected group, from both sides' [`links`].
+pub(super) fn affected(live: &Stack, desired: &Stack, links: [&[(usize, usize)]; 2]) -> Affected {
     // A resource is the same on both sides when the plan leaves it as it is; it is known by
     // its place in the plan's changes on either side.
     let count = live
@@ -43,18 +62,8 @@ pub(super) fn affected(live: &Stack, desired: &Stack) -> Affected {
     }
 
     let mut groups = Groups::new(count);
-    for stack in [live, desired] {
-        let arns = SortedArns::new(stack);
-        let mut names = Vec::new();
-        for node in &stack.nodes {
-            names.clear();
-            references(node.kind, &node.attributes, &mut names);
-            for name in &names {
-                arns.each_match(name, |other| {
-                    groups.join(node.change, stack.nodes[other].change);
-                });
-            }
-        }
+    for &(a, b) in links.into_iter().flatten() {
+        groups.join(a, b);
     }
 
     let mut hit = vec![false; count];

@@ -1727,15 +1727,17 @@ pub fn changes(plan: &Plan) -> Vec<GrantChange> {
 
 /// [`changes`], on two threads when `both`.
 fn changes_on(plan: &Plan, both: bool) -> Vec<GrantChange> {
-    let (live, desired) = two_at_once(
-        both,
-        || Stack::from_plan(plan, Side::Live),
-        || Stack::from_plan(plan, Side::Desired),
-    );
+    let side = |side| {
+        let stack = Stack::from_plan(plan, side);
+        let links = affected::links(&stack);
+        (stack, links)
+    };
+    let ((live, live_links), (desired, desired_links)) =
+        two_at_once(both, || side(Side::Live), || side(Side::Desired));
     let affected::Affected {
         live: live_affected,
         desired: desired_affected,
-    } = affected::affected(&live, &desired);
+    } = affected::affected(&live, &desired, [&live_links, &desired_links]);
     let (before, after) = two_at_once(
         both,
         move || grants_from(&live, |index| live_affected[index]),

@@ -857,6 +857,16 @@ fn moving_a_grant_between_a_roles_policies_changes_no_row() {
     );
 }
 
+/// Which nodes of each side are in an affected group, each side's links found as `changes`
+/// finds them.
+fn affected_of(live: &Stack, desired: &Stack) -> affected::Affected {
+    affected::affected(
+        live,
+        desired,
+        [&affected::links(live), &affected::links(desired)],
+    )
+}
+
 /// Two units that name nothing of each other: a change to one computes its rows alone, and
 /// the other's rows, the same on both sides, are not computed at all.
 #[test]
@@ -884,7 +894,7 @@ fn only_the_group_a_change_reaches_is_computed() {
         Stack::from_plan(&plan, Side::Live),
         Stack::from_plan(&plan, Side::Desired),
     );
-    let found = affected::affected(&live, &desired);
+    let found = affected_of(&live, &desired);
     let marked = |stack: &Stack, marks: &[bool]| -> Vec<String> {
         stack
             .nodes
@@ -907,7 +917,7 @@ fn only_the_group_a_change_reaches_is_computed() {
     );
     // Nothing changed: nothing is computed, and nothing is gained or lost.
     let unchanged = between(&before, &before);
-    let found = affected::affected(
+    let found = affected_of(
         &Stack::from_plan(&unchanged, Side::Live),
         &Stack::from_plan(&unchanged, Side::Desired),
     );

@@ -28,9 +28,22 @@ fn by_principal<T>(rows: &[T], grant: impl Fn(&T) -> &Grant) -> Vec<(&str, Risk,
     groups
 }
 
+/// [`describe_actions`] of each distinct list of actions, once: a large plan's rows repeat a
+/// few lists thousands of times.
+#[derive(Default)]
+struct Described<'g>(std::collections::HashMap<&'g [String], String>);
+
+impl<'g> Described<'g> {
+    fn of(&mut self, actions: &'g [String]) -> &str {
+        self.0
+            .entry(actions)
+            .or_insert_with(|| describe_actions(actions))
+    }
+}
+
 /// `sts:AssumeRole on role.x`, with the path when it runs through assumed roles, the
 /// conditions and whether it is conditional.
-fn row_text(grant: &Grant) -> String {
+fn row_text<'g>(grant: &'g Grant, described: &mut Described<'g>) -> String {
     let mut line = String::new();
     if grant.via.len() > 1 {
         // The roles on the way, each named by its trust policy.
@@ -45,7 +58,7 @@ fn row_text(grant: &Grant) -> String {
     let _ = write!(
         line,
         "{} on {}",
-        describe_actions(&grant.actions),
+        described.of(&grant.actions),
         grant.resource
     );
     if !grant.conditions.is_empty() {
@@ -90,6 +103,7 @@ pub fn text_section(changes: &[GrantChange]) -> String {
         return String::new();
     }
     let mut out = String::from("Access changes (riskiest first):\n");
+    let mut described = Described::default();
     for (principal, _, rows) in by_principal(changes, |c| &c.grant) {
         let _ = writeln!(out, "  {principal}");
         for row in rows {
@@ -98,7 +112,7 @@ pub fn text_section(changes: &[GrantChange]) -> String {
                 "    {} {:<10} {}",
                 sign(row.change),
                 row.grant.risk.as_str(),
-                row_text(&row.grant)
+                row_text(&row.grant, &mut described)
             );
         }
     }
@@ -119,12 +133,13 @@ pub fn markdown_risks_within(changes: &[GrantChange], line_budget: usize) -> Vec
         .iter()
         .filter(|c| c.change == Change::Gained && c.grant.risk < Risk::Internal)
         .collect();
+    let mut described = Described::default();
     by_principal(&gained, |c| &c.grant)
         .into_iter()
         .map(|(principal, risk, rows)| {
             let mut line = format!("**{}**: `{principal}` gains ", risk.as_str());
             for (shown, row) in rows.iter().enumerate() {
-                let what = markdown_text(&row_text(&row.grant));
+                let what = markdown_text(&row_text(&row.grant, &mut described));
                 let more = rows.len() - shown;
                 if shown > 0 && line.len() + what.len() + 2 > line_budget {
                     let _ = write!(line, "; and {more} more");
@@ -156,6 +171,7 @@ pub fn markdown_section_within(changes: &[GrantChange], budget: usize) -> String
     // Room for the closing note.
     let budget = budget.saturating_sub(120);
     let (mut total, mut shown) = (0, 0);
+    let mut described = Described::default();
     for (principal, _, rows) in by_principal(changes, |c| &c.grant) {
         for row in rows {
             total += 1;
@@ -166,7 +182,7 @@ pub fn markdown_section_within(changes: &[GrantChange], budget: usize) -> String
                 "| {} | {} | `{principal}` | {} |\n",
                 sign(row.change),
                 row.grant.risk.as_str(),
-                markdown_text(&row_text(&row.grant))
+                markdown_text(&row_text(&row.grant, &mut described))
             );
             if out.len() + line.len() > budget {
                 continue;
@@ -272,10 +288,12 @@ pub fn grants_text(grants: &[Grant]) -> String {
         return "No grants: the stack's policies allow nothing.\n".to_string();
     }
     let mut out = String::new();
+    let mut described = Described::default();
     for (principal, _, rows) in by_principal(grants, |g| g) {
         let _ = writeln!(out, "{principal}");
         for grant in rows {
-            let _ = writeln!(out, "  {:<10} {}", grant.risk.as_str(), row_text(grant));
+            let text = row_text(grant, &mut described);
+            let _ = writeln!(out, "  {:<10} {text}", grant.risk.as_str());
         }
     }
     out
@@ -286,13 +304,14 @@ pub fn grants_markdown(stack: &str, grants: &[Grant]) -> String {
     let mut out = format!(
         "### plinth access: stack `{stack}`\n\n| risk | principal | access |\n|---|---|---|\n"
     );
+    let mut described = Described::default();
     for (principal, _, rows) in by_principal(grants, |g| g) {
         for grant in rows {
             let _ = writeln!(
                 out,
                 "| {} | `{principal}` | {} |",
                 grant.risk.as_str(),
-                markdown_text(&row_text(grant))
+                markdown_text(&row_text(grant, &mut described))
             );
         }
     }
