@@ -196,7 +196,7 @@ impl<'a> Stack<'a> {
                     Side::Desired => {
                         let desired = change.desired.as_ref()?;
                         match change.live.as_ref() {
-                            Some(live) if live.keys().any(|k| !desired.contains_key(k)) => {
+                            Some(live) if has_key_beyond(live, desired) => {
                                 let mut after = desired.clone();
                                 for (k, v) in live {
                                     after.entry(k.clone()).or_insert_with(|| v.clone());
@@ -297,6 +297,18 @@ impl Node<'_> {
     }
 }
 
+/// Does `live` have a key `desired` lacks? Both are sorted: one walk through both.
+fn has_key_beyond(live: &Attributes, desired: &Attributes) -> bool {
+    let mut wanted = desired.keys().peekable();
+    for key in live.keys() {
+        while wanted.next_if(|w| *w < key).is_some() {}
+        if wanted.next_if(|w| *w == key).is_none() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Reads the policies of each node that wait for a value of the same apply
 /// ([`Node::pending`]). Only nodes with one pay for the table of ARNs.
 fn fill_pending_policies(nodes: &mut [Node]) {
@@ -316,7 +328,14 @@ fn fill_pending_policies(nodes: &mut [Node]) {
         }
         out
     }
-    if !nodes.iter().any(|n| !pending_of(&n.attributes).is_empty()) {
+    let waits = |value: &Value| matches!(value, Value::Unknown(p) if p.policy);
+    let has_pending = |attributes: &Attributes| {
+        attributes.iter().any(|(name, value)| match value {
+            Value::Map(entries) if name == "policies" => entries.values().any(waits),
+            _ => waits(value),
+        })
+    };
+    if !nodes.iter().any(|n| has_pending(&n.attributes)) {
         return;
     }
     // By address, so that filling a template costs its own references, not one search of
@@ -326,7 +345,7 @@ fn fill_pending_policies(nodes: &mut [Node]) {
         .map(|n| (n.address.clone(), n.arn.clone()))
         .collect();
     let fill = |template: &str| fill_arns(template, &arns);
-    for node in nodes.iter_mut() {
+    for node in nodes.iter_mut().filter(|n| has_pending(&n.attributes)) {
         let pending: Vec<(String, PolicyDocument)> = pending_of(&node.attributes)
             .into_iter()
             .filter_map(|(name, value)| Some((name, value.pending_policy(fill)?)))

@@ -2583,3 +2583,28 @@ fn rows_of_one_role_through_two_policies_are_each_their_own() {
     let changes = changes_checked(&plan);
     assert!(changes.is_empty(), "{changes:#?}");
 }
+
+/// The desired side takes a live value the spec leaves out: whether the live resource has a
+/// key the spec does not is found in one walk through both sorted maps.
+#[test]
+fn a_live_key_the_spec_leaves_out_is_found() {
+    let attributes = |keys: &[&str]| -> Attributes {
+        keys.iter()
+            .map(|k| (k.to_string(), Value::Bool(true)))
+            .collect()
+    };
+    for (live, desired, beyond) in [
+        (&["a", "b", "c"][..], &["a", "c"][..], true),
+        (&["z"], &["a"], true),
+        (&["a"], &[], true),
+        (&["a", "c"], &["a", "b", "c", "d"], false),
+        (&[], &["a"], false),
+        (&["b"], &["b"], false),
+    ] {
+        assert_eq!(
+            has_key_beyond(&attributes(live), &attributes(desired)),
+            beyond,
+            "{live:?} beyond {desired:?}"
+        );
+    }
+}
