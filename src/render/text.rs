@@ -101,23 +101,31 @@ pub(crate) fn render_on(
         return out;
     }
     let changed: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_change()).collect();
-    // A large plan's resources are written in two halves, the first on a second core.
-    let (first, second) = changed.split_at(changed.len() / 2);
-    let resources = |changes: &[&ResourceChange]| {
-        let mut out = String::new();
-        for change in changes {
-            resource(&mut out, &p, change);
-            out.push('\n');
-        }
-        out
+    // A large plan's resources are written on two cores, every other one on the second (the
+    // plan's order groups resources by kind, and a role's policy diffs cost more than a
+    // queue's settings), and taken back in order.
+    let each = |changes: Vec<&ResourceChange>| -> Vec<String> {
+        (changes.into_iter())
+            .map(|change| {
+                let mut out = String::new();
+                resource(&mut out, &p, change);
+                out.push('\n');
+                out
+            })
+            .collect()
     };
-    let (first, second) = crate::parallel::two_at_once(
+    let odd: Vec<&ResourceChange> = changed.iter().skip(1).step_by(2).copied().collect();
+    let even: Vec<&ResourceChange> = changed.iter().step_by(2).copied().collect();
+    let (odd, even) = crate::parallel::two_at_once(
         changed.len() >= two_threads_from,
-        || resources(first),
-        || resources(second),
+        || each(odd),
+        || each(even),
     );
-    out.push_str(&first);
-    out.push_str(&second);
+    let mut odd = odd.into_iter();
+    for text in even {
+        out.push_str(&text);
+        out.extend(odd.next());
+    }
     // Unchanged resources are not listed, but what is wrong with their live policies is.
     for change in plan
         .changes
