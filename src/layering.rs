@@ -13,6 +13,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("graph", 0),
     ("archive", 0),
     ("parallel", 0),
+    ("hash", 0),
     ("stop", 0),
     ("memory", 0),
     ("model", 1),

@@ -13,6 +13,7 @@ pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod graph_view;
+mod hash;
 pub mod import;
 pub mod lock;
 pub mod memory;

@@ -44,9 +44,7 @@ mod tests;
 use crate::parallel::two_at_once;
 use reach::*;
 
-/// The maps of rows and ARNs here hold tens of thousands of entries for a large stack and are
-/// keyed by the stack's own names, so they use a fast hash rather than SipHash.
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::hash::FastMap;
 
 /// How much a row matters to a reviewer, highest first (so `Ord` sorts the riskiest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -312,23 +310,25 @@ fn has_key_beyond(live: &Attributes, desired: &Attributes) -> bool {
 /// Reads the policies of each node that wait for a value of the same apply
 /// ([`Node::pending`]). Only nodes with one pay for the table of ARNs.
 fn fill_pending_policies(nodes: &mut [Node]) {
+    fn waits(value: &Value) -> bool {
+        matches!(value, Value::Unknown(p) if p.policy)
+    }
     fn pending_of(attributes: &Attributes) -> Vec<(String, &Value)> {
         let mut out = Vec::new();
         for (name, value) in attributes.iter() {
             match value {
-                Value::Unknown(p) if p.policy => out.push((name.clone(), value)),
                 Value::Map(entries) if name == "policies" => out.extend(
-                    entries
-                        .iter()
-                        .filter(|(_, v)| matches!(v, Value::Unknown(p) if p.policy))
+                    (entries.iter())
+                        .filter(|(_, v)| waits(v))
                         .map(|(key, v)| (format!("{name}.{key}"), v)),
                 ),
+                _ if waits(value) => out.push((name.clone(), value)),
                 _ => {}
             }
         }
         out
     }
-    let waits = |value: &Value| matches!(value, Value::Unknown(p) if p.policy);
+    // Asked of every node, so without building the list.
     let has_pending = |attributes: &Attributes| {
         attributes.iter().any(|(name, value)| match value {
             Value::Map(entries) if name == "policies" => entries.values().any(waits),

@@ -281,7 +281,7 @@ pub(super) fn resource_policy_rows(stack: &Stack, node: &Node, rows: &mut Vec<Gr
 /// inside the account as the role, whose own rows already say what it can do, so only other
 /// principals get rows of their own; an assumption that leads to escalation is escalation.
 pub(super) fn through_assumed_roles(stack: &Stack, rows: Vec<Grant>) -> Vec<Grant> {
-    let roles: std::collections::HashSet<&str, foldhash::fast::RandomState> = stack
+    let roles: crate::hash::FastSet<&str> = stack
         .nodes
         .iter()
         .filter(|n| n.kind == Kind::Role)

@@ -46,34 +46,27 @@ fn selection(args: &SpecArgs, default_all: bool) -> Result<Vec<Option<String>>, 
     crate::spec::env::select(&args.spec, &args.envs.choice(default_all)).map_err(Failure::Spec)
 }
 
-/// The one environment the command line chose (`None` for a spec without environments), or
-/// `Err` with what it chose instead: several, or none (a shard with none).
-pub fn one_chosen(args: &SpecArgs) -> Result<Result<Option<String>, Vec<Option<String>>>, Failure> {
-    let mut chosen = selection(args, false)?;
-    Ok(match chosen.len() {
-        1 => Ok(chosen.pop().flatten()),
-        _ => Err(chosen),
-    })
+/// The environments the command line chose, when none means the spec's only stack: `[None]`
+/// for a spec without environments.
+pub fn chosen(args: &SpecArgs) -> Result<Vec<Option<String>>, Failure> {
+    selection(args, false)
 }
 
 /// The spec loaded for the one environment chosen.
 /// Its warnings are shown on stderr if `warn`.
 pub fn load_one(args: &SpecArgs, ui: &Ui, warn: bool) -> Result<Spec, Failure> {
-    load_chosen(args, one_chosen(args)?, ui, warn)
+    load_chosen(args, chosen(args)?, ui, warn)
 }
 
-/// [`load_one`], with the choice already made by [`one_chosen`].
+/// [`load_one`], with the choice already read by [`chosen`]; refused unless it is one.
 pub fn load_chosen(
     args: &SpecArgs,
-    chosen: Result<Option<String>, Vec<Option<String>>>,
+    mut chosen: Vec<Option<String>>,
     ui: &Ui,
     warn: bool,
 ) -> Result<Spec, Failure> {
-    let chosen = match chosen {
-        Ok(env) => return load_env(args, env, ui, warn),
-        Err(chosen) => chosen,
-    };
     match chosen.len() {
+        1 => load_env(args, chosen.pop().flatten(), ui, warn),
         0 => Err(Failure::Refused {
             message: "this shard holds no environment".into(),
             hint: Some("there are fewer environments than shards".into()),

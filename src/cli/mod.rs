@@ -182,8 +182,8 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
         }
         Command::Plan(args) => {
             // The spec is read for its environments once: a large spec takes milliseconds.
-            let chosen = envs::one_chosen(&args.spec)?;
-            if chosen.is_err() {
+            let chosen = envs::chosen(&args.spec)?;
+            if chosen.len() != 1 {
                 return envs::plan_many(&args, ui).await;
             }
             // An offline plan's snapshot does not depend on the spec: it is read and parsed on

@@ -127,8 +127,7 @@ pub(super) fn plan_on(
     // and lint memo of its own (both only remember what they computed); the results are taken
     // in the spec's order.
     let (all, checked) = if two_threads && resources.len() > 1 {
-        let first: Vec<&Resource> = resources.iter().step_by(2).copied().collect();
-        let second: Vec<&Resource> = resources.iter().skip(1).step_by(2).copied().collect();
+        let (first, second) = crate::parallel::every_other(&resources);
         let second_resolver = Resolver::new(spec, &account, Some(live));
         let ((second_planned, second_resolver), first_planned) = crate::parallel::two_at_once(
             true,
@@ -146,8 +145,8 @@ pub(super) fn plan_on(
             || check_all(&first, &resolver, resolved),
         );
         (
-            interleave(first_planned, second_planned),
-            interleave(first_checked, second_checked),
+            crate::parallel::interleave(first_planned, second_planned),
+            crate::parallel::interleave(first_checked, second_checked),
         )
     } else {
         let all = plan_all(&resources, &resolver);
@@ -412,7 +411,7 @@ fn keys_recreated(changes: &[ResourceChange]) -> Option<Diagnostic> {
 }
 
 /// Resources by kind and physical id: a large plan's thousands are looked up by hash.
-type IdSet<'a> = std::collections::HashSet<(Kind, &'a str), foldhash::fast::RandomState>;
+type IdSet<'a> = crate::hash::FastSet<(Kind, &'a str)>;
 
 /// Shared resources on which the stack recorded parts and that no block declares any more:
 /// plinth's parts and record are removed, the resource stays.
@@ -1463,18 +1462,6 @@ fn report_grown_policies(
             .filter(|d| d.is_error() || (d.location.as_ref()).is_some_and(|l| grew(l.span.start)))
             .collect(),
     ));
-}
-
-/// `a` and `b` taken in turn, from `a`: the results of the resources split every other one.
-fn interleave<T>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
-    let mut all = Vec::with_capacity(a.len() + b.len());
-    let mut b = b.into_iter();
-    for item in a {
-        all.push(item);
-        all.extend(b.next());
-    }
-    all.extend(b);
-    all
 }
 
 /// How `found`, a second resource tagged with an address, stands to the stack's resource held

@@ -6,6 +6,7 @@
 use std::collections::hash_map::Entry;
 
 use crate::diag::{Code, Diagnostic};
+use crate::hash::FastMap;
 use crate::model::Kind;
 use crate::spec::resolve::Resolver;
 use crate::spec::{Resource, Spec};
@@ -14,8 +15,7 @@ use crate::state::LiveSnapshot;
 /// A located error for each block whose resource, as read, another block already names.
 pub fn named_twice(spec: &Spec, live: &LiveSnapshot, resolver: &Resolver<'_>) -> Vec<Diagnostic> {
     // A hash map: a large plan has thousands.
-    let mut first: std::collections::HashMap<(Kind, &str), &Resource, foldhash::fast::RandomState> =
-        Default::default();
+    let mut first: FastMap<(Kind, &str), &Resource> = FastMap::default();
     let mut out = Vec::new();
     for resource in spec.resources.values() {
         let Some(found) = live.by_address.get(&resource.address) else {

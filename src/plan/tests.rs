@@ -1588,7 +1588,8 @@ queue = "${{queue.q{other}.arn}}"
             render(&one, TextOptions::default()),
             render(&two, TextOptions::default())
         );
-        // Its text, written in two halves on two threads, is the text one thread writes.
+        // Its text, every other resource written on a second thread, is the text one thread
+        // writes.
         let access = crate::access::changes(&two);
         let text =
             |from| crate::render::text::render_on(&two, &access, TextOptions::default(), from);

@@ -11,12 +11,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-
-/// The catalog's indexes are looked up for every action of every policy statement plinth
-/// reads: a fast hash, not SipHash.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::io::Read;
 use std::sync::OnceLock;
+
+/// The catalog's indexes are looked up for every action of every policy statement plinth
+/// reads: a fast hash, not SipHash. (The `hash` module's `FastMap`, which `policy`, on the
+/// lowest floor, may not import.)
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::pattern;
 

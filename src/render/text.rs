@@ -114,18 +114,13 @@ pub(crate) fn render_on(
             })
             .collect()
     };
-    let odd: Vec<&ResourceChange> = changed.iter().skip(1).step_by(2).copied().collect();
-    let even: Vec<&ResourceChange> = changed.iter().step_by(2).copied().collect();
+    let (even, odd) = crate::parallel::every_other(&changed);
     let (odd, even) = crate::parallel::two_at_once(
         changed.len() >= two_threads_from,
         || each(odd),
         || each(even),
     );
-    let mut odd = odd.into_iter();
-    for text in even {
-        out.push_str(&text);
-        out.extend(odd.next());
-    }
+    out.extend(crate::parallel::interleave(even, odd));
     // Unchanged resources are not listed, but what is wrong with their live policies is.
     for change in plan
         .changes

@@ -652,8 +652,8 @@ impl Loader {
     }
 
     /// Loads every resource block into the spec's map. A large spec's blocks are loaded on
-    /// every core, a run of consecutive blocks of about equal length each, by loaders of their own whose
-    /// diagnostics, inputs and caches are then joined in the same order: the result is the
+    /// every core, a run of consecutive blocks of about equal [`size`] each, by loaders of
+    /// their own whose diagnostics, inputs and caches are then joined in the same order: the result is the
     /// one a single loader would give (diagnostics are sorted by position at the end, and a
     /// shared policy file's, reported by each loader that read it, are kept once).
     fn resources(
@@ -672,16 +672,16 @@ impl Loader {
             }
             return;
         }
-        // Runs of about equal text, not of equal counts: a spec's blocks come kind by kind,
+        // Runs of about equal work, not of equal counts: a spec's blocks come kind by kind,
         // and a role with its policies is many times the work of a queue.
-        let weight = |block: &Block| size(block.body.get_ref());
-        let total: usize = blocks.iter().map(weight).sum();
+        let sizes: Vec<usize> = blocks.iter().map(|b| size(b.body.get_ref())).collect();
+        let total: usize = sizes.iter().sum();
         let mut chunks: Vec<Vec<Block>> = (0..workers).map(|_| Vec::new()).collect();
         let mut done = 0;
-        for block in blocks {
-            // The worker whose share of the text this block starts in.
+        for (block, size) in blocks.into_iter().zip(sizes) {
+            // The worker whose share of the work this block starts in.
             let chunk = (done * workers / total.max(1)).min(workers - 1);
-            done += weight(&block);
+            done += size;
             chunks[chunk].push(block);
         }
         let loaded: Vec<Loaded> = std::thread::scope(|scope| {

@@ -3,9 +3,10 @@
 //! exists; the rest come from live state or are "known after apply".
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::hash::FastMap;
 use crate::model::{Address, Pending, Value};
 use crate::policy::PolicyDocument;
 use crate::spec::template::{self, AwsFact, Reference};
@@ -26,7 +27,7 @@ pub struct Resolver<'a> {
     /// By address, then by attribute: a resource has a few exports, found by a short search.
     /// Hashed, not sorted: nothing walks it in order, and a 10,000-resource plan looks up
     /// tens of thousands of references.
-    exports: RefCell<HashMap<Address, Vec<Export>, foldhash::fast::RandomState>>,
+    exports: RefCell<FastMap<Address, Vec<Export>>>,
     computing: RefCell<BTreeSet<(Address, String)>>,
     cycles: RefCell<Vec<(Address, String)>>,
 }
