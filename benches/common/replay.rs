@@ -37,6 +37,10 @@ struct Tape {
     /// repeats the last once they run out (a poll that took one more round).
     answers: HashMap<Vec<u8>, (Vec<Recorded>, usize)>,
     unmatched: usize,
+    /// In a replay, the body last written to each object path whose JSON has volatile members
+    /// (the lock): a read of that object answers with it, since the recording's holds another
+    /// process's, which would make the apply leave the lock to that process.
+    written: HashMap<String, Bytes>,
 }
 
 pub struct Recorder {
@@ -73,6 +77,7 @@ impl Recorder {
         let mut tape = self.tape.lock().unwrap();
         tape.replaying = true;
         tape.unmatched = 0;
+        tape.written.clear();
         for (_, next) in tape.answers.values_mut() {
             *next = 0;
         }
@@ -117,13 +122,35 @@ async fn answer(
     {
         let mut tape = tape.lock().unwrap();
         if tape.replaying {
+            let path = parts.uri.path().to_owned();
+            if parts.method == hyper::Method::PUT && has_volatile_members(&body) {
+                tape.written.insert(path.clone(), body.clone());
+            }
+            let written = (parts.method == hyper::Method::GET)
+                .then(|| tape.written.get(&path).cloned())
+                .flatten();
             if let Some((answers, next)) = tape.answers.get_mut(&key) {
                 let recorded = &answers[(*next).min(answers.len() - 1)];
                 *next += 1;
-                return Ok(Response::from_parts(
-                    recorded.parts.clone(),
-                    Full::new(recorded.body.clone()),
-                ));
+                let mut rparts = recorded.parts.clone();
+                let body = match written {
+                    Some(written) if rparts.status.is_success() => {
+                        // The recorded checksums are of the recorded body; the SDK checks them.
+                        let stale: Vec<_> = rparts
+                            .headers
+                            .keys()
+                            .filter(|name| name.as_str().starts_with("x-amz-checksum"))
+                            .cloned()
+                            .collect();
+                        for name in stale {
+                            rparts.headers.remove(name);
+                        }
+                        rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+                        written
+                    }
+                    _ => recorded.body.clone(),
+                };
+                return Ok(Response::from_parts(rparts, Full::new(body)));
             }
             tape.unmatched += 1;
         }
@@ -162,6 +189,14 @@ fn request_key(parts: &hyper::http::request::Parts, body: &[u8]) -> Vec<u8> {
         Err(_) => key.extend(body),
     }
     key
+}
+
+/// Whether `body` is a JSON object with a per-process member (a lock's body).
+fn has_volatile_members(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|json| {
+        json.as_object()
+            .is_some_and(|map| VOLATILE_MEMBERS.iter().any(|m| map.contains_key(*m)))
+    })
 }
 
 /// `json` with every object's members sorted and the value of each volatile tag and member
