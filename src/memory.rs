@@ -32,6 +32,14 @@ pub fn configure() {
     // lower (docs/benchmarks.md, section 3). SAFETY: plain C call, made before any other thread
     // starts; mimalloc reads the option when it next considers purging.
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    huge_pages_off();
+}
+
+/// Turns transparent huge pages off for the process. The binary calls it before `main` too
+/// (a constructor in `main.rs`): the Rust runtime's first allocation, before `main`, touched
+/// the first page of mimalloc's arena, and the kernel backed it with a whole 2 MiB page it
+/// zeroed, half a millisecond of every run's start-up (docs/benchmarks.md, section 2).
+pub fn huge_pages_off() {
     // mimalloc asks Linux for transparent huge pages on the memory it reserves (its first arena
     // is reserved before `main`); a 2 MiB page is resident as a whole once any of it is touched,
     // which cost a 10,000-resource validate 9 MiB of its peak RSS (126 MiB; 117 without), and

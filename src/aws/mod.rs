@@ -88,6 +88,16 @@ fn https_client() -> aws_types::sdk_config::SharedHttpClient {
     })
 }
 
+/// Loads the system's trust roots into the SDK's process-wide cache, which its HTTPS connector
+/// fills when first built (`https_client`), so that a thread can do it while the spec loads;
+/// the connector built here is dropped. A connector built meanwhile waits for the cache.
+pub fn warm_trust_roots() {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let _ = aws_smithy_http_client::ConnectorBuilder::default()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build();
+}
+
 /// Clients for every service plinth manages, built from one shared configuration.
 #[derive(Clone)]
 pub struct Aws {

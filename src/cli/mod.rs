@@ -163,7 +163,37 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
+/// Whether `command` talks to AWS (or may: `graph --plan`, `unlock`).
+fn connects(command: &Command) -> bool {
+    match command {
+        Command::Plan(args) => args.live_snapshot.is_none(),
+        Command::Graph(args) => args.plan,
+        Command::Apply(_)
+        | Command::Destroy(_)
+        | Command::Snapshot(_)
+        | Command::Outputs(_)
+        | Command::Unlock(_)
+        | Command::Access(_)
+        | Command::Import(_) => true,
+        Command::Validate(_)
+        | Command::Show(_)
+        | Command::Schema
+        | Command::Permissions(_)
+        | Command::Fmt(_)
+        | Command::Completions { .. } => false,
+    }
+}
+
 async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
+    // The SDK's first connection loads the system's trust roots (every certificate of the
+    // bundle and of its directory): a command that will connect loads them on a second core
+    // while it reads the spec and the AWS configuration, 2 to 3 ms off its first request
+    // (docs/benchmarks.md, section 2). A spec with errors exits without waiting for it.
+    if connects(&command) {
+        let _ = std::thread::Builder::new()
+            .name("trust-roots".into())
+            .spawn(crate::aws::warm_trust_roots);
+    }
     match command {
         Command::Validate(args) => {
             for spec in envs::load_all(&args, ui, true, true)? {
@@ -535,4 +565,46 @@ async fn apply_command(args: ApplyArgs, destroy: bool, ui: &Ui) -> Result<u8, Fa
         ui.out(&format_outputs(&outputs, OutputFormat::Env));
     }
     Ok(if outcome.succeeded() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{connects, Cli};
+
+    fn command(args: &[&str]) -> super::Command {
+        Cli::try_parse_from(std::iter::once("plinth").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    /// Only a command that will talk to AWS loads the trust roots early: the offline ones
+    /// (validate, an offline plan, a saved plan shown) read no certificate.
+    #[test]
+    fn only_commands_that_connect_load_the_trust_roots_early() {
+        for args in [
+            &["plan"][..],
+            &["apply"],
+            &["destroy"],
+            &["snapshot"],
+            &["access"],
+            &["outputs"],
+            &["unlock"],
+            &["graph", "--plan"],
+        ] {
+            assert!(connects(&command(args)), "{args:?}");
+        }
+        for args in [
+            &["validate"][..],
+            &["plan", "--live-snapshot", "snapshot.json"],
+            &["show", "saved.plan"],
+            &["graph"],
+            &["schema"],
+            &["permissions"],
+            &["fmt"],
+        ] {
+            assert!(!connects(&command(args)), "{args:?}");
+        }
+    }
 }
