@@ -157,73 +157,86 @@ pub struct Stack<'a> {
 impl<'a> Stack<'a> {
     pub fn from_plan(plan: &'a Plan, side: Side) -> Stack<'a> {
         let account = &plan.account;
-        let nodes: Vec<Node> = plan
-            .changes
-            .iter()
-            .enumerate()
-            .filter_map(|(index, change)| {
-                let attributes = match side {
-                    // A drift report's rows go from the spec to the account: before, the live
-                    // resource with what the spec declares; after, the live resource.
-                    // A resource missing from the account is the spec's alone.
-                    Side::Live if plan.refresh_only && change.live.is_none() => {
-                        Cow::Borrowed(change.desired.as_ref()?)
-                    }
-                    Side::Live if plan.refresh_only => {
-                        let live = change.live.as_ref()?;
-                        match &change.desired {
-                            Some(desired) if change.is_change() => {
-                                let mut spec = live.clone();
-                                spec.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
-                                Cow::Owned(spec)
-                            }
-                            _ => Cow::Borrowed(live),
+        // Sized once: a node per change but the deleted ones, each a hundred bytes or so that
+        // a growing vector would copy along as it doubled.
+        let mut nodes: Vec<Node> = Vec::with_capacity(plan.changes.len());
+        nodes.extend(
+            plan.changes
+                .iter()
+                .enumerate()
+                .filter_map(|(index, change)| {
+                    let attributes = match side {
+                        // A drift report's rows go from the spec to the account: before, the live
+                        // resource with what the spec declares; after, the live resource.
+                        // A resource missing from the account is the spec's alone.
+                        Side::Live if plan.refresh_only && change.live.is_none() => {
+                            Cow::Borrowed(change.desired.as_ref()?)
                         }
-                    }
-                    Side::Live => Cow::Borrowed(change.live.as_ref()?),
-                    Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
-                    // Someone else's resource the stack lets go of stays, with its owner's
-                    // parts. (`release = true` keeps the stack's parts too: its desired side
-                    // is the live resource.)
-                    Side::Desired if change.releases() => {
-                        Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
-                    }
-                    Side::Desired if change.action == crate::plan::Action::Delete => return None,
-                    // What the spec leaves out apply leaves as it is (unset is unmanaged): the
-                    // live value stays, a role's managed policies and boundary among them.
-                    Side::Desired => {
-                        let desired = change.desired.as_ref()?;
-                        match change.live.as_ref() {
-                            Some(live) if has_key_beyond(live, desired) => {
-                                let mut after = desired.clone();
-                                for (k, v) in live {
-                                    after.entry(k.clone()).or_insert_with(|| v.clone());
+                        Side::Live if plan.refresh_only => {
+                            let live = change.live.as_ref()?;
+                            match &change.desired {
+                                Some(desired) if change.is_change() => {
+                                    let mut spec = live.clone();
+                                    spec.extend(
+                                        desired.iter().map(|(k, v)| (k.clone(), v.clone())),
+                                    );
+                                    Cow::Owned(spec)
                                 }
-                                Cow::Owned(after)
+                                _ => Cow::Borrowed(live),
                             }
-                            _ => Cow::Borrowed(desired),
                         }
-                    }
-                };
+                        Side::Live => Cow::Borrowed(change.live.as_ref()?),
+                        Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
+                        // Someone else's resource the stack lets go of stays, with its owner's
+                        // parts. (`release = true` keeps the stack's parts too: its desired side
+                        // is the live resource.)
+                        Side::Desired if change.releases() => {
+                            Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
+                        }
+                        Side::Desired if change.action == crate::plan::Action::Delete => {
+                            return None
+                        }
+                        // What the spec leaves out apply leaves as it is (unset is unmanaged): the
+                        // live value stays, a role's managed policies and boundary among them.
+                        // What apply leaves alone is, after it, what the account holds: the
+                        // live resource as read, rather than the spec's values (the same, or
+                        // the plan would change them) with the live ones it leaves out merged
+                        // in.
+                        Side::Desired if change.action == crate::plan::Action::NoOp => {
+                            Cow::Borrowed(change.live.as_ref().or(change.desired.as_ref())?)
+                        }
+                        Side::Desired => {
+                            let desired = change.desired.as_ref()?;
+                            match change.live.as_ref() {
+                                Some(live) if has_key_beyond(live, desired) => {
+                                    let mut after = desired.clone();
+                                    for (k, v) in live {
+                                        after.entry(k.clone()).or_insert_with(|| v.clone());
+                                    }
+                                    Cow::Owned(after)
+                                }
+                                _ => Cow::Borrowed(desired),
+                            }
+                        }
+                    };
 
-                Some(Node {
-                    change: index,
-                    unchanged: change.action == crate::plan::Action::NoOp,
-                    address: change.address.to_string(),
-                    kind: change.address.kind,
-                    arn: arn_of(
-                        change,
-                        &attributes,
-                        &account.partition,
-                        &account.region,
-                        &account.account_id,
-                    ),
-                    attributes,
-                    pending: Vec::new(),
-                })
-            })
-            .collect();
-        let mut nodes = nodes;
+                    Some(Node {
+                        change: index,
+                        unchanged: change.action == crate::plan::Action::NoOp,
+                        address: change.address.to_string(),
+                        kind: change.address.kind,
+                        arn: arn_of(
+                            change,
+                            &attributes,
+                            &account.partition,
+                            &account.region,
+                            &account.account_id,
+                        ),
+                        attributes,
+                        pending: Vec::new(),
+                    })
+                }),
+        );
         fill_pending_policies(&mut nodes);
         let by_arn = nodes
             .iter()
@@ -1839,8 +1852,11 @@ fn difference(
 ) {
     // Rows of one principal, resource, conditions and path through different policies (an
     // inline and a managed policy of one role, each on `*`) share a key: each is kept.
-    let mut by_label: FastMap<RowKey, Vec<&Grant>> = FastMap::default();
-    let mut by_arn: FastMap<RowKey, Vec<&Grant>> = FastMap::default();
+    // Sized once: most rows have a key of their own, and growing the tables by doubling
+    // rehashed every key along the way.
+    let sized = || FastMap::with_capacity_and_hasher(other.len(), Default::default());
+    let mut by_label: FastMap<RowKey, Vec<&Grant>> = sized();
+    let mut by_arn: FastMap<RowKey, Vec<&Grant>> = sized();
     for g in other {
         by_label.entry(row_key(g, &g.resource)).or_default().push(g);
         by_arn.entry(row_key(g, &g.target)).or_default().push(g);

@@ -36,19 +36,17 @@ const REFERENCE_PATTERN: &str = r"\$\{[^}]*\}";
 
 impl Charset {
     pub fn allows(self, c: char) -> bool {
-        let class: Vec<char> = self.0.chars().collect();
-        let mut i = 0;
-        while i < class.len() {
-            if i + 2 < class.len() && class[i + 1] == '-' {
-                if (class[i]..=class[i + 2]).contains(&c) {
+        // Asked for every character of every name and ARN a spec holds: no allocation.
+        let mut class = self.0.chars();
+        while let Some(first) = class.next() {
+            let mut ahead = class.clone();
+            if let (Some('-'), Some(last)) = (ahead.next(), ahead.next()) {
+                if (first..=last).contains(&c) {
                     return true;
                 }
-                i += 3;
-            } else {
-                if class[i] == c {
-                    return true;
-                }
-                i += 1;
+                class = ahead;
+            } else if first == c {
+                return true;
             }
         }
         false
@@ -880,6 +878,8 @@ mod tests {
         assert!(IAM_PATH_SEGMENT_CHARS.allows('!') && IAM_PATH_SEGMENT_CHARS.allows('~'));
         assert!(IAM_PATH_SEGMENT_CHARS.allows('\u{7f}') && !IAM_PATH_SEGMENT_CHARS.allows('é'));
         assert!(!IAM_PATH_SEGMENT_CHARS.allows('/') && !IAM_PATH_SEGMENT_CHARS.allows(' '));
+        assert!(NAME_CHARS.allows('_') && NAME_CHARS.allows('-') && NAME_CHARS.allows('9'));
+        assert!(!NAME_CHARS.allows('^') && !NAME_CHARS.allows('.'));
         assert_eq!(NAME_CHARS.first_outside("tonic-work.fifo"), Some('.'));
         assert_eq!(NAME_CHARS.literal_pattern(1, 64), "^[A-Za-z0-9_-]{1,64}$");
         assert_eq!(
