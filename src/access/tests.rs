@@ -1588,15 +1588,9 @@ fn everyone_of_a_vendor_account_is_that_account() {
 
 #[test]
 fn a_pending_policy_is_filled_with_the_arns_of_the_stack_only() {
-    let arns: FastMap<String, String> = [
-        (
-            "key.k".to_string(),
-            "arn:aws:kms:us-east-1:123456789012:key/k".to_string(),
-        ),
-        (
-            "key.k2".to_string(),
-            "arn:aws:kms:us-east-1:123456789012:key/k2".to_string(),
-        ),
+    let arns: FastMap<&str, &str> = [
+        ("key.k", "arn:aws:kms:us-east-1:123456789012:key/k"),
+        ("key.k2", "arn:aws:kms:us-east-1:123456789012:key/k2"),
     ]
     .into_iter()
     .collect();
