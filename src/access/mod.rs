@@ -223,7 +223,7 @@ impl<'a> Stack<'a> {
                     Some(Node {
                         change: index,
                         unchanged: change.action == crate::plan::Action::NoOp,
-                        address: change.address.to_string(),
+                        address: change.address.text(),
                         kind: change.address.kind,
                         arn: arn_of(
                             change,
@@ -295,8 +295,7 @@ fn arn_of(
         region,
         account_id: account,
     };
-    let kind = change.address.kind;
-    kind.arn(at, &kind.arn_id(attributes, &change.physical_id))
+    (change.address.kind).resource_arn(at, attributes, &change.physical_id)
 }
 
 impl Node<'_> {
