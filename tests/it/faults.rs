@@ -79,20 +79,20 @@ fn faults_have_the_shapes_aws_uses_and_are_reported_when_retries_run_out() {
     );
     proxy.set_faults(Faults::none());
     proxy.reset_counts();
-    via(&proxy, &["plan", "-f", &spec.arg()]).ok();
+    let plan = via(&proxy, &["plan", "-f", &spec.arg()]).ok();
     let counts = proxy.counts();
-    assert_eq!(
-        counts.by_operation.get("sts:GetCallerIdentity"),
-        Some(&1),
-        "{:?}",
-        counts.by_operation
-    );
-    assert_eq!(
-        counts.by_operation.get("iam:GetRole"),
-        Some(&2),
-        "{:?}",
-        counts.by_operation
-    );
+    // The emulator, shared with the rest of the suite, may drop a connection or answer 500
+    // under load: plinth retries, says so on stderr, and each retry is a request too.
+    let retried = plan.stderr.matches("retrying").count();
+    for (operation, once_each) in [("sts:GetCallerIdentity", 1), ("iam:GetRole", 2)] {
+        let made = counts.by_operation.get(operation).copied().unwrap_or(0);
+        assert!(
+            (once_each..=once_each + retried).contains(&made),
+            "{operation}: {made} calls for {once_each}, {retried} retried\n{:?}\n{}",
+            counts.by_operation,
+            plan.stderr
+        );
+    }
 }
 
 #[test]
