@@ -196,8 +196,6 @@ impl<'a> Stack<'a> {
                         Side::Desired if change.action == crate::plan::Action::Delete => {
                             return None
                         }
-                        // What the spec leaves out apply leaves as it is (unset is unmanaged): the
-                        // live value stays, a role's managed policies and boundary among them.
                         // What apply leaves alone is, after it, what the account holds: the
                         // live resource as read, rather than the spec's values (the same, or
                         // the plan would change them) with the live ones it leaves out merged
@@ -205,6 +203,8 @@ impl<'a> Stack<'a> {
                         Side::Desired if change.action == crate::plan::Action::NoOp => {
                             Cow::Borrowed(change.live.as_ref().or(change.desired.as_ref())?)
                         }
+                        // What the spec leaves out apply leaves as it is (unset is unmanaged): the
+                        // live value stays, a role's managed policies and boundary among them.
                         Side::Desired => {
                             let desired = change.desired.as_ref()?;
                             match change.live.as_ref() {
@@ -347,7 +347,11 @@ fn fill_pending_policies(nodes: &mut [Node]) {
             _ => waits(value),
         })
     };
-    if !nodes.iter().any(|n| has_pending(&n.attributes)) {
+    let waiting: Vec<usize> = (nodes.iter().enumerate())
+        .filter(|(_, n)| has_pending(&n.attributes))
+        .map(|(index, _)| index)
+        .collect();
+    if waiting.is_empty() {
         return;
     }
     // By address, so that filling a template costs its own references, not one search of
@@ -359,12 +363,9 @@ fn fill_pending_policies(nodes: &mut [Node]) {
         .map(|n| (n.address.as_str(), n.arn.as_str()))
         .collect();
     let fill = |template: &str| fill_arns(template, &arns);
-    let filled: Vec<(usize, Vec<(String, PolicyDocument)>)> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| has_pending(&n.attributes))
-        .map(|(index, node)| {
-            let pending = pending_of(&node.attributes)
+    let filled: Vec<(usize, Vec<(String, PolicyDocument)>)> = (waiting.into_iter())
+        .map(|index| {
+            let pending = pending_of(&nodes[index].attributes)
                 .into_iter()
                 .filter_map(|(name, value)| Some((name, value.pending_policy(fill)?)))
                 .collect();

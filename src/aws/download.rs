@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
@@ -165,7 +164,7 @@ async fn fetch(location: &str, expected: &Expected) -> Result<Vec<u8>, Failed> {
 /// The SDK's HTTPS connector, as `super::https_client` builds it for the services.
 fn connector() -> Connector {
     ConnectorBuilder::default()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(super::tls_provider())
         .proxy_config(ProxyConfig::from_env())
         .build()
 }

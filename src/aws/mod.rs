@@ -72,13 +72,11 @@ pub struct ConnectOptions {
 /// connections are pooled across services.
 fn https_client() -> aws_types::sdk_config::SharedHttpClient {
     use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     use aws_smithy_http_client::ConnectorBuilder;
     // What aws-smithy-runtime's `default_https_client` builds for this behavior version; its
     // public builder (`build_https`) would turn proxies off.
     aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector =
-            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        let mut connector = ConnectorBuilder::default().tls_provider(tls_provider());
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
@@ -92,10 +90,16 @@ fn https_client() -> aws_types::sdk_config::SharedHttpClient {
 /// fills when first built (`https_client`), so that a thread can do it while the spec loads;
 /// the connector built here is dropped. A connector built meanwhile waits for the cache.
 pub fn warm_trust_roots() {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let _ = aws_smithy_http_client::ConnectorBuilder::default()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(tls_provider())
         .build();
+}
+
+/// The TLS every SDK client's connections are made with: rustls on aws-lc, with the system's
+/// trust roots.
+fn tls_provider() -> aws_smithy_http_client::tls::Provider {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    Provider::Rustls(CryptoMode::AwsLc)
 }
 
 /// Clients for every service plinth manages, built from one shared configuration.
