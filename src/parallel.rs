@@ -2,6 +2,8 @@
 //! (the policies' lints beside the kinds' rules), planning (every other resource on each), the
 //! access review (its two sides) and a text plan's resources.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// `items` split every other one, for two threads that should each get a share of every kind
 /// of work (a plan's order groups resources by kind, and kinds differ in cost): those at even
 /// places, and those at odd places. [`interleave`] puts their results back in order.
@@ -45,6 +47,63 @@ pub(crate) fn two_at_once<A: Send, B>(
     })
 }
 
+/// `items` handed out a run at a time, from the first, to whichever thread asks next: two
+/// threads given halves fixed in advance finish apart by as much as the halves' work differs
+/// (the thread started second also starts later, with its caches cold), and one of the two
+/// cores waits meanwhile. Each run comes with the place of its first item; [`in_order`] puts
+/// the runs' results back in the items' order.
+pub(crate) struct Runs<'r, T> {
+    items: &'r [T],
+    next: &'r AtomicUsize,
+    run: usize,
+}
+
+impl<'r, T> Iterator for Runs<'r, T> {
+    type Item = (usize, &'r [T]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.next.fetch_add(self.run, Ordering::Relaxed);
+        let end = start.saturating_add(self.run).min(self.items.len());
+        (start < self.items.len()).then(|| (start, &self.items[start..end]))
+    }
+}
+
+/// `first` and `second`, each taking [`Runs`] of `run` items of `items` until none is left:
+/// the first on a thread of its own when `parallel`; otherwise the second, here, takes every
+/// run, and the first is given none. A panic in either is the caller's.
+pub(crate) fn in_runs<T: Sync, A: Send, B>(
+    parallel: bool,
+    items: &[T],
+    run: usize,
+    first: impl for<'r> FnOnce(Runs<'r, T>) -> A + Send,
+    second: impl for<'r> FnOnce(Runs<'r, T>) -> B,
+) -> (A, B) {
+    let next = AtomicUsize::new(0);
+    let runs = || Runs {
+        items,
+        next: &next,
+        run: run.max(1),
+    };
+    if !parallel {
+        let second = second(runs());
+        return (first(runs()), second);
+    }
+    two_at_once(true, || first(runs()), || second(runs()))
+}
+
+/// The results of runs taken by several threads, each a list of (place of the run's first
+/// item, its items' results), as one list in the items' order.
+pub(crate) fn in_order<R>(parts: impl IntoIterator<Item = Vec<(usize, Vec<R>)>>) -> Vec<R> {
+    let mut runs: Vec<(usize, Vec<R>)> = parts.into_iter().flatten().collect();
+    runs.sort_unstable_by_key(|(start, _)| *start);
+    // Sized once: a plan's results are large, and moving them at every doubling shows.
+    let mut all = Vec::with_capacity(runs.iter().map(|(_, results)| results.len()).sum());
+    for (_, results) in runs {
+        all.extend(results);
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +116,40 @@ mod tests {
             let (even, odd) = every_other(&items);
             assert!(even.iter().all(|i| i % 2 == 0) && odd.iter().all(|i| i % 2 == 1));
             assert_eq!(interleave(even, odd), items);
+        }
+    }
+
+    /// Two threads taking runs as they are free, however the runs fall between them, give
+    /// every item's result once, in the items' order; without a second thread the one here
+    /// takes every run.
+    #[test]
+    fn runs_taken_by_two_threads_come_back_in_order() {
+        for (n, run, parallel) in [
+            (0, 4, true),
+            (1, 4, true),
+            (103, 4, true),
+            (103, 7, false),
+            (64, 1, true),
+        ] {
+            let items: Vec<usize> = (0..n).collect();
+            let work = |runs: Runs<'_, usize>| -> Vec<(usize, Vec<usize>)> {
+                runs.map(|(start, run)| {
+                    assert_eq!(
+                        run[0], start,
+                        "a run comes with the place of its first item"
+                    );
+                    (start, run.iter().map(|i| i * 10).collect())
+                })
+                .collect()
+            };
+            let (first, second) = in_runs(parallel, &items, run, work, work);
+            if !parallel {
+                assert!(first.is_empty(), "the second took every run");
+            }
+            let taken: usize = first.iter().chain(&second).map(|(_, r)| r.len()).sum();
+            assert_eq!(taken, n, "every item taken once");
+            let all = in_order([first, second]);
+            assert_eq!(all, items.iter().map(|i| i * 10).collect::<Vec<_>>());
         }
     }
 }

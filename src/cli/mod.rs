@@ -211,19 +211,20 @@ async fn run(command: Command, ui: &Ui) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Plan(args) => {
-            // The spec is read for its environments once: a large spec takes milliseconds.
-            let chosen = envs::chosen(&args.spec)?;
-            if chosen.len() != 1 {
-                return envs::plan_many(&args, ui).await;
-            }
             // An offline plan's snapshot does not depend on the spec: it is read and parsed on
-            // a thread of its own while the spec loads (a tenth of a 10,000-resource offline
-            // plan, docs/benchmarks.md section 3). A spec with errors is still reported first.
+            // a thread of its own from the start, while the spec is read for its environments
+            // and loads (a tenth of a 10,000-resource offline plan, docs/benchmarks.md section
+            // 3). A spec with errors is still reported first.
             let snapshot = args.live_snapshot.clone().map(|file| {
                 std::thread::Builder::new()
                     .name("snapshot".into())
                     .spawn(move || read_snapshot(&file))
             });
+            // The spec is read for its environments once: a large spec takes milliseconds.
+            let chosen = envs::chosen(&args.spec)?;
+            if chosen.len() != 1 {
+                return envs::plan_many(&args, ui).await;
+            }
             // A text plan on the terminal shows the spec's warnings itself, each lint beside
             // its resource; they are shown here too only if no plan comes of it.
             let plan_shows_warnings = args.render.format == Format::Text && ui.one_screen;

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, WarningCode};
 use crate::model::{Address, Attributes, Kind, Value};
+use crate::parallel::Runs;
 use crate::policy;
 use crate::spec::checks;
 use crate::spec::resolve::Resolver;
@@ -40,6 +41,10 @@ pub fn plan(spec: &Spec, live: &LiveSnapshot, options: PlanOptions) -> Result<Pl
     )
 }
 
+/// Resources a thread of a large plan takes at a time: small enough that the two threads
+/// finish within a run of each other, large enough that taking one costs nothing.
+const RUN: usize = 32;
+
 /// [`plan`], planning the resources on two threads when `two_threads`.
 pub(super) fn plan_on(
     spec: &Spec,
@@ -67,9 +72,10 @@ pub(super) fn plan_on(
     let stack = spec.stack.name.as_str();
     let key_aliases = key_aliases(spec, &resolver);
     let mut diags = Diagnostics::default();
-    let mut changes = Vec::new();
+    // Sized for the spec's resources and what the account holds beside them.
+    let mut changes = Vec::with_capacity(spec.resources.len() + live.owned.len());
     // Physical resources matched to a spec address; everything else the stack owns is deleted.
-    let mut claimed_ids: Vec<(Kind, String)> = Vec::new();
+    let mut claimed_ids: Vec<(Kind, String)> = Vec::with_capacity(spec.resources.len());
 
     let other_envs: Vec<&str> = spec
         .environments
@@ -88,75 +94,76 @@ pub(super) fn plan_on(
         lints: Default::default(),
     };
     // One resolver for the resources and the checks, so exports are computed once; in a
-    // large spec, the second half of the resources is planned on a thread of its own, with a
-    // resolver and lint memo of its own (both only remember what they computed), and the
-    // results are taken in the spec's order.
+    // large spec, a second thread plans and checks resources too, with a resolver and lint
+    // memo of its own (both only remember what they computed). Each thread takes the next run
+    // of resources in the spec's order as it is free, and the results are put back in that
+    // order.
     let resources: Vec<&Resource> = spec.resources.values().collect();
-    let plan_all = |resources: &[&Resource], resolver: &Resolver<'_>| -> Vec<Planned> {
+    let plan_runs = |runs: Runs<'_, &Resource>, resolver: &Resolver<'_>| {
         let context = context();
-        resources
-            .iter()
-            .map(|r| plan_resource(r, resolver, &context))
-            .collect()
+        let planned: Vec<(usize, Vec<Planned>)> = runs
+            .map(|(start, run)| {
+                let run = run.iter().map(|r| plan_resource(r, resolver, &context));
+                (start, run.collect())
+            })
+            .collect();
+        planned
     };
     // The checks once every policy is resolved: AWS's rules on the values validate could not
     // know (those made from other resources' attributes or the account: a role's ARN given
     // where IAM takes its name), and the checks across resources; what each found on each
-    // resource, in the order given.
+    // resource.
     let checking = !options.destroy && !options.refresh_only;
-    let check_all = |resources: &[&Resource],
-                     resolver: &Resolver<'_>,
-                     resolved: checks::Resolved|
-     -> Vec<(Diagnostics, Diagnostics)> {
+    let check_runs = |runs: Runs<'_, &Resource>,
+                      resolver: &Resolver<'_>,
+                      resolved: checks::Resolved|
+     -> Vec<(usize, Vec<(Diagnostics, Diagnostics)>)> {
         if !checking {
             return Vec::new();
         }
         let lookup = |r: &crate::spec::template::Reference| resolver.lookup(r);
         let checker = crate::spec::rules::Checker::resolved(&spec.vars, &lookup);
-        let values = resources.iter().map(|resource| {
-            let mut diags = Diagnostics::default();
-            resource.body.check(&checker, &mut diags);
-            diags
-        });
-        values
-            .zip(checks::check_each(spec, resources, lookup, resolved))
-            .collect()
+        let across = checks::Checks::new(spec, &lookup, resolved);
+        runs.map(|(start, run)| {
+            let run = run.iter().map(|resource| {
+                let mut values = Diagnostics::default();
+                resource.body.check(&checker, &mut values);
+                (values, across.of(resource))
+            });
+            (start, run.collect())
+        })
+        .collect()
     };
-    // In a large spec, every other resource is planned, then checked, on a thread of its own
-    // (the spec's order groups resources by kind, and kinds differ in cost), with a resolver
-    // and lint memo of its own (both only remember what they computed); the results are taken
-    // in the spec's order.
-    let (all, checked) = if two_threads && resources.len() > 1 {
-        let (first, second) = crate::parallel::every_other(&resources);
-        let second_resolver = Resolver::new(spec, &account, Some(live));
-        let ((second_planned, second_resolver), first_planned) = crate::parallel::two_at_once(
-            true,
-            || (plan_all(&second, &second_resolver), second_resolver),
-            || plan_all(&first, &resolver),
-        );
-        let resolved: checks::Resolved = (first_planned.iter())
-            .chain(&second_planned)
-            .flat_map(|p| p.resolved.iter().cloned())
-            .collect();
-        let (check_all, second_resolved) = (&check_all, resolved.clone());
-        let (second_checked, first_checked) = crate::parallel::two_at_once(
-            checking,
-            move || check_all(&second, &second_resolver, second_resolved),
-            || check_all(&first, &resolver, resolved),
-        );
-        (
-            crate::parallel::interleave(first_planned, second_planned),
-            crate::parallel::interleave(first_checked, second_checked),
-        )
+    let two_threads = two_threads && resources.len() > 1;
+    let ((second_planned, second_resolver), first_planned) = crate::parallel::in_runs(
+        two_threads,
+        &resources,
+        RUN,
+        |runs| {
+            let resolver = Resolver::new(spec, &account, Some(live));
+            (plan_runs(runs, &resolver), resolver)
+        },
+        |runs| plan_runs(runs, &resolver),
+    );
+    let all = crate::parallel::in_order([first_planned, second_planned]);
+    let resolved: checks::Resolved = all
+        .iter()
+        .flat_map(|p| p.resolved.iter().cloned())
+        .collect();
+    let second_resolved = if two_threads {
+        resolved.clone()
     } else {
-        let all = plan_all(&resources, &resolver);
-        let resolved = all
-            .iter()
-            .flat_map(|p| p.resolved.iter().cloned())
-            .collect();
-        let checked = check_all(&resources, &resolver, resolved);
-        (all, checked)
+        checks::Resolved::new()
     };
+    let check_runs = &check_runs;
+    let (second_checked, first_checked) = crate::parallel::in_runs(
+        two_threads && checking,
+        &resources,
+        RUN,
+        move |runs| check_runs(runs, &second_resolver, second_resolved),
+        |runs| check_runs(runs, &resolver, resolved),
+    );
+    let checked = crate::parallel::in_order([first_checked, second_checked]);
     for planned in all {
         diags.extend(planned.diags);
         claimed_ids.extend(planned.claimed);

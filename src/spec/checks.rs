@@ -68,22 +68,42 @@ pub fn check_resolved(
 }
 
 /// [`check_resolved`] of some of the spec's resources: what the checks found on each, in the
-/// order given (a large plan checks its two halves at once).
+/// order given.
 pub fn check_each(
     spec: &Spec,
     resources: &[&Resource],
     lookup: impl Fn(&Reference) -> Option<String>,
     resolved: Resolved,
 ) -> Vec<Diagnostics> {
-    let known = Known {
-        spec,
-        lookup: &lookup,
-        by_value: OnceCell::new(),
-        policies: RefCell::new(resolved),
-        written: RefCell::default(),
-    };
-    let mut each = Vec::with_capacity(resources.len());
-    for resource in resources {
+    let checks = Checks::new(spec, &lookup, resolved);
+    resources.iter().map(|r| checks.of(r)).collect()
+}
+
+/// The checks across resources, asked one resource at a time: what they learn of the spec
+/// (its resources by value, the policies filled in) is kept from one resource to the next. A
+/// large plan has one on each of its threads, each taking runs of resources as it is free.
+pub struct Checks<'a>(Known<'a>);
+
+impl<'a> Checks<'a> {
+    /// `lookup` answers the references whose values are known; `resolved` holds the policies
+    /// already filled in with it.
+    pub fn new(
+        spec: &'a Spec,
+        lookup: &'a dyn Fn(&Reference) -> Option<String>,
+        resolved: Resolved,
+    ) -> Self {
+        Checks(Known {
+            spec,
+            lookup,
+            by_value: OnceCell::new(),
+            policies: RefCell::new(resolved),
+            written: RefCell::default(),
+        })
+    }
+
+    /// What the checks find on `resource`.
+    pub fn of(&self, resource: &'a Resource) -> Diagnostics {
+        let known = &self.0;
         let mut diags = Diagnostics::default();
         match &resource.body {
             ResourceBody::Function(function) => {
@@ -125,9 +145,8 @@ pub fn check_each(
             ResourceBody::Key(key) => known.check_key_lockout(resource, key, &mut diags),
             _ => {}
         }
-        each.push(diags);
+        diags
     }
-    each
 }
 
 /// Stand-ins for the account and the caller before AWS is read, for the lockout check at

@@ -376,34 +376,85 @@ impl Loader {
             inputs: std::mem::take(&mut self.inputs),
             warnings: Diagnostics::default(),
         };
+        let large = spec.resources.len() >= BLOCKS_PER_WORKER;
+        if large && crate::spec::switch::switches_nothing(&spec) {
+            // Switching off leaves such a spec as it is: every check reads the one spec, and
+            // they run on two cores, the cycles' and the lints' beside the rest.
+            let worker = self.worker();
+            let ((cycles, lints), (after_references, checks)) = crate::parallel::two_at_once(
+                true,
+                || worker.cycles_and_lints(&spec),
+                || {
+                    self.check_references(&spec, &broken);
+                    (self.diags.0.len(), self.rules_and_checks(&spec))
+                },
+            );
+            // Reported where the one-core order has them: after the references' errors.
+            let cycle_errors = cycles.has_errors();
+            self.diags
+                .0
+                .splice(after_references..after_references, cycles.0);
+            let spec = self.switch(spec);
+            self.report_checks(lints, checks.filter(|_| !cycle_errors));
+            return Some(spec);
+        }
         // The references' checks and the cycles' need nothing of each other: in a large spec
         // they run side by side, and are reported in this order.
         let cycles = self.worker();
-        let large = spec.resources.len() >= BLOCKS_PER_WORKER;
         let (cycles, ()) = crate::parallel::two_at_once(
             large,
-            || {
-                let mut cycles = cycles;
-                cycles.check_cycles(&spec);
-                // A value made from itself is reported beside other errors (a dangling
-                // reference elsewhere resolves to nothing here), but not again for a cycle
-                // already reported.
-                if !cycles
-                    .diags
-                    .0
-                    .iter()
-                    .any(|d| d.code == Code::SpecReferenceCycle)
-                {
-                    cycles.check_attribute_cycles(&spec);
-                }
-                cycles.diags
-            },
+            || cycles.cycles(&spec),
             || self.check_references(&spec, &broken),
         );
         self.diags.extend(cycles);
         // A switched-off block's values may be made of the variables that switch it off (an
         // empty key id): its kind's rules and the checks apply to the blocks that stay.
         let spec = self.switch(spec);
+        // The policies' lints need none of the kinds' rules: in a large spec they run on
+        // another core meanwhile.
+        let linter = self.worker();
+        let (lints, checks) = crate::parallel::two_at_once(
+            large,
+            || linter.lints(&spec),
+            || self.rules_and_checks(&spec),
+        );
+        self.report_checks(lints, checks);
+        Some(spec)
+    }
+
+    /// The cycles between resources, then those of an attribute made from itself.
+    fn cycles(mut self, spec: &Spec) -> Diagnostics {
+        self.check_cycles(spec);
+        // A value made from itself is reported beside other errors (a dangling reference
+        // elsewhere resolves to nothing here), but not again for a cycle already reported.
+        if !self
+            .diags
+            .0
+            .iter()
+            .any(|d| d.code == Code::SpecReferenceCycle)
+        {
+            self.check_attribute_cycles(spec);
+        }
+        self.diags
+    }
+
+    /// The policies' lints.
+    fn lints(mut self, spec: &Spec) -> Diagnostics {
+        self.lint_policies(spec);
+        self.diags
+    }
+
+    /// [`Loader::cycles`], then [`Loader::lints`], each's findings apart.
+    fn cycles_and_lints(self, spec: &Spec) -> (Diagnostics, Diagnostics) {
+        let linter = self.worker();
+        (self.cycles(spec), linter.lints(spec))
+    }
+
+    /// The kinds' rules and the checks on the spec once switched: names given twice, each
+    /// block's rules and policy sizes, then, if none of that found an error, the checks across
+    /// resources (before AWS is read only variables are known; checks needing more wait for
+    /// plan).
+    fn rules_and_checks(&mut self, spec: &Spec) -> Option<Diagnostics> {
         let stand_in_account = crate::state::Account {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),
@@ -411,7 +462,7 @@ impl Loader {
             caller_arn: String::new(),
             caller_role_arn: None,
         };
-        let stand_ins = crate::spec::resolve::Resolver::new(&spec, &stand_in_account, None);
+        let stand_ins = crate::spec::resolve::Resolver::new(spec, &stand_in_account, None);
         let lookup = |r: &Reference| stand_ins.lookup(r);
         let checker = rules::Checker::with_stand_ins(&spec.vars, &lookup);
         self.diags
@@ -420,38 +471,26 @@ impl Loader {
                 &stand_ins,
                 Code::SpecDuplicateName,
             )));
-        // The policies' lints need none of the kinds' rules: in a large spec they run on
-        // another core meanwhile, and are reported, with the checks across resources, only if
-        // the rules found no error.
-        let linter = self.worker();
-        let (lints, checks) = crate::parallel::two_at_once(
-            spec.resources.len() >= BLOCKS_PER_WORKER,
-            || {
-                let mut linter = linter;
-                linter.lint_policies(&spec);
-                linter.diags
-            },
-            || {
-                for resource in spec.resources.values() {
-                    resource.body.check(&checker, &mut self.diags);
-                    self.check_policy_sizes(resource);
-                }
-                // Before AWS is read, only variables are known; checks needing more wait for
-                // plan.
-                (!self.diags.has_errors()).then(|| {
-                    crate::spec::checks::check(&spec, |r| match r {
-                        Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
-                        _ => None,
-                    })
-                })
-            },
-        );
+        for resource in spec.resources.values() {
+            resource.body.check(&checker, &mut self.diags);
+            self.check_policy_sizes(resource);
+        }
+        (!self.diags.has_errors()).then(|| {
+            crate::spec::checks::check(spec, |r| match r {
+                Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
+                _ => None,
+            })
+        })
+    }
+
+    /// The lints and the checks across resources, reported only when the rules found no
+    /// error (`checks` is then `Some`).
+    fn report_checks(&mut self, lints: Diagnostics, checks: Option<Diagnostics>) {
         if let Some(checks) = checks {
             self.diags.extend(lints);
             self.drop_placeholders_reported_as_errors();
             self.diags.extend(checks);
         }
-        Some(spec)
     }
 
     /// A placeholder that an error already names (a principal or resource that is no ARN,
@@ -1287,6 +1326,143 @@ mod tests {
             "the spec and the trust file once: {inputs:?}"
         );
         assert!(inputs[1].ends_with("trust.json"), "{inputs:?}");
+    }
+
+    /// A large spec that switches nothing is checked on two cores at once, cycles and lints
+    /// beside references, rules and the checks across resources; what it reports is what the
+    /// one-after-the-other order (which a spec with a `when` takes) reports: errors of every
+    /// step, the lints and the checks across resources only without one.
+    #[test]
+    fn a_large_spec_checked_on_two_cores_reports_what_one_order_would() {
+        let filler = |line: &str| {
+            (0..BLOCKS_PER_WORKER).fold(String::new(), |text, i| {
+                text + &format!(
+                    "\n[role.r{i}]\nname = \"r{i}\"\n{line}\ntrust = {{ file = \"lambda.json\" }}\n"
+                )
+            })
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let trust = |service: &str| {
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow",
+                "Principal": {{"Service": "{service}"}}, "Action": "sts:AssumeRole"}}]}}"#
+            )
+        };
+        std::fs::write(
+            dir.path().join("lambda.json"),
+            trust("lambda.amazonaws.com"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("ec2.json"), trust("ec2.amazonaws.com")).unwrap();
+        let path = dir.path().join("plinth.toml");
+        let outcome = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            match load(&path, &LoadOptions::default()) {
+                Ok(spec) => format!("ok\n{}", spec.warnings.render(false)),
+                Err(errors) => format!("errors\n{}", errors.render(false)),
+            }
+        };
+        // A lint (write actions on every resource), a check across resources (a function whose
+        // role Lambda cannot assume), a cycle between two roles, a dangling reference.
+        let lint = r#"
+[role.wide]
+name = "wide"
+trust = { file = "lambda.json" }
+[role.wide.policies.all]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = "s3:PutObject", Resource = "*" }]
+"#;
+        let check = r#"
+[role.ec2]
+name = "ec2"
+trust = { file = "ec2.json" }
+[function.f]
+name = "f"
+role = "${role.ec2.arn}"
+runtime = "python3.12"
+handler = "main.handler"
+code = { s3_bucket = "code", s3_key = "f.zip" }
+"#;
+        let cycle = r#"
+[role.a]
+name = "a"
+description = "${role.b.arn}"
+trust = { file = "lambda.json" }
+[role.b]
+name = "b"
+description = "${role.a.arn}"
+trust = { file = "lambda.json" }
+"#;
+        let dangling =
+            "\n[role.d]\nname = \"${role.nowhere.name}\"\ntrust = { file = \"lambda.json\" }\n";
+        let head = "[stack]\nname = \"large\"\n[vars]\non = \"true\"\n";
+        for (case, parts) in [
+            ("a lint", vec![lint]),
+            ("a lint and a check", vec![lint, check]),
+            ("a cycle", vec![lint, check, cycle]),
+            ("a dangling reference", vec![lint, check, dangling]),
+        ] {
+            let text = |line: &str| format!("{head}{}{}", parts.concat(), filler(line));
+            // One line each: the same positions in both.
+            let two_cores = outcome(&text("description = \"filler\""));
+            let one_order = outcome(&text("when = \"${var.on}\""));
+            assert_eq!(two_cores, one_order, "{case}");
+            let expected: &[&str] = match case {
+                "a lint" => &["ok", "P001"],
+                "a lint and a check" => &["errors", "P001", "check::function-role-trust"],
+                "a cycle" => &["errors", "reference cycle"],
+                _ => &["errors", "does not declare"],
+            };
+            for what in expected {
+                assert!(two_cores.contains(what), "{case}: {what} in {two_cores}");
+            }
+            if !case.starts_with("a lint") {
+                // The lints and the checks across resources wait for a spec without errors.
+                for held in ["P001", "check::function-role-trust"] {
+                    assert!(!two_cores.contains(held), "{case}: no {held}: {two_cores}");
+                }
+            }
+        }
+    }
+
+    /// A policy file several blocks share is linted once, and its lint still reported on every
+    /// block that names it, except one that silences it.
+    #[test]
+    fn a_shared_policy_files_lint_is_reported_on_each_block_that_does_not_silence_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let wide = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "s3:PutObject", "Resource": "*"}]}"#;
+        std::fs::write(dir.path().join("wide.json"), wide).unwrap();
+        let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+        std::fs::write(dir.path().join("trust.json"), trust).unwrap();
+        let role = |name: &str, silence: bool| {
+            let mut block = format!(
+                "\n[role.{name}]\nname = \"{name}\"\ntrust = {{ file = \"trust.json\" }}\npolicies.wide = {{ file = \"wide.json\" }}\n"
+            );
+            if silence {
+                block += &format!("[[role.{name}.silence]]\nlint = \"P001\"\npolicy = \"policies.wide\"\nreason = \"a test\"\n");
+            }
+            block
+        };
+        let text = ["a", "b", "c", "d"]
+            .iter()
+            .fold("[stack]\nname = \"shared\"\n".to_string(), |text, name| {
+                text + &role(name, *name == "c")
+            });
+        let path = dir.path().join("plinth.toml");
+        std::fs::write(&path, text).unwrap();
+        let spec = load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+        let lints: Vec<&str> = (spec.warnings.0.iter())
+            .filter(|w| w.message.contains("[P001]") || w.message.contains("s3:PutObject"))
+            .filter_map(|w| w.message.split(' ').next())
+            .collect();
+        assert_eq!(
+            lints,
+            ["role.a", "role.b", "role.d"],
+            "{}",
+            spec.warnings.render(false)
+        );
     }
 
     #[test]

@@ -133,6 +133,22 @@ pub(crate) fn check_when(what: &str, when: &Text, c: &Checker<'_>, diags: &mut D
 /// The spec with every switched-off resource taken out, and the outputs that refer to one.
 /// A resource that stays may not refer to one that goes, except from its own switched-off
 /// inline policies: that would be a reference to nothing.
+/// Whether no block and no inline policy of `spec` has a `when`: switching it off then leaves
+/// it as it is, and reports nothing.
+pub(crate) fn switches_nothing(spec: &Spec) -> bool {
+    spec.resources.values().all(|r| {
+        r.when.is_empty()
+            && match &r.body {
+                crate::spec::ResourceBody::Role(role) => role
+                    .policies
+                    .iter()
+                    .flatten()
+                    .all(|(_, p)| p.when.is_empty()),
+                _ => true,
+            }
+    })
+}
+
 pub(crate) fn switch_off(spec: Spec, diags: &mut Diagnostics) -> Spec {
     let checker = Checker::with_stand_ins(&spec.vars, &|_| None);
     let off: BTreeSet<Address> = spec

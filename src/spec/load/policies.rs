@@ -3,6 +3,7 @@
 use super::*;
 use crate::model::SizeLimit;
 use crate::policy::DocumentKind;
+use std::collections::HashMap;
 
 impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
@@ -20,6 +21,10 @@ impl Loader {
         // otherwise a principal of that account would be reported as unknown, which the plan,
         // knowing the account, does not do.
         let own_account_known = own_account.is_some();
+        // A document with no reference is held once however many blocks name it (a trust
+        // policy file every role shares): it is linted once for all of them that silence
+        // nothing.
+        let mut shared: HashMap<(usize, DocumentKind), Vec<crate::policy::Lint>> = HashMap::new();
         for resource in spec.resources.values() {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
@@ -28,14 +33,26 @@ impl Loader {
                 }) else {
                     continue;
                 };
-                let context = crate::policy::LintContext {
-                    kind,
-                    known_accounts: known_accounts.clone(),
-                    own_account: own_account.clone(),
-                    silenced: resource.silenced_for(&name),
+                let silenced = resource.silenced_for(&name);
+                let lint = |silenced| {
+                    let context = crate::policy::LintContext {
+                        kind,
+                        known_accounts: known_accounts.clone(),
+                        own_account: own_account.clone(),
+                        silenced,
+                    };
+                    crate::policy::lint(&doc, &context)
                 };
-                let lints = crate::policy::lint(&doc, &context).into_iter();
-                for lint in lints.filter(|l| {
+                // Only a document held by the spec is the same document wherever its address
+                // is: one made for this block is freed after it, and its address reused.
+                let held = template.templated.is_empty() && template.parsed.is_some();
+                let lints = if held && silenced.is_empty() {
+                    let key = (std::sync::Arc::as_ptr(&doc) as usize, kind);
+                    shared.entry(key).or_insert_with(|| lint(silenced)).clone()
+                } else {
+                    lint(silenced)
+                };
+                for lint in lints.into_iter().filter(|l| {
                     own_account_known || l.code != crate::policy::LintCode::UnknownAccount
                 }) {
                     if let Some(d) =
