@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::spec::Located;
 use serde::Deserialize;
@@ -227,17 +228,9 @@ const TOP_LEVEL: &[&str] = &["stack", "vars", "outputs", "env"];
 /// Below this many resource blocks per core, loading them on one core is as fast.
 const BLOCKS_PER_WORKER: usize = 500;
 
-/// About how much work a value is to load, to split a large spec's blocks between cores in
-/// runs of equal work (a table's span is only its header's): one for each value, and one for
-/// each 32 bytes of a string.
-fn size(value: &DeValue) -> usize {
-    1 + match value {
-        DeValue::String(s) => s.len() / 32,
-        DeValue::Array(items) => items.iter().map(|v| size(v.get_ref())).sum(),
-        DeValue::Table(table) => table.values().map(|v| size(v.get_ref())).sum(),
-        _ => 0,
-    }
-}
+/// Blocks a worker takes at a time: enough that taking a run costs nothing, few enough that
+/// the workers finish within a run of each other.
+const BLOCKS_PER_RUN: usize = 64;
 
 /// One resource block of the spec, `[KIND.NAME]`, not yet read.
 struct Block<'i> {
@@ -246,10 +239,12 @@ struct Block<'i> {
     body: toml::Spanned<DeValue<'i>>,
 }
 
-/// What a worker loaded: its resources, the addresses of blocks with errors, and the worker
-/// itself with its diagnostics and the files it read.
-struct Loaded {
-    loader: Loader,
+/// What a worker loaded of one run of blocks: the run's place, what it found, the files it
+/// read first, its resources and the addresses of its blocks with errors.
+struct RunLoaded {
+    index: usize,
+    diags: Diagnostics,
+    inputs: Vec<InputFile>,
     resources: BTreeMap<Address, Resource>,
     broken: BTreeSet<Address>,
 }
@@ -691,10 +686,11 @@ impl Loader {
     }
 
     /// Loads every resource block into the spec's map. A large spec's blocks are loaded on
-    /// every core, a run of consecutive blocks of about equal [`size`] each, by loaders of
-    /// their own whose diagnostics, inputs and caches are then joined in the same order: the result is the
-    /// one a single loader would give (diagnostics are sorted by position at the end, and a
-    /// shared policy file's, reported by each loader that read it, are kept once).
+    /// every core, in runs of consecutive blocks that loaders of their own take as they are
+    /// free; what each run found (diagnostics, the files it read first) is then joined in the
+    /// runs' order, and the loaders' caches: the result is the one a single loader would give
+    /// (diagnostics are sorted by position at the end, and a shared policy file's, reported by
+    /// each loader that read it, are kept once).
     fn resources(
         &mut self,
         blocks: Vec<Block<'_>>,
@@ -711,44 +707,65 @@ impl Loader {
             }
             return;
         }
-        // Runs of about equal work, not of equal counts: a spec's blocks come kind by kind,
-        // and a role with its policies is many times the work of a queue.
-        let sizes: Vec<usize> = blocks.iter().map(|b| size(b.body.get_ref())).collect();
-        let total: usize = sizes.iter().sum();
-        let mut chunks: Vec<Vec<Block>> = (0..workers).map(|_| Vec::new()).collect();
-        let mut done = 0;
-        for (block, size) in blocks.into_iter().zip(sizes) {
-            // The worker whose share of the work this block starts in.
-            let chunk = (done * workers / total.max(1)).min(workers - 1);
-            done += size;
-            chunks[chunk].push(block);
-        }
-        let loaded: Vec<Loaded> = std::thread::scope(|scope| {
-            let mut chunks = chunks.into_iter();
-            let first = chunks.next().unwrap_or_default();
-            let others: Vec<_> = chunks
-                .map(|chunk| {
+        // Runs of consecutive blocks, handed to whichever worker is free: a spec's blocks come
+        // kind by kind, and a role with its policies is many times the work of a queue, so
+        // shares fixed in advance finished apart (one core waited a tenth of the load).
+        let mut blocks = blocks.into_iter();
+        let runs: Vec<Mutex<Vec<Block>>> = std::iter::from_fn(|| {
+            let run: Vec<Block> = blocks.by_ref().take(BLOCKS_PER_RUN).collect();
+            (!run.is_empty()).then(|| Mutex::new(run))
+        })
+        .collect();
+        let next = AtomicUsize::new(0);
+        let take = || {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let run = runs.get(index)?;
+            Some((
+                index,
+                std::mem::take(&mut *run.lock().unwrap_or_else(|p| p.into_inner())),
+            ))
+        };
+        let loaded: Vec<(Loader, Vec<RunLoaded>)> = std::thread::scope(|scope| {
+            let others: Vec<_> = (1..workers)
+                .map(|_| {
                     let worker = self.worker();
                     std::thread::Builder::new()
                         .name("plinth-load".into())
-                        .spawn_scoped(scope, move || worker.load_blocks(chunk))
+                        .spawn_scoped(scope, || worker.load_runs(&take))
                         .expect("start a thread to load the spec")
                 })
                 .collect();
-            let worker = self.worker();
-            let mut all = vec![worker.load_blocks(first)];
+            let mut all = vec![self.worker().load_runs(&take)];
             all.extend(others.into_iter().map(|h| match h.join() {
                 Ok(loaded) => loaded,
                 Err(panic) => std::panic::resume_unwind(panic),
             }));
             all
         });
-        let before = self.diags.0.len();
-        for mut part in loaded {
-            self.join(part.loader);
-            out.append(&mut part.resources);
-            broken.extend(part.broken);
+        // What each run found, in the spec's order: its diagnostics, and the files first read
+        // in it (a file several runs read is recorded by the first of them).
+        let mut runs: Vec<RunLoaded> = Vec::with_capacity(runs.len());
+        for (worker, loaded) in loaded {
+            self.zipped.extend(worker.zipped);
+            self.policy_files.extend(worker.policy_files);
+            runs.extend(loaded);
         }
+        runs.sort_unstable_by_key(|run| run.index);
+        let before = self.diags.0.len();
+        // The resources built into one map at once: merging each run's map into the others'
+        // rebuilds the whole map every time.
+        let mut resources = Vec::with_capacity(runs.iter().map(|r| r.resources.len()).sum());
+        for run in runs {
+            self.diags.extend(run.diags);
+            for input in run.inputs {
+                if !self.inputs.iter().any(|i| i.path == input.path) {
+                    self.inputs.push(input);
+                }
+            }
+            resources.extend(run.resources);
+            broken.extend(run.broken);
+        }
+        out.extend(resources);
         // A policy file that blocks of several workers share was read, and reported on, by each.
         let mut seen = BTreeSet::new();
         let mut index = 0;
@@ -775,28 +792,27 @@ impl Loader {
         }
     }
 
-    fn load_blocks(mut self, blocks: Vec<Block<'_>>) -> Loaded {
-        let (mut resources, mut broken) = (BTreeMap::new(), BTreeSet::new());
-        for block in blocks {
-            self.resource(block, &mut resources, &mut broken);
-        }
-        Loaded {
-            loader: self,
-            resources,
-            broken,
-        }
-    }
-
-    /// Takes in what a worker found: its diagnostics and the files it read.
-    fn join(&mut self, worker: Loader) {
-        self.diags.extend(worker.diags);
-        for input in worker.inputs {
-            if !self.inputs.iter().any(|i| i.path == input.path) {
-                self.inputs.push(input);
+    /// Loads the runs `take` hands out until none is left; what each run found is kept
+    /// apart, and the loader keeps only its caches.
+    fn load_runs<'i>(
+        mut self,
+        take: &dyn Fn() -> Option<(usize, Vec<Block<'i>>)>,
+    ) -> (Loader, Vec<RunLoaded>) {
+        let mut runs = Vec::new();
+        while let Some((index, blocks)) = take() {
+            let (mut resources, mut broken) = (BTreeMap::new(), BTreeSet::new());
+            for block in blocks {
+                self.resource(block, &mut resources, &mut broken);
             }
+            runs.push(RunLoaded {
+                index,
+                diags: std::mem::take(&mut self.diags),
+                inputs: std::mem::take(&mut self.inputs),
+                resources,
+                broken,
+            });
         }
-        self.zipped.extend(worker.zipped);
-        self.policy_files.extend(worker.policy_files);
+        (self, runs)
     }
 
     fn resource(
@@ -1326,6 +1342,20 @@ mod tests {
             "the spec and the trust file once: {inputs:?}"
         );
         assert!(inputs[1].ends_with("trust.json"), "{inputs:?}");
+
+        // Files first read far apart, by whichever loader took their blocks, are listed in
+        // the order one loader reads them.
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("t{i}.json")), trust).unwrap();
+        }
+        let files = ["t0.json", "t1.json", "t2.json", "t3.json", "t4.json"];
+        std::fs::write(&path, spec_of(&|i| files[i * files.len() / roles])).unwrap();
+        let spec = load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+        let inputs: Vec<&str> = spec.inputs[1..]
+            .iter()
+            .map(|i| &i.path[i.path.len() - 7..])
+            .collect();
+        assert_eq!(inputs, files);
     }
 
     /// A large spec that switches nothing is checked on two cores at once, cycles and lints
