@@ -114,13 +114,14 @@ impl<'a> Resolver<'a> {
 
     /// A template as a plan value: a string, or pending until apply.
     pub fn value(&self, text: &Text) -> Value {
-        match template::render_partial(&text.pieces, |r| self.lookup(r)) {
-            (_, true) => Value::Str(self.text(text).unwrap_or_default()),
-            (template, false) => Value::Unknown(Pending {
-                template,
-                policy: false,
-            }),
+        // Most values are known: rendered once, with the template for the pending ones only.
+        if let Some(known) = self.text(text) {
+            return Value::Str(known);
         }
+        Value::Unknown(Pending {
+            template: template::render_partial(&text.pieces, |r| self.lookup(r)).0,
+            policy: false,
+        })
     }
 
     /// A policy with its references filled in and parsed. A document whose substituted values

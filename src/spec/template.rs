@@ -32,6 +32,10 @@ impl AwsFact {
     /// The fact a variable's whole value refers to (`deployer = "${aws.caller_arn}"`): such a
     /// variable is known when the account is.
     pub fn of_var(value: &str) -> Option<AwsFact> {
+        // Asked at every lookup of a variable: most values hold no reference at all.
+        if !value.contains("${") {
+            return None;
+        }
         match parse(value).ok()?.as_slice() {
             [Piece::Ref(Reference::Aws(fact), _)] => Some(*fact),
             _ => None,
@@ -183,6 +187,15 @@ pub fn render(
     Some(out)
 }
 
+/// `text` onto `out` with each literal `${` escaped as `$${`.
+fn push_escaped(out: &mut String, text: &str) {
+    if text.contains("${") {
+        out.push_str(&text.replace("${", "$${"));
+    } else {
+        out.push_str(text);
+    }
+}
+
 /// Renders what is known and leaves the rest as `${...}` (literal `${` escaped as `$${`), so
 /// the result is again a template. The flag says whether everything was known.
 pub fn render_partial(
@@ -193,9 +206,9 @@ pub fn render_partial(
     let mut complete = true;
     for piece in pieces {
         match piece {
-            Piece::Text(t) => out.push_str(&t.replace("${", "$${")),
+            Piece::Text(t) => push_escaped(&mut out, t),
             Piece::Ref(r, _) => match lookup(r) {
-                Some(v) => out.push_str(&v.replace("${", "$${")),
+                Some(v) => push_escaped(&mut out, &v),
                 None => {
                     complete = false;
                     out.push_str(&reference_text(r));
