@@ -1,6 +1,7 @@
-//! Two pieces of CPU-bound work at once, for the large stacks that have enough of it: loading
-//! (the policies' lints beside the kinds' rules), planning (every other resource on each), the
-//! access review (its two sides) and a text plan's resources.
+//! CPU-bound work on two cores, or every core, for the large stacks that have enough of it:
+//! loading (runs of blocks taken as loaders are free; the checks laid out on two cores),
+//! planning (runs of resources taken as threads are free), the access review (its two sides)
+//! and a text plan's resources (every other one on each).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -58,6 +59,18 @@ pub(crate) struct Runs<'r, T> {
     run: usize,
 }
 
+impl<'r, T> Runs<'r, T> {
+    /// Runs of `run` items of `items`, handed out from the place `next` holds, which every
+    /// thread taking runs of these items shares (starting at 0).
+    pub(crate) fn new(items: &'r [T], next: &'r AtomicUsize, run: usize) -> Self {
+        Runs {
+            items,
+            next,
+            run: run.max(1),
+        }
+    }
+}
+
 impl<'r, T> Iterator for Runs<'r, T> {
     type Item = (usize, &'r [T]);
 
@@ -79,11 +92,7 @@ pub(crate) fn in_runs<T: Sync, A: Send, B>(
     second: impl for<'r> FnOnce(Runs<'r, T>) -> B,
 ) -> (A, B) {
     let next = AtomicUsize::new(0);
-    let runs = || Runs {
-        items,
-        next: &next,
-        run: run.max(1),
-    };
+    let runs = || Runs::new(items, &next, run);
     if !parallel {
         let second = second(runs());
         return (first(runs()), second);

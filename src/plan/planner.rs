@@ -832,8 +832,7 @@ fn policy_findings(
             };
             // Only a document written with no references can be shared: the others are made
             // anew for each resource, and keeping their lints would only take memory.
-            let shareable = template.templated.is_empty() && template.parsed.is_some();
-            let lints = if shareable && silenced.is_empty() {
+            let lints = if template.held_once().is_some() && silenced.is_empty() {
                 let key = (std::sync::Arc::as_ptr(doc) as usize, kind);
                 let mut memo = context.lints.borrow_mut();
                 let (_, lints) = memo

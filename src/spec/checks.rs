@@ -58,25 +58,9 @@ pub fn check_resolved(
     lookup: impl Fn(&Reference) -> Option<String>,
     resolved: Resolved,
 ) -> Diagnostics {
-    let resources: Vec<&Resource> = spec.resources.values().collect();
-    Diagnostics(
-        check_each(spec, &resources, lookup, resolved)
-            .into_iter()
-            .flat_map(|d| d.0)
-            .collect(),
-    )
-}
-
-/// [`check_resolved`] of some of the spec's resources: what the checks found on each, in the
-/// order given.
-pub fn check_each(
-    spec: &Spec,
-    resources: &[&Resource],
-    lookup: impl Fn(&Reference) -> Option<String>,
-    resolved: Resolved,
-) -> Vec<Diagnostics> {
     let checks = Checks::new(spec, &lookup, resolved);
-    resources.iter().map(|r| checks.of(r)).collect()
+    let found = spec.resources.values().flat_map(|r| checks.of(r).0);
+    Diagnostics(found.collect())
 }
 
 /// The checks across resources, asked one resource at a time: what they learn of the spec

@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::parallel::Runs;
 use crate::spec::Located;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -716,26 +717,20 @@ impl Loader {
             (!run.is_empty()).then(|| Mutex::new(run))
         })
         .collect();
+        // Each run in a cell of its own, the cells handed out one at a time.
         let next = AtomicUsize::new(0);
-        let take = || {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let run = runs.get(index)?;
-            Some((
-                index,
-                std::mem::take(&mut *run.lock().unwrap_or_else(|p| p.into_inner())),
-            ))
-        };
+        let take = || Runs::new(&runs, &next, 1);
         let loaded: Vec<(Loader, Vec<RunLoaded>)> = std::thread::scope(|scope| {
             let others: Vec<_> = (1..workers)
                 .map(|_| {
                     let worker = self.worker();
                     std::thread::Builder::new()
                         .name("plinth-load".into())
-                        .spawn_scoped(scope, || worker.load_runs(&take))
+                        .spawn_scoped(scope, || worker.load_runs(take()))
                         .expect("start a thread to load the spec")
                 })
                 .collect();
-            let mut all = vec![self.worker().load_runs(&take)];
+            let mut all = vec![self.worker().load_runs(take())];
             all.extend(others.into_iter().map(|h| match h.join() {
                 Ok(loaded) => loaded,
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -792,25 +787,26 @@ impl Loader {
         }
     }
 
-    /// Loads the runs `take` hands out until none is left; what each run found is kept
-    /// apart, and the loader keeps only its caches.
-    fn load_runs<'i>(
-        mut self,
-        take: &dyn Fn() -> Option<(usize, Vec<Block<'i>>)>,
-    ) -> (Loader, Vec<RunLoaded>) {
+    /// Loads the runs of blocks it is handed (one at a time, each taken out of its cell) until
+    /// none is left; what each run found is kept apart, and the loader keeps only its caches.
+    fn load_runs(mut self, cells: Runs<'_, Mutex<Vec<Block<'_>>>>) -> (Loader, Vec<RunLoaded>) {
         let mut runs = Vec::new();
-        while let Some((index, blocks)) = take() {
-            let (mut resources, mut broken) = (BTreeMap::new(), BTreeSet::new());
-            for block in blocks {
-                self.resource(block, &mut resources, &mut broken);
+        for (start, taken) in cells {
+            for (index, cell) in (start..).zip(taken) {
+                let blocks =
+                    std::mem::take(&mut *cell.lock().unwrap_or_else(PoisonError::into_inner));
+                let (mut resources, mut broken) = (BTreeMap::new(), BTreeSet::new());
+                for block in blocks {
+                    self.resource(block, &mut resources, &mut broken);
+                }
+                runs.push(RunLoaded {
+                    index,
+                    diags: std::mem::take(&mut self.diags),
+                    inputs: std::mem::take(&mut self.inputs),
+                    resources,
+                    broken,
+                });
             }
-            runs.push(RunLoaded {
-                index,
-                diags: std::mem::take(&mut self.diags),
-                inputs: std::mem::take(&mut self.inputs),
-                resources,
-                broken,
-            });
         }
         (self, runs)
     }

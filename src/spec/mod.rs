@@ -188,6 +188,12 @@ pub struct PolicyTemplate {
 }
 
 impl PolicyTemplate {
+    /// The document, when it holds no reference: parsed once at load and the same document
+    /// (one `Arc`) for every block that names it, never filled in anew.
+    pub fn held_once(&self) -> Option<&std::sync::Arc<crate::policy::PolicyDocument>> {
+        self.parsed.as_ref().filter(|_| self.templated.is_empty())
+    }
+
     /// Whether a document was loaded (a stand-in for one that failed is not).
     pub fn present(&self) -> bool {
         self.parsed.is_some() || self.json.is_some()
@@ -266,8 +272,8 @@ impl PolicyTemplate {
         &self,
         lookup: impl Fn(&Reference) -> Option<String>,
     ) -> Option<std::sync::Arc<crate::policy::PolicyDocument>> {
-        if let (Some(parsed), true) = (&self.parsed, self.templated.is_empty()) {
-            return Some(parsed.clone());
+        if let Some(held) = self.held_once() {
+            return Some(held.clone());
         }
         let json = substitute_strings(self.json.as_ref()?, &mut |s| match self
             .templated

@@ -127,10 +127,10 @@ impl<'a> Resolver<'a> {
     /// A policy with its references filled in and parsed. A document whose substituted values
     /// break the policy grammar is an error that points at the policy.
     pub fn policy(&self, policy: &PolicyTemplate) -> Result<Value, Diagnostic> {
+        if let Some(held) = policy.held_once() {
+            return Ok(Value::Policy(std::sync::Arc::clone(held)));
+        }
         if let Some(parsed) = &policy.parsed {
-            if policy.templated.is_empty() {
-                return Ok(Value::Policy(std::sync::Arc::clone(parsed)));
-            }
             let rendered: Option<Vec<(&str, String)>> = policy
                 .templated
                 .iter()

@@ -45,8 +45,7 @@ impl Loader {
                 };
                 // Only a document held by the spec is the same document wherever its address
                 // is: one made for this block is freed after it, and its address reused.
-                let held = template.templated.is_empty() && template.parsed.is_some();
-                let lints = if held && silenced.is_empty() {
+                let lints = if template.held_once().is_some() && silenced.is_empty() {
                     let key = (std::sync::Arc::as_ptr(&doc) as usize, kind);
                     shared.entry(key).or_insert_with(|| lint(silenced)).clone()
                 } else {
