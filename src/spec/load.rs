@@ -233,6 +233,38 @@ const BLOCKS_PER_WORKER: usize = 500;
 /// the workers finish within a run of each other.
 const BLOCKS_PER_RUN: usize = 64;
 
+/// The policies' lints are taken this many resources at a time by the threads of
+/// [`beside_lints`].
+const LINT_RUN: usize = 64;
+
+/// `first()`, on a thread of its own when `parallel`, and `second()`, each followed by runs of
+/// the policies' lints ([`Loader::lint_runs`]) until none is left: the thread free first lints
+/// the most. Without a second thread, `first()` and then every lint, then `second()`. The
+/// lints are reported in the spec's order however the runs fell.
+fn beside_lints<A: Send, B>(
+    parallel: bool,
+    spec: &Spec,
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B,
+) -> (A, B, Diagnostics) {
+    let resources: Vec<&Resource> = spec.resources.values().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let runs = || Runs::new(&resources, &next, LINT_RUN);
+    let ((a, first_lints), (b, second_lints)) = crate::parallel::two_at_once(
+        parallel,
+        || {
+            let a = first();
+            (a, Loader::lint_runs(spec, runs()))
+        },
+        || {
+            let b = second();
+            (b, Loader::lint_runs(spec, runs()))
+        },
+    );
+    let lints = crate::parallel::in_order([first_lints, second_lints]);
+    (a, b, Diagnostics(lints))
+}
+
 /// One resource block of the spec, `[KIND.NAME]`, not yet read.
 struct Block<'i> {
     kind: Kind,
@@ -377,9 +409,10 @@ impl Loader {
             // Switching off leaves such a spec as it is: every check reads the one spec, and
             // they run on two cores, the cycles' and the lints' beside the rest.
             let worker = self.worker();
-            let ((cycles, lints), (after_references, checks)) = crate::parallel::two_at_once(
+            let (cycles, (after_references, checks), lints) = beside_lints(
                 true,
-                || worker.cycles_and_lints(&spec),
+                &spec,
+                || worker.cycles(&spec),
                 || {
                     self.check_references(&spec, &broken);
                     (self.diags.0.len(), self.rules_and_checks(&spec))
@@ -407,13 +440,9 @@ impl Loader {
         // empty key id): its kind's rules and the checks apply to the blocks that stay.
         let spec = self.switch(spec);
         // The policies' lints need none of the kinds' rules: in a large spec they run on
-        // another core meanwhile.
-        let linter = self.worker();
-        let (lints, checks) = crate::parallel::two_at_once(
-            large,
-            || linter.lints(&spec),
-            || self.rules_and_checks(&spec),
-        );
+        // both cores, the one free first starting on them.
+        let ((), checks, lints) =
+            beside_lints(large, &spec, || (), || self.rules_and_checks(&spec));
         self.report_checks(lints, checks);
         Some(spec)
     }
@@ -432,18 +461,6 @@ impl Loader {
             self.check_attribute_cycles(spec);
         }
         self.diags
-    }
-
-    /// The policies' lints.
-    fn lints(mut self, spec: &Spec) -> Diagnostics {
-        self.lint_policies(spec);
-        self.diags
-    }
-
-    /// [`Loader::cycles`], then [`Loader::lints`], each's findings apart.
-    fn cycles_and_lints(self, spec: &Spec) -> (Diagnostics, Diagnostics) {
-        let linter = self.worker();
-        (self.cycles(spec), linter.lints(spec))
     }
 
     /// The kinds' rules and the checks on the spec once switched: names given twice, each
@@ -1427,20 +1444,53 @@ trust = { file = "lambda.json" }
             ("a lint and a check", vec![lint, check]),
             ("a cycle", vec![lint, check, cycle]),
             ("a dangling reference", vec![lint, check, dangling]),
+            ("a lint in every block", vec![lint]),
         ] {
-            let text = |line: &str| format!("{head}{}{}", parts.concat(), filler(line));
+            // Linted in runs by both cores: every block's lint is reported once.
+            let wide = "\npolicies.all = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"s3:PutObject\", Resource = \"*\" }] }";
+            let each = if case == "a lint in every block" {
+                wide
+            } else {
+                ""
+            };
+            let text = |line: &str| {
+                format!(
+                    "{head}{}{}",
+                    parts.concat(),
+                    filler(&format!("{line}{each}"))
+                )
+            };
             // One line each: the same positions in both.
             let two_cores = outcome(&text("description = \"filler\""));
             let one_order = outcome(&text("when = \"${var.on}\""));
-            assert_eq!(two_cores, one_order, "{case}");
+            // What was found where, in order (the source shown beside a finding in a filler
+            // block is the line that differs).
+            let findings = |out: &str| -> Vec<String> {
+                (out.lines())
+                    .filter(|l| l.contains('⚠') || l.contains('×') || l.contains("─["))
+                    .map(str::to_string)
+                    .collect()
+            };
+            assert_eq!(findings(&two_cores), findings(&one_order), "{case}");
+            if case != "a lint in every block" {
+                assert_eq!(two_cores, one_order, "{case}");
+            }
             let expected: &[&str] = match case {
-                "a lint" => &["ok", "P001"],
+                "a lint" | "a lint in every block" => &["ok", "P001"],
                 "a lint and a check" => &["errors", "P001", "check::function-role-trust"],
                 "a cycle" => &["errors", "reference cycle"],
                 _ => &["errors", "does not declare"],
             };
             for what in expected {
                 assert!(two_cores.contains(what), "{case}: {what} in {two_cores}");
+            }
+            let lints = two_cores.matches("[P001]").count();
+            if case == "a lint in every block" {
+                assert_eq!(
+                    lints,
+                    BLOCKS_PER_WORKER + 1,
+                    "{case}: every block's lint, once"
+                );
             }
             if !case.starts_with("a lint") {
                 // The lints and the checks across resources wait for a spec without errors.

@@ -165,7 +165,8 @@ pub fn read_snapshot(snapshot_file: &std::path::Path) -> Result<LiveSnapshot, Wo
         hint: Some("pass a file written by `plinth snapshot -f SPEC > FILE`".into()),
     };
     let text = std::fs::read_to_string(snapshot_file).map_err(|e| refused(e.to_string()))?;
-    let snapshot: LiveSnapshot = serde_json::from_str(&text).map_err(|e| {
+    let snapshot = crate::model::sharing_policies(|| serde_json::from_str::<LiveSnapshot>(&text));
+    let snapshot = snapshot.map_err(|e| {
         refused(format!(
             "not a live snapshot (line {}, column {})",
             e.line(),

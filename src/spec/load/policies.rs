@@ -7,8 +7,13 @@ use std::collections::HashMap;
 
 impl Loader {
     /// Lints every policy with what is known before AWS is read: variables are filled in,
-    /// other references stay as `${...}`, which the lints treat as unknown values.
-    pub(super) fn lint_policies(&mut self, spec: &Spec) {
+    /// other references stay as `${...}`, which the lints treat as unknown values. The
+    /// resources come in runs (several threads may take runs of one list); what each run's
+    /// resources found comes back with the run's place, for [`crate::parallel::in_order`].
+    pub(super) fn lint_runs(
+        spec: &Spec,
+        runs: crate::parallel::Runs<'_, &Resource>,
+    ) -> Vec<(usize, Vec<Diagnostic>)> {
         let own_account = spec.stack.account.as_ref().map(|a| a.account_id.clone());
         let known_accounts: Vec<String> = spec
             .vars
@@ -25,7 +30,7 @@ impl Loader {
         // policy file every role shares): it is linted once for all of them that silence
         // nothing.
         let mut shared: HashMap<(usize, DocumentKind), Vec<crate::policy::Lint>> = HashMap::new();
-        for resource in spec.resources.values() {
+        let mut lint_resource = |resource: &Resource, diags: &mut Vec<Diagnostic>| {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
                     Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
@@ -57,11 +62,19 @@ impl Loader {
                     if let Some(d) =
                         lint_diagnostic(&resource.address, &name, &lint, &template.location)
                     {
-                        self.diags.push(d);
+                        diags.push(d);
                     }
                 }
             }
-        }
+        };
+        runs.map(|(start, run)| {
+            let mut diags = Vec::new();
+            for resource in run {
+                lint_resource(resource, &mut diags);
+            }
+            (start, diags)
+        })
+        .collect()
     }
 
     /// AWS refuses policy documents over its size limits, so a spec that would hit one fails
