@@ -1584,6 +1584,68 @@ policies.read = { Version = "2012-10-17", Statement = [{ Sid = "Read", Effect = 
         assert_eq!(read.sids(), vec![Some(serde_json::json!("Read"))]);
     }
 
+    /// Filled in before AWS is read (variables known, other references left as written), a
+    /// document whose references are only in values is made from its parsed form; it is the
+    /// document its JSON, so filled in, parses to. One with a reference outside a value (a
+    /// condition's key) is made from its JSON.
+    #[test]
+    fn a_policy_filled_in_before_aws_is_read_is_what_its_json_makes() {
+        let (_dir, spec) = load_text(
+            r#"[stack]
+name = "filled"
+
+[vars]
+org = "o-abc123"
+tag = "team"
+
+[queue.q]
+name = "filled-q"
+
+[role.r]
+name = "filled-r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:root" }, Action = "sts:AssumeRole" }] }
+policies.send = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "sqs:SendMessage", Resource = "${queue.q.arn}", Condition = { StringEquals = { "aws:ResourceTag/${var.tag}" = "data" } } }] }
+policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage"], Resource = ["${queue.q.arn}", "arn:aws:sqs:*:*:${var.org}-*"], Condition = { StringEquals = { "aws:PrincipalOrgID" = "${var.org}" } } }] }
+"#,
+        );
+        let role = &spec.resources[&crate::model::Address::try_from("role.r".to_string()).unwrap()];
+        let lookup = |r: &Reference| match r {
+            Reference::Var(v) => spec.vars.get(v).and_then(Var::known),
+            _ => None,
+        };
+        let mut made = Vec::new();
+        for (name, template, _) in role.body.policy_documents() {
+            if let Some(held) = template.held_once() {
+                assert!(Arc::ptr_eq(&template.with(lookup).unwrap(), held), "{name}");
+                continue;
+            }
+            let json = crate::spec::substitute_strings(template.json.as_ref().unwrap(), &mut |s| {
+                Some(match template.templated.iter().find(|(raw, _)| raw == s) {
+                    Some((_, pieces)) => crate::spec::template::render_lenient(pieces, &lookup),
+                    None => s.to_string(),
+                })
+            })
+            .unwrap();
+            let expected = crate::policy::PolicyDocument::from_value(&json).unwrap();
+            let filled = template.with(lookup).unwrap();
+            assert_eq!(*filled, expected, "{name}");
+            made.push((name, template.parsed.is_some(), filled));
+        }
+        let [(_, parsed_read, read), (_, parsed_send, send)] = &made[..] else {
+            panic!("two documents with references: {made:?}")
+        };
+        assert!(*parsed_read && !*parsed_send, "{made:?}");
+        assert!(
+            format!("{send:?}").contains("aws:ResourceTag/team"),
+            "{send:?}"
+        );
+        let resources = format!("{:?}", read.statements()[0].resource);
+        assert!(
+            resources.contains("${queue.q.arn}") && resources.contains("o-abc123-*"),
+            "{resources}"
+        );
+    }
+
     /// A policy file saved with a byte order mark (as Notepad and PowerShell save one) is read
     /// as the JSON after it.
     #[test]

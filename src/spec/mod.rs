@@ -275,14 +275,16 @@ impl PolicyTemplate {
         if let Some(held) = self.held_once() {
             return Some(held.clone());
         }
-        let json = substitute_strings(self.json.as_ref()?, &mut |s| match self
-            .templated
-            .iter()
-            .find(|(raw, _)| raw == s)
-        {
-            Some((_, pieces)) => Some(template::render_lenient(pieces, &lookup)),
-            None => Some(s.to_string()),
-        })?;
+        let fill = |s: &str| match self.templated.iter().find(|(raw, _)| raw == s) {
+            Some((_, pieces)) => template::render_lenient(pieces, &lookup),
+            None => s.to_string(),
+        };
+        // References only in values: filled into the document parsed at load, as the plan's
+        // resolver does, with no JSON to rebuild and parse again.
+        if let Some(doc) = self.parsed.as_ref().and_then(|p| p.map_values(fill)) {
+            return Some(std::sync::Arc::new(doc));
+        }
+        let json = substitute_strings(self.json.as_ref()?, &mut |s| Some(fill(s)))?;
         crate::policy::PolicyDocument::from_value(&json)
             .ok()
             .map(std::sync::Arc::new)
