@@ -224,7 +224,7 @@ fn declared_environments(file: &Arc<SourceFile>) -> Option<(BTreeSet<String>, Ra
 fn may_declare_environments(text: &str) -> bool {
     // Only the lines where `env` occurs are looked at: a search for it skips the rest of a
     // large spec far faster than going through it line by line.
-    text.match_indices("env").any(|(at, _)| {
+    memchr::memmem::find_iter(text.as_bytes(), b"env").any(|at| {
         let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
         let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
         let line = &text[start..end];
