@@ -176,7 +176,8 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
                         ("key_spec".to_string(), Value::str(DEFAULT_KEY_SPEC)),
                     ]),
                     _ => BTreeMap::new(),
-                },
+                }
+                .into(),
                 exports: exports(address, &id),
                 deletion_date: None,
             },
@@ -206,7 +207,7 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
                 live.by_address
                     .get_mut(&address)
                     .expect("inserted above")
-                    .attributes = attrs
+                    .attributes = attrs.into()
             }
             None => {
                 live.by_address.remove(&address);
@@ -226,7 +227,8 @@ fn snapshot(spec: &Spec) -> LiveSnapshot {
             attributes: BTreeMap::from([
                 ("name".to_string(), Value::str(&name)),
                 ("trust".to_string(), Value::policy(trust)),
-            ]),
+            ])
+            .into(),
             exports: exports(&address, &name),
             deletion_date: None,
         });

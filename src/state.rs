@@ -112,7 +112,8 @@ pub struct LiveResource {
     pub owner: Option<String>,
     /// The `plinth:address` tag, if any.
     pub address_tag: Option<Address>,
-    pub attributes: Attributes,
+    /// Shared with the plan's change for this resource (its `live`), which is not a copy.
+    pub attributes: std::sync::Arc<Attributes>,
     /// Values other resources may reference (`arn`, `unique_id`, ...).
     pub exports: BTreeMap<String, String>,
     /// When AWS deletes the resource, if it is already scheduled for deletion (a KMS key in its

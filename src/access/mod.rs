@@ -173,7 +173,7 @@ impl<'a> Stack<'a> {
                             Cow::Borrowed(change.desired.as_ref()?)
                         }
                         Side::Live if plan.refresh_only => {
-                            let live = change.live.as_ref()?;
+                            let live = change.live.as_deref()?;
                             match &change.desired {
                                 Some(desired) if change.is_change() => {
                                     let mut spec = live.clone();
@@ -185,13 +185,15 @@ impl<'a> Stack<'a> {
                                 _ => Cow::Borrowed(live),
                             }
                         }
-                        Side::Live => Cow::Borrowed(change.live.as_ref()?),
-                        Side::Desired if plan.refresh_only => Cow::Borrowed(change.live.as_ref()?),
+                        Side::Live => Cow::Borrowed(change.live.as_deref()?),
+                        Side::Desired if plan.refresh_only => {
+                            Cow::Borrowed(change.live.as_deref()?)
+                        }
                         // Someone else's resource the stack lets go of stays, with its owner's
                         // parts. (`release = true` keeps the stack's parts too: its desired side
                         // is the live resource.)
                         Side::Desired if change.releases() => {
-                            Cow::Owned(crate::plan::shared::released(change.live.as_ref()?))
+                            Cow::Owned(crate::plan::shared::released(change.live.as_deref()?))
                         }
                         Side::Desired if change.action == crate::plan::Action::Delete => {
                             return None
@@ -201,13 +203,13 @@ impl<'a> Stack<'a> {
                         // the plan would change them) with the live ones it leaves out merged
                         // in.
                         Side::Desired if change.action == crate::plan::Action::NoOp => {
-                            Cow::Borrowed(change.live.as_ref().or(change.desired.as_ref())?)
+                            Cow::Borrowed(change.live.as_deref().or(change.desired.as_ref())?)
                         }
                         // What the spec leaves out apply leaves as it is (unset is unmanaged): the
                         // live value stays, a role's managed policies and boundary among them.
                         Side::Desired => {
                             let desired = change.desired.as_ref()?;
-                            match change.live.as_ref() {
+                            match change.live.as_deref() {
                                 Some(live) if has_key_beyond(live, desired) => {
                                     let mut after = desired.clone();
                                     for (k, v) in live {

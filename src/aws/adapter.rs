@@ -59,12 +59,11 @@ impl<'a> Change<'a> {
     /// The adapter's config of one side of the change.
     pub fn config<A: Adapter + ?Sized>(&self, side: Side) -> Result<A::Config, AwsError> {
         let attributes = match side {
-            Side::Desired => &self.planned.desired,
-            Side::Live => &self.planned.live,
+            Side::Desired => self.planned.desired.as_ref(),
+            Side::Live => self.planned.live.as_deref(),
         };
-        let attributes = attributes
-            .as_ref()
-            .ok_or_else(|| self.invalid("attributes missing from the plan".into()))?;
+        let attributes =
+            attributes.ok_or_else(|| self.invalid("attributes missing from the plan".into()))?;
         A::config(self, attributes, side).map_err(|e| self.invalid(e))
     }
 }

@@ -95,7 +95,7 @@ mod tests {
             physical_id: "q".into(),
             owner: None,
             address_tag: None,
-            attributes: BTreeMap::from([(attribute.to_string(), value)]),
+            attributes: BTreeMap::from([(attribute.to_string(), value)]).into(),
             exports: BTreeMap::new(),
             deletion_date: None,
         }

@@ -358,7 +358,7 @@ impl Kms {
             physical_id: key_id,
             owner,
             address_tag,
-            attributes,
+            attributes: attributes.into(),
             exports,
             deletion_date: meta
                 .deletion_date()

@@ -155,13 +155,13 @@ impl Lambda {
             )),
         };
         if let Some(code) = code {
-            live.attributes.insert("code".into(), Value::Str(code));
+            std::sync::Arc::make_mut(&mut live.attributes).insert("code".into(), Value::Str(code));
         }
         if let Some(n) = out
             .concurrency()
             .and_then(|c| c.reserved_concurrent_executions())
         {
-            live.attributes
+            std::sync::Arc::make_mut(&mut live.attributes)
                 .insert("reserved_concurrency".into(), Value::Int(n.into()));
         }
         if req.declared.contains("triggers") {
@@ -175,7 +175,8 @@ impl Lambda {
                     )
                 })
                 .collect();
-            live.attributes.insert("triggers".into(), Value::Map(map));
+            std::sync::Arc::make_mut(&mut live.attributes)
+                .insert("triggers".into(), Value::Map(map));
         }
         Ok(Some(live))
     }
@@ -253,7 +254,7 @@ impl Lambda {
             .map(|(f, tags)| {
                 let mut live = function_resource(&f, tags.into_iter().collect());
                 // Not compared for a function leaving the stack, and it may hold secrets.
-                live.attributes.remove("environment");
+                std::sync::Arc::make_mut(&mut live.attributes).remove("environment");
                 live
             })
             .collect();
@@ -742,7 +743,7 @@ fn function_resource(f: &FunctionConfiguration, tags: BTreeMap<String, String>) 
         physical_id: name,
         owner,
         address_tag,
-        attributes,
+        attributes: attributes.into(),
         exports,
         deletion_date: None,
     }

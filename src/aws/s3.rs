@@ -173,7 +173,7 @@ impl S3 {
             ("notifications", notifications),
         ] {
             if let Some(v) = value {
-                live.attributes.insert(attribute.into(), v);
+                std::sync::Arc::make_mut(&mut live.attributes).insert(attribute.into(), v);
             }
         }
         Ok(Some(live))
@@ -383,7 +383,7 @@ impl S3 {
             .filter(|b| b.holds_shared_statements(stack));
         futures::future::try_join_all(released.map(|bucket| async move {
             if let Some(policy) = self.policy(&bucket.physical_id).await? {
-                bucket.attributes.insert("policy".into(), policy);
+                std::sync::Arc::make_mut(&mut bucket.attributes).insert("policy".into(), policy);
             }
             Ok::<_, AwsError>(())
         }))
@@ -661,7 +661,7 @@ fn bucket_resource(name: &str, tags: BTreeMap<String, String>) -> LiveResource {
         physical_id: name.to_string(),
         owner,
         address_tag,
-        attributes,
+        attributes: attributes.into(),
         exports,
         deletion_date: None,
     }

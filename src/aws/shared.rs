@@ -149,11 +149,10 @@ impl SharedChange {
     pub fn of(change: &crate::plan::ResourceChange) -> Option<SharedChange> {
         use crate::model::Value;
         use crate::plan::shared::{EXISTING, MANAGES};
-        let marked = |a: &Option<crate::model::Attributes>| {
-            a.as_ref()
-                .is_some_and(|a| a.get(EXISTING) == Some(&Value::Bool(true)))
+        let marked = |a: Option<&crate::model::Attributes>| {
+            a.is_some_and(|a| a.get(EXISTING) == Some(&Value::Bool(true)))
         };
-        if !marked(&change.desired) && !marked(&change.live) {
+        if !marked(change.desired.as_ref()) && !marked(change.live.as_deref()) {
             return None;
         }
         let desired = match change.action {

@@ -277,7 +277,7 @@ impl S3 {
             ownership: Default::default(),
         };
         debug_assert!(ours.iter().all(|s| SETTINGS.contains(&s.as_str())));
-        let before = only(change.live.as_ref());
+        let before = only(change.live.as_deref());
         self.put_settings(&only(shared.desired()), Some(&before))
             .await
     }

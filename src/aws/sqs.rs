@@ -654,7 +654,7 @@ fn queue_resource(
         physical_id: name.to_string(),
         owner,
         address_tag,
-        attributes: live,
+        attributes: live.into(),
         exports,
         deletion_date: None,
     }

@@ -66,7 +66,7 @@ pub fn narrow(spec: &Spec, account: &Account, found: &mut [Found]) -> Vec<String
         let mut ignored = Diagnostics::default();
         let desired = resource.body.desired(&resolver, &mut ignored);
         let address = f.address.clone();
-        let live = &mut f.live.attributes;
+        let live = std::sync::Arc::make_mut(&mut f.live.attributes);
         for setting in SHARED_SETTINGS {
             let Some(have) = live.get(*setting) else {
                 continue;

@@ -34,10 +34,11 @@ fn found(kind: Kind, name: &str, id: &str, arn: &str, attributes: Vec<(&str, Val
             physical_id: id.into(),
             owner: None,
             address_tag: None,
-            attributes: attributes
+            attributes: (attributes
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
-                .collect::<Attributes>(),
+                .collect::<Attributes>())
+            .into(),
             exports,
             deletion_date: None,
         },
@@ -317,7 +318,7 @@ fn an_existing_keys_statement_another_stack_manages_is_left_to_it() {
             address: Some(Address::new(Kind::Key, "theirs")),
             parts: ["policy/WorkerUse".to_string()].into(),
         };
-        key.live.attributes.insert(
+        std::sync::Arc::make_mut(&mut key.live.attributes).insert(
             crate::model::shared::SHARES_ATTRIBUTE.into(),
             crate::model::shared::shares_value(&BTreeMap::from([(stack.to_string(), share)])),
         );
@@ -517,9 +518,7 @@ fn a_downloaded_zip_is_written_beside_the_spec_and_only_a_missing_one_is_noted()
         .iter_mut()
         .find(|f| f.address.kind == Kind::Function)
         .unwrap();
-    function
-        .live
-        .attributes
+    std::sync::Arc::make_mut(&mut function.live.attributes)
         .insert("code".into(), Value::str("sha256:abc="));
     let without = spec("imported", &account(), &resources);
     assert!(without.packages.is_empty());
@@ -673,14 +672,12 @@ fn a_role_or_queue_another_stack_shares_is_shared_not_adopted() {
         match f.address.kind {
             Kind::Role => {
                 let value = record(&["inline/use-key"], Address::new(Kind::Role, "theirs"));
-                f.live
-                    .attributes
+                std::sync::Arc::make_mut(&mut f.live.attributes)
                     .insert(crate::model::shared::SHARES_ATTRIBUTE.into(), value);
             }
             Kind::Queue => {
                 let value = record(&[], Address::new(Kind::Queue, "theirs"));
-                f.live
-                    .attributes
+                std::sync::Arc::make_mut(&mut f.live.attributes)
                     .insert(crate::model::shared::SHARES_ATTRIBUTE.into(), value);
             }
             _ => {}

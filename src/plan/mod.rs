@@ -172,10 +172,11 @@ impl ResourceChange {
             physical_id: self.physical_id.clone(),
             owner: Some(stack.to_string()),
             address_tag: Some(self.address.clone()),
-            attributes: self
+            attributes: (self
                 .desired
                 .clone()
-                .expect("a change that creates the resource"),
+                .expect("a change that creates the resource"))
+            .into(),
             exports: Default::default(),
             deletion_date: None,
         }
@@ -197,7 +198,7 @@ pub struct ResourceChange {
     /// Everything the spec declares, resolved; `None` for a delete.
     pub desired: Option<Attributes>,
     /// What AWS held at plan time; `None` for a create.
-    pub live: Option<Attributes>,
+    pub live: Option<std::sync::Arc<Attributes>>,
     /// Tag the resource as this stack's (a create, or an adopted resource).
     pub take_ownership: bool,
     /// Resources this one refers to; apply creates them first and deletes them last.

@@ -725,10 +725,10 @@ fn plan_release(
         found.clone()
     };
     if resource.body.must_exist() && resource.kind() == Kind::Bucket {
-        live.attributes
+        std::sync::Arc::make_mut(&mut live.attributes)
             .insert(super::shared::EXISTING.into(), Value::Bool(true));
     }
-    let mut desired = live.attributes.clone();
+    let mut desired = (*live.attributes).clone();
     desired.insert(super::shared::RELEASED.into(), Value::Bool(true));
     out.change = Some(ResourceChange {
         address: resource.address.clone(),
@@ -1174,7 +1174,7 @@ fn delete_change(address: Address, found: &LiveResource, reason: Option<Reason>)
             })
             .collect(),
         desired: None,
-        live: Some(found.attributes.clone()),
+        live: Some(std::sync::Arc::clone(&found.attributes)),
         take_ownership: false,
         depends_on: Vec::new(),
         lints: Vec::new(),
@@ -1345,7 +1345,7 @@ fn compare(
         replaces: (action == Action::Replace).then(|| found.physical_id.clone()),
         attributes,
         desired: Some(desired),
-        live: Some(found.attributes.clone()),
+        live: Some(std::sync::Arc::clone(&found.attributes)),
         take_ownership: adopt || action == Action::Replace,
         depends_on,
         lints: Vec::new(),

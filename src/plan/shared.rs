@@ -57,8 +57,8 @@ pub fn record(found: &LiveResource, stack: &str) -> Option<Share> {
 pub fn live_view(found: &LiveResource, stack: &str) -> LiveResource {
     let mut view = found.clone();
     let parts = record(found, stack).map(|s| s.parts).unwrap_or_default();
-    view.attributes.insert(EXISTING.into(), Value::Bool(true));
-    view.attributes.insert(MANAGES.into(), Value::set(parts));
+    std::sync::Arc::make_mut(&mut view.attributes).insert(EXISTING.into(), Value::Bool(true));
+    std::sync::Arc::make_mut(&mut view.attributes).insert(MANAGES.into(), Value::set(parts));
     view
 }
 
@@ -444,7 +444,7 @@ fn merge_role_collections(
 /// Whether a planned change is to a resource someone else owns (an existing bucket, or a
 /// shared role, key or queue).
 pub fn is_marked(change: &crate::plan::ResourceChange) -> bool {
-    [&change.desired, &change.live]
+    [change.desired.as_ref(), change.live.as_deref()]
         .into_iter()
         .flatten()
         .any(|a| a.get(EXISTING) == Some(&Value::Bool(true)))

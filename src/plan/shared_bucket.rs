@@ -323,7 +323,7 @@ pub fn compared_view<'a>(desired: &Attributes, found: &'a LiveResource) -> Cow<'
         .iter()
         .map(|e| if unnamed(e) { without_id(e) } else { e.clone() })
         .collect();
-    view.attributes
+    std::sync::Arc::make_mut(&mut view.attributes)
         .insert("notifications".into(), notifications_value(compared));
     Cow::Owned(view)
 }
@@ -397,6 +397,8 @@ mod tests {
                 ("cors".to_string(), Value::List(cors)),
                 (crate::model::shared::SHARES_ATTRIBUTE.to_string(), shares),
             ]
+            .into_iter()
+            .collect::<crate::model::Attributes>()
             .into(),
             exports: Default::default(),
             deletion_date: None,

@@ -217,7 +217,7 @@ pub struct Existing {
 
 pub fn existing(c: &ResourceChange) -> Option<Existing> {
     let side = if c.action == Action::Delete {
-        c.live.as_ref()
+        c.live.as_deref()
     } else {
         c.desired.as_ref()
     }?;

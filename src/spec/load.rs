@@ -1386,7 +1386,11 @@ mod tests {
             let text = format!("{}# {}\n", spec_of(&|_| "trust.json"), "x".repeat(padding));
             std::fs::write(&path, &text).unwrap();
             let spec = load(&path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
-            assert_eq!(spec.inputs[0].sha256, sha256_hex(text.as_bytes()), "{padding}");
+            assert_eq!(
+                spec.inputs[0].sha256,
+                sha256_hex(text.as_bytes()),
+                "{padding}"
+            );
         }
     }
 

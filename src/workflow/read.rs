@@ -277,8 +277,10 @@ async fn read_named(
                 .expect("the semaphore is never closed");
             let found = aws.read(&req).await?;
             Ok::<_, AwsError>(found.map(|mut found| {
-                mask_sensitive(desired, &mut found.attributes);
-                mask_environment(desired, &mut found.attributes);
+                // Just read: the attributes are this resource's alone, and changed in place.
+                let attributes = std::sync::Arc::make_mut(&mut found.attributes);
+                mask_sensitive(desired, attributes);
+                mask_environment(desired, attributes);
                 (req.address, found)
             }))
         })

@@ -69,7 +69,7 @@ fn instance_profile_resource(profile: &aws_sdk_iam::types::InstanceProfile) -> L
         physical_id: profile.instance_profile_name().to_string(),
         owner,
         address_tag,
-        attributes,
+        attributes: attributes.into(),
         exports: BTreeMap::from([
             ("arn".to_string(), profile.arn().to_string()),
             (

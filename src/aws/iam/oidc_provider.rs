@@ -105,7 +105,7 @@ impl Iam {
             physical_id: arn.to_string(),
             owner,
             address_tag,
-            attributes,
+            attributes: attributes.into(),
             exports: BTreeMap::from([("arn".to_string(), arn.to_string())]),
             deletion_date: None,
         }))

@@ -184,7 +184,7 @@ impl Iam {
             physical_id: arn.to_string(),
             owner,
             address_tag,
-            attributes,
+            attributes: attributes.into(),
             exports: BTreeMap::from([
                 ("arn".to_string(), arn.to_string()),
                 ("name".to_string(), name.to_string()),

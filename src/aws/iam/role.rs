@@ -188,11 +188,11 @@ impl Iam {
             },
         )?;
         if let Some(inline) = inline {
-            live.attributes
+            std::sync::Arc::make_mut(&mut live.attributes)
                 .insert("policies".into(), Value::Map(inline));
         }
         if let Some(attached) = attached {
-            live.attributes
+            std::sync::Arc::make_mut(&mut live.attributes)
                 .insert("managed_policies".into(), Value::set(attached));
         }
         Ok(Some(live))
@@ -670,7 +670,7 @@ fn role_resource(role: &aws_sdk_iam::types::Role) -> LiveResource {
         physical_id: role.role_name().to_string(),
         owner,
         address_tag,
-        attributes,
+        attributes: attributes.into(),
         exports,
         deletion_date: None,
     }
