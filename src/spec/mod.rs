@@ -389,11 +389,16 @@ impl Resource {
             ordering.extend(t.references().map(|r| (r, &t.location)));
         }
         for p in self.body.policies() {
+            // Found once for the document, and only if a reference to a value known before
+            // creation asks.
+            let mut in_principals: Option<Vec<&Reference>> = None;
             for r in p.references() {
                 let orders = match r {
                     Reference::Resource { address, attribute } => {
                         !address.kind.known_before_creation(attribute)
-                            || p.principal_references().any(|x| x == r)
+                            || in_principals
+                                .get_or_insert_with(|| p.principal_references().collect())
+                                .contains(&r)
                     }
                     _ => false,
                 };
