@@ -156,11 +156,16 @@ pub(super) fn plan_on(
         checks::Resolved::new()
     };
     let check_runs = &check_runs;
-    let (second_checked, first_checked) = crate::parallel::in_runs(
+    // The second thread also looks for blocks that name one resource, after its runs.
+    let ((second_checked, named_twice), first_checked) = crate::parallel::in_runs(
         two_threads && checking,
         &resources,
         RUN,
-        move |runs| check_runs(runs, &second_resolver, second_resolved),
+        move |runs| {
+            let checked = check_runs(runs, &second_resolver, second_resolved);
+            let named_twice = super::same_resource::named_twice(spec, live, &second_resolver);
+            (checked, named_twice)
+        },
         |runs| check_runs(runs, &resolver, resolved),
     );
     let checked = crate::parallel::in_order([first_checked, second_checked]);
@@ -170,9 +175,7 @@ pub(super) fn plan_on(
         changes.extend(planned.change);
     }
 
-    diags
-        .0
-        .extend(super::same_resource::named_twice(spec, live, &resolver));
+    diags.0.extend(named_twice);
 
     // Resources the stack owns that no spec resource claims: delete them.
     let claimed: IdSet = claimed_ids

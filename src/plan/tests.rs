@@ -1666,6 +1666,26 @@ queue = "${{queue.q{other}.arn}}"
         .collect();
     narrowed.sort();
     assert_eq!(named, narrowed);
+
+    // Two blocks whose resources, as read, are one queue are found by the second thread (after
+    // its checks) as by the first.
+    let address = |a: &str| Address::try_from(a.to_string()).unwrap();
+    let mut twice = after.clone();
+    let q5 = twice.by_address[&address("queue.q5")].clone();
+    twice.by_address.insert(address("queue.again"), q5);
+    let (_dir, fourth) =
+        spec::load_text(&(units(0, false) + "\n[queue.again]\nname = \"halves-again\"\n"));
+    let refused = |two_threads| {
+        super::planner::plan_on(&fourth, &twice, PlanOptions::default(), two_threads).unwrap_err()
+    };
+    let (one, two) = (refused(false), refused(true));
+    assert_eq!(one.render(false), two.render(false));
+    let duplicate: Vec<&str> = (two.0.iter())
+        .filter(|d| d.code == crate::diag::Code::PlanDuplicateName)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(duplicate.len(), 1, "{}", two.render(false));
+    assert!(duplicate[0].contains("queue.again"), "{duplicate:?}");
 }
 
 /// A policy lint that loading the spec reported is shown once in the plan, beside its

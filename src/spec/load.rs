@@ -788,7 +788,12 @@ impl Loader {
             resources.extend(run.resources);
             broken.extend(run.broken);
         }
-        out.extend(resources);
+        // Built at once when empty (sorted, then filled in order), not inserted one by one.
+        if out.is_empty() {
+            *out = resources.into_iter().collect();
+        } else {
+            out.extend(resources);
+        }
         // A policy file that blocks of several workers share was read, and reported on, by each.
         let mut seen = BTreeSet::new();
         let mut index = 0;
