@@ -1,14 +1,6 @@
 //! How the process's memory is set up, before anything else runs: by the binary (`main.rs`)
 //! and by the benchmarks, so that what they time is what a user's `plinth` does.
 
-unsafe extern "C" {
-    /// mimalloc's `mi_option_set` (mimalloc.h), part of the library the `mimalloc` crate links.
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e`.
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
 #[cfg(target_os = "linux")]
 unsafe extern "C" {
     /// Linux's `prctl(2)`, from the C library.
@@ -19,19 +11,18 @@ unsafe extern "C" {
 #[cfg(target_os = "linux")]
 const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
 
-/// Sets mimalloc's purge delay and turns transparent huge pages off for the process. Call it
-/// first, before any other thread starts; the process must allocate with mimalloc.
+/// Sets up the process's memory: turns transparent huge pages off. Call it first, before any
+/// other thread starts; the process must allocate with mimalloc.
 pub fn configure() {
-    // Keeps the `mimalloc` crate, and with it the library that defines `mi_option_set`, in
-    // every binary that links plinth.
+    // Keeps the `mimalloc` crate in every binary that links plinth.
     use mimalloc as _;
-    // mimalloc 3 gives memory it no longer uses back to the system after a second, which suits
-    // a server; plinth runs for under a second, so it never did, and memory freed by one phase
-    // (the spec's TOML tree, the snapshot's text) stayed resident while the next allocated
-    // more: 10 ms (mimalloc 2's delay) keeps a 10,000-resource plan's peak RSS about 20 MiB
-    // lower (docs/benchmarks.md, section 3). SAFETY: plain C call, made before any other thread
-    // starts; mimalloc reads the option when it next considers purging.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    // mimalloc gives memory it no longer uses back to the system after a second (its
+    // `purge_delay`), so within a plan what one phase frees (the spec's TOML tree, the
+    // snapshot's text) is there for the next to reuse without faulting it in again. plinth
+    // once gave it back after 10 ms, for a lower peak: since the plan's memory came down, a
+    // 10,000-resource offline plan keeps 15,000 fewer page faults and 20 ms without it, for a
+    // peak of 171 MiB instead of 143 (validate: 107 MiB instead of 88; docs/benchmarks.md,
+    // section 3, "Memory given back, or kept").
     huge_pages_off();
 }
 
