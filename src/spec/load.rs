@@ -1239,38 +1239,42 @@ impl Loader {
         let account = crate::state::Account::unknown("");
         let resolver = crate::spec::resolve::Resolver::new(spec, &account, None);
         let mut reported = 0;
-        // References to the resource itself first, so a cycle is shown where it closes.
-        for own in [true, false] {
-            for resource in spec.resources.values() {
-                for (reference, location) in resource.references() {
-                    let Reference::Resource { address, .. } = reference else {
-                        continue;
+        // References to the resource itself first, so a cycle is shown where it closes; the
+        // others after them (each resource's references are found once).
+        let (mut own, mut to_others) = (Vec::new(), Vec::new());
+        for resource in spec.resources.values() {
+            for (reference, location) in resource.references() {
+                if let Reference::Resource { address, .. } = reference {
+                    let list = if *address == resource.address {
+                        &mut own
+                    } else {
+                        &mut to_others
                     };
-                    if (*address == resource.address) != own {
-                        continue;
-                    }
-                    resolver.lookup(reference);
-                    let cycles = resolver.cycles();
-                    let Some((address, attribute)) = cycles.get(reported) else {
-                        continue;
-                    };
-                    reported = cycles.len();
-                    let text = reference_text(reference);
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::SpecReferenceCycle,
-                            format!(
-                                "reference cycle: `{text}` in [{}] needs `{address}.{attribute}`, which is made from this reference",
-                                resource.address
-                            ),
-                        )
-                        .at_location(Some(find_in(location, &text)))
-                        .hint(format!(
-                            "`{address}.{attribute}` cannot be made from itself; write the value out, or use a variable"
-                        )),
-                    );
+                    list.push((resource, reference, location));
                 }
             }
+        }
+        for (resource, reference, location) in own.into_iter().chain(to_others) {
+            resolver.lookup(reference);
+            let cycles = resolver.cycles();
+            let Some((address, attribute)) = cycles.get(reported) else {
+                continue;
+            };
+            reported = cycles.len();
+            let text = reference_text(reference);
+            self.diags.push(
+                Diagnostic::error(
+                    Code::SpecReferenceCycle,
+                    format!(
+                        "reference cycle: `{text}` in [{}] needs `{address}.{attribute}`, which is made from this reference",
+                        resource.address
+                    ),
+                )
+                .at_location(Some(find_in(location, &text)))
+                .hint(format!(
+                    "`{address}.{attribute}` cannot be made from itself; write the value out, or use a variable"
+                )),
+            );
         }
     }
 }

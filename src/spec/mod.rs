@@ -262,7 +262,7 @@ impl PolicyTemplate {
         }
         self.templated
             .iter()
-            .filter(move |(raw, _)| principal_strings.contains(raw))
+            .filter(move |(raw, _)| principal_strings.contains(&raw.as_str()))
             .flat_map(|(_, p)| template::references(p).map(|(r, _)| r))
     }
 
@@ -291,9 +291,9 @@ impl PolicyTemplate {
     }
 }
 
-fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+fn collect_strings<'a>(json: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     match json {
-        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::String(s) => out.push(s),
         serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
         serde_json::Value::Object(m) => m.values().for_each(|v| collect_strings(v, out)),
         _ => {}

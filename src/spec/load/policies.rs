@@ -378,11 +378,11 @@ impl Loader {
         let outside_latin1 = strings.iter().find_map(|s| s.chars().find(|c| !latin1(*c)));
         for s in strings {
             if s.contains("${") {
-                match template::parse(&s) {
-                    Ok(pieces) => templated.push((s.clone(), pieces)),
+                match template::parse(s) {
+                    Ok(pieces) => templated.push((s.to_string(), pieces)),
                     Err(e) => {
                         let at =
-                            found(&s).map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
+                            found(s).map_or(span.clone(), |o| o + e.span.start..o + e.span.end);
                         let mut d = Diagnostic::error(Code::SpecReference, e.message).at(file, at);
                         d.hint = e.hint;
                         self.diags.push(d);
@@ -393,7 +393,7 @@ impl Loader {
             if s.contains('<') {
                 let file_is_spec = Arc::ptr_eq(file, &self.file);
                 if file_is_spec {
-                    self.warn_placeholder(&s, found(&s), span.clone());
+                    self.warn_placeholder(s, found(s), span.clone());
                 }
             }
         }

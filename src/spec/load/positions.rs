@@ -89,13 +89,13 @@ pub(super) fn locate_json_path(text: &str, path: &str) -> Option<usize> {
     Some(from)
 }
 
-pub(super) fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+pub(super) fn collect_strings<'a>(json: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     match json {
-        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::String(s) => out.push(s),
         serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
         serde_json::Value::Object(m) => {
             for (k, v) in m {
-                out.push(k.clone());
+                out.push(k);
                 collect_strings(v, out);
             }
         }
