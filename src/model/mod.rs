@@ -617,17 +617,17 @@ pub(crate) use policy_as_json::sharing_policies;
 /// spelled is lost, and parsed again when read.
 mod policy_as_json {
     use std::cell::RefCell;
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::value::RawValue;
 
+    use crate::hash::FastMap;
     use crate::policy::PolicyDocument;
 
     thread_local! {
         /// The documents read so far by [`sharing_policies`] on this thread, by their text.
-        static SHARED: RefCell<Option<HashMap<Box<str>, Arc<PolicyDocument>>>> =
+        static SHARED: RefCell<Option<FastMap<Box<str>, Arc<PolicyDocument>>>> =
             const { RefCell::new(None) };
     }
 
@@ -636,14 +636,14 @@ mod policy_as_json {
     /// a snapshot of 10,000 resources holds 7,496 policies in 3,526 texts. Only for a JSON
     /// deserializer (the text is taken as written); the documents read stay shared after it.
     pub(crate) fn sharing_policies<R>(read: impl FnOnce() -> R) -> R {
-        struct Restore(Option<HashMap<Box<str>, Arc<PolicyDocument>>>);
+        struct Restore(Option<FastMap<Box<str>, Arc<PolicyDocument>>>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let previous = self.0.take();
                 SHARED.with(|shared| *shared.borrow_mut() = previous);
             }
         }
-        let previous = SHARED.with(|shared| shared.replace(Some(HashMap::new())));
+        let previous = SHARED.with(|shared| shared.replace(Some(FastMap::default())));
         let _restore = Restore(previous);
         read()
     }

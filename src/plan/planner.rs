@@ -153,7 +153,7 @@ pub(super) fn plan_on(
     let second_resolved = if two_threads {
         resolved.clone()
     } else {
-        checks::Resolved::new()
+        checks::Resolved::default()
     };
     let check_runs = &check_runs;
     // The second thread also looks for blocks that name one resource, after its runs.
@@ -481,7 +481,7 @@ struct Context<'a> {
     lints: std::cell::RefCell<LintMemo>,
 }
 
-type LintMemo = std::collections::HashMap<
+type LintMemo = crate::hash::FastMap<
     (usize, policy::DocumentKind),
     (std::sync::Arc<policy::PolicyDocument>, Vec<policy::Lint>),
 >;

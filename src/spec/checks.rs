@@ -14,7 +14,7 @@
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use crate::hash::FastMap as HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Location, WarningCode};
@@ -45,7 +45,7 @@ const NOTIFICATION_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"
 
 /// Runs every check on `spec`; `lookup` answers the references whose values are known.
 pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diagnostics {
-    check_resolved(spec, lookup, Resolved::new())
+    check_resolved(spec, lookup, Resolved::default())
 }
 
 /// Policies already filled in with the same lookup, by the address of their template in the
@@ -341,7 +341,7 @@ impl<'a> Known<'a> {
             return None;
         }
         let index = self.by_value.get_or_init(|| {
-            let mut index = HashMap::new();
+            let mut index = HashMap::default();
             for r in self.spec.resources.values() {
                 let ids: &[&str] = if r.kind() == Kind::Key {
                     &["arn", "key_id"]
