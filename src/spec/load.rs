@@ -6,7 +6,7 @@ mod policies;
 mod positions;
 
 use explain::*;
-pub(crate) use explain::{did_you_mean, toml_to_json, with_article};
+pub(crate) use explain::{did_you_mean, with_article};
 pub(crate) use policies::policy_size_findings;
 use positions::*;
 pub(crate) use positions::{lint_diagnostic, lint_message};

@@ -232,7 +232,7 @@ impl Loader {
                 }
             }
             toml::Value::Table(t) => {
-                let json = toml_to_json(&toml::Value::Table(t.clone()));
+                let json = toml_table_to_json(t);
                 let file = Arc::clone(&self.file);
                 self.policy_json(&file, json, span, None)
             }
