@@ -13,8 +13,8 @@
 //! memory ranges (`kinds::function`), references to undeclared resources
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
-use std::cell::{OnceCell, RefCell};
 use crate::hash::FastMap as HashMap;
+use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Location, WarningCode};

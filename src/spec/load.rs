@@ -418,7 +418,7 @@ impl Loader {
         let large = spec.resources.len() >= BLOCKS_PER_WORKER;
         if large && crate::spec::switch::switches_nothing(&spec) {
             // Switching off leaves such a spec as it is: every check reads the one spec, and
-            // they run on two cores, the cycles' and the lints' beside the rest.
+            // they run on two cores, the cycles beside the rest, then the lints on both.
             let worker = self.worker();
             let (cycles, (after_references, checks), lints) = beside_lints(
                 true,
