@@ -22,7 +22,7 @@ pub fn configure() {
     // once gave it back after 10 ms, for a lower peak: since the plan's memory came down, a
     // 10,000-resource offline plan keeps 15,000 fewer page faults and 20 ms without it, for a
     // peak of 171 MiB instead of 143 (validate: 107 MiB instead of 88; docs/benchmarks.md,
-    // section 3, "Memory given back, or kept").
+    // section 3, "Less processor time, the round after").
     huge_pages_off();
 }
 

@@ -13,7 +13,7 @@
 //! memory ranges (`kinds::function`), references to undeclared resources
 //! (`spec::dangling-reference`), a web-identity trust without an audience (lint P005).
 
-use crate::hash::FastMap as HashMap;
+use crate::hash::FastMap;
 use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ pub fn check(spec: &Spec, lookup: impl Fn(&Reference) -> Option<String>) -> Diag
 
 /// Policies already filled in with the same lookup, by the address of their template in the
 /// spec (the planner resolves every policy before the checks run).
-pub type Resolved = HashMap<usize, Option<Arc<PolicyDocument>>>;
+pub type Resolved = FastMap<usize, Option<Arc<PolicyDocument>>>;
 
 /// [`check`], given policies already filled in with `lookup`, so they are not parsed again.
 pub fn check_resolved(
@@ -144,7 +144,7 @@ struct Known<'a> {
     lookup: &'a dyn Fn(&Reference) -> Option<String>,
     /// The spec's resources by kind and the known values that name them (an ARN, a key's id),
     /// built on first use so that finding a resource by value is not a walk over the spec.
-    by_value: OnceCell<HashMap<(Kind, String), &'a Resource>>,
+    by_value: OnceCell<FastMap<(Kind, String), &'a Resource>>,
     /// Policies filled in so far, by the address of their template in the spec: a role's
     /// policies are asked for by every check of every function it serves.
     policies: RefCell<Resolved>,
@@ -341,7 +341,7 @@ impl<'a> Known<'a> {
             return None;
         }
         let index = self.by_value.get_or_init(|| {
-            let mut index = HashMap::default();
+            let mut index = FastMap::default();
             for r in self.spec.resources.values() {
                 let ids: &[&str] = if r.kind() == Kind::Key {
                     &["arn", "key_id"]

@@ -250,8 +250,8 @@ const LINT_RUN: usize = 64;
 
 /// `first()`, on a thread of its own when `parallel`, and `second()`, each followed by runs of
 /// the policies' lints ([`Loader::lint_runs`]) until none is left: the thread free first lints
-/// the most. Without a second thread, `first()` and then every lint, then `second()`. The
-/// lints are reported in the spec's order however the runs fell.
+/// the most. Without a second thread, `second()` and every lint, then `first()`. The lints are
+/// reported in the spec's order however the runs fell.
 fn beside_lints<A: Send, B>(
     parallel: bool,
     spec: &Spec,
@@ -259,18 +259,12 @@ fn beside_lints<A: Send, B>(
     second: impl FnOnce() -> B,
 ) -> (A, B, Diagnostics) {
     let resources: Vec<&Resource> = spec.resources.values().collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let runs = || Runs::new(&resources, &next, LINT_RUN);
-    let ((a, first_lints), (b, second_lints)) = crate::parallel::two_at_once(
+    let ((a, first_lints), (b, second_lints)) = crate::parallel::in_runs(
         parallel,
-        || {
-            let a = first();
-            (a, Loader::lint_runs(spec, runs()))
-        },
-        || {
-            let b = second();
-            (b, Loader::lint_runs(spec, runs()))
-        },
+        &resources,
+        LINT_RUN,
+        |runs| (first(), Loader::lint_runs(spec, runs)),
+        |runs| (second(), Loader::lint_runs(spec, runs)),
     );
     let lints = crate::parallel::in_order([first_lints, second_lints]);
     (a, b, Diagnostics(lints))
@@ -340,10 +334,6 @@ impl Loader {
         let mut stack = None;
         let mut vars = BTreeMap::new();
         let mut raw_outputs = Vec::new();
-        let mut resources = BTreeMap::new();
-        // A resource whose table has errors is declared all the same: a reference to it is
-        // not dangling, and its errors are already reported.
-        let mut broken = BTreeSet::new();
         let mut environments = BTreeMap::new();
         let mut blocks = Vec::new();
         for (key, value) in entries {
@@ -376,7 +366,9 @@ impl Loader {
                 },
             }
         }
-        self.resources(blocks, &mut resources, &mut broken);
+        // A resource whose table has errors is declared all the same (in `broken`): a
+        // reference to it is not dangling, and its errors are already reported.
+        let (resources, broken) = self.resources(blocks);
         let env = self.chosen_environment(&environments, options);
         let declared_vars = vars.clone();
         self.layer_vars(&mut vars, env.as_ref(), options);
@@ -723,18 +715,18 @@ impl Loader {
     fn resources(
         &mut self,
         blocks: Vec<Block<'_>>,
-        out: &mut BTreeMap<Address, Resource>,
-        broken: &mut BTreeSet<Address>,
-    ) {
+    ) -> (BTreeMap<Address, Resource>, BTreeSet<Address>) {
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(blocks.len() / BLOCKS_PER_WORKER)
             .max(1);
+        let mut broken = BTreeSet::new();
         if workers == 1 {
+            let mut out = BTreeMap::new();
             for block in blocks {
-                self.resource(block, out, broken);
+                self.resource(block, &mut out, &mut broken);
             }
-            return;
+            return (out, broken);
         }
         // Runs of consecutive blocks, handed to whichever worker is free: a spec's blocks come
         // kind by kind, and a role with its policies is many times the work of a queue, so
@@ -788,12 +780,8 @@ impl Loader {
             resources.extend(run.resources);
             broken.extend(run.broken);
         }
-        // Built at once when empty (sorted, then filled in order), not inserted one by one.
-        if out.is_empty() {
-            *out = resources.into_iter().collect();
-        } else {
-            out.extend(resources);
-        }
+        // Built at once (sorted, then filled in order), not inserted one by one.
+        let out = resources.into_iter().collect();
         // A policy file that blocks of several workers share was read, and reported on, by each.
         let mut seen = BTreeSet::new();
         let mut index = 0;
@@ -805,6 +793,7 @@ impl Loader {
                 .is_some_and(|l| !Arc::ptr_eq(&l.file, &self.file));
             index <= before || !from_file || seen.insert(d.render(false))
         });
+        (out, broken)
     }
 
     /// A loader for some of the spec's blocks, with the same file and directory and caches

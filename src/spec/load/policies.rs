@@ -1,7 +1,7 @@
 //! A spec's policies: read from JSON, TOML or a file, linted, and held to IAM's size quotas.
 
 use super::*;
-use crate::hash::FastMap as HashMap;
+use crate::hash::FastMap;
 use crate::model::SizeLimit;
 use crate::policy::DocumentKind;
 
@@ -29,8 +29,8 @@ impl Loader {
         // A document with no reference is held once however many blocks name it (a trust
         // policy file every role shares): it is linted once for all of them that silence
         // nothing.
-        let mut shared: HashMap<(usize, DocumentKind), Vec<crate::policy::Lint>> =
-            HashMap::default();
+        let mut shared: FastMap<(usize, DocumentKind), Vec<crate::policy::Lint>> =
+            FastMap::default();
         let mut lint_resource = |resource: &Resource, diags: &mut Vec<Diagnostic>| {
             for (name, template, kind) in resource.body.policy_documents() {
                 let Some(doc) = template.with(|r| match r {
