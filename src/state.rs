@@ -94,6 +94,7 @@ pub struct LiveSnapshot {
     /// What exists under the physical names the spec declares, keyed by spec address,
     /// whoever owns it. A resource with no name of its own (a KMS key) that its name does not
     /// find is the one the stack tagged with its address.
+    #[serde(deserialize_with = "map_read_whole")]
     pub by_address: BTreeMap<Address, LiveResource>,
     /// Every resource tagged as owned by the stack, wherever it is in the spec (or not). Those
     /// found by name are also in `by_address`.
@@ -101,6 +102,37 @@ pub struct LiveSnapshot {
     /// The stack's index as read, when the read used one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<StackIndex>,
+}
+
+/// A map read whole, then built at once: a snapshot writes its keys in order, and building
+/// from them sorted takes no search per key, where inserting them one by one searches the
+/// tree for each. A key written twice keeps its last value, as inserting does.
+fn map_read_whole<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Ord + Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for Entries<K, V> {
+        type Value = Vec<(K, V)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    Ok(d.deserialize_map(Entries(std::marker::PhantomData))?
+        .into_iter()
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,5 +355,46 @@ mod tests {
             account("arn:aws:iam::123456789012:user/ci", None).assumed_role_name(),
             None
         );
+    }
+
+    /// A snapshot's resources are built into their map at once: keys in any order come out
+    /// sorted as the addresses sort, and a key written twice keeps its last value, as
+    /// inserting them one by one would.
+    #[test]
+    fn a_snapshots_resources_read_as_inserting_them_would() {
+        let resource = |id: &str| {
+            format!(
+                r#"{{"kind":"queue","physical_id":"{id}","owner":null,"address_tag":null,"attributes":{{}},"exports":{{}}}}"#
+            )
+        };
+        let text = format!(
+            r#"{{"account":null,"owned":[],"by_address":{{"queue.b":{},"role.z":{},"queue.a":{},"queue.b":{}}}}}"#,
+            resource("first-b"),
+            resource("z"),
+            resource("a"),
+            resource("second-b"),
+        );
+        let snapshot: LiveSnapshot = serde_json::from_str(&text).unwrap();
+        let read: Vec<(String, &str)> = snapshot
+            .by_address
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.physical_id.as_str()))
+            .collect();
+        // Roles sort before queues (the plan's order of kinds).
+        assert_eq!(
+            read,
+            [
+                ("role.z".to_string(), "z"),
+                ("queue.a".to_string(), "a"),
+                ("queue.b".to_string(), "second-b"),
+            ]
+        );
+        let refused = serde_json::from_str::<LiveSnapshot>(
+            r#"{"account":null,"owned":[],"by_address":{"nokind":{}}}"#,
+        );
+        assert!(refused
+            .unwrap_err()
+            .to_string()
+            .contains("is not KIND.NAME"));
     }
 }

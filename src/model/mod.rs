@@ -150,12 +150,15 @@ impl From<Address> for String {
 
 impl TryFrom<String> for Address {
     type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let (kind, name) = s
+    fn try_from(mut s: String) -> Result<Self, String> {
+        let (kind, _) = s
             .split_once('.')
             .ok_or_else(|| format!("`{s}` is not KIND.NAME"))?;
+        let dot = kind.len();
         let kind = Kind::parse(kind).ok_or_else(|| format!("unknown resource kind `{kind}`"))?;
-        Ok(Address::new(kind, name))
+        // The name is the rest of the text, kept in its own allocation.
+        s.replace_range(..=dot, "");
+        Ok(Address { kind, name: s })
     }
 }
 

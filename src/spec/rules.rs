@@ -483,45 +483,55 @@ pub fn arn(shape: ArnShape) -> impl Fn(&str) -> Result<(), String> {
 /// Policy documents' sizes as IAM and the resource services count them, white space left
 /// out. Each kind's limits are in its table of attributes (`model::attributes`).
 pub mod policy_size {
-    /// A document's size as AWS counts it: its characters, white space left out.
-    pub fn of(json: &serde_json::Value) -> usize {
-        let mut counter = Counter::default();
-        serde_json::to_writer(&mut counter, json).expect("a JSON value serializes");
-        counter.count
+    use serde_json::Value;
+
+    /// A document's size as AWS counts it: the characters of its JSON, white space left out
+    /// (in strings too). Counted from the value as `serde_json` would write it compactly,
+    /// without writing it.
+    pub fn of(json: &Value) -> usize {
+        match json {
+            Value::Null | Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => number(n),
+            Value::String(s) => string(s),
+            // Brackets, and a comma between items.
+            Value::Array(items) => 1 + items.len().max(1) + items.iter().map(of).sum::<usize>(),
+            // Braces, a colon in each entry and a comma between them.
+            Value::Object(entries) => {
+                1 + entries.len().max(1)
+                    + entries
+                        .iter()
+                        .map(|(k, v)| string(k) + 1 + of(v))
+                        .sum::<usize>()
+            }
+        }
     }
 
-    /// Counts the characters written to it that are not white space, with no copy of the text.
-    #[derive(Default)]
-    struct Counter {
-        count: usize,
-        /// The start of a character whose other bytes are in the next write.
-        carried: Vec<u8>,
+    /// A string in its quotes, escaped as `serde_json` escapes it.
+    fn string(s: &str) -> usize {
+        2 + s
+            .chars()
+            .map(|c| match c {
+                '"' | '\\' | '\u{8}' | '\t' | '\n' | '\u{c}' | '\r' => 2,
+                '\0'..='\u{1f}' => 6,
+                c if c.is_whitespace() => 0,
+                _ => 1,
+            })
+            .sum::<usize>()
     }
 
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let mut joined;
-            let bytes = if self.carried.is_empty() {
-                buf
-            } else {
-                joined = std::mem::take(&mut self.carried);
-                joined.extend_from_slice(buf);
-                &joined[..]
-            };
-            let valid = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(e) => {
-                    self.carried = bytes[e.valid_up_to()..].to_vec();
-                    std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default()
-                }
-            };
-            self.count += valid.chars().filter(|c| !c.is_whitespace()).count();
-            Ok(buf.len())
+    /// A number as `serde_json` writes it (no white space in it).
+    fn number(n: &serde_json::Number) -> usize {
+        struct Count(usize);
+        impl std::fmt::Write for Count {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 += s.len();
+                Ok(())
+            }
         }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        let mut count = Count(0);
+        let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{n}"));
+        count.0
     }
 }
 
@@ -976,7 +986,19 @@ mod tests {
         assert_eq!(
             policy_size::of(&json),
             r#"{"Sid":"é\n\t✓","Ü":[1,"xy"]}"#.chars().count()
-        );
+        ); // Escapes, control characters, numbers and empty containers, each counted as the
+           // compact text that `serde_json` writes.
+        for json in [
+            serde_json::json!({ "q": "a\"b\\c/d", "ctl": "\u{1}\u{8}\u{c}\r\u{1f}\u{7f}" }),
+            serde_json::json!({ "n": [-12, 3.5, 1e300, 0, u64::MAX], "b": [true, false, null] }),
+            serde_json::json!({ "e": {}, "a": [], "ea": [[], {}], "": "" }),
+            serde_json::json!([]),
+            serde_json::json!("\u{a0}\u{2028}x\u{3000}"),
+        ] {
+            let written = serde_json::to_string(&json).unwrap();
+            let counted = written.chars().filter(|c| !c.is_whitespace()).count();
+            assert_eq!(policy_size::of(&json), counted, "{written}");
+        }
     }
 
     #[test]
