@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::parallel::Runs;
-use crate::spec::Located;
+use crate::spec::{Located, PolicyValue};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -1055,12 +1055,13 @@ impl Loader {
         })
     }
 
-    pub(crate) fn policy_or_stand_in(&mut self, value: &Located<toml::Value>) -> PolicyTemplate {
+    pub(crate) fn policy_or_stand_in(&mut self, value: Located<PolicyValue>) -> PolicyTemplate {
+        let span = value.span();
         self.policy(value).unwrap_or_else(|| PolicyTemplate {
             json: None,
             size: 0,
             templated: Vec::new(),
-            location: Location::new(&self.file, value.span()),
+            location: Location::new(&self.file, span),
             parsed: None,
             outside_latin1: None,
         })
@@ -1695,6 +1696,80 @@ policies.read = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Actio
             Some("did you mean `name`?")
         );
         assert_eq!(did_you_mean("zzzzzz", &["name", "path"]), None);
+    }
+
+    /// A policy written as a TOML table is read as the JSON it stands for: a date-time as its
+    /// text, numbers as numbers, a role's `when` taken out; a value no policy can be is named
+    /// by its TOML type.
+    #[test]
+    fn a_policy_written_in_toml_reads_as_its_json() {
+        let (_dir, spec) = load_text(
+            r#"[stack]
+name = "toml-policies"
+
+[role.r]
+name = "r"
+trust = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] }
+
+[role.r.policies.until]
+when = "${var.on}"
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Action = "s3:ListBucket", Resource = "*", Condition = { DateLessThan = { "aws:CurrentTime" = 2027-01-01T00:00:00Z }, NumericLessThanEquals = { "s3:max-keys" = 10 } } }]
+
+[vars]
+on = "true"
+"#,
+        );
+        let role = &spec.resources[&Address::new(Kind::Role, "r")];
+        let written = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": "*",
+                "Condition": {
+                    "DateLessThan": { "aws:CurrentTime": "2027-01-01T00:00:00Z" },
+                    "NumericLessThanEquals": { "s3:max-keys": 10 }
+                }
+            }]
+        });
+        let (_, until, _) = role
+            .body
+            .policy_documents()
+            .into_iter()
+            .find(|(name, _, _)| name.ends_with("until"))
+            .expect("the inline policy");
+        assert_eq!(until.size, rules::policy_size::of(&written));
+        assert_eq!(
+            until.parsed.as_deref(),
+            Some(&PolicyDocument::from_value(&written).unwrap())
+        );
+        let errors = errors_of(
+            r#"[stack]
+name = "toml-policies"
+
+[role.a]
+name = "a"
+trust = 1979-05-27T07:32:00Z
+
+[role.b]
+name = "b"
+trust = 3
+
+[role.c]
+name = "c"
+trust = { file = "trust.json" }
+policies.p = { when = 5, Statement = [{ Effect = "Allow", Action = "s3:ListBucket", Resource = "*" }] }
+"#,
+        );
+        let messages: Vec<&str> = errors.iter().map(|(m, _)| m.as_str()).collect();
+        for said in [
+            "a policy cannot be a datetime",
+            "a policy cannot be an integer",
+            "`when` must be a string or a list of strings, not an integer",
+        ] {
+            assert!(messages.contains(&said), "{said} in {messages:?}");
+        }
     }
 
     /// Loads `text`, which has errors, and returns each error's message and hint.

@@ -29,7 +29,7 @@ pub(crate) use load::load_text;
 pub(crate) use load::policy_size_findings;
 pub(crate) use load::{lint_diagnostic, lint_message, with_article, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
-pub use located::{InlinePolicyField, Located, PolicyField};
+pub use located::{toml_type_name, InlinePolicyField, Located, PolicyField, PolicyValue};
 pub use redact::redact_secrets;
 use template::{Piece, Reference};
 

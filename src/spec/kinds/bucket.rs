@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::{value, ArrayOfTables, Item, Table};
@@ -130,7 +130,7 @@ pub(crate) struct RawBucket {
     #[serde(default)]
     force_destroy: Option<Located<bool>>,
     #[schemars(with = "Option<PolicyField>")]
-    policy: Option<Located<toml::Value>>,
+    policy: Option<Located<PolicyValue>>,
     cors: Option<Vec<Located<CorsRule>>>,
     public_access_block: Option<PublicAccessBlock>,
     encryption: Option<Located<RawEncryption>>,
@@ -215,7 +215,7 @@ pub(super) fn load(
         name: loader.text_or_stand_in(&raw.name),
         existing: raw.existing,
         force_destroy: raw.force_destroy.as_ref().is_some_and(|f| *f.get_ref()),
-        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        policy: raw.policy.map(|p| loader.policy_or_stand_in(p)),
         cors_locations: raw
             .cors
             .iter()

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::value;
@@ -100,7 +100,7 @@ pub(crate) struct RawKey {
     key_id: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(with = "Option<PolicyField>")]
-    policy: Option<Located<toml::Value>>,
+    policy: Option<Located<PolicyValue>>,
     #[schemars(extend("enum" = KEY_USAGES))]
     key_usage: Option<Located<String>>,
     #[schemars(extend("enum" = key_spec_names()))]
@@ -134,7 +134,7 @@ pub(super) fn load(
         existing: raw.existing,
         key_id: raw.key_id.as_ref().map(|k| loader.text_or_stand_in(k)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
-        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        policy: raw.policy.map(|p| loader.policy_or_stand_in(p)),
         key_usage: raw.key_usage,
         key_spec: raw.key_spec,
         rotation: raw.rotation,

@@ -1,7 +1,7 @@
 //! `[policy.NAME]`: a customer-managed IAM policy, which roles attach by its ARN
 //! (`managed_policies = ["${policy.NAME.arn}"]`).
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::value;
@@ -35,7 +35,7 @@ pub(crate) struct RawPolicy {
     path: Option<Located<String>>,
     description: Option<Located<String>>,
     #[schemars(with = "PolicyField")]
-    document: Located<toml::Value>,
+    document: Located<PolicyValue>,
     tags: RawTags,
     #[serde(default)]
     adopt: bool,
@@ -52,7 +52,7 @@ pub(super) fn load(
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),
         description: raw.description.as_ref().map(|d| loader.text_or_stand_in(d)),
-        document: loader.policy_or_stand_in(&raw.document),
+        document: loader.policy_or_stand_in(raw.document),
         tags: Tags::load(loader, Kind::Policy, &raw.tags),
     };
     Some((spec, Lifecycle::new(raw.adopt, raw.prevent_destroy)))

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-use crate::spec::{Located, PolicyField};
+use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::value;
@@ -83,7 +83,7 @@ pub(crate) struct RawQueue {
     kms_data_key_reuse: Option<Located<i64>>,
     sqs_managed_sse: Option<Located<bool>>,
     #[schemars(with = "Option<PolicyField>")]
-    policy: Option<Located<toml::Value>>,
+    policy: Option<Located<PolicyValue>>,
     redrive: Option<RawRedrive>,
     tags: RawTags,
     #[serde(default)]
@@ -125,7 +125,7 @@ pub(super) fn load(
         kms_key: raw.kms_key.as_ref().map(|k| loader.text_or_stand_in(k)),
         kms_data_key_reuse: int(loader, &raw.kms_data_key_reuse),
         sqs_managed_sse: flag(loader, &raw.sqs_managed_sse),
-        policy: raw.policy.as_ref().map(|p| loader.policy_or_stand_in(p)),
+        policy: raw.policy.map(|p| loader.policy_or_stand_in(p)),
         redrive: raw.redrive.as_ref().map(|r| Redrive {
             queue: loader.text_or_stand_in(&r.queue),
             max_receive_count: (

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::{InlinePolicyField, Located, PolicyField};
+use crate::spec::{toml_type_name, InlinePolicyField, Located, PolicyField, PolicyValue};
 use serde::Deserialize;
 use toml::de::DeValue;
 use toml_edit::{value, Array, Item, Table};
@@ -84,10 +84,10 @@ pub(crate) struct RawRole {
     max_session_hours: Option<Located<i64>>,
     /// Required unless `existing = true`.
     #[schemars(with = "Option<PolicyField>")]
-    trust: Option<Located<toml::Value>>,
+    trust: Option<Located<PolicyValue>>,
     managed_policies: Option<Vec<Located<String>>>,
     #[schemars(with = "Option<BTreeMap<String, InlinePolicyField>>")]
-    policies: Option<BTreeMap<String, Located<toml::Value>>>,
+    policies: Option<BTreeMap<String, Located<PolicyValue>>>,
     permissions_boundary: Option<Located<String>>,
     tags: RawTags,
     #[serde(default)]
@@ -112,7 +112,7 @@ pub(super) fn load(
         max_session_hours: raw
             .max_session_hours
             .map(|h| (*h.get_ref(), loader.location(h.span()))),
-        trust: raw.trust.as_ref().map(|t| loader.policy_or_stand_in(t)),
+        trust: raw.trust.map(|t| loader.policy_or_stand_in(t)),
         managed_policies: raw
             .managed_policies
             .as_ref()
@@ -204,34 +204,30 @@ fn check_existing(loader: &mut Loader, raw: &RawRole, table: std::ops::Range<usi
 }
 
 /// An inline policy in any of the policy forms; a table may also hold `when`.
-fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> InlinePolicy {
+fn load_inline_policy(loader: &mut Loader, value: Located<PolicyValue>) -> InlinePolicy {
     let span = value.span();
     let mut value = value.into_inner();
-    let when = match &mut value {
-        toml::Value::Table(table) => table.remove("when"),
+    let when = match &mut value.json {
+        serde_json::Value::Object(table) => table.shift_remove("when"),
         _ => None,
     };
     let strings = match when {
         None => Vec::new(),
-        Some(toml::Value::String(s)) => vec![s],
-        Some(toml::Value::Array(items))
-            if items.iter().all(|i| matches!(i, toml::Value::String(_))) =>
-        {
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    toml::Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect()
-        }
+        Some(serde_json::Value::String(s)) => vec![s],
+        Some(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_string()) => items
+            .into_iter()
+            .filter_map(|i| match i {
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
         Some(other) => {
             loader
                 .err(
                     Code::SpecType,
                     format!(
-                        "`when` must be a string or a list of strings, not a {}",
-                        other.type_str()
+                        "`when` must be a string or a list of strings, not {}",
+                        crate::spec::with_article(toml_type_name(&other))
                     ),
                     span.clone(),
                 )
@@ -244,7 +240,7 @@ fn load_inline_policy(loader: &mut Loader, value: Located<toml::Value>) -> Inlin
         .map(|s| loader.text_or_stand_in(&loader.string_within(span.clone(), s)))
         .collect();
     InlinePolicy {
-        document: loader.policy_or_stand_in(&Located::new(span, value)),
+        document: loader.policy_or_stand_in(Located::new(span, value)),
         when,
     }
 }

@@ -2,29 +2,6 @@
 
 use super::*;
 
-/// A TOML value as JSON, a date-time as its text (an inline policy is read as TOML).
-fn toml_to_json(v: &toml::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        toml::Value::String(s) => J::String(s.clone()),
-        toml::Value::Integer(i) => J::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        toml::Value::Boolean(b) => J::Bool(*b),
-        toml::Value::Datetime(d) => J::String(d.to_string()),
-        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => toml_table_to_json(t),
-    }
-}
-
-/// [`toml_to_json`] of a table, with no copy of it made first.
-pub(crate) fn toml_table_to_json(t: &toml::Table) -> serde_json::Value {
-    serde_json::Value::Object(
-        t.iter()
-            .map(|(k, v)| (k.clone(), toml_to_json(v)))
-            .collect(),
-    )
-}
-
 /// "a table", "an integer": TOML's type names with their article.
 pub(crate) fn with_article(type_name: &str) -> String {
     let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {

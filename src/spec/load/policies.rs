@@ -185,15 +185,16 @@ impl Loader {
     }
 
     /// A policy written as a JSON string, a TOML table in IAM's shape, or `{ file = "..." }`.
-    pub(super) fn policy(&mut self, value: &Located<toml::Value>) -> Option<PolicyTemplate> {
+    pub(super) fn policy(&mut self, value: Located<PolicyValue>) -> Option<PolicyTemplate> {
         let span = value.span();
-        match value.get_ref() {
-            toml::Value::String(text) => {
+        let PolicyValue { json, toml_type } = value.into_inner();
+        match json {
+            serde_json::Value::String(text) if toml_type == "string" => {
                 let content = string_content_start(&self.file.text, span.clone());
                 let file = Arc::clone(&self.file);
-                self.policy_text(&file, text, content, span)
+                self.policy_text(&file, &text, content, span)
             }
-            toml::Value::Table(t) if t.len() == 1 && t.contains_key("file") => {
+            serde_json::Value::Object(t) if t.len() == 1 && t.contains_key("file") => {
                 let Some(rel) = t["file"].as_str() else {
                     self.err(Code::SpecType, "`file` must be a path string", span)
                         .set_hint("write { file = \"policies/NAME.json\" }, relative to the spec");
@@ -232,13 +233,12 @@ impl Loader {
                     }
                 }
             }
-            toml::Value::Table(t) => {
-                let json = toml_table_to_json(t);
+            json @ serde_json::Value::Object(_) => {
                 let file = Arc::clone(&self.file);
                 self.policy_json(&file, json, span, None)
             }
-            other => {
-                self.err(Code::SpecType, format!("a policy cannot be {}", with_article(other.type_str())), span)
+            _ => {
+                self.err(Code::SpecType, format!("a policy cannot be {}", with_article(toml_type)), span)
                     .set_hint("write the policy as a JSON string ('''{ ... }'''), a table, or { file = \"policy.json\" }");
                 None
             }
