@@ -77,6 +77,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Spec, Diagnostics> {
         }],
         zipped: BTreeMap::new(),
         policy_files: BTreeMap::new(),
+        copy_blocks: false,
     };
     // A large spec's digest (1 ms for 2 MB) is taken on another core while it is parsed.
     let (sha256, spec) = crate::parallel::two_at_once(
@@ -213,6 +214,10 @@ pub(crate) struct Loader {
     /// Policy files read so far, with what they hold: roles that share a trust policy file
     /// share one read and one parse of it (and its diagnostics are reported once).
     pub(super) policy_files: BTreeMap<PathBuf, Option<PolicyTemplate>>,
+    /// Set once a block read without a copy had errors: this loader copies the blocks it
+    /// reads from then on, so that the spec is parsed again at most once per loader
+    /// ([`Loader::deserialize_block`]).
+    copy_blocks: bool,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -275,6 +280,45 @@ struct Block<'i> {
     kind: Kind,
     name: toml::Spanned<std::borrow::Cow<'i, str>>,
     body: toml::Spanned<DeValue<'i>>,
+}
+
+/// A resource block's table as its kind reads it ([`Loader::deserialize_block`]): the
+/// settings every kind shares (`silence`, `when`, `release`) are taken out of it.
+pub(crate) struct BlockValue<'a, 'i> {
+    address: &'a Address,
+    value: toml::Spanned<DeValue<'i>>,
+}
+
+impl BlockValue<'_, '_> {
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.value.span()
+    }
+}
+
+/// The settings taken out of a block before its kind reads it.
+const SHARED_SETTINGS: [&str; 3] = ["silence", "when", "release"];
+
+/// The block at `address` in the spec's `text` parsed again, without [`SHARED_SETTINGS`]: a
+/// block read without a copy and found wrong, for its errors to be reported.
+fn block_again<'i>(text: &'i str, address: &Address) -> Option<toml::Spanned<DeValue<'i>>> {
+    fn take<'i>(table: &mut DeTable<'i>, key: &str) -> Option<toml::Spanned<DeValue<'i>>> {
+        let key = table.keys().find(|k| k.get_ref().as_ref() == key)?.clone();
+        table.remove(&key)
+    }
+    let (root, _) = DeTable::parse_recoverable(text);
+    let mut root = root.into_inner();
+    let DeValue::Table(mut blocks) = take(&mut root, address.kind.as_str())?.into_inner() else {
+        return None;
+    };
+    let block = take(&mut blocks, &address.name)?;
+    let span = block.span();
+    let DeValue::Table(mut table) = block.into_inner() else {
+        return None;
+    };
+    for setting in SHARED_SETTINGS {
+        take(&mut table, setting);
+    }
+    Some(toml::Spanned::new(span, DeValue::Table(table)))
 }
 
 /// What a worker loaded of one run of blocks: the run's place, what it found, the files it
@@ -575,14 +619,53 @@ impl Loader {
     /// (`nmae`, "did you mean `name`?"): that is one mistake, reported once.
     pub(crate) fn deserialize<T: for<'de> Deserialize<'de>>(
         &mut self,
-        mut value: toml::Spanned<DeValue<'_>>,
+        value: toml::Spanned<DeValue<'_>>,
+    ) -> Option<T> {
+        self.deserialize_reporting(Some(value), None)
+    }
+
+    /// A resource block read as [`Loader::deserialize`] reads a value, but without copying
+    /// it first: blocks are most of a spec, and most have no error. A block that has one is
+    /// parsed again from the spec's text to be read as `deserialize` reads it, every error
+    /// reported; the loader then copies the blocks it reads, so that a spec of many wrong
+    /// blocks is parsed again once per loader, not once per block.
+    pub(crate) fn deserialize_block<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        block: BlockValue<'_, '_>,
+    ) -> Option<T> {
+        if self.copy_blocks {
+            return self.deserialize(block.value);
+        }
+        let span = block.span();
+        let first = match T::deserialize(ValueDeserializer::from(block.value)) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        self.copy_blocks = true;
+        let file = Arc::clone(&self.file);
+        match block_again(&file.text, block.address).filter(|again| again.span() == span) {
+            Some(again) => self.deserialize_reporting(Some(again), None),
+            // Not found again (it always is): its first error is reported.
+            None => self.deserialize_reporting::<T>(None, Some(first)),
+        }
+    }
+
+    /// [`Loader::deserialize`]'s reading: `first` is an error already found in `value`, or
+    /// in a value that is not there to read again.
+    fn deserialize_reporting<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        mut value: Option<toml::Spanned<DeValue<'_>>>,
+        mut first: Option<toml::de::Error>,
     ) -> Option<T> {
         let (mut errors, mut only_unknown) = (0, false);
         let mut suggested: Vec<String> = Vec::new();
         loop {
-            let e = match T::deserialize(ValueDeserializer::from(value.clone())) {
-                Ok(v) => return (errors == 0).then_some(v),
-                Err(e) => e,
+            let e = match first.take() {
+                Some(e) => e,
+                None => match T::deserialize(ValueDeserializer::from(value.clone()?)) {
+                    Ok(v) => return (errors == 0).then_some(v),
+                    Err(e) => e,
+                },
             };
             let message = with_block_fields(in_toml_terms(e.message().trim()));
             let Explained {
@@ -605,7 +688,10 @@ impl Loader {
             }
             errors += 1;
             only_unknown |= code != UNKNOWN_FIELD;
-            if errors == MAX_ERRORS_PER_VALUE || !remove_setting_at(value.get_mut(), &span) {
+            let removed = value
+                .as_mut()
+                .is_some_and(|v| remove_setting_at(v.get_mut(), &span));
+            if errors == MAX_ERRORS_PER_VALUE || !removed {
                 return None;
             }
         }
@@ -806,6 +892,7 @@ impl Loader {
             inputs: Vec::new(),
             zipped: self.zipped.clone(),
             policy_files: self.policy_files.clone(),
+            copy_blocks: false,
         }
     }
 
@@ -873,7 +960,10 @@ impl Loader {
                 .set_hint("release is supported on roles, keys, queues and buckets; remove the stack's plinth:stack and plinth:address tags by hand");
             }
         }
-        let body = toml::Spanned::new(span, DeValue::Table(table));
+        let body = BlockValue {
+            address: &address,
+            value: toml::Spanned::new(span, DeValue::Table(table)),
+        };
         let resource = crate::spec::kinds::load(kind, self, body).map(|(body, options)| Resource {
             address: address.clone(),
             location,
@@ -1770,6 +1860,67 @@ policies.p = { when = 5, Statement = [{ Effect = "Allow", Action = "s3:ListBucke
         ] {
             assert!(messages.contains(&said), "{said} in {messages:?}");
         }
+    }
+
+    /// A block is read without a copy; one with errors is found again in the spec's text and
+    /// every one of its errors reported, as for any value; the settings every kind shares
+    /// (`silence`, `when`, `release`) are not among them. The loader copies the blocks after
+    /// the first wrong one, and a later wrong block is reported alike.
+    #[test]
+    fn a_wrong_block_read_without_a_copy_reports_every_error() {
+        let errors = errors_of(
+            r#"[stack]
+name = "blocks"
+
+[vars]
+on = "true"
+
+[queue.first]
+name = "first"
+when = "${var.on}"
+release = false
+visibilty_timeout = 30
+delay = "ten"
+[[queue.first.silence]]
+lint = "P003"
+reason = "a test"
+
+[queue.fine]
+name = "fine"
+
+[queue.second]
+name = "second"
+when = "${var.on}"
+retention = 60
+"#,
+        );
+        let messages: Vec<&str> = errors.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        for (said, at) in [
+            ("unknown field `visibilty_timeout`", 0),
+            ("\"ten\"", 1),
+            ("unknown field `retention`", 2),
+        ] {
+            assert!(messages[at].contains(said), "{said} in {messages:?}");
+        }
+        // Found again without the settings taken out of it before.
+        let root = "[queue.a]\nname = \"a\"\nwhen = \"x\"\n";
+        let address = Address::new(Kind::Queue, "a");
+        let again = block_again(root, &address).expect("the block");
+        assert_eq!(
+            again.span(),
+            DeTable::parse(root).unwrap().get_ref()["queue"]
+                .get_ref()
+                .as_table()
+                .unwrap()["a"]
+                .span()
+        );
+        let DeValue::Table(table) = again.into_inner() else {
+            panic!("a table")
+        };
+        let keys: Vec<&str> = table.keys().map(|k| k.get_ref().as_ref()).collect();
+        assert_eq!(keys, ["name"]);
+        assert!(block_again(root, &Address::new(Kind::Queue, "b")).is_none());
     }
 
     /// Loads `text`, which has errors, and returns each error's message and hint.

@@ -27,7 +27,7 @@ pub use crate::spec::kinds::ResourceBody;
 #[cfg(test)]
 pub(crate) use load::load_text;
 pub(crate) use load::policy_size_findings;
-pub(crate) use load::{lint_diagnostic, lint_message, with_article, Loader};
+pub(crate) use load::{lint_diagnostic, lint_message, with_article, BlockValue, Loader};
 pub use load::{load, sha256_hex, LoadOptions};
 pub use located::{toml_type_name, InlinePolicyField, Located, PolicyField, PolicyValue};
 pub use redact::redact_secrets;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::{value, ArrayOfTables, Item, Table};
 
 use super::block::{plural, BlockWriter, Found};
@@ -21,7 +20,7 @@ pub use crate::model::bucket::{CorsRule, MANAGED_SETTINGS};
 use crate::model::{Address, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{BlockValue, Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -167,9 +166,9 @@ struct RawNotification {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(BucketSpec, Lifecycle)> {
-    let raw: RawBucket = loader.deserialize(value)?;
+    let raw: RawBucket = loader.deserialize_block(block)?;
     if let (true, Some(force)) = (raw.existing, &raw.force_destroy) {
         loader
             .err(

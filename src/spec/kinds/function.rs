@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use crate::spec::Located;
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::{value, ArrayOfTables, InlineTable, Item, Table};
 
 use super::block::{is_empty, BlockWriter, Found};
@@ -20,7 +19,7 @@ use crate::model::{Attributes, Kind, Sensitive, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::{escape, Reference};
-use crate::spec::{Loader, Text};
+use crate::spec::{BlockValue, Loader, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -178,9 +177,9 @@ fn enabled_by_default() -> bool {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(FunctionSpec, Lifecycle)> {
-    let raw: RawFunction = loader.deserialize(value)?;
+    let raw: RawFunction = loader.deserialize_block(block)?;
     let spec = FunctionSpec {
         name: loader.text_or_stand_in(&raw.name),
         role: loader.text_or_stand_in(&raw.role),

@@ -3,7 +3,6 @@
 
 use crate::spec::Located;
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::value;
 
 use super::block::{BlockWriter, Found};
@@ -14,7 +13,7 @@ use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::escape;
-use crate::spec::{Loader, Text};
+use crate::spec::{BlockValue, Loader, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -45,9 +44,9 @@ pub(crate) struct RawInstanceProfile {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(InstanceProfileSpec, Lifecycle)> {
-    let raw: RawInstanceProfile = loader.deserialize(value)?;
+    let raw: RawInstanceProfile = loader.deserialize_block(block)?;
     let spec = InstanceProfileSpec {
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 
 use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::value;
 
 use super::block::{BlockWriter, Found};
@@ -19,7 +18,7 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{BlockValue, Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 pub use crate::model::key::{DEFAULT_DELETION_WINDOW_DAYS, DEFAULT_KEY_SPEC, DEFAULT_KEY_USAGE};
@@ -122,12 +121,9 @@ pub(crate) struct RawKey {
     prevent_destroy: bool,
 }
 
-pub(super) fn load(
-    loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
-) -> Option<(KeySpec, Lifecycle)> {
-    let location = loader.location(value.span());
-    let raw: RawKey = loader.deserialize(value)?;
+pub(super) fn load(loader: &mut Loader, block: BlockValue<'_, '_>) -> Option<(KeySpec, Lifecycle)> {
+    let location = loader.location(block.span());
+    let raw: RawKey = loader.deserialize_block(block)?;
     let bypass_lockout_reason = bypass_reason(loader, &raw);
     check_existing(loader, &raw, &location);
     let spec = KeySpec {

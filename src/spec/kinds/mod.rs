@@ -17,7 +17,6 @@ pub mod role;
 pub mod shared;
 
 use crate::spec::Located;
-use toml::de::DeValue;
 
 use crate::diag::{Diagnostics, Location};
 use std::collections::BTreeMap;
@@ -168,7 +167,7 @@ macro_rules! kinds {
         pub(crate) fn load(
             kind: Kind,
             loader: &mut crate::spec::Loader,
-            value: toml::Spanned<DeValue<'_>>,
+            value: crate::spec::BlockValue<'_, '_>,
         ) -> Option<(ResourceBody, Lifecycle)> {
             match kind {
                 $(Kind::$kind => $module::load(loader, value)

@@ -3,7 +3,6 @@
 
 use crate::spec::Located;
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::value;
 
 use super::block::{is_empty, BlockWriter, Found};
@@ -13,7 +12,7 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{oidc_provider_id, ArnScope, Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Charset, Checker};
-use crate::spec::{Loader, Text};
+use crate::spec::{BlockValue, Loader, Text};
 use crate::state::LiveResource;
 
 /// IAM's limits on one provider.
@@ -52,9 +51,9 @@ pub(crate) struct RawOidcProvider {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(OidcProviderSpec, Lifecycle)> {
-    let raw: RawOidcProvider = loader.deserialize(value)?;
+    let raw: RawOidcProvider = loader.deserialize_block(block)?;
     let mut list = |items: &Option<Located<Vec<Located<String>>>>| {
         items.as_ref().map(|l| {
             (

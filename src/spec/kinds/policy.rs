@@ -3,7 +3,6 @@
 
 use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::value;
 
 use super::block::{BlockWriter, Found};
@@ -13,7 +12,7 @@ use crate::diag::Diagnostics;
 use crate::model::{Attributes, Kind};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{BlockValue, Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -45,9 +44,9 @@ pub(crate) struct RawPolicy {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(PolicySpec, Lifecycle)> {
-    let raw: RawPolicy = loader.deserialize(value)?;
+    let raw: RawPolicy = loader.deserialize_block(block)?;
     let spec = PolicySpec {
         name: loader.text_or_stand_in(&raw.name),
         path: raw.path.as_ref().map(|p| loader.text_or_stand_in(p)),

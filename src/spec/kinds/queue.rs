@@ -6,7 +6,6 @@ use std::ops::RangeInclusive;
 
 use crate::spec::{Located, PolicyField, PolicyValue};
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::value;
 
 use super::block::{BlockWriter, Found};
@@ -16,7 +15,7 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Location};
 use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{BlockValue, Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -103,9 +102,9 @@ struct RawRedrive {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(QueueSpec, Lifecycle)> {
-    let raw: RawQueue = loader.deserialize(value)?;
+    let raw: RawQueue = loader.deserialize_block(block)?;
     if raw.existing {
         refuse_owned_only(loader, &raw);
     }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use crate::spec::{toml_type_name, InlinePolicyField, Located, PolicyField, PolicyValue};
 use serde::Deserialize;
-use toml::de::DeValue;
 use toml_edit::{value, Array, Item, Table};
 
 use super::block::{BlockWriter, Found};
@@ -20,7 +19,7 @@ use crate::model::{Attributes, Kind, Value};
 use crate::spec::resolve::Resolver;
 use crate::spec::rules::{self, Checker};
 use crate::spec::template::Reference;
-use crate::spec::{Loader, PolicyTemplate, Text};
+use crate::spec::{BlockValue, Loader, PolicyTemplate, Text};
 use crate::state::LiveResource;
 
 #[derive(Debug)]
@@ -98,10 +97,10 @@ pub(crate) struct RawRole {
 
 pub(super) fn load(
     loader: &mut Loader,
-    value: toml::Spanned<DeValue<'_>>,
+    block: BlockValue<'_, '_>,
 ) -> Option<(RoleSpec, Lifecycle)> {
-    let table = value.span();
-    let raw: RawRole = loader.deserialize(value)?;
+    let table = block.span();
+    let raw: RawRole = loader.deserialize_block(block)?;
     check_existing(loader, &raw, table.clone());
     check_counts_and_names(loader, &raw, table);
     let spec = RoleSpec {
