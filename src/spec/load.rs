@@ -282,6 +282,9 @@ struct Block<'i> {
     body: toml::Spanned<DeValue<'i>>,
 }
 
+/// The setting of every block that silences lints ([`Loader::take_silences`]).
+const SILENCE: &str = "silence";
+
 /// A resource block's table as its kind reads it ([`Loader::deserialize_block`]): the
 /// settings every kind shares (`silence`, `when`, `release`) are taken out of it.
 pub(crate) struct BlockValue<'a, 'i> {
@@ -295,11 +298,9 @@ impl BlockValue<'_, '_> {
     }
 }
 
-/// The settings taken out of a block before its kind reads it.
-const SHARED_SETTINGS: [&str; 3] = ["silence", "when", "release"];
-
-/// The block at `address` in the spec's `text` parsed again, without [`SHARED_SETTINGS`]: a
-/// block read without a copy and found wrong, for its errors to be reported.
+/// The block at `address` in the spec's `text` parsed again, without the settings every kind
+/// shares (taken out by [`Loader::take_silences`] and `switch::take`): a block read without a
+/// copy and found wrong, for its errors to be reported.
 fn block_again<'i>(text: &'i str, address: &Address) -> Option<toml::Spanned<DeValue<'i>>> {
     fn take<'i>(table: &mut DeTable<'i>, key: &str) -> Option<toml::Spanned<DeValue<'i>>> {
         let key = table.keys().find(|k| k.get_ref().as_ref() == key)?.clone();
@@ -315,7 +316,7 @@ fn block_again<'i>(text: &'i str, address: &Address) -> Option<toml::Spanned<DeV
     let DeValue::Table(mut table) = block.into_inner() else {
         return None;
     };
-    for setting in SHARED_SETTINGS {
+    for setting in std::iter::once(SILENCE).chain(crate::spec::switch::SETTINGS) {
         take(&mut table, setting);
     }
     Some(toml::Spanned::new(span, DeValue::Table(table)))
@@ -991,7 +992,7 @@ impl Loader {
     fn take_silences<'i>(&mut self, mut table: DeTable<'i>) -> (DeTable<'i>, Vec<Silence>) {
         let key = table
             .keys()
-            .find(|k| k.get_ref().as_ref() == "silence")
+            .find(|k| k.get_ref().as_ref() == SILENCE)
             .cloned();
         let Some(value) = key.and_then(|k| table.remove(&k)) else {
             return (table, Vec::new());

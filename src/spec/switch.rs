@@ -37,10 +37,13 @@ pub const RELEASABLE: &[crate::model::Kind] = &[
     crate::model::Kind::Bucket,
 ];
 
+/// The settings every block takes that [`take`] takes out of it.
+pub(crate) const SETTINGS: [&str; 2] = ["when", "release"];
+
 /// Takes `when` and `release` out of a resource's table.
 pub(crate) fn take<'i>(loader: &mut Loader, mut table: DeTable<'i>) -> (DeTable<'i>, Switches) {
     let mut switches = Switches::default();
-    for field in ["when", "release"] {
+    for field in SETTINGS {
         let key = table
             .keys()
             .find(|k| k.get_ref().as_ref() == field)
