@@ -367,8 +367,7 @@ impl Loader {
                 ));
                 continue;
             };
-            let vars_key = fields.keys().find(|k| k.get_ref() == "vars").cloned();
-            let vars = match vars_key.and_then(|k| fields.remove(&k)) {
+            let vars = match super::load::take_key(&mut fields, "vars") {
                 Some(v) => self.string_table(v, &format!("env.{name}.vars")),
                 None => Vec::new(),
             };

@@ -282,6 +282,15 @@ struct Block<'i> {
     body: toml::Spanned<DeValue<'i>>,
 }
 
+/// Takes the value of `key` out of a TOML table, keeping the order of the rest.
+pub(crate) fn take_key<'i>(
+    table: &mut DeTable<'i>,
+    key: &str,
+) -> Option<toml::Spanned<DeValue<'i>>> {
+    let key = table.keys().find(|k| k.get_ref().as_ref() == key)?.clone();
+    table.remove(&key)
+}
+
 /// The setting of every block that silences lints ([`Loader::take_silences`]).
 const SILENCE: &str = "silence";
 
@@ -302,22 +311,19 @@ impl BlockValue<'_, '_> {
 /// shares (taken out by [`Loader::take_silences`] and `switch::take`): a block read without a
 /// copy and found wrong, for its errors to be reported.
 fn block_again<'i>(text: &'i str, address: &Address) -> Option<toml::Spanned<DeValue<'i>>> {
-    fn take<'i>(table: &mut DeTable<'i>, key: &str) -> Option<toml::Spanned<DeValue<'i>>> {
-        let key = table.keys().find(|k| k.get_ref().as_ref() == key)?.clone();
-        table.remove(&key)
-    }
     let (root, _) = DeTable::parse_recoverable(text);
     let mut root = root.into_inner();
-    let DeValue::Table(mut blocks) = take(&mut root, address.kind.as_str())?.into_inner() else {
+    let DeValue::Table(mut blocks) = take_key(&mut root, address.kind.as_str())?.into_inner()
+    else {
         return None;
     };
-    let block = take(&mut blocks, &address.name)?;
+    let block = take_key(&mut blocks, &address.name)?;
     let span = block.span();
     let DeValue::Table(mut table) = block.into_inner() else {
         return None;
     };
     for setting in std::iter::once(SILENCE).chain(crate::spec::switch::SETTINGS) {
-        take(&mut table, setting);
+        take_key(&mut table, setting);
     }
     Some(toml::Spanned::new(span, DeValue::Table(table)))
 }
@@ -990,11 +996,7 @@ impl Loader {
     /// `silence` is common to every kind: it is taken out of the resource's table before the
     /// kind reads the rest.
     fn take_silences<'i>(&mut self, mut table: DeTable<'i>) -> (DeTable<'i>, Vec<Silence>) {
-        let key = table
-            .keys()
-            .find(|k| k.get_ref().as_ref() == SILENCE)
-            .cloned();
-        let Some(value) = key.and_then(|k| table.remove(&k)) else {
+        let Some(value) = take_key(&mut table, SILENCE) else {
             return (table, Vec::new());
         };
         let silences: Vec<Located<Silence>> = self.deserialize(value).unwrap_or_default();

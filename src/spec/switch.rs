@@ -44,11 +44,7 @@ pub(crate) const SETTINGS: [&str; 2] = ["when", "release"];
 pub(crate) fn take<'i>(loader: &mut Loader, mut table: DeTable<'i>) -> (DeTable<'i>, Switches) {
     let mut switches = Switches::default();
     for field in SETTINGS {
-        let key = table
-            .keys()
-            .find(|k| k.get_ref().as_ref() == field)
-            .cloned();
-        let Some(value) = key.and_then(|k| table.remove(&k)) else {
+        let Some(value) = crate::spec::load::take_key(&mut table, field) else {
             continue;
         };
         match field {
