@@ -16,7 +16,8 @@ static HUGE_PAGES_OFF: extern "C" fn() = {
     off
 };
 
-fn main() -> std::process::ExitCode {
+fn main() {
     plinth::memory::configure();
-    plinth::cli::main()
+    let code = plinth::cli::main();
+    plinth::memory::exit(code)
 }

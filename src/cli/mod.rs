@@ -4,7 +4,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -39,7 +38,7 @@ type Failure = WorkflowError;
 /// Parses the command line. clap repeats a rejected value in its error, and a `--var` value
 /// may be a secret, so that error is written here from parse_var's message alone. Usage
 /// errors exit 1, as every other error does: 2 means "changes" with `--detailed-exitcode`.
-fn parse_arguments() -> Result<Cli, ExitCode> {
+fn parse_arguments() -> Result<Cli, u8> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let error = match Cli::try_parse() {
         Ok(cli) => return Ok(cli),
@@ -48,7 +47,7 @@ fn parse_arguments() -> Result<Cli, ExitCode> {
     if !error.use_stderr() {
         // --help and --version.
         let _ = error.print();
-        return Err(ExitCode::SUCCESS);
+        return Err(0);
     }
     let about_var = matches!(
         error.get(ContextKind::InvalidArg),
@@ -71,7 +70,7 @@ fn parse_arguments() -> Result<Cli, ExitCode> {
     } else {
         let _ = error.print();
     }
-    Err(ExitCode::from(1))
+    Err(1)
 }
 
 /// The first argument written with one dash that is one of plinth's long options with two
@@ -98,7 +97,16 @@ fn single_dash_long_option() -> Option<(String, String)> {
     })
 }
 
-pub fn main() -> ExitCode {
+/// Runs the command line and returns the process's exit code, its output flushed: the binary
+/// ends the process without the C library's exit handlers (`memory::exit`).
+pub fn main() -> u8 {
+    let code = command_line();
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    code
+}
+
+fn command_line() -> u8 {
     let cli = match parse_arguments() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -116,14 +124,14 @@ pub fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             ui.err(&format!("error: cannot start the async runtime: {e}\n"));
-            return ExitCode::from(1);
+            return 1;
         }
     };
     match runtime.block_on(run(cli.command, &ui)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(failure) => {
             ui.report(&failure);
-            ExitCode::from(1)
+            1
         }
     }
 }

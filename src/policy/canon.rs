@@ -312,9 +312,14 @@ pub(super) fn is_account_id(text: &str) -> bool {
 /// `arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHAPOMQZL`. Its
 /// account field is `cloudfront`, not an account id, and its name holds spaces.
 pub(crate) fn is_cloudfront_oai(id: &str) -> bool {
+    // The partition has no colon: the rest of the ARN begins at the first one. (A search for
+    // the rest in the whole id set up a substring search for every principal and resource.)
     id.strip_prefix("arn:")
-        .and_then(|rest| {
-            rest.split_once(":iam::cloudfront:user/CloudFront Origin Access Identity ")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(partition, rest)| {
+            let oai =
+                rest.strip_prefix("iam::cloudfront:user/CloudFront Origin Access Identity ")?;
+            Some((partition, oai))
         })
         .is_some_and(|(partition, oai)| {
             !partition.is_empty()
@@ -380,6 +385,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn an_origin_access_identity_is_known_by_its_arn() {
+        let oai = "CloudFront Origin Access Identity E2QWRUHAPOMQZL";
+        for id in [
+            format!("arn:aws:iam::cloudfront:user/{oai}"),
+            format!("arn:aws-cn:iam::cloudfront:user/{oai}"),
+        ] {
+            assert!(is_cloudfront_oai(&id), "{id}");
+        }
+        for id in [
+            format!("arn::iam::cloudfront:user/{oai}"),
+            format!("arn:AWS:iam::cloudfront:user/{oai}"),
+            format!("arn:aws:x:iam::cloudfront:user/{oai}"),
+            format!("arn:aws:iam::cloudfront:user/{oai} x"),
+            "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity ".to_string(),
+            format!("aws:iam::cloudfront:user/{oai}"),
+            "arn:aws:iam::123456789012:root".to_string(),
+        ] {
+            assert!(!is_cloudfront_oai(&id), "{id}");
+        }
+    }
 
     fn doc(json: &str) -> PolicyDocument {
         PolicyDocument::parse(json).unwrap_or_else(|e| panic!("{json}: {e}"))

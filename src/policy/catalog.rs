@@ -390,14 +390,14 @@ impl Catalog {
     }
 
     pub fn service(&self, prefix: &str) -> Option<&Service> {
-        let prefix = prefix.to_ascii_lowercase();
         self.by_prefix
-            .get(&prefix)
+            .get(ascii_lowercase(prefix).as_ref())
             .map(|&i| self.services[i].service())
     }
 
     pub fn is_service_prefix(&self, prefix: &str) -> bool {
-        self.by_prefix.contains_key(&prefix.to_ascii_lowercase())
+        self.by_prefix
+            .contains_key(ascii_lowercase(prefix).as_ref())
     }
 
     /// How many services the catalog knows.
@@ -410,40 +410,34 @@ impl Catalog {
         &'a self,
         action: &str,
     ) -> impl Iterator<Item = (&'a Service, &'a Action)> + 'a {
+        // Found at once, into one list: the lints ask this for every action of every statement
+        // of a large spec, twice (loading and planning).
         let lower = action.to_lowercase();
-        let (service_pattern, name_pattern) = match lower.split_once(':') {
-            Some((service, name)) => (service.to_string(), name.to_string()),
-            None => ("*".to_string(), lower.clone()),
-        };
-        let services: Vec<&Service> = if pattern::has_wildcard(&service_pattern) {
-            self.services
-                .iter()
-                .filter(|s| pattern::matches(&service_pattern, &s.prefix))
-                .map(Entry::service)
-                .collect()
-        } else {
-            self.service(&service_pattern).into_iter().collect()
-        };
-        let exact = !pattern::has_wildcard(&name_pattern);
-        services.into_iter().flat_map(move |service| {
-            let name_pattern = name_pattern.clone();
+        let (service_pattern, name_pattern) = lower.split_once(':').unwrap_or(("*", &lower));
+        let exact = !pattern::has_wildcard(name_pattern);
+        let mut found = Vec::new();
+        let mut of_service = |service: &'a Service| {
             // An exact name is looked up; a pattern reads the service's actions.
-            let found: Vec<&'a Action> = if exact {
-                service
-                    .by_lower
-                    .get(&name_pattern)
-                    .map(|&i| &service.actions[i])
-                    .into_iter()
-                    .collect()
+            if exact {
+                if let Some(&i) = service.by_lower.get(name_pattern) {
+                    found.push((service, &service.actions[i]));
+                }
             } else {
-                service
-                    .actions
-                    .iter()
-                    .filter(|a| pattern::matches(&name_pattern, &a.lower))
-                    .collect()
-            };
-            found.into_iter().map(move |a| (service, a))
-        })
+                found.extend(
+                    (service.actions.iter())
+                        .filter(|a| pattern::matches(name_pattern, &a.lower))
+                        .map(|a| (service, a)),
+                );
+            }
+        };
+        if pattern::has_wildcard(service_pattern) {
+            (self.services.iter())
+                .filter(|s| pattern::matches(service_pattern, &s.prefix))
+                .for_each(|s| of_service(Entry::service(s)));
+        } else if let Some(service) = self.service(service_pattern) {
+            of_service(service);
+        }
+        found.into_iter()
     }
 
     /// Can `action` act on the resource `arn`: does one of its resource types' ARN formats
@@ -646,6 +640,16 @@ fn closest_within<'a, T: ?Sized + Ord>(
         .filter(|(distance, _)| *distance <= limit)
         .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
         .map(|(_, value)| value)
+}
+
+/// `text` in ASCII lowercase, copied only when it has an uppercase letter: the lints look up
+/// the service of every action they read, nearly always written in lowercase already.
+fn ascii_lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]

@@ -286,31 +286,34 @@ impl PolicyDocument {
     /// and of Principal/NotPrincipal; Version must be one IAM knows (an unknown Version is
     /// rejected here rather than linted, because IAM rejects it too).
     pub fn from_value(value: &Value) -> Result<PolicyDocument, PolicyError> {
-        let object = as_object(value, "")?;
-        reject_unknown_keys(object, "", &["Version", "Id", "Statement"])?;
-        let version = match object.get("Version") {
+        let root = Path::Root;
+        let [version, id, statement] = fields(value, &root, ["Version", "Id", "Statement"])?;
+        let version = match version {
             None => None,
             Some(Value::String(text)) if text == "2012-10-17" => Some(Version::V2012_10_17),
             Some(Value::String(text)) if text == "2008-10-17" => Some(Version::V2008_10_17),
             Some(other) => {
                 return Err(error(
-                    "Version",
+                    &Path::Key(&root, "Version"),
                     format!("must be \"2012-10-17\" or \"2008-10-17\", found {other}"),
                 ))
             }
         };
-        let id = object.get("Id").map(|id| as_string(id, "Id")).transpose()?;
-        let statements = match object.get("Statement") {
-            None => return Err(error("", "missing Statement")),
+        let id = id
+            .map(|id| as_string(id, &Path::Key(&root, "Id")))
+            .transpose()?;
+        let path = Path::Key(&root, "Statement");
+        let statements = match statement {
+            None => return Err(error(&root, "missing Statement")),
             Some(Value::Array(items)) if items.is_empty() => {
-                return Err(error("Statement", "must not be empty"))
+                return Err(error(&path, "must not be empty"))
             }
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(index, item)| parse_statement(item, &format!("Statement[{index}]")))
+                .map(|(index, item)| parse_statement(item, &Path::Index(&path, index)))
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(single) => vec![parse_statement(single, "Statement")?],
+            Some(single) => vec![parse_statement(single, &path)?],
         };
         Ok(PolicyDocument {
             version,
@@ -447,45 +450,60 @@ pub(crate) fn strings_outside_values(json: &Value) -> Vec<&str> {
     out
 }
 
-fn parse_statement(value: &Value, path: &str) -> Result<Statement, PolicyError> {
-    let object = as_object(value, path)?;
-    reject_unknown_keys(
-        object,
-        path,
-        &[
-            "Sid",
-            "Effect",
-            "Principal",
-            "NotPrincipal",
-            "Action",
-            "NotAction",
-            "Resource",
-            "NotResource",
-            "Condition",
-        ],
-    )?;
-    let sid = match object.get("Sid") {
+fn parse_statement(value: &Value, path: &Path<'_>) -> Result<Statement, PolicyError> {
+    let [sid, effect, principal, not_principal, action, not_action, resource, not_resource, condition] =
+        fields(
+            value,
+            path,
+            [
+                "Sid",
+                "Effect",
+                "Principal",
+                "NotPrincipal",
+                "Action",
+                "NotAction",
+                "Resource",
+                "NotResource",
+                "Condition",
+            ],
+        )?;
+    let sid = match sid {
         None => None,
-        Some(sid) => Some(as_string(sid, &child(path, "Sid"))?).filter(|sid| !sid.is_empty()),
+        Some(sid) => Some(as_string(sid, &Path::Key(path, "Sid"))?).filter(|sid| !sid.is_empty()),
     };
-    let effect = match object.get("Effect") {
+    let effect = match effect {
         None => return Err(error(path, "missing Effect")),
         Some(Value::String(text)) if text == "Allow" => Effect::Allow,
         Some(Value::String(text)) if text == "Deny" => Effect::Deny,
         Some(other) => {
             return Err(error(
-                &child(path, "Effect"),
+                &Path::Key(path, "Effect"),
                 format!("must be \"Allow\" or \"Deny\", found {other}"),
             ))
         }
     };
-    let principal = parse_clause(object, path, "Principal", parse_principals)?;
-    let action = parse_clause(object, path, "Action", parse_actions)?
-        .ok_or_else(|| error(path, "missing Action or NotAction"))?;
-    let resource = parse_clause(object, path, "Resource", string_list)?;
-    let condition = match object.get("Condition") {
+    let principal = parse_clause(
+        path,
+        ("Principal", principal),
+        ("NotPrincipal", not_principal),
+        parse_principals,
+    )?;
+    let action = parse_clause(
+        path,
+        ("Action", action),
+        ("NotAction", not_action),
+        parse_actions,
+    )?
+    .ok_or_else(|| error(path, "missing Action or NotAction"))?;
+    let resource = parse_clause(
+        path,
+        ("Resource", resource),
+        ("NotResource", not_resource),
+        string_list,
+    )?;
+    let condition = match condition {
         None => Vec::new(),
-        Some(condition) => parse_condition(condition, &child(path, "Condition"))?,
+        Some(condition) => parse_condition(condition, &Path::Key(path, "Condition"))?,
     };
     Ok(Statement {
         sid,
@@ -497,29 +515,29 @@ fn parse_statement(value: &Value, path: &str) -> Result<Statement, PolicyError> 
     })
 }
 
-/// Parses `name` or `Not{name}`, whichever is present; both at once is an error.
+/// Parses a clause (`Action`) or its negation (`NotAction`), whichever the statement has, each
+/// given with its name; both at once is an error.
 fn parse_clause<T>(
-    statement: &Map<String, Value>,
-    path: &str,
-    name: &str,
-    parse: fn(&Value, &str) -> Result<T, PolicyError>,
+    path: &Path<'_>,
+    (name, value): (&str, Option<&Value>),
+    (negated_name, negated): (&str, Option<&Value>),
+    parse: fn(&Value, &Path<'_>) -> Result<T, PolicyError>,
 ) -> Result<Option<Clause<T>>, PolicyError> {
-    let negated_name = format!("Not{name}");
-    match (statement.get(name), statement.get(&negated_name)) {
+    match (value, negated) {
         (Some(_), Some(_)) => Err(error(
             path,
             format!("{name} and {negated_name} are exclusive"),
         )),
-        (Some(value), None) => Ok(Some(Clause::Is(parse(value, &child(path, name))?))),
+        (Some(value), None) => Ok(Some(Clause::Is(parse(value, &Path::Key(path, name))?))),
         (None, Some(value)) => Ok(Some(Clause::Not(parse(
             value,
-            &child(path, &negated_name),
+            &Path::Key(path, negated_name),
         )?))),
         (None, None) => Ok(None),
     }
 }
 
-fn parse_actions(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+fn parse_actions(value: &Value, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
     let actions = string_list(value, path)?;
     for (index, action) in actions.iter().enumerate() {
         let well_formed = action == "*"
@@ -536,7 +554,7 @@ fn parse_actions(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> 
     Ok(actions)
 }
 
-fn parse_principals(value: &Value, path: &str) -> Result<Principals, PolicyError> {
+fn parse_principals(value: &Value, path: &Path<'_>) -> Result<Principals, PolicyError> {
     let object = match value {
         Value::String(text) if text == "*" => return Ok(Principals::Everyone),
         Value::Object(object) if !object.is_empty() => object,
@@ -549,23 +567,24 @@ fn parse_principals(value: &Value, path: &str) -> Result<Principals, PolicyError
     };
     let mut listed = Vec::new();
     for (key, ids) in object {
+        let key_path = Path::Key(path, key);
         let kind = PrincipalKind::from_json_key(key).ok_or_else(|| {
             error(
-                &child(path, key),
+                &key_path,
                 "unknown principal type; expected AWS, Service, Federated or CanonicalUser",
             )
         })?;
-        for id in string_list(ids, &child(path, key))? {
+        for id in string_list(ids, &key_path)? {
             listed.push(Principal { kind, id });
         }
     }
     Ok(Principals::Listed(listed))
 }
 
-fn parse_condition(value: &Value, path: &str) -> Result<Vec<Condition>, PolicyError> {
+fn parse_condition(value: &Value, path: &Path<'_>) -> Result<Vec<Condition>, PolicyError> {
     let mut conditions: Vec<Condition> = Vec::new();
     for (operator, block) in as_object(value, path)? {
-        let block_path = child(path, operator);
+        let block_path = Path::Key(path, operator);
         if !is_known_operator(operator) {
             return Err(error(&block_path, "unknown condition operator"));
         }
@@ -574,7 +593,7 @@ fn parse_condition(value: &Value, path: &str) -> Result<Vec<Condition>, PolicyEr
             return Err(error(&block_path, "must not be empty"));
         }
         for (key, values) in block {
-            let key_path = child(&block_path, key);
+            let key_path = Path::Key(&block_path, key);
             // Context keys are case-insensitive, so two spellings of one key would be two
             // tests of the same value; IAM's canonical form cannot hold both.
             if conditions
@@ -596,8 +615,8 @@ fn parse_condition(value: &Value, path: &str) -> Result<Vec<Condition>, PolicyEr
     Ok(conditions)
 }
 
-fn condition_values(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
-    let scalar = |item: &Value, path: &str| match item {
+fn condition_values(value: &Value, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+    let scalar = |item: &Value, path: &Path<'_>| match item {
         Value::String(text) => Ok(text.clone()),
         Value::Bool(flag) => Ok(flag.to_string()),
         Value::Number(number) => Ok(number.to_string()),
@@ -611,14 +630,14 @@ fn condition_values(value: &Value, path: &str) -> Result<Vec<String>, PolicyErro
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(index, item)| scalar(item, &format!("{path}[{index}]")))
+            .map(|(index, item)| scalar(item, &Path::Index(path, index)))
             .collect(),
         single => Ok(vec![scalar(single, path)?]),
     }
 }
 
 /// A string or a non-empty list of non-empty strings.
-fn string_list(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+fn string_list(value: &Value, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
     let items = match value {
         Value::Array(items) if items.is_empty() => return Err(error(path, "must not be empty")),
         Value::Array(items) => items.as_slice(),
@@ -641,50 +660,72 @@ fn string_list(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
         .collect()
 }
 
-fn element_path(container: &Value, path: &str, index: usize) -> String {
+/// The path of an item of `container`: `path[index]` in a list, `path` for a single value.
+fn element_path<'a>(container: &Value, path: &'a Path<'a>, index: usize) -> Path<'a> {
     if container.is_array() {
-        format!("{path}[{index}]")
+        Path::Index(path, index)
     } else {
-        path.to_string()
+        *path
     }
 }
 
-fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PolicyError> {
+fn as_object<'a>(value: &'a Value, path: &Path<'_>) -> Result<&'a Map<String, Value>, PolicyError> {
     value
         .as_object()
         .ok_or_else(|| error(path, "must be a JSON object"))
 }
 
-fn as_string(value: &Value, path: &str) -> Result<String, PolicyError> {
+fn as_string(value: &Value, path: &Path<'_>) -> Result<String, PolicyError> {
     value
         .as_str()
         .map(str::to_string)
         .ok_or_else(|| error(path, "must be a string"))
 }
 
-fn reject_unknown_keys(
-    object: &Map<String, Value>,
-    path: &str,
-    known: &[&str],
-) -> Result<(), PolicyError> {
-    match object.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => Err(error(
-            &child(path, key),
-            format!("unknown key `{key}`; expected one of {}", known.join(", ")),
-        )),
-        None => Ok(()),
+/// The values of an object's keys, each at its key's place in `known`, read in one pass; a key
+/// not in `known` is an error (the first, in the object's order). A statement's nine keys were
+/// nine lookups, each hashing its key.
+fn fields<'v, const N: usize>(
+    value: &'v Value,
+    path: &Path<'_>,
+    known: [&str; N],
+) -> Result<[Option<&'v Value>; N], PolicyError> {
+    let mut found = [None; N];
+    for (key, value) in as_object(value, path)? {
+        match known.iter().position(|k| k == key) {
+            Some(index) => found[index] = Some(value),
+            None => {
+                return Err(error(
+                    &Path::Key(path, key),
+                    format!("unknown key `{key}`; expected one of {}", known.join(", ")),
+                ))
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Where a value is in a policy document, as an error names it (`Statement[0].Principal.AWS`),
+/// written out only for an error: a document that parses builds no string for it.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, key) => f.write_str(key),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
     }
 }
 
-fn child(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn error(path: &str, message: impl Into<String>) -> PolicyError {
+fn error(path: &Path<'_>, message: impl Into<String>) -> PolicyError {
     PolicyError {
         message: message.into(),
         offset: None,
@@ -876,6 +917,12 @@ mod tests {
             (r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Condition": {"Bool": {"aws:x": [true, {}]}}}]}"#, "Statement[0].Condition.Bool.aws:x[1]", "must be strings"),
             (r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Condition": {"StringEquals": {"aws:X": "a", "aws:x": "b"}}}]}"#, "Statement[0].Condition.StringEquals.aws:x", "duplicate condition key"),
             (r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Sid": ["a"]}]}"#, "Statement[0].Sid", "must be a string"),
+            // A key IAM does not know is reported before anything else wrong with its statement.
+            (r#"{"Statement": [{"Effect": "Allow", "Action": "*"}, {"Actions": "*"}]}"#, "Statement[1].Actions", "unknown key"),
+            (r#"{"Statement": {"Effect": "Allowed", "Action": "*"}}"#, "Statement.Effect", "must be"),
+            (r#"{"Statement": [{"Effect": "Deny", "Action": "*", "NotPrincipal": {"Aws": "*"}}]}"#, "Statement[0].NotPrincipal.Aws", "unknown principal type"),
+            (r#"{"Statement": [{"Effect": "Deny", "NotAction": ["s3:*", "x"]}]}"#, "Statement[0].NotAction[1]", "service:Action"),
+            (r#"{"Statement": [{"Effect": "Deny", "Action": "*", "NotResource": ["*", ""]}]}"#, "Statement[0].NotResource[1]", "must not be empty"),
         ];
         for (json, path, message) in cases {
             check_rejected(json, path, message);

@@ -245,7 +245,7 @@ fn step(tokens: &[Token], positions: &[usize], symbol: Symbol) -> Vec<usize> {
 pub(crate) fn mask_variables(text: &str) -> String {
     let mut masked = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("${") {
+    while let Some(start) = find_open(rest) {
         let Some(length) = rest[start..].find('}') else {
             break;
         };
@@ -255,6 +255,13 @@ pub(crate) fn mask_variables(text: &str) -> String {
     }
     masked.push_str(rest);
     masked
+}
+
+/// Where `${` first is in `text`. A search for the `$` byte: on a policy's short strings, setting
+/// up a substring search cost more than the search (a tenth of the lints' time on ARNs).
+pub(crate) fn find_open(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'$', bytes).find(|&at| bytes.get(at + 1) == Some(&b'{'))
 }
 
 /// IAM policy variables (`${aws:username}`) have a colon in their name; plinth's own
@@ -353,6 +360,20 @@ mod tests {
             "arn:aws:sqs:*:*:q-*"
         );
         assert_eq!(mask_variables("unterminated ${x"), "unterminated ${x");
+        assert_eq!(
+            mask_variables("$5 and $ {x} and $${y}z"),
+            "$5 and $ {x} and $*z"
+        );
+        for (text, at) in [
+            ("${", Some(0)),
+            ("a$b${c}", Some(3)),
+            ("$$${", Some(2)),
+            ("a$", None),
+            ("$ {", None),
+            ("", None),
+        ] {
+            assert_eq!(find_open(text), at, "{text:?}");
+        }
         assert!(has_policy_variable("arn:aws:s3:::b/${aws:username}/*"));
         assert!(!has_policy_variable("arn:aws:sqs:*:${aws.account_id}:q"));
     }

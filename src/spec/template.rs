@@ -211,7 +211,7 @@ pub fn render_partial(
                 Some(v) => push_escaped(&mut out, &v),
                 None => {
                     complete = false;
-                    out.push_str(&reference_text(r));
+                    push_reference(&mut out, r);
                 }
             },
         }
@@ -226,22 +226,49 @@ pub fn render_lenient(
     pieces: &[Piece],
     mut lookup: impl FnMut(&Reference) -> Option<String>,
 ) -> String {
-    pieces
-        .iter()
-        .map(|piece| match piece {
-            Piece::Text(t) => t.clone(),
-            Piece::Ref(r, _) => lookup(r).unwrap_or_else(|| reference_text(r)),
-        })
-        .collect()
+    // Written into one string: the load's lints fill every templated policy of a large spec
+    // this way, and a string for each piece (each reference formatted) was a sixth of it.
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Ref(r, _) => match lookup(r) {
+                Some(value) => out.push_str(&value),
+                None => push_reference(&mut out, r),
+            },
+        }
+    }
+    out
 }
 
 /// A reference as it is written in a spec.
 pub fn reference_text(r: &Reference) -> String {
+    let mut out = String::new();
+    push_reference(&mut out, r);
+    out
+}
+
+/// Writes a reference as it is written in a spec (`${role.app.arn}`).
+fn push_reference(out: &mut String, r: &Reference) {
+    out.push_str("${");
     match r {
-        Reference::Var(n) => format!("${{var.{n}}}"),
-        Reference::Aws(f) => format!("${{aws.{}}}", AwsFact::NAMES[*f as usize]),
-        Reference::Resource { address, attribute } => format!("${{{address}.{attribute}}}"),
+        Reference::Var(n) => {
+            out.push_str("var.");
+            out.push_str(n);
+        }
+        Reference::Aws(f) => {
+            out.push_str("aws.");
+            out.push_str(AwsFact::NAMES[*f as usize]);
+        }
+        Reference::Resource { address, attribute } => {
+            out.push_str(address.kind.as_str());
+            out.push('.');
+            out.push_str(&address.name);
+            out.push('.');
+            out.push_str(attribute);
+        }
     }
+    out.push('}');
 }
 
 /// The references a template makes, in order.
@@ -363,6 +390,32 @@ mod tests {
         assert!(complete);
         assert_eq!(render(&again, |_| Some("ID".into())).unwrap(), "${x} A:ID");
         assert_eq!(full, "$${x} A:ID");
+    }
+
+    #[test]
+    fn lenient_rendering_writes_unknown_references_as_written() {
+        let written = "$${x} ${var.a}/${aws.account_id}:${role.r.unique_id} ${var.b}";
+        let pieces = parse(written).unwrap();
+        let text = render_lenient(&pieces, |r| match r {
+            Reference::Var(n) if n == "a" => Some("A".into()),
+            _ => None,
+        });
+        assert_eq!(
+            text,
+            "${x} A/${aws.account_id}:${role.r.unique_id} ${var.b}"
+        );
+        let texts: Vec<String> = references(&pieces)
+            .map(|(r, _)| reference_text(r))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "${var.a}",
+                "${aws.account_id}",
+                "${role.r.unique_id}",
+                "${var.b}"
+            ]
+        );
     }
 
     #[test]
