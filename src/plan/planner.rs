@@ -182,7 +182,6 @@ pub(super) fn plan_on(
         .iter()
         .map(|(k, id)| (*k, id.as_str()))
         .collect();
-    let spec_addresses: BTreeSet<&Address> = spec.resources.keys().collect();
     let mut seen = IdSet::default();
     let owned = live
         .owned
@@ -222,7 +221,7 @@ pub(super) fn plan_on(
             && found
                 .address_tag
                 .as_ref()
-                .is_some_and(|a| spec_addresses.contains(a));
+                .is_some_and(|a| spec.resources.contains_key(a));
         if copy_of_declared && !options.destroy {
             // A replace in progress (killed after creating the new key) is finished by the
             // next replace, which takes the new one over: if it is what the spec asks for now
@@ -259,7 +258,7 @@ pub(super) fn plan_on(
             continue;
         }
         let address = match &found.address_tag {
-            Some(a) if a.kind == found.kind && !spec_addresses.contains(a) => a.clone(),
+            Some(a) if a.kind == found.kind && !spec.resources.contains_key(a) => a.clone(),
             // Another resource holds the address: this one is named after it and its id.
             Some(a) if a.kind == found.kind => {
                 Address::new(found.kind, format!("{}#{}", a.name, found.physical_id))
@@ -1203,12 +1202,23 @@ const HOLDS: [(Kind, Kind); 2] = [
 ];
 
 fn order_deletes(changes: &mut [ResourceChange], spec: &Spec, live: &LiveSnapshot) {
-    let index: BTreeMap<(Kind, &str), &LiveResource> = live
-        .by_address
-        .values()
-        .chain(&live.owned)
-        .map(|l| ((l.kind, l.physical_id.as_str()), l))
+    // The live resources of the deletions only, found by their ids: a map of every resource
+    // the account holds was a millisecond of a large plan's serial end, for the few deleted.
+    let deleting: IdSet = (changes.iter())
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| (c.address.kind, c.physical_id.as_str()))
         .collect();
+    if deleting.is_empty() {
+        return;
+    }
+    let mut index: crate::hash::FastMap<(Kind, &str), &LiveResource> = Default::default();
+    for l in live.by_address.values().chain(&live.owned) {
+        let id = (l.kind, l.physical_id.as_str());
+        if deleting.contains(&id) {
+            // The last found wins, as it did in the map of them all.
+            index.insert(id, l);
+        }
+    }
     let deleted: BTreeMap<&Address, &LiveResource> = changes
         .iter()
         .filter(|c| c.action == Action::Delete)
