@@ -447,10 +447,13 @@ impl Catalog {
     /// `s3:ListBucket` on its objects' (`arn:aws:s3:::b/*`), nor `sqs:ListQueues` (which takes
     /// only `"*"`) on a queue's.
     pub fn acts_on(&self, action: &str, arn: &str) -> bool {
-        if pattern::has_wildcard(action) || action.contains("${") || !arn.starts_with("arn:") {
+        if pattern::has_wildcard(action)
+            || pattern::find_open(action).is_some()
+            || !arn.starts_with("arn:")
+        {
             return true;
         }
-        let arn: Cow<str> = match arn.contains("${") {
+        let arn: Cow<str> = match pattern::find_open(arn).is_some() {
             true => Cow::Owned(pattern::mask_variables(arn)),
             false => Cow::Borrowed(arn),
         };

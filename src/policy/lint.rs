@@ -361,7 +361,7 @@ impl StatementChecker<'_> {
         }
         if self.ctx.kind == DocumentKind::Trust {
             if let Clause::Is(actions) = &self.statement.action {
-                for action in actions.iter().filter(|a| !a.contains("${")) {
+                for action in actions.iter().filter(|a| pattern::find_open(a).is_none()) {
                     let lower = action.to_ascii_lowercase();
                     // A misspelt STS action is P016's, with its did-you-mean.
                     let misspelt_sts = lower.starts_with("sts:")
@@ -554,7 +554,7 @@ impl StatementChecker<'_> {
             };
             // An account given by a plinth variable is resolved against the context later;
             // a CloudFront origin access identity has no account id.
-            if account.contains("${")
+            if pattern::find_open(account).is_some()
                 || super::canon::is_cloudfront_oai(&principal.id)
                 || self.ctx.known_accounts.iter().any(|known| known == account)
             {

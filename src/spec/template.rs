@@ -33,9 +33,7 @@ impl AwsFact {
     /// variable is known when the account is.
     pub fn of_var(value: &str) -> Option<AwsFact> {
         // Asked at every lookup of a variable: most values hold no reference at all.
-        if !value.contains("${") {
-            return None;
-        }
+        crate::policy::pattern::find_open(value)?;
         match parse(value).ok()?.as_slice() {
             [Piece::Ref(Reference::Aws(fact), _)] => Some(*fact),
             _ => None,
@@ -189,7 +187,7 @@ pub fn render(
 
 /// `text` onto `out` with each literal `${` escaped as `$${`.
 fn push_escaped(out: &mut String, text: &str) {
-    if text.contains("${") {
+    if crate::policy::pattern::find_open(text).is_some() {
         out.push_str(&text.replace("${", "$${"));
     } else {
         out.push_str(text);

@@ -20,7 +20,7 @@ impl StatementChecker<'_> {
             let Some((prefix, name)) = action.split_once(':') else {
                 continue; // "*"
             };
-            if action.contains("${") {
+            if pattern::find_open(action).is_some() {
                 continue;
             }
             if pattern::has_wildcard(prefix) {
@@ -75,7 +75,7 @@ impl StatementChecker<'_> {
             return;
         }
         for action in actions {
-            if action == "*" || action.contains("${") {
+            if action == "*" || pattern::find_open(action).is_some() {
                 continue;
             }
             let mut matched = catalog.actions_matching(action).peekable();
@@ -123,7 +123,7 @@ impl StatementChecker<'_> {
                 self.report(lints, CONDITION_VALUE_MISFITS, message);
             }
             let key = written.key.to_lowercase();
-            if key.contains("${") {
+            if pattern::find_open(&key).is_some() {
                 continue;
             }
             let Some((prefix, _)) = key.split_once(':') else {
@@ -206,7 +206,7 @@ impl StatementChecker<'_> {
         };
         let mut any_known = false;
         for action in actions {
-            if action == "*" || action.contains("${") {
+            if action == "*" || pattern::find_open(action).is_some() {
                 return true;
             }
             let mut matched = catalog.actions_matching(action).peekable();
@@ -220,7 +220,7 @@ impl StatementChecker<'_> {
 
     fn check_principals(&self, catalog: &Catalog, lints: &mut Vec<Lint>) {
         for principal in self.statement.listed_principals() {
-            if principal.id.contains("${") {
+            if pattern::find_open(&principal.id).is_some() {
                 continue;
             }
             match principal.kind {

@@ -378,7 +378,7 @@ impl Loader {
         let latin1 = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{FF}');
         let outside_latin1 = strings.iter().find_map(|s| s.chars().find(|c| !latin1(*c)));
         for s in strings {
-            if s.contains("${") {
+            if crate::policy::pattern::find_open(s).is_some() {
                 match template::parse(s) {
                     Ok(pieces) => templated.push((s.to_string(), pieces)),
                     Err(e) => {
@@ -400,7 +400,7 @@ impl Loader {
         }
         let in_values_only = crate::policy::strings_outside_values(&json)
             .iter()
-            .all(|s| !s.contains("${"));
+            .all(|s| crate::policy::pattern::find_open(s).is_none());
         let parsed = parsed
             .ok()
             .filter(|_| in_values_only)
