@@ -52,9 +52,36 @@ impl Charset {
         false
     }
 
-    /// The first character of `text` outside the set.
+    /// The first character of `text` outside the set. The set's ASCII characters are read once
+    /// into a mask, where [`Charset::allows`] reads the set for each character (asked of every
+    /// name and ARN of a large spec, at load and again at plan).
     pub fn first_outside(self, text: &str) -> Option<char> {
-        text.chars().find(|c| !self.allows(*c))
+        let ascii = self.ascii_mask();
+        text.chars().find(|&c| match u32::from(c) {
+            code @ 0..=127 => ascii & (1 << code) == 0,
+            _ => !self.allows(c),
+        })
+    }
+
+    /// The set's ASCII characters, bit `c` for character `c`.
+    fn ascii_mask(self) -> u128 {
+        let mut mask = 0u128;
+        let mut class = self.0.chars();
+        let mut add = |c: char| {
+            if let code @ 0..=127 = u32::from(c) {
+                mask |= 1 << code;
+            }
+        };
+        while let Some(first) = class.next() {
+            let mut ahead = class.clone();
+            if let (Some('-'), Some(last)) = (ahead.next(), ahead.next()) {
+                (first..=last).for_each(&mut add);
+                class = ahead;
+            } else {
+                add(first);
+            }
+        }
+        mask
     }
 
     /// `[...]{min,max}`: `min` to `max` characters of the set, as part of a pattern.
@@ -882,6 +909,31 @@ mod tests {
 
     #[test]
     fn charsets_read_their_class_as_a_regular_expression_does() {
+        // The mask `first_outside` reads is the set `allows` reads, for every set of the spec's
+        // rules and every ASCII character, and beyond ASCII it asks `allows`.
+        let sets = [
+            NAME_CHARS,
+            IAM_NAME_CHARS,
+            IAM_PATH_SEGMENT_CHARS,
+            POLICY_PATH_SEGMENT_CHARS,
+            Charset("a-z0-9.-"),
+            Charset("A-Za-z0-9_:$-"),
+            Charset("-a"),
+            Charset("a-"),
+        ];
+        for set in sets {
+            for c in (0u8..128).map(char::from) {
+                let text = format!("{c}");
+                let outside = set.first_outside(&text);
+                assert_eq!(outside.is_none(), set.allows(c), "{:?} {c:?}", set.0);
+            }
+            assert_eq!(set.first_outside("é"), (!set.allows('é')).then_some('é'));
+        }
+        assert_eq!(
+            IAM_PATH_SEGMENT_CHARS.first_outside("ab\u{7f}é~"),
+            Some('é')
+        );
+        assert_eq!(NAME_CHARS.first_outside("ok-name_1 x"), Some(' '));
         assert!(IAM_NAME_CHARS.allows('a') && IAM_NAME_CHARS.allows('Z'));
         assert!(IAM_NAME_CHARS.allows('@') && IAM_NAME_CHARS.allows('-'));
         assert!(!IAM_NAME_CHARS.allows('/') && !IAM_NAME_CHARS.allows(' '));
