@@ -385,7 +385,7 @@ fn fill_pending_policies(nodes: &mut [Node]) {
 fn fill_arns(template: &str, arns: &FastMap<&str, &str>) -> String {
     let mut text = String::with_capacity(template.len());
     let mut rest = template;
-    while let Some(start) = rest.find("${") {
+    while let Some(start) = crate::policy::pattern::find_open(rest) {
         let (before, from) = rest.split_at(start);
         text.push_str(before);
         let arn = from.find('}').and_then(|end| {

@@ -478,10 +478,7 @@ impl Catalog {
     /// The action `service:name` names (no wildcard), case ignored; looked up without
     /// allocating when it is lowercase already, as the access model's actions are.
     fn exact_action(&self, action: &str) -> Option<(&Service, &Action)> {
-        let lower: Cow<str> = match action.bytes().any(|b| b.is_ascii_uppercase()) {
-            true => Cow::Owned(action.to_ascii_lowercase()),
-            false => Cow::Borrowed(action),
-        };
+        let lower = ascii_lowercase(action);
         let (prefix, name) = lower.split_once(':')?;
         let service = self.services[*self.by_prefix.get(prefix)?].service();
         let &index = service.by_lower.get(name)?;

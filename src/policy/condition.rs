@@ -188,14 +188,14 @@ pub(crate) fn fixed_value(key: &str, value: &str) -> bool {
 
 /// A policy variable whose value is known only when a request is made (`${aws:username}`).
 fn has_unknown_variable(text: &str) -> bool {
-    text.contains("${")
+    pattern::find_open(text).is_some()
 }
 
 /// Why `value` is not one `operator` can compare (`10.0.0.300/8` for `IpAddress`, `yesterday`
 /// for a date, `yes` for `Bool`): the condition then never holds for a request. `None` for a
 /// value that fits, one holding a policy variable, or an operator this does not judge.
 pub(crate) fn value_problem(operator: &str, value: &str) -> Option<&'static str> {
-    if value.contains("${") {
+    if has_unknown_variable(value) {
         return None;
     }
     let operator = Operator::parse(operator)?;
@@ -371,7 +371,7 @@ impl<'a> StringSet<'a> {
     /// wildcards are written that way names one string. `None` for a value mixing them with
     /// real wildcards, which this does not compare.
     fn new(how: Match, value: &'a str) -> Option<StringSet<'a>> {
-        if !value.contains("${") {
+        if pattern::find_open(value).is_none() {
             return Some(StringSet {
                 how,
                 value: Cow::Borrowed(value),

@@ -284,7 +284,7 @@ impl Loader {
         let name_span = raw.name.span();
         let name = self.with_vars(raw.name.get_ref(), name_span.clone(), vars, "name")?;
         if let Err(msg) = super::rules::stack_name(&name) {
-            let substituted = raw.name.get_ref().contains("${");
+            let substituted = crate::policy::pattern::find_open(raw.name.get_ref()).is_some();
             let message = if substituted {
                 format!("{msg} (after its variables are filled in)")
             } else {
@@ -831,7 +831,7 @@ impl Loader {
         vars: &BTreeMap<String, Var>,
         field: &str,
     ) -> Option<String> {
-        if !value.contains("${") {
+        if crate::policy::pattern::find_open(value).is_none() {
             return Some(value.to_string());
         }
         let pieces = match template::parse(value) {

@@ -708,7 +708,7 @@ impl Loader {
         let mut out = BTreeMap::new();
         for (name, value) in self.string_table(value, "vars") {
             // A default that is one fact about the account (`${aws.caller_arn}`) is allowed.
-            if value.get_ref().contains("${")
+            if crate::policy::pattern::find_open(value.get_ref()).is_some()
                 && template::AwsFact::of_var(value.get_ref()).is_none()
             {
                 self.err(

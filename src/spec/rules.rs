@@ -37,19 +37,24 @@ const REFERENCE_PATTERN: &str = r"\$\{[^}]*\}";
 impl Charset {
     pub fn allows(self, c: char) -> bool {
         // Asked for every character of every name and ARN a spec holds: no allocation.
+        self.ranges()
+            .any(|(first, last)| (first..=last).contains(&c))
+    }
+
+    /// The set's members as ranges, as a regular expression's class reads them: `a-z` is a
+    /// range, a `-` first or last is itself, every other character a range of one.
+    fn ranges(self) -> impl Iterator<Item = (char, char)> {
         let mut class = self.0.chars();
-        while let Some(first) = class.next() {
+        std::iter::from_fn(move || {
+            let first = class.next()?;
             let mut ahead = class.clone();
             if let (Some('-'), Some(last)) = (ahead.next(), ahead.next()) {
-                if (first..=last).contains(&c) {
-                    return true;
-                }
                 class = ahead;
-            } else if first == c {
-                return true;
+                Some((first, last))
+            } else {
+                Some((first, first))
             }
-        }
-        false
+        })
     }
 
     /// The first character of `text` outside the set. The set's ASCII characters are read once
@@ -65,23 +70,9 @@ impl Charset {
 
     /// The set's ASCII characters, bit `c` for character `c`.
     fn ascii_mask(self) -> u128 {
-        let mut mask = 0u128;
-        let mut class = self.0.chars();
-        let mut add = |c: char| {
-            if let code @ 0..=127 = u32::from(c) {
-                mask |= 1 << code;
-            }
-        };
-        while let Some(first) = class.next() {
-            let mut ahead = class.clone();
-            if let (Some('-'), Some(last)) = (ahead.next(), ahead.next()) {
-                (first..=last).for_each(&mut add);
-                class = ahead;
-            } else {
-                add(first);
-            }
-        }
-        mask
+        (self.ranges())
+            .flat_map(|(first, last)| first..=last.min('\u{7f}'))
+            .fold(0, |mask, c| mask | 1 << u32::from(c))
     }
 
     /// `[...]{min,max}`: `min` to `max` characters of the set, as part of a pattern.

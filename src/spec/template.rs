@@ -63,7 +63,7 @@ pub fn parse(template: &str) -> Result<Vec<Piece>, TemplateError> {
     let mut text = String::new();
     let mut rest = template;
     let mut offset = 0;
-    while let Some(i) = rest.find("${") {
+    while let Some(i) = crate::policy::pattern::find_open(rest) {
         if rest[..i].ends_with('$') {
             // `$${` is an escaped, literal `${`.
             text.push_str(&rest[..i - 1]);
@@ -282,7 +282,7 @@ pub fn references(pieces: &[Piece]) -> impl Iterator<Item = (&Reference, &Range<
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(at) = rest.find("${") {
+    while let Some(at) = crate::policy::pattern::find_open(rest) {
         out.push_str(&rest[..at]);
         let after = &rest[at + 2..];
         let is_iam_variable = after

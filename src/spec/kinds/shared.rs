@@ -70,7 +70,9 @@ pub(super) fn require_sids(
     let mut seen = std::collections::BTreeSet::new();
     for (i, sid) in document.sids().iter().enumerate() {
         let filled = match sid {
-            Some(serde_json::Value::String(sid)) if sid.contains("${") => {
+            Some(serde_json::Value::String(sid))
+                if crate::policy::pattern::find_open(sid).is_some() =>
+            {
                 checker.with_vars_only(sid).map(serde_json::Value::String)
             }
             _ => None,
@@ -81,7 +83,7 @@ pub(super) fn require_sids(
                 format!("two statements of the shared {what} have the Sid {sid:?}; plinth owns each statement by its Sid")
             }
             Some(serde_json::Value::String(sid)) if is_shared_sid(sid) => continue,
-            Some(serde_json::Value::String(sid)) if sid.contains("${") => format!(
+            Some(serde_json::Value::String(sid)) if crate::policy::pattern::find_open(sid).is_some() => format!(
                 "the Sid {sid:?} in the shared {what} holds a reference other than a variable; plinth finds its statements by their Sid, so it must be known before AWS is read"
             ),
             Some(other) => format!(
