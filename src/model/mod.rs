@@ -122,10 +122,17 @@ impl Address {
     pub fn text(&self) -> String {
         let kind = self.kind.as_str();
         let mut text = String::with_capacity(kind.len() + 1 + self.name.len());
-        text.push_str(kind);
-        text.push('.');
-        text.push_str(&self.name);
+        // Writing into a string cannot fail.
+        let _ = self.write_into(&mut text);
         text
+    }
+
+    /// Writes `kind.name` onto `out`: the one place an address's text is made, for
+    /// [`Address::text`], `Display` and the references of templates.
+    pub fn write_into<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
+        out.write_str(self.kind.as_str())?;
+        out.write_char('.')?;
+        out.write_str(&self.name)
     }
 
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
@@ -138,7 +145,7 @@ impl Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind, self.name)
+        self.write_into(f)
     }
 }
 

@@ -187,7 +187,7 @@ pub(crate) fn fixed_value(key: &str, value: &str) -> bool {
 }
 
 /// A policy variable whose value is known only when a request is made (`${aws:username}`).
-fn has_unknown_variable(text: &str) -> bool {
+pub(super) fn has_unknown_variable(text: &str) -> bool {
     pattern::find_open(text).is_some()
 }
 

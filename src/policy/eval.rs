@@ -171,10 +171,7 @@ impl Request<'_> {
     fn condition_holds(&self, condition: &Condition) -> Option<bool> {
         let (_, value) = self.context.iter().find(|(key, _)| *key == condition.key)?;
         if condition.operator.starts_with("For")
-            || condition
-                .values
-                .iter()
-                .any(|v| super::pattern::find_open(v).is_some())
+            || (condition.values.iter()).any(|v| super::condition::has_unknown_variable(v))
         {
             return None;
         }

@@ -259,9 +259,8 @@ fn push_reference(out: &mut String, r: &Reference) {
             out.push_str(AwsFact::NAMES[*f as usize]);
         }
         Reference::Resource { address, attribute } => {
-            out.push_str(address.kind.as_str());
-            out.push('.');
-            out.push_str(&address.name);
+            // Writing into a string cannot fail.
+            let _ = address.write_into(out);
             out.push('.');
             out.push_str(attribute);
         }
